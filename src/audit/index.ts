@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { Store, Tx } from '../store/index.ts';
+
+/** Who did something: the authenticated principal, or the system itself (executor, scheduler). */
+export interface Actor {
+  sub: string;
+  role: string;
+  org: string;
+}
+
+export const SYSTEM_ACTOR: Actor = { sub: 'system', role: 'system', org: 'domain' };
+
+/** One recorded action (seed 003 第三十四条: full-process records; seed 004 第四十九条: traceable). */
+export interface AuditEvent {
+  actor: Actor;
+  action: string;
+  objectType: string;
+  objectId: string;
+  reason?: string | null;
+  requestId?: string | null;
+  /** Safe facts about the action; never raw rows, identifiers or key material. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  role: string;
+  org: string;
+  action: string;
+  objectType: string;
+  objectId: string;
+  reason: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+type Body = Omit<AuditEntry, 'hash'>;
+
+/** SHA-256 over the RFC 8785 canonical JSON of the entry without its own hash. */
+export function entryHash(body: Body): string {
+  return createHash('sha256').update(canonicalize(body) ?? '').digest('hex');
+}
+
+interface AuditRow {
+  [k: string]: string | number | null;
+  seq: number; at: string; actor: string; role: string; org: string; action: string;
+  object_type: string; object_id: string; reason: string | null; request_id: string | null;
+  details: string; prev_hash: string; hash: string;
+}
+
+function fromRow(r: AuditRow): AuditEntry {
+  return {
+    seq: r.seq, at: r.at, actor: r.actor, role: r.role, org: r.org, action: r.action,
+    objectType: r.object_type, objectId: r.object_id, reason: r.reason, requestId: r.request_id,
+    details: JSON.parse(r.details) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash,
+  };
+}
+
+/**
+ * Appends an entry inside the caller's transaction, so the state change and its record commit
+ * together or not at all. Each entry carries the previous entry's hash: editing, deleting,
+ * inserting or reordering any entry breaks the chain from there on.
+ */
+export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Date()): Promise<AuditEntry> {
+  const head = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const body: Body = {
+    seq: (head?.seq ?? 0) + 1,
+    at: now.toISOString(),
+    actor: event.actor.sub,
+    role: event.actor.role,
+    org: event.actor.org,
+    action: event.action,
+    objectType: event.objectType,
+    objectId: event.objectId,
+    reason: event.reason ?? null,
+    requestId: event.requestId ?? null,
+    details: event.details ?? {},
+    prevHash: head?.hash ?? GENESIS_HASH,
+  };
+  const entry: AuditEntry = { ...body, hash: entryHash(body) };
+  await tx.run(
+    `INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [entry.seq, entry.at, entry.actor, entry.role, entry.org, entry.action, entry.objectType, entry.objectId,
+      entry.reason, entry.requestId, JSON.stringify(entry.details), entry.prevHash, entry.hash],
+  );
+  return entry;
+}
+
+export interface AuditQuery {
+  objectId?: string;
+  action?: string;
+  afterSeq?: number;
+  limit?: number;
+}
+
+export async function listAudit(store: Store, q: AuditQuery = {}): Promise<AuditEntry[]> {
+  const where: string[] = ['seq > $after'];
+  const params: Record<string, string | number> = { after: q.afterSeq ?? 0, limit: q.limit ?? 100 };
+  if (q.objectId) { where.push('object_id = $objectId'); params.objectId = q.objectId; }
+  if (q.action) { where.push('action = $action'); params.action = q.action; }
+  const rows = await store.all<AuditRow>(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $limit`, params);
+  return rows.map(fromRow);
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  headHash: string;
+  /** The first entry that does not verify, and why. */
+  firstBad?: { seq: number; reason: string };
+}
+
+/** Checks one ordered run of entries against the chain rules; pure, so it works offline on an export. */
+export function verifyEntries(entries: AuditEntry[]): AuditVerification {
+  let prev = GENESIS_HASH;
+  let expectSeq = 1;
+  for (const e of entries) {
+    const { hash, ...body } = e;
+    if (e.seq !== expectSeq) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: `expected seq ${expectSeq}` } };
+    if (e.prevHash !== prev) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: 'prevHash does not match the previous entry' } };
+    if (entryHash(body) !== hash) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: 'hash does not match the entry content' } };
+    prev = hash;
+    expectSeq++;
+  }
+  return { ok: true, entries: entries.length, headHash: prev };
+}
+
+/** Verifies the whole chain in the store. */
+export async function verifyAudit(store: Store): Promise<AuditVerification> {
+  const rows = await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq');
+  return verifyEntries(rows.map(fromRow));
+}

@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PdsError } from '../errors/index.ts';
+
+/** Where the repository's own `policies/` folder lives, whatever the working directory. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** External identity provider; when absent the embedded issuer signs and verifies tokens. */
+export interface ExternalAuthConfig {
+  jwksUrl: URL;
+  issuer: string;
+  audience: string;
+}
+
+export interface Config {
+  /** Root of all state: domain and control databases, snapshots, outputs, keys. Default `./data`. */
+  dataDir: string;
+  /** Policy files (catalog, masking, disclosure, SQL allowlist). Default: the package's `policies/`. */
+  policiesDir: string;
+  /** Listen port. Default 8080. */
+  port: number;
+  /** Listen address. Default 127.0.0.1: exposing the API is a deliberate act. */
+  host: string;
+  /** BullMQ connection; unset means the embedded executor. */
+  redisUrl: URL | undefined;
+  /** External JWKS auth; unset means the embedded issuer. */
+  auth: ExternalAuthConfig | undefined;
+  /** pino level. Default `info`. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Embedded executor concurrency. Default 2 (one per core on the reference machine). */
+  executorConcurrency: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function bad(variable: string, why: string): never {
+  throw new PdsError('ERR_CONFIG', `${variable}: ${why}`, { extra: { variable } });
+}
+
+function parseIntVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) bad(name, `must be an integer, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) bad(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function parseUrlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): URL | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    bad(name, `must be a URL, got ${JSON.stringify(raw)}`);
+  }
+  if (!protocols.includes(url.protocol)) bad(name, `must use ${protocols.join(' or ')}, got ${url.protocol}`);
+  return url;
+}
+
+/**
+ * Reads and validates the configuration once, at start-up. This is the only place that reads
+ * `process.env`; everything else receives a `Config`. A bad value throws `ERR_CONFIG` naming the
+ * variable, so start-up stops with a message an operator can act on.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const dataDir = path.resolve(env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data');
+  const policiesDir = path.resolve(env.POLICIES_DIR && env.POLICIES_DIR !== '' ? env.POLICIES_DIR : path.join(PACKAGE_ROOT, 'policies'));
+  const port = parseIntVar(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
+  const redisUrl = parseUrlVar(env, 'REDIS_URL', ['redis:', 'rediss:']);
+
+  const jwksUrl = parseUrlVar(env, 'AUTH_JWKS_URL', ['https:', 'http:']);
+  const issuer = env.AUTH_ISSUER || undefined;
+  const audience = env.AUTH_AUDIENCE || undefined;
+  const authSet = [jwksUrl, issuer, audience].filter((v) => v !== undefined).length;
+  let auth: ExternalAuthConfig | undefined;
+  if (authSet === 3) {
+    auth = { jwksUrl: jwksUrl!, issuer: issuer!, audience: audience! };
+  } else if (authSet > 0) {
+    const missing = [
+      jwksUrl ? null : 'AUTH_JWKS_URL',
+      issuer ? null : 'AUTH_ISSUER',
+      audience ? null : 'AUTH_AUDIENCE',
+    ].filter((v): v is string => v !== null);
+    bad(missing[0]!, `AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together; missing ${missing.join(', ')}`);
+  }
+  if (jwksUrl && jwksUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(jwksUrl.hostname)) {
+    bad('AUTH_JWKS_URL', 'must use https unless it points at localhost');
+  }
+
+  const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
+
+  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, ...overrides };
+}

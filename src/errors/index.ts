@@ -1,0 +1,99 @@
+/**
+ * The one catalogue of errors. Every refusal the system makes carries a stable `code` from here,
+ * an HTTP status and a title; the API turns them into RFC 9457 problem+json. Codes never change
+ * meaning once published: clients and auditors match on them, never on message text.
+ */
+export const ERRORS = {
+  // configuration and start-up
+  ERR_CONFIG: { status: 500, title: 'Invalid configuration' },
+  ERR_KEY_PERMISSIONS: { status: 500, title: 'Key file has unsafe permissions' },
+  ERR_POLICY_INVALID: { status: 500, title: 'Policy file is invalid' },
+  ERR_STORE_MIGRATION: { status: 500, title: 'Control store migration failed' },
+
+  // request validation
+  ERR_VALIDATION: { status: 400, title: 'Request is invalid' },
+  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_CONFLICT: { status: 409, title: 'Conflicts with the current state' },
+
+  // authentication and authorization
+  ERR_AUTH_MISSING_TOKEN: { status: 401, title: 'Bearer token required' },
+  ERR_AUTH_INVALID_TOKEN: { status: 401, title: 'Bearer token is invalid' },
+  ERR_AUTH_TOKEN_EXPIRED: { status: 401, title: 'Bearer token has expired' },
+  ERR_AUTH_FORBIDDEN: { status: 403, title: 'Role not allowed for this action' },
+
+  // catalog and applications
+  ERR_DATASET_UNKNOWN: { status: 400, title: 'Unknown dataset' },
+  ERR_COLUMN_UNKNOWN: { status: 400, title: 'Unknown column' },
+  ERR_COLUMN_NOT_GRANTABLE: { status: 400, title: 'Column may not be granted' },
+  ERR_MODE_NOT_AVAILABLE: { status: 400, title: 'Query mode not available' },
+  ERR_REVIEW_NOT_PROVIDER: { status: 403, title: 'Only the dataset provider may review it' },
+  ERR_REVIEW_REASON_REQUIRED: { status: 400, title: 'A rejection needs a reason' },
+  ERR_APPLICATION_NOT_PENDING: { status: 409, title: 'Application is already decided' },
+  ERR_APPLICATION_REVIEWS_INCOMPLETE: { status: 409, title: 'Not every dataset is approved by its provider' },
+
+  // contracts
+  ERR_CONTRACT_INVALID: { status: 403, title: 'Contract signature or claims are invalid' },
+  ERR_CONTRACT_NOT_ACTIVE: { status: 403, title: 'Contract is not active' },
+  ERR_CONTRACT_EXPIRED: { status: 403, title: 'Contract term has ended' },
+  ERR_CONTRACT_NOT_YET_VALID: { status: 403, title: 'Contract term has not started' },
+  ERR_SNAPSHOT_MISMATCH: { status: 500, title: 'Snapshot does not match the contract' },
+
+  // sandbox
+  ERR_SQL_SYNTAX: { status: 400, title: 'SQL does not parse' },
+  ERR_SQL_NOT_SELECT: { status: 400, title: 'Only one read-only SELECT is allowed' },
+  ERR_SQL_TABLE_NOT_ALLOWED: { status: 400, title: 'Table is not in the contract snapshot' },
+  ERR_SQL_FUNCTION_NOT_ALLOWED: { status: 400, title: 'Function is not allowed' },
+  ERR_SQL_SHAPE_NOT_ALLOWED: { status: 400, title: 'Query shape is not allowed in this mode' },
+  ERR_LIMIT_EXCEEDED: { status: 422, title: 'Job exceeded a resource limit' },
+  ERR_SANDBOX_FAILURE: { status: 500, title: 'Sandbox failed to run the job' },
+
+  // jobs and outputs
+  ERR_JOB_NOT_CANCELLABLE: { status: 409, title: 'Job can no longer be cancelled' },
+  ERR_OUTPUT_NOT_RELEASED: { status: 403, title: 'Output is not released' },
+
+  // catch-all for faults that must not leak details
+  ERR_INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** One offending field of a request, for problem+json `errors`. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/**
+ * A refusal or fault with a stable code. `detail` is safe to show to the caller; never put raw
+ * data, identifiers or key material in it.
+ */
+export class PdsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string;
+  readonly errors: FieldIssue[] | undefined;
+  /** Machine-readable extras (e.g. the SQL position of a refusal). */
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    options: { cause?: unknown; errors?: FieldIssue[]; extra?: Record<string, unknown> } = {},
+  ) {
+    super(`${code}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PdsError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+    this.errors = options.errors;
+    this.extra = options.extra;
+  }
+
+  get title(): string {
+    return ERRORS[this.code].title;
+  }
+}
+
+export function isPdsError(err: unknown, code?: ErrorCode): err is PdsError {
+  return err instanceof PdsError && (code === undefined || err.code === code);
+}

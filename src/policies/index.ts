@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import canonicalize from 'canonicalize';
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { PdsError } from '../errors/index.ts';
+import {
+  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy,
+  type Catalog as CatalogT, type DisclosurePolicy as DisclosureT, type MaskingPolicy as MaskingT, type SandboxPolicy as SandboxT,
+} from './schemas.ts';
+
+export * from './schemas.ts';
+
+/** Every policy the domain runs under, validated, with the hash that contracts pin (DESIGN §4.4). */
+export interface Policies {
+  catalog: CatalogT;
+  masking: MaskingT;
+  disclosure: DisclosureT;
+  sandbox: SandboxT;
+  /** SHA-256 of the canonical JSON of all four policies. */
+  hash: string;
+}
+
+function loadFile<T>(dir: string, name: string, schema: TSchema): T {
+  const file = path.join(dir, name);
+  let doc: unknown;
+  try {
+    doc = parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PdsError('ERR_POLICY_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const errors = [...Value.Errors(schema, doc)];
+  const first = errors[0];
+  if (first) {
+    // name the file and the exact place: dataset, column and field follow from the instance path
+    const where = first.instancePath.split('/').filter(Boolean).join('.') || '(root)';
+    const choices = errors.filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath)
+      .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
+    const message = choices.length > 1 ? `must be one of ${choices.join(', ')}` : first.message;
+    throw new PdsError('ERR_POLICY_INVALID', `${file}: ${where}: ${message}`, { extra: { file, path: where } });
+  }
+  return doc as T;
+}
+
+/** Cross-file rules a schema cannot say. */
+function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
+  for (const [name, ds] of Object.entries(p.catalog.datasets)) {
+    if (!ds.columns[ds.privacyUnit]) {
+      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'catalog.yaml')}: datasets.${name}.privacyUnit: column ${ds.privacyUnit} does not exist`);
+    }
+  }
+  for (const [key, rules] of Object.entries({ ...p.masking.byRole, ...(p.masking.columns ?? {}) })) {
+    if (!rules.allowed.includes(rules.default)) {
+      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: ${key}.default: ${rules.default} is not among its allowed rules`);
+    }
+    if (key.includes('.')) {
+      const [ds, col] = key.split('.') as [string, string];
+      if (!p.catalog.datasets[ds]?.columns[col]) {
+        throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: columns.${key}: no such column in the catalog`);
+      }
+    }
+  }
+  for (const [role, rules] of Object.entries(p.masking.byRole)) {
+    if (role === 'direct' && rules.allowed.includes('keep')) {
+      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: byRole.direct.allowed: a direct identifier may never be kept raw`);
+    }
+  }
+  if (p.disclosure.minUnits.default < p.disclosure.minUnits.floor) {
+    throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'disclosure.yaml')}: minUnits.default is below its floor`);
+  }
+}
+
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml` and `sandbox.yaml`. */
+export function loadPolicies(dir: string): Policies {
+  const p = {
+    catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
+    masking: loadFile<MaskingT>(dir, 'masking.yaml', MaskingPolicy),
+    disclosure: loadFile<DisclosureT>(dir, 'disclosure.yaml', DisclosurePolicy),
+    sandbox: loadFile<SandboxT>(dir, 'sandbox.yaml', SandboxPolicy),
+  };
+  checkConsistency(dir, p);
+  const hash = createHash('sha256').update(canonicalize(p) ?? '').digest('hex');
+  return { ...p, hash };
+}

@@ -1,0 +1,78 @@
+import { Type, type Static } from 'typebox';
+
+const Attr = Type.Union([Type.Literal('unconditional'), Type.Literal('conditional'), Type.Literal('none')]);
+
+export const Classification = Type.Union([
+  Type.Literal('core'), Type.Literal('important'),
+  Type.Literal('general-L1'), Type.Literal('general-L2'), Type.Literal('general-L3'), Type.Literal('general-L4'),
+]);
+export const IdentifierRole = Type.Union([Type.Literal('direct'), Type.Literal('quasi'), Type.Literal('sensitive'), Type.Literal('other')]);
+export type IdentifierRole = Static<typeof IdentifierRole>;
+
+export const CatalogColumn = Type.Object({
+  type: Type.String({ minLength: 1 }),
+  title: Type.Optional(Type.String()),
+  classification: Classification,
+  role: IdentifierRole,
+  negativeList: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type CatalogColumn = Static<typeof CatalogColumn>;
+
+export const CatalogDataset = Type.Object({
+  title: Type.String({ minLength: 1 }),
+  description: Type.Optional(Type.String()),
+  provider: Type.String({ minLength: 1 }),
+  providerName: Type.String({ minLength: 1 }),
+  updateCycle: Type.Union(['realtime', 'daily', 'weekly', 'monthly', 'quarterly', 'yearly'].map((v) => Type.Literal(v))),
+  attributes: Type.Object({ sharing: Attr, open: Attr, operation: Attr }, { additionalProperties: false }),
+  privacyUnit: Type.String({ minLength: 1 }),
+  columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),
+}, { additionalProperties: false });
+export type CatalogDataset = Static<typeof CatalogDataset>;
+
+export const Catalog = Type.Object({
+  version: Type.String({ minLength: 1 }),
+  datasets: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogDataset),
+}, { additionalProperties: false });
+export type Catalog = Static<typeof Catalog>;
+
+export const MaskingRuleName = Type.Union([
+  Type.Literal('keep'), Type.Literal('drop'), Type.Literal('pseudonymize'),
+  Type.Literal('generalize:year'), Type.Literal('generalize:month'),
+]);
+export type MaskingRuleName = Static<typeof MaskingRuleName>;
+
+const RuleSet = Type.Object({ default: MaskingRuleName, allowed: Type.Array(MaskingRuleName, { minItems: 1 }) }, { additionalProperties: false });
+export type RuleSet = Static<typeof RuleSet>;
+
+export const MaskingPolicy = Type.Object({
+  version: Type.Integer(),
+  byRole: Type.Object({ direct: RuleSet, quasi: RuleSet, sensitive: RuleSet, other: RuleSet }, { additionalProperties: false }),
+  columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$' }), RuleSet)),
+}, { additionalProperties: false });
+export type MaskingPolicy = Static<typeof MaskingPolicy>;
+
+const Bounded = Type.Object({ default: Type.Integer({ minimum: 1 }), floor: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+export const DisclosurePolicy = Type.Object({
+  version: Type.Integer(),
+  minUnits: Bounded,
+  maxRows: Type.Object({ default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+}, { additionalProperties: false });
+export type DisclosurePolicy = Static<typeof DisclosurePolicy>;
+
+export const SandboxPolicy = Type.Object({
+  version: Type.Integer(),
+  limits: Type.Object({
+    threads: Type.Integer({ minimum: 1, maximum: 64 }),
+    memoryLimit: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
+    tempDirectorySize: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
+    timeoutMs: Type.Integer({ minimum: 100 }),
+    maxResultRows: Type.Integer({ minimum: 1 }),
+  }, { additionalProperties: false }),
+  functions: Type.Object({
+    aggregates: Type.Array(Type.String()),
+    scalars: Type.Array(Type.String()),
+    operators: Type.Array(Type.String()),
+  }, { additionalProperties: false }),
+}, { additionalProperties: false });
+export type SandboxPolicy = Static<typeof SandboxPolicy>;

@@ -1,0 +1,85 @@
+import {
+  DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTypeId,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+
+/**
+ * The one adapter over `@duckdb/node-api`: instances opened with explicit options, values always
+ * bound, identifiers always quoted, results converted to plain JSON values.
+ */
+
+export type SqlParams = DuckDBValue[] | Record<string, DuckDBValue>;
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type Row = Record<string, JsonValue>;
+
+/** Quotes an identifier for DuckDB (double quotes, inner quotes doubled). */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a string literal for the few places DuckDB takes no parameters (ATTACH paths, SET values). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+const NUMERIC_AS_STRING = new Set<DuckDBTypeId>([
+  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT, DuckDBTypeId.DECIMAL,
+]);
+
+/** DuckDB's JSON conversion renders integers and decimals as strings; make them numbers when exact. */
+function toJsonValue(value: unknown, type: DuckDBType): JsonValue {
+  if (typeof value === 'string' && NUMERIC_AS_STRING.has(type.typeId)) {
+    const n = Number(value);
+    if (type.typeId === DuckDBTypeId.DECIMAL ? Number.isFinite(n) : Number.isSafeInteger(n)) return n;
+  }
+  return value as JsonValue;
+}
+
+export interface ReadResult {
+  columns: { name: string; type: string }[];
+  rows: JsonValue[][];
+}
+
+/** Converts a materialized reader into columns (with DuckDB type names) and JSON rows. */
+export function readResult(reader: {
+  columnNames(): string[];
+  columnTypes(): DuckDBType[];
+  getRowsJson(): unknown[][];
+}): ReadResult {
+  const names = reader.columnNames();
+  const types = reader.columnTypes();
+  const rows = reader.getRowsJson().map((row) => row.map((v, i) => toJsonValue(v, types[i]!)));
+  return { columns: names.map((name, i) => ({ name, type: types[i]!.toString() })), rows };
+}
+
+export async function queryRows<T extends Row = Row>(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql, params);
+  const { columns, rows } = readResult(reader);
+  return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
+}
+
+export async function exec(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<void> {
+  await conn.run(sql, params);
+}
+
+/** Opens an instance with explicit options (DuckDB settings as strings). */
+export async function openInstance(file: string, options: Record<string, string> = {}): Promise<DuckDBInstance> {
+  return DuckDBInstance.create(file, options);
+}
+
+/** Runs `fn` with a fresh connection and always closes it. */
+export async function withConnection<T>(instance: DuckDBInstance, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const conn = await instance.connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+export { DuckDBConnection, DuckDBInstance };

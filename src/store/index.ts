@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PdsError } from '../errors/index.ts';
+import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance, type Row, type SqlParams } from './duckdb.ts';
+import { MIGRATIONS, type Migration } from './migrations.ts';
+
+export * from './duckdb.ts';
+export { MIGRATIONS, type Migration } from './migrations.ts';
+
+/** A handle for statements inside one store transaction. */
+export interface Tx {
+  all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]>;
+  one<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T | undefined>;
+  run(sql: string, params?: SqlParams): Promise<void>;
+}
+
+function txOf(conn: DuckDBConnection): Tx {
+  return {
+    all: (sql, params) => queryRows(conn, sql, params),
+    one: async (sql, params) => (await queryRows(conn, sql, params))[0] as never,
+    run: (sql, params) => exec(conn, sql, params),
+  };
+}
+
+/**
+ * The control store: one DuckDB file owned by the API process, its only writer (DESIGN §4.7).
+ * Writes are serialized through one queue so that read-modify-write sequences (state machines,
+ * the audit chain's head) never interleave; reads use their own connection and see committed data.
+ */
+export class Store {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly reader: DuckDBConnection,
+    private readonly writer: DuckDBConnection,
+    readonly file: string,
+  ) {}
+
+  /** Opens (creating if needed) `DATA_DIR/control.duckdb` and applies pending migrations. */
+  static async open(dataDir: string): Promise<Store> {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const file = path.join(dataDir, 'control.duckdb');
+    const instance = await openInstance(file, { threads: '2' });
+    const store = new Store(instance, await instance.connect(), await instance.connect(), file);
+    await store.migrate(MIGRATIONS);
+    return store;
+  }
+
+  /** Applies every migration newer than the store's version, each in its own transaction. */
+  async migrate(migrations: Migration[]): Promise<number[]> {
+    await exec(this.writer, `CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL)`);
+    const done = new Set((await queryRows<{ version: number }>(this.writer, 'SELECT version FROM schema_migrations')).map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      try {
+        await this.write(async (tx) => {
+          await tx.run(m.sql);
+          await tx.run('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+        });
+      } catch (err) {
+        throw new PdsError('ERR_STORE_MIGRATION', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+      }
+      applied.push(m.version);
+    }
+    return applied;
+  }
+
+  async version(): Promise<number> {
+    const row = await this.one<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    return row?.v ?? 0;
+  }
+
+  /** Runs `fn` in one serialized write transaction; rolls back on any error. */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = this.tail.then(async () => {
+      await exec(this.writer, 'BEGIN TRANSACTION');
+      try {
+        const result = await fn(txOf(this.writer));
+        await exec(this.writer, 'COMMIT');
+        return result;
+      } catch (err) {
+        await exec(this.writer, 'ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    return queryRows<T>(this.reader, sql, params);
+  }
+
+  async one<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    this.reader.closeSync();
+    this.writer.closeSync();
+    this.instance.closeSync();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Versioned migrations of the control store. Append only: a published migration is never edited,
+ * a change is a new version. Each runs in its own transaction with its row in `schema_migrations`.
+ * Timestamps are ISO-8601 UTC strings, so they sort and compare as text.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'applications, reviews, contracts, jobs, outputs, audit',
+    sql: `
+      CREATE TABLE applications (
+        id VARCHAR PRIMARY KEY,
+        operator_org VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,            -- pending | approved | rejected
+        body VARCHAR NOT NULL,              -- the application as submitted (JSON)
+        grants VARCHAR NOT NULL,            -- resolved datasets, columns and masking rules (JSON)
+        decided_by VARCHAR,
+        decided_at VARCHAR,
+        decision_reason VARCHAR,
+        contract_id VARCHAR
+      );
+      CREATE TABLE application_reviews (
+        application_id VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        provider_org VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,            -- pending | approved | rejected
+        reviewer VARCHAR,
+        reason VARCHAR,
+        reviewed_at VARCHAR,
+        PRIMARY KEY (application_id, dataset)
+      );
+      CREATE TABLE contracts (
+        id VARCHAR PRIMARY KEY,
+        application_id VARCHAR NOT NULL UNIQUE,
+        operator_org VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,            -- active | suspended | revoked | expired
+        status_reason VARCHAR,
+        jws VARCHAR NOT NULL,
+        claims VARCHAR NOT NULL,            -- the signed claims (JSON), for queries without re-verifying
+        snapshot_path VARCHAR NOT NULL,
+        snapshot_hash VARCHAR NOT NULL,
+        not_before VARCHAR NOT NULL,
+        expires_at VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+      );
+      CREATE TABLE jobs (
+        id VARCHAR PRIMARY KEY,
+        contract_id VARCHAR NOT NULL,
+        operator_org VARCHAR NOT NULL,
+        submitted_by VARCHAR NOT NULL,
+        name VARCHAR,
+        sql VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,            -- queued | running | rejected | held | released | failed | cancelled
+        reasons VARCHAR NOT NULL,           -- JSON array of {code, message}
+        output_id VARCHAR,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at VARCHAR NOT NULL,
+        started_at VARCHAR,
+        finished_at VARCHAR
+      );
+      CREATE INDEX jobs_status ON jobs(status);
+      CREATE TABLE outputs (
+        id VARCHAR PRIMARY KEY,
+        job_id VARCHAR NOT NULL UNIQUE,
+        contract_id VARCHAR NOT NULL,
+        operator_org VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,            -- released | held | rejected
+        columns VARCHAR NOT NULL,           -- JSON [{name, type}]
+        row_count INTEGER NOT NULL,
+        cells_suppressed INTEGER NOT NULL,
+        checks VARCHAR NOT NULL,            -- JSON: every check applied, its parameters and effect
+        sha256 VARCHAR NOT NULL,            -- of the CSV form
+        file VARCHAR NOT NULL,
+        manifest_jws VARCHAR,
+        released_at VARCHAR,
+        released_by VARCHAR,
+        created_at VARCHAR NOT NULL
+      );
+      CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        at VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        org VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        object_id VARCHAR NOT NULL,
+        reason VARCHAR,
+        request_id VARCHAR,
+        details VARCHAR NOT NULL,           -- JSON, never raw rows or identifiers
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL
+      );
+    `,
+  },
+];

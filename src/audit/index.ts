@@ -50,14 +50,14 @@ export function entryHash(body: Body): string {
 
 interface AuditRow {
   [k: string]: string | number | null;
-  seq: number; at: string; actor: string; role: string; org: string; action: string;
+  seq: number; recorded_at: string; actor: string; role: string; org: string; action: string;
   object_type: string; object_id: string; reason: string | null; request_id: string | null;
   details: string; prev_hash: string; hash: string;
 }
 
 function fromRow(r: AuditRow): AuditEntry {
   return {
-    seq: r.seq, at: r.at, actor: r.actor, role: r.role, org: r.org, action: r.action,
+    seq: r.seq, at: r.recorded_at, actor: r.actor, role: r.role, org: r.org, action: r.action,
     objectType: r.object_type, objectId: r.object_id, reason: r.reason, requestId: r.request_id,
     details: JSON.parse(r.details) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash,
   };

@@ -44,11 +44,15 @@ export const ERRORS = {
   ERR_SQL_TABLE_NOT_ALLOWED: { status: 400, title: 'Table is not in the contract snapshot' },
   ERR_SQL_FUNCTION_NOT_ALLOWED: { status: 400, title: 'Function is not allowed' },
   ERR_SQL_SHAPE_NOT_ALLOWED: { status: 400, title: 'Query shape is not allowed in this mode' },
+  ERR_SQL_INVALID: { status: 400, title: 'SQL does not bind against the snapshot' },
+  ERR_SQL_RUNTIME: { status: 400, title: 'SQL failed while running' },
+  ERR_SANDBOX_DENIED: { status: 403, title: 'Blocked by the sandbox lockdown' },
   ERR_LIMIT_EXCEEDED: { status: 422, title: 'Job exceeded a resource limit' },
   ERR_SANDBOX_FAILURE: { status: 500, title: 'Sandbox failed to run the job' },
 
   // jobs and outputs
   ERR_JOB_NOT_CANCELLABLE: { status: 409, title: 'Job can no longer be cancelled' },
+  ERR_DISCLOSURE_REFUSED: { status: 422, title: 'Output refused by disclosure control' },
   ERR_OUTPUT_NOT_RELEASED: { status: 403, title: 'Output is not released' },
 
   // catch-all for faults that must not leak details

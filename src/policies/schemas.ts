@@ -23,7 +23,7 @@ export const CatalogDataset = Type.Object({
   description: Type.Optional(Type.String()),
   provider: Type.String({ minLength: 1 }),
   providerName: Type.String({ minLength: 1 }),
-  updateCycle: Type.Union(['realtime', 'daily', 'weekly', 'monthly', 'quarterly', 'yearly'].map((v) => Type.Literal(v))),
+  updateCycle: Type.Union([Type.Literal('realtime'), Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Literal('quarterly'), Type.Literal('yearly')]),
   attributes: Type.Object({ sharing: Attr, open: Attr, operation: Attr }, { additionalProperties: false }),
   privacyUnit: Type.String({ minLength: 1 }),
   columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),

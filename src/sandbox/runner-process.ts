@@ -7,6 +7,22 @@
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../store/index.ts';
 import type { RunRequest, RunResponse } from './protocol.ts';
 
+/**
+ * Maps a DuckDB error to our codes. Binder, parser and catalog errors name only tables, columns
+ * and functions, so their text is passed on; others (conversion, out of range, …) can quote cell
+ * values, so only their kind is told: an error message must never carry data out.
+ */
+function classify(message: string): RunResponse {
+  const kind = /^([A-Za-z ]+ Error):/.exec(message)?.[1] ?? 'Error';
+  const firstLine = message.split('\n')[0]!.slice(0, 500);
+  if (kind === 'Permission Error') return { ok: false, code: 'ERR_SANDBOX_DENIED', message: firstLine };
+  if (['Binder Error', 'Parser Error', 'Catalog Error'].includes(kind)) return { ok: false, code: 'ERR_SQL_INVALID', message: firstLine };
+  if (['Conversion Error', 'Invalid Input Error', 'Out of Range Error', 'Constraint Error', 'Invalid Error', 'Not implemented Error'].includes(kind)) {
+    return { ok: false, code: 'ERR_SQL_RUNTIME', message: `${kind} while running the query (details withheld: they may quote data values)` };
+  }
+  return { ok: false, code: 'ERR_SANDBOX_FAILURE', message: kind };
+}
+
 async function run(req: RunRequest): Promise<RunResponse> {
   const started = performance.now();
   const instance = await openInstance(':memory:', {
@@ -36,7 +52,7 @@ async function run(req: RunRequest): Promise<RunResponse> {
     if (/Out of Memory|memory_limit|max_temp_directory_size|could not allocate/i.test(message)) {
       return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
     }
-    return { ok: false, code: 'ERR_SANDBOX_FAILURE', message: message.split('\n')[0]!.slice(0, 500) };
+    return classify(message);
   } finally {
     instance.closeSync();
   }

@@ -86,7 +86,7 @@ export const MIGRATIONS: Migration[] = [
       );
       CREATE TABLE audit_log (
         seq BIGINT PRIMARY KEY,
-        at VARCHAR NOT NULL,
+        recorded_at VARCHAR NOT NULL,
         actor VARCHAR NOT NULL,
         role VARCHAR NOT NULL,
         org VARCHAR NOT NULL,

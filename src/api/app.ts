@@ -1,0 +1,59 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bureauJwks } from '../keys/index.ts';
+import type { Platform } from '../platform/index.ts';
+import { requireAuth } from './auth.ts';
+import { errorHandler, notFoundHandler } from './problem.ts';
+import { applicationRoutes } from './routes/applications.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { contractRoutes } from './routes/contracts.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { Problem } from './schemas/index.ts';
+
+/**
+ * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
+ * one encapsulated scope where every route needs a bearer token. Public routes are the visible
+ * exceptions: health, the bureau's JWKS and the API description.
+ */
+export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fastify, { platform }) => {
+  fastify.addSchema(Problem);
+  fastify.setErrorHandler(errorHandler);
+  fastify.setNotFoundHandler(notFoundHandler);
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'pubdata-sandbox',
+        version: '0.1.0',
+        description: 'Privacy-preserving sandbox for the authorized operation of public data (公共数据授权运营). Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+
+  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+
+  fastify.get('/healthz', {
+    schema: { tags: ['meta'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok'), executor: Type.String(), storeVersion: Type.Integer() }) } },
+  }, async () => ({ status: 'ok' as const, executor: platform.executor.kind, storeVersion: await platform.store.version() }));
+
+  fastify.get('/.well-known/jwks.json', {
+    schema: { tags: ['meta'], summary: "The bureau's public keys: verify contracts and output manifests", security: [] },
+  }, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)));
+
+  await fastify.register(async (scope) => {
+    requireAuth(scope, platform);
+    await scope.register(catalogRoutes, { platform });
+    await scope.register(applicationRoutes, { platform });
+    await scope.register(contractRoutes, { platform });
+    await scope.register(jobRoutes, { platform });
+    await scope.register(auditRoutes, { platform });
+  });
+};

@@ -1,0 +1,3 @@
+export { createServer, serve } from './server.ts';
+export { app } from './app.ts';
+export { problemType } from './problem.ts';

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Platform } from '../../platform/index.ts';
+import { ApplicationBody, ApplicationView, DecisionBody, DecisionResult, IdParams, ProblemRef, ReviewBody } from '../schemas/index.ts';
+
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
+
+/** Applications, provider reviews and the bureau's decision (seed 002 第三十四条). */
+export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  app.post('/v1/applications', {
+    config: { roles: ['operator'] },
+    schema: { tags: ['applications'], summary: 'Apply for one scenario (一场景一申请)', body: ApplicationBody, response: { 201: ApplicationView, ...errors } },
+  }, async (req, reply) => {
+    const view = await platform.contracts.createApplication(req.principal, req.body, req.id);
+    return reply.code(201).header('location', `/v1/applications/${view.id}`).send(view);
+  });
+
+  app.get('/v1/applications/:id', {
+    schema: { tags: ['applications'], summary: 'An application with its reviews and decision', params: IdParams, response: { 200: ApplicationView, ...errors } },
+  }, async (req) => platform.contracts.getApplication(req.principal, req.params.id));
+
+  app.post('/v1/applications/:id/reviews', {
+    config: { roles: ['provider'] },
+    schema: { tags: ['applications'], summary: "A provider's review of its dataset (一需求一审核)", params: IdParams, body: ReviewBody, response: { 200: ApplicationView, ...errors } },
+  }, async (req) => platform.contracts.reviewApplication(req.principal, req.params.id, req.body, req.id));
+
+  app.post('/v1/applications/:id/decision', {
+    config: { roles: ['bureau'] },
+    schema: {
+      tags: ['applications'], summary: "The bureau's decision; approval signs the contract (一场景一协议)",
+      params: IdParams, body: DecisionBody, response: { 201: DecisionResult, 200: DecisionResult, ...errors },
+    },
+  }, async (req, reply) => {
+    const { application, contract } = await platform.contracts.decide(req.principal, req.params.id, req.body, req.id);
+    return reply.code(contract ? 201 : 200).send({ application, contractId: contract?.id ?? null, contract: contract ?? null });
+  });
+};
+

@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ruleSetFor } from '../../masking/index.ts';
+import type { Platform } from '../../platform/index.ts';
+import { ProblemRef } from '../schemas/index.ts';
+
+/** The catalog as operators read it: attributes, levels, the negative list and the masking each column allows. */
+export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  app.get('/v1/catalog', {
+    schema: {
+      tags: ['catalog'], summary: 'Datasets, columns and attributes (negative list marked)',
+      response: { 200: Type.Object({ version: Type.String(), policyHash: Type.String(), datasets: Type.Array(Type.Object({}, { additionalProperties: true })) }), 401: ProblemRef },
+    },
+  }, async () => {
+    const { catalog, masking, hash } = platform.policies;
+    return {
+      version: catalog.version,
+      policyHash: hash,
+      datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
+        name, title: ds.title, description: ds.description ?? null, provider: ds.provider, providerName: ds.providerName,
+        updateCycle: ds.updateCycle, attributes: ds.attributes, privacyUnit: ds.privacyUnit,
+        columns: Object.entries(ds.columns).map(([col, c]) => {
+          const rules = ruleSetFor(masking, catalog, name, col);
+          return {
+            name: col, type: c.type, title: c.title ?? null, classification: c.classification, role: c.role,
+            negativeList: c.negativeList === true,
+            masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
+          };
+        }),
+      })),
+    };
+  });
+};

@@ -1,0 +1,160 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * Request and response schemas of the HTTP API. The same schemas validate requests, type the
+ * handlers and generate `/openapi.json`. Objects are closed (`additionalProperties: false`) so
+ * a misspelt field is an error naming it, not silently ignored.
+ */
+
+const closed = { additionalProperties: false } as const;
+const Str = (min = 1, max = 2000) => Type.String({ minLength: min, maxLength: max });
+
+export const Id = Type.String({ pattern: '^[a-z]{2,4}_[a-z0-9]{8,40}$', maxLength: 64 });
+export const IdParams = Type.Object({ id: Id }, closed);
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String(),
+  instance: Type.Optional(Type.String()),
+  requestId: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+}, { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' });
+
+export const ProblemRef = Type.Ref('Problem');
+
+const MaskingRule = Type.Union([Type.Literal('keep'), Type.Literal('pseudonymize'), Type.Literal('generalize:year'), Type.Literal('generalize:month'), Type.Literal('drop')]);
+
+export const ApplicationBody = Type.Object({
+  scenario: Type.Object({
+    name: Str(1, 200),
+    purpose: Str(1, 2000),
+    description: Type.Optional(Str(0, 10000)),
+    paid: Type.Optional(Type.Boolean()),
+  }, closed),
+  mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
+  termMonths: Type.Integer({ minimum: 1, maximum: 36, description: 'seed 002 第三十二条: at most three years' }),
+  datasets: Type.Array(Type.Object({
+    dataset: Str(1, 100),
+    columns: Type.Array(Str(1, 100), { minItems: 1, maxItems: 200 }),
+    masking: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), MaskingRule)),
+  }, closed), { minItems: 1, maxItems: 20 }),
+  emergencyPlan: Type.Object({
+    contact: Str(1, 200),
+    triggers: Type.Array(Str(1, 500), { minItems: 1 }),
+    actions: Type.Array(Str(1, 500), { minItems: 1 }),
+  }, { ...closed, description: 'seed 002 第三十九条: 一场景一预案' }),
+  securityControls: Type.Optional(Type.Array(Str(1, 500))),
+}, closed);
+export type ApplicationBody = Static<typeof ApplicationBody>;
+
+export const ReviewBody = Type.Object({
+  dataset: Str(1, 100),
+  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+  reason: Type.Optional(Str(0, 2000)),
+}, closed);
+
+export const DecisionBody = Type.Object({
+  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+  reason: Str(1, 2000),
+  terms: Type.Optional(Type.Object({
+    termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 36 })),
+    minUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }, closed)),
+}, closed);
+
+export const JobBody = Type.Object({
+  contractId: Id,
+  sql: Str(1, 100_000),
+  name: Type.Optional(Str(1, 200)),
+}, closed);
+
+export const OutputDataQuery = Type.Object({
+  format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json')], { default: 'csv' })),
+}, closed);
+
+export const AuditQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  objectId: Type.Optional(Type.String({ maxLength: 64 })),
+  action: Type.Optional(Type.String({ maxLength: 64 })),
+}, closed);
+
+const Reason = Type.Object({ code: Type.String(), message: Type.String() });
+
+export const JobView = Type.Object({
+  id: Type.String(),
+  contractId: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('rejected'), Type.Literal('held'), Type.Literal('released'), Type.Literal('failed'), Type.Literal('cancelled')]),
+  reasons: Type.Array(Reason),
+  outputId: Type.Union([Type.String(), Type.Null()]),
+  submittedBy: Type.String(),
+  createdAt: Type.String(),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const Check = Type.Object({
+  check: Type.String(), params: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
+  passed: Type.Boolean(), effect: Type.String(),
+  rowsSuppressed: Type.Optional(Type.Integer()), cellsSuppressed: Type.Optional(Type.Integer()),
+});
+
+export const OutputView = Type.Object({
+  id: Type.String(), jobId: Type.String(), contractId: Type.String(),
+  status: Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')]),
+  columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
+  rowCount: Type.Integer(), cellsSuppressed: Type.Integer(), checks: Type.Array(Check), sha256: Type.String(),
+  releasedAt: Type.Union([Type.String(), Type.Null()]), releasedBy: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(),
+});
+
+const Grant = Type.Object({
+  dataset: Type.String(), provider: Type.String(), providerName: Type.String(), privacyUnit: Type.String(),
+  columns: Type.Array(Type.Object({ column: Type.String(), rule: Type.String() })),
+});
+
+export const ApplicationView = Type.Object({
+  id: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
+  operatorOrg: Type.String(), createdBy: Type.String(), createdAt: Type.String(),
+  scenario: ApplicationBody.properties.scenario,
+  mode: Type.String(), termMonths: Type.Integer(),
+  datasets: Type.Array(Type.Object({ dataset: Type.String(), columns: Type.Array(Type.String()), masking: Type.Optional(Type.Record(Type.String(), Type.String())) })),
+  emergencyPlan: ApplicationBody.properties.emergencyPlan,
+  securityControls: Type.Optional(Type.Array(Type.String())),
+  grants: Type.Array(Grant),
+  reviews: Type.Array(Type.Object({
+    dataset: Type.String(), provider: Type.String(), status: Type.String(),
+    reviewer: Type.Union([Type.String(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]), reviewedAt: Type.Union([Type.String(), Type.Null()]),
+  })),
+  decision: Type.Union([Type.Object({ by: Type.String(), at: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  contractId: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ContractView = Type.Object({
+  id: Type.String(), applicationId: Type.String(), operatorOrg: Type.String(),
+  status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')]),
+  statusReason: Type.Union([Type.String(), Type.Null()]),
+  notBefore: Type.String(), expiresAt: Type.String(), createdAt: Type.String(),
+  claims: Type.Object({}, { additionalProperties: true, description: 'the signed contract claims' }),
+});
+
+export const DecisionResult = Type.Object({
+  application: ApplicationView,
+  contractId: Type.Union([Type.String(), Type.Null()]),
+  contract: Type.Union([ContractView, Type.Null()]),
+});
+
+export const AuditEntryView = Type.Object({
+  seq: Type.Integer(), at: Type.String(), actor: Type.String(), role: Type.String(), org: Type.String(), action: Type.String(),
+  objectType: Type.String(), objectId: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), requestId: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Object({}, { additionalProperties: true }), prevHash: Type.String(), hash: Type.String(),
+});
+
+export const AuditVerification = Type.Object({
+  ok: Type.Boolean(), entries: Type.Integer(), headHash: Type.String(),
+  firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
+});

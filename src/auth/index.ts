@@ -1,0 +1,68 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey, type CryptoKey } from 'jose';
+import type { ExternalAuthConfig } from '../config/index.ts';
+import type { Principal } from '../contracts/index.ts';
+import { PdsError } from '../errors/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+
+export const ROLES = ['operator', 'provider', 'bureau', 'risk'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The embedded issuer's identity, used when no external IdP is configured. */
+export const EMBEDDED_ISSUER = 'urn:pds:embedded-issuer';
+export const EMBEDDED_AUDIENCE = 'urn:pds:api';
+
+export interface TokenRequest {
+  sub: string;
+  org: string;
+  roles: Role[];
+  /** Lifetime in seconds. Default 12 hours. */
+  ttlSeconds?: number;
+}
+
+/** Signs a user token with the embedded issuer's key (`pds token`, the demo, tests). */
+export async function issueToken(keys: KeyRing, req: TokenRequest, now: Date = new Date()): Promise<string> {
+  const iat = Math.floor(now.getTime() / 1000);
+  return new SignJWT({ org: req.org, roles: req.roles })
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.issuer.kid })
+    .setIssuer(EMBEDDED_ISSUER)
+    .setAudience(EMBEDDED_AUDIENCE)
+    .setSubject(req.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + (req.ttlSeconds ?? 12 * 3600))
+    .sign(keys.issuer.privateKey);
+}
+
+export type TokenVerifier = (token: string) => Promise<Principal>;
+
+/** Asymmetric algorithms only: an HMAC algorithm would let a public key be used as a shared secret. */
+const EXTERNAL_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
+
+/**
+ * Verifies bearer tokens, pinned to algorithms, issuer and audience (never `alg: none`, never a
+ * key from the token). Roles come from a `roles` array (or a space-separated string) claim.
+ */
+export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig | undefined): TokenVerifier {
+  const key: CryptoKey | JWTVerifyGetKey = external ? createRemoteJWKSet(external.jwksUrl, { timeoutDuration: 5000, cooldownDuration: 30_000 }) : keys.issuer.publicKey;
+  const options = {
+    algorithms: external ? EXTERNAL_ALGORITHMS : ['EdDSA'],
+    issuer: external?.issuer ?? EMBEDDED_ISSUER,
+    audience: external?.audience ?? EMBEDDED_AUDIENCE,
+    requiredClaims: ['sub', 'exp'],
+  };
+  return async (token) => {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, key as CryptoKey, options));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', 'the bearer token has expired');
+      const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN';
+      throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token is invalid (${code})`);
+    }
+    const rawRoles = payload.roles;
+    const roles = (Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(' ') : [])
+      .filter((r): r is Role => (ROLES as readonly string[]).includes(String(r)));
+    if (typeof payload.org !== 'string' || payload.org === '') throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the bearer token has no org claim');
+    if (roles.length === 0) throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${ROLES.join(', ')})`);
+    return { sub: payload.sub!, org: payload.org, roles };
+  };
+}

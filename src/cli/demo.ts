@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import pino from 'pino';
+import { createServer } from '../api/index.ts';
+import { issueToken, type Role } from '../auth/index.ts';
+import { loadConfig } from '../config/index.ts';
+import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/index.ts';
+import { domainPath, seedDomain } from '../domain/index.ts';
+import { MANIFEST_TYP } from '../jobs/index.ts';
+import { createPlatform } from '../platform/index.ts';
+
+export interface DemoOptions {
+  dataDir?: string;
+  rows: number;
+  json: boolean;
+  /** Where step lines go (stdout by default). */
+  print?: (line: string) => void;
+}
+
+export interface DemoSummary {
+  ok: boolean;
+  dataDir: string;
+  contractId?: string;
+  jobId?: string;
+  outputId?: string;
+  rowsReleased?: number;
+  cellsSuppressed?: number;
+  contractVerified?: boolean;
+  manifestVerified?: boolean;
+  escapeAttemptRefused?: boolean;
+  auditVerified?: boolean;
+  auditEntries?: number;
+  failedStep?: string;
+  elapsedMs: number;
+}
+
+class StepFailed extends Error {}
+
+const ORGS = {
+  operator: { org: 'org-shuzhi', sub: 'zhang.wei@shuzhi', label: 'operator' },
+  provider: { org: 'org-psb', sub: 'li.na@psb', label: 'provider' },
+  bureau: { org: 'org-bureau', sub: 'wang.fang@bureau', label: 'bureau' },
+  bureau2: { org: 'org-bureau', sub: 'chen.jie@bureau', label: 'bureau' },
+  risk: { org: 'org-bureau', sub: 'zhao.lei@risk', label: 'risk' },
+} as const;
+
+/**
+ * The whole flow on synthetic data, over real HTTP with real tokens, acting as the four roles:
+ * catalog → application → provider review → bureau decision → signed contract → masked
+ * snapshot → sandboxed job → disclosure control → signed release → audit verification.
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
+  const started = performance.now();
+  const print = opts.print ?? ((line: string) => console.log(line));
+  const keep = opts.dataDir !== undefined;
+  const dataDir = path.resolve(opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pds-demo-')));
+  const summary: DemoSummary = { ok: false, dataDir, elapsedMs: 0 };
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  let step = 0;
+  const say = (role: string, action: string, result: string, ok = true) => {
+    step++;
+    if (!opts.json) print(`${ok ? '✓' : '✗'} ${String(step).padStart(2)}  ${role.padEnd(9)} ${action.padEnd(44)} ${result}`);
+  };
+
+  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' });
+  if (!fs.existsSync(domainPath(dataDir))) {
+    const counts = await seedDomain(dataDir, { rows: opts.rows, seed: 20261123 });
+    say('domain', `seed synthetic public data`, Object.entries(counts).map(([t, n]) => `${t}: ${n} rows`).join(', '));
+  }
+  const platform = await createPlatform(config, logger);
+  const server = await createServer(platform, logger);
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const tokens = Object.fromEntries(await Promise.all(Object.entries(ORGS).map(async ([k, v]) => [
+    k, await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as Role] }),
+  ]))) as Record<keyof typeof ORGS, string>;
+
+  async function call<T = Record<string, unknown>>(who: keyof typeof ORGS, method: string, url: string, body?: unknown, expect = [200, 201, 202]): Promise<{ status: number; json: T; text: string }> {
+    const res = await fetch(base + url, {
+      method,
+      headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    const json = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) as T : ({} as T);
+    if (!expect.includes(res.status)) {
+      const problem = json as { code?: string; detail?: string };
+      say(ORGS[who].label, `${method} ${url}`, `${res.status} ${problem.code ?? ''} ${problem.detail ?? text.slice(0, 200)}`, false);
+      throw new StepFailed(`${method} ${url}`);
+    }
+    return { status: res.status, json, text };
+  }
+
+  async function waitForJob(jobId: string): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { json } = await call('operator', 'GET', `/v1/jobs/${jobId}`);
+      if (!['queued', 'running'].includes(String(json.status))) return json;
+      if (Date.now() > deadline) throw new StepFailed(`job ${jobId} did not finish in 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  try {
+    const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+
+    const catalog = await call<{ datasets: { name: string; columns: { name: string; negativeList: boolean }[] }[] }>('operator', 'GET', '/v1/catalog');
+    const population = catalog.json.datasets.find((d) => d.name === 'population')!;
+    say('operator', 'GET /v1/catalog', `${catalog.json.datasets.length} dataset(s); population has ${population.columns.length} columns, ${population.columns.filter((c) => c.negativeList).length} on the negative list`);
+
+    const app = await call<{ id: string; grants: { columns: { column: string; rule: string }[] }[] }>('operator', 'POST', '/v1/applications', {
+      scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
+      mode: 'aggregate',
+      termMonths: 12,
+      datasets: [{ dataset: 'population', columns: ['district', 'gender', 'birth_date', 'education', 'income'] }],
+      emergencyPlan: { contact: '数智科技 安全负责人 0851-00000000', triggers: ['疑似重识别', '输出异常'], actions: ['立即暂停合约', '通知数据局'] },
+      securityControls: ['仅在沙箱内分析', '输出经披露控制'],
+    });
+    say('operator', 'POST /v1/applications', `${app.status} ${app.json.id} (${app.json.grants[0]!.columns.map((c) => `${c.column}:${c.rule}`).join(' ')})`);
+
+    const review = await call<{ reviews: { status: string }[] }>('provider', 'POST', `/v1/applications/${app.json.id}/reviews`, { dataset: 'population', decision: 'approve', reason: '用途明确，字段最小必要' });
+    say('provider', `POST …/reviews (population)`, `${review.status} review ${review.json.reviews[0]!.status}`);
+
+    const decision = await call<{ contractId: string; contract: { expiresAt: string; claims: { snapshot: { hash: string; tables: Record<string, { rows: number }> } } } }>(
+      'bureau', 'POST', `/v1/applications/${app.json.id}/decision`, { decision: 'approve', reason: '场景合规，风险可控' });
+    summary.contractId = decision.json.contractId;
+    const snap = decision.json.contract.claims.snapshot;
+    say('bureau', 'POST …/decision (approve)', `${decision.status} contract ${summary.contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(snap.tables).map(([t, v]) => `${t}: ${v.rows}`).join(', ')})`);
+
+    const jws = await call('operator', 'GET', `/v1/contracts/${summary.contractId}/jws`);
+    const verifiedContract = await jwtVerify(jws.text, jwks, { algorithms: ['EdDSA'], typ: CONTRACT_TYP, issuer: CONTRACT_ISSUER, audience: CONTRACT_AUDIENCE });
+    summary.contractVerified = verifiedContract.payload.jti === summary.contractId;
+    say('operator', 'verify contract JWS against /.well-known/jwks', summary.contractVerified ? `valid EdDSA signature, expires ${decision.json.contract.expiresAt.slice(0, 10)}` : 'jti mismatch', summary.contractVerified);
+
+    const sql = `SELECT district, education, count(*) AS people, round(avg(income), 0) AS avg_income
+FROM population WHERE income > 0 GROUP BY district, education ORDER BY district, education`;
+    const job = await call<{ id: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql, name: 'income by district and education' });
+    summary.jobId = job.json.id;
+    const done = await waitForJob(summary.jobId);
+    const jobOk = done.status === 'released';
+    say('operator', 'POST /v1/jobs → sandbox → disclosure control', `${job.status} ${summary.jobId} → ${String(done.status)}${jobOk ? '' : ` ${JSON.stringify(done.reasons)}`}`, jobOk);
+    if (!jobOk) throw new StepFailed('job not released');
+    summary.outputId = String(done.outputId);
+
+    const output = await call<{ rowCount: number; cellsSuppressed: number; checks: { check: string; effect: string }[] }>('operator', 'GET', `/v1/outputs/${summary.outputId}`);
+    summary.rowsReleased = output.json.rowCount;
+    summary.cellsSuppressed = output.json.cellsSuppressed;
+    say('operator', 'GET /v1/outputs/:id', `${output.json.rowCount} rows released; ${output.json.checks.map((c) => `${c.check}: ${c.effect}`).join('; ')}`);
+
+    const data = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/data?format=csv`);
+    const manifest = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/manifest`);
+    const m = await jwtVerify(manifest.text, jwks, { algorithms: ['EdDSA'], typ: MANIFEST_TYP, issuer: CONTRACT_ISSUER });
+    const out = (m.payload as { output: { sha256: string } }).output;
+    summary.manifestVerified = out.sha256 === createHash('sha256').update(data.text).digest('hex');
+    say('operator', 'download CSV + verify signed manifest', summary.manifestVerified ? `sha256 ${out.sha256.slice(0, 12)}… matches; sources: ${JSON.stringify((m.payload as { dataSources: { providerName: string }[] }).dataSources.map((d) => d.providerName))}` : 'hash mismatch', summary.manifestVerified);
+    if (!opts.json) print(data.text.trim().split('\r\n').slice(0, 6).map((l) => `        │ ${l}`).join('\n') + '\n        │ …');
+
+    const escape = await call<{ id: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql: "SELECT * FROM read_csv('/etc/passwd')" });
+    const refused = await waitForJob(escape.json.id);
+    const reasons = refused.reasons as { code: string }[];
+    summary.escapeAttemptRefused = refused.status === 'rejected';
+    say('operator', 'POST /v1/jobs (escape attempt: read_csv)', `${String(refused.status)} ${reasons.map((r) => r.code).join(', ')}`, summary.escapeAttemptRefused);
+
+    const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
+    summary.auditVerified = audit.json.ok;
+    summary.auditEntries = audit.json.entries;
+    say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
+
+    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.auditVerified);
+  } catch (err) {
+    summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
+    if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);
+  } finally {
+    await server.close();
+    await platform.close();
+    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  summary.elapsedMs = Math.round(performance.now() - started);
+  if (opts.json) {
+    print(JSON.stringify(summary, null, 2));
+  } else {
+    print('');
+    print(`${summary.ok ? 'DEMO PASSED' : 'DEMO FAILED'} in ${(summary.elapsedMs / 1000).toFixed(1)} s`);
+    for (const [k, v] of Object.entries(summary)) if (!['ok', 'elapsedMs'].includes(k)) print(`  ${k.padEnd(20)} ${String(v)}`);
+    if (!keep) print('  (temporary data removed; pass --data-dir DIR to keep it)');
+  }
+  return summary;
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
+import pino from 'pino';
+import { serve } from '../api/index.ts';
+import { verifyAudit } from '../audit/index.ts';
+import { issueToken, ROLES, type Role } from '../auth/index.ts';
+import { loadConfig } from '../config/index.ts';
+import { seedDomain } from '../domain/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
+import { sha256, verifyManifest } from '../jobs/index.ts';
+import { loadKeyRing } from '../keys/index.ts';
+import { createPlatform } from '../platform/index.ts';
+import { Store } from '../store/index.ts';
+import { runDemo } from './demo.ts';
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+/** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
+function configFrom(opts: { dataDir?: string }) {
+  return loadConfig(opts.dataDir ? { ...process.env, DATA_DIR: opts.dataDir } : process.env);
+}
+
+const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
+
+export function buildCli(): Command {
+  const program = new Command('pds')
+    .description('pubdata-sandbox: privacy-preserving sandbox for the authorized operation of public data')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program.command('demo')
+    .description('run the whole flow on synthetic data, end to end, printing each step')
+    .addOption(new Option('--data-dir <dir>', 'keep the demo data here (default: a temporary directory, removed after)'))
+    .option('--rows <n>', 'synthetic population rows', positiveInt, 5000)
+    .option('--json', 'print only the summary, as JSON')
+    .action(async (opts: { dataDir?: string; rows: number; json?: boolean }) => {
+      const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true });
+      process.exitCode = summary.ok ? 0 : 1;
+    });
+
+  program.command('serve')
+    .description('run the API with the embedded executor')
+    .addOption(dataDirOption())
+    .action(async (opts: { dataDir?: string }) => {
+      const config = configFrom(opts);
+      const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
+      const platform = await createPlatform(config, logger);
+      await serve(platform, logger);
+    });
+
+  program.command('seed')
+    .description('generate synthetic public data into DATA_DIR/domain.duckdb (deterministic per seed)')
+    .addOption(dataDirOption())
+    .option('--rows <n>', 'population rows', positiveInt, 100_000)
+    .option('--seed <s>', 'random seed', positiveInt, 42)
+    .option('--json', 'print the table counts as JSON')
+    .action(async (opts: { dataDir?: string; rows: number; seed: number; json?: boolean }) => {
+      const config = configFrom(opts);
+      const started = performance.now();
+      const counts = await seedDomain(config.dataDir, { rows: opts.rows, seed: opts.seed });
+      const result = { dataDir: config.dataDir, tables: counts, elapsedMs: Math.round(performance.now() - started) };
+      console.log(opts.json ? JSON.stringify(result) : `seeded ${Object.entries(counts).map(([t, n]) => `${t} (${n} rows)`).join(', ')} in ${result.elapsedMs} ms`);
+    });
+
+  program.command('token')
+    .description("sign a user token with the embedded issuer of DATA_DIR (for the API's Authorization header)")
+    .addOption(dataDirOption())
+    .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
+    .requiredOption('--org <org>', 'organisation id (e.g. org-psb)')
+    .option('--sub <sub>', 'subject (user id)', 'cli-user')
+    .option('--ttl <seconds>', 'lifetime in seconds', positiveInt, 12 * 3600)
+    .option('--json', 'print {"token": …}')
+    .action(async (opts: { dataDir?: string; role: Role; org: string; sub: string; ttl: number; json?: boolean }) => {
+      const config = configFrom(opts);
+      const keys = await loadKeyRing(config.dataDir);
+      const token = await issueToken(keys, { sub: opts.sub, org: opts.org, roles: [opts.role], ttlSeconds: opts.ttl });
+      console.log(opts.json ? JSON.stringify({ token }) : token);
+    });
+
+  program.command('audit')
+    .description('audit trail tools')
+    .command('verify')
+    .description('verify the hash chain of the audit log; exits 1 naming the first bad entry')
+    .addOption(dataDirOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const config = configFrom(opts);
+      const store = await Store.open(config.dataDir);
+      try {
+        const result = await verifyAudit(store);
+        console.log(opts.json ? JSON.stringify(result) : result.ok
+          ? `audit chain intact: ${result.entries} entries, head ${result.headHash}`
+          : `audit chain BROKEN at entry ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
+        process.exitCode = result.ok ? 0 : 1;
+      } finally {
+        await store.close();
+      }
+    });
+
+  program.command('verify-output')
+    .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')
+    .argument('<file>', 'the downloaded CSV')
+    .argument('<manifest>', 'the manifest JWS file')
+    .requiredOption('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file")
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, manifestFile: string, opts: { jwks: string; json?: boolean }) => {
+      const jwks = /^https?:\/\//.test(opts.jwks)
+        ? createRemoteJWKSet(new URL(opts.jwks))
+        : createLocalJWKSet(JSON.parse(fs.readFileSync(opts.jwks, 'utf8')));
+      const manifest = await verifyManifest(fs.readFileSync(manifestFile, 'utf8').trim(), jwks);
+      const actual = sha256(fs.readFileSync(file, 'utf8'));
+      const ok = actual === manifest.output.sha256;
+      console.log(opts.json ? JSON.stringify({ ok, outputId: manifest.output.id, contractId: manifest.contractId, sha256: actual, expected: manifest.output.sha256 })
+        : ok ? `OK: ${file} is output ${manifest.output.id} of contract ${manifest.contractId}, released ${manifest.releasedAt}`
+          : `MISMATCH: ${file} has sha256 ${actual}, the manifest seals ${manifest.output.sha256}`);
+      process.exitCode = ok ? 0 : 1;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (isPdsError(err)) {
+      console.error(`pds: ${err.code}: ${err.detail}`);
+    } else {
+      console.error(`pds: ${(err as Error).message}`);
+    }
+    process.exitCode = err instanceof PdsError && err.code === 'ERR_CONFIG' ? 78 : 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,88 @@
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { PdsError } from '../errors/index.ts';
+import type { SigningKey } from '../keys/index.ts';
+import type { DatasetGrant } from '../masking/index.ts';
+import type { QueryMode } from '../sandbox/index.ts';
+
+/** Issuer and audience of every contract: the bureau signs for the sandbox to enforce. */
+export const CONTRACT_ISSUER = 'urn:pds:bureau';
+export const CONTRACT_AUDIENCE = 'urn:pds:sandbox';
+export const CONTRACT_TYP = 'pds-contract+jwt';
+
+export interface Scenario {
+  name: string;
+  purpose: string;
+  description?: string;
+  paid?: boolean;
+}
+
+export interface EmergencyPlan {
+  contact: string;
+  triggers: string[];
+  actions: string[];
+}
+
+/** What the bureau signs (seed 002 第三十四条: 一场景一协议). */
+export interface ContractClaims {
+  application: string;
+  scenario: Scenario;
+  mode: QueryMode;
+  datasets: DatasetGrant[];
+  disclosure: { minUnits: number; maxRows: number };
+  emergencyPlan: EmergencyPlan;
+  securityControls: string[];
+  policyHash: string;
+  catalogVersion: string;
+  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[] }> };
+}
+
+export type VerifiedContract = ContractClaims & Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;
+
+export async function signContract(key: SigningKey, claims: ContractClaims, meta: {
+  contractId: string; operatorOrg: string; issuedAt: Date; notBefore: Date; expiresAt: Date;
+}): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'EdDSA', typ: CONTRACT_TYP, kid: key.kid })
+    .setIssuer(CONTRACT_ISSUER)
+    .setSubject(meta.operatorOrg)
+    .setAudience(CONTRACT_AUDIENCE)
+    .setIssuedAt(Math.floor(meta.issuedAt.getTime() / 1000))
+    .setNotBefore(Math.floor(meta.notBefore.getTime() / 1000))
+    .setExpirationTime(Math.floor(meta.expiresAt.getTime() / 1000))
+    .setJti(meta.contractId)
+    .sign(key.privateKey);
+}
+
+/**
+ * Verifies a contract's signature, type, issuer, audience and term. Pinned to EdDSA and the
+ * contract `typ`, so neither `alg: none` nor a user token signed by another key passes.
+ */
+export async function verifyContract(jws: string, key: SigningKey, now: Date = new Date()): Promise<VerifiedContract> {
+  try {
+    const { payload } = await jwtVerify(jws, key.publicKey, {
+      algorithms: ['EdDSA'],
+      typ: CONTRACT_TYP,
+      issuer: CONTRACT_ISSUER,
+      audience: CONTRACT_AUDIENCE,
+      requiredClaims: ['sub', 'iat', 'nbf', 'exp', 'jti'],
+      currentDate: now,
+      clockTolerance: 0,
+    });
+    return payload as unknown as VerifiedContract;
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) throw new PdsError('ERR_CONTRACT_EXPIRED', 'the contract term has ended');
+    if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new PdsError('ERR_CONTRACT_NOT_YET_VALID', 'the contract term has not started');
+    throw new PdsError('ERR_CONTRACT_INVALID', `contract verification failed (${(err as { code?: string }).code ?? 'unknown'})`, { cause: err });
+  }
+}
+
+/** Adds whole calendar months, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb). */
+export function addMonths(date: Date, months: number): Date {
+  const d = new Date(date.getTime());
+  const day = d.getUTCDate();
+  d.setUTCDate(1);
+  d.setUTCMonth(d.getUTCMonth() + months);
+  const last = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+  d.setUTCDate(Math.min(day, last));
+  return d;
+}

@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
+import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { applyDisclosureControl, type CheckReport } from '../disclosure/index.ts';
+import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
+import { newId, outputIdFor } from '../ids/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+import { PRIVACY_UNIT_COLUMN } from '../masking/index.ts';
+import type { Policies } from '../policies/index.ts';
+import { analyseQuery, runInSandbox, type AnalysisPolicy, type SqlParser } from '../sandbox/index.ts';
+import type { JsonValue, Store } from '../store/index.ts';
+import { toCsv } from './csv.ts';
+import type { Executor } from './executor.ts';
+import { signManifest, type Manifest } from './manifest.ts';
+
+export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
+const TERMINAL: JobStatus[] = ['rejected', 'held', 'released', 'failed', 'cancelled'];
+
+export interface JobReason {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface JobView {
+  id: string;
+  contractId: string;
+  name: string | null;
+  status: JobStatus;
+  reasons: JobReason[];
+  outputId: string | null;
+  submittedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface OutputView {
+  id: string;
+  jobId: string;
+  contractId: string;
+  status: 'released' | 'held' | 'rejected';
+  columns: { name: string; type: string }[];
+  rowCount: number;
+  cellsSuppressed: number;
+  checks: CheckReport[];
+  sha256: string;
+  releasedAt: string | null;
+  releasedBy: string | null;
+  createdAt: string;
+}
+
+/** Refusals are the job's own doing and are never retried; anything else is an infrastructure fault. */
+const INFRASTRUCTURE: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH'];
+
+type Row = Record<string, string | number | null>;
+
+function canSee(p: Principal, operatorOrg: string): boolean {
+  return p.roles.includes('bureau') || p.roles.includes('risk') || (p.roles.includes('operator') && p.org === operatorOrg);
+}
+
+export interface JobServiceDeps {
+  store: Store;
+  keys: KeyRing;
+  policies: Policies;
+  contracts: ContractService;
+  executor: Executor;
+  parser: SqlParser;
+  dataDir: string;
+  now?: () => Date;
+}
+
+/** Jobs from submission to release: the sandbox run, disclosure control, output and manifest. */
+export class JobService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Puts jobs left `running` by a previous process back in the queue, and hands every queued job to the executor. */
+  async recover(): Promise<number> {
+    const requeued = await this.deps.store.write(async (tx) => {
+      const stuck = await tx.all<{ id: string }>(`SELECT id FROM jobs WHERE status = 'running'`);
+      for (const { id } of stuck) {
+        await tx.run(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = $1`, [id]);
+        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.requeued', objectType: 'job', objectId: id, reason: 'found running at start-up' });
+      }
+      return stuck.length;
+    });
+    const queued = await this.deps.store.all<{ id: string }>(`SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at`);
+    for (const { id } of queued) await this.deps.executor.enqueue(id);
+    return requeued;
+  }
+
+  async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, requestId?: string): Promise<JobView> {
+    const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
+    if (contract.status !== 'active') {
+      throw new PdsError(contract.status === 'expired' ? 'ERR_CONTRACT_EXPIRED' : 'ERR_CONTRACT_NOT_ACTIVE', `contract ${contract.id} is ${contract.status}`);
+    }
+    const id = newId('job', this.now());
+    await this.deps.store.write(async (tx) => {
+      await tx.run(
+        `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7)`,
+        [id, contract.id, p.org, p.sub, input.name ?? null, input.sql, this.now().toISOString()],
+      );
+      await appendAudit(tx, {
+        actor: actorOf(p, 'operator'), action: 'job.submitted', objectType: 'job', objectId: id, requestId,
+        details: { contractId: contract.id, sqlSha256: sha256(input.sql) },
+      });
+    });
+    await this.deps.executor.enqueue(id);
+    return this.getJob(p, id);
+  }
+
+  private async loadJob(id: string): Promise<(JobView & { operatorOrg: string; sql: string }) | undefined> {
+    const r = await this.deps.store.one<Row>('SELECT * FROM jobs WHERE id = $1', [id]);
+    if (!r) return undefined;
+    return {
+      id, contractId: String(r.contract_id), name: (r.name as string | null) ?? null, status: r.status as JobStatus,
+      reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null,
+      submittedBy: String(r.submitted_by), createdAt: String(r.created_at),
+      startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null,
+      operatorOrg: String(r.operator_org), sql: String(r.sql),
+    };
+  }
+
+  async getJob(p: Principal, id: string): Promise<JobView> {
+    const job = await this.loadJob(id);
+    if (!job || !canSee(p, job.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `job ${id} not found`);
+    const { operatorOrg: _o, sql: _s, ...view } = job;
+    return view;
+  }
+
+  async cancel(p: Principal, id: string, requestId?: string): Promise<JobView> {
+    const job = await this.getJob(p, id);
+    if (!p.roles.includes('bureau') && !(p.roles.includes('operator'))) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator or the bureau may cancel a job');
+    const cancelled = await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
+      if (cur?.status !== 'queued' && cur?.status !== 'running') return false;
+      await tx.run(`UPDATE jobs SET status = 'cancelled', finished_at = $1 WHERE id = $2`, [this.now().toISOString(), id]);
+      await appendAudit(tx, { actor: actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'operator'), action: 'job.cancelled', objectType: 'job', objectId: id, requestId });
+      return true;
+    });
+    if (!cancelled) throw new PdsError('ERR_JOB_NOT_CANCELLABLE', `job ${id} is already ${job.status}`);
+    this.deps.executor.cancel(id);
+    return this.getJob(p, id);
+  }
+
+  /** Runs one job to a terminal state. Idempotent: a job that is not `queued` is left alone. */
+  async run(jobId: string, signal: AbortSignal): Promise<void> {
+    const claimed = await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
+      if (cur?.status !== 'queued') return false;
+      await tx.run(`UPDATE jobs SET status = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2`, [this.now().toISOString(), jobId]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.started', objectType: 'job', objectId: jobId });
+      return true;
+    });
+    if (!claimed) return;
+    const job = (await this.loadJob(jobId))!;
+    try {
+      const { claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId);
+      const analysis = await analyseQuery(this.deps.parser, job.sql, claims.mode, this.analysisPolicy(claims));
+      const result = await runInSandbox({
+        snapshotFile: snapshotPath,
+        tempDir: path.join(this.deps.dataDir, 'tmp', jobId),
+        sql: analysis.sql,
+        limits: this.deps.policies.sandbox.limits,
+      }, signal);
+      const dc = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows });
+      if (!dc.releasable) {
+        const failed = dc.checks.filter((c) => !c.passed);
+        throw new PdsError('ERR_DISCLOSURE_REFUSED', failed.map((c) => `${c.check}: ${c.effect}`).join('; '));
+      }
+      await this.release(job, claims, dc);
+    } catch (err) {
+      if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
+      const code: ErrorCode = isPdsError(err) ? err.code : 'ERR_INTERNAL';
+      const message = isPdsError(err) ? err.detail : 'internal error while running the job';
+      const status: JobStatus = INFRASTRUCTURE.includes(code) ? 'failed' : 'rejected';
+      await this.finish(jobId, status, [{ code, message }]);
+      if (!isPdsError(err)) throw err;
+    }
+  }
+
+  private analysisPolicy(claims: VerifiedContract): AnalysisPolicy {
+    const { functions } = this.deps.policies.sandbox;
+    const identifierColumns = new Set<string>([PRIVACY_UNIT_COLUMN]);
+    for (const ds of claims.datasets) for (const c of ds.columns) if (c.rule === 'pseudonymize') identifierColumns.add(c.column);
+    return {
+      tables: Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns])),
+      identifierColumns,
+      privacyUnitColumn: PRIVACY_UNIT_COLUMN,
+      aggregates: new Set(functions.aggregates),
+      scalars: new Set(functions.scalars),
+      operators: new Set(functions.operators),
+    };
+  }
+
+  private async finish(jobId: string, status: JobStatus, reasons: JobReason[]): Promise<void> {
+    await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
+      if (cur?.status !== 'running') return;
+      await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4`, [status, JSON.stringify(reasons), this.now().toISOString(), jobId]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: jobId, details: { reasons: reasons.map((r) => r.code) } });
+    });
+  }
+
+  /** Writes the output, signs its manifest and records the release in one transaction. */
+  private async release(job: JobView & { operatorOrg: string; sql: string }, claims: VerifiedContract, dc: ReturnType<typeof applyDisclosureControl>): Promise<void> {
+    const outputId = outputIdFor(job.id);
+    const dir = path.join(this.deps.dataDir, 'outputs');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${outputId}.json`);
+    const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
+    const releasedAt = this.now().toISOString();
+    const manifest: Manifest = {
+      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+      contractId: job.contractId,
+      jobId: job.id,
+      sqlSha256: sha256(job.sql),
+      snapshotHash: claims.snapshot.hash,
+      policyHash: claims.policyHash,
+      checks: dc.checks,
+      cellsSuppressed: dc.cellsSuppressed,
+      epsilonSpent: 0,
+      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
+      releasedAt,
+      releasedBy: 'auto',
+    };
+    const jws = await signManifest(this.deps.keys.bureau, manifest, job.operatorOrg);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }));
+    fs.renameSync(`${file}.tmp`, file);
+    await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
+      if (cur?.status !== 'running') return; // cancelled meanwhile: nothing leaves
+      await tx.run(
+        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at)
+         VALUES ($1, $2, $3, $4, 'released', $5, $6, $7, $8, $9, $10, $11, $12, 'auto', $12)`,
+        [outputId, job.id, job.contractId, job.operatorOrg, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), manifest.output.sha256, file, jws, releasedAt],
+      );
+      await tx.run(`UPDATE jobs SET status = 'released', output_id = $1, finished_at = $2 WHERE id = $3`, [outputId, releasedAt, job.id]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.released', objectType: 'job', objectId: job.id, details: { outputId } });
+      await appendAudit(tx, {
+        actor: SYSTEM_ACTOR, action: 'output.released', objectType: 'output', objectId: outputId,
+        details: { sha256: manifest.output.sha256, rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
+      });
+    });
+  }
+
+  private async loadOutput(id: string): Promise<(OutputView & { operatorOrg: string; file: string; manifestJws: string | null }) | undefined> {
+    const r = await this.deps.store.one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
+    if (!r) return undefined;
+    return {
+      id, jobId: String(r.job_id), contractId: String(r.contract_id), status: r.status as OutputView['status'],
+      columns: JSON.parse(String(r.columns)) as OutputView['columns'], rowCount: Number(r.row_count), cellsSuppressed: Number(r.cells_suppressed),
+      checks: JSON.parse(String(r.checks)) as CheckReport[], sha256: String(r.sha256),
+      releasedAt: (r.released_at as string | null) ?? null, releasedBy: (r.released_by as string | null) ?? null, createdAt: String(r.created_at),
+      operatorOrg: String(r.operator_org), file: String(r.file), manifestJws: (r.manifest_jws as string | null) ?? null,
+    };
+  }
+
+  async getOutput(p: Principal, id: string): Promise<OutputView> {
+    const o = await this.loadOutput(id);
+    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+    const { operatorOrg: _o, file: _f, manifestJws: _m, ...view } = o;
+    return view;
+  }
+
+  async getManifest(p: Principal, id: string): Promise<string> {
+    await this.getOutput(p, id);
+    const o = (await this.loadOutput(id))!;
+    if (o.status !== 'released' || !o.manifestJws) throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
+    return o.manifestJws;
+  }
+
+  /** The released data, only to its own operator; every download is recorded (seed 003 第三十四条). */
+  async getOutputData(p: Principal, id: string, format: 'csv' | 'json', requestId?: string): Promise<{ body: string; contentType: string }> {
+    const o = await this.loadOutput(id);
+    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+    if (!(p.roles.includes('operator') && p.org === o.operatorOrg)) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator the output belongs to may download it');
+    if (o.status !== 'released') throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
+    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as { columns: { name: string }[]; rows: JsonValue[][] };
+    await this.deps.store.write((tx) => appendAudit(tx, { actor: actorOf(p, 'operator'), action: 'output.downloaded', objectType: 'output', objectId: id, requestId, details: { format } }));
+    if (format === 'json') {
+      const names = data.columns.map((c) => c.name);
+      return { body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))), contentType: 'application/json' };
+    }
+    const csv = toCsv(data.columns.map((c) => c.name), data.rows);
+    if (sha256(csv) !== o.sha256) throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
+    return { body: csv, contentType: 'text/csv; charset=utf-8' };
+  }
+
+  isTerminal(status: JobStatus): boolean {
+    return TERMINAL.includes(status);
+  }
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

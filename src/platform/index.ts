@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import { ContractService } from '../contracts/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { EmbeddedExecutor, JobService, type Executor } from '../jobs/index.ts';
+import { loadKeyRing, type KeyRing } from '../keys/index.ts';
+import { loadPolicies, type Policies } from '../policies/index.ts';
+import { SqlParser } from '../sandbox/index.ts';
+import { Store } from '../store/index.ts';
+
+/**
+ * Everything one domain runs on, wired once at start-up: configuration, keys, policies, the
+ * control store, the executor and the services. The API and the CLI receive a Platform; nothing
+ * below it reads the environment.
+ */
+export interface Platform {
+  config: Config;
+  keys: KeyRing;
+  policies: Policies;
+  store: Store;
+  parser: SqlParser;
+  executor: Executor & { idle?: () => Promise<void> };
+  contracts: ContractService;
+  jobs: JobService;
+  verifyToken: TokenVerifier;
+  close(): Promise<void>;
+}
+
+export async function createPlatform(config: Config, logger: Pick<Logger, 'error' | 'info'>): Promise<Platform> {
+  if (config.redisUrl) {
+    // refuse rather than silently run embedded: an operator who set REDIS_URL expects workers to share the queue
+    throw new PdsError('ERR_CONFIG', 'REDIS_URL: the BullMQ executor is not part of this build yet; unset REDIS_URL to use the embedded executor', { extra: { variable: 'REDIS_URL' } });
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const policies = loadPolicies(config.policiesDir);
+  const keys = await loadKeyRing(config.dataDir);
+  const store = await Store.open(config.dataDir);
+  const parser = await SqlParser.create();
+  const executor = new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
+  const contracts = new ContractService({ store, keys, policies, dataDir: config.dataDir });
+  const jobs = new JobService({ store, keys, policies, contracts, executor, parser, dataDir: config.dataDir });
+  await executor.start((jobId, signal) => jobs.run(jobId, signal));
+  const requeued = await jobs.recover();
+  if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
+  return {
+    config, keys, policies, store, parser, executor, contracts, jobs,
+    verifyToken: createTokenVerifier(keys, config.auth),
+    async close() {
+      await executor.stop();
+      parser.dispose();
+      await store.close();
+    },
+  };
+}

@@ -15,7 +15,10 @@ import type { RunRequest, RunResponse } from './protocol.ts';
 function classify(message: string): RunResponse {
   const kind = /^([A-Za-z ]+ Error):/.exec(message)?.[1] ?? 'Error';
   const firstLine = message.split('\n')[0]!.slice(0, 500);
-  if (kind === 'Permission Error') return { ok: false, code: 'ERR_SANDBOX_DENIED', message: firstLine };
+  if (kind === 'Permission Error' || /configuration has been locked|attached in read-only mode/.test(firstLine)) {
+    return { ok: false, code: 'ERR_SANDBOX_DENIED', message: firstLine };
+  }
+  if (kind === 'Out of Memory Error') return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
   if (['Binder Error', 'Parser Error', 'Catalog Error'].includes(kind)) return { ok: false, code: 'ERR_SQL_INVALID', message: firstLine };
   if (['Conversion Error', 'Invalid Input Error', 'Out of Range Error', 'Constraint Error', 'Invalid Error', 'Not implemented Error'].includes(kind)) {
     return { ok: false, code: 'ERR_SQL_RUNTIME', message: `${kind} while running the query (details withheld: they may quote data values)` };
@@ -48,11 +51,7 @@ async function run(req: RunRequest): Promise<RunResponse> {
       return { ok: true, elapsedMs: Math.round(performance.now() - started), ...readResult(reader) } as const;
     });
   } catch (err) {
-    const message = (err as Error).message ?? String(err);
-    if (/Out of Memory|memory_limit|max_temp_directory_size|could not allocate/i.test(message)) {
-      return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
-    }
-    return classify(message);
+    return classify((err as Error).message ?? String(err));
   } finally {
     instance.closeSync();
   }

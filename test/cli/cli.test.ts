@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { jwtVerify } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EMBEDDED_AUDIENCE, EMBEDDED_ISSUER } from '../../src/auth/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { loadKeyRing } from '../../src/keys/index.ts';
+import { tmpDataDir } from '../helpers.ts';
+
+const run = promisify(execFile);
+const PDS = path.join(PACKAGE_ROOT, 'bin', 'pds.js');
+const pds = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  run(process.execPath, [PDS, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 120_000 });
+
+describe('pds', () => {
+  const t = tmpDataDir();
+  afterAll(() => t.cleanup());
+
+  it('has --help on every command', async () => {
+    for (const cmd of [[], ['demo'], ['serve'], ['seed'], ['token'], ['audit', 'verify'], ['verify-output']]) {
+      const { stdout } = await pds([...cmd, '--help']);
+      expect(stdout).toMatch(/Usage: pds/);
+    }
+  });
+
+  it('token --json prints a token signed by the embedded issuer of DATA_DIR', async () => {
+    const { stdout } = await pds(['token', '--role', 'bureau', '--org', 'org-bureau', '--sub', 'wang', '--json', '--data-dir', t.dir]);
+    const { token } = JSON.parse(stdout) as { token: string };
+    const keys = await loadKeyRing(t.dir);
+    const { payload } = await jwtVerify(token, keys.issuer.publicKey, { issuer: EMBEDDED_ISSUER, audience: EMBEDDED_AUDIENCE });
+    expect(payload).toMatchObject({ sub: 'wang', org: 'org-bureau', roles: ['bureau'] });
+  });
+
+  it('refuses an unknown role and a bad configuration with a clear message', async () => {
+    await expect(pds(['token', '--role', 'admin', '--org', 'x'])).rejects.toMatchObject({ stderr: expect.stringMatching(/Allowed choices are operator, provider, bureau, risk/) });
+    await expect(pds(['token', '--role', 'risk', '--org', 'x'], { DATA_DIR: t.dir, PORT: 'abc' })).rejects.toMatchObject({ code: 78, stderr: expect.stringMatching(/ERR_CONFIG: PORT: must be an integer/) });
+  });
+
+  it('demo runs the whole flow and exits 0, keeping data with --data-dir', async () => {
+    const dir = path.join(t.dir, 'demo');
+    const { stdout } = await pds(['demo', '--json', '--data-dir', dir, '--rows', '3000']);
+    const summary = JSON.parse(stdout);
+    expect(summary).toMatchObject({ ok: true, contractVerified: true, manifestVerified: true, escapeAttemptRefused: true, auditVerified: true });
+    expect(summary.rowsReleased).toBeGreaterThan(0);
+    const audit = await pds(['audit', 'verify', '--json', '--data-dir', dir]);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, entries: summary.auditEntries });
+  });
+});

@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
+import { PdsError } from '../../src/errors/index.ts';
+
+function refusal(env: NodeJS.ProcessEnv): PdsError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    return err as PdsError;
+  }
+  throw new Error('expected loadConfig to refuse');
+}
+
+describe('loadConfig', () => {
+  it('has sensible defaults: ./data, port 8080, embedded executor and issuer', () => {
+    const c = loadConfig({});
+    expect(c.dataDir).toBe(path.resolve('./data'));
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.auth).toBeUndefined();
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
+    [{ AUTH_JWKS_URL: 'https://idp.example/jwks' }, 'AUTH_ISSUER'],
+    [{ AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_JWKS_URL: 'http://idp.example/jwks', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y' }, 'AUTH_JWKS_URL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ EXECUTOR_CONCURRENCY: '0' }, 'EXECUTOR_CONCURRENCY'],
+  ])('refuses %j naming %s', (env, variable) => {
+    const err = refusal(env);
+    expect(err.code).toBe('ERR_CONFIG');
+    expect(err.extra?.variable).toBe(variable);
+    expect(err.detail.startsWith(`${variable}:`)).toBe(true);
+  });
+
+  it('accepts an external IdP when all three variables are set', () => {
+    const c = loadConfig({ AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'pds' });
+    expect(c.auth?.issuer).toBe('https://idp.example');
+    expect(c.auth?.jwksUrl.href).toBe('https://idp.example/.well-known/jwks.json');
+  });
+});

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { createServer } from '../src/api/index.ts';
+import { issueToken, type Role } from '../src/auth/index.ts';
+import { loadConfig, type Config } from '../src/config/index.ts';
+import { seedDomain } from '../src/domain/index.ts';
+import { createPlatform, type Platform } from '../src/platform/index.ts';
+
+/** A fresh temporary DATA_DIR, removed by the returned cleanup. */
+export function tmpDataDir(prefix = 'pds-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig({ DATA_DIR: dataDir, PORT: '0' }, overrides);
+}
+
+export interface TestWorld {
+  dataDir: string;
+  platform: Platform;
+  server: Awaited<ReturnType<typeof createServer>>;
+  token(role: Role, org: string, sub?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A platform over a small seeded domain and an HTTP server (not listening: use inject, or listen). */
+export async function buildWorld(opts: { rows?: number; config?: Partial<Config> } = {}): Promise<TestWorld> {
+  const { dir, cleanup } = tmpDataDir();
+  await seedDomain(dir, { rows: opts.rows ?? 2000, seed: 7 });
+  const platform = await createPlatform(testConfig(dir, opts.config), silentLogger);
+  const server = await createServer(platform, silentLogger);
+  return {
+    dataDir: dir,
+    platform,
+    server,
+    token: (role, org, sub = `${role}-user@${org}`) => issueToken(platform.keys, { sub, org, roles: [role] }),
+    async close() {
+      await server.close();
+      await platform.close();
+      cleanup();
+    },
+  };
+}
+
+export const APPLICATION = {
+  scenario: { name: '区县收入结构', purpose: '普惠金融产品设计' },
+  mode: 'aggregate',
+  termMonths: 12,
+  datasets: [{ dataset: 'population', columns: ['district', 'gender', 'education', 'income'] }],
+  emergencyPlan: { contact: 'security@operator', triggers: ['suspected re-identification'], actions: ['suspend contract'] },
+} as const;
+
+/** Drives application → review → decision over inject and returns the contract id. */
+export async function approvedContract(world: TestWorld, operatorOrg = 'org-a', body: object = APPLICATION): Promise<string> {
+  const op = await world.token('operator', operatorOrg);
+  const prov = await world.token('provider', 'org-psb');
+  const bur = await world.token('bureau', 'org-bureau');
+  const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: body });
+  if (app.statusCode !== 201) throw new Error(`application: ${app.statusCode} ${app.body}`);
+  const id = app.json().id as string;
+  const rev = await world.server.inject({ method: 'POST', url: `/v1/applications/${id}/reviews`, headers: { authorization: `Bearer ${prov}` }, payload: { dataset: 'population', decision: 'approve' } });
+  if (rev.statusCode !== 200) throw new Error(`review: ${rev.statusCode} ${rev.body}`);
+  const dec = await world.server.inject({ method: 'POST', url: `/v1/applications/${id}/decision`, headers: { authorization: `Bearer ${bur}` }, payload: { decision: 'approve', reason: 'ok' } });
+  if (dec.statusCode !== 201) throw new Error(`decision: ${dec.statusCode} ${dec.body}`);
+  return dec.json().contractId as string;
+}
+
+/** Polls a job over inject until it leaves queued/running. */
+export async function waitForJob(world: TestWorld, token: string, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await world.server.inject({ method: 'GET', url: `/v1/jobs/${jobId}`, headers: { authorization: `Bearer ${token}` } });
+    const job = res.json() as Record<string, unknown>;
+    if (!['queued', 'running'].includes(String(job.status))) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

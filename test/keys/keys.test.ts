@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
+import { tmpDataDir } from '../helpers.ts';
+
+describe('loadKeyRing', () => {
+  const dirs: Array<() => void> = [];
+  afterEach(() => { while (dirs.length) dirs.pop()!(); });
+  const fresh = () => { const t = tmpDataDir(); dirs.push(t.cleanup); return t.dir; };
+
+  it('creates the bureau key, issuer key and master key with mode 0600 on first start', async () => {
+    const dir = fresh();
+    await loadKeyRing(dir);
+    const files = fs.readdirSync(path.join(dir, 'keys')).sort();
+    expect(files).toEqual(['bureau-ed25519.jwk', 'domain-master.key', 'issuer-ed25519.jwk']);
+    for (const f of files) expect(fs.statSync(path.join(dir, 'keys', f)).mode & 0o777).toBe(0o600);
+  });
+
+  it('loads the same keys on the next start', async () => {
+    const dir = fresh();
+    const a = await loadKeyRing(dir);
+    const b = await loadKeyRing(dir);
+    expect(b.bureau.kid).toBe(a.bureau.kid);
+    expect(b.derive('pseudonym', 'ctr_1').equals(a.derive('pseudonym', 'ctr_1'))).toBe(true);
+  });
+
+  it('derives different keys per purpose and context', async () => {
+    const keys = await loadKeyRing(fresh());
+    expect(keys.derive('pseudonym', 'ctr_1').equals(keys.derive('pseudonym', 'ctr_2'))).toBe(false);
+    expect(keys.derive('pseudonym', 'ctr_1').equals(keys.derive('other', 'ctr_1'))).toBe(false);
+  });
+
+  it('refuses a key file others can read', async () => {
+    const dir = fresh();
+    await loadKeyRing(dir);
+    fs.chmodSync(path.join(dir, 'keys', 'bureau-ed25519.jwk'), 0o644);
+    await expect(loadKeyRing(dir)).rejects.toMatchObject({ code: 'ERR_KEY_PERMISSIONS' });
+  });
+
+  it('publishes only public key material', async () => {
+    const keys = await loadKeyRing(fresh());
+    const jwks = bureauJwks(keys);
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', kid: keys.bureau.kid });
+    expect(keys.issuer.kid).not.toBe(keys.bureau.kid);
+  });
+});

@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { domainPath, seedDomain } from '../../src/domain/index.ts';
+import { buildSnapshot, fileSha256, pseudonym, resolveGrants, type DatasetGrant } from '../../src/masking/index.ts';
+import { loadPolicies } from '../../src/policies/index.ts';
+import { openInstance, queryRows, withConnection, type Row } from '../../src/store/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { tmpDataDir } from '../helpers.ts';
+import path from 'node:path';
+
+const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
+
+async function readTable(file: string, sql: string): Promise<Row[]> {
+  const instance = await openInstance(file, { access_mode: 'READ_ONLY' });
+  try {
+    return await withConnection(instance, (c) => queryRows(c, sql));
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('resolveGrants', () => {
+  it('applies default rules: quasi identifiers kept, birth dates generalized to the year', () => {
+    const [g] = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'birth_date'] }]);
+    expect(g!.columns).toEqual([{ column: 'district', rule: 'keep' }, { column: 'birth_date', rule: 'generalize:year' }]);
+    expect(g!.privacyUnit).toBe('id_number');
+  });
+
+  it('names every offending field: negative list, raw direct identifier, unknown column, disallowed rule', () => {
+    try {
+      resolveGrants(policies.catalog, policies.masking, [
+        { dataset: 'population', columns: ['religion', 'name', 'nope', 'income'], masking: { income: 'pseudonymize' } },
+        { dataset: 'tax_secrets', columns: ['x'] },
+      ]);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE' });
+      const fields = (err as { errors: { field: string }[] }).errors.map((e) => e.field);
+      expect(fields).toEqual(['/datasets/0/columns/0', '/datasets/0/columns/1', '/datasets/0/columns/2', '/datasets/0/masking/income', '/datasets/1/dataset']);
+    }
+  });
+
+  it('grants a direct identifier only in masked form', () => {
+    const [g] = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['phone'], masking: { phone: 'pseudonymize' } }]);
+    expect(g!.columns).toEqual([{ column: 'phone', rule: 'pseudonymize' }]);
+  });
+});
+
+describe('buildSnapshot', () => {
+  const t = tmpDataDir();
+  let grants: DatasetGrant[];
+  let raw: Row[];
+  beforeAll(async () => {
+    await seedDomain(t.dir, { rows: 3000, seed: 5 });
+    grants = resolveGrants(policies.catalog, policies.masking, [{
+      dataset: 'population',
+      columns: ['id_number', 'phone', 'name', 'address', 'district', 'birth_date', 'income'],
+      masking: { id_number: 'pseudonymize', phone: 'pseudonymize', name: 'pseudonymize', address: 'pseudonymize' },
+    }]);
+    raw = await readTable(domainPath(t.dir), 'SELECT * FROM population');
+  });
+  afterAll(() => t.cleanup());
+
+  it('holds no raw direct identifier in any cell', async () => {
+    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_scan', grants, pseudonymKey: Buffer.alloc(32, 1) });
+    const cells = new Set((await readTable(snap.file, 'SELECT * FROM population')).flatMap((r) => Object.values(r).map(String)));
+    const leaks = raw.flatMap((r) => ['id_number', 'phone', 'name', 'address'].map((c) => String(r[c]))).filter((v) => cells.has(v));
+    expect(leaks).toEqual([]);
+    expect(snap.tables.population!.rows).toBe(raw.length);
+    expect(snap.hash).toBe(await fileSha256(snap.file));
+  });
+
+  it('pseudonyms are HMAC-SHA256 under the contract key: stable within a contract, unlinkable across', async () => {
+    const k1 = Buffer.alloc(32, 2);
+    const k2 = Buffer.alloc(32, 3);
+    const s1 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k1', grants, pseudonymKey: k1 });
+    const s2 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k2', grants, pseudonymKey: k2 });
+    const first = String(raw[0]!.id_number);
+    const expected = createHmac('sha256', k1).update(first).digest('hex').slice(0, 32);
+    expect(pseudonym(k1, first)).toBe(expected);
+    const t1 = new Set((await readTable(s1.file, 'SELECT id_number FROM population')).map((r) => r.id_number));
+    const t2 = new Set((await readTable(s2.file, 'SELECT id_number FROM population')).map((r) => r.id_number));
+    expect(t1.has(expected)).toBe(true);
+    expect([...t1].filter((x) => t2.has(x))).toEqual([]);
+  });
+
+  it('keeps only granted columns plus the privacy unit, with generalized dates', async () => {
+    const narrow = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'birth_date'] }]);
+    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_narrow', grants: narrow, pseudonymKey: Buffer.alloc(32, 4) });
+    const rows = await readTable(snap.file, 'SELECT * FROM population LIMIT 5');
+    expect(Object.keys(rows[0]!)).toEqual(['district', 'birth_date', 'pds_unit']);
+    expect(rows.every((r) => /^\d{4}$/.test(String(r.birth_date)))).toBe(true);
+    const tables = await readTable(snap.file, "SELECT table_name FROM duckdb_tables()");
+    expect(tables.map((r) => r.table_name)).toEqual(['population']);
+  });
+
+  it('a failed build leaves no snapshot behind', async () => {
+    const bad: DatasetGrant[] = [{ ...grants[0]!, dataset: 'no_such_table' }];
+    await expect(buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_fail', grants: bad, pseudonymKey: Buffer.alloc(32, 5) })).rejects.toThrow();
+    const fs = await import('node:fs');
+    expect(fs.readdirSync(path.join(t.dir, 'snapshots')).filter((f) => f.startsWith('ctr_fail'))).toEqual([]);
+  });
+});

@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { loadPolicies } from '../../src/policies/index.ts';
+import { tmpDataDir } from '../helpers.ts';
+
+const REPO_POLICIES = path.join(PACKAGE_ROOT, 'policies');
+
+describe('loadPolicies', () => {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
+
+  /** A copy of the repository's policies with one file's text changed. */
+  function withEdit(file: string, edit: (text: string) => string): string {
+    const t = tmpDataDir('pds-pol-');
+    cleanups.push(t.cleanup);
+    for (const f of fs.readdirSync(REPO_POLICIES)) fs.copyFileSync(path.join(REPO_POLICIES, f), path.join(t.dir, f));
+    fs.writeFileSync(path.join(t.dir, file), edit(fs.readFileSync(path.join(t.dir, file), 'utf8')));
+    return t.dir;
+  }
+
+  it("loads the repository's policies and hashes them", () => {
+    const p = loadPolicies(REPO_POLICIES);
+    expect(p.catalog.datasets.population?.privacyUnit).toBe('id_number');
+    expect(p.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(loadPolicies(REPO_POLICIES).hash).toBe(p.hash);
+  });
+
+  it('names the file, dataset, column and field of a schema error', () => {
+    const dir = withEdit('catalog.yaml', (t) => t.replace('gender:      { type: VARCHAR, title: 性别, classification: general-L2', 'gender:      { type: VARCHAR, title: 性别, classification: secret'));
+    expect(() => loadPolicies(dir)).toThrowError(/catalog\.yaml: datasets\.population\.columns\.gender\.classification: must be one of/);
+  });
+
+  it('refuses a privacy unit that is not a column', () => {
+    const dir = withEdit('catalog.yaml', (t) => t.replace('privacyUnit: id_number', 'privacyUnit: nobody'));
+    expect(() => loadPolicies(dir)).toThrowError(/datasets\.population\.privacyUnit/);
+  });
+
+  it('refuses a masking policy that would keep a direct identifier raw', () => {
+    const dir = withEdit('masking.yaml', (t) => t.replace('direct:    { default: drop, allowed: [drop, pseudonymize] }', 'direct:    { default: drop, allowed: [drop, keep] }'));
+    expect(() => loadPolicies(dir)).toThrowError(/byRole\.direct\.allowed/);
+  });
+
+  it('a policy change changes the hash that contracts pin', () => {
+    const dir = withEdit('disclosure.yaml', (t) => t.replace('minUnits: { default: 10, floor: 5 }', 'minUnits: { default: 11, floor: 5 }'));
+    expect(loadPolicies(dir).hash).not.toBe(loadPolicies(REPO_POLICIES).hash);
+  });
+});

@@ -7,7 +7,7 @@ import { PdsError } from '../errors/index.ts';
 import { EmbeddedExecutor, JobService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, type Policies } from '../policies/index.ts';
-import { SqlParser } from '../sandbox/index.ts';
+import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
 
 /**
@@ -41,6 +41,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const executor = new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
   const contracts = new ContractService({ store, keys, policies, dataDir: config.dataDir });
   const jobs = new JobService({ store, keys, policies, contracts, executor, parser, dataDir: config.dataDir });
+  warmRunners(config.executorConcurrency);
   await executor.start((jobId, signal) => jobs.run(jobId, signal));
   const requeued = await jobs.recover();
   if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
@@ -49,6 +50,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
       await executor.stop();
+      disposeRunners();
       parser.dispose();
       await store.close();
     },

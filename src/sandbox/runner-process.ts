@@ -57,6 +57,10 @@ async function run(req: RunRequest): Promise<RunResponse> {
   }
 }
 
+// a spare waits for exactly one job; if its parent goes away first, it leaves too
+process.once('disconnect', () => process.exit(0));
+process.send?.({ ready: true });
+
 process.once('message', (req: RunRequest) => {
   run(req).then(
     (res) => process.send!(res, () => process.exit(0)),

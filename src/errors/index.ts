@@ -22,8 +22,6 @@ export const ERRORS = {
   ERR_AUTH_FORBIDDEN: { status: 403, title: 'Role not allowed for this action' },
 
   // catalog and applications
-  ERR_DATASET_UNKNOWN: { status: 400, title: 'Unknown dataset' },
-  ERR_COLUMN_UNKNOWN: { status: 400, title: 'Unknown column' },
   ERR_COLUMN_NOT_GRANTABLE: { status: 400, title: 'Column may not be granted' },
   ERR_MODE_NOT_AVAILABLE: { status: 400, title: 'Query mode not available' },
   ERR_REVIEW_NOT_PROVIDER: { status: 403, title: 'Only the dataset provider may review it' },

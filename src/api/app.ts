@@ -45,7 +45,14 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
   }, async () => ({ status: 'ok' as const, executor: platform.executor.kind, storeVersion: await platform.store.version() }));
 
   fastify.get('/.well-known/jwks.json', {
-    schema: { tags: ['meta'], summary: "The bureau's public keys: verify contracts and output manifests", security: [] },
+    schema: {
+      tags: ['meta'], summary: "The bureau's public keys: verify contracts and output manifests", security: [],
+      // only public members are listed, so the serializer could not emit a private `d` even by mistake
+      response: { 200: Type.Object({ keys: Type.Array(Type.Object({
+        kty: Type.Optional(Type.String()), crv: Type.Optional(Type.String()), x: Type.Optional(Type.String()),
+        kid: Type.Optional(Type.String()), alg: Type.Optional(Type.String()), use: Type.Optional(Type.String()),
+      }, { additionalProperties: false })) }) },
+    },
   }, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)));
 
   await fastify.register(async (scope) => {

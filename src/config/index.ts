@@ -1,9 +1,18 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PdsError } from '../errors/index.ts';
 
-/** Where the repository's own `policies/` folder lives, whatever the working directory. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The package's root (holding `policies/`), from sources or from `dist/`, whatever the working directory. */
+export const PACKAGE_ROOT = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('pubdata-sandbox: package.json not found above the config module');
+    dir = up;
+  }
+  return dir;
+})();
 
 /** External identity provider; when absent the embedded issuer signs and verifies tokens. */
 export interface ExternalAuthConfig {

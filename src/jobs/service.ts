@@ -16,7 +16,6 @@ import type { Executor } from './executor.ts';
 import { signManifest, type Manifest } from './manifest.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
-const TERMINAL: JobStatus[] = ['rejected', 'held', 'released', 'failed', 'cancelled'];
 
 export interface JobReason {
   code: ErrorCode;
@@ -290,10 +289,6 @@ export class JobService {
     const csv = toCsv(data.columns.map((c) => c.name), data.rows);
     if (sha256(csv) !== o.sha256) throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
     return { body: csv, contentType: 'text/csv; charset=utf-8' };
-  }
-
-  isTerminal(status: JobStatus): boolean {
-    return TERMINAL.includes(status);
   }
 }
 

@@ -67,8 +67,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
 
   const config = loadConfig({ ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' });
   if (!fs.existsSync(domainPath(dataDir))) {
-    const counts = await seedDomain(dataDir, { rows: opts.rows, seed: 20261123 });
-    say('domain', `seed synthetic public data`, Object.entries(counts).map(([t, n]) => `${t}: ${n} rows`).join(', '));
+    const versions = await seedDomain(dataDir, { rows: opts.rows, seed: 20261123 });
+    say('domain', 'seed synthetic public data', Object.values(versions).map((v) => `${v.dataset} ${v.rows}`).join(', '));
   }
   const platform = await createPlatform(config, logger);
   const server = await createServer(platform, logger);

@@ -14,6 +14,12 @@ import { loadKeyRing } from '../keys/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { Store } from '../store/index.ts';
 import { runDemo } from './demo.ts';
+import { stepProgress } from './progress.ts';
+
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(value);
+}
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
@@ -56,15 +62,24 @@ export function buildCli(): Command {
   program.command('seed')
     .description('generate synthetic public data into DATA_DIR/domain.duckdb (deterministic per seed)')
     .addOption(dataDirOption())
-    .option('--rows <n>', 'population rows', positiveInt, 100_000)
-    .option('--seed <s>', 'random seed', positiveInt, 42)
-    .option('--json', 'print the table counts as JSON')
-    .action(async (opts: { dataDir?: string; rows: number; seed: number; json?: boolean }) => {
+    .option('--rows <n>', 'population rows (linked tables scale with it)', positiveInt, 100_000)
+    .option('--seed <s>', 'random seed: the same seed gives the same content', nonNegativeInt, 42)
+    .option('--months <m>', 'months of social-insurance and utility records', positiveInt, 3)
+    .option('--json', 'print the new dataset versions as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: { dataDir?: string; rows: number; seed: number; months: number; json?: boolean; quiet?: boolean }) => {
       const config = configFrom(opts);
       const started = performance.now();
-      const counts = await seedDomain(config.dataDir, { rows: opts.rows, seed: opts.seed });
-      const result = { dataDir: config.dataDir, tables: counts, elapsedMs: Math.round(performance.now() - started) };
-      console.log(opts.json ? JSON.stringify(result) : `seeded ${Object.entries(counts).map(([t, n]) => `${t} (${n} rows)`).join(', ')} in ${result.elapsedMs} ms`);
+      const progress = stepProgress('seed', opts.quiet === true);
+      const versions = await seedDomain(config.dataDir, { rows: opts.rows, seed: opts.seed, months: opts.months, onStep: (n, i, t) => progress.step(n, i, t) });
+      progress.stop();
+      const elapsedMs = Math.round(performance.now() - started);
+      if (opts.json) {
+        console.log(JSON.stringify({ dataDir: config.dataDir, elapsedMs, datasets: versions }));
+      } else {
+        for (const v of Object.values(versions)) console.log(`${v.dataset.padEnd(18)} v${v.version}  ${String(v.rows).padStart(11)} rows  ${v.contentHash.slice(0, 16)}…`);
+        console.log(`seeded ${config.dataDir} in ${(elapsedMs / 1000).toFixed(1)} s`);
+      }
     });
 
   program.command('token')

@@ -1,9 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { exec, openInstance, queryRows, quoteIdent, withConnection } from '../store/index.ts';
-import { generatePopulation } from './synthetic.ts';
+import { exec, openInstance, quoteLiteral, withConnection, type DuckDBConnection } from '../store/index.ts';
+import { DOMAIN_TABLES, generateDomain, type GenerateOptions } from './synthetic.ts';
+import { currentVersions, ensureVersionsTable, recordVersion, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
 
-export { generatePopulation, DISTRICTS, ID_WEIGHTS, ID_CHECK_CHARS } from './synthetic.ts';
+export { DOMAIN_TABLES, generateDomain, apportion, type GenerateOptions } from './synthetic.ts';
+export { DISTRICTS, DIAGNOSES, HOSPITALS, INDUSTRIES } from './vocab.ts';
+export {
+  ID_CHECK_CHARS, ID_WEIGHTS, USCC_CHARSET, USCC_WEIGHTS, idNumberCheckChar, usccCheckChar, orgCodeCheckChar,
+  idNumberValidSql, usccValidSql, mobileValidSql,
+} from './checksums.ts';
+export { contentHash, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
+export { ingestDataset, type IngestOptions, type IngestReport } from './ingest.ts';
 
 /**
  * The domain database holds the raw public data. It never leaves the domain: jobs read only
@@ -13,49 +21,94 @@ export function domainPath(dataDir: string): string {
   return path.join(dataDir, 'domain.duckdb');
 }
 
-export interface SeedOptions {
-  rows: number;
-  seed?: number;
-}
-
-/** Generates the synthetic domain in one transaction: a failure leaves the previous tables intact. */
-export async function seedDomain(dataDir: string, { rows, seed = 42 }: SeedOptions): Promise<Record<string, number>> {
+/** Runs `fn` in one transaction on the domain database, opened for writing. */
+export async function withDomainTransaction<T>(dataDir: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
   fs.mkdirSync(dataDir, { recursive: true });
   const instance = await openInstance(domainPath(dataDir), { threads: '2' });
   try {
     return await withConnection(instance, async (conn) => {
+      await ensureVersionsTable(conn);
       await exec(conn, 'BEGIN TRANSACTION');
+      let result: T;
       try {
-        await generatePopulation(conn, { rows, seed });
+        result = await fn(conn);
         await exec(conn, 'COMMIT');
       } catch (err) {
         await exec(conn, 'ROLLBACK');
         throw err;
       }
       await exec(conn, 'CHECKPOINT');
-      return tableCounts(conn);
+      return result;
     });
   } finally {
     instance.closeSync();
   }
 }
 
-async function tableCounts(conn: Parameters<typeof queryRows>[0]): Promise<Record<string, number>> {
-  const tables = await queryRows<{ name: string }>(conn, "SELECT table_name AS name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1");
-  const out: Record<string, number> = {};
-  for (const { name } of tables) {
-    const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${quoteIdent(name)}`);
-    out[name] = row!.n;
-  }
-  return out;
+export interface SeedOptions extends Omit<GenerateOptions, 'seed' | 'onStep'> {
+  seed?: number;
+  onStep?: GenerateOptions['onStep'];
 }
 
-/** Row counts per table of the domain database; empty when it does not exist yet. */
-export async function domainTableCounts(dataDir: string): Promise<Record<string, number>> {
+/**
+ * Generates a whole synthetic domain into a new file and renames it over `domain.duckdb`: the
+ * swap is atomic, so a failure (or a kill) leaves the previous domain intact, and readers that
+ * have the old file open keep reading it. Version numbers continue from the previous file.
+ */
+export async function seedDomain(dataDir: string, opts: SeedOptions): Promise<Record<string, DatasetVersion>> {
+  const seed = opts.seed ?? 42;
+  fs.mkdirSync(dataDir, { recursive: true });
+  const final = domainPath(dataDir);
+  const building = `${final}.seeding`;
+  for (const f of [building, `${building}.wal`]) fs.rmSync(f, { force: true });
+  // row order is not part of a dataset's content (its hash is order-independent); letting DuckDB
+  // write in parallel without preserving insertion order is markedly faster at 10 M rows
+  const instance = await openInstance(building, { threads: '2', preserve_insertion_order: 'false' });
+  let versions: Record<string, DatasetVersion>;
+  try {
+    versions = await withConnection(instance, async (conn) => {
+      await ensureVersionsTable(conn);
+      if (fs.existsSync(final)) await carryVersions(conn, final);
+      const total = DOMAIN_TABLES.length + 1;
+      await generateDomain(conn, { ...opts, seed, onStep: (name, i) => opts.onStep?.(name, i, total) });
+      opts.onStep?.('content hashes', DOMAIN_TABLES.length, total);
+      const source = `synthetic: pds seed --rows ${opts.rows} --seed ${seed}`;
+      const now = new Date();
+      const out: Record<string, DatasetVersion> = {};
+      for (const t of DOMAIN_TABLES) out[t] = await recordVersion(conn, t, source, [], now);
+      await exec(conn, 'CHECKPOINT');
+      return out;
+    });
+  } catch (err) {
+    instance.closeSync();
+    for (const f of [building, `${building}.wal`]) fs.rmSync(f, { force: true });
+    throw err;
+  }
+  instance.closeSync();
+  fs.renameSync(building, final);
+  return versions;
+}
+
+/** Copies the version history of the domain being replaced, so version numbers keep counting. */
+async function carryVersions(conn: DuckDBConnection, previous: string): Promise<void> {
+  await exec(conn, `ATTACH ${quoteLiteral(previous)} AS previous (READ_ONLY)`);
+  try {
+    const [row] = await (await conn.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = '${VERSIONS_TABLE}'`)).getRows();
+    if (Number(row![0]) > 0) await exec(conn, `INSERT INTO ${VERSIONS_TABLE} SELECT * FROM previous.${VERSIONS_TABLE}`);
+  } finally {
+    await exec(conn, 'DETACH previous');
+  }
+}
+
+/** The newest version of each dataset; empty when the domain has none yet. */
+export async function domainVersions(dataDir: string): Promise<Record<string, DatasetVersion>> {
   if (!fs.existsSync(domainPath(dataDir))) return {};
   const instance = await openInstance(domainPath(dataDir), { access_mode: 'READ_ONLY' });
   try {
-    return await withConnection(instance, tableCounts);
+    return await withConnection(instance, async (conn) => {
+      const [t] = await conn.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pds_dataset_versions'").then((r) => r.getRows());
+      return Number(t![0]) > 0 ? currentVersions(conn) : {};
+    });
   } finally {
     instance.closeSync();
   }

@@ -1,129 +1,247 @@
 import { fakerZH_CN } from '@faker-js/faker';
 import { exec, quoteLiteral, type DuckDBConnection } from '../store/index.ts';
+import { ID_CHECK_CHARS, ID_WEIGHTS, ORG_WEIGHTS, USCC_CHARSET, USCC_WEIGHTS } from './checksums.ts';
+import {
+  AGE_WEIGHTS, DIAGNOSES, DISTRICTS, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES,
+  MOBILE_PREFIXES, RELIGION, STREET_SUFFIXES, type Weighted,
+} from './vocab.ts';
 
 /**
- * Synthetic public data that looks like the real thing: GB 11643 identity numbers with valid
- * check characters, valid mobile prefixes, an age pyramid, log-normal incomes, districts of very
- * unequal size and rare categories, so that small cells occur naturally. Faker (zh_CN) supplies
- * vocabularies; the rows themselves are generated inside DuckDB, deterministically from a seed
- * (every random draw is a hash of the row number, the seed and a tag: same seed, same table).
+ * Synthetic public data that looks like the real thing, generated inside DuckDB from a seed.
+ * Every random draw is a hash of (row number, seed, tag), so the same seed gives the same
+ * tables on any machine running the same DuckDB. People are laid out in (district × age) cells
+ * whose sizes follow the district shares and the age pyramid; within a cell a person's position
+ * fixes birth day and sequence number, so identity numbers are unique by construction.
  */
 
-/** Guiyang's districts with their GB/T 2260 division codes and a share of the population. */
-export const DISTRICTS: ReadonlyArray<{ code: string; name: string; weight: number }> = [
-  { code: '520103', name: '云岩区', weight: 20 },
-  { code: '520102', name: '南明区', weight: 19 },
-  { code: '520115', name: '观山湖区', weight: 14 },
-  { code: '520111', name: '花溪区', weight: 12 },
-  { code: '520181', name: '清镇市', weight: 9 },
-  { code: '520113', name: '白云区', weight: 8 },
-  { code: '520112', name: '乌当区', weight: 7 },
-  { code: '520123', name: '修文县', weight: 5 },
-  { code: '520121', name: '开阳县', weight: 4 },
-  { code: '520122', name: '息烽县', weight: 2 },
-];
+export const DOMAIN_TABLES = ['population', 'enterprise', 'social_insurance', 'medical_visit', 'utility_usage'] as const;
 
-const ETHNICITIES: Array<[string, number]> = [
-  ['汉族', 740], ['苗族', 80], ['布依族', 70], ['侗族', 30], ['土家族', 25], ['彝族', 15], ['仡佬族', 12],
-  ['水族', 10], ['回族', 8], ['白族', 4], ['瑶族', 2], ['壮族', 2], ['满族', 1], ['蒙古族', 1],
-];
-const EDUCATION: Array<[string, number]> = [
-  ['小学', 22], ['初中', 33], ['高中', 17], ['大专', 12], ['本科', 13], ['硕士', 2.6], ['博士', 0.4],
-];
-const RELIGION: Array<[string, number]> = [['无', 930], ['佛教', 40], ['基督教', 20], ['伊斯兰教', 8], ['道教', 2]];
-const MOBILE_PREFIXES = ['130', '131', '132', '133', '135', '136', '137', '138', '139', '147', '150', '151', '152', '153', '155', '156', '157', '158', '159', '166', '173', '176', '177', '178', '180', '181', '182', '183', '185', '186', '187', '188', '189', '191', '198', '199'];
-/** Rough shape of an ageing population pyramid: weight per age 0..99. */
-const AGE_WEIGHTS = Array.from({ length: 100 }, (_, age) => {
-  if (age < 15) return 1.0;
-  if (age < 30) return 1.1;
-  if (age < 40) return 1.45;
-  if (age < 60) return 1.35;
-  if (age < 70) return 1.0;
-  if (age < 80) return 0.55;
-  if (age < 90) return 0.2;
-  return 0.03;
-});
+export interface GenerateOptions {
+  rows: number;
+  seed: number;
+  /** Months of social-insurance and utility records, ending the month before `asOf`. Default 3. */
+  months?: number;
+  /** Reference date (ages, months); fixed so that output never depends on the clock. */
+  asOf?: string;
+  /** Called before each step, for progress bars. */
+  onStep?: (step: string, index: number, total: number) => void;
+}
 
-/** GB 11643 weights and check characters (ISO 7064 MOD 11-2). */
-export const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-export const ID_CHECK_CHARS = '10X98765432';
+/** A uniform draw in [0, 1) for row expression `key`, the seed and a tag (2^64 hash range). */
+const uniform = (key: string, seed: number, tag: string) => `(hash(${key}, ${seed}, '${tag}') / 18446744073709551616.0)`;
+/** A standard normal draw (Box–Muller over two uniforms). */
+const normal = (key: string, seed: number, tag: string) =>
+  `(sqrt(-2 * ln(greatest(${uniform(key, seed, `${tag}-1`)}, 1e-15))) * cos(2 * pi() * ${uniform(key, seed, `${tag}-2`)}))`;
 
 function sqlList(values: readonly string[]): string {
   return `[${values.map(quoteLiteral).join(', ')}]`;
 }
 
-/** Expands weighted values into a list of `slots` entries, so a uniform draw picks by weight. */
-function weightedList(pairs: ReadonlyArray<readonly [string, number]>, slots = 1000): string[] {
+/** A uniform pick from a list. */
+const pick = (list: readonly string[], key: string, seed: number, tag: string) =>
+  `${sqlList(list)}[1 + floor(${uniform(key, seed, tag)} * ${list.length})::BIGINT]`;
+
+/** An exact weighted pick: a CASE over cumulative thresholds (rare values keep their true, tiny weight). */
+function pickWeighted(pairs: Weighted, key: string, seed: number, tag: string): string {
   const total = pairs.reduce((s, [, w]) => s + w, 0);
-  const out: string[] = [];
-  for (const [v, w] of pairs) out.push(...Array(Math.max(1, Math.round((w / total) * slots))).fill(v));
+  let acc = 0;
+  const u = uniform(key, seed, tag);
+  const branches = pairs.slice(0, -1).map(([v, w]) => { acc += w; return `WHEN ${u} < ${(acc / total).toPrecision(12)} THEN ${quoteLiteral(v)}`; });
+  return `CASE ${branches.join(' ')} ELSE ${quoteLiteral(pairs.at(-1)![0])} END`;
+}
+
+/** Splits `total` over weights exactly (largest remainder), so cell sizes sum to the row count. */
+export function apportion(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let r = total - out.reduce((a, b) => a + b, 0), k = 0; r > 0; r--, k++) out[order[k % order.length]![1]]!++;
   return out;
 }
 
-export interface GenerateOptions {
-  rows: number;
-  seed: number;
-  /** Reference date for ages; fixed so that output is byte-identical run to run. */
-  asOf?: string;
+/** Digit-weighted sum of a numeric SQL expression's decimal digits, for check characters. */
+function digitSum(expr: string, weights: readonly number[]): string {
+  const n = weights.length;
+  return weights.map((w, k) => `(${expr} // ${10 ** (n - 1 - k)} % 10) * ${w}`).join(' + ');
 }
 
-/** Creates (or replaces) the `population` table in the connected database. */
-export async function generatePopulation(conn: DuckDBConnection, { rows, seed, asOf = '2026-01-01' }: GenerateOptions): Promise<void> {
+const HOUSEHOLD_SIZE = 2.8;
+
+interface Cell { division: string; district: string; age: number; n: number; off: number; divWeight: number; households: number }
+
+function planCells(rows: number): Cell[] {
+  const districtRows = apportion(rows, DISTRICTS.map((d) => d.weight));
+  const cells: Cell[] = [];
+  let off = 0;
+  DISTRICTS.forEach((d, di) => {
+    const divWeight = [...d.code].reduce((s, ch, k) => s + Number(ch) * ID_WEIGHTS[k]!, 0);
+    const households = Math.max(1, Math.ceil(districtRows[di]! / HOUSEHOLD_SIZE));
+    apportion(districtRows[di]!, AGE_WEIGHTS).forEach((n, age) => {
+      // 365 birth days × 499 sequence slots per cell keep every identity number unique
+      if (n > 365 * 499) throw new RangeError(`too many rows for one district and age (${n}); the generator supports about 1.6 billion rows`);
+      if (n > 0) cells.push({ division: d.code, district: d.name, age, n, off, divWeight, households });
+      off += n;
+    });
+  });
+  return cells;
+}
+
+/** Age in whole years on the reference date, from a birth date column. */
+const ageSql = (col: string, refYear: number) => `(${refYear - 1} - year(${col}))`;
+
+/** Creates (or replaces) the five linked domain tables in the connected database. */
+export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptions): Promise<void> {
+  const { rows, seed, months = 3, asOf = '2026-01-01', onStep } = opts;
   if (!Number.isInteger(rows) || rows < 1) throw new TypeError(`rows must be a positive integer, got ${rows}`);
-  if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${seed}`);
-  const defs = fakerZH_CN.definitions.person as unknown as { last_name: { generic: string[] }; first_name: { generic: string[] } };
-  const surnames = defs.last_name.generic.filter((s) => s.length === 1);
-  const given = defs.first_name.generic;
-  const streetSuffixes = (fakerZH_CN.definitions.location as unknown as { street_suffix: string[] }).street_suffix;
-  const districts = weightedList(DISTRICTS.map((d) => [`${d.code}|${d.name}`, d.weight] as const));
-  const ages = weightedList(AGE_WEIGHTS.map((w, age) => [String(age), w] as const), 4000);
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`seed must be a non-negative integer, got ${seed}`);
+  if (!Number.isInteger(months) || months < 1 || months > 24) throw new TypeError(`months must be 1..24, got ${months}`);
+  const refYear = Number(asOf.slice(0, 4));
+  let step = 0;
+  const next = () => onStep?.(DOMAIN_TABLES[step]!, step++, DOMAIN_TABLES.length);
 
-  // u(tag): a uniform draw in [0, 1) for this row, seed and tag
-  const u = (tag: string) => `((hash(i, ${seed}, '${tag}') % 1000000007)::DOUBLE / 1000000007.0)`;
-  const pick = (list: string, tag: string) => `${list}[1 + floor(${u(tag)} * len(${list}))::BIGINT]`;
+  const person = fakerZH_CN.definitions.person as unknown as { last_name: { generic: string[] }; first_name: { generic: string[] } };
+  const company = fakerZH_CN.definitions.company as unknown as { category: string[]; legal_entity_type: string[] };
+  const surnames = person.last_name.generic.filter((x) => x.length === 1);
+  const given = person.first_name.generic;
+  const streets = surnames.slice(0, 40).flatMap((x) => STREET_SUFFIXES.map((y) => `${x}${y}`));
+  const cells = planCells(rows);
+  const enterprises = Math.max(20, Math.round(rows / 40));
+  const monthList = sqlList(Array.from({ length: months }, (_, m) =>
+    new Date(Date.UTC(refYear, Number(asOf.slice(5, 7)) - 1 - months + m, 1)).toISOString().slice(0, 7)));
 
-  await exec(conn, `
-    CREATE OR REPLACE TABLE population AS
-    WITH draws AS (
-      SELECT
-        i,
-        string_split(${pick(sqlList(districts), 'district')}, '|') AS d,
-        ${pick(sqlList(ages), 'age')}::INTEGER AS age,
-        ${u('gender')} < 0.512 AS male,
-        ${u('doy')} AS doy
-      FROM range(${rows}) t(i)
-    ),
-    people AS (
-      SELECT
-        i, d[1] AS division, d[2] AS district, age, male,
-        (DATE '${asOf}' - INTERVAL (age) YEAR - INTERVAL (floor(doy * 365)::INTEGER) DAY)::DATE AS birth_date
-      FROM draws
-    ),
-    numbered AS (
-      SELECT *, row_number() OVER (PARTITION BY division, birth_date, male ORDER BY i) AS rn FROM people
-    ),
-    bodies AS (
-      SELECT *,
-        division || strftime(birth_date, '%Y%m%d') || lpad((2 * (rn % 500) + CASE WHEN male THEN 1 ELSE 2 END)::VARCHAR, 3, '0') AS body
-      FROM numbered
+  // the address of household `hh` of a district: street, number and building encode hh, so it is unique
+  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_address(district, hh) AS
+    '贵州省贵阳市' || district || ${sqlList(streets)}[1 + (hh % ${streets.length})::BIGINT]
+    || (1 + (hh // ${streets.length}) % 300)::VARCHAR || '号'
+    || (1 + (hh // ${streets.length * 300}) % 40)::VARCHAR || '栋'
+    || (101 + (hh // ${streets.length * 300 * 40}))::VARCHAR || '室'`);
+  // a person is (cell, k): birth day and sequence follow from k, so any person's number can be recomputed
+  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_male(i) AS ${uniform('i', seed, 'gender')} < 0.512`);
+  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_birth(age, k) AS make_date(${refYear - 1} - age, 1, 1) + (k % 365)::INTEGER`);
+  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_seq(k, male) AS 2 * (k // 365) + CASE WHEN male THEN 1 ELSE 2 END`);
+  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_id(division, div_weight, birth_date, seq) AS
+    division || strftime(birth_date, '%Y%m%d') || lpad(seq::VARCHAR, 3, '0')
+    || ${quoteLiteral(ID_CHECK_CHARS)}[1 + ((div_weight + ${digitSum('year(birth_date)', ID_WEIGHTS.slice(6, 10))} + ${digitSum('month(birth_date)', ID_WEIGHTS.slice(10, 12))}
+      + ${digitSum('day(birth_date)', ID_WEIGHTS.slice(12, 14))} + ${digitSum('seq', ID_WEIGHTS.slice(14, 17))}) % 11)::BIGINT]`);
+  await exec(conn, `CREATE OR REPLACE TEMP TABLE cells AS SELECT * FROM (VALUES ${cells.map((c) =>
+    `('${c.division}', '${c.district}', ${c.age}, ${c.n}, ${c.off}, ${c.divWeight}, ${c.households})`).join(', ')})
+    t(division, district, age, n, off, div_weight, households)`);
+
+  next();
+  // expanding 1,000 cells is one vector, hence one thread: materialize it so the heavy SELECT scans in parallel
+  await exec(conn, `CREATE OR REPLACE TEMP TABLE expanded AS
+    SELECT division, district, age, off, div_weight, households, unnest(range(n)) AS k FROM cells`);
+  await exec(conn, `CREATE OR REPLACE TABLE population AS
+    WITH drawn AS (
+      SELECT *, off + k AS i, pds_male(off + k) AS male, hash(off + k, ${seed}, 'household') % households::UBIGINT AS hh FROM expanded
+    ), dated AS (
+      SELECT *, pds_birth(age, k) AS birth_date, pds_seq(k, male) AS seq FROM drawn
     )
     SELECT
-      body || ${quoteLiteral(ID_CHECK_CHARS)}[1 + (list_sum(list_transform(range(17), k -> (ascii(body[k + 1]) - 48) * ${JSON.stringify(ID_WEIGHTS)}[k + 1])) % 11)::BIGINT] AS id_number,
-      ${pick(sqlList(surnames), 'surname')} || ${pick(sqlList(given), 'given')} AS name,
+      pds_id(division, div_weight, birth_date, seq) AS id_number,
+      ${pick(surnames, 'i', seed, 'surname')} || ${pick(given, 'i', seed, 'given')} AS name,
       CASE WHEN male THEN '男' ELSE '女' END AS gender,
       birth_date,
-      ${pick(sqlList(weightedList(ETHNICITIES)), 'ethnicity')} AS ethnicity,
-      ${pick(sqlList(MOBILE_PREFIXES), 'phone-prefix')} || lpad((hash(i, ${seed}, 'phone') % 100000000)::VARCHAR, 8, '0') AS phone,
-      '贵州省贵阳市' || district || ${pick(sqlList(surnames), 'street')} || ${pick(sqlList(streetSuffixes), 'street-suffix')}
-        || (1 + hash(i, ${seed}, 'house') % 300)::VARCHAR || '号' AS address,
+      ${pickWeighted(ETHNICITIES, 'i', seed, 'ethnicity')} AS ethnicity,
+      ${pick(MOBILE_PREFIXES, 'i', seed, 'phone-prefix')} || lpad((hash(i, ${seed}, 'phone') % 100000000::UBIGINT)::VARCHAR, 8, '0') AS phone,
+      pds_address(district, hh) AS address,
       district,
-      CASE WHEN ${u('hukou')} < 0.62 THEN '城镇' ELSE '农村' END AS hukou_type,
-      CASE WHEN age < 7 THEN '学龄前' WHEN age < 13 THEN '小学' ELSE ${pick(sqlList(weightedList(EDUCATION)), 'education')} END AS education,
-      CASE WHEN age < 18 THEN 0.0
-        ELSE round(exp(10.7 + 0.75 * sqrt(-2 * ln(greatest(${u('inc1')}, 1e-12))) * cos(2 * pi() * ${u('inc2')})), 2)
-      END AS income,
-      ${pick(sqlList(weightedList(RELIGION)), 'religion')} AS religion
-    FROM bodies
-    ORDER BY i
-  `);
+      CASE WHEN ${uniform('i', seed, 'hukou')} < 0.62 THEN '城镇' ELSE '农村' END AS hukou_type,
+      CASE WHEN age < 7 THEN '学龄前' WHEN age < 13 THEN '小学' ELSE ${pickWeighted(EDUCATION, 'i', seed, 'education')} END AS education,
+      CASE WHEN age < 18 THEN 0.0 ELSE round(exp(10.7 + 0.75 * ${normal('i', seed, 'income')}), 2) END AS income,
+      ${pickWeighted(RELIGION, 'i', seed, 'religion')} AS religion
+    FROM dated`);
+
+  next();
+  const orgNumber = `((j * 48271 + ${seed % 100000} * 7919) % 100000000)`;
+  const orgWeighted = `(${digitSum(orgNumber, ORG_WEIGHTS)}) % 11`;
+  const districtCode = `CASE ${DISTRICTS.map((d) => `WHEN d = '${d.name}' THEN '${d.code}'`).join(' ')} END`;
+  const adults = cells.filter((c) => c.age >= 18);
+  let adultOff = 0;
+  await exec(conn, `CREATE OR REPLACE TEMP TABLE adult_cells AS SELECT * FROM (VALUES ${adults.map((c) => {
+    const row = `(${adultOff}, '${c.division}', ${c.divWeight}, ${c.age}, ${c.off})`;
+    adultOff += c.n;
+    return row;
+  }).join(', ')}) t(aoff, division, div_weight, age, off)`);
+  await exec(conn, `CREATE OR REPLACE TEMP TABLE firms AS
+    WITH base AS (
+      SELECT j, ${pickWeighted(DISTRICTS.map((x) => [x.name, x.weight] as const), 'j', seed, 'ent-district')} AS d,
+        hash(j, ${seed}, 'rep') % ${adultOff}::UBIGINT AS rep
+      FROM range(${enterprises}) t(j)
+    ), represented AS (
+      SELECT base.*, pds_id(a.division, a.div_weight, pds_birth(a.age, rep - a.aoff), pds_seq(rep - a.aoff, pds_male(a.off + rep - a.aoff))) AS legal_rep_id_number
+      FROM base ASOF JOIN adult_cells a ON base.rep >= a.aoff
+    ), coded AS (
+      SELECT *, '91' || ${districtCode} || lpad(${orgNumber}::VARCHAR, 8, '0')
+        || CASE 11 - ${orgWeighted} WHEN 10 THEN 'X' WHEN 11 THEN '0' ELSE (11 - ${orgWeighted})::VARCHAR END AS body
+      FROM represented
+    )
+    SELECT j,
+      body || ${quoteLiteral(USCC_CHARSET)}[1 + ((31 - list_sum(list_transform(range(17), k -> (instr(${quoteLiteral(USCC_CHARSET)}, body[k + 1]) - 1) * ${JSON.stringify(USCC_WEIGHTS)}[k + 1])) % 31) % 31)::BIGINT] AS uscc,
+      '贵阳' || ${pick(given, 'j', seed, 'ent-name')} || ${pick(company.category, 'j', seed, 'ent-category')}
+        || ${pickWeighted(company.legal_entity_type.map((t) => [t, t === '有限公司' || t === '有限责任公司' ? 40 : 2] as const), 'j', seed, 'ent-type')} AS name,
+      legal_rep_id_number,
+      ${pickWeighted(INDUSTRIES, 'j', seed, 'industry')} AS industry,
+      round(exp(5.0 + 1.7 * ${normal('j', seed, 'capital')}), 2) AS registered_capital,
+      d AS district,
+      DATE '1992-01-01' + floor(sqrt(${uniform('j', seed, 'est')}) * (DATE '${refYear - 1}-12-31' - DATE '1992-01-01'))::INTEGER AS established_on,
+      ${pickWeighted(ENTERPRISE_STATUS, 'j', seed, 'status')} AS status
+    FROM coded`);
+  await exec(conn, `CREATE OR REPLACE TABLE enterprise AS SELECT * EXCLUDE (j) FROM firms`);
+
+  next();
+  await exec(conn, `CREATE OR REPLACE TABLE social_insurance AS
+    WITH workers AS (
+      -- about 62% of people of working age are insured employees; large employers take most of them
+      SELECT id_number, income, floor(${enterprises} * pow(${uniform('id_number', seed, 'employer')}, 3))::BIGINT AS e
+      FROM population
+      WHERE ${ageSql('birth_date', refYear)} BETWEEN 18 AND 59 AND ${uniform('id_number', seed, 'employed')} < 0.62
+    ), salaried AS (
+      SELECT w.id_number, em.uscc, least(greatest(round(w.income / 12, 0), 4000), 30000)::DOUBLE AS base FROM workers w JOIN firms em ON em.j = w.e
+    )
+    SELECT id_number, uscc AS employer_uscc, unnest(${monthList}) AS month, base AS base_salary, round(base * 0.08, 2) AS contribution
+    FROM salaried`);
+
+  next();
+  const common = DIAGNOSES.filter((d) => d.weight >= 1);
+  const rare = DIAGNOSES.filter((d) => d.weight < 1);
+  const pRare = rare.reduce((x, d) => x + d.weight, 0) / DIAGNOSES.reduce((x, d) => x + d.weight, 0);
+  await exec(conn, `CREATE OR REPLACE TABLE medical_visit AS
+    WITH visits AS (
+      SELECT id_number, unnest(range(least(6, floor(-ln(greatest(${uniform('id_number', seed, 'visits')}, 1e-15)) * (0.8 + ${ageSql('birth_date', refYear)} / 50.0))::BIGINT))) AS r
+      FROM population
+    ), drawn AS (
+      SELECT id_number, hash(id_number, r) AS key FROM visits
+    ), coded AS (
+      SELECT *, CASE WHEN ${uniform('key', seed, 'rare')} < ${pRare.toPrecision(12)}
+        THEN ${pickWeighted(rare.map((d) => [d.code, d.weight] as const), 'key', seed, 'icd-rare')}
+        ELSE ${pickWeighted(common.map((d) => [d.code, d.weight] as const), 'key', seed, 'icd')} END AS icd10
+      FROM drawn
+    )
+    SELECT id_number,
+      ${pickWeighted(HOSPITALS, 'key', seed, 'hospital')} AS hospital,
+      DATE '${refYear - 1}-01-01' + floor(${uniform('key', seed, 'visit-day')} * 365)::INTEGER AS visit_date,
+      icd10,
+      round(exp(CASE icd10 ${DIAGNOSES.map((d) => `WHEN '${d.code}' THEN ${d.cost}`).join(' ')} END + 0.6 * ${normal('key', seed, 'cost')}), 2) AS cost
+    FROM coded`);
+
+  next();
+  await exec(conn, `CREATE OR REPLACE TEMP TABLE homes_expanded AS
+    SELECT division, district, unnest(range(households)) AS hh FROM (SELECT DISTINCT division, district, households FROM cells ORDER BY division)`);
+  await exec(conn, `CREATE OR REPLACE TABLE utility_usage AS
+    WITH each_home AS (
+      SELECT division, district, hh, pds_address(district, hh) AS address, ${uniform('hash(division, hh)', seed, 'gas')} < 0.7 AS has_gas
+      FROM homes_expanded
+    ), each_month AS (
+      SELECT *, unnest(${monthList}) AS month FROM each_home
+    ), drawn AS (
+      SELECT *, hash(division, hh, month) AS key FROM each_month
+    )
+    SELECT 'GY' || division || lpad(hh::VARCHAR, 8, '0') AS account, address, district, month,
+      round(exp(2.2 + 0.45 * ${normal('key', seed, 'water')}), 1) AS water_m3,
+      round(exp(5.2 + 0.55 * ${normal('key', seed, 'power')}), 0) AS electricity_kwh,
+      CASE WHEN has_gas THEN round(exp(2.8 + 0.5 * ${normal('key', seed, 'gas-use')}), 1) ELSE 0.0 END AS gas_m3
+    FROM drawn`);
+  for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms']) await exec(conn, `DROP TABLE IF EXISTS ${t}`);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
 import pino from 'pino';
@@ -7,7 +8,8 @@ import { serve } from '../api/index.ts';
 import { verifyAudit } from '../audit/index.ts';
 import { issueToken, ROLES, type Role } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
-import { seedDomain } from '../domain/index.ts';
+import { ingest, seedDomain } from '../domain/index.ts';
+import { loadPolicies } from '../policies/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { sha256, verifyManifest } from '../jobs/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
@@ -79,6 +81,31 @@ export function buildCli(): Command {
       } else {
         for (const v of Object.values(versions)) console.log(`${v.dataset.padEnd(18)} v${v.version}  ${String(v.rows).padStart(11)} rows  ${v.contentHash.slice(0, 16)}…`);
         console.log(`seeded ${config.dataDir} in ${(elapsedMs / 1000).toFixed(1)} s`);
+      }
+    });
+
+  program.command('ingest')
+    .description('load a CSV or Parquet file as a new version of a catalog dataset (one transaction: a failure keeps the previous version)')
+    .addOption(dataDirOption())
+    .requiredOption('--dataset <name>', 'catalog dataset, e.g. population')
+    .requiredOption('--file <path>', 'a .csv (UTF-8, header row) or .parquet file')
+    .option('--json', 'print the new version and findings as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: { dataDir?: string; dataset: string; file: string; json?: boolean; quiet?: boolean }) => {
+      const config = configFrom(opts);
+      const { catalog } = loadPolicies(config.policiesDir);
+      const progress = stepProgress('ingest', opts.quiet === true);
+      const report = await ingest(config.dataDir, { dataset: opts.dataset, file: path.resolve(opts.file), catalog, onStep: (n, i, t) => progress.step(n, i, t) });
+      progress.stop();
+      if (opts.json) {
+        console.log(JSON.stringify(report));
+        return;
+      }
+      const v = report.version;
+      console.log(`${v.dataset} v${v.version}: ${v.rows} rows, content ${v.contentHash.slice(0, 16)}…`);
+      if (report.findings.length === 0) console.log('data quality: no findings');
+      for (const f of report.findings) {
+        console.log(`data quality: ${f.column}: ${f.count} × ${f.check}${f.samples.length ? ` (e.g. ${f.samples.map((x) => `line ${x.line}: ${x.value}`).join('; ')})` : ''}`);
       }
     });
 

@@ -33,7 +33,7 @@ export interface ContractClaims {
   securityControls: string[];
   policyHash: string;
   catalogVersion: string;
-  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[] }> };
+  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null }> };
 }
 
 export type VerifiedContract = ContractClaims & Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;

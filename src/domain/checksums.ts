@@ -34,19 +34,21 @@ export function orgCodeCheckChar(body8: string): string {
 }
 
 /** SQL: true when `col` is an 18-character GB 11643 number whose check character is right. */
-export function idNumberValidSql(col: string): string {
+export function idNumberValidSql(expr: string): string {
+  const col = `(${expr})`;
   const sum = `list_sum(list_transform(range(17), k -> (ascii(${col}[k + 1]) - 48) * ${JSON.stringify(ID_WEIGHTS)}[k + 1]))`;
   return `(regexp_full_match(${col}, '\\d{17}[0-9X]') AND ${col}[18] = '${ID_CHECK_CHARS}'[1 + (${sum} % 11)::BIGINT])`;
 }
 
 /** SQL: true when `col` is an 18-character GB 32100 code whose check character is right. */
-export function usccValidSql(col: string): string {
+export function usccValidSql(expr: string): string {
+  const col = `(${expr})`;
   const value = (k: string) => `(instr('${USCC_CHARSET}', ${col}[${k} + 1]) - 1)`;
   const sum = `list_sum(list_transform(range(17), k -> ${value('k')} * ${JSON.stringify(USCC_WEIGHTS)}[k + 1]))`;
   return `(regexp_full_match(${col}, '[0-9A-HJ-NPQRTUWXY]{18}') AND ${col}[18] = '${USCC_CHARSET}'[1 + ((31 - ${sum} % 31) % 31)::BIGINT])`;
 }
 
 /** SQL: true for an 11-digit mainland mobile number. */
-export function mobileValidSql(col: string): string {
-  return `regexp_full_match(${col}, '1[3-9]\\d{9}')`;
+export function mobileValidSql(expr: string): string {
+  return `regexp_full_match((${expr}), '1[3-9]\\d{9}')`;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exec, openInstance, quoteLiteral, withConnection, type DuckDBConnection } from '../store/index.ts';
 import { DOMAIN_TABLES, generateDomain, type GenerateOptions } from './synthetic.ts';
+import { ingestDataset, type IngestOptions, type IngestReport } from './ingest.ts';
 import { currentVersions, ensureVersionsTable, recordVersion, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
 
 export { DOMAIN_TABLES, generateDomain, apportion, type GenerateOptions } from './synthetic.ts';
@@ -11,7 +12,7 @@ export {
   idNumberValidSql, usccValidSql, mobileValidSql,
 } from './checksums.ts';
 export { contentHash, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
-export { ingestDataset, type IngestOptions, type IngestReport } from './ingest.ts';
+export { ingestDataset, maskSample, type Finding, type IngestOptions, type IngestReport } from './ingest.ts';
 
 /**
  * The domain database holds the raw public data. It never leaves the domain: jobs read only
@@ -112,4 +113,9 @@ export async function domainVersions(dataDir: string): Promise<Record<string, Da
   } finally {
     instance.closeSync();
   }
+}
+
+/** Ingests one file as a new version of a dataset, in one transaction on the domain database. */
+export function ingest(dataDir: string, opts: IngestOptions): Promise<IngestReport> {
+  return withDomainTransaction(dataDir, (conn) => ingestDataset(conn, opts));
 }

@@ -21,6 +21,12 @@ export const ERRORS = {
   ERR_AUTH_TOKEN_EXPIRED: { status: 401, title: 'Bearer token has expired' },
   ERR_AUTH_FORBIDDEN: { status: 403, title: 'Role not allowed for this action' },
 
+  // ingest of raw data
+  ERR_INGEST_FILE: { status: 400, title: 'Ingest file is missing, empty or of an unknown format' },
+  ERR_INGEST_ENCODING: { status: 400, title: 'Ingest file is not valid UTF-8' },
+  ERR_INGEST_COLUMNS: { status: 400, title: 'Ingest columns do not match the catalog' },
+  ERR_INGEST_TYPE: { status: 400, title: 'Ingest values do not match the catalog types' },
+
   // catalog and applications
   ERR_COLUMN_NOT_GRANTABLE: { status: 400, title: 'Column may not be granted' },
   ERR_MODE_NOT_AVAILABLE: { status: 400, title: 'Query mode not available' },

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PdsError } from '../errors/index.ts';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../store/index.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
 
@@ -47,7 +48,8 @@ export interface SnapshotInfo {
   file: string;
   /** SHA-256 of the snapshot file, pinned in the contract and checked before every job. */
   hash: string;
-  tables: Record<string, { rows: number; columns: string[] }>;
+  /** Per table: rows, columns, and the domain dataset version it was built from. */
+  tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null }>;
 }
 
 export async function fileSha256(file: string): Promise<string> {
@@ -80,14 +82,20 @@ export async function buildSnapshot(opts: {
   try {
     await withConnection(instance, async (conn) => {
       await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
+      const hasVersions = (await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'")).length > 0;
       for (const g of opts.grants) {
+        const exists = await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1", [g.dataset]);
+        if (exists.length === 0) throw new PdsError('ERR_CONFLICT', `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`);
+        const [v] = hasVersions
+          ? await queryRows<{ v: number | null }>(conn, 'SELECT max(version) AS v FROM domain.pds_dataset_versions WHERE dataset = $1', [g.dataset])
+          : [{ v: null }];
         const select = [
           ...g.columns.map(maskingSql),
           `${hmacSql(quoteIdent(g.privacyUnit))} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`,
         ].join(',\n  ');
         await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS SELECT\n  ${select}\nFROM domain.${quoteIdent(g.dataset)}`, pads);
         const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${quoteIdent(g.dataset)}`);
-        tables[g.dataset] = { rows: row!.n, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN] };
+        tables[g.dataset] = { rows: row!.n, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null };
       }
       await exec(conn, 'DETACH domain');
       await exec(conn, 'CHECKPOINT');

@@ -15,6 +15,8 @@ export const CatalogColumn = Type.Object({
   classification: Classification,
   role: IdentifierRole,
   negativeList: Type.Optional(Type.Boolean()),
+  /** A checkable identifier format: ingest reports values that fail its check characters. */
+  format: Type.Optional(Type.Union([Type.Literal('id-number'), Type.Literal('uscc'), Type.Literal('mobile')])),
 }, { additionalProperties: false });
 export type CatalogColumn = Static<typeof CatalogColumn>;
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { domainVersions } from '../../domain/index.ts';
 import { ruleSetFor } from '../../masking/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { ProblemRef } from '../schemas/index.ts';
@@ -13,16 +14,21 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
     },
   }, async () => {
     const { catalog, masking, hash } = platform.policies;
+    const versions = await domainVersions(platform.config.dataDir);
     return {
       version: catalog.version,
       policyHash: hash,
       datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
         name, title: ds.title, description: ds.description ?? null, provider: ds.provider, providerName: ds.providerName,
         updateCycle: ds.updateCycle, attributes: ds.attributes, privacyUnit: ds.privacyUnit,
+        version: versions[name] ? {
+          version: versions[name].version, rows: versions[name].rows, contentHash: versions[name].contentHash,
+          loadedAt: versions[name].loadedAt, source: versions[name].source,
+        } : null,
         columns: Object.entries(ds.columns).map(([col, c]) => {
           const rules = ruleSetFor(masking, catalog, name, col);
           return {
-            name: col, type: c.type, title: c.title ?? null, classification: c.classification, role: c.role,
+            name: col, type: c.type, title: c.title ?? null, classification: c.classification, role: c.role, format: c.format ?? null,
             negativeList: c.negativeList === true,
             masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
           };

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
@@ -18,7 +19,7 @@ describe('pds', () => {
   afterAll(() => t.cleanup());
 
   it('has --help on every command', async () => {
-    for (const cmd of [[], ['demo'], ['serve'], ['seed'], ['token'], ['audit', 'verify'], ['verify-output']]) {
+    for (const cmd of [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['verify-output']]) {
       const { stdout } = await pds([...cmd, '--help']);
       expect(stdout).toMatch(/Usage: pds/);
     }
@@ -35,6 +36,19 @@ describe('pds', () => {
   it('refuses an unknown role and a bad configuration with a clear message', async () => {
     await expect(pds(['token', '--role', 'admin', '--org', 'x'])).rejects.toMatchObject({ stderr: expect.stringMatching(/Allowed choices are operator, provider, bureau, risk/) });
     await expect(pds(['token', '--role', 'risk', '--org', 'x'], { DATA_DIR: t.dir, PORT: 'abc' })).rejects.toMatchObject({ code: 78, stderr: expect.stringMatching(/ERR_CONFIG: PORT: must be an integer/) });
+  });
+
+  it('seed --json prints the new versions; ingest refuses a bad file naming the problem', async () => {
+    const dir = path.join(t.dir, 'seeded');
+    const { stdout, stderr } = await pds(['seed', '--rows', '2000', '--seed', '5', '--json', '--data-dir', dir]);
+    const out = JSON.parse(stdout);
+    expect(out.datasets.population).toMatchObject({ version: 1, rows: 2000 });
+    expect(stderr).toMatch(/seed \[6\/6\] content hashes/);
+    const bad = path.join(t.dir, 'bad.csv');
+    fs.writeFileSync(bad, 'id_number,name\n1,x\n');
+    await expect(pds(['ingest', '--dataset', 'population', '--file', bad, '--data-dir', dir, '--quiet'])).rejects.toMatchObject({
+      code: 1, stderr: expect.stringMatching(/ERR_INGEST_COLUMNS: .*missing column\(s\) gender, birth_date/),
+    });
   });
 
   it('demo runs the whole flow and exits 0, keeping data with --data-dir', async () => {

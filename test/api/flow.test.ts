@@ -40,6 +40,9 @@ describe('end-to-end flow over HTTP', () => {
     expect(catalog.status).toBe(200);
     const population = catalog.json().datasets.find((d: { name: string }) => d.name === 'population');
     expect(population.columns.find((c: { name: string }) => c.name === 'religion').negativeList).toBe(true);
+    expect(population.columns.find((c: { name: string }) => c.name === 'id_number')).toMatchObject({ role: 'direct', classification: 'general-L4', format: 'id-number' });
+    expect(population.version).toMatchObject({ version: 1, rows: 3000, contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(catalog.json().datasets.map((d: { name: string }) => d.name).sort()).toEqual(['enterprise', 'medical_visit', 'population', 'social_insurance', 'utility_usage']);
 
     const refused = await call('operator', 'POST', '/v1/applications', {
       scenario: { name: 'x', purpose: 'y' }, mode: 'aggregate', termMonths: 12,

@@ -53,7 +53,7 @@ try {
   // one aggregate job: the sandbox path vs raw DuckDB on the same snapshot (a smaller domain)
   if (jobRows !== rows) await seedDomain(dir, { rows: jobRows, seed: 1 });
   const grants = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'education', 'income'] }]);
-  const snap = await buildSnapshot({ dataDir: dir, domainFile: domainPath(dir), contractId: 'ctr_bench', grants, pseudonymKey: Buffer.alloc(32, 1) });
+  const snap = await buildSnapshot({ dataDir: dir, domainFile: domainPath(dir), contractId: 'ctr_bench', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 1) });
   const sql = 'SELECT district, education, count(*) AS n, avg(income) AS avg_income FROM population GROUP BY ALL';
   const parser = await SqlParser.create();
   warmRunners(1);

@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { PdsError } from '../errors/index.ts';
 import type { SigningKey } from '../keys/index.ts';
-import type { DatasetGrant } from '../masking/index.ts';
+import type { DatasetGrant, RiskReport } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 
 /** Issuer and audience of every contract: the bureau signs for the sandbox to enforce. */
@@ -33,7 +33,7 @@ export interface ContractClaims {
   securityControls: string[];
   policyHash: string;
   catalogVersion: string;
-  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null }> };
+  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null; risk: RiskReport }> };
 }
 
 export type VerifiedContract = ContractClaims & Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;

@@ -4,7 +4,7 @@ import { domainPath } from '../domain/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { buildSnapshot, fileSha256, resolveGrants, type DatasetGrant, type DatasetRequest } from '../masking/index.ts';
+import { buildSnapshot, fileSha256, previewRisk, resolveGrants, type DatasetGrant, type DatasetRequest, type RiskReport } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 import type { Store, Tx } from '../store/index.ts';
@@ -45,6 +45,8 @@ export interface ApplicationView extends ApplicationInput {
   createdBy: string;
   createdAt: string;
   grants: DatasetGrant[];
+  /** Re-identification risk of the snapshot this application would get, per dataset (null: no data yet). */
+  risk: Record<string, RiskReport | null> | null;
   reviews: ReviewView[];
   decision: { by: string; at: string; reason: string | null } | null;
   contractId: string | null;
@@ -106,12 +108,17 @@ export class ContractService {
       throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${input.mode} is not available yet; use aggregate`, { errors: [{ field: '/mode', message: 'only aggregate is available' }] });
     }
     const grants = resolveGrants(catalog, masking, input.datasets);
+    // seed 001 第三十一条: the bureau sees the re-identification risk before it decides
+    const risk = await previewRisk({
+      domainFile: domainPath(this.deps.dataDir), grants, catalog,
+      policyK: Math.max(this.deps.policies.disclosure.minUnits.default, this.deps.policies.disclosure.minUnits.floor),
+    });
     const id = newId('app', this.now());
     const at = this.now().toISOString();
     await this.deps.store.write(async (tx) => {
       await tx.run(
-        `INSERT INTO applications (id, operator_org, created_by, created_at, status, body, grants) VALUES ($1, $2, $3, $4, 'pending', $5, $6)`,
-        [id, p.org, p.sub, at, JSON.stringify(input), JSON.stringify(grants)],
+        `INSERT INTO applications (id, operator_org, created_by, created_at, status, body, grants, risk) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)`,
+        [id, p.org, p.sub, at, JSON.stringify(input), JSON.stringify(grants), JSON.stringify(risk)],
       );
       for (const g of grants) {
         await tx.run(`INSERT INTO application_reviews (application_id, dataset, provider_org, status) VALUES ($1, $2, $3, 'pending')`, [id, g.dataset, g.provider]);
@@ -137,6 +144,7 @@ export class ContractService {
       createdBy: row.created_by!,
       createdAt: row.created_at!,
       grants: JSON.parse(row.grants!) as DatasetGrant[],
+      risk: row.risk ? JSON.parse(row.risk) as Record<string, RiskReport | null> : null,
       reviews: reviews.map((r) => ({
         dataset: r.dataset!, provider: r.provider_org!, status: r.status as ReviewView['status'],
         reviewer: r.reviewer ?? null, reason: r.reason ?? null, reviewedAt: r.reviewed_at ?? null,
@@ -208,6 +216,8 @@ export class ContractService {
       domainFile: domainPath(this.deps.dataDir),
       contractId,
       grants: app.grants,
+      catalog: this.deps.policies.catalog,
+      policyK: minUnits,
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
     });
     try {

@@ -1,5 +1,6 @@
 export {
-  resolveGrants, ruleSetFor, PRIVACY_UNIT_COLUMN,
-  type ColumnGrant, type DatasetGrant, type DatasetRequest,
+  resolveGrants, effectiveRules, PRIVACY_UNIT_COLUMN,
+  type ColumnGrant, type DatasetGrant, type DatasetRequest, type EffectiveRules,
 } from './rules.ts';
-export { buildSnapshot, fileSha256, maskingSql, pseudonym, TOKEN_HEX_LENGTH, type SnapshotInfo } from './snapshot.ts';
+export { assessRisk, type RiskReport } from './risk.ts';
+export { buildSnapshot, fileSha256, maskingSql, previewRisk, pseudonym, snapshotSelect, TOKEN_HEX_LENGTH, type MaskContext, type SnapshotInfo } from './snapshot.ts';

@@ -1,10 +1,10 @@
 import { PdsError, type FieldIssue } from '../errors/index.ts';
-import type { Catalog, MaskingPolicy, MaskingRuleName, RuleSet } from '../policies/index.ts';
+import { incompatibility, parseRule, permits, ruleText, RuleSyntaxError, type Catalog, type MaskingPolicy, type MaskingRule } from '../policies/index.ts';
 
-/** One granted column and the rule that masks it in the snapshot. */
+/** One granted column and the rule (canonical text) that masks it in the snapshot. */
 export interface ColumnGrant {
   column: string;
-  rule: MaskingRuleName;
+  rule: string;
 }
 
 /** One granted dataset, as the contract states it and the snapshot builder applies it. */
@@ -27,11 +27,49 @@ export interface DatasetRequest {
 /** The snapshot column holding the pseudonymized privacy unit, for disclosure control. */
 export const PRIVACY_UNIT_COLUMN = 'pds_unit';
 
-export function ruleSetFor(policy: MaskingPolicy, catalog: Catalog, dataset: string, column: string): RuleSet {
-  const override = policy.columns?.[`${dataset}.${column}`];
-  if (override) return override;
-  const role = catalog.datasets[dataset]!.columns[column]!.role;
-  return policy.byRole[role];
+/** What the policy lets one column become: its default rule and the rules an application may choose. */
+export interface EffectiveRules {
+  default: string;
+  /** Role (or column override) entries that the column's level also permits. */
+  allowed: string[];
+}
+
+/**
+ * A rule must be permitted by the column's classification level and by its role (or its column
+ * override). The default falls back to `drop` when the level does not permit the role's default.
+ */
+export function effectiveRules(policy: MaskingPolicy, catalog: Catalog, dataset: string, column: string): EffectiveRules {
+  const col = catalog.datasets[dataset]!.columns[column]!;
+  const set = policy.columns?.[`${dataset}.${column}`] ?? policy.byRole[col.role];
+  const level = policy.byLevel[col.classification];
+  const levelPermits = (rule: MaskingRule) => level.some((e) => permits(e, rule));
+  // an entry stays when some rule is permitted by both it and the level (kind ⊇ family ⊇ exact rule)
+  const entryPermitted = (entry: string) => level.some((l) => entry === l || entry.startsWith(`${l}:`) || l.startsWith(`${entry}:`));
+  const def = parseRule(set.default);
+  return {
+    default: levelPermits(def) ? ruleText(def) : 'drop',
+    allowed: set.allowed.filter(entryPermitted),
+  };
+}
+
+/** Checks one asked rule for one column; returns why not, or the parsed rule. */
+function checkRule(policy: MaskingPolicy, catalog: Catalog, dataset: string, column: string, asked: string): MaskingRule | string {
+  const col = catalog.datasets[dataset]!.columns[column]!;
+  let rule: MaskingRule;
+  try {
+    rule = parseRule(asked);
+  } catch (err) {
+    if (err instanceof RuleSyntaxError) return err.message;
+    throw err;
+  }
+  const set = policy.columns?.[`${dataset}.${column}`] ?? policy.byRole[col.role];
+  if (!set.allowed.some((e) => permits(e, rule))) {
+    return `rule ${asked} is not allowed for ${dataset}.${column} (${col.role} identifier); allowed: ${effectiveRules(policy, catalog, dataset, column).allowed.join(', ')}`;
+  }
+  if (!policy.byLevel[col.classification].some((e) => permits(e, rule))) {
+    return `rule ${asked} is not permitted for ${dataset}.${column} at level ${col.classification}; allowed: ${effectiveRules(policy, catalog, dataset, column).allowed.join(', ')}`;
+  }
+  return incompatibility(rule, col.type) ?? rule;
 }
 
 /**
@@ -48,6 +86,7 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
     if (!ds) { issues.push({ field: `${field}/dataset`, message: `unknown dataset ${JSON.stringify(req.dataset)}` }); return; }
     if (seen.has(req.dataset)) { issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is requested twice` }); return; }
     seen.add(req.dataset);
+    // seed 000 第七条 / seed 002 第十条: the catalog's operation attribute says whether a dataset may be operated at all
     if (ds.attributes.operation === 'none') {
       issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is not open to authorized operation (operation attribute: none)` });
       return;
@@ -59,20 +98,17 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
       if (!col) { issues.push({ field: where, message: `unknown column ${req.dataset}.${column}` }); continue; }
       // seed 002 第十二条: the negative list is never granted, whatever an application asks
       if (col.negativeList) { issues.push({ field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` }); continue; }
-      const rules = ruleSetFor(policy, catalog, req.dataset, column);
-      const asked = req.masking?.[column];
-      if (asked !== undefined && !rules.allowed.includes(asked as MaskingRuleName)) {
-        issues.push({ field: `${field}/masking/${column}`, message: `rule ${JSON.stringify(asked)} is not allowed for ${req.dataset}.${column} (${col.role}, ${col.classification}); allowed: ${rules.allowed.join(', ')}` });
-        continue;
-      }
-      const rule = (asked ?? rules.default) as MaskingRuleName;
-      if (rule === 'drop') {
-        const usable = rules.allowed.filter((r) => r !== 'drop');
-        issues.push({ field: where, message: `${req.dataset}.${column} is a ${col.role} identifier and may only be granted masked` + (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed') });
-        continue;
-      }
       if (columns.some((c) => c.column === column)) { issues.push({ field: where, message: `column ${column} is requested twice` }); continue; }
-      columns.push({ column, rule });
+      const asked = req.masking?.[column];
+      const rules = effectiveRules(policy, catalog, req.dataset, column);
+      const checked = checkRule(policy, catalog, req.dataset, column, asked ?? rules.default);
+      if (typeof checked === 'string') { issues.push({ field: asked !== undefined ? `${field}/masking/${column}` : where, message: checked }); continue; }
+      if (checked.kind === 'drop') {
+        const usable = rules.allowed.filter((r) => r !== 'drop');
+        issues.push({ field: where, message: `${req.dataset}.${column} (${col.role}, ${col.classification}) may only be granted masked` + (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed') });
+        continue;
+      }
+      columns.push({ column, rule: ruleText(checked) });
     }
     for (const column of Object.keys(req.masking ?? {})) {
       if (!req.columns.includes(column)) issues.push({ field: `${field}/masking/${column}`, message: `masking names ${column}, which is not among the requested columns` });

@@ -1,8 +1,10 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PdsError } from '../errors/index.ts';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../store/index.ts';
+import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.ts';
+import { assessRisk, type RiskReport } from './risk.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
 
 /** HMAC-SHA256 pads of a key, so the HMAC can be computed inside DuckDB without a UDF. */
@@ -29,27 +31,136 @@ export function pseudonym(key: Buffer, value: string): string {
   return createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, TOKEN_HEX_LENGTH);
 }
 
-/** Compiles one column grant to a SELECT expression that keeps the column's name. */
-export function maskingSql(grant: ColumnGrant): string {
+/** What the compiler needs to know about the column and table a rule applies to. */
+export interface MaskContext {
+  column: CatalogColumn;
+  /** True when this column is the table's privacy unit (its pseudonym is `__unit`, computed once). */
+  isUnit: boolean;
+  /** Reference date for ages (the snapshot's build date). */
+  asOf: string;
+  /** Index of the column, to name its helper CTE. */
+  index: number;
+}
+
+/** The helper column holding each row's pseudonymized privacy unit inside the build query. */
+const UNIT = '__unit';
+
+/** A keyed uniform draw in [0, 1) per privacy unit and column: operators hold no key, so cannot subtract it. */
+function keyedUniform(column: string): string {
+  const token = `sha256(unhex($opad) || unhex(sha256(unhex($ipad) || encode('noise:' || ${quoteLiteral(column)} || ':' || ${UNIT}))))`;
+  return `(('0x' || left(${token}, 13))::BIGINT / 4503599627370496.0)`;
+}
+
+/**
+ * Compiles one column grant to a SELECT expression that keeps the column's name, plus any
+ * helper CTE it needs (rare-to-other counts privacy units per category over the whole table).
+ */
+export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: string; ctes: string[] } {
   const col = quoteIdent(grant.column);
-  const expr = (() => {
-    switch (grant.rule) {
+  const rule = parseRule(grant.rule);
+  const ctes: string[] = [];
+  const expr = ((): string => {
+    switch (rule.kind) {
       case 'keep': return col;
-      case 'pseudonymize': return `CASE WHEN ${col} IS NULL THEN NULL ELSE ${hmacSql(col)} END`;
-      case 'generalize:year': return `strftime(${col}::DATE, '%Y')`;
-      case 'generalize:month': return `strftime(${col}::DATE, '%Y-%m')`;
       case 'drop': throw new TypeError(`a dropped column (${grant.column}) has no expression`);
+      case 'pseudonymize': return ctx.isUnit ? UNIT : `CASE WHEN ${col} IS NULL THEN NULL ELSE ${hmacSql(col)} END`;
+      case 'generalize':
+        switch (rule.to) {
+          case 'year': return `strftime(${col}::DATE, '%Y')`;
+          case 'quarter': return `strftime(${col}::DATE, '%Y') || '-Q' || quarter(${col}::DATE)::VARCHAR`;
+          case 'month': return `strftime(${col}::DATE, '%Y-%m')`;
+          case 'district': return `NULLIF(regexp_extract(${col}, '^(?:[^省]+省)?(?:[^市]+市)?([^区县市]+?(?:区|县|市))', 1), '')`;
+          case 'age-band': {
+            const age = /^(DATE|TIMESTAMP)/i.test(ctx.column.type)
+              ? `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN strftime(${col}::DATE, '%m%d') > '${ctx.asOf.slice(5, 7)}${ctx.asOf.slice(8, 10)}' THEN 1 ELSE 0 END)`
+              : `floor(${col})::BIGINT`;
+            const lo = `(${age} // ${rule.width} * ${rule.width})`;
+            return rule.width === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${rule.width - 1})::VARCHAR`;
+          }
+          case 'range': {
+            const lo = `(floor(${col} / ${rule.width}) * ${rule.width})`;
+            const fmt = (x: string) => (Number.isInteger(rule.width) ? `${x}::BIGINT::VARCHAR` : `${x}::VARCHAR`);
+            return `'[' || ${fmt(lo)} || ',' || ${fmt(`(${lo} + ${rule.width})`)} || ')'`;
+          }
+        }
+        break;
+      case 'partial':
+        switch (ctx.column.format) {
+          case 'mobile': return `left(${col}, 3) || '****' || right(${col}, 4)`;
+          case 'id-number': return `left(${col}, 6)`;
+          case 'uscc': return `left(${col}, 8)`;
+          default: return `left(${col}, greatest(1, length(${col}) // 3)) || repeat('*', length(${col}) - greatest(1, length(${col}) // 3))`;
+        }
+      case 'topcode': return `least(${col}, ${rule.value})`;
+      case 'bottomcode': return `greatest(${col}, ${rule.value})`;
+      case 'noise': return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
+      case 'rare-to-other': {
+        const cte = `rare_${ctx.index}`;
+        ctes.push(`${cte} AS (SELECT ${col} AS v FROM src WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT ${UNIT}) < ${rule.k})`);
+        return `CASE WHEN ${col} IN (SELECT v FROM ${cte}) THEN '其他' ELSE ${col} END`;
+      }
     }
+    throw new TypeError(`unhandled rule ${grant.rule}`);
   })();
-  return `${expr} AS ${col}`;
+  return { select: `${expr} AS ${col}`, ctes };
+}
+
+/** The whole SELECT that builds one snapshot table from the attached domain database. */
+export function snapshotSelect(grant: DatasetGrant, columns: Record<string, CatalogColumn>, asOf: string, opts: { rawUnit?: boolean } = {}): string {
+  const parts = grant.columns.map((c, index) => maskingSql(c, { column: columns[c.column]!, isUnit: c.column === grant.privacyUnit, asOf, index }));
+  // a risk preview needs only distinct units, so it may skip the HMAC; it never leaves the domain process
+  const unit = opts.rawUnit ? `${quoteIdent(grant.privacyUnit)}::VARCHAR` : hmacSql(quoteIdent(grant.privacyUnit));
+  const ctes = [`src AS (SELECT *, ${unit} AS ${UNIT} FROM domain.${quoteIdent(grant.dataset)})`, ...parts.flatMap((p) => p.ctes)];
+  return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`].join(',\n  ')}\nFROM src`;
 }
 
 export interface SnapshotInfo {
   file: string;
   /** SHA-256 of the snapshot file, pinned in the contract and checked before every job. */
   hash: string;
-  /** Per table: rows, columns, and the domain dataset version it was built from. */
-  tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null }>;
+  /** Per table: rows, columns, the domain dataset version it was built from, and its re-identification risk. */
+  tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null; risk: RiskReport }>;
+}
+
+/** Quasi-identifier and sensitive columns of a grant, by the catalog's identifier roles. */
+function riskColumns(g: DatasetGrant, columns: Record<string, CatalogColumn>): { quasiIdentifiers: string[]; sensitive: string[] } {
+  const granted = g.columns.map((c) => c.column);
+  return {
+    quasiIdentifiers: granted.filter((c) => columns[c]!.role === 'quasi'),
+    sensitive: granted.filter((c) => columns[c]!.role === 'sensitive'),
+  };
+}
+
+/**
+ * The risk a contract's snapshot would have, computed before it exists: the same masking SQL run
+ * over the domain inside an in-memory DuckDB, aggregated, never materialized. Datasets with no
+ * data yet answer null.
+ */
+export async function previewRisk(opts: { domainFile: string; grants: DatasetGrant[]; catalog: Catalog; policyK: number; asOf?: string }): Promise<Record<string, RiskReport | null>> {
+  const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
+  const out: Record<string, RiskReport | null> = {};
+  if (!fs.existsSync(opts.domainFile)) return Object.fromEntries(opts.grants.map((g) => [g.dataset, null]));
+  const instance = await openInstance(':memory:', { threads: '2' });
+  try {
+    await withConnection(instance, async (conn) => {
+      await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
+      const pads = hmacPads(randomBytes(32));
+      for (const g of opts.grants) {
+        const exists = await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1", [g.dataset]);
+        if (exists.length === 0) { out[g.dataset] = null; continue; }
+        const columns = opts.catalog.datasets[g.dataset]!.columns;
+        const { quasiIdentifiers, sensitive } = riskColumns(g, columns);
+        const needed = { ...g, columns: g.columns.filter((c) => quasiIdentifiers.includes(c.column) || sensitive.includes(c.column)) };
+        out[g.dataset] = await assessRisk(conn, {
+          source: `(${snapshotSelect(needed, columns, asOf, { rawUnit: true })})`,
+          unit: PRIVACY_UNIT_COLUMN, quasiIdentifiers, sensitive, policyK: opts.policyK, params: pads,
+        });
+      }
+    });
+  } finally {
+    instance.closeSync();
+  }
+  return out;
 }
 
 export async function fileSha256(file: string): Promise<string> {
@@ -68,8 +179,14 @@ export async function buildSnapshot(opts: {
   domainFile: string;
   contractId: string;
   grants: DatasetGrant[];
+  catalog: Catalog;
   pseudonymKey: Buffer;
+  /** Reference date for age bands; default today (UTC). */
+  asOf?: string;
+  /** The k risk shares are measured against (the contract's minimum units). */
+  policyK: number;
 }): Promise<SnapshotInfo> {
+  const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
   const dir = path.join(opts.dataDir, 'snapshots');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${opts.contractId}.duckdb`);
@@ -89,13 +206,11 @@ export async function buildSnapshot(opts: {
         const [v] = hasVersions
           ? await queryRows<{ v: number | null }>(conn, 'SELECT max(version) AS v FROM domain.pds_dataset_versions WHERE dataset = $1', [g.dataset])
           : [{ v: null }];
-        const select = [
-          ...g.columns.map(maskingSql),
-          `${hmacSql(quoteIdent(g.privacyUnit))} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`,
-        ].join(',\n  ');
-        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS SELECT\n  ${select}\nFROM domain.${quoteIdent(g.dataset)}`, pads);
+        const columns = opts.catalog.datasets[g.dataset]!.columns;
+        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${snapshotSelect(g, columns, asOf)}`, pads);
         const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${quoteIdent(g.dataset)}`);
-        tables[g.dataset] = { rows: row!.n, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null };
+        const risk = await assessRisk(conn, { source: quoteIdent(g.dataset), unit: PRIVACY_UNIT_COLUMN, ...riskColumns(g, columns), policyK: opts.policyK });
+        tables[g.dataset] = { rows: row!.n, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null, risk };
       }
       await exec(conn, 'DETACH domain');
       await exec(conn, 'CHECKPOINT');

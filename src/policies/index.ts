@@ -6,12 +6,14 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { PdsError } from '../errors/index.ts';
+import { parseRule, permits, RuleSyntaxError } from './masking-rule.ts';
 import {
   Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy,
   type Catalog as CatalogT, type DisclosurePolicy as DisclosureT, type MaskingPolicy as MaskingT, type SandboxPolicy as SandboxT,
 } from './schemas.ts';
 
 export * from './schemas.ts';
+export * from './masking-rule.ts';
 
 /** Every policy the domain runs under, validated, with the hash that contracts pin (DESIGN §4.4). */
 export interface Policies {
@@ -51,21 +53,40 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
       throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'catalog.yaml')}: datasets.${name}.privacyUnit: column ${ds.privacyUnit} does not exist`);
     }
   }
-  for (const [key, rules] of Object.entries({ ...p.masking.byRole, ...(p.masking.columns ?? {}) })) {
-    if (!rules.allowed.includes(rules.default)) {
-      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: ${key}.default: ${rules.default} is not among its allowed rules`);
+  const masking = path.join(dir, 'masking.yaml');
+  const parse = (where: string, text: string) => {
+    try {
+      return parseRule(text);
+    } catch (err) {
+      if (err instanceof RuleSyntaxError) throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${where}: ${err.message}`);
+      throw err;
     }
-    if (key.includes('.')) {
-      const [ds, col] = key.split('.') as [string, string];
-      if (!p.catalog.datasets[ds]?.columns[col]) {
-        throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: columns.${key}: no such column in the catalog`);
+  };
+  for (const [level, entries] of Object.entries(p.masking.byLevel)) {
+    entries.forEach((e, i) => { if (!/^[a-z-]+(:[a-z-]+)?(:[0-9.]+)?$/.test(e)) throw new PdsError('ERR_POLICY_INVALID', `${masking}: byLevel.${level}.${i}: ${JSON.stringify(e)} is not a rule, rule family or kind`); });
+    // a raw value of the top levels never leaves: seed 000 第十九条, seed 003 第十八条
+    if ((level === 'core' || level === 'important' || level === 'general-L4') && entries.includes('keep')) {
+      throw new PdsError('ERR_POLICY_INVALID', `${masking}: byLevel.${level}: ${level} data may never be kept raw`);
+    }
+  }
+  const sets = { ...Object.fromEntries(Object.entries(p.masking.byRole).map(([k, v]) => [`byRole.${k}`, v])), ...Object.fromEntries(Object.entries(p.masking.columns ?? {}).map(([k, v]) => [`columns.${k}`, v])) };
+  for (const [key, rules] of Object.entries(sets)) {
+    const def = parse(`${key}.default`, rules.default);
+    rules.allowed.forEach((a, i) => { if (a.split(':').length > 1 && !/:[a-z-]+$/.test(a)) parse(`${key}.allowed.${i}`, a); });
+    if (!rules.allowed.some((a) => permits(a, def))) {
+      throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}.default: ${rules.default} is not among its allowed rules`);
+    }
+    if (key.startsWith('columns.')) {
+      const [ds, col] = key.slice('columns.'.length).split('.') as [string, string];
+      const column = p.catalog.datasets[ds]?.columns[col];
+      if (!column) throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}: no such column in the catalog`);
+      if (!p.masking.byLevel[column.classification].some((a) => permits(a, def))) {
+        throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}.default: ${rules.default} is not permitted for level ${column.classification}`);
       }
     }
   }
-  for (const [role, rules] of Object.entries(p.masking.byRole)) {
-    if (role === 'direct' && rules.allowed.includes('keep')) {
-      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'masking.yaml')}: byRole.direct.allowed: a direct identifier may never be kept raw`);
-    }
+  if (p.masking.byRole.direct.allowed.includes('keep')) {
+    throw new PdsError('ERR_POLICY_INVALID', `${masking}: byRole.direct.allowed: a direct identifier may never be kept raw`);
   }
   if (p.disclosure.minUnits.default < p.disclosure.minUnits.floor) {
     throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'disclosure.yaml')}: minUnits.default is below its floor`);

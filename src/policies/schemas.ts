@@ -38,17 +38,19 @@ export const Catalog = Type.Object({
 }, { additionalProperties: false });
 export type Catalog = Static<typeof Catalog>;
 
-export const MaskingRuleName = Type.Union([
-  Type.Literal('keep'), Type.Literal('drop'), Type.Literal('pseudonymize'),
-  Type.Literal('generalize:year'), Type.Literal('generalize:month'),
-]);
-export type MaskingRuleName = Static<typeof MaskingRuleName>;
+/** A masking rule as text (`generalize:age-band:10`); parsed and checked by src/masking at load. */
+export const MaskingRuleText = Type.String({ minLength: 1, maxLength: 64 });
 
-const RuleSet = Type.Object({ default: MaskingRuleName, allowed: Type.Array(MaskingRuleName, { minItems: 1 }) }, { additionalProperties: false });
+const RuleSet = Type.Object({ default: MaskingRuleText, allowed: Type.Array(MaskingRuleText, { minItems: 1 }) }, { additionalProperties: false });
 export type RuleSet = Static<typeof RuleSet>;
 
+const LevelRules = Type.Array(MaskingRuleText, { minItems: 1 });
 export const MaskingPolicy = Type.Object({
   version: Type.Integer(),
+  byLevel: Type.Object({
+    core: LevelRules, important: LevelRules,
+    'general-L1': LevelRules, 'general-L2': LevelRules, 'general-L3': LevelRules, 'general-L4': LevelRules,
+  }, { additionalProperties: false }),
   byRole: Type.Object({ direct: RuleSet, quasi: RuleSet, sensitive: RuleSet, other: RuleSet }, { additionalProperties: false }),
   columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$' }), RuleSet)),
 }, { additionalProperties: false });

@@ -101,4 +101,9 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'risk preview of an application',
+    sql: `ALTER TABLE applications ADD COLUMN risk VARCHAR;`,
+  },
 ];

@@ -62,7 +62,7 @@ describe('buildSnapshot', () => {
   afterAll(() => t.cleanup());
 
   it('holds no raw direct identifier in any cell', async () => {
-    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_scan', grants, pseudonymKey: Buffer.alloc(32, 1) });
+    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_scan', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 1) });
     const cells = new Set((await readTable(snap.file, 'SELECT * FROM population')).flatMap((r) => Object.values(r).map(String)));
     const leaks = raw.flatMap((r) => ['id_number', 'phone', 'name', 'address'].map((c) => String(r[c]))).filter((v) => cells.has(v));
     expect(leaks).toEqual([]);
@@ -73,8 +73,8 @@ describe('buildSnapshot', () => {
   it('pseudonyms are HMAC-SHA256 under the contract key: stable within a contract, unlinkable across', async () => {
     const k1 = Buffer.alloc(32, 2);
     const k2 = Buffer.alloc(32, 3);
-    const s1 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k1', grants, pseudonymKey: k1 });
-    const s2 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k2', grants, pseudonymKey: k2 });
+    const s1 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k1', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: k1 });
+    const s2 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k2', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: k2 });
     const first = String(raw[0]!.id_number);
     const expected = createHmac('sha256', k1).update(first).digest('hex').slice(0, 32);
     expect(pseudonym(k1, first)).toBe(expected);
@@ -86,7 +86,7 @@ describe('buildSnapshot', () => {
 
   it('keeps only granted columns plus the privacy unit, with generalized dates', async () => {
     const narrow = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'birth_date'] }]);
-    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_narrow', grants: narrow, pseudonymKey: Buffer.alloc(32, 4) });
+    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_narrow', grants: narrow, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 4) });
     const rows = await readTable(snap.file, 'SELECT * FROM population LIMIT 5');
     expect(Object.keys(rows[0]!)).toEqual(['district', 'birth_date', 'pds_unit']);
     expect(rows.every((r) => /^\d{4}$/.test(String(r.birth_date)))).toBe(true);
@@ -96,7 +96,7 @@ describe('buildSnapshot', () => {
 
   it('a failed build leaves no snapshot behind', async () => {
     const bad: DatasetGrant[] = [{ ...grants[0]!, dataset: 'no_such_table' }];
-    await expect(buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_fail', grants: bad, pseudonymKey: Buffer.alloc(32, 5) })).rejects.toThrow();
+    await expect(buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_fail', grants: bad, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 5) })).rejects.toThrow();
     const fs = await import('node:fs');
     expect(fs.readdirSync(path.join(t.dir, 'snapshots')).filter((f) => f.startsWith('ctr_fail'))).toEqual([]);
   });

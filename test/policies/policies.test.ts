@@ -38,8 +38,15 @@ describe('loadPolicies', () => {
   });
 
   it('refuses a masking policy that would keep a direct identifier raw', () => {
-    const dir = withEdit('masking.yaml', (t) => t.replace('direct:    { default: drop, allowed: [drop, pseudonymize] }', 'direct:    { default: drop, allowed: [drop, keep] }'));
+    const dir = withEdit('masking.yaml', (t) => t.replace('direct:    { default: drop, allowed: [drop, pseudonymize,', 'direct:    { default: drop, allowed: [drop, keep, pseudonymize,'));
     expect(() => loadPolicies(dir)).toThrowError(/byRole\.direct\.allowed/);
+    const l4 = withEdit('masking.yaml', (t) => t.replace('general-L4:   [drop,', 'general-L4:   [keep, drop,'));
+    expect(() => loadPolicies(l4)).toThrowError(/byLevel\.general-L4: general-L4 data may never be kept raw/);
+  });
+
+  it('names a malformed rule with its place', () => {
+    const dir = withEdit('masking.yaml', (t) => t.replace('medical_visit.icd10:      { default: "rare-to-other:10"', 'medical_visit.icd10:      { default: "rare-to-other:ten"'));
+    expect(() => loadPolicies(dir)).toThrowError(/masking\.yaml: columns\.medical_visit\.icd10\.default: k must be a positive integer/);
   });
 
   it('a policy change changes the hash that contracts pin', () => {

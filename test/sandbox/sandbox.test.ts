@@ -80,7 +80,7 @@ describe('runInSandbox', () => {
   beforeAll(async () => {
     await seedDomain(t.dir, { rows: 2000, seed: 3 });
     const grants = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'income'] }]);
-    snapshotFile = (await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_sbx', grants, pseudonymKey: Buffer.alloc(32, 9) })).file;
+    snapshotFile = (await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_sbx', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 9) })).file;
   });
   afterAll(() => t.cleanup());
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { domainVersions } from '../../domain/index.ts';
-import { ruleSetFor } from '../../masking/index.ts';
+import { effectiveRules } from '../../masking/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { ProblemRef } from '../schemas/index.ts';
 
@@ -26,7 +26,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
           loadedAt: versions[name].loadedAt, source: versions[name].source,
         } : null,
         columns: Object.entries(ds.columns).map(([col, c]) => {
-          const rules = ruleSetFor(masking, catalog, name, col);
+          const rules = effectiveRules(masking, catalog, name, col);
           return {
             name: col, type: c.type, title: c.title ?? null, classification: c.classification, role: c.role, format: c.format ?? null,
             negativeList: c.negativeList === true,

@@ -126,6 +126,9 @@ export const ApplicationView = Type.Object({
   emergencyPlan: ApplicationBody.properties.emergencyPlan,
   securityControls: Type.Optional(Type.Array(Type.String())),
   grants: Type.Array(Grant),
+  risk: Type.Union([Type.Record(Type.String(), Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])), Type.Null()], {
+    description: 're-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet)',
+  }),
   reviews: Type.Array(Type.Object({
     dataset: Type.String(), provider: Type.String(), status: Type.String(),
     reviewer: Type.Union([Type.String(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]), reviewedAt: Type.Union([Type.String(), Type.Null()]),

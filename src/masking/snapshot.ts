@@ -91,8 +91,9 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
           case 'uscc': return `left(${col}, 8)`;
           default: return `left(${col}, greatest(1, length(${col}) // 3)) || repeat('*', length(${col}) - greatest(1, length(${col}) // 3))`;
         }
-      case 'topcode': return `least(${col}, ${rule.value})`;
-      case 'bottomcode': return `greatest(${col}, ${rule.value})`;
+      // least/greatest skip NULLs: without the guard a missing value would become the cap
+      case 'topcode': return `CASE WHEN ${col} IS NULL THEN NULL ELSE least(${col}, ${rule.value}) END`;
+      case 'bottomcode': return `CASE WHEN ${col} IS NULL THEN NULL ELSE greatest(${col}, ${rule.value}) END`;
       case 'noise': return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
       case 'rare-to-other': {
         const cte = `rare_${ctx.index}`;

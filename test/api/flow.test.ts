@@ -59,6 +59,9 @@ describe('end-to-end flow over HTTP', () => {
     });
     expect(app.status).toBe(201);
     const appId = app.json().id as string;
+    // seed 001 第三十一条: the risk of the snapshot-to-be is shown before anyone decides
+    expect(app.json().risk.population).toMatchObject({ quasiIdentifiers: ['district', 'education'], sensitive: ['income'], records: 3000, policyK: 10 });
+    expect(app.json().risk.population.k).toBeGreaterThanOrEqual(1);
 
     const early = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'too early' });
     expect(early.json().code).toBe('ERR_APPLICATION_REVIEWS_INCOMPLETE');
@@ -74,6 +77,7 @@ describe('end-to-end flow over HTTP', () => {
     expect(decision.status).toBe(201);
     const contractId = decision.json().contractId as string;
     expect(decision.json().contract.claims.disclosure.minUnits).toBe(12);
+    expect(decision.json().contract.claims.snapshot.tables.population.risk).toMatchObject({ records: 3000, policyK: 12, k: app.json().risk.population.k });
     expect((await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'again' })).json().code).toBe('ERR_APPLICATION_NOT_PENDING');
 
     // the contract verifies with plain jose against the public JWKS

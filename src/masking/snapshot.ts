@@ -63,7 +63,8 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
     switch (rule.kind) {
       case 'keep': return col;
       case 'drop': throw new TypeError(`a dropped column (${grant.column}) has no expression`);
-      case 'pseudonymize': return ctx.isUnit ? UNIT : `CASE WHEN ${col} IS NULL THEN NULL ELSE ${hmacSql(col)} END`;
+      // NULL stays NULL without a CASE: every function in the HMAC chain propagates it (and a CASE here cost ~3×)
+      case 'pseudonymize': return ctx.isUnit ? UNIT : hmacSql(col);
       case 'generalize':
         switch (rule.to) {
           case 'year': return `strftime(${col}::DATE, '%Y')`;
@@ -97,7 +98,7 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
       case 'noise': return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
       case 'rare-to-other': {
         const cte = `rare_${ctx.index}`;
-        ctes.push(`${cte} AS (SELECT ${col} AS v FROM src WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT ${UNIT}) < ${rule.k})`);
+        ctes.push(`${cte} AS (SELECT ${col} AS v FROM src WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT hash(${UNIT})) < ${rule.k})`);
         return `CASE WHEN ${col} IN (SELECT v FROM ${cte}) THEN '其他' ELSE ${col} END`;
       }
     }

@@ -40,6 +40,9 @@ export interface MaskContext {
   asOf: string;
   /** Index of the column, to name its helper CTE. */
   index: number;
+  /** The raw domain table and its privacy-unit column (helper CTEs count units there, without any HMAC). */
+  domainTable: string;
+  rawUnit: string;
 }
 
 /** The helper column holding each row's pseudonymized privacy unit inside the build query. */
@@ -98,7 +101,8 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
       case 'noise': return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
       case 'rare-to-other': {
         const cte = `rare_${ctx.index}`;
-        ctes.push(`${cte} AS (SELECT ${col} AS v FROM src WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT hash(${UNIT})) < ${rule.k})`);
+        // counted on raw units: the same count as on their pseudonyms, without computing every HMAC twice
+        ctes.push(`${cte} AS (SELECT ${col} AS v FROM ${ctx.domainTable} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT hash(${quoteIdent(ctx.rawUnit)})) < ${rule.k})`);
         return `CASE WHEN ${col} IN (SELECT v FROM ${cte}) THEN '其他' ELSE ${col} END`;
       }
     }
@@ -109,10 +113,11 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
 
 /** The whole SELECT that builds one snapshot table from the attached domain database. */
 export function snapshotSelect(grant: DatasetGrant, columns: Record<string, CatalogColumn>, asOf: string, opts: { rawUnit?: boolean } = {}): string {
-  const parts = grant.columns.map((c, index) => maskingSql(c, { column: columns[c.column]!, isUnit: c.column === grant.privacyUnit, asOf, index }));
+  const domainTable = `domain.${quoteIdent(grant.dataset)}`;
+  const parts = grant.columns.map((c, index) => maskingSql(c, { column: columns[c.column]!, isUnit: c.column === grant.privacyUnit, asOf, index, domainTable, rawUnit: grant.privacyUnit }));
   // a risk preview needs only distinct units, so it may skip the HMAC; it never leaves the domain process
   const unit = opts.rawUnit ? `${quoteIdent(grant.privacyUnit)}::VARCHAR` : hmacSql(quoteIdent(grant.privacyUnit));
-  const ctes = [`src AS (SELECT *, ${unit} AS ${UNIT} FROM domain.${quoteIdent(grant.dataset)})`, ...parts.flatMap((p) => p.ctes)];
+  const ctes = [`src AS (SELECT *, ${unit} AS ${UNIT} FROM ${domainTable})`, ...parts.flatMap((p) => p.ctes)];
   return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`].join(',\n  ')}\nFROM src`;
 }
 

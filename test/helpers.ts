@@ -7,6 +7,7 @@ import { issueToken, type Role } from '../src/auth/index.ts';
 import { loadConfig, type Config } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
+import { openInstance, queryRows, withConnection, type Row } from '../src/store/index.ts';
 
 /** A fresh temporary DATA_DIR, removed by the returned cleanup. */
 export function tmpDataDir(prefix = 'pds-test-'): { dir: string; cleanup: () => void } {
@@ -79,5 +80,15 @@ export async function waitForJob(world: TestWorld, token: string, jobId: string,
     if (!['queued', 'running'].includes(String(job.status))) return job;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Rows of one query over a DuckDB file opened read-only (snapshots, the domain database). */
+export async function readRows<T extends Row = Row>(file: string, sql: string): Promise<T[]> {
+  const instance = await openInstance(file, { access_mode: 'READ_ONLY' });
+  try {
+    return await withConnection(instance, (c) => queryRows<T>(c, sql));
+  } finally {
+    instance.closeSync();
   }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainPath, domainVersions, seedDomain, DISTRICTS } from '../../src/domain/index.ts';
-import { openInstance, queryRows, withConnection, type Row } from '../../src/store/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import type { Row } from '../../src/store/index.ts';
+import { readRows, tmpDataDir } from '../helpers.ts';
 
 /** Independent GB 11643 check, written from the standard: weights 2^(17-i) mod 11. */
 function validIdNumber(id: string): boolean {
@@ -26,14 +26,7 @@ function validUscc(code: string): boolean {
   return org[8] === (c === 10 ? 'X' : c === 11 ? '0' : String(c));
 }
 
-async function query<T extends Row = Row>(dir: string, sql: string): Promise<T[]> {
-  const instance = await openInstance(domainPath(dir), { access_mode: 'READ_ONLY' });
-  try {
-    return await withConnection(instance, (c) => queryRows<T>(c, sql));
-  } finally {
-    instance.closeSync();
-  }
-}
+const query = <T extends Row = Row>(dir: string, sql: string) => readRows<T>(domainPath(dir), sql);
 
 describe('pds seed at 1,000,000 rows', () => {
   const t = tmpDataDir();

@@ -3,21 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { buildSnapshot, fileSha256, pseudonym, resolveGrants, type DatasetGrant } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { openInstance, queryRows, withConnection, type Row } from '../../src/store/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import type { Row } from '../../src/store/index.ts';
+import { readRows, tmpDataDir } from '../helpers.ts';
 import path from 'node:path';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 
-async function readTable(file: string, sql: string): Promise<Row[]> {
-  const instance = await openInstance(file, { access_mode: 'READ_ONLY' });
-  try {
-    return await withConnection(instance, (c) => queryRows(c, sql));
-  } finally {
-    instance.closeSync();
-  }
-}
+const readTable = readRows;
 
 describe('resolveGrants', () => {
   it('applies default rules: quasi identifiers kept, birth dates generalized to the year', () => {

@@ -4,20 +4,12 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { buildSnapshot, effectiveRules, resolveGrants, type DatasetRequest } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { openInstance, queryRows, withConnection, type Row } from '../../src/store/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import { readRows, tmpDataDir } from '../helpers.ts';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const { catalog, masking } = policies;
 
-async function rows(file: string, sql: string): Promise<Row[]> {
-  const instance = await openInstance(file, { access_mode: 'READ_ONLY' });
-  try {
-    return await withConnection(instance, (c) => queryRows(c, sql));
-  } finally {
-    instance.closeSync();
-  }
-}
+const rows = readRows;
 
 /**
  * "No raw id_number, phone, name, uscc or address value of the domain appears in any cell of any

@@ -286,16 +286,20 @@ export class ContractService {
     };
   }
 
-  async getContract(p: Principal, id: string): Promise<ContractView> {
+  /** The stored contract, if this principal may see it; otherwise 404 (existence is not disclosed). */
+  private async visibleContract(p: Principal, id: string) {
     const c = await this.loadContract(id);
     if (!c || !canSeeApplication(p, c.operatorOrg, c.claims.datasets.map((d) => d.provider))) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
-    const { jws: _j, snapshotPath: _s, snapshotHash: _h, ...view } = c;
+    return c;
+  }
+
+  async getContract(p: Principal, id: string): Promise<ContractView> {
+    const { jws: _j, snapshotPath: _s, snapshotHash: _h, ...view } = await this.visibleContract(p, id);
     return view;
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {
-    await this.getContract(p, id);
-    return (await this.loadContract(id))!.jws;
+    return (await this.visibleContract(p, id)).jws;
   }
 
   /**

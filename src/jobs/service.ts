@@ -260,24 +260,27 @@ export class JobService {
     };
   }
 
-  async getOutput(p: Principal, id: string): Promise<OutputView> {
+  /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
+  private async visibleOutput(p: Principal, id: string) {
     const o = await this.loadOutput(id);
     if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
-    const { operatorOrg: _o, file: _f, manifestJws: _m, ...view } = o;
+    return o;
+  }
+
+  async getOutput(p: Principal, id: string): Promise<OutputView> {
+    const { operatorOrg: _o, file: _f, manifestJws: _m, ...view } = await this.visibleOutput(p, id);
     return view;
   }
 
   async getManifest(p: Principal, id: string): Promise<string> {
-    await this.getOutput(p, id);
-    const o = (await this.loadOutput(id))!;
+    const o = await this.visibleOutput(p, id);
     if (o.status !== 'released' || !o.manifestJws) throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
     return o.manifestJws;
   }
 
   /** The released data, only to its own operator; every download is recorded (seed 003 第三十四条). */
   async getOutputData(p: Principal, id: string, format: 'csv' | 'json', requestId?: string): Promise<{ body: string; contentType: string }> {
-    const o = await this.loadOutput(id);
-    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+    const o = await this.visibleOutput(p, id);
     if (!(p.roles.includes('operator') && p.org === o.operatorOrg)) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator the output belongs to may download it');
     if (o.status !== 'released') throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
     const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as { columns: { name: string }[]; rows: JsonValue[][] };

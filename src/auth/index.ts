@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey, type CryptoKey } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import type { ExternalAuthConfig } from '../config/index.ts';
 import type { Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
@@ -42,7 +42,10 @@ const EXTERNAL_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'];
  * key from the token). Roles come from a `roles` array (or a space-separated string) claim.
  */
 export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig | undefined): TokenVerifier {
-  const key: CryptoKey | JWTVerifyGetKey = external ? createRemoteJWKSet(external.jwksUrl, { timeoutDuration: 5000, cooldownDuration: 30_000 }) : keys.issuer.publicKey;
+  // the embedded issuer's keys are resolved by `kid` at each call, so a rotation needs no restart
+  const key: JWTVerifyGetKey = external
+    ? createRemoteJWKSet(external.jwksUrl, { timeoutDuration: 5000, cooldownDuration: 30_000 })
+    : (header, token) => keys.sets.issuer.verifier()(header, token);
   const options = {
     algorithms: external ? EXTERNAL_ALGORITHMS : ['EdDSA'],
     issuer: external?.issuer ?? EMBEDDED_ISSUER,
@@ -52,7 +55,7 @@ export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig 
   return async (token) => {
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, key as CryptoKey, options));
+      ({ payload } = await jwtVerify(token, key, options));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', 'the bearer token has expired');
       const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN';

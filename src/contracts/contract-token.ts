@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
 import type { SigningKey } from '../keys/index.ts';
 import type { DatasetGrant, RiskReport } from '../masking/index.ts';
@@ -29,6 +29,8 @@ export interface ContractClaims {
   mode: QueryMode;
   datasets: DatasetGrant[];
   disclosure: { minUnits: number; maxRows: number };
+  /** dp mode: the ε budget over the term and the most one query may spend; null in other modes. */
+  privacyBudget: { epsilon: number; epsilonPerQuery: number } | null;
   emergencyPlan: EmergencyPlan;
   securityControls: string[];
   policyHash: string;
@@ -54,12 +56,13 @@ export async function signContract(key: SigningKey, claims: ContractClaims, meta
 }
 
 /**
- * Verifies a contract's signature, type, issuer, audience and term. Pinned to EdDSA and the
- * contract `typ`, so neither `alg: none` nor a user token signed by another key passes.
+ * Verifies a contract's signature, type, issuer, audience and term against the bureau's keys
+ * (selected by `kid`, retired keys included). Pinned to EdDSA and the contract `typ`, so neither
+ * `alg: none` nor a user token signed by another key passes. Each way to fail has its own code.
  */
-export async function verifyContract(jws: string, key: SigningKey, now: Date = new Date()): Promise<VerifiedContract> {
+export async function verifyContract(jws: string, keys: JWTVerifyGetKey, now: Date = new Date()): Promise<VerifiedContract> {
   try {
-    const { payload } = await jwtVerify(jws, key.publicKey, {
+    const { payload } = await jwtVerify(jws, keys, {
       algorithms: ['EdDSA'],
       typ: CONTRACT_TYP,
       issuer: CONTRACT_ISSUER,
@@ -70,10 +73,20 @@ export async function verifyContract(jws: string, key: SigningKey, now: Date = n
     });
     return payload as unknown as VerifiedContract;
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new PdsError('ERR_CONTRACT_EXPIRED', 'the contract term has ended');
-    if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new PdsError('ERR_CONTRACT_NOT_YET_VALID', 'the contract term has not started');
-    throw new PdsError('ERR_CONTRACT_INVALID', `contract verification failed (${(err as { code?: string }).code ?? 'unknown'})`, { cause: err });
+    throw contractError(err);
   }
+}
+
+function contractError(err: unknown): PdsError {
+  const jose = (err as { code?: string }).code ?? 'unknown';
+  if (err instanceof joseErrors.JWTExpired) return new PdsError('ERR_CONTRACT_EXPIRED', 'the contract term has ended');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') return new PdsError('ERR_CONTRACT_NOT_YET_VALID', 'the contract term has not started');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new PdsError('ERR_CONTRACT_SIGNATURE_INVALID', 'the contract signature does not verify: it was altered or signed by another key');
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new PdsError('ERR_CONTRACT_KEY_UNKNOWN', "the contract names a key that is not one of the bureau's keys");
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    return new PdsError('ERR_CONTRACT_ALG_NOT_ALLOWED', 'the contract is not signed with EdDSA', { cause: err });
+  }
+  return new PdsError('ERR_CONTRACT_INVALID', `contract verification failed (${jose})`, { cause: err });
 }
 
 /** Adds whole calendar months, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb). */

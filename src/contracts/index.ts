@@ -1,9 +1,16 @@
 export {
-  ContractService, actorOf,
-  type ApplicationInput, type ApplicationView, type ContractServiceDeps, type ContractStatus, type ContractView,
-  type DecisionInput, type Principal, type ReviewView,
-} from './service.ts';
+  ApplicationService,
+  type ApplicationInput, type ApplicationView, type DecisionInput, type ReviewQueueItem, type ReviewView,
+} from './applications.ts';
+export { WorkingCalendar } from './calendar.ts';
 export {
   addMonths, signContract, verifyContract, CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP,
   type ContractClaims, type EmergencyPlan, type Scenario, type VerifiedContract,
 } from './contract-token.ts';
+export {
+  ContractService, contractStatusError,
+  type ContractAction, type ContractJobs, type ContractServiceDeps, type ContractStatus, type ContractView, type Transitioned,
+} from './contracts.ts';
+export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
+export { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';

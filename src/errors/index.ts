@@ -36,8 +36,13 @@ export const ERRORS = {
   ERR_APPLICATION_REVIEWS_INCOMPLETE: { status: 409, title: 'Not every dataset is approved by its provider' },
 
   // contracts
-  ERR_CONTRACT_INVALID: { status: 403, title: 'Contract signature or claims are invalid' },
-  ERR_CONTRACT_NOT_ACTIVE: { status: 403, title: 'Contract is not active' },
+  ERR_CONTRACT_INVALID: { status: 403, title: 'Contract is malformed or its claims are invalid' },
+  ERR_CONTRACT_SIGNATURE_INVALID: { status: 403, title: 'Contract signature does not verify' },
+  ERR_CONTRACT_KEY_UNKNOWN: { status: 403, title: "Contract is signed by a key that is not the bureau's" },
+  ERR_CONTRACT_ALG_NOT_ALLOWED: { status: 403, title: 'Contract signing algorithm is not allowed' },
+  ERR_CONTRACT_SUSPENDED: { status: 403, title: 'Contract is suspended' },
+  ERR_CONTRACT_REVOKED: { status: 403, title: 'Contract is revoked' },
+  ERR_CONTRACT_STATE: { status: 409, title: 'Contract status does not allow this change' },
   ERR_CONTRACT_EXPIRED: { status: 403, title: 'Contract term has ended' },
   ERR_CONTRACT_NOT_YET_VALID: { status: 403, title: 'Contract term has not started' },
   ERR_SNAPSHOT_MISMATCH: { status: 500, title: 'Snapshot does not match the contract' },

@@ -18,6 +18,10 @@ export interface Executor {
   enqueue(jobId: string): Promise<void>;
   /** Interrupts a job running here; true when it was running. */
   cancel(jobId: string): boolean;
+  /** Stops starting new jobs (running ones go on); for maintenance. */
+  pause(): void;
+  /** Starts taking jobs again after `pause`. */
+  resume(): void;
   /** Jobs waiting and running, for health and tests. */
   stats(): { waiting: number; running: number };
   /** Stops taking jobs and waits for running ones to end (they are interrupted). */
@@ -34,6 +38,7 @@ export class EmbeddedExecutor implements Executor {
   private readonly waiting: string[] = [];
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private stopped = false;
+  private paused = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly concurrency: number, private readonly onError: (jobId: string, err: unknown) => void) {}
@@ -54,7 +59,17 @@ export class EmbeddedExecutor implements Executor {
     if (i >= 0) this.waiting.splice(i, 1);
     const run = this.running.get(jobId);
     run?.controller.abort(new Error('cancelled'));
+    this.settle();
     return run !== undefined;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.pump();
   }
 
   stats(): { waiting: number; running: number } {
@@ -74,8 +89,15 @@ export class EmbeddedExecutor implements Executor {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
+  private settle(): void {
+    if (this.waiting.length > 0 || this.running.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
   private pump(): void {
-    while (!this.stopped && this.handler && this.running.size < this.concurrency && this.waiting.length > 0) {
+    while (!this.stopped && !this.paused && this.handler && this.running.size < this.concurrency && this.waiting.length > 0) {
       const jobId = this.waiting.shift()!;
       const controller = new AbortController();
       const done = this.handler(jobId, controller.signal)
@@ -83,11 +105,7 @@ export class EmbeddedExecutor implements Executor {
         .finally(() => {
           this.running.delete(jobId);
           this.pump();
-          if (this.waiting.length === 0 && this.running.size === 0) {
-            const waiters = this.idleWaiters;
-            this.idleWaiters = [];
-            for (const w of waiters) w();
-          }
+          this.settle();
         });
       this.running.set(jobId, { controller, done });
     }

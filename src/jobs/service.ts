@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { actorOf, type ContractJobs, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import type { Actor } from '../audit/index.ts';
 import { applyDisclosureControl, type CheckReport } from '../disclosure/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { newId, outputIdFor } from '../ids/index.ts';
@@ -10,7 +11,7 @@ import type { KeyRing } from '../keys/index.ts';
 import { PRIVACY_UNIT_COLUMN } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { analyseQuery, runInSandbox, type AnalysisPolicy, type SqlParser } from '../sandbox/index.ts';
-import type { JsonValue, Store } from '../store/index.ts';
+import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { toCsv } from './csv.ts';
 import type { Executor } from './executor.ts';
 import { signManifest, type Manifest } from './manifest.ts';
@@ -50,8 +51,16 @@ export interface OutputView {
   createdAt: string;
 }
 
-/** Refusals are the job's own doing and are never retried; anything else is an infrastructure fault. */
-const INFRASTRUCTURE: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH'];
+/**
+ * A job ends `rejected` when its query or output is refused (the operator's doing, never retried)
+ * and `failed` when it could not run: an infrastructure fault, or a contract that is no longer
+ * valid when the job's turn comes (DESIGN §4.4: checked right before each run).
+ */
+const FAILED: ErrorCode[] = [
+  'ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH',
+  'ERR_CONTRACT_SUSPENDED', 'ERR_CONTRACT_REVOKED', 'ERR_CONTRACT_EXPIRED', 'ERR_CONTRACT_NOT_YET_VALID',
+  'ERR_CONTRACT_INVALID', 'ERR_CONTRACT_SIGNATURE_INVALID', 'ERR_CONTRACT_KEY_UNKNOWN', 'ERR_CONTRACT_ALG_NOT_ALLOWED',
+];
 
 type Row = Record<string, string | number | null>;
 
@@ -71,7 +80,7 @@ export interface JobServiceDeps {
 }
 
 /** Jobs from submission to release: the sandbox run, disclosure control, output and manifest. */
-export class JobService {
+export class JobService implements ContractJobs {
   private readonly now: () => Date;
 
   constructor(private readonly deps: JobServiceDeps) {
@@ -95,8 +104,8 @@ export class JobService {
 
   async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, requestId?: string): Promise<JobView> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
-    if (contract.status !== 'active') {
-      throw new PdsError(contract.status === 'expired' ? 'ERR_CONTRACT_EXPIRED' : 'ERR_CONTRACT_NOT_ACTIVE', `contract ${contract.id} is ${contract.status}`);
+    if (contract.claims.mode !== 'aggregate') {
+      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `contract ${contract.id} is in ${contract.claims.mode} mode; this build runs aggregate-mode jobs only`);
     }
     const id = newId('job', this.now());
     await this.deps.store.write(async (tx) => {
@@ -147,6 +156,22 @@ export class JobService {
     return this.getJob(p, id);
   }
 
+  /** Ends a contract's queued and running jobs inside the contract's status change (ContractJobs). */
+  async haltUnfinished(tx: Tx, contractId: string, outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string }, actor: Actor): Promise<string[]> {
+    const jobs = await tx.all<{ id: string }>(`SELECT id FROM jobs WHERE contract_id = $1 AND status IN ('queued', 'running') ORDER BY created_at`, [contractId]);
+    const reasons = JSON.stringify([{ code: outcome.code, message: outcome.message }]);
+    for (const { id } of jobs) {
+      await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4`, [outcome.status, reasons, this.now().toISOString(), id]);
+      await appendAudit(tx, { actor, action: `job.${outcome.status}`, objectType: 'job', objectId: id, reason: outcome.message, details: { reasons: [outcome.code], contractId } });
+    }
+    return jobs.map((j) => j.id);
+  }
+
+  /** Interrupts jobs of a halted contract that run on this machine (ContractJobs). */
+  interrupt(jobIds: string[]): void {
+    for (const id of jobIds) this.deps.executor.cancel(id);
+  }
+
   /** Runs one job to a terminal state. Idempotent: a job that is not `queued` is left alone. */
   async run(jobId: string, signal: AbortSignal): Promise<void> {
     const claimed = await this.deps.store.write(async (tx) => {
@@ -177,7 +202,7 @@ export class JobService {
       if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
       const code: ErrorCode = isPdsError(err) ? err.code : 'ERR_INTERNAL';
       const message = isPdsError(err) ? err.detail : 'internal error while running the job';
-      const status: JobStatus = INFRASTRUCTURE.includes(code) ? 'failed' : 'rejected';
+      const status: JobStatus = FAILED.includes(code) ? 'failed' : 'rejected';
       await this.finish(jobId, status, [{ code, message }]);
       if (!isPdsError(err)) throw err;
     }
@@ -231,9 +256,12 @@ export class JobService {
     const jws = await signManifest(this.deps.keys.bureau, manifest, job.operatorOrg);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }));
     fs.renameSync(`${file}.tmp`, file);
-    await this.deps.store.write(async (tx) => {
+    const released = await this.deps.store.write(async (tx) => {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
-      if (cur?.status !== 'running') return; // cancelled meanwhile: nothing leaves
+      if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
+      // the last word on the contract is inside the release transaction: a revocation that
+      // committed while the query ran stops the release (it throws; run() records the job failed)
+      await this.deps.contracts.assertActive(tx, job.contractId);
       await tx.run(
         `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at)
          VALUES ($1, $2, $3, $4, 'released', $5, $6, $7, $8, $9, $10, $11, $12, 'auto', $12)`,
@@ -245,7 +273,9 @@ export class JobService {
         actor: SYSTEM_ACTOR, action: 'output.released', objectType: 'output', objectId: outputId,
         details: { sha256: manifest.output.sha256, rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
       });
-    });
+      return true;
+    }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
+    if (!released) fs.rmSync(file, { force: true });
   }
 
   private async loadOutput(id: string): Promise<(OutputView & { operatorOrg: string; file: string; manifestJws: string | null }) | undefined> {

@@ -1,86 +1,34 @@
 import { randomBytes, hkdfSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import type { JWK, JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
+import { checkMode, createExclusive } from './files.ts';
+import { KeySet, type SigningKey } from './signing-keys.ts';
 
-/** An Ed25519 key pair with its JWK thumbprint as `kid`. */
-export interface SigningKey {
-  kid: string;
-  privateKey: CryptoKey;
-  publicKey: CryptoKey;
-  publicJwk: JWK;
-}
+export { KeySet, type RetiredJwk, type SigningKey } from './signing-keys.ts';
 
 /**
  * All key material of one domain. Keys are created on first start under `DATA_DIR/keys` with
- * mode 0600 and are never logged or returned: only `publicJwk`s leave this module.
+ * mode 0600 and are never logged or returned: only public JWKs leave this module.
  */
 export interface KeyRing {
-  /** The data bureau's key: signs contracts and output manifests (seed 002 第二十六条: electronic seal). */
-  bureau: SigningKey;
-  /** The embedded identity issuer's key: signs user tokens when no external IdP is configured. */
-  issuer: SigningKey;
+  /** The data bureau's current key: signs contracts and output manifests (seed 002 第二十六条: electronic seal). */
+  readonly bureau: SigningKey;
+  /** The embedded identity issuer's current key: signs user tokens when no external IdP is configured. */
+  readonly issuer: SigningKey;
+  /** Both identities with their retired keys, for verification and rotation. */
+  readonly sets: { bureau: KeySet; issuer: KeySet };
+  /** Resolves the bureau key a contract or manifest names by `kid`, retired keys included. */
+  bureauVerifier(): JWTVerifyGetKey;
   /** Derives a per-purpose key from the domain master key (HKDF-SHA256). */
   derive(purpose: string, context: string, length?: number): Buffer;
 }
 
-const FILES = {
-  bureau: 'bureau-ed25519.jwk',
-  issuer: 'issuer-ed25519.jwk',
-  master: 'domain-master.key',
-} as const;
+export type KeyName = keyof KeyRing['sets'];
+export const KEY_NAMES: KeyName[] = ['bureau', 'issuer'];
 
-/** Refuse key files that others can read, as ssh does: a leaked key forges every contract. */
-function checkMode(file: string): void {
-  const mode = fs.statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new PdsError('ERR_KEY_PERMISSIONS', `${file} has mode ${mode.toString(8)}; it must be 0600`);
-  }
-}
-
-/**
- * Writes `content` to `file` only if the file does not exist yet, with mode 0600, atomically:
- * two processes starting at once end with the same key, never a torn one.
- */
-function createExclusive(file: string, content: string | Buffer): boolean {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
-  try {
-    fs.linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    fs.unlinkSync(tmp);
-  }
-}
-
-async function loadSigningKey(file: string): Promise<SigningKey> {
-  if (!fs.existsSync(file)) {
-    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    createExclusive(file, JSON.stringify(await exportJWK(privateKey)));
-  }
-  checkMode(file);
-  const jwk = JSON.parse(fs.readFileSync(file, 'utf8')) as JWK;
-  const { d: _private, ...pub } = jwk;
-  const kid = await calculateJwkThumbprint(pub);
-  const publicJwk: JWK = { ...pub, kid, alg: 'EdDSA', use: 'sig' };
-  return {
-    kid,
-    privateKey: (await importJWK({ ...jwk, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey,
-    publicKey: (await importJWK({ ...pub, alg: 'EdDSA' }, 'EdDSA')) as CryptoKey,
-    publicJwk,
-  };
-}
+const MASTER_FILE = 'domain-master.key';
 
 function loadMasterKey(file: string): Buffer {
   if (!fs.existsSync(file)) createExclusive(file, randomBytes(32).toString('base64'));
@@ -90,23 +38,28 @@ function loadMasterKey(file: string): Buffer {
   return key;
 }
 
+export function keysDir(dataDir: string): string {
+  return path.join(dataDir, 'keys');
+}
+
 /** Loads the domain's keys, creating any that are missing. */
 export async function loadKeyRing(dataDir: string): Promise<KeyRing> {
-  const dir = path.join(dataDir, 'keys');
+  const dir = keysDir(dataDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const bureau = await loadSigningKey(path.join(dir, FILES.bureau));
-  const issuer = await loadSigningKey(path.join(dir, FILES.issuer));
-  const master = loadMasterKey(path.join(dir, FILES.master));
+  const sets = { bureau: new KeySet('bureau', dir).init(), issuer: new KeySet('issuer', dir).init() };
+  const master = loadMasterKey(path.join(dir, MASTER_FILE));
   return {
-    bureau,
-    issuer,
+    sets,
+    get bureau() { return sets.bureau.current; },
+    get issuer() { return sets.issuer.current; },
+    bureauVerifier: () => sets.bureau.verifier(),
     derive(purpose, context, length = 32) {
       return Buffer.from(hkdfSync('sha256', master, Buffer.from(`pds/${purpose}/v1`), Buffer.from(context), length));
     },
   };
 }
 
-/** The bureau's public JWKS, served at `/.well-known/jwks.json`. */
+/** The bureau's public JWKS, served at `/.well-known/jwks.json`: the current key and every retired one. */
 export function bureauJwks(keys: KeyRing): { keys: JWK[] } {
-  return { keys: [keys.bureau.publicJwk] };
+  return keys.sets.bureau.jwks();
 }

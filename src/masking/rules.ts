@@ -81,7 +81,7 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
   const grants: DatasetGrant[] = [];
   const seen = new Set<string>();
   requests.forEach((req, i) => {
-    const field = `/datasets/${i}`;
+    const field = `/body/datasets/${i}`;
     const ds = catalog.datasets[req.dataset];
     if (!ds) { issues.push({ field: `${field}/dataset`, message: `unknown dataset ${JSON.stringify(req.dataset)}` }); return; }
     if (seen.has(req.dataset)) { issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is requested twice` }); return; }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
-import { ContractService } from '../contracts/index.ts';
+import { ApplicationService, ContractService, EffectivenessService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { EmbeddedExecutor, JobService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
@@ -22,7 +22,9 @@ export interface Platform {
   store: Store;
   parser: SqlParser;
   executor: Executor & { idle?: () => Promise<void> };
+  applications: ApplicationService;
   contracts: ContractService;
+  effectiveness: EffectivenessService;
   jobs: JobService;
   verifyToken: TokenVerifier;
   close(): Promise<void>;
@@ -39,14 +41,18 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const store = await Store.open(config.dataDir);
   const parser = await SqlParser.create();
   const executor = new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
-  const contracts = new ContractService({ store, keys, policies, dataDir: config.dataDir });
+  const contractDeps = { store, keys, policies, dataDir: config.dataDir };
+  const contracts = new ContractService(contractDeps);
+  const applications = new ApplicationService(contractDeps, contracts);
+  const effectiveness = new EffectivenessService(contractDeps, contracts);
   const jobs = new JobService({ store, keys, policies, contracts, executor, parser, dataDir: config.dataDir });
+  contracts.attachJobs(jobs);
   warmRunners(config.executorConcurrency);
   await executor.start((jobId, signal) => jobs.run(jobId, signal));
   const requeued = await jobs.recover();
   if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
   return {
-    config, keys, policies, store, parser, executor, contracts, jobs,
+    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
       await executor.stop();

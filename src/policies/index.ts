@@ -8,8 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { PdsError } from '../errors/index.ts';
 import { parseRule, permits, RuleSyntaxError } from './masking-rule.ts';
 import {
-  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy,
+  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy, WorkflowPolicy,
   type Catalog as CatalogT, type DisclosurePolicy as DisclosureT, type MaskingPolicy as MaskingT, type SandboxPolicy as SandboxT,
+  type WorkflowPolicy as WorkflowT,
 } from './schemas.ts';
 
 export * from './schemas.ts';
@@ -21,7 +22,8 @@ export interface Policies {
   masking: MaskingT;
   disclosure: DisclosureT;
   sandbox: SandboxT;
-  /** SHA-256 of the canonical JSON of all four policies. */
+  workflow: WorkflowT;
+  /** SHA-256 of the canonical JSON of all policies. */
   hash: string;
 }
 
@@ -88,18 +90,29 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
   if (p.masking.byRole.direct.allowed.includes('keep')) {
     throw new PdsError('ERR_POLICY_INVALID', `${masking}: byRole.direct.allowed: a direct identifier may never be kept raw`);
   }
+  const disclosure = path.join(dir, 'disclosure.yaml');
   if (p.disclosure.minUnits.default < p.disclosure.minUnits.floor) {
-    throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'disclosure.yaml')}: minUnits.default is below its floor`);
+    throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: minUnits.default is below its floor`);
+  }
+  for (const key of ['maxRows'] as const) {
+    if (p.disclosure[key].default > p.disclosure[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: ${key}.default is above its ceiling`);
+  }
+  for (const key of ['epsilonPerTerm', 'epsilonPerQuery'] as const) {
+    if (p.disclosure.dp[key].default > p.disclosure.dp[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.${key}.default is above its ceiling`);
+  }
+  if (p.disclosure.dp.epsilonPerQuery.default > p.disclosure.dp.epsilonPerTerm.default) {
+    throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`);
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml` and `sandbox.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml` and `workflow.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
     masking: loadFile<MaskingT>(dir, 'masking.yaml', MaskingPolicy),
     disclosure: loadFile<DisclosureT>(dir, 'disclosure.yaml', DisclosurePolicy),
     sandbox: loadFile<SandboxT>(dir, 'sandbox.yaml', SandboxPolicy),
+    workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
   };
   checkConsistency(dir, p);
   const hash = createHash('sha256').update(canonicalize(p) ?? '').digest('hex');

@@ -61,8 +61,26 @@ export const DisclosurePolicy = Type.Object({
   version: Type.Integer(),
   minUnits: Bounded,
   maxRows: Type.Object({ default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+  dp: Type.Object({
+    epsilonPerTerm: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+    epsilonPerQuery: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type DisclosurePolicy = Static<typeof DisclosurePolicy>;
+
+const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
+
+export const WorkflowPolicy = Type.Object({
+  version: Type.Integer(),
+  reviewDeadline: Type.Object({ workingDays: Type.Integer({ minimum: 1, maximum: 60 }) }, { additionalProperties: false }),
+  calendar: Type.Object({
+    utcOffset: Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$' }),
+    holidays: Type.Array(IsoDate),
+    makeupWorkdays: Type.Array(IsoDate),
+  }, { additionalProperties: false }),
+  effectiveness: Type.Object({ failingYearsToRevoke: Type.Integer({ minimum: 1, maximum: 10 }) }, { additionalProperties: false }),
+}, { additionalProperties: false });
+export type WorkflowPolicy = Static<typeof WorkflowPolicy>;
 
 export const SandboxPolicy = Type.Object({
   version: Type.Integer(),

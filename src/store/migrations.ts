@@ -106,4 +106,25 @@ export const MIGRATIONS: Migration[] = [
     name: 'risk preview of an application',
     sql: `ALTER TABLE applications ADD COLUMN risk VARCHAR;`,
   },
+  {
+    version: 3,
+    name: 'review deadlines, contract status history, decision terms, effectiveness assessments',
+    sql: `
+      ALTER TABLE application_reviews ADD COLUMN due_at VARCHAR;
+      ALTER TABLE applications ADD COLUMN decision_terms VARCHAR;
+      ALTER TABLE contracts ADD COLUMN status_changed_at VARCHAR;
+      ALTER TABLE contracts ADD COLUMN status_changed_by VARCHAR;
+      CREATE TABLE effectiveness_assessments (
+        contract_id VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        passed BOOLEAN NOT NULL,
+        indicators VARCHAR NOT NULL,        -- JSON [{name, value, target?, met}]
+        assessor VARCHAR NOT NULL,
+        notes VARCHAR,
+        recorded_by VARCHAR NOT NULL,
+        recorded_at VARCHAR NOT NULL,
+        PRIMARY KEY (contract_id, year)
+      );
+    `,
+  },
 ];

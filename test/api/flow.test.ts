@@ -50,7 +50,7 @@ describe('end-to-end flow over HTTP', () => {
       emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
     });
     expect(refused.status).toBe(400);
-    expect(refused.json()).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE', errors: [{ field: '/datasets/0/columns/1' }] });
+    expect(refused.json()).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE', errors: [{ field: '/body/datasets/0/columns/1' }] });
 
     const app = await call('operator', 'POST', '/v1/applications', {
       scenario: { name: '区县收入结构', purpose: '普惠金融' }, mode: 'aggregate', termMonths: 6,

@@ -74,7 +74,7 @@ describe('jobs', () => {
     await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'suspended' WHERE id = $1", [contractId]));
     const res = await submit();
     expect(res.statusCode).toBe(403);
-    expect(res.json().code).toBe('ERR_CONTRACT_NOT_ACTIVE');
+    expect(res.json().code).toBe('ERR_CONTRACT_SUSPENDED');
   });
 
   it('a query that binds to nothing is rejected with the binder message', async () => {

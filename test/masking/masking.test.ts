@@ -29,7 +29,7 @@ describe('resolveGrants', () => {
     } catch (err) {
       expect(err).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE' });
       const fields = (err as { errors: { field: string }[] }).errors.map((e) => e.field);
-      expect(fields).toEqual(['/datasets/0/columns/0', '/datasets/0/columns/1', '/datasets/0/columns/2', '/datasets/0/masking/income', '/datasets/1/dataset']);
+      expect(fields).toEqual(['/body/datasets/0/columns/0', '/body/datasets/0/columns/1', '/body/datasets/0/columns/2', '/body/datasets/0/masking/income', '/body/datasets/1/dataset']);
     }
   });
 

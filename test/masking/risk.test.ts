@@ -57,7 +57,7 @@ describe('grant resolution by level and role', () => {
   });
 
   it('refuses a rule that does not fit the column type, or does not parse, naming the field', () => {
-    expect(refusal({ dataset: 'population', columns: ['income'], masking: { income: 'generalize:year' } })[0]).toMatchObject({ field: '/datasets/0/masking/income' });
+    expect(refusal({ dataset: 'population', columns: ['income'], masking: { income: 'generalize:year' } })[0]).toMatchObject({ field: '/body/datasets/0/masking/income' });
     expect(refusal({ dataset: 'population', columns: ['income'], masking: { income: 'topcode:lots' } })[0]!.message).toMatch(/numeric value/);
     expect(refusal({ dataset: 'population', columns: ['district'], masking: { district: 'generalize:range:10' } })[0]!.message).toMatch(/not allowed|numeric/);
   });

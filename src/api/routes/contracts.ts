@@ -1,19 +1,56 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Role } from '../../auth/index.ts';
+import type { ContractAction } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { ContractView, IdParams, ProblemRef } from '../schemas/index.ts';
+import { AssessmentBody, AssessmentView, ContractListQuery, ContractView, IdParams, ProblemRef, StatusChangeBody } from '../schemas/index.ts';
 
-const errors = { 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
+
+const LIFECYCLE: Record<ContractAction, { roles: Role[]; summary: string }> = {
+  suspend: { roles: ['bureau', 'risk'], summary: "Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled" },
+  resume: { roles: ['bureau'], summary: 'Resume a suspended contract' },
+  revoke: { roles: ['bureau'], summary: 'Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted' },
+};
 
 export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  const { contracts, effectiveness } = platform;
+
+  app.get('/v1/contracts', {
+    schema: { tags: ['contracts'], summary: 'Contracts the caller may see, newest first', querystring: ContractListQuery, response: { 200: Type.Array(ContractView), ...errors } },
+  }, async (req) => contracts.listContracts(req.principal, req.query));
+
   app.get('/v1/contracts/:id', {
     schema: { tags: ['contracts'], summary: 'A contract, its status and its signed claims', params: IdParams, response: { 200: ContractView, ...errors } },
-  }, async (req) => platform.contracts.getContract(req.principal, req.params.id));
+  }, async (req) => contracts.getContract(req.principal, req.params.id));
 
   app.get('/v1/contracts/:id/jws', {
     schema: {
       tags: ['contracts'], summary: 'The signed contract (compact JWS); verify it with /.well-known/jwks.json', params: IdParams,
       response: { 200: Type.String({ description: 'application/jose' }), ...errors },
     },
-  }, async (req, reply) => reply.type('application/jose').send(await platform.contracts.getContractJws(req.principal, req.params.id)));
+  }, async (req, reply) => reply.type('application/jose').send(await contracts.getContractJws(req.principal, req.params.id)));
+
+  for (const [action, { roles, summary }] of Object.entries(LIFECYCLE) as [ContractAction, typeof LIFECYCLE[ContractAction]][]) {
+    app.post(`/v1/contracts/:id/${action}`, {
+      config: { roles },
+      schema: { tags: ['contracts'], summary, params: IdParams, body: StatusChangeBody, response: { 200: ContractView, ...errors } },
+    }, async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id));
+  }
+
+  app.get('/v1/contracts/:id/assessments', {
+    schema: { tags: ['contracts'], summary: 'Yearly effectiveness assessments of a contract', params: IdParams, response: { 200: Type.Array(AssessmentView), ...errors } },
+  }, async (req) => effectiveness.list(req.principal, req.params.id));
+
+  app.post('/v1/contracts/:id/assessments', {
+    config: { roles: ['bureau'] },
+    schema: {
+      tags: ['contracts'], summary: 'Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract',
+      params: IdParams, body: AssessmentBody,
+      response: { 201: Type.Object({ assessment: AssessmentView, revoked: Type.Boolean(), contract: ContractView }), ...errors },
+    },
+  }, async (req, reply) => {
+    const { assessment, revoked } = await effectiveness.record(req.principal, req.params.id, req.body, req.id);
+    return reply.code(201).send({ assessment, revoked, contract: await contracts.getContract(req.principal, req.params.id) });
+  });
 };

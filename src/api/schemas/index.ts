@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 /**
  * Request and response schemas of the HTTP API. The same schemas validate requests, type the
@@ -28,6 +28,7 @@ export const ProblemRef = Type.Ref('Problem');
 const MaskingRule = Type.Union([Type.Literal('keep'), Type.Literal('pseudonymize'), Type.Literal('generalize:year'), Type.Literal('generalize:month'), Type.Literal('drop')]);
 
 export const ApplicationBody = Type.Object({
+  operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the applying organisation; when given it must be the caller's own" })),
   scenario: Type.Object({
     name: Str(1, 200),
     purpose: Str(1, 2000),
@@ -60,9 +61,49 @@ export const DecisionBody = Type.Object({
   decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
   reason: Str(1, 2000),
   terms: Type.Optional(Type.Object({
-    termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 36 })),
-    minUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  }, closed)),
+    termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 36, description: 'at most the term applied for' })),
+    minUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'k: at least the policy floor' })),
+    maxRows: Type.Optional(Type.Integer({ minimum: 1, description: 'at most the policy ceiling' })),
+    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'dp mode: ε budget over the term, at most the policy ceiling' })),
+    epsilonPerQuery: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'dp mode: most ε one query may spend' })),
+    columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Array(Str(1, 100), { maxItems: 200 }), { description: 'per dataset, the columns to keep (a subset of those applied for)' })),
+  }, { ...closed, description: 'the bureau may tighten the application, never loosen policy' })),
+}, closed);
+
+export const StatusChangeBody = Type.Object({
+  reason: Str(1, 2000),
+}, closed);
+
+export const AssessmentBody = Type.Object({
+  year: Type.Integer({ minimum: 2000, maximum: 2200 }),
+  passed: Type.Boolean(),
+  indicators: Type.Array(Type.Object({
+    name: Str(1, 200),
+    value: Type.Union([Type.Number(), Str(0, 500)]),
+    target: Type.Optional(Type.Union([Type.Number(), Str(0, 500)])),
+    met: Type.Boolean(),
+  }, closed), { minItems: 1, maxItems: 100 }),
+  assessor: Str(1, 200),
+  notes: Type.Optional(Str(0, 10000)),
+}, { ...closed, description: 'seed 002 第三十五条: yearly effectiveness assessment' });
+
+export const AssessmentView = Type.Intersect([AssessmentBody, Type.Object({ contractId: Type.String(), recordedBy: Type.String(), recordedAt: Type.String() })]);
+
+export const ApplicationListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+}, closed);
+
+export const ReviewListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
+  overdue: Type.Optional(Type.Boolean({ description: 'only pending reviews past their deadline' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+}, closed);
+
+export const ContractListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')])),
+  dataset: Type.Optional(Type.String({ maxLength: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 }, closed);
 
 export const JobBody = Type.Object({
@@ -116,6 +157,19 @@ const Grant = Type.Object({
   columns: Type.Array(Type.Object({ column: Type.String(), rule: Type.String() })),
 });
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ReviewView = Type.Object({
+  dataset: Type.String(), provider: Type.String(), status: Type.String(),
+  reviewer: Nullable(Type.String()), reason: Nullable(Type.String()), reviewedAt: Nullable(Type.String()),
+  dueAt: Type.Union([Type.String(), Type.Null()], { description: 'when the provider must answer (policies/workflow.yaml; seed 001 第二十条)' }),
+  overdue: Type.Boolean(),
+});
+
+export const ReviewQueueItem = Type.Intersect([ReviewView, Type.Object({
+  applicationId: Type.String(), operatorOrg: Type.String(), scenario: Type.String(), submittedAt: Type.String(),
+})]);
+
 export const ApplicationView = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
@@ -129,11 +183,11 @@ export const ApplicationView = Type.Object({
   risk: Type.Union([Type.Record(Type.String(), Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])), Type.Null()], {
     description: 're-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet)',
   }),
-  reviews: Type.Array(Type.Object({
-    dataset: Type.String(), provider: Type.String(), status: Type.String(),
-    reviewer: Type.Union([Type.String(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]), reviewedAt: Type.Union([Type.String(), Type.Null()]),
-  })),
-  decision: Type.Union([Type.Object({ by: Type.String(), at: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  reviews: Type.Array(ReviewView),
+  decision: Type.Union([Type.Object({
+    by: Type.String(), at: Type.String(), reason: Type.Union([Type.String(), Type.Null()]),
+    terms: Type.Union([Type.Object({}, { additionalProperties: true, description: 'the terms the contract was signed with' }), Type.Null()]),
+  }), Type.Null()]),
   contractId: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -141,6 +195,8 @@ export const ContractView = Type.Object({
   id: Type.String(), applicationId: Type.String(), operatorOrg: Type.String(),
   status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')]),
   statusReason: Type.Union([Type.String(), Type.Null()]),
+  statusChangedAt: Type.Union([Type.String(), Type.Null()]),
+  statusChangedBy: Type.Union([Type.String(), Type.Null()]),
   notBefore: Type.String(), expiresAt: Type.String(), createdAt: Type.String(),
   claims: Type.Object({}, { additionalProperties: true, description: 'the signed contract claims' }),
 });

@@ -1,0 +1,208 @@
+import fs from 'node:fs';
+import { appendAudit, type Actor } from '../audit/index.ts';
+import { PdsError, type ErrorCode } from '../errors/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+import { fileSha256 } from '../masking/index.ts';
+import type { Policies } from '../policies/index.ts';
+import type { Store, Tx } from '../store/index.ts';
+import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
+import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+
+export type ContractStatus = 'active' | 'suspended' | 'revoked' | 'expired';
+export type ContractAction = 'suspend' | 'resume' | 'revoke';
+
+export interface ContractView {
+  id: string;
+  applicationId: string;
+  operatorOrg: string;
+  status: ContractStatus;
+  statusReason: string | null;
+  statusChangedAt: string | null;
+  statusChangedBy: string | null;
+  notBefore: string;
+  expiresAt: string;
+  createdAt: string;
+  claims: ContractClaims;
+}
+
+export interface ContractServiceDeps {
+  store: Store;
+  keys: KeyRing;
+  policies: Policies;
+  dataDir: string;
+  now?: () => Date;
+}
+
+/**
+ * What the contract lifecycle needs from jobs, without contracts depending on the jobs part:
+ * ending a contract's unfinished jobs in the same transaction as its status change, then
+ * interrupting those running on this machine.
+ */
+export interface ContractJobs {
+  haltUnfinished(tx: Tx, contractId: string, outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string }, actor: Actor): Promise<string[]>;
+  interrupt(jobIds: string[]): void;
+}
+
+type Row = Record<string, string | null>;
+type StoredContract = ContractView & { jws: string; snapshotPath: string; snapshotHash: string };
+
+/** What a status change left to do after its transaction commits. */
+export interface Transitioned {
+  halted: string[];
+  deleteSnapshot?: string;
+}
+
+/** The error a job or submission gets from a contract in `status`. */
+export function contractStatusError(id: string, status: Exclude<ContractStatus, 'active'>, reason?: string | null): PdsError {
+  const code: ErrorCode = { suspended: 'ERR_CONTRACT_SUSPENDED', revoked: 'ERR_CONTRACT_REVOKED', expired: 'ERR_CONTRACT_EXPIRED' }[status] as ErrorCode;
+  return new PdsError(code, `contract ${id} is ${status}${reason ? `: ${reason}` : ''}`);
+}
+
+/** Which status each action leads to, from which statuses, and who may take it (seed 001 第二十七条, seed 004 第四十三条). */
+const TRANSITIONS: Record<ContractAction, { from: ContractStatus[]; to: ContractStatus; roles: string[] }> = {
+  suspend: { from: ['active'], to: 'suspended', roles: ['bureau', 'risk'] },
+  resume: { from: ['suspended'], to: 'active', roles: ['bureau'] },
+  revoke: { from: ['active', 'suspended'], to: 'revoked', roles: ['bureau'] },
+};
+
+const LIST_LIMIT = 200;
+
+/** Signed contracts: reading them, their lifecycle, and the check before every job runs. */
+export class ContractService {
+  private readonly now: () => Date;
+  private jobs: ContractJobs | undefined;
+
+  constructor(private readonly deps: ContractServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Wires the jobs part in after both are built (jobs depend on contracts, not the other way). */
+  attachJobs(jobs: ContractJobs): void {
+    this.jobs = jobs;
+  }
+
+  private toView(r: Row): StoredContract {
+    const expired = r.status === 'active' && r.expires_at! <= this.now().toISOString();
+    return {
+      id: r.id!, applicationId: r.application_id!, operatorOrg: r.operator_org!,
+      status: (expired ? 'expired' : r.status) as ContractStatus,
+      statusReason: expired ? 'the contract term has ended' : r.status_reason ?? null,
+      statusChangedAt: expired ? r.expires_at! : r.status_changed_at ?? null,
+      statusChangedBy: expired ? null : r.status_changed_by ?? null,
+      notBefore: r.not_before!, expiresAt: r.expires_at!, createdAt: r.created_at!,
+      claims: JSON.parse(r.claims!) as ContractClaims,
+      jws: r.jws!, snapshotPath: r.snapshot_path!, snapshotHash: r.snapshot_hash!,
+    };
+  }
+
+  private async loadContract(reader: Pick<Tx, 'one'>, id: string): Promise<StoredContract | undefined> {
+    const r = await reader.one<Row>('SELECT * FROM contracts WHERE id = $1', [id]);
+    return r ? this.toView(r) : undefined;
+  }
+
+  private visible(p: Principal, c: StoredContract | undefined, id: string): StoredContract {
+    if (!c || !canSeeScenario(p, c.operatorOrg, c.claims.datasets.map((d) => d.provider))) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    return c;
+  }
+
+  private static publicView({ jws: _j, snapshotPath: _s, snapshotHash: _h, ...view }: StoredContract): ContractView {
+    return view;
+  }
+
+  async getContract(p: Principal, id: string): Promise<ContractView> {
+    return ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+  }
+
+  async getContractJws(p: Principal, id: string): Promise<string> {
+    return this.visible(p, await this.loadContract(this.deps.store, id), id).jws;
+  }
+
+  /** Contracts this principal may see, newest first; `status` filters on the effective status (expiry included). */
+  async listContracts(p: Principal, filter: { status?: ContractStatus; dataset?: string; limit?: number } = {}): Promise<ContractView[]> {
+    const rows = await this.deps.store.all<Row>('SELECT * FROM contracts ORDER BY created_at DESC, id DESC');
+    return rows.map((r) => this.toView(r))
+      .filter((c) => canSeeScenario(p, c.operatorOrg, c.claims.datasets.map((d) => d.provider)))
+      .filter((c) => !filter.status || c.status === filter.status)
+      .filter((c) => !filter.dataset || c.claims.datasets.some((d) => d.dataset === filter.dataset))
+      .slice(0, filter.limit ?? LIST_LIMIT)
+      .map((c) => ContractService.publicView(c));
+  }
+
+  /**
+   * Suspends, resumes or revokes a contract, with actor and reason (seed 002 第三十九条: the
+   * emergency plan's kill switch; seed 001 第二十七条 and seed 004 第四十三条: restrict, close
+   * supply, terminate). Suspension cancels the contract's queued and running jobs; revocation
+   * fails them with `ERR_CONTRACT_REVOKED` and deletes the snapshot.
+   */
+  async changeStatus(p: Principal, id: string, action: ContractAction, reason: string, requestId?: string): Promise<ContractView> {
+    const rule = TRANSITIONS[action];
+    const role = rule.roles.find((r) => hasRole(p, r));
+    if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${rule.roles.join(' or ')} may ${action} a contract`);
+    this.visible(p, await this.loadContract(this.deps.store, id), id);
+    const done = await this.deps.store.write((tx) => this.transition(tx, id, action, reason, actorOf(p, role), requestId));
+    this.afterTransition(done);
+    return this.getContract(p, id);
+  }
+
+  /** The status change itself, inside the caller's transaction; pass its result to `afterTransition` after the commit. */
+  async transition(tx: Tx, id: string, action: ContractAction, reason: string, actor: Actor, requestId?: string): Promise<Transitioned> {
+    const rule = TRANSITIONS[action];
+    const c = await this.loadContract(tx, id);
+    if (!c) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    if (!rule.from.includes(c.status)) {
+      throw new PdsError('ERR_CONTRACT_STATE', `contract ${id} is ${c.status}; ${action} needs it ${rule.from.join(' or ')}`);
+    }
+    const at = this.now().toISOString();
+    await tx.run(`UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`, [rule.to, reason, at, actor.sub, id]);
+    await appendAudit(tx, { actor, action: `contract.${rule.to === 'active' ? 'resumed' : rule.to}`, objectType: 'contract', objectId: id, reason, requestId, details: { from: c.status } });
+    if (action === 'resume') return { halted: [] };
+    const outcome = action === 'suspend'
+      ? { status: 'cancelled' as const, code: 'ERR_CONTRACT_SUSPENDED' as const, message: `contract suspended: ${reason}` }
+      : { status: 'failed' as const, code: 'ERR_CONTRACT_REVOKED' as const, message: `contract revoked: ${reason}` };
+    const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, outcome, actor) : [];
+    if (action !== 'revoke') return { halted };
+    await appendAudit(tx, { actor, action: 'snapshot.deleted', objectType: 'contract', objectId: id, reason: 'contract revoked: supply closed', requestId, details: { hash: c.snapshotHash } });
+    return { halted, deleteSnapshot: c.snapshotPath };
+  }
+
+  /** After the commit: interrupt running jobs, and close supply by deleting a revoked contract's snapshot. */
+  afterTransition(done: Transitioned): void {
+    this.jobs?.interrupt(done.halted);
+    if (done.deleteSnapshot) {
+      fs.rmSync(done.deleteSnapshot, { force: true });
+      fs.rmSync(`${done.deleteSnapshot}.wal`, { force: true });
+    }
+  }
+
+  /**
+   * Everything a job needs to run, checked anew right before every run (DESIGN §4.4): signature
+   * (by `kid`, rotated keys included), term, status in the store, and that the snapshot file is
+   * the one the contract pins. A job queued before a suspension or revocation never runs after it.
+   */
+  async contractForRun(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
+    const c = await this.loadContract(this.deps.store, id);
+    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
+    if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
+    const claims = await verifyContract(c.jws, this.deps.keys.bureauVerifier(), this.now());
+    if (claims.jti !== id) throw new PdsError('ERR_CONTRACT_INVALID', 'contract id does not match its signed jti');
+    if (!fs.existsSync(c.snapshotPath) || (await fileSha256(c.snapshotPath)) !== claims.snapshot.hash) {
+      throw new PdsError('ERR_SNAPSHOT_MISMATCH', `the snapshot of contract ${id} does not match the hash it was signed with`);
+    }
+    return { claims, snapshotPath: c.snapshotPath };
+  }
+
+  /** The contract's status as a transaction sees it, for a last check inside the release transaction. */
+  async assertActive(tx: Pick<Tx, 'one'>, id: string): Promise<void> {
+    const c = await this.loadContract(tx, id);
+    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
+    if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
+  }
+
+  /** Operators may only submit jobs under their own organisation's active contracts. */
+  async assertOperatorContract(p: Principal, id: string): Promise<ContractView> {
+    const c = await this.getContract(p, id);
+    if (c.operatorOrg !== p.org) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
+    return c;
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { PdsError } from '../errors/index.ts';
+import { checkMode, createExclusive, replaceAtomically, withLockFile } from './files.ts';
+
+/** An Ed25519 key pair with its JWK thumbprint (RFC 7638) as `kid`. */
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicJwk: JWK;
+}
+
+/** A public key that no longer signs but still verifies what it signed. */
+export type RetiredJwk = JWK & { kid: string; retiredAt: string };
+
+/**
+ * One signing identity (the bureau, or the embedded token issuer) with key rotation: the current
+ * key signs; retired keys stay in the published JWKS so that what they signed keeps verifying
+ * (contracts until they expire, manifests for good). Files under `DATA_DIR/keys`:
+ *
+ *   <name>-ed25519.jwk     the current private key (0600)
+ *   <name>-retired.json    the retired public keys, newest first
+ *
+ * A rotation by another process (`pds keys rotate`) is picked up on the next use: the current
+ * file is re-read when its inode or mtime changes, so a running server needs no restart.
+ */
+export class KeySet {
+  private loaded: { stamp: string; key: SigningKey; retired: RetiredJwk[] } | undefined;
+  private cachedVerifier: { stamp: string; fn: JWTVerifyGetKey } | undefined;
+
+  constructor(readonly name: string, private readonly dir: string) {}
+
+  private get currentFile(): string { return path.join(this.dir, `${this.name}-ed25519.jwk`); }
+  private get retiredFile(): string { return path.join(this.dir, `${this.name}-retired.json`); }
+
+  /** Creates the first key if there is none; refuses unsafe permissions. */
+  init(): this {
+    if (!fs.existsSync(this.currentFile)) createExclusive(this.currentFile, JSON.stringify(newPrivateJwk()));
+    this.state();
+    return this;
+  }
+
+  private stamp(): string {
+    const cur = fs.statSync(this.currentFile);
+    const ret = fs.statSync(this.retiredFile, { throwIfNoEntry: false });
+    return `${cur.ino}:${cur.mtimeMs}:${ret?.ino ?? 0}:${ret?.mtimeMs ?? 0}`;
+  }
+
+  private state() {
+    const stamp = this.stamp();
+    if (this.loaded?.stamp === stamp) return this.loaded;
+    checkMode(this.currentFile);
+    const jwk = JSON.parse(fs.readFileSync(this.currentFile, 'utf8')) as JWK;
+    const retired = fs.existsSync(this.retiredFile) ? (JSON.parse(fs.readFileSync(this.retiredFile, 'utf8')) as { keys: RetiredJwk[] }).keys : [];
+    this.loaded = { stamp, key: toSigningKey(jwk), retired };
+    return this.loaded;
+  }
+
+  /** The key that signs now. */
+  get current(): SigningKey {
+    return this.state().key;
+  }
+
+  /** Every key that verifies: the current one first, then the retired ones. Public members only. */
+  jwks(): { keys: JWK[] } {
+    const { key, retired } = this.state();
+    return { keys: [key.publicJwk, ...retired.filter((r) => r.kid !== key.kid).map(({ retiredAt: _r, ...pub }) => pub)] };
+  }
+
+  /** A jose key resolver over `jwks()`, selecting by the JWS header's `kid`. */
+  verifier(): JWTVerifyGetKey {
+    const { stamp } = this.state();
+    if (this.cachedVerifier?.stamp !== stamp) this.cachedVerifier = { stamp, fn: createLocalJWKSet(this.jwks()) };
+    return this.cachedVerifier.fn;
+  }
+
+  /**
+   * Makes a new current key and retires the old one. The retired list is written first, so a
+   * crash in between leaves the old key both current and retired — harmless — never lost.
+   */
+  rotate(now: Date = new Date()): { retiredKid: string; currentKid: string } {
+    return withLockFile(path.join(this.dir, `${this.name}.rotate.lock`), () => {
+      const { key, retired } = this.state();
+      const entry: RetiredJwk = { ...key.publicJwk, kid: key.kid, retiredAt: now.toISOString() };
+      replaceAtomically(this.retiredFile, JSON.stringify({ keys: [entry, ...retired.filter((r) => r.kid !== key.kid)] }, null, 2));
+      replaceAtomically(this.currentFile, JSON.stringify(newPrivateJwk()));
+      return { retiredKid: key.kid, currentKid: this.current.kid };
+    });
+  }
+}
+
+function newPrivateJwk(): JWK {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return privateKey.export({ format: 'jwk' }) as JWK;
+}
+
+function toSigningKey(jwk: JWK): SigningKey {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string' || typeof jwk.x !== 'string') {
+    throw new PdsError('ERR_CONFIG', 'a signing key file does not hold an Ed25519 private JWK');
+  }
+  const pub = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+  const kid = thumbprint(pub);
+  return {
+    kid,
+    privateKey: createPrivateKey({ key: { ...pub, d: jwk.d }, format: 'jwk' }),
+    publicKey: createPublicKey({ key: pub, format: 'jwk' }),
+    publicJwk: { ...pub, kid, alg: 'EdDSA', use: 'sig' },
+  };
+}
+
+/** RFC 7638 thumbprint, computed synchronously: the required members of an OKP key in lexical order. */
+function thumbprint(pub: { kty: string; crv: string; x: string }): string {
+  return createHash('sha256').update(JSON.stringify({ crv: pub.crv, kty: pub.kty, x: pub.x })).digest('base64url');
+}

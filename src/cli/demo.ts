@@ -31,6 +31,7 @@ export interface DemoSummary {
   contractVerified?: boolean;
   manifestVerified?: boolean;
   escapeAttemptRefused?: boolean;
+  lifecycleChecked?: boolean;
   auditVerified?: boolean;
   auditEntries?: number;
   failedStep?: string;
@@ -50,7 +51,7 @@ const ORGS = {
 /**
  * The whole flow on synthetic data, over real HTTP with real tokens, acting as the four roles:
  * catalog → application → provider review → bureau decision → signed contract → masked
- * snapshot → sandboxed job → disclosure control → signed release → audit verification.
+ * snapshot → sandboxed job → disclosure control → signed release → suspend/resume → audit verification.
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const started = performance.now();
@@ -165,12 +166,21 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.escapeAttemptRefused = refused.status === 'rejected';
     say('operator', 'POST /v1/jobs (escape attempt: read_csv)', `${String(refused.status)} ${reasons.map((r) => r.code).join(', ')}`, summary.escapeAttemptRefused);
 
+    // seed 002 第三十九条: the emergency plan's kill switch, and the bureau lifting it
+    const suspended = await call<{ status: string }>('risk', 'POST', `/v1/contracts/${summary.contractId}/suspend`, { reason: '应急预案触发：输出异常待核查' });
+    say('risk', 'POST /v1/contracts/:id/suspend', `${suspended.status} contract ${suspended.json.status}`);
+    const blocked = await call<{ code: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql }, [403]);
+    say('operator', 'POST /v1/jobs (contract suspended)', `${blocked.status} ${blocked.json.code}`);
+    const resumed = await call<{ status: string }>('bureau', 'POST', `/v1/contracts/${summary.contractId}/resume`, { reason: '核查完毕，恢复运营' });
+    summary.lifecycleChecked = suspended.json.status === 'suspended' && blocked.json.code === 'ERR_CONTRACT_SUSPENDED' && resumed.json.status === 'active';
+    say('bureau', 'POST /v1/contracts/:id/resume', `${resumed.status} contract ${resumed.json.status}`, summary.lifecycleChecked);
+
     const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
     summary.auditVerified = audit.json.ok;
     summary.auditEntries = audit.json.entries;
     say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
 
-    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.auditVerified);
+    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.lifecycleChecked && summary.auditVerified);
   } catch (err) {
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);

@@ -2,17 +2,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import pino from 'pino';
 import { serve } from '../api/index.ts';
 import { verifyAudit } from '../audit/index.ts';
 import { issueToken, ROLES, type Role } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
+import { verifyContract } from '../contracts/index.ts';
 import { ingest, seedDomain } from '../domain/index.ts';
 import { loadPolicies } from '../policies/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { sha256, verifyManifest } from '../jobs/index.ts';
-import { loadKeyRing } from '../keys/index.ts';
+import { KEY_NAMES, keysDir, loadKeyRing, type KeyName } from '../keys/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { Store } from '../store/index.ts';
 import { runDemo } from './demo.ts';
@@ -34,6 +35,30 @@ function configFrom(opts: { dataDir?: string }) {
 }
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
+const jwksOption = () => new Option('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)");
+
+function isoTime(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');
+  return d;
+}
+
+function readJws(file: string): string {
+  if (!fs.existsSync(file)) throw new PdsError('ERR_VALIDATION', `${file} does not exist`);
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** The key resolver for offline verification: a JWKS URL or file, or the bureau keys of DATA_DIR. */
+async function jwksFrom(opts: { jwks?: string; dataDir?: string }): Promise<JWTVerifyGetKey> {
+  if (opts.jwks && /^https?:\/\//.test(opts.jwks)) return createRemoteJWKSet(new URL(opts.jwks));
+  if (opts.jwks) {
+    if (!fs.existsSync(opts.jwks)) throw new PdsError('ERR_VALIDATION', `--jwks: ${opts.jwks} does not exist`);
+    return createLocalJWKSet(JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) as JSONWebKeySet);
+  }
+  const config = configFrom(opts);
+  if (!fs.existsSync(keysDir(config.dataDir))) throw new PdsError('ERR_VALIDATION', `no keys under ${config.dataDir}: pass --jwks with the bureau's JWKS URL or file`);
+  return (await loadKeyRing(config.dataDir)).bureauVerifier();
+}
 
 export function buildCli(): Command {
   const program = new Command('pds')
@@ -148,19 +173,59 @@ export function buildCli(): Command {
     .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')
     .argument('<file>', 'the downloaded CSV')
     .argument('<manifest>', 'the manifest JWS file')
-    .requiredOption('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file")
+    .addOption(jwksOption())
+    .addOption(dataDirOption())
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, manifestFile: string, opts: { jwks: string; json?: boolean }) => {
-      const jwks = /^https?:\/\//.test(opts.jwks)
-        ? createRemoteJWKSet(new URL(opts.jwks))
-        : createLocalJWKSet(JSON.parse(fs.readFileSync(opts.jwks, 'utf8')));
-      const manifest = await verifyManifest(fs.readFileSync(manifestFile, 'utf8').trim(), jwks);
+    .action(async (file: string, manifestFile: string, opts: { jwks?: string; dataDir?: string; json?: boolean }) => {
+      const manifest = await verifyManifest(readJws(manifestFile), await jwksFrom(opts));
       const actual = sha256(fs.readFileSync(file, 'utf8'));
       const ok = actual === manifest.output.sha256;
       console.log(opts.json ? JSON.stringify({ ok, outputId: manifest.output.id, contractId: manifest.contractId, sha256: actual, expected: manifest.output.sha256 })
         : ok ? `OK: ${file} is output ${manifest.output.id} of contract ${manifest.contractId}, released ${manifest.releasedAt}`
           : `MISMATCH: ${file} has sha256 ${actual}, the manifest seals ${manifest.output.sha256}`);
       process.exitCode = ok ? 0 : 1;
+    });
+
+  const contract = program.command('contract').description('signed contract tools');
+  contract.command('verify')
+    .description("verify a contract JWS offline (signature by kid, type, issuer, audience, term) and print its claims; its status (suspended, revoked) lives in the store: ask GET /v1/contracts/:id")
+    .argument('<file>', 'the contract JWS, as served by GET /v1/contracts/:id/jws')
+    .addOption(jwksOption())
+    .addOption(dataDirOption())
+    .option('--at <iso-time>', 'check the term at this instant instead of now', isoTime)
+    .option('--json', 'print {ok, header, claims} as JSON')
+    .action(async (file: string, opts: { jwks?: string; dataDir?: string; at?: Date; json?: boolean }) => {
+      const jws = readJws(file);
+      const claims = await verifyContract(jws, await jwksFrom(opts), opts.at ?? new Date());
+      const header = decodeProtectedHeader(jws);
+      if (opts.json) {
+        console.log(JSON.stringify({ ok: true, header, claims }));
+        return;
+      }
+      const date = (s: number) => new Date(s * 1000).toISOString();
+      console.log(`OK: contract ${claims.jti} for ${claims.sub}, signed by key ${header.kid}`);
+      console.log(`  scenario   ${claims.scenario.name} — ${claims.scenario.purpose}`);
+      console.log(`  mode       ${claims.mode}; k ≥ ${claims.disclosure.minUnits}, ≤ ${claims.disclosure.maxRows} rows${claims.privacyBudget ? `; ε ${claims.privacyBudget.epsilon} (≤ ${claims.privacyBudget.epsilonPerQuery} per query)` : ''}`);
+      console.log(`  term       ${date(claims.nbf)} → ${date(claims.exp)}`);
+      for (const d of claims.datasets) console.log(`  dataset    ${d.dataset} (${d.providerName}): ${d.columns.map((c) => `${c.column}:${c.rule}`).join(', ')}`);
+      console.log(`  snapshot   ${claims.snapshot.hash}`);
+      console.log(`  policy     ${claims.policyHash} (catalog ${claims.catalogVersion})`);
+      console.log(`  emergency  ${claims.emergencyPlan.contact}: ${claims.emergencyPlan.triggers.join('; ')} → ${claims.emergencyPlan.actions.join('; ')}`);
+    });
+
+  program.command('keys')
+    .description('signing key tools')
+    .command('rotate')
+    .description("make a new signing key; the old one is retired but stays in the JWKS, so what it signed keeps verifying (contracts until they expire). A running server picks the new key up on its next signature.")
+    .addOption(dataDirOption())
+    .addOption(new Option('--key <name>', 'which identity').choices(KEY_NAMES).default('bureau'))
+    .option('--json', 'print {key, retiredKid, currentKid} as JSON')
+    .action(async (opts: { dataDir?: string; key: KeyName; json?: boolean }) => {
+      const config = configFrom(opts);
+      const keys = await loadKeyRing(config.dataDir);
+      const result = keys.sets[opts.key].rotate();
+      console.log(opts.json ? JSON.stringify({ key: opts.key, ...result })
+        : `${opts.key}: new key ${result.currentKid}; retired ${result.retiredKid} (still published for verification)`);
     });
 
   return program;

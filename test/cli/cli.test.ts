@@ -6,7 +6,8 @@ import { jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_AUDIENCE, EMBEDDED_ISSUER } from '../../src/auth/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
-import { loadKeyRing } from '../../src/keys/index.ts';
+import { addMonths, signContract } from '../../src/contracts/index.ts';
+import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -19,9 +20,12 @@ describe('pds', () => {
   afterAll(() => t.cleanup());
 
   it('has --help on every command', async () => {
-    for (const cmd of [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['verify-output']]) {
-      const { stdout } = await pds([...cmd, '--help']);
-      expect(stdout).toMatch(/Usage: pds/);
+    const commands = [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['verify-output'], ['contract', 'verify'], ['keys', 'rotate']];
+    for (let i = 0; i < commands.length; i += 3) {
+      await Promise.all(commands.slice(i, i + 3).map(async (cmd) => {
+        const { stdout } = await pds([...cmd, '--help']);
+        expect(stdout).toMatch(/Usage: pds/);
+      }));
     }
   });
 
@@ -31,6 +35,41 @@ describe('pds', () => {
     const keys = await loadKeyRing(t.dir);
     const { payload } = await jwtVerify(token, keys.issuer.publicKey, { issuer: EMBEDDED_ISSUER, audience: EMBEDDED_AUDIENCE });
     expect(payload).toMatchObject({ sub: 'wang', org: 'org-bureau', roles: ['bureau'] });
+  });
+
+  it('contract verify checks a contract offline, also after keys rotate; refuses a tampered one with its code', async () => {
+    const dir = path.join(t.dir, 'contract-verify');
+    const keys = await loadKeyRing(dir);
+    const issuedAt = new Date();
+    const claims = {
+      application: 'app_x', scenario: { name: '区县收入结构', purpose: '普惠金融' }, mode: 'aggregate' as const, datasets: [],
+      disclosure: { minUnits: 10, maxRows: 10000 }, privacyBudget: null, emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
+      securityControls: [], policyHash: 'h', catalogVersion: 'v', snapshot: { hash: 'sh', tables: {} },
+    };
+    const jws = await signContract(keys.bureau, claims, { contractId: 'ctr_cli', operatorOrg: 'org-a', issuedAt, notBefore: issuedAt, expiresAt: addMonths(issuedAt, 12) });
+    const file = path.join(dir, 'contract.jws');
+    fs.writeFileSync(file, jws);
+    const firstKid = keys.bureau.kid;
+    const first = JSON.parse((await pds(['contract', 'verify', file, '--data-dir', dir, '--json'])).stdout);
+    expect(first).toMatchObject({ ok: true, header: { kid: firstKid, typ: 'pds-contract+jwt' }, claims: { jti: 'ctr_cli', sub: 'org-a' } });
+
+    const rotated = JSON.parse((await pds(['keys', 'rotate', '--data-dir', dir, '--json'])).stdout);
+    expect(rotated).toMatchObject({ key: 'bureau', retiredKid: firstKid });
+    expect(keys.bureau.kid).toBe(rotated.currentKid); // this process sees the rotation too
+    expect(rotated.currentKid).not.toBe(rotated.retiredKid);
+    const human = (await pds(['contract', 'verify', file, '--data-dir', dir])).stdout;
+    expect(human).toContain(`OK: contract ctr_cli for org-a, signed by key ${rotated.retiredKid}`);
+    expect(human).toContain('区县收入结构');
+
+    const jwksFile = path.join(dir, 'jwks.json');
+    fs.writeFileSync(jwksFile, JSON.stringify(bureauJwks(await loadKeyRing(dir))));
+    expect((await pds(['contract', 'verify', file, '--jwks', jwksFile])).stdout).toMatch(/^OK/);
+    await expect(pds(['contract', 'verify', file, '--data-dir', dir, '--at', addMonths(issuedAt, 13).toISOString()])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_EXPIRED/) });
+    const [h, body, sig] = jws.split('.');
+    const stretched = JSON.parse(Buffer.from(body!, 'base64url').toString());
+    stretched.exp += 86400 * 365;
+    fs.writeFileSync(file, [h, Buffer.from(JSON.stringify(stretched)).toString('base64url'), sig].join('.'));
+    await expect(pds(['contract', 'verify', file, '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_SIGNATURE_INVALID/) });
   });
 
   it('refuses an unknown role and a bad configuration with a clear message', async () => {

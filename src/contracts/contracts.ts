@@ -59,7 +59,7 @@ export function contractStatusError(id: string, status: Exclude<ContractStatus, 
 }
 
 /** Which status each action leads to, from which statuses, and who may take it (seed 001 第二十七条, seed 004 第四十三条). */
-const TRANSITIONS: Record<ContractAction, { from: ContractStatus[]; to: ContractStatus; roles: string[] }> = {
+export const CONTRACT_TRANSITIONS: Record<ContractAction, { from: ContractStatus[]; to: ContractStatus; roles: ('bureau' | 'risk')[] }> = {
   suspend: { from: ['active'], to: 'suspended', roles: ['bureau', 'risk'] },
   resume: { from: ['suspended'], to: 'active', roles: ['bureau'] },
   revoke: { from: ['active', 'suspended'], to: 'revoked', roles: ['bureau'] },
@@ -135,7 +135,7 @@ export class ContractService {
    * fails them with `ERR_CONTRACT_REVOKED` and deletes the snapshot.
    */
   async changeStatus(p: Principal, id: string, action: ContractAction, reason: string, requestId?: string): Promise<ContractView> {
-    const rule = TRANSITIONS[action];
+    const rule = CONTRACT_TRANSITIONS[action];
     const role = rule.roles.find((r) => hasRole(p, r));
     if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${rule.roles.join(' or ')} may ${action} a contract`);
     this.visible(p, await this.loadContract(this.deps.store, id), id);
@@ -146,7 +146,7 @@ export class ContractService {
 
   /** The status change itself, inside the caller's transaction; pass its result to `afterTransition` after the commit. */
   async transition(tx: Tx, id: string, action: ContractAction, reason: string, actor: Actor, requestId?: string): Promise<Transitioned> {
-    const rule = TRANSITIONS[action];
+    const rule = CONTRACT_TRANSITIONS[action];
     const c = await this.loadContract(tx, id);
     if (!c) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
     if (!rule.from.includes(c.status)) {

@@ -8,7 +8,7 @@ export {
   type ContractClaims, type EmergencyPlan, type Scenario, type VerifiedContract,
 } from './contract-token.ts';
 export {
-  ContractService, contractStatusError,
+  ContractService, contractStatusError, CONTRACT_TRANSITIONS,
   type ContractAction, type ContractJobs, type ContractServiceDeps, type ContractStatus, type ContractView, type Transitioned,
 } from './contracts.ts';
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';

@@ -16,6 +16,15 @@ describe('contract workflow and lifecycle', () => {
   const get = (t: string, url: string) => world.server.inject({ method: 'GET', url, headers: auth(t) });
   const executor = () => world.platform.executor as EmbeddedExecutor;
   const submit = (contractId: string) => post(op, '/v1/jobs', { contractId, sql: 'SELECT district, count(*) AS n FROM population GROUP BY district' });
+  /** Submits a job while the executor is paused, makes `change` while it waits, then lets the executor go. */
+  const queueThen = async (contractId: string, change: (jobId: string) => Promise<unknown>): Promise<string> => {
+    executor().pause();
+    try {
+      const jobId = (await submit(contractId)).json().id as string;
+      await change(jobId);
+      return jobId;
+    } finally { executor().resume(); }
+  };
 
   beforeAll(async () => {
     world = await buildWorld();
@@ -127,40 +136,26 @@ describe('contract workflow and lifecycle', () => {
 
     it('a job queued, then its contract revoked before a worker picks it up, fails with ERR_CONTRACT_REVOKED and nothing is released', async () => {
       const contractId = await approvedContract(world);
-      executor().pause();
-      try {
-        const jobId = (await submit(contractId)).json().id as string;
-        expect((await get(op, `/v1/jobs/${jobId}`)).json().status).toBe('queued');
-        await post(bur, `/v1/contracts/${contractId}/revoke`, { reason: '授权终止' });
-        executor().resume();
-        const job = await waitForJob(world, op, jobId);
-        expect(job).toMatchObject({ status: 'failed', outputId: null, reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
-      } finally { executor().resume(); }
+      const jobId = await queueThen(contractId, async (id) => {
+        expect((await get(op, `/v1/jobs/${id}`)).json().status).toBe('queued');
+        expect((await post(bur, `/v1/contracts/${contractId}/revoke`, { reason: '授权终止' })).statusCode).toBe(200);
+      });
+      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', outputId: null, reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
       await executor().idle();
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
     });
 
     it('the check right before a run stops a queued job even when the status changed behind the API', async () => {
       const contractId = await approvedContract(world);
-      executor().pause();
-      let jobId: string;
-      try {
-        jobId = (await submit(contractId)).json().id as string;
-        // another API instance revoked it and this queue never heard: the worker must still refuse
-        await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'revoked', status_reason = 'elsewhere' WHERE id = $1", [contractId]));
-      } finally { executor().resume(); }
-      expect(await waitForJob(world, op, jobId!)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
+      // another API instance revoked it and this queue never heard: the worker must still refuse
+      const jobId = await queueThen(contractId, () => world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'revoked', status_reason = 'elsewhere' WHERE id = $1", [contractId])));
+      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
     });
 
     it('a contract whose term ended while a job waited: the job fails with ERR_CONTRACT_EXPIRED', async () => {
       const contractId = await approvedContract(world);
-      executor().pause();
-      let jobId: string;
-      try {
-        jobId = (await submit(contractId)).json().id as string;
-        await world.platform.store.write((tx) => tx.run("UPDATE contracts SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = $1", [contractId]));
-      } finally { executor().resume(); }
-      expect(await waitForJob(world, op, jobId!)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }] });
+      const jobId = await queueThen(contractId, () => world.platform.store.write((tx) => tx.run("UPDATE contracts SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = $1", [contractId])));
+      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }] });
       expect((await get(op, `/v1/contracts/${contractId}`)).json().status).toBe('expired');
     });
 

@@ -1,16 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Role } from '../../auth/index.ts';
-import type { ContractAction } from '../../contracts/index.ts';
+import { CONTRACT_TRANSITIONS, type ContractAction } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { AssessmentBody, AssessmentView, ContractListQuery, ContractView, IdParams, ProblemRef, StatusChangeBody } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
-const LIFECYCLE: Record<ContractAction, { roles: Role[]; summary: string }> = {
-  suspend: { roles: ['bureau', 'risk'], summary: "Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled" },
-  resume: { roles: ['bureau'], summary: 'Resume a suspended contract' },
-  revoke: { roles: ['bureau'], summary: 'Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted' },
+const LIFECYCLE: Record<ContractAction, string> = {
+  suspend: "Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled",
+  resume: 'Resume a suspended contract',
+  revoke: 'Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted',
 };
 
 export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
@@ -31,9 +30,9 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     },
   }, async (req, reply) => reply.type('application/jose').send(await contracts.getContractJws(req.principal, req.params.id)));
 
-  for (const [action, { roles, summary }] of Object.entries(LIFECYCLE) as [ContractAction, typeof LIFECYCLE[ContractAction]][]) {
+  for (const [action, summary] of Object.entries(LIFECYCLE) as [ContractAction, string][]) {
     app.post(`/v1/contracts/:id/${action}`, {
-      config: { roles },
+      config: { roles: CONTRACT_TRANSITIONS[action].roles },
       schema: { tags: ['contracts'], summary, params: IdParams, body: StatusChangeBody, response: { 200: ContractView, ...errors } },
     }, async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id));
   }

@@ -18,7 +18,7 @@ import { applyDisclosureControl } from '../src/disclosure/index.ts';
 import { domainPath, seedDomain } from '../src/domain/index.ts';
 import { buildSnapshot, resolveGrants } from '../src/masking/index.ts';
 import { loadPolicies } from '../src/policies/index.ts';
-import { analyseQuery, disposeRunners, runInSandbox, SqlParser, warmRunners } from '../src/sandbox/index.ts';
+import { analyseQuery, disposeRunners, functionAllowlist, runInSandbox, SqlParser, sqlPolicy, warmRunners } from '../src/sandbox/index.ts';
 import { exec, openInstance, queryRows, withConnection } from '../src/store/index.ts';
 
 const argRows = process.argv.indexOf('--rows');
@@ -80,13 +80,10 @@ try {
   const raw = await openInstance(snap.file, { access_mode: 'READ_ONLY', threads: String(policies.sandbox.limits.threads) });
   for (let i = 0; i < runs; i++) {
     const [s] = await time(async () => {
-      const a = await analyseQuery(parser, sql, 'aggregate', {
-        tables: { population: snap.tables.population!.columns }, identifierColumns: new Set(['pds_unit']), privacyUnitColumn: 'pds_unit',
-        aggregates: new Set(policies.sandbox.functions.aggregates), scalars: new Set(policies.sandbox.functions.scalars), operators: new Set(policies.sandbox.functions.operators),
-      });
+      const a = await analyseQuery(parser, sql, 'aggregate', sqlPolicy({ population: snap.tables.population!.columns }, [], 'pds_unit', functionAllowlist(policies.sqlAllowlist)));
       rewritten = a.sql;
       const res = await runInSandbox({ snapshotFile: snap.file, tempDir: path.join(dir, 'tmp', String(i)), sql: a.sql, limits: policies.sandbox.limits });
-      return applyDisclosureControl(res, { unitsColumn: a.unitsColumn, minUnits: 10, maxRows: 10000 });
+      return applyDisclosureControl(res, { unitsColumn: a.unitsColumn!, minUnits: 10, maxRows: 10000 });
     });
     sandboxMs.push(s);
     const [r] = await time(() => withConnection(raw, (c) => queryRows(c, sql)));

@@ -4,23 +4,28 @@ import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
 import { actorOf, type ContractJobs, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
 import type { Actor } from '../audit/index.ts';
-import { applyDisclosureControl, type CheckReport } from '../disclosure/index.ts';
+import type { CheckReport } from '../disclosure/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { newId, outputIdFor } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { PRIVACY_UNIT_COLUMN } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
-import { analyseQuery, runInSandbox, type AnalysisPolicy, type SqlParser } from '../sandbox/index.ts';
+import { functionAllowlist, sqlPolicy, type SqlParser, type SqlPolicy } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { toCsv } from './csv.ts';
 import type { Executor } from './executor.ts';
 import { signManifest, type Manifest } from './manifest.ts';
+import { evaluateQuery, type Evaluation } from './pipeline.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
 
 export interface JobReason {
   code: ErrorCode;
   message: string;
+  /** The sandbox layer that stopped the job (analysis, engine, process, disclosure), when one did. */
+  layer?: string;
+  /** The named SQL rule a static-analysis refusal cites. */
+  rule?: string;
 }
 
 export interface JobView {
@@ -104,8 +109,8 @@ export class JobService implements ContractJobs {
 
   async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, requestId?: string): Promise<JobView> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
-    if (contract.claims.mode !== 'aggregate') {
-      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `contract ${contract.id} is in ${contract.claims.mode} mode; this build runs aggregate-mode jobs only`);
+    if (contract.claims.mode === 'dp') {
+      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `contract ${contract.id} is in dp mode; this build runs aggregate- and custom-mode jobs`);
     }
     const id = newId('job', this.now());
     await this.deps.store.write(async (tx) => {
@@ -185,41 +190,31 @@ export class JobService implements ContractJobs {
     const job = (await this.loadJob(jobId))!;
     try {
       const { claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId);
-      const analysis = await analyseQuery(this.deps.parser, job.sql, claims.mode, this.analysisPolicy(claims));
-      const result = await runInSandbox({
-        snapshotFile: snapshotPath,
-        tempDir: path.join(this.deps.dataDir, 'tmp', jobId),
-        sql: analysis.sql,
-        limits: this.deps.policies.sandbox.limits,
-      }, signal);
-      const dc = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows });
-      if (!dc.releasable) {
-        const failed = dc.checks.filter((c) => !c.passed);
-        throw new PdsError('ERR_DISCLOSURE_REFUSED', failed.map((c) => `${c.check}: ${c.effect}`).join('; '));
-      }
-      await this.release(job, claims, dc);
+      const { limits } = this.deps.policies.sandbox;
+      const evaluation = await evaluateQuery(this.deps.parser, {
+        sql: job.sql, mode: claims.mode, policy: this.sqlPolicyFor(claims), snapshotFile: snapshotPath,
+        tempDir: path.join(this.deps.dataDir, 'tmp', jobId), limits, maxSqlBytes: limits.maxSqlBytes,
+        disclosure: { minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows }, signal,
+      });
+      await this.record(job, claims, evaluation);
     } catch (err) {
       if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
       const code: ErrorCode = isPdsError(err) ? err.code : 'ERR_INTERNAL';
       const message = isPdsError(err) ? err.detail : 'internal error while running the job';
       const status: JobStatus = FAILED.includes(code) ? 'failed' : 'rejected';
-      await this.finish(jobId, status, [{ code, message }]);
+      const extra = isPdsError(err) ? err.extra ?? {} : {};
+      const reason: JobReason = { code, message };
+      if (typeof extra.layer === 'string') reason.layer = extra.layer;
+      if (typeof extra.rule === 'string') reason.rule = extra.rule;
+      await this.finish(jobId, status, [reason]);
       if (!isPdsError(err)) throw err;
     }
   }
 
-  private analysisPolicy(claims: VerifiedContract): AnalysisPolicy {
-    const { functions } = this.deps.policies.sandbox;
-    const identifierColumns = new Set<string>([PRIVACY_UNIT_COLUMN]);
-    for (const ds of claims.datasets) for (const c of ds.columns) if (c.rule === 'pseudonymize') identifierColumns.add(c.column);
-    return {
-      tables: Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns])),
-      identifierColumns,
-      privacyUnitColumn: PRIVACY_UNIT_COLUMN,
-      aggregates: new Set(functions.aggregates),
-      scalars: new Set(functions.scalars),
-      operators: new Set(functions.operators),
-    };
+  private sqlPolicyFor(claims: VerifiedContract): SqlPolicy {
+    const pseudonyms = claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column));
+    const tables = Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns]));
+    return sqlPolicy(tables, pseudonyms, PRIVACY_UNIT_COLUMN, functionAllowlist(this.deps.policies.sqlAllowlist));
   }
 
   private async finish(jobId: string, status: JobStatus, reasons: JobReason[]): Promise<void> {
@@ -231,32 +226,41 @@ export class JobService implements ContractJobs {
     });
   }
 
-  /** Writes the output, signs its manifest and records the release in one transaction. */
-  private async release(job: JobView & { operatorOrg: string; sql: string }, claims: VerifiedContract, dc: ReturnType<typeof applyDisclosureControl>): Promise<void> {
+  /**
+   * Writes the output and records it in one transaction: released (with its signed manifest) when
+   * the evaluation says so, otherwise held for review, unseen by the operator.
+   */
+  private async record(job: JobView & { operatorOrg: string; sql: string }, claims: VerifiedContract, evaluation: Evaluation): Promise<void> {
+    const dc = evaluation.output;
     const outputId = outputIdFor(job.id);
     const dir = path.join(this.deps.dataDir, 'outputs');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${outputId}.json`);
     const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
-    const releasedAt = this.now().toISOString();
-    const manifest: Manifest = {
-      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
-      contractId: job.contractId,
-      jobId: job.id,
-      sqlSha256: sha256(job.sql),
-      snapshotHash: claims.snapshot.hash,
-      policyHash: claims.policyHash,
-      checks: dc.checks,
-      cellsSuppressed: dc.cellsSuppressed,
-      epsilonSpent: 0,
-      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
-      releasedAt,
-      releasedBy: 'auto',
-    };
-    const jws = await signManifest(this.deps.keys.bureau, manifest, job.operatorOrg);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }));
+    const release = evaluation.decision === 'release';
+    const at = this.now().toISOString();
+    let jws: string | null = null;
+    if (release) {
+      const manifest: Manifest = {
+        output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+        contractId: job.contractId,
+        jobId: job.id,
+        sqlSha256: sha256(job.sql),
+        snapshotHash: claims.snapshot.hash,
+        policyHash: claims.policyHash,
+        checks: dc.checks,
+        cellsSuppressed: dc.cellsSuppressed,
+        epsilonSpent: 0,
+        dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
+        releasedAt: at,
+        releasedBy: 'auto',
+      };
+      jws = await signManifest(this.deps.keys.bureau, manifest, job.operatorOrg);
+    }
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
-    const released = await this.deps.store.write(async (tx) => {
+    const status = release ? 'released' : 'held';
+    const recorded = await this.deps.store.write(async (tx) => {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
       if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
       // the last word on the contract is inside the release transaction: a revocation that
@@ -264,18 +268,19 @@ export class JobService implements ContractJobs {
       await this.deps.contracts.assertActive(tx, job.contractId);
       await tx.run(
         `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at)
-         VALUES ($1, $2, $3, $4, 'released', $5, $6, $7, $8, $9, $10, $11, $12, 'auto', $12)`,
-        [outputId, job.id, job.contractId, job.operatorOrg, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), manifest.output.sha256, file, jws, releasedAt],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), sha256(csv), file, jws,
+          release ? at : null, release ? 'auto' : null, at],
       );
-      await tx.run(`UPDATE jobs SET status = 'released', output_id = $1, finished_at = $2 WHERE id = $3`, [outputId, releasedAt, job.id]);
-      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.released', objectType: 'job', objectId: job.id, details: { outputId } });
+      await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
       await appendAudit(tx, {
-        actor: SYSTEM_ACTOR, action: 'output.released', objectType: 'output', objectId: outputId,
-        details: { sha256: manifest.output.sha256, rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
+        actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
+        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
       });
       return true;
     }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
-    if (!released) fs.rmSync(file, { force: true });
+    if (!recorded) fs.rmSync(file, { force: true });
   }
 
   private async loadOutput(id: string): Promise<(OutputView & { operatorOrg: string; file: string; manifestJws: string | null }) | undefined> {

@@ -8,8 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { PdsError } from '../errors/index.ts';
 import { parseRule, permits, RuleSyntaxError } from './masking-rule.ts';
 import {
-  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy, WorkflowPolicy,
+  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy, SqlAllowlist, WorkflowPolicy,
   type Catalog as CatalogT, type DisclosurePolicy as DisclosureT, type MaskingPolicy as MaskingT, type SandboxPolicy as SandboxT,
+  type SqlAllowlist as SqlAllowlistT,
   type WorkflowPolicy as WorkflowT,
 } from './schemas.ts';
 
@@ -22,6 +23,7 @@ export interface Policies {
   masking: MaskingT;
   disclosure: DisclosureT;
   sandbox: SandboxT;
+  sqlAllowlist: SqlAllowlistT;
   workflow: WorkflowT;
   /** SHA-256 of the canonical JSON of all policies. */
   hash: string;
@@ -100,18 +102,32 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
   for (const key of ['epsilonPerTerm', 'epsilonPerQuery'] as const) {
     if (p.disclosure.dp[key].default > p.disclosure.dp[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.${key}.default is above its ceiling`);
   }
+  const allow = p.sqlAllowlist;
+  const lists = { aggregates: allow.aggregates, individualValue: allow.individualValue, windows: allow.windows, scalars: allow.scalars };
+  const seen = new Map<string, string>();
+  for (const [list, names] of Object.entries(lists)) {
+    for (const n of names) {
+      const other = seen.get(n);
+      if (other) throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'sql-allowlist.yaml')}: ${list}: ${n} is also in ${other}`);
+      seen.set(n, list);
+    }
+  }
+  for (const n of allow.identifierAggregates) {
+    if (!allow.aggregates.includes(n)) throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'sql-allowlist.yaml')}: identifierAggregates: ${n} is not in aggregates`);
+  }
   if (p.disclosure.dp.epsilonPerQuery.default > p.disclosure.dp.epsilonPerTerm.default) {
     throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`);
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml` and `workflow.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml` and `workflow.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
     masking: loadFile<MaskingT>(dir, 'masking.yaml', MaskingPolicy),
     disclosure: loadFile<DisclosureT>(dir, 'disclosure.yaml', DisclosurePolicy),
     sandbox: loadFile<SandboxT>(dir, 'sandbox.yaml', SandboxPolicy),
+    sqlAllowlist: loadFile<SqlAllowlistT>(dir, 'sql-allowlist.yaml', SqlAllowlist),
     workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
   };
   checkConsistency(dir, p);

@@ -90,11 +90,20 @@ export const SandboxPolicy = Type.Object({
     tempDirectorySize: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
     timeoutMs: Type.Integer({ minimum: 100 }),
     maxResultRows: Type.Integer({ minimum: 1 }),
-  }, { additionalProperties: false }),
-  functions: Type.Object({
-    aggregates: Type.Array(Type.String()),
-    scalars: Type.Array(Type.String()),
-    operators: Type.Array(Type.String()),
+    maxResultBytes: Type.Integer({ minimum: 1024 }),
+    maxSqlBytes: Type.Integer({ minimum: 64 }),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type SandboxPolicy = Static<typeof SandboxPolicy>;
+
+const FunctionNames = Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), { uniqueItems: true });
+export const SqlAllowlist = Type.Object({
+  version: Type.Integer(),
+  aggregates: FunctionNames,
+  individualValue: FunctionNames,
+  identifierAggregates: FunctionNames,
+  windows: FunctionNames,
+  scalars: FunctionNames,
+  operators: Type.Array(Type.String({ minLength: 1, maxLength: 4 }), { uniqueItems: true }),
+}, { additionalProperties: false });
+export type SqlAllowlist = Static<typeof SqlAllowlist>;

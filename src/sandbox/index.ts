@@ -1,3 +1,6 @@
-export { analyseQuery, SqlParser, UNITS_COLUMN, type Analysis, type AnalysisPolicy, type QueryMode } from './analysis.ts';
-export { disposeRunners, runInSandbox, warmRunners, type SandboxResult } from './runner.ts';
-export type { RunRequest, RunResponse, SandboxLimits } from './protocol.ts';
+export { analyseQuery, functionAllowlist, type Analysis, type AnalysisOptions, type QueryMode } from './analysis.ts';
+export { SqlParser, type SqlRule } from './ast.ts';
+export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
+export { UNITS_COLUMN, unitsColumnName } from './units.ts';
+export { disposeRunners, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
+export { SANDBOX_LAYERS, type RunRequest, type RunResponse, type SandboxLayer, type SandboxLimits } from './protocol.ts';

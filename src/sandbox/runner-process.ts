@@ -1,9 +1,13 @@
 /**
  * The sandbox runner: a separate process that runs exactly one job in a fresh, locked-down DuckDB
  * and exits. A crash, OOM or kill here never touches the API process (DESIGN §4.3 d).
- * The snapshot is attached read-only *before* external access is switched off and the
- * configuration is locked, so the query itself can open nothing else and change no setting.
+ * This file is the engine layer (protocol.ts): the snapshot is attached read-only *before*
+ * external access is switched off and the configuration is locked, so the query itself can open
+ * nothing else and change no setting; and it runs only if DuckDB itself says it is one SELECT.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../store/index.ts';
 import type { RunRequest, RunResponse } from './protocol.ts';
 
@@ -15,10 +19,11 @@ import type { RunRequest, RunResponse } from './protocol.ts';
 function classify(message: string): RunResponse {
   const kind = /^([A-Za-z ]+ Error):/.exec(message)?.[1] ?? 'Error';
   const firstLine = message.split('\n')[0]!.slice(0, 500);
-  if (kind === 'Permission Error' || /configuration has been locked|attached in read-only mode/.test(firstLine)) {
+  if (kind === 'Permission Error' || /configuration has been locked|read-only mode|disabled by configuration/i.test(firstLine)) {
     return { ok: false, code: 'ERR_SANDBOX_DENIED', message: firstLine };
   }
   if (kind === 'Out of Memory Error') return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
+  if (kind === 'INTERRUPT Error' || /interrupted/i.test(firstLine)) return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job was interrupted at its wall-clock limit' };
   if (['Binder Error', 'Parser Error', 'Catalog Error'].includes(kind)) return { ok: false, code: 'ERR_SQL_INVALID', message: firstLine };
   if (['Conversion Error', 'Invalid Input Error', 'Out of Range Error', 'Constraint Error', 'Invalid Error', 'Not implemented Error'].includes(kind)) {
     return { ok: false, code: 'ERR_SQL_RUNTIME', message: `${kind} while running the query (details withheld: they may quote data values)` };
@@ -26,30 +31,61 @@ function classify(message: string): RunResponse {
   return { ok: false, code: 'ERR_SANDBOX_FAILURE', message: kind };
 }
 
+const denied = (message: string): RunResponse => ({ ok: false, code: 'ERR_SANDBOX_DENIED', message });
+const tooBig = (message: string): RunResponse => ({ ok: false, code: 'ERR_LIMIT_EXCEEDED', message });
+
+async function lockDown(conn: DuckDBConnection, req: RunRequest): Promise<void> {
+  await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY)`);
+  await exec(conn, 'USE snapshot');
+  await exec(conn, 'SET allow_persistent_secrets = false');
+  await exec(conn, 'SET max_expression_depth = 250');
+  await exec(conn, 'SET enable_external_access = false');
+  await exec(conn, 'SET lock_configuration = true');
+}
+
+async function runLocked(conn: DuckDBConnection, req: RunRequest, started: number): Promise<RunResponse> {
+  const engine = req.engineLayer !== false;
+  if (engine) await lockDown(conn, req);
+  else await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY); USE snapshot`);
+  const extracted = await conn.extractStatements(req.sql);
+  if (engine && extracted.count !== 1) return denied(`the engine runs exactly one statement, got ${extracted.count}`);
+  for (let i = 0; i < extracted.count - 1; i++) await (await extracted.prepare(i)).run();
+  const prepared = await extracted.prepare(extracted.count - 1);
+  if (engine && prepared.statementType !== StatementType.SELECT) return denied(`the engine runs SELECT statements only, got statement type ${StatementType[prepared.statementType]}`);
+  // the engine's own clock: interrupt the query from inside, before the parent's SIGKILL
+  const timer = engine ? setTimeout(() => conn.interrupt(), req.limits.timeoutMs) : undefined;
+  try {
+    const cap = engine ? req.limits.maxResultRows + 1 : Number.MAX_SAFE_INTEGER;
+    const reader = await prepared.streamAndReadUntil(cap);
+    if (engine && reader.currentRowCount > req.limits.maxResultRows) return tooBig(`the result has more than ${req.limits.maxResultRows} rows`);
+    const body = JSON.stringify(readResult(reader));
+    const bytes = Buffer.byteLength(body);
+    if (engine && bytes > req.limits.maxResultBytes) return tooBig(`the result is larger than ${req.limits.maxResultBytes} bytes`);
+    const resultFile = path.join(req.tempDir, 'result.json');
+    fs.writeFileSync(resultFile, body, { mode: 0o600 });
+    return { ok: true, elapsedMs: Math.round(performance.now() - started), resultFile, bytes };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function run(req: RunRequest): Promise<RunResponse> {
   const started = performance.now();
-  const instance = await openInstance(':memory:', {
-    threads: String(req.limits.threads),
-    memory_limit: req.limits.memoryLimit,
-    max_temp_directory_size: req.limits.tempDirectorySize,
-    temp_directory: req.tempDir,
-    autoload_known_extensions: 'false',
-    autoinstall_known_extensions: 'false',
-    allow_community_extensions: 'false',
-    allow_unsigned_extensions: 'false',
-  });
+  const engine = req.engineLayer !== false;
+  const instance = await openInstance(':memory:', engine
+    ? {
+      threads: String(req.limits.threads),
+      memory_limit: req.limits.memoryLimit,
+      max_temp_directory_size: req.limits.tempDirectorySize,
+      temp_directory: req.tempDir,
+      autoload_known_extensions: 'false',
+      autoinstall_known_extensions: 'false',
+      allow_community_extensions: 'false',
+      allow_unsigned_extensions: 'false',
+    }
+    : { temp_directory: req.tempDir });
   try {
-    return await withConnection(instance, async (conn) => {
-      await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY)`);
-      await exec(conn, 'USE snapshot');
-      await exec(conn, 'SET enable_external_access = false');
-      await exec(conn, 'SET lock_configuration = true');
-      const reader = await conn.runAndReadUntil(req.sql, req.limits.maxResultRows + 1);
-      if (reader.currentRowCount > req.limits.maxResultRows) {
-        return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: `the result has more than ${req.limits.maxResultRows} rows` } as const;
-      }
-      return { ok: true, elapsedMs: Math.round(performance.now() - started), ...readResult(reader) } as const;
-    });
+    return await withConnection(instance, (conn) => runLocked(conn, req, started));
   } catch (err) {
     return classify((err as Error).message ?? String(err));
   } finally {

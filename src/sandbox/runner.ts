@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PdsError } from '../errors/index.ts';
+import type { ReadResult } from '../store/index.ts';
 import type { RunRequest, RunResponse } from './protocol.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,15 +18,32 @@ function loaderArgs(): string[] {
   return ['--import', pathToFileURL(path.join(tsxDir, 'dist', 'loader.mjs')).href];
 }
 
-export type SandboxResult = Extract<RunResponse, { ok: true }>;
+export type SandboxResult = ReadResult & { elapsedMs: number };
 
-function spawnRunner(): ChildProcess {
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
+
+/** OS limits on the runner (process layer): writable memory (RLIMIT_DATA; an address-space limit would stop WebAssembly reservations), file size, no core dumps. */
+export interface ProcessLimits {
+  dataBytes: number;
+  fileSizeBytes: number;
+}
+
+const DEFAULT_PROCESS_LIMITS: ProcessLimits = { dataBytes: 6 * 2 ** 30, fileSizeBytes: 2 * 2 ** 30 };
+let processLimits = DEFAULT_PROCESS_LIMITS;
+
+function spawnRunner(isolated = true): ChildProcess {
+  const nodeArgs = [...loaderArgs(), '--max-old-space-size=512'];
+  const limited = isolated && PRLIMIT !== undefined;
   return fork(RUNNER, [], {
-    execArgv: [...loaderArgs(), '--max-old-space-size=512'],
+    // prlimit sets the limits, then execs node in place: the IPC channel passes through
+    execPath: limited ? PRLIMIT : process.execPath,
+    execArgv: limited
+      ? [`--data=${processLimits.dataBytes}`, `--fsize=${processLimits.fileSizeBytes}`, '--core=0', process.execPath, ...nodeArgs]
+      : nodeArgs,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',
     // the runner inherits nothing from the API's environment: no secrets, no proxies
-    env: { PATH: process.env.PATH ?? '' },
+    env: isolated ? { PATH: process.env.PATH ?? '' } : { ...process.env },
   });
 }
 
@@ -70,7 +88,8 @@ class SparePool {
 let pool: SparePool | undefined;
 
 /** Keeps `size` runner processes ready (default 1). Call `disposeRunners` on shutdown. */
-export function warmRunners(size = 1): void {
+export function warmRunners(size = 1, limits: ProcessLimits = processLimits): void {
+  processLimits = limits;
   pool?.close();
   pool = new SparePool(size);
   pool.fill();
@@ -81,15 +100,27 @@ export function disposeRunners(): void {
   pool = undefined;
 }
 
+/** How long the parent waits past the engine's own interrupt before it kills the process. */
+const KILL_GRACE_MS = 1500;
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Only the red-team suite switches the process layer off, to show the other layers hold. */
+  processLayer?: boolean;
+}
+
 /**
  * Runs one query in a fresh runner process. The wall-clock limit is enforced from outside with
- * SIGKILL, which interrupts anything, including a query stuck in native code.
+ * SIGKILL, which interrupts anything, including a query stuck in native code; the result file's
+ * size is checked before a byte of it is read into this process.
  */
-export async function runInSandbox(req: RunRequest, signal?: AbortSignal): Promise<SandboxResult> {
+export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Promise<SandboxResult> {
+  const { signal } = opts;
+  const isolated = opts.processLayer !== false;
   fs.mkdirSync(req.tempDir, { recursive: true, mode: 0o700 });
   try {
     const res = await new Promise<RunResponse>((resolve, reject) => {
-      const child = pool ? pool.take() : spawnRunner();
+      const child = isolated && pool ? pool.take() : spawnRunner(isolated);
       let stderr = '';
       let settled = false;
       child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
@@ -100,10 +131,13 @@ export async function runInSandbox(req: RunRequest, signal?: AbortSignal): Promi
         signal?.removeEventListener('abort', onAbort);
         fn();
       };
+      // without the process layer only a harness backstop remains, reported as a failure
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        finish(() => reject(new PdsError('ERR_LIMIT_EXCEEDED', `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`)));
-      }, req.limits.timeoutMs);
+        finish(() => reject(isolated
+          ? new PdsError('ERR_LIMIT_EXCEEDED', `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`, { extra: { layer: 'process' } })
+          : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', { extra: { layer: 'none' } })));
+      }, isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000);
       const onAbort = () => {
         child.kill('SIGKILL');
         finish(() => reject(signal!.reason instanceof Error ? signal!.reason : new PdsError('ERR_SANDBOX_FAILURE', 'the run was cancelled')));
@@ -112,14 +146,19 @@ export async function runInSandbox(req: RunRequest, signal?: AbortSignal): Promi
       child.on('message', (m: RunResponse | { ready: true }) => { if (!('ready' in m)) finish(() => resolve(m)); });
       child.once('error', (err) => finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err }))));
       child.once('exit', (code, sig) => finish(() => reject(new PdsError(
-        sig === 'SIGKILL' || code === 134 || code === 137 ? 'ERR_LIMIT_EXCEEDED' : 'ERR_SANDBOX_FAILURE',
+        sig === 'SIGKILL' || sig === 'SIGXFSZ' || sig === 'SIGSEGV' || sig === 'SIGABRT' || code === 134 || code === 137 ? 'ERR_LIMIT_EXCEEDED' : 'ERR_SANDBOX_FAILURE',
         `the runner process ended (${sig ?? `exit ${code}`}) without an answer`,
-        { extra: { stderr: stderr.split('\n').slice(-3).join('\n') } },
+        { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
       ))));
       child.send(req);
     });
-    if (!res.ok) throw new PdsError(res.code, res.message);
-    return res;
+    if (!res.ok) throw new PdsError(res.code, res.message, { extra: { layer: 'engine' } });
+    const size = fs.statSync(res.resultFile).size;
+    if (isolated && size > req.limits.maxResultBytes) {
+      throw new PdsError('ERR_LIMIT_EXCEEDED', `the result is larger than ${req.limits.maxResultBytes} bytes`, { extra: { layer: 'process' } });
+    }
+    const result = JSON.parse(fs.readFileSync(res.resultFile, 'utf8')) as ReadResult;
+    return { ...result, elapsedMs: res.elapsedMs };
   } finally {
     fs.rmSync(req.tempDir, { recursive: true, force: true });
   }

@@ -4,18 +4,13 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { analyseQuery, runInSandbox, SqlParser, type AnalysisPolicy, type SandboxLimits } from '../../src/sandbox/index.ts';
+import { analyseQuery, functionAllowlist, runInSandbox, SqlParser, sqlPolicy, type SandboxLimits } from '../../src/sandbox/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
-const policy: AnalysisPolicy = {
-  tables: { population: ['district', 'gender', 'education', 'income', 'id_number', 'pds_unit'] },
-  identifierColumns: new Set(['id_number', 'pds_unit']),
-  privacyUnitColumn: 'pds_unit',
-  aggregates: new Set(policies.sandbox.functions.aggregates),
-  scalars: new Set(policies.sandbox.functions.scalars),
-  operators: new Set(policies.sandbox.functions.operators),
-};
+const policy = sqlPolicy(
+  { population: ['district', 'gender', 'education', 'income', 'id_number', 'pds_unit'] }, ['id_number'], 'pds_unit', functionAllowlist(policies.sqlAllowlist),
+);
 
 describe('analyseQuery', () => {
   let parser: SqlParser;
@@ -55,7 +50,7 @@ describe('analyseQuery', () => {
     ['SELECT district, min(id_number) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
     ['SELECT district, string_agg(id_number, \',\') FROM population GROUP BY 1', 'ERR_SQL_FUNCTION_NOT_ALLOWED'],
     ['SELECT district, list(income) FROM population GROUP BY 1', 'ERR_SQL_FUNCTION_NOT_ALLOWED'],
-    ['SELECT district, count(*) FROM population GROUP BY 1 UNION ALL SELECT district, count(*) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
+    ['SELECT district, count(*) FROM population GROUP BY 1 INTERSECT SELECT district, count(*) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
     ['SELEC district FROM population', 'ERR_SQL_SYNTAX'],
     ['   ', 'ERR_SQL_SYNTAX'],
   ])('refuses %s with %s', async (sql, code) => {

@@ -1,0 +1,70 @@
+import { applyDisclosureControl, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
+import {
+  analyseQuery, runInSandbox, unitsColumnName,
+  type Analysis, type QueryMode, type SandboxLayer, type SandboxLimits, type SqlParser, type SqlPolicy,
+} from '../sandbox/index.ts';
+
+/**
+ * One query through every layer: static analysis, the runner (engine and process layers) and
+ * disclosure control. A refusal is a PdsError whose `extra.layer` names the layer that stopped it.
+ */
+
+export interface QueryInput {
+  sql: string;
+  mode: QueryMode;
+  policy: SqlPolicy;
+  snapshotFile: string;
+  tempDir: string;
+  limits: SandboxLimits;
+  maxSqlBytes: number;
+  disclosure: { minUnits: number; maxRows: number };
+  signal?: AbortSignal;
+  /** Only the red-team suite switches layers off, one at a time, to show the others hold. */
+  layersOff?: ReadonlySet<SandboxLayer>;
+}
+
+export interface Evaluation {
+  /** `release`: every check passed in a mode that releases at once; `hold`: a person must review it. */
+  decision: 'release' | 'hold';
+  analysis: Analysis;
+  output: DisclosureResult;
+}
+
+function atLayer(err: unknown, layer: SandboxLayer): unknown {
+  if (!isPdsError(err) || err.extra?.layer) return err;
+  return new PdsError(err.code, err.detail, { cause: err.cause, errors: err.errors, extra: { ...err.extra, layer } });
+}
+
+const HELD_FOR_REVIEW: CheckReport = {
+  check: 'review', params: {}, passed: true,
+  effect: 'custom-mode outputs are held until bureau reviewers release them',
+};
+
+export async function evaluateQuery(parser: SqlParser, input: QueryInput): Promise<Evaluation> {
+  const off = input.layersOff ?? new Set<SandboxLayer>();
+  const unitsColumn = unitsColumnName();
+  const analysis: Analysis = off.has('analysis')
+    ? { sql: input.sql, mode: input.mode, tables: [], unitsColumn: input.mode === 'aggregate' ? unitsColumn : null }
+    : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
+  const result = await runInSandbox(
+    { snapshotFile: input.snapshotFile, tempDir: input.tempDir, sql: analysis.sql, limits: input.limits, engineLayer: !off.has('engine') },
+    { signal: input.signal, processLayer: !off.has('process') },
+  );
+  if (off.has('disclosure')) {
+    return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, releasable: true } };
+  }
+  if (analysis.mode !== 'aggregate') {
+    return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [HELD_FOR_REVIEW], cellsSuppressed: 0, releasable: true } };
+  }
+  // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
+  if (!result.columns.some((c) => c.name === analysis.unitsColumn)) {
+    throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
+  }
+  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn!, ...input.disclosure });
+  if (!output.releasable) {
+    const failed = output.checks.filter((c) => !c.passed);
+    throw new PdsError('ERR_DISCLOSURE_REFUSED', failed.map((c) => `${c.check}: ${c.effect}`).join('; '), { extra: { layer: 'disclosure' } });
+  }
+  return { decision: 'release', analysis, output };
+}

@@ -1,0 +1,170 @@
+import { isNode, refuse, type Node } from './ast.ts';
+import type { SqlPolicy } from './references.ts';
+
+/**
+ * Item 2 of the sandbox rules, aggregate mode: what may be done with identifiers and individual
+ * values anywhere in the query. The units rewrite (units.ts) then makes every released row carry
+ * the number of people or enterprises behind it.
+ *
+ * Identifier columns (the privacy unit and pseudonyms) may be: counted; compared in a filter
+ * (WHERE, ON, HAVING, QUALIFY); used to order or partition; and, below the outer query, projected
+ * or grouped on *under their own name*, so the rules keep seeing them one level up. Anything else
+ * (min/max of a pseudonym, a renamed or transformed pseudonym, a pseudonym in the outer result)
+ * would carry a person out.
+ */
+
+type Context = 'outer-projection' | 'outer-group' | 'projection' | 'group' | 'filter' | 'order';
+
+export function columnName(n: Node): string | undefined {
+  if (n.class !== 'COLUMN_REF' || !Array.isArray(n.column_names)) return undefined;
+  return String(n.column_names[n.column_names.length - 1]).toLowerCase();
+}
+
+export function functionName(n: Node): string {
+  return String(n.function_name).toLowerCase();
+}
+
+/** True when a SELECT groups by the privacy unit itself: each of its rows is one unit's own data. */
+export function groupsByUnit(select: Node, policy: SqlPolicy): boolean {
+  const groups = (select.group_expressions as Node[] | undefined) ?? [];
+  const sets = (select.group_sets as unknown[] | undefined) ?? [];
+  return sets.length <= 1 && groups.some((g) => columnName(g) === policy.privacyUnitColumn);
+}
+
+/** True when a SELECT aggregates: GROUP BY, or an aggregate function of its own (not of a subquery). */
+export function aggregates(select: Node, policy: SqlPolicy): boolean {
+  if (((select.group_expressions as Node[] | undefined) ?? []).length > 0) return true;
+  let found = false;
+  const look = (v: unknown): void => {
+    if (found) return;
+    if (Array.isArray(v)) { v.forEach(look); return; }
+    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    if (v.class === 'FUNCTION' && !v.is_operator && (policy.functions.aggregates.has(functionName(v)) || policy.functions.individualValue.has(functionName(v)))) { found = true; return; }
+    Object.values(v).forEach(look);
+  };
+  look(select.select_list);
+  look(select.having);
+  return found;
+}
+
+class AggregateRules {
+  constructor(private readonly sql: string, private readonly policy: SqlPolicy) {}
+
+  query(node: Node, outer: boolean): void {
+    for (const entry of ((node.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []) {
+      this.query(((entry.value as Node).query as Node).node as Node, false);
+    }
+    if (node.type === 'SET_OPERATION_NODE' || node.type === 'RECURSIVE_CTE_NODE') {
+      this.query(node.left as Node, outer);
+      this.query(node.right as Node, outer);
+      this.expr(node.modifiers, 'order', false, false);
+      return;
+    }
+    this.select(node, outer);
+  }
+
+  private select(s: Node, outer: boolean): void {
+    const perUnit = !outer && groupsByUnit(s, this.policy);
+    this.from(s.from_table as Node);
+    for (const item of s.select_list as Node[]) {
+      this.expr(item, outer ? 'outer-projection' : 'projection', perUnit, true);
+    }
+    for (const g of (s.group_expressions as Node[] | undefined) ?? []) this.expr(g, outer ? 'outer-group' : 'group', perUnit, true);
+    this.expr(s.where_clause, 'filter', perUnit, false);
+    this.expr(s.having, 'filter', perUnit, false);
+    this.expr(s.qualify, 'filter', perUnit, false);
+    this.expr(s.modifiers, 'order', perUnit, false);
+  }
+
+  private from(ref: Node | undefined): void {
+    if (!ref) return;
+    if (ref.type === 'JOIN') {
+      this.from(ref.left as Node);
+      this.from(ref.right as Node);
+      this.expr(ref.condition, 'filter', false, false);
+    } else if (ref.type === 'SUBQUERY') {
+      this.query((ref.subquery as Node).node as Node, false);
+    }
+    if ((ref.column_name_alias as unknown[] | undefined)?.length && ref.type === 'BASE_TABLE') {
+      refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', 'column alias lists on snapshot tables are not allowed in aggregate mode (they could rename an identifier); rename columns in the SELECT list', ref, this.sql);
+    }
+  }
+
+  private isIdentifier(n: Node): boolean {
+    const c = columnName(n);
+    return c !== undefined && this.policy.identifierColumns.has(c);
+  }
+
+  /**
+   * Walks one expression. `bare` is true while the node is the whole select item or group key;
+   * `counted` is true inside an identifier aggregate (count).
+   */
+  private expr(v: unknown, ctx: Context, perUnit: boolean, bare: boolean, counted = false): void {
+    if (Array.isArray(v)) { for (const x of v) this.expr(x, ctx, perUnit, false, counted); return; }
+    if (!isNode(v)) return;
+    if (typeof v.class !== 'string') { for (const x of Object.values(v)) this.expr(x, ctx, perUnit, false, counted); return; }
+    const n = v;
+    switch (n.class) {
+      case 'COLUMN_REF': {
+        if (!this.isIdentifier(n) || counted || ctx === 'filter' || ctx === 'order') return;
+        const name = columnName(n)!;
+        const ownName = !n.alias || String(n.alias).toLowerCase() === name;
+        if (bare && ownName && (ctx === 'projection' || ctx === 'group')) return;
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', ctx.startsWith('outer')
+          ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
+          : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`, n, this.sql);
+      }
+      // falls through: refuse never returns
+      case 'SUBQUERY': {
+        if (n.subquery_type === 'SCALAR' && ctx !== 'filter' && ctx !== 'order') {
+          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'no-scalar-subquery-projection', 'a scalar subquery in a SELECT list or GROUP BY is not allowed in aggregate mode: its value would not be counted by privacy units; join the table instead', n, this.sql);
+        }
+        this.query((n.subquery as Node).node as Node, false);
+        this.expr(n.child, ctx, perUnit, false, counted);
+        return;
+      }
+      case 'STAR': {
+        if (ctx === 'outer-projection' || ctx === 'outer-group') {
+          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns', n, this.sql);
+        }
+        for (const r of (n.rename_list as Node[] | undefined) ?? []) {
+          const col = String((r.key as Node).column).toLowerCase();
+          if (this.policy.identifierColumns.has(col)) refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', `identifier column ${col} cannot be renamed`, n, this.sql);
+        }
+        for (const r of (n.replace_list as Node[] | undefined) ?? []) {
+          const value = r.value as Node;
+          const ownName = String(r.key).toLowerCase() === columnName(value);
+          this.expr(value, ctx, perUnit, ownName, counted);
+        }
+        if (n.alias && ctx !== 'filter') refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', '* and COLUMNS(...) cannot be aliased in aggregate mode', n, this.sql);
+        return;
+      }
+      case 'FUNCTION': {
+        const name = functionName(n);
+        const f = this.policy.functions;
+        if (f.individualValue.has(name) && !perUnit) {
+          refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'individual-values', `${name} returns individual values; aggregate mode releases statistics only (allowed inside a subquery grouped by ${this.policy.privacyUnitColumn}, or in custom mode with review)`, n, this.sql);
+        }
+        const inCount = counted || (!n.is_operator && f.identifierAggregates.has(name));
+        this.expr(n.children, ctx, perUnit, false, inCount);
+        this.expr(n.filter, 'filter', perUnit, false, false);
+        this.expr(n.order_bys, 'order', perUnit, false, false);
+        return;
+      }
+      case 'WINDOW': {
+        this.expr(n.children, ctx, perUnit, false, counted || this.policy.functions.identifierAggregates.has(functionName(n)));
+        this.expr(n.partitions, 'order', perUnit, false);
+        this.expr(n.orders, 'order', perUnit, false);
+        this.expr(n.filter_expr, 'filter', perUnit, false);
+        for (const k of ['start_expr', 'end_expr', 'offset_expr', 'default_expr']) this.expr(n[k], ctx, perUnit, false, counted);
+        return;
+      }
+    }
+    for (const [k, x] of Object.entries(n)) if (k !== 'class') this.expr(x, ctx, perUnit, false, counted);
+  }
+}
+
+/** Checks the aggregate-mode rules on the outer query (or each branch of an outer UNION ALL). */
+export function checkAggregateRules(root: Node, sql: string, policy: SqlPolicy): void {
+  new AggregateRules(sql, policy).query(root, true);
+}

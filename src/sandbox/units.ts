@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
+import { RESERVED_PREFIX, type SqlPolicy } from './references.ts';
+
+/**
+ * The units rewrite of aggregate mode: every outer row gets a column counting the distinct privacy
+ * units behind it, which disclosure control reads (DESIGN §4.8). The unit column of every snapshot
+ * table the outer FROM reads is carried up through joins, subqueries and CTEs under reserved names.
+ *
+ * A row's count is the smallest, over the tables it reads, of the distinct units that (a) made the
+ * row exist and (b) gave a non-NULL value to each of its aggregates (after their FILTER). So
+ * `max(CASE WHEN <one person> THEN income END)` counts one unit, not the whole group.
+ *
+ * A subquery on the way may aggregate only per unit (GROUP BY the unit column): its rows are then
+ * each one unit's own data. Window functions there must partition by the unit, or they would copy
+ * one unit's value onto other units' rows.
+ */
+
+/** Default name of the units column; each job gets its own unguessable one (see unitsColumnName). */
+export const UNITS_COLUMN = `${RESERVED_PREFIX}_units`;
+
+/**
+ * A per-job name for the units column, so that a query that somehow skipped the rewrite cannot
+ * forge the column disclosure control trusts.
+ */
+export function unitsColumnName(): string {
+  return `${UNITS_COLUMN}_${randomBytes(8).toString('hex')}`;
+}
+
+interface Source {
+  /** Expression naming the unit column, as seen by the enclosing SELECT. */
+  ref: Node;
+}
+
+/** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
+type Ctes = Map<string, { entry: Node; list: Node[] }>;
+
+function columnRef(...names: string[]): Node {
+  return { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: names };
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Replaces column references named `slot_<name>` in a parsed template by the given nodes. */
+function fill(template: Node, slots: Record<string, Node>): Node {
+  const copy = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(copy);
+    if (!isNode(v)) return v;
+    const name = columnName(v);
+    const slot = name?.startsWith('slot_') ? slots[name.slice(5)] : undefined;
+    if (slot) return clone(slot);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x)]));
+  };
+  return copy(template) as Node;
+}
+
+class UnitsRewriter {
+  private counter = 0;
+  private templates = new Map<string, Node>();
+
+  constructor(private readonly sql: string, private readonly policy: SqlPolicy, private readonly parser: SqlParser, private readonly unitsColumn: string) {}
+
+  private async template(text: string): Promise<Node> {
+    let t = this.templates.get(text);
+    if (!t) { t = await this.parser.expression(text); this.templates.set(text, t); }
+    return t;
+  }
+
+  private fresh(kind: string): string {
+    return `${RESERVED_PREFIX}_${kind}${this.counter++}`;
+  }
+
+  /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
+  async outer(node: Node, ctes: Ctes): Promise<void> {
+    const scope = this.withCtes(node, ctes);
+    if (node.type === 'SET_OPERATION_NODE') {
+      if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false && node.setop_type !== 'UNION_BY_NAME') {
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`, node, this.sql);
+      }
+      if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME', node, this.sql);
+      }
+      await this.outer(node.left as Node, scope);
+      await this.outer(node.right as Node, scope);
+      return;
+    }
+    if (node.type !== 'SELECT_NODE' || !aggregates(node, this.policy)) {
+      refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode needs the outer query to aggregate: GROUP BY, or an aggregate function such as count(*) or avg(x)', node, this.sql);
+    }
+    const sources = await this.from(node.from_table as Node, scope);
+    const item = await this.unitsExpression(node, sources);
+    item.alias = this.unitsColumn;
+    (node.select_list as Node[]).push(item);
+  }
+
+  private withCtes(node: Node, outer: Ctes): Ctes {
+    const list = ((node.cte_map as Node | undefined)?.map as Node[] | undefined) ?? [];
+    if (list.length === 0) return outer;
+    const scope = new Map(outer);
+    for (const entry of list) scope.set(String(entry.key).toLowerCase(), { entry, list });
+    return scope;
+  }
+
+  /** Carries unit columns up from a FROM item; returns how the enclosing SELECT names them. */
+  private async from(ref: Node, ctes: Ctes): Promise<Source[]> {
+    switch (ref.type) {
+      case 'BASE_TABLE': {
+        const name = String(ref.table_name).toLowerCase();
+        const qualifier = String(ref.alias || ref.table_name);
+        const found = ctes.get(name);
+        if (!found) return [{ ref: columnRef(qualifier, this.policy.privacyUnitColumn) }];
+        // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy
+        const { entry: cte, list } = found;
+        const value = cte.value as Node;
+        const body = clone((value.query as Node).node as Node);
+        if (!this.readsSnapshot(body)) return [];
+        const names = await this.derived(body, ctes);
+        if (names.length === 0) return [];
+        const copyName = this.fresh('cte');
+        list.splice(list.indexOf(cte) + 1, 0, { key: copyName, value: { ...clone(value), query: { ...(value.query as Node), node: body } } });
+        ref.table_name = copyName;
+        ref.alias = qualifier;
+        return names.map((n) => ({ ref: columnRef(qualifier, n) }));
+      }
+      case 'JOIN': {
+        const left = await this.from(ref.left as Node, ctes);
+        const right = await this.from(ref.right as Node, ctes);
+        return ref.join_type === 'SEMI' || ref.join_type === 'ANTI' ? left : [...left, ...right];
+      }
+      case 'SUBQUERY': {
+        const body = (ref.subquery as Node).node as Node;
+        const names = await this.derived(body, ctes);
+        if (names.length === 0) return [];
+        if (!ref.alias) ref.alias = this.fresh('sq');
+        return names.map((n) => ({ ref: columnRef(String(ref.alias), n) }));
+      }
+      default:
+        return []; // EMPTY and VALUES read no snapshot table
+    }
+  }
+
+  private readsSnapshot(node: Node): boolean {
+    let reads = false;
+    const look = (v: unknown): void => {
+      if (reads) return;
+      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (!isNode(v)) return;
+      if (v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables) { reads = true; return; }
+      Object.values(v).forEach(look);
+    };
+    look(node);
+    return reads;
+  }
+
+  /** Adds unit columns to a query below the outer one; returns their names. */
+  private async derived(node: Node, outer: Ctes): Promise<string[]> {
+    const ctes = this.withCtes(node, outer);
+    switch (node.type) {
+      case 'SELECT_NODE':
+        return this.derivedSelect(node, ctes);
+      case 'SET_OPERATION_NODE': {
+        if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false) {
+          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `${String(node.setop_type)} in a FROM subquery cannot be traced to privacy units in aggregate mode; use UNION ALL`, node, this.sql);
+        }
+        const left = await this.derived(node.left as Node, ctes);
+        const right = await this.derived(node.right as Node, ctes);
+        // each side keeps its own unit columns; the other side fills them with NULL
+        await this.pad(node.left as Node, left.length, right, 'after');
+        await this.pad(node.right as Node, right.length, left, 'before');
+        return this.renamePositional(node.left as Node, [...left, ...right]);
+      }
+      default:
+        if (!this.readsSnapshot(node)) return [];
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', 'a recursive CTE over snapshot tables cannot be traced to privacy units in aggregate mode', node, this.sql);
+    }
+  }
+
+  /** Adds NULL unit columns to one side of a UNION ALL for the other side's units. */
+  private async pad(side: Node, _own: number, others: string[], where: 'before' | 'after'): Promise<void> {
+    const selects = this.branchSelects(side);
+    for (const s of selects) {
+      const list = s.select_list as Node[];
+      const own = list.splice(list.length - _own, _own);
+      const nulls = others.map((n) => ({ ...(this.nullConstant()), alias: n }));
+      list.push(...(where === 'after' ? [...own, ...nulls] : [...nulls, ...own]));
+    }
+  }
+
+  private branchSelects(n: Node): Node[] {
+    return n.type === 'SET_OPERATION_NODE' ? [...this.branchSelects(n.left as Node), ...this.branchSelects(n.right as Node)] : [n];
+  }
+
+  private renamePositional(left: Node, names: string[]): string[] {
+    for (const s of this.branchSelects(left)) {
+      const list = s.select_list as Node[];
+      names.forEach((n, i) => { list[list.length - names.length + i]!.alias = n; });
+    }
+    return names;
+  }
+
+  private nullConstant(): Node {
+    return { class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'NULL', type_info: null }, is_null: true } };
+  }
+
+  private async derivedSelect(s: Node, ctes: Ctes): Promise<string[]> {
+    const sources = await this.from(s.from_table as Node, ctes);
+    if (sources.length === 0) return [];
+    this.checkWindows(s);
+    let units: Node[];
+    if (aggregates(s, this.policy)) {
+      if (!groupsByUnit(s, this.policy)) {
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`, s, this.sql);
+      }
+      units = ((s.group_expressions as Node[]) ?? []).filter((g) => columnName(g) === this.policy.privacyUnitColumn).map(clone);
+    } else {
+      if ((s.modifiers as Node[]).some((m) => m.type === 'DISTINCT_MODIFIER')) {
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', 'SELECT DISTINCT in a FROM subquery cannot be traced to privacy units in aggregate mode; use count(DISTINCT …) in the outer query', s, this.sql);
+      }
+      units = sources.map((x) => clone(x.ref));
+    }
+    const names = units.map(() => this.fresh('u'));
+    units.forEach((u, i) => { u.alias = names[i]; (s.select_list as Node[]).push(u); });
+    return names;
+  }
+
+  /** Windows below the outer query must partition by the unit (see the class comment). */
+  private checkWindows(s: Node): void {
+    const look = (v: unknown): void => {
+      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (!isNode(v) || v.class === 'SUBQUERY') return;
+      if (v.class === 'WINDOW' && !((v.partitions as Node[]) ?? []).some((p) => columnName(p) === this.policy.privacyUnitColumn)) {
+        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `a window function in a FROM subquery must PARTITION BY ${this.policy.privacyUnitColumn} in aggregate mode (otherwise it copies one unit's value onto other rows)`, v, this.sql);
+      }
+      Object.values(v).forEach(look);
+    };
+    look(s.select_list);
+    look(s.qualify);
+  }
+
+  /** least(count(DISTINCT …), …) over tables × (the row, each aggregate). */
+  private async unitsExpression(s: Node, sources: Source[]): Promise<Node> {
+    if (sources.length === 0) return this.parser.expression('0');
+    const conditions = this.contributionConditions(s);
+    const parts: Node[] = [];
+    const plain = await this.template('count(DISTINCT slot_u)');
+    const when = await this.template('count(DISTINCT CASE WHEN slot_c THEN slot_u END)');
+    for (const src of sources) {
+      parts.push(fill(plain, { u: src.ref }));
+      for (const c of conditions) parts.push(fill(when, { c, u: src.ref }));
+    }
+    if (parts.length === 1) return parts[0]!;
+    const least = fill(await this.template('least(slot_a)'), {});
+    if (sources.length === 1) {
+      // an aggregate no unit contributed to counts 0 too: a NULL released beside a suppressed row would tell
+      least.children = parts;
+      return least;
+    }
+    // several tables: a side of an outer join that adds nothing to a row does not count against it
+    const nonZero = await this.template('nullif(slot_p, 0)');
+    least.children = parts.map((p) => fill(nonZero, { p }));
+    const out = fill(await this.template('coalesce(slot_a, 0)'), { a: least });
+    return out;
+  }
+
+  /**
+   * For each aggregate of the outer SELECT with a non-constant argument: the condition under which
+   * a row contributes to it (all arguments non-NULL, and its FILTER). Identical ones are merged.
+   */
+  private contributionConditions(s: Node): Node[] {
+    const found = new Map<string, Node>();
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) { v.forEach(visit); return; }
+      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+      if (v.class === 'FUNCTION' && !v.is_operator && (this.policy.functions.aggregates.has(functionName(v)) || this.policy.functions.individualValue.has(functionName(v)))) {
+        const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
+        if (args.length > 0 || v.filter) {
+          const terms: Node[] = args.map((a) => ({ class: 'OPERATOR', type: 'OPERATOR_IS_NOT_NULL', alias: '', children: [this.stripAlias(clone(a))] }));
+          if (v.filter) terms.push(this.stripAlias(clone(v.filter as Node)));
+          const cond = terms.length === 1 ? terms[0]! : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: terms };
+          found.set(JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)), cond);
+        }
+        return; // aggregates do not nest
+      }
+      Object.values(v).forEach(visit);
+    };
+    visit(s.select_list);
+    visit(s.having);
+    visit(s.qualify);
+    visit(s.modifiers);
+    return [...found.values()];
+  }
+
+  private isConstant(n: Node): boolean {
+    let constant = true;
+    const look = (v: unknown): void => {
+      if (!constant) return;
+      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (!isNode(v)) return;
+      if (v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR') { constant = false; return; }
+      Object.values(v).forEach(look);
+    };
+    look(n);
+    return constant;
+  }
+
+  private stripAlias(n: Node): Node {
+    n.alias = '';
+    return n;
+  }
+}
+
+/** Rewrites an aggregate-mode query in place so that every outer row carries the units column. */
+export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<void> {
+  const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn);
+  await rewriter.outer(root, new Map());
+}

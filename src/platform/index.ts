@@ -6,7 +6,7 @@ import { ApplicationService, ContractService, EffectivenessService } from '../co
 import { PdsError } from '../errors/index.ts';
 import { EmbeddedExecutor, JobService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
-import { loadPolicies, type Policies } from '../policies/index.ts';
+import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
 
@@ -47,7 +47,9 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const jobs = new JobService({ store, keys, policies, contracts, executor, parser, dataDir: config.dataDir });
   contracts.attachJobs(jobs);
-  warmRunners(config.executorConcurrency);
+  warmRunners(config.executorConcurrency, {
+    dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+  });
   await executor.start((jobId, signal) => jobs.run(jobId, signal));
   const requeued = await jobs.recover();
   if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');

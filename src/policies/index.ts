@@ -29,6 +29,15 @@ export interface Policies {
   hash: string;
 }
 
+const UNITS: Record<string, number> = { KB: 1e3, MB: 1e6, GB: 1e9, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
+
+/** Bytes in a size written as DuckDB does (KB = 1000, KiB = 1024). */
+export function sizeBytes(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB|KiB|MiB|GiB)$/.exec(size);
+  if (!m) throw new PdsError('ERR_POLICY_INVALID', `${size} is not a size such as 512MB or 1GiB`);
+  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+}
+
 function loadFile<T>(dir: string, name: string, schema: TSchema): T {
   const file = path.join(dir, name);
   let doc: unknown;
@@ -101,6 +110,14 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
   }
   for (const key of ['epsilonPerTerm', 'epsilonPerQuery'] as const) {
     if (p.disclosure.dp[key].default > p.disclosure.dp[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.${key}.default is above its ceiling`);
+  }
+  const sandbox = path.join(dir, 'sandbox.yaml');
+  const { limits, process: proc } = p.sandbox;
+  if (sizeBytes(proc.memory) <= sizeBytes(limits.memoryLimit)) {
+    throw new PdsError('ERR_POLICY_INVALID', `${sandbox}: process.memory must be above limits.memoryLimit (the OS limit backs DuckDB's own)`);
+  }
+  if (sizeBytes(proc.fileSize) < limits.maxResultBytes) {
+    throw new PdsError('ERR_POLICY_INVALID', `${sandbox}: process.fileSize must be at least limits.maxResultBytes`);
   }
   const allow = p.sqlAllowlist;
   const lists = { aggregates: allow.aggregates, individualValue: allow.individualValue, windows: allow.windows, scalars: allow.scalars };

@@ -82,16 +82,23 @@ export const WorkflowPolicy = Type.Object({
 }, { additionalProperties: false });
 export type WorkflowPolicy = Static<typeof WorkflowPolicy>;
 
+/** A size as DuckDB writes it: 512MB, 1.5GB, 64KiB. */
+const SIZE = '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$';
+
 export const SandboxPolicy = Type.Object({
   version: Type.Integer(),
   limits: Type.Object({
     threads: Type.Integer({ minimum: 1, maximum: 64 }),
-    memoryLimit: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
-    tempDirectorySize: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
+    memoryLimit: Type.String({ pattern: SIZE }),
+    tempDirectorySize: Type.String({ pattern: SIZE }),
     timeoutMs: Type.Integer({ minimum: 100 }),
     maxResultRows: Type.Integer({ minimum: 1 }),
     maxResultBytes: Type.Integer({ minimum: 1024 }),
     maxSqlBytes: Type.Integer({ minimum: 64 }),
+  }, { additionalProperties: false }),
+  process: Type.Object({
+    memory: Type.String({ pattern: SIZE }),
+    fileSize: Type.String({ pattern: SIZE }),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type SandboxPolicy = Static<typeof SandboxPolicy>;

@@ -79,6 +79,13 @@ describe('jobs', () => {
 
   it('a query that binds to nothing is rejected with the binder message', async () => {
     const id = (await submit('SELECT nonexistent, count(*) FROM population GROUP BY 1')).json().id as string;
-    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_INVALID' }] });
+    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_INVALID', layer: 'engine' }] });
+  });
+
+  it('a refused query says which layer and which rule stopped it, and where', async () => {
+    const id = (await submit("SELECT district,\n  max(pds_unit) FROM population GROUP BY 1")).json().id as string;
+    const job = await waitForJob(world, op, id);
+    expect(job).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }] });
+    expect((job.reasons as { message: string }[])[0]!.message).toContain('line 2 column 7');
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
+import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 const REPO_POLICIES = path.join(PACKAGE_ROOT, 'policies');
@@ -53,4 +54,27 @@ describe('loadPolicies', () => {
     const dir = withEdit('disclosure.yaml', (t) => t.replace('minUnits: { default: 10, floor: 5 }', 'minUnits: { default: 11, floor: 5 }'));
     expect(loadPolicies(dir).hash).not.toBe(loadPolicies(REPO_POLICIES).hash);
   });
+
+  it('refuses a function listed twice in the SQL allowlist, and a process memory below DuckDB\'s', () => {
+    const twice = withEdit('sql-allowlist.yaml', (t) => t.replace('individualValue:\n  [list,', 'individualValue:\n  [sum, list,'));
+    expect(() => loadPolicies(twice)).toThrowError(/sql-allowlist\.yaml: individualValue: sum is also in aggregates/);
+    const small = withEdit('sandbox.yaml', (t) => t.replace('memory: 3GB', 'memory: 512MB'));
+    expect(() => loadPolicies(small)).toThrowError(/sandbox\.yaml: process\.memory must be above limits\.memoryLimit/);
+  });
+
+  it('allowlists only functions that exist in the pinned DuckDB, each of the kind it is listed as', async () => {
+    const { sqlAllowlist: a } = loadPolicies(REPO_POLICIES);
+    const instance = await openInstance(':memory:');
+    const rows = await withConnection(instance, (c) => queryRows<{ name: string; kind: string }>(c, 'SELECT DISTINCT function_name AS name, function_type AS kind FROM duckdb_functions()'));
+    instance.closeSync();
+    const kinds = new Map<string, Set<string>>();
+    for (const r of rows) kinds.set(r.name, (kinds.get(r.name) ?? new Set()).add(r.kind));
+    const missing = (names: string[], ...kind: string[]) => names.filter((n) => !kind.some((k) => kinds.get(n)?.has(k)));
+    expect(missing([...a.aggregates, ...a.individualValue], 'aggregate')).toEqual([]);
+    // if, extract, try_cast and coalesce are special forms of the parser, not catalog functions
+    expect(missing(a.scalars.filter((n) => !['if', 'extract', 'try_cast', 'coalesce'].includes(n)), 'scalar', 'macro')).toEqual([]);
+    // DuckDB catalogues window functions as aggregates
+    expect(missing(a.windows, 'aggregate')).toEqual([]);
+  });
 });
+

@@ -123,7 +123,12 @@ export const AuditQuery = Type.Object({
   action: Type.Optional(Type.String({ maxLength: 64 })),
 }, closed);
 
-const Reason = Type.Object({ code: Type.String(), message: Type.String() });
+const Reason = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  layer: Type.Optional(Type.String({ description: 'the sandbox layer that stopped the job: analysis, engine, process or disclosure' })),
+  rule: Type.Optional(Type.String({ description: 'the named SQL rule a static-analysis refusal cites (README, "Sandbox rules")' })),
+});
 
 export const JobView = Type.Object({
   id: Type.String(),

@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
 import type { SigningKey } from '../keys/index.ts';
-import type { DatasetGrant, RiskReport } from '../masking/index.ts';
+import type { DatasetGrant, SnapshotTable } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 
 /** Issuer and audience of every contract: the bureau signs for the sandbox to enforce. */
@@ -35,7 +35,7 @@ export interface ContractClaims {
   securityControls: string[];
   policyHash: string;
   catalogVersion: string;
-  snapshot: { hash: string; tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null; risk: RiskReport }> };
+  snapshot: { hash: string; tables: Record<string, SnapshotTable> };
 }
 
 export type VerifiedContract = ContractClaims & Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;

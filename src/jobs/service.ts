@@ -214,7 +214,8 @@ export class JobService implements ContractJobs {
   private sqlPolicyFor(claims: VerifiedContract): SqlPolicy {
     const pseudonyms = claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column));
     const tables = Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns]));
-    return sqlPolicy(tables, pseudonyms, PRIVACY_UNIT_COLUMN, functionAllowlist(this.deps.policies.sqlAllowlist));
+    const unique = Object.entries(claims.snapshot.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t);
+    return sqlPolicy(tables, pseudonyms, PRIVACY_UNIT_COLUMN, functionAllowlist(this.deps.policies.sqlAllowlist), unique);
   }
 
   private async finish(jobId: string, status: JobStatus, reasons: JobReason[]): Promise<void> {

@@ -3,4 +3,4 @@ export {
   type ColumnGrant, type DatasetGrant, type DatasetRequest, type EffectiveRules,
 } from './rules.ts';
 export { assessRisk, type RiskReport } from './risk.ts';
-export { buildSnapshot, fileSha256, maskingSql, previewRisk, pseudonym, snapshotSelect, TOKEN_HEX_LENGTH, type MaskContext, type SnapshotInfo } from './snapshot.ts';
+export { buildSnapshot, fileSha256, maskingSql, previewRisk, pseudonym, snapshotSelect, TOKEN_HEX_LENGTH, type MaskContext, type SnapshotInfo, type SnapshotTable } from './snapshot.ts';

@@ -125,8 +125,17 @@ export interface SnapshotInfo {
   file: string;
   /** SHA-256 of the snapshot file, pinned in the contract and checked before every job. */
   hash: string;
-  /** Per table: rows, columns, the domain dataset version it was built from, and its re-identification risk. */
-  tables: Record<string, { rows: number; columns: string[]; datasetVersion: number | null; risk: RiskReport }>;
+  /** Per table: rows, distinct units, columns, the domain dataset version it was built from, and its re-identification risk. */
+  tables: Record<string, SnapshotTable>;
+}
+
+export interface SnapshotTable {
+  rows: number;
+  /** Distinct privacy units; equal to `rows` when each unit has one row (the sandbox counts those cheaper). */
+  units?: number;
+  columns: string[];
+  datasetVersion: number | null;
+  risk: RiskReport;
 }
 
 /** Quasi-identifier and sensitive columns of a grant, by the catalog's identifier roles. */
@@ -215,9 +224,9 @@ export async function buildSnapshot(opts: {
           : [{ v: null }];
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${snapshotSelect(g, columns, asOf)}`, pads);
-        const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${quoteIdent(g.dataset)}`);
+        const [row] = await queryRows<{ n: number; u: number }>(conn, `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`);
         const risk = await assessRisk(conn, { source: quoteIdent(g.dataset), unit: PRIVACY_UNIT_COLUMN, ...riskColumns(g, columns), policyK: opts.policyK });
-        tables[g.dataset] = { rows: row!.n, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null, risk };
+        tables[g.dataset] = { rows: row!.n, units: row!.u, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null, risk };
       }
       await exec(conn, 'DETACH domain');
       await exec(conn, 'CHECKPOINT');

@@ -22,6 +22,8 @@ export interface SqlPolicy {
   /** Columns that identify a person or enterprise: the privacy unit and pseudonyms. */
   identifierColumns: Set<string>;
   privacyUnitColumn: string;
+  /** Tables with exactly one row per privacy unit (checked when the snapshot was built). */
+  uniqueUnitTables: Set<string>;
   functions: FunctionAllowlist;
 }
 
@@ -181,8 +183,11 @@ class ReferenceChecker {
 }
 
 /** The policy for one contract's snapshot. */
-export function sqlPolicy(tables: Record<string, string[]>, identifierColumns: Iterable<string>, privacyUnitColumn: string, functions: FunctionAllowlist): SqlPolicy {
-  return { tables, identifierColumns: new Set([privacyUnitColumn, ...identifierColumns]), privacyUnitColumn, functions };
+export function sqlPolicy(
+  tables: Record<string, string[]>, identifierColumns: Iterable<string>, privacyUnitColumn: string, functions: FunctionAllowlist,
+  uniqueUnitTables: Iterable<string> = [],
+): SqlPolicy {
+  return { tables, identifierColumns: new Set([privacyUnitColumn, ...identifierColumns]), privacyUnitColumn, functions, uniqueUnitTables: new Set(uniqueUnitTables) };
 }
 
 /** Checks item 1 and returns the snapshot tables the query reads. */

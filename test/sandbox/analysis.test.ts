@@ -69,6 +69,25 @@ describe('the units rewrite', () => {
     expect(union).toEqual([{ n: 17, units: 3 }]);
   });
 
+  it('counts without DISTINCT only where each person is on one row, with the same answers', async () => {
+    const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
+    const single = await analyseQuery(parser, 'SELECT district, max(income) FROM people GROUP BY 1', 'aggregate', unique);
+    expect(single.sql).not.toContain('DISTINCT');
+    const joined = await analyseQuery(parser, 'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique);
+    expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(2);
+    const semi = await analyseQuery(parser, 'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique);
+    expect(semi.sql).not.toContain('DISTINCT');
+    for (const sql of [
+      'SELECT district, count(*) AS n, max(CASE WHEN income > 500 THEN income END) AS top FROM people GROUP BY district ORDER BY district',
+      'SELECT district, count(*) FROM (SELECT * FROM people WHERE income < 1000) GROUP BY 1 ORDER BY 1',
+      'SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1 ORDER BY 1',
+    ]) {
+      const a = await analyseQuery(parser, sql, 'aggregate', unique);
+      const b = await analyseQuery(parser, sql, 'aggregate', policy);
+      expect(await queryRows(conn, a.sql)).toEqual(await queryRows(conn, b.sql));
+    }
+  });
+
   it('gives every branch of an outer UNION ALL its own count', async () => {
     expect(await units("SELECT 'people' AS t, count(*) AS n FROM people UNION ALL SELECT 'visits', count(*) FROM visits")).toEqual([
       { t: 'people', n: 12, units: 12 }, { t: 'visits', n: 5, units: 3 },

@@ -23,7 +23,7 @@ const argRows = process.argv.indexOf('--rows');
 const rows = argRows > 0 ? Number(process.argv[argRows + 1]) : 10_000_000;
 const smallRows = 10_000;
 const smallRuns = 21;
-const bigRuns = 5;
+const bigRuns = 9;
 
 function uniqueTables(snap: SnapshotInfo): string[] {
   return Object.entries(snap.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t);

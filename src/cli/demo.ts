@@ -162,9 +162,10 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
 
     const escape = await call<{ id: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql: "SELECT * FROM read_csv('/etc/passwd')" });
     const refused = await waitForJob(escape.json.id);
-    const reasons = refused.reasons as { code: string }[];
+    const reasons = refused.reasons as { code: string; layer?: string; rule?: string }[];
     summary.escapeAttemptRefused = refused.status === 'rejected';
-    say('operator', 'POST /v1/jobs (escape attempt: read_csv)', `${String(refused.status)} ${reasons.map((r) => r.code).join(', ')}`, summary.escapeAttemptRefused);
+    const by = reasons.map((r) => `${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}`).join(', ');
+    say('operator', 'POST /v1/jobs (escape attempt: read_csv)', `${String(refused.status)} ${by}`, summary.escapeAttemptRefused);
 
     // seed 002 第三十九条: the emergency plan's kill switch, and the bureau lifting it
     const suspended = await call<{ status: string }>('risk', 'POST', `/v1/contracts/${summary.contractId}/suspend`, { reason: '应急预案触发：输出异常待核查' });

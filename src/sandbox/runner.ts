@@ -60,8 +60,9 @@ class SparePool {
 
   take(): ChildProcess {
     if (this.closed) return spawnRunner();
+    // the replacement starts when this job ends (refill): starting a process now would compete
+    // with the job for the same cores
     const child = this.spares.shift() ?? spawnRunner();
-    this.fill();
     child.ref();
     (child.channel as { ref?: () => void } | undefined)?.ref?.();
     return child;
@@ -161,5 +162,6 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
     return { ...result, elapsedMs: res.elapsedMs };
   } finally {
     fs.rmSync(req.tempDir, { recursive: true, force: true });
+    if (isolated) pool?.fill();
   }
 }

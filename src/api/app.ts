@@ -11,6 +11,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { outputRoutes } from './routes/outputs.ts';
 import { Problem } from './schemas/index.ts';
 
 /**
@@ -61,6 +62,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(applicationRoutes, { platform });
     await scope.register(contractRoutes, { platform });
     await scope.register(jobRoutes, { platform });
+    await scope.register(outputRoutes, { platform });
     await scope.register(auditRoutes, { platform });
   });
 };

@@ -9,6 +9,8 @@ export interface CheckReport {
   check: string;
   params: Record<string, number | string>;
   passed: boolean;
+  /** What a failure means: `hold` for a reviewer's decision, `refuse` outright. */
+  onFail?: 'hold' | 'refuse';
   /** What the check changed, in words a reviewer reads. */
   effect: string;
   rowsSuppressed?: number;
@@ -20,8 +22,13 @@ export interface DisclosureResult {
   rows: JsonValue[][];
   checks: CheckReport[];
   cellsSuppressed: number;
-  /** False when the output must not leave at all (e.g. too many rows). */
-  releasable: boolean;
+  /**
+   * `release`: every check passed; `hold`: a check asks for review (DESIGN §4.8: held outputs wait
+   * for two bureau reviewers); `refuse`: the output must not leave at all.
+   */
+  decision: 'release' | 'hold' | 'refuse';
+  /** The failed checks' effects, for the reviewer (hold) or the operator (refuse). */
+  reasons: string[];
 }
 
 /**
@@ -50,11 +57,11 @@ export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: n
   };
 }
 
-/** Aggregate-mode outputs are tables of statistics, not extracts (seed 003 第二十条). */
+/** Aggregate-mode outputs are tables of statistics, not extracts (seed 003 第二十条): a longer one waits for review. */
 export function checkRowCap(rows: number, maxRows: number): CheckReport {
   return {
-    check: 'max-rows', params: { maxRows }, passed: rows <= maxRows,
-    effect: rows <= maxRows ? `${rows} row(s), within the cap` : `${rows} rows exceed the cap of ${maxRows}; the output is refused`,
+    check: 'max-rows', params: { maxRows }, passed: rows <= maxRows, onFail: 'hold',
+    effect: rows <= maxRows ? `${rows} row(s), within the cap` : `${rows} rows exceed the cap of ${maxRows}; the output is held for review`,
   };
 }
 
@@ -63,11 +70,13 @@ export function applyDisclosureControl(result: ReadResult, opts: { unitsColumn: 
   const { result: safe, report: minUnits } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
   const cap = checkRowCap(safe.rows.length, opts.maxRows);
   const checks = [minUnits, cap];
-  return {
-    columns: safe.columns,
-    rows: safe.rows,
-    checks,
-    cellsSuppressed: minUnits.cellsSuppressed ?? 0,
-    releasable: checks.every((c) => c.passed),
-  };
+  return { columns: safe.columns, rows: safe.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks) };
+}
+
+/** A refusing failure wins over a holding one; no failure releases. */
+export function decide(checks: CheckReport[]): Pick<DisclosureResult, 'decision' | 'reasons'> {
+  const failed = checks.filter((c) => !c.passed);
+  const reasons = failed.map((c) => `${c.check}: ${c.effect}`);
+  if (failed.some((c) => (c.onFail ?? 'refuse') === 'refuse')) return { decision: 'refuse', reasons };
+  return { decision: failed.length > 0 ? 'hold' : 'release', reasons };
 }

@@ -63,6 +63,11 @@ export const ERRORS = {
   ERR_JOB_NOT_CANCELLABLE: { status: 409, title: 'Job can no longer be cancelled' },
   ERR_DISCLOSURE_REFUSED: { status: 422, title: 'Output refused by disclosure control' },
   ERR_OUTPUT_NOT_RELEASED: { status: 403, title: 'Output is not released' },
+  ERR_OUTPUT_REJECTED: { status: 422, title: 'Output rejected by a reviewer' },
+  ERR_OUTPUT_NOT_HELD: { status: 409, title: 'Output is not waiting for review' },
+  ERR_REVIEW_DUPLICATE: { status: 409, title: 'This reviewer has already reviewed the output' },
+  ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
+  ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },

@@ -1,4 +1,5 @@
 export { EmbeddedExecutor, type Executor, type JobHandler } from './executor.ts';
-export { JobService, sha256, type JobReason, type JobServiceDeps, type JobStatus, type JobView, type OutputView } from './service.ts';
+export { JobService, type JobReason, type JobServiceDeps, type JobStatus, type JobView } from './service.ts';
+export { APPROVALS_TO_RELEASE, OutputService, sha256, type ManifestDraft, type OutputFormat, type OutputView } from './outputs.ts';
 export { signManifest, verifyManifest, MANIFEST_TYP, type Manifest } from './manifest.ts';
 export { toCsv } from './csv.ts';

@@ -22,7 +22,9 @@ export interface Manifest {
   epsilonSpent: number;
   dataSources: { dataset: string; provider: string; providerName: string }[];
   releasedAt: string;
+  /** 'auto' when every check passed, else the bureau reviewers who released it. */
   releasedBy: string;
+  reviewers?: string[];
 }
 
 export async function signManifest(key: SigningKey, m: Manifest, operatorOrg: string): Promise<string> {

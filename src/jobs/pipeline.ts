@@ -52,19 +52,18 @@ export async function evaluateQuery(parser: SqlParser, input: QueryInput): Promi
     { signal: input.signal, processLayer: !off.has('process') },
   );
   if (off.has('disclosure')) {
-    return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, releasable: true } };
+    return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, decision: 'release', reasons: [] } };
   }
   if (analysis.mode !== 'aggregate') {
-    return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [HELD_FOR_REVIEW], cellsSuppressed: 0, releasable: true } };
+    return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [HELD_FOR_REVIEW], cellsSuppressed: 0, decision: 'hold', reasons: [HELD_FOR_REVIEW.effect] } };
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
   if (!result.columns.some((c) => c.name === analysis.unitsColumn)) {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
   }
   const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn!, ...input.disclosure });
-  if (!output.releasable) {
-    const failed = output.checks.filter((c) => !c.passed);
-    throw new PdsError('ERR_DISCLOSURE_REFUSED', failed.map((c) => `${c.check}: ${c.effect}`).join('; '), { extra: { layer: 'disclosure' } });
+  if (output.decision === 'refuse') {
+    throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
   }
-  return { decision: 'release', analysis, output };
+  return { decision: output.decision, analysis, output };
 }

@@ -14,7 +14,7 @@ import { functionAllowlist, sqlPolicy, type SqlParser, type SqlPolicy } from '..
 import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { toCsv } from './csv.ts';
 import type { Executor } from './executor.ts';
-import { signManifest, type Manifest } from './manifest.ts';
+import { sha256, type ManifestDraft, type OutputService } from './outputs.ts';
 import { evaluateQuery, type Evaluation } from './pipeline.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
@@ -41,20 +41,6 @@ export interface JobView {
   finishedAt: string | null;
 }
 
-export interface OutputView {
-  id: string;
-  jobId: string;
-  contractId: string;
-  status: 'released' | 'held' | 'rejected';
-  columns: { name: string; type: string }[];
-  rowCount: number;
-  cellsSuppressed: number;
-  checks: CheckReport[];
-  sha256: string;
-  releasedAt: string | null;
-  releasedBy: string | null;
-  createdAt: string;
-}
 
 /**
  * A job ends `rejected` when its query or output is refused (the operator's doing, never retried)
@@ -79,6 +65,7 @@ export interface JobServiceDeps {
   policies: Policies;
   contracts: ContractService;
   executor: Executor;
+  outputs: OutputService;
   parser: SqlParser;
   dataDir: string;
   now?: () => Date;
@@ -240,24 +227,19 @@ export class JobService implements ContractJobs {
     const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
     const release = evaluation.decision === 'release';
     const at = this.now().toISOString();
-    let jws: string | null = null;
-    if (release) {
-      const manifest: Manifest = {
-        output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
-        contractId: job.contractId,
-        jobId: job.id,
-        sqlSha256: sha256(job.sql),
-        snapshotHash: claims.snapshot.hash,
-        policyHash: claims.policyHash,
-        checks: dc.checks,
-        cellsSuppressed: dc.cellsSuppressed,
-        epsilonSpent: 0,
-        dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
-        releasedAt: at,
-        releasedBy: 'auto',
-      };
-      jws = await signManifest(this.deps.keys.bureau, manifest, job.operatorOrg);
-    }
+    const draft: ManifestDraft = {
+      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+      contractId: job.contractId,
+      jobId: job.id,
+      sqlSha256: sha256(job.sql),
+      snapshotHash: claims.snapshot.hash,
+      policyHash: claims.policyHash,
+      checks: dc.checks,
+      cellsSuppressed: dc.cellsSuppressed,
+      epsilonSpent: 0,
+      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
+    };
+    const jws = release ? await this.deps.outputs.sign(draft, at, 'auto', job.operatorOrg) : null;
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
     const status = release ? 'released' : 'held';
@@ -268,10 +250,10 @@ export class JobService implements ContractJobs {
       // committed while the query ran stops the release (it throws; run() records the job failed)
       await this.deps.contracts.assertActive(tx, job.contractId);
       await tx.run(
-        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
         [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), sha256(csv), file, jws,
-          release ? at : null, release ? 'auto' : null, at],
+          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(dc.reasons), JSON.stringify(draft)],
       );
       await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
       await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
@@ -283,54 +265,5 @@ export class JobService implements ContractJobs {
     }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
     if (!recorded) fs.rmSync(file, { force: true });
   }
-
-  private async loadOutput(id: string): Promise<(OutputView & { operatorOrg: string; file: string; manifestJws: string | null }) | undefined> {
-    const r = await this.deps.store.one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
-    if (!r) return undefined;
-    return {
-      id, jobId: String(r.job_id), contractId: String(r.contract_id), status: r.status as OutputView['status'],
-      columns: JSON.parse(String(r.columns)) as OutputView['columns'], rowCount: Number(r.row_count), cellsSuppressed: Number(r.cells_suppressed),
-      checks: JSON.parse(String(r.checks)) as CheckReport[], sha256: String(r.sha256),
-      releasedAt: (r.released_at as string | null) ?? null, releasedBy: (r.released_by as string | null) ?? null, createdAt: String(r.created_at),
-      operatorOrg: String(r.operator_org), file: String(r.file), manifestJws: (r.manifest_jws as string | null) ?? null,
-    };
-  }
-
-  /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
-  private async visibleOutput(p: Principal, id: string) {
-    const o = await this.loadOutput(id);
-    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
-    return o;
-  }
-
-  async getOutput(p: Principal, id: string): Promise<OutputView> {
-    const { operatorOrg: _o, file: _f, manifestJws: _m, ...view } = await this.visibleOutput(p, id);
-    return view;
-  }
-
-  async getManifest(p: Principal, id: string): Promise<string> {
-    const o = await this.visibleOutput(p, id);
-    if (o.status !== 'released' || !o.manifestJws) throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
-    return o.manifestJws;
-  }
-
-  /** The released data, only to its own operator; every download is recorded (seed 003 第三十四条). */
-  async getOutputData(p: Principal, id: string, format: 'csv' | 'json', requestId?: string): Promise<{ body: string; contentType: string }> {
-    const o = await this.visibleOutput(p, id);
-    if (!(p.roles.includes('operator') && p.org === o.operatorOrg)) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator the output belongs to may download it');
-    if (o.status !== 'released') throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
-    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as { columns: { name: string }[]; rows: JsonValue[][] };
-    await this.deps.store.write((tx) => appendAudit(tx, { actor: actorOf(p, 'operator'), action: 'output.downloaded', objectType: 'output', objectId: id, requestId, details: { format } }));
-    if (format === 'json') {
-      const names = data.columns.map((c) => c.name);
-      return { body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))), contentType: 'application/json' };
-    }
-    const csv = toCsv(data.columns.map((c) => c.name), data.rows);
-    if (sha256(csv) !== o.sha256) throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
-    return { body: csv, contentType: 'text/csv; charset=utf-8' };
-  }
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}

@@ -4,7 +4,7 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApplicationService, ContractService, EffectivenessService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { EmbeddedExecutor, JobService, type Executor } from '../jobs/index.ts';
+import { EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
@@ -26,6 +26,7 @@ export interface Platform {
   contracts: ContractService;
   effectiveness: EffectivenessService;
   jobs: JobService;
+  outputs: OutputService;
   verifyToken: TokenVerifier;
   close(): Promise<void>;
 }
@@ -45,7 +46,8 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const contracts = new ContractService(contractDeps);
   const applications = new ApplicationService(contractDeps, contracts);
   const effectiveness = new EffectivenessService(contractDeps, contracts);
-  const jobs = new JobService({ store, keys, policies, contracts, executor, parser, dataDir: config.dataDir });
+  const outputs = new OutputService({ store, keys, contracts, dataDir: config.dataDir, now: () => new Date() });
+  const jobs = new JobService({ store, keys, policies, contracts, executor, outputs, parser, dataDir: config.dataDir });
   contracts.attachJobs(jobs);
   warmRunners(config.executorConcurrency, {
     dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
@@ -54,7 +56,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const requeued = await jobs.recover();
   if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
   return {
-    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs,
+    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs, outputs,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
       await executor.stop();

@@ -127,4 +127,23 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'output reviews, idempotent job submission',
+    sql: `
+      CREATE TABLE output_reviews (
+        output_id VARCHAR NOT NULL,
+        reviewer VARCHAR NOT NULL,          -- the bureau user's sub: two different ones release
+        decision VARCHAR NOT NULL,          -- approve | reject
+        reason VARCHAR,
+        reviewed_at VARCHAR NOT NULL,
+        PRIMARY KEY (output_id, reviewer)
+      );
+      ALTER TABLE outputs ADD COLUMN held_because VARCHAR;   -- JSON [reason]
+      ALTER TABLE outputs ADD COLUMN manifest_draft VARCHAR; -- JSON: the manifest but its release facts
+      ALTER TABLE jobs ADD COLUMN idempotency_key VARCHAR;
+      ALTER TABLE jobs ADD COLUMN request_sha256 VARCHAR;
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs(operator_org, idempotency_key);
+    `,
+  },
 ];

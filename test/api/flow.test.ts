@@ -131,9 +131,9 @@ describe('end-to-end flow over HTTP', () => {
       cellsSuppressed: output.cellsSuppressed,
     });
 
-    // the bureau sees the output but cannot download it; only its operator can
+    // the bureau sees a released output but cannot download it (reviewers read only held data); only its operator can
     expect((await call('bureau', 'GET', `/v1/outputs/${outputId}`)).status).toBe(200);
-    expect((await call('bureau', 'GET', `/v1/outputs/${outputId}/data`)).status).toBe(403);
+    expect((await call('bureau', 'GET', `/v1/outputs/${outputId}/data`)).status).toBe(404);
 
     const audit = (await call('risk', 'GET', '/v1/audit?limit=1000')).json().entries as { action: string }[];
     const actions = audit.map((e) => e.action);

@@ -21,15 +21,16 @@ describe('suppressSmallCells', () => {
 });
 
 describe('applyDisclosureControl', () => {
-  it('refuses an output over the row cap', () => {
+  it('holds an output over the row cap for review', () => {
     const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 5, maxRows: 2 });
-    expect(dc.releasable).toBe(false);
+    expect(dc.decision).toBe('hold');
+    expect(dc.reasons[0]).toMatch(/^max-rows: .* held for review/);
     expect(dc.checks.find((c) => c.check === 'max-rows')).toMatchObject({ passed: false });
   });
 
   it('explains every check it applied', () => {
     const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100 });
-    expect(dc.releasable).toBe(true);
+    expect(dc.decision).toBe('release');
     expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'max-rows']);
     expect(dc.cellsSuppressed).toBe(4);
     for (const c of dc.checks) expect(c.effect.length).toBeGreaterThan(10);

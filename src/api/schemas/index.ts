@@ -113,7 +113,17 @@ export const JobBody = Type.Object({
 }, closed);
 
 export const OutputDataQuery = Type.Object({
-  format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json')], { default: 'csv' })),
+  format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json'), Type.Literal('parquet')], { default: 'csv' })),
+}, closed);
+
+export const OutputListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')], { description: 'held = the bureau review queue' })),
+  contractId: Type.Optional(Type.String({ maxLength: 64 })),
+}, closed);
+
+export const OutputReviewBody = Type.Object({
+  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'required to reject' })),
 }, closed);
 
 export const AuditQuery = Type.Object({
@@ -146,6 +156,7 @@ export const JobView = Type.Object({
 const Check = Type.Object({
   check: Type.String(), params: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
   passed: Type.Boolean(), effect: Type.String(),
+  onFail: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('refuse')])),
   rowsSuppressed: Type.Optional(Type.Integer()), cellsSuppressed: Type.Optional(Type.Integer()),
 });
 
@@ -154,6 +165,11 @@ export const OutputView = Type.Object({
   status: Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')]),
   columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
   rowCount: Type.Integer(), cellsSuppressed: Type.Integer(), checks: Type.Array(Check), sha256: Type.String(),
+  heldBecause: Type.Array(Type.String(), { description: 'why a held output waits for review' }),
+  reviews: Type.Array(Type.Object({
+    reviewer: Type.String(), decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+    reason: Type.Union([Type.String(), Type.Null()]), reviewedAt: Type.String(),
+  })),
   releasedAt: Type.Union([Type.String(), Type.Null()]), releasedBy: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(),
 });
 

@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
+import type { CheckReport } from '../disclosure/index.ts';
+import { PdsError } from '../errors/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+import { openInstance, quoteLiteral, withConnection, exec, quoteIdent, type JsonValue, type Store, type Tx } from '../store/index.ts';
+import { toCsv } from './csv.ts';
+import { signManifest, type Manifest } from './manifest.ts';
+
+/**
+ * Outputs after a job: their release (at once, or by two different bureau reviewers), the signed
+ * manifest, and downloads (DESIGN §4.8; seed 002 第二十六条, seed 003 第三十四条).
+ */
+
+export interface OutputView {
+  id: string;
+  jobId: string;
+  contractId: string;
+  status: 'released' | 'held' | 'rejected';
+  columns: { name: string; type: string }[];
+  rowCount: number;
+  cellsSuppressed: number;
+  checks: CheckReport[];
+  /** Why a held output waits for review. */
+  heldBecause: string[];
+  reviews: { reviewer: string; decision: 'approve' | 'reject'; reason: string | null; reviewedAt: string }[];
+  sha256: string;
+  releasedAt: string | null;
+  releasedBy: string | null;
+  createdAt: string;
+}
+
+/** The manifest without its release facts: fixed when the output is recorded, completed at release. */
+export type ManifestDraft = Omit<Manifest, 'releasedAt' | 'releasedBy' | 'reviewers'>;
+
+export type OutputFormat = 'csv' | 'json' | 'parquet';
+
+/** Two different bureau users must approve a held output (DESIGN §4.8, §8: no single insider). */
+export const APPROVALS_TO_RELEASE = 2;
+
+type Row = Record<string, string | number | null>;
+
+export function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function canSee(p: Principal, operatorOrg: string): boolean {
+  return p.roles.includes('bureau') || p.roles.includes('risk') || (p.roles.includes('operator') && p.org === operatorOrg);
+}
+
+interface StoredOutput extends Omit<OutputView, 'reviews'> {
+  operatorOrg: string;
+  file: string;
+  manifestJws: string | null;
+  draft: ManifestDraft | null;
+}
+
+export class OutputService {
+  constructor(private readonly deps: { store: Store; keys: KeyRing; contracts: ContractService; dataDir: string; now: () => Date }) {}
+
+  /** Signs the manifest of an output being released; `releasedBy` is 'auto' or the reviewers. */
+  async sign(draft: ManifestDraft, releasedAt: string, releasedBy: string, operatorOrg: string, reviewers?: string[]): Promise<string> {
+    const manifest: Manifest = { ...draft, releasedAt, releasedBy, ...(reviewers ? { reviewers } : {}) };
+    return signManifest(this.deps.keys.bureau, manifest, operatorOrg);
+  }
+
+  private async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {
+    const r = await (tx ?? this.deps.store).one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
+    if (!r) return undefined;
+    return {
+      id, jobId: String(r.job_id), contractId: String(r.contract_id), status: r.status as OutputView['status'],
+      columns: JSON.parse(String(r.columns)) as OutputView['columns'], rowCount: Number(r.row_count), cellsSuppressed: Number(r.cells_suppressed),
+      checks: JSON.parse(String(r.checks)) as CheckReport[], heldBecause: r.held_because ? JSON.parse(String(r.held_because)) as string[] : [],
+      sha256: String(r.sha256), releasedAt: (r.released_at as string | null) ?? null, releasedBy: (r.released_by as string | null) ?? null,
+      createdAt: String(r.created_at), operatorOrg: String(r.operator_org), file: String(r.file),
+      manifestJws: (r.manifest_jws as string | null) ?? null, draft: r.manifest_draft ? JSON.parse(String(r.manifest_draft)) as ManifestDraft : null,
+    };
+  }
+
+  private async reviews(id: string, tx?: Tx): Promise<OutputView['reviews']> {
+    const rows = await (tx ?? this.deps.store).all<Row>('SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at', [id]);
+    return rows.map((r) => ({ reviewer: String(r.reviewer), decision: r.decision as 'approve' | 'reject', reason: (r.reason as string | null) ?? null, reviewedAt: String(r.reviewed_at) }));
+  }
+
+  private async view(o: StoredOutput, tx?: Tx): Promise<OutputView> {
+    const { operatorOrg: _o, file: _f, manifestJws: _m, draft: _d, ...view } = o;
+    return { ...view, reviews: await this.reviews(o.id, tx) };
+  }
+
+  /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
+  private async visible(p: Principal, id: string): Promise<StoredOutput> {
+    const o = await this.load(id);
+    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+    return o;
+  }
+
+  async get(p: Principal, id: string): Promise<OutputView> {
+    return this.view(await this.visible(p, id));
+  }
+
+  /** Outputs a principal may see; the bureau's review queue is `status=held`. */
+  async list(p: Principal, filter: { status?: OutputView['status']; contractId?: string }): Promise<OutputView[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (!p.roles.includes('bureau') && !p.roles.includes('risk')) { params.push(p.org); where.push(`operator_org = $${params.length}`); }
+    if (filter.status) { params.push(filter.status); where.push(`status = $${params.length}`); }
+    if (filter.contractId) { params.push(filter.contractId); where.push(`contract_id = $${params.length}`); }
+    const rows = await this.deps.store.all<{ id: string }>(`SELECT id FROM outputs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at LIMIT 500`, params);
+    const out: OutputView[] = [];
+    for (const { id } of rows) out.push(await this.view((await this.load(id))!));
+    return out;
+  }
+
+  async manifest(p: Principal, id: string): Promise<string> {
+    const o = await this.visible(p, id);
+    if (o.status !== 'released' || !o.manifestJws) throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
+    return o.manifestJws;
+  }
+
+  /**
+   * A bureau user's review of a held output: one rejection (with a reason) ends it; the second
+   * approval by a *different* user releases it, signed, if the contract is still active.
+   */
+  async review(p: Principal, id: string, input: { decision: 'approve' | 'reject'; reason?: string }, requestId?: string): Promise<OutputView> {
+    if (input.decision === 'reject' && !input.reason?.trim()) {
+      throw new PdsError('ERR_VALIDATION', 'a rejection needs a reason', { errors: [{ field: '/body/reason', message: 'required when decision is reject' }] });
+    }
+    const actor: Actor = actorOf(p, 'bureau');
+    let removeFile: string | undefined;
+    const view = await this.deps.store.write(async (tx) => {
+      const o = await this.load(id, tx);
+      if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+      if (o.status !== 'held') throw new PdsError('ERR_OUTPUT_NOT_HELD', `output ${id} is ${o.status}`);
+      const mine = await tx.one('SELECT 1 AS x FROM output_reviews WHERE output_id = $1 AND reviewer = $2', [id, p.sub]);
+      if (mine) throw new PdsError('ERR_REVIEW_DUPLICATE', `${p.sub} has already reviewed output ${id}; the next approval must come from another bureau user`);
+      const at = this.deps.now().toISOString();
+      await tx.run('INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)', [id, p.sub, input.decision, input.reason ?? null, at]);
+      await appendAudit(tx, { actor, action: `output.review.${input.decision}`, objectType: 'output', objectId: id, requestId, reason: input.reason });
+      if (input.decision === 'reject') {
+        await tx.run(`UPDATE outputs SET status = 'rejected' WHERE id = $1`, [id]);
+        await this.finishJob(tx, o.jobId, 'rejected', [{ code: 'ERR_OUTPUT_REJECTED', message: `rejected by a reviewer: ${input.reason!}` }], at);
+        await appendAudit(tx, { actor, action: 'output.rejected', objectType: 'output', objectId: id, requestId, reason: input.reason });
+        removeFile = o.file;
+      } else {
+        const approvals = (await this.reviews(id, tx)).filter((r) => r.decision === 'approve').map((r) => r.reviewer);
+        if (approvals.length >= APPROVALS_TO_RELEASE) {
+          await this.deps.contracts.assertActive(tx, o.contractId);
+          const jws = await this.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
+          await tx.run(`UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`, [jws, at, approvals.join(', '), id]);
+          await this.finishJob(tx, o.jobId, 'released', [], at);
+          await appendAudit(tx, { actor, action: 'output.released', objectType: 'output', objectId: id, requestId, details: { sha256: o.sha256, reviewers: approvals } });
+        }
+      }
+      return this.view((await this.load(id, tx))!, tx);
+    });
+    if (removeFile) fs.rmSync(removeFile, { force: true }); // a rejected output is not kept
+    return view;
+  }
+
+  private async finishJob(tx: Tx, jobId: string, status: 'released' | 'rejected', reasons: { code: string; message: string }[], at: string): Promise<void> {
+    await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4 AND status = 'held'`, [status, JSON.stringify(reasons), at, jobId]);
+    await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: jobId });
+  }
+
+  /**
+   * The data: a released output to its own operator; a held one to bureau reviewers. Anyone else,
+   * and an operator asking for data not released, gets 404. Every read is recorded.
+   */
+  async data(p: Principal, id: string, format: OutputFormat, requestId?: string): Promise<{ body: Buffer | string; contentType: string }> {
+    const o = await this.visible(p, id);
+    const owner = p.roles.includes('operator') && p.org === o.operatorOrg;
+    const reviewer = p.roles.includes('bureau') && o.status === 'held';
+    if (!(owner && o.status === 'released') && !reviewer) throw new PdsError('ERR_NOT_FOUND', `output ${id} has no data for you`);
+    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as { columns: { name: string; type: string }[]; rows: JsonValue[][] };
+    const csv = toCsv(data.columns.map((c) => c.name), data.rows);
+    if (sha256(csv) !== o.sha256) throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
+    await this.deps.store.write((tx) => appendAudit(tx, {
+      actor: actorOf(p, owner ? 'operator' : 'bureau'), action: owner ? 'output.downloaded' : 'output.inspected', objectType: 'output', objectId: id, requestId, details: { format },
+    }));
+    if (format === 'json') {
+      const names = data.columns.map((c) => c.name);
+      return { body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))), contentType: 'application/json' };
+    }
+    if (format === 'parquet') return { body: await this.parquet(id, data.columns, csv), contentType: 'application/vnd.apache.parquet' };
+    return { body: csv, contentType: 'text/csv; charset=utf-8' };
+  }
+
+  /** Parquet with the output's DuckDB column types, written by DuckDB from the checked CSV. */
+  private async parquet(id: string, columns: { name: string; type: string }[], csv: string): Promise<Buffer> {
+    fs.mkdirSync(path.join(this.deps.dataDir, 'tmp'), { recursive: true, mode: 0o700 });
+    const dir = fs.mkdtempSync(path.join(this.deps.dataDir, 'tmp', `${id}-`));
+    try {
+      const src = path.join(dir, 'data.csv');
+      const dst = path.join(dir, 'data.parquet');
+      fs.writeFileSync(src, csv);
+      const types = `{${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
+      const instance = await openInstance(':memory:', { threads: '1' });
+      try {
+        await withConnection(instance, (conn) => exec(conn,
+          `COPY (SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_csv(${quoteLiteral(src)}, header = true, columns = ${types})) TO ${quoteLiteral(dst)} (FORMAT parquet)`));
+      } finally {
+        instance.closeSync();
+      }
+      return fs.readFileSync(dst);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -7,6 +7,8 @@ export function problemType(code: ErrorCode): string {
 }
 
 function sendProblem(reply: FastifyReply, req: FastifyRequest, err: PdsError): FastifyReply {
+  // RFC 9110 §10.2.3: a 429 says when to come back
+  if (typeof err.extra?.retryAfterSeconds === 'number') reply.header('retry-after', String(err.extra.retryAfterSeconds));
   return reply
     .code(err.status)
     .type('application/problem+json')

@@ -14,8 +14,8 @@ export interface Executor {
   readonly kind: 'embedded' | 'bullmq';
   /** Starts taking jobs; `handler` runs one job to a terminal state. */
   start(handler: JobHandler): Promise<void>;
-  /** Hands a queued job to the executor; enqueuing a job twice runs it once. */
-  enqueue(jobId: string): Promise<void>;
+  /** Hands a queued job to the executor, at once or after `delayMs` (retries); enqueuing a job twice runs it once. */
+  enqueue(jobId: string, opts?: { delayMs?: number }): Promise<void>;
   /** Interrupts a job running here; true when it was running. */
   cancel(jobId: string): boolean;
   /** Stops starting new jobs (running ones go on); for maintenance. */
@@ -48,7 +48,12 @@ export class EmbeddedExecutor implements Executor {
     this.pump();
   }
 
-  async enqueue(jobId: string): Promise<void> {
+  async enqueue(jobId: string, opts: { delayMs?: number } = {}): Promise<void> {
+    if (opts.delayMs) {
+      // a process that stops meanwhile loses nothing: the job is `queued` in the store and recovered at start-up
+      setTimeout(() => { void this.enqueue(jobId); }, opts.delayMs).unref();
+      return;
+    }
     if (this.waiting.includes(jobId) || this.running.has(jobId)) return;
     this.waiting.push(jobId);
     this.pump();

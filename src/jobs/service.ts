@@ -35,6 +35,8 @@ export interface JobView {
   status: JobStatus;
   reasons: JobReason[];
   outputId: string | null;
+  /** Runs so far: more than one after an infrastructure failure was retried. */
+  attempts: number;
   submittedBy: string;
   createdAt: string;
   startedAt: string | null;
@@ -47,6 +49,9 @@ export interface JobView {
  * and `failed` when it could not run: an infrastructure fault, or a contract that is no longer
  * valid when the job's turn comes (DESIGN §4.4: checked right before each run).
  */
+/** Infrastructure failures: the job is run again, after a growing wait; a refusal never is. */
+const RETRIED: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL'];
+
 const FAILED: ErrorCode[] = [
   'ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH',
   'ERR_CONTRACT_SUSPENDED', 'ERR_CONTRACT_REVOKED', 'ERR_CONTRACT_EXPIRED', 'ERR_CONTRACT_NOT_YET_VALID',
@@ -94,24 +99,54 @@ export class JobService implements ContractJobs {
     return requeued;
   }
 
-  async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, requestId?: string): Promise<JobView> {
+  /**
+   * Queues a job. With an idempotency key, a retried submission (same operator organisation, same
+   * key, same request) returns the job the first one created, whatever happened to the answer in
+   * between; the same key with a different request is refused.
+   */
+  async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
     if (contract.claims.mode === 'dp') {
       throw new PdsError('ERR_MODE_NOT_AVAILABLE', `contract ${contract.id} is in dp mode; this build runs aggregate- and custom-mode jobs`);
     }
+    const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null]));
     const id = newId('job', this.now());
-    await this.deps.store.write(async (tx) => {
+    const { quotas } = this.deps.policies.sandbox;
+    const existing = await this.deps.store.write(async (tx) => {
+      if (opts.idempotencyKey) {
+        const prior = await tx.one<{ id: string; request_sha256: string }>('SELECT id, request_sha256 FROM jobs WHERE operator_org = $1 AND idempotency_key = $2', [p.org, opts.idempotencyKey]);
+        if (prior && prior.request_sha256 !== requestSha256) {
+          throw new PdsError('ERR_IDEMPOTENCY_MISMATCH', `Idempotency-Key ${opts.idempotencyKey} was first used for a different request (job ${prior.id})`);
+        }
+        if (prior) return prior.id;
+      }
+      const now = this.now();
+      const [open] = await tx.all<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE contract_id = $1 AND status IN ('queued', 'running')`, [contract.id]);
+      if (Number(open!.n) >= quotas.concurrentJobs) {
+        throw new PdsError('ERR_QUOTA_EXCEEDED', `contract ${contract.id} already has ${quotas.concurrentJobs} jobs queued or running; wait for one to finish`, { extra: { retryAfterSeconds: 5 } });
+      }
+      const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
+      const window = await tx.all<{ created_at: string }>('SELECT created_at FROM jobs WHERE contract_id = $1 AND created_at > $2 ORDER BY created_at', [contract.id, dayAgo]);
+      if (window.length >= quotas.jobsPerDay) {
+        const freeAt = new Date(window[window.length - quotas.jobsPerDay]!.created_at).getTime() + 86_400_000;
+        throw new PdsError('ERR_QUOTA_EXCEEDED', `contract ${contract.id} has submitted ${quotas.jobsPerDay} jobs in the last 24 hours`, {
+          extra: { retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) },
+        });
+      }
       await tx.run(
-        `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7)`,
-        [id, contract.id, p.org, p.sub, input.name ?? null, input.sql, this.now().toISOString()],
+        `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9)`,
+        [id, contract.id, p.org, p.sub, input.name ?? null, input.sql, now.toISOString(), opts.idempotencyKey ?? null, requestSha256],
       );
       await appendAudit(tx, {
-        actor: actorOf(p, 'operator'), action: 'job.submitted', objectType: 'job', objectId: id, requestId,
-        details: { contractId: contract.id, sqlSha256: sha256(input.sql) },
+        actor: actorOf(p, 'operator'), action: 'job.submitted', objectType: 'job', objectId: id, requestId: opts.requestId,
+        details: { contractId: contract.id, sqlSha256: sha256(input.sql), ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) },
       });
+      return undefined;
     });
+    if (existing) return { job: await this.getJob(p, existing), created: false };
     await this.deps.executor.enqueue(id);
-    return this.getJob(p, id);
+    return { job: await this.getJob(p, id), created: true };
   }
 
   private async loadJob(id: string): Promise<(JobView & { operatorOrg: string; sql: string }) | undefined> {
@@ -119,7 +154,7 @@ export class JobService implements ContractJobs {
     if (!r) return undefined;
     return {
       id, contractId: String(r.contract_id), name: (r.name as string | null) ?? null, status: r.status as JobStatus,
-      reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null,
+      reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null, attempts: Number(r.attempts),
       submittedBy: String(r.submitted_by), createdAt: String(r.created_at),
       startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null,
       operatorOrg: String(r.operator_org), sql: String(r.sql),
@@ -188,6 +223,7 @@ export class JobService implements ContractJobs {
       if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
       const code: ErrorCode = isPdsError(err) ? err.code : 'ERR_INTERNAL';
       const message = isPdsError(err) ? err.detail : 'internal error while running the job';
+      if (RETRIED.includes(code) && await this.retry(jobId, job.attempts, message)) return;
       const status: JobStatus = FAILED.includes(code) ? 'failed' : 'rejected';
       const extra = isPdsError(err) ? err.extra ?? {} : {};
       const reason: JobReason = { code, message };
@@ -203,6 +239,21 @@ export class JobService implements ContractJobs {
     const tables = Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns]));
     const unique = Object.entries(claims.snapshot.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t);
     return sqlPolicy(tables, pseudonyms, PRIVACY_UNIT_COLUMN, functionAllowlist(this.deps.policies.sqlAllowlist), unique);
+  }
+
+  /** Puts a job that met an infrastructure failure back in the queue, if it has attempts left. */
+  private async retry(jobId: string, attempt: number, why: string): Promise<boolean> {
+    const { attempts, backoffMs } = this.deps.policies.sandbox.retries;
+    if (attempt >= attempts) return false;
+    const requeued = await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
+      if (cur?.status !== 'running') return false;
+      await tx.run(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = $1`, [jobId]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.retrying', objectType: 'job', objectId: jobId, reason: why, details: { attempt } });
+      return true;
+    });
+    if (requeued) await this.deps.executor.enqueue(jobId, { delayMs: backoffMs * 2 ** (attempt - 1) });
+    return requeued;
   }
 
   private async finish(jobId: string, status: JobStatus, reasons: JobReason[]): Promise<void> {

@@ -100,6 +100,14 @@ export const SandboxPolicy = Type.Object({
     memory: Type.String({ pattern: SIZE }),
     fileSize: Type.String({ pattern: SIZE }),
   }, { additionalProperties: false }),
+  quotas: Type.Object({
+    concurrentJobs: Type.Integer({ minimum: 1, maximum: 1000 }),
+    jobsPerDay: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  }, { additionalProperties: false }),
+  retries: Type.Object({
+    attempts: Type.Integer({ minimum: 1, maximum: 10 }),
+    backoffMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+  }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type SandboxPolicy = Static<typeof SandboxPolicy>;
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Platform } from '../../platform/index.ts';
-import { IdParams, JobBody, JobView, ProblemRef } from '../schemas/index.ts';
+import { IdParams, JobBody, JobView, ProblemRef, SubmitHeaders } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -8,9 +8,14 @@ const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: Problem
 export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   app.post('/v1/jobs', {
     config: { roles: ['operator'] },
-    schema: { tags: ['jobs'], summary: 'Submit an analysis query under a contract', body: JobBody, response: { 202: JobView, ...errors } },
+    schema: {
+      tags: ['jobs'], summary: 'Submit an analysis query under a contract',
+      description: 'Answers 202 with the job. With an Idempotency-Key header, a retried submission answers the same job again (with Idempotent-Replayed: true).',
+      headers: SubmitHeaders, body: JobBody, response: { 202: JobView, ...errors, 422: ProblemRef, 429: ProblemRef },
+    },
   }, async (req, reply) => {
-    const job = await platform.jobs.submit(req.principal, req.body, req.id);
+    const { job, created } = await platform.jobs.submit(req.principal, req.body, { requestId: req.id, idempotencyKey: req.headers['idempotency-key'] });
+    if (!created) reply.header('idempotent-replayed', 'true');
     return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
   });
 

@@ -106,6 +106,10 @@ export const ContractListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 }, closed);
 
+export const SubmitHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$', description: 'makes a retried submission return the same job' })),
+});
+
 export const JobBody = Type.Object({
   contractId: Id,
   sql: Str(1, 100_000),
@@ -147,6 +151,7 @@ export const JobView = Type.Object({
   status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('rejected'), Type.Literal('held'), Type.Literal('released'), Type.Literal('failed'), Type.Literal('cancelled')]),
   reasons: Type.Array(Reason),
   outputId: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Integer({ description: 'runs so far; more than one after an infrastructure failure was retried' }),
   submittedBy: Type.String(),
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { appendAudit, type Actor } from '../audit/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { fileSha256 } from '../masking/index.ts';
+import { dummyData, fileSha256, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
@@ -111,6 +111,15 @@ export class ContractService {
 
   async getContract(p: Principal, id: string): Promise<ContractView> {
     return ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+  }
+
+  /**
+   * Dummy rows with exactly the contract snapshot's tables, columns, types and masked formats, for
+   * writing and testing queries without the data (faker, through the contract's own masking).
+   */
+  async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<Record<string, DummyTable>> {
+    const c = ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+    return dummyData({ grants: c.claims.datasets, catalog: this.deps.policies.catalog, rows: opts.rows, seed: opts.seed });
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {

@@ -6,7 +6,7 @@ import { ingestDataset, type IngestOptions, type IngestReport } from './ingest.t
 import { currentVersions, ensureVersionsTable, recordVersion, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
 
 export { DOMAIN_TABLES, generateDomain, apportion, type GenerateOptions } from './synthetic.ts';
-export { DISTRICTS, DIAGNOSES, HOSPITALS, INDUSTRIES } from './vocab.ts';
+export { DISTRICTS, DIAGNOSES, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES, RELIGION } from './vocab.ts';
 export {
   ID_CHECK_CHARS, ID_WEIGHTS, USCC_CHARSET, USCC_WEIGHTS, idNumberCheckChar, usccCheckChar, orgCodeCheckChar,
   idNumberValidSql, usccValidSql, mobileValidSql,

@@ -8,7 +8,7 @@ import { assessRisk, type RiskReport } from './risk.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
 
 /** HMAC-SHA256 pads of a key, so the HMAC can be computed inside DuckDB without a UDF. */
-function hmacPads(key: Buffer): { ipad: string; opad: string } {
+export function hmacPads(key: Buffer): { ipad: string; opad: string } {
   if (key.length > 64) throw new TypeError('HMAC key longer than the SHA-256 block');
   const block = Buffer.alloc(64);
   key.copy(block);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CONTRACT_TRANSITIONS, type ContractAction } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { AssessmentBody, AssessmentView, ContractListQuery, ContractView, IdParams, ProblemRef, StatusChangeBody } from '../schemas/index.ts';
+import { AssessmentBody, AssessmentView, ContractListQuery, ContractView, DummyDataQuery, IdParams, ProblemRef, StatusChangeBody } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -36,6 +36,15 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       schema: { tags: ['contracts'], summary, params: IdParams, body: StatusChangeBody, response: { 200: ContractView, ...errors } },
     }, async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id));
   }
+
+  app.get('/v1/contracts/:id/dummy-data', {
+    config: { roles: ['operator', 'bureau', 'risk'] },
+    schema: {
+      tags: ['contracts'], summary: 'Dummy rows with exactly the snapshot\'s schema and masked formats, to write and test queries without the data',
+      params: IdParams, querystring: DummyDataQuery,
+      response: { 200: Type.Record(Type.String(), Type.Object({ columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })), rows: Type.Array(Type.Array(Type.Unknown())) })), ...errors },
+    },
+  }, async (req) => platform.contracts.dummyData(req.principal, req.params.id, { rows: req.query.rows ?? 100, seed: req.query.seed ?? 1 }));
 
   app.get('/v1/contracts/:id/assessments', {
     schema: { tags: ['contracts'], summary: 'Yearly effectiveness assessments of a contract', params: IdParams, response: { 200: Type.Array(AssessmentView), ...errors } },

@@ -120,6 +120,11 @@ export const OutputDataQuery = Type.Object({
   format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json'), Type.Literal('parquet')], { default: 'csv' })),
 }, closed);
 
+export const DummyDataQuery = Type.Object({
+  rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 100, description: 'rows per table' })),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1, description: 'the same seed gives the same rows' })),
+}, closed);
+
 export const OutputListQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')], { description: 'held = the bureau review queue' })),
   contractId: Type.Optional(Type.String({ maxLength: 64 })),

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { en, Faker, zh_CN } from '@faker-js/faker';
+import {
+  DIAGNOSES, DISTRICTS, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES, RELIGION, idNumberCheckChar, usccCheckChar,
+} from '../domain/index.ts';
+import type { Catalog, CatalogColumn } from '../policies/index.ts';
+import { exec, openInstance, quoteIdent, quoteLiteral, readResult, withConnection, type JsonValue } from '../store/index.ts';
+import type { DatasetGrant } from './rules.ts';
+import { hmacPads, snapshotSelect } from './snapshot.ts';
+
+/**
+ * Dummy data for a contract (as OpenSAFELY researchers work on dummy data): raw rows invented by
+ * faker, column by column from the catalog, then put through the contract's own masking SQL, so
+ * the result has exactly the snapshot's tables, columns, types and masked formats — and nothing of
+ * the real data. Privacy units are drawn from one pool, so joins between tables find matches.
+ */
+
+export interface DummyTable {
+  columns: { name: string; type: string }[];
+  rows: JsonValue[][];
+}
+
+const pick = (f: Faker, list: ReadonlyArray<readonly [string, number]>): string => f.helpers.weightedArrayElement(list.map(([value, weight]) => ({ value, weight })));
+
+const VOCAB: Record<string, (f: Faker) => string> = {
+  gender: (f) => f.helpers.arrayElement(['男', '女']),
+  hukou_type: (f) => f.helpers.arrayElement(['城镇', '农村']),
+  education: (f) => pick(f, EDUCATION),
+  ethnicity: (f) => pick(f, ETHNICITIES),
+  religion: (f) => pick(f, RELIGION),
+  district: (f) => f.helpers.weightedArrayElement(DISTRICTS.map((d) => ({ value: d.name, weight: d.weight }))),
+  industry: (f) => pick(f, INDUSTRIES),
+  status: (f) => pick(f, ENTERPRISE_STATUS),
+  hospital: (f) => pick(f, HOSPITALS),
+  icd10: (f) => f.helpers.weightedArrayElement(DIAGNOSES.map((d) => ({ value: d.code, weight: d.weight }))),
+};
+
+function idNumber(f: Faker): string {
+  const d = f.helpers.arrayElement(DISTRICTS);
+  const birth = f.date.birthdate({ mode: 'age', min: 0, max: 95 }).toISOString().slice(0, 10).replaceAll('-', '');
+  const body = `${d.code}${birth}${f.string.numeric(3)}`;
+  return body + idNumberCheckChar(body);
+}
+
+function uscc(f: Faker): string {
+  const body = `91${f.helpers.arrayElement(DISTRICTS).code}${f.string.numeric(9)}`;
+  return body + usccCheckChar(body);
+}
+
+/** A raw value for one catalog column. */
+function rawValue(f: Faker, name: string, column: CatalogColumn): string | number | null {
+  if (column.format === 'id-number') return idNumber(f);
+  if (column.format === 'uscc') return uscc(f);
+  if (column.format === 'mobile') return `1${f.helpers.arrayElement(['38', '39', '58', '86', '88'])}${f.string.numeric(8)}`;
+  const vocab = VOCAB[name];
+  if (vocab) return vocab(f);
+  if (name === 'name') return f.person.fullName();
+  if (name === 'address') return `${VOCAB.district!(f)}${f.location.street()}${f.number.int({ min: 1, max: 300 })}号`;
+  if (name === 'account') return f.string.numeric(12);
+  if (name === 'month') return f.date.past({ years: 2 }).toISOString().slice(0, 7);
+  switch (column.type) {
+    case 'DATE': return f.date.past({ years: name === 'birth_date' ? 90 : 10 }).toISOString().slice(0, 10);
+    case 'INTEGER': case 'BIGINT': return f.number.int({ min: 0, max: 1000 });
+    case 'DOUBLE': return f.number.float({ min: 0, max: name === 'income' || name === 'base_salary' ? 30_000 : 5_000, fractionDigits: 2 });
+    default: return f.lorem.word();
+  }
+}
+
+const literal = (v: string | number | null): string => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(v));
+
+export async function dummyData(opts: { grants: DatasetGrant[]; catalog: Catalog; rows: number; seed: number; asOf?: string }): Promise<Record<string, DummyTable>> {
+  const f = new Faker({ locale: [zh_CN, en] });
+  f.seed(opts.seed);
+  const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
+  const units = new Map<string, string[]>(); // per unit format, one shared pool
+  const out: Record<string, DummyTable> = {};
+  const instance = await openInstance(':memory:', { threads: '1' });
+  try {
+    await withConnection(instance, async (conn) => {
+      await exec(conn, "ATTACH ':memory:' AS domain");
+      for (const g of opts.grants) {
+        const columns = opts.catalog.datasets[g.dataset]!.columns;
+        const names = [...new Set([g.privacyUnit, ...g.columns.map((c) => c.column)])];
+        const unitColumn = columns[g.privacyUnit]!;
+        const pool = units.get(unitColumn.format ?? g.privacyUnit) ?? Array.from({ length: opts.rows }, () => String(rawValue(f, g.privacyUnit, unitColumn)));
+        units.set(unitColumn.format ?? g.privacyUnit, pool);
+        const rows = Array.from({ length: opts.rows }, (_, i) => names.map((n) => (n === g.privacyUnit ? pool[i % pool.length]! : rawValue(f, n, columns[n]!))));
+        await exec(conn, `CREATE TABLE domain.${quoteIdent(g.dataset)} (${names.map((n) => `${quoteIdent(n)} ${columns[n]!.type}`).join(', ')})`);
+        if (rows.length > 0) await exec(conn, `INSERT INTO domain.${quoteIdent(g.dataset)} VALUES ${rows.map((r) => `(${r.map(literal).join(', ')})`).join(', ')}`);
+        // the pseudonym key comes from the seed too: the same seed gives the same rows (the values are invented anyway)
+        const reader = await conn.runAndReadAll(snapshotSelect(g, columns, asOf), hmacPads(createHash('sha256').update(`pds-dummy:${opts.seed}`).digest()));
+        out[g.dataset] = readResult(reader);
+      }
+    });
+  } finally {
+    instance.closeSync();
+  }
+  return out;
+}

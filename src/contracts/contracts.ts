@@ -189,16 +189,23 @@ export class ContractService {
    * the one the contract pins. A job queued before a suspension or revocation never runs after it.
    */
   async contractForRun(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
+    const { claims, snapshotPath } = await this.verifiedActive(id);
+    if (!fs.existsSync(snapshotPath) || (await fileSha256(snapshotPath)) !== claims.snapshot.hash) {
+      throw new PdsError('ERR_SNAPSHOT_MISMATCH', `the snapshot of contract ${id} does not match the hash it was signed with`);
+    }
+    return { claims, snapshotPath };
+  }
+
+  /** An active contract's verified claims (signature, term, status), without re-hashing its snapshot. */
+  async verifiedActive(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
     const c = await this.loadContract(this.deps.store, id);
     if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
     if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
     const claims = await verifyContract(c.jws, this.deps.keys.bureauVerifier(), this.now());
     if (claims.jti !== id) throw new PdsError('ERR_CONTRACT_INVALID', 'contract id does not match its signed jti');
-    if (!fs.existsSync(c.snapshotPath) || (await fileSha256(c.snapshotPath)) !== claims.snapshot.hash) {
-      throw new PdsError('ERR_SNAPSHOT_MISMATCH', `the snapshot of contract ${id} does not match the hash it was signed with`);
-    }
     return { claims, snapshotPath: c.snapshotPath };
   }
+
 
   /** The contract's status as a transaction sees it, for a last check inside the release transaction. */
   async assertActive(tx: Pick<Tx, 'one'>, id: string): Promise<void> {

@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
+import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
 import type { CheckReport } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { openInstance, quoteLiteral, withConnection, exec, quoteIdent, type JsonValue, type Store, type Tx } from '../store/index.ts';
 import { toCsv } from './csv.ts';
 import { signManifest, type Manifest } from './manifest.ts';
+import type { Evaluation } from './pipeline.ts';
+import { outputIdFor } from '../ids/index.ts';
 
 /**
  * Outputs after a job: their release (at once, or by two different bureau reviewers), the signed
@@ -65,6 +67,58 @@ export class OutputService {
   async sign(draft: ManifestDraft, releasedAt: string, releasedBy: string, operatorOrg: string, reviewers?: string[]): Promise<string> {
     const manifest: Manifest = { ...draft, releasedAt, releasedBy, ...(reviewers ? { reviewers } : {}) };
     return signManifest(this.deps.keys.bureau, manifest, operatorOrg);
+  }
+
+  /**
+   * Writes the output and records it in one transaction: released (with its signed manifest) when
+   * the evaluation says so, otherwise held for review, unseen by the operator.
+   */
+  async record(job: { id: string; contractId: string; operatorOrg: string; sql: string }, claims: VerifiedContract, evaluation: Evaluation, now: Date): Promise<void> {
+    const dc = evaluation.output;
+    const outputId = outputIdFor(job.id);
+    const dir = path.join(this.deps.dataDir, 'outputs');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${outputId}.json`);
+    const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
+    const release = evaluation.decision === 'release';
+    const at = now.toISOString();
+    const draft: ManifestDraft = {
+      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+      contractId: job.contractId,
+      jobId: job.id,
+      sqlSha256: sha256(job.sql),
+      snapshotHash: claims.snapshot.hash,
+      policyHash: claims.policyHash,
+      checks: dc.checks,
+      cellsSuppressed: dc.cellsSuppressed,
+      epsilonSpent: 0,
+      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
+    };
+    const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+    const status = release ? 'released' : 'held';
+    const recorded = await this.deps.store.write(async (tx) => {
+      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
+      if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
+      // the last word on the contract is inside the release transaction: a revocation that
+      // committed while the query ran stops the release (it throws; run() records the job failed)
+      await this.deps.contracts.assertActive(tx, job.contractId);
+      await tx.run(
+        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), sha256(csv), file, jws,
+          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(dc.reasons), JSON.stringify(draft)],
+      );
+      await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
+      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
+      await appendAudit(tx, {
+        actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
+        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
+      });
+      return true;
+    }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
+    if (!recorded) fs.rmSync(file, { force: true });
   }
 
   private async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {

@@ -1,5 +1,6 @@
 import { applyDisclosureControl, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
+import type { ReadResult } from '../store/index.ts';
 import {
   analyseQuery, runInSandbox, unitsColumnName,
   type Analysis, type QueryMode, type SandboxLayer, type SandboxLimits, type SqlParser, type SqlPolicy,
@@ -41,29 +42,48 @@ const HELD_FOR_REVIEW: CheckReport = {
   effect: 'custom-mode outputs are held until bureau reviewers release them',
 };
 
-export async function evaluateQuery(parser: SqlParser, input: QueryInput): Promise<Evaluation> {
+/** What runs where the data is (the embedded process, or a BullMQ worker): analysis and the runner. */
+export interface QueryRun {
+  analysis: Analysis;
+  result: ReadResult;
+}
+
+export async function runQuery(parser: SqlParser, input: Omit<QueryInput, 'disclosure'>): Promise<QueryRun> {
   const off = input.layersOff ?? new Set<SandboxLayer>();
   const unitsColumn = unitsColumnName();
   const analysis: Analysis = off.has('analysis')
     ? { sql: input.sql, mode: input.mode, tables: [], unitsColumn: input.mode === 'aggregate' ? unitsColumn : null }
     : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
-  const result = await runInSandbox(
+  const { columns, rows } = await runInSandbox(
     { snapshotFile: input.snapshotFile, tempDir: input.tempDir, sql: analysis.sql, limits: input.limits, engineLayer: !off.has('engine') },
     { signal: input.signal, processLayer: !off.has('process') },
   );
-  if (off.has('disclosure')) {
+  return { analysis, result: { columns, rows } };
+}
+
+/**
+ * Disclosure control, where the release is decided and signed (the API process): a worker hands
+ * back the raw result, never a verdict.
+ */
+export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], layersOff?: ReadonlySet<SandboxLayer>): Evaluation {
+  const { analysis, result } = run;
+  if (layersOff?.has('disclosure')) {
     return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, decision: 'release', reasons: [] } };
   }
   if (analysis.mode !== 'aggregate') {
     return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [HELD_FOR_REVIEW], cellsSuppressed: 0, decision: 'hold', reasons: [HELD_FOR_REVIEW.effect] } };
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
-  if (!result.columns.some((c) => c.name === analysis.unitsColumn)) {
+  if (!analysis.unitsColumn || !result.columns.some((c) => c.name === analysis.unitsColumn)) {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
   }
-  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn!, ...input.disclosure });
+  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, ...disclosure });
   if (output.decision === 'refuse') {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
   }
   return { decision: output.decision, analysis, output };
+}
+
+export async function evaluateQuery(parser: SqlParser, input: QueryInput): Promise<Evaluation> {
+  return disclose(await runQuery(parser, input), input.disclosure, input.layersOff);
 }

@@ -1,21 +1,18 @@
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
-import { actorOf, type ContractJobs, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { actorOf, type ContractJobs, type ContractService, type Principal } from '../contracts/index.ts';
 import type { Actor } from '../audit/index.ts';
-import type { CheckReport } from '../disclosure/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
-import { newId, outputIdFor } from '../ids/index.ts';
+import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { PRIVACY_UNIT_COLUMN } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
-import { functionAllowlist, sqlPolicy, type SqlParser, type SqlPolicy } from '../sandbox/index.ts';
-import type { JsonValue, Store, Tx } from '../store/index.ts';
-import { toCsv } from './csv.ts';
+import type { SqlParser } from '../sandbox/index.ts';
+import type { Store, Tx } from '../store/index.ts';
 import type { Executor } from './executor.ts';
-import { sha256, type ManifestDraft, type OutputService } from './outputs.ts';
-import { evaluateQuery, type Evaluation } from './pipeline.ts';
+import { sha256, type OutputService } from './outputs.ts';
+import { disclose } from './pipeline.ts';
+import { executeRun, runError, type RunError, type RunOutcome, type RunSpec } from './runs.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
 
@@ -72,6 +69,8 @@ export interface JobServiceDeps {
   executor: Executor;
   outputs: OutputService;
   parser: SqlParser;
+  /** Told of unexpected (non-PdsError) faults, for the log. */
+  onError?: (jobId: string, err: unknown) => void;
   dataDir: string;
   now?: () => Date;
 }
@@ -199,46 +198,86 @@ export class JobService implements ContractJobs {
     for (const id of jobIds) this.deps.executor.cancel(id);
   }
 
-  /** Runs one job to a terminal state. Idempotent: a job that is not `queued` is left alone. */
-  async run(jobId: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Claims a job for one run, right before it runs (DESIGN §4.4): `queued` → `running`, or a
+   * `running` job again when its executor lost it (a worker killed mid-job). The contract is
+   * checked now — signature, term, status, snapshot hash — and a job whose contract no longer
+   * holds ends `failed`. Answers the run's spec, or undefined when there is nothing to run.
+   */
+  async claim(jobId: string, opts: { rerun?: boolean } = {}): Promise<RunSpec | undefined> {
     const claimed = await this.deps.store.write(async (tx) => {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
-      if (cur?.status !== 'queued') return false;
+      if (!(cur?.status === 'queued' || (opts.rerun && cur?.status === 'running'))) return false;
       await tx.run(`UPDATE jobs SET status = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2`, [this.now().toISOString(), jobId]);
       await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.started', objectType: 'job', objectId: jobId });
       return true;
     });
-    if (!claimed) return;
+    if (!claimed) return undefined;
     const job = (await this.loadJob(jobId))!;
     try {
       const { claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId);
       const { limits } = this.deps.policies.sandbox;
-      const evaluation = await evaluateQuery(this.deps.parser, {
-        sql: job.sql, mode: claims.mode, policy: this.sqlPolicyFor(claims), snapshotFile: snapshotPath,
-        tempDir: path.join(this.deps.dataDir, 'tmp', jobId), limits, maxSqlBytes: limits.maxSqlBytes,
-        disclosure: { minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows }, signal,
-      });
-      await this.record(job, claims, evaluation);
+      const { version: _v, ...functions } = this.deps.policies.sqlAllowlist;
+      return {
+        jobId, attempt: job.attempts, sql: job.sql, mode: claims.mode,
+        policy: {
+          tables: Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns])),
+          identifierColumns: claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
+          privacyUnitColumn: PRIVACY_UNIT_COLUMN,
+          uniqueUnitTables: Object.entries(claims.snapshot.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t),
+          functions,
+        },
+        snapshot: { contractId: job.contractId, path: snapshotPath, sha256: claims.snapshot.hash },
+        limits, maxSqlBytes: limits.maxSqlBytes,
+      };
     } catch (err) {
-      if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
-      const code: ErrorCode = isPdsError(err) ? err.code : 'ERR_INTERNAL';
-      const message = isPdsError(err) ? err.detail : 'internal error while running the job';
-      if (RETRIED.includes(code) && await this.retry(jobId, job.attempts, message)) return;
-      const status: JobStatus = FAILED.includes(code) ? 'failed' : 'rejected';
-      const extra = isPdsError(err) ? err.extra ?? {} : {};
-      const reason: JobReason = { code, message };
-      if (typeof extra.layer === 'string') reason.layer = extra.layer;
-      if (typeof extra.rule === 'string') reason.rule = extra.rule;
-      await this.finish(jobId, status, [reason]);
+      await this.complete(jobId, job.attempts, { ok: false, error: runError(err) });
       if (!isPdsError(err)) throw err;
+      return undefined;
     }
   }
 
-  private sqlPolicyFor(claims: VerifiedContract): SqlPolicy {
-    const pseudonyms = claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column));
-    const tables = Object.fromEntries(Object.entries(claims.snapshot.tables).map(([t, v]) => [t, v.columns]));
-    const unique = Object.entries(claims.snapshot.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t);
-    return sqlPolicy(tables, pseudonyms, PRIVACY_UNIT_COLUMN, functionAllowlist(this.deps.policies.sqlAllowlist), unique);
+  /**
+   * Records the outcome of one run: disclosure control and the output (here, where releases are
+   * signed), or the failure — retried with backoff when it was the infrastructure's. Idempotent:
+   * only the run that holds the job `running` with this attempt number counts; a late or
+   * duplicate outcome is ignored, so a job re-run after a crash ends in one output at most.
+   */
+  async complete(jobId: string, attempt: number, outcome: RunOutcome): Promise<void> {
+    const job = await this.loadJob(jobId);
+    if (!job || job.status !== 'running' || job.attempts !== attempt) return;
+    let error: RunError | undefined = outcome.ok ? undefined : outcome.error;
+    if (outcome.ok) {
+      try {
+        const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
+        const evaluation = disclose({ analysis: outcome.analysis, result: outcome.result }, { minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows });
+        await this.deps.outputs.record(job, claims, evaluation, this.now());
+        return;
+      } catch (err) {
+        error = runError(err);
+        if (!isPdsError(err)) this.deps.onError?.(jobId, err);
+      }
+    }
+    const e = error!;
+    if (RETRIED.includes(e.code) && await this.retry(jobId, attempt, e.message)) return;
+    const reason: JobReason = { code: e.code, message: e.message };
+    if (e.layer) reason.layer = e.layer;
+    if (e.rule) reason.rule = e.rule;
+    await this.finish(jobId, FAILED.includes(e.code) ? 'failed' : 'rejected', [reason]);
+  }
+
+  /** Runs one job here, from claim to outcome (the embedded executor's handler). */
+  async run(jobId: string, signal: AbortSignal, opts: { rerun?: boolean } = {}): Promise<void> {
+    const spec = await this.claim(jobId, opts);
+    if (!spec) return;
+    let outcome: RunOutcome;
+    try {
+      outcome = await executeRun(this.deps.parser, spec, path.join(this.deps.dataDir, 'tmp'), signal);
+    } catch (err) {
+      if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
+      throw err;
+    }
+    await this.complete(jobId, spec.attempt, outcome);
   }
 
   /** Puts a job that met an infrastructure failure back in the queue, if it has attempts left. */
@@ -265,56 +304,6 @@ export class JobService implements ContractJobs {
     });
   }
 
-  /**
-   * Writes the output and records it in one transaction: released (with its signed manifest) when
-   * the evaluation says so, otherwise held for review, unseen by the operator.
-   */
-  private async record(job: JobView & { operatorOrg: string; sql: string }, claims: VerifiedContract, evaluation: Evaluation): Promise<void> {
-    const dc = evaluation.output;
-    const outputId = outputIdFor(job.id);
-    const dir = path.join(this.deps.dataDir, 'outputs');
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${outputId}.json`);
-    const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
-    const release = evaluation.decision === 'release';
-    const at = this.now().toISOString();
-    const draft: ManifestDraft = {
-      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
-      contractId: job.contractId,
-      jobId: job.id,
-      sqlSha256: sha256(job.sql),
-      snapshotHash: claims.snapshot.hash,
-      policyHash: claims.policyHash,
-      checks: dc.checks,
-      cellsSuppressed: dc.cellsSuppressed,
-      epsilonSpent: 0,
-      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
-    };
-    const jws = release ? await this.deps.outputs.sign(draft, at, 'auto', job.operatorOrg) : null;
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
-    fs.renameSync(`${file}.tmp`, file);
-    const status = release ? 'released' : 'held';
-    const recorded = await this.deps.store.write(async (tx) => {
-      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
-      if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
-      // the last word on the contract is inside the release transaction: a revocation that
-      // committed while the query ran stops the release (it throws; run() records the job failed)
-      await this.deps.contracts.assertActive(tx, job.contractId);
-      await tx.run(
-        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), sha256(csv), file, jws,
-          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(dc.reasons), JSON.stringify(draft)],
-      );
-      await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
-      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
-      await appendAudit(tx, {
-        actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
-        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
-      });
-      return true;
-    }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
-    if (!recorded) fs.rmSync(file, { force: true });
-  }
+
 }
 

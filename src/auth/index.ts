@@ -4,7 +4,8 @@ import type { Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 
-export const ROLES = ['operator', 'provider', 'bureau', 'risk'] as const;
+/** `worker`: a `pds worker` process — it may only claim jobs and hand back their outcomes. */
+export const ROLES = ['operator', 'provider', 'bureau', 'risk', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The embedded issuer's identity, used when no external IdP is configured. */

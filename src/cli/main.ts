@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -12,7 +13,7 @@ import { verifyContract } from '../contracts/index.ts';
 import { ingest, seedDomain } from '../domain/index.ts';
 import { loadPolicies } from '../policies/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
-import { sha256, verifyManifest } from '../jobs/index.ts';
+import { sha256, startWorker, verifyManifest } from '../jobs/index.ts';
 import { KEY_NAMES, keysDir, loadKeyRing, type KeyName } from '../keys/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { Store } from '../store/index.ts';
@@ -76,8 +77,32 @@ export function buildCli(): Command {
       process.exitCode = summary.ok ? 0 : 1;
     });
 
+  program.command('worker')
+    .description('take jobs from Redis (BullMQ) and run them in the sandbox; needs REDIS_URL and the API')
+    .addOption(dataDirOption())
+    .option('--api <url>', 'the API this worker reports to (default PDS_API_URL, else http://127.0.0.1:PORT)')
+    .option('--concurrency <n>', 'jobs at once (default EXECUTOR_CONCURRENCY)', positiveInt)
+    .option('--token <jwt>', 'a worker-role token (default PDS_WORKER_TOKEN, else one minted from DATA_DIR\'s issuer key)')
+    .option('--lock-ms <ms>', 'how long a job\'s lock lives unrenewed: a killed worker\'s job runs again elsewhere after this', positiveInt, 30_000)
+    .action(async (opts: { dataDir?: string; api?: string; concurrency?: number; token?: string; lockMs: number }) => {
+      const config = configFrom(opts);
+      if (!config.redisUrl) throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', { extra: { variable: 'REDIS_URL' } });
+      const logger = pino({ level: config.logLevel });
+      const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
+      const token = opts.token ?? process.env.PDS_WORKER_TOKEN
+        ?? await issueToken(await loadKeyRing(config.dataDir), { sub: `worker@${os.hostname()}`, org: 'org-domain', roles: ['worker'], ttlSeconds: 30 * 24 * 3600 });
+      const worker = await startWorker({ redisUrl: config.redisUrl, apiUrl, token, concurrency: opts.concurrency ?? config.executorConcurrency, lockDurationMs: opts.lockMs, logger });
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
+        await worker.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+
   program.command('serve')
-    .description('run the API with the embedded executor')
+    .description('run the API, with the embedded executor, or the BullMQ one when REDIS_URL is set')
     .addOption(dataDirOption())
     .action(async (opts: { dataDir?: string }) => {
       const config = configFrom(opts);

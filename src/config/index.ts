@@ -36,8 +36,10 @@ export interface Config {
   auth: ExternalAuthConfig | undefined;
   /** pino level. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Embedded executor concurrency. Default 2 (one per core on the reference machine). */
+  /** Embedded executor concurrency, and a `pds worker`'s. Default 2 (one per core on the reference machine). */
   executorConcurrency: number;
+  /** BullMQ: how often the API reconciles the queue with the store (RECONCILE_MS). Default 5000. */
+  reconcileMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
+  const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
 
-  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, ...overrides };
+  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, ...overrides };
 }

@@ -83,6 +83,12 @@ export class JobService implements ContractJobs {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /** Jobs not finished, for the BullMQ executor's reconciliation with the queue. */
+  async unfinished(): Promise<{ id: string; status: 'queued' | 'running'; startedAt: string | null }[]> {
+    const rows = await this.deps.store.all<{ id: string; status: 'queued' | 'running'; started_at: string | null }>(`SELECT id, status, started_at FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at`);
+    return rows.map((r) => ({ id: r.id, status: r.status, startedAt: r.started_at }));
+  }
+
   /** Puts jobs left `running` by a previous process back in the queue, and hands every queued job to the executor. */
   async recover(): Promise<number> {
     const requeued = await this.deps.store.write(async (tx) => {
@@ -144,7 +150,8 @@ export class JobService implements ContractJobs {
       return undefined;
     });
     if (existing) return { job: await this.getJob(p, existing), created: false };
-    await this.deps.executor.enqueue(id);
+    // the store is the truth: a queue that is down now gets the job at its next reconciliation
+    await this.deps.executor.enqueue(id).catch((err: unknown) => this.deps.onError?.(id, err));
     return { job: await this.getJob(p, id), created: true };
   }
 

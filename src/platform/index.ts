@@ -4,7 +4,7 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApplicationService, ContractService, EffectivenessService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
+import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
@@ -32,29 +32,42 @@ export interface Platform {
 }
 
 export async function createPlatform(config: Config, logger: Pick<Logger, 'error' | 'info'>): Promise<Platform> {
-  if (config.redisUrl) {
-    // refuse rather than silently run embedded: an operator who set REDIS_URL expects workers to share the queue
-    throw new PdsError('ERR_CONFIG', 'REDIS_URL: the BullMQ executor is not part of this build yet; unset REDIS_URL to use the embedded executor', { extra: { variable: 'REDIS_URL' } });
-  }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir);
   const parser = await SqlParser.create();
-  const executor = new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
+  // the store is read lazily: the job service that answers it is made below, with this executor
+  let jobsRef: JobService | undefined;
+  const executor: Executor = config.redisUrl
+    ? new BullmqExecutor({
+      redisUrl: config.redisUrl, reconcileMs: config.reconcileMs,
+      jobs: { unfinished: () => jobsRef!.unfinished() },
+      onError: (err) => logger.error({ err }, 'bullmq executor'),
+    })
+    : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
   const contractDeps = { store, keys, policies, dataDir: config.dataDir };
   const contracts = new ContractService(contractDeps);
   const applications = new ApplicationService(contractDeps, contracts);
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const outputs = new OutputService({ store, keys, contracts, dataDir: config.dataDir, now: () => new Date() });
-  const jobs = new JobService({ store, keys, policies, contracts, executor, outputs, parser, dataDir: config.dataDir });
-  contracts.attachJobs(jobs);
-  warmRunners(config.executorConcurrency, {
-    dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+  const jobs = new JobService({
+    store, keys, policies, contracts, executor, outputs, parser, dataDir: config.dataDir,
+    onError: (jobId, err) => logger.error({ jobId, err }, 'job outcome failed'),
   });
-  await executor.start((jobId, signal) => jobs.run(jobId, signal));
-  const requeued = await jobs.recover();
-  if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
+  jobsRef = jobs;
+  contracts.attachJobs(jobs);
+  if (executor.kind === 'embedded') {
+    warmRunners(config.executorConcurrency, {
+      dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+    });
+    await executor.start((jobId, signal) => jobs.run(jobId, signal));
+    const requeued = await jobs.recover();
+    if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
+  } else {
+    // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
+    await executor.start(() => Promise.resolve());
+  }
   return {
     config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs, outputs,
     verifyToken: createTokenVerifier(keys, config.auth),

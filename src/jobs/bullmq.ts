@@ -1,0 +1,128 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Executor, JobHandler } from './executor.ts';
+
+/**
+ * The BullMQ executor, API side (DESIGN §4.6). The API only puts jobs on the `pds-jobs` queue;
+ * `pds worker` processes on any machine take them, ask the API to claim each one (the contract is
+ * checked then), run it where the snapshot is, and post the raw result back. The control store is
+ * the truth, Redis only the transport: every few seconds the executor makes sure each `queued`
+ * job (and each `running` job Redis no longer knows) is on the queue, so a Redis that restarts
+ * empty loses nothing.
+ */
+
+export const JOB_QUEUE = 'pds-jobs';
+export const CANCEL_CHANNEL = 'pds:cancel';
+
+export interface QueueJobData {
+  jobId: string;
+  /** The store already shows the job running: its executor was lost; run it again. */
+  rerun?: boolean;
+}
+
+/** What the executor needs from the store to reconcile. */
+export interface UnfinishedJobs {
+  unfinished(): Promise<{ id: string; status: 'queued' | 'running'; startedAt: string | null }[]>;
+}
+
+/** A connection for workers: blocking commands wait, and commands wait out a reconnect. */
+export function redisConnection(url: URL): Redis {
+  return new Redis(url.toString(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+/** A connection for the API's producer side: fails fast while Redis is away (reconciliation catches up). */
+function producerConnection(url: URL): Redis {
+  return new Redis(url.toString(), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+}
+
+export class BullmqExecutor implements Executor {
+  readonly kind = 'bullmq' as const;
+  private readonly connection: Redis;
+  private readonly publisher: Redis;
+  private readonly queue: Queue<QueueJobData>;
+  private timer: NodeJS.Timeout | undefined;
+  private counts = { waiting: 0, running: 0 };
+  private stopped = false;
+  private reconciling: Promise<void> | undefined;
+
+  constructor(private readonly opts: {
+    redisUrl: URL;
+    jobs: UnfinishedJobs;
+    /** How often the store and the queue are reconciled. */
+    reconcileMs?: number;
+    /** A `running` job Redis does not know is requeued once it has run this long without a trace. */
+    lostAfterMs?: number;
+    onError?: (err: unknown) => void;
+  }) {
+    this.connection = producerConnection(opts.redisUrl);
+    this.publisher = producerConnection(opts.redisUrl);
+    for (const c of [this.connection, this.publisher]) c.on('error', (err) => opts.onError?.(err));
+    this.queue = new Queue<QueueJobData>(JOB_QUEUE, { connection: this.connection });
+    this.queue.on('error', (err) => opts.onError?.(err));
+  }
+
+  async start(_handler: JobHandler): Promise<void> {
+    // jobs run in workers; this side only keeps the queue true to the store
+    await this.reconcile();
+    this.timer = setInterval(() => { void this.reconcile(); }, this.opts.reconcileMs ?? 5000);
+    this.timer.unref();
+  }
+
+  async enqueue(jobId: string, opts: { delayMs?: number; rerun?: boolean } = {}): Promise<void> {
+    // the job id dedupes: enqueuing twice (reconcile, a retry of the API) adds it once; a delayed
+    // retry gets its own id, since the run it follows may still be on the queue as active
+    const id = opts.delayMs ? `${jobId}.retry.${Date.now()}` : jobId;
+    await this.queue.add('run', { jobId, ...(opts.rerun ? { rerun: true } : {}) }, {
+      jobId: id, delay: opts.delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1,
+    });
+  }
+
+  cancel(jobId: string): boolean {
+    void this.publisher.publish(CANCEL_CHANNEL, jobId).catch((err: unknown) => this.opts.onError?.(err));
+    void this.queue.remove(jobId).catch(() => undefined);
+    return false;
+  }
+
+  pause(): void {
+    void this.queue.pause();
+  }
+
+  resume(): void {
+    void this.queue.resume();
+  }
+
+  stats(): { waiting: number; running: number } {
+    return this.counts;
+  }
+
+  /** Makes the queue hold every unfinished job of the store (see the class comment). */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce().catch((err: unknown) => this.opts.onError?.(err)).finally(() => { this.reconciling = undefined; });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (this.stopped) return;
+    const onQueue = new Set<string>();
+    for (const j of await this.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'])) {
+      if (j?.data?.jobId) onQueue.add(j.data.jobId);
+    }
+    const lostAfter = this.opts.lostAfterMs ?? 60_000;
+    for (const j of await this.opts.jobs.unfinished()) {
+      if (onQueue.has(j.id)) continue;
+      if (j.status === 'queued') await this.enqueue(j.id);
+      else if (!j.startedAt || Date.now() - Date.parse(j.startedAt) > lostAfter) await this.enqueue(j.id, { rerun: true });
+    }
+    const c = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    this.counts = { waiting: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), running: c.active ?? 0 };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.reconciling;
+    await this.queue.close();
+    this.connection.disconnect();
+    this.publisher.disconnect();
+  }
+}

@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import pino from 'pino';
 import { createServer } from '../api/index.ts';
@@ -11,6 +13,7 @@ import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/i
 import { domainPath, seedDomain } from '../domain/index.ts';
 import { MANIFEST_TYP } from '../jobs/index.ts';
 import { createPlatform } from '../platform/index.ts';
+import { loaderArgs } from '../sandbox/index.ts';
 
 export interface DemoOptions {
   dataDir?: string;
@@ -18,6 +21,8 @@ export interface DemoOptions {
   json: boolean;
   /** Where step lines go (stdout by default). */
   print?: (line: string) => void;
+  /** Run the jobs through BullMQ on this Redis, with a separate `pds worker` process. */
+  redisUrl?: URL;
 }
 
 export interface DemoSummary {
@@ -39,6 +44,24 @@ export interface DemoSummary {
 }
 
 class StepFailed extends Error {}
+
+/** A `pds worker` child process for `--redis`; resolves once it takes jobs. */
+async function startWorkerProcess(dataDir: string, api: string, redisUrl: URL, prefix: string): Promise<ChildProcess> {
+  const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
+  const child = spawn(process.execPath, [...loaderArgs(), main, 'worker', '--data-dir', dataDir, '--api', api, '--concurrency', '2'], {
+    env: { ...process.env, REDIS_URL: redisUrl.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`pds worker did not start in 30 s: ${out.slice(-500)}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('worker ready')) { clearTimeout(timer); child.stdout!.resume(); resolve(child); }
+    });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`pds worker exited (${String(code)}): ${out.slice(-500)}`)); });
+  });
+}
 
 const ORGS = {
   operator: { org: 'org-shuzhi', sub: 'zhang.wei@shuzhi', label: 'operator' },
@@ -66,7 +89,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     if (!opts.json) print(`${ok ? '✓' : '✗'} ${String(step).padStart(2)}  ${role.padEnd(9)} ${action.padEnd(44)} ${result}`);
   };
 
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' });
+  const config = loadConfig({
+    ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL: opts.redisUrl?.toString() ?? '', RECONCILE_MS: '1000',
+    // a demo's own queue, so it never meets another domain's jobs on a shared Redis
+    QUEUE_PREFIX: `pds-demo-${process.pid}`, AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '',
+  });
   if (!fs.existsSync(domainPath(dataDir))) {
     const versions = await seedDomain(dataDir, { rows: opts.rows, seed: 20261123 });
     say('domain', 'seed synthetic public data', Object.values(versions).map((v) => `${v.dataset} ${v.rows}`).join(', '));
@@ -76,6 +103,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   await server.listen({ port: 0, host: '127.0.0.1' });
   const address = server.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  let worker: ChildProcess | undefined;
+  if (opts.redisUrl) {
+    worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix);
+    say('worker', 'pds worker (BullMQ, separate process)', `ready, pid ${String(worker.pid)}, queue ${config.queuePrefix}:pds-jobs on ${opts.redisUrl.host}`);
+  }
   const tokens = Object.fromEntries(await Promise.all(Object.entries(ORGS).map(async ([k, v]) => [
     k, await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as Role] }),
   ]))) as Record<keyof typeof ORGS, string>;
@@ -186,6 +218,11 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);
   } finally {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((r) => worker!.once('exit', r));
+      worker.kill('SIGTERM');
+      await exited;
+    }
     await server.close();
     await platform.close();
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });

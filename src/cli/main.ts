@@ -31,6 +31,13 @@ function positiveInt(value: string): number {
 }
 
 /** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
+function parseRedisUrl(raw: string): URL {
+  let url: URL;
+  try { url = new URL(raw); } catch { throw new PdsError('ERR_CONFIG', `--redis: ${JSON.stringify(raw)} is not a URL (redis://host:port)`); }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new PdsError('ERR_CONFIG', `--redis: must be a redis:// or rediss:// URL, got ${url.protocol}`);
+  return url;
+}
+
 function configFrom(opts: { dataDir?: string }) {
   return loadConfig(opts.dataDir ? { ...process.env, DATA_DIR: opts.dataDir } : process.env);
 }
@@ -72,8 +79,10 @@ export function buildCli(): Command {
     .addOption(new Option('--data-dir <dir>', 'keep the demo data here (default: a temporary directory, removed after)'))
     .option('--rows <n>', 'synthetic population rows', positiveInt, 5000)
     .option('--json', 'print only the summary, as JSON')
-    .action(async (opts: { dataDir?: string; rows: number; json?: boolean }) => {
-      const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true });
+    .option('--redis <url>', 'run the jobs through BullMQ on this Redis, with a separate pds worker process')
+    .action(async (opts: { dataDir?: string; rows: number; json?: boolean; redis?: string }) => {
+      const redisUrl = opts.redis ? parseRedisUrl(opts.redis) : undefined;
+      const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true, redisUrl });
       process.exitCode = summary.ok ? 0 : 1;
     });
 
@@ -91,7 +100,7 @@ export function buildCli(): Command {
       const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
       const token = opts.token ?? process.env.PDS_WORKER_TOKEN
         ?? await issueToken(await loadKeyRing(config.dataDir), { sub: `worker@${os.hostname()}`, org: 'org-domain', roles: ['worker'], ttlSeconds: 30 * 24 * 3600 });
-      const worker = await startWorker({ redisUrl: config.redisUrl, apiUrl, token, concurrency: opts.concurrency ?? config.executorConcurrency, lockDurationMs: opts.lockMs, logger });
+      const worker = await startWorker({ redisUrl: config.redisUrl, prefix: config.queuePrefix, apiUrl, token, concurrency: opts.concurrency ?? config.executorConcurrency, lockDurationMs: opts.lockMs, logger });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
         await worker.close();

@@ -40,6 +40,8 @@ export interface Config {
   executorConcurrency: number;
   /** BullMQ: how often the API reconciles the queue with the store (RECONCILE_MS). Default 5000. */
   reconcileMs: number;
+  /** BullMQ: key prefix in Redis (QUEUE_PREFIX), so several domains can share one Redis. Default `pds`. */
+  queuePrefix: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -105,6 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!LOG_LEVELS.includes(logLevel)) bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
+  const queuePrefix = env.QUEUE_PREFIX || 'pds';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
 
-  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, ...overrides };
+  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, queuePrefix, ...overrides };
 }

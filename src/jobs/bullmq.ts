@@ -47,6 +47,8 @@ export class BullmqExecutor implements Executor {
 
   constructor(private readonly opts: {
     redisUrl: URL;
+    /** Key prefix in Redis, shared with the workers. */
+    prefix: string;
     jobs: UnfinishedJobs;
     /** How often the store and the queue are reconciled. */
     reconcileMs?: number;
@@ -57,7 +59,7 @@ export class BullmqExecutor implements Executor {
     this.connection = producerConnection(opts.redisUrl);
     this.publisher = producerConnection(opts.redisUrl);
     for (const c of [this.connection, this.publisher]) c.on('error', (err) => opts.onError?.(err));
-    this.queue = new Queue<QueueJobData>(JOB_QUEUE, { connection: this.connection });
+    this.queue = new Queue<QueueJobData>(JOB_QUEUE, { connection: this.connection, prefix: opts.prefix });
     this.queue.on('error', (err) => opts.onError?.(err));
   }
 
@@ -78,7 +80,7 @@ export class BullmqExecutor implements Executor {
   }
 
   cancel(jobId: string): boolean {
-    void this.publisher.publish(CANCEL_CHANNEL, jobId).catch((err: unknown) => this.opts.onError?.(err));
+    void this.publisher.publish(`${this.opts.prefix}:${CANCEL_CHANNEL}`, jobId).catch((err: unknown) => this.opts.onError?.(err));
     void this.queue.remove(jobId).catch(() => undefined);
     return false;
   }

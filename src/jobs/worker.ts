@@ -16,6 +16,8 @@ import { executeRun, type RunOutcome, type RunSpec } from './runs.ts';
 
 export interface WorkerOptions {
   redisUrl: URL;
+  /** Key prefix in Redis, the API's QUEUE_PREFIX. */
+  prefix: string;
   apiUrl: URL;
   token: string;
   concurrency: number;
@@ -75,7 +77,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   const subscriber = redisConnection(opts.redisUrl);
   subscriber.on('error', (err) => log.warn({ err }, 'redis (cancellations)'));
-  await subscriber.subscribe(CANCEL_CHANNEL);
+  await subscriber.subscribe(`${opts.prefix}:${CANCEL_CHANNEL}`);
   subscriber.on('message', (_channel, jobId: string) => running.get(jobId)?.abort(new Error('cancelled')));
 
   const connection = redisConnection(opts.redisUrl);
@@ -100,7 +102,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       running.delete(jobId);
     }
   }, {
-    connection, concurrency: opts.concurrency,
+    connection, prefix: opts.prefix, concurrency: opts.concurrency,
     lockDuration: opts.lockDurationMs ?? 30_000, stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
     maxStalledCount: 10,
   });

@@ -41,7 +41,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   let jobsRef: JobService | undefined;
   const executor: Executor = config.redisUrl
     ? new BullmqExecutor({
-      redisUrl: config.redisUrl, reconcileMs: config.reconcileMs,
+      redisUrl: config.redisUrl, prefix: config.queuePrefix, reconcileMs: config.reconcileMs,
       jobs: { unfinished: () => jobsRef!.unfinished() },
       onError: (err) => logger.error({ err }, 'bullmq executor'),
     })

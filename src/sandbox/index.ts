@@ -2,5 +2,5 @@ export { analyseQuery, functionAllowlist, type Analysis, type AnalysisOptions, t
 export { SqlParser, type SqlRule } from './ast.ts';
 export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 export { UNITS_COLUMN, unitsColumnName } from './units.ts';
-export { disposeRunners, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
+export { disposeRunners, loaderArgs, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
 export { SANDBOX_LAYERS, type RunRequest, type RunResponse, type SandboxLayer, type SandboxLimits } from './protocol.ts';

@@ -11,8 +11,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
 const RUNNER = path.join(here, fromSource ? 'runner-process.ts' : 'runner-process.js');
 
-/** When running from TypeScript sources the child needs the same loader. */
-function loaderArgs(): string[] {
+/** Node arguments a child process of ours needs: when running from TypeScript sources, the same loader. */
+export function loaderArgs(): string[] {
   if (!fromSource) return [];
   const tsxDir = path.dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   return ['--import', pathToFileURL(path.join(tsxDir, 'dist', 'loader.mjs')).href];

@@ -9,6 +9,7 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { addMonths, signContract } from '../../src/contracts/index.ts';
 import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
 import { tmpDataDir } from '../helpers.ts';
+import { startRedis } from '../support/redis.ts';
 
 const run = promisify(execFile);
 const PDS = path.join(PACKAGE_ROOT, 'bin', 'pds.js');
@@ -98,5 +99,15 @@ describe('pds', () => {
     expect(summary.rowsReleased).toBeGreaterThan(0);
     const audit = await pds(['audit', 'verify', '--json', '--data-dir', dir]);
     expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, entries: summary.auditEntries });
+  });
+
+  it('demo --redis runs the same flow through BullMQ and a separate pds worker', async () => {
+    const redis = await startRedis();
+    try {
+      const { stdout } = await pds(['demo', '--json', '--rows', '3000', '--redis', redis.url.toString()]);
+      expect(JSON.parse(stdout)).toMatchObject({ ok: true, manifestVerified: true, escapeAttemptRefused: true, lifecycleChecked: true });
+    } finally {
+      await redis.stop();
+    }
   });
 });

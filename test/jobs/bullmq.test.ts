@@ -91,6 +91,18 @@ describe('BullMQ executor and pds worker', () => {
     expect(await waitForJob(world, op, refused)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis' }] });
   }, 60_000);
 
+  it('a cancelled job stops in its worker and stays cancelled', async () => {
+    await startWorker();
+    const id = await submit(SLOW);
+    await until('the job to run', async () => (await status(id)) === 'running');
+    const res = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
+    expect(res.json()).toMatchObject({ status: 'cancelled' });
+    const next = await submit(QUICK); // the worker is free again soon: the cancelled run was interrupted
+    expect(await waitForJob(world, op, next, 20_000)).toMatchObject({ status: 'released' });
+    expect(await status(id)).toBe('cancelled');
+    expect(await outputsOf(id)).toHaveLength(0);
+  }, 60_000);
+
   it('a worker killed with SIGKILL mid-job: the job runs again in another worker; one output, one release', async () => {
     const first = await startWorker();
     const id = await submit(SLOW);

@@ -1,21 +1,17 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
+import { scanIdentifiers } from './identifiers.ts';
+import type { CheckReport } from './report.ts';
+
+export type { CheckReport } from './report.ts';
+
+export { scanIdentifiers, identifiersIn, type IdentifierFinding, type IdentifierKind } from './identifiers.ts';
+export { bernoulli, bernoulliExpMinus, discreteGaussian, discreteLaplace, fromDecimal, laplaceNoise, rational, uniformBelow, type Rational } from './samplers.ts';
 
 /**
  * Disclosure control on every output (DESIGN §4.8, §7). Each check reports what it did and with
  * which parameters; the report goes into the output's metadata and its signed manifest.
  */
 
-export interface CheckReport {
-  check: string;
-  params: Record<string, number | string>;
-  passed: boolean;
-  /** What a failure means: `hold` for a reviewer's decision, `refuse` outright. */
-  onFail?: 'hold' | 'refuse';
-  /** What the check changed, in words a reviewer reads. */
-  effect: string;
-  rowsSuppressed?: number;
-  cellsSuppressed?: number;
-}
 
 export interface DisclosureResult {
   columns: ReadResult['columns'];
@@ -65,12 +61,48 @@ export function checkRowCap(rows: number, maxRows: number): CheckReport {
   };
 }
 
+/**
+ * Rounds raw counts to a multiple of `base` (ties up), so that two outputs cannot be subtracted
+ * to the exact size of a small group (OpenSAFELY rounds the same way).
+ */
+export function roundCounts(result: ReadResult, positions: number[], base: number): { result: ReadResult; report: CheckReport } {
+  const targets = positions.filter((p) => p < result.columns.length);
+  let changed = 0;
+  const rows = result.rows.map((row) => row.map((v, i) => {
+    if (!targets.includes(i) || typeof v !== 'number' || base <= 1) return v;
+    const r = Math.floor(v / base + 0.5) * base;
+    if (r !== v) changed++;
+    return r;
+  }));
+  const names = targets.map((p) => result.columns[p]!.name);
+  return {
+    result: { columns: result.columns, rows },
+    report: {
+      check: 'round-counts', params: { base, columns: names.join(',') }, passed: true,
+      effect: targets.length === 0 ? 'no count column to round' : `${changed} count cell(s) in ${names.join(', ')} rounded to a multiple of ${base}`,
+    },
+  };
+}
+
+export interface DisclosureOptions {
+  unitsColumn: string;
+  minUnits: number;
+  maxRows: number;
+  /** Output positions of raw counts (before the units column is dropped). */
+  countColumns?: number[];
+  roundCountsTo?: number;
+}
+
 /** Runs every check in order; the result says whether the output may be released. */
-export function applyDisclosureControl(result: ReadResult, opts: { unitsColumn: string; minUnits: number; maxRows: number }): DisclosureResult {
+export function applyDisclosureControl(result: ReadResult, opts: DisclosureOptions): DisclosureResult {
   const { result: safe, report: minUnits } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
-  const cap = checkRowCap(safe.rows.length, opts.maxRows);
-  const checks = [minUnits, cap];
-  return { columns: safe.columns, rows: safe.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks) };
+  const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
+  const counts = (opts.countColumns ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
+  const { result: rounded, report: rounding } = roundCounts(safe, counts, opts.roundCountsTo ?? 1);
+  const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
+  const cap = checkRowCap(rounded.rows.length, opts.maxRows);
+  const checks = [minUnits, rounding, identifiers, cap];
+  return { columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks) };
 }
 
 /** A refusing failure wins over a holding one; no failure releases. */

@@ -1,4 +1,4 @@
-import { applyDisclosureControl, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
+import { applyDisclosureControl, scanIdentifiers, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { ReadResult } from '../store/index.ts';
 import {
@@ -19,7 +19,7 @@ export interface QueryInput {
   tempDir: string;
   limits: SandboxLimits;
   maxSqlBytes: number;
-  disclosure: { minUnits: number; maxRows: number };
+  disclosure: { minUnits: number; maxRows: number; roundCountsTo?: number };
   signal?: AbortSignal;
   /** Only the red-team suite switches layers off, one at a time, to show the others hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
@@ -71,13 +71,16 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
     return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, decision: 'release', reasons: [] } };
   }
   if (analysis.mode !== 'aggregate') {
-    return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [HELD_FOR_REVIEW], cellsSuppressed: 0, decision: 'hold', reasons: [HELD_FOR_REVIEW.effect] } };
+    // custom outputs wait for people, but an identifier in them is refused before anyone sees it
+    const { report } = scanIdentifiers(result.columns, result.rows);
+    if (!report.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${report.check}: ${report.effect}`, { extra: { layer: 'disclosure' } });
+    return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [report, HELD_FOR_REVIEW], cellsSuppressed: 0, decision: 'hold', reasons: [HELD_FOR_REVIEW.effect] } };
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
   if (!analysis.unitsColumn || !result.columns.some((c) => c.name === analysis.unitsColumn)) {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
   }
-  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, ...disclosure });
+  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, countColumns: analysis.countColumns, ...disclosure });
   if (output.decision === 'refuse') {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
   }

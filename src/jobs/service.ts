@@ -257,7 +257,9 @@ export class JobService implements ContractJobs {
     if (outcome.ok) {
       try {
         const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
-        const evaluation = disclose({ analysis: outcome.analysis, result: outcome.result }, { minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows });
+        const evaluation = disclose({ analysis: outcome.analysis, result: outcome.result }, {
+          minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows, roundCountsTo: this.deps.policies.disclosure.roundCountsTo,
+        });
         await this.deps.outputs.record(job, claims, evaluation, this.now());
         return;
       } catch (err) {

@@ -61,6 +61,7 @@ export const DisclosurePolicy = Type.Object({
   version: Type.Integer(),
   minUnits: Bounded,
   maxRows: Type.Object({ default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+  roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
   dp: Type.Object({
     epsilonPerTerm: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
     epsilonPerQuery: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),

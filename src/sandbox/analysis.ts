@@ -26,6 +26,8 @@ export interface Analysis {
   tables: string[];
   /** Aggregate mode: the added column holding distinct privacy units per output row. */
   unitsColumn: string | null;
+  /** Aggregate mode: output positions that hold raw counts (count, count(*), count_if), for rounding. */
+  countColumns?: number[];
 }
 
 export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
@@ -55,8 +57,8 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
       checkAggregateRules(root, sql, policy);
-      await addUnitsColumn(root, sql, policy, parser, unitsColumn);
-      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn };
+      const { countColumns } = await addUnitsColumn(root, sql, policy, parser, unitsColumn);
+      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns };
     default:
       throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${mode} is not available yet; aggregate and custom modes run`);
   }

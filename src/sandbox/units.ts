@@ -88,6 +88,9 @@ class UnitsRewriter {
     return `${RESERVED_PREFIX}_${kind}${this.counter++}`;
   }
 
+  /** Positions of raw counts in the output (from the first outer SELECT), for rounding. */
+  countColumns: number[] | undefined;
+
   /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
   async outer(node: Node, ctes: Ctes): Promise<void> {
     const scope = this.withCtes(node, ctes);
@@ -105,6 +108,8 @@ class UnitsRewriter {
     if (node.type !== 'SELECT_NODE' || !aggregates(node, this.policy)) {
       refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode needs the outer query to aggregate: GROUP BY, or an aggregate function such as count(*) or avg(x)', node, this.sql);
     }
+    this.countColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
+      item.class === 'FUNCTION' && !item.is_operator && COUNTS.has(functionName(item)) ? [i] : []);
     const sources = await this.from(node.from_table as Node, scope);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
@@ -347,8 +352,14 @@ class UnitsRewriter {
   }
 }
 
-/** Rewrites an aggregate-mode query in place so that every outer row carries the units column. */
-export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<void> {
+const COUNTS = new Set(['count', 'count_star', 'count_if', 'countif']);
+
+/**
+ * Rewrites an aggregate-mode query in place so that every outer row carries the units column;
+ * answers the output positions of raw counts (for rounding).
+ */
+export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<{ countColumns: number[] }> {
   const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn);
   await rewriter.outer(root, new Map());
+  return { countColumns: rewriter.countColumns ?? [] };
 }

@@ -104,7 +104,7 @@ describe('end-to-end flow over HTTP', () => {
 
     const outputId = String(status.outputId);
     const output = (await call('operator', 'GET', `/v1/outputs/${outputId}`)).json();
-    expect(output.checks.map((c: { check: string }) => c.check)).toEqual(['min-units', 'max-rows']);
+    expect(output.checks.map((c: { check: string }) => c.check)).toEqual(['min-units', 'round-counts', 'identifier-scan', 'max-rows']);
     expect(output.checks[0].params.k).toBe(12);
     expect(output.cellsSuppressed).toBeGreaterThan(0);
 
@@ -113,8 +113,8 @@ describe('end-to-end flow over HTTP', () => {
     const lines = csv.text.trim().split('\r\n');
     expect(lines[0]).toBe('district,education,people,avg_income');
     expect(lines.length - 1).toBe(output.rowCount);
-    // nothing under k left the domain
-    expect(lines.slice(1).every((l) => Number(l.split(',')[2]) >= 12)).toBe(true);
+    // nothing under k left the domain, and counts are rounded to 5 (a true 12 shows as 10)
+    expect(lines.slice(1).every((l) => Number(l.split(',')[2]) >= 10 && Number(l.split(',')[2]) % 5 === 0)).toBe(true);
 
     const asJson = (await call('operator', 'GET', `/v1/outputs/${outputId}/data?format=json`)).json();
     expect(asJson).toHaveLength(output.rowCount);

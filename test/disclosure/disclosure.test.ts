@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyDisclosureControl, suppressSmallCells } from '../../src/disclosure/index.ts';
+import { applyDisclosureControl, identifiersIn, suppressSmallCells } from '../../src/disclosure/index.ts';
+import { idNumberCheckChar, usccCheckChar } from '../../src/domain/index.ts';
 
 const result = {
   columns: [{ name: 'district', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: '__pds_units', type: 'BIGINT' }],
@@ -31,8 +32,48 @@ describe('applyDisclosureControl', () => {
   it('explains every check it applied', () => {
     const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100 });
     expect(dc.decision).toBe('release');
-    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'max-rows']);
+    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'round-counts', 'identifier-scan', 'max-rows']);
     expect(dc.cellsSuppressed).toBe(4);
     for (const c of dc.checks) expect(c.effect.length).toBeGreaterThan(10);
+  });
+});
+
+describe('identifier scan and rounding', () => {
+  const id = '520103199001011234';
+  const validId = id.slice(0, 17) + idNumberCheckChar(id.slice(0, 17));
+  const uscc17 = '91520103MA6DKXYW0';
+  const validUscc = uscc17 + usccCheckChar(uscc17);
+
+  it.each([
+    [validId, 'id-number'], [`身份证 ${validId.toLowerCase()}`, 'id-number'], [validUscc, 'uscc'], ['13812345678', 'mobile'],
+    ['4111111111111111', 'bank-card'], ['zhang.wei@example.cn', 'email'],
+  ])('finds %s as %s', (text, kind) => {
+    expect(identifiersIn(text)).toContain(kind);
+  });
+
+  it.each([
+    [id.slice(0, 17) + (idNumberCheckChar(id.slice(0, 17)) === '0' ? '1' : '0')], ['4111111111111112'], ['云岩区'], ['2025-03'], ['123456'],
+  ])('does not take %s for an identifier (wrong check character, Luhn, or just data)', (text) => {
+    expect(identifiersIn(text)).toEqual([]);
+  });
+
+  it('does not take a large sum for a mobile number', () => {
+    expect(identifiersIn(String(13812345678), true)).toEqual([]);
+  });
+
+  it('an output with a valid ID number is refused, naming row and column but not the value', () => {
+    const r = { columns: [{ name: 'who', type: 'VARCHAR' }, { name: '__u', type: 'BIGINT' }], rows: [['a', 20], [validId, 30]] };
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100 });
+    expect(dc.decision).toBe('refuse');
+    const scan = dc.checks.find((c) => c.check === 'identifier-scan')!;
+    expect(scan.effect).toMatch(/id-number found \(first in row 2, column who\)/);
+    expect(scan.effect).not.toContain(validId);
+  });
+
+  it('rounds counts to a multiple of 5 after suppression, leaving other columns', () => {
+    const r = { columns: [{ name: 'd', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: 'avg', type: 'DOUBLE' }, { name: '__u', type: 'BIGINT' }], rows: [['a', 12, 1.5, 12], ['b', 3, 2.5, 3], ['c', 28, 3.25, 28]] };
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, countColumns: [1], roundCountsTo: 5 });
+    expect(dc.rows).toEqual([['a', 10, 1.5], ['c', 30, 3.25]]);
+    expect(dc.checks.find((c) => c.check === 'round-counts')).toMatchObject({ params: { base: 5, columns: 'n' } });
   });
 });

@@ -1,6 +1,9 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
 import { scanIdentifiers } from './identifiers.ts';
+import { fingerprint, type Fingerprint } from './differencing.ts';
 import type { CheckReport } from './report.ts';
+
+export { checkDifferencing, fingerprint, type Fingerprint } from './differencing.ts';
 
 export type { CheckReport } from './report.ts';
 
@@ -25,6 +28,8 @@ export interface DisclosureResult {
   decision: 'release' | 'hold' | 'refuse';
   /** The failed checks' effects, for the reviewer (hold) or the operator (refuse). */
   reasons: string[];
+  /** Aggregate mode: group keys and units per released row, for differencing; never released. */
+  fingerprint?: Fingerprint;
 }
 
 /**
@@ -32,20 +37,23 @@ export interface DisclosureResult {
  * enterprises are removed whole (their existence is a disclosure too). The helper column
  * holding the unit count is dropped from what is released.
  */
-export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: number): { result: ReadResult; report: CheckReport } {
+export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: number): { result: ReadResult; report: CheckReport; units: number[] } {
   const idx = result.columns.findIndex((c) => c.name === unitsColumn);
   if (idx < 0) throw new TypeError(`result has no ${unitsColumn} column`);
   const columns = result.columns.filter((_, i) => i !== idx);
   const kept: JsonValue[][] = [];
+  const keptUnits: number[] = [];
   let suppressed = 0;
   for (const row of result.rows) {
     const units = Number(row[idx]);
     if (units < k) { suppressed++; continue; }
     kept.push(row.filter((_, i) => i !== idx));
+    keptUnits.push(units);
   }
   const cells = suppressed * columns.length;
   return {
     result: { columns, rows: kept },
+    units: keptUnits,
     report: {
       check: 'min-units', params: { k }, passed: true, rowsSuppressed: suppressed, cellsSuppressed: cells,
       effect: suppressed === 0 ? `every row describes at least ${k} distinct units` : `${suppressed} row(s) describing fewer than ${k} distinct units removed`,
@@ -90,19 +98,25 @@ export interface DisclosureOptions {
   maxRows: number;
   /** Output positions of raw counts (before the units column is dropped). */
   countColumns?: number[];
+  /** Output positions of the group keys (before the units column is dropped). */
+  keyColumns?: number[];
   roundCountsTo?: number;
 }
 
 /** Runs every check in order; the result says whether the output may be released. */
 export function applyDisclosureControl(result: ReadResult, opts: DisclosureOptions): DisclosureResult {
-  const { result: safe, report: minUnits } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
+  const { result: safe, report: minUnits, units } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
-  const counts = (opts.countColumns ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
+  const shift = (positions: number[] | undefined) => (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
+  const counts = shift(opts.countColumns);
   const { result: rounded, report: rounding } = roundCounts(safe, counts, opts.roundCountsTo ?? 1);
   const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
   const cap = checkRowCap(rounded.rows.length, opts.maxRows);
   const checks = [minUnits, rounding, identifiers, cap];
-  return { columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks) };
+  return {
+    columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks),
+    fingerprint: fingerprint(safe.columns, safe.rows, units, shift(opts.keyColumns)),
+  };
 }
 
 /** A refusing failure wins over a holding one; no failure releases. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
-import type { CheckReport } from '../disclosure/index.ts';
+import { checkDifferencing, type CheckReport, type Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { openInstance, quoteLiteral, withConnection, exec, quoteIdent, type JsonValue, type Store, type Tx } from '../store/index.ts';
@@ -80,45 +80,55 @@ export class OutputService {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${outputId}.json`);
     const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
-    const release = evaluation.decision === 'release';
     const at = now.toISOString();
-    const draft: ManifestDraft = {
-      output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
-      contractId: job.contractId,
-      jobId: job.id,
-      sqlSha256: sha256(job.sql),
-      snapshotHash: claims.snapshot.hash,
-      policyHash: claims.policyHash,
-      checks: dc.checks,
-      cellsSuppressed: dc.cellsSuppressed,
-      epsilonSpent: 0,
-      dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
-    };
-    const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
-    const status = release ? 'released' : 'held';
     const recorded = await this.deps.store.write(async (tx) => {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
       if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
       // the last word on the contract is inside the release transaction: a revocation that
       // committed while the query ran stops the release (it throws; run() records the job failed)
       await this.deps.contracts.assertActive(tx, job.contractId);
+      const checks = [...dc.checks];
+      const reasons = [...dc.reasons];
+      let release = evaluation.decision === 'release';
+      if (dc.fingerprint) {
+        // compared inside the write transaction: two jobs finishing together still see each other
+        const diff = checkDifferencing(dc.fingerprint, await this.fingerprints(tx, job.contractId), claims.disclosure.minUnits);
+        const { pairedWith, ...report } = diff;
+        checks.push(pairedWith ? { ...report, params: { ...report.params, pairedWith } } : report);
+        if (!diff.passed) { release = false; reasons.push(`${diff.check}: ${diff.effect}`); }
+      }
+      const draft: ManifestDraft = {
+        output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+        contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
+        checks, cellsSuppressed: dc.cellsSuppressed, epsilonSpent: 0,
+        dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
+      };
+      const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
+      const status = release ? 'released' : 'held';
       await tx.run(
-        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(dc.checks), sha256(csv), file, jws,
-          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(dc.reasons), JSON.stringify(draft)],
+        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft, units_fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(checks), sha256(csv), file, jws,
+          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(reasons), JSON.stringify(draft), dc.fingerprint ? JSON.stringify(dc.fingerprint) : null],
       );
       await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
       await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
       await appendAudit(tx, {
         actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
-        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: dc.checks.map((c) => c.check) },
+        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: checks.map((c) => c.check) },
       });
       return true;
     }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
     if (!recorded) fs.rmSync(file, { force: true });
+  }
+
+  /** Fingerprints of the contract's latest released or held outputs, for the differencing check. */
+  private async fingerprints(tx: Tx, contractId: string): Promise<{ outputId: string; fingerprint: Fingerprint }[]> {
+    const rows = await tx.all<{ id: string; units_fingerprint: string }>(
+      `SELECT id, units_fingerprint FROM outputs WHERE contract_id = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL ORDER BY created_at DESC LIMIT 200`, [contractId]);
+    return rows.map((r) => ({ outputId: r.id, fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint }));
   }
 
   private async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {

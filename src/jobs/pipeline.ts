@@ -80,7 +80,7 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
   if (!analysis.unitsColumn || !result.columns.some((c) => c.name === analysis.unitsColumn)) {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
   }
-  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, countColumns: analysis.countColumns, ...disclosure });
+  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, countColumns: analysis.countColumns, keyColumns: analysis.keyColumns, ...disclosure });
   if (output.decision === 'refuse') {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
   }

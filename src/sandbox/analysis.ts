@@ -28,6 +28,8 @@ export interface Analysis {
   unitsColumn: string | null;
   /** Aggregate mode: output positions that hold raw counts (count, count(*), count_if), for rounding. */
   countColumns?: number[];
+  /** Aggregate mode: output positions of the group keys, for the differencing check. */
+  keyColumns?: number[];
 }
 
 export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
@@ -57,8 +59,8 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
       checkAggregateRules(root, sql, policy);
-      const { countColumns } = await addUnitsColumn(root, sql, policy, parser, unitsColumn);
-      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns };
+      const { countColumns, keyColumns } = await addUnitsColumn(root, sql, policy, parser, unitsColumn);
+      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns };
     default:
       throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${mode} is not available yet; aggregate and custom modes run`);
   }

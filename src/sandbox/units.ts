@@ -90,6 +90,8 @@ class UnitsRewriter {
 
   /** Positions of raw counts in the output (from the first outer SELECT), for rounding. */
   countColumns: number[] | undefined;
+  /** Positions of the group keys (items with no aggregate of their own), for differencing. */
+  keyColumns: number[] | undefined;
 
   /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
   async outer(node: Node, ctes: Ctes): Promise<void> {
@@ -110,6 +112,7 @@ class UnitsRewriter {
     }
     this.countColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
       item.class === 'FUNCTION' && !item.is_operator && COUNTS.has(functionName(item)) ? [i] : []);
+    this.keyColumns ??= (node.select_list as Node[]).flatMap((item, i) => (aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i]));
     const sources = await this.from(node.from_table as Node, scope);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
@@ -354,12 +357,18 @@ class UnitsRewriter {
 
 const COUNTS = new Set(['count', 'count_star', 'count_if', 'countif']);
 
+function hasWindow(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasWindow);
+  if (!isNode(v)) return false;
+  return v.class === 'WINDOW' || Object.values(v).some(hasWindow);
+}
+
 /**
  * Rewrites an aggregate-mode query in place so that every outer row carries the units column;
  * answers the output positions of raw counts (for rounding).
  */
-export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<{ countColumns: number[] }> {
+export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<{ countColumns: number[]; keyColumns: number[] }> {
   const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn);
   await rewriter.outer(root, new Map());
-  return { countColumns: rewriter.countColumns ?? [] };
+  return { countColumns: rewriter.countColumns ?? [], keyColumns: rewriter.keyColumns ?? [] };
 }

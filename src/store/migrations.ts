@@ -146,4 +146,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX jobs_idempotency ON jobs(operator_org, idempotency_key);
     `,
   },
+  {
+    version: 5,
+    name: 'output fingerprints for the differencing check',
+    sql: `
+      ALTER TABLE outputs ADD COLUMN units_fingerprint VARCHAR; -- JSON {keyColumns, rows: [{key, units}]}; never released
+    `,
+  },
 ];

@@ -22,6 +22,7 @@ const OutcomeBody = Type.Object({
         sql: Type.String(), mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
         tables: Type.Array(Type.String()), unitsColumn: Type.Union([Type.String(), Type.Null()]),
         countColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
+        keyColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
       }),
       result: Type.Object({ columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })), rows: Type.Array(Type.Array(Type.Unknown())) }),
     }),

@@ -100,11 +100,45 @@ export interface DisclosureOptions {
   countColumns?: number[];
   /** Output positions of the group keys (before the units column is dropped). */
   keyColumns?: number[];
+  /** Sums and means with their hidden dominance columns, and the (n, k) rule. */
+  dominance?: { columns: { column: number; total: string; top: string; basis: 'units' | 'rows' }[]; n: number; k: number };
   roundCountsTo?: number;
 }
 
+/**
+ * The (n, k) dominance rule for sums and means (DESIGN §7): a cell is unsafe when its n largest
+ * contributors make up more than k% of its total — one firm's capital, one patient's costs. Unsafe
+ * cells are suppressed (set to null); the hidden measuring columns are dropped.
+ */
+export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureOptions['dominance']>): { result: ReadResult; report: CheckReport } {
+  const hidden = new Set(rule.columns.flatMap((d) => [d.total, d.top]));
+  const at = (name: string) => result.columns.findIndex((c) => c.name === name);
+  let suppressed = 0;
+  const rows = result.rows.map((row) => {
+    const out = [...row];
+    for (const d of rule.columns) {
+      const total = Number(row[at(d.total)] ?? 0);
+      const top = (row[at(d.top)] as number[] | null) ?? [];
+      const largest = top.slice(0, rule.n).reduce((a, b) => a + Number(b), 0);
+      if (total > 0 && largest > (rule.k / 100) * total && out[d.column] !== null) { out[d.column] = null; suppressed++; }
+    }
+    return out.filter((_, i) => !hidden.has(result.columns[i]!.name));
+  });
+  const basis = [...new Set(rule.columns.map((d) => d.basis))].join(',') || 'units';
+  return {
+    result: { columns: result.columns.filter((c) => !hidden.has(c.name)), rows },
+    report: {
+      check: 'dominance', params: { n: rule.n, k: rule.k, basis }, passed: true, cellsSuppressed: suppressed,
+      effect: rule.columns.length === 0 ? 'no sum or mean to check'
+        : suppressed === 0 ? `in no sum or mean do the top ${rule.n} contributors exceed ${rule.k}%`
+          : `${suppressed} sum/mean cell(s) where the top ${rule.n} contributors exceed ${rule.k}% of the total suppressed`,
+    },
+  };
+}
+
 /** Runs every check in order; the result says whether the output may be released. */
-export function applyDisclosureControl(result: ReadResult, opts: DisclosureOptions): DisclosureResult {
+export function applyDisclosureControl(input: ReadResult, opts: DisclosureOptions): DisclosureResult {
+  const { result, report: dominance } = applyDominance(input, opts.dominance ?? { columns: [], n: 2, k: 85 });
   const { result: safe, report: minUnits, units } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
   const shift = (positions: number[] | undefined) => (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
@@ -112,9 +146,9 @@ export function applyDisclosureControl(result: ReadResult, opts: DisclosureOptio
   const { result: rounded, report: rounding } = roundCounts(safe, counts, opts.roundCountsTo ?? 1);
   const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
   const cap = checkRowCap(rounded.rows.length, opts.maxRows);
-  const checks = [minUnits, rounding, identifiers, cap];
+  const checks = [minUnits, dominance, rounding, identifiers, cap];
   return {
-    columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: minUnits.cellsSuppressed ?? 0, ...decide(checks),
+    columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: (minUnits.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0), ...decide(checks),
     fingerprint: fingerprint(safe.columns, safe.rows, units, shift(opts.keyColumns)),
   };
 }

@@ -19,7 +19,9 @@ export interface QueryInput {
   tempDir: string;
   limits: SandboxLimits;
   maxSqlBytes: number;
-  disclosure: { minUnits: number; maxRows: number; roundCountsTo?: number };
+  disclosure: { minUnits: number; maxRows: number; roundCountsTo?: number; dominance?: { n: number; k: number } };
+  /** n of the (n, k) dominance rule: how many top contributors the rewrite measures. */
+  dominanceN?: number;
   signal?: AbortSignal;
   /** Only the red-team suite switches layers off, one at a time, to show the others hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
@@ -53,7 +55,7 @@ export async function runQuery(parser: SqlParser, input: Omit<QueryInput, 'discl
   const unitsColumn = unitsColumnName();
   const analysis: Analysis = off.has('analysis')
     ? { sql: input.sql, mode: input.mode, tables: [], unitsColumn: input.mode === 'aggregate' ? unitsColumn : null }
-    : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
+    : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn, dominanceN: input.dominanceN }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
   const { columns, rows } = await runInSandbox(
     { snapshotFile: input.snapshotFile, tempDir: input.tempDir, sql: analysis.sql, limits: input.limits, engineLayer: !off.has('engine') },
     { signal: input.signal, processLayer: !off.has('process') },
@@ -80,7 +82,11 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
   if (!analysis.unitsColumn || !result.columns.some((c) => c.name === analysis.unitsColumn)) {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
   }
-  const output = applyDisclosureControl(result, { unitsColumn: analysis.unitsColumn, countColumns: analysis.countColumns, keyColumns: analysis.keyColumns, ...disclosure });
+  const { dominance, ...rest } = disclosure;
+  const output = applyDisclosureControl(result, {
+    unitsColumn: analysis.unitsColumn, countColumns: analysis.countColumns, keyColumns: analysis.keyColumns, ...rest,
+    dominance: { columns: analysis.dominance ?? [], n: dominance?.n ?? 2, k: dominance?.k ?? 85 },
+  });
   if (output.decision === 'refuse') {
     throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
   }

@@ -25,6 +25,8 @@ export interface RunSpec {
   snapshot: { contractId: string; path: string; sha256: string };
   limits: SandboxLimits;
   maxSqlBytes: number;
+  /** n of the (n, k) dominance rule. */
+  dominanceN: number;
 }
 
 export interface RunError {
@@ -52,7 +54,7 @@ export async function executeRun(parser: SqlParser, spec: RunSpec, tmpDir: strin
   const { policy } = spec;
   try {
     const run = await runQuery(parser, {
-      sql: spec.sql, mode: spec.mode, snapshotFile: spec.snapshot.path, limits: spec.limits, maxSqlBytes: spec.maxSqlBytes, signal,
+      sql: spec.sql, mode: spec.mode, snapshotFile: spec.snapshot.path, limits: spec.limits, maxSqlBytes: spec.maxSqlBytes, dominanceN: spec.dominanceN, signal,
       tempDir: path.join(tmpDir, `${spec.jobId}-${spec.attempt}`),
       policy: sqlPolicy(policy.tables, policy.identifierColumns, policy.privacyUnitColumn, functionAllowlist({ version: 1, ...policy.functions }), policy.uniqueUnitTables),
     });

@@ -235,7 +235,7 @@ export class JobService implements ContractJobs {
           functions,
         },
         snapshot: { contractId: job.contractId, path: snapshotPath, sha256: claims.snapshot.hash },
-        limits, maxSqlBytes: limits.maxSqlBytes,
+        limits, maxSqlBytes: limits.maxSqlBytes, dominanceN: this.deps.policies.disclosure.dominance.n,
       };
     } catch (err) {
       await this.complete(jobId, job.attempts, { ok: false, error: runError(err) });
@@ -259,6 +259,7 @@ export class JobService implements ContractJobs {
         const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
         const evaluation = disclose({ analysis: outcome.analysis, result: outcome.result }, {
           minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows, roundCountsTo: this.deps.policies.disclosure.roundCountsTo,
+          dominance: this.deps.policies.disclosure.dominance,
         });
         await this.deps.outputs.record(job, claims, evaluation, this.now());
         return;

@@ -62,6 +62,7 @@ export const DisclosurePolicy = Type.Object({
   minUnits: Bounded,
   maxRows: Type.Object({ default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
   roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
+  dominance: Type.Object({ n: Type.Integer({ minimum: 1, maximum: 10 }), k: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) }, { additionalProperties: false }),
   dp: Type.Object({
     epsilonPerTerm: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
     epsilonPerQuery: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),

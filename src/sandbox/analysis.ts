@@ -3,12 +3,14 @@ import type { SqlAllowlist } from '../policies/index.ts';
 import { checkAggregateRules } from './aggregate-rules.ts';
 import { refuse, type Node, type SqlParser } from './ast.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
-import { addUnitsColumn, UNITS_COLUMN } from './units.ts';
+import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn } from './units.ts';
 
 export interface AnalysisOptions {
   maxSqlBytes?: number;
   /** Name of the units column (aggregate mode); default UNITS_COLUMN. */
   unitsColumn?: string;
+  /** How many top contributors the dominance rule weighs (n of the (n, k) rule); default 2. */
+  dominanceN?: number;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface Analysis {
   countColumns?: number[];
   /** Aggregate mode: output positions of the group keys, for the differencing check. */
   keyColumns?: number[];
+  /** Aggregate mode: sums and means, with the hidden columns measuring their dominance. */
+  dominance?: DominanceColumn[];
 }
 
 export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
@@ -59,8 +63,8 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
       checkAggregateRules(root, sql, policy);
-      const { countColumns, keyColumns } = await addUnitsColumn(root, sql, policy, parser, unitsColumn);
-      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns };
+      const { countColumns, keyColumns, dominance } = await addUnitsColumn(root, sql, policy, parser, unitsColumn, opts.dominanceN);
+      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns, dominance };
     default:
       throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${mode} is not available yet; aggregate and custom modes run`);
   }

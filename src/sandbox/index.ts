@@ -1,6 +1,6 @@
 export { analyseQuery, functionAllowlist, type Analysis, type AnalysisOptions, type QueryMode } from './analysis.ts';
 export { SqlParser, type SqlRule } from './ast.ts';
 export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
-export { UNITS_COLUMN, unitsColumnName } from './units.ts';
+export { UNITS_COLUMN, unitsColumnName, type DominanceColumn } from './units.ts';
 export { disposeRunners, loaderArgs, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
 export { SANDBOX_LAYERS, type RunRequest, type RunResponse, type SandboxLayer, type SandboxLimits } from './protocol.ts';

@@ -76,7 +76,10 @@ class UnitsRewriter {
   private counter = 0;
   private templates = new Map<string, Node>();
 
-  constructor(private readonly sql: string, private readonly policy: SqlPolicy, private readonly parser: SqlParser, private readonly unitsColumn: string) {}
+  constructor(
+    private readonly sql: string, private readonly policy: SqlPolicy, private readonly parser: SqlParser,
+    private readonly unitsColumn: string, private readonly dominanceN: number,
+  ) {}
 
   private async template(text: string): Promise<Node> {
     let t = this.templates.get(text);
@@ -92,11 +95,14 @@ class UnitsRewriter {
   countColumns: number[] | undefined;
   /** Positions of the group keys (items with no aggregate of their own), for differencing. */
   keyColumns: number[] | undefined;
+  /** Sums and means of the outer query and the hidden columns that measure their dominance. */
+  dominance: DominanceColumn[] = [];
 
   /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
   async outer(node: Node, ctes: Ctes): Promise<void> {
     const scope = this.withCtes(node, ctes);
     if (node.type === 'SET_OPERATION_NODE') {
+      this.inUnion = true; // hidden dominance columns would not line up across branches
       if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false && node.setop_type !== 'UNION_BY_NAME') {
         refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`, node, this.sql);
       }
@@ -117,6 +123,34 @@ class UnitsRewriter {
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
+    if (!this.inUnion) await this.addDominance(node, sources.length === 1 && sources[0]!.unique && !sources[0]!.padded);
+  }
+
+  private inUnion = false;
+
+  /**
+   * For each sum or mean in the outer SELECT: the total of absolute contributions and the largest
+   * `n` of them, as hidden columns, so disclosure control can apply the (n, k) dominance rule.
+   * Contributions are units' when each unit is one row here, rows' otherwise (reported as such).
+   */
+  private async addDominance(node: Node, perUnit: boolean): Promise<void> {
+    const list = node.select_list as Node[];
+    const original = list.length - 1;
+    for (let i = 0; i < original; i++) {
+      const f = list[i]!;
+      if (f.class !== 'FUNCTION' || f.is_operator || !SUMS.has(functionName(f))) continue;
+      const args = (f.children as Node[]) ?? [];
+      if (args.length !== 1 || this.isConstant(args[0]!)) continue;
+      const arg = this.stripAlias(clone(args[0]!));
+      const total = fill(await this.template('sum(abs(slot_x))'), { x: arg });
+      const top = fill(await this.template(`max(abs(slot_x), ${this.dominanceN})`), { x: arg });
+      for (const agg of [total, top]) if (f.filter) agg.filter = clone(f.filter);
+      const names = { total: `${this.unitsColumn}_dt${i}`, top: `${this.unitsColumn}_dm${i}` };
+      total.alias = names.total;
+      top.alias = names.top;
+      list.push(total, top);
+      this.dominance.push({ column: i, ...names, basis: perUnit ? 'units' : 'rows' });
+    }
   }
 
   private withCtes(node: Node, outer: Ctes): Ctes {
@@ -356,6 +390,15 @@ class UnitsRewriter {
 }
 
 const COUNTS = new Set(['count', 'count_star', 'count_if', 'countif']);
+const SUMS = new Set(['sum', 'avg', 'mean', 'fsum', 'sumkahan']);
+
+/** A sum or mean at output position `column` and the hidden columns measuring its dominance. */
+export interface DominanceColumn {
+  column: number;
+  total: string;
+  top: string;
+  basis: 'units' | 'rows';
+}
 
 function hasWindow(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(hasWindow);
@@ -367,8 +410,10 @@ function hasWindow(v: unknown): boolean {
  * Rewrites an aggregate-mode query in place so that every outer row carries the units column;
  * answers the output positions of raw counts (for rounding).
  */
-export async function addUnitsColumn(root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string): Promise<{ countColumns: number[]; keyColumns: number[] }> {
-  const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn);
+export async function addUnitsColumn(
+  root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string, dominanceN = 2,
+): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[] }> {
+  const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN);
   await rewriter.outer(root, new Map());
-  return { countColumns: rewriter.countColumns ?? [], keyColumns: rewriter.keyColumns ?? [] };
+  return { countColumns: rewriter.countColumns ?? [], keyColumns: rewriter.keyColumns ?? [], dominance: rewriter.dominance };
 }

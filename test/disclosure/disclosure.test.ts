@@ -32,7 +32,7 @@ describe('applyDisclosureControl', () => {
   it('explains every check it applied', () => {
     const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100 });
     expect(dc.decision).toBe('release');
-    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'round-counts', 'identifier-scan', 'max-rows']);
+    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'dominance', 'round-counts', 'identifier-scan', 'max-rows']);
     expect(dc.cellsSuppressed).toBe(4);
     for (const c of dc.checks) expect(c.effect.length).toBeGreaterThan(10);
   });
@@ -75,5 +75,32 @@ describe('identifier scan and rounding', () => {
     const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, countColumns: [1], roundCountsTo: 5 });
     expect(dc.rows).toEqual([['a', 10, 1.5], ['c', 30, 3.25]]);
     expect(dc.checks.find((c) => c.check === 'round-counts')).toMatchObject({ params: { base: 5, columns: 'n' } });
+  });
+});
+
+describe('dominance through the rewrite', () => {
+  it('suppresses a sum whose two largest firms exceed 85% of it, keeps a spread one, and drops the measuring columns', async () => {
+    const { SqlParser, analyseQuery, functionAllowlist, sqlPolicy, unitsColumnName } = await import('../../src/sandbox/index.ts');
+    const { loadPolicies } = await import('../../src/policies/index.ts');
+    const { PACKAGE_ROOT } = await import('../../src/config/index.ts');
+    const { openInstance, exec, withConnection, readResult } = await import('../../src/store/index.ts');
+    const policies = loadPolicies(`${PACKAGE_ROOT}/policies`);
+    const parser = await SqlParser.create();
+    const policy = sqlPolicy({ firms: ['industry', 'capital', 'pds_unit'] }, [], 'pds_unit', functionAllowlist(policies.sqlAllowlist), ['firms']);
+    const units = unitsColumnName();
+    const a = await analyseQuery(parser, 'SELECT industry, count(*) AS n, sum(capital) AS capital FROM firms GROUP BY industry ORDER BY industry', 'aggregate', policy, { unitsColumn: units });
+    parser.dispose();
+    const instance = await openInstance(':memory:');
+    const result = await withConnection(instance, async (c) => {
+      // industry A: two giants and ten small firms; industry B: twelve equal firms
+      await exec(c, `CREATE TABLE firms AS SELECT CASE WHEN i < 12 THEN 'A' ELSE 'B' END AS industry,
+        CASE WHEN i < 2 THEN 10000.0 WHEN i < 12 THEN 10.0 ELSE 50.0 END AS capital, 'u' || i AS pds_unit FROM range(24) t(i)`);
+      return readResult(await c.runAndReadAll(a.sql));
+    });
+    instance.closeSync();
+    const dc = applyDisclosureControl(result, { unitsColumn: units, minUnits: 10, maxRows: 100, countColumns: a.countColumns, dominance: { columns: a.dominance!, n: 2, k: 85 } });
+    expect(dc.columns.map((c) => c.name)).toEqual(['industry', 'n', 'capital']);
+    expect(dc.rows).toEqual([['A', 12, null], ['B', 12, 600]]);
+    expect(dc.checks.find((c) => c.check === 'dominance')).toMatchObject({ params: { n: 2, k: 85, basis: 'units' }, cellsSuppressed: 1 });
   });
 });

@@ -4,6 +4,7 @@ import { fingerprint, type Fingerprint } from './differencing.ts';
 import type { CheckReport } from './report.ts';
 
 export { checkDifferencing, fingerprint, type Fingerprint } from './differencing.ts';
+export { applyDp, type DpInput, type DpResult } from './dp.ts';
 
 export type { CheckReport } from './report.ts';
 
@@ -30,6 +31,8 @@ export interface DisclosureResult {
   reasons: string[];
   /** Aggregate mode: group keys and units per released row, for differencing; never released. */
   fingerprint?: Fingerprint;
+  /** dp mode: the ε this output spent (charged to the contract's ledger before the run). */
+  epsilonSpent?: number;
 }
 
 /**

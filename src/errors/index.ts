@@ -66,6 +66,7 @@ export const ERRORS = {
   ERR_OUTPUT_REJECTED: { status: 422, title: 'Output rejected by a reviewer' },
   ERR_OUTPUT_NOT_HELD: { status: 409, title: 'Output is not waiting for review' },
   ERR_REVIEW_DUPLICATE: { status: 409, title: 'This reviewer has already reviewed the output' },
+  ERR_BUDGET_EXHAUSTED: { status: 409, title: 'Privacy budget exhausted' },
   ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 

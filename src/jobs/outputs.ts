@@ -102,7 +102,7 @@ export class OutputService {
       const draft: ManifestDraft = {
         output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
         contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
-        checks, cellsSuppressed: dc.cellsSuppressed, epsilonSpent: 0,
+        checks, cellsSuppressed: dc.cellsSuppressed, epsilonSpent: dc.epsilonSpent ?? 0,
         dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
       };
       const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;

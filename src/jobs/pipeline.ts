@@ -1,4 +1,4 @@
-import { applyDisclosureControl, scanIdentifiers, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
+import { applyDisclosureControl, applyDp, scanIdentifiers, type CheckReport, type DisclosureResult } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { ReadResult } from '../store/index.ts';
 import {
@@ -22,6 +22,8 @@ export interface QueryInput {
   disclosure: { minUnits: number; maxRows: number; roundCountsTo?: number; dominance?: { n: number; k: number } };
   /** n of the (n, k) dominance rule: how many top contributors the rewrite measures. */
   dominanceN?: number;
+  /** dp mode: contribution bounds and the most groups a unit counts in. */
+  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
   signal?: AbortSignal;
   /** Only the red-team suite switches layers off, one at a time, to show the others hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
@@ -55,7 +57,7 @@ export async function runQuery(parser: SqlParser, input: Omit<QueryInput, 'discl
   const unitsColumn = unitsColumnName();
   const analysis: Analysis = off.has('analysis')
     ? { sql: input.sql, mode: input.mode, tables: [], unitsColumn: input.mode === 'aggregate' ? unitsColumn : null }
-    : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn, dominanceN: input.dominanceN }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
+    : await analyseQuery(parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn, dominanceN: input.dominanceN, dp: input.dp }).catch((err: unknown) => { throw atLayer(err, 'analysis'); });
   const { columns, rows } = await runInSandbox(
     { snapshotFile: input.snapshotFile, tempDir: input.tempDir, sql: analysis.sql, limits: input.limits, engineLayer: !off.has('engine') },
     { signal: input.signal, processLayer: !off.has('process') },
@@ -67,8 +69,18 @@ export async function runQuery(parser: SqlParser, input: Omit<QueryInput, 'discl
  * Disclosure control, where the release is decided and signed (the API process): a worker hands
  * back the raw result, never a verdict.
  */
-export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], layersOff?: ReadonlySet<SandboxLayer>): Evaluation {
+export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], layersOff?: ReadonlySet<SandboxLayer>, dp?: { epsilon: number; delta: number }): Evaluation {
   const { analysis, result } = run;
+  if (analysis.mode === 'dp') {
+    if (!analysis.dp || !dp) throw new PdsError('ERR_DISCLOSURE_REFUSED', 'a dp result without its plan or budget cannot be released', { extra: { layer: 'disclosure' } });
+    const noisy = applyDp(result, analysis.dp, dp);
+    const { report: identifiers } = scanIdentifiers(noisy.columns, noisy.rows);
+    if (!identifiers.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${identifiers.check}: ${identifiers.effect}`, { extra: { layer: 'disclosure' } });
+    return {
+      decision: 'release', analysis,
+      output: { columns: noisy.columns, rows: noisy.rows, checks: [noisy.report, identifiers], cellsSuppressed: 0, decision: 'release', reasons: [], epsilonSpent: noisy.epsilon },
+    };
+  }
   if (layersOff?.has('disclosure')) {
     return { decision: 'release', analysis, output: { columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, decision: 'release', reasons: [] } };
   }

@@ -27,6 +27,8 @@ export interface RunSpec {
   maxSqlBytes: number;
   /** n of the (n, k) dominance rule. */
   dominanceN: number;
+  /** dp mode: contribution bounds and the most groups a unit counts in. */
+  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
 }
 
 export interface RunError {
@@ -54,7 +56,7 @@ export async function executeRun(parser: SqlParser, spec: RunSpec, tmpDir: strin
   const { policy } = spec;
   try {
     const run = await runQuery(parser, {
-      sql: spec.sql, mode: spec.mode, snapshotFile: spec.snapshot.path, limits: spec.limits, maxSqlBytes: spec.maxSqlBytes, dominanceN: spec.dominanceN, signal,
+      sql: spec.sql, mode: spec.mode, snapshotFile: spec.snapshot.path, limits: spec.limits, maxSqlBytes: spec.maxSqlBytes, dominanceN: spec.dominanceN, dp: spec.dp, signal,
       tempDir: path.join(tmpDir, `${spec.jobId}-${spec.attempt}`),
       policy: sqlPolicy(policy.tables, policy.identifierColumns, policy.privacyUnitColumn, functionAllowlist({ version: 1, ...policy.functions }), policy.uniqueUnitTables),
     });

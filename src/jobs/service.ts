@@ -12,6 +12,7 @@ import type { Store, Tx } from '../store/index.ts';
 import type { Executor } from './executor.ts';
 import { sha256, type OutputService } from './outputs.ts';
 import { disclose } from './pipeline.ts';
+import { charge, refund, spentMicro, toMicro } from './ledger.ts';
 import { executeRun, runError, type RunError, type RunOutcome, type RunSpec } from './runs.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
@@ -109,12 +110,23 @@ export class JobService implements ContractJobs {
    * key, same request) returns the job the first one created, whatever happened to the answer in
    * between; the same key with a different request is refused.
    */
-  async submit(p: Principal, input: { contractId: string; sql: string; name?: string }, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
+  async submit(p: Principal, input: { contractId: string; sql: string; name?: string; dp?: { bounds: Record<string, [number, number]> } }, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
-    if (contract.claims.mode === 'dp') {
-      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `contract ${contract.id} is in dp mode; this build runs aggregate- and custom-mode jobs`);
+    if (input.dp && contract.claims.mode !== 'dp') {
+      throw new PdsError('ERR_VALIDATION', `dp parameters are for dp contracts; contract ${contract.id} is in ${contract.claims.mode} mode`, { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] });
     }
-    const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null]));
+    for (const [column, [lo, hi]] of Object.entries(input.dp?.bounds ?? {})) {
+      if (lo > hi) throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, { errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }] });
+    }
+    const budget = contract.claims.privacyBudget;
+    if (contract.claims.mode === 'dp' && budget) {
+      // refused early when the budget cannot take one more query; the charge itself is made at claim
+      const spent = await spentMicro(this.deps.store, contract.id);
+      if (spent + toMicro(budget.epsilonPerQuery) > toMicro(budget.epsilon)) {
+        throw new PdsError('ERR_BUDGET_EXHAUSTED', `contract ${contract.id} has spent ε ${spent / 1e6} of ${budget.epsilon}; a query needs ${budget.epsilonPerQuery}`);
+      }
+    }
+    const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null]));
     const id = newId('job', this.now());
     const { quotas } = this.deps.policies.sandbox;
     const existing = await this.deps.store.write(async (tx) => {
@@ -139,9 +151,9 @@ export class JobService implements ContractJobs {
         });
       }
       await tx.run(
-        `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9)`,
-        [id, contract.id, p.org, p.sub, input.name ?? null, input.sql, now.toISOString(), opts.idempotencyKey ?? null, requestSha256],
+        `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10)`,
+        [id, contract.id, p.org, p.sub, input.name ?? null, input.sql, now.toISOString(), opts.idempotencyKey ?? null, requestSha256, input.dp ? JSON.stringify(input.dp) : null],
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'operator'), action: 'job.submitted', objectType: 'job', objectId: id, requestId: opts.requestId,
@@ -155,7 +167,7 @@ export class JobService implements ContractJobs {
     return { job: await this.getJob(p, id), created: true };
   }
 
-  private async loadJob(id: string): Promise<(JobView & { operatorOrg: string; sql: string }) | undefined> {
+  private async loadJob(id: string): Promise<(JobView & { operatorOrg: string; sql: string; dp?: { bounds: Record<string, [number, number]> } }) | undefined> {
     const r = await this.deps.store.one<Row>('SELECT * FROM jobs WHERE id = $1', [id]);
     if (!r) return undefined;
     return {
@@ -163,7 +175,7 @@ export class JobService implements ContractJobs {
       reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null, attempts: Number(r.attempts),
       submittedBy: String(r.submitted_by), createdAt: String(r.created_at),
       startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null,
-      operatorOrg: String(r.operator_org), sql: String(r.sql),
+      operatorOrg: String(r.operator_org), sql: String(r.sql), dp: r.dp_params ? JSON.parse(String(r.dp_params)) as { bounds: Record<string, [number, number]> } : undefined,
     };
   }
 
@@ -181,6 +193,7 @@ export class JobService implements ContractJobs {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
       if (cur?.status !== 'queued' && cur?.status !== 'running') return false;
       await tx.run(`UPDATE jobs SET status = 'cancelled', finished_at = $1 WHERE id = $2`, [this.now().toISOString(), id]);
+      await refund(tx, id, 'job cancelled: nothing released');
       await appendAudit(tx, { actor: actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'operator'), action: 'job.cancelled', objectType: 'job', objectId: id, requestId });
       return true;
     });
@@ -195,6 +208,7 @@ export class JobService implements ContractJobs {
     const reasons = JSON.stringify([{ code: outcome.code, message: outcome.message }]);
     for (const { id } of jobs) {
       await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4`, [outcome.status, reasons, this.now().toISOString(), id]);
+      await refund(tx, id, `job ${outcome.status}: nothing released`);
       await appendAudit(tx, { actor, action: `job.${outcome.status}`, objectType: 'job', objectId: id, reason: outcome.message, details: { reasons: [outcome.code], contractId } });
     }
     return jobs.map((j) => j.id);
@@ -224,6 +238,13 @@ export class JobService implements ContractJobs {
     try {
       const { claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId);
       const { limits } = this.deps.policies.sandbox;
+      const dpPolicy = this.deps.policies.disclosure.dp;
+      if (claims.mode === 'dp') {
+        const budget = claims.privacyBudget!;
+        await this.deps.store.write((tx) => charge(tx, {
+          contractId: job.contractId, jobId, epsilon: budget.epsilonPerQuery, delta: dpPolicy.delta * dpPolicy.maxGroupsPerUnit, budget: budget.epsilon, at: this.now().toISOString(),
+        }));
+      }
       const { version: _v, ...functions } = this.deps.policies.sqlAllowlist;
       return {
         jobId, attempt: job.attempts, sql: job.sql, mode: claims.mode,
@@ -236,6 +257,7 @@ export class JobService implements ContractJobs {
         },
         snapshot: { contractId: job.contractId, path: snapshotPath, sha256: claims.snapshot.hash },
         limits, maxSqlBytes: limits.maxSqlBytes, dominanceN: this.deps.policies.disclosure.dominance.n,
+        ...(claims.mode === 'dp' ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: dpPolicy.maxGroupsPerUnit } } : {}),
       };
     } catch (err) {
       await this.complete(jobId, job.attempts, { ok: false, error: runError(err) });
@@ -260,7 +282,7 @@ export class JobService implements ContractJobs {
         const evaluation = disclose({ analysis: outcome.analysis, result: outcome.result }, {
           minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows, roundCountsTo: this.deps.policies.disclosure.roundCountsTo,
           dominance: this.deps.policies.disclosure.dominance,
-        });
+        }, undefined, claims.privacyBudget ? { epsilon: claims.privacyBudget.epsilonPerQuery, delta: this.deps.policies.disclosure.dp.delta } : undefined);
         await this.deps.outputs.record(job, claims, evaluation, this.now());
         return;
       } catch (err) {
@@ -311,6 +333,7 @@ export class JobService implements ContractJobs {
       if (cur?.status !== 'running') return;
       await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4`, [status, JSON.stringify(reasons), this.now().toISOString(), jobId]);
       await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: jobId, details: { reasons: reasons.map((r) => r.code) } });
+      await refund(tx, jobId, `job ${status}: nothing released`);
     });
   }
 

@@ -66,6 +66,8 @@ export const DisclosurePolicy = Type.Object({
   dp: Type.Object({
     epsilonPerTerm: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
     epsilonPerQuery: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+    delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.001 }),
+    maxGroupsPerUnit: Type.Integer({ minimum: 1, maximum: 100 }),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type DisclosurePolicy = Static<typeof DisclosurePolicy>;

@@ -4,6 +4,7 @@ import { checkAggregateRules } from './aggregate-rules.ts';
 import { refuse, type Node, type SqlParser } from './ast.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn } from './units.ts';
+import { rewriteDp, type DpPlan } from './dp.ts';
 
 export interface AnalysisOptions {
   maxSqlBytes?: number;
@@ -11,6 +12,8 @@ export interface AnalysisOptions {
   unitsColumn?: string;
   /** How many top contributors the dominance rule weighs (n of the (n, k) rule); default 2. */
   dominanceN?: number;
+  /** dp mode: contribution bounds per summed column, and the most groups one unit may count in. */
+  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
 }
 
 /**
@@ -34,6 +37,8 @@ export interface Analysis {
   keyColumns?: number[];
   /** Aggregate mode: sums and means, with the hidden columns measuring their dominance. */
   dominance?: DominanceColumn[];
+  /** dp mode: what the engine returns and how the output is made from it. */
+  dp?: DpPlan;
 }
 
 export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
@@ -65,7 +70,11 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       checkAggregateRules(root, sql, policy);
       const { countColumns, keyColumns, dominance } = await addUnitsColumn(root, sql, policy, parser, unitsColumn, opts.dominanceN);
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns, dominance };
+    case 'dp': {
+      const { sql: rewritten, plan } = await rewriteDp(parser, root, sql, policy, opts.dp?.bounds ?? {}, opts.dp?.maxGroupsPerUnit ?? 1);
+      return { sql: rewritten, mode, tables, unitsColumn: null, dp: plan };
+    }
     default:
-      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${mode} is not available yet; aggregate and custom modes run`);
+      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${String(mode)} is not a query mode`);
   }
 }

@@ -23,7 +23,7 @@ export function walk(v: unknown, visit: (n: Node) => boolean | void): void {
 export type SqlRule =
   | 'one-select' | 'table-in-snapshot' | 'unqualified-names' | 'no-table-functions' | 'function-allowlist'
   | 'expression-kind' | 'reserved-names' | 'aggregate-outer' | 'identifier-only-counted' | 'individual-values'
-  | 'no-scalar-subquery-projection' | 'units-traceable' | 'sql-size';
+  | 'no-scalar-subquery-projection' | 'units-traceable' | 'sql-size' | 'dp-shape';
 
 export function lineAndColumn(sql: string, position: number): { line: number; column: number } {
   const before = sql.slice(0, position).split('\n');

@@ -4,3 +4,4 @@ export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } fr
 export { UNITS_COLUMN, unitsColumnName, type DominanceColumn } from './units.ts';
 export { disposeRunners, loaderArgs, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
 export { SANDBOX_LAYERS, type RunRequest, type RunResponse, type SandboxLayer, type SandboxLimits } from './protocol.ts';
+export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';

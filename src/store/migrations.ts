@@ -153,4 +153,19 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE outputs ADD COLUMN units_fingerprint VARCHAR; -- JSON {keyColumns, rows: [{key, units}]}; never released
     `,
   },
+  {
+    version: 6,
+    name: 'privacy ledger',
+    sql: `
+      CREATE TABLE privacy_ledger (
+        job_id VARCHAR PRIMARY KEY,          -- one charge per job, whatever its retries
+        contract_id VARCHAR NOT NULL,
+        epsilon_micro BIGINT NOT NULL,       -- ε × 10^6: exact sums, no floating point drift
+        delta DOUBLE NOT NULL,
+        charged_at VARCHAR NOT NULL
+      );
+      CREATE INDEX privacy_ledger_contract ON privacy_ledger(contract_id);
+      ALTER TABLE jobs ADD COLUMN dp_params VARCHAR;   -- JSON {bounds}: a dp job's contribution bounds
+    `,
+  },
 ];

@@ -23,6 +23,7 @@ const OutcomeBody = Type.Object({
         tables: Type.Array(Type.String()), unitsColumn: Type.Union([Type.String(), Type.Null()]),
         countColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
         keyColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
+        dp: Type.Optional(Type.Object({}, { additionalProperties: true })),
         dominance: Type.Optional(Type.Array(Type.Object({
           column: Type.Integer({ minimum: 0 }), total: Type.String(), top: Type.String(), basis: Type.Union([Type.Literal('units'), Type.Literal('rows')]),
         }))),

@@ -114,6 +114,11 @@ export const JobBody = Type.Object({
   contractId: Id,
   sql: Str(1, 100_000),
   name: Type.Optional(Str(1, 200)),
+  dp: Type.Optional(Type.Object({
+    bounds: Type.Record(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), Type.Tuple([Type.Integer(), Type.Integer()]), {
+      description: 'dp mode: per-unit contribution bounds [low, high] of each summed or averaged column',
+    }),
+  }, closed)),
 }, closed);
 
 export const OutputDataQuery = Type.Object({

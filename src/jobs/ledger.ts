@@ -1,0 +1,47 @@
+import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
+import { PdsError } from '../errors/index.ts';
+import type { Tx } from '../store/index.ts';
+
+/**
+ * The ε ledger of a dp contract (DESIGN §7): every query is charged before it runs, inside a
+ * store write transaction, so concurrent jobs are serialized and the sum of charges can never pass
+ * the contract's budget for its term. ε is kept in millionths: sums are exact. A job is charged
+ * once, however often it is retried.
+ */
+
+export const MICRO = 1_000_000;
+
+export function toMicro(epsilon: number): number {
+  return Math.round(epsilon * MICRO);
+}
+
+export async function spentMicro(tx: Pick<Tx, 'one'>, contractId: string): Promise<number> {
+  const row = await tx.one<{ s: number | null }>('SELECT sum(epsilon_micro) AS s FROM privacy_ledger WHERE contract_id = $1', [contractId]);
+  return Number(row?.s ?? 0);
+}
+
+/** Charges `epsilon` for a job, or refuses with ERR_BUDGET_EXHAUSTED; idempotent per job. */
+export async function charge(tx: Tx, input: { contractId: string; jobId: string; epsilon: number; delta: number; budget: number; at: string }): Promise<void> {
+  if (await tx.one('SELECT 1 AS x FROM privacy_ledger WHERE job_id = $1', [input.jobId])) return;
+  const spent = await spentMicro(tx, input.contractId);
+  const want = toMicro(input.epsilon);
+  const budget = toMicro(input.budget);
+  if (spent + want > budget) {
+    throw new PdsError('ERR_BUDGET_EXHAUSTED', `contract ${input.contractId} has spent ε ${spent / MICRO} of ${input.budget}; this query needs ${input.epsilon}`, {
+      extra: { epsilonSpent: spent / MICRO, epsilonBudget: input.budget, epsilonRequested: input.epsilon },
+    });
+  }
+  await tx.run('INSERT INTO privacy_ledger (job_id, contract_id, epsilon_micro, delta, charged_at) VALUES ($1, $2, $3, $4, $5)', [input.jobId, input.contractId, want, input.delta, input.at]);
+  await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'privacy.charged', objectType: 'contract', objectId: input.contractId, details: { jobId: input.jobId, epsilon: input.epsilon, delta: input.delta, spentAfter: (spent + want) / MICRO } });
+}
+
+/**
+ * Gives back a job's charge when it ends without a release: accounting counts what was published,
+ * and nothing was (a refused shape, a failure, a cancellation).
+ */
+export async function refund(tx: Tx, jobId: string, why: string): Promise<void> {
+  const row = await tx.one<{ contract_id: string; epsilon_micro: number }>('SELECT contract_id, epsilon_micro FROM privacy_ledger WHERE job_id = $1', [jobId]);
+  if (!row) return;
+  await tx.run('DELETE FROM privacy_ledger WHERE job_id = $1', [jobId]);
+  await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'privacy.refunded', objectType: 'contract', objectId: row.contract_id, reason: why, details: { jobId, epsilon: Number(row.epsilon_micro) / MICRO } });
+}

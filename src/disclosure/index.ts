@@ -1,10 +1,12 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
 import { scanIdentifiers } from './identifiers.ts';
+import { secondarySuppression } from './secondary.ts';
 import { fingerprint, type Fingerprint } from './differencing.ts';
 import type { CheckReport } from './report.ts';
 
 export { checkDifferencing, fingerprint, type Fingerprint } from './differencing.ts';
 export { applyDp, type DpInput, type DpResult } from './dp.ts';
+export { secondarySuppression } from './secondary.ts';
 
 export type { CheckReport } from './report.ts';
 
@@ -40,26 +42,27 @@ export interface DisclosureResult {
  * enterprises are removed whole (their existence is a disclosure too). The helper column
  * holding the unit count is dropped from what is released.
  */
-export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: number): { result: ReadResult; report: CheckReport; units: number[] } {
+export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: number, keyPositions: number[] = []): { result: ReadResult; report: CheckReport; units: number[]; secondary: CheckReport } {
   const idx = result.columns.findIndex((c) => c.name === unitsColumn);
   if (idx < 0) throw new TypeError(`result has no ${unitsColumn} column`);
   const columns = result.columns.filter((_, i) => i !== idx);
+  const allUnits = result.rows.map((row) => Number(row[idx]));
+  const primary = allUnits.map((u) => u < k);
+  const stripped = result.rows.map((row) => row.filter((_, i) => i !== idx));
+  const keys = keyPositions.filter((p) => p !== idx).map((p) => (p > idx ? p - 1 : p));
+  const { suppressed, report: secondary } = secondarySuppression(stripped, keys, allUnits, primary);
   const kept: JsonValue[][] = [];
   const keptUnits: number[] = [];
-  let suppressed = 0;
-  for (const row of result.rows) {
-    const units = Number(row[idx]);
-    if (units < k) { suppressed++; continue; }
-    kept.push(row.filter((_, i) => i !== idx));
-    keptUnits.push(units);
-  }
-  const cells = suppressed * columns.length;
+  stripped.forEach((row, i) => { if (!suppressed[i]) { kept.push(row); keptUnits.push(allUnits[i]!); } });
+  const count = primary.filter(Boolean).length;
+  const cells = count * columns.length;
   return {
     result: { columns, rows: kept },
     units: keptUnits,
+    secondary: { ...secondary, cellsSuppressed: (secondary.rowsSuppressed ?? 0) * columns.length },
     report: {
-      check: 'min-units', params: { k }, passed: true, rowsSuppressed: suppressed, cellsSuppressed: cells,
-      effect: suppressed === 0 ? `every row describes at least ${k} distinct units` : `${suppressed} row(s) describing fewer than ${k} distinct units removed`,
+      check: 'min-units', params: { k }, passed: true, rowsSuppressed: count, cellsSuppressed: cells,
+      effect: count === 0 ? `every row describes at least ${k} distinct units` : `${count} row(s) describing fewer than ${k} distinct units removed`,
     },
   };
 }
@@ -142,16 +145,17 @@ export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureO
 /** Runs every check in order; the result says whether the output may be released. */
 export function applyDisclosureControl(input: ReadResult, opts: DisclosureOptions): DisclosureResult {
   const { result, report: dominance } = applyDominance(input, opts.dominance ?? { columns: [], n: 2, k: 85 });
-  const { result: safe, report: minUnits, units } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits);
+  const { result: safe, report: minUnits, units, secondary } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits, opts.keyColumns);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
   const shift = (positions: number[] | undefined) => (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
   const counts = shift(opts.countColumns);
   const { result: rounded, report: rounding } = roundCounts(safe, counts, opts.roundCountsTo ?? 1);
   const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
   const cap = checkRowCap(rounded.rows.length, opts.maxRows);
-  const checks = [minUnits, dominance, rounding, identifiers, cap];
+  const checks = [minUnits, secondary, dominance, rounding, identifiers, cap];
   return {
-    columns: rounded.columns, rows: rounded.rows, checks, cellsSuppressed: (minUnits.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0), ...decide(checks),
+    columns: rounded.columns, rows: rounded.rows, checks, ...decide(checks),
+    cellsSuppressed: (minUnits.cellsSuppressed ?? 0) + (secondary.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0),
     fingerprint: fingerprint(safe.columns, safe.rows, units, shift(opts.keyColumns)),
   };
 }

@@ -104,7 +104,7 @@ describe('end-to-end flow over HTTP', () => {
 
     const outputId = String(status.outputId);
     const output = (await call('operator', 'GET', `/v1/outputs/${outputId}`)).json();
-    expect(output.checks.map((c: { check: string }) => c.check)).toEqual(['min-units', 'dominance', 'round-counts', 'identifier-scan', 'max-rows', 'differencing']);
+    expect(output.checks.map((c: { check: string }) => c.check)).toEqual(['min-units', 'secondary-suppression', 'dominance', 'round-counts', 'identifier-scan', 'max-rows', 'differencing']);
     expect(output.checks[0].params.k).toBe(12);
     expect(output.cellsSuppressed).toBeGreaterThan(0);
 

@@ -32,7 +32,7 @@ describe('applyDisclosureControl', () => {
   it('explains every check it applied', () => {
     const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100 });
     expect(dc.decision).toBe('release');
-    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'dominance', 'round-counts', 'identifier-scan', 'max-rows']);
+    expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'secondary-suppression', 'dominance', 'round-counts', 'identifier-scan', 'max-rows']);
     expect(dc.cellsSuppressed).toBe(4);
     for (const c of dc.checks) expect(c.effect.length).toBeGreaterThan(10);
   });
@@ -102,5 +102,31 @@ describe('dominance through the rewrite', () => {
     expect(dc.columns.map((c) => c.name)).toEqual(['industry', 'n', 'capital']);
     expect(dc.rows).toEqual([['A', 12, null], ['B', 12, 600]]);
     expect(dc.checks.find((c) => c.check === 'dominance')).toMatchObject({ params: { n: 2, k: 85, basis: 'units' }, cellsSuppressed: 1 });
+  });
+});
+
+describe('secondary suppression', () => {
+  it('suppresses a second child when a margin would give a suppressed one back, at every level', async () => {
+    const { secondarySuppression } = await import('../../src/disclosure/index.ts');
+    const rows = [['A', 'M', 12], ['A', 'F', 3], ['A', null, 15], ['B', 'M', 20], ['B', 'F', 25], ['B', null, 45], [null, null, 60]];
+    const units = rows.map((r) => Number(r[2]));
+    const { suppressed, report } = secondarySuppression(rows, [0, 1], units, units.map((u) => u < 10));
+    expect(rows.filter((_, i) => suppressed[i]).map((r) => `${r[0]}/${r[1]}`)).toEqual(['A/M', 'A/F']);
+    expect(report).toMatchObject({ rowsSuppressed: 1, params: { margins: 3 } });
+  });
+
+  it('leaves outputs without margins alone', async () => {
+    const { secondarySuppression } = await import('../../src/disclosure/index.ts');
+    const rows = [['A', 12], ['B', 3]];
+    expect(secondarySuppression(rows, [0], [12, 3], [false, true]).suppressed).toEqual([false, true]);
+  });
+
+  it('works end to end: a ROLLUP output keeps no margin that gives a small group back', async () => {
+    const r = {
+      columns: [{ name: 'd', type: 'VARCHAR' }, { name: 'g', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: '__u', type: 'BIGINT' }],
+      rows: [['A', 'M', 12, 12], ['A', 'F', 3, 3], ['A', null, 15, 15], [null, null, 15, 15]],
+    };
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, keyColumns: [0, 1] });
+    expect(dc.rows).toEqual([['A', null, 15], [null, null, 15]]);
   });
 });

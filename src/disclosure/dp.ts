@@ -1,4 +1,5 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
+import type { DpPlan } from '../sandbox/index.ts';
 import type { CheckReport } from './report.ts';
 import { fromDecimal, laplaceNoise, type Rational } from './samplers.ts';
 
@@ -10,21 +11,8 @@ import { fromDecimal, laplaceNoise, type Rational } from './samplers.ts';
  * Everything after the noise is post-processing: means are noisy sum / noisy count.
  */
 
-export interface DpMeasure {
-  position: number;
-  kind: 'count' | 'sum' | 'avg';
-  column?: string;
-  bounds?: [number, number];
-}
-
-export interface DpInput {
-  keyColumns: number[];
-  measures: DpMeasure[];
-  maxGroupsPerUnit: number;
-  sumColumns: string[];
-  /** The operator's output column names, in order. */
-  outputColumns: string[];
-}
+/** The engine's plan for a dp query (sandbox/dp.ts): what it returned and how to shape the output. */
+export type DpInput = DpPlan;
 
 export interface DpResult {
   columns: ReadResult['columns'];

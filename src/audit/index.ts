@@ -1,3 +1,5 @@
+import type { JWTVerifyGetKey } from 'jose';
+import { listCheckpoints, verifyCheckpoints } from './checkpoints.ts';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Store, Tx } from '../store/index.ts';
@@ -113,6 +115,8 @@ export interface AuditVerification {
   ok: boolean;
   entries: number;
   headHash: string;
+  /** Signed checkpoints checked (when the bureau's keys were given). */
+  checkpoints?: number;
   /** The first entry that does not verify, and why. */
   firstBad?: { seq: number; reason: string };
 }
@@ -132,8 +136,28 @@ export function verifyEntries(entries: AuditEntry[]): AuditVerification {
   return { ok: true, entries: entries.length, headHash: prev };
 }
 
-/** Verifies the whole chain in the store. */
-export async function verifyAudit(store: Store): Promise<AuditVerification> {
-  const rows = await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq');
-  return verifyEntries(rows.map(fromRow));
+/**
+ * Verifies the whole chain in the store and, given the bureau's keys, every signed checkpoint: a
+ * cut-off tail or a rewritten chain is found up to the latest checkpoint.
+ */
+export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey): Promise<AuditVerification> {
+  const entries = (await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq')).map(fromRow);
+  const chain = verifyEntries(entries);
+  if (!verifier) return chain;
+  const checkpoints = await listCheckpoints(store);
+  const bad = await verifyCheckpoints(entries, checkpoints, verifier);
+  const result = { ...chain, checkpoints: checkpoints.length };
+  if (!bad) return result;
+  // the earliest problem wins: a chain break before the checkpoint's entry is reported first
+  if (chain.firstBad && chain.firstBad.seq <= bad.seq) return { ...result, ok: false };
+  return { ...result, ok: false, firstBad: bad };
 }
+
+/** Entries and checkpoints as JSON Lines, for an offline copy (`pds audit export`). */
+export async function exportAudit(store: Store): Promise<string> {
+  const entries = (await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq')).map(fromRow);
+  const checkpoints = await listCheckpoints(store);
+  return [...entries.map((e) => JSON.stringify({ type: 'entry', ...e })), ...checkpoints.map((c) => JSON.stringify({ type: 'checkpoint', ...c }))].join('\n') + '\n';
+}
+
+export { CHECKPOINT_TYP, listCheckpoints, maybeCheckpoint, verifyCheckpoints, type Checkpoint } from './checkpoints.ts';

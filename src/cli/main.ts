@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import pino from 'pino';
 import { serve } from '../api/index.ts';
-import { verifyAudit } from '../audit/index.ts';
+import { exportAudit, verifyAudit } from '../audit/index.ts';
 import { issueToken, ROLES, type Role } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { verifyContract } from '../contracts/index.ts';
@@ -183,21 +183,34 @@ export function buildCli(): Command {
       console.log(opts.json ? JSON.stringify({ token }) : token);
     });
 
-  program.command('audit')
-    .description('audit trail tools')
-    .command('verify')
-    .description('verify the hash chain of the audit log; exits 1 naming the first bad entry')
+  const audit = program.command('audit').description('audit trail tools');
+  audit.command('verify')
+    .description('verify the hash chain and the bureau-signed checkpoints of the audit log; exits 1 naming the first bad entry')
     .addOption(dataDirOption())
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const config = configFrom(opts);
       const store = await Store.open(config.dataDir);
       try {
-        const result = await verifyAudit(store);
+        const result = await verifyAudit(store, (await loadKeyRing(config.dataDir)).bureauVerifier());
         console.log(opts.json ? JSON.stringify(result) : result.ok
-          ? `audit chain intact: ${result.entries} entries, head ${result.headHash}`
+          ? `audit chain intact: ${result.entries} entries, ${result.checkpoints ?? 0} signed checkpoint(s), head ${result.headHash}`
           : `audit chain BROKEN at entry ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
         process.exitCode = result.ok ? 0 : 1;
+      } finally {
+        await store.close();
+      }
+    });
+  audit.command('export')
+    .description('write the audit trail and its signed checkpoints as JSON Lines')
+    .addOption(dataDirOption())
+    .option('--out <file>', 'write here instead of stdout')
+    .action(async (opts: { dataDir?: string; out?: string }) => {
+      const config = configFrom(opts);
+      const store = await Store.open(config.dataDir);
+      try {
+        const lines = await exportAudit(store);
+        if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 }); else process.stdout.write(lines);
       } finally {
         await store.close();
       }

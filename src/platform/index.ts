@@ -7,6 +7,7 @@ import { PdsError } from '../errors/index.ts';
 import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
+import { maybeCheckpoint } from '../audit/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
 
@@ -68,10 +69,18 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
     await executor.start(() => Promise.resolve());
   }
+  // signed checkpoints of the audit chain: every N entries (checked every few seconds) and daily
+  const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
+  const checkpoint = () => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 })
+    .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
+  const checkpointTimer = setInterval(() => { void checkpoint(); }, 5000);
+  checkpointTimer.unref();
   return {
     config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs, outputs,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
+      clearInterval(checkpointTimer);
+      await checkpoint();
       await executor.stop();
       disposeRunners();
       parser.dispose();

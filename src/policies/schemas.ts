@@ -83,6 +83,10 @@ export const WorkflowPolicy = Type.Object({
     makeupWorkdays: Type.Array(IsoDate),
   }, { additionalProperties: false }),
   effectiveness: Type.Object({ failingYearsToRevoke: Type.Integer({ minimum: 1, maximum: 10 }) }, { additionalProperties: false }),
+  audit: Type.Object({
+    checkpointEveryEntries: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    checkpointEveryHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 }),
+  }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type WorkflowPolicy = Static<typeof WorkflowPolicy>;
 

@@ -168,4 +168,17 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE jobs ADD COLUMN dp_params VARCHAR;   -- JSON {bounds}: a dp job's contribution bounds
     `,
   },
+  {
+    version: 7,
+    name: 'signed audit checkpoints',
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,              -- the audit entry whose hash was signed
+        head_hash VARCHAR NOT NULL,
+        jws VARCHAR NOT NULL,                -- bureau-signed {seq, headHash}
+        reason VARCHAR NOT NULL,             -- entries | daily
+        created_at VARCHAR NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendAudit, listAudit, SYSTEM_ACTOR, verifyAudit, verifyEntries } from '../../src/audit/index.ts';
+import { appendAudit, exportAudit, listAudit, maybeCheckpoint, SYSTEM_ACTOR, verifyAudit, verifyEntries } from '../../src/audit/index.ts';
+import { loadKeyRing, type KeyRing } from '../../src/keys/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
@@ -47,5 +48,62 @@ describe('audit chain', () => {
       await tx.run('UPDATE audit_log SET seq = 3 WHERE seq = 100');
     });
     expect((await verifyAudit(store)).firstBad).toMatchObject({ seq: 2 });
+  });
+});
+
+describe('signed checkpoints', () => {
+  let store: Store;
+  let keys: KeyRing;
+  let cleanup: () => void;
+  const add = (n: number) => store.write(async (tx) => { for (let i = 0; i < n; i++) await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'test.x', objectType: 'job', objectId: `job_${i}` }); });
+  beforeEach(async () => {
+    const t = tmpDataDir();
+    cleanup = t.cleanup;
+    store = await Store.open(t.dir);
+    keys = await loadKeyRing(t.dir);
+  });
+  afterEach(async () => { await store.close(); cleanup(); });
+
+  it('signs the head every N entries and daily, and verifies', async () => {
+    await add(5);
+    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000 })).toMatchObject({ seq: 5, reason: 'entries' });
+    await add(2);
+    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000 })).toBeUndefined();
+    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000, now: new Date(Date.now() + 86_400_001) })).toMatchObject({ seq: 7, reason: 'daily' });
+    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: true, entries: 7, checkpoints: 2 });
+  });
+
+  it('finds a cut-off tail that the hash chain alone cannot', async () => {
+    await add(6);
+    await maybeCheckpoint(store, keys.bureau, { everyEntries: 6, everyMs: 86_400_000 });
+    await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 5'));
+    expect((await verifyAudit(store)).ok).toBe(true); // the chain of what is left is intact
+    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: false, firstBad: { seq: 6, reason: expect.stringMatching(/missing: the log was cut/) } });
+  });
+
+  it('finds a rewritten chain and a forged checkpoint', async () => {
+    await add(4);
+    await maybeCheckpoint(store, keys.bureau, { everyEntries: 4, everyMs: 86_400_000 });
+    // rebuild the whole chain after an edit: consistent in itself, but not what the bureau signed
+    const entries = await listAudit(store);
+    await store.write(async (tx) => {
+      await tx.run('DELETE FROM audit_log');
+      for (const e of entries) {
+        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: e.seq === 2 ? 'rewritten' : e.action, objectType: e.objectType, objectId: e.objectId });
+      }
+    });
+    expect((await verifyAudit(store)).ok).toBe(true);
+    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: false, firstBad: { seq: 4, reason: expect.stringMatching(/rewritten/) } });
+    await store.write((tx) => tx.run("UPDATE audit_checkpoints SET head_hash = 'x'"));
+    expect((await verifyAudit(store, keys.bureauVerifier())).firstBad?.reason).toMatch(/does not match what was signed/);
+  });
+
+  it('exports entries and checkpoints as JSON Lines that verify offline', async () => {
+    await add(3);
+    await maybeCheckpoint(store, keys.bureau, { everyEntries: 3, everyMs: 86_400_000 });
+    const lines = (await exportAudit(store)).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).toEqual(['entry', 'entry', 'entry', 'checkpoint']);
+    const entries = lines.filter((l) => l.type === 'entry').map(({ type: _t, ...e }) => e) as unknown as Parameters<typeof verifyEntries>[0];
+    expect(verifyEntries(entries)).toMatchObject({ ok: true, entries: 3 });
   });
 });

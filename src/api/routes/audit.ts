@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { listAudit, verifyAudit } from '../../audit/index.ts';
+import { exportAudit, listAudit, verifyAudit } from '../../audit/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef } from '../schemas/index.ts';
 
@@ -17,6 +17,11 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
 
   app.get('/v1/audit/verify', {
     config: { roles: ['bureau', 'risk'] },
-    schema: { tags: ['audit'], summary: 'Verify the hash chain; names the first bad entry', response: { 200: AuditVerification, ...errors } },
-  }, async () => verifyAudit(platform.store));
+    schema: { tags: ['audit'], summary: 'Verify the hash chain and the signed checkpoints; names the first bad entry', response: { 200: AuditVerification, ...errors } },
+  }, async () => verifyAudit(platform.store, platform.keys.bureauVerifier()));
+
+  app.get('/v1/audit/export', {
+    config: { roles: ['bureau', 'risk'] },
+    schema: { tags: ['audit'], summary: 'The whole audit trail and its signed checkpoints as JSON Lines', response: { 200: Type.String({ description: 'application/x-ndjson' }), ...errors } },
+  }, async (_req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.jsonl"').send(await exportAudit(platform.store)));
 };

@@ -250,6 +250,6 @@ export const AuditEntryView = Type.Object({
 });
 
 export const AuditVerification = Type.Object({
-  ok: Type.Boolean(), entries: Type.Integer(), headHash: Type.String(),
+  ok: Type.Boolean(), entries: Type.Integer(), headHash: Type.String(), checkpoints: Type.Optional(Type.Integer({ description: "signed checkpoints checked" })),
   firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
 });

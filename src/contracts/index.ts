@@ -14,3 +14,4 @@ export {
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
 export { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
+export { WithdrawalService, type Withdrawal } from './withdrawals.ts';

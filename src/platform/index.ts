@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
-import { ApplicationService, ContractService, EffectivenessService } from '../contracts/index.ts';
+import { ApplicationService, ContractService, EffectivenessService, WithdrawalService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
@@ -27,6 +27,7 @@ export interface Platform {
   contracts: ContractService;
   effectiveness: EffectivenessService;
   jobs: JobService;
+  withdrawals: WithdrawalService;
   outputs: OutputService;
   verifyToken: TokenVerifier;
   close(): Promise<void>;
@@ -51,6 +52,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const contracts = new ContractService(contractDeps);
   const applications = new ApplicationService(contractDeps, contracts);
   const effectiveness = new EffectivenessService(contractDeps, contracts);
+  const withdrawals = new WithdrawalService(contractDeps, contracts);
   const outputs = new OutputService({ store, keys, contracts, dataDir: config.dataDir, now: () => new Date() });
   const jobs = new JobService({
     store, keys, policies, contracts, executor, outputs, parser, dataDir: config.dataDir,
@@ -76,7 +78,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const checkpointTimer = setInterval(() => { void checkpoint(); }, 5000);
   checkpointTimer.unref();
   return {
-    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, jobs, outputs,
+    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, outputs,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
       clearInterval(checkpointTimer);

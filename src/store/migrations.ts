@@ -181,4 +181,17 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'dataset withdrawals',
+    sql: `
+      CREATE TABLE dataset_withdrawals (
+        dataset VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        withdrawn_by VARCHAR NOT NULL,
+        withdrawn_at VARCHAR NOT NULL,
+        suspended VARCHAR NOT NULL            -- JSON [contract id]
+      );
+    `,
+  },
 ];

@@ -36,4 +36,22 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
       })),
     };
   });
+
+  const Withdrawal = Type.Object({ dataset: Type.String(), reason: Type.String(), withdrawnBy: Type.String(), withdrawnAt: Type.String(), suspended: Type.Array(Type.String()) });
+  const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+
+  app.post('/v1/datasets/:id/withdraw', {
+    config: { roles: ['provider', 'bureau'] },
+    schema: {
+      tags: ['catalog'], summary: 'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
+      params: Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) }),
+      body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+      response: { 200: Withdrawal, ...errors },
+    },
+  }, async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id));
+
+  app.get('/v1/datasets/:id/withdrawals', {
+    config: { roles: ['provider', 'bureau', 'risk'] },
+    schema: { tags: ['catalog'], summary: 'Withdrawals of a dataset and the contracts they suspended', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Array(Withdrawal), ...errors } },
+  }, async (req) => platform.withdrawals.list(req.params.id));
 };

@@ -35,17 +35,19 @@ export async function buildWorld(opts: { rows?: number; config?: Partial<Config>
   await seedDomain(dir, { rows: opts.rows ?? 2000, seed: 7 });
   const platform = await createPlatform(testConfig(dir, opts.config), silentLogger);
   const server = await createServer(platform, silentLogger);
-  return {
+  const world: TestWorld = {
     dataDir: dir,
     platform,
     server,
-    token: (role, org, sub = `${role}-user@${org}`) => issueToken(platform.keys, { sub, org, roles: [role] }),
+    token: (role, org, sub = `${role}-user@${org}`) => issueToken(world.platform.keys, { sub, org, roles: [role] }),
+    // the current platform and server: a test may restart them (Object.assign(world, …))
     async close() {
-      await server.close();
-      await platform.close();
+      await world.server.close();
+      await world.platform.close();
       cleanup();
     },
   };
+  return world;
 }
 
 export const APPLICATION = {

@@ -73,7 +73,8 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   }
   // signed checkpoints of the audit chain: every N entries (checked every few seconds) and daily
   const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
-  const checkpoint = () => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 })
+  const checkpoint = () => Promise.resolve()
+    .then(() => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 }))
     .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
   const checkpointTimer = setInterval(() => { void checkpoint(); }, 5000);
   checkpointTimer.unref();

@@ -190,30 +190,21 @@ export function buildCli(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const config = configFrom(opts);
-      const store = await Store.open(config.dataDir);
-      try {
+      await withStore(config.dataDir, async (store) => {
         const result = await verifyAudit(store, (await loadKeyRing(config.dataDir)).bureauVerifier());
         console.log(opts.json ? JSON.stringify(result) : result.ok
           ? `audit chain intact: ${result.entries} entries, ${result.checkpoints ?? 0} signed checkpoint(s), head ${result.headHash}`
           : `audit chain BROKEN at entry ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
         process.exitCode = result.ok ? 0 : 1;
-      } finally {
-        await store.close();
-      }
+      });
     });
   audit.command('export')
     .description('write the audit trail and its signed checkpoints as JSON Lines')
     .addOption(dataDirOption())
     .option('--out <file>', 'write here instead of stdout')
     .action(async (opts: { dataDir?: string; out?: string }) => {
-      const config = configFrom(opts);
-      const store = await Store.open(config.dataDir);
-      try {
-        const lines = await exportAudit(store);
-        if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 }); else process.stdout.write(lines);
-      } finally {
-        await store.close();
-      }
+      const lines = await withStore(configFrom(opts).dataDir, exportAudit);
+      if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 }); else process.stdout.write(lines);
     });
 
   program.command('verify-output')
@@ -276,6 +267,16 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+/** Opens the control store for one command and always closes it (its file lock blocks a server otherwise). */
+async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open(dataDir);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

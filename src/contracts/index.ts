@@ -12,6 +12,6 @@ export {
   type ContractAction, type ContractJobs, type ContractServiceDeps, type ContractStatus, type ContractView, type Transitioned,
 } from './contracts.ts';
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
-export { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 export { WithdrawalService, type Withdrawal } from './withdrawals.ts';

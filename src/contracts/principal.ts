@@ -21,6 +21,11 @@ export function canSeeScenario(p: Principal, operatorOrg: string, providers: str
   return hasRole(p, 'provider') && providers.includes(p.org);
 }
 
+/** Who may see an operator's jobs and outputs: the bureau, risk staff, and that operator. */
+export function canSeeOperatorWork(p: Principal, operatorOrg: string): boolean {
+  return hasRole(p, 'bureau', 'risk') || (hasRole(p, 'operator') && p.org === operatorOrg);
+}
+
 export function actorOf(p: Principal, role: string): Actor {
   return { sub: p.sub, org: p.org, role };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { actorOf, canSeeOperatorWork, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
 import { checkDifferencing, type CheckReport, type Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
@@ -49,10 +49,6 @@ export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function canSee(p: Principal, operatorOrg: string): boolean {
-  return p.roles.includes('bureau') || p.roles.includes('risk') || (p.roles.includes('operator') && p.org === operatorOrg);
-}
-
 interface StoredOutput extends Omit<OutputView, 'reviews'> {
   operatorOrg: string;
   file: string;
@@ -80,6 +76,7 @@ export class OutputService {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${outputId}.json`);
     const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
+    const csvSha256 = sha256(csv);
     const at = now.toISOString();
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
@@ -100,7 +97,7 @@ export class OutputService {
         if (!diff.passed) { release = false; reasons.push(`${diff.check}: ${diff.effect}`); }
       }
       const draft: ManifestDraft = {
-        output: { id: outputId, sha256: sha256(csv), format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
+        output: { id: outputId, sha256: csvSha256, format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
         contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
         checks, cellsSuppressed: dc.cellsSuppressed, epsilonSpent: dc.epsilonSpent ?? 0,
         dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
@@ -110,14 +107,14 @@ export class OutputService {
       await tx.run(
         `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft, units_fingerprint)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(checks), sha256(csv), file, jws,
+        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(checks), csvSha256, file, jws,
           release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(reasons), JSON.stringify(draft), dc.fingerprint ? JSON.stringify(dc.fingerprint) : null],
       );
       await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
       await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
       await appendAudit(tx, {
         actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
-        details: { sha256: sha256(csv), rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: checks.map((c) => c.check) },
+        details: { sha256: csvSha256, rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: checks.map((c) => c.check) },
       });
       return true;
     }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
@@ -157,7 +154,7 @@ export class OutputService {
   /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
   private async visible(p: Principal, id: string): Promise<StoredOutput> {
     const o = await this.load(id);
-    if (!o || !canSee(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
+    if (!o || !canSeeOperatorWork(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
     return o;
   }
 

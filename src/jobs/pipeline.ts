@@ -75,7 +75,7 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
     if (!analysis.dp || !dp) throw new PdsError('ERR_DISCLOSURE_REFUSED', 'a dp result without its plan or budget cannot be released', { extra: { layer: 'disclosure' } });
     const noisy = applyDp(result, analysis.dp, dp);
     const { report: identifiers } = scanIdentifiers(noisy.columns, noisy.rows);
-    if (!identifiers.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${identifiers.check}: ${identifiers.effect}`, { extra: { layer: 'disclosure' } });
+    if (!identifiers.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${identifiers.check}: ${identifiers.effect}`, { extra: { layer: 'disclosure', rule: identifiers.check } });
     return {
       decision: 'release', analysis,
       output: { columns: noisy.columns, rows: noisy.rows, checks: [noisy.report, identifiers], cellsSuppressed: 0, decision: 'release', reasons: [], epsilonSpent: noisy.epsilon },
@@ -87,12 +87,12 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
   if (analysis.mode !== 'aggregate') {
     // custom outputs wait for people, but an identifier in them is refused before anyone sees it
     const { report } = scanIdentifiers(result.columns, result.rows);
-    if (!report.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${report.check}: ${report.effect}`, { extra: { layer: 'disclosure' } });
+    if (!report.passed) throw new PdsError('ERR_DISCLOSURE_REFUSED', `${report.check}: ${report.effect}`, { extra: { layer: 'disclosure', rule: report.check } });
     return { decision: 'hold', analysis, output: { columns: result.columns, rows: result.rows, checks: [report, HELD_FOR_REVIEW], cellsSuppressed: 0, decision: 'hold', reasons: [HELD_FOR_REVIEW.effect] } };
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
   if (!analysis.unitsColumn || !result.columns.some((c) => c.name === analysis.unitsColumn)) {
-    throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure' } });
+    throw new PdsError('ERR_DISCLOSURE_REFUSED', 'the result carries no count of privacy units per row, so no row can be shown to describe enough people', { extra: { layer: 'disclosure', rule: 'units-column' } });
   }
   const { dominance, ...rest } = disclosure;
   const output = applyDisclosureControl(result, {
@@ -100,7 +100,8 @@ export function disclose(run: QueryRun, disclosure: QueryInput['disclosure'], la
     dominance: { columns: analysis.dominance ?? [], n: dominance?.n ?? 2, k: dominance?.k ?? 85 },
   });
   if (output.decision === 'refuse') {
-    throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure' } });
+    const refusing = output.checks.find((c) => !c.passed && (c.onFail ?? 'refuse') === 'refuse');
+    throw new PdsError('ERR_DISCLOSURE_REFUSED', output.reasons.join('; '), { extra: { layer: 'disclosure', rule: refusing?.check ?? 'disclosure' } });
   }
   return { decision: output.decision, analysis, output };
 }

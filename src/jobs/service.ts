@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
-import { actorOf, type ContractJobs, type ContractService, type Principal } from '../contracts/index.ts';
+import { actorOf, canSeeOperatorWork, type ContractJobs, type ContractService, type Principal } from '../contracts/index.ts';
 import type { Actor } from '../audit/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
@@ -12,7 +12,7 @@ import type { Store, Tx } from '../store/index.ts';
 import type { Executor } from './executor.ts';
 import { sha256, type OutputService } from './outputs.ts';
 import { disclose } from './pipeline.ts';
-import { charge, refund, spentMicro, toMicro } from './ledger.ts';
+import { assertBudget, charge, refund } from './ledger.ts';
 import { executeRun, runError, type RunError, type RunOutcome, type RunSpec } from './runs.ts';
 
 export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
@@ -42,14 +42,14 @@ export interface JobView {
 }
 
 
+/** Infrastructure failures: the job is run again, after a growing wait; a refusal never is. */
+const RETRIED: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL'];
+
 /**
  * A job ends `rejected` when its query or output is refused (the operator's doing, never retried)
  * and `failed` when it could not run: an infrastructure fault, or a contract that is no longer
  * valid when the job's turn comes (DESIGN §4.4: checked right before each run).
  */
-/** Infrastructure failures: the job is run again, after a growing wait; a refusal never is. */
-const RETRIED: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL'];
-
 const FAILED: ErrorCode[] = [
   'ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH',
   'ERR_CONTRACT_SUSPENDED', 'ERR_CONTRACT_REVOKED', 'ERR_CONTRACT_EXPIRED', 'ERR_CONTRACT_NOT_YET_VALID',
@@ -57,10 +57,6 @@ const FAILED: ErrorCode[] = [
 ];
 
 type Row = Record<string, string | number | null>;
-
-function canSee(p: Principal, operatorOrg: string): boolean {
-  return p.roles.includes('bureau') || p.roles.includes('risk') || (p.roles.includes('operator') && p.org === operatorOrg);
-}
 
 export interface JobServiceDeps {
   store: Store;
@@ -119,13 +115,8 @@ export class JobService implements ContractJobs {
       if (lo > hi) throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, { errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }] });
     }
     const budget = contract.claims.privacyBudget;
-    if (contract.claims.mode === 'dp' && budget) {
-      // refused early when the budget cannot take one more query; the charge itself is made at claim
-      const spent = await spentMicro(this.deps.store, contract.id);
-      if (spent + toMicro(budget.epsilonPerQuery) > toMicro(budget.epsilon)) {
-        throw new PdsError('ERR_BUDGET_EXHAUSTED', `contract ${contract.id} has spent ε ${spent / 1e6} of ${budget.epsilon}; a query needs ${budget.epsilonPerQuery}`);
-      }
-    }
+    // refused early when the budget cannot take one more query; the charge itself is made at claim
+    if (contract.claims.mode === 'dp' && budget) await assertBudget(this.deps.store, contract.id, budget.epsilonPerQuery, budget.epsilon);
     const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null]));
     const id = newId('job', this.now());
     const { quotas } = this.deps.policies.sandbox;
@@ -181,7 +172,7 @@ export class JobService implements ContractJobs {
 
   async getJob(p: Principal, id: string): Promise<JobView> {
     const job = await this.loadJob(id);
-    if (!job || !canSee(p, job.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `job ${id} not found`);
+    if (!job || !canSeeOperatorWork(p, job.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `job ${id} not found`);
     const { operatorOrg: _o, sql: _s, ...view } = job;
     return view;
   }
@@ -292,10 +283,7 @@ export class JobService implements ContractJobs {
     }
     const e = error!;
     if (RETRIED.includes(e.code) && await this.retry(jobId, attempt, e.message)) return;
-    const reason: JobReason = { code: e.code, message: e.message };
-    if (e.layer) reason.layer = e.layer;
-    if (e.rule) reason.rule = e.rule;
-    await this.finish(jobId, FAILED.includes(e.code) ? 'failed' : 'rejected', [reason]);
+    await this.finish(jobId, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
   }
 
   /** Runs one job here, from claim to outcome (the embedded executor's handler). */

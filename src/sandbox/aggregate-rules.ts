@@ -1,5 +1,5 @@
 import { isNode, refuse, type Node } from './ast.ts';
-import type { SqlPolicy } from './references.ts';
+import { isAggregateName, type SqlPolicy } from './references.ts';
 
 /**
  * Item 2 of the sandbox rules, aggregate mode: what may be done with identifiers and individual
@@ -39,7 +39,7 @@ export function aggregates(select: Node, policy: SqlPolicy): boolean {
     if (found) return;
     if (Array.isArray(v)) { v.forEach(look); return; }
     if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator && (policy.functions.aggregates.has(functionName(v)) || policy.functions.individualValue.has(functionName(v)))) { found = true; return; }
+    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) { found = true; return; }
     Object.values(v).forEach(look);
   };
   look(select.select_list);

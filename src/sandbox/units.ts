@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
-import { RESERVED_PREFIX, type SqlPolicy } from './references.ts';
+import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
 
 /**
  * The units rewrite of aggregate mode: every outer row gets a column counting the distinct privacy
@@ -351,7 +351,7 @@ class UnitsRewriter {
     const visit = (v: unknown): void => {
       if (Array.isArray(v)) { v.forEach(visit); return; }
       if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-      if (v.class === 'FUNCTION' && !v.is_operator && (this.policy.functions.aggregates.has(functionName(v)) || this.policy.functions.individualValue.has(functionName(v)))) {
+      if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
         const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
         if (args.length > 0 || v.filter) {
           const terms: Node[] = args.map((a) => ({ class: 'OPERATOR', type: 'OPERATOR_IS_NOT_NULL', alias: '', children: [this.stripAlias(clone(a))] }));

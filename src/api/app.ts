@@ -12,6 +12,7 @@ import { catalogRoutes } from './routes/catalog.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { workerRoutes } from './routes/worker.ts';
 import { Problem } from './schemas/index.ts';
 
@@ -66,5 +67,6 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(outputRoutes, { platform });
     await scope.register(workerRoutes, { platform });
     await scope.register(auditRoutes, { platform });
+    await scope.register(reportRoutes, { platform });
   });
 };

@@ -3,21 +3,21 @@ import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import pino from 'pino';
 import { serve } from '../api/index.ts';
 import { exportAudit, verifyAudit } from '../audit/index.ts';
 import { issueToken, ROLES, type Role } from '../auth/index.ts';
-import { loadConfig } from '../config/index.ts';
 import { verifyContract } from '../contracts/index.ts';
 import { ingest, seedDomain } from '../domain/index.ts';
 import { loadPolicies } from '../policies/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { sha256, startWorker, verifyManifest } from '../jobs/index.ts';
-import { KEY_NAMES, keysDir, loadKeyRing, type KeyName } from '../keys/index.ts';
+import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
 import { createPlatform } from '../platform/index.ts';
-import { Store } from '../store/index.ts';
 import { runDemo } from './demo.ts';
+import { addReportCommands } from './reports.ts';
+import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 import { stepProgress } from './progress.ts';
 
 function nonNegativeInt(value: string): number {
@@ -30,42 +30,12 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
-/** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
+/** A --redis value: a redis:// or rediss:// URL. */
 function parseRedisUrl(raw: string): URL {
   let url: URL;
   try { url = new URL(raw); } catch { throw new PdsError('ERR_CONFIG', `--redis: ${JSON.stringify(raw)} is not a URL (redis://host:port)`); }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new PdsError('ERR_CONFIG', `--redis: must be a redis:// or rediss:// URL, got ${url.protocol}`);
   return url;
-}
-
-function configFrom(opts: { dataDir?: string }) {
-  return loadConfig(opts.dataDir ? { ...process.env, DATA_DIR: opts.dataDir } : process.env);
-}
-
-const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
-const jwksOption = () => new Option('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)");
-
-function isoTime(value: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');
-  return d;
-}
-
-function readJws(file: string): string {
-  if (!fs.existsSync(file)) throw new PdsError('ERR_VALIDATION', `${file} does not exist`);
-  return fs.readFileSync(file, 'utf8').trim();
-}
-
-/** The key resolver for offline verification: a JWKS URL or file, or the bureau keys of DATA_DIR. */
-async function jwksFrom(opts: { jwks?: string; dataDir?: string }): Promise<JWTVerifyGetKey> {
-  if (opts.jwks && /^https?:\/\//.test(opts.jwks)) return createRemoteJWKSet(new URL(opts.jwks));
-  if (opts.jwks) {
-    if (!fs.existsSync(opts.jwks)) throw new PdsError('ERR_VALIDATION', `--jwks: ${opts.jwks} does not exist`);
-    return createLocalJWKSet(JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) as JSONWebKeySet);
-  }
-  const config = configFrom(opts);
-  if (!fs.existsSync(keysDir(config.dataDir))) throw new PdsError('ERR_VALIDATION', `no keys under ${config.dataDir}: pass --jwks with the bureau's JWKS URL or file`);
-  return (await loadKeyRing(config.dataDir)).bureauVerifier();
 }
 
 export function buildCli(): Command {
@@ -207,6 +177,8 @@ export function buildCli(): Command {
       if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 }); else process.stdout.write(lines);
     });
 
+  addReportCommands(program);
+
   program.command('verify-output')
     .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')
     .argument('<file>', 'the downloaded CSV')
@@ -267,16 +239,6 @@ export function buildCli(): Command {
     });
 
   return program;
-}
-
-/** Opens the control store for one command and always closes it (its file lock blocks a server otherwise). */
-async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open(dataDir);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
 }
 
 export async function main(argv: string[]): Promise<void> {

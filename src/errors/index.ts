@@ -70,6 +70,9 @@ export const ERRORS = {
   ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 
+  // reports
+  ERR_REPORT_SIGNATURE_INVALID: { status: 422, title: 'Report does not match its signature' },
+
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

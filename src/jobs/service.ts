@@ -58,6 +58,13 @@ const FAILED: ErrorCode[] = [
 
 type Row = Record<string, string | number | null>;
 
+export interface SubmitInput {
+  contractId: string;
+  sql: string;
+  name?: string;
+  dp?: { bounds: Record<string, [number, number]> };
+}
+
 export interface JobServiceDeps {
   store: Store;
   keys: KeyRing;
@@ -106,7 +113,28 @@ export class JobService implements ContractJobs {
    * key, same request) returns the job the first one created, whatever happened to the answer in
    * between; the same key with a different request is refused.
    */
-  async submit(p: Principal, input: { contractId: string; sql: string; name?: string; dp?: { bounds: Record<string, [number, number]> } }, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
+  async submit(p: Principal, input: SubmitInput, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
+    try {
+      return await this.queue(p, input, opts);
+    } catch (err) {
+      if (isPdsError(err)) await this.recordRefusal(p, input, err, opts.requestId);
+      throw err;
+    }
+  }
+
+  /**
+   * A submission refused before a job existed (suspended contract, quota, budget, someone else's
+   * contract, …) is recorded too: probing a contract one may not use is exactly what risk staff
+   * look for (seed 004 第四十九条: traceable). The SQL is kept as its hash only.
+   */
+  private async recordRefusal(p: Principal, input: SubmitInput, err: PdsError, requestId?: string): Promise<void> {
+    await this.deps.store.write((tx) => appendAudit(tx, {
+      actor: actorOf(p, 'operator'), action: 'job.submission_refused', objectType: 'contract', objectId: input.contractId, requestId, reason: err.detail,
+      details: { code: err.code, sqlSha256: sha256(input.sql) },
+    })).catch((e: unknown) => this.deps.onError?.('-', e));
+  }
+
+  private async queue(p: Principal, input: SubmitInput, opts: { requestId?: string; idempotencyKey?: string }): Promise<{ job: JobView; created: boolean }> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
     if (input.dp && contract.claims.mode !== 'dp') {
       throw new PdsError('ERR_VALIDATION', `dp parameters are for dp contracts; contract ${contract.id} is in ${contract.claims.mode} mode`, { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] });

@@ -8,6 +8,7 @@ import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Execu
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { maybeCheckpoint } from '../audit/index.ts';
+import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
 
@@ -29,6 +30,7 @@ export interface Platform {
   jobs: JobService;
   withdrawals: WithdrawalService;
   outputs: OutputService;
+  reports: ReportService;
   verifyToken: TokenVerifier;
   close(): Promise<void>;
 }
@@ -78,11 +80,21 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
   const checkpointTimer = setInterval(() => { void checkpoint(); }, 5000);
   checkpointTimer.unref();
+  // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
+  const reports = new ReportService({ store, keys, policies });
+  const turn = () => reports.runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
+    .then((made) => { if (made > 0) logger.info({ made }, 'scheduled risk reports made'); })
+    .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
+  const everyMs = policies.workflow.reports.scheduleEveryMinutes * 60_000;
+  const scheduler: ReportScheduler = config.redisUrl
+    ? await startBullmqScheduler({ redisUrl: config.redisUrl, prefix: config.queuePrefix, everyMs, turn, onError: (err) => logger.error({ err }, 'report scheduler') })
+    : startEmbeddedScheduler(turn, everyMs);
   return {
-    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, outputs,
+    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, outputs, reports,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
       clearInterval(checkpointTimer);
+      await scheduler.stop();
       await checkpoint();
       await executor.stop();
       disposeRunners();

@@ -87,6 +87,22 @@ export const WorkflowPolicy = Type.Object({
     checkpointEveryEntries: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     checkpointEveryHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 }),
   }, { additionalProperties: false }),
+  reports: Type.Object({
+    period: Type.Union([Type.Literal('quarter'), Type.Literal('month'), Type.Literal('year')]),
+    scheduleEveryMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
+    escapeAttempts: Type.Object({ codes: Type.Array(Type.String()), rules: Type.Array(Type.String()) }, { additionalProperties: false }),
+    singlingOut: Type.Object({ rules: Type.Array(Type.String()) }, { additionalProperties: false }),
+    rating: Type.Object({
+      escapeAttemptsHigh: Type.Integer({ minimum: 1 }),
+      escapeAttemptsMedium: Type.Integer({ minimum: 1 }),
+      singlingOutHigh: Type.Integer({ minimum: 1 }),
+      singlingOutMedium: Type.Integer({ minimum: 1 }),
+      refusalShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+      refusalShareMinJobs: Type.Integer({ minimum: 1 }),
+      epsilonShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+      snapshotShareBelowKMedium: Type.Number({ minimum: 0, maximum: 1 }),
+    }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
 }, { additionalProperties: false });
 export type WorkflowPolicy = Static<typeof WorkflowPolicy>;
 

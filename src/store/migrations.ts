@@ -194,4 +194,28 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'risk assessment reports',
+    sql: `
+      CREATE TABLE reports (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,                -- contract | operator
+        subject VARCHAR NOT NULL,             -- the contract id, or the operator organisation
+        operator_org VARCHAR NOT NULL,
+        period VARCHAR NOT NULL,              -- 2026-Q3, 2026-07, 2026
+        trigger VARCHAR NOT NULL,             -- schedule | demand
+        rating VARCHAR NOT NULL,              -- low | medium | high
+        body VARCHAR NOT NULL,                -- the report (JSON) whose canonical form the JWS seals
+        html VARCHAR NOT NULL,
+        jws VARCHAR NOT NULL,                 -- bureau-signed {sha256 of body, sha256 of html, …}
+        generated_by VARCHAR NOT NULL,
+        generated_at VARCHAR NOT NULL,
+        -- kind:subject:period for scheduled reports, NULL on demand: the scheduler writes one
+        -- report per subject and period however often it runs, people may ask as often as they like
+        schedule_key VARCHAR UNIQUE
+      );
+      CREATE INDEX reports_subject ON reports(subject, period);
+    `,
+  },
 ];

@@ -253,3 +253,29 @@ export const AuditVerification = Type.Object({
   ok: Type.Boolean(), entries: Type.Integer(), headHash: Type.String(), checkpoints: Type.Optional(Type.Integer({ description: "signed checkpoints checked" })),
   firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
 });
+
+const PeriodLabel = Type.String({ pattern: '^\\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$', description: '2026-Q3 (quarter), 2026-07 (month) or 2026 (year)' });
+
+export const ReportBody = Type.Object({
+  contractId: Type.Optional(Id),
+  operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })),
+  period: Type.Optional(PeriodLabel),
+}, { ...closed, description: 'Exactly one of contractId or operatorOrg. Without a period, the current one so far (the report says partial).' });
+
+export const ReportListQuery = Type.Object({
+  subject: Type.Optional(Type.String({ maxLength: 64 })),
+  period: Type.Optional(PeriodLabel),
+  rating: Type.Optional(Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')])),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+}, closed);
+
+export const ReportSummaryView = Type.Object({
+  id: Type.String(), kind: Type.String(), subject: Type.String(), operatorOrg: Type.String(), period: Type.String(),
+  trigger: Type.String(), rating: Type.String(), generatedAt: Type.String(),
+});
+
+export const SignedReport = Type.Object({
+  report: Type.Object({}, { additionalProperties: true, description: 'the report; its RFC 8785 canonical JSON hashes to the JWS claim sha256' }),
+  jws: Type.String({ description: "bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json" }),
+  html: Type.String({ description: 'where the HTML page is' }),
+});

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { actorOf } from '../../contracts/index.ts';
+import { PdsError } from '../../errors/index.ts';
+import type { Platform } from '../../platform/index.ts';
+import { IdParams, ProblemRef, ReportBody, ReportListQuery, ReportSummaryView, SignedReport } from '../schemas/index.ts';
+
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+
+/** The page is self-contained: nothing may load, nothing may run. */
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Risk assessment reports (seed 002 第三十四条(四)), read by risk staff and the bureau. */
+export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  const signed = (id: string, r: { report: object; jws: string }) => ({ report: r.report as Record<string, unknown>, jws: r.jws, html: `/v1/reports/${id}.html` });
+
+  app.post('/v1/reports', {
+    config: { roles: ['risk', 'bureau'] },
+    schema: {
+      tags: ['reports'], summary: 'Make a signed risk assessment report for a contract or an operator, for a period (default: the current one so far)',
+      body: ReportBody, response: { 201: SignedReport, ...errors },
+    },
+  }, async (req, reply) => {
+    const { contractId, operatorOrg, period } = req.body;
+    if ((contractId === undefined) === (operatorOrg === undefined)) {
+      throw new PdsError('ERR_VALIDATION', 'name exactly one of contractId or operatorOrg', { errors: [{ field: '/body', message: 'exactly one of contractId, operatorOrg' }] });
+    }
+    const actor = actorOf(req.principal, req.principal.roles.includes('risk') ? 'risk' : 'bureau');
+    const made = (await platform.reports.generate(contractId ? { kind: 'contract', subject: contractId, period } : { kind: 'operator', subject: operatorOrg!, period }, actor, 'demand', req.id))!;
+    return reply.code(201).header('location', `/v1/reports/${made.report.id}`).send(signed(made.report.id, made));
+  });
+
+  app.get('/v1/reports', {
+    config: { roles: ['risk', 'bureau'] },
+    schema: { tags: ['reports'], summary: 'Reports, newest first', querystring: ReportListQuery, response: { 200: Type.Object({ reports: Type.Array(ReportSummaryView) }), ...errors } },
+  }, async (req) => ({ reports: await platform.reports.list(req.query) }));
+
+  app.get('/v1/reports/:id.html', {
+    config: { roles: ['risk', 'bureau'] },
+    schema: { tags: ['reports'], summary: 'The report as a self-contained HTML page with charts', params: IdParams, response: { 200: Type.String({ description: 'text/html' }), ...errors } },
+  }, async (req, reply) => {
+    const { html } = await platform.reports.get(req.params.id);
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('x-content-type-options', 'nosniff').send(html);
+  });
+
+  app.get('/v1/reports/:id', {
+    config: { roles: ['risk', 'bureau'] },
+    schema: { tags: ['reports'], summary: 'The report (JSON) and its bureau signature', params: IdParams, response: { 200: SignedReport, ...errors } },
+  }, async (req) => signed(req.params.id, await platform.reports.get(req.params.id)));
+};

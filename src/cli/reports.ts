@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { SYSTEM_ACTOR } from '../audit/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { loadKeyRing } from '../keys/index.ts';
+import { loadPolicies } from '../policies/index.ts';
+import { ReportService, verifyReport, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
+import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
+
+/** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
+function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jws', string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const files = { json: path.join(dir, `${r.report.id}.json`), html: path.join(dir, `${r.report.id}.html`), jws: path.join(dir, `${r.report.id}.jws`) };
+  fs.writeFileSync(files.json, `${JSON.stringify(r.report, null, 2)}\n`, { mode: 0o600 });
+  fs.writeFileSync(files.html, r.html, { mode: 0o600 });
+  fs.writeFileSync(files.jws, `${r.jws}\n`, { mode: 0o600 });
+  return files;
+}
+
+/** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */
+export function addReportCommands(program: Command): void {
+  program.command('report')
+    .description('make a signed risk assessment report for a contract or an operator over a period, and write it as JSON, HTML (with charts) and JWS')
+    .addOption(dataDirOption())
+    .addOption(new Option('--contract <id>', 'report on this contract').conflicts('operator'))
+    .option('--operator <org>', 'report on this operator organisation, all its contracts')
+    .option('--period <period>', 'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far')
+    .option('--out <dir>', 'write the files here', '.')
+    .option('--json', 'print {id, rating, files} as JSON')
+    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; period?: string; out: string; json?: boolean }) => {
+      if (!opts.contract && !opts.operator) throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id> or --operator <org>');
+      const config = configFrom(opts);
+      const keys = await loadKeyRing(config.dataDir);
+      const policies = loadPolicies(config.policiesDir);
+      const made = await withStore(config.dataDir, (store) => new ReportService({ store, keys, policies }).generate(
+        opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period } : { kind: 'operator', subject: opts.operator!, period: opts.period },
+        { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'));
+      const files = writeReport(opts.out, made!);
+      const { report } = made!;
+      if (opts.json) {
+        console.log(JSON.stringify({ id: report.id, rating: report.rating.level, period: report.period.label, partial: report.partial, files }));
+        return;
+      }
+      console.log(`report ${report.id}: ${report.kind} ${report.subject}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`);
+      for (const f of report.rating.findings) console.log(`  [${f.level}] ${f.rule}: ${f.finding}`);
+      console.log(`  wrote ${files.json}, ${files.html}, ${files.jws}`);
+    });
+
+  program.command('verify-report')
+    .description("verify a report's JSON (and its HTML page) against the bureau's signature, offline or against a JWKS URL")
+    .argument('<report>', 'the report JSON')
+    .argument('<jws>', 'the report JWS file')
+    .option('--html <file>', 'also check the HTML page')
+    .addOption(jwksOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print the verified claims as JSON')
+    .action(async (reportFile: string, jwsFile: string, opts: { html?: string; jwks?: string; dataDir?: string; json?: boolean }) => {
+      if (!fs.existsSync(reportFile)) throw new PdsError('ERR_VALIDATION', `${reportFile} does not exist`);
+      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as RiskAssessmentReport;
+      const html = opts.html ? fs.readFileSync(opts.html, 'utf8') : undefined;
+      const claims = await verifyReport(readJws(jwsFile), report, html, await jwksFrom(opts));
+      console.log(opts.json ? JSON.stringify({ ok: true, claims })
+        : `OK: report ${claims.jti} on ${claims.kind} ${claims.sub}, ${claims.period}, rated ${claims.rating}${html !== undefined ? '; the HTML page matches too' : ''}`);
+    });
+}

@@ -1,0 +1,199 @@
+import type { ContractClaims } from '../contracts/index.ts';
+import type { CheckReport } from '../disclosure/index.ts';
+import type { WorkflowPolicy } from '../policies/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Period } from './period.ts';
+
+/** What a refusal was, for risk staff: the classes the rating rules weigh. */
+export type RefusalCategory = 'escape' | 'singling-out' | 'limit' | 'error' | 'other';
+
+export interface RefusalCount {
+  layer: string;
+  /** The named rule, or the error code when no rule was named. */
+  rule: string;
+  code: string;
+  category: RefusalCategory;
+  count: number;
+}
+
+/** Everything one contract did in one period, counted from the control store. */
+export interface Figures {
+  jobs: { submitted: number; run: number; released: number; held: number; rejected: number; failed: number; cancelled: number; unfinished: number };
+  /** Submissions refused before a job existed (suspended contract, quota, budget, …), by code. */
+  submissionsRefused: { code: string; count: number }[];
+  refusals: RefusalCount[];
+  escapeAttempts: number;
+  singlingOutAttempts: number;
+  outputs: { released: number; held: number; rejected: number; cellsSuppressed: number; heldBy: { check: string; count: number }[] };
+  privacy: { budget: number | null; spentInPeriod: number; spentToDate: number; share: number | null } | null;
+  /** Counts over the period's buckets (weeks of a quarter, days of a month, months of a year). */
+  timeline: { start: string; submitted: number; refused: number; escapeAttempts: number }[];
+}
+
+export interface ContractFacts {
+  snapshot: { table: string; rows: number; k: number; policyK: number; shareBelowK: number; prosecutorRisk: number; averageRisk: number }[];
+  statusEvents: { at: string; action: string; actor: string; reason: string | null }[];
+  withdrawals: { dataset: string; at: string; reason: string; by: string }[];
+  effectiveness: { year: number; passed: boolean; indicators: { name: string; value: number; target?: number; met: boolean }[] }[];
+}
+
+type Classifier = WorkflowPolicy['reports'];
+
+export function categorize(reason: { code: string; layer?: string; rule?: string }, policy: Classifier): RefusalCategory {
+  if (policy.escapeAttempts.codes.includes(reason.code) || (reason.rule && policy.escapeAttempts.rules.includes(reason.rule))) return 'escape';
+  if (reason.rule && policy.singlingOut.rules.includes(reason.rule)) return 'singling-out';
+  if (reason.code === 'ERR_LIMIT_EXCEEDED') return 'limit';
+  if (['ERR_SQL_SYNTAX', 'ERR_SQL_INVALID', 'ERR_SQL_RUNTIME'].includes(reason.code)) return 'error';
+  return 'other';
+}
+
+/** Bucket starts over the period: ISO weeks for a quarter (from its first day), days for a month, months for a year. */
+export function buckets(p: Period): string[] {
+  const out: string[] = [];
+  const end = new Date(p.end).getTime();
+  let t = new Date(p.start);
+  while (t.getTime() < end) {
+    out.push(t.toISOString());
+    t = p.kind === 'quarter' ? new Date(t.getTime() + 7 * 86_400_000)
+      : p.kind === 'month' ? new Date(t.getTime() + 86_400_000)
+        : new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes()));
+  }
+  return out;
+}
+
+function bucketOf(starts: string[], at: string): number {
+  let i = starts.length - 1;
+  while (i > 0 && starts[i]! > at) i--;
+  return i;
+}
+
+interface JobRow { [k: string]: string | number | null; status: string; reasons: string; attempts: number; created_at: string }
+
+/** Counts one contract's activity in `period`; the store's timestamps are ISO UTC, so ranges compare as strings. */
+export async function contractFigures(store: Store, contractId: string, claims: ContractClaims, period: Period, policy: Classifier): Promise<Figures> {
+  const range = { c: contractId, s: period.start, e: period.end };
+  const jobs = await store.all<JobRow>('SELECT status, reasons, attempts, created_at FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e', range);
+  const starts = buckets(period);
+  const timeline = starts.map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
+  const count = (s: string) => jobs.filter((j) => j.status === s).length;
+  const refusals = new Map<string, RefusalCount>();
+  let escapeAttempts = 0;
+  let singlingOutAttempts = 0;
+  for (const j of jobs) {
+    const b = timeline[bucketOf(starts, j.created_at)]!;
+    b.submitted++;
+    if (j.status !== 'rejected') continue;
+    b.refused++;
+    // a job is refused once, by its first reason: one attempt, one count
+    const r = (JSON.parse(j.reasons) as { code: string; layer?: string; rule?: string }[])[0] ?? { code: 'ERR_INTERNAL' };
+    const category = categorize(r, policy);
+    const key = `${r.layer ?? '-'}|${r.rule ?? r.code}`;
+    const cur = refusals.get(key) ?? { layer: r.layer ?? 'api', rule: r.rule ?? r.code, code: r.code, category, count: 0 };
+    cur.count++;
+    refusals.set(key, cur);
+    if (category === 'escape') { escapeAttempts++; b.escapeAttempts++; }
+    if (category === 'singling-out') singlingOutAttempts++;
+  }
+  const refused = await store.all<{ details: string; recorded_at: string }>(
+    `SELECT details, recorded_at FROM audit_log WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e`, range);
+  const byCode = new Map<string, number>();
+  for (const r of refused) {
+    const code = String((JSON.parse(r.details) as { code?: string }).code ?? 'unknown');
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+  const outputs = await store.all<{ status: string; cells_suppressed: number; checks: string }>(
+    'SELECT status, cells_suppressed, checks FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e', range);
+  const heldBy = new Map<string, number>();
+  for (const o of outputs) {
+    for (const c of JSON.parse(o.checks) as CheckReport[]) if (!c.passed && c.onFail === 'hold') heldBy.set(c.check, (heldBy.get(c.check) ?? 0) + 1);
+  }
+  return {
+    jobs: {
+      submitted: jobs.length, run: jobs.filter((j) => Number(j.attempts) > 0).length, released: count('released'), held: count('held'),
+      rejected: count('rejected'), failed: count('failed'), cancelled: count('cancelled'), unfinished: count('queued') + count('running'),
+    },
+    submissionsRefused: [...byCode].map(([code, n]) => ({ code, count: n })).sort((a, b) => b.count - a.count),
+    refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
+    escapeAttempts,
+    singlingOutAttempts,
+    outputs: {
+      released: outputs.filter((o) => o.status === 'released').length,
+      held: outputs.filter((o) => o.status === 'held').length,
+      rejected: outputs.filter((o) => o.status === 'rejected').length,
+      cellsSuppressed: outputs.reduce((n, o) => n + Number(o.cells_suppressed), 0),
+      heldBy: [...heldBy].map(([check, n]) => ({ check, count: n })).sort((a, b) => b.count - a.count),
+    },
+    privacy: await privacy(store, range, claims),
+    timeline,
+  };
+}
+
+async function privacy(store: Store, range: { c: string; s: string; e: string }, claims: ContractClaims): Promise<Figures['privacy']> {
+  if (claims.mode !== 'dp') return null;
+  const row = await store.one<{ period: number | null; total: number | null }>(
+    `SELECT sum(epsilon_micro) FILTER (WHERE charged_at >= $s) AS period, sum(epsilon_micro) AS total
+     FROM privacy_ledger WHERE contract_id = $c AND charged_at < $e`, range);
+  const budget = claims.privacyBudget?.epsilon ?? null;
+  const spentToDate = Number(row?.total ?? 0) / 1e6;
+  return { budget, spentInPeriod: Number(row?.period ?? 0) / 1e6, spentToDate, share: budget ? spentToDate / budget : null };
+}
+
+/** What does not change with activity: the signed snapshot's risk, and the contract's history in the period. */
+export async function contractFacts(store: Store, contractId: string, claims: ContractClaims, period: Period): Promise<ContractFacts> {
+  const range = { c: contractId, s: period.start, e: period.end };
+  const events = await store.all<{ recorded_at: string; action: string; actor: string; reason: string | null }>(
+    `SELECT recorded_at, action, actor, reason FROM audit_log
+     WHERE object_type = 'contract' AND object_id = $c AND action IN ('contract.suspended', 'contract.resumed', 'contract.revoked', 'contract.expired')
+       AND recorded_at >= $s AND recorded_at < $e ORDER BY seq`, range);
+  const datasets = claims.datasets.map((d) => d.dataset);
+  const withdrawals = (await store.all<{ dataset: string; withdrawn_at: string; reason: string; withdrawn_by: string }>(
+    'SELECT dataset, withdrawn_at, reason, withdrawn_by FROM dataset_withdrawals WHERE withdrawn_at >= $s AND withdrawn_at < $e ORDER BY withdrawn_at', { s: period.start, e: period.end }))
+    .filter((w) => datasets.includes(w.dataset));
+  const years = [new Date(period.start).getUTCFullYear(), new Date(period.end).getUTCFullYear()];
+  const assessed = await store.all<{ year: number; passed: boolean; indicators: string }>(
+    'SELECT year, passed, indicators FROM effectiveness_assessments WHERE contract_id = $c AND year BETWEEN $y0 AND $y1 ORDER BY year', { c: contractId, y0: years[0]! - 1, y1: years[1]! });
+  return {
+    snapshot: Object.entries(claims.snapshot.tables).map(([table, t]) => ({
+      table, rows: t.rows, k: t.risk.k, policyK: t.risk.policyK, shareBelowK: t.risk.shareBelowK, prosecutorRisk: t.risk.prosecutorRisk, averageRisk: t.risk.averageRisk,
+    })),
+    statusEvents: events.map((e) => ({ at: e.recorded_at, action: e.action, actor: e.actor, reason: e.reason })),
+    withdrawals: withdrawals.map((w) => ({ dataset: w.dataset, at: w.withdrawn_at, reason: w.reason, by: w.withdrawn_by })),
+    effectiveness: assessed.map((a) => ({ year: Number(a.year), passed: a.passed, indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'] })),
+  };
+}
+
+/** Adds figures up (an operator's contracts); refusals and timelines merge by key and bucket. */
+export function sumFigures(all: Figures[], period: Period): Figures {
+  const refusals = new Map<string, RefusalCount>();
+  const refused = new Map<string, number>();
+  const heldBy = new Map<string, number>();
+  const timeline = buckets(period).map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
+  const jobs: Figures['jobs'] = { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 };
+  const outputs: Figures['outputs'] = { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] };
+  let escapeAttempts = 0;
+  let singlingOutAttempts = 0;
+  for (const f of all) {
+    for (const k of Object.keys(jobs) as (keyof Figures['jobs'])[]) jobs[k] += f.jobs[k];
+    for (const k of ['released', 'held', 'rejected', 'cellsSuppressed'] as const) outputs[k] += f.outputs[k];
+    for (const r of f.refusals) {
+      const key = `${r.layer}|${r.rule}`;
+      const cur = refusals.get(key) ?? { ...r, count: 0 };
+      cur.count += r.count;
+      refusals.set(key, cur);
+    }
+    for (const s of f.submissionsRefused) refused.set(s.code, (refused.get(s.code) ?? 0) + s.count);
+    for (const h of f.outputs.heldBy) heldBy.set(h.check, (heldBy.get(h.check) ?? 0) + h.count);
+    f.timeline.forEach((b, i) => {
+      const t = timeline[i]!;
+      t.submitted += b.submitted; t.refused += b.refused; t.escapeAttempts += b.escapeAttempts;
+    });
+    escapeAttempts += f.escapeAttempts;
+    singlingOutAttempts += f.singlingOutAttempts;
+  }
+  outputs.heldBy = [...heldBy].map(([check, count]) => ({ check, count })).sort((a, b) => b.count - a.count);
+  return {
+    jobs, outputs, escapeAttempts, singlingOutAttempts, timeline, privacy: null,
+    submissionsRefused: [...refused].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count),
+    refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
+  };
+}

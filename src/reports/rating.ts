@@ -1,0 +1,175 @@
+import type { WorkflowPolicy } from '../policies/index.ts';
+import type { ContractFacts, Figures } from './figures.ts';
+
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+/** A rating rule that fired: what it saw, what it sets, what to do, and where the duty comes from. */
+export interface Finding {
+  rule: string;
+  level: RiskLevel;
+  finding: string;
+  recommendation: string;
+  basis: string;
+}
+
+export interface Rating {
+  level: RiskLevel;
+  findings: Finding[];
+  /** What every rule checked, fired or not: the rating can be re-derived by hand. */
+  rulesApplied: { rule: string; sets: RiskLevel; when: string }[];
+}
+
+export interface Trend {
+  metric: string;
+  current: number;
+  previous: number;
+  /** Relative change; null when the previous period had none. */
+  change: number | null;
+}
+
+const ORDER: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
+
+export function maxLevel(levels: RiskLevel[]): RiskLevel {
+  return levels.reduce<RiskLevel>((a, b) => (ORDER[b] > ORDER[a] ? b : a), 'low');
+}
+
+export function trend(current: Figures, previous: Figures): Trend[] {
+  const pairs: [string, number, number][] = [
+    ['jobs submitted', current.jobs.submitted, previous.jobs.submitted],
+    ['jobs refused', current.jobs.rejected, previous.jobs.rejected],
+    ['escape attempts', current.escapeAttempts, previous.escapeAttempts],
+    ['singling-out attempts', current.singlingOutAttempts, previous.singlingOutAttempts],
+    ['outputs released', current.outputs.released, previous.outputs.released],
+    ['outputs held', current.outputs.held, previous.outputs.held],
+    ['cells suppressed', current.outputs.cellsSuppressed, previous.outputs.cellsSuppressed],
+  ];
+  return pairs.map(([metric, c, p]) => ({ metric, current: c, previous: p, change: p === 0 ? null : (c - p) / p }));
+}
+
+type Thresholds = WorkflowPolicy['reports']['rating'];
+
+interface Rule {
+  rule: string;
+  when: (t: Thresholds) => string;
+  /** Answers the level and the finding when the rule fires. */
+  check: (f: Figures, facts: ContractFacts | undefined, prev: Figures, t: Thresholds) => { level: RiskLevel; finding: string } | undefined;
+  recommendation: string;
+  basis: string;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/**
+ * The rating rules, in the order a reader meets them. Thresholds come from policies/workflow.yaml
+ * (`reports.rating`); the rating is the highest level any rule sets, low when none fires.
+ */
+const RULES: Rule[] = [
+  {
+    rule: 'escape-attempts',
+    when: (t) => `refused attempts to reach beyond the snapshot or the engine ≥ ${t.escapeAttemptsHigh} → high; ≥ ${t.escapeAttemptsMedium} → medium`,
+    check: (f, _facts, prev, t) => {
+      if (f.escapeAttempts < t.escapeAttemptsMedium) return undefined;
+      const level = f.escapeAttempts >= t.escapeAttemptsHigh ? 'high' : 'medium';
+      return { level, finding: `${f.escapeAttempts} refused escape attempt(s) (previous period ${prev.escapeAttempts}): queries reaching for files, other tables, settings or more than one statement` };
+    },
+    recommendation: 'Review the refused queries with the operator and its staff access; where the attempts were deliberate, suspend the contract under its emergency plan and consider restricting or closing access.',
+    basis: 'seed 002 第三十九条 (一场景一预案); seed 003 第三十五条; seed 004 第四十三条',
+  },
+  {
+    rule: 'singling-out-attempts',
+    when: (t) => `refused attempts to see individuals ≥ ${t.singlingOutHigh} → high; ≥ ${t.singlingOutMedium} → medium`,
+    check: (f, _facts, _prev, t) => {
+      if (f.singlingOutAttempts < t.singlingOutMedium) return undefined;
+      return { level: f.singlingOutAttempts >= t.singlingOutHigh ? 'high' : 'medium', finding: `${f.singlingOutAttempts} refused attempt(s) to read individual values or identifiers instead of statistics` };
+    },
+    recommendation: 'Remind the operator that outputs are statistics only; look for a pattern of probing one person or group across the refused and released queries.',
+    basis: 'seed 002 第三十二条 (原始数据不出域、数据可用不可见); seed 003 第二十条',
+  },
+  {
+    rule: 'differencing',
+    when: () => 'any output held by the differencing check → medium',
+    check: (f) => {
+      const n = f.outputs.heldBy.find((h) => h.check === 'differencing')?.count ?? 0;
+      return n > 0 ? { level: 'medium', finding: `${n} output(s) held because they differ from an earlier output by fewer people than the threshold` } : undefined;
+    },
+    recommendation: 'Reviewers compare each held output with the earlier output it is paired with before deciding; reject pairs that isolate a small group.',
+    basis: 'seed 001 第三十一条 (汇集后的风险多维度评估)',
+  },
+  {
+    rule: 'refusal-share',
+    when: (t) => `refused jobs ≥ ${pct(t.refusalShareMedium)} of at least ${t.refusalShareMinJobs} submitted → medium`,
+    check: (f, _facts, _prev, t) => {
+      if (f.jobs.submitted < t.refusalShareMinJobs) return undefined;
+      const share = f.jobs.rejected / f.jobs.submitted;
+      return share >= t.refusalShareMedium ? { level: 'medium', finding: `${f.jobs.rejected} of ${f.jobs.submitted} jobs refused (${pct(share)})` } : undefined;
+    },
+    recommendation: 'Offer the operator guidance on the allowed query shapes (dummy data, the SQL allowlist); a rising share without explanation is worth a conversation.',
+    basis: 'seed 001 第三十一条 (异常情况监测预警)',
+  },
+  {
+    rule: 'privacy-budget',
+    when: (t) => `ε spent ≥ ${pct(t.epsilonShareMedium)} of the contract's budget → medium`,
+    check: (f, _facts, _prev, t) => {
+      const p = f.privacy;
+      if (!p || p.share === null || p.share < t.epsilonShareMedium) return undefined;
+      return { level: 'medium', finding: `ε ${p.spentToDate} of ${p.budget} spent (${pct(p.share)}), ${p.spentInPeriod} of it in this period` };
+    },
+    recommendation: 'Plan the remaining queries with the operator; once the budget is spent no further dp query runs until a new contract with a new budget is signed.',
+    basis: 'contract terms (privacyBudget)',
+  },
+  {
+    rule: 'snapshot-risk',
+    when: (t) => `a snapshot table with more than ${pct(t.snapshotShareBelowKMedium)} of records in classes smaller than k → medium`,
+    check: (_f, facts, _prev, t) => {
+      const risky = (facts?.snapshot ?? []).filter((s) => s.shareBelowK > t.snapshotShareBelowKMedium);
+      return risky.length > 0
+        ? { level: 'medium', finding: risky.map((s) => `${s.table}: ${pct(s.shareBelowK)} of records below k = ${s.policyK} (smallest class ${s.k})`).join('; ') }
+        : undefined;
+    },
+    recommendation: 'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+    basis: 'seed 002 第三十二条; seed 003 第三十九条 (脱敏)',
+  },
+  {
+    rule: 'contract-interrupted',
+    when: () => 'the contract was suspended or revoked, or a dataset it uses was withdrawn, in the period → medium',
+    check: (_f, facts) => {
+      const events = (facts?.statusEvents ?? []).filter((e) => e.action !== 'contract.resumed');
+      const parts = [
+        ...events.map((e) => `${e.action.replace('contract.', '')} at ${e.at}${e.reason ? `: ${e.reason}` : ''}`),
+        ...(facts?.withdrawals ?? []).map((w) => `dataset ${w.dataset} withdrawn at ${w.at}: ${w.reason}`),
+      ];
+      return parts.length > 0 ? { level: 'medium', finding: parts.join('; ') } : undefined;
+    },
+    recommendation: 'Confirm the cause is settled before resuming; an objection to a dataset is answered by its provider before the data returns.',
+    basis: 'seed 001 第二十二条 (异议: 暂停、撤回); seed 003 第二十八条',
+  },
+  {
+    rule: 'effectiveness',
+    when: () => 'a failed yearly effectiveness assessment → medium',
+    check: (_f, facts) => {
+      const failed = (facts?.effectiveness ?? []).filter((e) => !e.passed);
+      return failed.length > 0 ? { level: 'medium', finding: `effectiveness assessment failed for ${failed.map((e) => e.year).join(', ')}` } : undefined;
+    },
+    recommendation: 'Agree an improvement plan with the operator; a second consecutive failing year cancels the authorization.',
+    basis: 'seed 002 第三十五条',
+  },
+];
+
+export function rate(f: Figures, facts: ContractFacts | undefined, prev: Figures, t: Thresholds): Rating {
+  const findings: Finding[] = [];
+  for (const r of RULES) {
+    const hit = r.check(f, facts, prev, t);
+    if (hit) findings.push({ rule: r.rule, level: hit.level, finding: hit.finding, recommendation: r.recommendation, basis: r.basis });
+  }
+  return {
+    level: maxLevel(findings.map((x) => x.level)),
+    findings: findings.sort((a, b) => ORDER[b.level] - ORDER[a.level]),
+    rulesApplied: RULES.map((r) => ({ rule: r.rule, sets: r.rule === 'escape-attempts' || r.rule === 'singling-out-attempts' ? 'high' : 'medium', when: r.when(t) })),
+  };
+}
+
+/** What to do next: the fired rules' recommendations, or routine monitoring when none fired. */
+export function recommendations(rating: Rating): string[] {
+  if (rating.findings.length === 0) return ['No rule fired: continue routine monitoring; the next report follows at the end of the next period.'];
+  return [...new Set(rating.findings.map((f) => f.recommendation))];
+}

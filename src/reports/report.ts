@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { PdsError } from '../errors/index.ts';
+import type { SigningKey } from '../keys/index.ts';
+import type { WorkflowPolicy } from '../policies/index.ts';
+import type { ContractFacts, Figures } from './figures.ts';
+import type { Period } from './period.ts';
+import type { Rating, RiskLevel, Trend } from './rating.ts';
+
+/**
+ * A periodic risk assessment report (seed 002 第三十四条(四): 数据授权运营方应当对其数据处理活动
+ * 定期开展风险评估，并向大数据部门报送风险评估报告; seed 003 第三十七条; seed 004 第四十四条).
+ */
+export interface RiskAssessmentReport {
+  id: string;
+  kind: 'contract' | 'operator';
+  /** The contract id, or the operator organisation. */
+  subject: string;
+  operatorOrg: string;
+  scenario?: { name: string; purpose: string };
+  period: Period;
+  previousPeriod: Period;
+  /** The period had not ended when the report was made: its figures are so far. */
+  partial: boolean;
+  generatedAt: string;
+  generatedBy: string;
+  trigger: 'schedule' | 'demand';
+  figures: Figures;
+  previousFigures: Figures;
+  /** Contract reports: snapshot risk, status history, withdrawals, effectiveness. */
+  facts?: ContractFacts;
+  /** Operator reports: each contract's rating and headline figures. */
+  contracts?: { contractId: string; scenario: string; status: string; rating: RiskLevel; jobsSubmitted: number; jobsRefused: number; escapeAttempts: number; outputsReleased: number }[];
+  trend: Trend[];
+  rating: Rating;
+  recommendations: string[];
+  thresholds: WorkflowPolicy['reports']['rating'];
+  basis: string[];
+}
+
+export const REPORT_TYP = 'pds-risk-report+jwt';
+const ISSUER = 'urn:pds:bureau';
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The hash the signature seals: RFC 8785 canonical JSON, so key order or whitespace never matter. */
+export function reportSha256(report: RiskAssessmentReport): string {
+  return sha256(canonicalize(report) ?? '');
+}
+
+export interface ReportClaims {
+  jti: string;
+  sub: string;
+  kind: RiskAssessmentReport['kind'];
+  period: string;
+  rating: RiskLevel;
+  sha256: string;
+  htmlSha256: string;
+}
+
+/** The bureau's signature over the report's and the page's hashes. */
+export async function signReport(key: SigningKey, report: RiskAssessmentReport, html: string): Promise<string> {
+  return new SignJWT({ kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: reportSha256(report), htmlSha256: sha256(html) })
+    .setProtectedHeader({ alg: 'EdDSA', typ: REPORT_TYP, kid: key.kid })
+    .setIssuer(ISSUER)
+    .setSubject(report.subject)
+    .setJti(report.id)
+    .setIssuedAt(Math.floor(Date.parse(report.generatedAt) / 1000))
+    .sign(key.privateKey);
+}
+
+/**
+ * Verifies a report offline: the JWS against the bureau's keys, then the report (and the page,
+ * when given) against the hashes it seals. Any change to a figure, a finding or the page fails.
+ */
+export async function verifyReport(jws: string, report: RiskAssessmentReport, html: string | undefined, keys: JWTVerifyGetKey): Promise<ReportClaims> {
+  let claims: ReportClaims;
+  try {
+    claims = (await jwtVerify(jws, keys, { issuer: ISSUER, typ: REPORT_TYP, algorithms: ['EdDSA'], requiredClaims: ['jti', 'sub', 'iat'] })).payload as unknown as ReportClaims;
+  } catch (err) {
+    throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the report's JWS does not verify against the bureau's keys: ${(err as Error).message}`, { cause: err });
+  }
+  if (claims.jti !== report.id) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the JWS signs report ${claims.jti}, not ${report.id}`);
+  const actual = reportSha256(report);
+  if (claims.sha256 !== actual) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `report ${report.id} has been changed: its canonical JSON hashes to ${actual}, the signature seals ${claims.sha256}`);
+  if (html !== undefined && claims.htmlSha256 !== sha256(html)) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the HTML page of report ${report.id} has been changed`);
+  return claims;
+}

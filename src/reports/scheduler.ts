@@ -1,0 +1,61 @@
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const REPORT_QUEUE = 'pds-reports';
+const SCHEDULER_ID = 'risk-reports';
+
+/** Runs the report schedule now and then; the schedule itself is idempotent, so extra turns cost only reads. */
+export interface ReportScheduler {
+  readonly kind: 'embedded' | 'bullmq';
+  stop(): Promise<void>;
+}
+
+/** A timer in the API process: a turn at start (a period may have ended while it was down), then every `everyMs`. */
+export function startEmbeddedScheduler(turn: () => Promise<unknown>, everyMs: number): ReportScheduler {
+  let running: Promise<unknown> | undefined;
+  const once = () => {
+    running ??= turn().finally(() => { running = undefined; });
+  };
+  const first = setTimeout(once, 1000);
+  const timer = setInterval(once, everyMs);
+  first.unref();
+  timer.unref();
+  return {
+    kind: 'embedded',
+    async stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/**
+ * A BullMQ job scheduler (a repeatable job): with several API processes on one Redis, each turn
+ * is taken by one of them. The turn still runs in an API process, the store's only writer (DESIGN
+ * §4.7). When Redis is away, turns are missed and made up at the next one.
+ */
+export async function startBullmqScheduler(opts: {
+  redisUrl: URL; prefix: string; everyMs: number; turn: () => Promise<unknown>; onError?: (err: unknown) => void;
+}): Promise<ReportScheduler> {
+  const producer = new Redis(opts.redisUrl.toString(), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const consumer = new Redis(opts.redisUrl.toString(), { maxRetriesPerRequest: null });
+  for (const c of [producer, consumer]) c.on('error', (err) => opts.onError?.(err));
+  const queue = new Queue(REPORT_QUEUE, { connection: producer, prefix: opts.prefix });
+  queue.on('error', (err) => opts.onError?.(err));
+  await queue.waitUntilReady();
+  await queue.upsertJobScheduler(SCHEDULER_ID, { every: opts.everyMs, immediately: true }, {
+    name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 },
+  });
+  const worker = new Worker(REPORT_QUEUE, async () => { await opts.turn(); }, { connection: consumer, prefix: opts.prefix, concurrency: 1 });
+  worker.on('error', (err) => opts.onError?.(err));
+  return {
+    kind: 'bullmq',
+    async stop() {
+      await worker.close();
+      await queue.close();
+      producer.disconnect();
+      consumer.disconnect();
+    },
+  };
+}

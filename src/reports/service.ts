@@ -1,0 +1,206 @@
+import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import type { ContractClaims } from '../contracts/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { newId } from '../ids/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+import type { Policies } from '../policies/index.ts';
+import type { Store } from '../store/index.ts';
+import { contractFacts, contractFigures, sumFigures, type ContractFacts, type Figures } from './figures.ts';
+import { renderHtml } from './html.ts';
+import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
+import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
+import { reportSha256, signReport, type RiskAssessmentReport } from './report.ts';
+
+export interface ReportRequest {
+  kind: 'contract' | 'operator';
+  /** The contract id, or the operator organisation. */
+  subject: string;
+  /** 2026-Q3, 2026-07 or 2026; the current period of the policy's kind when absent. */
+  period?: string;
+}
+
+export interface StoredReport {
+  report: RiskAssessmentReport;
+  html: string;
+  jws: string;
+}
+
+export interface ReportSummary {
+  id: string;
+  kind: 'contract' | 'operator';
+  subject: string;
+  operatorOrg: string;
+  period: string;
+  trigger: 'schedule' | 'demand';
+  rating: string;
+  generatedAt: string;
+}
+
+export interface ReportServiceDeps {
+  store: Store;
+  keys: KeyRing;
+  policies: Policies;
+  now?: () => Date;
+}
+
+interface ContractRow { [k: string]: string | null; id: string; operator_org: string; status: string; claims: string }
+
+const BASIS = [
+  'seed 002 第三十四条(四): 定期开展风险评估，并向大数据部门报送风险评估报告',
+  'seed 001 第三十一条: 多维度评估, 异常情况监测预警',
+  'seed 003 第三十四条 / seed 004 第四十九条: full-process records, auditable and traceable',
+];
+
+/** Risk assessment reports: made on demand or on schedule, signed by the bureau, kept in the store. */
+export class ReportService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReportServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  private get policy() {
+    return this.deps.policies.workflow.reports;
+  }
+
+  private get offset() {
+    return this.deps.policies.workflow.calendar.utcOffset;
+  }
+
+  /** Makes, signs and stores a report; a scheduled one at most once per subject and period. */
+  async generate(req: ReportRequest, actor: Actor, trigger: 'schedule' | 'demand' = 'demand', requestId?: string): Promise<StoredReport | undefined> {
+    const now = this.now();
+    const period = req.period ? parsePeriod(req.period, this.offset) : periodAt(now, this.policy.period, this.offset);
+    if (Date.parse(period.start) > now.getTime()) {
+      throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, { errors: [{ field: '/body/period', message: 'a period that has begun' }] });
+    }
+    const id = newId('rpt', now);
+    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period) : await this.operatorContent(req.subject, period);
+    const report: RiskAssessmentReport = {
+      id, kind: req.kind, subject: req.subject, period, previousPeriod: previousPeriod(period, this.offset), partial: !hasEnded(period, now),
+      generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, ...content,
+      thresholds: this.policy.rating, basis: BASIS,
+    };
+    const html = renderHtml(report, reportSha256(report));
+    const jws = await signReport(this.deps.keys.bureau, report, html);
+    const scheduleKey = trigger === 'schedule' ? `${req.kind}:${req.subject}:${period.label}` : null;
+    const stored = await this.deps.store.write(async (tx) => {
+      if (scheduleKey && await tx.one('SELECT id FROM reports WHERE schedule_key = $1', [scheduleKey])) return false;
+      await tx.run(
+        `INSERT INTO reports (id, kind, subject, operator_org, period, trigger, rating, body, html, jws, generated_by, generated_at, schedule_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [id, req.kind, req.subject, report.operatorOrg, period.label, trigger, report.rating.level, JSON.stringify(report), html, jws, actor.sub, report.generatedAt, scheduleKey],
+      );
+      await appendAudit(tx, {
+        actor, action: 'report.generated', objectType: 'report', objectId: id, requestId,
+        details: { kind: req.kind, subject: req.subject, period: period.label, trigger, rating: report.rating.level, sha256: reportSha256(report) },
+      });
+      return true;
+    });
+    return stored ? { report, html, jws } : undefined;
+  }
+
+  private async loadContract(id: string): Promise<{ row: ContractRow; claims: ContractClaims }> {
+    const row = await this.deps.store.one<ContractRow>('SELECT id, operator_org, status, claims FROM contracts WHERE id = $1', [id]);
+    if (!row) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    return { row, claims: JSON.parse(row.claims) as ContractClaims };
+  }
+
+  private async measure(id: string, claims: ContractClaims, period: Period): Promise<{ figures: Figures; previousFigures: Figures; facts: ContractFacts }> {
+    const previous = previousPeriod(period, this.offset);
+    return {
+      figures: await contractFigures(this.deps.store, id, claims, period, this.policy),
+      previousFigures: await contractFigures(this.deps.store, id, claims, previous, this.policy),
+      facts: await contractFacts(this.deps.store, id, claims, period),
+    };
+  }
+
+  private async contractContent(id: string, period: Period) {
+    const { row, claims } = await this.loadContract(id);
+    const { figures, previousFigures, facts } = await this.measure(id, claims, period);
+    const rating = rate(figures, facts, previousFigures, this.policy.rating);
+    return {
+      operatorOrg: row.operator_org, scenario: { name: claims.scenario.name, purpose: claims.scenario.purpose },
+      figures, previousFigures, facts, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating),
+    };
+  }
+
+  /** Contracts whose term overlaps the period (signed before it ended, not expiring before it began). */
+  private async contractsIn(period: Period, operatorOrg?: string): Promise<ContractRow[]> {
+    return this.deps.store.all<ContractRow>(
+      `SELECT id, operator_org, status, claims FROM contracts WHERE created_at < $e AND expires_at > $s ${operatorOrg ? 'AND operator_org = $o' : ''} ORDER BY id`,
+      { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) });
+  }
+
+  private async operatorContent(org: string, period: Period) {
+    const rows = await this.contractsIn(period, org);
+    if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `operator ${org} held no contract in ${period.label}`);
+    const each = [];
+    for (const row of rows) {
+      const claims = JSON.parse(row.claims) as ContractClaims;
+      const m = await this.measure(row.id, claims, period);
+      each.push({ row, claims, ...m, rating: rate(m.figures, m.facts, m.previousFigures, this.policy.rating) });
+    }
+    const figures = sumFigures(each.map((e) => e.figures), period);
+    const previousFigures = sumFigures(each.map((e) => e.previousFigures), previousPeriod(period, this.offset));
+    const own = rate(figures, undefined, previousFigures, this.policy.rating);
+    // an operator is rated no lower than its riskiest contract
+    const perContract: Finding[] = each.filter((e) => e.rating.level !== 'low').map((e) => ({
+      rule: 'contract-rating', level: e.rating.level,
+      finding: `contract ${e.row.id} (${e.claims.scenario.name}) rated ${e.rating.level}: ${e.rating.findings.map((f) => f.rule).join(', ')}`,
+      recommendation: `Act on the findings of contract ${e.row.id}'s own report.`, basis: 'seed 002 第三十四条(四)',
+    }));
+    const rating = { ...own, level: maxLevel([own.level, ...perContract.map((f) => f.level)]), findings: [...own.findings, ...perContract] };
+    return {
+      operatorOrg: org, figures, previousFigures, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating),
+      contracts: each.map((e) => ({
+        contractId: e.row.id, scenario: e.claims.scenario.name, status: e.row.status, rating: e.rating.level,
+        jobsSubmitted: e.figures.jobs.submitted, jobsRefused: e.figures.jobs.rejected, escapeAttempts: e.figures.escapeAttempts, outputsReleased: e.figures.outputs.released,
+      })),
+    };
+  }
+
+  /**
+   * The scheduler's turn: for the last ended period, a report for every contract whose term
+   * overlapped it and one per operator, unless already made. Idempotent, so an embedded timer, a
+   * BullMQ repeatable job and a restart may all call it. Answers the reports made.
+   */
+  async runSchedule(onError?: (subject: string, err: unknown) => void): Promise<number> {
+    const period = previousPeriod(periodAt(this.now(), this.policy.period, this.offset), this.offset);
+    const done = new Set((await this.deps.store.all<{ schedule_key: string }>('SELECT schedule_key FROM reports WHERE period = $1 AND schedule_key IS NOT NULL', [period.label])).map((r) => r.schedule_key));
+    const rows = await this.contractsIn(period);
+    const subjects: ReportRequest[] = [
+      ...rows.map((r) => ({ kind: 'contract' as const, subject: r.id, period: period.label })),
+      ...[...new Set(rows.map((r) => r.operator_org))].map((org) => ({ kind: 'operator' as const, subject: org, period: period.label })),
+    ].filter((s) => !done.has(`${s.kind}:${s.subject}:${s.period}`));
+    let made = 0;
+    for (const s of subjects) {
+      try {
+        if (await this.generate(s, SYSTEM_ACTOR, 'schedule')) made++;
+      } catch (err) {
+        onError?.(`${s.kind} ${s.subject}`, err);
+      }
+    }
+    return made;
+  }
+
+  async list(filter: { subject?: string; period?: string; rating?: string; limit?: number } = {}): Promise<ReportSummary[]> {
+    const where: string[] = ['TRUE'];
+    const params: Record<string, string | number> = { limit: filter.limit ?? 100 };
+    for (const k of ['subject', 'period', 'rating'] as const) {
+      if (filter[k]) { where.push(`${k} = $${k}`); params[k] = filter[k]!; }
+    }
+    const rows = await this.deps.store.all<{ [k: string]: string; id: string; kind: string; subject: string; operator_org: string; period: string; trigger: string; rating: string; generated_at: string }>(
+      `SELECT id, kind, subject, operator_org, period, trigger, rating, generated_at FROM reports WHERE ${where.join(' AND ')} ORDER BY generated_at DESC, id DESC LIMIT $limit`, params);
+    return rows.map((r) => ({
+      id: r.id, kind: r.kind as ReportSummary['kind'], subject: r.subject, operatorOrg: r.operator_org, period: r.period,
+      trigger: r.trigger as ReportSummary['trigger'], rating: r.rating, generatedAt: r.generated_at,
+    }));
+  }
+
+  async get(id: string): Promise<StoredReport> {
+    const row = await this.deps.store.one<{ body: string; html: string; jws: string }>('SELECT body, html, jws FROM reports WHERE id = $1', [id]);
+    if (!row) throw new PdsError('ERR_NOT_FOUND', `report ${id} not found`);
+    return { report: JSON.parse(row.body) as RiskAssessmentReport, html: row.html, jws: row.jws };
+  }
+}

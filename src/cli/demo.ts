@@ -13,6 +13,7 @@ import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/i
 import { domainPath, seedDomain } from '../domain/index.ts';
 import { MANIFEST_TYP } from '../jobs/index.ts';
 import { createPlatform } from '../platform/index.ts';
+import { verifyReport, type RiskAssessmentReport } from '../reports/index.ts';
 import { loaderArgs } from '../sandbox/index.ts';
 
 export interface DemoOptions {
@@ -39,6 +40,9 @@ export interface DemoSummary {
   lifecycleChecked?: boolean;
   auditVerified?: boolean;
   auditEntries?: number;
+  reportRating?: string;
+  reportVerified?: boolean;
+  reportFile?: string;
   failedStep?: string;
   elapsedMs: number;
 }
@@ -213,7 +217,20 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.auditEntries = audit.json.entries;
     say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
 
-    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.lifecycleChecked && summary.auditVerified);
+    // seed 002 第三十四条(四): the periodic risk assessment, here on demand for the quarter so far
+    const made = await call<{ report: RiskAssessmentReport; jws: string; html: string }>('risk', 'POST', '/v1/reports', { contractId: summary.contractId });
+    const report = made.json.report;
+    const page = await call('risk', 'GET', made.json.html);
+    summary.reportVerified = (await verifyReport(made.json.jws, report, page.text, jwks).then(() => true, () => false));
+    summary.reportRating = report.rating.level;
+    if (keep) {
+      summary.reportFile = path.join(dataDir, 'reports', `${report.id}.html`);
+      fs.mkdirSync(path.dirname(summary.reportFile), { recursive: true });
+      fs.writeFileSync(summary.reportFile, page.text);
+    }
+    say('risk', 'POST /v1/reports (risk assessment, this quarter)', `${made.status} ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`, summary.reportVerified);
+
+    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.lifecycleChecked && summary.auditVerified && summary.reportVerified);
   } catch (err) {
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);

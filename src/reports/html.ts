@@ -22,11 +22,21 @@ function card(label: string, value: string | number, note = ''): string {
 
 const change = (c: number | null) => (c === null ? '—' : `${c >= 0 ? '+' : ''}${(c * 100).toFixed(0)}%`);
 
+/**
+ * The domain's local date of an instant at (or just before) local midnight: period and bucket
+ * bounds are local midnights, so half a day either way lands on the right date for any offset.
+ */
+function localDate(iso: string, side: 'start' | 'end'): Date {
+  return new Date(Date.parse(iso) + (side === 'start' ? 12 : -12) * 3_600_000);
+}
+
 function bucketLabel(iso: string, kind: RiskAssessmentReport['period']['kind']): string {
-  // labels in the domain's local dates: the bucket starts at local midnight
-  const d = new Date(new Date(iso).getTime() + 12 * 3_600_000);
+  const d = localDate(iso, 'start');
   return kind === 'year' ? `${d.getUTCMonth() + 1}月` : `${d.getUTCMonth() + 1}/${d.getUTCDate()}`;
 }
+
+const periodDates = (p: RiskAssessmentReport['period']) =>
+  `${localDate(p.start, 'start').toISOString().slice(0, 10)} – ${localDate(p.end, 'end').toISOString().slice(0, 10)}`;
 
 /** The report as one self-contained page (inline CSS and SVG; nothing fetched). */
 export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
@@ -64,7 +74,7 @@ table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid 
 </style></head><body>
 <header>
 <h1>风险评估报告 · Risk assessment report</h1>
-<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''} · operator ${esc(r.operatorOrg)} · period ${esc(r.period.label)} (${esc(r.period.start)} → ${esc(r.period.end)}) · compared with ${esc(r.previousPeriod.label)}</div>
+<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''} · operator ${esc(r.operatorOrg)} · period ${esc(r.period.label)} (${esc(periodDates(r.period))}${r.partial ? ', so far' : ''}) · compared with ${esc(r.previousPeriod.label)} (${esc(periodDates(r.previousPeriod))})</div>
 <p>Rating <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(r.rating.level)}</span>
 <span class="meta">${r.rating.findings.length} finding(s); generated ${esc(r.generatedAt)} (${esc(r.trigger)}, by ${esc(r.generatedBy)})</span></p>
 </header>

@@ -44,7 +44,8 @@ export async function startBullmqScheduler(opts: {
   const queue = new Queue(REPORT_QUEUE, { connection: producer, prefix: opts.prefix });
   queue.on('error', (err) => opts.onError?.(err));
   await queue.waitUntilReady();
-  await queue.upsertJobScheduler(SCHEDULER_ID, { every: opts.everyMs, immediately: true }, {
+  // with `every`, the first turn comes at once: a period may have ended while no API was up
+  await queue.upsertJobScheduler(SCHEDULER_ID, { every: opts.everyMs }, {
     name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 },
   });
   const worker = new Worker(REPORT_QUEUE, async () => { await opts.turn(); }, { connection: consumer, prefix: opts.prefix, concurrency: 1 });

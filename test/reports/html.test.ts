@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COLORS } from '../../src/reports/charts.ts';
+import { approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+
+/** Debian's Chromium (`apt-get install chromium`); .ci/run installs it, so CI never skips this. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium for this test`);
+
+/** Pixels within a small distance of a colour: the chart's marks as the browser painted them. */
+function pixelsOf(png: Buffer, hex: string): number {
+  const { data } = PNG.sync.read(png);
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) < 24) n++;
+  }
+  return n;
+}
+
+describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
+  let world: TestWorld;
+  let browser: Browser;
+  let url: string;
+  let token: string;
+
+  beforeAll(async () => {
+    world = await buildWorld();
+    const contract = await approvedContract(world, 'org-a');
+    const op = await world.token('operator', 'org-a');
+    for (const sql of ["SELECT * FROM read_csv('/etc/passwd')", 'SELECT count(*) FROM information_schema.tables', 'SELECT district, count(*) FROM population GROUP BY 1']) {
+      const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId: contract, sql } });
+      await waitForJob(world, op, res.json().id as string);
+    }
+    token = await world.token('risk', 'org-bureau');
+    const made = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${token}` }, payload: { contractId: contract } });
+    expect(made.statusCode, made.body).toBe(201);
+    const address = await world.server.listen({ port: 0, host: '127.0.0.1' });
+    url = `${address}${String(made.json().html)}`;
+    // the flags this machine's Chromium needs: no sandbox as root, no background network
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  it('renders every chart with its marks drawn, under the page\'s own strict CSP, with nothing blocked', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, extraHTTPHeaders: { authorization: `Bearer ${token}` } });
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('request', (r) => { if (r.url() !== url) problems.push(`fetched ${r.url()}`); });
+    const res = await page.goto(url);
+    expect(res?.status()).toBe(200);
+    expect(await page.title()).toContain('Risk assessment');
+
+    // a legend square is 100 pixels: the thresholds need the marks themselves
+    const expected: Record<string, [string[], number]> = {
+      'jobs-by-outcome': [[COLORS.released, COLORS.rejected], 1000],
+      'refusals-by-rule': [[COLORS.escape], 1000],
+      timeline: [[COLORS.submitted, COLORS.rejected, COLORS.escape], 300],
+    };
+    for (const [chart, [colors, least]] of Object.entries(expected)) {
+      const svg = page.locator(`svg[data-chart="${chart}"]`);
+      const box = await svg.boundingBox();
+      expect(box, chart).not.toBeNull();
+      expect(box!.width * box!.height, chart).toBeGreaterThan(10_000);
+      const shot = await svg.screenshot();
+      for (const color of colors) expect(pixelsOf(shot, color), `${chart} has marks in ${color}`).toBeGreaterThan(least);
+    }
+    // no output was held: only its legend square is in the held colour, so the counting can tell
+    expect(pixelsOf(await page.locator('svg[data-chart="jobs-by-outcome"]').screenshot(), COLORS.held)).toBeLessThan(200);
+    const badge = await page.locator('#rating').screenshot();
+    expect(pixelsOf(badge, COLORS.held), 'two escape attempts rate the period medium').toBeGreaterThan(100);
+
+    const full = await page.screenshot({ fullPage: true });
+    const out = path.join(world.dataDir, 'report.png');
+    fs.writeFileSync(out, full);
+    expect(PNG.sync.read(full).height).toBeGreaterThan(1500);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});

@@ -11,6 +11,7 @@ import { addMonths, signContract, type ContractClaims, type EmergencyPlan, type 
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+import { assertNotWithdrawn } from './withdrawn.ts';
 
 export interface ApplicationInput {
   /** The applying organisation; when given it must be the caller's own (an operator applies only for itself). */
@@ -85,6 +86,7 @@ export class ApplicationService {
     const { catalog, masking, disclosure, workflow } = this.deps.policies;
     const { operatorOrg: _org, ...body } = input;
     const grants = resolveGrants(catalog, masking, input.datasets);
+    await assertNotWithdrawn(this.deps.store, input.datasets.map((d) => d.dataset), 'the application asks for a withdrawn dataset', (i) => `/body/datasets/${i}/dataset`);
     // seed 001 第三十一条: the bureau sees the re-identification risk before it decides
     const risk = await previewRisk({
       domainFile: domainPath(this.deps.dataDir), grants, catalog,
@@ -259,6 +261,8 @@ export class ApplicationService {
       await this.deps.store.write(async (tx) => {
         const current = await tx.one<{ status: string }>('SELECT status FROM applications WHERE id = $1', [id]);
         if (current?.status !== 'pending') throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${current?.status}`);
+        // checked in the transaction that signs: a withdrawal during the snapshot build still stops it
+        await assertNotWithdrawn(tx, grants.map((g) => g.dataset), `application ${id} cannot be approved`);
         await tx.run(
           `INSERT INTO contracts (id, application_id, operator_org, status, jws, claims, snapshot_path, snapshot_hash, not_before, expires_at, created_at, status_changed_at, status_changed_by)
            VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $8, $8, $10)`,

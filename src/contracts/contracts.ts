@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { appendAudit, type Actor } from '../audit/index.ts';
+import { assertNotWithdrawn } from './withdrawn.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyData, fileSha256, type DummyTable } from '../masking/index.ts';
@@ -161,6 +162,7 @@ export class ContractService {
     if (!rule.from.includes(c.status)) {
       throw new PdsError('ERR_CONTRACT_STATE', `contract ${id} is ${c.status}; ${action} needs it ${rule.from.join(' or ')}`);
     }
+    if (action === 'resume') await assertNotWithdrawn(tx, c.claims.datasets.map((d) => d.dataset), `contract ${id} cannot resume while a dataset it uses is withdrawn`);
     const at = this.now().toISOString();
     await tx.run(`UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`, [rule.to, reason, at, actor.sub, id]);
     await appendAudit(tx, { actor, action: `contract.${rule.to === 'active' ? 'resumed' : rule.to}`, objectType: 'contract', objectId: id, reason, requestId, details: { from: c.status } });

@@ -42,6 +42,7 @@ export const ERRORS = {
   ERR_CONTRACT_ALG_NOT_ALLOWED: { status: 403, title: 'Contract signing algorithm is not allowed' },
   ERR_CONTRACT_SUSPENDED: { status: 403, title: 'Contract is suspended' },
   ERR_CONTRACT_REVOKED: { status: 403, title: 'Contract is revoked' },
+  ERR_DATASET_WITHDRAWN: { status: 409, title: 'Dataset withdrawn' },
   ERR_CONTRACT_STATE: { status: 409, title: 'Contract status does not allow this change' },
   ERR_CONTRACT_EXPIRED: { status: 403, title: 'Contract term has ended' },
   ERR_CONTRACT_NOT_YET_VALID: { status: 403, title: 'Contract term has not started' },

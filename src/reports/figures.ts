@@ -33,7 +33,7 @@ export interface Figures {
 export interface ContractFacts {
   snapshot: { table: string; rows: number; k: number; policyK: number; shareBelowK: number; prosecutorRisk: number; averageRisk: number }[];
   statusEvents: { at: string; action: string; actor: string; reason: string | null }[];
-  withdrawals: { dataset: string; at: string; reason: string; by: string }[];
+  withdrawals: { dataset: string; at: string; reason: string; by: string; reinstatedAt: string | null }[];
   effectiveness: { year: number; passed: boolean; indicators: { name: string; value: number; target?: number; met: boolean }[] }[];
 }
 
@@ -146,8 +146,10 @@ export async function contractFacts(store: Store, contractId: string, claims: Co
      WHERE object_type = 'contract' AND object_id = $c AND action IN ('contract.suspended', 'contract.resumed', 'contract.revoked', 'contract.expired')
        AND recorded_at >= $s AND recorded_at < $e ORDER BY seq`, range);
   const datasets = claims.datasets.map((d) => d.dataset);
-  const withdrawals = (await store.all<{ dataset: string; withdrawn_at: string; reason: string; withdrawn_by: string }>(
-    'SELECT dataset, withdrawn_at, reason, withdrawn_by FROM dataset_withdrawals WHERE withdrawn_at >= $s AND withdrawn_at < $e ORDER BY withdrawn_at', { s: period.start, e: period.end }))
+  // withdrawn in the period, or still withdrawn when it began
+  const withdrawals = (await store.all<{ dataset: string; withdrawn_at: string; reason: string; withdrawn_by: string; reinstated_at: string | null }>(
+    `SELECT dataset, withdrawn_at, reason, withdrawn_by, reinstated_at FROM dataset_withdrawals
+     WHERE withdrawn_at < $e AND (withdrawn_at >= $s OR reinstated_at IS NULL OR reinstated_at >= $s) ORDER BY withdrawn_at`, { s: period.start, e: period.end }))
     .filter((w) => datasets.includes(w.dataset));
   const years = [new Date(period.start).getUTCFullYear(), new Date(period.end).getUTCFullYear()];
   const assessed = await store.all<{ year: number; passed: boolean; indicators: string }>(
@@ -157,7 +159,7 @@ export async function contractFacts(store: Store, contractId: string, claims: Co
       table, rows: t.rows, k: t.risk.k, policyK: t.risk.policyK, shareBelowK: t.risk.shareBelowK, prosecutorRisk: t.risk.prosecutorRisk, averageRisk: t.risk.averageRisk,
     })),
     statusEvents: events.map((e) => ({ at: e.recorded_at, action: e.action, actor: e.actor, reason: e.reason })),
-    withdrawals: withdrawals.map((w) => ({ dataset: w.dataset, at: w.withdrawn_at, reason: w.reason, by: w.withdrawn_by })),
+    withdrawals: withdrawals.map((w) => ({ dataset: w.dataset, at: w.withdrawn_at, reason: w.reason, by: w.withdrawn_by, reinstatedAt: w.reinstated_at })),
     effectiveness: assessed.map((a) => ({ year: Number(a.year), passed: a.passed, indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'] })),
   };
 }

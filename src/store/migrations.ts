@@ -218,4 +218,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX reports_subject ON reports(subject, period);
     `,
   },
+  {
+    version: 10,
+    name: 'dataset reinstatement',
+    sql: `
+      ALTER TABLE dataset_withdrawals ADD COLUMN reinstated_at VARCHAR;   -- NULL while the dataset is withdrawn
+      ALTER TABLE dataset_withdrawals ADD COLUMN reinstated_by VARCHAR;
+      ALTER TABLE dataset_withdrawals ADD COLUMN reinstate_reason VARCHAR;
+    `,
+  },
 ];

@@ -37,18 +37,31 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
     };
   });
 
-  const Withdrawal = Type.Object({ dataset: Type.String(), reason: Type.String(), withdrawnBy: Type.String(), withdrawnAt: Type.String(), suspended: Type.Array(Type.String()) });
+  const Nullable = Type.Union([Type.String(), Type.Null()]);
+  const Withdrawal = Type.Object({
+    dataset: Type.String(), reason: Type.String(), withdrawnBy: Type.String(), withdrawnAt: Type.String(), suspended: Type.Array(Type.String()),
+    reinstatedAt: Nullable, reinstatedBy: Nullable, reinstateReason: Nullable,
+  });
+  const DatasetParams = Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) });
+  const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false });
   const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
 
   app.post('/v1/datasets/:id/withdraw', {
     config: { roles: ['provider', 'bureau'] },
     schema: {
       tags: ['catalog'], summary: 'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
-      params: Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) }),
-      body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Withdrawal, ...errors },
+      params: DatasetParams, body: ReasonBody, response: { 200: Withdrawal, ...errors, 409: ProblemRef },
     },
   }, async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id));
+
+  app.post('/v1/datasets/:id/reinstate', {
+    config: { roles: ['provider', 'bureau'] },
+    schema: {
+      tags: ['catalog'], summary: 'Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)',
+      params: DatasetParams, body: ReasonBody,
+      response: { 200: Type.Intersect([Withdrawal, Type.Object({ stillSuspended: Type.Array(Type.String()) })]), ...errors, 409: ProblemRef },
+    },
+  }, async (req) => platform.withdrawals.reinstate(req.principal, req.params.id, req.body.reason, req.id));
 
   app.get('/v1/datasets/:id/withdrawals', {
     config: { roles: ['provider', 'bureau', 'risk'] },

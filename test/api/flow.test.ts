@@ -141,6 +141,14 @@ describe('end-to-end flow over HTTP', () => {
       expect(actions).toContain(a);
     }
     expect((await call('risk', 'GET', '/v1/audit/verify')).json()).toMatchObject({ ok: true });
+
+    // an export of the trail is JSON Lines, and taking it is recorded, naming up to which entry
+    const exported = await call('risk', 'GET', '/v1/audit/export');
+    expect(exported.type).toMatch(/^application\/x-ndjson/);
+    const trail = exported.text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
+    const last = trail.filter((l) => l.type === 'entry').at(-1)!;
+    const after = (await call('risk', 'GET', `/v1/audit?after=${last.seq}`)).json().entries as { action: string; details: { entries: number } }[];
+    expect(after[0]).toMatchObject({ action: 'audit.exported', details: { entries: last.seq } });
   });
 
   it('rejects an escape attempt with a reason and records it', async () => {

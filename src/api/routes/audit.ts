@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { exportAudit, listAudit, verifyAudit } from '../../audit/index.ts';
+import { appendAudit, exportAudit, listAudit, verifyAudit } from '../../audit/index.ts';
+import { actorOf } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef } from '../schemas/index.ts';
 
@@ -23,5 +24,13 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
   app.get('/v1/audit/export', {
     config: { roles: ['bureau', 'risk'] },
     schema: { tags: ['audit'], summary: 'The whole audit trail and its signed checkpoints as JSON Lines', response: { 200: Type.String({ description: 'application/x-ndjson' }), ...errors } },
-  }, async (_req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.jsonl"').send(await exportAudit(platform.store)));
+  }, async (req, reply) => {
+    const lines = await exportAudit(platform.store);
+    // taking a copy of the trail is itself recorded: who, and up to which entry
+    const upTo = lines.split('\n').filter((l) => l.startsWith('{"type":"entry"')).length;
+    await platform.store.write((tx) => appendAudit(tx, {
+      actor: actorOf(req.principal, req.principal.roles.includes('bureau') ? 'bureau' : 'risk'), action: 'audit.exported', objectType: 'audit', objectId: 'audit_log', requestId: req.id, details: { entries: upTo },
+    }));
+    return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.jsonl"').send(lines);
+  });
 };

@@ -212,11 +212,6 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.lifecycleChecked = suspended.json.status === 'suspended' && blocked.json.code === 'ERR_CONTRACT_SUSPENDED' && resumed.json.status === 'active';
     say('bureau', 'POST /v1/contracts/:id/resume', `${resumed.status} contract ${resumed.json.status}`, summary.lifecycleChecked);
 
-    const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
-    summary.auditVerified = audit.json.ok;
-    summary.auditEntries = audit.json.entries;
-    say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
-
     // seed 002 第三十四条(四): the periodic risk assessment, here on demand for the quarter so far
     const made = await call<{ report: RiskAssessmentReport; jws: string; html: string }>('risk', 'POST', '/v1/reports', { contractId: summary.contractId });
     const report = made.json.report;
@@ -229,6 +224,11 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
       fs.writeFileSync(summary.reportFile, page.text);
     }
     say('risk', 'POST /v1/reports (risk assessment, this quarter)', `${made.status} ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`, summary.reportVerified);
+
+    const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
+    summary.auditVerified = audit.json.ok;
+    summary.auditEntries = audit.json.entries;
+    say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
 
     summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.lifecycleChecked && summary.auditVerified && summary.reportVerified);
   } catch (err) {

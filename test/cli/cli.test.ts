@@ -21,7 +21,7 @@ describe('pds', () => {
   afterAll(() => t.cleanup());
 
   it('has --help on every command', async () => {
-    const commands = [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['verify-output'], ['contract', 'verify'], ['keys', 'rotate']];
+    const commands = [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['audit', 'export'], ['report'], ['verify-report'], ['verify-output'], ['contract', 'verify'], ['keys', 'rotate']];
     for (let i = 0; i < commands.length; i += 3) {
       await Promise.all(commands.slice(i, i + 3).map(async (cmd) => {
         const { stdout } = await pds([...cmd, '--help']);
@@ -99,6 +99,20 @@ describe('pds', () => {
     expect(summary.rowsReleased).toBeGreaterThan(0);
     const audit = await pds(['audit', 'verify', '--json', '--data-dir', dir]);
     expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, entries: summary.auditEntries });
+    expect(summary).toMatchObject({ reportVerified: true, reportRating: 'medium' });
+    expect(fs.readFileSync(summary.reportFile as string, 'utf8')).toContain('data-chart="jobs-by-outcome"');
+
+    // the same report made offline by risk staff, then verified offline against the bureau's keys
+    const out = path.join(t.dir, 'reports');
+    const made = JSON.parse((await pds(['report', '--contract', summary.contractId, '--out', out, '--json', '--data-dir', dir])).stdout) as { id: string; rating: string; files: Record<'json' | 'html' | 'jws', string> };
+    expect(made.rating).toBe('medium');
+    const verified = await pds(['verify-report', made.files.json, made.files.jws, '--html', made.files.html, '--data-dir', dir]);
+    expect(verified.stdout).toContain(`OK: report ${made.id}`);
+    const doctored = JSON.parse(fs.readFileSync(made.files.json, 'utf8')) as { rating: { level: string } };
+    doctored.rating.level = 'low';
+    fs.writeFileSync(made.files.json, JSON.stringify(doctored));
+    await expect(pds(['verify-report', made.files.json, made.files.jws, '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('ERR_REPORT_SIGNATURE_INVALID') });
+    await expect(pds(['report', '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--contract <id> or --operator <org>') });
   });
 
   it('demo --redis runs the same flow through BullMQ and a separate pds worker', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLORS } from '../../src/reports/charts.ts';
+import { CHART_COLORS as COLORS } from '../../src/reports/index.ts';
 import { approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
 
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it, so CI never skips this. */

@@ -6,49 +6,21 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createServer } from '../src/api/index.ts';
-import { issueToken } from '../src/auth/index.ts';
 import { loadConfig, PACKAGE_ROOT } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
 import { loaderArgs } from '../src/sandbox/index.ts';
 import { percentiles } from './sandbox.ts';
+import { contractFor, freePort } from './world.ts';
 
 const argJobs = process.argv.indexOf('--jobs');
 const JOBS = argJobs > 0 ? Number(process.argv[argJobs + 1]) : 40;
 const SQL = 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY district';
 const logger = pino({ level: 'silent' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function contractFor(platform: Platform, server: Awaited<ReturnType<typeof createServer>>): Promise<{ contractId: string; op: string }> {
-  const tok = (role: 'operator' | 'provider' | 'bureau', org: string) => issueToken(platform.keys, { sub: `${role}@${org}`, org, roles: [role] });
-  const op = await tok('operator', 'org-bench');
-  const call = async (token: string, url: string, payload: object) => {
-    const res = await server.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload });
-    if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
-    return res.json() as Record<string, string>;
-  };
-  const app = await call(op, '/v1/applications', {
-    scenario: { name: 'bench', purpose: 'bench' }, mode: 'aggregate', termMonths: 12,
-    datasets: [{ dataset: 'population', columns: ['district', 'education', 'income'] }],
-    emergencyPlan: { contact: 'ops@bench', triggers: ['t'], actions: ['a'] },
-  });
-  await call(await tok('provider', 'org-psb'), `/v1/applications/${app.id}/reviews`, { dataset: 'population', decision: 'approve' });
-  const dec = await call(await tok('bureau', 'org-bureau'), `/v1/applications/${app.id}/decision`, { decision: 'approve', reason: 'bench' });
-  return { contractId: dec.contractId!, op };
-}
 
 /** Submits a burst of jobs and waits for all; latency from the store's own timestamps. */
 async function burst(platform: Platform, server: Awaited<ReturnType<typeof createServer>>, contractId: string, op: string) {

@@ -1,5 +1,4 @@
 import type { ContractClaims } from '../contracts/index.ts';
-import type { CheckReport } from '../disclosure/index.ts';
 import type { WorkflowPolicy } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Period } from './period.ts';
@@ -61,67 +60,65 @@ export function buckets(p: Period): string[] {
   return out;
 }
 
-function bucketOf(starts: string[], at: string): number {
-  let i = starts.length - 1;
-  while (i > 0 && starts[i]! > at) i--;
-  return i;
-}
+interface JobGroup { [k: string]: string | number | boolean | null; status: string; ran: boolean; bucket: number; code: string | null; layer: string | null; rule: string | null; n: number }
 
-interface JobRow { [k: string]: string | number | null; status: string; reasons: string; attempts: number; created_at: string }
-
-/** Counts one contract's activity in `period`; the store's timestamps are ISO UTC, so ranges compare as strings. */
+/**
+ * Counts one contract's activity in `period`. The store aggregates (a few hundred groups come back
+ * however many jobs there were); the store's timestamps are ISO UTC, so ranges compare as strings.
+ */
 export async function contractFigures(store: Store, contractId: string, claims: ContractClaims, period: Period, policy: Classifier): Promise<Figures> {
-  const range = { c: contractId, s: period.start, e: period.end };
-  const jobs = await store.all<JobRow>('SELECT status, reasons, attempts, created_at FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e', range);
   const starts = buckets(period);
+  const range = { c: contractId, s: period.start, e: period.end };
+  // a job is refused once, by its first reason: one attempt, one count
+  const groups = await store.all<JobGroup>(
+    `SELECT status, attempts > 0 AS ran, len(list_filter(string_split($starts, ','), b -> b <= created_at))::INTEGER - 1 AS bucket,
+            json_extract_string(reasons, '$[0].code') AS code, json_extract_string(reasons, '$[0].layer') AS layer,
+            json_extract_string(reasons, '$[0].rule') AS rule, count(*)::INTEGER AS n
+     FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`, { ...range, starts: starts.join(',') });
   const timeline = starts.map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
-  const count = (s: string) => jobs.filter((j) => j.status === s).length;
+  const jobs: Figures['jobs'] = { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 };
   const refusals = new Map<string, RefusalCount>();
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
-  for (const j of jobs) {
-    const b = timeline[bucketOf(starts, j.created_at)]!;
-    b.submitted++;
-    if (j.status !== 'rejected') continue;
-    b.refused++;
-    // a job is refused once, by its first reason: one attempt, one count
-    const r = (JSON.parse(j.reasons) as { code: string; layer?: string; rule?: string }[])[0] ?? { code: 'ERR_INTERNAL' };
-    const category = categorize(r, policy);
-    const key = `${r.layer ?? '-'}|${r.rule ?? r.code}`;
-    const cur = refusals.get(key) ?? { layer: r.layer ?? 'api', rule: r.rule ?? r.code, code: r.code, category, count: 0 };
-    cur.count++;
+  for (const g of groups) {
+    const b = timeline[Math.max(0, g.bucket)]!;
+    jobs.submitted += g.n;
+    b.submitted += g.n;
+    if (g.ran) jobs.run += g.n;
+    if (g.status === 'queued' || g.status === 'running') jobs.unfinished += g.n;
+    else if (g.status in jobs) jobs[g.status as 'released' | 'held' | 'rejected' | 'failed' | 'cancelled'] += g.n;
+    if (g.status !== 'rejected') continue;
+    b.refused += g.n;
+    const reason = { code: g.code ?? 'ERR_INTERNAL', layer: g.layer ?? undefined, rule: g.rule ?? undefined };
+    const category = categorize(reason, policy);
+    const key = `${reason.layer ?? '-'}|${reason.rule ?? reason.code}`;
+    const cur = refusals.get(key) ?? { layer: reason.layer ?? 'api', rule: reason.rule ?? reason.code, code: reason.code, category, count: 0 };
+    cur.count += g.n;
     refusals.set(key, cur);
-    if (category === 'escape') { escapeAttempts++; b.escapeAttempts++; }
-    if (category === 'singling-out') singlingOutAttempts++;
+    if (category === 'escape') { escapeAttempts += g.n; b.escapeAttempts += g.n; }
+    if (category === 'singling-out') singlingOutAttempts += g.n;
   }
-  const refused = await store.all<{ details: string; recorded_at: string }>(
-    `SELECT details, recorded_at FROM audit_log WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e`, range);
-  const byCode = new Map<string, number>();
-  for (const r of refused) {
-    const code = String((JSON.parse(r.details) as { code?: string }).code ?? 'unknown');
-    byCode.set(code, (byCode.get(code) ?? 0) + 1);
-  }
-  const outputs = await store.all<{ status: string; cells_suppressed: number; checks: string }>(
-    'SELECT status, cells_suppressed, checks FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e', range);
-  const heldBy = new Map<string, number>();
-  for (const o of outputs) {
-    for (const c of JSON.parse(o.checks) as CheckReport[]) if (!c.passed && c.onFail === 'hold') heldBy.set(c.check, (heldBy.get(c.check) ?? 0) + 1);
-  }
+  const refused = await store.all<{ code: string | null; n: number }>(
+    `SELECT json_extract_string(details, '$.code') AS code, count(*)::INTEGER AS n FROM audit_log
+     WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`, range);
+  const outputs = await store.all<{ status: string; n: number; cells: number }>(
+    `SELECT status, count(*)::INTEGER AS n, sum(cells_suppressed)::INTEGER AS cells FROM outputs
+     WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`, range);
+  const heldBy = await store.all<{ check: string; n: number }>(
+    `SELECT json_extract_string(c, '$.check') AS "check", count(*)::INTEGER AS n
+     FROM (SELECT unnest(from_json(checks, '["JSON"]')) AS c FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e)
+     WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`, range);
+  const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
   return {
-    jobs: {
-      submitted: jobs.length, run: jobs.filter((j) => Number(j.attempts) > 0).length, released: count('released'), held: count('held'),
-      rejected: count('rejected'), failed: count('failed'), cancelled: count('cancelled'), unfinished: count('queued') + count('running'),
-    },
-    submissionsRefused: [...byCode].map(([code, n]) => ({ code, count: n })).sort((a, b) => b.count - a.count),
+    jobs,
+    submissionsRefused: refused.map((r) => ({ code: r.code ?? 'unknown', count: r.n })),
     refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
     escapeAttempts,
     singlingOutAttempts,
     outputs: {
-      released: outputs.filter((o) => o.status === 'released').length,
-      held: outputs.filter((o) => o.status === 'held').length,
-      rejected: outputs.filter((o) => o.status === 'rejected').length,
-      cellsSuppressed: outputs.reduce((n, o) => n + Number(o.cells_suppressed), 0),
-      heldBy: [...heldBy].map(([check, n]) => ({ check, count: n })).sort((a, b) => b.count - a.count),
+      released: outputCount('released'), held: outputCount('held'), rejected: outputCount('rejected'),
+      cellsSuppressed: outputs.reduce((n, o) => n + Number(o.cells ?? 0), 0),
+      heldBy: heldBy.map((h) => ({ check: h.check, count: h.n })),
     },
     privacy: await privacy(store, range, claims),
     timeline,

@@ -2,7 +2,7 @@ import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/index.ts';
 import { parsePeriod, periodAt, ReportService, verifyReport, type RiskAssessmentReport } from '../../src/reports/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
 
 /** Queries that try to reach beyond the snapshot, each refused by a named analysis rule. */
 const ESCAPES = [
@@ -105,6 +105,17 @@ describe('risk assessment reports', () => {
     expect((await world.server.inject({ method: 'GET', url: '/v1/reports/rpt_doesnotexist0', headers: auth })).statusCode).toBe(404);
     const audit = await world.platform.store.all<{ actor: string; role: string }>(`SELECT actor, role FROM audit_log WHERE action = 'report.generated' AND object_id = $1`, [r.id]);
     expect(audit).toEqual([{ actor: 'zhao.lei@risk', role: 'risk' }]);
+  });
+
+  it('a differencing attack shows as an output held by its check, a medium finding', async () => {
+    const target = await approvedContract(world, 'org-c', { ...APPLICATION, scenario: { name: '差分场景', purpose: '研究' } });
+    expect((await run(target, 'SELECT district, count(*) AS n FROM population GROUP BY district', 'org-c')).status).toBe('released');
+    const snapshot = (await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [target]))!.snapshot_path;
+    const [{ pds_unit: someone }] = await readRows<{ pds_unit: string }>(snapshot, 'SELECT pds_unit FROM population LIMIT 1') as [{ pds_unit: string }];
+    expect((await run(target, `SELECT district, count(*) AS n FROM population WHERE pds_unit <> '${someone}' GROUP BY district`, 'org-c')).status).toBe('held');
+    const { report: r } = await report({ contractId: target });
+    expect(r.figures.outputs).toMatchObject({ released: 1, held: 1, heldBy: [{ check: 'differencing', count: 1 }] });
+    expect(r.rating.findings.find((f) => f.rule === 'differencing')).toMatchObject({ level: 'medium', finding: expect.stringContaining('1 output(s) held') });
   });
 
   it('refuses bad requests naming what is wrong', async () => {

@@ -244,12 +244,13 @@ export class JobService implements ContractJobs {
    * checked now — signature, term, status, snapshot hash — and a job whose contract no longer
    * holds ends `failed`. Answers the run's spec, or undefined when there is nothing to run.
    */
-  async claim(jobId: string, opts: { rerun?: boolean } = {}): Promise<RunSpec | undefined> {
+  async claim(jobId: string, opts: { rerun?: boolean; actor?: Actor; requestId?: string } = {}): Promise<RunSpec | undefined> {
     const claimed = await this.deps.store.write(async (tx) => {
       const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
       if (!(cur?.status === 'queued' || (opts.rerun && cur?.status === 'running'))) return false;
       await tx.run(`UPDATE jobs SET status = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2`, [this.now().toISOString(), jobId]);
-      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'job.started', objectType: 'job', objectId: jobId });
+      // who took the snapshot into a run: the API's own executor, or the named worker
+      await appendAudit(tx, { actor: opts.actor ?? SYSTEM_ACTOR, action: 'job.started', objectType: 'job', objectId: jobId, requestId: opts.requestId, details: { executor: this.deps.executor.kind } });
       return true;
     });
     if (!claimed) return undefined;

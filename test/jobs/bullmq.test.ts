@@ -89,6 +89,11 @@ describe('BullMQ executor and pds worker', () => {
     const refused = await submit('SELECT district, max(pds_unit) FROM population GROUP BY 1');
     expect(await waitForJob(world, op, ok)).toMatchObject({ status: 'released', attempts: 1 });
     expect(await waitForJob(world, op, refused)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis' }] });
+    // the audit names the worker that took the snapshot into a run
+    const started = await world.platform.store.all<{ actor: string; role: string; details: string }>(`SELECT actor, role, details FROM audit_log WHERE object_id = $1 AND action = 'job.started'`, [ok]);
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({ role: 'worker', actor: expect.not.stringMatching(/^system$/) });
+    expect(JSON.parse(started[0]!.details)).toEqual({ executor: 'bullmq' });
   }, 60_000);
 
   it('a cancelled job stops in its worker and stays cancelled', async () => {

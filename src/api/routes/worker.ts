@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ERRORS, type ErrorCode } from '../../errors/index.ts';
 import type { RunOutcome } from '../../jobs/index.ts';
+import { actorOf } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { ProblemRef } from '../schemas/index.ts';
 
@@ -49,7 +50,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       response: { 200: Type.Object({}, { additionalProperties: true }), 204: Type.Null(), ...errors },
     },
   }, async (req, reply) => {
-    const spec = await platform.jobs.claim(req.body.jobId, { rerun: req.body.rerun });
+    const spec = await platform.jobs.claim(req.body.jobId, { rerun: req.body.rerun, actor: actorOf(req.principal, 'worker'), requestId: req.id });
     return spec ? spec : reply.code(204).send(null);
   });
 

@@ -53,5 +53,22 @@ describe('report schedulers', () => {
       await queue.close();
       conn.disconnect();
     }, 30_000);
+
+    it('an API starting while Redis is away starts anyway, and its turns begin once Redis is back', async () => {
+      await redis.kill();
+      let turns = 0;
+      const errors: unknown[] = [];
+      const started = Date.now();
+      const s = await startBullmqScheduler({ redisUrl: redis.url, prefix: 'pds-sched-away', everyMs: 500, retryMs: 300, turn: async () => { turns++; }, onError: (e) => errors.push(e) });
+      expect(Date.now() - started).toBeLessThan(5000);
+      await sleep(1000);
+      expect(turns).toBe(0);
+      expect(errors.length).toBeGreaterThan(0);
+      await redis.start();
+      const deadline = Date.now() + 20_000;
+      while (turns === 0 && Date.now() < deadline) await sleep(100);
+      await s.stop();
+      expect(turns).toBeGreaterThan(0);
+    }, 40_000);
   });
 });

@@ -125,10 +125,12 @@ export class ReportService {
     };
   }
 
-  /** Contracts whose term overlaps the period (signed before it ended, not expiring before it began). */
+  /** Contracts in force during the period: signed before it ended, not expired or revoked before it began. */
   private async contractsIn(period: Period, operatorOrg?: string): Promise<ContractRow[]> {
     return this.deps.store.all<ContractRow>(
-      `SELECT id, operator_org, status, claims FROM contracts WHERE created_at < $e AND expires_at > $s ${operatorOrg ? 'AND operator_org = $o' : ''} ORDER BY id`,
+      `SELECT id, operator_org, status, claims FROM contracts
+       WHERE created_at < $e AND expires_at > $s AND NOT (status = 'revoked' AND status_changed_at < $s) ${operatorOrg ? 'AND operator_org = $o' : ''}
+       ORDER BY id`,
       { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) });
   }
 
@@ -161,12 +163,25 @@ export class ReportService {
   }
 
   /**
-   * The scheduler's turn: for the last ended period, a report for every contract whose term
-   * overlapped it and one per operator, unless already made. Idempotent, so an embedded timer, a
-   * BullMQ repeatable job and a restart may all call it. Answers the reports made.
+   * The scheduler's turn: for each ended period without its reports — the last one, and any
+   * missed while no API ran, back to the oldest contract (a term is at most 36 months) — a report
+   * for every contract in force during it and one per operator. Idempotent, so an embedded timer,
+   * a BullMQ job scheduler and a restart may all call it. Answers the reports made.
    */
   async runSchedule(onError?: (subject: string, err: unknown) => void): Promise<number> {
-    const period = previousPeriod(periodAt(this.now(), this.policy.period, this.offset), this.offset);
+    const oldest = (await this.deps.store.one<{ t: string | null }>('SELECT min(created_at) AS t FROM contracts'))?.t;
+    if (!oldest) return 0;
+    const months = { quarter: 3, month: 1, year: 12 }[this.policy.period];
+    let period = previousPeriod(periodAt(this.now(), this.policy.period, this.offset), this.offset);
+    let made = 0;
+    for (let i = 0; i <= Math.ceil(36 / months) && period.end > oldest; i++) {
+      made += await this.schedulePeriod(period, onError);
+      period = previousPeriod(period, this.offset);
+    }
+    return made;
+  }
+
+  private async schedulePeriod(period: Period, onError?: (subject: string, err: unknown) => void): Promise<number> {
     const done = new Set((await this.deps.store.all<{ schedule_key: string }>('SELECT schedule_key FROM reports WHERE period = $1 AND schedule_key IS NOT NULL', [period.label])).map((r) => r.schedule_key));
     const rows = await this.contractsIn(period);
     const subjects: ReportRequest[] = [
@@ -178,7 +193,7 @@ export class ReportService {
       try {
         if (await this.generate(s, SYSTEM_ACTOR, 'schedule')) made++;
       } catch (err) {
-        onError?.(`${s.kind} ${s.subject}`, err);
+        onError?.(`${s.kind} ${s.subject} ${s.period}`, err);
       }
     }
     return made;

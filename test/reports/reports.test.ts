@@ -185,5 +185,14 @@ describe('risk assessment reports', () => {
     expect(next!.report.previousPeriod.label).toBe(now.label);
     expect(next!.report.trend.find((t) => t.metric === 'escape attempts')).toEqual({ metric: 'escape attempts', current: 0, previous: ESCAPES.length, change: -1 });
     expect(next!.report.rating.findings.map((f) => f.rule)).not.toContain('escape-attempts');
+
+    // an API down for two quarters makes up both when it comes back, each once
+    const much = new Date(Date.parse(now.end) + 190 * 86_400_000);
+    const catchUp = new ReportService({ store: world.platform.store, keys: world.platform.keys, policies: world.platform.policies, now: () => much });
+    expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators));
+    expect(await catchUp.runSchedule()).toBe(0);
+    const periods = (await catchUp.list({ subject: risky })).filter((x) => x.trigger === 'schedule').map((x) => x.period).sort();
+    expect(periods).toHaveLength(3);
+    expect(new Set(periods).size).toBe(3);
   });
 });

@@ -55,6 +55,10 @@ export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string 
         { name: 'escape attempts', color: COLORS.escape, values: f.timeline.map((b) => b.escapeAttempts) },
       ]),
   ];
+  if (r.contracts) {
+    charts.push(bars('contracts', 'Refused jobs per contract (colour: the contract\'s rating)',
+      r.contracts.map((c) => ({ label: `${c.contractId.slice(0, 16)}… ${c.scenario}`.slice(0, 40), value: c.jobsRefused, color: LEVEL_COLOR[c.rating] }))));
+  }
   if (f.privacy?.budget) charts.push(meter('privacy-budget', 'Privacy budget (ε) spent to the end of the period', f.privacy.spentToDate, f.privacy.budget, r.thresholds.epsilonShareMedium));
   const facts = r.facts;
   return `<!doctype html>

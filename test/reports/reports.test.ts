@@ -142,6 +142,8 @@ describe('risk assessment reports', () => {
     expect(r.figures.jobs.released).toBe(2);
     expect(r.rating.level).toBe('high');
     expect(r.rating.findings.map((f) => f.rule)).toContain('contract-rating');
+    const page = await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}.html`, headers: { authorization: `Bearer ${risk}` } });
+    expect(page.body).toContain('data-chart="contracts"');
   });
 
   it('records refused submissions and shows them, with suspensions and withdrawals, in the report', async () => {

@@ -50,6 +50,8 @@ type Thresholds = WorkflowPolicy['reports']['rating'];
 
 interface Rule {
   rule: string;
+  /** The highest level the rule can set. */
+  sets: RiskLevel;
   when: (t: Thresholds) => string;
   /** Answers the level and the finding when the rule fires. */
   check: (f: Figures, facts: ContractFacts | undefined, prev: Figures, t: Thresholds) => { level: RiskLevel; finding: string } | undefined;
@@ -66,6 +68,7 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const RULES: Rule[] = [
   {
     rule: 'escape-attempts',
+    sets: 'high',
     when: (t) => `refused attempts to reach beyond the snapshot or the engine ≥ ${t.escapeAttemptsHigh} → high; ≥ ${t.escapeAttemptsMedium} → medium`,
     check: (f, _facts, prev, t) => {
       if (f.escapeAttempts < t.escapeAttemptsMedium) return undefined;
@@ -77,6 +80,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'singling-out-attempts',
+    sets: 'high',
     when: (t) => `refused attempts to see individuals ≥ ${t.singlingOutHigh} → high; ≥ ${t.singlingOutMedium} → medium`,
     check: (f, _facts, _prev, t) => {
       if (f.singlingOutAttempts < t.singlingOutMedium) return undefined;
@@ -87,6 +91,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'differencing',
+    sets: 'medium',
     when: () => 'any output held by the differencing check → medium',
     check: (f) => {
       const n = f.outputs.heldBy.find((h) => h.check === 'differencing')?.count ?? 0;
@@ -97,6 +102,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'refusal-share',
+    sets: 'medium',
     when: (t) => `refused jobs ≥ ${pct(t.refusalShareMedium)} of at least ${t.refusalShareMinJobs} submitted → medium`,
     check: (f, _facts, _prev, t) => {
       if (f.jobs.submitted < t.refusalShareMinJobs) return undefined;
@@ -108,6 +114,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'privacy-budget',
+    sets: 'medium',
     when: (t) => `ε spent ≥ ${pct(t.epsilonShareMedium)} of the contract's budget → medium`,
     check: (f, _facts, _prev, t) => {
       const p = f.privacy;
@@ -119,6 +126,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'snapshot-risk',
+    sets: 'medium',
     when: (t) => `a snapshot table with more than ${pct(t.snapshotShareBelowKMedium)} of records in classes smaller than k → medium`,
     check: (_f, facts, _prev, t) => {
       const risky = (facts?.snapshot ?? []).filter((s) => s.shareBelowK > t.snapshotShareBelowKMedium);
@@ -131,6 +139,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'contract-interrupted',
+    sets: 'medium',
     when: () => 'the contract was suspended or revoked, or a dataset it uses was withdrawn, in the period → medium',
     check: (_f, facts) => {
       const events = (facts?.statusEvents ?? []).filter((e) => e.action !== 'contract.resumed');
@@ -145,6 +154,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'effectiveness',
+    sets: 'medium',
     when: () => 'a failed yearly effectiveness assessment → medium',
     check: (_f, facts) => {
       const failed = (facts?.effectiveness ?? []).filter((e) => !e.passed);
@@ -164,7 +174,7 @@ export function rate(f: Figures, facts: ContractFacts | undefined, prev: Figures
   return {
     level: maxLevel(findings.map((x) => x.level)),
     findings: findings.sort((a, b) => ORDER[b.level] - ORDER[a.level]),
-    rulesApplied: RULES.map((r) => ({ rule: r.rule, sets: r.rule === 'escape-attempts' || r.rule === 'singling-out-attempts' ? 'high' : 'medium', when: r.when(t) })),
+    rulesApplied: RULES.map((r) => ({ rule: r.rule, sets: r.sets, when: r.when(t) })),
   };
 }
 

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { loadPolicies } from '../../src/policies/index.ts';
+import { categorize, rate, type ContractFacts, type Figures } from '../../src/reports/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import path from 'node:path';
+
+const policy = loadPolicies(path.join(PACKAGE_ROOT, 'policies')).workflow.reports;
+const t = policy.rating;
+
+function figures(over: Partial<Figures> = {}): Figures {
+  return {
+    jobs: { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 },
+    submissionsRefused: [], refusals: [], escapeAttempts: 0, singlingOutAttempts: 0,
+    outputs: { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] },
+    privacy: null, timeline: [], ...over,
+  };
+}
+
+const facts = (over: Partial<ContractFacts> = {}): ContractFacts => ({ snapshot: [], statusEvents: [], withdrawals: [], effectiveness: [], ...over });
+const quiet = figures();
+
+describe('rating rules', () => {
+  it('nothing fired is low, with every rule listed as applied', () => {
+    const r = rate(quiet, facts(), quiet, t);
+    expect(r).toMatchObject({ level: 'low', findings: [] });
+    expect(r.rulesApplied).toHaveLength(8);
+  });
+
+  it('escape attempts: medium from the medium threshold, high from the high one, nothing below', () => {
+    const at = (n: number) => rate(figures({ escapeAttempts: n }), facts(), quiet, t).level;
+    expect(at(t.escapeAttemptsMedium - 1)).toBe('low');
+    expect(at(t.escapeAttemptsMedium)).toBe('medium');
+    expect(at(t.escapeAttemptsHigh - 1)).toBe('medium');
+    expect(at(t.escapeAttemptsHigh)).toBe('high');
+  });
+
+  it('singling-out attempts follow their own thresholds', () => {
+    const at = (n: number) => rate(figures({ singlingOutAttempts: n }), facts(), quiet, t).level;
+    expect([at(t.singlingOutMedium - 1), at(t.singlingOutMedium), at(t.singlingOutHigh)]).toEqual(['low', 'medium', 'high']);
+  });
+
+  it('the refusal share counts only from enough jobs', () => {
+    const jobs = (submitted: number, rejected: number) => figures({ jobs: { ...quiet.jobs, submitted, rejected } });
+    expect(rate(jobs(t.refusalShareMinJobs - 1, t.refusalShareMinJobs - 1), facts(), quiet, t).level).toBe('low');
+    const n = 100;
+    expect(rate(jobs(n, Math.ceil(n * t.refusalShareMedium)), facts(), quiet, t).findings.map((f) => f.rule)).toEqual(['refusal-share']);
+    expect(rate(jobs(n, Math.ceil(n * t.refusalShareMedium) - 1), facts(), quiet, t).level).toBe('low');
+  });
+
+  it('ε, snapshot risk, differencing, interruptions and effectiveness each set medium', () => {
+    const cases: [string, Figures, ContractFacts][] = [
+      ['privacy-budget', figures({ privacy: { budget: 10, spentInPeriod: 2, spentToDate: 10 * t.epsilonShareMedium, share: t.epsilonShareMedium } }), facts()],
+      ['snapshot-risk', quiet, facts({ snapshot: [{ table: 'p', rows: 100, k: 1, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium + 0.01, prosecutorRisk: 1, averageRisk: 0.2 }] })],
+      ['differencing', figures({ outputs: { ...quiet.outputs, held: 1, heldBy: [{ check: 'differencing', count: 1 }] } }), facts()],
+      ['contract-interrupted', quiet, facts({ withdrawals: [{ dataset: 'population', at: 'x', reason: 'objection', by: 'p', reinstatedAt: null }] })],
+      ['contract-interrupted', quiet, facts({ statusEvents: [{ at: 'x', action: 'contract.suspended', actor: 'r', reason: 'check' }] })],
+      ['effectiveness', quiet, facts({ effectiveness: [{ year: 2026, passed: false, indicators: [] }] })],
+    ];
+    for (const [rule, f, x] of cases) {
+      const r = rate(f, x, quiet, t);
+      expect(r.level, rule).toBe('medium');
+      expect(r.findings.map((y) => y.rule), rule).toEqual([rule]);
+      expect(r.findings[0]!.recommendation.length, rule).toBeGreaterThan(20);
+      expect(r.findings[0]!.basis, rule).toMatch(/seed|contract/);
+    }
+    // a resumption alone is not an interruption; a snapshot at the threshold is not above it
+    expect(rate(quiet, facts({ statusEvents: [{ at: 'x', action: 'contract.resumed', actor: 'b', reason: null }] }), quiet, t).level).toBe('low');
+    expect(rate(quiet, facts({ snapshot: [{ table: 'p', rows: 1, k: 10, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium, prosecutorRisk: 0.1, averageRisk: 0.1 }] }), quiet, t).level).toBe('low');
+  });
+
+  it('the highest level wins and findings come highest first', () => {
+    const r = rate(figures({ escapeAttempts: t.escapeAttemptsHigh, outputs: { ...quiet.outputs, heldBy: [{ check: 'differencing', count: 2 }] } }), facts(), quiet, t);
+    expect(r.level).toBe('high');
+    expect(r.findings.map((f) => [f.rule, f.level])).toEqual([['escape-attempts', 'high'], ['differencing', 'medium']]);
+  });
+});
+
+describe('refusal categories', () => {
+  it('classes refusals by code and rule as workflow.yaml says', () => {
+    expect(categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'no-table-functions' }, policy)).toBe('escape');
+    expect(categorize({ code: 'ERR_SANDBOX_DENIED', layer: 'engine' }, policy)).toBe('escape');
+    expect(categorize({ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }, policy)).toBe('singling-out');
+    expect(categorize({ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure', rule: 'identifier-scan' }, policy)).toBe('singling-out');
+    expect(categorize({ code: 'ERR_LIMIT_EXCEEDED', layer: 'process' }, policy)).toBe('limit');
+    expect(categorize({ code: 'ERR_SQL_SYNTAX', layer: 'analysis' }, policy)).toBe('error');
+    expect(categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'function-allowlist' }, policy)).toBe('other');
+  });
+});

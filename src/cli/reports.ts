@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import { loadPolicies } from '../policies/index.ts';
-import { ReportService, verifyReport, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
+import { ReportService, verifyReport, type ReportRequest, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
@@ -18,6 +18,28 @@ function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jw
   return files;
 }
 
+async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): Promise<StoredReport> {
+  const config = configFrom(opts);
+  const keys = await loadKeyRing(config.dataDir);
+  const policies = loadPolicies(config.policiesDir);
+  const made = await withStore(config.dataDir, (store) => new ReportService({ store, keys, policies }).generate(
+    req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'));
+  return made!;
+}
+
+/** The same report through `POST /v1/reports`, then its page: the API records who asked. */
+async function reportFromApi(api: string, token: string | undefined, req: ReportRequest): Promise<StoredReport> {
+  if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a risk or bureau token: --token <jwt> or PDS_TOKEN');
+  const headers = { authorization: `Bearer ${token}` };
+  const body = { ...(req.kind === 'contract' ? { contractId: req.subject } : { operatorOrg: req.subject }), ...(req.period ? { period: req.period } : {}) };
+  const res = await fetch(new URL('/v1/reports', api), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const answer = await res.json() as { report: RiskAssessmentReport; jws: string; html: string } & { code?: string; detail?: string };
+  if (res.status !== 201) throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused the report'}`);
+  const page = await fetch(new URL(answer.html, api), { headers });
+  if (!page.ok) throw new Error(`GET ${answer.html}: HTTP ${page.status}`);
+  return { report: answer.report, jws: answer.jws, html: await page.text() };
+}
+
 /** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */
 export function addReportCommands(program: Command): void {
   program.command('report')
@@ -27,17 +49,15 @@ export function addReportCommands(program: Command): void {
     .option('--operator <org>', 'report on this operator organisation, all its contracts')
     .option('--period <period>', 'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far')
     .option('--out <dir>', 'write the files here', '.')
+    .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
+    .option('--token <jwt>', 'with --api: a risk or bureau token (default: $PDS_TOKEN)')
     .option('--json', 'print {id, rating, files} as JSON')
-    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; period?: string; out: string; json?: boolean }) => {
+    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; period?: string; out: string; api?: string; token?: string; json?: boolean }) => {
       if (!opts.contract && !opts.operator) throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id> or --operator <org>');
-      const config = configFrom(opts);
-      const keys = await loadKeyRing(config.dataDir);
-      const policies = loadPolicies(config.policiesDir);
-      const made = await withStore(config.dataDir, (store) => new ReportService({ store, keys, policies }).generate(
-        opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period } : { kind: 'operator', subject: opts.operator!, period: opts.period },
-        { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'));
-      const files = writeReport(opts.out, made!);
-      const { report } = made!;
+      const req: ReportRequest = opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period } : { kind: 'operator', subject: opts.operator!, period: opts.period };
+      const made = opts.api ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req) : await reportFromStore(opts, req);
+      const files = writeReport(opts.out, made);
+      const { report } = made;
       if (opts.json) {
         console.log(JSON.stringify({ id: report.id, rating: report.rating.level, period: report.period.label, partial: report.partial, files }));
         return;

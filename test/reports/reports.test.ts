@@ -1,8 +1,16 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { parsePeriod, periodAt, ReportService, verifyReport, type RiskAssessmentReport } from '../../src/reports/index.ts';
 import { APPLICATION, approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
+
+const execFileP = promisify(execFile);
+const PDS = path.join(PACKAGE_ROOT, 'bin', 'pds.js');
 
 /** Queries that try to reach beyond the snapshot, each refused by a named analysis rule. */
 const ESCAPES = [
@@ -117,6 +125,23 @@ describe('risk assessment reports', () => {
     expect(r.figures.outputs).toMatchObject({ released: 1, held: 1, heldBy: [{ check: 'differencing', count: 1 }] });
     expect(r.rating.findings.find((f) => f.rule === 'differencing')).toMatchObject({ level: 'medium', finding: expect.stringContaining('1 output(s) held') });
   });
+
+  it('pds report --api asks a running server, and the files it writes verify offline', async () => {
+    const address = await world.server.listen({ port: 0, host: '127.0.0.1' });
+    const out = path.join(world.dataDir, 'cli-reports');
+    const pds = (args: string[], env: NodeJS.ProcessEnv = {}) => execFileP(process.execPath, [PDS, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
+    const { stdout } = await pds(['report', '--contract', risky, '--api', address, '--out', out, '--json'], { PDS_TOKEN: risk });
+    const made = JSON.parse(stdout) as { id: string; rating: string; files: Record<'json' | 'html' | 'jws', string> };
+    expect(made.rating).toBe('high');
+    const jwksFile = path.join(out, 'jwks.json');
+    fs.writeFileSync(jwksFile, JSON.stringify(world.platform.keys.sets.bureau.jwks()));
+    expect((await pds(['verify-report', made.files.json, made.files.jws, '--html', made.files.html, '--jwks', jwksFile])).stdout).toContain(`OK: report ${made.id}`);
+    // the API recorded who asked
+    const audit = await world.platform.store.all<{ actor: string }>(`SELECT actor FROM audit_log WHERE action = 'report.generated' AND object_id = $1`, [made.id]);
+    expect(audit).toEqual([{ actor: 'zhao.lei@risk' }]);
+    await expect(pds(['report', '--contract', risky, '--api', address, '--out', out], { PDS_TOKEN: await world.token('operator', 'org-a') }))
+      .rejects.toMatchObject({ stderr: expect.stringContaining('ERR_AUTH_FORBIDDEN') });
+  }, 60_000);
 
   it('refuses bad requests naming what is wrong', async () => {
     const auth = { authorization: `Bearer ${risk}` };

@@ -48,13 +48,23 @@ export function trend(current: Figures, previous: Figures): Trend[] {
 
 type Thresholds = WorkflowPolicy['reports']['rating'];
 
+/** What the rules look at: the period's figures, the contract's facts, the period before, the trail's state. */
+export interface RatingInput {
+  f: Figures;
+  facts?: ContractFacts;
+  prev: Figures;
+  t: Thresholds;
+  /** The audit chain verified when the report was made. */
+  audit?: { ok: boolean; entries: number; firstBad?: { seq: number; reason: string } };
+}
+
 interface Rule {
   rule: string;
   /** The highest level the rule can set. */
   sets: RiskLevel;
   when: (t: Thresholds) => string;
   /** Answers the level and the finding when the rule fires. */
-  check: (f: Figures, facts: ContractFacts | undefined, prev: Figures, t: Thresholds) => { level: RiskLevel; finding: string } | undefined;
+  check: (c: RatingInput) => { level: RiskLevel; finding: string } | undefined;
   recommendation: string;
   basis: string;
 }
@@ -67,10 +77,20 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
  */
 const RULES: Rule[] = [
   {
+    rule: 'audit-integrity',
+    sets: 'high',
+    when: () => 'the audit chain or its signed checkpoints do not verify → high',
+    check: ({ audit }) => (audit && !audit.ok
+      ? { level: 'high', finding: `the audit trail does not verify: entry ${audit.firstBad?.seq ?? '?'}: ${audit.firstBad?.reason ?? 'unknown'}; the figures of this report come from a store that may have been altered` }
+      : undefined),
+    recommendation: 'Treat the control store as tampered: secure it, compare it with the last audit export and the signed checkpoints, and investigate before relying on any figure.',
+    basis: 'seed 004 第四十九条 (可审计、可追溯); seed 003 第三十四条',
+  },
+  {
     rule: 'escape-attempts',
     sets: 'high',
     when: (t) => `refused attempts to reach beyond the snapshot or the engine ≥ ${t.escapeAttemptsHigh} → high; ≥ ${t.escapeAttemptsMedium} → medium`,
-    check: (f, _facts, prev, t) => {
+    check: ({ f, prev, t }) => {
       if (f.escapeAttempts < t.escapeAttemptsMedium) return undefined;
       const level = f.escapeAttempts >= t.escapeAttemptsHigh ? 'high' : 'medium';
       return { level, finding: `${f.escapeAttempts} refused escape attempt(s) (previous period ${prev.escapeAttempts}): queries reaching for files, other tables, settings or more than one statement` };
@@ -82,7 +102,7 @@ const RULES: Rule[] = [
     rule: 'singling-out-attempts',
     sets: 'high',
     when: (t) => `refused attempts to see individuals ≥ ${t.singlingOutHigh} → high; ≥ ${t.singlingOutMedium} → medium`,
-    check: (f, _facts, _prev, t) => {
+    check: ({ f, t }) => {
       if (f.singlingOutAttempts < t.singlingOutMedium) return undefined;
       return { level: f.singlingOutAttempts >= t.singlingOutHigh ? 'high' : 'medium', finding: `${f.singlingOutAttempts} refused attempt(s) to read individual values or identifiers instead of statistics` };
     },
@@ -93,7 +113,7 @@ const RULES: Rule[] = [
     rule: 'differencing',
     sets: 'medium',
     when: () => 'any output held by the differencing check → medium',
-    check: (f) => {
+    check: ({ f }) => {
       const n = f.outputs.heldBy.find((h) => h.check === 'differencing')?.count ?? 0;
       return n > 0 ? { level: 'medium', finding: `${n} output(s) held because they differ from an earlier output by fewer people than the threshold` } : undefined;
     },
@@ -104,7 +124,7 @@ const RULES: Rule[] = [
     rule: 'refusal-share',
     sets: 'medium',
     when: (t) => `refused jobs ≥ ${pct(t.refusalShareMedium)} of at least ${t.refusalShareMinJobs} submitted → medium`,
-    check: (f, _facts, _prev, t) => {
+    check: ({ f, t }) => {
       if (f.jobs.submitted < t.refusalShareMinJobs) return undefined;
       const share = f.jobs.rejected / f.jobs.submitted;
       return share >= t.refusalShareMedium ? { level: 'medium', finding: `${f.jobs.rejected} of ${f.jobs.submitted} jobs refused (${pct(share)})` } : undefined;
@@ -116,7 +136,7 @@ const RULES: Rule[] = [
     rule: 'privacy-budget',
     sets: 'medium',
     when: (t) => `ε spent ≥ ${pct(t.epsilonShareMedium)} of the contract's budget → medium`,
-    check: (f, _facts, _prev, t) => {
+    check: ({ f, t }) => {
       const p = f.privacy;
       if (!p || p.share === null || p.share < t.epsilonShareMedium) return undefined;
       return { level: 'medium', finding: `ε ${p.spentToDate} of ${p.budget} spent (${pct(p.share)}), ${p.spentInPeriod} of it in this period` };
@@ -128,7 +148,7 @@ const RULES: Rule[] = [
     rule: 'snapshot-risk',
     sets: 'medium',
     when: (t) => `a snapshot table with more than ${pct(t.snapshotShareBelowKMedium)} of records in classes smaller than k → medium`,
-    check: (_f, facts, _prev, t) => {
+    check: ({ facts, t }) => {
       const risky = (facts?.snapshot ?? []).filter((s) => s.shareBelowK > t.snapshotShareBelowKMedium);
       return risky.length > 0
         ? { level: 'medium', finding: risky.map((s) => `${s.table}: ${pct(s.shareBelowK)} of records below k = ${s.policyK} (smallest class ${s.k})`).join('; ') }
@@ -141,7 +161,7 @@ const RULES: Rule[] = [
     rule: 'contract-interrupted',
     sets: 'medium',
     when: () => 'the contract was suspended or revoked, or a dataset it uses was withdrawn, in the period → medium',
-    check: (_f, facts) => {
+    check: ({ facts }) => {
       const events = (facts?.statusEvents ?? []).filter((e) => e.action !== 'contract.resumed');
       const parts = [
         ...events.map((e) => `${e.action.replace('contract.', '')} at ${e.at}${e.reason ? `: ${e.reason}` : ''}`),
@@ -156,7 +176,7 @@ const RULES: Rule[] = [
     rule: 'effectiveness',
     sets: 'medium',
     when: () => 'a failed yearly effectiveness assessment → medium',
-    check: (_f, facts) => {
+    check: ({ facts }) => {
       const failed = (facts?.effectiveness ?? []).filter((e) => !e.passed);
       return failed.length > 0 ? { level: 'medium', finding: `effectiveness assessment failed for ${failed.map((e) => e.year).join(', ')}` } : undefined;
     },
@@ -165,10 +185,11 @@ const RULES: Rule[] = [
   },
 ];
 
-export function rate(f: Figures, facts: ContractFacts | undefined, prev: Figures, t: Thresholds): Rating {
+export function rate(input: RatingInput): Rating {
+  const { t } = input;
   const findings: Finding[] = [];
   for (const r of RULES) {
-    const hit = r.check(f, facts, prev, t);
+    const hit = r.check(input);
     if (hit) findings.push({ rule: r.rule, level: hit.level, finding: hit.finding, recommendation: r.recommendation, basis: r.basis });
   }
   return {

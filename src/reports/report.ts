@@ -26,6 +26,8 @@ export interface RiskAssessmentReport {
   generatedAt: string;
   generatedBy: string;
   trigger: 'schedule' | 'demand';
+  /** The audit chain and its signed checkpoints, verified when the report was made. */
+  auditTrail: AuditTrailState;
   figures: Figures;
   previousFigures: Figures;
   /** Contract reports: snapshot risk, status history, withdrawals, effectiveness. */
@@ -37,6 +39,13 @@ export interface RiskAssessmentReport {
   recommendations: string[];
   thresholds: WorkflowPolicy['reports']['rating'];
   basis: string[];
+}
+
+export interface AuditTrailState {
+  ok: boolean;
+  entries: number;
+  checkpoints: number;
+  firstBad?: { seq: number; reason: string };
 }
 
 export const REPORT_TYP = 'pds-risk-report+jwt';

@@ -1,4 +1,4 @@
-import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import { appendAudit, SYSTEM_ACTOR, verifyAudit, type Actor } from '../audit/index.ts';
 import type { ContractClaims } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
@@ -9,7 +9,7 @@ import { contractFacts, contractFigures, sumFigures, type ContractFacts, type Fi
 import { renderHtml } from './html.ts';
 import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
-import { reportSha256, signReport, type RiskAssessmentReport } from './report.ts';
+import { reportSha256, signReport, type AuditTrailState, type RiskAssessmentReport } from './report.ts';
 
 export interface ReportRequest {
   kind: 'contract' | 'operator';
@@ -68,17 +68,18 @@ export class ReportService {
   }
 
   /** Makes, signs and stores a report; a scheduled one at most once per subject and period. */
-  async generate(req: ReportRequest, actor: Actor, trigger: 'schedule' | 'demand' = 'demand', requestId?: string): Promise<StoredReport | undefined> {
+  async generate(req: ReportRequest, actor: Actor, trigger: 'schedule' | 'demand' = 'demand', requestId?: string, trail?: AuditTrailState): Promise<StoredReport | undefined> {
     const now = this.now();
     const period = req.period ? parsePeriod(req.period, this.offset) : periodAt(now, this.policy.period, this.offset);
     if (Date.parse(period.start) > now.getTime()) {
       throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, { errors: [{ field: '/body/period', message: 'a period that has begun' }] });
     }
     const id = newId('rpt', now);
-    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period) : await this.operatorContent(req.subject, period);
+    const auditTrail = trail ?? await this.auditTrail();
+    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period, auditTrail) : await this.operatorContent(req.subject, period, auditTrail);
     const report: RiskAssessmentReport = {
       id, kind: req.kind, subject: req.subject, period, previousPeriod: previousPeriod(period, this.offset), partial: !hasEnded(period, now),
-      generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, ...content,
+      generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, auditTrail, ...content,
       thresholds: this.policy.rating, basis: BASIS,
     };
     const html = renderHtml(report, reportSha256(report));
@@ -100,6 +101,12 @@ export class ReportService {
     return stored ? { report, html, jws } : undefined;
   }
 
+  /** The trail the figures stand on, verified with its signed checkpoints when the report is made. */
+  private async auditTrail(): Promise<AuditTrailState> {
+    const v = await verifyAudit(this.deps.store, this.deps.keys.bureauVerifier());
+    return { ok: v.ok, entries: v.entries, checkpoints: v.checkpoints ?? 0, ...(v.firstBad ? { firstBad: v.firstBad } : {}) };
+  }
+
   private async loadContract(id: string): Promise<{ row: ContractRow; claims: ContractClaims }> {
     const row = await this.deps.store.one<ContractRow>('SELECT id, operator_org, status, claims FROM contracts WHERE id = $1', [id]);
     if (!row) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
@@ -115,10 +122,10 @@ export class ReportService {
     };
   }
 
-  private async contractContent(id: string, period: Period) {
+  private async contractContent(id: string, period: Period, audit: AuditTrailState) {
     const { row, claims } = await this.loadContract(id);
     const { figures, previousFigures, facts } = await this.measure(id, claims, period);
-    const rating = rate(figures, facts, previousFigures, this.policy.rating);
+    const rating = rate({ f: figures, facts, prev: previousFigures, t: this.policy.rating, audit });
     return {
       operatorOrg: row.operator_org, scenario: { name: claims.scenario.name, purpose: claims.scenario.purpose },
       figures, previousFigures, facts, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating),
@@ -134,18 +141,18 @@ export class ReportService {
       { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) });
   }
 
-  private async operatorContent(org: string, period: Period) {
+  private async operatorContent(org: string, period: Period, audit: AuditTrailState) {
     const rows = await this.contractsIn(period, org);
     if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `operator ${org} held no contract in ${period.label}`);
     const each = [];
     for (const row of rows) {
       const claims = JSON.parse(row.claims) as ContractClaims;
       const m = await this.measure(row.id, claims, period);
-      each.push({ row, claims, ...m, rating: rate(m.figures, m.facts, m.previousFigures, this.policy.rating) });
+      each.push({ row, claims, ...m, rating: rate({ f: m.figures, facts: m.facts, prev: m.previousFigures, t: this.policy.rating }) });
     }
     const figures = sumFigures(each.map((e) => e.figures), period);
     const previousFigures = sumFigures(each.map((e) => e.previousFigures), previousPeriod(period, this.offset));
-    const own = rate(figures, undefined, previousFigures, this.policy.rating);
+    const own = rate({ f: figures, prev: previousFigures, t: this.policy.rating, audit });
     // an operator is rated no lower than its riskiest contract
     const perContract: Finding[] = each.filter((e) => e.rating.level !== 'low').map((e) => ({
       rule: 'contract-rating', level: e.rating.level,
@@ -174,14 +181,15 @@ export class ReportService {
     const months = { quarter: 3, month: 1, year: 12 }[this.policy.period];
     let period = previousPeriod(periodAt(this.now(), this.policy.period, this.offset), this.offset);
     let made = 0;
+    let trail: AuditTrailState | undefined;
     for (let i = 0; i <= Math.ceil(36 / months) && period.end > oldest; i++) {
-      made += await this.schedulePeriod(period, onError);
+      made += await this.schedulePeriod(period, async () => (trail ??= await this.auditTrail()), onError);
       period = previousPeriod(period, this.offset);
     }
     return made;
   }
 
-  private async schedulePeriod(period: Period, onError?: (subject: string, err: unknown) => void): Promise<number> {
+  private async schedulePeriod(period: Period, trail: () => Promise<AuditTrailState>, onError?: (subject: string, err: unknown) => void): Promise<number> {
     const done = new Set((await this.deps.store.all<{ schedule_key: string }>('SELECT schedule_key FROM reports WHERE period = $1 AND schedule_key IS NOT NULL', [period.label])).map((r) => r.schedule_key));
     const rows = await this.contractsIn(period);
     const subjects: ReportRequest[] = [
@@ -191,7 +199,7 @@ export class ReportService {
     let made = 0;
     for (const s of subjects) {
       try {
-        if (await this.generate(s, SYSTEM_ACTOR, 'schedule')) made++;
+        if (await this.generate(s, SYSTEM_ACTOR, 'schedule', undefined, await trail())) made++;
       } catch (err) {
         onError?.(`${s.kind} ${s.subject} ${s.period}`, err);
       }

@@ -21,13 +21,13 @@ const quiet = figures();
 
 describe('rating rules', () => {
   it('nothing fired is low, with every rule listed as applied', () => {
-    const r = rate(quiet, facts(), quiet, t);
+    const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
-    expect(r.rulesApplied).toHaveLength(8);
+    expect(r.rulesApplied).toHaveLength(9);
   });
 
   it('escape attempts: medium from the medium threshold, high from the high one, nothing below', () => {
-    const at = (n: number) => rate(figures({ escapeAttempts: n }), facts(), quiet, t).level;
+    const at = (n: number) => rate({ f: figures({ escapeAttempts: n }), facts: facts(), prev: quiet, t }).level;
     expect(at(t.escapeAttemptsMedium - 1)).toBe('low');
     expect(at(t.escapeAttemptsMedium)).toBe('medium');
     expect(at(t.escapeAttemptsHigh - 1)).toBe('medium');
@@ -35,16 +35,16 @@ describe('rating rules', () => {
   });
 
   it('singling-out attempts follow their own thresholds', () => {
-    const at = (n: number) => rate(figures({ singlingOutAttempts: n }), facts(), quiet, t).level;
+    const at = (n: number) => rate({ f: figures({ singlingOutAttempts: n }), facts: facts(), prev: quiet, t }).level;
     expect([at(t.singlingOutMedium - 1), at(t.singlingOutMedium), at(t.singlingOutHigh)]).toEqual(['low', 'medium', 'high']);
   });
 
   it('the refusal share counts only from enough jobs', () => {
     const jobs = (submitted: number, rejected: number) => figures({ jobs: { ...quiet.jobs, submitted, rejected } });
-    expect(rate(jobs(t.refusalShareMinJobs - 1, t.refusalShareMinJobs - 1), facts(), quiet, t).level).toBe('low');
+    expect(rate({ f: jobs(t.refusalShareMinJobs - 1, t.refusalShareMinJobs - 1), facts: facts(), prev: quiet, t }).level).toBe('low');
     const n = 100;
-    expect(rate(jobs(n, Math.ceil(n * t.refusalShareMedium)), facts(), quiet, t).findings.map((f) => f.rule)).toEqual(['refusal-share']);
-    expect(rate(jobs(n, Math.ceil(n * t.refusalShareMedium) - 1), facts(), quiet, t).level).toBe('low');
+    expect(rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium)), facts: facts(), prev: quiet, t }).findings.map((f) => f.rule)).toEqual(['refusal-share']);
+    expect(rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium) - 1), facts: facts(), prev: quiet, t }).level).toBe('low');
   });
 
   it('ε, snapshot risk, differencing, interruptions and effectiveness each set medium', () => {
@@ -57,19 +57,26 @@ describe('rating rules', () => {
       ['effectiveness', quiet, facts({ effectiveness: [{ year: 2026, passed: false, indicators: [] }] })],
     ];
     for (const [rule, f, x] of cases) {
-      const r = rate(f, x, quiet, t);
+      const r = rate({ f: f, facts: x, prev: quiet, t });
       expect(r.level, rule).toBe('medium');
       expect(r.findings.map((y) => y.rule), rule).toEqual([rule]);
       expect(r.findings[0]!.recommendation.length, rule).toBeGreaterThan(20);
       expect(r.findings[0]!.basis, rule).toMatch(/seed|contract/);
     }
     // a resumption alone is not an interruption; a snapshot at the threshold is not above it
-    expect(rate(quiet, facts({ statusEvents: [{ at: 'x', action: 'contract.resumed', actor: 'b', reason: null }] }), quiet, t).level).toBe('low');
-    expect(rate(quiet, facts({ snapshot: [{ table: 'p', rows: 1, k: 10, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium, prosecutorRisk: 0.1, averageRisk: 0.1 }] }), quiet, t).level).toBe('low');
+    expect(rate({ f: quiet, facts: facts({ statusEvents: [{ at: 'x', action: 'contract.resumed', actor: 'b', reason: null }] }), prev: quiet, t }).level).toBe('low');
+    expect(rate({ f: quiet, facts: facts({ snapshot: [{ table: 'p', rows: 1, k: 10, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium, prosecutorRisk: 0.1, averageRisk: 0.1 }] }), prev: quiet, t }).level).toBe('low');
+  });
+
+  it('an audit trail that does not verify rates any report high, naming the entry', () => {
+    const r = rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: false, entries: 40, firstBad: { seq: 17, reason: 'hash does not match the entry content' } } });
+    expect(r.level).toBe('high');
+    expect(r.findings[0]).toMatchObject({ rule: 'audit-integrity', finding: expect.stringContaining('entry 17: hash does not match') });
+    expect(rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: true, entries: 40 } }).level).toBe('low');
   });
 
   it('the highest level wins and findings come highest first', () => {
-    const r = rate(figures({ escapeAttempts: t.escapeAttemptsHigh, outputs: { ...quiet.outputs, heldBy: [{ check: 'differencing', count: 2 }] } }), facts(), quiet, t);
+    const r = rate({ f: figures({ escapeAttempts: t.escapeAttemptsHigh, outputs: { ...quiet.outputs, heldBy: [{ check: 'differencing', count: 2 }] } }), facts: facts(), prev: quiet, t });
     expect(r.level).toBe('high');
     expect(r.findings.map((f) => [f.rule, f.level])).toEqual([['escape-attempts', 'high'], ['differencing', 'medium']]);
   });

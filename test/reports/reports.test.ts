@@ -78,7 +78,7 @@ describe('risk assessment reports', () => {
     expect(r.figures.escapeAttempts).toBe(0);
     expect(r.rating.level).not.toBe('high');
     expect(r.rating.findings.map((f) => f.rule)).not.toContain('escape-attempts');
-    expect(r.rating.rulesApplied.map((x) => x.rule)).toEqual(['escape-attempts', 'singling-out-attempts', 'differencing', 'refusal-share', 'privacy-budget', 'snapshot-risk', 'contract-interrupted', 'effectiveness']);
+    expect(r.rating.rulesApplied.map((x) => x.rule)).toEqual(['audit-integrity', 'escape-attempts', 'singling-out-attempts', 'differencing', 'refusal-share', 'privacy-budget', 'snapshot-risk', 'contract-interrupted', 'effectiveness']);
   });
 
   it('a changed figure, finding or page no longer verifies', async () => {
@@ -221,5 +221,16 @@ describe('risk assessment reports', () => {
     const periods = (await catchUp.list({ subject: risky })).filter((x) => x.trigger === 'schedule').map((x) => x.period).sort();
     expect(periods).toHaveLength(3);
     expect(new Set(periods).size).toBe(3);
+  });
+
+  // last: it breaks the trail for good
+  it('a trail altered in the store rates every report high, naming the first bad entry', async () => {
+    const before = await report({ contractId: calm });
+    expect(before.report.auditTrail).toMatchObject({ ok: true });
+    await world.platform.store.write((tx) => tx.run(`UPDATE audit_log SET reason = 'nothing happened' WHERE seq = 5`));
+    const { report: r } = await report({ contractId: calm });
+    expect(r.auditTrail).toMatchObject({ ok: false, firstBad: { seq: 5 } });
+    expect(r.rating.level).toBe('high');
+    expect(r.rating.findings[0]).toMatchObject({ rule: 'audit-integrity', level: 'high', finding: expect.stringContaining('entry 5') });
   });
 });

@@ -71,7 +71,7 @@ function fromRow(r: AuditRow): AuditEntry {
  * inserting or reordering any entry breaks the chain from there on.
  */
 export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Date()): Promise<AuditEntry> {
-  const head = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const head = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
   const body: Body = {
     seq: (head?.seq ?? 0) + 1,
     at: now.toISOString(),
@@ -92,6 +92,7 @@ export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Dat
     [entry.seq, entry.at, entry.actor, entry.role, entry.org, entry.action, entry.objectType, entry.objectId,
       entry.reason, entry.requestId, JSON.stringify(entry.details), entry.prevHash, entry.hash],
   );
+  await tx.run(head ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)', [entry.seq, entry.hash]);
   return entry;
 }
 

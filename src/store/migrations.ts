@@ -227,4 +227,14 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE dataset_withdrawals ADD COLUMN reinstate_reason VARCHAR;
     `,
   },
+  {
+    version: 11,
+    name: 'audit chain head',
+    sql: `
+      -- the chain's last seq and hash, kept in the append's own transaction: finding the head
+      -- was a top-N over the whole log on every append (slower as the log grew)
+      CREATE TABLE audit_head (seq BIGINT NOT NULL, hash VARCHAR NOT NULL);
+      INSERT INTO audit_head SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+    `,
+  },
 ];

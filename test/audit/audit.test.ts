@@ -81,13 +81,23 @@ describe('signed checkpoints', () => {
     expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: false, firstBad: { seq: 6, reason: expect.stringMatching(/missing: the log was cut/) } });
   });
 
+  it('a tail cut before the next checkpoint shows at the next entry written', async () => {
+    await add(6);
+    await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 5'));
+    await add(1);
+    // the head kept with the chain still names entry 6: the next entry follows it, not entry 4
+    expect(await verifyAudit(store)).toMatchObject({ ok: false, firstBad: { seq: 7, reason: 'expected seq 5' } });
+  });
+
   it('finds a rewritten chain and a forged checkpoint', async () => {
     await add(4);
     await maybeCheckpoint(store, keys.bureau, { everyEntries: 4, everyMs: 86_400_000 });
     // rebuild the whole chain after an edit: consistent in itself, but not what the bureau signed
     const entries = await listAudit(store);
     await store.write(async (tx) => {
+      // an attacker with write access to the store resets the head too
       await tx.run('DELETE FROM audit_log');
+      await tx.run('DELETE FROM audit_head');
       for (const e of entries) {
         await appendAudit(tx, { actor: SYSTEM_ACTOR, action: e.seq === 2 ? 'rewritten' : e.action, objectType: e.objectType, objectId: e.objectId });
       }

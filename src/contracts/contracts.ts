@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import { appendAudit, type Actor } from '../audit/index.ts';
-import { assertNotWithdrawn } from './withdrawn.ts';
+import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyData, fileSha256, type DummyTable } from '../masking/index.ts';
@@ -8,6 +7,7 @@ import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+import { assertNotWithdrawn } from './withdrawn.ts';
 
 export type ContractStatus = 'active' | 'suspended' | 'revoked' | 'expired';
 export type ContractAction = 'suspend' | 'resume' | 'revoke';
@@ -167,13 +167,43 @@ export class ContractService {
     await tx.run(`UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`, [rule.to, reason, at, actor.sub, id]);
     await appendAudit(tx, { actor, action: `contract.${rule.to === 'active' ? 'resumed' : rule.to}`, objectType: 'contract', objectId: id, reason, requestId, details: { from: c.status } });
     if (action === 'resume') return { halted: [] };
-    const outcome = action === 'suspend'
-      ? { status: 'cancelled' as const, code: 'ERR_CONTRACT_SUSPENDED' as const, message: `contract suspended: ${reason}` }
-      : { status: 'failed' as const, code: 'ERR_CONTRACT_REVOKED' as const, message: `contract revoked: ${reason}` };
-    const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, outcome, actor) : [];
-    if (action !== 'revoke') return { halted };
-    await appendAudit(tx, { actor, action: 'snapshot.deleted', objectType: 'contract', objectId: id, reason: 'contract revoked: supply closed', requestId, details: { hash: c.snapshotHash } });
-    return { halted, deleteSnapshot: c.snapshotPath };
+    if (action === 'suspend') {
+      const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, { status: 'cancelled', code: 'ERR_CONTRACT_SUSPENDED', message: `contract suspended: ${reason}` }, actor) : [];
+      return { halted };
+    }
+    return this.closeSupply(tx, id, c.snapshotHash, c.snapshotPath, { code: 'ERR_CONTRACT_REVOKED', message: `contract revoked: ${reason}`, why: 'contract revoked' }, actor, requestId);
+  }
+
+  /** A contract that ended (revoked, expired): its unfinished jobs fail, and its snapshot goes after the commit. */
+  private async closeSupply(tx: Tx, id: string, snapshotHash: string, snapshotPath: string, end: { code: ErrorCode; message: string; why: string }, actor: Actor, requestId?: string): Promise<Transitioned> {
+    const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, { status: 'failed', code: end.code, message: end.message }, actor) : [];
+    await appendAudit(tx, { actor, action: 'snapshot.deleted', objectType: 'contract', objectId: id, reason: `${end.why}: supply closed`, requestId, details: { hash: snapshotHash } });
+    return { halted, deleteSnapshot: snapshotPath };
+  }
+
+  /**
+   * Ends the contracts whose term is over (seed 002 第三十二条: a term of at most three years), as
+   * the platform's housekeeping finds them: status `expired`, recorded, unfinished jobs failed with
+   * ERR_CONTRACT_EXPIRED, the snapshot deleted (seed 003 第三十九条: destruction supervised).
+   * Until then reads already show them expired and nothing runs under them.
+   */
+  async expireDue(): Promise<string[]> {
+    const now = this.now().toISOString();
+    const due = await this.deps.store.all<{ id: string }>(`SELECT id FROM contracts WHERE status IN ('active', 'suspended') AND expires_at <= $1 ORDER BY expires_at`, [now]);
+    const expired: string[] = [];
+    for (const { id } of due) {
+      const done = await this.deps.store.write(async (tx) => {
+        const c = await tx.one<Row>(`SELECT status, snapshot_path, snapshot_hash, expires_at FROM contracts WHERE id = $1 AND status IN ('active', 'suspended') AND expires_at <= $2`, [id, now]);
+        if (!c) return undefined;
+        await tx.run(`UPDATE contracts SET status = 'expired', status_reason = 'the contract term has ended', status_changed_at = $1, status_changed_by = 'system' WHERE id = $2`, [now, id]);
+        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'contract.expired', objectType: 'contract', objectId: id, reason: 'the contract term has ended', details: { from: c.status, expiresAt: c.expires_at } });
+        return this.closeSupply(tx, id, c.snapshot_hash!, c.snapshot_path!, { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'contract expired' }, SYSTEM_ACTOR);
+      });
+      if (!done) continue;
+      this.afterTransition(done);
+      expired.push(id);
+    }
+    return expired;
   }
 
   /** After the commit: interrupt running jobs, and close supply by deleting a revoked contract's snapshot. */

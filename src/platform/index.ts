@@ -73,13 +73,19 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
     await executor.start(() => Promise.resolve());
   }
-  // signed checkpoints of the audit chain: every N entries (checked every few seconds) and daily
+  // housekeeping every few seconds: signed checkpoints of the audit chain (every N entries and
+  // daily), and contracts whose term has ended closed for good
   const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
   const checkpoint = () => Promise.resolve()
     .then(() => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 }))
     .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
-  const checkpointTimer = setInterval(() => { void checkpoint(); }, 5000);
-  checkpointTimer.unref();
+  const expire = () => Promise.resolve()
+    .then(() => contracts.expireDue())
+    .then((ids) => { if (ids.length > 0) logger.info({ contracts: ids }, 'contracts expired'); })
+    .catch((err: unknown) => logger.error({ err }, 'contract expiry failed'));
+  let housekeeping: Promise<unknown> | undefined;
+  const housekeepingTimer = setInterval(() => { housekeeping ??= expire().then(checkpoint).finally(() => { housekeeping = undefined; }); }, 5000);
+  housekeepingTimer.unref();
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
   const reports = new ReportService({ store, keys, policies });
   const turn = () => reports.runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
@@ -93,7 +99,8 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, outputs, reports,
     verifyToken: createTokenVerifier(keys, config.auth),
     async close() {
-      clearInterval(checkpointTimer);
+      clearInterval(housekeepingTimer);
+      await housekeeping;
       await scheduler.stop();
       await checkpoint();
       await executor.stop();

@@ -162,7 +162,8 @@ const RULES: Rule[] = [
     sets: 'medium',
     when: () => 'the contract was suspended or revoked, or a dataset it uses was withdrawn, in the period → medium',
     check: ({ facts }) => {
-      const events = (facts?.statusEvents ?? []).filter((e) => e.action !== 'contract.resumed');
+      // a resumption or the term's end is not an interruption
+      const events = (facts?.statusEvents ?? []).filter((e) => e.action === 'contract.suspended' || e.action === 'contract.revoked');
       const parts = [
         ...events.map((e) => `${e.action.replace('contract.', '')} at ${e.at}${e.reason ? `: ${e.reason}` : ''}`),
         ...(facts?.withdrawals ?? []).map((w) => `dataset ${w.dataset} withdrawn at ${w.at}: ${w.reason}`),

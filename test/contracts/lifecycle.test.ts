@@ -160,6 +160,28 @@ describe('contract workflow and lifecycle', () => {
       expect((await get(op, `/v1/contracts/${contractId}`)).json().status).toBe('expired');
     });
 
+    it('housekeeping closes an ended contract for good: recorded, its queued job failed, its snapshot deleted', async () => {
+      const contractId = await approvedContract(world);
+      const suspended = await approvedContract(world);
+      expect((await post(risk, `/v1/contracts/${suspended}/suspend`, { reason: '核查' })).statusCode).toBe(200);
+      const snapshot = (await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [contractId]))!.snapshot_path;
+      const jobId = await queueThen(contractId, async () => {
+        await world.platform.store.write((tx) => tx.run("UPDATE contracts SET expires_at = '2001-01-01T00:00:00.000Z' WHERE id IN ($1, $2)", [contractId, suspended]));
+        await world.platform.contracts.expireDue();
+      });
+      // the platform's own housekeeping may have been first: either way each ends once
+      const rows = await world.platform.store.all<{ id: string; status: string }>('SELECT id, status FROM contracts WHERE id IN ($1, $2) ORDER BY id', [contractId, suspended]);
+      expect(rows.map((r) => r.status)).toEqual(['expired', 'expired']);
+      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }] });
+      expect(fs.existsSync(snapshot)).toBe(false);
+      const audit = await world.platform.store.all<{ action: string; actor: string }>('SELECT action, actor FROM audit_log WHERE object_id = $1 ORDER BY seq', [contractId]);
+      expect(audit.map((a) => a.action).slice(-2)).toEqual(['contract.expired', 'snapshot.deleted']);
+      expect(audit.filter((a) => a.action === 'contract.expired')).toEqual([{ action: 'contract.expired', actor: 'system' }]);
+      expect(await world.platform.contracts.expireDue()).toEqual([]);
+      // an ended contract is not resumed
+      expect((await post(bur, `/v1/contracts/${suspended}/resume`, { reason: 'x' })).json().code).toBe('ERR_CONTRACT_STATE');
+    });
+
     it('a revocation that commits while the query runs stops the release inside its transaction', async () => {
       const contractId = await approvedContract(world);
       const contracts = world.platform.contracts;

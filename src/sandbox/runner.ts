@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,10 +32,46 @@ export interface ProcessLimits {
 const DEFAULT_PROCESS_LIMITS: ProcessLimits = { dataBytes: 6 * 2 ** 30, fileSizeBytes: 2 * 2 ** 30 };
 let processLimits = DEFAULT_PROCESS_LIMITS;
 
+/**
+ * From TypeScript sources, the runner is bundled once per process into one plain ES module under
+ * node_modules/.cache (where its external packages resolve), named by its content's hash: every
+ * job's fresh runner then starts without the tsx loader compiling the same modules again (about
+ * 0.2 s of CPU a job). Where the bundle cannot be written, the loader still works.
+ */
+let bundledRunner: string | null | undefined;
+
+export function runnerModule(): { file: string; loader: boolean } {
+  if (!fromSource) return { file: RUNNER, loader: false };
+  bundledRunner ??= bundleRunner();
+  return bundledRunner ? { file: bundledRunner, loader: false } : { file: RUNNER, loader: true };
+}
+
+function bundleRunner(): string | null {
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const out = esbuild.buildSync({
+      entryPoints: [RUNNER], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'silent',
+    });
+    const code = out.outputFiles[0]!.text;
+    const dir = path.resolve(here, '..', '..', 'node_modules', '.cache', 'pubdata-sandbox');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `runner-process-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!fs.existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, code, { mode: 0o644 });
+      fs.renameSync(tmp, file);
+    }
+    return file;
+  } catch {
+    return null;
+  }
+}
+
 function spawnRunner(isolated = true): ChildProcess {
-  const nodeArgs = [...loaderArgs(), '--max-old-space-size=512'];
+  const runner = runnerModule();
+  const nodeArgs = [...(runner.loader ? loaderArgs() : []), '--max-old-space-size=512'];
   const limited = isolated && PRLIMIT !== undefined;
-  return fork(RUNNER, [], {
+  return fork(runner.file, [], {
     // prlimit sets the limits, then execs node in place: the IPC channel passes through
     execPath: limited ? PRLIMIT : process.execPath,
     execArgv: limited

@@ -161,4 +161,26 @@ export async function exportAudit(store: Store): Promise<string> {
   return [...entries.map((e) => JSON.stringify({ type: 'entry', ...e })), ...checkpoints.map((c) => JSON.stringify({ type: 'checkpoint', ...c }))].join('\n') + '\n';
 }
 
+/**
+ * Records which key each identity signs with, when it differs from what the trail last says: at
+ * start-up, and after `pds keys rotate` (run by hand, perhaps while the server holds the store).
+ * Answers the identities recorded.
+ */
+export async function recordKeysInUse(store: Store, current: Record<string, string>, now: Date = new Date()): Promise<string[]> {
+  return store.write(async (tx) => {
+    const changed: string[] = [];
+    for (const [name, kid] of Object.entries(current)) {
+      const last = await tx.one<{ kid: string | null }>(
+        `SELECT json_extract_string(details, '$.kid') AS kid FROM audit_log WHERE action = 'keys.current' AND object_id = $1 ORDER BY seq DESC LIMIT 1`, [name]);
+      if (last?.kid === kid) continue;
+      await appendAudit(tx, {
+        actor: SYSTEM_ACTOR, action: 'keys.current', objectType: 'key', objectId: name,
+        reason: last ? 'the key was rotated' : 'first recorded', details: { kid, previous: last?.kid ?? null },
+      }, now);
+      changed.push(name);
+    }
+    return changed;
+  });
+}
+
 export { CHECKPOINT_TYP, listCheckpoints, maybeCheckpoint, verifyCheckpoints, type Checkpoint } from './checkpoints.ts';

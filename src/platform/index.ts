@@ -7,7 +7,7 @@ import { PdsError } from '../errors/index.ts';
 import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
-import { maybeCheckpoint } from '../audit/index.ts';
+import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
 import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
@@ -73,8 +73,9 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
     await executor.start(() => Promise.resolve());
   }
-  // housekeeping every few seconds: signed checkpoints of the audit chain (every N entries and
-  // daily), and contracts whose term has ended closed for good
+  // housekeeping every few seconds: contracts whose term has ended closed for good, a key
+  // rotated by `pds keys rotate` recorded, signed checkpoints of the audit chain (every N entries
+  // and daily)
   const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
   const checkpoint = () => Promise.resolve()
     .then(() => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 }))
@@ -83,8 +84,12 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     .then(() => contracts.expireDue())
     .then((ids) => { if (ids.length > 0) logger.info({ contracts: ids }, 'contracts expired'); })
     .catch((err: unknown) => logger.error({ err }, 'contract expiry failed'));
+  const keysInUse = () => Promise.resolve()
+    .then(() => recordKeysInUse(store, { bureau: keys.sets.bureau.current.kid, issuer: keys.sets.issuer.current.kid }))
+    .catch((err: unknown) => logger.error({ err }, 'recording the keys in use failed'));
+  await keysInUse();
   let housekeeping: Promise<unknown> | undefined;
-  const housekeepingTimer = setInterval(() => { housekeeping ??= expire().then(checkpoint).finally(() => { housekeeping = undefined; }); }, 5000);
+  const housekeepingTimer = setInterval(() => { housekeeping ??= expire().then(keysInUse).then(checkpoint).finally(() => { housekeeping = undefined; }); }, 5000);
   housekeepingTimer.unref();
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
   const reports = new ReportService({ store, keys, policies });

@@ -294,6 +294,12 @@ describe('contract workflow and lifecycle', () => {
       const header = JSON.parse(Buffer.from((await get(op, `/v1/contracts/${after}/jws`)).body.split('.')[0]!, 'base64url').toString());
       expect(header.kid).toBe(world.platform.keys.bureau.kid);
       expect(header.kid).not.toBe(oldKid);
-    });
+      // the running platform's housekeeping puts the rotation in the audit trail
+      const rotated = async () => (await world.platform.store.all<{ details: string }>(
+        `SELECT details FROM audit_log WHERE action = 'keys.current' AND object_id = 'bureau' ORDER BY seq`)).map((r) => JSON.parse(r.details) as { kid: string; previous: string | null });
+      const deadline = Date.now() + 15_000;
+      while ((await rotated()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(await rotated()).toEqual([{ kid: oldKid, previous: null }, { kid: header.kid, previous: oldKid }]);
+    }, 30_000);
   });
 });

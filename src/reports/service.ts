@@ -107,9 +107,13 @@ export class ReportService {
     return { ok: v.ok, entries: v.entries, checkpoints: v.checkpoints ?? 0, ...(v.firstBad ? { firstBad: v.firstBad } : {}) };
   }
 
-  private async loadContract(id: string): Promise<{ row: ContractRow; claims: ContractClaims }> {
-    const row = await this.deps.store.one<ContractRow>('SELECT id, operator_org, status, claims FROM contracts WHERE id = $1', [id]);
+  private async loadContract(id: string, period: Period): Promise<{ row: ContractRow; claims: ContractClaims }> {
+    const row = await this.deps.store.one<ContractRow>('SELECT id, operator_org, status, claims, created_at, expires_at FROM contracts WHERE id = $1', [id]);
     if (!row) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    // a period the contract was never in force in has nothing to assess
+    const outside = row.created_at! >= period.end ? `was signed on ${row.created_at}, after ${period.label} ended`
+      : row.expires_at! <= period.start ? `ended on ${row.expires_at}, before ${period.label} began` : undefined;
+    if (outside) throw new PdsError('ERR_VALIDATION', `contract ${id} ${outside}`, { errors: [{ field: '/body/period', message: 'a period in the contract\'s term' }] });
     return { row, claims: JSON.parse(row.claims) as ContractClaims };
   }
 
@@ -123,7 +127,7 @@ export class ReportService {
   }
 
   private async contractContent(id: string, period: Period, audit: AuditTrailState) {
-    const { row, claims } = await this.loadContract(id);
+    const { row, claims } = await this.loadContract(id, period);
     const { figures, previousFigures, facts } = await this.measure(id, claims, period);
     const rating = rate({ f: figures, facts, prev: previousFigures, t: this.policy.rating, audit });
     return {

@@ -153,6 +153,9 @@ describe('risk assessment reports', () => {
     const future = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { contractId: risky, period: '2999-Q1' } });
     expect(future.statusCode).toBe(400);
     expect(future.json().detail).toContain('has not started');
+    const before = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { contractId: risky, period: '2020-Q1' } });
+    expect(before.statusCode).toBe(400);
+    expect(before.json()).toMatchObject({ detail: expect.stringContaining('after 2020-Q1 ended'), errors: [{ field: '/body/period' }] });
     const nobody = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { operatorOrg: 'org-nobody' } });
     expect(nobody.statusCode).toBe(404);
   });

@@ -1,40 +1,9 @@
 import type { ContractClaims } from '../contracts/index.ts';
 import type { WorkflowPolicy } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
-import type { Period } from './period.ts';
+import type { ContractFacts, Figures, Period, RefusalCategory, RefusalCount } from './schema.ts';
 
-/** What a refusal was, for risk staff: the classes the rating rules weigh. */
-export type RefusalCategory = 'escape' | 'singling-out' | 'limit' | 'error' | 'other';
-
-export interface RefusalCount {
-  layer: string;
-  /** The named rule, or the error code when no rule was named. */
-  rule: string;
-  code: string;
-  category: RefusalCategory;
-  count: number;
-}
-
-/** Everything one contract did in one period, counted from the control store. */
-export interface Figures {
-  jobs: { submitted: number; run: number; released: number; held: number; rejected: number; failed: number; cancelled: number; unfinished: number };
-  /** Submissions refused before a job existed (suspended contract, quota, budget, …), by code. */
-  submissionsRefused: { code: string; count: number }[];
-  refusals: RefusalCount[];
-  escapeAttempts: number;
-  singlingOutAttempts: number;
-  outputs: { released: number; held: number; rejected: number; cellsSuppressed: number; heldBy: { check: string; count: number }[] };
-  privacy: { budget: number | null; spentInPeriod: number; spentToDate: number; share: number | null } | null;
-  /** Counts over the period's buckets (weeks of a quarter, days of a month, months of a year). */
-  timeline: { start: string; submitted: number; refused: number; escapeAttempts: number }[];
-}
-
-export interface ContractFacts {
-  snapshot: { table: string; rows: number; k: number; policyK: number; shareBelowK: number; prosecutorRisk: number; averageRisk: number }[];
-  statusEvents: { at: string; action: string; actor: string; reason: string | null }[];
-  withdrawals: { dataset: string; at: string; reason: string; by: string; reinstatedAt: string | null }[];
-  effectiveness: { year: number; passed: boolean; indicators: { name: string; value: number; target?: number; met: boolean }[] }[];
-}
+export type { ContractFacts, Figures, RefusalCategory, RefusalCount } from './schema.ts';
 
 type Classifier = WorkflowPolicy['reports'];
 

@@ -6,3 +6,4 @@ export { REPORT_TYP, reportSha256, verifyReport, type ReportClaims, type RiskAss
 export { ReportService, type ReportRequest, type ReportSummary, type StoredReport } from './service.ts';
 export { REPORT_QUEUE, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from './scheduler.ts';
 export { COLORS as CHART_COLORS } from './charts.ts';
+export { RiskAssessmentReportSchema } from './schema.ts';

@@ -1,4 +1,5 @@
 import { PdsError } from '../errors/index.ts';
+import type { Period } from './schema.ts';
 
 /**
  * A reporting period in the domain's local time: a quarter (`2026-Q3`, the default, seed 002
@@ -6,12 +7,7 @@ import { PdsError } from '../errors/index.ts';
  * `end` exclusive, both as UTC instants, so "within the period" is one string comparison on the
  * store's ISO timestamps.
  */
-export interface Period {
-  label: string;
-  kind: 'quarter' | 'month' | 'year';
-  start: string;
-  end: string;
-}
+export type { Period } from './schema.ts';
 
 const QUARTER = /^(\d{4})-Q([1-4])$/;
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;

@@ -1,31 +1,7 @@
 import type { WorkflowPolicy } from '../policies/index.ts';
-import type { ContractFacts, Figures } from './figures.ts';
+import type { ContractFacts, Figures, Finding, Rating, RiskLevel, Trend } from './schema.ts';
 
-export type RiskLevel = 'low' | 'medium' | 'high';
-
-/** A rating rule that fired: what it saw, what it sets, what to do, and where the duty comes from. */
-export interface Finding {
-  rule: string;
-  level: RiskLevel;
-  finding: string;
-  recommendation: string;
-  basis: string;
-}
-
-export interface Rating {
-  level: RiskLevel;
-  findings: Finding[];
-  /** What every rule checked, fired or not: the rating can be re-derived by hand. */
-  rulesApplied: { rule: string; sets: RiskLevel; when: string }[];
-}
-
-export interface Trend {
-  metric: string;
-  current: number;
-  previous: number;
-  /** Relative change; null when the previous period had none. */
-  change: number | null;
-}
+export type { Finding, Rating, RiskLevel, Trend } from './schema.ts';
 
 const ORDER: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
 

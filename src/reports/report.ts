@@ -3,50 +3,9 @@ import canonicalize from 'canonicalize';
 import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
 import type { SigningKey } from '../keys/index.ts';
-import type { WorkflowPolicy } from '../policies/index.ts';
-import type { ContractFacts, Figures } from './figures.ts';
-import type { Period } from './period.ts';
-import type { Rating, RiskLevel, Trend } from './rating.ts';
+import type { RiskAssessmentReport, RiskLevel } from './schema.ts';
 
-/**
- * A periodic risk assessment report (seed 002 第三十四条(四): 数据授权运营方应当对其数据处理活动
- * 定期开展风险评估，并向大数据部门报送风险评估报告; seed 003 第三十七条; seed 004 第四十四条).
- */
-export interface RiskAssessmentReport {
-  id: string;
-  kind: 'contract' | 'operator';
-  /** The contract id, or the operator organisation. */
-  subject: string;
-  operatorOrg: string;
-  scenario?: { name: string; purpose: string };
-  period: Period;
-  previousPeriod: Period;
-  /** The period had not ended when the report was made: its figures are so far. */
-  partial: boolean;
-  generatedAt: string;
-  generatedBy: string;
-  trigger: 'schedule' | 'demand';
-  /** The audit chain and its signed checkpoints, verified when the report was made. */
-  auditTrail: AuditTrailState;
-  figures: Figures;
-  previousFigures: Figures;
-  /** Contract reports: snapshot risk, status history, withdrawals, effectiveness. */
-  facts?: ContractFacts;
-  /** Operator reports: each contract's rating and headline figures. */
-  contracts?: { contractId: string; scenario: string; status: string; rating: RiskLevel; jobsSubmitted: number; jobsRefused: number; escapeAttempts: number; outputsReleased: number }[];
-  trend: Trend[];
-  rating: Rating;
-  recommendations: string[];
-  thresholds: WorkflowPolicy['reports']['rating'];
-  basis: string[];
-}
-
-export interface AuditTrailState {
-  ok: boolean;
-  entries: number;
-  checkpoints: number;
-  firstBad?: { seq: number; reason: string };
-}
+export type { AuditTrailState, RiskAssessmentReport } from './schema.ts';
 
 export const REPORT_TYP = 'pds-risk-report+jwt';
 const ISSUER = 'urn:pds:bureau';

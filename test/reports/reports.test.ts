@@ -6,7 +6,8 @@ import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
-import { parsePeriod, periodAt, ReportService, verifyReport, type RiskAssessmentReport } from '../../src/reports/index.ts';
+import { parsePeriod, periodAt, ReportService, RiskAssessmentReportSchema, verifyReport, type RiskAssessmentReport } from '../../src/reports/index.ts';
+import { Value } from 'typebox/value';
 import { APPLICATION, approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
 
 const execFileP = promisify(execFile);
@@ -41,7 +42,10 @@ describe('risk assessment reports', () => {
   async function report(body: object): Promise<{ report: RiskAssessmentReport; jws: string; html: string }> {
     const res = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${risk}` }, payload: body });
     expect(res.statusCode, res.body).toBe(201);
-    return res.json();
+    // every report made matches the published schema exactly (closed objects: nothing extra, nothing missing)
+    const made = res.json() as { report: RiskAssessmentReport; jws: string; html: string };
+    expect([...Value.Errors(RiskAssessmentReportSchema, made.report)].map((e) => `${e.instancePath} ${e.message}`)).toEqual([]);
+    return made;
   }
 
   beforeAll(async () => {

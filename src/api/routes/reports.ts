@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { actorOf } from '../../contracts/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import type { Platform } from '../../platform/index.ts';
+import type { StoredReport } from '../../reports/index.ts';
 import { IdParams, ProblemRef, ReportBody, ReportListQuery, ReportSummaryView, SignedReport } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
@@ -12,7 +13,7 @@ const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; 
 
 /** Risk assessment reports (seed 002 第三十四条(四)), read by risk staff and the bureau. */
 export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const signed = (id: string, r: { report: object; jws: string }) => ({ report: r.report as Record<string, unknown>, jws: r.jws, html: `/v1/reports/${id}.html` });
+  const signed = (id: string, r: StoredReport) => ({ report: r.report, jws: r.jws, html: `/v1/reports/${id}.html` });
 
   app.post('/v1/reports', {
     config: { roles: ['risk', 'bureau'] },

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { RiskAssessmentReportSchema } from '../../reports/index.ts';
 
 /**
  * Request and response schemas of the HTTP API. The same schemas validate requests, type the
@@ -275,7 +276,7 @@ export const ReportSummaryView = Type.Object({
 });
 
 export const SignedReport = Type.Object({
-  report: Type.Object({}, { additionalProperties: true, description: 'the report; its RFC 8785 canonical JSON hashes to the JWS claim sha256' }),
+  report: RiskAssessmentReportSchema,
   jws: Type.String({ description: "bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json" }),
   html: Type.String({ description: 'where the HTML page is' }),
 });

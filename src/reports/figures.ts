@@ -17,15 +17,17 @@ export function categorize(reason: { code: string; layer?: string; rule?: string
 
 /** Bucket starts over the period: ISO weeks for a quarter (from its first day), days for a month, months for a year. */
 export function buckets(p: Period): string[] {
-  const out: string[] = [];
-  const end = new Date(p.end).getTime();
-  let t = new Date(p.start);
-  while (t.getTime() < end) {
-    out.push(t.toISOString());
-    t = p.kind === 'quarter' ? new Date(t.getTime() + 7 * 86_400_000)
-      : p.kind === 'month' ? new Date(t.getTime() + 86_400_000)
-        : new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes()));
+  const start = Date.parse(p.start);
+  const end = Date.parse(p.end);
+  if (p.kind === 'year') {
+    // local month starts: the period starts at local midnight on 1 January, so the offset is known
+    const year = Number(p.label);
+    const offsetMs = Date.UTC(year, 0, 1) - start;
+    return Array.from({ length: 12 }, (_, m) => new Date(Date.UTC(year, m, 1) - offsetMs).toISOString());
   }
+  const step = (p.kind === 'quarter' ? 7 : 1) * 86_400_000;
+  const out: string[] = [];
+  for (let t = start; t < end; t += step) out.push(new Date(t).toISOString());
   return out;
 }
 

@@ -1,5 +1,5 @@
 /** Periodic risk assessment reports: figures from the store, rating rules, signed JSON and an HTML page with charts. */
-export { categorize, type ContractFacts, type Figures, type RefusalCategory } from './figures.ts';
+export { buckets, categorize, type ContractFacts, type Figures, type RefusalCategory } from './figures.ts';
 export { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 export { rate, type Finding, type Rating, type RiskLevel } from './rating.ts';
 export { REPORT_TYP, reportSha256, verifyReport, type ReportClaims, type RiskAssessmentReport } from './report.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasEnded, parsePeriod, periodAt, previousPeriod } from '../../src/reports/index.ts';
+import { buckets, hasEnded, parsePeriod, periodAt, previousPeriod } from '../../src/reports/index.ts';
 
 describe('report periods in the domain\'s local time', () => {
   it('a quarter starts and ends at local midnight (+08:00 is 16:00 UTC the day before)', () => {
@@ -37,5 +37,20 @@ describe('report periods in the domain\'s local time', () => {
         expect(hasEnded(p, new Date(p.end))).toBe(true);
       },
     ), { numRuns: 300 });
+  });
+
+  it('splits a period into local buckets: weeks of a quarter, days of a month, months of a year', () => {
+    const year = buckets(parsePeriod('2026', '+08:00'));
+    expect(year).toHaveLength(12);
+    // each month starts at local midnight on its first day, February and March included
+    expect(year.slice(0, 4)).toEqual(['2025-12-31T16:00:00.000Z', '2026-01-31T16:00:00.000Z', '2026-02-28T16:00:00.000Z', '2026-03-31T16:00:00.000Z']);
+    expect(buckets(parsePeriod('2026', '-05:00'))[2]).toBe('2026-03-01T05:00:00.000Z');
+    const month = buckets(parsePeriod('2026-02', '+08:00'));
+    expect(month).toHaveLength(28);
+    expect(month[1]).toBe('2026-02-01T16:00:00.000Z');
+    const quarter = buckets(parsePeriod('2026-Q3', '+08:00'));
+    expect(quarter).toHaveLength(14); // 92 days: 13 whole weeks and one day
+    expect(quarter[0]).toBe('2026-06-30T16:00:00.000Z');
+    expect(quarter.at(-1)).toBe('2026-09-29T16:00:00.000Z');
   });
 });

@@ -4,7 +4,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_COLORS as COLORS } from '../../src/reports/index.ts';
-import { approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
 
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it, so CI never skips this. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -26,6 +26,8 @@ describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
   let world: TestWorld;
   let browser: Browser;
   let url: string;
+  let operatorUrl: string;
+  let dpUrl: string;
   let token: string;
 
   beforeAll(async () => {
@@ -36,11 +38,31 @@ describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
       const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId: contract, sql } });
       await waitForJob(world, op, res.json().id as string);
     }
+    // a dp contract that spent ε on one query, for the budget meter
+    const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: { ...APPLICATION, mode: 'dp', scenario: { name: 'dp', purpose: 'dp' } } });
+    await world.server.inject({ method: 'POST', url: `/v1/applications/${String(app.json().id)}/reviews`, headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` }, payload: { dataset: 'population', decision: 'approve' } });
+    const dec = await world.server.inject({
+      method: 'POST', url: `/v1/applications/${String(app.json().id)}/decision`, headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+      payload: { decision: 'approve', reason: 'ok', terms: { epsilon: 2, epsilonPerQuery: 1 } },
+    });
+    const dpContract = dec.json().contractId as string;
+    const dpJob = await world.server.inject({
+      method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` },
+      payload: { contractId: dpContract, sql: 'SELECT district, count(*) AS people FROM population GROUP BY district', dp: { bounds: {} } },
+    });
+    expect(await waitForJob(world, op, dpJob.json().id as string)).toMatchObject({ status: 'released' });
+
     token = await world.token('risk', 'org-bureau');
-    const made = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${token}` }, payload: { contractId: contract } });
-    expect(made.statusCode, made.body).toBe(201);
+    const make = async (payload: object) => {
+      const made = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${token}` }, payload });
+      expect(made.statusCode, made.body).toBe(201);
+      return String(made.json().html);
+    };
+    const [contractPage, operatorPage, dpPage] = [await make({ contractId: contract }), await make({ operatorOrg: 'org-a' }), await make({ contractId: dpContract })];
     const address = await world.server.listen({ port: 0, host: '127.0.0.1' });
-    url = `${address}${String(made.json().html)}`;
+    url = `${address}${contractPage}`;
+    operatorUrl = `${address}${operatorPage}`;
+    dpUrl = `${address}${dpPage}`;
     // the flags this machine's Chromium needs: no sandbox as root, no background network
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -86,6 +108,22 @@ describe.skipIf(!haveChromium)('the HTML report in headless Chromium', () => {
     fs.writeFileSync(out, full);
     expect(PNG.sync.read(full).height).toBeGreaterThan(1500);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('an operator\'s page charts its contracts by rating; a dp contract\'s page fills the ε meter', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, extraHTTPHeaders: { authorization: `Bearer ${token}` } });
+    expect((await page.goto(operatorUrl))?.status()).toBe(200);
+    // the risky contract's bar in the medium colour (two escape attempts), the dp contract has none refused
+    expect(pixelsOf(await page.locator('svg[data-chart="contracts"]').screenshot(), COLORS.held)).toBeGreaterThan(1000);
+    expect((await page.goto(dpUrl))?.status()).toBe(200);
+    // ε 1 of 2 spent: half the meter's track is filled
+    const meter = await page.locator('svg[data-chart="privacy-budget"]').screenshot();
+    const filled = pixelsOf(meter, COLORS.budget);
+    const track = pixelsOf(meter, COLORS.track);
+    expect(filled).toBeGreaterThan(2000);
+    expect(filled / (filled + track)).toBeGreaterThan(0.4);
+    expect(filled / (filled + track)).toBeLessThan(0.6);
     await page.close();
   });
 });

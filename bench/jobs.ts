@@ -79,7 +79,7 @@ try {
   fs.mkdirSync(policies);
   for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies'))) fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies, f));
   const sandbox = path.join(policies, 'sandbox.yaml');
-  fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace(/concurrentJobs: \d+/, 'concurrentJobs: 1000'));
+  fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace(/concurrentJobs: \d+/, 'concurrentJobs: 1000').replace(/submissionsPerMinute: \d+/, 'submissionsPerMinute: 100000'));
   process.env.POLICIES_DIR = policies;
   const embedded = await run(root, { EXECUTOR_CONCURRENCY: '2' }, 0);
   let bullmq: unknown = { skipped: 'redis-server is not installed' };

@@ -1,7 +1,9 @@
 import swagger from '@fastify/swagger';
+import rateLimit from '@fastify/rate-limit';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { PdsError } from '../errors/index.ts';
 import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { requireAuth } from './auth.ts';
@@ -60,6 +62,16 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
 
   await fastify.register(async (scope) => {
     requireAuth(scope, platform);
+    // per-user limits on the routes that write the store even when they refuse (each refused
+    // submission is audited) or that cost much (a report verifies the whole trail); routes opt in
+    await scope.register(rateLimit, {
+      global: false,
+      hook: 'preHandler',
+      keyGenerator: (req) => `${req.principal.org}/${req.principal.sub}`,
+      errorResponseBuilder: (_req, ctx) => new PdsError('ERR_RATE_LIMITED', `at most ${ctx.max} of these requests a minute per user; retry in ${Math.ceil(ctx.ttl / 1000)} s`, {
+        extra: { retryAfterSeconds: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
+      }),
+    });
     await scope.register(catalogRoutes, { platform });
     await scope.register(applicationRoutes, { platform });
     await scope.register(contractRoutes, { platform });

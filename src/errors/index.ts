@@ -69,6 +69,7 @@ export const ERRORS = {
   ERR_REVIEW_DUPLICATE: { status: 409, title: 'This reviewer has already reviewed the output' },
   ERR_BUDGET_EXHAUSTED: { status: 409, title: 'Privacy budget exhausted' },
   ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
+  ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 
   // reports

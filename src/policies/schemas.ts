@@ -127,6 +127,8 @@ export const SandboxPolicy = Type.Object({
   quotas: Type.Object({
     concurrentJobs: Type.Integer({ minimum: 1, maximum: 1000 }),
     jobsPerDay: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    submissionsPerMinute: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    reportsPerMinute: Type.Integer({ minimum: 1, maximum: 10_000 }),
   }, { additionalProperties: false }),
   retries: Type.Object({
     attempts: Type.Integer({ minimum: 1, maximum: 10 }),

@@ -14,7 +14,7 @@ describe('job submission', () => {
   beforeAll(async () => {
     for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies'))) fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies.dir, f));
     const sandbox = path.join(policies.dir, 'sandbox.yaml');
-    fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace('concurrentJobs: 4', 'concurrentJobs: 2').replace('jobsPerDay: 1000', 'jobsPerDay: 8').replace('backoffMs: 500', 'backoffMs: 100'));
+    fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace('concurrentJobs: 4', 'concurrentJobs: 2').replace('jobsPerDay: 1000', 'jobsPerDay: 8').replace('backoffMs: 500', 'backoffMs: 100').replace('submissionsPerMinute: 60', 'submissionsPerMinute: 20'));
     world = await buildWorld({ config: { policiesDir: policies.dir } });
     contractId = await approvedContract(world);
     op = await world.token('operator', 'org-a');
@@ -58,6 +58,26 @@ describe('job submission', () => {
     const over = await submit(SQL);
     expect(over.statusCode).toBe(429);
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(86_000);
+  });
+
+  it('a flood of refused submissions is cut off per user before it fills the audit trail', async () => {
+    const suspended = await approvedContract(world, 'org-f');
+    const bureau = await world.token('bureau', 'org-bureau');
+    await world.server.inject({ method: 'POST', url: `/v1/contracts/${suspended}/suspend`, headers: { authorization: `Bearer ${bureau}` }, payload: { reason: 'x' } });
+    const send = async (sub: string) => world.server.inject({
+      method: 'POST', url: '/v1/jobs', payload: { contractId: suspended, sql: SQL }, headers: { authorization: `Bearer ${await world.token('operator', 'org-f', sub)}` },
+    });
+    const codes: number[] = [];
+    for (let i = 0; i < 21; i++) codes.push((await send('flooder@org-f')).statusCode);
+    expect(codes.slice(0, 20).every((c) => c === 403)).toBe(true);
+    const limited = await send('flooder@org-f');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'ERR_RATE_LIMITED', detail: expect.stringContaining('at most 20') });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    const audited = await world.platform.store.all('SELECT 1 FROM audit_log WHERE action = $1 AND object_id = $2', ['job.submission_refused', suspended]);
+    expect(audited).toHaveLength(20);
+    // the limit is the user's, not the organisation's
+    expect((await send('colleague@org-f')).statusCode).toBe(403);
   });
 });
 

@@ -7,7 +7,7 @@ const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: Problem
 /** Jobs: operators submit SQL under a contract; the bureau may cancel. */
 export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   app.post('/v1/jobs', {
-    config: { roles: ['operator'] },
+    config: { roles: ['operator'], rateLimit: { max: platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 } },
     schema: {
       tags: ['jobs'], summary: 'Submit an analysis query under a contract',
       description: 'Answers 202 with the job. With an Idempotency-Key header, a retried submission answers the same job again (with Idempotent-Replayed: true).',

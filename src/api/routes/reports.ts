@@ -16,10 +16,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
   const signed = (id: string, r: StoredReport) => ({ report: r.report, jws: r.jws, html: `/v1/reports/${id}.html` });
 
   app.post('/v1/reports', {
-    config: { roles: ['risk', 'bureau'] },
+    config: { roles: ['risk', 'bureau'], rateLimit: { max: platform.policies.sandbox.quotas.reportsPerMinute, timeWindow: 60_000 } },
     schema: {
       tags: ['reports'], summary: 'Make a signed risk assessment report for a contract or an operator, for a period (default: the current one so far)',
-      body: ReportBody, response: { 201: SignedReport, ...errors },
+      body: ReportBody, response: { 201: SignedReport, ...errors, 429: ProblemRef },
     },
   }, async (req, reply) => {
     const { contractId, operatorOrg, period } = req.body;

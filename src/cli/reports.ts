@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import { loadPolicies } from '../policies/index.ts';
-import { ReportService, verifyReport, type ReportRequest, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
+import { DOMAIN_SUBJECT, ReportService, verifyReport, type ReportRequest, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
@@ -31,7 +31,8 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
 async function reportFromApi(api: string, token: string | undefined, req: ReportRequest): Promise<StoredReport> {
   if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a risk or bureau token: --token <jwt> or PDS_TOKEN');
   const headers = { authorization: `Bearer ${token}` };
-  const body = { ...(req.kind === 'contract' ? { contractId: req.subject } : { operatorOrg: req.subject }), ...(req.period ? { period: req.period } : {}) };
+  const subject = req.kind === 'contract' ? { contractId: req.subject } : req.kind === 'operator' ? { operatorOrg: req.subject } : { domain: true };
+  const body = { ...subject, ...(req.period ? { period: req.period } : {}) };
   const res = await fetch(new URL('/v1/reports', api), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const answer = await res.json() as { report: RiskAssessmentReport; jws: string; html: string } & { code?: string; detail?: string };
   if (res.status !== 201) throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused the report'}`);
@@ -43,18 +44,20 @@ async function reportFromApi(api: string, token: string | undefined, req: Report
 /** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */
 export function addReportCommands(program: Command): void {
   program.command('report')
-    .description('make a signed risk assessment report for a contract or an operator over a period, and write it as JSON, HTML (with charts) and JWS')
+    .description('make a signed risk assessment report for a contract, an operator or the whole domain over a period, and write it as JSON, HTML (with charts) and JWS')
     .addOption(dataDirOption())
-    .addOption(new Option('--contract <id>', 'report on this contract').conflicts('operator'))
-    .option('--operator <org>', 'report on this operator organisation, all its contracts')
+    .addOption(new Option('--contract <id>', 'report on this contract').conflicts(['operator', 'domain']))
+    .addOption(new Option('--operator <org>', 'report on this operator organisation, all its contracts').conflicts('domain'))
+    .option('--domain', 'the overview of every operator')
     .option('--period <period>', 'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far')
     .option('--out <dir>', 'write the files here', '.')
     .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
     .option('--token <jwt>', 'with --api: a risk or bureau token (default: $PDS_TOKEN)')
     .option('--json', 'print {id, rating, files} as JSON')
-    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; period?: string; out: string; api?: string; token?: string; json?: boolean }) => {
-      if (!opts.contract && !opts.operator) throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id> or --operator <org>');
-      const req: ReportRequest = opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period } : { kind: 'operator', subject: opts.operator!, period: opts.period };
+    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; domain?: boolean; period?: string; out: string; api?: string; token?: string; json?: boolean }) => {
+      if (!opts.contract && !opts.operator && !opts.domain) throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id>, --operator <org> or --domain');
+      const req: ReportRequest = opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period }
+        : opts.operator ? { kind: 'operator', subject: opts.operator, period: opts.period } : { kind: 'domain', subject: DOMAIN_SUBJECT, period: opts.period };
       const made = opts.api ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req) : await reportFromStore(opts, req);
       const files = writeReport(opts.out, made);
       const { report } = made;

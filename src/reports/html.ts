@@ -43,7 +43,7 @@ export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string 
   const f = r.figures;
   const p = r.previousFigures;
   const outcomeRow = (label: string, x: typeof f) => ({ label, values: [x.jobs.released, x.jobs.held, x.jobs.rejected, x.jobs.failed, x.jobs.cancelled] });
-  const title = r.kind === 'contract' ? `Contract ${r.subject}` : `Operator ${r.subject}`;
+  const title = r.kind === 'contract' ? `Contract ${r.subject}` : r.kind === 'operator' ? `Operator ${r.subject}` : 'All operators (domain overview)';
   const charts = [
     stackedBars('jobs-by-outcome', 'Jobs by outcome, this period and the previous one', OUTCOMES, [outcomeRow(r.period.label, f), outcomeRow(r.previousPeriod.label, p)]),
     bars('refusals-by-rule', 'Refused jobs by layer and rule (colour: escape, singling out, limit, error)',
@@ -58,6 +58,10 @@ export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string 
   if (r.contracts) {
     charts.push(bars('contracts', 'Refused jobs per contract (colour: the contract\'s rating)',
       r.contracts.map((c) => ({ label: `${c.contractId.slice(0, 16)}… ${c.scenario}`.slice(0, 40), value: c.jobsRefused, color: LEVEL_COLOR[c.rating] }))));
+  }
+  if (r.operators) {
+    charts.push(bars('operators', 'Refused jobs per operator (colour: the operator\'s rating, that of its riskiest contract)',
+      r.operators.map((o) => ({ label: o.operatorOrg, value: o.jobsRefused, color: LEVEL_COLOR[o.rating] }))));
   }
   if (f.privacy?.budget) charts.push(meter('privacy-budget', 'Privacy budget (ε) spent to the end of the period', f.privacy.spentToDate, f.privacy.budget, r.thresholds.epsilonShareMedium));
   const facts = r.facts;
@@ -78,7 +82,7 @@ table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid 
 </style></head><body>
 <header>
 <h1>风险评估报告 · Risk assessment report</h1>
-<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''} · operator ${esc(r.operatorOrg)} · period ${esc(r.period.label)} (${esc(periodDates(r.period))}${r.partial ? ', so far' : ''}) · compared with ${esc(r.previousPeriod.label)} (${esc(periodDates(r.previousPeriod))})</div>
+<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''}${r.kind === 'domain' ? '' : ` · operator ${esc(r.operatorOrg)}`} · period ${esc(r.period.label)} (${esc(periodDates(r.period))}${r.partial ? ', so far' : ''}) · compared with ${esc(r.previousPeriod.label)} (${esc(periodDates(r.previousPeriod))})</div>
 <p>Rating <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(r.rating.level)}</span>
 <span class="meta">${r.rating.findings.length} finding(s); generated ${esc(r.generatedAt)} (${esc(r.trigger)}, by ${esc(r.generatedBy)});
 audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.auditTrail.checkpoints} signed checkpoints)` : `<strong>BROKEN at entry ${esc(r.auditTrail.firstBad?.seq ?? '?')}</strong>`}</span></p>
@@ -98,6 +102,7 @@ ${r.rating.findings.length === 0 ? '<p class="none">No rating rule fired.</p>' :
 <section><h2>Refusals</h2>${table(['layer', 'rule', 'code', 'category', 'jobs'], f.refusals.map((x) => [x.layer, x.rule, x.code, x.category, x.count]), 'no job refused')}
 ${table(['submission refused with', 'times'], f.submissionsRefused.map((s) => [s.code, s.count]), 'no submission refused before queueing')}
 ${table(['outputs held by check', 'outputs'], f.outputs.heldBy.map((h) => [h.check, h.count]), 'no output held by a check')}</section>
+${r.operators ? `<section><h2>Operators</h2>${table(['operator', 'contracts', 'rating', 'jobs', 'refused', 'escape attempts', 'released'], r.operators.map((o) => [o.operatorOrg, o.contracts, o.rating, o.jobsSubmitted, o.jobsRefused, o.escapeAttempts, o.outputsReleased]))}</section>` : ''}
 ${r.contracts ? `<section><h2>Contracts</h2>${table(['contract', 'scenario', 'status', 'rating', 'jobs', 'refused', 'escape attempts', 'released'], r.contracts.map((c) => [c.contractId, c.scenario, c.status, c.rating, c.jobsSubmitted, c.jobsRefused, c.escapeAttempts, c.outputsReleased]))}</section>` : ''}
 ${facts ? `<section><h2>Snapshot re-identification risk (signed in the contract)</h2>${table(['table', 'rows', 'smallest class', 'policy k', 'records below k', 'prosecutor risk', 'average risk'], facts.snapshot.map((s) => [s.table, s.rows, s.k, s.policyK, `${(s.shareBelowK * 100).toFixed(2)}%`, s.prosecutorRisk.toFixed(4), s.averageRisk.toFixed(4)]))}</section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>

@@ -3,7 +3,7 @@ export { buckets, categorize, type ContractFacts, type Figures, type RefusalCate
 export { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 export { rate, type Finding, type Rating, type RiskLevel } from './rating.ts';
 export { REPORT_TYP, reportSha256, verifyReport, type ReportClaims, type RiskAssessmentReport } from './report.ts';
-export { ReportService, type ReportRequest, type ReportSummary, type StoredReport } from './service.ts';
+export { DOMAIN_SUBJECT, ReportService, type ReportRequest, type ReportSummary, type StoredReport } from './service.ts';
 export { REPORT_QUEUE, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from './scheduler.ts';
 export { COLORS as CHART_COLORS } from './charts.ts';
 export { RiskAssessmentReportSchema } from './schema.ts';

@@ -80,9 +80,9 @@ export type AuditTrailState = Static<typeof AuditTrailStateSchema>;
 
 export const RiskAssessmentReportSchema = Obj({
   id: Type.String(),
-  kind: Type.Union([Type.Literal('contract'), Type.Literal('operator')]),
-  subject: Type.String({ description: 'the contract id, or the operator organisation' }),
-  operatorOrg: Type.String(),
+  kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]),
+  subject: Type.String({ description: 'the contract id, the operator organisation, or domain' }),
+  operatorOrg: Type.String({ description: '* in a domain report' }),
   scenario: Type.Optional(Obj({ name: Type.String(), purpose: Type.String() })),
   period: PeriodSchema,
   previousPeriod: PeriodSchema,
@@ -98,6 +98,10 @@ export const RiskAssessmentReportSchema = Obj({
     contractId: Type.String(), scenario: Type.String(), status: Type.String(), rating: RiskLevelSchema,
     jobsSubmitted: Int, jobsRefused: Int, escapeAttempts: Int, outputsReleased: Int,
   }))),
+  operators: Type.Optional(Type.Array(Obj({
+    operatorOrg: Type.String(), contracts: Int, rating: RiskLevelSchema,
+    jobsSubmitted: Int, jobsRefused: Int, escapeAttempts: Int, outputsReleased: Int,
+  }), { description: 'domain reports: each operator, rated by its riskiest contract' })),
   trend: Type.Array(TrendSchema),
   rating: RatingSchema,
   recommendations: Type.Array(Type.String()),

@@ -11,9 +11,12 @@ import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './
 import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
 import { reportSha256, signReport, type AuditTrailState, type RiskAssessmentReport } from './report.ts';
 
+/** The subject of a domain-wide report. */
+export const DOMAIN_SUBJECT = 'domain';
+
 export interface ReportRequest {
-  kind: 'contract' | 'operator';
-  /** The contract id, or the operator organisation. */
+  kind: 'contract' | 'operator' | 'domain';
+  /** The contract id, the operator organisation, or `domain`. */
   subject: string;
   /** 2026-Q3, 2026-07 or 2026; the current period of the policy's kind when absent. */
   period?: string;
@@ -27,7 +30,7 @@ export interface StoredReport {
 
 export interface ReportSummary {
   id: string;
-  kind: 'contract' | 'operator';
+  kind: 'contract' | 'operator' | 'domain';
   subject: string;
   operatorOrg: string;
   period: string;
@@ -76,7 +79,9 @@ export class ReportService {
     }
     const id = newId('rpt', now);
     const auditTrail = trail ?? await this.auditTrail();
-    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period, auditTrail) : await this.operatorContent(req.subject, period, auditTrail);
+    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period, auditTrail)
+      : req.kind === 'operator' ? await this.operatorContent(req.subject, period, auditTrail)
+        : await this.domainContent(period, auditTrail);
     const report: RiskAssessmentReport = {
       id, kind: req.kind, subject: req.subject, period, previousPeriod: previousPeriod(period, this.offset), partial: !hasEnded(period, now),
       generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, auditTrail, ...content,
@@ -145,27 +150,40 @@ export class ReportService {
       { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) });
   }
 
-  private async operatorContent(org: string, period: Period, audit: AuditTrailState) {
-    const rows = await this.contractsIn(period, org);
-    if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `operator ${org} held no contract in ${period.label}`);
+  /** Each contract's figures and rating, for the roll-ups of an operator and of the domain. */
+  private async assess(rows: ContractRow[], period: Period) {
     const each = [];
     for (const row of rows) {
       const claims = JSON.parse(row.claims) as ContractClaims;
       const m = await this.measure(row.id, claims, period);
       each.push({ row, claims, ...m, rating: rate({ f: m.figures, facts: m.facts, prev: m.previousFigures, t: this.policy.rating }) });
     }
+    return each;
+  }
+
+  /**
+   * Figures added up over contracts, the rules applied to the sums, and a finding for each part
+   * (a contract, an operator) rated above low: a roll-up is rated no lower than its riskiest part.
+   */
+  private rollUp(each: Awaited<ReturnType<ReportService['assess']>>, period: Period, audit: AuditTrailState, parts: Finding[]) {
     const figures = sumFigures(each.map((e) => e.figures), period);
     const previousFigures = sumFigures(each.map((e) => e.previousFigures), previousPeriod(period, this.offset));
     const own = rate({ f: figures, prev: previousFigures, t: this.policy.rating, audit });
-    // an operator is rated no lower than its riskiest contract
-    const perContract: Finding[] = each.filter((e) => e.rating.level !== 'low').map((e) => ({
+    const rating = { ...own, level: maxLevel([own.level, ...parts.map((f) => f.level)]), findings: [...own.findings, ...parts] };
+    return { figures, previousFigures, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating) };
+  }
+
+  private async operatorContent(org: string, period: Period, audit: AuditTrailState) {
+    const rows = await this.contractsIn(period, org);
+    if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `operator ${org} held no contract in ${period.label}`);
+    const each = await this.assess(rows, period);
+    const parts: Finding[] = each.filter((e) => e.rating.level !== 'low').map((e) => ({
       rule: 'contract-rating', level: e.rating.level,
       finding: `contract ${e.row.id} (${e.claims.scenario.name}) rated ${e.rating.level}: ${e.rating.findings.map((f) => f.rule).join(', ')}`,
       recommendation: `Act on the findings of contract ${e.row.id}'s own report.`, basis: 'seed 002 第三十四条(四)',
     }));
-    const rating = { ...own, level: maxLevel([own.level, ...perContract.map((f) => f.level)]), findings: [...own.findings, ...perContract] };
     return {
-      operatorOrg: org, figures, previousFigures, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating),
+      operatorOrg: org, ...this.rollUp(each, period, audit, parts),
       contracts: each.map((e) => ({
         contractId: e.row.id, scenario: e.claims.scenario.name, status: e.row.status, rating: e.rating.level,
         jobsSubmitted: e.figures.jobs.submitted, jobsRefused: e.figures.jobs.rejected, escapeAttempts: e.figures.escapeAttempts, outputsReleased: e.figures.outputs.released,
@@ -173,10 +191,34 @@ export class ReportService {
     };
   }
 
+  /** The bureau's overview: every operator with a contract in force in the period, each rated by its riskiest contract. */
+  private async domainContent(period: Period, audit: AuditTrailState) {
+    const rows = await this.contractsIn(period);
+    if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `no contract was in force in ${period.label}`);
+    const each = await this.assess(rows, period);
+    const orgs = [...new Set(each.map((e) => e.row.operator_org))].sort();
+    const operators = orgs.map((org) => {
+      const mine = each.filter((e) => e.row.operator_org === org);
+      const sum = sumFigures(mine.map((e) => e.figures), period);
+      const risky = mine.filter((e) => e.rating.level !== 'low');
+      return {
+        operatorOrg: org, contracts: mine.length, rating: maxLevel(mine.map((e) => e.rating.level)),
+        riskyContracts: risky.map((e) => e.row.id),
+        jobsSubmitted: sum.jobs.submitted, jobsRefused: sum.jobs.rejected, escapeAttempts: sum.escapeAttempts, outputsReleased: sum.outputs.released,
+      };
+    });
+    const parts: Finding[] = operators.filter((o) => o.rating !== 'low').map((o) => ({
+      rule: 'operator-rating', level: o.rating,
+      finding: `operator ${o.operatorOrg} rated ${o.rating}: contract(s) ${o.riskyContracts.join(', ')}`,
+      recommendation: `Read operator ${o.operatorOrg}'s report and its contracts' reports; act on their findings.`, basis: 'seed 002 第三十四条(四)',
+    }));
+    return { operatorOrg: '*', ...this.rollUp(each, period, audit, parts), operators: operators.map(({ riskyContracts: _r, ...o }) => o) };
+  }
+
   /**
    * The scheduler's turn: for each ended period without its reports — the last one, and any
    * missed while no API ran, back to the oldest contract (a term is at most 36 months) — a report
-   * for every contract in force during it and one per operator. Idempotent, so an embedded timer,
+   * for every contract in force during it, one per operator and one for the domain. Idempotent, so an embedded timer,
    * a BullMQ job scheduler and a restart may all call it. Answers the reports made.
    */
   async runSchedule(onError?: (subject: string, err: unknown) => void): Promise<number> {
@@ -199,6 +241,7 @@ export class ReportService {
     const subjects: ReportRequest[] = [
       ...rows.map((r) => ({ kind: 'contract' as const, subject: r.id, period: period.label })),
       ...[...new Set(rows.map((r) => r.operator_org))].map((org) => ({ kind: 'operator' as const, subject: org, period: period.label })),
+      ...(rows.length > 0 ? [{ kind: 'domain' as const, subject: DOMAIN_SUBJECT, period: period.label }] : []),
     ].filter((s) => !done.has(`${s.kind}:${s.subject}:${s.period}`));
     let made = 0;
     for (const s of subjects) {

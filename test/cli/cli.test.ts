@@ -112,7 +112,7 @@ describe('pds', () => {
     doctored.rating.level = 'low';
     fs.writeFileSync(made.files.json, JSON.stringify(doctored));
     await expect(pds(['verify-report', made.files.json, made.files.jws, '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('ERR_REPORT_SIGNATURE_INVALID') });
-    await expect(pds(['report', '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--contract <id> or --operator <org>') });
+    await expect(pds(['report', '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--contract <id>, --operator <org> or --domain') });
   });
 
   it('demo --redis runs the same flow through BullMQ and a separate pds worker', async () => {

@@ -151,7 +151,7 @@ describe('risk assessment reports', () => {
     const auth = { authorization: `Bearer ${risk}` };
     const both = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { contractId: risky, operatorOrg: 'org-a' } });
     expect(both.statusCode).toBe(400);
-    expect(both.json().detail).toContain('exactly one of contractId or operatorOrg');
+    expect(both.json().detail).toContain('exactly one of contractId, operatorOrg or domain');
     const period = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { contractId: risky, period: '2026-Q5' } });
     expect(period.statusCode).toBe(400);
     const future = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: auth, payload: { contractId: risky, period: '2999-Q1' } });
@@ -176,6 +176,19 @@ describe('risk assessment reports', () => {
     expect(r.rating.findings.map((f) => f.rule)).toContain('contract-rating');
     const page = await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}.html`, headers: { authorization: `Bearer ${risk}` } });
     expect(page.body).toContain('data-chart="contracts"');
+  });
+
+  it('the domain overview rates each operator by its riskiest contract, and the domain by its riskiest operator', async () => {
+    const { report: r } = await report({ domain: true });
+    expect(r).toMatchObject({ kind: 'domain', subject: 'domain', operatorOrg: '*' });
+    const orgs = Object.fromEntries(r.operators!.map((o) => [o.operatorOrg, o]));
+    expect(orgs['org-a']).toMatchObject({ rating: 'high', escapeAttempts: ESCAPES.length });
+    expect(orgs['org-b']!.contracts).toBe(1);
+    expect(r.figures.escapeAttempts).toBe(ESCAPES.length);
+    expect(r.rating.level).toBe('high');
+    expect(r.rating.findings.find((f) => f.rule === 'operator-rating' && f.finding.includes('org-a'))).toMatchObject({ level: 'high', finding: expect.stringContaining(risky) });
+    const page = await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}.html`, headers: { authorization: `Bearer ${risk}` } });
+    expect(page.body).toContain('data-chart="operators"');
   });
 
   it('records refused submissions and shows them, with suspensions and withdrawals, in the report', async () => {
@@ -207,7 +220,7 @@ describe('risk assessment reports', () => {
     const made = await scheduler.runSchedule();
     const contracts = (await world.platform.store.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM contracts'))[0]!.n;
     const operators = (await world.platform.store.all<{ n: number }>('SELECT count(DISTINCT operator_org)::INTEGER AS n FROM contracts'))[0]!.n;
-    expect(made).toBe(contracts + operators);
+    expect(made).toBe(contracts + operators + 1); // and the domain's
     expect(await scheduler.runSchedule()).toBe(0);
     const listed = await scheduler.list({ subject: risky, period: now.label });
     const scheduled = listed.filter((x) => x.trigger === 'schedule');
@@ -223,7 +236,7 @@ describe('risk assessment reports', () => {
     // an API down for two quarters makes up both when it comes back, each once
     const much = new Date(Date.parse(now.end) + 190 * 86_400_000);
     const catchUp = new ReportService({ store: world.platform.store, keys: world.platform.keys, policies: world.platform.policies, now: () => much });
-    expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators));
+    expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators + 1));
     expect(await catchUp.runSchedule()).toBe(0);
     const periods = (await catchUp.list({ subject: risky })).filter((x) => x.trigger === 'schedule').map((x) => x.period).sort();
     expect(periods).toHaveLength(3);

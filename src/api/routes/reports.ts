@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { actorOf } from '../../contracts/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import type { StoredReport } from '../../reports/index.ts';
+import { DOMAIN_SUBJECT, type ReportRequest, type StoredReport } from '../../reports/index.ts';
 import { IdParams, ProblemRef, ReportBody, ReportListQuery, ReportSummaryView, SignedReport } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
@@ -18,16 +18,18 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
   app.post('/v1/reports', {
     config: { roles: ['risk', 'bureau'], rateLimit: { max: platform.policies.sandbox.quotas.reportsPerMinute, timeWindow: 60_000 } },
     schema: {
-      tags: ['reports'], summary: 'Make a signed risk assessment report for a contract or an operator, for a period (default: the current one so far)',
+      tags: ['reports'], summary: 'Make a signed risk assessment report for a contract, an operator or the whole domain, for a period (default: the current one so far)',
       body: ReportBody, response: { 201: SignedReport, ...errors, 429: ProblemRef },
     },
   }, async (req, reply) => {
-    const { contractId, operatorOrg, period } = req.body;
-    if ((contractId === undefined) === (operatorOrg === undefined)) {
-      throw new PdsError('ERR_VALIDATION', 'name exactly one of contractId or operatorOrg', { errors: [{ field: '/body', message: 'exactly one of contractId, operatorOrg' }] });
+    const { contractId, operatorOrg, domain, period } = req.body;
+    if ([contractId, operatorOrg, domain].filter((x) => x !== undefined).length !== 1) {
+      throw new PdsError('ERR_VALIDATION', 'name exactly one of contractId, operatorOrg or domain', { errors: [{ field: '/body', message: 'exactly one of contractId, operatorOrg, domain' }] });
     }
     const actor = actorOf(req.principal, req.principal.roles.includes('risk') ? 'risk' : 'bureau');
-    const made = (await platform.reports.generate(contractId ? { kind: 'contract', subject: contractId, period } : { kind: 'operator', subject: operatorOrg!, period }, actor, 'demand', req.id))!;
+    const subject: ReportRequest = contractId ? { kind: 'contract', subject: contractId, period }
+      : operatorOrg ? { kind: 'operator', subject: operatorOrg, period } : { kind: 'domain', subject: DOMAIN_SUBJECT, period };
+    const made = (await platform.reports.generate(subject, actor, 'demand', req.id))!;
     return reply.code(201).header('location', `/v1/reports/${made.report.id}`).send(signed(made.report.id, made));
   });
 

@@ -260,8 +260,9 @@ const PeriodLabel = Type.String({ pattern: '^\\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$'
 export const ReportBody = Type.Object({
   contractId: Type.Optional(Id),
   operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })),
+  domain: Type.Optional(Type.Literal(true, { description: 'the overview of every operator' })),
   period: Type.Optional(PeriodLabel),
-}, { ...closed, description: 'Exactly one of contractId or operatorOrg. Without a period, the current one so far (the report says partial).' });
+}, { ...closed, description: 'Exactly one of contractId, operatorOrg or domain. Without a period, the current one so far (the report says partial).' });
 
 export const ReportListQuery = Type.Object({
   subject: Type.Optional(Type.String({ maxLength: 64 })),

@@ -65,7 +65,7 @@ export function addReportCommands(program: Command): void {
         console.log(JSON.stringify({ id: report.id, rating: report.rating.level, period: report.period.label, partial: report.partial, files }));
         return;
       }
-      console.log(`report ${report.id}: ${report.kind} ${report.subject}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`);
+      console.log(`report ${report.id}: ${report.kind === 'domain' ? 'domain overview' : `${report.kind} ${report.subject}`}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`);
       for (const f of report.rating.findings) console.log(`  [${f.level}] ${f.rule}: ${f.finding}`);
       console.log(`  wrote ${files.json}, ${files.html}, ${files.jws}`);
     });

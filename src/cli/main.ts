@@ -242,6 +242,13 @@ export function buildCli(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `pds … | head` closes the pipe early: that is the reader's choice, not a failure
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {

@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_AUDIENCE, EMBEDDED_ISSUER } from '../../src/auth/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { addMonths, signContract } from '../../src/contracts/index.ts';
+import { appendAudit, SYSTEM_ACTOR } from '../../src/audit/index.ts';
+import { Store } from '../../src/store/index.ts';
 import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 import { startRedis } from '../support/redis.ts';
@@ -28,6 +30,17 @@ describe('pds', () => {
         expect(stdout).toMatch(/Usage: pds/);
       }));
     }
+  });
+
+  it('a reader that closes the pipe early (pds … | head) is not an error', async () => {
+    // an export far larger than a pipe's buffer, cut after its first byte
+    const dir = path.join(t.dir, 'long-trail');
+    const store = await Store.open(dir);
+    await store.write(async (tx) => { for (let i = 0; i < 1500; i++) await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'test.padding', objectType: 'job', objectId: `job_${i}`, details: { pad: 'x'.repeat(200) } }); });
+    await store.close();
+    const { stdout, stderr } = await run('bash', ['-c', `set -o pipefail; "${process.execPath}" "${PDS}" audit export --data-dir "${dir}" | head -c 1`], { env: { PATH: process.env.PATH }, timeout: 60_000 });
+    expect(stdout).toBe('{');
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
   });
 
   it('token --json prints a token signed by the embedded issuer of DATA_DIR', async () => {

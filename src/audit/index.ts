@@ -122,31 +122,67 @@ export interface AuditVerification {
   firstBad?: { seq: number; reason: string };
 }
 
+/** The chain rules, fed entries in order: seq without gaps, each naming the previous hash, each hashing to itself. */
+class ChainCheck {
+  private prev = GENESIS_HASH;
+  private expectSeq = 1;
+  firstBad: { seq: number; reason: string } | undefined;
+
+  /** Answers false once an entry breaks the chain; later entries are not judged. */
+  feed(e: AuditEntry): boolean {
+    if (this.firstBad) return false;
+    const { hash, ...body } = e;
+    const reason = e.seq !== this.expectSeq ? `expected seq ${this.expectSeq}`
+      : e.prevHash !== this.prev ? 'prevHash does not match the previous entry'
+        : entryHash(body) !== hash ? 'hash does not match the entry content' : undefined;
+    if (reason) {
+      this.firstBad = { seq: e.seq, reason };
+      return false;
+    }
+    this.prev = hash;
+    this.expectSeq++;
+    return true;
+  }
+
+  result(entries: number): AuditVerification {
+    return { ok: !this.firstBad, entries, headHash: this.prev, ...(this.firstBad ? { firstBad: this.firstBad } : {}) };
+  }
+}
+
 /** Checks one ordered run of entries against the chain rules; pure, so it works offline on an export. */
 export function verifyEntries(entries: AuditEntry[]): AuditVerification {
-  let prev = GENESIS_HASH;
-  let expectSeq = 1;
-  for (const e of entries) {
-    const { hash, ...body } = e;
-    if (e.seq !== expectSeq) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: `expected seq ${expectSeq}` } };
-    if (e.prevHash !== prev) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: 'prevHash does not match the previous entry' } };
-    if (entryHash(body) !== hash) return { ok: false, entries: entries.length, headHash: prev, firstBad: { seq: e.seq, reason: 'hash does not match the entry content' } };
-    prev = hash;
-    expectSeq++;
-  }
-  return { ok: true, entries: entries.length, headHash: prev };
+  const check = new ChainCheck();
+  for (const e of entries) if (!check.feed(e)) break;
+  return check.result(entries.length);
 }
+
+/** Entries read a page at a time: the log may hold millions, the API's heap need not. */
+const PAGE = 5000;
 
 /**
  * Verifies the whole chain in the store and, given the bureau's keys, every signed checkpoint: a
- * cut-off tail or a rewritten chain is found up to the latest checkpoint.
+ * cut-off tail or a rewritten chain is found up to the latest checkpoint. Reads the log in pages
+ * and keeps only the hashes the checkpoints name.
  */
-export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey): Promise<AuditVerification> {
-  const entries = (await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq')).map(fromRow);
-  const chain = verifyEntries(entries);
+export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey, opts: { pageSize?: number } = {}): Promise<AuditVerification> {
+  const pageSize = opts.pageSize ?? PAGE;
+  const checkpoints = verifier ? await listCheckpoints(store) : [];
+  const signed = new Set(checkpoints.map((c) => c.seq));
+  const atCheckpoints: { seq: number; hash: string }[] = [];
+  const check = new ChainCheck();
+  const total = Number((await store.one<{ n: number }>('SELECT count(*)::BIGINT AS n FROM audit_log'))?.n ?? 0);
+  for (let after = 0; ;) {
+    const page = (await store.all<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [after, pageSize])).map(fromRow);
+    for (const e of page) {
+      if (signed.has(e.seq)) atCheckpoints.push({ seq: e.seq, hash: e.hash });
+      check.feed(e);
+    }
+    if (page.length < pageSize) break;
+    after = page.at(-1)!.seq;
+  }
+  const chain = check.result(total);
   if (!verifier) return chain;
-  const checkpoints = await listCheckpoints(store);
-  const bad = await verifyCheckpoints(entries, checkpoints, verifier);
+  const bad = await verifyCheckpoints(atCheckpoints, checkpoints, verifier);
   const result = { ...chain, checkpoints: checkpoints.length };
   if (!bad) return result;
   // the earliest problem wins: a chain break before the checkpoint's entry is reported first

@@ -89,6 +89,23 @@ describe('signed checkpoints', () => {
     expect(await verifyAudit(store)).toMatchObject({ ok: false, firstBad: { seq: 7, reason: 'expected seq 5' } });
   });
 
+  it('reads the log in pages and judges it the same as whole', async () => {
+    await add(8);
+    await maybeCheckpoint(store, keys.bureau, { everyEntries: 8, everyMs: 86_400_000 });
+    await add(9);
+    await maybeCheckpoint(store, keys.bureau, { everyEntries: 9, everyMs: 86_400_000 });
+    await add(3);
+    const whole = await verifyAudit(store, keys.bureauVerifier());
+    expect(whole).toMatchObject({ ok: true, entries: 20, checkpoints: 2 });
+    for (const pageSize of [1, 3, 8, 19, 20, 21]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toEqual(whole);
+    // an edit in the third page and a cut past the second checkpoint are found whatever the page size
+    await store.write((tx) => tx.run(`UPDATE audit_log SET action = 'x' WHERE seq = 13`));
+    for (const pageSize of [4, 5000]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({ ok: false, entries: 20, firstBad: { seq: 13 } });
+    await store.write((tx) => tx.run(`UPDATE audit_log SET action = 'test.x' WHERE seq = 13`));
+    await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 17'));
+    for (const pageSize of [4, 5000]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({ ok: false, entries: 16, firstBad: { seq: 17, reason: expect.stringMatching(/missing/) } });
+  });
+
   it('finds a rewritten chain and a forged checkpoint', async () => {
     await add(4);
     await maybeCheckpoint(store, keys.bureau, { everyEntries: 4, everyMs: 86_400_000 });

@@ -1,5 +1,5 @@
 import { appendAudit, SYSTEM_ACTOR, verifyAudit, type Actor } from '../audit/index.ts';
-import type { ContractClaims } from '../contracts/index.ts';
+import { canSeeOperatorWork, hasRole, type ContractClaims, type Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
@@ -254,9 +254,15 @@ export class ReportService {
     return made;
   }
 
-  async list(filter: { subject?: string; period?: string; rating?: string; limit?: number } = {}): Promise<ReportSummary[]> {
+  /**
+   * Reports, newest first. Given a principal, only those it may read: risk staff and the bureau
+   * all; an operator its own contracts' and its own (seed 002 第三十四条(四): the operator answers
+   * for the assessment it submits), never the domain overview or another operator's.
+   */
+  async list(filter: { subject?: string; period?: string; rating?: string; limit?: number } = {}, p?: Principal): Promise<ReportSummary[]> {
     const where: string[] = ['TRUE'];
     const params: Record<string, string | number> = { limit: filter.limit ?? 100 };
+    if (p && !hasRole(p, 'bureau', 'risk')) { where.push(`operator_org = $org AND kind <> 'domain'`); params.org = p.org; }
     for (const k of ['subject', 'period', 'rating'] as const) {
       if (filter[k]) { where.push(`${k} = $${k}`); params[k] = filter[k]!; }
     }
@@ -268,9 +274,12 @@ export class ReportService {
     }));
   }
 
-  async get(id: string): Promise<StoredReport> {
-    const row = await this.deps.store.one<{ body: string; html: string; jws: string }>('SELECT body, html, jws FROM reports WHERE id = $1', [id]);
-    if (!row) throw new PdsError('ERR_NOT_FOUND', `report ${id} not found`);
+  async get(id: string, p?: Principal): Promise<StoredReport> {
+    const row = await this.deps.store.one<{ body: string; html: string; jws: string; kind: string; operator_org: string }>('SELECT body, html, jws, kind, operator_org FROM reports WHERE id = $1', [id]);
+    const staff = !p || hasRole(p, 'bureau', 'risk');
+    if (!row || (!staff && (row.kind === 'domain' || !canSeeOperatorWork(p!, row.operator_org)))) {
+      throw new PdsError('ERR_NOT_FOUND', `report ${id} not found`);
+    }
     return { report: JSON.parse(row.body) as RiskAssessmentReport, html: row.html, jws: row.jws };
   }
 }

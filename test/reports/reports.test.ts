@@ -111,9 +111,19 @@ describe('risk assessment reports', () => {
     const high = await world.server.inject({ method: 'GET', url: `/v1/reports?subject=${risky}&rating=high`, headers: auth });
     expect(high.json().reports.length).toBeGreaterThan(0);
     expect(high.json().reports.every((x: { rating: string; subject: string }) => x.rating === 'high' && x.subject === risky)).toBe(true);
+    // an operator reads its own contracts' reports, never makes one, never sees another's
     const op = await world.token('operator', 'org-a');
-    expect((await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}`, headers: { authorization: `Bearer ${op}` } })).statusCode).toBe(403);
+    const opB = await world.token('operator', 'org-b');
+    const asOp = (token: string, url: string) => world.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+    expect((await asOp(op, `/v1/reports/${r.id}`)).json().report.id).toBe(r.id);
+    expect((await asOp(op, `/v1/reports/${r.id}.html`)).statusCode).toBe(200);
+    expect((await asOp(opB, `/v1/reports/${r.id}`)).statusCode).toBe(404);
+    expect((await asOp(opB, `/v1/reports/${r.id}.html`)).statusCode).toBe(404);
+    const mine = (await asOp(opB, '/v1/reports')).json().reports as { operatorOrg: string; kind: string }[];
+    expect(mine.length).toBeGreaterThan(0); // the report on its own contract, made above
+    expect(mine.every((x) => x.operatorOrg === 'org-b' && x.kind !== 'domain')).toBe(true);
     expect((await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${op}` }, payload: { contractId: risky } })).statusCode).toBe(403);
+    expect((await asOp(await world.token('provider', 'org-psb'), `/v1/reports/${r.id}`)).statusCode).toBe(403);
     expect((await world.server.inject({ method: 'GET', url: '/v1/reports/rpt_doesnotexist0', headers: auth })).statusCode).toBe(404);
     const audit = await world.platform.store.all<{ actor: string; role: string }>(`SELECT actor, role FROM audit_log WHERE action = 'report.generated' AND object_id = $1`, [r.id]);
     expect(audit).toEqual([{ actor: 'zhao.lei@risk', role: 'risk' }]);
@@ -189,6 +199,9 @@ describe('risk assessment reports', () => {
     expect(r.rating.findings.find((f) => f.rule === 'operator-rating' && f.finding.includes('org-a'))).toMatchObject({ level: 'high', finding: expect.stringContaining(risky) });
     const page = await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}.html`, headers: { authorization: `Bearer ${risk}` } });
     expect(page.body).toContain('data-chart="operators"');
+    // the overview is the bureau's: no operator reads it
+    const op = await world.token('operator', 'org-a');
+    expect((await world.server.inject({ method: 'GET', url: `/v1/reports/${r.id}`, headers: { authorization: `Bearer ${op}` } })).statusCode).toBe(404);
   });
 
   it('records refused submissions and shows them, with suspensions and withdrawals, in the report', async () => {

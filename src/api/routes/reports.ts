@@ -11,7 +11,7 @@ const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: Problem
 /** The page is self-contained: nothing may load, nothing may run. */
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** Risk assessment reports (seed 002 第三十四条(四)), read by risk staff and the bureau. */
+/** Risk assessment reports (seed 002 第三十四条(四)): made by risk staff and the bureau, read by them and, its own, by an operator. */
 export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const signed = (id: string, r: StoredReport) => ({ report: r.report, jws: r.jws, html: `/v1/reports/${id}.html` });
 
@@ -34,20 +34,20 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
   });
 
   app.get('/v1/reports', {
-    config: { roles: ['risk', 'bureau'] },
-    schema: { tags: ['reports'], summary: 'Reports, newest first', querystring: ReportListQuery, response: { 200: Type.Object({ reports: Type.Array(ReportSummaryView) }), ...errors } },
-  }, async (req) => ({ reports: await platform.reports.list(req.query) }));
+    config: { roles: ['risk', 'bureau', 'operator'] },
+    schema: { tags: ['reports'], summary: 'Reports, newest first (an operator: its own contracts\' and its own)', querystring: ReportListQuery, response: { 200: Type.Object({ reports: Type.Array(ReportSummaryView) }), ...errors } },
+  }, async (req) => ({ reports: await platform.reports.list(req.query, req.principal) }));
 
   app.get('/v1/reports/:id.html', {
-    config: { roles: ['risk', 'bureau'] },
+    config: { roles: ['risk', 'bureau', 'operator'] },
     schema: { tags: ['reports'], summary: 'The report as a self-contained HTML page with charts', params: IdParams, response: { 200: Type.String({ description: 'text/html' }), ...errors } },
   }, async (req, reply) => {
-    const { html } = await platform.reports.get(req.params.id);
+    const { html } = await platform.reports.get(req.params.id, req.principal);
     return reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('x-content-type-options', 'nosniff').send(html);
   });
 
   app.get('/v1/reports/:id', {
-    config: { roles: ['risk', 'bureau'] },
+    config: { roles: ['risk', 'bureau', 'operator'] },
     schema: { tags: ['reports'], summary: 'The report (JSON) and its bureau signature', params: IdParams, response: { 200: SignedReport, ...errors } },
-  }, async (req) => signed(req.params.id, await platform.reports.get(req.params.id)));
+  }, async (req) => signed(req.params.id, await platform.reports.get(req.params.id, req.principal)));
 };

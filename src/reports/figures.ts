@@ -7,6 +7,8 @@ export type { ContractFacts, Figures, RefusalCategory, RefusalCount } from './sc
 
 type Classifier = WorkflowPolicy['reports'];
 
+const noJobs = (): Figures['jobs'] => ({ submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 });
+
 export function categorize(reason: { code: string; layer?: string; rule?: string }, policy: Classifier): RefusalCategory {
   if (policy.escapeAttempts.codes.includes(reason.code) || (reason.rule && policy.escapeAttempts.rules.includes(reason.rule))) return 'escape';
   if (reason.rule && policy.singlingOut.rules.includes(reason.rule)) return 'singling-out';
@@ -47,7 +49,7 @@ export async function contractFigures(store: Store, contractId: string, claims: 
             json_extract_string(reasons, '$[0].rule') AS rule, count(*)::INTEGER AS n
      FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`, { ...range, starts: starts.join(',') });
   const timeline = starts.map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
-  const jobs: Figures['jobs'] = { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 };
+  const jobs = noJobs();
   const refusals = new Map<string, RefusalCount>();
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
@@ -138,7 +140,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
   const refused = new Map<string, number>();
   const heldBy = new Map<string, number>();
   const timeline = buckets(period).map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
-  const jobs: Figures['jobs'] = { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 };
+  const jobs = noJobs();
   const outputs: Figures['outputs'] = { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] };
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
+import { sha256 } from '../jobs/index.ts';
 import type { SigningKey } from '../keys/index.ts';
 import type { RiskAssessmentReport, RiskLevel } from './schema.ts';
 
@@ -9,10 +9,6 @@ export type { AuditTrailState, RiskAssessmentReport } from './schema.ts';
 
 export const REPORT_TYP = 'pds-risk-report+jwt';
 const ISSUER = 'urn:pds:bureau';
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 /** The hash the signature seals: RFC 8785 canonical JSON, so key order or whitespace never matter. */
 export function reportSha256(report: RiskAssessmentReport): string {
@@ -29,9 +25,9 @@ export interface ReportClaims {
   htmlSha256: string;
 }
 
-/** The bureau's signature over the report's and the page's hashes. */
-export async function signReport(key: SigningKey, report: RiskAssessmentReport, html: string): Promise<string> {
-  return new SignJWT({ kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: reportSha256(report), htmlSha256: sha256(html) })
+/** The bureau's signature over the report's hash (`reportSha256`, computed once by the caller) and the page's. */
+export async function signReport(key: SigningKey, report: RiskAssessmentReport, bodySha256: string, html: string): Promise<string> {
+  return new SignJWT({ kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: bodySha256, htmlSha256: sha256(html) })
     .setProtectedHeader({ alg: 'EdDSA', typ: REPORT_TYP, kid: key.kid })
     .setIssuer(ISSUER)
     .setSubject(report.subject)

@@ -87,8 +87,9 @@ export class ReportService {
       generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, auditTrail, ...content,
       thresholds: this.policy.rating, basis: BASIS,
     };
-    const html = renderHtml(report, reportSha256(report));
-    const jws = await signReport(this.deps.keys.bureau, report, html);
+    const bodySha256 = reportSha256(report);
+    const html = renderHtml(report, bodySha256);
+    const jws = await signReport(this.deps.keys.bureau, report, bodySha256, html);
     const scheduleKey = trigger === 'schedule' ? `${req.kind}:${req.subject}:${period.label}` : null;
     const stored = await this.deps.store.write(async (tx) => {
       if (scheduleKey && await tx.one('SELECT id FROM reports WHERE schedule_key = $1', [scheduleKey])) return false;
@@ -99,7 +100,7 @@ export class ReportService {
       );
       await appendAudit(tx, {
         actor, action: 'report.generated', objectType: 'report', objectId: id, requestId,
-        details: { kind: req.kind, subject: req.subject, period: period.label, trigger, rating: report.rating.level, sha256: reportSha256(report) },
+        details: { kind: req.kind, subject: req.subject, period: period.label, trigger, rating: report.rating.level, sha256: bodySha256 },
       });
       return true;
     });

@@ -53,8 +53,10 @@ async function run(dataDir: string, env: Record<string, string>, workers: number
   const children: ChildProcess[] = [];
   try {
     for (let i = 0; i < workers; i++) {
+      // each worker is registered and signs in with its own credential
+      const { credential } = await platform.workers.register({ sub: 'bench@bureau', org: 'org-bureau', roles: ['bureau'] }, { name: `bench worker ${i + 1}`, ttlDays: 1 });
       const child = spawn(process.execPath, [...loaderArgs(), path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts'), 'worker', '--data-dir', dataDir, '--api', `http://127.0.0.1:${port}`, '--concurrency', '1'], {
-        env: { ...process.env, REDIS_URL: env.REDIS_URL!, QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, REDIS_URL: env.REDIS_URL!, QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);
       await new Promise<void>((resolve) => { let out = ''; child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('worker ready')) resolve(); }); });

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/config/index.ts';
 import { domainPath, seedDomain } from '../src/domain/index.ts';
-import { buildSnapshot, resolveGrants, type SnapshotInfo } from '../src/masking/index.ts';
+import { buildSnapshot, resolveGrants, snapshotSchema, type SnapshotInfo } from '../src/masking/index.ts';
 import { loadPolicies } from '../src/policies/index.ts';
 import { disposeRunners, warmRunners } from '../src/sandbox/index.ts';
 import { exec, openInstance, withConnection } from '../src/store/index.ts';
@@ -65,7 +65,7 @@ try {
   warmRunners(2); // as a server with the default EXECUTOR_CONCURRENCY=2 keeps them
   await new Promise((r) => setTimeout(r, 1500));
   const big = await benchSandbox(policies, {
-    snapshotFile: bigSnap.file, tables: { population: bigSnap.tables.population!.columns }, uniqueUnitTables: uniqueTables(bigSnap), runs: bigRuns, tmpDir: path.join(dir, 'tmp'),
+    snapshotFile: bigSnap.file, tables: { population: bigSnap.tables.population!.columns }, schema: await snapshotSchema(snapGrants, policies.catalog), uniqueUnitTables: uniqueTables(bigSnap), runs: bigRuns, tmpDir: path.join(dir, 'tmp'),
     sql: 'SELECT birth_date AS age_band, ethnicity, count(*) AS people FROM population GROUP BY ALL',
   });
   fs.rmSync(bigSnap.file, { force: true });
@@ -74,7 +74,7 @@ try {
   const smallGrants = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'education', 'income'] }]);
   const smallSnap = await buildSnapshot({ dataDir: smallDir, domainFile: domainPath(smallDir), contractId: 'ctr_bench_small', grants: smallGrants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 1) });
   const small = await benchSandbox(policies, {
-    snapshotFile: smallSnap.file, tables: { population: smallSnap.tables.population!.columns }, uniqueUnitTables: uniqueTables(smallSnap), runs: smallRuns, tmpDir: path.join(dir, 'tmp'),
+    snapshotFile: smallSnap.file, tables: { population: smallSnap.tables.population!.columns }, schema: await snapshotSchema(smallGrants, policies.catalog), uniqueUnitTables: uniqueTables(smallSnap), runs: smallRuns, tmpDir: path.join(dir, 'tmp'),
     sql: 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY district',
   });
   disposeRunners();

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { evaluateQuery } from '../src/jobs/pipeline.ts';
+import { evaluateQuery, releaseTerms } from '../src/jobs/index.ts';
 import { PRIVACY_UNIT_COLUMN } from '../src/masking/index.ts';
 import type { Policies } from '../src/policies/index.ts';
-import { analyseQuery, functionAllowlist, SqlParser, sqlPolicy, unitsColumnName, type SqlPolicy } from '../src/sandbox/index.ts';
+import { analyseQuery, functionAllowlist, SchemaBinder, SqlParser, sqlPolicy, unitsColumnName, type BoundColumn, type SqlPolicy } from '../src/sandbox/index.ts';
 import { openInstance, queryRows, withConnection } from '../src/store/index.ts';
 
 /**
@@ -31,6 +31,8 @@ async function time<T>(fn: () => Promise<T>): Promise<number> {
 export interface SandboxCase {
   snapshotFile: string;
   tables: Record<string, string[]>;
+  /** The snapshot's columns with their types (snapshotSchema), for binding. */
+  schema: Record<string, BoundColumn[]>;
   /** Tables with one row per unit (from the snapshot). */
   uniqueUnitTables: string[];
   sql: string;
@@ -42,6 +44,8 @@ export async function benchSandbox(policies: Policies, c: SandboxCase) {
   const policy: SqlPolicy = sqlPolicy(c.tables, [], PRIVACY_UNIT_COLUMN, functionAllowlist(policies.sqlAllowlist), c.uniqueUnitTables);
   const limits = policies.sandbox.limits;
   const parser = await SqlParser.create();
+  const binder = await SchemaBinder.create();
+  const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
   const rewritten = (await analyseQuery(parser, c.sql, 'aggregate', policy, { unitsColumn: unitsColumnName() })).sql;
   const plain = await openInstance(c.snapshotFile, { access_mode: 'READ_ONLY', threads: String(limits.threads), memory_limit: limits.memoryLimit });
   const sandbox: number[] = [];
@@ -51,9 +55,10 @@ export async function benchSandbox(policies: Policies, c: SandboxCase) {
     await withConnection(plain, async (conn) => {
       await queryRows(conn, c.sql); // warm the plain connection's cache, as a long-lived session would be
       for (let i = 0; i < c.runs; i++) {
-        sandbox.push(await time(() => evaluateQuery(parser, {
-          sql: c.sql, mode: 'aggregate', policy, snapshotFile: c.snapshotFile, tempDir: path.join(c.tmpDir, `run-${i}`),
-          limits, maxSqlBytes: limits.maxSqlBytes, disclosure: { minUnits: 10, maxRows: 10_000 },
+        sandbox.push(await time(() => evaluateQuery({ parser, binder }, {
+          sql: c.sql, mode: 'aggregate', policy, schema: { key: c.snapshotFile, tables: c.schema }, dominanceN: policies.disclosure.dominance.n,
+          dataDir: path.dirname(path.dirname(c.snapshotFile)), snapshotFile: path.basename(c.snapshotFile), tmpDir: path.join(c.tmpDir, `run-${i}`),
+          limits, maxSqlBytes: limits.maxSqlBytes, terms,
         })));
         asWritten.push(await time(() => queryRows(conn, c.sql)));
         asRewritten.push(await time(() => queryRows(conn, rewritten)));
@@ -63,6 +68,7 @@ export async function benchSandbox(policies: Policies, c: SandboxCase) {
   } finally {
     plain.closeSync();
     parser.dispose();
+    binder.dispose();
   }
   const sb = percentiles(sandbox);
   const w = percentiles(asWritten);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createServer } from '../src/api/index.ts';
-import { issueToken, type Role } from '../src/auth/index.ts';
+import { issueToken, type UserRole } from '../src/auth/index.ts';
 import { loadConfig, type Config } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
@@ -25,7 +25,7 @@ export interface TestWorld {
   dataDir: string;
   platform: Platform;
   server: Awaited<ReturnType<typeof createServer>>;
-  token(role: Role, org: string, sub?: string): Promise<string>;
+  token(role: UserRole, org: string, sub?: string): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Role } from '../auth/index.ts';
+import { USER_ROLES, type Role } from '../auth/index.ts';
 import type { Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Platform } from '../platform/index.ts';
@@ -9,7 +9,7 @@ declare module 'fastify' {
     principal: Principal;
   }
   interface FastifyContextConfig {
-    /** Roles allowed on the route; any authenticated role when absent. */
+    /** Roles allowed on the route; any person's role when absent (never a worker's). */
     roles?: readonly Role[];
   }
 }
@@ -27,8 +27,9 @@ export function requireAuth(scope: FastifyInstance, platform: Platform): void {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the Authorization header is not a bearer token');
     req.principal = await platform.verifyToken(match[1]!);
-    const allowed = req.routeOptions.config.roles;
-    if (allowed && !allowed.some((r) => req.principal.roles.includes(r))) {
+    // default deny for workers: a worker credential reaches only the routes that name its role
+    const allowed = req.routeOptions.config.roles ?? USER_ROLES;
+    if (!allowed.some((r) => req.principal.roles.includes(r))) {
       throw new PdsError('ERR_AUTH_FORBIDDEN', `this action needs the role ${allowed.join(' or ')}`);
     }
   });

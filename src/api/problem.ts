@@ -26,7 +26,7 @@ function sendProblem(reply: FastifyReply, req: FastifyRequest, err: PdsError): F
 }
 
 /** fastify's own client errors (bad JSON, wrong media type, too large) mapped to our codes. */
-function fromFastify(err: FastifyError): PdsError | undefined {
+export function fromFastify(err: FastifyError): PdsError | undefined {
   if (err.validation) {
     const context = err.validationContext ?? 'body';
     const errors: FieldIssue[] = err.validation.map((v) => {

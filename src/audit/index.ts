@@ -1,7 +1,6 @@
 import type { JWTVerifyGetKey } from 'jose';
 import { listCheckpoints, verifyCheckpoints } from './checkpoints.ts';
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalSha256 } from '../digest/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 
 /** Who did something: the authenticated principal, or the system itself (executor, scheduler). */
@@ -47,7 +46,7 @@ type Body = Omit<AuditEntry, 'hash'>;
 
 /** SHA-256 over the RFC 8785 canonical JSON of the entry without its own hash. */
 export function entryHash(body: Body): string {
-  return createHash('sha256').update(canonicalize(body) ?? '').digest('hex');
+  return canonicalSha256(body);
 }
 
 interface AuditRow {

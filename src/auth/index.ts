@@ -4,9 +4,15 @@ import type { Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 
-/** `worker`: a `pds worker` process — it may only claim jobs and hand back their outcomes. */
-export const ROLES = ['operator', 'provider', 'bureau', 'risk', 'worker'] as const;
+/** The roles a person's token may carry. */
+export const USER_ROLES = ['operator', 'provider', 'bureau', 'risk'] as const;
+/**
+ * `worker`: a registered `pds worker`, signed in with its own credential (never a token): it may
+ * only claim jobs, renew its leases and hand back outcomes (docs/architecture.md, "Workers").
+ */
+export const ROLES = [...USER_ROLES, 'worker'] as const;
 export type Role = (typeof ROLES)[number];
+export type UserRole = (typeof USER_ROLES)[number];
 
 /** The embedded issuer's identity, used when no external IdP is configured. */
 export const EMBEDDED_ISSUER = 'urn:pds:embedded-issuer';
@@ -15,7 +21,7 @@ export const EMBEDDED_AUDIENCE = 'urn:pds:api';
 export interface TokenRequest {
   sub: string;
   org: string;
-  roles: Role[];
+  roles: UserRole[];
   /** Lifetime in seconds. Default 12 hours. */
   ttlSeconds?: number;
 }
@@ -63,10 +69,11 @@ export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig 
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token is invalid (${code})`);
     }
     const rawRoles = payload.roles;
+    // a token never makes its bearer a worker: workers sign in with their own credentials
     const roles = (Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(' ') : [])
-      .filter((r): r is Role => (ROLES as readonly string[]).includes(String(r)));
+      .filter((r): r is UserRole => (USER_ROLES as readonly string[]).includes(String(r)));
     if (typeof payload.org !== 'string' || payload.org === '') throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the bearer token has no org claim');
-    if (roles.length === 0) throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${ROLES.join(', ')})`);
+    if (roles.length === 0) throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${USER_ROLES.join(', ')})`);
     return { sub: payload.sub!, org: payload.org, roles };
   };
 }

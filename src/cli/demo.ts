@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import pino from 'pino';
 import { createServer } from '../api/index.ts';
-import { issueToken, type Role } from '../auth/index.ts';
+import { issueToken, type UserRole } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/index.ts';
 import { domainPath, seedDomain } from '../domain/index.ts';
@@ -50,10 +50,10 @@ export interface DemoSummary {
 class StepFailed extends Error {}
 
 /** A `pds worker` child process for `--redis`; resolves once it takes jobs. */
-async function startWorkerProcess(dataDir: string, api: string, redisUrl: URL, prefix: string): Promise<ChildProcess> {
+async function startWorkerProcess(dataDir: string, api: string, redisUrl: URL, prefix: string, credential: string): Promise<ChildProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
   const child = spawn(process.execPath, [...loaderArgs(), main, 'worker', '--data-dir', dataDir, '--api', api, '--concurrency', '2'], {
-    env: { ...process.env, REDIS_URL: redisUrl.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REDIS_URL: redisUrl.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -109,11 +109,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   let worker: ChildProcess | undefined;
   if (opts.redisUrl) {
-    worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix);
-    say('worker', 'pds worker (BullMQ, separate process)', `ready, pid ${String(worker.pid)}, queue ${config.queuePrefix}:pds-jobs on ${opts.redisUrl.host}`);
+    // the bureau registers the worker: it signs in with its own credential, never a shared role
+    const { worker: registered, credential } = await platform.workers.register({ sub: ORGS.bureau.sub, org: ORGS.bureau.org, roles: ['bureau'] }, { name: 'demo worker', ttlDays: 1 });
+    worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix, credential);
+    say('worker', 'pds worker (BullMQ, separate process)', `${registered.id} ready, pid ${String(worker.pid)}, queue ${config.queuePrefix}:pds-jobs on ${opts.redisUrl.host}`);
   }
   const tokens = Object.fromEntries(await Promise.all(Object.entries(ORGS).map(async ([k, v]) => [
-    k, await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as Role] }),
+    k, await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as UserRole] }),
   ]))) as Record<keyof typeof ORGS, string>;
 
   async function call<T = Record<string, unknown>>(who: keyof typeof ORGS, method: string, url: string, body?: unknown, expect = [200, 201, 202]): Promise<{ status: number; json: T; text: string }> {

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,17 +6,20 @@ import { decodeProtectedHeader } from 'jose';
 import pino from 'pino';
 import { serve } from '../api/index.ts';
 import { exportAudit, verifyAudit } from '../audit/index.ts';
-import { issueToken, ROLES, type Role } from '../auth/index.ts';
+import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
 import { verifyContract } from '../contracts/index.ts';
 import { ingest, seedDomain } from '../domain/index.ts';
 import { loadPolicies } from '../policies/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
-import { sha256, startWorker, verifyManifest } from '../jobs/index.ts';
+import { sha256 } from '../digest/index.ts';
+import { verifyManifest } from '../jobs/index.ts';
+import { startWorker } from '../worker/index.ts';
 import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { runDemo } from './demo.ts';
 import { addReportCommands } from './reports.ts';
-import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
+import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, positiveInt, readJws, withStore } from './shared.ts';
+import { addWorkerCommands } from './workers.ts';
 import { stepProgress } from './progress.ts';
 
 function nonNegativeInt(value: string): number {
@@ -25,10 +27,7 @@ function nonNegativeInt(value: string): number {
   return Number(value);
 }
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
-  return Number(value);
-}
+
 
 /** A --redis value: a redis:// or rediss:// URL. */
 function parseRedisUrl(raw: string): URL {
@@ -61,16 +60,16 @@ export function buildCli(): Command {
     .addOption(dataDirOption())
     .option('--api <url>', 'the API this worker reports to (default PDS_API_URL, else http://127.0.0.1:PORT)')
     .option('--concurrency <n>', 'jobs at once (default EXECUTOR_CONCURRENCY)', positiveInt)
-    .option('--token <jwt>', 'a worker-role token (default PDS_WORKER_TOKEN, else one minted from DATA_DIR\'s issuer key)')
+    .option('--token <credential>', 'this worker\'s own credential, from `pds workers add` (default PDS_WORKER_TOKEN)')
     .option('--lock-ms <ms>', 'how long a job\'s lock lives unrenewed: a killed worker\'s job runs again elsewhere after this', positiveInt, 30_000)
     .action(async (opts: { dataDir?: string; api?: string; concurrency?: number; token?: string; lockMs: number }) => {
       const config = configFrom(opts);
       if (!config.redisUrl) throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', { extra: { variable: 'REDIS_URL' } });
       const logger = pino({ level: config.logLevel });
       const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
-      const token = opts.token ?? process.env.PDS_WORKER_TOKEN
-        ?? await issueToken(await loadKeyRing(config.dataDir), { sub: `worker@${os.hostname()}`, org: 'org-domain', roles: ['worker'], ttlSeconds: 30 * 24 * 3600 });
-      const worker = await startWorker({ redisUrl: config.redisUrl, prefix: config.queuePrefix, apiUrl, token, concurrency: opts.concurrency ?? config.executorConcurrency, lockDurationMs: opts.lockMs, logger });
+      const credential = opts.token ?? process.env.PDS_WORKER_TOKEN;
+      if (!credential) throw new PdsError('ERR_CONFIG', 'PDS_WORKER_TOKEN: a worker needs its own credential; the bureau makes one with `pds workers add --name <name>`', { extra: { variable: 'PDS_WORKER_TOKEN' } });
+      const worker = await startWorker({ redisUrl: config.redisUrl, prefix: config.queuePrefix, apiUrl, credential, dataDir: config.dataDir, concurrency: opts.concurrency ?? config.executorConcurrency, lockDurationMs: opts.lockMs, logger });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
         await worker.close();
@@ -141,12 +140,12 @@ export function buildCli(): Command {
   program.command('token')
     .description("sign a user token with the embedded issuer of DATA_DIR (for the API's Authorization header)")
     .addOption(dataDirOption())
-    .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
+    .addOption(new Option('--role <role>', 'role').choices(USER_ROLES).makeOptionMandatory())
     .requiredOption('--org <org>', 'organisation id (e.g. org-psb)')
     .option('--sub <sub>', 'subject (user id)', 'cli-user')
     .option('--ttl <seconds>', 'lifetime in seconds', positiveInt, 12 * 3600)
     .option('--json', 'print {"token": …}')
-    .action(async (opts: { dataDir?: string; role: Role; org: string; sub: string; ttl: number; json?: boolean }) => {
+    .action(async (opts: { dataDir?: string; role: UserRole; org: string; sub: string; ttl: number; json?: boolean }) => {
       const config = configFrom(opts);
       const keys = await loadKeyRing(config.dataDir);
       const token = await issueToken(keys, { sub: opts.sub, org: opts.org, roles: [opts.role], ttlSeconds: opts.ttl });
@@ -178,6 +177,7 @@ export function buildCli(): Command {
     });
 
   addReportCommands(program);
+  addWorkerCommands(program);
 
   program.command('verify-output')
     .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')

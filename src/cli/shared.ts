@@ -14,6 +14,11 @@ export function configFrom(opts: { dataDir?: string }) {
 export const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
 export const jwksOption = () => new Option('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)");
 
+export function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
 export function isoTime(value: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');

@@ -42,6 +42,11 @@ export interface Config {
   reconcileMs: number;
   /** BullMQ: key prefix in Redis (QUEUE_PREFIX), so several domains can share one Redis. Default `pds`. */
   queuePrefix: string;
+  /**
+   * BullMQ: how long a worker's claim on a job lasts unrenewed (WORKER_LEASE_MS); the worker renews
+   * it every third of that. A worker lost mid-job frees its job after this. Default 20000.
+   */
+  workerLeaseMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -107,8 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!LOG_LEVELS.includes(logLevel)) bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
+  const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
   const queuePrefix = env.QUEUE_PREFIX || 'pds';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
 
-  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, queuePrefix, ...overrides };
+  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, queuePrefix, workerLeaseMs, ...overrides };
 }

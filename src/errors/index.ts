@@ -72,6 +72,13 @@ export const ERRORS = {
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 
+  // workers (docs/architecture.md, "The run protocol")
+  ERR_WORKER_CLAIM_REFUSED: { status: 403, title: 'Claim refused: no valid claim ticket, or this executor takes no remote claims' },
+  ERR_WORKER_LEASE_HELD: { status: 409, title: 'The job is leased to a run that has not expired' },
+  ERR_WORKER_NOT_LEASE_HOLDER: { status: 409, title: 'This worker does not hold the lease of that run' },
+  ERR_WORKER_OUTCOME_INVALID: { status: 422, title: 'Outcome does not match what the run was handed' },
+  ERR_WORKER_REVOKED: { status: 401, title: 'Worker credential revoked or rotated' },
+
   // reports
   ERR_REPORT_SIGNATURE_INVALID: { status: 422, title: 'Report does not match its signature' },
 
@@ -88,6 +95,36 @@ export interface FieldIssue {
 }
 
 /**
+ * Machine-readable facts of an error. Those of a 4xx are sent to the caller in problem+json, so
+ * they must never hold data, identifiers or key material.
+ */
+export interface ErrorExtra {
+  /** The sandbox layer that stopped a job: analysis, engine, process, disclosure (or none, red team). */
+  layer?: string;
+  /** The named rule a refusal cites (an SQL rule, a disclosure check). */
+  rule?: string;
+  /** Where in the SQL text a refusal points. */
+  position?: number;
+  line?: number;
+  column?: number;
+  /** 429: when to try again. */
+  retryAfterSeconds?: number;
+  /** ERR_CONFIG: the environment variable at fault. */
+  variable?: string;
+  /** ERR_POLICY_INVALID: the policy file and the field at fault. */
+  file?: string;
+  path?: string;
+  /** ERR_BUDGET_EXHAUSTED: the ledger. */
+  epsilonSpent?: number;
+  epsilonBudget?: number;
+  epsilonRequested?: number;
+  /** A runner process that died: the last lines it wrote (logged, never sent). */
+  stderr?: string;
+  /** ERR_WORKER_LEASE_HELD: until when. */
+  leaseExpiresAt?: string;
+}
+
+/**
  * A refusal or fault with a stable code. `detail` is safe to show to the caller; never put raw
  * data, identifiers or key material in it.
  */
@@ -97,12 +134,12 @@ export class PdsError extends Error {
   readonly detail: string;
   readonly errors: FieldIssue[] | undefined;
   /** Machine-readable extras (e.g. the SQL position of a refusal). */
-  readonly extra: Record<string, unknown> | undefined;
+  readonly extra: ErrorExtra | undefined;
 
   constructor(
     code: ErrorCode,
     detail: string,
-    options: { cause?: unknown; errors?: FieldIssue[]; extra?: Record<string, unknown> } = {},
+    options: { cause?: unknown; errors?: FieldIssue[]; extra?: ErrorExtra } = {},
   ) {
     super(`${code}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PdsError';

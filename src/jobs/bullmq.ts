@@ -1,33 +1,21 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { CANCEL_CHANNEL, JOB_QUEUE, type QueueJobData } from '../protocol/index.ts';
 import type { Executor, JobHandler } from './executor.ts';
 
 /**
- * The BullMQ executor, API side (DESIGN §4.6). The API only puts jobs on the `pds-jobs` queue;
- * `pds worker` processes on any machine take them, ask the API to claim each one (the contract is
- * checked then), run it where the snapshot is, and post the raw result back. The control store is
+ * The BullMQ executor, API side (docs/architecture.md, "Executors"). The API only puts jobs on the
+ * `pds-jobs` queue, each with its claim ticket; `pds worker` processes on any machine take them,
+ * claim each from the API (the contract is checked and the SQL analysed then), execute what they
+ * are handed where the snapshot is, and post the raw result back. The control store is
  * the truth, Redis only the transport: every few seconds the executor makes sure each `queued`
  * job (and each `running` job Redis no longer knows) is on the queue, so a Redis that restarts
  * empty loses nothing.
  */
 
-export const JOB_QUEUE = 'pds-jobs';
-export const CANCEL_CHANNEL = 'pds:cancel';
-
-export interface QueueJobData {
-  jobId: string;
-  /** The store already shows the job running: its executor was lost; run it again. */
-  rerun?: boolean;
-}
-
 /** What the executor needs from the store to reconcile. */
 export interface UnfinishedJobs {
-  unfinished(): Promise<{ id: string; status: 'queued' | 'running'; startedAt: string | null }[]>;
-}
-
-/** A connection for workers: blocking commands wait, and commands wait out a reconnect. */
-export function redisConnection(url: URL): Redis {
-  return new Redis(url.toString(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+  unfinished(): Promise<{ id: string; status: 'queued' | 'running'; leaseExpiresAt: string | null }[]>;
 }
 
 /** A connection for the API's producer side: fails fast while Redis is away (reconciliation catches up). */
@@ -50,10 +38,10 @@ export class BullmqExecutor implements Executor {
     /** Key prefix in Redis, shared with the workers. */
     prefix: string;
     jobs: UnfinishedJobs;
+    /** The claim ticket of a job, carried on the queue with it (docs/architecture.md, "Workers"). */
+    ticketFor: (jobId: string) => string;
     /** How often the store and the queue are reconciled. */
     reconcileMs?: number;
-    /** A `running` job Redis does not know is requeued once it has run this long without a trace. */
-    lostAfterMs?: number;
     onError?: (err: unknown) => void;
   }) {
     this.connection = producerConnection(opts.redisUrl);
@@ -70,11 +58,11 @@ export class BullmqExecutor implements Executor {
     this.timer.unref();
   }
 
-  async enqueue(jobId: string, opts: { delayMs?: number; rerun?: boolean } = {}): Promise<void> {
+  async enqueue(jobId: string, opts: { delayMs?: number } = {}): Promise<void> {
     // the job id dedupes: enqueuing twice (reconcile, a retry of the API) adds it once; a delayed
     // retry gets its own id, since the run it follows may still be on the queue as active
     const id = opts.delayMs ? `${jobId}.retry.${Date.now()}` : jobId;
-    await this.queue.add('run', { jobId, ...(opts.rerun ? { rerun: true } : {}) }, {
+    await this.queue.add('run', { jobId, ticket: this.opts.ticketFor(jobId) }, {
       jobId: id, delay: opts.delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1,
     });
   }
@@ -109,11 +97,11 @@ export class BullmqExecutor implements Executor {
     for (const j of await this.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'])) {
       if (j?.data?.jobId) onQueue.add(j.data.jobId);
     }
-    const lostAfter = this.opts.lostAfterMs ?? 60_000;
+    const now = new Date().toISOString();
     for (const j of await this.opts.jobs.unfinished()) {
       if (onQueue.has(j.id)) continue;
-      if (j.status === 'queued') await this.enqueue(j.id);
-      else if (!j.startedAt || Date.now() - Date.parse(j.startedAt) > lostAfter) await this.enqueue(j.id, { rerun: true });
+      // a running job whose worker was lost goes back on the queue once its lease has expired
+      if (j.status === 'queued' || !j.leaseExpiresAt || j.leaseExpiresAt <= now) await this.enqueue(j.id);
     }
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
     this.counts = { waiting: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), running: c.active ?? 0 };

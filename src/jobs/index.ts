@@ -1,8 +1,13 @@
 export { EmbeddedExecutor, type Executor, type JobHandler } from './executor.ts';
-export { JobService, type JobReason, type JobServiceDeps, type JobStatus, type JobView } from './service.ts';
-export { APPROVALS_TO_RELEASE, OutputService, sha256, type ManifestDraft, type OutputFormat, type OutputView } from './outputs.ts';
+export { JobService, type JobServiceDeps, type JobView, type SubmitInput } from './service.ts';
+export { RunController, EMBEDDED, reasonOf, type Executant, type RunControllerDeps } from './controller.ts';
+export { transition, type JobReason, type JobStatus } from './job-store.ts';
+export { planRun, type PlanInput, type RunPlan } from './plan.ts';
+export { evaluateQuery, type Evaluation, type EvaluationInput } from './evaluate.ts';
+export { checkOutcome } from './outcome.ts';
+export { decideRelease, releaseTerms, type ReleaseDecision, type ReleaseInput, type ReleaseTerms } from './release.ts';
+export { WorkerRegistry, WORKER_ORG, type WorkerView } from './workers.ts';
+export { APPROVALS_TO_RELEASE, OutputService, type ManifestDraft, type OutputFormat, type OutputView } from './outputs.ts';
 export { signManifest, verifyManifest, MANIFEST_TYP, type Manifest } from './manifest.ts';
 export { toCsv } from './csv.ts';
-export { BullmqExecutor, JOB_QUEUE, CANCEL_CHANNEL, type UnfinishedJobs } from './bullmq.ts';
-export { startWorker, type RunningWorker, type WorkerOptions } from './worker.ts';
-export { executeRun, type RunOutcome, type RunSpec } from './runs.ts';
+export { BullmqExecutor, type UnfinishedJobs } from './bullmq.ts';

@@ -20,6 +20,8 @@ export interface Manifest {
   checks: CheckReport[];
   cellsSuppressed: number;
   epsilonSpent: number;
+  /** Who executed the query: 'embedded' (the API's own executor) or the registered worker's id. */
+  ranBy: string;
   dataSources: { dataset: string; provider: string; providerName: string }[];
   releasedAt: string;
   /** 'auto' when every check passed, else the bureau reviewers who released it. */

@@ -1,15 +1,16 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, canSeeOperatorWork, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
-import { checkDifferencing, type CheckReport, type Fingerprint } from '../disclosure/index.ts';
+import type { CheckReport, Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { openInstance, quoteLiteral, withConnection, exec, quoteIdent, type JsonValue, type Store, type Tx } from '../store/index.ts';
+import { sha256 } from '../digest/index.ts';
 import { toCsv } from './csv.ts';
 import { signManifest, type Manifest } from './manifest.ts';
-import type { Evaluation } from './pipeline.ts';
+import { transition, type JobReason } from './job-store.ts';
+import type { ReleaseDecision } from './release.ts';
 import { outputIdFor } from '../ids/index.ts';
 
 /**
@@ -45,9 +46,6 @@ export const APPROVALS_TO_RELEASE = 2;
 
 type Row = Record<string, string | number | null>;
 
-export function sha256(text: string | Buffer): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 interface StoredOutput extends Omit<OutputView, 'reviews'> {
   operatorOrg: string;
@@ -65,64 +63,54 @@ export class OutputService {
     return signManifest(this.deps.keys.bureau, manifest, operatorOrg);
   }
 
+  /** Where an output's data is kept (inside the domain, mode 0600). */
+  fileFor(outputId: string): string {
+    return path.join(this.deps.dataDir, 'outputs', `${outputId}.json`);
+  }
+
+  /** Removes an output's data written by a transaction that did not commit. */
+  discard(file: string): void {
+    fs.rmSync(file, { force: true });
+    fs.rmSync(`${file}.tmp`, { force: true });
+  }
+
   /**
-   * Writes the output and records it in one transaction: released (with its signed manifest) when
-   * the evaluation says so, otherwise held for review, unseen by the operator.
+   * Records a decided output inside the caller's transaction (the one that made the decision):
+   * writes its data, signs the manifest when it is released, and moves the job to released or
+   * held. The caller discards `file` if the transaction does not commit.
    */
-  async record(job: { id: string; contractId: string; operatorOrg: string; sql: string }, claims: VerifiedContract, evaluation: Evaluation, now: Date): Promise<void> {
-    const dc = evaluation.output;
+  async record(tx: Tx, input: { job: { id: string; contractId: string; operatorOrg: string; sql: string }; claims: VerifiedContract; decision: ReleaseDecision; at: string; ranBy: string; file: string }): Promise<void> {
+    const { job, claims, decision: d, at, file } = input;
     const outputId = outputIdFor(job.id);
-    const dir = path.join(this.deps.dataDir, 'outputs');
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${outputId}.json`);
-    const csv = toCsv(dc.columns.map((c) => c.name), dc.rows);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const csv = toCsv(d.columns.map((c) => c.name), d.rows);
     const csvSha256 = sha256(csv);
-    const at = now.toISOString();
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: dc.columns, rows: dc.rows }), { mode: 0o600 });
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: d.columns, rows: d.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
-    const recorded = await this.deps.store.write(async (tx) => {
-      const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [job.id]);
-      if (cur?.status !== 'running') return false; // cancelled or halted meanwhile: nothing leaves
-      // the last word on the contract is inside the release transaction: a revocation that
-      // committed while the query ran stops the release (it throws; run() records the job failed)
-      await this.deps.contracts.assertActive(tx, job.contractId);
-      const checks = [...dc.checks];
-      const reasons = [...dc.reasons];
-      let release = evaluation.decision === 'release';
-      if (dc.fingerprint) {
-        // compared inside the write transaction: two jobs finishing together still see each other
-        const diff = checkDifferencing(dc.fingerprint, await this.fingerprints(tx, job.contractId), claims.disclosure.minUnits);
-        const { pairedWith, ...report } = diff;
-        checks.push(pairedWith ? { ...report, params: { ...report.params, pairedWith } } : report);
-        if (!diff.passed) { release = false; reasons.push(`${diff.check}: ${diff.effect}`); }
-      }
-      const draft: ManifestDraft = {
-        output: { id: outputId, sha256: csvSha256, format: 'text/csv', rows: dc.rows.length, columns: dc.columns.map((c) => c.name) },
-        contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
-        checks, cellsSuppressed: dc.cellsSuppressed, epsilonSpent: dc.epsilonSpent ?? 0,
-        dataSources: claims.datasets.map((d) => ({ dataset: d.dataset, provider: d.provider, providerName: d.providerName })),
-      };
-      const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
-      const status = release ? 'released' : 'held';
-      await tx.run(
-        `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft, units_fingerprint)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-        [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(dc.columns), dc.rows.length, dc.cellsSuppressed, JSON.stringify(checks), csvSha256, file, jws,
-          release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(reasons), JSON.stringify(draft), dc.fingerprint ? JSON.stringify(dc.fingerprint) : null],
-      );
-      await tx.run(`UPDATE jobs SET status = $1, output_id = $2, finished_at = $3 WHERE id = $4`, [status, outputId, at, job.id]);
-      await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: job.id, details: { outputId } });
-      await appendAudit(tx, {
-        actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
-        details: { sha256: csvSha256, rows: dc.rows.length, cellsSuppressed: dc.cellsSuppressed, checks: checks.map((c) => c.check) },
-      });
-      return true;
-    }).catch((err: unknown) => { fs.rmSync(file, { force: true }); throw err; });
-    if (!recorded) fs.rmSync(file, { force: true });
+    const release = d.decision === 'released';
+    const draft: ManifestDraft = {
+      output: { id: outputId, sha256: csvSha256, format: 'text/csv', rows: d.rows.length, columns: d.columns.map((c) => c.name) },
+      contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
+      checks: d.checks, cellsSuppressed: d.cellsSuppressed, epsilonSpent: d.epsilonSpent, ranBy: input.ranBy,
+      dataSources: claims.datasets.map((ds) => ({ dataset: ds.dataset, provider: ds.provider, providerName: ds.providerName })),
+    };
+    const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
+    const status = release ? 'released' : 'held';
+    await tx.run(
+      `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft, units_fingerprint)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+      [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(d.columns), d.rows.length, d.cellsSuppressed, JSON.stringify(d.checks), csvSha256, file, jws,
+        release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(d.reasons), JSON.stringify(draft), d.fingerprint ? JSON.stringify(d.fingerprint) : null],
+    );
+    await transition(tx, job.id, ['running'], status, { outputId, finishedAt: at }, { actor: SYSTEM_ACTOR, details: { outputId, ranBy: input.ranBy } });
+    await appendAudit(tx, {
+      actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
+      details: { sha256: csvSha256, rows: d.rows.length, cellsSuppressed: d.cellsSuppressed, checks: d.checks.map((c) => c.check), ranBy: input.ranBy },
+    });
   }
 
   /** Fingerprints of the contract's latest released or held outputs, for the differencing check. */
-  private async fingerprints(tx: Tx, contractId: string): Promise<{ outputId: string; fingerprint: Fingerprint }[]> {
+  async fingerprints(tx: Tx, contractId: string): Promise<{ outputId: string; fingerprint: Fingerprint }[]> {
     const rows = await tx.all<{ id: string; units_fingerprint: string }>(
       `SELECT id, units_fingerprint FROM outputs WHERE contract_id = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL ORDER BY created_at DESC LIMIT 200`, [contractId]);
     return rows.map((r) => ({ outputId: r.id, fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint }));
@@ -221,9 +209,8 @@ export class OutputService {
     return view;
   }
 
-  private async finishJob(tx: Tx, jobId: string, status: 'released' | 'rejected', reasons: { code: string; message: string }[], at: string): Promise<void> {
-    await tx.run(`UPDATE jobs SET status = $1, reasons = $2, finished_at = $3 WHERE id = $4 AND status = 'held'`, [status, JSON.stringify(reasons), at, jobId]);
-    await appendAudit(tx, { actor: SYSTEM_ACTOR, action: `job.${status}`, objectType: 'job', objectId: jobId });
+  private async finishJob(tx: Tx, jobId: string, status: 'released' | 'rejected', reasons: JobReason[], at: string): Promise<void> {
+    await transition(tx, jobId, ['held'], status, { reasons, finishedAt: at }, { actor: SYSTEM_ACTOR });
   }
 
   /**

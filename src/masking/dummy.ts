@@ -97,3 +97,12 @@ export async function dummyData(opts: { grants: DatasetGrant[]; catalog: Catalog
   }
   return out;
 }
+
+/**
+ * The tables, columns and types a contract's snapshot has, without reading it: the contract's own
+ * masking SQL over empty tables. The API binds job SQL against it (docs/architecture.md).
+ */
+export async function snapshotSchema(grants: DatasetGrant[], catalog: Catalog): Promise<Record<string, DummyTable['columns']>> {
+  const tables = await dummyData({ grants, catalog, rows: 0, seed: 1 });
+  return Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns]));
+}

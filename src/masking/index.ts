@@ -4,4 +4,4 @@ export {
 } from './rules.ts';
 export { assessRisk, type RiskReport } from './risk.ts';
 export { buildSnapshot, fileSha256, maskingSql, previewRisk, pseudonym, snapshotSelect, TOKEN_HEX_LENGTH, type MaskContext, type SnapshotInfo, type SnapshotTable } from './snapshot.ts';
-export { dummyData, type DummyTable } from './dummy.ts';
+export { dummyData, snapshotSchema, type DummyTable } from './dummy.ts';

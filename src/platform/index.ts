@@ -4,12 +4,12 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApplicationService, ContractService, EffectivenessService, WithdrawalService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, type Executor } from '../jobs/index.ts';
+import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, RunController, WorkerRegistry, type Executor } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
-import { disposeRunners, SqlParser, warmRunners } from '../sandbox/index.ts';
+import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
 
 /**
@@ -28,6 +28,10 @@ export interface Platform {
   contracts: ContractService;
   effectiveness: EffectivenessService;
   jobs: JobService;
+  /** Claims, leases, outcomes and the release decision: the controller side of every run. */
+  runs: RunController;
+  /** Registered workers and their credentials. */
+  workers: WorkerRegistry;
   withdrawals: WithdrawalService;
   outputs: OutputService;
   reports: ReportService;
@@ -41,12 +45,14 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir);
   const parser = await SqlParser.create();
-  // the store is read lazily: the job service that answers it is made below, with this executor
-  let jobsRef: JobService | undefined;
+  const binder = await SchemaBinder.create();
+  const workers = new WorkerRegistry({ store, keys, now: () => new Date() });
+  // the store is read lazily: the controller that answers it is made below, with this executor
+  let runsRef: RunController | undefined;
   const executor: Executor = config.redisUrl
     ? new BullmqExecutor({
       redisUrl: config.redisUrl, prefix: config.queuePrefix, reconcileMs: config.reconcileMs,
-      jobs: { unfinished: () => jobsRef!.unfinished() },
+      jobs: { unfinished: () => runsRef!.unfinished() }, ticketFor: (jobId) => workers.ticket(jobId),
       onError: (err) => logger.error({ err }, 'bullmq executor'),
     })
     : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
@@ -56,18 +62,19 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const withdrawals = new WithdrawalService(contractDeps, contracts);
   const outputs = new OutputService({ store, keys, contracts, dataDir: config.dataDir, now: () => new Date() });
-  const jobs = new JobService({
-    store, keys, policies, contracts, executor, outputs, parser, dataDir: config.dataDir,
-    onError: (jobId, err) => logger.error({ jobId, err }, 'job outcome failed'),
+  const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
+  const jobs = new JobService({ store, policies, contracts, executor, onError });
+  const runs = new RunController({
+    store, policies, contracts, executor, outputs, workers, parser, binder, dataDir: config.dataDir, leaseMs: config.workerLeaseMs, onError,
   });
-  jobsRef = jobs;
+  runsRef = runs;
   contracts.attachJobs(jobs);
   if (executor.kind === 'embedded') {
     warmRunners(config.executorConcurrency, {
       dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
     });
-    await executor.start((jobId, signal) => jobs.run(jobId, signal));
-    const requeued = await jobs.recover();
+    await executor.start((jobId, signal) => runs.runHere(jobId, signal));
+    const requeued = await runs.recover();
     if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
   } else {
     // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
@@ -101,8 +108,11 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     ? await startBullmqScheduler({ redisUrl: config.redisUrl, prefix: config.queuePrefix, everyMs, turn, onError: (err) => logger.error({ err }, 'report scheduler') })
     : startEmbeddedScheduler(turn, everyMs);
   return {
-    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, outputs, reports,
-    verifyToken: createTokenVerifier(keys, config.auth),
+    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, runs, workers, outputs, reports,
+    verifyToken: (() => {
+      const users = createTokenVerifier(keys, config.auth);
+      return (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token));
+    })(),
     async close() {
       clearInterval(housekeepingTimer);
       await housekeeping;
@@ -111,6 +121,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
       await executor.stop();
       disposeRunners();
       parser.dispose();
+      binder.dispose();
       await store.close();
     },
   };

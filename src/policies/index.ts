@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import canonicalize from 'canonicalize';
+import { canonicalSha256 } from '../digest/index.ts';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -148,6 +147,6 @@ export function loadPolicies(dir: string): Policies {
     workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
   };
   checkConsistency(dir, p);
-  const hash = createHash('sha256').update(canonicalize(p) ?? '').digest('hex');
+  const hash = canonicalSha256(p);
   return { ...p, hash };
 }

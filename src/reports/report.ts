@@ -1,7 +1,6 @@
-import canonicalize from 'canonicalize';
 import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { PdsError } from '../errors/index.ts';
-import { sha256 } from '../jobs/index.ts';
+import { canonicalSha256, sha256 } from '../digest/index.ts';
 import type { SigningKey } from '../keys/index.ts';
 import type { RiskAssessmentReport, RiskLevel } from './schema.ts';
 
@@ -12,7 +11,7 @@ const ISSUER = 'urn:pds:bureau';
 
 /** The hash the signature seals: RFC 8785 canonical JSON, so key order or whitespace never matter. */
 export function reportSha256(report: RiskAssessmentReport): string {
-  return sha256(canonicalize(report) ?? '');
+  return canonicalSha256(report);
 }
 
 export interface ReportClaims {

@@ -1,5 +1,5 @@
 import { PdsError, type ErrorCode } from '../errors/index.ts';
-import { openInstance, queryRows, type DuckDBConnection } from '../store/index.ts';
+import { openInstance, queryRows, type DuckDBConnection } from '../duckdb/index.ts';
 
 /**
  * DuckDB's own AST, as `json_serialize_sql` writes it: the checker and the engine can never

@@ -1,4 +1,4 @@
-import { quoteIdent } from '../store/index.ts';
+import { quoteIdent } from '../duckdb/index.ts';
 import { refuse, type Node, type SqlParser } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import type { SqlPolicy } from './references.ts';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
-import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../store/index.ts';
+import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
 import type { RunRequest, RunResponse } from './protocol.ts';
 
 /**

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PdsError } from '../errors/index.ts';
-import type { ReadResult } from '../store/index.ts';
+import type { ReadResult } from '../duckdb/index.ts';
 import type { RunRequest, RunResponse } from './protocol.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PdsError } from '../errors/index.ts';
-import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance, type Row, type SqlParams } from './duckdb.ts';
+import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance, type Row, type SqlParams } from '../duckdb/index.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 
-export * from './duckdb.ts';
+export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 
 /** A handle for statements inside one store transaction. */

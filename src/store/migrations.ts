@@ -237,4 +237,37 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO audit_head SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
     `,
   },
+  {
+    version: 12,
+    name: 'worker identities and job runs',
+    sql: `
+      -- each pds worker is an identity with its own credential (docs/architecture.md, "Workers");
+      -- only the SHA-256 of its secret is kept
+      CREATE TABLE workers (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        secret_sha256 VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        expires_at VARCHAR NOT NULL,
+        rotated_at VARCHAR,
+        revoked_at VARCHAR,
+        revoked_by VARCHAR,
+        revoke_reason VARCHAR
+      );
+      -- one row per run of a job: who executes it (embedded, or a worker id), the API's own plan
+      -- for it (analysis and expected result columns, the only facts disclosure control uses),
+      -- and the lease: only its holder may report, and the job runs again only after it expires
+      CREATE TABLE job_runs (
+        job_id VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL,
+        executor VARCHAR NOT NULL,
+        plan VARCHAR NOT NULL,
+        claimed_at VARCHAR NOT NULL,
+        lease_expires_at VARCHAR NOT NULL,
+        reported_at VARCHAR,
+        PRIMARY KEY (job_id, attempt)
+      );
+    `,
+  },
 ];

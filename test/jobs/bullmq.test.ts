@@ -29,9 +29,11 @@ describe('BullMQ executor and pds worker', () => {
   let op: string;
   const workers: ChildProcess[] = [];
 
-  function startWorker(opts: { concurrency?: number } = {}): Promise<ChildProcess> {
+  async function startWorker(opts: { concurrency?: number } = {}): Promise<ChildProcess> {
+    // each worker is registered by the bureau and signs in with its own credential
+    const { credential } = await world.platform.workers.register({ sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] }, { name: `test worker ${workers.length + 1}` });
     const child = spawn(process.execPath, ['--import', tsx, CLI, 'worker', '--data-dir', world.dataDir, '--api', api.toString(), '--concurrency', String(opts.concurrency ?? 1), '--lock-ms', '2000'], {
-      env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     workers.push(child);
     return new Promise((resolve, reject) => {
@@ -74,7 +76,7 @@ describe('BullMQ executor and pds worker', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    world = await buildWorld({ rows: 4000, config: { redisUrl: redis.url, reconcileMs: 500 } });
+    world = await buildWorld({ rows: 4000, config: { redisUrl: redis.url, reconcileMs: 500, workerLeaseMs: 3000 } });
     await world.server.listen({ port: 0, host: '127.0.0.1' });
     api = new URL(`http://127.0.0.1:${(world.server.server.address() as { port: number }).port}`);
     contractId = await approvedContract(world);
@@ -92,8 +94,8 @@ describe('BullMQ executor and pds worker', () => {
     // the audit names the worker that took the snapshot into a run
     const started = await world.platform.store.all<{ actor: string; role: string; details: string }>(`SELECT actor, role, details FROM audit_log WHERE object_id = $1 AND action = 'job.started'`, [ok]);
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ role: 'worker', actor: expect.not.stringMatching(/^system$/) });
-    expect(JSON.parse(started[0]!.details)).toEqual({ executor: 'bullmq' });
+    expect(started[0]).toMatchObject({ role: 'worker', actor: expect.stringMatching(/^wrk_/) });
+    expect(JSON.parse(started[0]!.details)).toEqual({ executor: 'bullmq', attempt: 1, worker: started[0]!.actor });
   }, 60_000);
 
   it('a cancelled job stops in its worker and stays cancelled', async () => {
@@ -138,7 +140,7 @@ describe('BullMQ executor and pds worker', () => {
     await world.server.close();
     await world.platform.close();
     await new Promise((r) => setTimeout(r, 3000)); // the worker finishes meanwhile and finds no API
-    const platform = await createPlatform(testConfig(world.dataDir, { redisUrl: redis.url, reconcileMs: 500 }), silentLogger);
+    const platform = await createPlatform(testConfig(world.dataDir, { redisUrl: redis.url, reconcileMs: 500, workerLeaseMs: 3000 }), silentLogger);
     const server = await createServer(platform, silentLogger);
     await server.listen({ port, host: '127.0.0.1' });
     Object.assign(world, { platform, server });

@@ -21,7 +21,7 @@ describe('jobs', () => {
   it('running a job twice releases one output (idempotent steps)', async () => {
     const id = (await submit()).json().id as string;
     await waitForJob(world, op, id);
-    await world.platform.jobs.run(id, new AbortController().signal);
+    await world.platform.runs.runHere(id, new AbortController().signal);
     const outputs = await world.platform.store.all('SELECT id FROM outputs WHERE job_id = $1', [id]);
     expect(outputs).toHaveLength(1);
     const releases = await world.platform.store.all("SELECT seq FROM audit_log WHERE action = 'output.released'");
@@ -54,7 +54,7 @@ describe('jobs', () => {
     const id = (await submit()).json().id as string;
     const res = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
     expect(res.json().status).toBe('cancelled');
-    await world.platform.jobs.run(id, new AbortController().signal);
+    await world.platform.runs.runHere(id, new AbortController().signal);
     expect((await world.platform.jobs.getJob({ sub: 'x', org: 'org-a', roles: ['operator'] }, id)).status).toBe('cancelled');
     const again = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
     expect(again.json().code).toBe('ERR_JOB_NOT_CANCELLABLE');
@@ -77,9 +77,9 @@ describe('jobs', () => {
     expect(res.json().code).toBe('ERR_CONTRACT_SUSPENDED');
   });
 
-  it('a query that binds to nothing is rejected with the binder message', async () => {
+  it('a query that binds to nothing is rejected with the binder message, before it runs', async () => {
     const id = (await submit('SELECT nonexistent, count(*) FROM population GROUP BY 1')).json().id as string;
-    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_INVALID', layer: 'engine' }] });
+    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_INVALID', layer: 'analysis' }] });
   });
 
   it('a refused query says which layer and which rule stopped it, and where', async () => {

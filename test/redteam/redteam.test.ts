@@ -4,19 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
-import { evaluateQuery } from '../../src/jobs/pipeline.ts';
-import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants } from '../../src/masking/index.ts';
+import { evaluateQuery, releaseTerms, type Evaluation } from '../../src/jobs/index.ts';
+import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import {
-  disposeRunners, functionAllowlist, SANDBOX_LAYERS, SqlParser, sqlPolicy, warmRunners,
-  type SandboxLayer, type SandboxLimits, type SqlPolicy,
+  disposeRunners, functionAllowlist, SANDBOX_LAYERS, SchemaBinder, SqlParser, sqlPolicy, warmRunners,
+  type BoundColumn, type SandboxLayer, type SandboxLimits, type SqlPolicy,
 } from '../../src/sandbox/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 import { ATTACKS, CANARY, HONEST, type Attack } from './cases.ts';
 
 /**
- * The red-team suite (DESIGN §8): every attack is stopped by the layer it names, and still by
- * another when that layer — or any other single layer — is switched off; every honest query runs.
+ * The red-team suite (docs/architecture.md, "Threat model"): every attack is stopped by the layer
+ * it names, and still by another when that layer — or any other single layer — is switched off;
+ * every honest query runs. Each query goes through the functions production runs: the API's plan,
+ * the worker's execution, the outcome check and the one release decision (evaluateQuery).
  */
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
@@ -32,25 +34,30 @@ interface Outcome {
 
 const t = tmpDataDir('pds-redteam-');
 let parser: SqlParser;
+let binder: SchemaBinder;
 let snapshotFile: string;
 let policy: SqlPolicy;
-let runs = 0;
+let schema: Record<string, BoundColumn[]>;
 
-async function attempt(mode: Attack['mode'], sql: string, off: SandboxLayer[] = []) {
-  return evaluateQuery(parser, {
-    sql, mode, policy, snapshotFile, tempDir: path.join(t.dir, 'tmp', String(runs++)), limits: LIMITS, maxSqlBytes: 65_536,
-    disclosure: { minUnits: 10, maxRows: 10_000 }, layersOff: new Set(off),
+/** Terms as a contract with the default policies would have them (k = 10). */
+const TERMS = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
+
+async function attempt(mode: Attack['mode'], sql: string, off: SandboxLayer[] = []): Promise<Evaluation> {
+  return evaluateQuery({ parser, binder }, {
+    sql, mode, policy, schema: { key: 'redteam', tables: schema }, maxSqlBytes: 65_536, dominanceN: policies.disclosure.dominance.n,
+    dataDir: t.dir, snapshotFile, tmpDir: path.join(t.dir, 'tmp'), limits: LIMITS, terms: TERMS, layersOff: new Set(off),
   });
 }
 
 async function outcome(a: Attack, off: SandboxLayer[] = []): Promise<Outcome> {
   try {
-    const e = await attempt(a.mode, a.sql, off);
-    if (e.decision === 'hold') return { stopped: true, layer: 'disclosure', detail: 'held for review' };
-    const suppressed = e.output.checks.find((c) => c.check === 'min-units')?.rowsSuppressed ?? 0;
+    const { decision: d } = await attempt(a.mode, a.sql, off);
+    if (d.decision === 'refused') return { stopped: true, layer: 'disclosure', detail: `refused: ${d.reasons.join('; ')}` };
+    if (d.decision === 'held') return { stopped: true, layer: 'disclosure', detail: 'held for review' };
+    const suppressed = d.checks.find((c) => c.check === 'min-units')?.rowsSuppressed ?? 0;
     // a small-cell attack is stopped when the rows it aimed at were removed
     if (a.category === 'small-cells' && suppressed > 0) return { stopped: true, layer: 'disclosure', detail: `${suppressed} row(s) suppressed` };
-    return { stopped: false, detail: `released ${e.output.rows.length} row(s): ${JSON.stringify(e.output.rows.slice(0, 2))}` };
+    return { stopped: false, detail: `released ${d.rows.length} row(s): ${JSON.stringify(d.rows.slice(0, 2))}` };
   } catch (err) {
     if (!isPdsError(err)) throw err;
     const layer = typeof err.extra?.layer === 'string' ? err.extra.layer : undefined;
@@ -67,18 +74,21 @@ beforeAll(async () => {
     { dataset: 'enterprise', columns: ['legal_rep_id_number', 'industry', 'registered_capital', 'district'], masking: { legal_rep_id_number: 'pseudonymize' } },
   ]);
   const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_redteam', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 5) });
-  snapshotFile = snap.file;
+  snapshotFile = path.basename(snap.file);
+  schema = await snapshotSchema(grants, policies.catalog);
   policy = sqlPolicy(
     Object.fromEntries(Object.entries(snap.tables).map(([name, v]) => [name, v.columns])),
     ['legal_rep_id_number'], PRIVACY_UNIT_COLUMN, functionAllowlist(policies.sqlAllowlist),
     Object.entries(snap.tables).filter(([, v]) => v.units === v.rows).map(([name]) => name),
   );
   parser = await SqlParser.create();
+  binder = await SchemaBinder.create();
   warmRunners(2);
 }, 120_000);
 
 afterAll(() => {
   parser.dispose();
+  binder.dispose();
   disposeRunners();
   t.cleanup();
 });
@@ -96,9 +106,9 @@ describe('red team, every layer on', () => {
   });
 
   it.each(HONEST.map((q) => [q.id, q] as const))('honest query %s runs', async (_id, q) => {
-    const e = await attempt(q.mode, q.sql);
-    expect(e.decision).toBe(q.mode === 'aggregate' ? 'release' : 'hold');
-    expect(e.output.rows.length).toBeGreaterThan(0);
+    const { decision: d } = await attempt(q.mode, q.sql);
+    expect(d.decision, d.reasons.join('; ')).toBe(q.mode === 'aggregate' ? 'released' : 'held');
+    expect(d.rows.length).toBeGreaterThan(0);
   });
 });
 
@@ -123,7 +133,7 @@ describe('red team, aftermath', () => {
   });
 
   it('left the snapshot unchanged and readable', async () => {
-    const e = await attempt('aggregate', 'SELECT count(*) AS n FROM population');
-    expect(e.output.rows).toEqual([[3000]]);
+    const { decision: d } = await attempt('aggregate', 'SELECT count(*) AS n FROM population');
+    expect(d.rows).toEqual([[3000]]);
   });
 });

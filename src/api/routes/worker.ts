@@ -1,68 +1,90 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ERRORS, type ErrorCode } from '../../errors/index.ts';
-import type { RunOutcome } from '../../jobs/index.ts';
-import { actorOf } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
+import { ClaimRequest, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
+import { fromFastify } from '../problem.ts';
 import { ProblemRef } from '../schemas/index.ts';
 
-const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef };
+const closed = { additionalProperties: false } as const;
 
-const ClaimBody = Type.Object({
-  jobId: Type.String({ maxLength: 64 }),
-  rerun: Type.Optional(Type.Boolean({ description: 'the queue delivered this job again after its worker was lost' })),
-}, { additionalProperties: false });
-
-const OutcomeBody = Type.Object({
-  jobId: Type.String({ maxLength: 64 }),
-  attempt: Type.Integer({ minimum: 1 }),
-  outcome: Type.Union([
-    Type.Object({
-      ok: Type.Literal(true),
-      analysis: Type.Object({
-        sql: Type.String(), mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
-        tables: Type.Array(Type.String()), unitsColumn: Type.Union([Type.String(), Type.Null()]),
-        countColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
-        keyColumns: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
-        dp: Type.Optional(Type.Object({}, { additionalProperties: true })),
-        dominance: Type.Optional(Type.Array(Type.Object({
-          column: Type.Integer({ minimum: 0 }), total: Type.String(), top: Type.String(), basis: Type.Union([Type.Literal('units'), Type.Literal('rows')]),
-        }))),
-      }),
-      result: Type.Object({ columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })), rows: Type.Array(Type.Array(Type.Unknown())) }),
-    }),
-    Type.Object({
-      ok: Type.Literal(false),
-      error: Type.Object({ code: Type.String(), message: Type.String(), layer: Type.Optional(Type.String()), rule: Type.Optional(Type.String()) }),
-    }),
-  ]),
-});
+const WorkerView = Type.Object({
+  id: Type.String(), name: Type.String(), status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
+  createdBy: Type.String(), createdAt: Type.String(), expiresAt: Type.String(), rotatedAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]), revokedBy: Type.Union([Type.String(), Type.Null()]), revokeReason: Type.Union([Type.String(), Type.Null()]),
+}, closed);
+const Credential = Type.Object({
+  worker: WorkerView,
+  credential: Type.String({ description: 'the worker\'s secret credential (pdsw.<id>.<secret>): shown once, give it to that worker only (PDS_WORKER_TOKEN)' }),
+}, closed);
+const WorkerParams = Type.Object({ id: Type.String({ pattern: '^wrk_[a-z0-9]{8,40}$' }) }, closed);
+const TtlDays = Type.Optional(Type.Integer({ minimum: 1, maximum: 365, description: 'days the credential is valid; default 30' }));
 
 /**
- * What `pds worker` processes call: claim a job right before running it (the contract is checked
- * then), and hand back its raw outcome; disclosure control and the release happen here.
+ * The run protocol's three calls, for registered workers only (docs/architecture.md, "The run
+ * protocol"): claim a job with its ticket, keep the lease, hand back the raw outcome. And the
+ * bureau's register of workers.
  */
 export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  const { runs, workers } = platform;
+  const by = (req: { principal: import('../../contracts/index.ts').Principal; id: string }) => ({ kind: 'worker' as const, principal: req.principal, requestId: req.id });
+
   app.post('/v1/worker/claims', {
     config: { roles: ['worker'] },
     schema: {
-      tags: ['worker'], summary: 'Claim a queued job for one run; 204 when there is nothing to run', body: ClaimBody,
-      response: { 200: Type.Object({}, { additionalProperties: true }), 204: Type.Null(), ...errors },
+      tags: ['worker'], summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run', body: ClaimRequest,
+      response: { 200: RunSpec, 204: Type.Null(), ...errors },
     },
   }, async (req, reply) => {
-    const spec = await platform.jobs.claim(req.body.jobId, { rerun: req.body.rerun, actor: actorOf(req.principal, 'worker'), requestId: req.id });
+    const spec = await runs.claim(req.body.jobId, by(req), req.body.ticket);
     return spec ? spec : reply.code(204).send(null);
   });
+
+  app.post('/v1/worker/leases', {
+    config: { roles: ['worker'] },
+    schema: { tags: ['worker'], summary: 'Renew the lease on a run this worker holds', body: LeaseRenewal, response: { 200: LeaseView, ...errors } },
+  }, async (req) => runs.renew(req.body.jobId, req.body.attempt, by(req)));
 
   app.post('/v1/worker/outcomes', {
     config: { roles: ['worker'] },
     bodyLimit: platform.policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
-    schema: { tags: ['worker'], summary: 'Hand back the outcome of a claimed run', body: OutcomeBody, response: { 204: Type.Null(), ...errors } },
+    // an outcome off the protocol (an invented analysis, dp plan or field) is evidence: recorded, and its run fails
+    attachValidation: true,
+    schema: { tags: ['worker'], summary: 'Hand back the raw outcome of a run this worker holds', body: OutcomeReport, response: { 204: Type.Null(), ...errors } },
   }, async (req, reply) => {
-    const { jobId, attempt, outcome } = req.body;
-    // a worker may not invent codes: anything unknown is the infrastructure's failure
-    const normalised = (outcome.ok ? outcome : { ok: false, error: { ...outcome.error, code: outcome.error.code in ERRORS ? outcome.error.code as ErrorCode : 'ERR_SANDBOX_FAILURE' } }) as RunOutcome;
-    await platform.jobs.complete(jobId, attempt, normalised);
+    if (req.validationError) {
+      await runs.refuseOutcome(req.body as unknown, by(req), fromFastify(req.validationError as import('fastify').FastifyError)?.detail ?? 'the outcome does not follow the run protocol');
+    }
+    await runs.report(req.body.jobId, req.body.attempt, req.body.outcome, by(req));
     return reply.code(204).send(null);
   });
+
+  app.get('/v1/workers', {
+    config: { roles: ['bureau', 'risk'] },
+    schema: { tags: ['workers'], summary: 'Registered workers and the state of their credentials', response: { 200: Type.Array(WorkerView), ...errors } },
+  }, async () => workers.list());
+
+  app.post('/v1/workers', {
+    config: { roles: ['bureau'] },
+    schema: {
+      tags: ['workers'], summary: 'Register a worker and mint its credential (shown once)',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed), response: { 201: Credential, ...errors },
+    },
+  }, async (req, reply) => reply.code(201).send(await workers.register(req.principal, req.body, req.id)));
+
+  app.post('/v1/workers/:id/rotate', {
+    config: { roles: ['bureau'] },
+    schema: {
+      tags: ['workers'], summary: 'A new credential for a worker; the old one stops working at once', params: WorkerParams,
+      body: Type.Object({ ttlDays: TtlDays }, closed), response: { 200: Credential, ...errors },
+    },
+  }, async (req) => workers.rotate(req.principal, req.params.id, req.body, req.id));
+
+  app.post('/v1/workers/:id/revoke', {
+    config: { roles: ['bureau'] },
+    schema: {
+      tags: ['workers'], summary: 'Revoke a worker: its credential stops working at once and its leases are not renewed', params: WorkerParams,
+      body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed), response: { 200: WorkerView, ...errors },
+    },
+  }, async (req) => workers.revoke(req.principal, req.params.id, req.body.reason, req.id));
 };

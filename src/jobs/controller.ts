@@ -1,0 +1,370 @@
+import path from 'node:path';
+import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
+import { outputIdFor } from '../ids/index.ts';
+import { PRIVACY_UNIT_COLUMN, snapshotSchema } from '../masking/index.ts';
+import type { Policies } from '../policies/index.ts';
+import type { RunOutcome, RunSpec } from '../protocol/index.ts';
+import { functionAllowlist, sqlPolicy, type BoundColumn, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
+import type { Store, Tx } from '../store/index.ts';
+import { executeRun } from '../worker/index.ts';
+import type { Executor } from './executor.ts';
+import { loadJob, loadRun, markReported, openRun, renewLease, transition, unfinishedJobs, jobsIn, type JobReason, type JobStatus, type StoredJob, type StoredRun } from './job-store.ts';
+import { charge, refund } from './ledger.ts';
+import { checkOutcome } from './outcome.ts';
+import type { OutputService } from './outputs.ts';
+import { planRun, type RunPlan } from './plan.ts';
+import { decideRelease, releaseTerms } from './release.ts';
+import type { WorkerRegistry } from './workers.ts';
+
+/**
+ * The controller side of runs (docs/architecture.md, "The run protocol"): it claims a job for an
+ * executor — checking the contract, analysing and binding the SQL, charging ε, leasing the run —
+ * hands out only what to execute, checks what comes back against its own plan, and makes the one
+ * release decision. An executor is the embedded one in this process, or a registered worker.
+ */
+
+/** Who runs a job: this process, or a worker identified by its own credential. */
+export type Executant = { kind: 'embedded' } | { kind: 'worker'; principal: Principal; requestId?: string };
+export const EMBEDDED: Executant = { kind: 'embedded' };
+
+/** Infrastructure failures: the job is run again, after a growing wait; a refusal never is. */
+const RETRIED: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL'];
+
+/**
+ * A job ends `rejected` when its query or output is refused (the operator's doing, never retried)
+ * and `failed` when it could not run: an infrastructure fault, a worker's invalid outcome, or a
+ * contract that is no longer valid when the job's turn comes (checked right before each run).
+ */
+const FAILED: ErrorCode[] = [
+  'ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH', 'ERR_WORKER_OUTCOME_INVALID',
+  'ERR_CONTRACT_SUSPENDED', 'ERR_CONTRACT_REVOKED', 'ERR_CONTRACT_EXPIRED', 'ERR_CONTRACT_NOT_YET_VALID',
+  'ERR_CONTRACT_INVALID', 'ERR_CONTRACT_SIGNATURE_INVALID', 'ERR_CONTRACT_KEY_UNKNOWN', 'ERR_CONTRACT_ALG_NOT_ALLOWED',
+];
+
+/** An embedded run's lease: it is never renewed, and a restart requeues it anyway. */
+const EMBEDDED_LEASE_GRACE_MS = 60_000;
+
+export function reasonOf(err: unknown): JobReason {
+  if (!isPdsError(err)) return { code: 'ERR_INTERNAL', message: 'internal error while running the job' };
+  return { code: err.code, message: err.detail, ...(err.extra?.layer ? { layer: err.extra.layer } : {}), ...(err.extra?.rule ? { rule: err.extra.rule } : {}) };
+}
+
+export interface RunControllerDeps {
+  store: Store;
+  policies: Policies;
+  contracts: ContractService;
+  executor: Executor;
+  outputs: OutputService;
+  workers: WorkerRegistry;
+  parser: SqlParser;
+  binder: SchemaBinder;
+  dataDir: string;
+  /** How long a worker's claim lasts unrenewed. */
+  leaseMs: number;
+  /** Told of unexpected (non-PdsError) faults, for the log. */
+  onError?: (jobId: string, err: unknown) => void;
+  now?: () => Date;
+}
+
+export class RunController {
+  private readonly now: () => Date;
+  /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
+  private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
+
+  constructor(private readonly deps: RunControllerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  private executorName(by: Executant): string {
+    return by.kind === 'embedded' ? 'embedded' : by.principal.sub;
+  }
+
+  private actor(by: Executant): Actor {
+    return by.kind === 'embedded' ? SYSTEM_ACTOR : actorOf(by.principal, 'worker');
+  }
+
+  /** Records a worker's refused request, then throws it: a forged or stale call is evidence. */
+  private async refuse(by: Executant, code: ErrorCode, message: string, jobId: string, request: 'claim' | 'renewal' | 'outcome', extra?: PdsError['extra']): Promise<never> {
+    if (by.kind === 'worker') {
+      await this.deps.store.write((tx) => appendAudit(tx, {
+        actor: this.actor(by), action: 'worker.refused', objectType: 'job', objectId: jobId, requestId: by.requestId, reason: message, details: { code, request },
+      }));
+    }
+    throw new PdsError(code, message, { extra });
+  }
+
+  /** Unfinished jobs with their current lease, for the BullMQ executor's reconciliation. */
+  unfinished(): ReturnType<typeof unfinishedJobs> {
+    return unfinishedJobs(this.deps.store);
+  }
+
+  /** Embedded executor at start-up: runs left `running` by a previous process go back to the queue; every queued job is handed over. */
+  async recover(): Promise<number> {
+    const requeued = await this.deps.store.write(async (tx) => {
+      let n = 0;
+      for (const id of await jobsIn(tx, ['running'])) {
+        if (await transition(tx, id, ['running'], 'queued', { startedAt: null }, { actor: SYSTEM_ACTOR, action: 'job.requeued', reason: 'found running at start-up' })) n++;
+      }
+      return n;
+    });
+    for (const id of await jobsIn(this.deps.store, ['queued'])) await this.deps.executor.enqueue(id);
+    return requeued;
+  }
+
+  /** Whether a job may be claimed now: queued, or running on a lease that has expired. */
+  private async claimable(reader: Pick<Tx, 'one'>, job: StoredJob, now: Date): Promise<true | false | { heldUntil: string }> {
+    if (job.status === 'queued') return true;
+    if (job.status !== 'running') return false;
+    const run = await loadRun(reader as Tx, job.id, job.attempts);
+    if (!run || run.leaseExpiresAt <= now.toISOString()) return true;
+    return { heldUntil: run.leaseExpiresAt };
+  }
+
+  private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
+    const known = this.schemas.get(claims.snapshot.hash);
+    if (known) return known;
+    const schema = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
+    if (this.schemas.size > 1000) this.schemas.clear();
+    this.schemas.set(claims.snapshot.hash, schema);
+    return schema;
+  }
+
+  private async plan(job: StoredJob, claims: VerifiedContract): Promise<RunPlan> {
+    const { policies } = this.deps;
+    const { version: _v, ...functions } = policies.sqlAllowlist;
+    const tables = claims.snapshot.tables;
+    const policy = sqlPolicy(
+      Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
+      claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
+      PRIVACY_UNIT_COLUMN, functionAllowlist({ version: 1, ...functions }),
+      Object.entries(tables).filter(([, v]) => v.units === v.rows).map(([t]) => t),
+    );
+    return planRun({ parser: this.deps.parser, binder: this.deps.binder }, {
+      sql: job.sql, mode: claims.mode, policy, schema: { key: claims.snapshot.hash, tables: await this.schemaOf(claims) },
+      maxSqlBytes: policies.sandbox.limits.maxSqlBytes, dominanceN: policies.disclosure.dominance.n,
+      ...(claims.mode === 'dp' ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } } : {}),
+    });
+  }
+
+  /**
+   * Claims a job for one run, right before it runs: the contract is checked now (signature,
+   * term, status, snapshot hash), the SQL analysed and bound, ε charged, and the run leased to
+   * `by`. Answers what to execute, or undefined when there is nothing to run (the job finished,
+   * or ended here because its contract or its SQL was refused). A worker must present the job's
+   * claim ticket; the embedded executor takes no remote claims; a run whose lease has not
+   * expired is not taken from its holder.
+   */
+  async claim(jobId: string, by: Executant, ticket?: string): Promise<RunSpec | undefined> {
+    if (by.kind === 'worker') {
+      if (this.deps.executor.kind === 'embedded') {
+        await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', 'this API runs its jobs itself (embedded executor) and takes no remote claims', jobId, 'claim');
+      }
+      if (!ticket || !this.deps.workers.ticketValid(jobId, ticket)) await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', `no valid claim ticket for job ${jobId}`, jobId, 'claim');
+    }
+    const job = await loadJob(this.deps.store, jobId);
+    if (!job) return undefined;
+    const free = await this.claimable(this.deps.store, job, this.now());
+    if (free === false) return undefined;
+    if (free !== true) {
+      if (by.kind === 'embedded') return undefined;
+      await this.refuse(by, 'ERR_WORKER_LEASE_HELD', `job ${jobId} is leased to a run until ${free.heldUntil}`, jobId, 'claim', { leaseExpiresAt: free.heldUntil });
+    }
+    let claims: VerifiedContract;
+    let snapshotPath: string;
+    let plan: RunPlan;
+    try {
+      ({ claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId));
+      plan = await this.plan(job, claims);
+    } catch (err) {
+      await this.endBeforeRun(job, err);
+      return undefined;
+    }
+    const now = this.now();
+    const { limits } = this.deps.policies.sandbox;
+    const leaseExpiresAt = new Date(now.getTime() + (by.kind === 'embedded' ? limits.timeoutMs + EMBEDDED_LEASE_GRACE_MS : this.deps.leaseMs)).toISOString();
+    let attempt: number | undefined;
+    try {
+      attempt = await this.deps.store.write(async (tx) => {
+        const cur = await loadJob(tx, jobId);
+        if (!cur || (await this.claimable(tx, cur, now)) !== true) return undefined;
+        if (claims.mode === 'dp') {
+          const budget = claims.privacyBudget!;
+          const dp = this.deps.policies.disclosure.dp;
+          await charge(tx, { contractId: job.contractId, jobId, epsilon: budget.epsilonPerQuery, delta: dp.delta * dp.maxGroupsPerUnit, budget: budget.epsilon, at: now.toISOString() });
+        }
+        const next = cur.attempts + 1;
+        // who took the snapshot into a run: this process, or the named worker
+        await transition(tx, jobId, [cur.status], 'running', { startedAt: now.toISOString() }, {
+          actor: this.actor(by), action: 'job.started', requestId: by.kind === 'worker' ? by.requestId : undefined,
+          details: { executor: this.deps.executor.kind, attempt: next, ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}) },
+        });
+        await openRun<RunPlan>(tx, { jobId, attempt: next, executor: this.executorName(by), plan, claimedAt: now.toISOString(), leaseExpiresAt });
+        return next;
+      });
+    } catch (err) {
+      if (!isPdsError(err)) throw err;
+      await this.endBeforeRun(job, err); // the ε budget could not take it
+      return undefined;
+    }
+    if (attempt === undefined) return undefined;
+    const { maxSqlBytes: _m, ...runLimits } = limits;
+    return {
+      jobId, attempt, sql: plan.sql,
+      snapshot: { contractId: job.contractId, file: path.basename(snapshotPath), sha256: claims.snapshot.hash },
+      limits: runLimits,
+      lease: { expiresAt: leaseExpiresAt, renewEveryMs: Math.max(100, Math.floor(this.deps.leaseMs / 3)) },
+    };
+  }
+
+  /** The current run of a job, if `by` holds it; otherwise the refusal, recorded. */
+  private async heldRun(jobId: string, attempt: number, by: Executant, request: 'renewal' | 'outcome'): Promise<{ job: StoredJob; run: StoredRun<RunPlan> } | undefined> {
+    const job = await loadJob(this.deps.store, jobId);
+    const run = job ? await loadRun<RunPlan>(this.deps.store, jobId, attempt) : undefined;
+    if (!job || !run || run.executor !== this.executorName(by)) {
+      if (by.kind === 'embedded') return undefined;
+      return this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `worker ${by.principal.sub} holds no lease on run ${attempt} of job ${jobId}`, jobId, request);
+    }
+    return { job, run };
+  }
+
+  /** Extends a worker's lease on the run it holds; refused once the run is over or taken. */
+  async renew(jobId: string, attempt: number, by: Executant): Promise<{ expiresAt: string }> {
+    const held = await this.heldRun(jobId, attempt, by, 'renewal');
+    if (!held || held.job.status !== 'running' || held.job.attempts !== attempt) {
+      return this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `run ${attempt} of job ${jobId} is over (${held?.job.status ?? 'unknown'}); stop it`, jobId, 'renewal');
+    }
+    const expiresAt = new Date(this.now().getTime() + this.deps.leaseMs).toISOString();
+    await this.deps.store.write((tx) => renewLease(tx, jobId, attempt, expiresAt));
+    return { expiresAt };
+  }
+
+  /**
+   * Takes the outcome of a run from the executor that holds it: checked against the API's plan,
+   * then the one release decision, or the failure (retried when it was the infrastructure's).
+   * Idempotent: a duplicate of an outcome already taken, or one for a job cancelled meanwhile, is
+   * accepted and changes nothing; one for a run taken over after its lease expired is refused.
+   */
+  async report(jobId: string, attempt: number, outcome: RunOutcome, by: Executant): Promise<void> {
+    const held = await this.heldRun(jobId, attempt, by, 'outcome');
+    if (!held || held.run.reportedAt || held.job.status !== 'running') return;
+    const { job, run } = held;
+    if (job.attempts !== attempt) {
+      if (by.kind === 'embedded') return;
+      await this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `job ${jobId} was run again (run ${job.attempts}) after the lease of run ${attempt} expired`, jobId, 'outcome');
+    }
+    let checked: ReturnType<typeof checkOutcome>;
+    try {
+      checked = checkOutcome(run.plan, this.deps.policies.sandbox.limits, outcome);
+    } catch (err) {
+      // nothing of a forged or broken outcome is used: the job fails, the refusal is evidence
+      await this.finish(jobId, attempt, 'failed', [reasonOf(err)]);
+      return this.refuse(by, 'ERR_WORKER_OUTCOME_INVALID', (err as PdsError).detail, jobId, 'outcome');
+    }
+    if ('failure' in checked) {
+      const e = checked.failure;
+      if (RETRIED.includes(e.code) && await this.retry(jobId, attempt, e.message)) return;
+      await this.finish(jobId, attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
+      return;
+    }
+    await this.release(job, run, checked.result);
+  }
+
+  /**
+   * Refuses an outcome that does not follow the protocol's schema (fields it does not have, such
+   * as an analysis or a dp plan): recorded, and the run it names fails if this worker holds it.
+   */
+  async refuseOutcome(body: unknown, by: Executant, why: string): Promise<never> {
+    const { jobId, attempt } = (typeof body === 'object' && body !== null ? body : {}) as { jobId?: unknown; attempt?: unknown };
+    const id = typeof jobId === 'string' && /^job_[a-z0-9]{8,40}$/.test(jobId) ? jobId : 'unknown';
+    if (id !== 'unknown' && Number.isInteger(attempt)) {
+      const job = await loadJob(this.deps.store, id);
+      const run = job ? await loadRun<RunPlan>(this.deps.store, id, attempt as number) : undefined;
+      if (job && run && run.executor === this.executorName(by) && job.attempts === attempt && !run.reportedAt) {
+        await this.finish(id, attempt as number, 'failed', [{ code: 'ERR_WORKER_OUTCOME_INVALID', message: 'the executor handed back an outcome off the run protocol' }]);
+      }
+    }
+    return this.refuse(by, 'ERR_WORKER_OUTCOME_INVALID', `the outcome does not follow the run protocol: ${why}`, id, 'outcome');
+  }
+
+  /** The release decision, recorded with the output in one transaction (it sees every earlier output). */
+  private async release(job: StoredJob, run: StoredRun<RunPlan>, result: { columns: { name: string; type: string }[]; rows: import('../store/index.ts').JsonValue[][] }): Promise<void> {
+    const at = this.now().toISOString();
+    const file = this.deps.outputs.fileFor(outputIdFor(job.id));
+    try {
+      const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
+      await this.deps.store.write(async (tx) => {
+        const cur = await loadJob(tx, job.id);
+        if (cur?.status !== 'running' || cur.attempts !== run.attempt) return; // cancelled or halted meanwhile: nothing leaves
+        await markReported(tx, job.id, run.attempt, at);
+        // the last word on the contract is inside the release transaction: a revocation that
+        // committed while the query ran stops the release
+        await this.deps.contracts.assertActive(tx, job.contractId);
+        const decision = decideRelease({
+          plan: run.plan, result, terms: releaseTerms(claims, this.deps.policies), earlier: await this.deps.outputs.fingerprints(tx, job.contractId),
+        });
+        if (decision.decision === 'refused') {
+          await transition(tx, job.id, ['running'], 'rejected', {
+            reasons: [{ code: 'ERR_DISCLOSURE_REFUSED', message: decision.reasons.join('; '), layer: 'disclosure', rule: decision.refusedBy ?? 'disclosure' }], finishedAt: at,
+          }, { actor: SYSTEM_ACTOR, details: { reasons: ['ERR_DISCLOSURE_REFUSED'] } });
+          await refund(tx, job.id, 'job rejected: nothing released');
+          return;
+        }
+        await this.deps.outputs.record(tx, { job, claims, decision, at, ranBy: run.executor, file });
+      });
+    } catch (err) {
+      this.deps.outputs.discard(file);
+      if (!isPdsError(err)) this.deps.onError?.(job.id, err);
+      const e = reasonOf(err);
+      await this.finish(job.id, run.attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
+    }
+  }
+
+  /** Runs one job here, from claim to outcome (the embedded executor's handler). */
+  async runHere(jobId: string, signal: AbortSignal): Promise<void> {
+    const spec = await this.claim(jobId, EMBEDDED);
+    if (!spec) return;
+    let outcome: RunOutcome;
+    try {
+      outcome = await executeRun(spec, { dataDir: this.deps.dataDir, tmpDir: path.join(this.deps.dataDir, 'tmp'), signal });
+    } catch (err) {
+      if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
+      throw err;
+    }
+    await this.report(jobId, spec.attempt, outcome, EMBEDDED);
+  }
+
+  /** A job that ends before it runs: its contract or its SQL was refused at the claim. */
+  private async endBeforeRun(job: StoredJob, err: unknown): Promise<void> {
+    if (!isPdsError(err)) this.deps.onError?.(job.id, err);
+    const e = reasonOf(err);
+    const status: JobStatus = FAILED.includes(e.code) ? 'failed' : 'rejected';
+    await this.deps.store.write(async (tx) => {
+      if (await transition(tx, job.id, ['queued', 'running'], status, { reasons: [e], finishedAt: this.now().toISOString() }, { actor: SYSTEM_ACTOR, details: { reasons: [e.code] } })) {
+        await refund(tx, job.id, `job ${status}: nothing released`);
+      }
+    });
+  }
+
+  /** Puts a job that met an infrastructure failure back in the queue, if it has attempts left. */
+  private async retry(jobId: string, attempt: number, why: string): Promise<boolean> {
+    const { attempts, backoffMs } = this.deps.policies.sandbox.retries;
+    if (attempt >= attempts) return false;
+    const requeued = await this.deps.store.write(async (tx) => {
+      await markReported(tx, jobId, attempt, this.now().toISOString());
+      return transition(tx, jobId, ['running'], 'queued', { startedAt: null }, { actor: SYSTEM_ACTOR, action: 'job.retrying', reason: why, details: { attempt } });
+    });
+    if (requeued) await this.deps.executor.enqueue(jobId, { delayMs: backoffMs * 2 ** (attempt - 1) });
+    return requeued;
+  }
+
+  private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<void> {
+    await this.deps.store.write(async (tx) => {
+      await markReported(tx, jobId, attempt, this.now().toISOString());
+      if (await transition(tx, jobId, ['running'], status, { reasons, finishedAt: this.now().toISOString() }, { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } })) {
+        await refund(tx, jobId, `job ${status}: nothing released`);
+      }
+    });
+  }
+}

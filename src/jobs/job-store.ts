@@ -1,0 +1,171 @@
+import { appendAudit, type Actor } from '../audit/index.ts';
+import type { ErrorCode } from '../errors/index.ts';
+import type { Store, Tx } from '../store/index.ts';
+
+/**
+ * The one owner of job state (docs/architecture.md, "Job states"): every write to the `jobs` and
+ * `job_runs` tables is here. A status change is one atomic step, `transition`, which moves a job
+ * only from the states it names and records the change in the audit trail in the same
+ * transaction; a job found in any other state is left alone and the caller told so.
+ */
+
+export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
+export const UNFINISHED: readonly JobStatus[] = ['queued', 'running'];
+
+export interface JobReason {
+  code: ErrorCode;
+  message: string;
+  /** The sandbox layer that stopped the job (analysis, engine, process, disclosure), when one did. */
+  layer?: string;
+  /** The named rule a refusal cites. */
+  rule?: string;
+}
+
+export interface StoredJob {
+  id: string;
+  contractId: string;
+  operatorOrg: string;
+  submittedBy: string;
+  name: string | null;
+  sql: string;
+  status: JobStatus;
+  reasons: JobReason[];
+  outputId: string | null;
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  dp?: { bounds: Record<string, [number, number]> };
+}
+
+export interface NewJob {
+  id: string;
+  contractId: string;
+  operatorOrg: string;
+  submittedBy: string;
+  name: string | null;
+  sql: string;
+  createdAt: string;
+  idempotencyKey: string | null;
+  requestSha256: string;
+  dp: { bounds: Record<string, [number, number]> } | null;
+}
+
+/** What a transition sets besides the status. */
+export interface TransitionFacts {
+  reasons?: JobReason[];
+  outputId?: string;
+  /** Set when the job starts running (also counts an attempt); null when it goes back to the queue. */
+  startedAt?: string | null;
+  finishedAt?: string;
+}
+
+/** The audit entry of a transition; its action defaults to `job.<to>`. */
+export interface TransitionAudit {
+  actor: Actor;
+  action?: string;
+  requestId?: string;
+  reason?: string;
+  details?: Record<string, unknown>;
+}
+
+type Reader = Pick<Tx, 'one' | 'all'>;
+type Row = Record<string, string | number | null>;
+
+function fromRow(r: Row): StoredJob {
+  return {
+    id: String(r.id), contractId: String(r.contract_id), operatorOrg: String(r.operator_org), submittedBy: String(r.submitted_by),
+    name: (r.name as string | null) ?? null, sql: String(r.sql), status: r.status as JobStatus,
+    reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null, attempts: Number(r.attempts),
+    createdAt: String(r.created_at), startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null,
+    ...(r.dp_params ? { dp: JSON.parse(String(r.dp_params)) as StoredJob['dp'] } : {}),
+  };
+}
+
+export async function loadJob(reader: Reader, id: string): Promise<StoredJob | undefined> {
+  const r = await reader.one<Row>('SELECT * FROM jobs WHERE id = $1', [id]);
+  return r ? fromRow(r) : undefined;
+}
+
+export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Promise<void> {
+  await tx.run(
+    `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params)
+     VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10)`,
+    [job.id, job.contractId, job.operatorOrg, job.submittedBy, job.name, job.sql, job.createdAt, job.idempotencyKey, job.requestSha256, job.dp ? JSON.stringify(job.dp) : null],
+  );
+  await appendAudit(tx, { ...audit, action: audit.action ?? 'job.submitted', objectType: 'job', objectId: job.id });
+}
+
+/**
+ * Moves a job from one of `from` to `to`, setting `facts`, and records it; answers false (and
+ * changes nothing) when the job is in none of `from`.
+ */
+export async function transition(tx: Tx, id: string, from: readonly JobStatus[], to: JobStatus, facts: TransitionFacts, audit: TransitionAudit): Promise<boolean> {
+  const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
+  if (!cur || !from.includes(cur.status as JobStatus)) return false;
+  const sets = ['status = $2'];
+  const params: (string | number | null)[] = [id, to];
+  const set = (column: string, value: string | number | null) => { params.push(value); sets.push(`${column} = $${params.length}`); };
+  if (facts.reasons !== undefined) set('reasons', JSON.stringify(facts.reasons));
+  if (facts.outputId !== undefined) set('output_id', facts.outputId);
+  if (facts.startedAt !== undefined) set('started_at', facts.startedAt);
+  if (facts.startedAt) sets.push('attempts = attempts + 1');
+  if (facts.finishedAt !== undefined) set('finished_at', facts.finishedAt);
+  await tx.run(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1`, params);
+  const { action, ...entry } = audit;
+  await appendAudit(tx, { ...entry, action: action ?? `job.${to}`, objectType: 'job', objectId: id });
+  return true;
+}
+
+/** Unfinished jobs, oldest first, with the lease of their current run (BullMQ reconciliation). */
+export async function unfinishedJobs(reader: Reader): Promise<{ id: string; status: 'queued' | 'running'; leaseExpiresAt: string | null }[]> {
+  const rows = await reader.all<{ id: string; status: 'queued' | 'running'; lease_expires_at: string | null }>(
+    `SELECT j.id, j.status, r.lease_expires_at FROM jobs j LEFT JOIN job_runs r ON r.job_id = j.id AND r.attempt = j.attempts
+     WHERE j.status IN ('queued', 'running') ORDER BY j.created_at`);
+  return rows.map((r) => ({ id: r.id, status: r.status, leaseExpiresAt: r.lease_expires_at }));
+}
+
+/** Ids of jobs in one of `statuses` (of one contract, when given), oldest first. */
+export async function jobsIn(reader: Reader, statuses: readonly JobStatus[], contractId?: string): Promise<string[]> {
+  const params: string[] = [...statuses];
+  const placeholders = statuses.map((_, i) => `$${i + 1}`).join(', ');
+  if (contractId) params.push(contractId);
+  const rows = await reader.all<{ id: string }>(
+    `SELECT id FROM jobs WHERE status IN (${placeholders})${contractId ? ` AND contract_id = $${params.length}` : ''} ORDER BY created_at`, params);
+  return rows.map((r) => r.id);
+}
+
+// --- runs ----------------------------------------------------------------------------------
+
+export interface StoredRun<P> {
+  jobId: string;
+  attempt: number;
+  /** 'embedded', or the id of the worker that holds the lease. */
+  executor: string;
+  plan: P;
+  claimedAt: string;
+  leaseExpiresAt: string;
+  reportedAt: string | null;
+}
+
+export async function openRun<P>(tx: Tx, run: Omit<StoredRun<P>, 'reportedAt'>): Promise<void> {
+  await tx.run('INSERT INTO job_runs (job_id, attempt, executor, plan, claimed_at, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [run.jobId, run.attempt, run.executor, JSON.stringify(run.plan), run.claimedAt, run.leaseExpiresAt]);
+}
+
+export async function loadRun<P>(reader: Reader, jobId: string, attempt: number): Promise<StoredRun<P> | undefined> {
+  const r = await reader.one<Row>('SELECT * FROM job_runs WHERE job_id = $1 AND attempt = $2', [jobId, attempt]);
+  if (!r) return undefined;
+  return {
+    jobId, attempt, executor: String(r.executor), plan: JSON.parse(String(r.plan)) as P, claimedAt: String(r.claimed_at),
+    leaseExpiresAt: String(r.lease_expires_at), reportedAt: (r.reported_at as string | null) ?? null,
+  };
+}
+
+export async function renewLease(tx: Tx, jobId: string, attempt: number, until: string): Promise<void> {
+  await tx.run('UPDATE job_runs SET lease_expires_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, until]);
+}
+
+export async function markReported(tx: Tx, jobId: string, attempt: number, at: string): Promise<void> {
+  await tx.run('UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, at]);
+}

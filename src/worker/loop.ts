@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { CANCEL_CHANNEL, checkQueueJobData, checkRunSpec, JOB_QUEUE, type QueueJobData, type RunOutcome, type RunSpec } from '../protocol/index.ts';
+import { disposeRunners, warmRunners } from '../sandbox/index.ts';
+import { executeRun } from './run.ts';
+
+/**
+ * `pds worker`: takes jobs from Redis (BullMQ), claims each from the API with its own credential
+ * and the job's claim ticket, executes the SQL it is handed where the snapshots are, renews its
+ * lease while the query runs, and posts the raw result back. It holds no keys, never writes the
+ * control store and decides nothing about release (docs/architecture.md, "The run protocol").
+ */
+
+export interface WorkerOptions {
+  redisUrl: URL;
+  /** Key prefix in Redis, the API's QUEUE_PREFIX. */
+  prefix: string;
+  apiUrl: URL;
+  /** This worker's own credential (`pdsw.<id>.<secret>`), from the bureau. */
+  credential: string;
+  /** Where the snapshots are: `DATA_DIR/snapshots` (the API's, mounted read-only on other machines). */
+  dataDir: string;
+  concurrency: number;
+  /** How long a job's queue lock lives without renewal: a worker killed mid-job is noticed after this. */
+  lockDurationMs?: number;
+  /** How long to keep trying to hand an outcome to an API that does not answer. */
+  outcomeRetryMs?: number;
+  logger: Logger;
+}
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** An answer of the API that says what to do, as opposed to a fault to retry. */
+class Refused extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** A connection for workers: blocking commands wait, and commands wait out a reconnect. */
+function redisConnection(url: URL): Redis {
+  return new Redis(url.toString(), { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+class ApiClient {
+  constructor(private readonly base: URL, private readonly credential: string) {}
+
+  private async post(pathname: string, body: unknown): Promise<Response> {
+    const res = await fetch(new URL(pathname, this.base), {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${this.credential}`, 'content-type': 'application/json' },
+    });
+    if (res.ok || res.status >= 500) return res;
+    const problem = await res.json().catch(() => ({})) as { code?: string; detail?: string };
+    throw new Refused(res.status, problem.code ?? `HTTP_${res.status}`, `${pathname}: ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim());
+  }
+
+  async claim(data: QueueJobData): Promise<RunSpec | undefined> {
+    const res = await this.post('/v1/worker/claims', data);
+    if (res.status === 204) return undefined;
+    if (!res.ok) throw new Error(`claim ${data.jobId}: ${res.status}`);
+    const spec: unknown = await res.json();
+    if (!checkRunSpec.Check(spec)) throw new Error(`claim ${data.jobId}: the API answered something that is not a run spec`);
+    return spec;
+  }
+
+  async renew(jobId: string, attempt: number): Promise<void> {
+    const res = await this.post('/v1/worker/leases', { jobId, attempt });
+    if (!res.ok) throw new Error(`lease ${jobId}: ${res.status}`);
+  }
+
+  /** Hands an outcome over, retrying while the API is away (a restart): losing it would mean running the job again. */
+  async outcome(jobId: string, attempt: number, outcome: RunOutcome, retryMs: number, log: Logger): Promise<void> {
+    const deadline = Date.now() + retryMs;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const res = await this.post('/v1/worker/outcomes', { jobId, attempt, outcome });
+        if (res.ok) return;
+      } catch (err) {
+        if (err instanceof Refused) throw err;
+        if (!(err instanceof TypeError)) throw err; // fetch failed: the API is away
+      }
+      if (Date.now() > deadline) throw new Error(`outcome ${jobId}: the API did not answer for ${retryMs} ms`);
+      log.warn({ jobId, waitMs: wait }, 'API unreachable; will hand the outcome over again');
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const log = opts.logger;
+  const api = new ApiClient(opts.apiUrl, opts.credential);
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-worker-'));
+  const running = new Map<string, AbortController>();
+  warmRunners(opts.concurrency);
+
+  const subscriber = redisConnection(opts.redisUrl);
+  subscriber.on('error', (err) => log.warn({ err }, 'redis (cancellations)'));
+  await subscriber.subscribe(`${opts.prefix}:${CANCEL_CHANNEL}`);
+  subscriber.on('message', (_channel, jobId: string) => running.get(jobId)?.abort(new Error('cancelled')));
+
+  /** Keeps the lease while the query runs; a refused renewal (cancelled, taken over) stops the run. */
+  const keepLease = (spec: RunSpec, controller: AbortController): NodeJS.Timeout => setInterval(() => {
+    api.renew(spec.jobId, spec.attempt).catch((err: unknown) => {
+      if (err instanceof Refused) { log.warn({ jobId: spec.jobId, code: err.code }, 'lease refused; stopping the run'); controller.abort(err); }
+      else log.warn({ jobId: spec.jobId, err: (err as Error).message }, 'lease renewal failed; will try again');
+    });
+  }, spec.lease.renewEveryMs);
+
+  const connection = redisConnection(opts.redisUrl);
+  connection.on('error', (err) => log.warn({ err }, 'redis (queue)'));
+  const worker = new Worker<QueueJobData>(JOB_QUEUE, async (job: Job<QueueJobData>) => {
+    if (!checkQueueJobData.Check(job.data)) { log.error({ queueJob: job.id }, 'a queue entry that is not a job; skipped'); return; }
+    const { jobId } = job.data;
+    let spec: RunSpec | undefined;
+    try {
+      spec = await api.claim(job.data);
+    } catch (err) {
+      // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
+      if (err instanceof Refused) { log.info({ jobId, code: err.code }, 'claim refused'); return; }
+      throw err;
+    }
+    if (!spec) return;
+    const controller = new AbortController();
+    running.set(jobId, controller);
+    const lease = keepLease(spec, controller);
+    try {
+      log.info({ jobId, attempt: spec.attempt }, 'job started');
+      const outcome = await executeRun(spec, { dataDir: opts.dataDir, tmpDir, signal: controller.signal });
+      clearInterval(lease);
+      await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
+      log.info({ jobId, ok: outcome.ok }, 'job done');
+    } catch (err) {
+      if (controller.signal.aborted) { log.info({ jobId }, 'job stopped'); return; }
+      if (err instanceof Refused) { log.error({ jobId, code: err.code }, 'outcome refused'); return; }
+      throw err;
+    } finally {
+      clearInterval(lease);
+      running.delete(jobId);
+    }
+  }, {
+    connection, prefix: opts.prefix, concurrency: opts.concurrency,
+    lockDuration: opts.lockDurationMs ?? 30_000, stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
+    maxStalledCount: 10,
+  });
+  worker.on('error', (err) => log.warn({ err }, 'worker'));
+  worker.on('failed', (job, err) => log.error({ jobId: job?.data.jobId, err: err.message }, 'job failed in the worker'));
+  await worker.waitUntilReady();
+  log.info({ concurrency: opts.concurrency, queue: JOB_QUEUE }, 'worker ready');
+
+  return {
+    async close() {
+      await worker.close();
+      for (const c of running.values()) c.abort(new Error('worker stopping'));
+      subscriber.disconnect();
+      connection.disconnect();
+      disposeRunners();
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { isPdsError } from '../errors/index.ts';
+import { RUN_ERROR_CODES, type RunOutcome, type RunSpec } from '../protocol/index.ts';
+import { runInSandbox, type SandboxLayer } from '../sandbox/index.ts';
+
+export interface RunOptions {
+  /** The worker's DATA_DIR: the snapshot is `snapshots/<spec.snapshot.file>` under it. */
+  dataDir: string;
+  /** Where job-private temporary directories are made (removed after each run). */
+  tmpDir: string;
+  signal: AbortSignal;
+  /** Only the red-team suite switches the engine or process layer off, to show the other layers hold. */
+  layersOff?: ReadonlySet<SandboxLayer>;
+}
+
+/**
+ * Executes one run as it was handed: the final SQL over the snapshot, in a fresh runner process.
+ * Answers the engine's raw columns and rows, or why there are none; never throws for the query's
+ * own failures (only when `signal` aborts). It decides nothing about release.
+ */
+export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOutcome> {
+  const off = opts.layersOff ?? new Set<SandboxLayer>();
+  try {
+    const result = await runInSandbox(
+      {
+        snapshotFile: path.join(opts.dataDir, 'snapshots', path.basename(spec.snapshot.file)),
+        tempDir: path.join(opts.tmpDir, `${spec.jobId}-${spec.attempt}`),
+        sql: spec.sql, limits: spec.limits, engineLayer: !off.has('engine'),
+      },
+      { signal: opts.signal, processLayer: !off.has('process') },
+    );
+    return { ok: true, columns: result.columns, rows: result.rows, elapsedMs: result.elapsedMs };
+  } catch (err) {
+    if (opts.signal.aborted) throw err;
+    if (!isPdsError(err) || !(RUN_ERROR_CODES as readonly string[]).includes(err.code)) {
+      return { ok: false, error: { code: 'ERR_SANDBOX_FAILURE', message: 'the runner failed' } };
+    }
+    const layer = err.extra?.layer === 'engine' || err.extra?.layer === 'process' ? err.extra.layer : undefined;
+    return { ok: false, error: { code: err.code, message: err.detail, ...(layer ? { layer } : {}) } };
+  }
+}

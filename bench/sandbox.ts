@@ -46,7 +46,7 @@ export async function benchSandbox(policies: Policies, c: SandboxCase) {
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
-  const rewritten = (await analyseQuery(parser, c.sql, 'aggregate', policy, { unitsColumn: unitsColumnName() })).sql;
+  const rewritten = (await analyseQuery(parser, c.sql, 'aggregate', policy, { unitsColumn: unitsColumnName(), dominanceN: policies.disclosure.dominance.n })).sql;
   const plain = await openInstance(c.snapshotFile, { access_mode: 'READ_ONLY', threads: String(limits.threads), memory_limit: limits.memoryLimit });
   const sandbox: number[] = [];
   const asWritten: number[] = [];

@@ -29,15 +29,34 @@ describe('architecture', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the sandbox runner process imports no HTTP, contract or key code', () => {
+  /** Every part `entry` reaches through its imports, type imports included. */
+  function reach(entry: string): Set<string> {
     const seen = new Set<string>();
     const walk = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
       for (const t of imports(file)) walk(t.endsWith('.ts') ? t : `${t}.ts`);
     };
-    walk(path.join(SRC, 'sandbox', 'runner-process.ts'));
-    const parts = new Set([...seen].map(part));
-    for (const forbidden of ['api', 'contracts', 'keys', 'jobs', 'platform', 'audit']) expect(parts.has(forbidden), forbidden).toBe(false);
+    walk(entry);
+    return new Set([...seen].map(part));
+  }
+
+  it('the sandbox runner process imports no HTTP, contract or key code', () => {
+    const parts = reach(path.join(SRC, 'sandbox', 'runner-process.ts'));
+    for (const forbidden of ['api', 'contracts', 'keys', 'jobs', 'platform', 'audit', 'store']) expect(parts.has(forbidden), forbidden).toBe(false);
+  });
+
+  it('the worker part reaches no keys, contracts, disclosure, signing, store or API code', () => {
+    // the agent only runs: what it can import, it cannot use to decide or to sign (docs/architecture.md)
+    const parts = reach(path.join(SRC, 'worker', 'index.ts'));
+    for (const forbidden of ['keys', 'contracts', 'disclosure', 'store', 'audit', 'jobs', 'api', 'platform', 'reports', 'auth', 'masking']) {
+      expect(parts.has(forbidden), `worker → ${forbidden}`).toBe(false);
+    }
+    expect(parts.has('protocol') && parts.has('sandbox')).toBe(true);
+  });
+
+  it('only the job store writes the jobs and job_runs tables', () => {
+    const writers = files(SRC).filter((f) => /\b(UPDATE|INSERT INTO|DELETE FROM)\s+(jobs|job_runs)\b/i.test(fs.readFileSync(f, 'utf8')));
+    expect(writers.map((f) => path.relative(SRC, f))).toEqual([path.join('jobs', 'job-store.ts')]);
   });
 });

@@ -1,5 +1,5 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
-import type { DpPlan } from '../sandbox/index.ts';
+import { DP_COUNT, dpSumColumn, type DpPlan } from '../sandbox/index.ts';
 import type { CheckReport } from './report.ts';
 import { fromDecimal, laplaceNoise, type Rational } from './samplers.ts';
 
@@ -24,8 +24,8 @@ export interface DpResult {
 
 export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
   const at = (name: string) => result.columns.findIndex((c) => c.name === name);
-  const nAt = at('__dp_n');
-  const sumAt = new Map(plan.sumColumns.map((c) => [c, at(`__dp_s_${c}`)]));
+  const nAt = at(DP_COUNT);
+  const sumAt = new Map(plan.sumColumns.map((c) => [c, at(dpSumColumn(c))]));
   const shares = 1 + plan.sumColumns.length;
   const eps = fromDecimal(params.epsilon);
   const epsEach: Rational = { n: eps.n, d: eps.d * BigInt(shares) };

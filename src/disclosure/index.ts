@@ -106,8 +106,8 @@ export interface DisclosureOptions {
   countColumns?: number[];
   /** Output positions of the group keys (before the units column is dropped). */
   keyColumns?: number[];
-  /** Sums and means with their hidden dominance columns, and the (n, k) rule. */
-  dominance?: { columns: { column: number; total: string; top: string; basis: 'units' | 'rows' }[]; n: number; k: number };
+  /** Sums and means with their hidden dominance columns, and the (n, k) rule (policies/disclosure.yaml). */
+  dominance: { columns: { column: number; total: string; top: string; basis: 'units' | 'rows' }[]; n: number; k: number };
   roundCountsTo?: number;
 }
 
@@ -144,7 +144,7 @@ export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureO
 
 /** Runs every check in order; the result says whether the output may be released. */
 export function applyDisclosureControl(input: ReadResult, opts: DisclosureOptions): DisclosureResult {
-  const { result, report: dominance } = applyDominance(input, opts.dominance ?? { columns: [], n: 2, k: 85 });
+  const { result, report: dominance } = applyDominance(input, opts.dominance);
   const { result: safe, report: minUnits, units, secondary } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits, opts.keyColumns);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
   const shift = (positions: number[] | undefined) => (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));

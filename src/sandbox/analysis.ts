@@ -10,7 +10,7 @@ export interface AnalysisOptions {
   maxSqlBytes?: number;
   /** Name of the units column (aggregate mode); default UNITS_COLUMN. */
   unitsColumn?: string;
-  /** How many top contributors the dominance rule weighs (n of the (n, k) rule); default 2. */
+  /** How many top contributors the dominance rule weighs (n of the (n, k) rule, policies/disclosure.yaml); required in aggregate mode. */
   dominanceN?: number;
   /** dp mode: contribution bounds per summed column, and the most groups one unit may count in. */
   dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
@@ -67,6 +67,7 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       // any read-only SELECT that passed item 1; its outputs are always held for review
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
+      if (opts.dominanceN === undefined) throw new TypeError('analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)');
       checkAggregateRules(root, sql, policy);
       const { countColumns, keyColumns, dominance } = await addUnitsColumn(root, sql, policy, parser, unitsColumn, opts.dominanceN);
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns, dominance };

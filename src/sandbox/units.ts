@@ -411,7 +411,7 @@ function hasWindow(v: unknown): boolean {
  * answers the output positions of raw counts (for rounding).
  */
 export async function addUnitsColumn(
-  root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string, dominanceN = 2,
+  root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string, dominanceN: number,
 ): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[] }> {
   const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN);
   await rewriter.outer(root, new Map());

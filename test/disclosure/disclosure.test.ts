@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { applyDisclosureControl, identifiersIn, suppressSmallCells } from '../../src/disclosure/index.ts';
 import { idNumberCheckChar, usccCheckChar } from '../../src/domain/index.ts';
 
+/** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
+/** A table with no sum or mean: the dominance rule has nothing to weigh. */
+const NO_DOMINANCE = { columns: [], n: 2, k: 85 };
+const AGG = { dominanceN: 2 };
+
 const result = {
   columns: [{ name: 'district', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: '__pds_units', type: 'BIGINT' }],
   rows: [['云岩区', 120, 120], ['息烽县', 4, 4], ['开阳县', 12, 9], ['南明区', 10, 10]],
@@ -23,14 +28,14 @@ describe('suppressSmallCells', () => {
 
 describe('applyDisclosureControl', () => {
   it('holds an output over the row cap for review', () => {
-    const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 5, maxRows: 2 });
+    const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 5, maxRows: 2, dominance: NO_DOMINANCE });
     expect(dc.decision).toBe('hold');
     expect(dc.reasons[0]).toMatch(/^max-rows: .* held for review/);
     expect(dc.checks.find((c) => c.check === 'max-rows')).toMatchObject({ passed: false });
   });
 
   it('explains every check it applied', () => {
-    const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100 });
+    const dc = applyDisclosureControl(result, { unitsColumn: '__pds_units', minUnits: 10, maxRows: 100, dominance: NO_DOMINANCE });
     expect(dc.decision).toBe('release');
     expect(dc.checks.map((c) => c.check)).toEqual(['min-units', 'secondary-suppression', 'dominance', 'round-counts', 'identifier-scan', 'max-rows']);
     expect(dc.cellsSuppressed).toBe(4);
@@ -63,7 +68,7 @@ describe('identifier scan and rounding', () => {
 
   it('an output with a valid ID number is refused, naming row and column but not the value', () => {
     const r = { columns: [{ name: 'who', type: 'VARCHAR' }, { name: '__u', type: 'BIGINT' }], rows: [['a', 20], [validId, 30]] };
-    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100 });
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, dominance: NO_DOMINANCE });
     expect(dc.decision).toBe('refuse');
     const scan = dc.checks.find((c) => c.check === 'identifier-scan')!;
     expect(scan.effect).toMatch(/id-number found \(first in row 2, column who\)/);
@@ -72,7 +77,7 @@ describe('identifier scan and rounding', () => {
 
   it('rounds counts to a multiple of 5 after suppression, leaving other columns', () => {
     const r = { columns: [{ name: 'd', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: 'avg', type: 'DOUBLE' }, { name: '__u', type: 'BIGINT' }], rows: [['a', 12, 1.5, 12], ['b', 3, 2.5, 3], ['c', 28, 3.25, 28]] };
-    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, countColumns: [1], roundCountsTo: 5 });
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, dominance: NO_DOMINANCE, countColumns: [1], roundCountsTo: 5 });
     expect(dc.rows).toEqual([['a', 10, 1.5], ['c', 30, 3.25]]);
     expect(dc.checks.find((c) => c.check === 'round-counts')).toMatchObject({ params: { base: 5, columns: 'n' } });
   });
@@ -88,7 +93,7 @@ describe('dominance through the rewrite', () => {
     const parser = await SqlParser.create();
     const policy = sqlPolicy({ firms: ['industry', 'capital', 'pds_unit'] }, [], 'pds_unit', functionAllowlist(policies.sqlAllowlist), ['firms']);
     const units = unitsColumnName();
-    const a = await analyseQuery(parser, 'SELECT industry, count(*) AS n, sum(capital) AS capital FROM firms GROUP BY industry ORDER BY industry', 'aggregate', policy, { unitsColumn: units });
+    const a = await analyseQuery(parser, 'SELECT industry, count(*) AS n, sum(capital) AS capital FROM firms GROUP BY industry ORDER BY industry', 'aggregate', policy, { ...AGG, unitsColumn: units });
     parser.dispose();
     const instance = await openInstance(':memory:');
     const result = await withConnection(instance, async (c) => {
@@ -126,7 +131,7 @@ describe('secondary suppression', () => {
       columns: [{ name: 'd', type: 'VARCHAR' }, { name: 'g', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: '__u', type: 'BIGINT' }],
       rows: [['A', 'M', 12, 12], ['A', 'F', 3, 3], ['A', null, 15, 15], [null, null, 15, 15]],
     };
-    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, keyColumns: [0, 1] });
+    const dc = applyDisclosureControl(r, { unitsColumn: '__u', minUnits: 10, maxRows: 100, dominance: NO_DOMINANCE, keyColumns: [0, 1] });
     expect(dc.rows).toEqual([['A', null, 15], [null, null, 15]]);
   });
 });

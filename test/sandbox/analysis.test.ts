@@ -5,6 +5,9 @@ import { loadPolicies } from '../../src/policies/index.ts';
 import { analyseQuery, functionAllowlist, SqlParser, sqlPolicy, UNITS_COLUMN } from '../../src/sandbox/index.ts';
 import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../src/store/index.ts';
 
+/** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
+const AGG = { dominanceN: 2 };
+
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const policy = sqlPolicy(
   { people: ['district', 'income', 'pds_unit'], visits: ['hospital', 'cost', 'pds_unit'] }, [], 'pds_unit', functionAllowlist(policies.sqlAllowlist),
@@ -34,7 +37,7 @@ describe('the units rewrite', () => {
 
   /** Runs the rewritten query; returns rows as objects, units under `units`. */
   async function units(sql: string): Promise<Record<string, unknown>[]> {
-    const a = await analyseQuery(parser, sql, 'aggregate', policy);
+    const a = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
     const rows = await queryRows(conn, a.sql);
     return rows.map((r) => { const { [UNITS_COLUMN]: u, ...rest } = r; return { ...rest, units: Number(u) }; });
   }
@@ -71,19 +74,19 @@ describe('the units rewrite', () => {
 
   it('counts without DISTINCT only where each person is on one row, with the same answers', async () => {
     const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
-    const single = await analyseQuery(parser, 'SELECT district, max(income) FROM people GROUP BY 1', 'aggregate', unique);
+    const single = await analyseQuery(parser, 'SELECT district, max(income) FROM people GROUP BY 1', 'aggregate', unique, AGG);
     expect(single.sql).not.toContain('DISTINCT');
-    const joined = await analyseQuery(parser, 'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique);
+    const joined = await analyseQuery(parser, 'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique, AGG);
     expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(2);
-    const semi = await analyseQuery(parser, 'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique);
+    const semi = await analyseQuery(parser, 'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique, AGG);
     expect(semi.sql).not.toContain('DISTINCT');
     for (const sql of [
       'SELECT district, count(*) AS n, max(CASE WHEN income > 500 THEN income END) AS top FROM people GROUP BY district ORDER BY district',
       'SELECT district, count(*) FROM (SELECT * FROM people WHERE income < 1000) GROUP BY 1 ORDER BY 1',
       'SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1 ORDER BY 1',
     ]) {
-      const a = await analyseQuery(parser, sql, 'aggregate', unique);
-      const b = await analyseQuery(parser, sql, 'aggregate', policy);
+      const a = await analyseQuery(parser, sql, 'aggregate', unique, AGG);
+      const b = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
       expect(await queryRows(conn, a.sql)).toEqual(await queryRows(conn, b.sql));
     }
   });
@@ -102,7 +105,7 @@ describe('static analysis', () => {
 
   it('names the rule, line and column of a refusal', async () => {
     const sql = "SELECT district,\n  getenv('HOME') FROM people GROUP BY 1";
-    await expect(analyseQuery(parser, sql, 'aggregate', policy)).rejects.toMatchObject({
+    await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({
       code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', extra: { rule: 'function-allowlist', line: 2, column: 3, position: sql.indexOf('getenv') },
     });
   });
@@ -126,17 +129,17 @@ describe('static analysis', () => {
     ['SELECT income AS __pds_units_x, count(*) FROM people GROUP BY 1', 'reserved-names'],
     ['SELECT count(*) FROM people WHERE income > $1', 'expression-kind'],
   ])('refuses %s citing %s', async (sql, rule) => {
-    await expect(analyseQuery(parser, sql, 'aggregate', policy)).rejects.toMatchObject({ extra: { rule } });
+    await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({ extra: { rule } });
   });
 
   it('allows individual-value aggregates inside a per-person subquery and in custom mode', async () => {
-    await expect(analyseQuery(parser, 'SELECT h, count(*) FROM (SELECT pds_unit, first(hospital ORDER BY cost) AS h FROM visits GROUP BY pds_unit) GROUP BY h', 'aggregate', policy)).resolves.toBeTruthy();
+    await expect(analyseQuery(parser, 'SELECT h, count(*) FROM (SELECT pds_unit, first(hospital ORDER BY cost) AS h FROM visits GROUP BY pds_unit) GROUP BY h', 'aggregate', policy, AGG)).resolves.toBeTruthy();
     const custom = await analyseQuery(parser, "SELECT district, string_agg(income::VARCHAR, ',') FROM people GROUP BY 1", 'custom', policy);
     expect(custom.unitsColumn).toBeNull();
   });
 
   it('refuses a query longer than the limit', async () => {
-    await expect(analyseQuery(parser, `SELECT count(*) FROM people WHERE income IN (${'1,'.repeat(200)}1)`, 'aggregate', policy, { maxSqlBytes: 200 }))
+    await expect(analyseQuery(parser, `SELECT count(*) FROM people WHERE income IN (${'1,'.repeat(200)}1)`, 'aggregate', policy, { ...AGG, maxSqlBytes: 200 }))
       .rejects.toMatchObject({ extra: { rule: 'sql-size' } });
   });
 });

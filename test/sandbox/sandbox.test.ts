@@ -7,6 +7,9 @@ import { loadPolicies } from '../../src/policies/index.ts';
 import { analyseQuery, functionAllowlist, runInSandbox, SqlParser, sqlPolicy, type SandboxLimits } from '../../src/sandbox/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
+/** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
+const AGG = { dominanceN: 2 };
+
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const policy = sqlPolicy(
   { population: ['district', 'gender', 'education', 'income', 'id_number', 'pds_unit'] }, ['id_number'], 'pds_unit', functionAllowlist(policies.sqlAllowlist),
@@ -24,7 +27,7 @@ describe('analyseQuery', () => {
     'SELECT district, count(DISTINCT id_number) FROM population GROUP BY 1 HAVING count(*) > 3',
     "SELECT upper(district) AS d, round(avg(income) / 1000, 1) FROM population WHERE education IN ('本科', '硕士') GROUP BY 1",
   ])('admits an honest aggregate: %s', async (sql) => {
-    const a = await analyseQuery(parser, sql, 'aggregate', policy);
+    const a = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
     expect(a.sql).toContain('count(DISTINCT');
     expect(a.sql).toContain('__pds_units');
     expect(a.tables).toEqual(['population']);
@@ -54,12 +57,12 @@ describe('analyseQuery', () => {
     ['SELEC district FROM population', 'ERR_SQL_SYNTAX'],
     ['   ', 'ERR_SQL_SYNTAX'],
   ])('refuses %s with %s', async (sql, code) => {
-    await expect(analyseQuery(parser, sql, 'aggregate', policy)).rejects.toMatchObject({ code });
+    await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({ code });
   });
 
   it('names the position of a refusal in the SQL', async () => {
     const sql = "SELECT district,\n  getenv('HOME') FROM population GROUP BY 1";
-    await expect(analyseQuery(parser, sql, 'aggregate', policy)).rejects.toMatchObject({
+    await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({
       code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', extra: { position: sql.indexOf('getenv') },
     });
   });

@@ -127,7 +127,7 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     expect(report.json().code).toBe('ERR_WORKER_NOT_LEASE_HOLDER');
     const renew = await post('/v1/worker/leases', other, { jobId: id, attempt: first.attempt });
     expect(renew.json().code).toBe('ERR_WORKER_NOT_LEASE_HOLDER');
-    expect((await refusals(id)).map((r) => (r as { code: string }).code)).toEqual(['ERR_WORKER_LEASE_HELD', 'ERR_WORKER_NOT_LEASE_HOLDER', 'ERR_WORKER_NOT_LEASE_HOLDER']);
+    expect((await refusals(id)).map((r) => (r as unknown as { code: string }).code)).toEqual(['ERR_WORKER_LEASE_HELD', 'ERR_WORKER_NOT_LEASE_HOLDER', 'ERR_WORKER_NOT_LEASE_HOLDER']);
     // the holder renews while it runs; once it stops renewing, the lease runs out
     expect((await post('/v1/worker/leases', forged, { jobId: id, attempt: first.attempt })).statusCode).toBe(200);
     await new Promise((r) => setTimeout(r, 1700));

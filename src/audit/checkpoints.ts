@@ -1,5 +1,6 @@
-import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
-import type { SigningKey } from '../keys/index.ts';
+import type { JWTVerifyGetKey } from 'jose';
+import { Type } from 'typebox';
+import { openSealed, seal, type SigningKey } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
 
 /**
@@ -36,15 +37,14 @@ export async function maybeCheckpoint(store: Store, key: SigningKey, opts: { eve
     if (since <= 0) return undefined;
     const reason = since >= opts.everyEntries ? 'entries' : !last || now.getTime() - Date.parse(last.created_at) >= opts.everyMs ? 'daily' : undefined;
     if (!reason) return undefined;
-    const jws = await new SignJWT({ seq: Number(head.seq), headHash: head.hash })
-      .setProtectedHeader({ alg: 'EdDSA', typ: CHECKPOINT_TYP, kid: key.kid })
-      .setIssuer(ISSUER).setIssuedAt(Math.floor(now.getTime() / 1000))
-      .sign(key.privateKey);
+    const jws = await seal(key, { seq: Number(head.seq), headHash: head.hash }, { typ: CHECKPOINT_TYP, issuer: ISSUER, issuedAt: Math.floor(now.getTime() / 1000) });
     const cp: Checkpoint = { seq: Number(head.seq), headHash: head.hash, jws, reason, createdAt: now.toISOString() };
     await tx.run('INSERT INTO audit_checkpoints (seq, head_hash, jws, reason, created_at) VALUES ($1, $2, $3, $4, $5)', [cp.seq, cp.headHash, cp.jws, cp.reason, cp.createdAt]);
     return cp;
   });
 }
+
+const CheckpointClaims = Type.Object({ seq: Type.Integer({ minimum: 1 }), headHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) });
 
 /**
  * Checks each checkpoint's signature and that the chain still holds the entry it signed, with the
@@ -55,9 +55,9 @@ export async function verifyCheckpoints(
 ): Promise<{ seq: number; reason: string } | undefined> {
   const bySeq = new Map(entries.map((e) => [e.seq, e.hash]));
   for (const cp of checkpoints) {
-    let claims: Record<string, unknown>;
+    let claims: { seq: number; headHash: string };
     try {
-      claims = (await jwtVerify(cp.jws, verifier, { issuer: ISSUER, typ: CHECKPOINT_TYP, algorithms: ['EdDSA'] })).payload;
+      claims = await openSealed<{ seq: number; headHash: string }>(cp.jws, verifier, CheckpointClaims, { issuer: ISSUER, typ: CHECKPOINT_TYP });
     } catch {
       return { seq: cp.seq, reason: `checkpoint at entry ${cp.seq} has no valid bureau signature` };
     }

@@ -1,8 +1,8 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ExternalAuthConfig } from '../config/index.ts';
 import type { Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
-import type { KeyRing } from '../keys/index.ts';
+import { seal, type KeyRing } from '../keys/index.ts';
 
 /** The roles a person's token may carry. */
 export const USER_ROLES = ['operator', 'provider', 'bureau', 'risk'] as const;
@@ -29,14 +29,9 @@ export interface TokenRequest {
 /** Signs a user token with the embedded issuer's key (`pds token`, the demo, tests). */
 export async function issueToken(keys: KeyRing, req: TokenRequest, now: Date = new Date()): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
-  return new SignJWT({ org: req.org, roles: req.roles })
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.issuer.kid })
-    .setIssuer(EMBEDDED_ISSUER)
-    .setAudience(EMBEDDED_AUDIENCE)
-    .setSubject(req.sub)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + (req.ttlSeconds ?? 12 * 3600))
-    .sign(keys.issuer.privateKey);
+  return seal(keys.issuer, { org: req.org, roles: req.roles }, {
+    typ: 'JWT', issuer: EMBEDDED_ISSUER, audience: EMBEDDED_AUDIENCE, subject: req.sub, issuedAt: iat, expiresAt: iat + (req.ttlSeconds ?? 12 * 3600),
+  });
 }
 
 export type TokenVerifier = (token: string) => Promise<Principal>;

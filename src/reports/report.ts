@@ -1,7 +1,8 @@
-import { jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
+import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
 import { canonicalSha256, sha256 } from '../digest/index.ts';
-import type { SigningKey } from '../keys/index.ts';
+import { openSealed, seal, type SigningKey } from '../keys/index.ts';
 import type { RiskAssessmentReport, RiskLevel } from './schema.ts';
 
 export type { AuditTrailState, RiskAssessmentReport } from './schema.ts';
@@ -24,15 +25,17 @@ export interface ReportClaims {
   htmlSha256: string;
 }
 
+const ReportClaimsSchema = Type.Object({
+  jti: Type.String(), sub: Type.String(), kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]), period: Type.String(),
+  rating: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }), htmlSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+});
+
 /** The bureau's signature over the report's hash (`reportSha256`, computed once by the caller) and the page's. */
 export async function signReport(key: SigningKey, report: RiskAssessmentReport, bodySha256: string, html: string): Promise<string> {
-  return new SignJWT({ kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: bodySha256, htmlSha256: sha256(html) })
-    .setProtectedHeader({ alg: 'EdDSA', typ: REPORT_TYP, kid: key.kid })
-    .setIssuer(ISSUER)
-    .setSubject(report.subject)
-    .setJti(report.id)
-    .setIssuedAt(Math.floor(Date.parse(report.generatedAt) / 1000))
-    .sign(key.privateKey);
+  return seal(key, { kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: bodySha256, htmlSha256: sha256(html) }, {
+    typ: REPORT_TYP, issuer: ISSUER, subject: report.subject, jti: report.id, issuedAt: Math.floor(Date.parse(report.generatedAt) / 1000),
+  });
 }
 
 /**
@@ -42,7 +45,7 @@ export async function signReport(key: SigningKey, report: RiskAssessmentReport, 
 export async function verifyReport(jws: string, report: RiskAssessmentReport, html: string | undefined, keys: JWTVerifyGetKey): Promise<ReportClaims> {
   let claims: ReportClaims;
   try {
-    claims = (await jwtVerify(jws, keys, { issuer: ISSUER, typ: REPORT_TYP, algorithms: ['EdDSA'], requiredClaims: ['jti', 'sub', 'iat'] })).payload as unknown as ReportClaims;
+    claims = await openSealed<ReportClaims>(jws, keys, ReportClaimsSchema, { issuer: ISSUER, typ: REPORT_TYP, requiredClaims: ['jti', 'sub', 'iat'] });
   } catch (err) {
     throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the report's JWS does not verify against the bureau's keys: ${(err as Error).message}`, { cause: err });
   }

@@ -5,9 +5,10 @@ import { loadKeyRing, type KeyRing } from '../../src/keys/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 const claims = {
-  application: 'app_x', scenario: { name: 's', purpose: 'p' }, mode: 'aggregate', datasets: [],
+  application: 'app_x', scenario: { name: 's', purpose: 'p' }, mode: 'aggregate',
+  datasets: [{ dataset: 'population', provider: 'org-psb', providerName: '市公安局', privacyUnit: 'id_number', columns: [{ column: 'district', rule: 'keep' }] }],
   disclosure: { minUnits: 10, maxRows: 10000 }, privacyBudget: null, emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
-  securityControls: [], policyHash: 'h', catalogVersion: 'v', snapshot: { hash: 'sh', tables: {} },
+  securityControls: [], policyHash: 'a'.repeat(64), catalogVersion: 'v', snapshot: { hash: 'b'.repeat(64), tables: {} },
 } satisfies ContractClaims;
 
 describe('contract JWS', () => {
@@ -24,7 +25,7 @@ describe('contract JWS', () => {
   it('signs and verifies within its term', async () => {
     const jws = await signContract(keys.bureau, claims, meta);
     const v = await verify(jws);
-    expect(v).toMatchObject({ jti: 'ctr_1', sub: 'org-a', mode: 'aggregate', snapshot: { hash: 'sh' } });
+    expect(v).toMatchObject({ jti: 'ctr_1', sub: 'org-a', mode: 'aggregate', snapshot: { hash: 'b'.repeat(64) } });
   });
 
   it('refuses outside its term: expired and not yet valid each with its own code', async () => {
@@ -98,5 +99,10 @@ describe('contract JWS', () => {
   it('adds calendar months, clamping to the last day', () => {
     expect(addMonths(new Date('2026-01-31T10:00:00Z'), 1).toISOString()).toBe('2026-02-28T10:00:00.000Z');
     expect(addMonths(new Date('2026-03-15T00:00:00Z'), 36).toISOString()).toBe('2029-03-15T00:00:00.000Z');
+  });
+
+  it('a contract the bureau key signed but whose claims are malformed is refused as invalid', async () => {
+    const jws = await signContract(keys.bureau, { ...claims, datasets: [], policyHash: 'h' }, meta);
+    await expect(verifyContract(jws, keys.bureauVerifier(), issuedAt)).rejects.toMatchObject({ code: 'ERR_CONTRACT_INVALID' });
   });
 });

@@ -23,30 +23,61 @@ const SQL = 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM pop
 const logger = pino({ level: 'silent' });
 
 /** Submits a burst of jobs and waits for all; latency from the store's own timestamps. */
-async function burst(platform: Platform, server: Awaited<ReturnType<typeof createServer>>, contractId: string, op: string) {
+async function burst(
+  platform: Platform,
+  server: Awaited<ReturnType<typeof createServer>>,
+  contractId: string,
+  op: string,
+) {
   const started = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i++) {
-    const res = await server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}`, 'idempotency-key': `bench-${Date.now()}-${i}` }, payload: { contractId, sql: SQL } });
+    const res = await server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}`, 'idempotency-key': `bench-${Date.now()}-${i}` },
+      payload: { contractId, sql: SQL },
+    });
     if (res.statusCode !== 202) throw new Error(`submit: ${res.statusCode} ${res.body}`);
     ids.push(res.json().id as string);
   }
   for (;;) {
-    const rows = await platform.store.all<{ status: string }>(`SELECT status FROM jobs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`, ids);
+    const rows = await platform.store.all<{ status: string }>(
+      `SELECT status FROM jobs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+      ids,
+    );
     if (rows.every((r) => !['queued', 'running'].includes(r.status))) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   const elapsed = performance.now() - started;
   const rows = await platform.store.all<{ status: string; created_at: string; finished_at: string }>(
-    `SELECT status, created_at, finished_at FROM jobs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`, ids);
+    `SELECT status, created_at, finished_at FROM jobs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+    ids,
+  );
   const released = rows.filter((r) => r.status === 'released');
   const latency = percentiles(released.map((r) => Date.parse(r.finished_at) - Date.parse(r.created_at)));
-  return { jobs: JOBS, released: released.length, seconds: +(elapsed / 1000).toFixed(2), jobsPerSecond: +(JOBS / (elapsed / 1000)).toFixed(2), latencyMs: { p50: latency.p50, p95: latency.p95, max: latency.max } };
+  return {
+    jobs: JOBS,
+    released: released.length,
+    seconds: +(elapsed / 1000).toFixed(2),
+    jobsPerSecond: +(JOBS / (elapsed / 1000)).toFixed(2),
+    latencyMs: { p50: latency.p50, p95: latency.p95, max: latency.max },
+  };
 }
 
 async function run(dataDir: string, env: Record<string, string>, workers: number) {
   const port = await freePort();
-  const config = loadConfig({ ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', REDIS_URL: '', QUEUE_PREFIX: `bench-${process.pid}`, RECONCILE_MS: '1000', ...env });
+  const config = loadConfig({
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: '',
+    QUEUE_PREFIX: `bench-${process.pid}`,
+    RECONCILE_MS: '1000',
+    ...env,
+  });
   const platform = await createPlatform(config, logger);
   const server = await createServer(platform, logger);
   await server.listen({ port, host: '127.0.0.1' });
@@ -54,12 +85,42 @@ async function run(dataDir: string, env: Record<string, string>, workers: number
   try {
     for (let i = 0; i < workers; i++) {
       // each worker is registered and signs in with its own credential
-      const { credential } = await platform.workers.register({ sub: 'bench@bureau', org: 'org-bureau', roles: ['bureau'] }, { name: `bench worker ${i + 1}`, ttlDays: 1 });
-      const child = spawn(process.execPath, [...loaderArgs(), path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts'), 'worker', '--data-dir', dataDir, '--api', `http://127.0.0.1:${port}`, '--concurrency', '1'], {
-        env: { ...process.env, REDIS_URL: env.REDIS_URL!, QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const { credential } = await platform.workers.register(
+        { sub: 'bench@bureau', org: 'org-bureau', roles: ['bureau'] },
+        { name: `bench worker ${i + 1}`, ttlDays: 1 },
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          ...loaderArgs(),
+          path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts'),
+          'worker',
+          '--data-dir',
+          dataDir,
+          '--api',
+          `http://127.0.0.1:${port}`,
+          '--concurrency',
+          '1',
+        ],
+        {
+          env: {
+            ...process.env,
+            REDIS_URL: env.REDIS_URL!,
+            QUEUE_PREFIX: config.queuePrefix,
+            LOG_LEVEL: 'info',
+            PDS_WORKER_TOKEN: credential,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       children.push(child);
-      await new Promise<void>((resolve) => { let out = ''; child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('worker ready')) resolve(); }); });
+      await new Promise<void>((resolve) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('worker ready')) resolve();
+        });
+      });
     }
     await new Promise((r) => setTimeout(r, 1500)); // spare runners ready, as in a running service
     const { contractId, op } = await contractFor(platform, server);
@@ -79,15 +140,24 @@ try {
   // a burst bench: the per-contract quota of concurrent jobs would turn most of it away
   const policies = path.join(root, 'policies');
   fs.mkdirSync(policies);
-  for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies'))) fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies, f));
+  for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies')))
+    fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies, f));
   const sandbox = path.join(policies, 'sandbox.yaml');
-  fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace(/concurrentJobs: \d+/, 'concurrentJobs: 1000').replace(/submissionsPerMinute: \d+/, 'submissionsPerMinute: 100000'));
+  fs.writeFileSync(
+    sandbox,
+    fs
+      .readFileSync(sandbox, 'utf8')
+      .replace(/concurrentJobs: \d+/, 'concurrentJobs: 1000')
+      .replace(/submissionsPerMinute: \d+/, 'submissionsPerMinute: 100000'),
+  );
   process.env.POLICIES_DIR = policies;
   const embedded = await run(root, { EXECUTOR_CONCURRENCY: '2' }, 0);
   let bullmq: unknown = { skipped: 'redis-server is not installed' };
   if (spawnSync('redis-server', ['--version']).status === 0) {
     const port = await freePort();
-    const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     await new Promise((r) => setTimeout(r, 500));
     try {
       bullmq = await run(root, { REDIS_URL: `redis://127.0.0.1:${port}` }, 2);
@@ -95,12 +165,18 @@ try {
       redis.kill('SIGKILL');
     }
   }
-  console.log(JSON.stringify({
-    machine: { cpus: os.cpus().length, node: process.version },
-    note: 'small aggregate jobs (10,000-row snapshot) submitted in a burst; latency = store finished_at − created_at of released jobs',
-    embedded: { executorConcurrency: 2, ...embedded },
-    bullmq: { workers: 2, concurrencyEach: 1, ...(bullmq as object) },
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        machine: { cpus: os.cpus().length, node: process.version },
+        note: 'small aggregate jobs (10,000-row snapshot) submitted in a burst; latency = store finished_at − created_at of released jobs',
+        embedded: { executorConcurrency: 2, ...embedded },
+        bullmq: { workers: 2, concurrencyEach: 1, ...(bullmq as object) },
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }

@@ -26,7 +26,9 @@ const smallRuns = 21;
 const bigRuns = 9;
 
 function uniqueTables(snap: SnapshotInfo): string[] {
-  return Object.entries(snap.tables).filter(([, v]) => v.units === v.rows).map(([t]) => t);
+  return Object.entries(snap.tables)
+    .filter(([, v]) => v.units === v.rows)
+    .map(([t]) => t);
 }
 
 async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
@@ -41,63 +43,134 @@ try {
 
   // seed vs plain CTAS of the same shape (12 columns)
   const [seedMs, versions] = await time(() => seedDomain(dir, { rows, seed: 1 }));
-  const baseline = await openInstance(path.join(dir, 'baseline.duckdb'), { threads: '2', preserve_insertion_order: 'false' });
-  const [ctasMs] = await time(() => withConnection(baseline, (c) => exec(c, `CREATE TABLE t AS SELECT i::VARCHAR AS a, 'x' || i AS b, i % 2 AS c,
+  const baseline = await openInstance(path.join(dir, 'baseline.duckdb'), {
+    threads: '2',
+    preserve_insertion_order: 'false',
+  });
+  const [ctasMs] = await time(() =>
+    withConnection(baseline, (c) =>
+      exec(
+        c,
+        `CREATE TABLE t AS SELECT i::VARCHAR AS a, 'x' || i AS b, i % 2 AS c,
     DATE '2000-01-01' + (i % 9000)::INTEGER AS d, 'e' AS e, (13800000000 + i)::VARCHAR AS f, 'addr' || i AS g, 'dist' || (i % 10) AS h,
-    'u' AS j, 'k' AS k, (i * 1.5)::DOUBLE AS l, 'm' AS m FROM range(${rows}) t(i)`)));
+    'u' AS j, 'k' AS k, (i * 1.5)::DOUBLE AS l, 'm' AS m FROM range(${rows}) t(i)`,
+      ),
+    ),
+  );
   baseline.closeSync();
 
   // a snapshot of the whole population: 2 pseudonymized and 4 generalized columns, vs a plain CTAS of the same columns
-  const snapGrants = resolveGrants(policies.catalog, policies.masking, [{
-    dataset: 'population', columns: ['id_number', 'phone', 'birth_date', 'address', 'income', 'ethnicity'],
-    masking: { id_number: 'pseudonymize', phone: 'pseudonymize', birth_date: 'generalize:age-band:10', address: 'generalize:district', income: 'generalize:range:10000', ethnicity: 'rare-to-other:10' },
-  }]);
-  const [snapMs, bigSnap] = await time(() => buildSnapshot({ dataDir: dir, domainFile: domainPath(dir), contractId: 'ctr_bench_snapshot', grants: snapGrants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 2) }));
+  const snapGrants = resolveGrants(policies.catalog, policies.masking, [
+    {
+      dataset: 'population',
+      columns: ['id_number', 'phone', 'birth_date', 'address', 'income', 'ethnicity'],
+      masking: {
+        id_number: 'pseudonymize',
+        phone: 'pseudonymize',
+        birth_date: 'generalize:age-band:10',
+        address: 'generalize:district',
+        income: 'generalize:range:10000',
+        ethnicity: 'rare-to-other:10',
+      },
+    },
+  ]);
+  const [snapMs, bigSnap] = await time(() =>
+    buildSnapshot({
+      dataDir: dir,
+      domainFile: domainPath(dir),
+      contractId: 'ctr_bench_snapshot',
+      grants: snapGrants,
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: Buffer.alloc(32, 2),
+    }),
+  );
   const plain = await openInstance(path.join(dir, 'plain-copy.duckdb'), { threads: '2' });
-  const [copyMs] = await time(() => withConnection(plain, async (c) => {
-    await exec(c, `ATTACH '${domainPath(dir)}' AS domain (READ_ONLY)`);
-    await exec(c, 'CREATE TABLE population AS SELECT id_number, phone, birth_date, address, income, ethnicity FROM domain.population');
-    await exec(c, 'CHECKPOINT');
-  }));
+  const [copyMs] = await time(() =>
+    withConnection(plain, async (c) => {
+      await exec(c, `ATTACH '${domainPath(dir)}' AS domain (READ_ONLY)`);
+      await exec(
+        c,
+        'CREATE TABLE population AS SELECT id_number, phone, birth_date, address, income, ethnicity FROM domain.population',
+      );
+      await exec(c, 'CHECKPOINT');
+    }),
+  );
   plain.closeSync();
 
   // sandbox overhead: a small query on a small snapshot, and an aggregate over the full snapshot
   warmRunners(2); // as a server with the default EXECUTOR_CONCURRENCY=2 keeps them
   await new Promise((r) => setTimeout(r, 1500));
   const big = await benchSandbox(policies, {
-    snapshotFile: bigSnap.file, tables: { population: bigSnap.tables.population!.columns }, schema: await snapshotSchema(snapGrants, policies.catalog), uniqueUnitTables: uniqueTables(bigSnap), runs: bigRuns, tmpDir: path.join(dir, 'tmp'),
+    snapshotFile: bigSnap.file,
+    tables: { population: bigSnap.tables.population!.columns },
+    schema: await snapshotSchema(snapGrants, policies.catalog),
+    uniqueUnitTables: uniqueTables(bigSnap),
+    runs: bigRuns,
+    tmpDir: path.join(dir, 'tmp'),
     sql: 'SELECT birth_date AS age_band, ethnicity, count(*) AS people FROM population GROUP BY ALL',
   });
   fs.rmSync(bigSnap.file, { force: true });
   const smallDir = path.join(dir, 'small');
   await seedDomain(smallDir, { rows: smallRows, seed: 1 });
-  const smallGrants = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'education', 'income'] }]);
-  const smallSnap = await buildSnapshot({ dataDir: smallDir, domainFile: domainPath(smallDir), contractId: 'ctr_bench_small', grants: smallGrants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 1) });
+  const smallGrants = resolveGrants(policies.catalog, policies.masking, [
+    { dataset: 'population', columns: ['district', 'education', 'income'] },
+  ]);
+  const smallSnap = await buildSnapshot({
+    dataDir: smallDir,
+    domainFile: domainPath(smallDir),
+    contractId: 'ctr_bench_small',
+    grants: smallGrants,
+    catalog: policies.catalog,
+    policyK: 10,
+    pseudonymKey: Buffer.alloc(32, 1),
+  });
   const small = await benchSandbox(policies, {
-    snapshotFile: smallSnap.file, tables: { population: smallSnap.tables.population!.columns }, schema: await snapshotSchema(smallGrants, policies.catalog), uniqueUnitTables: uniqueTables(smallSnap), runs: smallRuns, tmpDir: path.join(dir, 'tmp'),
+    snapshotFile: smallSnap.file,
+    tables: { population: smallSnap.tables.population!.columns },
+    schema: await snapshotSchema(smallGrants, policies.catalog),
+    uniqueUnitTables: uniqueTables(smallSnap),
+    runs: smallRuns,
+    tmpDir: path.join(dir, 'tmp'),
     sql: 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY district',
   });
   disposeRunners();
 
   const totalRows = Object.values(versions).reduce((a, v) => a + v.rows, 0);
   const seedStats = {
-    populationRows: rows, allTablesRows: totalRows, tables: Object.fromEntries(Object.values(versions).map((v) => [v.dataset, v.rows])),
-    ms: Math.round(seedMs), baselineCtasMs: Math.round(ctasMs), ratio: +(seedMs / ctasMs).toFixed(2),
-    targetMs: 60_000, withinTarget: rows !== 10_000_000 ? null : seedMs <= 60_000,
+    populationRows: rows,
+    allTablesRows: totalRows,
+    tables: Object.fromEntries(Object.values(versions).map((v) => [v.dataset, v.rows])),
+    ms: Math.round(seedMs),
+    baselineCtasMs: Math.round(ctasMs),
+    ratio: +(seedMs / ctasMs).toFixed(2),
+    targetMs: 60_000,
+    withinTarget: rows !== 10_000_000 ? null : seedMs <= 60_000,
   };
-  console.log(JSON.stringify({
-    machine: { cpus: os.cpus().length, node: process.version },
-    seed: seedStats,
-    snapshot: {
-      rows, columns: '2 pseudonymized (id_number, phone), 4 generalized (age band, district, income range, rare ethnicity → 其他), plus pds_unit; risk metrics included',
-      ms: Math.round(snapMs), baselineCtasMs: Math.round(copyMs), ratio: +(snapMs / copyMs).toFixed(2), target: 3,
-    },
-    sandbox: {
-      note: 'p50 over alternating runs; plain = the same query in a plain DuckDB connection on the same snapshot, same threads and memory limit',
-      smallQuery: { snapshotRows: smallRows, ...small },
-      aggregate: { snapshotRows: rows, targetRatio: 1.1, ...big },
-    },
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        machine: { cpus: os.cpus().length, node: process.version },
+        seed: seedStats,
+        snapshot: {
+          rows,
+          columns:
+            '2 pseudonymized (id_number, phone), 4 generalized (age band, district, income range, rare ethnicity → 其他), plus pds_unit; risk metrics included',
+          ms: Math.round(snapMs),
+          baselineCtasMs: Math.round(copyMs),
+          ratio: +(snapMs / copyMs).toFixed(2),
+          target: 3,
+        },
+        sandbox: {
+          note: 'p50 over alternating runs; plain = the same query in a plain DuckDB connection on the same snapshot, same threads and memory limit',
+          smallQuery: { snapshotRows: smallRows, ...small },
+          aggregate: { snapshotRows: rows, targetRatio: 1.1, ...big },
+        },
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -2,7 +2,16 @@ import path from 'node:path';
 import { evaluateQuery, releaseTerms } from '../src/jobs/index.ts';
 import { PRIVACY_UNIT_COLUMN } from '../src/masking/index.ts';
 import type { Policies } from '../src/policies/index.ts';
-import { analyseQuery, functionAllowlist, SchemaBinder, SqlParser, sqlPolicy, unitsColumnName, type BoundColumn, type SqlPolicy } from '../src/sandbox/index.ts';
+import {
+  analyseQuery,
+  functionAllowlist,
+  SchemaBinder,
+  SqlParser,
+  sqlPolicy,
+  unitsColumnName,
+  type BoundColumn,
+  type SqlPolicy,
+} from '../src/sandbox/index.ts';
 import { openInstance, queryRows, withConnection } from '../src/store/index.ts';
 
 /**
@@ -13,7 +22,12 @@ import { openInstance, queryRows, withConnection } from '../src/store/index.ts';
  * difference between them is the price of counting people; the rest is isolation).
  */
 
-export interface Timing { p50: number; p95: number; min: number; max: number }
+export interface Timing {
+  p50: number;
+  p95: number;
+  min: number;
+  max: number;
+}
 
 export function percentiles(ms: number[]): Timing {
   const s = [...ms].sort((a, b) => a - b);
@@ -41,13 +55,28 @@ export interface SandboxCase {
 }
 
 export async function benchSandbox(policies: Policies, c: SandboxCase) {
-  const policy: SqlPolicy = sqlPolicy(c.tables, [], PRIVACY_UNIT_COLUMN, functionAllowlist(policies.sqlAllowlist), c.uniqueUnitTables);
+  const policy: SqlPolicy = sqlPolicy(
+    c.tables,
+    [],
+    PRIVACY_UNIT_COLUMN,
+    functionAllowlist(policies.sqlAllowlist),
+    c.uniqueUnitTables,
+  );
   const limits = policies.sandbox.limits;
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
-  const rewritten = (await analyseQuery(parser, c.sql, 'aggregate', policy, { unitsColumn: unitsColumnName(), dominanceN: policies.disclosure.dominance.n })).sql;
-  const plain = await openInstance(c.snapshotFile, { access_mode: 'READ_ONLY', threads: String(limits.threads), memory_limit: limits.memoryLimit });
+  const rewritten = (
+    await analyseQuery(parser, c.sql, 'aggregate', policy, {
+      unitsColumn: unitsColumnName(),
+      dominanceN: policies.disclosure.dominance.n,
+    })
+  ).sql;
+  const plain = await openInstance(c.snapshotFile, {
+    access_mode: 'READ_ONLY',
+    threads: String(limits.threads),
+    memory_limit: limits.memoryLimit,
+  });
   const sandbox: number[] = [];
   const asWritten: number[] = [];
   const asRewritten: number[] = [];
@@ -55,11 +84,26 @@ export async function benchSandbox(policies: Policies, c: SandboxCase) {
     await withConnection(plain, async (conn) => {
       await queryRows(conn, c.sql); // warm the plain connection's cache, as a long-lived session would be
       for (let i = 0; i < c.runs; i++) {
-        sandbox.push(await time(() => evaluateQuery({ parser, binder }, {
-          sql: c.sql, mode: 'aggregate', policy, schema: { key: c.snapshotFile, tables: c.schema }, dominanceN: policies.disclosure.dominance.n,
-          dataDir: path.dirname(path.dirname(c.snapshotFile)), snapshotFile: path.basename(c.snapshotFile), tmpDir: path.join(c.tmpDir, `run-${i}`),
-          limits, maxSqlBytes: limits.maxSqlBytes, terms,
-        })));
+        sandbox.push(
+          await time(() =>
+            evaluateQuery(
+              { parser, binder },
+              {
+                sql: c.sql,
+                mode: 'aggregate',
+                policy,
+                schema: { key: c.snapshotFile, tables: c.schema },
+                dominanceN: policies.disclosure.dominance.n,
+                dataDir: path.dirname(path.dirname(c.snapshotFile)),
+                snapshotFile: path.basename(c.snapshotFile),
+                tmpDir: path.join(c.tmpDir, `run-${i}`),
+                limits,
+                maxSqlBytes: limits.maxSqlBytes,
+                terms,
+              },
+            ),
+          ),
+        );
         asWritten.push(await time(() => queryRows(conn, c.sql)));
         asRewritten.push(await time(() => queryRows(conn, rewritten)));
         await new Promise((r) => setTimeout(r, 300)); // jobs arrive apart; the spare runner is replaced meanwhile

@@ -13,8 +13,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function contractFor(platform: Platform, server: Awaited<ReturnType<typeof createServer>>): Promise<{ contractId: string; op: string }> {
-  const tok = (role: 'operator' | 'provider' | 'bureau', org: string) => issueToken(platform.keys, { sub: `${role}@${org}`, org, roles: [role] });
+export async function contractFor(
+  platform: Platform,
+  server: Awaited<ReturnType<typeof createServer>>,
+): Promise<{ contractId: string; op: string }> {
+  const tok = (role: 'operator' | 'provider' | 'bureau', org: string) =>
+    issueToken(platform.keys, { sub: `${role}@${org}`, org, roles: [role] });
   const op = await tok('operator', 'org-bench');
   const call = async (token: string, url: string, payload: object) => {
     const res = await server.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload });
@@ -22,12 +26,19 @@ export async function contractFor(platform: Platform, server: Awaited<ReturnType
     return res.json() as Record<string, string>;
   };
   const app = await call(op, '/v1/applications', {
-    scenario: { name: 'bench', purpose: 'bench' }, mode: 'aggregate', termMonths: 12,
+    scenario: { name: 'bench', purpose: 'bench' },
+    mode: 'aggregate',
+    termMonths: 12,
     datasets: [{ dataset: 'population', columns: ['district', 'education', 'income'] }],
     emergencyPlan: { contact: 'ops@bench', triggers: ['t'], actions: ['a'] },
   });
-  await call(await tok('provider', 'org-psb'), `/v1/applications/${app.id}/reviews`, { dataset: 'population', decision: 'approve' });
-  const dec = await call(await tok('bureau', 'org-bureau'), `/v1/applications/${app.id}/decision`, { decision: 'approve', reason: 'bench' });
+  await call(await tok('provider', 'org-psb'), `/v1/applications/${app.id}/reviews`, {
+    dataset: 'population',
+    decision: 'approve',
+  });
+  const dec = await call(await tok('bureau', 'org-bureau'), `/v1/applications/${app.id}/decision`, {
+    decision: 'approve',
+    reason: 'bench',
+  });
   return { contractId: dec.contractId!, op };
 }
-

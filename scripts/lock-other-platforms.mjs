@@ -26,12 +26,19 @@ for (const [parent, prefix] of Object.entries(NATIVE)) {
     if (lock.packages[key]?.version === version) continue;
     const [os, cpu, libc] = dep.slice(prefix.length).split('-');
     lock.packages[key] = {
-      version, cpu: [cpu], ...(os === 'linux' ? { libc: [libc === 'musl' ? 'musl' : 'glibc'] } : {}), license: 'MIT', optional: true, os: [os],
+      version,
+      cpu: [cpu],
+      ...(os === 'linux' ? { libc: [libc === 'musl' ? 'musl' : 'glibc'] } : {}),
+      license: 'MIT',
+      optional: true,
+      os: [os],
     };
     added++;
   }
   report.push(`${added} for ${parent} ${pkg.version}`);
 }
-const sorted = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+const sorted = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+);
 fs.writeFileSync('package-lock.json', `${JSON.stringify({ ...lock, packages: sorted }, null, 2)}\n`);
 console.log(`lock-other-platforms: entries added: ${report.join('; ')}`);

@@ -6,12 +6,18 @@ import { PACKAGE_ROOT } from '../src/config/index.ts';
 const SRC = path.join(PACKAGE_ROOT, 'src');
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    );
 }
 
 function imports(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]!));
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+    path.resolve(path.dirname(file), m[1]!),
+  );
 }
 
 const part = (file: string) => path.relative(SRC, file).split(path.sep)[0]!;
@@ -43,20 +49,35 @@ describe('architecture', () => {
 
   it('the sandbox runner process imports no HTTP, contract or key code', () => {
     const parts = reach(path.join(SRC, 'sandbox', 'runner-process.ts'));
-    for (const forbidden of ['api', 'contracts', 'keys', 'jobs', 'platform', 'audit', 'store']) expect(parts.has(forbidden), forbidden).toBe(false);
+    for (const forbidden of ['api', 'contracts', 'keys', 'jobs', 'platform', 'audit', 'store'])
+      expect(parts.has(forbidden), forbidden).toBe(false);
   });
 
   it('the worker part reaches no keys, contracts, disclosure, signing, store or API code', () => {
     // the agent only runs: what it can import, it cannot use to decide or to sign (docs/architecture.md)
     const parts = reach(path.join(SRC, 'worker', 'index.ts'));
-    for (const forbidden of ['keys', 'contracts', 'disclosure', 'store', 'audit', 'jobs', 'api', 'platform', 'reports', 'auth', 'masking']) {
+    for (const forbidden of [
+      'keys',
+      'contracts',
+      'disclosure',
+      'store',
+      'audit',
+      'jobs',
+      'api',
+      'platform',
+      'reports',
+      'auth',
+      'masking',
+    ]) {
       expect(parts.has(forbidden), `worker → ${forbidden}`).toBe(false);
     }
     expect(parts.has('protocol') && parts.has('sandbox')).toBe(true);
   });
 
   it('only the job store writes the jobs and job_runs tables', () => {
-    const writers = files(SRC).filter((f) => /\b(UPDATE|INSERT INTO|DELETE FROM)\s+(jobs|job_runs)\b/i.test(fs.readFileSync(f, 'utf8')));
+    const writers = files(SRC).filter((f) =>
+      /\b(UPDATE|INSERT INTO|DELETE FROM)\s+(jobs|job_runs)\b/i.test(fs.readFileSync(f, 'utf8')),
+    );
     expect(writers.map((f) => path.relative(SRC, f))).toEqual([path.join('jobs', 'job-store.ts')]);
   });
 });

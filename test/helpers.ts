@@ -55,29 +55,61 @@ export const APPLICATION = {
   mode: 'aggregate',
   termMonths: 12,
   datasets: [{ dataset: 'population', columns: ['district', 'gender', 'education', 'income'] }],
-  emergencyPlan: { contact: 'security@operator', triggers: ['suspected re-identification'], actions: ['suspend contract'] },
+  emergencyPlan: {
+    contact: 'security@operator',
+    triggers: ['suspected re-identification'],
+    actions: ['suspend contract'],
+  },
 } as const;
 
 /** Drives application → review → decision over inject and returns the contract id. */
-export async function approvedContract(world: TestWorld, operatorOrg = 'org-a', body: object = APPLICATION): Promise<string> {
+export async function approvedContract(
+  world: TestWorld,
+  operatorOrg = 'org-a',
+  body: object = APPLICATION,
+): Promise<string> {
   const op = await world.token('operator', operatorOrg);
   const prov = await world.token('provider', 'org-psb');
   const bur = await world.token('bureau', 'org-bureau');
-  const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: body });
+  const app = await world.server.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { authorization: `Bearer ${op}` },
+    payload: body,
+  });
   if (app.statusCode !== 201) throw new Error(`application: ${app.statusCode} ${app.body}`);
   const id = app.json().id as string;
-  const rev = await world.server.inject({ method: 'POST', url: `/v1/applications/${id}/reviews`, headers: { authorization: `Bearer ${prov}` }, payload: { dataset: 'population', decision: 'approve' } });
+  const rev = await world.server.inject({
+    method: 'POST',
+    url: `/v1/applications/${id}/reviews`,
+    headers: { authorization: `Bearer ${prov}` },
+    payload: { dataset: 'population', decision: 'approve' },
+  });
   if (rev.statusCode !== 200) throw new Error(`review: ${rev.statusCode} ${rev.body}`);
-  const dec = await world.server.inject({ method: 'POST', url: `/v1/applications/${id}/decision`, headers: { authorization: `Bearer ${bur}` }, payload: { decision: 'approve', reason: 'ok' } });
+  const dec = await world.server.inject({
+    method: 'POST',
+    url: `/v1/applications/${id}/decision`,
+    headers: { authorization: `Bearer ${bur}` },
+    payload: { decision: 'approve', reason: 'ok' },
+  });
   if (dec.statusCode !== 201) throw new Error(`decision: ${dec.statusCode} ${dec.body}`);
   return dec.json().contractId as string;
 }
 
 /** Polls a job over inject until it leaves queued/running. */
-export async function waitForJob(world: TestWorld, token: string, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+export async function waitForJob(
+  world: TestWorld,
+  token: string,
+  jobId: string,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await world.server.inject({ method: 'GET', url: `/v1/jobs/${jobId}`, headers: { authorization: `Bearer ${token}` } });
+    const res = await world.server.inject({
+      method: 'GET',
+      url: `/v1/jobs/${jobId}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
     const job = res.json() as Record<string, unknown>;
     if (!['queued', 'running'].includes(String(job.status))) return job;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${String(job.status)}`);

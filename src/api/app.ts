@@ -34,7 +34,8 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
       info: {
         title: 'pubdata-sandbox',
         version: '0.1.0',
-        description: 'Privacy-preserving sandbox for the authorized operation of public data (公共数据授权运营). Errors are RFC 9457 problem+json with a stable `code`.',
+        description:
+          'Privacy-preserving sandbox for the authorized operation of public data (公共数据授权运营). Errors are RFC 9457 problem+json with a stable `code`.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
@@ -45,20 +46,54 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
 
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
 
-  fastify.get('/healthz', {
-    schema: { tags: ['meta'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok'), executor: Type.String(), storeVersion: Type.Integer() }) } },
-  }, async () => ({ status: 'ok' as const, executor: platform.executor.kind, storeVersion: await platform.store.version() }));
-
-  fastify.get('/.well-known/jwks.json', {
-    schema: {
-      tags: ['meta'], summary: "The bureau's public keys: verify contracts and output manifests", security: [],
-      // only public members are listed, so the serializer could not emit a private `d` even by mistake
-      response: { 200: Type.Object({ keys: Type.Array(Type.Object({
-        kty: Type.Optional(Type.String()), crv: Type.Optional(Type.String()), x: Type.Optional(Type.String()),
-        kid: Type.Optional(Type.String()), alg: Type.Optional(Type.String()), use: Type.Optional(Type.String()),
-      }, { additionalProperties: false })) }) },
+  fastify.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'Liveness',
+        security: [],
+        response: {
+          200: Type.Object({ status: Type.Literal('ok'), executor: Type.String(), storeVersion: Type.Integer() }),
+        },
+      },
     },
-  }, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)));
+    async () => ({
+      status: 'ok' as const,
+      executor: platform.executor.kind,
+      storeVersion: await platform.store.version(),
+    }),
+  );
+
+  fastify.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: "The bureau's public keys: verify contracts and output manifests",
+        security: [],
+        // only public members are listed, so the serializer could not emit a private `d` even by mistake
+        response: {
+          200: Type.Object({
+            keys: Type.Array(
+              Type.Object(
+                {
+                  kty: Type.Optional(Type.String()),
+                  crv: Type.Optional(Type.String()),
+                  x: Type.Optional(Type.String()),
+                  kid: Type.Optional(Type.String()),
+                  alg: Type.Optional(Type.String()),
+                  use: Type.Optional(Type.String()),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+          }),
+        },
+      },
+    },
+    async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)),
+  );
 
   await fastify.register(async (scope) => {
     requireAuth(scope, platform);
@@ -68,9 +103,14 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
       global: false,
       hook: 'preHandler',
       keyGenerator: (req) => `${req.principal.org}/${req.principal.sub}`,
-      errorResponseBuilder: (_req, ctx) => new PdsError('ERR_RATE_LIMITED', `at most ${ctx.max} of these requests a minute per user; retry in ${Math.ceil(ctx.ttl / 1000)} s`, {
-        extra: { retryAfterSeconds: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
-      }),
+      errorResponseBuilder: (_req, ctx) =>
+        new PdsError(
+          'ERR_RATE_LIMITED',
+          `at most ${ctx.max} of these requests a minute per user; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+          {
+            extra: { retryAfterSeconds: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
+          },
+        ),
     });
     await scope.register(catalogRoutes, { platform });
     await scope.register(applicationRoutes, { platform });

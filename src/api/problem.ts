@@ -8,7 +8,8 @@ export function problemType(code: ErrorCode): string {
 
 function sendProblem(reply: FastifyReply, req: FastifyRequest, err: PdsError): FastifyReply {
   // RFC 9110 §10.2.3: a 429 says when to come back
-  if (typeof err.extra?.retryAfterSeconds === 'number') reply.header('retry-after', String(err.extra.retryAfterSeconds));
+  if (typeof err.extra?.retryAfterSeconds === 'number')
+    reply.header('retry-after', String(err.extra.retryAfterSeconds));
   return reply
     .code(err.status)
     .type('application/problem+json')
@@ -30,20 +31,32 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
   if (err.validation) {
     const context = err.validationContext ?? 'body';
     const errors: FieldIssue[] = err.validation.map((v) => {
-      const extra = v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
-      const required = v.keyword === 'required' ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
-      const allowed = v.keyword === 'const' || v.keyword === 'enum' ? ` (${JSON.stringify((v.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (v.params as { allowedValues?: unknown }).allowedValues)})` : '';
-      return { field: `/${context}${v.instancePath}${extra}${required}`, message: `${v.message ?? 'is invalid'}${allowed}` };
+      const extra =
+        v.keyword === 'additionalProperties'
+          ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}`
+          : '';
+      const required =
+        v.keyword === 'required' ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
+      const allowed =
+        v.keyword === 'const' || v.keyword === 'enum'
+          ? ` (${JSON.stringify((v.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (v.params as { allowedValues?: unknown }).allowedValues)})`
+          : '';
+      return {
+        field: `/${context}${v.instancePath}${extra}${required}`,
+        message: `${v.message ?? 'is invalid'}${allowed}`,
+      };
     });
     // anyOf over literals reports each branch: keep the most specific line per field
     const byField = new Map<string, FieldIssue>();
-    for (const e of errors) if (!byField.has(e.field) || byField.get(e.field)!.message.startsWith('must match')) byField.set(e.field, e);
+    for (const e of errors)
+      if (!byField.has(e.field) || byField.get(e.field)!.message.startsWith('must match')) byField.set(e.field, e);
     const unique = [...byField.values()];
     return new PdsError('ERR_VALIDATION', unique.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: unique });
   }
   if (err.statusCode === 413) return new PdsError('ERR_VALIDATION', 'the request body is too large');
   if (err.statusCode === 415) return new PdsError('ERR_VALIDATION', `unsupported content type; send application/json`);
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new PdsError('ERR_VALIDATION', err.message);
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+    return new PdsError('ERR_VALIDATION', err.message);
   return undefined;
 }
 
@@ -57,7 +70,11 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const mapped = fromFastify(err as FastifyError);
   if (mapped) return sendProblem(reply, req, mapped);
   req.log.error({ err }, 'unexpected error');
-  return sendProblem(reply, req, new PdsError('ERR_INTERNAL', 'an unexpected error occurred; quote the request id when reporting it'));
+  return sendProblem(
+    reply,
+    req,
+    new PdsError('ERR_INTERNAL', 'an unexpected error occurred; quote the request id when reporting it'),
+  );
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -20,7 +20,9 @@ export async function createServer(platform: Platform, logger: Logger) {
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  fastify.addHook('onSend', async (req, reply) => { reply.header('x-request-id', req.id); });
+  fastify.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
   await fastify.register(app, { platform });
   await fastify.ready();
   return fastify;

@@ -51,16 +51,36 @@ export function entryHash(body: Body): string {
 
 interface AuditRow {
   [k: string]: string | number | null;
-  seq: number; recorded_at: string; actor: string; role: string; org: string; action: string;
-  object_type: string; object_id: string; reason: string | null; request_id: string | null;
-  details: string; prev_hash: string; hash: string;
+  seq: number;
+  recorded_at: string;
+  actor: string;
+  role: string;
+  org: string;
+  action: string;
+  object_type: string;
+  object_id: string;
+  reason: string | null;
+  request_id: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
 }
 
 function fromRow(r: AuditRow): AuditEntry {
   return {
-    seq: r.seq, at: r.recorded_at, actor: r.actor, role: r.role, org: r.org, action: r.action,
-    objectType: r.object_type, objectId: r.object_id, reason: r.reason, requestId: r.request_id,
-    details: JSON.parse(r.details) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash,
+    seq: r.seq,
+    at: r.recorded_at,
+    actor: r.actor,
+    role: r.role,
+    org: r.org,
+    action: r.action,
+    objectType: r.object_type,
+    objectId: r.object_id,
+    reason: r.reason,
+    requestId: r.request_id,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
   };
 }
 
@@ -86,12 +106,25 @@ export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Dat
     prevHash: head?.hash ?? GENESIS_HASH,
   };
   const entry: AuditEntry = { ...body, hash: entryHash(body) };
-  await tx.run(
-    `INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [entry.seq, entry.at, entry.actor, entry.role, entry.org, entry.action, entry.objectType, entry.objectId,
-      entry.reason, entry.requestId, JSON.stringify(entry.details), entry.prevHash, entry.hash],
-  );
-  await tx.run(head ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)', [entry.seq, entry.hash]);
+  await tx.run(`INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
+    entry.seq,
+    entry.at,
+    entry.actor,
+    entry.role,
+    entry.org,
+    entry.action,
+    entry.objectType,
+    entry.objectId,
+    entry.reason,
+    entry.requestId,
+    JSON.stringify(entry.details),
+    entry.prevHash,
+    entry.hash,
+  ]);
+  await tx.run(head ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)', [
+    entry.seq,
+    entry.hash,
+  ]);
   return entry;
 }
 
@@ -105,9 +138,18 @@ export interface AuditQuery {
 export async function listAudit(store: Store, q: AuditQuery = {}): Promise<AuditEntry[]> {
   const where: string[] = ['seq > $after'];
   const params: Record<string, string | number> = { after: q.afterSeq ?? 0, limit: q.limit ?? 100 };
-  if (q.objectId) { where.push('object_id = $objectId'); params.objectId = q.objectId; }
-  if (q.action) { where.push('action = $action'); params.action = q.action; }
-  const rows = await store.all<AuditRow>(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $limit`, params);
+  if (q.objectId) {
+    where.push('object_id = $objectId');
+    params.objectId = q.objectId;
+  }
+  if (q.action) {
+    where.push('action = $action');
+    params.action = q.action;
+  }
+  const rows = await store.all<AuditRow>(
+    `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $limit`,
+    params,
+  );
   return rows.map(fromRow);
 }
 
@@ -131,9 +173,14 @@ class ChainCheck {
   feed(e: AuditEntry): boolean {
     if (this.firstBad) return false;
     const { hash, ...body } = e;
-    const reason = e.seq !== this.expectSeq ? `expected seq ${this.expectSeq}`
-      : e.prevHash !== this.prev ? 'prevHash does not match the previous entry'
-        : entryHash(body) !== hash ? 'hash does not match the entry content' : undefined;
+    const reason =
+      e.seq !== this.expectSeq
+        ? `expected seq ${this.expectSeq}`
+        : e.prevHash !== this.prev
+          ? 'prevHash does not match the previous entry'
+          : entryHash(body) !== hash
+            ? 'hash does not match the entry content'
+            : undefined;
     if (reason) {
       this.firstBad = { seq: e.seq, reason };
       return false;
@@ -163,7 +210,11 @@ const PAGE = 5000;
  * cut-off tail or a rewritten chain is found up to the latest checkpoint. Reads the log in pages
  * and keeps only the hashes the checkpoints name.
  */
-export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey, opts: { pageSize?: number } = {}): Promise<AuditVerification> {
+export async function verifyAudit(
+  store: Store,
+  verifier?: JWTVerifyGetKey,
+  opts: { pageSize?: number } = {},
+): Promise<AuditVerification> {
   const pageSize = opts.pageSize ?? PAGE;
   const checkpoints = verifier ? await listCheckpoints(store) : [];
   const signed = new Set(checkpoints.map((c) => c.seq));
@@ -171,7 +222,9 @@ export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey, opts
   const check = new ChainCheck();
   const total = Number((await store.one<{ n: number }>('SELECT count(*)::BIGINT AS n FROM audit_log'))?.n ?? 0);
   for (let after = 0; ;) {
-    const page = (await store.all<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [after, pageSize])).map(fromRow);
+    const page = (
+      await store.all<AuditRow>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [after, pageSize])
+    ).map(fromRow);
     for (const e of page) {
       if (signed.has(e.seq)) atCheckpoints.push({ seq: e.seq, hash: e.hash });
       check.feed(e);
@@ -193,7 +246,12 @@ export async function verifyAudit(store: Store, verifier?: JWTVerifyGetKey, opts
 export async function exportAudit(store: Store): Promise<string> {
   const entries = (await store.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq')).map(fromRow);
   const checkpoints = await listCheckpoints(store);
-  return [...entries.map((e) => JSON.stringify({ type: 'entry', ...e })), ...checkpoints.map((c) => JSON.stringify({ type: 'checkpoint', ...c }))].join('\n') + '\n';
+  return (
+    [
+      ...entries.map((e) => JSON.stringify({ type: 'entry', ...e })),
+      ...checkpoints.map((c) => JSON.stringify({ type: 'checkpoint', ...c })),
+    ].join('\n') + '\n'
+  );
 }
 
 /**
@@ -201,17 +259,31 @@ export async function exportAudit(store: Store): Promise<string> {
  * start-up, and after `pds keys rotate` (run by hand, perhaps while the server holds the store).
  * Answers the identities recorded.
  */
-export async function recordKeysInUse(store: Store, current: Record<string, string>, now: Date = new Date()): Promise<string[]> {
+export async function recordKeysInUse(
+  store: Store,
+  current: Record<string, string>,
+  now: Date = new Date(),
+): Promise<string[]> {
   return store.write(async (tx) => {
     const changed: string[] = [];
     for (const [name, kid] of Object.entries(current)) {
       const last = await tx.one<{ kid: string | null }>(
-        `SELECT json_extract_string(details, '$.kid') AS kid FROM audit_log WHERE action = 'keys.current' AND object_id = $1 ORDER BY seq DESC LIMIT 1`, [name]);
+        `SELECT json_extract_string(details, '$.kid') AS kid FROM audit_log WHERE action = 'keys.current' AND object_id = $1 ORDER BY seq DESC LIMIT 1`,
+        [name],
+      );
       if (last?.kid === kid) continue;
-      await appendAudit(tx, {
-        actor: SYSTEM_ACTOR, action: 'keys.current', objectType: 'key', objectId: name,
-        reason: last ? 'the key was rotated' : 'first recorded', details: { kid, previous: last?.kid ?? null },
-      }, now);
+      await appendAudit(
+        tx,
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'keys.current',
+          objectType: 'key',
+          objectId: name,
+          reason: last ? 'the key was rotated' : 'first recorded',
+          details: { kid, previous: last?.kid ?? null },
+        },
+        now,
+      );
       changed.push(name);
     }
     return changed;

@@ -29,9 +29,18 @@ export interface TokenRequest {
 /** Signs a user token with the embedded issuer's key (`pds token`, the demo, tests). */
 export async function issueToken(keys: KeyRing, req: TokenRequest, now: Date = new Date()): Promise<string> {
   const iat = Math.floor(now.getTime() / 1000);
-  return seal(keys.issuer, { org: req.org, roles: req.roles }, {
-    typ: 'JWT', issuer: EMBEDDED_ISSUER, audience: EMBEDDED_AUDIENCE, subject: req.sub, issuedAt: iat, expiresAt: iat + (req.ttlSeconds ?? 12 * 3600),
-  });
+  return seal(
+    keys.issuer,
+    { org: req.org, roles: req.roles },
+    {
+      typ: 'JWT',
+      issuer: EMBEDDED_ISSUER,
+      audience: EMBEDDED_AUDIENCE,
+      subject: req.sub,
+      issuedAt: iat,
+      expiresAt: iat + (req.ttlSeconds ?? 12 * 3600),
+    },
+  );
 }
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
@@ -59,16 +68,20 @@ export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig 
     try {
       ({ payload } = await jwtVerify(token, key, options));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', 'the bearer token has expired');
+      if (err instanceof joseErrors.JWTExpired)
+        throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', 'the bearer token has expired');
       const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN';
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token is invalid (${code})`);
     }
     const rawRoles = payload.roles;
     // a token never makes its bearer a worker: workers sign in with their own credentials
-    const roles = (Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(' ') : [])
-      .filter((r): r is UserRole => (USER_ROLES as readonly string[]).includes(String(r)));
-    if (typeof payload.org !== 'string' || payload.org === '') throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the bearer token has no org claim');
-    if (roles.length === 0) throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${USER_ROLES.join(', ')})`);
+    const roles = (Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(' ') : []).filter(
+      (r): r is UserRole => (USER_ROLES as readonly string[]).includes(String(r)),
+    );
+    if (typeof payload.org !== 'string' || payload.org === '')
+      throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the bearer token has no org claim');
+    if (roles.length === 0)
+      throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${USER_ROLES.join(', ')})`);
     return { sub: payload.sub!, org: payload.org, roles };
   };
 }

@@ -50,20 +50,46 @@ export interface DemoSummary {
 class StepFailed extends Error {}
 
 /** A `pds worker` child process for `--redis`; resolves once it takes jobs. */
-async function startWorkerProcess(dataDir: string, api: string, redisUrl: URL, prefix: string, credential: string): Promise<ChildProcess> {
+async function startWorkerProcess(
+  dataDir: string,
+  api: string,
+  redisUrl: URL,
+  prefix: string,
+  credential: string,
+): Promise<ChildProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
-  const child = spawn(process.execPath, [...loaderArgs(), main, 'worker', '--data-dir', dataDir, '--api', api, '--concurrency', '2'], {
-    env: { ...process.env, REDIS_URL: redisUrl.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...loaderArgs(), main, 'worker', '--data-dir', dataDir, '--api', api, '--concurrency', '2'],
+    {
+      env: {
+        ...process.env,
+        REDIS_URL: redisUrl.toString(),
+        QUEUE_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+        PDS_WORKER_TOKEN: credential,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`pds worker did not start in 30 s: ${out.slice(-500)}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('worker ready')) { clearTimeout(timer); child.stdout!.resume(); resolve(child); }
+      if (out.includes('worker ready')) {
+        clearTimeout(timer);
+        child.stdout!.resume();
+        resolve(child);
+      }
     });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`pds worker exited (${String(code)}): ${out.slice(-500)}`)); });
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pds worker exited (${String(code)}): ${out.slice(-500)}`));
+    });
   });
 }
 
@@ -90,17 +116,32 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   let step = 0;
   const say = (role: string, action: string, result: string, ok = true) => {
     step++;
-    if (!opts.json) print(`${ok ? '✓' : '✗'} ${String(step).padStart(2)}  ${role.padEnd(9)} ${action.padEnd(44)} ${result}`);
+    if (!opts.json)
+      print(`${ok ? '✓' : '✗'} ${String(step).padStart(2)}  ${role.padEnd(9)} ${action.padEnd(44)} ${result}`);
   };
 
   const config = loadConfig({
-    ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL: opts.redisUrl?.toString() ?? '', RECONCILE_MS: '1000',
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: opts.redisUrl?.toString() ?? '',
+    RECONCILE_MS: '1000',
     // a demo's own queue, so it never meets another domain's jobs on a shared Redis
-    QUEUE_PREFIX: `pds-demo-${process.pid}`, AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '',
+    QUEUE_PREFIX: `pds-demo-${process.pid}`,
+    AUTH_JWKS_URL: '',
+    AUTH_ISSUER: '',
+    AUTH_AUDIENCE: '',
   });
   if (!fs.existsSync(domainPath(dataDir))) {
     const versions = await seedDomain(dataDir, { rows: opts.rows, seed: 20261123 });
-    say('domain', 'seed synthetic public data', Object.values(versions).map((v) => `${v.dataset} ${v.rows}`).join(', '));
+    say(
+      'domain',
+      'seed synthetic public data',
+      Object.values(versions)
+        .map((v) => `${v.dataset} ${v.rows}`)
+        .join(', '),
+    );
   }
   const platform = await createPlatform(config, logger);
   const server = await createServer(platform, logger);
@@ -110,25 +151,48 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   let worker: ChildProcess | undefined;
   if (opts.redisUrl) {
     // the bureau registers the worker: it signs in with its own credential, never a shared role
-    const { worker: registered, credential } = await platform.workers.register({ sub: ORGS.bureau.sub, org: ORGS.bureau.org, roles: ['bureau'] }, { name: 'demo worker', ttlDays: 1 });
+    const { worker: registered, credential } = await platform.workers.register(
+      { sub: ORGS.bureau.sub, org: ORGS.bureau.org, roles: ['bureau'] },
+      { name: 'demo worker', ttlDays: 1 },
+    );
     worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix, credential);
-    say('worker', 'pds worker (BullMQ, separate process)', `${registered.id} ready, pid ${String(worker.pid)}, queue ${config.queuePrefix}:pds-jobs on ${opts.redisUrl.host}`);
+    say(
+      'worker',
+      'pds worker (BullMQ, separate process)',
+      `${registered.id} ready, pid ${String(worker.pid)}, queue ${config.queuePrefix}:pds-jobs on ${opts.redisUrl.host}`,
+    );
   }
-  const tokens = Object.fromEntries(await Promise.all(Object.entries(ORGS).map(async ([k, v]) => [
-    k, await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as UserRole] }),
-  ]))) as Record<keyof typeof ORGS, string>;
+  const tokens = Object.fromEntries(
+    await Promise.all(
+      Object.entries(ORGS).map(async ([k, v]) => [
+        k,
+        await issueToken(platform.keys, { sub: v.sub, org: v.org, roles: [v.label as UserRole] }),
+      ]),
+    ),
+  ) as Record<keyof typeof ORGS, string>;
 
-  async function call<T = Record<string, unknown>>(who: keyof typeof ORGS, method: string, url: string, body?: unknown, expect = [200, 201, 202]): Promise<{ status: number; json: T; text: string }> {
+  async function call<T = Record<string, unknown>>(
+    who: keyof typeof ORGS,
+    method: string,
+    url: string,
+    body?: unknown,
+    expect = [200, 201, 202],
+  ): Promise<{ status: number; json: T; text: string }> {
     const res = await fetch(base + url, {
       method,
       headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    const json = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) as T : ({} as T);
+    const json = (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as T) : ({} as T);
     if (!expect.includes(res.status)) {
       const problem = json as { code?: string; detail?: string };
-      say(ORGS[who].label, `${method} ${url}`, `${res.status} ${problem.code ?? ''} ${problem.detail ?? text.slice(0, 200)}`, false);
+      say(
+        ORGS[who].label,
+        `${method} ${url}`,
+        `${res.status} ${problem.code ?? ''} ${problem.detail ?? text.slice(0, 200)}`,
+        false,
+      );
       throw new StepFailed(`${method} ${url}`);
     }
     return { status: res.status, json, text };
@@ -147,92 +211,232 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   try {
     const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
 
-    const catalog = await call<{ datasets: { name: string; columns: { name: string; negativeList: boolean }[] }[] }>('operator', 'GET', '/v1/catalog');
+    const catalog = await call<{ datasets: { name: string; columns: { name: string; negativeList: boolean }[] }[] }>(
+      'operator',
+      'GET',
+      '/v1/catalog',
+    );
     const population = catalog.json.datasets.find((d) => d.name === 'population')!;
-    say('operator', 'GET /v1/catalog', `${catalog.json.datasets.length} dataset(s); population has ${population.columns.length} columns, ${population.columns.filter((c) => c.negativeList).length} on the negative list`);
+    say(
+      'operator',
+      'GET /v1/catalog',
+      `${catalog.json.datasets.length} dataset(s); population has ${population.columns.length} columns, ${population.columns.filter((c) => c.negativeList).length} on the negative list`,
+    );
 
-    const app = await call<{ id: string; grants: { columns: { column: string; rule: string }[] }[] }>('operator', 'POST', '/v1/applications', {
-      scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
-      mode: 'aggregate',
-      termMonths: 12,
-      datasets: [{ dataset: 'population', columns: ['district', 'gender', 'birth_date', 'education', 'income'] }],
-      emergencyPlan: { contact: '数智科技 安全负责人 0851-00000000', triggers: ['疑似重识别', '输出异常'], actions: ['立即暂停合约', '通知数据局'] },
-      securityControls: ['仅在沙箱内分析', '输出经披露控制'],
-    });
-    say('operator', 'POST /v1/applications', `${app.status} ${app.json.id} (${app.json.grants[0]!.columns.map((c) => `${c.column}:${c.rule}`).join(' ')})`);
+    const app = await call<{ id: string; grants: { columns: { column: string; rule: string }[] }[] }>(
+      'operator',
+      'POST',
+      '/v1/applications',
+      {
+        scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
+        mode: 'aggregate',
+        termMonths: 12,
+        datasets: [{ dataset: 'population', columns: ['district', 'gender', 'birth_date', 'education', 'income'] }],
+        emergencyPlan: {
+          contact: '数智科技 安全负责人 0851-00000000',
+          triggers: ['疑似重识别', '输出异常'],
+          actions: ['立即暂停合约', '通知数据局'],
+        },
+        securityControls: ['仅在沙箱内分析', '输出经披露控制'],
+      },
+    );
+    say(
+      'operator',
+      'POST /v1/applications',
+      `${app.status} ${app.json.id} (${app.json.grants[0]!.columns.map((c) => `${c.column}:${c.rule}`).join(' ')})`,
+    );
 
-    const review = await call<{ reviews: { status: string }[] }>('provider', 'POST', `/v1/applications/${app.json.id}/reviews`, { dataset: 'population', decision: 'approve', reason: '用途明确，字段最小必要' });
+    const review = await call<{ reviews: { status: string }[] }>(
+      'provider',
+      'POST',
+      `/v1/applications/${app.json.id}/reviews`,
+      { dataset: 'population', decision: 'approve', reason: '用途明确，字段最小必要' },
+    );
     say('provider', `POST …/reviews (population)`, `${review.status} review ${review.json.reviews[0]!.status}`);
 
-    const decision = await call<{ contractId: string; contract: { expiresAt: string; claims: { snapshot: { hash: string; tables: Record<string, { rows: number }> } } } }>(
-      'bureau', 'POST', `/v1/applications/${app.json.id}/decision`, { decision: 'approve', reason: '场景合规，风险可控' });
+    const decision = await call<{
+      contractId: string;
+      contract: { expiresAt: string; claims: { snapshot: { hash: string; tables: Record<string, { rows: number }> } } };
+    }>('bureau', 'POST', `/v1/applications/${app.json.id}/decision`, {
+      decision: 'approve',
+      reason: '场景合规，风险可控',
+    });
     summary.contractId = decision.json.contractId;
     const snap = decision.json.contract.claims.snapshot;
-    say('bureau', 'POST …/decision (approve)', `${decision.status} contract ${summary.contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(snap.tables).map(([t, v]) => `${t}: ${v.rows}`).join(', ')})`);
+    say(
+      'bureau',
+      'POST …/decision (approve)',
+      `${decision.status} contract ${summary.contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(
+        snap.tables,
+      )
+        .map(([t, v]) => `${t}: ${v.rows}`)
+        .join(', ')})`,
+    );
 
     const jws = await call('operator', 'GET', `/v1/contracts/${summary.contractId}/jws`);
-    const verifiedContract = await jwtVerify(jws.text, jwks, { algorithms: ['EdDSA'], typ: CONTRACT_TYP, issuer: CONTRACT_ISSUER, audience: CONTRACT_AUDIENCE });
+    const verifiedContract = await jwtVerify(jws.text, jwks, {
+      algorithms: ['EdDSA'],
+      typ: CONTRACT_TYP,
+      issuer: CONTRACT_ISSUER,
+      audience: CONTRACT_AUDIENCE,
+    });
     summary.contractVerified = verifiedContract.payload.jti === summary.contractId;
-    say('operator', 'verify contract JWS against /.well-known/jwks', summary.contractVerified ? `valid EdDSA signature, expires ${decision.json.contract.expiresAt.slice(0, 10)}` : 'jti mismatch', summary.contractVerified);
+    say(
+      'operator',
+      'verify contract JWS against /.well-known/jwks',
+      summary.contractVerified
+        ? `valid EdDSA signature, expires ${decision.json.contract.expiresAt.slice(0, 10)}`
+        : 'jti mismatch',
+      summary.contractVerified,
+    );
 
     const sql = `SELECT district, education, count(*) AS people, round(avg(income), 0) AS avg_income
 FROM population WHERE income > 0 GROUP BY district, education ORDER BY district, education`;
-    const job = await call<{ id: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql, name: 'income by district and education' });
+    const job = await call<{ id: string }>('operator', 'POST', '/v1/jobs', {
+      contractId: summary.contractId,
+      sql,
+      name: 'income by district and education',
+    });
     summary.jobId = job.json.id;
     const done = await waitForJob(summary.jobId);
     const jobOk = done.status === 'released';
-    say('operator', 'POST /v1/jobs → sandbox → disclosure control', `${job.status} ${summary.jobId} → ${String(done.status)}${jobOk ? '' : ` ${JSON.stringify(done.reasons)}`}`, jobOk);
+    say(
+      'operator',
+      'POST /v1/jobs → sandbox → disclosure control',
+      `${job.status} ${summary.jobId} → ${String(done.status)}${jobOk ? '' : ` ${JSON.stringify(done.reasons)}`}`,
+      jobOk,
+    );
     if (!jobOk) throw new StepFailed('job not released');
     summary.outputId = String(done.outputId);
 
-    const output = await call<{ rowCount: number; cellsSuppressed: number; checks: { check: string; effect: string }[] }>('operator', 'GET', `/v1/outputs/${summary.outputId}`);
+    const output = await call<{
+      rowCount: number;
+      cellsSuppressed: number;
+      checks: { check: string; effect: string }[];
+    }>('operator', 'GET', `/v1/outputs/${summary.outputId}`);
     summary.rowsReleased = output.json.rowCount;
     summary.cellsSuppressed = output.json.cellsSuppressed;
-    say('operator', 'GET /v1/outputs/:id', `${output.json.rowCount} rows released; ${output.json.checks.map((c) => `${c.check}: ${c.effect}`).join('; ')}`);
+    say(
+      'operator',
+      'GET /v1/outputs/:id',
+      `${output.json.rowCount} rows released; ${output.json.checks.map((c) => `${c.check}: ${c.effect}`).join('; ')}`,
+    );
 
     const data = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/data?format=csv`);
     const manifest = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/manifest`);
-    const m = await jwtVerify(manifest.text, jwks, { algorithms: ['EdDSA'], typ: MANIFEST_TYP, issuer: CONTRACT_ISSUER });
+    const m = await jwtVerify(manifest.text, jwks, {
+      algorithms: ['EdDSA'],
+      typ: MANIFEST_TYP,
+      issuer: CONTRACT_ISSUER,
+    });
     const out = (m.payload as { output: { sha256: string } }).output;
     summary.manifestVerified = out.sha256 === createHash('sha256').update(data.text).digest('hex');
-    say('operator', 'download CSV + verify signed manifest', summary.manifestVerified ? `sha256 ${out.sha256.slice(0, 12)}… matches; sources: ${JSON.stringify((m.payload as { dataSources: { providerName: string }[] }).dataSources.map((d) => d.providerName))}` : 'hash mismatch', summary.manifestVerified);
-    if (!opts.json) print(data.text.trim().split('\r\n').slice(0, 6).map((l) => `        │ ${l}`).join('\n') + '\n        │ …');
+    say(
+      'operator',
+      'download CSV + verify signed manifest',
+      summary.manifestVerified
+        ? `sha256 ${out.sha256.slice(0, 12)}… matches; sources: ${JSON.stringify((m.payload as { dataSources: { providerName: string }[] }).dataSources.map((d) => d.providerName))}`
+        : 'hash mismatch',
+      summary.manifestVerified,
+    );
+    if (!opts.json)
+      print(
+        data.text
+          .trim()
+          .split('\r\n')
+          .slice(0, 6)
+          .map((l) => `        │ ${l}`)
+          .join('\n') + '\n        │ …',
+      );
 
-    const escape = await call<{ id: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql: "SELECT * FROM read_csv('/etc/passwd')" });
+    const escape = await call<{ id: string }>('operator', 'POST', '/v1/jobs', {
+      contractId: summary.contractId,
+      sql: "SELECT * FROM read_csv('/etc/passwd')",
+    });
     const refused = await waitForJob(escape.json.id);
     const reasons = refused.reasons as { code: string; layer?: string; rule?: string }[];
     summary.escapeAttemptRefused = refused.status === 'rejected';
-    const by = reasons.map((r) => `${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}`).join(', ');
-    say('operator', 'POST /v1/jobs (escape attempt: read_csv)', `${String(refused.status)} ${by}`, summary.escapeAttemptRefused);
+    const by = reasons
+      .map((r) => `${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}`)
+      .join(', ');
+    say(
+      'operator',
+      'POST /v1/jobs (escape attempt: read_csv)',
+      `${String(refused.status)} ${by}`,
+      summary.escapeAttemptRefused,
+    );
 
     // seed 002 第三十九条: the emergency plan's kill switch, and the bureau lifting it
-    const suspended = await call<{ status: string }>('risk', 'POST', `/v1/contracts/${summary.contractId}/suspend`, { reason: '应急预案触发：输出异常待核查' });
+    const suspended = await call<{ status: string }>('risk', 'POST', `/v1/contracts/${summary.contractId}/suspend`, {
+      reason: '应急预案触发：输出异常待核查',
+    });
     say('risk', 'POST /v1/contracts/:id/suspend', `${suspended.status} contract ${suspended.json.status}`);
-    const blocked = await call<{ code: string }>('operator', 'POST', '/v1/jobs', { contractId: summary.contractId, sql }, [403]);
+    const blocked = await call<{ code: string }>(
+      'operator',
+      'POST',
+      '/v1/jobs',
+      { contractId: summary.contractId, sql },
+      [403],
+    );
     say('operator', 'POST /v1/jobs (contract suspended)', `${blocked.status} ${blocked.json.code}`);
-    const resumed = await call<{ status: string }>('bureau', 'POST', `/v1/contracts/${summary.contractId}/resume`, { reason: '核查完毕，恢复运营' });
-    summary.lifecycleChecked = suspended.json.status === 'suspended' && blocked.json.code === 'ERR_CONTRACT_SUSPENDED' && resumed.json.status === 'active';
-    say('bureau', 'POST /v1/contracts/:id/resume', `${resumed.status} contract ${resumed.json.status}`, summary.lifecycleChecked);
+    const resumed = await call<{ status: string }>('bureau', 'POST', `/v1/contracts/${summary.contractId}/resume`, {
+      reason: '核查完毕，恢复运营',
+    });
+    summary.lifecycleChecked =
+      suspended.json.status === 'suspended' &&
+      blocked.json.code === 'ERR_CONTRACT_SUSPENDED' &&
+      resumed.json.status === 'active';
+    say(
+      'bureau',
+      'POST /v1/contracts/:id/resume',
+      `${resumed.status} contract ${resumed.json.status}`,
+      summary.lifecycleChecked,
+    );
 
     // seed 002 第三十四条(四): the periodic risk assessment, here on demand for the quarter so far
-    const made = await call<{ report: RiskAssessmentReport; jws: string; html: string }>('risk', 'POST', '/v1/reports', { contractId: summary.contractId });
+    const made = await call<{ report: RiskAssessmentReport; jws: string; html: string }>(
+      'risk',
+      'POST',
+      '/v1/reports',
+      { contractId: summary.contractId },
+    );
     const report = made.json.report;
     const page = await call('risk', 'GET', made.json.html);
-    summary.reportVerified = (await verifyReport(made.json.jws, report, page.text, jwks).then(() => true, () => false));
+    summary.reportVerified = await verifyReport(made.json.jws, report, page.text, jwks).then(
+      () => true,
+      () => false,
+    );
     summary.reportRating = report.rating.level;
     if (keep) {
       summary.reportFile = path.join(dataDir, 'reports', `${report.id}.html`);
       fs.mkdirSync(path.dirname(summary.reportFile), { recursive: true });
       fs.writeFileSync(summary.reportFile, page.text);
     }
-    say('risk', 'POST /v1/reports (risk assessment, this quarter)', `${made.status} ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`, summary.reportVerified);
+    say(
+      'risk',
+      'POST /v1/reports (risk assessment, this quarter)',
+      `${made.status} ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`,
+      summary.reportVerified,
+    );
 
     const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
     summary.auditVerified = audit.json.ok;
     summary.auditEntries = audit.json.entries;
-    say('risk', 'GET /v1/audit/verify', `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`, audit.json.ok);
+    say(
+      'risk',
+      'GET /v1/audit/verify',
+      `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`,
+      audit.json.ok,
+    );
 
-    summary.ok = Boolean(summary.contractVerified && summary.manifestVerified && summary.escapeAttemptRefused && summary.lifecycleChecked && summary.auditVerified && summary.reportVerified);
+    summary.ok = Boolean(
+      summary.contractVerified &&
+      summary.manifestVerified &&
+      summary.escapeAttemptRefused &&
+      summary.lifecycleChecked &&
+      summary.auditVerified &&
+      summary.reportVerified,
+    );
   } catch (err) {
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);
@@ -252,7 +456,8 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
   } else {
     print('');
     print(`${summary.ok ? 'DEMO PASSED' : 'DEMO FAILED'} in ${(summary.elapsedMs / 1000).toFixed(1)} s`);
-    for (const [k, v] of Object.entries(summary)) if (!['ok', 'elapsedMs'].includes(k)) print(`  ${k.padEnd(20)} ${String(v)}`);
+    for (const [k, v] of Object.entries(summary))
+      if (!['ok', 'elapsedMs'].includes(k)) print(`  ${k.padEnd(20)} ${String(v)}`);
     if (!keep) print('  (temporary data removed; pass --data-dir DIR to keep it)');
   }
   return summary;

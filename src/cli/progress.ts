@@ -15,23 +15,35 @@ export function stepProgress(title: string, quiet = false): StepProgress {
   const started = performance.now();
   if (!process.stderr.isTTY) {
     return {
-      step: (name, index, total) => process.stderr.write(`${title} [${index + 1}/${total}] ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`),
+      step: (name, index, total) =>
+        process.stderr.write(
+          `${title} [${index + 1}/${total}] ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+        ),
       stop: () => process.stderr.write(`${title} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`),
     };
   }
-  const bar = new cliProgress.SingleBar({
-    format: `${title} [{bar}] {value}/{total} {name} | {duration_formatted}`,
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: false,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${title} [{bar}] {value}/{total} {name} | {duration_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let begun = false;
   return {
     step(name, index, total) {
-      if (!begun) { bar.start(total, index, { name }); begun = true; } else bar.update(index, { name });
+      if (!begun) {
+        bar.start(total, index, { name });
+        begun = true;
+      } else bar.update(index, { name });
     },
     stop() {
-      if (begun) { bar.update(bar.getTotal(), { name: 'done' }); bar.stop(); }
+      if (begun) {
+        bar.update(bar.getTotal(), { name: 'done' });
+        bar.stop();
+      }
     },
   };
 }

@@ -5,13 +5,24 @@ import { SYSTEM_ACTOR } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import { loadPolicies } from '../policies/index.ts';
-import { DOMAIN_SUBJECT, ReportService, verifyReport, type ReportRequest, type RiskAssessmentReport, type StoredReport } from '../reports/index.ts';
+import {
+  DOMAIN_SUBJECT,
+  ReportService,
+  verifyReport,
+  type ReportRequest,
+  type RiskAssessmentReport,
+  type StoredReport,
+} from '../reports/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
 function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jws', string> {
   fs.mkdirSync(dir, { recursive: true });
-  const files = { json: path.join(dir, `${r.report.id}.json`), html: path.join(dir, `${r.report.id}.html`), jws: path.join(dir, `${r.report.id}.jws`) };
+  const files = {
+    json: path.join(dir, `${r.report.id}.json`),
+    html: path.join(dir, `${r.report.id}.html`),
+    jws: path.join(dir, `${r.report.id}.jws`),
+  };
   fs.writeFileSync(files.json, `${JSON.stringify(r.report, null, 2)}\n`, { mode: 0o600 });
   fs.writeFileSync(files.html, r.html, { mode: 0o600 });
   fs.writeFileSync(files.jws, `${r.jws}\n`, { mode: 0o600 });
@@ -22,8 +33,13 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const policies = loadPolicies(config.policiesDir);
-  const made = await withStore(config.dataDir, (store) => new ReportService({ store, keys, policies }).generate(
-    req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'));
+  const made = await withStore(config.dataDir, (store) =>
+    new ReportService({ store, keys, policies }).generate(
+      req,
+      { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' },
+      'demand',
+    ),
+  );
   return made!;
 }
 
@@ -31,11 +47,24 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
 async function reportFromApi(api: string, token: string | undefined, req: ReportRequest): Promise<StoredReport> {
   if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a risk or bureau token: --token <jwt> or PDS_TOKEN');
   const headers = { authorization: `Bearer ${token}` };
-  const subject = req.kind === 'contract' ? { contractId: req.subject } : req.kind === 'operator' ? { operatorOrg: req.subject } : { domain: true };
+  const subject =
+    req.kind === 'contract'
+      ? { contractId: req.subject }
+      : req.kind === 'operator'
+        ? { operatorOrg: req.subject }
+        : { domain: true };
   const body = { ...subject, ...(req.period ? { period: req.period } : {}) };
-  const res = await fetch(new URL('/v1/reports', api), { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const answer = await res.json() as { report: RiskAssessmentReport; jws: string; html: string } & { code?: string; detail?: string };
-  if (res.status !== 201) throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused the report'}`);
+  const res = await fetch(new URL('/v1/reports', api), {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await res.json()) as { report: RiskAssessmentReport; jws: string; html: string } & {
+    code?: string;
+    detail?: string;
+  };
+  if (res.status !== 201)
+    throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused the report'}`);
   const page = await fetch(new URL(answer.html, api), { headers });
   if (!page.ok) throw new Error(`GET ${answer.html}: HTTP ${page.status}`);
   return { report: answer.report, jws: answer.jws, html: await page.text() };
@@ -43,47 +72,95 @@ async function reportFromApi(api: string, token: string | undefined, req: Report
 
 /** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */
 export function addReportCommands(program: Command): void {
-  program.command('report')
-    .description('make a signed risk assessment report for a contract, an operator or the whole domain over a period, and write it as JSON, HTML (with charts) and JWS')
+  program
+    .command('report')
+    .description(
+      'make a signed risk assessment report for a contract, an operator or the whole domain over a period, and write it as JSON, HTML (with charts) and JWS',
+    )
     .addOption(dataDirOption())
     .addOption(new Option('--contract <id>', 'report on this contract').conflicts(['operator', 'domain']))
-    .addOption(new Option('--operator <org>', 'report on this operator organisation, all its contracts').conflicts('domain'))
+    .addOption(
+      new Option('--operator <org>', 'report on this operator organisation, all its contracts').conflicts('domain'),
+    )
     .option('--domain', 'the overview of every operator')
-    .option('--period <period>', 'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far')
+    .option(
+      '--period <period>',
+      'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far',
+    )
     .option('--out <dir>', 'write the files here', '.')
     .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
     .option('--token <jwt>', 'with --api: a risk or bureau token (default: $PDS_TOKEN)')
     .option('--json', 'print {id, rating, files} as JSON')
-    .action(async (opts: { dataDir?: string; contract?: string; operator?: string; domain?: boolean; period?: string; out: string; api?: string; token?: string; json?: boolean }) => {
-      if (!opts.contract && !opts.operator && !opts.domain) throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id>, --operator <org> or --domain');
-      const req: ReportRequest = opts.contract ? { kind: 'contract', subject: opts.contract, period: opts.period }
-        : opts.operator ? { kind: 'operator', subject: opts.operator, period: opts.period } : { kind: 'domain', subject: DOMAIN_SUBJECT, period: opts.period };
-      const made = opts.api ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req) : await reportFromStore(opts, req);
-      const files = writeReport(opts.out, made);
-      const { report } = made;
-      if (opts.json) {
-        console.log(JSON.stringify({ id: report.id, rating: report.rating.level, period: report.period.label, partial: report.partial, files }));
-        return;
-      }
-      console.log(`report ${report.id}: ${report.kind === 'domain' ? 'domain overview' : `${report.kind} ${report.subject}`}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`);
-      for (const f of report.rating.findings) console.log(`  [${f.level}] ${f.rule}: ${f.finding}`);
-      console.log(`  wrote ${files.json}, ${files.html}, ${files.jws}`);
-    });
+    .action(
+      async (opts: {
+        dataDir?: string;
+        contract?: string;
+        operator?: string;
+        domain?: boolean;
+        period?: string;
+        out: string;
+        api?: string;
+        token?: string;
+        json?: boolean;
+      }) => {
+        if (!opts.contract && !opts.operator && !opts.domain)
+          throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id>, --operator <org> or --domain');
+        const req: ReportRequest = opts.contract
+          ? { kind: 'contract', subject: opts.contract, period: opts.period }
+          : opts.operator
+            ? { kind: 'operator', subject: opts.operator, period: opts.period }
+            : { kind: 'domain', subject: DOMAIN_SUBJECT, period: opts.period };
+        const made = opts.api
+          ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req)
+          : await reportFromStore(opts, req);
+        const files = writeReport(opts.out, made);
+        const { report } = made;
+        if (opts.json) {
+          console.log(
+            JSON.stringify({
+              id: report.id,
+              rating: report.rating.level,
+              period: report.period.label,
+              partial: report.partial,
+              files,
+            }),
+          );
+          return;
+        }
+        console.log(
+          `report ${report.id}: ${report.kind === 'domain' ? 'domain overview' : `${report.kind} ${report.subject}`}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`,
+        );
+        for (const f of report.rating.findings) console.log(`  [${f.level}] ${f.rule}: ${f.finding}`);
+        console.log(`  wrote ${files.json}, ${files.html}, ${files.jws}`);
+      },
+    );
 
-  program.command('verify-report')
-    .description("verify a report's JSON (and its HTML page) against the bureau's signature, offline or against a JWKS URL")
+  program
+    .command('verify-report')
+    .description(
+      "verify a report's JSON (and its HTML page) against the bureau's signature, offline or against a JWKS URL",
+    )
     .argument('<report>', 'the report JSON')
     .argument('<jws>', 'the report JWS file')
     .option('--html <file>', 'also check the HTML page')
     .addOption(jwksOption())
     .addOption(dataDirOption())
     .option('--json', 'print the verified claims as JSON')
-    .action(async (reportFile: string, jwsFile: string, opts: { html?: string; jwks?: string; dataDir?: string; json?: boolean }) => {
-      if (!fs.existsSync(reportFile)) throw new PdsError('ERR_VALIDATION', `${reportFile} does not exist`);
-      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as RiskAssessmentReport;
-      const html = opts.html ? fs.readFileSync(opts.html, 'utf8') : undefined;
-      const claims = await verifyReport(readJws(jwsFile), report, html, await jwksFrom(opts));
-      console.log(opts.json ? JSON.stringify({ ok: true, claims })
-        : `OK: report ${claims.jti} on ${claims.kind} ${claims.sub}, ${claims.period}, rated ${claims.rating}${html !== undefined ? '; the HTML page matches too' : ''}`);
-    });
+    .action(
+      async (
+        reportFile: string,
+        jwsFile: string,
+        opts: { html?: string; jwks?: string; dataDir?: string; json?: boolean },
+      ) => {
+        if (!fs.existsSync(reportFile)) throw new PdsError('ERR_VALIDATION', `${reportFile} does not exist`);
+        const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as RiskAssessmentReport;
+        const html = opts.html ? fs.readFileSync(opts.html, 'utf8') : undefined;
+        const claims = await verifyReport(readJws(jwsFile), report, html, await jwksFrom(opts));
+        console.log(
+          opts.json
+            ? JSON.stringify({ ok: true, claims })
+            : `OK: report ${claims.jti} on ${claims.kind} ${claims.sub}, ${claims.period}, rated ${claims.rating}${html !== undefined ? '; the HTML page matches too' : ''}`,
+        );
+      },
+    );
 }

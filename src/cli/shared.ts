@@ -12,7 +12,11 @@ export function configFrom(opts: { dataDir?: string }) {
 }
 
 export const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
-export const jwksOption = () => new Option('--jwks <urlOrFile>', "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)");
+export const jwksOption = () =>
+  new Option(
+    '--jwks <urlOrFile>',
+    "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)",
+  );
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
@@ -38,7 +42,11 @@ export async function jwksFrom(opts: { jwks?: string; dataDir?: string }): Promi
     return createLocalJWKSet(JSON.parse(fs.readFileSync(opts.jwks, 'utf8')) as JSONWebKeySet);
   }
   const config = configFrom(opts);
-  if (!fs.existsSync(keysDir(config.dataDir))) throw new PdsError('ERR_VALIDATION', `no keys under ${config.dataDir}: pass --jwks with the bureau's JWKS URL or file`);
+  if (!fs.existsSync(keysDir(config.dataDir)))
+    throw new PdsError(
+      'ERR_VALIDATION',
+      `no keys under ${config.dataDir}: pass --jwks with the bureau's JWKS URL or file`,
+    );
   return (await loadKeyRing(config.dataDir)).bureauVerifier();
 }
 
@@ -51,4 +59,3 @@ export async function withStore<T>(dataDir: string, fn: (store: Store) => Promis
     await store.close();
   }
 }
-

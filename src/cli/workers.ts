@@ -12,20 +12,29 @@ import { configFrom, dataDirOption, positiveInt, withStore } from './shared.ts';
 
 type Answer = WorkerView[] | WorkerView | { worker: WorkerView; credential: string };
 
-interface ApiOpts { dataDir?: string; api?: string; token?: string }
+interface ApiOpts {
+  dataDir?: string;
+  api?: string;
+  token?: string;
+}
 
 async function viaApi(opts: ApiOpts, method: 'GET' | 'POST', pathname: string, body?: unknown): Promise<Answer> {
   const token = opts.token ?? process.env.PDS_TOKEN;
   if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a bureau token: --token <jwt> or PDS_TOKEN');
   const res = await fetch(new URL(pathname, opts.api), {
-    method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
   });
-  const answer = await res.json() as Answer & { code?: string; detail?: string };
+  const answer = (await res.json()) as Answer & { code?: string; detail?: string };
   if (!res.ok) throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused'}`);
   return answer;
 }
 
-async function viaStore(opts: ApiOpts, fn: (registry: WorkerRegistry, actor: { sub: string; org: string; roles: string[] }) => Promise<Answer>): Promise<Answer> {
+async function viaStore(
+  opts: ApiOpts,
+  fn: (registry: WorkerRegistry, actor: { sub: string; org: string; roles: string[] }) => Promise<Answer>,
+): Promise<Answer> {
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const actor = { sub: `cli:${process.env.USER ?? 'unknown'}`, org: 'bureau', roles: ['bureau'] };
@@ -33,9 +42,17 @@ async function viaStore(opts: ApiOpts, fn: (registry: WorkerRegistry, actor: { s
 }
 
 function print(answer: Answer, json: boolean | undefined): void {
-  if (json) { console.log(JSON.stringify(answer)); return; }
-  const line = (w: WorkerView) => `${w.id}  ${w.status.padEnd(7)}  ${w.name}  (expires ${w.expiresAt}${w.revokedAt ? `; revoked ${w.revokedAt}: ${w.revokeReason ?? ''}` : ''})`;
-  if (Array.isArray(answer)) { for (const w of answer) console.log(line(w)); if (answer.length === 0) console.log('no workers registered'); return; }
+  if (json) {
+    console.log(JSON.stringify(answer));
+    return;
+  }
+  const line = (w: WorkerView) =>
+    `${w.id}  ${w.status.padEnd(7)}  ${w.name}  (expires ${w.expiresAt}${w.revokedAt ? `; revoked ${w.revokedAt}: ${w.revokeReason ?? ''}` : ''})`;
+  if (Array.isArray(answer)) {
+    for (const w of answer) console.log(line(w));
+    if (answer.length === 0) console.log('no workers registered');
+    return;
+  }
   if ('credential' in answer) {
     console.log(line(answer.worker));
     console.log(`credential (shown once; give it to this worker only, as PDS_WORKER_TOKEN):\n${answer.credential}`);
@@ -45,36 +62,63 @@ function print(answer: Answer, json: boolean | undefined): void {
 }
 
 export function addWorkerCommands(program: Command): void {
-  const workers = program.command('workers').description("the bureau's register of workers: each pds worker has its own credential");
-  const common = (c: Command) => c.addOption(dataDirOption())
-    .option('--api <url>', 'go through a running API (whose store it holds) instead of opening DATA_DIR')
-    .option('--token <jwt>', 'with --api: a bureau token (default: $PDS_TOKEN)')
-    .option('--json', 'print the answer as JSON');
+  const workers = program
+    .command('workers')
+    .description("the bureau's register of workers: each pds worker has its own credential");
+  const common = (c: Command) =>
+    c
+      .addOption(dataDirOption())
+      .option('--api <url>', 'go through a running API (whose store it holds) instead of opening DATA_DIR')
+      .option('--token <jwt>', 'with --api: a bureau token (default: $PDS_TOKEN)')
+      .option('--json', 'print the answer as JSON');
 
   common(workers.command('add').description('register a worker and print its credential (shown once)'))
     .requiredOption('--name <name>', 'what the worker is (host, site)')
     .option('--ttl-days <days>', 'days the credential is valid', positiveInt, 30)
     .action(async (opts: ApiOpts & { name: string; ttlDays: number; json?: boolean }) => {
-      print(opts.api ? await viaApi(opts, 'POST', '/v1/workers', { name: opts.name, ttlDays: opts.ttlDays })
-        : await viaStore(opts, (r, p) => r.register(p, { name: opts.name, ttlDays: opts.ttlDays })), opts.json);
+      print(
+        opts.api
+          ? await viaApi(opts, 'POST', '/v1/workers', { name: opts.name, ttlDays: opts.ttlDays })
+          : await viaStore(opts, (r, p) => r.register(p, { name: opts.name, ttlDays: opts.ttlDays })),
+        opts.json,
+      );
     });
 
-  common(workers.command('list').description('registered workers and the state of their credentials'))
-    .action(async (opts: ApiOpts & { json?: boolean }) => {
+  common(workers.command('list').description('registered workers and the state of their credentials')).action(
+    async (opts: ApiOpts & { json?: boolean }) => {
       print(opts.api ? await viaApi(opts, 'GET', '/v1/workers') : await viaStore(opts, (r) => r.list()), opts.json);
-    });
+    },
+  );
 
-  common(workers.command('rotate').description("a new credential for a worker; the old one stops working at once").argument('<id>', 'the worker id (wrk_…)'))
+  common(
+    workers
+      .command('rotate')
+      .description('a new credential for a worker; the old one stops working at once')
+      .argument('<id>', 'the worker id (wrk_…)'),
+  )
     .option('--ttl-days <days>', 'days the new credential is valid', positiveInt, 30)
     .action(async (id: string, opts: ApiOpts & { ttlDays: number; json?: boolean }) => {
-      print(opts.api ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/rotate`, { ttlDays: opts.ttlDays })
-        : await viaStore(opts, (r, p) => r.rotate(p, id, { ttlDays: opts.ttlDays })), opts.json);
+      print(
+        opts.api
+          ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/rotate`, { ttlDays: opts.ttlDays })
+          : await viaStore(opts, (r, p) => r.rotate(p, id, { ttlDays: opts.ttlDays })),
+        opts.json,
+      );
     });
 
-  common(workers.command('revoke').description('revoke a worker: its credential stops working at once').argument('<id>', 'the worker id (wrk_…)'))
+  common(
+    workers
+      .command('revoke')
+      .description('revoke a worker: its credential stops working at once')
+      .argument('<id>', 'the worker id (wrk_…)'),
+  )
     .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
     .action(async (id: string, opts: ApiOpts & { reason: string; json?: boolean }) => {
-      print(opts.api ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/revoke`, { reason: opts.reason })
-        : await viaStore(opts, (r, p) => r.revoke(p, id, opts.reason)), opts.json);
+      print(
+        opts.api
+          ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/revoke`, { reason: opts.reason })
+          : await viaStore(opts, (r, p) => r.revoke(p, id, opts.reason)),
+        opts.json,
+      );
     });
 }

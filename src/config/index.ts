@@ -84,7 +84,9 @@ function parseUrlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]):
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data');
-  const policiesDir = path.resolve(env.POLICIES_DIR && env.POLICIES_DIR !== '' ? env.POLICIES_DIR : path.join(PACKAGE_ROOT, 'policies'));
+  const policiesDir = path.resolve(
+    env.POLICIES_DIR && env.POLICIES_DIR !== '' ? env.POLICIES_DIR : path.join(PACKAGE_ROOT, 'policies'),
+  );
   const port = parseIntVar(env, 'PORT', 8080, 0, 65535);
   const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
   const redisUrl = parseUrlVar(env, 'REDIS_URL', ['redis:', 'rediss:']);
@@ -102,19 +104,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       issuer ? null : 'AUTH_ISSUER',
       audience ? null : 'AUTH_AUDIENCE',
     ].filter((v): v is string => v !== null);
-    bad(missing[0]!, `AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together; missing ${missing.join(', ')}`);
+    bad(
+      missing[0]!,
+      `AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together; missing ${missing.join(', ')}`,
+    );
   }
   if (jwksUrl && jwksUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(jwksUrl.hostname)) {
     bad('AUTH_JWKS_URL', 'must use https unless it points at localhost');
   }
 
   const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
-  if (!LOG_LEVELS.includes(logLevel)) bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
   const queuePrefix = env.QUEUE_PREFIX || 'pds';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
+    bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
 
-  return { dataDir, policiesDir, port, host, redisUrl, auth, logLevel, executorConcurrency, reconcileMs, queuePrefix, workerLeaseMs, ...overrides };
+  return {
+    dataDir,
+    policiesDir,
+    port,
+    host,
+    redisUrl,
+    auth,
+    logLevel,
+    executorConcurrency,
+    reconcileMs,
+    queuePrefix,
+    workerLeaseMs,
+    ...overrides,
+  };
 }

@@ -3,7 +3,14 @@ import { appendAudit } from '../audit/index.ts';
 import { domainPath } from '../domain/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
-import { buildSnapshot, previewRisk, resolveGrants, type DatasetGrant, type DatasetRequest, type RiskReport } from '../masking/index.ts';
+import {
+  buildSnapshot,
+  previewRisk,
+  resolveGrants,
+  type DatasetGrant,
+  type DatasetRequest,
+  type RiskReport,
+} from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 import type { Tx } from '../store/index.ts';
 import { WorkingCalendar } from './calendar.ts';
@@ -73,7 +80,10 @@ export class ApplicationService {
   private readonly now: () => Date;
   private readonly calendar: WorkingCalendar;
 
-  constructor(private readonly deps: ContractServiceDeps, private readonly contracts: ContractService) {
+  constructor(
+    private readonly deps: ContractServiceDeps,
+    private readonly contracts: ContractService,
+  ) {
     this.now = deps.now ?? (() => new Date());
     this.calendar = new WorkingCalendar(deps.policies.workflow.calendar);
   }
@@ -81,15 +91,26 @@ export class ApplicationService {
   /** seed 002 第三十四条 (一场景一申请): one application names scenario, datasets, term and plan. */
   async createApplication(p: Principal, input: ApplicationInput, requestId?: string): Promise<ApplicationView> {
     if (input.operatorOrg !== undefined && input.operatorOrg !== p.org) {
-      throw new PdsError('ERR_AUTH_FORBIDDEN', `an operator applies only for its own organisation (${p.org}), not ${input.operatorOrg}`, { errors: [{ field: '/body/operatorOrg', message: `must be ${p.org}` }] });
+      throw new PdsError(
+        'ERR_AUTH_FORBIDDEN',
+        `an operator applies only for its own organisation (${p.org}), not ${input.operatorOrg}`,
+        { errors: [{ field: '/body/operatorOrg', message: `must be ${p.org}` }] },
+      );
     }
     const { catalog, masking, disclosure, workflow } = this.deps.policies;
     const { operatorOrg: _org, ...body } = input;
     const grants = resolveGrants(catalog, masking, input.datasets);
-    await assertNotWithdrawn(this.deps.store, input.datasets.map((d) => d.dataset), 'the application asks for a withdrawn dataset', (i) => `/body/datasets/${i}/dataset`);
+    await assertNotWithdrawn(
+      this.deps.store,
+      input.datasets.map((d) => d.dataset),
+      'the application asks for a withdrawn dataset',
+      (i) => `/body/datasets/${i}/dataset`,
+    );
     // seed 001 第三十一条: the bureau sees the re-identification risk before it decides
     const risk = await previewRisk({
-      domainFile: domainPath(this.deps.dataDir), grants, catalog,
+      domainFile: domainPath(this.deps.dataDir),
+      grants,
+      catalog,
       policyK: Math.max(disclosure.minUnits.default, disclosure.minUnits.floor),
     });
     const at = this.now();
@@ -101,11 +122,24 @@ export class ApplicationService {
         [id, p.org, p.sub, at.toISOString(), JSON.stringify(body), JSON.stringify(grants), JSON.stringify(risk)],
       );
       for (const g of grants) {
-        await tx.run(`INSERT INTO application_reviews (application_id, dataset, provider_org, status, due_at) VALUES ($1, $2, $3, 'pending', $4)`, [id, g.dataset, g.provider, dueAt]);
+        await tx.run(
+          `INSERT INTO application_reviews (application_id, dataset, provider_org, status, due_at) VALUES ($1, $2, $3, 'pending', $4)`,
+          [id, g.dataset, g.provider, dueAt],
+        );
       }
       await appendAudit(tx, {
-        actor: actorOf(p, 'operator'), action: 'application.submitted', objectType: 'application', objectId: id, requestId,
-        details: { scenario: input.scenario.name, mode: input.mode, termMonths: input.termMonths, reviewsDueAt: dueAt, datasets: grants.map((g) => ({ dataset: g.dataset, columns: g.columns })) },
+        actor: actorOf(p, 'operator'),
+        action: 'application.submitted',
+        objectType: 'application',
+        objectId: id,
+        requestId,
+        details: {
+          scenario: input.scenario.name,
+          mode: input.mode,
+          termMonths: input.termMonths,
+          reviewsDueAt: dueAt,
+          datasets: grants.map((g) => ({ dataset: g.dataset, columns: g.columns })),
+        },
       });
     });
     return this.getApplication(p, id);
@@ -115,18 +149,26 @@ export class ApplicationService {
     const dueAt = r.due_at ?? null;
     const status = r.status as ReviewView['status'];
     return {
-      dataset: r.dataset!, provider: r.provider_org!, status,
-      reviewer: r.reviewer ?? null, reason: r.reason ?? null, reviewedAt: r.reviewed_at ?? null,
-      dueAt, overdue: dueAt !== null && (r.reviewed_at ?? this.now().toISOString()) > dueAt,
+      dataset: r.dataset!,
+      provider: r.provider_org!,
+      status,
+      reviewer: r.reviewer ?? null,
+      reason: r.reason ?? null,
+      reviewedAt: r.reviewed_at ?? null,
+      dueAt,
+      overdue: dueAt !== null && (r.reviewed_at ?? this.now().toISOString()) > dueAt,
     };
   }
 
   private async loadApplication(reader: Pick<Tx, 'one' | 'all'>, id: string): Promise<ApplicationView | undefined> {
     const row = await reader.one<Row>('SELECT * FROM applications WHERE id = $1', [id]);
     if (!row) return undefined;
-    const reviews = await reader.all<Row>('SELECT * FROM application_reviews WHERE application_id = $1 ORDER BY dataset', [id]);
+    const reviews = await reader.all<Row>(
+      'SELECT * FROM application_reviews WHERE application_id = $1 ORDER BY dataset',
+      [id],
+    );
     const body = JSON.parse(row.body!) as ApplicationInput;
-    const decided = row.decided_at ? JSON.parse(row.decision_terms ?? 'null') as Terms | null : null;
+    const decided = row.decided_at ? (JSON.parse(row.decision_terms ?? 'null') as Terms | null) : null;
     return {
       ...body,
       id,
@@ -135,23 +177,35 @@ export class ApplicationService {
       createdBy: row.created_by!,
       createdAt: row.created_at!,
       grants: JSON.parse(row.grants!) as DatasetGrant[],
-      risk: row.risk ? JSON.parse(row.risk) as Record<string, RiskReport | null> : null,
+      risk: row.risk ? (JSON.parse(row.risk) as Record<string, RiskReport | null>) : null,
       reviews: reviews.map((r) => this.reviewView(r)),
-      decision: row.decided_at ? { by: row.decided_by!, at: row.decided_at, reason: row.decision_reason ?? null, terms: decided } : null,
+      decision: row.decided_at
+        ? { by: row.decided_by!, at: row.decided_at, reason: row.decision_reason ?? null, terms: decided }
+        : null,
       contractId: row.contract_id ?? null,
     };
   }
 
   async getApplication(p: Principal, id: string): Promise<ApplicationView> {
     const app = await this.loadApplication(this.deps.store, id);
-    if (!app || !canSeeScenario(p, app.operatorOrg, app.reviews.map((r) => r.provider))) {
+    if (
+      !app ||
+      !canSeeScenario(
+        p,
+        app.operatorOrg,
+        app.reviews.map((r) => r.provider),
+      )
+    ) {
       throw new PdsError('ERR_NOT_FOUND', `application ${id} not found`);
     }
     return app;
   }
 
   /** Applications this principal may see, newest first. */
-  async listApplications(p: Principal, filter: { status?: ApplicationView['status']; limit?: number }): Promise<ApplicationView[]> {
+  async listApplications(
+    p: Principal,
+    filter: { status?: ApplicationView['status']; limit?: number },
+  ): Promise<ApplicationView[]> {
     const rows = await this.deps.store.all<{ id: string }>(
       `SELECT DISTINCT a.id, a.created_at FROM applications a LEFT JOIN application_reviews r ON r.application_id = a.id
        WHERE ($1::VARCHAR IS NULL OR a.status = $1)
@@ -160,16 +214,28 @@ export class ApplicationService {
       [filter.status ?? null, hasRole(p, 'bureau', 'risk'), p.org, hasRole(p, 'provider'), filter.limit ?? LIST_LIMIT],
     );
     const apps = await Promise.all(rows.map((r) => this.loadApplication(this.deps.store, r.id)));
-    return apps.filter((a): a is ApplicationView => a !== undefined && canSeeScenario(p, a.operatorOrg, a.reviews.map((r) => r.provider)));
+    return apps.filter(
+      (a): a is ApplicationView =>
+        a !== undefined &&
+        canSeeScenario(
+          p,
+          a.operatorOrg,
+          a.reviews.map((r) => r.provider),
+        ),
+    );
   }
 
   /**
    * Reviews by due date: a provider sees its own queue, the bureau and risk staff see every
    * provider's. `overdue` keeps only pending reviews past their deadline.
    */
-  async listReviews(p: Principal, filter: { status?: ReviewView['status']; overdue?: boolean; limit?: number }): Promise<ReviewQueueItem[]> {
+  async listReviews(
+    p: Principal,
+    filter: { status?: ReviewView['status']; overdue?: boolean; limit?: number },
+  ): Promise<ReviewQueueItem[]> {
     const all = hasRole(p, 'bureau', 'risk');
-    if (!all && !hasRole(p, 'provider')) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only providers, the bureau and risk staff have a review queue');
+    if (!all && !hasRole(p, 'provider'))
+      throw new PdsError('ERR_AUTH_FORBIDDEN', 'only providers, the bureau and risk staff have a review queue');
     const now = this.now().toISOString();
     const rows = await this.deps.store.all<Row>(
       `SELECT r.*, a.operator_org, a.created_at AS submitted_at, json_extract_string(a.body, '$.scenario.name') AS scenario
@@ -178,24 +244,61 @@ export class ApplicationService {
          AND ($3::VARCHAR IS NULL OR r.status = $3)
          AND (NOT $4 OR (r.status = 'pending' AND a.status = 'pending' AND r.due_at < $5))
        ORDER BY r.due_at NULLS LAST, r.application_id, r.dataset LIMIT $6`,
-      [all, p.org, filter.overdue ? 'pending' : filter.status ?? null, filter.overdue ?? false, now, filter.limit ?? LIST_LIMIT],
+      [
+        all,
+        p.org,
+        filter.overdue ? 'pending' : (filter.status ?? null),
+        filter.overdue ?? false,
+        now,
+        filter.limit ?? LIST_LIMIT,
+      ],
     );
-    return rows.map((r) => ({ ...this.reviewView(r), applicationId: r.application_id!, operatorOrg: r.operator_org!, scenario: r.scenario ?? '', submittedAt: r.submitted_at! }));
+    return rows.map((r) => ({
+      ...this.reviewView(r),
+      applicationId: r.application_id!,
+      operatorOrg: r.operator_org!,
+      scenario: r.scenario ?? '',
+      submittedAt: r.submitted_at!,
+    }));
   }
 
   /** seed 002 第三十四条 (一需求一审核): each dataset is reviewed by its own provider; a refusal carries a reason. */
-  async reviewApplication(p: Principal, id: string, input: { dataset: string; decision: 'approve' | 'reject'; reason?: string }, requestId?: string): Promise<ApplicationView> {
+  async reviewApplication(
+    p: Principal,
+    id: string,
+    input: { dataset: string; decision: 'approve' | 'reject'; reason?: string },
+    requestId?: string,
+  ): Promise<ApplicationView> {
     if (input.decision === 'reject' && !input.reason?.trim()) {
-      throw new PdsError('ERR_REVIEW_REASON_REQUIRED', 'a rejection needs a reason', { errors: [{ field: '/body/reason', message: 'required when decision is reject' }] });
+      throw new PdsError('ERR_REVIEW_REASON_REQUIRED', 'a rejection needs a reason', {
+        errors: [{ field: '/body/reason', message: 'required when decision is reject' }],
+      });
     }
     await this.deps.store.write(async (tx) => {
       const app = await this.loadApplication(tx, id);
-      if (!app || !canSeeScenario(p, app.operatorOrg, app.reviews.map((r) => r.provider))) throw new PdsError('ERR_NOT_FOUND', `application ${id} not found`);
+      if (
+        !app ||
+        !canSeeScenario(
+          p,
+          app.operatorOrg,
+          app.reviews.map((r) => r.provider),
+        )
+      )
+        throw new PdsError('ERR_NOT_FOUND', `application ${id} not found`);
       const review = app.reviews.find((r) => r.dataset === input.dataset);
-      if (!review) throw new PdsError('ERR_VALIDATION', `application ${id} does not request dataset ${input.dataset}`, { errors: [{ field: '/body/dataset', message: 'not requested by this application' }] });
-      if (review.provider !== p.org) throw new PdsError('ERR_REVIEW_NOT_PROVIDER', `dataset ${input.dataset} is provided by ${review.provider}; only its users may review it`);
-      if (app.status !== 'pending') throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${app.status}`);
-      if (review.status !== 'pending') throw new PdsError('ERR_CONFLICT', `dataset ${input.dataset} was already reviewed (${review.status})`);
+      if (!review)
+        throw new PdsError('ERR_VALIDATION', `application ${id} does not request dataset ${input.dataset}`, {
+          errors: [{ field: '/body/dataset', message: 'not requested by this application' }],
+        });
+      if (review.provider !== p.org)
+        throw new PdsError(
+          'ERR_REVIEW_NOT_PROVIDER',
+          `dataset ${input.dataset} is provided by ${review.provider}; only its users may review it`,
+        );
+      if (app.status !== 'pending')
+        throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${app.status}`);
+      if (review.status !== 'pending')
+        throw new PdsError('ERR_CONFLICT', `dataset ${input.dataset} was already reviewed (${review.status})`);
       const status = input.decision === 'approve' ? 'approved' : 'rejected';
       const at = this.now().toISOString();
       await tx.run(
@@ -203,8 +306,13 @@ export class ApplicationService {
         [status, p.sub, input.reason ?? null, at, id, input.dataset],
       );
       await appendAudit(tx, {
-        actor: actorOf(p, 'provider'), action: `review.${status}`, objectType: 'application', objectId: id,
-        reason: input.reason ?? null, requestId, details: { dataset: input.dataset, dueAt: review.dueAt, late: review.dueAt !== null && at > review.dueAt },
+        actor: actorOf(p, 'provider'),
+        action: `review.${status}`,
+        objectType: 'application',
+        objectId: id,
+        reason: input.reason ?? null,
+        requestId,
+        details: { dataset: input.dataset, dueAt: review.dueAt, late: review.dueAt !== null && at > review.dueAt },
       });
     });
     return this.getApplication(p, id);
@@ -214,19 +322,35 @@ export class ApplicationService {
    * The bureau's decision. Approval needs every dataset approved by its provider; the bureau may
    * tighten terms, never loosen them. Approval builds the snapshot and signs the contract.
    */
-  async decide(p: Principal, id: string, input: DecisionInput, requestId?: string): Promise<{ application: ApplicationView; contract?: ContractView }> {
+  async decide(
+    p: Principal,
+    id: string,
+    input: DecisionInput,
+    requestId?: string,
+  ): Promise<{ application: ApplicationView; contract?: ContractView }> {
     const app = await this.getApplication(p, id);
-    if (app.status !== 'pending') throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${app.status}`);
+    if (app.status !== 'pending')
+      throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${app.status}`);
     if (input.decision === 'reject') {
       await this.deps.store.write(async (tx) => {
         await this.markDecided(tx, id, 'rejected', p, input.reason, null, null);
-        await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'application.rejected', objectType: 'application', objectId: id, reason: input.reason, requestId });
+        await appendAudit(tx, {
+          actor: actorOf(p, 'bureau'),
+          action: 'application.rejected',
+          objectType: 'application',
+          objectId: id,
+          reason: input.reason,
+          requestId,
+        });
       });
       return { application: await this.getApplication(p, id) };
     }
     const notApproved = app.reviews.filter((r) => r.status !== 'approved');
     if (notApproved.length > 0) {
-      throw new PdsError('ERR_APPLICATION_REVIEWS_INCOMPLETE', `not approved by its provider: ${notApproved.map((r) => `${r.dataset} (${r.status})`).join(', ')}`);
+      throw new PdsError(
+        'ERR_APPLICATION_REVIEWS_INCOMPLETE',
+        `not approved by its provider: ${notApproved.map((r) => `${r.dataset} (${r.status})`).join(', ')}`,
+      );
     }
     const { terms, grants } = tightenTerms(this.deps.policies.disclosure, app, input.terms);
 
@@ -257,21 +381,68 @@ export class ApplicationService {
         snapshot: { hash: snapshot.hash, tables: snapshot.tables },
       };
       const key = this.deps.keys.bureau;
-      const jws = await signContract(key, claims, { contractId, operatorOrg: app.operatorOrg, issuedAt, notBefore: issuedAt, expiresAt });
+      const jws = await signContract(key, claims, {
+        contractId,
+        operatorOrg: app.operatorOrg,
+        issuedAt,
+        notBefore: issuedAt,
+        expiresAt,
+      });
       await this.deps.store.write(async (tx) => {
         const current = await tx.one<{ status: string }>('SELECT status FROM applications WHERE id = $1', [id]);
-        if (current?.status !== 'pending') throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${current?.status}`);
+        if (current?.status !== 'pending')
+          throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${current?.status}`);
         // checked in the transaction that signs: a withdrawal during the snapshot build still stops it
-        await assertNotWithdrawn(tx, grants.map((g) => g.dataset), `application ${id} cannot be approved`);
+        await assertNotWithdrawn(
+          tx,
+          grants.map((g) => g.dataset),
+          `application ${id} cannot be approved`,
+        );
         await tx.run(
           `INSERT INTO contracts (id, application_id, operator_org, status, jws, claims, snapshot_path, snapshot_hash, not_before, expires_at, created_at, status_changed_at, status_changed_by)
            VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $8, $8, $10)`,
-          [contractId, id, app.operatorOrg, jws, JSON.stringify(claims), snapshot.file, snapshot.hash, issuedAt.toISOString(), expiresAt.toISOString(), p.sub],
+          [
+            contractId,
+            id,
+            app.operatorOrg,
+            jws,
+            JSON.stringify(claims),
+            snapshot.file,
+            snapshot.hash,
+            issuedAt.toISOString(),
+            expiresAt.toISOString(),
+            p.sub,
+          ],
         );
         await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms);
-        await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'application.approved', objectType: 'application', objectId: id, reason: input.reason, requestId, details: { contractId, terms } });
-        await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'snapshot.built', objectType: 'contract', objectId: contractId, requestId, details: { hash: snapshot.hash, tables: Object.fromEntries(Object.entries(snapshot.tables).map(([t, v]) => [t, v.rows])) } });
-        await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'contract.signed', objectType: 'contract', objectId: contractId, requestId, details: { kid: key.kid, expiresAt: expiresAt.toISOString() } });
+        await appendAudit(tx, {
+          actor: actorOf(p, 'bureau'),
+          action: 'application.approved',
+          objectType: 'application',
+          objectId: id,
+          reason: input.reason,
+          requestId,
+          details: { contractId, terms },
+        });
+        await appendAudit(tx, {
+          actor: actorOf(p, 'bureau'),
+          action: 'snapshot.built',
+          objectType: 'contract',
+          objectId: contractId,
+          requestId,
+          details: {
+            hash: snapshot.hash,
+            tables: Object.fromEntries(Object.entries(snapshot.tables).map(([t, v]) => [t, v.rows])),
+          },
+        });
+        await appendAudit(tx, {
+          actor: actorOf(p, 'bureau'),
+          action: 'contract.signed',
+          objectType: 'contract',
+          objectId: contractId,
+          requestId,
+          details: { kid: key.kid, expiresAt: expiresAt.toISOString() },
+        });
       });
     } catch (err) {
       fs.rmSync(snapshot.file, { force: true });
@@ -280,7 +451,15 @@ export class ApplicationService {
     return { application: await this.getApplication(p, id), contract: await this.contracts.getContract(p, contractId) };
   }
 
-  private async markDecided(tx: Tx, id: string, status: 'approved' | 'rejected', p: Principal, reason: string, contractId: string | null, terms: Terms | null): Promise<void> {
+  private async markDecided(
+    tx: Tx,
+    id: string,
+    status: 'approved' | 'rejected',
+    p: Principal,
+    reason: string,
+    contractId: string | null,
+    terms: Terms | null,
+  ): Promise<void> {
     await tx.run(
       `UPDATE applications SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4, contract_id = $5, decision_terms = $6 WHERE id = $7`,
       [status, p.sub, this.now().toISOString(), reason, contractId, terms ? JSON.stringify(terms) : null, id],

@@ -44,33 +44,76 @@ const Strings = Type.Array(Type.String());
 /** The shape a contract's claims must have to be opened (the signature alone does not make them well-formed). */
 export const ContractClaimsSchema = Type.Object({
   application: Type.String(),
-  scenario: Type.Object({ name: Type.String(), purpose: Type.String(), description: Type.Optional(Type.String()), paid: Type.Optional(Type.Boolean()) }),
+  scenario: Type.Object({
+    name: Type.String(),
+    purpose: Type.String(),
+    description: Type.Optional(Type.String()),
+    paid: Type.Optional(Type.Boolean()),
+  }),
   mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
-  datasets: Type.Array(Type.Object({
-    dataset: Type.String(), provider: Type.String(), providerName: Type.String(), privacyUnit: Type.String(),
-    columns: Type.Array(Type.Object({ column: Type.String(), rule: Type.String() })),
-  }), { minItems: 1 }),
+  datasets: Type.Array(
+    Type.Object({
+      dataset: Type.String(),
+      provider: Type.String(),
+      providerName: Type.String(),
+      privacyUnit: Type.String(),
+      columns: Type.Array(Type.Object({ column: Type.String(), rule: Type.String() })),
+    }),
+    { minItems: 1 },
+  ),
   disclosure: Type.Object({ minUnits: Type.Integer({ minimum: 1 }), maxRows: Type.Integer({ minimum: 1 }) }),
-  privacyBudget: Type.Union([Type.Null(), Type.Object({ epsilon: Type.Number({ exclusiveMinimum: 0 }), epsilonPerQuery: Type.Number({ exclusiveMinimum: 0 }) })]),
+  privacyBudget: Type.Union([
+    Type.Null(),
+    Type.Object({
+      epsilon: Type.Number({ exclusiveMinimum: 0 }),
+      epsilonPerQuery: Type.Number({ exclusiveMinimum: 0 }),
+    }),
+  ]),
   emergencyPlan: Type.Object({ contact: Type.String(), triggers: Strings, actions: Strings }),
   securityControls: Strings,
   policyHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   catalogVersion: Type.String(),
   snapshot: Type.Object({
     hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    tables: Type.Record(Type.String(), Type.Object({ rows: Type.Integer({ minimum: 0 }), units: Type.Optional(Type.Integer({ minimum: 0 })), columns: Strings })),
+    tables: Type.Record(
+      Type.String(),
+      Type.Object({
+        rows: Type.Integer({ minimum: 0 }),
+        units: Type.Optional(Type.Integer({ minimum: 0 })),
+        columns: Strings,
+      }),
+    ),
   }),
 });
 
-export type VerifiedContract = ContractClaims & Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;
+export type VerifiedContract = ContractClaims &
+  Required<Pick<JWTPayload, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'>>;
 
-export async function signContract(key: SigningKey, claims: ContractClaims, meta: {
-  contractId: string; operatorOrg: string; issuedAt: Date; notBefore: Date; expiresAt: Date;
-}): Promise<string> {
-  return seal(key, { ...claims }, {
-    typ: CONTRACT_TYP, issuer: CONTRACT_ISSUER, subject: meta.operatorOrg, audience: CONTRACT_AUDIENCE, jti: meta.contractId,
-    issuedAt: Math.floor(meta.issuedAt.getTime() / 1000), notBefore: Math.floor(meta.notBefore.getTime() / 1000), expiresAt: Math.floor(meta.expiresAt.getTime() / 1000),
-  });
+export async function signContract(
+  key: SigningKey,
+  claims: ContractClaims,
+  meta: {
+    contractId: string;
+    operatorOrg: string;
+    issuedAt: Date;
+    notBefore: Date;
+    expiresAt: Date;
+  },
+): Promise<string> {
+  return seal(
+    key,
+    { ...claims },
+    {
+      typ: CONTRACT_TYP,
+      issuer: CONTRACT_ISSUER,
+      subject: meta.operatorOrg,
+      audience: CONTRACT_AUDIENCE,
+      jti: meta.contractId,
+      issuedAt: Math.floor(meta.issuedAt.getTime() / 1000),
+      notBefore: Math.floor(meta.notBefore.getTime() / 1000),
+      expiresAt: Math.floor(meta.expiresAt.getTime() / 1000),
+    },
+  );
 }
 
 /**
@@ -78,10 +121,19 @@ export async function signContract(key: SigningKey, claims: ContractClaims, meta
  * (selected by `kid`, retired keys included). Pinned to EdDSA and the contract `typ`, so neither
  * `alg: none` nor a user token signed by another key passes. Each way to fail has its own code.
  */
-export async function verifyContract(jws: string, keys: JWTVerifyGetKey, now: Date = new Date()): Promise<VerifiedContract> {
+export async function verifyContract(
+  jws: string,
+  keys: JWTVerifyGetKey,
+  now: Date = new Date(),
+): Promise<VerifiedContract> {
   try {
     return await openSealed<VerifiedContract>(jws, keys, ContractClaimsSchema, {
-      typ: CONTRACT_TYP, issuer: CONTRACT_ISSUER, audience: CONTRACT_AUDIENCE, requiredClaims: ['sub', 'iat', 'nbf', 'exp', 'jti'], currentDate: now, clockTolerance: 0,
+      typ: CONTRACT_TYP,
+      issuer: CONTRACT_ISSUER,
+      audience: CONTRACT_AUDIENCE,
+      requiredClaims: ['sub', 'iat', 'nbf', 'exp', 'jti'],
+      currentDate: now,
+      clockTolerance: 0,
     });
   } catch (err) {
     throw contractError(err);
@@ -92,9 +144,15 @@ function contractError(err: unknown): PdsError {
   if (err instanceof SealedClaimsInvalid) return new PdsError('ERR_CONTRACT_INVALID', err.message, { cause: err });
   const jose = (err as { code?: string }).code ?? 'unknown';
   if (err instanceof joseErrors.JWTExpired) return new PdsError('ERR_CONTRACT_EXPIRED', 'the contract term has ended');
-  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') return new PdsError('ERR_CONTRACT_NOT_YET_VALID', 'the contract term has not started');
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new PdsError('ERR_CONTRACT_SIGNATURE_INVALID', 'the contract signature does not verify: it was altered or signed by another key');
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new PdsError('ERR_CONTRACT_KEY_UNKNOWN', "the contract names a key that is not one of the bureau's keys");
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf')
+    return new PdsError('ERR_CONTRACT_NOT_YET_VALID', 'the contract term has not started');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return new PdsError(
+      'ERR_CONTRACT_SIGNATURE_INVALID',
+      'the contract signature does not verify: it was altered or signed by another key',
+    );
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return new PdsError('ERR_CONTRACT_KEY_UNKNOWN', "the contract names a key that is not one of the bureau's keys");
   if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
     return new PdsError('ERR_CONTRACT_ALG_NOT_ALLOWED', 'the contract is not signed with EdDSA', { cause: err });
   }

@@ -40,7 +40,12 @@ export interface ContractServiceDeps {
  * interrupting those running on this machine.
  */
 export interface ContractJobs {
-  haltUnfinished(tx: Tx, contractId: string, outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string }, actor: Actor): Promise<string[]>;
+  haltUnfinished(
+    tx: Tx,
+    contractId: string,
+    outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string },
+    actor: Actor,
+  ): Promise<string[]>;
   interrupt(jobIds: string[]): void;
 }
 
@@ -54,13 +59,24 @@ export interface Transitioned {
 }
 
 /** The error a job or submission gets from a contract in `status`. */
-export function contractStatusError(id: string, status: Exclude<ContractStatus, 'active'>, reason?: string | null): PdsError {
-  const code: ErrorCode = { suspended: 'ERR_CONTRACT_SUSPENDED', revoked: 'ERR_CONTRACT_REVOKED', expired: 'ERR_CONTRACT_EXPIRED' }[status] as ErrorCode;
+export function contractStatusError(
+  id: string,
+  status: Exclude<ContractStatus, 'active'>,
+  reason?: string | null,
+): PdsError {
+  const code: ErrorCode = {
+    suspended: 'ERR_CONTRACT_SUSPENDED',
+    revoked: 'ERR_CONTRACT_REVOKED',
+    expired: 'ERR_CONTRACT_EXPIRED',
+  }[status] as ErrorCode;
   return new PdsError(code, `contract ${id} is ${status}${reason ? `: ${reason}` : ''}`);
 }
 
 /** Which status each action leads to, from which statuses, and who may take it (seed 001 第二十七条, seed 004 第四十三条). */
-export const CONTRACT_TRANSITIONS: Record<ContractAction, { from: ContractStatus[]; to: ContractStatus; roles: ('bureau' | 'risk')[] }> = {
+export const CONTRACT_TRANSITIONS: Record<
+  ContractAction,
+  { from: ContractStatus[]; to: ContractStatus; roles: ('bureau' | 'risk')[] }
+> = {
   suspend: { from: ['active'], to: 'suspended', roles: ['bureau', 'risk'] },
   resume: { from: ['suspended'], to: 'active', roles: ['bureau'] },
   revoke: { from: ['active', 'suspended'], to: 'revoked', roles: ['bureau'] },
@@ -85,14 +101,20 @@ export class ContractService {
   private toView(r: Row): StoredContract {
     const expired = r.status === 'active' && r.expires_at! <= this.now().toISOString();
     return {
-      id: r.id!, applicationId: r.application_id!, operatorOrg: r.operator_org!,
+      id: r.id!,
+      applicationId: r.application_id!,
+      operatorOrg: r.operator_org!,
       status: (expired ? 'expired' : r.status) as ContractStatus,
-      statusReason: expired ? 'the contract term has ended' : r.status_reason ?? null,
-      statusChangedAt: expired ? r.expires_at! : r.status_changed_at ?? null,
-      statusChangedBy: expired ? null : r.status_changed_by ?? null,
-      notBefore: r.not_before!, expiresAt: r.expires_at!, createdAt: r.created_at!,
+      statusReason: expired ? 'the contract term has ended' : (r.status_reason ?? null),
+      statusChangedAt: expired ? r.expires_at! : (r.status_changed_at ?? null),
+      statusChangedBy: expired ? null : (r.status_changed_by ?? null),
+      notBefore: r.not_before!,
+      expiresAt: r.expires_at!,
+      createdAt: r.created_at!,
       claims: JSON.parse(r.claims!) as ContractClaims,
-      jws: r.jws!, snapshotPath: r.snapshot_path!, snapshotHash: r.snapshot_hash!,
+      jws: r.jws!,
+      snapshotPath: r.snapshot_path!,
+      snapshotHash: r.snapshot_hash!,
     };
   }
 
@@ -102,7 +124,15 @@ export class ContractService {
   }
 
   private visible(p: Principal, c: StoredContract | undefined, id: string): StoredContract {
-    if (!c || !canSeeScenario(p, c.operatorOrg, c.claims.datasets.map((d) => d.provider))) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
+    if (
+      !c ||
+      !canSeeScenario(
+        p,
+        c.operatorOrg,
+        c.claims.datasets.map((d) => d.provider),
+      )
+    )
+      throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
     return c;
   }
 
@@ -120,7 +150,12 @@ export class ContractService {
    */
   async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<Record<string, DummyTable>> {
     const c = ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
-    return dummyData({ grants: c.claims.datasets, catalog: this.deps.policies.catalog, rows: opts.rows, seed: opts.seed });
+    return dummyData({
+      grants: c.claims.datasets,
+      catalog: this.deps.policies.catalog,
+      rows: opts.rows,
+      seed: opts.seed,
+    });
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {
@@ -128,10 +163,20 @@ export class ContractService {
   }
 
   /** Contracts this principal may see, newest first; `status` filters on the effective status (expiry included). */
-  async listContracts(p: Principal, filter: { status?: ContractStatus; dataset?: string; limit?: number } = {}): Promise<ContractView[]> {
+  async listContracts(
+    p: Principal,
+    filter: { status?: ContractStatus; dataset?: string; limit?: number } = {},
+  ): Promise<ContractView[]> {
     const rows = await this.deps.store.all<Row>('SELECT * FROM contracts ORDER BY created_at DESC, id DESC');
-    return rows.map((r) => this.toView(r))
-      .filter((c) => canSeeScenario(p, c.operatorOrg, c.claims.datasets.map((d) => d.provider)))
+    return rows
+      .map((r) => this.toView(r))
+      .filter((c) =>
+        canSeeScenario(
+          p,
+          c.operatorOrg,
+          c.claims.datasets.map((d) => d.provider),
+        ),
+      )
       .filter((c) => !filter.status || c.status === filter.status)
       .filter((c) => !filter.dataset || c.claims.datasets.some((d) => d.dataset === filter.dataset))
       .slice(0, filter.limit ?? LIST_LIMIT)
@@ -144,40 +189,107 @@ export class ContractService {
    * supply, terminate). Suspension cancels the contract's queued and running jobs; revocation
    * fails them with `ERR_CONTRACT_REVOKED` and deletes the snapshot.
    */
-  async changeStatus(p: Principal, id: string, action: ContractAction, reason: string, requestId?: string): Promise<ContractView> {
+  async changeStatus(
+    p: Principal,
+    id: string,
+    action: ContractAction,
+    reason: string,
+    requestId?: string,
+  ): Promise<ContractView> {
     const rule = CONTRACT_TRANSITIONS[action];
     const role = rule.roles.find((r) => hasRole(p, r));
     if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${rule.roles.join(' or ')} may ${action} a contract`);
     this.visible(p, await this.loadContract(this.deps.store, id), id);
-    const done = await this.deps.store.write((tx) => this.transition(tx, id, action, reason, actorOf(p, role), requestId));
+    const done = await this.deps.store.write((tx) =>
+      this.transition(tx, id, action, reason, actorOf(p, role), requestId),
+    );
     this.afterTransition(done);
     return this.getContract(p, id);
   }
 
   /** The status change itself, inside the caller's transaction; pass its result to `afterTransition` after the commit. */
-  async transition(tx: Tx, id: string, action: ContractAction, reason: string, actor: Actor, requestId?: string): Promise<Transitioned> {
+  async transition(
+    tx: Tx,
+    id: string,
+    action: ContractAction,
+    reason: string,
+    actor: Actor,
+    requestId?: string,
+  ): Promise<Transitioned> {
     const rule = CONTRACT_TRANSITIONS[action];
     const c = await this.loadContract(tx, id);
     if (!c) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
     if (!rule.from.includes(c.status)) {
-      throw new PdsError('ERR_CONTRACT_STATE', `contract ${id} is ${c.status}; ${action} needs it ${rule.from.join(' or ')}`);
+      throw new PdsError(
+        'ERR_CONTRACT_STATE',
+        `contract ${id} is ${c.status}; ${action} needs it ${rule.from.join(' or ')}`,
+      );
     }
-    if (action === 'resume') await assertNotWithdrawn(tx, c.claims.datasets.map((d) => d.dataset), `contract ${id} cannot resume while a dataset it uses is withdrawn`);
+    if (action === 'resume')
+      await assertNotWithdrawn(
+        tx,
+        c.claims.datasets.map((d) => d.dataset),
+        `contract ${id} cannot resume while a dataset it uses is withdrawn`,
+      );
     const at = this.now().toISOString();
-    await tx.run(`UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`, [rule.to, reason, at, actor.sub, id]);
-    await appendAudit(tx, { actor, action: `contract.${rule.to === 'active' ? 'resumed' : rule.to}`, objectType: 'contract', objectId: id, reason, requestId, details: { from: c.status } });
+    await tx.run(
+      `UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`,
+      [rule.to, reason, at, actor.sub, id],
+    );
+    await appendAudit(tx, {
+      actor,
+      action: `contract.${rule.to === 'active' ? 'resumed' : rule.to}`,
+      objectType: 'contract',
+      objectId: id,
+      reason,
+      requestId,
+      details: { from: c.status },
+    });
     if (action === 'resume') return { halted: [] };
     if (action === 'suspend') {
-      const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, { status: 'cancelled', code: 'ERR_CONTRACT_SUSPENDED', message: `contract suspended: ${reason}` }, actor) : [];
+      const halted = this.jobs
+        ? await this.jobs.haltUnfinished(
+            tx,
+            id,
+            { status: 'cancelled', code: 'ERR_CONTRACT_SUSPENDED', message: `contract suspended: ${reason}` },
+            actor,
+          )
+        : [];
       return { halted };
     }
-    return this.closeSupply(tx, id, c.snapshotHash, c.snapshotPath, { code: 'ERR_CONTRACT_REVOKED', message: `contract revoked: ${reason}`, why: 'contract revoked' }, actor, requestId);
+    return this.closeSupply(
+      tx,
+      id,
+      c.snapshotHash,
+      c.snapshotPath,
+      { code: 'ERR_CONTRACT_REVOKED', message: `contract revoked: ${reason}`, why: 'contract revoked' },
+      actor,
+      requestId,
+    );
   }
 
   /** A contract that ended (revoked, expired): its unfinished jobs fail, and its snapshot goes after the commit. */
-  private async closeSupply(tx: Tx, id: string, snapshotHash: string, snapshotPath: string, end: { code: ErrorCode; message: string; why: string }, actor: Actor, requestId?: string): Promise<Transitioned> {
-    const halted = this.jobs ? await this.jobs.haltUnfinished(tx, id, { status: 'failed', code: end.code, message: end.message }, actor) : [];
-    await appendAudit(tx, { actor, action: 'snapshot.deleted', objectType: 'contract', objectId: id, reason: `${end.why}: supply closed`, requestId, details: { hash: snapshotHash } });
+  private async closeSupply(
+    tx: Tx,
+    id: string,
+    snapshotHash: string,
+    snapshotPath: string,
+    end: { code: ErrorCode; message: string; why: string },
+    actor: Actor,
+    requestId?: string,
+  ): Promise<Transitioned> {
+    const halted = this.jobs
+      ? await this.jobs.haltUnfinished(tx, id, { status: 'failed', code: end.code, message: end.message }, actor)
+      : [];
+    await appendAudit(tx, {
+      actor,
+      action: 'snapshot.deleted',
+      objectType: 'contract',
+      objectId: id,
+      reason: `${end.why}: supply closed`,
+      requestId,
+      details: { hash: snapshotHash },
+    });
     return { halted, deleteSnapshot: snapshotPath };
   }
 
@@ -189,15 +301,38 @@ export class ContractService {
    */
   async expireDue(): Promise<string[]> {
     const now = this.now().toISOString();
-    const due = await this.deps.store.all<{ id: string }>(`SELECT id FROM contracts WHERE status IN ('active', 'suspended') AND expires_at <= $1 ORDER BY expires_at`, [now]);
+    const due = await this.deps.store.all<{ id: string }>(
+      `SELECT id FROM contracts WHERE status IN ('active', 'suspended') AND expires_at <= $1 ORDER BY expires_at`,
+      [now],
+    );
     const expired: string[] = [];
     for (const { id } of due) {
       const done = await this.deps.store.write(async (tx) => {
-        const c = await tx.one<Row>(`SELECT status, snapshot_path, snapshot_hash, expires_at FROM contracts WHERE id = $1 AND status IN ('active', 'suspended') AND expires_at <= $2`, [id, now]);
+        const c = await tx.one<Row>(
+          `SELECT status, snapshot_path, snapshot_hash, expires_at FROM contracts WHERE id = $1 AND status IN ('active', 'suspended') AND expires_at <= $2`,
+          [id, now],
+        );
         if (!c) return undefined;
-        await tx.run(`UPDATE contracts SET status = 'expired', status_reason = 'the contract term has ended', status_changed_at = $1, status_changed_by = 'system' WHERE id = $2`, [now, id]);
-        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'contract.expired', objectType: 'contract', objectId: id, reason: 'the contract term has ended', details: { from: c.status, expiresAt: c.expires_at } });
-        return this.closeSupply(tx, id, c.snapshot_hash!, c.snapshot_path!, { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'contract expired' }, SYSTEM_ACTOR);
+        await tx.run(
+          `UPDATE contracts SET status = 'expired', status_reason = 'the contract term has ended', status_changed_at = $1, status_changed_by = 'system' WHERE id = $2`,
+          [now, id],
+        );
+        await appendAudit(tx, {
+          actor: SYSTEM_ACTOR,
+          action: 'contract.expired',
+          objectType: 'contract',
+          objectId: id,
+          reason: 'the contract term has ended',
+          details: { from: c.status, expiresAt: c.expires_at },
+        });
+        return this.closeSupply(
+          tx,
+          id,
+          c.snapshot_hash!,
+          c.snapshot_path!,
+          { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'contract expired' },
+          SYSTEM_ACTOR,
+        );
       });
       if (!done) continue;
       this.afterTransition(done);
@@ -223,7 +358,10 @@ export class ContractService {
   async contractForRun(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
     const { claims, snapshotPath } = await this.verifiedActive(id);
     if (!fs.existsSync(snapshotPath) || (await fileSha256(snapshotPath)) !== claims.snapshot.hash) {
-      throw new PdsError('ERR_SNAPSHOT_MISMATCH', `the snapshot of contract ${id} does not match the hash it was signed with`);
+      throw new PdsError(
+        'ERR_SNAPSHOT_MISMATCH',
+        `the snapshot of contract ${id} does not match the hash it was signed with`,
+      );
     }
     return { claims, snapshotPath };
   }
@@ -237,7 +375,6 @@ export class ContractService {
     if (claims.jti !== id) throw new PdsError('ERR_CONTRACT_INVALID', 'contract id does not match its signed jti');
     return { claims, snapshotPath: c.snapshotPath };
   }
-
 
   /** The contract's status as a transaction sees it, for a last check inside the release transaction. */
   async assertActive(tx: Pick<Tx, 'one'>, id: string): Promise<void> {

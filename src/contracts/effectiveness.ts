@@ -37,33 +37,67 @@ type Row = Record<string, string | number | boolean | null>;
 export class EffectivenessService {
   private readonly now: () => Date;
 
-  constructor(private readonly deps: ContractServiceDeps, private readonly contracts: ContractService) {
+  constructor(
+    private readonly deps: ContractServiceDeps,
+    private readonly contracts: ContractService,
+  ) {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async record(p: Principal, contractId: string, input: AssessmentInput, requestId?: string): Promise<{ assessment: AssessmentView; revoked: boolean }> {
+  async record(
+    p: Principal,
+    contractId: string,
+    input: AssessmentInput,
+    requestId?: string,
+  ): Promise<{ assessment: AssessmentView; revoked: boolean }> {
     const contract = await this.contracts.getContract(p, contractId);
     const first = Number(contract.notBefore.slice(0, 4));
     const last = Number(contract.expiresAt.slice(0, 4));
     if (input.year < first || input.year > last) {
-      throw new PdsError('ERR_VALIDATION', `year ${input.year} is outside the contract's term (${first}–${last})`, { errors: [{ field: '/body/year', message: `must be between ${first} and ${last}` }] });
+      throw new PdsError('ERR_VALIDATION', `year ${input.year} is outside the contract's term (${first}–${last})`, {
+        errors: [{ field: '/body/year', message: `must be between ${first} and ${last}` }],
+      });
     }
     const window = this.deps.policies.workflow.effectiveness.failingYearsToRevoke;
     const at = this.now().toISOString();
     let done: Transitioned | undefined;
     await this.deps.store.write(async (tx) => {
-      const exists = await tx.one('SELECT 1 AS x FROM effectiveness_assessments WHERE contract_id = $1 AND year = $2', [contractId, input.year]);
-      if (exists) throw new PdsError('ERR_CONFLICT', `contract ${contractId} already has an assessment for ${input.year}`);
+      const exists = await tx.one('SELECT 1 AS x FROM effectiveness_assessments WHERE contract_id = $1 AND year = $2', [
+        contractId,
+        input.year,
+      ]);
+      if (exists)
+        throw new PdsError('ERR_CONFLICT', `contract ${contractId} already has an assessment for ${input.year}`);
       await tx.run(
         `INSERT INTO effectiveness_assessments (contract_id, year, passed, indicators, assessor, notes, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [contractId, input.year, input.passed, JSON.stringify(input.indicators), input.assessor, input.notes ?? null, p.sub, at],
+        [
+          contractId,
+          input.year,
+          input.passed,
+          JSON.stringify(input.indicators),
+          input.assessor,
+          input.notes ?? null,
+          p.sub,
+          at,
+        ],
       );
       await appendAudit(tx, {
-        actor: actorOf(p, 'bureau'), action: 'contract.assessed', objectType: 'contract', objectId: contractId, requestId,
-        details: { year: input.year, passed: input.passed, assessor: input.assessor, indicatorsMet: input.indicators.filter((i) => i.met).length, indicators: input.indicators.length },
+        actor: actorOf(p, 'bureau'),
+        action: 'contract.assessed',
+        objectType: 'contract',
+        objectId: contractId,
+        requestId,
+        details: {
+          year: input.year,
+          passed: input.passed,
+          assessor: input.assessor,
+          indicatorsMet: input.indicators.filter((i) => i.met).length,
+          indicators: input.indicators.length,
+        },
       });
       const failing = await this.failingRun(tx, contractId, input.year, window);
-      const status = (await tx.one<{ status: string }>('SELECT status FROM contracts WHERE id = $1', [contractId]))!.status;
+      const status = (await tx.one<{ status: string }>('SELECT status FROM contracts WHERE id = $1', [contractId]))!
+        .status;
       if (failing && (status === 'active' || status === 'suspended')) {
         const reason = `effectiveness assessment failed ${window} consecutive years (${failing.join(', ')}); seed 002 第三十五条`;
         done = await this.contracts.transition(tx, contractId, 'revoke', reason, SYSTEM_ACTOR, requestId);
@@ -90,10 +124,19 @@ export class EffectivenessService {
 
   async list(p: Principal, contractId: string): Promise<AssessmentView[]> {
     await this.contracts.getContract(p, contractId);
-    const rows = await this.deps.store.all<Row>('SELECT * FROM effectiveness_assessments WHERE contract_id = $1 ORDER BY year', [contractId]);
+    const rows = await this.deps.store.all<Row>(
+      'SELECT * FROM effectiveness_assessments WHERE contract_id = $1 ORDER BY year',
+      [contractId],
+    );
     return rows.map((r) => ({
-      contractId, year: Number(r.year), passed: Boolean(r.passed), indicators: JSON.parse(String(r.indicators)) as Indicator[],
-      assessor: String(r.assessor), ...(r.notes ? { notes: String(r.notes) } : {}), recordedBy: String(r.recorded_by), recordedAt: String(r.recorded_at),
+      contractId,
+      year: Number(r.year),
+      passed: Boolean(r.passed),
+      indicators: JSON.parse(String(r.indicators)) as Indicator[],
+      assessor: String(r.assessor),
+      ...(r.notes ? { notes: String(r.notes) } : {}),
+      recordedBy: String(r.recorded_by),
+      recordedAt: String(r.recorded_at),
     }));
   }
 }

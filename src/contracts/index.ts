@@ -1,15 +1,34 @@
 export {
   ApplicationService,
-  type ApplicationInput, type ApplicationView, type DecisionInput, type ReviewQueueItem, type ReviewView,
+  type ApplicationInput,
+  type ApplicationView,
+  type DecisionInput,
+  type ReviewQueueItem,
+  type ReviewView,
 } from './applications.ts';
 export { WorkingCalendar } from './calendar.ts';
 export {
-  addMonths, signContract, verifyContract, CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP,
-  type ContractClaims, type EmergencyPlan, type Scenario, type VerifiedContract,
+  addMonths,
+  signContract,
+  verifyContract,
+  CONTRACT_AUDIENCE,
+  CONTRACT_ISSUER,
+  CONTRACT_TYP,
+  type ContractClaims,
+  type EmergencyPlan,
+  type Scenario,
+  type VerifiedContract,
 } from './contract-token.ts';
 export {
-  ContractService, contractStatusError, CONTRACT_TRANSITIONS,
-  type ContractAction, type ContractJobs, type ContractServiceDeps, type ContractStatus, type ContractView, type Transitioned,
+  ContractService,
+  contractStatusError,
+  CONTRACT_TRANSITIONS,
+  type ContractAction,
+  type ContractJobs,
+  type ContractServiceDeps,
+  type ContractStatus,
+  type ContractView,
+  type Transitioned,
 } from './contracts.ts';
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
 export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';

@@ -30,43 +30,98 @@ export function tightenTerms(
   asked: AskedTerms = {},
 ): { terms: Terms; grants: DatasetGrant[] } {
   const issues: FieldIssue[] = [];
-  const bound = (field: keyof Terms, value: number | undefined, base: number, limit: { max?: number; min?: number }, why: string): number => {
+  const bound = (
+    field: keyof Terms,
+    value: number | undefined,
+    base: number,
+    limit: { max?: number; min?: number },
+    why: string,
+  ): number => {
     if (value === undefined) return base;
     if ((limit.max !== undefined && value > limit.max) || (limit.min !== undefined && value < limit.min)) {
-      issues.push({ field: `/body/terms/${field}`, message: `${value} ${limit.max !== undefined ? `exceeds ${limit.max}` : `is below ${limit.min}`} (${why})` });
+      issues.push({
+        field: `/body/terms/${field}`,
+        message: `${value} ${limit.max !== undefined ? `exceeds ${limit.max}` : `is below ${limit.min}`} (${why})`,
+      });
     }
     return value;
   };
   const dp = app.mode === 'dp';
   if (!dp && (asked.epsilon !== undefined || asked.epsilonPerQuery !== undefined)) {
-    issues.push({ field: '/body/terms/epsilon', message: `only a dp-mode contract has a privacy budget; this one is ${app.mode}` });
+    issues.push({
+      field: '/body/terms/epsilon',
+      message: `only a dp-mode contract has a privacy budget; this one is ${app.mode}`,
+    });
   }
-  const termMonths = bound('termMonths', asked.termMonths, app.termMonths, { max: app.termMonths }, 'the term applied for');
-  const minUnits = bound('minUnits', asked.minUnits, policy.minUnits.default, { min: policy.minUnits.floor }, 'the policy floor');
-  const maxRows = bound('maxRows', asked.maxRows, policy.maxRows.default, { max: policy.maxRows.ceiling }, 'the policy ceiling');
-  const epsilon = dp ? bound('epsilon', asked.epsilon, policy.dp.epsilonPerTerm.default, { max: policy.dp.epsilonPerTerm.ceiling }, 'the policy ceiling') : null;
+  const termMonths = bound(
+    'termMonths',
+    asked.termMonths,
+    app.termMonths,
+    { max: app.termMonths },
+    'the term applied for',
+  );
+  const minUnits = bound(
+    'minUnits',
+    asked.minUnits,
+    policy.minUnits.default,
+    { min: policy.minUnits.floor },
+    'the policy floor',
+  );
+  const maxRows = bound(
+    'maxRows',
+    asked.maxRows,
+    policy.maxRows.default,
+    { max: policy.maxRows.ceiling },
+    'the policy ceiling',
+  );
+  const epsilon = dp
+    ? bound(
+        'epsilon',
+        asked.epsilon,
+        policy.dp.epsilonPerTerm.default,
+        { max: policy.dp.epsilonPerTerm.ceiling },
+        'the policy ceiling',
+      )
+    : null;
   let epsilonPerQuery: number | null = null;
   if (dp) {
     const cap = Math.min(policy.dp.epsilonPerQuery.ceiling, epsilon!);
-    epsilonPerQuery = bound('epsilonPerQuery', asked.epsilonPerQuery, Math.min(policy.dp.epsilonPerQuery.default, epsilon!), { max: cap }, 'the policy ceiling and the term budget');
+    epsilonPerQuery = bound(
+      'epsilonPerQuery',
+      asked.epsilonPerQuery,
+      Math.min(policy.dp.epsilonPerQuery.default, epsilon!),
+      { max: cap },
+      'the policy ceiling and the term budget',
+    );
   }
 
   let grants = app.grants;
   if (asked.columns) {
     for (const ds of Object.keys(asked.columns)) {
-      if (!app.grants.some((g) => g.dataset === ds)) issues.push({ field: `/body/terms/columns/${ds}`, message: 'dataset is not in the application' });
+      if (!app.grants.some((g) => g.dataset === ds))
+        issues.push({ field: `/body/terms/columns/${ds}`, message: 'dataset is not in the application' });
     }
     grants = app.grants.map((g) => {
       const keep = asked.columns![g.dataset];
       if (!keep) return g;
       const granted = new Set(g.columns.map((c) => c.column));
-      for (const c of keep) if (!granted.has(c)) issues.push({ field: `/body/terms/columns/${g.dataset}`, message: `column ${c} was not applied for` });
-      if (keep.length === 0) issues.push({ field: `/body/terms/columns/${g.dataset}`, message: 'keep at least one column, or reject the application' });
+      for (const c of keep)
+        if (!granted.has(c))
+          issues.push({ field: `/body/terms/columns/${g.dataset}`, message: `column ${c} was not applied for` });
+      if (keep.length === 0)
+        issues.push({
+          field: `/body/terms/columns/${g.dataset}`,
+          message: 'keep at least one column, or reject the application',
+        });
       return { ...g, columns: g.columns.filter((c) => keep.includes(c.column)) };
     });
   }
   if (issues.length > 0) {
-    throw new PdsError('ERR_VALIDATION', `terms may only tighten the application within policy: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { errors: issues });
+    throw new PdsError(
+      'ERR_VALIDATION',
+      `terms may only tighten the application within policy: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+      { errors: issues },
+    );
   }
   return { terms: { termMonths, minUnits, maxRows, epsilon, epsilonPerQuery }, grants };
 }

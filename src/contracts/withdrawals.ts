@@ -27,14 +27,25 @@ export interface Withdrawal {
 }
 
 export class WithdrawalService {
-  constructor(private readonly deps: { store: Store; policies: Policies; now?: () => Date }, private readonly contracts: ContractService) {}
+  constructor(
+    private readonly deps: { store: Store; policies: Policies; now?: () => Date },
+    private readonly contracts: ContractService,
+  ) {}
 
   /** The bureau, or the dataset's own provider, acts on it. */
   private actorFor(p: Principal, dataset: string, verb: string) {
     const ds = this.deps.policies.catalog.datasets[dataset];
     if (!ds) throw new PdsError('ERR_NOT_FOUND', `dataset ${dataset} is not in the catalog`);
-    const role = hasRole(p, 'bureau') ? 'bureau' : hasRole(p, 'provider') && p.org === ds.provider ? 'provider' : undefined;
-    if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only the bureau or ${dataset}'s provider (${ds.provider}) may ${verb} it`);
+    const role = hasRole(p, 'bureau')
+      ? 'bureau'
+      : hasRole(p, 'provider') && p.org === ds.provider
+        ? 'provider'
+        : undefined;
+    if (!role)
+      throw new PdsError(
+        'ERR_AUTH_FORBIDDEN',
+        `only the bureau or ${dataset}'s provider (${ds.provider}) may ${verb} it`,
+      );
     return actorOf(p, role);
   }
 
@@ -44,15 +55,49 @@ export class WithdrawalService {
     const done: Transitioned[] = [];
     const suspended = await this.deps.store.write(async (tx) => {
       await assertNotWithdrawn(tx, [dataset], `dataset ${dataset} is already withdrawn`);
-      const active = await tx.all<{ id: string; jws: string }>(`SELECT id, jws FROM contracts WHERE status = 'active' ORDER BY created_at`);
-      const using = active.filter((c) => (decodeJwt(c.jws) as unknown as ContractClaims).datasets.some((d) => d.dataset === dataset));
-      for (const c of using) done.push(await this.contracts.transition(tx, c.id, 'suspend', `dataset ${dataset} withdrawn: ${reason}`, actor, requestId));
-      await tx.run('INSERT INTO dataset_withdrawals (dataset, reason, withdrawn_by, withdrawn_at, suspended) VALUES ($1, $2, $3, $4, $5)', [dataset, reason, p.sub, at, JSON.stringify(using.map((c) => c.id))]);
-      await appendAudit(tx, { actor, action: 'dataset.withdrawn', objectType: 'dataset', objectId: dataset, reason, requestId, details: { suspended: using.map((c) => c.id) } });
+      const active = await tx.all<{ id: string; jws: string }>(
+        `SELECT id, jws FROM contracts WHERE status = 'active' ORDER BY created_at`,
+      );
+      const using = active.filter((c) =>
+        (decodeJwt(c.jws) as unknown as ContractClaims).datasets.some((d) => d.dataset === dataset),
+      );
+      for (const c of using)
+        done.push(
+          await this.contracts.transition(
+            tx,
+            c.id,
+            'suspend',
+            `dataset ${dataset} withdrawn: ${reason}`,
+            actor,
+            requestId,
+          ),
+        );
+      await tx.run(
+        'INSERT INTO dataset_withdrawals (dataset, reason, withdrawn_by, withdrawn_at, suspended) VALUES ($1, $2, $3, $4, $5)',
+        [dataset, reason, p.sub, at, JSON.stringify(using.map((c) => c.id))],
+      );
+      await appendAudit(tx, {
+        actor,
+        action: 'dataset.withdrawn',
+        objectType: 'dataset',
+        objectId: dataset,
+        reason,
+        requestId,
+        details: { suspended: using.map((c) => c.id) },
+      });
       return using.map((c) => c.id);
     });
     for (const d of done) this.contracts.afterTransition(d);
-    return { dataset, reason, withdrawnBy: p.sub, withdrawnAt: at, suspended, reinstatedAt: null, reinstatedBy: null, reinstateReason: null };
+    return {
+      dataset,
+      reason,
+      withdrawnBy: p.sub,
+      withdrawnAt: at,
+      suspended,
+      reinstatedAt: null,
+      reinstatedBy: null,
+      reinstateReason: null,
+    };
   }
 
   /**
@@ -60,25 +105,58 @@ export class WithdrawalService {
    * the bureau resumes each after its own check (seed 002 第三十九条), and the answer lists those
    * still waiting.
    */
-  async reinstate(p: Principal, dataset: string, reason: string, requestId?: string): Promise<Withdrawal & { stillSuspended: string[] }> {
+  async reinstate(
+    p: Principal,
+    dataset: string,
+    reason: string,
+    requestId?: string,
+  ): Promise<Withdrawal & { stillSuspended: string[] }> {
     const actor = this.actorFor(p, dataset, 'reinstate');
     const at = (this.deps.now?.() ?? new Date()).toISOString();
     await this.deps.store.write(async (tx) => {
-      if ((await withdrawnDatasets(tx, [dataset])).size === 0) throw new PdsError('ERR_CONFLICT', `dataset ${dataset} is not withdrawn`);
-      await tx.run('UPDATE dataset_withdrawals SET reinstated_at = $1, reinstated_by = $2, reinstate_reason = $3 WHERE dataset = $4 AND reinstated_at IS NULL', [at, p.sub, reason, dataset]);
-      await appendAudit(tx, { actor, action: 'dataset.reinstated', objectType: 'dataset', objectId: dataset, reason, requestId });
+      if ((await withdrawnDatasets(tx, [dataset])).size === 0)
+        throw new PdsError('ERR_CONFLICT', `dataset ${dataset} is not withdrawn`);
+      await tx.run(
+        'UPDATE dataset_withdrawals SET reinstated_at = $1, reinstated_by = $2, reinstate_reason = $3 WHERE dataset = $4 AND reinstated_at IS NULL',
+        [at, p.sub, reason, dataset],
+      );
+      await appendAudit(tx, {
+        actor,
+        action: 'dataset.reinstated',
+        objectType: 'dataset',
+        objectId: dataset,
+        reason,
+        requestId,
+      });
     });
     const w = (await this.list(dataset)).at(-1)!;
-    const still = await this.deps.store.all<{ id: string }>(`SELECT id FROM contracts WHERE status = 'suspended' ORDER BY id`);
+    const still = await this.deps.store.all<{ id: string }>(
+      `SELECT id FROM contracts WHERE status = 'suspended' ORDER BY id`,
+    );
     return { ...w, stillSuspended: still.map((c) => c.id).filter((id) => w.suspended.includes(id)) };
   }
 
   async list(dataset?: string): Promise<Withdrawal[]> {
-    const rows = await this.deps.store.all<{ [k: string]: string | null; dataset: string; reason: string; withdrawn_by: string; withdrawn_at: string; suspended: string }>(
-      `SELECT * FROM dataset_withdrawals ${dataset ? 'WHERE dataset = $1' : ''} ORDER BY withdrawn_at`, dataset ? [dataset] : []);
+    const rows = await this.deps.store.all<{
+      [k: string]: string | null;
+      dataset: string;
+      reason: string;
+      withdrawn_by: string;
+      withdrawn_at: string;
+      suspended: string;
+    }>(
+      `SELECT * FROM dataset_withdrawals ${dataset ? 'WHERE dataset = $1' : ''} ORDER BY withdrawn_at`,
+      dataset ? [dataset] : [],
+    );
     return rows.map((r) => ({
-      dataset: r.dataset, reason: r.reason, withdrawnBy: r.withdrawn_by, withdrawnAt: r.withdrawn_at, suspended: JSON.parse(r.suspended) as string[],
-      reinstatedAt: r.reinstated_at ?? null, reinstatedBy: r.reinstated_by ?? null, reinstateReason: r.reinstate_reason ?? null,
+      dataset: r.dataset,
+      reason: r.reason,
+      withdrawnBy: r.withdrawn_by,
+      withdrawnAt: r.withdrawn_at,
+      suspended: JSON.parse(r.suspended) as string[],
+      reinstatedAt: r.reinstated_at ?? null,
+      reinstatedBy: r.reinstated_by ?? null,
+      reinstateReason: r.reinstate_reason ?? null,
     }));
   }
 }

@@ -11,16 +11,30 @@ export async function withdrawnDatasets(reader: Pick<Tx, 'all'>, datasets: strin
   const rows = await reader.all<{ dataset: string; withdrawn_at: string }>(
     `SELECT dataset, max(withdrawn_at) AS withdrawn_at FROM dataset_withdrawals WHERE reinstated_at IS NULL
        AND dataset IN (${datasets.map((_, i) => `$${i + 1}`).join(', ')}) GROUP BY dataset`,
-    datasets);
+    datasets,
+  );
   return new Map(rows.map((r) => [r.dataset, r.withdrawn_at]));
 }
 
 /** Refuses when any of `datasets` is withdrawn, naming each and, given `field`, where it was asked for. */
-export async function assertNotWithdrawn(reader: Pick<Tx, 'all'>, datasets: string[], what: string, field?: (i: number) => string): Promise<void> {
+export async function assertNotWithdrawn(
+  reader: Pick<Tx, 'all'>,
+  datasets: string[],
+  what: string,
+  field?: (i: number) => string,
+): Promise<void> {
   const withdrawn = await withdrawnDatasets(reader, datasets);
   if (withdrawn.size === 0) return;
   const named = [...withdrawn].map(([d, at]) => `${d} (withdrawn ${at})`).join(', ');
-  throw new PdsError('ERR_DATASET_WITHDRAWN', `${what}: ${named}; it returns when its provider or the bureau reinstates it`, {
-    errors: field ? datasets.flatMap((d, i) => (withdrawn.has(d) ? [{ field: field(i), message: `dataset ${d} is withdrawn` }] : [])) : undefined,
-  });
+  throw new PdsError(
+    'ERR_DATASET_WITHDRAWN',
+    `${what}: ${named}; it returns when its provider or the bureau reinstates it`,
+    {
+      errors: field
+        ? datasets.flatMap((d, i) =>
+            withdrawn.has(d) ? [{ field: field(i), message: `dataset ${d} is withdrawn` }] : [],
+          )
+        : undefined,
+    },
+  );
 }

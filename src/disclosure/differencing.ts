@@ -14,15 +14,26 @@ export interface Fingerprint {
   rows: { key: string; units: number }[];
 }
 
-export function fingerprint(columns: { name: string }[], rows: JsonValue[][], units: number[], keyPositions: number[]): Fingerprint {
+export function fingerprint(
+  columns: { name: string }[],
+  rows: JsonValue[][],
+  units: number[],
+  keyPositions: number[],
+): Fingerprint {
   return {
     keyColumns: keyPositions.map((p) => columns[p]!.name),
     rows: rows.map((r, i) => ({ key: JSON.stringify(keyPositions.map((p) => r[p] ?? null)), units: units[i]! })),
   };
 }
 
-export function checkDifferencing(current: Fingerprint, earlier: { outputId: string; fingerprint: Fingerprint }[], k: number): CheckReport & { pairedWith?: string } {
-  const sameShape = earlier.filter((e) => JSON.stringify(e.fingerprint.keyColumns) === JSON.stringify(current.keyColumns));
+export function checkDifferencing(
+  current: Fingerprint,
+  earlier: { outputId: string; fingerprint: Fingerprint }[],
+  k: number,
+): CheckReport & { pairedWith?: string } {
+  const sameShape = earlier.filter(
+    (e) => JSON.stringify(e.fingerprint.keyColumns) === JSON.stringify(current.keyColumns),
+  );
   for (const e of sameShape) {
     const before = new Map(e.fingerprint.rows.map((r) => [r.key, r.units]));
     const close = current.rows.filter((r) => {
@@ -31,13 +42,22 @@ export function checkDifferencing(current: Fingerprint, earlier: { outputId: str
     });
     if (close.length > 0) {
       return {
-        check: 'differencing', params: { k, compared: sameShape.length }, passed: false, onFail: 'hold', pairedWith: e.outputId,
+        check: 'differencing',
+        params: { k, compared: sameShape.length },
+        passed: false,
+        onFail: 'hold',
+        pairedWith: e.outputId,
         effect: `${close.length} row(s) differ from output ${e.outputId} by fewer than ${k} units: together the two would describe fewer than ${k} people; held for review`,
       };
     }
   }
   return {
-    check: 'differencing', params: { k, compared: sameShape.length }, passed: true,
-    effect: sameShape.length === 0 ? 'no earlier output of this contract has the same groups' : `no group differs by fewer than ${k} units from the ${sameShape.length} earlier output(s) with the same groups`,
+    check: 'differencing',
+    params: { k, compared: sameShape.length },
+    passed: true,
+    effect:
+      sameShape.length === 0
+        ? 'no earlier output of this contract has the same groups'
+        : `no group differs by fewer than ${k} units from the ${sameShape.length} earlier output(s) with the same groups`,
   };
 }

@@ -29,7 +29,10 @@ function luhn(digits: string): boolean {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
     sum += d;
   }
   return sum % 10 === 0;
@@ -39,7 +42,14 @@ function validIdNumber(s: string): boolean {
   const birth = s.slice(6, 14);
   const month = Number(birth.slice(4, 6));
   const day = Number(birth.slice(6, 8));
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && /^(19|20)/.test(birth) && idNumberCheckChar(s.slice(0, 17)) === s[17]!.toUpperCase();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= 31 &&
+    /^(19|20)/.test(birth) &&
+    idNumberCheckChar(s.slice(0, 17)) === s[17]!.toUpperCase()
+  );
 }
 
 /**
@@ -52,13 +62,18 @@ export function identifiersIn(text: string, numeric = false): IdentifierKind[] {
   for (const m of text.matchAll(ID_NUMBER)) if (validIdNumber(m[1]!)) kinds.add('id-number');
   for (const m of text.matchAll(USCC)) if (usccCheckChar(m[1]!.slice(0, 17)) === m[1]![17]) kinds.add('uscc');
   if (!numeric) for (const _m of text.matchAll(MOBILE)) kinds.add('mobile');
-  for (const m of text.matchAll(CARD)) if (luhn(m[1]!) && !(m[1]!.length === 18 && kinds.has('id-number'))) kinds.add('bank-card');
+  for (const m of text.matchAll(CARD))
+    if (luhn(m[1]!) && !(m[1]!.length === 18 && kinds.has('id-number'))) kinds.add('bank-card');
   if (!numeric && EMAIL.test(text)) kinds.add('email');
   return [...kinds];
 }
 
 /** Scans every cell (numbers too: an ID number cast to a number is still one). */
-export function scanIdentifiers(columns: { name: string }[], rows: JsonValue[][], maxFindings = 20): { findings: IdentifierFinding[]; report: CheckReport } {
+export function scanIdentifiers(
+  columns: { name: string }[],
+  rows: JsonValue[][],
+  maxFindings = 20,
+): { findings: IdentifierFinding[]; report: CheckReport } {
   const findings: IdentifierFinding[] = [];
   for (let r = 0; r < rows.length && findings.length < maxFindings; r++) {
     const row = rows[r]!;
@@ -67,17 +82,22 @@ export function scanIdentifiers(columns: { name: string }[], rows: JsonValue[][]
       if (v === null || v === undefined || typeof v === 'boolean') continue;
       const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
       if (text.length < 6) continue;
-      for (const kind of identifiersIn(text, typeof v === 'number')) findings.push({ kind, row: r, column: columns[c]!.name });
+      for (const kind of identifiersIn(text, typeof v === 'number'))
+        findings.push({ kind, row: r, column: columns[c]!.name });
     }
   }
   const kinds = [...new Set(findings.map((f) => f.kind))];
   return {
     findings,
     report: {
-      check: 'identifier-scan', params: { kinds: 'id-number,uscc,mobile,bank-card,email' }, passed: findings.length === 0, onFail: 'refuse',
-      effect: findings.length === 0
-        ? `no identifier in any of ${rows.length} row(s)`
-        : `${kinds.join(', ')} found (first in row ${findings[0]!.row + 1}, column ${findings[0]!.column}); the output is refused`,
+      check: 'identifier-scan',
+      params: { kinds: 'id-number,uscc,mobile,bank-card,email' },
+      passed: findings.length === 0,
+      onFail: 'refuse',
+      effect:
+        findings.length === 0
+          ? `no identifier in any of ${rows.length} row(s)`
+          : `${kinds.join(', ')} found (first in row ${findings[0]!.row + 1}, column ${findings[0]!.column}); the output is refused`,
     },
   };
 }

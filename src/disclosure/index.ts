@@ -11,13 +11,22 @@ export { secondarySuppression } from './secondary.ts';
 export type { CheckReport } from './report.ts';
 
 export { scanIdentifiers, identifiersIn, type IdentifierFinding, type IdentifierKind } from './identifiers.ts';
-export { bernoulli, bernoulliExpMinus, discreteGaussian, discreteLaplace, fromDecimal, laplaceNoise, rational, uniformBelow, type Rational } from './samplers.ts';
+export {
+  bernoulli,
+  bernoulliExpMinus,
+  discreteGaussian,
+  discreteLaplace,
+  fromDecimal,
+  laplaceNoise,
+  rational,
+  uniformBelow,
+  type Rational,
+} from './samplers.ts';
 
 /**
  * Disclosure control on every output (DESIGN §4.8, §7). Each check reports what it did and with
  * which parameters; the report goes into the output's metadata and its signed manifest.
  */
-
 
 export interface DisclosureResult {
   columns: ReadResult['columns'];
@@ -42,7 +51,12 @@ export interface DisclosureResult {
  * enterprises are removed whole (their existence is a disclosure too). The helper column
  * holding the unit count is dropped from what is released.
  */
-export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: number, keyPositions: number[] = []): { result: ReadResult; report: CheckReport; units: number[]; secondary: CheckReport } {
+export function suppressSmallCells(
+  result: ReadResult,
+  unitsColumn: string,
+  k: number,
+  keyPositions: number[] = [],
+): { result: ReadResult; report: CheckReport; units: number[]; secondary: CheckReport } {
   const idx = result.columns.findIndex((c) => c.name === unitsColumn);
   if (idx < 0) throw new TypeError(`result has no ${unitsColumn} column`);
   const columns = result.columns.filter((_, i) => i !== idx);
@@ -53,7 +67,12 @@ export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: n
   const { suppressed, report: secondary } = secondarySuppression(stripped, keys, allUnits, primary);
   const kept: JsonValue[][] = [];
   const keptUnits: number[] = [];
-  stripped.forEach((row, i) => { if (!suppressed[i]) { kept.push(row); keptUnits.push(allUnits[i]!); } });
+  stripped.forEach((row, i) => {
+    if (!suppressed[i]) {
+      kept.push(row);
+      keptUnits.push(allUnits[i]!);
+    }
+  });
   const count = primary.filter(Boolean).length;
   const cells = count * columns.length;
   return {
@@ -61,8 +80,15 @@ export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: n
     units: keptUnits,
     secondary: { ...secondary, cellsSuppressed: (secondary.rowsSuppressed ?? 0) * columns.length },
     report: {
-      check: 'min-units', params: { k }, passed: true, rowsSuppressed: count, cellsSuppressed: cells,
-      effect: count === 0 ? `every row describes at least ${k} distinct units` : `${count} row(s) describing fewer than ${k} distinct units removed`,
+      check: 'min-units',
+      params: { k },
+      passed: true,
+      rowsSuppressed: count,
+      cellsSuppressed: cells,
+      effect:
+        count === 0
+          ? `every row describes at least ${k} distinct units`
+          : `${count} row(s) describing fewer than ${k} distinct units removed`,
     },
   };
 }
@@ -70,8 +96,14 @@ export function suppressSmallCells(result: ReadResult, unitsColumn: string, k: n
 /** Aggregate-mode outputs are tables of statistics, not extracts (seed 003 第二十条): a longer one waits for review. */
 export function checkRowCap(rows: number, maxRows: number): CheckReport {
   return {
-    check: 'max-rows', params: { maxRows }, passed: rows <= maxRows, onFail: 'hold',
-    effect: rows <= maxRows ? `${rows} row(s), within the cap` : `${rows} rows exceed the cap of ${maxRows}; the output is held for review`,
+    check: 'max-rows',
+    params: { maxRows },
+    passed: rows <= maxRows,
+    onFail: 'hold',
+    effect:
+      rows <= maxRows
+        ? `${rows} row(s), within the cap`
+        : `${rows} rows exceed the cap of ${maxRows}; the output is held for review`,
   };
 }
 
@@ -79,21 +111,32 @@ export function checkRowCap(rows: number, maxRows: number): CheckReport {
  * Rounds raw counts to a multiple of `base` (ties up), so that two outputs cannot be subtracted
  * to the exact size of a small group (OpenSAFELY rounds the same way).
  */
-export function roundCounts(result: ReadResult, positions: number[], base: number): { result: ReadResult; report: CheckReport } {
+export function roundCounts(
+  result: ReadResult,
+  positions: number[],
+  base: number,
+): { result: ReadResult; report: CheckReport } {
   const targets = positions.filter((p) => p < result.columns.length);
   let changed = 0;
-  const rows = result.rows.map((row) => row.map((v, i) => {
-    if (!targets.includes(i) || typeof v !== 'number' || base <= 1) return v;
-    const r = Math.floor(v / base + 0.5) * base;
-    if (r !== v) changed++;
-    return r;
-  }));
+  const rows = result.rows.map((row) =>
+    row.map((v, i) => {
+      if (!targets.includes(i) || typeof v !== 'number' || base <= 1) return v;
+      const r = Math.floor(v / base + 0.5) * base;
+      if (r !== v) changed++;
+      return r;
+    }),
+  );
   const names = targets.map((p) => result.columns[p]!.name);
   return {
     result: { columns: result.columns, rows },
     report: {
-      check: 'round-counts', params: { base, columns: names.join(',') }, passed: true,
-      effect: targets.length === 0 ? 'no count column to round' : `${changed} count cell(s) in ${names.join(', ')} rounded to a multiple of ${base}`,
+      check: 'round-counts',
+      params: { base, columns: names.join(',') },
+      passed: true,
+      effect:
+        targets.length === 0
+          ? 'no count column to round'
+          : `${changed} count cell(s) in ${names.join(', ')} rounded to a multiple of ${base}`,
     },
   };
 }
@@ -107,7 +150,11 @@ export interface DisclosureOptions {
   /** Output positions of the group keys (before the units column is dropped). */
   keyColumns?: number[];
   /** Sums and means with their hidden dominance columns, and the (n, k) rule (policies/disclosure.yaml). */
-  dominance: { columns: { column: number; total: string; top: string; basis: 'units' | 'rows' }[]; n: number; k: number };
+  dominance: {
+    columns: { column: number; total: string; top: string; basis: 'units' | 'rows' }[];
+    n: number;
+    k: number;
+  };
   roundCountsTo?: number;
 }
 
@@ -116,7 +163,10 @@ export interface DisclosureOptions {
  * contributors make up more than k% of its total — one firm's capital, one patient's costs. Unsafe
  * cells are suppressed (set to null); the hidden measuring columns are dropped.
  */
-export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureOptions['dominance']>): { result: ReadResult; report: CheckReport } {
+export function applyDominance(
+  result: ReadResult,
+  rule: NonNullable<DisclosureOptions['dominance']>,
+): { result: ReadResult; report: CheckReport } {
   const hidden = new Set(rule.columns.flatMap((d) => [d.total, d.top]));
   const at = (name: string) => result.columns.findIndex((c) => c.name === name);
   let suppressed = 0;
@@ -126,7 +176,10 @@ export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureO
       const total = Number(row[at(d.total)] ?? 0);
       const top = (row[at(d.top)] as number[] | null) ?? [];
       const largest = top.slice(0, rule.n).reduce((a, b) => a + Number(b), 0);
-      if (total > 0 && largest > (rule.k / 100) * total && out[d.column] !== null) { out[d.column] = null; suppressed++; }
+      if (total > 0 && largest > (rule.k / 100) * total && out[d.column] !== null) {
+        out[d.column] = null;
+        suppressed++;
+      }
     }
     return out.filter((_, i) => !hidden.has(result.columns[i]!.name));
   });
@@ -134,10 +187,16 @@ export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureO
   return {
     result: { columns: result.columns.filter((c) => !hidden.has(c.name)), rows },
     report: {
-      check: 'dominance', params: { n: rule.n, k: rule.k, basis }, passed: true, cellsSuppressed: suppressed,
-      effect: rule.columns.length === 0 ? 'no sum or mean to check'
-        : suppressed === 0 ? `in no sum or mean do the top ${rule.n} contributors exceed ${rule.k}%`
-          : `${suppressed} sum/mean cell(s) where the top ${rule.n} contributors exceed ${rule.k}% of the total suppressed`,
+      check: 'dominance',
+      params: { n: rule.n, k: rule.k, basis },
+      passed: true,
+      cellsSuppressed: suppressed,
+      effect:
+        rule.columns.length === 0
+          ? 'no sum or mean to check'
+          : suppressed === 0
+            ? `in no sum or mean do the top ${rule.n} contributors exceed ${rule.k}%`
+            : `${suppressed} sum/mean cell(s) where the top ${rule.n} contributors exceed ${rule.k}% of the total suppressed`,
     },
   };
 }
@@ -145,17 +204,27 @@ export function applyDominance(result: ReadResult, rule: NonNullable<DisclosureO
 /** Runs every check in order; the result says whether the output may be released. */
 export function applyDisclosureControl(input: ReadResult, opts: DisclosureOptions): DisclosureResult {
   const { result, report: dominance } = applyDominance(input, opts.dominance);
-  const { result: safe, report: minUnits, units, secondary } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits, opts.keyColumns);
+  const {
+    result: safe,
+    report: minUnits,
+    units,
+    secondary,
+  } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits, opts.keyColumns);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
-  const shift = (positions: number[] | undefined) => (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
+  const shift = (positions: number[] | undefined) =>
+    (positions ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
   const counts = shift(opts.countColumns);
   const { result: rounded, report: rounding } = roundCounts(safe, counts, opts.roundCountsTo ?? 1);
   const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
   const cap = checkRowCap(rounded.rows.length, opts.maxRows);
   const checks = [minUnits, secondary, dominance, rounding, identifiers, cap];
   return {
-    columns: rounded.columns, rows: rounded.rows, checks, ...decide(checks),
-    cellsSuppressed: (minUnits.cellsSuppressed ?? 0) + (secondary.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0),
+    columns: rounded.columns,
+    rows: rounded.rows,
+    checks,
+    ...decide(checks),
+    cellsSuppressed:
+      (minUnits.cellsSuppressed ?? 0) + (secondary.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0),
     fingerprint: fingerprint(safe.columns, safe.rows, units, shift(opts.keyColumns)),
   };
 }

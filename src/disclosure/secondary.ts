@@ -11,7 +11,12 @@ import type { CheckReport } from './report.ts';
  * the rows of pattern P that agree with M on M's keys. An attacker may subtract at any level, so
  * every level of every released margin is checked.
  */
-export function secondarySuppression(rows: JsonValue[][], keyPositions: number[], units: number[], suppressed: boolean[]): { suppressed: boolean[]; report: CheckReport } {
+export function secondarySuppression(
+  rows: JsonValue[][],
+  keyPositions: number[],
+  units: number[],
+  suppressed: boolean[],
+): { suppressed: boolean[]; report: CheckReport } {
   const out = [...suppressed];
   const pattern = (r: JsonValue[]) => keyPositions.map((p) => r[p] !== null && r[p] !== undefined);
   const patterns = rows.map(pattern);
@@ -47,9 +52,15 @@ export function secondarySuppression(rows: JsonValue[][], keyPositions: number[]
   return {
     suppressed: out,
     report: {
-      check: 'secondary-suppression', params: { margins: isMargin.filter(Boolean).length }, passed: true, rowsSuppressed: added,
-      effect: !isMargin.some(Boolean) ? 'no margins (totals) in this output'
-        : added === 0 ? 'no margin gives a suppressed row back' : `${added} more row(s) suppressed so that no margin gives a suppressed row back by subtraction`,
+      check: 'secondary-suppression',
+      params: { margins: isMargin.filter(Boolean).length },
+      passed: true,
+      rowsSuppressed: added,
+      effect: !isMargin.some(Boolean)
+        ? 'no margins (totals) in this output'
+        : added === 0
+          ? 'no margin gives a suppressed row back'
+          : `${added} more row(s) suppressed so that no margin gives a suppressed row back by subtraction`,
     },
   };
 }

@@ -3,13 +3,36 @@ import path from 'node:path';
 import { exec, openInstance, quoteLiteral, withConnection, type DuckDBConnection } from '../store/index.ts';
 import { DOMAIN_TABLES, generateDomain, type GenerateOptions } from './synthetic.ts';
 import { ingestDataset, type IngestOptions, type IngestReport } from './ingest.ts';
-import { currentVersions, ensureVersionsTable, recordVersion, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
+import {
+  currentVersions,
+  ensureVersionsTable,
+  recordVersion,
+  VERSIONS_TABLE,
+  type DatasetVersion,
+} from './versions.ts';
 
 export { DOMAIN_TABLES, generateDomain, apportion, type GenerateOptions } from './synthetic.ts';
-export { DISTRICTS, DIAGNOSES, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES, RELIGION } from './vocab.ts';
 export {
-  ID_CHECK_CHARS, ID_WEIGHTS, USCC_CHARSET, USCC_WEIGHTS, idNumberCheckChar, usccCheckChar, orgCodeCheckChar,
-  idNumberValidSql, usccValidSql, mobileValidSql,
+  DISTRICTS,
+  DIAGNOSES,
+  EDUCATION,
+  ENTERPRISE_STATUS,
+  ETHNICITIES,
+  HOSPITALS,
+  INDUSTRIES,
+  RELIGION,
+} from './vocab.ts';
+export {
+  ID_CHECK_CHARS,
+  ID_WEIGHTS,
+  USCC_CHARSET,
+  USCC_WEIGHTS,
+  idNumberCheckChar,
+  usccCheckChar,
+  orgCodeCheckChar,
+  idNumberValidSql,
+  usccValidSql,
+  mobileValidSql,
 } from './checksums.ts';
 export { contentHash, VERSIONS_TABLE, type DatasetVersion } from './versions.ts';
 export { ingestDataset, maskSample, type Finding, type IngestOptions, type IngestReport } from './ingest.ts';
@@ -23,7 +46,10 @@ export function domainPath(dataDir: string): string {
 }
 
 /** Runs `fn` in one transaction on the domain database, opened for writing. */
-export async function withDomainTransaction<T>(dataDir: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+export async function withDomainTransaction<T>(
+  dataDir: string,
+  fn: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
   fs.mkdirSync(dataDir, { recursive: true });
   const instance = await openInstance(domainPath(dataDir), { threads: '2' });
   try {
@@ -94,7 +120,11 @@ export async function seedDomain(dataDir: string, opts: SeedOptions): Promise<Re
 async function carryVersions(conn: DuckDBConnection, previous: string): Promise<void> {
   await exec(conn, `ATTACH ${quoteLiteral(previous)} AS previous (READ_ONLY)`);
   try {
-    const [row] = await (await conn.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = '${VERSIONS_TABLE}'`)).getRows();
+    const [row] = await (
+      await conn.runAndReadAll(
+        `SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = '${VERSIONS_TABLE}'`,
+      )
+    ).getRows();
     if (Number(row![0]) > 0) await exec(conn, `INSERT INTO ${VERSIONS_TABLE} SELECT * FROM previous.${VERSIONS_TABLE}`);
   } finally {
     await exec(conn, 'DETACH previous');
@@ -107,7 +137,9 @@ export async function domainVersions(dataDir: string): Promise<Record<string, Da
   const instance = await openInstance(domainPath(dataDir), { access_mode: 'READ_ONLY' });
   try {
     return await withConnection(instance, async (conn) => {
-      const [t] = await conn.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pds_dataset_versions'").then((r) => r.getRows());
+      const [t] = await conn
+        .runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pds_dataset_versions'")
+        .then((r) => r.getRows());
       return Number(t![0]) > 0 ? currentVersions(conn) : {};
     });
   } finally {

@@ -37,7 +37,11 @@ const LINE = 'pds_line';
 /** Shows enough of an identifier to find it, not enough to use it: 520102**********3X. */
 export function maskSample(value: string): string {
   if (value.length <= 4) return '*'.repeat(value.length);
-  return value.slice(0, Math.min(6, Math.floor(value.length / 3))) + '*'.repeat(value.length - Math.min(6, Math.floor(value.length / 3)) - 2) + value.slice(-2);
+  return (
+    value.slice(0, Math.min(6, Math.floor(value.length / 3))) +
+    '*'.repeat(value.length - Math.min(6, Math.floor(value.length / 3)) - 2) +
+    value.slice(-2)
+  );
 }
 
 function fileSha256(file: string): string {
@@ -60,38 +64,79 @@ const FORMAT_CHECKS: Record<NonNullable<CatalogColumn['format']>, { check: strin
   mobile: { check: 'mobile number format', valid: mobileValidSql },
 };
 
-async function checkTypes(conn: DuckDBConnection, dataset: string, columns: Record<string, CatalogColumn>): Promise<void> {
+async function checkTypes(
+  conn: DuckDBConnection,
+  dataset: string,
+  columns: Record<string, CatalogColumn>,
+): Promise<void> {
   const typed = Object.entries(columns).filter(([, c]) => c.type.toUpperCase() !== 'VARCHAR');
   if (typed.length === 0) return;
-  const bad = (name: string, type: string) => `${quoteIdent(name)} IS NOT NULL AND ${quoteIdent(name)}::VARCHAR <> '' AND TRY_CAST(${quoteIdent(name)} AS ${type}) IS NULL`;
-  const select = typed.map(([name, c], k) => `count(*) FILTER (WHERE ${bad(name, c.type)}) AS n${k}, (list(${LINE} ORDER BY ${LINE}) FILTER (WHERE ${bad(name, c.type)}))[1:3] AS l${k}`).join(', ');
+  const bad = (name: string, type: string) =>
+    `${quoteIdent(name)} IS NOT NULL AND ${quoteIdent(name)}::VARCHAR <> '' AND TRY_CAST(${quoteIdent(name)} AS ${type}) IS NULL`;
+  const select = typed
+    .map(
+      ([name, c], k) =>
+        `count(*) FILTER (WHERE ${bad(name, c.type)}) AS n${k}, (list(${LINE} ORDER BY ${LINE}) FILTER (WHERE ${bad(name, c.type)}))[1:3] AS l${k}`,
+    )
+    .join(', ');
   const [row] = await queryRows<Record<string, number | number[]>>(conn, `SELECT ${select} FROM ${STAGING}`);
   const problems = typed.flatMap(([name, c], k) => {
     const n = Number(row![`n${k}`]);
-    return n > 0 ? [{ field: name, message: `${n} value(s) are not ${c.type} (lines ${(row![`l${k}`] as number[]).join(', ')}${n > 3 ? ', …' : ''})` }] : [];
+    return n > 0
+      ? [
+          {
+            field: name,
+            message: `${n} value(s) are not ${c.type} (lines ${(row![`l${k}`] as number[]).join(', ')}${n > 3 ? ', …' : ''})`,
+          },
+        ]
+      : [];
   });
   if (problems.length > 0) {
-    throw new PdsError('ERR_INGEST_TYPE', `${dataset}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, { errors: problems });
+    throw new PdsError('ERR_INGEST_TYPE', `${dataset}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, {
+      errors: problems,
+    });
   }
 }
 
-async function qualityFindings(conn: DuckDBConnection, columns: Record<string, CatalogColumn>, privacyUnit: string, unitUnique: boolean): Promise<Finding[]> {
+async function qualityFindings(
+  conn: DuckDBConnection,
+  columns: Record<string, CatalogColumn>,
+  privacyUnit: string,
+  unitUnique: boolean,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const [name, c] of Object.entries(columns)) {
     const col = quoteIdent(name);
-    const checks: { check: string; where: string }[] = [{ check: 'missing value', where: `${col} IS NULL OR ${col}::VARCHAR = ''` }];
-    if (c.format) checks.push({ check: FORMAT_CHECKS[c.format].check, where: `${col} IS NOT NULL AND ${col}::VARCHAR <> '' AND NOT ${FORMAT_CHECKS[c.format].valid(`${col}::VARCHAR`)}` });
+    const checks: { check: string; where: string }[] = [
+      { check: 'missing value', where: `${col} IS NULL OR ${col}::VARCHAR = ''` },
+    ];
+    if (c.format)
+      checks.push({
+        check: FORMAT_CHECKS[c.format].check,
+        where: `${col} IS NOT NULL AND ${col}::VARCHAR <> '' AND NOT ${FORMAT_CHECKS[c.format].valid(`${col}::VARCHAR`)}`,
+      });
     for (const { check, where } of checks) {
-      const [r] = await queryRows<{ n: number; s: { r: number; v: string | null }[] | null }>(conn,
-        `SELECT count(*) FILTER (WHERE ${where}) AS n, (list({'r': ${LINE}, 'v': ${col}::VARCHAR} ORDER BY ${LINE}) FILTER (WHERE ${where}))[1:3] AS s FROM ${STAGING}`);
+      const [r] = await queryRows<{ n: number; s: { r: number; v: string | null }[] | null }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE ${where}) AS n, (list({'r': ${LINE}, 'v': ${col}::VARCHAR} ORDER BY ${LINE}) FILTER (WHERE ${where}))[1:3] AS s FROM ${STAGING}`,
+      );
       if (Number(r!.n) > 0) {
-        findings.push({ check, column: name, count: Number(r!.n), samples: (r!.s ?? []).map((x) => ({ line: Number(x.r), value: maskSample(x.v ?? '') })) });
+        findings.push({
+          check,
+          column: name,
+          count: Number(r!.n),
+          samples: (r!.s ?? []).map((x) => ({ line: Number(x.r), value: maskSample(x.v ?? '') })),
+        });
       }
     }
   }
   if (unitUnique) {
-    const [d] = await queryRows<{ n: number }>(conn, `SELECT count(*) - count(DISTINCT ${quoteIdent(privacyUnit)}) AS n FROM ${STAGING}`);
-    if (Number(d!.n) > 0) findings.push({ check: 'duplicate privacy unit', column: privacyUnit, count: Number(d!.n), samples: [] });
+    const [d] = await queryRows<{ n: number }>(
+      conn,
+      `SELECT count(*) - count(DISTINCT ${quoteIdent(privacyUnit)}) AS n FROM ${STAGING}`,
+    );
+    if (Number(d!.n) > 0)
+      findings.push({ check: 'duplicate privacy unit', column: privacyUnit, count: Number(d!.n), samples: [] });
   }
   return findings;
 }
@@ -104,17 +149,28 @@ async function qualityFindings(conn: DuckDBConnection, columns: Record<string, C
 export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions): Promise<IngestReport> {
   const { dataset, file, catalog } = opts;
   const ds = catalog.datasets[dataset];
-  if (!ds) throw new PdsError('ERR_VALIDATION', `unknown dataset ${JSON.stringify(dataset)}; the catalog has ${Object.keys(catalog.datasets).join(', ')}`);
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new PdsError('ERR_INGEST_FILE', `${file}: no such file`);
+  if (!ds)
+    throw new PdsError(
+      'ERR_VALIDATION',
+      `unknown dataset ${JSON.stringify(dataset)}; the catalog has ${Object.keys(catalog.datasets).join(', ')}`,
+    );
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile())
+    throw new PdsError('ERR_INGEST_FILE', `${file}: no such file`);
   if (fs.statSync(file).size === 0) throw new PdsError('ERR_INGEST_FILE', `${file}: the file is empty`);
   const step = (i: number) => opts.onStep?.(STEPS[i]!, i, STEPS.length);
 
   step(0);
   try {
-    await exec(conn, `CREATE OR REPLACE TEMP TABLE ${STAGING} AS SELECT *, row_number() OVER () + 1 AS ${LINE} FROM (${readSql(file)})`);
+    await exec(
+      conn,
+      `CREATE OR REPLACE TEMP TABLE ${STAGING} AS SELECT *, row_number() OVER () + 1 AS ${LINE} FROM (${readSql(file)})`,
+    );
   } catch (err) {
     if (err instanceof PdsError) throw err;
-    const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = (err as Error).message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const encoding = lines.find((l) => /unicode|utf-?8/i.test(l));
     if (encoding) throw new PdsError('ERR_INGEST_ENCODING', `${file}: ${lines[0]}: ${encoding}`);
     throw new PdsError('ERR_INGEST_FILE', `${file}: cannot be read: ${lines.slice(0, 2).join(' ')}`);
@@ -123,29 +179,56 @@ export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions)
   if (Number(count!.n) === 0) throw new PdsError('ERR_INGEST_FILE', `${file}: the file has no data rows`);
 
   step(1);
-  const present = (await queryRows<{ name: string }>(conn, `SELECT column_name AS name FROM duckdb_columns() WHERE table_name = '${STAGING}' AND column_name <> '${LINE}' ORDER BY column_index`)).map((r) => r.name);
+  const present = (
+    await queryRows<{ name: string }>(
+      conn,
+      `SELECT column_name AS name FROM duckdb_columns() WHERE table_name = '${STAGING}' AND column_name <> '${LINE}' ORDER BY column_index`,
+    )
+  ).map((r) => r.name);
   const expected = Object.keys(ds.columns);
   const missing = expected.filter((c) => !present.includes(c));
   const extra = present.filter((c) => !expected.includes(c));
   if (missing.length || extra.length) {
-    const errors = [...missing.map((c) => ({ field: c, message: 'missing from the file' })), ...extra.map((c) => ({ field: c, message: 'not in the catalog' }))];
-    throw new PdsError('ERR_INGEST_COLUMNS', `${file}: ${[missing.length ? `missing column(s) ${missing.join(', ')}` : '', extra.length ? `column(s) not in the catalog for ${dataset}: ${extra.join(', ')}` : ''].filter(Boolean).join('; ')}`, { errors });
+    const errors = [
+      ...missing.map((c) => ({ field: c, message: 'missing from the file' })),
+      ...extra.map((c) => ({ field: c, message: 'not in the catalog' })),
+    ];
+    throw new PdsError(
+      'ERR_INGEST_COLUMNS',
+      `${file}: ${[missing.length ? `missing column(s) ${missing.join(', ')}` : '', extra.length ? `column(s) not in the catalog for ${dataset}: ${extra.join(', ')}` : ''].filter(Boolean).join('; ')}`,
+      { errors },
+    );
   }
 
   step(2);
   await checkTypes(conn, dataset, ds.columns);
 
   step(3);
-  const findings = await qualityFindings(conn, ds.columns, ds.privacyUnit, dataset === 'population' || dataset === 'enterprise');
+  const findings = await qualityFindings(
+    conn,
+    ds.columns,
+    ds.privacyUnit,
+    dataset === 'population' || dataset === 'enterprise',
+  );
 
   step(4);
-  const select = Object.entries(ds.columns).map(([name, c]) =>
-    `CAST(NULLIF(${quoteIdent(name)}::VARCHAR, '') AS ${c.type}) AS ${quoteIdent(name)}`).join(', ');
-  await exec(conn, `CREATE OR REPLACE TABLE ${quoteIdent(dataset)} AS SELECT ${select} FROM ${STAGING} ORDER BY ${LINE}`);
+  const select = Object.entries(ds.columns)
+    .map(([name, c]) => `CAST(NULLIF(${quoteIdent(name)}::VARCHAR, '') AS ${c.type}) AS ${quoteIdent(name)}`)
+    .join(', ');
+  await exec(
+    conn,
+    `CREATE OR REPLACE TABLE ${quoteIdent(dataset)} AS SELECT ${select} FROM ${STAGING} ORDER BY ${LINE}`,
+  );
   await exec(conn, `DROP TABLE ${STAGING}`);
 
   step(5);
   const sha = fileSha256(file);
-  const version = await recordVersion(conn, dataset, `ingest: ${path.basename(file)} (sha256 ${sha})`, findings, opts.now ?? new Date());
+  const version = await recordVersion(
+    conn,
+    dataset,
+    `ingest: ${path.basename(file)} (sha256 ${sha})`,
+    findings,
+    opts.now ?? new Date(),
+  );
   return { version, findings, fileSha256: sha };
 }

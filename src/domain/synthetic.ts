@@ -2,8 +2,18 @@ import { fakerZH_CN } from '@faker-js/faker';
 import { exec, quoteLiteral, type DuckDBConnection } from '../store/index.ts';
 import { ID_CHECK_CHARS, ID_WEIGHTS, ORG_WEIGHTS, USCC_CHARSET, USCC_WEIGHTS } from './checksums.ts';
 import {
-  AGE_WEIGHTS, DIAGNOSES, DISTRICTS, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES,
-  MOBILE_PREFIXES, RELIGION, STREET_SUFFIXES, type Weighted,
+  AGE_WEIGHTS,
+  DIAGNOSES,
+  DISTRICTS,
+  EDUCATION,
+  ENTERPRISE_STATUS,
+  ETHNICITIES,
+  HOSPITALS,
+  INDUSTRIES,
+  MOBILE_PREFIXES,
+  RELIGION,
+  STREET_SUFFIXES,
+  type Weighted,
 } from './vocab.ts';
 
 /**
@@ -14,7 +24,13 @@ import {
  * fixes birth day and sequence number, so identity numbers are unique by construction.
  */
 
-export const DOMAIN_TABLES = ['population', 'enterprise', 'social_insurance', 'medical_visit', 'utility_usage'] as const;
+export const DOMAIN_TABLES = [
+  'population',
+  'enterprise',
+  'social_insurance',
+  'medical_visit',
+  'utility_usage',
+] as const;
 
 export interface GenerateOptions {
   rows: number;
@@ -52,7 +68,10 @@ function pickWeighted(pairs: Weighted, key: string, seed: number, tag: string): 
   const total = pairs.reduce((s, [, w]) => s + w, 0);
   let acc = 0;
   const u = uniform(key, seed, tag);
-  const branches = pairs.slice(0, -1).map(([v, w]) => { acc += w; return `WHEN ${u} < ${(acc / total).toPrecision(12)} THEN ${quoteLiteral(v)}`; });
+  const branches = pairs.slice(0, -1).map(([v, w]) => {
+    acc += w;
+    return `WHEN ${u} < ${(acc / total).toPrecision(12)} THEN ${quoteLiteral(v)}`;
+  });
   return `CASE ${branches.join(' ')} ELSE ${quoteLiteral(pairs.at(-1)![0])} END`;
 }
 
@@ -74,10 +93,21 @@ function digitSum(expr: string, weights: readonly number[]): string {
 
 const HOUSEHOLD_SIZE = 2.8;
 
-interface Cell { division: string; district: string; age: number; n: number; off: number; divWeight: number; households: number }
+interface Cell {
+  division: string;
+  district: string;
+  age: number;
+  n: number;
+  off: number;
+  divWeight: number;
+  households: number;
+}
 
 function planCells(rows: number): Cell[] {
-  const districtRows = apportion(rows, DISTRICTS.map((d) => d.weight));
+  const districtRows = apportion(
+    rows,
+    DISTRICTS.map((d) => d.weight),
+  );
   const cells: Cell[] = [];
   let off = 0;
   DISTRICTS.forEach((d, di) => {
@@ -85,7 +115,10 @@ function planCells(rows: number): Cell[] {
     const households = Math.max(1, Math.ceil(districtRows[di]! / HOUSEHOLD_SIZE));
     apportion(districtRows[di]!, AGE_WEIGHTS).forEach((n, age) => {
       // 365 birth days × 499 sequence slots per cell keep every identity number unique
-      if (n > 365 * 499) throw new RangeError(`too many rows for one district and age (${n}); the generator supports about 1.6 billion rows`);
+      if (n > 365 * 499)
+        throw new RangeError(
+          `too many rows for one district and age (${n}); the generator supports about 1.6 billion rows`,
+        );
       if (n > 0) cells.push({ division: d.code, district: d.name, age, n, off, divWeight, households });
       off += n;
     });
@@ -101,44 +134,72 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
   const { rows, seed, months = 3, asOf = '2026-01-01', onStep } = opts;
   if (!Number.isInteger(rows) || rows < 1) throw new TypeError(`rows must be a positive integer, got ${rows}`);
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`seed must be a non-negative integer, got ${seed}`);
-  if (!Number.isInteger(months) || months < 1 || months > 24) throw new TypeError(`months must be 1..24, got ${months}`);
+  if (!Number.isInteger(months) || months < 1 || months > 24)
+    throw new TypeError(`months must be 1..24, got ${months}`);
   const refYear = Number(asOf.slice(0, 4));
   let step = 0;
   const next = () => onStep?.(DOMAIN_TABLES[step]!, step++, DOMAIN_TABLES.length);
 
-  const person = fakerZH_CN.definitions.person as unknown as { last_name: { generic: string[] }; first_name: { generic: string[] } };
+  const person = fakerZH_CN.definitions.person as unknown as {
+    last_name: { generic: string[] };
+    first_name: { generic: string[] };
+  };
   const company = fakerZH_CN.definitions.company as unknown as { category: string[]; legal_entity_type: string[] };
   const surnames = person.last_name.generic.filter((x) => x.length === 1);
   const given = person.first_name.generic;
   const streets = surnames.slice(0, 40).flatMap((x) => STREET_SUFFIXES.map((y) => `${x}${y}`));
   const cells = planCells(rows);
   const enterprises = Math.max(20, Math.round(rows / 40));
-  const monthList = sqlList(Array.from({ length: months }, (_, m) =>
-    new Date(Date.UTC(refYear, Number(asOf.slice(5, 7)) - 1 - months + m, 1)).toISOString().slice(0, 7)));
+  const monthList = sqlList(
+    Array.from({ length: months }, (_, m) =>
+      new Date(Date.UTC(refYear, Number(asOf.slice(5, 7)) - 1 - months + m, 1)).toISOString().slice(0, 7),
+    ),
+  );
 
   // the address of household `hh` of a district: street, number and building encode hh, so it is unique
-  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_address(district, hh) AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP MACRO pds_address(district, hh) AS
     '贵州省贵阳市' || district || ${sqlList(streets)}[1 + (hh % ${streets.length})::BIGINT]
     || (1 + (hh // ${streets.length}) % 300)::VARCHAR || '号'
     || (1 + (hh // ${streets.length * 300}) % 40)::VARCHAR || '栋'
-    || (101 + (hh // ${streets.length * 300 * 40}))::VARCHAR || '室'`);
+    || (101 + (hh // ${streets.length * 300 * 40}))::VARCHAR || '室'`,
+  );
   // a person is (cell, k): birth day and sequence follow from k, so any person's number can be recomputed
   await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_male(i) AS ${uniform('i', seed, 'gender')} < 0.512`);
-  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_birth(age, k) AS make_date(${refYear - 1} - age, 1, 1) + (k % 365)::INTEGER`);
-  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_seq(k, male) AS 2 * (k // 365) + CASE WHEN male THEN 1 ELSE 2 END`);
-  await exec(conn, `CREATE OR REPLACE TEMP MACRO pds_id(division, div_weight, birth_date, seq) AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP MACRO pds_birth(age, k) AS make_date(${refYear - 1} - age, 1, 1) + (k % 365)::INTEGER`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP MACRO pds_seq(k, male) AS 2 * (k // 365) + CASE WHEN male THEN 1 ELSE 2 END`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP MACRO pds_id(division, div_weight, birth_date, seq) AS
     division || strftime(birth_date, '%Y%m%d') || lpad(seq::VARCHAR, 3, '0')
     || ${quoteLiteral(ID_CHECK_CHARS)}[1 + ((div_weight + ${digitSum('year(birth_date)', ID_WEIGHTS.slice(6, 10))} + ${digitSum('month(birth_date)', ID_WEIGHTS.slice(10, 12))}
-      + ${digitSum('day(birth_date)', ID_WEIGHTS.slice(12, 14))} + ${digitSum('seq', ID_WEIGHTS.slice(14, 17))}) % 11)::BIGINT]`);
-  await exec(conn, `CREATE OR REPLACE TEMP TABLE cells AS SELECT * FROM (VALUES ${cells.map((c) =>
-    `('${c.division}', '${c.district}', ${c.age}, ${c.n}, ${c.off}, ${c.divWeight}, ${c.households})`).join(', ')})
-    t(division, district, age, n, off, div_weight, households)`);
+      + ${digitSum('day(birth_date)', ID_WEIGHTS.slice(12, 14))} + ${digitSum('seq', ID_WEIGHTS.slice(14, 17))}) % 11)::BIGINT]`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP TABLE cells AS SELECT * FROM (VALUES ${cells
+      .map((c) => `('${c.division}', '${c.district}', ${c.age}, ${c.n}, ${c.off}, ${c.divWeight}, ${c.households})`)
+      .join(', ')})
+    t(division, district, age, n, off, div_weight, households)`,
+  );
 
   next();
   // expanding 1,000 cells is one vector, hence one thread: materialize it so the heavy SELECT scans in parallel
-  await exec(conn, `CREATE OR REPLACE TEMP TABLE expanded AS
-    SELECT division, district, age, off, div_weight, households, unnest(range(n)) AS k FROM cells`);
-  await exec(conn, `CREATE OR REPLACE TABLE population AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP TABLE expanded AS
+    SELECT division, district, age, off, div_weight, households, unnest(range(n)) AS k FROM cells`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TABLE population AS
     WITH drawn AS (
       SELECT *, off + k AS i, pds_male(off + k) AS male, ${mix('off + k', seed, 'household')} % households::UBIGINT AS hh FROM expanded
     ), dated AS (
@@ -157,7 +218,8 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       CASE WHEN age < 7 THEN '学龄前' WHEN age < 13 THEN '小学' ELSE ${pickWeighted(EDUCATION, 'i', seed, 'education')} END AS education,
       CASE WHEN age < 18 THEN 0.0 ELSE round(exp(10.7 + 0.75 * ${normal('i', seed, 'income')}), 2) END AS income,
       ${pickWeighted(RELIGION, 'i', seed, 'religion')} AS religion
-    FROM dated`);
+    FROM dated`,
+  );
 
   next();
   const orgNumber = `((j * 48271 + ${seed % 100000} * 7919) % 100000000)`;
@@ -165,14 +227,26 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
   const districtCode = `CASE ${DISTRICTS.map((d) => `WHEN d = '${d.name}' THEN '${d.code}'`).join(' ')} END`;
   const adults = cells.filter((c) => c.age >= 18);
   let adultOff = 0;
-  await exec(conn, `CREATE OR REPLACE TEMP TABLE adult_cells AS SELECT * FROM (VALUES ${adults.map((c) => {
-    const row = `(${adultOff}, '${c.division}', ${c.divWeight}, ${c.age}, ${c.off})`;
-    adultOff += c.n;
-    return row;
-  }).join(', ')}) t(aoff, division, div_weight, age, off)`);
-  await exec(conn, `CREATE OR REPLACE TEMP TABLE firms AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP TABLE adult_cells AS SELECT * FROM (VALUES ${adults
+      .map((c) => {
+        const row = `(${adultOff}, '${c.division}', ${c.divWeight}, ${c.age}, ${c.off})`;
+        adultOff += c.n;
+        return row;
+      })
+      .join(', ')}) t(aoff, division, div_weight, age, off)`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP TABLE firms AS
     WITH base AS (
-      SELECT j, ${pickWeighted(DISTRICTS.map((x) => [x.name, x.weight] as const), 'j', seed, 'ent-district')} AS d,
+      SELECT j, ${pickWeighted(
+        DISTRICTS.map((x) => [x.name, x.weight] as const),
+        'j',
+        seed,
+        'ent-district',
+      )} AS d,
         ${mix('j', seed, 'rep')} % ${adultOff}::UBIGINT AS rep
       FROM range(${enterprises}) t(j)
     ), represented AS (
@@ -186,18 +260,26 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
     SELECT j,
       body || ${quoteLiteral(USCC_CHARSET)}[1 + ((31 - list_sum(list_transform(range(17), k -> (instr(${quoteLiteral(USCC_CHARSET)}, body[k + 1]) - 1) * ${JSON.stringify(USCC_WEIGHTS)}[k + 1])) % 31) % 31)::BIGINT] AS uscc,
       '贵阳' || ${pick(given, 'j', seed, 'ent-name')} || ${pick(company.category, 'j', seed, 'ent-category')}
-        || ${pickWeighted(company.legal_entity_type.map((t) => [t, t === '有限公司' || t === '有限责任公司' ? 40 : 2] as const), 'j', seed, 'ent-type')} AS name,
+        || ${pickWeighted(
+          company.legal_entity_type.map((t) => [t, t === '有限公司' || t === '有限责任公司' ? 40 : 2] as const),
+          'j',
+          seed,
+          'ent-type',
+        )} AS name,
       legal_rep_id_number,
       ${pickWeighted(INDUSTRIES, 'j', seed, 'industry')} AS industry,
       round(exp(5.0 + 1.7 * ${normal('j', seed, 'capital')}), 2) AS registered_capital,
       d AS district,
       DATE '1992-01-01' + floor(sqrt(${uniform('j', seed, 'est')}) * (DATE '${refYear - 1}-12-31' - DATE '1992-01-01'))::INTEGER AS established_on,
       ${pickWeighted(ENTERPRISE_STATUS, 'j', seed, 'status')} AS status
-    FROM coded`);
+    FROM coded`,
+  );
   await exec(conn, `CREATE OR REPLACE TABLE enterprise AS SELECT * EXCLUDE (j) FROM firms`);
 
   next();
-  await exec(conn, `CREATE OR REPLACE TABLE social_insurance AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TABLE social_insurance AS
     WITH workers AS (
       -- about 62% of people of working age are insured employees; large employers take most of them
       SELECT id_number, income, floor(${enterprises} * pow(${uniform('id_number', seed, 'employer')}, 3))::BIGINT AS e
@@ -207,13 +289,16 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       SELECT w.id_number, em.uscc, least(greatest(round(w.income / 12, 0), 4000), 30000)::DOUBLE AS base FROM workers w JOIN firms em ON em.j = w.e
     )
     SELECT id_number, uscc AS employer_uscc, unnest(${monthList}) AS month, base AS base_salary, round(base * 0.08, 2) AS contribution
-    FROM salaried`);
+    FROM salaried`,
+  );
 
   next();
   const common = DIAGNOSES.filter((d) => d.weight >= 1);
   const rare = DIAGNOSES.filter((d) => d.weight < 1);
   const pRare = rare.reduce((x, d) => x + d.weight, 0) / DIAGNOSES.reduce((x, d) => x + d.weight, 0);
-  await exec(conn, `CREATE OR REPLACE TABLE medical_visit AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TABLE medical_visit AS
     WITH visits AS (
       SELECT id_number, unnest(range(least(6, floor(-ln(greatest(${uniform('id_number', seed, 'visits')}, 1e-15)) * (0.8 + ${ageSql('birth_date', refYear)} / 50.0))::BIGINT))) AS r
       FROM population
@@ -221,8 +306,18 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       SELECT id_number, hash(hash(id_number, r)) AS key FROM visits
     ), coded AS (
       SELECT *, CASE WHEN ${uniform('key', seed, 'rare')} < ${pRare.toPrecision(12)}
-        THEN ${pickWeighted(rare.map((d) => [d.code, d.weight] as const), 'key', seed, 'icd-rare')}
-        ELSE ${pickWeighted(common.map((d) => [d.code, d.weight] as const), 'key', seed, 'icd')} END AS icd10
+        THEN ${pickWeighted(
+          rare.map((d) => [d.code, d.weight] as const),
+          'key',
+          seed,
+          'icd-rare',
+        )}
+        ELSE ${pickWeighted(
+          common.map((d) => [d.code, d.weight] as const),
+          'key',
+          seed,
+          'icd',
+        )} END AS icd10
       FROM drawn
     )
     SELECT id_number,
@@ -230,12 +325,18 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       DATE '${refYear - 1}-01-01' + floor(${uniform('key', seed, 'visit-day')} * 365)::INTEGER AS visit_date,
       icd10,
       round(exp(CASE icd10 ${DIAGNOSES.map((d) => `WHEN '${d.code}' THEN ${d.cost}`).join(' ')} END + 0.6 * ${normal('key', seed, 'cost')}), 2) AS cost
-    FROM coded`);
+    FROM coded`,
+  );
 
   next();
-  await exec(conn, `CREATE OR REPLACE TEMP TABLE homes_expanded AS
-    SELECT division, district, unnest(range(households)) AS hh FROM (SELECT DISTINCT division, district, households FROM cells ORDER BY division)`);
-  await exec(conn, `CREATE OR REPLACE TABLE utility_usage AS
+  await exec(
+    conn,
+    `CREATE OR REPLACE TEMP TABLE homes_expanded AS
+    SELECT division, district, unnest(range(households)) AS hh FROM (SELECT DISTINCT division, district, households FROM cells ORDER BY division)`,
+  );
+  await exec(
+    conn,
+    `CREATE OR REPLACE TABLE utility_usage AS
     WITH each_home AS (
       SELECT division, district, hh, pds_address(district, hh) AS address, ${uniform('hash(hash(division, hh))', seed, 'gas')} < 0.7 AS has_gas
       FROM homes_expanded
@@ -248,6 +349,8 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       round(exp(2.2 + 0.45 * ${normal('key', seed, 'water')}), 1) AS water_m3,
       round(exp(5.2 + 0.55 * ${normal('key', seed, 'power')}), 0) AS electricity_kwh,
       CASE WHEN has_gas THEN round(exp(2.8 + 0.5 * ${normal('key', seed, 'gas-use')}), 1) ELSE 0.0 END AS gas_m3
-    FROM drawn`);
-  for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms']) await exec(conn, `DROP TABLE IF EXISTS ${t}`);
+    FROM drawn`,
+  );
+  for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms'])
+    await exec(conn, `DROP TABLE IF EXISTS ${t}`);
 }

@@ -32,27 +32,65 @@ export async function ensureVersionsTable(conn: DuckDBConnection): Promise<void>
  */
 export async function contentHash(conn: DuckDBConnection, table: string): Promise<{ rows: number; hash: string }> {
   const t = quoteIdent(table);
-  const [r] = await queryRows<{ n: number; s: string | number; x: string | number }>(conn,
-    `SELECT count(*) AS n, sum(h::HUGEINT)::VARCHAR AS s, bit_xor(h)::VARCHAR AS x FROM (SELECT hash(t) AS h FROM ${t} t)`);
-  return { rows: Number(r!.n), hash: createHash('sha256').update(`${table}|${r!.n}|${r!.s ?? 0}|${r!.x ?? 0}`).digest('hex') };
+  const [r] = await queryRows<{ n: number; s: string | number; x: string | number }>(
+    conn,
+    `SELECT count(*) AS n, sum(h::HUGEINT)::VARCHAR AS s, bit_xor(h)::VARCHAR AS x FROM (SELECT hash(t) AS h FROM ${t} t)`,
+  );
+  return {
+    rows: Number(r!.n),
+    hash: createHash('sha256')
+      .update(`${table}|${r!.n}|${r!.s ?? 0}|${r!.x ?? 0}`)
+      .digest('hex'),
+  };
 }
 
 /** Records a new version of `dataset` (inside the caller's transaction). */
-export async function recordVersion(conn: DuckDBConnection, dataset: string, source: string, findings: unknown[], now: Date): Promise<DatasetVersion> {
+export async function recordVersion(
+  conn: DuckDBConnection,
+  dataset: string,
+  source: string,
+  findings: unknown[],
+  now: Date,
+): Promise<DatasetVersion> {
   const { rows, hash } = await contentHash(conn, dataset);
-  const [prev] = await queryRows<{ v: number | null }>(conn, `SELECT max(version) AS v FROM ${VERSIONS_TABLE} WHERE dataset = $1`, [dataset]);
+  const [prev] = await queryRows<{ v: number | null }>(
+    conn,
+    `SELECT max(version) AS v FROM ${VERSIONS_TABLE} WHERE dataset = $1`,
+    [dataset],
+  );
   const version = (prev?.v ?? 0) + 1;
   const loadedAt = now.toISOString();
-  await conn.run(`INSERT INTO ${VERSIONS_TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [dataset, version, rows, hash, source, loadedAt, JSON.stringify(findings)]);
+  await conn.run(`INSERT INTO ${VERSIONS_TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+    dataset,
+    version,
+    rows,
+    hash,
+    source,
+    loadedAt,
+    JSON.stringify(findings),
+  ]);
   return { dataset, version, rows, contentHash: hash, source, loadedAt, findings };
 }
 
 /** The newest version of every dataset. */
 export async function currentVersions(conn: DuckDBConnection): Promise<Record<string, DatasetVersion>> {
-  const rows = await queryRows<Record<string, string | number>>(conn, `SELECT * FROM ${VERSIONS_TABLE} v
-    WHERE version = (SELECT max(version) FROM ${VERSIONS_TABLE} w WHERE w.dataset = v.dataset) ORDER BY dataset`);
-  return Object.fromEntries(rows.map((r) => [String(r.dataset), {
-    dataset: String(r.dataset), version: Number(r.version), rows: Number(r.rows), contentHash: String(r.content_hash),
-    source: String(r.source), loadedAt: String(r.loaded_at), findings: JSON.parse(String(r.findings)) as unknown[],
-  }]));
+  const rows = await queryRows<Record<string, string | number>>(
+    conn,
+    `SELECT * FROM ${VERSIONS_TABLE} v
+    WHERE version = (SELECT max(version) FROM ${VERSIONS_TABLE} w WHERE w.dataset = v.dataset) ORDER BY dataset`,
+  );
+  return Object.fromEntries(
+    rows.map((r) => [
+      String(r.dataset),
+      {
+        dataset: String(r.dataset),
+        version: Number(r.version),
+        rows: Number(r.rows),
+        contentHash: String(r.content_hash),
+        source: String(r.source),
+        loadedAt: String(r.loaded_at),
+        findings: JSON.parse(String(r.findings)) as unknown[],
+      },
+    ]),
+  );
 }

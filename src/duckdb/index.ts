@@ -1,10 +1,4 @@
-import {
-  DuckDBConnection,
-  DuckDBInstance,
-  DuckDBTypeId,
-  type DuckDBType,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance, DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 
 /**
  * The one adapter over `@duckdb/node-api`: instances opened with explicit options, values always
@@ -26,9 +20,17 @@ export function quoteLiteral(value: string): string {
 }
 
 const NUMERIC_AS_STRING = new Set<DuckDBTypeId>([
-  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT,
-  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT,
-  DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT, DuckDBTypeId.DECIMAL,
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.UHUGEINT,
+  DuckDBTypeId.DECIMAL,
 ]);
 
 /** DuckDB's JSON conversion renders integers and decimals as strings; make them numbers when exact. */
@@ -57,7 +59,11 @@ export function readResult(reader: {
   return { columns: names.map((name, i) => ({ name, type: types[i]!.toString() })), rows };
 }
 
-export async function queryRows<T extends Row = Row>(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<T[]> {
+export async function queryRows<T extends Row = Row>(
+  conn: DuckDBConnection,
+  sql: string,
+  params?: SqlParams,
+): Promise<T[]> {
   const reader = await conn.runAndReadAll(sql, params);
   const { columns, rows } = readResult(reader);
   return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
@@ -73,7 +79,10 @@ export async function openInstance(file: string, options: Record<string, string>
 }
 
 /** Runs `fn` with a fresh connection and always closes it. */
-export async function withConnection<T>(instance: DuckDBInstance, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+export async function withConnection<T>(
+  instance: DuckDBInstance,
+  fn: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
   const conn = await instance.connect();
   try {
     return await fn(conn);

@@ -73,7 +73,10 @@ export const ERRORS = {
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
 
   // workers (docs/architecture.md, "The run protocol")
-  ERR_WORKER_CLAIM_REFUSED: { status: 403, title: 'Claim refused: no valid claim ticket, or this executor takes no remote claims' },
+  ERR_WORKER_CLAIM_REFUSED: {
+    status: 403,
+    title: 'Claim refused: no valid claim ticket, or this executor takes no remote claims',
+  },
   ERR_WORKER_LEASE_HELD: { status: 409, title: 'The job is leased to a run that has not expired' },
   ERR_WORKER_NOT_LEASE_HOLDER: { status: 409, title: 'This worker does not hold the lease of that run' },
   ERR_WORKER_OUTCOME_INVALID: { status: 422, title: 'Outcome does not match what the run was handed' },

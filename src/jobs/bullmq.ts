@@ -33,17 +33,19 @@ export class BullmqExecutor implements Executor {
   private stopped = false;
   private reconciling: Promise<void> | undefined;
 
-  constructor(private readonly opts: {
-    redisUrl: URL;
-    /** Key prefix in Redis, shared with the workers. */
-    prefix: string;
-    jobs: UnfinishedJobs;
-    /** The claim ticket of a job, carried on the queue with it (docs/architecture.md, "Workers"). */
-    ticketFor: (jobId: string) => string;
-    /** How often the store and the queue are reconciled. */
-    reconcileMs?: number;
-    onError?: (err: unknown) => void;
-  }) {
+  constructor(
+    private readonly opts: {
+      redisUrl: URL;
+      /** Key prefix in Redis, shared with the workers. */
+      prefix: string;
+      jobs: UnfinishedJobs;
+      /** The claim ticket of a job, carried on the queue with it (docs/architecture.md, "Workers"). */
+      ticketFor: (jobId: string) => string;
+      /** How often the store and the queue are reconciled. */
+      reconcileMs?: number;
+      onError?: (err: unknown) => void;
+    },
+  ) {
     this.connection = producerConnection(opts.redisUrl);
     this.publisher = producerConnection(opts.redisUrl);
     for (const c of [this.connection, this.publisher]) c.on('error', (err) => opts.onError?.(err));
@@ -54,7 +56,9 @@ export class BullmqExecutor implements Executor {
   async start(_handler: JobHandler): Promise<void> {
     // jobs run in workers; this side only keeps the queue true to the store
     await this.reconcile();
-    this.timer = setInterval(() => { void this.reconcile(); }, this.opts.reconcileMs ?? 5000);
+    this.timer = setInterval(() => {
+      void this.reconcile();
+    }, this.opts.reconcileMs ?? 5000);
     this.timer.unref();
   }
 
@@ -62,13 +66,23 @@ export class BullmqExecutor implements Executor {
     // the job id dedupes: enqueuing twice (reconcile, a retry of the API) adds it once; a delayed
     // retry gets its own id, since the run it follows may still be on the queue as active
     const id = opts.delayMs ? `${jobId}.retry.${Date.now()}` : jobId;
-    await this.queue.add('run', { jobId, ticket: this.opts.ticketFor(jobId) }, {
-      jobId: id, delay: opts.delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1,
-    });
+    await this.queue.add(
+      'run',
+      { jobId, ticket: this.opts.ticketFor(jobId) },
+      {
+        jobId: id,
+        delay: opts.delayMs,
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: 1,
+      },
+    );
   }
 
   cancel(jobId: string): boolean {
-    void this.publisher.publish(`${this.opts.prefix}:${CANCEL_CHANNEL}`, jobId).catch((err: unknown) => this.opts.onError?.(err));
+    void this.publisher
+      .publish(`${this.opts.prefix}:${CANCEL_CHANNEL}`, jobId)
+      .catch((err: unknown) => this.opts.onError?.(err));
     void this.queue.remove(jobId).catch(() => undefined);
     return false;
   }
@@ -87,7 +101,11 @@ export class BullmqExecutor implements Executor {
 
   /** Makes the queue hold every unfinished job of the store (see the class comment). */
   reconcile(): Promise<void> {
-    this.reconciling ??= this.reconcileOnce().catch((err: unknown) => this.opts.onError?.(err)).finally(() => { this.reconciling = undefined; });
+    this.reconciling ??= this.reconcileOnce()
+      .catch((err: unknown) => this.opts.onError?.(err))
+      .finally(() => {
+        this.reconciling = undefined;
+      });
     return this.reconciling;
   }
 

@@ -10,7 +10,20 @@ import { functionAllowlist, sqlPolicy, type BoundColumn, type SchemaBinder, type
 import type { Store, Tx } from '../store/index.ts';
 import { executeRun } from '../worker/index.ts';
 import type { Executor } from './executor.ts';
-import { loadJob, loadRun, markReported, openRun, renewLease, transition, unfinishedJobs, jobsIn, type JobReason, type JobStatus, type StoredJob, type StoredRun } from './job-store.ts';
+import {
+  loadJob,
+  loadRun,
+  markReported,
+  openRun,
+  renewLease,
+  transition,
+  unfinishedJobs,
+  jobsIn,
+  type JobReason,
+  type JobStatus,
+  type StoredJob,
+  type StoredRun,
+} from './job-store.ts';
 import { charge, refund } from './ledger.ts';
 import { checkOutcome } from './outcome.ts';
 import type { OutputService } from './outputs.ts';
@@ -38,9 +51,18 @@ const RETRIED: ErrorCode[] = ['ERR_SANDBOX_FAILURE', 'ERR_INTERNAL'];
  * contract that is no longer valid when the job's turn comes (checked right before each run).
  */
 const FAILED: ErrorCode[] = [
-  'ERR_SANDBOX_FAILURE', 'ERR_INTERNAL', 'ERR_SNAPSHOT_MISMATCH', 'ERR_WORKER_OUTCOME_INVALID',
-  'ERR_CONTRACT_SUSPENDED', 'ERR_CONTRACT_REVOKED', 'ERR_CONTRACT_EXPIRED', 'ERR_CONTRACT_NOT_YET_VALID',
-  'ERR_CONTRACT_INVALID', 'ERR_CONTRACT_SIGNATURE_INVALID', 'ERR_CONTRACT_KEY_UNKNOWN', 'ERR_CONTRACT_ALG_NOT_ALLOWED',
+  'ERR_SANDBOX_FAILURE',
+  'ERR_INTERNAL',
+  'ERR_SNAPSHOT_MISMATCH',
+  'ERR_WORKER_OUTCOME_INVALID',
+  'ERR_CONTRACT_SUSPENDED',
+  'ERR_CONTRACT_REVOKED',
+  'ERR_CONTRACT_EXPIRED',
+  'ERR_CONTRACT_NOT_YET_VALID',
+  'ERR_CONTRACT_INVALID',
+  'ERR_CONTRACT_SIGNATURE_INVALID',
+  'ERR_CONTRACT_KEY_UNKNOWN',
+  'ERR_CONTRACT_ALG_NOT_ALLOWED',
 ];
 
 /** An embedded run's lease: it is never renewed, and a restart requeues it anyway. */
@@ -48,7 +70,12 @@ const EMBEDDED_LEASE_GRACE_MS = 60_000;
 
 export function reasonOf(err: unknown): JobReason {
   if (!isPdsError(err)) return { code: 'ERR_INTERNAL', message: 'internal error while running the job' };
-  return { code: err.code, message: err.detail, ...(err.extra?.layer ? { layer: err.extra.layer } : {}), ...(err.extra?.rule ? { rule: err.extra.rule } : {}) };
+  return {
+    code: err.code,
+    message: err.detail,
+    ...(err.extra?.layer ? { layer: err.extra.layer } : {}),
+    ...(err.extra?.rule ? { rule: err.extra.rule } : {}),
+  };
 }
 
 export interface RunControllerDeps {
@@ -86,11 +113,26 @@ export class RunController {
   }
 
   /** Records a worker's refused request, then throws it: a forged or stale call is evidence. */
-  private async refuse(by: Executant, code: ErrorCode, message: string, jobId: string, request: 'claim' | 'renewal' | 'outcome', extra?: PdsError['extra']): Promise<never> {
+  private async refuse(
+    by: Executant,
+    code: ErrorCode,
+    message: string,
+    jobId: string,
+    request: 'claim' | 'renewal' | 'outcome',
+    extra?: PdsError['extra'],
+  ): Promise<never> {
     if (by.kind === 'worker') {
-      await this.deps.store.write((tx) => appendAudit(tx, {
-        actor: this.actor(by), action: 'worker.refused', objectType: 'job', objectId: jobId, requestId: by.requestId, reason: message, details: { code, request },
-      }));
+      await this.deps.store.write((tx) =>
+        appendAudit(tx, {
+          actor: this.actor(by),
+          action: 'worker.refused',
+          objectType: 'job',
+          objectId: jobId,
+          requestId: by.requestId,
+          reason: message,
+          details: { code, request },
+        }),
+      );
     }
     throw new PdsError(code, message, { extra });
   }
@@ -105,7 +147,17 @@ export class RunController {
     const requeued = await this.deps.store.write(async (tx) => {
       let n = 0;
       for (const id of await jobsIn(tx, ['running'])) {
-        if (await transition(tx, id, ['running'], 'queued', { startedAt: null }, { actor: SYSTEM_ACTOR, action: 'job.requeued', reason: 'found running at start-up' })) n++;
+        if (
+          await transition(
+            tx,
+            id,
+            ['running'],
+            'queued',
+            { startedAt: null },
+            { actor: SYSTEM_ACTOR, action: 'job.requeued', reason: 'found running at start-up' },
+          )
+        )
+          n++;
       }
       return n;
     });
@@ -114,7 +166,11 @@ export class RunController {
   }
 
   /** Whether a job may be claimed now: queued, or running on a lease that has expired. */
-  private async claimable(reader: Pick<Tx, 'one'>, job: StoredJob, now: Date): Promise<true | false | { heldUntil: string }> {
+  private async claimable(
+    reader: Pick<Tx, 'one'>,
+    job: StoredJob,
+    now: Date,
+  ): Promise<true | false | { heldUntil: string }> {
     if (job.status === 'queued') return true;
     if (job.status !== 'running') return false;
     const run = await loadRun(reader as Tx, job.id, job.attempts);
@@ -138,14 +194,26 @@ export class RunController {
     const policy = sqlPolicy(
       Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
       claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
-      PRIVACY_UNIT_COLUMN, functionAllowlist({ version: 1, ...functions }),
-      Object.entries(tables).filter(([, v]) => v.units === v.rows).map(([t]) => t),
+      PRIVACY_UNIT_COLUMN,
+      functionAllowlist({ version: 1, ...functions }),
+      Object.entries(tables)
+        .filter(([, v]) => v.units === v.rows)
+        .map(([t]) => t),
     );
-    return planRun({ parser: this.deps.parser, binder: this.deps.binder }, {
-      sql: job.sql, mode: claims.mode, policy, schema: { key: claims.snapshot.hash, tables: await this.schemaOf(claims) },
-      maxSqlBytes: policies.sandbox.limits.maxSqlBytes, dominanceN: policies.disclosure.dominance.n,
-      ...(claims.mode === 'dp' ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } } : {}),
-    });
+    return planRun(
+      { parser: this.deps.parser, binder: this.deps.binder },
+      {
+        sql: job.sql,
+        mode: claims.mode,
+        policy,
+        schema: { key: claims.snapshot.hash, tables: await this.schemaOf(claims) },
+        maxSqlBytes: policies.sandbox.limits.maxSqlBytes,
+        dominanceN: policies.disclosure.dominance.n,
+        ...(claims.mode === 'dp'
+          ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } }
+          : {}),
+      },
+    );
   }
 
   /**
@@ -159,9 +227,16 @@ export class RunController {
   async claim(jobId: string, by: Executant, ticket?: string): Promise<RunSpec | undefined> {
     if (by.kind === 'worker') {
       if (this.deps.executor.kind === 'embedded') {
-        await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', 'this API runs its jobs itself (embedded executor) and takes no remote claims', jobId, 'claim');
+        await this.refuse(
+          by,
+          'ERR_WORKER_CLAIM_REFUSED',
+          'this API runs its jobs itself (embedded executor) and takes no remote claims',
+          jobId,
+          'claim',
+        );
       }
-      if (!ticket || !this.deps.workers.ticketValid(jobId, ticket)) await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', `no valid claim ticket for job ${jobId}`, jobId, 'claim');
+      if (!ticket || !this.deps.workers.ticketValid(jobId, ticket))
+        await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', `no valid claim ticket for job ${jobId}`, jobId, 'claim');
     }
     const job = await loadJob(this.deps.store, jobId);
     if (!job) return undefined;
@@ -169,7 +244,14 @@ export class RunController {
     if (free === false) return undefined;
     if (free !== true) {
       if (by.kind === 'embedded') return undefined;
-      await this.refuse(by, 'ERR_WORKER_LEASE_HELD', `job ${jobId} is leased to a run until ${free.heldUntil}`, jobId, 'claim', { leaseExpiresAt: free.heldUntil });
+      await this.refuse(
+        by,
+        'ERR_WORKER_LEASE_HELD',
+        `job ${jobId} is leased to a run until ${free.heldUntil}`,
+        jobId,
+        'claim',
+        { leaseExpiresAt: free.heldUntil },
+      );
     }
     let claims: VerifiedContract;
     let snapshotPath: string;
@@ -183,7 +265,9 @@ export class RunController {
     }
     const now = this.now();
     const { limits } = this.deps.policies.sandbox;
-    const leaseExpiresAt = new Date(now.getTime() + (by.kind === 'embedded' ? limits.timeoutMs + EMBEDDED_LEASE_GRACE_MS : this.deps.leaseMs)).toISOString();
+    const leaseExpiresAt = new Date(
+      now.getTime() + (by.kind === 'embedded' ? limits.timeoutMs + EMBEDDED_LEASE_GRACE_MS : this.deps.leaseMs),
+    ).toISOString();
     let attempt: number | undefined;
     try {
       attempt = await this.deps.store.write(async (tx) => {
@@ -192,15 +276,42 @@ export class RunController {
         if (claims.mode === 'dp') {
           const budget = claims.privacyBudget!;
           const dp = this.deps.policies.disclosure.dp;
-          await charge(tx, { contractId: job.contractId, jobId, epsilon: budget.epsilonPerQuery, delta: dp.delta * dp.maxGroupsPerUnit, budget: budget.epsilon, at: now.toISOString() });
+          await charge(tx, {
+            contractId: job.contractId,
+            jobId,
+            epsilon: budget.epsilonPerQuery,
+            delta: dp.delta * dp.maxGroupsPerUnit,
+            budget: budget.epsilon,
+            at: now.toISOString(),
+          });
         }
         const next = cur.attempts + 1;
         // who took the snapshot into a run: this process, or the named worker
-        await transition(tx, jobId, [cur.status], 'running', { startedAt: now.toISOString() }, {
-          actor: this.actor(by), action: 'job.started', requestId: by.kind === 'worker' ? by.requestId : undefined,
-          details: { executor: this.deps.executor.kind, attempt: next, ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}) },
+        await transition(
+          tx,
+          jobId,
+          [cur.status],
+          'running',
+          { startedAt: now.toISOString() },
+          {
+            actor: this.actor(by),
+            action: 'job.started',
+            requestId: by.kind === 'worker' ? by.requestId : undefined,
+            details: {
+              executor: this.deps.executor.kind,
+              attempt: next,
+              ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}),
+            },
+          },
+        );
+        await openRun<RunPlan>(tx, {
+          jobId,
+          attempt: next,
+          executor: this.executorName(by),
+          plan,
+          claimedAt: now.toISOString(),
+          leaseExpiresAt,
         });
-        await openRun<RunPlan>(tx, { jobId, attempt: next, executor: this.executorName(by), plan, claimedAt: now.toISOString(), leaseExpiresAt });
         return next;
       });
     } catch (err) {
@@ -211,7 +322,9 @@ export class RunController {
     if (attempt === undefined) return undefined;
     const { maxSqlBytes: _m, ...runLimits } = limits;
     return {
-      jobId, attempt, sql: plan.sql,
+      jobId,
+      attempt,
+      sql: plan.sql,
       snapshot: { contractId: job.contractId, file: path.basename(snapshotPath), sha256: claims.snapshot.hash },
       limits: runLimits,
       lease: { expiresAt: leaseExpiresAt, renewEveryMs: Math.max(100, Math.floor(this.deps.leaseMs / 3)) },
@@ -219,12 +332,23 @@ export class RunController {
   }
 
   /** The current run of a job, if `by` holds it; otherwise the refusal, recorded. */
-  private async heldRun(jobId: string, attempt: number, by: Executant, request: 'renewal' | 'outcome'): Promise<{ job: StoredJob; run: StoredRun<RunPlan> } | undefined> {
+  private async heldRun(
+    jobId: string,
+    attempt: number,
+    by: Executant,
+    request: 'renewal' | 'outcome',
+  ): Promise<{ job: StoredJob; run: StoredRun<RunPlan> } | undefined> {
     const job = await loadJob(this.deps.store, jobId);
     const run = job ? await loadRun<RunPlan>(this.deps.store, jobId, attempt) : undefined;
     if (!job || !run || run.executor !== this.executorName(by)) {
       if (by.kind === 'embedded') return undefined;
-      return this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `worker ${by.principal.sub} holds no lease on run ${attempt} of job ${jobId}`, jobId, request);
+      return this.refuse(
+        by,
+        'ERR_WORKER_NOT_LEASE_HOLDER',
+        `worker ${by.principal.sub} holds no lease on run ${attempt} of job ${jobId}`,
+        jobId,
+        request,
+      );
     }
     return { job, run };
   }
@@ -233,7 +357,13 @@ export class RunController {
   async renew(jobId: string, attempt: number, by: Executant): Promise<{ expiresAt: string }> {
     const held = await this.heldRun(jobId, attempt, by, 'renewal');
     if (!held || held.job.status !== 'running' || held.job.attempts !== attempt) {
-      return this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `run ${attempt} of job ${jobId} is over (${held?.job.status ?? 'unknown'}); stop it`, jobId, 'renewal');
+      return this.refuse(
+        by,
+        'ERR_WORKER_NOT_LEASE_HOLDER',
+        `run ${attempt} of job ${jobId} is over (${held?.job.status ?? 'unknown'}); stop it`,
+        jobId,
+        'renewal',
+      );
     }
     const expiresAt = new Date(this.now().getTime() + this.deps.leaseMs).toISOString();
     await this.deps.store.write((tx) => renewLease(tx, jobId, attempt, expiresAt));
@@ -252,7 +382,13 @@ export class RunController {
     const { job, run } = held;
     if (job.attempts !== attempt) {
       if (by.kind === 'embedded') return;
-      await this.refuse(by, 'ERR_WORKER_NOT_LEASE_HOLDER', `job ${jobId} was run again (run ${job.attempts}) after the lease of run ${attempt} expired`, jobId, 'outcome');
+      await this.refuse(
+        by,
+        'ERR_WORKER_NOT_LEASE_HOLDER',
+        `job ${jobId} was run again (run ${job.attempts}) after the lease of run ${attempt} expired`,
+        jobId,
+        'outcome',
+      );
     }
     let checked: ReturnType<typeof checkOutcome>;
     try {
@@ -264,7 +400,7 @@ export class RunController {
     }
     if ('failure' in checked) {
       const e = checked.failure;
-      if (RETRIED.includes(e.code) && await this.retry(jobId, attempt, e.message)) return;
+      if (RETRIED.includes(e.code) && (await this.retry(jobId, attempt, e.message))) return;
       await this.finish(jobId, attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
       return;
     }
@@ -276,20 +412,35 @@ export class RunController {
    * as an analysis or a dp plan): recorded, and the run it names fails if this worker holds it.
    */
   async refuseOutcome(body: unknown, by: Executant, why: string): Promise<never> {
-    const { jobId, attempt } = (typeof body === 'object' && body !== null ? body : {}) as { jobId?: unknown; attempt?: unknown };
+    const { jobId, attempt } = (typeof body === 'object' && body !== null ? body : {}) as {
+      jobId?: unknown;
+      attempt?: unknown;
+    };
     const id = typeof jobId === 'string' && /^job_[a-z0-9]{8,40}$/.test(jobId) ? jobId : 'unknown';
     if (id !== 'unknown' && Number.isInteger(attempt)) {
       const job = await loadJob(this.deps.store, id);
       const run = job ? await loadRun<RunPlan>(this.deps.store, id, attempt as number) : undefined;
       if (job && run && run.executor === this.executorName(by) && job.attempts === attempt && !run.reportedAt) {
-        await this.finish(id, attempt as number, 'failed', [{ code: 'ERR_WORKER_OUTCOME_INVALID', message: 'the executor handed back an outcome off the run protocol' }]);
+        await this.finish(id, attempt as number, 'failed', [
+          { code: 'ERR_WORKER_OUTCOME_INVALID', message: 'the executor handed back an outcome off the run protocol' },
+        ]);
       }
     }
-    return this.refuse(by, 'ERR_WORKER_OUTCOME_INVALID', `the outcome does not follow the run protocol: ${why}`, id, 'outcome');
+    return this.refuse(
+      by,
+      'ERR_WORKER_OUTCOME_INVALID',
+      `the outcome does not follow the run protocol: ${why}`,
+      id,
+      'outcome',
+    );
   }
 
   /** The release decision, recorded with the output in one transaction (it sees every earlier output). */
-  private async release(job: StoredJob, run: StoredRun<RunPlan>, result: { columns: { name: string; type: string }[]; rows: import('../store/index.ts').JsonValue[][] }): Promise<void> {
+  private async release(
+    job: StoredJob,
+    run: StoredRun<RunPlan>,
+    result: { columns: { name: string; type: string }[]; rows: import('../store/index.ts').JsonValue[][] },
+  ): Promise<void> {
     const at = this.now().toISOString();
     const file = this.deps.outputs.fileFor(outputIdFor(job.id));
     try {
@@ -302,12 +453,30 @@ export class RunController {
         // committed while the query ran stops the release
         await this.deps.contracts.assertActive(tx, job.contractId);
         const decision = decideRelease({
-          plan: run.plan, result, terms: releaseTerms(claims, this.deps.policies), earlier: await this.deps.outputs.fingerprints(tx, job.contractId),
+          plan: run.plan,
+          result,
+          terms: releaseTerms(claims, this.deps.policies),
+          earlier: await this.deps.outputs.fingerprints(tx, job.contractId),
         });
         if (decision.decision === 'refused') {
-          await transition(tx, job.id, ['running'], 'rejected', {
-            reasons: [{ code: 'ERR_DISCLOSURE_REFUSED', message: decision.reasons.join('; '), layer: 'disclosure', rule: decision.refusedBy ?? 'disclosure' }], finishedAt: at,
-          }, { actor: SYSTEM_ACTOR, details: { reasons: ['ERR_DISCLOSURE_REFUSED'] } });
+          await transition(
+            tx,
+            job.id,
+            ['running'],
+            'rejected',
+            {
+              reasons: [
+                {
+                  code: 'ERR_DISCLOSURE_REFUSED',
+                  message: decision.reasons.join('; '),
+                  layer: 'disclosure',
+                  rule: decision.refusedBy ?? 'disclosure',
+                },
+              ],
+              finishedAt: at,
+            },
+            { actor: SYSTEM_ACTOR, details: { reasons: ['ERR_DISCLOSURE_REFUSED'] } },
+          );
           await refund(tx, job.id, 'job rejected: nothing released');
           return;
         }
@@ -327,7 +496,11 @@ export class RunController {
     if (!spec) return;
     let outcome: RunOutcome;
     try {
-      outcome = await executeRun(spec, { dataDir: this.deps.dataDir, tmpDir: path.join(this.deps.dataDir, 'tmp'), signal });
+      outcome = await executeRun(spec, {
+        dataDir: this.deps.dataDir,
+        tmpDir: path.join(this.deps.dataDir, 'tmp'),
+        signal,
+      });
     } catch (err) {
       if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
       throw err;
@@ -341,7 +514,16 @@ export class RunController {
     const e = reasonOf(err);
     const status: JobStatus = FAILED.includes(e.code) ? 'failed' : 'rejected';
     await this.deps.store.write(async (tx) => {
-      if (await transition(tx, job.id, ['queued', 'running'], status, { reasons: [e], finishedAt: this.now().toISOString() }, { actor: SYSTEM_ACTOR, details: { reasons: [e.code] } })) {
+      if (
+        await transition(
+          tx,
+          job.id,
+          ['queued', 'running'],
+          status,
+          { reasons: [e], finishedAt: this.now().toISOString() },
+          { actor: SYSTEM_ACTOR, details: { reasons: [e.code] } },
+        )
+      ) {
         await refund(tx, job.id, `job ${status}: nothing released`);
       }
     });
@@ -353,7 +535,14 @@ export class RunController {
     if (attempt >= attempts) return false;
     const requeued = await this.deps.store.write(async (tx) => {
       await markReported(tx, jobId, attempt, this.now().toISOString());
-      return transition(tx, jobId, ['running'], 'queued', { startedAt: null }, { actor: SYSTEM_ACTOR, action: 'job.retrying', reason: why, details: { attempt } });
+      return transition(
+        tx,
+        jobId,
+        ['running'],
+        'queued',
+        { startedAt: null },
+        { actor: SYSTEM_ACTOR, action: 'job.retrying', reason: why, details: { attempt } },
+      );
     });
     if (requeued) await this.deps.executor.enqueue(jobId, { delayMs: backoffMs * 2 ** (attempt - 1) });
     return requeued;
@@ -362,7 +551,16 @@ export class RunController {
   private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<void> {
     await this.deps.store.write(async (tx) => {
       await markReported(tx, jobId, attempt, this.now().toISOString());
-      if (await transition(tx, jobId, ['running'], status, { reasons, finishedAt: this.now().toISOString() }, { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } })) {
+      if (
+        await transition(
+          tx,
+          jobId,
+          ['running'],
+          status,
+          { reasons, finishedAt: this.now().toISOString() },
+          { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } },
+        )
+      ) {
         await refund(tx, jobId, `job ${status}: nothing released`);
       }
     });

@@ -33,18 +33,42 @@ export interface Evaluation {
 
 let runs = 0;
 
-export async function evaluateQuery(tools: { parser: SqlParser; binder: SchemaBinder }, input: EvaluationInput): Promise<Evaluation> {
+export async function evaluateQuery(
+  tools: { parser: SqlParser; binder: SchemaBinder },
+  input: EvaluationInput,
+): Promise<Evaluation> {
   const plan = await planRun(tools, input, input.layersOff);
   const jobId = `job_eval${process.pid}x${runs++}`;
-  const outcome = await executeRun({
-    jobId, attempt: 1, sql: plan.sql, snapshot: { contractId: 'ctr_evaluation', file: input.snapshotFile, sha256: '0'.repeat(64) },
-    limits: input.limits, lease: { expiresAt: new Date(Date.now() + input.limits.timeoutMs * 2).toISOString(), renewEveryMs: input.limits.timeoutMs },
-  }, { dataDir: input.dataDir, tmpDir: input.tmpDir, signal: input.signal ?? new AbortController().signal, layersOff: input.layersOff });
+  const outcome = await executeRun(
+    {
+      jobId,
+      attempt: 1,
+      sql: plan.sql,
+      snapshot: { contractId: 'ctr_evaluation', file: input.snapshotFile, sha256: '0'.repeat(64) },
+      limits: input.limits,
+      lease: {
+        expiresAt: new Date(Date.now() + input.limits.timeoutMs * 2).toISOString(),
+        renewEveryMs: input.limits.timeoutMs,
+      },
+    },
+    {
+      dataDir: input.dataDir,
+      tmpDir: input.tmpDir,
+      signal: input.signal ?? new AbortController().signal,
+      layersOff: input.layersOff,
+    },
+  );
   const checked = checkOutcome(plan, input.limits, outcome);
   if ('failure' in checked) {
     const f = checked.failure;
     throw new PdsError(f.code as ErrorCode, f.message, { extra: { layer: f.layer ?? 'none' } });
   }
-  const decision = decideRelease({ plan, result: checked.result, terms: input.terms, earlier: input.earlier ?? [], layersOff: input.layersOff });
+  const decision = decideRelease({
+    plan,
+    result: checked.result,
+    terms: input.terms,
+    earlier: input.earlier ?? [],
+    layersOff: input.layersOff,
+  });
   return { plan, decision };
 }

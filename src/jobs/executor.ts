@@ -41,7 +41,10 @@ export class EmbeddedExecutor implements Executor {
   private paused = false;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly concurrency: number, private readonly onError: (jobId: string, err: unknown) => void) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly onError: (jobId: string, err: unknown) => void,
+  ) {}
 
   async start(handler: JobHandler): Promise<void> {
     this.handler = handler;
@@ -51,7 +54,9 @@ export class EmbeddedExecutor implements Executor {
   async enqueue(jobId: string, opts: { delayMs?: number } = {}): Promise<void> {
     if (opts.delayMs) {
       // a process that stops meanwhile loses nothing: the job is `queued` in the store and recovered at start-up
-      setTimeout(() => { void this.enqueue(jobId); }, opts.delayMs).unref();
+      setTimeout(() => {
+        void this.enqueue(jobId);
+      }, opts.delayMs).unref();
       return;
     }
     if (this.waiting.includes(jobId) || this.running.has(jobId)) return;
@@ -102,7 +107,13 @@ export class EmbeddedExecutor implements Executor {
   }
 
   private pump(): void {
-    while (!this.stopped && !this.paused && this.handler && this.running.size < this.concurrency && this.waiting.length > 0) {
+    while (
+      !this.stopped &&
+      !this.paused &&
+      this.handler &&
+      this.running.size < this.concurrency &&
+      this.waiting.length > 0
+    ) {
       const jobId = this.waiting.shift()!;
       const controller = new AbortController();
       const done = this.handler(jobId, controller.signal)

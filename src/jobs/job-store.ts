@@ -74,10 +74,19 @@ type Row = Record<string, string | number | null>;
 
 function fromRow(r: Row): StoredJob {
   return {
-    id: String(r.id), contractId: String(r.contract_id), operatorOrg: String(r.operator_org), submittedBy: String(r.submitted_by),
-    name: (r.name as string | null) ?? null, sql: String(r.sql), status: r.status as JobStatus,
-    reasons: JSON.parse(String(r.reasons)) as JobReason[], outputId: (r.output_id as string | null) ?? null, attempts: Number(r.attempts),
-    createdAt: String(r.created_at), startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null,
+    id: String(r.id),
+    contractId: String(r.contract_id),
+    operatorOrg: String(r.operator_org),
+    submittedBy: String(r.submitted_by),
+    name: (r.name as string | null) ?? null,
+    sql: String(r.sql),
+    status: r.status as JobStatus,
+    reasons: JSON.parse(String(r.reasons)) as JobReason[],
+    outputId: (r.output_id as string | null) ?? null,
+    attempts: Number(r.attempts),
+    createdAt: String(r.created_at),
+    startedAt: (r.started_at as string | null) ?? null,
+    finishedAt: (r.finished_at as string | null) ?? null,
     ...(r.dp_params ? { dp: JSON.parse(String(r.dp_params)) as StoredJob['dp'] } : {}),
   };
 }
@@ -91,7 +100,18 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
   await tx.run(
     `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params)
      VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10)`,
-    [job.id, job.contractId, job.operatorOrg, job.submittedBy, job.name, job.sql, job.createdAt, job.idempotencyKey, job.requestSha256, job.dp ? JSON.stringify(job.dp) : null],
+    [
+      job.id,
+      job.contractId,
+      job.operatorOrg,
+      job.submittedBy,
+      job.name,
+      job.sql,
+      job.createdAt,
+      job.idempotencyKey,
+      job.requestSha256,
+      job.dp ? JSON.stringify(job.dp) : null,
+    ],
   );
   await appendAudit(tx, { ...audit, action: audit.action ?? 'job.submitted', objectType: 'job', objectId: job.id });
 }
@@ -100,12 +120,22 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
  * Moves a job from one of `from` to `to`, setting `facts`, and records it; answers false (and
  * changes nothing) when the job is in none of `from`.
  */
-export async function transition(tx: Tx, id: string, from: readonly JobStatus[], to: JobStatus, facts: TransitionFacts, audit: TransitionAudit): Promise<boolean> {
+export async function transition(
+  tx: Tx,
+  id: string,
+  from: readonly JobStatus[],
+  to: JobStatus,
+  facts: TransitionFacts,
+  audit: TransitionAudit,
+): Promise<boolean> {
   const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
   if (!cur || !from.includes(cur.status as JobStatus)) return false;
   const sets = ['status = $2'];
   const params: (string | number | null)[] = [id, to];
-  const set = (column: string, value: string | number | null) => { params.push(value); sets.push(`${column} = $${params.length}`); };
+  const set = (column: string, value: string | number | null) => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}`);
+  };
   if (facts.reasons !== undefined) set('reasons', JSON.stringify(facts.reasons));
   if (facts.outputId !== undefined) set('output_id', facts.outputId);
   if (facts.startedAt !== undefined) set('started_at', facts.startedAt);
@@ -118,10 +148,13 @@ export async function transition(tx: Tx, id: string, from: readonly JobStatus[],
 }
 
 /** Unfinished jobs, oldest first, with the lease of their current run (BullMQ reconciliation). */
-export async function unfinishedJobs(reader: Reader): Promise<{ id: string; status: 'queued' | 'running'; leaseExpiresAt: string | null }[]> {
+export async function unfinishedJobs(
+  reader: Reader,
+): Promise<{ id: string; status: 'queued' | 'running'; leaseExpiresAt: string | null }[]> {
   const rows = await reader.all<{ id: string; status: 'queued' | 'running'; lease_expires_at: string | null }>(
     `SELECT j.id, j.status, r.lease_expires_at FROM jobs j LEFT JOIN job_runs r ON r.job_id = j.id AND r.attempt = j.attempts
-     WHERE j.status IN ('queued', 'running') ORDER BY j.created_at`);
+     WHERE j.status IN ('queued', 'running') ORDER BY j.created_at`,
+  );
   return rows.map((r) => ({ id: r.id, status: r.status, leaseExpiresAt: r.lease_expires_at }));
 }
 
@@ -131,7 +164,9 @@ export async function jobsIn(reader: Reader, statuses: readonly JobStatus[], con
   const placeholders = statuses.map((_, i) => `$${i + 1}`).join(', ');
   if (contractId) params.push(contractId);
   const rows = await reader.all<{ id: string }>(
-    `SELECT id FROM jobs WHERE status IN (${placeholders})${contractId ? ` AND contract_id = $${params.length}` : ''} ORDER BY created_at`, params);
+    `SELECT id FROM jobs WHERE status IN (${placeholders})${contractId ? ` AND contract_id = $${params.length}` : ''} ORDER BY created_at`,
+    params,
+  );
   return rows.map((r) => r.id);
 }
 
@@ -149,16 +184,23 @@ export interface StoredRun<P> {
 }
 
 export async function openRun<P>(tx: Tx, run: Omit<StoredRun<P>, 'reportedAt'>): Promise<void> {
-  await tx.run('INSERT INTO job_runs (job_id, attempt, executor, plan, claimed_at, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [run.jobId, run.attempt, run.executor, JSON.stringify(run.plan), run.claimedAt, run.leaseExpiresAt]);
+  await tx.run(
+    'INSERT INTO job_runs (job_id, attempt, executor, plan, claimed_at, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [run.jobId, run.attempt, run.executor, JSON.stringify(run.plan), run.claimedAt, run.leaseExpiresAt],
+  );
 }
 
 export async function loadRun<P>(reader: Reader, jobId: string, attempt: number): Promise<StoredRun<P> | undefined> {
   const r = await reader.one<Row>('SELECT * FROM job_runs WHERE job_id = $1 AND attempt = $2', [jobId, attempt]);
   if (!r) return undefined;
   return {
-    jobId, attempt, executor: String(r.executor), plan: JSON.parse(String(r.plan)) as P, claimedAt: String(r.claimed_at),
-    leaseExpiresAt: String(r.lease_expires_at), reportedAt: (r.reported_at as string | null) ?? null,
+    jobId,
+    attempt,
+    executor: String(r.executor),
+    plan: JSON.parse(String(r.plan)) as P,
+    claimedAt: String(r.claimed_at),
+    leaseExpiresAt: String(r.lease_expires_at),
+    reportedAt: (r.reported_at as string | null) ?? null,
   };
 }
 

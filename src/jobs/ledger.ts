@@ -16,28 +16,52 @@ export function toMicro(epsilon: number): number {
 }
 
 export async function spentMicro(tx: Pick<Tx, 'one'>, contractId: string): Promise<number> {
-  const row = await tx.one<{ s: number | null }>('SELECT sum(epsilon_micro) AS s FROM privacy_ledger WHERE contract_id = $1', [contractId]);
+  const row = await tx.one<{ s: number | null }>(
+    'SELECT sum(epsilon_micro) AS s FROM privacy_ledger WHERE contract_id = $1',
+    [contractId],
+  );
   return Number(row?.s ?? 0);
 }
 
 /** Refuses with ERR_BUDGET_EXHAUSTED when `epsilon` more would pass the budget; answers what is spent (in millionths). */
-export async function assertBudget(reader: Pick<Tx, 'one'>, contractId: string, epsilon: number, budget: number): Promise<number> {
+export async function assertBudget(
+  reader: Pick<Tx, 'one'>,
+  contractId: string,
+  epsilon: number,
+  budget: number,
+): Promise<number> {
   const spent = await spentMicro(reader, contractId);
   if (spent + toMicro(epsilon) > toMicro(budget)) {
-    throw new PdsError('ERR_BUDGET_EXHAUSTED', `contract ${contractId} has spent ε ${spent / MICRO} of ${budget}; this query needs ${epsilon}`, {
-      extra: { epsilonSpent: spent / MICRO, epsilonBudget: budget, epsilonRequested: epsilon },
-    });
+    throw new PdsError(
+      'ERR_BUDGET_EXHAUSTED',
+      `contract ${contractId} has spent ε ${spent / MICRO} of ${budget}; this query needs ${epsilon}`,
+      {
+        extra: { epsilonSpent: spent / MICRO, epsilonBudget: budget, epsilonRequested: epsilon },
+      },
+    );
   }
   return spent;
 }
 
 /** Charges `epsilon` for a job, or refuses with ERR_BUDGET_EXHAUSTED; idempotent per job. */
-export async function charge(tx: Tx, input: { contractId: string; jobId: string; epsilon: number; delta: number; budget: number; at: string }): Promise<void> {
+export async function charge(
+  tx: Tx,
+  input: { contractId: string; jobId: string; epsilon: number; delta: number; budget: number; at: string },
+): Promise<void> {
   if (await tx.one('SELECT 1 AS x FROM privacy_ledger WHERE job_id = $1', [input.jobId])) return;
   const spent = await assertBudget(tx, input.contractId, input.epsilon, input.budget);
   const want = toMicro(input.epsilon);
-  await tx.run('INSERT INTO privacy_ledger (job_id, contract_id, epsilon_micro, delta, charged_at) VALUES ($1, $2, $3, $4, $5)', [input.jobId, input.contractId, want, input.delta, input.at]);
-  await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'privacy.charged', objectType: 'contract', objectId: input.contractId, details: { jobId: input.jobId, epsilon: input.epsilon, delta: input.delta, spentAfter: (spent + want) / MICRO } });
+  await tx.run(
+    'INSERT INTO privacy_ledger (job_id, contract_id, epsilon_micro, delta, charged_at) VALUES ($1, $2, $3, $4, $5)',
+    [input.jobId, input.contractId, want, input.delta, input.at],
+  );
+  await appendAudit(tx, {
+    actor: SYSTEM_ACTOR,
+    action: 'privacy.charged',
+    objectType: 'contract',
+    objectId: input.contractId,
+    details: { jobId: input.jobId, epsilon: input.epsilon, delta: input.delta, spentAfter: (spent + want) / MICRO },
+  });
 }
 
 /**
@@ -45,8 +69,18 @@ export async function charge(tx: Tx, input: { contractId: string; jobId: string;
  * and nothing was (a refused shape, a failure, a cancellation).
  */
 export async function refund(tx: Tx, jobId: string, why: string): Promise<void> {
-  const row = await tx.one<{ contract_id: string; epsilon_micro: number }>('SELECT contract_id, epsilon_micro FROM privacy_ledger WHERE job_id = $1', [jobId]);
+  const row = await tx.one<{ contract_id: string; epsilon_micro: number }>(
+    'SELECT contract_id, epsilon_micro FROM privacy_ledger WHERE job_id = $1',
+    [jobId],
+  );
   if (!row) return;
   await tx.run('DELETE FROM privacy_ledger WHERE job_id = $1', [jobId]);
-  await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'privacy.refunded', objectType: 'contract', objectId: row.contract_id, reason: why, details: { jobId, epsilon: Number(row.epsilon_micro) / MICRO } });
+  await appendAudit(tx, {
+    actor: SYSTEM_ACTOR,
+    action: 'privacy.refunded',
+    objectType: 'contract',
+    objectId: row.contract_id,
+    reason: why,
+    details: { jobId, epsilon: Number(row.epsilon_micro) / MICRO },
+  });
 }

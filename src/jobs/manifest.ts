@@ -34,25 +34,64 @@ const Scalar = Type.Union([Type.String(), Type.Number()]);
 
 /** The shape a manifest's claims must have to be opened. */
 export const ManifestSchema = Type.Object({
-  output: Type.Object({ id: Type.String(), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }), format: Type.Literal('text/csv'), rows: Type.Integer({ minimum: 0 }), columns: Type.Array(Type.String()) }),
-  contractId: Type.String(), jobId: Type.String(), sqlSha256: Type.String(), snapshotHash: Type.String(), policyHash: Type.String(),
-  checks: Type.Array(Type.Object({ check: Type.String(), params: Type.Record(Type.String(), Scalar), passed: Type.Boolean(), effect: Type.String() })),
-  cellsSuppressed: Type.Integer({ minimum: 0 }), epsilonSpent: Type.Number({ minimum: 0 }), ranBy: Type.String(),
-  dataSources: Type.Array(Type.Object({ dataset: Type.String(), provider: Type.String(), providerName: Type.String() })),
-  releasedAt: Type.String(), releasedBy: Type.String(), reviewers: Type.Optional(Type.Array(Type.String())),
+  output: Type.Object({
+    id: Type.String(),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    format: Type.Literal('text/csv'),
+    rows: Type.Integer({ minimum: 0 }),
+    columns: Type.Array(Type.String()),
+  }),
+  contractId: Type.String(),
+  jobId: Type.String(),
+  sqlSha256: Type.String(),
+  snapshotHash: Type.String(),
+  policyHash: Type.String(),
+  checks: Type.Array(
+    Type.Object({
+      check: Type.String(),
+      params: Type.Record(Type.String(), Scalar),
+      passed: Type.Boolean(),
+      effect: Type.String(),
+    }),
+  ),
+  cellsSuppressed: Type.Integer({ minimum: 0 }),
+  epsilonSpent: Type.Number({ minimum: 0 }),
+  ranBy: Type.String(),
+  dataSources: Type.Array(
+    Type.Object({ dataset: Type.String(), provider: Type.String(), providerName: Type.String() }),
+  ),
+  releasedAt: Type.String(),
+  releasedBy: Type.String(),
+  reviewers: Type.Optional(Type.Array(Type.String())),
 });
 
 export async function signManifest(key: SigningKey, m: Manifest, operatorOrg: string): Promise<string> {
-  return seal(key, { ...m }, { typ: MANIFEST_TYP, issuer: CONTRACT_ISSUER, subject: operatorOrg, jti: m.output.id, issuedAt: Math.floor(Date.parse(m.releasedAt) / 1000) });
+  return seal(
+    key,
+    { ...m },
+    {
+      typ: MANIFEST_TYP,
+      issuer: CONTRACT_ISSUER,
+      subject: operatorOrg,
+      jti: m.output.id,
+      issuedAt: Math.floor(Date.parse(m.releasedAt) / 1000),
+    },
+  );
 }
 
 /** Verifies a manifest against a key or a JWKS; pinned to EdDSA and the manifest `typ`. */
 export async function verifyManifest(jws: string, key: CryptoKey | JWTVerifyGetKey): Promise<Manifest & JWTPayload> {
   try {
-    return await openSealed<Manifest>(jws, key, ManifestSchema, { typ: MANIFEST_TYP, issuer: CONTRACT_ISSUER, requiredClaims: ['jti', 'iat'] });
+    return await openSealed<Manifest>(jws, key, ManifestSchema, {
+      typ: MANIFEST_TYP,
+      issuer: CONTRACT_ISSUER,
+      requiredClaims: ['jti', 'iat'],
+    });
   } catch (err) {
-    if (err instanceof SealedClaimsInvalid) throw new PdsError('ERR_VALIDATION', `manifest does not verify (${err.message})`, { cause: err });
-    if (err instanceof joseErrors.JOSEError) throw new PdsError('ERR_VALIDATION', `manifest does not verify (${err.code})`, { cause: err });
+    if (err instanceof SealedClaimsInvalid)
+      throw new PdsError('ERR_VALIDATION', `manifest does not verify (${err.message})`, { cause: err });
+    if (err instanceof joseErrors.JOSEError)
+      throw new PdsError('ERR_VALIDATION', `manifest does not verify (${err.code})`, { cause: err });
     throw err;
   }
 }

@@ -1,11 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { actorOf, canSeeOperatorWork, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import {
+  actorOf,
+  canSeeOperatorWork,
+  type ContractService,
+  type Principal,
+  type VerifiedContract,
+} from '../contracts/index.ts';
 import type { CheckReport, Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { openInstance, quoteLiteral, withConnection, exec, quoteIdent, type JsonValue, type Store, type Tx } from '../store/index.ts';
+import {
+  openInstance,
+  quoteLiteral,
+  withConnection,
+  exec,
+  quoteIdent,
+  type JsonValue,
+  type Store,
+  type Tx,
+} from '../store/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { toCsv } from './csv.ts';
 import { signManifest, type Manifest } from './manifest.ts';
@@ -46,7 +61,6 @@ export const APPROVALS_TO_RELEASE = 2;
 
 type Row = Record<string, string | number | null>;
 
-
 interface StoredOutput extends Omit<OutputView, 'reviews'> {
   operatorOrg: string;
   file: string;
@@ -55,10 +69,24 @@ interface StoredOutput extends Omit<OutputView, 'reviews'> {
 }
 
 export class OutputService {
-  constructor(private readonly deps: { store: Store; keys: KeyRing; contracts: ContractService; dataDir: string; now: () => Date }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      keys: KeyRing;
+      contracts: ContractService;
+      dataDir: string;
+      now: () => Date;
+    },
+  ) {}
 
   /** Signs the manifest of an output being released; `releasedBy` is 'auto' or the reviewers. */
-  async sign(draft: ManifestDraft, releasedAt: string, releasedBy: string, operatorOrg: string, reviewers?: string[]): Promise<string> {
+  async sign(
+    draft: ManifestDraft,
+    releasedAt: string,
+    releasedBy: string,
+    operatorOrg: string,
+    reviewers?: string[],
+  ): Promise<string> {
     const manifest: Manifest = { ...draft, releasedAt, releasedBy, ...(reviewers ? { reviewers } : {}) };
     return signManifest(this.deps.keys.bureau, manifest, operatorOrg);
   }
@@ -79,40 +107,106 @@ export class OutputService {
    * writes its data, signs the manifest when it is released, and moves the job to released or
    * held. The caller discards `file` if the transaction does not commit.
    */
-  async record(tx: Tx, input: { job: { id: string; contractId: string; operatorOrg: string; sql: string }; claims: VerifiedContract; decision: ReleaseDecision; at: string; ranBy: string; file: string }): Promise<void> {
+  async record(
+    tx: Tx,
+    input: {
+      job: { id: string; contractId: string; operatorOrg: string; sql: string };
+      claims: VerifiedContract;
+      decision: ReleaseDecision;
+      at: string;
+      ranBy: string;
+      file: string;
+    },
+  ): Promise<void> {
     const { job, claims, decision: d, at, file } = input;
     const outputId = outputIdFor(job.id);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const csv = toCsv(d.columns.map((c) => c.name), d.rows);
+    const csv = toCsv(
+      d.columns.map((c) => c.name),
+      d.rows,
+    );
     const csvSha256 = sha256(csv);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: d.columns, rows: d.rows }), { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
     const release = d.decision === 'released';
     const draft: ManifestDraft = {
-      output: { id: outputId, sha256: csvSha256, format: 'text/csv', rows: d.rows.length, columns: d.columns.map((c) => c.name) },
-      contractId: job.contractId, jobId: job.id, sqlSha256: sha256(job.sql), snapshotHash: claims.snapshot.hash, policyHash: claims.policyHash,
-      checks: d.checks, cellsSuppressed: d.cellsSuppressed, epsilonSpent: d.epsilonSpent, ranBy: input.ranBy,
-      dataSources: claims.datasets.map((ds) => ({ dataset: ds.dataset, provider: ds.provider, providerName: ds.providerName })),
+      output: {
+        id: outputId,
+        sha256: csvSha256,
+        format: 'text/csv',
+        rows: d.rows.length,
+        columns: d.columns.map((c) => c.name),
+      },
+      contractId: job.contractId,
+      jobId: job.id,
+      sqlSha256: sha256(job.sql),
+      snapshotHash: claims.snapshot.hash,
+      policyHash: claims.policyHash,
+      checks: d.checks,
+      cellsSuppressed: d.cellsSuppressed,
+      epsilonSpent: d.epsilonSpent,
+      ranBy: input.ranBy,
+      dataSources: claims.datasets.map((ds) => ({
+        dataset: ds.dataset,
+        provider: ds.provider,
+        providerName: ds.providerName,
+      })),
     };
     const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
     const status = release ? 'released' : 'held';
     await tx.run(
       `INSERT INTO outputs (id, job_id, contract_id, operator_org, status, columns, row_count, cells_suppressed, checks, sha256, file, manifest_jws, released_at, released_by, created_at, held_because, manifest_draft, units_fingerprint)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-      [outputId, job.id, job.contractId, job.operatorOrg, status, JSON.stringify(d.columns), d.rows.length, d.cellsSuppressed, JSON.stringify(d.checks), csvSha256, file, jws,
-        release ? at : null, release ? 'auto' : null, at, release ? null : JSON.stringify(d.reasons), JSON.stringify(draft), d.fingerprint ? JSON.stringify(d.fingerprint) : null],
+      [
+        outputId,
+        job.id,
+        job.contractId,
+        job.operatorOrg,
+        status,
+        JSON.stringify(d.columns),
+        d.rows.length,
+        d.cellsSuppressed,
+        JSON.stringify(d.checks),
+        csvSha256,
+        file,
+        jws,
+        release ? at : null,
+        release ? 'auto' : null,
+        at,
+        release ? null : JSON.stringify(d.reasons),
+        JSON.stringify(draft),
+        d.fingerprint ? JSON.stringify(d.fingerprint) : null,
+      ],
     );
-    await transition(tx, job.id, ['running'], status, { outputId, finishedAt: at }, { actor: SYSTEM_ACTOR, details: { outputId, ranBy: input.ranBy } });
+    await transition(
+      tx,
+      job.id,
+      ['running'],
+      status,
+      { outputId, finishedAt: at },
+      { actor: SYSTEM_ACTOR, details: { outputId, ranBy: input.ranBy } },
+    );
     await appendAudit(tx, {
-      actor: SYSTEM_ACTOR, action: `output.${status}`, objectType: 'output', objectId: outputId,
-      details: { sha256: csvSha256, rows: d.rows.length, cellsSuppressed: d.cellsSuppressed, checks: d.checks.map((c) => c.check), ranBy: input.ranBy },
+      actor: SYSTEM_ACTOR,
+      action: `output.${status}`,
+      objectType: 'output',
+      objectId: outputId,
+      details: {
+        sha256: csvSha256,
+        rows: d.rows.length,
+        cellsSuppressed: d.cellsSuppressed,
+        checks: d.checks.map((c) => c.check),
+        ranBy: input.ranBy,
+      },
     });
   }
 
   /** Fingerprints of the contract's latest released or held outputs, for the differencing check. */
   async fingerprints(tx: Tx, contractId: string): Promise<{ outputId: string; fingerprint: Fingerprint }[]> {
     const rows = await tx.all<{ id: string; units_fingerprint: string }>(
-      `SELECT id, units_fingerprint FROM outputs WHERE contract_id = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL ORDER BY created_at DESC LIMIT 200`, [contractId]);
+      `SELECT id, units_fingerprint FROM outputs WHERE contract_id = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL ORDER BY created_at DESC LIMIT 200`,
+      [contractId],
+    );
     return rows.map((r) => ({ outputId: r.id, fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint }));
   }
 
@@ -120,18 +214,37 @@ export class OutputService {
     const r = await (tx ?? this.deps.store).one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
     if (!r) return undefined;
     return {
-      id, jobId: String(r.job_id), contractId: String(r.contract_id), status: r.status as OutputView['status'],
-      columns: JSON.parse(String(r.columns)) as OutputView['columns'], rowCount: Number(r.row_count), cellsSuppressed: Number(r.cells_suppressed),
-      checks: JSON.parse(String(r.checks)) as CheckReport[], heldBecause: r.held_because ? JSON.parse(String(r.held_because)) as string[] : [],
-      sha256: String(r.sha256), releasedAt: (r.released_at as string | null) ?? null, releasedBy: (r.released_by as string | null) ?? null,
-      createdAt: String(r.created_at), operatorOrg: String(r.operator_org), file: String(r.file),
-      manifestJws: (r.manifest_jws as string | null) ?? null, draft: r.manifest_draft ? JSON.parse(String(r.manifest_draft)) as ManifestDraft : null,
+      id,
+      jobId: String(r.job_id),
+      contractId: String(r.contract_id),
+      status: r.status as OutputView['status'],
+      columns: JSON.parse(String(r.columns)) as OutputView['columns'],
+      rowCount: Number(r.row_count),
+      cellsSuppressed: Number(r.cells_suppressed),
+      checks: JSON.parse(String(r.checks)) as CheckReport[],
+      heldBecause: r.held_because ? (JSON.parse(String(r.held_because)) as string[]) : [],
+      sha256: String(r.sha256),
+      releasedAt: (r.released_at as string | null) ?? null,
+      releasedBy: (r.released_by as string | null) ?? null,
+      createdAt: String(r.created_at),
+      operatorOrg: String(r.operator_org),
+      file: String(r.file),
+      manifestJws: (r.manifest_jws as string | null) ?? null,
+      draft: r.manifest_draft ? (JSON.parse(String(r.manifest_draft)) as ManifestDraft) : null,
     };
   }
 
   private async reviews(id: string, tx?: Tx): Promise<OutputView['reviews']> {
-    const rows = await (tx ?? this.deps.store).all<Row>('SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at', [id]);
-    return rows.map((r) => ({ reviewer: String(r.reviewer), decision: r.decision as 'approve' | 'reject', reason: (r.reason as string | null) ?? null, reviewedAt: String(r.reviewed_at) }));
+    const rows = await (tx ?? this.deps.store).all<Row>(
+      'SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at',
+      [id],
+    );
+    return rows.map((r) => ({
+      reviewer: String(r.reviewer),
+      decision: r.decision as 'approve' | 'reject',
+      reason: (r.reason as string | null) ?? null,
+      reviewedAt: String(r.reviewed_at),
+    }));
   }
 
   private async view(o: StoredOutput, tx?: Tx): Promise<OutputView> {
@@ -154,10 +267,22 @@ export class OutputService {
   async list(p: Principal, filter: { status?: OutputView['status']; contractId?: string }): Promise<OutputView[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (!p.roles.includes('bureau') && !p.roles.includes('risk')) { params.push(p.org); where.push(`operator_org = $${params.length}`); }
-    if (filter.status) { params.push(filter.status); where.push(`status = $${params.length}`); }
-    if (filter.contractId) { params.push(filter.contractId); where.push(`contract_id = $${params.length}`); }
-    const rows = await this.deps.store.all<{ id: string }>(`SELECT id FROM outputs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at LIMIT 500`, params);
+    if (!p.roles.includes('bureau') && !p.roles.includes('risk')) {
+      params.push(p.org);
+      where.push(`operator_org = $${params.length}`);
+    }
+    if (filter.status) {
+      params.push(filter.status);
+      where.push(`status = $${params.length}`);
+    }
+    if (filter.contractId) {
+      params.push(filter.contractId);
+      where.push(`contract_id = $${params.length}`);
+    }
+    const rows = await this.deps.store.all<{ id: string }>(
+      `SELECT id FROM outputs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at LIMIT 500`,
+      params,
+    );
     const out: OutputView[] = [];
     for (const { id } of rows) out.push(await this.view((await this.load(id))!));
     return out;
@@ -165,7 +290,8 @@ export class OutputService {
 
   async manifest(p: Principal, id: string): Promise<string> {
     const o = await this.visible(p, id);
-    if (o.status !== 'released' || !o.manifestJws) throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
+    if (o.status !== 'released' || !o.manifestJws)
+      throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
     return o.manifestJws;
   }
 
@@ -173,9 +299,16 @@ export class OutputService {
    * A bureau user's review of a held output: one rejection (with a reason) ends it; the second
    * approval by a *different* user releases it, signed, if the contract is still active.
    */
-  async review(p: Principal, id: string, input: { decision: 'approve' | 'reject'; reason?: string }, requestId?: string): Promise<OutputView> {
+  async review(
+    p: Principal,
+    id: string,
+    input: { decision: 'approve' | 'reject'; reason?: string },
+    requestId?: string,
+  ): Promise<OutputView> {
     if (input.decision === 'reject' && !input.reason?.trim()) {
-      throw new PdsError('ERR_VALIDATION', 'a rejection needs a reason', { errors: [{ field: '/body/reason', message: 'required when decision is reject' }] });
+      throw new PdsError('ERR_VALIDATION', 'a rejection needs a reason', {
+        errors: [{ field: '/body/reason', message: 'required when decision is reject' }],
+      });
     }
     const actor: Actor = actorOf(p, 'bureau');
     let removeFile: string | undefined;
@@ -183,24 +316,64 @@ export class OutputService {
       const o = await this.load(id, tx);
       if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
       if (o.status !== 'held') throw new PdsError('ERR_OUTPUT_NOT_HELD', `output ${id} is ${o.status}`);
-      const mine = await tx.one('SELECT 1 AS x FROM output_reviews WHERE output_id = $1 AND reviewer = $2', [id, p.sub]);
-      if (mine) throw new PdsError('ERR_REVIEW_DUPLICATE', `${p.sub} has already reviewed output ${id}; the next approval must come from another bureau user`);
+      const mine = await tx.one('SELECT 1 AS x FROM output_reviews WHERE output_id = $1 AND reviewer = $2', [
+        id,
+        p.sub,
+      ]);
+      if (mine)
+        throw new PdsError(
+          'ERR_REVIEW_DUPLICATE',
+          `${p.sub} has already reviewed output ${id}; the next approval must come from another bureau user`,
+        );
       const at = this.deps.now().toISOString();
-      await tx.run('INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)', [id, p.sub, input.decision, input.reason ?? null, at]);
-      await appendAudit(tx, { actor, action: `output.review.${input.decision}`, objectType: 'output', objectId: id, requestId, reason: input.reason });
+      await tx.run(
+        'INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)',
+        [id, p.sub, input.decision, input.reason ?? null, at],
+      );
+      await appendAudit(tx, {
+        actor,
+        action: `output.review.${input.decision}`,
+        objectType: 'output',
+        objectId: id,
+        requestId,
+        reason: input.reason,
+      });
       if (input.decision === 'reject') {
         await tx.run(`UPDATE outputs SET status = 'rejected' WHERE id = $1`, [id]);
-        await this.finishJob(tx, o.jobId, 'rejected', [{ code: 'ERR_OUTPUT_REJECTED', message: `rejected by a reviewer: ${input.reason!}` }], at);
-        await appendAudit(tx, { actor, action: 'output.rejected', objectType: 'output', objectId: id, requestId, reason: input.reason });
+        await this.finishJob(
+          tx,
+          o.jobId,
+          'rejected',
+          [{ code: 'ERR_OUTPUT_REJECTED', message: `rejected by a reviewer: ${input.reason!}` }],
+          at,
+        );
+        await appendAudit(tx, {
+          actor,
+          action: 'output.rejected',
+          objectType: 'output',
+          objectId: id,
+          requestId,
+          reason: input.reason,
+        });
         removeFile = o.file;
       } else {
         const approvals = (await this.reviews(id, tx)).filter((r) => r.decision === 'approve').map((r) => r.reviewer);
         if (approvals.length >= APPROVALS_TO_RELEASE) {
           await this.deps.contracts.assertActive(tx, o.contractId);
           const jws = await this.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
-          await tx.run(`UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`, [jws, at, approvals.join(', '), id]);
+          await tx.run(
+            `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
+            [jws, at, approvals.join(', '), id],
+          );
           await this.finishJob(tx, o.jobId, 'released', [], at);
-          await appendAudit(tx, { actor, action: 'output.released', objectType: 'output', objectId: id, requestId, details: { sha256: o.sha256, reviewers: approvals } });
+          await appendAudit(tx, {
+            actor,
+            action: 'output.released',
+            objectType: 'output',
+            objectId: id,
+            requestId,
+            details: { sha256: o.sha256, reviewers: approvals },
+          });
         }
       }
       return this.view((await this.load(id, tx))!, tx);
@@ -209,7 +382,13 @@ export class OutputService {
     return view;
   }
 
-  private async finishJob(tx: Tx, jobId: string, status: 'released' | 'rejected', reasons: JobReason[], at: string): Promise<void> {
+  private async finishJob(
+    tx: Tx,
+    jobId: string,
+    status: 'released' | 'rejected',
+    reasons: JobReason[],
+    at: string,
+  ): Promise<void> {
     await transition(tx, jobId, ['held'], status, { reasons, finishedAt: at }, { actor: SYSTEM_ACTOR });
   }
 
@@ -217,22 +396,46 @@ export class OutputService {
    * The data: a released output to its own operator; a held one to bureau reviewers. Anyone else,
    * and an operator asking for data not released, gets 404. Every read is recorded.
    */
-  async data(p: Principal, id: string, format: OutputFormat, requestId?: string): Promise<{ body: Buffer | string; contentType: string }> {
+  async data(
+    p: Principal,
+    id: string,
+    format: OutputFormat,
+    requestId?: string,
+  ): Promise<{ body: Buffer | string; contentType: string }> {
     const o = await this.visible(p, id);
     const owner = p.roles.includes('operator') && p.org === o.operatorOrg;
     const reviewer = p.roles.includes('bureau') && o.status === 'held';
-    if (!(owner && o.status === 'released') && !reviewer) throw new PdsError('ERR_NOT_FOUND', `output ${id} has no data for you`);
-    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as { columns: { name: string; type: string }[]; rows: JsonValue[][] };
-    const csv = toCsv(data.columns.map((c) => c.name), data.rows);
-    if (sha256(csv) !== o.sha256) throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
-    await this.deps.store.write((tx) => appendAudit(tx, {
-      actor: actorOf(p, owner ? 'operator' : 'bureau'), action: owner ? 'output.downloaded' : 'output.inspected', objectType: 'output', objectId: id, requestId, details: { format },
-    }));
+    if (!(owner && o.status === 'released') && !reviewer)
+      throw new PdsError('ERR_NOT_FOUND', `output ${id} has no data for you`);
+    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
+      columns: { name: string; type: string }[];
+      rows: JsonValue[][];
+    };
+    const csv = toCsv(
+      data.columns.map((c) => c.name),
+      data.rows,
+    );
+    if (sha256(csv) !== o.sha256)
+      throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
+    await this.deps.store.write((tx) =>
+      appendAudit(tx, {
+        actor: actorOf(p, owner ? 'operator' : 'bureau'),
+        action: owner ? 'output.downloaded' : 'output.inspected',
+        objectType: 'output',
+        objectId: id,
+        requestId,
+        details: { format },
+      }),
+    );
     if (format === 'json') {
       const names = data.columns.map((c) => c.name);
-      return { body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))), contentType: 'application/json' };
+      return {
+        body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))),
+        contentType: 'application/json',
+      };
     }
-    if (format === 'parquet') return { body: await this.parquet(id, data.columns, csv), contentType: 'application/vnd.apache.parquet' };
+    if (format === 'parquet')
+      return { body: await this.parquet(id, data.columns, csv), contentType: 'application/vnd.apache.parquet' };
     return { body: csv, contentType: 'text/csv; charset=utf-8' };
   }
 
@@ -247,8 +450,12 @@ export class OutputService {
       const types = `{${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
       const instance = await openInstance(':memory:', { threads: '1' });
       try {
-        await withConnection(instance, (conn) => exec(conn,
-          `COPY (SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_csv(${quoteLiteral(src)}, header = true, columns = ${types})) TO ${quoteLiteral(dst)} (FORMAT parquet)`));
+        await withConnection(instance, (conn) =>
+          exec(
+            conn,
+            `COPY (SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_csv(${quoteLiteral(src)}, header = true, columns = ${types})) TO ${quoteLiteral(dst)} (FORMAT parquet)`,
+          ),
+        );
       } finally {
         instance.closeSync();
       }

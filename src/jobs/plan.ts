@@ -1,7 +1,14 @@
 import { isPdsError, PdsError } from '../errors/index.ts';
 import {
-  analyseQuery, unitsColumnName,
-  type Analysis, type BoundColumn, type QueryMode, type SandboxLayer, type SchemaBinder, type SqlParser, type SqlPolicy,
+  analyseQuery,
+  unitsColumnName,
+  type Analysis,
+  type BoundColumn,
+  type QueryMode,
+  type SandboxLayer,
+  type SchemaBinder,
+  type SqlParser,
+  type SqlPolicy,
 } from '../sandbox/index.ts';
 
 /**
@@ -35,14 +42,29 @@ export function atLayer(err: unknown, layer: SandboxLayer): unknown {
 }
 
 /** Analyses, rewrites and binds a job's SQL; a refusal is a PdsError at the analysis layer. */
-export async function planRun(tools: { parser: SqlParser; binder: SchemaBinder }, input: PlanInput, layersOff?: ReadonlySet<SandboxLayer>): Promise<RunPlan> {
+export async function planRun(
+  tools: { parser: SqlParser; binder: SchemaBinder },
+  input: PlanInput,
+  layersOff?: ReadonlySet<SandboxLayer>,
+): Promise<RunPlan> {
   // a per-run name: a query that somehow skipped the rewrite cannot forge the column disclosure control trusts
   const unitsColumn = unitsColumnName();
   if (layersOff?.has('analysis')) {
-    return { sql: input.sql, mode: input.mode, tables: [], unitsColumn: input.mode === 'aggregate' ? unitsColumn : null, expected: null };
+    return {
+      sql: input.sql,
+      mode: input.mode,
+      tables: [],
+      unitsColumn: input.mode === 'aggregate' ? unitsColumn : null,
+      expected: null,
+    };
   }
   try {
-    const analysis = await analyseQuery(tools.parser, input.sql, input.mode, input.policy, { maxSqlBytes: input.maxSqlBytes, unitsColumn, dominanceN: input.dominanceN, dp: input.dp });
+    const analysis = await analyseQuery(tools.parser, input.sql, input.mode, input.policy, {
+      maxSqlBytes: input.maxSqlBytes,
+      unitsColumn,
+      dominanceN: input.dominanceN,
+      dp: input.dp,
+    });
     const expected = await tools.binder.describe(input.schema.key, input.schema.tables, analysis.sql);
     return { ...analysis, expected };
   } catch (err) {

@@ -1,4 +1,11 @@
-import { applyDisclosureControl, applyDp, checkDifferencing, scanIdentifiers, type CheckReport, type Fingerprint } from '../disclosure/index.ts';
+import {
+  applyDisclosureControl,
+  applyDp,
+  checkDifferencing,
+  scanIdentifiers,
+  type CheckReport,
+  type Fingerprint,
+} from '../disclosure/index.ts';
 import type { VerifiedContract } from '../contracts/index.ts';
 import type { JsonValue, ReadResult } from '../store/index.ts';
 import type { Policies } from '../policies/index.ts';
@@ -28,10 +35,16 @@ export interface ReleaseTerms {
 }
 
 /** A contract's disclosure terms: its own k and row cap, everything else from the policies. */
-export function releaseTerms(claims: Pick<VerifiedContract, 'disclosure' | 'privacyBudget'>, policies: Pick<Policies, 'disclosure'>): ReleaseTerms {
+export function releaseTerms(
+  claims: Pick<VerifiedContract, 'disclosure' | 'privacyBudget'>,
+  policies: Pick<Policies, 'disclosure'>,
+): ReleaseTerms {
   const d = policies.disclosure;
   return {
-    minUnits: claims.disclosure.minUnits, maxRows: claims.disclosure.maxRows, roundCountsTo: d.roundCountsTo, dominance: d.dominance,
+    minUnits: claims.disclosure.minUnits,
+    maxRows: claims.disclosure.maxRows,
+    roundCountsTo: d.roundCountsTo,
+    dominance: d.dominance,
     dp: claims.privacyBudget ? { epsilon: claims.privacyBudget.epsilonPerQuery, delta: d.dp.delta } : null,
   };
 }
@@ -63,33 +76,69 @@ export interface ReleaseDecision {
 }
 
 const HELD_FOR_REVIEW: CheckReport = {
-  check: 'review', params: {}, passed: true,
+  check: 'review',
+  params: {},
+  passed: true,
   effect: 'custom-mode outputs are held until bureau reviewers release them',
 };
 
 function refused(check: CheckReport, checks: CheckReport[] = [check]): ReleaseDecision {
-  return { decision: 'refused', columns: [], rows: [], checks, cellsSuppressed: 0, reasons: [`${check.check}: ${check.effect}`], refusedBy: check.check, epsilonSpent: 0 };
+  return {
+    decision: 'refused',
+    columns: [],
+    rows: [],
+    checks,
+    cellsSuppressed: 0,
+    reasons: [`${check.check}: ${check.effect}`],
+    refusedBy: check.check,
+    epsilonSpent: 0,
+  };
 }
 
 export function decideRelease(input: ReleaseInput): ReleaseDecision {
   const { plan, result, terms } = input;
   if (plan.mode === 'dp') return decideDp(input);
   if (input.layersOff?.has('disclosure')) {
-    return { decision: 'released', columns: result.columns, rows: result.rows, checks: [], cellsSuppressed: 0, reasons: [], epsilonSpent: 0 };
+    return {
+      decision: 'released',
+      columns: result.columns,
+      rows: result.rows,
+      checks: [],
+      cellsSuppressed: 0,
+      reasons: [],
+      epsilonSpent: 0,
+    };
   }
   if (plan.mode === 'custom') {
     // custom outputs wait for people, but an identifier in them is refused before anyone sees it
     const { report } = scanIdentifiers(result.columns, result.rows);
     if (!report.passed) return refused(report);
-    return { decision: 'held', columns: result.columns, rows: result.rows, checks: [report, HELD_FOR_REVIEW], cellsSuppressed: 0, reasons: [HELD_FOR_REVIEW.effect], epsilonSpent: 0 };
+    return {
+      decision: 'held',
+      columns: result.columns,
+      rows: result.rows,
+      checks: [report, HELD_FOR_REVIEW],
+      cellsSuppressed: 0,
+      reasons: [HELD_FOR_REVIEW.effect],
+      epsilonSpent: 0,
+    };
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
   if (!plan.unitsColumn || !result.columns.some((c) => c.name === plan.unitsColumn)) {
-    return refused({ check: 'units-column', params: {}, passed: false, effect: 'the result carries no count of privacy units per row, so no row can be shown to describe enough people' });
+    return refused({
+      check: 'units-column',
+      params: {},
+      passed: false,
+      effect: 'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
+    });
   }
   const dc = applyDisclosureControl(result, {
-    unitsColumn: plan.unitsColumn, countColumns: plan.countColumns, keyColumns: plan.keyColumns,
-    minUnits: terms.minUnits, maxRows: terms.maxRows, roundCountsTo: terms.roundCountsTo,
+    unitsColumn: plan.unitsColumn,
+    countColumns: plan.countColumns,
+    keyColumns: plan.keyColumns,
+    minUnits: terms.minUnits,
+    maxRows: terms.maxRows,
+    roundCountsTo: terms.roundCountsTo,
     dominance: { columns: plan.dominance ?? [], ...terms.dominance },
   });
   const checks = [...dc.checks];
@@ -103,17 +152,36 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
   const refusing = failed.find((c) => (c.onFail ?? 'refuse') === 'refuse');
   if (refusing) return { ...refused(refusing, checks), reasons };
   return {
-    decision: failed.length > 0 ? 'held' : 'released', columns: dc.columns, rows: dc.rows, checks, cellsSuppressed: dc.cellsSuppressed, reasons,
-    fingerprint: dc.fingerprint, epsilonSpent: 0,
+    decision: failed.length > 0 ? 'held' : 'released',
+    columns: dc.columns,
+    rows: dc.rows,
+    checks,
+    cellsSuppressed: dc.cellsSuppressed,
+    reasons,
+    fingerprint: dc.fingerprint,
+    epsilonSpent: 0,
   };
 }
 
 function decideDp({ plan, result, terms }: ReleaseInput): ReleaseDecision {
   if (!plan.dp || !terms.dp) {
-    return refused({ check: 'differential-privacy', params: {}, passed: false, effect: 'a dp result without its plan or budget cannot be released' });
+    return refused({
+      check: 'differential-privacy',
+      params: {},
+      passed: false,
+      effect: 'a dp result without its plan or budget cannot be released',
+    });
   }
   const noisy = applyDp(result, plan.dp, terms.dp);
   const { report: identifiers } = scanIdentifiers(noisy.columns, noisy.rows);
   if (!identifiers.passed) return refused(identifiers, [noisy.report, identifiers]);
-  return { decision: 'released', columns: noisy.columns, rows: noisy.rows, checks: [noisy.report, identifiers], cellsSuppressed: 0, reasons: [], epsilonSpent: noisy.epsilon };
+  return {
+    decision: 'released',
+    columns: noisy.columns,
+    rows: noisy.rows,
+    checks: [noisy.report, identifiers],
+    cellsSuppressed: 0,
+    reasons: [],
+    epsilonSpent: noisy.epsilon,
+  };
 }

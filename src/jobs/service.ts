@@ -1,5 +1,11 @@
 import { appendAudit } from '../audit/index.ts';
-import { actorOf, canSeeOperatorWork, type ContractJobs, type ContractService, type Principal } from '../contracts/index.ts';
+import {
+  actorOf,
+  canSeeOperatorWork,
+  type ContractJobs,
+  type ContractService,
+  type Principal,
+} from '../contracts/index.ts';
 import type { Actor } from '../audit/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
@@ -26,8 +32,6 @@ export interface JobView {
   startedAt: string | null;
   finishedAt: string | null;
 }
-
-
 
 export interface SubmitInput {
   contractId: string;
@@ -62,7 +66,11 @@ export class JobService implements ContractJobs {
    * key, same request) returns the job the first one created, whatever happened to the answer in
    * between; the same key with a different request is refused.
    */
-  async submit(p: Principal, input: SubmitInput, opts: { requestId?: string; idempotencyKey?: string } = {}): Promise<{ job: JobView; created: boolean }> {
+  async submit(
+    p: Principal,
+    input: SubmitInput,
+    opts: { requestId?: string; idempotencyKey?: string } = {},
+  ): Promise<{ job: JobView; created: boolean }> {
     try {
       return await this.queue(p, input, opts);
     } catch (err) {
@@ -77,54 +85,112 @@ export class JobService implements ContractJobs {
    * look for (seed 004 第四十九条: traceable). The SQL is kept as its hash only.
    */
   private async recordRefusal(p: Principal, input: SubmitInput, err: PdsError, requestId?: string): Promise<void> {
-    await this.deps.store.write((tx) => appendAudit(tx, {
-      actor: actorOf(p, 'operator'), action: 'job.submission_refused', objectType: 'contract', objectId: input.contractId, requestId, reason: err.detail,
-      details: { code: err.code, sqlSha256: sha256(input.sql) },
-    })).catch((e: unknown) => this.deps.onError?.('-', e));
+    await this.deps.store
+      .write((tx) =>
+        appendAudit(tx, {
+          actor: actorOf(p, 'operator'),
+          action: 'job.submission_refused',
+          objectType: 'contract',
+          objectId: input.contractId,
+          requestId,
+          reason: err.detail,
+          details: { code: err.code, sqlSha256: sha256(input.sql) },
+        }),
+      )
+      .catch((e: unknown) => this.deps.onError?.('-', e));
   }
 
-  private async queue(p: Principal, input: SubmitInput, opts: { requestId?: string; idempotencyKey?: string }): Promise<{ job: JobView; created: boolean }> {
+  private async queue(
+    p: Principal,
+    input: SubmitInput,
+    opts: { requestId?: string; idempotencyKey?: string },
+  ): Promise<{ job: JobView; created: boolean }> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
     if (input.dp && contract.claims.mode !== 'dp') {
-      throw new PdsError('ERR_VALIDATION', `dp parameters are for dp contracts; contract ${contract.id} is in ${contract.claims.mode} mode`, { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] });
+      throw new PdsError(
+        'ERR_VALIDATION',
+        `dp parameters are for dp contracts; contract ${contract.id} is in ${contract.claims.mode} mode`,
+        { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] },
+      );
     }
     for (const [column, [lo, hi]] of Object.entries(input.dp?.bounds ?? {})) {
-      if (lo > hi) throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, { errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }] });
+      if (lo > hi)
+        throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, {
+          errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }],
+        });
     }
     const budget = contract.claims.privacyBudget;
     // refused early when the budget cannot take one more query; the charge itself is made at claim
-    if (contract.claims.mode === 'dp' && budget) await assertBudget(this.deps.store, contract.id, budget.epsilonPerQuery, budget.epsilon);
+    if (contract.claims.mode === 'dp' && budget)
+      await assertBudget(this.deps.store, contract.id, budget.epsilonPerQuery, budget.epsilon);
     const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null]));
     const id = newId('job', this.now());
     const { quotas } = this.deps.policies.sandbox;
     const existing = await this.deps.store.write(async (tx) => {
       if (opts.idempotencyKey) {
-        const prior = await tx.one<{ id: string; request_sha256: string }>('SELECT id, request_sha256 FROM jobs WHERE operator_org = $1 AND idempotency_key = $2', [p.org, opts.idempotencyKey]);
+        const prior = await tx.one<{ id: string; request_sha256: string }>(
+          'SELECT id, request_sha256 FROM jobs WHERE operator_org = $1 AND idempotency_key = $2',
+          [p.org, opts.idempotencyKey],
+        );
         if (prior && prior.request_sha256 !== requestSha256) {
-          throw new PdsError('ERR_IDEMPOTENCY_MISMATCH', `Idempotency-Key ${opts.idempotencyKey} was first used for a different request (job ${prior.id})`);
+          throw new PdsError(
+            'ERR_IDEMPOTENCY_MISMATCH',
+            `Idempotency-Key ${opts.idempotencyKey} was first used for a different request (job ${prior.id})`,
+          );
         }
         if (prior) return prior.id;
       }
       const now = this.now();
-      const [open] = await tx.all<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE contract_id = $1 AND status IN ('queued', 'running')`, [contract.id]);
+      const [open] = await tx.all<{ n: number }>(
+        `SELECT count(*) AS n FROM jobs WHERE contract_id = $1 AND status IN ('queued', 'running')`,
+        [contract.id],
+      );
       if (Number(open!.n) >= quotas.concurrentJobs) {
-        throw new PdsError('ERR_QUOTA_EXCEEDED', `contract ${contract.id} already has ${quotas.concurrentJobs} jobs queued or running; wait for one to finish`, { extra: { retryAfterSeconds: 5 } });
+        throw new PdsError(
+          'ERR_QUOTA_EXCEEDED',
+          `contract ${contract.id} already has ${quotas.concurrentJobs} jobs queued or running; wait for one to finish`,
+          { extra: { retryAfterSeconds: 5 } },
+        );
       }
       const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
-      const window = await tx.all<{ created_at: string }>('SELECT created_at FROM jobs WHERE contract_id = $1 AND created_at > $2 ORDER BY created_at', [contract.id, dayAgo]);
+      const window = await tx.all<{ created_at: string }>(
+        'SELECT created_at FROM jobs WHERE contract_id = $1 AND created_at > $2 ORDER BY created_at',
+        [contract.id, dayAgo],
+      );
       if (window.length >= quotas.jobsPerDay) {
         const freeAt = new Date(window[window.length - quotas.jobsPerDay]!.created_at).getTime() + 86_400_000;
-        throw new PdsError('ERR_QUOTA_EXCEEDED', `contract ${contract.id} has submitted ${quotas.jobsPerDay} jobs in the last 24 hours`, {
-          extra: { retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) },
-        });
+        throw new PdsError(
+          'ERR_QUOTA_EXCEEDED',
+          `contract ${contract.id} has submitted ${quotas.jobsPerDay} jobs in the last 24 hours`,
+          {
+            extra: { retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) },
+          },
+        );
       }
-      await insertJob(tx, {
-        id, contractId: contract.id, operatorOrg: p.org, submittedBy: p.sub, name: input.name ?? null, sql: input.sql, createdAt: now.toISOString(),
-        idempotencyKey: opts.idempotencyKey ?? null, requestSha256, dp: input.dp ?? null,
-      }, {
-        actor: actorOf(p, 'operator'), requestId: opts.requestId,
-        details: { contractId: contract.id, sqlSha256: sha256(input.sql), ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) },
-      });
+      await insertJob(
+        tx,
+        {
+          id,
+          contractId: contract.id,
+          operatorOrg: p.org,
+          submittedBy: p.sub,
+          name: input.name ?? null,
+          sql: input.sql,
+          createdAt: now.toISOString(),
+          idempotencyKey: opts.idempotencyKey ?? null,
+          requestSha256,
+          dp: input.dp ?? null,
+        },
+        {
+          actor: actorOf(p, 'operator'),
+          requestId: opts.requestId,
+          details: {
+            contractId: contract.id,
+            sqlSha256: sha256(input.sql),
+            ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+          },
+        },
+      );
       return undefined;
     });
     if (existing) return { job: await this.getJob(p, existing), created: false };
@@ -142,10 +208,21 @@ export class JobService implements ContractJobs {
 
   async cancel(p: Principal, id: string, requestId?: string): Promise<JobView> {
     const job = await this.getJob(p, id);
-    if (!p.roles.includes('bureau') && !(p.roles.includes('operator'))) throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator or the bureau may cancel a job');
+    if (!p.roles.includes('bureau') && !p.roles.includes('operator'))
+      throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator or the bureau may cancel a job');
     const cancelled = await this.deps.store.write(async (tx) => {
       const actor = actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'operator');
-      if (!await transition(tx, id, UNFINISHED, 'cancelled', { finishedAt: this.now().toISOString() }, { actor, requestId })) return false;
+      if (
+        !(await transition(
+          tx,
+          id,
+          UNFINISHED,
+          'cancelled',
+          { finishedAt: this.now().toISOString() },
+          { actor, requestId },
+        ))
+      )
+        return false;
       await refund(tx, id, 'job cancelled: nothing released');
       return true;
     });
@@ -155,11 +232,26 @@ export class JobService implements ContractJobs {
   }
 
   /** Ends a contract's queued and running jobs inside the contract's status change (ContractJobs). */
-  async haltUnfinished(tx: Tx, contractId: string, outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string }, actor: Actor): Promise<string[]> {
+  async haltUnfinished(
+    tx: Tx,
+    contractId: string,
+    outcome: { status: 'cancelled' | 'failed'; code: ErrorCode; message: string },
+    actor: Actor,
+  ): Promise<string[]> {
     const halted: string[] = [];
     for (const id of await jobsIn(tx, UNFINISHED, contractId)) {
       const reasons = [{ code: outcome.code, message: outcome.message }];
-      if (!await transition(tx, id, UNFINISHED, outcome.status, { reasons, finishedAt: this.now().toISOString() }, { actor, reason: outcome.message, details: { reasons: [outcome.code], contractId } })) continue;
+      if (
+        !(await transition(
+          tx,
+          id,
+          UNFINISHED,
+          outcome.status,
+          { reasons, finishedAt: this.now().toISOString() },
+          { actor, reason: outcome.message, details: { reasons: [outcome.code], contractId } },
+        ))
+      )
+        continue;
       await refund(tx, id, `job ${outcome.status}: nothing released`);
       halted.push(id);
     }

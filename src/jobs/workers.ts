@@ -58,8 +58,15 @@ export class WorkerRegistry {
   private view(r: Row): WorkerView {
     const now = this.deps.now().toISOString();
     return {
-      id: r.id!, name: r.name!, createdBy: r.created_by!, createdAt: r.created_at!, expiresAt: r.expires_at!, rotatedAt: r.rotated_at ?? null,
-      revokedAt: r.revoked_at ?? null, revokedBy: r.revoked_by ?? null, revokeReason: r.revoke_reason ?? null,
+      id: r.id!,
+      name: r.name!,
+      createdBy: r.created_by!,
+      createdAt: r.created_at!,
+      expiresAt: r.expires_at!,
+      rotatedAt: r.rotated_at ?? null,
+      revokedAt: r.revoked_at ?? null,
+      revokedBy: r.revoked_by ?? null,
+      revokeReason: r.revoke_reason ?? null,
       status: r.revoked_at ? 'revoked' : r.expires_at! <= now ? 'expired' : 'active',
     };
   }
@@ -75,21 +82,39 @@ export class WorkerRegistry {
   }
 
   /** Registers a worker; the credential is shown once, here, and never again. */
-  async register(p: Principal, input: { name: string; ttlDays?: number }, requestId?: string): Promise<{ worker: WorkerView; credential: string }> {
+  async register(
+    p: Principal,
+    input: { name: string; ttlDays?: number },
+    requestId?: string,
+  ): Promise<{ worker: WorkerView; credential: string }> {
     const now = this.deps.now();
     const id = newId('wrk', now);
     const secret = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now.getTime() + (input.ttlDays ?? 30) * DAY_MS).toISOString();
     await this.deps.store.write(async (tx) => {
-      await tx.run('INSERT INTO workers (id, name, secret_sha256, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [id, input.name, sha256(secret), p.sub, now.toISOString(), expiresAt]);
-      await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'worker.registered', objectType: 'worker', objectId: id, requestId, details: { name: input.name, expiresAt } });
+      await tx.run(
+        'INSERT INTO workers (id, name, secret_sha256, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [id, input.name, sha256(secret), p.sub, now.toISOString(), expiresAt],
+      );
+      await appendAudit(tx, {
+        actor: actorOf(p, 'bureau'),
+        action: 'worker.registered',
+        objectType: 'worker',
+        objectId: id,
+        requestId,
+        details: { name: input.name, expiresAt },
+      });
     });
     return { worker: await this.get(id), credential: `${PREFIX}.${id}.${secret}` };
   }
 
   /** A new secret (and term) for a worker; the old credential stops working at once. */
-  async rotate(p: Principal, id: string, input: { ttlDays?: number }, requestId?: string): Promise<{ worker: WorkerView; credential: string }> {
+  async rotate(
+    p: Principal,
+    id: string,
+    input: { ttlDays?: number },
+    requestId?: string,
+  ): Promise<{ worker: WorkerView; credential: string }> {
     const now = this.deps.now();
     const secret = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now.getTime() + (input.ttlDays ?? 30) * DAY_MS).toISOString();
@@ -97,8 +122,20 @@ export class WorkerRegistry {
       const cur = await tx.one<Row>('SELECT revoked_at FROM workers WHERE id = $1', [id]);
       if (!cur) throw new PdsError('ERR_NOT_FOUND', `worker ${id} not found`);
       if (cur.revoked_at) throw new PdsError('ERR_CONFLICT', `worker ${id} is revoked; register a new one`);
-      await tx.run('UPDATE workers SET secret_sha256 = $2, expires_at = $3, rotated_at = $4 WHERE id = $1', [id, sha256(secret), expiresAt, now.toISOString()]);
-      await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'worker.rotated', objectType: 'worker', objectId: id, requestId, details: { expiresAt } });
+      await tx.run('UPDATE workers SET secret_sha256 = $2, expires_at = $3, rotated_at = $4 WHERE id = $1', [
+        id,
+        sha256(secret),
+        expiresAt,
+        now.toISOString(),
+      ]);
+      await appendAudit(tx, {
+        actor: actorOf(p, 'bureau'),
+        action: 'worker.rotated',
+        objectType: 'worker',
+        objectId: id,
+        requestId,
+        details: { expiresAt },
+      });
     });
     return { worker: await this.get(id), credential: `${PREFIX}.${id}.${secret}` };
   }
@@ -108,8 +145,20 @@ export class WorkerRegistry {
       const cur = await tx.one<Row>('SELECT revoked_at FROM workers WHERE id = $1', [id]);
       if (!cur) throw new PdsError('ERR_NOT_FOUND', `worker ${id} not found`);
       if (cur.revoked_at) throw new PdsError('ERR_CONFLICT', `worker ${id} is already revoked`);
-      await tx.run('UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1', [id, this.deps.now().toISOString(), p.sub, reason]);
-      await appendAudit(tx, { actor: actorOf(p, 'bureau'), action: 'worker.revoked', objectType: 'worker', objectId: id, requestId, reason });
+      await tx.run('UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1', [
+        id,
+        this.deps.now().toISOString(),
+        p.sub,
+        reason,
+      ]);
+      await appendAudit(tx, {
+        actor: actorOf(p, 'bureau'),
+        action: 'worker.revoked',
+        objectType: 'worker',
+        objectId: id,
+        requestId,
+        reason,
+      });
     });
     return this.get(id);
   }
@@ -131,7 +180,8 @@ export class WorkerRegistry {
     if (!r) throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the worker credential is unknown');
     if (r.revoked_at) throw new PdsError('ERR_WORKER_REVOKED', `worker ${id} was revoked`);
     if (!ok) throw new PdsError('ERR_WORKER_REVOKED', `the credential of worker ${id} was rotated or is wrong`);
-    if (r.expires_at! <= this.deps.now().toISOString()) throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', `the credential of worker ${id} has expired; rotate it`);
+    if (r.expires_at! <= this.deps.now().toISOString())
+      throw new PdsError('ERR_AUTH_TOKEN_EXPIRED', `the credential of worker ${id} has expired; rotate it`);
     return { sub: id, org: WORKER_ORG, roles: ['worker'] };
   }
 }

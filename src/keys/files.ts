@@ -52,7 +52,10 @@ export function withLockFile<T>(lock: string, fn: () => T): T {
     fd = fs.openSync(lock, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new PdsError('ERR_CONFLICT', `${lock} exists: another key rotation is running (remove the file if it is stale)`);
+      throw new PdsError(
+        'ERR_CONFLICT',
+        `${lock} exists: another key rotation is running (remove the file if it is stale)`,
+      );
     }
     throw err;
   }

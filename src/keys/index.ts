@@ -51,8 +51,12 @@ export async function loadKeyRing(dataDir: string): Promise<KeyRing> {
   const master = loadMasterKey(path.join(dir, MASTER_FILE));
   return {
     sets,
-    get bureau() { return sets.bureau.current; },
-    get issuer() { return sets.issuer.current; },
+    get bureau() {
+      return sets.bureau.current;
+    },
+    get issuer() {
+      return sets.issuer.current;
+    },
     bureauVerifier: () => sets.bureau.verifier(),
     derive(purpose, context, length = 32) {
       return Buffer.from(hkdfSync('sha256', master, Buffer.from(`pds/${purpose}/v1`), Buffer.from(context), length));

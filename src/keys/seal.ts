@@ -25,7 +25,10 @@ export interface SealHeader {
 }
 
 export async function seal(key: SigningKey, claims: Record<string, unknown>, h: SealHeader): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: h.typ, kid: key.kid }).setIssuer(h.issuer).setIssuedAt(h.issuedAt);
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'EdDSA', typ: h.typ, kid: key.kid })
+    .setIssuer(h.issuer)
+    .setIssuedAt(h.issuedAt);
   if (h.subject !== undefined) jwt.setSubject(h.subject);
   if (h.audience !== undefined) jwt.setAudience(h.audience);
   if (h.jti !== undefined) jwt.setJti(h.jti);
@@ -45,7 +48,10 @@ export interface OpenOptions {
 
 /** A sealed document whose signature holds but whose claims do not have the document's shape. */
 export class SealedClaimsInvalid extends Error {
-  constructor(readonly typ: string, readonly problems: string[]) {
+  constructor(
+    readonly typ: string,
+    readonly problems: string[],
+  ) {
     super(`the ${typ} claims do not have the expected shape: ${problems.slice(0, 3).join('; ')}`);
     this.name = 'SealedClaimsInvalid';
   }
@@ -57,13 +63,30 @@ const compiled = new WeakMap<TSchema, ReturnType<typeof Compile>>();
  * Verifies and opens a sealed document; jose's errors pass through (each caller maps them to its
  * codes), and claims off the schema throw SealedClaimsInvalid.
  */
-export async function openSealed<T>(jws: string, key: CryptoKey | JWTVerifyGetKey, schema: TSchema, o: OpenOptions): Promise<T & JWTPayload> {
+export async function openSealed<T>(
+  jws: string,
+  key: CryptoKey | JWTVerifyGetKey,
+  schema: TSchema,
+  o: OpenOptions,
+): Promise<T & JWTPayload> {
   const { payload } = await jwtVerify(jws, key as JWTVerifyGetKey, {
-    algorithms: ['EdDSA'], typ: o.typ, issuer: o.issuer, audience: o.audience, requiredClaims: o.requiredClaims,
-    currentDate: o.currentDate, clockTolerance: o.clockTolerance,
+    algorithms: ['EdDSA'],
+    typ: o.typ,
+    issuer: o.issuer,
+    audience: o.audience,
+    requiredClaims: o.requiredClaims,
+    currentDate: o.currentDate,
+    clockTolerance: o.clockTolerance,
   });
   let check = compiled.get(schema);
-  if (!check) { check = Compile(schema); compiled.set(schema, check); }
-  if (!check.Check(payload)) throw new SealedClaimsInvalid(o.typ, [...check.Errors(payload)].map((e) => `${e.instancePath || '/'} ${e.message}`));
+  if (!check) {
+    check = Compile(schema);
+    compiled.set(schema, check);
+  }
+  if (!check.Check(payload))
+    throw new SealedClaimsInvalid(
+      o.typ,
+      [...check.Errors(payload)].map((e) => `${e.instancePath || '/'} ${e.message}`),
+    );
   return payload as T & JWTPayload;
 }

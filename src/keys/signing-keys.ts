@@ -31,10 +31,17 @@ export class KeySet {
   private loaded: { stamp: string; key: SigningKey; retired: RetiredJwk[] } | undefined;
   private cachedVerifier: { stamp: string; fn: JWTVerifyGetKey } | undefined;
 
-  constructor(readonly name: string, private readonly dir: string) {}
+  constructor(
+    readonly name: string,
+    private readonly dir: string,
+  ) {}
 
-  private get currentFile(): string { return path.join(this.dir, `${this.name}-ed25519.jwk`); }
-  private get retiredFile(): string { return path.join(this.dir, `${this.name}-retired.json`); }
+  private get currentFile(): string {
+    return path.join(this.dir, `${this.name}-ed25519.jwk`);
+  }
+  private get retiredFile(): string {
+    return path.join(this.dir, `${this.name}-retired.json`);
+  }
 
   /** Creates the first key if there is none; refuses unsafe permissions. */
   init(): this {
@@ -54,7 +61,9 @@ export class KeySet {
     if (this.loaded?.stamp === stamp) return this.loaded;
     checkMode(this.currentFile);
     const jwk = JSON.parse(fs.readFileSync(this.currentFile, 'utf8')) as JWK;
-    const retired = fs.existsSync(this.retiredFile) ? (JSON.parse(fs.readFileSync(this.retiredFile, 'utf8')) as { keys: RetiredJwk[] }).keys : [];
+    const retired = fs.existsSync(this.retiredFile)
+      ? (JSON.parse(fs.readFileSync(this.retiredFile, 'utf8')) as { keys: RetiredJwk[] }).keys
+      : [];
     this.loaded = { stamp, key: toSigningKey(jwk), retired };
     return this.loaded;
   }
@@ -67,7 +76,9 @@ export class KeySet {
   /** Every key that verifies: the current one first, then the retired ones. Public members only. */
   jwks(): { keys: JWK[] } {
     const { key, retired } = this.state();
-    return { keys: [key.publicJwk, ...retired.filter((r) => r.kid !== key.kid).map(({ retiredAt: _r, ...pub }) => pub)] };
+    return {
+      keys: [key.publicJwk, ...retired.filter((r) => r.kid !== key.kid).map(({ retiredAt: _r, ...pub }) => pub)],
+    };
   }
 
   /** A jose key resolver over `jwks()`, selecting by the JWS header's `kid`. */
@@ -85,7 +96,10 @@ export class KeySet {
     return withLockFile(path.join(this.dir, `${this.name}.rotate.lock`), () => {
       const { key, retired } = this.state();
       const entry: RetiredJwk = { ...key.publicJwk, kid: key.kid, retiredAt: now.toISOString() };
-      replaceAtomically(this.retiredFile, JSON.stringify({ keys: [entry, ...retired.filter((r) => r.kid !== key.kid)] }, null, 2));
+      replaceAtomically(
+        this.retiredFile,
+        JSON.stringify({ keys: [entry, ...retired.filter((r) => r.kid !== key.kid)] }, null, 2),
+      );
       replaceAtomically(this.currentFile, JSON.stringify(newPrivateJwk()));
       return { retiredKid: key.kid, currentKid: this.current.kid };
     });
@@ -113,5 +127,7 @@ function toSigningKey(jwk: JWK): SigningKey {
 
 /** RFC 7638 thumbprint, computed synchronously: the required members of an OKP key in lexical order. */
 function thumbprint(pub: { kty: string; crv: string; x: string }): string {
-  return createHash('sha256').update(JSON.stringify({ crv: pub.crv, kty: pub.kty, x: pub.x })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: pub.crv, kty: pub.kty, x: pub.x }))
+    .digest('base64url');
 }

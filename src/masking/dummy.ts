@@ -1,10 +1,27 @@
 import { createHash } from 'node:crypto';
 import { en, Faker, zh_CN } from '@faker-js/faker';
 import {
-  DIAGNOSES, DISTRICTS, EDUCATION, ENTERPRISE_STATUS, ETHNICITIES, HOSPITALS, INDUSTRIES, RELIGION, idNumberCheckChar, usccCheckChar,
+  DIAGNOSES,
+  DISTRICTS,
+  EDUCATION,
+  ENTERPRISE_STATUS,
+  ETHNICITIES,
+  HOSPITALS,
+  INDUSTRIES,
+  RELIGION,
+  idNumberCheckChar,
+  usccCheckChar,
 } from '../domain/index.ts';
 import type { Catalog, CatalogColumn } from '../policies/index.ts';
-import { exec, openInstance, quoteIdent, quoteLiteral, readResult, withConnection, type JsonValue } from '../store/index.ts';
+import {
+  exec,
+  openInstance,
+  quoteIdent,
+  quoteLiteral,
+  readResult,
+  withConnection,
+  type JsonValue,
+} from '../store/index.ts';
 import type { DatasetGrant } from './rules.ts';
 import { hmacPads, snapshotSelect } from './snapshot.ts';
 
@@ -20,7 +37,8 @@ export interface DummyTable {
   rows: JsonValue[][];
 }
 
-const pick = (f: Faker, list: ReadonlyArray<readonly [string, number]>): string => f.helpers.weightedArrayElement(list.map(([value, weight]) => ({ value, weight })));
+const pick = (f: Faker, list: ReadonlyArray<readonly [string, number]>): string =>
+  f.helpers.weightedArrayElement(list.map(([value, weight]) => ({ value, weight })));
 
 const VOCAB: Record<string, (f: Faker) => string> = {
   gender: (f) => f.helpers.arrayElement(['男', '女']),
@@ -51,7 +69,8 @@ function uscc(f: Faker): string {
 function rawValue(f: Faker, name: string, column: CatalogColumn): string | number | null {
   if (column.format === 'id-number') return idNumber(f);
   if (column.format === 'uscc') return uscc(f);
-  if (column.format === 'mobile') return `1${f.helpers.arrayElement(['38', '39', '58', '86', '88'])}${f.string.numeric(8)}`;
+  if (column.format === 'mobile')
+    return `1${f.helpers.arrayElement(['38', '39', '58', '86', '88'])}${f.string.numeric(8)}`;
   const vocab = VOCAB[name];
   if (vocab) return vocab(f);
   if (name === 'name') return f.person.fullName();
@@ -59,16 +78,35 @@ function rawValue(f: Faker, name: string, column: CatalogColumn): string | numbe
   if (name === 'account') return f.string.numeric(12);
   if (name === 'month') return f.date.past({ years: 2 }).toISOString().slice(0, 7);
   switch (column.type) {
-    case 'DATE': return f.date.past({ years: name === 'birth_date' ? 90 : 10 }).toISOString().slice(0, 10);
-    case 'INTEGER': case 'BIGINT': return f.number.int({ min: 0, max: 1000 });
-    case 'DOUBLE': return f.number.float({ min: 0, max: name === 'income' || name === 'base_salary' ? 30_000 : 5_000, fractionDigits: 2 });
-    default: return f.lorem.word();
+    case 'DATE':
+      return f.date
+        .past({ years: name === 'birth_date' ? 90 : 10 })
+        .toISOString()
+        .slice(0, 10);
+    case 'INTEGER':
+    case 'BIGINT':
+      return f.number.int({ min: 0, max: 1000 });
+    case 'DOUBLE':
+      return f.number.float({
+        min: 0,
+        max: name === 'income' || name === 'base_salary' ? 30_000 : 5_000,
+        fractionDigits: 2,
+      });
+    default:
+      return f.lorem.word();
   }
 }
 
-const literal = (v: string | number | null): string => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(v));
+const literal = (v: string | number | null): string =>
+  v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(v);
 
-export async function dummyData(opts: { grants: DatasetGrant[]; catalog: Catalog; rows: number; seed: number; asOf?: string }): Promise<Record<string, DummyTable>> {
+export async function dummyData(opts: {
+  grants: DatasetGrant[];
+  catalog: Catalog;
+  rows: number;
+  seed: number;
+  asOf?: string;
+}): Promise<Record<string, DummyTable>> {
   const f = new Faker({ locale: [zh_CN, en] });
   f.seed(opts.seed);
   const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
@@ -82,13 +120,27 @@ export async function dummyData(opts: { grants: DatasetGrant[]; catalog: Catalog
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         const names = [...new Set([g.privacyUnit, ...g.columns.map((c) => c.column)])];
         const unitColumn = columns[g.privacyUnit]!;
-        const pool = units.get(unitColumn.format ?? g.privacyUnit) ?? Array.from({ length: opts.rows }, () => String(rawValue(f, g.privacyUnit, unitColumn)));
+        const pool =
+          units.get(unitColumn.format ?? g.privacyUnit) ??
+          Array.from({ length: opts.rows }, () => String(rawValue(f, g.privacyUnit, unitColumn)));
         units.set(unitColumn.format ?? g.privacyUnit, pool);
-        const rows = Array.from({ length: opts.rows }, (_, i) => names.map((n) => (n === g.privacyUnit ? pool[i % pool.length]! : rawValue(f, n, columns[n]!))));
-        await exec(conn, `CREATE TABLE domain.${quoteIdent(g.dataset)} (${names.map((n) => `${quoteIdent(n)} ${columns[n]!.type}`).join(', ')})`);
-        if (rows.length > 0) await exec(conn, `INSERT INTO domain.${quoteIdent(g.dataset)} VALUES ${rows.map((r) => `(${r.map(literal).join(', ')})`).join(', ')}`);
+        const rows = Array.from({ length: opts.rows }, (_, i) =>
+          names.map((n) => (n === g.privacyUnit ? pool[i % pool.length]! : rawValue(f, n, columns[n]!))),
+        );
+        await exec(
+          conn,
+          `CREATE TABLE domain.${quoteIdent(g.dataset)} (${names.map((n) => `${quoteIdent(n)} ${columns[n]!.type}`).join(', ')})`,
+        );
+        if (rows.length > 0)
+          await exec(
+            conn,
+            `INSERT INTO domain.${quoteIdent(g.dataset)} VALUES ${rows.map((r) => `(${r.map(literal).join(', ')})`).join(', ')}`,
+          );
         // the pseudonym key comes from the seed too: the same seed gives the same rows (the values are invented anyway)
-        const reader = await conn.runAndReadAll(snapshotSelect(g, columns, asOf), hmacPads(createHash('sha256').update(`pds-dummy:${opts.seed}`).digest()));
+        const reader = await conn.runAndReadAll(
+          snapshotSelect(g, columns, asOf),
+          hmacPads(createHash('sha256').update(`pds-dummy:${opts.seed}`).digest()),
+        );
         out[g.dataset] = readResult(reader);
       }
     });
@@ -102,7 +154,10 @@ export async function dummyData(opts: { grants: DatasetGrant[]; catalog: Catalog
  * The tables, columns and types a contract's snapshot has, without reading it: the contract's own
  * masking SQL over empty tables. The API binds job SQL against it (docs/architecture.md).
  */
-export async function snapshotSchema(grants: DatasetGrant[], catalog: Catalog): Promise<Record<string, DummyTable['columns']>> {
+export async function snapshotSchema(
+  grants: DatasetGrant[],
+  catalog: Catalog,
+): Promise<Record<string, DummyTable['columns']>> {
   const tables = await dummyData({ grants, catalog, rows: 0, seed: 1 });
   return Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns]));
 }

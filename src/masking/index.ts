@@ -1,7 +1,23 @@
 export {
-  resolveGrants, effectiveRules, PRIVACY_UNIT_COLUMN,
-  type ColumnGrant, type DatasetGrant, type DatasetRequest, type EffectiveRules,
+  resolveGrants,
+  effectiveRules,
+  PRIVACY_UNIT_COLUMN,
+  type ColumnGrant,
+  type DatasetGrant,
+  type DatasetRequest,
+  type EffectiveRules,
 } from './rules.ts';
 export { assessRisk, type RiskReport } from './risk.ts';
-export { buildSnapshot, fileSha256, maskingSql, previewRisk, pseudonym, snapshotSelect, TOKEN_HEX_LENGTH, type MaskContext, type SnapshotInfo, type SnapshotTable } from './snapshot.ts';
+export {
+  buildSnapshot,
+  fileSha256,
+  maskingSql,
+  previewRisk,
+  pseudonym,
+  snapshotSelect,
+  TOKEN_HEX_LENGTH,
+  type MaskContext,
+  type SnapshotInfo,
+  type SnapshotTable,
+} from './snapshot.ts';
 export { dummyData, snapshotSchema, type DummyTable } from './dummy.ts';

@@ -28,32 +28,56 @@ export interface RiskReport {
 }
 
 const BUCKETS: Array<[string, number, number]> = [
-  ['1', 1, 1], ['2', 2, 2], ['3-4', 3, 4], ['5-9', 5, 9], ['10-19', 10, 19], ['20-49', 20, 49], ['50-99', 50, 99], ['100+', 100, Number.MAX_SAFE_INTEGER],
+  ['1', 1, 1],
+  ['2', 2, 2],
+  ['3-4', 3, 4],
+  ['5-9', 5, 9],
+  ['10-19', 10, 19],
+  ['20-49', 20, 49],
+  ['50-99', 50, 99],
+  ['100+', 100, Number.MAX_SAFE_INTEGER],
 ];
 
 /**
  * Computes the report over `source` (a table name or a parenthesized query) whose `unit`
  * column identifies privacy units.
  */
-export async function assessRisk(conn: DuckDBConnection, opts: {
-  source: string; unit: string; quasiIdentifiers: string[]; sensitive: string[]; policyK: number; params?: Record<string, string>;
-}): Promise<RiskReport> {
+export async function assessRisk(
+  conn: DuckDBConnection,
+  opts: {
+    source: string;
+    unit: string;
+    quasiIdentifiers: string[];
+    sensitive: string[];
+    policyK: number;
+    params?: Record<string, string>;
+  },
+): Promise<RiskReport> {
   const qi = opts.quasiIdentifiers.map(quoteIdent);
   const l = opts.sensitive.map((s, i) => `count(DISTINCT ${quoteIdent(s)}) AS l${i}`);
   // distinct units counted on their 64-bit hash: ~2× faster than on 32-character tokens; a collision
   // (p ≈ 3e-6 at 10 M units) can only merge two units, i.e. understate k: the safe direction
   const classes = `SELECT count(*) AS records, count(DISTINCT hash(${quoteIdent(opts.unit)})) AS size${l.length ? `, ${l.join(', ')}` : ''}
     FROM ${opts.source} t ${qi.length ? `GROUP BY ${qi.join(', ')}` : ''}`;
-  const used = (sql: string) => Object.fromEntries(Object.entries(opts.params ?? {}).filter(([k]) => sql.includes(`$${k}`)));
+  const used = (sql: string) =>
+    Object.fromEntries(Object.entries(opts.params ?? {}).filter(([k]) => sql.includes(`$${k}`)));
   const bucket = `CASE ${BUCKETS.map(([label, lo, hi]) => `WHEN size BETWEEN ${lo} AND ${hi} THEN '${label}'`).join(' ')} END`;
-  const [summary] = await queryRows<Record<string, number | null>>(conn, `WITH c AS (${classes}) SELECT
+  const [summary] = await queryRows<Record<string, number | null>>(
+    conn,
+    `WITH c AS (${classes}) SELECT
       count(*) AS classes, coalesce(sum(records), 0) AS records, min(size) AS k,
       coalesce(sum(records) FILTER (WHERE size < ${opts.policyK}), 0) AS below,
       coalesce(sum(records * 1.0 / size) / nullif(sum(records), 0), 0) AS average
       ${opts.sensitive.map((_, i) => `, min(l${i}) AS l${i}`).join('')}
-    FROM c WHERE size > 0`, used(classes));
-  const dist = await queryRows<{ size: string; classes: number; records: number }>(conn, `WITH c AS (${classes})
-    SELECT ${bucket} AS size, count(*) AS classes, sum(records) AS records FROM c WHERE size > 0 GROUP BY 1`, used(classes));
+    FROM c WHERE size > 0`,
+    used(classes),
+  );
+  const dist = await queryRows<{ size: string; classes: number; records: number }>(
+    conn,
+    `WITH c AS (${classes})
+    SELECT ${bucket} AS size, count(*) AS classes, sum(records) AS records FROM c WHERE size > 0 GROUP BY 1`,
+    used(classes),
+  );
   const s = summary!;
   const records = Number(s.records ?? 0);
   const k = Number(s.k ?? 0);
@@ -68,7 +92,8 @@ export async function assessRisk(conn: DuckDBConnection, opts: {
     shareBelowK: records === 0 ? 0 : Number(s.below ?? 0) / records,
     prosecutorRisk: k === 0 ? 0 : 1 / k,
     averageRisk: Number(s.average ?? 0),
-    classSizes: BUCKETS.map(([label]) => dist.find((d) => d.size === label)).filter((d): d is NonNullable<typeof d> => d !== undefined)
+    classSizes: BUCKETS.map(([label]) => dist.find((d) => d.size === label))
+      .filter((d): d is NonNullable<typeof d> => d !== undefined)
       .map((d) => ({ size: d.size, classes: Number(d.classes), records: Number(d.records) })),
     lDiversity: Object.fromEntries(opts.sensitive.map((name, i) => [name, Number(s[`l${i}`] ?? 0)])),
   };

@@ -1,5 +1,14 @@
 import { PdsError, type FieldIssue } from '../errors/index.ts';
-import { incompatibility, parseRule, permits, ruleText, RuleSyntaxError, type Catalog, type MaskingPolicy, type MaskingRule } from '../policies/index.ts';
+import {
+  incompatibility,
+  parseRule,
+  permits,
+  ruleText,
+  RuleSyntaxError,
+  type Catalog,
+  type MaskingPolicy,
+  type MaskingRule,
+} from '../policies/index.ts';
 
 /** One granted column and the rule (canonical text) that masks it in the snapshot. */
 export interface ColumnGrant {
@@ -38,13 +47,19 @@ export interface EffectiveRules {
  * A rule must be permitted by the column's classification level and by its role (or its column
  * override). The default falls back to `drop` when the level does not permit the role's default.
  */
-export function effectiveRules(policy: MaskingPolicy, catalog: Catalog, dataset: string, column: string): EffectiveRules {
+export function effectiveRules(
+  policy: MaskingPolicy,
+  catalog: Catalog,
+  dataset: string,
+  column: string,
+): EffectiveRules {
   const col = catalog.datasets[dataset]!.columns[column]!;
   const set = policy.columns?.[`${dataset}.${column}`] ?? policy.byRole[col.role];
   const level = policy.byLevel[col.classification];
   const levelPermits = (rule: MaskingRule) => level.some((e) => permits(e, rule));
   // an entry stays when some rule is permitted by both it and the level (kind ⊇ family ⊇ exact rule)
-  const entryPermitted = (entry: string) => level.some((l) => entry === l || entry.startsWith(`${l}:`) || l.startsWith(`${entry}:`));
+  const entryPermitted = (entry: string) =>
+    level.some((l) => entry === l || entry.startsWith(`${l}:`) || l.startsWith(`${entry}:`));
   const def = parseRule(set.default);
   return {
     default: levelPermits(def) ? ruleText(def) : 'drop',
@@ -53,7 +68,13 @@ export function effectiveRules(policy: MaskingPolicy, catalog: Catalog, dataset:
 }
 
 /** Checks one asked rule for one column; returns why not, or the parsed rule. */
-function checkRule(policy: MaskingPolicy, catalog: Catalog, dataset: string, column: string, asked: string): MaskingRule | string {
+function checkRule(
+  policy: MaskingPolicy,
+  catalog: Catalog,
+  dataset: string,
+  column: string,
+  asked: string,
+): MaskingRule | string {
   const col = catalog.datasets[dataset]!.columns[column]!;
   let rule: MaskingRule;
   try {
@@ -83,40 +104,78 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
   requests.forEach((req, i) => {
     const field = `/body/datasets/${i}`;
     const ds = catalog.datasets[req.dataset];
-    if (!ds) { issues.push({ field: `${field}/dataset`, message: `unknown dataset ${JSON.stringify(req.dataset)}` }); return; }
-    if (seen.has(req.dataset)) { issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is requested twice` }); return; }
+    if (!ds) {
+      issues.push({ field: `${field}/dataset`, message: `unknown dataset ${JSON.stringify(req.dataset)}` });
+      return;
+    }
+    if (seen.has(req.dataset)) {
+      issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is requested twice` });
+      return;
+    }
     seen.add(req.dataset);
     // seed 000 第七条 / seed 002 第十条: the catalog's operation attribute says whether a dataset may be operated at all
     if (ds.attributes.operation === 'none') {
-      issues.push({ field: `${field}/dataset`, message: `dataset ${req.dataset} is not open to authorized operation (operation attribute: none)` });
+      issues.push({
+        field: `${field}/dataset`,
+        message: `dataset ${req.dataset} is not open to authorized operation (operation attribute: none)`,
+      });
       return;
     }
     const columns: ColumnGrant[] = [];
     for (const [j, column] of req.columns.entries()) {
       const where = `${field}/columns/${j}`;
       const col = ds.columns[column];
-      if (!col) { issues.push({ field: where, message: `unknown column ${req.dataset}.${column}` }); continue; }
+      if (!col) {
+        issues.push({ field: where, message: `unknown column ${req.dataset}.${column}` });
+        continue;
+      }
       // seed 002 第十二条: the negative list is never granted, whatever an application asks
-      if (col.negativeList) { issues.push({ field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` }); continue; }
-      if (columns.some((c) => c.column === column)) { issues.push({ field: where, message: `column ${column} is requested twice` }); continue; }
+      if (col.negativeList) {
+        issues.push({ field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` });
+        continue;
+      }
+      if (columns.some((c) => c.column === column)) {
+        issues.push({ field: where, message: `column ${column} is requested twice` });
+        continue;
+      }
       const asked = req.masking?.[column];
       const rules = effectiveRules(policy, catalog, req.dataset, column);
       const checked = checkRule(policy, catalog, req.dataset, column, asked ?? rules.default);
-      if (typeof checked === 'string') { issues.push({ field: asked !== undefined ? `${field}/masking/${column}` : where, message: checked }); continue; }
+      if (typeof checked === 'string') {
+        issues.push({ field: asked !== undefined ? `${field}/masking/${column}` : where, message: checked });
+        continue;
+      }
       if (checked.kind === 'drop') {
         const usable = rules.allowed.filter((r) => r !== 'drop');
-        issues.push({ field: where, message: `${req.dataset}.${column} (${col.role}, ${col.classification}) may only be granted masked` + (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed') });
+        issues.push({
+          field: where,
+          message:
+            `${req.dataset}.${column} (${col.role}, ${col.classification}) may only be granted masked` +
+            (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed'),
+        });
         continue;
       }
       columns.push({ column, rule: ruleText(checked) });
     }
     for (const column of Object.keys(req.masking ?? {})) {
-      if (!req.columns.includes(column)) issues.push({ field: `${field}/masking/${column}`, message: `masking names ${column}, which is not among the requested columns` });
+      if (!req.columns.includes(column))
+        issues.push({
+          field: `${field}/masking/${column}`,
+          message: `masking names ${column}, which is not among the requested columns`,
+        });
     }
-    grants.push({ dataset: req.dataset, provider: ds.provider, providerName: ds.providerName, privacyUnit: ds.privacyUnit, columns });
+    grants.push({
+      dataset: req.dataset,
+      provider: ds.provider,
+      providerName: ds.providerName,
+      privacyUnit: ds.privacyUnit,
+      columns,
+    });
   });
   if (issues.length > 0) {
-    throw new PdsError('ERR_COLUMN_NOT_GRANTABLE', issues.map((x) => `${x.field}: ${x.message}`).join('; '), { errors: issues });
+    throw new PdsError('ERR_COLUMN_NOT_GRANTABLE', issues.map((x) => `${x.field}: ${x.message}`).join('; '), {
+      errors: issues,
+    });
   }
   return grants;
 }

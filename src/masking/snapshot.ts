@@ -64,22 +64,31 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
   const ctes: string[] = [];
   const expr = ((): string => {
     switch (rule.kind) {
-      case 'keep': return col;
-      case 'drop': throw new TypeError(`a dropped column (${grant.column}) has no expression`);
+      case 'keep':
+        return col;
+      case 'drop':
+        throw new TypeError(`a dropped column (${grant.column}) has no expression`);
       // NULL stays NULL without a CASE: every function in the HMAC chain propagates it (and a CASE here cost ~3×)
-      case 'pseudonymize': return ctx.isUnit ? UNIT : hmacSql(col);
+      case 'pseudonymize':
+        return ctx.isUnit ? UNIT : hmacSql(col);
       case 'generalize':
         switch (rule.to) {
-          case 'year': return `strftime(${col}::DATE, '%Y')`;
-          case 'quarter': return `strftime(${col}::DATE, '%Y') || '-Q' || quarter(${col}::DATE)::VARCHAR`;
-          case 'month': return `strftime(${col}::DATE, '%Y-%m')`;
-          case 'district': return `NULLIF(regexp_extract(${col}, '^(?:[^省]+省)?(?:[^市]+市)?([^区县市]+?(?:区|县|市))', 1), '')`;
+          case 'year':
+            return `strftime(${col}::DATE, '%Y')`;
+          case 'quarter':
+            return `strftime(${col}::DATE, '%Y') || '-Q' || quarter(${col}::DATE)::VARCHAR`;
+          case 'month':
+            return `strftime(${col}::DATE, '%Y-%m')`;
+          case 'district':
+            return `NULLIF(regexp_extract(${col}, '^(?:[^省]+省)?(?:[^市]+市)?([^区县市]+?(?:区|县|市))', 1), '')`;
           case 'age-band': {
             const age = /^(DATE|TIMESTAMP)/i.test(ctx.column.type)
               ? `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN strftime(${col}::DATE, '%m%d') > '${ctx.asOf.slice(5, 7)}${ctx.asOf.slice(8, 10)}' THEN 1 ELSE 0 END)`
               : `floor(${col})::BIGINT`;
             const lo = `(${age} // ${rule.width} * ${rule.width})`;
-            return rule.width === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${rule.width - 1})::VARCHAR`;
+            return rule.width === 1
+              ? `${age}::VARCHAR`
+              : `${lo}::VARCHAR || '-' || (${lo} + ${rule.width - 1})::VARCHAR`;
           }
           case 'range': {
             const lo = `(floor(${col} / ${rule.width}) * ${rule.width})`;
@@ -90,19 +99,28 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
         break;
       case 'partial':
         switch (ctx.column.format) {
-          case 'mobile': return `left(${col}, 3) || '****' || right(${col}, 4)`;
-          case 'id-number': return `left(${col}, 6)`;
-          case 'uscc': return `left(${col}, 8)`;
-          default: return `left(${col}, greatest(1, length(${col}) // 3)) || repeat('*', length(${col}) - greatest(1, length(${col}) // 3))`;
+          case 'mobile':
+            return `left(${col}, 3) || '****' || right(${col}, 4)`;
+          case 'id-number':
+            return `left(${col}, 6)`;
+          case 'uscc':
+            return `left(${col}, 8)`;
+          default:
+            return `left(${col}, greatest(1, length(${col}) // 3)) || repeat('*', length(${col}) - greatest(1, length(${col}) // 3))`;
         }
       // least/greatest skip NULLs: without the guard a missing value would become the cap
-      case 'topcode': return `CASE WHEN ${col} IS NULL THEN NULL ELSE least(${col}, ${rule.value}) END`;
-      case 'bottomcode': return `CASE WHEN ${col} IS NULL THEN NULL ELSE greatest(${col}, ${rule.value}) END`;
-      case 'noise': return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
+      case 'topcode':
+        return `CASE WHEN ${col} IS NULL THEN NULL ELSE least(${col}, ${rule.value}) END`;
+      case 'bottomcode':
+        return `CASE WHEN ${col} IS NULL THEN NULL ELSE greatest(${col}, ${rule.value}) END`;
+      case 'noise':
+        return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
       case 'rare-to-other': {
         const cte = `rare_${ctx.index}`;
         // counted on raw units: the same count as on their pseudonyms, without computing every HMAC twice
-        ctes.push(`${cte} AS (SELECT ${col} AS v FROM ${ctx.domainTable} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT hash(${quoteIdent(ctx.rawUnit)})) < ${rule.k})`);
+        ctes.push(
+          `${cte} AS (SELECT ${col} AS v FROM ${ctx.domainTable} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(DISTINCT hash(${quoteIdent(ctx.rawUnit)})) < ${rule.k})`,
+        );
         return `CASE WHEN ${col} IN (SELECT v FROM ${cte}) THEN '其他' ELSE ${col} END`;
       }
     }
@@ -112,9 +130,23 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
 }
 
 /** The whole SELECT that builds one snapshot table from the attached domain database. */
-export function snapshotSelect(grant: DatasetGrant, columns: Record<string, CatalogColumn>, asOf: string, opts: { rawUnit?: boolean } = {}): string {
+export function snapshotSelect(
+  grant: DatasetGrant,
+  columns: Record<string, CatalogColumn>,
+  asOf: string,
+  opts: { rawUnit?: boolean } = {},
+): string {
   const domainTable = `domain.${quoteIdent(grant.dataset)}`;
-  const parts = grant.columns.map((c, index) => maskingSql(c, { column: columns[c.column]!, isUnit: c.column === grant.privacyUnit, asOf, index, domainTable, rawUnit: grant.privacyUnit }));
+  const parts = grant.columns.map((c, index) =>
+    maskingSql(c, {
+      column: columns[c.column]!,
+      isUnit: c.column === grant.privacyUnit,
+      asOf,
+      index,
+      domainTable,
+      rawUnit: grant.privacyUnit,
+    }),
+  );
   // a risk preview needs only distinct units, so it may skip the HMAC; it never leaves the domain process
   const unit = opts.rawUnit ? `${quoteIdent(grant.privacyUnit)}::VARCHAR` : hmacSql(quoteIdent(grant.privacyUnit));
   const ctes = [`src AS (SELECT *, ${unit} AS ${UNIT} FROM ${domainTable})`, ...parts.flatMap((p) => p.ctes)];
@@ -139,7 +171,10 @@ export interface SnapshotTable {
 }
 
 /** Quasi-identifier and sensitive columns of a grant, by the catalog's identifier roles. */
-function riskColumns(g: DatasetGrant, columns: Record<string, CatalogColumn>): { quasiIdentifiers: string[]; sensitive: string[] } {
+function riskColumns(
+  g: DatasetGrant,
+  columns: Record<string, CatalogColumn>,
+): { quasiIdentifiers: string[]; sensitive: string[] } {
   const granted = g.columns.map((c) => c.column);
   return {
     quasiIdentifiers: granted.filter((c) => columns[c]!.role === 'quasi'),
@@ -152,7 +187,13 @@ function riskColumns(g: DatasetGrant, columns: Record<string, CatalogColumn>): {
  * over the domain inside an in-memory DuckDB, aggregated, never materialized. Datasets with no
  * data yet answer null.
  */
-export async function previewRisk(opts: { domainFile: string; grants: DatasetGrant[]; catalog: Catalog; policyK: number; asOf?: string }): Promise<Record<string, RiskReport | null>> {
+export async function previewRisk(opts: {
+  domainFile: string;
+  grants: DatasetGrant[];
+  catalog: Catalog;
+  policyK: number;
+  asOf?: string;
+}): Promise<Record<string, RiskReport | null>> {
   const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
   const out: Record<string, RiskReport | null> = {};
   if (!fs.existsSync(opts.domainFile)) return Object.fromEntries(opts.grants.map((g) => [g.dataset, null]));
@@ -162,14 +203,28 @@ export async function previewRisk(opts: { domainFile: string; grants: DatasetGra
       await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
       const pads = hmacPads(randomBytes(32));
       for (const g of opts.grants) {
-        const exists = await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1", [g.dataset]);
-        if (exists.length === 0) { out[g.dataset] = null; continue; }
+        const exists = await queryRows(
+          conn,
+          "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
+          [g.dataset],
+        );
+        if (exists.length === 0) {
+          out[g.dataset] = null;
+          continue;
+        }
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         const { quasiIdentifiers, sensitive } = riskColumns(g, columns);
-        const needed = { ...g, columns: g.columns.filter((c) => quasiIdentifiers.includes(c.column) || sensitive.includes(c.column)) };
+        const needed = {
+          ...g,
+          columns: g.columns.filter((c) => quasiIdentifiers.includes(c.column) || sensitive.includes(c.column)),
+        };
         out[g.dataset] = await assessRisk(conn, {
           source: `(${snapshotSelect(needed, columns, asOf, { rawUnit: true })})`,
-          unit: PRIVACY_UNIT_COLUMN, quasiIdentifiers, sensitive, policyK: opts.policyK, params: pads,
+          unit: PRIVACY_UNIT_COLUMN,
+          quasiIdentifiers,
+          sensitive,
+          policyK: opts.policyK,
+          params: pads,
         });
       }
     });
@@ -215,18 +270,50 @@ export async function buildSnapshot(opts: {
   try {
     await withConnection(instance, async (conn) => {
       await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
-      const hasVersions = (await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'")).length > 0;
+      const hasVersions =
+        (
+          await queryRows(
+            conn,
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'",
+          )
+        ).length > 0;
       for (const g of opts.grants) {
-        const exists = await queryRows(conn, "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1", [g.dataset]);
-        if (exists.length === 0) throw new PdsError('ERR_CONFLICT', `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`);
+        const exists = await queryRows(
+          conn,
+          "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
+          [g.dataset],
+        );
+        if (exists.length === 0)
+          throw new PdsError(
+            'ERR_CONFLICT',
+            `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`,
+          );
         const [v] = hasVersions
-          ? await queryRows<{ v: number | null }>(conn, 'SELECT max(version) AS v FROM domain.pds_dataset_versions WHERE dataset = $1', [g.dataset])
+          ? await queryRows<{ v: number | null }>(
+              conn,
+              'SELECT max(version) AS v FROM domain.pds_dataset_versions WHERE dataset = $1',
+              [g.dataset],
+            )
           : [{ v: null }];
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${snapshotSelect(g, columns, asOf)}`, pads);
-        const [row] = await queryRows<{ n: number; u: number }>(conn, `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`);
-        const risk = await assessRisk(conn, { source: quoteIdent(g.dataset), unit: PRIVACY_UNIT_COLUMN, ...riskColumns(g, columns), policyK: opts.policyK });
-        tables[g.dataset] = { rows: row!.n, units: row!.u, columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN], datasetVersion: v?.v ?? null, risk };
+        const [row] = await queryRows<{ n: number; u: number }>(
+          conn,
+          `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`,
+        );
+        const risk = await assessRisk(conn, {
+          source: quoteIdent(g.dataset),
+          unit: PRIVACY_UNIT_COLUMN,
+          ...riskColumns(g, columns),
+          policyK: opts.policyK,
+        });
+        tables[g.dataset] = {
+          rows: row!.n,
+          units: row!.u,
+          columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN],
+          datasetVersion: v?.v ?? null,
+          risk,
+        };
       }
       await exec(conn, 'DETACH domain');
       await exec(conn, 'CHECKPOINT');

@@ -4,7 +4,15 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApplicationService, ContractService, EffectivenessService, WithdrawalService } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { BullmqExecutor, EmbeddedExecutor, JobService, OutputService, RunController, WorkerRegistry, type Executor } from '../jobs/index.ts';
+import {
+  BullmqExecutor,
+  EmbeddedExecutor,
+  JobService,
+  OutputService,
+  RunController,
+  WorkerRegistry,
+  type Executor,
+} from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
@@ -51,11 +59,16 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   let runsRef: RunController | undefined;
   const executor: Executor = config.redisUrl
     ? new BullmqExecutor({
-      redisUrl: config.redisUrl, prefix: config.queuePrefix, reconcileMs: config.reconcileMs,
-      jobs: { unfinished: () => runsRef!.unfinished() }, ticketFor: (jobId) => workers.ticket(jobId),
-      onError: (err) => logger.error({ err }, 'bullmq executor'),
-    })
-    : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) => logger.error({ jobId, err }, 'job handler failed'));
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        reconcileMs: config.reconcileMs,
+        jobs: { unfinished: () => runsRef!.unfinished() },
+        ticketFor: (jobId) => workers.ticket(jobId),
+        onError: (err) => logger.error({ err }, 'bullmq executor'),
+      })
+    : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) =>
+        logger.error({ jobId, err }, 'job handler failed'),
+      );
   const contractDeps = { store, keys, policies, dataDir: config.dataDir };
   const contracts = new ContractService(contractDeps);
   const applications = new ApplicationService(contractDeps, contracts);
@@ -65,13 +78,24 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const jobs = new JobService({ store, policies, contracts, executor, onError });
   const runs = new RunController({
-    store, policies, contracts, executor, outputs, workers, parser, binder, dataDir: config.dataDir, leaseMs: config.workerLeaseMs, onError,
+    store,
+    policies,
+    contracts,
+    executor,
+    outputs,
+    workers,
+    parser,
+    binder,
+    dataDir: config.dataDir,
+    leaseMs: config.workerLeaseMs,
+    onError,
   });
   runsRef = runs;
   contracts.attachJobs(jobs);
   if (executor.kind === 'embedded') {
     warmRunners(config.executorConcurrency, {
-      dataBytes: sizeBytes(policies.sandbox.process.memory), fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+      dataBytes: sizeBytes(policies.sandbox.process.memory),
+      fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
     });
     await executor.start((jobId, signal) => runs.runHere(jobId, signal));
     const requeued = await runs.recover();
@@ -84,31 +108,74 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   // rotated by `pds keys rotate` recorded, signed checkpoints of the audit chain (every N entries
   // and daily)
   const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
-  const checkpoint = () => Promise.resolve()
-    .then(() => maybeCheckpoint(store, keys.bureau, { everyEntries: checkpointEveryEntries, everyMs: checkpointEveryHours * 3_600_000 }))
-    .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
-  const expire = () => Promise.resolve()
-    .then(() => contracts.expireDue())
-    .then((ids) => { if (ids.length > 0) logger.info({ contracts: ids }, 'contracts expired'); })
-    .catch((err: unknown) => logger.error({ err }, 'contract expiry failed'));
-  const keysInUse = () => Promise.resolve()
-    .then(() => recordKeysInUse(store, { bureau: keys.sets.bureau.current.kid, issuer: keys.sets.issuer.current.kid }))
-    .catch((err: unknown) => logger.error({ err }, 'recording the keys in use failed'));
+  const checkpoint = () =>
+    Promise.resolve()
+      .then(() =>
+        maybeCheckpoint(store, keys.bureau, {
+          everyEntries: checkpointEveryEntries,
+          everyMs: checkpointEveryHours * 3_600_000,
+        }),
+      )
+      .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
+  const expire = () =>
+    Promise.resolve()
+      .then(() => contracts.expireDue())
+      .then((ids) => {
+        if (ids.length > 0) logger.info({ contracts: ids }, 'contracts expired');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'contract expiry failed'));
+  const keysInUse = () =>
+    Promise.resolve()
+      .then(() =>
+        recordKeysInUse(store, { bureau: keys.sets.bureau.current.kid, issuer: keys.sets.issuer.current.kid }),
+      )
+      .catch((err: unknown) => logger.error({ err }, 'recording the keys in use failed'));
   await keysInUse();
   let housekeeping: Promise<unknown> | undefined;
-  const housekeepingTimer = setInterval(() => { housekeeping ??= expire().then(keysInUse).then(checkpoint).finally(() => { housekeeping = undefined; }); }, 5000);
+  const housekeepingTimer = setInterval(() => {
+    housekeeping ??= expire()
+      .then(keysInUse)
+      .then(checkpoint)
+      .finally(() => {
+        housekeeping = undefined;
+      });
+  }, 5000);
   housekeepingTimer.unref();
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
   const reports = new ReportService({ store, keys, policies });
-  const turn = () => reports.runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
-    .then((made) => { if (made > 0) logger.info({ made }, 'scheduled risk reports made'); })
-    .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
+  const turn = () =>
+    reports
+      .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
+      .then((made) => {
+        if (made > 0) logger.info({ made }, 'scheduled risk reports made');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
   const everyMs = policies.workflow.reports.scheduleEveryMinutes * 60_000;
   const scheduler: ReportScheduler = config.redisUrl
-    ? await startBullmqScheduler({ redisUrl: config.redisUrl, prefix: config.queuePrefix, everyMs, turn, onError: (err) => logger.error({ err }, 'report scheduler') })
+    ? await startBullmqScheduler({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        everyMs,
+        turn,
+        onError: (err) => logger.error({ err }, 'report scheduler'),
+      })
     : startEmbeddedScheduler(turn, everyMs);
   return {
-    config, keys, policies, store, parser, executor, applications, contracts, effectiveness, withdrawals, jobs, runs, workers, outputs, reports,
+    config,
+    keys,
+    policies,
+    store,
+    parser,
+    executor,
+    applications,
+    contracts,
+    effectiveness,
+    withdrawals,
+    jobs,
+    runs,
+    workers,
+    outputs,
+    reports,
     verifyToken: (() => {
       const users = createTokenVerifier(keys, config.auth);
       return (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token));

@@ -7,8 +7,16 @@ import { parse as parseYaml } from 'yaml';
 import { PdsError } from '../errors/index.ts';
 import { parseRule, permits, RuleSyntaxError } from './masking-rule.ts';
 import {
-  Catalog, DisclosurePolicy, MaskingPolicy, SandboxPolicy, SqlAllowlist, WorkflowPolicy,
-  type Catalog as CatalogT, type DisclosurePolicy as DisclosureT, type MaskingPolicy as MaskingT, type SandboxPolicy as SandboxT,
+  Catalog,
+  DisclosurePolicy,
+  MaskingPolicy,
+  SandboxPolicy,
+  SqlAllowlist,
+  WorkflowPolicy,
+  type Catalog as CatalogT,
+  type DisclosurePolicy as DisclosureT,
+  type MaskingPolicy as MaskingT,
+  type SandboxPolicy as SandboxT,
   type SqlAllowlist as SqlAllowlistT,
   type WorkflowPolicy as WorkflowT,
 } from './schemas.ts';
@@ -50,7 +58,8 @@ function loadFile<T>(dir: string, name: string, schema: TSchema): T {
   if (first) {
     // name the file and the exact place: dataset, column and field follow from the instance path
     const where = first.instancePath.split('/').filter(Boolean).join('.') || '(root)';
-    const choices = errors.filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath)
+    const choices = errors
+      .filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath)
       .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
     const message = choices.length > 1 ? `must be one of ${choices.join(', ')}` : first.message;
     throw new PdsError('ERR_POLICY_INVALID', `${file}: ${where}: ${message}`, { extra: { file, path: where } });
@@ -62,7 +71,10 @@ function loadFile<T>(dir: string, name: string, schema: TSchema): T {
 function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
   for (const [name, ds] of Object.entries(p.catalog.datasets)) {
     if (!ds.columns[ds.privacyUnit]) {
-      throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'catalog.yaml')}: datasets.${name}.privacyUnit: column ${ds.privacyUnit} does not exist`);
+      throw new PdsError(
+        'ERR_POLICY_INVALID',
+        `${path.join(dir, 'catalog.yaml')}: datasets.${name}.privacyUnit: column ${ds.privacyUnit} does not exist`,
+      );
     }
   }
   const masking = path.join(dir, 'masking.yaml');
@@ -70,69 +82,111 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
     try {
       return parseRule(text);
     } catch (err) {
-      if (err instanceof RuleSyntaxError) throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${where}: ${err.message}`);
+      if (err instanceof RuleSyntaxError)
+        throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${where}: ${err.message}`);
       throw err;
     }
   };
   for (const [level, entries] of Object.entries(p.masking.byLevel)) {
-    entries.forEach((e, i) => { if (!/^[a-z-]+(:[a-z-]+)?(:[0-9.]+)?$/.test(e)) throw new PdsError('ERR_POLICY_INVALID', `${masking}: byLevel.${level}.${i}: ${JSON.stringify(e)} is not a rule, rule family or kind`); });
+    entries.forEach((e, i) => {
+      if (!/^[a-z-]+(:[a-z-]+)?(:[0-9.]+)?$/.test(e))
+        throw new PdsError(
+          'ERR_POLICY_INVALID',
+          `${masking}: byLevel.${level}.${i}: ${JSON.stringify(e)} is not a rule, rule family or kind`,
+        );
+    });
     // a raw value of the top levels never leaves: seed 000 第十九条, seed 003 第十八条
     if ((level === 'core' || level === 'important' || level === 'general-L4') && entries.includes('keep')) {
       throw new PdsError('ERR_POLICY_INVALID', `${masking}: byLevel.${level}: ${level} data may never be kept raw`);
     }
   }
-  const sets = { ...Object.fromEntries(Object.entries(p.masking.byRole).map(([k, v]) => [`byRole.${k}`, v])), ...Object.fromEntries(Object.entries(p.masking.columns ?? {}).map(([k, v]) => [`columns.${k}`, v])) };
+  const sets = {
+    ...Object.fromEntries(Object.entries(p.masking.byRole).map(([k, v]) => [`byRole.${k}`, v])),
+    ...Object.fromEntries(Object.entries(p.masking.columns ?? {}).map(([k, v]) => [`columns.${k}`, v])),
+  };
   for (const [key, rules] of Object.entries(sets)) {
     const def = parse(`${key}.default`, rules.default);
-    rules.allowed.forEach((a, i) => { if (a.split(':').length > 1 && !/:[a-z-]+$/.test(a)) parse(`${key}.allowed.${i}`, a); });
+    rules.allowed.forEach((a, i) => {
+      if (a.split(':').length > 1 && !/:[a-z-]+$/.test(a)) parse(`${key}.allowed.${i}`, a);
+    });
     if (!rules.allowed.some((a) => permits(a, def))) {
-      throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}.default: ${rules.default} is not among its allowed rules`);
+      throw new PdsError(
+        'ERR_POLICY_INVALID',
+        `${masking}: ${key}.default: ${rules.default} is not among its allowed rules`,
+      );
     }
     if (key.startsWith('columns.')) {
       const [ds, col] = key.slice('columns.'.length).split('.') as [string, string];
       const column = p.catalog.datasets[ds]?.columns[col];
       if (!column) throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}: no such column in the catalog`);
       if (!p.masking.byLevel[column.classification].some((a) => permits(a, def))) {
-        throw new PdsError('ERR_POLICY_INVALID', `${masking}: ${key}.default: ${rules.default} is not permitted for level ${column.classification}`);
+        throw new PdsError(
+          'ERR_POLICY_INVALID',
+          `${masking}: ${key}.default: ${rules.default} is not permitted for level ${column.classification}`,
+        );
       }
     }
   }
   if (p.masking.byRole.direct.allowed.includes('keep')) {
-    throw new PdsError('ERR_POLICY_INVALID', `${masking}: byRole.direct.allowed: a direct identifier may never be kept raw`);
+    throw new PdsError(
+      'ERR_POLICY_INVALID',
+      `${masking}: byRole.direct.allowed: a direct identifier may never be kept raw`,
+    );
   }
   const disclosure = path.join(dir, 'disclosure.yaml');
   if (p.disclosure.minUnits.default < p.disclosure.minUnits.floor) {
     throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: minUnits.default is below its floor`);
   }
   for (const key of ['maxRows'] as const) {
-    if (p.disclosure[key].default > p.disclosure[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: ${key}.default is above its ceiling`);
+    if (p.disclosure[key].default > p.disclosure[key].ceiling)
+      throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: ${key}.default is above its ceiling`);
   }
   for (const key of ['epsilonPerTerm', 'epsilonPerQuery'] as const) {
-    if (p.disclosure.dp[key].default > p.disclosure.dp[key].ceiling) throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.${key}.default is above its ceiling`);
+    if (p.disclosure.dp[key].default > p.disclosure.dp[key].ceiling)
+      throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.${key}.default is above its ceiling`);
   }
   const sandbox = path.join(dir, 'sandbox.yaml');
   const { limits, process: proc } = p.sandbox;
   if (sizeBytes(proc.memory) <= sizeBytes(limits.memoryLimit)) {
-    throw new PdsError('ERR_POLICY_INVALID', `${sandbox}: process.memory must be above limits.memoryLimit (the OS limit backs DuckDB's own)`);
+    throw new PdsError(
+      'ERR_POLICY_INVALID',
+      `${sandbox}: process.memory must be above limits.memoryLimit (the OS limit backs DuckDB's own)`,
+    );
   }
   if (sizeBytes(proc.fileSize) < limits.maxResultBytes) {
     throw new PdsError('ERR_POLICY_INVALID', `${sandbox}: process.fileSize must be at least limits.maxResultBytes`);
   }
   const allow = p.sqlAllowlist;
-  const lists = { aggregates: allow.aggregates, individualValue: allow.individualValue, windows: allow.windows, scalars: allow.scalars };
+  const lists = {
+    aggregates: allow.aggregates,
+    individualValue: allow.individualValue,
+    windows: allow.windows,
+    scalars: allow.scalars,
+  };
   const seen = new Map<string, string>();
   for (const [list, names] of Object.entries(lists)) {
     for (const n of names) {
       const other = seen.get(n);
-      if (other) throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'sql-allowlist.yaml')}: ${list}: ${n} is also in ${other}`);
+      if (other)
+        throw new PdsError(
+          'ERR_POLICY_INVALID',
+          `${path.join(dir, 'sql-allowlist.yaml')}: ${list}: ${n} is also in ${other}`,
+        );
       seen.set(n, list);
     }
   }
   for (const n of allow.identifierAggregates) {
-    if (!allow.aggregates.includes(n)) throw new PdsError('ERR_POLICY_INVALID', `${path.join(dir, 'sql-allowlist.yaml')}: identifierAggregates: ${n} is not in aggregates`);
+    if (!allow.aggregates.includes(n))
+      throw new PdsError(
+        'ERR_POLICY_INVALID',
+        `${path.join(dir, 'sql-allowlist.yaml')}: identifierAggregates: ${n} is not in aggregates`,
+      );
   }
   if (p.disclosure.dp.epsilonPerQuery.default > p.disclosure.dp.epsilonPerTerm.default) {
-    throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`);
+    throw new PdsError(
+      'ERR_POLICY_INVALID',
+      `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`,
+    );
   }
 }
 

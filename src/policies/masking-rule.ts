@@ -30,7 +30,9 @@ export class RuleSyntaxError extends Error {}
 function positive(text: string | undefined, what: string, integer: boolean): number {
   const n = Number(text);
   if (text === undefined || text === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new RuleSyntaxError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text ?? '')}`);
+    throw new RuleSyntaxError(
+      `${what} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text ?? '')}`,
+    );
   }
   return n;
 }
@@ -38,9 +40,14 @@ function positive(text: string | undefined, what: string, integer: boolean): num
 /** Parses a rule string; throws `RuleSyntaxError` naming what is wrong. */
 export function parseRule(text: string): MaskingRule {
   const [kind, a, b, ...rest] = text.split(':');
-  const extra = () => { if (rest.length) throw new RuleSyntaxError(`${text}: too many parts`); };
+  const extra = () => {
+    if (rest.length) throw new RuleSyntaxError(`${text}: too many parts`);
+  };
   switch (kind) {
-    case 'keep': case 'drop': case 'pseudonymize': case 'partial':
+    case 'keep':
+    case 'drop':
+    case 'pseudonymize':
+    case 'partial':
       if (a !== undefined) throw new RuleSyntaxError(`${kind} takes no parameter`);
       return { kind };
     case 'generalize':
@@ -51,11 +58,15 @@ export function parseRule(text: string): MaskingRule {
       }
       if (a === 'age-band') return { kind, to: a, width: positive(b, 'the age band width', true) };
       if (a === 'range') return { kind, to: a, width: positive(b, 'the range width', false) };
-      throw new RuleSyntaxError(`generalize:${a ?? ''}: expected year, quarter, month, age-band:W, district or range:W`);
-    case 'topcode': case 'bottomcode': {
+      throw new RuleSyntaxError(
+        `generalize:${a ?? ''}: expected year, quarter, month, age-band:W, district or range:W`,
+      );
+    case 'topcode':
+    case 'bottomcode': {
       if (b !== undefined) throw new RuleSyntaxError(`${kind} takes one value`);
       const value = Number(a);
-      if (a === undefined || a === '' || !Number.isFinite(value)) throw new RuleSyntaxError(`${kind} needs a numeric value, e.g. ${kind}:500000`);
+      if (a === undefined || a === '' || !Number.isFinite(value))
+        throw new RuleSyntaxError(`${kind} needs a numeric value, e.g. ${kind}:500000`);
       return { kind, value };
     }
     case 'noise': {
@@ -68,18 +79,26 @@ export function parseRule(text: string): MaskingRule {
       if (b !== undefined) throw new RuleSyntaxError('rare-to-other takes one k');
       return { kind, k: positive(a, 'k', true) };
     default:
-      throw new RuleSyntaxError(`unknown rule ${JSON.stringify(kind)}; rules: keep, drop, pseudonymize, generalize:…, partial, topcode:V, bottomcode:V, noise:F, rare-to-other:K`);
+      throw new RuleSyntaxError(
+        `unknown rule ${JSON.stringify(kind)}; rules: keep, drop, pseudonymize, generalize:…, partial, topcode:V, bottomcode:V, noise:F, rare-to-other:K`,
+      );
   }
 }
 
 /** The canonical text of a rule (what contracts record). */
 export function ruleText(r: MaskingRule): string {
   switch (r.kind) {
-    case 'generalize': return 'width' in r ? `generalize:${r.to}:${r.width}` : `generalize:${r.to}`;
-    case 'topcode': case 'bottomcode': return `${r.kind}:${r.value}`;
-    case 'noise': return `noise:${r.fraction}`;
-    case 'rare-to-other': return `rare-to-other:${r.k}`;
-    default: return r.kind;
+    case 'generalize':
+      return 'width' in r ? `generalize:${r.to}:${r.width}` : `generalize:${r.to}`;
+    case 'topcode':
+    case 'bottomcode':
+      return `${r.kind}:${r.value}`;
+    case 'noise':
+      return `noise:${r.fraction}`;
+    case 'rare-to-other':
+      return `rare-to-other:${r.k}`;
+    default:
+      return r.kind;
   }
 }
 
@@ -92,21 +111,30 @@ export function permits(entry: string, rule: MaskingRule): boolean {
   return entry === rule.kind || entry === text || text.startsWith(`${entry}:`);
 }
 
-const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|REAL|DOUBLE|DECIMAL.*)$/i;
+const NUMERIC =
+  /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|REAL|DOUBLE|DECIMAL.*)$/i;
 const TEMPORAL = /^(DATE|TIMESTAMP.*)$/i;
 const TEXT = /^(VARCHAR|TEXT|STRING)$/i;
 
 /** Why a rule cannot apply to a column of this DuckDB type, or undefined when it can. */
 export function incompatibility(rule: MaskingRule, type: string): string | undefined {
-  const needs = (ok: boolean, what: string) => (ok ? undefined : `${ruleText(rule)} applies to ${what} columns, not ${type}`);
+  const needs = (ok: boolean, what: string) =>
+    ok ? undefined : `${ruleText(rule)} applies to ${what} columns, not ${type}`;
   switch (rule.kind) {
     case 'generalize':
       if (rule.to === 'district') return needs(TEXT.test(type), 'text (address)');
       if (rule.to === 'range') return needs(NUMERIC.test(type), 'numeric');
-      if (rule.to === 'age-band') return needs(TEMPORAL.test(type) || NUMERIC.test(type), 'date-of-birth or numeric age');
+      if (rule.to === 'age-band')
+        return needs(TEMPORAL.test(type) || NUMERIC.test(type), 'date-of-birth or numeric age');
       return needs(TEMPORAL.test(type), 'date');
-    case 'partial': case 'rare-to-other': return needs(TEXT.test(type), 'text');
-    case 'topcode': case 'bottomcode': case 'noise': return needs(NUMERIC.test(type), 'numeric');
-    default: return undefined;
+    case 'partial':
+    case 'rare-to-other':
+      return needs(TEXT.test(type), 'text');
+    case 'topcode':
+    case 'bottomcode':
+    case 'noise':
+      return needs(NUMERIC.test(type), 'numeric');
+    default:
+      return undefined;
   }
 }

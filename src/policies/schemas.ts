@@ -3,148 +3,252 @@ import { Type, type Static } from 'typebox';
 const Attr = Type.Union([Type.Literal('unconditional'), Type.Literal('conditional'), Type.Literal('none')]);
 
 export const Classification = Type.Union([
-  Type.Literal('core'), Type.Literal('important'),
-  Type.Literal('general-L1'), Type.Literal('general-L2'), Type.Literal('general-L3'), Type.Literal('general-L4'),
+  Type.Literal('core'),
+  Type.Literal('important'),
+  Type.Literal('general-L1'),
+  Type.Literal('general-L2'),
+  Type.Literal('general-L3'),
+  Type.Literal('general-L4'),
 ]);
-export const IdentifierRole = Type.Union([Type.Literal('direct'), Type.Literal('quasi'), Type.Literal('sensitive'), Type.Literal('other')]);
+export const IdentifierRole = Type.Union([
+  Type.Literal('direct'),
+  Type.Literal('quasi'),
+  Type.Literal('sensitive'),
+  Type.Literal('other'),
+]);
 export type IdentifierRole = Static<typeof IdentifierRole>;
 
-export const CatalogColumn = Type.Object({
-  type: Type.String({ minLength: 1 }),
-  title: Type.Optional(Type.String()),
-  classification: Classification,
-  role: IdentifierRole,
-  negativeList: Type.Optional(Type.Boolean()),
-  /** A checkable identifier format: ingest reports values that fail its check characters. */
-  format: Type.Optional(Type.Union([Type.Literal('id-number'), Type.Literal('uscc'), Type.Literal('mobile')])),
-}, { additionalProperties: false });
+export const CatalogColumn = Type.Object(
+  {
+    type: Type.String({ minLength: 1 }),
+    title: Type.Optional(Type.String()),
+    classification: Classification,
+    role: IdentifierRole,
+    negativeList: Type.Optional(Type.Boolean()),
+    /** A checkable identifier format: ingest reports values that fail its check characters. */
+    format: Type.Optional(Type.Union([Type.Literal('id-number'), Type.Literal('uscc'), Type.Literal('mobile')])),
+  },
+  { additionalProperties: false },
+);
 export type CatalogColumn = Static<typeof CatalogColumn>;
 
-export const CatalogDataset = Type.Object({
-  title: Type.String({ minLength: 1 }),
-  description: Type.Optional(Type.String()),
-  provider: Type.String({ minLength: 1 }),
-  providerName: Type.String({ minLength: 1 }),
-  updateCycle: Type.Union([Type.Literal('realtime'), Type.Literal('daily'), Type.Literal('weekly'), Type.Literal('monthly'), Type.Literal('quarterly'), Type.Literal('yearly')]),
-  attributes: Type.Object({ sharing: Attr, open: Attr, operation: Attr }, { additionalProperties: false }),
-  privacyUnit: Type.String({ minLength: 1 }),
-  columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),
-}, { additionalProperties: false });
+export const CatalogDataset = Type.Object(
+  {
+    title: Type.String({ minLength: 1 }),
+    description: Type.Optional(Type.String()),
+    provider: Type.String({ minLength: 1 }),
+    providerName: Type.String({ minLength: 1 }),
+    updateCycle: Type.Union([
+      Type.Literal('realtime'),
+      Type.Literal('daily'),
+      Type.Literal('weekly'),
+      Type.Literal('monthly'),
+      Type.Literal('quarterly'),
+      Type.Literal('yearly'),
+    ]),
+    attributes: Type.Object({ sharing: Attr, open: Attr, operation: Attr }, { additionalProperties: false }),
+    privacyUnit: Type.String({ minLength: 1 }),
+    columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),
+  },
+  { additionalProperties: false },
+);
 export type CatalogDataset = Static<typeof CatalogDataset>;
 
-export const Catalog = Type.Object({
-  version: Type.String({ minLength: 1 }),
-  datasets: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogDataset),
-}, { additionalProperties: false });
+export const Catalog = Type.Object(
+  {
+    version: Type.String({ minLength: 1 }),
+    datasets: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogDataset),
+  },
+  { additionalProperties: false },
+);
 export type Catalog = Static<typeof Catalog>;
 
 /** A masking rule as text (`generalize:age-band:10`); parsed and checked by src/masking at load. */
 export const MaskingRuleText = Type.String({ minLength: 1, maxLength: 64 });
 
-const RuleSet = Type.Object({ default: MaskingRuleText, allowed: Type.Array(MaskingRuleText, { minItems: 1 }) }, { additionalProperties: false });
+const RuleSet = Type.Object(
+  { default: MaskingRuleText, allowed: Type.Array(MaskingRuleText, { minItems: 1 }) },
+  { additionalProperties: false },
+);
 export type RuleSet = Static<typeof RuleSet>;
 
 const LevelRules = Type.Array(MaskingRuleText, { minItems: 1 });
-export const MaskingPolicy = Type.Object({
-  version: Type.Integer(),
-  byLevel: Type.Object({
-    core: LevelRules, important: LevelRules,
-    'general-L1': LevelRules, 'general-L2': LevelRules, 'general-L3': LevelRules, 'general-L4': LevelRules,
-  }, { additionalProperties: false }),
-  byRole: Type.Object({ direct: RuleSet, quasi: RuleSet, sensitive: RuleSet, other: RuleSet }, { additionalProperties: false }),
-  columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$' }), RuleSet)),
-}, { additionalProperties: false });
+export const MaskingPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    byLevel: Type.Object(
+      {
+        core: LevelRules,
+        important: LevelRules,
+        'general-L1': LevelRules,
+        'general-L2': LevelRules,
+        'general-L3': LevelRules,
+        'general-L4': LevelRules,
+      },
+      { additionalProperties: false },
+    ),
+    byRole: Type.Object(
+      { direct: RuleSet, quasi: RuleSet, sensitive: RuleSet, other: RuleSet },
+      { additionalProperties: false },
+    ),
+    columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$' }), RuleSet)),
+  },
+  { additionalProperties: false },
+);
 export type MaskingPolicy = Static<typeof MaskingPolicy>;
 
-const Bounded = Type.Object({ default: Type.Integer({ minimum: 1 }), floor: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
-export const DisclosurePolicy = Type.Object({
-  version: Type.Integer(),
-  minUnits: Bounded,
-  maxRows: Type.Object({ default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
-  roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
-  dominance: Type.Object({ n: Type.Integer({ minimum: 1, maximum: 10 }), k: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) }, { additionalProperties: false }),
-  dp: Type.Object({
-    epsilonPerTerm: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
-    epsilonPerQuery: Type.Object({ default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
-    delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.001 }),
-    maxGroupsPerUnit: Type.Integer({ minimum: 1, maximum: 100 }),
-  }, { additionalProperties: false }),
-}, { additionalProperties: false });
+const Bounded = Type.Object(
+  { default: Type.Integer({ minimum: 1 }), floor: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+export const DisclosurePolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    minUnits: Bounded,
+    maxRows: Type.Object(
+      { default: Type.Integer({ minimum: 1 }), ceiling: Type.Integer({ minimum: 1 }) },
+      { additionalProperties: false },
+    ),
+    roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
+    dominance: Type.Object(
+      { n: Type.Integer({ minimum: 1, maximum: 10 }), k: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) },
+      { additionalProperties: false },
+    ),
+    dp: Type.Object(
+      {
+        epsilonPerTerm: Type.Object(
+          { default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) },
+          { additionalProperties: false },
+        ),
+        epsilonPerQuery: Type.Object(
+          { default: Type.Number({ exclusiveMinimum: 0 }), ceiling: Type.Number({ exclusiveMinimum: 0 }) },
+          { additionalProperties: false },
+        ),
+        delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.001 }),
+        maxGroupsPerUnit: Type.Integer({ minimum: 1, maximum: 100 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
 export type DisclosurePolicy = Static<typeof DisclosurePolicy>;
 
 const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 
-export const WorkflowPolicy = Type.Object({
-  version: Type.Integer(),
-  reviewDeadline: Type.Object({ workingDays: Type.Integer({ minimum: 1, maximum: 60 }) }, { additionalProperties: false }),
-  calendar: Type.Object({
-    utcOffset: Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$' }),
-    holidays: Type.Array(IsoDate),
-    makeupWorkdays: Type.Array(IsoDate),
-  }, { additionalProperties: false }),
-  effectiveness: Type.Object({ failingYearsToRevoke: Type.Integer({ minimum: 1, maximum: 10 }) }, { additionalProperties: false }),
-  audit: Type.Object({
-    checkpointEveryEntries: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-    checkpointEveryHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 }),
-  }, { additionalProperties: false }),
-  reports: Type.Object({
-    period: Type.Union([Type.Literal('quarter'), Type.Literal('month'), Type.Literal('year')]),
-    scheduleEveryMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
-    escapeAttempts: Type.Object({ codes: Type.Array(Type.String()), rules: Type.Array(Type.String()) }, { additionalProperties: false }),
-    singlingOut: Type.Object({ rules: Type.Array(Type.String()) }, { additionalProperties: false }),
-    rating: Type.Object({
-      escapeAttemptsHigh: Type.Integer({ minimum: 1 }),
-      escapeAttemptsMedium: Type.Integer({ minimum: 1 }),
-      singlingOutHigh: Type.Integer({ minimum: 1 }),
-      singlingOutMedium: Type.Integer({ minimum: 1 }),
-      refusalShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
-      refusalShareMinJobs: Type.Integer({ minimum: 1 }),
-      epsilonShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
-      snapshotShareBelowKMedium: Type.Number({ minimum: 0, maximum: 1 }),
-    }, { additionalProperties: false }),
-  }, { additionalProperties: false }),
-}, { additionalProperties: false });
+export const WorkflowPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    reviewDeadline: Type.Object(
+      { workingDays: Type.Integer({ minimum: 1, maximum: 60 }) },
+      { additionalProperties: false },
+    ),
+    calendar: Type.Object(
+      {
+        utcOffset: Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$' }),
+        holidays: Type.Array(IsoDate),
+        makeupWorkdays: Type.Array(IsoDate),
+      },
+      { additionalProperties: false },
+    ),
+    effectiveness: Type.Object(
+      { failingYearsToRevoke: Type.Integer({ minimum: 1, maximum: 10 }) },
+      { additionalProperties: false },
+    ),
+    audit: Type.Object(
+      {
+        checkpointEveryEntries: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        checkpointEveryHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 }),
+      },
+      { additionalProperties: false },
+    ),
+    reports: Type.Object(
+      {
+        period: Type.Union([Type.Literal('quarter'), Type.Literal('month'), Type.Literal('year')]),
+        scheduleEveryMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
+        escapeAttempts: Type.Object(
+          { codes: Type.Array(Type.String()), rules: Type.Array(Type.String()) },
+          { additionalProperties: false },
+        ),
+        singlingOut: Type.Object({ rules: Type.Array(Type.String()) }, { additionalProperties: false }),
+        rating: Type.Object(
+          {
+            escapeAttemptsHigh: Type.Integer({ minimum: 1 }),
+            escapeAttemptsMedium: Type.Integer({ minimum: 1 }),
+            singlingOutHigh: Type.Integer({ minimum: 1 }),
+            singlingOutMedium: Type.Integer({ minimum: 1 }),
+            refusalShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+            refusalShareMinJobs: Type.Integer({ minimum: 1 }),
+            epsilonShareMedium: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+            snapshotShareBelowKMedium: Type.Number({ minimum: 0, maximum: 1 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
 export type WorkflowPolicy = Static<typeof WorkflowPolicy>;
 
 /** A size as DuckDB writes it: 512MB, 1.5GB, 64KiB. */
 const SIZE = '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$';
 
-export const SandboxPolicy = Type.Object({
-  version: Type.Integer(),
-  limits: Type.Object({
-    threads: Type.Integer({ minimum: 1, maximum: 64 }),
-    memoryLimit: Type.String({ pattern: SIZE }),
-    tempDirectorySize: Type.String({ pattern: SIZE }),
-    timeoutMs: Type.Integer({ minimum: 100 }),
-    maxResultRows: Type.Integer({ minimum: 1 }),
-    maxResultBytes: Type.Integer({ minimum: 1024 }),
-    maxSqlBytes: Type.Integer({ minimum: 64 }),
-  }, { additionalProperties: false }),
-  process: Type.Object({
-    memory: Type.String({ pattern: SIZE }),
-    fileSize: Type.String({ pattern: SIZE }),
-  }, { additionalProperties: false }),
-  quotas: Type.Object({
-    concurrentJobs: Type.Integer({ minimum: 1, maximum: 1000 }),
-    jobsPerDay: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-    submissionsPerMinute: Type.Integer({ minimum: 1, maximum: 100_000 }),
-    reportsPerMinute: Type.Integer({ minimum: 1, maximum: 10_000 }),
-  }, { additionalProperties: false }),
-  retries: Type.Object({
-    attempts: Type.Integer({ minimum: 1, maximum: 10 }),
-    backoffMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
-  }, { additionalProperties: false }),
-}, { additionalProperties: false });
+export const SandboxPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    limits: Type.Object(
+      {
+        threads: Type.Integer({ minimum: 1, maximum: 64 }),
+        memoryLimit: Type.String({ pattern: SIZE }),
+        tempDirectorySize: Type.String({ pattern: SIZE }),
+        timeoutMs: Type.Integer({ minimum: 100 }),
+        maxResultRows: Type.Integer({ minimum: 1 }),
+        maxResultBytes: Type.Integer({ minimum: 1024 }),
+        maxSqlBytes: Type.Integer({ minimum: 64 }),
+      },
+      { additionalProperties: false },
+    ),
+    process: Type.Object(
+      {
+        memory: Type.String({ pattern: SIZE }),
+        fileSize: Type.String({ pattern: SIZE }),
+      },
+      { additionalProperties: false },
+    ),
+    quotas: Type.Object(
+      {
+        concurrentJobs: Type.Integer({ minimum: 1, maximum: 1000 }),
+        jobsPerDay: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        submissionsPerMinute: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        reportsPerMinute: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    retries: Type.Object(
+      {
+        attempts: Type.Integer({ minimum: 1, maximum: 10 }),
+        backoffMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
 export type SandboxPolicy = Static<typeof SandboxPolicy>;
 
 const FunctionNames = Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), { uniqueItems: true });
-export const SqlAllowlist = Type.Object({
-  version: Type.Integer(),
-  aggregates: FunctionNames,
-  individualValue: FunctionNames,
-  identifierAggregates: FunctionNames,
-  windows: FunctionNames,
-  scalars: FunctionNames,
-  operators: Type.Array(Type.String({ minLength: 1, maxLength: 4 }), { uniqueItems: true }),
-}, { additionalProperties: false });
+export const SqlAllowlist = Type.Object(
+  {
+    version: Type.Integer(),
+    aggregates: FunctionNames,
+    individualValue: FunctionNames,
+    identifierAggregates: FunctionNames,
+    windows: FunctionNames,
+    scalars: FunctionNames,
+    operators: Type.Array(Type.String({ minLength: 1, maxLength: 4 }), { uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
 export type SqlAllowlist = Static<typeof SqlAllowlist>;

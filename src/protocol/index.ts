@@ -32,75 +32,117 @@ export const ClaimTicket = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' });
 export const QueueJobData = Type.Object({ jobId: JobId, ticket: ClaimTicket }, closed);
 export type QueueJobData = Static<typeof QueueJobData>;
 
-export const RunLimits = Type.Object({
-  threads: Type.Integer({ minimum: 1, maximum: 64 }),
-  memoryLimit: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
-  tempDirectorySize: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
-  timeoutMs: Type.Integer({ minimum: 100 }),
-  maxResultRows: Type.Integer({ minimum: 1 }),
-  maxResultBytes: Type.Integer({ minimum: 1024 }),
-}, closed);
+export const RunLimits = Type.Object(
+  {
+    threads: Type.Integer({ minimum: 1, maximum: 64 }),
+    memoryLimit: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
+    tempDirectorySize: Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(KB|MB|GB|KiB|MiB|GiB)$' }),
+    timeoutMs: Type.Integer({ minimum: 100 }),
+    maxResultRows: Type.Integer({ minimum: 1 }),
+    maxResultBytes: Type.Integer({ minimum: 1024 }),
+  },
+  closed,
+);
 export type RunLimits = Static<typeof RunLimits>;
 
 /** What a worker is handed when it claims a job: one run, nothing else. */
-export const RunSpec = Type.Object({
-  jobId: JobId,
-  attempt: Type.Integer({ minimum: 1 }),
-  /** The final SQL, analysed and rewritten by the API: execute it as it is. */
-  sql: Type.String({ minLength: 1 }),
-  snapshot: Type.Object({
-    contractId: Type.String({ pattern: '^ctr_[a-z0-9]{8,40}$' }),
-    /** The snapshot's file name under the worker's `DATA_DIR/snapshots` (no directories). */
-    file: Type.String({ pattern: '^[a-z0-9_]+\\.duckdb$', maxLength: 80 }),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  }, closed),
-  limits: RunLimits,
-  lease: Type.Object({
-    /** Until when the claim is this worker's; renew it before then, or another worker may take the job. */
-    expiresAt: Type.String({ maxLength: 40 }),
-    renewEveryMs: Type.Integer({ minimum: 100 }),
-  }, closed),
-}, closed);
+export const RunSpec = Type.Object(
+  {
+    jobId: JobId,
+    attempt: Type.Integer({ minimum: 1 }),
+    /** The final SQL, analysed and rewritten by the API: execute it as it is. */
+    sql: Type.String({ minLength: 1 }),
+    snapshot: Type.Object(
+      {
+        contractId: Type.String({ pattern: '^ctr_[a-z0-9]{8,40}$' }),
+        /** The snapshot's file name under the worker's `DATA_DIR/snapshots` (no directories). */
+        file: Type.String({ pattern: '^[a-z0-9_]+\\.duckdb$', maxLength: 80 }),
+        sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      },
+      closed,
+    ),
+    limits: RunLimits,
+    lease: Type.Object(
+      {
+        /** Until when the claim is this worker's; renew it before then, or another worker may take the job. */
+        expiresAt: Type.String({ maxLength: 40 }),
+        renewEveryMs: Type.Integer({ minimum: 100 }),
+      },
+      closed,
+    ),
+  },
+  closed,
+);
 export type RunSpec = Static<typeof RunSpec>;
 
-export const ResultColumn = Type.Object({ name: Type.String({ maxLength: 1024 }), type: Type.String({ maxLength: 1024 }) }, closed);
+export const ResultColumn = Type.Object(
+  { name: Type.String({ maxLength: 1024 }), type: Type.String({ maxLength: 1024 }) },
+  closed,
+);
 export type ResultColumn = Static<typeof ResultColumn>;
 
 /**
  * A result cell as the engine renders it in JSON: a scalar, a list (LIST columns) or an object
  * (STRUCT, MAP). Whether it fits its column's type is checked by the API against its own plan.
  */
-export const Cell = Type.Union([Type.Null(), Type.Boolean(), Type.Number(), Type.String(), Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())]);
+export const Cell = Type.Union([
+  Type.Null(),
+  Type.Boolean(),
+  Type.Number(),
+  Type.String(),
+  Type.Array(Type.Unknown()),
+  Type.Record(Type.String(), Type.Unknown()),
+]);
 
 /** Where the engine or the runner process refused a run (analysis is the API's: never reported). */
 export const RunLayer = Type.Union([Type.Literal('engine'), Type.Literal('process')]);
 
 /** What a worker hands back: the engine's raw result, or why there is none. */
 export const RunOutcome = Type.Union([
-  Type.Object({
-    ok: Type.Literal(true),
-    columns: Type.Array(ResultColumn),
-    rows: Type.Array(Type.Array(Cell)),
-    elapsedMs: Type.Number({ minimum: 0 }),
-  }, closed),
-  Type.Object({
-    ok: Type.Literal(false),
-    error: Type.Object({
-      code: Type.String({ pattern: '^ERR_[A-Z_]+$', maxLength: 64 }),
-      message: Type.String({ maxLength: 4000 }),
-      layer: Type.Optional(RunLayer),
-    }, closed),
-  }, closed),
+  Type.Object(
+    {
+      ok: Type.Literal(true),
+      columns: Type.Array(ResultColumn),
+      rows: Type.Array(Type.Array(Cell)),
+      elapsedMs: Type.Number({ minimum: 0 }),
+    },
+    closed,
+  ),
+  Type.Object(
+    {
+      ok: Type.Literal(false),
+      error: Type.Object(
+        {
+          code: Type.String({ pattern: '^ERR_[A-Z_]+$', maxLength: 64 }),
+          message: Type.String({ maxLength: 4000 }),
+          layer: Type.Optional(RunLayer),
+        },
+        closed,
+      ),
+    },
+    closed,
+  ),
 ]);
 export type RunOutcome = Static<typeof RunOutcome>;
 
 /** The error codes a run may end with; anything else from a worker is refused as invalid. */
-export const RUN_ERROR_CODES = ['ERR_SQL_INVALID', 'ERR_SQL_RUNTIME', 'ERR_SQL_NOT_SELECT', 'ERR_SANDBOX_DENIED', 'ERR_LIMIT_EXCEEDED', 'ERR_SANDBOX_FAILURE', 'ERR_SNAPSHOT_MISMATCH'] as const;
+export const RUN_ERROR_CODES = [
+  'ERR_SQL_INVALID',
+  'ERR_SQL_RUNTIME',
+  'ERR_SQL_NOT_SELECT',
+  'ERR_SANDBOX_DENIED',
+  'ERR_LIMIT_EXCEEDED',
+  'ERR_SANDBOX_FAILURE',
+  'ERR_SNAPSHOT_MISMATCH',
+] as const;
 
 export const ClaimRequest = Type.Object({ jobId: JobId, ticket: ClaimTicket }, closed);
 export type ClaimRequest = Static<typeof ClaimRequest>;
 
-export const OutcomeReport = Type.Object({ jobId: JobId, attempt: Type.Integer({ minimum: 1 }), outcome: RunOutcome }, closed);
+export const OutcomeReport = Type.Object(
+  { jobId: JobId, attempt: Type.Integer({ minimum: 1 }), outcome: RunOutcome },
+  closed,
+);
 export type OutcomeReport = Static<typeof OutcomeReport>;
 
 export const LeaseRenewal = Type.Object({ jobId: JobId, attempt: Type.Integer({ minimum: 1 }) }, closed);

@@ -7,10 +7,26 @@ export type { ContractFacts, Figures, RefusalCategory, RefusalCount } from './sc
 
 type Classifier = WorkflowPolicy['reports'];
 
-const noJobs = (): Figures['jobs'] => ({ submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 });
+const noJobs = (): Figures['jobs'] => ({
+  submitted: 0,
+  run: 0,
+  released: 0,
+  held: 0,
+  rejected: 0,
+  failed: 0,
+  cancelled: 0,
+  unfinished: 0,
+});
 
-export function categorize(reason: { code: string; layer?: string; rule?: string }, policy: Classifier): RefusalCategory {
-  if (policy.escapeAttempts.codes.includes(reason.code) || (reason.rule && policy.escapeAttempts.rules.includes(reason.rule))) return 'escape';
+export function categorize(
+  reason: { code: string; layer?: string; rule?: string },
+  policy: Classifier,
+): RefusalCategory {
+  if (
+    policy.escapeAttempts.codes.includes(reason.code) ||
+    (reason.rule && policy.escapeAttempts.rules.includes(reason.rule))
+  )
+    return 'escape';
   if (reason.rule && policy.singlingOut.rules.includes(reason.rule)) return 'singling-out';
   if (reason.code === 'ERR_LIMIT_EXCEEDED') return 'limit';
   if (['ERR_SQL_SYNTAX', 'ERR_SQL_INVALID', 'ERR_SQL_RUNTIME'].includes(reason.code)) return 'error';
@@ -33,13 +49,28 @@ export function buckets(p: Period): string[] {
   return out;
 }
 
-interface JobGroup { [k: string]: string | number | boolean | null; status: string; ran: boolean; bucket: number; code: string | null; layer: string | null; rule: string | null; n: number }
+interface JobGroup {
+  [k: string]: string | number | boolean | null;
+  status: string;
+  ran: boolean;
+  bucket: number;
+  code: string | null;
+  layer: string | null;
+  rule: string | null;
+  n: number;
+}
 
 /**
  * Counts one contract's activity in `period`. The store aggregates (a few hundred groups come back
  * however many jobs there were); the store's timestamps are ISO UTC, so ranges compare as strings.
  */
-export async function contractFigures(store: Store, contractId: string, claims: ContractClaims, period: Period, policy: Classifier): Promise<Figures> {
+export async function contractFigures(
+  store: Store,
+  contractId: string,
+  claims: ContractClaims,
+  period: Period,
+  policy: Classifier,
+): Promise<Figures> {
   const starts = buckets(period);
   const range = { c: contractId, s: period.start, e: period.end };
   // a job is refused once, by its first reason: one attempt, one count
@@ -47,7 +78,9 @@ export async function contractFigures(store: Store, contractId: string, claims: 
     `SELECT status, attempts > 0 AS ran, len(list_filter(string_split($starts, ','), b -> b <= created_at))::INTEGER - 1 AS bucket,
             json_extract_string(reasons, '$[0].code') AS code, json_extract_string(reasons, '$[0].layer') AS layer,
             json_extract_string(reasons, '$[0].rule') AS rule, count(*)::INTEGER AS n
-     FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`, { ...range, starts: starts.join(',') });
+     FROM jobs WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`,
+    { ...range, starts: starts.join(',') },
+  );
   const timeline = starts.map((start) => ({ start, submitted: 0, refused: 0, escapeAttempts: 0 }));
   const jobs = noJobs();
   const refusals = new Map<string, RefusalCount>();
@@ -65,22 +98,37 @@ export async function contractFigures(store: Store, contractId: string, claims: 
     const reason = { code: g.code ?? 'ERR_INTERNAL', layer: g.layer ?? undefined, rule: g.rule ?? undefined };
     const category = categorize(reason, policy);
     const key = `${reason.layer ?? '-'}|${reason.rule ?? reason.code}`;
-    const cur = refusals.get(key) ?? { layer: reason.layer ?? 'api', rule: reason.rule ?? reason.code, code: reason.code, category, count: 0 };
+    const cur = refusals.get(key) ?? {
+      layer: reason.layer ?? 'api',
+      rule: reason.rule ?? reason.code,
+      code: reason.code,
+      category,
+      count: 0,
+    };
     cur.count += g.n;
     refusals.set(key, cur);
-    if (category === 'escape') { escapeAttempts += g.n; b.escapeAttempts += g.n; }
+    if (category === 'escape') {
+      escapeAttempts += g.n;
+      b.escapeAttempts += g.n;
+    }
     if (category === 'singling-out') singlingOutAttempts += g.n;
   }
   const refused = await store.all<{ code: string | null; n: number }>(
     `SELECT json_extract_string(details, '$.code') AS code, count(*)::INTEGER AS n FROM audit_log
-     WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`, range);
+     WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`,
+    range,
+  );
   const outputs = await store.all<{ status: string; n: number; cells: number }>(
     `SELECT status, count(*)::INTEGER AS n, sum(cells_suppressed)::INTEGER AS cells FROM outputs
-     WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`, range);
+     WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`,
+    range,
+  );
   const heldBy = await store.all<{ check: string; n: number }>(
     `SELECT json_extract_string(c, '$.check') AS "check", count(*)::INTEGER AS n
      FROM (SELECT unnest(from_json(checks, '["JSON"]')) AS c FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e)
-     WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`, range);
+     WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`,
+    range,
+  );
   const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
   return {
     jobs,
@@ -89,7 +137,9 @@ export async function contractFigures(store: Store, contractId: string, claims: 
     escapeAttempts,
     singlingOutAttempts,
     outputs: {
-      released: outputCount('released'), held: outputCount('held'), rejected: outputCount('rejected'),
+      released: outputCount('released'),
+      held: outputCount('held'),
+      rejected: outputCount('rejected'),
       cellsSuppressed: outputs.reduce((n, o) => n + Number(o.cells ?? 0), 0),
       heldBy: heldBy.map((h) => ({ check: h.check, count: h.n })),
     },
@@ -98,39 +148,84 @@ export async function contractFigures(store: Store, contractId: string, claims: 
   };
 }
 
-async function privacy(store: Store, range: { c: string; s: string; e: string }, claims: ContractClaims): Promise<Figures['privacy']> {
+async function privacy(
+  store: Store,
+  range: { c: string; s: string; e: string },
+  claims: ContractClaims,
+): Promise<Figures['privacy']> {
   if (claims.mode !== 'dp') return null;
   const row = await store.one<{ period: number | null; total: number | null }>(
     `SELECT sum(epsilon_micro) FILTER (WHERE charged_at >= $s) AS period, sum(epsilon_micro) AS total
-     FROM privacy_ledger WHERE contract_id = $c AND charged_at < $e`, range);
+     FROM privacy_ledger WHERE contract_id = $c AND charged_at < $e`,
+    range,
+  );
   const budget = claims.privacyBudget?.epsilon ?? null;
   const spentToDate = Number(row?.total ?? 0) / 1e6;
-  return { budget, spentInPeriod: Number(row?.period ?? 0) / 1e6, spentToDate, share: budget ? spentToDate / budget : null };
+  return {
+    budget,
+    spentInPeriod: Number(row?.period ?? 0) / 1e6,
+    spentToDate,
+    share: budget ? spentToDate / budget : null,
+  };
 }
 
 /** What does not change with activity: the signed snapshot's risk, and the contract's history in the period. */
-export async function contractFacts(store: Store, contractId: string, claims: ContractClaims, period: Period): Promise<ContractFacts> {
+export async function contractFacts(
+  store: Store,
+  contractId: string,
+  claims: ContractClaims,
+  period: Period,
+): Promise<ContractFacts> {
   const range = { c: contractId, s: period.start, e: period.end };
   const events = await store.all<{ recorded_at: string; action: string; actor: string; reason: string | null }>(
     `SELECT recorded_at, action, actor, reason FROM audit_log
      WHERE object_type = 'contract' AND object_id = $c AND action IN ('contract.suspended', 'contract.resumed', 'contract.revoked', 'contract.expired')
-       AND recorded_at >= $s AND recorded_at < $e ORDER BY seq`, range);
+       AND recorded_at >= $s AND recorded_at < $e ORDER BY seq`,
+    range,
+  );
   const datasets = claims.datasets.map((d) => d.dataset);
   // withdrawn in the period, or still withdrawn when it began
-  const withdrawals = (await store.all<{ dataset: string; withdrawn_at: string; reason: string; withdrawn_by: string; reinstated_at: string | null }>(
-    `SELECT dataset, withdrawn_at, reason, withdrawn_by, reinstated_at FROM dataset_withdrawals
-     WHERE withdrawn_at < $e AND (withdrawn_at >= $s OR reinstated_at IS NULL OR reinstated_at >= $s) ORDER BY withdrawn_at`, { s: period.start, e: period.end }))
-    .filter((w) => datasets.includes(w.dataset));
+  const withdrawals = (
+    await store.all<{
+      dataset: string;
+      withdrawn_at: string;
+      reason: string;
+      withdrawn_by: string;
+      reinstated_at: string | null;
+    }>(
+      `SELECT dataset, withdrawn_at, reason, withdrawn_by, reinstated_at FROM dataset_withdrawals
+     WHERE withdrawn_at < $e AND (withdrawn_at >= $s OR reinstated_at IS NULL OR reinstated_at >= $s) ORDER BY withdrawn_at`,
+      { s: period.start, e: period.end },
+    )
+  ).filter((w) => datasets.includes(w.dataset));
   const years = [new Date(period.start).getUTCFullYear(), new Date(period.end).getUTCFullYear()];
   const assessed = await store.all<{ year: number; passed: boolean; indicators: string }>(
-    'SELECT year, passed, indicators FROM effectiveness_assessments WHERE contract_id = $c AND year BETWEEN $y0 AND $y1 ORDER BY year', { c: contractId, y0: years[0]! - 1, y1: years[1]! });
+    'SELECT year, passed, indicators FROM effectiveness_assessments WHERE contract_id = $c AND year BETWEEN $y0 AND $y1 ORDER BY year',
+    { c: contractId, y0: years[0]! - 1, y1: years[1]! },
+  );
   return {
     snapshot: Object.entries(claims.snapshot.tables).map(([table, t]) => ({
-      table, rows: t.rows, k: t.risk.k, policyK: t.risk.policyK, shareBelowK: t.risk.shareBelowK, prosecutorRisk: t.risk.prosecutorRisk, averageRisk: t.risk.averageRisk,
+      table,
+      rows: t.rows,
+      k: t.risk.k,
+      policyK: t.risk.policyK,
+      shareBelowK: t.risk.shareBelowK,
+      prosecutorRisk: t.risk.prosecutorRisk,
+      averageRisk: t.risk.averageRisk,
     })),
     statusEvents: events.map((e) => ({ at: e.recorded_at, action: e.action, actor: e.actor, reason: e.reason })),
-    withdrawals: withdrawals.map((w) => ({ dataset: w.dataset, at: w.withdrawn_at, reason: w.reason, by: w.withdrawn_by, reinstatedAt: w.reinstated_at })),
-    effectiveness: assessed.map((a) => ({ year: Number(a.year), passed: a.passed, indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'] })),
+    withdrawals: withdrawals.map((w) => ({
+      dataset: w.dataset,
+      at: w.withdrawn_at,
+      reason: w.reason,
+      by: w.withdrawn_by,
+      reinstatedAt: w.reinstated_at,
+    })),
+    effectiveness: assessed.map((a) => ({
+      year: Number(a.year),
+      passed: a.passed,
+      indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'],
+    })),
   };
 }
 
@@ -157,14 +252,21 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     for (const h of f.outputs.heldBy) heldBy.set(h.check, (heldBy.get(h.check) ?? 0) + h.count);
     f.timeline.forEach((b, i) => {
       const t = timeline[i]!;
-      t.submitted += b.submitted; t.refused += b.refused; t.escapeAttempts += b.escapeAttempts;
+      t.submitted += b.submitted;
+      t.refused += b.refused;
+      t.escapeAttempts += b.escapeAttempts;
     });
     escapeAttempts += f.escapeAttempts;
     singlingOutAttempts += f.singlingOutAttempts;
   }
   outputs.heldBy = [...heldBy].map(([check, count]) => ({ check, count })).sort((a, b) => b.count - a.count);
   return {
-    jobs, outputs, escapeAttempts, singlingOutAttempts, timeline, privacy: null,
+    jobs,
+    outputs,
+    escapeAttempts,
+    singlingOutAttempts,
+    timeline,
+    privacy: null,
     submissionsRefused: [...refused].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count),
     refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
   };

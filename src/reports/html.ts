@@ -4,11 +4,18 @@ import type { RiskAssessmentReport } from './report.ts';
 
 const LEVEL_COLOR = { low: COLORS.released, medium: COLORS.held, high: COLORS.rejected } as const;
 const CATEGORY_COLOR: Record<RefusalCategory, string> = {
-  escape: COLORS.escape, 'singling-out': COLORS.rejected, limit: COLORS.held, error: COLORS.cancelled, other: COLORS.failed,
+  escape: COLORS.escape,
+  'singling-out': COLORS.rejected,
+  limit: COLORS.held,
+  error: COLORS.cancelled,
+  other: COLORS.failed,
 };
 const OUTCOMES = [
-  { name: 'released', color: COLORS.released }, { name: 'held', color: COLORS.held }, { name: 'refused', color: COLORS.rejected },
-  { name: 'failed', color: COLORS.failed }, { name: 'cancelled', color: COLORS.cancelled },
+  { name: 'released', color: COLORS.released },
+  { name: 'held', color: COLORS.held },
+  { name: 'refused', color: COLORS.rejected },
+  { name: 'failed', color: COLORS.failed },
+  { name: 'cancelled', color: COLORS.cancelled },
 ];
 
 function table(head: string[], rows: (string | number)[][], empty = 'none'): string {
@@ -42,28 +49,69 @@ const periodDates = (p: RiskAssessmentReport['period']) =>
 export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
   const f = r.figures;
   const p = r.previousFigures;
-  const outcomeRow = (label: string, x: typeof f) => ({ label, values: [x.jobs.released, x.jobs.held, x.jobs.rejected, x.jobs.failed, x.jobs.cancelled] });
-  const title = r.kind === 'contract' ? `Contract ${r.subject}` : r.kind === 'operator' ? `Operator ${r.subject}` : 'All operators (domain overview)';
+  const outcomeRow = (label: string, x: typeof f) => ({
+    label,
+    values: [x.jobs.released, x.jobs.held, x.jobs.rejected, x.jobs.failed, x.jobs.cancelled],
+  });
+  const title =
+    r.kind === 'contract'
+      ? `Contract ${r.subject}`
+      : r.kind === 'operator'
+        ? `Operator ${r.subject}`
+        : 'All operators (domain overview)';
   const charts = [
-    stackedBars('jobs-by-outcome', 'Jobs by outcome, this period and the previous one', OUTCOMES, [outcomeRow(r.period.label, f), outcomeRow(r.previousPeriod.label, p)]),
-    bars('refusals-by-rule', 'Refused jobs by layer and rule (colour: escape, singling out, limit, error)',
-      f.refusals.map((x) => ({ label: `${x.layer}: ${x.rule}`, value: x.count, color: CATEGORY_COLOR[x.category] }))),
-    columns('timeline', `Over the period (${r.period.kind === 'quarter' ? 'weeks' : r.period.kind === 'month' ? 'days' : 'months'})`,
-      f.timeline.map((b) => bucketLabel(b.start, r.period.kind)), [
+    stackedBars('jobs-by-outcome', 'Jobs by outcome, this period and the previous one', OUTCOMES, [
+      outcomeRow(r.period.label, f),
+      outcomeRow(r.previousPeriod.label, p),
+    ]),
+    bars(
+      'refusals-by-rule',
+      'Refused jobs by layer and rule (colour: escape, singling out, limit, error)',
+      f.refusals.map((x) => ({ label: `${x.layer}: ${x.rule}`, value: x.count, color: CATEGORY_COLOR[x.category] })),
+    ),
+    columns(
+      'timeline',
+      `Over the period (${r.period.kind === 'quarter' ? 'weeks' : r.period.kind === 'month' ? 'days' : 'months'})`,
+      f.timeline.map((b) => bucketLabel(b.start, r.period.kind)),
+      [
         { name: 'submitted', color: COLORS.submitted, values: f.timeline.map((b) => b.submitted) },
         { name: 'refused', color: COLORS.rejected, values: f.timeline.map((b) => b.refused) },
         { name: 'escape attempts', color: COLORS.escape, values: f.timeline.map((b) => b.escapeAttempts) },
-      ]),
+      ],
+    ),
   ];
   if (r.contracts) {
-    charts.push(bars('contracts', 'Refused jobs per contract (colour: the contract\'s rating)',
-      r.contracts.map((c) => ({ label: `${c.contractId.slice(0, 16)}… ${c.scenario}`.slice(0, 40), value: c.jobsRefused, color: LEVEL_COLOR[c.rating] }))));
+    charts.push(
+      bars(
+        'contracts',
+        "Refused jobs per contract (colour: the contract's rating)",
+        r.contracts.map((c) => ({
+          label: `${c.contractId.slice(0, 16)}… ${c.scenario}`.slice(0, 40),
+          value: c.jobsRefused,
+          color: LEVEL_COLOR[c.rating],
+        })),
+      ),
+    );
   }
   if (r.operators) {
-    charts.push(bars('operators', 'Refused jobs per operator (colour: the operator\'s rating, that of its riskiest contract)',
-      r.operators.map((o) => ({ label: o.operatorOrg, value: o.jobsRefused, color: LEVEL_COLOR[o.rating] }))));
+    charts.push(
+      bars(
+        'operators',
+        "Refused jobs per operator (colour: the operator's rating, that of its riskiest contract)",
+        r.operators.map((o) => ({ label: o.operatorOrg, value: o.jobsRefused, color: LEVEL_COLOR[o.rating] })),
+      ),
+    );
   }
-  if (f.privacy?.budget) charts.push(meter('privacy-budget', 'Privacy budget (ε) spent to the end of the period', f.privacy.spentToDate, f.privacy.budget, r.thresholds.epsilonShareMedium));
+  if (f.privacy?.budget)
+    charts.push(
+      meter(
+        'privacy-budget',
+        'Privacy budget (ε) spent to the end of the period',
+        f.privacy.spentToDate,
+        f.privacy.budget,
+        r.thresholds.epsilonShareMedium,
+      ),
+    );
   const facts = r.facts;
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -91,23 +139,101 @@ audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.
 ${card('jobs submitted', f.jobs.submitted, `previous ${p.jobs.submitted}`)}${card('jobs refused', f.jobs.rejected, `previous ${p.jobs.rejected}`)}
 ${card('escape attempts', f.escapeAttempts, `previous ${p.escapeAttempts}`)}${card('singling-out attempts', f.singlingOutAttempts, `previous ${p.singlingOutAttempts}`)}
 ${card('outputs released', f.outputs.released)}${card('outputs held', f.outputs.held)}${card('outputs rejected', f.outputs.rejected)}
-${card('cells suppressed', f.outputs.cellsSuppressed)}${card('submissions refused', f.submissionsRefused.reduce((n, s) => n + s.count, 0), 'before queueing')}
+${card('cells suppressed', f.outputs.cellsSuppressed)}${card(
+    'submissions refused',
+    f.submissionsRefused.reduce((n, s) => n + s.count, 0),
+    'before queueing',
+  )}
 ${f.privacy ? card('ε spent', f.privacy.spentToDate, f.privacy.budget ? `of ${f.privacy.budget}` : '') : ''}
 </div></section>
 <section><h2>Findings and recommended actions</h2>
 ${r.rating.findings.length === 0 ? '<p class="none">No rating rule fired.</p>' : `<table><thead><tr><th>level</th><th>rule</th><th>finding</th><th>recommended action</th><th>basis</th></tr></thead><tbody>${r.rating.findings.map((x) => `<tr class="finding-${x.level}"><td>${esc(x.level)}</td><td>${esc(x.rule)}</td><td>${esc(x.finding)}</td><td>${esc(x.recommendation)}</td><td>${esc(x.basis)}</td></tr>`).join('')}</tbody></table>`}
 <ul>${r.recommendations.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></section>
 <section><h2>Charts</h2><div class="charts">${charts.join('\n')}</div></section>
-<section><h2>Trend against ${esc(r.previousPeriod.label)}</h2>${table(['metric', r.period.label, r.previousPeriod.label, 'change'], r.trend.map((t) => [t.metric, t.current, t.previous, change(t.change)]))}</section>
-<section><h2>Refusals</h2>${table(['layer', 'rule', 'code', 'category', 'jobs'], f.refusals.map((x) => [x.layer, x.rule, x.code, x.category, x.count]), 'no job refused')}
-${table(['submission refused with', 'times'], f.submissionsRefused.map((s) => [s.code, s.count]), 'no submission refused before queueing')}
-${table(['outputs held by check', 'outputs'], f.outputs.heldBy.map((h) => [h.check, h.count]), 'no output held by a check')}</section>
-${r.operators ? `<section><h2>Operators</h2>${table(['operator', 'contracts', 'rating', 'jobs', 'refused', 'escape attempts', 'released'], r.operators.map((o) => [o.operatorOrg, o.contracts, o.rating, o.jobsSubmitted, o.jobsRefused, o.escapeAttempts, o.outputsReleased]))}</section>` : ''}
-${r.contracts ? `<section><h2>Contracts</h2>${table(['contract', 'scenario', 'status', 'rating', 'jobs', 'refused', 'escape attempts', 'released'], r.contracts.map((c) => [c.contractId, c.scenario, c.status, c.rating, c.jobsSubmitted, c.jobsRefused, c.escapeAttempts, c.outputsReleased]))}</section>` : ''}
-${facts ? `<section><h2>Snapshot re-identification risk (signed in the contract)</h2>${table(['table', 'rows', 'smallest class', 'policy k', 'records below k', 'prosecutor risk', 'average risk'], facts.snapshot.map((s) => [s.table, s.rows, s.k, s.policyK, `${(s.shareBelowK * 100).toFixed(2)}%`, s.prosecutorRisk.toFixed(4), s.averageRisk.toFixed(4)]))}</section>
+<section><h2>Trend against ${esc(r.previousPeriod.label)}</h2>${table(
+    ['metric', r.period.label, r.previousPeriod.label, 'change'],
+    r.trend.map((t) => [t.metric, t.current, t.previous, change(t.change)]),
+  )}</section>
+<section><h2>Refusals</h2>${table(
+    ['layer', 'rule', 'code', 'category', 'jobs'],
+    f.refusals.map((x) => [x.layer, x.rule, x.code, x.category, x.count]),
+    'no job refused',
+  )}
+${table(
+  ['submission refused with', 'times'],
+  f.submissionsRefused.map((s) => [s.code, s.count]),
+  'no submission refused before queueing',
+)}
+${table(
+  ['outputs held by check', 'outputs'],
+  f.outputs.heldBy.map((h) => [h.check, h.count]),
+  'no output held by a check',
+)}</section>
+${
+  r.operators
+    ? `<section><h2>Operators</h2>${table(
+        ['operator', 'contracts', 'rating', 'jobs', 'refused', 'escape attempts', 'released'],
+        r.operators.map((o) => [
+          o.operatorOrg,
+          o.contracts,
+          o.rating,
+          o.jobsSubmitted,
+          o.jobsRefused,
+          o.escapeAttempts,
+          o.outputsReleased,
+        ]),
+      )}</section>`
+    : ''
+}
+${
+  r.contracts
+    ? `<section><h2>Contracts</h2>${table(
+        ['contract', 'scenario', 'status', 'rating', 'jobs', 'refused', 'escape attempts', 'released'],
+        r.contracts.map((c) => [
+          c.contractId,
+          c.scenario,
+          c.status,
+          c.rating,
+          c.jobsSubmitted,
+          c.jobsRefused,
+          c.escapeAttempts,
+          c.outputsReleased,
+        ]),
+      )}</section>`
+    : ''
+}
+${
+  facts
+    ? `<section><h2>Snapshot re-identification risk (signed in the contract)</h2>${table(
+        ['table', 'rows', 'smallest class', 'policy k', 'records below k', 'prosecutor risk', 'average risk'],
+        facts.snapshot.map((s) => [
+          s.table,
+          s.rows,
+          s.k,
+          s.policyK,
+          `${(s.shareBelowK * 100).toFixed(2)}%`,
+          s.prosecutorRisk.toFixed(4),
+          s.averageRisk.toFixed(4),
+        ]),
+      )}</section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>
-<section><h2>Effectiveness</h2>${table(['year', 'passed', 'indicators'], facts.effectiveness.map((e) => [e.year, e.passed ? 'yes' : 'no', e.indicators.map((i) => `${i.name} ${i.value}${i.target !== undefined ? `/${i.target}` : ''} ${i.met ? '✓' : '✗'}`).join('; ')]), 'no assessment recorded for these years')}</section>` : ''}
-<section><h2>Rating rules</h2>${table(['rule', 'sets at most', 'when'], r.rating.rulesApplied.map((x) => [x.rule, x.sets, x.when]))}
+<section><h2>Effectiveness</h2>${table(
+        ['year', 'passed', 'indicators'],
+        facts.effectiveness.map((e) => [
+          e.year,
+          e.passed ? 'yes' : 'no',
+          e.indicators
+            .map((i) => `${i.name} ${i.value}${i.target !== undefined ? `/${i.target}` : ''} ${i.met ? '✓' : '✗'}`)
+            .join('; '),
+        ]),
+        'no assessment recorded for these years',
+      )}</section>`
+    : ''
+}
+<section><h2>Rating rules</h2>${table(
+    ['rule', 'sets at most', 'when'],
+    r.rating.rulesApplied.map((x) => [x.rule, x.sets, x.when]),
+  )}
 <p class="meta">The rating is the highest level any rule sets; low when none fires. Basis: ${esc(r.basis.join('; '))}.</p></section>
 <footer>Report ${esc(r.id)} · SHA-256 of the report's canonical JSON ${esc(bodySha256)} · signed by the data bureau: verify the JWS from GET /v1/reports/${esc(r.id)} against /.well-known/jwks.json.</footer>
 </body></html>

@@ -28,10 +28,18 @@ function localMonthStart(year: number, month: number, offset: number): string {
 function build(kind: Period['kind'], year: number, firstMonth: number, utcOffset: string): Period {
   const offset = offsetMinutes(utcOffset);
   const months = kind === 'year' ? 12 : kind === 'quarter' ? 3 : 1;
-  const label = kind === 'year' ? String(year)
-    : kind === 'quarter' ? `${year}-Q${firstMonth / 3 + 1}`
-      : `${year}-${String(firstMonth + 1).padStart(2, '0')}`;
-  return { label, kind, start: localMonthStart(year, firstMonth, offset), end: localMonthStart(year, firstMonth + months, offset) };
+  const label =
+    kind === 'year'
+      ? String(year)
+      : kind === 'quarter'
+        ? `${year}-Q${firstMonth / 3 + 1}`
+        : `${year}-${String(firstMonth + 1).padStart(2, '0')}`;
+  return {
+    label,
+    kind,
+    start: localMonthStart(year, firstMonth, offset),
+    end: localMonthStart(year, firstMonth + months, offset),
+  };
 }
 
 export function parsePeriod(label: string, utcOffset: string): Period {
@@ -41,9 +49,13 @@ export function parsePeriod(label: string, utcOffset: string): Period {
   if (m) return build('month', Number(m[1]), Number(m[2]) - 1, utcOffset);
   m = YEAR.exec(label);
   if (m) return build('year', Number(m[1]), 0, utcOffset);
-  throw new PdsError('ERR_VALIDATION', `period ${JSON.stringify(label)} is not a quarter (2026-Q3), a month (2026-07) or a year (2026)`, {
-    errors: [{ field: '/body/period', message: 'expected YYYY-Qn, YYYY-MM or YYYY' }],
-  });
+  throw new PdsError(
+    'ERR_VALIDATION',
+    `period ${JSON.stringify(label)} is not a quarter (2026-Q3), a month (2026-07) or a year (2026)`,
+    {
+      errors: [{ field: '/body/period', message: 'expected YYYY-Qn, YYYY-MM or YYYY' }],
+    },
+  );
 }
 
 /** The period of the same kind that contains the instant `at`. */

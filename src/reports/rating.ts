@@ -56,22 +56,32 @@ const RULES: Rule[] = [
     rule: 'audit-integrity',
     sets: 'high',
     when: () => 'the audit chain or its signed checkpoints do not verify → high',
-    check: ({ audit }) => (audit && !audit.ok
-      ? { level: 'high', finding: `the audit trail does not verify: entry ${audit.firstBad?.seq ?? '?'}: ${audit.firstBad?.reason ?? 'unknown'}; the figures of this report come from a store that may have been altered` }
-      : undefined),
-    recommendation: 'Treat the control store as tampered: secure it, compare it with the last audit export and the signed checkpoints, and investigate before relying on any figure.',
+    check: ({ audit }) =>
+      audit && !audit.ok
+        ? {
+            level: 'high',
+            finding: `the audit trail does not verify: entry ${audit.firstBad?.seq ?? '?'}: ${audit.firstBad?.reason ?? 'unknown'}; the figures of this report come from a store that may have been altered`,
+          }
+        : undefined,
+    recommendation:
+      'Treat the control store as tampered: secure it, compare it with the last audit export and the signed checkpoints, and investigate before relying on any figure.',
     basis: 'seed 004 第四十九条 (可审计、可追溯); seed 003 第三十四条',
   },
   {
     rule: 'escape-attempts',
     sets: 'high',
-    when: (t) => `refused attempts to reach beyond the snapshot or the engine ≥ ${t.escapeAttemptsHigh} → high; ≥ ${t.escapeAttemptsMedium} → medium`,
+    when: (t) =>
+      `refused attempts to reach beyond the snapshot or the engine ≥ ${t.escapeAttemptsHigh} → high; ≥ ${t.escapeAttemptsMedium} → medium`,
     check: ({ f, prev, t }) => {
       if (f.escapeAttempts < t.escapeAttemptsMedium) return undefined;
       const level = f.escapeAttempts >= t.escapeAttemptsHigh ? 'high' : 'medium';
-      return { level, finding: `${f.escapeAttempts} refused escape attempt(s) (previous period ${prev.escapeAttempts}): queries reaching for files, other tables, settings or more than one statement` };
+      return {
+        level,
+        finding: `${f.escapeAttempts} refused escape attempt(s) (previous period ${prev.escapeAttempts}): queries reaching for files, other tables, settings or more than one statement`,
+      };
     },
-    recommendation: 'Review the refused queries with the operator and its staff access; where the attempts were deliberate, suspend the contract under its emergency plan and consider restricting or closing access.',
+    recommendation:
+      'Review the refused queries with the operator and its staff access; where the attempts were deliberate, suspend the contract under its emergency plan and consider restricting or closing access.',
     basis: 'seed 002 第三十九条 (一场景一预案); seed 003 第三十五条; seed 004 第四十三条',
   },
   {
@@ -80,9 +90,13 @@ const RULES: Rule[] = [
     when: (t) => `refused attempts to see individuals ≥ ${t.singlingOutHigh} → high; ≥ ${t.singlingOutMedium} → medium`,
     check: ({ f, t }) => {
       if (f.singlingOutAttempts < t.singlingOutMedium) return undefined;
-      return { level: f.singlingOutAttempts >= t.singlingOutHigh ? 'high' : 'medium', finding: `${f.singlingOutAttempts} refused attempt(s) to read individual values or identifiers instead of statistics` };
+      return {
+        level: f.singlingOutAttempts >= t.singlingOutHigh ? 'high' : 'medium',
+        finding: `${f.singlingOutAttempts} refused attempt(s) to read individual values or identifiers instead of statistics`,
+      };
     },
-    recommendation: 'Remind the operator that outputs are statistics only; look for a pattern of probing one person or group across the refused and released queries.',
+    recommendation:
+      'Remind the operator that outputs are statistics only; look for a pattern of probing one person or group across the refused and released queries.',
     basis: 'seed 002 第三十二条 (原始数据不出域、数据可用不可见); seed 003 第二十条',
   },
   {
@@ -91,9 +105,15 @@ const RULES: Rule[] = [
     when: () => 'any output held by the differencing check → medium',
     check: ({ f }) => {
       const n = f.outputs.heldBy.find((h) => h.check === 'differencing')?.count ?? 0;
-      return n > 0 ? { level: 'medium', finding: `${n} output(s) held because they differ from an earlier output by fewer people than the threshold` } : undefined;
+      return n > 0
+        ? {
+            level: 'medium',
+            finding: `${n} output(s) held because they differ from an earlier output by fewer people than the threshold`,
+          }
+        : undefined;
     },
-    recommendation: 'Reviewers compare each held output with the earlier output it is paired with before deciding; reject pairs that isolate a small group.',
+    recommendation:
+      'Reviewers compare each held output with the earlier output it is paired with before deciding; reject pairs that isolate a small group.',
     basis: 'seed 001 第三十一条 (汇集后的风险多维度评估)',
   },
   {
@@ -103,9 +123,12 @@ const RULES: Rule[] = [
     check: ({ f, t }) => {
       if (f.jobs.submitted < t.refusalShareMinJobs) return undefined;
       const share = f.jobs.rejected / f.jobs.submitted;
-      return share >= t.refusalShareMedium ? { level: 'medium', finding: `${f.jobs.rejected} of ${f.jobs.submitted} jobs refused (${pct(share)})` } : undefined;
+      return share >= t.refusalShareMedium
+        ? { level: 'medium', finding: `${f.jobs.rejected} of ${f.jobs.submitted} jobs refused (${pct(share)})` }
+        : undefined;
     },
-    recommendation: 'Offer the operator guidance on the allowed query shapes (dummy data, the SQL allowlist); a rising share without explanation is worth a conversation.',
+    recommendation:
+      'Offer the operator guidance on the allowed query shapes (dummy data, the SQL allowlist); a rising share without explanation is worth a conversation.',
     basis: 'seed 001 第三十一条 (异常情况监测预警)',
   },
   {
@@ -115,22 +138,33 @@ const RULES: Rule[] = [
     check: ({ f, t }) => {
       const p = f.privacy;
       if (!p || p.share === null || p.share < t.epsilonShareMedium) return undefined;
-      return { level: 'medium', finding: `ε ${p.spentToDate} of ${p.budget} spent (${pct(p.share)}), ${p.spentInPeriod} of it in this period` };
+      return {
+        level: 'medium',
+        finding: `ε ${p.spentToDate} of ${p.budget} spent (${pct(p.share)}), ${p.spentInPeriod} of it in this period`,
+      };
     },
-    recommendation: 'Plan the remaining queries with the operator; once the budget is spent no further dp query runs until a new contract with a new budget is signed.',
+    recommendation:
+      'Plan the remaining queries with the operator; once the budget is spent no further dp query runs until a new contract with a new budget is signed.',
     basis: 'contract terms (privacyBudget)',
   },
   {
     rule: 'snapshot-risk',
     sets: 'medium',
-    when: (t) => `a snapshot table with more than ${pct(t.snapshotShareBelowKMedium)} of records in classes smaller than k → medium`,
+    when: (t) =>
+      `a snapshot table with more than ${pct(t.snapshotShareBelowKMedium)} of records in classes smaller than k → medium`,
     check: ({ facts, t }) => {
       const risky = (facts?.snapshot ?? []).filter((s) => s.shareBelowK > t.snapshotShareBelowKMedium);
       return risky.length > 0
-        ? { level: 'medium', finding: risky.map((s) => `${s.table}: ${pct(s.shareBelowK)} of records below k = ${s.policyK} (smallest class ${s.k})`).join('; ') }
+        ? {
+            level: 'medium',
+            finding: risky
+              .map((s) => `${s.table}: ${pct(s.shareBelowK)} of records below k = ${s.policyK} (smallest class ${s.k})`)
+              .join('; '),
+          }
         : undefined;
     },
-    recommendation: 'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+    recommendation:
+      'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
     basis: 'seed 002 第三十二条; seed 003 第三十九条 (脱敏)',
   },
   {
@@ -139,14 +173,17 @@ const RULES: Rule[] = [
     when: () => 'the contract was suspended or revoked, or a dataset it uses was withdrawn, in the period → medium',
     check: ({ facts }) => {
       // a resumption or the term's end is not an interruption
-      const events = (facts?.statusEvents ?? []).filter((e) => e.action === 'contract.suspended' || e.action === 'contract.revoked');
+      const events = (facts?.statusEvents ?? []).filter(
+        (e) => e.action === 'contract.suspended' || e.action === 'contract.revoked',
+      );
       const parts = [
         ...events.map((e) => `${e.action.replace('contract.', '')} at ${e.at}${e.reason ? `: ${e.reason}` : ''}`),
         ...(facts?.withdrawals ?? []).map((w) => `dataset ${w.dataset} withdrawn at ${w.at}: ${w.reason}`),
       ];
       return parts.length > 0 ? { level: 'medium', finding: parts.join('; ') } : undefined;
     },
-    recommendation: 'Confirm the cause is settled before resuming; an objection to a dataset is answered by its provider before the data returns.',
+    recommendation:
+      'Confirm the cause is settled before resuming; an objection to a dataset is answered by its provider before the data returns.',
     basis: 'seed 001 第二十二条 (异议: 暂停、撤回); seed 003 第二十八条',
   },
   {
@@ -155,9 +192,12 @@ const RULES: Rule[] = [
     when: () => 'a failed yearly effectiveness assessment → medium',
     check: ({ facts }) => {
       const failed = (facts?.effectiveness ?? []).filter((e) => !e.passed);
-      return failed.length > 0 ? { level: 'medium', finding: `effectiveness assessment failed for ${failed.map((e) => e.year).join(', ')}` } : undefined;
+      return failed.length > 0
+        ? { level: 'medium', finding: `effectiveness assessment failed for ${failed.map((e) => e.year).join(', ')}` }
+        : undefined;
     },
-    recommendation: 'Agree an improvement plan with the operator; a second consecutive failing year cancels the authorization.',
+    recommendation:
+      'Agree an improvement plan with the operator; a second consecutive failing year cancels the authorization.',
     basis: 'seed 002 第三十五条',
   },
 ];
@@ -167,7 +207,14 @@ export function rate(input: RatingInput): Rating {
   const findings: Finding[] = [];
   for (const r of RULES) {
     const hit = r.check(input);
-    if (hit) findings.push({ rule: r.rule, level: hit.level, finding: hit.finding, recommendation: r.recommendation, basis: r.basis });
+    if (hit)
+      findings.push({
+        rule: r.rule,
+        level: hit.level,
+        finding: hit.finding,
+        recommendation: r.recommendation,
+        basis: r.basis,
+      });
   }
   return {
     level: maxLevel(findings.map((x) => x.level)),
@@ -178,6 +225,7 @@ export function rate(input: RatingInput): Rating {
 
 /** What to do next: the fired rules' recommendations, or routine monitoring when none fired. */
 export function recommendations(rating: Rating): string[] {
-  if (rating.findings.length === 0) return ['No rule fired: continue routine monitoring; the next report follows at the end of the next period.'];
+  if (rating.findings.length === 0)
+    return ['No rule fired: continue routine monitoring; the next report follows at the end of the next period.'];
   return [...new Set(rating.findings.map((f) => f.recommendation))];
 }

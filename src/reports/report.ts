@@ -26,32 +26,74 @@ export interface ReportClaims {
 }
 
 const ReportClaimsSchema = Type.Object({
-  jti: Type.String(), sub: Type.String(), kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]), period: Type.String(),
+  jti: Type.String(),
+  sub: Type.String(),
+  kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]),
+  period: Type.String(),
   rating: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]),
-  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }), htmlSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  htmlSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
 });
 
 /** The bureau's signature over the report's hash (`reportSha256`, computed once by the caller) and the page's. */
-export async function signReport(key: SigningKey, report: RiskAssessmentReport, bodySha256: string, html: string): Promise<string> {
-  return seal(key, { kind: report.kind, period: report.period.label, rating: report.rating.level, sha256: bodySha256, htmlSha256: sha256(html) }, {
-    typ: REPORT_TYP, issuer: ISSUER, subject: report.subject, jti: report.id, issuedAt: Math.floor(Date.parse(report.generatedAt) / 1000),
-  });
+export async function signReport(
+  key: SigningKey,
+  report: RiskAssessmentReport,
+  bodySha256: string,
+  html: string,
+): Promise<string> {
+  return seal(
+    key,
+    {
+      kind: report.kind,
+      period: report.period.label,
+      rating: report.rating.level,
+      sha256: bodySha256,
+      htmlSha256: sha256(html),
+    },
+    {
+      typ: REPORT_TYP,
+      issuer: ISSUER,
+      subject: report.subject,
+      jti: report.id,
+      issuedAt: Math.floor(Date.parse(report.generatedAt) / 1000),
+    },
+  );
 }
 
 /**
  * Verifies a report offline: the JWS against the bureau's keys, then the report (and the page,
  * when given) against the hashes it seals. Any change to a figure, a finding or the page fails.
  */
-export async function verifyReport(jws: string, report: RiskAssessmentReport, html: string | undefined, keys: JWTVerifyGetKey): Promise<ReportClaims> {
+export async function verifyReport(
+  jws: string,
+  report: RiskAssessmentReport,
+  html: string | undefined,
+  keys: JWTVerifyGetKey,
+): Promise<ReportClaims> {
   let claims: ReportClaims;
   try {
-    claims = await openSealed<ReportClaims>(jws, keys, ReportClaimsSchema, { issuer: ISSUER, typ: REPORT_TYP, requiredClaims: ['jti', 'sub', 'iat'] });
+    claims = await openSealed<ReportClaims>(jws, keys, ReportClaimsSchema, {
+      issuer: ISSUER,
+      typ: REPORT_TYP,
+      requiredClaims: ['jti', 'sub', 'iat'],
+    });
   } catch (err) {
-    throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the report's JWS does not verify against the bureau's keys: ${(err as Error).message}`, { cause: err });
+    throw new PdsError(
+      'ERR_REPORT_SIGNATURE_INVALID',
+      `the report's JWS does not verify against the bureau's keys: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
-  if (claims.jti !== report.id) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the JWS signs report ${claims.jti}, not ${report.id}`);
+  if (claims.jti !== report.id)
+    throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the JWS signs report ${claims.jti}, not ${report.id}`);
   const actual = reportSha256(report);
-  if (claims.sha256 !== actual) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `report ${report.id} has been changed: its canonical JSON hashes to ${actual}, the signature seals ${claims.sha256}`);
-  if (html !== undefined && claims.htmlSha256 !== sha256(html)) throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the HTML page of report ${report.id} has been changed`);
+  if (claims.sha256 !== actual)
+    throw new PdsError(
+      'ERR_REPORT_SIGNATURE_INVALID',
+      `report ${report.id} has been changed: its canonical JSON hashes to ${actual}, the signature seals ${claims.sha256}`,
+    );
+  if (html !== undefined && claims.htmlSha256 !== sha256(html))
+    throw new PdsError('ERR_REPORT_SIGNATURE_INVALID', `the HTML page of report ${report.id} has been changed`);
   return claims;
 }

@@ -14,7 +14,9 @@ export interface ReportScheduler {
 export function startEmbeddedScheduler(turn: () => Promise<unknown>, everyMs: number): ReportScheduler {
   let running: Promise<unknown> | undefined;
   const once = () => {
-    running ??= turn().finally(() => { running = undefined; });
+    running ??= turn().finally(() => {
+      running = undefined;
+    });
   };
   const first = setTimeout(once, 1000);
   const timer = setInterval(once, everyMs);
@@ -36,7 +38,12 @@ export function startEmbeddedScheduler(turn: () => Promise<unknown>, everyMs: nu
  * §4.7). When Redis is away, turns are missed and made up at the next one.
  */
 export async function startBullmqScheduler(opts: {
-  redisUrl: URL; prefix: string; everyMs: number; turn: () => Promise<unknown>; onError?: (err: unknown) => void; retryMs?: number;
+  redisUrl: URL;
+  prefix: string;
+  everyMs: number;
+  turn: () => Promise<unknown>;
+  onError?: (err: unknown) => void;
+  retryMs?: number;
 }): Promise<ReportScheduler> {
   const producer = new Redis(opts.redisUrl.toString(), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   const consumer = new Redis(opts.redisUrl.toString(), { maxRetriesPerRequest: null });
@@ -51,19 +58,32 @@ export async function startBullmqScheduler(opts: {
     try {
       await queue.waitUntilReady();
       // with `every`, the first turn comes at once: a period may have ended while no API was up
-      await queue.upsertJobScheduler(SCHEDULER_ID, { every: opts.everyMs }, {
-        name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 },
-      });
+      await queue.upsertJobScheduler(
+        SCHEDULER_ID,
+        { every: opts.everyMs },
+        {
+          name: SCHEDULER_ID,
+          opts: { removeOnComplete: 100, removeOnFail: 100 },
+        },
+      );
     } catch (err) {
       opts.onError?.(err);
       if (!stopped) {
-        retry = setTimeout(() => { void register(); }, opts.retryMs ?? 5000);
+        retry = setTimeout(() => {
+          void register();
+        }, opts.retryMs ?? 5000);
         retry.unref();
       }
     }
   };
   const registered = register();
-  const worker = new Worker(REPORT_QUEUE, async () => { await opts.turn(); }, { connection: consumer, prefix: opts.prefix, concurrency: 1 });
+  const worker = new Worker(
+    REPORT_QUEUE,
+    async () => {
+      await opts.turn();
+    },
+    { connection: consumer, prefix: opts.prefix, concurrency: 1 },
+  );
   worker.on('error', (err) => opts.onError?.(err));
   await Promise.race([registered, new Promise((r) => setTimeout(r, 2000).unref())]);
   return {

@@ -9,7 +9,8 @@ import { WorkflowPolicy } from '../policies/index.ts';
  */
 
 const closed = { additionalProperties: false } as const;
-const Obj = <P extends Record<string, TSchema>>(p: P, description?: string) => Type.Object(p, { ...closed, ...(description ? { description } : {}) });
+const Obj = <P extends Record<string, TSchema>>(p: P, description?: string) =>
+  Type.Object(p, { ...closed, ...(description ? { description } : {}) });
 const Int = Type.Integer({ minimum: 0 });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -24,7 +25,13 @@ export const PeriodSchema = Obj({
 });
 export type Period = Static<typeof PeriodSchema>;
 
-export const RefusalCategorySchema = Type.Union([Type.Literal('escape'), Type.Literal('singling-out'), Type.Literal('limit'), Type.Literal('error'), Type.Literal('other')]);
+export const RefusalCategorySchema = Type.Union([
+  Type.Literal('escape'),
+  Type.Literal('singling-out'),
+  Type.Literal('limit'),
+  Type.Literal('error'),
+  Type.Literal('other'),
+]);
 export type RefusalCategory = Static<typeof RefusalCategorySchema>;
 
 export const RefusalCountSchema = Obj({
@@ -36,76 +43,176 @@ export const RefusalCountSchema = Obj({
 });
 export type RefusalCount = Static<typeof RefusalCountSchema>;
 
-export const FiguresSchema = Obj({
-  jobs: Obj({ submitted: Int, run: Int, released: Int, held: Int, rejected: Int, failed: Int, cancelled: Int, unfinished: Int }),
-  submissionsRefused: Type.Array(Obj({ code: Type.String(), count: Int }), { description: 'submissions refused before a job existed, by code' }),
-  refusals: Type.Array(RefusalCountSchema),
-  escapeAttempts: Int,
-  singlingOutAttempts: Int,
-  outputs: Obj({ released: Int, held: Int, rejected: Int, cellsSuppressed: Int, heldBy: Type.Array(Obj({ check: Type.String(), count: Int })) }),
-  privacy: Nullable(Obj({ budget: Nullable(Type.Number()), spentInPeriod: Type.Number(), spentToDate: Type.Number(), share: Nullable(Type.Number()) })),
-  timeline: Type.Array(Obj({ start: Type.String(), submitted: Int, refused: Int, escapeAttempts: Int }), { description: 'weeks of a quarter, days of a month, months of a year' }),
-}, 'everything one contract (or an operator\'s contracts) did in one period, counted from the control store');
+export const FiguresSchema = Obj(
+  {
+    jobs: Obj({
+      submitted: Int,
+      run: Int,
+      released: Int,
+      held: Int,
+      rejected: Int,
+      failed: Int,
+      cancelled: Int,
+      unfinished: Int,
+    }),
+    submissionsRefused: Type.Array(Obj({ code: Type.String(), count: Int }), {
+      description: 'submissions refused before a job existed, by code',
+    }),
+    refusals: Type.Array(RefusalCountSchema),
+    escapeAttempts: Int,
+    singlingOutAttempts: Int,
+    outputs: Obj({
+      released: Int,
+      held: Int,
+      rejected: Int,
+      cellsSuppressed: Int,
+      heldBy: Type.Array(Obj({ check: Type.String(), count: Int })),
+    }),
+    privacy: Nullable(
+      Obj({
+        budget: Nullable(Type.Number()),
+        spentInPeriod: Type.Number(),
+        spentToDate: Type.Number(),
+        share: Nullable(Type.Number()),
+      }),
+    ),
+    timeline: Type.Array(Obj({ start: Type.String(), submitted: Int, refused: Int, escapeAttempts: Int }), {
+      description: 'weeks of a quarter, days of a month, months of a year',
+    }),
+  },
+  "everything one contract (or an operator's contracts) did in one period, counted from the control store",
+);
 export type Figures = Static<typeof FiguresSchema>;
 
 export const ContractFactsSchema = Obj({
-  snapshot: Type.Array(Obj({ table: Type.String(), rows: Int, k: Int, policyK: Int, shareBelowK: Type.Number(), prosecutorRisk: Type.Number(), averageRisk: Type.Number() })),
-  statusEvents: Type.Array(Obj({ at: Type.String(), action: Type.String(), actor: Type.String(), reason: Nullable(Type.String()) })),
-  withdrawals: Type.Array(Obj({ dataset: Type.String(), at: Type.String(), reason: Type.String(), by: Type.String(), reinstatedAt: Nullable(Type.String()) })),
-  effectiveness: Type.Array(Obj({
-    year: Type.Integer(), passed: Type.Boolean(),
-    indicators: Type.Array(Type.Object({ name: Type.String(), value: Type.Number(), target: Type.Optional(Type.Number()), met: Type.Boolean() })),
-  })),
+  snapshot: Type.Array(
+    Obj({
+      table: Type.String(),
+      rows: Int,
+      k: Int,
+      policyK: Int,
+      shareBelowK: Type.Number(),
+      prosecutorRisk: Type.Number(),
+      averageRisk: Type.Number(),
+    }),
+  ),
+  statusEvents: Type.Array(
+    Obj({ at: Type.String(), action: Type.String(), actor: Type.String(), reason: Nullable(Type.String()) }),
+  ),
+  withdrawals: Type.Array(
+    Obj({
+      dataset: Type.String(),
+      at: Type.String(),
+      reason: Type.String(),
+      by: Type.String(),
+      reinstatedAt: Nullable(Type.String()),
+    }),
+  ),
+  effectiveness: Type.Array(
+    Obj({
+      year: Type.Integer(),
+      passed: Type.Boolean(),
+      indicators: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          value: Type.Number(),
+          target: Type.Optional(Type.Number()),
+          met: Type.Boolean(),
+        }),
+      ),
+    }),
+  ),
 });
 export type ContractFacts = Static<typeof ContractFactsSchema>;
 
-export const FindingSchema = Obj({ rule: Type.String(), level: RiskLevelSchema, finding: Type.String(), recommendation: Type.String(), basis: Type.String() });
+export const FindingSchema = Obj({
+  rule: Type.String(),
+  level: RiskLevelSchema,
+  finding: Type.String(),
+  recommendation: Type.String(),
+  basis: Type.String(),
+});
 export type Finding = Static<typeof FindingSchema>;
 
 export const RatingSchema = Obj({
   level: RiskLevelSchema,
   findings: Type.Array(FindingSchema),
-  rulesApplied: Type.Array(Obj({ rule: Type.String(), sets: RiskLevelSchema, when: Type.String() }), { description: 'every rule checked, fired or not' }),
+  rulesApplied: Type.Array(Obj({ rule: Type.String(), sets: RiskLevelSchema, when: Type.String() }), {
+    description: 'every rule checked, fired or not',
+  }),
 });
 export type Rating = Static<typeof RatingSchema>;
 
-export const TrendSchema = Obj({ metric: Type.String(), current: Type.Number(), previous: Type.Number(), change: Nullable(Type.Number()) });
+export const TrendSchema = Obj({
+  metric: Type.String(),
+  current: Type.Number(),
+  previous: Type.Number(),
+  change: Nullable(Type.Number()),
+});
 export type Trend = Static<typeof TrendSchema>;
 
-export const AuditTrailStateSchema = Obj({
-  ok: Type.Boolean(), entries: Int, checkpoints: Int,
-  firstBad: Type.Optional(Obj({ seq: Type.Integer(), reason: Type.String() })),
-}, 'the audit chain and its signed checkpoints, verified when the report was made');
+export const AuditTrailStateSchema = Obj(
+  {
+    ok: Type.Boolean(),
+    entries: Int,
+    checkpoints: Int,
+    firstBad: Type.Optional(Obj({ seq: Type.Integer(), reason: Type.String() })),
+  },
+  'the audit chain and its signed checkpoints, verified when the report was made',
+);
 export type AuditTrailState = Static<typeof AuditTrailStateSchema>;
 
-export const RiskAssessmentReportSchema = Obj({
-  id: Type.String(),
-  kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]),
-  subject: Type.String({ description: 'the contract id, the operator organisation, or domain' }),
-  operatorOrg: Type.String({ description: '* in a domain report' }),
-  scenario: Type.Optional(Obj({ name: Type.String(), purpose: Type.String() })),
-  period: PeriodSchema,
-  previousPeriod: PeriodSchema,
-  partial: Type.Boolean({ description: 'the period had not ended when the report was made: its figures are so far' }),
-  generatedAt: Type.String(),
-  generatedBy: Type.String(),
-  trigger: Type.Union([Type.Literal('schedule'), Type.Literal('demand')]),
-  auditTrail: AuditTrailStateSchema,
-  figures: FiguresSchema,
-  previousFigures: FiguresSchema,
-  facts: Type.Optional(ContractFactsSchema),
-  contracts: Type.Optional(Type.Array(Obj({
-    contractId: Type.String(), scenario: Type.String(), status: Type.String(), rating: RiskLevelSchema,
-    jobsSubmitted: Int, jobsRefused: Int, escapeAttempts: Int, outputsReleased: Int,
-  }))),
-  operators: Type.Optional(Type.Array(Obj({
-    operatorOrg: Type.String(), contracts: Int, rating: RiskLevelSchema,
-    jobsSubmitted: Int, jobsRefused: Int, escapeAttempts: Int, outputsReleased: Int,
-  }), { description: 'domain reports: each operator, rated by its riskiest contract' })),
-  trend: Type.Array(TrendSchema),
-  rating: RatingSchema,
-  recommendations: Type.Array(Type.String()),
-  thresholds: WorkflowPolicy.properties.reports.properties.rating,
-  basis: Type.Array(Type.String()),
-}, 'a periodic risk assessment report (seed 002 第三十四条(四)); its RFC 8785 canonical JSON hashes to the JWS claim sha256');
+export const RiskAssessmentReportSchema = Obj(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('contract'), Type.Literal('operator'), Type.Literal('domain')]),
+    subject: Type.String({ description: 'the contract id, the operator organisation, or domain' }),
+    operatorOrg: Type.String({ description: '* in a domain report' }),
+    scenario: Type.Optional(Obj({ name: Type.String(), purpose: Type.String() })),
+    period: PeriodSchema,
+    previousPeriod: PeriodSchema,
+    partial: Type.Boolean({ description: 'the period had not ended when the report was made: its figures are so far' }),
+    generatedAt: Type.String(),
+    generatedBy: Type.String(),
+    trigger: Type.Union([Type.Literal('schedule'), Type.Literal('demand')]),
+    auditTrail: AuditTrailStateSchema,
+    figures: FiguresSchema,
+    previousFigures: FiguresSchema,
+    facts: Type.Optional(ContractFactsSchema),
+    contracts: Type.Optional(
+      Type.Array(
+        Obj({
+          contractId: Type.String(),
+          scenario: Type.String(),
+          status: Type.String(),
+          rating: RiskLevelSchema,
+          jobsSubmitted: Int,
+          jobsRefused: Int,
+          escapeAttempts: Int,
+          outputsReleased: Int,
+        }),
+      ),
+    ),
+    operators: Type.Optional(
+      Type.Array(
+        Obj({
+          operatorOrg: Type.String(),
+          contracts: Int,
+          rating: RiskLevelSchema,
+          jobsSubmitted: Int,
+          jobsRefused: Int,
+          escapeAttempts: Int,
+          outputsReleased: Int,
+        }),
+        { description: 'domain reports: each operator, rated by its riskiest contract' },
+      ),
+    ),
+    trend: Type.Array(TrendSchema),
+    rating: RatingSchema,
+    recommendations: Type.Array(Type.String()),
+    thresholds: WorkflowPolicy.properties.reports.properties.rating,
+    basis: Type.Array(Type.String()),
+  },
+  'a periodic risk assessment report (seed 002 第三十四条(四)); its RFC 8785 canonical JSON hashes to the JWS claim sha256',
+);
 export type RiskAssessmentReport = Static<typeof RiskAssessmentReportSchema>;

@@ -46,7 +46,13 @@ export interface ReportServiceDeps {
   now?: () => Date;
 }
 
-interface ContractRow { [k: string]: string | null; id: string; operator_org: string; status: string; claims: string }
+interface ContractRow {
+  [k: string]: string | null;
+  id: string;
+  operator_org: string;
+  status: string;
+  claims: string;
+}
 
 const BASIS = [
   'seed 002 第三十四条(四): 定期开展风险评估，并向大数据部门报送风险评估报告',
@@ -71,36 +77,82 @@ export class ReportService {
   }
 
   /** Makes, signs and stores a report; a scheduled one at most once per subject and period. */
-  async generate(req: ReportRequest, actor: Actor, trigger: 'schedule' | 'demand' = 'demand', requestId?: string, trail?: AuditTrailState): Promise<StoredReport | undefined> {
+  async generate(
+    req: ReportRequest,
+    actor: Actor,
+    trigger: 'schedule' | 'demand' = 'demand',
+    requestId?: string,
+    trail?: AuditTrailState,
+  ): Promise<StoredReport | undefined> {
     const now = this.now();
     const period = req.period ? parsePeriod(req.period, this.offset) : periodAt(now, this.policy.period, this.offset);
     if (Date.parse(period.start) > now.getTime()) {
-      throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, { errors: [{ field: '/body/period', message: 'a period that has begun' }] });
+      throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, {
+        errors: [{ field: '/body/period', message: 'a period that has begun' }],
+      });
     }
     const id = newId('rpt', now);
-    const auditTrail = trail ?? await this.auditTrail();
-    const content = req.kind === 'contract' ? await this.contractContent(req.subject, period, auditTrail)
-      : req.kind === 'operator' ? await this.operatorContent(req.subject, period, auditTrail)
-        : await this.domainContent(period, auditTrail);
+    const auditTrail = trail ?? (await this.auditTrail());
+    const content =
+      req.kind === 'contract'
+        ? await this.contractContent(req.subject, period, auditTrail)
+        : req.kind === 'operator'
+          ? await this.operatorContent(req.subject, period, auditTrail)
+          : await this.domainContent(period, auditTrail);
     const report: RiskAssessmentReport = {
-      id, kind: req.kind, subject: req.subject, period, previousPeriod: previousPeriod(period, this.offset), partial: !hasEnded(period, now),
-      generatedAt: now.toISOString(), generatedBy: actor.sub, trigger, auditTrail, ...content,
-      thresholds: this.policy.rating, basis: BASIS,
+      id,
+      kind: req.kind,
+      subject: req.subject,
+      period,
+      previousPeriod: previousPeriod(period, this.offset),
+      partial: !hasEnded(period, now),
+      generatedAt: now.toISOString(),
+      generatedBy: actor.sub,
+      trigger,
+      auditTrail,
+      ...content,
+      thresholds: this.policy.rating,
+      basis: BASIS,
     };
     const bodySha256 = reportSha256(report);
     const html = renderHtml(report, bodySha256);
     const jws = await signReport(this.deps.keys.bureau, report, bodySha256, html);
     const scheduleKey = trigger === 'schedule' ? `${req.kind}:${req.subject}:${period.label}` : null;
     const stored = await this.deps.store.write(async (tx) => {
-      if (scheduleKey && await tx.one('SELECT id FROM reports WHERE schedule_key = $1', [scheduleKey])) return false;
+      if (scheduleKey && (await tx.one('SELECT id FROM reports WHERE schedule_key = $1', [scheduleKey]))) return false;
       await tx.run(
         `INSERT INTO reports (id, kind, subject, operator_org, period, trigger, rating, body, html, jws, generated_by, generated_at, schedule_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [id, req.kind, req.subject, report.operatorOrg, period.label, trigger, report.rating.level, JSON.stringify(report), html, jws, actor.sub, report.generatedAt, scheduleKey],
+        [
+          id,
+          req.kind,
+          req.subject,
+          report.operatorOrg,
+          period.label,
+          trigger,
+          report.rating.level,
+          JSON.stringify(report),
+          html,
+          jws,
+          actor.sub,
+          report.generatedAt,
+          scheduleKey,
+        ],
       );
       await appendAudit(tx, {
-        actor, action: 'report.generated', objectType: 'report', objectId: id, requestId,
-        details: { kind: req.kind, subject: req.subject, period: period.label, trigger, rating: report.rating.level, sha256: bodySha256 },
+        actor,
+        action: 'report.generated',
+        objectType: 'report',
+        objectId: id,
+        requestId,
+        details: {
+          kind: req.kind,
+          subject: req.subject,
+          period: period.label,
+          trigger,
+          rating: report.rating.level,
+          sha256: bodySha256,
+        },
       });
       return true;
     });
@@ -110,20 +162,39 @@ export class ReportService {
   /** The trail the figures stand on, verified with its signed checkpoints when the report is made. */
   private async auditTrail(): Promise<AuditTrailState> {
     const v = await verifyAudit(this.deps.store, this.deps.keys.bureauVerifier());
-    return { ok: v.ok, entries: v.entries, checkpoints: v.checkpoints ?? 0, ...(v.firstBad ? { firstBad: v.firstBad } : {}) };
+    return {
+      ok: v.ok,
+      entries: v.entries,
+      checkpoints: v.checkpoints ?? 0,
+      ...(v.firstBad ? { firstBad: v.firstBad } : {}),
+    };
   }
 
   private async loadContract(id: string, period: Period): Promise<{ row: ContractRow; claims: ContractClaims }> {
-    const row = await this.deps.store.one<ContractRow>('SELECT id, operator_org, status, claims, created_at, expires_at FROM contracts WHERE id = $1', [id]);
+    const row = await this.deps.store.one<ContractRow>(
+      'SELECT id, operator_org, status, claims, created_at, expires_at FROM contracts WHERE id = $1',
+      [id],
+    );
     if (!row) throw new PdsError('ERR_NOT_FOUND', `contract ${id} not found`);
     // a period the contract was never in force in has nothing to assess
-    const outside = row.created_at! >= period.end ? `was signed on ${row.created_at}, after ${period.label} ended`
-      : row.expires_at! <= period.start ? `ended on ${row.expires_at}, before ${period.label} began` : undefined;
-    if (outside) throw new PdsError('ERR_VALIDATION', `contract ${id} ${outside}`, { errors: [{ field: '/body/period', message: 'a period in the contract\'s term' }] });
+    const outside =
+      row.created_at! >= period.end
+        ? `was signed on ${row.created_at}, after ${period.label} ended`
+        : row.expires_at! <= period.start
+          ? `ended on ${row.expires_at}, before ${period.label} began`
+          : undefined;
+    if (outside)
+      throw new PdsError('ERR_VALIDATION', `contract ${id} ${outside}`, {
+        errors: [{ field: '/body/period', message: "a period in the contract's term" }],
+      });
     return { row, claims: JSON.parse(row.claims) as ContractClaims };
   }
 
-  private async measure(id: string, claims: ContractClaims, period: Period): Promise<{ figures: Figures; previousFigures: Figures; facts: ContractFacts }> {
+  private async measure(
+    id: string,
+    claims: ContractClaims,
+    period: Period,
+  ): Promise<{ figures: Figures; previousFigures: Figures; facts: ContractFacts }> {
     const previous = previousPeriod(period, this.offset);
     return {
       figures: await contractFigures(this.deps.store, id, claims, period, this.policy),
@@ -137,8 +208,14 @@ export class ReportService {
     const { figures, previousFigures, facts } = await this.measure(id, claims, period);
     const rating = rate({ f: figures, facts, prev: previousFigures, t: this.policy.rating, audit });
     return {
-      operatorOrg: row.operator_org, scenario: { name: claims.scenario.name, purpose: claims.scenario.purpose },
-      figures, previousFigures, facts, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating),
+      operatorOrg: row.operator_org,
+      scenario: { name: claims.scenario.name, purpose: claims.scenario.purpose },
+      figures,
+      previousFigures,
+      facts,
+      trend: trend(figures, previousFigures),
+      rating,
+      recommendations: recommendations(rating),
     };
   }
 
@@ -148,7 +225,8 @@ export class ReportService {
       `SELECT id, operator_org, status, claims FROM contracts
        WHERE created_at < $e AND expires_at > $s AND NOT (status = 'revoked' AND status_changed_at < $s) ${operatorOrg ? 'AND operator_org = $o' : ''}
        ORDER BY id`,
-      { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) });
+      { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) },
+    );
   }
 
   /** Each contract's figures and rating, for the roll-ups of an operator and of the domain. */
@@ -157,7 +235,12 @@ export class ReportService {
     for (const row of rows) {
       const claims = JSON.parse(row.claims) as ContractClaims;
       const m = await this.measure(row.id, claims, period);
-      each.push({ row, claims, ...m, rating: rate({ f: m.figures, facts: m.facts, prev: m.previousFigures, t: this.policy.rating }) });
+      each.push({
+        row,
+        claims,
+        ...m,
+        rating: rate({ f: m.figures, facts: m.facts, prev: m.previousFigures, t: this.policy.rating }),
+      });
     }
     return each;
   }
@@ -166,28 +249,60 @@ export class ReportService {
    * Figures added up over contracts, the rules applied to the sums, and a finding for each part
    * (a contract, an operator) rated above low: a roll-up is rated no lower than its riskiest part.
    */
-  private rollUp(each: Awaited<ReturnType<ReportService['assess']>>, period: Period, audit: AuditTrailState, parts: Finding[]) {
-    const figures = sumFigures(each.map((e) => e.figures), period);
-    const previousFigures = sumFigures(each.map((e) => e.previousFigures), previousPeriod(period, this.offset));
+  private rollUp(
+    each: Awaited<ReturnType<ReportService['assess']>>,
+    period: Period,
+    audit: AuditTrailState,
+    parts: Finding[],
+  ) {
+    const figures = sumFigures(
+      each.map((e) => e.figures),
+      period,
+    );
+    const previousFigures = sumFigures(
+      each.map((e) => e.previousFigures),
+      previousPeriod(period, this.offset),
+    );
     const own = rate({ f: figures, prev: previousFigures, t: this.policy.rating, audit });
-    const rating = { ...own, level: maxLevel([own.level, ...parts.map((f) => f.level)]), findings: [...own.findings, ...parts] };
-    return { figures, previousFigures, trend: trend(figures, previousFigures), rating, recommendations: recommendations(rating) };
+    const rating = {
+      ...own,
+      level: maxLevel([own.level, ...parts.map((f) => f.level)]),
+      findings: [...own.findings, ...parts],
+    };
+    return {
+      figures,
+      previousFigures,
+      trend: trend(figures, previousFigures),
+      rating,
+      recommendations: recommendations(rating),
+    };
   }
 
   private async operatorContent(org: string, period: Period, audit: AuditTrailState) {
     const rows = await this.contractsIn(period, org);
     if (rows.length === 0) throw new PdsError('ERR_NOT_FOUND', `operator ${org} held no contract in ${period.label}`);
     const each = await this.assess(rows, period);
-    const parts: Finding[] = each.filter((e) => e.rating.level !== 'low').map((e) => ({
-      rule: 'contract-rating', level: e.rating.level,
-      finding: `contract ${e.row.id} (${e.claims.scenario.name}) rated ${e.rating.level}: ${e.rating.findings.map((f) => f.rule).join(', ')}`,
-      recommendation: `Act on the findings of contract ${e.row.id}'s own report.`, basis: 'seed 002 第三十四条(四)',
-    }));
+    const parts: Finding[] = each
+      .filter((e) => e.rating.level !== 'low')
+      .map((e) => ({
+        rule: 'contract-rating',
+        level: e.rating.level,
+        finding: `contract ${e.row.id} (${e.claims.scenario.name}) rated ${e.rating.level}: ${e.rating.findings.map((f) => f.rule).join(', ')}`,
+        recommendation: `Act on the findings of contract ${e.row.id}'s own report.`,
+        basis: 'seed 002 第三十四条(四)',
+      }));
     return {
-      operatorOrg: org, ...this.rollUp(each, period, audit, parts),
+      operatorOrg: org,
+      ...this.rollUp(each, period, audit, parts),
       contracts: each.map((e) => ({
-        contractId: e.row.id, scenario: e.claims.scenario.name, status: e.row.status, rating: e.rating.level,
-        jobsSubmitted: e.figures.jobs.submitted, jobsRefused: e.figures.jobs.rejected, escapeAttempts: e.figures.escapeAttempts, outputsReleased: e.figures.outputs.released,
+        contractId: e.row.id,
+        scenario: e.claims.scenario.name,
+        status: e.row.status,
+        rating: e.rating.level,
+        jobsSubmitted: e.figures.jobs.submitted,
+        jobsRefused: e.figures.jobs.rejected,
+        escapeAttempts: e.figures.escapeAttempts,
+        outputsReleased: e.figures.outputs.released,
       })),
     };
   }
@@ -200,20 +315,36 @@ export class ReportService {
     const orgs = [...new Set(each.map((e) => e.row.operator_org))].sort();
     const operators = orgs.map((org) => {
       const mine = each.filter((e) => e.row.operator_org === org);
-      const sum = sumFigures(mine.map((e) => e.figures), period);
+      const sum = sumFigures(
+        mine.map((e) => e.figures),
+        period,
+      );
       const risky = mine.filter((e) => e.rating.level !== 'low');
       return {
-        operatorOrg: org, contracts: mine.length, rating: maxLevel(mine.map((e) => e.rating.level)),
+        operatorOrg: org,
+        contracts: mine.length,
+        rating: maxLevel(mine.map((e) => e.rating.level)),
         riskyContracts: risky.map((e) => e.row.id),
-        jobsSubmitted: sum.jobs.submitted, jobsRefused: sum.jobs.rejected, escapeAttempts: sum.escapeAttempts, outputsReleased: sum.outputs.released,
+        jobsSubmitted: sum.jobs.submitted,
+        jobsRefused: sum.jobs.rejected,
+        escapeAttempts: sum.escapeAttempts,
+        outputsReleased: sum.outputs.released,
       };
     });
-    const parts: Finding[] = operators.filter((o) => o.rating !== 'low').map((o) => ({
-      rule: 'operator-rating', level: o.rating,
-      finding: `operator ${o.operatorOrg} rated ${o.rating}: contract(s) ${o.riskyContracts.join(', ')}`,
-      recommendation: `Read operator ${o.operatorOrg}'s report and its contracts' reports; act on their findings.`, basis: 'seed 002 第三十四条(四)',
-    }));
-    return { operatorOrg: '*', ...this.rollUp(each, period, audit, parts), operators: operators.map(({ riskyContracts: _r, ...o }) => o) };
+    const parts: Finding[] = operators
+      .filter((o) => o.rating !== 'low')
+      .map((o) => ({
+        rule: 'operator-rating',
+        level: o.rating,
+        finding: `operator ${o.operatorOrg} rated ${o.rating}: contract(s) ${o.riskyContracts.join(', ')}`,
+        recommendation: `Read operator ${o.operatorOrg}'s report and its contracts' reports; act on their findings.`,
+        basis: 'seed 002 第三十四条(四)',
+      }));
+    return {
+      operatorOrg: '*',
+      ...this.rollUp(each, period, audit, parts),
+      operators: operators.map(({ riskyContracts: _r, ...o }) => o),
+    };
   }
 
   /**
@@ -236,12 +367,27 @@ export class ReportService {
     return made;
   }
 
-  private async schedulePeriod(period: Period, trail: () => Promise<AuditTrailState>, onError?: (subject: string, err: unknown) => void): Promise<number> {
-    const done = new Set((await this.deps.store.all<{ schedule_key: string }>('SELECT schedule_key FROM reports WHERE period = $1 AND schedule_key IS NOT NULL', [period.label])).map((r) => r.schedule_key));
+  private async schedulePeriod(
+    period: Period,
+    trail: () => Promise<AuditTrailState>,
+    onError?: (subject: string, err: unknown) => void,
+  ): Promise<number> {
+    const done = new Set(
+      (
+        await this.deps.store.all<{ schedule_key: string }>(
+          'SELECT schedule_key FROM reports WHERE period = $1 AND schedule_key IS NOT NULL',
+          [period.label],
+        )
+      ).map((r) => r.schedule_key),
+    );
     const rows = await this.contractsIn(period);
     const subjects: ReportRequest[] = [
       ...rows.map((r) => ({ kind: 'contract' as const, subject: r.id, period: period.label })),
-      ...[...new Set(rows.map((r) => r.operator_org))].map((org) => ({ kind: 'operator' as const, subject: org, period: period.label })),
+      ...[...new Set(rows.map((r) => r.operator_org))].map((org) => ({
+        kind: 'operator' as const,
+        subject: org,
+        period: period.label,
+      })),
       ...(rows.length > 0 ? [{ kind: 'domain' as const, subject: DOMAIN_SUBJECT, period: period.label }] : []),
     ].filter((s) => !done.has(`${s.kind}:${s.subject}:${s.period}`));
     let made = 0;
@@ -260,23 +406,56 @@ export class ReportService {
    * all; an operator its own contracts' and its own (seed 002 第三十四条(四): the operator answers
    * for the assessment it submits), never the domain overview or another operator's.
    */
-  async list(filter: { subject?: string; period?: string; rating?: string; limit?: number } = {}, p?: Principal): Promise<ReportSummary[]> {
+  async list(
+    filter: { subject?: string; period?: string; rating?: string; limit?: number } = {},
+    p?: Principal,
+  ): Promise<ReportSummary[]> {
     const where: string[] = ['TRUE'];
     const params: Record<string, string | number> = { limit: filter.limit ?? 100 };
-    if (p && !hasRole(p, 'bureau', 'risk')) { where.push(`operator_org = $org AND kind <> 'domain'`); params.org = p.org; }
-    for (const k of ['subject', 'period', 'rating'] as const) {
-      if (filter[k]) { where.push(`${k} = $${k}`); params[k] = filter[k]!; }
+    if (p && !hasRole(p, 'bureau', 'risk')) {
+      where.push(`operator_org = $org AND kind <> 'domain'`);
+      params.org = p.org;
     }
-    const rows = await this.deps.store.all<{ [k: string]: string; id: string; kind: string; subject: string; operator_org: string; period: string; trigger: string; rating: string; generated_at: string }>(
-      `SELECT id, kind, subject, operator_org, period, trigger, rating, generated_at FROM reports WHERE ${where.join(' AND ')} ORDER BY generated_at DESC, id DESC LIMIT $limit`, params);
+    for (const k of ['subject', 'period', 'rating'] as const) {
+      if (filter[k]) {
+        where.push(`${k} = $${k}`);
+        params[k] = filter[k]!;
+      }
+    }
+    const rows = await this.deps.store.all<{
+      [k: string]: string;
+      id: string;
+      kind: string;
+      subject: string;
+      operator_org: string;
+      period: string;
+      trigger: string;
+      rating: string;
+      generated_at: string;
+    }>(
+      `SELECT id, kind, subject, operator_org, period, trigger, rating, generated_at FROM reports WHERE ${where.join(' AND ')} ORDER BY generated_at DESC, id DESC LIMIT $limit`,
+      params,
+    );
     return rows.map((r) => ({
-      id: r.id, kind: r.kind as ReportSummary['kind'], subject: r.subject, operatorOrg: r.operator_org, period: r.period,
-      trigger: r.trigger as ReportSummary['trigger'], rating: r.rating, generatedAt: r.generated_at,
+      id: r.id,
+      kind: r.kind as ReportSummary['kind'],
+      subject: r.subject,
+      operatorOrg: r.operator_org,
+      period: r.period,
+      trigger: r.trigger as ReportSummary['trigger'],
+      rating: r.rating,
+      generatedAt: r.generated_at,
     }));
   }
 
   async get(id: string, p?: Principal): Promise<StoredReport> {
-    const row = await this.deps.store.one<{ body: string; html: string; jws: string; kind: string; operator_org: string }>('SELECT body, html, jws, kind, operator_org FROM reports WHERE id = $1', [id]);
+    const row = await this.deps.store.one<{
+      body: string;
+      html: string;
+      jws: string;
+      kind: string;
+      operator_org: string;
+    }>('SELECT body, html, jws, kind, operator_org FROM reports WHERE id = $1', [id]);
     const staff = !p || hasRole(p, 'bureau', 'risk');
     if (!row || (!staff && (row.kind === 'domain' || !canSeeOperatorWork(p!, row.operator_org)))) {
       throw new PdsError('ERR_NOT_FOUND', `report ${id} not found`);

@@ -37,9 +37,15 @@ export function aggregates(select: Node, policy: SqlPolicy): boolean {
   let found = false;
   const look = (v: unknown): void => {
     if (found) return;
-    if (Array.isArray(v)) { v.forEach(look); return; }
+    if (Array.isArray(v)) {
+      v.forEach(look);
+      return;
+    }
     if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) { found = true; return; }
+    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) {
+      found = true;
+      return;
+    }
     Object.values(v).forEach(look);
   };
   look(select.select_list);
@@ -48,7 +54,10 @@ export function aggregates(select: Node, policy: SqlPolicy): boolean {
 }
 
 class AggregateRules {
-  constructor(private readonly sql: string, private readonly policy: SqlPolicy) {}
+  constructor(
+    private readonly sql: string,
+    private readonly policy: SqlPolicy,
+  ) {}
 
   query(node: Node, outer: boolean): void {
     for (const entry of ((node.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []) {
@@ -69,7 +78,8 @@ class AggregateRules {
     for (const item of s.select_list as Node[]) {
       this.expr(item, outer ? 'outer-projection' : 'projection', perUnit, true);
     }
-    for (const g of (s.group_expressions as Node[] | undefined) ?? []) this.expr(g, outer ? 'outer-group' : 'group', perUnit, true);
+    for (const g of (s.group_expressions as Node[] | undefined) ?? [])
+      this.expr(g, outer ? 'outer-group' : 'group', perUnit, true);
     this.expr(s.where_clause, 'filter', perUnit, false);
     this.expr(s.having, 'filter', perUnit, false);
     this.expr(s.qualify, 'filter', perUnit, false);
@@ -86,7 +96,13 @@ class AggregateRules {
       this.query((ref.subquery as Node).node as Node, false);
     }
     if ((ref.column_name_alias as unknown[] | undefined)?.length && ref.type === 'BASE_TABLE') {
-      refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', 'column alias lists on snapshot tables are not allowed in aggregate mode (they could rename an identifier); rename columns in the SELECT list', ref, this.sql);
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'identifier-only-counted',
+        'column alias lists on snapshot tables are not allowed in aggregate mode (they could rename an identifier); rename columns in the SELECT list',
+        ref,
+        this.sql,
+      );
     }
   }
 
@@ -100,9 +116,15 @@ class AggregateRules {
    * `counted` is true inside an identifier aggregate (count).
    */
   private expr(v: unknown, ctx: Context, perUnit: boolean, bare: boolean, counted = false): void {
-    if (Array.isArray(v)) { for (const x of v) this.expr(x, ctx, perUnit, false, counted); return; }
+    if (Array.isArray(v)) {
+      for (const x of v) this.expr(x, ctx, perUnit, false, counted);
+      return;
+    }
     if (!isNode(v)) return;
-    if (typeof v.class !== 'string') { for (const x of Object.values(v)) this.expr(x, ctx, perUnit, false, counted); return; }
+    if (typeof v.class !== 'string') {
+      for (const x of Object.values(v)) this.expr(x, ctx, perUnit, false, counted);
+      return;
+    }
     const n = v;
     switch (n.class) {
       case 'COLUMN_REF': {
@@ -110,14 +132,26 @@ class AggregateRules {
         const name = columnName(n)!;
         const ownName = !n.alias || String(n.alias).toLowerCase() === name;
         if (bare && ownName && (ctx === 'projection' || ctx === 'group')) return;
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', ctx.startsWith('outer')
-          ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
-          : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`, n, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'identifier-only-counted',
+          ctx.startsWith('outer')
+            ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
+            : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`,
+          n,
+          this.sql,
+        );
       }
       // falls through: refuse never returns
       case 'SUBQUERY': {
         if (n.subquery_type === 'SCALAR' && ctx !== 'filter' && ctx !== 'order') {
-          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'no-scalar-subquery-projection', 'a scalar subquery in a SELECT list or GROUP BY is not allowed in aggregate mode: its value would not be counted by privacy units; join the table instead', n, this.sql);
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'no-scalar-subquery-projection',
+            'a scalar subquery in a SELECT list or GROUP BY is not allowed in aggregate mode: its value would not be counted by privacy units; join the table instead',
+            n,
+            this.sql,
+          );
         }
         this.query((n.subquery as Node).node as Node, false);
         this.expr(n.child, ctx, perUnit, false, counted);
@@ -125,25 +159,51 @@ class AggregateRules {
       }
       case 'STAR': {
         if (ctx === 'outer-projection' || ctx === 'outer-group') {
-          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns', n, this.sql);
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'aggregate-outer',
+            'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns',
+            n,
+            this.sql,
+          );
         }
         for (const r of (n.rename_list as Node[] | undefined) ?? []) {
           const col = String((r.key as Node).column).toLowerCase();
-          if (this.policy.identifierColumns.has(col)) refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', `identifier column ${col} cannot be renamed`, n, this.sql);
+          if (this.policy.identifierColumns.has(col))
+            refuse(
+              'ERR_SQL_SHAPE_NOT_ALLOWED',
+              'identifier-only-counted',
+              `identifier column ${col} cannot be renamed`,
+              n,
+              this.sql,
+            );
         }
         for (const r of (n.replace_list as Node[] | undefined) ?? []) {
           const value = r.value as Node;
           const ownName = String(r.key).toLowerCase() === columnName(value);
           this.expr(value, ctx, perUnit, ownName, counted);
         }
-        if (n.alias && ctx !== 'filter') refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'identifier-only-counted', '* and COLUMNS(...) cannot be aliased in aggregate mode', n, this.sql);
+        if (n.alias && ctx !== 'filter')
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'identifier-only-counted',
+            '* and COLUMNS(...) cannot be aliased in aggregate mode',
+            n,
+            this.sql,
+          );
         return;
       }
       case 'FUNCTION': {
         const name = functionName(n);
         const f = this.policy.functions;
         if (f.individualValue.has(name) && !perUnit) {
-          refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'individual-values', `${name} returns individual values; aggregate mode releases statistics only (allowed inside a subquery grouped by ${this.policy.privacyUnitColumn}, or in custom mode with review)`, n, this.sql);
+          refuse(
+            'ERR_SQL_FUNCTION_NOT_ALLOWED',
+            'individual-values',
+            `${name} returns individual values; aggregate mode releases statistics only (allowed inside a subquery grouped by ${this.policy.privacyUnitColumn}, or in custom mode with review)`,
+            n,
+            this.sql,
+          );
         }
         const inCount = counted || (!n.is_operator && f.identifierAggregates.has(name));
         this.expr(n.children, ctx, perUnit, false, inCount);
@@ -152,11 +212,18 @@ class AggregateRules {
         return;
       }
       case 'WINDOW': {
-        this.expr(n.children, ctx, perUnit, false, counted || this.policy.functions.identifierAggregates.has(functionName(n)));
+        this.expr(
+          n.children,
+          ctx,
+          perUnit,
+          false,
+          counted || this.policy.functions.identifierAggregates.has(functionName(n)),
+        );
         this.expr(n.partitions, 'order', perUnit, false);
         this.expr(n.orders, 'order', perUnit, false);
         this.expr(n.filter_expr, 'filter', perUnit, false);
-        for (const k of ['start_expr', 'end_expr', 'offset_expr', 'default_expr']) this.expr(n[k], ctx, perUnit, false, counted);
+        for (const k of ['start_expr', 'end_expr', 'offset_expr', 'default_expr'])
+          this.expr(n[k], ctx, perUnit, false, counted);
         return;
       }
     }

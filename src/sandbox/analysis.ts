@@ -43,22 +43,38 @@ export interface Analysis {
 
 export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
   return {
-    aggregates: new Set(a.aggregates), individualValue: new Set(a.individualValue), identifierAggregates: new Set(a.identifierAggregates),
-    windows: new Set(a.windows), scalars: new Set(a.scalars), operators: new Set(a.operators),
+    aggregates: new Set(a.aggregates),
+    individualValue: new Set(a.individualValue),
+    identifierAggregates: new Set(a.identifierAggregates),
+    windows: new Set(a.windows),
+    scalars: new Set(a.scalars),
+    operators: new Set(a.operators),
   };
 }
 
 /** Parses, checks and rewrites one job query. */
-export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMode, policy: SqlPolicy, opts: AnalysisOptions = {}): Promise<Analysis> {
+export async function analyseQuery(
+  parser: SqlParser,
+  sql: string,
+  mode: QueryMode,
+  policy: SqlPolicy,
+  opts: AnalysisOptions = {},
+): Promise<Analysis> {
   const maxSqlBytes = opts.maxSqlBytes ?? 65_536;
   const unitsColumn = opts.unitsColumn ?? UNITS_COLUMN;
   if (sql.trim() === '') throw new PdsError('ERR_SQL_SYNTAX', 'the query is empty');
-  if (Buffer.byteLength(sql) > maxSqlBytes) refuse('ERR_SQL_SYNTAX', 'sql-size', `the query is longer than ${maxSqlBytes} bytes`);
+  if (Buffer.byteLength(sql) > maxSqlBytes)
+    refuse('ERR_SQL_SYNTAX', 'sql-size', `the query is longer than ${maxSqlBytes} bytes`);
   const { statements } = await parser.parse(sql);
-  if (statements.length !== 1) refuse('ERR_SQL_NOT_SELECT', 'one-select', `exactly one statement is allowed, got ${statements.length}`);
+  if (statements.length !== 1)
+    refuse('ERR_SQL_NOT_SELECT', 'one-select', `exactly one statement is allowed, got ${statements.length}`);
   const stmt = statements[0]!;
   if (Object.keys((stmt.named_param_map as unknown[] | undefined) ?? []).length > 0) {
-    refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'expression-kind', 'prepared-statement parameters ($1, ?) are not allowed; write the values into the query');
+    refuse(
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+      'expression-kind',
+      'prepared-statement parameters ($1, ?) are not allowed; write the values into the query',
+    );
   }
   const root = stmt.node as Node;
   const tables = checkReferences(root, sql, policy);
@@ -67,12 +83,29 @@ export async function analyseQuery(parser: SqlParser, sql: string, mode: QueryMo
       // any read-only SELECT that passed item 1; its outputs are always held for review
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
-      if (opts.dominanceN === undefined) throw new TypeError('analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)');
+      if (opts.dominanceN === undefined)
+        throw new TypeError(
+          'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
+        );
       checkAggregateRules(root, sql, policy);
-      const { countColumns, keyColumns, dominance } = await addUnitsColumn(root, sql, policy, parser, unitsColumn, opts.dominanceN);
+      const { countColumns, keyColumns, dominance } = await addUnitsColumn(
+        root,
+        sql,
+        policy,
+        parser,
+        unitsColumn,
+        opts.dominanceN,
+      );
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns, dominance };
     case 'dp': {
-      const { sql: rewritten, plan } = await rewriteDp(parser, root, sql, policy, opts.dp?.bounds ?? {}, opts.dp?.maxGroupsPerUnit ?? 1);
+      const { sql: rewritten, plan } = await rewriteDp(
+        parser,
+        root,
+        sql,
+        policy,
+        opts.dp?.bounds ?? {},
+        opts.dp?.maxGroupsPerUnit ?? 1,
+      );
       return { sql: rewritten, mode, tables, unitsColumn: null, dp: plan };
     }
     default:

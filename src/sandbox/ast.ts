@@ -13,7 +13,10 @@ export function isNode(v: unknown): v is Node {
 
 /** Visits every object in the AST, depth first; `visit` returning false skips the node's children. */
 export function walk(v: unknown, visit: (n: Node) => boolean | void): void {
-  if (Array.isArray(v)) { for (const x of v) walk(x, visit); return; }
+  if (Array.isArray(v)) {
+    for (const x of v) walk(x, visit);
+    return;
+  }
   if (!isNode(v)) return;
   if (visit(v) === false) return;
   for (const child of Object.values(v)) walk(child, visit);
@@ -21,9 +24,20 @@ export function walk(v: unknown, visit: (n: Node) => boolean | void): void {
 
 /** The named rules a refusal cites, so operators can look them up (README, "Sandbox rules"). */
 export type SqlRule =
-  | 'one-select' | 'table-in-snapshot' | 'unqualified-names' | 'no-table-functions' | 'function-allowlist'
-  | 'expression-kind' | 'reserved-names' | 'aggregate-outer' | 'identifier-only-counted' | 'individual-values'
-  | 'no-scalar-subquery-projection' | 'units-traceable' | 'sql-size' | 'dp-shape';
+  | 'one-select'
+  | 'table-in-snapshot'
+  | 'unqualified-names'
+  | 'no-table-functions'
+  | 'function-allowlist'
+  | 'expression-kind'
+  | 'reserved-names'
+  | 'aggregate-outer'
+  | 'identifier-only-counted'
+  | 'individual-values'
+  | 'no-scalar-subquery-projection'
+  | 'units-traceable'
+  | 'sql-size'
+  | 'dp-shape';
 
 export function lineAndColumn(sql: string, position: number): { line: number; column: number } {
   const before = sql.slice(0, position).split('\n');
@@ -36,41 +50,62 @@ export function refuse(code: ErrorCode, rule: SqlRule, message: string, node?: N
   const position = typeof loc === 'number' ? loc : undefined;
   if (position !== undefined && sql !== undefined) {
     const { line, column } = lineAndColumn(sql, position);
-    throw new PdsError(code, `${message} [rule ${rule}, line ${line} column ${column}]`, { extra: { rule, position, line, column } });
+    throw new PdsError(code, `${message} [rule ${rule}, line ${line} column ${column}]`, {
+      extra: { rule, position, line, column },
+    });
   }
   throw new PdsError(code, `${message} [rule ${rule}]`, { extra: { rule } });
 }
 
 /** A parser: an empty in-memory DuckDB with no access to anything, used only for (de)serializing. */
 export class SqlParser {
-  private constructor(private readonly conn: DuckDBConnection, private readonly close: () => void) {}
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly close: () => void,
+  ) {}
 
   static async create(): Promise<SqlParser> {
     const instance = await openInstance(':memory:', {
-      threads: '1', enable_external_access: 'false', autoload_known_extensions: 'false', autoinstall_known_extensions: 'false', max_expression_depth: '250',
+      threads: '1',
+      enable_external_access: 'false',
+      autoload_known_extensions: 'false',
+      autoinstall_known_extensions: 'false',
+      max_expression_depth: '250',
     });
     const conn = await instance.connect();
-    return new SqlParser(conn, () => { conn.closeSync(); instance.closeSync(); });
+    return new SqlParser(conn, () => {
+      conn.closeSync();
+      instance.closeSync();
+    });
   }
 
   async parse(sql: string): Promise<{ statements: Node[] }> {
-    const [row] = await queryRows<{ j: string }>(this.conn, 'SELECT json_serialize_sql($1::VARCHAR)::VARCHAR AS j', [sql]);
+    const [row] = await queryRows<{ j: string }>(this.conn, 'SELECT json_serialize_sql($1::VARCHAR)::VARCHAR AS j', [
+      sql,
+    ]);
     // an unknown location is 2^64-1, which a JS number cannot carry back: drop it
-    const doc = JSON.parse(row!.j, (k, v: unknown) => (k === 'query_location' && typeof v === 'number' && v >= 2 ** 53 ? undefined : v)) as { error: boolean; error_type?: string; error_message?: string; position?: string; statements?: Node[] };
+    const doc = JSON.parse(row!.j, (k, v: unknown) =>
+      k === 'query_location' && typeof v === 'number' && v >= 2 ** 53 ? undefined : v,
+    ) as { error: boolean; error_type?: string; error_message?: string; position?: string; statements?: Node[] };
     if (doc.error) {
       const msg = doc.error_message ?? 'unknown parser error';
       if (/only SELECT statements/i.test(msg) || doc.error_type === 'not implemented') {
         refuse('ERR_SQL_NOT_SELECT', 'one-select', 'only one read-only SELECT statement is allowed');
       }
       const position = doc.position !== undefined ? Number(doc.position) : undefined;
-      const where = position !== undefined && Number.isFinite(position) ? (({ line, column }) => ` (line ${line} column ${column})`)(lineAndColumn(sql, position)) : '';
+      const where =
+        position !== undefined && Number.isFinite(position)
+          ? (({ line, column }) => ` (line ${line} column ${column})`)(lineAndColumn(sql, position))
+          : '';
       throw new PdsError('ERR_SQL_SYNTAX', `${msg}${where}`, { extra: position !== undefined ? { position } : {} });
     }
     return { statements: doc.statements ?? [] };
   }
 
   async deserialize(statements: Node[]): Promise<string> {
-    const [row] = await queryRows<{ s: string }>(this.conn, 'SELECT json_deserialize_sql($1::JSON) AS s', [JSON.stringify({ error: false, statements })]);
+    const [row] = await queryRows<{ s: string }>(this.conn, 'SELECT json_deserialize_sql($1::JSON) AS s', [
+      JSON.stringify({ error: false, statements }),
+    ]);
     return row!.s;
   }
 

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { PdsError } from '../errors/index.ts';
-import { exec, openInstance, quoteIdent, quoteLiteral, type DuckDBConnection, type DuckDBInstance } from '../duckdb/index.ts';
+import {
+  exec,
+  openInstance,
+  quoteIdent,
+  quoteLiteral,
+  type DuckDBConnection,
+  type DuckDBInstance,
+} from '../duckdb/index.ts';
 
 export interface BoundColumn {
   name: string;
@@ -23,7 +30,10 @@ export class SchemaBinder {
   private tail: Promise<unknown> = Promise.resolve();
   private schemas = new Map<string, string>();
 
-  private constructor(private instance: DuckDBInstance, private conn: DuckDBConnection) {}
+  private constructor(
+    private instance: DuckDBInstance,
+    private conn: DuckDBConnection,
+  ) {}
 
   static async create(): Promise<SchemaBinder> {
     const { instance, conn } = await SchemaBinder.open();
@@ -31,7 +41,12 @@ export class SchemaBinder {
   }
 
   private static async open(): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
-    const instance = await openInstance(':memory:', { threads: '1', memory_limit: '256MB', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    const instance = await openInstance(':memory:', {
+      threads: '1',
+      memory_limit: '256MB',
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
     const conn = await instance.connect();
     await exec(conn, "SET disabled_optimizers = 'expression_rewriter'");
     await exec(conn, 'SET enable_external_access = false');
@@ -54,7 +69,10 @@ export class SchemaBinder {
     const timer = setTimeout(() => this.conn.interrupt(), BIND_TIMEOUT_MS);
     try {
       const prepared = await this.conn.prepare(sql);
-      return Array.from({ length: prepared.columnCount }, (_, i) => ({ name: prepared.columnName(i), type: prepared.columnType(i).toString() }));
+      return Array.from({ length: prepared.columnCount }, (_, i) => ({
+        name: prepared.columnName(i),
+        type: prepared.columnType(i).toString(),
+      }));
     } catch (err) {
       const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
       throw new PdsError('ERR_SQL_INVALID', first, { cause: err });
@@ -70,7 +88,10 @@ export class SchemaBinder {
     const name = `s_${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
     await exec(this.conn, `CREATE SCHEMA ${quoteIdent(name)}`);
     for (const [table, columns] of Object.entries(tables)) {
-      await exec(this.conn, `CREATE TABLE ${quoteIdent(name)}.${quoteIdent(table)} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+      await exec(
+        this.conn,
+        `CREATE TABLE ${quoteIdent(name)}.${quoteIdent(table)} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`,
+      );
     }
     this.schemas.set(key, name);
     return name;

@@ -32,17 +32,26 @@ const DP_COUNT = '__dp_n';
 export const dpSumColumn = (column: string) => `__dp_s_${column}`;
 export { DP_COUNT };
 
-const shape = (message: string, node: Node, sql: string): never => refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', message, node, sql);
+const shape = (message: string, node: Node, sql: string): never =>
+  refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', message, node, sql);
 
 export async function rewriteDp(
-  parser: SqlParser, root: Node, sql: string, policy: SqlPolicy, bounds: Record<string, [number, number]>, maxGroupsPerUnit: number,
+  parser: SqlParser,
+  root: Node,
+  sql: string,
+  policy: SqlPolicy,
+  bounds: Record<string, [number, number]>,
+  maxGroupsPerUnit: number,
 ): Promise<{ sql: string; plan: DpPlan }> {
   if (root.type !== 'SELECT_NODE') shape('dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
   if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0) shape('dp mode does not take WITH', root, sql);
   const from = root.from_table as Node;
-  if (from.type !== 'BASE_TABLE') shape('dp mode reads one snapshot table directly (no joins or subqueries)', from, sql);
-  if (root.having || root.qualify || ((root.modifiers as unknown[]) ?? []).length > 0) shape('dp mode takes no HAVING, QUALIFY, ORDER BY or LIMIT: they would act on exact values', root, sql);
-  if (((root.group_sets as unknown[]) ?? []).length > 1) shape('dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
+  if (from.type !== 'BASE_TABLE')
+    shape('dp mode reads one snapshot table directly (no joins or subqueries)', from, sql);
+  if (root.having || root.qualify || ((root.modifiers as unknown[]) ?? []).length > 0)
+    shape('dp mode takes no HAVING, QUALIFY, ORDER BY or LIMIT: they would act on exact values', root, sql);
+  if (((root.group_sets as unknown[]) ?? []).length > 1)
+    shape('dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
   const keys = ((root.group_expressions as Node[]) ?? []).map((g) => {
     const name = columnName(g);
     if (!name || policy.identifierColumns.has(name)) shape('dp mode groups by plain, non-identifying columns', g, sql);
@@ -52,18 +61,35 @@ export async function rewriteDp(
   const keyColumns: number[] = [];
   (root.select_list as Node[]).forEach((item, position) => {
     const name = columnName(item);
-    if (name && keys.includes(name)) { keyColumns.push(position); return; }
-    if (item.class !== 'FUNCTION' || item.distinct || item.filter || ((item.order_bys as Node)?.orders as unknown[] ?? []).length > 0) {
+    if (name && keys.includes(name)) {
+      keyColumns.push(position);
+      return;
+    }
+    if (
+      item.class !== 'FUNCTION' ||
+      item.distinct ||
+      item.filter ||
+      (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0
+    ) {
       shape('dp mode returns group keys and count(*), sum(x) or avg(x) only', item, sql);
     }
     const fn = functionName(item);
-    if (fn === 'count_star') { measures.push({ position, kind: 'count' }); return; }
-    if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean') shape(`dp mode supports count(*), sum and avg, not ${fn}`, item, sql);
+    if (fn === 'count_star') {
+      measures.push({ position, kind: 'count' });
+      return;
+    }
+    if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean')
+      shape(`dp mode supports count(*), sum and avg, not ${fn}`, item, sql);
     const args = (item.children as Node[]) ?? [];
     const column = args.length === 1 ? columnName(args[0]!) : undefined;
     if (!column || policy.identifierColumns.has(column)) shape(`${fn} in dp mode takes one plain column`, item, sql);
     const b = bounds[column!];
-    if (!b) shape(`${fn}(${column}) needs contribution bounds: send "dp": {"bounds": {"${column}": [low, high]}} with the job`, item, sql);
+    if (!b)
+      shape(
+        `${fn}(${column}) needs contribution bounds: send "dp": {"bounds": {"${column}": [low, high]}} with the job`,
+        item,
+        sql,
+      );
     measures.push({ position, kind: fn === 'sum' ? 'sum' : 'avg', column: column!, bounds: b });
   });
   const outputColumns = (root.select_list as Node[]).map((item) => {
@@ -76,11 +102,16 @@ export async function rewriteDp(
   if (measures.length === 0) shape('dp mode needs at least one of count(*), sum(x), avg(x)', root, sql);
 
   const sumColumns = [...new Set(measures.filter((m) => m.column).map((m) => m.column!))];
-  const clamp = (c: string) => { const [lo, hi] = bounds[c]!; return `least(greatest(${quoteIdent(c)}, ${lo}), ${hi})`; };
+  const clamp = (c: string) => {
+    const [lo, hi] = bounds[c]!;
+    return `least(greatest(${quoteIdent(c)}, ${lo}), ${hi})`;
+  };
   // per unit and group: one row, its contributions clamped and rounded to integers
   const perUnit = structuredClone(root);
   const unit = quoteIdent(policy.privacyUnitColumn);
-  const inner = await parser.parse(`SELECT ${[...keys.map(quoteIdent), unit, 'count(*) AS __c', ...sumColumns.map((c) => `round(sum(${clamp(c)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`)].join(', ')} FROM t GROUP BY ${[...keys.map(quoteIdent), unit].join(', ')}`);
+  const inner = await parser.parse(
+    `SELECT ${[...keys.map(quoteIdent), unit, 'count(*) AS __c', ...sumColumns.map((c) => `round(sum(${clamp(c)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`)].join(', ')} FROM t GROUP BY ${[...keys.map(quoteIdent), unit].join(', ')}`,
+  );
   const template = inner.statements[0]!.node as Node;
   perUnit.select_list = template.select_list;
   perUnit.group_expressions = template.group_expressions;
@@ -89,7 +120,14 @@ export async function rewriteDp(
   const keyList = keys.map(quoteIdent).join(', ');
   const out = `WITH per_unit AS (${perUnitSql}),
 bounded AS (SELECT *, row_number() OVER (PARTITION BY ${unit} ORDER BY hash(${keys.length ? `[${keys.map((k) => `${quoteIdent(k)}::VARCHAR`).join(', ')}]` : '0'})) AS __r FROM per_unit)
-SELECT ${[...keys.map(quoteIdent), `count(*) AS ${DP_COUNT}`, ...sumColumns.map((c) => { const [lo, hi] = bounds[c]!; return `sum(least(greatest(${quoteIdent(dpSumColumn(c))}, ${Math.round(lo)}), ${Math.round(hi)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`; })].join(', ')}
+SELECT ${[
+    ...keys.map(quoteIdent),
+    `count(*) AS ${DP_COUNT}`,
+    ...sumColumns.map((c) => {
+      const [lo, hi] = bounds[c]!;
+      return `sum(least(greatest(${quoteIdent(dpSumColumn(c))}, ${Math.round(lo)}), ${Math.round(hi)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`;
+    }),
+  ].join(', ')}
 FROM bounded WHERE __r <= ${maxGroupsPerUnit}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
   return { sql: out, plan: { keyColumns, measures, maxGroupsPerUnit, sumColumns, outputColumns } };
 }

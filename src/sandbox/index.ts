@@ -2,7 +2,21 @@ export { analyseQuery, functionAllowlist, type Analysis, type AnalysisOptions, t
 export { SqlParser, type SqlRule } from './ast.ts';
 export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 export { UNITS_COLUMN, unitsColumnName, type DominanceColumn } from './units.ts';
-export { disposeRunners, loaderArgs, runInSandbox, warmRunners, type ProcessLimits, type RunOptions, type SandboxResult } from './runner.ts';
-export { SANDBOX_LAYERS, type RunRequest, type RunResponse, type SandboxLayer, type SandboxLimits } from './protocol.ts';
+export {
+  disposeRunners,
+  loaderArgs,
+  runInSandbox,
+  warmRunners,
+  type ProcessLimits,
+  type RunOptions,
+  type SandboxResult,
+} from './runner.ts';
+export {
+  SANDBOX_LAYERS,
+  type RunRequest,
+  type RunResponse,
+  type SandboxLayer,
+  type SandboxLimits,
+} from './protocol.ts';
 export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';
 export { SchemaBinder, type BoundColumn } from './binder.ts';

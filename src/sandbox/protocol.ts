@@ -36,5 +36,4 @@ export interface RunRequest {
 }
 
 export type RunResponse =
-  | { ok: true; elapsedMs: number; resultFile: string; bytes: number }
-  | { ok: false; code: ErrorCode; message: string };
+  { ok: true; elapsedMs: number; resultFile: string; bytes: number } | { ok: false; code: ErrorCode; message: string };

@@ -31,8 +31,20 @@ export const RESERVED_PREFIX = '__pds';
 
 /** The expression kinds a query may contain; anything else in DuckDB's AST is refused. */
 const EXPRESSION_CLASSES = new Set([
-  'COLUMN_REF', 'CONSTANT', 'FUNCTION', 'WINDOW', 'OPERATOR', 'COMPARISON', 'CONJUNCTION', 'CASE', 'CAST',
-  'COLLATE', 'BETWEEN', 'SUBQUERY', 'STAR', 'POSITIONAL_REFERENCE',
+  'COLUMN_REF',
+  'CONSTANT',
+  'FUNCTION',
+  'WINDOW',
+  'OPERATOR',
+  'COMPARISON',
+  'CONJUNCTION',
+  'CASE',
+  'CAST',
+  'COLLATE',
+  'BETWEEN',
+  'SUBQUERY',
+  'STAR',
+  'POSITIONAL_REFERENCE',
 ]);
 
 interface Scope {
@@ -51,19 +63,28 @@ export function isAggregateName(name: string, f: FunctionAllowlist): boolean {
 
 function checkName(name: unknown, what: string, node: Node, sql: string): void {
   if (typeof name === 'string' && name.toLowerCase().startsWith(RESERVED_PREFIX)) {
-    refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'reserved-names', `${what} ${name} uses the reserved prefix ${RESERVED_PREFIX}`, node, sql);
+    refuse(
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+      'reserved-names',
+      `${what} ${name} uses the reserved prefix ${RESERVED_PREFIX}`,
+      node,
+      sql,
+    );
   }
 }
 
 class ReferenceChecker {
   readonly tables = new Set<string>();
 
-  constructor(private readonly sql: string, private readonly policy: SqlPolicy) {}
+  constructor(
+    private readonly sql: string,
+    private readonly policy: SqlPolicy,
+  ) {}
 
   query(node: Node, outer: Scope | undefined): void {
     const scope: Scope = { ctes: new Set(), parent: outer };
     const map = (node.cte_map as Node | undefined)?.map;
-    for (const entry of Array.isArray(map) ? map as Node[] : []) {
+    for (const entry of Array.isArray(map) ? (map as Node[]) : []) {
       const name = String(entry.key).toLowerCase();
       checkName(name, 'CTE', node, this.sql);
       const value = entry.value as Node;
@@ -88,7 +109,13 @@ class ReferenceChecker {
         this.expressions(node.modifiers, scope);
         return;
       default:
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'expression-kind', `query node ${String(node.type)} is not allowed`, node, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'expression-kind',
+          `query node ${String(node.type)} is not allowed`,
+          node,
+          this.sql,
+        );
     }
   }
 
@@ -100,12 +127,32 @@ class ReferenceChecker {
         const name = String(ref.table_name).toLowerCase();
         if (ref.schema_name || ref.catalog_name) {
           const full = [ref.catalog_name, ref.schema_name, ref.table_name].filter(Boolean).join('.');
-          refuse('ERR_SQL_TABLE_NOT_ALLOWED', 'unqualified-names', `table ${full} is qualified; name snapshot tables without catalog or schema`, ref, this.sql);
+          refuse(
+            'ERR_SQL_TABLE_NOT_ALLOWED',
+            'unqualified-names',
+            `table ${full} is qualified; name snapshot tables without catalog or schema`,
+            ref,
+            this.sql,
+          );
         }
         if (cteVisible(scope, name)) return;
-        if (!(name in this.policy.tables)) refuse('ERR_SQL_TABLE_NOT_ALLOWED', 'table-in-snapshot', `table ${String(ref.table_name)} is not in this contract's snapshot`, ref, this.sql);
+        if (!(name in this.policy.tables))
+          refuse(
+            'ERR_SQL_TABLE_NOT_ALLOWED',
+            'table-in-snapshot',
+            `table ${String(ref.table_name)} is not in this contract's snapshot`,
+            ref,
+            this.sql,
+          );
         this.tables.add(name);
-        if (ref.at_clause) refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'expression-kind', 'AT (time travel) clauses are not allowed', ref, this.sql);
+        if (ref.at_clause)
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'expression-kind',
+            'AT (time travel) clauses are not allowed',
+            ref,
+            this.sql,
+          );
         return;
       }
       case 'JOIN':
@@ -123,25 +170,52 @@ class ReferenceChecker {
         return;
       case 'TABLE_FUNCTION': {
         const fn = isNode(ref.function) ? String(ref.function.function_name) : 'table function';
-        refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'no-table-functions', `table function ${fn} is not allowed; read snapshot tables by name`, ref, this.sql);
+        refuse(
+          'ERR_SQL_FUNCTION_NOT_ALLOWED',
+          'no-table-functions',
+          `table function ${fn} is not allowed; read snapshot tables by name`,
+          ref,
+          this.sql,
+        );
       }
       // falls through: refuse never returns
       default:
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'expression-kind', `${String(ref.type)} in FROM is not allowed (PIVOT, SHOW, DESCRIBE and SUMMARIZE are not analyses)`, ref, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'expression-kind',
+          `${String(ref.type)} in FROM is not allowed (PIVOT, SHOW, DESCRIBE and SUMMARIZE are not analyses)`,
+          ref,
+          this.sql,
+        );
     }
   }
 
   /** Checks every expression inside `v`; nested queries are checked in their scope. */
   private expressions(v: unknown, scope: Scope, underStar = false): void {
-    if (Array.isArray(v)) { for (const x of v) this.expressions(x, scope, underStar); return; }
+    if (Array.isArray(v)) {
+      for (const x of v) this.expressions(x, scope, underStar);
+      return;
+    }
     if (!isNode(v)) return;
-    if (typeof v.class !== 'string') { for (const x of Object.values(v)) this.expressions(x, scope, underStar); return; }
+    if (typeof v.class !== 'string') {
+      for (const x of Object.values(v)) this.expressions(x, scope, underStar);
+      return;
+    }
     const n = v;
     const kind = v.class;
     checkName(n.alias, 'alias', n, this.sql);
-    if (kind === 'LAMBDA' && underStar) { this.expressions(n.expr, scope); return; }
+    if (kind === 'LAMBDA' && underStar) {
+      this.expressions(n.expr, scope);
+      return;
+    }
     if (!EXPRESSION_CLASSES.has(kind)) {
-      refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'expression-kind', `${kind.toLowerCase()} expressions are not allowed`, n, this.sql);
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'expression-kind',
+        `${kind.toLowerCase()} expressions are not allowed`,
+        n,
+        this.sql,
+      );
     }
     switch (kind) {
       case 'COLUMN_REF':
@@ -170,24 +244,54 @@ class ReferenceChecker {
     const name = String(n.function_name).toLowerCase();
     const f = this.policy.functions;
     if (n.catalog || (n.schema && n.schema !== 'main')) {
-      refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'unqualified-names', `function ${[n.catalog, n.schema, name].filter(Boolean).join('.')} is qualified`, n, this.sql);
+      refuse(
+        'ERR_SQL_FUNCTION_NOT_ALLOWED',
+        'unqualified-names',
+        `function ${[n.catalog, n.schema, name].filter(Boolean).join('.')} is qualified`,
+        n,
+        this.sql,
+      );
     }
-    if (n.export_state) refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'function-allowlist', `EXPORT_STATE of ${name} is not allowed`, n, this.sql);
-    const allowed = n.is_operator ? f.operators.has(name)
-      : window ? f.windows.has(name) || isAggregateName(name, f)
+    if (n.export_state)
+      refuse(
+        'ERR_SQL_FUNCTION_NOT_ALLOWED',
+        'function-allowlist',
+        `EXPORT_STATE of ${name} is not allowed`,
+        n,
+        this.sql,
+      );
+    const allowed = n.is_operator
+      ? f.operators.has(name)
+      : window
+        ? f.windows.has(name) || isAggregateName(name, f)
         : isAggregateName(name, f) || f.scalars.has(name);
     if (!allowed) {
-      refuse('ERR_SQL_FUNCTION_NOT_ALLOWED', 'function-allowlist', `${n.is_operator ? 'operator' : 'function'} ${name} is not on the allowlist (policies/sql-allowlist.yaml)`, n, this.sql);
+      refuse(
+        'ERR_SQL_FUNCTION_NOT_ALLOWED',
+        'function-allowlist',
+        `${n.is_operator ? 'operator' : 'function'} ${name} is not on the allowlist (policies/sql-allowlist.yaml)`,
+        n,
+        this.sql,
+      );
     }
   }
 }
 
 /** The policy for one contract's snapshot. */
 export function sqlPolicy(
-  tables: Record<string, string[]>, identifierColumns: Iterable<string>, privacyUnitColumn: string, functions: FunctionAllowlist,
+  tables: Record<string, string[]>,
+  identifierColumns: Iterable<string>,
+  privacyUnitColumn: string,
+  functions: FunctionAllowlist,
   uniqueUnitTables: Iterable<string> = [],
 ): SqlPolicy {
-  return { tables, identifierColumns: new Set([privacyUnitColumn, ...identifierColumns]), privacyUnitColumn, functions, uniqueUnitTables: new Set(uniqueUnitTables) };
+  return {
+    tables,
+    identifierColumns: new Set([privacyUnitColumn, ...identifierColumns]),
+    privacyUnitColumn,
+    functions,
+    uniqueUnitTables: new Set(uniqueUnitTables),
+  };
 }
 
 /** Checks item 1 and returns the snapshot tables the query reads. */

@@ -19,14 +19,33 @@ import type { RunRequest, RunResponse } from './protocol.ts';
 function classify(message: string): RunResponse {
   const kind = /^([A-Za-z ]+ Error):/.exec(message)?.[1] ?? 'Error';
   const firstLine = message.split('\n')[0]!.slice(0, 500);
-  if (kind === 'Permission Error' || /configuration has been locked|read-only mode|disabled by configuration/i.test(firstLine)) {
+  if (
+    kind === 'Permission Error' ||
+    /configuration has been locked|read-only mode|disabled by configuration/i.test(firstLine)
+  ) {
     return { ok: false, code: 'ERR_SANDBOX_DENIED', message: firstLine };
   }
-  if (kind === 'Out of Memory Error') return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
-  if (kind === 'INTERRUPT Error' || /interrupted/i.test(firstLine)) return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job was interrupted at its wall-clock limit' };
-  if (['Binder Error', 'Parser Error', 'Catalog Error'].includes(kind)) return { ok: false, code: 'ERR_SQL_INVALID', message: firstLine };
-  if (['Conversion Error', 'Invalid Input Error', 'Out of Range Error', 'Constraint Error', 'Invalid Error', 'Not implemented Error'].includes(kind)) {
-    return { ok: false, code: 'ERR_SQL_RUNTIME', message: `${kind} while running the query (details withheld: they may quote data values)` };
+  if (kind === 'Out of Memory Error')
+    return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job exceeded its memory or temporary storage limit' };
+  if (kind === 'INTERRUPT Error' || /interrupted/i.test(firstLine))
+    return { ok: false, code: 'ERR_LIMIT_EXCEEDED', message: 'the job was interrupted at its wall-clock limit' };
+  if (['Binder Error', 'Parser Error', 'Catalog Error'].includes(kind))
+    return { ok: false, code: 'ERR_SQL_INVALID', message: firstLine };
+  if (
+    [
+      'Conversion Error',
+      'Invalid Input Error',
+      'Out of Range Error',
+      'Constraint Error',
+      'Invalid Error',
+      'Not implemented Error',
+    ].includes(kind)
+  ) {
+    return {
+      ok: false,
+      code: 'ERR_SQL_RUNTIME',
+      message: `${kind} while running the query (details withheld: they may quote data values)`,
+    };
   }
   return { ok: false, code: 'ERR_SANDBOX_FAILURE', message: kind };
 }
@@ -51,16 +70,21 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
   if (engine && extracted.count !== 1) return denied(`the engine runs exactly one statement, got ${extracted.count}`);
   for (let i = 0; i < extracted.count - 1; i++) await (await extracted.prepare(i)).run();
   const prepared = await extracted.prepare(extracted.count - 1);
-  if (engine && prepared.statementType !== StatementType.SELECT) return denied(`the engine runs SELECT statements only, got statement type ${StatementType[prepared.statementType]}`);
+  if (engine && prepared.statementType !== StatementType.SELECT)
+    return denied(
+      `the engine runs SELECT statements only, got statement type ${StatementType[prepared.statementType]}`,
+    );
   // the engine's own clock: interrupt the query from inside, before the parent's SIGKILL
   const timer = engine ? setTimeout(() => conn.interrupt(), req.limits.timeoutMs) : undefined;
   try {
     const cap = engine ? req.limits.maxResultRows + 1 : Number.MAX_SAFE_INTEGER;
     const reader = await prepared.streamAndReadUntil(cap);
-    if (engine && reader.currentRowCount > req.limits.maxResultRows) return tooBig(`the result has more than ${req.limits.maxResultRows} rows`);
+    if (engine && reader.currentRowCount > req.limits.maxResultRows)
+      return tooBig(`the result has more than ${req.limits.maxResultRows} rows`);
     const body = JSON.stringify(readResult(reader));
     const bytes = Buffer.byteLength(body);
-    if (engine && bytes > req.limits.maxResultBytes) return tooBig(`the result is larger than ${req.limits.maxResultBytes} bytes`);
+    if (engine && bytes > req.limits.maxResultBytes)
+      return tooBig(`the result is larger than ${req.limits.maxResultBytes} bytes`);
     const resultFile = path.join(req.tempDir, 'result.json');
     fs.writeFileSync(resultFile, body, { mode: 0o600 });
     return { ok: true, elapsedMs: Math.round(performance.now() - started), resultFile, bytes };
@@ -72,18 +96,21 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
 async function run(req: RunRequest): Promise<RunResponse> {
   const started = performance.now();
   const engine = req.engineLayer !== false;
-  const instance = await openInstance(':memory:', engine
-    ? {
-      threads: String(req.limits.threads),
-      memory_limit: req.limits.memoryLimit,
-      max_temp_directory_size: req.limits.tempDirectorySize,
-      temp_directory: req.tempDir,
-      autoload_known_extensions: 'false',
-      autoinstall_known_extensions: 'false',
-      allow_community_extensions: 'false',
-      allow_unsigned_extensions: 'false',
-    }
-    : { temp_directory: req.tempDir });
+  const instance = await openInstance(
+    ':memory:',
+    engine
+      ? {
+          threads: String(req.limits.threads),
+          memory_limit: req.limits.memoryLimit,
+          max_temp_directory_size: req.limits.tempDirectorySize,
+          temp_directory: req.tempDir,
+          autoload_known_extensions: 'false',
+          autoinstall_known_extensions: 'false',
+          allow_community_extensions: 'false',
+          allow_unsigned_extensions: 'false',
+        }
+      : { temp_directory: req.tempDir },
+  );
   try {
     return await withConnection(instance, (conn) => runLocked(conn, req, started));
   } catch (err) {
@@ -100,6 +127,9 @@ process.send?.({ ready: true });
 process.once('message', (req: RunRequest) => {
   run(req).then(
     (res) => process.send!(res, () => process.exit(0)),
-    (err: unknown) => process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse, () => process.exit(0)),
+    (err: unknown) =>
+      process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse, () =>
+        process.exit(0),
+      ),
   );
 });

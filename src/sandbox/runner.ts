@@ -50,7 +50,14 @@ function bundleRunner(): string | null {
   try {
     const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
     const out = esbuild.buildSync({
-      entryPoints: [RUNNER], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'silent',
+      entryPoints: [RUNNER],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      write: false,
+      logLevel: 'silent',
     });
     const code = out.outputFiles[0]!.text;
     const dir = path.resolve(here, '..', '..', 'node_modules', '.cache', 'pubdata-sandbox');
@@ -75,7 +82,13 @@ function spawnRunner(isolated = true): ChildProcess {
     // prlimit sets the limits, then execs node in place: the IPC channel passes through
     execPath: limited ? PRLIMIT : process.execPath,
     execArgv: limited
-      ? [`--data=${processLimits.dataBytes}`, `--fsize=${processLimits.fileSizeBytes}`, '--core=0', process.execPath, ...nodeArgs]
+      ? [
+          `--data=${processLimits.dataBytes}`,
+          `--fsize=${processLimits.fileSizeBytes}`,
+          '--core=0',
+          process.execPath,
+          ...nodeArgs,
+        ]
       : nodeArgs,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',
@@ -111,7 +124,9 @@ class SparePool {
       child.unref();
       (child.channel as { unref?: () => void } | undefined)?.unref?.();
       (child.stderr as { unref?: () => void } | null)?.unref?.();
-      child.once('exit', () => { this.spares = this.spares.filter((c) => c !== child); });
+      child.once('exit', () => {
+        this.spares = this.spares.filter((c) => c !== child);
+      });
       this.spares.push(child);
     }
   }
@@ -161,7 +176,9 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
       const child = isolated && pool ? pool.take() : spawnRunner(isolated);
       let stderr = '';
       let settled = false;
-      child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-2000);
+      });
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
@@ -170,30 +187,68 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
         fn();
       };
       // without the process layer only a harness backstop remains, reported as a failure
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        finish(() => reject(isolated
-          ? new PdsError('ERR_LIMIT_EXCEEDED', `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`, { extra: { layer: 'process' } })
-          : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', { extra: { layer: 'none' } })));
-      }, isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000);
+      const timer = setTimeout(
+        () => {
+          child.kill('SIGKILL');
+          finish(() =>
+            reject(
+              isolated
+                ? new PdsError(
+                    'ERR_LIMIT_EXCEEDED',
+                    `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`,
+                    { extra: { layer: 'process' } },
+                  )
+                : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', {
+                    extra: { layer: 'none' },
+                  }),
+            ),
+          );
+        },
+        isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000,
+      );
       const onAbort = () => {
         child.kill('SIGKILL');
-        finish(() => reject(signal!.reason instanceof Error ? signal!.reason : new PdsError('ERR_SANDBOX_FAILURE', 'the run was cancelled')));
+        finish(() =>
+          reject(
+            signal!.reason instanceof Error
+              ? signal!.reason
+              : new PdsError('ERR_SANDBOX_FAILURE', 'the run was cancelled'),
+          ),
+        );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      child.on('message', (m: RunResponse | { ready: true }) => { if (!('ready' in m)) finish(() => resolve(m)); });
-      child.once('error', (err) => finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err }))));
-      child.once('exit', (code, sig) => finish(() => reject(new PdsError(
-        sig === 'SIGKILL' || sig === 'SIGXFSZ' || sig === 'SIGSEGV' || sig === 'SIGABRT' || code === 134 || code === 137 ? 'ERR_LIMIT_EXCEEDED' : 'ERR_SANDBOX_FAILURE',
-        `the runner process ended (${sig ?? `exit ${code}`}) without an answer`,
-        { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
-      ))));
+      child.on('message', (m: RunResponse | { ready: true }) => {
+        if (!('ready' in m)) finish(() => resolve(m));
+      });
+      child.once('error', (err) =>
+        finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err }))),
+      );
+      child.once('exit', (code, sig) =>
+        finish(() =>
+          reject(
+            new PdsError(
+              sig === 'SIGKILL' ||
+                sig === 'SIGXFSZ' ||
+                sig === 'SIGSEGV' ||
+                sig === 'SIGABRT' ||
+                code === 134 ||
+                code === 137
+                ? 'ERR_LIMIT_EXCEEDED'
+                : 'ERR_SANDBOX_FAILURE',
+              `the runner process ended (${sig ?? `exit ${code}`}) without an answer`,
+              { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
+            ),
+          ),
+        ),
+      );
       child.send(req);
     });
     if (!res.ok) throw new PdsError(res.code, res.message, { extra: { layer: 'engine' } });
     const size = fs.statSync(res.resultFile).size;
     if (isolated && size > req.limits.maxResultBytes) {
-      throw new PdsError('ERR_LIMIT_EXCEEDED', `the result is larger than ${req.limits.maxResultBytes} bytes`, { extra: { layer: 'process' } });
+      throw new PdsError('ERR_LIMIT_EXCEEDED', `the result is larger than ${req.limits.maxResultBytes} bytes`, {
+        extra: { layer: 'process' },
+      });
     }
     const result = JSON.parse(fs.readFileSync(res.resultFile, 'utf8')) as ReadResult;
     return { ...result, elapsedMs: res.elapsedMs };

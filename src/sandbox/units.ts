@@ -77,13 +77,19 @@ class UnitsRewriter {
   private templates = new Map<string, Node>();
 
   constructor(
-    private readonly sql: string, private readonly policy: SqlPolicy, private readonly parser: SqlParser,
-    private readonly unitsColumn: string, private readonly dominanceN: number,
+    private readonly sql: string,
+    private readonly policy: SqlPolicy,
+    private readonly parser: SqlParser,
+    private readonly unitsColumn: string,
+    private readonly dominanceN: number,
   ) {}
 
   private async template(text: string): Promise<Node> {
     let t = this.templates.get(text);
-    if (!t) { t = await this.parser.expression(text); this.templates.set(text, t); }
+    if (!t) {
+      t = await this.parser.expression(text);
+      this.templates.set(text, t);
+    }
     return t;
   }
 
@@ -103,22 +109,46 @@ class UnitsRewriter {
     const scope = this.withCtes(node, ctes);
     if (node.type === 'SET_OPERATION_NODE') {
       this.inUnion = true; // hidden dominance columns would not line up across branches
-      if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false && node.setop_type !== 'UNION_BY_NAME') {
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`, node, this.sql);
+      if (
+        !String(node.setop_type).startsWith('UNION') ||
+        (node.setop_all === false && node.setop_type !== 'UNION_BY_NAME')
+      ) {
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'aggregate-outer',
+          `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
+          node,
+          this.sql,
+        );
       }
       if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME', node, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'aggregate-outer',
+          'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
+          node,
+          this.sql,
+        );
       }
       await this.outer(node.left as Node, scope);
       await this.outer(node.right as Node, scope);
       return;
     }
     if (node.type !== 'SELECT_NODE' || !aggregates(node, this.policy)) {
-      refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'aggregate-outer', 'aggregate mode needs the outer query to aggregate: GROUP BY, or an aggregate function such as count(*) or avg(x)', node, this.sql);
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        'aggregate mode needs the outer query to aggregate: GROUP BY, or an aggregate function such as count(*) or avg(x)',
+        node,
+        this.sql,
+      );
     }
     this.countColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
-      item.class === 'FUNCTION' && !item.is_operator && COUNTS.has(functionName(item)) ? [i] : []);
-    this.keyColumns ??= (node.select_list as Node[]).flatMap((item, i) => (aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i]));
+      item.class === 'FUNCTION' && !item.is_operator && COUNTS.has(functionName(item)) ? [i] : [],
+    );
+    this.keyColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
+      aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i],
+    );
     const sources = await this.from(node.from_table as Node, scope);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
@@ -168,7 +198,13 @@ class UnitsRewriter {
         const name = String(ref.table_name).toLowerCase();
         const qualifier = String(ref.alias || ref.table_name);
         const found = ctes.get(name);
-        if (!found) return [{ ref: columnRef(qualifier, this.policy.privacyUnitColumn), unique: this.policy.uniqueUnitTables.has(name) }];
+        if (!found)
+          return [
+            {
+              ref: columnRef(qualifier, this.policy.privacyUnitColumn),
+              unique: this.policy.uniqueUnitTables.has(name),
+            },
+          ];
         // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy
         const { entry: cte, list } = found;
         const value = cte.value as Node;
@@ -177,7 +213,10 @@ class UnitsRewriter {
         const units = await this.derived(body, ctes);
         if (units.length === 0) return [];
         const copyName = this.fresh('cte');
-        list.splice(list.indexOf(cte) + 1, 0, { key: copyName, value: { ...clone(value), query: { ...(value.query as Node), node: body } } });
+        list.splice(list.indexOf(cte) + 1, 0, {
+          key: copyName,
+          value: { ...clone(value), query: { ...(value.query as Node), node: body } },
+        });
         ref.table_name = copyName;
         ref.alias = qualifier;
         return units.map((u) => ({ ref: columnRef(qualifier, u.name), unique: u.unique, padded: u.padded }));
@@ -205,9 +244,15 @@ class UnitsRewriter {
     let reads = false;
     const look = (v: unknown): void => {
       if (reads) return;
-      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (Array.isArray(v)) {
+        v.forEach(look);
+        return;
+      }
       if (!isNode(v)) return;
-      if (v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables) { reads = true; return; }
+      if (v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables) {
+        reads = true;
+        return;
+      }
       Object.values(v).forEach(look);
     };
     look(node);
@@ -222,19 +267,44 @@ class UnitsRewriter {
         return this.derivedSelect(node, ctes);
       case 'SET_OPERATION_NODE': {
         if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false) {
-          refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `${String(node.setop_type)} in a FROM subquery cannot be traced to privacy units in aggregate mode; use UNION ALL`, node, this.sql);
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'units-traceable',
+            `${String(node.setop_type)} in a FROM subquery cannot be traced to privacy units in aggregate mode; use UNION ALL`,
+            node,
+            this.sql,
+          );
         }
         const left = await this.derived(node.left as Node, ctes);
         const right = await this.derived(node.right as Node, ctes);
         // each side keeps its own unit columns; the other side fills them with NULL
-        await this.pad(node.left as Node, left.length, right.map((u) => u.name), 'after');
-        await this.pad(node.right as Node, right.length, left.map((u) => u.name), 'before');
+        await this.pad(
+          node.left as Node,
+          left.length,
+          right.map((u) => u.name),
+          'after',
+        );
+        await this.pad(
+          node.right as Node,
+          right.length,
+          left.map((u) => u.name),
+          'before',
+        );
         // each column holds one side's units only, so it stays unique if that side was
-        return this.renamePositional(node.left as Node, [...left, ...right].map((u) => ({ ...u, padded: true })));
+        return this.renamePositional(
+          node.left as Node,
+          [...left, ...right].map((u) => ({ ...u, padded: true })),
+        );
       }
       default:
         if (!this.readsSnapshot(node)) return [];
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', 'a recursive CTE over snapshot tables cannot be traced to privacy units in aggregate mode', node, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'units-traceable',
+          'a recursive CTE over snapshot tables cannot be traced to privacy units in aggregate mode',
+          node,
+          this.sql,
+        );
     }
   }
 
@@ -244,25 +314,34 @@ class UnitsRewriter {
     for (const s of selects) {
       const list = s.select_list as Node[];
       const own = list.splice(list.length - _own, _own);
-      const nulls = others.map((n) => ({ ...(this.nullConstant()), alias: n }));
+      const nulls = others.map((n) => ({ ...this.nullConstant(), alias: n }));
       list.push(...(where === 'after' ? [...own, ...nulls] : [...nulls, ...own]));
     }
   }
 
   private branchSelects(n: Node): Node[] {
-    return n.type === 'SET_OPERATION_NODE' ? [...this.branchSelects(n.left as Node), ...this.branchSelects(n.right as Node)] : [n];
+    return n.type === 'SET_OPERATION_NODE'
+      ? [...this.branchSelects(n.left as Node), ...this.branchSelects(n.right as Node)]
+      : [n];
   }
 
   private renamePositional(left: Node, units: UnitColumn[]): UnitColumn[] {
     for (const s of this.branchSelects(left)) {
       const list = s.select_list as Node[];
-      units.forEach((u, i) => { list[list.length - units.length + i]!.alias = u.name; });
+      units.forEach((u, i) => {
+        list[list.length - units.length + i]!.alias = u.name;
+      });
     }
     return units;
   }
 
   private nullConstant(): Node {
-    return { class: 'CONSTANT', type: 'VALUE_CONSTANT', alias: '', value: { type: { id: 'NULL', type_info: null }, is_null: true } };
+    return {
+      class: 'CONSTANT',
+      type: 'VALUE_CONSTANT',
+      alias: '',
+      value: { type: { id: 'NULL', type_info: null }, is_null: true },
+    };
   }
 
   private async derivedSelect(s: Node, ctes: Ctes): Promise<UnitColumn[]> {
@@ -272,16 +351,30 @@ class UnitsRewriter {
     let units: { ref: Node; unique: boolean; padded?: boolean }[];
     if (aggregates(s, this.policy)) {
       if (!groupsByUnit(s, this.policy)) {
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`, s, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'units-traceable',
+          `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
+          s,
+          this.sql,
+        );
       }
       const groups = (s.group_expressions as Node[]) ?? [];
       // grouped by the unit alone, each row is one unit
       // (over a join, an outer side may group its missing unit as NULL: count values then, not rows)
       const padded = sources.length > 1 || sources.some((x) => x.padded);
-      units = groups.filter((g) => columnName(g) === this.policy.privacyUnitColumn).map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
+      units = groups
+        .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
+        .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
     } else {
       if ((s.modifiers as Node[]).some((m) => m.type === 'DISTINCT_MODIFIER')) {
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', 'SELECT DISTINCT in a FROM subquery cannot be traced to privacy units in aggregate mode; use count(DISTINCT …) in the outer query', s, this.sql);
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'units-traceable',
+          'SELECT DISTINCT in a FROM subquery cannot be traced to privacy units in aggregate mode; use count(DISTINCT …) in the outer query',
+          s,
+          this.sql,
+        );
       }
       units = sources.map((x) => ({ ref: clone(x.ref), unique: x.unique, padded: x.padded }));
     }
@@ -296,10 +389,22 @@ class UnitsRewriter {
   /** Windows below the outer query must partition by the unit (see the class comment). */
   private checkWindows(s: Node): void {
     const look = (v: unknown): void => {
-      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (Array.isArray(v)) {
+        v.forEach(look);
+        return;
+      }
       if (!isNode(v) || v.class === 'SUBQUERY') return;
-      if (v.class === 'WINDOW' && !((v.partitions as Node[]) ?? []).some((p) => columnName(p) === this.policy.privacyUnitColumn)) {
-        refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'units-traceable', `a window function in a FROM subquery must PARTITION BY ${this.policy.privacyUnitColumn} in aggregate mode (otherwise it copies one unit's value onto other rows)`, v, this.sql);
+      if (
+        v.class === 'WINDOW' &&
+        !((v.partitions as Node[]) ?? []).some((p) => columnName(p) === this.policy.privacyUnitColumn)
+      ) {
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'units-traceable',
+          `a window function in a FROM subquery must PARTITION BY ${this.policy.privacyUnitColumn} in aggregate mode (otherwise it copies one unit's value onto other rows)`,
+          v,
+          this.sql,
+        );
       }
       Object.values(v).forEach(look);
     };
@@ -349,15 +454,29 @@ class UnitsRewriter {
   private contributionConditions(s: Node): Node[] {
     const found = new Map<string, Node>();
     const visit = (v: unknown): void => {
-      if (Array.isArray(v)) { v.forEach(visit); return; }
+      if (Array.isArray(v)) {
+        v.forEach(visit);
+        return;
+      }
       if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
       if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
         const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
         if (args.length > 0 || v.filter) {
-          const terms: Node[] = args.map((a) => ({ class: 'OPERATOR', type: 'OPERATOR_IS_NOT_NULL', alias: '', children: [this.stripAlias(clone(a))] }));
+          const terms: Node[] = args.map((a) => ({
+            class: 'OPERATOR',
+            type: 'OPERATOR_IS_NOT_NULL',
+            alias: '',
+            children: [this.stripAlias(clone(a))],
+          }));
           if (v.filter) terms.push(this.stripAlias(clone(v.filter as Node)));
-          const cond = terms.length === 1 ? terms[0]! : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: terms };
-          found.set(JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)), cond);
+          const cond =
+            terms.length === 1
+              ? terms[0]!
+              : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: terms };
+          found.set(
+            JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)),
+            cond,
+          );
         }
         return; // aggregates do not nest
       }
@@ -374,9 +493,15 @@ class UnitsRewriter {
     let constant = true;
     const look = (v: unknown): void => {
       if (!constant) return;
-      if (Array.isArray(v)) { v.forEach(look); return; }
+      if (Array.isArray(v)) {
+        v.forEach(look);
+        return;
+      }
       if (!isNode(v)) return;
-      if (v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR') { constant = false; return; }
+      if (v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR') {
+        constant = false;
+        return;
+      }
       Object.values(v).forEach(look);
     };
     look(n);
@@ -411,9 +536,18 @@ function hasWindow(v: unknown): boolean {
  * answers the output positions of raw counts (for rounding).
  */
 export async function addUnitsColumn(
-  root: Node, sql: string, policy: SqlPolicy, parser: SqlParser, unitsColumn: string, dominanceN: number,
+  root: Node,
+  sql: string,
+  policy: SqlPolicy,
+  parser: SqlParser,
+  unitsColumn: string,
+  dominanceN: number,
 ): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[] }> {
   const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN);
   await rewriter.outer(root, new Map());
-  return { countColumns: rewriter.countColumns ?? [], keyColumns: rewriter.keyColumns ?? [], dominance: rewriter.dominance };
+  return {
+    countColumns: rewriter.countColumns ?? [],
+    keyColumns: rewriter.keyColumns ?? [],
+    dominance: rewriter.dominance,
+  };
 }

@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PdsError } from '../errors/index.ts';
-import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance, type Row, type SqlParams } from '../duckdb/index.ts';
+import {
+  exec,
+  openInstance,
+  queryRows,
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type Row,
+  type SqlParams,
+} from '../duckdb/index.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 
 export * from '../duckdb/index.ts';
@@ -49,19 +57,34 @@ export class Store {
 
   /** Applies every migration newer than the store's version, each in its own transaction. */
   async migrate(migrations: Migration[]): Promise<number[]> {
-    await exec(this.writer, `CREATE TABLE IF NOT EXISTS schema_migrations (
-      version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL)`);
-    const done = new Set((await queryRows<{ version: number }>(this.writer, 'SELECT version FROM schema_migrations')).map((r) => r.version));
+    await exec(
+      this.writer,
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL)`,
+    );
+    const done = new Set(
+      (await queryRows<{ version: number }>(this.writer, 'SELECT version FROM schema_migrations')).map(
+        (r) => r.version,
+      ),
+    );
     const applied: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       try {
         await this.write(async (tx) => {
           await tx.run(m.sql);
-          await tx.run('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+          await tx.run('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            new Date().toISOString(),
+          ]);
         });
       } catch (err) {
-        throw new PdsError('ERR_STORE_MIGRATION', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+        throw new PdsError(
+          'ERR_STORE_MIGRATION',
+          `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       applied.push(m.version);
     }

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CANCEL_CHANNEL, checkQueueJobData, checkRunSpec, JOB_QUEUE, type QueueJobData, type RunOutcome, type RunSpec } from '../protocol/index.ts';
+import {
+  CANCEL_CHANNEL,
+  checkQueueJobData,
+  checkRunSpec,
+  JOB_QUEUE,
+  type QueueJobData,
+  type RunOutcome,
+  type RunSpec,
+} from '../protocol/index.ts';
 import { disposeRunners, warmRunners } from '../sandbox/index.ts';
 import { executeRun } from './run.ts';
 
@@ -38,7 +46,11 @@ export interface RunningWorker {
 
 /** An answer of the API that says what to do, as opposed to a fault to retry. */
 class Refused extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -49,16 +61,24 @@ function redisConnection(url: URL): Redis {
 }
 
 class ApiClient {
-  constructor(private readonly base: URL, private readonly credential: string) {}
+  constructor(
+    private readonly base: URL,
+    private readonly credential: string,
+  ) {}
 
   private async post(pathname: string, body: unknown): Promise<Response> {
     const res = await fetch(new URL(pathname, this.base), {
-      method: 'POST', body: JSON.stringify(body),
+      method: 'POST',
+      body: JSON.stringify(body),
       headers: { authorization: `Bearer ${this.credential}`, 'content-type': 'application/json' },
     });
     if (res.ok || res.status >= 500) return res;
-    const problem = await res.json().catch(() => ({})) as { code?: string; detail?: string };
-    throw new Refused(res.status, problem.code ?? `HTTP_${res.status}`, `${pathname}: ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim());
+    const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
+    throw new Refused(
+      res.status,
+      problem.code ?? `HTTP_${res.status}`,
+      `${pathname}: ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim(),
+    );
   }
 
   async claim(data: QueueJobData): Promise<RunSpec | undefined> {
@@ -66,7 +86,8 @@ class ApiClient {
     if (res.status === 204) return undefined;
     if (!res.ok) throw new Error(`claim ${data.jobId}: ${res.status}`);
     const spec: unknown = await res.json();
-    if (!checkRunSpec.Check(spec)) throw new Error(`claim ${data.jobId}: the API answered something that is not a run spec`);
+    if (!checkRunSpec.Check(spec))
+      throw new Error(`claim ${data.jobId}: the API answered something that is not a run spec`);
     return spec;
   }
 
@@ -106,51 +127,75 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   subscriber.on('message', (_channel, jobId: string) => running.get(jobId)?.abort(new Error('cancelled')));
 
   /** Keeps the lease while the query runs; a refused renewal (cancelled, taken over) stops the run. */
-  const keepLease = (spec: RunSpec, controller: AbortController): NodeJS.Timeout => setInterval(() => {
-    api.renew(spec.jobId, spec.attempt).catch((err: unknown) => {
-      if (err instanceof Refused) { log.warn({ jobId: spec.jobId, code: err.code }, 'lease refused; stopping the run'); controller.abort(err); }
-      else log.warn({ jobId: spec.jobId, err: (err as Error).message }, 'lease renewal failed; will try again');
-    });
-  }, spec.lease.renewEveryMs);
+  const keepLease = (spec: RunSpec, controller: AbortController): NodeJS.Timeout =>
+    setInterval(() => {
+      api.renew(spec.jobId, spec.attempt).catch((err: unknown) => {
+        if (err instanceof Refused) {
+          log.warn({ jobId: spec.jobId, code: err.code }, 'lease refused; stopping the run');
+          controller.abort(err);
+        } else log.warn({ jobId: spec.jobId, err: (err as Error).message }, 'lease renewal failed; will try again');
+      });
+    }, spec.lease.renewEveryMs);
 
   const connection = redisConnection(opts.redisUrl);
   connection.on('error', (err) => log.warn({ err }, 'redis (queue)'));
-  const worker = new Worker<QueueJobData>(JOB_QUEUE, async (job: Job<QueueJobData>) => {
-    if (!checkQueueJobData.Check(job.data)) { log.error({ queueJob: job.id }, 'a queue entry that is not a job; skipped'); return; }
-    const { jobId } = job.data;
-    let spec: RunSpec | undefined;
-    try {
-      spec = await api.claim(job.data);
-    } catch (err) {
-      // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
-      if (err instanceof Refused) { log.info({ jobId, code: err.code }, 'claim refused'); return; }
-      throw err;
-    }
-    if (!spec) return;
-    const controller = new AbortController();
-    running.set(jobId, controller);
-    const lease = keepLease(spec, controller);
-    try {
-      log.info({ jobId, attempt: spec.attempt }, 'job started');
-      const outcome = await executeRun(spec, { dataDir: opts.dataDir, tmpDir, signal: controller.signal });
-      clearInterval(lease);
-      await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
-      log.info({ jobId, ok: outcome.ok }, 'job done');
-    } catch (err) {
-      if (controller.signal.aborted) { log.info({ jobId }, 'job stopped'); return; }
-      if (err instanceof Refused) { log.error({ jobId, code: err.code }, 'outcome refused'); return; }
-      throw err;
-    } finally {
-      clearInterval(lease);
-      running.delete(jobId);
-    }
-  }, {
-    connection, prefix: opts.prefix, concurrency: opts.concurrency,
-    lockDuration: opts.lockDurationMs ?? 30_000, stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
-    maxStalledCount: 10,
-  });
+  const worker = new Worker<QueueJobData>(
+    JOB_QUEUE,
+    async (job: Job<QueueJobData>) => {
+      if (!checkQueueJobData.Check(job.data)) {
+        log.error({ queueJob: job.id }, 'a queue entry that is not a job; skipped');
+        return;
+      }
+      const { jobId } = job.data;
+      let spec: RunSpec | undefined;
+      try {
+        spec = await api.claim(job.data);
+      } catch (err) {
+        // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
+        if (err instanceof Refused) {
+          log.info({ jobId, code: err.code }, 'claim refused');
+          return;
+        }
+        throw err;
+      }
+      if (!spec) return;
+      const controller = new AbortController();
+      running.set(jobId, controller);
+      const lease = keepLease(spec, controller);
+      try {
+        log.info({ jobId, attempt: spec.attempt }, 'job started');
+        const outcome = await executeRun(spec, { dataDir: opts.dataDir, tmpDir, signal: controller.signal });
+        clearInterval(lease);
+        await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
+        log.info({ jobId, ok: outcome.ok }, 'job done');
+      } catch (err) {
+        if (controller.signal.aborted) {
+          log.info({ jobId }, 'job stopped');
+          return;
+        }
+        if (err instanceof Refused) {
+          log.error({ jobId, code: err.code }, 'outcome refused');
+          return;
+        }
+        throw err;
+      } finally {
+        clearInterval(lease);
+        running.delete(jobId);
+      }
+    },
+    {
+      connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
+      maxStalledCount: 10,
+    },
+  );
   worker.on('error', (err) => log.warn({ err }, 'worker'));
-  worker.on('failed', (job, err) => log.error({ jobId: job?.data.jobId, err: err.message }, 'job failed in the worker'));
+  worker.on('failed', (job, err) =>
+    log.error({ jobId: job?.data.jobId, err: err.message }, 'job failed in the worker'),
+  );
   await worker.waitUntilReady();
   log.info({ concurrency: opts.concurrency, queue: JOB_QUEUE }, 'worker ready');
 

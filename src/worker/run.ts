@@ -25,7 +25,9 @@ export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOu
       {
         snapshotFile: path.join(opts.dataDir, 'snapshots', path.basename(spec.snapshot.file)),
         tempDir: path.join(opts.tmpDir, `${spec.jobId}-${spec.attempt}`),
-        sql: spec.sql, limits: spec.limits, engineLayer: !off.has('engine'),
+        sql: spec.sql,
+        limits: spec.limits,
+        engineLayer: !off.has('engine'),
       },
       { signal: opts.signal, processLayer: !off.has('process') },
     );

@@ -28,7 +28,10 @@ describe('end-to-end flow over HTTP', () => {
   async function call(who: string, method: string, path: string, body?: unknown) {
     const res = await fetch(base + path, {
       method,
-      headers: { ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
@@ -40,58 +43,126 @@ describe('end-to-end flow over HTTP', () => {
     expect(catalog.status).toBe(200);
     const population = catalog.json().datasets.find((d: { name: string }) => d.name === 'population');
     expect(population.columns.find((c: { name: string }) => c.name === 'religion').negativeList).toBe(true);
-    expect(population.columns.find((c: { name: string }) => c.name === 'id_number')).toMatchObject({ role: 'direct', classification: 'general-L4', format: 'id-number' });
-    expect(population.version).toMatchObject({ version: 1, rows: 3000, contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(catalog.json().datasets.map((d: { name: string }) => d.name).sort()).toEqual(['enterprise', 'medical_visit', 'population', 'social_insurance', 'utility_usage']);
+    expect(population.columns.find((c: { name: string }) => c.name === 'id_number')).toMatchObject({
+      role: 'direct',
+      classification: 'general-L4',
+      format: 'id-number',
+    });
+    expect(population.version).toMatchObject({
+      version: 1,
+      rows: 3000,
+      contentHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(
+      catalog
+        .json()
+        .datasets.map((d: { name: string }) => d.name)
+        .sort(),
+    ).toEqual(['enterprise', 'medical_visit', 'population', 'social_insurance', 'utility_usage']);
 
     const refused = await call('operator', 'POST', '/v1/applications', {
-      scenario: { name: 'x', purpose: 'y' }, mode: 'aggregate', termMonths: 12,
+      scenario: { name: 'x', purpose: 'y' },
+      mode: 'aggregate',
+      termMonths: 12,
       datasets: [{ dataset: 'population', columns: ['district', 'religion'] }],
       emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
     });
     expect(refused.status).toBe(400);
-    expect(refused.json()).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE', errors: [{ field: '/body/datasets/0/columns/1' }] });
+    expect(refused.json()).toMatchObject({
+      code: 'ERR_COLUMN_NOT_GRANTABLE',
+      errors: [{ field: '/body/datasets/0/columns/1' }],
+    });
 
     const app = await call('operator', 'POST', '/v1/applications', {
-      scenario: { name: '区县收入结构', purpose: '普惠金融' }, mode: 'aggregate', termMonths: 6,
-      datasets: [{ dataset: 'population', columns: ['district', 'education', 'income', 'id_number'], masking: { id_number: 'pseudonymize' } }],
+      scenario: { name: '区县收入结构', purpose: '普惠金融' },
+      mode: 'aggregate',
+      termMonths: 6,
+      datasets: [
+        {
+          dataset: 'population',
+          columns: ['district', 'education', 'income', 'id_number'],
+          masking: { id_number: 'pseudonymize' },
+        },
+      ],
       emergencyPlan: { contact: 'sec@shuzhi', triggers: ['re-identification suspected'], actions: ['suspend'] },
     });
     expect(app.status).toBe(201);
     const appId = app.json().id as string;
     // seed 001 第三十一条: the risk of the snapshot-to-be is shown before anyone decides
-    expect(app.json().risk.population).toMatchObject({ quasiIdentifiers: ['district', 'education'], sensitive: ['income'], records: 3000, policyK: 10 });
+    expect(app.json().risk.population).toMatchObject({
+      quasiIdentifiers: ['district', 'education'],
+      sensitive: ['income'],
+      records: 3000,
+      policyK: 10,
+    });
     expect(app.json().risk.population.k).toBeGreaterThanOrEqual(1);
 
-    const early = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'too early' });
+    const early = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
+      decision: 'approve',
+      reason: 'too early',
+    });
     expect(early.json().code).toBe('ERR_APPLICATION_REVIEWS_INCOMPLETE');
-    const wrongProvider = await call('otherProvider', 'POST', `/v1/applications/${appId}/reviews`, { dataset: 'population', decision: 'approve' });
+    const wrongProvider = await call('otherProvider', 'POST', `/v1/applications/${appId}/reviews`, {
+      dataset: 'population',
+      decision: 'approve',
+    });
     expect(wrongProvider.status).toBe(404);
-    const noReason = await call('provider', 'POST', `/v1/applications/${appId}/reviews`, { dataset: 'population', decision: 'reject' });
+    const noReason = await call('provider', 'POST', `/v1/applications/${appId}/reviews`, {
+      dataset: 'population',
+      decision: 'reject',
+    });
     expect(noReason.json().code).toBe('ERR_REVIEW_REASON_REQUIRED');
-    expect((await call('provider', 'POST', `/v1/applications/${appId}/reviews`, { dataset: 'population', decision: 'approve', reason: 'ok' })).status).toBe(200);
+    expect(
+      (
+        await call('provider', 'POST', `/v1/applications/${appId}/reviews`, {
+          dataset: 'population',
+          decision: 'approve',
+          reason: 'ok',
+        })
+      ).status,
+    ).toBe(200);
 
-    const loosen = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'x', terms: { minUnits: 3 } });
+    const loosen = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
+      decision: 'approve',
+      reason: 'x',
+      terms: { minUnits: 3 },
+    });
     expect(loosen.json().code).toBe('ERR_VALIDATION');
-    const decision = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: '合规', terms: { minUnits: 12 } });
+    const decision = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
+      decision: 'approve',
+      reason: '合规',
+      terms: { minUnits: 12 },
+    });
     expect(decision.status).toBe(201);
     const contractId = decision.json().contractId as string;
     expect(decision.json().contract.claims.disclosure.minUnits).toBe(12);
-    expect(decision.json().contract.claims.snapshot.tables.population.risk).toMatchObject({ records: 3000, policyK: 12, k: app.json().risk.population.k });
-    expect((await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'again' })).json().code).toBe('ERR_APPLICATION_NOT_PENDING');
+    expect(decision.json().contract.claims.snapshot.tables.population.risk).toMatchObject({
+      records: 3000,
+      policyK: 12,
+      k: app.json().risk.population.k,
+    });
+    expect(
+      (
+        await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'again' })
+      ).json().code,
+    ).toBe('ERR_APPLICATION_NOT_PENDING');
 
     // the contract verifies with plain jose against the public JWKS
     const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
     const jws = await call('operator', 'GET', `/v1/contracts/${contractId}/jws`);
     expect(jws.type).toContain('application/jose');
-    const { payload, protectedHeader } = await jwtVerify(jws.text, jwks, { issuer: CONTRACT_ISSUER, audience: CONTRACT_AUDIENCE });
+    const { payload, protectedHeader } = await jwtVerify(jws.text, jwks, {
+      issuer: CONTRACT_ISSUER,
+      audience: CONTRACT_AUDIENCE,
+    });
     expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'pds-contract+jwt' });
     expect(payload).toMatchObject({ jti: contractId, sub: 'org-shuzhi', mode: 'aggregate' });
     expect((payload.exp! - payload.nbf!) / 86400).toBeGreaterThan(180);
     expect((payload.exp! - payload.nbf!) / 86400).toBeLessThan(185);
 
     const job = await call('operator', 'POST', '/v1/jobs', {
-      contractId, name: 'by district and education',
+      contractId,
+      name: 'by district and education',
       sql: 'SELECT district, education, count(*) AS people, round(avg(income)) AS avg_income FROM population GROUP BY ALL ORDER BY 1, 2',
     });
     expect(job.status).toBe(202);
@@ -104,7 +175,15 @@ describe('end-to-end flow over HTTP', () => {
 
     const outputId = String(status.outputId);
     const output = (await call('operator', 'GET', `/v1/outputs/${outputId}`)).json();
-    expect(output.checks.map((c: { check: string }) => c.check)).toEqual(['min-units', 'secondary-suppression', 'dominance', 'round-counts', 'identifier-scan', 'max-rows', 'differencing']);
+    expect(output.checks.map((c: { check: string }) => c.check)).toEqual([
+      'min-units',
+      'secondary-suppression',
+      'dominance',
+      'round-counts',
+      'identifier-scan',
+      'max-rows',
+      'differencing',
+    ]);
     expect(output.checks[0].params.k).toBe(12);
     expect(output.cellsSuppressed).toBeGreaterThan(0);
 
@@ -124,7 +203,8 @@ describe('end-to-end flow over HTTP', () => {
     const m = await jwtVerify(manifest.text, jwks, { issuer: CONTRACT_ISSUER });
     expect(m.protectedHeader.typ).toBe('pds-manifest+jwt');
     expect(m.payload).toMatchObject({
-      contractId, jobId: job.json().id,
+      contractId,
+      jobId: job.json().id,
       output: { id: outputId, sha256: createHash('sha256').update(csv.text).digest('hex'), rows: output.rowCount },
       dataSources: [{ dataset: 'population', provider: 'org-psb', providerName: '市公安局' }],
       snapshotHash: payload.snapshot && (payload.snapshot as { hash: string }).hash,
@@ -137,7 +217,17 @@ describe('end-to-end flow over HTTP', () => {
 
     const audit = (await call('risk', 'GET', '/v1/audit?limit=1000')).json().entries as { action: string }[];
     const actions = audit.map((e) => e.action);
-    for (const a of ['application.submitted', 'review.approved', 'application.approved', 'snapshot.built', 'contract.signed', 'job.submitted', 'job.started', 'output.released', 'output.downloaded']) {
+    for (const a of [
+      'application.submitted',
+      'review.approved',
+      'application.approved',
+      'snapshot.built',
+      'contract.signed',
+      'job.submitted',
+      'job.started',
+      'output.released',
+      'output.downloaded',
+    ]) {
       expect(actions).toContain(a);
     }
     expect((await call('risk', 'GET', '/v1/audit/verify')).json()).toMatchObject({ ok: true });
@@ -145,29 +235,49 @@ describe('end-to-end flow over HTTP', () => {
     // an export of the trail is JSON Lines, and taking it is recorded, naming up to which entry
     const exported = await call('risk', 'GET', '/v1/audit/export');
     expect(exported.type).toMatch(/^application\/x-ndjson/);
-    const trail = exported.text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
+    const trail = exported.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; seq: number });
     const last = trail.filter((l) => l.type === 'entry').at(-1)!;
-    const after = (await call('risk', 'GET', `/v1/audit?after=${last.seq}`)).json().entries as { action: string; details: { entries: number } }[];
+    const after = (await call('risk', 'GET', `/v1/audit?after=${last.seq}`)).json().entries as {
+      action: string;
+      details: { entries: number };
+    }[];
     expect(after[0]).toMatchObject({ action: 'audit.exported', details: { entries: last.seq } });
   });
 
   it('rejects an escape attempt with a reason and records it', async () => {
     const app = await call('operator', 'POST', '/v1/applications', {
-      scenario: { name: 's', purpose: 'p' }, mode: 'aggregate', termMonths: 1,
+      scenario: { name: 's', purpose: 'p' },
+      mode: 'aggregate',
+      termMonths: 1,
       datasets: [{ dataset: 'population', columns: ['district'] }],
       emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
     });
     const appId = app.json().id;
     await call('provider', 'POST', `/v1/applications/${appId}/reviews`, { dataset: 'population', decision: 'approve' });
-    const contractId = (await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'ok' })).json().contractId;
-    const job = await call('operator', 'POST', '/v1/jobs', { contractId, sql: "SELECT * FROM read_parquet('/etc/shadow')" });
+    const contractId = (
+      await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'ok' })
+    ).json().contractId;
+    const job = await call('operator', 'POST', '/v1/jobs', {
+      contractId,
+      sql: "SELECT * FROM read_parquet('/etc/shadow')",
+    });
     let status: Record<string, unknown> = job.json();
     while (['queued', 'running'].includes(String(status.status))) {
       await new Promise((r) => setTimeout(r, 50));
       status = (await call('operator', 'GET', `/v1/jobs/${job.json().id}`)).json();
     }
-    expect(status).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED' }], outputId: null });
-    const audit = (await call('bureau', 'GET', `/v1/audit?objectId=${job.json().id}`)).json().entries as { action: string; details: { reasons?: string[] } }[];
+    expect(status).toMatchObject({
+      status: 'rejected',
+      reasons: [{ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED' }],
+      outputId: null,
+    });
+    const audit = (await call('bureau', 'GET', `/v1/audit?objectId=${job.json().id}`)).json().entries as {
+      action: string;
+      details: { reasons?: string[] };
+    }[];
     expect(audit.find((e) => e.action === 'job.rejected')?.details.reasons).toEqual(['ERR_SQL_FUNCTION_NOT_ALLOWED']);
   });
 
@@ -178,7 +288,14 @@ describe('end-to-end flow over HTTP', () => {
     expect(jwks.keys[0].d).toBeUndefined();
     const openapi = (await call('', 'GET', '/openapi.json')).json();
     expect(openapi.openapi).toBe('3.1.0');
-    for (const p of ['/v1/applications', '/v1/applications/{id}/reviews', '/v1/applications/{id}/decision', '/v1/jobs', '/v1/outputs/{id}/data', '/v1/audit/verify']) {
+    for (const p of [
+      '/v1/applications',
+      '/v1/applications/{id}/reviews',
+      '/v1/applications/{id}/decision',
+      '/v1/jobs',
+      '/v1/outputs/{id}/data',
+      '/v1/audit/verify',
+    ]) {
       expect(Object.keys(openapi.paths)).toContain(p);
     }
     expect((await call('', 'GET', '/docs/')).status).toBe(200);

@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendAudit, exportAudit, listAudit, maybeCheckpoint, SYSTEM_ACTOR, verifyAudit, verifyEntries } from '../../src/audit/index.ts';
+import {
+  appendAudit,
+  exportAudit,
+  listAudit,
+  maybeCheckpoint,
+  SYSTEM_ACTOR,
+  verifyAudit,
+  verifyEntries,
+} from '../../src/audit/index.ts';
 import { loadKeyRing, type KeyRing } from '../../src/keys/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { tmpDataDir } from '../helpers.ts';
@@ -12,10 +20,21 @@ describe('audit chain', () => {
     cleanup = t.cleanup;
     store = await Store.open(t.dir);
     for (let i = 1; i <= 5; i++) {
-      await store.write((tx) => appendAudit(tx, { actor: SYSTEM_ACTOR, action: `test.${i}`, objectType: 'job', objectId: `job_${i}`, details: { i } }));
+      await store.write((tx) =>
+        appendAudit(tx, {
+          actor: SYSTEM_ACTOR,
+          action: `test.${i}`,
+          objectType: 'job',
+          objectId: `job_${i}`,
+          details: { i },
+        }),
+      );
     }
   });
-  afterEach(async () => { await store.close(); cleanup(); });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
 
   it('chains entries and verifies', async () => {
     const entries = await listAudit(store);
@@ -55,21 +74,37 @@ describe('signed checkpoints', () => {
   let store: Store;
   let keys: KeyRing;
   let cleanup: () => void;
-  const add = (n: number) => store.write(async (tx) => { for (let i = 0; i < n; i++) await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'test.x', objectType: 'job', objectId: `job_${i}` }); });
+  const add = (n: number) =>
+    store.write(async (tx) => {
+      for (let i = 0; i < n; i++)
+        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'test.x', objectType: 'job', objectId: `job_${i}` });
+    });
   beforeEach(async () => {
     const t = tmpDataDir();
     cleanup = t.cleanup;
     store = await Store.open(t.dir);
     keys = await loadKeyRing(t.dir);
   });
-  afterEach(async () => { await store.close(); cleanup(); });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
 
   it('signs the head every N entries and daily, and verifies', async () => {
     await add(5);
-    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000 })).toMatchObject({ seq: 5, reason: 'entries' });
+    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000 })).toMatchObject({
+      seq: 5,
+      reason: 'entries',
+    });
     await add(2);
     expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000 })).toBeUndefined();
-    expect(await maybeCheckpoint(store, keys.bureau, { everyEntries: 5, everyMs: 86_400_000, now: new Date(Date.now() + 86_400_001) })).toMatchObject({ seq: 7, reason: 'daily' });
+    expect(
+      await maybeCheckpoint(store, keys.bureau, {
+        everyEntries: 5,
+        everyMs: 86_400_000,
+        now: new Date(Date.now() + 86_400_001),
+      }),
+    ).toMatchObject({ seq: 7, reason: 'daily' });
     expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: true, entries: 7, checkpoints: 2 });
   });
 
@@ -78,7 +113,10 @@ describe('signed checkpoints', () => {
     await maybeCheckpoint(store, keys.bureau, { everyEntries: 6, everyMs: 86_400_000 });
     await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 5'));
     expect((await verifyAudit(store)).ok).toBe(true); // the chain of what is left is intact
-    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: false, firstBad: { seq: 6, reason: expect.stringMatching(/missing: the log was cut/) } });
+    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({
+      ok: false,
+      firstBad: { seq: 6, reason: expect.stringMatching(/missing: the log was cut/) },
+    });
   });
 
   it('a tail cut before the next checkpoint shows at the next entry written', async () => {
@@ -97,13 +135,24 @@ describe('signed checkpoints', () => {
     await add(3);
     const whole = await verifyAudit(store, keys.bureauVerifier());
     expect(whole).toMatchObject({ ok: true, entries: 20, checkpoints: 2 });
-    for (const pageSize of [1, 3, 8, 19, 20, 21]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toEqual(whole);
+    for (const pageSize of [1, 3, 8, 19, 20, 21])
+      expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toEqual(whole);
     // an edit in the third page and a cut past the second checkpoint are found whatever the page size
     await store.write((tx) => tx.run(`UPDATE audit_log SET action = 'x' WHERE seq = 13`));
-    for (const pageSize of [4, 5000]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({ ok: false, entries: 20, firstBad: { seq: 13 } });
+    for (const pageSize of [4, 5000])
+      expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({
+        ok: false,
+        entries: 20,
+        firstBad: { seq: 13 },
+      });
     await store.write((tx) => tx.run(`UPDATE audit_log SET action = 'test.x' WHERE seq = 13`));
     await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 17'));
-    for (const pageSize of [4, 5000]) expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({ ok: false, entries: 16, firstBad: { seq: 17, reason: expect.stringMatching(/missing/) } });
+    for (const pageSize of [4, 5000])
+      expect(await verifyAudit(store, keys.bureauVerifier(), { pageSize })).toMatchObject({
+        ok: false,
+        entries: 16,
+        firstBad: { seq: 17, reason: expect.stringMatching(/missing/) },
+      });
   });
 
   it('finds a rewritten chain and a forged checkpoint', async () => {
@@ -116,21 +165,36 @@ describe('signed checkpoints', () => {
       await tx.run('DELETE FROM audit_log');
       await tx.run('DELETE FROM audit_head');
       for (const e of entries) {
-        await appendAudit(tx, { actor: SYSTEM_ACTOR, action: e.seq === 2 ? 'rewritten' : e.action, objectType: e.objectType, objectId: e.objectId });
+        await appendAudit(tx, {
+          actor: SYSTEM_ACTOR,
+          action: e.seq === 2 ? 'rewritten' : e.action,
+          objectType: e.objectType,
+          objectId: e.objectId,
+        });
       }
     });
     expect((await verifyAudit(store)).ok).toBe(true);
-    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({ ok: false, firstBad: { seq: 4, reason: expect.stringMatching(/rewritten/) } });
+    expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({
+      ok: false,
+      firstBad: { seq: 4, reason: expect.stringMatching(/rewritten/) },
+    });
     await store.write((tx) => tx.run("UPDATE audit_checkpoints SET head_hash = 'x'"));
-    expect((await verifyAudit(store, keys.bureauVerifier())).firstBad?.reason).toMatch(/does not match what was signed/);
+    expect((await verifyAudit(store, keys.bureauVerifier())).firstBad?.reason).toMatch(
+      /does not match what was signed/,
+    );
   });
 
   it('exports entries and checkpoints as JSON Lines that verify offline', async () => {
     await add(3);
     await maybeCheckpoint(store, keys.bureau, { everyEntries: 3, everyMs: 86_400_000 });
-    const lines = (await exportAudit(store)).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = (await exportAudit(store))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).toEqual(['entry', 'entry', 'entry', 'checkpoint']);
-    const entries = lines.filter((l) => l.type === 'entry').map(({ type: _t, ...e }) => e) as unknown as Parameters<typeof verifyEntries>[0];
+    const entries = lines.filter((l) => l.type === 'entry').map(({ type: _t, ...e }) => e) as unknown as Parameters<
+      typeof verifyEntries
+    >[0];
     expect(verifyEntries(entries)).toMatchObject({ ok: true, entries: 3 });
   });
 });

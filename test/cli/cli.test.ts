@@ -23,12 +23,28 @@ describe('pds', () => {
   afterAll(() => t.cleanup());
 
   it('has --help on every command', async () => {
-    const commands = [[], ['demo'], ['serve'], ['seed'], ['ingest'], ['token'], ['audit', 'verify'], ['audit', 'export'], ['report'], ['verify-report'], ['verify-output'], ['contract', 'verify'], ['keys', 'rotate']];
+    const commands = [
+      [],
+      ['demo'],
+      ['serve'],
+      ['seed'],
+      ['ingest'],
+      ['token'],
+      ['audit', 'verify'],
+      ['audit', 'export'],
+      ['report'],
+      ['verify-report'],
+      ['verify-output'],
+      ['contract', 'verify'],
+      ['keys', 'rotate'],
+    ];
     for (let i = 0; i < commands.length; i += 3) {
-      await Promise.all(commands.slice(i, i + 3).map(async (cmd) => {
-        const { stdout } = await pds([...cmd, '--help']);
-        expect(stdout).toMatch(/Usage: pds/);
-      }));
+      await Promise.all(
+        commands.slice(i, i + 3).map(async (cmd) => {
+          const { stdout } = await pds([...cmd, '--help']);
+          expect(stdout).toMatch(/Usage: pds/);
+        }),
+      );
     }
   });
 
@@ -36,18 +52,45 @@ describe('pds', () => {
     // an export far larger than a pipe's buffer, cut after its first byte
     const dir = path.join(t.dir, 'long-trail');
     const store = await Store.open(dir);
-    await store.write(async (tx) => { for (let i = 0; i < 1500; i++) await appendAudit(tx, { actor: SYSTEM_ACTOR, action: 'test.padding', objectType: 'job', objectId: `job_${i}`, details: { pad: 'x'.repeat(200) } }); });
+    await store.write(async (tx) => {
+      for (let i = 0; i < 1500; i++)
+        await appendAudit(tx, {
+          actor: SYSTEM_ACTOR,
+          action: 'test.padding',
+          objectType: 'job',
+          objectId: `job_${i}`,
+          details: { pad: 'x'.repeat(200) },
+        });
+    });
     await store.close();
-    const { stdout, stderr } = await run('bash', ['-c', `set -o pipefail; "${process.execPath}" "${PDS}" audit export --data-dir "${dir}" | head -c 1`], { env: { PATH: process.env.PATH }, timeout: 60_000 });
+    const { stdout, stderr } = await run(
+      'bash',
+      ['-c', `set -o pipefail; "${process.execPath}" "${PDS}" audit export --data-dir "${dir}" | head -c 1`],
+      { env: { PATH: process.env.PATH }, timeout: 60_000 },
+    );
     expect(stdout).toBe('{');
     expect(stderr).not.toMatch(/EPIPE|Unhandled/);
   });
 
   it('token --json prints a token signed by the embedded issuer of DATA_DIR', async () => {
-    const { stdout } = await pds(['token', '--role', 'bureau', '--org', 'org-bureau', '--sub', 'wang', '--json', '--data-dir', t.dir]);
+    const { stdout } = await pds([
+      'token',
+      '--role',
+      'bureau',
+      '--org',
+      'org-bureau',
+      '--sub',
+      'wang',
+      '--json',
+      '--data-dir',
+      t.dir,
+    ]);
     const { token } = JSON.parse(stdout) as { token: string };
     const keys = await loadKeyRing(t.dir);
-    const { payload } = await jwtVerify(token, keys.issuer.publicKey, { issuer: EMBEDDED_ISSUER, audience: EMBEDDED_AUDIENCE });
+    const { payload } = await jwtVerify(token, keys.issuer.publicKey, {
+      issuer: EMBEDDED_ISSUER,
+      audience: EMBEDDED_AUDIENCE,
+    });
     expect(payload).toMatchObject({ sub: 'wang', org: 'org-bureau', roles: ['bureau'] });
   });
 
@@ -56,16 +99,34 @@ describe('pds', () => {
     const keys = await loadKeyRing(dir);
     const issuedAt = new Date();
     const claims = {
-      application: 'app_x', scenario: { name: '区县收入结构', purpose: '普惠金融' }, mode: 'aggregate' as const, datasets: [],
-      disclosure: { minUnits: 10, maxRows: 10000 }, privacyBudget: null, emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
-      securityControls: [], policyHash: 'h', catalogVersion: 'v', snapshot: { hash: 'sh', tables: {} },
+      application: 'app_x',
+      scenario: { name: '区县收入结构', purpose: '普惠金融' },
+      mode: 'aggregate' as const,
+      datasets: [],
+      disclosure: { minUnits: 10, maxRows: 10000 },
+      privacyBudget: null,
+      emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
+      securityControls: [],
+      policyHash: 'h',
+      catalogVersion: 'v',
+      snapshot: { hash: 'sh', tables: {} },
     };
-    const jws = await signContract(keys.bureau, claims, { contractId: 'ctr_cli', operatorOrg: 'org-a', issuedAt, notBefore: issuedAt, expiresAt: addMonths(issuedAt, 12) });
+    const jws = await signContract(keys.bureau, claims, {
+      contractId: 'ctr_cli',
+      operatorOrg: 'org-a',
+      issuedAt,
+      notBefore: issuedAt,
+      expiresAt: addMonths(issuedAt, 12),
+    });
     const file = path.join(dir, 'contract.jws');
     fs.writeFileSync(file, jws);
     const firstKid = keys.bureau.kid;
     const first = JSON.parse((await pds(['contract', 'verify', file, '--data-dir', dir, '--json'])).stdout);
-    expect(first).toMatchObject({ ok: true, header: { kid: firstKid, typ: 'pds-contract+jwt' }, claims: { jti: 'ctr_cli', sub: 'org-a' } });
+    expect(first).toMatchObject({
+      ok: true,
+      header: { kid: firstKid, typ: 'pds-contract+jwt' },
+      claims: { jti: 'ctr_cli', sub: 'org-a' },
+    });
 
     const rotated = JSON.parse((await pds(['keys', 'rotate', '--data-dir', dir, '--json'])).stdout);
     expect(rotated).toMatchObject({ key: 'bureau', retiredKid: firstKid });
@@ -78,17 +139,26 @@ describe('pds', () => {
     const jwksFile = path.join(dir, 'jwks.json');
     fs.writeFileSync(jwksFile, JSON.stringify(bureauJwks(await loadKeyRing(dir))));
     expect((await pds(['contract', 'verify', file, '--jwks', jwksFile])).stdout).toMatch(/^OK/);
-    await expect(pds(['contract', 'verify', file, '--data-dir', dir, '--at', addMonths(issuedAt, 13).toISOString()])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_EXPIRED/) });
+    await expect(
+      pds(['contract', 'verify', file, '--data-dir', dir, '--at', addMonths(issuedAt, 13).toISOString()]),
+    ).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_EXPIRED/) });
     const [h, body, sig] = jws.split('.');
     const stretched = JSON.parse(Buffer.from(body!, 'base64url').toString());
     stretched.exp += 86400 * 365;
     fs.writeFileSync(file, [h, Buffer.from(JSON.stringify(stretched)).toString('base64url'), sig].join('.'));
-    await expect(pds(['contract', 'verify', file, '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_SIGNATURE_INVALID/) });
+    await expect(pds(['contract', 'verify', file, '--data-dir', dir])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/ERR_CONTRACT_SIGNATURE_INVALID/),
+    });
   });
 
   it('refuses an unknown role and a bad configuration with a clear message', async () => {
-    await expect(pds(['token', '--role', 'admin', '--org', 'x'])).rejects.toMatchObject({ stderr: expect.stringMatching(/Allowed choices are operator, provider, bureau, risk/) });
-    await expect(pds(['token', '--role', 'risk', '--org', 'x'], { DATA_DIR: t.dir, PORT: 'abc' })).rejects.toMatchObject({ code: 78, stderr: expect.stringMatching(/ERR_CONFIG: PORT: must be an integer/) });
+    await expect(pds(['token', '--role', 'admin', '--org', 'x'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/Allowed choices are operator, provider, bureau, risk/),
+    });
+    await expect(
+      pds(['token', '--role', 'risk', '--org', 'x'], { DATA_DIR: t.dir, PORT: 'abc' }),
+    ).rejects.toMatchObject({ code: 78, stderr: expect.stringMatching(/ERR_CONFIG: PORT: must be an integer/) });
   });
 
   it('seed --json prints the new versions; ingest refuses a bad file naming the problem', async () => {
@@ -99,8 +169,11 @@ describe('pds', () => {
     expect(stderr).toMatch(/seed \[6\/6\] content hashes/);
     const bad = path.join(t.dir, 'bad.csv');
     fs.writeFileSync(bad, 'id_number,name\n1,x\n');
-    await expect(pds(['ingest', '--dataset', 'population', '--file', bad, '--data-dir', dir, '--quiet'])).rejects.toMatchObject({
-      code: 1, stderr: expect.stringMatching(/ERR_INGEST_COLUMNS: .*missing column\(s\) gender, birth_date/),
+    await expect(
+      pds(['ingest', '--dataset', 'population', '--file', bad, '--data-dir', dir, '--quiet']),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/ERR_INGEST_COLUMNS: .*missing column\(s\) gender, birth_date/),
     });
   });
 
@@ -108,7 +181,13 @@ describe('pds', () => {
     const dir = path.join(t.dir, 'demo');
     const { stdout } = await pds(['demo', '--json', '--data-dir', dir, '--rows', '3000']);
     const summary = JSON.parse(stdout);
-    expect(summary).toMatchObject({ ok: true, contractVerified: true, manifestVerified: true, escapeAttemptRefused: true, auditVerified: true });
+    expect(summary).toMatchObject({
+      ok: true,
+      contractVerified: true,
+      manifestVerified: true,
+      escapeAttemptRefused: true,
+      auditVerified: true,
+    });
     expect(summary.rowsReleased).toBeGreaterThan(0);
     const audit = await pds(['audit', 'verify', '--json', '--data-dir', dir]);
     expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, entries: summary.auditEntries });
@@ -117,22 +196,43 @@ describe('pds', () => {
 
     // the same report made offline by risk staff, then verified offline against the bureau's keys
     const out = path.join(t.dir, 'reports');
-    const made = JSON.parse((await pds(['report', '--contract', summary.contractId, '--out', out, '--json', '--data-dir', dir])).stdout) as { id: string; rating: string; files: Record<'json' | 'html' | 'jws', string> };
+    const made = JSON.parse(
+      (await pds(['report', '--contract', summary.contractId, '--out', out, '--json', '--data-dir', dir])).stdout,
+    ) as { id: string; rating: string; files: Record<'json' | 'html' | 'jws', string> };
     expect(made.rating).toBe('medium');
-    const verified = await pds(['verify-report', made.files.json, made.files.jws, '--html', made.files.html, '--data-dir', dir]);
+    const verified = await pds([
+      'verify-report',
+      made.files.json,
+      made.files.jws,
+      '--html',
+      made.files.html,
+      '--data-dir',
+      dir,
+    ]);
     expect(verified.stdout).toContain(`OK: report ${made.id}`);
     const doctored = JSON.parse(fs.readFileSync(made.files.json, 'utf8')) as { rating: { level: string } };
     doctored.rating.level = 'low';
     fs.writeFileSync(made.files.json, JSON.stringify(doctored));
-    await expect(pds(['verify-report', made.files.json, made.files.jws, '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('ERR_REPORT_SIGNATURE_INVALID') });
-    await expect(pds(['report', '--data-dir', dir])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--contract <id>, --operator <org> or --domain') });
+    await expect(pds(['verify-report', made.files.json, made.files.jws, '--data-dir', dir])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('ERR_REPORT_SIGNATURE_INVALID'),
+    });
+    await expect(pds(['report', '--data-dir', dir])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--contract <id>, --operator <org> or --domain'),
+    });
   });
 
   it('demo --redis runs the same flow through BullMQ and a separate pds worker', async () => {
     const redis = await startRedis();
     try {
       const { stdout } = await pds(['demo', '--json', '--rows', '3000', '--redis', redis.url.toString()]);
-      expect(JSON.parse(stdout)).toMatchObject({ ok: true, manifestVerified: true, escapeAttemptRefused: true, lifecycleChecked: true });
+      expect(JSON.parse(stdout)).toMatchObject({
+        ok: true,
+        manifestVerified: true,
+        escapeAttemptRefused: true,
+        lifecycleChecked: true,
+      });
     } finally {
       await redis.stop();
     }

@@ -40,7 +40,11 @@ describe('loadConfig', () => {
   });
 
   it('accepts an external IdP when all three variables are set', () => {
-    const c = loadConfig({ AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'pds' });
+    const c = loadConfig({
+      AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+      AUTH_ISSUER: 'https://idp.example',
+      AUTH_AUDIENCE: 'pds',
+    });
     expect(c.auth?.issuer).toBe('https://idp.example');
     expect(c.auth?.jwksUrl.href).toBe('https://idp.example/.well-known/jwks.json');
   });

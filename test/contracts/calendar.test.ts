@@ -19,7 +19,10 @@ describe('WorkingCalendar', () => {
   });
 
   it('skips holidays and counts makeup working days (调休)', () => {
-    const cal = beijing({ holidays: ['2026-10-01', '2026-10-02', '2026-10-05', '2026-10-06', '2026-10-07'], makeupWorkdays: ['2026-10-10'] });
+    const cal = beijing({
+      holidays: ['2026-10-01', '2026-10-02', '2026-10-05', '2026-10-06', '2026-10-07'],
+      makeupWorkdays: ['2026-10-10'],
+    });
     expect(cal.isWorkingDay('2026-10-01')).toBe(false);
     expect(cal.isWorkingDay('2026-10-10')).toBe(true); // a Saturday worked in exchange
     // submitted Wednesday 30 Sep: 8, 9 (Thu, Fri), 10 (Sat, makeup), 12, 13 → due end of Tuesday 13 Oct
@@ -28,12 +31,18 @@ describe('WorkingCalendar', () => {
 
   it('always lands after the start and on the end of a working day', () => {
     const cal = beijing();
-    fc.assert(fc.property(fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }), fc.integer({ min: 1, max: 30 }), (from, n) => {
-      const due = cal.deadline(from, n);
-      const lastDay = cal.localDate(new Date(due.getTime() - 1));
-      expect(cal.isWorkingDay(lastDay)).toBe(true);
-      expect(due.getTime() - from.getTime()).toBeGreaterThanOrEqual(n * 86_400_000);
-      expect(due.getTime() - from.getTime()).toBeLessThanOrEqual((Math.ceil(n / 5) * 7 + 3) * 86_400_000);
-    }));
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }),
+        fc.integer({ min: 1, max: 30 }),
+        (from, n) => {
+          const due = cal.deadline(from, n);
+          const lastDay = cal.localDate(new Date(due.getTime() - 1));
+          expect(cal.isWorkingDay(lastDay)).toBe(true);
+          expect(due.getTime() - from.getTime()).toBeGreaterThanOrEqual(n * 86_400_000);
+          expect(due.getTime() - from.getTime()).toBeLessThanOrEqual((Math.ceil(n / 5) * 7 + 3) * 86_400_000);
+        },
+      ),
+    );
   });
 });

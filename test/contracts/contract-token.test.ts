@@ -5,18 +5,41 @@ import { loadKeyRing, type KeyRing } from '../../src/keys/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 const claims = {
-  application: 'app_x', scenario: { name: 's', purpose: 'p' }, mode: 'aggregate',
-  datasets: [{ dataset: 'population', provider: 'org-psb', providerName: '市公安局', privacyUnit: 'id_number', columns: [{ column: 'district', rule: 'keep' }] }],
-  disclosure: { minUnits: 10, maxRows: 10000 }, privacyBudget: null, emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
-  securityControls: [], policyHash: 'a'.repeat(64), catalogVersion: 'v', snapshot: { hash: 'b'.repeat(64), tables: {} },
+  application: 'app_x',
+  scenario: { name: 's', purpose: 'p' },
+  mode: 'aggregate',
+  datasets: [
+    {
+      dataset: 'population',
+      provider: 'org-psb',
+      providerName: '市公安局',
+      privacyUnit: 'id_number',
+      columns: [{ column: 'district', rule: 'keep' }],
+    },
+  ],
+  disclosure: { minUnits: 10, maxRows: 10000 },
+  privacyBudget: null,
+  emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
+  securityControls: [],
+  policyHash: 'a'.repeat(64),
+  catalogVersion: 'v',
+  snapshot: { hash: 'b'.repeat(64), tables: {} },
 } satisfies ContractClaims;
 
 describe('contract JWS', () => {
   const t = tmpDataDir();
   let keys: KeyRing;
   const issuedAt = new Date('2026-01-01T00:00:00Z');
-  const meta = { contractId: 'ctr_1', operatorOrg: 'org-a', issuedAt, notBefore: issuedAt, expiresAt: addMonths(issuedAt, 12) };
-  beforeAll(async () => { keys = await loadKeyRing(t.dir); });
+  const meta = {
+    contractId: 'ctr_1',
+    operatorOrg: 'org-a',
+    issuedAt,
+    notBefore: issuedAt,
+    expiresAt: addMonths(issuedAt, 12),
+  };
+  beforeAll(async () => {
+    keys = await loadKeyRing(t.dir);
+  });
   afterAll(() => t.cleanup());
 
   const at = new Date('2026-06-01T00:00:00Z');
@@ -31,7 +54,9 @@ describe('contract JWS', () => {
   it('refuses outside its term: expired and not yet valid each with its own code', async () => {
     const jws = await signContract(keys.bureau, claims, meta);
     await expect(verify(jws, new Date('2027-01-02T00:00:00Z'))).rejects.toMatchObject({ code: 'ERR_CONTRACT_EXPIRED' });
-    await expect(verify(jws, new Date('2025-12-31T00:00:00Z'))).rejects.toMatchObject({ code: 'ERR_CONTRACT_NOT_YET_VALID' });
+    await expect(verify(jws, new Date('2025-12-31T00:00:00Z'))).rejects.toMatchObject({
+      code: 'ERR_CONTRACT_NOT_YET_VALID',
+    });
   });
 
   it('refuses a tampered payload (term stretched after signing)', async () => {
@@ -44,20 +69,46 @@ describe('contract JWS', () => {
   });
 
   it('refuses alg none', async () => {
-    const none = new UnsecuredJWT({ ...claims }).setIssuer('urn:pds:bureau').setAudience('urn:pds:sandbox').setJti('ctr_1').setSubject('org-a').setIssuedAt().setNotBefore('0s').setExpirationTime('1y').encode();
+    const none = new UnsecuredJWT({ ...claims })
+      .setIssuer('urn:pds:bureau')
+      .setAudience('urn:pds:sandbox')
+      .setJti('ctr_1')
+      .setSubject('org-a')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('1y')
+      .encode();
     await expect(verify(none, new Date())).rejects.toMatchObject({ code: 'ERR_CONTRACT_ALG_NOT_ALLOWED' });
     // the same with the typ header a real contract carries
     const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'pds-contract+jwt', kid: keys.bureau.kid }));
-    await expect(verify(`${header}.${none.split('.')[1]}.`, new Date())).rejects.toMatchObject({ code: 'ERR_CONTRACT_ALG_NOT_ALLOWED' });
+    await expect(verify(`${header}.${none.split('.')[1]}.`, new Date())).rejects.toMatchObject({
+      code: 'ERR_CONTRACT_ALG_NOT_ALLOWED',
+    });
   });
 
   it('refuses another key: unknown kid, or our kid over a foreign signature', async () => {
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-    const foreign = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', typ: 'pds-contract+jwt', kid: 'attacker' })
-      .setIssuer('urn:pds:bureau').setAudience('urn:pds:sandbox').setJti('ctr_1').setSubject('org-a').setIssuedAt().setNotBefore('0s').setExpirationTime('1y').sign(privateKey);
+    const foreign = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'pds-contract+jwt', kid: 'attacker' })
+      .setIssuer('urn:pds:bureau')
+      .setAudience('urn:pds:sandbox')
+      .setJti('ctr_1')
+      .setSubject('org-a')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('1y')
+      .sign(privateKey);
     await expect(verify(foreign, new Date())).rejects.toMatchObject({ code: 'ERR_CONTRACT_KEY_UNKNOWN' });
-    const posing = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', typ: 'pds-contract+jwt', kid: keys.bureau.kid })
-      .setIssuer('urn:pds:bureau').setAudience('urn:pds:sandbox').setJti('ctr_1').setSubject('org-a').setIssuedAt().setNotBefore('0s').setExpirationTime('1y').sign(privateKey);
+    const posing = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'pds-contract+jwt', kid: keys.bureau.kid })
+      .setIssuer('urn:pds:bureau')
+      .setAudience('urn:pds:sandbox')
+      .setJti('ctr_1')
+      .setSubject('org-a')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('1y')
+      .sign(privateKey);
     await expect(verify(posing, new Date())).rejects.toMatchObject({ code: 'ERR_CONTRACT_SIGNATURE_INVALID' });
     // the embedded issuer's key is a different key: a user token can never pass as a contract
     const byIssuer = await signContract(keys.issuer, claims, meta);
@@ -65,8 +116,16 @@ describe('contract JWS', () => {
   });
 
   it('refuses a token of another type signed by the bureau key', async () => {
-    const wrongTyp = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.bureau.kid }).setIssuer('urn:pds:bureau').setAudience('urn:pds:sandbox')
-      .setJti('ctr_1').setSubject('org-a').setIssuedAt().setNotBefore('0s').setExpirationTime('1y').sign(keys.bureau.privateKey);
+    const wrongTyp = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.bureau.kid })
+      .setIssuer('urn:pds:bureau')
+      .setAudience('urn:pds:sandbox')
+      .setJti('ctr_1')
+      .setSubject('org-a')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('1y')
+      .sign(keys.bureau.privateKey);
     await expect(verify(wrongTyp, new Date())).rejects.toMatchObject({ code: 'ERR_CONTRACT_INVALID' });
   });
 
@@ -84,7 +143,9 @@ describe('contract JWS', () => {
       expect(ring.sets.bureau.jwks().keys.map((k) => k.kid)).toEqual([currentKid, oldKid]);
       await expect(verifyContract(before, ring.bureauVerifier(), at)).resolves.toMatchObject({ jti: 'ctr_1' });
       await expect(verifyContract(after, ring.bureauVerifier(), at)).resolves.toMatchObject({ jti: 'ctr_1' });
-      await expect(verifyContract(before, ring.bureauVerifier(), new Date('2027-01-02T00:00:00Z'))).rejects.toMatchObject({ code: 'ERR_CONTRACT_EXPIRED' });
+      await expect(
+        verifyContract(before, ring.bureauVerifier(), new Date('2027-01-02T00:00:00Z')),
+      ).rejects.toMatchObject({ code: 'ERR_CONTRACT_EXPIRED' });
       // a second process on the same DATA_DIR sees the rotation without a restart
       const other = await loadKeyRing(t2.dir);
       other.sets.bureau.rotate();
@@ -103,6 +164,8 @@ describe('contract JWS', () => {
 
   it('a contract the bureau key signed but whose claims are malformed is refused as invalid', async () => {
     const jws = await signContract(keys.bureau, { ...claims, datasets: [], policyHash: 'h' }, meta);
-    await expect(verifyContract(jws, keys.bureauVerifier(), issuedAt)).rejects.toMatchObject({ code: 'ERR_CONTRACT_INVALID' });
+    await expect(verifyContract(jws, keys.bureauVerifier(), issuedAt)).rejects.toMatchObject({
+      code: 'ERR_CONTRACT_INVALID',
+    });
   });
 });

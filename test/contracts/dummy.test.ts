@@ -16,43 +16,76 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
   }, 60_000);
   afterAll(() => world.close());
 
-  const get = (url: string, token = op) => world.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  const get = (url: string, token = op) =>
+    world.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
 
-  it('has exactly the snapshot\'s columns and types, masked formats included, and is the same for the same seed', async () => {
+  it("has exactly the snapshot's columns and types, masked formats included, and is the same for the same seed", async () => {
     const res = await get(`/v1/contracts/${contractId}/dummy-data?rows=50&seed=7`);
     expect(res.statusCode, res.body).toBe(200);
     const dummy = res.json() as Record<string, { columns: { name: string; type: string }[]; rows: unknown[][] }>;
-    const contract = await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [contractId]);
-    const real = await readRows<{ column_name: string; column_type: string }>(contract!.snapshot_path, 'DESCRIBE population');
+    const contract = await world.platform.store.one<{ snapshot_path: string }>(
+      'SELECT snapshot_path FROM contracts WHERE id = $1',
+      [contractId],
+    );
+    const real = await readRows<{ column_name: string; column_type: string }>(
+      contract!.snapshot_path,
+      'DESCRIBE population',
+    );
     expect(dummy.population!.columns).toEqual(real.map((c) => ({ name: c.column_name, type: c.column_type })));
     expect(dummy.population!.rows).toHaveLength(50);
     const band = dummy.population!.columns.findIndex((c) => c.name === 'birth_date');
-    const [sample] = await readRows<{ birth_date: string }>(contract!.snapshot_path, 'SELECT birth_date FROM population LIMIT 1');
+    const [sample] = await readRows<{ birth_date: string }>(
+      contract!.snapshot_path,
+      'SELECT birth_date FROM population LIMIT 1',
+    );
     // the same masking SQL made both: an age band looks the same
-    expect(String(dummy.population!.rows[0]![band])).toMatch(new RegExp(`^${String(sample!.birth_date).replace(/\d+/g, '\\d+')}$`));
+    expect(String(dummy.population!.rows[0]![band])).toMatch(
+      new RegExp(`^${String(sample!.birth_date).replace(/\d+/g, '\\d+')}$`),
+    );
     expect((await get(`/v1/contracts/${contractId}/dummy-data?rows=50&seed=7`)).json()).toEqual(dummy);
     expect((await get(`/v1/contracts/${contractId}/dummy-data?rows=50&seed=8`)).json()).not.toEqual(dummy);
   });
 
-  it('holds none of the real pseudonyms, and an operator\'s query runs on it as written', async () => {
-    const dummy = (await get(`/v1/contracts/${contractId}/dummy-data?rows=200`)).json() as Record<string, { columns: { name: string; type: string }[]; rows: unknown[][] }>;
+  it("holds none of the real pseudonyms, and an operator's query runs on it as written", async () => {
+    const dummy = (await get(`/v1/contracts/${contractId}/dummy-data?rows=200`)).json() as Record<
+      string,
+      { columns: { name: string; type: string }[]; rows: unknown[][] }
+    >;
     const t = dummy.population!;
     const unit = t.columns.findIndex((c) => c.name === 'pds_unit');
-    const contract = await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [contractId]);
-    const realUnits = new Set((await readRows<{ pds_unit: string }>(contract!.snapshot_path, 'SELECT pds_unit FROM population')).map((r) => r.pds_unit));
+    const contract = await world.platform.store.one<{ snapshot_path: string }>(
+      'SELECT snapshot_path FROM contracts WHERE id = $1',
+      [contractId],
+    );
+    const realUnits = new Set(
+      (await readRows<{ pds_unit: string }>(contract!.snapshot_path, 'SELECT pds_unit FROM population')).map(
+        (r) => r.pds_unit,
+      ),
+    );
     expect(t.rows.filter((r) => realUnits.has(String(r[unit])))).toEqual([]);
     const instance = await openInstance(':memory:');
     const rows = await withConnection(instance, async (c) => {
-      await exec(c, `CREATE TABLE population (${t.columns.map((col) => `${quoteIdent(col.name)} ${col.type}`).join(', ')})`);
-      await exec(c, `INSERT INTO population VALUES ${t.rows.map((r) => `(${r.map((v) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(String(v)))).join(', ')})`).join(', ')}`);
-      return queryRows(c, 'SELECT district, education, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY ALL');
+      await exec(
+        c,
+        `CREATE TABLE population (${t.columns.map((col) => `${quoteIdent(col.name)} ${col.type}`).join(', ')})`,
+      );
+      await exec(
+        c,
+        `INSERT INTO population VALUES ${t.rows.map((r) => `(${r.map((v) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(String(v)))).join(', ')})`).join(', ')}`,
+      );
+      return queryRows(
+        c,
+        'SELECT district, education, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY ALL',
+      );
     });
     instance.closeSync();
     expect(rows.length).toBeGreaterThan(3);
   });
 
-  it('is for the contract\'s parties only', async () => {
-    expect((await get(`/v1/contracts/${contractId}/dummy-data`, await world.token('operator', 'org-z'))).statusCode).toBe(404);
+  it("is for the contract's parties only", async () => {
+    expect(
+      (await get(`/v1/contracts/${contractId}/dummy-data`, await world.token('operator', 'org-z'))).statusCode,
+    ).toBe(404);
     expect((await get(`/v1/contracts/${contractId}/dummy-data?rows=100000`)).statusCode).toBe(400);
   });
 });

@@ -10,12 +10,20 @@ import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld }
  */
 describe('contract workflow and lifecycle', () => {
   let world: TestWorld;
-  let op: string; let opB: string; let prov: string; let provHrss: string; let bur: string; let bur2: string; let risk: string;
+  let op: string;
+  let opB: string;
+  let prov: string;
+  let provHrss: string;
+  let bur: string;
+  let bur2: string;
+  let risk: string;
   const auth = (t: string) => ({ authorization: `Bearer ${t}` });
-  const post = (t: string, url: string, payload: object) => world.server.inject({ method: 'POST', url, headers: auth(t), payload });
+  const post = (t: string, url: string, payload: object) =>
+    world.server.inject({ method: 'POST', url, headers: auth(t), payload });
   const get = (t: string, url: string) => world.server.inject({ method: 'GET', url, headers: auth(t) });
   const executor = () => world.platform.executor as EmbeddedExecutor;
-  const submit = (contractId: string) => post(op, '/v1/jobs', { contractId, sql: 'SELECT district, count(*) AS n FROM population GROUP BY district' });
+  const submit = (contractId: string) =>
+    post(op, '/v1/jobs', { contractId, sql: 'SELECT district, count(*) AS n FROM population GROUP BY district' });
   /** Submits a job while the executor is paused, makes `change` while it waits, then lets the executor go. */
   const queueThen = async (contractId: string, change: (jobId: string) => Promise<unknown>): Promise<string> => {
     executor().pause();
@@ -23,14 +31,21 @@ describe('contract workflow and lifecycle', () => {
       const jobId = (await submit(contractId)).json().id as string;
       await change(jobId);
       return jobId;
-    } finally { executor().resume(); }
+    } finally {
+      executor().resume();
+    }
   };
 
   beforeAll(async () => {
     world = await buildWorld();
     [op, opB, prov, provHrss, bur, bur2, risk] = await Promise.all([
-      world.token('operator', 'org-a'), world.token('operator', 'org-b'), world.token('provider', 'org-psb'),
-      world.token('provider', 'org-hrss'), world.token('bureau', 'org-bureau'), world.token('bureau', 'org-bureau', 'second@bureau'), world.token('risk', 'org-risk'),
+      world.token('operator', 'org-a'),
+      world.token('operator', 'org-b'),
+      world.token('provider', 'org-psb'),
+      world.token('provider', 'org-hrss'),
+      world.token('bureau', 'org-bureau'),
+      world.token('bureau', 'org-bureau', 'second@bureau'),
+      world.token('risk', 'org-risk'),
     ]);
   });
   afterAll(async () => world.close());
@@ -39,7 +54,10 @@ describe('contract workflow and lifecycle', () => {
     it('refuses a term over three years (seed 002 第三十二条) naming the field', async () => {
       const res = await post(op, '/v1/applications', { ...APPLICATION, termMonths: 37 });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ code: 'ERR_VALIDATION', errors: [expect.objectContaining({ field: '/body/termMonths' })] });
+      expect(res.json()).toMatchObject({
+        code: 'ERR_VALIDATION',
+        errors: [expect.objectContaining({ field: '/body/termMonths' })],
+      });
     });
 
     it('an operator cannot apply for another organisation', async () => {
@@ -52,17 +70,36 @@ describe('contract workflow and lifecycle', () => {
     });
 
     it('a provider cannot review another provider’s dataset; one rejection blocks approval (409)', async () => {
-      const body = { ...APPLICATION, datasets: [...APPLICATION.datasets, { dataset: 'social_insurance', columns: ['month', 'base_salary'] }] };
+      const body = {
+        ...APPLICATION,
+        datasets: [...APPLICATION.datasets, { dataset: 'social_insurance', columns: ['month', 'base_salary'] }],
+      };
       const app = await post(op, '/v1/applications', body);
       expect(app.statusCode).toBe(201);
       const id = app.json().id as string;
-      const wrong = await post(prov, `/v1/applications/${id}/reviews`, { dataset: 'social_insurance', decision: 'approve' });
+      const wrong = await post(prov, `/v1/applications/${id}/reviews`, {
+        dataset: 'social_insurance',
+        decision: 'approve',
+      });
       expect(wrong.statusCode).toBe(403);
       expect(wrong.json().code).toBe('ERR_REVIEW_NOT_PROVIDER');
-      expect((await post(prov, `/v1/applications/${id}/reviews`, { dataset: 'population', decision: 'approve' })).statusCode).toBe(200);
-      const noReason = await post(provHrss, `/v1/applications/${id}/reviews`, { dataset: 'social_insurance', decision: 'reject' });
+      expect(
+        (await post(prov, `/v1/applications/${id}/reviews`, { dataset: 'population', decision: 'approve' })).statusCode,
+      ).toBe(200);
+      const noReason = await post(provHrss, `/v1/applications/${id}/reviews`, {
+        dataset: 'social_insurance',
+        decision: 'reject',
+      });
       expect(noReason.json().code).toBe('ERR_REVIEW_REASON_REQUIRED');
-      expect((await post(provHrss, `/v1/applications/${id}/reviews`, { dataset: 'social_insurance', decision: 'reject', reason: '缴费基数不在授权范围' })).statusCode).toBe(200);
+      expect(
+        (
+          await post(provHrss, `/v1/applications/${id}/reviews`, {
+            dataset: 'social_insurance',
+            decision: 'reject',
+            reason: '缴费基数不在授权范围',
+          })
+        ).statusCode,
+      ).toBe(200);
       const decision = await post(bur, `/v1/applications/${id}/decision`, { decision: 'approve', reason: 'ok' });
       expect(decision.statusCode).toBe(409);
       expect(decision.json().code).toBe('ERR_APPLICATION_REVIEWS_INCOMPLETE');
@@ -74,21 +111,46 @@ describe('contract workflow and lifecycle', () => {
       const id = app.json().id as string;
       await post(prov, `/v1/applications/${id}/reviews`, { dataset: 'population', decision: 'approve' });
       const loosen = await post(bur, `/v1/applications/${id}/decision`, {
-        decision: 'approve', reason: 'x', terms: { termMonths: 13, minUnits: 3, maxRows: 20000, epsilon: 1, columns: { population: ['district', 'id_number'], enterprise: ['industry'] } },
+        decision: 'approve',
+        reason: 'x',
+        terms: {
+          termMonths: 13,
+          minUnits: 3,
+          maxRows: 20000,
+          epsilon: 1,
+          columns: { population: ['district', 'id_number'], enterprise: ['industry'] },
+        },
       });
       expect(loosen.statusCode).toBe(400);
-      expect(loosen.json().errors.map((e: { field: string }) => e.field).sort()).toEqual([
-        '/body/terms/columns/enterprise', '/body/terms/columns/population', '/body/terms/epsilon', '/body/terms/maxRows', '/body/terms/minUnits', '/body/terms/termMonths',
+      expect(
+        loosen
+          .json()
+          .errors.map((e: { field: string }) => e.field)
+          .sort(),
+      ).toEqual([
+        '/body/terms/columns/enterprise',
+        '/body/terms/columns/population',
+        '/body/terms/epsilon',
+        '/body/terms/maxRows',
+        '/body/terms/minUnits',
+        '/body/terms/termMonths',
       ]);
       const ok = await post(bur, `/v1/applications/${id}/decision`, {
-        decision: 'approve', reason: '收紧', terms: { termMonths: 6, minUnits: 20, maxRows: 500, columns: { population: ['district', 'income'] } },
+        decision: 'approve',
+        reason: '收紧',
+        terms: { termMonths: 6, minUnits: 20, maxRows: 500, columns: { population: ['district', 'income'] } },
       });
       expect(ok.statusCode).toBe(201);
       const claims = ok.json().contract.claims;
       expect(claims.disclosure).toEqual({ minUnits: 20, maxRows: 500 });
       expect(claims.datasets[0].columns.map((c: { column: string }) => c.column)).toEqual(['district', 'income']);
       expect(Object.keys(claims.snapshot.tables.population.columns ?? {})).not.toContain('gender');
-      expect(ok.json().application.decision.terms).toMatchObject({ termMonths: 6, minUnits: 20, maxRows: 500, epsilon: null });
+      expect(ok.json().application.decision.terms).toMatchObject({
+        termMonths: 6,
+        minUnits: 20,
+        maxRows: 500,
+        epsilon: null,
+      });
       const months = (Date.parse(ok.json().contract.expiresAt) - Date.parse(ok.json().contract.notBefore)) / 86_400_000;
       expect(months).toBeGreaterThan(180);
       expect(months).toBeLessThan(186);
@@ -98,9 +160,17 @@ describe('contract workflow and lifecycle', () => {
       const app = await post(op, '/v1/applications', { ...APPLICATION, mode: 'dp' });
       const id = app.json().id as string;
       await post(prov, `/v1/applications/${id}/reviews`, { dataset: 'population', decision: 'approve' });
-      const over = await post(bur, `/v1/applications/${id}/decision`, { decision: 'approve', reason: 'x', terms: { epsilon: 11 } });
+      const over = await post(bur, `/v1/applications/${id}/decision`, {
+        decision: 'approve',
+        reason: 'x',
+        terms: { epsilon: 11 },
+      });
       expect(over.json().errors).toEqual([expect.objectContaining({ field: '/body/terms/epsilon' })]);
-      const ok = await post(bur, `/v1/applications/${id}/decision`, { decision: 'approve', reason: 'x', terms: { epsilon: 4 } });
+      const ok = await post(bur, `/v1/applications/${id}/decision`, {
+        decision: 'approve',
+        reason: 'x',
+        terms: { epsilon: 4 },
+      });
       expect(ok.json().contract.claims.privacyBudget).toEqual({ epsilon: 4, epsilonPerQuery: 1 });
       const job = await submit(ok.json().contractId);
       // dp jobs run now (test/jobs/dp.test.ts): this one is accepted and queued
@@ -117,22 +187,41 @@ describe('contract workflow and lifecycle', () => {
       expect(noReason.statusCode).toBe(400);
       const suspended = await post(risk, `/v1/contracts/${contractId}/suspend`, { reason: '疑似重识别' });
       expect(suspended.statusCode).toBe(200);
-      expect(suspended.json()).toMatchObject({ status: 'suspended', statusReason: '疑似重识别', statusChangedBy: 'risk-user@org-risk' });
+      expect(suspended.json()).toMatchObject({
+        status: 'suspended',
+        statusReason: '疑似重识别',
+        statusChangedBy: 'risk-user@org-risk',
+      });
       expect((await submit(contractId)).json().code).toBe('ERR_CONTRACT_SUSPENDED');
       expect((await post(risk, `/v1/contracts/${contractId}/resume`, { reason: 'x' })).statusCode).toBe(403);
-      expect((await post(risk, `/v1/contracts/${contractId}/suspend`, { reason: 'again' })).json().code).toBe('ERR_CONTRACT_STATE');
-      expect((await post(bur, `/v1/contracts/${contractId}/resume`, { reason: '整改完成' })).json().status).toBe('active');
+      expect((await post(risk, `/v1/contracts/${contractId}/suspend`, { reason: 'again' })).json().code).toBe(
+        'ERR_CONTRACT_STATE',
+      );
+      expect((await post(bur, `/v1/contracts/${contractId}/resume`, { reason: '整改完成' })).json().status).toBe(
+        'active',
+      );
       expect((await submit(contractId)).statusCode).toBe(202);
       await executor().idle();
       const revoked = await post(bur, `/v1/contracts/${contractId}/revoke`, { reason: '违规使用' });
       expect(revoked.json().status).toBe('revoked');
-      expect((await post(bur, `/v1/contracts/${contractId}/resume`, { reason: 'x' })).json().code).toBe('ERR_CONTRACT_STATE');
+      expect((await post(bur, `/v1/contracts/${contractId}/resume`, { reason: 'x' })).json().code).toBe(
+        'ERR_CONTRACT_STATE',
+      );
       expect((await submit(contractId)).json().code).toBe('ERR_CONTRACT_REVOKED');
       // revocation closes supply: the snapshot is gone, and the audit says so
       expect(fs.existsSync(`${world.dataDir}/snapshots/${contractId}.duckdb`)).toBe(false);
-      const audit = (await get(bur, `/v1/audit?objectId=${contractId}`)).json().entries as { action: string; reason: string | null; actor: string }[];
-      expect(audit.map((e) => e.action)).toEqual(expect.arrayContaining(['contract.suspended', 'contract.resumed', 'contract.revoked', 'snapshot.deleted']));
-      expect(audit.find((e) => e.action === 'contract.suspended')).toMatchObject({ actor: 'risk-user@org-risk', reason: '疑似重识别' });
+      const audit = (await get(bur, `/v1/audit?objectId=${contractId}`)).json().entries as {
+        action: string;
+        reason: string | null;
+        actor: string;
+      }[];
+      expect(audit.map((e) => e.action)).toEqual(
+        expect.arrayContaining(['contract.suspended', 'contract.resumed', 'contract.revoked', 'snapshot.deleted']),
+      );
+      expect(audit.find((e) => e.action === 'contract.suspended')).toMatchObject({
+        actor: 'risk-user@org-risk',
+        reason: '疑似重识别',
+      });
     });
 
     it('a job queued, then its contract revoked before a worker picks it up, fails with ERR_CONTRACT_REVOKED and nothing is released', async () => {
@@ -141,7 +230,11 @@ describe('contract workflow and lifecycle', () => {
         expect((await get(op, `/v1/jobs/${id}`)).json().status).toBe('queued');
         expect((await post(bur, `/v1/contracts/${contractId}/revoke`, { reason: '授权终止' })).statusCode).toBe(200);
       });
-      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', outputId: null, reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
+      expect(await waitForJob(world, op, jobId)).toMatchObject({
+        status: 'failed',
+        outputId: null,
+        reasons: [{ code: 'ERR_CONTRACT_REVOKED' }],
+      });
       await executor().idle();
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
     });
@@ -149,14 +242,28 @@ describe('contract workflow and lifecycle', () => {
     it('the check right before a run stops a queued job even when the status changed behind the API', async () => {
       const contractId = await approvedContract(world);
       // another API instance revoked it and this queue never heard: the worker must still refuse
-      const jobId = await queueThen(contractId, () => world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'revoked', status_reason = 'elsewhere' WHERE id = $1", [contractId])));
-      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
+      const jobId = await queueThen(contractId, () =>
+        world.platform.store.write((tx) =>
+          tx.run("UPDATE contracts SET status = 'revoked', status_reason = 'elsewhere' WHERE id = $1", [contractId]),
+        ),
+      );
+      expect(await waitForJob(world, op, jobId)).toMatchObject({
+        status: 'failed',
+        reasons: [{ code: 'ERR_CONTRACT_REVOKED' }],
+      });
     });
 
     it('a contract whose term ended while a job waited: the job fails with ERR_CONTRACT_EXPIRED', async () => {
       const contractId = await approvedContract(world);
-      const jobId = await queueThen(contractId, () => world.platform.store.write((tx) => tx.run("UPDATE contracts SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = $1", [contractId])));
-      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }] });
+      const jobId = await queueThen(contractId, () =>
+        world.platform.store.write((tx) =>
+          tx.run("UPDATE contracts SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = $1", [contractId]),
+        ),
+      );
+      expect(await waitForJob(world, op, jobId)).toMatchObject({
+        status: 'failed',
+        reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }],
+      });
       expect((await get(op, `/v1/contracts/${contractId}`)).json().status).toBe('expired');
     });
 
@@ -164,22 +271,43 @@ describe('contract workflow and lifecycle', () => {
       const contractId = await approvedContract(world);
       const suspended = await approvedContract(world);
       expect((await post(risk, `/v1/contracts/${suspended}/suspend`, { reason: '核查' })).statusCode).toBe(200);
-      const snapshot = (await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [contractId]))!.snapshot_path;
+      const snapshot = (await world.platform.store.one<{ snapshot_path: string }>(
+        'SELECT snapshot_path FROM contracts WHERE id = $1',
+        [contractId],
+      ))!.snapshot_path;
       const jobId = await queueThen(contractId, async () => {
-        await world.platform.store.write((tx) => tx.run("UPDATE contracts SET expires_at = '2001-01-01T00:00:00.000Z' WHERE id IN ($1, $2)", [contractId, suspended]));
+        await world.platform.store.write((tx) =>
+          tx.run("UPDATE contracts SET expires_at = '2001-01-01T00:00:00.000Z' WHERE id IN ($1, $2)", [
+            contractId,
+            suspended,
+          ]),
+        );
         await world.platform.contracts.expireDue();
       });
       // the platform's own housekeeping may have been first: either way each ends once
-      const rows = await world.platform.store.all<{ id: string; status: string }>('SELECT id, status FROM contracts WHERE id IN ($1, $2) ORDER BY id', [contractId, suspended]);
+      const rows = await world.platform.store.all<{ id: string; status: string }>(
+        'SELECT id, status FROM contracts WHERE id IN ($1, $2) ORDER BY id',
+        [contractId, suspended],
+      );
       expect(rows.map((r) => r.status)).toEqual(['expired', 'expired']);
-      expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }] });
+      expect(await waitForJob(world, op, jobId)).toMatchObject({
+        status: 'failed',
+        reasons: [{ code: 'ERR_CONTRACT_EXPIRED' }],
+      });
       expect(fs.existsSync(snapshot)).toBe(false);
-      const audit = await world.platform.store.all<{ action: string; actor: string }>('SELECT action, actor FROM audit_log WHERE object_id = $1 ORDER BY seq', [contractId]);
+      const audit = await world.platform.store.all<{ action: string; actor: string }>(
+        'SELECT action, actor FROM audit_log WHERE object_id = $1 ORDER BY seq',
+        [contractId],
+      );
       expect(audit.map((a) => a.action).slice(-2)).toEqual(['contract.expired', 'snapshot.deleted']);
-      expect(audit.filter((a) => a.action === 'contract.expired')).toEqual([{ action: 'contract.expired', actor: 'system' }]);
+      expect(audit.filter((a) => a.action === 'contract.expired')).toEqual([
+        { action: 'contract.expired', actor: 'system' },
+      ]);
       expect(await world.platform.contracts.expireDue()).toEqual([]);
       // an ended contract is not resumed
-      expect((await post(bur, `/v1/contracts/${suspended}/resume`, { reason: 'x' })).json().code).toBe('ERR_CONTRACT_STATE');
+      expect((await post(bur, `/v1/contracts/${suspended}/resume`, { reason: 'x' })).json().code).toBe(
+        'ERR_CONTRACT_STATE',
+      );
     });
 
     it('a revocation that commits while the query runs stops the release inside its transaction', async () => {
@@ -193,8 +321,14 @@ describe('contract workflow and lifecycle', () => {
       };
       try {
         const jobId = (await submit(contractId)).json().id as string;
-        expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'failed', outputId: null, reasons: [{ code: 'ERR_CONTRACT_REVOKED' }] });
-      } finally { contracts.contractForRun = original; }
+        expect(await waitForJob(world, op, jobId)).toMatchObject({
+          status: 'failed',
+          outputId: null,
+          reasons: [{ code: 'ERR_CONTRACT_REVOKED' }],
+        });
+      } finally {
+        contracts.contractForRun = original;
+      }
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
       expect(fs.readdirSync(`${world.dataDir}/outputs`).filter((f) => f.includes(contractId))).toEqual([]);
     });
@@ -215,7 +349,12 @@ describe('contract workflow and lifecycle', () => {
       await executor().idle();
       for (const id of queued) {
         const job = (await get(op, `/v1/jobs/${id}`)).json();
-        if (sawRunning || id !== queued[0]) expect(job).toMatchObject({ status: 'cancelled', outputId: null, reasons: [{ code: 'ERR_CONTRACT_SUSPENDED' }] });
+        if (sawRunning || id !== queued[0])
+          expect(job).toMatchObject({
+            status: 'cancelled',
+            outputId: null,
+            reasons: [{ code: 'ERR_CONTRACT_SUSPENDED' }],
+          });
       }
       expect(sawRunning).toBe(true);
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
@@ -234,24 +373,39 @@ describe('contract workflow and lifecycle', () => {
 
   describe('effectiveness assessments (seed 002 第三十五条)', () => {
     const assessment = (year: number, passed: boolean) => ({
-      year, passed, assessor: '第三方评估机构', indicators: [{ name: '数据产品调用量', value: passed ? 1200 : 3, target: 100, met: passed }],
+      year,
+      passed,
+      assessor: '第三方评估机构',
+      indicators: [{ name: '数据产品调用量', value: passed ? 1200 : 3, target: 100, met: passed }],
     });
 
     it('two consecutive failing years revoke the contract with that reason', async () => {
       const contractId = await approvedContract(world);
       const year = new Date().getUTCFullYear();
-      expect((await post(risk, `/v1/contracts/${contractId}/assessments`, assessment(year, false))).statusCode).toBe(403);
-      expect((await post(bur, `/v1/contracts/${contractId}/assessments`, assessment(year - 5, false))).json().code).toBe('ERR_VALIDATION');
+      expect((await post(risk, `/v1/contracts/${contractId}/assessments`, assessment(year, false))).statusCode).toBe(
+        403,
+      );
+      expect(
+        (await post(bur, `/v1/contracts/${contractId}/assessments`, assessment(year - 5, false))).json().code,
+      ).toBe('ERR_VALIDATION');
       const first = await post(bur, `/v1/contracts/${contractId}/assessments`, assessment(year, false));
       expect(first.statusCode).toBe(201);
       expect(first.json()).toMatchObject({ revoked: false, contract: { status: 'active' } });
-      expect((await post(bur2, `/v1/contracts/${contractId}/assessments`, assessment(year, true))).json().code).toBe('ERR_CONFLICT');
+      expect((await post(bur2, `/v1/contracts/${contractId}/assessments`, assessment(year, true))).json().code).toBe(
+        'ERR_CONFLICT',
+      );
       const second = await post(bur, `/v1/contracts/${contractId}/assessments`, assessment(year + 1, false));
       expect(second.json()).toMatchObject({ revoked: true, contract: { status: 'revoked' } });
       expect(second.json().contract.statusReason).toContain(`${year}, ${year + 1}`);
       expect(second.json().contract.statusReason).toContain('第三十五条');
-      const list = (await get(op, `/v1/contracts/${contractId}/assessments`)).json() as { year: number; passed: boolean }[];
-      expect(list.map((a) => [a.year, a.passed])).toEqual([[year, false], [year + 1, false]]);
+      const list = (await get(op, `/v1/contracts/${contractId}/assessments`)).json() as {
+        year: number;
+        passed: boolean;
+      }[];
+      expect(list.map((a) => [a.year, a.passed])).toEqual([
+        [year, false],
+        [year + 1, false],
+      ]);
     });
 
     it('a pass between two failures does not revoke', async () => {
@@ -270,11 +424,30 @@ describe('contract workflow and lifecycle', () => {
       const { id, reviews, createdAt } = app.json();
       expect(Date.parse(reviews[0].dueAt)).toBeGreaterThan(Date.parse(createdAt) + 5 * 86_400_000);
       expect(reviews[0].overdue).toBe(false);
-      expect(((await get(bur, '/v1/reviews?overdue=true')).json() as { applicationId: string }[]).map((r) => r.applicationId)).not.toContain(id);
-      await world.platform.store.write((tx) => tx.run("UPDATE application_reviews SET due_at = '2026-01-01T00:00:00.000Z' WHERE application_id = $1", [id]));
-      const overdue = (await get(bur, '/v1/reviews?overdue=true')).json() as { applicationId: string; overdue: boolean; provider: string; scenario: string }[];
-      expect(overdue.find((r) => r.applicationId === id)).toMatchObject({ overdue: true, provider: 'org-psb', scenario: APPLICATION.scenario.name });
-      expect(((await get(prov, '/v1/reviews?overdue=true')).json() as { applicationId: string }[]).map((r) => r.applicationId)).toContain(id);
+      expect(
+        ((await get(bur, '/v1/reviews?overdue=true')).json() as { applicationId: string }[]).map(
+          (r) => r.applicationId,
+        ),
+      ).not.toContain(id);
+      await world.platform.store.write((tx) =>
+        tx.run("UPDATE application_reviews SET due_at = '2026-01-01T00:00:00.000Z' WHERE application_id = $1", [id]),
+      );
+      const overdue = (await get(bur, '/v1/reviews?overdue=true')).json() as {
+        applicationId: string;
+        overdue: boolean;
+        provider: string;
+        scenario: string;
+      }[];
+      expect(overdue.find((r) => r.applicationId === id)).toMatchObject({
+        overdue: true,
+        provider: 'org-psb',
+        scenario: APPLICATION.scenario.name,
+      });
+      expect(
+        ((await get(prov, '/v1/reviews?overdue=true')).json() as { applicationId: string }[]).map(
+          (r) => r.applicationId,
+        ),
+      ).toContain(id);
       expect((await get(provHrss, '/v1/reviews?overdue=true')).json()).toEqual([]);
       expect((await get(op, '/v1/reviews')).statusCode).toBe(403);
       expect((await get(op, `/v1/applications/${id}`)).json().reviews[0].overdue).toBe(true);
@@ -286,20 +459,31 @@ describe('contract workflow and lifecycle', () => {
       const before = await approvedContract(world);
       const oldKid = world.platform.keys.bureau.kid;
       world.platform.keys.sets.bureau.rotate();
-      const jwks = (await world.server.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: { kid: string }[] };
+      const jwks = (await world.server.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
+        keys: { kid: string }[];
+      };
       expect(jwks.keys.map((k) => k.kid)).toEqual([world.platform.keys.bureau.kid, oldKid]);
       const jobId = (await submit(before)).json().id as string;
       expect(await waitForJob(world, op, jobId)).toMatchObject({ status: 'released' });
       const after = await approvedContract(world);
-      const header = JSON.parse(Buffer.from((await get(op, `/v1/contracts/${after}/jws`)).body.split('.')[0]!, 'base64url').toString());
+      const header = JSON.parse(
+        Buffer.from((await get(op, `/v1/contracts/${after}/jws`)).body.split('.')[0]!, 'base64url').toString(),
+      );
       expect(header.kid).toBe(world.platform.keys.bureau.kid);
       expect(header.kid).not.toBe(oldKid);
       // the running platform's housekeeping puts the rotation in the audit trail
-      const rotated = async () => (await world.platform.store.all<{ details: string }>(
-        `SELECT details FROM audit_log WHERE action = 'keys.current' AND object_id = 'bureau' ORDER BY seq`)).map((r) => JSON.parse(r.details) as { kid: string; previous: string | null });
+      const rotated = async () =>
+        (
+          await world.platform.store.all<{ details: string }>(
+            `SELECT details FROM audit_log WHERE action = 'keys.current' AND object_id = 'bureau' ORDER BY seq`,
+          )
+        ).map((r) => JSON.parse(r.details) as { kid: string; previous: string | null });
       const deadline = Date.now() + 15_000;
       while ((await rotated()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      expect(await rotated()).toEqual([{ kid: oldKid, previous: null }, { kid: header.kid, previous: oldKid }]);
+      expect(await rotated()).toEqual([
+        { kid: oldKid, previous: null },
+        { kid: header.kid, previous: oldKid },
+      ]);
     }, 30_000);
   });
 });

@@ -21,6 +21,11 @@ describe('error catalogue', () => {
 
   it('carries code, status and detail', () => {
     const err = new PdsError('ERR_SQL_SYNTAX', 'near "selec"');
-    expect(err).toMatchObject({ code: 'ERR_SQL_SYNTAX', status: 400, detail: 'near "selec"', title: 'SQL does not parse' });
+    expect(err).toMatchObject({
+      code: 'ERR_SQL_SYNTAX',
+      status: 400,
+      detail: 'near "selec"',
+      title: 'SQL does not parse',
+    });
   });
 });

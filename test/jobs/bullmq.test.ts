@@ -15,10 +15,13 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
  * nothing is lost and nothing is released twice.
  */
 
-const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+const tsx = pathToFileURL(
+  path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
+).href;
 const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
 /** ~2 s on 4,000 people: long enough to be caught mid-run. */
-const SLOW = 'SELECT a.district, count(*) AS pairs FROM population a, population b, (SELECT income FROM population LIMIT 6) c WHERE a.income >= b.income GROUP BY 1';
+const SLOW =
+  'SELECT a.district, count(*) AS pairs FROM population a, population b, (SELECT income FROM population LIMIT 6) c WHERE a.income >= b.income GROUP BY 1';
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 
 describe('BullMQ executor and pds worker', () => {
@@ -31,33 +34,75 @@ describe('BullMQ executor and pds worker', () => {
 
   async function startWorker(opts: { concurrency?: number } = {}): Promise<ChildProcess> {
     // each worker is registered by the bureau and signs in with its own credential
-    const { credential } = await world.platform.workers.register({ sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] }, { name: `test worker ${workers.length + 1}` });
-    const child = spawn(process.execPath, ['--import', tsx, CLI, 'worker', '--data-dir', world.dataDir, '--api', api.toString(), '--concurrency', String(opts.concurrency ?? 1), '--lock-ms', '2000'], {
-      env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { credential } = await world.platform.workers.register(
+      { sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] },
+      { name: `test worker ${workers.length + 1}` },
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsx,
+        CLI,
+        'worker',
+        '--data-dir',
+        world.dataDir,
+        '--api',
+        api.toString(),
+        '--concurrency',
+        String(opts.concurrency ?? 1),
+        '--lock-ms',
+        '2000',
+      ],
+      {
+        env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     workers.push(child);
     return new Promise((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 30_000);
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('worker ready')) { clearTimeout(timer); resolve(child); }
+        if (out.includes('worker ready')) {
+          clearTimeout(timer);
+          resolve(child);
+        }
       });
-      child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited ${code}: ${out}`)); });
+      child.stderr!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited ${code}: ${out}`));
+      });
     });
   }
 
   const stopWorkers = async () => {
-    await Promise.all(workers.splice(0).map((w) => new Promise<void>((resolve) => {
-      if (w.exitCode !== null || w.signalCode !== null) { resolve(); return; }
-      w.once('exit', () => resolve());
-      w.kill('SIGKILL');
-    })));
+    await Promise.all(
+      workers.splice(0).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null || w.signalCode !== null) {
+              resolve();
+              return;
+            }
+            w.once('exit', () => resolve());
+            w.kill('SIGKILL');
+          }),
+      ),
+    );
   };
 
   const submit = async (sql: string) => {
-    const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql } });
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql },
+    });
     expect(res.statusCode, res.body).toBe(202);
     return res.json().id as string;
   };
@@ -70,9 +115,17 @@ describe('BullMQ executor and pds worker', () => {
     }
   }
 
-  const status = async (id: string) => (await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]))!.status;
-  const outputsOf = (id: string) => world.platform.store.all<{ status: string }>('SELECT status FROM outputs WHERE job_id = $1', [id]);
-  const releases = async (id: string) => (await world.platform.store.all('SELECT 1 FROM audit_log WHERE object_id = $1 AND action = $2', [id, 'job.released'])).length;
+  const status = async (id: string) =>
+    (await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]))!.status;
+  const outputsOf = (id: string) =>
+    world.platform.store.all<{ status: string }>('SELECT status FROM outputs WHERE job_id = $1', [id]);
+  const releases = async (id: string) =>
+    (
+      await world.platform.store.all('SELECT 1 FROM audit_log WHERE object_id = $1 AND action = $2', [
+        id,
+        'job.released',
+      ])
+    ).length;
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -83,16 +136,26 @@ describe('BullMQ executor and pds worker', () => {
     op = await world.token('operator', 'org-a');
   }, 60_000);
   afterEach(stopWorkers);
-  afterAll(async () => { await stopWorkers(); await world.close(); await redis.stop(); });
+  afterAll(async () => {
+    await stopWorkers();
+    await world.close();
+    await redis.stop();
+  });
 
   it('runs jobs in a separate worker process, the same states as embedded', async () => {
     await startWorker({ concurrency: 2 });
     const ok = await submit(QUICK);
     const refused = await submit('SELECT district, max(pds_unit) FROM population GROUP BY 1');
     expect(await waitForJob(world, op, ok)).toMatchObject({ status: 'released', attempts: 1 });
-    expect(await waitForJob(world, op, refused)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis' }] });
+    expect(await waitForJob(world, op, refused)).toMatchObject({
+      status: 'rejected',
+      reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis' }],
+    });
     // the audit names the worker that took the snapshot into a run
-    const started = await world.platform.store.all<{ actor: string; role: string; details: string }>(`SELECT actor, role, details FROM audit_log WHERE object_id = $1 AND action = 'job.started'`, [ok]);
+    const started = await world.platform.store.all<{ actor: string; role: string; details: string }>(
+      `SELECT actor, role, details FROM audit_log WHERE object_id = $1 AND action = 'job.started'`,
+      [ok],
+    );
     expect(started).toHaveLength(1);
     expect(started[0]).toMatchObject({ role: 'worker', actor: expect.stringMatching(/^wrk_/) });
     expect(JSON.parse(started[0]!.details)).toEqual({ executor: 'bullmq', attempt: 1, worker: started[0]!.actor });
@@ -102,7 +165,11 @@ describe('BullMQ executor and pds worker', () => {
     await startWorker();
     const id = await submit(SLOW);
     await until('the job to run', async () => (await status(id)) === 'running');
-    const res = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
+    const res = await world.server.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/cancel`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(res.json()).toMatchObject({ status: 'cancelled' });
     const next = await submit(QUICK); // the worker is free again soon: the cancelled run was interrupted
     expect(await waitForJob(world, op, next, 20_000)).toMatchObject({ status: 'released' });
@@ -140,7 +207,10 @@ describe('BullMQ executor and pds worker', () => {
     await world.server.close();
     await world.platform.close();
     await new Promise((r) => setTimeout(r, 3000)); // the worker finishes meanwhile and finds no API
-    const platform = await createPlatform(testConfig(world.dataDir, { redisUrl: redis.url, reconcileMs: 500, workerLeaseMs: 3000 }), silentLogger);
+    const platform = await createPlatform(
+      testConfig(world.dataDir, { redisUrl: redis.url, reconcileMs: 500, workerLeaseMs: 3000 }),
+      silentLogger,
+    );
     const server = await createServer(platform, silentLogger);
     await server.listen({ port, host: '127.0.0.1' });
     Object.assign(world, { platform, server });

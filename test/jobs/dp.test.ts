@@ -8,17 +8,44 @@ import { APPLICATION, buildWorld, tmpDataDir, waitForJob, type TestWorld } from 
 describe('the ε ledger', () => {
   const t = tmpDataDir();
   let store: Store;
-  beforeAll(async () => { store = await Store.open(t.dir); });
-  afterAll(async () => { await store.close(); t.cleanup(); });
+  beforeAll(async () => {
+    store = await Store.open(t.dir);
+  });
+  afterAll(async () => {
+    await store.close();
+    t.cleanup();
+  });
 
   it('never goes past the budget under 30 concurrent charges, and charges a job once', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => store.write((tx) =>
-      charge(tx, { contractId: 'ctr_x', jobId: `job_${i}`, epsilon: 0.3, delta: 1e-6, budget: 2.5, at: new Date().toISOString() }))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        store.write((tx) =>
+          charge(tx, {
+            contractId: 'ctr_x',
+            jobId: `job_${i}`,
+            epsilon: 0.3,
+            delta: 1e-6,
+            budget: 2.5,
+            at: new Date().toISOString(),
+          }),
+        ),
+      ),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     expect(ok).toBe(8); // 8 × 0.3 = 2.4 ≤ 2.5 < 2.7
-    for (const r of results) if (r.status === 'rejected') expect(isPdsError(r.reason, 'ERR_BUDGET_EXHAUSTED')).toBe(true);
+    for (const r of results)
+      if (r.status === 'rejected') expect(isPdsError(r.reason, 'ERR_BUDGET_EXHAUSTED')).toBe(true);
     expect(await spentMicro(store, 'ctr_x')).toBe(2_400_000);
-    await store.write((tx) => charge(tx, { contractId: 'ctr_x', jobId: 'job_0', epsilon: 0.3, delta: 1e-6, budget: 2.5, at: new Date().toISOString() }));
+    await store.write((tx) =>
+      charge(tx, {
+        contractId: 'ctr_x',
+        jobId: 'job_0',
+        epsilon: 0.3,
+        delta: 1e-6,
+        budget: 2.5,
+        at: new Date().toISOString(),
+      }),
+    );
     expect(await spentMicro(store, 'ctr_x')).toBe(2_400_000);
   });
 });
@@ -30,11 +57,23 @@ describe('dp mode end to end', () => {
   beforeAll(async () => {
     world = await buildWorld({ rows: 4000 });
     op = await world.token('operator', 'org-a');
-    const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: { ...APPLICATION, mode: 'dp' } });
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { ...APPLICATION, mode: 'dp' },
+    });
     const id = app.json().id as string;
-    await world.server.inject({ method: 'POST', url: `/v1/applications/${id}/reviews`, headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` }, payload: { dataset: 'population', decision: 'approve' } });
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${id}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+      payload: { dataset: 'population', decision: 'approve' },
+    });
     const dec = await world.server.inject({
-      method: 'POST', url: `/v1/applications/${id}/decision`, headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+      method: 'POST',
+      url: `/v1/applications/${id}/decision`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
       payload: { decision: 'approve', reason: 'ok', terms: { epsilon: 3, epsilonPerQuery: 1 } },
     });
     expect(dec.statusCode, dec.body).toBe(201);
@@ -42,10 +81,19 @@ describe('dp mode end to end', () => {
   }, 60_000);
   afterAll(() => world.close());
 
-  const submit = (sql: string, dp?: object) => world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql, ...(dp ? { dp } : {}) } });
+  const submit = (sql: string, dp?: object) =>
+    world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql, ...(dp ? { dp } : {}) },
+    });
 
   it('refuses shapes it cannot bound, and a sum without bounds, without spending ε', async () => {
-    for (const sql of ['SELECT district, max(income) FROM population GROUP BY 1', 'SELECT district, sum(income) FROM population GROUP BY 1']) {
+    for (const sql of [
+      'SELECT district, max(income) FROM population GROUP BY 1',
+      'SELECT district, sum(income) FROM population GROUP BY 1',
+    ]) {
       const job = await waitForJob(world, op, (await submit(sql)).json().id as string);
       expect(job).toMatchObject({ status: 'rejected', reasons: [{ rule: 'dp-shape' }] });
     }
@@ -56,22 +104,42 @@ describe('dp mode end to end', () => {
     // four at once (the per-contract quota) for a budget of three queries
     const responses = await Promise.all([0, 1, 2, 3].map(() => submit(sql, { bounds: { income: [0, 100000] } })));
     const refusedAtSubmission = responses.filter((r) => r.statusCode === 409).length;
-    const jobs = await Promise.all(responses.filter((r) => r.statusCode === 202).map((r) => waitForJob(world, op, r.json().id as string)));
+    const jobs = await Promise.all(
+      responses.filter((r) => r.statusCode === 202).map((r) => waitForJob(world, op, r.json().id as string)),
+    );
     const released = jobs.filter((j) => j.status === 'released');
     expect(released).toHaveLength(3);
     // the fourth was refused at submission or at its charge
-    for (const j of jobs.filter((x) => x.status !== 'released')) expect(j).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_BUDGET_EXHAUSTED' }] });
+    for (const j of jobs.filter((x) => x.status !== 'released'))
+      expect(j).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_BUDGET_EXHAUSTED' }] });
     expect(jobs.length - released.length + refusedAtSubmission).toBe(1);
-    const ledger = await world.platform.store.one<{ s: number }>('SELECT sum(epsilon_micro) AS s FROM privacy_ledger WHERE contract_id = $1', [contractId]);
+    const ledger = await world.platform.store.one<{ s: number }>(
+      'SELECT sum(epsilon_micro) AS s FROM privacy_ledger WHERE contract_id = $1',
+      [contractId],
+    );
     expect(Number(ledger!.s)).toBeLessThanOrEqual(3_000_000);
     const first = released[0]!;
-    const data = (await world.server.inject({ method: 'GET', url: `/v1/outputs/${String(first.outputId)}/data?format=json`, headers: { authorization: `Bearer ${op}` } })).json() as Record<string, unknown>[];
+    const data = (
+      await world.server.inject({
+        method: 'GET',
+        url: `/v1/outputs/${String(first.outputId)}/data?format=json`,
+        headers: { authorization: `Bearer ${op}` },
+      })
+    ).json() as Record<string, unknown>[];
     expect(Object.keys(data[0]!)).toEqual(['district', 'people', 'mean_income']);
     expect(data.length).toBeGreaterThan(3);
-    const jws = (await world.server.inject({ method: 'GET', url: `/v1/outputs/${String(first.outputId)}/manifest`, headers: { authorization: `Bearer ${op}` } })).body;
+    const jws = (
+      await world.server.inject({
+        method: 'GET',
+        url: `/v1/outputs/${String(first.outputId)}/manifest`,
+        headers: { authorization: `Bearer ${op}` },
+      })
+    ).body;
     const m = await verifyManifest(jws, world.platform.keys.bureauVerifier());
     expect(m.epsilonSpent).toBe(1);
-    expect(m.checks.find((c) => c.check === 'differential-privacy')).toMatchObject({ params: { epsilon: 1, countScale: 2, maxGroupsPerUnit: 1 } });
+    expect(m.checks.find((c) => c.check === 'differential-privacy')).toMatchObject({
+      params: { epsilon: 1, countScale: 2, maxGroupsPerUnit: 1 },
+    });
     const next = await submit(sql, { bounds: { income: [0, 100000] } });
     expect(next.statusCode).toBe(409);
     expect(next.json().code).toBe('ERR_BUDGET_EXHAUSTED');

@@ -16,7 +16,13 @@ describe('jobs', () => {
   });
   afterEach(async () => world.close());
 
-  const submit = (sql = SQL) => world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql } });
+  const submit = (sql = SQL) =>
+    world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql },
+    });
 
   it('running a job twice releases one output (idempotent steps)', async () => {
     const id = (await submit()).json().id as string;
@@ -40,7 +46,10 @@ describe('jobs', () => {
     const platform = await createPlatform(testConfig(world.dataDir), silentLogger);
     try {
       await platform.executor.idle!();
-      const row = await platform.store.one<{ status: string; attempts: number }>('SELECT status, attempts FROM jobs WHERE id = $1', [id]);
+      const row = await platform.store.one<{ status: string; attempts: number }>(
+        'SELECT status, attempts FROM jobs WHERE id = $1',
+        [id],
+      );
       expect(row).toMatchObject({ status: 'released', attempts: 2 });
       expect(await platform.store.all('SELECT id FROM outputs WHERE job_id = $1', [id])).toHaveLength(1);
     } finally {
@@ -52,26 +61,44 @@ describe('jobs', () => {
   it('cancels a queued job and never runs it', async () => {
     await world.platform.executor.stop();
     const id = (await submit()).json().id as string;
-    const res = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
+    const res = await world.server.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/cancel`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(res.json().status).toBe('cancelled');
     await world.platform.runs.runHere(id, new AbortController().signal);
-    expect((await world.platform.jobs.getJob({ sub: 'x', org: 'org-a', roles: ['operator'] }, id)).status).toBe('cancelled');
-    const again = await world.server.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: `Bearer ${op}` } });
+    expect((await world.platform.jobs.getJob({ sub: 'x', org: 'org-a', roles: ['operator'] }, id)).status).toBe(
+      'cancelled',
+    );
+    const again = await world.server.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/cancel`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(again.json().code).toBe('ERR_JOB_NOT_CANCELLABLE');
   });
 
   it('checks the snapshot against the contract before every run', async () => {
-    const contract = await world.platform.store.one<{ snapshot_path: string }>('SELECT snapshot_path FROM contracts WHERE id = $1', [contractId]);
+    const contract = await world.platform.store.one<{ snapshot_path: string }>(
+      'SELECT snapshot_path FROM contracts WHERE id = $1',
+      [contractId],
+    );
     fs.chmodSync(contract!.snapshot_path, 0o600);
     fs.appendFileSync(contract!.snapshot_path, Buffer.from('tampered'));
     const id = (await submit()).json().id as string;
-    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_SNAPSHOT_MISMATCH' }] });
+    expect(await waitForJob(world, op, id)).toMatchObject({
+      status: 'failed',
+      reasons: [{ code: 'ERR_SNAPSHOT_MISMATCH' }],
+    });
   });
 
   it('refuses to run under a contract that is no longer active', async () => {
     const id = (await submit()).json().id as string;
     await waitForJob(world, op, id);
-    await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'suspended' WHERE id = $1", [contractId]));
+    await world.platform.store.write((tx) =>
+      tx.run("UPDATE contracts SET status = 'suspended' WHERE id = $1", [contractId]),
+    );
     const res = await submit();
     expect(res.statusCode).toBe(403);
     expect(res.json().code).toBe('ERR_CONTRACT_SUSPENDED');
@@ -79,13 +106,19 @@ describe('jobs', () => {
 
   it('a query that binds to nothing is rejected with the binder message, before it runs', async () => {
     const id = (await submit('SELECT nonexistent, count(*) FROM population GROUP BY 1')).json().id as string;
-    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_INVALID', layer: 'analysis' }] });
+    expect(await waitForJob(world, op, id)).toMatchObject({
+      status: 'rejected',
+      reasons: [{ code: 'ERR_SQL_INVALID', layer: 'analysis' }],
+    });
   });
 
   it('a refused query says which layer and which rule stopped it, and where', async () => {
-    const id = (await submit("SELECT district,\n  max(pds_unit) FROM population GROUP BY 1")).json().id as string;
+    const id = (await submit('SELECT district,\n  max(pds_unit) FROM population GROUP BY 1')).json().id as string;
     const job = await waitForJob(world, op, id);
-    expect(job).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }] });
+    expect(job).toMatchObject({
+      status: 'rejected',
+      reasons: [{ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }],
+    });
     expect((job.reasons as { message: string }[])[0]!.message).toContain('line 2 column 7');
   });
 });

@@ -14,7 +14,11 @@ describe('the release workflow', () => {
   let contractId: string;
   beforeAll(async () => {
     world = await buildWorld();
-    contractId = await approvedContract(world, 'org-c', { ...APPLICATION, mode: 'custom', scenario: { name: '自定义分析', purpose: '模型研发' } });
+    contractId = await approvedContract(world, 'org-c', {
+      ...APPLICATION,
+      mode: 'custom',
+      scenario: { name: '自定义分析', purpose: '模型研发' },
+    });
     op = await world.token('operator', 'org-c');
     alice = await world.token('bureau', 'org-bureau', 'alice@bureau');
     bob = await world.token('bureau', 'org-bureau', 'bob@bureau');
@@ -22,9 +26,16 @@ describe('the release workflow', () => {
   afterAll(() => world.close());
 
   const call = (token: string, method: 'GET' | 'POST', url: string, payload?: object) =>
-    world.server.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    world.server.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload ? { payload } : {}),
+    });
 
-  async function heldOutput(sql = 'SELECT district, education, income FROM population WHERE income > 30000 ORDER BY income DESC LIMIT 10'): Promise<string> {
+  async function heldOutput(
+    sql = 'SELECT district, education, income FROM population WHERE income > 30000 ORDER BY income DESC LIMIT 10',
+  ): Promise<string> {
     const res = await call(op, 'POST', '/v1/jobs', { contractId, sql });
     expect(res.statusCode, res.body).toBe(202);
     const job = await waitForJob(world, op, res.json().id as string);
@@ -36,32 +47,48 @@ describe('the release workflow', () => {
     const id = await heldOutput();
     const queue = await call(alice, 'GET', '/v1/outputs?status=held');
     expect(queue.json().map((o: { id: string }) => o.id)).toContain(id);
-    expect((await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' })).json()).toMatchObject({ status: 'held', reviews: [{ reviewer: 'alice@bureau' }] });
+    expect((await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' })).json()).toMatchObject({
+      status: 'held',
+      reviews: [{ reviewer: 'alice@bureau' }],
+    });
     const again = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' });
     expect(again.statusCode).toBe(409);
     expect(again.json().code).toBe('ERR_REVIEW_DUPLICATE');
     expect((await call(op, 'GET', `/v1/outputs/${id}/data`)).statusCode).toBe(404);
 
-    const released = await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve', reason: 'checked: no identifiers' });
+    const released = await call(bob, 'POST', `/v1/outputs/${id}/reviews`, {
+      decision: 'approve',
+      reason: 'checked: no identifiers',
+    });
     expect(released.json()).toMatchObject({ status: 'released', releasedBy: 'alice@bureau, bob@bureau' });
     const jws = (await call(op, 'GET', `/v1/outputs/${id}/manifest`)).body;
     const m = await verifyManifest(jws, world.platform.keys.bureauVerifier());
-    expect(m).toMatchObject({ releasedBy: 'alice@bureau, bob@bureau', reviewers: ['alice@bureau', 'bob@bureau'], contractId });
+    expect(m).toMatchObject({
+      releasedBy: 'alice@bureau, bob@bureau',
+      reviewers: ['alice@bureau', 'bob@bureau'],
+      contractId,
+    });
     const csv = await call(op, 'GET', `/v1/outputs/${id}/data`);
     expect(csv.statusCode).toBe(200);
     expect(csv.body.split('\r\n')[0]).toBe('district,education,income');
     // the job ends released too, and a third review finds nothing to review
-    expect((await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'reject', reason: 'late' })).json().code).toBe('ERR_OUTPUT_NOT_HELD');
+    expect(
+      (await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'reject', reason: 'late' })).json().code,
+    ).toBe('ERR_OUTPUT_NOT_HELD');
   });
 
   it('an operator never sees held data (404); reviewers can inspect it; one rejection with a reason ends it', async () => {
     const id = await heldOutput();
-    for (const format of ['csv', 'json', 'parquet']) expect((await call(op, 'GET', `/v1/outputs/${id}/data?format=${format}`)).statusCode).toBe(404);
+    for (const format of ['csv', 'json', 'parquet'])
+      expect((await call(op, 'GET', `/v1/outputs/${id}/data?format=${format}`)).statusCode).toBe(404);
     expect((await call(op, 'GET', `/v1/outputs/${id}/manifest`)).statusCode).toBe(403);
     expect((await call(alice, 'GET', `/v1/outputs/${id}/data`)).statusCode).toBe(200);
     const noReason = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'reject' });
     expect(noReason.statusCode).toBe(400);
-    const rejected = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'reject', reason: 'rows of single people' });
+    const rejected = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, {
+      decision: 'reject',
+      reason: 'rows of single people',
+    });
     expect(rejected.json()).toMatchObject({ status: 'rejected' });
     const job = await call(op, 'GET', `/v1/jobs/${String(rejected.json().jobId)}`);
     expect(job.json()).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_OUTPUT_REJECTED' }] });
@@ -71,44 +98,78 @@ describe('the release workflow', () => {
   it('a revoked contract stops a release even with two approvals', async () => {
     const id = await heldOutput();
     await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' });
-    await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'revoked' WHERE id = $1", [contractId]));
+    await world.platform.store.write((tx) =>
+      tx.run("UPDATE contracts SET status = 'revoked' WHERE id = $1", [contractId]),
+    );
     const res = await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' });
     expect(res.json().code).toBe('ERR_CONTRACT_REVOKED');
-    expect((await call(bob, 'GET', `/v1/outputs/${id}`)).json()).toMatchObject({ status: 'held', reviews: [{ reviewer: 'alice@bureau' }] });
-    await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'active' WHERE id = $1", [contractId]));
+    expect((await call(bob, 'GET', `/v1/outputs/${id}`)).json()).toMatchObject({
+      status: 'held',
+      reviews: [{ reviewer: 'alice@bureau' }],
+    });
+    await world.platform.store.write((tx) =>
+      tx.run("UPDATE contracts SET status = 'active' WHERE id = $1", [contractId]),
+    );
   });
 });
 
 describe('downloads and aggregate outputs over the row cap', () => {
   let world: TestWorld;
-  beforeAll(async () => { world = await buildWorld(); }, 60_000);
+  beforeAll(async () => {
+    world = await buildWorld();
+  }, 60_000);
   afterAll(() => world.close());
 
   it('an aggregate output over the contract row cap is held for review, not refused', async () => {
     const op = await world.token('operator', 'org-b');
-    const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: APPLICATION });
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: APPLICATION,
+    });
     const appId = app.json().id as string;
-    await world.server.inject({ method: 'POST', url: `/v1/applications/${appId}/reviews`, headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` }, payload: { dataset: 'population', decision: 'approve' } });
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${appId}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+      payload: { dataset: 'population', decision: 'approve' },
+    });
     const dec = await world.server.inject({
-      method: 'POST', url: `/v1/applications/${appId}/decision`, headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+      method: 'POST',
+      url: `/v1/applications/${appId}/decision`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
       payload: { decision: 'approve', reason: 'ok', terms: { maxRows: 3 } },
     });
     expect(dec.statusCode, dec.body).toBe(201);
     const res = await world.server.inject({
-      method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` },
-      payload: { contractId: dec.json().contractId, sql: 'SELECT district, count(*) AS n FROM population GROUP BY district' },
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: {
+        contractId: dec.json().contractId,
+        sql: 'SELECT district, count(*) AS n FROM population GROUP BY district',
+      },
     });
     const job = await waitForJob(world, op, res.json().id as string);
     expect(job.status).toBe('held');
-    const out = await world.server.inject({ method: 'GET', url: `/v1/outputs/${String(job.outputId)}`, headers: { authorization: `Bearer ${op}` } });
+    const out = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${String(job.outputId)}`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(out.json().heldBecause[0]).toMatch(/^max-rows: \d+ rows exceed the cap of 3/);
   });
 
   it('released data comes as CSV, JSON or Parquet, with its types', async () => {
     const contractId = await approvedContract(world, 'org-a');
     const op = await world.token('operator', 'org-a');
-    const call = (method: 'GET' | 'POST', url: string, payload?: object) => world.server.inject({ method, url, headers: { authorization: `Bearer ${op}` }, ...(payload ? { payload } : {}) });
-    const res = await call('POST', '/v1/jobs', { contractId, sql: 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY district ORDER BY district' });
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      world.server.inject({ method, url, headers: { authorization: `Bearer ${op}` }, ...(payload ? { payload } : {}) });
+    const res = await call('POST', '/v1/jobs', {
+      contractId,
+      sql: 'SELECT district, count(*) AS n, avg(income) AS mean_income FROM population GROUP BY district ORDER BY district',
+    });
     const job = await waitForJob(world, op, res.json().id as string);
     expect(job.status).toBe('released');
     const id = String(job.outputId);
@@ -120,8 +181,14 @@ describe('downloads and aggregate outputs over the row cap', () => {
     const file = path.join(world.dataDir, 'check.parquet');
     fs.writeFileSync(file, parquet.rawPayload);
     const instance = await openInstance(':memory:');
-    const types = await withConnection(instance, (c) => queryRows<{ column_name: string; column_type: string }>(c, `DESCRIBE SELECT * FROM read_parquet('${file}')`));
+    const types = await withConnection(instance, (c) =>
+      queryRows<{ column_name: string; column_type: string }>(c, `DESCRIBE SELECT * FROM read_parquet('${file}')`),
+    );
     instance.closeSync();
-    expect(types.map((t) => [t.column_name, t.column_type])).toEqual([['district', 'VARCHAR'], ['n', 'BIGINT'], ['mean_income', 'DOUBLE']]);
+    expect(types.map((t) => [t.column_name, t.column_type])).toEqual([
+      ['district', 'VARCHAR'],
+      ['n', 'BIGINT'],
+      ['mean_income', 'DOUBLE'],
+    ]);
   });
 });

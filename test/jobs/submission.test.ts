@@ -12,19 +12,34 @@ describe('job submission', () => {
   let contractId: string;
   const policies = tmpDataDir('pds-pol-');
   beforeAll(async () => {
-    for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies'))) fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies.dir, f));
+    for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies')))
+      fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies.dir, f));
     const sandbox = path.join(policies.dir, 'sandbox.yaml');
-    fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace('concurrentJobs: 4', 'concurrentJobs: 2').replace('jobsPerDay: 1000', 'jobsPerDay: 8').replace('backoffMs: 500', 'backoffMs: 100').replace('submissionsPerMinute: 60', 'submissionsPerMinute: 20'));
+    fs.writeFileSync(
+      sandbox,
+      fs
+        .readFileSync(sandbox, 'utf8')
+        .replace('concurrentJobs: 4', 'concurrentJobs: 2')
+        .replace('jobsPerDay: 1000', 'jobsPerDay: 8')
+        .replace('backoffMs: 500', 'backoffMs: 100')
+        .replace('submissionsPerMinute: 60', 'submissionsPerMinute: 20'),
+    );
     world = await buildWorld({ config: { policiesDir: policies.dir } });
     contractId = await approvedContract(world);
     op = await world.token('operator', 'org-a');
   }, 60_000);
-  afterAll(async () => { await world.close(); policies.cleanup(); });
-
-  const submit = (sql: string, key?: string) => world.server.inject({
-    method: 'POST', url: '/v1/jobs', payload: { contractId, sql },
-    headers: { authorization: `Bearer ${op}`, ...(key ? { 'idempotency-key': key } : {}) },
+  afterAll(async () => {
+    await world.close();
+    policies.cleanup();
   });
+
+  const submit = (sql: string, key?: string) =>
+    world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: { contractId, sql },
+      headers: { authorization: `Bearer ${op}`, ...(key ? { 'idempotency-key': key } : {}) },
+    });
   const SQL = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 
   it('a retried submission with the same Idempotency-Key returns the same job, also when retries race', async () => {
@@ -63,10 +78,19 @@ describe('job submission', () => {
   it('a flood of refused submissions is cut off per user before it fills the audit trail', async () => {
     const suspended = await approvedContract(world, 'org-f');
     const bureau = await world.token('bureau', 'org-bureau');
-    await world.server.inject({ method: 'POST', url: `/v1/contracts/${suspended}/suspend`, headers: { authorization: `Bearer ${bureau}` }, payload: { reason: 'x' } });
-    const send = async (sub: string) => world.server.inject({
-      method: 'POST', url: '/v1/jobs', payload: { contractId: suspended, sql: SQL }, headers: { authorization: `Bearer ${await world.token('operator', 'org-f', sub)}` },
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/contracts/${suspended}/suspend`,
+      headers: { authorization: `Bearer ${bureau}` },
+      payload: { reason: 'x' },
     });
+    const send = async (sub: string) =>
+      world.server.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        payload: { contractId: suspended, sql: SQL },
+        headers: { authorization: `Bearer ${await world.token('operator', 'org-f', sub)}` },
+      });
     const codes: number[] = [];
     for (let i = 0; i < 21; i++) codes.push((await send('flooder@org-f')).statusCode);
     expect(codes.slice(0, 20).every((c) => c === 403)).toBe(true);
@@ -74,7 +98,10 @@ describe('job submission', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toMatchObject({ code: 'ERR_RATE_LIMITED', detail: expect.stringContaining('at most 20') });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    const audited = await world.platform.store.all('SELECT 1 FROM audit_log WHERE action = $1 AND object_id = $2', ['job.submission_refused', suspended]);
+    const audited = await world.platform.store.all('SELECT 1 FROM audit_log WHERE action = $1 AND object_id = $2', [
+      'job.submission_refused',
+      suspended,
+    ]);
     expect(audited).toHaveLength(20);
     // the limit is the user's, not the organisation's
     expect((await send('colleague@org-f')).statusCode).toBe(403);
@@ -83,23 +110,38 @@ describe('job submission', () => {
 
 describe('retries', () => {
   let world: TestWorld;
-  beforeAll(async () => { world = await buildWorld({ rows: 4000 }); }, 60_000);
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 4000 });
+  }, 60_000);
   afterAll(() => world.close());
 
   /** Runner processes of this test process (they run runner-process.ts, under prlimit's exec). */
   function runnerPids(): number[] {
     const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-    return out.split('\n').filter((l) => l.includes('runner-process')).map((l) => Number(l.trim().split(/\s+/)[0]));
+    return out
+      .split('\n')
+      .filter((l) => l.includes('runner-process'))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
   }
 
   it('a runner killed mid-job is an infrastructure failure: the job runs again and is released once', async () => {
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
-    const sql = 'SELECT a.district, count(*) AS pairs FROM population a, population b, (SELECT income FROM population LIMIT 6) c WHERE a.income >= b.income GROUP BY 1';
-    const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql } });
+    const sql =
+      'SELECT a.district, count(*) AS pairs FROM population a, population b, (SELECT income FROM population LIMIT 6) c WHERE a.income >= b.income GROUP BY 1';
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql },
+    });
     const id = res.json().id as string;
     for (let i = 0; i < 100; i++) {
-      const job = await world.server.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${op}` } });
+      const job = await world.server.inject({
+        method: 'GET',
+        url: `/v1/jobs/${id}`,
+        headers: { authorization: `Bearer ${op}` },
+      });
       if (job.json().status === 'running') break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -111,15 +153,36 @@ describe('retries', () => {
     expect(job).toMatchObject({ status: 'released', attempts: 2 });
     const outputs = await world.platform.store.all('SELECT id FROM outputs WHERE job_id = $1', [id]);
     expect(outputs).toHaveLength(1);
-    const audit = await world.platform.store.all<{ action: string }>("SELECT action FROM audit_log WHERE object_id = $1 ORDER BY seq", [id]);
-    expect(audit.map((a) => a.action)).toEqual(['job.submitted', 'job.started', 'job.retrying', 'job.started', 'job.released']);
+    const audit = await world.platform.store.all<{ action: string }>(
+      'SELECT action FROM audit_log WHERE object_id = $1 ORDER BY seq',
+      [id],
+    );
+    expect(audit.map((a) => a.action)).toEqual([
+      'job.submitted',
+      'job.started',
+      'job.retrying',
+      'job.started',
+      'job.released',
+    ]);
   }, 150_000);
 
   it('a refusal is never retried', async () => {
     const contractId = await approvedContract(world, 'org-b');
     const op = await world.token('operator', 'org-b');
-    const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql: 'SELECT district, count(*) FROM population WHERE CAST(district AS INTEGER) > 0 GROUP BY 1' } });
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: {
+        contractId,
+        sql: 'SELECT district, count(*) FROM population WHERE CAST(district AS INTEGER) > 0 GROUP BY 1',
+      },
+    });
     // it binds (so the API lets it run) and fails in the engine: a runtime refusal, run once
-    expect(await waitForJob(world, op, res.json().id as string)).toMatchObject({ status: 'rejected', attempts: 1, reasons: [{ code: 'ERR_SQL_RUNTIME', layer: 'engine' }] });
+    expect(await waitForJob(world, op, res.json().id as string)).toMatchObject({
+      status: 'rejected',
+      attempts: 1,
+      reasons: [{ code: 'ERR_SQL_RUNTIME', layer: 'engine' }],
+    });
   });
 });

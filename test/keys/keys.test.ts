@@ -7,8 +7,14 @@ import { tmpDataDir } from '../helpers.ts';
 
 describe('loadKeyRing', () => {
   const dirs: Array<() => void> = [];
-  afterEach(() => { while (dirs.length) dirs.pop()!(); });
-  const fresh = () => { const t = tmpDataDir(); dirs.push(t.cleanup); return t.dir; };
+  afterEach(() => {
+    while (dirs.length) dirs.pop()!();
+  });
+  const fresh = () => {
+    const t = tmpDataDir();
+    dirs.push(t.cleanup);
+    return t.dir;
+  };
 
   it('creates the bureau key, issuer key and master key with mode 0600 on first start', async () => {
     const dir = fresh();
@@ -56,7 +62,9 @@ describe('KeySet rotation', () => {
       const keys = await loadKeyRing(t.dir);
       const { kty, crv, x } = keys.bureau.publicJwk;
       expect(keys.bureau.kid).toBe(await calculateJwkThumbprint({ kty, crv, x }));
-    } finally { t.cleanup(); }
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('retires the old key with mode 0600 files and refuses a concurrent rotation', async () => {
@@ -68,13 +76,16 @@ describe('KeySet rotation', () => {
       const retired = JSON.parse(fs.readFileSync(path.join(t.dir, 'keys', 'bureau-retired.json'), 'utf8'));
       expect(retired.keys).toEqual([expect.objectContaining({ kid: first, retiredAt: '2026-11-23T00:00:00.000Z' })]);
       expect(retired.keys[0]).not.toHaveProperty('d');
-      for (const f of ['bureau-ed25519.jwk', 'bureau-retired.json']) expect(fs.statSync(path.join(t.dir, 'keys', f)).mode & 0o777).toBe(0o600);
+      for (const f of ['bureau-ed25519.jwk', 'bureau-retired.json'])
+        expect(fs.statSync(path.join(t.dir, 'keys', f)).mode & 0o777).toBe(0o600);
       expect(bureauJwks(keys).keys.map((k) => k.kid)).toEqual([keys.bureau.kid, first]);
       expect(bureauJwks(keys).keys[1]).not.toHaveProperty('retiredAt');
       // the issuer key is a separate identity and did not rotate
       expect(keys.issuer.kid).not.toBe(first);
       fs.writeFileSync(path.join(t.dir, 'keys', 'bureau.rotate.lock'), '');
       expect(() => keys.sets.bureau.rotate()).toThrow(expect.objectContaining({ code: 'ERR_CONFLICT' }));
-    } finally { t.cleanup(); }
+    } finally {
+      t.cleanup();
+    }
   });
 });

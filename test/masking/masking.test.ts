@@ -14,8 +14,13 @@ const readTable = readRows;
 
 describe('resolveGrants', () => {
   it('applies default rules: quasi identifiers kept, birth dates generalized to the year', () => {
-    const [g] = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'birth_date'] }]);
-    expect(g!.columns).toEqual([{ column: 'district', rule: 'keep' }, { column: 'birth_date', rule: 'generalize:year' }]);
+    const [g] = resolveGrants(policies.catalog, policies.masking, [
+      { dataset: 'population', columns: ['district', 'birth_date'] },
+    ]);
+    expect(g!.columns).toEqual([
+      { column: 'district', rule: 'keep' },
+      { column: 'birth_date', rule: 'generalize:year' },
+    ]);
     expect(g!.privacyUnit).toBe('id_number');
   });
 
@@ -29,12 +34,20 @@ describe('resolveGrants', () => {
     } catch (err) {
       expect(err).toMatchObject({ code: 'ERR_COLUMN_NOT_GRANTABLE' });
       const fields = (err as { errors: { field: string }[] }).errors.map((e) => e.field);
-      expect(fields).toEqual(['/body/datasets/0/columns/0', '/body/datasets/0/columns/1', '/body/datasets/0/columns/2', '/body/datasets/0/masking/income', '/body/datasets/1/dataset']);
+      expect(fields).toEqual([
+        '/body/datasets/0/columns/0',
+        '/body/datasets/0/columns/1',
+        '/body/datasets/0/columns/2',
+        '/body/datasets/0/masking/income',
+        '/body/datasets/1/dataset',
+      ]);
     }
   });
 
   it('grants a direct identifier only in masked form', () => {
-    const [g] = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['phone'], masking: { phone: 'pseudonymize' } }]);
+    const [g] = resolveGrants(policies.catalog, policies.masking, [
+      { dataset: 'population', columns: ['phone'], masking: { phone: 'pseudonymize' } },
+    ]);
     expect(g!.columns).toEqual([{ column: 'phone', rule: 'pseudonymize' }]);
   });
 });
@@ -45,19 +58,33 @@ describe('buildSnapshot', () => {
   let raw: Row[];
   beforeAll(async () => {
     await seedDomain(t.dir, { rows: 3000, seed: 5 });
-    grants = resolveGrants(policies.catalog, policies.masking, [{
-      dataset: 'population',
-      columns: ['id_number', 'phone', 'name', 'address', 'district', 'birth_date', 'income'],
-      masking: { id_number: 'pseudonymize', phone: 'pseudonymize', name: 'pseudonymize', address: 'pseudonymize' },
-    }]);
+    grants = resolveGrants(policies.catalog, policies.masking, [
+      {
+        dataset: 'population',
+        columns: ['id_number', 'phone', 'name', 'address', 'district', 'birth_date', 'income'],
+        masking: { id_number: 'pseudonymize', phone: 'pseudonymize', name: 'pseudonymize', address: 'pseudonymize' },
+      },
+    ]);
     raw = await readTable(domainPath(t.dir), 'SELECT * FROM population');
   });
   afterAll(() => t.cleanup());
 
   it('holds no raw direct identifier in any cell', async () => {
-    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_scan', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 1) });
-    const cells = new Set((await readTable(snap.file, 'SELECT * FROM population')).flatMap((r) => Object.values(r).map(String)));
-    const leaks = raw.flatMap((r) => ['id_number', 'phone', 'name', 'address'].map((c) => String(r[c]))).filter((v) => cells.has(v));
+    const snap = await buildSnapshot({
+      dataDir: t.dir,
+      domainFile: domainPath(t.dir),
+      contractId: 'ctr_scan',
+      grants,
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: Buffer.alloc(32, 1),
+    });
+    const cells = new Set(
+      (await readTable(snap.file, 'SELECT * FROM population')).flatMap((r) => Object.values(r).map(String)),
+    );
+    const leaks = raw
+      .flatMap((r) => ['id_number', 'phone', 'name', 'address'].map((c) => String(r[c])))
+      .filter((v) => cells.has(v));
     expect(leaks).toEqual([]);
     expect(snap.tables.population!.rows).toBe(raw.length);
     expect(snap.hash).toBe(await fileSha256(snap.file));
@@ -66,8 +93,24 @@ describe('buildSnapshot', () => {
   it('pseudonyms are HMAC-SHA256 under the contract key: stable within a contract, unlinkable across', async () => {
     const k1 = Buffer.alloc(32, 2);
     const k2 = Buffer.alloc(32, 3);
-    const s1 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k1', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: k1 });
-    const s2 = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_k2', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: k2 });
+    const s1 = await buildSnapshot({
+      dataDir: t.dir,
+      domainFile: domainPath(t.dir),
+      contractId: 'ctr_k1',
+      grants,
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: k1,
+    });
+    const s2 = await buildSnapshot({
+      dataDir: t.dir,
+      domainFile: domainPath(t.dir),
+      contractId: 'ctr_k2',
+      grants,
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: k2,
+    });
     const first = String(raw[0]!.id_number);
     const expected = createHmac('sha256', k1).update(first).digest('hex').slice(0, 32);
     expect(pseudonym(k1, first)).toBe(expected);
@@ -78,18 +121,38 @@ describe('buildSnapshot', () => {
   });
 
   it('keeps only granted columns plus the privacy unit, with generalized dates', async () => {
-    const narrow = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'birth_date'] }]);
-    const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_narrow', grants: narrow, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 4) });
+    const narrow = resolveGrants(policies.catalog, policies.masking, [
+      { dataset: 'population', columns: ['district', 'birth_date'] },
+    ]);
+    const snap = await buildSnapshot({
+      dataDir: t.dir,
+      domainFile: domainPath(t.dir),
+      contractId: 'ctr_narrow',
+      grants: narrow,
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: Buffer.alloc(32, 4),
+    });
     const rows = await readTable(snap.file, 'SELECT * FROM population LIMIT 5');
     expect(Object.keys(rows[0]!)).toEqual(['district', 'birth_date', 'pds_unit']);
     expect(rows.every((r) => /^\d{4}$/.test(String(r.birth_date)))).toBe(true);
-    const tables = await readTable(snap.file, "SELECT table_name FROM duckdb_tables()");
+    const tables = await readTable(snap.file, 'SELECT table_name FROM duckdb_tables()');
     expect(tables.map((r) => r.table_name)).toEqual(['population']);
   });
 
   it('a failed build leaves no snapshot behind', async () => {
     const bad: DatasetGrant[] = [{ ...grants[0]!, dataset: 'no_such_table' }];
-    await expect(buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_fail', grants: bad, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 5) })).rejects.toThrow();
+    await expect(
+      buildSnapshot({
+        dataDir: t.dir,
+        domainFile: domainPath(t.dir),
+        contractId: 'ctr_fail',
+        grants: bad,
+        catalog: policies.catalog,
+        policyK: 10,
+        pseudonymKey: Buffer.alloc(32, 5),
+      }),
+    ).rejects.toThrow();
     const fs = await import('node:fs');
     expect(fs.readdirSync(path.join(t.dir, 'snapshots')).filter((f) => f.startsWith('ctr_fail'))).toEqual([]);
   });

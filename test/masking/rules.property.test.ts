@@ -3,7 +3,15 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotSelect, type DatasetGrant } from '../../src/masking/index.ts';
 import type { CatalogColumn } from '../../src/policies/index.ts';
-import { exec, openInstance, queryRows, withConnection, type DuckDBConnection, type DuckDBInstance, type JsonValue } from '../../src/store/index.ts';
+import {
+  exec,
+  openInstance,
+  queryRows,
+  withConnection,
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type JsonValue,
+} from '../../src/store/index.ts';
 
 /**
  * Property tests for every masking rule: random values go through the compiled SQL inside a real
@@ -13,7 +21,10 @@ import { exec, openInstance, queryRows, withConnection, type DuckDBConnection, t
 const KEY = Buffer.alloc(32, 7);
 const block = Buffer.alloc(64);
 KEY.copy(block);
-const pads = { ipad: Buffer.from(block.map((b) => b ^ 0x36)).toString('hex'), opad: Buffer.from(block.map((b) => b ^ 0x5c)).toString('hex') };
+const pads = {
+  ipad: Buffer.from(block.map((b) => b ^ 0x36)).toString('hex'),
+  opad: Buffer.from(block.map((b) => b ^ 0x5c)).toString('hex'),
+};
 const token = (v: string) => createHmac('sha256', KEY).update(v, 'utf8').digest('hex').slice(0, 32);
 
 let instance: DuckDBInstance;
@@ -23,16 +34,37 @@ beforeAll(async () => {
   conn = await instance.connect();
   await exec(conn, "ATTACH ':memory:' AS domain");
 });
-afterAll(() => { conn.closeSync(); instance.closeSync(); });
+afterAll(() => {
+  conn.closeSync();
+  instance.closeSync();
+});
 
 let run = 0;
 /** Loads `values` as column `v` (with unit `u`) and returns the masked column for each row, in order. */
-async function mask(type: string, rule: string, values: Array<JsonValue>, column: Partial<CatalogColumn> = {}, units?: string[]): Promise<JsonValue[]> {
+async function mask(
+  type: string,
+  rule: string,
+  values: Array<JsonValue>,
+  column: Partial<CatalogColumn> = {},
+  units?: string[],
+): Promise<JsonValue[]> {
   const table = `t${run++}`;
   await exec(conn, `CREATE TABLE domain.${table} (i INTEGER, u VARCHAR, v ${type})`);
-  const appender = values.map((v, i) => `(${i}, '${(units?.[i] ?? `u${i}`).replaceAll("'", "''")}', ${v === null ? 'NULL' : typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : String(v)}::${type})`);
+  const appender = values.map(
+    (v, i) =>
+      `(${i}, '${(units?.[i] ?? `u${i}`).replaceAll("'", "''")}', ${v === null ? 'NULL' : typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : String(v)}::${type})`,
+  );
   if (appender.length) await exec(conn, `INSERT INTO domain.${table} VALUES ${appender.join(', ')}`);
-  const grant: DatasetGrant = { dataset: table, provider: 'p', providerName: 'p', privacyUnit: 'u', columns: [{ column: 'i', rule: 'keep' }, { column: 'v', rule }] };
+  const grant: DatasetGrant = {
+    dataset: table,
+    provider: 'p',
+    providerName: 'p',
+    privacyUnit: 'u',
+    columns: [
+      { column: 'i', rule: 'keep' },
+      { column: 'v', rule },
+    ],
+  };
   const columns: Record<string, CatalogColumn> = {
     i: { type: 'INTEGER', classification: 'general-L1', role: 'other' },
     u: { type: 'VARCHAR', classification: 'general-L4', role: 'direct' },
@@ -45,101 +77,191 @@ async function mask(type: string, rule: string, values: Array<JsonValue>, column
   return rows.map((r) => r.v);
 }
 
-const dates = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2025-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
-const money = fc.double({ min: -1e7, max: 1e7, noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 100) / 100 || 0);
+const dates = fc
+  .date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2025-12-31T00:00:00Z'), noInvalidDate: true })
+  .map((d) => d.toISOString().slice(0, 10));
+const money = fc
+  .double({ min: -1e7, max: 1e7, noNaN: true, noDefaultInfinity: true })
+  .map((x) => Math.round(x * 100) / 100 || 0);
 const prop = { numRuns: 25 };
 
 describe('masking rules (property tests)', () => {
   it('keep returns the value; pseudonymize is HMAC-SHA256 under the contract key', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 20 }), async (vs) => {
-      expect(await mask('VARCHAR', 'keep', vs)).toEqual(vs);
-      expect(await mask('VARCHAR', 'pseudonymize', vs)).toEqual(vs.map(token));
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 20 }),
+        async (vs) => {
+          expect(await mask('VARCHAR', 'keep', vs)).toEqual(vs);
+          expect(await mask('VARCHAR', 'pseudonymize', vs)).toEqual(vs.map(token));
+        },
+      ),
+      prop,
+    );
   });
 
   it('generalize:year | quarter | month truncate a date', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(dates, { minLength: 1, maxLength: 20 }), async (ds) => {
-      expect(await mask('DATE', 'generalize:year', ds)).toEqual(ds.map((d) => d.slice(0, 4)));
-      expect(await mask('DATE', 'generalize:month', ds)).toEqual(ds.map((d) => d.slice(0, 7)));
-      expect(await mask('DATE', 'generalize:quarter', ds)).toEqual(ds.map((d) => `${d.slice(0, 4)}-Q${Math.ceil(Number(d.slice(5, 7)) / 3)}`));
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(fc.array(dates, { minLength: 1, maxLength: 20 }), async (ds) => {
+        expect(await mask('DATE', 'generalize:year', ds)).toEqual(ds.map((d) => d.slice(0, 4)));
+        expect(await mask('DATE', 'generalize:month', ds)).toEqual(ds.map((d) => d.slice(0, 7)));
+        expect(await mask('DATE', 'generalize:quarter', ds)).toEqual(
+          ds.map((d) => `${d.slice(0, 4)}-Q${Math.ceil(Number(d.slice(5, 7)) / 3)}`),
+        );
+      }),
+      prop,
+    );
   });
 
   it('generalize:age-band:W puts the age on the reference date in its band', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(dates, { minLength: 1, maxLength: 20 }), fc.constantFrom(5, 10, 20), async (ds, w) => {
-      const out = await mask('DATE', `generalize:age-band:${w}`, ds);
-      ds.forEach((d, i) => {
-        const [y, m, day] = d.split('-').map(Number) as [number, number, number];
-        const age = 2026 - y - (m * 100 + day > 101 ? 1 : 0);
-        const lo = Math.floor(age / w) * w;
-        expect(out[i]).toBe(`${lo}-${lo + w - 1}`);
-      });
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(fc.array(dates, { minLength: 1, maxLength: 20 }), fc.constantFrom(5, 10, 20), async (ds, w) => {
+        const out = await mask('DATE', `generalize:age-band:${w}`, ds);
+        ds.forEach((d, i) => {
+          const [y, m, day] = d.split('-').map(Number) as [number, number, number];
+          const age = 2026 - y - (m * 100 + day > 101 ? 1 : 0);
+          const lo = Math.floor(age / w) * w;
+          expect(out[i]).toBe(`${lo}-${lo + w - 1}`);
+        });
+      }),
+      prop,
+    );
   });
 
   it('generalize:range:W returns the range holding the value', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(money, { minLength: 1, maxLength: 20 }), fc.constantFrom(1000, 10000), async (xs, w) => {
-      const out = await mask('DOUBLE', `generalize:range:${w}`, xs);
-      xs.forEach((x, i) => {
-        const [lo, hi] = String(out[i]).slice(1, -1).split(',').map(Number) as [number, number];
-        expect(hi - lo).toBe(w);
-        expect(lo <= x && x < hi).toBe(true);
-      });
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(money, { minLength: 1, maxLength: 20 }),
+        fc.constantFrom(1000, 10000),
+        async (xs, w) => {
+          const out = await mask('DOUBLE', `generalize:range:${w}`, xs);
+          xs.forEach((x, i) => {
+            const [lo, hi] = String(out[i]).slice(1, -1).split(',').map(Number) as [number, number];
+            expect(hi - lo).toBe(w);
+            expect(lo <= x && x < hi).toBe(true);
+          });
+        },
+      ),
+      prop,
+    );
   });
 
   it('generalize:district keeps only the district of an address', async () => {
     const districts = ['云岩区', '南明区', '清镇市', '修文县', '观山湖区'];
-    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...districts), fc.boolean(), fc.integer({ min: 1, max: 999 })), { minLength: 1, maxLength: 20 }), async (parts) => {
-      const addresses = parts.map(([d, province, n]) => `${province ? '贵州省' : ''}贵阳市${d}丁路${n}号${n % 30}栋`);
-      expect(await mask('VARCHAR', 'generalize:district', addresses)).toEqual(parts.map(([d]) => d));
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom(...districts), fc.boolean(), fc.integer({ min: 1, max: 999 })), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        async (parts) => {
+          const addresses = parts.map(
+            ([d, province, n]) => `${province ? '贵州省' : ''}贵阳市${d}丁路${n}号${n % 30}栋`,
+          );
+          expect(await mask('VARCHAR', 'generalize:district', addresses)).toEqual(parts.map(([d]) => d));
+        },
+      ),
+      prop,
+    );
   });
 
   it('partial masks mobile numbers, cuts ID numbers to the division code, keeps a third of other text', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.stringMatching(/^1[3-9]\d{9}$/), { minLength: 1, maxLength: 20 }), async (phones) => {
-      expect(await mask('VARCHAR', 'partial', phones, { format: 'mobile' })).toEqual(phones.map((p) => `${p.slice(0, 3)}****${p.slice(-4)}`));
-    }), prop);
-    await fc.assert(fc.asyncProperty(fc.array(fc.stringMatching(/^\d{17}[\dX]$/), { minLength: 1, maxLength: 20 }), async (ids) => {
-      expect(await mask('VARCHAR', 'partial', ids, { format: 'id-number' })).toEqual(ids.map((id) => id.slice(0, 6)));
-    }), prop);
-    await fc.assert(fc.asyncProperty(fc.array(fc.string({ minLength: 1, maxLength: 30, unit: 'grapheme-ascii' }), { minLength: 1, maxLength: 20 }), async (names) => {
-      const out = await mask('VARCHAR', 'partial', names);
-      names.forEach((n, i) => {
-        const keep = Math.max(1, Math.floor(n.length / 3));
-        expect(out[i]).toBe(n.slice(0, keep) + '*'.repeat(n.length - keep));
-      });
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.stringMatching(/^1[3-9]\d{9}$/), { minLength: 1, maxLength: 20 }),
+        async (phones) => {
+          expect(await mask('VARCHAR', 'partial', phones, { format: 'mobile' })).toEqual(
+            phones.map((p) => `${p.slice(0, 3)}****${p.slice(-4)}`),
+          );
+        },
+      ),
+      prop,
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.stringMatching(/^\d{17}[\dX]$/), { minLength: 1, maxLength: 20 }), async (ids) => {
+        expect(await mask('VARCHAR', 'partial', ids, { format: 'id-number' })).toEqual(ids.map((id) => id.slice(0, 6)));
+      }),
+      prop,
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1, maxLength: 30, unit: 'grapheme-ascii' }), { minLength: 1, maxLength: 20 }),
+        async (names) => {
+          const out = await mask('VARCHAR', 'partial', names);
+          names.forEach((n, i) => {
+            const keep = Math.max(1, Math.floor(n.length / 3));
+            expect(out[i]).toBe(n.slice(0, keep) + '*'.repeat(n.length - keep));
+          });
+        },
+      ),
+      prop,
+    );
   });
 
   it('topcode and bottomcode cap values', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(money, { minLength: 1, maxLength: 20 }), money, async (xs, cap) => {
-      expect(await mask('DOUBLE', `topcode:${cap}`, xs)).toEqual(xs.map((x) => Math.min(x, cap)));
-      expect(await mask('DOUBLE', `bottomcode:${cap}`, xs)).toEqual(xs.map((x) => Math.max(x, cap)));
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(fc.array(money, { minLength: 1, maxLength: 20 }), money, async (xs, cap) => {
+        expect(await mask('DOUBLE', `topcode:${cap}`, xs)).toEqual(xs.map((x) => Math.min(x, cap)));
+        expect(await mask('DOUBLE', `bottomcode:${cap}`, xs)).toEqual(xs.map((x) => Math.max(x, cap)));
+      }),
+      prop,
+    );
   });
 
   it('noise:F stays within ±F and is the same for every row of one unit and column', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: 1, max: 1e6, noNaN: true }).map((x) => Math.round(x * 100) / 100), { minLength: 2, maxLength: 20 }), fc.constantFrom(0.01, 0.05, 0.2), async (xs, f) => {
-      const out = (await mask('DOUBLE', `noise:${f}`, xs)) as number[];
-      xs.forEach((x, i) => expect(Math.abs(out[i]! - x)).toBeLessThanOrEqual(f * x + 0.006));
-      // two rows of one unit get the same factor
-      const same = (await mask('DOUBLE', `noise:${f}`, [xs[0]!, xs[0]!], {}, ['p1', 'p1'])) as number[];
-      expect(same[0]).toBe(same[1]);
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.double({ min: 1, max: 1e6, noNaN: true }).map((x) => Math.round(x * 100) / 100),
+          { minLength: 2, maxLength: 20 },
+        ),
+        fc.constantFrom(0.01, 0.05, 0.2),
+        async (xs, f) => {
+          const out = (await mask('DOUBLE', `noise:${f}`, xs)) as number[];
+          xs.forEach((x, i) => expect(Math.abs(out[i]! - x)).toBeLessThanOrEqual(f * x + 0.006));
+          // two rows of one unit get the same factor
+          const same = (await mask('DOUBLE', `noise:${f}`, [xs[0]!, xs[0]!], {}, ['p1', 'p1'])) as number[];
+          expect(same[0]).toBe(same[1]);
+        },
+      ),
+      prop,
+    );
   });
 
   it('rare-to-other:K replaces categories with fewer than K units, by units not rows', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.constantFrom('p1', 'p2', 'p3', 'p4', 'p5', 'p6')), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 4 }), async (rows, k) => {
-      const out = await mask('VARCHAR', `rare-to-other:${k}`, rows.map(([c]) => c), {}, rows.map(([, u]) => u));
-      const units = new Map<string, Set<string>>();
-      for (const [c, u] of rows) units.set(c, (units.get(c) ?? new Set()).add(u));
-      rows.forEach(([c], i) => expect(out[i]).toBe(units.get(c)!.size < k ? '其他' : c));
-    }), prop);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.constantFrom('p1', 'p2', 'p3', 'p4', 'p5', 'p6')), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        async (rows, k) => {
+          const out = await mask(
+            'VARCHAR',
+            `rare-to-other:${k}`,
+            rows.map(([c]) => c),
+            {},
+            rows.map(([, u]) => u),
+          );
+          const units = new Map<string, Set<string>>();
+          for (const [c, u] of rows) units.set(c, (units.get(c) ?? new Set()).add(u));
+          rows.forEach(([c], i) => expect(out[i]).toBe(units.get(c)!.size < k ? '其他' : c));
+        },
+      ),
+      prop,
+    );
   });
 
   it('every rule keeps NULL as NULL', async () => {
-    for (const [type, rule] of [['VARCHAR', 'pseudonymize'], ['DATE', 'generalize:year'], ['DOUBLE', 'topcode:5'], ['DOUBLE', 'noise:0.1'], ['VARCHAR', 'partial'], ['VARCHAR', 'rare-to-other:2'], ['VARCHAR', 'generalize:district']] as const) {
+    for (const [type, rule] of [
+      ['VARCHAR', 'pseudonymize'],
+      ['DATE', 'generalize:year'],
+      ['DOUBLE', 'topcode:5'],
+      ['DOUBLE', 'noise:0.1'],
+      ['VARCHAR', 'partial'],
+      ['VARCHAR', 'rare-to-other:2'],
+      ['VARCHAR', 'generalize:district'],
+    ] as const) {
       expect(await mask(type, rule, [null]), rule).toEqual([null]);
     }
   });

@@ -22,8 +22,13 @@ describe('no raw identifier in any snapshot cell', () => {
   beforeAll(async () => {
     await seedDomain(t.dir, { rows: 3000, seed: 21 });
     for (const [dataset, ds] of Object.entries(catalog.datasets)) {
-      const identifiers = Object.keys(ds.columns).filter((c) => ['id_number', 'legal_rep_id_number', 'phone', 'name', 'uscc', 'employer_uscc', 'address', 'account'].includes(c));
-      for (const r of await rows(domainPath(t.dir), `SELECT ${identifiers.join(', ')} FROM ${dataset}`)) for (const v of Object.values(r)) raw.add(String(v));
+      const identifiers = Object.keys(ds.columns).filter((c) =>
+        ['id_number', 'legal_rep_id_number', 'phone', 'name', 'uscc', 'employer_uscc', 'address', 'account'].includes(
+          c,
+        ),
+      );
+      for (const r of await rows(domainPath(t.dir), `SELECT ${identifiers.join(', ')} FROM ${dataset}`))
+        for (const v of Object.values(r)) raw.add(String(v));
     }
   }, 60_000);
   afterAll(() => t.cleanup());
@@ -31,23 +36,45 @@ describe('no raw identifier in any snapshot cell', () => {
   /** Every masked rule the policy allows a direct-identifier column, concretely parameterized. */
   function maskedRules(dataset: string, column: string): string[] {
     const { allowed } = effectiveRules(masking, catalog, dataset, column);
-    const concrete: Record<string, string> = { generalize: 'generalize:district', 'generalize:district': 'generalize:district' };
+    const concrete: Record<string, string> = {
+      generalize: 'generalize:district',
+      'generalize:district': 'generalize:district',
+    };
     return allowed.filter((r) => r !== 'drop' && r !== 'keep').map((r) => concrete[r] ?? r);
   }
 
   it.each(Object.keys(catalog.datasets))('%s: every masked form of every direct identifier', async (dataset) => {
     const ds = catalog.datasets[dataset]!;
-    const direct = Object.entries(ds.columns).filter(([, c]) => c.role === 'direct').map(([n]) => n);
-    const others = Object.entries(ds.columns).filter(([n, c]) => c.role !== 'direct' && !c.negativeList && effectiveRules(masking, catalog, dataset, n).default !== 'drop').map(([n]) => n);
+    const direct = Object.entries(ds.columns)
+      .filter(([, c]) => c.role === 'direct')
+      .map(([n]) => n);
+    const others = Object.entries(ds.columns)
+      .filter(
+        ([n, c]) =>
+          c.role !== 'direct' && !c.negativeList && effectiveRules(masking, catalog, dataset, n).default !== 'drop',
+      )
+      .map(([n]) => n);
     const variants = Math.max(...direct.map((c) => maskedRules(dataset, c).length));
     for (let v = 0; v < variants; v++) {
       const request: DatasetRequest = { dataset, columns: [...direct, ...others], masking: {} };
       for (const c of direct) {
-        const options = maskedRules(dataset, c).filter((r) => !(r === 'generalize:district' && ds.columns[c]!.type !== 'VARCHAR') && !(r === 'generalize:district' && !c.includes('address')));
+        const options = maskedRules(dataset, c).filter(
+          (r) =>
+            !(r === 'generalize:district' && ds.columns[c]!.type !== 'VARCHAR') &&
+            !(r === 'generalize:district' && !c.includes('address')),
+        );
         request.masking![c] = options[v % options.length]!;
       }
       const grants = resolveGrants(catalog, masking, [request]);
-      const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: `ctr_scan_${dataset}_${v}`, grants, catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, v + 1) });
+      const snap = await buildSnapshot({
+        dataDir: t.dir,
+        domainFile: domainPath(t.dir),
+        contractId: `ctr_scan_${dataset}_${v}`,
+        grants,
+        catalog,
+        policyK: 10,
+        pseudonymKey: Buffer.alloc(32, v + 1),
+      });
       const cells = (await rows(snap.file, `SELECT * FROM ${dataset}`)).flatMap((r) => Object.values(r).map(String));
       expect(cells.length).toBeGreaterThan(0);
       const leaks = cells.filter((c) => raw.has(c));

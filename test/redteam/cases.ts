@@ -12,8 +12,18 @@ import type { SandboxLayer } from '../../src/sandbox/index.ts';
  */
 
 export type Category =
-  | 'file' | 'network' | 'settings' | 'introspection' | 'dynamic-sql' | 'ddl-dml' | 'multi-statement'
-  | 'obfuscation' | 'qualified-names' | 'resources' | 'individual-values' | 'small-cells';
+  | 'file'
+  | 'network'
+  | 'settings'
+  | 'introspection'
+  | 'dynamic-sql'
+  | 'ddl-dml'
+  | 'multi-statement'
+  | 'obfuscation'
+  | 'qualified-names'
+  | 'resources'
+  | 'individual-values'
+  | 'small-cells';
 
 export interface Attack {
   id: string;
@@ -47,11 +57,31 @@ const rows: Record<Category, Row[]> = {
     ['glob', C, "SELECT * FROM glob('/work/**')", ['analysis', 'engine', 'disclosure']],
     ['replacement-scan', C, "SELECT * FROM '/etc/passwd'", ['analysis', 'engine', 'disclosure']],
     ['replacement-scan-csv', A, "SELECT count(*) FROM 'domain.csv'", ['analysis', 'engine', 'disclosure']],
-    ['scan-in-cte', A, "WITH f AS (SELECT * FROM read_csv('/etc/passwd')) SELECT count(*) FROM f", ['analysis', 'engine', 'disclosure']],
-    ['scan-in-where', A, "SELECT count(*) FROM population WHERE EXISTS (SELECT 1 FROM read_text('/etc/passwd'))", ['analysis', 'engine', 'disclosure']],
-    ['scan-in-lateral', C, "SELECT * FROM population p, LATERAL (SELECT * FROM read_text('/etc/hosts')) t", ['analysis', 'engine', 'disclosure']],
+    [
+      'scan-in-cte',
+      A,
+      "WITH f AS (SELECT * FROM read_csv('/etc/passwd')) SELECT count(*) FROM f",
+      ['analysis', 'engine', 'disclosure'],
+    ],
+    [
+      'scan-in-where',
+      A,
+      "SELECT count(*) FROM population WHERE EXISTS (SELECT 1 FROM read_text('/etc/passwd'))",
+      ['analysis', 'engine', 'disclosure'],
+    ],
+    [
+      'scan-in-lateral',
+      C,
+      "SELECT * FROM population p, LATERAL (SELECT * FROM read_text('/etc/hosts')) t",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['copy-to', C, `COPY population TO '${CANARY}.csv'`, ['analysis', 'engine']],
-    ['copy-query-to', C, `COPY (SELECT * FROM population) TO '${CANARY}.parquet' (FORMAT parquet)`, ['analysis', 'engine']],
+    [
+      'copy-query-to',
+      C,
+      `COPY (SELECT * FROM population) TO '${CANARY}.parquet' (FORMAT parquet)`,
+      ['analysis', 'engine'],
+    ],
     ['export-database', C, `EXPORT DATABASE '${CANARY}-export'`, ['analysis', 'engine']],
     ['attach-file', C, `ATTACH '${CANARY}.duckdb' AS leak`, ['analysis', 'engine']],
     ['attach-domain', C, "ATTACH '../domain.duckdb' AS domain (READ_ONLY)", ['analysis', 'engine']],
@@ -59,9 +89,19 @@ const rows: Record<Category, Row[]> = {
   ],
   network: [
     ['http-csv', C, "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')", ['analysis', 'engine', 'disclosure']],
-    ['metadata-service', C, "SELECT * FROM read_text('http://169.254.169.254/latest/meta-data/')", ['analysis', 'engine', 'disclosure']],
+    [
+      'metadata-service',
+      C,
+      "SELECT * FROM read_text('http://169.254.169.254/latest/meta-data/')",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['s3-scan', C, "SELECT * FROM 's3://bucket/data.parquet'", ['analysis', 'engine', 'disclosure']],
-    ['https-parquet', A, "SELECT count(*) FROM read_parquet('https://example.com/x.parquet')", ['analysis', 'engine', 'disclosure']],
+    [
+      'https-parquet',
+      A,
+      "SELECT count(*) FROM read_parquet('https://example.com/x.parquet')",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['install-httpfs', C, 'INSTALL httpfs', ['analysis', 'engine']],
     ['load-httpfs', C, 'LOAD httpfs', ['analysis', 'engine']],
     ['force-install', C, "FORCE INSTALL httpfs FROM 'http://127.0.0.1:9'", ['analysis', 'engine']],
@@ -74,7 +114,12 @@ const rows: Record<Category, Row[]> = {
     ['reset-lock', C, 'RESET lock_configuration', ['analysis', 'engine']],
     ['pragma-threads', C, 'PRAGMA threads = 64', ['analysis', 'engine']],
     ['set-variable', C, "SET VARIABLE x = 'y'", ['analysis', 'engine']],
-    ['current-setting', A, "SELECT current_setting('temp_directory') AS t, count(*) FROM population", ['analysis', 'disclosure']],
+    [
+      'current-setting',
+      A,
+      "SELECT current_setting('temp_directory') AS t, count(*) FROM population",
+      ['analysis', 'disclosure'],
+    ],
     ['getenv', A, "SELECT getenv('PATH') AS p, count(*) FROM population", ['analysis', 'disclosure']],
     ['getvariable', A, "SELECT getvariable('x'), count(*) FROM population", ['analysis', 'disclosure']],
   ],
@@ -93,12 +138,22 @@ const rows: Record<Category, Row[]> = {
     ['summarize', C, 'SUMMARIZE population', ['analysis', 'disclosure']],
     ['call-settings', C, 'CALL duckdb_settings()', ['analysis', 'engine']],
     ['version', A, 'SELECT version() AS v, count(*) FROM population', ['analysis', 'disclosure']],
-    ['cte-shadow-scope', C, 'SELECT * FROM (WITH sqlite_master AS (SELECT 1) SELECT * FROM sqlite_master), sqlite_master', ['analysis', 'disclosure']],
+    [
+      'cte-shadow-scope',
+      C,
+      'SELECT * FROM (WITH sqlite_master AS (SELECT 1) SELECT * FROM sqlite_master), sqlite_master',
+      ['analysis', 'disclosure'],
+    ],
   ],
   'dynamic-sql': [
     ['query', A, "SELECT count(*) FROM query('SELECT * FROM population')", ['analysis', 'disclosure']],
     ['query-table', C, "SELECT * FROM query_table('population')", ['analysis', 'disclosure']],
-    ['query-file-read', C, "SELECT * FROM query('SELECT * FROM read_text(''/etc/passwd'')')", ['analysis', 'engine', 'disclosure']],
+    [
+      'query-file-read',
+      C,
+      "SELECT * FROM query('SELECT * FROM read_text(''/etc/passwd'')')",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['prepare-execute', C, 'PREPARE p AS SELECT 1', ['analysis', 'engine']],
     ['macro', C, 'CREATE MACRO leak(x) AS x', ['analysis', 'engine']],
   ],
@@ -118,7 +173,12 @@ const rows: Record<Category, Row[]> = {
   ],
   'multi-statement': [
     ['select-then-copy', C, `SELECT 1; COPY population TO '${CANARY}-multi.csv'`, ['analysis', 'engine']],
-    ['set-then-read', C, "SET enable_external_access = true; SELECT * FROM read_text('/etc/passwd')", ['analysis', 'engine']],
+    [
+      'set-then-read',
+      C,
+      "SET enable_external_access = true; SELECT * FROM read_text('/etc/passwd')",
+      ['analysis', 'engine'],
+    ],
     ['two-selects', A, 'SELECT count(*) FROM population; SELECT * FROM population', ['analysis', 'engine']],
     ['comment-hidden-second', C, 'SELECT 1 /* harmless */ ; DROP TABLE population', ['analysis', 'engine']],
     ['attach-then-select', C, `ATTACH '${CANARY}-2.duckdb' AS x; SELECT 1`, ['analysis', 'engine']],
@@ -127,9 +187,19 @@ const rows: Record<Category, Row[]> = {
     ['mixed-case', C, "SeLeCt * FrOm ReAd_CsV('/etc/passwd')", ['analysis', 'engine', 'disclosure']],
     ['quoted-function', C, 'SELECT * FROM "read_text"(\'/etc/passwd\')', ['analysis', 'engine', 'disclosure']],
     ['inline-comment', C, "SELECT * FROM read_text/* x */('/etc/passwd')", ['analysis', 'engine', 'disclosure']],
-    ['line-comment', C, "SELECT * -- FROM population\nFROM read_text('/etc/passwd')", ['analysis', 'engine', 'disclosure']],
+    [
+      'line-comment',
+      C,
+      "SELECT * -- FROM population\nFROM read_text('/etc/passwd')",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['concat-path', C, "SELECT * FROM read_text('/etc/' || 'passwd')", ['analysis', 'engine', 'disclosure']],
-    ['chr-path', C, "SELECT * FROM read_text(chr(47) || 'etc' || chr(47) || 'passwd')", ['analysis', 'engine', 'disclosure']],
+    [
+      'chr-path',
+      C,
+      "SELECT * FROM read_text(chr(47) || 'etc' || chr(47) || 'passwd')",
+      ['analysis', 'engine', 'disclosure'],
+    ],
     ['dollar-quoted', C, 'SELECT * FROM read_text($$/etc/passwd$$)', ['analysis', 'engine', 'disclosure']],
     ['fullwidth', C, "SELECT * FROM ｒｅａｄ_ｔｅｘｔ('/etc/passwd')", ['analysis', 'engine', 'disclosure']],
     ['homoglyph-table', A, 'SELECT count(*) FROM populatіon', ['analysis', 'engine', 'disclosure']],
@@ -137,25 +207,65 @@ const rows: Record<Category, Row[]> = {
     ['tabs-newlines', C, "SELECT\t*\nFROM\r\nread_text\n(\n'/etc/passwd'\n)", ['analysis', 'engine', 'disclosure']],
     ['reserved-prefix-alias', A, 'SELECT pds_unit, 100 AS __pds_units FROM population', ['analysis', 'disclosure']],
     ['struct-wrap', A, "SELECT {'u': pds_unit} AS s, count(*) FROM population GROUP BY 1", ['analysis', 'disclosure']],
-    ['cast-identifier', A, 'SELECT CAST(pds_unit AS BLOB) AS b, count(*) FROM population GROUP BY 1', ['analysis', 'disclosure']],
+    [
+      'cast-identifier',
+      A,
+      'SELECT CAST(pds_unit AS BLOB) AS b, count(*) FROM population GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
   ],
   'qualified-names': [
     ['catalog-qualified', A, 'SELECT count(*) FROM snapshot.main.population', ['analysis', 'disclosure']],
     ['system-catalog', C, 'SELECT * FROM system.main.duckdb_settings()', ['analysis', 'disclosure']],
     ['temp-schema', C, 'SELECT * FROM temp.main.x', ['analysis', 'engine', 'disclosure']],
     ['qualified-function', C, "SELECT * FROM main.read_text('/etc/passwd')", ['analysis', 'engine', 'disclosure']],
-    ['pg-catalog-function', A, "SELECT pg_catalog.current_setting('threads') AS t, count(*) FROM population", ['analysis', 'disclosure']],
+    [
+      'pg-catalog-function',
+      A,
+      "SELECT pg_catalog.current_setting('threads') AS t, count(*) FROM population",
+      ['analysis', 'disclosure'],
+    ],
     ['domain-catalog', A, 'SELECT count(*) FROM domain.population', ['analysis', 'engine', 'disclosure']],
   ],
   resources: [
-    ['cross-join-bomb', A, 'SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1', ['engine', 'process']],
-    ['recursive-cte', A, 'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t', ['engine', 'process']],
+    [
+      'cross-join-bomb',
+      A,
+      'SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1',
+      ['engine', 'process'],
+    ],
+    [
+      'recursive-cte',
+      A,
+      'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t',
+      ['engine', 'process'],
+    ],
     ['huge-range', A, 'SELECT count(*) FROM range(1000000000000)', ['analysis', 'engine', 'process']],
-    ['range-join', C, 'SELECT count(*) FROM range(100000000) a JOIN range(100000000) b ON a.range % 7 = b.range % 7', ['analysis', 'engine', 'process']],
-    ['repeat-memory', C, "SELECT length(string_agg(repeat('x', 1000000), '')) FROM range(100000)", ['analysis', 'engine', 'process']],
+    [
+      'range-join',
+      C,
+      'SELECT count(*) FROM range(100000000) a JOIN range(100000000) b ON a.range % 7 = b.range % 7',
+      ['analysis', 'engine', 'process'],
+    ],
+    [
+      'repeat-memory',
+      C,
+      "SELECT length(string_agg(repeat('x', 1000000), '')) FROM range(100000)",
+      ['analysis', 'engine', 'process'],
+    ],
     ['many-rows', C, 'SELECT * FROM population', ['engine', 'process', 'disclosure']],
-    ['wide-rows', C, "SELECT p.*, m.* FROM population p JOIN medical_visit m ON true", ['engine', 'process', 'disclosure']],
-    ['join-on-district', A, 'SELECT a.education, count(*) FROM population a JOIN population b ON a.district = b.district JOIN population c ON b.district = c.district GROUP BY 1', ['engine', 'process']],
+    [
+      'wide-rows',
+      C,
+      'SELECT p.*, m.* FROM population p JOIN medical_visit m ON true',
+      ['engine', 'process', 'disclosure'],
+    ],
+    [
+      'join-on-district',
+      A,
+      'SELECT a.education, count(*) FROM population a JOIN population b ON a.district = b.district JOIN population c ON b.district = c.district GROUP BY 1',
+      ['engine', 'process'],
+    ],
   ],
   'individual-values': [
     ['bare-rows', A, 'SELECT district, income FROM population', ['analysis', 'disclosure']],
@@ -163,51 +273,194 @@ const rows: Record<Category, Row[]> = {
     ['columns-star', A, 'SELECT max(COLUMNS(*)) FROM population', ['analysis', 'disclosure']],
     ['group-by-unit', A, 'SELECT pds_unit, count(*) FROM population GROUP BY 1', ['analysis', 'disclosure']],
     ['max-unit', A, 'SELECT district, max(pds_unit) FROM population GROUP BY 1', ['analysis', 'disclosure']],
-    ['string-agg', A, "SELECT district, string_agg(pds_unit, ',') FROM population GROUP BY 1", ['analysis', 'disclosure']],
+    [
+      'string-agg',
+      A,
+      "SELECT district, string_agg(pds_unit, ',') FROM population GROUP BY 1",
+      ['analysis', 'disclosure'],
+    ],
     ['list', A, 'SELECT district, list(income) FROM population GROUP BY 1', ['analysis', 'disclosure']],
     ['histogram', A, 'SELECT district, histogram(income) FROM population GROUP BY 1', ['analysis', 'disclosure']],
     ['arg-max', A, 'SELECT district, arg_max(pds_unit, income) FROM population GROUP BY 1', ['analysis', 'disclosure']],
     ['first', A, 'SELECT district, first(income) FROM population GROUP BY 1', ['analysis', 'disclosure']],
-    ['any-value-pseudonym', A, 'SELECT industry, any_value(legal_rep_id_number) FROM enterprise GROUP BY 1', ['analysis', 'disclosure']],
-    ['min-pseudonym', A, 'SELECT industry, min(legal_rep_id_number) FROM enterprise GROUP BY 1', ['analysis', 'disclosure']],
-    ['renamed-unit', A, 'SELECT u, count(*) FROM (SELECT pds_unit AS u FROM population) GROUP BY u', ['analysis', 'disclosure']],
-    ['star-rename', A, 'SELECT district, count(*) FROM (SELECT * RENAME (pds_unit AS district) FROM population) GROUP BY 1', ['analysis', 'disclosure']],
-    ['column-alias-list', A, 'SELECT d, count(*) FROM population AS p(a, b, d2, e, f, d) GROUP BY 1', ['analysis', 'disclosure']],
-    ['scalar-subquery-value', A, 'SELECT district, (SELECT max(income) FROM population WHERE income > 10000000) AS top, count(*) FROM population GROUP BY 1', ['analysis', 'disclosure']],
-    ['window-spread', A, 'SELECT t, count(*) FROM (SELECT max(income) OVER () AS t FROM population) GROUP BY t', ['analysis', 'disclosure']],
-    ['nested-aggregate', A, 'SELECT m, count(*) FROM (SELECT district, max(income) AS m FROM population GROUP BY district) GROUP BY m', ['analysis', 'disclosure']],
+    [
+      'any-value-pseudonym',
+      A,
+      'SELECT industry, any_value(legal_rep_id_number) FROM enterprise GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'min-pseudonym',
+      A,
+      'SELECT industry, min(legal_rep_id_number) FROM enterprise GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'renamed-unit',
+      A,
+      'SELECT u, count(*) FROM (SELECT pds_unit AS u FROM population) GROUP BY u',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'star-rename',
+      A,
+      'SELECT district, count(*) FROM (SELECT * RENAME (pds_unit AS district) FROM population) GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'column-alias-list',
+      A,
+      'SELECT d, count(*) FROM population AS p(a, b, d2, e, f, d) GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'scalar-subquery-value',
+      A,
+      'SELECT district, (SELECT max(income) FROM population WHERE income > 10000000) AS top, count(*) FROM population GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'window-spread',
+      A,
+      'SELECT t, count(*) FROM (SELECT max(income) OVER () AS t FROM population) GROUP BY t',
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'nested-aggregate',
+      A,
+      'SELECT m, count(*) FROM (SELECT district, max(income) AS m FROM population GROUP BY district) GROUP BY m',
+      ['analysis', 'disclosure'],
+    ],
   ],
   // no analysis can know how many people a group holds: these are held by disclosure control alone
   'small-cells': [
-    ['group-of-one', A, 'SELECT income, count(*) FROM population WHERE income > 0 GROUP BY income ORDER BY income DESC LIMIT 200', ['disclosure']],
-    ['targeted-max', A, "SELECT district, max(CASE WHEN income > 90000 AND education = '博士' THEN income END) AS m FROM population GROUP BY 1", ['disclosure']],
-    ['targeted-filter', A, "SELECT district, avg(income) FILTER (WHERE birth_date = '1950') AS a FROM population GROUP BY 1", ['disclosure']],
+    [
+      'group-of-one',
+      A,
+      'SELECT income, count(*) FROM population WHERE income > 0 GROUP BY income ORDER BY income DESC LIMIT 200',
+      ['disclosure'],
+    ],
+    [
+      'targeted-max',
+      A,
+      "SELECT district, max(CASE WHEN income > 90000 AND education = '博士' THEN income END) AS m FROM population GROUP BY 1",
+      ['disclosure'],
+    ],
+    [
+      'targeted-filter',
+      A,
+      "SELECT district, avg(income) FILTER (WHERE birth_date = '1950') AS a FROM population GROUP BY 1",
+      ['disclosure'],
+    ],
     ['rare-diagnosis', A, 'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL', ['disclosure']],
   ],
 };
 
 export const ATTACKS: Attack[] = Object.entries(rows).flatMap(([category, list]) =>
-  list.map(([id, mode, sql, stoppedBy]) => ({ id: `${category}/${id}`, category: category as Category, mode, sql, stoppedBy })));
+  list.map(([id, mode, sql, stoppedBy]) => ({
+    id: `${category}/${id}`,
+    category: category as Category,
+    mode,
+    sql,
+    stoppedBy,
+  })),
+);
 
 export const HONEST: HonestQuery[] = [
-  { id: 'count-by-district', mode: A, sql: 'SELECT district, count(*) AS people FROM population GROUP BY district ORDER BY people DESC' },
-  { id: 'mean-income', mode: A, sql: 'SELECT district, gender, avg(income) AS mean_income, median(income) AS median_income FROM population GROUP BY ALL' },
+  {
+    id: 'count-by-district',
+    mode: A,
+    sql: 'SELECT district, count(*) AS people FROM population GROUP BY district ORDER BY people DESC',
+  },
+  {
+    id: 'mean-income',
+    mode: A,
+    sql: 'SELECT district, gender, avg(income) AS mean_income, median(income) AS median_income FROM population GROUP BY ALL',
+  },
   { id: 'global', mode: A, sql: 'SELECT count(*) AS n, sum(income) AS total, stddev(income) AS sd FROM population' },
-  { id: 'filtered', mode: A, sql: "SELECT education, count(*) FROM population WHERE income > 1000 AND district IN ('云岩区', '南明区') GROUP BY 1" },
-  { id: 'having', mode: A, sql: 'SELECT district, education, count(*) AS n FROM population GROUP BY ALL HAVING count(*) >= 20 ORDER BY 1, 2' },
-  { id: 'case-bands', mode: A, sql: "SELECT CASE WHEN income < 3000 THEN 'low' WHEN income < 10000 THEN 'mid' ELSE 'high' END AS band, count(*) FROM population GROUP BY 1" },
-  { id: 'distinct-people', mode: A, sql: 'SELECT hospital, count(DISTINCT pds_unit) AS patients, count(*) AS visits FROM medical_visit GROUP BY hospital' },
-  { id: 'join', mode: A, sql: 'SELECT p.district, count(*) AS visits, avg(m.cost) AS mean_cost FROM medical_visit m JOIN population p ON p.pds_unit = m.pds_unit GROUP BY 1' },
-  { id: 'cte-filter', mode: A, sql: "WITH adults AS (SELECT * FROM population WHERE birth_date < '2005') SELECT district, count(*) FROM adults GROUP BY district" },
-  { id: 'per-person-then-distribution', mode: A, sql: 'WITH v AS (SELECT pds_unit, count(*) AS visits FROM medical_visit GROUP BY pds_unit) SELECT least(visits, 5) AS visits, count(*) AS people FROM v GROUP BY 1 ORDER BY 1' },
-  { id: 'semi-join-in', mode: A, sql: "SELECT district, count(*) FROM population WHERE pds_unit IN (SELECT pds_unit FROM medical_visit WHERE cost > 100) GROUP BY 1" },
-  { id: 'exists', mode: A, sql: 'SELECT education, count(*) FROM population p WHERE EXISTS (SELECT 1 FROM medical_visit m WHERE m.pds_unit = p.pds_unit) GROUP BY 1' },
-  { id: 'union-all', mode: A, sql: "SELECT 'population' AS source, count(*) AS n FROM population UNION ALL SELECT 'visits', count(*) FROM medical_visit" },
-  { id: 'share-window', mode: A, sql: 'SELECT district, count(*) AS n, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct FROM population GROUP BY district' },
-  { id: 'first-visit-window', mode: A, sql: 'SELECT hospital, count(*) FROM (SELECT hospital, row_number() OVER (PARTITION BY pds_unit ORDER BY visit_date) AS k FROM medical_visit) WHERE k = 1 GROUP BY hospital' },
-  { id: 'enterprise-capital', mode: A, sql: 'SELECT industry, count(*) AS firms, count(DISTINCT legal_rep_id_number) AS reps, avg(registered_capital) FROM enterprise GROUP BY 1' },
-  { id: 'union-in-from', mode: A, sql: 'SELECT district, count(*) FROM (SELECT district, pds_unit FROM population UNION ALL SELECT district, pds_unit FROM enterprise) GROUP BY district' },
-  { id: 'monthly-visits', mode: A, sql: 'SELECT visit_date AS month, count(*) AS visits, sum(cost) AS cost FROM medical_visit GROUP BY 1 ORDER BY 1' },
-  { id: 'custom-extract', mode: C, sql: 'SELECT district, education, income FROM population WHERE income > 50000 ORDER BY income DESC LIMIT 50' },
-  { id: 'custom-model', mode: C, sql: 'SELECT regr_slope(income, CAST(birth_date AS INTEGER)) AS slope, corr(income, CAST(birth_date AS INTEGER)) AS r FROM population WHERE birth_date < \'2005\'' },
+  {
+    id: 'filtered',
+    mode: A,
+    sql: "SELECT education, count(*) FROM population WHERE income > 1000 AND district IN ('云岩区', '南明区') GROUP BY 1",
+  },
+  {
+    id: 'having',
+    mode: A,
+    sql: 'SELECT district, education, count(*) AS n FROM population GROUP BY ALL HAVING count(*) >= 20 ORDER BY 1, 2',
+  },
+  {
+    id: 'case-bands',
+    mode: A,
+    sql: "SELECT CASE WHEN income < 3000 THEN 'low' WHEN income < 10000 THEN 'mid' ELSE 'high' END AS band, count(*) FROM population GROUP BY 1",
+  },
+  {
+    id: 'distinct-people',
+    mode: A,
+    sql: 'SELECT hospital, count(DISTINCT pds_unit) AS patients, count(*) AS visits FROM medical_visit GROUP BY hospital',
+  },
+  {
+    id: 'join',
+    mode: A,
+    sql: 'SELECT p.district, count(*) AS visits, avg(m.cost) AS mean_cost FROM medical_visit m JOIN population p ON p.pds_unit = m.pds_unit GROUP BY 1',
+  },
+  {
+    id: 'cte-filter',
+    mode: A,
+    sql: "WITH adults AS (SELECT * FROM population WHERE birth_date < '2005') SELECT district, count(*) FROM adults GROUP BY district",
+  },
+  {
+    id: 'per-person-then-distribution',
+    mode: A,
+    sql: 'WITH v AS (SELECT pds_unit, count(*) AS visits FROM medical_visit GROUP BY pds_unit) SELECT least(visits, 5) AS visits, count(*) AS people FROM v GROUP BY 1 ORDER BY 1',
+  },
+  {
+    id: 'semi-join-in',
+    mode: A,
+    sql: 'SELECT district, count(*) FROM population WHERE pds_unit IN (SELECT pds_unit FROM medical_visit WHERE cost > 100) GROUP BY 1',
+  },
+  {
+    id: 'exists',
+    mode: A,
+    sql: 'SELECT education, count(*) FROM population p WHERE EXISTS (SELECT 1 FROM medical_visit m WHERE m.pds_unit = p.pds_unit) GROUP BY 1',
+  },
+  {
+    id: 'union-all',
+    mode: A,
+    sql: "SELECT 'population' AS source, count(*) AS n FROM population UNION ALL SELECT 'visits', count(*) FROM medical_visit",
+  },
+  {
+    id: 'share-window',
+    mode: A,
+    sql: 'SELECT district, count(*) AS n, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct FROM population GROUP BY district',
+  },
+  {
+    id: 'first-visit-window',
+    mode: A,
+    sql: 'SELECT hospital, count(*) FROM (SELECT hospital, row_number() OVER (PARTITION BY pds_unit ORDER BY visit_date) AS k FROM medical_visit) WHERE k = 1 GROUP BY hospital',
+  },
+  {
+    id: 'enterprise-capital',
+    mode: A,
+    sql: 'SELECT industry, count(*) AS firms, count(DISTINCT legal_rep_id_number) AS reps, avg(registered_capital) FROM enterprise GROUP BY 1',
+  },
+  {
+    id: 'union-in-from',
+    mode: A,
+    sql: 'SELECT district, count(*) FROM (SELECT district, pds_unit FROM population UNION ALL SELECT district, pds_unit FROM enterprise) GROUP BY district',
+  },
+  {
+    id: 'monthly-visits',
+    mode: A,
+    sql: 'SELECT visit_date AS month, count(*) AS visits, sum(cost) AS cost FROM medical_visit GROUP BY 1 ORDER BY 1',
+  },
+  {
+    id: 'custom-extract',
+    mode: C,
+    sql: 'SELECT district, education, income FROM population WHERE income > 50000 ORDER BY income DESC LIMIT 50',
+  },
+  {
+    id: 'custom-model',
+    mode: C,
+    sql: "SELECT regr_slope(income, CAST(birth_date AS INTEGER)) AS slope, corr(income, CAST(birth_date AS INTEGER)) AS r FROM population WHERE birth_date < '2005'",
+  },
 ];

@@ -6,7 +6,16 @@ import { isPdsError } from '../../src/errors/index.ts';
 import { evaluateQuery, releaseTerms, type Evaluation } from '../../src/jobs/index.ts';
 import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { disposeRunners, functionAllowlist, SchemaBinder, SqlParser, sqlPolicy, warmRunners, type SandboxLayer, type SandboxLimits } from '../../src/sandbox/index.ts';
+import {
+  disposeRunners,
+  functionAllowlist,
+  SchemaBinder,
+  SqlParser,
+  sqlPolicy,
+  warmRunners,
+  type SandboxLayer,
+  type SandboxLimits,
+} from '../../src/sandbox/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 import { CANARY, type Attack } from './cases.ts';
 
@@ -19,7 +28,12 @@ import { CANARY, type Attack } from './cases.ts';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const LIMITS: SandboxLimits = {
-  threads: 1, memoryLimit: '256MB', tempDirectorySize: '64MB', timeoutMs: 1500, maxResultRows: 1000, maxResultBytes: 100_000,
+  threads: 1,
+  memoryLimit: '256MB',
+  tempDirectorySize: '64MB',
+  timeoutMs: 1500,
+  maxResultRows: 1000,
+  maxResultBytes: 100_000,
 };
 
 export interface Outcome {
@@ -42,33 +56,65 @@ export async function redTeam(): Promise<RedTeam> {
   const grants = resolveGrants(policies.catalog, policies.masking, [
     { dataset: 'population', columns: ['gender', 'birth_date', 'district', 'education', 'income'] },
     { dataset: 'medical_visit', columns: ['hospital', 'visit_date', 'icd10', 'cost'] },
-    { dataset: 'enterprise', columns: ['legal_rep_id_number', 'industry', 'registered_capital', 'district'], masking: { legal_rep_id_number: 'pseudonymize' } },
+    {
+      dataset: 'enterprise',
+      columns: ['legal_rep_id_number', 'industry', 'registered_capital', 'district'],
+      masking: { legal_rep_id_number: 'pseudonymize' },
+    },
   ]);
-  const snap = await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_redteam', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 5) });
+  const snap = await buildSnapshot({
+    dataDir: t.dir,
+    domainFile: domainPath(t.dir),
+    contractId: 'ctr_redteam',
+    grants,
+    catalog: policies.catalog,
+    policyK: 10,
+    pseudonymKey: Buffer.alloc(32, 5),
+  });
   const schema = await snapshotSchema(grants, policies.catalog);
   const policy = sqlPolicy(
     Object.fromEntries(Object.entries(snap.tables).map(([name, v]) => [name, v.columns])),
-    ['legal_rep_id_number'], PRIVACY_UNIT_COLUMN, functionAllowlist(policies.sqlAllowlist),
-    Object.entries(snap.tables).filter(([, v]) => v.units === v.rows).map(([name]) => name),
+    ['legal_rep_id_number'],
+    PRIVACY_UNIT_COLUMN,
+    functionAllowlist(policies.sqlAllowlist),
+    Object.entries(snap.tables)
+      .filter(([, v]) => v.units === v.rows)
+      .map(([name]) => name),
   );
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   warmRunners(2);
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
 
-  const attempt: RedTeam['attempt'] = (mode, sql, off = []) => evaluateQuery({ parser, binder }, {
-    sql, mode, policy, schema: { key: 'redteam', tables: schema }, maxSqlBytes: 65_536, dominanceN: policies.disclosure.dominance.n,
-    dataDir: t.dir, snapshotFile: path.basename(snap.file), tmpDir: path.join(t.dir, 'tmp'), limits: LIMITS, terms, layersOff: new Set(off),
-  });
+  const attempt: RedTeam['attempt'] = (mode, sql, off = []) =>
+    evaluateQuery(
+      { parser, binder },
+      {
+        sql,
+        mode,
+        policy,
+        schema: { key: 'redteam', tables: schema },
+        maxSqlBytes: 65_536,
+        dominanceN: policies.disclosure.dominance.n,
+        dataDir: t.dir,
+        snapshotFile: path.basename(snap.file),
+        tmpDir: path.join(t.dir, 'tmp'),
+        limits: LIMITS,
+        terms,
+        layersOff: new Set(off),
+      },
+    );
 
   async function outcome(a: Pick<Attack, 'mode' | 'sql' | 'category'>, off: SandboxLayer[] = []): Promise<Outcome> {
     try {
       const { decision: d } = await attempt(a.mode, a.sql, off);
-      if (d.decision === 'refused') return { stopped: true, layer: 'disclosure', detail: `refused: ${d.reasons.join('; ')}` };
+      if (d.decision === 'refused')
+        return { stopped: true, layer: 'disclosure', detail: `refused: ${d.reasons.join('; ')}` };
       if (d.decision === 'held') return { stopped: true, layer: 'disclosure', detail: 'held for review' };
       const suppressed = d.checks.find((c) => c.check === 'min-units')?.rowsSuppressed ?? 0;
       // a small-cell attack is stopped when the rows it aimed at were removed
-      if (a.category === 'small-cells' && suppressed > 0) return { stopped: true, layer: 'disclosure', detail: `${suppressed} row(s) suppressed` };
+      if (a.category === 'small-cells' && suppressed > 0)
+        return { stopped: true, layer: 'disclosure', detail: `${suppressed} row(s) suppressed` };
       return { stopped: false, detail: `released ${d.rows.length} row(s): ${JSON.stringify(d.rows.slice(0, 2))}` };
     } catch (err) {
       if (!isPdsError(err)) throw err;
@@ -78,7 +124,8 @@ export async function redTeam(): Promise<RedTeam> {
   }
 
   return {
-    attempt, outcome,
+    attempt,
+    outcome,
     close() {
       parser.dispose();
       binder.dispose();

@@ -13,7 +13,9 @@ import { redTeam, type RedTeam } from './harness.ts';
  */
 
 let rt: RedTeam;
-beforeAll(async () => { rt = await redTeam(); }, 120_000);
+beforeAll(async () => {
+  rt = await redTeam();
+}, 120_000);
 afterAll(() => rt.close());
 const attempt: RedTeam['attempt'] = (...args) => rt.attempt(...args);
 const outcome: RedTeam['outcome'] = (...args) => rt.outcome(...args);

@@ -29,35 +29,72 @@ describe('the HTML report in headless Chromium', () => {
   let token: string;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does), or set CHROMIUM_PATH`);
+    if (!fs.existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does), or set CHROMIUM_PATH`);
     world = await buildWorld();
     const contract = await approvedContract(world, 'org-a');
     const op = await world.token('operator', 'org-a');
-    for (const sql of ["SELECT * FROM read_csv('/etc/passwd')", 'SELECT count(*) FROM information_schema.tables', 'SELECT district, count(*) FROM population GROUP BY 1']) {
-      const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId: contract, sql } });
+    for (const sql of [
+      "SELECT * FROM read_csv('/etc/passwd')",
+      'SELECT count(*) FROM information_schema.tables',
+      'SELECT district, count(*) FROM population GROUP BY 1',
+    ]) {
+      const res = await world.server.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { authorization: `Bearer ${op}` },
+        payload: { contractId: contract, sql },
+      });
       await waitForJob(world, op, res.json().id as string);
     }
     // a dp contract that spent ε on one query, for the budget meter
-    const app = await world.server.inject({ method: 'POST', url: '/v1/applications', headers: { authorization: `Bearer ${op}` }, payload: { ...APPLICATION, mode: 'dp', scenario: { name: 'dp', purpose: 'dp' } } });
-    await world.server.inject({ method: 'POST', url: `/v1/applications/${String(app.json().id)}/reviews`, headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` }, payload: { dataset: 'population', decision: 'approve' } });
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { ...APPLICATION, mode: 'dp', scenario: { name: 'dp', purpose: 'dp' } },
+    });
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${String(app.json().id)}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+      payload: { dataset: 'population', decision: 'approve' },
+    });
     const dec = await world.server.inject({
-      method: 'POST', url: `/v1/applications/${String(app.json().id)}/decision`, headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+      method: 'POST',
+      url: `/v1/applications/${String(app.json().id)}/decision`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
       payload: { decision: 'approve', reason: 'ok', terms: { epsilon: 2, epsilonPerQuery: 1 } },
     });
     const dpContract = dec.json().contractId as string;
     const dpJob = await world.server.inject({
-      method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` },
-      payload: { contractId: dpContract, sql: 'SELECT district, count(*) AS people FROM population GROUP BY district', dp: { bounds: {} } },
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: {
+        contractId: dpContract,
+        sql: 'SELECT district, count(*) AS people FROM population GROUP BY district',
+        dp: { bounds: {} },
+      },
     });
     expect(await waitForJob(world, op, dpJob.json().id as string)).toMatchObject({ status: 'released' });
 
     token = await world.token('risk', 'org-bureau');
     const make = async (payload: object) => {
-      const made = await world.server.inject({ method: 'POST', url: '/v1/reports', headers: { authorization: `Bearer ${token}` }, payload });
+      const made = await world.server.inject({
+        method: 'POST',
+        url: '/v1/reports',
+        headers: { authorization: `Bearer ${token}` },
+        payload,
+      });
       expect(made.statusCode, made.body).toBe(201);
       return String(made.json().html);
     };
-    const [contractPage, operatorPage, dpPage] = [await make({ contractId: contract }), await make({ operatorOrg: 'org-a' }), await make({ contractId: dpContract })];
+    const [contractPage, operatorPage, dpPage] = [
+      await make({ contractId: contract }),
+      await make({ operatorOrg: 'org-a' }),
+      await make({ contractId: dpContract }),
+    ];
     const address = await world.server.listen({ port: 0, host: '127.0.0.1' });
     url = `${address}${contractPage}`;
     operatorUrl = `${address}${operatorPage}`;
@@ -65,7 +102,15 @@ describe('the HTML report in headless Chromium', () => {
     // the flags this machine's Chromium needs: no sandbox as root, no background network
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 180_000);
   afterAll(async () => {
@@ -73,12 +118,19 @@ describe('the HTML report in headless Chromium', () => {
     await world?.close();
   });
 
-  it('renders every chart with its marks drawn, under the page\'s own strict CSP, with nothing blocked', async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, extraHTTPHeaders: { authorization: `Bearer ${token}` } });
+  it("renders every chart with its marks drawn, under the page's own strict CSP, with nothing blocked", async () => {
+    const page = await browser.newPage({
+      viewport: { width: 1100, height: 900 },
+      extraHTTPHeaders: { authorization: `Bearer ${token}` },
+    });
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+    });
     page.on('pageerror', (e) => problems.push(e.message));
-    page.on('request', (r) => { if (r.url() !== url) problems.push(`fetched ${r.url()}`); });
+    page.on('request', (r) => {
+      if (r.url() !== url) problems.push(`fetched ${r.url()}`);
+    });
     const res = await page.goto(url);
     expect(res?.status()).toBe(200);
     expect(await page.title()).toContain('Risk assessment');
@@ -95,10 +147,13 @@ describe('the HTML report in headless Chromium', () => {
       expect(box, chart).not.toBeNull();
       expect(box!.width * box!.height, chart).toBeGreaterThan(10_000);
       const shot = await svg.screenshot();
-      for (const color of colors) expect(pixelsOf(shot, color), `${chart} has marks in ${color}`).toBeGreaterThan(least);
+      for (const color of colors)
+        expect(pixelsOf(shot, color), `${chart} has marks in ${color}`).toBeGreaterThan(least);
     }
     // no output was held: only its legend square is in the held colour, so the counting can tell
-    expect(pixelsOf(await page.locator('svg[data-chart="jobs-by-outcome"]').screenshot(), COLORS.held)).toBeLessThan(200);
+    expect(pixelsOf(await page.locator('svg[data-chart="jobs-by-outcome"]').screenshot(), COLORS.held)).toBeLessThan(
+      200,
+    );
     const badge = await page.locator('#rating').screenshot();
     expect(pixelsOf(badge, COLORS.held), 'two escape attempts rate the period medium').toBeGreaterThan(100);
 
@@ -110,8 +165,11 @@ describe('the HTML report in headless Chromium', () => {
     await page.close();
   });
 
-  it('an operator\'s page charts its contracts by rating; a dp contract\'s page fills the ε meter', async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, extraHTTPHeaders: { authorization: `Bearer ${token}` } });
+  it("an operator's page charts its contracts by rating; a dp contract's page fills the ε meter", async () => {
+    const page = await browser.newPage({
+      viewport: { width: 1100, height: 900 },
+      extraHTTPHeaders: { authorization: `Bearer ${token}` },
+    });
     expect((await page.goto(operatorUrl))?.status()).toBe(200);
     // the risky contract's bar in the medium colour (two escape attempts), the dp contract has none refused
     expect(pixelsOf(await page.locator('svg[data-chart="contracts"]').screenshot(), COLORS.held)).toBeGreaterThan(1000);

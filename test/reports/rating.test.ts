@@ -10,13 +10,24 @@ const t = policy.rating;
 function figures(over: Partial<Figures> = {}): Figures {
   return {
     jobs: { submitted: 0, run: 0, released: 0, held: 0, rejected: 0, failed: 0, cancelled: 0, unfinished: 0 },
-    submissionsRefused: [], refusals: [], escapeAttempts: 0, singlingOutAttempts: 0,
+    submissionsRefused: [],
+    refusals: [],
+    escapeAttempts: 0,
+    singlingOutAttempts: 0,
     outputs: { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] },
-    privacy: null, timeline: [], ...over,
+    privacy: null,
+    timeline: [],
+    ...over,
   };
 }
 
-const facts = (over: Partial<ContractFacts> = {}): ContractFacts => ({ snapshot: [], statusEvents: [], withdrawals: [], effectiveness: [], ...over });
+const facts = (over: Partial<ContractFacts> = {}): ContractFacts => ({
+  snapshot: [],
+  statusEvents: [],
+  withdrawals: [],
+  effectiveness: [],
+  ...over,
+});
 const quiet = figures();
 
 describe('rating rules', () => {
@@ -36,60 +47,168 @@ describe('rating rules', () => {
 
   it('singling-out attempts follow their own thresholds', () => {
     const at = (n: number) => rate({ f: figures({ singlingOutAttempts: n }), facts: facts(), prev: quiet, t }).level;
-    expect([at(t.singlingOutMedium - 1), at(t.singlingOutMedium), at(t.singlingOutHigh)]).toEqual(['low', 'medium', 'high']);
+    expect([at(t.singlingOutMedium - 1), at(t.singlingOutMedium), at(t.singlingOutHigh)]).toEqual([
+      'low',
+      'medium',
+      'high',
+    ]);
   });
 
   it('the refusal share counts only from enough jobs', () => {
     const jobs = (submitted: number, rejected: number) => figures({ jobs: { ...quiet.jobs, submitted, rejected } });
-    expect(rate({ f: jobs(t.refusalShareMinJobs - 1, t.refusalShareMinJobs - 1), facts: facts(), prev: quiet, t }).level).toBe('low');
+    expect(
+      rate({ f: jobs(t.refusalShareMinJobs - 1, t.refusalShareMinJobs - 1), facts: facts(), prev: quiet, t }).level,
+    ).toBe('low');
     const n = 100;
-    expect(rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium)), facts: facts(), prev: quiet, t }).findings.map((f) => f.rule)).toEqual(['refusal-share']);
-    expect(rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium) - 1), facts: facts(), prev: quiet, t }).level).toBe('low');
+    expect(
+      rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium)), facts: facts(), prev: quiet, t }).findings.map(
+        (f) => f.rule,
+      ),
+    ).toEqual(['refusal-share']);
+    expect(rate({ f: jobs(n, Math.ceil(n * t.refusalShareMedium) - 1), facts: facts(), prev: quiet, t }).level).toBe(
+      'low',
+    );
   });
 
   it('ε, snapshot risk, differencing, interruptions and effectiveness each set medium', () => {
     const cases: [string, Figures, ContractFacts][] = [
-      ['privacy-budget', figures({ privacy: { budget: 10, spentInPeriod: 2, spentToDate: 10 * t.epsilonShareMedium, share: t.epsilonShareMedium } }), facts()],
-      ['snapshot-risk', quiet, facts({ snapshot: [{ table: 'p', rows: 100, k: 1, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium + 0.01, prosecutorRisk: 1, averageRisk: 0.2 }] })],
-      ['differencing', figures({ outputs: { ...quiet.outputs, held: 1, heldBy: [{ check: 'differencing', count: 1 }] } }), facts()],
-      ['contract-interrupted', quiet, facts({ withdrawals: [{ dataset: 'population', at: 'x', reason: 'objection', by: 'p', reinstatedAt: null }] })],
-      ['contract-interrupted', quiet, facts({ statusEvents: [{ at: 'x', action: 'contract.suspended', actor: 'r', reason: 'check' }] })],
+      [
+        'privacy-budget',
+        figures({
+          privacy: {
+            budget: 10,
+            spentInPeriod: 2,
+            spentToDate: 10 * t.epsilonShareMedium,
+            share: t.epsilonShareMedium,
+          },
+        }),
+        facts(),
+      ],
+      [
+        'snapshot-risk',
+        quiet,
+        facts({
+          snapshot: [
+            {
+              table: 'p',
+              rows: 100,
+              k: 1,
+              policyK: 10,
+              shareBelowK: t.snapshotShareBelowKMedium + 0.01,
+              prosecutorRisk: 1,
+              averageRisk: 0.2,
+            },
+          ],
+        }),
+      ],
+      [
+        'differencing',
+        figures({ outputs: { ...quiet.outputs, held: 1, heldBy: [{ check: 'differencing', count: 1 }] } }),
+        facts(),
+      ],
+      [
+        'contract-interrupted',
+        quiet,
+        facts({ withdrawals: [{ dataset: 'population', at: 'x', reason: 'objection', by: 'p', reinstatedAt: null }] }),
+      ],
+      [
+        'contract-interrupted',
+        quiet,
+        facts({ statusEvents: [{ at: 'x', action: 'contract.suspended', actor: 'r', reason: 'check' }] }),
+      ],
       ['effectiveness', quiet, facts({ effectiveness: [{ year: 2026, passed: false, indicators: [] }] })],
     ];
     for (const [rule, f, x] of cases) {
       const r = rate({ f: f, facts: x, prev: quiet, t });
       expect(r.level, rule).toBe('medium');
-      expect(r.findings.map((y) => y.rule), rule).toEqual([rule]);
+      expect(
+        r.findings.map((y) => y.rule),
+        rule,
+      ).toEqual([rule]);
       expect(r.findings[0]!.recommendation.length, rule).toBeGreaterThan(20);
       expect(r.findings[0]!.basis, rule).toMatch(/seed|contract/);
     }
     // a resumption alone is not an interruption; a snapshot at the threshold is not above it
-    expect(rate({ f: quiet, facts: facts({ statusEvents: [{ at: 'x', action: 'contract.resumed', actor: 'b', reason: null }] }), prev: quiet, t }).level).toBe('low');
-    expect(rate({ f: quiet, facts: facts({ snapshot: [{ table: 'p', rows: 1, k: 10, policyK: 10, shareBelowK: t.snapshotShareBelowKMedium, prosecutorRisk: 0.1, averageRisk: 0.1 }] }), prev: quiet, t }).level).toBe('low');
+    expect(
+      rate({
+        f: quiet,
+        facts: facts({ statusEvents: [{ at: 'x', action: 'contract.resumed', actor: 'b', reason: null }] }),
+        prev: quiet,
+        t,
+      }).level,
+    ).toBe('low');
+    expect(
+      rate({
+        f: quiet,
+        facts: facts({
+          snapshot: [
+            {
+              table: 'p',
+              rows: 1,
+              k: 10,
+              policyK: 10,
+              shareBelowK: t.snapshotShareBelowKMedium,
+              prosecutorRisk: 0.1,
+              averageRisk: 0.1,
+            },
+          ],
+        }),
+        prev: quiet,
+        t,
+      }).level,
+    ).toBe('low');
   });
 
   it('an audit trail that does not verify rates any report high, naming the entry', () => {
-    const r = rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: false, entries: 40, firstBad: { seq: 17, reason: 'hash does not match the entry content' } } });
+    const r = rate({
+      f: quiet,
+      facts: facts(),
+      prev: quiet,
+      t,
+      audit: { ok: false, entries: 40, firstBad: { seq: 17, reason: 'hash does not match the entry content' } },
+    });
     expect(r.level).toBe('high');
-    expect(r.findings[0]).toMatchObject({ rule: 'audit-integrity', finding: expect.stringContaining('entry 17: hash does not match') });
+    expect(r.findings[0]).toMatchObject({
+      rule: 'audit-integrity',
+      finding: expect.stringContaining('entry 17: hash does not match'),
+    });
     expect(rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: true, entries: 40 } }).level).toBe('low');
   });
 
   it('the highest level wins and findings come highest first', () => {
-    const r = rate({ f: figures({ escapeAttempts: t.escapeAttemptsHigh, outputs: { ...quiet.outputs, heldBy: [{ check: 'differencing', count: 2 }] } }), facts: facts(), prev: quiet, t });
+    const r = rate({
+      f: figures({
+        escapeAttempts: t.escapeAttemptsHigh,
+        outputs: { ...quiet.outputs, heldBy: [{ check: 'differencing', count: 2 }] },
+      }),
+      facts: facts(),
+      prev: quiet,
+      t,
+    });
     expect(r.level).toBe('high');
-    expect(r.findings.map((f) => [f.rule, f.level])).toEqual([['escape-attempts', 'high'], ['differencing', 'medium']]);
+    expect(r.findings.map((f) => [f.rule, f.level])).toEqual([
+      ['escape-attempts', 'high'],
+      ['differencing', 'medium'],
+    ]);
   });
 });
 
 describe('refusal categories', () => {
   it('classes refusals by code and rule as workflow.yaml says', () => {
-    expect(categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'no-table-functions' }, policy)).toBe('escape');
+    expect(
+      categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'no-table-functions' }, policy),
+    ).toBe('escape');
     expect(categorize({ code: 'ERR_SANDBOX_DENIED', layer: 'engine' }, policy)).toBe('escape');
-    expect(categorize({ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }, policy)).toBe('singling-out');
-    expect(categorize({ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure', rule: 'identifier-scan' }, policy)).toBe('singling-out');
+    expect(
+      categorize({ code: 'ERR_SQL_SHAPE_NOT_ALLOWED', layer: 'analysis', rule: 'identifier-only-counted' }, policy),
+    ).toBe('singling-out');
+    expect(categorize({ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure', rule: 'identifier-scan' }, policy)).toBe(
+      'singling-out',
+    );
     expect(categorize({ code: 'ERR_LIMIT_EXCEEDED', layer: 'process' }, policy)).toBe('limit');
     expect(categorize({ code: 'ERR_SQL_SYNTAX', layer: 'analysis' }, policy)).toBe('error');
-    expect(categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'function-allowlist' }, policy)).toBe('other');
+    expect(
+      categorize({ code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', layer: 'analysis', rule: 'function-allowlist' }, policy),
+    ).toBe('other');
   });
 });

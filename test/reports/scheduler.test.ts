@@ -32,14 +32,30 @@ describe('report schedulers', () => {
 
   describe('BullMQ, against a real redis-server', () => {
     let redis: TestRedis;
-    beforeAll(async () => { redis = await startRedis(); }, 30_000);
+    beforeAll(async () => {
+      redis = await startRedis();
+    }, 30_000);
     afterAll(() => redis.stop());
 
     it('two API processes on one Redis share one job scheduler: each turn runs once, in one of them', async () => {
       const counts = [0, 0];
       const prefix = 'pds-sched-test';
-      const a = await startBullmqScheduler({ redisUrl: redis.url, prefix, everyMs: 1000, turn: async () => { counts[0]!++; } });
-      const b = await startBullmqScheduler({ redisUrl: redis.url, prefix, everyMs: 1000, turn: async () => { counts[1]!++; } });
+      const a = await startBullmqScheduler({
+        redisUrl: redis.url,
+        prefix,
+        everyMs: 1000,
+        turn: async () => {
+          counts[0]!++;
+        },
+      });
+      const b = await startBullmqScheduler({
+        redisUrl: redis.url,
+        prefix,
+        everyMs: 1000,
+        turn: async () => {
+          counts[1]!++;
+        },
+      });
       await sleep(5200);
       await a.stop();
       await b.stop();
@@ -59,7 +75,16 @@ describe('report schedulers', () => {
       let turns = 0;
       const errors: unknown[] = [];
       const started = Date.now();
-      const s = await startBullmqScheduler({ redisUrl: redis.url, prefix: 'pds-sched-away', everyMs: 500, retryMs: 300, turn: async () => { turns++; }, onError: (e) => errors.push(e) });
+      const s = await startBullmqScheduler({
+        redisUrl: redis.url,
+        prefix: 'pds-sched-away',
+        everyMs: 500,
+        retryMs: 300,
+        turn: async () => {
+          turns++;
+        },
+        onError: (e) => errors.push(e),
+      });
       expect(Date.now() - started).toBeLessThan(5000);
       await sleep(1000);
       expect(turns).toBe(0);

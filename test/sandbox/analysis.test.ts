@@ -10,7 +10,10 @@ const AGG = { dominanceN: 2 };
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const policy = sqlPolicy(
-  { people: ['district', 'income', 'pds_unit'], visits: ['hospital', 'cost', 'pds_unit'] }, [], 'pds_unit', functionAllowlist(policies.sqlAllowlist),
+  { people: ['district', 'income', 'pds_unit'], visits: ['hospital', 'cost', 'pds_unit'] },
+  [],
+  'pds_unit',
+  functionAllowlist(policies.sqlAllowlist),
 );
 
 /**
@@ -33,52 +36,96 @@ describe('the units rewrite', () => {
     conn = await instance.connect();
     await exec(conn, DATA);
   });
-  afterAll(() => { parser.dispose(); conn.closeSync(); instance.closeSync(); });
+  afterAll(() => {
+    parser.dispose();
+    conn.closeSync();
+    instance.closeSync();
+  });
 
   /** Runs the rewritten query; returns rows as objects, units under `units`. */
   async function units(sql: string): Promise<Record<string, unknown>[]> {
     const a = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
     const rows = await queryRows(conn, a.sql);
-    return rows.map((r) => { const { [UNITS_COLUMN]: u, ...rest } = r; return { ...rest, units: Number(u) }; });
+    return rows.map((r) => {
+      const { [UNITS_COLUMN]: u, ...rest } = r;
+      return { ...rest, units: Number(u) };
+    });
   }
 
   it('counts the distinct people behind each group, and keeps the query’s own columns first', async () => {
     expect(await units('SELECT district, count(*) AS n FROM people GROUP BY district ORDER BY district')).toEqual([
-      { district: 'A', n: 10, units: 10 }, { district: 'B', n: 2, units: 2 },
+      { district: 'A', n: 10, units: 10 },
+      { district: 'B', n: 2, units: 2 },
     ]);
   });
 
   it('counts only the people who gave a value to each aggregate: a targeted max counts one', async () => {
-    const rows = await units('SELECT district, count(*) AS n, max(CASE WHEN income > 500 THEN income END) AS top FROM people GROUP BY district ORDER BY district');
+    const rows = await units(
+      'SELECT district, count(*) AS n, max(CASE WHEN income > 500 THEN income END) AS top FROM people GROUP BY district ORDER BY district',
+    );
     expect(rows[0]).toMatchObject({ district: 'A', n: 10, top: 900, units: 1 });
     // no one in B gave a value: 0, so a NULL beside a suppressed row cannot tell them apart
     expect(rows[1]).toMatchObject({ district: 'B', top: null, units: 0 });
-    const filtered = await units("SELECT district, avg(income) FILTER (WHERE pds_unit = 'p1') AS a FROM people GROUP BY 1 ORDER BY 1");
+    const filtered = await units(
+      "SELECT district, avg(income) FILTER (WHERE pds_unit = 'p1') AS a FROM people GROUP BY 1 ORDER BY 1",
+    );
     expect(filtered[0]).toMatchObject({ a: 900, units: 1 });
   });
 
   it('takes the smallest count over the tables a join reads', async () => {
-    const rows = await units('SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1 ORDER BY 1');
-    expect(rows).toEqual([{ district: 'A', visits: 4, units: 2 }, { district: 'B', visits: 1, units: 1 }]);
+    const rows = await units(
+      'SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1 ORDER BY 1',
+    );
+    expect(rows).toEqual([
+      { district: 'A', visits: 4, units: 2 },
+      { district: 'B', visits: 1, units: 1 },
+    ]);
   });
 
   it('carries units through a per-person subquery, a CTE also used in IN, and a UNION ALL', async () => {
-    const perPerson = await units('WITH v AS (SELECT pds_unit, count(*) AS k FROM visits GROUP BY pds_unit) SELECT k, count(*) AS people FROM v GROUP BY k ORDER BY k');
-    expect(perPerson).toEqual([{ k: 1, people: 2, units: 2 }, { k: 3, people: 1, units: 1 }]);
-    const inAndFrom = await units('WITH v AS (SELECT pds_unit FROM visits) SELECT count(*) AS n FROM v WHERE pds_unit IN (SELECT * FROM v)');
+    const perPerson = await units(
+      'WITH v AS (SELECT pds_unit, count(*) AS k FROM visits GROUP BY pds_unit) SELECT k, count(*) AS people FROM v GROUP BY k ORDER BY k',
+    );
+    expect(perPerson).toEqual([
+      { k: 1, people: 2, units: 2 },
+      { k: 3, people: 1, units: 1 },
+    ]);
+    const inAndFrom = await units(
+      'WITH v AS (SELECT pds_unit FROM visits) SELECT count(*) AS n FROM v WHERE pds_unit IN (SELECT * FROM v)',
+    );
     expect(inAndFrom).toEqual([{ n: 5, units: 3 }]);
-    const union = await units('SELECT count(*) AS n FROM (SELECT pds_unit FROM people UNION ALL SELECT pds_unit FROM visits)');
+    const union = await units(
+      'SELECT count(*) AS n FROM (SELECT pds_unit FROM people UNION ALL SELECT pds_unit FROM visits)',
+    );
     // twelve people, three visitors: the smaller side decides
     expect(union).toEqual([{ n: 17, units: 3 }]);
   });
 
   it('counts without DISTINCT only where each person is on one row, with the same answers', async () => {
     const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
-    const single = await analyseQuery(parser, 'SELECT district, max(income) FROM people GROUP BY 1', 'aggregate', unique, AGG);
+    const single = await analyseQuery(
+      parser,
+      'SELECT district, max(income) FROM people GROUP BY 1',
+      'aggregate',
+      unique,
+      AGG,
+    );
     expect(single.sql).not.toContain('DISTINCT');
-    const joined = await analyseQuery(parser, 'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique, AGG);
+    const joined = await analyseQuery(
+      parser,
+      'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
+      'aggregate',
+      unique,
+      AGG,
+    );
     expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(2);
-    const semi = await analyseQuery(parser, 'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1', 'aggregate', unique, AGG);
+    const semi = await analyseQuery(
+      parser,
+      'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
+      'aggregate',
+      unique,
+      AGG,
+    );
     expect(semi.sql).not.toContain('DISTINCT');
     for (const sql of [
       'SELECT district, count(*) AS n, max(CASE WHEN income > 500 THEN income END) AS top FROM people GROUP BY district ORDER BY district',
@@ -92,39 +139,70 @@ describe('the units rewrite', () => {
   });
 
   it('gives every branch of an outer UNION ALL its own count', async () => {
-    expect(await units("SELECT 'people' AS t, count(*) AS n FROM people UNION ALL SELECT 'visits', count(*) FROM visits")).toEqual([
-      { t: 'people', n: 12, units: 12 }, { t: 'visits', n: 5, units: 3 },
+    expect(
+      await units("SELECT 'people' AS t, count(*) AS n FROM people UNION ALL SELECT 'visits', count(*) FROM visits"),
+    ).toEqual([
+      { t: 'people', n: 12, units: 12 },
+      { t: 'visits', n: 5, units: 3 },
     ]);
   });
 });
 
 describe('static analysis', () => {
   let parser: SqlParser;
-  beforeAll(async () => { parser = await SqlParser.create(); });
+  beforeAll(async () => {
+    parser = await SqlParser.create();
+  });
   afterAll(() => parser.dispose());
 
   it('names the rule, line and column of a refusal', async () => {
     const sql = "SELECT district,\n  getenv('HOME') FROM people GROUP BY 1";
     await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({
-      code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', extra: { rule: 'function-allowlist', line: 2, column: 3, position: sql.indexOf('getenv') },
+      code: 'ERR_SQL_FUNCTION_NOT_ALLOWED',
+      extra: { rule: 'function-allowlist', line: 2, column: 3, position: sql.indexOf('getenv') },
     });
   });
 
   it('resolves table names with SQL scoping: a CTE never hides a catalog view outside its scope', async () => {
-    await expect(analyseQuery(parser, 'SELECT * FROM (WITH duckdb_settings AS (SELECT 1) SELECT * FROM duckdb_settings), duckdb_settings', 'custom', policy))
-      .rejects.toMatchObject({ code: 'ERR_SQL_TABLE_NOT_ALLOWED', extra: { rule: 'table-in-snapshot' } });
+    await expect(
+      analyseQuery(
+        parser,
+        'SELECT * FROM (WITH duckdb_settings AS (SELECT 1) SELECT * FROM duckdb_settings), duckdb_settings',
+        'custom',
+        policy,
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_SQL_TABLE_NOT_ALLOWED', extra: { rule: 'table-in-snapshot' } });
     // a non-recursive CTE cannot see itself: the inner name is the catalog's
-    await expect(analyseQuery(parser, 'WITH sqlite_master AS (SELECT * FROM sqlite_master) SELECT * FROM sqlite_master', 'custom', policy))
-      .rejects.toMatchObject({ code: 'ERR_SQL_TABLE_NOT_ALLOWED' });
-    await expect(analyseQuery(parser, 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r', 'custom', policy)).resolves.toMatchObject({ mode: 'custom' });
+    await expect(
+      analyseQuery(
+        parser,
+        'WITH sqlite_master AS (SELECT * FROM sqlite_master) SELECT * FROM sqlite_master',
+        'custom',
+        policy,
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_SQL_TABLE_NOT_ALLOWED' });
+    await expect(
+      analyseQuery(
+        parser,
+        'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r',
+        'custom',
+        policy,
+      ),
+    ).resolves.toMatchObject({ mode: 'custom' });
   });
 
   it.each([
     ['SELECT max(pds_unit) FROM people', 'identifier-only-counted'],
     ["SELECT district, string_agg(district, ',') FROM people GROUP BY 1", 'individual-values'],
-    ['SELECT k, count(*) FROM (SELECT district, max(income) AS k FROM people GROUP BY district) GROUP BY k', 'units-traceable'],
+    [
+      'SELECT k, count(*) FROM (SELECT district, max(income) AS k FROM people GROUP BY district) GROUP BY k',
+      'units-traceable',
+    ],
     ['SELECT t, count(*) FROM (SELECT sum(income) OVER () AS t FROM people) GROUP BY t', 'units-traceable'],
-    ['SELECT district, (SELECT max(income) FROM people) AS m, count(*) FROM people GROUP BY 1', 'no-scalar-subquery-projection'],
+    [
+      'SELECT district, (SELECT max(income) FROM people) AS m, count(*) FROM people GROUP BY 1',
+      'no-scalar-subquery-projection',
+    ],
     ['SELECT district FROM people', 'aggregate-outer'],
     ['SELECT income AS __pds_units_x, count(*) FROM people GROUP BY 1', 'reserved-names'],
     ['SELECT count(*) FROM people WHERE income > $1', 'expression-kind'],
@@ -133,13 +211,30 @@ describe('static analysis', () => {
   });
 
   it('allows individual-value aggregates inside a per-person subquery and in custom mode', async () => {
-    await expect(analyseQuery(parser, 'SELECT h, count(*) FROM (SELECT pds_unit, first(hospital ORDER BY cost) AS h FROM visits GROUP BY pds_unit) GROUP BY h', 'aggregate', policy, AGG)).resolves.toBeTruthy();
-    const custom = await analyseQuery(parser, "SELECT district, string_agg(income::VARCHAR, ',') FROM people GROUP BY 1", 'custom', policy);
+    await expect(
+      analyseQuery(
+        parser,
+        'SELECT h, count(*) FROM (SELECT pds_unit, first(hospital ORDER BY cost) AS h FROM visits GROUP BY pds_unit) GROUP BY h',
+        'aggregate',
+        policy,
+        AGG,
+      ),
+    ).resolves.toBeTruthy();
+    const custom = await analyseQuery(
+      parser,
+      "SELECT district, string_agg(income::VARCHAR, ',') FROM people GROUP BY 1",
+      'custom',
+      policy,
+    );
     expect(custom.unitsColumn).toBeNull();
   });
 
   it('refuses a query longer than the limit', async () => {
-    await expect(analyseQuery(parser, `SELECT count(*) FROM people WHERE income IN (${'1,'.repeat(200)}1)`, 'aggregate', policy, { ...AGG, maxSqlBytes: 200 }))
-      .rejects.toMatchObject({ extra: { rule: 'sql-size' } });
+    await expect(
+      analyseQuery(parser, `SELECT count(*) FROM people WHERE income IN (${'1,'.repeat(200)}1)`, 'aggregate', policy, {
+        ...AGG,
+        maxSqlBytes: 200,
+      }),
+    ).rejects.toMatchObject({ extra: { rule: 'sql-size' } });
   });
 });

@@ -12,25 +12,43 @@ describe('a resource attack leaves the API and other jobs unaffected', () => {
   let world: TestWorld;
   const policies = tmpDataDir('pds-pol-');
   beforeAll(async () => {
-    for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies'))) fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies.dir, f));
+    for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, 'policies')))
+      fs.copyFileSync(path.join(PACKAGE_ROOT, 'policies', f), path.join(policies.dir, f));
     const sandbox = path.join(policies.dir, 'sandbox.yaml');
-    fs.writeFileSync(sandbox, fs.readFileSync(sandbox, 'utf8').replace('timeoutMs: 60000', 'timeoutMs: 2000').replace('memoryLimit: 1GB', 'memoryLimit: 256MB'));
+    fs.writeFileSync(
+      sandbox,
+      fs
+        .readFileSync(sandbox, 'utf8')
+        .replace('timeoutMs: 60000', 'timeoutMs: 2000')
+        .replace('memoryLimit: 1GB', 'memoryLimit: 256MB'),
+    );
     world = await buildWorld({ config: { policiesDir: policies.dir, executorConcurrency: 2 } });
     await world.server.listen({ port: 0, host: '127.0.0.1' });
   }, 60_000);
-  afterAll(async () => { await world.close(); policies.cleanup(); });
+  afterAll(async () => {
+    await world.close();
+    policies.cleanup();
+  });
 
   it('bombs end limit_exceeded; healthz answers meanwhile; an honest job is released', async () => {
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
     const base = `http://127.0.0.1:${(world.server.server.address() as { port: number }).port}`;
     const submit = async (sql: string) => {
-      const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' }, body: JSON.stringify({ contractId, sql }) });
+      const res = await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ contractId, sql }),
+      });
       expect(res.status, await res.clone().text()).toBe(202);
-      return (await res.json() as { id: string }).id;
+      return ((await res.json()) as { id: string }).id;
     };
-    const crossJoin = await submit('SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1');
-    const recursive = await submit('WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t');
+    const crossJoin = await submit(
+      'SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1',
+    );
+    const recursive = await submit(
+      'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t',
+    );
     const honest = await submit('SELECT district, count(*) AS n FROM population GROUP BY district');
 
     // the API answers quickly while both bombs run
@@ -56,16 +74,29 @@ describe('a resource attack leaves the API and other jobs unaffected', () => {
   }, 60_000);
 
   it('a custom-mode job runs and its output is held, never released at once', async () => {
-    const contractId = await approvedContract(world, 'org-c', { ...APPLICATION, mode: 'custom', scenario: { name: '自定义分析', purpose: '模型研发' } });
+    const contractId = await approvedContract(world, 'org-c', {
+      ...APPLICATION,
+      mode: 'custom',
+      scenario: { name: '自定义分析', purpose: '模型研发' },
+    });
     const op = await world.token('operator', 'org-c');
     const res = await world.server.inject({
-      method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` },
-      payload: { contractId, sql: 'SELECT district, income FROM population WHERE income > 20000 ORDER BY income DESC LIMIT 20' },
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: {
+        contractId,
+        sql: 'SELECT district, income FROM population WHERE income > 20000 ORDER BY income DESC LIMIT 20',
+      },
     });
     expect(res.statusCode, res.body).toBe(202);
     const job = await waitForJob(world, op, res.json().id as string);
     expect(job.status).toBe('held');
-    const data = await world.server.inject({ method: 'GET', url: `/v1/outputs/${String(job.outputId)}/data`, headers: { authorization: `Bearer ${op}` } });
+    const data = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${String(job.outputId)}/data`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(data.statusCode).not.toBe(200);
   }, 60_000);
 });

@@ -4,7 +4,14 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { analyseQuery, functionAllowlist, runInSandbox, SqlParser, sqlPolicy, type SandboxLimits } from '../../src/sandbox/index.ts';
+import {
+  analyseQuery,
+  functionAllowlist,
+  runInSandbox,
+  SqlParser,
+  sqlPolicy,
+  type SandboxLimits,
+} from '../../src/sandbox/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 /** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
@@ -12,12 +19,17 @@ const AGG = { dominanceN: 2 };
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const policy = sqlPolicy(
-  { population: ['district', 'gender', 'education', 'income', 'id_number', 'pds_unit'] }, ['id_number'], 'pds_unit', functionAllowlist(policies.sqlAllowlist),
+  { population: ['district', 'gender', 'education', 'income', 'id_number', 'pds_unit'] },
+  ['id_number'],
+  'pds_unit',
+  functionAllowlist(policies.sqlAllowlist),
 );
 
 describe('analyseQuery', () => {
   let parser: SqlParser;
-  beforeAll(async () => { parser = await SqlParser.create(); });
+  beforeAll(async () => {
+    parser = await SqlParser.create();
+  });
   afterAll(() => parser.dispose());
 
   it.each([
@@ -51,9 +63,12 @@ describe('analyseQuery', () => {
     ['SELECT district, income FROM population', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
     ['SELECT id_number, count(*) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
     ['SELECT district, min(id_number) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
-    ['SELECT district, string_agg(id_number, \',\') FROM population GROUP BY 1', 'ERR_SQL_FUNCTION_NOT_ALLOWED'],
+    ["SELECT district, string_agg(id_number, ',') FROM population GROUP BY 1", 'ERR_SQL_FUNCTION_NOT_ALLOWED'],
     ['SELECT district, list(income) FROM population GROUP BY 1', 'ERR_SQL_FUNCTION_NOT_ALLOWED'],
-    ['SELECT district, count(*) FROM population GROUP BY 1 INTERSECT SELECT district, count(*) FROM population GROUP BY 1', 'ERR_SQL_SHAPE_NOT_ALLOWED'],
+    [
+      'SELECT district, count(*) FROM population GROUP BY 1 INTERSECT SELECT district, count(*) FROM population GROUP BY 1',
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+    ],
     ['SELEC district FROM population', 'ERR_SQL_SYNTAX'],
     ['   ', 'ERR_SQL_SYNTAX'],
   ])('refuses %s with %s', async (sql, code) => {
@@ -63,7 +78,8 @@ describe('analyseQuery', () => {
   it('names the position of a refusal in the SQL', async () => {
     const sql = "SELECT district,\n  getenv('HOME') FROM population GROUP BY 1";
     await expect(analyseQuery(parser, sql, 'aggregate', policy, AGG)).rejects.toMatchObject({
-      code: 'ERR_SQL_FUNCTION_NOT_ALLOWED', extra: { position: sql.indexOf('getenv') },
+      code: 'ERR_SQL_FUNCTION_NOT_ALLOWED',
+      extra: { position: sql.indexOf('getenv') },
     });
   });
 });
@@ -73,12 +89,29 @@ describe('runInSandbox', () => {
   let snapshotFile: string;
   const limits: SandboxLimits = { ...policies.sandbox.limits, timeoutMs: 20_000 };
   const run = (sql: string, l: Partial<SandboxLimits> = {}) =>
-    runInSandbox({ snapshotFile, tempDir: path.join(t.dir, 'tmp', String(Math.random())), sql, limits: { ...limits, ...l } });
+    runInSandbox({
+      snapshotFile,
+      tempDir: path.join(t.dir, 'tmp', String(Math.random())),
+      sql,
+      limits: { ...limits, ...l },
+    });
 
   beforeAll(async () => {
     await seedDomain(t.dir, { rows: 2000, seed: 3 });
-    const grants = resolveGrants(policies.catalog, policies.masking, [{ dataset: 'population', columns: ['district', 'income'] }]);
-    snapshotFile = (await buildSnapshot({ dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_sbx', grants, catalog: policies.catalog, policyK: 10, pseudonymKey: Buffer.alloc(32, 9) })).file;
+    const grants = resolveGrants(policies.catalog, policies.masking, [
+      { dataset: 'population', columns: ['district', 'income'] },
+    ]);
+    snapshotFile = (
+      await buildSnapshot({
+        dataDir: t.dir,
+        domainFile: domainPath(t.dir),
+        contractId: 'ctr_sbx',
+        grants,
+        catalog: policies.catalog,
+        policyK: 10,
+        pseudonymKey: Buffer.alloc(32, 9),
+      })
+    ).file;
   });
   afterAll(() => t.cleanup());
 
@@ -103,16 +136,22 @@ describe('runInSandbox', () => {
 
   it('kills a query that passes its wall-clock limit', async () => {
     const started = Date.now();
-    await expect(run('SELECT count(*) FROM range(10000000000) a, range(10) b', { timeoutMs: 1500 })).rejects.toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' });
+    await expect(
+      run('SELECT count(*) FROM range(10000000000) a, range(10) b', { timeoutMs: 1500 }),
+    ).rejects.toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('ends a query that passes its memory limit with limit_exceeded', async () => {
-    await expect(run('SELECT list(i) FROM range(50000000) t(i)', { memoryLimit: '64MB', tempDirectorySize: '1MB' })).rejects.toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' });
+    await expect(
+      run('SELECT list(i) FROM range(50000000) t(i)', { memoryLimit: '64MB', tempDirectorySize: '1MB' }),
+    ).rejects.toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' });
   });
 
   it('stops at the result row cap', async () => {
-    await expect(run('SELECT * FROM range(1000)', { maxResultRows: 100 })).rejects.toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' });
+    await expect(run('SELECT * FROM range(1000)', { maxResultRows: 100 })).rejects.toMatchObject({
+      code: 'ERR_LIMIT_EXCEEDED',
+    });
   });
 
   it('never repeats a cell value in an error message', async () => {

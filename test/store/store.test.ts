@@ -4,7 +4,9 @@ import { tmpDataDir } from '../helpers.ts';
 
 describe('Store', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => { while (cleanups.length) await cleanups.pop()!(); });
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
   async function open(dir?: string) {
     const t = dir ? { dir, cleanup: () => undefined } : tmpDataDir();
     const store = await Store.open(t.dir);
@@ -39,21 +41,29 @@ describe('Store', () => {
 
   it('rolls a write back when its function throws', async () => {
     const { store } = await open();
-    await expect(store.write(async (tx) => {
-      await tx.run(`INSERT INTO jobs (id, contract_id, operator_org, submitted_by, sql, status, reasons, created_at) VALUES ('job_x', 'c', 'o', 's', 'q', 'queued', '[]', 'now')`);
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      store.write(async (tx) => {
+        await tx.run(
+          `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, sql, status, reasons, created_at) VALUES ('job_x', 'c', 'o', 's', 'q', 'queued', '[]', 'now')`,
+        );
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await store.all('SELECT * FROM jobs')).toEqual([]);
   });
 
   it('serializes concurrent writes so read-modify-write never interleaves', async () => {
     const { store } = await open();
     await store.write((tx) => tx.run('CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0)'));
-    await Promise.all(Array.from({ length: 20 }, () => store.write(async (tx) => {
-      const row = await tx.one<{ n: number }>('SELECT n FROM counter');
-      await new Promise((r) => setTimeout(r, 1));
-      await tx.run('UPDATE counter SET n = $1', [row!.n + 1]);
-    })));
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        store.write(async (tx) => {
+          const row = await tx.one<{ n: number }>('SELECT n FROM counter');
+          await new Promise((r) => setTimeout(r, 1));
+          await tx.run('UPDATE counter SET n = $1', [row!.n + 1]);
+        }),
+      ),
+    );
     expect((await store.one<{ n: number }>('SELECT n FROM counter'))!.n).toBe(20);
   });
 });

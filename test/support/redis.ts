@@ -34,28 +34,46 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-redis-'));
   let proc: ChildProcess | undefined;
-  const launch = () => new Promise<void>((resolve, reject) => {
-    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc = p;
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    p.once('error', (err) => { clearTimeout(timer); reject(new Error(`redis-server could not start (is it installed? .ci/run installs it): ${err.message}`)); });
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      proc = p;
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+      p.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server could not start (is it installed? .ci/run installs it): ${err.message}`));
+      });
+      p.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     });
-  });
-  const kill = () => new Promise<void>((resolve) => {
-    if (!proc || proc.exitCode !== null) { resolve(); return; }
-    proc.once('exit', () => resolve());
-    proc.kill('SIGKILL');
-  });
+  const kill = () =>
+    new Promise<void>((resolve) => {
+      if (!proc || proc.exitCode !== null) {
+        resolve();
+        return;
+      }
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
   await launch();
   return {
     url: new URL(`redis://127.0.0.1:${port}`),
     port,
     kill,
     start: launch,
-    async stop() { await kill(); fs.rmSync(dir, { recursive: true, force: true }); },
+    async stop() {
+      await kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

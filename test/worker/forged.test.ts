@@ -16,7 +16,9 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
  * refusal recorded, nothing released; a real `pds worker` runs jobs end to end beside it.
  */
 
-const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+const tsx = pathToFileURL(
+  path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
+).href;
 const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 const BUREAU = { sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] };
@@ -31,14 +33,29 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
   let real: ChildProcess | undefined;
 
   const post = (url: string, credential: string, payload: unknown) =>
-    world.server.inject({ method: 'POST', url, headers: { authorization: `Bearer ${credential}` }, payload: payload as object });
+    world.server.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${credential}` },
+      payload: payload as object,
+    });
   const submit = async (sql = QUICK) => {
-    const res = await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql } });
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql },
+    });
     expect(res.statusCode, res.body).toBe(202);
     return res.json().id as string;
   };
-  const refusals = async (jobId: string) => (await world.platform.store.all<{ actor: string; details: string }>(
-    "SELECT actor, details FROM audit_log WHERE action = 'worker.refused' AND object_id = $1 ORDER BY seq", [jobId])).map((r) => ({ actor: r.actor, ...JSON.parse(r.details) as object }));
+  const refusals = async (jobId: string) =>
+    (
+      await world.platform.store.all<{ actor: string; details: string }>(
+        "SELECT actor, details FROM audit_log WHERE action = 'worker.refused' AND object_id = $1 ORDER BY seq",
+        [jobId],
+      )
+    ).map((r) => ({ actor: r.actor, ...(JSON.parse(r.details) as object) }));
   const outputsOf = (jobId: string) => world.platform.store.all('SELECT id FROM outputs WHERE job_id = $1', [jobId]);
   const ticket = (jobId: string) => world.platform.workers.ticket(jobId); // what the queue carries
 
@@ -56,12 +73,18 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     await redis.stop();
   });
 
-  it('a claim without the job\'s ticket is refused and recorded', async () => {
+  it("a claim without the job's ticket is refused and recorded", async () => {
     const id = await submit();
     const res = await post('/v1/worker/claims', forged, { jobId: id, ticket: 'A'.repeat(43) });
     expect(res.statusCode, res.body).toBe(403);
     expect(res.json().code).toBe('ERR_WORKER_CLAIM_REFUSED');
-    expect(await refusals(id)).toEqual([expect.objectContaining({ code: 'ERR_WORKER_CLAIM_REFUSED', request: 'claim', actor: expect.stringMatching(/^wrk_/) })]);
+    expect(await refusals(id)).toEqual([
+      expect.objectContaining({
+        code: 'ERR_WORKER_CLAIM_REFUSED',
+        request: 'claim',
+        actor: expect.stringMatching(/^wrk_/),
+      }),
+    ]);
     const job = await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
     expect(job!.status).toBe('queued');
   });
@@ -74,14 +97,30 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     expect(Object.keys(spec).sort()).toEqual(['attempt', 'jobId', 'lease', 'limits', 'snapshot', 'sql']);
     // the attack of the issue: an invented units column and invented rows
     const res = await post('/v1/worker/outcomes', forged, {
-      jobId: id, attempt: spec.attempt,
-      outcome: { ok: true, columns: [{ name: 'district', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: 'pds_units_forged', type: 'BIGINT' }], rows: [['FORGED-BY-WORKER', 12345, 99999]], elapsedMs: 1 },
+      jobId: id,
+      attempt: spec.attempt,
+      outcome: {
+        ok: true,
+        columns: [
+          { name: 'district', type: 'VARCHAR' },
+          { name: 'n', type: 'BIGINT' },
+          { name: 'pds_units_forged', type: 'BIGINT' },
+        ],
+        rows: [['FORGED-BY-WORKER', 12345, 99999]],
+        elapsedMs: 1,
+      },
     });
     expect(res.statusCode, res.body).toBe(422);
     expect(res.json().code).toBe('ERR_WORKER_OUTCOME_INVALID');
-    expect(await waitForJob(world, op, id)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_WORKER_OUTCOME_INVALID' }], outputId: null });
+    expect(await waitForJob(world, op, id)).toMatchObject({
+      status: 'failed',
+      reasons: [{ code: 'ERR_WORKER_OUTCOME_INVALID' }],
+      outputId: null,
+    });
     expect(await outputsOf(id)).toHaveLength(0);
-    expect(await refusals(id)).toEqual([expect.objectContaining({ code: 'ERR_WORKER_OUTCOME_INVALID', request: 'outcome' })]);
+    expect(await refusals(id)).toEqual([
+      expect.objectContaining({ code: 'ERR_WORKER_OUTCOME_INVALID', request: 'outcome' }),
+    ]);
   });
 
   it('an outcome that brings its own analysis or dp plan is off the protocol: refused, recorded, the run fails', async () => {
@@ -90,11 +129,20 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
       { dp: { measures: [], sumColumns: [], keyColumns: [0], outputColumns: ['district'], maxGroupsPerUnit: 1 } },
     ]) {
       const id = await submit();
-      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as { attempt: number };
-      const res = await post('/v1/worker/outcomes', forged, { jobId: id, attempt: spec.attempt, outcome: { ok: true, columns: [], rows: [], elapsedMs: 1, ...extra } });
+      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
+        attempt: number;
+      };
+      const res = await post('/v1/worker/outcomes', forged, {
+        jobId: id,
+        attempt: spec.attempt,
+        outcome: { ok: true, columns: [], rows: [], elapsedMs: 1, ...extra },
+      });
       expect(res.statusCode, res.body).toBe(422);
       expect(res.json().code).toBe('ERR_WORKER_OUTCOME_INVALID');
-      expect(await waitForJob(world, op, id)).toMatchObject({ status: 'failed', reasons: [{ code: 'ERR_WORKER_OUTCOME_INVALID' }] });
+      expect(await waitForJob(world, op, id)).toMatchObject({
+        status: 'failed',
+        reasons: [{ code: 'ERR_WORKER_OUTCOME_INVALID' }],
+      });
       expect(await outputsOf(id)).toHaveLength(0);
       expect(await refusals(id)).toHaveLength(1);
     }
@@ -107,10 +155,16 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     ];
     for (const make of cases) {
       const id = await submit();
-      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as { attempt: number };
+      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
+        attempt: number;
+      };
       const run = await world.platform.store.one<{ plan: string }>('SELECT plan FROM job_runs WHERE job_id = $1', [id]);
       const expected = (JSON.parse(run!.plan) as { expected: unknown[] }).expected;
-      const res = await post('/v1/worker/outcomes', forged, { jobId: id, attempt: spec.attempt, outcome: make(expected) });
+      const res = await post('/v1/worker/outcomes', forged, {
+        jobId: id,
+        attempt: spec.attempt,
+        outcome: make(expected),
+      });
       expect(res.statusCode, res.body).toBe(422);
       expect(await waitForJob(world, op, id)).toMatchObject({ status: 'failed' });
       expect(await outputsOf(id)).toHaveLength(0);
@@ -119,25 +173,45 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
 
   it('another worker cannot take a leased run, nor report or renew it; after the lease expires the job runs again and the old holder is refused', async () => {
     const id = await submit();
-    const first = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as { attempt: number };
+    const first = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
+      attempt: number;
+    };
     const steal = await post('/v1/worker/claims', other, { jobId: id, ticket: ticket(id) });
     expect(steal.statusCode, steal.body).toBe(409);
     expect(steal.json().code).toBe('ERR_WORKER_LEASE_HELD');
-    const report = await post('/v1/worker/outcomes', other, { jobId: id, attempt: first.attempt, outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'x' } } });
+    const report = await post('/v1/worker/outcomes', other, {
+      jobId: id,
+      attempt: first.attempt,
+      outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'x' } },
+    });
     expect(report.json().code).toBe('ERR_WORKER_NOT_LEASE_HOLDER');
     const renew = await post('/v1/worker/leases', other, { jobId: id, attempt: first.attempt });
     expect(renew.json().code).toBe('ERR_WORKER_NOT_LEASE_HOLDER');
-    expect((await refusals(id)).map((r) => (r as unknown as { code: string }).code)).toEqual(['ERR_WORKER_LEASE_HELD', 'ERR_WORKER_NOT_LEASE_HOLDER', 'ERR_WORKER_NOT_LEASE_HOLDER']);
+    expect((await refusals(id)).map((r) => (r as unknown as { code: string }).code)).toEqual([
+      'ERR_WORKER_LEASE_HELD',
+      'ERR_WORKER_NOT_LEASE_HOLDER',
+      'ERR_WORKER_NOT_LEASE_HOLDER',
+    ]);
     // the holder renews while it runs; once it stops renewing, the lease runs out
     expect((await post('/v1/worker/leases', forged, { jobId: id, attempt: first.attempt })).statusCode).toBe(200);
     await new Promise((r) => setTimeout(r, 1700));
     const second = await post('/v1/worker/claims', other, { jobId: id, ticket: ticket(id) });
     expect(second.statusCode, second.body).toBe(200);
     expect(second.json().attempt).toBe(first.attempt + 1);
-    const late = await post('/v1/worker/outcomes', forged, { jobId: id, attempt: first.attempt, outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'late' } } });
+    const late = await post('/v1/worker/outcomes', forged, {
+      jobId: id,
+      attempt: first.attempt,
+      outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'late' } },
+    });
     expect(late.json().code).toBe('ERR_WORKER_NOT_LEASE_HOLDER');
-    expect(await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id])).toMatchObject({ status: 'running' });
-    await post('/v1/worker/outcomes', other, { jobId: id, attempt: second.json().attempt, outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'runtime' } } });
+    expect(
+      await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]),
+    ).toMatchObject({ status: 'running' });
+    await post('/v1/worker/outcomes', other, {
+      jobId: id,
+      attempt: second.json().attempt,
+      outcome: { ok: false, error: { code: 'ERR_SQL_RUNTIME', message: 'runtime' } },
+    });
     expect(await waitForJob(world, op, id)).toMatchObject({ status: 'rejected', attempts: 2 });
   });
 
@@ -145,22 +219,42 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     const { worker, credential } = await world.platform.workers.register(BUREAU, { name: 'to revoke' });
     const id = await submit();
     const bureau = await world.token('bureau', 'org-bureau');
-    const rotated = await world.server.inject({ method: 'POST', url: `/v1/workers/${worker.id}/rotate`, headers: { authorization: `Bearer ${bureau}` }, payload: {} });
+    const rotated = await world.server.inject({
+      method: 'POST',
+      url: `/v1/workers/${worker.id}/rotate`,
+      headers: { authorization: `Bearer ${bureau}` },
+      payload: {},
+    });
     expect(rotated.statusCode, rotated.body).toBe(200);
-    expect((await post('/v1/worker/claims', credential, { jobId: id, ticket: ticket(id) })).json().code).toBe('ERR_WORKER_REVOKED');
+    expect((await post('/v1/worker/claims', credential, { jobId: id, ticket: ticket(id) })).json().code).toBe(
+      'ERR_WORKER_REVOKED',
+    );
     const fresh = rotated.json().credential as string;
-    await world.server.inject({ method: 'POST', url: `/v1/workers/${worker.id}/revoke`, headers: { authorization: `Bearer ${bureau}` }, payload: { reason: 'credential leaked' } });
-    expect((await post('/v1/worker/claims', fresh, { jobId: id, ticket: ticket(id) })).json().code).toBe('ERR_WORKER_REVOKED');
-    const list = (await world.server.inject({ method: 'GET', url: '/v1/workers', headers: { authorization: `Bearer ${bureau}` } })).json() as { id: string; status: string }[];
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/workers/${worker.id}/revoke`,
+      headers: { authorization: `Bearer ${bureau}` },
+      payload: { reason: 'credential leaked' },
+    });
+    expect((await post('/v1/worker/claims', fresh, { jobId: id, ticket: ticket(id) })).json().code).toBe(
+      'ERR_WORKER_REVOKED',
+    );
+    const list = (
+      await world.server.inject({ method: 'GET', url: '/v1/workers', headers: { authorization: `Bearer ${bureau}` } })
+    ).json() as { id: string; status: string }[];
     expect(list.find((w) => w.id === worker.id)).toMatchObject({ status: 'revoked' });
     const asWorker = await issueToken(world.platform.keys, { sub: 'x', org: 'org-a', roles: ['worker' as never] });
-    expect((await post('/v1/worker/claims', asWorker, { jobId: id, ticket: ticket(id) })).json().code).toBe('ERR_AUTH_INVALID_TOKEN');
+    expect((await post('/v1/worker/claims', asWorker, { jobId: id, ticket: ticket(id) })).json().code).toBe(
+      'ERR_AUTH_INVALID_TOKEN',
+    );
     const asBureau = await post('/v1/worker/claims', bureau, { jobId: id, ticket: ticket(id) });
     expect(asBureau.json().code).toBe('ERR_AUTH_FORBIDDEN');
   });
 
-  it('a worker credential gets 403 on every route that is not the worker\'s (walked from the OpenAPI document)', async () => {
-    const doc = (await world.server.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>> };
+  it("a worker credential gets 403 on every route that is not the worker's (walked from the OpenAPI document)", async () => {
+    const doc = (await world.server.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>>;
+    };
     const publicPaths = ['/healthz', '/.well-known/jwks.json', '/openapi.json'];
     let walked = 0;
     for (const [route, methods] of Object.entries(doc.paths)) {
@@ -168,7 +262,12 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
       for (const method of Object.keys(methods)) {
         if (route.startsWith('/v1/worker/')) continue;
         const url = route.replace(/\{[^}]+\}/g, (m) => (m.includes('id') ? 'ctr_0000000000000000' : 'x'));
-        const res = await world.server.inject({ method: method.toUpperCase() as 'GET', url, headers: { authorization: `Bearer ${forged}` }, payload: method === 'get' ? undefined : {} });
+        const res = await world.server.inject({
+          method: method.toUpperCase() as 'GET',
+          url,
+          headers: { authorization: `Bearer ${forged}` },
+          payload: method === 'get' ? undefined : {},
+        });
         expect(res.statusCode, `${method.toUpperCase()} ${route}: ${res.body}`).toBe(403);
         expect(res.json().code).toBe('ERR_AUTH_FORBIDDEN');
         walked++;
@@ -179,21 +278,36 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
 
   it('a real pds worker runs jobs end to end beside the forged one; the manifest and the trail name it', async () => {
     const { worker, credential } = await world.platform.workers.register(BUREAU, { name: 'real' });
-    real = spawn(process.execPath, ['--import', tsx, CLI, 'worker', '--data-dir', world.dataDir, '--api', await listen(), '--concurrency', '1'], {
-      env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    real = spawn(
+      process.execPath,
+      ['--import', tsx, CLI, 'worker', '--data-dir', world.dataDir, '--api', await listen(), '--concurrency', '1'],
+      {
+        env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       let out = '';
-      real!.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('worker ready')) resolve(); });
+      real!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('worker ready')) resolve();
+      });
       real!.once('exit', (code) => reject(new Error(`worker exited ${code}: ${out}`)));
     });
     const id = await submit();
     const job = await waitForJob(world, op, id, 60_000);
     expect(job).toMatchObject({ status: 'released' });
-    const manifest = await world.server.inject({ method: 'GET', url: `/v1/outputs/${job.outputId as string}/manifest`, headers: { authorization: `Bearer ${op}` } });
+    const manifest = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${job.outputId as string}/manifest`,
+      headers: { authorization: `Bearer ${op}` },
+    });
     const claims = await verifyManifest(manifest.body, world.platform.keys.bureauVerifier());
     expect(claims.ranBy).toBe(worker.id);
-    const started = await world.platform.store.one<{ actor: string }>("SELECT actor FROM audit_log WHERE object_id = $1 AND action = 'job.started'", [id]);
+    const started = await world.platform.store.one<{ actor: string }>(
+      "SELECT actor FROM audit_log WHERE object_id = $1 AND action = 'job.started'",
+      [id],
+    );
     expect(started!.actor).toBe(worker.id);
   }, 90_000);
 
@@ -205,7 +319,9 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
 
 describe('the embedded executor takes no remote claims', () => {
   let world: TestWorld;
-  beforeAll(async () => { world = await buildWorld(); }, 60_000);
+  beforeAll(async () => {
+    world = await buildWorld();
+  }, 60_000);
   afterAll(() => world.close());
 
   it('refuses any claim, recorded, even with a valid ticket', async () => {
@@ -213,12 +329,29 @@ describe('the embedded executor takes no remote claims', () => {
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
     await world.platform.executor.stop(); // the job stays queued for the stray worker to try
-    const id = (await world.server.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${op}` }, payload: { contractId, sql: QUICK } })).json().id as string;
-    const res = await world.server.inject({ method: 'POST', url: '/v1/worker/claims', headers: { authorization: `Bearer ${credential}` }, payload: { jobId: id, ticket: world.platform.workers.ticket(id) } });
+    const id = (
+      await world.server.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { authorization: `Bearer ${op}` },
+        payload: { contractId, sql: QUICK },
+      })
+    ).json().id as string;
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/worker/claims',
+      headers: { authorization: `Bearer ${credential}` },
+      payload: { jobId: id, ticket: world.platform.workers.ticket(id) },
+    });
     expect(res.statusCode, res.body).toBe(403);
     expect(res.json().code).toBe('ERR_WORKER_CLAIM_REFUSED');
-    const audit = await world.platform.store.all("SELECT 1 FROM audit_log WHERE action = 'worker.refused' AND object_id = $1", [id]);
+    const audit = await world.platform.store.all(
+      "SELECT 1 FROM audit_log WHERE action = 'worker.refused' AND object_id = $1",
+      [id],
+    );
     expect(audit).toHaveLength(1);
-    expect(await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id])).toMatchObject({ status: 'queued' });
+    expect(
+      await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]),
+    ).toMatchObject({ status: 'queued' });
   });
 });

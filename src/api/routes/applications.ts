@@ -2,8 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Platform } from '../../platform/index.ts';
 import {
-  ApplicationBody, ApplicationListQuery, ApplicationView, DecisionBody, DecisionResult, IdParams, ProblemRef,
-  ReviewBody, ReviewListQuery, ReviewQueueItem,
+  ApplicationBody,
+  ApplicationListQuery,
+  ApplicationView,
+  DecisionBody,
+  DecisionResult,
+  IdParams,
+  ProblemRef,
+  ReviewBody,
+  ReviewListQuery,
+  ReviewQueueItem,
 } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
@@ -12,43 +20,96 @@ const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: Problem
 export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const { applications } = platform;
 
-  app.post('/v1/applications', {
-    config: { roles: ['operator'] },
-    schema: { tags: ['applications'], summary: 'Apply for one scenario (一场景一申请)', body: ApplicationBody, response: { 201: ApplicationView, ...errors } },
-  }, async (req, reply) => {
-    const view = await applications.createApplication(req.principal, req.body, req.id);
-    return reply.code(201).header('location', `/v1/applications/${view.id}`).send(view);
-  });
-
-  app.get('/v1/applications', {
-    schema: { tags: ['applications'], summary: 'Applications the caller may see, newest first', querystring: ApplicationListQuery, response: { 200: Type.Array(ApplicationView), ...errors } },
-  }, async (req) => applications.listApplications(req.principal, req.query));
-
-  app.get('/v1/applications/:id', {
-    schema: { tags: ['applications'], summary: 'An application with its reviews and decision', params: IdParams, response: { 200: ApplicationView, ...errors } },
-  }, async (req) => applications.getApplication(req.principal, req.params.id));
-
-  app.get('/v1/reviews', {
-    config: { roles: ['provider', 'bureau', 'risk'] },
-    schema: {
-      tags: ['applications'], summary: "Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline)",
-      querystring: ReviewListQuery, response: { 200: Type.Array(ReviewQueueItem), ...errors },
+  app.post(
+    '/v1/applications',
+    {
+      config: { roles: ['operator'] },
+      schema: {
+        tags: ['applications'],
+        summary: 'Apply for one scenario (一场景一申请)',
+        body: ApplicationBody,
+        response: { 201: ApplicationView, ...errors },
+      },
     },
-  }, async (req) => applications.listReviews(req.principal, req.query));
-
-  app.post('/v1/applications/:id/reviews', {
-    config: { roles: ['provider'] },
-    schema: { tags: ['applications'], summary: "A provider's review of its dataset (一需求一审核)", params: IdParams, body: ReviewBody, response: { 200: ApplicationView, ...errors } },
-  }, async (req) => applications.reviewApplication(req.principal, req.params.id, req.body, req.id));
-
-  app.post('/v1/applications/:id/decision', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['applications'], summary: "The bureau's decision; approval signs the contract (一场景一协议)",
-      params: IdParams, body: DecisionBody, response: { 201: DecisionResult, 200: DecisionResult, ...errors },
+    async (req, reply) => {
+      const view = await applications.createApplication(req.principal, req.body, req.id);
+      return reply.code(201).header('location', `/v1/applications/${view.id}`).send(view);
     },
-  }, async (req, reply) => {
-    const { application, contract } = await applications.decide(req.principal, req.params.id, req.body, req.id);
-    return reply.code(contract ? 201 : 200).send({ application, contractId: contract?.id ?? null, contract: contract ?? null });
-  });
+  );
+
+  app.get(
+    '/v1/applications',
+    {
+      schema: {
+        tags: ['applications'],
+        summary: 'Applications the caller may see, newest first',
+        querystring: ApplicationListQuery,
+        response: { 200: Type.Array(ApplicationView), ...errors },
+      },
+    },
+    async (req) => applications.listApplications(req.principal, req.query),
+  );
+
+  app.get(
+    '/v1/applications/:id',
+    {
+      schema: {
+        tags: ['applications'],
+        summary: 'An application with its reviews and decision',
+        params: IdParams,
+        response: { 200: ApplicationView, ...errors },
+      },
+    },
+    async (req) => applications.getApplication(req.principal, req.params.id),
+  );
+
+  app.get(
+    '/v1/reviews',
+    {
+      config: { roles: ['provider', 'bureau', 'risk'] },
+      schema: {
+        tags: ['applications'],
+        summary:
+          "Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline)",
+        querystring: ReviewListQuery,
+        response: { 200: Type.Array(ReviewQueueItem), ...errors },
+      },
+    },
+    async (req) => applications.listReviews(req.principal, req.query),
+  );
+
+  app.post(
+    '/v1/applications/:id/reviews',
+    {
+      config: { roles: ['provider'] },
+      schema: {
+        tags: ['applications'],
+        summary: "A provider's review of its dataset (一需求一审核)",
+        params: IdParams,
+        body: ReviewBody,
+        response: { 200: ApplicationView, ...errors },
+      },
+    },
+    async (req) => applications.reviewApplication(req.principal, req.params.id, req.body, req.id),
+  );
+
+  app.post(
+    '/v1/applications/:id/decision',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['applications'],
+        summary: "The bureau's decision; approval signs the contract (一场景一协议)",
+        params: IdParams,
+        body: DecisionBody,
+        response: { 201: DecisionResult, 200: DecisionResult, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { application, contract } = await applications.decide(req.principal, req.params.id, req.body, req.id);
+      return reply
+        .code(contract ? 201 : 200)
+        .send({ application, contractId: contract?.id ?? null, contract: contract ?? null });
+    },
+  );
 };

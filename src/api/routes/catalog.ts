@@ -7,64 +7,129 @@ import { ProblemRef } from '../schemas/index.ts';
 
 /** The catalog as operators read it: attributes, levels, the negative list and the masking each column allows. */
 export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  app.get('/v1/catalog', {
-    schema: {
-      tags: ['catalog'], summary: 'Datasets, columns and attributes (negative list marked)',
-      response: { 200: Type.Object({ version: Type.String(), policyHash: Type.String(), datasets: Type.Array(Type.Object({}, { additionalProperties: true })) }), 401: ProblemRef },
+  app.get(
+    '/v1/catalog',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary: 'Datasets, columns and attributes (negative list marked)',
+        response: {
+          200: Type.Object({
+            version: Type.String(),
+            policyHash: Type.String(),
+            datasets: Type.Array(Type.Object({}, { additionalProperties: true })),
+          }),
+          401: ProblemRef,
+        },
+      },
     },
-  }, async () => {
-    const { catalog, masking, hash } = platform.policies;
-    const versions = await domainVersions(platform.config.dataDir);
-    return {
-      version: catalog.version,
-      policyHash: hash,
-      datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
-        name, title: ds.title, description: ds.description ?? null, provider: ds.provider, providerName: ds.providerName,
-        updateCycle: ds.updateCycle, attributes: ds.attributes, privacyUnit: ds.privacyUnit,
-        version: versions[name] ? {
-          version: versions[name].version, rows: versions[name].rows, contentHash: versions[name].contentHash,
-          loadedAt: versions[name].loadedAt, source: versions[name].source,
-        } : null,
-        columns: Object.entries(ds.columns).map(([col, c]) => {
-          const rules = effectiveRules(masking, catalog, name, col);
-          return {
-            name: col, type: c.type, title: c.title ?? null, classification: c.classification, role: c.role, format: c.format ?? null,
-            negativeList: c.negativeList === true,
-            masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
-          };
-        }),
-      })),
-    };
-  });
+    async () => {
+      const { catalog, masking, hash } = platform.policies;
+      const versions = await domainVersions(platform.config.dataDir);
+      return {
+        version: catalog.version,
+        policyHash: hash,
+        datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
+          name,
+          title: ds.title,
+          description: ds.description ?? null,
+          provider: ds.provider,
+          providerName: ds.providerName,
+          updateCycle: ds.updateCycle,
+          attributes: ds.attributes,
+          privacyUnit: ds.privacyUnit,
+          version: versions[name]
+            ? {
+                version: versions[name].version,
+                rows: versions[name].rows,
+                contentHash: versions[name].contentHash,
+                loadedAt: versions[name].loadedAt,
+                source: versions[name].source,
+              }
+            : null,
+          columns: Object.entries(ds.columns).map(([col, c]) => {
+            const rules = effectiveRules(masking, catalog, name, col);
+            return {
+              name: col,
+              type: c.type,
+              title: c.title ?? null,
+              classification: c.classification,
+              role: c.role,
+              format: c.format ?? null,
+              negativeList: c.negativeList === true,
+              masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
+            };
+          }),
+        })),
+      };
+    },
+  );
 
   const Nullable = Type.Union([Type.String(), Type.Null()]);
   const Withdrawal = Type.Object({
-    dataset: Type.String(), reason: Type.String(), withdrawnBy: Type.String(), withdrawnAt: Type.String(), suspended: Type.Array(Type.String()),
-    reinstatedAt: Nullable, reinstatedBy: Nullable, reinstateReason: Nullable,
+    dataset: Type.String(),
+    reason: Type.String(),
+    withdrawnBy: Type.String(),
+    withdrawnAt: Type.String(),
+    suspended: Type.Array(Type.String()),
+    reinstatedAt: Nullable,
+    reinstatedBy: Nullable,
+    reinstateReason: Nullable,
   });
   const DatasetParams = Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) });
-  const ReasonBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false });
+  const ReasonBody = Type.Object(
+    { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
+    { additionalProperties: false },
+  );
   const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
 
-  app.post('/v1/datasets/:id/withdraw', {
-    config: { roles: ['provider', 'bureau'] },
-    schema: {
-      tags: ['catalog'], summary: 'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
-      params: DatasetParams, body: ReasonBody, response: { 200: Withdrawal, ...errors, 409: ProblemRef },
+  app.post(
+    '/v1/datasets/:id/withdraw',
+    {
+      config: { roles: ['provider', 'bureau'] },
+      schema: {
+        tags: ['catalog'],
+        summary:
+          'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
+        params: DatasetParams,
+        body: ReasonBody,
+        response: { 200: Withdrawal, ...errors, 409: ProblemRef },
+      },
     },
-  }, async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id));
+    async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id),
+  );
 
-  app.post('/v1/datasets/:id/reinstate', {
-    config: { roles: ['provider', 'bureau'] },
-    schema: {
-      tags: ['catalog'], summary: 'Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)',
-      params: DatasetParams, body: ReasonBody,
-      response: { 200: Type.Intersect([Withdrawal, Type.Object({ stillSuspended: Type.Array(Type.String()) })]), ...errors, 409: ProblemRef },
+  app.post(
+    '/v1/datasets/:id/reinstate',
+    {
+      config: { roles: ['provider', 'bureau'] },
+      schema: {
+        tags: ['catalog'],
+        summary:
+          'Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)',
+        params: DatasetParams,
+        body: ReasonBody,
+        response: {
+          200: Type.Intersect([Withdrawal, Type.Object({ stillSuspended: Type.Array(Type.String()) })]),
+          ...errors,
+          409: ProblemRef,
+        },
+      },
     },
-  }, async (req) => platform.withdrawals.reinstate(req.principal, req.params.id, req.body.reason, req.id));
+    async (req) => platform.withdrawals.reinstate(req.principal, req.params.id, req.body.reason, req.id),
+  );
 
-  app.get('/v1/datasets/:id/withdrawals', {
-    config: { roles: ['provider', 'bureau', 'risk'] },
-    schema: { tags: ['catalog'], summary: 'Withdrawals of a dataset and the contracts they suspended', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Array(Withdrawal), ...errors } },
-  }, async (req) => platform.withdrawals.list(req.params.id));
+  app.get(
+    '/v1/datasets/:id/withdrawals',
+    {
+      config: { roles: ['provider', 'bureau', 'risk'] },
+      schema: {
+        tags: ['catalog'],
+        summary: 'Withdrawals of a dataset and the contracts they suspended',
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 200: Type.Array(Withdrawal), ...errors },
+      },
+    },
+    async (req) => platform.withdrawals.list(req.params.id),
+  );
 };

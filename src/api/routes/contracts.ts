@@ -2,7 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CONTRACT_TRANSITIONS, type ContractAction } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { AssessmentBody, AssessmentView, ContractListQuery, ContractView, DummyDataQuery, IdParams, ProblemRef, StatusChangeBody } from '../schemas/index.ts';
+import {
+  AssessmentBody,
+  AssessmentView,
+  ContractListQuery,
+  ContractView,
+  DummyDataQuery,
+  IdParams,
+  ProblemRef,
+  StatusChangeBody,
+} from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -15,50 +24,126 @@ const LIFECYCLE: Record<ContractAction, string> = {
 export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const { contracts, effectiveness } = platform;
 
-  app.get('/v1/contracts', {
-    schema: { tags: ['contracts'], summary: 'Contracts the caller may see, newest first', querystring: ContractListQuery, response: { 200: Type.Array(ContractView), ...errors } },
-  }, async (req) => contracts.listContracts(req.principal, req.query));
-
-  app.get('/v1/contracts/:id', {
-    schema: { tags: ['contracts'], summary: 'A contract, its status and its signed claims', params: IdParams, response: { 200: ContractView, ...errors } },
-  }, async (req) => contracts.getContract(req.principal, req.params.id));
-
-  app.get('/v1/contracts/:id/jws', {
-    schema: {
-      tags: ['contracts'], summary: 'The signed contract (compact JWS); verify it with /.well-known/jwks.json', params: IdParams,
-      response: { 200: Type.String({ description: 'application/jose' }), ...errors },
+  app.get(
+    '/v1/contracts',
+    {
+      schema: {
+        tags: ['contracts'],
+        summary: 'Contracts the caller may see, newest first',
+        querystring: ContractListQuery,
+        response: { 200: Type.Array(ContractView), ...errors },
+      },
     },
-  }, async (req, reply) => reply.type('application/jose').send(await contracts.getContractJws(req.principal, req.params.id)));
+    async (req) => contracts.listContracts(req.principal, req.query),
+  );
+
+  app.get(
+    '/v1/contracts/:id',
+    {
+      schema: {
+        tags: ['contracts'],
+        summary: 'A contract, its status and its signed claims',
+        params: IdParams,
+        response: { 200: ContractView, ...errors },
+      },
+    },
+    async (req) => contracts.getContract(req.principal, req.params.id),
+  );
+
+  app.get(
+    '/v1/contracts/:id/jws',
+    {
+      schema: {
+        tags: ['contracts'],
+        summary: 'The signed contract (compact JWS); verify it with /.well-known/jwks.json',
+        params: IdParams,
+        response: { 200: Type.String({ description: 'application/jose' }), ...errors },
+      },
+    },
+    async (req, reply) =>
+      reply.type('application/jose').send(await contracts.getContractJws(req.principal, req.params.id)),
+  );
 
   for (const [action, summary] of Object.entries(LIFECYCLE) as [ContractAction, string][]) {
-    app.post(`/v1/contracts/:id/${action}`, {
-      config: { roles: CONTRACT_TRANSITIONS[action].roles },
-      schema: { tags: ['contracts'], summary, params: IdParams, body: StatusChangeBody, response: { 200: ContractView, ...errors } },
-    }, async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id));
+    app.post(
+      `/v1/contracts/:id/${action}`,
+      {
+        config: { roles: CONTRACT_TRANSITIONS[action].roles },
+        schema: {
+          tags: ['contracts'],
+          summary,
+          params: IdParams,
+          body: StatusChangeBody,
+          response: { 200: ContractView, ...errors },
+        },
+      },
+      async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id),
+    );
   }
 
-  app.get('/v1/contracts/:id/dummy-data', {
-    config: { roles: ['operator', 'bureau', 'risk'] },
-    schema: {
-      tags: ['contracts'], summary: 'Dummy rows with exactly the snapshot\'s schema and masked formats, to write and test queries without the data',
-      params: IdParams, querystring: DummyDataQuery,
-      response: { 200: Type.Record(Type.String(), Type.Object({ columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })), rows: Type.Array(Type.Array(Type.Unknown())) })), ...errors },
+  app.get(
+    '/v1/contracts/:id/dummy-data',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['contracts'],
+        summary:
+          "Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data",
+        params: IdParams,
+        querystring: DummyDataQuery,
+        response: {
+          200: Type.Record(
+            Type.String(),
+            Type.Object({
+              columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
+              rows: Type.Array(Type.Array(Type.Unknown())),
+            }),
+          ),
+          ...errors,
+        },
+      },
     },
-  }, async (req) => platform.contracts.dummyData(req.principal, req.params.id, { rows: req.query.rows ?? 100, seed: req.query.seed ?? 1 }));
+    async (req) =>
+      platform.contracts.dummyData(req.principal, req.params.id, {
+        rows: req.query.rows ?? 100,
+        seed: req.query.seed ?? 1,
+      }),
+  );
 
-  app.get('/v1/contracts/:id/assessments', {
-    schema: { tags: ['contracts'], summary: 'Yearly effectiveness assessments of a contract', params: IdParams, response: { 200: Type.Array(AssessmentView), ...errors } },
-  }, async (req) => effectiveness.list(req.principal, req.params.id));
-
-  app.post('/v1/contracts/:id/assessments', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['contracts'], summary: 'Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract',
-      params: IdParams, body: AssessmentBody,
-      response: { 201: Type.Object({ assessment: AssessmentView, revoked: Type.Boolean(), contract: ContractView }), ...errors },
+  app.get(
+    '/v1/contracts/:id/assessments',
+    {
+      schema: {
+        tags: ['contracts'],
+        summary: 'Yearly effectiveness assessments of a contract',
+        params: IdParams,
+        response: { 200: Type.Array(AssessmentView), ...errors },
+      },
     },
-  }, async (req, reply) => {
-    const { assessment, revoked } = await effectiveness.record(req.principal, req.params.id, req.body, req.id);
-    return reply.code(201).send({ assessment, revoked, contract: await contracts.getContract(req.principal, req.params.id) });
-  });
+    async (req) => effectiveness.list(req.principal, req.params.id),
+  );
+
+  app.post(
+    '/v1/contracts/:id/assessments',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['contracts'],
+        summary:
+          'Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract',
+        params: IdParams,
+        body: AssessmentBody,
+        response: {
+          201: Type.Object({ assessment: AssessmentView, revoked: Type.Boolean(), contract: ContractView }),
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { assessment, revoked } = await effectiveness.record(req.principal, req.params.id, req.body, req.id);
+      return reply
+        .code(201)
+        .send({ assessment, revoked, contract: await contracts.getContract(req.principal, req.params.id) });
+    },
+  );
 };

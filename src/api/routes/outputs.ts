@@ -1,47 +1,99 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Platform } from '../../platform/index.ts';
-import { IdParams, OutputDataQuery, OutputListQuery, OutputReviewBody, OutputView, ProblemRef } from '../schemas/index.ts';
+import {
+  IdParams,
+  OutputDataQuery,
+  OutputListQuery,
+  OutputReviewBody,
+  OutputView,
+  ProblemRef,
+} from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
 /** Outputs: the bureau's review queue, two-reviewer release, signed manifests, downloads. */
 export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  app.get('/v1/outputs', {
-    config: { roles: ['operator', 'bureau', 'risk'] },
-    schema: { tags: ['outputs'], summary: 'Outputs you may see; status=held is the bureau review queue', querystring: OutputListQuery, response: { 200: Type.Array(OutputView), ...errors } },
-  }, async (req) => platform.outputs.list(req.principal, req.query));
-
-  app.get('/v1/outputs/:id', {
-    config: { roles: ['operator', 'bureau', 'risk'] },
-    schema: { tags: ['outputs'], summary: 'Output metadata, every disclosure check applied, and its reviews', params: IdParams, response: { 200: OutputView, ...errors } },
-  }, async (req) => platform.outputs.get(req.principal, req.params.id));
-
-  app.post('/v1/outputs/:id/reviews', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['outputs'], summary: 'Review a held output: two different bureau users release it, one rejection ends it',
-      params: IdParams, body: OutputReviewBody, response: { 200: OutputView, ...errors },
+  app.get(
+    '/v1/outputs',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['outputs'],
+        summary: 'Outputs you may see; status=held is the bureau review queue',
+        querystring: OutputListQuery,
+        response: { 200: Type.Array(OutputView), ...errors },
+      },
     },
-  }, async (req) => platform.outputs.review(req.principal, req.params.id, req.body, req.id));
+    async (req) => platform.outputs.list(req.principal, req.query),
+  );
 
-  app.get('/v1/outputs/:id/data', {
-    config: { roles: ['operator', 'bureau'] },
-    schema: {
-      tags: ['outputs'], summary: 'The data: released, to its operator; held, to bureau reviewers (404 otherwise)', params: IdParams, querystring: OutputDataQuery,
-      response: { 200: Type.String({ description: 'text/csv, application/json or application/vnd.apache.parquet' }), ...errors },
+  app.get(
+    '/v1/outputs/:id',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['outputs'],
+        summary: 'Output metadata, every disclosure check applied, and its reviews',
+        params: IdParams,
+        response: { 200: OutputView, ...errors },
+      },
     },
-  }, async (req, reply) => {
-    const format = req.query.format ?? 'csv';
-    const { body, contentType } = await platform.outputs.data(req.principal, req.params.id, format, req.id);
-    return reply.type(contentType).header('content-disposition', `attachment; filename="${req.params.id}.${format}"`).send(body);
-  });
+    async (req) => platform.outputs.get(req.principal, req.params.id),
+  );
 
-  app.get('/v1/outputs/:id/manifest', {
-    config: { roles: ['operator', 'bureau', 'risk'] },
-    schema: {
-      tags: ['outputs'], summary: 'The signed manifest of a released output (compact JWS)', params: IdParams,
-      response: { 200: Type.String({ description: 'application/jose' }), ...errors },
+  app.post(
+    '/v1/outputs/:id/reviews',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['outputs'],
+        summary: 'Review a held output: two different bureau users release it, one rejection ends it',
+        params: IdParams,
+        body: OutputReviewBody,
+        response: { 200: OutputView, ...errors },
+      },
     },
-  }, async (req, reply) => reply.type('application/jose').send(await platform.outputs.manifest(req.principal, req.params.id)));
+    async (req) => platform.outputs.review(req.principal, req.params.id, req.body, req.id),
+  );
+
+  app.get(
+    '/v1/outputs/:id/data',
+    {
+      config: { roles: ['operator', 'bureau'] },
+      schema: {
+        tags: ['outputs'],
+        summary: 'The data: released, to its operator; held, to bureau reviewers (404 otherwise)',
+        params: IdParams,
+        querystring: OutputDataQuery,
+        response: {
+          200: Type.String({ description: 'text/csv, application/json or application/vnd.apache.parquet' }),
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const format = req.query.format ?? 'csv';
+      const { body, contentType } = await platform.outputs.data(req.principal, req.params.id, format, req.id);
+      return reply
+        .type(contentType)
+        .header('content-disposition', `attachment; filename="${req.params.id}.${format}"`)
+        .send(body);
+    },
+  );
+
+  app.get(
+    '/v1/outputs/:id/manifest',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['outputs'],
+        summary: 'The signed manifest of a released output (compact JWS)',
+        params: IdParams,
+        response: { 200: Type.String({ description: 'application/jose' }), ...errors },
+      },
+    },
+    async (req, reply) =>
+      reply.type('application/jose').send(await platform.outputs.manifest(req.principal, req.params.id)),
+  );
 };

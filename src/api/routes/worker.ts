@@ -8,17 +8,35 @@ import { ProblemRef } from '../schemas/index.ts';
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef };
 const closed = { additionalProperties: false } as const;
 
-const WorkerView = Type.Object({
-  id: Type.String(), name: Type.String(), status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
-  createdBy: Type.String(), createdAt: Type.String(), expiresAt: Type.String(), rotatedAt: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]), revokedBy: Type.Union([Type.String(), Type.Null()]), revokeReason: Type.Union([Type.String(), Type.Null()]),
-}, closed);
-const Credential = Type.Object({
-  worker: WorkerView,
-  credential: Type.String({ description: 'the worker\'s secret credential (pdsw.<id>.<secret>): shown once, give it to that worker only (PDS_WORKER_TOKEN)' }),
-}, closed);
+const WorkerView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
+    createdBy: Type.String(),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+    rotatedAt: Type.Union([Type.String(), Type.Null()]),
+    revokedAt: Type.Union([Type.String(), Type.Null()]),
+    revokedBy: Type.Union([Type.String(), Type.Null()]),
+    revokeReason: Type.Union([Type.String(), Type.Null()]),
+  },
+  closed,
+);
+const Credential = Type.Object(
+  {
+    worker: WorkerView,
+    credential: Type.String({
+      description:
+        "the worker's secret credential (pdsw.<id>.<secret>): shown once, give it to that worker only (PDS_WORKER_TOKEN)",
+    }),
+  },
+  closed,
+);
 const WorkerParams = Type.Object({ id: Type.String({ pattern: '^wrk_[a-z0-9]{8,40}$' }) }, closed);
-const TtlDays = Type.Optional(Type.Integer({ minimum: 1, maximum: 365, description: 'days the credential is valid; default 30' }));
+const TtlDays = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 365, description: 'days the credential is valid; default 30' }),
+);
 
 /**
  * The run protocol's three calls, for registered workers only (docs/architecture.md, "The run
@@ -27,64 +45,125 @@ const TtlDays = Type.Optional(Type.Integer({ minimum: 1, maximum: 365, descripti
  */
 export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const { runs, workers } = platform;
-  const by = (req: { principal: import('../../contracts/index.ts').Principal; id: string }) => ({ kind: 'worker' as const, principal: req.principal, requestId: req.id });
-
-  app.post('/v1/worker/claims', {
-    config: { roles: ['worker'] },
-    schema: {
-      tags: ['worker'], summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run', body: ClaimRequest,
-      response: { 200: RunSpec, 204: Type.Null(), ...errors },
-    },
-  }, async (req, reply) => {
-    const spec = await runs.claim(req.body.jobId, by(req), req.body.ticket);
-    return spec ? spec : reply.code(204).send(null);
+  const by = (req: { principal: import('../../contracts/index.ts').Principal; id: string }) => ({
+    kind: 'worker' as const,
+    principal: req.principal,
+    requestId: req.id,
   });
 
-  app.post('/v1/worker/leases', {
-    config: { roles: ['worker'] },
-    schema: { tags: ['worker'], summary: 'Renew the lease on a run this worker holds', body: LeaseRenewal, response: { 200: LeaseView, ...errors } },
-  }, async (req) => runs.renew(req.body.jobId, req.body.attempt, by(req)));
-
-  app.post('/v1/worker/outcomes', {
-    config: { roles: ['worker'] },
-    bodyLimit: platform.policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
-    // an outcome off the protocol (an invented analysis, dp plan or field) is evidence: recorded, and its run fails
-    attachValidation: true,
-    schema: { tags: ['worker'], summary: 'Hand back the raw outcome of a run this worker holds', body: OutcomeReport, response: { 204: Type.Null(), ...errors } },
-  }, async (req, reply) => {
-    if (req.validationError) {
-      await runs.refuseOutcome(req.body as unknown, by(req), fromFastify(req.validationError as import('fastify').FastifyError)?.detail ?? 'the outcome does not follow the run protocol');
-    }
-    await runs.report(req.body.jobId, req.body.attempt, req.body.outcome, by(req));
-    return reply.code(204).send(null);
-  });
-
-  app.get('/v1/workers', {
-    config: { roles: ['bureau', 'risk'] },
-    schema: { tags: ['workers'], summary: 'Registered workers and the state of their credentials', response: { 200: Type.Array(WorkerView), ...errors } },
-  }, async () => workers.list());
-
-  app.post('/v1/workers', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['workers'], summary: 'Register a worker and mint its credential (shown once)',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed), response: { 201: Credential, ...errors },
+  app.post(
+    '/v1/worker/claims',
+    {
+      config: { roles: ['worker'] },
+      schema: {
+        tags: ['worker'],
+        summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run',
+        body: ClaimRequest,
+        response: { 200: RunSpec, 204: Type.Null(), ...errors },
+      },
     },
-  }, async (req, reply) => reply.code(201).send(await workers.register(req.principal, req.body, req.id)));
-
-  app.post('/v1/workers/:id/rotate', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['workers'], summary: 'A new credential for a worker; the old one stops working at once', params: WorkerParams,
-      body: Type.Object({ ttlDays: TtlDays }, closed), response: { 200: Credential, ...errors },
+    async (req, reply) => {
+      const spec = await runs.claim(req.body.jobId, by(req), req.body.ticket);
+      return spec ? spec : reply.code(204).send(null);
     },
-  }, async (req) => workers.rotate(req.principal, req.params.id, req.body, req.id));
+  );
 
-  app.post('/v1/workers/:id/revoke', {
-    config: { roles: ['bureau'] },
-    schema: {
-      tags: ['workers'], summary: 'Revoke a worker: its credential stops working at once and its leases are not renewed', params: WorkerParams,
-      body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed), response: { 200: WorkerView, ...errors },
+  app.post(
+    '/v1/worker/leases',
+    {
+      config: { roles: ['worker'] },
+      schema: {
+        tags: ['worker'],
+        summary: 'Renew the lease on a run this worker holds',
+        body: LeaseRenewal,
+        response: { 200: LeaseView, ...errors },
+      },
     },
-  }, async (req) => workers.revoke(req.principal, req.params.id, req.body.reason, req.id));
+    async (req) => runs.renew(req.body.jobId, req.body.attempt, by(req)),
+  );
+
+  app.post(
+    '/v1/worker/outcomes',
+    {
+      config: { roles: ['worker'] },
+      bodyLimit: platform.policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
+      // an outcome off the protocol (an invented analysis, dp plan or field) is evidence: recorded, and its run fails
+      attachValidation: true,
+      schema: {
+        tags: ['worker'],
+        summary: 'Hand back the raw outcome of a run this worker holds',
+        body: OutcomeReport,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      if (req.validationError) {
+        await runs.refuseOutcome(
+          req.body as unknown,
+          by(req),
+          fromFastify(req.validationError as import('fastify').FastifyError)?.detail ??
+            'the outcome does not follow the run protocol',
+        );
+      }
+      await runs.report(req.body.jobId, req.body.attempt, req.body.outcome, by(req));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/workers',
+    {
+      config: { roles: ['bureau', 'risk'] },
+      schema: {
+        tags: ['workers'],
+        summary: 'Registered workers and the state of their credentials',
+        response: { 200: Type.Array(WorkerView), ...errors },
+      },
+    },
+    async () => workers.list(),
+  );
+
+  app.post(
+    '/v1/workers',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['workers'],
+        summary: 'Register a worker and mint its credential (shown once)',
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed),
+        response: { 201: Credential, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await workers.register(req.principal, req.body, req.id)),
+  );
+
+  app.post(
+    '/v1/workers/:id/rotate',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['workers'],
+        summary: 'A new credential for a worker; the old one stops working at once',
+        params: WorkerParams,
+        body: Type.Object({ ttlDays: TtlDays }, closed),
+        response: { 200: Credential, ...errors },
+      },
+    },
+    async (req) => workers.rotate(req.principal, req.params.id, req.body, req.id),
+  );
+
+  app.post(
+    '/v1/workers/:id/revoke',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['workers'],
+        summary: 'Revoke a worker: its credential stops working at once and its leases are not renewed',
+        params: WorkerParams,
+        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed),
+        response: { 200: WorkerView, ...errors },
+      },
+    },
+    async (req) => workers.revoke(req.principal, req.params.id, req.body.reason, req.id),
+  );
 };

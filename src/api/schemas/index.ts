@@ -13,153 +13,289 @@ const Str = (min = 1, max = 2000) => Type.String({ minLength: min, maxLength: ma
 export const Id = Type.String({ pattern: '^[a-z]{2,4}_[a-z0-9]{8,40}$', maxLength: 64 });
 export const IdParams = Type.Object({ id: Id }, closed);
 
-export const Problem = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
-  status: Type.Integer(),
-  detail: Type.String(),
-  code: Type.String(),
-  instance: Type.Optional(Type.String()),
-  requestId: Type.Optional(Type.String()),
-  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-}, { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' });
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    instance: Type.Optional(Type.String()),
+    requestId: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
+);
 
 export const ProblemRef = Type.Ref('Problem');
 
-const MaskingRule = Type.Union([Type.Literal('keep'), Type.Literal('pseudonymize'), Type.Literal('generalize:year'), Type.Literal('generalize:month'), Type.Literal('drop')]);
+const MaskingRule = Type.Union([
+  Type.Literal('keep'),
+  Type.Literal('pseudonymize'),
+  Type.Literal('generalize:year'),
+  Type.Literal('generalize:month'),
+  Type.Literal('drop'),
+]);
 
-export const ApplicationBody = Type.Object({
-  operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the applying organisation; when given it must be the caller's own" })),
-  scenario: Type.Object({
-    name: Str(1, 200),
-    purpose: Str(1, 2000),
-    description: Type.Optional(Str(0, 10000)),
-    paid: Type.Optional(Type.Boolean()),
-  }, closed),
-  mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
-  termMonths: Type.Integer({ minimum: 1, maximum: 36, description: 'seed 002 第三十二条: at most three years' }),
-  datasets: Type.Array(Type.Object({
-    dataset: Str(1, 100),
-    columns: Type.Array(Str(1, 100), { minItems: 1, maxItems: 200 }),
-    masking: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), MaskingRule)),
-  }, closed), { minItems: 1, maxItems: 20 }),
-  emergencyPlan: Type.Object({
-    contact: Str(1, 200),
-    triggers: Type.Array(Str(1, 500), { minItems: 1 }),
-    actions: Type.Array(Str(1, 500), { minItems: 1 }),
-  }, { ...closed, description: 'seed 002 第三十九条: 一场景一预案' }),
-  securityControls: Type.Optional(Type.Array(Str(1, 500))),
-}, closed);
+export const ApplicationBody = Type.Object(
+  {
+    operatorOrg: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "the applying organisation; when given it must be the caller's own",
+      }),
+    ),
+    scenario: Type.Object(
+      {
+        name: Str(1, 200),
+        purpose: Str(1, 2000),
+        description: Type.Optional(Str(0, 10000)),
+        paid: Type.Optional(Type.Boolean()),
+      },
+      closed,
+    ),
+    mode: Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]),
+    termMonths: Type.Integer({ minimum: 1, maximum: 36, description: 'seed 002 第三十二条: at most three years' }),
+    datasets: Type.Array(
+      Type.Object(
+        {
+          dataset: Str(1, 100),
+          columns: Type.Array(Str(1, 100), { minItems: 1, maxItems: 200 }),
+          masking: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), MaskingRule)),
+        },
+        closed,
+      ),
+      { minItems: 1, maxItems: 20 },
+    ),
+    emergencyPlan: Type.Object(
+      {
+        contact: Str(1, 200),
+        triggers: Type.Array(Str(1, 500), { minItems: 1 }),
+        actions: Type.Array(Str(1, 500), { minItems: 1 }),
+      },
+      { ...closed, description: 'seed 002 第三十九条: 一场景一预案' },
+    ),
+    securityControls: Type.Optional(Type.Array(Str(1, 500))),
+  },
+  closed,
+);
 export type ApplicationBody = Static<typeof ApplicationBody>;
 
-export const ReviewBody = Type.Object({
-  dataset: Str(1, 100),
-  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
-  reason: Type.Optional(Str(0, 2000)),
-}, closed);
+export const ReviewBody = Type.Object(
+  {
+    dataset: Str(1, 100),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+    reason: Type.Optional(Str(0, 2000)),
+  },
+  closed,
+);
 
-export const DecisionBody = Type.Object({
-  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
-  reason: Str(1, 2000),
-  terms: Type.Optional(Type.Object({
-    termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 36, description: 'at most the term applied for' })),
-    minUnits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'k: at least the policy floor' })),
-    maxRows: Type.Optional(Type.Integer({ minimum: 1, description: 'at most the policy ceiling' })),
-    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'dp mode: ε budget over the term, at most the policy ceiling' })),
-    epsilonPerQuery: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'dp mode: most ε one query may spend' })),
-    columns: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Array(Str(1, 100), { maxItems: 200 }), { description: 'per dataset, the columns to keep (a subset of those applied for)' })),
-  }, { ...closed, description: 'the bureau may tighten the application, never loosen policy' })),
-}, closed);
+export const DecisionBody = Type.Object(
+  {
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+    reason: Str(1, 2000),
+    terms: Type.Optional(
+      Type.Object(
+        {
+          termMonths: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 36, description: 'at most the term applied for' }),
+          ),
+          minUnits: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1000, description: 'k: at least the policy floor' }),
+          ),
+          maxRows: Type.Optional(Type.Integer({ minimum: 1, description: 'at most the policy ceiling' })),
+          epsilon: Type.Optional(
+            Type.Number({
+              exclusiveMinimum: 0,
+              description: 'dp mode: ε budget over the term, at most the policy ceiling',
+            }),
+          ),
+          epsilonPerQuery: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: 'dp mode: most ε one query may spend' }),
+          ),
+          columns: Type.Optional(
+            Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Array(Str(1, 100), { maxItems: 200 }), {
+              description: 'per dataset, the columns to keep (a subset of those applied for)',
+            }),
+          ),
+        },
+        { ...closed, description: 'the bureau may tighten the application, never loosen policy' },
+      ),
+    ),
+  },
+  closed,
+);
 
-export const StatusChangeBody = Type.Object({
-  reason: Str(1, 2000),
-}, closed);
+export const StatusChangeBody = Type.Object(
+  {
+    reason: Str(1, 2000),
+  },
+  closed,
+);
 
-export const AssessmentBody = Type.Object({
-  year: Type.Integer({ minimum: 2000, maximum: 2200 }),
-  passed: Type.Boolean(),
-  indicators: Type.Array(Type.Object({
-    name: Str(1, 200),
-    value: Type.Union([Type.Number(), Str(0, 500)]),
-    target: Type.Optional(Type.Union([Type.Number(), Str(0, 500)])),
-    met: Type.Boolean(),
-  }, closed), { minItems: 1, maxItems: 100 }),
-  assessor: Str(1, 200),
-  notes: Type.Optional(Str(0, 10000)),
-}, { ...closed, description: 'seed 002 第三十五条: yearly effectiveness assessment' });
+export const AssessmentBody = Type.Object(
+  {
+    year: Type.Integer({ minimum: 2000, maximum: 2200 }),
+    passed: Type.Boolean(),
+    indicators: Type.Array(
+      Type.Object(
+        {
+          name: Str(1, 200),
+          value: Type.Union([Type.Number(), Str(0, 500)]),
+          target: Type.Optional(Type.Union([Type.Number(), Str(0, 500)])),
+          met: Type.Boolean(),
+        },
+        closed,
+      ),
+      { minItems: 1, maxItems: 100 },
+    ),
+    assessor: Str(1, 200),
+    notes: Type.Optional(Str(0, 10000)),
+  },
+  { ...closed, description: 'seed 002 第三十五条: yearly effectiveness assessment' },
+);
 
-export const AssessmentView = Type.Intersect([AssessmentBody, Type.Object({ contractId: Type.String(), recordedBy: Type.String(), recordedAt: Type.String() })]);
+export const AssessmentView = Type.Intersect([
+  AssessmentBody,
+  Type.Object({ contractId: Type.String(), recordedBy: Type.String(), recordedAt: Type.String() }),
+]);
 
-export const ApplicationListQuery = Type.Object({
-  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-}, closed);
+export const ApplicationListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  closed,
+);
 
-export const ReviewListQuery = Type.Object({
-  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
-  overdue: Type.Optional(Type.Boolean({ description: 'only pending reviews past their deadline' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-}, closed);
+export const ReviewListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')])),
+    overdue: Type.Optional(Type.Boolean({ description: 'only pending reviews past their deadline' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  closed,
+);
 
-export const ContractListQuery = Type.Object({
-  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')])),
-  dataset: Type.Optional(Type.String({ maxLength: 100 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-}, closed);
+export const ContractListQuery = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')]),
+    ),
+    dataset: Type.Optional(Type.String({ maxLength: 100 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  closed,
+);
 
 export const SubmitHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$', description: 'makes a retried submission return the same job' })),
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: 'makes a retried submission return the same job',
+    }),
+  ),
 });
 
-export const JobBody = Type.Object({
-  contractId: Id,
-  sql: Str(1, 100_000),
-  name: Type.Optional(Str(1, 200)),
-  dp: Type.Optional(Type.Object({
-    bounds: Type.Record(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), Type.Tuple([Type.Integer(), Type.Integer()]), {
-      description: 'dp mode: per-unit contribution bounds [low, high] of each summed or averaged column',
-    }),
-  }, closed)),
-}, closed);
+export const JobBody = Type.Object(
+  {
+    contractId: Id,
+    sql: Str(1, 100_000),
+    name: Type.Optional(Str(1, 200)),
+    dp: Type.Optional(
+      Type.Object(
+        {
+          bounds: Type.Record(
+            Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }),
+            Type.Tuple([Type.Integer(), Type.Integer()]),
+            {
+              description: 'dp mode: per-unit contribution bounds [low, high] of each summed or averaged column',
+            },
+          ),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
 
-export const OutputDataQuery = Type.Object({
-  format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('json'), Type.Literal('parquet')], { default: 'csv' })),
-}, closed);
+export const OutputDataQuery = Type.Object(
+  {
+    format: Type.Optional(
+      Type.Union([Type.Literal('csv'), Type.Literal('json'), Type.Literal('parquet')], { default: 'csv' }),
+    ),
+  },
+  closed,
+);
 
-export const DummyDataQuery = Type.Object({
-  rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 100, description: 'rows per table' })),
-  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1, description: 'the same seed gives the same rows' })),
-}, closed);
+export const DummyDataQuery = Type.Object(
+  {
+    rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 100, description: 'rows per table' })),
+    seed: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1, description: 'the same seed gives the same rows' }),
+    ),
+  },
+  closed,
+);
 
-export const OutputListQuery = Type.Object({
-  status: Type.Optional(Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')], { description: 'held = the bureau review queue' })),
-  contractId: Type.Optional(Type.String({ maxLength: 64 })),
-}, closed);
+export const OutputListQuery = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')], {
+        description: 'held = the bureau review queue',
+      }),
+    ),
+    contractId: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  closed,
+);
 
-export const OutputReviewBody = Type.Object({
-  decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
-  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'required to reject' })),
-}, closed);
+export const OutputReviewBody = Type.Object(
+  {
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'required to reject' })),
+  },
+  closed,
+);
 
-export const AuditQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  objectId: Type.Optional(Type.String({ maxLength: 64 })),
-  action: Type.Optional(Type.String({ maxLength: 64 })),
-}, closed);
+export const AuditQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    objectId: Type.Optional(Type.String({ maxLength: 64 })),
+    action: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  closed,
+);
 
 const Reason = Type.Object({
   code: Type.String(),
   message: Type.String(),
-  layer: Type.Optional(Type.String({ description: 'the sandbox layer that stopped the job: analysis, engine, process or disclosure' })),
-  rule: Type.Optional(Type.String({ description: 'the named SQL rule a static-analysis refusal cites (README, "Sandbox rules")' })),
+  layer: Type.Optional(
+    Type.String({ description: 'the sandbox layer that stopped the job: analysis, engine, process or disclosure' }),
+  ),
+  rule: Type.Optional(
+    Type.String({ description: 'the named SQL rule a static-analysis refusal cites (README, "Sandbox rules")' }),
+  ),
 });
 
 export const JobView = Type.Object({
   id: Type.String(),
   contractId: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('rejected'), Type.Literal('held'), Type.Literal('released'), Type.Literal('failed'), Type.Literal('cancelled')]),
+  status: Type.Union([
+    Type.Literal('queued'),
+    Type.Literal('running'),
+    Type.Literal('rejected'),
+    Type.Literal('held'),
+    Type.Literal('released'),
+    Type.Literal('failed'),
+    Type.Literal('cancelled'),
+  ]),
   reasons: Type.Array(Reason),
   outputId: Type.Union([Type.String(), Type.Null()]),
   attempts: Type.Integer({ description: 'runs so far; more than one after an infrastructure failure was retried' }),
@@ -170,71 +306,133 @@ export const JobView = Type.Object({
 });
 
 const Check = Type.Object({
-  check: Type.String(), params: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
-  passed: Type.Boolean(), effect: Type.String(),
+  check: Type.String(),
+  params: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
+  passed: Type.Boolean(),
+  effect: Type.String(),
   onFail: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('refuse')])),
-  rowsSuppressed: Type.Optional(Type.Integer()), cellsSuppressed: Type.Optional(Type.Integer()),
+  rowsSuppressed: Type.Optional(Type.Integer()),
+  cellsSuppressed: Type.Optional(Type.Integer()),
 });
 
 export const OutputView = Type.Object({
-  id: Type.String(), jobId: Type.String(), contractId: Type.String(),
+  id: Type.String(),
+  jobId: Type.String(),
+  contractId: Type.String(),
   status: Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')]),
   columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
-  rowCount: Type.Integer(), cellsSuppressed: Type.Integer(), checks: Type.Array(Check), sha256: Type.String(),
+  rowCount: Type.Integer(),
+  cellsSuppressed: Type.Integer(),
+  checks: Type.Array(Check),
+  sha256: Type.String(),
   heldBecause: Type.Array(Type.String(), { description: 'why a held output waits for review' }),
-  reviews: Type.Array(Type.Object({
-    reviewer: Type.String(), decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
-    reason: Type.Union([Type.String(), Type.Null()]), reviewedAt: Type.String(),
-  })),
-  releasedAt: Type.Union([Type.String(), Type.Null()]), releasedBy: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(),
+  reviews: Type.Array(
+    Type.Object({
+      reviewer: Type.String(),
+      decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      reviewedAt: Type.String(),
+    }),
+  ),
+  releasedAt: Type.Union([Type.String(), Type.Null()]),
+  releasedBy: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
 });
 
 const Grant = Type.Object({
-  dataset: Type.String(), provider: Type.String(), providerName: Type.String(), privacyUnit: Type.String(),
+  dataset: Type.String(),
+  provider: Type.String(),
+  providerName: Type.String(),
+  privacyUnit: Type.String(),
   columns: Type.Array(Type.Object({ column: Type.String(), rule: Type.String() })),
 });
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const ReviewView = Type.Object({
-  dataset: Type.String(), provider: Type.String(), status: Type.String(),
-  reviewer: Nullable(Type.String()), reason: Nullable(Type.String()), reviewedAt: Nullable(Type.String()),
-  dueAt: Type.Union([Type.String(), Type.Null()], { description: 'when the provider must answer (policies/workflow.yaml; seed 001 第二十条)' }),
+  dataset: Type.String(),
+  provider: Type.String(),
+  status: Type.String(),
+  reviewer: Nullable(Type.String()),
+  reason: Nullable(Type.String()),
+  reviewedAt: Nullable(Type.String()),
+  dueAt: Type.Union([Type.String(), Type.Null()], {
+    description: 'when the provider must answer (policies/workflow.yaml; seed 001 第二十条)',
+  }),
   overdue: Type.Boolean(),
 });
 
-export const ReviewQueueItem = Type.Intersect([ReviewView, Type.Object({
-  applicationId: Type.String(), operatorOrg: Type.String(), scenario: Type.String(), submittedAt: Type.String(),
-})]);
+export const ReviewQueueItem = Type.Intersect([
+  ReviewView,
+  Type.Object({
+    applicationId: Type.String(),
+    operatorOrg: Type.String(),
+    scenario: Type.String(),
+    submittedAt: Type.String(),
+  }),
+]);
 
 export const ApplicationView = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
-  operatorOrg: Type.String(), createdBy: Type.String(), createdAt: Type.String(),
+  operatorOrg: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
   scenario: ApplicationBody.properties.scenario,
-  mode: Type.String(), termMonths: Type.Integer(),
-  datasets: Type.Array(Type.Object({ dataset: Type.String(), columns: Type.Array(Type.String()), masking: Type.Optional(Type.Record(Type.String(), Type.String())) })),
+  mode: Type.String(),
+  termMonths: Type.Integer(),
+  datasets: Type.Array(
+    Type.Object({
+      dataset: Type.String(),
+      columns: Type.Array(Type.String()),
+      masking: Type.Optional(Type.Record(Type.String(), Type.String())),
+    }),
+  ),
   emergencyPlan: ApplicationBody.properties.emergencyPlan,
   securityControls: Type.Optional(Type.Array(Type.String())),
   grants: Type.Array(Grant),
-  risk: Type.Union([Type.Record(Type.String(), Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])), Type.Null()], {
-    description: 're-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet)',
-  }),
+  risk: Type.Union(
+    [
+      Type.Record(Type.String(), Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+      Type.Null(),
+    ],
+    {
+      description:
+        're-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet)',
+    },
+  ),
   reviews: Type.Array(ReviewView),
-  decision: Type.Union([Type.Object({
-    by: Type.String(), at: Type.String(), reason: Type.Union([Type.String(), Type.Null()]),
-    terms: Type.Union([Type.Object({}, { additionalProperties: true, description: 'the terms the contract was signed with' }), Type.Null()]),
-  }), Type.Null()]),
+  decision: Type.Union([
+    Type.Object({
+      by: Type.String(),
+      at: Type.String(),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      terms: Type.Union([
+        Type.Object({}, { additionalProperties: true, description: 'the terms the contract was signed with' }),
+        Type.Null(),
+      ]),
+    }),
+    Type.Null(),
+  ]),
   contractId: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const ContractView = Type.Object({
-  id: Type.String(), applicationId: Type.String(), operatorOrg: Type.String(),
-  status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')]),
+  id: Type.String(),
+  applicationId: Type.String(),
+  operatorOrg: Type.String(),
+  status: Type.Union([
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('revoked'),
+    Type.Literal('expired'),
+  ]),
   statusReason: Type.Union([Type.String(), Type.Null()]),
   statusChangedAt: Type.Union([Type.String(), Type.Null()]),
   statusChangedBy: Type.Union([Type.String(), Type.Null()]),
-  notBefore: Type.String(), expiresAt: Type.String(), createdAt: Type.String(),
+  notBefore: Type.String(),
+  expiresAt: Type.String(),
+  createdAt: Type.String(),
   claims: Type.Object({}, { additionalProperties: true, description: 'the signed contract claims' }),
 });
 
@@ -245,39 +443,73 @@ export const DecisionResult = Type.Object({
 });
 
 export const AuditEntryView = Type.Object({
-  seq: Type.Integer(), at: Type.String(), actor: Type.String(), role: Type.String(), org: Type.String(), action: Type.String(),
-  objectType: Type.String(), objectId: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), requestId: Type.Union([Type.String(), Type.Null()]),
-  details: Type.Object({}, { additionalProperties: true }), prevHash: Type.String(), hash: Type.String(),
+  seq: Type.Integer(),
+  at: Type.String(),
+  actor: Type.String(),
+  role: Type.String(),
+  org: Type.String(),
+  action: Type.String(),
+  objectType: Type.String(),
+  objectId: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Object({}, { additionalProperties: true }),
+  prevHash: Type.String(),
+  hash: Type.String(),
 });
 
 export const AuditVerification = Type.Object({
-  ok: Type.Boolean(), entries: Type.Integer(), headHash: Type.String(), checkpoints: Type.Optional(Type.Integer({ description: "signed checkpoints checked" })),
+  ok: Type.Boolean(),
+  entries: Type.Integer(),
+  headHash: Type.String(),
+  checkpoints: Type.Optional(Type.Integer({ description: 'signed checkpoints checked' })),
   firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
 });
 
-const PeriodLabel = Type.String({ pattern: '^\\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$', description: '2026-Q3 (quarter), 2026-07 (month) or 2026 (year)' });
+const PeriodLabel = Type.String({
+  pattern: '^\\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$',
+  description: '2026-Q3 (quarter), 2026-07 (month) or 2026 (year)',
+});
 
-export const ReportBody = Type.Object({
-  contractId: Type.Optional(Id),
-  operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })),
-  domain: Type.Optional(Type.Literal(true, { description: 'the overview of every operator' })),
-  period: Type.Optional(PeriodLabel),
-}, { ...closed, description: 'Exactly one of contractId, operatorOrg or domain. Without a period, the current one so far (the report says partial).' });
+export const ReportBody = Type.Object(
+  {
+    contractId: Type.Optional(Id),
+    operatorOrg: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })),
+    domain: Type.Optional(Type.Literal(true, { description: 'the overview of every operator' })),
+    period: Type.Optional(PeriodLabel),
+  },
+  {
+    ...closed,
+    description:
+      'Exactly one of contractId, operatorOrg or domain. Without a period, the current one so far (the report says partial).',
+  },
+);
 
-export const ReportListQuery = Type.Object({
-  subject: Type.Optional(Type.String({ maxLength: 64 })),
-  period: Type.Optional(PeriodLabel),
-  rating: Type.Optional(Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')])),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-}, closed);
+export const ReportListQuery = Type.Object(
+  {
+    subject: Type.Optional(Type.String({ maxLength: 64 })),
+    period: Type.Optional(PeriodLabel),
+    rating: Type.Optional(Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  closed,
+);
 
 export const ReportSummaryView = Type.Object({
-  id: Type.String(), kind: Type.String(), subject: Type.String(), operatorOrg: Type.String(), period: Type.String(),
-  trigger: Type.String(), rating: Type.String(), generatedAt: Type.String(),
+  id: Type.String(),
+  kind: Type.String(),
+  subject: Type.String(),
+  operatorOrg: Type.String(),
+  period: Type.String(),
+  trigger: Type.String(),
+  rating: Type.String(),
+  generatedAt: Type.String(),
 });
 
 export const SignedReport = Type.Object({
   report: RiskAssessmentReportSchema,
-  jws: Type.String({ description: "bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json" }),
+  jws: Type.String({
+    description: 'bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json',
+  }),
   html: Type.String({ description: 'where the HTML page is' }),
 });

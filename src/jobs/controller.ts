@@ -3,10 +3,9 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { outputIdFor } from '../ids/index.ts';
-import { PRIVACY_UNIT_COLUMN, snapshotSchema } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
-import { functionAllowlist, sqlPolicy, type BoundColumn, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
+import type { SchemaBinder, SqlParser } from '../sandbox/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { executeRun } from '../worker/index.ts';
 import type { Executor } from './executor.ts';
@@ -27,7 +26,7 @@ import {
 import { charge, refund } from './ledger.ts';
 import { checkOutcome } from './outcome.ts';
 import type { OutputService } from './outputs.ts';
-import { planRun, type RunPlan } from './plan.ts';
+import { RunPlanner, type RunPlan } from './plan.ts';
 import { decideRelease, releaseTerms } from './release.ts';
 import type { WorkerRegistry } from './workers.ts';
 
@@ -97,11 +96,11 @@ export interface RunControllerDeps {
 
 export class RunController {
   private readonly now: () => Date;
-  /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
-  private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
+  private readonly planner: RunPlanner;
 
   constructor(private readonly deps: RunControllerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.planner = new RunPlanner(deps);
   }
 
   private executorName(by: Executant): string {
@@ -178,44 +177,6 @@ export class RunController {
     return { heldUntil: run.leaseExpiresAt };
   }
 
-  private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
-    const known = this.schemas.get(claims.snapshot.hash);
-    if (known) return known;
-    const schema = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
-    if (this.schemas.size > 1000) this.schemas.clear();
-    this.schemas.set(claims.snapshot.hash, schema);
-    return schema;
-  }
-
-  private async plan(job: StoredJob, claims: VerifiedContract): Promise<RunPlan> {
-    const { policies } = this.deps;
-    const { version: _v, ...functions } = policies.sqlAllowlist;
-    const tables = claims.snapshot.tables;
-    const policy = sqlPolicy(
-      Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
-      claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
-      PRIVACY_UNIT_COLUMN,
-      functionAllowlist({ version: 1, ...functions }),
-      Object.entries(tables)
-        .filter(([, v]) => v.units === v.rows)
-        .map(([t]) => t),
-    );
-    return planRun(
-      { parser: this.deps.parser, binder: this.deps.binder },
-      {
-        sql: job.sql,
-        mode: claims.mode,
-        policy,
-        schema: { key: claims.snapshot.hash, tables: await this.schemaOf(claims) },
-        maxSqlBytes: policies.sandbox.limits.maxSqlBytes,
-        dominanceN: policies.disclosure.dominance.n,
-        ...(claims.mode === 'dp'
-          ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } }
-          : {}),
-      },
-    );
-  }
-
   /**
    * Claims a job for one run, right before it runs: the contract is checked now (signature,
    * term, status, snapshot hash), the SQL analysed and bound, ε charged, and the run leased to
@@ -258,7 +219,7 @@ export class RunController {
     let plan: RunPlan;
     try {
       ({ claims, snapshotPath } = await this.deps.contracts.contractForRun(job.contractId));
-      plan = await this.plan(job, claims);
+      plan = await this.planner.plan(job, claims);
     } catch (err) {
       await this.endBeforeRun(job, err);
       return undefined;

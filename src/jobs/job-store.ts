@@ -1,6 +1,6 @@
 import { appendAudit, type Actor } from '../audit/index.ts';
 import type { ErrorCode } from '../errors/index.ts';
-import type { Store, Tx } from '../store/index.ts';
+import type { Tx } from '../store/index.ts';
 
 /**
  * The one owner of job state (docs/architecture.md, "Job states"): every write to the `jobs` and

@@ -1,6 +1,12 @@
+import type { VerifiedContract } from '../contracts/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
+import { PRIVACY_UNIT_COLUMN, snapshotSchema } from '../masking/index.ts';
+import type { Policies } from '../policies/index.ts';
+import type { StoredJob } from './job-store.ts';
 import {
   analyseQuery,
+  functionAllowlist,
+  sqlPolicy,
   unitsColumnName,
   type Analysis,
   type BoundColumn,
@@ -69,5 +75,51 @@ export async function planRun(
     return { ...analysis, expected };
   } catch (err) {
     throw atLayer(err, 'analysis');
+  }
+}
+
+/** Plans the runs of stored jobs under their contracts: the SQL policy, the snapshot's schema (cached by snapshot hash), the policies' parameters. */
+export class RunPlanner {
+  /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
+  private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
+
+  constructor(private readonly deps: { parser: SqlParser; binder: SchemaBinder; policies: Policies }) {}
+
+  private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
+    const known = this.schemas.get(claims.snapshot.hash);
+    if (known) return known;
+    const schema = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
+    if (this.schemas.size > 1000) this.schemas.clear();
+    this.schemas.set(claims.snapshot.hash, schema);
+    return schema;
+  }
+
+  async plan(job: StoredJob, claims: VerifiedContract): Promise<RunPlan> {
+    const { policies } = this.deps;
+    const { version: _v, ...functions } = policies.sqlAllowlist;
+    const tables = claims.snapshot.tables;
+    const policy = sqlPolicy(
+      Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
+      claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
+      PRIVACY_UNIT_COLUMN,
+      functionAllowlist({ version: 1, ...functions }),
+      Object.entries(tables)
+        .filter(([, v]) => v.units === v.rows)
+        .map(([t]) => t),
+    );
+    return planRun(
+      { parser: this.deps.parser, binder: this.deps.binder },
+      {
+        sql: job.sql,
+        mode: claims.mode,
+        policy,
+        schema: { key: claims.snapshot.hash, tables: await this.schemaOf(claims) },
+        maxSqlBytes: policies.sandbox.limits.maxSqlBytes,
+        dominanceN: policies.disclosure.dominance.n,
+        ...(claims.mode === 'dp'
+          ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } }
+          : {}),
+      },
+    );
   }
 }

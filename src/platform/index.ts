@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApplicationService, ContractService, EffectivenessService, WithdrawalService } from '../contracts/index.ts';
-import { PdsError } from '../errors/index.ts';
 import {
   BullmqExecutor,
   EmbeddedExecutor,

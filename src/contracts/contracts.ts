@@ -351,7 +351,7 @@ export class ContractService {
   }
 
   /**
-   * Everything a job needs to run, checked anew right before every run (DESIGN §4.4): signature
+   * Everything a job needs to run, checked anew right before every run (docs/architecture.md §7): signature
    * (by `kid`, rotated keys included), term, status in the store, and that the snapshot file is
    * the one the contract pins. A job queued before a suspension or revocation never runs after it.
    */

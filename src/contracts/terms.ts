@@ -21,7 +21,7 @@ export interface AskedTerms extends Partial<Record<keyof Terms, number>> {
 /**
  * The terms of a new contract: the application's request and the policy defaults, tightened by
  * the bureau. The bureau may shorten the term, drop columns, raise k, lower the row cap and ε —
- * within the policy's floors and ceilings (DESIGN §7) — but never give more than was applied for
+ * within the policy's floors and ceilings (docs/architecture.md §13) — but never give more than was applied for
  * or than policy allows. Every violation is named with its field.
  */
 export function tightenTerms(

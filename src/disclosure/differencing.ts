@@ -2,7 +2,7 @@ import type { JsonValue } from '../store/index.ts';
 import type { CheckReport } from './report.ts';
 
 /**
- * The differencing check (DESIGN §4.8; Google Ads Data Hub checks the same): two outputs of one
+ * The differencing check (docs/architecture.md §12; Google Ads Data Hub checks the same): two outputs of one
  * contract whose groups match but differ by fewer than k units together describe a group smaller
  * than k — e.g. two counts whose filters differ by one person. Such an output is held for review,
  * naming the earlier output it pairs with. Each released or held output keeps a fingerprint (its

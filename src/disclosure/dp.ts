@@ -4,7 +4,7 @@ import type { CheckReport } from './report.ts';
 import { fromDecimal, laplaceNoise, type Rational } from './samplers.ts';
 
 /**
- * Differential privacy on a dp-mode result (DESIGN §7): the engine returned, per group, the
+ * Differential privacy on a dp-mode result (docs/architecture.md §13): the engine returned, per group, the
  * number of units and their bounded integer sums; here each measure gets discrete Laplace noise
  * (exact sampler) for its share of the query's ε, and a group is shown only when its noisy count
  * passes a threshold chosen so that a group made by one person appears with probability ≤ δ.

@@ -3,7 +3,7 @@ import type { JsonValue } from '../store/index.ts';
 import type { CheckReport } from './report.ts';
 
 /**
- * The identifier scan (DESIGN §4.8): every cell of an output is searched for direct identifiers —
+ * The identifier scan (docs/architecture.md §12): every cell of an output is searched for direct identifiers —
  * resident ID numbers (GB 11643, check character), unified social credit codes (GB 32100, check
  * character), mainland mobile numbers, bank card numbers (Luhn) and e-mail addresses. A hit refuses
  * the output: an identifier never leaves, whatever query produced it. Check characters keep

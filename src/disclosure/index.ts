@@ -24,7 +24,7 @@ export {
 } from './samplers.ts';
 
 /**
- * Disclosure control on every output (DESIGN §4.8, §7). Each check reports what it did and with
+ * Disclosure control on every output (docs/architecture.md §12–13). Each check reports what it did and with
  * which parameters; the report goes into the output's metadata and its signed manifest.
  */
 
@@ -34,7 +34,7 @@ export interface DisclosureResult {
   checks: CheckReport[];
   cellsSuppressed: number;
   /**
-   * `release`: every check passed; `hold`: a check asks for review (DESIGN §4.8: held outputs wait
+   * `release`: every check passed; `hold`: a check asks for review (docs/architecture.md §12: held outputs wait
    * for two bureau reviewers); `refuse`: the output must not leave at all.
    */
   decision: 'release' | 'hold' | 'refuse';
@@ -159,7 +159,7 @@ export interface DisclosureOptions {
 }
 
 /**
- * The (n, k) dominance rule for sums and means (DESIGN §7): a cell is unsafe when its n largest
+ * The (n, k) dominance rule for sums and means (docs/architecture.md §13): a cell is unsafe when its n largest
  * contributors make up more than k% of its total — one firm's capital, one patient's costs. Unsafe
  * cells are suppressed (set to null); the hidden measuring columns are dropped.
  */

@@ -2,7 +2,7 @@ import type { JsonValue } from '../store/index.ts';
 import type { CheckReport } from './report.ts';
 
 /**
- * Secondary (complementary) suppression (DESIGN §4.8): in an output with margins — ROLLUP, CUBE or
+ * Secondary (complementary) suppression (docs/architecture.md §12): in an output with margins — ROLLUP, CUBE or
  * GROUPING SETS rows whose NULL keys mean "all" — a margin minus its released children gives back
  * a suppressed child when it is the only one suppressed. Then the smallest other child of that
  * margin is suppressed too, and so on until no margin gives any cell back.

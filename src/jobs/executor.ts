@@ -1,5 +1,5 @@
 /**
- * The executor interface (DESIGN §4.6). An executor decides *where and when* a job runs; the job
+ * The executor interface (docs/architecture.md §3). An executor decides *where and when* a job runs; the job
  * service decides *what* running it means. Both implementations drive the same state machine:
  *
  *   queued ──► running ──► released | held | rejected | failed

@@ -3,7 +3,7 @@ import { PdsError } from '../errors/index.ts';
 import type { Tx } from '../store/index.ts';
 
 /**
- * The ε ledger of a dp contract (DESIGN §7): every query is charged before it runs, inside a
+ * The ε ledger of a dp contract (docs/architecture.md §13): every query is charged before it runs, inside a
  * store write transaction, so concurrent jobs are serialized and the sum of charges can never pass
  * the contract's budget for its term. ε is kept in millionths: sums are exact. A job is charged
  * once, however often it is retried.

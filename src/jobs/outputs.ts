@@ -30,7 +30,7 @@ import { outputIdFor } from '../ids/index.ts';
 
 /**
  * Outputs after a job: their release (at once, or by two different bureau reviewers), the signed
- * manifest, and downloads (DESIGN §4.8; seed 002 第二十六条, seed 003 第三十四条).
+ * manifest, and downloads (docs/architecture.md §12; seed 002 第二十六条, seed 003 第三十四条).
  */
 
 export interface OutputView {
@@ -56,7 +56,7 @@ export type ManifestDraft = Omit<Manifest, 'releasedAt' | 'releasedBy' | 'review
 
 export type OutputFormat = 'csv' | 'json' | 'parquet';
 
-/** Two different bureau users must approve a held output (DESIGN §4.8, §8: no single insider). */
+/** Two different bureau users must approve a held output (docs/architecture.md §12, §9: no single insider). */
 export const APPROVALS_TO_RELEASE = 2;
 
 type Row = Record<string, string | number | null>;

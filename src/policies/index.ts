@@ -24,7 +24,7 @@ import {
 export * from './schemas.ts';
 export * from './masking-rule.ts';
 
-/** Every policy the domain runs under, validated, with the hash that contracts pin (DESIGN §4.4). */
+/** Every policy the domain runs under, validated, with the hash that contracts pin (docs/architecture.md §7). */
 export interface Policies {
   catalog: CatalogT;
   masking: MaskingT;

@@ -34,8 +34,8 @@ export function startEmbeddedScheduler(turn: () => Promise<unknown>, everyMs: nu
 
 /**
  * A BullMQ job scheduler (a repeatable job): with several API processes on one Redis, each turn
- * is taken by one of them. The turn still runs in an API process, the store's only writer (DESIGN
- * §4.7). When Redis is away, turns are missed and made up at the next one.
+ * is taken by one of them. The turn still runs in an API process, the store's only writer
+ * (docs/architecture.md §2). When Redis is away, turns are missed and made up at the next one.
  */
 export async function startBullmqScheduler(opts: {
   redisUrl: URL;

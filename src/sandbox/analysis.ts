@@ -17,7 +17,7 @@ export interface AnalysisOptions {
 }
 
 /**
- * Static analysis of job SQL (DESIGN §4.2), over DuckDB's own AST. The AST is rewritten where the
+ * Static analysis of job SQL (docs/architecture.md §11), over DuckDB's own AST. The AST is rewritten where the
  * mode needs it and turned back into SQL with `json_deserialize_sql`, so the engine runs exactly
  * what was checked.
  */

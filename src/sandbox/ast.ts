@@ -3,7 +3,7 @@ import { openInstance, queryRows, type DuckDBConnection } from '../duckdb/index.
 
 /**
  * DuckDB's own AST, as `json_serialize_sql` writes it: the checker and the engine can never
- * disagree on dialect, quoting, comments or case (DESIGN §4.2).
+ * disagree on dialect, quoting, comments or case (docs/architecture.md §11).
  */
 export type Node = { [k: string]: unknown };
 

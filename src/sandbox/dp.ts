@@ -4,7 +4,7 @@ import { columnName, functionName } from './aggregate-rules.ts';
 import type { SqlPolicy } from './references.ts';
 
 /**
- * dp mode (DESIGN §4.8, §7): a GROUP BY over one snapshot table with count(*), sum(x) and avg(x),
+ * dp mode (docs/architecture.md §12–13): a GROUP BY over one snapshot table with count(*), sum(x) and avg(x),
  * rewritten so that each privacy unit contributes a bounded amount: one count and one clamped,
  * integer-rounded sum per group, in at most `maxGroupsPerUnit` groups. The engine returns these
  * exact bounded aggregates; noise is added where releases are signed (disclosure/dp.ts).

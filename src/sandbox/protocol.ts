@@ -11,7 +11,7 @@ export interface SandboxLimits {
 }
 
 /**
- * The independent layers between a query and the data (DESIGN §4.2–4.3, README "Sandbox layers").
+ * The independent layers between a query and the data (docs/architecture.md §11).
  * Each is meant to hold on its own; the red-team suite switches one off at a time to show it.
  *   analysis   static analysis of DuckDB's AST and the mode's rewrite
  *   engine     the runner's DuckDB: one SELECT by statement type, read-only attach, external access

@@ -1,7 +1,7 @@
 import { isNode, refuse, type Node } from './ast.ts';
 
 /**
- * Item 1 of the sandbox rules (DESIGN §4.2): what any query may reference, in any mode. Table
+ * Item 1 of the sandbox rules (docs/architecture.md §11): what any query may reference, in any mode. Table
  * names are resolved with SQL's own scoping, so a CTE named like a catalog view in one scope can
  * never hide that view in another: every table reference that is not a CTE visible at that point
  * must be a table of the contract's snapshot.

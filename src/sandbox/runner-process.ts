@@ -1,6 +1,6 @@
 /**
  * The sandbox runner: a separate process that runs exactly one job in a fresh, locked-down DuckDB
- * and exits. A crash, OOM or kill here never touches the API process (DESIGN §4.3 d).
+ * and exits. A crash, OOM or kill here never touches the API process (docs/architecture.md §11).
  * This file is the engine layer (protocol.ts): the snapshot is attached read-only *before*
  * external access is switched off and the configuration is locked, so the query itself can open
  * nothing else and change no setting; and it runs only if DuckDB itself says it is one SELECT.

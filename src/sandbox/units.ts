@@ -5,7 +5,7 @@ import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.t
 
 /**
  * The units rewrite of aggregate mode: every outer row gets a column counting the distinct privacy
- * units behind it, which disclosure control reads (DESIGN §4.8). The unit column of every snapshot
+ * units behind it, which disclosure control reads (docs/architecture.md §12). The unit column of every snapshot
  * table the outer FROM reads is carried up through joins, subqueries and CTEs under reserved names.
  *
  * A row's count is the smallest, over the tables it reads, of the distinct units that (a) made the

@@ -31,7 +31,7 @@ function txOf(conn: DuckDBConnection): Tx {
 }
 
 /**
- * The control store: one DuckDB file owned by the API process, its only writer (DESIGN §4.7).
+ * The control store: one DuckDB file owned by the API process, its only writer (docs/architecture.md §2).
  * Writes are serialized through one queue so that read-modify-write sequences (state machines,
  * the audit chain's head) never interleave; reads use their own connection and see committed data.
  */

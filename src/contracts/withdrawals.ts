@@ -102,7 +102,7 @@ export class WithdrawalService {
 
   /**
    * Lifts a withdrawal once the objection is answered. The contracts it suspended stay suspended:
-   * the bureau resumes each after its own check (seed 002 第三十九条), and the answer lists those
+   * the bureau resumes each after its own check (seed 002 第三十一条: verify, then restore or withdraw), and the answer lists those
    * still waiting.
    */
   async reinstate(

@@ -113,7 +113,7 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
       return;
     }
     seen.add(req.dataset);
-    // seed 000 第七条 / seed 002 第十条: the catalog's operation attribute says whether a dataset may be operated at all
+    // seed 000 第七条: the catalog's operation attribute says whether a dataset may be operated at all
     if (ds.attributes.operation === 'none') {
       issues.push({
         field: `${field}/dataset`,

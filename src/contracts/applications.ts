@@ -99,7 +99,7 @@ export class ApplicationService {
     }
     const { catalog, masking, disclosure, workflow } = this.deps.policies;
     const { operatorOrg: _org, ...body } = input;
-    const grants = resolveGrants(catalog, masking, input.datasets);
+    const grants = resolveGrants(catalog, masking, input.datasets, input.mode);
     await assertNotWithdrawn(
       this.deps.store,
       input.datasets.map((d) => d.dataset),
@@ -363,6 +363,7 @@ export class ApplicationService {
       catalog: this.deps.policies.catalog,
       policyK: terms.minUnits,
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
+      noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
     });
     try {
       const issuedAt = this.now();

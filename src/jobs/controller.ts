@@ -89,6 +89,8 @@ export interface RunControllerDeps {
   dataDir: string;
   /** How long a worker's claim lasts unrenewed. */
   leaseMs: number;
+  /** The per-contract key of the record-key hash that picks each cell's noise. */
+  cellKeySalt: (contractId: string) => bigint;
   /** Told of unexpected (non-PdsError) faults, for the log. */
   onError?: (jobId: string, err: unknown) => void;
   now?: () => Date;
@@ -438,7 +440,7 @@ export class RunController {
             },
             { actor: SYSTEM_ACTOR, details: { reasons: ['ERR_DISCLOSURE_REFUSED'] } },
           );
-          await refund(tx, job.id, 'job rejected: nothing released');
+          // no refund: the data was read, and whether it was refused can depend on it
           return;
         }
         await this.deps.outputs.record(tx, { job, claims, decision, at, ranBy: run.executor, file });
@@ -512,18 +514,15 @@ export class RunController {
   private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<void> {
     await this.deps.store.write(async (tx) => {
       await markReported(tx, jobId, attempt, this.now().toISOString());
-      if (
-        await transition(
-          tx,
-          jobId,
-          ['running'],
-          status,
-          { reasons, finishedAt: this.now().toISOString() },
-          { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } },
-        )
-      ) {
-        await refund(tx, jobId, `job ${status}: nothing released`);
-      }
+      // ε stays charged: the run read the data, and how it ended could depend on one person's row
+      await transition(
+        tx,
+        jobId,
+        ['running'],
+        status,
+        { reasons, finishedAt: this.now().toISOString() },
+        { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } },
+      );
     });
   }
 }

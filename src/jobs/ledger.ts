@@ -65,8 +65,9 @@ export async function charge(
 }
 
 /**
- * Gives back a job's charge when it ends without a release: accounting counts what was published,
- * and nothing was (a refused shape, a failure, a cancellation).
+ * Gives back a job's charge when it ends before its run read any data (refused or failed at the
+ * claim). Once the engine has read the data, the charge stays, whatever the outcome: a failure,
+ * a refusal or even a cancellation can depend on one person's row (docs/architecture.md §12).
  */
 export async function refund(tx: Tx, jobId: string, why: string): Promise<void> {
   const row = await tx.one<{ contract_id: string; epsilon_micro: number }>(

@@ -1,4 +1,5 @@
 import type { VerifiedContract } from '../contracts/index.ts';
+import { buildPtable, thresholds } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { PRIVACY_UNIT_COLUMN, snapshotSchema } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
@@ -9,6 +10,7 @@ import {
   sqlPolicy,
   unitsColumnName,
   type Analysis,
+  type PerturbationSpec,
   type BoundColumn,
   type QueryMode,
   type SandboxLayer,
@@ -39,6 +41,19 @@ export interface PlanInput {
   dominanceN: number;
   /** dp mode: contribution bounds and the most groups a unit counts in. */
   dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
+  /** Aggregate mode: how the engine perturbs each count, sum and mean (perturbationSpec). */
+  perturbation?: PerturbationSpec;
+}
+
+/** The perturbation of aggregate-mode statistics under the policies, keyed by a contract's salt. */
+export function perturbationSpec(policies: Pick<Policies, 'disclosure'>, salt: bigint): PerturbationSpec {
+  const { perturbation, dominance } = policies.disclosure;
+  const table = buildPtable(perturbation.counts.maxNoise, perturbation.counts.variance);
+  return {
+    salt: (salt & 0x7fffffffffffffffn).toString(),
+    counts: table.rows.map((r) => ({ values: r.values, thresholds: thresholds(r) })),
+    magnitudes: { fraction: perturbation.magnitudes.fraction, floor: perturbation.magnitudes.floor, topN: dominance.n },
+  };
 }
 
 /** Tags a refusal with the layer that made it, unless it already names one. */
@@ -70,6 +85,7 @@ export async function planRun(
       unitsColumn,
       dominanceN: input.dominanceN,
       dp: input.dp,
+      perturbation: input.perturbation,
     });
     const expected = await tools.binder.describe(input.schema.key, input.schema.tables, analysis.sql);
     return { ...analysis, expected };
@@ -83,7 +99,15 @@ export class RunPlanner {
   /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
   private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
 
-  constructor(private readonly deps: { parser: SqlParser; binder: SchemaBinder; policies: Policies }) {}
+  constructor(
+    private readonly deps: {
+      parser: SqlParser;
+      binder: SchemaBinder;
+      policies: Policies;
+      /** The per-contract key of the record-key hash (from the domain master key). */
+      cellKeySalt: (contractId: string) => bigint;
+    },
+  ) {}
 
   private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
     const known = this.schemas.get(claims.snapshot.hash);
@@ -98,14 +122,27 @@ export class RunPlanner {
     const { policies } = this.deps;
     const { version: _v, ...functions } = policies.sqlAllowlist;
     const tables = claims.snapshot.tables;
+    const granted = claims.datasets.flatMap((ds) => ds.columns);
+    const catalog = policies.catalog.datasets;
     const policy = sqlPolicy(
       Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
-      claims.datasets.flatMap((ds) => ds.columns.filter((c) => c.rule === 'pseudonymize').map((c) => c.column)),
+      granted.filter((c) => c.rule === 'pseudonymize').map((c) => c.column),
       PRIVACY_UNIT_COLUMN,
       functionAllowlist({ version: 1, ...functions }),
       Object.entries(tables)
         .filter(([, v]) => v.units === v.rows)
         .map(([t]) => t),
+      {
+        generalized: granted.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
+        dpOnly:
+          claims.mode === 'dp'
+            ? []
+            : claims.datasets.flatMap((ds) =>
+                Object.entries(catalog[ds.dataset]?.columns ?? {})
+                  .filter(([, c]) => c.dpOnly)
+                  .map(([name]) => name),
+              ),
+      },
     );
     return planRun(
       { parser: this.deps.parser, binder: this.deps.binder },
@@ -118,6 +155,9 @@ export class RunPlanner {
         dominanceN: policies.disclosure.dominance.n,
         ...(claims.mode === 'dp'
           ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } }
+          : {}),
+        ...(claims.mode === 'aggregate'
+          ? { perturbation: perturbationSpec(policies, this.deps.cellKeySalt(job.contractId)) }
           : {}),
       },
     );

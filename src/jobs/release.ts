@@ -32,6 +32,8 @@ export interface ReleaseTerms {
   dominance: { n: number; k: number };
   /** dp contracts: what one query spends. */
   dp: { epsilon: number; delta: number } | null;
+  /** Aggregate mode: the perturbation the engine applied, as the manifest states it. */
+  perturbation: { maxNoise: number; variance: number; fraction: number; floor: number; topN: number };
 }
 
 /** A contract's disclosure terms: its own k and row cap, everything else from the policies. */
@@ -46,6 +48,7 @@ export function releaseTerms(
     roundCountsTo: d.roundCountsTo,
     dominance: d.dominance,
     dp: claims.privacyBudget ? { epsilon: claims.privacyBudget.epsilonPerQuery, delta: d.dp.delta } : null,
+    perturbation: { ...d.perturbation.counts, ...d.perturbation.magnitudes, topN: d.dominance.n },
   };
 }
 
@@ -141,7 +144,7 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     roundCountsTo: terms.roundCountsTo,
     dominance: { columns: plan.dominance ?? [], ...terms.dominance },
   });
-  const checks = [...dc.checks];
+  const checks = [...(plan.perturbed ? [perturbationReport(plan.perturbed, dc.rows.length, terms)] : []), ...dc.checks];
   const reasons = [...dc.reasons];
   if (dc.fingerprint) {
     const { pairedWith, ...diff } = checkDifferencing(dc.fingerprint, input.earlier, terms.minUnits);
@@ -183,5 +186,30 @@ function decideDp({ plan, result, terms }: ReleaseInput): ReleaseDecision {
     cellsSuppressed: 0,
     reasons: [],
     epsilonSpent: noisy.epsilon,
+  };
+}
+
+/** What the engine's perturbation did, so an honest user can put error bars on every value. */
+function perturbationReport(
+  p: { counts: number[]; magnitudes: number[] },
+  rows: number,
+  terms: ReleaseTerms,
+): CheckReport {
+  const t = terms.perturbation;
+  return {
+    check: 'perturbation',
+    params: {
+      countMaxNoise: t.maxNoise,
+      countVariance: t.variance,
+      magnitudeFraction: t.fraction,
+      magnitudeFloor: t.floor,
+      topN: t.topN,
+      cellKey: "sum of the contributing units' keyed hashes mod 2^32",
+    },
+    passed: true,
+    effect:
+      `${rows * p.counts.length} count cell(s) carry p-table noise (unbiased, |noise| ≤ ${t.maxNoise}, variance ${t.variance}); ` +
+      `${rows * p.magnitudes.length} sum/mean cell(s) carry uniform noise within ±max(${t.fraction} × the ${t.topN} largest contributions, ${t.floor}) ` +
+      `(variance: bound²/3; a mean's is its sum's over the count squared); the same people always get the same noise`,
   };
 }

@@ -14,7 +14,7 @@ import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import type { Executor } from './executor.ts';
 import { insertJob, jobsIn, loadJob, transition, UNFINISHED, type JobReason, type JobStatus } from './job-store.ts';
-import { assertBudget, refund } from './ledger.ts';
+import { assertBudget } from './ledger.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
 
@@ -223,7 +223,7 @@ export class JobService implements ContractJobs {
         ))
       )
         return false;
-      await refund(tx, id, 'job cancelled: nothing released');
+      // a queued job holds no ε charge (it is charged at the claim); a running one keeps it: it read data
       return true;
     });
     if (!cancelled) throw new PdsError('ERR_JOB_NOT_CANCELLABLE', `job ${id} is already ${job.status}`);
@@ -252,7 +252,6 @@ export class JobService implements ContractJobs {
         ))
       )
         continue;
-      await refund(tx, id, `job ${outcome.status}: nothing released`);
       halted.push(id);
     }
     return halted;

@@ -23,7 +23,7 @@ import {
   type JsonValue,
 } from '../store/index.ts';
 import type { DatasetGrant } from './rules.ts';
-import { hmacPads, snapshotSelect } from './snapshot.ts';
+import { maskingPads, paramsFor, snapshotSelect } from './snapshot.ts';
 
 /**
  * Dummy data for a contract (as OpenSAFELY researchers work on dummy data): raw rows invented by
@@ -137,10 +137,9 @@ export async function dummyData(opts: {
             `INSERT INTO domain.${quoteIdent(g.dataset)} VALUES ${rows.map((r) => `(${r.map(literal).join(', ')})`).join(', ')}`,
           );
         // the pseudonym key comes from the seed too: the same seed gives the same rows (the values are invented anyway)
-        const reader = await conn.runAndReadAll(
-          snapshotSelect(g, columns, asOf),
-          hmacPads(createHash('sha256').update(`pds-dummy:${opts.seed}`).digest()),
-        );
+        const select = snapshotSelect(g, columns, asOf);
+        const key = createHash('sha256').update(`pds-dummy:${opts.seed}`).digest();
+        const reader = await conn.runAndReadAll(select, paramsFor(select, maskingPads(key, key)));
         out[g.dataset] = readResult(reader);
       }
     });

@@ -97,7 +97,12 @@ function checkRule(
  * Resolves an application's requests into grants, refusing what the policy forbids. Every problem
  * is collected so that one answer names every offending field.
  */
-export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests: DatasetRequest[]): DatasetGrant[] {
+export function resolveGrants(
+  catalog: Catalog,
+  policy: MaskingPolicy,
+  requests: DatasetRequest[],
+  mode?: 'aggregate' | 'dp' | 'custom',
+): DatasetGrant[] {
   const issues: FieldIssue[] = [];
   const grants: DatasetGrant[] = [];
   const seen = new Set<string>();
@@ -132,6 +137,14 @@ export function resolveGrants(catalog: Catalog, policy: MaskingPolicy, requests:
       // seed 002 第十二条: the negative list is never granted, whatever an application asks
       if (col.negativeList) {
         issues.push({ field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` });
+        continue;
+      }
+      // a dp-only measure is never in a snapshot another mode could query (docs/architecture.md §12)
+      if (col.dpOnly && mode !== undefined && mode !== 'dp') {
+        issues.push({
+          field: where,
+          message: `${req.dataset}.${column} may be analysed only in dp mode, under an ε budget; apply in dp mode`,
+        });
         continue;
       }
       if (columns.some((c) => c.column === column)) {

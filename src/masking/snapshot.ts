@@ -7,6 +7,18 @@ import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.t
 import { assessRisk, type RiskReport } from './risk.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
 
+/** Only the named parameters a statement uses (DuckDB refuses unused ones). */
+export function paramsFor(sql: string, params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)));
+}
+
+/** The pseudonym pads and the measure-noise pads, as the masking SQL binds them. */
+export function maskingPads(pseudonymKey: Buffer, noiseKey: Buffer): Record<string, string> {
+  const p = hmacPads(pseudonymKey);
+  const n = hmacPads(noiseKey);
+  return { ipad: p.ipad, opad: p.opad, nipad: n.ipad, nopad: n.opad };
+}
+
 /** HMAC-SHA256 pads of a key, so the HMAC can be computed inside DuckDB without a UDF. */
 export function hmacPads(key: Buffer): { ipad: string; opad: string } {
   if (key.length > 64) throw new TypeError('HMAC key longer than the SHA-256 block');
@@ -48,9 +60,13 @@ export interface MaskContext {
 /** The helper column holding each row's pseudonymized privacy unit inside the build query. */
 const UNIT = '__unit';
 
-/** A keyed uniform draw in [0, 1) per privacy unit and column: operators hold no key, so cannot subtract it. */
+/**
+ * A keyed uniform draw in [0, 1) per privacy unit and column, under the noise pads (`$nipad` /
+ * `$nopad`): the domain's measure-noise key, so one person's factor is the same in every contract
+ * (no averaging across contracts). Operators hold no key, so cannot subtract it.
+ */
 function keyedUniform(column: string): string {
-  const token = `sha256(unhex($opad) || unhex(sha256(unhex($ipad) || encode('noise:' || ${quoteLiteral(column)} || ':' || ${UNIT}))))`;
+  const token = `sha256(unhex($nopad) || unhex(sha256(unhex($nipad) || encode('noise:' || ${quoteLiteral(column)} || ':' || ${UNIT}))))`;
   return `(('0x' || left(${token}, 13))::BIGINT / 4503599627370496.0)`;
 }
 
@@ -113,8 +129,13 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
         return `CASE WHEN ${col} IS NULL THEN NULL ELSE least(${col}, ${rule.value}) END`;
       case 'bottomcode':
         return `CASE WHEN ${col} IS NULL THEN NULL ELSE greatest(${col}, ${rule.value}) END`;
-      case 'noise':
-        return `round(${col} * (1 + ${rule.fraction} * (2 * ${keyedUniform(grant.column)} - 1)), 2)`;
+      case 'noise': {
+        // a factor 1 ± F·(½ … 1): never closer to 1 than F/2, so no one's value passes through
+        // nearly exact however many queries are averaged (the US Census QWI's noise infusion)
+        const u = keyedUniform(grant.column);
+        const factor = `(1 + CASE WHEN ${u} < 0.5 THEN -1 ELSE 1 END * ${rule.fraction} * (0.5 + 0.5 * (2 * ${u} - floor(2 * ${u}))))`;
+        return `round(${col} * ${factor}, 2)`;
+      }
       case 'rare-to-other': {
         const cte = `rare_${ctx.index}`;
         // counted on raw units: the same count as on their pseudonyms, without computing every HMAC twice
@@ -201,7 +222,7 @@ export async function previewRisk(opts: {
   try {
     await withConnection(instance, async (conn) => {
       await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
-      const pads = hmacPads(randomBytes(32));
+      const pads = maskingPads(randomBytes(32), randomBytes(32));
       for (const g of opts.grants) {
         const exists = await queryRows(
           conn,
@@ -224,7 +245,7 @@ export async function previewRisk(opts: {
           quasiIdentifiers,
           sensitive,
           policyK: opts.policyK,
-          params: pads,
+          params: paramsFor(snapshotSelect(needed, columns, asOf, { rawUnit: true }), pads),
         });
       }
     });
@@ -252,6 +273,12 @@ export async function buildSnapshot(opts: {
   grants: DatasetGrant[];
   catalog: Catalog;
   pseudonymKey: Buffer;
+  /**
+   * The domain's measure-noise key (the noise rule's factor per person and column): the same in
+   * every contract, so a person's factor cannot be averaged away across contracts. Default: the
+   * pseudonym key (per contract).
+   */
+  noiseKey?: Buffer;
   /** Reference date for age bands; default today (UTC). */
   asOf?: string;
   /** The k risk shares are measured against (the contract's minimum units). */
@@ -264,7 +291,7 @@ export async function buildSnapshot(opts: {
   const tmp = `${file}.building`;
   fs.rmSync(tmp, { force: true });
   fs.rmSync(`${tmp}.wal`, { force: true });
-  const pads = hmacPads(opts.pseudonymKey);
+  const pads = maskingPads(opts.pseudonymKey, opts.noiseKey ?? opts.pseudonymKey);
   const tables: SnapshotInfo['tables'] = {};
   const instance = await openInstance(tmp, { threads: '2' });
   try {
@@ -296,7 +323,8 @@ export async function buildSnapshot(opts: {
             )
           : [{ v: null }];
         const columns = opts.catalog.datasets[g.dataset]!.columns;
-        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${snapshotSelect(g, columns, asOf)}`, pads);
+        const select = snapshotSelect(g, columns, asOf);
+        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${select}`, paramsFor(select, pads));
         const [row] = await queryRows<{ n: number; u: number }>(
           conn,
           `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`,

@@ -87,6 +87,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     binder,
     dataDir: config.dataDir,
     leaseMs: config.workerLeaseMs,
+    cellKeySalt: (contractId) => keys.derive('cell-key', contractId, 8).readBigUInt64BE(),
     onError,
   });
   runsRef = runs;

@@ -9,7 +9,7 @@
  *   generalize:range:W                               number → '[20000,30000)' for W = 10000
  *   partial                                          mobile 138****5678; ID number → division code; else first 3 and last 2 kept
  *   topcode:V | bottomcode:V                         numbers capped at V from above | below
- *   noise:F                                          number × (1 ± F at most), keyed per unit and column
+ *   noise:F                                          number × (1 ± F·(½…1)), F ≥ 0.12, fixed per unit and column
  *   rare-to-other:K                                  categories with fewer than K privacy units → 其他
  */
 export type MaskingRule =
@@ -73,6 +73,8 @@ export function parseRule(text: string): MaskingRule {
       if (b !== undefined) throw new RuleSyntaxError('noise takes one fraction');
       const fraction = positive(a, 'the noise fraction', false);
       if (fraction >= 1) throw new RuleSyntaxError('the noise fraction must be below 1');
+      // the factor is never closer to 1 than F/2: below 0.12 a value could come out within 6 %
+      if (fraction < 0.12) throw new RuleSyntaxError('the noise fraction must be at least 0.12 (every value moves by 6 % or more)');
       return { kind, fraction };
     }
     case 'rare-to-other':

@@ -25,6 +25,8 @@ export const CatalogColumn = Type.Object(
     classification: Classification,
     role: IdentifierRole,
     negativeList: Type.Optional(Type.Boolean()),
+    /** Analysed only in dp mode, under the ε ledger: a non-dp contract is never granted it. */
+    dpOnly: Type.Optional(Type.Boolean()),
     /** A checkable identifier format: ingest reports values that fail its check characters. */
     format: Type.Optional(Type.Union([Type.Literal('id-number'), Type.Literal('uscc'), Type.Literal('mobile')])),
   },
@@ -112,6 +114,19 @@ export const DisclosurePolicy = Type.Object(
     roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
     dominance: Type.Object(
       { n: Type.Integer({ minimum: 1, maximum: 10 }), k: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) },
+      { additionalProperties: false },
+    ),
+    perturbation: Type.Object(
+      {
+        counts: Type.Object(
+          { maxNoise: Type.Integer({ minimum: 1, maximum: 20 }), variance: Type.Number({ exclusiveMinimum: 0 }) },
+          { additionalProperties: false },
+        ),
+        magnitudes: Type.Object(
+          { fraction: Type.Number({ exclusiveMinimum: 0, maximum: 10 }), floor: Type.Number({ minimum: 0 }) },
+          { additionalProperties: false },
+        ),
+      },
       { additionalProperties: false },
     ),
     dp: Type.Object(

@@ -1,10 +1,14 @@
 import { PdsError } from '../errors/index.ts';
 import type { SqlAllowlist } from '../policies/index.ts';
-import { checkAggregateRules } from './aggregate-rules.ts';
-import { refuse, type Node, type SqlParser } from './ast.ts';
+import { checkAggregateRules, columnName } from './aggregate-rules.ts';
+import { refuse, walk, type Node, type SqlParser } from './ast.ts';
+import { checkStatistics } from './statistics.ts';
+import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
+import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn } from './units.ts';
 import { rewriteDp, type DpPlan } from './dp.ts';
+import type { PerturbationSpec, Perturbed } from './perturb.ts';
 
 export interface AnalysisOptions {
   maxSqlBytes?: number;
@@ -12,6 +16,8 @@ export interface AnalysisOptions {
   unitsColumn?: string;
   /** How many top contributors the dominance rule weighs (n of the (n, k) rule, policies/disclosure.yaml); required in aggregate mode. */
   dominanceN?: number;
+  /** Aggregate mode: how counts, sums and means are perturbed where the engine computes them. */
+  perturbation?: PerturbationSpec;
   /** dp mode: contribution bounds per summed column, and the most groups one unit may count in. */
   dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
 }
@@ -37,6 +43,8 @@ export interface Analysis {
   keyColumns?: number[];
   /** Aggregate mode: sums and means, with the hidden columns measuring their dominance. */
   dominance?: DominanceColumn[];
+  /** Aggregate mode: the output positions whose counts and sums/means the engine perturbed. */
+  perturbed?: Perturbed;
   /** dp mode: what the engine returns and how the output is made from it. */
   dp?: DpPlan;
 }
@@ -50,6 +58,32 @@ export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
     scalars: new Set(a.scalars),
     operators: new Set(a.operators),
   };
+}
+
+/** A column the policy keeps for dp mode may not appear anywhere in another mode's query. */
+function checkDpOnly(root: Node, sql: string, policy: SqlPolicy): void {
+  if (policy.dpOnlyColumns.size === 0) return;
+  walk(root, (n) => {
+    const name = columnName(n);
+    if (name !== undefined && policy.dpOnlyColumns.has(name)) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'dp-only',
+        `column ${name} may be analysed only in dp mode, under the contract's ε budget`,
+        n,
+        sql,
+      );
+    }
+    if (n.class === 'STAR' && (n.columns === true || n.expr)) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'dp-only',
+        'COLUMNS(…) could reach a dp-only column; name the columns',
+        n,
+        sql,
+      );
+    }
+  });
 }
 
 /** Parses, checks and rewrites one job query. */
@@ -81,23 +115,41 @@ export async function analyseQuery(
   switch (mode) {
     case 'custom':
       // any read-only SELECT that passed item 1; its outputs are always held for review
+      checkDpOnly(root, sql, policy);
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
       if (opts.dominanceN === undefined)
         throw new TypeError(
           'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
         );
+      checkDpOnly(root, sql, policy);
+      checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);
-      const { countColumns, keyColumns, dominance } = await addUnitsColumn(
+      checkStatistics(root, sql, policy);
+      const { countColumns, keyColumns, dominance, perturbed } = await addUnitsColumn(
         root,
         sql,
         policy,
         parser,
         unitsColumn,
         opts.dominanceN,
+        opts.perturbation,
       );
-      return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn, countColumns, keyColumns, dominance };
+      await guardRowErrors(root, parser, policy);
+      return {
+        sql: await parser.deserialize([stmt]),
+        mode,
+        tables,
+        unitsColumn,
+        countColumns,
+        keyColumns,
+        dominance,
+        ...(perturbed ? { perturbed } : {}),
+      };
     case 'dp': {
+      checkBoundedCost(root, sql);
+      checkDpPredicates(root, sql, policy);
+      await guardRowErrors(root, parser, policy);
       const { sql: rewritten, plan } = await rewriteDp(
         parser,
         root,

@@ -37,7 +37,11 @@ export type SqlRule =
   | 'no-scalar-subquery-projection'
   | 'units-traceable'
   | 'sql-size'
-  | 'dp-shape';
+  | 'dp-shape'
+  | 'closed-statistics'
+  | 'contributors-by-filter'
+  | 'dp-only'
+  | 'bounded-cost';
 
 export function lineAndColumn(sql: string, position: number): { line: number; column: number } {
   const before = sql.slice(0, position).split('\n');
@@ -118,4 +122,24 @@ export class SqlParser {
   dispose(): void {
     this.close();
   }
+}
+
+export function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Replaces column references named `slot_<name>` in a parsed template by the given nodes. */
+export function fill(template: Node, slots: Record<string, Node>): Node {
+  const copy = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(copy);
+    if (!isNode(v)) return v;
+    const name =
+      v.class === 'COLUMN_REF' && Array.isArray(v.column_names)
+        ? String(v.column_names[v.column_names.length - 1]).toLowerCase()
+        : undefined;
+    const slot = name?.startsWith('slot_') ? slots[name.slice(5)] : undefined;
+    if (slot) return clone(slot);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x)]));
+  };
+  return copy(template) as Node;
 }

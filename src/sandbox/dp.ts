@@ -1,5 +1,5 @@
 import { quoteIdent } from '../duckdb/index.ts';
-import { refuse, type Node, type SqlParser } from './ast.ts';
+import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import type { SqlPolicy } from './references.ts';
 
@@ -34,6 +34,53 @@ export { DP_COUNT };
 
 const shape = (message: string, node: Node, sql: string): never =>
   refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', message, node, sql);
+
+/**
+ * dp mode admits only predicates whose cost does not depend on the data: comparisons, ranges
+ * (BETWEEN), IN lists and NULL tests of plain columns against constants, joined by AND, OR, NOT.
+ * No string builders, regular expressions, CASE or function calls: a job that fails or slows
+ * down for one person's row would leak a bit no ε accounts for (docs/architecture.md §12).
+ */
+export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): void {
+  const plain = (n: Node | undefined) =>
+    n !== undefined &&
+    (n.class === 'COLUMN_REF' || n.class === 'CONSTANT') &&
+    !policy.identifierColumns.has(columnName(n) ?? '');
+  const visit = (n: Node): void => {
+    switch (n.class) {
+      case 'CONJUNCTION':
+        for (const c of n.children as Node[]) visit(c);
+        return;
+      case 'COMPARISON':
+        if (plain(n.left as Node) && plain(n.right as Node)) return;
+        break;
+      case 'BETWEEN':
+        if (plain(n.input as Node) && plain(n.lower as Node) && plain(n.upper as Node)) return;
+        break;
+      case 'OPERATOR':
+        if (['OPERATOR_NOT', 'OPERATOR_IS_NULL', 'OPERATOR_IS_NOT_NULL'].includes(String(n.type))) {
+          for (const c of n.children as Node[])
+            n.type === 'OPERATOR_NOT'
+              ? visit(c)
+              : plain(c) || shape('dp mode tests NULL on plain columns only', c, sql);
+          return;
+        }
+        if (['COMPARE_IN', 'COMPARE_NOT_IN'].includes(String(n.type)) && (n.children as Node[]).every((c) => plain(c)))
+          return;
+        break;
+      case 'COLUMN_REF':
+      case 'CONSTANT':
+        if (plain(n)) return;
+        break;
+    }
+    shape(
+      "dp mode filters with comparisons, BETWEEN, IN lists and NULL tests of plain columns against constants only: the cost of any other expression can depend on one person's row",
+      n,
+      sql,
+    );
+  };
+  if (isNode(root.where_clause)) visit(root.where_clause);
+}
 
 export async function rewriteDp(
   parser: SqlParser,

@@ -20,3 +20,4 @@ export {
 } from './protocol.ts';
 export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';
 export { SchemaBinder, type BoundColumn } from './binder.ts';
+export { type PerturbationSpec, type Perturbed } from './perturb.ts';

@@ -25,6 +25,10 @@ export interface SqlPolicy {
   /** Tables with exactly one row per privacy unit (checked when the snapshot was built). */
   uniqueUnitTables: Set<string>;
   functions: FunctionAllowlist;
+  /** Columns the contract generalizes (a year, a band, 其他): their extremes are not one person's value. */
+  generalizedColumns: Set<string>;
+  /** Columns the policy allows only in dp mode, under the ε ledger. */
+  dpOnlyColumns: Set<string>;
 }
 
 export const RESERVED_PREFIX = '__pds';
@@ -284,6 +288,7 @@ export function sqlPolicy(
   privacyUnitColumn: string,
   functions: FunctionAllowlist,
   uniqueUnitTables: Iterable<string> = [],
+  columns: { generalized?: Iterable<string>; dpOnly?: Iterable<string> } = {},
 ): SqlPolicy {
   return {
     tables,
@@ -291,6 +296,8 @@ export function sqlPolicy(
     privacyUnitColumn,
     functions,
     uniqueUnitTables: new Set(uniqueUnitTables),
+    generalizedColumns: new Set(columns.generalized ?? []),
+    dpOnlyColumns: new Set(columns.dpOnly ?? []),
   };
 }
 

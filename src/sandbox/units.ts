@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { perturbAggregates, perturbationTargets, type PerturbationSpec, type Perturbed } from './perturb.ts';
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
 import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
 
@@ -55,23 +56,6 @@ function columnRef(...names: string[]): Node {
   return { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: names };
 }
 
-function clone<T>(v: T): T {
-  return structuredClone(v);
-}
-
-/** Replaces column references named `slot_<name>` in a parsed template by the given nodes. */
-function fill(template: Node, slots: Record<string, Node>): Node {
-  const copy = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(copy);
-    if (!isNode(v)) return v;
-    const name = columnName(v);
-    const slot = name?.startsWith('slot_') ? slots[name.slice(5)] : undefined;
-    if (slot) return clone(slot);
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x)]));
-  };
-  return copy(template) as Node;
-}
-
 class UnitsRewriter {
   private counter = 0;
   private templates = new Map<string, Node>();
@@ -82,7 +66,11 @@ class UnitsRewriter {
     private readonly parser: SqlParser,
     private readonly unitsColumn: string,
     private readonly dominanceN: number,
+    private readonly perturbation: PerturbationSpec | undefined,
   ) {}
+
+  /** What the perturbation rewrite changed, by output position (from the first outer SELECT). */
+  perturbed: Perturbed | undefined;
 
   private async template(text: string): Promise<Node> {
     let t = this.templates.get(text);
@@ -149,11 +137,22 @@ class UnitsRewriter {
     this.keyColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
       aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i],
     );
+    const targets = this.perturbation ? perturbationTargets(node) : [];
     const sources = await this.from(node.from_table as Node, scope);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
     if (!this.inUnion) await this.addDominance(node, sources.length === 1 && sources[0]!.unique && !sources[0]!.padded);
+    if (this.perturbation) {
+      const done = await perturbAggregates(
+        targets,
+        sources.map((x) => ({ ref: x.ref, unique: x.unique && !x.padded })),
+        this.perturbation,
+        (text) => this.template(text),
+        (aggregate) => this.conditionOf(aggregate),
+      );
+      this.perturbed ??= done;
+    }
   }
 
   private inUnion = false;
@@ -460,24 +459,12 @@ class UnitsRewriter {
       }
       if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
       if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
-        const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
-        if (args.length > 0 || v.filter) {
-          const terms: Node[] = args.map((a) => ({
-            class: 'OPERATOR',
-            type: 'OPERATOR_IS_NOT_NULL',
-            alias: '',
-            children: [this.stripAlias(clone(a))],
-          }));
-          if (v.filter) terms.push(this.stripAlias(clone(v.filter as Node)));
-          const cond =
-            terms.length === 1
-              ? terms[0]!
-              : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: terms };
+        const cond = this.conditionOf(v);
+        if (cond)
           found.set(
             JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)),
             cond,
           );
-        }
         return; // aggregates do not nest
       }
       Object.values(v).forEach(visit);
@@ -487,6 +474,22 @@ class UnitsRewriter {
     visit(s.qualify);
     visit(s.modifiers);
     return [...found.values()];
+  }
+
+  /** The condition under which a row contributes to an aggregate: its non-constant arguments non-NULL, and its FILTER. */
+  private conditionOf(v: Node): Node | undefined {
+    const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
+    if (args.length === 0 && !v.filter) return undefined;
+    const terms: Node[] = args.map((a) => ({
+      class: 'OPERATOR',
+      type: 'OPERATOR_IS_NOT_NULL',
+      alias: '',
+      children: [this.stripAlias(clone(a))],
+    }));
+    if (v.filter) terms.push(this.stripAlias(clone(v.filter as Node)));
+    return terms.length === 1
+      ? terms[0]!
+      : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: terms };
   }
 
   private isConstant(n: Node): boolean {
@@ -542,12 +545,14 @@ export async function addUnitsColumn(
   parser: SqlParser,
   unitsColumn: string,
   dominanceN: number,
-): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[] }> {
-  const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN);
+  perturbation?: PerturbationSpec,
+): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[]; perturbed?: Perturbed }> {
+  const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN, perturbation);
   await rewriter.outer(root, new Map());
   return {
     countColumns: rewriter.countColumns ?? [],
     keyColumns: rewriter.keyColumns ?? [],
     dominance: rewriter.dominance,
+    ...(rewriter.perturbed ? { perturbed: rewriter.perturbed } : {}),
   };
 }

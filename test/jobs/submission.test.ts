@@ -175,14 +175,14 @@ describe('retries', () => {
       headers: { authorization: `Bearer ${op}` },
       payload: {
         contractId,
-        sql: 'SELECT district, count(*) FROM population WHERE CAST(district AS INTEGER) > 0 GROUP BY 1',
+        // a resident ID number (valid check character) in the output: refused after the run
+        sql: "SELECT '11010519491231002X' AS id, count(*) AS n FROM population",
       },
     });
-    // it binds (so the API lets it run) and fails in the engine: a runtime refusal, run once
     expect(await waitForJob(world, op, res.json().id as string)).toMatchObject({
       status: 'rejected',
       attempts: 1,
-      reasons: [{ code: 'ERR_SQL_RUNTIME', layer: 'engine' }],
+      reasons: [{ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure' }],
     });
   });
 });

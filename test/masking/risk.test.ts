@@ -109,7 +109,7 @@ describe('grant resolution by level and role', () => {
           phone: 'partial',
           address: 'generalize:district',
           birth_date: 'generalize:age-band:10',
-          income: 'topcode:500000',
+          income: 'generalize:range:10000',
           education: 'rare-to-other:20',
         },
       },
@@ -118,7 +118,7 @@ describe('grant resolution by level and role', () => {
       'partial',
       'generalize:district',
       'generalize:age-band:10',
-      'topcode:500000',
+      'generalize:range:10000',
       'rare-to-other:20',
     ]);
   });

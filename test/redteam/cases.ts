@@ -344,7 +344,7 @@ const rows: Record<Category, Row[]> = {
       'targeted-max',
       A,
       "SELECT district, max(CASE WHEN income > 90000 AND education = '博士' THEN income END) AS m FROM population GROUP BY 1",
-      ['disclosure'],
+      ['analysis', 'disclosure'],
     ],
     [
       'targeted-filter',
@@ -352,7 +352,7 @@ const rows: Record<Category, Row[]> = {
       "SELECT district, avg(income) FILTER (WHERE birth_date = '1950') AS a FROM population GROUP BY 1",
       ['disclosure'],
     ],
-    ['rare-diagnosis', A, 'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL', ['disclosure']],
+    ['rare-diagnosis', A, 'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL', ['analysis', 'disclosure']],
   ],
 };
 
@@ -375,9 +375,9 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'mean-income',
     mode: A,
-    sql: 'SELECT district, gender, avg(income) AS mean_income, median(income) AS median_income FROM population GROUP BY ALL',
+    sql: 'SELECT district, gender, avg(income) AS mean_income, sum(income) AS total_income FROM population GROUP BY ALL',
   },
-  { id: 'global', mode: A, sql: 'SELECT count(*) AS n, sum(income) AS total, stddev(income) AS sd FROM population' },
+  { id: 'global', mode: A, sql: 'SELECT count(*) AS n, sum(income) AS total, avg(income) AS mean FROM population' },
   {
     id: 'filtered',
     mode: A,
@@ -429,9 +429,14 @@ export const HONEST: HonestQuery[] = [
     sql: "SELECT 'population' AS source, count(*) AS n FROM population UNION ALL SELECT 'visits', count(*) FROM medical_visit",
   },
   {
-    id: 'share-window',
+    id: 'conditional-counts',
     mode: A,
-    sql: 'SELECT district, count(*) AS n, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct FROM population GROUP BY district',
+    sql: "SELECT district, count(*) AS n, count(*) FILTER (WHERE income > 10000) AS high, sum(CASE WHEN gender = '女' THEN 1 ELSE 0 END) AS women, count_if(education = '本科') AS graduates FROM population GROUP BY district",
+  },
+  {
+    id: 'conditional-sum',
+    mode: A,
+    sql: "SELECT district, sum(CASE WHEN gender = '女' THEN income END) AS women_income, avg(income) FILTER (WHERE gender = '男') AS men_mean FROM population GROUP BY district",
   },
   {
     id: 'first-visit-window',

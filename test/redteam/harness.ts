@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
-import { evaluateQuery, releaseTerms, type Evaluation } from '../../src/jobs/index.ts';
+import { evaluateQuery, perturbationSpec, releaseTerms, type Evaluation } from '../../src/jobs/index.ts';
 import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import {
@@ -80,7 +80,18 @@ export async function redTeam(): Promise<RedTeam> {
     Object.entries(snap.tables)
       .filter(([, v]) => v.units === v.rows)
       .map(([name]) => name),
+    {
+      generalized: grants.flatMap((g) =>
+        g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
+      ),
+      dpOnly: grants.flatMap((g) =>
+        Object.entries(policies.catalog.datasets[g.dataset]!.columns)
+          .filter(([, c]) => c.dpOnly)
+          .map(([n]) => n),
+      ),
+    },
   );
+  const perturbation = perturbationSpec(policies, 0x5eedn);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   warmRunners(2);
@@ -102,6 +113,7 @@ export async function redTeam(): Promise<RedTeam> {
         limits: LIMITS,
         terms,
         layersOff: new Set(off),
+        ...(mode === 'aggregate' ? { perturbation } : {}),
       },
     );
 

@@ -61,6 +61,7 @@ describe('red team, aftermath', () => {
 
   it('left the snapshot unchanged and readable', async () => {
     const { decision: d } = await attempt('aggregate', 'SELECT count(*) AS n FROM population');
-    expect(d.rows).toEqual([[3000]]);
+    // 3,000 people, perturbed (p-table noise ≤ 3) and rounded to 5
+    expect(Math.abs(Number(d.rows[0]![0]) - 3000)).toBeLessThanOrEqual(5);
   });
 });

@@ -38,7 +38,7 @@ describe('with the minimum-units check switched off in the release decision', ()
     const smallCells = ATTACKS.filter(
       (a) => a.category === 'small-cells' && a.mode === 'aggregate' && a.stoppedBy.join() === 'disclosure',
     );
-    expect(smallCells.length).toBeGreaterThan(2);
+    expect(smallCells.length).toBeGreaterThanOrEqual(2);
     const results = await Promise.all(smallCells.map((a) => rt.outcome(a)));
     expect(
       results.filter((o) => o.stopped),

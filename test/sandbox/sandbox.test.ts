@@ -34,7 +34,7 @@ describe('analyseQuery', () => {
 
   it.each([
     'SELECT district, count(*) AS n FROM population GROUP BY district',
-    'SELECT district, gender, avg(income), median(income) FROM population p WHERE income > 0 GROUP BY ALL ORDER BY 1',
+    'SELECT district, gender, avg(income), sum(income) FROM population p WHERE income > 0 GROUP BY ALL ORDER BY 1',
     'SELECT sum(income) FROM population',
     'SELECT district, count(DISTINCT id_number) FROM population GROUP BY 1 HAVING count(*) > 3',
     "SELECT upper(district) AS d, round(avg(income) / 1000, 1) FROM population WHERE education IN ('本科', '硕士') GROUP BY 1",

@@ -1,0 +1,140 @@
+import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { functionName } from './aggregate-rules.ts';
+import { isAggregateName, type SqlPolicy } from './references.ts';
+
+/**
+ * Whether a job fails must not depend on one person's row (docs/architecture.md §12): a query that
+ * errors or runs out of memory only when the target's row is read is an exact, noiseless bit
+ * about the data — the budget and timing channels of "Differential Privacy Under Fire" (Haeberlen,
+ * Pierce, Narayan 2011). In aggregate and dp mode:
+ *
+ * - every expression evaluated on rows — WHERE, JOIN conditions, FILTER clauses, aggregate
+ *   arguments, group keys and computed columns, in every SELECT — runs inside TRY(…): an error
+ *   on a row makes that value NULL (the row drops out of a filter, like any unmatched row)
+ *   instead of failing the job;
+ * - functions that can build values of data-dependent size are bounded: lpad/rpad only to a
+ *   constant length of at most MAX_PAD characters.
+ *
+ * Expressions over aggregates (TRY cannot hold an aggregate) are kept total by the statistics
+ * rules: perturbed aggregates are DOUBLE, and only functions that never fail may combine them.
+ */
+
+export const MAX_PAD = 1000;
+
+/** Functions that never fail on a DOUBLE or on NULL: what may combine aggregates in aggregate mode. */
+export const TOTAL_FUNCTIONS = new Set([
+  '+',
+  '-',
+  '*',
+  '/',
+  'abs',
+  'round',
+  'floor',
+  'ceil',
+  'ceiling',
+  'trunc',
+  'greatest',
+  'least',
+  'coalesce',
+  'nullif',
+  'sign',
+  'if',
+]);
+
+function isBare(n: Node): boolean {
+  return n.class === 'COLUMN_REF' || n.class === 'CONSTANT' || n.class === 'STAR';
+}
+
+function containsAggregateOrWindow(v: unknown, policy: SqlPolicy): boolean {
+  if (Array.isArray(v)) return v.some((x) => containsAggregateOrWindow(x, policy));
+  if (!isNode(v) || v.class === 'SUBQUERY') return false;
+  if (v.class === 'WINDOW') return true;
+  if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) return true;
+  return Object.values(v).some((x) => containsAggregateOrWindow(x, policy));
+}
+
+function containsSubquery(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(containsSubquery);
+  if (!isNode(v)) return false;
+  return v.class === 'SUBQUERY' || Object.values(v).some(containsSubquery);
+}
+
+/** Refuses functions whose cost or size the data could choose. */
+export function checkBoundedCost(root: Node, sql: string): void {
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      v.forEach(visit);
+      return;
+    }
+    if (!isNode(v)) return;
+    if (v.class === 'FUNCTION' && ['lpad', 'rpad'].includes(functionName(v))) {
+      const size = ((v.children as Node[]) ?? [])[1];
+      const value = size?.class === 'CONSTANT' && isNode(size.value) ? size.value.value : undefined;
+      if (typeof value !== 'number' || value > MAX_PAD) {
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'bounded-cost',
+          `${functionName(v)} pads to a constant length of at most ${MAX_PAD} here: a size the data chooses could make the job fail for one person's row`,
+          v,
+          sql,
+        );
+      }
+    }
+    Object.values(v).forEach(visit);
+  };
+  visit(root);
+}
+
+/** Wraps every row-level expression of every SELECT in TRY(…), in place. */
+export async function guardRowErrors(root: Node, parser: SqlParser, policy: SqlPolicy): Promise<void> {
+  const template = await parser.expression('TRY(slot_x)');
+  const wrap = (n: Node): Node => {
+    if (isBare(n) || (n.class === 'FUNCTION' && functionName(n) === 'try')) return n;
+    const alias = n.alias;
+    const inner = clone(n);
+    inner.alias = '';
+    const out = fill(template, { x: inner });
+    out.alias = alias;
+    return out;
+  };
+  // TRY cannot hold a subquery either: a predicate with one is guarded around it (the
+  // subquery's own SELECT is guarded where the walk reaches it)
+  const guard = (n: Node): Node => {
+    if (!containsSubquery(n)) return wrap(n);
+    if (n.class === 'CONJUNCTION' || n.type === 'OPERATOR_NOT') {
+      n.children = (n.children as Node[]).map(guard);
+      return n;
+    }
+    for (const [k, x] of Object.entries(n)) {
+      if (isNode(x) && typeof x.class === 'string' && x.class !== 'SUBQUERY') n[k] = guard(x);
+      else if (Array.isArray(x))
+        n[k] = x.map((c) => (isNode(c) && typeof c.class === 'string' && c.class !== 'SUBQUERY' ? guard(c) : c));
+    }
+    return n;
+  };
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      v.forEach(visit);
+      return;
+    }
+    if (!isNode(v)) return;
+    if (v.type === 'SELECT_NODE') {
+      for (const key of ['where_clause', 'qualify', 'having'] as const) {
+        if (isNode(v[key]) && !containsAggregateOrWindow(v[key], policy)) v[key] = guard(v[key] as Node);
+      }
+      v.select_list = (v.select_list as Node[]).map((item) =>
+        containsAggregateOrWindow(item, policy) ? item : wrap(item),
+      );
+      v.group_expressions = ((v.group_expressions as Node[] | undefined) ?? []).map((g) =>
+        containsAggregateOrWindow(g, policy) ? g : wrap(g),
+      );
+    }
+    if (v.type === 'JOIN' && isNode(v.condition)) v.condition = wrap(v.condition);
+    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) {
+      if (isNode(v.filter)) v.filter = wrap(v.filter);
+      v.children = ((v.children as Node[]) ?? []).map((c) => wrap(c));
+    }
+    Object.values(v).forEach(visit);
+  };
+  visit(root);
+}

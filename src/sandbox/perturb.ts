@@ -1,0 +1,184 @@
+import { clone, fill, isNode, type Node } from './ast.ts';
+import { functionName } from './aggregate-rules.ts';
+
+/**
+ * Perturbation where the value is made (docs/architecture.md §12): every count, sum and mean of
+ * an aggregate-mode outer query is replaced, in the AST the engine runs, by its perturbed value —
+ * so arithmetic between aggregates, HAVING and ORDER BY only ever see perturbed values.
+ *
+ * The noise of a cell is chosen by its cell key: the sum, mod 2^32, of a keyed hash of each
+ * contributing unit (the units its rows are selected by: WHERE/JOIN, the aggregate's FILTER and a
+ * non-NULL argument). The same set of units always gets the same noise — repeating a query or
+ * renaming its columns gains nothing — and sets that differ by one unit get independent-looking
+ * noise. The hash is keyed per contract (`salt`), and the units are the contract's pseudonyms,
+ * which aggregate mode never releases.
+ *
+ * - counts (count, count(DISTINCT …)): the p-table's noise for the count and the key;
+ * - sums: uniform noise in ±max(fraction × (sum of the n largest |contributions|), floor): a
+ *   one-person difference is hidden in noise of that person's own order of magnitude, and a sum
+ *   of constants (a count in disguise) still gets at least the floor;
+ * - means: the perturbed sum over the count.
+ */
+
+export interface PerturbationSpec {
+  /** Keys the per-unit hash (a decimal unsigned integer below 2^63), per contract. */
+  salt: string;
+  /** Count p-table: row i for a count of i, the last row for larger counts. */
+  counts: { values: number[]; thresholds: number[] }[];
+  /** Sums and means. */
+  magnitudes: { fraction: number; floor: number; topN: number };
+}
+
+/** What the rewrite perturbed, by output position (for the release decision's report). */
+export interface Perturbed {
+  counts: number[];
+  magnitudes: number[];
+}
+
+const COUNT = new Set(['count', 'count_star']);
+const SUM = new Set(['sum']);
+const MEAN = new Set(['avg', 'mean']);
+
+/** A unit column feeding the outer query, and whether each unit is on one row there. */
+export interface KeySource {
+  ref: Node;
+  unique: boolean;
+}
+
+type Template = (text: string) => Promise<Node>;
+
+/** An aggregate to perturb: its output position, and whether it is the whole select item. */
+export interface Target {
+  node: Node;
+  position: number | undefined;
+  whole?: boolean;
+}
+
+/** The aggregates to perturb, found before the rewrite adds its own (units, dominance). */
+export function perturbationTargets(select: Node): Target[] {
+  const found: Target[] = [];
+  const visit = (v: unknown, position: number | undefined): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x, position);
+      return;
+    }
+    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    if (v.class === 'FUNCTION' && !v.is_operator) {
+      const name = functionName(v);
+      if (COUNT.has(name) || SUM.has(name) || MEAN.has(name)) {
+        const item = position === undefined ? undefined : (select.select_list as Node[])[position];
+        found.push({ node: v, position, whole: item === v });
+        return;
+      }
+    }
+    for (const x of Object.values(v)) visit(x, position);
+  };
+  (select.select_list as Node[]).forEach((item, i) => visit(item, i));
+  visit(select.having, undefined);
+  visit(select.qualify, undefined);
+  visit(select.modifiers, undefined);
+  return found;
+}
+
+function literal(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toPrecision(17);
+}
+
+/** `CASE WHEN k < t1 THEN v1 … ELSE vn END` for one p-table row. */
+function lookup(row: { values: number[]; thresholds: number[] }): string {
+  if (row.values.length === 1) return literal(row.values[0]!);
+  const whens = row.thresholds.map((t, i) => `WHEN slot_k < ${literal(t)} THEN ${literal(row.values[i]!)}`).join(' ');
+  return `CASE ${whens} ELSE ${literal(row.values[row.values.length - 1]!)} END`;
+}
+
+function countNoise(spec: PerturbationSpec, type: 'BIGINT' | 'DOUBLE'): string {
+  const rows = spec.counts;
+  const last = rows.length - 1;
+  const whens = rows
+    .slice(0, last)
+    .map((r, c) => `WHEN slot_f = ${c} THEN ${lookup(r)}`)
+    .join(' ');
+  // inside expressions a DOUBLE, as every perturbed statistic, so arithmetic over it can never
+  // fail (no integer overflow); a count released as it is stays an integer
+  return `((slot_f + CASE ${whens} ELSE ${lookup(rows[last]!)} END)::${type})`;
+}
+
+function magnitudeNoise(spec: PerturbationSpec, filtered: boolean): string {
+  const { fraction, floor, topN } = spec.magnitudes;
+  const filter = filtered ? ' FILTER (WHERE slot_w)' : '';
+  return `(greatest(${literal(fraction)} * coalesce(list_sum(max(abs(slot_x), ${topN})${filter}), 0), ${literal(floor)}) * (2 * slot_k - 1))`;
+}
+
+/**
+ * Replaces each target aggregate, in place, by its perturbed value. `condition` gives the
+ * contribution condition of an aggregate (its non-NULL arguments and FILTER), or undefined when
+ * every row of the group contributes.
+ */
+export async function perturbAggregates(
+  targets: Target[],
+  sources: KeySource[],
+  spec: PerturbationSpec,
+  template: Template,
+  condition: (aggregate: Node) => Node | undefined,
+): Promise<Perturbed> {
+  const perturbed: Perturbed = { counts: [], magnitudes: [] };
+  if (sources.length === 0) return perturbed;
+  for (const { node: f, position, whole } of targets) {
+    const name = functionName(f);
+    const original = clone(f);
+    const alias = original.alias;
+    original.alias = '';
+    const s = await keySum(sources, spec.salt, template, condition(original));
+    const key = fill(await template('((slot_s % 4294967296)::DOUBLE / 4294967296.0)'), { s });
+    const key2 = fill(await template('(((slot_s * 1000003) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
+    let replacement: Node;
+    if (COUNT.has(name)) {
+      replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: original, k: key });
+      if (position !== undefined) perturbed.counts.push(position);
+    } else {
+      const [x] = original.children as Node[];
+      const filter = original.filter as Node | undefined;
+      const slots: Record<string, Node> = { x: clone(x!), k: key2, ...(filter ? { w: clone(filter) } : {}) };
+      const noise = fill(await template(magnitudeNoise(spec, filter !== undefined && filter !== null)), slots);
+      if (SUM.has(name)) {
+        replacement = fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: noise });
+      } else {
+        const total = clone(original);
+        total.function_name = 'sum';
+        const count = clone(original);
+        count.function_name = 'count';
+        replacement = fill(await template('((slot_t::DOUBLE + slot_n) / nullif(slot_c, 0))'), {
+          t: total,
+          n: noise,
+          c: count,
+        });
+      }
+      if (position !== undefined) perturbed.magnitudes.push(position);
+    }
+    replacement.alias = alias;
+    for (const k of Object.keys(f)) delete f[k];
+    Object.assign(f, replacement);
+  }
+  return perturbed;
+}
+
+/** The sum of the contributing units' keyed hashes (each unit once), over every source's units. */
+async function keySum(
+  sources: KeySource[],
+  salt: string,
+  template: Template,
+  condition: Node | undefined,
+): Promise<Node> {
+  const parts: Node[] = [];
+  for (const src of sources) {
+    const distinct = src.unique ? '' : 'DISTINCT ';
+    const text = condition
+      ? `coalesce(sum(${distinct}hash(slot_u, ${salt}::UBIGINT)) FILTER (WHERE (slot_c) AND slot_u IS NOT NULL), 0)`
+      : `coalesce(sum(${distinct}hash(slot_u, ${salt}::UBIGINT)) FILTER (WHERE slot_u IS NOT NULL), 0)`;
+    parts.push(fill(await template(text), { u: clone(src.ref), ...(condition ? { c: clone(condition) } : {}) }));
+  }
+  let sum = parts[0]!;
+  for (const p of parts.slice(1)) sum = fill(await template('(slot_a + slot_b)'), { a: sum, b: p });
+  // hugeint arithmetic: the sum of many 64-bit hashes never overflows
+  return fill(await template('(slot_s)::HUGEINT'), { s: sum });
+}

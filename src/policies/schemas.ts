@@ -123,7 +123,7 @@ export const DisclosurePolicy = Type.Object(
           { additionalProperties: false },
         ),
         magnitudes: Type.Object(
-          { fraction: Type.Number({ exclusiveMinimum: 0, maximum: 10 }), floor: Type.Number({ minimum: 0 }) },
+          { fraction: Type.Number({ minimum: 0, maximum: 10 }), floor: Type.Number({ minimum: 0 }) },
           { additionalProperties: false },
         ),
       },

@@ -6,7 +6,14 @@ import { evaluateQuery, perturbationSpec, releaseTerms, type ReleaseDecision } f
 import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import type { JsonValue } from '../../src/store/index.ts';
-import { disposeRunners, functionAllowlist, SchemaBinder, SqlParser, sqlPolicy, warmRunners } from '../../src/sandbox/index.ts';
+import {
+  disposeRunners,
+  functionAllowlist,
+  SchemaBinder,
+  SqlParser,
+  sqlPolicy,
+  warmRunners,
+} from '../../src/sandbox/index.ts';
 import { readRows, tmpDataDir } from '../helpers.ts';
 
 /**
@@ -19,7 +26,14 @@ import { readRows, tmpDataDir } from '../helpers.ts';
  */
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
-const LIMITS = { threads: 1, memoryLimit: '512MB', tempDirectorySize: '64MB', timeoutMs: 10_000, maxResultRows: 10_000, maxResultBytes: 5_000_000 };
+const LIMITS = {
+  threads: 1,
+  memoryLimit: '512MB',
+  tempDirectorySize: '64MB',
+  timeoutMs: 10_000,
+  maxResultRows: 10_000,
+  maxResultBytes: 5_000_000,
+};
 
 export interface Target {
   district: string;
@@ -35,6 +49,7 @@ export interface Answer {
   columns: string[];
   decision: ReleaseDecision['decision'] | 'refused-before-run';
   code?: string;
+  message?: string;
 }
 
 export interface PrivacyWorld {
@@ -47,7 +62,7 @@ export interface PrivacyWorld {
 
 /** The target's quasi-identifiers as a predicate. */
 export const isTarget = (t: Target) =>
-  `(district = '${t.district}' AND gender = '${t.gender}' AND year(birth_date) = ${t.year} AND education = '${t.education}')`;
+  `(district = '${t.district}' AND gender = '${t.gender}' AND birth_date = '${t.year}' AND education = '${t.education}')`;
 
 export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
   const t = tmpDataDir('pds-privacy-');
@@ -59,13 +74,27 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     'aggregate',
   );
   const snap = await buildSnapshot({
-    dataDir: t.dir, domainFile: domainPath(t.dir), contractId: 'ctr_privacy', grants, catalog: policies.catalog, policyK: 10,
-    pseudonymKey: Buffer.alloc(32, 7), noiseKey: Buffer.alloc(32, 8),
+    dataDir: t.dir,
+    domainFile: domainPath(t.dir),
+    contractId: 'ctr_privacy',
+    grants,
+    catalog: policies.catalog,
+    policyK: 10,
+    pseudonymKey: Buffer.alloc(32, 7),
+    noiseKey: Buffer.alloc(32, 8),
   });
   const schema = await snapshotSchema(grants, policies.catalog);
   const policy = sqlPolicy(
-    { population: snap.tables.population!.columns }, [], PRIVACY_UNIT_COLUMN, functionAllowlist(policies.sqlAllowlist), ['population'],
-    { generalized: grants.flatMap((g) => g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column)) },
+    { population: snap.tables.population!.columns },
+    [],
+    PRIVACY_UNIT_COLUMN,
+    functionAllowlist(policies.sqlAllowlist),
+    ['population'],
+    {
+      generalized: grants.flatMap((g) =>
+        g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
+      ),
+    },
   );
   const targets = await readRows<{ district: string; gender: string; y: number; education: string; income: number }>(
     domainPath(t.dir),
@@ -81,14 +110,33 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
   const perturbation = perturbationSpec(policies, 0x5eed5eedn);
   let count = 0;
   return {
-    targets: targets.map((r) => ({ district: r.district, gender: r.gender, year: Number(r.y), education: r.education, income: Number(r.income) })),
+    targets: targets.map((r) => ({
+      district: r.district,
+      gender: r.gender,
+      year: Number(r.y),
+      education: r.education,
+      income: Number(r.income),
+    })),
     async ask(sql) {
       count++;
       try {
-        const { decision } = await evaluateQuery({ parser, binder }, {
-          sql, mode: 'aggregate', policy, schema: { key: 'privacy', tables: schema }, maxSqlBytes: 65_536, dominanceN: policies.disclosure.dominance.n,
-          dataDir: t.dir, snapshotFile: path.basename(snap.file), tmpDir: path.join(t.dir, 'tmp'), limits: LIMITS, terms, perturbation,
-        });
+        const { decision } = await evaluateQuery(
+          { parser, binder },
+          {
+            sql,
+            mode: 'aggregate',
+            policy,
+            schema: { key: 'privacy', tables: schema },
+            maxSqlBytes: 65_536,
+            dominanceN: policies.disclosure.dominance.n,
+            dataDir: t.dir,
+            snapshotFile: path.basename(snap.file),
+            tmpDir: path.join(t.dir, 'tmp'),
+            limits: LIMITS,
+            terms,
+            perturbation,
+          },
+        );
         return {
           rows: decision.decision === 'released' ? decision.rows : null,
           columns: decision.columns.map((c) => c.name),
@@ -96,7 +144,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
         };
       } catch (err) {
         if (!isPdsError(err)) throw err;
-        return { rows: null, columns: [], decision: 'refused-before-run', code: err.code };
+        return { rows: null, columns: [], decision: 'refused-before-run', code: err.code, message: err.detail };
       }
     },
     asked: () => count,

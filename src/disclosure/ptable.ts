@@ -35,7 +35,8 @@ function row(bound: number, s: number): PtableRow {
 export function buildPtable(maxNoise: number, variance: number): Ptable {
   if (!Number.isInteger(maxNoise) || maxNoise < 1) throw new TypeError('maxNoise must be a positive integer');
   const ceiling = row(maxNoise, 1e6).variance; // the flattest shape the bound allows
-  if (!(variance > 0 && variance < ceiling)) throw new TypeError(`variance must be in (0, ${ceiling.toFixed(3)}) for noise bounded by ${maxNoise}`);
+  if (!(variance > 0 && variance < ceiling))
+    throw new TypeError(`variance must be in (0, ${ceiling.toFixed(3)}) for noise bounded by ${maxNoise}`);
   // the spread s of the discrete Gaussian shape that has the asked variance (variance grows with s)
   let lo = 1e-3;
   let hi = 1e3;

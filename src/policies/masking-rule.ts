@@ -74,7 +74,8 @@ export function parseRule(text: string): MaskingRule {
       const fraction = positive(a, 'the noise fraction', false);
       if (fraction >= 1) throw new RuleSyntaxError('the noise fraction must be below 1');
       // the factor is never closer to 1 than F/2: below 0.12 a value could come out within 6 %
-      if (fraction < 0.12) throw new RuleSyntaxError('the noise fraction must be at least 0.12 (every value moves by 6 % or more)');
+      if (fraction < 0.12)
+        throw new RuleSyntaxError('the noise fraction must be at least 0.12 (every value moves by 6 % or more)');
       return { kind, fraction };
     }
     case 'rare-to-other':

@@ -26,7 +26,8 @@ describe('the count p-table', () => {
     });
     expect(table.rows.at(-1)!.variance).toBeCloseTo(variance, 6);
     // no count turns negative: a count c never gets noise below −c
-    for (let c = 0; c < 10; c++) for (const k of [0, 0.01, 0.5, 0.999]) expect(c + ptableNoise(table, c, k)).toBeGreaterThanOrEqual(0);
+    for (let c = 0; c < 10; c++)
+      for (const k of [0, 0.01, 0.5, 0.999]) expect(c + ptableNoise(table, c, k)).toBeGreaterThanOrEqual(0);
   });
 
   it('driven by uniform cell keys: unbiased with the stated variance (200,000 draws per row)', () => {
@@ -54,7 +55,10 @@ describe('the count p-table', () => {
     const spec = perturbationSpec(policies, 1n);
     expect(spec.counts.map((r) => r.values)).toEqual(table.rows.map((r) => r.values));
     expect(spec.counts.map((r) => r.thresholds)).toEqual(table.rows.map((r) => thresholds(r)));
-    expect(spec.magnitudes).toEqual({ ...policies.disclosure.perturbation.magnitudes, topN: policies.disclosure.dominance.n });
+    expect(spec.magnitudes).toEqual({
+      ...policies.disclosure.perturbation.magnitudes,
+      topN: policies.disclosure.dominance.n,
+    });
   });
 
   it('refuses a variance the bound cannot carry', () => {

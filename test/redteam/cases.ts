@@ -352,7 +352,12 @@ const rows: Record<Category, Row[]> = {
       "SELECT district, avg(income) FILTER (WHERE birth_date = '1950') AS a FROM population GROUP BY 1",
       ['disclosure'],
     ],
-    ['rare-diagnosis', A, 'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL', ['analysis', 'disclosure']],
+    [
+      'rare-diagnosis',
+      A,
+      'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL',
+      ['analysis', 'disclosure'],
+    ],
   ],
 };
 

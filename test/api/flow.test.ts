@@ -176,6 +176,7 @@ describe('end-to-end flow over HTTP', () => {
     const outputId = String(status.outputId);
     const output = (await call('operator', 'GET', `/v1/outputs/${outputId}`)).json();
     expect(output.checks.map((c: { check: string }) => c.check)).toEqual([
+      'perturbation',
       'min-units',
       'secondary-suppression',
       'dominance',
@@ -184,7 +185,8 @@ describe('end-to-end flow over HTTP', () => {
       'max-rows',
       'differencing',
     ]);
-    expect(output.checks[0].params.k).toBe(12);
+    expect(output.checks[0].params).toMatchObject({ countMaxNoise: 3, countVariance: 1 });
+    expect(output.checks[1].params.k).toBe(12);
     expect(output.cellsSuppressed).toBeGreaterThan(0);
 
     const csv = await call('operator', 'GET', `/v1/outputs/${outputId}/data?format=csv`);

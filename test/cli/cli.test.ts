@@ -102,14 +102,22 @@ describe('pds', () => {
       application: 'app_x',
       scenario: { name: '区县收入结构', purpose: '普惠金融' },
       mode: 'aggregate' as const,
-      datasets: [],
+      datasets: [
+        {
+          dataset: 'population',
+          provider: 'org-psb',
+          providerName: '市公安局',
+          privacyUnit: 'id_number',
+          columns: [{ column: 'district', rule: 'keep' }],
+        },
+      ],
       disclosure: { minUnits: 10, maxRows: 10000 },
       privacyBudget: null,
       emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
       securityControls: [],
-      policyHash: 'h',
+      policyHash: 'a'.repeat(64),
       catalogVersion: 'v',
-      snapshot: { hash: 'sh', tables: {} },
+      snapshot: { hash: 'b'.repeat(64), tables: {} },
     };
     const jws = await signContract(keys.bureau, claims, {
       contractId: 'ctr_cli',

@@ -1,9 +1,31 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { Platform } from '../../platform/index.ts';
 import { ClaimRequest, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
 import { fromFastify } from '../problem.ts';
 import { ProblemRef } from '../schemas/index.ts';
+
+/**
+ * The worker protocol's bodies are checked by the protocol's own compiled TypeBox schemas, not by
+ * the API's Ajv: that one coerces types (for query strings), and a coerced outcome is not the one
+ * the worker sent — a count of 1 would become `true`.
+ */
+function exactly(schema: TSchema) {
+  const check = Compile(schema);
+  return (data: unknown) => {
+    if (check.Check(data)) return { value: data };
+    const validation = [...check.Errors(data)]
+      .slice(0, 10)
+      .map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: 'schema', params: {} }));
+    return {
+      error: Object.assign(new Error('body does not follow the run protocol'), {
+        validation,
+        validationContext: 'body',
+      }),
+    };
+  };
+}
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef, 422: ProblemRef };
 const closed = { additionalProperties: false } as const;
@@ -55,6 +77,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     '/v1/worker/claims',
     {
       config: { roles: ['worker'] },
+      validatorCompiler: ({ schema }) => exactly(schema as TSchema),
       schema: {
         tags: ['worker'],
         summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run',
@@ -72,6 +95,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     '/v1/worker/leases',
     {
       config: { roles: ['worker'] },
+      validatorCompiler: ({ schema }) => exactly(schema as TSchema),
       schema: {
         tags: ['worker'],
         summary: 'Renew the lease on a run this worker holds',
@@ -86,6 +110,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     '/v1/worker/outcomes',
     {
       config: { roles: ['worker'] },
+      validatorCompiler: ({ schema }) => exactly(schema as TSchema),
       bodyLimit: platform.policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
       // an outcome off the protocol (an invented analysis, dp plan or field) is evidence: recorded, and its run fails
       attachValidation: true,

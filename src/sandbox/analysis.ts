@@ -147,7 +147,7 @@ export async function analyseQuery(
         ...(perturbed ? { perturbed } : {}),
       };
     case 'dp': {
-      checkBoundedCost(root, sql);
+      checkBoundedCost(root, sql, 'dp');
       checkDpPredicates(root, sql, policy);
       await guardRowErrors(root, parser, policy);
       const { sql: rewritten, plan } = await rewriteDp(

@@ -59,14 +59,40 @@ function containsSubquery(v: unknown): boolean {
   return v.class === 'SUBQUERY' || Object.values(v).some(containsSubquery);
 }
 
-/** Refuses functions whose cost or size the data could choose. */
-export function checkBoundedCost(root: Node, sql: string): void {
+/** A join condition whose output size no single row can choose: equalities of columns, and column–constant tests. */
+function equiJoin(n: Node): boolean {
+  if (n.type === 'CONJUNCTION_AND') return (n.children as Node[]).every(equiJoin);
+  if (n.class !== 'COMPARISON') return false;
+  const [l, r] = [n.left as Node, n.right as Node];
+  if (n.type === 'COMPARE_EQUAL' && l.class === 'COLUMN_REF' && r.class === 'COLUMN_REF') return true;
+  return (l.class === 'COLUMN_REF' && r.class === 'CONSTANT') || (l.class === 'CONSTANT' && r.class === 'COLUMN_REF');
+}
+
+/**
+ * Refuses what lets the data choose a job's cost or size: padding to a size not a small constant,
+ * and (aggregate mode) joins other than on equal columns — `ON a.x = b.x OR <one person>` or a
+ * cross product filtered to one person would multiply work for that person's row alone.
+ */
+export function checkBoundedCost(root: Node, sql: string, mode: 'aggregate' | 'dp' = 'aggregate'): void {
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) {
       v.forEach(visit);
       return;
     }
     if (!isNode(v)) return;
+    if (mode === 'aggregate' && v.type === 'JOIN') {
+      const using = ((v.using_columns as unknown[] | undefined) ?? []).length > 0;
+      const cond = v.condition as Node | null | undefined;
+      if (v.ref_type !== 'REGULAR' || !(using || (isNode(cond) && equiJoin(cond)))) {
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'bounded-cost',
+          "aggregate mode joins tables on equal columns (JOIN … ON a.x = b.x [AND …], or USING): a cross, natural or conditional join could multiply the work for one person's row alone",
+          v,
+          sql,
+        );
+      }
+    }
     if (v.class === 'FUNCTION' && ['lpad', 'rpad'].includes(functionName(v))) {
       const size = ((v.children as Node[]) ?? [])[1];
       const value = size?.class === 'CONSTANT' && isNode(size.value) ? size.value.value : undefined;

@@ -56,9 +56,11 @@ function columnRef(...names: string[]): Node {
   return { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: names };
 }
 
+/** Parsed templates per parser: the p-table's CASE and the rewrite's fragments are parsed once, not per query. */
+const TEMPLATES = new WeakMap<SqlParser, Map<string, Node>>();
+
 class UnitsRewriter {
   private counter = 0;
-  private templates = new Map<string, Node>();
 
   constructor(
     private readonly sql: string,
@@ -72,11 +74,15 @@ class UnitsRewriter {
   /** What the perturbation rewrite changed, by output position (from the first outer SELECT). */
   perturbed: Perturbed | undefined;
 
+  /** A parsed expression template, shared by every rewrite on this parser: callers fill or clone it, never change it. */
   private async template(text: string): Promise<Node> {
-    let t = this.templates.get(text);
+    let cache = TEMPLATES.get(this.parser);
+    if (!cache) TEMPLATES.set(this.parser, (cache = new Map()));
+    let t = cache.get(text);
     if (!t) {
       t = await this.parser.expression(text);
-      this.templates.set(text, t);
+      if (cache.size > 10_000) cache.clear();
+      cache.set(text, t);
     }
     return t;
   }
@@ -419,7 +425,7 @@ class UnitsRewriter {
     const [only] = sources;
     if (sources.length === 1 && only!.unique && !only!.padded) {
       // one unit per row and on every row: counting rows is counting units, and reads no unit column
-      parts.push(await this.template('count(*)'));
+      parts.push(clone(await this.template('count(*)')));
       const when = await this.template('count(CASE WHEN slot_c THEN 1 END)');
       for (const c of conditions) parts.push(fill(when, { c }));
     } else {

@@ -337,6 +337,18 @@ describe('shape and side channels', () => {
       `SELECT count(*) AS n FROM population WHERE CASE WHEN ${isTarget(t)} THEN length(lpad(district, 900000000, 'y')) > 0 ELSE true END`,
     ));
 
+  it('a cost oracle (a join that multiplies rows only for the target) is refused', async () => {
+    const only = isTarget(t)
+      .replaceAll('district', 'a.district')
+      .replaceAll('gender', 'a.gender')
+      .replaceAll('birth_date', 'a.birth_date')
+      .replaceAll('education', 'a.education');
+    await expectRefused(
+      `SELECT count(*) AS n FROM population a JOIN population b ON a.pds_unit = b.pds_unit OR ${only}`,
+    );
+    await expectRefused(`SELECT count(*) AS n FROM population a, population b, population c WHERE ${only}`);
+  });
+
   it('an error oracle (a failing cast only for the target) answers the same whether the target exists or not', async () => {
     const oracle = (who: string) =>
       `SELECT district, count(*) AS n FROM population WHERE CASE WHEN ${who} THEN CAST(district AS INTEGER) = 1 ELSE true END GROUP BY district`;

@@ -232,7 +232,7 @@ const rows: Record<Category, Row[]> = {
       'cross-join-bomb',
       A,
       'SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1',
-      ['engine', 'process'],
+      ['analysis', 'engine', 'process'],
     ],
     [
       'recursive-cte',

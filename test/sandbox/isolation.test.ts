@@ -44,7 +44,7 @@ describe('a resource attack leaves the API and other jobs unaffected', () => {
       return ((await res.json()) as { id: string }).id;
     };
     const crossJoin = await submit(
-      'SELECT a.district, count(*) FROM population a, population b, population c GROUP BY 1',
+      'SELECT a.education, count(*) FROM population a JOIN population b ON a.district = b.district JOIN population c ON b.district = c.district GROUP BY 1',
     );
     const recursive = await submit(
       'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t',

@@ -105,6 +105,8 @@ function countNoise(spec: PerturbationSpec, type: 'BIGINT' | 'DOUBLE'): string {
 
 function magnitudeNoise(spec: PerturbationSpec, filtered: boolean): string {
   const { fraction, floor, topN } = spec.magnitudes;
+  // no top-contributor term: skip measuring the top contributions (a heap per cell) altogether
+  if (fraction === 0) return `(${literal(floor)} * (2 * slot_k - 1))`;
   const filter = filtered ? ' FILTER (WHERE slot_w)' : '';
   return `(greatest(${literal(fraction)} * coalesce(list_sum(max(abs(slot_x), ${topN})${filter}), 0), ${literal(floor)}) * (2 * slot_k - 1))`;
 }

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/config/index.ts';
 import { domainPath, seedDomain } from '../src/domain/index.ts';
 import { evaluateQuery, perturbationSpec, releaseTerms } from '../src/jobs/index.ts';
-import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../src/masking/index.ts';
+import {
+  buildSnapshot,
+  PRIVACY_UNIT_COLUMN,
+  RECORD_KEY_COLUMN,
+  resolveGrants,
+  snapshotSchema,
+} from '../src/masking/index.ts';
 import { loadPolicies } from '../src/policies/index.ts';
 import {
   disposeRunners,
@@ -57,14 +63,17 @@ try {
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 3),
     noiseKey: Buffer.alloc(32, 4),
+    recordKeySalt: 99n,
   });
-  const schema = await snapshotSchema(grants, policies.catalog);
+  const masked = await snapshotSchema(grants, policies.catalog);
+  const schema = { population: [...masked.population!, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] };
   const policy = sqlPolicy(
     { population: snap.tables.population!.columns },
     [],
     PRIVACY_UNIT_COLUMN,
     functionAllowlist(policies.sqlAllowlist),
     ['population'],
+    { recordKey: RECORD_KEY_COLUMN },
   );
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();

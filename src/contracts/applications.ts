@@ -5,6 +5,7 @@ import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import {
   buildSnapshot,
+  recordKeySalt,
   previewRisk,
   resolveGrants,
   type DatasetGrant,
@@ -364,6 +365,7 @@ export class ApplicationService {
       policyK: terms.minUnits,
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
       noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
+      recordKeySalt: recordKeySalt(this.deps.keys.derive('cell-key', contractId, 8)),
     });
     try {
       const issuedAt = this.now();
@@ -379,7 +381,7 @@ export class ApplicationService {
         securityControls: app.securityControls ?? [],
         policyHash: this.deps.policies.hash,
         catalogVersion: this.deps.policies.catalog.version,
-        snapshot: { hash: snapshot.hash, tables: snapshot.tables },
+        snapshot: { hash: snapshot.hash, tables: snapshot.tables, recordKeys: snapshot.recordKeys },
       };
       const key = this.deps.keys.bureau;
       const jws = await signContract(key, claims, {

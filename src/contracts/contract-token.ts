@@ -36,7 +36,7 @@ export interface ContractClaims {
   securityControls: string[];
   policyHash: string;
   catalogVersion: string;
-  snapshot: { hash: string; tables: Record<string, SnapshotTable> };
+  snapshot: { hash: string; tables: Record<string, SnapshotTable>; recordKeys?: boolean };
 }
 
 const Strings = Type.Array(Type.String());
@@ -83,6 +83,7 @@ export const ContractClaimsSchema = Type.Object({
         columns: Strings,
       }),
     ),
+    recordKeys: Type.Optional(Type.Boolean()),
   }),
 });
 

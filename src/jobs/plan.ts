@@ -1,7 +1,7 @@
 import type { VerifiedContract } from '../contracts/index.ts';
 import { buildPtable, thresholds } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
-import { PRIVACY_UNIT_COLUMN, snapshotSchema } from '../masking/index.ts';
+import { PRIVACY_UNIT_COLUMN, RECORD_KEY_COLUMN, snapshotSchema } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { StoredJob } from './job-store.ts';
 import {
@@ -112,7 +112,13 @@ export class RunPlanner {
   private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
     const known = this.schemas.get(claims.snapshot.hash);
     if (known) return known;
-    const schema = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
+    const masked = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
+    // a snapshot with record keys has one more (hidden) column per table, which the rewrite reads
+    const schema = claims.snapshot.recordKeys
+      ? Object.fromEntries(
+          Object.entries(masked).map(([t, cols]) => [t, [...cols, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }]]),
+        )
+      : masked;
     if (this.schemas.size > 1000) this.schemas.clear();
     this.schemas.set(claims.snapshot.hash, schema);
     return schema;
@@ -142,6 +148,7 @@ export class RunPlanner {
                   .filter(([, c]) => c.dpOnly)
                   .map(([name]) => name),
               ),
+        ...(claims.snapshot.recordKeys ? { recordKey: RECORD_KEY_COLUMN } : {}),
       },
     );
     return planRun(

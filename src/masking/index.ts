@@ -10,6 +10,8 @@ export {
 export { assessRisk, type RiskReport } from './risk.ts';
 export {
   buildSnapshot,
+  RECORD_KEY_COLUMN,
+  recordKeySalt,
   fileSha256,
   maskingSql,
   previewRisk,

@@ -7,6 +7,14 @@ import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.t
 import { assessRisk, type RiskReport } from './risk.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
 
+/** The hidden column holding each row's unit record key (the cell keys' summand). */
+export const RECORD_KEY_COLUMN = '__pds_rk';
+
+/** The cell-key salt of a contract from its derived key: a positive 63-bit integer. */
+export function recordKeySalt(derived: Buffer): bigint {
+  return derived.readBigUInt64BE() & 0x7fffffffffffffffn;
+}
+
 /** Only the named parameters a statement uses (DuckDB refuses unused ones). */
 export function paramsFor(sql: string, params: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)));
@@ -180,6 +188,8 @@ export interface SnapshotInfo {
   hash: string;
   /** Per table: rows, distinct units, columns, the domain dataset version it was built from, and its re-identification risk. */
   tables: Record<string, SnapshotTable>;
+  /** Every table carries its units' record keys (RECORD_KEY_COLUMN). */
+  recordKeys: boolean;
 }
 
 export interface SnapshotTable {
@@ -279,6 +289,8 @@ export async function buildSnapshot(opts: {
    * pseudonym key (per contract).
    */
   noiseKey?: Buffer;
+  /** The contract's cell-key salt (recordKeySalt): each table gets its units' record keys. */
+  recordKeySalt?: bigint;
   /** Reference date for age bands; default today (UTC). */
   asOf?: string;
   /** The k risk shares are measured against (the contract's minimum units). */
@@ -324,7 +336,13 @@ export async function buildSnapshot(opts: {
           : [{ v: null }];
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         const select = snapshotSelect(g, columns, asOf);
-        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${select}`, paramsFor(select, pads));
+        // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
+        // read here once instead of hashed at every query; never a column a query may name
+        const keyed =
+          opts.recordKeySalt === undefined
+            ? select
+            : `SELECT *, hash(${quoteIdent(PRIVACY_UNIT_COLUMN)}, ${opts.recordKeySalt}::UBIGINT) AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
+        await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${keyed}`, paramsFor(select, pads));
         const [row] = await queryRows<{ n: number; u: number }>(
           conn,
           `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`,
@@ -354,5 +372,5 @@ export async function buildSnapshot(opts: {
   instance.closeSync();
   fs.renameSync(tmp, file);
   fs.chmodSync(file, 0o400);
-  return { file, hash: await fileSha256(file), tables };
+  return { file, hash: await fileSha256(file), tables, recordKeys: opts.recordKeySalt !== undefined };
 }

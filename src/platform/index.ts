@@ -15,6 +15,7 @@ import {
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
+import { recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
 import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../sandbox/index.ts';
 import { Store } from '../store/index.ts';
@@ -87,7 +88,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     binder,
     dataDir: config.dataDir,
     leaseMs: config.workerLeaseMs,
-    cellKeySalt: (contractId) => keys.derive('cell-key', contractId, 8).readBigUInt64BE(),
+    cellKeySalt: (contractId) => recordKeySalt(keys.derive('cell-key', contractId, 8)),
     onError,
   });
   runsRef = runs;

@@ -42,7 +42,19 @@ export const TOTAL_FUNCTIONS = new Set([
 ]);
 
 function isBare(n: Node): boolean {
-  return n.class === 'COLUMN_REF' || n.class === 'CONSTANT' || n.class === 'STAR';
+  return n.class === 'COLUMN_REF' || n.class === 'CONSTANT' || n.class === 'STAR' || cannotFail(n);
+}
+
+/** NULL tests and AND/OR/NOT of them over columns never fail: no TRY needed (it costs per row). */
+function cannotFail(n: Node): boolean {
+  if (n.class === 'COLUMN_REF' || n.class === 'CONSTANT') return true;
+  if (
+    n.class === 'CONJUNCTION' ||
+    ['OPERATOR_IS_NULL', 'OPERATOR_IS_NOT_NULL', 'OPERATOR_NOT'].includes(String(n.type))
+  ) {
+    return ((n.children as Node[] | undefined) ?? []).every(cannotFail);
+  }
+  return false;
 }
 
 function containsAggregateOrWindow(v: unknown, policy: SqlPolicy): boolean {

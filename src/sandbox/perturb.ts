@@ -43,6 +43,8 @@ const MEAN = new Set(['avg', 'mean']);
 export interface KeySource {
   ref: Node;
   unique: boolean;
+  /** The record key column of a direct snapshot scan: the same value as hash(unit, salt), stored. */
+  key?: Node;
 }
 
 type Template = (text: string) => Promise<Node>;
@@ -174,10 +176,23 @@ async function keySum(
   const parts: Node[] = [];
   for (const src of sources) {
     const distinct = src.unique ? '' : 'DISTINCT ';
+    // the snapshot stores hash(unit, salt) for direct scans; units carried up from a subquery are
+    // hashed here: the same keys either way, so the same people get the same noise
+    const summand = src.key ? 'slot_k' : `hash(slot_u, ${salt}::UBIGINT)`;
+    // a direct scan has a unit on every row: without a condition every row contributes, no FILTER
+    // (a FILTER evaluated per row is most of the perturbation's cost)
     const text = condition
-      ? `coalesce(sum(${distinct}hash(slot_u, ${salt}::UBIGINT)) FILTER (WHERE (slot_c) AND slot_u IS NOT NULL), 0)`
-      : `coalesce(sum(${distinct}hash(slot_u, ${salt}::UBIGINT)) FILTER (WHERE slot_u IS NOT NULL), 0)`;
-    parts.push(fill(await template(text), { u: clone(src.ref), ...(condition ? { c: clone(condition) } : {}) }));
+      ? `coalesce(sum(${distinct}${summand}) FILTER (WHERE (slot_c) AND slot_u IS NOT NULL), 0)`
+      : src.key
+        ? `coalesce(sum(${distinct}${summand}), 0)`
+        : `coalesce(sum(${distinct}${summand}) FILTER (WHERE slot_u IS NOT NULL), 0)`;
+    parts.push(
+      fill(await template(text), {
+        u: clone(src.ref),
+        ...(src.key ? { k: clone(src.key) } : {}),
+        ...(condition ? { c: clone(condition) } : {}),
+      }),
+    );
   }
   let sum = parts[0]!;
   for (const p of parts.slice(1)) sum = fill(await template('(slot_a + slot_b)'), { a: sum, b: p });

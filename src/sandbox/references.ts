@@ -29,6 +29,8 @@ export interface SqlPolicy {
   generalizedColumns: Set<string>;
   /** Columns the policy allows only in dp mode, under the ε ledger. */
   dpOnlyColumns: Set<string>;
+  /** The hidden column of each snapshot table holding its units' record keys, when the snapshot has them. */
+  recordKeyColumn?: string;
 }
 
 export const RESERVED_PREFIX = '__pds';
@@ -288,7 +290,7 @@ export function sqlPolicy(
   privacyUnitColumn: string,
   functions: FunctionAllowlist,
   uniqueUnitTables: Iterable<string> = [],
-  columns: { generalized?: Iterable<string>; dpOnly?: Iterable<string> } = {},
+  columns: { generalized?: Iterable<string>; dpOnly?: Iterable<string>; recordKey?: string } = {},
 ): SqlPolicy {
   return {
     tables,
@@ -298,6 +300,7 @@ export function sqlPolicy(
     uniqueUnitTables: new Set(uniqueUnitTables),
     generalizedColumns: new Set(columns.generalized ?? []),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
+    ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
   };
 }
 

@@ -40,6 +40,8 @@ interface Source {
   unique: boolean;
   /** True when some rows carry no unit here (the other side of a UNION ALL fills the column with NULL). */
   padded?: boolean;
+  /** A direct scan of a snapshot table: its units' record keys, read instead of hashed (perturb.ts). */
+  key?: Node;
 }
 
 /** A unit column a derived query adds: its name, and whether each unit is on at most one row. */
@@ -152,7 +154,7 @@ class UnitsRewriter {
     if (this.perturbation) {
       const done = await perturbAggregates(
         targets,
-        sources.map((x) => ({ ref: x.ref, unique: x.unique && !x.padded })),
+        sources.map((x) => ({ ref: x.ref, unique: x.unique && !x.padded, ...(x.key ? { key: x.key } : {}) })),
         this.perturbation,
         (text) => this.template(text),
         (aggregate) => this.conditionOf(aggregate),
@@ -208,6 +210,9 @@ class UnitsRewriter {
             {
               ref: columnRef(qualifier, this.policy.privacyUnitColumn),
               unique: this.policy.uniqueUnitTables.has(name),
+              ...(this.policy.recordKeyColumn && name in this.policy.tables
+                ? { key: columnRef(qualifier, this.policy.recordKeyColumn) }
+                : {}),
             },
           ];
         // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy

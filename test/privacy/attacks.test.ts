@@ -168,6 +168,16 @@ describe('trackers', () => {
     );
   }, 300_000);
 
+  it('the same people get the same noise whichever way the query reaches them (direct scan or subquery)', async () => {
+    const direct = await released(
+      `SELECT gender, count(*) AS n, sum(income) AS s FROM population WHERE ${d()} GROUP BY gender ORDER BY gender`,
+    );
+    const nested = await released(
+      `SELECT gender, count(*) AS n, sum(income) AS s FROM (SELECT pds_unit, gender, income FROM population WHERE ${d()}) GROUP BY gender ORDER BY gender`,
+    );
+    expect(nested.rows).toEqual(direct.rows);
+  });
+
   it('the same pair repeated and renamed gains nothing: the same people get the same noise', async () => {
     const first = await sumOf(d());
     const again = cell(await w.ask(`SELECT sum(income) AS other_name FROM population WHERE ${d()}`), 'other_name');

@@ -3,7 +3,13 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
 import { evaluateQuery, perturbationSpec, releaseTerms, type ReleaseDecision } from '../../src/jobs/index.ts';
-import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
+import {
+  buildSnapshot,
+  PRIVACY_UNIT_COLUMN,
+  RECORD_KEY_COLUMN,
+  resolveGrants,
+  snapshotSchema,
+} from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import type { JsonValue } from '../../src/store/index.ts';
 import {
@@ -26,6 +32,8 @@ import { readRows, tmpDataDir } from '../helpers.ts';
  */
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
+/** The contract's cell-key salt: the snapshot's record keys and the engine's hashes share it. */
+const SALT = 0x5eed5eedn;
 const LIMITS = {
   threads: 1,
   memoryLimit: '512MB',
@@ -82,8 +90,10 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 7),
     noiseKey: Buffer.alloc(32, 8),
+    recordKeySalt: SALT,
   });
-  const schema = await snapshotSchema(grants, policies.catalog);
+  const masked = await snapshotSchema(grants, policies.catalog);
+  const schema = { population: [...masked.population!, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] };
   const policy = sqlPolicy(
     { population: snap.tables.population!.columns },
     [],
@@ -91,6 +101,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     functionAllowlist(policies.sqlAllowlist),
     ['population'],
     {
+      recordKey: RECORD_KEY_COLUMN,
       generalized: grants.flatMap((g) =>
         g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
       ),
@@ -107,7 +118,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
   const binder = await SchemaBinder.create();
   warmRunners(2);
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
-  const perturbation = perturbationSpec(policies, 0x5eed5eedn);
+  const perturbation = perturbationSpec(policies, SALT);
   let count = 0;
   return {
     targets: targets.map((r) => ({

@@ -6,6 +6,7 @@ import { createServer } from '../src/api/index.ts';
 import { issueToken, type UserRole } from '../src/auth/index.ts';
 import { loadConfig, type Config } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
+import type { ContractClaims } from '../src/contracts/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
 import { openInstance, queryRows, withConnection, type Row } from '../src/store/index.ts';
 
@@ -126,3 +127,26 @@ export async function readRows<T extends Row = Row>(file: string, sql: string): 
     instance.closeSync();
   }
 }
+
+/** Well-formed contract claims for tests that sign contracts by hand (they must pass ContractClaimsSchema). */
+export const CONTRACT_CLAIMS = {
+  application: 'app_x',
+  scenario: { name: '区县收入结构', purpose: '普惠金融' },
+  mode: 'aggregate',
+  datasets: [
+    {
+      dataset: 'population',
+      provider: 'org-psb',
+      providerName: '市公安局',
+      privacyUnit: 'id_number',
+      columns: [{ column: 'district', rule: 'keep' }],
+    },
+  ],
+  disclosure: { minUnits: 10, maxRows: 10000 },
+  privacyBudget: null,
+  emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
+  securityControls: [],
+  policyHash: 'a'.repeat(64),
+  catalogVersion: 'v',
+  snapshot: { hash: 'b'.repeat(64), tables: {} },
+} satisfies ContractClaims;

@@ -161,10 +161,10 @@ export async function unfinishedJobs(
 /** Ids of jobs in one of `statuses` (of one contract, when given), oldest first. */
 export async function jobsIn(reader: Reader, statuses: readonly JobStatus[], contractId?: string): Promise<string[]> {
   const params: string[] = [...statuses];
-  const placeholders = statuses.map((_, i) => `$${i + 1}`).join(', ');
+  const marks = statuses.map((_, i) => `$${i + 1}`).join(', ');
   if (contractId) params.push(contractId);
   const rows = await reader.all<{ id: string }>(
-    `SELECT id FROM jobs WHERE status IN (${placeholders})${contractId ? ` AND contract_id = $${params.length}` : ''} ORDER BY created_at`,
+    `SELECT id FROM jobs WHERE status IN (${marks})${contractId ? ` AND contract_id = $${params.length}` : ''} ORDER BY created_at`,
     params,
   );
   return rows.map((r) => r.id);

@@ -10,7 +10,7 @@ import { addMonths, signContract } from '../../src/contracts/index.ts';
 import { appendAudit, SYSTEM_ACTOR } from '../../src/audit/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import { CONTRACT_CLAIMS, tmpDataDir } from '../helpers.ts';
 import { startRedis } from '../support/redis.ts';
 
 const run = promisify(execFile);
@@ -98,27 +98,7 @@ describe('pds', () => {
     const dir = path.join(t.dir, 'contract-verify');
     const keys = await loadKeyRing(dir);
     const issuedAt = new Date();
-    const claims = {
-      application: 'app_x',
-      scenario: { name: '区县收入结构', purpose: '普惠金融' },
-      mode: 'aggregate' as const,
-      datasets: [
-        {
-          dataset: 'population',
-          provider: 'org-psb',
-          providerName: '市公安局',
-          privacyUnit: 'id_number',
-          columns: [{ column: 'district', rule: 'keep' }],
-        },
-      ],
-      disclosure: { minUnits: 10, maxRows: 10000 },
-      privacyBudget: null,
-      emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
-      securityControls: [],
-      policyHash: 'a'.repeat(64),
-      catalogVersion: 'v',
-      snapshot: { hash: 'b'.repeat(64), tables: {} },
-    };
+    const claims = CONTRACT_CLAIMS;
     const jws = await signContract(keys.bureau, claims, {
       contractId: 'ctr_cli',
       operatorOrg: 'org-a',

@@ -1,30 +1,10 @@
 import { base64url, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMonths, signContract, verifyContract, type ContractClaims } from '../../src/contracts/index.ts';
+import { addMonths, signContract, verifyContract } from '../../src/contracts/index.ts';
 import { loadKeyRing, type KeyRing } from '../../src/keys/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import { CONTRACT_CLAIMS, tmpDataDir } from '../helpers.ts';
 
-const claims = {
-  application: 'app_x',
-  scenario: { name: 's', purpose: 'p' },
-  mode: 'aggregate',
-  datasets: [
-    {
-      dataset: 'population',
-      provider: 'org-psb',
-      providerName: '市公安局',
-      privacyUnit: 'id_number',
-      columns: [{ column: 'district', rule: 'keep' }],
-    },
-  ],
-  disclosure: { minUnits: 10, maxRows: 10000 },
-  privacyBudget: null,
-  emergencyPlan: { contact: 'c', triggers: ['t'], actions: ['a'] },
-  securityControls: [],
-  policyHash: 'a'.repeat(64),
-  catalogVersion: 'v',
-  snapshot: { hash: 'b'.repeat(64), tables: {} },
-} satisfies ContractClaims;
+const claims = CONTRACT_CLAIMS;
 
 describe('contract JWS', () => {
   const t = tmpDataDir();

@@ -128,7 +128,7 @@ describe('retries', () => {
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
     const sql =
-      'SELECT a.district, count(*) AS pairs FROM population a, population b, (SELECT income FROM population LIMIT 6) c WHERE a.income >= b.income GROUP BY 1';
+      "SELECT a.district, count(*) AS pairs FROM population a JOIN population b ON a.gender = b.gender WHERE a.income >= b.income AND contains(lower(a.district || b.education || a.education || b.district || a.district), '县') GROUP BY 1";
     const res = await world.server.inject({
       method: 'POST',
       url: '/v1/jobs',

@@ -1,3 +1,4 @@
+import { attackCost, type AttackCost } from '../disclosure/index.ts';
 import fs from 'node:fs';
 import { appendAudit } from '../audit/index.ts';
 import { domainPath } from '../domain/index.ts';
@@ -53,6 +54,8 @@ export interface ApplicationView extends Omit<ApplicationInput, 'operatorOrg'> {
   grants: DatasetGrant[];
   /** Re-identification risk of the snapshot this application would get, per dataset (null: no data yet). */
   risk: Record<string, RiskReport | null> | null;
+  /** What averaging noise would cost a determined operator under this application's terms (attackCost). */
+  attackCost: AttackCost;
   reviews: ReviewView[];
   decision: { by: string; at: string; reason: string | null; terms: Terms | null } | null;
   contractId: string | null;
@@ -179,6 +182,13 @@ export class ApplicationService {
       createdAt: row.created_at!,
       grants: JSON.parse(row.grants!) as DatasetGrant[],
       risk: row.risk ? (JSON.parse(row.risk) as Record<string, RiskReport | null>) : null,
+      attackCost: attackCost({
+        mode: body.mode,
+        termMonths: body.termMonths,
+        jobsPerDay: this.deps.policies.sandbox.quotas.jobsPerDay,
+        countVariance: this.deps.policies.disclosure.perturbation.counts.variance,
+        grants: JSON.parse(row.grants!) as DatasetGrant[],
+      }),
       reviews: reviews.map((r) => this.reviewView(r)),
       decision: row.decided_at
         ? { by: row.decided_by!, at: row.decided_at, reason: row.decision_reason ?? null, terms: decided }

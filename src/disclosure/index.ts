@@ -7,6 +7,7 @@ import type { CheckReport } from './report.ts';
 export { checkDifferencing, fingerprint, type Fingerprint } from './differencing.ts';
 export { applyDp, type DpInput, type DpResult } from './dp.ts';
 export { secondarySuppression } from './secondary.ts';
+export { attackCost, type AttackCost } from './attack-cost.ts';
 export { buildPtable, ptableNoise, thresholds, type Ptable, type PtableRow } from './ptable.ts';
 
 export type { CheckReport } from './report.ts';

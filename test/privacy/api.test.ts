@@ -80,4 +80,28 @@ describe('privacy over the API', () => {
     });
     expect(dp.statusCode, dp.body).toBe(201);
   });
+
+  it("the risk preview states what averaging would cost: measures never within 5 %, the pairs a membership needs, the term's queries", async () => {
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: BODY,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().attackCost).toEqual({
+      measures: [
+        {
+          dataset: 'population',
+          column: 'income',
+          rule: 'noise:0.15',
+          persistentErrorAtLeast: 0.075,
+          within5PercentReachable: false,
+        },
+      ],
+      // a difference of 1 against 0 with variance 2 per pair: 31 pairs tell it at 95 %
+      membership: { countNoiseVariance: 1, pairsToTellAt95: 31, pairsWithin5PercentAt95: 3074 },
+      queriesOverTerm: 365_280,
+    });
+  });
 });

@@ -3,23 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/config/index.ts';
 import { domainPath, seedDomain } from '../src/domain/index.ts';
-import { evaluateQuery, perturbationSpec, releaseTerms } from '../src/jobs/index.ts';
-import {
-  buildSnapshot,
-  PRIVACY_UNIT_COLUMN,
-  RECORD_KEY_COLUMN,
-  resolveGrants,
-  snapshotSchema,
-} from '../src/masking/index.ts';
+import { contractSchema, contractSqlPolicy, evaluateQuery, perturbationSpec, releaseTerms } from '../src/jobs/index.ts';
+import { buildSnapshot, resolveGrants } from '../src/masking/index.ts';
 import { loadPolicies } from '../src/policies/index.ts';
-import {
-  disposeRunners,
-  functionAllowlist,
-  SchemaBinder,
-  SqlParser,
-  sqlPolicy,
-  warmRunners,
-} from '../src/sandbox/index.ts';
+import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../src/sandbox/index.ts';
 import { openInstance, queryRows, withConnection } from '../src/store/index.ts';
 import { percentiles } from './sandbox.ts';
 
@@ -65,16 +52,9 @@ try {
     noiseKey: Buffer.alloc(32, 4),
     recordKeySalt: 99n,
   });
-  const masked = await snapshotSchema(grants, policies.catalog);
-  const schema = { population: [...masked.population!, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] };
-  const policy = sqlPolicy(
-    { population: snap.tables.population!.columns },
-    [],
-    PRIVACY_UNIT_COLUMN,
-    functionAllowlist(policies.sqlAllowlist),
-    ['population'],
-    { recordKey: RECORD_KEY_COLUMN },
-  );
+  const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };
+  const schema = await contractSchema(policies, contract);
+  const policy = contractSqlPolicy(policies, contract);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   warmRunners(2);

@@ -2,7 +2,15 @@ export { EmbeddedExecutor, type Executor, type JobHandler } from './executor.ts'
 export { JobService, type JobServiceDeps, type JobView, type SubmitInput } from './service.ts';
 export { RunController, EMBEDDED, reasonOf, type Executant, type RunControllerDeps } from './controller.ts';
 export { transition, type JobReason, type JobStatus } from './job-store.ts';
-export { perturbationSpec, planRun, type PlanInput, type RunPlan } from './plan.ts';
+export {
+  contractSchema,
+  contractSqlPolicy,
+  perturbationSpec,
+  planRun,
+  type PlanInput,
+  type RunPlan,
+  type SnapshotTerms,
+} from './plan.ts';
 export { evaluateQuery, type Evaluation, type EvaluationInput } from './evaluate.ts';
 export { checkOutcome } from './outcome.ts';
 export { decideRelease, releaseTerms, type ReleaseDecision, type ReleaseInput, type ReleaseTerms } from './release.ts';

@@ -94,6 +94,55 @@ export async function planRun(
   }
 }
 
+/** What a contract's snapshot is, as far as planning needs it (its claims, or a test's stand-in). */
+export type SnapshotTerms = Pick<VerifiedContract, 'mode' | 'datasets'> & {
+  snapshot: { tables: Record<string, { columns: string[]; rows: number; units?: number }>; recordKeys?: boolean };
+};
+
+/**
+ * The SQL policy a contract's jobs are analysed under: its snapshot's tables, its pseudonymized
+ * and generalized columns, the catalog's dp-only columns (outside dp mode), the record-key column.
+ */
+export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'catalog'>, c: SnapshotTerms): SqlPolicy {
+  const { version: _v, ...functions } = policies.sqlAllowlist;
+  const tables = c.snapshot.tables;
+  const granted = c.datasets.flatMap((ds) => ds.columns);
+  return sqlPolicy(
+    Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
+    granted.filter((g) => g.rule === 'pseudonymize').map((g) => g.column),
+    PRIVACY_UNIT_COLUMN,
+    functionAllowlist({ version: 1, ...functions }),
+    Object.entries(tables)
+      .filter(([, v]) => v.units === v.rows)
+      .map(([t]) => t),
+    {
+      generalized: granted.filter((g) => /^(generalize|rare-to-other)/.test(g.rule)).map((g) => g.column),
+      dpOnly:
+        c.mode === 'dp'
+          ? []
+          : c.datasets.flatMap((ds) =>
+              Object.entries(policies.catalog.datasets[ds.dataset]?.columns ?? {})
+                .filter(([, col]) => col.dpOnly)
+                .map(([name]) => name),
+            ),
+      ...(c.snapshot.recordKeys ? { recordKey: RECORD_KEY_COLUMN } : {}),
+    },
+  );
+}
+
+/** The tables, columns and types a contract's snapshot has, hidden record keys included, for binding. */
+export async function contractSchema(
+  policies: Pick<Policies, 'catalog'>,
+  c: SnapshotTerms,
+): Promise<Record<string, BoundColumn[]>> {
+  const masked = await snapshotSchema(c.datasets, policies.catalog);
+  return c.snapshot.recordKeys
+    ? Object.fromEntries(
+        Object.entries(masked).map(([t, cols]) => [t, [...cols, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }]]),
+      )
+    : masked;
+}
+
 /** Plans the runs of stored jobs under their contracts: the SQL policy, the snapshot's schema (cached by snapshot hash), the policies' parameters. */
 export class RunPlanner {
   /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
@@ -112,13 +161,7 @@ export class RunPlanner {
   private async schemaOf(claims: VerifiedContract): Promise<Record<string, BoundColumn[]>> {
     const known = this.schemas.get(claims.snapshot.hash);
     if (known) return known;
-    const masked = await snapshotSchema(claims.datasets, this.deps.policies.catalog);
-    // a snapshot with record keys has one more (hidden) column per table, which the rewrite reads
-    const schema = claims.snapshot.recordKeys
-      ? Object.fromEntries(
-          Object.entries(masked).map(([t, cols]) => [t, [...cols, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }]]),
-        )
-      : masked;
+    const schema = await contractSchema(this.deps.policies, claims);
     if (this.schemas.size > 1000) this.schemas.clear();
     this.schemas.set(claims.snapshot.hash, schema);
     return schema;
@@ -126,31 +169,7 @@ export class RunPlanner {
 
   async plan(job: StoredJob, claims: VerifiedContract): Promise<RunPlan> {
     const { policies } = this.deps;
-    const { version: _v, ...functions } = policies.sqlAllowlist;
-    const tables = claims.snapshot.tables;
-    const granted = claims.datasets.flatMap((ds) => ds.columns);
-    const catalog = policies.catalog.datasets;
-    const policy = sqlPolicy(
-      Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns])),
-      granted.filter((c) => c.rule === 'pseudonymize').map((c) => c.column),
-      PRIVACY_UNIT_COLUMN,
-      functionAllowlist({ version: 1, ...functions }),
-      Object.entries(tables)
-        .filter(([, v]) => v.units === v.rows)
-        .map(([t]) => t),
-      {
-        generalized: granted.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
-        dpOnly:
-          claims.mode === 'dp'
-            ? []
-            : claims.datasets.flatMap((ds) =>
-                Object.entries(catalog[ds.dataset]?.columns ?? {})
-                  .filter(([, c]) => c.dpOnly)
-                  .map(([name]) => name),
-              ),
-        ...(claims.snapshot.recordKeys ? { recordKey: RECORD_KEY_COLUMN } : {}),
-      },
-    );
+    const policy = contractSqlPolicy(policies, claims);
     return planRun(
       { parser: this.deps.parser, binder: this.deps.binder },
       {

@@ -2,24 +2,18 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
-import { evaluateQuery, perturbationSpec, releaseTerms, type ReleaseDecision } from '../../src/jobs/index.ts';
 import {
-  buildSnapshot,
-  PRIVACY_UNIT_COLUMN,
-  RECORD_KEY_COLUMN,
-  resolveGrants,
-  snapshotSchema,
-} from '../../src/masking/index.ts';
+  contractSchema,
+  contractSqlPolicy,
+  evaluateQuery,
+  perturbationSpec,
+  releaseTerms,
+  type ReleaseDecision,
+} from '../../src/jobs/index.ts';
+import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import type { JsonValue } from '../../src/store/index.ts';
-import {
-  disposeRunners,
-  functionAllowlist,
-  SchemaBinder,
-  SqlParser,
-  sqlPolicy,
-  warmRunners,
-} from '../../src/sandbox/index.ts';
+import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../../src/sandbox/index.ts';
 import { readRows, tmpDataDir } from '../helpers.ts';
 
 /**
@@ -92,21 +86,9 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     noiseKey: Buffer.alloc(32, 8),
     recordKeySalt: SALT,
   });
-  const masked = await snapshotSchema(grants, policies.catalog);
-  const schema = { population: [...masked.population!, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] };
-  const policy = sqlPolicy(
-    { population: snap.tables.population!.columns },
-    [],
-    PRIVACY_UNIT_COLUMN,
-    functionAllowlist(policies.sqlAllowlist),
-    ['population'],
-    {
-      recordKey: RECORD_KEY_COLUMN,
-      generalized: grants.flatMap((g) =>
-        g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
-      ),
-    },
-  );
+  const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };
+  const schema = await contractSchema(policies, contract);
+  const policy = contractSqlPolicy(policies, contract);
   const targets = await readRows<{ district: string; gender: string; y: number; education: string; income: number }>(
     domainPath(t.dir),
     `SELECT district, gender, year(birth_date) AS y, education, income FROM population

@@ -3,15 +3,20 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
-import { evaluateQuery, perturbationSpec, releaseTerms, type Evaluation } from '../../src/jobs/index.ts';
-import { buildSnapshot, PRIVACY_UNIT_COLUMN, resolveGrants, snapshotSchema } from '../../src/masking/index.ts';
+import {
+  contractSchema,
+  contractSqlPolicy,
+  evaluateQuery,
+  perturbationSpec,
+  releaseTerms,
+  type Evaluation,
+} from '../../src/jobs/index.ts';
+import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import {
   disposeRunners,
-  functionAllowlist,
   SchemaBinder,
   SqlParser,
-  sqlPolicy,
   warmRunners,
   type SandboxLayer,
   type SandboxLimits,
@@ -71,26 +76,9 @@ export async function redTeam(): Promise<RedTeam> {
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 5),
   });
-  const schema = await snapshotSchema(grants, policies.catalog);
-  const policy = sqlPolicy(
-    Object.fromEntries(Object.entries(snap.tables).map(([name, v]) => [name, v.columns])),
-    ['legal_rep_id_number'],
-    PRIVACY_UNIT_COLUMN,
-    functionAllowlist(policies.sqlAllowlist),
-    Object.entries(snap.tables)
-      .filter(([, v]) => v.units === v.rows)
-      .map(([name]) => name),
-    {
-      generalized: grants.flatMap((g) =>
-        g.columns.filter((c) => /^(generalize|rare-to-other)/.test(c.rule)).map((c) => c.column),
-      ),
-      dpOnly: grants.flatMap((g) =>
-        Object.entries(policies.catalog.datasets[g.dataset]!.columns)
-          .filter(([, c]) => c.dpOnly)
-          .map(([n]) => n),
-      ),
-    },
-  );
+  const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };
+  const schema = await contractSchema(policies, contract);
+  const policy = contractSqlPolicy(policies, contract);
   const perturbation = perturbationSpec(policies, 0x5eedn);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();

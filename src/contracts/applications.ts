@@ -376,6 +376,7 @@ export class ApplicationService {
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
       noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
       recordKeySalt: recordKeySalt(this.deps.keys.derive('cell-key', contractId, 8)),
+      unitKeySalt: recordKeySalt(this.deps.keys.derive('unit-key', 'domain', 8)),
     });
     try {
       const issuedAt = this.now();
@@ -391,7 +392,12 @@ export class ApplicationService {
         securityControls: app.securityControls ?? [],
         policyHash: this.deps.policies.hash,
         catalogVersion: this.deps.policies.catalog.version,
-        snapshot: { hash: snapshot.hash, tables: snapshot.tables, recordKeys: snapshot.recordKeys },
+        snapshot: {
+          hash: snapshot.hash,
+          tables: snapshot.tables,
+          recordKeys: snapshot.recordKeys,
+          unitKeys: snapshot.unitKeys,
+        },
       };
       const key = this.deps.keys.bureau;
       const jws = await signContract(key, claims, {

@@ -36,7 +36,7 @@ export interface ContractClaims {
   securityControls: string[];
   policyHash: string;
   catalogVersion: string;
-  snapshot: { hash: string; tables: Record<string, SnapshotTable>; recordKeys?: boolean };
+  snapshot: { hash: string; tables: Record<string, SnapshotTable>; recordKeys?: boolean; unitKeys?: boolean };
 }
 
 const Strings = Type.Array(Type.String());
@@ -84,6 +84,7 @@ export const ContractClaimsSchema = Type.Object({
       }),
     ),
     recordKeys: Type.Optional(Type.Boolean()),
+    unitKeys: Type.Optional(Type.Boolean()),
   }),
 });
 

@@ -1,3 +1,4 @@
+import { Type, type Static } from 'typebox';
 import { parseRule } from '../policies/index.ts';
 
 /**
@@ -7,24 +8,49 @@ import { parseRule } from '../policies/index.ts';
  * contract's quotas allow over its term.
  */
 
-export interface AttackCost {
-  /** Each granted measure: the distortion no number of queries removes (null: none — the value is not a fixed-factor measure). */
-  measures: {
-    dataset: string;
-    column: string;
-    rule: string;
-    persistentErrorAtLeast: number | null;
-    within5PercentReachable: boolean;
-  }[];
-  /**
-   * One person's presence in a category, through pairs of count trackers (aggregate mode): the
-   * pairs (two queries each) that tell 1 from 0 at 95 %, and that estimate it within ±5 %.
-   * null outside aggregate mode (dp: the ε budget bounds it; custom: every output is reviewed).
-   */
-  membership: { countNoiseVariance: number; pairsToTellAt95: number; pairsWithin5PercentAt95: number } | null;
-  /** Jobs the contract may run over its term at its daily quota. */
-  queriesOverTerm: number;
-}
+const closed = { additionalProperties: false } as const;
+
+/** The attack cost's published shape (the application view, the risk report). */
+export const AttackCostSchema = Type.Object(
+  {
+    measures: Type.Array(
+      Type.Object(
+        {
+          dataset: Type.String(),
+          column: Type.String(),
+          rule: Type.String(),
+          persistentErrorAtLeast: Type.Union([Type.Number(), Type.Null()], {
+            description: 'the distortion no number of queries removes (null: not a fixed-factor measure)',
+          }),
+          within5PercentReachable: Type.Boolean(),
+        },
+        closed,
+      ),
+    ),
+    membership: Type.Union([
+      Type.Object(
+        {
+          countNoiseVariance: Type.Number(),
+          pairsToTellAt95: Type.Integer(),
+          pairsWithin5PercentAt95: Type.Integer(),
+        },
+        {
+          ...closed,
+          description:
+            "one person's presence in a category through pairs of count trackers (aggregate mode): the pairs that tell 1 from 0 at 95 %, and that estimate it within ±5 %",
+        },
+      ),
+      Type.Null(),
+    ]),
+    queriesOverTerm: Type.Integer({ description: 'jobs the contract may run over its term at its daily quota' }),
+  },
+  {
+    ...closed,
+    description:
+      "what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term",
+  },
+);
+export type AttackCost = Static<typeof AttackCostSchema>;
 
 const Z95 = 1.959964;
 

@@ -2,16 +2,36 @@ import type { JsonValue } from '../store/index.ts';
 import type { CheckReport } from './report.ts';
 
 /**
- * The differencing check (docs/architecture.md §12; Google Ads Data Hub checks the same): two outputs of one
- * contract whose groups match but differ by fewer than k units together describe a group smaller
- * than k — e.g. two counts whose filters differ by one person. Such an output is held for review,
- * naming the earlier output it pairs with. Each released or held output keeps a fingerprint (its
- * group keys and the units behind each row) in the control store; it never leaves the domain.
+ * The differencing check (docs/architecture.md §12). Two cells whose sets of people differ by one
+ * or two units give, subtracted, those people's own values — Denning's tracker. Perturbation makes
+ * each such difference noisy; this check finds the pairs, whatever the columns are called, however
+ * the cells are grouped and under whichever of the operator's contracts they were made, and holds
+ * the output for review.
+ *
+ * It compares sets, not names. Each released or held row keeps a signature of the units behind it
+ * — their number n and the power sums s1 = Σk, s2 = Σk² of their domain-wide 32-bit keys
+ * (masking UNIT_KEY_COLUMN) — in the control store; it never leaves the domain. Signatures add: a
+ * GROUP BY's rows are disjoint, so an output's total and its subtotals by one key column are
+ * signatures too, which catches a district total against its district × gender cells, or a query
+ * without GROUP BY against a grouped one. For two signatures with n differing by d ≤ 2, the
+ * differences Δ1, Δ2 are those of the d missing units exactly when the smaller set is inside the
+ * larger: d = 1 needs Δ2 = Δ1² (k = Δ1), d = 2 needs 2Δ2 − Δ1² to be a perfect square (k = (Δ1 ± √)/2).
+ * Unrelated sets meet these equations with probability around 2⁻³², so the check holds honest
+ * outputs only when they truly single people out.
+ *
+ * Outputs made before unit keys existed have no signatures; for them the earlier rule stands:
+ * rows of one contract with the same group-key names and values whose unit counts differ by
+ * fewer than k.
  */
 
 export interface Fingerprint {
   keyColumns: string[];
-  rows: { key: string; units: number }[];
+  rows: {
+    key: string;
+    units: number;
+    /** The unit-set signature [n, s1, s2], sums as decimal strings. */
+    sig?: [number, string, string];
+  }[];
 }
 
 export function fingerprint(
@@ -19,22 +39,159 @@ export function fingerprint(
   rows: JsonValue[][],
   units: number[],
   keyPositions: number[],
+  signatures?: ([number, string, string] | undefined)[],
 ): Fingerprint {
   return {
     keyColumns: keyPositions.map((p) => columns[p]!.name),
-    rows: rows.map((r, i) => ({ key: JSON.stringify(keyPositions.map((p) => r[p] ?? null)), units: units[i]! })),
+    rows: rows.map((r, i) => {
+      const sig = signatures?.[i];
+      return {
+        key: JSON.stringify(keyPositions.map((p) => r[p] ?? null)),
+        units: units[i]!,
+        ...(sig ? { sig } : {}),
+      };
+    }),
   };
+}
+
+/** A set of units as the check sees it: its signature and where it came from. */
+export interface Candidate {
+  /** Which output, and which row or subtotal of it. */
+  outputId: string;
+  label: string;
+  n: number;
+  s1: bigint;
+  s2: bigint;
+}
+
+const MAX_KEY = 1n << 32n;
+
+/** Every row of an output with a signature, its total, and its subtotals by each key column (when it has two or more). */
+export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
+  const rows = fp.rows.filter((r) => r.sig);
+  if (rows.length === 0) return [];
+  const out: Candidate[] = rows.map((r) => ({
+    outputId,
+    label: `row ${r.key}`,
+    n: r.sig![0],
+    s1: BigInt(r.sig![1]),
+    s2: BigInt(r.sig![2]),
+  }));
+  const add = (label: string, members: typeof rows) => {
+    if (members.length < 2) return;
+    out.push({
+      outputId,
+      label,
+      n: members.reduce((a, r) => a + r.sig![0], 0),
+      s1: members.reduce((a, r) => a + BigInt(r.sig![1]), 0n),
+      s2: members.reduce((a, r) => a + BigInt(r.sig![2]), 0n),
+    });
+  };
+  add('total', rows);
+  if (fp.keyColumns.length >= 2) {
+    fp.keyColumns.forEach((name, i) => {
+      const groups = new Map<string, typeof rows>();
+      for (const r of rows) {
+        const v = JSON.stringify((JSON.parse(r.key) as JsonValue[])[i] ?? null);
+        groups.set(v, [...(groups.get(v) ?? []), r]);
+      }
+      for (const [v, members] of groups) add(`subtotal ${name} = ${v}`, members);
+    });
+  }
+  return out;
+}
+
+function isqrt(x: bigint): bigint {
+  if (x < 2n) return x;
+  let r = BigInt(Math.floor(Math.sqrt(Number(x))));
+  while (r * r > x) r--;
+  while ((r + 1n) * (r + 1n) <= x) r++;
+  return r;
+}
+
+/**
+ * The keys of the units that `big` has and `small` lacks, when `small` is `big` less one or two
+ * units; undefined otherwise (a different set, or a larger difference).
+ */
+export function missingUnits(big: Candidate, small: Candidate): bigint[] | undefined {
+  const d = big.n - small.n;
+  const d1 = big.s1 - small.s1;
+  const d2 = big.s2 - small.s2;
+  if (d === 1) return d1 >= 0n && d1 < MAX_KEY && d2 === d1 * d1 ? [d1] : undefined;
+  if (d === 2) {
+    const disc = 2n * d2 - d1 * d1; // (a − b)²
+    if (d1 < 0n || disc <= 0n) return undefined;
+    const root = isqrt(disc);
+    if (root * root !== disc || (d1 + root) % 2n !== 0n) return undefined;
+    const a = (d1 + root) / 2n;
+    const b = (d1 - root) / 2n;
+    return a < MAX_KEY && b >= 0n ? [a, b] : undefined;
+  }
+  return undefined;
+}
+
+/** A pair of candidates one or two units apart: the tracker found. */
+export interface TrackerPair {
+  big: Candidate;
+  small: Candidate;
+  units: bigint[];
+}
+
+/** Pairs between `current` and `pool` (and within `current`) whose sets differ by one or two units. */
+export function trackerPairs(current: Candidate[], pool: Candidate[]): TrackerPair[] {
+  const byN = new Map<number, Candidate[]>();
+  for (const c of [...pool, ...current]) byN.set(c.n, [...(byN.get(c.n) ?? []), c]);
+  const found: TrackerPair[] = [];
+  for (const c of current) {
+    for (const d of [1, 2]) {
+      for (const other of byN.get(c.n - d) ?? []) {
+        const units = missingUnits(c, other);
+        if (units) found.push({ big: c, small: other, units });
+      }
+      for (const other of byN.get(c.n + d) ?? []) {
+        // a pair within the current output is found from its larger side
+        if (other.outputId === c.outputId) continue;
+        const units = missingUnits(other, c);
+        if (units) found.push({ big: other, small: c, units });
+      }
+    }
+  }
+  return found;
 }
 
 export function checkDifferencing(
   current: Fingerprint,
-  earlier: { outputId: string; fingerprint: Fingerprint }[],
+  earlier: { outputId: string; sameContract?: boolean; fingerprint: Fingerprint }[],
   k: number,
+  currentId = 'this output',
 ): CheckReport & { pairedWith?: string } {
-  const sameShape = earlier.filter(
-    (e) => JSON.stringify(e.fingerprint.keyColumns) === JSON.stringify(current.keyColumns),
+  const mine = candidates(currentId, current);
+  const pool = earlier.flatMap((e) => candidates(e.outputId, e.fingerprint));
+  const pairs = mine.length > 0 ? trackerPairs(mine, pool) : [];
+  const params = { k, compared: earlier.length };
+  if (pairs.length > 0) {
+    const [first] = pairs;
+    const other = first!.big.outputId === currentId ? first!.small : first!.big;
+    const mineSide = first!.big.outputId === currentId ? first!.big : first!.small;
+    const people = first!.units.length === 1 ? 'one person' : 'two people';
+    return {
+      check: 'differencing',
+      params: { ...params, method: 'unit-sets', pairs: pairs.length },
+      passed: false,
+      onFail: 'hold',
+      pairedWith: other.outputId,
+      effect:
+        other.outputId === currentId
+          ? `${mineSide.label} and ${other.label} of this output differ by exactly ${people}: subtracted, they give their values; held for review`
+          : `${mineSide.label} and ${other.label} of output ${other.outputId} differ by exactly ${people}: together they give their values; held for review (${pairs.length} such pair(s))`,
+    };
+  }
+  // the earlier rule, within one contract: same group names and values, unit counts closer than k
+  // (a group smaller than k told by subtraction; outputs from before unit keys have only this)
+  const legacy = earlier.filter(
+    (e) => e.sameContract !== false && JSON.stringify(e.fingerprint.keyColumns) === JSON.stringify(current.keyColumns),
   );
-  for (const e of sameShape) {
+  for (const e of legacy) {
     const before = new Map(e.fingerprint.rows.map((r) => [r.key, r.units]));
     const close = current.rows.filter((r) => {
       const u = before.get(r.key);
@@ -43,7 +200,7 @@ export function checkDifferencing(
     if (close.length > 0) {
       return {
         check: 'differencing',
-        params: { k, compared: sameShape.length },
+        params: { ...params, method: 'group-names' },
         passed: false,
         onFail: 'hold',
         pairedWith: e.outputId,
@@ -53,11 +210,11 @@ export function checkDifferencing(
   }
   return {
     check: 'differencing',
-    params: { k, compared: sameShape.length },
+    params: { ...params, method: mine.length > 0 ? 'unit-sets' : 'group-names' },
     passed: true,
     effect:
-      sameShape.length === 0
-        ? 'no earlier output of this contract has the same groups'
-        : `no group differs by fewer than ${k} units from the ${sameShape.length} earlier output(s) with the same groups`,
+      earlier.length === 0 && mine.length === 0
+        ? 'no earlier output to compare with'
+        : `no cell, total or subtotal differs by one or two people from another cell of this output or of the ${earlier.length} earlier output(s) compared`,
   };
 }

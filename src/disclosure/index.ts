@@ -4,10 +4,19 @@ import { secondarySuppression } from './secondary.ts';
 import { fingerprint, type Fingerprint } from './differencing.ts';
 import type { CheckReport } from './report.ts';
 
-export { checkDifferencing, fingerprint, type Fingerprint } from './differencing.ts';
+export {
+  candidates,
+  checkDifferencing,
+  fingerprint,
+  missingUnits,
+  trackerPairs,
+  type Candidate,
+  type Fingerprint,
+  type TrackerPair,
+} from './differencing.ts';
 export { applyDp, type DpInput, type DpResult } from './dp.ts';
 export { secondarySuppression } from './secondary.ts';
-export { attackCost, type AttackCost } from './attack-cost.ts';
+export { attackCost, AttackCostSchema, type AttackCost } from './attack-cost.ts';
 export { buildPtable, ptableNoise, thresholds, type Ptable, type PtableRow } from './ptable.ts';
 
 export type { CheckReport } from './report.ts';
@@ -58,7 +67,7 @@ export function suppressSmallCells(
   unitsColumn: string,
   k: number,
   keyPositions: number[] = [],
-): { result: ReadResult; report: CheckReport; units: number[]; secondary: CheckReport } {
+): { result: ReadResult; report: CheckReport; units: number[]; kept: number[]; secondary: CheckReport } {
   const idx = result.columns.findIndex((c) => c.name === unitsColumn);
   if (idx < 0) throw new TypeError(`result has no ${unitsColumn} column`);
   const columns = result.columns.filter((_, i) => i !== idx);
@@ -69,10 +78,12 @@ export function suppressSmallCells(
   const { suppressed, report: secondary } = secondarySuppression(stripped, keys, allUnits, primary);
   const kept: JsonValue[][] = [];
   const keptUnits: number[] = [];
+  const keptAt: number[] = [];
   stripped.forEach((row, i) => {
     if (!suppressed[i]) {
       kept.push(row);
       keptUnits.push(allUnits[i]!);
+      keptAt.push(i);
     }
   });
   const count = primary.filter(Boolean).length;
@@ -80,6 +91,7 @@ export function suppressSmallCells(
   return {
     result: { columns, rows: kept },
     units: keptUnits,
+    kept: keptAt,
     secondary: { ...secondary, cellsSuppressed: (secondary.rowsSuppressed ?? 0) * columns.length },
     report: {
       check: 'min-units',
@@ -158,6 +170,31 @@ export interface DisclosureOptions {
     k: number;
   };
   roundCountsTo?: number;
+  /** The hidden columns of each row's unit-set signature (differencing.ts); dropped before anything else. */
+  signature?: { n: string; s1: string; s2: string };
+}
+
+/** Takes the signature columns out of a result: the rest, and each row's signature. */
+function takeSignatures(
+  result: ReadResult,
+  sig: DisclosureOptions['signature'],
+): { result: ReadResult; signatures: ([number, string, string] | undefined)[] } {
+  if (!sig) return { result, signatures: [] };
+  const at = [sig.n, sig.s1, sig.s2].map((name) => result.columns.findIndex((c) => c.name === name));
+  if (at.some((i) => i < 0)) return { result, signatures: [] };
+  const hidden = new Set(at);
+  return {
+    result: {
+      columns: result.columns.filter((_, i) => !hidden.has(i)),
+      rows: result.rows.map((r) => r.filter((_, i) => !hidden.has(i))),
+    },
+    signatures: result.rows.map((r) => {
+      const [n, s1, s2] = at.map((i) => r[i]);
+      return n === null || s1 === null || s2 === null || n === undefined
+        ? undefined
+        : [Number(n), String(s1), String(s2)];
+    }),
+  };
 }
 
 /**
@@ -205,11 +242,13 @@ export function applyDominance(
 
 /** Runs every check in order; the result says whether the output may be released. */
 export function applyDisclosureControl(input: ReadResult, opts: DisclosureOptions): DisclosureResult {
-  const { result, report: dominance } = applyDominance(input, opts.dominance);
+  const { result: unsigned, signatures } = takeSignatures(input, opts.signature);
+  const { result, report: dominance } = applyDominance(unsigned, opts.dominance);
   const {
     result: safe,
     report: minUnits,
     units,
+    kept,
     secondary,
   } = suppressSmallCells(result, opts.unitsColumn, opts.minUnits, opts.keyColumns);
   const unitsAt = result.columns.findIndex((c) => c.name === opts.unitsColumn);
@@ -227,7 +266,13 @@ export function applyDisclosureControl(input: ReadResult, opts: DisclosureOption
     ...decide(checks),
     cellsSuppressed:
       (minUnits.cellsSuppressed ?? 0) + (secondary.cellsSuppressed ?? 0) + (dominance.cellsSuppressed ?? 0),
-    fingerprint: fingerprint(safe.columns, safe.rows, units, shift(opts.keyColumns)),
+    fingerprint: fingerprint(
+      safe.columns,
+      safe.rows,
+      units,
+      shift(opts.keyColumns),
+      kept.map((i) => signatures[i]),
+    ),
   };
 }
 

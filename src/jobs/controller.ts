@@ -419,7 +419,7 @@ export class RunController {
           plan: run.plan,
           result,
           terms: releaseTerms(claims, this.deps.policies),
-          earlier: await this.deps.outputs.fingerprints(tx, job.contractId),
+          earlier: await this.deps.outputs.fingerprints(tx, job.operatorOrg, job.contractId),
         });
         if (decision.decision === 'refused') {
           await transition(

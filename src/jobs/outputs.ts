@@ -68,6 +68,9 @@ interface StoredOutput extends Omit<OutputView, 'reviews'> {
   draft: ManifestDraft | null;
 }
 
+/** How many of an operator's latest outputs each new one is compared with. */
+const FINGERPRINTS_COMPARED = 400;
+
 export class OutputService {
   constructor(
     private readonly deps: {
@@ -201,13 +204,26 @@ export class OutputService {
     });
   }
 
-  /** Fingerprints of the contract's latest released or held outputs, for the differencing check. */
-  async fingerprints(tx: Tx, contractId: string): Promise<{ outputId: string; fingerprint: Fingerprint }[]> {
-    const rows = await tx.all<{ id: string; units_fingerprint: string }>(
-      `SELECT id, units_fingerprint FROM outputs WHERE contract_id = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL ORDER BY created_at DESC LIMIT 200`,
-      [contractId],
+  /**
+   * Fingerprints of the operator's latest released or held outputs, under any of its contracts,
+   * for the differencing check (docs/architecture.md §12): trackers may span contracts.
+   */
+  async fingerprints(
+    tx: Tx,
+    operatorOrg: string,
+    contractId: string,
+  ): Promise<{ outputId: string; sameContract: boolean; fingerprint: Fingerprint }[]> {
+    const rows = await tx.all<{ id: string; contract_id: string; units_fingerprint: string }>(
+      `SELECT id, contract_id, units_fingerprint FROM outputs
+       WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
+       ORDER BY created_at DESC LIMIT ${FINGERPRINTS_COMPARED}`,
+      [operatorOrg],
     );
-    return rows.map((r) => ({ outputId: r.id, fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint }));
+    return rows.map((r) => ({
+      outputId: r.id,
+      sameContract: r.contract_id === contractId,
+      fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint,
+    }));
   }
 
   private async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {

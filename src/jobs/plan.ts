@@ -1,7 +1,7 @@
 import type { VerifiedContract } from '../contracts/index.ts';
 import { buildPtable, thresholds } from '../disclosure/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
-import { PRIVACY_UNIT_COLUMN, RECORD_KEY_COLUMN, snapshotSchema } from '../masking/index.ts';
+import { PRIVACY_UNIT_COLUMN, RECORD_KEY_COLUMN, snapshotSchema, UNIT_KEY_COLUMN } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { StoredJob } from './job-store.ts';
 import {
@@ -17,6 +17,8 @@ import {
   type SchemaBinder,
   type SqlParser,
   type SqlPolicy,
+  RESERVED_PREFIX,
+  type Node,
 } from '../sandbox/index.ts';
 
 /**
@@ -53,6 +55,7 @@ export function perturbationSpec(policies: Pick<Policies, 'disclosure'>, salt: b
     salt: (salt & 0x7fffffffffffffffn).toString(),
     counts: table.rows.map((r) => ({ values: r.values, thresholds: thresholds(r) })),
     magnitudes: { fraction: perturbation.magnitudes.fraction, floor: perturbation.magnitudes.floor, topN: dominance.n },
+    quantiles: { iqrFraction: perturbation.quantiles.iqrFraction },
   };
 }
 
@@ -88,15 +91,72 @@ export async function planRun(
       perturbation: input.perturbation,
     });
     const expected = await tools.binder.describe(input.schema.key, input.schema.tables, analysis.sql);
-    return { ...analysis, expected };
+    return await withoutHiddenColumns(tools, input, analysis, expected);
   } catch (err) {
     throw atLayer(err, 'analysis');
   }
 }
 
+/**
+ * A star expands to every column of a table, the hidden keys too: each star of the outer SELECT
+ * gets them in its EXCLUDE list (where it expands to them), and only the rewrite's own hidden
+ * columns may come out under the reserved prefix; anything else is refused.
+ */
+async function withoutHiddenColumns(
+  tools: { parser: SqlParser; binder: SchemaBinder },
+  input: PlanInput,
+  analysis: Analysis,
+  expected: BoundColumn[],
+): Promise<RunPlan> {
+  const own = new Set([
+    ...(analysis.unitsColumn ? [analysis.unitsColumn] : []),
+    ...(analysis.dominance ?? []).flatMap((d) => [d.total, d.top]),
+    ...(analysis.signature ? Object.values(analysis.signature) : []),
+  ]);
+  const hiddenIn = (cols: BoundColumn[]) =>
+    [...new Set(cols.map((c) => c.name))].filter((n) => n.toLowerCase().startsWith(RESERVED_PREFIX) && !own.has(n));
+  const hidden = hiddenIn(expected);
+  if (hidden.length === 0) return { ...analysis, expected };
+  const { statements } = await tools.parser.parse(analysis.sql);
+  const stmt = statements[0]!;
+  const selects = (n: Node): Node[] =>
+    n.type === 'SET_OPERATION_NODE' ? [...selects(n.left as Node), ...selects(n.right as Node)] : [n];
+  const stars = selects(stmt.node as Node).flatMap((s) =>
+    ((s.select_list as Node[] | undefined) ?? []).filter((i) => i.class === 'STAR' && !i.columns && !i.expr),
+  );
+  let sql = analysis.sql;
+  let bound = expected;
+  for (const star of stars) {
+    for (const name of hidden) {
+      const before = [...((star.exclude_list as string[] | undefined) ?? [])];
+      star.exclude_list = [...before, name];
+      const candidate = await tools.parser.deserialize([stmt]);
+      try {
+        bound = await tools.binder.describe(input.schema.key, input.schema.tables, candidate);
+        sql = candidate;
+      } catch {
+        star.exclude_list = before; // this star does not expand to that column
+      }
+    }
+  }
+  const left = hiddenIn(bound);
+  if (left.length > 0) {
+    throw new PdsError(
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+      `the result would carry the hidden column ${left[0]}: name the columns you need`,
+      { extra: { rule: 'reserved-names' } },
+    );
+  }
+  return { ...analysis, sql, expected: bound };
+}
+
 /** What a contract's snapshot is, as far as planning needs it (its claims, or a test's stand-in). */
 export type SnapshotTerms = Pick<VerifiedContract, 'mode' | 'datasets'> & {
-  snapshot: { tables: Record<string, { columns: string[]; rows: number; units?: number }>; recordKeys?: boolean };
+  snapshot: {
+    tables: Record<string, { columns: string[]; rows: number; units?: number }>;
+    recordKeys?: boolean;
+    unitKeys?: boolean;
+  };
 };
 
 /**
@@ -117,6 +177,7 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
       .map(([t]) => t),
     {
       generalized: granted.filter((g) => /^(generalize|rare-to-other)/.test(g.rule)).map((g) => g.column),
+      noised: granted.filter((g) => g.rule.startsWith('noise')).map((g) => g.column),
       dpOnly:
         c.mode === 'dp'
           ? []
@@ -126,6 +187,7 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
                 .map(([name]) => name),
             ),
       ...(c.snapshot.recordKeys ? { recordKey: RECORD_KEY_COLUMN } : {}),
+      ...(c.snapshot.unitKeys ? { unitKey: UNIT_KEY_COLUMN } : {}),
     },
   );
 }
@@ -136,11 +198,11 @@ export async function contractSchema(
   c: SnapshotTerms,
 ): Promise<Record<string, BoundColumn[]>> {
   const masked = await snapshotSchema(c.datasets, policies.catalog);
-  return c.snapshot.recordKeys
-    ? Object.fromEntries(
-        Object.entries(masked).map(([t, cols]) => [t, [...cols, { name: RECORD_KEY_COLUMN, type: 'UBIGINT' }]]),
-      )
-    : masked;
+  const hidden: BoundColumn[] = [
+    ...(c.snapshot.unitKeys ? [{ name: UNIT_KEY_COLUMN, type: 'UBIGINT' }] : []),
+    ...(c.snapshot.recordKeys ? [{ name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] : []),
+  ];
+  return Object.fromEntries(Object.entries(masked).map(([t, cols]) => [t, [...cols, ...hidden]]));
 }
 
 /** Plans the runs of stored jobs under their contracts: the SQL policy, the snapshot's schema (cached by snapshot hash), the policies' parameters. */

@@ -33,7 +33,14 @@ export interface ReleaseTerms {
   /** dp contracts: what one query spends. */
   dp: { epsilon: number; delta: number } | null;
   /** Aggregate mode: the perturbation the engine applied, as the manifest states it. */
-  perturbation: { maxNoise: number; variance: number; fraction: number; floor: number; topN: number };
+  perturbation: {
+    maxNoise: number;
+    variance: number;
+    fraction: number;
+    floor: number;
+    topN: number;
+    iqrFraction: number;
+  };
 }
 
 /** A contract's disclosure terms: its own k and row cap, everything else from the policies. */
@@ -48,7 +55,12 @@ export function releaseTerms(
     roundCountsTo: d.roundCountsTo,
     dominance: d.dominance,
     dp: claims.privacyBudget ? { epsilon: claims.privacyBudget.epsilonPerQuery, delta: d.dp.delta } : null,
-    perturbation: { ...d.perturbation.counts, ...d.perturbation.magnitudes, topN: d.dominance.n },
+    perturbation: {
+      ...d.perturbation.counts,
+      ...d.perturbation.magnitudes,
+      topN: d.dominance.n,
+      iqrFraction: d.perturbation.quantiles.iqrFraction,
+    },
   };
 }
 
@@ -57,7 +69,7 @@ export interface ReleaseInput {
   result: ReadResult;
   terms: ReleaseTerms;
   /** The contract's latest released or held outputs, for the differencing check. */
-  earlier: { outputId: string; fingerprint: Fingerprint }[];
+  earlier: { outputId: string; sameContract?: boolean; fingerprint: Fingerprint }[];
   /** Only the red-team suite switches the disclosure layer off, to show the other layers hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
 }
@@ -143,6 +155,7 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     maxRows: terms.maxRows,
     roundCountsTo: terms.roundCountsTo,
     dominance: { columns: plan.dominance ?? [], ...terms.dominance },
+    ...(plan.signature ? { signature: plan.signature } : {}),
   });
   const checks = [...(plan.perturbed ? [perturbationReport(plan.perturbed, dc.rows.length, terms)] : []), ...dc.checks];
   const reasons = [...dc.reasons];
@@ -191,7 +204,7 @@ function decideDp({ plan, result, terms }: ReleaseInput): ReleaseDecision {
 
 /** What the engine's perturbation did, so an honest user can put error bars on every value. */
 function perturbationReport(
-  p: { counts: number[]; magnitudes: number[] },
+  p: { counts: number[]; magnitudes: number[]; quantiles?: number[] },
   rows: number,
   terms: ReleaseTerms,
 ): CheckReport {
@@ -204,12 +217,14 @@ function perturbationReport(
       magnitudeFraction: t.fraction,
       magnitudeFloor: t.floor,
       topN: t.topN,
+      quantileIqrFraction: t.iqrFraction,
       cellKey: "sum of the contributing units' keyed hashes mod 2^32",
     },
     passed: true,
     effect:
       `${rows * p.counts.length} count cell(s) carry p-table noise (unbiased, |noise| ≤ ${t.maxNoise}, variance ${t.variance}); ` +
-      `${rows * p.magnitudes.length} sum/mean cell(s) carry uniform noise within ±max(${t.fraction} × the ${t.topN} largest contributions, ${t.floor}) ` +
-      `(variance: bound²/3; a mean's is its sum's over the count squared); the same people always get the same noise`,
+      `${rows * p.magnitudes.length} sum/mean/variance cell(s) carry uniform noise within ±max(${t.fraction} × the ${t.topN} largest contributions, ${t.floor}) ` +
+      `(variance: bound²/3; a mean's is its sum's over the count squared; a variance or standard deviation is computed from the perturbed count, sum and sum of squares); ` +
+      `${rows * (p.quantiles?.length ?? 0)} quantile cell(s) carry uniform noise within ±${t.iqrFraction} × the cell's interquartile range; the same people always get the same noise`,
   };
 }

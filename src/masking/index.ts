@@ -11,6 +11,7 @@ export { assessRisk, type RiskReport } from './risk.ts';
 export {
   buildSnapshot,
   RECORD_KEY_COLUMN,
+  UNIT_KEY_COLUMN,
   recordKeySalt,
   fileSha256,
   maskingSql,

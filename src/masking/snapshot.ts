@@ -10,6 +10,14 @@ import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rule
 /** The hidden column holding each row's unit record key (the cell keys' summand). */
 export const RECORD_KEY_COLUMN = '__pds_rk';
 
+/**
+ * The hidden column holding each row's unit key: a 32-bit keyed hash of the raw unit, the same in
+ * every contract of the domain, so that the differencing check can compare the sets of people
+ * behind cells of outputs made under different contracts (docs/architecture.md §12). Queries can
+ * never name it; only power sums of it over a cell leave the engine, and never the domain.
+ */
+export const UNIT_KEY_COLUMN = '__pds_uk';
+
 /** The cell-key salt of a contract from its derived key: a positive 63-bit integer. */
 export function recordKeySalt(derived: Buffer): bigint {
   return derived.readBigUInt64BE() & 0x7fffffffffffffffn;
@@ -163,7 +171,7 @@ export function snapshotSelect(
   grant: DatasetGrant,
   columns: Record<string, CatalogColumn>,
   asOf: string,
-  opts: { rawUnit?: boolean } = {},
+  opts: { rawUnit?: boolean; unitKeySalt?: bigint } = {},
 ): string {
   const domainTable = `domain.${quoteIdent(grant.dataset)}`;
   const parts = grant.columns.map((c, index) =>
@@ -179,7 +187,13 @@ export function snapshotSelect(
   // a risk preview needs only distinct units, so it may skip the HMAC; it never leaves the domain process
   const unit = opts.rawUnit ? `${quoteIdent(grant.privacyUnit)}::VARCHAR` : hmacSql(quoteIdent(grant.privacyUnit));
   const ctes = [`src AS (SELECT *, ${unit} AS ${UNIT} FROM ${domainTable})`, ...parts.flatMap((p) => p.ctes)];
-  return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`].join(',\n  ')}\nFROM src`;
+  const unitKey =
+    opts.unitKeySalt === undefined
+      ? []
+      : [
+          `(hash(${quoteIdent(grant.privacyUnit)}::VARCHAR, ${opts.unitKeySalt}::UBIGINT) >> 32) AS ${quoteIdent(UNIT_KEY_COLUMN)}`,
+        ];
+  return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`, ...unitKey].join(',\n  ')}\nFROM src`;
 }
 
 export interface SnapshotInfo {
@@ -190,6 +204,8 @@ export interface SnapshotInfo {
   tables: Record<string, SnapshotTable>;
   /** Every table carries its units' record keys (RECORD_KEY_COLUMN). */
   recordKeys: boolean;
+  /** Every table carries its units' domain-wide keys (UNIT_KEY_COLUMN). */
+  unitKeys: boolean;
 }
 
 export interface SnapshotTable {
@@ -291,6 +307,8 @@ export async function buildSnapshot(opts: {
   noiseKey?: Buffer;
   /** The contract's cell-key salt (recordKeySalt): each table gets its units' record keys. */
   recordKeySalt?: bigint;
+  /** The domain's unit-key salt (recordKeySalt of the 'unit-key' key): each table gets its units' domain-wide keys. */
+  unitKeySalt?: bigint;
   /** Reference date for age bands; default today (UTC). */
   asOf?: string;
   /** The k risk shares are measured against (the contract's minimum units). */
@@ -335,7 +353,9 @@ export async function buildSnapshot(opts: {
             )
           : [{ v: null }];
         const columns = opts.catalog.datasets[g.dataset]!.columns;
-        const select = snapshotSelect(g, columns, asOf);
+        const select = snapshotSelect(g, columns, asOf, {
+          ...(opts.unitKeySalt === undefined ? {} : { unitKeySalt: opts.unitKeySalt }),
+        });
         // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
         // read here once instead of hashed at every query; never a column a query may name
         const keyed =
@@ -372,5 +392,11 @@ export async function buildSnapshot(opts: {
   instance.closeSync();
   fs.renameSync(tmp, file);
   fs.chmodSync(file, 0o400);
-  return { file, hash: await fileSha256(file), tables, recordKeys: opts.recordKeySalt !== undefined };
+  return {
+    file,
+    hash: await fileSha256(file),
+    tables,
+    recordKeys: opts.recordKeySalt !== undefined,
+    unitKeys: opts.unitKeySalt !== undefined,
+  };
 }

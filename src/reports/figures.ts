@@ -2,6 +2,8 @@ import type { ContractClaims } from '../contracts/index.ts';
 import type { WorkflowPolicy } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ContractFacts, Figures, Period, RefusalCategory, RefusalCount } from './schema.ts';
+import { trackerFigures } from './trackers.ts';
+import type { AttackCost } from '../disclosure/index.ts';
 
 export type { ContractFacts, Figures, RefusalCategory, RefusalCount } from './schema.ts';
 
@@ -66,11 +68,12 @@ interface JobGroup {
  */
 export async function contractFigures(
   store: Store,
-  contractId: string,
+  contract: { id: string; operatorOrg: string },
   claims: ContractClaims,
   period: Period,
   policy: Classifier,
 ): Promise<Figures> {
+  const contractId = contract.id;
   const starts = buckets(period);
   const range = { c: contractId, s: period.start, e: period.end };
   // a job is refused once, by its first reason: one attempt, one count
@@ -144,6 +147,7 @@ export async function contractFigures(
       heldBy: heldBy.map((h) => ({ check: h.check, count: h.n })),
     },
     privacy: await privacy(store, range, claims),
+    trackers: await trackerFigures(store, contractId, contract.operatorOrg, period, policy.rating.smallPopulationUnits),
     timeline,
   };
 }
@@ -175,6 +179,7 @@ export async function contractFacts(
   contractId: string,
   claims: ContractClaims,
   period: Period,
+  attackCost: AttackCost,
 ): Promise<ContractFacts> {
   const range = { c: contractId, s: period.start, e: period.end };
   const events = await store.all<{ recorded_at: string; action: string; actor: string; reason: string | null }>(
@@ -204,6 +209,7 @@ export async function contractFacts(
     { c: contractId, y0: years[0]! - 1, y1: years[1]! },
   );
   return {
+    attackCost,
     snapshot: Object.entries(claims.snapshot.tables).map(([table, t]) => ({
       table,
       rows: t.rows,
@@ -239,7 +245,21 @@ export function sumFigures(all: Figures[], period: Period): Figures {
   const outputs: Figures['outputs'] = { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] };
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
+  // pairs add up (a pair across two contracts counts in each); the worst pattern is the largest
+  const trackers: Figures['trackers'] = {
+    outputsCompared: 0,
+    isolatingPairs: 0,
+    mostIsolationsOfOnePerson: 0,
+    smallPopulationOutputs: 0,
+  };
   for (const f of all) {
+    trackers.outputsCompared = Math.max(trackers.outputsCompared, f.trackers.outputsCompared);
+    trackers.isolatingPairs += f.trackers.isolatingPairs;
+    trackers.mostIsolationsOfOnePerson = Math.max(
+      trackers.mostIsolationsOfOnePerson,
+      f.trackers.mostIsolationsOfOnePerson,
+    );
+    trackers.smallPopulationOutputs = Math.max(trackers.smallPopulationOutputs, f.trackers.smallPopulationOutputs);
     for (const k of Object.keys(jobs) as (keyof Figures['jobs'])[]) jobs[k] += f.jobs[k];
     for (const k of ['released', 'held', 'rejected', 'cellsSuppressed'] as const) outputs[k] += f.outputs[k];
     for (const r of f.refusals) {
@@ -266,6 +286,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     escapeAttempts,
     singlingOutAttempts,
     timeline,
+    trackers,
     privacy: null,
     submissionsRefused: [...refused].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count),
     refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),

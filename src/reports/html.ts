@@ -169,6 +169,23 @@ ${table(
   f.outputs.heldBy.map((h) => [h.check, h.count]),
   'no output held by a check',
 )}</section>
+<section><h2>Tracker patterns</h2>${table(
+    [
+      'outputs compared',
+      'pairs of cells one or two people apart',
+      'most pairs isolating one person',
+      'most outputs over one small population',
+    ],
+    [
+      [
+        f.trackers.outputsCompared,
+        f.trackers.isolatingPairs,
+        f.trackers.mostIsolationsOfOnePerson,
+        f.trackers.smallPopulationOutputs,
+      ],
+    ],
+  )}
+<p class="meta">Compared by the sets of people behind released and held cells, across all of the operator's contracts, whatever the queries named their columns.</p></section>
 ${
   r.operators
     ? `<section><h2>Operators</h2>${table(
@@ -216,6 +233,21 @@ ${
           s.averageRisk.toFixed(4),
         ]),
       )}</section>
+<section><h2>Attack cost under the perturbation in force</h2>${table(
+        ['measure', 'rule', 'distortion no number of queries removes', 'within ±5 % reachable'],
+        facts.attackCost.measures.map((m) => [
+          `${m.dataset}.${m.column}`,
+          m.rule,
+          m.persistentErrorAtLeast === null ? '—' : `≥ ${(m.persistentErrorAtLeast * 100).toFixed(1)} %`,
+          m.within5PercentReachable ? 'yes' : 'no',
+        ]),
+        'no noised measure granted',
+      )}
+<p class="meta">${
+        facts.attackCost.membership
+          ? `One person's presence in a category: ${facts.attackCost.membership.pairsToTellAt95} pairs of count trackers tell it at 95 %; ${facts.attackCost.membership.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${facts.attackCost.membership.countNoiseVariance}).`
+          : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).'
+      } The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>
 <section><h2>Effectiveness</h2>${table(
         ['year', 'passed', 'indicators'],

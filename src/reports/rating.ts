@@ -117,6 +117,34 @@ const RULES: Rule[] = [
     basis: 'seed 001 第三十一条 (汇集后的风险多维度评估)',
   },
   {
+    rule: 'tracker-pattern',
+    sets: 'high',
+    when: (t) =>
+      `one person isolated by ≥ ${t.isolationsOfOnePersonHigh} pairs of cells, or ≥ ${t.smallPopulationOutputsHigh} outputs over one population of ≤ ${t.smallPopulationUnits} people → high; any isolating pair, or ≥ ${t.smallPopulationOutputsMedium} outputs over one such population → medium`,
+    check: ({ f, t }) => {
+      const { isolatingPairs, mostIsolationsOfOnePerson: most, smallPopulationOutputs: small } = f.trackers;
+      const high = most >= t.isolationsOfOnePersonHigh || small >= t.smallPopulationOutputsHigh;
+      if (!high && isolatingPairs === 0 && small < t.smallPopulationOutputsMedium) return undefined;
+      const parts = [
+        ...(isolatingPairs > 0
+          ? [
+              `${isolatingPairs} pair(s) of cells whose sets of people differ by one or two (one person isolated by up to ${most} pair(s))`,
+            ]
+          : []),
+        ...(small >= t.smallPopulationOutputsMedium
+          ? [`${small} outputs over one population of at most ${t.smallPopulationUnits} people`]
+          : []),
+      ];
+      return {
+        level: high ? 'high' : 'medium',
+        finding: `a tracker pattern across the operator's outputs: ${parts.join('; ')} — each output may have passed alone, but together they average the perturbation away`,
+      };
+    },
+    recommendation:
+      'Review the outputs behind the pattern with the operator (the held-output queue names the pairs); where the pattern is deliberate, suspend the contract under its emergency plan and lower the daily quota.',
+    basis: 'seed 001 第三十一条 (汇集后的风险多维度评估); seed 002 第三十二条 (数据可用不可见)',
+  },
+  {
     rule: 'refusal-share',
     sets: 'medium',
     when: (t) => `refused jobs ≥ ${pct(t.refusalShareMedium)} of at least ${t.refusalShareMinJobs} submitted → medium`,

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { WorkflowPolicy } from '../policies/index.ts';
+import { AttackCostSchema } from '../disclosure/attack-cost.ts';
 
 /**
  * The report's shape, once: the TypeScript types derive from it, the API publishes it in OpenAPI
@@ -76,6 +77,24 @@ export const FiguresSchema = Obj(
         share: Nullable(Type.Number()),
       }),
     ),
+    trackers: Obj(
+      {
+        outputsCompared: Int,
+        isolatingPairs: Type.Integer({
+          minimum: 0,
+          description: "pairs of cells (one of them this contract's) whose sets of people differ by one or two",
+        }),
+        mostIsolationsOfOnePerson: Type.Integer({
+          minimum: 0,
+          description: 'the most such pairs that isolate the same person',
+        }),
+        smallPopulationOutputs: Type.Integer({
+          minimum: 0,
+          description: 'the most outputs over one small population (the same people, or one or two apart)',
+        }),
+      },
+      "tracker patterns over the sets of people behind released and held cells, across the operator's contracts",
+    ),
     timeline: Type.Array(Obj({ start: Type.String(), submitted: Int, refused: Int, escapeAttempts: Int }), {
       description: 'weeks of a quarter, days of a month, months of a year',
     }),
@@ -85,6 +104,7 @@ export const FiguresSchema = Obj(
 export type Figures = Static<typeof FiguresSchema>;
 
 export const ContractFactsSchema = Obj({
+  attackCost: AttackCostSchema,
   snapshot: Type.Array(
     Obj({
       table: Type.String(),

@@ -1,6 +1,7 @@
 import { appendAudit, SYSTEM_ACTOR, verifyAudit, type Actor } from '../audit/index.ts';
 import { canSeeOperatorWork, hasRole, type ContractClaims, type Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
+import { attackCost } from '../disclosure/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
@@ -52,6 +53,8 @@ interface ContractRow {
   operator_org: string;
   status: string;
   claims: string;
+  created_at: string;
+  expires_at: string;
 }
 
 const BASIS = [
@@ -191,21 +194,34 @@ export class ReportService {
   }
 
   private async measure(
-    id: string,
+    row: ContractRow,
     claims: ContractClaims,
     period: Period,
   ): Promise<{ figures: Figures; previousFigures: Figures; facts: ContractFacts }> {
     const previous = previousPeriod(period, this.offset);
+    const id = row.id;
+    const contract = { id, operatorOrg: row.operator_org };
+    const { policies } = this.deps;
+    const cost = attackCost({
+      mode: claims.mode,
+      termMonths: Math.max(
+        1,
+        Math.round((Date.parse(row.expires_at) - Date.parse(row.created_at)) / (30.44 * 86_400_000)),
+      ),
+      jobsPerDay: policies.sandbox.quotas.jobsPerDay,
+      countVariance: policies.disclosure.perturbation.counts.variance,
+      grants: claims.datasets,
+    });
     return {
-      figures: await contractFigures(this.deps.store, id, claims, period, this.policy),
-      previousFigures: await contractFigures(this.deps.store, id, claims, previous, this.policy),
-      facts: await contractFacts(this.deps.store, id, claims, period),
+      figures: await contractFigures(this.deps.store, contract, claims, period, this.policy),
+      previousFigures: await contractFigures(this.deps.store, contract, claims, previous, this.policy),
+      facts: await contractFacts(this.deps.store, id, claims, period, cost),
     };
   }
 
   private async contractContent(id: string, period: Period, audit: AuditTrailState) {
     const { row, claims } = await this.loadContract(id, period);
-    const { figures, previousFigures, facts } = await this.measure(id, claims, period);
+    const { figures, previousFigures, facts } = await this.measure(row, claims, period);
     const rating = rate({ f: figures, facts, prev: previousFigures, t: this.policy.rating, audit });
     return {
       operatorOrg: row.operator_org,
@@ -222,7 +238,7 @@ export class ReportService {
   /** Contracts in force during the period: signed before it ended, not expired or revoked before it began. */
   private async contractsIn(period: Period, operatorOrg?: string): Promise<ContractRow[]> {
     return this.deps.store.all<ContractRow>(
-      `SELECT id, operator_org, status, claims FROM contracts
+      `SELECT id, operator_org, status, claims, created_at, expires_at FROM contracts
        WHERE created_at < $e AND expires_at > $s AND NOT (status = 'revoked' AND status_changed_at < $s) ${operatorOrg ? 'AND operator_org = $o' : ''}
        ORDER BY id`,
       { s: period.start, e: period.end, ...(operatorOrg ? { o: operatorOrg } : {}) },
@@ -234,7 +250,7 @@ export class ReportService {
     const each = [];
     for (const row of rows) {
       const claims = JSON.parse(row.claims) as ContractClaims;
-      const m = await this.measure(row.id, claims, period);
+      const m = await this.measure(row, claims, period);
       each.push({
         row,
         claims,

@@ -6,7 +6,7 @@ import { checkStatistics } from './statistics.ts';
 import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
 import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
-import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn } from './units.ts';
+import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn, type Signature } from './units.ts';
 import { rewriteDp, type DpPlan } from './dp.ts';
 import type { PerturbationSpec, Perturbed } from './perturb.ts';
 
@@ -43,6 +43,8 @@ export interface Analysis {
   keyColumns?: number[];
   /** Aggregate mode: sums and means, with the hidden columns measuring their dominance. */
   dominance?: DominanceColumn[];
+  /** Aggregate mode: the hidden columns of each row's unit-set signature, for the differencing check. */
+  signature?: Signature;
   /** Aggregate mode: the output positions whose counts and sums/means the engine perturbed. */
   perturbed?: Perturbed;
   /** dp mode: what the engine returns and how the output is made from it. */
@@ -126,7 +128,7 @@ export async function analyseQuery(
       checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);
       checkStatistics(root, sql, policy);
-      const { countColumns, keyColumns, dominance, perturbed } = await addUnitsColumn(
+      const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
         root,
         sql,
         policy,
@@ -145,6 +147,7 @@ export async function analyseQuery(
         keyColumns,
         dominance,
         ...(perturbed ? { perturbed } : {}),
+        ...(signature ? { signature } : {}),
       };
     case 'dp': {
       checkBoundedCost(root, sql, 'dp');

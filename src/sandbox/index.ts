@@ -1,7 +1,7 @@
 export { analyseQuery, functionAllowlist, type Analysis, type AnalysisOptions, type QueryMode } from './analysis.ts';
-export { SqlParser, type SqlRule } from './ast.ts';
+export { SqlParser, type Node, type SqlRule } from './ast.ts';
 export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
-export { UNITS_COLUMN, unitsColumnName, type DominanceColumn } from './units.ts';
+export { UNITS_COLUMN, unitsColumnName, type DominanceColumn, type Signature } from './units.ts';
 export {
   disposeRunners,
   loaderArgs,

@@ -25,19 +25,26 @@ export interface PerturbationSpec {
   salt: string;
   /** Count p-table: row i for a count of i, the last row for larger counts. */
   counts: { values: number[]; thresholds: number[] }[];
-  /** Sums and means. */
+  /** Sums and means (variances from perturbed moments). */
   magnitudes: { fraction: number; floor: number; topN: number };
+  /** Central quantiles: uniform noise within ± this fraction of the cell's interquartile range. */
+  quantiles: { iqrFraction: number };
 }
 
 /** What the rewrite perturbed, by output position (for the release decision's report). */
 export interface Perturbed {
   counts: number[];
   magnitudes: number[];
+  quantiles?: number[];
 }
 
 const COUNT = new Set(['count', 'count_star']);
 const SUM = new Set(['sum']);
 const MEAN = new Set(['avg', 'mean']);
+const VARIANCE = new Set(['var_samp', 'variance', 'stddev', 'stddev_samp']);
+const VARIANCE_POP = new Set(['var_pop', 'stddev_pop']);
+const QUANTILE = new Set(['median', 'quantile_cont', 'quantile_disc', 'quantile']);
+const PERTURBED = new Set([...COUNT, ...SUM, ...MEAN, ...VARIANCE, ...VARIANCE_POP, ...QUANTILE]);
 
 /** A unit column feeding the outer query, and whether each unit is on one row there. */
 export interface KeySource {
@@ -67,7 +74,7 @@ export function perturbationTargets(select: Node): Target[] {
     if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
     if (v.class === 'FUNCTION' && !v.is_operator) {
       const name = functionName(v);
-      if (COUNT.has(name) || SUM.has(name) || MEAN.has(name)) {
+      if (PERTURBED.has(name)) {
         const item = position === undefined ? undefined : (select.select_list as Node[])[position];
         found.push({ node: v, position, whole: item === v });
         return;
@@ -135,27 +142,54 @@ export async function perturbAggregates(
     const s = await keySum(sources, spec.salt, template, condition(original));
     const key = fill(await template('((slot_s % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     const key2 = fill(await template('(((slot_s * 1000003) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
+    const key3 = fill(await template('(((slot_s * 999983) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     let replacement: Node;
     if (COUNT.has(name)) {
       replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: original, k: key });
       if (position !== undefined) perturbed.counts.push(position);
+    } else if (QUANTILE.has(name)) {
+      replacement = await perturbQuantile(original, spec, template, key2);
+      if (position !== undefined) (perturbed.quantiles ??= []).push(position);
     } else {
       const [x] = original.children as Node[];
       const filter = original.filter as Node | undefined;
-      const slots: Record<string, Node> = { x: clone(x!), k: key2, ...(filter ? { w: clone(filter) } : {}) };
-      const noise = fill(await template(magnitudeNoise(spec, filter !== undefined && filter !== null)), slots);
+      const filtered = filter !== undefined && filter !== null;
+      const noiseOf = async (value: Node, k: Node) =>
+        fill(await template(magnitudeNoise(spec, filtered)), {
+          x: clone(value),
+          k,
+          ...(filtered ? { w: clone(filter) } : {}),
+        });
+      const sumOf = (value: Node) => ({ ...clone(original), function_name: 'sum', children: [value] });
       if (SUM.has(name)) {
-        replacement = fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: noise });
-      } else {
-        const total = clone(original);
-        total.function_name = 'sum';
+        replacement = fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: await noiseOf(x!, key2) });
+      } else if (MEAN.has(name)) {
         const count = clone(original);
         count.function_name = 'count';
         replacement = fill(await template('((slot_t::DOUBLE + slot_n) / nullif(slot_c, 0))'), {
-          t: total,
-          n: noise,
+          t: sumOf(clone(x!)),
+          n: await noiseOf(x!, key2),
           c: count,
         });
+      } else {
+        // a variance from perturbed moments: the count, the sum and the sum of squares, each perturbed
+        const count = clone(original);
+        count.function_name = 'count';
+        const n = fill(await template(countNoise(spec, 'DOUBLE')), { f: count, k: key });
+        const square = fill(await template('(slot_x::DOUBLE * slot_x)'), { x: clone(x!) });
+        const s1 = fill(await template('(slot_f::DOUBLE + slot_n)'), {
+          f: sumOf(fill(await template('slot_x::DOUBLE'), { x: clone(x!) })),
+          n: await noiseOf(x!, key2),
+        });
+        const s2 = fill(await template('(slot_f + slot_n)'), { f: sumOf(square), n: await noiseOf(square, key3) });
+        const pop = VARIANCE_POP.has(name);
+        const variance = fill(
+          await template(
+            `CASE WHEN slot_n > ${pop ? 0 : 1} THEN greatest((slot_b - slot_a * slot_a / slot_n) / (slot_n${pop ? '' : ' - 1'}), 0) END`,
+          ),
+          { n, a: s1, b: s2 },
+        );
+        replacement = name.startsWith('stddev') ? fill(await template('sqrt(slot_v)'), { v: variance }) : variance;
       }
       if (position !== undefined) perturbed.magnitudes.push(position);
     }
@@ -164,6 +198,27 @@ export async function perturbAggregates(
     Object.assign(f, replacement);
   }
   return perturbed;
+}
+
+/**
+ * A central quantile plus uniform noise within ± iqrFraction × the cell's interquartile range (of
+ * the same rows): the value of the person at that rank never comes out as it is, and the noise is
+ * of the scale of the distribution, not of anyone's value.
+ */
+async function perturbQuantile(original: Node, spec: PerturbationSpec, template: Template, key: Node): Promise<Node> {
+  const [x] = original.children as Node[];
+  const at = async (q: number) => {
+    const f = clone(original);
+    f.function_name = 'quantile_cont';
+    f.children = [clone(x!), clone(await template(literal(q)))];
+    return f;
+  };
+  return fill(
+    await template(
+      `(slot_q::DOUBLE + (2 * slot_k - 1) * ${literal(spec.quantiles.iqrFraction)} * (slot_h::DOUBLE - slot_l::DOUBLE))`,
+    ),
+    { q: original, k: key, h: await at(0.75), l: await at(0.25) },
+  );
 }
 
 /** The sum of the contributing units' keyed hashes (each unit once), over every source's units. */

@@ -27,10 +27,14 @@ export interface SqlPolicy {
   functions: FunctionAllowlist;
   /** Columns the contract generalizes (a year, a band, 其他): their extremes are not one person's value. */
   generalizedColumns: Set<string>;
+  /** Columns whose every value carries a fixed per-person distortion (the noise rule): no statistic gives one back exactly. */
+  noisedColumns: Set<string>;
   /** Columns the policy allows only in dp mode, under the ε ledger. */
   dpOnlyColumns: Set<string>;
   /** The hidden column of each snapshot table holding its units' record keys, when the snapshot has them. */
   recordKeyColumn?: string;
+  /** The hidden column of each row's domain-wide unit key (the differencing signature's summand). */
+  unitKeyColumn?: string;
 }
 
 export const RESERVED_PREFIX = '__pds';
@@ -290,7 +294,13 @@ export function sqlPolicy(
   privacyUnitColumn: string,
   functions: FunctionAllowlist,
   uniqueUnitTables: Iterable<string> = [],
-  columns: { generalized?: Iterable<string>; dpOnly?: Iterable<string>; recordKey?: string } = {},
+  columns: {
+    generalized?: Iterable<string>;
+    noised?: Iterable<string>;
+    dpOnly?: Iterable<string>;
+    recordKey?: string;
+    unitKey?: string;
+  } = {},
 ): SqlPolicy {
   return {
     tables,
@@ -299,8 +309,10 @@ export function sqlPolicy(
     functions,
     uniqueUnitTables: new Set(uniqueUnitTables),
     generalizedColumns: new Set(columns.generalized ?? []),
+    noisedColumns: new Set(columns.noised ?? []),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
+    ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),
   };
 }
 

@@ -6,7 +6,9 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
 /**
  * The statistics aggregate mode releases (docs/architecture.md §12): a small, closed list whose
  * disclosure risk is understood and which the rewrite perturbs where the engine computes them —
- * counts, distinct counts, sums and means. Everything else is for dp or custom mode.
+ * counts, distinct counts, sums, means, variances and standard deviations (from perturbed moments)
+ * and central quantiles (perturbed by a fraction of the interquartile range, only of measures
+ * distorted per person). Everything else is for dp or custom mode.
  *
  * A unit contributes to an aggregate only through rows it is selected by: the WHERE/JOIN and the
  * aggregate's own FILTER. A predicate inside an aggregate's argument (CASE, IF, a comparison, a
@@ -28,6 +30,12 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
 const COUNTS = new Set(['count', 'count_star']);
 const MAGNITUDES = new Set(['sum', 'avg', 'mean']);
 const EXTREMES = new Set(['min', 'max']);
+/** Variances and standard deviations: from perturbed moments (perturb.ts). */
+export const VARIANCES = new Set(['var_samp', 'var_pop', 'variance', 'stddev', 'stddev_samp', 'stddev_pop']);
+/** Quantiles: perturbed, and only central ones (an extreme quantile is an extreme value). */
+export const QUANTILES = new Set(['median', 'quantile_cont', 'quantile_disc', 'quantile']);
+/** The central band of quantiles aggregate mode releases. */
+export const CENTRAL_QUANTILES = { low: 0.25, high: 0.75 } as const;
 
 /** What an aggregate argument may be built from: values of one row, no condition. */
 const ARITHMETIC = new Set(['+', '-', '*', '/', 'abs', 'round']);
@@ -39,9 +47,19 @@ function constantValue(n: Node): { isNull: boolean; value: unknown } | undefined
   return { isNull: n.value.is_null === true, value: n.value.value };
 }
 
+/** A numeric constant's value (DuckDB keeps a DECIMAL literal as an integer and its scale), or undefined. */
+function numericConstant(n: Node | undefined): number | undefined {
+  const c = n ? constantValue(n) : undefined;
+  if (!c || c.isNull) return undefined;
+  const type = isNode(n!.value) && isNode(n!.value.type) ? n!.value.type : undefined;
+  const scale = type && isNode(type.type_info) ? Number(type.type_info.scale ?? 0) : 0;
+  const v = typeof c.value === 'number' ? c.value : typeof c.value === 'string' ? Number(c.value) : NaN;
+  return Number.isFinite(v) ? v / 10 ** scale : undefined;
+}
+
 const isNullConstant = (n: Node | undefined): boolean => n === undefined || constantValue(n)?.isNull === true;
-const isZero = (n: Node | undefined): boolean => n !== undefined && constantValue(n)?.value === 0;
-const isOne = (n: Node | undefined): boolean => n !== undefined && constantValue(n)?.value === 1;
+const isZero = (n: Node | undefined): boolean => numericConstant(n) === 0;
+const isOne = (n: Node | undefined): boolean => numericConstant(n) === 1;
 
 function and(a: Node | undefined, b: Node): Node {
   return a ? { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: [a, b] } : b;
@@ -142,6 +160,22 @@ class Statistics {
       this.argument(args[0]!, name);
       return;
     }
+    if (VARIANCES.has(name)) {
+      if (args.length !== 1 || f.distinct)
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'closed-statistics',
+          `${name} takes one argument, without DISTINCT, in aggregate mode`,
+          f,
+          this.sql,
+        );
+      this.argument(args[0]!, name);
+      return;
+    }
+    if (QUANTILES.has(name)) {
+      this.quantile(f, name, args);
+      return;
+    }
     if (EXTREMES.has(name)) {
       const col = args.length === 1 ? columnName(args[0]!) : undefined;
       if (col !== undefined && this.policy.generalizedColumns.has(col)) return;
@@ -156,10 +190,50 @@ class Statistics {
     refuse(
       'ERR_SQL_FUNCTION_NOT_ALLOWED',
       'closed-statistics',
-      `aggregate mode releases count, count(DISTINCT …), sum and avg, each perturbed; ${name} is for dp or custom mode`,
+      `aggregate mode releases count, count(DISTINCT …), sum, avg, variances, standard deviations and central quantiles, each perturbed; ${name} is for dp or custom mode`,
       f,
       this.sql,
     );
+  }
+
+  /**
+   * A central quantile of a measure whose values are distorted per person: a quantile is some
+   * person's value, so of an exact measure it would be one person's exact value.
+   */
+  private quantile(f: Node, name: string, args: Node[]): void {
+    const [x, p] = args;
+    const col = x ? columnName(x) : undefined;
+    const expected = name === 'median' ? 1 : 2;
+    if (args.length !== expected || f.distinct || col === undefined) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'closed-statistics',
+        `${name} takes a column${name === 'median' ? '' : ' and one constant fraction'}, without DISTINCT, in aggregate mode`,
+        f,
+        this.sql,
+      );
+    }
+    if (!this.policy.noisedColumns.has(col)) {
+      refuse(
+        'ERR_SQL_FUNCTION_NOT_ALLOWED',
+        'closed-statistics',
+        `${name}(${col}) would be one person's exact value: aggregate mode allows quantiles only of measures distorted per person by the noise rule (${[...this.policy.noisedColumns].join(', ') || 'none here'}); of a generalized column use min/max`,
+        f,
+        this.sql,
+      );
+    }
+    if (p) {
+      const q = numericConstant(p);
+      if (q === undefined || q < CENTRAL_QUANTILES.low || q > CENTRAL_QUANTILES.high) {
+        refuse(
+          'ERR_SQL_FUNCTION_NOT_ALLOWED',
+          'closed-statistics',
+          `${name}(…, p) needs a constant p between ${CENTRAL_QUANTILES.low} and ${CENTRAL_QUANTILES.high}: quantiles outside the central band are extreme values`,
+          p,
+          this.sql,
+        );
+      }
+    }
   }
 
   private overAggregate(v: Node): boolean {

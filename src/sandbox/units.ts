@@ -42,6 +42,8 @@ interface Source {
   padded?: boolean;
   /** A direct scan of a snapshot table: its units' record keys, read instead of hashed (perturb.ts). */
   key?: Node;
+  /** The units' domain-wide keys (UNIT_KEY_COLUMN), for the differencing signature, where they can be carried. */
+  unitKey?: Node;
 }
 
 /** A unit column a derived query adds: its name, and whether each unit is on at most one row. */
@@ -49,6 +51,8 @@ interface UnitColumn {
   name: string;
   unique: boolean;
   padded?: boolean;
+  /** The column carrying the units' domain-wide keys beside it, when there is one. */
+  unitKey?: string;
 }
 
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
@@ -150,7 +154,10 @@ class UnitsRewriter {
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
-    if (!this.inUnion) await this.addDominance(node, sources.length === 1 && sources[0]!.unique && !sources[0]!.padded);
+    if (!this.inUnion) {
+      await this.addDominance(node, sources.length === 1 && sources[0]!.unique && !sources[0]!.padded);
+      await this.addSignature(node, sources);
+    }
     if (this.perturbation) {
       const done = await perturbAggregates(
         targets,
@@ -164,6 +171,35 @@ class UnitsRewriter {
   }
 
   private inUnion = false;
+
+  /** Hidden columns of each outer row's unit-set signature (see addSignature). */
+  signature: Signature | undefined;
+
+  /**
+   * The signature of the set of units behind each outer row, for the differencing check
+   * (docs/architecture.md §12): the count of its units and the first two power sums of their
+   * domain-wide keys. Two rows whose sets differ by one or two units can be told apart from
+   * unrelated rows exactly, whatever their columns are called and under whichever contract they
+   * were made (disclosure/differencing.ts).
+   */
+  private async addSignature(node: Node, sources: Source[]): Promise<void> {
+    const src = sources.find((x) => x.unitKey);
+    if (!src) return;
+    const once = src.unique && !src.padded && sources.length === 1;
+    const distinct = once ? '' : 'DISTINCT ';
+    const names = { n: `${this.unitsColumn}_sn`, s1: `${this.unitsColumn}_s1`, s2: `${this.unitsColumn}_s2` };
+    const texts = {
+      n: once ? 'count(*)' : `count(DISTINCT slot_k)`,
+      s1: `sum(${distinct}slot_k)::VARCHAR`,
+      s2: `sum(${distinct}slot_k * slot_k)::VARCHAR`,
+    };
+    for (const part of ['n', 's1', 's2'] as const) {
+      const item = fill(await this.template(texts[part]), { k: clone(src.unitKey!) });
+      item.alias = names[part];
+      (node.select_list as Node[]).push(item);
+    }
+    this.signature = names;
+  }
 
   /**
    * For each sum or mean in the outer SELECT: the total of absolute contributions and the largest
@@ -213,6 +249,9 @@ class UnitsRewriter {
               ...(this.policy.recordKeyColumn && name in this.policy.tables
                 ? { key: columnRef(qualifier, this.policy.recordKeyColumn) }
                 : {}),
+              ...(this.policy.unitKeyColumn && name in this.policy.tables
+                ? { unitKey: columnRef(qualifier, this.policy.unitKeyColumn) }
+                : {}),
             },
           ];
         // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy
@@ -229,7 +268,7 @@ class UnitsRewriter {
         });
         ref.table_name = copyName;
         ref.alias = qualifier;
-        return units.map((u) => ({ ref: columnRef(qualifier, u.name), unique: u.unique, padded: u.padded }));
+        return units.map((u) => this.carried(qualifier, u));
       }
       case 'JOIN': {
         const left = await this.from(ref.left as Node, ctes);
@@ -243,11 +282,21 @@ class UnitsRewriter {
         const units = await this.derived(body, ctes);
         if (units.length === 0) return [];
         if (!ref.alias) ref.alias = this.fresh('sq');
-        return units.map((u) => ({ ref: columnRef(String(ref.alias), u.name), unique: u.unique, padded: u.padded }));
+        return units.map((u) => this.carried(String(ref.alias), u));
       }
       default:
         return []; // EMPTY and VALUES read no snapshot table
     }
+  }
+
+  /** A unit column of a derived table, as the enclosing SELECT sees it. */
+  private carried(qualifier: string, u: UnitColumn): Source {
+    return {
+      ref: columnRef(qualifier, u.name),
+      unique: u.unique,
+      padded: u.padded,
+      ...(u.unitKey ? { unitKey: columnRef(qualifier, u.unitKey) } : {}),
+    };
   }
 
   private readsSnapshot(node: Node): boolean {
@@ -270,11 +319,11 @@ class UnitsRewriter {
   }
 
   /** Adds unit columns to a query below the outer one; returns them. */
-  private async derived(node: Node, outer: Ctes): Promise<UnitColumn[]> {
+  private async derived(node: Node, outer: Ctes, withKeys = true): Promise<UnitColumn[]> {
     const ctes = this.withCtes(node, outer);
     switch (node.type) {
       case 'SELECT_NODE':
-        return this.derivedSelect(node, ctes);
+        return this.derivedSelect(node, ctes, withKeys);
       case 'SET_OPERATION_NODE': {
         if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false) {
           refuse(
@@ -285,8 +334,9 @@ class UnitsRewriter {
             this.sql,
           );
         }
-        const left = await this.derived(node.left as Node, ctes);
-        const right = await this.derived(node.right as Node, ctes);
+        // unit keys are not carried through a UNION (its padding lines up unit columns only)
+        const left = await this.derived(node.left as Node, ctes, false);
+        const right = await this.derived(node.right as Node, ctes, false);
         // each side keeps its own unit columns; the other side fills them with NULL
         await this.pad(
           node.left as Node,
@@ -354,11 +404,11 @@ class UnitsRewriter {
     };
   }
 
-  private async derivedSelect(s: Node, ctes: Ctes): Promise<UnitColumn[]> {
+  private async derivedSelect(s: Node, ctes: Ctes, withKeys: boolean): Promise<UnitColumn[]> {
     const sources = await this.from(s.from_table as Node, ctes);
     if (sources.length === 0) return [];
     this.checkWindows(s);
-    let units: { ref: Node; unique: boolean; padded?: boolean }[];
+    let units: { ref: Node; unique: boolean; padded?: boolean; unitKey?: Node }[];
     if (aggregates(s, this.policy)) {
       if (!groupsByUnit(s, this.policy)) {
         refuse(
@@ -376,6 +426,10 @@ class UnitsRewriter {
       units = groups
         .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
         .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
+      // one unit per group, one table keyed: its key is the unit's, whichever row gives it
+      const keyed = sources.filter((x) => x.unitKey);
+      if (units.length === 1 && sources.length === 1 && keyed.length === 1)
+        units[0]!.unitKey = fill(await this.template('min(slot_k)'), { k: clone(keyed[0]!.unitKey!) });
     } else {
       if ((s.modifiers as Node[]).some((m) => m.type === 'DISTINCT_MODIFIER')) {
         refuse(
@@ -386,14 +440,30 @@ class UnitsRewriter {
           this.sql,
         );
       }
-      units = sources.map((x) => ({ ref: clone(x.ref), unique: x.unique, padded: x.padded }));
+      units = sources.map((x) => ({
+        ref: clone(x.ref),
+        unique: x.unique,
+        padded: x.padded,
+        ...(x.unitKey ? { unitKey: clone(x.unitKey) } : {}),
+      }));
     }
-    return units.map((u) => {
+    const out: UnitColumn[] = units.map((u) => {
       const name = this.fresh('u');
       u.ref.alias = name;
       (s.select_list as Node[]).push(u.ref);
       return { name, unique: u.unique, padded: u.padded };
     });
+    // the keys go after every unit column: a UNION's padding counts unit columns from the end
+    if (withKeys) {
+      units.forEach((u, i) => {
+        if (!u.unitKey) return;
+        const name = this.fresh('k');
+        u.unitKey.alias = name;
+        (s.select_list as Node[]).push(u.unitKey);
+        out[i]!.unitKey = name;
+      });
+    }
+    return out;
   }
 
   /** Windows below the outer query must partition by the unit (see the class comment). */
@@ -531,6 +601,13 @@ class UnitsRewriter {
 const COUNTS = new Set(['count', 'count_star', 'count_if', 'countif']);
 const SUMS = new Set(['sum', 'avg', 'mean', 'fsum', 'sumkahan']);
 
+/** The hidden columns of the unit-set signature: units, and the sums of their keys and of their squares. */
+export interface Signature {
+  n: string;
+  s1: string;
+  s2: string;
+}
+
 /** A sum or mean at output position `column` and the hidden columns measuring its dominance. */
 export interface DominanceColumn {
   column: number;
@@ -557,13 +634,20 @@ export async function addUnitsColumn(
   unitsColumn: string,
   dominanceN: number,
   perturbation?: PerturbationSpec,
-): Promise<{ countColumns: number[]; keyColumns: number[]; dominance: DominanceColumn[]; perturbed?: Perturbed }> {
+): Promise<{
+  countColumns: number[];
+  keyColumns: number[];
+  dominance: DominanceColumn[];
+  perturbed?: Perturbed;
+  signature?: Signature;
+}> {
   const rewriter = new UnitsRewriter(sql, policy, parser, unitsColumn, dominanceN, perturbation);
   await rewriter.outer(root, new Map());
   return {
     countColumns: rewriter.countColumns ?? [],
     keyColumns: rewriter.keyColumns ?? [],
     dominance: rewriter.dominance,
+    ...(rewriter.signature ? { signature: rewriter.signature } : {}),
     ...(rewriter.perturbed ? { perturbed: rewriter.perturbed } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDifferencing } from '../../src/disclosure/index.ts';
+import { checkDifferencing, missingUnits } from '../../src/disclosure/index.ts';
 import { approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
 
 describe('checkDifferencing', () => {
@@ -93,5 +93,80 @@ describe('a differencing attack over HTTP', () => {
         })
       ).statusCode,
     ).toBe(404);
+  });
+});
+
+describe('the unit-set signatures', () => {
+  // a world of units with 32-bit keys; a set's signature is [n, Σk, Σk²]
+  const keys = Array.from({ length: 400 }, (_, i) => BigInt((i * 2_654_435_761) % 4_294_967_291));
+  const sig = (members: number[]): [number, string, string] => [
+    members.length,
+    members.reduce((a, i) => a + keys[i]!, 0n).toString(),
+    members.reduce((a, i) => a + keys[i]! * keys[i]!, 0n).toString(),
+  ];
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+  const fp = (keyColumns: string[], rows: [unknown[], number[]][]) => ({
+    keyColumns,
+    rows: rows.map(([key, members]) => ({ key: JSON.stringify(key), units: members.length, sig: sig(members) })),
+  });
+  const sigOf = (members: number[]) => {
+    const [n, s1, s2] = sig(members);
+    return { outputId: 'o', label: 'x', n, s1: BigInt(s1), s2: BigInt(s2) };
+  };
+
+  it('recovers the one or two units a subset lacks, and nothing for unrelated sets', () => {
+    expect(missingUnits(sigOf(range(0, 50)), sigOf(range(1, 50)))).toEqual([keys[0]]);
+    expect(missingUnits(sigOf(range(0, 50)), sigOf(range(2, 50)))?.sort()).toEqual([keys[0], keys[1]].sort());
+    // the same sizes, other people
+    expect(missingUnits(sigOf(range(0, 50)), sigOf(range(100, 149)))).toBeUndefined();
+    expect(missingUnits(sigOf(range(0, 50)), sigOf(range(100, 148)))).toBeUndefined();
+    // one in, one out: not a subset
+    expect(missingUnits(sigOf(range(0, 50)), sigOf([...range(2, 50), 300]))).toBeUndefined();
+  });
+
+  it('finds a tracker whatever the key names, across groupings and without GROUP BY', () => {
+    const everyone = range(0, 200);
+    const allButOne = range(1, 200);
+    // earlier: one total, no GROUP BY
+    const earlier = [{ outputId: 'out_total', sameContract: false, fingerprint: fp([], [[[], everyone]]) }];
+    // now: the same people less one, split by two renamed keys
+    const split = fp(
+      ['d2', 'g'],
+      [
+        [['x', 'm'], range(1, 90)],
+        [['x', 'f'], range(90, 200)],
+      ],
+    );
+    expect(allButOne.length).toBe(199);
+    expect(checkDifferencing(split, earlier, 10)).toMatchObject({
+      passed: false,
+      onFail: 'hold',
+      pairedWith: 'out_total',
+      params: { method: 'unit-sets' },
+    });
+    // the same breakdown of everyone: nothing to subtract
+    const honest = fp(
+      ['d2', 'g'],
+      [
+        [['x', 'm'], range(0, 90)],
+        [['x', 'f'], range(90, 200)],
+      ],
+    );
+    expect(checkDifferencing(honest, earlier, 10).passed).toBe(true);
+  });
+
+  it('finds a pair inside one output (a UNION of a cell and the cell less one person)', () => {
+    const r = checkDifferencing(
+      fp(
+        ['part'],
+        [
+          [['a'], range(0, 60)],
+          [['b'], range(0, 59)],
+        ],
+      ),
+      [],
+      10,
+    );
+    expect(r).toMatchObject({ passed: false, pairedWith: 'this output' });
   });
 });

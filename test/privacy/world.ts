@@ -59,6 +59,8 @@ export interface PrivacyWorld {
   /** Asks one aggregate-mode query; counts it. */
   ask(sql: string): Promise<Answer>;
   asked(): number;
+  /** Reads the raw domain (the truth the attacker never sees), for the tests' yardsticks. */
+  raw<T extends Record<string, unknown>>(sql: string): Promise<T[]>;
   close(): void;
 }
 
@@ -85,6 +87,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     pseudonymKey: Buffer.alloc(32, 7),
     noiseKey: Buffer.alloc(32, 8),
     recordKeySalt: SALT,
+    unitKeySalt: 0x0a11ce5n,
   });
   const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };
   const schema = await contractSchema(policies, contract);
@@ -141,6 +144,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
       }
     },
     asked: () => count,
+    raw: <T extends Record<string, unknown>>(sql: string) => readRows(domainPath(t.dir), sql) as Promise<T[]>,
     close() {
       parser.dispose();
       binder.dispose();

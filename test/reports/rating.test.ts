@@ -16,12 +16,14 @@ function figures(over: Partial<Figures> = {}): Figures {
     singlingOutAttempts: 0,
     outputs: { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] },
     privacy: null,
+    trackers: { outputsCompared: 0, isolatingPairs: 0, mostIsolationsOfOnePerson: 0, smallPopulationOutputs: 0 },
     timeline: [],
     ...over,
   };
 }
 
 const facts = (over: Partial<ContractFacts> = {}): ContractFacts => ({
+  attackCost: { measures: [], membership: null, queriesOverTerm: 0 },
   snapshot: [],
   statusEvents: [],
   withdrawals: [],
@@ -34,7 +36,33 @@ describe('rating rules', () => {
   it('nothing fired is low, with every rule listed as applied', () => {
     const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
-    expect(r.rulesApplied).toHaveLength(9);
+    expect(r.rulesApplied).toHaveLength(10);
+  });
+
+  it('tracker patterns: an isolating pair or a repeated small population is medium; one person isolated again, or many outputs, high', () => {
+    const tr = (o: Partial<Figures['trackers']>) =>
+      figures({
+        trackers: {
+          outputsCompared: 40,
+          isolatingPairs: 0,
+          mostIsolationsOfOnePerson: 0,
+          smallPopulationOutputs: 0,
+          ...o,
+        },
+      });
+    const level = (f: Figures) => rate({ f, facts: facts(), prev: quiet, t }).level;
+    expect(level(tr({ smallPopulationOutputs: t.smallPopulationOutputsMedium - 1 }))).toBe('low');
+    expect(level(tr({ smallPopulationOutputs: t.smallPopulationOutputsMedium }))).toBe('medium');
+    expect(level(tr({ smallPopulationOutputs: t.smallPopulationOutputsHigh }))).toBe('high');
+    expect(level(tr({ isolatingPairs: 1, mostIsolationsOfOnePerson: 1 }))).toBe('medium');
+    const r = rate({
+      f: tr({ isolatingPairs: 3, mostIsolationsOfOnePerson: t.isolationsOfOnePersonHigh }),
+      facts: facts(),
+      prev: quiet,
+      t,
+    });
+    expect(r.level).toBe('high');
+    expect(r.findings[0]).toMatchObject({ rule: 'tracker-pattern' });
   });
 
   it('escape attempts: medium from the medium threshold, high from the high one, nothing below', () => {

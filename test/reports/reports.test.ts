@@ -112,6 +112,7 @@ describe('risk assessment reports', () => {
       'escape-attempts',
       'singling-out-attempts',
       'differencing',
+      'tracker-pattern',
       'refusal-share',
       'privacy-budget',
       'snapshot-risk',

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { RiskAssessmentReportSchema } from '../../reports/index.ts';
+import { AttackCostSchema } from '../../disclosure/index.ts';
 
 /**
  * Request and response schemas of the HTTP API. The same schemas validate requests, type the
@@ -401,32 +402,7 @@ export const ApplicationView = Type.Object({
         're-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet)',
     },
   ),
-  attackCost: Type.Object(
-    {
-      measures: Type.Array(
-        Type.Object({
-          dataset: Type.String(),
-          column: Type.String(),
-          rule: Type.String(),
-          persistentErrorAtLeast: Type.Union([Type.Number(), Type.Null()]),
-          within5PercentReachable: Type.Boolean(),
-        }),
-      ),
-      membership: Type.Union([
-        Type.Object({
-          countNoiseVariance: Type.Number(),
-          pairsToTellAt95: Type.Integer(),
-          pairsWithin5PercentAt95: Type.Integer(),
-        }),
-        Type.Null(),
-      ]),
-      queriesOverTerm: Type.Integer(),
-    },
-    {
-      description:
-        "what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term",
-    },
-  ),
+  attackCost: AttackCostSchema,
   reviews: Type.Array(ReviewView),
   decision: Type.Union([
     Type.Object({

@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import {
+  contractSchema,
+  contractSqlPolicy,
+  perturbationSpec,
+  planRun,
+  type SnapshotTerms,
+} from '../../src/jobs/index.ts';
+import { resolveGrants } from '../../src/masking/index.ts';
+import { loadPolicies } from '../../src/policies/index.ts';
+import { SchemaBinder, SqlParser, type QueryMode } from '../../src/sandbox/index.ts';
+
+/** The API's plan of a run: a star never carries the snapshot's hidden keys out. */
+
+const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
+let parser: SqlParser;
+let binder: SchemaBinder;
+
+beforeAll(async () => {
+  parser = await SqlParser.create();
+  binder = await SchemaBinder.create();
+});
+afterAll(() => {
+  parser.dispose();
+  binder.dispose();
+});
+
+async function plan(mode: QueryMode, sql: string) {
+  const grants = resolveGrants(
+    policies.catalog,
+    policies.masking,
+    [{ dataset: 'population', columns: ['district', 'gender', 'education', 'income'] }],
+    mode,
+  );
+  const terms: SnapshotTerms = {
+    mode,
+    datasets: grants,
+    snapshot: {
+      tables: {
+        population: { columns: [...grants[0]!.columns.map((c) => c.column), 'pds_unit'], rows: 10, units: 10 },
+      },
+      recordKeys: true,
+      unitKeys: true,
+    },
+  };
+  return planRun(
+    { parser, binder },
+    {
+      sql,
+      mode,
+      policy: contractSqlPolicy(policies, terms),
+      schema: { key: `plan-test-${mode}`, tables: await contractSchema(policies, terms) },
+      maxSqlBytes: 65_536,
+      dominanceN: 2,
+      ...(mode === 'aggregate' ? { perturbation: perturbationSpec(policies, 7n) } : {}),
+    },
+  );
+}
+
+describe('hidden columns and stars', () => {
+  it('SELECT * and t.* leave out the record and unit keys; the query still runs as written', async () => {
+    for (const sql of [
+      'SELECT * FROM population',
+      'SELECT p.*, q.district AS d2 FROM population p JOIN population q USING (pds_unit)',
+    ]) {
+      const p = await plan('custom', sql);
+      expect(p.expected!.map((c) => c.name).filter((n) => n.startsWith('__pds'))).toEqual([]);
+      expect(p.expected!.map((c) => c.name)).toContain('district');
+    }
+  });
+
+  it('a star over a subquery without hidden columns is left alone', async () => {
+    const p = await plan('custom', 'SELECT * FROM (SELECT district, gender FROM population)');
+    expect(p.expected!.map((c) => c.name)).toEqual(['district', 'gender']);
+  });
+
+  it('COLUMNS with a pattern reaching a hidden column is refused, not released', async () => {
+    await expect(plan('custom', "SELECT COLUMNS('.*_uk') FROM population")).rejects.toMatchObject({
+      code: 'ERR_SQL_SHAPE_NOT_ALLOWED',
+      extra: { rule: 'reserved-names', layer: 'analysis' },
+    });
+  });
+
+  it('aggregate mode: the rewrite adds its own hidden columns, and the unit-set signature when the snapshot has unit keys', async () => {
+    const p = await plan('aggregate', 'SELECT district, count(*) AS n FROM population GROUP BY district');
+    expect(p.signature).toBeDefined();
+    const names = p.expected!.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining([p.unitsColumn, ...Object.values(p.signature!)]));
+    expect(names.filter((n) => n.startsWith('__pds_rk') || n === '__pds_uk')).toEqual([]);
+  });
+});

@@ -51,6 +51,7 @@ try {
     pseudonymKey: Buffer.alloc(32, 3),
     noiseKey: Buffer.alloc(32, 4),
     recordKeySalt: 99n,
+    unitKeySalt: 98n,
   });
   const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };
   const schema = await contractSchema(policies, contract);

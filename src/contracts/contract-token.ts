@@ -81,6 +81,7 @@ export const ContractClaimsSchema = Type.Object({
         rows: Type.Integer({ minimum: 0 }),
         units: Type.Optional(Type.Integer({ minimum: 0 })),
         columns: Strings,
+        nonNull: Type.Optional(Strings),
       }),
     ),
     recordKeys: Type.Optional(Type.Boolean()),

@@ -10,3 +10,17 @@ export function sha256(data: string | Buffer): string {
 export function canonicalSha256(value: unknown): string {
   return sha256(canonicalize(value) ?? '');
 }
+
+/**
+ * A unit's record key: a 62-bit keyed hash, as a BIGINT (signed sums run on DuckDB's fast integer
+ * path; unsigned ones do not — docs/architecture.md §12). The engine hashes units carried up from
+ * subqueries with the same expression, so the same people always get the same key.
+ */
+export function recordKeySql(unit: string, salt: bigint | string): string {
+  return `(hash(${unit}, ${salt}::UBIGINT) >> 2)::BIGINT`;
+}
+
+/** A unit's domain-wide key: a 31-bit keyed hash of the raw unit, as an INTEGER (its square fits a BIGINT). */
+export function unitKeySql(rawUnit: string, salt: bigint): string {
+  return `(hash(${rawUnit}, ${salt}::UBIGINT) >> 33)::INTEGER`;
+}

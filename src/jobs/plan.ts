@@ -153,7 +153,7 @@ async function withoutHiddenColumns(
 /** What a contract's snapshot is, as far as planning needs it (its claims, or a test's stand-in). */
 export type SnapshotTerms = Pick<VerifiedContract, 'mode' | 'datasets'> & {
   snapshot: {
-    tables: Record<string, { columns: string[]; rows: number; units?: number }>;
+    tables: Record<string, { columns: string[]; rows: number; units?: number; nonNull?: string[] }>;
     recordKeys?: boolean;
     unitKeys?: boolean;
   };
@@ -178,6 +178,7 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
     {
       generalized: granted.filter((g) => /^(generalize|rare-to-other)/.test(g.rule)).map((g) => g.column),
       noised: granted.filter((g) => g.rule.startsWith('noise')).map((g) => g.column),
+      nonNull: Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.nonNull ?? []])),
       dpOnly:
         c.mode === 'dp'
           ? []
@@ -199,8 +200,8 @@ export async function contractSchema(
 ): Promise<Record<string, BoundColumn[]>> {
   const masked = await snapshotSchema(c.datasets, policies.catalog);
   const hidden: BoundColumn[] = [
-    ...(c.snapshot.unitKeys ? [{ name: UNIT_KEY_COLUMN, type: 'UBIGINT' }] : []),
-    ...(c.snapshot.recordKeys ? [{ name: RECORD_KEY_COLUMN, type: 'UBIGINT' }] : []),
+    ...(c.snapshot.unitKeys ? [{ name: UNIT_KEY_COLUMN, type: 'INTEGER' }] : []),
+    ...(c.snapshot.recordKeys ? [{ name: RECORD_KEY_COLUMN, type: 'BIGINT' }] : []),
   ];
   return Object.fromEntries(Object.entries(masked).map(([t, cols]) => [t, [...cols, ...hidden]]));
 }

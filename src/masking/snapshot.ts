@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { recordKeySql, unitKeySql } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../store/index.ts';
 import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.ts';
@@ -191,7 +192,7 @@ export function snapshotSelect(
     opts.unitKeySalt === undefined
       ? []
       : [
-          `(hash(${quoteIdent(grant.privacyUnit)}::VARCHAR, ${opts.unitKeySalt}::UBIGINT) >> 32) AS ${quoteIdent(UNIT_KEY_COLUMN)}`,
+          `${unitKeySql(`${quoteIdent(grant.privacyUnit)}::VARCHAR`, opts.unitKeySalt)} AS ${quoteIdent(UNIT_KEY_COLUMN)}`,
         ];
   return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`, ...unitKey].join(',\n  ')}\nFROM src`;
 }
@@ -213,6 +214,8 @@ export interface SnapshotTable {
   /** Distinct privacy units; equal to `rows` when each unit has one row (the sandbox counts those cheaper). */
   units?: number;
   columns: string[];
+  /** Columns with a value on every row. */
+  nonNull?: string[];
   datasetVersion: number | null;
   risk: RiskReport;
 }
@@ -361,11 +364,13 @@ export async function buildSnapshot(opts: {
         const keyed =
           opts.recordKeySalt === undefined
             ? select
-            : `SELECT *, hash(${quoteIdent(PRIVACY_UNIT_COLUMN)}, ${opts.recordKeySalt}::UBIGINT) AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
+            : `SELECT *, ${recordKeySql(quoteIdent(PRIVACY_UNIT_COLUMN), opts.recordKeySalt)} AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
         await exec(conn, `CREATE TABLE ${quoteIdent(g.dataset)} AS ${keyed}`, paramsFor(select, pads));
-        const [row] = await queryRows<{ n: number; u: number }>(
+        const named = [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN];
+        const [row] = await queryRows<{ n: number; u: number } & Record<string, number>>(
           conn,
-          `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u FROM ${quoteIdent(g.dataset)}`,
+          `SELECT count(*) AS n, count(DISTINCT ${quoteIdent(PRIVACY_UNIT_COLUMN)}) AS u,
+             ${named.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`).join(', ')} FROM ${quoteIdent(g.dataset)}`,
         );
         const risk = await assessRisk(conn, {
           source: quoteIdent(g.dataset),
@@ -376,7 +381,9 @@ export async function buildSnapshot(opts: {
         tables[g.dataset] = {
           rows: row!.n,
           units: row!.u,
-          columns: [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN],
+          columns: named,
+          // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
+          nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
           datasetVersion: v?.v ?? null,
           risk,
         };

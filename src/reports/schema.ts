@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { WorkflowPolicy } from '../policies/index.ts';
-import { AttackCostSchema } from '../disclosure/attack-cost.ts';
+import { AttackCostSchema } from '../disclosure/index.ts';
 
 /**
  * The report's shape, once: the TypeScript types derive from it, the API publishes it in OpenAPI

@@ -31,6 +31,8 @@ export interface SqlPolicy {
   noisedColumns: Set<string>;
   /** Columns the policy allows only in dp mode, under the ε ledger. */
   dpOnlyColumns: Set<string>;
+  /** Per snapshot table, the columns with a value on every row (measured when it was built). */
+  nonNullColumns: Map<string, Set<string>>;
   /** The hidden column of each snapshot table holding its units' record keys, when the snapshot has them. */
   recordKeyColumn?: string;
   /** The hidden column of each row's domain-wide unit key (the differencing signature's summand). */
@@ -298,6 +300,7 @@ export function sqlPolicy(
     generalized?: Iterable<string>;
     noised?: Iterable<string>;
     dpOnly?: Iterable<string>;
+    nonNull?: Record<string, Iterable<string>>;
     recordKey?: string;
     unitKey?: string;
   } = {},
@@ -310,6 +313,7 @@ export function sqlPolicy(
     uniqueUnitTables: new Set(uniqueUnitTables),
     generalizedColumns: new Set(columns.generalized ?? []),
     noisedColumns: new Set(columns.noised ?? []),
+    nonNullColumns: new Map(Object.entries(columns.nonNull ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
     ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),

@@ -44,6 +44,8 @@ interface Source {
   key?: Node;
   /** The units' domain-wide keys (UNIT_KEY_COLUMN), for the differencing signature, where they can be carried. */
   unitKey?: Node;
+  /** A direct scan of this snapshot table. */
+  table?: string;
 }
 
 /** A unit column a derived query adds: its name, and whether each unit is on at most one row. */
@@ -151,6 +153,12 @@ class UnitsRewriter {
     );
     const targets = this.perturbation ? perturbationTargets(node) : [];
     const sources = await this.from(node.from_table as Node, scope);
+    // one snapshot table read directly, no join: its never-NULL columns need no NULL test
+    const [only] = sources;
+    this.nonNull =
+      sources.length === 1 && only!.table && (node.from_table as Node).type === 'BASE_TABLE'
+        ? (this.policy.nonNullColumns.get(only!.table) ?? new Set())
+        : new Set();
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
@@ -172,6 +180,9 @@ class UnitsRewriter {
 
   private inUnion = false;
 
+  /** Columns of the current outer SELECT that are never NULL (see outer). */
+  private nonNull = new Set<string>();
+
   /** Hidden columns of each outer row's unit-set signature (see addSignature). */
   signature: Signature | undefined;
 
@@ -191,7 +202,7 @@ class UnitsRewriter {
     const texts = {
       n: once ? 'count(*)' : `count(DISTINCT slot_k)`,
       s1: `sum(${distinct}slot_k)::VARCHAR`,
-      s2: `sum(${distinct}slot_k * slot_k)::VARCHAR`,
+      s2: `sum(${distinct}slot_k::BIGINT * slot_k)::VARCHAR`,
     };
     for (const part of ['n', 's1', 's2'] as const) {
       const item = fill(await this.template(texts[part]), { k: clone(src.unitKey!) });
@@ -252,6 +263,7 @@ class UnitsRewriter {
               ...(this.policy.unitKeyColumn && name in this.policy.tables
                 ? { unitKey: columnRef(qualifier, this.policy.unitKeyColumn) }
                 : {}),
+              ...(name in this.policy.tables ? { table: name } : {}),
             },
           ];
         // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy
@@ -559,7 +571,9 @@ class UnitsRewriter {
 
   /** The condition under which a row contributes to an aggregate: its non-constant arguments non-NULL, and its FILTER. */
   private conditionOf(v: Node): Node | undefined {
-    const args = ((v.children as Node[]) ?? []).filter((a) => !this.isConstant(a));
+    const args = ((v.children as Node[]) ?? []).filter(
+      (a) => !this.isConstant(a) && !(a.class === 'COLUMN_REF' && this.nonNull.has(columnName(a) ?? '')),
+    );
     if (args.length === 0 && !v.filter) return undefined;
     const terms: Node[] = args.map((a) => ({
       class: 'OPERATOR',

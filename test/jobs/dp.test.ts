@@ -3,7 +3,8 @@ import { isPdsError } from '../../src/errors/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
 import { charge, spentMicro } from '../../src/jobs/ledger.ts';
 import { Store } from '../../src/store/index.ts';
-import { APPLICATION, buildWorld, tmpDataDir, waitForJob, type TestWorld } from '../helpers.ts';
+import { domainPath } from '../../src/domain/index.ts';
+import { APPLICATION, buildWorld, readRows, tmpDataDir, waitForJob, type TestWorld } from '../helpers.ts';
 
 describe('the ε ledger', () => {
   const t = tmpDataDir();
@@ -97,6 +98,40 @@ describe('dp mode end to end', () => {
       const job = await waitForJob(world, op, (await submit(sql)).json().id as string);
       expect(job).toMatchObject({ status: 'rejected', reasons: [{ rule: 'dp-shape' }] });
     }
+  });
+
+  it('failure oracles tell nothing: the same refusal whether the target exists or not, and no ε moves', async () => {
+    const ledger = async () =>
+      (
+        await world.platform.store.one<{ n: number }>(
+          'SELECT count(*)::INTEGER AS n FROM privacy_ledger WHERE contract_id = $1',
+          [contractId],
+        )
+      )?.n ?? 0;
+    const before = await ledger();
+    const [someone] = await readRows<{ district: string; gender: string; education: string }>(
+      domainPath(world.dataDir),
+      'SELECT district, gender, education FROM population LIMIT 1',
+    );
+    const present = `(district = '${someone!.district}' AND gender = '${someone!.gender}' AND education = '${someone!.education}')`;
+    const absent = `(district = 'nowhere')`;
+    const oracles = [
+      (who: string) =>
+        `SELECT count(*) FROM population WHERE CASE WHEN ${who} THEN length(lpad(district, 900000000, 'y')) > 0 ELSE true END`,
+      (who: string) =>
+        `SELECT count(*) FROM population WHERE CASE WHEN ${who} THEN CAST(district AS INTEGER) = 1 ELSE true END`,
+      (who: string) => `SELECT count(*) FROM population WHERE NOT ${who} OR regexp_matches(district, '(a*)*b')`,
+    ];
+    for (const oracle of oracles) {
+      const answers = [];
+      for (const who of [present, absent]) {
+        const job = await waitForJob(world, op, (await submit(oracle(who))).json().id as string);
+        answers.push({ status: job.status, reasons: (job.reasons as { rule?: string }[]).map((r) => r.rule) });
+      }
+      expect(answers[0]).toEqual(answers[1]);
+      expect(answers[0]!.status).toBe('rejected');
+    }
+    expect(await ledger()).toBe(before);
   });
 
   it('releases noisy counts and means with ε and noise scales in the manifest; concurrent queries never pass the budget', async () => {

@@ -27,7 +27,7 @@ afterAll(() => {
   binder.dispose();
 });
 
-async function plan(mode: QueryMode, sql: string) {
+async function plan(mode: QueryMode, sql: string, nonNull?: string[]) {
   const grants = resolveGrants(
     policies.catalog,
     policies.masking,
@@ -39,7 +39,12 @@ async function plan(mode: QueryMode, sql: string) {
     datasets: grants,
     snapshot: {
       tables: {
-        population: { columns: [...grants[0]!.columns.map((c) => c.column), 'pds_unit'], rows: 10, units: 10 },
+        population: {
+          columns: [...grants[0]!.columns.map((c) => c.column), 'pds_unit'],
+          rows: 10,
+          units: 10,
+          ...(nonNull ? { nonNull } : {}),
+        },
       },
       recordKeys: true,
       unitKeys: true,
@@ -89,5 +94,28 @@ describe('hidden columns and stars', () => {
     const names = p.expected!.map((c) => c.name);
     expect(names).toEqual(expect.arrayContaining([p.unitsColumn, ...Object.values(p.signature!)]));
     expect(names.filter((n) => n.startsWith('__pds_rk') || n === '__pds_uk')).toEqual([]);
+  });
+
+  it('a column with a value on every row needs no NULL test: a count and a sum over it share one cell key', async () => {
+    const sql = 'SELECT district, count(*) AS n, sum(income) AS s FROM population GROUP BY district';
+    // the distinct cell-key sums in the SQL (the engine computes each distinct aggregate once)
+    const keySums = (text: string) => {
+      const found = new Set<string>();
+      for (let at = text.indexOf('COALESCE(sum('); at >= 0; at = text.indexOf('COALESCE(sum(', at + 1)) {
+        let depth = 0;
+        let end = at + 'COALESCE'.length;
+        do {
+          if (text[end] === '(') depth++;
+          if (text[end] === ')') depth--;
+          end++;
+        } while (depth > 0 && end < text.length);
+        found.add(text.slice(at, end));
+      }
+      return found.size;
+    };
+    const nullable = await plan('aggregate', sql);
+    const complete = await plan('aggregate', sql, ['district', 'income', 'pds_unit']);
+    expect(keySums(nullable.sql)).toBeGreaterThan(keySums(complete.sql));
+    expect(complete.sql).not.toMatch(/income IS NOT NULL/i);
   });
 });

@@ -22,7 +22,7 @@ import { percentiles } from './sandbox.ts';
  */
 
 const rows = Number(process.env.PDS_BENCH_ROWS ?? 1_000_000);
-const runs = Number(process.env.PDS_BENCH_RUNS ?? 7);
+const runs = Number(process.env.PDS_BENCH_RUNS ?? 11);
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-bench-privacy-'));
 
@@ -140,7 +140,16 @@ try {
           target: 0.02,
           note: 'counts: p-table noise then rounding to 5; sums: the per-person factor of the masking (noise:0.15) and the engine floor; against exact values on the raw domain',
         },
-        cost: { sql, runs, perturbedMs: p, unperturbedMs: q, ratio: +(p.p50 / q.p50).toFixed(3), target: 1.1 },
+        cost: {
+          sql,
+          runs,
+          perturbedMs: p,
+          unperturbedMs: q,
+          ratio: +(p.p50 / q.p50).toFixed(3),
+          // on a shared 2-core VM the medians wander by ±30 %; the fastest runs show the work itself
+          ratioOfMin: +(p.min / q.min).toFixed(3),
+          target: 1.1,
+        },
       },
       null,
       2,

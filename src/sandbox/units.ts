@@ -220,11 +220,21 @@ class UnitsRewriter {
   private async addDominance(node: Node, perUnit: boolean): Promise<void> {
     const list = node.select_list as Node[];
     const original = list.length - 1;
+    // a sum and a mean of the same values share their measuring columns
+    const measured = new Map<string, { total: string; top: string }>();
+    const sameText = (n: unknown) =>
+      JSON.stringify(n, (k, x: unknown) => (k === 'query_location' || k === 'alias' ? undefined : x));
     for (let i = 0; i < original; i++) {
       const f = list[i]!;
       if (f.class !== 'FUNCTION' || f.is_operator || !SUMS.has(functionName(f))) continue;
       const args = (f.children as Node[]) ?? [];
       if (args.length !== 1 || this.isConstant(args[0]!)) continue;
+      const key = sameText([args[0], f.filter ?? null]);
+      const known = measured.get(key);
+      if (known) {
+        this.dominance.push({ column: i, ...known, basis: perUnit ? 'units' : 'rows' });
+        continue;
+      }
       const arg = this.stripAlias(clone(args[0]!));
       const total = fill(await this.template('sum(abs(slot_x))'), { x: arg });
       const top = fill(await this.template(`max(abs(slot_x), ${this.dominanceN})`), { x: arg });
@@ -233,6 +243,7 @@ class UnitsRewriter {
       total.alias = names.total;
       top.alias = names.top;
       list.push(total, top);
+      measured.set(key, names);
       this.dominance.push({ column: i, ...names, basis: perUnit ? 'units' : 'rows' });
     }
   }

@@ -50,7 +50,6 @@ try {
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 3),
     noiseKey: Buffer.alloc(32, 4),
-    recordKeySalt: 99n,
     unitKeySalt: 98n,
   });
   const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };

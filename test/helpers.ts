@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
 import type { ContractClaims } from '../src/contracts/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
+import { resolveStored } from '../src/store/index.ts';
 import { openInstance, queryRows, withConnection, type Row } from '../src/store/index.ts';
 
 /** A fresh temporary DATA_DIR, removed by the returned cleanup. */
@@ -150,3 +151,12 @@ export const CONTRACT_CLAIMS = {
   catalogVersion: 'v',
   snapshot: { hash: 'b'.repeat(64), tables: {} },
 } satisfies ContractClaims;
+
+/** The file of a contract's snapshot (the store keeps it relative to DATA_DIR). */
+export async function snapshotFile(world: TestWorld, contractId: string): Promise<string> {
+  const row = await world.platform.store.one<{ snapshot_path: string }>(
+    'SELECT snapshot_path FROM contracts WHERE id = $1',
+    [contractId],
+  );
+  return resolveStored(world.dataDir, row!.snapshot_path);
+}

@@ -1,6 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, isPdsError, PdsError, type ErrorCode, type FieldIssue } from '../errors/index.ts';
 
+/** The largest request body the API reads (fastify's bodyLimit). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
 /** The problem type URI of an error code (RFC 9457 §3.1.1). */
 export function problemType(code: ErrorCode): string {
   return `urn:pds:problem:${code}`;
@@ -53,8 +56,14 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
     const unique = [...byField.values()];
     return new PdsError('ERR_VALIDATION', unique.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: unique });
   }
-  if (err.statusCode === 413) return new PdsError('ERR_VALIDATION', 'the request body is too large');
-  if (err.statusCode === 415) return new PdsError('ERR_VALIDATION', `unsupported content type; send application/json`);
+  if (err.statusCode === 413)
+    return new PdsError(
+      'ERR_PAYLOAD_TOO_LARGE',
+      `the request body is larger than the limit of ${BODY_LIMIT_BYTES} bytes (1 MiB); send less, or split the request`,
+      { extra: { limitBytes: BODY_LIMIT_BYTES } },
+    );
+  if (err.statusCode === 415)
+    return new PdsError('ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json');
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
     return new PdsError('ERR_VALIDATION', err.message);
   return undefined;

@@ -3,9 +3,30 @@ import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Platform } from '../platform/index.ts';
+import AjvCompiler from '@fastify/ajv-compiler';
 import { app } from './app.ts';
+import { BODY_LIMIT_BYTES } from './problem.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * Query strings, path parameters and headers are text: their numbers and booleans are coerced as
+ * declared. Bodies are JSON and typed strictly: `"termMonths": "12"` or `"sql": 123` is refused,
+ * never silently converted (a coerced value is not the one the client sent).
+ */
+function validators(): AjvCompiler.BuildCompilerFromPool {
+  const lenient = AjvCompiler();
+  const strict = AjvCompiler();
+  const common = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
+  return (externalSchemas, options) => {
+    const plugins = options?.plugins ?? [];
+    const text = lenient(externalSchemas, { plugins, customOptions: { ...common, coerceTypes: 'array' } });
+    const json = strict(externalSchemas, { plugins, customOptions: { ...common, coerceTypes: false } });
+    // fastify hands the compiler a route definition, not a bare schema
+    const pick = (route: AjvCompiler.RouteDefinition) => (route.httpPart === 'body' ? json : text)(route as never);
+    return pick as unknown as ReturnType<AjvCompiler.BuildCompilerFromPool>;
+  };
+}
 
 /** Builds the HTTP server around a platform; listening is the caller's choice (tests use inject). */
 export async function createServer(platform: Platform, logger: Logger) {
@@ -17,8 +38,8 @@ export async function createServer(platform: Platform, logger: Logger) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
-    bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+    bodyLimit: BODY_LIMIT_BYTES,
+    schemaController: { compilersFactory: { buildValidator: validators() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -14,7 +14,7 @@ import {
   type RiskReport,
 } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
-import type { Tx } from '../store/index.ts';
+import { storedPath, type Tx } from '../store/index.ts';
 import { WorkingCalendar } from './calendar.ts';
 import { addMonths, signContract, type ContractClaims, type EmergencyPlan, type Scenario } from './contract-token.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
@@ -375,7 +375,6 @@ export class ApplicationService {
       policyK: terms.minUnits,
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
       noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
-      recordKeySalt: recordKeySalt(this.deps.keys.derive('cell-key', contractId, 8)),
       unitKeySalt: recordKeySalt(this.deps.keys.derive('unit-key', 'domain', 8)),
     });
     try {
@@ -426,7 +425,7 @@ export class ApplicationService {
             app.operatorOrg,
             jws,
             JSON.stringify(claims),
-            snapshot.file,
+            storedPath(this.deps.dataDir, snapshot.file),
             snapshot.hash,
             issuedAt.toISOString(),
             expiresAt.toISOString(),

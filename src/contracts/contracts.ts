@@ -4,7 +4,7 @@ import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyData, fileSha256, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
-import type { Store, Tx } from '../store/index.ts';
+import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
@@ -113,7 +113,7 @@ export class ContractService {
       createdAt: r.created_at!,
       claims: JSON.parse(r.claims!) as ContractClaims,
       jws: r.jws!,
-      snapshotPath: r.snapshot_path!,
+      snapshotPath: resolveStored(this.deps.dataDir, r.snapshot_path!),
       snapshotHash: r.snapshot_hash!,
     };
   }
@@ -329,7 +329,7 @@ export class ContractService {
           tx,
           id,
           c.snapshot_hash!,
-          c.snapshot_path!,
+          resolveStored(this.deps.dataDir, c.snapshot_path!),
           { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'contract expired' },
           SYSTEM_ACTOR,
         );

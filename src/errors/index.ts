@@ -12,6 +12,8 @@ export const ERRORS = {
 
   // request validation
   ERR_VALIDATION: { status: 400, title: 'Request is invalid' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body is too large' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body has an unsupported media type' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   ERR_CONFLICT: { status: 409, title: 'Conflicts with the current state' },
 
@@ -112,6 +114,8 @@ export interface ErrorExtra {
   column?: number;
   /** 429: when to try again. */
   retryAfterSeconds?: number;
+  /** 413: the largest body the API reads. */
+  limitBytes?: number;
   /** ERR_CONFIG: the environment variable at fault. */
   variable?: string;
   /** ERR_POLICY_INVALID: the policy file and the field at fault. */

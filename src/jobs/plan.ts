@@ -187,8 +187,13 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
                 .filter(([, col]) => col.dpOnly)
                 .map(([name]) => name),
             ),
-      ...(c.snapshot.recordKeys ? { recordKey: RECORD_KEY_COLUMN } : {}),
-      ...(c.snapshot.unitKeys ? { unitKey: UNIT_KEY_COLUMN } : {}),
+      // cells are keyed by the domain-wide unit keys where the snapshot has them (one hidden column
+      // serves the noise and the differencing signature); older snapshots by their record keys
+      ...(c.snapshot.unitKeys
+        ? { recordKey: UNIT_KEY_COLUMN, unitKey: UNIT_KEY_COLUMN }
+        : c.snapshot.recordKeys
+          ? { recordKey: RECORD_KEY_COLUMN }
+          : {}),
     },
   );
 }

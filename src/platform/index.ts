@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
@@ -47,11 +48,34 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+/**
+ * What a killed process leaves behind: job temp folders (results, spills) and half-built
+ * snapshots. Nothing in them is a record: a job left running is run again from the store, and a
+ * decision whose snapshot was not sealed never committed.
+ */
+function clearLeftovers(dataDir: string, logger: Pick<Logger, 'info'>): void {
+  const removed: string[] = [];
+  const tmp = path.join(dataDir, 'tmp');
+  for (const entry of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
+    fs.rmSync(path.join(tmp, entry), { recursive: true, force: true });
+    removed.push(`tmp/${entry}`);
+  }
+  const snapshots = path.join(dataDir, 'snapshots');
+  for (const entry of fs.existsSync(snapshots) ? fs.readdirSync(snapshots) : []) {
+    if (!/\.building(\.wal)?$/.test(entry)) continue;
+    fs.rmSync(path.join(snapshots, entry), { force: true });
+    removed.push(`snapshots/${entry}`);
+  }
+  if (removed.length > 0) logger.info({ removed }, 'cleared what an earlier process left behind');
+}
+
 export async function createPlatform(config: Config, logger: Pick<Logger, 'error' | 'info'>): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir);
+  // the store's file lock makes this the only API on this DATA_DIR: what a crash left is ours to clear
+  clearLeftovers(config.dataDir, logger);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   const workers = new WorkerRegistry({ store, keys, now: () => new Date() });

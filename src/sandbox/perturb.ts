@@ -22,7 +22,7 @@ import { recordKeySql } from '../digest/index.ts';
  */
 
 export interface PerturbationSpec {
-  /** Keys the per-unit hash (a decimal unsigned integer below 2^63), per contract. */
+  /** Keys the per-unit hash of snapshots without unit keys (a decimal unsigned integer below 2^63), per contract. */
   salt: string;
   /** Count p-table: row i for a count of i, the last row for larger counts. */
   counts: { values: number[]; thresholds: number[] }[];
@@ -53,6 +53,8 @@ export interface KeySource {
   unique: boolean;
   /** The record key column of a direct snapshot scan: the same value as recordKeySql(unit, salt), stored. */
   key?: Node;
+  /** The units' domain-wide keys carried up from a subquery (when the snapshot's record keys are its unit keys). */
+  unitKey?: Node;
 }
 
 type Template = (text: string) => Promise<Node>;
@@ -234,10 +236,11 @@ async function keySum(
     const distinct = src.unique ? '' : 'DISTINCT ';
     // the snapshot stores the record key for direct scans; units carried up from a subquery are
     // hashed here with the same expression (masking recordKeySql): the same people, the same noise
-    const summand = src.key ? 'slot_k' : recordKeySql('slot_u', salt);
+    const summand = src.key || src.unitKey ? 'slot_k' : recordKeySql('slot_u', salt);
     // a CASE, not a FILTER: a FILTER evaluated per row costs several times more (bench:privacy);
     // a direct scan has a unit on every row, a carried unit column may be NULL (a UNION's padding)
     const when = [...(condition ? ['(slot_c)'] : []), ...(src.key ? [] : ['slot_u IS NOT NULL'])];
+    const key = src.key ?? src.unitKey;
     const text =
       when.length === 0
         ? `coalesce(sum(${distinct}${summand}), 0)`
@@ -245,7 +248,7 @@ async function keySum(
     parts.push(
       fill(await template(text), {
         u: clone(src.ref),
-        ...(src.key ? { k: clone(src.key) } : {}),
+        ...(key ? { k: clone(key) } : {}),
         ...(condition ? { c: clone(condition) } : {}),
       }),
     );

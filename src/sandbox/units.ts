@@ -169,7 +169,13 @@ class UnitsRewriter {
     if (this.perturbation) {
       const done = await perturbAggregates(
         targets,
-        sources.map((x) => ({ ref: x.ref, unique: x.unique && !x.padded, ...(x.key ? { key: x.key } : {}) })),
+        sources.map((x) => ({
+          ref: x.ref,
+          unique: x.unique && !x.padded,
+          ...(x.key ? { key: x.key } : {}),
+          // carried unit keys are the record keys only when the snapshot keys cells by unit keys
+          ...(x.unitKey && this.policy.recordKeyColumn === this.policy.unitKeyColumn ? { unitKey: x.unitKey } : {}),
+        })),
         this.perturbation,
         (text) => this.template(text),
         (aggregate) => this.conditionOf(aggregate),
@@ -342,11 +348,11 @@ class UnitsRewriter {
   }
 
   /** Adds unit columns to a query below the outer one; returns them. */
-  private async derived(node: Node, outer: Ctes, withKeys = true): Promise<UnitColumn[]> {
+  private async derived(node: Node, outer: Ctes): Promise<UnitColumn[]> {
     const ctes = this.withCtes(node, outer);
     switch (node.type) {
       case 'SELECT_NODE':
-        return this.derivedSelect(node, ctes, withKeys);
+        return this.derivedSelect(node, ctes);
       case 'SET_OPERATION_NODE': {
         if (!String(node.setop_type).startsWith('UNION') || node.setop_all === false) {
           refuse(
@@ -357,27 +363,18 @@ class UnitsRewriter {
             this.sql,
           );
         }
-        // unit keys are not carried through a UNION (its padding lines up unit columns only)
-        const left = await this.derived(node.left as Node, ctes, false);
-        const right = await this.derived(node.right as Node, ctes, false);
-        // each side keeps its own unit columns; the other side fills them with NULL
-        await this.pad(
-          node.left as Node,
-          left.length,
-          right.map((u) => u.name),
-          'after',
-        );
-        await this.pad(
-          node.right as Node,
-          right.length,
-          left.map((u) => u.name),
-          'before',
-        );
+        const left = await this.derived(node.left as Node, ctes);
+        const right = await this.derived(node.right as Node, ctes);
+        // each side keeps its own unit (and unit-key) columns; the other side fills them with NULL
+        const added = (units: UnitColumn[]) => [
+          ...units.map((u) => u.name),
+          ...units.flatMap((u) => (u.unitKey ? [u.unitKey] : [])),
+        ];
+        await this.pad(node.left as Node, added(left).length, added(right), 'after');
+        await this.pad(node.right as Node, added(right).length, added(left), 'before');
+        this.renamePositional(node.left as Node, [...added(left), ...added(right)]);
         // each column holds one side's units only, so it stays unique if that side was
-        return this.renamePositional(
-          node.left as Node,
-          [...left, ...right].map((u) => ({ ...u, padded: true })),
-        );
+        return [...left, ...right].map((u) => ({ ...u, padded: true }));
       }
       default:
         if (!this.readsSnapshot(node)) return [];
@@ -408,14 +405,14 @@ class UnitsRewriter {
       : [n];
   }
 
-  private renamePositional(left: Node, units: UnitColumn[]): UnitColumn[] {
+  /** Names the last columns of every branch of a UNION's left side (a UNION's names come from there). */
+  private renamePositional(left: Node, names: string[]): void {
     for (const s of this.branchSelects(left)) {
       const list = s.select_list as Node[];
-      units.forEach((u, i) => {
-        list[list.length - units.length + i]!.alias = u.name;
+      names.forEach((name, i) => {
+        list[list.length - names.length + i]!.alias = name;
       });
     }
-    return units;
   }
 
   private nullConstant(): Node {
@@ -427,7 +424,7 @@ class UnitsRewriter {
     };
   }
 
-  private async derivedSelect(s: Node, ctes: Ctes, withKeys: boolean): Promise<UnitColumn[]> {
+  private async derivedSelect(s: Node, ctes: Ctes): Promise<UnitColumn[]> {
     const sources = await this.from(s.from_table as Node, ctes);
     if (sources.length === 0) return [];
     this.checkWindows(s);
@@ -476,16 +473,14 @@ class UnitsRewriter {
       (s.select_list as Node[]).push(u.ref);
       return { name, unique: u.unique, padded: u.padded };
     });
-    // the keys go after every unit column: a UNION's padding counts unit columns from the end
-    if (withKeys) {
-      units.forEach((u, i) => {
-        if (!u.unitKey) return;
-        const name = this.fresh('k');
-        u.unitKey.alias = name;
-        (s.select_list as Node[]).push(u.unitKey);
-        out[i]!.unitKey = name;
-      });
-    }
+    // the keys go after every unit column: a UNION's padding counts the added columns from the end
+    units.forEach((u, i) => {
+      if (!u.unitKey) return;
+      const name = this.fresh('k');
+      u.unitKey.alias = name;
+      (s.select_list as Node[]).push(u.unitKey);
+      out[i]!.unitKey = name;
+    });
     return out;
   }
 

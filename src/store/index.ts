@@ -14,6 +14,7 @@ import { MIGRATIONS, type Migration } from './migrations.ts';
 
 export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
+export { resolveStored, storedPath } from './paths.ts';
 
 /** A handle for statements inside one store transaction. */
 export interface Tx {

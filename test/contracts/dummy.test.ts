@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../../src/store/index.ts';
-import { APPLICATION, approvedContract, buildWorld, readRows, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, readRows, snapshotFile, type TestWorld } from '../helpers.ts';
 
 describe('GET /v1/contracts/:id/dummy-data', () => {
   let world: TestWorld;
@@ -23,12 +23,9 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
     const res = await get(`/v1/contracts/${contractId}/dummy-data?rows=50&seed=7`);
     expect(res.statusCode, res.body).toBe(200);
     const dummy = res.json() as Record<string, { columns: { name: string; type: string }[]; rows: unknown[][] }>;
-    const contract = await world.platform.store.one<{ snapshot_path: string }>(
-      'SELECT snapshot_path FROM contracts WHERE id = $1',
-      [contractId],
-    );
+    const contract = { snapshot_path: await snapshotFile(world, contractId) };
     const real = await readRows<{ column_name: string; column_type: string }>(
-      contract!.snapshot_path,
+      contract.snapshot_path,
       'DESCRIBE population',
     );
     // every column a query may name; the hidden record-key and unit-key columns (never nameable) are not dummied
@@ -39,7 +36,7 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
     expect(dummy.population!.rows).toHaveLength(50);
     const band = dummy.population!.columns.findIndex((c) => c.name === 'birth_date');
     const [sample] = await readRows<{ birth_date: string }>(
-      contract!.snapshot_path,
+      contract.snapshot_path,
       'SELECT birth_date FROM population LIMIT 1',
     );
     // the same masking SQL made both: an age band looks the same
@@ -57,12 +54,9 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
     >;
     const t = dummy.population!;
     const unit = t.columns.findIndex((c) => c.name === 'pds_unit');
-    const contract = await world.platform.store.one<{ snapshot_path: string }>(
-      'SELECT snapshot_path FROM contracts WHERE id = $1',
-      [contractId],
-    );
+    const contract = { snapshot_path: await snapshotFile(world, contractId) };
     const realUnits = new Set(
-      (await readRows<{ pds_unit: string }>(contract!.snapshot_path, 'SELECT pds_unit FROM population')).map(
+      (await readRows<{ pds_unit: string }>(contract.snapshot_path, 'SELECT pds_unit FROM population')).map(
         (r) => r.pds_unit,
       ),
     );

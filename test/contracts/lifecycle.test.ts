@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedExecutor } from '../../src/jobs/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, waitForJob, snapshotFile, type TestWorld } from '../helpers.ts';
 
 /**
  * The contract workflow and lifecycle over HTTP against a real platform: application, reviews,
@@ -271,10 +271,7 @@ describe('contract workflow and lifecycle', () => {
       const contractId = await approvedContract(world);
       const suspended = await approvedContract(world);
       expect((await post(risk, `/v1/contracts/${suspended}/suspend`, { reason: '核查' })).statusCode).toBe(200);
-      const snapshot = (await world.platform.store.one<{ snapshot_path: string }>(
-        'SELECT snapshot_path FROM contracts WHERE id = $1',
-        [contractId],
-      ))!.snapshot_path;
+      const snapshot = await snapshotFile(world, contractId);
       const jobId = await queueThen(contractId, async () => {
         await world.platform.store.write((tx) =>
           tx.run("UPDATE contracts SET expires_at = '2001-01-01T00:00:00.000Z' WHERE id IN ($1, $2)", [

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDifferencing, missingUnits } from '../../src/disclosure/index.ts';
-import { approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, readRows, waitForJob, snapshotFile, type TestWorld } from '../helpers.ts';
 
 describe('checkDifferencing', () => {
   const fp = (rows: [string, number][]) => ({
@@ -62,10 +62,7 @@ describe('a differencing attack over HTTP', () => {
     expect(first.status).toBe('released');
     const again = await run('SELECT district, count(*) AS n FROM population GROUP BY district');
     expect(again.status).toBe('released'); // the same answer twice tells nothing new
-    const snapshot = (await world.platform.store.one<{ snapshot_path: string }>(
-      'SELECT snapshot_path FROM contracts WHERE id = $1',
-      [contractId],
-    ))!.snapshot_path;
+    const snapshot = await snapshotFile(world, contractId);
     const [{ pds_unit: someone }] = (await readRows<{ pds_unit: string }>(
       snapshot,
       "SELECT pds_unit FROM population WHERE district = '云岩区' LIMIT 1",

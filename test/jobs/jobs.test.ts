@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPlatform } from '../../src/platform/index.ts';
-import { approvedContract, buildWorld, silentLogger, testConfig, waitForJob, type TestWorld } from '../helpers.ts';
+import {
+  approvedContract,
+  buildWorld,
+  silentLogger,
+  testConfig,
+  waitForJob,
+  snapshotFile,
+  type TestWorld,
+} from '../helpers.ts';
 
 const SQL = 'SELECT district, count(*) AS n FROM population GROUP BY 1';
 
@@ -80,12 +88,9 @@ describe('jobs', () => {
   });
 
   it('checks the snapshot against the contract before every run', async () => {
-    const contract = await world.platform.store.one<{ snapshot_path: string }>(
-      'SELECT snapshot_path FROM contracts WHERE id = $1',
-      [contractId],
-    );
-    fs.chmodSync(contract!.snapshot_path, 0o600);
-    fs.appendFileSync(contract!.snapshot_path, Buffer.from('tampered'));
+    const contract = { snapshot_path: await snapshotFile(world, contractId) };
+    fs.chmodSync(contract.snapshot_path, 0o600);
+    fs.appendFileSync(contract.snapshot_path, Buffer.from('tampered'));
     const id = (await submit()).json().id as string;
     expect(await waitForJob(world, op, id)).toMatchObject({
       status: 'failed',

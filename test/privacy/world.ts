@@ -26,7 +26,7 @@ import { readRows, tmpDataDir } from '../helpers.ts';
  */
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
-/** The contract's cell-key salt: the snapshot's record keys and the engine's hashes share it. */
+/** The per-contract salt of snapshots without unit keys (unused here: cells are keyed by unit keys). */
 const SALT = 0x5eed5eedn;
 const LIMITS = {
   threads: 1,
@@ -86,7 +86,6 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 7),
     noiseKey: Buffer.alloc(32, 8),
-    recordKeySalt: SALT,
     unitKeySalt: 0x0a11ce5n,
   });
   const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };

@@ -75,8 +75,7 @@ export async function redTeam(): Promise<RedTeam> {
     catalog: policies.catalog,
     policyK: 10,
     pseudonymKey: Buffer.alloc(32, 5),
-    // as the bureau's decision builds it: record keys and domain-wide unit keys
-    recordKeySalt: 0x5eedn,
+    // as the bureau's decision builds it: domain-wide unit keys
     unitKeySalt: 0x0a11ce5n,
   });
   const contract = { mode: 'aggregate' as const, datasets: grants, snapshot: snap };

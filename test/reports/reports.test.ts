@@ -15,7 +15,15 @@ import {
   type RiskAssessmentReport,
 } from '../../src/reports/index.ts';
 import { Value } from 'typebox/value';
-import { APPLICATION, approvedContract, buildWorld, readRows, waitForJob, type TestWorld } from '../helpers.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  readRows,
+  waitForJob,
+  snapshotFile,
+  type TestWorld,
+} from '../helpers.ts';
 
 const execFileP = promisify(execFile);
 const PDS = path.join(PACKAGE_ROOT, 'bin', 'pds.js');
@@ -206,10 +214,7 @@ describe('risk assessment reports', () => {
     expect(
       (await run(target, 'SELECT district, count(*) AS n FROM population GROUP BY district', 'org-c')).status,
     ).toBe('released');
-    const snapshot = (await world.platform.store.one<{ snapshot_path: string }>(
-      'SELECT snapshot_path FROM contracts WHERE id = $1',
-      [target],
-    ))!.snapshot_path;
+    const snapshot = await snapshotFile(world, target);
     const [{ pds_unit: someone }] = (await readRows<{ pds_unit: string }>(
       snapshot,
       'SELECT pds_unit FROM population LIMIT 1',

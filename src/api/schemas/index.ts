@@ -265,7 +265,7 @@ export const OutputReviewBody = Type.Object(
 
 export const AuditQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     objectId: Type.Optional(Type.String({ maxLength: 64 })),
     action: Type.Optional(Type.String({ maxLength: 64 })),

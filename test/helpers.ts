@@ -32,8 +32,10 @@ export interface TestWorld {
 }
 
 /** A platform over a small seeded domain and an HTTP server (not listening: use inject, or listen). */
-export async function buildWorld(opts: { rows?: number; config?: Partial<Config> } = {}): Promise<TestWorld> {
-  const { dir, cleanup } = tmpDataDir();
+export async function buildWorld(
+  opts: { rows?: number; config?: Partial<Config>; dataDir?: string } = {},
+): Promise<TestWorld> {
+  const { dir, cleanup } = opts.dataDir ? { dir: opts.dataDir, cleanup: () => undefined } : tmpDataDir();
   await seedDomain(dir, { rows: opts.rows ?? 2000, seed: 7 });
   const platform = await createPlatform(testConfig(dir, opts.config), silentLogger);
   const server = await createServer(platform, silentLogger);

@@ -16,7 +16,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { workerRoutes } from './routes/worker.ts';
-import { Problem } from './schemas/index.ts';
+import { Problem, ProblemRef } from './schemas/index.ts';
 
 /**
  * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
@@ -55,14 +55,20 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         security: [],
         response: {
           200: Type.Object({ status: Type.Literal('ok'), executor: Type.String(), storeVersion: Type.Integer() }),
+          503: ProblemRef,
         },
       },
     },
-    async () => ({
-      status: 'ok' as const,
-      executor: platform.executor.kind,
-      storeVersion: await platform.store.version(),
-    }),
+    async () => {
+      // a control store DuckDB invalidated is not served from: unhealthy, and the process exits (serve)
+      const failure = platform.store.failure;
+      if (failure) throw new PdsError('ERR_STORE_UNAVAILABLE', `the control store failed: ${failure}`);
+      return {
+        status: 'ok' as const,
+        executor: platform.executor.kind,
+        storeVersion: await platform.store.version(),
+      };
+    },
   );
 
   fastify.get(

@@ -25,7 +25,7 @@ function sendProblem(reply: FastifyReply, req: FastifyRequest, err: PdsError): F
       instance: req.url.split('?')[0],
       requestId: req.id,
       ...(err.errors ? { errors: err.errors } : {}),
-      ...(err.extra && err.status < 500 ? err.extra : {}),
+      ...(err.extra && (err.status < 500 || SAID_AS_IS.has(err.code)) ? err.extra : {}),
     });
 }
 
@@ -69,12 +69,16 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
   return undefined;
 }
 
+/** Server-side errors whose message is written for the client: what is full, what is failing. */
+const SAID_AS_IS = new Set<ErrorCode>(['ERR_STORAGE_FULL', 'ERR_STORE_UNAVAILABLE']);
+
 /** One error handler for the whole API: every failure answers problem+json with a stable code. */
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isPdsError(err)) {
     if (err.status >= 500) req.log.error({ err }, 'request failed');
-    // 5xx never leak details
-    return sendProblem(reply, req, err.status >= 500 ? new PdsError(err.code, ERRORS[err.code].title) : err);
+    // 5xx never leak details, except the ones written for the caller (a full disk, a store restarting)
+    const told = err.status < 500 || SAID_AS_IS.has(err.code);
+    return sendProblem(reply, req, told ? err : new PdsError(err.code, ERRORS[err.code].title));
   }
   const mapped = fromFastify(err as FastifyError);
   if (mapped) return sendProblem(reply, req, mapped);

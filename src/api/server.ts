@@ -61,5 +61,11 @@ export async function serve(platform: Platform, logger: Logger) {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // an invalidated control store is never served from: stop, and let the supervisor restart us
+  platform.store.onFatal((reason) => {
+    logger.fatal({ reason }, 'the control store failed; exiting for a restart');
+    setTimeout(() => process.exit(70), 2000).unref();
+    void fastify.close().finally(() => process.exit(70));
+  });
   return fastify;
 }

@@ -47,6 +47,11 @@ export interface Config {
    * it every third of that. A worker lost mid-job frees its job after this. Default 20000.
    */
   workerLeaseMs: number;
+  /**
+   * Free space DATA_DIR must keep (MIN_FREE_MB, in MB): a write that would go below it — a store
+   * transaction, a snapshot, an output, a report — is refused with ERR_STORAGE_FULL. Default 64.
+   */
+  minFreeBytes: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -119,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
+  const minFreeBytes = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000) * 1024 * 1024;
   const queuePrefix = env.QUEUE_PREFIX || 'pds';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
     bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
@@ -135,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     reconcileMs,
     queuePrefix,
     workerLeaseMs,
+    minFreeBytes,
     ...overrides,
   };
 }

@@ -376,6 +376,7 @@ export class ApplicationService {
       pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
       noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
       unitKeySalt: recordKeySalt(this.deps.keys.derive('unit-key', 'domain', 8)),
+      ...(this.deps.minFreeBytes !== undefined ? { minFreeBytes: this.deps.minFreeBytes } : {}),
     });
     try {
       const issuedAt = this.now();

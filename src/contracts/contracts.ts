@@ -32,6 +32,8 @@ export interface ContractServiceDeps {
   policies: Policies;
   dataDir: string;
   now?: () => Date;
+  /** Free space DATA_DIR keeps (config MIN_FREE_MB): a snapshot is not built below it. */
+  minFreeBytes?: number;
 }
 
 /**

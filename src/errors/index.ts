@@ -89,6 +89,8 @@ export const ERRORS = {
 
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  ERR_STORAGE_FULL: { status: 507, title: 'Not enough storage' },
+  ERR_STORE_UNAVAILABLE: { status: 503, title: 'The control store failed; the API is restarting' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -116,6 +118,10 @@ export interface ErrorExtra {
   retryAfterSeconds?: number;
   /** 413: the largest body the API reads. */
   limitBytes?: number;
+  /** 507: the directory that is full, what is free and what was needed. */
+  directory?: string;
+  freeBytes?: number;
+  neededBytes?: number;
   /** ERR_CONFIG: the environment variable at fault. */
   variable?: string;
   /** ERR_POLICY_INVALID: the policy file and the field at fault. */

@@ -17,6 +17,8 @@ import {
   withConnection,
   exec,
   quoteIdent,
+  ensureFreeSpace,
+  isDiskFull,
   resolveStored,
   storedPath,
   type JsonValue,
@@ -81,6 +83,8 @@ export class OutputService {
       contracts: ContractService;
       dataDir: string;
       now: () => Date;
+      /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
+      minFreeBytes?: number;
     },
   ) {}
 
@@ -131,8 +135,20 @@ export class OutputService {
       d.rows,
     );
     const csvSha256 = sha256(csv);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ columns: d.columns, rows: d.rows }), { mode: 0o600 });
-    fs.renameSync(`${file}.tmp`, file);
+    const body = JSON.stringify({ columns: d.columns, rows: d.rows });
+    ensureFreeSpace(path.dirname(file), (this.deps.minFreeBytes ?? 0) + Buffer.byteLength(body), 'keep an output');
+    try {
+      fs.writeFileSync(`${file}.tmp`, body, { mode: 0o600 });
+      fs.renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      fs.rmSync(`${file}.tmp`, { force: true });
+      if (isDiskFull(err))
+        throw new PdsError('ERR_STORAGE_FULL', `the disk holding ${path.dirname(file)} is full; the output was not kept`, {
+          cause: err,
+          extra: { directory: path.dirname(file) },
+        });
+      throw err;
+    }
     const release = d.decision === 'released';
     const draft: ManifestDraft = {
       output: {

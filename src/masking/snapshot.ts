@@ -3,7 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { recordKeySql, unitKeySql } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../store/index.ts';
+import {
+  ensureFreeSpace,
+  exec,
+  isDiskFull,
+  openInstance,
+  queryRows,
+  quoteIdent,
+  quoteLiteral,
+  withConnection,
+} from '../store/index.ts';
 import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.ts';
 import { assessRisk, type RiskReport } from './risk.ts';
 import { PRIVACY_UNIT_COLUMN, type ColumnGrant, type DatasetGrant } from './rules.ts';
@@ -312,6 +321,8 @@ export async function buildSnapshot(opts: {
   recordKeySalt?: bigint;
   /** The domain's unit-key salt (recordKeySalt of the 'unit-key' key): each table gets its units' domain-wide keys. */
   unitKeySalt?: bigint;
+  /** Free space the snapshots' disk must keep (config MIN_FREE_MB); less refuses with ERR_STORAGE_FULL. */
+  minFreeBytes?: number;
   /** Reference date for age bands; default today (UTC). */
   asOf?: string;
   /** The k risk shares are measured against (the contract's minimum units). */
@@ -324,6 +335,7 @@ export async function buildSnapshot(opts: {
   const tmp = `${file}.building`;
   fs.rmSync(tmp, { force: true });
   fs.rmSync(`${tmp}.wal`, { force: true });
+  ensureFreeSpace(dir, opts.minFreeBytes ?? 0, `build the snapshot of contract ${opts.contractId}`);
   const pads = maskingPads(opts.pseudonymKey, opts.noiseKey ?? opts.pseudonymKey);
   const tables: SnapshotInfo['tables'] = {};
   const instance = await openInstance(tmp, { threads: '2' });
@@ -394,6 +406,12 @@ export async function buildSnapshot(opts: {
   } catch (err) {
     instance.closeSync();
     fs.rmSync(tmp, { force: true });
+    fs.rmSync(`${tmp}.wal`, { force: true });
+    if (isDiskFull(err))
+      throw new PdsError('ERR_STORAGE_FULL', `the disk holding ${dir} filled while the snapshot was built; nothing was kept — free some space and decide again`, {
+        cause: err,
+        extra: { directory: dir },
+      });
     throw err;
   }
   instance.closeSync();

@@ -73,7 +73,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
-  const store = await Store.open(config.dataDir);
+  const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
   // the store's file lock makes this the only API on this DATA_DIR: what a crash left is ours to clear
   clearLeftovers(config.dataDir, logger);
   const parser = await SqlParser.create();
@@ -93,12 +93,19 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) =>
         logger.error({ jobId, err }, 'job handler failed'),
       );
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir };
+  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
   const contracts = new ContractService(contractDeps);
   const applications = new ApplicationService(contractDeps, contracts);
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const withdrawals = new WithdrawalService(contractDeps, contracts);
-  const outputs = new OutputService({ store, keys, contracts, dataDir: config.dataDir, now: () => new Date() });
+  const outputs = new OutputService({
+    store,
+    keys,
+    contracts,
+    dataDir: config.dataDir,
+    now: () => new Date(),
+    minFreeBytes: config.minFreeBytes,
+  });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const jobs = new JobService({ store, policies, contracts, executor, onError });
   const runs = new RunController({

@@ -11,10 +11,12 @@ import {
   type SqlParams,
 } from '../duckdb/index.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
+import { ensureFreeSpace, isDiskFull } from './space.ts';
 
 export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 export { resolveStored, storedPath } from './paths.ts';
+export { ensureFreeSpace, freeBytes, isDiskFull } from './space.ts';
 
 /** A handle for statements inside one store transaction. */
 export interface Tx {
@@ -38,22 +40,52 @@ function txOf(conn: DuckDBConnection): Tx {
  */
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Set when DuckDB reported a fatal error: the database is invalidated and nothing more is written. */
+  private fatal: string | undefined;
+  private readonly fatalListeners: ((reason: string) => void)[] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly reader: DuckDBConnection,
     private readonly writer: DuckDBConnection,
     readonly file: string,
+    private readonly minFreeBytes: number,
   ) {}
 
-  /** Opens (creating if needed) `DATA_DIR/control.duckdb` and applies pending migrations. */
-  static async open(dataDir: string): Promise<Store> {
+  /**
+   * Opens (creating if needed) `DATA_DIR/control.duckdb` and applies pending migrations. Every
+   * write first checks that DATA_DIR has `minFreeBytes` free (default 64 MB).
+   */
+  static async open(dataDir: string, opts: { minFreeBytes?: number } = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'control.duckdb');
     const instance = await openInstance(file, { threads: '2' });
-    const store = new Store(instance, await instance.connect(), await instance.connect(), file);
+    const store = new Store(
+      instance,
+      await instance.connect(),
+      await instance.connect(),
+      file,
+      opts.minFreeBytes ?? 64 * 1024 * 1024,
+    );
     await store.migrate(MIGRATIONS);
     return store;
+  }
+
+  /** Why the store stopped taking writes, when DuckDB reported a fatal error; undefined while healthy. */
+  get failure(): string | undefined {
+    return this.fatal;
+  }
+
+  /** Called once if the database is invalidated: the process should stop serving and be restarted. */
+  onFatal(listener: (reason: string) => void): void {
+    this.fatalListeners.push(listener);
+  }
+
+  private noteFatal(err: unknown): void {
+    const message = (err as Error)?.message ?? String(err);
+    if (this.fatal || !/FATAL|database has been invalidated|must be restarted/i.test(message)) return;
+    this.fatal = message;
+    for (const l of this.fatalListeners) l(message);
   }
 
   /** Applies every migration newer than the store's version, each in its own transaction. */
@@ -100,6 +132,10 @@ export class Store {
   /** Runs `fn` in one serialized write transaction; rolls back on any error. */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const run = this.tail.then(async () => {
+      if (this.fatal)
+        throw new PdsError('ERR_STORE_UNAVAILABLE', 'the control store failed earlier; the API takes no writes until restarted');
+      // a commit that cannot be written can invalidate the database: refuse before beginning
+      ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');
       try {
         const result = await fn(txOf(this.writer));
@@ -107,6 +143,13 @@ export class Store {
         return result;
       } catch (err) {
         await exec(this.writer, 'ROLLBACK').catch(() => undefined);
+        this.noteFatal(err);
+        if (isDiskFull(err))
+          throw new PdsError(
+            'ERR_STORAGE_FULL',
+            `the disk holding ${path.dirname(this.file)} is full; nothing was written — free some space and retry`,
+            { cause: err, extra: { directory: path.dirname(this.file) } },
+          );
         throw err;
       }
     });

@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/api/index.ts';
+import { createPlatform } from '../../src/platform/index.ts';
+import { freeBytes } from '../../src/store/index.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  silentLogger,
+  testConfig,
+  waitForJob,
+  type TestWorld,
+} from '../helpers.ts';
+
+/**
+ * A full disk, for real: DATA_DIR on a small tmpfs this test mounts (never the machine's own
+ * disk), filled by a file while the API works. Refusals are 507 ERR_STORAGE_FULL naming the
+ * directory; nothing is half-written; after space returns every job ends exactly once and the
+ * audit trail verifies.
+ */
+
+const MIN_FREE = 4 * 1024 * 1024;
+const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-tmpfs-'));
+let mounted = false;
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96m,mode=0700', 'tmpfs', mnt], { stdio: 'pipe' });
+  mounted = true;
+} catch (err) {
+  // CI runs as root and must run this; elsewhere a machine may refuse mounts
+  if (process.env.CI) throw new Error(`cannot mount a tmpfs for the storage tests: ${(err as Error).message}`);
+}
+
+describe.skipIf(!mounted)('a full disk under DATA_DIR', () => {
+  let world: TestWorld;
+  let op: string;
+  const filler = path.join(mnt, 'filler');
+  const dataDir = path.join(mnt, 'data');
+
+  /** Leaves `left` bytes free on the tmpfs. */
+  function fill(left: number): void {
+    const free = freeBytes(mnt);
+    const fd = fs.openSync(filler, 'a');
+    try {
+      const chunk = Buffer.alloc(1024 * 1024);
+      let toWrite = free - left;
+      while (toWrite > 0) {
+        const n = Math.min(chunk.length, toWrite);
+        fs.writeSync(fd, chunk, 0, n);
+        toWrite -= n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  const unfill = () => fs.rmSync(filler, { force: true });
+
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 400, dataDir, config: { minFreeBytes: MIN_FREE } });
+    op = await world.token('operator', 'org-a');
+  }, 120_000);
+  afterAll(async () => {
+    unfill();
+    await world?.close();
+    if (mounted) execFileSync('umount', [mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  });
+
+  const submit = (contractId: string, n = 0) =>
+    world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql: `SELECT district, count(*) AS n${n} FROM population GROUP BY district` },
+    });
+
+  it('refuses writes with 507 naming the directory, leaves no half-built snapshot, and stays healthy', async () => {
+    const contractId = await approvedContract(world);
+    // an application ready for its decision, before the disk fills
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: APPLICATION,
+    });
+    const appId = app.json().id as string;
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${appId}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+      payload: { dataset: 'population', decision: 'approve' },
+    });
+
+    fill(MIN_FREE / 2);
+    try {
+      const job = await submit(contractId);
+      expect(job.statusCode, job.body).toBe(507);
+      expect(job.json()).toMatchObject({ code: 'ERR_STORAGE_FULL' });
+      expect(job.json().detail).toContain(dataDir);
+      const decision = await world.server.inject({
+        method: 'POST',
+        url: `/v1/applications/${appId}/decision`,
+        headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+        payload: { decision: 'approve', reason: 'ok' },
+      });
+      expect(decision.statusCode, decision.body).toBe(507);
+      expect(fs.readdirSync(path.join(dataDir, 'snapshots')).filter((f) => f.includes('.building'))).toEqual([]);
+      expect((await world.server.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      unfill();
+    }
+    // space is back: the same calls succeed
+    expect((await submit(contractId)).statusCode).toBe(202);
+  });
+
+  it('jobs caught by a full disk while they run end exactly once after space returns and a restart', async () => {
+    const contractId = await approvedContract(world);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await submit(contractId, i);
+      expect(res.statusCode, res.body).toBe(202);
+      ids.push(res.json().id as string);
+    }
+    fill(MIN_FREE / 2);
+    // let the runs meet the full disk
+    await new Promise((r) => setTimeout(r, 1500));
+    unfill();
+    // restart: a job left running is run again from the store
+    await world.server.close();
+    await world.platform.close();
+    const platform = await createPlatform(testConfig(dataDir, { minFreeBytes: MIN_FREE }), silentLogger);
+    const server = await createServer(platform, silentLogger);
+    Object.assign(world, { platform, server });
+    const ends = [];
+    for (const id of ids) ends.push(await waitForJob(world, op, id));
+    for (const job of ends) expect(['released', 'failed']).toContain(job.status);
+    const outputs = await world.platform.store.all<{ job_id: string; n: number }>(
+      `SELECT job_id, count(*)::INTEGER AS n FROM outputs WHERE job_id IN (${ids.map((i) => `'${i}'`).join(', ')}) GROUP BY job_id`,
+    );
+    // each released job has exactly one output, and no other job has any
+    expect(outputs.every((o) => o.n === 1)).toBe(true);
+    expect(outputs.map((o) => o.job_id).sort()).toEqual(
+      ends
+        .filter((j) => j.status === 'released')
+        .map((j) => String(j.id))
+        .sort(),
+    );
+    const verify = await world.server.inject({
+      method: 'GET',
+      url: '/v1/audit/verify',
+      headers: { authorization: `Bearer ${await world.token('risk', 'org-bureau')}` },
+    });
+    expect(verify.json()).toMatchObject({ ok: true });
+  }, 180_000);
+});

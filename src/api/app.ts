@@ -26,6 +26,23 @@ import { Problem, ProblemRef } from './schemas/index.ts';
 export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fastify, { platform }) => {
   fastify.addSchema(Problem);
   fastify.setErrorHandler(errorHandler);
+  // the API speaks JSON only: a text body is refused (415), not parsed into a string
+  fastify.removeContentTypeParser('text/plain');
+  // Ajv coerces "1e400" or "Infinity" in a query string to Infinity and lets it through its bounds:
+  // a number that is not finite is a client's error, named here before any handler sees it
+  fastify.addHook('preHandler', async (req) => {
+    for (const [part, values] of [
+      ['querystring', req.query],
+      ['params', req.params],
+    ] as const) {
+      for (const [name, v] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+        if (typeof v === 'number' && !Number.isFinite(v))
+          throw new PdsError('ERR_VALIDATION', `/${part}/${name}: must be a finite number`, {
+            errors: [{ field: `/${part}/${name}`, message: 'must be a finite number' }],
+          });
+      }
+    }
+  });
   fastify.setNotFoundHandler(notFoundHandler);
 
   await fastify.register(swagger, {

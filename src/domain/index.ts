@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { PdsError } from '../errors/index.ts';
 import path from 'node:path';
 import { exec, openInstance, quoteLiteral, withConnection, type DuckDBConnection } from '../store/index.ts';
 import { DOMAIN_TABLES, generateDomain, type GenerateOptions } from './synthetic.ts';
@@ -133,19 +134,41 @@ async function carryVersions(conn: DuckDBConnection, previous: string): Promise<
 
 /** The newest version of each dataset; empty when the domain has none yet. */
 export async function domainVersions(dataDir: string): Promise<Record<string, DatasetVersion>> {
-  if (!fs.existsSync(domainPath(dataDir))) return {};
-  const instance = await openInstance(domainPath(dataDir), { access_mode: 'READ_ONLY' });
+  const file = domainPath(dataDir);
+  if (!fs.existsSync(file)) return {};
+  // the catalog asks on every request: read the file again only when it (or its WAL) changed
+  const stamp = [file, `${file}.wal`]
+    .map((f) => fs.statSync(f, { throwIfNoEntry: false }))
+    .map((st) => (st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '-'))
+    .join('|');
+  const known = VERSIONS.get(file);
+  if (known?.stamp === stamp) return known.versions;
+  let instance;
   try {
-    return await withConnection(instance, async (conn) => {
+    instance = await openInstance(file, { access_mode: 'READ_ONLY' });
+  } catch (err) {
+    throw new PdsError(
+      'ERR_DOMAIN_DAMAGED',
+      `${file} cannot be opened (${(err as Error).message.split('\n')[0]}); restore it from a backup or re-ingest the datasets`,
+      { cause: err },
+    );
+  }
+  try {
+    const versions = await withConnection(instance, async (conn) => {
       const [t] = await conn
         .runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pds_dataset_versions'")
         .then((r) => r.getRows());
       return Number(t![0]) > 0 ? currentVersions(conn) : {};
     });
+    VERSIONS.set(file, { stamp, versions });
+    return versions;
   } finally {
     instance.closeSync();
   }
 }
+
+/** The domain's dataset versions by file, with the file's stamp when they were read. */
+const VERSIONS = new Map<string, { stamp: string; versions: Record<string, DatasetVersion> }>();
 
 /** Ingests one file as a new version of a dataset, in one transaction on the domain database. */
 export function ingest(dataDir: string, opts: IngestOptions): Promise<IngestReport> {

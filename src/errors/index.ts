@@ -7,6 +7,8 @@ export const ERRORS = {
   // configuration and start-up
   ERR_CONFIG: { status: 500, title: 'Invalid configuration' },
   ERR_KEY_PERMISSIONS: { status: 500, title: 'Key file has unsafe permissions' },
+  ERR_KEY_DAMAGED: { status: 500, title: 'Key file is damaged' },
+  ERR_DOMAIN_DAMAGED: { status: 503, title: 'The domain database cannot be read' },
   ERR_POLICY_INVALID: { status: 500, title: 'Policy file is invalid' },
   ERR_STORE_MIGRATION: { status: 500, title: 'Control store migration failed' },
 

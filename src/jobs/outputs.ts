@@ -143,10 +143,14 @@ export class OutputService {
     } catch (err) {
       fs.rmSync(`${file}.tmp`, { force: true });
       if (isDiskFull(err))
-        throw new PdsError('ERR_STORAGE_FULL', `the disk holding ${path.dirname(file)} is full; the output was not kept`, {
-          cause: err,
-          extra: { directory: path.dirname(file) },
-        });
+        throw new PdsError(
+          'ERR_STORAGE_FULL',
+          `the disk holding ${path.dirname(file)} is full; the output was not kept`,
+          {
+            cause: err,
+            extra: { directory: path.dirname(file) },
+          },
+        );
       throw err;
     }
     const release = d.decision === 'released';

@@ -60,11 +60,21 @@ export class KeySet {
     const stamp = this.stamp();
     if (this.loaded?.stamp === stamp) return this.loaded;
     checkMode(this.currentFile);
-    const jwk = JSON.parse(fs.readFileSync(this.currentFile, 'utf8')) as JWK;
+    const jwk = readKeyFile<JWK>(this.currentFile, (v) => typeof (v as JWK).kty === 'string');
     const retired = fs.existsSync(this.retiredFile)
-      ? (JSON.parse(fs.readFileSync(this.retiredFile, 'utf8')) as { keys: RetiredJwk[] }).keys
+      ? readKeyFile<{ keys: RetiredJwk[] }>(this.retiredFile, (v) => Array.isArray((v as { keys?: unknown }).keys)).keys
       : [];
-    this.loaded = { stamp, key: toSigningKey(jwk), retired };
+    let key: SigningKey;
+    try {
+      key = toSigningKey(jwk);
+    } catch (err) {
+      throw new PdsError(
+        'ERR_KEY_DAMAGED',
+        `${this.currentFile}: not a usable signing key (${(err as Error).message}); restore it from a backup`,
+        { cause: err },
+      );
+    }
+    this.loaded = { stamp, key, retired };
     return this.loaded;
   }
 
@@ -130,4 +140,25 @@ function thumbprint(pub: { kty: string; crv: string; x: string }): string {
   return createHash('sha256')
     .update(JSON.stringify({ crv: pub.crv, kty: pub.kty, x: pub.x }))
     .digest('base64url');
+}
+
+/** A key file's JSON, or an error naming the file and what is wrong with it (a truncated file, a wrong shape). */
+function readKeyFile<T>(file: string, looksRight: (v: unknown) => boolean): T {
+  const text = fs.readFileSync(file, 'utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new PdsError(
+      'ERR_KEY_DAMAGED',
+      `${file}: not valid JSON (${(err as Error).message}; ${text.length} bytes) — the file is damaged or truncated; restore it from a backup`,
+      { cause: err },
+    );
+  }
+  if (!value || typeof value !== 'object' || !looksRight(value))
+    throw new PdsError(
+      'ERR_KEY_DAMAGED',
+      `${file}: valid JSON but not a key file of the expected shape; restore it from a backup`,
+    );
+  return value as T;
 }

@@ -408,10 +408,14 @@ export async function buildSnapshot(opts: {
     fs.rmSync(tmp, { force: true });
     fs.rmSync(`${tmp}.wal`, { force: true });
     if (isDiskFull(err))
-      throw new PdsError('ERR_STORAGE_FULL', `the disk holding ${dir} filled while the snapshot was built; nothing was kept — free some space and decide again`, {
-        cause: err,
-        extra: { directory: dir },
-      });
+      throw new PdsError(
+        'ERR_STORAGE_FULL',
+        `the disk holding ${dir} filled while the snapshot was built; nothing was kept — free some space and decide again`,
+        {
+          cause: err,
+          extra: { directory: dir },
+        },
+      );
     throw err;
   }
   instance.closeSync();

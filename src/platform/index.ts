@@ -15,6 +15,7 @@ import {
 } from '../jobs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
+import { domainVersions } from '../domain/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
@@ -76,6 +77,8 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
   // the store's file lock makes this the only API on this DATA_DIR: what a crash left is ours to clear
   clearLeftovers(config.dataDir, logger);
+  // a damaged domain database stops start-up with its name, not every catalog request later
+  await domainVersions(config.dataDir);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   const workers = new WorkerRegistry({ store, keys, now: () => new Date() });

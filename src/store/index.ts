@@ -133,7 +133,10 @@ export class Store {
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const run = this.tail.then(async () => {
       if (this.fatal)
-        throw new PdsError('ERR_STORE_UNAVAILABLE', 'the control store failed earlier; the API takes no writes until restarted');
+        throw new PdsError(
+          'ERR_STORE_UNAVAILABLE',
+          'the control store failed earlier; the API takes no writes until restarted',
+        );
       // a commit that cannot be written can invalidate the database: refuse before beginning
       ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');

@@ -274,7 +274,7 @@ export const MIGRATIONS: Migration[] = [
     version: 13,
     name: 'file paths relative to DATA_DIR',
     sql: `
-      -- a copied or restored DATA_DIR serves its own files (docs/architecture.md §11)
+      -- a copied or restored DATA_DIR serves its own files (docs/architecture.md §14)
       UPDATE contracts SET snapshot_path = 'snapshots/' || regexp_extract(snapshot_path, '([^/]+)$', 1)
         WHERE snapshot_path LIKE '/%';
       UPDATE outputs SET file = 'outputs/' || regexp_extract(file, '([^/]+)$', 1) WHERE file LIKE '/%';

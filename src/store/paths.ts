@@ -3,7 +3,7 @@ import path from 'node:path';
 /**
  * Files the control store names (snapshots, outputs) are stored relative to DATA_DIR, so a copied
  * or restored DATA_DIR serves its own files and never the original location's
- * (docs/architecture.md §11). Old absolute paths are rewritten by migration 13.
+ * (docs/architecture.md §14). Old absolute paths are rewritten by migration 13.
  */
 
 /** The path to store for a file inside DATA_DIR. */

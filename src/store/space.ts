@@ -5,7 +5,7 @@ import { PdsError } from '../errors/index.ts';
  * Free space is checked before every write that could fill a disk — the control store's
  * transactions, snapshots, outputs, reports — so a full disk is a refusal (ERR_STORAGE_FULL, 507,
  * naming the directory) and never DuckDB failing half-way through a commit, which can abort the
- * process (docs/architecture.md §11).
+ * process (docs/architecture.md §14).
  */
 
 /** Bytes available to this process in the file system holding `dir` (its nearest existing ancestor). */

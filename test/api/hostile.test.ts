@@ -195,6 +195,7 @@ describe('hostile input from the OpenAPI document', () => {
 
   it('no route answers 5xx to hostile path, query or body values, under any role', async () => {
     const failures: { status: number; body: string; target: string; payload?: string }[] = [];
+    const seen = new Map<number, number>();
     for (const op of operations) {
       const attempts: { target: string; payload?: unknown }[] = [];
       for (const v of PATH_VALUES) if (op.path.includes('{')) attempts.push({ target: url(op, () => v) });
@@ -208,6 +209,7 @@ describe('hostile input from the OpenAPI document', () => {
       for (const a of attempts) {
         for (const token of op.method === 'GET' ? [tokens[0]!] : tokens) {
           const r = await send(op, a.target, a.payload, token);
+          seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
           if (r.status >= 500)
             failures.push({
               ...r,
@@ -217,6 +219,9 @@ describe('hostile input from the OpenAPI document', () => {
       }
     }
     expect(failures).toEqual([]);
+    // the attack reached validation and the handlers, not only the doors
+    expect([...seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(2000);
+    expect(seen.get(400) ?? 0).toBeGreaterThan(1000);
   }, 600_000);
 
   it('a body over the limit gets 413 naming the limit; a wrong media type 415', async () => {

@@ -32,7 +32,7 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
     expect(dummy.population!.columns).toEqual(
       real.filter((c) => !c.column_name.startsWith('__pds')).map((c) => ({ name: c.column_name, type: c.column_type })),
     );
-    expect(real.map((c) => c.column_name)).toEqual(expect.arrayContaining(['__pds_rk', '__pds_uk']));
+    expect(real.map((c) => c.column_name)).toContain('__pds_uk');
     expect(dummy.population!.rows).toHaveLength(50);
     const band = dummy.population!.columns.findIndex((c) => c.name === 'birth_date');
     const [sample] = await readRows<{ birth_date: string }>(

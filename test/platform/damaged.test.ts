@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { seedDomain } from '../../src/domain/index.ts';
+import { createPlatform } from '../../src/platform/index.ts';
+import { buildWorld, silentLogger, testConfig, tmpDataDir } from '../helpers.ts';
+
+/** Damaged files name themselves and what is wrong, at start-up, instead of failing requests later. */
+
+describe('damaged files', () => {
+  it('a truncated signing key stops start-up naming the file', async () => {
+    const t = tmpDataDir('pds-damaged-');
+    try {
+      await (await createPlatform(testConfig(t.dir), silentLogger)).close();
+      const keyFile = fs
+        .readdirSync(path.join(t.dir, 'keys'))
+        .map((f) => path.join(t.dir, 'keys', f))
+        .find((f) => f.endsWith('issuer-ed25519.jwk'))!;
+      expect(keyFile).toBeDefined();
+      fs.writeFileSync(keyFile, fs.readFileSync(keyFile, 'utf8').slice(0, 20));
+      await expect(createPlatform(testConfig(t.dir), silentLogger)).rejects.toMatchObject({
+        code: 'ERR_KEY_DAMAGED',
+        detail: expect.stringContaining(keyFile),
+      });
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a truncated domain database stops start-up naming the file; damaged later, the catalog says so (503)', async () => {
+    const t = tmpDataDir('pds-damaged-');
+    try {
+      await seedDomain(t.dir, { rows: 100, seed: 1 });
+      const domain = path.join(t.dir, 'domain.duckdb');
+      fs.truncateSync(domain, 4096);
+      await expect(createPlatform(testConfig(t.dir), silentLogger)).rejects.toMatchObject({
+        code: 'ERR_DOMAIN_DAMAGED',
+        detail: expect.stringContaining(domain),
+      });
+    } finally {
+      t.cleanup();
+    }
+    const world = await buildWorld({ rows: 100 });
+    try {
+      const op = await world.token('operator', 'org-a');
+      const get = () =>
+        world.server.inject({ method: 'GET', url: '/v1/catalog', headers: { authorization: `Bearer ${op}` } });
+      expect((await get()).statusCode).toBe(200);
+      fs.truncateSync(path.join(world.dataDir, 'domain.duckdb'), 4096);
+      const res = await get();
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ code: 'ERR_DOMAIN_DAMAGED' });
+      expect(res.json().detail).toContain('domain.duckdb');
+    } finally {
+      await world.close();
+    }
+  });
+});

@@ -40,6 +40,7 @@ function txOf(conn: DuckDBConnection): Tx {
  */
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
+  private commits = 0;
   /** Set when DuckDB reported a fatal error: the database is invalidated and nothing more is written. */
   private fatal: string | undefined;
   private readonly fatalListeners: ((reason: string) => void)[] = [];
@@ -69,6 +70,14 @@ export class Store {
     );
     await store.migrate(MIGRATIONS);
     return store;
+  }
+
+  /**
+   * How many write transactions have committed: a read cached at one generation is current while
+   * the generation is unchanged (this process is the store's only writer).
+   */
+  get generation(): number {
+    return this.commits;
   }
 
   /** Why the store stopped taking writes, when DuckDB reported a fatal error; undefined while healthy. */
@@ -143,6 +152,7 @@ export class Store {
       try {
         const result = await fn(txOf(this.writer));
         await exec(this.writer, 'COMMIT');
+        this.commits++;
         return result;
       } catch (err) {
         await exec(this.writer, 'ROLLBACK').catch(() => undefined);

@@ -19,6 +19,9 @@ export function tmpDataDir(prefix = 'pds-test-'): { dir: string; cleanup: () => 
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** PDS_TEST_SLOWDOWN: how much longer than on an idle machine a deadline may be (vitest.config.ts). */
+export const SLOWDOWN = Math.max(1, Number(process.env.PDS_TEST_SLOWDOWN ?? 1) || 1);
+
 export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
   return loadConfig({ DATA_DIR: dataDir, PORT: '0' }, overrides);
 }
@@ -107,7 +110,7 @@ export async function waitForJob(
   jobId: string,
   timeoutMs = 60_000,
 ): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * SLOWDOWN;
   for (;;) {
     const res = await world.server.inject({
       method: 'GET',

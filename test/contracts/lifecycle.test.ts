@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedExecutor } from '../../src/jobs/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, snapshotFile, type TestWorld } from '../helpers.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  waitForJob,
+  snapshotFile,
+  SLOWDOWN,
+  type TestWorld,
+} from '../helpers.ts';
 
 /**
  * The contract workflow and lifecycle over HTTP against a real platform: application, reviews,
@@ -475,7 +483,7 @@ describe('contract workflow and lifecycle', () => {
             `SELECT details FROM audit_log WHERE action = 'keys.current' AND object_id = 'bureau' ORDER BY seq`,
           )
         ).map((r) => JSON.parse(r.details) as { kid: string; previous: string | null });
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 15_000 * SLOWDOWN;
       while ((await rotated()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       expect(await rotated()).toEqual([
         { kid: oldKid, previous: null },

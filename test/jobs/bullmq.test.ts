@@ -6,7 +6,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { createServer } from '../../src/api/index.ts';
-import { approvedContract, buildWorld, silentLogger, testConfig, waitForJob, type TestWorld } from '../helpers.ts';
+import {
+  approvedContract,
+  buildWorld,
+  silentLogger,
+  testConfig,
+  waitForJob,
+  SLOWDOWN,
+  type TestWorld,
+} from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 
 /**
@@ -108,7 +116,7 @@ describe('BullMQ executor and pds worker', () => {
   };
 
   async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs * SLOWDOWN;
     while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 100));

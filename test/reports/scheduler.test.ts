@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORT_QUEUE, startBullmqScheduler, startEmbeddedScheduler } from '../../src/reports/index.ts';
+import { SLOWDOWN } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +91,7 @@ describe('report schedulers', () => {
       expect(turns).toBe(0);
       expect(errors.length).toBeGreaterThan(0);
       await redis.start();
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 20_000 * SLOWDOWN;
       while (turns === 0 && Date.now() < deadline) await sleep(100);
       await s.stop();
       expect(turns).toBeGreaterThan(0);

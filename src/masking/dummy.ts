@@ -97,6 +97,10 @@ function rawValue(f: Faker, name: string, column: CatalogColumn): string | numbe
   }
 }
 
+/** Rows generated between two yields to the event loop. */
+const CHUNK = 250;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const literal = (v: string | number | null): string =>
   v === null ? 'NULL' : typeof v === 'number' ? String(v) : quoteLiteral(v);
 
@@ -120,22 +124,30 @@ export async function dummyData(opts: {
         const columns = opts.catalog.datasets[g.dataset]!.columns;
         const names = [...new Set([g.privacyUnit, ...g.columns.map((c) => c.column)])];
         const unitColumn = columns[g.privacyUnit]!;
-        const pool =
-          units.get(unitColumn.format ?? g.privacyUnit) ??
-          Array.from({ length: opts.rows }, () => String(rawValue(f, g.privacyUnit, unitColumn)));
-        units.set(unitColumn.format ?? g.privacyUnit, pool);
-        const rows = Array.from({ length: opts.rows }, (_, i) =>
-          names.map((n) => (n === g.privacyUnit ? pool[i % pool.length]! : rawValue(f, n, columns[n]!))),
-        );
+        let pool = units.get(unitColumn.format ?? g.privacyUnit);
+        if (!pool) {
+          pool = [];
+          for (let i = 0; i < opts.rows; i++) {
+            pool.push(String(rawValue(f, g.privacyUnit, unitColumn)));
+            if (i % CHUNK === CHUNK - 1) await yieldToEventLoop();
+          }
+          units.set(unitColumn.format ?? g.privacyUnit, pool);
+        }
         await exec(
           conn,
           `CREATE TABLE domain.${quoteIdent(g.dataset)} (${names.map((n) => `${quoteIdent(n)} ${columns[n]!.type}`).join(', ')})`,
         );
-        if (rows.length > 0)
+        // in chunks, yielding between them: a large request never holds the event loop (healthz, other users)
+        for (let start = 0; start < opts.rows; start += CHUNK) {
+          const rows = Array.from({ length: Math.min(CHUNK, opts.rows - start) }, (_, j) =>
+            names.map((n) => (n === g.privacyUnit ? pool[(start + j) % pool.length]! : rawValue(f, n, columns[n]!))),
+          );
           await exec(
             conn,
             `INSERT INTO domain.${quoteIdent(g.dataset)} VALUES ${rows.map((r) => `(${r.map(literal).join(', ')})`).join(', ')}`,
           );
+          await yieldToEventLoop();
+        }
         // the pseudonym key comes from the seed too: the same seed gives the same rows (the values are invented anyway)
         const select = snapshotSelect(g, columns, asOf);
         const key = createHash('sha256').update(`pds-dummy:${opts.seed}`).digest();

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../../src/store/index.ts';
-import { APPLICATION, approvedContract, buildWorld, readRows, snapshotFile, type TestWorld } from '../helpers.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  readRows,
+  SLOWDOWN,
+  snapshotFile,
+  type TestWorld,
+} from '../helpers.ts';
 
 describe('GET /v1/contracts/:id/dummy-data', () => {
   let world: TestWorld;
@@ -86,4 +94,25 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
     ).toBe(404);
     expect((await get(`/v1/contracts/${contractId}/dummy-data?rows=100000`)).statusCode).toBe(400);
   });
+
+  it('four large requests at once never hold the event loop: /healthz keeps answering quickly', async () => {
+    const slowest: number[] = [];
+    let done = false;
+    const probe = (async () => {
+      while (!done) {
+        const t = performance.now();
+        await world.server.inject({ method: 'GET', url: '/healthz' });
+        slowest.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const big = await Promise.all(
+      [1, 2, 3, 4].map((seed) => get(`/v1/contracts/${contractId}/dummy-data?rows=10000&seed=${seed}`)),
+    );
+    done = true;
+    await probe;
+    for (const r of big) expect(r.statusCode).toBe(200);
+    expect(slowest.length).toBeGreaterThan(5);
+    expect(Math.max(...slowest)).toBeLessThan(200 * SLOWDOWN);
+  }, 120_000);
 });

@@ -11,6 +11,7 @@ export const ERRORS = {
   ERR_DOMAIN_DAMAGED: { status: 503, title: 'The domain database cannot be read' },
   ERR_POLICY_INVALID: { status: 500, title: 'Policy file is invalid' },
   ERR_STORE_MIGRATION: { status: 500, title: 'Control store migration failed' },
+  ERR_STORE_DAMAGED: { status: 500, title: 'Control store does not check out' },
 
   // request validation
   ERR_VALIDATION: { status: 400, title: 'Request is invalid' },

@@ -20,7 +20,7 @@ import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
 import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../sandbox/index.ts';
-import { Store } from '../store/index.ts';
+import { assertIntact, checkIntegrity, Store } from '../store/index.ts';
 
 /**
  * Everything one domain runs on, wired once at start-up: configuration, keys, policies, the
@@ -75,6 +75,13 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
+  // an index that disagrees with its table, or an audit head behind its log: refuse to serve from it
+  try {
+    assertIntact(store.file, await checkIntegrity(store));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   // the store's file lock makes this the only API on this DATA_DIR: what a crash left is ours to clear
   clearLeftovers(config.dataDir, logger);
   // a damaged domain database stops start-up with its name, not every catalog request later

@@ -280,4 +280,13 @@ export const MIGRATIONS: Migration[] = [
       UPDATE outputs SET file = 'outputs/' || regexp_extract(file, '([^/]+)$', 1) WHERE file LIKE '/%';
     `,
   },
+  {
+    version: 14,
+    name: 'no secondary index on an updated column',
+    sql: `
+      -- jobs.status changes at every transition; DuckDB's ART index on an updated column can come to
+      -- disagree with the table (docs/architecture.md §14), and a scan of jobs by status is cheap
+      DROP INDEX IF EXISTS jobs_status;
+    `,
+  },
 ];

@@ -32,6 +32,8 @@ describe('pds', () => {
       ['token'],
       ['audit', 'verify'],
       ['audit', 'export'],
+      ['store', 'check'],
+      ['store', 'repair'],
       ['report'],
       ['verify-report'],
       ['verify-output'],

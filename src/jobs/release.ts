@@ -30,6 +30,8 @@ export interface ReleaseTerms {
   roundCountsTo: number;
   /** The (n, k) dominance rule for sums and means. */
   dominance: { n: number; k: number };
+  /** A larger minimum of units for outputs that read these columns (policies/disclosure.yaml). */
+  columnMinUnits: Record<string, number>;
   /** dp contracts: what one query spends. */
   dp: { epsilon: number; delta: number } | null;
   /** Aggregate mode: the perturbation the engine applied, as the manifest states it. */
@@ -54,6 +56,7 @@ export function releaseTerms(
     maxRows: claims.disclosure.maxRows,
     roundCountsTo: d.roundCountsTo,
     dominance: d.dominance,
+    columnMinUnits: d.columnMinUnits ?? {},
     dp: claims.privacyBudget ? { epsilon: claims.privacyBudget.epsilonPerQuery, delta: d.dp.delta } : null,
     perturbation: {
       ...d.perturbation.counts,
@@ -147,11 +150,13 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
       effect: 'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
     });
   }
+  // a query that reads a column with its own minimum takes the larger one, for every row
+  const minUnits = Math.max(terms.minUnits, ...(plan.readsColumns ?? []).map((c) => terms.columnMinUnits[c] ?? 0));
   const dc = applyDisclosureControl(result, {
     unitsColumn: plan.unitsColumn,
     countColumns: plan.countColumns,
     keyColumns: plan.keyColumns,
-    minUnits: terms.minUnits,
+    minUnits,
     maxRows: terms.maxRows,
     roundCountsTo: terms.roundCountsTo,
     dominance: { columns: plan.dominance ?? [], ...terms.dominance },
@@ -160,7 +165,7 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
   const checks = [...(plan.perturbed ? [perturbationReport(plan.perturbed, dc.rows.length, terms)] : []), ...dc.checks];
   const reasons = [...dc.reasons];
   if (dc.fingerprint) {
-    const { pairedWith, ...diff } = checkDifferencing(dc.fingerprint, input.earlier, terms.minUnits);
+    const { pairedWith, ...diff } = checkDifferencing(dc.fingerprint, input.earlier, minUnits);
     checks.push(pairedWith ? { ...diff, params: { ...diff.params, pairedWith } } : diff);
     if (!diff.passed) reasons.push(`${diff.check}: ${diff.effect}`);
   }

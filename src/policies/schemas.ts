@@ -112,6 +112,7 @@ export const DisclosurePolicy = Type.Object(
       { additionalProperties: false },
     ),
     roundCountsTo: Type.Integer({ minimum: 1, maximum: 1000 }),
+    columnMinUnits: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 1000 }))),
     dominance: Type.Object(
       { n: Type.Integer({ minimum: 1, maximum: 10 }), k: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) },
       { additionalProperties: false },

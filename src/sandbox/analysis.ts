@@ -45,6 +45,8 @@ export interface Analysis {
   dominance?: DominanceColumn[];
   /** Aggregate mode: the hidden columns of each row's unit-set signature, for the differencing check. */
   signature?: Signature;
+  /** Aggregate mode: every column the query reads (per-column minimum units, policies/disclosure.yaml). */
+  readsColumns?: string[];
   /** Aggregate mode: the output positions whose counts and sums/means the engine perturbed. */
   perturbed?: Perturbed;
   /** dp mode: what the engine returns and how the output is made from it. */
@@ -88,6 +90,16 @@ function checkDpOnly(root: Node, sql: string, policy: SqlPolicy): void {
   });
 }
 
+/** The names of the columns a query reads anywhere (before the rewrite adds its own). */
+function columnsRead(root: Node): string[] {
+  const names = new Set<string>();
+  walk(root, (n) => {
+    const name = columnName(n);
+    if (name !== undefined) names.add(name);
+  });
+  return [...names].sort();
+}
+
 /** Parses, checks and rewrites one job query. */
 export async function analyseQuery(
   parser: SqlParser,
@@ -125,6 +137,7 @@ export async function analyseQuery(
           'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
         );
       checkDpOnly(root, sql, policy);
+      const readsColumns = columnsRead(root);
       checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);
       checkStatistics(root, sql, policy);
@@ -148,6 +161,7 @@ export async function analyseQuery(
         dominance,
         ...(perturbed ? { perturbed } : {}),
         ...(signature ? { signature } : {}),
+        readsColumns,
       };
     case 'dp': {
       checkBoundedCost(root, sql, 'dp');

@@ -96,23 +96,35 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
   });
 
   it('four large requests at once never hold the event loop: /healthz keeps answering quickly', async () => {
-    const slowest: number[] = [];
-    let done = false;
-    const probe = (async () => {
-      while (!done) {
-        const t = performance.now();
-        await world.server.inject({ method: 'GET', url: '/healthz' });
-        slowest.push(performance.now() - t);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    const big = await Promise.all(
-      [1, 2, 3, 4].map((seed) => get(`/v1/contracts/${contractId}/dummy-data?rows=10000&seed=${seed}`)),
-    );
-    done = true;
-    await probe;
-    for (const r of big) expect(r.statusCode).toBe(200);
-    expect(slowest.length).toBeGreaterThan(5);
-    expect(Math.max(...slowest)).toBeLessThan(200 * SLOWDOWN);
+    /** The slowest /healthz answer while `work` runs (every 20 ms). */
+    const slowestDuring = async (work: () => Promise<unknown>) => {
+      const times: number[] = [];
+      let done = false;
+      const probe = (async () => {
+        while (!done) {
+          const t = performance.now();
+          await world.server.inject({ method: 'GET', url: '/healthz' });
+          times.push(performance.now() - t);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      await work();
+      done = true;
+      await probe;
+      return { max: Math.max(...times), samples: times.length };
+    };
+    // the same probe over the same time with nothing else asked: what this machine's load costs alone
+    const idle = await slowestDuring(() => new Promise((r) => setTimeout(r, 1000)));
+    let statuses: number[] = [];
+    const busy = await slowestDuring(async () => {
+      const big = await Promise.all(
+        [1, 2, 3, 4].map((seed) => get(`/v1/contracts/${contractId}/dummy-data?rows=10000&seed=${seed}`)),
+      );
+      statuses = big.map((r) => r.statusCode);
+    });
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(busy.samples).toBeGreaterThan(5);
+    // under 200 ms on an idle machine; on a busy one, no worse than 200 ms beyond what the load alone costs
+    expect(busy.max).toBeLessThan(200 * SLOWDOWN + idle.max);
   }, 120_000);
 });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { checkDifferencing, missingUnits } from '../../src/disclosure/index.ts';
+import { decideRelease, releaseTerms } from '../../src/jobs/index.ts';
+import { loadPolicies } from '../../src/policies/index.ts';
+
+const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 import { approvedContract, buildWorld, readRows, waitForJob, snapshotFile, type TestWorld } from '../helpers.ts';
 
 describe('checkDifferencing', () => {
@@ -165,5 +171,49 @@ describe('the unit-set signatures', () => {
       10,
     );
     expect(r).toMatchObject({ passed: false, pairedWith: 'this output' });
+  });
+});
+
+describe('a larger minimum of units for outputs that read a sensitive column', () => {
+  const terms = {
+    ...releaseTerms(
+      { disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null },
+      { disclosure: { ...policies.disclosure, columnMinUnits: { income: 50 } } },
+    ),
+  };
+  const decide = (readsColumns: string[]) =>
+    decideRelease({
+      plan: {
+        sql: '',
+        mode: 'aggregate',
+        tables: ['population'],
+        unitsColumn: '__u',
+        countColumns: [],
+        keyColumns: [0],
+        dominance: [],
+        readsColumns,
+        expected: null,
+      },
+      result: {
+        columns: [
+          { name: 'district', type: 'VARCHAR' },
+          { name: 'm', type: 'DOUBLE' },
+          { name: '__u', type: 'BIGINT' },
+        ],
+        rows: [
+          ['a', 1.5, 30],
+          ['b', 2.5, 60],
+        ],
+      },
+      terms,
+      earlier: [],
+    });
+
+  it('suppresses rows under the column minimum when the query reads the column, not otherwise', () => {
+    const withIncome = decide(['district', 'income']);
+    expect(withIncome.rows.map((r) => r[0])).toEqual(['b']);
+    expect(withIncome.checks.find((c) => c.check === 'min-units')?.params).toMatchObject({ k: 50 });
+    const without = decide(['district', 'gender']);
+    expect(without.rows.map((r) => r[0])).toEqual(['a', 'b']);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seedDomain } from '../../src/domain/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
-import { buildWorld, silentLogger, testConfig, tmpDataDir } from '../helpers.ts';
+import { APPLICATION, buildWorld, silentLogger, testConfig, tmpDataDir } from '../helpers.ts';
 
 /** Damaged files name themselves and what is wrong, at start-up, instead of failing requests later. */
 
@@ -51,6 +51,38 @@ describe('damaged files', () => {
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ code: 'ERR_DOMAIN_DAMAGED' });
       expect(res.json().detail).toContain('domain.duckdb');
+    } finally {
+      await world.close();
+    }
+  });
+});
+
+describe('a fatal error in the control store', () => {
+  it('stops writes (503) and makes /healthz unhealthy with the reason', async () => {
+    const world = await buildWorld({ rows: 100 });
+    try {
+      const fatal: string[] = [];
+      world.platform.store.onFatal((reason) => fatal.push(reason));
+      // what DuckDB raises when a commit fails past recovery (the database is then invalidated)
+      await expect(
+        world.platform.store.write(async () => {
+          throw new Error('FATAL Error: Failed: database has been invalidated because of a previous fatal error');
+        }),
+      ).rejects.toThrow(/FATAL/);
+      expect(fatal).toHaveLength(1);
+      const health = await world.server.inject({ method: 'GET', url: '/healthz' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      expect(health.json().detail).toContain('invalidated');
+      const op = await world.token('operator', 'org-a');
+      const write = await world.server.inject({
+        method: 'POST',
+        url: '/v1/applications',
+        headers: { authorization: `Bearer ${op}` },
+        payload: APPLICATION,
+      });
+      expect(write.statusCode).toBe(503);
+      expect(write.json()).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
     } finally {
       await world.close();
     }

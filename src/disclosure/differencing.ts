@@ -1,5 +1,6 @@
 import type { JsonValue } from '../store/index.ts';
 import type { CheckReport } from './report.ts';
+import { isqrt } from './samplers.ts';
 
 /**
  * The differencing check (docs/architecture.md §12). Two cells whose sets of people differ by one
@@ -99,14 +100,6 @@ export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
     });
   }
   return out;
-}
-
-function isqrt(x: bigint): bigint {
-  if (x < 2n) return x;
-  let r = BigInt(Math.floor(Math.sqrt(Number(x))));
-  while (r * r > x) r--;
-  while ((r + 1n) * (r + 1n) <= x) r++;
-  return r;
 }
 
 /**

@@ -94,7 +94,8 @@ export function discreteGaussian(sigma2: Rational): bigint {
   }
 }
 
-function isqrt(n: bigint): bigint {
+/** The integer square root of a non-negative BigInt (floor). */
+export function isqrt(n: bigint): bigint {
   if (n < 2n) return n;
   let x = BigInt(Math.floor(Math.sqrt(Number(n))));
   while (x * x > n) x--;

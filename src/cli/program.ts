@@ -1,0 +1,378 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { decodeProtectedHeader } from 'jose';
+import pino from 'pino';
+import { serve } from '../api/index.ts';
+import { exportAudit, verifyAudit } from '../audit/index.ts';
+import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
+import { verifyContract } from '../contracts/index.ts';
+import { ingest, seedDomain } from '../domain/index.ts';
+import { loadPolicies } from '../policies/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { sha256 } from '../digest/index.ts';
+import { verifyManifest } from '../jobs/index.ts';
+import { startWorker } from '../worker/index.ts';
+import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
+import { createPlatform } from '../platform/index.ts';
+import { checkIntegrity, repairStore } from '../store/index.ts';
+import { runDemo } from './demo.ts';
+import { addReportCommands } from './reports.ts';
+import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, positiveInt, readJws, withStore } from './shared.ts';
+import { addWorkerCommands } from './workers.ts';
+import { stepProgress } from './progress.ts';
+
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(value);
+}
+
+/** A --redis value: a redis:// or rediss:// URL. */
+function parseRedisUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new PdsError('ERR_CONFIG', `--redis: ${JSON.stringify(raw)} is not a URL (redis://host:port)`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new PdsError('ERR_CONFIG', `--redis: must be a redis:// or rediss:// URL, got ${url.protocol}`);
+  return url;
+}
+
+export function buildCli(): Command {
+  const program = new Command('pds')
+    .description('pubdata-sandbox: privacy-preserving sandbox for the authorized operation of public data')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('demo')
+    .description('run the whole flow on synthetic data, end to end, printing each step')
+    .addOption(
+      new Option('--data-dir <dir>', 'keep the demo data here (default: a temporary directory, removed after)'),
+    )
+    .option('--rows <n>', 'synthetic population rows', positiveInt, 5000)
+    .option('--json', 'print only the summary, as JSON')
+    .option('--redis <url>', 'run the jobs through BullMQ on this Redis, with a separate pds worker process')
+    .action(async (opts: { dataDir?: string; rows: number; json?: boolean; redis?: string }) => {
+      const redisUrl = opts.redis ? parseRedisUrl(opts.redis) : undefined;
+      const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true, redisUrl });
+      process.exitCode = summary.ok ? 0 : 1;
+    });
+
+  program
+    .command('worker')
+    .description('take jobs from Redis (BullMQ) and run them in the sandbox; needs REDIS_URL and the API')
+    .addOption(dataDirOption())
+    .option('--api <url>', 'the API this worker reports to (default PDS_API_URL, else http://127.0.0.1:PORT)')
+    .option('--concurrency <n>', 'jobs at once (default EXECUTOR_CONCURRENCY)', positiveInt)
+    .option('--token <credential>', "this worker's own credential, from `pds workers add` (default PDS_WORKER_TOKEN)")
+    .option(
+      '--lock-ms <ms>',
+      "how long a job's lock lives unrenewed: a killed worker's job runs again elsewhere after this",
+      positiveInt,
+      30_000,
+    )
+    .action(async (opts: { dataDir?: string; api?: string; concurrency?: number; token?: string; lockMs: number }) => {
+      const config = configFrom(opts);
+      if (!config.redisUrl)
+        throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', {
+          extra: { variable: 'REDIS_URL' },
+        });
+      const logger = pino({ level: config.logLevel });
+      const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
+      const credential = opts.token ?? process.env.PDS_WORKER_TOKEN;
+      if (!credential)
+        throw new PdsError(
+          'ERR_CONFIG',
+          'PDS_WORKER_TOKEN: a worker needs its own credential; the bureau makes one with `pds workers add --name <name>`',
+          { extra: { variable: 'PDS_WORKER_TOKEN' } },
+        );
+      const worker = await startWorker({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        apiUrl,
+        credential,
+        dataDir: config.dataDir,
+        concurrency: opts.concurrency ?? config.executorConcurrency,
+        lockDurationMs: opts.lockMs,
+        logger,
+      });
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
+        await worker.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  program
+    .command('serve')
+    .description('run the API, with the embedded executor, or the BullMQ one when REDIS_URL is set')
+    .addOption(dataDirOption())
+    .action(async (opts: { dataDir?: string }) => {
+      const config = configFrom(opts);
+      const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
+      const platform = await createPlatform(config, logger);
+      await serve(platform, logger);
+    });
+
+  program
+    .command('seed')
+    .description('generate synthetic public data into DATA_DIR/domain.duckdb (deterministic per seed)')
+    .addOption(dataDirOption())
+    .option('--rows <n>', 'population rows (linked tables scale with it)', positiveInt, 100_000)
+    .option('--seed <s>', 'random seed: the same seed gives the same content', nonNegativeInt, 42)
+    .option('--months <m>', 'months of social-insurance and utility records', positiveInt, 3)
+    .option('--json', 'print the new dataset versions as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(
+      async (opts: {
+        dataDir?: string;
+        rows: number;
+        seed: number;
+        months: number;
+        json?: boolean;
+        quiet?: boolean;
+      }) => {
+        const config = configFrom(opts);
+        const started = performance.now();
+        const progress = stepProgress('seed', opts.quiet === true);
+        const versions = await seedDomain(config.dataDir, {
+          rows: opts.rows,
+          seed: opts.seed,
+          months: opts.months,
+          onStep: (n, i, t) => progress.step(n, i, t),
+        });
+        progress.stop();
+        const elapsedMs = Math.round(performance.now() - started);
+        if (opts.json) {
+          console.log(JSON.stringify({ dataDir: config.dataDir, elapsedMs, datasets: versions }));
+        } else {
+          for (const v of Object.values(versions))
+            console.log(
+              `${v.dataset.padEnd(18)} v${v.version}  ${String(v.rows).padStart(11)} rows  ${v.contentHash.slice(0, 16)}…`,
+            );
+          console.log(`seeded ${config.dataDir} in ${(elapsedMs / 1000).toFixed(1)} s`);
+        }
+      },
+    );
+
+  program
+    .command('ingest')
+    .description(
+      'load a CSV or Parquet file as a new version of a catalog dataset (one transaction: a failure keeps the previous version)',
+    )
+    .addOption(dataDirOption())
+    .requiredOption('--dataset <name>', 'catalog dataset, e.g. population')
+    .requiredOption('--file <path>', 'a .csv (UTF-8, header row) or .parquet file')
+    .option('--json', 'print the new version and findings as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: { dataDir?: string; dataset: string; file: string; json?: boolean; quiet?: boolean }) => {
+      const config = configFrom(opts);
+      const { catalog } = loadPolicies(config.policiesDir);
+      const progress = stepProgress('ingest', opts.quiet === true);
+      const report = await ingest(config.dataDir, {
+        dataset: opts.dataset,
+        file: path.resolve(opts.file),
+        catalog,
+        onStep: (n, i, t) => progress.step(n, i, t),
+      });
+      progress.stop();
+      if (opts.json) {
+        console.log(JSON.stringify(report));
+        return;
+      }
+      const v = report.version;
+      console.log(`${v.dataset} v${v.version}: ${v.rows} rows, content ${v.contentHash.slice(0, 16)}…`);
+      if (report.findings.length === 0) console.log('data quality: no findings');
+      for (const f of report.findings) {
+        console.log(
+          `data quality: ${f.column}: ${f.count} × ${f.check}${f.samples.length ? ` (e.g. ${f.samples.map((x) => `line ${x.line}: ${x.value}`).join('; ')})` : ''}`,
+        );
+      }
+    });
+
+  program
+    .command('token')
+    .description("sign a user token with the embedded issuer of DATA_DIR (for the API's Authorization header)")
+    .addOption(dataDirOption())
+    .addOption(new Option('--role <role>', 'role').choices(USER_ROLES).makeOptionMandatory())
+    .requiredOption('--org <org>', 'organisation id (e.g. org-psb)')
+    .option('--sub <sub>', 'subject (user id)', 'cli-user')
+    .option('--ttl <seconds>', 'lifetime in seconds', positiveInt, 12 * 3600)
+    .option('--json', 'print {"token": …}')
+    .action(
+      async (opts: { dataDir?: string; role: UserRole; org: string; sub: string; ttl: number; json?: boolean }) => {
+        const config = configFrom(opts);
+        const keys = await loadKeyRing(config.dataDir);
+        const token = await issueToken(keys, {
+          sub: opts.sub,
+          org: opts.org,
+          roles: [opts.role],
+          ttlSeconds: opts.ttl,
+        });
+        console.log(opts.json ? JSON.stringify({ token }) : token);
+      },
+    );
+
+  const audit = program.command('audit').description('audit trail tools');
+  audit
+    .command('verify')
+    .description(
+      'verify the hash chain and the bureau-signed checkpoints of the audit log; exits 1 naming the first bad entry',
+    )
+    .addOption(dataDirOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const config = configFrom(opts);
+      await withStore(config.dataDir, async (store) => {
+        const result = await verifyAudit(store, (await loadKeyRing(config.dataDir)).bureauVerifier());
+        console.log(
+          opts.json
+            ? JSON.stringify(result)
+            : result.ok
+              ? `audit chain intact: ${result.entries} entries, ${result.checkpoints ?? 0} signed checkpoint(s), head ${result.headHash}`
+              : `audit chain BROKEN at entry ${result.firstBad!.seq}: ${result.firstBad!.reason}`,
+        );
+        process.exitCode = result.ok ? 0 : 1;
+      });
+    });
+  const storeCmd = program.command('store').description('control store tools');
+  storeCmd
+    .command('check')
+    .description(
+      "check the control store's integrity (index lookups against scans, the audit head); exits 1 naming each problem",
+    )
+    .addOption(dataDirOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const problems = await withStore(configFrom(opts).dataDir, checkIntegrity);
+      console.log(
+        opts.json
+          ? JSON.stringify({ ok: problems.length === 0, problems })
+          : problems.length === 0
+            ? 'control store checks out'
+            : problems.map((p) => `${p.check}: ${p.detail}`).join('\n'),
+      );
+      process.exitCode = problems.length === 0 ? 0 : 1;
+    });
+  storeCmd
+    .command('repair')
+    .description(
+      'rebuild the control store from an export (every index anew; a stale audit head set to the last entry); the API must be stopped; the damaged file is kept beside the new one',
+    )
+    .addOption(dataDirOption())
+    .action(async (opts: { dataDir?: string }) => {
+      const dataDir = configFrom(opts).dataDir;
+      const { kept, tables } = await repairStore(dataDir);
+      const problems = await withStore(dataDir, checkIntegrity);
+      console.log(
+        `rebuilt ${tables} table(s); the damaged file is kept as ${kept}; ${problems.length === 0 ? 'the store checks out — run pds audit verify next' : `still wrong: ${problems.map((p) => p.detail).join('; ')}`}`,
+      );
+      process.exitCode = problems.length === 0 ? 0 : 1;
+    });
+  audit
+    .command('export')
+    .description('write the audit trail and its signed checkpoints as JSON Lines')
+    .addOption(dataDirOption())
+    .option('--out <file>', 'write here instead of stdout')
+    .action(async (opts: { dataDir?: string; out?: string }) => {
+      const lines = await withStore(configFrom(opts).dataDir, exportAudit);
+      if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 });
+      else process.stdout.write(lines);
+    });
+
+  addReportCommands(program);
+  addWorkerCommands(program);
+
+  program
+    .command('verify-output')
+    .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')
+    .argument('<file>', 'the downloaded CSV')
+    .argument('<manifest>', 'the manifest JWS file')
+    .addOption(jwksOption())
+    .addOption(dataDirOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, manifestFile: string, opts: { jwks?: string; dataDir?: string; json?: boolean }) => {
+      const manifest = await verifyManifest(readJws(manifestFile), await jwksFrom(opts));
+      const actual = sha256(fs.readFileSync(file, 'utf8'));
+      const ok = actual === manifest.output.sha256;
+      console.log(
+        opts.json
+          ? JSON.stringify({
+              ok,
+              outputId: manifest.output.id,
+              contractId: manifest.contractId,
+              sha256: actual,
+              expected: manifest.output.sha256,
+            })
+          : ok
+            ? `OK: ${file} is output ${manifest.output.id} of contract ${manifest.contractId}, released ${manifest.releasedAt}`
+            : `MISMATCH: ${file} has sha256 ${actual}, the manifest seals ${manifest.output.sha256}`,
+      );
+      process.exitCode = ok ? 0 : 1;
+    });
+
+  const contract = program.command('contract').description('signed contract tools');
+  contract
+    .command('verify')
+    .description(
+      'verify a contract JWS offline (signature by kid, type, issuer, audience, term) and print its claims; its status (suspended, revoked) lives in the store: ask GET /v1/contracts/:id',
+    )
+    .argument('<file>', 'the contract JWS, as served by GET /v1/contracts/:id/jws')
+    .addOption(jwksOption())
+    .addOption(dataDirOption())
+    .option('--at <iso-time>', 'check the term at this instant instead of now', isoTime)
+    .option('--json', 'print {ok, header, claims} as JSON')
+    .action(async (file: string, opts: { jwks?: string; dataDir?: string; at?: Date; json?: boolean }) => {
+      const jws = readJws(file);
+      const claims = await verifyContract(jws, await jwksFrom(opts), opts.at ?? new Date());
+      const header = decodeProtectedHeader(jws);
+      if (opts.json) {
+        console.log(JSON.stringify({ ok: true, header, claims }));
+        return;
+      }
+      const date = (s: number) => new Date(s * 1000).toISOString();
+      console.log(`OK: contract ${claims.jti} for ${claims.sub}, signed by key ${header.kid}`);
+      console.log(`  scenario   ${claims.scenario.name} — ${claims.scenario.purpose}`);
+      console.log(
+        `  mode       ${claims.mode}; k ≥ ${claims.disclosure.minUnits}, ≤ ${claims.disclosure.maxRows} rows${claims.privacyBudget ? `; ε ${claims.privacyBudget.epsilon} (≤ ${claims.privacyBudget.epsilonPerQuery} per query)` : ''}`,
+      );
+      console.log(`  term       ${date(claims.nbf)} → ${date(claims.exp)}`);
+      for (const d of claims.datasets)
+        console.log(
+          `  dataset    ${d.dataset} (${d.providerName}): ${d.columns.map((c) => `${c.column}:${c.rule}`).join(', ')}`,
+        );
+      console.log(`  snapshot   ${claims.snapshot.hash}`);
+      console.log(`  policy     ${claims.policyHash} (catalog ${claims.catalogVersion})`);
+      console.log(
+        `  emergency  ${claims.emergencyPlan.contact}: ${claims.emergencyPlan.triggers.join('; ')} → ${claims.emergencyPlan.actions.join('; ')}`,
+      );
+    });
+
+  program
+    .command('keys')
+    .description('signing key tools')
+    .command('rotate')
+    .description(
+      'make a new signing key; the old one is retired but stays in the JWKS, so what it signed keeps verifying (contracts until they expire). A running server picks the new key up on its next signature.',
+    )
+    .addOption(dataDirOption())
+    .addOption(new Option('--key <name>', 'which identity').choices(KEY_NAMES).default('bureau'))
+    .option('--json', 'print {key, retiredKid, currentKid} as JSON')
+    .action(async (opts: { dataDir?: string; key: KeyName; json?: boolean }) => {
+      const config = configFrom(opts);
+      const keys = await loadKeyRing(config.dataDir);
+      const result = keys.sets[opts.key].rotate();
+      console.log(
+        opts.json
+          ? JSON.stringify({ key: opts.key, ...result })
+          : `${opts.key}: new key ${result.currentKid}; retired ${result.retiredKid} (still published for verification)`,
+      );
+    });
+
+  return program;
+}

@@ -17,7 +17,8 @@ import { freePort } from '../support/ports.ts';
 const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
 const SLOW =
   "SELECT a.district, count(*) AS pairs FROM population a JOIN population b ON a.gender = b.gender WHERE a.income >= b.income AND contains(lower(a.district || b.education || a.education || b.district || a.district), '县') GROUP BY 1";
-const TRIALS = 3;
+/** 3 in the suite; PDS_CRASH_TRIALS=20 for a longer run. */
+const TRIALS = Number(process.env.PDS_CRASH_TRIALS ?? 3);
 
 /** Every process descended from `root` (from /proc: parent of each process). */
 function descendants(root: number): number[] {

@@ -155,4 +155,48 @@ describe.skipIf(!mounted)('a full disk under DATA_DIR', () => {
     });
     expect(verify.json()).toMatchObject({ ok: true });
   }, 180_000);
+
+  it('a disk that fills while a snapshot builds: 507, nothing half-written, the decision can be taken again', async () => {
+    const op2 = await world.token('operator', 'org-a');
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op2}` },
+      payload: APPLICATION,
+    });
+    const appId = app.json().id as string;
+    await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${appId}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+      payload: { dataset: 'population', decision: 'approve' },
+    });
+    const decide = () =>
+      world.server
+        .inject({
+          method: 'POST',
+          url: `/v1/applications/${appId}/decision`,
+          headers: { authorization: `Bearer ${bureau}` },
+          payload: { decision: 'approve', reason: 'ok' },
+        })
+        .then(async (r) => r);
+    const bureau = await world.token('bureau', 'org-bureau');
+    // a little over the margin: the snapshot build eats into it, and the build or the contract's
+    // commit after it meets the full disk
+    const before = fs.readdirSync(path.join(dataDir, 'snapshots')).sort();
+    fill(MIN_FREE + 300 * 1024);
+    let first;
+    try {
+      first = await decide();
+    } finally {
+      unfill();
+    }
+    expect(first.statusCode, first.body).toBe(507);
+    expect(first.json()).toMatchObject({ code: 'ERR_STORAGE_FULL' });
+    expect(first.json().detail).toMatch(/while the snapshot was built|not enough free space/);
+    // nothing half-written: no half-built snapshot, and no sealed one for a contract that was not made
+    expect(fs.readdirSync(path.join(dataDir, 'snapshots')).sort()).toEqual(before);
+    const again = await decide();
+    expect(again.statusCode, again.body).toBe(201);
+  });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { createServer } from '../src/api/index.ts';
 import { issueToken, type UserRole } from '../src/auth/index.ts';
-import { loadConfig, type Config } from '../src/config/index.ts';
+import { loadConfig, PACKAGE_ROOT, type Config } from '../src/config/index.ts';
 import { seedDomain } from '../src/domain/index.ts';
 import type { ContractClaims } from '../src/contracts/index.ts';
 import { createPlatform, type Platform } from '../src/platform/index.ts';
@@ -75,28 +75,11 @@ export async function approvedContract(
   operatorOrg = 'org-a',
   body: object = APPLICATION,
 ): Promise<string> {
-  const op = await world.token('operator', operatorOrg);
-  const prov = await world.token('provider', 'org-psb');
-  const bur = await world.token('bureau', 'org-bureau');
-  const app = await world.server.inject({
-    method: 'POST',
-    url: '/v1/applications',
-    headers: { authorization: `Bearer ${op}` },
-    payload: body,
-  });
-  if (app.statusCode !== 201) throw new Error(`application: ${app.statusCode} ${app.body}`);
-  const id = app.json().id as string;
-  const rev = await world.server.inject({
-    method: 'POST',
-    url: `/v1/applications/${id}/reviews`,
-    headers: { authorization: `Bearer ${prov}` },
-    payload: { dataset: 'population', decision: 'approve' },
-  });
-  if (rev.statusCode !== 200) throw new Error(`review: ${rev.statusCode} ${rev.body}`);
+  const id = await reviewedApplication(world, operatorOrg, body);
   const dec = await world.server.inject({
     method: 'POST',
     url: `/v1/applications/${id}/decision`,
-    headers: { authorization: `Bearer ${bur}` },
+    headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
     payload: { decision: 'approve', reason: 'ok' },
   });
   if (dec.statusCode !== 201) throw new Error(`decision: ${dec.statusCode} ${dec.body}`);
@@ -164,4 +147,44 @@ export async function snapshotFile(world: TestWorld, contractId: string): Promis
     [contractId],
   );
   return resolveStored(world.dataDir, row!.snapshot_path);
+}
+
+/** The CLI's entry file, for tests that start `pds` processes of their own. */
+export const CLI_MAIN = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
+
+/** Several seconds on a few thousand people (equi-joins only, as aggregate mode allows): long enough to be caught mid-run. */
+export const SLOW_SQL =
+  "SELECT a.district, count(*) AS pairs FROM population a JOIN population b ON a.gender = b.gender WHERE a.income >= b.income AND contains(lower(a.district || b.education || a.education || b.district || a.district), '县') GROUP BY 1";
+
+/** Waits until `check` holds, polling; the deadline (× PDS_TEST_SLOWDOWN) only bounds a hang. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs * SLOWDOWN;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** An application of `operatorOrg` that its provider has approved, ready for the bureau's decision. */
+export async function reviewedApplication(
+  world: TestWorld,
+  operatorOrg = 'org-a',
+  body: object = APPLICATION,
+): Promise<string> {
+  const app = await world.server.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { authorization: `Bearer ${await world.token('operator', operatorOrg)}` },
+    payload: body,
+  });
+  if (app.statusCode !== 201) throw new Error(`application: ${app.statusCode} ${app.body}`);
+  const id = app.json().id as string;
+  const rev = await world.server.inject({
+    method: 'POST',
+    url: `/v1/applications/${id}/reviews`,
+    headers: { authorization: `Bearer ${await world.token('provider', 'org-psb')}` },
+    payload: { dataset: 'population', decision: 'approve' },
+  });
+  if (rev.statusCode !== 200) throw new Error(`review: ${rev.statusCode} ${rev.body}`);
+  return id;
 }

@@ -31,9 +31,11 @@ export async function trackerFigures(
   const all = rows.flatMap((r) => candidates(r.id, JSON.parse(r.units_fingerprint) as Fingerprint));
   const id = (c: Candidate) => `${c.outputId}|${c.label}`;
 
-  // pairs one or two people apart with a side in this contract, each once
+  // pairs one or two people apart (found once, for the isolations and the small populations)
+  const found = trackerPairs(all, []);
+  // … with a side in this contract, each once
   const pairs = new Map<string, { units: bigint[]; outputs: [string, string] }>();
-  for (const p of trackerPairs(all, [])) {
+  for (const p of found) {
     if (!mine.has(p.big.outputId) && !mine.has(p.small.outputId)) continue;
     pairs.set(`${id(p.big)}>${id(p.small)}`, { units: p.units, outputs: [p.big.outputId, p.small.outputId] });
   }
@@ -63,7 +65,8 @@ export async function trackerFigures(
     if (!parent.has(k)) parent.set(k, k);
     join(id(c), k);
   }
-  for (const p of trackerPairs(small, [])) join(id(p.big), id(p.small));
+  // the larger side of a pair is small too: both are in the clusters
+  for (const p of found) if (p.big.n <= smallPopulationUnits) join(id(p.big), id(p.small));
   const clusters = new Map<string, Set<string>>();
   for (const c of small) {
     const root = find(id(c));

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { createServer } from '../../src/api/index.ts';
 import {
@@ -12,7 +11,9 @@ import {
   silentLogger,
   testConfig,
   waitForJob,
-  SLOWDOWN,
+  CLI_MAIN,
+  SLOW_SQL,
+  until,
   type TestWorld,
 } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
@@ -26,10 +27,8 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
 const tsx = pathToFileURL(
   path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
 ).href;
-const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
-/** Several seconds on 4,000 people (equi-joins only, as aggregate mode allows): long enough to be caught mid-run. */
-const SLOW =
-  "SELECT a.district, count(*) AS pairs FROM population a JOIN population b ON a.gender = b.gender WHERE a.income >= b.income AND contains(lower(a.district || b.education || a.education || b.district || a.district), '县') GROUP BY 1";
+const CLI = CLI_MAIN;
+const SLOW = SLOW_SQL;
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 
 describe('BullMQ executor and pds worker', () => {
@@ -114,14 +113,6 @@ describe('BullMQ executor and pds worker', () => {
     expect(res.statusCode, res.body).toBe(202);
     return res.json().id as string;
   };
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs * SLOWDOWN;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   const status = async (id: string) =>
     (await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]))!.status;

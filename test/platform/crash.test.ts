@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { loaderArgs } from '../../src/sandbox/index.ts';
 import { Store } from '../../src/store/index.ts';
-import { approvedContract, buildWorld, SLOWDOWN, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, CLI_MAIN, SLOW_SQL, until, type TestWorld } from '../helpers.ts';
 import { freePort } from '../support/ports.ts';
 
 /**
@@ -14,9 +13,6 @@ import { freePort } from '../support/ports.ts';
  * temp folder is left behind.
  */
 
-const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
-const SLOW =
-  "SELECT a.district, count(*) AS pairs FROM population a JOIN population b ON a.gender = b.gender WHERE a.income >= b.income AND contains(lower(a.district || b.education || a.education || b.district || a.district), '县') GROUP BY 1";
 /** 3 in the suite; PDS_CRASH_TRIALS=20 for a longer run. */
 const TRIALS = Number(process.env.PDS_CRASH_TRIALS ?? 3);
 
@@ -55,14 +51,6 @@ const alive = (pid: number) => {
   }
 };
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs * SLOWDOWN;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('pds serve killed mid-job', () => {
   let world: TestWorld;
   let contractId: string;
@@ -85,7 +73,7 @@ describe('pds serve killed mid-job', () => {
 
   async function start(): Promise<{ child: ChildProcess; base: string }> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...loaderArgs(), CLI, 'serve'], {
+    const child = spawn(process.execPath, [...loaderArgs(), CLI_MAIN, 'serve'], {
       env: {
         ...process.env,
         DATA_DIR: world.dataDir,
@@ -114,7 +102,7 @@ describe('pds serve killed mid-job', () => {
         const res = await fetch(`${base}/v1/jobs`, {
           method: 'POST',
           headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ contractId, sql: SLOW }),
+          body: JSON.stringify({ contractId, sql: SLOW_SQL }),
         });
         if (res.status === 202) jobIds.push(((await res.json()) as { id: string }).id);
         else expect(res.status).toBe(429); // the contract's quota of unfinished jobs

@@ -3,10 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { issueToken } from '../../src/auth/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
-import { approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, CLI_MAIN, waitForJob, type TestWorld } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 
 /**
@@ -19,7 +18,7 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
 const tsx = pathToFileURL(
   path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
 ).href;
-const CLI = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
+const CLI = CLI_MAIN;
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 const BUREAU = { sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] };
 

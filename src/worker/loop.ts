@@ -114,10 +114,39 @@ class ApiClient {
   }
 }
 
+const TEMP_PREFIX = 'pds-worker-';
+
+/**
+ * This worker's temp root, named by its pid, so a worker that starts after one was SIGKILLed on this
+ * machine removes what the dead one left (its spills and result files) and never a live worker's.
+ */
+function workerTempDir(log: Logger): string {
+  const root = os.tmpdir();
+  for (const entry of fs.readdirSync(root)) {
+    const pid = entry.startsWith(TEMP_PREFIX) ? Number(entry.slice(TEMP_PREFIX.length)) : NaN;
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+    log.info({ dir: path.join(root, entry) }, 'removed the temp folder of a worker that is gone');
+  }
+  const dir = path.join(root, `${TEMP_PREFIX}${process.pid}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const log = opts.logger;
   const api = new ApiClient(opts.apiUrl, opts.credential);
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-worker-'));
+  const tmpDir = workerTempDir(log);
   const running = new Map<string, AbortController>();
   warmRunners(opts.concurrency);
 

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import {
   until,
   type TestWorld,
 } from '../helpers.ts';
+import { alive, CRASH_TRIALS, descendants } from '../support/processes.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 
 /**
@@ -39,7 +42,7 @@ describe('BullMQ executor and pds worker', () => {
   let op: string;
   const workers: ChildProcess[] = [];
 
-  async function startWorker(opts: { concurrency?: number } = {}): Promise<ChildProcess> {
+  async function startWorker(opts: { concurrency?: number; tmpDir?: string } = {}): Promise<ChildProcess> {
     // each worker is registered by the bureau and signs in with its own credential
     const { credential } = await world.platform.workers.register(
       { sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] },
@@ -62,7 +65,13 @@ describe('BullMQ executor and pds worker', () => {
         '2000',
       ],
       {
-        env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential },
+        env: {
+          ...process.env,
+          REDIS_URL: redis.url.toString(),
+          LOG_LEVEL: 'info',
+          PDS_WORKER_TOKEN: credential,
+          ...(opts.tmpDir ? { TMPDIR: opts.tmpDir } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -187,6 +196,46 @@ describe('BullMQ executor and pds worker', () => {
     expect(await outputsOf(id)).toHaveLength(1);
     expect(await releases(id)).toBe(1);
   }, 90_000);
+
+  it(`${CRASH_TRIALS} workers killed at random points: no runner or temp file left; each job ends once`, async () => {
+    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-worker-trials-'));
+    const ids: string[] = [];
+    try {
+      for (let trial = 0; trial < CRASH_TRIALS; trial++) {
+        const worker = await startWorker({ concurrency: 2, tmpDir });
+        for (const sql of [SLOW, QUICK]) {
+          const res = await world.server.inject({
+            method: 'POST',
+            url: '/v1/jobs',
+            headers: { authorization: `Bearer ${op}` },
+            payload: { contractId, sql },
+          });
+          if (res.statusCode === 202) ids.push(res.json().id as string);
+          else expect(res.statusCode, res.body).toBe(429); // the contract's quota of unfinished jobs
+        }
+        // a random point: claiming, starting its runner, mid-query, handing the outcome over
+        await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 1500)));
+        const family = descendants(worker.pid!);
+        worker.kill('SIGKILL');
+        await until('the killed worker and every runner it started are gone', () =>
+          [worker.pid!, ...family].every((p) => !alive(p)),
+        );
+      }
+      // one worker takes over what was left: each job ends once, with one output and one release at most
+      const last = await startWorker({ concurrency: 2, tmpDir });
+      for (const id of ids) {
+        const job = await waitForJob(world, op, id, 120_000);
+        expect(['released', 'held', 'failed', 'rejected']).toContain(job.status);
+        expect((await outputsOf(id)).length).toBeLessThanOrEqual(1);
+        expect(await releases(id)).toBeLessThanOrEqual(1);
+      }
+      // the dead workers' temp folders went when the next worker started
+      expect(fs.readdirSync(tmpDir).filter((f) => f.startsWith('pds-worker-'))).toEqual([`pds-worker-${last.pid}`]);
+    } finally {
+      await stopWorkers();
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('Redis restarted empty with jobs queued: the store puts them back; none lost', async () => {
     const ids = [await submit(QUICK), await submit(QUICK), await submit(QUICK)];

@@ -6,50 +6,13 @@ import { loaderArgs } from '../../src/sandbox/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { approvedContract, buildWorld, CLI_MAIN, SLOW_SQL, until, type TestWorld } from '../helpers.ts';
 import { freePort } from '../support/ports.ts';
+import { alive, CRASH_TRIALS as TRIALS, descendants } from '../support/processes.ts';
 
 /**
  * `pds serve` killed with SIGKILL at random points while jobs run: its runner processes die with
  * it (no orphan), and after a restart every job ends exactly once, with at most one output, and no
  * temp folder is left behind.
  */
-
-/** 3 in the suite; PDS_CRASH_TRIALS=20 for a longer run. */
-const TRIALS = Number(process.env.PDS_CRASH_TRIALS ?? 3);
-
-/** Every process descended from `root` (from /proc: parent of each process). */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid …: comm may hold spaces and parentheses
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(entry), ppid);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [pid, ppid] of parents)
-      if (ppid === p) {
-        out.push(pid);
-        walk(pid);
-      }
-  };
-  walk(root);
-  return out;
-}
-
-const alive = (pid: number) => {
-  try {
-    // a zombie has exited: only its entry remains until the parent reaps it
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 describe('pds serve killed mid-job', () => {
   let world: TestWorld;

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
+import { describeOsSandbox } from '../sandbox/index.ts';
 import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { requireAuth } from './auth.ts';
@@ -71,7 +72,17 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         summary: 'Liveness',
         security: [],
         response: {
-          200: Type.Object({ status: Type.Literal('ok'), executor: Type.String(), storeVersion: Type.Integer() }),
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            executor: Type.String(),
+            storeVersion: Type.Integer(),
+            sandbox: Type.Object({
+              os: Type.String({
+                description:
+                  "the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim)",
+              }),
+            }),
+          }),
           503: ProblemRef,
         },
       },
@@ -84,6 +95,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         status: 'ok' as const,
         executor: platform.executor.kind,
         storeVersion: await platform.store.version(),
+        sandbox: { os: describeOsSandbox(platform.osSandbox) },
       };
     },
   );

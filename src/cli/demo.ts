@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import pino from 'pino';
 import { createServer } from '../api/index.ts';
+import { isPdsError } from '../errors/index.ts';
 import { issueToken, type UserRole } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/index.ts';
@@ -14,7 +15,7 @@ import { domainPath, seedDomain } from '../domain/index.ts';
 import { MANIFEST_TYP } from '../jobs/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { verifyReport, type RiskAssessmentReport } from '../reports/index.ts';
-import { loaderArgs } from '../sandbox/index.ts';
+import { configureOsSandbox, loaderArgs } from '../sandbox/index.ts';
 
 export interface DemoOptions {
   dataDir?: string;
@@ -56,6 +57,7 @@ async function startWorkerProcess(
   redisUrl: URL,
   prefix: string,
   credential: string,
+  sandboxOs: 'bwrap' | 'off',
 ): Promise<ChildProcess> {
   const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
   const child = spawn(
@@ -68,6 +70,7 @@ async function startWorkerProcess(
         QUEUE_PREFIX: prefix,
         LOG_LEVEL: 'info',
         PDS_WORKER_TOKEN: credential,
+        SANDBOX_OS: sandboxOs,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -143,6 +146,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         .join(', '),
     );
   }
+  // the demo runs on synthetic data, so on a machine without bubblewrap it goes on without the OS
+  // layer — saying so here, in /healthz and in its risk report; `pds serve` would refuse instead
+  if (config.sandboxOs === 'bwrap' && !process.env.SANDBOX_OS) {
+    try {
+      await configureOsSandbox('bwrap');
+    } catch (err) {
+      if (!isPdsError(err, 'ERR_SANDBOX_OS_UNAVAILABLE')) throw err;
+      config.sandboxOs = 'off';
+      say('sandbox', 'OS layer (bubblewrap) OFF for this demo', err.detail.split('. ')[0]!);
+    }
+  }
   const platform = await createPlatform(config, logger);
   const server = await createServer(platform, logger);
   await server.listen({ port: 0, host: '127.0.0.1' });
@@ -155,7 +169,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       { sub: ORGS.bureau.sub, org: ORGS.bureau.org, roles: ['bureau'] },
       { name: 'demo worker', ttlDays: 1 },
     );
-    worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix, credential);
+    worker = await startWorkerProcess(dataDir, base, opts.redisUrl, config.queuePrefix, credential, config.sandboxOs);
     say(
       'worker',
       'pds worker (BullMQ, separate process)',

@@ -98,6 +98,7 @@ export function buildCli(): Command {
         concurrency: opts.concurrency ?? config.executorConcurrency,
         lockDurationMs: opts.lockMs,
         logger,
+        sandboxOs: config.sandboxOs,
       });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');

@@ -34,11 +34,14 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
   const keys = await loadKeyRing(config.dataDir);
   const policies = loadPolicies(config.policiesDir);
   const made = await withStore(config.dataDir, (store) =>
-    new ReportService({ store, keys, policies }).generate(
-      req,
-      { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' },
-      'demand',
-    ),
+    new ReportService({
+      store,
+      keys,
+      policies,
+      // made offline by the CLI: the setting the API would run with
+      osSandbox:
+        config.sandboxOs === 'off' ? 'off (SANDBOX_OS=off)' : 'bubblewrap (as configured; report made by the CLI)',
+    }).generate(req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'),
   );
   return made!;
 }

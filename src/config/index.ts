@@ -52,6 +52,12 @@ export interface Config {
    * transaction, a snapshot, an output, a report — is refused with ERR_STORAGE_FULL. Default 64.
    */
   minFreeBytes: number;
+  /**
+   * The OS layer around each runner (SANDBOX_OS): `bwrap` (default) runs it inside bubblewrap and
+   * refuses to start where that cannot work; `off` runs without it, which is logged and shown in
+   * /healthz and every risk report. BWRAP names a bubblewrap binary outside the usual places.
+   */
+  sandboxOs: 'bwrap' | 'off';
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -125,6 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
   const minFreeBytes = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000) * 1024 * 1024;
+  const sandboxOs = (env.SANDBOX_OS || 'bwrap') as Config['sandboxOs'];
+  if (sandboxOs !== 'bwrap' && sandboxOs !== 'off')
+    bad('SANDBOX_OS', `must be bwrap or off, got ${JSON.stringify(env.SANDBOX_OS)}`);
   const queuePrefix = env.QUEUE_PREFIX || 'pds';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
     bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
@@ -138,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auth,
     logLevel,
     executorConcurrency,
+    sandboxOs,
     reconcileMs,
     queuePrefix,
     workerLeaseMs,

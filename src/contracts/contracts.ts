@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { dummyData, fileSha256, type DummyTable } from '../masking/index.ts';
+import { dummyDataOffThread, fileSha256, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
@@ -166,7 +166,7 @@ export class ContractService {
    */
   async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<Record<string, DummyTable>> {
     const c = ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
-    return dummyData({
+    return dummyDataOffThread({
       grants: c.claims.datasets,
       catalog: this.deps.policies.catalog,
       rows: opts.rows,

@@ -12,6 +12,7 @@ export const ERRORS = {
   ERR_POLICY_INVALID: { status: 500, title: 'Policy file is invalid' },
   ERR_STORE_MIGRATION: { status: 500, title: 'Control store migration failed' },
   ERR_STORE_DAMAGED: { status: 500, title: 'Control store does not check out' },
+  ERR_SANDBOX_OS_UNAVAILABLE: { status: 500, title: 'The OS sandbox cannot run here' },
 
   // request validation
   ERR_VALIDATION: { status: 400, title: 'Request is invalid' },

@@ -5,7 +5,7 @@ import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { outputIdFor } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
-import type { SchemaBinder, SqlParser } from '../sandbox/index.ts';
+import { osSandboxStatus, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { executeRun } from '../worker/index.ts';
 import type { Executor } from './executor.ts';
@@ -38,7 +38,15 @@ import type { WorkerRegistry } from './workers.ts';
  */
 
 /** Who runs a job: this process, or a worker identified by its own credential. */
-export type Executant = { kind: 'embedded' } | { kind: 'worker'; principal: Principal; requestId?: string };
+export type Executant =
+  | { kind: 'embedded' }
+  | {
+      kind: 'worker';
+      principal: Principal;
+      requestId?: string;
+      /** What the worker said of its OS layer when it claimed the job (recorded, for the risk reports). */
+      osSandbox?: 'bubblewrap' | 'off' | 'unreported';
+    };
 export const EMBEDDED: Executant = { kind: 'embedded' };
 
 /** Infrastructure failures: the job is run again, after a growing wait; a refusal never is. */
@@ -265,6 +273,9 @@ export class RunController {
               executor: this.deps.executor.kind,
               attempt: next,
               ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}),
+              // whether the run is confined by the OS layer: the risk reports count those that were not
+              osSandbox:
+                by.kind === 'worker' ? (by.osSandbox ?? 'unreported') : (osSandboxStatus()?.mode ?? 'unconfigured'),
             },
           },
         );

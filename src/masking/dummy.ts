@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { en, Faker, zh_CN } from '@faker-js/faker';
+import { bundleModule } from '../bundle/index.ts';
 import {
   DIAGNOSES,
   DISTRICTS,
@@ -171,4 +175,25 @@ export async function snapshotSchema(
 ): Promise<Record<string, DummyTable['columns']>> {
   const tables = await dummyData({ grants, catalog, rows: 0, seed: 1 });
   return Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns]));
+}
+
+const THREAD = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  `dummy-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
+);
+
+/**
+ * dummyData in a worker thread of its own (bundled like the runner, src/bundle): however large the
+ * request, the API's event loop only receives the finished rows.
+ */
+export function dummyDataOffThread(opts: Parameters<typeof dummyData>[0]): Promise<Record<string, DummyTable>> {
+  const worker = new Worker(bundleModule(THREAD, 'dummy-thread'), {
+    workerData: opts,
+    resourceLimits: { maxOldGenerationSizeMb: 512 },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (tables: Record<string, DummyTable>) => resolve(tables));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the dummy-data thread ended (exit ${code}) without rows`)));
+  });
 }

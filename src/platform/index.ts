@@ -19,7 +19,15 @@ import { domainVersions } from '../domain/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
-import { disposeRunners, SchemaBinder, SqlParser, warmRunners } from '../sandbox/index.ts';
+import {
+  configureOsSandbox,
+  describeOsSandbox,
+  disposeRunners,
+  SchemaBinder,
+  SqlParser,
+  warmRunners,
+  type OsSandboxStatus,
+} from '../sandbox/index.ts';
 import { assertIntact, checkIntegrity, Store } from '../store/index.ts';
 
 /**
@@ -45,6 +53,8 @@ export interface Platform {
   withdrawals: WithdrawalService;
   outputs: OutputService;
   reports: ReportService;
+  /** The OS layer around this process's runners; `workers` when jobs run in `pds worker`s (each reports its own). */
+  osSandbox: OsSandboxStatus | { mode: 'workers' };
   verifyToken: TokenVerifier;
   close(): Promise<void>;
 }
@@ -70,8 +80,15 @@ function clearLeftovers(dataDir: string, logger: Pick<Logger, 'info'>): void {
   if (removed.length > 0) logger.info({ removed }, 'cleared what an earlier process left behind');
 }
 
-export async function createPlatform(config: Config, logger: Pick<Logger, 'error' | 'info'>): Promise<Platform> {
+export async function createPlatform(
+  config: Config,
+  logger: Pick<Logger, 'error' | 'warn' | 'info'>,
+): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // where runners cannot be confined, stop here, naming why — unless SANDBOX_OS=off says so
+  const osSandbox = config.redisUrl ? { mode: 'workers' as const } : await configureOsSandbox(config.sandboxOs);
+  if (osSandbox.mode === 'off')
+    logger.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
@@ -135,9 +152,13 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   runsRef = runs;
   contracts.attachJobs(jobs);
   if (executor.kind === 'embedded') {
-    warmRunners(config.executorConcurrency, {
-      dataBytes: sizeBytes(policies.sandbox.process.memory),
-      fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+    await warmRunners(config.executorConcurrency, {
+      limits: {
+        dataBytes: sizeBytes(policies.sandbox.process.memory),
+        fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
+      },
+      // on the snapshots' filesystem, so a spare's slot can hold a hard link of the job's snapshot
+      slotsDir: path.join(config.dataDir, 'tmp', 'runners'),
     });
     await executor.start((jobId, signal) => runs.runHere(jobId, signal));
     const requeued = await runs.recover();
@@ -184,7 +205,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
   }, 5000);
   housekeepingTimer.unref();
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
-  const reports = new ReportService({ store, keys, policies });
+  const reports = new ReportService({ store, keys, policies, osSandbox: describeOsSandbox(osSandbox) });
   const turn = () =>
     reports
       .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
@@ -218,6 +239,7 @@ export async function createPlatform(config: Config, logger: Pick<Logger, 'error
     workers,
     outputs,
     reports,
+    osSandbox,
     verifyToken: (() => {
       const users = createTokenVerifier(keys, config.auth);
       return (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token));

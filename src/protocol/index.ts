@@ -95,7 +95,7 @@ export const Cell = Type.Union([
 ]);
 
 /** Where the engine or the runner process refused a run (analysis is the API's: never reported). */
-export const RunLayer = Type.Union([Type.Literal('engine'), Type.Literal('process')]);
+export const RunLayer = Type.Union([Type.Literal('engine'), Type.Literal('process'), Type.Literal('os')]);
 
 /** What a worker hands back: the engine's raw result, or why there is none. */
 export const RunOutcome = Type.Union([
@@ -136,7 +136,18 @@ export const RUN_ERROR_CODES = [
   'ERR_SNAPSHOT_MISMATCH',
 ] as const;
 
-export const ClaimRequest = Type.Object({ jobId: JobId, ticket: ClaimTicket }, closed);
+export const ClaimRequest = Type.Object(
+  {
+    jobId: JobId,
+    ticket: ClaimTicket,
+    osSandbox: Type.Optional(
+      Type.Union([Type.Literal('bubblewrap'), Type.Literal('off')], {
+        description: "whether the worker runs the job inside its OS sandbox layer (recorded in the job's audit)",
+      }),
+    ),
+  },
+  closed,
+);
 export type ClaimRequest = Static<typeof ClaimRequest>;
 
 export const OutcomeReport = Type.Object(

@@ -132,6 +132,13 @@ export async function contractFigures(
      WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`,
     range,
   );
+  // every start of a run says whether the OS layer confined it (job.started, details.osSandbox)
+  const outside = await store.one<{ n: number }>(
+    `SELECT count(*)::INTEGER AS n FROM audit_log a JOIN jobs j ON j.id = a.object_id
+     WHERE a.action = 'job.started' AND j.contract_id = $c AND a.recorded_at >= $s AND a.recorded_at < $e
+       AND coalesce(json_extract_string(a.details, '$.osSandbox'), 'unrecorded') <> 'bubblewrap'`,
+    range,
+  );
   const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
   return {
     jobs,
@@ -139,6 +146,7 @@ export async function contractFigures(
     refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
     escapeAttempts,
     singlingOutAttempts,
+    runsOutsideOsSandbox: outside?.n ?? 0,
     outputs: {
       released: outputCount('released'),
       held: outputCount('held'),
@@ -245,6 +253,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
   const outputs: Figures['outputs'] = { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] };
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
+  let runsOutsideOsSandbox = 0;
   // pairs add up (a pair across two contracts counts in each); the worst pattern is the largest
   const trackers: Figures['trackers'] = {
     outputsCompared: 0,
@@ -278,6 +287,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     });
     escapeAttempts += f.escapeAttempts;
     singlingOutAttempts += f.singlingOutAttempts;
+    runsOutsideOsSandbox += f.runsOutsideOsSandbox;
   }
   outputs.heldBy = [...heldBy].map(([check, count]) => ({ check, count })).sort((a, b) => b.count - a.count);
   return {
@@ -285,6 +295,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     outputs,
     escapeAttempts,
     singlingOutAttempts,
+    runsOutsideOsSandbox,
     timeline,
     trackers,
     privacy: null,

@@ -133,7 +133,8 @@ table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid 
 <div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''}${r.kind === 'domain' ? '' : ` · operator ${esc(r.operatorOrg)}`} · period ${esc(r.period.label)} (${esc(periodDates(r.period))}${r.partial ? ', so far' : ''}) · compared with ${esc(r.previousPeriod.label)} (${esc(periodDates(r.previousPeriod))})</div>
 <p>Rating <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(r.rating.level)}</span>
 <span class="meta">${r.rating.findings.length} finding(s); generated ${esc(r.generatedAt)} (${esc(r.trigger)}, by ${esc(r.generatedBy)});
-audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.auditTrail.checkpoints} signed checkpoints)` : `<strong>BROKEN at entry ${esc(r.auditTrail.firstBad?.seq ?? '?')}</strong>`}</span></p>
+audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.auditTrail.checkpoints} signed checkpoints)` : `<strong>BROKEN at entry ${esc(r.auditTrail.firstBad?.seq ?? '?')}</strong>`};
+OS sandbox ${r.sandbox.os.startsWith('off') ? `<strong>${esc(r.sandbox.os)}</strong>` : esc(r.sandbox.os)}${r.figures.runsOutsideOsSandbox > 0 ? `; <strong>${r.figures.runsOutsideOsSandbox} run(s) without it</strong>` : ''}</span></p>
 </header>
 <section><h2>Key figures</h2><div class="cards">
 ${card('jobs submitted', f.jobs.submitted, `previous ${p.jobs.submitted}`)}${card('jobs refused', f.jobs.rejected, `previous ${p.jobs.rejected}`)}

@@ -160,6 +160,18 @@ const RULES: Rule[] = [
     basis: 'seed 001 第三十一条 (异常情况监测预警)',
   },
   {
+    rule: 'os-sandbox-off',
+    sets: 'medium',
+    when: () => 'any job run without the OS sandbox layer around its runner → medium',
+    check: ({ f }) =>
+      f.runsOutsideOsSandbox > 0
+        ? { level: 'medium', finding: `${f.runsOutsideOsSandbox} job run(s) started without the OS sandbox layer` }
+        : undefined,
+    recommendation:
+      'Install bubblewrap where the runners start (the API, every pds worker) and restart without SANDBOX_OS=off: until then a query that gets past the engine meets no file, network or process boundary.',
+    basis: 'seed 000 第三十九条 (访问控制等技术措施)',
+  },
+  {
     rule: 'privacy-budget',
     sets: 'medium',
     when: (t) => `ε spent ≥ ${pct(t.epsilonShareMedium)} of the contract's budget → medium`,

@@ -62,6 +62,11 @@ export const FiguresSchema = Obj(
     refusals: Type.Array(RefusalCountSchema),
     escapeAttempts: Int,
     singlingOutAttempts: Int,
+    runsOutsideOsSandbox: Type.Integer({
+      minimum: 0,
+      description:
+        'job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed)',
+    }),
     outputs: Obj({
       released: Int,
       held: Int,
@@ -196,6 +201,10 @@ export const RiskAssessmentReportSchema = Obj(
     generatedBy: Type.String(),
     trigger: Type.Union([Type.Literal('schedule'), Type.Literal('demand')]),
     auditTrail: AuditTrailStateSchema,
+    sandbox: Obj(
+      { os: Type.String({ description: "the OS layer around the API's runners when the report was made" }) },
+      'how jobs are confined',
+    ),
     figures: FiguresSchema,
     previousFigures: FiguresSchema,
     facts: Type.Optional(ContractFactsSchema),

@@ -44,6 +44,8 @@ export interface ReportServiceDeps {
   store: Store;
   keys: KeyRing;
   policies: Policies;
+  /** What confines this API's runners (describeOsSandbox), stated in every report. */
+  osSandbox: string;
   now?: () => Date;
 }
 
@@ -113,6 +115,7 @@ export class ReportService {
       generatedBy: actor.sub,
       trigger,
       auditTrail,
+      sandbox: { os: this.deps.osSandbox },
       ...content,
       thresholds: this.policy.rating,
       basis: BASIS,

@@ -3,6 +3,8 @@ export { SqlParser, type Node, type SqlRule } from './ast.ts';
 export { RESERVED_PREFIX, sqlPolicy, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 export { UNITS_COLUMN, unitsColumnName, type DominanceColumn, type Signature } from './units.ts';
 export {
+  configureOsSandbox,
+  osSandboxStatus,
   disposeRunners,
   loaderArgs,
   runInSandbox,
@@ -20,4 +22,5 @@ export {
 } from './protocol.ts';
 export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';
 export { SchemaBinder, type BoundColumn } from './binder.ts';
+export { describeOsSandbox, type OsSandboxSetting, type OsSandboxStatus } from './confine.ts';
 export { type PerturbationSpec, type Perturbed } from './perturb.ts';

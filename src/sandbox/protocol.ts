@@ -19,10 +19,19 @@ export interface SandboxLimits {
  *              and byte caps on the result
  *   process    a fresh process per job with an empty environment, OS limits (prlimit), a SIGKILL
  *              on the wall clock, and a size check on the result file before it is read
+ *   os         bubblewrap around the runner (confine.ts): no network, no other process, a root of
+ *              only node, DuckDB and the runner, the snapshot read-only, one private work directory,
+ *              a seccomp filter
  *   disclosure the output checks: no output leaves without proof of its privacy units
  */
-export type SandboxLayer = 'analysis' | 'engine' | 'process' | 'disclosure';
-export const SANDBOX_LAYERS: readonly SandboxLayer[] = ['analysis', 'engine', 'process', 'disclosure'];
+export type SandboxLayer = 'analysis' | 'engine' | 'process' | 'os' | 'disclosure';
+export const SANDBOX_LAYERS: readonly SandboxLayer[] = ['analysis', 'engine', 'process', 'os', 'disclosure'];
+
+/** Where a job's files are inside the OS layer: the same for every job, telling nothing of the host. */
+export const INSIDE = { inDir: '/job/in', snapshot: '/job/in/snapshot.duckdb', workDir: '/job/work' } as const;
+
+/** The result's name in the job's directory: the parent reads it there, never at a path the runner names. */
+export const RESULT_FILE = 'result.json';
 
 /** What the parent sends to a runner process: one job, then the process exits. */
 export interface RunRequest {
@@ -33,7 +42,10 @@ export interface RunRequest {
   limits: SandboxLimits;
   /** Only the red-team suite switches the engine layer off, to show the other layers hold. */
   engineLayer?: boolean;
+  /** Inside the OS layer: a file or network error there is the sandbox refusing, and says so. */
+  confined?: boolean;
 }
 
 export type RunResponse =
-  { ok: true; elapsedMs: number; resultFile: string; bytes: number } | { ok: false; code: ErrorCode; message: string };
+  | { ok: true; elapsedMs: number; resultFile: string; bytes: number }
+  | { ok: false; code: ErrorCode; message: string; layer?: 'engine' | 'os' };

@@ -9,16 +9,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
-import type { RunRequest, RunResponse } from './protocol.ts';
+import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
 
 /**
  * Maps a DuckDB error to our codes. Binder, parser and catalog errors name only tables, columns
  * and functions, so their text is passed on; others (conversion, out of range, …) can quote cell
  * values, so only their kind is told: an error message must never carry data out.
  */
-function classify(message: string): RunResponse {
+function classify(message: string, confined: boolean): RunResponse {
   const kind = /^([A-Za-z ]+ Error):/.exec(message)?.[1] ?? 'Error';
   const firstLine = message.split('\n')[0]!.slice(0, 500);
+  // inside the OS layer only the snapshot and the job's directory exist and no network does: a file
+  // or network error elsewhere is the sandbox refusing what the engine let through
+  if (confined && (kind === 'IO Error' || kind === 'HTTP Error') && !firstLine.includes(INSIDE.workDir)) {
+    return { ok: false, code: 'ERR_SANDBOX_DENIED', message: `refused by the OS sandbox: ${firstLine}`, layer: 'os' };
+  }
   if (
     kind === 'Permission Error' ||
     /configuration has been locked|read-only mode|disabled by configuration/i.test(firstLine)
@@ -85,7 +90,7 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
     const bytes = Buffer.byteLength(body);
     if (engine && bytes > req.limits.maxResultBytes)
       return tooBig(`the result is larger than ${req.limits.maxResultBytes} bytes`);
-    const resultFile = path.join(req.tempDir, 'result.json');
+    const resultFile = path.join(req.tempDir, RESULT_FILE);
     fs.writeFileSync(resultFile, body, { mode: 0o600 });
     return { ok: true, elapsedMs: Math.round(performance.now() - started), resultFile, bytes };
   } finally {
@@ -114,7 +119,7 @@ async function run(req: RunRequest): Promise<RunResponse> {
   try {
     return await withConnection(instance, (conn) => runLocked(conn, req, started));
   } catch (err) {
-    return classify((err as Error).message ?? String(err));
+    return classify((err as Error).message ?? String(err), req.confined === true);
   } finally {
     instance.closeSync();
   }

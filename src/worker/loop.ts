@@ -13,7 +13,7 @@ import {
   type RunOutcome,
   type RunSpec,
 } from '../protocol/index.ts';
-import { disposeRunners, warmRunners } from '../sandbox/index.ts';
+import { configureOsSandbox, disposeRunners, warmRunners, type OsSandboxSetting } from '../sandbox/index.ts';
 import { executeRun } from './run.ts';
 
 /**
@@ -38,6 +38,8 @@ export interface WorkerOptions {
   /** How long to keep trying to hand an outcome to an API that does not answer. */
   outcomeRetryMs?: number;
   logger: Logger;
+  /** The OS layer around this worker's runners (SANDBOX_OS); `off` only when set explicitly. */
+  sandboxOs: OsSandboxSetting;
 }
 
 export interface RunningWorker {
@@ -81,8 +83,9 @@ class ApiClient {
     );
   }
 
-  async claim(data: QueueJobData): Promise<RunSpec | undefined> {
-    const res = await this.post('/v1/worker/claims', data);
+  /** Claims a job, saying whether this worker runs it inside the OS layer (the audit and the risk reports show it). */
+  async claim(data: QueueJobData, osSandbox: 'bubblewrap' | 'off'): Promise<RunSpec | undefined> {
+    const res = await this.post('/v1/worker/claims', { ...data, osSandbox });
     if (res.status === 204) return undefined;
     if (!res.ok) throw new Error(`claim ${data.jobId}: ${res.status}`);
     const spec: unknown = await res.json();
@@ -145,10 +148,14 @@ function processAlive(pid: number): boolean {
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const log = opts.logger;
+  // a worker that cannot confine its runners stops here, naming why — unless SANDBOX_OS=off says so
+  const osLayer = await configureOsSandbox(opts.sandboxOs);
+  if (osLayer.mode === 'off')
+    log.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
   const api = new ApiClient(opts.apiUrl, opts.credential);
   const tmpDir = workerTempDir(log);
   const running = new Map<string, AbortController>();
-  warmRunners(opts.concurrency);
+  await warmRunners(opts.concurrency, { slotsDir: path.join(tmpDir, 'runners') });
 
   const subscriber = redisConnection(opts.redisUrl);
   subscriber.on('error', (err) => log.warn({ err }, 'redis (cancellations)'));
@@ -178,7 +185,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const { jobId } = job.data;
       let spec: RunSpec | undefined;
       try {
-        spec = await api.claim(job.data);
+        spec = await api.claim(job.data, osLayer.mode);
       } catch (err) {
         // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
         if (err instanceof Refused) {

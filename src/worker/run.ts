@@ -9,7 +9,7 @@ export interface RunOptions {
   /** Where job-private temporary directories are made (removed after each run). */
   tmpDir: string;
   signal: AbortSignal;
-  /** Only the red-team suite switches the engine or process layer off, to show the other layers hold. */
+  /** Only the red-team suite switches the engine, process or OS layer off, to show the other layers hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
 }
 
@@ -29,7 +29,7 @@ export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOu
         limits: spec.limits,
         engineLayer: !off.has('engine'),
       },
-      { signal: opts.signal, processLayer: !off.has('process') },
+      { signal: opts.signal, processLayer: !off.has('process'), osLayer: !off.has('os') },
     );
     return { ok: true, columns: result.columns, rows: result.rows, elapsedMs: result.elapsedMs };
   } catch (err) {
@@ -37,7 +37,9 @@ export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOu
     if (!isPdsError(err) || !(RUN_ERROR_CODES as readonly string[]).includes(err.code)) {
       return { ok: false, error: { code: 'ERR_SANDBOX_FAILURE', message: 'the runner failed' } };
     }
-    const layer = err.extra?.layer === 'engine' || err.extra?.layer === 'process' ? err.extra.layer : undefined;
+    const layer = ['engine', 'process', 'os'].includes(String(err.extra?.layer))
+      ? (err.extra!.layer as 'engine' | 'process' | 'os')
+      : undefined;
     return { ok: false, error: { code: err.code, message: err.detail, ...(layer ? { layer } : {}) } };
   }
 }

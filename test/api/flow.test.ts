@@ -284,7 +284,11 @@ describe('end-to-end flow over HTTP', () => {
   });
 
   it('serves health, JWKS and the OpenAPI document without a token', async () => {
-    expect((await call('', 'GET', '/healthz')).json()).toMatchObject({ status: 'ok', executor: 'embedded' });
+    expect((await call('', 'GET', '/healthz')).json()).toMatchObject({
+      status: 'ok',
+      executor: 'embedded',
+      sandbox: { os: expect.stringMatching(/^bubblewrap [0-9.]+, seccomp on$/) },
+    });
     const jwks = (await call('', 'GET', '/.well-known/jwks.json')).json();
     expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
     expect(jwks.keys[0].d).toBeUndefined();

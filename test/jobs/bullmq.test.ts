@@ -166,7 +166,12 @@ describe('BullMQ executor and pds worker', () => {
     );
     expect(started).toHaveLength(1);
     expect(started[0]).toMatchObject({ role: 'worker', actor: expect.stringMatching(/^wrk_/) });
-    expect(JSON.parse(started[0]!.details)).toEqual({ executor: 'bullmq', attempt: 1, worker: started[0]!.actor });
+    expect(JSON.parse(started[0]!.details)).toEqual({
+      executor: 'bullmq',
+      attempt: 1,
+      worker: started[0]!.actor,
+      osSandbox: 'bubblewrap',
+    });
   }, 60_000);
 
   it('a cancelled job stops in its worker and stays cancelled', async () => {
@@ -189,8 +194,9 @@ describe('BullMQ executor and pds worker', () => {
     const first = await startWorker();
     const id = await submit(SLOW);
     await until('the job to run', async () => (await status(id)) === 'running');
-    await startWorker();
+    // killed mid-query; the next worker takes the job over once the dead one's lease runs out
     first.kill('SIGKILL');
+    await startWorker();
     const job = await waitForJob(world, op, id, 60_000);
     expect(job).toMatchObject({ status: 'released', attempts: 2 });
     expect(await outputsOf(id)).toHaveLength(1);

@@ -100,7 +100,7 @@ export async function privacyWorld(rows = 4000): Promise<PrivacyWorld> {
   );
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
-  warmRunners(2);
+  await warmRunners(2);
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
   const perturbation = perturbationSpec(policies, SALT);
   let count = 0;

@@ -48,6 +48,10 @@ export interface Outcome {
 }
 
 export interface RedTeam {
+  /** The world's DATA_DIR (keys, domain.duckdb, snapshots/): what a runner must never reach. */
+  dataDir: string;
+  /** The contract's own snapshot file. */
+  snapshotFile: string;
   attempt(mode: Attack['mode'], sql: string, off?: SandboxLayer[]): Promise<Evaluation>;
   /** Whether an attack was stopped, and by which layer. */
   outcome(a: Pick<Attack, 'mode' | 'sql' | 'category'>, off?: SandboxLayer[]): Promise<Outcome>;
@@ -84,7 +88,7 @@ export async function redTeam(): Promise<RedTeam> {
   const perturbation = perturbationSpec(policies, 0x5eedn);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
-  warmRunners(2);
+  await warmRunners(2);
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
 
   const attempt: RedTeam['attempt'] = (mode, sql, off = []) =>
@@ -126,6 +130,8 @@ export async function redTeam(): Promise<RedTeam> {
   }
 
   return {
+    dataDir: t.dir,
+    snapshotFile: snap.file,
     attempt,
     outcome,
     close() {

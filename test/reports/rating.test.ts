@@ -14,6 +14,7 @@ function figures(over: Partial<Figures> = {}): Figures {
     refusals: [],
     escapeAttempts: 0,
     singlingOutAttempts: 0,
+    runsOutsideOsSandbox: 0,
     outputs: { released: 0, held: 0, rejected: 0, cellsSuppressed: 0, heldBy: [] },
     privacy: null,
     trackers: { outputsCompared: 0, isolatingPairs: 0, mostIsolationsOfOnePerson: 0, smallPopulationOutputs: 0 },
@@ -33,10 +34,18 @@ const facts = (over: Partial<ContractFacts> = {}): ContractFacts => ({
 const quiet = figures();
 
 describe('rating rules', () => {
+  it('a run without the OS sandbox layer rates the period medium, saying how many', () => {
+    const r = rate({ f: figures({ runsOutsideOsSandbox: 3 }), facts: facts(), prev: quiet, t });
+    expect(r.level).toBe('medium');
+    expect(r.findings).toEqual([
+      expect.objectContaining({ rule: 'os-sandbox-off', finding: '3 job run(s) started without the OS sandbox layer' }),
+    ]);
+  });
+
   it('nothing fired is low, with every rule listed as applied', () => {
     const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
-    expect(r.rulesApplied).toHaveLength(10);
+    expect(r.rulesApplied).toHaveLength(11);
   });
 
   it('tracker patterns: an isolating pair or a repeated small population is medium; one person isolated again, or many outputs, high', () => {

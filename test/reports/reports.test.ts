@@ -122,6 +122,7 @@ describe('risk assessment reports', () => {
       'differencing',
       'tracker-pattern',
       'refusal-share',
+      'os-sandbox-off',
       'privacy-budget',
       'snapshot-risk',
       'contract-interrupted',
@@ -422,6 +423,7 @@ describe('risk assessment reports', () => {
       store: world.platform.store,
       keys: world.platform.keys,
       policies: world.platform.policies,
+      osSandbox: 'bubblewrap (test)',
       now: () => later,
     });
     const made = await scheduler.runSchedule();
@@ -467,6 +469,7 @@ describe('risk assessment reports', () => {
       store: world.platform.store,
       keys: world.platform.keys,
       policies: world.platform.policies,
+      osSandbox: 'bubblewrap (test)',
       now: () => much,
     });
     expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators + 1));

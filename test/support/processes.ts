@@ -35,5 +35,5 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** SIGKILL trials per crash test: 3 in the suite; PDS_CRASH_TRIALS=20 for a longer run. */
-export const CRASH_TRIALS = Number(process.env.PDS_CRASH_TRIALS ?? 3);
+/** SIGKILL trials per crash test: 2 in the suite; PDS_CRASH_TRIALS=20 for a longer run. */
+export const CRASH_TRIALS = Number(process.env.PDS_CRASH_TRIALS ?? 2);

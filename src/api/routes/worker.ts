@@ -86,7 +86,11 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       },
     },
     async (req, reply) => {
-      const spec = await runs.claim(req.body.jobId, by(req), req.body.ticket);
+      const spec = await runs.claim(
+        req.body.jobId,
+        { ...by(req), osSandbox: req.body.osSandbox ?? 'unreported' },
+        req.body.ticket,
+      );
       return spec ? spec : reply.code(204).send(null);
     },
   );

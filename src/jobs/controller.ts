@@ -18,6 +18,7 @@ import {
   transition,
   unfinishedJobs,
   jobsIn,
+  reasonOf,
   type JobReason,
   type JobStatus,
   type StoredJob,
@@ -75,16 +76,6 @@ const FAILED: ErrorCode[] = [
 
 /** An embedded run's lease: it is never renewed, and a restart requeues it anyway. */
 const EMBEDDED_LEASE_GRACE_MS = 60_000;
-
-export function reasonOf(err: unknown): JobReason {
-  if (!isPdsError(err)) return { code: 'ERR_INTERNAL', message: 'internal error while running the job' };
-  return {
-    code: err.code,
-    message: err.detail,
-    ...(err.extra?.layer ? { layer: err.extra.layer } : {}),
-    ...(err.extra?.rule ? { rule: err.extra.rule } : {}),
-  };
-}
 
 export interface RunControllerDeps {
   store: Store;

@@ -1,12 +1,13 @@
 export { EmbeddedExecutor, type Executor, type JobHandler } from './executor.ts';
 export { JobService, type JobServiceDeps, type JobView, type SubmitInput } from './service.ts';
-export { RunController, EMBEDDED, reasonOf, type Executant, type RunControllerDeps } from './controller.ts';
-export { transition, type JobReason, type JobStatus } from './job-store.ts';
+export { RunController, EMBEDDED, type Executant, type RunControllerDeps } from './controller.ts';
+export { reasonOf, transition, type JobReason, type JobStatus } from './job-store.ts';
 export {
   contractSchema,
   contractSqlPolicy,
   perturbationSpec,
   planRun,
+  RunPlanner,
   type PlanInput,
   type RunPlan,
   type SnapshotTerms,

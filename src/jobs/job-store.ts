@@ -1,5 +1,5 @@
 import { appendAudit, type Actor } from '../audit/index.ts';
-import type { ErrorCode } from '../errors/index.ts';
+import { isPdsError, type ErrorCode } from '../errors/index.ts';
 import type { Tx } from '../store/index.ts';
 
 /**
@@ -94,6 +94,39 @@ function fromRow(r: Row): StoredJob {
 export async function loadJob(reader: Reader, id: string): Promise<StoredJob | undefined> {
   const r = await reader.one<Row>('SELECT * FROM jobs WHERE id = $1', [id]);
   return r ? fromRow(r) : undefined;
+}
+
+export interface JobFilter {
+  /** Only this organisation's jobs (operators); every job when absent (bureau, risk). */
+  operatorOrg?: string;
+  contractId?: string;
+  status?: JobStatus;
+  /** Submitted at or after this instant (ISO). */
+  since?: string;
+  /** The page after this job id (ids sort by submission time). */
+  before?: string;
+  limit: number;
+}
+
+/** Jobs matching `f`, newest first: one page. */
+export async function listJobs(reader: Reader, f: JobFilter): Promise<StoredJob[]> {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const add = (sql: string, value: string | number) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (f.operatorOrg !== undefined) add('operator_org = ?', f.operatorOrg);
+  if (f.contractId !== undefined) add('contract_id = ?', f.contractId);
+  if (f.status !== undefined) add('status = ?', f.status);
+  if (f.since !== undefined) add('created_at >= ?', f.since);
+  if (f.before !== undefined) add('id < ?', f.before);
+  params.push(f.limit);
+  const rows = await reader.all<Row>(
+    `SELECT * FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(fromRow);
 }
 
 export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Promise<void> {
@@ -210,4 +243,15 @@ export async function renewLease(tx: Tx, jobId: string, attempt: number, until: 
 
 export async function markReported(tx: Tx, jobId: string, attempt: number, at: string): Promise<void> {
   await tx.run('UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, at]);
+}
+
+/** A refusal or fault as a job's reason: its code, message, and the layer and rule that made it. */
+export function reasonOf(err: unknown): JobReason {
+  if (!isPdsError(err)) return { code: 'ERR_INTERNAL', message: 'internal error while running the job' };
+  return {
+    code: err.code,
+    message: err.detail,
+    ...(err.extra?.layer ? { layer: err.extra.layer } : {}),
+    ...(err.extra?.rule ? { rule: err.extra.rule } : {}),
+  };
 }

@@ -212,6 +212,21 @@ export async function contractSchema(
 }
 
 /** Plans the runs of stored jobs under their contracts: the SQL policy, the snapshot's schema (cached by snapshot hash), the policies' parameters. */
+/**
+ * A column the binder cannot find is one the contract does not grant: said so, with what it does
+ * grant, instead of DuckDB's "Referenced column … not found in FROM clause!".
+ */
+function inContractWords(err: unknown, contractId: string, claims: VerifiedContract): unknown {
+  if (!isPdsError(err, 'ERR_SQL_INVALID')) return err;
+  const missing = /Referenced column "([^"]+)" not found/.exec(err.detail)?.[1];
+  if (!missing) return err;
+  const granted = claims.datasets.map((d) => `${d.dataset}: ${d.columns.map((c) => c.column).join(', ')}`).join('; ');
+  return new PdsError('ERR_SQL_INVALID', `column ${missing} is not in contract ${contractId} (granted: ${granted})`, {
+    cause: err,
+    extra: { ...err.extra },
+  });
+}
+
 export class RunPlanner {
   /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
   private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
@@ -235,7 +250,18 @@ export class RunPlanner {
     return schema;
   }
 
-  async plan(job: StoredJob, claims: VerifiedContract): Promise<RunPlan> {
+  async plan(job: Pick<StoredJob, 'sql' | 'dp' | 'contractId'>, claims: VerifiedContract): Promise<RunPlan> {
+    try {
+      return await this.planOnce(job, claims);
+    } catch (err) {
+      throw inContractWords(err, job.contractId, claims);
+    }
+  }
+
+  private async planOnce(
+    job: Pick<StoredJob, 'sql' | 'dp' | 'contractId'>,
+    claims: VerifiedContract,
+  ): Promise<RunPlan> {
     const { policies } = this.deps;
     const policy = contractSqlPolicy(policies, claims);
     return planRun(

@@ -13,8 +13,22 @@ import { newId } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import type { Executor } from './executor.ts';
-import { insertJob, jobsIn, loadJob, transition, UNFINISHED, type JobReason, type JobStatus } from './job-store.ts';
+import {
+  insertJob,
+  jobsIn,
+  listJobs,
+  loadJob,
+  reasonOf,
+  transition,
+  UNFINISHED,
+  type JobFilter,
+  type JobReason,
+  type JobStatus,
+  type StoredJob,
+} from './job-store.ts';
 import { assertBudget } from './ledger.ts';
+import type { RunPlanner } from './plan.ts';
+import { categorize } from '../reports/index.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
 
@@ -33,6 +47,16 @@ export interface JobView {
   finishedAt: string | null;
 }
 
+/** What `validate` answers: the reasons a submission would be refused with, or what it would produce. */
+export interface Validation {
+  valid: boolean;
+  mode: string;
+  reasons: JobReason[];
+  /** When valid: the snapshot tables it reads and the columns (name, type) it returns. */
+  tables?: string[];
+  columns?: { name: string; type: string }[];
+}
+
 export interface SubmitInput {
   contractId: string;
   sql: string;
@@ -45,6 +69,8 @@ export interface JobServiceDeps {
   policies: Policies;
   contracts: ContractService;
   executor: Executor;
+  /** Analyses SQL for `validate` exactly as a claim does. */
+  planner: RunPlanner;
   /** Told of unexpected (non-PdsError) faults, for the log. */
   onError?: (jobId: string, err: unknown) => void;
   now?: () => Date;
@@ -202,6 +228,72 @@ export class JobService implements ContractJobs {
   async getJob(p: Principal, id: string): Promise<JobView> {
     const job = await loadJob(this.deps.store, id);
     if (!job || !canSeeOperatorWork(p, job.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `job ${id} not found`);
+    return JobService.view(job);
+  }
+
+  /**
+   * One page of the jobs this principal may see, newest first: an operator its organisation's, the
+   * bureau and risk staff every job. `before` is the last id of the previous page.
+   */
+  async listJobs(
+    p: Principal,
+    filter: Omit<JobFilter, 'operatorOrg'>,
+  ): Promise<{ jobs: JobView[]; next: string | null }> {
+    const everyone = p.roles.includes('bureau') || p.roles.includes('risk');
+    const jobs = await listJobs(this.deps.store, { ...filter, ...(everyone ? {} : { operatorOrg: p.org }) });
+    return {
+      jobs: jobs.map((j) => JobService.view(j)),
+      next: jobs.length === filter.limit ? jobs.at(-1)!.id : null,
+    };
+  }
+
+  /**
+   * Analyses SQL as a claim would (the same analysis, rewrite and binding, the same reasons) and
+   * runs nothing, reads no data and creates no job. A syntax or binder error is the operator's
+   * draft; an escape or singling-out attempt is audited (job.validation_refused) and counted in
+   * the risk reports as one submitted would be.
+   */
+  async validate(p: Principal, input: Omit<SubmitInput, 'name'>, requestId?: string): Promise<Validation> {
+    await this.deps.contracts.assertOperatorContract(p, input.contractId);
+    const { claims } = await this.deps.contracts.verifiedActive(input.contractId);
+    try {
+      const plan = await this.deps.planner.plan({ sql: input.sql, dp: input.dp, contractId: input.contractId }, claims);
+      return {
+        valid: true,
+        mode: claims.mode,
+        reasons: [],
+        tables: plan.tables,
+        columns: (plan.expected ?? [])
+          .filter((c) => !c.name.startsWith('__pds'))
+          .map((c) => ({ name: c.name, type: c.type })),
+      };
+    } catch (err) {
+      if (!isPdsError(err)) throw err;
+      const reason = reasonOf(err);
+      const category = categorize(reason, this.deps.policies.workflow.reports);
+      if (category === 'escape' || category === 'singling-out') {
+        await this.deps.store.write((tx) =>
+          appendAudit(tx, {
+            actor: actorOf(p, 'operator'),
+            action: 'job.validation_refused',
+            objectType: 'contract',
+            objectId: input.contractId,
+            requestId,
+            reason: reason.message,
+            details: {
+              code: reason.code,
+              ...(reason.layer ? { layer: reason.layer } : {}),
+              ...(reason.rule ? { rule: reason.rule } : {}),
+              sqlSha256: sha256(input.sql),
+            },
+          }),
+        );
+      }
+      return { valid: false, mode: claims.mode, reasons: [reason] };
+    }
+  }
+
+  private static view(job: StoredJob): JobView {
     const { operatorOrg: _o, sql: _s, dp: _d, ...view } = job;
     return view;
   }

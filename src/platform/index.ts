@@ -10,6 +10,7 @@ import {
   JobService,
   OutputService,
   RunController,
+  RunPlanner,
   WorkerRegistry,
   type Executor,
 } from '../jobs/index.ts';
@@ -134,7 +135,10 @@ export async function createPlatform(
     minFreeBytes: config.minFreeBytes,
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
-  const jobs = new JobService({ store, policies, contracts, executor, onError });
+  const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
+  // validation analyses as a claim does: the same planner, over the same policies and keys
+  const planner = new RunPlanner({ parser, binder, policies, cellKeySalt });
+  const jobs = new JobService({ store, policies, contracts, executor, planner, onError });
   const runs = new RunController({
     store,
     policies,
@@ -146,7 +150,7 @@ export async function createPlatform(
     binder,
     dataDir: config.dataDir,
     leaseMs: config.workerLeaseMs,
-    cellKeySalt: (contractId) => recordKeySalt(keys.derive('cell-key', contractId, 8)),
+    cellKeySalt,
     onError,
   });
   runsRef = runs;

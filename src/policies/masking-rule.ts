@@ -25,6 +25,18 @@ export type MaskingRule =
 
 export type RuleKind = MaskingRule['kind'];
 
+const NUM = '-?(?:0|[1-9][0-9]{0,14})(?:\\.[0-9]{1,6})?';
+const POS = '(?:0|[1-9][0-9]{0,14})(?:\\.[0-9]{1,6})?';
+const INT = '[1-9][0-9]{0,5}';
+
+/**
+ * Every rule string the grammar above accepts, as one regular expression (the API's request schema
+ * publishes it; parseRule still checks the values and names what is wrong).
+ */
+export const RULE_PATTERN =
+  `^(?:keep|drop|pseudonymize|partial|generalize:(?:year|quarter|month|district|age-band:${INT}|range:${POS})` +
+  `|topcode:${NUM}|bottomcode:${NUM}|noise:0?\\.[0-9]{1,6}|rare-to-other:${INT})$`;
+
 export class RuleSyntaxError extends Error {}
 
 function positive(text: string | undefined, what: string, integer: boolean): number {

@@ -89,15 +89,8 @@ export async function contractFigures(
   const refusals = new Map<string, RefusalCount>();
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
-  for (const g of groups) {
-    const b = timeline[Math.max(0, g.bucket)]!;
-    jobs.submitted += g.n;
-    b.submitted += g.n;
-    if (g.ran) jobs.run += g.n;
-    if (g.status === 'queued' || g.status === 'running') jobs.unfinished += g.n;
-    else if (g.status in jobs) jobs[g.status as 'released' | 'held' | 'rejected' | 'failed' | 'cancelled'] += g.n;
-    if (g.status !== 'rejected') continue;
-    b.refused += g.n;
+  /** One group of refusals: by layer and rule, and as escape or singling-out attempts. */
+  const tally = (g: JobGroup) => {
     const reason = { code: g.code ?? 'ERR_INTERNAL', layer: g.layer ?? undefined, rule: g.rule ?? undefined };
     const category = categorize(reason, policy);
     const key = `${reason.layer ?? '-'}|${reason.rule ?? reason.code}`;
@@ -112,10 +105,32 @@ export async function contractFigures(
     refusals.set(key, cur);
     if (category === 'escape') {
       escapeAttempts += g.n;
-      b.escapeAttempts += g.n;
+      timeline[Math.max(0, g.bucket)]!.escapeAttempts += g.n;
     }
     if (category === 'singling-out') singlingOutAttempts += g.n;
+  };
+  for (const g of groups) {
+    const b = timeline[Math.max(0, g.bucket)]!;
+    jobs.submitted += g.n;
+    b.submitted += g.n;
+    if (g.ran) jobs.run += g.n;
+    if (g.status === 'queued' || g.status === 'running') jobs.unfinished += g.n;
+    else if (g.status in jobs) jobs[g.status as 'released' | 'held' | 'rejected' | 'failed' | 'cancelled'] += g.n;
+    if (g.status !== 'rejected') continue;
+    b.refused += g.n;
+    tally(g);
   }
+  // escape and singling-out attempts made through validation (no job, audited) count as refusals
+  const validations = await store.all<JobGroup>(
+    `SELECT 'rejected' AS status, false AS ran,
+            len(list_filter(string_split($starts, ','), b -> b <= recorded_at))::INTEGER - 1 AS bucket,
+            json_extract_string(details, '$.code') AS code, json_extract_string(details, '$.layer') AS layer,
+            json_extract_string(details, '$.rule') AS rule, count(*)::INTEGER AS n
+     FROM audit_log WHERE action = 'job.validation_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e
+     GROUP BY ALL`,
+    { ...range, starts: starts.join(',') },
+  );
+  for (const g of validations) tally(g);
   const refused = await store.all<{ code: string | null; n: number }>(
     `SELECT json_extract_string(details, '$.code') AS code, count(*)::INTEGER AS n FROM audit_log
      WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`,

@@ -57,6 +57,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
               role: c.role,
               format: c.format ?? null,
               negativeList: c.negativeList === true,
+              // analysed only in dp mode, under an ε budget (docs/architecture.md §12)
+              dpOnly: c.dpOnly === true,
               masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
             };
           }),

@@ -1,6 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Platform } from '../../platform/index.ts';
-import { IdParams, JobBody, JobView, ProblemRef, SubmitHeaders } from '../schemas/index.ts';
+import {
+  IdParams,
+  JobBody,
+  JobList,
+  JobListQuery,
+  JobView,
+  ProblemRef,
+  SubmitHeaders,
+  ValidateBody,
+  Validation,
+} from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -30,6 +40,46 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       });
       if (!created) reply.header('idempotent-replayed', 'true');
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
+    },
+  );
+
+  app.post(
+    '/v1/jobs/validate',
+    {
+      config: {
+        roles: ['operator'],
+        rateLimit: { max: 4 * platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
+      },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Check SQL against a contract without running it',
+        description:
+          'The same analysis, rewrite and binding as a submission, and the same reasons; nothing runs, no data is read, no job is made. A syntax or binder error is not counted against the operator; an escape or singling-out attempt is audited and counted in the risk reports as a refused job is.',
+        body: ValidateBody,
+        response: { 200: Validation, ...errors, 429: ProblemRef },
+      },
+    },
+    async (req) => platform.jobs.validate(req.principal, req.body, req.id),
+  );
+
+  app.get(
+    '/v1/jobs',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Jobs you may see, newest first (an operator: its organisation’s), one page at a time',
+        querystring: JobListQuery,
+        response: { 200: JobList, ...errors },
+      },
+    },
+    async (req) => {
+      const { since, limit, ...rest } = req.query;
+      return platform.jobs.listJobs(req.principal, {
+        ...rest,
+        ...(since ? { since: new Date(since).toISOString() } : {}),
+        limit: limit ?? 100,
+      });
     },
   );
 

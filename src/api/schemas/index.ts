@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { RiskAssessmentReportSchema } from '../../reports/index.ts';
 import { AttackCostSchema } from '../../disclosure/index.ts';
+import { RULE_PATTERN } from '../../policies/index.ts';
 
 /**
  * Request and response schemas of the HTTP API. The same schemas validate requests, type the
@@ -30,13 +31,14 @@ export const Problem = Type.Object(
 
 export const ProblemRef = Type.Ref('Problem');
 
-const MaskingRule = Type.Union([
-  Type.Literal('keep'),
-  Type.Literal('pseudonymize'),
-  Type.Literal('generalize:year'),
-  Type.Literal('generalize:month'),
-  Type.Literal('drop'),
-]);
+/** Any rule of the masking grammar; which ones a column allows is in GET /v1/catalog (columns[].masking.allowed). */
+const MaskingRule = Type.String({
+  pattern: RULE_PATTERN,
+  maxLength: 64,
+  description:
+    "a masking rule: keep | drop | pseudonymize | partial | generalize:year|quarter|month|district | generalize:age-band:W | generalize:range:W | topcode:V | bottomcode:V | noise:F (F ≥ 0.12) | rare-to-other:K. Each column allows the rules GET /v1/catalog lists for it (masking.allowed: a kind such as 'generalize' allows every form of it); a refusal names them",
+  examples: ['generalize:age-band:10', 'noise:0.2', 'rare-to-other:20'],
+});
 
 export const ApplicationBody = Type.Object(
   {
@@ -284,19 +286,21 @@ const Reason = Type.Object({
   ),
 });
 
+const JobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('rejected'),
+  Type.Literal('held'),
+  Type.Literal('released'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+
 export const JobView = Type.Object({
   id: Type.String(),
   contractId: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([
-    Type.Literal('queued'),
-    Type.Literal('running'),
-    Type.Literal('rejected'),
-    Type.Literal('held'),
-    Type.Literal('released'),
-    Type.Literal('failed'),
-    Type.Literal('cancelled'),
-  ]),
+  status: JobStatus,
   reasons: Type.Array(Reason),
   outputId: Type.Union([Type.String(), Type.Null()]),
   attempts: Type.Integer({ description: 'runs so far; more than one after an infrastructure failure was retried' }),
@@ -304,6 +308,44 @@ export const JobView = Type.Object({
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const JobListQuery = Type.Object(
+  {
+    contractId: Type.Optional(Type.String({ maxLength: 64 })),
+    status: Type.Optional(JobStatus),
+    since: Type.Optional(
+      Type.String({ format: 'date-time', description: 'submitted at or after this instant (RFC 3339)' }),
+    ),
+    before: Type.Optional(
+      Type.String({ maxLength: 64, pattern: '^job_[a-z0-9]+$', description: "the previous page's `next`" }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 100' })),
+  },
+  closed,
+);
+
+export const ValidateBody = Type.Omit(JobBody, ['name']);
+
+export const Validation = Type.Object({
+  valid: Type.Boolean(),
+  mode: Type.String(),
+  reasons: Type.Array(Reason, {
+    description: 'what a submission of this SQL would be refused with (empty when valid)',
+  }),
+  tables: Type.Optional(Type.Array(Type.String(), { description: 'the snapshot tables it reads' })),
+  columns: Type.Optional(
+    Type.Array(Type.Object({ name: Type.String(), type: Type.String() }), {
+      description: 'the columns the output would have',
+    }),
+  ),
+});
+
+export const JobList = Type.Object({
+  jobs: Type.Array(JobView),
+  next: Type.Union([Type.String(), Type.Null()], {
+    description: 'pass as `before` for the next page; null on the last',
+  }),
 });
 
 const Check = Type.Object({

@@ -1,4 +1,6 @@
 import os from 'node:os';
+import path from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -13,10 +15,49 @@ const busy = 1 + os.loadavg()[0]! / os.availableParallelism();
 const slowdown = Math.round(Math.max(asked, busy) * 10) / 10;
 process.env.PDS_TEST_SLOWDOWN = String(slowdown);
 
+/**
+ * The longest files, longest first: on a fresh clone vitest has no timings and orders by file size,
+ * which started the red-team suite (small file, 756 tests, ~100 s) last and left one core idle
+ * for its whole run. Measured by `.ci/run` (docs/architecture.md §14); the rest follow as vitest
+ * orders them.
+ */
+const LONGEST = [
+  'test/privacy/attacks.test.ts',
+  'test/jobs/bullmq.test.ts',
+  'test/cli/cli.test.ts',
+  'test/redteam/redteam.test.ts',
+  'test/jobs/jobs.test.ts',
+  'test/disclosure/samplers.test.ts',
+  'test/platform/crash.test.ts',
+  'test/reports/reports.test.ts',
+  'test/domain/synthetic.test.ts',
+  'test/worker/forged.test.ts',
+  'test/jobs/validate.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST.indexOf(
+        path
+          .relative(import.meta.dirname, f.moduleId)
+          .split(path.sep)
+          .join('/'),
+      );
+      return i < 0 ? LONGEST.length : i;
+    };
+    return (await super.sort(files))
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+      .map((x) => x.f);
+  }
+}
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     testTimeout: 60_000 * slowdown,
     hookTimeout: 60_000 * slowdown,
     // the 2-core reference machine: runner processes and DuckDB threads compete with test workers

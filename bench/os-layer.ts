@@ -60,7 +60,7 @@ try {
     for (const setting of ['bwrap', 'off'] as const) {
       await configureOsSandbox(setting);
       // warm: a spare waits, started in the same layer, as on a server between jobs
-      await warmRunners(1, { slotsDir });
+      await warmRunners(1, { slotsDir, startNow: true });
       for (let i = 0; i < BLOCK; i++) {
         await new Promise((r) => setTimeout(r, 400)); // the spare is replaced between jobs
         times[setting === 'bwrap' ? 'confinedWarm' : 'bareWarm'].push(await once());

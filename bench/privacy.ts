@@ -57,7 +57,7 @@ try {
   const policy = contractSqlPolicy(policies, contract);
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
-  await warmRunners(2);
+  await warmRunners(2, { startNow: true });
   const terms = releaseTerms({ disclosure: { minUnits: 10, maxRows: 10_000 }, privacyBudget: null }, policies);
   const limits = { ...policies.sandbox.limits, maxResultRows: 100_000 };
   const { maxSqlBytes: _m, ...runLimits } = limits;

@@ -99,7 +99,7 @@ try {
   plain.closeSync();
 
   // sandbox overhead: a small query on a small snapshot, and an aggregate over the full snapshot
-  await warmRunners(2); // as a server with the default EXECUTOR_CONCURRENCY=2 keeps them
+  await warmRunners(2, { startNow: true }); // as a server with the default EXECUTOR_CONCURRENCY=2 keeps them
   await new Promise((r) => setTimeout(r, 1500));
   const big = await benchSandbox(policies, {
     snapshotFile: bigSnap.file,

@@ -12,6 +12,7 @@
  * from inside node would need a native addon.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -122,6 +123,31 @@ export function packageClosure(roots: string[], from: string): string[] {
   return [...dirs];
 }
 
+/** What a probe's result depends on: this boot, the sandbox and node binaries, the runner's files. */
+function probeKey(bwrap: string, version: string, files: string[], packages: string[]): string {
+  const stat = (f: string) => {
+    const st = fs.statSync(f);
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  };
+  let boot = '';
+  try {
+    boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    boot = String(Date.now()); // unknown boot: never reuse
+  }
+  const parts = [
+    boot,
+    stat(bwrap),
+    version,
+    stat(process.execPath),
+    process.version,
+    process.arch,
+    ...files.map(stat),
+    ...packages,
+  ];
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
+}
+
 export interface ConfineInputs {
   /** Files the runner reads: its bundle. */
   files: string[];
@@ -211,6 +237,14 @@ export async function confinement(
     files: [...inputs.files, duckdbEntry],
     packages: inputs.packages,
   });
+  // a probe that passed on this boot with these very binaries and bundle need not run again (about
+  // 0.5 s of CPU at each start): should the host change under it, runners fail to start and jobs
+  // fail closed, never run unconfined
+  const proven = path.join(
+    path.dirname(inputs.files[0]!),
+    `os-probe-${probeKey(bwrap!, v.stdout, [...inputs.files, duckdbEntry], inputs.packages)}.ok`,
+  );
+  if (fs.existsSync(proven)) return { confinement: c, status: c.status };
   const work = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'pds-os-probe-'));
   try {
     const probe = `import(${JSON.stringify(duckdbEntry)}).then(async (m) => {
@@ -237,6 +271,11 @@ export async function confinement(
       );
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+  }
+  try {
+    fs.writeFileSync(proven, new Date().toISOString());
+  } catch {
+    /* a read-only cache: the probe runs again next time */
   }
   return { confinement: c, status: c.status };
 }

@@ -216,15 +216,20 @@ export interface WarmOptions {
    * Default: a folder of this process under the machine's temp directory.
    */
   slotsDir?: string;
+  /**
+   * Start the spares now (benchmarks); by default they start when the first job ends, so a process
+   * that never runs a job (a CLI command, most API start-ups in tests) never pays for them.
+   */
+  startNow?: boolean;
 }
 
-/** Keeps `size` runner processes ready (default 1). Call `disposeRunners` on shutdown. */
+/** Keeps `size` runner processes ready (default 1) from the first job on. Call `disposeRunners` on shutdown. */
 export async function warmRunners(size = 1, opts: WarmOptions = {}): Promise<void> {
   processLimits = opts.limits ?? processLimits;
   await confinementInUse(); // spares start inside the OS layer, never before it is known
   pool?.close();
   pool = new SparePool(size, opts.slotsDir ?? path.join(os.tmpdir(), `pds-runners-${process.pid}`));
-  pool.fill();
+  if (opts.startNow) pool.fill();
 }
 
 export function disposeRunners(): void {

@@ -35,6 +35,9 @@ const LONGEST = [
   'test/jobs/validate.test.ts',
 ];
 
+/** Files that replace a module for themselves: they get a fresh module graph. */
+const ISOLATED = ['test/redteam/release-path.test.ts'];
+
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (f: TestSpecification) => {
@@ -55,9 +58,18 @@ class LongestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     sequence: { sequencer: LongestFirst },
+    // each worker keeps its modules from file to file (importing the sources and their packages
+    // again for every file cost about 2 s a file); a file that replaces a module for itself
+    // (vi.mock) runs isolated
+    projects: [
+      {
+        extends: true,
+        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, isolate: false },
+      },
+      { extends: true, test: { name: 'isolated', include: ISOLATED, isolate: true } },
+    ],
     testTimeout: 60_000 * slowdown,
     hookTimeout: 60_000 * slowdown,
     // the 2-core reference machine: runner processes and DuckDB threads compete with test workers

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { dummyDataOffThread, fileSha256, type DummyTable } from '../masking/index.ts';
+import { dummyDataOffThread, fileSha256 } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
@@ -164,7 +164,8 @@ export class ContractService {
    * Dummy rows with exactly the contract snapshot's tables, columns, types and masked formats, for
    * writing and testing queries without the data (faker, through the contract's own masking).
    */
-  async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<Record<string, DummyTable>> {
+  /** As JSON text (`{table: {columns, rows}}`), made in a thread of its own. */
+  async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<string> {
     const c = ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
     return dummyDataOffThread({
       grants: c.claims.datasets,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -182,18 +183,35 @@ const THREAD = path.join(
   `dummy-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
 );
 
-/**
- * dummyData in a worker thread of its own (bundled like the runner, src/bundle): however large the
- * request, the API's event loop only receives the finished rows.
- */
-export function dummyDataOffThread(opts: Parameters<typeof dummyData>[0]): Promise<Record<string, DummyTable>> {
-  const worker = new Worker(bundleModule(THREAD, 'dummy-thread'), {
-    workerData: opts,
-    resourceLimits: { maxOldGenerationSizeMb: 512 },
-  });
-  return new Promise((resolve, reject) => {
-    worker.once('message', (tables: Record<string, DummyTable>) => resolve(tables));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the dummy-data thread ended (exit ${code}) without rows`)));
-  });
+/** The thread's bundle, built before the first request needs it (esbuild runs synchronously). */
+export function prepareDummyThread(): void {
+  bundleModule(THREAD, 'dummy-thread');
 }
+
+/**
+ * dummyData in a worker thread of its own (bundled like the runner, src/bundle), answered as JSON
+ * text: however large the request, the API's event loop only passes the finished text on.
+ */
+export async function dummyDataOffThread(opts: Parameters<typeof dummyData>[0]): Promise<string> {
+  // at most one thread per core but one: the API's own thread keeps a core (health, other users)
+  while (threadsRunning >= MAX_THREADS) await new Promise<void>((r) => waiting.push(r));
+  threadsRunning++;
+  try {
+    const worker = new Worker(bundleModule(THREAD, 'dummy-thread'), {
+      workerData: opts,
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
+    return await new Promise<string>((resolve, reject) => {
+      worker.once('message', (json: string) => resolve(json));
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the dummy-data thread ended (exit ${code}) without rows`)));
+    });
+  } finally {
+    threadsRunning--;
+    waiting.shift()?.();
+  }
+}
+
+const MAX_THREADS = Math.max(1, os.availableParallelism() - 1);
+let threadsRunning = 0;
+const waiting: (() => void)[] = [];

@@ -18,7 +18,7 @@ import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { domainVersions } from '../domain/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
-import { recordKeySalt } from '../masking/index.ts';
+import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
 import {
   configureOsSandbox,
@@ -123,6 +123,7 @@ export async function createPlatform(
       );
   const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
   const contracts = new ContractService(contractDeps);
+  prepareDummyThread(); // the bundle exists before the first dummy-data request
   const applications = new ApplicationService(contractDeps, contracts);
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const withdrawals = new WithdrawalService(contractDeps, contracts);

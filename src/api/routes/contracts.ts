@@ -103,11 +103,14 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         },
       },
     },
-    async (req) =>
-      platform.contracts.dummyData(req.principal, req.params.id, {
-        rows: req.query.rows ?? 100,
-        seed: req.query.seed ?? 1,
-      }),
+    async (req, reply) =>
+      // already JSON (made and serialized off the event loop): sent as it is
+      reply.type('application/json; charset=utf-8').send(
+        await platform.contracts.dummyData(req.principal, req.params.id, {
+          rows: req.query.rows ?? 100,
+          seed: req.query.seed ?? 1,
+        }),
+      ),
   );
 
   app.get(

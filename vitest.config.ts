@@ -59,6 +59,7 @@ class LongestFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     pool: 'forks',
+    globalSetup: ['test/setup/requirements.ts'],
     sequence: { sequencer: LongestFirst },
     // each worker keeps its modules from file to file (importing the sources and their packages
     // again for every file cost about 2 s a file); a file that replaces a module for itself

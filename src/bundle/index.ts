@@ -16,6 +16,11 @@ import { PdsError } from '../errors/index.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const built = new Map<string, string>();
 
+/** A module beside the calling one (`import.meta.url`): its .ts source, or its .js once built. */
+export function moduleBeside(importerUrl: string, name: string): string {
+  return path.join(path.dirname(fileURLToPath(importerUrl)), `${name}.${importerUrl.endsWith('.ts') ? 'ts' : 'js'}`);
+}
+
 /** The bundle of `entry` (a .ts or .js module), written beside the package, else in the temp directory. */
 export function bundleModule(entry: string, name: string): string {
   const known = built.get(entry);

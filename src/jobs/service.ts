@@ -29,6 +29,7 @@ import {
 import { assertBudget } from './ledger.ts';
 import type { RunPlanner } from './plan.ts';
 import { categorize } from '../reports/index.ts';
+import { RESERVED_PREFIX } from '../sandbox/index.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
 
@@ -264,7 +265,7 @@ export class JobService implements ContractJobs {
         reasons: [],
         tables: plan.tables,
         columns: (plan.expected ?? [])
-          .filter((c) => !c.name.startsWith('__pds'))
+          .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
           .map((c) => ({ name: c.name, type: c.type })),
       };
     } catch (err) {

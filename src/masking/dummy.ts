@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { en, Faker, zh_CN } from '@faker-js/faker';
-import { bundleModule } from '../bundle/index.ts';
+import { bundleModule, moduleBeside } from '../bundle/index.ts';
 import {
   DIAGNOSES,
   DISTRICTS,
@@ -178,10 +176,7 @@ export async function snapshotSchema(
   return Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns]));
 }
 
-const THREAD = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  `dummy-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
-);
+const THREAD = moduleBeside(import.meta.url, 'dummy-thread');
 
 /** The thread's bundle, built before the first request needs it (esbuild runs synchronously). */
 export function prepareDummyThread(): void {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundleModule } from '../bundle/index.ts';
+import { bundleModule, moduleBeside } from '../bundle/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { ReadResult } from '../duckdb/index.ts';
 import {
@@ -17,9 +17,8 @@ import {
 } from './confine.ts';
 import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
-const RUNNER = path.join(here, fromSource ? 'runner-process.ts' : 'runner-process.js');
+const RUNNER = moduleBeside(import.meta.url, 'runner-process');
 
 /** Node arguments a child process of ours needs: when running from TypeScript sources, the same loader. */
 export function loaderArgs(): string[] {

@@ -52,9 +52,12 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
       info: {
         title: 'pubdata-sandbox',
         version: '0.1.0',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         description:
           'Privacy-preserving sandbox for the authorized operation of public data (公共数据授权运营). Errors are RFC 9457 problem+json with a stable `code`.',
       },
+      // relative: the document describes whichever origin serves it
+      servers: [{ url: '/', description: 'the server this document was read from' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
@@ -69,6 +72,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     {
       schema: {
         tags: ['meta'],
+        operationId: 'getHealth',
         summary: 'Liveness',
         security: [],
         response: {
@@ -105,6 +109,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     {
       schema: {
         tags: ['meta'],
+        operationId: 'getJwks',
         summary: "The bureau's public keys: verify contracts and output manifests",
         security: [],
         // only public members are listed, so the serializer could not emit a private `d` even by mistake

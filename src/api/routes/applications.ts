@@ -26,6 +26,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       config: { roles: ['operator'] },
       schema: {
         tags: ['applications'],
+        operationId: 'createApplication',
         summary: 'Apply for one scenario (一场景一申请)',
         body: ApplicationBody,
         response: { 201: ApplicationView, ...errors },
@@ -42,6 +43,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
     {
       schema: {
         tags: ['applications'],
+        operationId: 'listApplications',
         summary: 'Applications the caller may see, newest first',
         querystring: ApplicationListQuery,
         response: { 200: Type.Array(ApplicationView), ...errors },
@@ -55,6 +57,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
     {
       schema: {
         tags: ['applications'],
+        operationId: 'getApplication',
         summary: 'An application with its reviews and decision',
         params: IdParams,
         response: { 200: ApplicationView, ...errors },
@@ -69,6 +72,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       config: { roles: ['provider', 'bureau', 'risk'] },
       schema: {
         tags: ['applications'],
+        operationId: 'listReviewQueue',
         summary:
           "Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline)",
         querystring: ReviewListQuery,
@@ -84,6 +88,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       config: { roles: ['provider'] },
       schema: {
         tags: ['applications'],
+        operationId: 'reviewApplication',
         summary: "A provider's review of its dataset (一需求一审核)",
         params: IdParams,
         body: ReviewBody,
@@ -99,6 +104,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       config: { roles: ['bureau'] },
       schema: {
         tags: ['applications'],
+        operationId: 'decideApplication',
         summary: "The bureau's decision; approval signs the contract (一场景一协议)",
         params: IdParams,
         body: DecisionBody,

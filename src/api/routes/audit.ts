@@ -15,6 +15,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
       config: { roles: ['bureau', 'risk'] },
       schema: {
         tags: ['audit'],
+        operationId: 'listAuditEntries',
         summary: 'Audit entries in order',
         querystring: AuditQuery,
         response: { 200: Type.Object({ entries: Type.Array(AuditEntryView) }), ...errors },
@@ -36,6 +37,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
       config: { roles: ['bureau', 'risk'] },
       schema: {
         tags: ['audit'],
+        operationId: 'verifyAuditTrail',
         summary: 'Verify the hash chain and the signed checkpoints; names the first bad entry',
         response: { 200: AuditVerification, ...errors },
       },
@@ -49,6 +51,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
       config: { roles: ['bureau', 'risk'] },
       schema: {
         tags: ['audit'],
+        operationId: 'exportAuditTrail',
         summary: 'The whole audit trail and its signed checkpoints as JSON Lines',
         response: { 200: Type.String({ description: 'application/x-ndjson' }), ...errors },
       },

@@ -12,6 +12,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
     {
       schema: {
         tags: ['catalog'],
+        operationId: 'getCatalog',
         summary: 'Datasets, columns and attributes (negative list marked)',
         response: {
           200: Type.Object({
@@ -91,6 +92,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
       config: { roles: ['provider', 'bureau'] },
       schema: {
         tags: ['catalog'],
+        operationId: 'withdrawDataset',
         summary:
           'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
         params: DatasetParams,
@@ -107,6 +109,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
       config: { roles: ['provider', 'bureau'] },
       schema: {
         tags: ['catalog'],
+        operationId: 'reinstateDataset',
         summary:
           'Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)',
         params: DatasetParams,
@@ -127,6 +130,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
       config: { roles: ['provider', 'bureau', 'risk'] },
       schema: {
         tags: ['catalog'],
+        operationId: 'listDatasetWithdrawals',
         summary: 'Withdrawals of a dataset and the contracts they suspended',
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
         response: { 200: Type.Array(Withdrawal), ...errors },

@@ -29,6 +29,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     {
       schema: {
         tags: ['contracts'],
+        operationId: 'listContracts',
         summary: 'Contracts the caller may see, newest first',
         querystring: ContractListQuery,
         response: { 200: Type.Array(ContractView), ...errors },
@@ -42,6 +43,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     {
       schema: {
         tags: ['contracts'],
+        operationId: 'getContract',
         summary: 'A contract, its status and its signed claims',
         params: IdParams,
         response: { 200: ContractView, ...errors },
@@ -55,6 +57,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     {
       schema: {
         tags: ['contracts'],
+        operationId: 'getContractJws',
         summary: 'The signed contract (compact JWS); verify it with /.well-known/jwks.json',
         params: IdParams,
         response: { 200: Type.String({ description: 'application/jose' }), ...errors },
@@ -71,6 +74,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         config: { roles: CONTRACT_TRANSITIONS[action].roles },
         schema: {
           tags: ['contracts'],
+          operationId: `${action}Contract`,
           summary,
           params: IdParams,
           body: StatusChangeBody,
@@ -87,6 +91,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['contracts'],
+        operationId: 'getDummyData',
         summary:
           "Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data",
         params: IdParams,
@@ -118,6 +123,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     {
       schema: {
         tags: ['contracts'],
+        operationId: 'listAssessments',
         summary: 'Yearly effectiveness assessments of a contract',
         params: IdParams,
         response: { 200: Type.Array(AssessmentView), ...errors },
@@ -132,6 +138,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       config: { roles: ['bureau'] },
       schema: {
         tags: ['contracts'],
+        operationId: 'recordAssessment',
         summary:
           'Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract',
         params: IdParams,

@@ -25,6 +25,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
       schema: {
         tags: ['jobs'],
+        operationId: 'submitJob',
         summary: 'Submit an analysis query under a contract',
         description:
           'Answers 202 with the job. With an Idempotency-Key header, a retried submission answers the same job again (with Idempotent-Replayed: true).',
@@ -52,6 +53,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
       schema: {
         tags: ['jobs'],
+        operationId: 'validateJob',
         summary: 'Check SQL against a contract without running it',
         description:
           'The same analysis, rewrite and binding as a submission, and the same reasons; nothing runs, no data is read, no job is made. A syntax or binder error is not counted against the operator; an escape or singling-out attempt is audited and counted in the risk reports as a refused job is.',
@@ -68,6 +70,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['jobs'],
+        operationId: 'listJobs',
         summary: 'Jobs you may see, newest first (an operator: its organisation’s), one page at a time',
         querystring: JobListQuery,
         response: { 200: JobList, ...errors },
@@ -89,6 +92,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['jobs'],
+        operationId: 'getJob',
         summary: 'A job and its status',
         params: IdParams,
         response: { 200: JobView, ...errors },
@@ -103,6 +107,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       config: { roles: ['operator', 'bureau'] },
       schema: {
         tags: ['jobs'],
+        operationId: 'cancelJob',
         summary: 'Cancel a queued or running job',
         params: IdParams,
         response: { 200: JobView, ...errors },

@@ -20,6 +20,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['outputs'],
+        operationId: 'listOutputs',
         summary: 'Outputs you may see; status=held is the bureau review queue',
         querystring: OutputListQuery,
         response: { 200: Type.Array(OutputView), ...errors },
@@ -34,6 +35,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['outputs'],
+        operationId: 'getOutput',
         summary: 'Output metadata, every disclosure check applied, and its reviews',
         params: IdParams,
         response: { 200: OutputView, ...errors },
@@ -48,6 +50,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['bureau'] },
       schema: {
         tags: ['outputs'],
+        operationId: 'reviewOutput',
         summary: 'Review a held output: two different bureau users release it, one rejection ends it',
         params: IdParams,
         body: OutputReviewBody,
@@ -63,6 +66,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['operator', 'bureau'] },
       schema: {
         tags: ['outputs'],
+        operationId: 'downloadOutput',
         summary: 'The data: released, to its operator; held, to bureau reviewers (404 otherwise)',
         params: IdParams,
         querystring: OutputDataQuery,
@@ -88,6 +92,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['operator', 'bureau', 'risk'] },
       schema: {
         tags: ['outputs'],
+        operationId: 'getOutputManifest',
         summary: 'The signed manifest of a released output (compact JWS)',
         params: IdParams,
         response: { 200: Type.String({ description: 'application/jose' }), ...errors },

@@ -32,6 +32,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       },
       schema: {
         tags: ['reports'],
+        operationId: 'createReport',
         summary:
           'Make a signed risk assessment report for a contract, an operator or the whole domain, for a period (default: the current one so far)',
         body: ReportBody,
@@ -62,6 +63,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['risk', 'bureau', 'operator'] },
       schema: {
         tags: ['reports'],
+        operationId: 'listReports',
         summary: "Reports, newest first (an operator: its own contracts' and its own)",
         querystring: ReportListQuery,
         response: { 200: Type.Object({ reports: Type.Array(ReportSummaryView) }), ...errors },
@@ -76,6 +78,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['risk', 'bureau', 'operator'] },
       schema: {
         tags: ['reports'],
+        operationId: 'getReportHtml',
         summary: 'The report as a self-contained HTML page with charts',
         params: IdParams,
         response: { 200: Type.String({ description: 'text/html' }), ...errors },
@@ -97,6 +100,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['risk', 'bureau', 'operator'] },
       schema: {
         tags: ['reports'],
+        operationId: 'getReport',
         summary: 'The report (JSON) and its bureau signature',
         params: IdParams,
         response: { 200: SignedReport, ...errors },

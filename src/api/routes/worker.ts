@@ -80,6 +80,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       validatorCompiler: ({ schema }) => exactly(schema as TSchema),
       schema: {
         tags: ['worker'],
+        operationId: 'claimRun',
         summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run',
         body: ClaimRequest,
         response: { 200: RunSpec, 204: Type.Null(), ...errors },
@@ -102,6 +103,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       validatorCompiler: ({ schema }) => exactly(schema as TSchema),
       schema: {
         tags: ['worker'],
+        operationId: 'renewLease',
         summary: 'Renew the lease on a run this worker holds',
         body: LeaseRenewal,
         response: { 200: LeaseView, ...errors },
@@ -120,6 +122,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       attachValidation: true,
       schema: {
         tags: ['worker'],
+        operationId: 'submitOutcome',
         summary: 'Hand back the raw outcome of a run this worker holds',
         body: OutcomeReport,
         response: { 204: Type.Null(), ...errors },
@@ -145,6 +148,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['bureau', 'risk'] },
       schema: {
         tags: ['workers'],
+        operationId: 'listWorkers',
         summary: 'Registered workers and the state of their credentials',
         response: { 200: Type.Array(WorkerView), ...errors },
       },
@@ -158,6 +162,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['bureau'] },
       schema: {
         tags: ['workers'],
+        operationId: 'registerWorker',
         summary: 'Register a worker and mint its credential (shown once)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed),
         response: { 201: Credential, ...errors },
@@ -172,6 +177,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['bureau'] },
       schema: {
         tags: ['workers'],
+        operationId: 'rotateWorkerCredential',
         summary: 'A new credential for a worker; the old one stops working at once',
         params: WorkerParams,
         body: Type.Object({ ttlDays: TtlDays }, closed),
@@ -187,6 +193,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       config: { roles: ['bureau'] },
       schema: {
         tags: ['workers'],
+        operationId: 'revokeWorker',
         summary: 'Revoke a worker: its credential stops working at once and its leases are not renewed',
         params: WorkerParams,
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed),

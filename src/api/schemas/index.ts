@@ -213,7 +213,9 @@ export const JobBody = Type.Object(
         {
           bounds: Type.Record(
             Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }),
-            Type.Tuple([Type.Integer(), Type.Integer()]),
+            // an array of two rather than a tuple: TypeBox's tuple is draft-07 `items: [...]`, which
+            // OpenAPI 3.1 tools refuse (they want 2020-12 `prefixItems`, which this Ajv does not speak)
+            Type.Unsafe<[number, number]>(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 })),
             {
               description: 'dp mode: per-unit contribution bounds [low, high] of each summed or averaged column',
             },

@@ -152,6 +152,22 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
           },
         ),
     });
+    scope.get(
+      '/v1/me',
+      {
+        schema: {
+          tags: ['meta'],
+          operationId: 'whoAmI',
+          summary: 'Who the token is for: subject, organisation and roles (what `pds login` checks)',
+          response: {
+            200: Type.Object({ sub: Type.String(), org: Type.String(), roles: Type.Array(Type.String()) }),
+            401: ProblemRef,
+            403: ProblemRef,
+          },
+        },
+      },
+      async (req) => ({ sub: req.principal.sub, org: req.principal.org, roles: req.principal.roles }),
+    );
     await scope.register(catalogRoutes, { platform });
     await scope.register(applicationRoutes, { platform });
     await scope.register(contractRoutes, { platform });

@@ -1,26 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { decodeProtectedHeader } from 'jose';
-import pino from 'pino';
-import { serve } from '../api/index.ts';
-import { exportAudit, verifyAudit } from '../audit/index.ts';
 import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
-import { verifyContract } from '../contracts/index.ts';
-import { ingest, seedDomain } from '../domain/index.ts';
-import { loadPolicies } from '../policies/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { sha256 } from '../digest/index.ts';
-import { verifyManifest } from '../jobs/index.ts';
-import { startWorker } from '../worker/index.ts';
 import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
-import { createPlatform } from '../platform/index.ts';
-import { checkIntegrity, repairStore } from '../store/index.ts';
-import { runDemo } from './demo.ts';
+import { addOperatorCommands } from './operator.ts';
 import { addReportCommands } from './reports.ts';
 import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, positiveInt, readJws, withStore } from './shared.ts';
 import { addWorkerCommands } from './workers.ts';
 import { stepProgress } from './progress.ts';
+
+// Each command loads what it runs when it runs (`await import`): `pds --help`, or a command over the
+// API, never loads DuckDB, fastify or BullMQ (docs/architecture.md §15).
 
 function nonNegativeInt(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
@@ -56,6 +47,7 @@ export function buildCli(): Command {
     .option('--json', 'print only the summary, as JSON')
     .option('--redis <url>', 'run the jobs through BullMQ on this Redis, with a separate pds worker process')
     .action(async (opts: { dataDir?: string; rows: number; json?: boolean; redis?: string }) => {
+      const { runDemo } = await import('./demo.ts');
       const redisUrl = opts.redis ? parseRedisUrl(opts.redis) : undefined;
       const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true, redisUrl });
       process.exitCode = summary.ok ? 0 : 1;
@@ -75,6 +67,7 @@ export function buildCli(): Command {
       30_000,
     )
     .action(async (opts: { dataDir?: string; api?: string; concurrency?: number; token?: string; lockMs: number }) => {
+      const [{ default: pino }, { startWorker }] = await Promise.all([import('pino'), import('../worker/index.ts')]);
       const config = configFrom(opts);
       if (!config.redisUrl)
         throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', {
@@ -114,6 +107,11 @@ export function buildCli(): Command {
     .description('run the API, with the embedded executor, or the BullMQ one when REDIS_URL is set')
     .addOption(dataDirOption())
     .action(async (opts: { dataDir?: string }) => {
+      const [{ default: pino }, { createPlatform }, { serve }] = await Promise.all([
+        import('pino'),
+        import('../platform/index.ts'),
+        import('../api/index.ts'),
+      ]);
       const config = configFrom(opts);
       const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
       const platform = await createPlatform(config, logger);
@@ -138,6 +136,7 @@ export function buildCli(): Command {
         json?: boolean;
         quiet?: boolean;
       }) => {
+        const { seedDomain } = await import('../domain/index.ts');
         const config = configFrom(opts);
         const started = performance.now();
         const progress = stepProgress('seed', opts.quiet === true);
@@ -172,6 +171,10 @@ export function buildCli(): Command {
     .option('--json', 'print the new version and findings as JSON')
     .option('--quiet', 'no progress bar')
     .action(async (opts: { dataDir?: string; dataset: string; file: string; json?: boolean; quiet?: boolean }) => {
+      const [{ ingest }, { loadPolicies }] = await Promise.all([
+        import('../domain/index.ts'),
+        import('../policies/index.ts'),
+      ]);
       const config = configFrom(opts);
       const { catalog } = loadPolicies(config.policiesDir);
       const progress = stepProgress('ingest', opts.quiet === true);
@@ -229,6 +232,7 @@ export function buildCli(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const config = configFrom(opts);
+      const { verifyAudit } = await import('../audit/index.ts');
       await withStore(config.dataDir, async (store) => {
         const result = await verifyAudit(store, (await loadKeyRing(config.dataDir)).bureauVerifier());
         console.log(
@@ -250,6 +254,7 @@ export function buildCli(): Command {
     .addOption(dataDirOption())
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const { checkIntegrity } = await import('../store/index.ts');
       const problems = await withStore(configFrom(opts).dataDir, checkIntegrity);
       console.log(
         opts.json
@@ -267,6 +272,7 @@ export function buildCli(): Command {
     )
     .addOption(dataDirOption())
     .action(async (opts: { dataDir?: string }) => {
+      const { checkIntegrity, repairStore } = await import('../store/index.ts');
       const dataDir = configFrom(opts).dataDir;
       const { kept, tables } = await repairStore(dataDir);
       const problems = await withStore(dataDir, checkIntegrity);
@@ -281,6 +287,7 @@ export function buildCli(): Command {
     .addOption(dataDirOption())
     .option('--out <file>', 'write here instead of stdout')
     .action(async (opts: { dataDir?: string; out?: string }) => {
+      const { exportAudit } = await import('../audit/index.ts');
       const lines = await withStore(configFrom(opts).dataDir, exportAudit);
       if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 });
       else process.stdout.write(lines);
@@ -288,34 +295,48 @@ export function buildCli(): Command {
 
   addReportCommands(program);
   addWorkerCommands(program);
+  addOperatorCommands(program);
 
   program
     .command('verify-output')
-    .description('verify a downloaded output against its signed manifest, offline or against a JWKS URL')
-    .argument('<file>', 'the downloaded CSV')
+    .description(
+      'verify a downloaded output (csv, json or parquet) against its signed manifest, offline or against a JWKS URL',
+    )
+    .argument('<file>', 'the downloaded file (its form from its extension, else --format)')
     .argument('<manifest>', 'the manifest JWS file')
+    .addOption(new Option('--format <format>', 'the form of <file>').choices(['csv', 'json', 'parquet']))
     .addOption(jwksOption())
     .addOption(dataDirOption())
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, manifestFile: string, opts: { jwks?: string; dataDir?: string; json?: boolean }) => {
-      const manifest = await verifyManifest(readJws(manifestFile), await jwksFrom(opts));
-      const actual = sha256(fs.readFileSync(file, 'utf8'));
-      const ok = actual === manifest.output.sha256;
-      console.log(
-        opts.json
-          ? JSON.stringify({
-              ok,
-              outputId: manifest.output.id,
-              contractId: manifest.contractId,
-              sha256: actual,
-              expected: manifest.output.sha256,
-            })
-          : ok
-            ? `OK: ${file} is output ${manifest.output.id} of contract ${manifest.contractId}, released ${manifest.releasedAt}`
-            : `MISMATCH: ${file} has sha256 ${actual}, the manifest seals ${manifest.output.sha256}`,
-      );
-      process.exitCode = ok ? 0 : 1;
-    });
+    .action(
+      async (
+        file: string,
+        manifestFile: string,
+        opts: { jwks?: string; dataDir?: string; json?: boolean; format?: 'csv' | 'json' | 'parquet' },
+      ) => {
+        const { formatOfFile, verifyOutputFile } = await import('../jobs/index.ts');
+        const format = opts.format ?? formatOfFile(file);
+        if (!format)
+          throw new PdsError(
+            'ERR_VALIDATION',
+            `${file}: say its form with --format csv|json|parquet (its extension does not)`,
+          );
+        const check = await verifyOutputFile(
+          fs.readFileSync(file),
+          format,
+          readJws(manifestFile),
+          await jwksFrom(opts),
+        );
+        console.log(
+          opts.json
+            ? JSON.stringify(check)
+            : check.ok
+              ? `OK: ${file} is the ${format} form of output ${check.outputId} of contract ${check.contractId}, released ${check.releasedAt}`
+              : `MISMATCH: ${file} has sha256 ${check.sha256}, the manifest seals ${check.expected} for its ${format} form`,
+        );
+        process.exitCode = check.ok ? 0 : 1;
+      },
+    );
 
   const contract = program.command('contract').description('signed contract tools');
   contract
@@ -329,6 +350,10 @@ export function buildCli(): Command {
     .option('--at <iso-time>', 'check the term at this instant instead of now', isoTime)
     .option('--json', 'print {ok, header, claims} as JSON')
     .action(async (file: string, opts: { jwks?: string; dataDir?: string; at?: Date; json?: boolean }) => {
+      const [{ verifyContract }, { decodeProtectedHeader }] = await Promise.all([
+        import('../contracts/index.ts'),
+        import('jose'),
+      ]);
       const jws = readJws(file);
       const claims = await verifyContract(jws, await jwksFrom(opts), opts.at ?? new Date());
       const header = decodeProtectedHeader(jws);

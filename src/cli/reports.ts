@@ -1,18 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { SYSTEM_ACTOR } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
-import { loadPolicies } from '../policies/index.ts';
-import {
-  DOMAIN_SUBJECT,
-  ReportService,
-  verifyReport,
-  type ReportRequest,
-  type RiskAssessmentReport,
-  type StoredReport,
-} from '../reports/index.ts';
+import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../reports/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
@@ -30,6 +21,11 @@ function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jw
 }
 
 async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): Promise<StoredReport> {
+  const [{ SYSTEM_ACTOR }, { loadPolicies }, { ReportService }] = await Promise.all([
+    import('../audit/index.ts'),
+    import('../policies/index.ts'),
+    import('../reports/index.ts'),
+  ]);
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const policies = loadPolicies(config.policiesDir);
@@ -112,7 +108,7 @@ export function addReportCommands(program: Command): void {
           ? { kind: 'contract', subject: opts.contract, period: opts.period }
           : opts.operator
             ? { kind: 'operator', subject: opts.operator, period: opts.period }
-            : { kind: 'domain', subject: DOMAIN_SUBJECT, period: opts.period };
+            : { kind: 'domain', subject: (await import('../reports/index.ts')).DOMAIN_SUBJECT, period: opts.period };
         const made = opts.api
           ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req)
           : await reportFromStore(opts, req);
@@ -158,6 +154,7 @@ export function addReportCommands(program: Command): void {
         if (!fs.existsSync(reportFile)) throw new PdsError('ERR_VALIDATION', `${reportFile} does not exist`);
         const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as RiskAssessmentReport;
         const html = opts.html ? fs.readFileSync(opts.html, 'utf8') : undefined;
+        const { verifyReport } = await import('../reports/index.ts');
         const claims = await verifyReport(readJws(jwsFile), report, html, await jwksFrom(opts));
         console.log(
           opts.json

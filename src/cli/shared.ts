@@ -4,7 +4,7 @@ import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVeri
 import { loadConfig } from '../config/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { keysDir, loadKeyRing } from '../keys/index.ts';
-import { Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 
 /** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
 export function configFrom(opts: { dataDir?: string }) {
@@ -52,6 +52,7 @@ export async function jwksFrom(opts: { jwks?: string; dataDir?: string }): Promi
 
 /** Opens the control store for one command and always closes it (its file lock blocks a server otherwise). */
 export async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { Store } = await import('../store/index.ts');
   const store = await Store.open(dataDir);
   try {
     return await fn(store);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PdsError } from '../errors/index.ts';
-import { WorkerRegistry, type WorkerView } from '../jobs/index.ts';
+import type { WorkerRegistry, WorkerView } from '../jobs/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import { configFrom, dataDirOption, positiveInt, withStore } from './shared.ts';
 
@@ -38,6 +38,7 @@ async function viaStore(
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const actor = { sub: `cli:${process.env.USER ?? 'unknown'}`, org: 'bureau', roles: ['bureau'] };
+  const { WorkerRegistry } = await import('../jobs/index.ts');
   return withStore(config.dataDir, (store) => fn(new WorkerRegistry({ store, keys, now: () => new Date() }), actor));
 }
 

@@ -414,6 +414,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{id}/thread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's thread: the reviewers' comments (once their votes are consolidated) and the replies */
+        get: operations["getJobThread"];
+        put?: never;
+        /** Reply in a job's thread (its operator, or a bureau user) */
+        post: operations["commentOnJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/validate": {
         parameters: {
             query?: never;
@@ -428,6 +446,23 @@ export interface paths {
          * @description The same analysis, rewrite and binding as a submission, and the same reasons; nothing runs, no data is read, no job is made. A syntax or binder error is not counted against the operator; an escape or singling-out attempt is audited and counted in the risk reports as a refused job is.
          */
         post: operations["validateJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the token is for: subject, organisation and roles (what `pds login` checks) */
+        get: operations["whoAmI"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -502,6 +537,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/outputs/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everything behind an output, for its reviewers: the SQL, the analysis and the SQL that ran, every check, the rows, the job's thread */
+        get: operations["getReviewPacket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/outputs/{id}/reviews": {
         parameters: {
             query?: never;
@@ -511,7 +563,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Review a held output: two different bureau users release it, one rejection ends it */
+        /** Vote on a held output (approve, reject, request-changes): two bureau users vote independently, then the votes are consolidated */
         post: operations["reviewOutput"];
         delete?: never;
         options?: never;
@@ -1913,7 +1965,42 @@ export interface operations {
                 content: {
                     "application/json": {
                         datasets: {
-                            [key: string]: unknown;
+                            attributes: {
+                                open: string;
+                                operation: string;
+                                sharing: string;
+                            };
+                            columns: {
+                                classification: string;
+                                /** @description analysed only in dp mode, under an ε budget */
+                                dpOnly: boolean;
+                                format: string | null;
+                                masking: {
+                                    /** @description the rules (or rule kinds: 'generalize' allows every form of it) this column may be masked with */
+                                    allowed: string[];
+                                    default: string;
+                                } | null;
+                                name: string;
+                                negativeList: boolean;
+                                role: string;
+                                title: string | null;
+                                type: string;
+                            }[];
+                            description: string | null;
+                            name: string;
+                            /** @description the column that names one person (or household) for dp and k */
+                            privacyUnit: string;
+                            provider: string;
+                            providerName: string;
+                            title: string;
+                            updateCycle: string;
+                            version: {
+                                contentHash: string;
+                                loadedAt: string;
+                                rows: number;
+                                source: string;
+                                version: number;
+                            } | null;
                         }[];
                         policyHash: string;
                         version: string;
@@ -2950,7 +3037,7 @@ export interface operations {
                 limit?: number;
                 /** @description submitted at or after this instant (RFC 3339) */
                 since?: string;
-                status?: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled";
+                status?: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
             };
             header?: never;
             path?: never;
@@ -2983,7 +3070,7 @@ export interface operations {
                                 rule?: string;
                             }[];
                             startedAt: string | null;
-                            status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled";
+                            status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                             submittedBy: string;
                         }[];
                         /** @description pass as `before` for the next page; null on the last */
@@ -3088,7 +3175,7 @@ export interface operations {
                             rule?: string;
                         }[];
                         startedAt: string | null;
-                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled";
+                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
                     };
                 };
@@ -3193,7 +3280,7 @@ export interface operations {
                             rule?: string;
                         }[];
                         startedAt: string | null;
-                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled";
+                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
                     };
                 };
@@ -3280,8 +3367,162 @@ export interface operations {
                             rule?: string;
                         }[];
                         startedAt: string | null;
-                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled";
+                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        author: string;
+                        body: string;
+                        createdAt: string;
+                        org: string;
+                        role: string;
+                        seq: number;
+                    }[];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    commentOnJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        author: string;
+                        body: string;
+                        createdAt: string;
+                        org: string;
+                        role: string;
+                        seq: number;
                     };
                 };
             };
@@ -3438,12 +3679,54 @@ export interface operations {
             };
         };
     };
+    whoAmI: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        org: string;
+                        roles: string[];
+                        sub: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listOutputs: {
         parameters: {
             query?: {
                 contractId?: string;
                 /** @description held = the bureau review queue */
-                status?: "released" | "held" | "rejected";
+                status?: "released" | "held" | "rejected" | "changes-requested";
             };
             header?: never;
             path?: never;
@@ -3482,15 +3765,20 @@ export interface operations {
                         jobId: string;
                         releasedAt: string | null;
                         releasedBy: string | null;
+                        /** @description the votes you may read: reviews are independent, so until both votes are in a reviewer sees only their own */
                         reviews: {
-                            decision: "approve" | "reject";
+                            decision: "approve" | "reject" | "request-changes";
                             reason: string | null;
                             reviewedAt: string;
                             reviewer: string;
                         }[];
                         rowCount: number;
                         sha256: string;
-                        status: "released" | "held" | "rejected";
+                        status: "released" | "held" | "rejected" | "changes-requested";
+                        votes: {
+                            needed: number;
+                            recorded: number;
+                        };
                     }[];
                 };
             };
@@ -3583,15 +3871,20 @@ export interface operations {
                         jobId: string;
                         releasedAt: string | null;
                         releasedBy: string | null;
+                        /** @description the votes you may read: reviews are independent, so until both votes are in a reviewer sees only their own */
                         reviews: {
-                            decision: "approve" | "reject";
+                            decision: "approve" | "reject" | "request-changes";
                             reason: string | null;
                             reviewedAt: string;
                             reviewer: string;
                         }[];
                         rowCount: number;
                         sha256: string;
-                        status: "released" | "held" | "rejected";
+                        status: "released" | "held" | "rejected" | "changes-requested";
+                        votes: {
+                            needed: number;
+                            recorded: number;
+                        };
                     };
                 };
             };
@@ -3778,6 +4071,154 @@ export interface operations {
             };
         };
     };
+    getReviewPacket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        analysis: {
+                            mode: string;
+                            /** @description the SQL the sandbox ran: the checked query, rewritten for the mode */
+                            ranSql: string;
+                            readsColumns: string[];
+                            resultColumns: {
+                                name: string;
+                                type: string;
+                            }[];
+                            tables: string[];
+                        } | null;
+                        job: {
+                            createdAt: string;
+                            dp: {
+                                bounds: {
+                                    [key: string]: number[];
+                                };
+                            } | null;
+                            id: string;
+                            name: string | null;
+                            /** @description the SQL as the operator submitted it */
+                            sql: string;
+                            submittedBy: string;
+                        };
+                        output: {
+                            cellsSuppressed: number;
+                            checks: {
+                                cellsSuppressed?: number;
+                                check: string;
+                                effect: string;
+                                onFail?: "hold" | "refuse";
+                                params: {
+                                    [key: string]: number | string;
+                                };
+                                passed: boolean;
+                                rowsSuppressed?: number;
+                            }[];
+                            columns: {
+                                name: string;
+                                type: string;
+                            }[];
+                            contractId: string;
+                            createdAt: string;
+                            /** @description why a held output waits for review */
+                            heldBecause: string[];
+                            id: string;
+                            jobId: string;
+                            releasedAt: string | null;
+                            releasedBy: string | null;
+                            /** @description the votes you may read: reviews are independent, so until both votes are in a reviewer sees only their own */
+                            reviews: {
+                                decision: "approve" | "reject" | "request-changes";
+                                reason: string | null;
+                                reviewedAt: string;
+                                reviewer: string;
+                            }[];
+                            rowCount: number;
+                            sha256: string;
+                            status: "released" | "held" | "rejected" | "changes-requested";
+                            votes: {
+                                needed: number;
+                                recorded: number;
+                            };
+                        };
+                        preview: {
+                            columns: {
+                                name: string;
+                                type: string;
+                            }[];
+                            rows: unknown[][];
+                            totalRows: number;
+                        };
+                        thread: {
+                            author: string;
+                            body: string;
+                            createdAt: string;
+                            org: string;
+                            role: string;
+                            seq: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reviewOutput: {
         parameters: {
             query?: never;
@@ -3790,8 +4231,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    decision: "approve" | "reject";
-                    /** @description required to reject */
+                    decision: "approve" | "reject" | "request-changes";
+                    /** @description required to reject or to request changes: the operator reads it in the job’s thread */
                     reason?: string;
                 };
             };
@@ -3828,15 +4269,20 @@ export interface operations {
                         jobId: string;
                         releasedAt: string | null;
                         releasedBy: string | null;
+                        /** @description the votes you may read: reviews are independent, so until both votes are in a reviewer sees only their own */
                         reviews: {
-                            decision: "approve" | "reject";
+                            decision: "approve" | "reject" | "request-changes";
                             reason: string | null;
                             reviewedAt: string;
                             reviewer: string;
                         }[];
                         rowCount: number;
                         sha256: string;
-                        status: "released" | "held" | "rejected";
+                        status: "released" | "held" | "rejected" | "changes-requested";
+                        votes: {
+                            needed: number;
+                            recorded: number;
+                        };
                     };
                 };
             };
@@ -4075,6 +4521,7 @@ export interface operations {
                                 escapeAttempts: number;
                                 jobs: {
                                     cancelled: number;
+                                    changesRequested?: number;
                                     failed: number;
                                     held: number;
                                     rejected: number;
@@ -4165,6 +4612,7 @@ export interface operations {
                                 escapeAttempts: number;
                                 jobs: {
                                     cancelled: number;
+                                    changesRequested?: number;
                                     failed: number;
                                     held: number;
                                     rejected: number;
@@ -4434,6 +4882,7 @@ export interface operations {
                                 escapeAttempts: number;
                                 jobs: {
                                     cancelled: number;
+                                    changesRequested?: number;
                                     failed: number;
                                     held: number;
                                     rejected: number;
@@ -4524,6 +4973,7 @@ export interface operations {
                                 escapeAttempts: number;
                                 jobs: {
                                     cancelled: number;
+                                    changesRequested?: number;
                                     failed: number;
                                     held: number;
                                     rejected: number;

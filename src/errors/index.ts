@@ -73,6 +73,8 @@ export const ERRORS = {
   ERR_OUTPUT_REJECTED: { status: 422, title: 'Output rejected by a reviewer' },
   ERR_OUTPUT_NOT_HELD: { status: 409, title: 'Output is not waiting for review' },
   ERR_REVIEW_DUPLICATE: { status: 409, title: 'This reviewer has already reviewed the output' },
+  ERR_REVIEW_OWN_WORK: { status: 403, title: 'The author of a job never reviews its output' },
+  ERR_CHANGES_REQUESTED: { status: 422, title: 'The reviewers asked for changes' },
   ERR_BUDGET_EXHAUSTED: { status: 409, title: 'Privacy budget exhausted' },
   ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },

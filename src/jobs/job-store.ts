@@ -9,7 +9,8 @@ import type { Tx } from '../store/index.ts';
  * transaction; a job found in any other state is left alone and the caller told so.
  */
 
-export type JobStatus = 'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled';
+export type JobStatus =
+  'queued' | 'running' | 'rejected' | 'held' | 'released' | 'failed' | 'cancelled' | 'changes-requested';
 export const UNFINISHED: readonly JobStatus[] = ['queued', 'running'];
 
 export interface JobReason {

@@ -12,7 +12,15 @@ export const MANIFEST_TYP = 'pds-manifest+jwt';
  * seed 003 第三十四条: every product cites its data sources).
  */
 export interface Manifest {
-  output: { id: string; sha256: string; format: 'text/csv'; rows: number; columns: string[] };
+  /** `sha256` seals the csv form; `formats` every form (absent in manifests made before). */
+  output: {
+    id: string;
+    sha256: string;
+    format: 'text/csv';
+    rows: number;
+    columns: string[];
+    formats?: { csv: string; json: string; parquet: string };
+  };
   contractId: string;
   jobId: string;
   sqlSha256: string;
@@ -40,6 +48,13 @@ export const ManifestSchema = Type.Object({
     format: Type.Literal('text/csv'),
     rows: Type.Integer({ minimum: 0 }),
     columns: Type.Array(Type.String()),
+    formats: Type.Optional(
+      Type.Object({
+        csv: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+        json: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+        parquet: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      }),
+    ),
   }),
   contractId: Type.String(),
   jobId: Type.String(),

@@ -12,11 +12,6 @@ import type { CheckReport, Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import {
-  openInstance,
-  quoteLiteral,
-  withConnection,
-  exec,
-  quoteIdent,
   ensureFreeSpace,
   isDiskFull,
   resolveStored,
@@ -26,9 +21,13 @@ import {
   type Tx,
 } from '../store/index.ts';
 import { sha256 } from '../digest/index.ts';
-import { toCsv } from './csv.ts';
+import { RESERVED_PREFIX } from '../sandbox/index.ts';
+import { csvOf, jsonOf, ParquetWriter, type OutputFormat } from './formats.ts';
 import { signManifest, type Manifest } from './manifest.ts';
-import { transition, type JobReason } from './job-store.ts';
+import { loadJob, loadRun, transition, type JobReason } from './job-store.ts';
+import type { RunPlan } from './plan.ts';
+import { ballotsFor, consolidate, VOTES_TO_CONSOLIDATE, type Ballot, type ReviewOutcome, type Vote } from './review.ts';
+import { addComment, listComments, type Comment } from './thread.ts';
 import type { ReleaseDecision } from './release.ts';
 import { outputIdFor } from '../ids/index.ts';
 
@@ -41,31 +40,59 @@ export interface OutputView {
   id: string;
   jobId: string;
   contractId: string;
-  status: 'released' | 'held' | 'rejected';
+  status: 'released' | 'held' | 'rejected' | 'changes-requested';
   columns: { name: string; type: string }[];
   rowCount: number;
   cellsSuppressed: number;
   checks: CheckReport[];
   /** Why a held output waits for review. */
   heldBecause: string[];
-  reviews: { reviewer: string; decision: 'approve' | 'reject'; reason: string | null; reviewedAt: string }[];
+  /** The votes this principal may read (independent until consolidated: see review.ts). */
+  reviews: Ballot[];
+  /** How many votes are in, and how many consolidate the review. */
+  votes: { recorded: number; needed: number };
   sha256: string;
   releasedAt: string | null;
   releasedBy: string | null;
   createdAt: string;
 }
 
+/** What a reviewer reads beside a held output: nothing is reviewed blind (docs/architecture.md §12). */
+export interface ReviewPacket {
+  output: OutputView;
+  job: {
+    id: string;
+    name: string | null;
+    sql: string;
+    submittedBy: string;
+    createdAt: string;
+    dp: { bounds: Record<string, [number, number]> } | null;
+  };
+  /** The API's own analysis of the SQL when it ran: what it reads and what actually ran. */
+  analysis: {
+    mode: string;
+    tables: string[];
+    readsColumns: string[];
+    ranSql: string;
+    resultColumns: { name: string; type: string }[];
+  } | null;
+  /** The output's first rows, as the operator would receive them. */
+  preview: { columns: { name: string; type: string }[]; rows: JsonValue[][]; totalRows: number };
+  thread: Comment[];
+}
+
+/** Rows of an output shown in its review packet. */
+const PREVIEW_ROWS = 200;
+
 /** The manifest without its release facts: fixed when the output is recorded, completed at release. */
 export type ManifestDraft = Omit<Manifest, 'releasedAt' | 'releasedBy' | 'reviewers'>;
 
-export type OutputFormat = 'csv' | 'json' | 'parquet';
-
 /** Two different bureau users must approve a held output (docs/architecture.md §12, §9: no single insider). */
-export const APPROVALS_TO_RELEASE = 2;
+export const APPROVALS_TO_RELEASE = VOTES_TO_CONSOLIDATE;
 
 type Row = Record<string, string | number | null>;
 
-interface StoredOutput extends Omit<OutputView, 'reviews'> {
+interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes'> {
   operatorOrg: string;
   file: string;
   manifestJws: string | null;
@@ -76,6 +103,8 @@ interface StoredOutput extends Omit<OutputView, 'reviews'> {
 const FINGERPRINTS_COMPARED = 400;
 
 export class OutputService {
+  private readonly parquet: ParquetWriter;
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -86,7 +115,18 @@ export class OutputService {
       /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
       minFreeBytes?: number;
     },
-  ) {}
+  ) {
+    this.parquet = new ParquetWriter(path.join(deps.dataDir, 'tmp'));
+  }
+
+  async close(): Promise<void> {
+    await this.parquet.close();
+  }
+
+  /** Where an output's Parquet form is kept, beside its data. */
+  private parquetFile(file: string): string {
+    return file.replace(/\.json$/, '.parquet');
+  }
 
   /** Signs the manifest of an output being released; `releasedBy` is 'auto' or the reviewers. */
   async sign(
@@ -107,8 +147,7 @@ export class OutputService {
 
   /** Removes an output's data written by a transaction that did not commit. */
   discard(file: string): void {
-    fs.rmSync(file, { force: true });
-    fs.rmSync(`${file}.tmp`, { force: true });
+    for (const f of [file, `${file}.tmp`, this.parquetFile(file)]) fs.rmSync(f, { force: true });
   }
 
   /**
@@ -130,10 +169,7 @@ export class OutputService {
     const { job, claims, decision: d, at, file } = input;
     const outputId = outputIdFor(job.id);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const csv = toCsv(
-      d.columns.map((c) => c.name),
-      d.rows,
-    );
+    const csv = csvOf(d.columns, d.rows);
     const csvSha256 = sha256(csv);
     const body = JSON.stringify({ columns: d.columns, rows: d.rows });
     ensureFreeSpace(path.dirname(file), (this.deps.minFreeBytes ?? 0) + Buffer.byteLength(body), 'keep an output');
@@ -153,6 +189,14 @@ export class OutputService {
         );
       throw err;
     }
+    // the Parquet form is written once, here, so the bytes sealed are the bytes served
+    const parquetFile = this.parquetFile(file);
+    await this.parquet.write(d.columns, csv, parquetFile);
+    const formats = {
+      csv: csvSha256,
+      json: sha256(jsonOf(d.columns, d.rows)),
+      parquet: sha256(fs.readFileSync(parquetFile)),
+    };
     const release = d.decision === 'released';
     const draft: ManifestDraft = {
       output: {
@@ -161,6 +205,7 @@ export class OutputService {
         format: 'text/csv',
         rows: d.rows.length,
         columns: d.columns.map((c) => c.name),
+        formats,
       },
       contractId: job.contractId,
       jobId: job.id,
@@ -272,22 +317,27 @@ export class OutputService {
     };
   }
 
-  private async reviews(id: string, tx?: Tx): Promise<OutputView['reviews']> {
+  private async reviews(id: string, tx?: Tx): Promise<Ballot[]> {
     const rows = await (tx ?? this.deps.store).all<Row>(
       'SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at',
       [id],
     );
     return rows.map((r) => ({
       reviewer: String(r.reviewer),
-      decision: r.decision as 'approve' | 'reject',
+      decision: r.decision as Vote,
       reason: (r.reason as string | null) ?? null,
       reviewedAt: String(r.reviewed_at),
     }));
   }
 
-  private async view(o: StoredOutput, tx?: Tx): Promise<OutputView> {
+  private async view(o: StoredOutput, p: Principal, tx?: Tx): Promise<OutputView> {
     const { operatorOrg: _o, file: _f, manifestJws: _m, draft: _d, ...view } = o;
-    return { ...view, reviews: await this.reviews(o.id, tx) };
+    const ballots = await this.reviews(o.id, tx);
+    return {
+      ...view,
+      reviews: ballotsFor(p, ballots, o.status !== 'held'),
+      votes: { recorded: ballots.length, needed: VOTES_TO_CONSOLIDATE },
+    };
   }
 
   /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
@@ -298,7 +348,7 @@ export class OutputService {
   }
 
   async get(p: Principal, id: string): Promise<OutputView> {
-    return this.view(await this.visible(p, id));
+    return this.view(await this.visible(p, id), p);
   }
 
   /** Outputs a principal may see; the bureau's review queue is `status=held`. */
@@ -322,8 +372,56 @@ export class OutputService {
       params,
     );
     const out: OutputView[] = [];
-    for (const { id } of rows) out.push(await this.view((await this.load(id))!));
+    for (const { id } of rows) out.push(await this.view((await this.load(id))!, p));
     return out;
+  }
+
+  /** A held (or reviewed) output with everything behind it, for bureau reviewers and risk staff; audited. */
+  async reviewPacket(p: Principal, id: string, requestId?: string): Promise<ReviewPacket> {
+    const o = await this.visible(p, id);
+    const job = (await loadJob(this.deps.store, o.jobId))!;
+    const run = job.attempts > 0 ? await loadRun<RunPlan>(this.deps.store, job.id, job.attempts) : undefined;
+    const plan = run?.plan;
+    const data = fs.existsSync(o.file)
+      ? (JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
+          columns: ReviewPacket['preview']['columns'];
+          rows: JsonValue[][];
+        })
+      : { columns: o.columns, rows: [] };
+    await this.deps.store.write((tx) =>
+      appendAudit(tx, {
+        actor: actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'risk'),
+        action: 'output.inspected',
+        objectType: 'output',
+        objectId: id,
+        requestId,
+        details: { view: 'review' },
+      }),
+    );
+    return {
+      output: await this.view(o, p),
+      job: {
+        id: job.id,
+        name: job.name,
+        sql: job.sql,
+        submittedBy: job.submittedBy,
+        createdAt: job.createdAt,
+        dp: job.dp ?? null,
+      },
+      analysis: plan
+        ? {
+            mode: plan.mode,
+            tables: plan.tables,
+            readsColumns: plan.readsColumns ?? [],
+            ranSql: plan.sql,
+            resultColumns: (plan.expected ?? [])
+              .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
+              .map((c) => ({ name: c.name, type: c.type })),
+          }
+        : null,
+      preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
+      thread: await listComments(this.deps.store, job.id),
+    };
   }
 
   async manifest(p: Principal, id: string): Promise<string> {
@@ -334,18 +432,20 @@ export class OutputService {
   }
 
   /**
-   * A bureau user's review of a held output: one rejection (with a reason) ends it; the second
-   * approval by a *different* user releases it, signed, if the contract is still active.
+   * A bureau user's vote on a held output (review.ts): approve, reject or request changes, with a
+   * reason for the last two. Votes are independent until the second one, which consolidates them:
+   * released (signed, if the contract is still active), rejected, or returned to the operator with
+   * the reviewers' comments in the job's thread. The job's author never reviews it.
    */
   async review(
     p: Principal,
     id: string,
-    input: { decision: 'approve' | 'reject'; reason?: string },
+    input: { decision: Vote; reason?: string },
     requestId?: string,
   ): Promise<OutputView> {
-    if (input.decision === 'reject' && !input.reason?.trim()) {
-      throw new PdsError('ERR_VALIDATION', 'a rejection needs a reason', {
-        errors: [{ field: '/body/reason', message: 'required when decision is reject' }],
+    if (input.decision !== 'approve' && !input.reason?.trim()) {
+      throw new PdsError('ERR_VALIDATION', `a vote to ${input.decision} needs a reason the operator can act on`, {
+        errors: [{ field: '/body/reason', message: `required when decision is ${input.decision}` }],
       });
     }
     const actor: Actor = actorOf(p, 'bureau');
@@ -354,6 +454,12 @@ export class OutputService {
       const o = await this.load(id, tx);
       if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
       if (o.status !== 'held') throw new PdsError('ERR_OUTPUT_NOT_HELD', `output ${id} is ${o.status}`);
+      const job = await loadJob(tx, o.jobId);
+      if (job?.submittedBy === p.sub)
+        throw new PdsError(
+          'ERR_REVIEW_OWN_WORK',
+          `${p.sub} submitted job ${o.jobId}: its author never reviews its output`,
+        );
       const mine = await tx.one('SELECT 1 AS x FROM output_reviews WHERE output_id = $1 AND reviewer = $2', [
         id,
         p.sub,
@@ -361,69 +467,110 @@ export class OutputService {
       if (mine)
         throw new PdsError(
           'ERR_REVIEW_DUPLICATE',
-          `${p.sub} has already reviewed output ${id}; the next approval must come from another bureau user`,
+          `${p.sub} has already reviewed output ${id}; the next vote must come from another bureau user`,
         );
       const at = this.deps.now().toISOString();
       await tx.run(
         'INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)',
         [id, p.sub, input.decision, input.reason ?? null, at],
       );
+      // the vote itself stays out of the trail until consolidation: bureau users read the trail too
       await appendAudit(tx, {
         actor,
-        action: `output.review.${input.decision}`,
+        action: 'output.review.submitted',
         objectType: 'output',
         objectId: id,
         requestId,
-        reason: input.reason,
       });
-      if (input.decision === 'reject') {
-        await tx.run(`UPDATE outputs SET status = 'rejected' WHERE id = $1`, [id]);
-        await this.finishJob(
-          tx,
-          o.jobId,
-          'rejected',
-          [{ code: 'ERR_OUTPUT_REJECTED', message: `rejected by a reviewer: ${input.reason!}` }],
-          at,
-        );
-        await appendAudit(tx, {
-          actor,
-          action: 'output.rejected',
-          objectType: 'output',
-          objectId: id,
-          requestId,
-          reason: input.reason,
-        });
-        removeFile = o.file;
-      } else {
-        const approvals = (await this.reviews(id, tx)).filter((r) => r.decision === 'approve').map((r) => r.reviewer);
-        if (approvals.length >= APPROVALS_TO_RELEASE) {
-          await this.deps.contracts.assertActive(tx, o.contractId);
-          const jws = await this.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
-          await tx.run(
-            `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
-            [jws, at, approvals.join(', '), id],
-          );
-          await this.finishJob(tx, o.jobId, 'released', [], at);
-          await appendAudit(tx, {
-            actor,
-            action: 'output.released',
-            objectType: 'output',
-            objectId: id,
-            requestId,
-            details: { sha256: o.sha256, reviewers: approvals },
-          });
-        }
-      }
-      return this.view((await this.load(id, tx))!, tx);
+      const ballots = await this.reviews(id, tx);
+      const outcome = consolidate(ballots);
+      if (outcome) removeFile = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
+      return this.view((await this.load(id, tx))!, p, tx);
     });
-    if (removeFile) fs.rmSync(removeFile, { force: true }); // a rejected output is not kept
+    if (removeFile) this.discard(removeFile); // an output not released is not kept
     return view;
+  }
+
+  /** Records a consolidated review; answers the data file to remove when the output is not released. */
+  private async conclude(
+    tx: Tx,
+    o: StoredOutput,
+    ballots: Ballot[],
+    outcome: ReviewOutcome,
+    actor: Actor,
+    at: string,
+    requestId?: string,
+  ): Promise<string | undefined> {
+    await appendAudit(tx, {
+      actor,
+      action: 'output.review.consolidated',
+      objectType: 'output',
+      objectId: o.id,
+      requestId,
+      details: {
+        outcome,
+        votes: ballots.map((b) => ({ reviewer: b.reviewer, decision: b.decision, reason: b.reason })),
+      },
+    });
+    if (outcome === 'released') {
+      const approvals = ballots.map((b) => b.reviewer);
+      await this.deps.contracts.assertActive(tx, o.contractId);
+      const jws = await this.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
+      await tx.run(
+        `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
+        [jws, at, approvals.join(', '), o.id],
+      );
+      await this.finishJob(tx, o.jobId, 'released', [], at);
+      await appendAudit(tx, {
+        actor,
+        action: 'output.released',
+        objectType: 'output',
+        objectId: o.id,
+        requestId,
+        details: { sha256: o.sha256, reviewers: approvals },
+      });
+      return undefined;
+    }
+    const said = ballots.filter((b) => b.decision !== 'approve' && b.reason);
+    for (const b of said)
+      await addComment(tx, o.jobId, {
+        author: b.reviewer,
+        org: actor.org,
+        role: 'bureau',
+        body: `${b.decision === 'reject' ? 'rejected' : 'changes requested'}: ${b.reason!}`,
+        createdAt: at,
+      });
+    const message = said.map((b) => b.reason).join(' / ');
+    await tx.run('UPDATE outputs SET status = $1 WHERE id = $2', [outcome, o.id]);
+    await this.finishJob(
+      tx,
+      o.jobId,
+      outcome,
+      [
+        outcome === 'rejected'
+          ? { code: 'ERR_OUTPUT_REJECTED', message: `rejected by the reviewers: ${message}` }
+          : {
+              code: 'ERR_CHANGES_REQUESTED',
+              message: `the reviewers ask for changes: ${message} (see the job's thread)`,
+            },
+      ],
+      at,
+    );
+    await appendAudit(tx, {
+      actor,
+      action: outcome === 'rejected' ? 'output.rejected' : 'output.changes_requested',
+      objectType: 'output',
+      objectId: o.id,
+      requestId,
+      reason: message,
+    });
+    return o.file;
   }
 
   private async finishJob(
     tx: Tx,
     jobId: string,
-    status: 'released' | 'rejected',
+    status: 'released' | 'rejected' | 'changes-requested',
     reasons: JobReason[],
     at: string,
   ): Promise<void> {
@@ -449,12 +596,20 @@ export class OutputService {
       columns: { name: string; type: string }[];
       rows: JsonValue[][];
     };
-    const csv = toCsv(
-      data.columns.map((c) => c.name),
-      data.rows,
-    );
+    const csv = csvOf(data.columns, data.rows);
     if (sha256(csv) !== o.sha256)
       throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);
+    let body: Buffer | string = csv;
+    if (format === 'json') body = jsonOf(data.columns, data.rows);
+    if (format === 'parquet') {
+      const file = this.parquetFile(o.file);
+      // an output recorded before Parquet was kept gets its Parquet form now (its manifest seals csv only)
+      if (!fs.existsSync(file)) await this.parquet.write(data.columns, csv, file);
+      body = fs.readFileSync(file);
+    }
+    const sealed = o.draft?.output.formats?.[format];
+    if (sealed && sha256(body) !== sealed)
+      throw new PdsError('ERR_INTERNAL', `the ${format} form of output ${id} does not match its sealed hash`);
     await this.deps.store.write((tx) =>
       appendAudit(tx, {
         actor: actorOf(p, owner ? 'operator' : 'bureau'),
@@ -465,41 +620,11 @@ export class OutputService {
         details: { format },
       }),
     );
-    if (format === 'json') {
-      const names = data.columns.map((c) => c.name);
-      return {
-        body: JSON.stringify(data.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]!])))),
-        contentType: 'application/json',
-      };
-    }
-    if (format === 'parquet')
-      return { body: await this.parquet(id, data.columns, csv), contentType: 'application/vnd.apache.parquet' };
-    return { body: csv, contentType: 'text/csv; charset=utf-8' };
-  }
-
-  /** Parquet with the output's DuckDB column types, written by DuckDB from the checked CSV. */
-  private async parquet(id: string, columns: { name: string; type: string }[], csv: string): Promise<Buffer> {
-    fs.mkdirSync(path.join(this.deps.dataDir, 'tmp'), { recursive: true, mode: 0o700 });
-    const dir = fs.mkdtempSync(path.join(this.deps.dataDir, 'tmp', `${id}-`));
-    try {
-      const src = path.join(dir, 'data.csv');
-      const dst = path.join(dir, 'data.parquet');
-      fs.writeFileSync(src, csv);
-      const types = `{${columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
-      const instance = await openInstance(':memory:', { threads: '1' });
-      try {
-        await withConnection(instance, (conn) =>
-          exec(
-            conn,
-            `COPY (SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_csv(${quoteLiteral(src)}, header = true, columns = ${types})) TO ${quoteLiteral(dst)} (FORMAT parquet)`,
-          ),
-        );
-      } finally {
-        instance.closeSync();
-      }
-      return fs.readFileSync(dst);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const contentType = {
+      csv: 'text/csv; charset=utf-8',
+      json: 'application/json',
+      parquet: 'application/vnd.apache.parquet',
+    };
+    return { body, contentType: contentType[format] };
   }
 }

@@ -29,6 +29,7 @@ import {
 import { assertBudget } from './ledger.ts';
 import type { RunPlanner } from './plan.ts';
 import { categorize } from '../reports/index.ts';
+import { addComment, listComments, type Comment } from './thread.ts';
 import { RESERVED_PREFIX } from '../sandbox/index.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
@@ -322,6 +323,37 @@ export class JobService implements ContractJobs {
     if (!cancelled) throw new PdsError('ERR_JOB_NOT_CANCELLABLE', `job ${id} is already ${job.status}`);
     this.deps.executor.cancel(id);
     return this.getJob(p, id);
+  }
+
+  /** A job's thread (thread.ts): its operator, the bureau and risk staff read it. */
+  async thread(p: Principal, id: string): Promise<Comment[]> {
+    await this.getJob(p, id);
+    return listComments(this.deps.store, id);
+  }
+
+  /** A reply in a job's thread, by its operator or a bureau user; audited. */
+  async comment(p: Principal, id: string, body: string, requestId?: string): Promise<Comment> {
+    await this.getJob(p, id);
+    const role = p.roles.includes('bureau') ? 'bureau' : p.roles.includes('operator') ? 'operator' : undefined;
+    if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', "only the job's operator or the bureau write in its thread");
+    return this.deps.store.write(async (tx) => {
+      const comment = await addComment(tx, id, {
+        author: p.sub,
+        org: p.org,
+        role,
+        body,
+        createdAt: this.now().toISOString(),
+      });
+      await appendAudit(tx, {
+        actor: actorOf(p, role),
+        action: 'job.commented',
+        objectType: 'job',
+        objectId: id,
+        requestId,
+        details: { seq: comment.seq, bodySha256: sha256(body) },
+      });
+      return comment;
+    });
   }
 
   /** Ends a contract's queued and running jobs inside the contract's status change (ContractJobs). */

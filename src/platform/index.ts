@@ -258,6 +258,7 @@ export async function createPlatform(
       disposeRunners();
       parser.dispose();
       binder.dispose();
+      await outputs.close();
       await store.close();
     },
   };

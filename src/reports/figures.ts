@@ -17,6 +17,7 @@ const noJobs = (): Figures['jobs'] => ({
   rejected: 0,
   failed: 0,
   cancelled: 0,
+  changesRequested: 0,
   unfinished: 0,
 });
 
@@ -115,6 +116,7 @@ export async function contractFigures(
     b.submitted += g.n;
     if (g.ran) jobs.run += g.n;
     if (g.status === 'queued' || g.status === 'running') jobs.unfinished += g.n;
+    else if (g.status === 'changes-requested') jobs.changesRequested = (jobs.changesRequested ?? 0) + g.n;
     else if (g.status in jobs) jobs[g.status as 'released' | 'held' | 'rejected' | 'failed' | 'cancelled'] += g.n;
     if (g.status !== 'rejected') continue;
     b.refused += g.n;
@@ -284,7 +286,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
       f.trackers.mostIsolationsOfOnePerson,
     );
     trackers.smallPopulationOutputs = Math.max(trackers.smallPopulationOutputs, f.trackers.smallPopulationOutputs);
-    for (const k of Object.keys(jobs) as (keyof Figures['jobs'])[]) jobs[k] += f.jobs[k];
+    for (const k of Object.keys(jobs) as (keyof Figures['jobs'])[]) jobs[k] = (jobs[k] ?? 0) + (f.jobs[k] ?? 0);
     for (const k of ['released', 'held', 'rejected', 'cellsSuppressed'] as const) outputs[k] += f.outputs[k];
     for (const r of f.refusals) {
       const key = `${r.layer}|${r.rule}`;

@@ -54,6 +54,7 @@ export const FiguresSchema = Obj(
       rejected: Int,
       failed: Int,
       cancelled: Int,
+      changesRequested: Type.Optional(Int),
       unfinished: Int,
     }),
     submissionsRefused: Type.Array(Obj({ code: Type.String(), count: Int }), {

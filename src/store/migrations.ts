@@ -289,4 +289,22 @@ export const MIGRATIONS: Migration[] = [
       DROP INDEX IF EXISTS jobs_status;
     `,
   },
+  {
+    version: 15,
+    name: 'job threads, output votes that can request changes',
+    sql: `
+      -- reviewers' comments (joined at consolidation) and the operator's and bureau's replies
+      CREATE TABLE job_comments (
+        job_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        author VARCHAR NOT NULL,
+        org VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      );
+      -- output_reviews.decision may now also be 'request-changes'; outputs.status 'changes-requested'
+    `,
+  },
 ];

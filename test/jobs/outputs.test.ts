@@ -77,7 +77,7 @@ describe('the release workflow', () => {
     ).toBe('ERR_OUTPUT_NOT_HELD');
   });
 
-  it('an operator never sees held data (404); reviewers can inspect it; one rejection with a reason ends it', async () => {
+  it('an operator never sees held data (404); reviewers can inspect it; a rejection with a reason ends it once both have voted', async () => {
     const id = await heldOutput();
     for (const format of ['csv', 'json', 'parquet'])
       expect((await call(op, 'GET', `/v1/outputs/${id}/data?format=${format}`)).statusCode).toBe(404);
@@ -85,10 +85,13 @@ describe('the release workflow', () => {
     expect((await call(alice, 'GET', `/v1/outputs/${id}/data`)).statusCode).toBe(200);
     const noReason = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'reject' });
     expect(noReason.statusCode).toBe(400);
-    const rejected = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, {
+    const vote = await call(alice, 'POST', `/v1/outputs/${id}/reviews`, {
       decision: 'reject',
       reason: 'rows of single people',
     });
+    // one vote of two: still held; the second reviewer's approval is outweighed by the rejection
+    expect(vote.json()).toMatchObject({ status: 'held', votes: { recorded: 1, needed: 2 } });
+    const rejected = await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' });
     expect(rejected.json()).toMatchObject({ status: 'rejected' });
     const job = await call(op, 'GET', `/v1/jobs/${String(rejected.json().jobId)}`);
     expect(job.json()).toMatchObject({ status: 'rejected', reasons: [{ code: 'ERR_OUTPUT_REJECTED' }] });
@@ -103,9 +106,14 @@ describe('the release workflow', () => {
     );
     const res = await call(bob, 'POST', `/v1/outputs/${id}/reviews`, { decision: 'approve' });
     expect(res.json().code).toBe('ERR_CONTRACT_REVOKED');
+    // bob's vote went with the refused transaction; alice's stays, and bob still cannot read it
     expect((await call(bob, 'GET', `/v1/outputs/${id}`)).json()).toMatchObject({
       status: 'held',
-      reviews: [{ reviewer: 'alice@bureau' }],
+      reviews: [],
+      votes: { recorded: 1 },
+    });
+    expect((await call(alice, 'GET', `/v1/outputs/${id}`)).json()).toMatchObject({
+      reviews: [{ reviewer: 'alice@bureau', decision: 'approve' }],
     });
     await world.platform.store.write((tx) =>
       tx.run("UPDATE contracts SET status = 'active' WHERE id = $1", [contractId]),

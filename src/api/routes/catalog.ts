@@ -6,6 +6,51 @@ import type { Platform } from '../../platform/index.ts';
 import { ProblemRef } from '../schemas/index.ts';
 
 /** The catalog as operators read it: attributes, levels, the negative list and the masking each column allows. */
+const Nullable = Type.Union([Type.String(), Type.Null()]);
+
+const CatalogDataset = Type.Object({
+  name: Type.String(),
+  title: Type.String(),
+  description: Nullable,
+  provider: Type.String(),
+  providerName: Type.String(),
+  updateCycle: Type.String(),
+  attributes: Type.Object({ sharing: Type.String(), open: Type.String(), operation: Type.String() }),
+  privacyUnit: Type.String({ description: 'the column that names one person (or household) for dp and k' }),
+  version: Type.Union([
+    Type.Object({
+      version: Type.Integer(),
+      rows: Type.Integer(),
+      contentHash: Type.String(),
+      loadedAt: Type.String(),
+      source: Type.String(),
+    }),
+    Type.Null(),
+  ]),
+  columns: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      type: Type.String(),
+      title: Nullable,
+      classification: Type.String(),
+      role: Type.String(),
+      format: Nullable,
+      negativeList: Type.Boolean(),
+      dpOnly: Type.Boolean({ description: 'analysed only in dp mode, under an ε budget' }),
+      masking: Type.Union([
+        Type.Object({
+          default: Type.String(),
+          allowed: Type.Array(Type.String(), {
+            description:
+              "the rules (or rule kinds: 'generalize' allows every form of it) this column may be masked with",
+          }),
+        }),
+        Type.Null(),
+      ]),
+    }),
+  ),
+});
+
 export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   app.get(
     '/v1/catalog',
@@ -18,7 +63,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
           200: Type.Object({
             version: Type.String(),
             policyHash: Type.String(),
-            datasets: Type.Array(Type.Object({}, { additionalProperties: true })),
+            datasets: Type.Array(CatalogDataset),
           }),
           401: ProblemRef,
         },
@@ -68,7 +113,6 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
     },
   );
 
-  const Nullable = Type.Union([Type.String(), Type.Null()]);
   const Withdrawal = Type.Object({
     dataset: Type.String(),
     reason: Type.String(),

@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Platform } from '../../platform/index.ts';
 import {
+  Comment,
+  CommentBody,
   IdParams,
   JobBody,
   JobList,
@@ -114,5 +117,37 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
     },
     async (req) => platform.jobs.cancel(req.principal, req.params.id, req.id),
+  );
+
+  app.get(
+    '/v1/jobs/:id/thread',
+    {
+      config: { roles: ['operator', 'bureau', 'risk'] },
+      schema: {
+        tags: ['jobs'],
+        operationId: 'getJobThread',
+        summary: "A job's thread: the reviewers' comments (once their votes are consolidated) and the replies",
+        params: IdParams,
+        response: { 200: Type.Array(Comment), ...errors },
+      },
+    },
+    async (req) => platform.jobs.thread(req.principal, req.params.id),
+  );
+
+  app.post(
+    '/v1/jobs/:id/thread',
+    {
+      config: { roles: ['operator', 'bureau'] },
+      schema: {
+        tags: ['jobs'],
+        operationId: 'commentOnJob',
+        summary: "Reply in a job's thread (its operator, or a bureau user)",
+        params: IdParams,
+        body: CommentBody,
+        response: { 201: Comment, ...errors },
+      },
+    },
+    async (req, reply) =>
+      reply.code(201).send(await platform.jobs.comment(req.principal, req.params.id, req.body.body, req.id)),
   );
 };

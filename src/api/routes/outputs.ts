@@ -8,6 +8,7 @@ import {
   OutputReviewBody,
   OutputView,
   ProblemRef,
+  ReviewPacket,
 } from '../schemas/index.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
@@ -44,6 +45,22 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     async (req) => platform.outputs.get(req.principal, req.params.id),
   );
 
+  app.get(
+    '/v1/outputs/:id/review',
+    {
+      config: { roles: ['bureau', 'risk'] },
+      schema: {
+        tags: ['outputs'],
+        operationId: 'getReviewPacket',
+        summary:
+          "Everything behind an output, for its reviewers: the SQL, the analysis and the SQL that ran, every check, the rows, the job's thread",
+        params: IdParams,
+        response: { 200: ReviewPacket, ...errors },
+      },
+    },
+    async (req) => platform.outputs.reviewPacket(req.principal, req.params.id, req.id),
+  );
+
   app.post(
     '/v1/outputs/:id/reviews',
     {
@@ -51,7 +68,8 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       schema: {
         tags: ['outputs'],
         operationId: 'reviewOutput',
-        summary: 'Review a held output: two different bureau users release it, one rejection ends it',
+        summary:
+          'Vote on a held output (approve, reject, request-changes): two bureau users vote independently, then the votes are consolidated',
         params: IdParams,
         body: OutputReviewBody,
         response: { 200: OutputView, ...errors },

@@ -247,13 +247,16 @@ export const DummyDataQuery = Type.Object(
   closed,
 );
 
+const OutputStatus = Type.Union([
+  Type.Literal('released'),
+  Type.Literal('held'),
+  Type.Literal('rejected'),
+  Type.Literal('changes-requested'),
+]);
+
 export const OutputListQuery = Type.Object(
   {
-    status: Type.Optional(
-      Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')], {
-        description: 'held = the bureau review queue',
-      }),
-    ),
+    status: Type.Optional(Type.Union(OutputStatus.anyOf, { description: 'held = the bureau review queue' })),
     contractId: Type.Optional(Type.String({ maxLength: 64 })),
   },
   closed,
@@ -261,8 +264,14 @@ export const OutputListQuery = Type.Object(
 
 export const OutputReviewBody = Type.Object(
   {
-    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
-    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'required to reject' })),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject'), Type.Literal('request-changes')]),
+    reason: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description: 'required to reject or to request changes: the operator reads it in the job’s thread',
+      }),
+    ),
   },
   closed,
 );
@@ -296,6 +305,7 @@ const JobStatus = Type.Union([
   Type.Literal('released'),
   Type.Literal('failed'),
   Type.Literal('cancelled'),
+  Type.Literal('changes-requested'),
 ]);
 
 export const JobView = Type.Object({
@@ -364,7 +374,7 @@ export const OutputView = Type.Object({
   id: Type.String(),
   jobId: Type.String(),
   contractId: Type.String(),
-  status: Type.Union([Type.Literal('released'), Type.Literal('held'), Type.Literal('rejected')]),
+  status: OutputStatus,
   columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
   rowCount: Type.Integer(),
   cellsSuppressed: Type.Integer(),
@@ -374,11 +384,16 @@ export const OutputView = Type.Object({
   reviews: Type.Array(
     Type.Object({
       reviewer: Type.String(),
-      decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+      decision: Type.Union([Type.Literal('approve'), Type.Literal('reject'), Type.Literal('request-changes')]),
       reason: Type.Union([Type.String(), Type.Null()]),
       reviewedAt: Type.String(),
     }),
+    {
+      description:
+        'the votes you may read: reviews are independent, so until both votes are in a reviewer sees only their own',
+    },
   ),
+  votes: Type.Object({ recorded: Type.Integer(), needed: Type.Integer() }),
   releasedAt: Type.Union([Type.String(), Type.Null()]),
   releasedBy: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
@@ -558,4 +573,50 @@ export const SignedReport = Type.Object({
     description: 'bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json',
   }),
   html: Type.String({ description: 'where the HTML page is' }),
+});
+
+export const Comment = Type.Object({
+  seq: Type.Integer(),
+  author: Type.String(),
+  org: Type.String(),
+  role: Type.String(),
+  body: Type.String(),
+  createdAt: Type.String(),
+});
+
+export const CommentBody = Type.Object({ body: Str(1, 4000) }, closed);
+
+const ColumnList = Type.Array(Type.Object({ name: Type.String(), type: Type.String() }));
+
+export const ReviewPacket = Type.Object({
+  output: OutputView,
+  job: Type.Object({
+    id: Type.String(),
+    name: Type.Union([Type.String(), Type.Null()]),
+    sql: Type.String({ description: 'the SQL as the operator submitted it' }),
+    submittedBy: Type.String(),
+    createdAt: Type.String(),
+    dp: Type.Union([
+      Type.Object({
+        bounds: Type.Record(Type.String(), Type.Array(Type.Number(), { minItems: 2, maxItems: 2 })),
+      }),
+      Type.Null(),
+    ]),
+  }),
+  analysis: Type.Union([
+    Type.Object({
+      mode: Type.String(),
+      tables: Type.Array(Type.String()),
+      readsColumns: Type.Array(Type.String()),
+      ranSql: Type.String({ description: 'the SQL the sandbox ran: the checked query, rewritten for the mode' }),
+      resultColumns: ColumnList,
+    }),
+    Type.Null(),
+  ]),
+  preview: Type.Object({
+    columns: ColumnList,
+    rows: Type.Array(Type.Array(Type.Unknown())),
+    totalRows: Type.Integer(),
+  }),
+  thread: Type.Array(Comment),
 });

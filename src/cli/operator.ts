@@ -1,0 +1,340 @@
+/**
+ * The commands people use over a running API, through the typed client: sign-in, the operator's
+ * application, jobs, validation, submission and download, and the reviewers' decisions
+ * (docs/architecture.md §15). Each takes --server/--token (else the signed-in profile) and --json.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { must, type Answer } from '../client/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { apiCommand, clientFrom, print, profileFile, serverUrl, writeProfile, type ApiOptions } from './api.ts';
+import { positiveInt } from './shared.ts';
+
+type Job = Answer<'getJob'>;
+const TERMINAL = new Set(['rejected', 'held', 'released', 'failed', 'cancelled', 'changes-requested']);
+
+function readText(file: string, what: string): string {
+  if (file === '-') return fs.readFileSync(0, 'utf8');
+  if (!fs.existsSync(file)) throw new PdsError('ERR_VALIDATION', `${what}: ${file} does not exist`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** col=lo:hi, repeatable: a dp query's contribution bounds. */
+function dpBound(value: string, previous: Record<string, [number, number]> = {}): Record<string, [number, number]> {
+  const m = /^([a-z_][a-z0-9_]*)=(-?\d+):(-?\d+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError('must be column=low:high, e.g. income=0:500000');
+  return { ...previous, [m[1]!]: [Number(m[2]), Number(m[3])] };
+}
+
+function reasonLines(reasons: Job['reasons']): string[] {
+  return reasons.map((r) => `  ${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}: ${r.message}`);
+}
+
+function jobLine(j: Job): string {
+  return `${j.id}  ${j.status.padEnd(17)} ${j.contractId}  ${j.createdAt.slice(0, 19)}  ${j.name ?? ''}`;
+}
+
+export function addOperatorCommands(program: Command): void {
+  apiCommand(
+    program
+      .command('login')
+      .description('sign in to a server: checks the token (GET /v1/me) and keeps it in your profile (mode 0600)'),
+  )
+    .option('--token-stdin', 'read the token from standard input (keeps it out of the shell history)')
+    .action(async (opts: ApiOptions & { tokenStdin?: boolean }) => {
+      const server = serverUrl(opts.server ?? process.env.PDS_SERVER ?? '');
+      const token = (opts.tokenStdin ? fs.readFileSync(0, 'utf8') : (opts.token ?? process.env.PDS_TOKEN ?? '')).trim();
+      if (!token) throw new PdsError('ERR_CONFIG', 'a token is needed: --token TOKEN, --token-stdin or PDS_TOKEN');
+      const me = await must(clientFrom({ server, token }).GET('/v1/me'));
+      const file = writeProfile({ server, token, ...me, savedAt: new Date().toISOString() });
+      print(opts, { server, ...me, profile: file }, () => [
+        `signed in to ${server} as ${me.sub} (${me.org}; ${me.roles.join(', ')}); profile ${file}`,
+      ]);
+    });
+
+  program
+    .command('logout')
+    .description('forget the signed-in profile')
+    .action(() => {
+      const file = profileFile();
+      fs.rmSync(file, { force: true });
+      console.log(`signed out (${file} removed)`);
+    });
+
+  apiCommand(program.command('whoami').description('who the current token is for')).action(async (opts: ApiOptions) => {
+    const me = await must(clientFrom(opts).GET('/v1/me'));
+    print(opts, me, () => [`${me.sub} (${me.org}; ${me.roles.join(', ')})`]);
+  });
+
+  apiCommand(
+    program.command('catalog').description('datasets, their columns, levels and the masking rules each column allows'),
+  ).action(async (opts: ApiOptions) => {
+    const catalog = await must(clientFrom(opts).GET('/v1/catalog'));
+    print(opts, catalog, () =>
+      catalog.datasets.flatMap((d) => [
+        `${d.name} (${d.providerName ?? d.provider})`,
+        ...d.columns.map(
+          (c) =>
+            `  ${c.name.padEnd(22)} ${c.negativeList ? 'NEGATIVE LIST' : `masking: ${c.masking?.allowed.join(' | ') ?? '—'}`}`,
+        ),
+      ]),
+    );
+  });
+
+  apiCommand(
+    program
+      .command('apply')
+      .description('apply for one scenario from a JSON or YAML file (the body of POST /v1/applications)')
+      .argument('<file>', 'the application, e.g. application.yaml (- reads standard input)'),
+  ).action(async (file: string, opts: ApiOptions) => {
+    const text = readText(file, 'application');
+    const body = /\.ya?ml$/i.test(file) ? (await import('yaml')).parse(text) : JSON.parse(text);
+    const app = await must(clientFrom(opts).POST('/v1/applications', { body }));
+    print(opts, app, () => [
+      `${app.id}: ${app.status}`,
+      ...app.grants.map((g) => `  ${g.dataset}: ${g.columns.map((c) => `${c.column}:${c.rule}`).join(' ')}`),
+      `  risk preview: ${JSON.stringify(app.risk)}`,
+    ]);
+  });
+
+  apiCommand(
+    program
+      .command('jobs')
+      .description('your jobs, newest first')
+      .option('--contract <id>', 'only this contract')
+      .addOption(
+        new Option('--status <status>', 'only this status').choices([
+          'queued',
+          'running',
+          'rejected',
+          'held',
+          'released',
+          'failed',
+          'cancelled',
+          'changes-requested',
+        ]),
+      )
+      .option('--since <iso-time>', 'submitted at or after this instant')
+      .option('--limit <n>', 'at most this many', positiveInt, 50),
+  ).action(async (opts: ApiOptions & { contract?: string; status?: Job['status']; since?: string; limit: number }) => {
+    const page = await must(
+      clientFrom(opts).GET('/v1/jobs', {
+        params: {
+          query: {
+            ...(opts.contract ? { contractId: opts.contract } : {}),
+            ...(opts.status ? { status: opts.status } : {}),
+            ...(opts.since ? { since: opts.since } : {}),
+            limit: opts.limit,
+          },
+        },
+      }),
+    );
+    print(opts, page, () => (page.jobs.length ? page.jobs.map(jobLine) : ['no jobs']));
+  });
+
+  const sqlCommand = (cmd: Command) =>
+    apiCommand(
+      cmd
+        .requiredOption('--contract <id>', 'the contract the query runs under')
+        .argument('[file]', 'the SQL file (- reads standard input)')
+        .option('--sql <sql>', 'the SQL itself, instead of a file')
+        .option('--dp-bound <column=low:high>', 'dp mode: a column’s contribution bounds (repeatable)', dpBound),
+    );
+  const sqlOf = (file: string | undefined, opts: { sql?: string }) => {
+    if (opts.sql && file) throw new PdsError('ERR_VALIDATION', 'give the SQL as a file or with --sql, not both');
+    const sql = opts.sql ?? (file ? readText(file, 'SQL') : undefined);
+    if (!sql?.trim()) throw new PdsError('ERR_VALIDATION', 'no SQL: name a file or pass --sql');
+    return sql;
+  };
+
+  sqlCommand(
+    program
+      .command('validate')
+      .description(
+        'check SQL against a contract without running it: the reasons a submission would get; exits 1 if any',
+      ),
+  ).action(
+    async (file: string | undefined, opts: ApiOptions & { contract: string; sql?: string; dpBound?: object }) => {
+      const result = await must(
+        clientFrom(opts).POST('/v1/jobs/validate', {
+          body: {
+            contractId: opts.contract,
+            sql: sqlOf(file, opts),
+            ...(opts.dpBound ? { dp: { bounds: opts.dpBound as Record<string, number[]> } } : {}),
+          },
+        }),
+      );
+      print(opts, result, () =>
+        result.valid
+          ? [
+              `valid (${result.mode}): reads ${result.tables?.join(', ') ?? '—'}; output ${result.columns?.map((c) => `${c.name} ${c.type}`).join(', ') ?? '—'}`,
+            ]
+          : ['refused:', ...reasonLines(result.reasons)],
+      );
+      process.exitCode = result.valid ? 0 : 1;
+    },
+  );
+
+  sqlCommand(
+    program
+      .command('submit')
+      .description(
+        'submit SQL under a contract; with --wait, follow it until it is decided (exit 1 unless released or held)',
+      )
+      .option('--name <name>', 'a name for the job')
+      .option('--wait', 'wait until the job leaves the queue and the sandbox')
+      .option('--timeout <seconds>', 'give up waiting after this long', positiveInt, 600),
+  ).action(
+    async (
+      file: string | undefined,
+      opts: ApiOptions & {
+        contract: string;
+        sql?: string;
+        name?: string;
+        wait?: boolean;
+        timeout: number;
+        dpBound?: object;
+      },
+    ) => {
+      const api = clientFrom(opts);
+      let job = await must(
+        api.POST('/v1/jobs', {
+          body: {
+            contractId: opts.contract,
+            sql: sqlOf(file, opts),
+            ...(opts.name ? { name: opts.name } : {}),
+            ...(opts.dpBound ? { dp: { bounds: opts.dpBound as Record<string, number[]> } } : {}),
+          },
+        }),
+      );
+      if (opts.wait) {
+        const deadline = Date.now() + opts.timeout * 1000;
+        const tty = process.stderr.isTTY && !opts.json;
+        let shown = '';
+        while (!TERMINAL.has(job.status)) {
+          if (Date.now() > deadline)
+            throw new Error(
+              `job ${job.id} is still ${job.status} after ${opts.timeout} s (it goes on; pds jobs shows it)`,
+            );
+          if (tty && shown !== job.status) process.stderr.write(`\r${job.id} ${(shown = job.status)}…   `);
+          await new Promise((r) => setTimeout(r, 250));
+          job = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
+        }
+        if (tty) process.stderr.write('\r\x1b[K');
+      }
+      print(opts, job, () => [
+        `${job.id}: ${job.status}${job.outputId ? ` → output ${job.outputId}` : ''}`,
+        ...reasonLines(job.reasons),
+        ...(job.status === 'held'
+          ? ['  held for bureau review (two reviewers): pds jobs shows when it is released']
+          : []),
+      ]);
+      if (opts.wait && !['released', 'held'].includes(job.status)) process.exitCode = 1;
+    },
+  );
+
+  apiCommand(
+    program
+      .command('download')
+      .description('download a released output and its signed manifest, and verify one against the other')
+      .argument('<output>', 'the output id')
+      .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json', 'parquet']).default('csv'))
+      .option('--out <file>', 'where to write the data (default: <output>.<format>; the manifest beside it, .jws)'),
+  ).action(async (id: string, opts: ApiOptions & { format: 'csv' | 'json' | 'parquet'; out?: string }) => {
+    const api = clientFrom(opts);
+    const out = path.resolve(opts.out ?? `${id}.${opts.format}`);
+    const data = await must(
+      api.GET('/v1/outputs/{id}/data', {
+        params: { path: { id }, query: { format: opts.format } },
+        parseAs: 'arrayBuffer',
+      }),
+    );
+    const manifest = await must(api.GET('/v1/outputs/{id}/manifest', { params: { path: { id } }, parseAs: 'text' }));
+    const jwks = await must(api.GET('/.well-known/jwks.json'));
+    const { verifyOutputFile } = await import('../jobs/index.ts');
+    const { createLocalJWKSet } = await import('jose');
+    const bytes = Buffer.from(data as ArrayBuffer);
+    const check = await verifyOutputFile(bytes, opts.format, manifest, createLocalJWKSet(jwks));
+    // nothing is left on disk that did not verify
+    if (!check.ok)
+      throw new PdsError(
+        'ERR_VALIDATION',
+        `the ${opts.format} download has sha256 ${check.sha256}, the manifest seals ${check.expected}: not written`,
+      );
+    fs.writeFileSync(out, bytes);
+    fs.writeFileSync(`${out}.jws`, `${manifest}\n`);
+    print(opts, { ...check, file: out, manifest: `${out}.jws` }, () => [
+      `${out}: output ${id} of contract ${check.contractId}, ${check.rows} rows, sha256 ${check.sha256.slice(0, 16)}… verified`,
+      `${out}.jws: the signed manifest (pds verify-output ${path.basename(out)} ${path.basename(out)}.jws)`,
+    ]);
+  });
+
+  const review = program.command('review').description("reviewers' decisions over the API");
+  apiCommand(
+    review
+      .command('application')
+      .description("a provider's review of its dataset in an application")
+      .argument('<id>', 'the application id')
+      .requiredOption('--dataset <name>', 'your dataset in it')
+      .addOption(new Option('--decision <d>', 'your decision').choices(['approve', 'reject']).makeOptionMandatory())
+      .option('--reason <text>', 'why (required to reject)'),
+  ).action(
+    async (id: string, opts: ApiOptions & { dataset: string; decision: 'approve' | 'reject'; reason?: string }) => {
+      const app = await must(
+        clientFrom(opts).POST('/v1/applications/{id}/reviews', {
+          params: { path: { id } },
+          body: { dataset: opts.dataset, decision: opts.decision, ...(opts.reason ? { reason: opts.reason } : {}) },
+        }),
+      );
+      print(opts, app, () => [`${app.id}: ${app.status}`]);
+    },
+  );
+  apiCommand(
+    review
+      .command('output')
+      .description('a bureau review of a held output: independent votes of two reviewers, then consolidated')
+      .argument('<id>', 'the output id')
+      .addOption(
+        new Option('--decision <d>', 'your vote')
+          .choices(['approve', 'reject', 'request-changes'])
+          .makeOptionMandatory(),
+      )
+      .option('--reason <text>', 'why (required to reject or to request changes; the operator reads it)'),
+  ).action(
+    async (id: string, opts: ApiOptions & { decision: 'approve' | 'reject' | 'request-changes'; reason?: string }) => {
+      const output = await must(
+        clientFrom(opts).POST('/v1/outputs/{id}/reviews', {
+          params: { path: { id } },
+          body: { decision: opts.decision, ...(opts.reason ? { reason: opts.reason } : {}) },
+        }),
+      );
+      print(opts, output, () => [`${output.id}: ${output.status}`]);
+    },
+  );
+  apiCommand(
+    review
+      .command('decision')
+      .description("the bureau's decision on an application; approval signs the contract")
+      .argument('<id>', 'the application id')
+      .addOption(new Option('--decision <d>', 'the decision').choices(['approve', 'reject']).makeOptionMandatory())
+      .requiredOption('--reason <text>', 'why')
+      .option('--override <reason>', 'approve although the risk preview breaks the policy, and why'),
+  ).action(
+    async (id: string, opts: ApiOptions & { decision: 'approve' | 'reject'; reason: string; override?: string }) => {
+      const decided = await must(
+        clientFrom(opts).POST('/v1/applications/{id}/decision', {
+          params: { path: { id } },
+          body: {
+            decision: opts.decision,
+            reason: opts.reason,
+            ...(opts.override ? { override: { reason: opts.override } } : {}),
+          },
+        }),
+      );
+      print(opts, decided, () => [
+        `${id}: ${opts.decision === 'approve' ? `contract ${String((decided as { contractId?: string }).contractId)}` : 'rejected'}`,
+      ]);
+    },
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * How a held output is reviewed (docs/architecture.md §12, "Review without blindness"): two bureau
+ * users vote independently — neither sees the other's vote until both have voted — and the two
+ * votes are then consolidated. Release needs both to approve; otherwise the more cautious vote
+ * decides (reject over request-changes), so no single reviewer can release and none is overruled
+ * towards disclosure. Modelled on OpenSAFELY Airlock's independent review then consolidation.
+ */
+import type { Principal } from '../contracts/index.ts';
+
+export type Vote = 'approve' | 'reject' | 'request-changes';
+export type ReviewOutcome = 'released' | 'rejected' | 'changes-requested';
+
+export interface Ballot {
+  reviewer: string;
+  decision: Vote;
+  reason: string | null;
+  reviewedAt: string;
+}
+
+/** Independent votes consolidated into an outcome: two bureau users (docs/architecture.md §9: no single insider). */
+export const VOTES_TO_CONSOLIDATE = 2;
+
+/** The outcome once enough votes are in; undefined while the output waits for more. */
+export function consolidate(ballots: readonly Ballot[]): ReviewOutcome | undefined {
+  if (ballots.length < VOTES_TO_CONSOLIDATE) return undefined;
+  if (ballots.some((b) => b.decision === 'reject')) return 'rejected';
+  if (ballots.some((b) => b.decision === 'request-changes')) return 'changes-requested';
+  return 'released';
+}
+
+/**
+ * The ballots a principal may read: all of them once the review is consolidated (the output is no
+ * longer held); before that a bureau user sees only their own, and others see none.
+ */
+export function ballotsFor(p: Principal, ballots: readonly Ballot[], consolidated: boolean): Ballot[] {
+  if (consolidated) return [...ballots];
+  return ballots.filter((b) => b.reviewer === p.sub && p.roles.includes('bureau'));
+}

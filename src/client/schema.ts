@@ -223,6 +223,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/contracts/{id}/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A dp contract's ε account: budget, spent, remaining, the charge per query, the latest charges */
+        get: operations["getContractBudget"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/contracts/{id}/dummy-data": {
         parameters: {
             query?: never;
@@ -426,6 +443,23 @@ export interface paths {
         put?: never;
         /** Reply in a job's thread (its operator, or a bureau user) */
         post: operations["commentOnJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate SQL and, for a dp query, say what it will cost (ε), what is left after it, and each measure’s noise and 95 % error — without running or charging it */
+        post: operations["previewJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2383,6 +2417,89 @@ export interface operations {
             };
         };
     };
+    getContractBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the latest charges, newest first */
+                        charges: {
+                            chargedAt: string;
+                            epsilon: number;
+                            jobId: string;
+                        }[];
+                        contractId: string;
+                        /** @description the budget for the term (null: not a dp contract) */
+                        epsilon: number | null;
+                        /** @description what one dp query is charged */
+                        epsilonPerQuery: number | null;
+                        mode: string;
+                        queriesLeft: number | null;
+                        remaining: number | null;
+                        spent: number | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getDummyData: {
         parameters: {
             query?: {
@@ -3564,6 +3681,152 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    previewJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    contractId: string;
+                    dp?: {
+                        /** @description dp mode: per-unit contribution bounds [low, high] of each summed or averaged column */
+                        bounds: {
+                            [key: string]: number[];
+                        };
+                    };
+                    sql: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        budget: {
+                            /** @description the latest charges, newest first */
+                            charges: {
+                                chargedAt: string;
+                                epsilon: number;
+                                jobId: string;
+                            }[];
+                            contractId: string;
+                            /** @description the budget for the term (null: not a dp contract) */
+                            epsilon: number | null;
+                            /** @description what one dp query is charged */
+                            epsilonPerQuery: number | null;
+                            mode: string;
+                            queriesLeft: number | null;
+                            remaining: number | null;
+                            spent: number | null;
+                        };
+                        dp: {
+                            affordable: boolean;
+                            delta: number;
+                            /** @description what this query will be charged */
+                            epsilon: number;
+                            measures: {
+                                column: string | null;
+                                /** @description 95 % of releases fall within this of the exact value (a mean: per group size) */
+                                error95: number | {
+                                    error95: number;
+                                    units: number;
+                                }[];
+                                kind: "count" | "sum" | "avg";
+                                name: string;
+                                noiseScale: number | null;
+                                variance: number | null;
+                            }[];
+                            remainingAfter: number;
+                            /** @description groups whose noisy count is below this are not shown */
+                            threshold: number;
+                        } | null;
+                        validation: {
+                            /** @description the columns the output would have */
+                            columns?: {
+                                name: string;
+                                type: string;
+                            }[];
+                            mode: string;
+                            /** @description what a submission of this SQL would be refused with (empty when valid) */
+                            reasons: {
+                                code: string;
+                                /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
+                                layer?: string;
+                                message: string;
+                                /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
+                                rule?: string;
+                            }[];
+                            /** @description the snapshot tables it reads */
+                            tables?: string[];
+                            valid: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

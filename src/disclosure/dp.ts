@@ -22,10 +22,8 @@ export interface DpResult {
   delta: number;
 }
 
-export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
-  const at = (name: string) => result.columns.findIndex((c) => c.name === name);
-  const nAt = at(DP_COUNT);
-  const sumAt = new Map(plan.sumColumns.map((c) => [c, at(dpSumColumn(c))]));
+/** How a dp query's ε is spent: one equal share per measure, and the noise each share buys. */
+export function dpScales(plan: DpInput, params: { epsilon: number; delta: number }) {
   const shares = 1 + plan.sumColumns.length;
   const eps = fromDecimal(params.epsilon);
   const epsEach: Rational = { n: eps.n, d: eps.d * BigInt(shares) };
@@ -39,6 +37,79 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
   );
   // P(a group of one unit shows) = P(1 + noise ≥ τ) ≤ exp(−(τ − 1)/scale) ≤ δ per group it can make
   const threshold = 1 + Math.ceil(countScale * Math.log(1 / params.delta));
+  return { shares, epsEach, each, countScale, sumSensitivity, threshold };
+}
+
+/** Variance and 95 % error (the smallest k with P(|X| ≤ k) ≥ 0.95) of discrete Laplace noise of scale s. */
+export function discreteLaplaceError(s: number): { variance: number; error95: number } {
+  const q = Math.exp(-1 / s);
+  // P(|X| > k) = 2 q^(k+1) / (1 + q)
+  return {
+    variance: (2 * q) / (1 - q) ** 2,
+    error95: Math.max(0, Math.ceil(s * Math.log(40 / (1 + q)) - 1)),
+  };
+}
+
+export interface DpPreview {
+  epsilon: number;
+  delta: number;
+  /** Groups whose noisy count falls below this are not shown. */
+  threshold: number;
+  measures: {
+    name: string;
+    kind: 'count' | 'sum' | 'avg';
+    column: string | null;
+    /** The discrete Laplace scale of a count or sum; null for a mean (a ratio of two noisy values). */
+    noiseScale: number | null;
+    variance: number | null;
+    /** 95 % of releases are within this of the exact value; for a mean, in a group of `units` units. */
+    error95: number | { units: number; error95: number }[];
+  }[];
+}
+
+/**
+ * What a dp query will cost and how exact it will be, before it is run or charged: the same
+ * scales `applyDp` will use. A mean's error is bounded, for a group of n units, by the sum's plus
+ * the largest bound times the count's, over n (first order; the released mean is noisy sum / noisy count).
+ */
+export function previewDp(plan: DpInput, params: { epsilon: number; delta: number }): DpPreview {
+  const { countScale, sumSensitivity, each, threshold } = dpScales(plan, params);
+  const count = discreteLaplaceError(countScale);
+  const measures = plan.measures.map((m) => {
+    const name = plan.outputColumns[m.position]!;
+    if (m.kind === 'count')
+      return {
+        name,
+        kind: m.kind,
+        column: null,
+        noiseScale: countScale,
+        variance: count.variance,
+        error95: count.error95,
+      };
+    const scale = Number(sumSensitivity.get(m.column!)!) / each;
+    const sum = discreteLaplaceError(scale);
+    if (m.kind === 'sum')
+      return { name, kind: m.kind, column: m.column!, noiseScale: scale, variance: sum.variance, error95: sum.error95 };
+    const top = Math.max(Math.abs(m.bounds![0]), Math.abs(m.bounds![1]));
+    return {
+      name,
+      kind: m.kind,
+      column: m.column!,
+      noiseScale: null,
+      variance: null,
+      error95: [threshold, 100, 1000, 10_000]
+        .filter((n, i, all) => all.indexOf(n) === i)
+        .map((units) => ({ units, error95: +((sum.error95 + top * count.error95) / units).toPrecision(4) })),
+    };
+  });
+  return { epsilon: params.epsilon, delta: params.delta * plan.maxGroupsPerUnit, threshold, measures };
+}
+
+export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
+  const at = (name: string) => result.columns.findIndex((c) => c.name === name);
+  const nAt = at(DP_COUNT);
+  const sumAt = new Map(plan.sumColumns.map((c) => [c, at(dpSumColumn(c))]));
+  const { shares, epsEach, each, countScale, sumSensitivity, threshold } = dpScales(plan, params);
   const rows: JsonValue[][] = [];
   let hidden = 0;
   for (const row of result.rows) {

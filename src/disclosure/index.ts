@@ -14,7 +14,7 @@ export {
   type Fingerprint,
   type TrackerPair,
 } from './differencing.ts';
-export { applyDp, type DpInput, type DpResult } from './dp.ts';
+export { applyDp, discreteLaplaceError, previewDp, type DpInput, type DpPreview, type DpResult } from './dp.ts';
 export { secondarySuppression } from './secondary.ts';
 export { attackCost, AttackCostSchema, type AttackCost } from './attack-cost.ts';
 export { buildPtable, ptableNoise, thresholds, type Ptable, type PtableRow } from './ptable.ts';

@@ -23,6 +23,58 @@ export async function spentMicro(tx: Pick<Tx, 'one'>, contractId: string): Promi
   return Number(row?.s ?? 0);
 }
 
+/** A contract's ε account: null figures when it is not a dp contract. */
+export interface Budget {
+  contractId: string;
+  mode: string;
+  epsilon: number | null;
+  spent: number | null;
+  remaining: number | null;
+  epsilonPerQuery: number | null;
+  queriesLeft: number | null;
+  charges: { jobId: string; epsilon: number; chargedAt: string }[];
+}
+
+/** The account of a contract: its budget for the term, spent, left, the charge of one query, the latest charges. */
+export async function account(
+  reader: Pick<Tx, 'one' | 'all'>,
+  contractId: string,
+  mode: string,
+  budget: { epsilon: number; epsilonPerQuery: number } | null,
+): Promise<Budget> {
+  if (!budget)
+    return {
+      contractId,
+      mode,
+      epsilon: null,
+      spent: null,
+      remaining: null,
+      epsilonPerQuery: null,
+      queriesLeft: null,
+      charges: [],
+    };
+  const spent = await spentMicro(reader, contractId);
+  const remaining = Math.max(0, toMicro(budget.epsilon) - spent);
+  const charges = await reader.all<{ job_id: string; epsilon_micro: number; charged_at: string }>(
+    'SELECT job_id, epsilon_micro, charged_at FROM privacy_ledger WHERE contract_id = $1 ORDER BY charged_at DESC LIMIT 100',
+    [contractId],
+  );
+  return {
+    contractId,
+    mode,
+    epsilon: budget.epsilon,
+    spent: spent / MICRO,
+    remaining: remaining / MICRO,
+    epsilonPerQuery: budget.epsilonPerQuery,
+    queriesLeft: Math.floor(remaining / toMicro(budget.epsilonPerQuery)),
+    charges: charges.map((c) => ({
+      jobId: c.job_id,
+      epsilon: Number(c.epsilon_micro) / MICRO,
+      chargedAt: c.charged_at,
+    })),
+  };
+}
+
 /** Refuses with ERR_BUDGET_EXHAUSTED when `epsilon` more would pass the budget; answers what is spent (in millionths). */
 export async function assertBudget(
   reader: Pick<Tx, 'one'>,

@@ -26,7 +26,8 @@ import {
   type JobStatus,
   type StoredJob,
 } from './job-store.ts';
-import { assertBudget } from './ledger.ts';
+import { account, assertBudget, MICRO, toMicro, type Budget } from './ledger.ts';
+import { previewDp, type DpPreview } from '../disclosure/index.ts';
 import type { RunPlanner } from './plan.ts';
 import { categorize } from '../reports/index.ts';
 import { addComment, listComments, type Comment } from './thread.ts';
@@ -47,6 +48,13 @@ export interface JobView {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** What a preview answers: the validation, the account, and for a valid dp query its price. */
+export interface Preview {
+  validation: Validation;
+  budget: Budget;
+  dp: (DpPreview & { remainingAfter: number; affordable: boolean }) | null;
 }
 
 /** What `validate` answers: the reasons a submission would be refused with, or what it would produce. */
@@ -323,6 +331,42 @@ export class JobService implements ContractJobs {
     if (!cancelled) throw new PdsError('ERR_JOB_NOT_CANCELLABLE', `job ${id} is already ${job.status}`);
     this.deps.executor.cancel(id);
     return this.getJob(p, id);
+  }
+
+  /**
+   * A contract's ε account (docs/architecture.md §13): its budget for the term, what is spent, what
+   * is left, the fixed charge of one query, and the latest charges. Null figures for a contract
+   * not in dp mode.
+   */
+  async budget(p: Principal, contractId: string): Promise<Budget> {
+    const { claims } = await this.deps.contracts.getContract(p, contractId);
+    return account(this.deps.store, contractId, claims.mode, claims.privacyBudget);
+  }
+
+  /**
+   * A dp query's price before it is spent: validated as a submission would be (the same reasons,
+   * the same audit of escape attempts), then the ε it will be charged, what is left after it, and
+   * each measure's noise scale and 95 % error (disclosure previewDp: the scales the release uses).
+   * Nothing runs, nothing is read, nothing is charged.
+   */
+  async preview(p: Principal, input: Omit<SubmitInput, 'name'>, requestId?: string): Promise<Preview> {
+    const validation = await this.validate(p, input, requestId);
+    const budget = await this.budget(p, input.contractId);
+    if (!validation.valid || validation.mode !== 'dp' || budget.epsilon === null)
+      return { validation, budget, dp: null };
+    const { claims } = await this.deps.contracts.verifiedActive(input.contractId);
+    const plan = await this.deps.planner.plan({ sql: input.sql, dp: input.dp, contractId: input.contractId }, claims);
+    const dp = this.deps.policies.disclosure.dp;
+    const preview = previewDp(plan.dp!, { epsilon: budget.epsilonPerQuery!, delta: dp.delta });
+    return {
+      validation,
+      budget,
+      dp: {
+        ...preview,
+        remainingAfter: Math.max(0, (toMicro(budget.remaining!) - toMicro(preview.epsilon)) / MICRO),
+        affordable: toMicro(preview.epsilon) <= toMicro(budget.remaining!),
+      },
+    };
   }
 
   /** A job's thread (thread.ts): its operator, the bureau and risk staff read it. */

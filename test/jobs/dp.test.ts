@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPdsError } from '../../src/errors/index.ts';
+import { createPdsClient, must } from '../../src/client/index.ts';
+import { injectFetch } from '../../src/client/inject.ts';
+import { discreteLaplaceError } from '../../src/disclosure/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
 import { charge, spentMicro } from '../../src/jobs/ledger.ts';
 import { Store } from '../../src/store/index.ts';
@@ -55,9 +58,7 @@ describe('dp mode end to end', () => {
   let world: TestWorld;
   let contractId: string;
   let op: string;
-  beforeAll(async () => {
-    world = await buildWorld({ rows: 4000 });
-    op = await world.token('operator', 'org-a');
+  async function dpContract(terms: { epsilon: number; epsilonPerQuery: number }): Promise<string> {
     const app = await world.server.inject({
       method: 'POST',
       url: '/v1/applications',
@@ -75,10 +76,15 @@ describe('dp mode end to end', () => {
       method: 'POST',
       url: `/v1/applications/${id}/decision`,
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: { decision: 'approve', reason: 'ok', terms: { epsilon: 3, epsilonPerQuery: 1 } },
+      payload: { decision: 'approve', reason: 'ok', terms },
     });
     expect(dec.statusCode, dec.body).toBe(201);
-    contractId = dec.json().contractId as string;
+    return dec.json().contractId as string;
+  }
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 4000 });
+    op = await world.token('operator', 'org-a');
+    contractId = await dpContract({ epsilon: 3, epsilonPerQuery: 1 });
   }, 60_000);
   afterAll(() => world.close());
 
@@ -132,6 +138,54 @@ describe('dp mode end to end', () => {
       expect(answers[0]!.status).toBe('rejected');
     }
     expect(await ledger()).toBe(before);
+  });
+
+  it('previews a query’s ε, what is left and each measure’s noise without spending; the charge then made is the one previewed', async () => {
+    const contract = await dpContract({ epsilon: 2, epsilonPerQuery: 0.5 });
+    const api = createPdsClient({ baseUrl: 'http://pds.test', token: op, fetch: injectFetch(world.server) });
+    const budget = () => must(api.GET('/v1/contracts/{id}/budget', { params: { path: { id: contract } } }));
+    expect(await budget()).toMatchObject({
+      mode: 'dp',
+      epsilon: 2,
+      spent: 0,
+      remaining: 2,
+      epsilonPerQuery: 0.5,
+      queriesLeft: 4,
+    });
+    const body = {
+      contractId: contract,
+      sql: 'SELECT district, count(*) AS people, avg(income) AS mean_income FROM population GROUP BY district',
+      dp: { bounds: { income: [0, 100000] } },
+    };
+    const preview = await must(api.POST('/v1/jobs/preview', { body }));
+    expect(preview.validation.valid).toBe(true);
+    expect(preview.dp).toMatchObject({ epsilon: 0.5, remainingAfter: 1.5, affordable: true });
+    const [people, mean] = preview.dp!.measures;
+    // ε 0.5 over two measures: 0.25 each; a count's sensitivity 1 → scale 4; the sum's 100 000 → 400 000
+    expect(people).toMatchObject({ name: 'people', kind: 'count', noiseScale: 4 });
+    expect(people!.error95).toBe(discreteLaplaceError(4).error95);
+    expect(mean).toMatchObject({ name: 'mean_income', kind: 'avg', column: 'income', noiseScale: null });
+    expect((mean!.error95 as { units: number }[]).map((e) => e.units)).toContain(1000);
+    // nothing spent by the preview
+    expect(await budget()).toMatchObject({ spent: 0, charges: [] });
+    // the 95 % bound is what it says: the smallest k with P(|X| ≤ k) ≥ 0.95
+    const q = Math.exp(-1 / 4);
+    const outside = (k: number) => (2 * q ** (k + 1)) / (1 + q);
+    expect(outside(people!.error95 as number)).toBeLessThanOrEqual(0.05);
+    expect(outside((people!.error95 as number) - 1)).toBeGreaterThan(0.05);
+
+    const job = await must(api.POST('/v1/jobs', { body }));
+    expect((await waitForJob(world, op, job.id)).status).toBe('released');
+    const after = await budget();
+    expect(after).toMatchObject({ spent: preview.dp!.epsilon, remaining: preview.dp!.remainingAfter, queriesLeft: 3 });
+    expect(after.charges).toEqual([expect.objectContaining({ jobId: job.id, epsilon: preview.dp!.epsilon })]);
+    const released = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
+    const output = await must(api.GET('/v1/outputs/{id}', { params: { path: { id: released.outputId! } } }));
+    expect(output.checks.find((c) => c.check === 'differential-privacy')?.params).toMatchObject({
+      epsilon: preview.dp!.epsilon,
+      countScale: people!.noiseScale,
+      threshold: preview.dp!.threshold,
+    });
   });
 
   it('releases noisy counts and means with ε and noise scales in the manifest; concurrent queries never pass the budget', async () => {

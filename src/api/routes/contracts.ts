@@ -5,6 +5,7 @@ import type { Platform } from '../../platform/index.ts';
 import {
   AssessmentBody,
   AssessmentView,
+  BudgetView,
   ContractListQuery,
   ContractView,
   DummyDataQuery,
@@ -50,6 +51,20 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       },
     },
     async (req) => contracts.getContract(req.principal, req.params.id),
+  );
+
+  app.get(
+    '/v1/contracts/:id/budget',
+    {
+      schema: {
+        tags: ['contracts'],
+        operationId: 'getContractBudget',
+        summary: "A dp contract's ε account: budget, spent, remaining, the charge per query, the latest charges",
+        params: IdParams,
+        response: { 200: BudgetView, ...errors },
+      },
+    },
+    async (req) => platform.jobs.budget(req.principal, req.params.id),
   );
 
   app.get(

@@ -9,6 +9,7 @@ import {
   JobList,
   JobListQuery,
   JobView,
+  PreviewView,
   ProblemRef,
   SubmitHeaders,
   ValidateBody,
@@ -65,6 +66,25 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
     },
     async (req) => platform.jobs.validate(req.principal, req.body, req.id),
+  );
+
+  app.post(
+    '/v1/jobs/preview',
+    {
+      config: {
+        roles: ['operator'],
+        rateLimit: { max: 4 * platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
+      },
+      schema: {
+        tags: ['jobs'],
+        operationId: 'previewJob',
+        summary:
+          'Validate SQL and, for a dp query, say what it will cost (ε), what is left after it, and each measure’s noise and 95 % error — without running or charging it',
+        body: ValidateBody,
+        response: { 200: PreviewView, ...errors, 429: ProblemRef },
+      },
+    },
+    async (req) => platform.jobs.preview(req.principal, req.body, req.id),
   );
 
   app.get(

@@ -620,3 +620,48 @@ export const ReviewPacket = Type.Object({
   }),
   thread: Type.Array(Comment),
 });
+
+const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
+
+export const BudgetView = Type.Object({
+  contractId: Type.String(),
+  mode: Type.String(),
+  epsilon: Type.Union([Type.Number(), Type.Null()], {
+    description: 'the budget for the term (null: not a dp contract)',
+  }),
+  spent: NumOrNull,
+  remaining: NumOrNull,
+  epsilonPerQuery: Type.Union([Type.Number(), Type.Null()], { description: 'what one dp query is charged' }),
+  queriesLeft: Type.Union([Type.Integer(), Type.Null()]),
+  charges: Type.Array(Type.Object({ jobId: Type.String(), epsilon: Type.Number(), chargedAt: Type.String() }), {
+    description: 'the latest charges, newest first',
+  }),
+});
+
+export const PreviewView = Type.Object({
+  validation: Validation,
+  budget: BudgetView,
+  dp: Type.Union([
+    Type.Object({
+      epsilon: Type.Number({ description: 'what this query will be charged' }),
+      delta: Type.Number(),
+      threshold: Type.Number({ description: 'groups whose noisy count is below this are not shown' }),
+      remainingAfter: Type.Number(),
+      affordable: Type.Boolean(),
+      measures: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          kind: Type.Union([Type.Literal('count'), Type.Literal('sum'), Type.Literal('avg')]),
+          column: Type.Union([Type.String(), Type.Null()]),
+          noiseScale: NumOrNull,
+          variance: NumOrNull,
+          error95: Type.Union(
+            [Type.Number(), Type.Array(Type.Object({ units: Type.Number(), error95: Type.Number() }))],
+            { description: '95 % of releases fall within this of the exact value (a mean: per group size)' },
+          ),
+        }),
+      ),
+    }),
+    Type.Null(),
+  ]),
+});

@@ -39,6 +39,7 @@ export async function contractFor(
   const dec = await call(await tok('bureau', 'org-bureau'), `/v1/applications/${app.id}/decision`, {
     decision: 'approve',
     reason: 'bench',
+    override: { reason: 'bench data: a synthetic population' },
   });
   return { contractId: dec.contractId!, op };
 }

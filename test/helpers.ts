@@ -69,6 +69,12 @@ export const APPLICATION = {
   },
 } as const;
 
+/**
+ * The override a test's approval carries: the small synthetic populations of the tests have rare
+ * combinations (k = 1), so their risk previews break the policy (decision-safety.ts).
+ */
+export const TEST_OVERRIDE = { reason: 'test data: a small synthetic population' };
+
 /** Drives application → review → decision over inject and returns the contract id. */
 export async function approvedContract(
   world: TestWorld,
@@ -80,7 +86,7 @@ export async function approvedContract(
     method: 'POST',
     url: `/v1/applications/${id}/decision`,
     headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-    payload: { decision: 'approve', reason: 'ok' },
+    payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
   });
   if (dec.statusCode !== 201) throw new Error(`decision: ${dec.statusCode} ${dec.body}`);
   return dec.json().contractId as string;

@@ -923,6 +923,11 @@ export interface operations {
                         decision: {
                             at: string;
                             by: string;
+                            override: {
+                                by: string;
+                                reason: string;
+                                warnings: string[];
+                            } | null;
                             reason: string | null;
                             terms: {
                                 [key: string]: unknown;
@@ -961,7 +966,26 @@ export interface operations {
                         /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                         risk: {
                             [key: string]: {
-                                [key: string]: unknown;
+                                averageRisk: number;
+                                classes: number;
+                                classSizes: {
+                                    classes: number;
+                                    records: number;
+                                    size: string;
+                                }[];
+                                /** @description the smallest class (k-anonymity achieved) */
+                                k: number;
+                                lDiversity: {
+                                    [key: string]: number;
+                                };
+                                policyK: number;
+                                /** @description 1 / the smallest class */
+                                prosecutorRisk: number;
+                                quasiIdentifiers: string[];
+                                records: number;
+                                recordsBelowK: number;
+                                sensitive: string[];
+                                shareBelowK: number;
                             } | null;
                         } | null;
                         scenario: {
@@ -973,6 +997,8 @@ export interface operations {
                         securityControls?: string[];
                         status: "pending" | "approved" | "rejected";
                         termMonths: number;
+                        /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                        warnings: string[];
                     }[];
                 };
             };
@@ -1100,6 +1126,11 @@ export interface operations {
                         decision: {
                             at: string;
                             by: string;
+                            override: {
+                                by: string;
+                                reason: string;
+                                warnings: string[];
+                            } | null;
                             reason: string | null;
                             terms: {
                                 [key: string]: unknown;
@@ -1138,7 +1169,26 @@ export interface operations {
                         /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                         risk: {
                             [key: string]: {
-                                [key: string]: unknown;
+                                averageRisk: number;
+                                classes: number;
+                                classSizes: {
+                                    classes: number;
+                                    records: number;
+                                    size: string;
+                                }[];
+                                /** @description the smallest class (k-anonymity achieved) */
+                                k: number;
+                                lDiversity: {
+                                    [key: string]: number;
+                                };
+                                policyK: number;
+                                /** @description 1 / the smallest class */
+                                prosecutorRisk: number;
+                                quasiIdentifiers: string[];
+                                records: number;
+                                recordsBelowK: number;
+                                sensitive: string[];
+                                shareBelowK: number;
                             } | null;
                         } | null;
                         scenario: {
@@ -1150,6 +1200,8 @@ export interface operations {
                         securityControls?: string[];
                         status: "pending" | "approved" | "rejected";
                         termMonths: number;
+                        /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                        warnings: string[];
                     };
                 };
             };
@@ -1249,6 +1301,11 @@ export interface operations {
                         decision: {
                             at: string;
                             by: string;
+                            override: {
+                                by: string;
+                                reason: string;
+                                warnings: string[];
+                            } | null;
                             reason: string | null;
                             terms: {
                                 [key: string]: unknown;
@@ -1287,7 +1344,26 @@ export interface operations {
                         /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                         risk: {
                             [key: string]: {
-                                [key: string]: unknown;
+                                averageRisk: number;
+                                classes: number;
+                                classSizes: {
+                                    classes: number;
+                                    records: number;
+                                    size: string;
+                                }[];
+                                /** @description the smallest class (k-anonymity achieved) */
+                                k: number;
+                                lDiversity: {
+                                    [key: string]: number;
+                                };
+                                policyK: number;
+                                /** @description 1 / the smallest class */
+                                prosecutorRisk: number;
+                                quasiIdentifiers: string[];
+                                records: number;
+                                recordsBelowK: number;
+                                sensitive: string[];
+                                shareBelowK: number;
                             } | null;
                         } | null;
                         scenario: {
@@ -1299,6 +1375,8 @@ export interface operations {
                         securityControls?: string[];
                         status: "pending" | "approved" | "rejected";
                         termMonths: number;
+                        /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                        warnings: string[];
                     };
                 };
             };
@@ -1362,6 +1440,10 @@ export interface operations {
             content: {
                 "application/json": {
                     decision: "approve" | "reject";
+                    /** @description approve although the application's risk preview breaks the policy (its `warnings`): why; recorded in the signed contract, the audit trail and the contract's reports */
+                    override?: {
+                        reason: string;
+                    };
                     reason: string;
                     /** @description the bureau may tighten the application, never loosen policy */
                     terms?: {
@@ -1423,6 +1505,11 @@ export interface operations {
                             decision: {
                                 at: string;
                                 by: string;
+                                override: {
+                                    by: string;
+                                    reason: string;
+                                    warnings: string[];
+                                } | null;
                                 reason: string | null;
                                 terms: {
                                     [key: string]: unknown;
@@ -1461,7 +1548,26 @@ export interface operations {
                             /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                             risk: {
                                 [key: string]: {
-                                    [key: string]: unknown;
+                                    averageRisk: number;
+                                    classes: number;
+                                    classSizes: {
+                                        classes: number;
+                                        records: number;
+                                        size: string;
+                                    }[];
+                                    /** @description the smallest class (k-anonymity achieved) */
+                                    k: number;
+                                    lDiversity: {
+                                        [key: string]: number;
+                                    };
+                                    policyK: number;
+                                    /** @description 1 / the smallest class */
+                                    prosecutorRisk: number;
+                                    quasiIdentifiers: string[];
+                                    records: number;
+                                    recordsBelowK: number;
+                                    sensitive: string[];
+                                    shareBelowK: number;
                                 } | null;
                             } | null;
                             scenario: {
@@ -1473,6 +1579,8 @@ export interface operations {
                             securityControls?: string[];
                             status: "pending" | "approved" | "rejected";
                             termMonths: number;
+                            /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                            warnings: string[];
                         };
                         contract: {
                             applicationId: string;
@@ -1533,6 +1641,11 @@ export interface operations {
                             decision: {
                                 at: string;
                                 by: string;
+                                override: {
+                                    by: string;
+                                    reason: string;
+                                    warnings: string[];
+                                } | null;
                                 reason: string | null;
                                 terms: {
                                     [key: string]: unknown;
@@ -1571,7 +1684,26 @@ export interface operations {
                             /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                             risk: {
                                 [key: string]: {
-                                    [key: string]: unknown;
+                                    averageRisk: number;
+                                    classes: number;
+                                    classSizes: {
+                                        classes: number;
+                                        records: number;
+                                        size: string;
+                                    }[];
+                                    /** @description the smallest class (k-anonymity achieved) */
+                                    k: number;
+                                    lDiversity: {
+                                        [key: string]: number;
+                                    };
+                                    policyK: number;
+                                    /** @description 1 / the smallest class */
+                                    prosecutorRisk: number;
+                                    quasiIdentifiers: string[];
+                                    records: number;
+                                    recordsBelowK: number;
+                                    sensitive: string[];
+                                    shareBelowK: number;
                                 } | null;
                             } | null;
                             scenario: {
@@ -1583,6 +1715,8 @@ export interface operations {
                             securityControls?: string[];
                             status: "pending" | "approved" | "rejected";
                             termMonths: number;
+                            /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                            warnings: string[];
                         };
                         contract: {
                             applicationId: string;
@@ -1708,6 +1842,11 @@ export interface operations {
                         decision: {
                             at: string;
                             by: string;
+                            override: {
+                                by: string;
+                                reason: string;
+                                warnings: string[];
+                            } | null;
                             reason: string | null;
                             terms: {
                                 [key: string]: unknown;
@@ -1746,7 +1885,26 @@ export interface operations {
                         /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                         risk: {
                             [key: string]: {
-                                [key: string]: unknown;
+                                averageRisk: number;
+                                classes: number;
+                                classSizes: {
+                                    classes: number;
+                                    records: number;
+                                    size: string;
+                                }[];
+                                /** @description the smallest class (k-anonymity achieved) */
+                                k: number;
+                                lDiversity: {
+                                    [key: string]: number;
+                                };
+                                policyK: number;
+                                /** @description 1 / the smallest class */
+                                prosecutorRisk: number;
+                                quasiIdentifiers: string[];
+                                records: number;
+                                recordsBelowK: number;
+                                sensitive: string[];
+                                shareBelowK: number;
                             } | null;
                         } | null;
                         scenario: {
@@ -1758,6 +1916,8 @@ export interface operations {
                         securityControls?: string[];
                         status: "pending" | "approved" | "rejected";
                         termMonths: number;
+                        /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                        warnings: string[];
                     };
                 };
             };
@@ -4746,6 +4906,11 @@ export interface operations {
                                     /** @description jobs the contract may run over its term at its daily quota */
                                     queriesOverTerm: number;
                                 };
+                                decisionOverride?: {
+                                    by: string;
+                                    reason: string;
+                                    warnings: string[];
+                                } | null;
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;
@@ -5107,6 +5272,11 @@ export interface operations {
                                     /** @description jobs the contract may run over its term at its daily quota */
                                     queriesOverTerm: number;
                                 };
+                                decisionOverride?: {
+                                    by: string;
+                                    reason: string;
+                                    warnings: string[];
+                                } | null;
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;

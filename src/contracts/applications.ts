@@ -16,7 +16,15 @@ import {
 import type { QueryMode } from '../sandbox/index.ts';
 import { storedPath, type Tx } from '../store/index.ts';
 import { WorkingCalendar } from './calendar.ts';
-import { addMonths, signContract, type ContractClaims, type EmergencyPlan, type Scenario } from './contract-token.ts';
+import {
+  addMonths,
+  signContract,
+  type ContractClaims,
+  type DecisionOverride,
+  type EmergencyPlan,
+  type Scenario,
+} from './contract-token.ts';
+import { riskWarnings } from './decision-safety.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
@@ -57,7 +65,15 @@ export interface ApplicationView extends Omit<ApplicationInput, 'operatorOrg'> {
   /** What averaging noise would cost a determined operator under this application's terms (attackCost). */
   attackCost: AttackCost;
   reviews: ReviewView[];
-  decision: { by: string; at: string; reason: string | null; terms: Terms | null } | null;
+  /** What in the risk preview breaks the policy (decision-safety.ts): approving needs an override. */
+  warnings: string[];
+  decision: {
+    by: string;
+    at: string;
+    reason: string | null;
+    terms: Terms | null;
+    override: DecisionOverride | null;
+  } | null;
   contractId: string | null;
 }
 
@@ -65,6 +81,8 @@ export interface DecisionInput {
   decision: 'approve' | 'reject';
   reason: string;
   terms?: AskedTerms;
+  /** Approve although the risk preview breaks the policy, and why. */
+  override?: { reason: string };
 }
 
 /** A review waiting for (or given by) a provider, for the provider's queue and the bureau's overdue list. */
@@ -173,6 +191,7 @@ export class ApplicationService {
     );
     const body = JSON.parse(row.body!) as ApplicationInput;
     const decided = row.decided_at ? (JSON.parse(row.decision_terms ?? 'null') as Terms | null) : null;
+    const risk = row.risk ? (JSON.parse(row.risk) as Record<string, RiskReport | null>) : null;
     return {
       ...body,
       id,
@@ -181,7 +200,7 @@ export class ApplicationService {
       createdBy: row.created_by!,
       createdAt: row.created_at!,
       grants: JSON.parse(row.grants!) as DatasetGrant[],
-      risk: row.risk ? (JSON.parse(row.risk) as Record<string, RiskReport | null>) : null,
+      risk,
       attackCost: attackCost({
         mode: body.mode,
         termMonths: body.termMonths,
@@ -190,8 +209,15 @@ export class ApplicationService {
         grants: JSON.parse(row.grants!) as DatasetGrant[],
       }),
       reviews: reviews.map((r) => this.reviewView(r)),
+      warnings: riskWarnings(risk, this.deps.policies.workflow.decisionSafety),
       decision: row.decided_at
-        ? { by: row.decided_by!, at: row.decided_at, reason: row.decision_reason ?? null, terms: decided }
+        ? {
+            by: row.decided_by!,
+            at: row.decided_at,
+            reason: row.decision_reason ?? null,
+            terms: decided,
+            override: row.decision_override ? (JSON.parse(row.decision_override) as DecisionOverride) : null,
+          }
         : null,
       contractId: row.contract_id ?? null,
     };
@@ -364,6 +390,17 @@ export class ApplicationService {
       );
     }
     const { terms, grants } = tightenTerms(this.deps.policies.disclosure, app, input.terms);
+    // seed 001 第三十一条: an approval against the measured risk is a decision someone signs for
+    if (app.warnings.length > 0 && !input.override?.reason.trim())
+      throw new PdsError(
+        'ERR_DECISION_OVERRIDE_REQUIRED',
+        `the risk preview of application ${id} breaks the policy — ${app.warnings.join('; ')}; approve with override.reason saying why, or reject`,
+        { extra: { warnings: app.warnings } },
+      );
+    const override: DecisionOverride | undefined =
+      app.warnings.length > 0
+        ? { reason: input.override!.reason.trim(), warnings: app.warnings, by: p.sub }
+        : undefined;
 
     const contractId = newId('ctr', this.now());
     const snapshot = await buildSnapshot({
@@ -398,6 +435,7 @@ export class ApplicationService {
           recordKeys: snapshot.recordKeys,
           unitKeys: snapshot.unitKeys,
         },
+        ...(override ? { decisionOverride: override } : {}),
       };
       const key = this.deps.keys.bureau;
       const jws = await signContract(key, claims, {
@@ -433,7 +471,7 @@ export class ApplicationService {
             p.sub,
           ],
         );
-        await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms);
+        await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms, override);
         await appendAudit(tx, {
           actor: actorOf(p, 'bureau'),
           action: 'application.approved',
@@ -441,7 +479,7 @@ export class ApplicationService {
           objectId: id,
           reason: input.reason,
           requestId,
-          details: { contractId, terms },
+          details: { contractId, terms, ...(override ? { override } : {}) },
         });
         await appendAudit(tx, {
           actor: actorOf(p, 'bureau'),
@@ -478,10 +516,20 @@ export class ApplicationService {
     reason: string,
     contractId: string | null,
     terms: Terms | null,
+    override?: DecisionOverride,
   ): Promise<void> {
     await tx.run(
-      `UPDATE applications SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4, contract_id = $5, decision_terms = $6 WHERE id = $7`,
-      [status, p.sub, this.now().toISOString(), reason, contractId, terms ? JSON.stringify(terms) : null, id],
+      `UPDATE applications SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4, contract_id = $5, decision_terms = $6, decision_override = $7 WHERE id = $8`,
+      [
+        status,
+        p.sub,
+        this.now().toISOString(),
+        reason,
+        contractId,
+        terms ? JSON.stringify(terms) : null,
+        override ? JSON.stringify(override) : null,
+        id,
+      ],
     );
   }
 }

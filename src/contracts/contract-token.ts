@@ -37,6 +37,14 @@ export interface ContractClaims {
   policyHash: string;
   catalogVersion: string;
   snapshot: { hash: string; tables: Record<string, SnapshotTable>; recordKeys?: boolean; unitKeys?: boolean };
+  /** Approved although its risk preview broke the policy: the warnings and the bureau's reason. */
+  decisionOverride?: DecisionOverride;
+}
+
+export interface DecisionOverride {
+  reason: string;
+  warnings: string[];
+  by: string;
 }
 
 const Strings = Type.Array(Type.String());
@@ -87,6 +95,7 @@ export const ContractClaimsSchema = Type.Object({
     recordKeys: Type.Optional(Type.Boolean()),
     unitKeys: Type.Optional(Type.Boolean()),
   }),
+  decisionOverride: Type.Optional(Type.Object({ reason: Type.String(), warnings: Strings, by: Type.String() })),
 });
 
 export type VerifiedContract = ContractClaims &

@@ -15,6 +15,7 @@ export {
   CONTRACT_ISSUER,
   CONTRACT_TYP,
   type ContractClaims,
+  type DecisionOverride,
   type EmergencyPlan,
   type Scenario,
   type VerifiedContract,

@@ -73,6 +73,10 @@ export const ERRORS = {
   ERR_OUTPUT_REJECTED: { status: 422, title: 'Output rejected by a reviewer' },
   ERR_OUTPUT_NOT_HELD: { status: 409, title: 'Output is not waiting for review' },
   ERR_REVIEW_DUPLICATE: { status: 409, title: 'This reviewer has already reviewed the output' },
+  ERR_DECISION_OVERRIDE_REQUIRED: {
+    status: 409,
+    title: 'The risk preview breaks the policy: an override with a reason is needed',
+  },
   ERR_REVIEW_OWN_WORK: { status: 403, title: 'The author of a job never reviews its output' },
   ERR_CHANGES_REQUESTED: { status: 422, title: 'The reviewers asked for changes' },
   ERR_BUDGET_EXHAUSTED: { status: 409, title: 'Privacy budget exhausted' },
@@ -122,6 +126,8 @@ export interface ErrorExtra {
   column?: number;
   /** 429: when to try again. */
   retryAfterSeconds?: number;
+  /** ERR_DECISION_OVERRIDE_REQUIRED: what in the risk preview breaks the policy. */
+  warnings?: string[];
   /** 413: the largest body the API reads. */
   limitBytes?: number;
   /** 507: the directory that is full, what is free and what was needed. */

@@ -171,6 +171,13 @@ export const WorkflowPolicy = Type.Object(
       },
       { additionalProperties: false },
     ),
+    decisionSafety: Type.Object(
+      {
+        /** An approval whose risk preview has k below the policy's, or prosecutor risk above this, needs an override. */
+        maxProsecutorRisk: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
     effectiveness: Type.Object(
       { failingYearsToRevoke: Type.Integer({ minimum: 1, maximum: 10 }) },
       { additionalProperties: false },

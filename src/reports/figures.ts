@@ -257,6 +257,7 @@ export async function contractFacts(
       passed: a.passed,
       indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'],
     })),
+    decisionOverride: claims.decisionOverride ?? null,
   };
 }
 

@@ -160,6 +160,21 @@ const RULES: Rule[] = [
     basis: 'seed 001 第三十一条 (异常情况监测预警)',
   },
   {
+    rule: 'decision-override',
+    sets: 'medium',
+    when: () => 'the contract was approved by override although its risk preview broke the policy → medium',
+    check: ({ facts }) =>
+      facts?.decisionOverride
+        ? {
+            level: 'medium',
+            finding: `approved by ${facts.decisionOverride.by} by override (“${facts.decisionOverride.reason}”) despite: ${facts.decisionOverride.warnings.join('; ')}`,
+          }
+        : undefined,
+    recommendation:
+      'Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.',
+    basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
+  },
+  {
     rule: 'os-sandbox-off',
     sets: 'medium',
     when: () => 'any job run without the OS sandbox layer around its runner → medium',

@@ -148,6 +148,14 @@ export const ContractFactsSchema = Obj({
       ),
     }),
   ),
+  decisionOverride: Type.Optional(
+    Nullable(
+      Obj(
+        { reason: Type.String(), warnings: Type.Array(Type.String()), by: Type.String() },
+        "approved although the application's risk preview broke the policy",
+      ),
+    ),
+  ),
 });
 export type ContractFacts = Static<typeof ContractFactsSchema>;
 

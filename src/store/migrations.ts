@@ -307,4 +307,12 @@ export const MIGRATIONS: Migration[] = [
       -- output_reviews.decision may now also be 'request-changes'; outputs.status 'changes-requested'
     `,
   },
+  {
+    version: 16,
+    name: 'decision overrides',
+    sql: `
+      -- an approval against a risk preview that breaks the policy: {reason, warnings, by} (JSON)
+      ALTER TABLE applications ADD COLUMN decision_override VARCHAR;
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER } from '../../src/contracts/index.ts';
-import { buildWorld, type TestWorld } from '../helpers.ts';
+import { buildWorld, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
 
 /**
  * The first path end to end over a real port, as the four roles with real tokens: catalog →
@@ -100,6 +100,7 @@ describe('end-to-end flow over HTTP', () => {
     const early = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
       decision: 'approve',
       reason: 'too early',
+      override: TEST_OVERRIDE,
     });
     expect(early.json().code).toBe('ERR_APPLICATION_REVIEWS_INCOMPLETE');
     const wrongProvider = await call('otherProvider', 'POST', `/v1/applications/${appId}/reviews`, {
@@ -125,12 +126,14 @@ describe('end-to-end flow over HTTP', () => {
     const loosen = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
       decision: 'approve',
       reason: 'x',
+      override: TEST_OVERRIDE,
       terms: { minUnits: 3 },
     });
     expect(loosen.json().code).toBe('ERR_VALIDATION');
     const decision = await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
       decision: 'approve',
       reason: '合规',
+      override: TEST_OVERRIDE,
       terms: { minUnits: 12 },
     });
     expect(decision.status).toBe(201);
@@ -143,7 +146,11 @@ describe('end-to-end flow over HTTP', () => {
     });
     expect(
       (
-        await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'again' })
+        await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
+          decision: 'approve',
+          reason: 'again',
+          override: TEST_OVERRIDE,
+        })
       ).json().code,
     ).toBe('ERR_APPLICATION_NOT_PENDING');
 
@@ -260,7 +267,11 @@ describe('end-to-end flow over HTTP', () => {
     const appId = app.json().id;
     await call('provider', 'POST', `/v1/applications/${appId}/reviews`, { dataset: 'population', decision: 'approve' });
     const contractId = (
-      await call('bureau', 'POST', `/v1/applications/${appId}/decision`, { decision: 'approve', reason: 'ok' })
+      await call('bureau', 'POST', `/v1/applications/${appId}/decision`, {
+        decision: 'approve',
+        reason: 'ok',
+        override: TEST_OVERRIDE,
+      })
     ).json().contractId;
     const job = await call('operator', 'POST', '/v1/jobs', {
       contractId,

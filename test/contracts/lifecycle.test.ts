@@ -9,6 +9,7 @@ import {
   snapshotFile,
   SLOWDOWN,
   type TestWorld,
+  TEST_OVERRIDE,
 } from '../helpers.ts';
 
 /**
@@ -108,7 +109,11 @@ describe('contract workflow and lifecycle', () => {
           })
         ).statusCode,
       ).toBe(200);
-      const decision = await post(bur, `/v1/applications/${id}/decision`, { decision: 'approve', reason: 'ok' });
+      const decision = await post(bur, `/v1/applications/${id}/decision`, {
+        decision: 'approve',
+        reason: 'ok',
+        override: TEST_OVERRIDE,
+      });
       expect(decision.statusCode).toBe(409);
       expect(decision.json().code).toBe('ERR_APPLICATION_REVIEWS_INCOMPLETE');
       expect(decision.json().detail).toContain('social_insurance (rejected)');
@@ -121,6 +126,7 @@ describe('contract workflow and lifecycle', () => {
       const loosen = await post(bur, `/v1/applications/${id}/decision`, {
         decision: 'approve',
         reason: 'x',
+        override: TEST_OVERRIDE,
         terms: {
           termMonths: 13,
           minUnits: 3,
@@ -146,6 +152,7 @@ describe('contract workflow and lifecycle', () => {
       const ok = await post(bur, `/v1/applications/${id}/decision`, {
         decision: 'approve',
         reason: '收紧',
+        override: TEST_OVERRIDE,
         terms: { termMonths: 6, minUnits: 20, maxRows: 500, columns: { population: ['district', 'income'] } },
       });
       expect(ok.statusCode).toBe(201);
@@ -171,12 +178,14 @@ describe('contract workflow and lifecycle', () => {
       const over = await post(bur, `/v1/applications/${id}/decision`, {
         decision: 'approve',
         reason: 'x',
+        override: TEST_OVERRIDE,
         terms: { epsilon: 11 },
       });
       expect(over.json().errors).toEqual([expect.objectContaining({ field: '/body/terms/epsilon' })]);
       const ok = await post(bur, `/v1/applications/${id}/decision`, {
         decision: 'approve',
         reason: 'x',
+        override: TEST_OVERRIDE,
         terms: { epsilon: 4 },
       });
       expect(ok.json().contract.claims.privacyBudget).toEqual({ epsilon: 4, epsilonPerQuery: 1 });

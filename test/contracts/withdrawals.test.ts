@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPLICATION, approvedContract, buildWorld, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
 
 describe('POST /v1/datasets/:id/withdraw', () => {
   let world: TestWorld;
@@ -124,6 +124,7 @@ describe('a withdrawn dataset until it is reinstated', () => {
     const approve = await post(`/v1/applications/${String(pending.json().id)}/decision`, bureau, {
       decision: 'approve',
       reason: 'ok',
+      override: TEST_OVERRIDE,
     });
     expect(approve.statusCode).toBe(409);
     expect(approve.json().code).toBe('ERR_DATASET_WITHDRAWN');

@@ -7,7 +7,15 @@ import { verifyManifest } from '../../src/jobs/index.ts';
 import { charge, spentMicro } from '../../src/jobs/ledger.ts';
 import { Store } from '../../src/store/index.ts';
 import { domainPath } from '../../src/domain/index.ts';
-import { APPLICATION, buildWorld, readRows, tmpDataDir, waitForJob, type TestWorld } from '../helpers.ts';
+import {
+  APPLICATION,
+  buildWorld,
+  readRows,
+  tmpDataDir,
+  waitForJob,
+  type TestWorld,
+  TEST_OVERRIDE,
+} from '../helpers.ts';
 
 describe('the ε ledger', () => {
   const t = tmpDataDir();
@@ -76,7 +84,7 @@ describe('dp mode end to end', () => {
       method: 'POST',
       url: `/v1/applications/${id}/decision`,
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: { decision: 'approve', reason: 'ok', terms },
+      payload: { decision: 'approve', reason: 'ok', terms, override: TEST_OVERRIDE },
     });
     expect(dec.statusCode, dec.body).toBe(201);
     return dec.json().contractId as string;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest } from '../../src/jobs/index.ts';
 import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -147,7 +147,7 @@ describe('downloads and aggregate outputs over the row cap', () => {
       method: 'POST',
       url: `/v1/applications/${appId}/decision`,
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: { decision: 'approve', reason: 'ok', terms: { maxRows: 3 } },
+      payload: { decision: 'approve', reason: 'ok', terms: { maxRows: 3 }, override: TEST_OVERRIDE },
     });
     expect(dec.statusCode, dec.body).toBe(201);
     const res = await world.server.inject({

@@ -14,6 +14,7 @@ import {
   testConfig,
   waitForJob,
   type TestWorld,
+  TEST_OVERRIDE,
 } from '../helpers.ts';
 
 /**
@@ -90,7 +91,7 @@ describe('a full disk under DATA_DIR', () => {
         method: 'POST',
         url: `/v1/applications/${appId}/decision`,
         headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-        payload: { decision: 'approve', reason: 'ok' },
+        payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
       });
       expect(decision.statusCode, decision.body).toBe(507);
       expect(fs.readdirSync(path.join(dataDir, 'snapshots')).filter((f) => f.includes('.building'))).toEqual([]);
@@ -150,7 +151,7 @@ describe('a full disk under DATA_DIR', () => {
           method: 'POST',
           url: `/v1/applications/${appId}/decision`,
           headers: { authorization: `Bearer ${bureau}` },
-          payload: { decision: 'approve', reason: 'ok' },
+          payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
         })
         .then(async (r) => r);
     const bureau = await world.token('bureau', 'org-bureau');

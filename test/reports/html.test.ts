@@ -4,7 +4,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_COLORS as COLORS } from '../../src/reports/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
 
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it. Missing, the test fails rather than skips, as the Redis tests do. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -64,7 +64,12 @@ describe('the HTML report in headless Chromium', () => {
       method: 'POST',
       url: `/v1/applications/${String(app.json().id)}/decision`,
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: { decision: 'approve', reason: 'ok', terms: { epsilon: 2, epsilonPerQuery: 1 } },
+      payload: {
+        decision: 'approve',
+        reason: 'ok',
+        terms: { epsilon: 2, epsilonPerQuery: 1 },
+        override: TEST_OVERRIDE,
+      },
     });
     const dpContract = dec.json().contractId as string;
     const dpJob = await world.server.inject({

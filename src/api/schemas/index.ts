@@ -98,6 +98,16 @@ export const DecisionBody = Type.Object(
   {
     decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
     reason: Str(1, 2000),
+    override: Type.Optional(
+      Type.Object(
+        { reason: Str(1, 2000) },
+        {
+          ...closed,
+          description:
+            "approve although the application's risk preview breaks the policy (its `warnings`): why; recorded in the signed contract, the audit trail and the contract's reports",
+        },
+      ),
+    ),
     terms: Type.Optional(
       Type.Object(
         {
@@ -453,7 +463,28 @@ export const ApplicationView = Type.Object({
   grants: Type.Array(Grant),
   risk: Type.Union(
     [
-      Type.Record(Type.String(), Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+      Type.Record(
+        Type.String(),
+        Type.Union([
+          Type.Object({
+            quasiIdentifiers: Type.Array(Type.String()),
+            sensitive: Type.Array(Type.String()),
+            records: Type.Integer(),
+            classes: Type.Integer(),
+            k: Type.Integer({ description: 'the smallest class (k-anonymity achieved)' }),
+            policyK: Type.Integer(),
+            recordsBelowK: Type.Integer(),
+            shareBelowK: Type.Number(),
+            prosecutorRisk: Type.Number({ description: '1 / the smallest class' }),
+            averageRisk: Type.Number(),
+            classSizes: Type.Array(
+              Type.Object({ size: Type.String(), classes: Type.Integer(), records: Type.Integer() }),
+            ),
+            lDiversity: Type.Record(Type.String(), Type.Integer()),
+          }),
+          Type.Null(),
+        ]),
+      ),
       Type.Null(),
     ],
     {
@@ -463,6 +494,10 @@ export const ApplicationView = Type.Object({
   ),
   attackCost: AttackCostSchema,
   reviews: Type.Array(ReviewView),
+  warnings: Type.Array(Type.String(), {
+    description:
+      'what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason',
+  }),
   decision: Type.Union([
     Type.Object({
       by: Type.String(),
@@ -470,6 +505,10 @@ export const ApplicationView = Type.Object({
       reason: Type.Union([Type.String(), Type.Null()]),
       terms: Type.Union([
         Type.Object({}, { additionalProperties: true, description: 'the terms the contract was signed with' }),
+        Type.Null(),
+      ]),
+      override: Type.Union([
+        Type.Object({ reason: Type.String(), warnings: Type.Array(Type.String()), by: Type.String() }),
         Type.Null(),
       ]),
     }),

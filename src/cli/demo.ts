@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import pino from 'pino';
 import { createServer } from '../api/index.ts';
+import { ApiError, createPdsClient, must, type PdsClient } from '../client/index.ts';
 import { isPdsError } from '../errors/index.ts';
 import { issueToken, type UserRole } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
-import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP } from '../contracts/index.ts';
+import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../contracts/index.ts';
 import { domainPath, seedDomain } from '../domain/index.ts';
-import { MANIFEST_TYP } from '../jobs/index.ts';
+import { MANIFEST_TYP, verifyOutputFile } from '../jobs/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { verifyReport, type RiskAssessmentReport } from '../reports/index.ts';
 import { configureOsSandbox, loaderArgs } from '../sandbox/index.ts';
@@ -185,38 +185,50 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     ),
   ) as Record<keyof typeof ORGS, string>;
 
-  async function call<T = Record<string, unknown>>(
+  const api = Object.fromEntries(
+    Object.entries(tokens).map(([k, token]) => [k, createPdsClient({ baseUrl: base, token })]),
+  ) as Record<keyof typeof ORGS, PdsClient>;
+
+  /** One call through the typed client; a refusal ends the demo with the problem it answered. */
+  async function call<T>(
     who: keyof typeof ORGS,
-    method: string,
-    url: string,
-    body?: unknown,
-    expect = [200, 201, 202],
-  ): Promise<{ status: number; json: T; text: string }> {
-    const res = await fetch(base + url, {
-      method,
-      headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    const json = (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as T) : ({} as T);
-    if (!expect.includes(res.status)) {
-      const problem = json as { code?: string; detail?: string };
-      say(
-        ORGS[who].label,
-        `${method} ${url}`,
-        `${res.status} ${problem.code ?? ''} ${problem.detail ?? text.slice(0, 200)}`,
-        false,
-      );
-      throw new StepFailed(`${method} ${url}`);
+    what: string,
+    request: Promise<{ data?: T; response: Response }>,
+  ): Promise<T> {
+    try {
+      return await must(request);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      say(ORGS[who].label, what, `${err.status} ${err.code} ${err.detail}`, false);
+      throw new StepFailed(what);
     }
-    return { status: res.status, json, text };
   }
 
-  async function waitForJob(jobId: string): Promise<Record<string, unknown>> {
+  /** A call that must be refused with `code`: the refusal is the step. */
+  async function refused(
+    who: keyof typeof ORGS,
+    what: string,
+    request: Promise<unknown>,
+    code: string,
+  ): Promise<ApiError> {
+    const err = await request.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (err instanceof ApiError && err.code === code) return err;
+    say(ORGS[who].label, what, `expected ${code}, got ${err instanceof ApiError ? err.code : 'success'}`, false);
+    throw new StepFailed(what);
+  }
+
+  async function waitForJob(jobId: string) {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const { json } = await call('operator', 'GET', `/v1/jobs/${jobId}`);
-      if (!['queued', 'running'].includes(String(json.status))) return json;
+      const job = await call(
+        'operator',
+        `GET /v1/jobs/${jobId}`,
+        api.operator.GET('/v1/jobs/{id}', { params: { path: { id: jobId } } }),
+      );
+      if (!['queued', 'running'].includes(job.status)) return job;
       if (Date.now() > deadline) throw new StepFailed(`job ${jobId} did not finish in 120 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -225,137 +237,190 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   try {
     const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
 
-    const catalog = await call<{ datasets: { name: string; columns: { name: string; negativeList: boolean }[] }[] }>(
-      'operator',
-      'GET',
-      '/v1/catalog',
-    );
-    const population = catalog.json.datasets.find((d) => d.name === 'population')!;
+    const catalog = await call('operator', 'GET /v1/catalog', api.operator.GET('/v1/catalog'));
+    const population = catalog.datasets.find((d) => d.name === 'population')!;
     say(
       'operator',
       'GET /v1/catalog',
-      `${catalog.json.datasets.length} dataset(s); population has ${population.columns.length} columns, ${population.columns.filter((c) => c.negativeList).length} on the negative list`,
+      `${catalog.datasets.length} dataset(s); population has ${population.columns.length} columns, ${population.columns.filter((c) => c.negativeList).length} on the negative list`,
     );
 
-    const app = await call<{ id: string; grants: { columns: { column: string; rule: string }[] }[] }>(
+    const app = await call(
       'operator',
-      'POST',
-      '/v1/applications',
-      {
-        scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
-        mode: 'aggregate',
-        termMonths: 12,
-        datasets: [{ dataset: 'population', columns: ['district', 'gender', 'birth_date', 'education', 'income'] }],
-        emergencyPlan: {
-          contact: '数智科技 安全负责人 0851-00000000',
-          triggers: ['疑似重识别', '输出异常'],
-          actions: ['立即暂停合约', '通知数据局'],
+      'POST /v1/applications',
+      api.operator.POST('/v1/applications', {
+        body: {
+          scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
+          mode: 'aggregate',
+          termMonths: 12,
+          datasets: [{ dataset: 'population', columns: ['district', 'gender', 'birth_date', 'education', 'income'] }],
+          emergencyPlan: {
+            contact: '数智科技 安全负责人 0851-00000000',
+            triggers: ['疑似重识别', '输出异常'],
+            actions: ['立即暂停合约', '通知数据局'],
+          },
+          securityControls: ['仅在沙箱内分析', '输出经披露控制'],
         },
-        securityControls: ['仅在沙箱内分析', '输出经披露控制'],
-      },
+      }),
     );
+    const risk = app.risk?.population;
     say(
       'operator',
       'POST /v1/applications',
-      `${app.status} ${app.json.id} (${app.json.grants[0]!.columns.map((c) => `${c.column}:${c.rule}`).join(' ')})`,
+      `201 ${app.id} (${app.grants[0]!.columns.map((c) => `${c.column}:${c.rule}`).join(' ')}); preview k = ${risk?.k ?? '—'}`,
     );
 
-    const review = await call<{ reviews: { status: string }[] }>(
+    const review = await call(
       'provider',
-      'POST',
-      `/v1/applications/${app.json.id}/reviews`,
-      { dataset: 'population', decision: 'approve', reason: '用途明确，字段最小必要' },
+      'POST …/reviews',
+      api.provider.POST('/v1/applications/{id}/reviews', {
+        params: { path: { id: app.id } },
+        body: { dataset: 'population', decision: 'approve', reason: '用途明确，字段最小必要' },
+      }),
     );
-    say('provider', `POST …/reviews (population)`, `${review.status} review ${review.json.reviews[0]!.status}`);
+    say('provider', `POST …/reviews (population)`, `200 review ${review.reviews[0]!.status}`);
 
-    const decision = await call<{
-      contractId: string;
-      contract: { expiresAt: string; claims: { snapshot: { hash: string; tables: Record<string, { rows: number }> } } };
-    }>('bureau', 'POST', `/v1/applications/${app.json.id}/decision`, {
-      decision: 'approve',
-      reason: '场景合规，风险可控',
-    });
-    summary.contractId = decision.json.contractId;
-    const snap = decision.json.contract.claims.snapshot;
+    // decision safety: the preview breaks the policy, so an approval needs an override with a reason
+    const decide = (override?: { reason: string }) =>
+      api.bureau.POST('/v1/applications/{id}/decision', {
+        params: { path: { id: app.id } },
+        body: { decision: 'approve', reason: '场景合规，风险可控', ...(override ? { override } : {}) },
+      });
+    if (app.warnings.length > 0) {
+      const warned = await refused(
+        'bureau',
+        'POST …/decision (no override)',
+        decide(),
+        'ERR_DECISION_OVERRIDE_REQUIRED',
+      );
+      say(
+        'bureau',
+        'POST …/decision (risk preview breaks policy)',
+        `${warned.status} ${warned.code}: ${app.warnings.length} warning(s), e.g. ${app.warnings[0]!.slice(0, 60)}…`,
+      );
+    }
+    const decision = await call(
+      'bureau',
+      'POST …/decision',
+      decide(app.warnings.length ? { reason: '合成演示数据；仅区县级汇总，输出经披露控制' } : undefined),
+    );
+    if (!decision.contractId || !decision.contract) throw new StepFailed('the approval signed no contract');
+    summary.contractId = decision.contractId;
+    const contractId = decision.contractId;
+    const snap = (decision.contract.claims as unknown as ContractClaims).snapshot;
     say(
       'bureau',
-      'POST …/decision (approve)',
-      `${decision.status} contract ${summary.contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(
-        snap.tables,
-      )
+      `POST …/decision (approve${app.warnings.length ? ', override recorded' : ''})`,
+      `201 contract ${contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(snap.tables)
         .map(([t, v]) => `${t}: ${v.rows}`)
         .join(', ')})`,
     );
 
-    const jws = await call('operator', 'GET', `/v1/contracts/${summary.contractId}/jws`);
-    const verifiedContract = await jwtVerify(jws.text, jwks, {
+    const jws = await call(
+      'operator',
+      'GET …/jws',
+      api.operator.GET('/v1/contracts/{id}/jws', { params: { path: { id: contractId } }, parseAs: 'text' }),
+    );
+    const verifiedContract = await jwtVerify(jws, jwks, {
       algorithms: ['EdDSA'],
       typ: CONTRACT_TYP,
       issuer: CONTRACT_ISSUER,
       audience: CONTRACT_AUDIENCE,
     });
-    summary.contractVerified = verifiedContract.payload.jti === summary.contractId;
+    summary.contractVerified = verifiedContract.payload.jti === contractId;
     say(
       'operator',
       'verify contract JWS against /.well-known/jwks',
       summary.contractVerified
-        ? `valid EdDSA signature, expires ${decision.json.contract.expiresAt.slice(0, 10)}`
+        ? `valid EdDSA signature, expires ${decision.contract.expiresAt.slice(0, 10)}`
         : 'jti mismatch',
       summary.contractVerified,
     );
 
     const sql = `SELECT district, education, count(*) AS people, round(avg(income), 0) AS avg_income
 FROM population WHERE income > 0 GROUP BY district, education ORDER BY district, education`;
-    const job = await call<{ id: string }>('operator', 'POST', '/v1/jobs', {
-      contractId: summary.contractId,
-      sql,
-      name: 'income by district and education',
-    });
-    summary.jobId = job.json.id;
-    const done = await waitForJob(summary.jobId);
+    const typo = await call(
+      'operator',
+      'POST /v1/jobs/validate',
+      api.operator.POST('/v1/jobs/validate', { body: { contractId, sql: sql.replace('education,', 'religion,') } }),
+    );
+    const checked = await call(
+      'operator',
+      'POST /v1/jobs/validate',
+      api.operator.POST('/v1/jobs/validate', { body: { contractId, sql } }),
+    );
+    say(
+      'operator',
+      'POST /v1/jobs/validate (a typo, then the query)',
+      `${typo.valid ? 'valid?!' : typo.reasons[0]!.message.slice(0, 60)}…; then ${checked.valid ? 'valid' : 'refused'}`,
+      !typo.valid && checked.valid,
+    );
+
+    const job = await call(
+      'operator',
+      'POST /v1/jobs',
+      api.operator.POST('/v1/jobs', { body: { contractId, sql, name: 'income by district and education' } }),
+    );
+    summary.jobId = job.id;
+    const done = await waitForJob(job.id);
     const jobOk = done.status === 'released';
     say(
       'operator',
       'POST /v1/jobs → sandbox → disclosure control',
-      `${job.status} ${summary.jobId} → ${String(done.status)}${jobOk ? '' : ` ${JSON.stringify(done.reasons)}`}`,
+      `202 ${job.id} → ${done.status}${jobOk ? '' : ` ${JSON.stringify(done.reasons)}`}`,
       jobOk,
     );
     if (!jobOk) throw new StepFailed('job not released');
-    summary.outputId = String(done.outputId);
+    summary.outputId = done.outputId!;
+    const outputId = done.outputId!;
 
-    const output = await call<{
-      rowCount: number;
-      cellsSuppressed: number;
-      checks: { check: string; effect: string }[];
-    }>('operator', 'GET', `/v1/outputs/${summary.outputId}`);
-    summary.rowsReleased = output.json.rowCount;
-    summary.cellsSuppressed = output.json.cellsSuppressed;
+    const output = await call(
+      'operator',
+      'GET /v1/outputs/:id',
+      api.operator.GET('/v1/outputs/{id}', { params: { path: { id: outputId } } }),
+    );
+    summary.rowsReleased = output.rowCount;
+    summary.cellsSuppressed = output.cellsSuppressed;
     say(
       'operator',
       'GET /v1/outputs/:id',
-      `${output.json.rowCount} rows released; ${output.json.checks.map((c) => `${c.check}: ${c.effect}`).join('; ')}`,
+      `${output.rowCount} rows released; ${output.checks.map((c) => `${c.check}: ${c.effect}`).join('; ')}`,
     );
 
-    const data = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/data?format=csv`);
-    const manifest = await call('operator', 'GET', `/v1/outputs/${summary.outputId}/manifest`);
-    const m = await jwtVerify(manifest.text, jwks, {
-      algorithms: ['EdDSA'],
-      typ: MANIFEST_TYP,
-      issuer: CONTRACT_ISSUER,
-    });
-    const out = (m.payload as { output: { sha256: string } }).output;
-    summary.manifestVerified = out.sha256 === createHash('sha256').update(data.text).digest('hex');
+    const manifest = await call(
+      'operator',
+      'GET …/manifest',
+      api.operator.GET('/v1/outputs/{id}/manifest', { params: { path: { id: outputId } }, parseAs: 'text' }),
+    );
+    const m = await jwtVerify(manifest, jwks, { algorithms: ['EdDSA'], typ: MANIFEST_TYP, issuer: CONTRACT_ISSUER });
+    let csv = '';
+    const forms: string[] = [];
+    summary.manifestVerified = true;
+    for (const format of ['csv', 'json', 'parquet'] as const) {
+      const bytes = Buffer.from(
+        (await call(
+          'operator',
+          `GET …/data?format=${format}`,
+          api.operator.GET('/v1/outputs/{id}/data', {
+            params: { path: { id: outputId }, query: { format } },
+            parseAs: 'arrayBuffer',
+          }),
+        )) as ArrayBuffer,
+      );
+      if (format === 'csv') csv = bytes.toString('utf8');
+      const check = await verifyOutputFile(bytes, format, manifest, jwks);
+      summary.manifestVerified &&= check.ok;
+      forms.push(`${format} ${check.ok ? '✓' : '✗'}`);
+    }
     say(
       'operator',
-      'download CSV + verify signed manifest',
-      summary.manifestVerified
-        ? `sha256 ${out.sha256.slice(0, 12)}… matches; sources: ${JSON.stringify((m.payload as { dataSources: { providerName: string }[] }).dataSources.map((d) => d.providerName))}`
-        : 'hash mismatch',
+      'download csv, json, parquet + verify manifest',
+      `${forms.join(', ')} against the signed sha256 of each; sources: ${JSON.stringify((m.payload as { dataSources: { providerName: string }[] }).dataSources.map((d) => d.providerName))}`,
       summary.manifestVerified,
     );
     if (!opts.json)
       print(
-        data.text
+        csv
           .trim()
           .split('\r\n')
           .slice(0, 6)
@@ -363,60 +428,52 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
           .join('\n') + '\n        │ …',
       );
 
-    const escape = await call<{ id: string }>('operator', 'POST', '/v1/jobs', {
-      contractId: summary.contractId,
-      sql: "SELECT * FROM read_csv('/etc/passwd')",
-    });
-    const refused = await waitForJob(escape.json.id);
-    const reasons = refused.reasons as { code: string; layer?: string; rule?: string }[];
-    summary.escapeAttemptRefused = refused.status === 'rejected';
-    const by = reasons
+    const escape = await call(
+      'operator',
+      'POST /v1/jobs',
+      api.operator.POST('/v1/jobs', { body: { contractId, sql: "SELECT * FROM read_csv('/etc/passwd')" } }),
+    );
+    const stopped = await waitForJob(escape.id);
+    summary.escapeAttemptRefused = stopped.status === 'rejected';
+    const by = stopped.reasons
       .map((r) => `${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}`)
       .join(', ');
     say(
       'operator',
       'POST /v1/jobs (escape attempt: read_csv)',
-      `${String(refused.status)} ${by}`,
+      `${stopped.status} ${by}`,
       summary.escapeAttemptRefused,
     );
 
     // seed 002 第三十九条: the emergency plan's kill switch, and the bureau lifting it
-    const suspended = await call<{ status: string }>('risk', 'POST', `/v1/contracts/${summary.contractId}/suspend`, {
-      reason: '应急预案触发：输出异常待核查',
-    });
-    say('risk', 'POST /v1/contracts/:id/suspend', `${suspended.status} contract ${suspended.json.status}`);
-    const blocked = await call<{ code: string }>(
+    const change = (who: 'risk' | 'bureau', action: 'suspend' | 'resume', reason: string) =>
+      call(
+        who,
+        `POST /v1/contracts/:id/${action}`,
+        api[who].POST(`/v1/contracts/{id}/${action}`, { params: { path: { id: contractId } }, body: { reason } }),
+      );
+    const suspended = await change('risk', 'suspend', '应急预案触发：输出异常待核查');
+    say('risk', 'POST /v1/contracts/:id/suspend', `200 contract ${suspended.status}`);
+    const blocked = await refused(
       'operator',
-      'POST',
-      '/v1/jobs',
-      { contractId: summary.contractId, sql },
-      [403],
+      'POST /v1/jobs (contract suspended)',
+      api.operator.POST('/v1/jobs', { body: { contractId, sql } }),
+      'ERR_CONTRACT_SUSPENDED',
     );
-    say('operator', 'POST /v1/jobs (contract suspended)', `${blocked.status} ${blocked.json.code}`);
-    const resumed = await call<{ status: string }>('bureau', 'POST', `/v1/contracts/${summary.contractId}/resume`, {
-      reason: '核查完毕，恢复运营',
-    });
-    summary.lifecycleChecked =
-      suspended.json.status === 'suspended' &&
-      blocked.json.code === 'ERR_CONTRACT_SUSPENDED' &&
-      resumed.json.status === 'active';
-    say(
-      'bureau',
-      'POST /v1/contracts/:id/resume',
-      `${resumed.status} contract ${resumed.json.status}`,
-      summary.lifecycleChecked,
-    );
+    say('operator', 'POST /v1/jobs (contract suspended)', `${blocked.status} ${blocked.code}`);
+    const resumed = await change('bureau', 'resume', '核查完毕，恢复运营');
+    summary.lifecycleChecked = suspended.status === 'suspended' && resumed.status === 'active';
+    say('bureau', 'POST /v1/contracts/:id/resume', `200 contract ${resumed.status}`, summary.lifecycleChecked);
 
     // seed 002 第三十四条(四): the periodic risk assessment, here on demand for the quarter so far
-    const made = await call<{ report: RiskAssessmentReport; jws: string; html: string }>(
+    const made = await call('risk', 'POST /v1/reports', api.risk.POST('/v1/reports', { body: { contractId } }));
+    const report = made.report as RiskAssessmentReport;
+    const page = await call(
       'risk',
-      'POST',
-      '/v1/reports',
-      { contractId: summary.contractId },
+      'GET /v1/reports/:id.html',
+      api.risk.GET('/v1/reports/{id}.html', { params: { path: { id: report.id } }, parseAs: 'text' }),
     );
-    const report = made.json.report;
-    const page = await call('risk', 'GET', made.json.html);
-    summary.reportVerified = await verifyReport(made.json.jws, report, page.text, jwks).then(
+    summary.reportVerified = await verifyReport(made.jws, report, page, jwks).then(
       () => true,
       () => false,
     );
@@ -424,23 +481,23 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     if (keep) {
       summary.reportFile = path.join(dataDir, 'reports', `${report.id}.html`);
       fs.mkdirSync(path.dirname(summary.reportFile), { recursive: true });
-      fs.writeFileSync(summary.reportFile, page.text);
+      fs.writeFileSync(summary.reportFile, page);
     }
     say(
       'risk',
       'POST /v1/reports (risk assessment, this quarter)',
-      `${made.status} ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`,
+      `201 ${report.id}: rated ${report.rating.level.toUpperCase()} (${report.rating.findings.map((f) => f.rule).join(', ') || 'no finding'}); ${summary.reportVerified ? 'signature and page verified' : 'SIGNATURE INVALID'}`,
       summary.reportVerified,
     );
 
-    const audit = await call<{ ok: boolean; entries: number; headHash: string }>('risk', 'GET', '/v1/audit/verify');
-    summary.auditVerified = audit.json.ok;
-    summary.auditEntries = audit.json.entries;
+    const audit = await call('risk', 'GET /v1/audit/verify', api.risk.GET('/v1/audit/verify'));
+    summary.auditVerified = audit.ok;
+    summary.auditEntries = audit.entries;
     say(
       'risk',
       'GET /v1/audit/verify',
-      `${audit.json.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.json.entries} entries, head ${audit.json.headHash.slice(0, 12)}…`,
-      audit.json.ok,
+      `${audit.ok ? 'chain intact' : 'CHAIN BROKEN'}: ${audit.entries} entries, head ${audit.headHash.slice(0, 12)}…`,
+      audit.ok,
     );
 
     summary.ok = Boolean(

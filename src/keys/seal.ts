@@ -1,6 +1,6 @@
 import { jwtVerify, SignJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Compile } from 'typebox/compile';
 import type { SigningKey } from './signing-keys.ts';
 
 /**
@@ -80,7 +80,8 @@ export async function openSealed<T>(
   });
   let check = compiled.get(schema);
   if (!check) {
-    check = Compile(schema);
+    // loaded on first use: the compiler costs a CLI command that never opens a document ~0.4 s
+    check = (await import('typebox/compile')).Compile(schema);
     compiled.set(schema, check);
   }
   if (!check.Check(payload))

@@ -222,3 +222,28 @@ describe('pds', () => {
     }
   });
 });
+
+describe('the installed command', () => {
+  it('compiles every module to JavaScript that starts without a loader, and names the sources it came from', async () => {
+    // inside the package (node_modules/.cache), so the compiled config finds the package root
+    const out = path.join(PACKAGE_ROOT, 'node_modules', '.cache', `pds-build-${process.pid}`);
+    try {
+      await run(process.execPath, [path.join(PACKAGE_ROOT, 'scripts', 'build.mjs'), '--out', out]);
+      const { sourceFingerprint } = (await import(path.join(PACKAGE_ROOT, 'scripts', 'fingerprint.mjs'))) as {
+        sourceFingerprint: (dir: string) => string;
+      };
+      expect(fs.readFileSync(path.join(out, '.fingerprint'), 'utf8')).toBe(
+        sourceFingerprint(path.join(PACKAGE_ROOT, 'src')),
+      );
+      // no .ts specifier is left for Node to choke on
+      const main = fs.readFileSync(path.join(out, 'cli', 'program.js'), 'utf8');
+      expect(main).not.toMatch(/from ['"]\.{1,2}\/[^'"]+\.ts['"]/);
+      const { stdout } = await run(process.execPath, [path.join(out, 'cli', 'main.js'), 'submit', '--help'], {
+        env: { PATH: process.env.PATH },
+      });
+      expect(stdout).toMatch(/Usage: pds submit/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildCli } from '../../src/cli/program.ts';
+import { APPLICATION, buildWorld, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
+
+/**
+ * The operator's and reviewers' commands over a real HTTP server, through the typed client:
+ * login, catalog, apply, review, decide, validate, submit --wait, jobs, download (every form,
+ * verified) and verify-output — each with --json.
+ */
+describe('pds over the API', () => {
+  let world: TestWorld;
+  let server: string;
+  let configDir: string;
+  const saved = { dir: process.env.PDS_CONFIG_DIR, server: process.env.PDS_SERVER, token: process.env.PDS_TOKEN };
+
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 3000 });
+    await world.server.listen({ port: 0, host: '127.0.0.1' });
+    const address = world.server.server.address();
+    server = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    configDir = path.join(world.dataDir, 'cli-config');
+    process.env.PDS_CONFIG_DIR = configDir;
+    delete process.env.PDS_SERVER;
+    delete process.env.PDS_TOKEN;
+  }, 60_000);
+  afterAll(async () => {
+    for (const [k, v] of [
+      ['PDS_CONFIG_DIR', saved.dir],
+      ['PDS_SERVER', saved.server],
+      ['PDS_TOKEN', saved.token],
+    ] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    await world.close();
+  });
+
+  /** Runs one pds command in this process; answers what it printed and its exit code. */
+  async function pds(...args: string[]): Promise<{ out: string; code: number }> {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    const before = process.exitCode;
+    process.exitCode = undefined;
+    try {
+      await buildCli()
+        .exitOverride()
+        .parseAsync(['node', 'pds', ...args]);
+      return { out: lines.join('\n'), code: Number(process.exitCode ?? 0) };
+    } finally {
+      log.mockRestore();
+      process.exitCode = before;
+    }
+  }
+  const json = async <T = Record<string, unknown>>(...args: string[]) =>
+    JSON.parse((await pds(...args, '--json')).out) as T;
+
+  it('runs an operator’s whole task: sign in, apply, (review, decide), validate, submit --wait, list, download and verify', async () => {
+    const operator = await world.token('operator', 'org-a', 'li@org-a');
+    const login = await pds('login', '--server', server, '--token', operator);
+    expect(login.out).toContain(`signed in to ${server} as li@org-a (org-a; operator)`);
+    const profile = path.join(configDir, 'profile.json');
+    expect(fs.statSync(profile).mode & 0o777).toBe(0o600);
+    expect(await json('whoami')).toEqual({ sub: 'li@org-a', org: 'org-a', roles: ['operator'] });
+
+    const catalog = await json<{
+      datasets: { name: string; columns: { name: string; masking: { allowed: string[] } | null }[] }[];
+    }>('catalog');
+    expect(
+      catalog.datasets.find((d) => d.name === 'population')?.columns.find((c) => c.name === 'income')?.masking?.allowed,
+    ).toContain('noise');
+
+    const file = path.join(world.dataDir, 'application.yaml');
+    fs.writeFileSync(
+      file,
+      (await import('yaml')).stringify({
+        ...APPLICATION,
+        datasets: [{ dataset: 'population', columns: ['district', 'education', 'income'] }],
+      }),
+    );
+    const app = await json<{ id: string; status: string }>('apply', file);
+    expect(app.status).toBe('pending');
+
+    // the provider and the bureau, with their own tokens on the command line (the profile stays the operator's)
+    const provider = await world.token('provider', 'org-psb');
+    await pds(
+      'review',
+      'application',
+      app.id,
+      '--dataset',
+      'population',
+      '--decision',
+      'approve',
+      '--server',
+      server,
+      '--token',
+      provider,
+    );
+    const bureau = await world.token('bureau', 'org-bureau');
+    const decided = await json<{ contractId: string }>(
+      'review',
+      'decision',
+      app.id,
+      '--decision',
+      'approve',
+      '--reason',
+      '合规',
+      '--override',
+      TEST_OVERRIDE.reason,
+      '--server',
+      server,
+      '--token',
+      bureau,
+    );
+    const contract = decided.contractId;
+    expect(contract).toMatch(/^ctr_/);
+
+    const sqlFile = path.join(world.dataDir, 'query.sql');
+    fs.writeFileSync(sqlFile, 'SELECT district, count(*) AS n FROM population GROUP BY district');
+    expect(await pds('validate', '--contract', contract, sqlFile)).toMatchObject({ code: 0 });
+    const refused = await pds(
+      'validate',
+      '--contract',
+      contract,
+      '--sql',
+      'SELECT religion, count(*) AS n FROM population GROUP BY religion',
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/column religion is not in contract/);
+
+    const job = await json<{ id: string; status: string; outputId: string }>(
+      'submit',
+      '--contract',
+      contract,
+      sqlFile,
+      '--wait',
+    );
+    expect(job.status).toBe('released');
+    const listed = await json<{ jobs: { id: string }[] }>('jobs', '--contract', contract);
+    expect(listed.jobs.map((j) => j.id)).toContain(job.id);
+
+    for (const format of ['csv', 'json', 'parquet']) {
+      const out = path.join(world.dataDir, `result.${format}`);
+      const got = await json<{ ok: boolean; file: string }>('download', job.outputId, '--format', format, '--out', out);
+      expect(got).toMatchObject({ ok: true, file: out });
+      const verified = await pds('verify-output', out, `${out}.jws`, '--jwks', `${server}/.well-known/jwks.json`);
+      expect(verified, format).toMatchObject({ code: 0 });
+      expect(verified.out).toContain(`is the ${format} form of output ${job.outputId}`);
+      // one byte changed: the offline check says so and exits 1
+      const bytes = fs.readFileSync(out);
+      bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 1;
+      fs.writeFileSync(out, bytes);
+      const bad = await pds('verify-output', out, `${out}.jws`, '--jwks', `${server}/.well-known/jwks.json`);
+      expect(bad.code, format).toBe(1);
+      expect(bad.out).toContain('MISMATCH');
+    }
+  });
+
+  it('names what is wrong: not signed in, a bad server URL, a refusal from the API', async () => {
+    fs.rmSync(path.join(configDir, 'profile.json'), { force: true });
+    await expect(pds('jobs')).rejects.toThrow(/not signed in/);
+    await expect(pds('login', '--server', 'ftp://x', '--token', 't')).rejects.toThrow(/http:\/\/ or https:\/\//);
+    await expect(pds('jobs', '--server', server, '--token', 'not-a-token')).rejects.toMatchObject({
+      code: 'ERR_AUTH_INVALID_TOKEN',
+    });
+  });
+});

@@ -16,6 +16,7 @@ import {
 import type { QueryMode } from '../sandbox/index.ts';
 import { storedPath, type Tx } from '../store/index.ts';
 import { WorkingCalendar } from './calendar.ts';
+import { officialCalendar } from './official-calendar.ts';
 import {
   addMonths,
   signContract,
@@ -107,7 +108,14 @@ export class ApplicationService {
     private readonly contracts: ContractService,
   ) {
     this.now = deps.now ?? (() => new Date());
-    this.calendar = new WorkingCalendar(deps.policies.workflow.calendar);
+    const cal = deps.policies.workflow.calendar;
+    this.calendar = new WorkingCalendar(cal, cal.official ? officialCalendar() : undefined);
+  }
+
+  /** This year and the next, where the working-day calendar knows no holidays (every weekday counts). */
+  calendarGaps(): number[] {
+    const year = Number(this.calendar.localDate(this.now()).slice(0, 4));
+    return [year, year + 1].filter((y) => !this.calendar.covers(y));
   }
 
   /** seed 002 第三十四条 (一场景一申请): one application names scenario, datasets, term and plan. */

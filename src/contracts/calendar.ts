@@ -1,22 +1,37 @@
 import type { WorkflowPolicy } from '../policies/index.ts';
+import type { OfficialCalendar } from './official-calendar.ts';
 
 const DAY_MS = 86_400_000;
 
 /**
  * Working days in the domain's local time: Monday to Friday, minus statutory holidays, plus the
- * weekend days worked in exchange (调休). Deadlines such as a provider's review (seed 001
- * 第二十条(三): 5 working days) are counted on it.
+ * weekend days worked in exchange (调休) — from the State Council's published calendar
+ * (official-calendar.ts) and the policy's own lists, which win where they name a date. Deadlines
+ * such as a provider's review (seed 001 第二十条(三): 5 working days) are counted on it.
  */
 export class WorkingCalendar {
   private readonly offsetMs: number;
   private readonly holidays: Set<string>;
   private readonly makeup: Set<string>;
 
-  constructor(cal: WorkflowPolicy['calendar']) {
+  constructor(
+    cal: Pick<WorkflowPolicy['calendar'], 'utcOffset' | 'holidays' | 'makeupWorkdays'>,
+    private readonly official?: OfficialCalendar,
+  ) {
     const [, sign, hh, mm] = /^([+-])(\d{2}):(\d{2})$/.exec(cal.utcOffset)!;
     this.offsetMs = (sign === '-' ? -1 : 1) * (Number(hh) * 60 + Number(mm)) * 60_000;
-    this.holidays = new Set(cal.holidays);
-    this.makeup = new Set(cal.makeupWorkdays);
+    // the policy's lists win over the published calendar where they name a date
+    this.holidays = new Set(
+      [...(official?.holidays ?? []), ...cal.holidays].filter((d) => !cal.makeupWorkdays.includes(d)),
+    );
+    this.makeup = new Set(
+      [...(official?.makeupWorkdays ?? []), ...cal.makeupWorkdays].filter((d) => !cal.holidays.includes(d)),
+    );
+  }
+
+  /** Whether a year's holidays are known (from the published calendar or the policy's lists). */
+  covers(year: number): boolean {
+    return (this.official?.coveredYears.has(year) ?? false) || [...this.holidays].some((d) => d.startsWith(`${year}-`));
   }
 
   /** The local calendar date (YYYY-MM-DD) of an instant. */

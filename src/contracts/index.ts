@@ -7,6 +7,7 @@ export {
   type ReviewView,
 } from './applications.ts';
 export { WorkingCalendar } from './calendar.ts';
+export { officialCalendar, type OfficialCalendar } from './official-calendar.ts';
 export {
   addMonths,
   signContract,

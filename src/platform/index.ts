@@ -125,6 +125,12 @@ export async function createPlatform(
   const contracts = new ContractService(contractDeps);
   prepareDummyThread(); // the bundle exists before the first dummy-data request
   const applications = new ApplicationService(contractDeps, contracts);
+  const gaps = applications.calendarGaps();
+  if (gaps.length > 0)
+    logger.warn(
+      { years: gaps },
+      'the working-day calendar has no holidays for these years: review deadlines count every weekday; update chinese-days or fill calendar.holidays and calendar.makeupWorkdays in policies/workflow.yaml from the State Council notice',
+    );
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const withdrawals = new WithdrawalService(contractDeps, contracts);
   const outputs = new OutputService({

@@ -166,6 +166,8 @@ export const WorkflowPolicy = Type.Object(
     calendar: Type.Object(
       {
         utcOffset: Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$' }),
+        /** Take holidays and 调休 days from the State Council's published calendar (chinese-days). */
+        official: Type.Boolean(),
         holidays: Type.Array(IsoDate),
         makeupWorkdays: Type.Array(IsoDate),
       },

@@ -24,3 +24,4 @@ export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';
 export { SchemaBinder, type BoundColumn } from './binder.ts';
 export { describeOsSandbox, type OsSandboxSetting, type OsSandboxStatus } from './confine.ts';
 export { type PerturbationSpec, type Perturbed } from './perturb.ts';
+export { runtimeMessage } from './runtime-errors.ts';

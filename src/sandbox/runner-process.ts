@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
 import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
+import { runtimeMessage } from './runtime-errors.ts';
 
 /**
  * Maps a DuckDB error to our codes. Binder, parser and catalog errors name only tables, columns
@@ -46,11 +47,7 @@ function classify(message: string, confined: boolean): RunResponse {
       'Not implemented Error',
     ].includes(kind)
   ) {
-    return {
-      ok: false,
-      code: 'ERR_SQL_RUNTIME',
-      message: `${kind} while running the query (details withheld: they may quote data values)`,
-    };
+    return { ok: false, code: 'ERR_SQL_RUNTIME', message: runtimeMessage(kind, firstLine) };
   }
   return { ok: false, code: 'ERR_SANDBOX_FAILURE', message: kind };
 }

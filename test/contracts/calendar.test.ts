@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WorkingCalendar } from '../../src/contracts/index.ts';
+import { officialCalendar, WorkingCalendar } from '../../src/contracts/index.ts';
 
 const beijing = (cal: Partial<ConstructorParameters<typeof WorkingCalendar>[0]> = {}) =>
   new WorkingCalendar({ utcOffset: '+08:00', holidays: [], makeupWorkdays: [], ...cal });
@@ -44,5 +44,43 @@ describe('WorkingCalendar', () => {
         },
       ),
     );
+  });
+});
+
+describe('the published calendar (State Council notice, via chinese-days)', () => {
+  const cal = new WorkingCalendar({ utcOffset: '+08:00', holidays: [], makeupWorkdays: [] }, officialCalendar());
+
+  it('knows 2026: New Year, the Spring Festival week and its 调休 Saturdays', () => {
+    expect(cal.covers(2026)).toBe(true);
+    expect(cal.isWorkingDay('2026-01-01')).toBe(false); // 元旦, a Thursday
+    expect(cal.isWorkingDay('2026-01-04')).toBe(true); // a Sunday worked in exchange
+    expect(cal.isWorkingDay('2026-02-14')).toBe(true); // a Saturday worked before the Spring Festival
+    expect(cal.isWorkingDay('2026-02-16')).toBe(false); // 春节, a Monday
+    expect(cal.isWorkingDay('2026-10-01')).toBe(false); // 国庆节
+    expect(cal.isWorkingDay('2026-10-10')).toBe(true); // a Saturday worked after National Day
+  });
+
+  it('counts a review deadline across the Spring Festival on the real calendar', () => {
+    // asked on Friday 13 Feb 2026: Sat 14 (调休), then the holiday to Mon 23; Tue 24 … Thu 26
+    const due = cal.deadline(new Date('2026-02-13T02:00:00Z'), 5);
+    const days: string[] = [];
+    for (let d = Date.parse('2026-02-14T00:00:00Z'); d < due.getTime(); d += 86_400_000) {
+      const date = new Date(d).toISOString().slice(0, 10);
+      if (cal.isWorkingDay(date)) days.push(date);
+    }
+    expect(days).toHaveLength(5);
+    expect(days[0]).toBe('2026-02-14');
+    expect(days).not.toContain('2026-02-16');
+    expect(due.toISOString()).toBe(`${days.at(-1)}T16:00:00.000Z`);
+  });
+
+  it('the policy’s lists win where they name a date, and a year nobody covers is said to be uncovered', () => {
+    const local = new WorkingCalendar(
+      { utcOffset: '+08:00', holidays: ['2026-02-14'], makeupWorkdays: ['2026-10-01'] },
+      officialCalendar(),
+    );
+    expect(local.isWorkingDay('2026-02-14')).toBe(false);
+    expect(local.isWorkingDay('2026-10-01')).toBe(true);
+    expect(local.covers(2099)).toBe(false);
   });
 });

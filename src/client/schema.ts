@@ -247,7 +247,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data */
+        /** Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data — as JSON, a DuckDB database or a Parquet table */
         get: operations["getDummyData"];
         put?: never;
         post?: never;
@@ -2663,10 +2663,14 @@ export interface operations {
     getDummyData: {
         parameters: {
             query?: {
+                /** @description json (default); duckdb: one database file of every table; parquet: one table (see table) */
+                format?: "json" | "duckdb" | "parquet";
                 /** @description rows per table */
                 rows?: number;
                 /** @description the same seed gives the same rows */
                 seed?: number;
+                /** @description parquet: which table */
+                table?: string;
             };
             header?: never;
             path: {
@@ -2676,7 +2680,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description the dummy tables */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2691,6 +2695,8 @@ export interface operations {
                             rows: unknown[][];
                         };
                     };
+                    "application/vnd.apache.parquet": string;
+                    "application/vnd.duckdb": string;
                 };
             };
             /** @description RFC 9457 problem details */

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { dummyDataOffThread, fileSha256 } from '../masking/index.ts';
+import { dummyDataOffThread, dummyFile, fileSha256, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
@@ -173,6 +174,27 @@ export class ContractService {
       rows: opts.rows,
       seed: opts.seed,
     });
+  }
+
+  /**
+   * Dummy data as a file to develop against locally: a DuckDB database of every table, or one
+   * table as Parquet (`table` may be left out when the contract has one).
+   */
+  async dummyDataFile(
+    p: Principal,
+    id: string,
+    opts: { rows: number; seed: number; format: 'duckdb' | 'parquet'; table?: string },
+  ): Promise<Buffer> {
+    const tables = JSON.parse(await this.dummyData(p, id, opts)) as Record<string, DummyTable>;
+    const names = Object.keys(tables);
+    const table = opts.format === 'parquet' ? (opts.table ?? (names.length === 1 ? names[0] : undefined)) : undefined;
+    if (opts.format === 'parquet' && (!table || !names.includes(table)))
+      throw new PdsError(
+        'ERR_VALIDATION',
+        `Parquet holds one table: name it with ?table= (contract ${id} has ${names.join(', ')})`,
+        { errors: [{ field: '/querystring/table', message: `one of ${names.join(', ')}` }] },
+      );
+    return dummyFile(tables, opts.format, path.join(this.deps.dataDir, 'tmp'), table);
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {

@@ -21,7 +21,9 @@ export {
   ETHNICITIES,
   HOSPITALS,
   INDUSTRIES,
+  LOG_NORMAL,
   RELIGION,
+  SALARY_BASE,
 } from './vocab.ts';
 export {
   ID_CHECK_CHARS,

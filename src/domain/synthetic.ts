@@ -10,8 +10,10 @@ import {
   ETHNICITIES,
   HOSPITALS,
   INDUSTRIES,
+  LOG_NORMAL,
   MOBILE_PREFIXES,
   RELIGION,
+  SALARY_BASE,
   STREET_SUFFIXES,
   type Weighted,
 } from './vocab.ts';
@@ -216,7 +218,7 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       district,
       CASE WHEN ${uniform('i', seed, 'hukou')} < 0.62 THEN '城镇' ELSE '农村' END AS hukou_type,
       CASE WHEN age < 7 THEN '学龄前' WHEN age < 13 THEN '小学' ELSE ${pickWeighted(EDUCATION, 'i', seed, 'education')} END AS education,
-      CASE WHEN age < 18 THEN 0.0 ELSE round(exp(10.7 + 0.75 * ${normal('i', seed, 'income')}), 2) END AS income,
+      CASE WHEN age < 18 THEN 0.0 ELSE round(exp(${LOG_NORMAL.income!.mu} + ${LOG_NORMAL.income!.sigma} * ${normal('i', seed, 'income')}), ${LOG_NORMAL.income!.digits}) END AS income,
       ${pickWeighted(RELIGION, 'i', seed, 'religion')} AS religion
     FROM dated`,
   );
@@ -268,7 +270,7 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
         )} AS name,
       legal_rep_id_number,
       ${pickWeighted(INDUSTRIES, 'j', seed, 'industry')} AS industry,
-      round(exp(5.0 + 1.7 * ${normal('j', seed, 'capital')}), 2) AS registered_capital,
+      round(exp(${LOG_NORMAL.registered_capital!.mu} + ${LOG_NORMAL.registered_capital!.sigma} * ${normal('j', seed, 'capital')}), ${LOG_NORMAL.registered_capital!.digits}) AS registered_capital,
       d AS district,
       DATE '1992-01-01' + floor(sqrt(${uniform('j', seed, 'est')}) * (DATE '${refYear - 1}-12-31' - DATE '1992-01-01'))::INTEGER AS established_on,
       ${pickWeighted(ENTERPRISE_STATUS, 'j', seed, 'status')} AS status
@@ -286,9 +288,9 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       FROM population
       WHERE ${ageSql('birth_date', refYear)} BETWEEN 18 AND 59 AND ${uniform('id_number', seed, 'employed')} < 0.62
     ), salaried AS (
-      SELECT w.id_number, em.uscc, least(greatest(round(w.income / 12, 0), 4000), 30000)::DOUBLE AS base FROM workers w JOIN firms em ON em.j = w.e
+      SELECT w.id_number, em.uscc, least(greatest(round(w.income / 12, 0), ${SALARY_BASE.min}), ${SALARY_BASE.max})::DOUBLE AS base FROM workers w JOIN firms em ON em.j = w.e
     )
-    SELECT id_number, uscc AS employer_uscc, unnest(${monthList}) AS month, base AS base_salary, round(base * 0.08, 2) AS contribution
+    SELECT id_number, uscc AS employer_uscc, unnest(${monthList}) AS month, base AS base_salary, round(base * ${SALARY_BASE.contributionRate}, 2) AS contribution
     FROM salaried`,
   );
 
@@ -346,9 +348,9 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       SELECT *, hash(hash(division, hh, month)) AS key FROM each_month
     )
     SELECT 'GY' || division || lpad(hh::VARCHAR, 8, '0') AS account, address, district, month,
-      round(exp(2.2 + 0.45 * ${normal('key', seed, 'water')}), 1) AS water_m3,
-      round(exp(5.2 + 0.55 * ${normal('key', seed, 'power')}), 0) AS electricity_kwh,
-      CASE WHEN has_gas THEN round(exp(2.8 + 0.5 * ${normal('key', seed, 'gas-use')}), 1) ELSE 0.0 END AS gas_m3
+      round(exp(${LOG_NORMAL.water_m3!.mu} + ${LOG_NORMAL.water_m3!.sigma} * ${normal('key', seed, 'water')}), ${LOG_NORMAL.water_m3!.digits}) AS water_m3,
+      round(exp(${LOG_NORMAL.electricity_kwh!.mu} + ${LOG_NORMAL.electricity_kwh!.sigma} * ${normal('key', seed, 'power')}), ${LOG_NORMAL.electricity_kwh!.digits}) AS electricity_kwh,
+      CASE WHEN has_gas THEN round(exp(${LOG_NORMAL.gas_m3!.mu} + ${LOG_NORMAL.gas_m3!.sigma} * ${normal('key', seed, 'gas-use')}), ${LOG_NORMAL.gas_m3!.digits}) ELSE 0.0 END AS gas_m3
     FROM drawn`,
   );
   for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms'])

@@ -176,3 +176,19 @@ export const DIAGNOSES: ReadonlyArray<{ code: string; weight: number; cost: numb
 ];
 
 export const STREET_SUFFIXES = ['路', '街', '大道', '巷', '北路', '南路', '中路', '东路', '西路'];
+
+/**
+ * Log-normal amounts, exp(mu + sigma · N(0, 1)) rounded to `digits`: the synthetic domain draws
+ * them so, and dummy data from the same shapes, so a filter an operator writes on dummy data
+ * (income > 30000) finds rows there as it would in the snapshot.
+ */
+export const LOG_NORMAL: Readonly<Record<string, { mu: number; sigma: number; digits: number }>> = {
+  income: { mu: 10.7, sigma: 0.75, digits: 2 },
+  registered_capital: { mu: 5.0, sigma: 1.7, digits: 2 },
+  water_m3: { mu: 2.2, sigma: 0.45, digits: 1 },
+  electricity_kwh: { mu: 5.2, sigma: 0.55, digits: 0 },
+  gas_m3: { mu: 2.8, sigma: 0.5, digits: 1 },
+};
+
+/** Contribution bases are clamped to this band (元 a month); contributions are 8 % of the base. */
+export const SALARY_BASE = { min: 4000, max: 30000, contributionRate: 0.08 } as const;

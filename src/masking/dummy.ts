@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { en, Faker, zh_CN } from '@faker-js/faker';
 import { bundleModule, moduleBeside } from '../bundle/index.ts';
@@ -11,7 +13,9 @@ import {
   ETHNICITIES,
   HOSPITALS,
   INDUSTRIES,
+  LOG_NORMAL,
   RELIGION,
+  SALARY_BASE,
   idNumberCheckChar,
   usccCheckChar,
 } from '../domain/index.ts';
@@ -68,6 +72,11 @@ function uscc(f: Faker): string {
   return body + usccCheckChar(body);
 }
 
+/** A standard normal draw (Box–Muller) from faker's seeded generator. */
+const normal = (f: Faker): number =>
+  Math.sqrt(-2 * Math.log(1 - f.number.float({ min: 0, max: 1 }))) *
+  Math.cos(2 * Math.PI * f.number.float({ min: 0, max: 1 }));
+
 /** A raw value for one catalog column. */
 function rawValue(f: Faker, name: string, column: CatalogColumn): string | number | null {
   if (column.format === 'id-number') return idNumber(f);
@@ -80,21 +89,33 @@ function rawValue(f: Faker, name: string, column: CatalogColumn): string | numbe
   if (name === 'address') return `${VOCAB.district!(f)}${f.location.street()}${f.number.int({ min: 1, max: 300 })}号`;
   if (name === 'account') return f.string.numeric(12);
   if (name === 'month') return f.date.past({ years: 2 }).toISOString().slice(0, 7);
+  const shape = LOG_NORMAL[name];
+  if (shape) {
+    // the domain's own shape (domain/vocab.ts): a filter that finds rows in the snapshot finds them here
+    const scale = 10 ** shape.digits;
+    return Math.round(Math.exp(shape.mu + shape.sigma * normal(f)) * scale) / scale;
+  }
+  if (name === 'base_salary') return f.number.int({ min: SALARY_BASE.min, max: SALARY_BASE.max });
+  if (name === 'contribution')
+    return (
+      Math.round(f.number.int({ min: SALARY_BASE.min, max: SALARY_BASE.max }) * SALARY_BASE.contributionRate * 100) /
+      100
+    );
+  if (name === 'cost') {
+    const mu = DIAGNOSES.reduce((a, d) => a + d.cost * d.weight, 0) / DIAGNOSES.reduce((a, d) => a + d.weight, 0);
+    return Math.round(Math.exp(mu + 0.6 * normal(f)) * 100) / 100;
+  }
   switch (column.type) {
     case 'DATE':
       return f.date
-        .past({ years: name === 'birth_date' ? 90 : 10 })
+        .past({ years: name === 'birth_date' ? 90 : name === 'established_on' ? 30 : 1 })
         .toISOString()
         .slice(0, 10);
     case 'INTEGER':
     case 'BIGINT':
       return f.number.int({ min: 0, max: 1000 });
     case 'DOUBLE':
-      return f.number.float({
-        min: 0,
-        max: name === 'income' || name === 'base_salary' ? 30_000 : 5_000,
-        fractionDigits: 2,
-      });
+      return f.number.float({ min: 0, max: 5_000, fractionDigits: 2 });
     default:
       return f.lorem.word();
   }
@@ -174,6 +195,56 @@ export async function snapshotSchema(
 ): Promise<Record<string, DummyTable['columns']>> {
   const tables = await dummyData({ grants, catalog, rows: 0, seed: 1 });
   return Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.columns]));
+}
+
+/**
+ * Dummy tables as a file to develop against locally: one DuckDB database holding every table, or
+ * one table as Parquet. Written by DuckDB in a scratch directory under `tmpDir`, with the
+ * snapshot's column types; the scratch directory is removed whatever happens.
+ */
+export async function dummyFile(
+  tables: Record<string, DummyTable>,
+  format: 'duckdb' | 'parquet',
+  tmpDir: string,
+  table?: string,
+): Promise<Buffer> {
+  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(tmpDir, 'dummy-'));
+  try {
+    const names = format === 'parquet' ? [table!] : Object.keys(tables);
+    const db = path.join(dir, 'dummy.duckdb');
+    const instance = await openInstance(format === 'duckdb' ? db : ':memory:', { threads: '1' });
+    try {
+      await withConnection(instance, async (conn) => {
+        for (const name of names) {
+          const t = tables[name]!;
+          const lines = path.join(dir, `${name}.jsonl`);
+          fs.writeFileSync(
+            lines,
+            t.rows.map((r) => JSON.stringify(Object.fromEntries(t.columns.map((c, i) => [c.name, r[i]!])))).join('\n'),
+          );
+          const types = `{${t.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
+          const select = `SELECT ${t.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = ${types})`;
+          await exec(
+            conn,
+            t.rows.length
+              ? `CREATE TABLE ${quoteIdent(name)} AS ${select}`
+              : `CREATE TABLE ${quoteIdent(name)} (${t.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`,
+          );
+          if (format === 'parquet')
+            await exec(
+              conn,
+              `COPY ${quoteIdent(name)} TO ${quoteLiteral(path.join(dir, 'dummy.parquet'))} (FORMAT parquet)`,
+            );
+        }
+      });
+    } finally {
+      instance.closeSync();
+    }
+    return fs.readFileSync(path.join(dir, format === 'duckdb' ? 'dummy.duckdb' : 'dummy.parquet'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const THREAD = moduleBeside(import.meta.url, 'dummy-thread');

@@ -23,4 +23,11 @@ export {
   type SnapshotInfo,
   type SnapshotTable,
 } from './snapshot.ts';
-export { dummyData, dummyDataOffThread, prepareDummyThread, snapshotSchema, type DummyTable } from './dummy.ts';
+export {
+  dummyData,
+  dummyDataOffThread,
+  dummyFile,
+  prepareDummyThread,
+  snapshotSchema,
+  type DummyTable,
+} from './dummy.ts';

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, withConnection } from '../../src/store/index.ts';
 import {
@@ -26,6 +28,63 @@ describe('GET /v1/contracts/:id/dummy-data', () => {
 
   const get = (url: string, token = op) =>
     world.server.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+
+  it('comes as a DuckDB database or a Parquet table to develop against locally, with the same rows and types', async () => {
+    const json = (await get(`/v1/contracts/${contractId}/dummy-data?rows=40&seed=3`)).json() as Record<
+      string,
+      { columns: { name: string; type: string }[]; rows: unknown[][] }
+    >;
+    const dir = fs.mkdtempSync(path.join(world.dataDir, 'dummy-files-'));
+    for (const format of ['duckdb', 'parquet'] as const) {
+      const res = await get(`/v1/contracts/${contractId}/dummy-data?rows=40&seed=3&format=${format}`);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['content-disposition']).toContain(`.${format}`);
+      const file = path.join(dir, `dummy.${format}`);
+      fs.writeFileSync(file, res.rawPayload);
+      const from = format === 'duckdb' ? 'population' : `read_parquet(${quoteLiteral(file)})`;
+      const instance = await openInstance(format === 'duckdb' ? file : ':memory:');
+      const [described, rows] = await withConnection(instance, async (c) => [
+        await queryRows<{ column_name: string; column_type: string }>(c, `DESCRIBE SELECT * FROM ${from}`),
+        await queryRows<{ n: number }>(c, `SELECT count(*)::INTEGER AS n FROM ${from}`),
+      ]);
+      instance.closeSync();
+      expect(
+        described.map((d) => ({ name: d.column_name, type: d.column_type })),
+        format,
+      ).toEqual(json.population!.columns);
+      expect(rows[0]!.n).toBe(40);
+    }
+    const noTable = await get(`/v1/contracts/${contractId}/dummy-data?format=parquet&table=nowhere`);
+    expect(noTable.statusCode).toBe(400);
+    expect(noTable.json().detail).toContain('population');
+  });
+
+  it('draws from the real columns’ vocabularies and ranges: a filter that finds rows in the snapshot finds them in dummy data', async () => {
+    const dummy = (await get(`/v1/contracts/${contractId}/dummy-data?rows=500&seed=11`)).json() as Record<
+      string,
+      { columns: { name: string }[]; rows: unknown[][] }
+    >;
+    const col = (name: string) => dummy.population!.columns.findIndex((c) => c.name === name);
+    const real = await readRows<{ district: string; education: string; income: number }>(
+      await snapshotFile(world, contractId),
+      'SELECT district, education, income FROM population',
+    );
+    const share = (rows: unknown[], pred: (x: unknown) => boolean) => rows.filter(pred).length / rows.length;
+    // the same vocabularies …
+    const districts = new Set(real.map((r) => r.district));
+    expect(dummy.population!.rows.every((r) => districts.has(String(r[col('district')])))).toBe(true);
+    const levels = new Set(real.map((r) => r.education));
+    expect(dummy.population!.rows.every((r) => levels.has(String(r[col('education')])))).toBe(true);
+    // … and ranges: income > 30000 holds for a similar share on both sides (log-normal, domain/vocab.ts)
+    const incomes = dummy.population!.rows.map((r) => Number(r[col('income')]));
+    const realShare = share(
+      real.map((r) => r.income),
+      (x) => Number(x) > 30_000,
+    );
+    const dummyShare = share(incomes, (x) => Number(x) > 30_000);
+    expect(realShare).toBeGreaterThan(0.2);
+    expect(dummyShare).toBeGreaterThan(realShare / 3);
+  });
 
   it("has exactly the snapshot's columns and types, masked formats included, and is the same for the same seed", async () => {
     const res = await get(`/v1/contracts/${contractId}/dummy-data?rows=50&seed=7`);

@@ -108,29 +108,49 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         tags: ['contracts'],
         operationId: 'getDummyData',
         summary:
-          "Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data",
+          "Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data — as JSON, a DuckDB database or a Parquet table",
         params: IdParams,
         querystring: DummyDataQuery,
         response: {
-          200: Type.Record(
-            Type.String(),
-            Type.Object({
-              columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
-              rows: Type.Array(Type.Array(Type.Unknown())),
-            }),
-          ),
+          200: {
+            description: 'the dummy tables',
+            content: {
+              'application/json': {
+                schema: Type.Record(
+                  Type.String(),
+                  Type.Object({
+                    columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
+                    rows: Type.Array(Type.Array(Type.Unknown())),
+                  }),
+                ),
+              },
+              'application/vnd.duckdb': { schema: Type.String({ format: 'binary' }) },
+              'application/vnd.apache.parquet': { schema: Type.String({ format: 'binary' }) },
+            },
+          },
           ...errors,
         },
       },
     },
-    async (req, reply) =>
+    async (req, reply) => {
+      const opts = { rows: req.query.rows ?? 100, seed: req.query.seed ?? 1 };
+      const format = req.query.format ?? 'json';
       // already JSON (made and serialized off the event loop): sent as it is
-      reply.type('application/json; charset=utf-8').send(
-        await platform.contracts.dummyData(req.principal, req.params.id, {
-          rows: req.query.rows ?? 100,
-          seed: req.query.seed ?? 1,
-        }),
-      ),
+      if (format === 'json')
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(await platform.contracts.dummyData(req.principal, req.params.id, opts));
+      const file = await platform.contracts.dummyDataFile(req.principal, req.params.id, {
+        ...opts,
+        format,
+        ...(req.query.table ? { table: req.query.table } : {}),
+      });
+      const name = `${req.params.id}-dummy${format === 'parquet' && req.query.table ? `-${req.query.table}` : ''}`;
+      return reply
+        .type(format === 'duckdb' ? 'application/vnd.duckdb' : 'application/vnd.apache.parquet')
+        .header('content-disposition', `attachment; filename="${name}.${format}"`)
+        .send(file);
+    },
   );
 
   app.get(

@@ -253,6 +253,14 @@ export const DummyDataQuery = Type.Object(
     seed: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1, description: 'the same seed gives the same rows' }),
     ),
+    format: Type.Optional(
+      Type.Union([Type.Literal('json'), Type.Literal('duckdb'), Type.Literal('parquet')], {
+        description: 'json (default); duckdb: one database file of every table; parquet: one table (see table)',
+      }),
+    ),
+    table: Type.Optional(
+      Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64, description: 'parquet: which table' }),
+    ),
   },
   closed,
 );

@@ -13,6 +13,7 @@ import { applicationRoutes } from './routes/applications.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { contractRoutes } from './routes/contracts.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
@@ -176,5 +177,6 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(workerRoutes, { platform });
     await scope.register(auditRoutes, { platform });
     await scope.register(reportRoutes, { platform });
+    await scope.register(feedbackRoutes, { platform });
   });
 };

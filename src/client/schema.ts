@@ -325,6 +325,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/datasets/{id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Feedback to a dataset's provider on its quality or your use of it, under a contract that grants it; the answer is due in the review deadline's working days */
+        post: operations["fileFeedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/datasets/{id}/reinstate": {
         parameters: {
             query?: never;
@@ -370,6 +387,40 @@ export interface paths {
         get: operations["listDatasetWithdrawals"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Feedback you may see, newest first: a provider's inbox, an operator's own, everything for staff */
+        get: operations["listFeedback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/feedback/{id}/answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The dataset's provider answers a piece of feedback, once */
+        post: operations["answerFeedback"];
         delete?: never;
         options?: never;
         head?: never;
@@ -651,6 +702,23 @@ export interface paths {
         get: operations["getReportHtml"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{id}/acknowledgement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The operator a report is about acknowledges it with a statement, sealed by the bureau with the report’s signature (seed 002 第三十四条(四)) */
+        post: operations["acknowledgeReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3077,6 +3145,102 @@ export interface operations {
             };
         };
     };
+    fileFeedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    body: string;
+                    /** @description the contract under which you used the dataset */
+                    contractId: string;
+                    kind: "data-quality" | "usage";
+                    subject: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        answer: {
+                            at: string;
+                            body: string;
+                            by: string;
+                        } | null;
+                        body: string;
+                        contractId: string;
+                        createdAt: string;
+                        createdBy: string;
+                        dataset: string;
+                        /** @description when the provider's answer is due (working days, as for reviews) */
+                        dueAt: string;
+                        id: string;
+                        kind: "data-quality" | "usage";
+                        operatorOrg: string;
+                        overdue: boolean;
+                        provider: string;
+                        subject: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reinstateDataset: {
         parameters: {
             query?: never;
@@ -3301,6 +3465,186 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listFeedback: {
+        parameters: {
+            query?: {
+                dataset?: string;
+                /** @description true: not answered yet; false: answered */
+                open?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        answer: {
+                            at: string;
+                            body: string;
+                            by: string;
+                        } | null;
+                        body: string;
+                        contractId: string;
+                        createdAt: string;
+                        createdBy: string;
+                        dataset: string;
+                        /** @description when the provider's answer is due (working days, as for reviews) */
+                        dueAt: string;
+                        id: string;
+                        kind: "data-quality" | "usage";
+                        operatorOrg: string;
+                        overdue: boolean;
+                        provider: string;
+                        subject: string;
+                    }[];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    answerFeedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        answer: {
+                            at: string;
+                            body: string;
+                            by: string;
+                        } | null;
+                        body: string;
+                        contractId: string;
+                        createdAt: string;
+                        createdBy: string;
+                        dataset: string;
+                        /** @description when the provider's answer is due (working days, as for reviews) */
+                        dueAt: string;
+                        id: string;
+                        kind: "data-quality" | "usage";
+                        operatorOrg: string;
+                        overdue: boolean;
+                        provider: string;
+                        subject: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4833,6 +5177,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createReport: {
@@ -4866,6 +5219,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the operator's acknowledgements of the report, each sealed with the report's signature */
+                        acknowledgements?: {
+                            at: string;
+                            by: string;
+                            jws: string;
+                            org: string;
+                            reportId: string;
+                            statement: string;
+                        }[];
                         /** @description where the HTML page is */
                         html: string;
                         /** @description bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json */
@@ -4894,6 +5256,13 @@ export interface operations {
                                 status: string;
                             }[];
                             facts?: {
+                                acknowledgements?: {
+                                    acknowledgedAt: string | null;
+                                    period: string;
+                                    rating: string;
+                                    reportId: string;
+                                    statement: string | null;
+                                }[];
                                 /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                                 attackCost: {
                                     measures: {
@@ -4953,6 +5322,12 @@ export interface operations {
                             /** @description everything one contract (or an operator's contracts) did in one period, counted from the control store */
                             figures: {
                                 escapeAttempts: number;
+                                /** @description feedback filed to providers on the data used in the period (seed 002 第二十二条), answered, and past its due date unanswered */
+                                feedback?: {
+                                    answered: number;
+                                    filed: number;
+                                    overdue: number;
+                                };
                                 jobs: {
                                     cancelled: number;
                                     changesRequested?: number;
@@ -5044,6 +5419,12 @@ export interface operations {
                             /** @description everything one contract (or an operator's contracts) did in one period, counted from the control store */
                             previousFigures: {
                                 escapeAttempts: number;
+                                /** @description feedback filed to providers on the data used in the period (seed 002 第二十二条), answered, and past its due date unanswered */
+                                feedback?: {
+                                    answered: number;
+                                    filed: number;
+                                    overdue: number;
+                                };
                                 jobs: {
                                     cancelled: number;
                                     changesRequested?: number;
@@ -5196,6 +5577,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5232,6 +5622,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the operator's acknowledgements of the report, each sealed with the report's signature */
+                        acknowledgements?: {
+                            at: string;
+                            by: string;
+                            jws: string;
+                            org: string;
+                            reportId: string;
+                            statement: string;
+                        }[];
                         /** @description where the HTML page is */
                         html: string;
                         /** @description bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json */
@@ -5260,6 +5659,13 @@ export interface operations {
                                 status: string;
                             }[];
                             facts?: {
+                                acknowledgements?: {
+                                    acknowledgedAt: string | null;
+                                    period: string;
+                                    rating: string;
+                                    reportId: string;
+                                    statement: string | null;
+                                }[];
                                 /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                                 attackCost: {
                                     measures: {
@@ -5319,6 +5725,12 @@ export interface operations {
                             /** @description everything one contract (or an operator's contracts) did in one period, counted from the control store */
                             figures: {
                                 escapeAttempts: number;
+                                /** @description feedback filed to providers on the data used in the period (seed 002 第二十二条), answered, and past its due date unanswered */
+                                feedback?: {
+                                    answered: number;
+                                    filed: number;
+                                    overdue: number;
+                                };
                                 jobs: {
                                     cancelled: number;
                                     changesRequested?: number;
@@ -5410,6 +5822,12 @@ export interface operations {
                             /** @description everything one contract (or an operator's contracts) did in one period, counted from the control store */
                             previousFigures: {
                                 escapeAttempts: number;
+                                /** @description feedback filed to providers on the data used in the period (seed 002 第二十二条), answered, and past its due date unanswered */
+                                feedback?: {
+                                    answered: number;
+                                    filed: number;
+                                    overdue: number;
+                                };
                                 jobs: {
                                     cancelled: number;
                                     changesRequested?: number;
@@ -5562,6 +5980,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5620,6 +6047,97 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acknowledgeReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description what the operator did, or says, about the report */
+        requestBody: {
+            content: {
+                "application/json": {
+                    statement: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at: string;
+                        by: string;
+                        /** @description bureau-sealed {reportJwsSha256, statement, by, org}; verify against /.well-known/jwks.json */
+                        jws: string;
+                        org: string;
+                        reportId: string;
+                        statement: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -77,6 +77,8 @@ export const ERRORS = {
     status: 409,
     title: 'The risk preview breaks the policy: an override with a reason is needed',
   },
+  ERR_FEEDBACK_ANSWERED: { status: 409, title: 'This feedback has been answered already' },
+  ERR_REPORT_ACKNOWLEDGED: { status: 409, title: 'This report has been acknowledged already' },
   ERR_REVIEW_OWN_WORK: { status: 403, title: 'The author of a job never reviews its output' },
   ERR_CHANGES_REQUESTED: { status: 422, title: 'The reviewers asked for changes' },
   ERR_BUDGET_EXHAUSTED: { status: 409, title: 'Privacy budget exhausted' },

@@ -3,7 +3,13 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
-import { ApplicationService, ContractService, EffectivenessService, WithdrawalService } from '../contracts/index.ts';
+import {
+  ApplicationService,
+  ContractService,
+  EffectivenessService,
+  FeedbackService,
+  WithdrawalService,
+} from '../contracts/index.ts';
 import {
   BullmqExecutor,
   EmbeddedExecutor,
@@ -52,6 +58,7 @@ export interface Platform {
   /** Registered workers and their credentials. */
   workers: WorkerRegistry;
   withdrawals: WithdrawalService;
+  feedback: FeedbackService;
   outputs: OutputService;
   reports: ReportService;
   /** The OS layer around this process's runners; `workers` when jobs run in `pds worker`s (each reports its own). */
@@ -133,6 +140,7 @@ export async function createPlatform(
     );
   const effectiveness = new EffectivenessService(contractDeps, contracts);
   const withdrawals = new WithdrawalService(contractDeps, contracts);
+  const feedback = new FeedbackService(contractDeps);
   const outputs = new OutputService({
     store,
     keys,
@@ -245,6 +253,7 @@ export async function createPlatform(
     contracts,
     effectiveness,
     withdrawals,
+    feedback,
     jobs,
     runs,
     workers,

@@ -157,7 +157,14 @@ export async function contractFigures(
     range,
   );
   const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
+  const feedback = await store.one<{ filed: number; answered: number; overdue: number }>(
+    `SELECT count(*)::INTEGER AS filed, count(answered_at)::INTEGER AS answered,
+            count(*) FILTER (WHERE answered_at IS NULL AND due_at < $e)::INTEGER AS overdue
+     FROM dataset_feedback WHERE contract_id = $c AND created_at >= $s AND created_at < $e`,
+    range,
+  );
   return {
+    feedback: { filed: feedback?.filed ?? 0, answered: feedback?.answered ?? 0, overdue: feedback?.overdue ?? 0 },
     jobs,
     submissionsRefused: refused.map((r) => ({ code: r.code ?? 'unknown', count: r.n })),
     refusals: [...refusals.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
@@ -258,6 +265,26 @@ export async function contractFacts(
       indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'],
     })),
     decisionOverride: claims.decisionOverride ?? null,
+    acknowledgements: (
+      await store.all<{
+        id: string;
+        period: string;
+        rating: string;
+        acknowledged_at: string | null;
+        statement: string | null;
+      }>(
+        `SELECT r.id, r.period, r.rating, a.acknowledged_at, a.statement FROM reports r
+         LEFT JOIN report_acknowledgements a ON a.report_id = r.id AND a.org = r.operator_org
+         WHERE r.kind = 'contract' AND r.subject = $c AND r.generated_at < $e ORDER BY r.generated_at DESC LIMIT 8`,
+        { c: contractId, e: period.end },
+      )
+    ).map((r) => ({
+      reportId: r.id,
+      period: r.period,
+      rating: r.rating,
+      acknowledgedAt: r.acknowledged_at,
+      statement: r.statement,
+    })),
   };
 }
 
@@ -272,6 +299,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
   let runsOutsideOsSandbox = 0;
+  const feedback = { filed: 0, answered: 0, overdue: 0 };
   // pairs add up (a pair across two contracts counts in each); the worst pattern is the largest
   const trackers: Figures['trackers'] = {
     outputsCompared: 0,
@@ -306,6 +334,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     escapeAttempts += f.escapeAttempts;
     singlingOutAttempts += f.singlingOutAttempts;
     runsOutsideOsSandbox += f.runsOutsideOsSandbox;
+    for (const k of ['filed', 'answered', 'overdue'] as const) feedback[k] += f.feedback?.[k] ?? 0;
   }
   outputs.heldBy = [...heldBy].map(([check, count]) => ({ check, count })).sort((a, b) => b.count - a.count);
   return {
@@ -314,6 +343,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     escapeAttempts,
     singlingOutAttempts,
     runsOutsideOsSandbox,
+    feedback,
     timeline,
     trackers,
     privacy: null,

@@ -250,6 +250,21 @@ ${
           : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).'
       } The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>
+<section><h2>Decision, feedback and acknowledgements</h2><p>${
+        facts.decisionOverride
+          ? `<strong>Approved by override</strong> (${esc(facts.decisionOverride.by)}: “${esc(facts.decisionOverride.reason)}”) despite: ${esc(facts.decisionOverride.warnings.join('; '))}.`
+          : 'Approved within the policy: no override.'
+      } Feedback to providers in the period: ${r.figures.feedback?.filed ?? 0} filed, ${r.figures.feedback?.answered ?? 0} answered, ${r.figures.feedback?.overdue ?? 0} overdue.</p>${table(
+        ['earlier report', 'period', 'rating', 'acknowledged', 'statement'],
+        (facts.acknowledgements ?? []).map((a) => [
+          a.reportId,
+          a.period,
+          a.rating,
+          a.acknowledgedAt ?? 'no',
+          a.statement ?? '',
+        ]),
+        'no earlier report on this contract',
+      )}</section>
 <section><h2>Effectiveness</h2>${table(
         ['year', 'passed', 'indicators'],
         facts.effectiveness.map((e) => [

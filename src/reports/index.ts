@@ -7,3 +7,10 @@ export { DOMAIN_SUBJECT, ReportService, type ReportRequest, type ReportSummary, 
 export { REPORT_QUEUE, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from './scheduler.ts';
 export { COLORS as CHART_COLORS } from './charts.ts';
 export { RiskAssessmentReportSchema } from './schema.ts';
+export {
+  acknowledgeReport,
+  ACKNOWLEDGEMENT_TYP,
+  listAcknowledgements,
+  verifyAcknowledgement,
+  type Acknowledgement,
+} from './acknowledgements.ts';

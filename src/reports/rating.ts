@@ -160,6 +160,24 @@ const RULES: Rule[] = [
     basis: 'seed 001 第三十一条 (异常情况监测预警)',
   },
   {
+    rule: 'report-unacknowledged',
+    sets: 'medium',
+    when: () =>
+      'an earlier report on the contract rated medium or high that its operator has not acknowledged → medium',
+    check: ({ facts }) => {
+      const open = (facts?.acknowledgements ?? []).filter((a) => a.rating !== 'low' && !a.acknowledgedAt);
+      return open.length
+        ? {
+            level: 'medium',
+            finding: `${open.length} earlier report(s) rated medium or high not acknowledged by the operator: ${open.map((a) => `${a.reportId} (${a.period}, ${a.rating})`).join(', ')}`,
+          }
+        : undefined;
+    },
+    recommendation:
+      'Ask the operator to acknowledge the reports with a statement of what it did (POST /v1/reports/:id/acknowledgement); suspend the contract if the findings stand unanswered.',
+    basis: 'seed 002 第三十四条(四) (报送风险评估报告)',
+  },
+  {
     rule: 'decision-override',
     sets: 'medium',
     when: () => 'the contract was approved by override although its risk preview broke the policy → medium',

@@ -63,6 +63,12 @@ export const FiguresSchema = Obj(
     refusals: Type.Array(RefusalCountSchema),
     escapeAttempts: Int,
     singlingOutAttempts: Int,
+    feedback: Type.Optional(
+      Obj(
+        { filed: Int, answered: Int, overdue: Int },
+        'feedback filed to providers on the data used in the period (seed 002 第二十二条), answered, and past its due date unanswered',
+      ),
+    ),
     runsOutsideOsSandbox: Type.Integer({
       minimum: 0,
       description:
@@ -147,6 +153,20 @@ export const ContractFactsSchema = Obj({
         }),
       ),
     }),
+  ),
+  acknowledgements: Type.Optional(
+    Type.Array(
+      Obj(
+        {
+          reportId: Type.String(),
+          period: Type.String(),
+          rating: Type.String(),
+          acknowledgedAt: Nullable(Type.String()),
+          statement: Nullable(Type.String()),
+        },
+        "earlier reports on this contract and the operator's acknowledgement of each (seed 002 第三十四条(四))",
+      ),
+    ),
   ),
   decisionOverride: Type.Optional(
     Nullable(

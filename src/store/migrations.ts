@@ -315,4 +315,37 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE applications ADD COLUMN decision_override VARCHAR;
     `,
   },
+  {
+    version: 17,
+    name: 'feedback to providers, acknowledgements of reports',
+    sql: `
+      -- seed 002 第二十二条: an operator's feedback on data it used, and its provider's answer
+      CREATE TABLE dataset_feedback (
+        id VARCHAR PRIMARY KEY,
+        dataset VARCHAR NOT NULL,
+        provider VARCHAR NOT NULL,
+        operator_org VARCHAR NOT NULL,
+        contract_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,              -- data-quality | usage
+        subject VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        due_at VARCHAR NOT NULL,
+        answer VARCHAR,
+        answered_by VARCHAR,
+        answered_at VARCHAR
+      );
+      -- seed 002 第三十四条(四): the operator's statement on a risk report about it, bureau-sealed
+      CREATE TABLE report_acknowledgements (
+        report_id VARCHAR NOT NULL,
+        org VARCHAR NOT NULL,
+        acknowledged_by VARCHAR NOT NULL,
+        statement VARCHAR NOT NULL,
+        acknowledged_at VARCHAR NOT NULL,
+        jws VARCHAR NOT NULL,
+        PRIMARY KEY (report_id, org)
+      );
+    `,
+  },
 ];

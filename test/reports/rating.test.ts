@@ -45,7 +45,7 @@ describe('rating rules', () => {
   it('nothing fired is low, with every rule listed as applied', () => {
     const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
-    expect(r.rulesApplied).toHaveLength(11);
+    expect(r.rulesApplied).toHaveLength(13);
   });
 
   it('tracker patterns: an isolating pair or a repeated small population is medium; one person isolated again, or many outputs, high', () => {

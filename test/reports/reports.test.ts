@@ -122,6 +122,8 @@ describe('risk assessment reports', () => {
       'differencing',
       'tracker-pattern',
       'refusal-share',
+      'report-unacknowledged',
+      'decision-override',
       'os-sandbox-off',
       'privacy-budget',
       'snapshot-risk',

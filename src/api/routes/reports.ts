@@ -3,8 +3,16 @@ import { Type } from 'typebox';
 import { actorOf } from '../../contracts/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { DOMAIN_SUBJECT, type ReportRequest, type StoredReport } from '../../reports/index.ts';
 import {
+  acknowledgeReport,
+  DOMAIN_SUBJECT,
+  listAcknowledgements,
+  type ReportRequest,
+  type StoredReport,
+} from '../../reports/index.ts';
+import {
+  AcknowledgementBody,
+  AcknowledgementView,
   IdParams,
   ProblemRef,
   ReportBody,
@@ -13,7 +21,7 @@ import {
   SignedReport,
 } from '../schemas/index.ts';
 
-const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
 /** The page is self-contained: nothing may load, nothing may run. */
 const PAGE_CSP =
@@ -22,6 +30,7 @@ const PAGE_CSP =
 /** Risk assessment reports (seed 002 第三十四条(四)): made by risk staff and the bureau, read by them and, its own, by an operator. */
 export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const signed = (id: string, r: StoredReport) => ({ report: r.report, jws: r.jws, html: `/v1/reports/${id}.html` });
+  const ackDeps = { store: platform.store, keys: platform.keys, now: () => new Date() };
 
   app.post(
     '/v1/reports',
@@ -106,6 +115,27 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: SignedReport, ...errors },
       },
     },
-    async (req) => signed(req.params.id, await platform.reports.get(req.params.id, req.principal)),
+    async (req) => ({
+      ...signed(req.params.id, await platform.reports.get(req.params.id, req.principal)),
+      acknowledgements: await listAcknowledgements(platform.store, req.params.id),
+    }),
+  );
+
+  app.post(
+    '/v1/reports/:id/acknowledgement',
+    {
+      config: { roles: ['operator'] },
+      schema: {
+        tags: ['reports'],
+        operationId: 'acknowledgeReport',
+        summary:
+          'The operator a report is about acknowledges it with a statement, sealed by the bureau with the report’s signature (seed 002 第三十四条(四))',
+        params: IdParams,
+        body: AcknowledgementBody,
+        response: { 201: AcknowledgementView, ...errors },
+      },
+    },
+    async (req, reply) =>
+      reply.code(201).send(await acknowledgeReport(ackDeps, req.principal, req.params.id, req.body.statement, req.id)),
   );
 };

@@ -616,6 +616,19 @@ export const ReportSummaryView = Type.Object({
 
 export const SignedReport = Type.Object({
   report: RiskAssessmentReportSchema,
+  acknowledgements: Type.Optional(
+    Type.Array(
+      Type.Object({
+        reportId: Type.String(),
+        org: Type.String(),
+        by: Type.String(),
+        statement: Type.String(),
+        at: Type.String(),
+        jws: Type.String(),
+      }),
+      { description: "the operator's acknowledgements of the report, each sealed with the report's signature" },
+    ),
+  ),
   jws: Type.String({
     description: 'bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json',
   }),
@@ -711,4 +724,56 @@ export const PreviewView = Type.Object({
     }),
     Type.Null(),
   ]),
+});
+
+export const FeedbackBody = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('data-quality'), Type.Literal('usage')]),
+    contractId: Type.String({ maxLength: 64, description: 'the contract under which you used the dataset' }),
+    subject: Str(1, 200),
+    body: Str(1, 8000),
+  },
+  closed,
+);
+
+export const FeedbackView = Type.Object({
+  id: Type.String(),
+  dataset: Type.String(),
+  provider: Type.String(),
+  operatorOrg: Type.String(),
+  contractId: Type.String(),
+  kind: Type.Union([Type.Literal('data-quality'), Type.Literal('usage')]),
+  subject: Type.String(),
+  body: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+  dueAt: Type.String({ description: "when the provider's answer is due (working days, as for reviews)" }),
+  overdue: Type.Boolean(),
+  answer: Type.Union([Type.Object({ body: Type.String(), by: Type.String(), at: Type.String() }), Type.Null()]),
+});
+
+export const FeedbackListQuery = Type.Object(
+  {
+    open: Type.Optional(Type.Boolean({ description: 'true: not answered yet; false: answered' })),
+    dataset: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 })),
+  },
+  closed,
+);
+
+export const AnswerBody = Type.Object({ body: Str(1, 8000) }, closed);
+
+export const AcknowledgementBody = Type.Object(
+  { statement: Str(1, 8000) },
+  { ...closed, description: 'what the operator did, or says, about the report' },
+);
+
+export const AcknowledgementView = Type.Object({
+  reportId: Type.String(),
+  org: Type.String(),
+  by: Type.String(),
+  statement: Type.String(),
+  at: Type.String(),
+  jws: Type.String({
+    description: 'bureau-sealed {reportJwsSha256, statement, by, org}; verify against /.well-known/jwks.json',
+  }),
 });

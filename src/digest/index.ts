@@ -20,6 +20,11 @@ export function recordKeySql(unit: string, salt: bigint | string): string {
   return `(hash(${unit}, ${salt}::UBIGINT) >> 2)::BIGINT`;
 }
 
+/** SQL with the keys of recordKeySql and unitKeySql withheld: what may be shown of a rewritten query. */
+export function withholdKeys(sql: string): string {
+  return sql.replace(/\b\d+(?=::UBIGINT)/g, '<key withheld>');
+}
+
 /** A unit's domain-wide key: a 31-bit keyed hash of the raw unit, as an INTEGER (its square fits a BIGINT). */
 export function unitKeySql(rawUnit: string, salt: bigint): string {
   return `(hash(${rawUnit}, ${salt}::UBIGINT) >> 33)::INTEGER`;

@@ -20,7 +20,7 @@ import {
   type Store,
   type Tx,
 } from '../store/index.ts';
-import { sha256 } from '../digest/index.ts';
+import { sha256, withholdKeys } from '../digest/index.ts';
 import { RESERVED_PREFIX } from '../sandbox/index.ts';
 import { csvOf, jsonOf, ParquetWriter, type OutputFormat } from './formats.ts';
 import { signManifest, type Manifest } from './manifest.ts';
@@ -413,7 +413,8 @@ export class OutputService {
             mode: plan.mode,
             tables: plan.tables,
             readsColumns: plan.readsColumns ?? [],
-            ranSql: plan.sql,
+            // the contract's perturbation key is in the rewritten SQL: withheld, even from the bureau
+            ranSql: withholdKeys(plan.sql),
             resultColumns: (plan.expected ?? [])
               .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
               .map((c) => ({ name: c.name, type: c.type })),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordKeySql, unitKeySql, withholdKeys } from '../../src/digest/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
 import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
 import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
@@ -167,6 +168,19 @@ describe('downloads and aggregate outputs over the row cap', () => {
       headers: { authorization: `Bearer ${op}` },
     });
     expect(out.json().heldBecause[0]).toMatch(/^max-rows: \d+ rows exceed the cap of 3/);
+    // the review packet shows the SQL that ran, the contract's perturbation key withheld
+    const packet = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${String(job.outputId)}/review`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+    });
+    const ranSql = packet.json().analysis.ranSql as string;
+    expect(ranSql).toMatch(/^SELECT district, /);
+    expect(ranSql).not.toMatch(/\d::UBIGINT/);
+    // where a key is written into the SQL (a source without stored keys), it is withheld
+    expect(withholdKeys(`SELECT ${recordKeySql('u', 9_876_543_210n)}, ${unitKeySql('v', 1_234_567n)}`)).toBe(
+      'SELECT (hash(u, <key withheld>::UBIGINT) >> 2)::BIGINT, (hash(v, <key withheld>::UBIGINT) >> 33)::INTEGER',
+    );
   });
 
   it('released data comes as CSV, JSON or Parquet, with its types', async () => {

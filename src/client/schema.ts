@@ -4873,6 +4873,23 @@ export interface operations {
                             }[];
                             tables: string[];
                         } | null;
+                        /** @description the same SQL run in the sandbox on the contract's dummy data (null: the job never ran) */
+                        dummy: {
+                            columns: {
+                                name: string;
+                                type: string;
+                            }[];
+                            /** @description dummy rows per table the query ran over */
+                            dummyRows: number;
+                            /** @enum {boolean} */
+                            ok: true;
+                            rows: unknown[][];
+                        } | {
+                            code: string;
+                            message: string;
+                            /** @enum {boolean} */
+                            ok: false;
+                        } | null;
                         job: {
                             createdAt: string;
                             dp: {

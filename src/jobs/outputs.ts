@@ -21,7 +21,8 @@ import {
   type Tx,
 } from '../store/index.ts';
 import { sha256, withholdKeys } from '../digest/index.ts';
-import { RESERVED_PREFIX } from '../sandbox/index.ts';
+import { RESERVED_PREFIX, type SandboxLimits } from '../sandbox/index.ts';
+import { runOnDummyData, type DummyRun } from './dummy-run.ts';
 import { csvOf, jsonOf, ParquetWriter, type OutputFormat } from './formats.ts';
 import { signManifest, type Manifest } from './manifest.ts';
 import { loadJob, loadRun, transition, type JobReason } from './job-store.ts';
@@ -78,6 +79,8 @@ export interface ReviewPacket {
   } | null;
   /** The output's first rows, as the operator would receive them. */
   preview: { columns: { name: string; type: string }[]; rows: JsonValue[][]; totalRows: number };
+  /** The same SQL on the contract's dummy data (dummy-run.ts); null for a job that never ran. */
+  dummy: DummyRun | null;
   thread: Comment[];
 }
 
@@ -114,6 +117,8 @@ export class OutputService {
       now: () => Date;
       /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
       minFreeBytes?: number;
+      /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
+      limits?: SandboxLimits;
     },
   ) {
     this.parquet = new ParquetWriter(path.join(deps.dataDir, 'tmp'));
@@ -421,6 +426,16 @@ export class OutputService {
           }
         : null,
       preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
+      dummy:
+        plan && this.deps.limits
+          ? await runOnDummyData(
+              { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
+              p,
+              o.contractId,
+              job.sql,
+              PREVIEW_ROWS,
+            )
+          : null,
       thread: await listComments(this.deps.store, job.id),
     };
   }

@@ -148,6 +148,7 @@ export async function createPlatform(
     dataDir: config.dataDir,
     now: () => new Date(),
     minFreeBytes: config.minFreeBytes,
+    limits: (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits),
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));

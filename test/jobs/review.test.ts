@@ -152,6 +152,12 @@ describe('reviewing a held output', () => {
     expect(packet.preview.columns.map((c) => c.name)).toEqual(['district', 'education', 'income']);
     expect(packet.preview.rows.length).toBe(packet.preview.totalRows);
     expect(packet.thread).toEqual([]);
+    // the same SQL on the contract's dummy data, in the sandbox: the answer's shape, none of the data
+    expect(packet.dummy).toMatchObject({ ok: true, dummyRows: 500 });
+    const dummy = packet.dummy as { columns: { name: string }[]; rows: unknown[][] };
+    expect(dummy.columns.map((c) => c.name)).toEqual(['district', 'education', 'income']);
+    expect(dummy.rows.length).toBeGreaterThan(0);
+    expect(dummy.rows.length).toBeLessThanOrEqual(10);
     expect(await must(risk.GET('/v1/outputs/{id}/review', { params: { path: { id: outputId } } }))).toBeTruthy();
     await expect(must(op.GET('/v1/outputs/{id}/review', { params: { path: { id: outputId } } }))).rejects.toMatchObject(
       { status: 403 },

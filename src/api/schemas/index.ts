@@ -678,6 +678,19 @@ export const ReviewPacket = Type.Object({
     rows: Type.Array(Type.Array(Type.Unknown())),
     totalRows: Type.Integer(),
   }),
+  dummy: Type.Union(
+    [
+      Type.Object({
+        ok: Type.Literal(true),
+        columns: ColumnList,
+        rows: Type.Array(Type.Array(Type.Unknown())),
+        dummyRows: Type.Integer({ description: 'dummy rows per table the query ran over' }),
+      }),
+      Type.Object({ ok: Type.Literal(false), code: Type.String(), message: Type.String() }),
+      Type.Null(),
+    ],
+    { description: "the same SQL run in the sandbox on the contract's dummy data (null: the job never ran)" },
+  ),
   thread: Type.Array(Comment),
 });
 

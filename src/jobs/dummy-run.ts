@@ -1,0 +1,49 @@
+/**
+ * A held output's query run again on the contract's dummy data, for its reviewers: what the same
+ * SQL gives on invented rows beside what it gave on the snapshot, so a reviewer sees the shape of
+ * the query's answer without reading more real data. Run in the sandbox like any job (the SQL
+ * has passed the analysis already: only a job with a run is replayed), and never released.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ContractService, Principal } from '../contracts/index.ts';
+import { isPdsError } from '../errors/index.ts';
+import { runInSandbox, type SandboxLimits } from '../sandbox/index.ts';
+import type { JsonValue } from '../store/index.ts';
+
+export type DummyRun =
+  | { ok: true; columns: { name: string; type: string }[]; rows: JsonValue[][]; dummyRows: number }
+  | { ok: false; code: string; message: string };
+
+/** Dummy rows per table the replay runs over. */
+const DUMMY_ROWS = 500;
+
+export async function runOnDummyData(
+  deps: { contracts: ContractService; dataDir: string; limits: SandboxLimits },
+  p: Principal,
+  contractId: string,
+  sql: string,
+  maxRows: number,
+): Promise<DummyRun> {
+  fs.mkdirSync(path.join(deps.dataDir, 'tmp'), { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(deps.dataDir, 'tmp', 'review-dummy-'));
+  try {
+    const db = path.join(dir, 'dummy.duckdb');
+    fs.writeFileSync(
+      db,
+      await deps.contracts.dummyDataFile(p, contractId, { rows: DUMMY_ROWS, seed: 1, format: 'duckdb' }),
+    );
+    const result = await runInSandbox({
+      snapshotFile: db,
+      tempDir: path.join(dir, 'run'),
+      sql,
+      limits: deps.limits,
+    });
+    return { ok: true, columns: result.columns, rows: result.rows.slice(0, maxRows), dummyRows: DUMMY_ROWS };
+  } catch (err) {
+    if (!isPdsError(err)) throw err;
+    return { ok: false, code: err.code, message: err.detail };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
 import {
   actorOf,
   canSeeOperatorWork,
@@ -20,15 +20,11 @@ import {
   type Store,
   type Tx,
 } from '../store/index.ts';
-import { sha256, withholdKeys } from '../digest/index.ts';
-import { RESERVED_PREFIX, type SandboxLimits } from '../sandbox/index.ts';
-import { runOnDummyData, type DummyRun } from './dummy-run.ts';
+import { sha256 } from '../digest/index.ts';
 import { csvOf, jsonOf, ParquetWriter, type OutputFormat } from './formats.ts';
 import { signManifest, type Manifest } from './manifest.ts';
-import { loadJob, loadRun, transition, type JobReason } from './job-store.ts';
-import type { RunPlan } from './plan.ts';
-import { ballotsFor, consolidate, VOTES_TO_CONSOLIDATE, type Ballot, type ReviewOutcome, type Vote } from './review.ts';
-import { addComment, listComments, type Comment } from './thread.ts';
+import { transition } from './job-store.ts';
+import { ballotsFor, loadBallots, VOTES_TO_CONSOLIDATE, type Ballot } from './review.ts';
 import type { ReleaseDecision } from './release.ts';
 import { outputIdFor } from '../ids/index.ts';
 
@@ -58,35 +54,6 @@ export interface OutputView {
   createdAt: string;
 }
 
-/** What a reviewer reads beside a held output: nothing is reviewed blind (docs/architecture.md §12). */
-export interface ReviewPacket {
-  output: OutputView;
-  job: {
-    id: string;
-    name: string | null;
-    sql: string;
-    submittedBy: string;
-    createdAt: string;
-    dp: { bounds: Record<string, [number, number]> } | null;
-  };
-  /** The API's own analysis of the SQL when it ran: what it reads and what actually ran. */
-  analysis: {
-    mode: string;
-    tables: string[];
-    readsColumns: string[];
-    ranSql: string;
-    resultColumns: { name: string; type: string }[];
-  } | null;
-  /** The output's first rows, as the operator would receive them. */
-  preview: { columns: { name: string; type: string }[]; rows: JsonValue[][]; totalRows: number };
-  /** The same SQL on the contract's dummy data (dummy-run.ts); null for a job that never ran. */
-  dummy: DummyRun | null;
-  thread: Comment[];
-}
-
-/** Rows of an output shown in its review packet. */
-const PREVIEW_ROWS = 200;
-
 /** The manifest without its release facts: fixed when the output is recorded, completed at release. */
 export type ManifestDraft = Omit<Manifest, 'releasedAt' | 'releasedBy' | 'reviewers'>;
 
@@ -95,7 +62,7 @@ export const APPROVALS_TO_RELEASE = VOTES_TO_CONSOLIDATE;
 
 type Row = Record<string, string | number | null>;
 
-interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes'> {
+export interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes'> {
   operatorOrg: string;
   file: string;
   manifestJws: string | null;
@@ -117,8 +84,6 @@ export class OutputService {
       now: () => Date;
       /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
       minFreeBytes?: number;
-      /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
-      limits?: SandboxLimits;
     },
   ) {
     this.parquet = new ParquetWriter(path.join(deps.dataDir, 'tmp'));
@@ -298,7 +263,8 @@ export class OutputService {
     }));
   }
 
-  private async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {
+  /** The stored output (for output-review.ts too). */
+  async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {
     const r = await (tx ?? this.deps.store).one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
     if (!r) return undefined;
     return {
@@ -322,22 +288,10 @@ export class OutputService {
     };
   }
 
-  private async reviews(id: string, tx?: Tx): Promise<Ballot[]> {
-    const rows = await (tx ?? this.deps.store).all<Row>(
-      'SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at',
-      [id],
-    );
-    return rows.map((r) => ({
-      reviewer: String(r.reviewer),
-      decision: r.decision as Vote,
-      reason: (r.reason as string | null) ?? null,
-      reviewedAt: String(r.reviewed_at),
-    }));
-  }
-
-  private async view(o: StoredOutput, p: Principal, tx?: Tx): Promise<OutputView> {
+  /** An output as this principal may see it, its votes as review.ts allows. */
+  async view(o: StoredOutput, p: Principal, tx?: Tx): Promise<OutputView> {
     const { operatorOrg: _o, file: _f, manifestJws: _m, draft: _d, ...view } = o;
-    const ballots = await this.reviews(o.id, tx);
+    const ballots = await loadBallots(tx ?? this.deps.store, o.id);
     return {
       ...view,
       reviews: ballotsFor(p, ballots, o.status !== 'held'),
@@ -346,7 +300,7 @@ export class OutputService {
   }
 
   /** The stored output, if this principal may see it; otherwise 404 (existence is not disclosed). */
-  private async visible(p: Principal, id: string): Promise<StoredOutput> {
+  async visible(p: Principal, id: string): Promise<StoredOutput> {
     const o = await this.load(id);
     if (!o || !canSeeOperatorWork(p, o.operatorOrg)) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
     return o;
@@ -381,216 +335,11 @@ export class OutputService {
     return out;
   }
 
-  /** A held (or reviewed) output with everything behind it, for bureau reviewers and risk staff; audited. */
-  async reviewPacket(p: Principal, id: string, requestId?: string): Promise<ReviewPacket> {
-    const o = await this.visible(p, id);
-    const job = (await loadJob(this.deps.store, o.jobId))!;
-    const run = job.attempts > 0 ? await loadRun<RunPlan>(this.deps.store, job.id, job.attempts) : undefined;
-    const plan = run?.plan;
-    const data = fs.existsSync(o.file)
-      ? (JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
-          columns: ReviewPacket['preview']['columns'];
-          rows: JsonValue[][];
-        })
-      : { columns: o.columns, rows: [] };
-    await this.deps.store.write((tx) =>
-      appendAudit(tx, {
-        actor: actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'risk'),
-        action: 'output.inspected',
-        objectType: 'output',
-        objectId: id,
-        requestId,
-        details: { view: 'review' },
-      }),
-    );
-    return {
-      output: await this.view(o, p),
-      job: {
-        id: job.id,
-        name: job.name,
-        sql: job.sql,
-        submittedBy: job.submittedBy,
-        createdAt: job.createdAt,
-        dp: job.dp ?? null,
-      },
-      analysis: plan
-        ? {
-            mode: plan.mode,
-            tables: plan.tables,
-            readsColumns: plan.readsColumns ?? [],
-            // the contract's perturbation key is in the rewritten SQL: withheld, even from the bureau
-            ranSql: withholdKeys(plan.sql),
-            resultColumns: (plan.expected ?? [])
-              .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
-              .map((c) => ({ name: c.name, type: c.type })),
-          }
-        : null,
-      preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
-      dummy:
-        plan && this.deps.limits
-          ? await runOnDummyData(
-              { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
-              p,
-              o.contractId,
-              job.sql,
-              PREVIEW_ROWS,
-            )
-          : null,
-      thread: await listComments(this.deps.store, job.id),
-    };
-  }
-
   async manifest(p: Principal, id: string): Promise<string> {
     const o = await this.visible(p, id);
     if (o.status !== 'released' || !o.manifestJws)
       throw new PdsError('ERR_OUTPUT_NOT_RELEASED', `output ${id} is ${o.status}`);
     return o.manifestJws;
-  }
-
-  /**
-   * A bureau user's vote on a held output (review.ts): approve, reject or request changes, with a
-   * reason for the last two. Votes are independent until the second one, which consolidates them:
-   * released (signed, if the contract is still active), rejected, or returned to the operator with
-   * the reviewers' comments in the job's thread. The job's author never reviews it.
-   */
-  async review(
-    p: Principal,
-    id: string,
-    input: { decision: Vote; reason?: string },
-    requestId?: string,
-  ): Promise<OutputView> {
-    if (input.decision !== 'approve' && !input.reason?.trim()) {
-      throw new PdsError('ERR_VALIDATION', `a vote to ${input.decision} needs a reason the operator can act on`, {
-        errors: [{ field: '/body/reason', message: `required when decision is ${input.decision}` }],
-      });
-    }
-    const actor: Actor = actorOf(p, 'bureau');
-    let removeFile: string | undefined;
-    const view = await this.deps.store.write(async (tx) => {
-      const o = await this.load(id, tx);
-      if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
-      if (o.status !== 'held') throw new PdsError('ERR_OUTPUT_NOT_HELD', `output ${id} is ${o.status}`);
-      const job = await loadJob(tx, o.jobId);
-      if (job?.submittedBy === p.sub)
-        throw new PdsError(
-          'ERR_REVIEW_OWN_WORK',
-          `${p.sub} submitted job ${o.jobId}: its author never reviews its output`,
-        );
-      const mine = await tx.one('SELECT 1 AS x FROM output_reviews WHERE output_id = $1 AND reviewer = $2', [
-        id,
-        p.sub,
-      ]);
-      if (mine)
-        throw new PdsError(
-          'ERR_REVIEW_DUPLICATE',
-          `${p.sub} has already reviewed output ${id}; the next vote must come from another bureau user`,
-        );
-      const at = this.deps.now().toISOString();
-      await tx.run(
-        'INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)',
-        [id, p.sub, input.decision, input.reason ?? null, at],
-      );
-      // the vote itself stays out of the trail until consolidation: bureau users read the trail too
-      await appendAudit(tx, {
-        actor,
-        action: 'output.review.submitted',
-        objectType: 'output',
-        objectId: id,
-        requestId,
-      });
-      const ballots = await this.reviews(id, tx);
-      const outcome = consolidate(ballots);
-      if (outcome) removeFile = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
-      return this.view((await this.load(id, tx))!, p, tx);
-    });
-    if (removeFile) this.discard(removeFile); // an output not released is not kept
-    return view;
-  }
-
-  /** Records a consolidated review; answers the data file to remove when the output is not released. */
-  private async conclude(
-    tx: Tx,
-    o: StoredOutput,
-    ballots: Ballot[],
-    outcome: ReviewOutcome,
-    actor: Actor,
-    at: string,
-    requestId?: string,
-  ): Promise<string | undefined> {
-    await appendAudit(tx, {
-      actor,
-      action: 'output.review.consolidated',
-      objectType: 'output',
-      objectId: o.id,
-      requestId,
-      details: {
-        outcome,
-        votes: ballots.map((b) => ({ reviewer: b.reviewer, decision: b.decision, reason: b.reason })),
-      },
-    });
-    if (outcome === 'released') {
-      const approvals = ballots.map((b) => b.reviewer);
-      await this.deps.contracts.assertActive(tx, o.contractId);
-      const jws = await this.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
-      await tx.run(
-        `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
-        [jws, at, approvals.join(', '), o.id],
-      );
-      await this.finishJob(tx, o.jobId, 'released', [], at);
-      await appendAudit(tx, {
-        actor,
-        action: 'output.released',
-        objectType: 'output',
-        objectId: o.id,
-        requestId,
-        details: { sha256: o.sha256, reviewers: approvals },
-      });
-      return undefined;
-    }
-    const said = ballots.filter((b) => b.decision !== 'approve' && b.reason);
-    for (const b of said)
-      await addComment(tx, o.jobId, {
-        author: b.reviewer,
-        org: actor.org,
-        role: 'bureau',
-        body: `${b.decision === 'reject' ? 'rejected' : 'changes requested'}: ${b.reason!}`,
-        createdAt: at,
-      });
-    const message = said.map((b) => b.reason).join(' / ');
-    await tx.run('UPDATE outputs SET status = $1 WHERE id = $2', [outcome, o.id]);
-    await this.finishJob(
-      tx,
-      o.jobId,
-      outcome,
-      [
-        outcome === 'rejected'
-          ? { code: 'ERR_OUTPUT_REJECTED', message: `rejected by the reviewers: ${message}` }
-          : {
-              code: 'ERR_CHANGES_REQUESTED',
-              message: `the reviewers ask for changes: ${message} (see the job's thread)`,
-            },
-      ],
-      at,
-    );
-    await appendAudit(tx, {
-      actor,
-      action: outcome === 'rejected' ? 'output.rejected' : 'output.changes_requested',
-      objectType: 'output',
-      objectId: o.id,
-      requestId,
-      reason: message,
-    });
-    return o.file;
-  }
-
-  private async finishJob(
-    tx: Tx,
-    jobId: string,
-    status: 'released' | 'rejected' | 'changes-requested',
-    reasons: JobReason[],
-    at: string,
-  ): Promise<void> {
-    await transition(tx, jobId, ['held'], status, { reasons, finishedAt: at }, { actor: SYSTEM_ACTOR });
   }
 
   /**

@@ -6,6 +6,7 @@
  * towards disclosure. Modelled on OpenSAFELY Airlock's independent review then consolidation.
  */
 import type { Principal } from '../contracts/index.ts';
+import type { Tx } from '../store/index.ts';
 
 export type Vote = 'approve' | 'reject' | 'request-changes';
 export type ReviewOutcome = 'released' | 'rejected' | 'changes-requested';
@@ -35,4 +36,18 @@ export function consolidate(ballots: readonly Ballot[]): ReviewOutcome | undefin
 export function ballotsFor(p: Principal, ballots: readonly Ballot[], consolidated: boolean): Ballot[] {
   if (consolidated) return [...ballots];
   return ballots.filter((b) => b.reviewer === p.sub && p.roles.includes('bureau'));
+}
+
+/** The votes on an output, in the order they were cast. */
+export async function loadBallots(reader: Pick<Tx, 'all'>, id: string): Promise<Ballot[]> {
+  const rows = await reader.all<Record<string, string | null>>(
+    'SELECT * FROM output_reviews WHERE output_id = $1 ORDER BY reviewed_at',
+    [id],
+  );
+  return rows.map((r) => ({
+    reviewer: String(r.reviewer),
+    decision: r.decision as Vote,
+    reason: (r.reason as string | null) ?? null,
+    reviewedAt: String(r.reviewed_at),
+  }));
 }

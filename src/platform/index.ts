@@ -14,6 +14,7 @@ import {
   BullmqExecutor,
   EmbeddedExecutor,
   JobService,
+  OutputReviewService,
   OutputService,
   RunController,
   RunPlanner,
@@ -60,6 +61,7 @@ export interface Platform {
   withdrawals: WithdrawalService;
   feedback: FeedbackService;
   outputs: OutputService;
+  outputReviews: OutputReviewService;
   reports: ReportService;
   /** The OS layer around this process's runners; `workers` when jobs run in `pds worker`s (each reports its own). */
   osSandbox: OsSandboxStatus | { mode: 'workers' };
@@ -148,6 +150,13 @@ export async function createPlatform(
     dataDir: config.dataDir,
     now: () => new Date(),
     minFreeBytes: config.minFreeBytes,
+  });
+  const outputReviews = new OutputReviewService({
+    store,
+    contracts,
+    outputs,
+    dataDir: config.dataDir,
+    now: () => new Date(),
     limits: (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits),
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
@@ -259,6 +268,7 @@ export async function createPlatform(
     runs,
     workers,
     outputs,
+    outputReviews,
     reports,
     osSandbox,
     verifyToken: (() => {

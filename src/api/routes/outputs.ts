@@ -58,7 +58,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: ReviewPacket, ...errors },
       },
     },
-    async (req) => platform.outputs.reviewPacket(req.principal, req.params.id, req.id),
+    async (req) => platform.outputReviews.packet(req.principal, req.params.id, req.id),
   );
 
   app.post(
@@ -75,7 +75,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: OutputView, ...errors },
       },
     },
-    async (req) => platform.outputs.review(req.principal, req.params.id, req.body, req.id),
+    async (req) => platform.outputReviews.vote(req.principal, req.params.id, req.body, req.id),
   );
 
   app.get(

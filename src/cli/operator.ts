@@ -183,6 +183,7 @@ export function addOperatorCommands(program: Command): void {
         'submit SQL under a contract; with --wait, follow it until it is decided (exit 1 unless released or held)',
       )
       .option('--name <name>', 'a name for the job')
+      .option('--revision-of <job>', 'the job the reviewers sent back (changes-requested) that this one revises')
       .option('--wait', 'wait until the job leaves the queue and the sandbox')
       .option('--timeout <seconds>', 'give up waiting after this long', positiveInt, 600),
   ).action(
@@ -192,6 +193,7 @@ export function addOperatorCommands(program: Command): void {
         contract: string;
         sql?: string;
         name?: string;
+        revisionOf?: string;
         wait?: boolean;
         timeout: number;
         dpBound?: object;
@@ -204,6 +206,7 @@ export function addOperatorCommands(program: Command): void {
             contractId: opts.contract,
             sql: sqlOf(file, opts),
             ...(opts.name ? { name: opts.name } : {}),
+            ...(opts.revisionOf ? { revisionOf: opts.revisionOf } : {}),
             ...(opts.dpBound ? { dp: { bounds: opts.dpBound as Record<string, number[]> } } : {}),
           },
         }),

@@ -3696,6 +3696,8 @@ export interface operations {
                                 /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
                                 rule?: string;
                             }[];
+                            /** @description the changes-requested job this one revises */
+                            revisionOf: string | null;
                             startedAt: string | null;
                             status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                             submittedBy: string;
@@ -3773,6 +3775,8 @@ export interface operations {
                         };
                     };
                     name?: string;
+                    /** @description the job the reviewers sent back (changes-requested) that this one revises */
+                    revisionOf?: string;
                     sql: string;
                 };
             };
@@ -3801,6 +3805,8 @@ export interface operations {
                             /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
                             rule?: string;
                         }[];
+                        /** @description the changes-requested job this one revises */
+                        revisionOf: string | null;
                         startedAt: string | null;
                         status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
@@ -3906,6 +3912,8 @@ export interface operations {
                             /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
                             rule?: string;
                         }[];
+                        /** @description the changes-requested job this one revises */
+                        revisionOf: string | null;
                         startedAt: string | null;
                         status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
@@ -3993,6 +4001,8 @@ export interface operations {
                             /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
                             rule?: string;
                         }[];
+                        /** @description the changes-requested job this one revises */
+                        revisionOf: string | null;
                         startedAt: string | null;
                         status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
                         submittedBy: string;
@@ -4899,6 +4909,8 @@ export interface operations {
                             } | null;
                             id: string;
                             name: string | null;
+                            /** @description the changes-requested job this one revises: its packet and thread hold the earlier round */
+                            revisionOf: string | null;
                             /** @description the SQL as the operator submitted it */
                             sql: string;
                             submittedBy: string;

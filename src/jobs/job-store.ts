@@ -37,6 +37,7 @@ export interface StoredJob {
   startedAt: string | null;
   finishedAt: string | null;
   dp?: { bounds: Record<string, [number, number]> };
+  revisionOf: string | null;
 }
 
 export interface NewJob {
@@ -50,6 +51,7 @@ export interface NewJob {
   idempotencyKey: string | null;
   requestSha256: string;
   dp: { bounds: Record<string, [number, number]> } | null;
+  revisionOf: string | null;
 }
 
 /** What a transition sets besides the status. */
@@ -89,6 +91,7 @@ function fromRow(r: Row): StoredJob {
     startedAt: (r.started_at as string | null) ?? null,
     finishedAt: (r.finished_at as string | null) ?? null,
     ...(r.dp_params ? { dp: JSON.parse(String(r.dp_params)) as StoredJob['dp'] } : {}),
+    revisionOf: (r.revision_of as string | null) ?? null,
   };
 }
 
@@ -132,8 +135,8 @@ export async function listJobs(reader: Reader, f: JobFilter): Promise<StoredJob[
 
 export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Promise<void> {
   await tx.run(
-    `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params)
-     VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10)`,
+    `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params, revision_of)
+     VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10, $11)`,
     [
       job.id,
       job.contractId,
@@ -145,6 +148,7 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
       job.idempotencyKey,
       job.requestSha256,
       job.dp ? JSON.stringify(job.dp) : null,
+      job.revisionOf,
     ],
   );
   await appendAudit(tx, { ...audit, action: audit.action ?? 'job.submitted', objectType: 'job', objectId: job.id });

@@ -27,6 +27,8 @@ export interface ReviewPacket {
     submittedBy: string;
     createdAt: string;
     dp: { bounds: Record<string, [number, number]> } | null;
+    /** The changes-requested job this one revises: its packet and thread hold the earlier round. */
+    revisionOf: string | null;
   };
   /** The API's own analysis of the SQL when it ran: what it reads and what actually ran. */
   analysis: {
@@ -90,6 +92,7 @@ export class OutputReviewService {
         submittedBy: job.submittedBy,
         createdAt: job.createdAt,
         dp: job.dp ?? null,
+        revisionOf: job.revisionOf,
       },
       analysis: plan
         ? {

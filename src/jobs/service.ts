@@ -71,6 +71,8 @@ export interface SubmitInput {
   contractId: string;
   sql: string;
   name?: string;
+  /** The job whose output the reviewers sent back (changes-requested) that this one revises. */
+  revisionOf?: string;
   dp?: { bounds: Record<string, [number, number]> };
 }
 
@@ -159,7 +161,9 @@ export class JobService implements ContractJobs {
     // refused early when the budget cannot take one more query; the charge itself is made at claim
     if (contract.claims.mode === 'dp' && budget)
       await assertBudget(this.deps.store, contract.id, budget.epsilonPerQuery, budget.epsilon);
-    const requestSha256 = sha256(JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null]));
+    const requestSha256 = sha256(
+      JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null, input.revisionOf ?? null]),
+    );
     const id = newId('job', this.now());
     const { quotas } = this.deps.policies.sandbox;
     const existing = await this.deps.store.write(async (tx) => {
@@ -175,6 +179,23 @@ export class JobService implements ContractJobs {
           );
         }
         if (prior) return prior.id;
+      }
+      if (input.revisionOf) {
+        const revised = await loadJob(tx, input.revisionOf);
+        if (!revised || revised.operatorOrg !== p.org || revised.contractId !== contract.id)
+          throw new PdsError(
+            'ERR_VALIDATION',
+            `revisionOf: job ${input.revisionOf} is not a job of contract ${contract.id}`,
+            {
+              errors: [{ field: '/body/revisionOf', message: 'a job of the same contract' }],
+            },
+          );
+        if (revised.status !== 'changes-requested')
+          throw new PdsError(
+            'ERR_VALIDATION',
+            `revisionOf: job ${input.revisionOf} is ${revised.status}; only a job the reviewers sent back (changes-requested) is revised`,
+            { errors: [{ field: '/body/revisionOf', message: 'a changes-requested job' }] },
+          );
       }
       const now = this.now();
       const [open] = await tx.all<{ n: number }>(
@@ -216,6 +237,7 @@ export class JobService implements ContractJobs {
           idempotencyKey: opts.idempotencyKey ?? null,
           requestSha256,
           dp: input.dp ?? null,
+          revisionOf: input.revisionOf ?? null,
         },
         {
           actor: actorOf(p, 'operator'),
@@ -223,6 +245,7 @@ export class JobService implements ContractJobs {
           details: {
             contractId: contract.id,
             sqlSha256: sha256(input.sql),
+            ...(input.revisionOf ? { revisionOf: input.revisionOf } : {}),
             ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
           },
         },

@@ -348,4 +348,9 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 18,
+    name: 'revisions of jobs sent back by reviewers',
+    sql: `ALTER TABLE jobs ADD COLUMN revision_of VARCHAR; -- the changes-requested job this one revises`,
+  },
 ];

@@ -112,6 +112,22 @@ describe('reviewing a held output', () => {
     expect(reply).toMatchObject({ seq: 2, role: 'operator', author: 'ana@org-c' });
     expect(await must(alice.GET('/v1/jobs/{id}/thread', { params: { path: { id: done.jobId } } }))).toHaveLength(2);
 
+    // the operator revises it: the new job names the one it revises, and so does its review packet
+    const revised = await must(
+      op.POST('/v1/jobs', {
+        body: { contractId, sql: 'SELECT district, education FROM population LIMIT 10', revisionOf: done.jobId },
+      }),
+    );
+    expect(revised.revisionOf).toBe(done.jobId);
+    const again = await finished(op, revised.id);
+    expect(again.status).toBe('held'); // custom mode: every output is reviewed
+    const packet = await must(alice.GET('/v1/outputs/{id}/review', { params: { path: { id: again.outputId! } } }));
+    expect(packet.job.revisionOf).toBe(done.jobId);
+    // only a job sent back is revised
+    await expect(
+      must(op.POST('/v1/jobs', { body: { contractId, sql: SQL, revisionOf: revised.id } })),
+    ).rejects.toMatchObject({ code: 'ERR_VALIDATION', problem: { errors: [{ field: '/body/revisionOf' }] } });
+
     // the trail now holds both votes, in one consolidated entry, and the data is gone
     const after = await must(risk.GET('/v1/audit', { params: { query: { objectId: outputId } } }));
     const consolidated = after.entries.find((e) => e.action === 'output.review.consolidated');

@@ -218,6 +218,13 @@ export const JobBody = Type.Object(
     contractId: Id,
     sql: Str(1, 100_000),
     name: Type.Optional(Str(1, 200)),
+    revisionOf: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        pattern: '^job_[a-z0-9]+$',
+        description: 'the job the reviewers sent back (changes-requested) that this one revises',
+      }),
+    ),
     dp: Type.Optional(
       Type.Object(
         {
@@ -338,6 +345,7 @@ export const JobView = Type.Object({
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
+  revisionOf: Type.Union([Type.String(), Type.Null()], { description: 'the changes-requested job this one revises' }),
 });
 
 export const JobListQuery = Type.Object(
@@ -355,7 +363,7 @@ export const JobListQuery = Type.Object(
   closed,
 );
 
-export const ValidateBody = Type.Omit(JobBody, ['name']);
+export const ValidateBody = Type.Omit(JobBody, ['name', 'revisionOf']);
 
 export const Validation = Type.Object({
   valid: Type.Boolean(),
@@ -662,6 +670,9 @@ export const ReviewPacket = Type.Object({
       }),
       Type.Null(),
     ]),
+    revisionOf: Type.Union([Type.String(), Type.Null()], {
+      description: 'the changes-requested job this one revises: its packet and thread hold the earlier round',
+    }),
   }),
   analysis: Type.Union([
     Type.Object({

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
+import { addFeedbackCommands } from './feedback.ts';
 import { addOperatorCommands } from './operator.ts';
 import { addReportCommands } from './reports.ts';
 import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, positiveInt, readJws, withStore } from './shared.ts';
@@ -296,6 +297,7 @@ export function buildCli(): Command {
   addReportCommands(program);
   addWorkerCommands(program);
   addOperatorCommands(program);
+  addFeedbackCommands(program);
 
   program
     .command('verify-output')

@@ -139,6 +139,26 @@ describe('pds over the API', () => {
     const listed = await json<{ jobs: { id: string }[] }>('jobs', '--contract', contract);
     expect(listed.jobs.map((j) => j.id)).toContain(job.id);
 
+    // feedback to the provider, and the provider's answer, from the command line
+    const filed = await json<{ id: string; provider: string }>(
+      'feedback',
+      'file',
+      'population',
+      '--contract',
+      contract,
+      '--subject',
+      '收入缺失',
+      '--body',
+      '约 3% 为空',
+    );
+    expect(filed.provider).toBe('org-psb');
+    expect((await pds('feedback', 'list', '--server', server, '--token', provider, '--open')).out).toContain(filed.id);
+    expect(
+      await json('feedback', 'answer', filed.id, '--body', '已补录', '--server', server, '--token', provider),
+    ).toMatchObject({
+      answer: { body: '已补录' },
+    });
+
     for (const format of ['csv', 'json', 'parquet']) {
       const out = path.join(world.dataDir, `result.${format}`);
       const got = await json<{ ok: boolean; file: string }>('download', job.outputId, '--format', format, '--out', out);

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { createServer } from '../src/api/index.ts';
 import { issueToken, type UserRole } from '../src/auth/index.ts';
@@ -157,6 +159,22 @@ export async function snapshotFile(world: TestWorld, contractId: string): Promis
 
 /** The CLI's entry file, for tests that start `pds` processes of their own. */
 export const CLI_MAIN = path.join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
+
+/**
+ * How a test starts a `pds` process (a worker, a server): the compiled dist/ when it matches the
+ * sources, as the installed command does (bin/pds.js) — a process through tsx spends ~2 s
+ * compiling the sources first — else the sources through tsx.
+ */
+export const PDS_ENTRY: readonly string[] = await (async () => {
+  const { sourceFingerprint } = (await import(path.join(PACKAGE_ROOT, 'scripts', 'fingerprint.mjs'))) as {
+    sourceFingerprint: (dir: string) => string;
+  };
+  const stamp = path.join(PACKAGE_ROOT, 'dist', '.fingerprint');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === sourceFingerprint(path.join(PACKAGE_ROOT, 'src')))
+    return [path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js')];
+  const tsx = path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs');
+  return ['--import', pathToFileURL(tsx).href, CLI_MAIN];
+})();
 
 /** Several seconds on a few thousand people (equi-joins only, as aggregate mode allows): long enough to be caught mid-run. */
 export const SLOW_SQL =

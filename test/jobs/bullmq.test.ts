@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatform } from '../../src/platform/index.ts';
 import { createServer } from '../../src/api/index.ts';
@@ -13,7 +11,7 @@ import {
   silentLogger,
   testConfig,
   waitForJob,
-  CLI_MAIN,
+  PDS_ENTRY,
   SLOW_SQL,
   until,
   type TestWorld,
@@ -27,10 +25,6 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
  * nothing is lost and nothing is released twice.
  */
 
-const tsx = pathToFileURL(
-  path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
-).href;
-const CLI = CLI_MAIN;
 const SLOW = SLOW_SQL;
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 
@@ -51,9 +45,7 @@ describe('BullMQ executor and pds worker', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        tsx,
-        CLI,
+        ...PDS_ENTRY,
         'worker',
         '--data-dir',
         world.dataDir,

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loaderArgs } from '../../src/sandbox/index.ts';
 import { Store } from '../../src/store/index.ts';
-import { approvedContract, buildWorld, CLI_MAIN, SLOW_SQL, until, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, PDS_ENTRY, SLOW_SQL, until, type TestWorld } from '../helpers.ts';
 import { freePort } from '../support/ports.ts';
 import { alive, CRASH_TRIALS as TRIALS, descendants } from '../support/processes.ts';
 
@@ -36,7 +35,7 @@ describe('pds serve killed mid-job', () => {
 
   async function start(): Promise<{ child: ChildProcess; base: string }> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...loaderArgs(), CLI_MAIN, 'serve'], {
+    const child = spawn(process.execPath, [...PDS_ENTRY, 'serve'], {
       env: {
         ...process.env,
         DATA_DIR: world.dataDir,

@@ -1,11 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../../src/auth/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
-import { approvedContract, buildWorld, CLI_MAIN, waitForJob, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, PDS_ENTRY, waitForJob, type TestWorld } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 
 /**
@@ -15,10 +13,6 @@ import { startRedis, type TestRedis } from '../support/redis.ts';
  * refusal recorded, nothing released; a real `pds worker` runs jobs end to end beside it.
  */
 
-const tsx = pathToFileURL(
-  path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
-).href;
-const CLI = CLI_MAIN;
 const QUICK = 'SELECT district, count(*) AS n FROM population GROUP BY district';
 const BUREAU = { sub: 'bureau-user@org-bureau', org: 'org-bureau', roles: ['bureau'] };
 
@@ -279,7 +273,7 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     const { worker, credential } = await world.platform.workers.register(BUREAU, { name: 'real' });
     real = spawn(
       process.execPath,
-      ['--import', tsx, CLI, 'worker', '--data-dir', world.dataDir, '--api', await listen(), '--concurrency', '1'],
+      [...PDS_ENTRY, 'worker', '--data-dir', world.dataDir, '--api', await listen(), '--concurrency', '1'],
       {
         env: { ...process.env, REDIS_URL: redis.url.toString(), LOG_LEVEL: 'info', PDS_WORKER_TOKEN: credential },
         stdio: ['ignore', 'pipe', 'pipe'],

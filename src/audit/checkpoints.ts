@@ -1,6 +1,6 @@
 import type { JWTVerifyGetKey } from 'jose';
 import { Type } from 'typebox';
-import { openSealed, seal, type SigningKey } from '../keys/index.ts';
+import { BUREAU_ISSUER, openSealed, seal, type SigningKey } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
 
 /**
@@ -11,7 +11,6 @@ import type { Store } from '../store/index.ts';
  */
 
 export const CHECKPOINT_TYP = 'pds-audit-checkpoint+jwt';
-const ISSUER = 'urn:pds:bureau';
 
 export interface Checkpoint {
   seq: number;
@@ -61,7 +60,7 @@ export async function maybeCheckpoint(
     const jws = await seal(
       key,
       { seq: Number(head.seq), headHash: head.hash },
-      { typ: CHECKPOINT_TYP, issuer: ISSUER, issuedAt: Math.floor(now.getTime() / 1000) },
+      { typ: CHECKPOINT_TYP, issuer: BUREAU_ISSUER, issuedAt: Math.floor(now.getTime() / 1000) },
     );
     const cp: Checkpoint = { seq: Number(head.seq), headHash: head.hash, jws, reason, createdAt: now.toISOString() };
     await tx.run(
@@ -91,7 +90,7 @@ export async function verifyCheckpoints(
     let claims: { seq: number; headHash: string };
     try {
       claims = await openSealed<{ seq: number; headHash: string }>(cp.jws, verifier, CheckpointClaims, {
-        issuer: ISSUER,
+        issuer: BUREAU_ISSUER,
         typ: CHECKPOINT_TYP,
       });
     } catch {

@@ -15,8 +15,7 @@ import {
 } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 import { storedPath, type Tx } from '../store/index.ts';
-import { WorkingCalendar } from './calendar.ts';
-import { officialCalendar } from './official-calendar.ts';
+import { domainCalendar, type WorkingCalendar } from './calendar.ts';
 import {
   addMonths,
   signContract,
@@ -108,8 +107,7 @@ export class ApplicationService {
     private readonly contracts: ContractService,
   ) {
     this.now = deps.now ?? (() => new Date());
-    const cal = deps.policies.workflow.calendar;
-    this.calendar = new WorkingCalendar(cal, cal.official ? officialCalendar() : undefined);
+    this.calendar = domainCalendar(deps.policies.workflow.calendar);
   }
 
   /** This year and the next, where the working-day calendar knows no holidays (every weekday counts). */

@@ -1,5 +1,5 @@
 import type { WorkflowPolicy } from '../policies/index.ts';
-import type { OfficialCalendar } from './official-calendar.ts';
+import { officialCalendar, type OfficialCalendar } from './official-calendar.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -59,4 +59,9 @@ export class WorkingCalendar {
     }
     return new Date(day + DAY_MS - this.offsetMs);
   }
+}
+
+/** The domain's calendar as its policy describes it: the published one beneath, when `official`. */
+export function domainCalendar(cal: WorkflowPolicy['calendar']): WorkingCalendar {
+  return new WorkingCalendar(cal, cal.official ? officialCalendar() : undefined);
 }

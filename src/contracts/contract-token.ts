@@ -1,12 +1,12 @@
 import { errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
-import { openSealed, seal, SealedClaimsInvalid, type SigningKey } from '../keys/index.ts';
+import { BUREAU_ISSUER, openSealed, seal, SealedClaimsInvalid, type SigningKey } from '../keys/index.ts';
 import type { DatasetGrant, SnapshotTable } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
 
 /** Issuer and audience of every contract: the bureau signs for the sandbox to enforce. */
-export const CONTRACT_ISSUER = 'urn:pds:bureau';
+export const CONTRACT_ISSUER = BUREAU_ISSUER;
 export const CONTRACT_AUDIENCE = 'urn:pds:sandbox';
 export const CONTRACT_TYP = 'pds-contract+jwt';
 

@@ -8,8 +8,7 @@ import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
-import { WorkingCalendar } from './calendar.ts';
-import { officialCalendar } from './official-calendar.ts';
+import { domainCalendar, type WorkingCalendar } from './calendar.ts';
 import { actorOf, hasRole, type Principal } from './principal.ts';
 
 export type FeedbackKind = 'data-quality' | 'usage';
@@ -41,8 +40,7 @@ export class FeedbackService {
   private readonly now: () => Date;
 
   constructor(private readonly deps: { store: Store; policies: Policies; now?: () => Date }) {
-    const cal = deps.policies.workflow.calendar;
-    this.calendar = new WorkingCalendar(cal, cal.official ? officialCalendar() : undefined);
+    this.calendar = domainCalendar(deps.policies.workflow.calendar);
     this.now = deps.now ?? (() => new Date());
   }
 

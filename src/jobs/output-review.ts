@@ -8,12 +8,12 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
 import { withholdKeys } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { RESERVED_PREFIX, type SandboxLimits } from '../sandbox/index.ts';
+import type { SandboxLimits } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { runOnDummyData, type DummyRun } from './dummy-run.ts';
 import { loadJob, loadRun, transition, type JobReason } from './job-store.ts';
 import type { OutputService, OutputView, StoredOutput } from './outputs.ts';
-import type { RunPlan } from './plan.ts';
+import { resultColumns, type RunPlan } from './plan.ts';
 import { consolidate, loadBallots, type Ballot, type ReviewOutcome, type Vote } from './review.ts';
 import { addComment, listComments, type Comment } from './thread.ts';
 
@@ -57,7 +57,7 @@ export class OutputReviewService {
       dataDir: string;
       now: () => Date;
       /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
-      limits?: SandboxLimits;
+      limits: SandboxLimits;
     },
   ) {}
 
@@ -67,12 +67,8 @@ export class OutputReviewService {
     const job = (await loadJob(this.deps.store, o.jobId))!;
     const run = job.attempts > 0 ? await loadRun<RunPlan>(this.deps.store, job.id, job.attempts) : undefined;
     const plan = run?.plan;
-    const data = fs.existsSync(o.file)
-      ? (JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
-          columns: ReviewPacket['preview']['columns'];
-          rows: JsonValue[][];
-        })
-      : { columns: o.columns, rows: [] };
+    // a consolidated output that was not released has no data left
+    const data = fs.existsSync(o.file) ? this.deps.outputs.stored(o) : { columns: o.columns, rows: [] };
     await this.deps.store.write((tx) =>
       appendAudit(tx, {
         actor: actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'risk'),
@@ -101,22 +97,19 @@ export class OutputReviewService {
             readsColumns: plan.readsColumns ?? [],
             // the contract's perturbation key is in the rewritten SQL: withheld, even from the bureau
             ranSql: withholdKeys(plan.sql),
-            resultColumns: (plan.expected ?? [])
-              .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
-              .map((c) => ({ name: c.name, type: c.type })),
+            resultColumns: resultColumns(plan),
           }
         : null,
       preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
-      dummy:
-        plan && this.deps.limits
-          ? await runOnDummyData(
-              { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
-              p,
-              o.contractId,
-              job.sql,
-              PREVIEW_ROWS,
-            )
-          : null,
+      dummy: plan
+        ? await runOnDummyData(
+            { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
+            p,
+            o.contractId,
+            job.sql,
+            PREVIEW_ROWS,
+          )
+        : null,
       thread: await listComments(this.deps.store, job.id),
     };
   }

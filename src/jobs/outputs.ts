@@ -263,6 +263,14 @@ export class OutputService {
     }));
   }
 
+  /** An output's kept data: its columns and rows, as disclosure control left them. */
+  stored(o: StoredOutput): { columns: { name: string; type: string }[]; rows: JsonValue[][] } {
+    return JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
+      columns: { name: string; type: string }[];
+      rows: JsonValue[][];
+    };
+  }
+
   /** The stored output (for output-review.ts too). */
   async load(id: string, tx?: Tx): Promise<StoredOutput | undefined> {
     const r = await (tx ?? this.deps.store).one<Row>('SELECT * FROM outputs WHERE id = $1', [id]);
@@ -357,10 +365,7 @@ export class OutputService {
     const reviewer = p.roles.includes('bureau') && o.status === 'held';
     if (!(owner && o.status === 'released') && !reviewer)
       throw new PdsError('ERR_NOT_FOUND', `output ${id} has no data for you`);
-    const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as {
-      columns: { name: string; type: string }[];
-      rows: JsonValue[][];
-    };
+    const data = this.stored(o);
     const csv = csvOf(data.columns, data.rows);
     if (sha256(csv) !== o.sha256)
       throw new PdsError('ERR_INTERNAL', `stored output ${id} does not match its recorded hash`);

@@ -32,6 +32,13 @@ export interface RunPlan extends Analysis {
   expected: BoundColumn[] | null;
 }
 
+/** The columns of a plan's result an operator sees: the engine's own (reserved-prefix) ones left out. */
+export function resultColumns(plan: Pick<RunPlan, 'expected'>): { name: string; type: string }[] {
+  return (plan.expected ?? [])
+    .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
+    .map((c) => ({ name: c.name, type: c.type }));
+}
+
 export interface PlanInput {
   sql: string;
   mode: QueryMode;

@@ -28,10 +28,9 @@ import {
 } from './job-store.ts';
 import { account, assertBudget, MICRO, toMicro, type Budget } from './ledger.ts';
 import { previewDp, type DpPreview } from '../disclosure/index.ts';
-import type { RunPlanner } from './plan.ts';
+import { resultColumns, type RunPlan, type RunPlanner } from './plan.ts';
 import { categorize } from '../reports/index.ts';
 import { addComment, listComments, type Comment } from './thread.ts';
-import { RESERVED_PREFIX } from '../sandbox/index.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
 
@@ -287,19 +286,27 @@ export class JobService implements ContractJobs {
    * the risk reports as one submitted would be.
    */
   async validate(p: Principal, input: Omit<SubmitInput, 'name'>, requestId?: string): Promise<Validation> {
+    return (await this.analyse(p, input, requestId)).validation;
+  }
+
+  /** validate's analysis, with the plan it made when the SQL is valid (preview prices from it). */
+  private async analyse(
+    p: Principal,
+    input: Omit<SubmitInput, 'name'>,
+    requestId?: string,
+  ): Promise<{ validation: Validation; plan?: RunPlan }> {
     await this.deps.contracts.assertOperatorContract(p, input.contractId);
     const { claims } = await this.deps.contracts.verifiedActive(input.contractId);
     try {
       const plan = await this.deps.planner.plan({ sql: input.sql, dp: input.dp, contractId: input.contractId }, claims);
-      return {
+      const validation: Validation = {
         valid: true,
         mode: claims.mode,
         reasons: [],
         tables: plan.tables,
-        columns: (plan.expected ?? [])
-          .filter((c) => !c.name.startsWith(RESERVED_PREFIX))
-          .map((c) => ({ name: c.name, type: c.type })),
+        columns: resultColumns(plan),
       };
+      return { validation, plan };
     } catch (err) {
       if (!isPdsError(err)) throw err;
       const reason = reasonOf(err);
@@ -322,7 +329,7 @@ export class JobService implements ContractJobs {
           }),
         );
       }
-      return { valid: false, mode: claims.mode, reasons: [reason] };
+      return { validation: { valid: false, mode: claims.mode, reasons: [reason] } };
     }
   }
 
@@ -373,14 +380,11 @@ export class JobService implements ContractJobs {
    * Nothing runs, nothing is read, nothing is charged.
    */
   async preview(p: Principal, input: Omit<SubmitInput, 'name'>, requestId?: string): Promise<Preview> {
-    const validation = await this.validate(p, input, requestId);
+    const { validation, plan } = await this.analyse(p, input, requestId);
     const budget = await this.budget(p, input.contractId);
-    if (!validation.valid || validation.mode !== 'dp' || budget.epsilon === null)
-      return { validation, budget, dp: null };
-    const { claims } = await this.deps.contracts.verifiedActive(input.contractId);
-    const plan = await this.deps.planner.plan({ sql: input.sql, dp: input.dp, contractId: input.contractId }, claims);
+    if (!plan?.dp || budget.epsilon === null) return { validation, budget, dp: null };
     const dp = this.deps.policies.disclosure.dp;
-    const preview = previewDp(plan.dp!, { epsilon: budget.epsilonPerQuery!, delta: dp.delta });
+    const preview = previewDp(plan.dp, { epsilon: budget.epsilonPerQuery!, delta: dp.delta });
     return {
       validation,
       budget,

@@ -7,7 +7,7 @@ import { checkMode, createExclusive } from './files.ts';
 import { KeySet, type SigningKey } from './signing-keys.ts';
 
 export { KeySet, type RetiredJwk, type SigningKey } from './signing-keys.ts';
-export { openSealed, seal, SealedClaimsInvalid, type OpenOptions, type SealHeader } from './seal.ts';
+export { BUREAU_ISSUER, openSealed, seal, SealedClaimsInvalid, type OpenOptions, type SealHeader } from './seal.ts';
 
 /**
  * All key material of one domain. Keys are created on first start under `DATA_DIR/keys` with

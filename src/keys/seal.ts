@@ -3,6 +3,9 @@ import type { TSchema } from 'typebox';
 import type { Compile } from 'typebox/compile';
 import type { SigningKey } from './signing-keys.ts';
 
+/** The issuer of every document the bureau key seals (contracts, manifests, reports, checkpoints, acknowledgements). */
+export const BUREAU_ISSUER = 'urn:pds:bureau';
+
 /**
  * One builder behind every signed document of the domain — contracts, output manifests, risk
  * reports, audit checkpoints and embedded user tokens — each with its own `typ`, always EdDSA

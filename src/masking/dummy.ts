@@ -72,6 +72,9 @@ function uscc(f: Faker): string {
   return body + usccCheckChar(body);
 }
 
+/** The log-cost of a visit, weighted over the diagnoses (each has its own in the domain). */
+const COST_MU = DIAGNOSES.reduce((a, d) => a + d.cost * d.weight, 0) / DIAGNOSES.reduce((a, d) => a + d.weight, 0);
+
 /** A standard normal draw (Box–Muller) from faker's seeded generator. */
 const normal = (f: Faker): number =>
   Math.sqrt(-2 * Math.log(1 - f.number.float({ min: 0, max: 1 }))) *
@@ -101,10 +104,7 @@ function rawValue(f: Faker, name: string, column: CatalogColumn): string | numbe
       Math.round(f.number.int({ min: SALARY_BASE.min, max: SALARY_BASE.max }) * SALARY_BASE.contributionRate * 100) /
       100
     );
-  if (name === 'cost') {
-    const mu = DIAGNOSES.reduce((a, d) => a + d.cost * d.weight, 0) / DIAGNOSES.reduce((a, d) => a + d.weight, 0);
-    return Math.round(Math.exp(mu + 0.6 * normal(f)) * 100) / 100;
-  }
+  if (name === 'cost') return Math.round(Math.exp(COST_MU + 0.6 * normal(f)) * 100) / 100;
   switch (column.type) {
     case 'DATE':
       return f.date

@@ -11,11 +11,10 @@ import { appendAudit } from '../audit/index.ts';
 import { canSeeOperatorWork, type Principal } from '../contracts/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { openSealed, seal, type KeyRing } from '../keys/index.ts';
+import { BUREAU_ISSUER, openSealed, seal, type KeyRing } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
 
 export const ACKNOWLEDGEMENT_TYP = 'pds-report-ack+jwt';
-const ISSUER = 'urn:pds:bureau';
 
 export interface Acknowledgement {
   reportId: string;
@@ -78,7 +77,7 @@ export async function acknowledgeReport(
     { reportJwsSha256: sha256(row.jws), statement, by: p.sub, org: p.org },
     {
       typ: ACKNOWLEDGEMENT_TYP,
-      issuer: ISSUER,
+      issuer: BUREAU_ISSUER,
       subject: reportId,
       jti: `${reportId}:${p.org}`,
       issuedAt: Math.floor(at.getTime() / 1000),
@@ -113,7 +112,7 @@ export async function verifyAcknowledgement(
     ack.jws,
     key,
     AckClaimsSchema,
-    { typ: ACKNOWLEDGEMENT_TYP, issuer: ISSUER, requiredClaims: ['sub', 'jti'] },
+    { typ: ACKNOWLEDGEMENT_TYP, issuer: BUREAU_ISSUER, requiredClaims: ['sub', 'jti'] },
   );
   if (claims.sub !== ack.reportId || claims.reportJwsSha256 !== sha256(reportJws))
     throw new PdsError('ERR_VALIDATION', `the acknowledgement is not of report ${ack.reportId} as signed`);

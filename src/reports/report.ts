@@ -2,13 +2,12 @@ import type { JWTVerifyGetKey } from 'jose';
 import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
 import { canonicalSha256, sha256 } from '../digest/index.ts';
-import { openSealed, seal, type SigningKey } from '../keys/index.ts';
+import { BUREAU_ISSUER, openSealed, seal, type SigningKey } from '../keys/index.ts';
 import type { RiskAssessmentReport, RiskLevel } from './schema.ts';
 
 export type { AuditTrailState, RiskAssessmentReport } from './schema.ts';
 
 export const REPORT_TYP = 'pds-risk-report+jwt';
-const ISSUER = 'urn:pds:bureau';
 
 /** The hash the signature seals: RFC 8785 canonical JSON, so key order or whitespace never matter. */
 export function reportSha256(report: RiskAssessmentReport): string {
@@ -53,7 +52,7 @@ export async function signReport(
     },
     {
       typ: REPORT_TYP,
-      issuer: ISSUER,
+      issuer: BUREAU_ISSUER,
       subject: report.subject,
       jti: report.id,
       issuedAt: Math.floor(Date.parse(report.generatedAt) / 1000),
@@ -74,7 +73,7 @@ export async function verifyReport(
   let claims: ReportClaims;
   try {
     claims = await openSealed<ReportClaims>(jws, keys, ReportClaimsSchema, {
-      issuer: ISSUER,
+      issuer: BUREAU_ISSUER,
       typ: REPORT_TYP,
       requiredClaims: ['jti', 'sub', 'iat'],
     });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { createPdsClient, must } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../reports/index.ts';
@@ -43,30 +44,21 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
 }
 
 /** The same report through `POST /v1/reports`, then its page: the API records who asked. */
-async function reportFromApi(api: string, token: string | undefined, req: ReportRequest): Promise<StoredReport> {
+async function reportFromApi(url: string, token: string | undefined, req: ReportRequest): Promise<StoredReport> {
   if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a risk or bureau token: --token <jwt> or PDS_TOKEN');
-  const headers = { authorization: `Bearer ${token}` };
+  const api = createPdsClient({ baseUrl: url, token });
   const subject =
     req.kind === 'contract'
       ? { contractId: req.subject }
       : req.kind === 'operator'
         ? { operatorOrg: req.subject }
-        : { domain: true };
-  const body = { ...subject, ...(req.period ? { period: req.period } : {}) };
-  const res = await fetch(new URL('/v1/reports', api), {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await res.json()) as { report: RiskAssessmentReport; jws: string; html: string } & {
-    code?: string;
-    detail?: string;
-  };
-  if (res.status !== 201)
-    throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused the report'}`);
-  const page = await fetch(new URL(answer.html, api), { headers });
-  if (!page.ok) throw new Error(`GET ${answer.html}: HTTP ${page.status}`);
-  return { report: answer.report, jws: answer.jws, html: await page.text() };
+        : { domain: true as const };
+  const made = await must(
+    api.POST('/v1/reports', { body: { ...subject, ...(req.period ? { period: req.period } : {}) } }),
+  );
+  const report = made.report as RiskAssessmentReport;
+  const html = await must(api.GET('/v1/reports/{id}.html', { params: { path: { id: report.id } }, parseAs: 'text' }));
+  return { report, jws: made.jws, html };
 }
 
 /** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */

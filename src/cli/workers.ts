@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createPdsClient, must, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { WorkerRegistry, WorkerView } from '../jobs/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
@@ -18,17 +19,11 @@ interface ApiOpts {
   token?: string;
 }
 
-async function viaApi(opts: ApiOpts, method: 'GET' | 'POST', pathname: string, body?: unknown): Promise<Answer> {
+/** The typed client of the API `--api` names, signed in with a bureau token. */
+function viaApi(opts: ApiOpts): PdsClient {
   const token = opts.token ?? process.env.PDS_TOKEN;
   if (!token) throw new PdsError('ERR_VALIDATION', '--api needs a bureau token: --token <jwt> or PDS_TOKEN');
-  const res = await fetch(new URL(pathname, opts.api), {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const answer = (await res.json()) as Answer & { code?: string; detail?: string };
-  if (!res.ok) throw new Error(`${answer.code ?? `HTTP ${res.status}`}: ${answer.detail ?? 'the API refused'}`);
-  return answer;
+  return createPdsClient({ baseUrl: opts.api!, token });
 }
 
 async function viaStore(
@@ -79,7 +74,7 @@ export function addWorkerCommands(program: Command): void {
     .action(async (opts: ApiOpts & { name: string; ttlDays: number; json?: boolean }) => {
       print(
         opts.api
-          ? await viaApi(opts, 'POST', '/v1/workers', { name: opts.name, ttlDays: opts.ttlDays })
+          ? await must(viaApi(opts).POST('/v1/workers', { body: { name: opts.name, ttlDays: opts.ttlDays } }))
           : await viaStore(opts, (r, p) => r.register(p, { name: opts.name, ttlDays: opts.ttlDays })),
         opts.json,
       );
@@ -87,7 +82,7 @@ export function addWorkerCommands(program: Command): void {
 
   common(workers.command('list').description('registered workers and the state of their credentials')).action(
     async (opts: ApiOpts & { json?: boolean }) => {
-      print(opts.api ? await viaApi(opts, 'GET', '/v1/workers') : await viaStore(opts, (r) => r.list()), opts.json);
+      print(opts.api ? await must(viaApi(opts).GET('/v1/workers')) : await viaStore(opts, (r) => r.list()), opts.json);
     },
   );
 
@@ -101,7 +96,12 @@ export function addWorkerCommands(program: Command): void {
     .action(async (id: string, opts: ApiOpts & { ttlDays: number; json?: boolean }) => {
       print(
         opts.api
-          ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/rotate`, { ttlDays: opts.ttlDays })
+          ? await must(
+              viaApi(opts).POST('/v1/workers/{id}/rotate', {
+                params: { path: { id } },
+                body: { ttlDays: opts.ttlDays },
+              }),
+            )
           : await viaStore(opts, (r, p) => r.rotate(p, id, { ttlDays: opts.ttlDays })),
         opts.json,
       );
@@ -117,7 +117,9 @@ export function addWorkerCommands(program: Command): void {
     .action(async (id: string, opts: ApiOpts & { reason: string; json?: boolean }) => {
       print(
         opts.api
-          ? await viaApi(opts, 'POST', `/v1/workers/${encodeURIComponent(id)}/revoke`, { reason: opts.reason })
+          ? await must(
+              viaApi(opts).POST('/v1/workers/{id}/revoke', { params: { path: { id } }, body: { reason: opts.reason } }),
+            )
           : await viaStore(opts, (r, p) => r.revoke(p, id, opts.reason)),
         opts.json,
       );

@@ -113,6 +113,20 @@ describe('pds over the API', () => {
       bureau,
     );
     const contract = decided.contractId;
+    // the bureau's worker register through a running API (pds workers --api)
+    const added = await json<{ worker: { id: string }; credential: string }>(
+      'workers',
+      'add',
+      '--name',
+      'site-b',
+      '--api',
+      server,
+      '--token',
+      bureau,
+    );
+    expect(added.credential.length).toBeGreaterThan(20);
+    const registered = await json<{ id: string }[]>('workers', 'list', '--api', server, '--token', bureau);
+    expect(registered.map((w) => w.id)).toContain(added.worker.id);
     expect(contract).toMatch(/^ctr_/);
 
     const sqlFile = path.join(world.dataDir, 'query.sql');

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
+import { consoleRoutes } from '../console/index.ts';
 import { describeOsSandbox } from '../sandbox/index.ts';
 import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
@@ -135,6 +136,9 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     },
     async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)),
   );
+
+  // the web console: its own scope, cookies and forms there only; it calls the API as its users
+  await fastify.register(consoleRoutes, { platform });
 
   await fastify.register(async (scope) => {
     requireAuth(scope, platform);

@@ -73,15 +73,24 @@ export function createTokenVerifier(keys: KeyRing, external: ExternalAuthConfig 
       const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN';
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token is invalid (${code})`);
     }
-    const rawRoles = payload.roles;
+    const rawRoles = claimAt(payload, external?.rolesClaim ?? 'roles');
+    const org = claimAt(payload, external?.orgClaim ?? 'org');
     // a token never makes its bearer a worker: workers sign in with their own credentials
     const roles = (Array.isArray(rawRoles) ? rawRoles : typeof rawRoles === 'string' ? rawRoles.split(' ') : []).filter(
       (r): r is UserRole => (USER_ROLES as readonly string[]).includes(String(r)),
     );
-    if (typeof payload.org !== 'string' || payload.org === '')
-      throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'the bearer token has no org claim');
+    if (typeof org !== 'string' || org === '')
+      throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no ${external?.orgClaim ?? 'org'} claim`);
     if (roles.length === 0)
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', `the bearer token has no known role (${USER_ROLES.join(', ')})`);
-    return { sub: payload.sub!, org: payload.org, roles };
+    return { sub: payload.sub!, org, roles };
   };
+}
+
+/** A claim by name, or by dotted path into nested objects (an IdP's `realm_access.roles`). */
+function claimAt(payload: Record<string, unknown>, name: string): unknown {
+  if (name in payload) return payload[name];
+  let v: unknown = payload;
+  for (const part of name.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
 }

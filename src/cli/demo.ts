@@ -14,6 +14,8 @@ import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims }
 import { domainPath, seedDomain } from '../domain/index.ts';
 import { MANIFEST_TYP, verifyOutputFile } from '../jobs/index.ts';
 import { createPlatform } from '../platform/index.ts';
+import { issueLoginLink } from '../console/index.ts';
+import type { KeyRing } from '../keys/index.ts';
 import { verifyReport, type RiskAssessmentReport } from '../reports/index.ts';
 import { configureOsSandbox, loaderArgs } from '../sandbox/index.ts';
 
@@ -25,6 +27,8 @@ export interface DemoOptions {
   print?: (line: string) => void;
   /** Run the jobs through BullMQ on this Redis, with a separate `pds worker` process. */
   redisUrl?: URL;
+  /** After the flow, keep the server up on this port (0: any) and print a console sign-in link per role. */
+  serve?: { port: number; host: string };
 }
 
 export interface DemoSummary {
@@ -49,6 +53,21 @@ export interface DemoSummary {
 }
 
 class StepFailed extends Error {}
+
+/** `pds demo --serve`: the console's sign-in links, one per demo user, then wait for Ctrl-C. */
+async function keepServing(base: string, keys: KeyRing, print: (line: string) => void): Promise<void> {
+  print('');
+  print(`console: ${base}/console/  (sign-in links below: each works once, for an hour)`);
+  for (const [who, v] of Object.entries(ORGS)) {
+    const link = await issueLoginLink(keys, { sub: v.sub, org: v.org, role: v.label as UserRole, ttlSeconds: 3600 });
+    print(`  ${who.padEnd(9)} ${base}/console/login?link=${link}`);
+  }
+  print('more: pds login-link --data-dir DIR --role R --org O --sub S; Ctrl-C stops the server');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
 
 /** A `pds worker` child process for `--redis`; resolves once it takes jobs. */
 async function startWorkerProcess(
@@ -159,7 +178,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   }
   const platform = await createPlatform(config, logger);
   const server = await createServer(platform, logger);
-  await server.listen({ port: 0, host: '127.0.0.1' });
+  await server.listen({ port: opts.serve?.port ?? 0, host: opts.serve?.host ?? '127.0.0.1' });
   const address = server.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   let worker: ChildProcess | undefined;
@@ -512,6 +531,7 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);
   } finally {
+    if (opts.serve && summary.ok) await keepServing(base, platform.keys, print);
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r));
       worker.kill('SIGTERM');

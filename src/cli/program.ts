@@ -7,7 +7,17 @@ import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
 import { addFeedbackCommands } from './feedback.ts';
 import { addOperatorCommands } from './operator.ts';
 import { addReportCommands } from './reports.ts';
-import { configFrom, dataDirOption, isoTime, jwksFrom, jwksOption, positiveInt, readJws, withStore } from './shared.ts';
+import {
+  configFrom,
+  dataDirOption,
+  isoTime,
+  jwksFrom,
+  jwksOption,
+  portNumber,
+  positiveInt,
+  readJws,
+  withStore,
+} from './shared.ts';
 import { addWorkerCommands } from './workers.ts';
 import { stepProgress } from './progress.ts';
 
@@ -47,12 +57,29 @@ export function buildCli(): Command {
     .option('--rows <n>', 'synthetic population rows', positiveInt, 5000)
     .option('--json', 'print only the summary, as JSON')
     .option('--redis <url>', 'run the jobs through BullMQ on this Redis, with a separate pds worker process')
-    .action(async (opts: { dataDir?: string; rows: number; json?: boolean; redis?: string }) => {
-      const { runDemo } = await import('./demo.ts');
-      const redisUrl = opts.redis ? parseRedisUrl(opts.redis) : undefined;
-      const summary = await runDemo({ dataDir: opts.dataDir, rows: opts.rows, json: opts.json === true, redisUrl });
-      process.exitCode = summary.ok ? 0 : 1;
-    });
+    .option('--serve', 'then keep the server up and print a web console sign-in link for each role')
+    .option('--port <n>', 'with --serve: the port to listen on', portNumber, 8080)
+    .action(
+      async (opts: {
+        dataDir?: string;
+        rows: number;
+        json?: boolean;
+        redis?: string;
+        serve?: boolean;
+        port: number;
+      }) => {
+        const { runDemo } = await import('./demo.ts');
+        const redisUrl = opts.redis ? parseRedisUrl(opts.redis) : undefined;
+        const summary = await runDemo({
+          dataDir: opts.dataDir,
+          rows: opts.rows,
+          json: opts.json === true,
+          redisUrl,
+          ...(opts.serve ? { serve: { port: opts.port, host: '127.0.0.1' } } : {}),
+        });
+        process.exitCode = summary.ok ? 0 : 1;
+      },
+    );
 
   program
     .command('worker')
@@ -220,6 +247,50 @@ export function buildCli(): Command {
           ttlSeconds: opts.ttl,
         });
         console.log(opts.json ? JSON.stringify({ token }) : token);
+      },
+    );
+
+  program
+    .command('login-link')
+    .description('print a one-time web console sign-in link (embedded mode: no external identity provider)')
+    .addOption(dataDirOption())
+    .addOption(new Option('--role <role>', 'role').choices(USER_ROLES).makeOptionMandatory())
+    .requiredOption('--org <org>', 'organisation id (e.g. org-psb)')
+    .option('--sub <sub>', 'subject (user id)', 'console-user')
+    .option('--ttl <seconds>', 'how long the link may wait to be used (at most a day)', positiveInt, 600)
+    .option('--url <origin>', 'the console origin in the link (default PUBLIC_URL, else http://HOST:PORT)')
+    .option('--json', 'print {"url": …, "expiresAt": …}')
+    .action(
+      async (opts: {
+        dataDir?: string;
+        role: UserRole;
+        org: string;
+        sub: string;
+        ttl: number;
+        url?: string;
+        json?: boolean;
+      }) => {
+        const config = configFrom(opts);
+        if (config.auth)
+          throw new PdsError(
+            'ERR_CONFIG',
+            'AUTH_ISSUER is set: people sign in with the identity provider, not with links',
+          );
+        if (opts.ttl > 86_400) throw new PdsError('ERR_VALIDATION', '--ttl: at most 86400 seconds (a day)');
+        const { issueLoginLink } = await import('../console/login-link.ts');
+        const keys = await loadKeyRing(config.dataDir);
+        const link = await issueLoginLink(keys, {
+          sub: opts.sub,
+          org: opts.org,
+          role: opts.role,
+          ttlSeconds: opts.ttl,
+        });
+        const origin = (
+          opts.url ? new URL(opts.url) : (config.console.publicUrl ?? new URL(`http://${config.host}:${config.port}`))
+        ).origin;
+        const url = `${origin}/console/login?link=${link}`;
+        const expiresAt = new Date(Date.now() + opts.ttl * 1000).toISOString();
+        console.log(opts.json ? JSON.stringify({ url, expiresAt }) : url);
       },
     );
 

@@ -23,6 +23,12 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** A TCP port; 0 lets the system choose. */
+export function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a port, 0 to 65535');
+  return Number(value);
+}
+
 export function isoTime(value: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');

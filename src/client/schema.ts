@@ -103,6 +103,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/applications/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What an application would be granted, its snapshot's re-identification risk and the policy's warnings — before filing it; nothing is stored */
+        post: operations["previewApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit": {
         parameters: {
             query?: never;
@@ -494,6 +511,26 @@ export interface paths {
         put?: never;
         /** Reply in a job's thread (its operator, or a bureau user) */
         post: operations["commentOnJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/dummy-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run SQL in the sandbox on the contract's dummy data
+         * @description The same analysis as a submission first (a refusal answers `valid: false` with its reasons, audited as validate audits); a valid query then runs in the sandbox over invented rows with the snapshot's schema. No job is made, nothing is charged, no real data is read.
+         */
+        post: operations["runOnDummyData"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1984,6 +2021,122 @@ export interface operations {
                         securityControls?: string[];
                         status: "pending" | "approved" | "rejected";
                         termMonths: number;
+                        /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
+                        warnings: string[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    previewApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    datasets: {
+                        columns: string[];
+                        dataset: string;
+                        masking?: {
+                            [key: string]: string;
+                        };
+                    }[];
+                    mode: "aggregate" | "dp" | "custom";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        grants: {
+                            columns: {
+                                column: string;
+                                rule: string;
+                            }[];
+                            dataset: string;
+                            privacyUnit: string;
+                            provider: string;
+                            providerName: string;
+                        }[];
+                        /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
+                        risk: {
+                            [key: string]: {
+                                averageRisk: number;
+                                classes: number;
+                                classSizes: {
+                                    classes: number;
+                                    records: number;
+                                    size: string;
+                                }[];
+                                /** @description the smallest class (k-anonymity achieved) */
+                                k: number;
+                                lDiversity: {
+                                    [key: string]: number;
+                                };
+                                policyK: number;
+                                /** @description 1 / the smallest class */
+                                prosecutorRisk: number;
+                                quasiIdentifiers: string[];
+                                records: number;
+                                recordsBelowK: number;
+                                sensitive: string[];
+                                shareBelowK: number;
+                            } | null;
+                        } | null;
                         /** @description what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason */
                         warnings: string[];
                     };
@@ -4210,6 +4363,131 @@ export interface operations {
             };
         };
     };
+    runOnDummyData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    contractId: string;
+                    dp?: {
+                        /** @description dp mode: per-unit contribution bounds [low, high] of each summed or averaged column */
+                        bounds: {
+                            [key: string]: number[];
+                        };
+                    };
+                    sql: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description null: the SQL did not pass the analysis */
+                        dummy: ({
+                            columns: {
+                                name: string;
+                                type: string;
+                            }[];
+                            /** @description dummy rows per table the query ran over */
+                            dummyRows: number;
+                            /** @enum {boolean} */
+                            ok: true;
+                            rows: unknown[][];
+                        } | {
+                            code: string;
+                            message: string;
+                            /** @enum {boolean} */
+                            ok: false;
+                        }) | null;
+                        validation: {
+                            /** @description the columns the output would have */
+                            columns?: {
+                                name: string;
+                                type: string;
+                            }[];
+                            mode: string;
+                            /** @description what a submission of this SQL would be refused with (empty when valid) */
+                            reasons: {
+                                code: string;
+                                /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
+                                layer?: string;
+                                message: string;
+                                /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
+                                rule?: string;
+                            }[];
+                            /** @description the snapshot tables it reads */
+                            tables?: string[];
+                            valid: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     previewJob: {
         parameters: {
             query?: never;
@@ -4884,7 +5162,7 @@ export interface operations {
                             tables: string[];
                         } | null;
                         /** @description the same SQL run in the sandbox on the contract's dummy data (null: the job never ran) */
-                        dummy: {
+                        dummy: ({
                             columns: {
                                 name: string;
                                 type: string;
@@ -4899,7 +5177,7 @@ export interface operations {
                             message: string;
                             /** @enum {boolean} */
                             ok: false;
-                        } | null;
+                        }) | null;
                         job: {
                             createdAt: string;
                             dp: {

@@ -19,6 +19,30 @@ export interface ExternalAuthConfig {
   jwksUrl: URL;
   issuer: string;
   audience: string;
+  /** The claim holding a person's roles (AUTH_ROLES_CLAIM, a dotted path such as `realm_access.roles`). Default `roles`. */
+  rolesClaim: string;
+  /** The claim holding a person's organisation (AUTH_ORG_CLAIM, a dotted path). Default `org`. */
+  orgClaim: string;
+  /**
+   * The console's OpenID Connect client at the IdP (AUTH_CLIENT_ID, AUTH_CLIENT_SECRET): set, the
+   * console signs people in with the authorization-code flow and PKCE; a public client (no secret)
+   * is allowed, since PKCE binds the code to this server's sign-in.
+   */
+  client: { id: string; secret: string | undefined } | undefined;
+}
+
+/** The web console's sessions (docs/architecture.md §16). */
+export interface ConsoleConfig {
+  /**
+   * The origin people reach the console at (PUBLIC_URL, e.g. https://pds.example.gov.cn): the
+   * OIDC redirect URI and sign-in links are built on it, and under https its cookies are Secure.
+   * Default: http://HOST:PORT.
+   */
+  publicUrl: URL | undefined;
+  /** A session ends after this long without a request (CONSOLE_IDLE_MINUTES). Default 30. */
+  idleMinutes: number;
+  /** A session ends this long after sign-in, however active (CONSOLE_SESSION_HOURS). Default 8. */
+  absoluteHours: number;
 }
 
 export interface Config {
@@ -34,6 +58,7 @@ export interface Config {
   redisUrl: URL | undefined;
   /** External JWKS auth; unset means the embedded issuer. */
   auth: ExternalAuthConfig | undefined;
+  console: ConsoleConfig;
   /** pino level. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Embedded executor concurrency, and a `pds worker`'s. Default 2 (one per core on the reference machine). */
@@ -108,7 +133,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const authSet = [jwksUrl, issuer, audience].filter((v) => v !== undefined).length;
   let auth: ExternalAuthConfig | undefined;
   if (authSet === 3) {
-    auth = { jwksUrl: jwksUrl!, issuer: issuer!, audience: audience! };
+    const claim = (name: string, def: string) => {
+      const v = env[name] || def;
+      if (!/^[A-Za-z0-9_:/.-]{1,128}$/.test(v))
+        bad(name, `must be a claim name or dotted path, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    auth = {
+      jwksUrl: jwksUrl!,
+      issuer: issuer!,
+      audience: audience!,
+      rolesClaim: claim('AUTH_ROLES_CLAIM', 'roles'),
+      orgClaim: claim('AUTH_ORG_CLAIM', 'org'),
+      client: env.AUTH_CLIENT_ID ? { id: env.AUTH_CLIENT_ID, secret: env.AUTH_CLIENT_SECRET || undefined } : undefined,
+    };
   } else if (authSet > 0) {
     const missing = [
       jwksUrl ? null : 'AUTH_JWKS_URL',
@@ -138,9 +176,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
     bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
 
+  const publicUrl = parseUrlVar(env, 'PUBLIC_URL', ['https:', 'http:']);
+  if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash))
+    bad('PUBLIC_URL', `must be an origin only (scheme, host, port), got ${JSON.stringify(env.PUBLIC_URL)}`);
+  const consoleConfig: ConsoleConfig = {
+    publicUrl,
+    idleMinutes: parseIntVar(env, 'CONSOLE_IDLE_MINUTES', 30, 1, 24 * 60),
+    absoluteHours: parseIntVar(env, 'CONSOLE_SESSION_HOURS', 8, 1, 24 * 7),
+  };
+
   return {
     dataDir,
     policiesDir,
+    console: consoleConfig,
     port,
     host,
     redisUrl,

@@ -125,22 +125,9 @@ export class ApplicationService {
         { errors: [{ field: '/body/operatorOrg', message: `must be ${p.org}` }] },
       );
     }
-    const { catalog, masking, disclosure, workflow } = this.deps.policies;
+    const { workflow } = this.deps.policies;
     const { operatorOrg: _org, ...body } = input;
-    const grants = resolveGrants(catalog, masking, input.datasets, input.mode);
-    await assertNotWithdrawn(
-      this.deps.store,
-      input.datasets.map((d) => d.dataset),
-      'the application asks for a withdrawn dataset',
-      (i) => `/body/datasets/${i}/dataset`,
-    );
-    // seed 001 第三十一条: the bureau sees the re-identification risk before it decides
-    const risk = await previewRisk({
-      domainFile: domainPath(this.deps.dataDir),
-      grants,
-      catalog,
-      policyK: Math.max(disclosure.minUnits.default, disclosure.minUnits.floor),
-    });
+    const { grants, risk } = await this.assess(input);
     const at = this.now();
     const id = newId('app', at);
     const dueAt = this.calendar.deadline(at, workflow.reviewDeadline.workingDays).toISOString();
@@ -171,6 +158,38 @@ export class ApplicationService {
       });
     });
     return this.getApplication(p, id);
+  }
+
+  /** The grants an application would get and their re-identification risk, as the bureau will see them. */
+  private async assess(input: Pick<ApplicationInput, 'datasets' | 'mode'>) {
+    const { catalog, masking, disclosure } = this.deps.policies;
+    const grants = resolveGrants(catalog, masking, input.datasets, input.mode);
+    await assertNotWithdrawn(
+      this.deps.store,
+      input.datasets.map((d) => d.dataset),
+      'the application asks for a withdrawn dataset',
+      (i) => `/body/datasets/${i}/dataset`,
+    );
+    // seed 001 第三十一条: the bureau sees the re-identification risk before it decides
+    const risk = await previewRisk({
+      domainFile: domainPath(this.deps.dataDir),
+      grants,
+      catalog,
+      policyK: Math.max(disclosure.minUnits.default, disclosure.minUnits.floor),
+    });
+    return { grants, risk };
+  }
+
+  /**
+   * What an application would be granted, its risk and the policy's warnings, before it is filed:
+   * the operator chooses masking rules against the figures the bureau will decide on. Nothing is stored.
+   */
+  async previewApplication(
+    _p: Principal,
+    input: Pick<ApplicationInput, 'datasets' | 'mode'>,
+  ): Promise<{ grants: DatasetGrant[]; risk: Record<string, RiskReport | null>; warnings: string[] }> {
+    const { grants, risk } = await this.assess(input);
+    return { grants, risk, warnings: riskWarnings(risk, this.deps.policies.workflow.decisionSafety) };
   }
 
   private reviewView(r: Row): ReviewView {

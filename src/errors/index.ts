@@ -26,6 +26,10 @@ export const ERRORS = {
   ERR_AUTH_INVALID_TOKEN: { status: 401, title: 'Bearer token is invalid' },
   ERR_AUTH_TOKEN_EXPIRED: { status: 401, title: 'Bearer token has expired' },
   ERR_AUTH_FORBIDDEN: { status: 403, title: 'Role not allowed for this action' },
+  ERR_LOGIN_LINK_INVALID: { status: 401, title: 'Sign-in link is invalid or has expired' },
+  ERR_LOGIN_LINK_USED: { status: 409, title: 'Sign-in link has been used already' },
+  ERR_CONSOLE_CSRF: { status: 403, title: 'The form is stale or came from another site' },
+  ERR_CONSOLE_SIGN_IN: { status: 401, title: 'Sign-in with the identity provider failed' },
 
   // ingest of raw data
   ERR_INGEST_FILE: { status: 400, title: 'Ingest file is missing, empty or of an unknown format' },

@@ -12,6 +12,8 @@ import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
+import type { SandboxLimits } from '../sandbox/index.ts';
+import { runOnDummyData, type DummyRun } from './dummy-run.ts';
 import type { Executor } from './executor.ts';
 import {
   insertJob,
@@ -85,12 +87,18 @@ export interface JobServiceDeps {
   /** Told of unexpected (non-PdsError) faults, for the log. */
   onError?: (jobId: string, err: unknown) => void;
   now?: () => Date;
+  /** Where a dummy run's scratch files go, and the sandbox's limits for it. */
+  dataDir: string;
+  limits: SandboxLimits;
 }
 
 /**
  * Jobs as their operators and the bureau see them: submission (quotas, idempotency, the ε budget
  * check), views, cancellation, and halting a contract's jobs. Running them is the RunController's.
  */
+/** Rows of a dummy run shown to the operator. */
+const DUMMY_RUN_ROWS = 50;
+
 export class JobService implements ContractJobs {
   private readonly now: () => Date;
 
@@ -394,6 +402,28 @@ export class JobService implements ContractJobs {
         affordable: toMicro(preview.epsilon) <= toMicro(budget.remaining!),
       },
     };
+  }
+
+  /**
+   * SQL run on the contract's dummy data in the sandbox, after the same analysis as a submission:
+   * the operator sees the shape of the answer on invented rows. No job is made, nothing is
+   * charged, nothing real is read (the dummy rows share the snapshot's schema, not its values).
+   */
+  async dummyRun(
+    p: Principal,
+    input: Omit<SubmitInput, 'name'>,
+    requestId?: string,
+  ): Promise<{ validation: Validation; dummy: DummyRun | null }> {
+    const { validation } = await this.analyse(p, input, requestId);
+    if (!validation.valid) return { validation, dummy: null };
+    const dummy = await runOnDummyData(
+      { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
+      p,
+      input.contractId,
+      input.sql,
+      DUMMY_RUN_ROWS,
+    );
+    return { validation, dummy };
   }
 
   /** A job's thread (thread.ts): its operator, the bureau and risk staff read it. */

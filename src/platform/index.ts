@@ -151,19 +151,29 @@ export async function createPlatform(
     now: () => new Date(),
     minFreeBytes: config.minFreeBytes,
   });
+  const runLimits = (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits);
   const outputReviews = new OutputReviewService({
     store,
     contracts,
     outputs,
     dataDir: config.dataDir,
     now: () => new Date(),
-    limits: (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits),
+    limits: runLimits,
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
   // validation analyses as a claim does: the same planner, over the same policies and keys
   const planner = new RunPlanner({ parser, binder, policies, cellKeySalt });
-  const jobs = new JobService({ store, policies, contracts, executor, planner, onError });
+  const jobs = new JobService({
+    store,
+    policies,
+    contracts,
+    executor,
+    planner,
+    onError,
+    dataDir: config.dataDir,
+    limits: runLimits,
+  });
   const runs = new RunController({
     store,
     policies,

@@ -353,4 +353,16 @@ export const MIGRATIONS: Migration[] = [
     name: 'revisions of jobs sent back by reviewers',
     sql: `ALTER TABLE jobs ADD COLUMN revision_of VARCHAR; -- the changes-requested job this one revises`,
   },
+  {
+    version: 19,
+    name: 'console sign-ins',
+    sql: `CREATE TABLE console_sign_ins (
+      jti VARCHAR PRIMARY KEY,     -- a sign-in link's id (used once), or an OIDC sign-in's own id
+      via VARCHAR NOT NULL,        -- link | oidc
+      sub VARCHAR NOT NULL,
+      org VARCHAR NOT NULL,
+      roles VARCHAR NOT NULL,      -- JSON array
+      signed_in_at VARCHAR NOT NULL
+    );`,
+  },
 ];

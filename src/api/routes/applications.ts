@@ -4,6 +4,8 @@ import type { Platform } from '../../platform/index.ts';
 import {
   ApplicationBody,
   ApplicationListQuery,
+  ApplicationPreview,
+  ApplicationPreviewBody,
   ApplicationView,
   DecisionBody,
   DecisionResult,
@@ -36,6 +38,22 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       const view = await applications.createApplication(req.principal, req.body, req.id);
       return reply.code(201).header('location', `/v1/applications/${view.id}`).send(view);
     },
+  );
+
+  app.post(
+    '/v1/applications/preview',
+    {
+      config: { roles: ['operator'] },
+      schema: {
+        tags: ['applications'],
+        operationId: 'previewApplication',
+        summary:
+          "What an application would be granted, its snapshot's re-identification risk and the policy's warnings — before filing it; nothing is stored",
+        body: ApplicationPreviewBody,
+        response: { 200: ApplicationPreview, ...errors },
+      },
+    },
+    async (req) => applications.previewApplication(req.principal, req.body),
   );
 
   app.get(

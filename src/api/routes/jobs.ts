@@ -13,6 +13,7 @@ import {
   ProblemRef,
   SubmitHeaders,
   ValidateBody,
+  DummyRunResult,
   Validation,
 } from '../schemas/index.ts';
 
@@ -85,6 +86,35 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
     },
     async (req) => platform.jobs.preview(req.principal, req.body, req.id),
+  );
+
+  app.post(
+    '/v1/jobs/dummy-run',
+    {
+      config: {
+        roles: ['operator'],
+        rateLimit: { max: platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
+      },
+      schema: {
+        tags: ['jobs'],
+        operationId: 'runOnDummyData',
+        summary: "Run SQL in the sandbox on the contract's dummy data",
+        description:
+          "The same analysis as a submission first (a refusal answers `valid: false` with its reasons, audited as validate audits); a valid query then runs in the sandbox over invented rows with the snapshot's schema. No job is made, nothing is charged, no real data is read.",
+        body: ValidateBody,
+        response: {
+          200: Type.Object({
+            validation: Validation,
+            dummy: Type.Union([DummyRunResult, Type.Null()], {
+              description: 'null: the SQL did not pass the analysis',
+            }),
+          }),
+          ...errors,
+          429: ProblemRef,
+        },
+      },
+    },
+    async (req) => platform.jobs.dummyRun(req.principal, req.body, req.id),
   );
 
   app.get(

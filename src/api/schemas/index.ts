@@ -85,6 +85,9 @@ export const ApplicationBody = Type.Object(
 );
 export type ApplicationBody = Static<typeof ApplicationBody>;
 
+/** What `POST /v1/applications/preview` reads: the datasets, columns and masking choices, and the mode. */
+export const ApplicationPreviewBody = Type.Pick(ApplicationBody, ['mode', 'datasets'], { additionalProperties: false });
+
 export const ReviewBody = Type.Object(
   {
     dataset: Str(1, 100),
@@ -656,6 +659,17 @@ export const CommentBody = Type.Object({ body: Str(1, 4000) }, closed);
 
 const ColumnList = Type.Array(Type.Object({ name: Type.String(), type: Type.String() }));
 
+/** SQL run in the sandbox on a contract's dummy data: its rows, or why it failed there. */
+export const DummyRunResult = Type.Union([
+  Type.Object({
+    ok: Type.Literal(true),
+    columns: ColumnList,
+    rows: Type.Array(Type.Array(Type.Unknown())),
+    dummyRows: Type.Integer({ description: 'dummy rows per table the query ran over' }),
+  }),
+  Type.Object({ ok: Type.Literal(false), code: Type.String(), message: Type.String() }),
+]);
+
 export const ReviewPacket = Type.Object({
   output: OutputView,
   job: Type.Object({
@@ -689,19 +703,9 @@ export const ReviewPacket = Type.Object({
     rows: Type.Array(Type.Array(Type.Unknown())),
     totalRows: Type.Integer(),
   }),
-  dummy: Type.Union(
-    [
-      Type.Object({
-        ok: Type.Literal(true),
-        columns: ColumnList,
-        rows: Type.Array(Type.Array(Type.Unknown())),
-        dummyRows: Type.Integer({ description: 'dummy rows per table the query ran over' }),
-      }),
-      Type.Object({ ok: Type.Literal(false), code: Type.String(), message: Type.String() }),
-      Type.Null(),
-    ],
-    { description: "the same SQL run in the sandbox on the contract's dummy data (null: the job never ran)" },
-  ),
+  dummy: Type.Union([DummyRunResult, Type.Null()], {
+    description: "the same SQL run in the sandbox on the contract's dummy data (null: the job never ran)",
+  }),
   thread: Type.Array(Comment),
 });
 
@@ -800,4 +804,11 @@ export const AcknowledgementView = Type.Object({
   jws: Type.String({
     description: 'bureau-sealed {reportJwsSha256, statement, by, org}; verify against /.well-known/jwks.json',
   }),
+});
+
+/** An application's grants, risk and warnings before it is filed (nothing stored). */
+export const ApplicationPreview = Type.Object({
+  grants: ApplicationView.properties.grants,
+  risk: ApplicationView.properties.risk,
+  warnings: ApplicationView.properties.warnings,
 });

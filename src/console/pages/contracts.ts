@@ -1,0 +1,287 @@
+/** Contracts: terms, status, the ε meter, the signature checked; the bureau's lifecycle actions; the SQL editor. */
+import type { FastifyInstance } from 'fastify';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { ApiError, type Answer } from '../../client/index.ts';
+import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
+import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { one, type Form } from '../forms.ts';
+import { cell, html, type Html } from '../html.ts';
+import { badge, csrfField, facts, table } from '../layout.ts';
+import { jobRows } from './jobs.ts';
+
+type Contract = Answer<'getContract'>;
+type Budget = Answer<'getContractBudget'>;
+
+/** The ε meter: a native <meter> (read by screen readers) with the figures in words beside it. */
+function budgetMeter(b: Budget): Html {
+  if (b.epsilon === null) return html`<p>非差分隐私合约，无 ε 预算。</p>`;
+  return html`<p class="budget">
+    <label for="eps-meter">ε 预算已用</label>
+    <meter
+      id="eps-meter"
+      min="0"
+      max="${b.epsilon}"
+      low="${b.epsilon * 0.5}"
+      high="${b.epsilon * 0.8}"
+      optimum="0"
+      value="${b.spent ?? 0}"
+    >
+      ${b.spent} / ${b.epsilon}
+    </meter>
+    <span
+      >已用 ${b.spent} / ${b.epsilon}，剩余 ${b.remaining}（每次查询 ${b.epsilonPerQuery}，还可查询 ${b.queriesLeft}
+      次）</span
+    >
+  </p>`;
+}
+
+/** The contract's signature checked against the bureau's published keys, as anyone holding it could. */
+async function verifyJws(s: Signed, id: string): Promise<Html> {
+  try {
+    const [jws, jwks] = await Promise.all([
+      must(s.api.GET('/v1/contracts/{id}/jws', { params: { path: { id } }, parseAs: 'text' })),
+      must(s.api.GET('/.well-known/jwks.json')),
+    ]);
+    const { payload } = await jwtVerify(jws, createLocalJWKSet(jwks as never), {
+      algorithms: ['EdDSA'],
+      typ: CONTRACT_TYP,
+      issuer: CONTRACT_ISSUER,
+      audience: CONTRACT_AUDIENCE,
+    });
+    return payload.jti === id
+      ? html`<span class="verified">签名有效（EdDSA，数据主管部门公钥）</span>`
+      : html`<strong class="warn">签名有效但编号不符</strong>`;
+  } catch (err) {
+    return html`<strong class="warn">签名校验失败：${(err as Error).message}</strong>`;
+  }
+}
+
+function contractView(s: Signed, k: Contract, budget: Budget, verified: Html, jobs: Answer<'listJobs'>): Html {
+  const claims = k.claims as unknown as ContractClaims;
+  const roles = s.session.principal.roles;
+  const lifecycle = (action: 'suspend' | 'resume' | 'revoke', label: string, danger = false) =>
+    html`<form method="post" action="/console/contracts/${k.id}/${action}" class="stack inline-form">
+      ${csrfField(s.session)}<label for="r-${action}">${label}的理由</label
+      ><input id="r-${action}" name="reason" required maxlength="2000" />
+      <button type="submit" ${danger ? html` class="danger"` : ''}>${label}</button>
+    </form>`;
+  return html`${facts([
+      ['状态', html`${badge(k.status)}${k.statusReason ? `（${k.statusReason}）` : ''}`],
+      ['场景', claims.scenario.name],
+      ['运营单位', k.operatorOrg],
+      ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
+      ['查询方式', claims.mode],
+      ['有效期', `${k.notBefore.slice(0, 10)} 至 ${k.expiresAt.slice(0, 10)}`],
+      ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
+      ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
+      ['签名', verified],
+      [
+        '越过政策提示',
+        claims.decisionOverride ? `${claims.decisionOverride.reason}（${claims.decisionOverride.by}）` : '无',
+      ],
+    ])}
+    <h2>ε 预算</h2>
+    ${budgetMeter(budget)}
+    <h2>授予的数据</h2>
+    ${table(
+      '授予的字段',
+      ['数据集', '字段', '规则'],
+      claims.datasets.flatMap((g) => g.columns.map((c) => [g.dataset, html`<code>${c.column}</code>`, c.rule])),
+    )}
+    ${
+      roles.includes('operator') && k.status === 'active'
+        ? html`<p class="actions">
+            <a class="button primary" href="/console/contracts/${k.id}/sql">编写分析 SQL</a>
+            <a class="button" href="/console/contracts/${k.id}/dummy?format=duckdb">下载模拟数据（DuckDB）</a>
+            <a class="button" href="/console/contracts/${k.id}/dummy?format=parquet">下载模拟数据（Parquet）</a>
+          </p>`
+        : ''
+    }
+    <h2>作业</h2>
+    ${jobRows(jobs)}
+    ${
+      roles.includes('bureau')
+        ? html`<h2>合约管理</h2>
+            <div class="grid">
+              ${k.status === 'active' ? lifecycle('suspend', '暂停') : ''}
+              ${k.status === 'suspended' ? lifecycle('resume', '恢复') : ''}
+              ${k.status === 'active' || k.status === 'suspended' ? lifecycle('revoke', '撤销', true) : ''}
+            </div>`
+        : ''
+    }`;
+}
+
+function sqlEditor(s: Signed, k: Contract, form: Form, result?: Html): Html {
+  const sql = one(form, 'sql');
+  return html`<p>
+      合约
+      <a href="/console/contracts/${k.id}">${k.id}</a
+      >（${(k.claims as unknown as ContractClaims).scenario.name}）。可用表：${(k.claims as unknown as ContractClaims).datasets.map((d) => html`<code>${d.dataset}</code> `)}
+    </p>
+    <form method="post" action="/console/contracts/${k.id}/sql" class="stack">
+      ${csrfField(s.session)}
+      <label for="job-name">作业名称</label
+      ><input id="job-name" name="name" maxlength="200" value="${one(form, 'name')}" />
+      <label for="sql">SQL</label>
+      <div class="sql-editor">
+        <textarea id="sql" name="sql" rows="10" required spellcheck="false" autocapitalize="off" data-sql>
+${sql}</textarea>
+      </div>
+      <div class="actions">
+        <button type="submit" name="intent" value="validate">校验</button>
+        <button type="submit" name="intent" value="dummy">在模拟数据上运行</button>
+        <button type="submit" name="intent" value="submit" class="primary">提交作业</button>
+      </div>
+    </form>
+    <section id="sql-result" aria-live="polite">${result ?? ''}</section>`;
+}
+
+function validationView(v: Answer<'validateJob'>): Html {
+  return v.valid
+    ? html`<div class="notice ok" role="status">
+        <p>
+          校验通过（${v.mode}）：读取 ${(v.tables ?? []).join('、')}；结果列
+          ${(v.columns ?? []).map((c) => c.name).join('、')}。
+        </p>
+      </div>`
+    : html`<div class="notice warn" role="alert">
+        <p>未通过校验：</p>
+        <ul>
+          ${v.reasons.map(
+            (r) =>
+              html`<li><code>${r.code}</code> ${r.message}${r.rule ? html`（规则 <code>${r.rule}</code>）` : ''}</li>`,
+          )}
+        </ul>
+      </div>`;
+}
+
+export function contractPages(scope: FastifyInstance, c: Console): void {
+  scope.get('/console/contracts', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const list = await must(s.api.GET('/v1/contracts'));
+    return send(
+      reply,
+      s.session,
+      '合约',
+      table(
+        '合约列表',
+        ['编号', '场景', '运营单位', '状态', '到期'],
+        list.map((k) => [
+          html`<a href="/console/contracts/${k.id}">${k.id}</a>`,
+          (k.claims as unknown as ContractClaims).scenario?.name ?? '—',
+          k.operatorOrg,
+          badge(k.status),
+          k.expiresAt.slice(0, 10),
+        ]),
+        { empty: '暂无合约' },
+      ),
+    );
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/contracts/:id', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const path = { id: req.params.id };
+    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
+    const [budget, verified, jobs] = await Promise.all([
+      must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
+      verifyJws(s, k.id),
+      must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
+    ]);
+    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs));
+  });
+
+  for (const action of ['suspend', 'resume', 'revoke'] as const) {
+    scope.post<{ Params: { id: string }; Body: Form }>(`/console/contracts/:id/${action}`, async (req, reply) => {
+      const s = signedIn(c, req, reply);
+      if (!s) return;
+      const back = `/console/contracts/${req.params.id}`;
+      return act(
+        reply,
+        s.session,
+        async () => {
+          await must(
+            s.api.POST(`/v1/contracts/{id}/${action}`, {
+              params: { path: { id: req.params.id } },
+              body: { reason: one(req.body ?? {}, 'reason') },
+            }),
+          );
+          return {
+            next: back,
+            text: { suspend: '合约已暂停。', resume: '合约已恢复。', revoke: '合约已撤销。' }[action],
+          };
+        },
+        back,
+      );
+    });
+  }
+
+  scope.get<{ Params: { id: string }; Querystring: { format?: string } }>(
+    '/console/contracts/:id/dummy',
+    async (req, reply) => {
+      const s = signedIn(c, req, reply);
+      if (!s) return;
+      const format = req.query.format === 'parquet' ? 'parquet' : 'duckdb';
+      const bytes = await must(
+        s.api.GET('/v1/contracts/{id}/dummy-data', {
+          params: { path: { id: req.params.id }, query: { format } },
+          parseAs: 'arrayBuffer',
+        }),
+      );
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${req.params.id}-dummy.${format}"`)
+        .send(Buffer.from(bytes as ArrayBuffer));
+    },
+  );
+
+  scope.get<{ Params: { id: string } }>('/console/contracts/:id/sql', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path: { id: req.params.id } } }));
+    return send(reply, s.session, '分析 SQL', sqlEditor(s, k, {}));
+  });
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/contracts/:id/sql', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const form = req.body ?? {};
+    const contractId = req.params.id;
+    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path: { id: contractId } } }));
+    const sql = one(form, 'sql');
+    const intent = one(form, 'intent');
+    let result: Html;
+    try {
+      if (intent === 'submit') {
+        const name = one(form, 'name');
+        const job = await must(s.api.POST('/v1/jobs', { body: { contractId, sql, ...(name ? { name } : {}) } }));
+        s.session.flash = { kind: 'ok', text: `作业 ${job.id} 已提交。` };
+        return reply.redirect(`/console/jobs/${job.id}`, 303);
+      }
+      if (intent === 'dummy') {
+        const run = await must(s.api.POST('/v1/jobs/dummy-run', { body: { contractId, sql } }));
+        result = html`${validationView(run.validation)}${
+          run.dummy?.ok
+            ? html`<h2>模拟数据上的结果（每表 ${run.dummy.dummyRows} 行虚构数据，非真实结果）</h2>
+                ${table(
+                  '模拟数据结果',
+                  run.dummy.columns.map((col) => col.name),
+                  run.dummy.rows.map((r) => r.map(cell)),
+                )}`
+            : run.dummy
+              ? html`<p class="notice warn" role="alert">
+                  在模拟数据上运行失败：${run.dummy.message}（${run.dummy.code}）
+                </p>`
+              : ''
+        }`;
+      } else {
+        result = validationView(await must(s.api.POST('/v1/jobs/validate', { body: { contractId, sql } })));
+      }
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      result = html`<p class="notice warn" role="alert">${err.detail}（${err.code}）</p>`;
+    }
+    return send(reply, s.session, '分析 SQL', sqlEditor(s, k, form, result));
+  });
+}

@@ -1,0 +1,286 @@
+/**
+ * Outputs: every check with its effect, the downloads, the signed manifest checked here and a file
+ * checked in the browser against it; the bureau's held queue and its review packet, side by side.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createLocalJWKSet } from 'jose';
+import type { Answer } from '../../client/index.ts';
+import { verifyManifest } from '../../jobs/index.ts';
+import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { one, type Form } from '../forms.ts';
+import { cell, html, type Html } from '../html.ts';
+import { badge, csrfField, facts, table } from '../layout.ts';
+
+type Output = Answer<'getOutput'>;
+
+const FORMATS = ['csv', 'json', 'parquet'] as const;
+
+export function checksTable(checks: Output['checks']): Html {
+  return table(
+    '披露控制检查',
+    ['检查', '参数', '结果', '影响'],
+    checks.map((k) => [
+      html`<code>${k.check}</code>`,
+      Object.entries(k.params)
+        .map(([p, v]) => `${p}=${v}`)
+        .join('，') || '—',
+      k.passed ? '通过' : html`<strong class="warn">未通过${k.onFail === 'hold' ? '（转人工审核）' : ''}</strong>`,
+      `${k.effect}${k.cellsSuppressed ? `（隐藏 ${k.cellsSuppressed} 个单元格）` : ''}${k.rowsSuppressed ? `（隐藏 ${k.rowsSuppressed} 行）` : ''}`,
+    ]),
+  );
+}
+
+/** The manifest, its signature checked against the bureau's published keys. */
+async function manifestView(s: Signed, id: string): Promise<Html> {
+  const [jws, jwks] = await Promise.all([
+    must(s.api.GET('/v1/outputs/{id}/manifest', { params: { path: { id } }, parseAs: 'text' })),
+    must(s.api.GET('/.well-known/jwks.json')),
+  ]);
+  let m;
+  try {
+    m = await verifyManifest(jws.trim(), createLocalJWKSet(jwks as never));
+  } catch (err) {
+    return html`<p class="notice warn" role="alert">发布清单签名校验失败：${(err as Error).message}</p>`;
+  }
+  const formats = m.output.formats ?? { csv: m.output.sha256 };
+  return html`<p class="verified" role="status">发布清单签名有效（EdDSA，数据主管部门公钥）。</p>
+    ${facts([
+      ['输出', m.output.id],
+      ['行数', m.output.rows],
+      ['发布', `${m.releasedAt}，${m.releasedBy}${m.reviewers ? `（审核人 ${m.reviewers.join('、')}）` : ''}`],
+      ['执行者', m.ranBy],
+      ['快照', `${m.snapshotHash.slice(0, 16)}…`],
+      ['数据来源', m.dataSources.map((d) => `${d.dataset}（${d.providerName}）`).join('、')],
+    ])}
+    ${table(
+      '各格式的 SHA-256',
+      ['格式', 'SHA-256'],
+      Object.entries(formats).map(([f, h]) => [f, html`<code class="hash">${h}</code>`]),
+    )}
+    <div class="verify-file" data-hashes="${JSON.stringify(formats)}">
+      <label for="verify-input">校验已下载的文件（在浏览器内计算，不上传）</label>
+      <input type="file" id="verify-input" data-verify />
+      <p data-verify-result role="status" aria-live="polite"></p>
+    </div>
+    <details>
+      <summary>发布清单原文（JWS）</summary>
+      <pre class="jws">${jws}</pre>
+    </details>
+    <p>命令行校验：<code>pds verify-output --manifest ${id}.jws ${id}.csv</code></p>`;
+}
+
+function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
+  const o = p.output;
+  const mine = o.reviews.find((r) => r.reviewer === s.session.principal.sub);
+  return html`${facts([
+      ['状态', badge(o.status)],
+      ['作业', html`<a href="/console/jobs/${p.job.id}">${p.job.id}</a>（${p.job.submittedBy}）`],
+      ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
+      ['待审原因', o.heldBecause.join('；') || '—'],
+      ['票数', `${o.votes.recorded} / ${o.votes.needed}`],
+    ])}
+    <div class="side-by-side">
+      <section aria-labelledby="h-sql">
+        <h2 id="h-sql">提交的 SQL</h2>
+        <pre class="sql"><code>${p.job.sql}</code></pre>
+        ${
+          p.analysis
+            ? html`<h3>分析</h3>
+                ${facts([
+                  ['方式', p.analysis.mode],
+                  ['读取的表', p.analysis.tables.join('、')],
+                  ['读取的字段', p.analysis.readsColumns.join('、')],
+                  ['结果列', p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join('、')],
+                ])}
+                <h3>沙箱实际运行的 SQL</h3>
+                <pre class="sql"><code>${p.analysis.ranSql}</code></pre>`
+            : ''
+        }
+      </section>
+      <section aria-labelledby="h-out">
+        <h2 id="h-out">输出（前 ${p.preview.rows.length} 行，共 ${p.preview.totalRows} 行）</h2>
+        ${table(
+          '待审输出',
+          p.preview.columns.map((c) => c.name),
+          p.preview.rows.map((r) => r.map(cell)),
+        )}
+        <h3>同一 SQL 在模拟数据上的结果</h3>
+        ${
+          p.dummy?.ok
+            ? table(
+                '模拟数据结果',
+                p.dummy.columns.map((c) => c.name),
+                p.dummy.rows.map((r) => r.map(cell)),
+              )
+            : html`<p>${p.dummy ? `${p.dummy.message}（${p.dummy.code}）` : '未运行'}</p>`
+        }
+      </section>
+    </div>
+    <h2>检查</h2>
+    ${checksTable(o.checks)}
+    <h2>讨论</h2>
+    ${table(
+      '作业讨论',
+      ['时间', '作者', '内容'],
+      p.thread.map((m) => [m.createdAt.slice(0, 16).replace('T', ' '), m.author, m.body]),
+      { empty: '暂无讨论' },
+    )}
+    <h2>投票（独立：第二票之前看不到他人意见）</h2>
+    ${
+      mine
+        ? html`<p class="notice ok" role="status">
+            您已投票：${mine.decision}${mine.reason ? `（${mine.reason}）` : ''}
+          </p>`
+        : o.status === 'held'
+          ? html`<form method="post" action="/console/outputs/${o.id}/reviews" class="stack card">
+              ${csrfField(s.session)}
+              <fieldset>
+                <legend>您的意见</legend>
+                <label class="inline"><input type="radio" name="decision" value="approve" checked /> 同意发布</label>
+                <label class="inline"><input type="radio" name="decision" value="request-changes" /> 退回修改</label>
+                <label class="inline"><input type="radio" name="decision" value="reject" /> 拒绝</label>
+              </fieldset>
+              <label for="vote-reason">理由（退回或拒绝时必填，运营单位可见）</label
+              ><textarea id="vote-reason" name="reason" rows="2"></textarea>
+              <div class="actions"><button type="submit" class="primary">提交投票</button></div>
+            </form>`
+          : ''
+    }
+    ${
+      o.reviews.length
+        ? table(
+            '已公开的投票',
+            ['审核人', '意见', '理由', '时间'],
+            o.reviews.map((r) => [r.reviewer, r.decision, r.reason ?? '—', r.reviewedAt]),
+          )
+        : ''
+    }`;
+}
+
+export function outputPages(scope: FastifyInstance, c: Console): void {
+  scope.get('/console/outputs/held', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const held = await must(s.api.GET('/v1/outputs', { params: { query: { status: 'held' } } }));
+    return send(
+      reply,
+      s.session,
+      '待审输出',
+      table(
+        '待人工审核的输出',
+        ['输出', '合约', '作业', '行数', '待审原因', '票数'],
+        held.map((o) => [
+          html`<a href="/console/outputs/${o.id}/review">${o.id}</a>`,
+          o.contractId,
+          o.jobId,
+          o.rowCount,
+          o.heldBecause.join('；'),
+          `${o.votes.recorded} / ${o.votes.needed}`,
+        ]),
+        { empty: '没有待审的输出' },
+      ),
+    );
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/outputs/:id', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const o = await must(s.api.GET('/v1/outputs/{id}', { params: { path: { id: req.params.id } } }));
+    const released = o.status === 'released';
+    return send(
+      reply,
+      s.session,
+      `输出 ${o.id}`,
+      html`${facts([
+          ['状态', badge(o.status)],
+          ['作业', html`<a href="/console/jobs/${o.jobId}">${o.jobId}</a>`],
+          ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
+          ['行数', o.rowCount],
+          ['隐藏的单元格', o.cellsSuppressed],
+          ['列', o.columns.map((col) => col.name).join('、')],
+        ])}
+        <h2>披露控制（每一项隐藏与扰动）</h2>
+        ${checksTable(o.checks)}
+        ${
+          released
+            ? html`<h2>下载</h2>
+                <p class="actions">
+                  ${FORMATS.map(
+                    (f) =>
+                      html`<a class="button" href="/console/outputs/${o.id}/data.${f}" download
+                        >下载 ${f.toUpperCase()}</a
+                      > `,
+                  )}<a class="button" href="/console/outputs/${o.id}/manifest.jws" download>下载发布清单</a>
+                </p>
+                <h2>发布清单与校验</h2>
+                ${await manifestView(s, o.id)}`
+            : s.session.principal.roles.includes('bureau') && o.status === 'held'
+              ? html`<p><a class="button primary" href="/console/outputs/${o.id}/review">审核此输出</a></p>`
+              : ''
+        }`,
+    );
+  });
+
+  scope.get<{ Params: { id: string; format: string } }>('/console/outputs/:id/data.:format', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const format = FORMATS.find((f) => f === req.params.format);
+    if (!format) return reply.callNotFound();
+    const res = await s.api.GET('/v1/outputs/{id}/data', {
+      params: { path: { id: req.params.id }, query: { format } },
+      parseAs: 'arrayBuffer',
+    });
+    return reply
+      .type(res.response.headers.get('content-type') ?? 'application/octet-stream')
+      .header('content-disposition', `attachment; filename="${req.params.id}.${format}"`)
+      .send(Buffer.from(res.data as ArrayBuffer));
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/outputs/:id/manifest.jws', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const jws = await must(
+      s.api.GET('/v1/outputs/{id}/manifest', { params: { path: { id: req.params.id } }, parseAs: 'text' }),
+    );
+    return reply
+      .type('application/jose')
+      .header('content-disposition', `attachment; filename="${req.params.id}.jws"`)
+      .send(jws);
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/outputs/:id/review', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const p = await must(s.api.GET('/v1/outputs/{id}/review', { params: { path: { id: req.params.id } } }));
+    return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p));
+  });
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/outputs/:id/reviews', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const form = req.body ?? {};
+    const back = `/console/outputs/${req.params.id}/review`;
+    return act(
+      reply,
+      s.session,
+      async () => {
+        const decision = one(form, 'decision') as 'approve' | 'reject' | 'request-changes';
+        const reason = one(form, 'reason');
+        const o = await must(
+          s.api.POST('/v1/outputs/{id}/reviews', {
+            params: { path: { id: req.params.id } },
+            body: { decision, ...(reason ? { reason } : {}) },
+          }),
+        );
+        return {
+          next: back,
+          text:
+            o.status === 'held'
+              ? '已记录您的投票，等待第二位审核人。'
+              : `投票已汇总：输出${o.status === 'released' ? '已发布' : o.status === 'rejected' ? '被拒绝' : '退回修改'}。`,
+        };
+      },
+      back,
+    );
+  });
+}

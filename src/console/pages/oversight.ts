@@ -1,0 +1,375 @@
+/**
+ * Review, feedback and oversight: the provider's queue and dataset withdrawal, feedback both ways,
+ * risk reports (the signed page framed in the console) with acknowledgement, the audit trail.
+ */
+import type { FastifyInstance } from 'fastify';
+import { act, must, send, signedIn, type Console } from '../context.ts';
+import { int, one, type Form } from '../forms.ts';
+import { html } from '../html.ts';
+import { badge, csrfField, facts, table } from '../layout.ts';
+
+/** The report page as the API serves it, framed by the console only: no script may run in it. */
+const FRAMED_REPORT_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox";
+
+const RATING_LABEL: Record<string, string> = { low: '低', medium: '中', high: '高', critical: '严重' };
+
+export function oversightPages(scope: FastifyInstance, c: Console): void {
+  scope.get('/console/reviews', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const queue = await must(s.api.GET('/v1/reviews'));
+    return send(
+      reply,
+      s.session,
+      '审核队列',
+      table(
+        '待审核的申请（按截止时间）',
+        ['申请', '场景', '运营单位', '数据集', '状态', '截止'],
+        queue.map((r) => [
+          html`<a href="/console/applications/${r.applicationId}">${r.applicationId}</a>`,
+          r.scenario,
+          r.operatorOrg,
+          r.dataset,
+          badge(r.status),
+          html`${r.dueAt?.slice(0, 10) ?? '—'}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
+        ]),
+        { empty: '没有待审核的申请' },
+      ),
+    );
+  });
+
+  scope.get('/console/feedback', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const roles = s.session.principal.roles;
+    const [list, contracts] = await Promise.all([
+      must(s.api.GET('/v1/feedback')),
+      roles.includes('operator') ? must(s.api.GET('/v1/contracts')) : Promise.resolve([]),
+    ]);
+    const answerable = roles.includes('provider');
+    return send(
+      reply,
+      s.session,
+      '反馈',
+      html`${table(
+        '反馈',
+        ['数据集', '运营单位', '类型', '主题', '内容', '截止', '答复'],
+        list.map((f) => [
+          f.dataset,
+          f.operatorOrg,
+          f.kind === 'usage' ? '使用情况' : '数据质量',
+          f.subject,
+          f.body,
+          html`${f.dueAt.slice(0, 10)}${f.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
+          f.answer
+            ? `${f.answer.body}（${f.answer.by}）`
+            : answerable
+              ? html`<form method="post" action="/console/feedback/${f.id}/answer" class="inline-form">
+                  ${csrfField(s.session)} <label for="ans-${f.id}" class="sr-only">答复 ${f.subject}</label
+                  ><input id="ans-${f.id}" name="body" required maxlength="8000" /><button type="submit">答复</button>
+                </form>`
+              : '待答复',
+        ]),
+        { empty: '暂无反馈' },
+      )}
+      ${
+        contracts.length
+          ? html`<form method="post" action="/console/feedback" class="stack card">
+              <h2>向提供单位反馈</h2>
+              ${csrfField(s.session)} <label for="fb-contract">合约</label
+              ><select id="fb-contract" name="contractId">
+                ${contracts.map((k) => html`<option value="${k.id}">${k.id}</option>`)}
+              </select>
+              <label for="fb-dataset">数据集</label
+              ><input id="fb-dataset" name="dataset" required pattern="[a-z_][a-z0-9_]*" />
+              <label for="fb-kind">类型</label
+              ><select id="fb-kind" name="kind">
+                <option value="data-quality">数据质量</option>
+                <option value="usage">使用情况与成效</option>
+              </select>
+              <label for="fb-subject">主题</label><input id="fb-subject" name="subject" required maxlength="200" />
+              <label for="fb-body">内容</label
+              ><textarea id="fb-body" name="body" rows="3" required maxlength="8000"></textarea>
+              <div class="actions"><button type="submit" class="primary">提交反馈</button></div>
+            </form>`
+          : ''
+      }`,
+    );
+  });
+
+  scope.post<{ Body: Form }>('/console/feedback', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const f = req.body ?? {};
+    return act(
+      reply,
+      s.session,
+      async () => {
+        await must(
+          s.api.POST('/v1/datasets/{id}/feedback', {
+            params: { path: { id: one(f, 'dataset') } },
+            body: {
+              contractId: one(f, 'contractId'),
+              kind: one(f, 'kind') === 'usage' ? 'usage' : 'data-quality',
+              subject: one(f, 'subject'),
+              body: one(f, 'body'),
+            },
+          }),
+        );
+        return { next: '/console/feedback', text: '反馈已提交。' };
+      },
+      '/console/feedback',
+    );
+  });
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/feedback/:id/answer', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    return act(
+      reply,
+      s.session,
+      async () => {
+        await must(
+          s.api.POST('/v1/feedback/{id}/answer', {
+            params: { path: { id: req.params.id } },
+            body: { body: one(req.body ?? {}, 'body') },
+          }),
+        );
+        return { next: '/console/feedback', text: '已答复。' };
+      },
+      '/console/feedback',
+    );
+  });
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/datasets/:id/withdraw', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    return act(
+      reply,
+      s.session,
+      async () => {
+        await must(
+          s.api.POST('/v1/datasets/{id}/withdraw', {
+            params: { path: { id: req.params.id } },
+            body: { reason: one(req.body ?? {}, 'reason') },
+          }),
+        );
+        return { next: '/console/catalog', text: `数据集 ${req.params.id} 已撤回：使用它的合约已暂停。` };
+      },
+      '/console/catalog',
+    );
+  });
+
+  scope.get('/console/reports', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const { reports } = await must(s.api.GET('/v1/reports'));
+    const maker = s.session.principal.roles.some((r) => r === 'risk' || r === 'bureau');
+    return send(
+      reply,
+      s.session,
+      '风险评估报告',
+      html`${table(
+        '风险评估报告',
+        ['报告', '对象', '运营单位', '期间', '触发', '评级', '生成时间'],
+        reports.map((r) => [
+          html`<a href="/console/reports/${r.id}">${r.id}</a>`,
+          `${r.kind} ${r.subject}`,
+          r.operatorOrg,
+          r.period,
+          r.trigger,
+          html`<span class="badge r-${r.rating}">${RATING_LABEL[r.rating] ?? r.rating}</span>`,
+          r.generatedAt.slice(0, 16).replace('T', ' '),
+        ]),
+        { empty: '暂无报告' },
+      )}
+      ${
+        maker
+          ? html`<form method="post" action="/console/reports" class="stack card">
+              <h2>生成报告</h2>
+              ${csrfField(s.session)}
+              <fieldset>
+                <legend>对象</legend>
+                <label class="inline"><input type="radio" name="scope" value="domain" checked /> 全域概览</label>
+                <label class="inline"><input type="radio" name="scope" value="contract" /> 合约</label>
+                <label class="inline"><input type="radio" name="scope" value="operator" /> 运营单位</label>
+              </fieldset>
+              <label for="rep-subject">合约编号或运营单位（按对象填写）</label
+              ><input id="rep-subject" name="subject" maxlength="64" />
+              <label for="rep-period">期间（如 2026-Q4、2026-11、2026；留空为当前期间）</label
+              ><input id="rep-period" name="period" maxlength="8" />
+              <div class="actions"><button type="submit" class="primary">生成</button></div>
+            </form>`
+          : ''
+      }`,
+    );
+  });
+
+  scope.post<{ Body: Form }>('/console/reports', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const f = req.body ?? {};
+    const kind = one(f, 'scope');
+    const subject = one(f, 'subject');
+    const period = one(f, 'period');
+    return act(
+      reply,
+      s.session,
+      async () => {
+        const r = await must(
+          s.api.POST('/v1/reports', {
+            body: {
+              ...(kind === 'contract'
+                ? { contractId: subject }
+                : kind === 'operator'
+                  ? { operatorOrg: subject }
+                  : { domain: true }),
+              ...(period ? { period } : {}),
+            },
+          }),
+        );
+        const id = (r as { report: { id: string } }).report.id;
+        return { next: `/console/reports/${id}`, text: `报告 ${id} 已生成并签名。` };
+      },
+      '/console/reports',
+    );
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/reports/:id', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const r = await must(s.api.GET('/v1/reports/{id}', { params: { path: { id: req.params.id } } }));
+    const rep = r.report;
+    const operator = s.session.principal.roles.includes('operator');
+    return send(
+      reply,
+      s.session,
+      `风险评估报告 ${rep.id}`,
+      html`${facts([
+          [
+            '评级',
+            html`<span class="badge r-${rep.rating.level}"
+              >${RATING_LABEL[rep.rating.level] ?? rep.rating.level}</span
+            >`,
+          ],
+          ['期间', rep.period.label],
+          [
+            '签名',
+            html`<details>
+              <summary>JWS（数据主管部门签名）</summary>
+              <pre class="jws">${r.jws}</pre>
+            </details>`,
+          ],
+        ])}
+        <iframe class="report-frame" src="/console/reports/${rep.id}/page" title="风险评估报告 ${rep.id} 正文"></iframe>
+        ${
+          operator
+            ? html`<form method="post" action="/console/reports/${rep.id}/acknowledgement" class="stack card">
+                <h2>确认并说明整改</h2>
+                ${csrfField(s.session)} <label for="ack">说明</label
+                ><textarea id="ack" name="statement" rows="3" required maxlength="8000"></textarea>
+                <div class="actions"><button type="submit" class="primary">确认</button></div>
+              </form>`
+            : ''
+        }`,
+    );
+  });
+
+  scope.get<{ Params: { id: string } }>('/console/reports/:id/page', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const page = await must(
+      s.api.GET('/v1/reports/{id}.html', { params: { path: { id: req.params.id } }, parseAs: 'text' }),
+    );
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', FRAMED_REPORT_CSP)
+      .header('x-frame-options', 'SAMEORIGIN')
+      .send(page);
+  });
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/reports/:id/acknowledgement', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const back = `/console/reports/${req.params.id}`;
+    return act(
+      reply,
+      s.session,
+      async () => {
+        await must(
+          s.api.POST('/v1/reports/{id}/acknowledgement', {
+            params: { path: { id: req.params.id } },
+            body: { statement: one(req.body ?? {}, 'statement') },
+          }),
+        );
+        return { next: back, text: '已确认，确认书已由数据主管部门签名。' };
+      },
+      back,
+    );
+  });
+
+  scope.get<{ Querystring: { action?: string; objectId?: string; after?: string; verify?: string } }>(
+    '/console/audit',
+    async (req, reply) => {
+      const s = signedIn(c, req, reply);
+      if (!s) return;
+      const q = req.query;
+      const query = {
+        limit: 100,
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.objectId ? { objectId: q.objectId } : {}),
+        ...(int(q as Form, 'after') !== undefined ? { after: int(q as Form, 'after') } : {}),
+      };
+      const [{ entries }, verified] = await Promise.all([
+        must(s.api.GET('/v1/audit', { params: { query } })),
+        q.verify === '1' ? must(s.api.GET('/v1/audit/verify')) : Promise.resolve(undefined),
+      ]);
+      return send(
+        reply,
+        s.session,
+        '审计日志',
+        html`<form method="get" action="/console/audit" class="filters">
+            <label for="f-action">操作</label
+            ><input id="f-action" name="action" value="${q.action ?? ''}" maxlength="64" placeholder="如 job.refused" />
+            <label for="f-object">对象编号</label
+            ><input id="f-object" name="objectId" value="${q.objectId ?? ''}" maxlength="64" />
+            <label for="f-after">序号之后</label
+            ><input id="f-after" name="after" inputmode="numeric" value="${q.after ?? ''}" />
+            <button type="submit">筛选</button>
+          </form>
+          <form method="get" action="/console/audit">
+            <input type="hidden" name="verify" value="1" /><button type="submit" class="primary">
+              校验整条哈希链与签名检查点
+            </button>
+          </form>
+          ${
+            verified
+              ? verified.ok
+                ? html`<p class="notice ok verified" role="status">
+                    审计链完整：${verified.entries} 条记录，${verified.checkpoints ?? 0} 个签名检查点，链头
+                    <code class="hash">${verified.headHash}</code>
+                  </p>`
+                : html`<p class="notice warn" role="alert">
+                    审计链在第 ${verified.firstBad?.seq} 条断开：${verified.firstBad?.reason}
+                  </p>`
+              : ''
+          }
+          ${table(
+            '审计记录',
+            ['序号', '时间', '操作者', '操作', '对象', '理由', '哈希'],
+            entries.map((e) => [
+              e.seq,
+              e.at.slice(0, 19).replace('T', ' '),
+              `${e.actor}（${e.role}，${e.org}）`,
+              html`<code>${e.action}</code>`,
+              `${e.objectType} ${e.objectId}`,
+              e.reason ?? '—',
+              html`<code class="hash">${e.hash.slice(0, 12)}…</code>`,
+            ]),
+            { empty: '没有匹配的记录' },
+          )}`,
+      );
+    },
+  );
+}

@@ -182,7 +182,7 @@ function applicationForm(s: Signed, catalog: Catalog, form: Form, preview?: Html
                         name="col:${d.name}"
                         value="${c.name}"
                         ${cols.includes(c.name) ? html` checked` : ''}
-                        aria-label="申请字段 ${c.name}"
+                        aria-label="申请字段 ${d.name}.${c.name}"
                       />
                     </td>
                     <td>

@@ -1,0 +1,239 @@
+import fs from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalJWKSet } from 'jose';
+import { bureauJwks } from '../../src/keys/index.ts';
+import { verifyOutputFile } from '../../src/jobs/index.ts';
+import { APPLICATION, approvedContract, buildWorld, SLOWDOWN, type TestWorld } from '../helpers.ts';
+import { checkPage, launch, signIn, type Person } from './browser.ts';
+
+const OPERATOR = { role: 'operator', org: 'org-shuzhi', sub: 'zhang.wei' } as const;
+const PROVIDER = { role: 'provider', org: 'org-psb', sub: 'li.na' } as const;
+const BUREAU = { role: 'bureau', org: 'org-bureau', sub: 'wang.fang' } as const;
+const BUREAU2 = { role: 'bureau', org: 'org-bureau', sub: 'chen.jie' } as const;
+const RISK = { role: 'risk', org: 'org-bureau', sub: 'zhao.lei' } as const;
+const WAIT = { timeout: 30_000 * SLOWDOWN };
+
+describe('the web console, each role through the UI only', () => {
+  let world: TestWorld;
+  let browser: Browser;
+  let base: string;
+  const people: Person[] = [];
+  const as = async (who: Parameters<typeof signIn>[3]) => {
+    const p = await signIn(browser, base, world.platform.keys, who);
+    people.push(p);
+    return p;
+  };
+  let applicationId = '';
+  let contractId = '';
+  let outputId = '';
+  let jobId = '';
+
+  beforeAll(async () => {
+    world = await buildWorld();
+    base = await world.server.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  it('operator: reads the catalog and applies, choosing masking with the live risk preview', async () => {
+    const { page } = await as(OPERATOR);
+    await checkPage(page, 'operator-home');
+    await page.getByRole('navigation').getByRole('link', { name: '数据目录' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('数据目录');
+    await checkPage(page, 'catalog');
+    // the negative list is visible and not selectable
+    expect(await page.getByText('是，不可申请').count()).toBeGreaterThan(0);
+
+    await page.goto(`${base}/console/applications/new`);
+    await page.getByLabel('场景名称').fill('区县居民收入结构分析');
+    await page.getByLabel('用途').fill('为普惠金融产品设计提供区县级收入分布参考');
+    await page.getByLabel('联系人').fill('数智科技 安全负责人');
+    await page.getByRole('checkbox', { name: '申请此数据集' }).first().check();
+    for (const col of ['district', 'gender', 'education', 'income'])
+      await page.getByRole('checkbox', { name: `申请字段 population.${col}` }).check();
+    // the preview follows the form (console.js posts it as it changes)
+    await page.locator('#risk-preview table').first().waitFor(WAIT);
+    expect(await page.locator('#risk-preview').textContent()).toContain('检察官风险');
+    await checkPage(page, 'application-form');
+    await page.getByRole('button', { name: '提交申请' }).click();
+    await page.waitForURL(/\/console\/applications\/app_/);
+    applicationId = page.url().split('/').pop()!;
+    expect(await page.locator('.flash').textContent()).toContain('已提交');
+    await checkPage(page, 'application');
+  });
+
+  it('provider: sees the review in its queue with its deadline and approves it', async () => {
+    const { page } = await as(PROVIDER);
+    await page.getByRole('navigation').getByRole('link', { name: '审核队列' }).click();
+    await checkPage(page, 'review-queue');
+    await page.getByRole('link', { name: applicationId }).click();
+    await page.getByRole('button', { name: '提交审核' }).click();
+    await page.waitForURL(`${base}/console/applications/${applicationId}`);
+    expect(await page.locator('.flash').textContent()).toContain('已提交对 population 的审核意见');
+  });
+
+  it('bureau: a warned decision is refused without an override, then approved with one', async () => {
+    const { page } = await as(BUREAU);
+    await page.goto(`${base}/console/applications/${applicationId}`);
+    await checkPage(page, 'decision');
+    expect(await page.locator('.notice.warn').first().textContent()).toContain('政策提示');
+    await page.getByLabel('理由', { exact: true }).fill('场景合规，风险可控');
+    await page.getByRole('button', { name: '提交决定' }).click();
+    await page.waitForURL(`${base}/console/applications/${applicationId}`);
+    expect(await page.locator('.flash.error').textContent()).toContain('ERR_DECISION_OVERRIDE_REQUIRED');
+    await page.getByLabel('理由', { exact: true }).fill('场景合规，风险可控');
+    await page.getByLabel(/越过政策提示的理由/).fill('合成测试数据；仅区县级汇总，输出经披露控制');
+    await page.getByRole('button', { name: '提交决定' }).click();
+    await page.waitForURL(/\/console\/contracts\/ctr_/);
+    contractId = page.url().split('/').pop()!;
+    expect(await page.locator('.verified').first().textContent()).toContain('签名有效');
+    await checkPage(page, 'contract');
+  });
+
+  it('operator: validates, runs on dummy data, submits, watches the job, downloads and verifies', async () => {
+    const { page } = people[0]!;
+    await page.goto(`${base}/console/contracts/${contractId}`);
+    await page.getByRole('link', { name: '编写分析 SQL' }).click();
+    const sql = page.getByLabel('SQL', { exact: true });
+    await sql.fill('SELECT district, religion, count(*) AS people FROM population GROUP BY 1, 2');
+    await page.getByRole('button', { name: '校验' }).click();
+    expect(await page.locator('#sql-result').textContent()).toContain('未通过校验');
+    await page
+      .getByLabel('SQL', { exact: true })
+      .fill(
+        'SELECT district, education, count(*) AS people, round(avg(income), 0) AS avg_income FROM population GROUP BY district, education',
+      );
+    await page.getByRole('button', { name: '在模拟数据上运行' }).click();
+    expect(await page.locator('#sql-result').textContent()).toContain('模拟数据上的结果');
+    await checkPage(page, 'sql-editor');
+    await page.getByLabel('作业名称').fill('区县×学历收入');
+    await page.getByRole('button', { name: '提交作业' }).click();
+    await page.waitForURL(/\/console\/jobs\/job_/);
+    jobId = page.url().split('/').pop()!;
+    // console.js polls the status and reloads the page when the job is done
+    await page.getByRole('link', { name: /^out_/ }).waitFor(WAIT);
+    expect(await page.locator('.facts').textContent()).toContain('已发布');
+    await checkPage(page, 'job');
+    await page.getByRole('link', { name: /^out_/ }).click();
+    outputId = page.url().split('/').pop()!;
+    expect(await page.locator('table').first().textContent()).toContain('min-units');
+    expect(await page.locator('.verified').first().textContent()).toContain('发布清单签名有效');
+    await checkPage(page, 'output');
+
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByText('下载 CSV').click()]);
+    const [jws] = await Promise.all([page.waitForEvent('download'), page.getByText('下载发布清单').click()]);
+    const file = (await csv.path())!;
+    const check = await verifyOutputFile(
+      fs.readFileSync(file),
+      'csv',
+      fs.readFileSync((await jws.path())!, 'utf8'),
+      createLocalJWKSet(bureauJwks(world.platform.keys) as never),
+    );
+    expect(check.ok).toBe(true);
+    // and in the browser: the file's SHA-256 against the manifest, computed locally
+    await page.getByLabel(/校验已下载的文件/).setInputFiles(file);
+    await expect.poll(() => page.locator('[data-verify-result]').textContent()).toContain('✓');
+    fs.writeFileSync(`${file}.bad`, Buffer.concat([fs.readFileSync(file), Buffer.from('1')]));
+    await page.getByLabel(/校验已下载的文件/).setInputFiles(`${file}.bad`);
+    await expect.poll(() => page.locator('[data-verify-result]').textContent()).toContain('✗');
+    await page.goto(`${base}/console/jobs`);
+    await checkPage(page, 'jobs');
+  });
+
+  it('bureau: two reviewers release a held custom output with blinded votes', async () => {
+    const custom = await approvedContract(world, OPERATOR.org, {
+      ...APPLICATION,
+      mode: 'custom',
+      scenario: { name: '定制分析', purpose: '人工审核输出' },
+    });
+    const op = people[0]!.page;
+    await op.goto(`${base}/console/contracts/${custom}/sql`);
+    await op
+      .getByLabel('SQL', { exact: true })
+      .fill('SELECT district, count(*) AS people FROM population GROUP BY district');
+    await op.getByRole('button', { name: '提交作业' }).click();
+    await op.waitForURL(/\/console\/jobs\/job_/);
+    await op.getByRole('link', { name: /^out_/ }).waitFor(WAIT);
+    expect(await op.locator('.facts').textContent()).toContain('待人工审核');
+
+    const one = (await as(BUREAU)).page;
+    await one.getByRole('navigation').getByRole('link', { name: '待审输出' }).click();
+    await checkPage(one, 'held-queue');
+    await one.locator('tbody a').first().click();
+    await checkPage(one, 'output-review');
+    expect(await one.locator('pre.sql').first().textContent()).toContain('GROUP BY district');
+    expect(await one.getByText('同一 SQL 在模拟数据上的结果').count()).toBe(1);
+    await one.getByRole('button', { name: '提交投票' }).click();
+    expect(await one.locator('.flash').textContent()).toContain('等待第二位审核人');
+    const reviewUrl = one.url();
+
+    const two = (await as(BUREAU2)).page;
+    await two.goto(reviewUrl);
+    // blinded: the second reviewer does not see the first vote before casting theirs
+    expect(await two.getByText('wang.fang').count()).toBe(0);
+    await two.getByRole('button', { name: '提交投票' }).click();
+    expect(await two.locator('.flash').textContent()).toContain('已发布');
+    expect(await two.locator('table').last().textContent()).toContain('wang.fang');
+  });
+
+  it('risk: opens a signed report inside the console and verifies the audit trail', async () => {
+    const { page } = await as(RISK);
+    await page.getByRole('navigation').getByRole('link', { name: '风险报告' }).click();
+    await page.getByLabel('合约', { exact: true }).check();
+    await page.getByLabel(/合约编号或运营单位/).fill(contractId);
+    await page.getByRole('button', { name: '生成' }).click();
+    await page.waitForURL(/\/console\/reports\/rpt_/);
+    const frame = page.frameLocator('iframe.report-frame');
+    await frame.locator('h1').first().waitFor(WAIT);
+    expect(await frame.locator('body').textContent()).toContain(contractId);
+    await checkPage(page, 'report');
+    await page.goto(`${base}/console/reports`);
+    await checkPage(page, 'reports');
+    await page.getByRole('navigation').getByRole('link', { name: '审计日志' }).click();
+    await page.getByRole('button', { name: /校验整条哈希链/ }).click();
+    expect(await page.locator('.verified').textContent()).toContain('审计链完整');
+    await checkPage(page, 'audit');
+    await page.getByLabel('操作').fill('console.signed_in');
+    await page.getByRole('button', { name: '筛选' }).click();
+    expect(await page.locator('tbody tr').count()).toBeGreaterThanOrEqual(6);
+  });
+
+  it("another operator's session reaches none of these pages (the API's IDOR checks, through the console)", async () => {
+    const other = await as({ role: 'operator', org: 'org-other', sub: 'eve' });
+    for (const url of [
+      `/console/applications/${applicationId}`,
+      `/console/contracts/${contractId}`,
+      `/console/contracts/${contractId}/sql`,
+      `/console/jobs/${jobId}`,
+      `/console/outputs/${outputId}`,
+      `/console/outputs/${outputId}/data.csv`,
+      `/console/outputs/${outputId}/manifest.jws`,
+      `/console/contracts/${contractId}/dummy?format=duckdb`,
+    ]) {
+      const res = await other.context.request.get(`${base}${url}`, { maxRedirects: 0 });
+      expect(res.status(), url).toBe(404);
+      expect(await res.text(), url).not.toContain('district');
+    }
+    // nor can it act on them: a form posted with its own valid CSRF token is still the API's refusal
+    await other.page.goto(`${base}/console/contracts`);
+    expect(await other.page.locator('tbody tr').count()).toBe(0);
+    const csrf = await other.page.locator('input[name=_csrf]').first().inputValue();
+    const res = await other.context.request.post(`${base}/console/jobs/${jobId}/thread`, {
+      form: { _csrf: csrf, body: 'hello' },
+      maxRedirects: 0,
+    });
+    expect(res.status()).toBe(303);
+    await other.page.goto(`${base}/console/contracts`);
+    expect(await other.page.locator('.flash.error').textContent()).toContain('ERR_NOT_FOUND');
+  });
+
+  it('no page logged a console error or fetched anything from another origin', () => {
+    // the IDOR probes above answered 404 by design (through the request API, not a page)
+    expect(people.flatMap((p) => p.errors)).toEqual([]);
+    expect(people.flatMap((p) => p.foreign)).toEqual([]);
+  });
+});

@@ -277,7 +277,7 @@ export function buildCli(): Command {
             'AUTH_ISSUER is set: people sign in with the identity provider, not with links',
           );
         if (opts.ttl > 86_400) throw new PdsError('ERR_VALIDATION', '--ttl: at most 86400 seconds (a day)');
-        const { issueLoginLink } = await import('../console/login-link.ts');
+        const { issueLoginLink } = await import('../console/index.ts');
         const keys = await loadKeyRing(config.dataDir);
         const link = await issueLoginLink(keys, {
           sub: opts.sub,

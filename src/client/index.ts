@@ -8,6 +8,7 @@ import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import type { components, operations, paths } from './schema.ts';
 
 export type { components, operations, paths };
+export { injectFetch, type Injectable } from './inject.ts';
 export type Schemas = components['schemas'];
 export type PdsClient = Client<paths>;
 

@@ -4,8 +4,7 @@
  * of its own — every read and every action is the API's, checked as for any client.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, createPdsClient, must, type PdsClient } from '../client/index.ts';
-import { injectFetch, type Injectable } from '../client/inject.ts';
+import { ApiError, createPdsClient, injectFetch, must, type Injectable, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Html } from './html.ts';
 import { page } from './layout.ts';

@@ -176,7 +176,14 @@ describe('external identity provider (AUTH_JWKS_URL)', () => {
     const port = (idp.address() as { port: number }).port;
     const t = tmpDataDir();
     const config = testConfig(t.dir, {
-      auth: { jwksUrl: new URL(`http://127.0.0.1:${port}/jwks`), issuer: 'https://idp.test', audience: 'pds-api', rolesClaim: 'roles', orgClaim: 'org', client: undefined },
+      auth: {
+        jwksUrl: new URL(`http://127.0.0.1:${port}/jwks`),
+        issuer: 'https://idp.test',
+        audience: 'pds-api',
+        rolesClaim: 'roles',
+        orgClaim: 'org',
+        client: undefined,
+      },
     });
     const platform = await createPlatform(config, silentLogger);
     const server = await createServer(platform, silentLogger);

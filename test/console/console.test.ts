@@ -92,6 +92,12 @@ describe('the web console, each role through the UI only', () => {
     contractId = page.url().split('/').pop()!;
     expect(await page.locator('.verified').first().textContent()).toContain('签名有效');
     await checkPage(page, 'contract');
+    // the yearly effectiveness assessment, recorded on the contract
+    await page.getByLabel(/指标/).fill('服务企业数=120/100=是\n投诉数=0/0=是');
+    await page.getByLabel('评估人').fill('第三方评估机构');
+    await page.getByRole('button', { name: '记录评估' }).click();
+    expect(await page.locator('.flash').textContent()).toContain('评估已记录');
+    expect(await page.getByRole('region', { name: '成效评估' }).textContent()).toContain('服务企业数：120 / 100');
   });
 
   it('operator: validates, runs on dummy data, submits, watches the job, downloads and verifies', async () => {
@@ -200,6 +206,36 @@ describe('the web console, each role through the UI only', () => {
     await page.getByLabel('操作').fill('console.signed_in');
     await page.getByRole('button', { name: '筛选' }).click();
     expect(await page.locator('tbody tr').count()).toBeGreaterThanOrEqual(6);
+    // the emergency plan's kill switch, then the trail of suspensions
+    await page.goto(`${base}/console/contracts/${contractId}`);
+    await page.getByLabel('暂停的理由').fill('应急预案触发：输出异常待核查');
+    await page.getByRole('button', { name: '暂停', exact: true }).click();
+    expect(await page.locator('.flash').textContent()).toContain('合约已暂停');
+    await page.goto(`${base}/console/audit`);
+    await page.getByRole('link', { name: '合约暂停' }).click();
+    expect(await page.locator('tbody').textContent()).toContain(contractId);
+  });
+
+  it('operator acknowledges the report about it and gives feedback; the provider answers', async () => {
+    const { page } = people[0]!;
+    await page.goto(`${base}/console/reports`);
+    await page.locator('tbody a').first().click();
+    await page.getByLabel('说明').fill('已核查输出，暂停期间停止作业');
+    await page.getByRole('button', { name: '确认' }).click();
+    expect(await page.locator('.flash').textContent()).toContain('确认书已由数据主管部门签名');
+    await page.goto(`${base}/console/feedback`);
+    await page.getByLabel('数据集').fill('population');
+    await page.getByLabel('主题').fill('学历字段缺失较多');
+    await page.getByLabel('内容').fill('部分区县学历为空');
+    await page.getByRole('button', { name: '提交反馈' }).click();
+    expect(await page.locator('.flash').textContent()).toContain('反馈已提交');
+    await checkPage(page, 'feedback');
+    const provider = people[1]!.page;
+    await provider.goto(`${base}/console/feedback`);
+    await provider.getByLabel(/答复 学历字段缺失较多/).fill('已通知数据源单位补录');
+    await provider.getByRole('button', { name: '答复' }).click();
+    expect(await provider.locator('.flash').textContent()).toContain('已答复');
+    expect(await provider.locator('tbody').textContent()).toContain('已通知数据源单位补录');
   });
 
   it("another operator's session reaches none of these pages (the API's IDOR checks, through the console)", async () => {
@@ -229,6 +265,14 @@ describe('the web console, each role through the UI only', () => {
     expect(res.status()).toBe(303);
     await other.page.goto(`${base}/console/contracts`);
     expect(await other.page.locator('.flash.error').textContent()).toContain('ERR_NOT_FOUND');
+  });
+
+  it('provider withdraws its dataset on an objection: the contracts using it are suspended', async () => {
+    const { page } = people[1]!;
+    await page.goto(`${base}/console/catalog`);
+    await page.getByLabel('撤回理由（异议）').fill('数据主体提出异议，核查中');
+    await page.getByRole('button', { name: '撤回数据集 population' }).click();
+    expect(await page.locator('.flash').textContent()).toContain('已撤回');
   });
 
   it('no page logged a console error or fetched anything from another origin', () => {

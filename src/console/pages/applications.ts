@@ -19,7 +19,7 @@ const RULE_LABEL: Record<string, string> = {
 };
 const ruleLabel = (rule: string) => `${RULE_LABEL[rule.split(':')[0]!] ?? rule.split(':')[0]}（${rule}）`;
 
-export function catalogView(catalog: Catalog): Html {
+export function catalogView(catalog: Catalog, s?: Signed): Html {
   return html`${catalog.datasets.map(
     (d) =>
       html`<section class="card" aria-labelledby="ds-${d.name}">
@@ -45,6 +45,18 @@ export function catalogView(catalog: Catalog): Html {
               : '—',
           ]),
         )}
+        ${
+          s &&
+          (s.session.principal.roles.includes('bureau') ||
+            (s.session.principal.roles.includes('provider') && s.session.principal.org === d.provider))
+            ? html`<form method="post" action="/console/datasets/${d.name}/withdraw" class="inline-form">
+                ${csrfField(s.session)}
+                <label for="wd-${d.name}">撤回理由（异议）</label>
+                <input id="wd-${d.name}" name="reason" required maxlength="2000" />
+                <button type="submit" class="danger">撤回数据集 ${d.name}</button>
+              </form>`
+            : ''
+        }
       </section>`,
   )}`;
 }
@@ -331,7 +343,7 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
   scope.get('/console/catalog', async (req, reply) => {
     const s = signedIn(c, req, reply);
     if (!s) return;
-    return send(reply, s.session, '数据目录', catalogView(await must(s.api.GET('/v1/catalog'))));
+    return send(reply, s.session, '数据目录', catalogView(await must(s.api.GET('/v1/catalog')), s));
   });
 
   scope.get('/console/applications', async (req, reply) => {

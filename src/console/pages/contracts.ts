@@ -4,7 +4,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { ApiError, type Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
 import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
-import { one, type Form } from '../forms.ts';
+import { int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 import { jobRows } from './jobs.ts';
@@ -56,7 +56,14 @@ async function verifyJws(s: Signed, id: string): Promise<Html> {
   }
 }
 
-function contractView(s: Signed, k: Contract, budget: Budget, verified: Html, jobs: Answer<'listJobs'>): Html {
+function contractView(
+  s: Signed,
+  k: Contract,
+  budget: Budget,
+  verified: Html,
+  jobs: Answer<'listJobs'>,
+  assessments: Answer<'listAssessments'>,
+): Html {
   const claims = k.claims as unknown as ContractClaims;
   const roles = s.session.principal.roles;
   const lifecycle = (action: 'suspend' | 'resume' | 'revoke', label: string, danger = false) =>
@@ -100,13 +107,58 @@ function contractView(s: Signed, k: Contract, budget: Budget, verified: Html, jo
     <h2>作业</h2>
     ${jobRows(jobs)}
     ${
-      roles.includes('bureau')
+      roles.includes('bureau') || roles.includes('risk')
         ? html`<h2>合约管理</h2>
             <div class="grid">
               ${k.status === 'active' ? lifecycle('suspend', '暂停') : ''}
-              ${k.status === 'suspended' ? lifecycle('resume', '恢复') : ''}
-              ${k.status === 'active' || k.status === 'suspended' ? lifecycle('revoke', '撤销', true) : ''}
+              ${roles.includes('bureau') && k.status === 'suspended' ? lifecycle('resume', '恢复') : ''}
+              ${roles.includes('bureau') && (k.status === 'active' || k.status === 'suspended') ? lifecycle('revoke', '撤销', true) : ''}
             </div>`
+        : ''
+    }
+    <h2>年度成效评估</h2>
+    ${table(
+      '成效评估',
+      ['年度', '结论', '指标', '评估人', '记录'],
+      assessments.map((a) => [
+        a.year,
+        a.passed ? '通过' : html`<strong class="warn">未通过</strong>`,
+        a.indicators
+          .map(
+            (i) => `${i.name}：${i.value}${i.target !== undefined ? ` / ${i.target}` : ''}${i.met ? '' : '（未达标）'}`,
+          )
+          .join('；'),
+        a.assessor,
+        `${a.recordedBy}，${a.recordedAt.slice(0, 10)}`,
+      ]),
+      { empty: '暂无评估' },
+    )}
+    ${
+      roles.includes('bureau')
+        ? html`<form method="post" action="/console/contracts/${k.id}/assessments" class="stack card">
+            ${csrfField(s.session)}
+            <h3>记录评估（seed 002 第三十五条）</h3>
+            <label for="as-year">年度</label
+            ><input
+              id="as-year"
+              name="year"
+              type="number"
+              min="2000"
+              max="2200"
+              required
+              value="${new Date().getFullYear()}"
+            />
+            <label for="as-ind">指标（每行一条：名称=实际值/目标值=是否达标，如 服务企业数=120/100=是）</label>
+            <textarea id="as-ind" name="indicators" rows="3" required></textarea>
+            <fieldset>
+              <legend>结论</legend>
+              <label class="inline"><input type="radio" name="passed" value="true" checked /> 通过</label>
+              <label class="inline"><input type="radio" name="passed" value="false" /> 未通过</label>
+            </fieldset>
+            <label for="as-who">评估人</label><input id="as-who" name="assessor" required maxlength="200" />
+            <label for="as-notes">说明</label><textarea id="as-notes" name="notes" rows="2"></textarea>
+            <div class="actions"><button type="submit">记录评估</button></div>
+          </form>`
         : ''
     }`;
 }
@@ -184,12 +236,13 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     if (!s) return;
     const path = { id: req.params.id };
     const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
-    const [budget, verified, jobs] = await Promise.all([
+    const [budget, verified, jobs, assessments] = await Promise.all([
       must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
       verifyJws(s, k.id),
       must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
+      must(s.api.GET('/v1/contracts/{id}/assessments', { params: { path } })),
     ]);
-    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs));
+    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs, assessments));
   });
 
   for (const action of ['suspend', 'resume', 'revoke'] as const) {
@@ -216,6 +269,45 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
       );
     });
   }
+
+  scope.post<{ Params: { id: string }; Body: Form }>('/console/contracts/:id/assessments', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const f = req.body ?? {};
+    const back = `/console/contracts/${req.params.id}`;
+    return act(
+      reply,
+      s.session,
+      async () => {
+        const indicators = lines(f, 'indicators').map((line) => {
+          const [name, values = '', met = ''] = line.split('=').map((x) => x.trim());
+          const [value = '', target] = values.split('/').map((x) => x.trim());
+          const n = (x: string) => (x !== '' && Number.isFinite(Number(x)) ? Number(x) : x);
+          return {
+            name: name!,
+            value: n(value),
+            ...(target !== undefined ? { target: n(target) } : {}),
+            met: /^(是|yes|true|y)$/i.test(met),
+          };
+        });
+        const notes = one(f, 'notes');
+        await must(
+          s.api.POST('/v1/contracts/{id}/assessments', {
+            params: { path: { id: req.params.id } },
+            body: {
+              year: int(f, 'year') ?? 0,
+              passed: one(f, 'passed') === 'true',
+              indicators,
+              assessor: one(f, 'assessor'),
+              ...(notes ? { notes } : {}),
+            },
+          }),
+        );
+        return { next: back, text: '评估已记录。' };
+      },
+      back,
+    );
+  });
 
   scope.get<{ Params: { id: string }; Querystring: { format?: string } }>(
     '/console/contracts/:id/dummy',

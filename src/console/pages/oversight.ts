@@ -12,6 +12,16 @@ import { badge, csrfField, facts, table } from '../layout.ts';
 const FRAMED_REPORT_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox";
 
+/** What risk staff look for most: suspensions, withdrawals, refused jobs and escape attempts. */
+const AUDIT_PRESETS: [string, string][] = [
+  ['contract.suspended', '合约暂停'],
+  ['contract.revoked', '合约撤销'],
+  ['dataset.withdrawn', '数据集撤回'],
+  ['job.rejected', '被拒绝的作业'],
+  ['job.validation_refused', '校验时拒绝（逃逸或单独识别）'],
+  ['console.signed_in', '控制台登录'],
+];
+
 const RATING_LABEL: Record<string, string> = { low: '低', medium: '中', high: '高', critical: '严重' };
 
 export function oversightPages(scope: FastifyInstance, c: Console): void {
@@ -329,7 +339,10 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
         reply,
         s.session,
         '审计日志',
-        html`<form method="get" action="/console/audit" class="filters">
+        html`<nav aria-label="常用筛选" class="actions">
+            ${AUDIT_PRESETS.map(([action, label]) => html`<a class="button" href="/console/audit?action=${action}">${label}</a>`)}
+          </nav>
+          <form method="get" action="/console/audit" class="filters">
             <label for="f-action">操作</label
             ><input id="f-action" name="action" value="${q.action ?? ''}" maxlength="64" placeholder="如 job.refused" />
             <label for="f-object">对象编号</label

@@ -253,6 +253,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     }
   }
 
+  let printed = false;
+  const printSummary = () => {
+    printed = true;
+    summary.elapsedMs = Math.round(performance.now() - started);
+    if (opts.json) {
+      print(JSON.stringify(summary, null, 2));
+      return;
+    }
+    print('');
+    print(`${summary.ok ? 'DEMO PASSED' : 'DEMO FAILED'} in ${(summary.elapsedMs / 1000).toFixed(1)} s`);
+    for (const [k, v] of Object.entries(summary))
+      if (!['ok', 'elapsedMs'].includes(k)) print(`  ${k.padEnd(20)} ${String(v)}`);
+    if (!keep)
+      print(
+        opts.serve && summary.ok
+          ? '  (temporary data: removed when the server stops; pass --data-dir DIR to keep it)'
+          : '  (temporary data removed; pass --data-dir DIR to keep it)',
+      );
+  };
   try {
     const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
 
@@ -531,7 +550,10 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     summary.failedStep = err instanceof StepFailed ? err.message : String((err as Error).stack ?? err);
     if (!(err instanceof StepFailed) && !opts.json) print(`✗ unexpected error: ${summary.failedStep}`);
   } finally {
-    if (opts.serve && summary.ok) await keepServing(base, platform.keys, print);
+    if (opts.serve && summary.ok) {
+      printSummary();
+      await keepServing(base, platform.keys, print);
+    }
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r));
       worker.kill('SIGTERM');
@@ -541,15 +563,6 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
     await platform.close();
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  summary.elapsedMs = Math.round(performance.now() - started);
-  if (opts.json) {
-    print(JSON.stringify(summary, null, 2));
-  } else {
-    print('');
-    print(`${summary.ok ? 'DEMO PASSED' : 'DEMO FAILED'} in ${(summary.elapsedMs / 1000).toFixed(1)} s`);
-    for (const [k, v] of Object.entries(summary))
-      if (!['ok', 'elapsedMs'].includes(k)) print(`  ${k.padEnd(20)} ${String(v)}`);
-    if (!keep) print('  (temporary data removed; pass --data-dir DIR to keep it)');
-  }
+  if (!printed) printSummary();
   return summary;
 }

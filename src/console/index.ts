@@ -109,6 +109,11 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
     const pds = err instanceof PdsError ? err : err instanceof ApiError ? err : undefined;
     const status = pds?.status ?? (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err }, 'console error');
+    // the API no longer takes the session's token (expired, or its key rotated away): the session is over
+    if (err instanceof ApiError && status === 401 && req.consoleSession) {
+      c.sessions.destroy(req.cookies[c.cookie.name]);
+      req.consoleSession = undefined;
+    }
     const text = pds ? pds.detail : status < 500 ? err.message : '服务器内部错误，已记录。';
     return send(
       reply,
@@ -237,7 +242,9 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
 
   scope.get('/console/auth/callback', async (req, reply) => {
     if (!oidc) throw new PdsError('ERR_NOT_FOUND', 'no identity provider is configured (AUTH_CLIENT_ID)');
-    const [pendingId, next] = (req.cookies.pds_oidc ?? '').split('.');
+    const pending = req.cookies.pds_oidc ?? '';
+    const dot = pending.indexOf('.');
+    const [pendingId, next] = dot < 0 ? [pending, ''] : [pending.slice(0, dot), pending.slice(dot + 1)];
     reply.clearCookie('pds_oidc', { path: '/console/auth' });
     const signed = await oidc.finish(pendingId, new URL(req.url, origin));
     await recordSignIn(platform.store, {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import { forgetRunners } from '../sandbox/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyDataOffThread, dummyFile, fileSha256, type DummyTable } from '../masking/index.ts';
@@ -384,6 +385,8 @@ export class ContractService {
   afterTransition(done: Transitioned): void {
     this.jobs?.interrupt(done.halted);
     if (done.deleteSnapshot) {
+      // a runner kept for the contract's next job holds a link to the snapshot: it goes first
+      forgetRunners(done.deleteSnapshot);
       fs.rmSync(done.deleteSnapshot, { force: true });
       fs.rmSync(`${done.deleteSnapshot}.wal`, { force: true });
     }

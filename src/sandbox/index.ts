@@ -6,6 +6,7 @@ export {
   configureOsSandbox,
   osSandboxStatus,
   disposeRunners,
+  forgetRunners,
   loaderArgs,
   runInSandbox,
   warmRunners,

@@ -17,8 +17,10 @@ export interface SandboxLimits {
  *   engine     the runner's DuckDB: one SELECT by statement type, read-only attach, external access
  *              off, configuration locked, memory/threads/temp limits, its own interrupt timer, row
  *              and byte caps on the result
- *   process    a fresh process per job with an empty environment, OS limits (prlimit), a SIGKILL
- *              on the wall clock, and a size check on the result file before it is read
+ *   process    a process of its own per contract (a runner serves only that contract's jobs, one
+ *              at a time, each in a fresh DuckDB instance), an empty environment, OS limits
+ *              (prlimit), a SIGKILL on the wall clock, and a size check on the result file before
+ *              it is read
  *   os         bubblewrap around the runner (confine.ts): no network, no other process, a root of
  *              only node, DuckDB and the runner, the snapshot read-only, one private work directory,
  *              a seccomp filter
@@ -33,7 +35,7 @@ export const INSIDE = { inDir: '/job/in', snapshot: '/job/in/snapshot.duckdb', w
 /** The result's name in the job's directory: the parent reads it there, never at a path the runner names. */
 export const RESULT_FILE = 'result.json';
 
-/** What the parent sends to a runner process: one job, then the process exits. */
+/** What the parent sends to a runner process: one job at a time, always on the same snapshot. */
 export interface RunRequest {
   snapshotFile: string;
   /** Job-private directory for spills and the result file, removed after the run. */

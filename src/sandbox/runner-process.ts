@@ -1,6 +1,7 @@
 /**
- * The sandbox runner: a separate process that runs exactly one job in a fresh, locked-down DuckDB
- * and exits. A crash, OOM or kill here never touches the API process (docs/architecture.md §11).
+ * The sandbox runner: a separate process that runs each job in a fresh, locked-down DuckDB
+ * instance, for one contract only (the parent reuses it for that contract's next job, never for
+ * another's). A crash, OOM or kill here never touches the API process (docs/architecture.md §11).
  * This file is the engine layer (protocol.ts): the snapshot is attached read-only *before*
  * external access is switched off and the configuration is locked, so the query itself can open
  * nothing else and change no setting; and it runs only if DuckDB itself says it is one SELECT.
@@ -122,16 +123,15 @@ async function run(req: RunRequest): Promise<RunResponse> {
   }
 }
 
-// a spare waits for exactly one job; if its parent goes away first, it leaves too
+// a runner waits for its jobs one at a time (the parent sends the next only after this one's
+// answer, and only for the same contract's snapshot); if its parent goes away, it leaves too
 process.once('disconnect', () => process.exit(0));
 process.send?.({ ready: true });
 
-process.once('message', (req: RunRequest) => {
+process.on('message', (req: RunRequest) => {
   run(req).then(
-    (res) => process.send!(res, () => process.exit(0)),
+    (res) => process.send!(res),
     (err: unknown) =>
-      process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse, () =>
-        process.exit(0),
-      ),
+      process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse),
   );
 });

@@ -27,7 +27,8 @@ export function loaderArgs(): string[] {
   return ['--import', pathToFileURL(path.join(tsxDir, 'dist', 'loader.mjs')).href];
 }
 
-export type SandboxResult = ReadResult & { elapsedMs: number };
+/** A run's rows, its time in the engine, and the runner process that ran it (for the logs and the tests of reuse). */
+export type SandboxResult = ReadResult & { elapsedMs: number; runnerPid: number | undefined };
 
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
 
@@ -128,17 +129,30 @@ interface Slot {
 interface Spare {
   child: ChildProcess;
   slot?: Slot;
+  /** Parked: the snapshot (host path) of the contract whose jobs it has run, the only ones it may run. */
+  key?: string;
+  idle?: NodeJS.Timeout;
+  /** Its exit is watched while parked (set once: a runner is parked again and again). */
+  watched?: boolean;
 }
+
+/** A parked runner is killed after this long without a job (its slot's link to the snapshot goes with it). */
+const PARKED_IDLE_MS = 30_000;
+/** At most this many parked runners (each holds a DuckDB in memory); the longest idle goes first. */
+const MAX_PARKED = 4;
 
 /**
  * Spare runner processes, started ahead so that process start-up and module loading are off a
- * job's critical path. A spare serves exactly one job and exits: every job still gets a fresh
- * process and a fresh DuckDB instance. Inside the OS layer a spare starts with an empty slot bound
- * at /job; the job's snapshot is hard-linked into it when the job comes (a bind mount shows files
- * added later). Spares are unref'd, so they never keep a CLI alive.
+ * job's critical path, and runners parked after a job for the same contract's next one (loading
+ * DuckDB costs a process ~0.4 CPU-s; a fresh DuckDB instance, which every job still gets, ~30 ms).
+ * Inside the OS layer a spare starts with an empty slot bound at /job; the job's snapshot is
+ * hard-linked into it when the job comes (a bind mount shows files added later), and it stays
+ * there while the runner is parked: the runner can only ever see that one snapshot. Spares and
+ * parked runners are unref'd, so they never keep a CLI alive (docs/architecture.md §11).
  */
 class SparePool {
   private spares: Spare[] = [];
+  private parked: Spare[] = [];
   private closed = false;
 
   constructor(
@@ -157,6 +171,48 @@ class SparePool {
     spare.child.ref();
     (spare.child.channel as { ref?: () => void } | undefined)?.ref?.();
     return spare;
+  }
+
+  /** A runner parked after a job on the same snapshot (the same contract), if one waits. */
+  takeParked(key: string, confined: boolean): Spare | undefined {
+    if (this.closed) return undefined;
+    const i = this.parked.findIndex((s) => s.key === key && (s.slot !== undefined) === confined);
+    if (i < 0) return undefined;
+    const spare = this.parked.splice(i, 1)[0]!;
+    clearTimeout(spare.idle);
+    spare.child.ref();
+    (spare.child.channel as { ref?: () => void } | undefined)?.ref?.();
+    return spare;
+  }
+
+  /**
+   * Keeps a runner that answered its job for the next job on the same snapshot: its work directory
+   * is emptied first (nothing of one job is left for the next, not even a spill), and a runner
+   * parked too long, or crowded out, is killed.
+   */
+  park(spare: Spare, key: string): void {
+    if (this.closed || spare.child.exitCode !== null || spare.child.signalCode !== null) return discard(spare);
+    if (spare.slot) {
+      for (const entry of fs.readdirSync(spare.slot.workDir))
+        fs.rmSync(path.join(spare.slot.workDir, entry), { recursive: true, force: true });
+    }
+    spare.key = key;
+    spare.child.unref();
+    (spare.child.channel as { unref?: () => void } | undefined)?.unref?.();
+    spare.idle = setTimeout(() => this.evict((s) => s === spare), PARKED_IDLE_MS).unref();
+    if (!spare.watched) {
+      spare.watched = true;
+      spare.child.once('exit', () => this.evict((s) => s === spare));
+    }
+    this.parked.push(spare);
+    while (this.parked.length > MAX_PARKED) this.evict((s) => s === this.parked[0]);
+  }
+
+  /** Kills the parked runners `which` picks (a revoked contract's, one idle too long, all at close). */
+  evict(which: (s: Spare) => boolean): void {
+    const gone = this.parked.filter(which);
+    this.parked = this.parked.filter((s) => !gone.includes(s));
+    for (const s of gone) discard(s);
   }
 
   fill(): void {
@@ -182,6 +238,7 @@ class SparePool {
 
   close(): void {
     this.closed = true;
+    this.evict(() => true);
     for (const s of this.spares) {
       s.child.kill('SIGKILL');
       if (s.slot) fs.rmSync(s.slot.dir, { recursive: true, force: true });
@@ -194,6 +251,21 @@ class SparePool {
       /* absent, or a running job's slot is still there */
     }
   }
+}
+
+/** A runner that will not serve again: killed, its slot removed. */
+function discard(spare: Spare): void {
+  clearTimeout(spare.idle);
+  if (spare.child.exitCode === null && spare.child.signalCode === null) spare.child.kill('SIGKILL');
+  if (spare.slot) fs.rmSync(spare.slot.dir, { recursive: true, force: true });
+}
+
+/**
+ * Kills the runners parked for a snapshot: its contract ended, and a parked runner's slot holds a
+ * hard link that would keep the deleted snapshot's data on disk.
+ */
+export function forgetRunners(snapshotFile: string): void {
+  pool?.evict((s) => s.key === snapshotFile);
 }
 
 function makeSlot(root: string): Slot {
@@ -252,27 +324,31 @@ interface Started {
   child: ChildProcess;
   request: RunRequest;
   hostWorkDir: string;
-  /** A spare's slot, removed after the run (the job's temp directory is removed anyway). */
-  slot?: Slot;
+  /** A spare (fresh or parked) that may be parked again after the run; a cold start never is. */
+  spare?: Spare;
 }
 
 async function start(req: RunRequest, isolated: boolean, withOs: boolean): Promise<Started> {
   const confined = withOs ? await confinementInUse() : null;
+  const key = req.snapshotFile;
   if (!confined) {
     // a spare made inside the OS layer never serves a run that asked for it off
-    const spare = isolated ? pool?.take(false) : undefined;
-    return { child: spare?.child ?? spawnRunner({ isolated }), request: req, hostWorkDir: req.tempDir };
+    const spare = isolated ? (pool?.takeParked(key, false) ?? pool?.take(false)) : undefined;
+    if (spare) return { child: spare.child, request: req, hostWorkDir: req.tempDir, spare };
+    return { child: spawnRunner({ isolated }), request: req, hostWorkDir: req.tempDir };
   }
   const inside: RunRequest = { ...req, snapshotFile: INSIDE.snapshot, tempDir: INSIDE.workDir, confined: true };
+  // a runner parked after a job of the same contract has this snapshot linked in its slot already
+  const parked = isolated ? pool?.takeParked(key, true) : undefined;
+  if (parked?.slot) return { child: parked.child, request: inside, hostWorkDir: parked.slot.workDir, spare: parked };
   const spare = isolated ? pool?.take(true) : undefined;
   if (spare?.slot) {
     try {
       fs.linkSync(req.snapshotFile, path.join(spare.slot.inDir, 'snapshot.duckdb'));
-      return { child: spare.child, request: inside, hostWorkDir: spare.slot.workDir, slot: spare.slot };
+      return { child: spare.child, request: inside, hostWorkDir: spare.slot.workDir, spare };
     } catch {
       // another filesystem (or the snapshot went): a cold start binds the file itself
-      spare.child.kill('SIGKILL');
-      fs.rmSync(spare.slot.dir, { recursive: true, force: true });
+      discard(spare);
     }
   }
   const child = spawnRunner({ isolated, binds: { snapshotFile: req.snapshotFile, workDir: req.tempDir } });
@@ -280,29 +356,42 @@ async function start(req: RunRequest, isolated: boolean, withOs: boolean): Promi
 }
 
 /**
- * Runs one query in a fresh runner process. The wall-clock limit is enforced from outside with
- * SIGKILL, which interrupts anything, including a query stuck in native code; the result file's
- * size is checked before a byte of it is read into this process.
+ * Runs one query in a runner process — a fresh one, or one that ran only this snapshot's (this
+ * contract's) earlier jobs — in a fresh DuckDB instance. The wall-clock limit is enforced from
+ * outside with SIGKILL, which interrupts anything, including a query stuck in native code; the
+ * result file's size is checked before a byte of it is read into this process. A runner that
+ * answered is parked for the contract's next job; one that was killed, crashed or ran with a
+ * layer switched off never serves again.
  */
 export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Promise<SandboxResult> {
   const { signal } = opts;
   const isolated = opts.processLayer !== false;
   fs.mkdirSync(req.tempDir, { recursive: true, mode: 0o700 });
   let started: Started | undefined;
+  let answered = false;
+  // only a runner with every layer on serves a contract's next job
+  const reusable = isolated && req.engineLayer !== false;
   try {
     started = await start(req, isolated, opts.osLayer !== false);
     const { child, request } = started;
     const res = await new Promise<RunResponse>((resolve, reject) => {
       let stderr = '';
       let settled = false;
-      child.stderr?.on('data', (d: Buffer) => {
+      const onStderr = (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-2000);
-      });
+      };
+      child.stderr?.on('data', onStderr);
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        // a parked runner carries no listener of a past run
+        child.stderr?.off('data', onStderr);
+        child.stderr?.resume();
+        child.off('message', onMessage);
+        child.off('error', onError);
+        child.off('exit', onExit);
         fn();
       };
       // without the process layer only a harness backstop remains, reported as a failure
@@ -336,13 +425,14 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
         );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      child.on('message', (m: RunResponse | { ready: true }) => {
-        if (!('ready' in m)) finish(() => resolve(m));
-      });
-      child.once('error', (err) =>
-        finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err }))),
-      );
-      child.once('exit', (code, sig) =>
+      const onMessage = (m: RunResponse | { ready: true }) => {
+        if ('ready' in m) return;
+        answered = true;
+        finish(() => resolve(m));
+      };
+      const onError = (err: Error) =>
+        finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err })));
+      const onExit = (code: number | null, sig: NodeJS.Signals | null) =>
         finish(() =>
           reject(
             new PdsError(
@@ -361,8 +451,10 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
               { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
             ),
           ),
-        ),
-      );
+        );
+      child.on('message', onMessage);
+      child.once('error', onError);
+      child.once('exit', onExit);
       child.send(request);
     });
     if (!res.ok) throw new PdsError(res.code, res.message, { extra: { layer: res.layer ?? 'engine' } });
@@ -375,10 +467,13 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
       });
     }
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as ReadResult;
-    return { ...result, elapsedMs: res.elapsedMs };
+    return { ...result, elapsedMs: res.elapsedMs, runnerPid: started.child.pid };
   } finally {
     fs.rmSync(req.tempDir, { recursive: true, force: true });
-    if (started?.slot) fs.rmSync(started.slot.dir, { recursive: true, force: true });
+    if (started?.spare && pool && reusable && answered) pool.park(started.spare, req.snapshotFile);
+    else if (started?.spare) discard(started.spare);
+    else if (started && started.child.exitCode === null && started.child.signalCode === null)
+      started.child.kill('SIGKILL');
     if (isolated) pool?.fill();
   }
 }

@@ -25,6 +25,7 @@ const LONGEST = [
   'test/privacy/attacks.test.ts',
   'test/jobs/bullmq.test.ts',
   'test/cli/cli.test.ts',
+  'test/console/console.test.ts',
   'test/redteam/redteam.test.ts',
   'test/jobs/jobs.test.ts',
   'test/disclosure/samplers.test.ts',

@@ -22,18 +22,21 @@ process.env.PDS_TEST_SLOWDOWN = String(slowdown);
  * orders them.
  */
 const LONGEST = [
-  'test/privacy/attacks.test.ts',
-  'test/jobs/bullmq.test.ts',
-  'test/cli/cli.test.ts',
   'test/console/console.test.ts',
+  'test/cli/cli.test.ts',
   'test/redteam/redteam.test.ts',
-  'test/jobs/jobs.test.ts',
+  'test/jobs/bullmq.test.ts',
   'test/disclosure/samplers.test.ts',
+  'test/contracts/dummy.test.ts',
+  'test/jobs/validate.test.ts',
+  'test/privacy/attacks.test.ts',
+  'test/jobs/jobs.test.ts',
+  'test/jobs/submission.test.ts',
+  'test/contracts/lifecycle.test.ts',
   'test/platform/crash.test.ts',
   'test/reports/reports.test.ts',
   'test/domain/synthetic.test.ts',
   'test/worker/forged.test.ts',
-  'test/jobs/validate.test.ts',
 ];
 
 /** Files that replace a module for themselves: they get a fresh module graph. */

@@ -65,6 +65,8 @@ export async function signIn(
   });
   const link = await issueLoginLink(keys, { ...who });
   await page.goto(`${base}/console/login?link=${link}`);
+  // the confirmation a link opens, checked like every page (once per run)
+  await checkPage(page, 'login-confirm');
   await page.getByRole('button', { name: '登录' }).click();
   await page.waitForURL(`${base}/console/`);
   return person;

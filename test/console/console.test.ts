@@ -39,6 +39,18 @@ describe('the web console, each role through the UI only', () => {
     await world?.close();
   });
 
+  it('the sign-in page and the error page pass the same checks', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/console/`);
+    await page.waitForURL(/\/console\/signin/);
+    expect(await page.locator('main').textContent()).toContain('pds login-link');
+    await checkPage(page, 'signin');
+    expect((await page.goto(`${base}/console/no-such-page`))!.status()).toBe(404);
+    await checkPage(page, 'not-found');
+    await context.close();
+  });
+
   it('operator: reads the catalog and applies, choosing masking with the live risk preview', async () => {
     const { page } = await as(OPERATOR);
     await checkPage(page, 'operator-home');
@@ -64,6 +76,9 @@ describe('the web console, each role through the UI only', () => {
     applicationId = page.url().split('/').pop()!;
     expect(await page.locator('.flash').textContent()).toContain('已提交');
     await checkPage(page, 'application');
+    await page.getByRole('navigation').getByRole('link', { name: '申请' }).click();
+    expect(await page.locator('tbody').textContent()).toContain(applicationId);
+    await checkPage(page, 'applications');
   });
 
   it('provider: sees the review in its queue with its deadline and approves it', async () => {
@@ -148,6 +163,9 @@ describe('the web console, each role through the UI only', () => {
     await expect.poll(() => page.locator('[data-verify-result]').textContent()).toContain('✗');
     await page.goto(`${base}/console/jobs`);
     await checkPage(page, 'jobs');
+    await page.getByRole('navigation').getByRole('link', { name: '合约' }).click();
+    expect(await page.locator('tbody').textContent()).toContain(contractId);
+    await checkPage(page, 'contracts');
   });
 
   it('bureau: two reviewers release a held custom output with blinded votes', async () => {

@@ -3,9 +3,10 @@
  * with that session's bearer token in this process (`injectFetch`): the console holds no rights
  * of its own — every read and every action is the API's, checked as for any client.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, createPdsClient, injectFetch, must, type Injectable, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
+import type { Form } from './forms.ts';
 import type { Html } from './html.ts';
 import { page } from './layout.ts';
 import { csrfMatches, type Session, type Sessions } from './session.ts';
@@ -83,6 +84,33 @@ export async function act(
     session.flash = { kind: 'error', text: `${err.detail}（${err.code}）` };
     return reply.redirect(back, 303);
   }
+}
+
+/**
+ * A form's POST route: the action through the API, then post/redirect/get — to where the action
+ * says (or `back`) with its message, or back to the form with the API's refusal.
+ */
+export function formAction(
+  scope: FastifyInstance,
+  c: Console,
+  url: string,
+  back: (params: Record<string, string>) => string,
+  action: (s: Signed, form: Form, params: Record<string, string>) => Promise<{ next?: string; text: string }>,
+): void {
+  scope.post<{ Params: Record<string, string>; Body: Form }>(url, async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const to = back(req.params);
+    return act(
+      reply,
+      s.session,
+      async () => {
+        const done = await action(s, req.body ?? {}, req.params);
+        return { next: done.next ?? to, text: done.text };
+      },
+      to,
+    );
+  });
 }
 
 export { must };

@@ -1,7 +1,7 @@
 /** Applications: the catalog, the form with its live risk preview, provider reviews, the bureau's decision. */
 import type { FastifyInstance } from 'fastify';
 import { ApiError, type Answer, type Body } from '../../client/index.ts';
-import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { act, formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
 import { many, one, int, lines, num, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -418,71 +418,49 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
     return send(reply, s.session, `申请 ${a.id}`, applicationView(s, a));
   });
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/applications/:id/reviews', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const form = req.body ?? {};
-    const back = `/console/applications/${req.params.id}`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        const reason = one(form, 'reason');
-        await must(
-          s.api.POST('/v1/applications/{id}/reviews', {
-            params: { path: { id: req.params.id } },
-            body: {
-              dataset: one(form, 'dataset'),
-              decision: one(form, 'decision') === 'reject' ? 'reject' : 'approve',
-              ...(reason ? { reason } : {}),
-            },
-          }),
-        );
-        return { next: back, text: `已提交对 ${one(form, 'dataset')} 的审核意见。` };
-      },
-      back,
+  const toApplication = (p: Record<string, string>) => `/console/applications/${p.id!}`;
+  formAction(scope, c, '/console/applications/:id/reviews', toApplication, async (s, form, p) => {
+    const reason = one(form, 'reason');
+    await must(
+      s.api.POST('/v1/applications/{id}/reviews', {
+        params: { path: { id: p.id! } },
+        body: {
+          dataset: one(form, 'dataset'),
+          decision: one(form, 'decision') === 'reject' ? 'reject' : 'approve',
+          ...(reason ? { reason } : {}),
+        },
+      }),
     );
+    return { text: `已提交对 ${one(form, 'dataset')} 的审核意见。` };
   });
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/applications/:id/decision', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const form = req.body ?? {};
-    const back = `/console/applications/${req.params.id}`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        const terms = Object.fromEntries(
-          (
-            [
-              ['termMonths', int(form, 'termMonths')],
-              ['minUnits', int(form, 'minUnits')],
-              ['maxRows', int(form, 'maxRows')],
-              ['epsilon', num(form, 'epsilon')],
-              ['epsilonPerQuery', num(form, 'epsilonPerQuery')],
-            ] as const
-          ).filter(([, v]) => v !== undefined),
-        );
-        const override = one(form, 'override');
-        const decision = one(form, 'decision') === 'reject' ? 'reject' : 'approve';
-        const d = await must(
-          s.api.POST('/v1/applications/{id}/decision', {
-            params: { path: { id: req.params.id } },
-            body: {
-              decision,
-              reason: one(form, 'reason'),
-              ...(override ? { override: { reason: override } } : {}),
-              ...(Object.keys(terms).length ? { terms } : {}),
-            },
-          }),
-        );
-        return d.contractId
-          ? { next: `/console/contracts/${d.contractId}`, text: `已批准，合约 ${d.contractId} 已签署。` }
-          : { next: back, text: '已拒绝该申请。' };
-      },
-      back,
+  formAction(scope, c, '/console/applications/:id/decision', toApplication, async (s, form, p) => {
+    const terms = Object.fromEntries(
+      (
+        [
+          ['termMonths', int(form, 'termMonths')],
+          ['minUnits', int(form, 'minUnits')],
+          ['maxRows', int(form, 'maxRows')],
+          ['epsilon', num(form, 'epsilon')],
+          ['epsilonPerQuery', num(form, 'epsilonPerQuery')],
+        ] as const
+      ).filter(([, v]) => v !== undefined),
     );
+    const override = one(form, 'override');
+    const d = await must(
+      s.api.POST('/v1/applications/{id}/decision', {
+        params: { path: { id: p.id! } },
+        body: {
+          decision: one(form, 'decision') === 'reject' ? 'reject' : 'approve',
+          reason: one(form, 'reason'),
+          ...(override ? { override: { reason: override } } : {}),
+          ...(Object.keys(terms).length ? { terms } : {}),
+        },
+      }),
+    );
+    return d.contractId
+      ? { next: `/console/contracts/${d.contractId}`, text: `已批准，合约 ${d.contractId} 已签署。` }
+      : { text: '已拒绝该申请。' };
   });
 }
 

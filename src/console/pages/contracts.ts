@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { ApiError, type Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
-import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
 import { int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -245,68 +245,46 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs, assessments));
   });
 
+  const toContract = (p: Record<string, string>) => `/console/contracts/${p.id!}`;
+  const DONE = { suspend: '合约已暂停。', resume: '合约已恢复。', revoke: '合约已撤销。' } as const;
   for (const action of ['suspend', 'resume', 'revoke'] as const) {
-    scope.post<{ Params: { id: string }; Body: Form }>(`/console/contracts/:id/${action}`, async (req, reply) => {
-      const s = signedIn(c, req, reply);
-      if (!s) return;
-      const back = `/console/contracts/${req.params.id}`;
-      return act(
-        reply,
-        s.session,
-        async () => {
-          await must(
-            s.api.POST(`/v1/contracts/{id}/${action}`, {
-              params: { path: { id: req.params.id } },
-              body: { reason: one(req.body ?? {}, 'reason') },
-            }),
-          );
-          return {
-            next: back,
-            text: { suspend: '合约已暂停。', resume: '合约已恢复。', revoke: '合约已撤销。' }[action],
-          };
-        },
-        back,
+    formAction(scope, c, `/console/contracts/:id/${action}`, toContract, async (s, form, p) => {
+      await must(
+        s.api.POST(`/v1/contracts/{id}/${action}`, {
+          params: { path: { id: p.id! } },
+          body: { reason: one(form, 'reason') },
+        }),
       );
+      return { text: DONE[action] };
     });
   }
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/contracts/:id/assessments', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const f = req.body ?? {};
-    const back = `/console/contracts/${req.params.id}`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        const indicators = lines(f, 'indicators').map((line) => {
-          const [name, values = '', met = ''] = line.split('=').map((x) => x.trim());
-          const [value = '', target] = values.split('/').map((x) => x.trim());
-          const n = (x: string) => (x !== '' && Number.isFinite(Number(x)) ? Number(x) : x);
-          return {
-            name: name!,
-            value: n(value),
-            ...(target !== undefined ? { target: n(target) } : {}),
-            met: /^(是|yes|true|y)$/i.test(met),
-          };
-        });
-        const notes = one(f, 'notes');
-        await must(
-          s.api.POST('/v1/contracts/{id}/assessments', {
-            params: { path: { id: req.params.id } },
-            body: {
-              year: int(f, 'year') ?? 0,
-              passed: one(f, 'passed') === 'true',
-              indicators,
-              assessor: one(f, 'assessor'),
-              ...(notes ? { notes } : {}),
-            },
-          }),
-        );
-        return { next: back, text: '评估已记录。' };
-      },
-      back,
+  formAction(scope, c, '/console/contracts/:id/assessments', toContract, async (s, f, p) => {
+    const indicators = lines(f, 'indicators').map((line) => {
+      const [name, values = '', met = ''] = line.split('=').map((x) => x.trim());
+      const [value = '', target] = values.split('/').map((x) => x.trim());
+      const n = (x: string) => (x !== '' && Number.isFinite(Number(x)) ? Number(x) : x);
+      return {
+        name: name!,
+        value: n(value),
+        ...(target !== undefined ? { target: n(target) } : {}),
+        met: /^(是|yes|true|y)$/i.test(met),
+      };
+    });
+    const notes = one(f, 'notes');
+    await must(
+      s.api.POST('/v1/contracts/{id}/assessments', {
+        params: { path: { id: p.id! } },
+        body: {
+          year: int(f, 'year') ?? 0,
+          passed: one(f, 'passed') === 'true',
+          indicators,
+          assessor: one(f, 'assessor'),
+          ...(notes ? { notes } : {}),
+        },
+      }),
     );
+    return { text: '评估已记录。' };
   });
 
   scope.get<{ Params: { id: string }; Querystring: { format?: string } }>(

@@ -1,8 +1,8 @@
 /** Jobs: the list with live status, one job with its reasons and thread. */
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
-import { act, must, send, signedIn, type Console } from '../context.ts';
-import { one, type Form } from '../forms.ts';
+import { formAction, must, send, signedIn, type Console } from '../context.ts';
+import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 
@@ -106,23 +106,16 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
     );
   });
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/jobs/:id/thread', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const back = `/console/jobs/${req.params.id}`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        await must(
-          s.api.POST('/v1/jobs/{id}/thread', {
-            params: { path: { id: req.params.id } },
-            body: { body: one(req.body ?? {}, 'body') },
-          }),
-        );
-        return { next: back, text: '已发送。' };
-      },
-      back,
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/jobs/:id/thread',
+    (p) => `/console/jobs/${p.id!}`,
+    async (s, form, p) => {
+      await must(
+        s.api.POST('/v1/jobs/{id}/thread', { params: { path: { id: p.id! } }, body: { body: one(form, 'body') } }),
+      );
+      return { text: '已发送。' };
+    },
+  );
 }

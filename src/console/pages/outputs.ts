@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { verifyManifest } from '../../jobs/index.ts';
-import { act, must, send, signedIn, type Console, type Signed } from '../context.ts';
-import { one, type Form } from '../forms.ts';
+import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { one } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 
@@ -255,32 +255,24 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
     return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p));
   });
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/outputs/:id/reviews', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const form = req.body ?? {};
-    const back = `/console/outputs/${req.params.id}/review`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        const decision = one(form, 'decision') as 'approve' | 'reject' | 'request-changes';
-        const reason = one(form, 'reason');
-        const o = await must(
-          s.api.POST('/v1/outputs/{id}/reviews', {
-            params: { path: { id: req.params.id } },
-            body: { decision, ...(reason ? { reason } : {}) },
-          }),
-        );
-        return {
-          next: back,
-          text:
-            o.status === 'held'
-              ? '已记录您的投票，等待第二位审核人。'
-              : `投票已汇总：输出${o.status === 'released' ? '已发布' : o.status === 'rejected' ? '被拒绝' : '退回修改'}。`,
-        };
-      },
-      back,
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/outputs/:id/reviews',
+    (p) => `/console/outputs/${p.id!}/review`,
+    async (s, form, p) => {
+      const reason = one(form, 'reason');
+      const o = await must(
+        s.api.POST('/v1/outputs/{id}/reviews', {
+          params: { path: { id: p.id! } },
+          body: {
+            decision: one(form, 'decision') as 'approve' | 'reject' | 'request-changes',
+            ...(reason ? { reason } : {}),
+          },
+        }),
+      );
+      const outcome = o.status === 'released' ? '已发布' : o.status === 'rejected' ? '被拒绝' : '退回修改';
+      return { text: o.status === 'held' ? '已记录您的投票，等待第二位审核人。' : `投票已汇总：输出${outcome}。` };
+    },
+  );
 }

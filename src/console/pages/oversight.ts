@@ -3,7 +3,7 @@
  * risk reports (the signed page framed in the console) with acknowledgement, the audit trail.
  */
 import type { FastifyInstance } from 'fastify';
-import { act, must, send, signedIn, type Console } from '../context.ts';
+import { formAction, must, send, signedIn, type Console } from '../context.ts';
 import { int, one, type Form } from '../forms.ts';
 import { html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -108,68 +108,55 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
     );
   });
 
-  scope.post<{ Body: Form }>('/console/feedback', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const f = req.body ?? {};
-    return act(
-      reply,
-      s.session,
-      async () => {
-        await must(
-          s.api.POST('/v1/datasets/{id}/feedback', {
-            params: { path: { id: one(f, 'dataset') } },
-            body: {
-              contractId: one(f, 'contractId'),
-              kind: one(f, 'kind') === 'usage' ? 'usage' : 'data-quality',
-              subject: one(f, 'subject'),
-              body: one(f, 'body'),
-            },
-          }),
-        );
-        return { next: '/console/feedback', text: '反馈已提交。' };
-      },
-      '/console/feedback',
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/feedback',
+    () => '/console/feedback',
+    async (s, f) => {
+      await must(
+        s.api.POST('/v1/datasets/{id}/feedback', {
+          params: { path: { id: one(f, 'dataset') } },
+          body: {
+            contractId: one(f, 'contractId'),
+            kind: one(f, 'kind') === 'usage' ? 'usage' : 'data-quality',
+            subject: one(f, 'subject'),
+            body: one(f, 'body'),
+          },
+        }),
+      );
+      return { text: '反馈已提交。' };
+    },
+  );
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/feedback/:id/answer', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        await must(
-          s.api.POST('/v1/feedback/{id}/answer', {
-            params: { path: { id: req.params.id } },
-            body: { body: one(req.body ?? {}, 'body') },
-          }),
-        );
-        return { next: '/console/feedback', text: '已答复。' };
-      },
-      '/console/feedback',
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/feedback/:id/answer',
+    () => '/console/feedback',
+    async (s, f, p) => {
+      await must(
+        s.api.POST('/v1/feedback/{id}/answer', { params: { path: { id: p.id! } }, body: { body: one(f, 'body') } }),
+      );
+      return { text: '已答复。' };
+    },
+  );
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/datasets/:id/withdraw', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        await must(
-          s.api.POST('/v1/datasets/{id}/withdraw', {
-            params: { path: { id: req.params.id } },
-            body: { reason: one(req.body ?? {}, 'reason') },
-          }),
-        );
-        return { next: '/console/catalog', text: `数据集 ${req.params.id} 已撤回：使用它的合约已暂停。` };
-      },
-      '/console/catalog',
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/datasets/:id/withdraw',
+    () => '/console/catalog',
+    async (s, f, p) => {
+      await must(
+        s.api.POST('/v1/datasets/{id}/withdraw', {
+          params: { path: { id: p.id! } },
+          body: { reason: one(f, 'reason') },
+        }),
+      );
+      return { text: `数据集 ${p.id!} 已撤回：使用它的合约已暂停。` };
+    },
+  );
 
   scope.get('/console/reports', async (req, reply) => {
     const s = signedIn(c, req, reply);
@@ -216,35 +203,29 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
     );
   });
 
-  scope.post<{ Body: Form }>('/console/reports', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const f = req.body ?? {};
-    const kind = one(f, 'scope');
-    const subject = one(f, 'subject');
-    const period = one(f, 'period');
-    return act(
-      reply,
-      s.session,
-      async () => {
-        const r = await must(
-          s.api.POST('/v1/reports', {
-            body: {
-              ...(kind === 'contract'
-                ? { contractId: subject }
-                : kind === 'operator'
-                  ? { operatorOrg: subject }
-                  : { domain: true }),
-              ...(period ? { period } : {}),
-            },
-          }),
-        );
-        const id = (r as { report: { id: string } }).report.id;
-        return { next: `/console/reports/${id}`, text: `报告 ${id} 已生成并签名。` };
-      },
-      '/console/reports',
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/reports',
+    () => '/console/reports',
+    async (s, f) => {
+      const [kind, subject, period] = [one(f, 'scope'), one(f, 'subject'), one(f, 'period')];
+      const r = await must(
+        s.api.POST('/v1/reports', {
+          body: {
+            ...(kind === 'contract'
+              ? { contractId: subject }
+              : kind === 'operator'
+                ? { operatorOrg: subject }
+                : { domain: true }),
+            ...(period ? { period } : {}),
+          },
+        }),
+      );
+      const id = (r as { report: { id: string } }).report.id;
+      return { next: `/console/reports/${id}`, text: `报告 ${id} 已生成并签名。` };
+    },
+  );
 
   scope.get<{ Params: { id: string } }>('/console/reports/:id', async (req, reply) => {
     const s = signedIn(c, req, reply);
@@ -299,25 +280,21 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
       .send(page);
   });
 
-  scope.post<{ Params: { id: string }; Body: Form }>('/console/reports/:id/acknowledgement', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const back = `/console/reports/${req.params.id}`;
-    return act(
-      reply,
-      s.session,
-      async () => {
-        await must(
-          s.api.POST('/v1/reports/{id}/acknowledgement', {
-            params: { path: { id: req.params.id } },
-            body: { statement: one(req.body ?? {}, 'statement') },
-          }),
-        );
-        return { next: back, text: '已确认，确认书已由数据主管部门签名。' };
-      },
-      back,
-    );
-  });
+  formAction(
+    scope,
+    c,
+    '/console/reports/:id/acknowledgement',
+    (p) => `/console/reports/${p.id!}`,
+    async (s, f, p) => {
+      await must(
+        s.api.POST('/v1/reports/{id}/acknowledgement', {
+          params: { path: { id: p.id! } },
+          body: { statement: one(f, 'statement') },
+        }),
+      );
+      return { text: '已确认，确认书已由数据主管部门签名。' };
+    },
+  );
 
   scope.get<{ Querystring: { action?: string; objectId?: string; after?: string; verify?: string } }>(
     '/console/audit',

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import { StatementType, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
 import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
 import { runtimeMessage } from './runtime-errors.ts';
@@ -96,7 +96,8 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
   }
 }
 
-async function run(req: RunRequest): Promise<RunResponse> {
+/** Runs one job; the instance is closed by the caller after the answer is sent. */
+async function run(req: RunRequest): Promise<{ res: RunResponse; instance?: DuckDBInstance }> {
   const started = performance.now();
   const engine = req.engineLayer !== false;
   const instance = await openInstance(
@@ -115,11 +116,9 @@ async function run(req: RunRequest): Promise<RunResponse> {
       : { temp_directory: req.tempDir },
   );
   try {
-    return await withConnection(instance, (conn) => runLocked(conn, req, started));
+    return { res: await withConnection(instance, (conn) => runLocked(conn, req, started)), instance };
   } catch (err) {
-    return classify((err as Error).message ?? String(err), req.confined === true);
-  } finally {
-    instance.closeSync();
+    return { res: classify((err as Error).message ?? String(err), req.confined === true), instance };
   }
 }
 
@@ -130,7 +129,9 @@ process.send?.({ ready: true });
 
 process.on('message', (req: RunRequest) => {
   run(req).then(
-    (res) => process.send!(res),
+    // the answer first: closing an instance that spilled gigabytes (an interrupted query) can take
+    // long on a busy machine, and the parent's wall clock is running; the next job is read after
+    ({ res, instance }) => process.send!(res, () => instance?.closeSync()),
     (err: unknown) =>
       process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse),
   );

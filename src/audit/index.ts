@@ -1,3 +1,4 @@
+import { auditAppendSeconds } from '../metrics/index.ts';
 import type { JWTVerifyGetKey } from 'jose';
 import { listCheckpoints, verifyCheckpoints } from './checkpoints.ts';
 import { canonicalSha256 } from '../digest/index.ts';
@@ -90,6 +91,15 @@ function fromRow(r: AuditRow): AuditEntry {
  * inserting or reordering any entry breaks the chain from there on.
  */
 export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Date()): Promise<AuditEntry> {
+  const timer = auditAppendSeconds.startTimer();
+  try {
+    return await appendEntry(tx, event, now);
+  } finally {
+    timer();
+  }
+}
+
+async function appendEntry(tx: Tx, event: AuditEvent, now: Date): Promise<AuditEntry> {
   const head = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
   const body: Body = {
     seq: (head?.seq ?? 0) + 1,

@@ -59,6 +59,11 @@ export interface Config {
   /** External JWKS auth; unset means the embedded issuer. */
   auth: ExternalAuthConfig | undefined;
   console: ConsoleConfig;
+  /**
+   * The credential a Prometheus scraper presents at `/metrics` (METRICS_TOKEN, at least 32
+   * characters, as `Authorization: Bearer …`); unset, `/metrics` is off.
+   */
+  metricsToken: string | undefined;
   /** pino level. Default `info`. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Embedded executor concurrency, and a `pds worker`'s. Default 2 (one per core on the reference machine). */
@@ -185,10 +190,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     absoluteHours: parseIntVar(env, 'CONSOLE_SESSION_HOURS', 8, 1, 24 * 7),
   };
 
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 32 || /\s/.test(metricsToken)))
+    bad('METRICS_TOKEN', 'must be at least 32 characters without spaces (e.g. openssl rand -hex 32)');
+
   return {
     dataDir,
     policiesDir,
     console: consoleConfig,
+    metricsToken,
     port,
     host,
     redisUrl,

@@ -1,6 +1,7 @@
 import { attackCost, type AttackCost } from '../disclosure/index.ts';
 import fs from 'node:fs';
 import { appendAudit } from '../audit/index.ts';
+import { snapshotBuildSeconds } from '../metrics/index.ts';
 import { domainPath } from '../domain/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
@@ -428,6 +429,7 @@ export class ApplicationService {
         : undefined;
 
     const contractId = newId('ctr', this.now());
+    const building = snapshotBuildSeconds.startTimer();
     const snapshot = await buildSnapshot({
       dataDir: this.deps.dataDir,
       domainFile: domainPath(this.deps.dataDir),
@@ -440,6 +442,7 @@ export class ApplicationService {
       unitKeySalt: recordKeySalt(this.deps.keys.derive('unit-key', 'domain', 8)),
       ...(this.deps.minFreeBytes !== undefined ? { minFreeBytes: this.deps.minFreeBytes } : {}),
     });
+    building();
     try {
       const issuedAt = this.now();
       const expiresAt = addMonths(issuedAt, terms.termMonths);

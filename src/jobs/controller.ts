@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { queueSeconds, runSeconds } from '../metrics/index.ts';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
@@ -343,6 +344,30 @@ export class RunController {
    * accepted and changes nothing; one for a run taken over after its lease expired is refused.
    */
   async report(jobId: string, attempt: number, outcome: RunOutcome, by: Executant): Promise<void> {
+    await this.recordOutcome(jobId, attempt, outcome, by);
+    await this.observe(jobId);
+  }
+
+  /** A finished run's queue and run time in the metrics (from the store's own timestamps). */
+  private async observe(jobId: string): Promise<void> {
+    const j = await this.deps.store.one<{
+      status: string;
+      mode: string | null;
+      c: string;
+      s: string | null;
+      f: string | null;
+    }>(
+      `SELECT j.status, json_extract_string(k.claims, '$.mode') AS mode, j.created_at AS c, j.started_at AS s, j.finished_at AS f
+         FROM jobs j LEFT JOIN contracts k ON k.id = j.contract_id WHERE j.id = $1`,
+      [jobId],
+    );
+    if (!j?.s || !j.f) return;
+    const mode = j.mode ?? 'unknown';
+    queueSeconds.observe({ mode }, Math.max(0, Date.parse(j.s) - Date.parse(j.c)) / 1000);
+    runSeconds.observe({ mode, status: j.status }, Math.max(0, Date.parse(j.f) - Date.parse(j.s)) / 1000);
+  }
+
+  private async recordOutcome(jobId: string, attempt: number, outcome: RunOutcome, by: Executant): Promise<void> {
     const held = await this.heldRun(jobId, attempt, by, 'outcome');
     if (!held || held.run.reportedAt || held.job.status !== 'running') return;
     const { job, run } = held;

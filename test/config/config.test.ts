@@ -32,6 +32,13 @@ describe('loadConfig', () => {
     [{ AUTH_JWKS_URL: 'http://idp.example/jwks', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y' }, 'AUTH_JWKS_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ EXECUTOR_CONCURRENCY: '0' }, 'EXECUTOR_CONCURRENCY'],
+    [{ METRICS_TOKEN: 'too-short' }, 'METRICS_TOKEN'],
+    [{ PUBLIC_URL: 'https://pds.example/console' }, 'PUBLIC_URL'],
+    [{ CONSOLE_IDLE_MINUTES: '0' }, 'CONSOLE_IDLE_MINUTES'],
+    [
+      { AUTH_JWKS_URL: 'https://idp.example/jwks', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y', AUTH_ROLES_CLAIM: 'a b' },
+      'AUTH_ROLES_CLAIM',
+    ],
   ])('refuses %j naming %s', (env, variable) => {
     const err = refusal(env);
     expect(err.code).toBe('ERR_CONFIG');
@@ -47,5 +54,14 @@ describe('loadConfig', () => {
     });
     expect(c.auth?.issuer).toBe('https://idp.example');
     expect(c.auth?.jwksUrl.href).toBe('https://idp.example/.well-known/jwks.json');
+    expect(c.auth).toMatchObject({ rolesClaim: 'roles', orgClaim: 'org', client: undefined });
+    const withClient = loadConfig({
+      AUTH_JWKS_URL: 'https://idp.example/jwks',
+      AUTH_ISSUER: 'https://idp.example',
+      AUTH_AUDIENCE: 'pds',
+      AUTH_CLIENT_ID: 'pds-console',
+      AUTH_ROLES_CLAIM: 'realm_access.roles',
+    });
+    expect(withClient.auth).toMatchObject({ rolesClaim: 'realm_access.roles', client: { id: 'pds-console' } });
   });
 });

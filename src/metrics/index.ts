@@ -1,0 +1,108 @@
+/**
+ * Prometheus metrics (`GET /metrics`, prom-client; docs/operations.md "Metrics"). Two kinds:
+ * timings observed where they happen (a run's queue and run time, a snapshot's build, an audit
+ * append) in this process's histograms; and the state of the domain (jobs by status and mode,
+ * the queue's depth, refusals by layer and rule, suppressed cells, ε spent) read from the control
+ * store at each scrape — the store is the truth, so these survive a restart and never count a
+ * rolled-back transaction.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Store } from '../store/index.ts';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'pds_' });
+
+const SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export const runSeconds = new Histogram({
+  name: 'pds_job_run_seconds',
+  help: 'from a run start to its outcome recorded (claim, sandbox, disclosure, store), by mode and final status',
+  labelNames: ['mode', 'status'],
+  buckets: SECONDS,
+  registers: [registry],
+});
+export const queueSeconds = new Histogram({
+  name: 'pds_job_queue_seconds',
+  help: 'from submission to the run start, by mode',
+  labelNames: ['mode'],
+  buckets: SECONDS,
+  registers: [registry],
+});
+export const snapshotBuildSeconds = new Histogram({
+  name: 'pds_snapshot_build_seconds',
+  help: "a contract's masked snapshot, built and sealed",
+  buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+  registers: [registry],
+});
+export const auditAppendSeconds = new Histogram({
+  name: 'pds_audit_append_seconds',
+  help: 'one audit entry hashed onto the chain (inside its transaction)',
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+  registers: [registry],
+});
+
+const jobs = new Gauge({
+  name: 'pds_jobs',
+  help: 'jobs in the control store, by status and mode',
+  labelNames: ['status', 'mode'],
+  registers: [registry],
+});
+const queueDepth = new Gauge({
+  name: 'pds_queue_depth',
+  help: 'jobs queued and not yet started',
+  registers: [registry],
+});
+const refusals = new Gauge({
+  name: 'pds_job_refusals',
+  help: 'rejected jobs so far, by the sandbox layer and the named rule that stopped them',
+  labelNames: ['layer', 'rule'],
+  registers: [registry],
+});
+const cellsSuppressed = new Gauge({
+  name: 'pds_cells_suppressed',
+  help: 'cells suppressed by disclosure control in every output so far',
+  registers: [registry],
+});
+const epsilonSpent = new Gauge({
+  name: 'pds_epsilon_spent',
+  help: 'ε charged to dp contracts so far, by contract mode (dp)',
+  registers: [registry],
+});
+
+/** The domain's state, read from the store into the gauges: called by each scrape. */
+export async function refreshFromStore(store: Store): Promise<void> {
+  const [byStatus, depth, refused, cells, eps] = await Promise.all([
+    store.all<{ status: string; mode: string | null; n: number }>(
+      `SELECT j.status, json_extract_string(c.claims, '$.mode') AS mode, count(*)::INTEGER AS n
+         FROM jobs j LEFT JOIN contracts c ON c.id = j.contract_id GROUP BY ALL`,
+    ),
+    store.one<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM jobs WHERE status = 'queued'`),
+    store.all<{ layer: string | null; rule: string | null; n: number }>(
+      `SELECT json_extract_string(r, '$.layer') AS layer, json_extract_string(r, '$.rule') AS rule, count(*)::INTEGER AS n
+         FROM (SELECT unnest(json_extract(reasons, '$[*]')) AS r FROM jobs WHERE status = 'rejected') GROUP BY ALL`,
+    ),
+    store.one<{ n: number | null }>('SELECT sum(cells_suppressed)::BIGINT AS n FROM outputs'),
+    store.one<{ n: number | null }>('SELECT sum(epsilon_micro)::BIGINT AS n FROM privacy_ledger'),
+  ]);
+  jobs.reset();
+  for (const r of byStatus) jobs.set({ status: r.status, mode: r.mode ?? 'unknown' }, r.n);
+  queueDepth.set(depth?.n ?? 0);
+  refusals.reset();
+  for (const r of refused) refusals.set({ layer: r.layer ?? 'unknown', rule: r.rule ?? 'none' }, r.n);
+  cellsSuppressed.set(Number(cells?.n ?? 0));
+  epsilonSpent.set(Number(eps?.n ?? 0) / 1e6);
+}
+
+/** The scrape: the store's state read, then every metric in the text exposition format. */
+export async function scrape(store: Store): Promise<{ body: string; contentType: string }> {
+  await refreshFromStore(store);
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}
+
+/** Constant-time check of a presented metrics credential against the configured one. */
+export function metricsCredentialMatches(configured: string, presented: string): boolean {
+  const a = createHash('sha256').update(configured).digest();
+  const b = createHash('sha256').update(presented).digest();
+  return timingSafeEqual(a, b);
+}

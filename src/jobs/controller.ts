@@ -95,6 +95,8 @@ export interface RunControllerDeps {
   /** Told of unexpected (non-PdsError) faults, for the log. */
   onError?: (jobId: string, err: unknown) => void;
   now?: () => Date;
+  /** The planner validate uses too, so a query validated and then submitted is planned once. */
+  planner?: RunPlanner;
 }
 
 export class RunController {
@@ -103,7 +105,7 @@ export class RunController {
 
   constructor(private readonly deps: RunControllerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.planner = new RunPlanner(deps);
+    this.planner = deps.planner ?? new RunPlanner(deps);
   }
 
   private executorName(by: Executant): string {

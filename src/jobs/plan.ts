@@ -234,6 +234,9 @@ function inContractWords(err: unknown, contractId: string, claims: VerifiedContr
   });
 }
 
+/** Plans kept in memory (each a few kilobytes). */
+const PLAN_CACHE_SIZE = 500;
+
 export class RunPlanner {
   /** Snapshot schemas (tables, columns, types) by snapshot hash, for binding. */
   private readonly schemas = new Map<string, Record<string, BoundColumn[]>>();
@@ -257,12 +260,32 @@ export class RunPlanner {
     return schema;
   }
 
+  /**
+   * Plans by contract, snapshot and text: the same query on the same contract (a validate then its
+   * submission, a job run again, a dashboard's refresh) is parsed, bound and rewritten once. A plan
+   * is a function of these alone (the policies are fixed for the process's life), it is never
+   * shared across contracts, and only plans that succeeded are kept.
+   */
+  private readonly plans = new Map<string, RunPlan>();
+
   async plan(job: Pick<StoredJob, 'sql' | 'dp' | 'contractId'>, claims: VerifiedContract): Promise<RunPlan> {
+    const key = `${job.contractId}\0${claims.snapshot.hash}\0${job.dp ? JSON.stringify(job.dp) : ''}\0${job.sql}`;
+    const known = this.plans.get(key);
+    if (known) {
+      // least recently used goes first
+      this.plans.delete(key);
+      this.plans.set(key, known);
+      return known;
+    }
+    let plan: RunPlan;
     try {
-      return await this.planOnce(job, claims);
+      plan = await this.planOnce(job, claims);
     } catch (err) {
       throw inContractWords(err, job.contractId, claims);
     }
+    this.plans.set(key, plan);
+    if (this.plans.size > PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value!);
+    return plan;
   }
 
   private async planOnce(

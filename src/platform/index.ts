@@ -187,6 +187,7 @@ export async function createPlatform(
     leaseMs: config.workerLeaseMs,
     cellKeySalt,
     onError,
+    planner,
   });
   runsRef = runs;
   contracts.attachJobs(jobs);

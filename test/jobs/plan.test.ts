@@ -119,3 +119,29 @@ describe('hidden columns and stars', () => {
     expect(complete.sql).not.toMatch(/income IS NOT NULL/i);
   });
 });
+
+describe('plans kept by contract and text', () => {
+  it('plans a query once per contract: the same text again is the same plan, another contract gets its own, a refusal is not kept', async () => {
+    const { buildWorld, approvedContract } = await import('../helpers.ts');
+    const { RunPlanner } = await import('../../src/jobs/index.ts');
+    const world = await buildWorld({ rows: 300 });
+    const [parser, binder] = await Promise.all([SqlParser.create(), SchemaBinder.create()]);
+    try {
+      const planner = new RunPlanner({ parser, binder, policies, cellKeySalt: () => 7n });
+      const [a, b] = [await approvedContract(world, 'org-a'), await approvedContract(world, 'org-b')];
+      const claimsOf = async (id: string) => (await world.platform.contracts.verifiedActive(id)).claims;
+      const sql = 'SELECT district, count(*) AS n FROM population GROUP BY 1';
+      const first = await planner.plan({ sql, contractId: a, dp: undefined }, await claimsOf(a));
+      expect(await planner.plan({ sql, contractId: a, dp: undefined }, await claimsOf(a))).toBe(first);
+      const other = await planner.plan({ sql, contractId: b, dp: undefined }, await claimsOf(b));
+      expect(other).not.toBe(first);
+      const bad = { sql: 'SELECT religion, count(*) FROM population GROUP BY 1', contractId: a, dp: undefined };
+      await expect(planner.plan(bad, await claimsOf(a))).rejects.toMatchObject({ code: 'ERR_SQL_INVALID' });
+      await expect(planner.plan(bad, await claimsOf(a))).rejects.toMatchObject({ code: 'ERR_SQL_INVALID' });
+    } finally {
+      parser.dispose();
+      binder.dispose?.();
+      await world.close();
+    }
+  });
+});

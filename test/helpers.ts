@@ -115,6 +115,23 @@ export async function waitForJob(
   }
 }
 
+/** Submits SQL on a contract over inject and waits for the job to leave queued/running. */
+export async function runJob(
+  world: TestWorld,
+  token: string,
+  contractId: string,
+  sql: string,
+): Promise<Record<string, unknown>> {
+  const res = await world.server.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { authorization: `Bearer ${token}` },
+    payload: { contractId, sql },
+  });
+  if (res.statusCode !== 202) throw new Error(`submit: ${res.statusCode} ${res.body}`);
+  return waitForJob(world, token, res.json().id as string);
+}
+
 /** Rows of one query over a DuckDB file opened read-only (snapshots, the domain database). */
 export async function readRows<T extends Row = Row>(file: string, sql: string): Promise<T[]> {
   const instance = await openInstance(file, { access_mode: 'READ_ONLY' });

@@ -5,7 +5,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
 import { consoleRoutes } from '../console/index.ts';
-import { metricsCredentialMatches, scrape } from '../metrics/index.ts';
+import { sameSecret } from '../digest/index.ts';
+import { scrape } from '../metrics/index.ts';
 import { describeOsSandbox } from '../sandbox/index.ts';
 import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
@@ -76,7 +77,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     if (!token) throw new PdsError('ERR_NOT_FOUND', 'metrics are off on this server: set METRICS_TOKEN');
     const presented = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!presented) throw new PdsError('ERR_AUTH_MISSING_TOKEN', 'send Authorization: Bearer <METRICS_TOKEN>');
-    if (!metricsCredentialMatches(token, presented))
+    if (!sameSecret(token, presented))
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'this is not the metrics credential');
     const { body, contentType } = await scrape(platform.store);
     return reply.type(contentType).header('cache-control', 'no-store').send(body);

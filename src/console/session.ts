@@ -8,7 +8,8 @@
  * Held in memory: the API is one process (docs/architecture.md §2), a restart signs people out and
  * loses nothing else, and no bearer token is written to disk.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { sameSecret } from '../digest/index.ts';
 import type { Principal } from '../contracts/index.ts';
 
 export interface Session {
@@ -90,10 +91,7 @@ export class Sessions {
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */
 export function csrfMatches(session: Session, submitted: unknown): boolean {
-  if (typeof submitted !== 'string') return false;
-  const a = Buffer.from(session.csrf);
-  const b = Buffer.from(submitted);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return typeof submitted === 'string' && sameSecret(session.csrf, submitted);
 }
 
 /** The cookie's name: `__Host-` binds it to this origin, path / and https (browsers refuse it otherwise). */

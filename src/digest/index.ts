@@ -1,9 +1,20 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import canonicalize from 'canonicalize';
 
 /** SHA-256 of text or bytes, in hex. */
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Whether a presented secret (a CSRF token, a credential, a claim ticket) is the expected one, in
+ * time that depends on neither: both are hashed first, so even their lengths stay hidden.
+ */
+export function sameSecret(expected: string, presented: string): boolean {
+  return timingSafeEqual(
+    createHash('sha256').update(expected).digest(),
+    createHash('sha256').update(presented).digest(),
+  );
 }
 
 /** SHA-256 of a value's canonical JSON (RFC 8785): what the audit chain, the policy hash and reports seal. */

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256 } from '../digest/index.ts';
+import { sameSecret, sha256 } from '../digest/index.ts';
 import { appendAudit } from '../audit/index.ts';
 import { actorOf, type Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
@@ -50,9 +50,7 @@ export class WorkerRegistry {
   }
 
   ticketValid(jobId: string, ticket: string): boolean {
-    const want = Buffer.from(this.ticket(jobId));
-    const got = Buffer.from(ticket);
-    return want.length === got.length && timingSafeEqual(want, got);
+    return sameSecret(this.ticket(jobId), ticket);
   }
 
   private view(r: Row): WorkerView {

@@ -6,7 +6,6 @@
  * store at each scrape — the store is the truth, so these survive a restart and never count a
  * rolled-back transaction.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from '../store/index.ts';
 
@@ -98,11 +97,4 @@ export async function refreshFromStore(store: Store): Promise<void> {
 export async function scrape(store: Store): Promise<{ body: string; contentType: string }> {
   await refreshFromStore(store);
   return { body: await registry.metrics(), contentType: registry.contentType };
-}
-
-/** Constant-time check of a presented metrics credential against the configured one. */
-export function metricsCredentialMatches(configured: string, presented: string): boolean {
-  const a = createHash('sha256').update(configured).digest();
-  const b = createHash('sha256').update(presented).digest();
-  return timingSafeEqual(a, b);
 }

@@ -6,7 +6,7 @@ import { decideRelease, releaseTerms } from '../../src/jobs/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
-import { approvedContract, buildWorld, readRows, waitForJob, snapshotFile, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, readRows, runJob, snapshotFile, type TestWorld } from '../helpers.ts';
 
 describe('checkDifferencing', () => {
   const fp = (rows: [string, number][]) => ({
@@ -55,15 +55,7 @@ describe('a differencing attack over HTTP', () => {
   it('two counts whose filters differ by one person: the second is held, naming the earlier one', async () => {
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
-    const run = async (sql: string) => {
-      const res = await world.server.inject({
-        method: 'POST',
-        url: '/v1/jobs',
-        headers: { authorization: `Bearer ${op}` },
-        payload: { contractId, sql },
-      });
-      return waitForJob(world, op, res.json().id as string);
-    };
+    const run = (sql: string) => runJob(world, op, contractId, sql);
     const first = await run('SELECT district, count(*) AS n FROM population GROUP BY district');
     expect(first.status).toBe('released');
     const again = await run('SELECT district, count(*) AS n FROM population GROUP BY district');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvedContract, buildWorld, waitForJob, type TestWorld } from '../helpers.ts';
+import { approvedContract, buildWorld, runJob, type TestWorld } from '../helpers.ts';
 
 const TOKEN = 'm'.repeat(16) + 'etrics-credential-0123456789';
 
@@ -40,15 +40,7 @@ describe('GET /metrics', () => {
     const before = (await scrape(`Bearer ${TOKEN}`)).body;
     const contractId = await approvedContract(world);
     const op = await world.token('operator', 'org-a');
-    const submit = async (sql: string) => {
-      const res = await world.server.inject({
-        method: 'POST',
-        url: '/v1/jobs',
-        headers: { authorization: `Bearer ${op}` },
-        payload: { contractId, sql },
-      });
-      return waitForJob(world, op, res.json().id as string);
-    };
+    const submit = (sql: string) => runJob(world, op, contractId, sql);
     expect((await submit('SELECT district, count(*) AS n FROM population GROUP BY 1')).status).toBe('released');
     expect((await submit("SELECT * FROM read_csv('/etc/passwd')")).status).toBe('rejected');
     const text = (await scrape(`Bearer ${TOKEN}`)).body;

@@ -11,11 +11,11 @@ export function homePages(scope: FastifyInstance, c: Console): void {
     const s = signedIn(c, req, reply);
     if (!s) return;
     const roles = s.session.principal.roles as UserRole[];
-    const todo: Html[] = [];
+    const waiting: Html[] = [];
     if (roles.includes('provider')) {
       const queue = await must(s.api.GET('/v1/reviews', { params: { query: { status: 'pending' } } }));
       const overdue = queue.filter((r) => r.overdue).length;
-      todo.push(
+      waiting.push(
         html`<li>
           <a href="/console/reviews">${queue.length} 项申请待您审核</a
           >${overdue ? html`，<strong class="warn">${overdue} 项已逾期</strong>` : ''}
@@ -27,27 +27,27 @@ export function homePages(scope: FastifyInstance, c: Console): void {
         must(s.api.GET('/v1/applications', { params: { query: { status: 'pending' } } })),
         must(s.api.GET('/v1/outputs', { params: { query: { status: 'held' } } })),
       ]);
-      todo.push(html`<li><a href="/console/applications">${apps.length} 项申请待决定</a></li>`);
-      todo.push(html`<li><a href="/console/outputs/held">${held.length} 项输出待人工审核</a></li>`);
+      waiting.push(html`<li><a href="/console/applications">${apps.length} 项申请待决定</a></li>`);
+      waiting.push(html`<li><a href="/console/outputs/held">${held.length} 项输出待人工审核</a></li>`);
     }
     if (roles.includes('operator')) {
       const contracts = await must(s.api.GET('/v1/contracts'));
-      todo.push(
+      waiting.push(
         html`<li>
           <a href="/console/contracts">${contracts.filter((k) => k.status === 'active').length} 份生效中的合约</a>
         </li>`,
       );
     }
     if (roles.includes('risk'))
-      todo.push(html`<li><a href="/console/reports">风险评估报告</a> · <a href="/console/audit">审计日志</a></li>`);
+      waiting.push(html`<li><a href="/console/reports">风险评估报告</a> · <a href="/console/audit">审计日志</a></li>`);
     return send(
       reply,
       s.session,
       `您好，${s.session.principal.sub}`,
       html`<p>角色：${roles.map((r) => ROLE_LABEL[r]).join('、')}（${s.session.principal.org}）</p>
         <h2>待办</h2>
-        <ul class="todo">
-          ${todo}
+        <ul class="waiting">
+          ${waiting}
         </ul>
         <h2>功能</h2>
         <ul class="tiles">

@@ -321,7 +321,13 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           </nav>
           <form method="get" action="/console/audit" class="filters">
             <label for="f-action">操作</label
-            ><input id="f-action" name="action" value="${q.action ?? ''}" maxlength="64" placeholder="如 job.refused" />
+            ><input
+              id="f-action"
+              name="action"
+              value="${q.action ?? ''}"
+              maxlength="64"
+              placeholder="如 job.rejected"
+            />
             <label for="f-object">对象编号</label
             ><input id="f-object" name="objectId" value="${q.objectId ?? ''}" maxlength="64" />
             <label for="f-after">序号之后</label

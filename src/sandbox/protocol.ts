@@ -48,6 +48,13 @@ export interface RunRequest {
   confined?: boolean;
 }
 
+/**
+ * What a runner says besides its answer: `ready` once started, `started` on receiving a job — the
+ * moment both the runner's own interrupt and the parent's kill count the job's wall clock from, so
+ * a slow start on a busy machine is never mistaken for a slow query.
+ */
+export type RunnerNotice = { ready: true } | { started: true };
+
 export type RunResponse =
   | { ok: true; elapsedMs: number; resultFile: string; bytes: number }
   | { ok: false; code: ErrorCode; message: string; layer?: 'engine' | 'os' };

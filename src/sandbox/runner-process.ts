@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StatementType, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
-import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
+import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse, type RunnerNotice } from './protocol.ts';
 import { runtimeMessage } from './runtime-errors.ts';
 
 /**
@@ -77,8 +77,10 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
     return denied(
       `the engine runs SELECT statements only, got statement type ${StatementType[prepared.statementType]}`,
     );
-  // the engine's own clock: interrupt the query from inside, before the parent's SIGKILL
-  const timer = engine ? setTimeout(() => conn.interrupt(), req.limits.timeoutMs) : undefined;
+  // the engine's own clock, from the job's receipt as the parent's: interrupt the query from
+  // inside, before the parent's SIGKILL
+  const left = Math.max(0, req.limits.timeoutMs - (performance.now() - started));
+  const timer = engine ? setTimeout(() => conn.interrupt(), left) : undefined;
   try {
     const cap = engine ? req.limits.maxResultRows + 1 : Number.MAX_SAFE_INTEGER;
     const reader = await prepared.streamAndReadUntil(cap);
@@ -128,6 +130,7 @@ process.once('disconnect', () => process.exit(0));
 process.send?.({ ready: true });
 
 process.on('message', (req: RunRequest) => {
+  process.send!({ started: true } satisfies RunnerNotice);
   run(req).then(
     // the answer first: closing an instance that spilled gigabytes (an interrupted query) can take
     // long on a busy machine, and the parent's wall clock is running; the next job is read after

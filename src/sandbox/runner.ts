@@ -15,7 +15,7 @@ import {
   type OsSandboxSetting,
   type OsSandboxStatus,
 } from './confine.ts';
-import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse } from './protocol.ts';
+import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse, type RunnerNotice } from './protocol.ts';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const RUNNER = moduleBeside(import.meta.url, 'runner-process');
@@ -310,6 +310,8 @@ export function disposeRunners(): void {
 
 /** How long the parent waits past the engine's own interrupt before it kills the process. */
 const KILL_GRACE_MS = 1500;
+/** How long a runner may take to receive a job (a cold start loads node and DuckDB first). */
+const START_TIMEOUT_MS = 30_000;
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -360,8 +362,9 @@ async function start(req: RunRequest, isolated: boolean, withOs: boolean): Promi
  * contract's) earlier jobs — in a fresh DuckDB instance. The wall-clock limit is enforced from
  * outside with SIGKILL, which interrupts anything, including a query stuck in native code; the
  * result file's size is checked before a byte of it is read into this process. A runner that
- * answered is parked for the contract's next job; one that was killed, crashed or ran with a
- * layer switched off never serves again.
+ * answered is parked for the contract's next job (its wall clock starts only when it takes the
+ * job, after it freed the last one); one that was killed, crashed or ran with a layer switched off
+ * never serves again.
  */
 export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Promise<SandboxResult> {
   const { signal } = opts;
@@ -394,26 +397,36 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
         child.off('exit', onExit);
         fn();
       };
-      // without the process layer only a harness backstop remains, reported as a failure
-      const timer = setTimeout(
-        () => {
-          child.kill('SIGKILL');
-          finish(() =>
-            reject(
-              isolated
-                ? new PdsError(
-                    'ERR_LIMIT_EXCEEDED',
-                    `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`,
-                    { extra: { layer: 'process' } },
-                  )
-                : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', {
-                    extra: { layer: 'none' },
-                  }),
-            ),
-          );
-        },
-        isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000,
-      );
+      // the wall clock runs from the runner's receipt of the job (as the runner's own interrupt
+      // does); until then only a start-up backstop, so a slow spawn on a busy machine is not
+      // charged to the query. Without the process layer only a harness backstop remains,
+      // reported as a failure.
+      const wallClock = () => {
+        child.kill('SIGKILL');
+        finish(() =>
+          reject(
+            isolated
+              ? new PdsError(
+                  'ERR_LIMIT_EXCEEDED',
+                  `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`,
+                  { extra: { layer: 'process' } },
+                )
+              : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', {
+                  extra: { layer: 'none' },
+                }),
+          ),
+        );
+      };
+      let timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(() =>
+          reject(
+            new PdsError('ERR_SANDBOX_FAILURE', `the runner did not take the job within ${START_TIMEOUT_MS} ms`, {
+              extra: { layer: 'process' },
+            }),
+          ),
+        );
+      }, START_TIMEOUT_MS);
       const onAbort = () => {
         child.kill('SIGKILL');
         finish(() =>
@@ -425,8 +438,16 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
         );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const onMessage = (m: RunResponse | { ready: true }) => {
+      const onMessage = (m: RunResponse | RunnerNotice) => {
         if ('ready' in m) return;
+        if ('started' in m) {
+          clearTimeout(timer);
+          timer = setTimeout(
+            wallClock,
+            isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000,
+          );
+          return;
+        }
         answered = true;
         finish(() => resolve(m));
       };

@@ -74,43 +74,65 @@ try {
       },
     },
   ]);
-  const [snapMs, bigSnap] = await time(() =>
+  // as the bureau's decision builds it: record keys, domain unit keys and the measure-noise key;
+  // built and copied alternately, medians of three, so a busy moment does not decide the ratio
+  const build = (i: number) =>
     buildSnapshot({
       dataDir: dir,
       domainFile: domainPath(dir),
-      contractId: 'ctr_bench_snapshot',
+      contractId: `ctr_bench_snapshot_${i}`,
       grants: snapGrants,
       catalog: policies.catalog,
       policyK: 10,
       pseudonymKey: Buffer.alloc(32, 2),
-    }),
-  );
-  const plain = await openInstance(path.join(dir, 'plain-copy.duckdb'), { threads: '2' });
-  const [copyMs] = await time(() =>
-    withConnection(plain, async (c) => {
-      await exec(c, `ATTACH '${domainPath(dir)}' AS domain (READ_ONLY)`);
-      await exec(
-        c,
-        'CREATE TABLE population AS SELECT id_number, phone, birth_date, address, income, ethnicity FROM domain.population',
-      );
-      await exec(c, 'CHECKPOINT');
-    }),
-  );
-  plain.closeSync();
+      noiseKey: Buffer.alloc(32, 3),
+      recordKeySalt: 0x1234_5678_9abcn,
+      unitKeySalt: 0x2468_ace0n,
+    });
+  const copy = async (i: number) => {
+    const file = path.join(dir, `plain-copy-${i}.duckdb`);
+    const plain = await openInstance(file, { threads: '2' });
+    const [ms] = await time(() =>
+      withConnection(plain, async (c) => {
+        await exec(c, `ATTACH '${domainPath(dir)}' AS domain (READ_ONLY)`);
+        await exec(
+          c,
+          'CREATE TABLE population AS SELECT id_number, phone, birth_date, address, income, ethnicity FROM domain.population',
+        );
+        await exec(c, 'CHECKPOINT');
+      }),
+    );
+    plain.closeSync();
+    fs.rmSync(file, { force: true });
+    return ms;
+  };
+  const snapRuns: number[] = [];
+  const copyRuns: number[] = [];
+  let bigSnap: SnapshotInfo | undefined;
+  for (let i = 0; i < 3; i++) {
+    copyRuns.push(await copy(i));
+    const [ms, snap] = await time(() => build(i));
+    snapRuns.push(ms);
+    if (bigSnap) fs.rmSync(snap.file, { force: true });
+    else bigSnap = snap;
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const snapMs = median(snapRuns);
+  const copyMs = median(copyRuns);
 
   // sandbox overhead: a small query on a small snapshot, and an aggregate over the full snapshot
   await warmRunners(2, { startNow: true }); // as a server with the default EXECUTOR_CONCURRENCY=2 keeps them
   await new Promise((r) => setTimeout(r, 1500));
   const big = await benchSandbox(policies, {
-    snapshotFile: bigSnap.file,
-    tables: { population: bigSnap.tables.population!.columns },
+    snapshotFile: bigSnap!.file,
+    tables: { population: bigSnap!.tables.population!.columns },
     schema: await snapshotSchema(snapGrants, policies.catalog),
-    uniqueUnitTables: uniqueTables(bigSnap),
+    uniqueUnitTables: uniqueTables(bigSnap!),
     runs: bigRuns,
     tmpDir: path.join(dir, 'tmp'),
     sql: 'SELECT birth_date AS age_band, ethnicity, count(*) AS people FROM population GROUP BY ALL',
   });
-  fs.rmSync(bigSnap.file, { force: true });
+  fs.rmSync(bigSnap!.file, { force: true });
   const smallDir = path.join(dir, 'small');
   await seedDomain(smallDir, { rows: smallRows, seed: 1 });
   const smallGrants = resolveGrants(policies.catalog, policies.masking, [
@@ -155,11 +177,12 @@ try {
         snapshot: {
           rows,
           columns:
-            '2 pseudonymized (id_number, phone), 4 generalized (age band, district, income range, rare ethnicity → 其他), plus pds_unit; risk metrics included',
+            '2 pseudonymized (id_number, phone), 4 generalized (age band, district, income range, rare ethnicity → 其他), plus pds_unit, record and unit keys; risk metrics and the file hash included',
           ms: Math.round(snapMs),
           baselineCtasMs: Math.round(copyMs),
+          runs: { snapshotMs: snapRuns.map(Math.round), ctasMs: copyRuns.map(Math.round) },
           ratio: +(snapMs / copyMs).toFixed(2),
-          target: 3,
+          target: 2,
         },
         sandbox: {
           note: 'p50 over alternating runs; plain = the same query in a plain DuckDB connection on the same snapshot, same threads and memory limit',

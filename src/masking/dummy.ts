@@ -30,7 +30,7 @@ import {
   type JsonValue,
 } from '../store/index.ts';
 import type { DatasetGrant } from './rules.ts';
-import { maskingPads, paramsFor, snapshotSelect } from './snapshot.ts';
+import { maskingKeys, paramsFor, snapshotSelect } from './snapshot.ts';
 
 /**
  * Dummy data for a contract (as OpenSAFELY researchers work on dummy data): raw rows invented by
@@ -175,7 +175,7 @@ export async function dummyData(opts: {
         // the pseudonym key comes from the seed too: the same seed gives the same rows (the values are invented anyway)
         const select = snapshotSelect(g, columns, asOf);
         const key = createHash('sha256').update(`pds-dummy:${opts.seed}`).digest();
-        const reader = await conn.runAndReadAll(select, paramsFor(select, maskingPads(key, key)));
+        const reader = await conn.runAndReadAll(select, paramsFor(select, maskingKeys(key, key)));
         out[g.dataset] = readResult(reader);
       }
     });

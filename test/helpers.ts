@@ -90,8 +90,35 @@ export async function approvedContract(
     headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
     payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
   });
-  if (dec.statusCode !== 201) throw new Error(`decision: ${dec.statusCode} ${dec.body}`);
-  return dec.json().contractId as string;
+  return signedContract(world, dec);
+}
+
+/**
+ * Takes an approval's answer (202, the contract `building`), waits for its snapshot build to
+ * settle and returns the contract id once it is active; throws with the answer otherwise.
+ */
+export async function signedContract(
+  world: TestWorld,
+  decision: { statusCode: number; body: string; json(): unknown },
+): Promise<string> {
+  if (decision.statusCode !== 202) throw new Error(`decision: ${decision.statusCode} ${decision.body}`);
+  const { contractId, contract } = decision.json() as { contractId: string; contract: { status: string } };
+  if (contract.status !== 'building') throw new Error(`an approval answered a contract ${contract.status}`);
+  const c = await settledContract(world, contractId);
+  if (c.status !== 'active')
+    throw new Error(`contract ${contractId} is ${String(c.status)}: ${String(c.statusReason)}`);
+  return contractId;
+}
+
+/** Waits (on the build's own event) until a contract has left `building`, and returns its view. */
+export async function settledContract(world: TestWorld, contractId: string): Promise<Record<string, unknown>> {
+  await world.platform.builds.settled(contractId);
+  const res = await world.server.inject({
+    method: 'GET',
+    url: `/v1/contracts/${contractId}`,
+    headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+  });
+  return res.json() as Record<string, unknown>;
 }
 
 /** Polls a job over inject until it leaves queued/running. */

@@ -253,6 +253,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     }
   }
 
+  /** As a client would: the contract until its snapshot is sealed (or its build failed). */
+  async function waitForContract(contractId: string) {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const contract = await call(
+        'operator',
+        `GET /v1/contracts/${contractId}`,
+        api.operator.GET('/v1/contracts/{id}', { params: { path: { id: contractId } } }),
+      );
+      if (contract.status !== 'building') return contract;
+      if (Date.now() > deadline) throw new StepFailed(`the snapshot of ${contractId} was not built in 300 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   let printed = false;
   const printSummary = () => {
     printed = true;
@@ -342,14 +357,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       'POST …/decision',
       decide(app.warnings.length ? { reason: '合成演示数据；仅区县级汇总，输出经披露控制' } : undefined),
     );
-    if (!decision.contractId || !decision.contract) throw new StepFailed('the approval signed no contract');
+    if (!decision.contractId || !decision.contract) throw new StepFailed('the approval made no contract');
     summary.contractId = decision.contractId;
     const contractId = decision.contractId;
-    const snap = (decision.contract.claims as unknown as ContractClaims).snapshot;
     say(
       'bureau',
       `POST …/decision (approve${app.warnings.length ? ', override recorded' : ''})`,
-      `201 contract ${contractId}, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(snap.tables)
+      `202 contract ${contractId} ${decision.contract.status}`,
+    );
+    // the snapshot is built after the answer; the contract is signed when it is sealed
+    const contract = await waitForContract(contractId);
+    if (contract.status !== 'active') {
+      say('operator', `GET …/contracts/{id}`, `${contract.status}: ${contract.statusReason ?? ''}`, false);
+      throw new StepFailed('the snapshot build failed');
+    }
+    const snap = (contract.claims as unknown as ContractClaims).snapshot;
+    say(
+      'operator',
+      'GET …/contracts/{id} (snapshot sealed)',
+      `active, snapshot ${snap.hash.slice(0, 12)}… (${Object.entries(snap.tables)
         .map(([t, v]) => `${t}: ${v.rows}`)
         .join(', ')})`,
     );
@@ -370,7 +396,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       'operator',
       'verify contract JWS against /.well-known/jwks',
       summary.contractVerified
-        ? `valid EdDSA signature, expires ${decision.contract.expiresAt.slice(0, 10)}`
+        ? `valid EdDSA signature, expires ${String(contract.expiresAt).slice(0, 10)}`
         : 'jti mismatch',
       summary.contractVerified,
     );

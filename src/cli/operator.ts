@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { must, type Answer } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { apiCommand, clientFrom, print, profileFile, serverUrl, writeProfile, type ApiOptions } from './api.ts';
+import { shareProgress } from './progress.ts';
 import { positiveInt } from './shared.ts';
 
 type Job = Answer<'getJob'>;
@@ -318,15 +319,29 @@ export function addOperatorCommands(program: Command): void {
   apiCommand(
     review
       .command('decision')
-      .description("the bureau's decision on an application; approval signs the contract")
+      .description(
+        "the bureau's decision on an application; an approval builds the contract's snapshot, then signs the contract",
+      )
       .argument('<id>', 'the application id')
       .addOption(new Option('--decision <d>', 'the decision').choices(['approve', 'reject']).makeOptionMandatory())
       .requiredOption('--reason <text>', 'why')
-      .option('--override <reason>', 'approve although the risk preview breaks the policy, and why'),
+      .option('--override <reason>', 'approve although the risk preview breaks the policy, and why')
+      .option('--wait', 'follow the snapshot build until the contract is active (exit 1 if the build fails)')
+      .option('--timeout <seconds>', 'give up waiting after this long', positiveInt, 3600),
   ).action(
-    async (id: string, opts: ApiOptions & { decision: 'approve' | 'reject'; reason: string; override?: string }) => {
+    async (
+      id: string,
+      opts: ApiOptions & {
+        decision: 'approve' | 'reject';
+        reason: string;
+        override?: string;
+        wait?: boolean;
+        timeout: number;
+      },
+    ) => {
+      const api = clientFrom(opts);
       const decided = await must(
-        clientFrom(opts).POST('/v1/applications/{id}/decision', {
+        api.POST('/v1/applications/{id}/decision', {
           params: { path: { id } },
           body: {
             decision: opts.decision,
@@ -335,8 +350,26 @@ export function addOperatorCommands(program: Command): void {
           },
         }),
       );
-      print(opts, decided, () => [
-        `${id}: ${opts.decision === 'approve' ? `contract ${String((decided as { contractId?: string }).contractId)}` : 'rejected'}`,
+      let contract = decided.contract;
+      if (opts.wait && contract) {
+        const deadline = Date.now() + opts.timeout * 1000;
+        const bar = shareProgress(`snapshot of ${contract.id}`, opts.json === true);
+        while (contract.status === 'building') {
+          if (Date.now() > deadline) {
+            bar.stop();
+            throw new Error(`contract ${contract.id} is still building after ${opts.timeout} s (it goes on)`);
+          }
+          bar.update(contract.build?.done ?? 0, `${contract.build?.phase ?? ''} ${contract.build?.table ?? ''}`.trim());
+          await new Promise((r) => setTimeout(r, 250));
+          contract = await must(api.GET('/v1/contracts/{id}', { params: { path: { id: contract.id } } }));
+        }
+        bar.stop();
+        if (contract.status !== 'active') process.exitCode = 1;
+      }
+      print(opts, { ...decided, contract }, () => [
+        contract
+          ? `${id}: contract ${contract.id} ${contract.status}${contract.statusReason ? ` (${contract.statusReason})` : ''}${contract.status === 'building' ? ': its snapshot is being built; pds review decision … --wait, or GET /v1/contracts/{id}, follows it' : ''}`
+          : `${id}: rejected`,
       ]);
     },
   );

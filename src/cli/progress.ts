@@ -47,3 +47,40 @@ export function stepProgress(title: string, quiet = false): StepProgress {
     },
   };
 }
+
+export interface ShareProgress {
+  /** `done` of the whole (0 … 1), and what is under way. */
+  update(done: number, what: string): void;
+  stop(): void;
+}
+
+/**
+ * A percentage bar on stderr for work that reports its share done (a snapshot build). Without a
+ * terminal it prints a line each time `what` changes instead of redrawing.
+ */
+export function shareProgress(title: string, quiet = false): ShareProgress {
+  if (quiet) return { update: () => undefined, stop: () => undefined };
+  if (!process.stderr.isTTY) {
+    let last = '';
+    return {
+      update: (done, what) => {
+        if (what !== last) process.stderr.write(`${title} ${Math.round(done * 100)}% ${(last = what)}\n`);
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${title} [{bar}] {percentage}% {what} | {duration_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(100, 0, { what: '' });
+  return {
+    update: (done, what) => bar.update(Math.round(done * 100), { what }),
+    stop: () => bar.stop(),
+  };
+}

@@ -78,7 +78,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The bureau's decision; approval signs the contract (一场景一协议) */
+        /** The bureau's decision (一场景一协议); an approval answers 202 with the contract `building`: it is signed, and becomes `active`, when its snapshot is sealed */
         post: operations["decideApplication"];
         delete?: never;
         options?: never;
@@ -285,6 +285,23 @@ export interface paths {
         get: operations["getContractJws"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/contracts/{id}/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Build a failed contract's snapshot again (the contract is signed when it is sealed) */
+        post: operations["rebuildContract"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1689,16 +1706,29 @@ export interface operations {
                         };
                         contract: {
                             applicationId: string;
-                            /** @description the signed contract claims */
+                            /** @description the snapshot build, while the contract is not signed yet */
+                            build: {
+                                attempts: number;
+                                /** @description share of the build done */
+                                done: number;
+                                /** @description the last attempt's error */
+                                error: string | null;
+                                phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                                table: string | null;
+                            } | null;
+                            /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                             claims: {
                                 [key: string]: unknown;
                             };
                             createdAt: string;
-                            expiresAt: string;
+                            /** @description null until the contract is signed */
+                            expiresAt: string | null;
                             id: string;
-                            notBefore: string;
+                            /** @description null until the contract is signed */
+                            notBefore: string | null;
                             operatorOrg: string;
-                            status: "active" | "suspended" | "revoked" | "expired";
+                            /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                            status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                             statusChangedAt: string | null;
                             statusChangedBy: string | null;
                             statusReason: string | null;
@@ -1708,7 +1738,7 @@ export interface operations {
                 };
             };
             /** @description Default Response */
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1825,16 +1855,29 @@ export interface operations {
                         };
                         contract: {
                             applicationId: string;
-                            /** @description the signed contract claims */
+                            /** @description the snapshot build, while the contract is not signed yet */
+                            build: {
+                                attempts: number;
+                                /** @description share of the build done */
+                                done: number;
+                                /** @description the last attempt's error */
+                                error: string | null;
+                                phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                                table: string | null;
+                            } | null;
+                            /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                             claims: {
                                 [key: string]: unknown;
                             };
                             createdAt: string;
-                            expiresAt: string;
+                            /** @description null until the contract is signed */
+                            expiresAt: string | null;
                             id: string;
-                            notBefore: string;
+                            /** @description null until the contract is signed */
+                            notBefore: string | null;
                             operatorOrg: string;
-                            status: "active" | "suspended" | "revoked" | "expired";
+                            /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                            status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                             statusChangedAt: string | null;
                             statusChangedBy: string | null;
                             statusReason: string | null;
@@ -2438,7 +2481,7 @@ export interface operations {
             query?: {
                 dataset?: string;
                 limit?: number;
-                status?: "active" | "suspended" | "revoked" | "expired";
+                status?: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
             };
             header?: never;
             path?: never;
@@ -2454,16 +2497,29 @@ export interface operations {
                 content: {
                     "application/json": {
                         applicationId: string;
-                        /** @description the signed contract claims */
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                         claims: {
                             [key: string]: unknown;
                         };
                         createdAt: string;
-                        expiresAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
                         id: string;
-                        notBefore: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
                         operatorOrg: string;
-                        status: "active" | "suspended" | "revoked" | "expired";
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                         statusChangedAt: string | null;
                         statusChangedBy: string | null;
                         statusReason: string | null;
@@ -2536,16 +2592,29 @@ export interface operations {
                 content: {
                     "application/json": {
                         applicationId: string;
-                        /** @description the signed contract claims */
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                         claims: {
                             [key: string]: unknown;
                         };
                         createdAt: string;
-                        expiresAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
                         id: string;
-                        notBefore: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
                         operatorOrg: string;
-                        status: "active" | "suspended" | "revoked" | "expired";
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                         statusChangedAt: string | null;
                         statusChangedBy: string | null;
                         statusReason: string | null;
@@ -2733,16 +2802,29 @@ export interface operations {
                         };
                         contract: {
                             applicationId: string;
-                            /** @description the signed contract claims */
+                            /** @description the snapshot build, while the contract is not signed yet */
+                            build: {
+                                attempts: number;
+                                /** @description share of the build done */
+                                done: number;
+                                /** @description the last attempt's error */
+                                error: string | null;
+                                phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                                table: string | null;
+                            } | null;
+                            /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                             claims: {
                                 [key: string]: unknown;
                             };
                             createdAt: string;
-                            expiresAt: string;
+                            /** @description null until the contract is signed */
+                            expiresAt: string | null;
                             id: string;
-                            notBefore: string;
+                            /** @description null until the contract is signed */
+                            notBefore: string | null;
                             operatorOrg: string;
-                            status: "active" | "suspended" | "revoked" | "expired";
+                            /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                            status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                             statusChangedAt: string | null;
                             statusChangedBy: string | null;
                             statusReason: string | null;
@@ -3034,6 +3116,107 @@ export interface operations {
             };
         };
     };
+    rebuildContract: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applicationId: string;
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
+                        claims: {
+                            [key: string]: unknown;
+                        };
+                        createdAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
+                        id: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
+                        operatorOrg: string;
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
+                        statusChangedAt: string | null;
+                        statusChangedBy: string | null;
+                        statusReason: string | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     resumeContract: {
         parameters: {
             query?: never;
@@ -3059,16 +3242,29 @@ export interface operations {
                 content: {
                     "application/json": {
                         applicationId: string;
-                        /** @description the signed contract claims */
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                         claims: {
                             [key: string]: unknown;
                         };
                         createdAt: string;
-                        expiresAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
                         id: string;
-                        notBefore: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
                         operatorOrg: string;
-                        status: "active" | "suspended" | "revoked" | "expired";
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                         statusChangedAt: string | null;
                         statusChangedBy: string | null;
                         statusReason: string | null;
@@ -3147,16 +3343,29 @@ export interface operations {
                 content: {
                     "application/json": {
                         applicationId: string;
-                        /** @description the signed contract claims */
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                         claims: {
                             [key: string]: unknown;
                         };
                         createdAt: string;
-                        expiresAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
                         id: string;
-                        notBefore: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
                         operatorOrg: string;
-                        status: "active" | "suspended" | "revoked" | "expired";
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                         statusChangedAt: string | null;
                         statusChangedBy: string | null;
                         statusReason: string | null;
@@ -3235,16 +3444,29 @@ export interface operations {
                 content: {
                     "application/json": {
                         applicationId: string;
-                        /** @description the signed contract claims */
+                        /** @description the snapshot build, while the contract is not signed yet */
+                        build: {
+                            attempts: number;
+                            /** @description share of the build done */
+                            done: number;
+                            /** @description the last attempt's error */
+                            error: string | null;
+                            phase: "waiting" | "counting" | "writing" | "assessing" | "sealing" | "failed";
+                            table: string | null;
+                        } | null;
+                        /** @description the signed contract claims; before signing, the decided claims without the snapshot */
                         claims: {
                             [key: string]: unknown;
                         };
                         createdAt: string;
-                        expiresAt: string;
+                        /** @description null until the contract is signed */
+                        expiresAt: string | null;
                         id: string;
-                        notBefore: string;
+                        /** @description null until the contract is signed */
+                        notBefore: string | null;
                         operatorOrg: string;
-                        status: "active" | "suspended" | "revoked" | "expired";
+                        /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
+                        status: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
                         statusChangedAt: string | null;
                         statusChangedBy: string | null;
                         statusReason: string | null;

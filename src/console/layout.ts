@@ -136,6 +136,7 @@ const STATUS_LABEL: Record<string, string> = {
   pending: '待审核',
   approved: '已批准',
   rejected: '已拒绝',
+  building: '快照生成中',
   active: '生效中',
   suspended: '已暂停',
   revoked: '已撤销',

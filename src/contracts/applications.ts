@@ -1,13 +1,9 @@
 import { attackCost, type AttackCost } from '../disclosure/index.ts';
-import fs from 'node:fs';
 import { appendAudit } from '../audit/index.ts';
-import { snapshotBuildSeconds } from '../metrics/index.ts';
 import { domainPath } from '../domain/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import {
-  buildSnapshot,
-  recordKeySalt,
   previewRisk,
   resolveGrants,
   type DatasetGrant,
@@ -15,17 +11,11 @@ import {
   type RiskReport,
 } from '../masking/index.ts';
 import type { QueryMode } from '../sandbox/index.ts';
-import { storedPath, type Tx } from '../store/index.ts';
+import type { Tx } from '../store/index.ts';
 import { domainCalendar, type WorkingCalendar } from './calendar.ts';
-import {
-  addMonths,
-  signContract,
-  type ContractClaims,
-  type DecisionOverride,
-  type EmergencyPlan,
-  type Scenario,
-} from './contract-token.ts';
+import { type DecisionOverride, type EmergencyPlan, type Scenario } from './contract-token.ts';
 import { riskWarnings } from './decision-safety.ts';
+import type { DecidedClaims, SnapshotBuilds } from './builds.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
@@ -106,6 +96,7 @@ export class ApplicationService {
   constructor(
     private readonly deps: ContractServiceDeps,
     private readonly contracts: ContractService,
+    private readonly builds?: Pick<SnapshotBuilds, 'kick'>,
   ) {
     this.now = deps.now ?? (() => new Date());
     this.calendar = domainCalendar(deps.policies.workflow.calendar);
@@ -383,7 +374,8 @@ export class ApplicationService {
 
   /**
    * The bureau's decision. Approval needs every dataset approved by its provider; the bureau may
-   * tighten terms, never loosen them. Approval builds the snapshot and signs the contract.
+   * tighten terms, never loosen them. Approval answers at once with the contract `building`: its
+   * snapshot is built after, and the contract signed when the snapshot is sealed.
    */
   async decide(
     p: Principal,
@@ -429,110 +421,58 @@ export class ApplicationService {
         : undefined;
 
     const contractId = newId('ctr', this.now());
-    const building = snapshotBuildSeconds.startTimer();
-    const snapshot = await buildSnapshot({
-      dataDir: this.deps.dataDir,
-      domainFile: domainPath(this.deps.dataDir),
-      contractId,
-      grants,
-      catalog: this.deps.policies.catalog,
-      policyK: terms.minUnits,
-      pseudonymKey: this.deps.keys.derive('pseudonym', contractId),
-      noiseKey: this.deps.keys.derive('measure-noise', 'domain'),
-      unitKeySalt: recordKeySalt(this.deps.keys.derive('unit-key', 'domain', 8)),
-      ...(this.deps.minFreeBytes !== undefined ? { minFreeBytes: this.deps.minFreeBytes } : {}),
+    const claims: DecidedClaims = {
+      application: id,
+      scenario: app.scenario,
+      mode: app.mode,
+      datasets: grants,
+      disclosure: { minUnits: terms.minUnits, maxRows: terms.maxRows },
+      privacyBudget: app.mode === 'dp' ? { epsilon: terms.epsilon!, epsilonPerQuery: terms.epsilonPerQuery! } : null,
+      emergencyPlan: app.emergencyPlan,
+      securityControls: app.securityControls ?? [],
+      policyHash: this.deps.policies.hash,
+      catalogVersion: this.deps.policies.catalog.version,
+      ...(override ? { decisionOverride: override } : {}),
+    };
+    const actor = actorOf(p, 'bureau');
+    // the decision is recorded at once; the snapshot is built after the answer, and the contract
+    // is signed with its hash when it is sealed (SnapshotBuilds)
+    await this.deps.store.write(async (tx) => {
+      const current = await tx.one<{ status: string }>('SELECT status FROM applications WHERE id = $1', [id]);
+      if (current?.status !== 'pending')
+        throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${current?.status}`);
+      await assertNotWithdrawn(
+        tx,
+        grants.map((g) => g.dataset),
+        `application ${id} cannot be approved`,
+      );
+      const at = this.now().toISOString();
+      await tx.run(
+        `INSERT INTO snapshot_builds (contract_id, application_id, operator_org, status, claims, term_months, decided_by, request_id, attempts, error, created_at, updated_at)
+         VALUES ($1, $2, $3, 'building', $4, $5, $6, $7, 0, NULL, $8, $8)`,
+        [
+          contractId,
+          id,
+          app.operatorOrg,
+          JSON.stringify(claims),
+          terms.termMonths,
+          JSON.stringify(actor),
+          requestId ?? null,
+          at,
+        ],
+      );
+      await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms, override);
+      await appendAudit(tx, {
+        actor,
+        action: 'application.approved',
+        objectType: 'application',
+        objectId: id,
+        reason: input.reason,
+        requestId,
+        details: { contractId, terms, ...(override ? { override } : {}) },
+      });
     });
-    building();
-    try {
-      const issuedAt = this.now();
-      const expiresAt = addMonths(issuedAt, terms.termMonths);
-      const claims: ContractClaims = {
-        application: id,
-        scenario: app.scenario,
-        mode: app.mode,
-        datasets: grants,
-        disclosure: { minUnits: terms.minUnits, maxRows: terms.maxRows },
-        privacyBudget: app.mode === 'dp' ? { epsilon: terms.epsilon!, epsilonPerQuery: terms.epsilonPerQuery! } : null,
-        emergencyPlan: app.emergencyPlan,
-        securityControls: app.securityControls ?? [],
-        policyHash: this.deps.policies.hash,
-        catalogVersion: this.deps.policies.catalog.version,
-        snapshot: {
-          hash: snapshot.hash,
-          tables: snapshot.tables,
-          recordKeys: snapshot.recordKeys,
-          unitKeys: snapshot.unitKeys,
-        },
-        ...(override ? { decisionOverride: override } : {}),
-      };
-      const key = this.deps.keys.bureau;
-      const jws = await signContract(key, claims, {
-        contractId,
-        operatorOrg: app.operatorOrg,
-        issuedAt,
-        notBefore: issuedAt,
-        expiresAt,
-      });
-      await this.deps.store.write(async (tx) => {
-        const current = await tx.one<{ status: string }>('SELECT status FROM applications WHERE id = $1', [id]);
-        if (current?.status !== 'pending')
-          throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${current?.status}`);
-        // checked in the transaction that signs: a withdrawal during the snapshot build still stops it
-        await assertNotWithdrawn(
-          tx,
-          grants.map((g) => g.dataset),
-          `application ${id} cannot be approved`,
-        );
-        await tx.run(
-          `INSERT INTO contracts (id, application_id, operator_org, status, jws, claims, snapshot_path, snapshot_hash, not_before, expires_at, created_at, status_changed_at, status_changed_by)
-           VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $8, $8, $10)`,
-          [
-            contractId,
-            id,
-            app.operatorOrg,
-            jws,
-            JSON.stringify(claims),
-            storedPath(this.deps.dataDir, snapshot.file),
-            snapshot.hash,
-            issuedAt.toISOString(),
-            expiresAt.toISOString(),
-            p.sub,
-          ],
-        );
-        await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms, override);
-        await appendAudit(tx, {
-          actor: actorOf(p, 'bureau'),
-          action: 'application.approved',
-          objectType: 'application',
-          objectId: id,
-          reason: input.reason,
-          requestId,
-          details: { contractId, terms, ...(override ? { override } : {}) },
-        });
-        await appendAudit(tx, {
-          actor: actorOf(p, 'bureau'),
-          action: 'snapshot.built',
-          objectType: 'contract',
-          objectId: contractId,
-          requestId,
-          details: {
-            hash: snapshot.hash,
-            tables: Object.fromEntries(Object.entries(snapshot.tables).map(([t, v]) => [t, v.rows])),
-          },
-        });
-        await appendAudit(tx, {
-          actor: actorOf(p, 'bureau'),
-          action: 'contract.signed',
-          objectType: 'contract',
-          objectId: contractId,
-          requestId,
-          details: { kid: key.kid, expiresAt: expiresAt.toISOString() },
-        });
-      });
-    } catch (err) {
-      fs.rmSync(snapshot.file, { force: true });
-      throw err;
-    }
+    this.builds?.kick();
     return { application: await this.getApplication(p, id), contract: await this.contracts.getContract(p, contractId) };
   }
 

@@ -4,15 +4,27 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { forgetRunners } from '../sandbox/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { dummyDataOffThread, dummyFile, fileSha256, type DummyTable } from '../masking/index.ts';
+import { dummyDataOffThread, dummyFile, fileSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
+import type { DecidedClaims, SnapshotBuilds } from './builds.ts';
 import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
 
-export type ContractStatus = 'active' | 'suspended' | 'revoked' | 'expired';
+/** `building` and `failed` come before a contract is signed: its snapshot is being built, or could not be. */
+export type ContractStatus = 'building' | 'failed' | 'active' | 'suspended' | 'revoked' | 'expired';
 export type ContractAction = 'suspend' | 'resume' | 'revoke';
+
+/** A snapshot build's state, on a contract not signed yet. */
+export interface BuildView {
+  phase: BuildProgress['phase'] | 'waiting' | 'failed';
+  table: string | null;
+  /** 0 … 1 */
+  done: number;
+  attempts: number;
+  error: string | null;
+}
 
 export interface ContractView {
   id: string;
@@ -22,10 +34,14 @@ export interface ContractView {
   statusReason: string | null;
   statusChangedAt: string | null;
   statusChangedBy: string | null;
-  notBefore: string;
-  expiresAt: string;
+  /** Set when the contract is signed (its term starts then). */
+  notBefore: string | null;
+  expiresAt: string | null;
   createdAt: string;
-  claims: ContractClaims;
+  /** The signed claims; before signing, the decided ones, without the snapshot's. */
+  claims: ContractClaims | DecidedClaims;
+  /** The snapshot build, while there is no signed contract yet. */
+  build: BuildView | null;
 }
 
 export interface ContractServiceDeps {
@@ -54,7 +70,25 @@ export interface ContractJobs {
 }
 
 type Row = Record<string, string | null>;
-type StoredContract = ContractView & { jws: string; snapshotPath: string; snapshotHash: string };
+
+/** A contract that is signed: its claims carry the snapshot, its term is set. */
+export type SignedContractView = ContractView & { claims: ContractClaims; notBefore: string; expiresAt: string };
+
+type StoredContract = SignedContractView & {
+  jws: string;
+  snapshotPath: string;
+  snapshotHash: string;
+};
+
+/** A contract whose snapshot is not sealed yet cannot serve jobs, nor change status. */
+function notReady(id: string, status: 'building' | 'failed', reason?: string | null): PdsError {
+  return new PdsError(
+    'ERR_CONTRACT_NOT_READY',
+    status === 'building'
+      ? `the snapshot of contract ${id} is still being built; the contract becomes active when it is sealed`
+      : `the snapshot build of contract ${id} failed${reason ? `: ${reason}` : ''}; the bureau may retry it`,
+  );
+}
 
 /** What a status change left to do after its transaction commits. */
 export interface Transitioned {
@@ -68,6 +102,7 @@ export function contractStatusError(
   status: Exclude<ContractStatus, 'active'>,
   reason?: string | null,
 ): PdsError {
+  if (status === 'building' || status === 'failed') return notReady(id, status, reason);
   const code: ErrorCode = {
     suspended: 'ERR_CONTRACT_SUSPENDED',
     revoked: 'ERR_CONTRACT_REVOKED',
@@ -102,6 +137,58 @@ export class ContractService {
     this.jobs = jobs;
   }
 
+  /** Wires the snapshot builds in, for the live progress of contracts not signed yet. */
+  attachBuilds(builds: Pick<SnapshotBuilds, 'progress'>): void {
+    this.builds = builds;
+  }
+
+  private builds: Pick<SnapshotBuilds, 'progress'> | undefined;
+
+  /** A contract not signed yet: its snapshot is being built, or the build failed. */
+  private async loadBuild(id: string): Promise<ContractView | undefined> {
+    const r = await this.deps.store.one<Record<string, string | number | null>>(
+      "SELECT * FROM snapshot_builds WHERE contract_id = $1 AND status <> 'sealed'",
+      [id],
+    );
+    return r ? this.buildView(r) : undefined;
+  }
+
+  /** A contract not found signed: not ready while its build stands, else (sealed meanwhile) read again. */
+  private async unsigned(id: string): Promise<StoredContract> {
+    const b = await this.loadBuild(id);
+    if (b) throw notReady(id, b.status as 'building' | 'failed', b.statusReason);
+    const c = await this.loadContract(this.deps.store, id);
+    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
+    return c;
+  }
+
+  private buildView(r: Record<string, string | number | null>): ContractView {
+    const id = String(r.contract_id);
+    const status = r.status === 'failed' ? 'failed' : 'building';
+    const live = status === 'building' ? this.builds?.progress(id) : undefined;
+    const error = r.error === null ? null : String(r.error);
+    return {
+      id,
+      applicationId: String(r.application_id),
+      operatorOrg: String(r.operator_org),
+      status,
+      statusReason: status === 'failed' ? error : null,
+      statusChangedAt: String(r.updated_at),
+      statusChangedBy: null,
+      notBefore: null,
+      expiresAt: null,
+      createdAt: String(r.created_at),
+      claims: JSON.parse(String(r.claims)) as DecidedClaims,
+      build: {
+        phase: live?.phase ?? (status === 'failed' ? 'failed' : 'waiting'),
+        table: live?.table ?? null,
+        done: live?.done ?? 0,
+        attempts: Number(r.attempts),
+        error,
+      },
+    };
+  }
+
   private toView(r: Row): StoredContract {
     const expired = r.status === 'active' && r.expires_at! <= this.now().toISOString();
     return {
@@ -116,6 +203,7 @@ export class ContractService {
       expiresAt: r.expires_at!,
       createdAt: r.created_at!,
       claims: JSON.parse(r.claims!) as ContractClaims,
+      build: null,
       jws: r.jws!,
       snapshotPath: resolveStored(this.deps.dataDir, r.snapshot_path!),
       snapshotHash: r.snapshot_hash!,
@@ -141,7 +229,7 @@ export class ContractService {
   /** Contract rows read outside transactions, by id, with the store generation they were read at. */
   private readonly rows = new Map<string, { generation: number; row: Row }>();
 
-  private visible(p: Principal, c: StoredContract | undefined, id: string): StoredContract {
+  private visible<C extends ContractView>(p: Principal, c: C | undefined, id: string): C {
     if (
       !c ||
       !canSeeScenario(
@@ -154,12 +242,35 @@ export class ContractService {
     return c;
   }
 
-  private static publicView({ jws: _j, snapshotPath: _s, snapshotHash: _h, ...view }: StoredContract): ContractView {
+  private static publicView({
+    jws: _j,
+    snapshotPath: _s,
+    snapshotHash: _h,
+    ...view
+  }: StoredContract): SignedContractView {
     return view;
   }
 
   async getContract(p: Principal, id: string): Promise<ContractView> {
+    const c = await this.loadContract(this.deps.store, id);
+    if (c) return ContractService.publicView(this.visible(p, c, id));
+    const b = await this.loadBuild(id);
+    if (b) return this.visible(p, b, id);
+    // sealed between the two reads: the signed contract is there now
     return ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+  }
+
+  /** A signed contract this principal may see; one not signed yet answers ERR_CONTRACT_NOT_READY. */
+  async getSignedContract(p: Principal, id: string): Promise<SignedContractView> {
+    return ContractService.publicView(await this.signed(p, id));
+  }
+
+  private async signed(p: Principal, id: string): Promise<StoredContract> {
+    const c = await this.loadContract(this.deps.store, id);
+    if (c) return this.visible(p, c, id);
+    const b = await this.loadBuild(id);
+    if (b) throw notReady(id, this.visible(p, b, id).status as 'building' | 'failed', b.statusReason);
+    return this.visible(p, await this.loadContract(this.deps.store, id), id);
   }
 
   /**
@@ -168,7 +279,8 @@ export class ContractService {
    */
   /** As JSON text (`{table: {columns, rows}}`), made in a thread of its own. */
   async dummyData(p: Principal, id: string, opts: { rows: number; seed: number }): Promise<string> {
-    const c = ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+    // from the decided grants: an operator may write queries while the snapshot is being built
+    const c = await this.getContract(p, id);
     return dummyDataOffThread({
       grants: c.claims.datasets,
       catalog: this.deps.policies.catalog,
@@ -199,7 +311,7 @@ export class ContractService {
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {
-    return this.visible(p, await this.loadContract(this.deps.store, id), id).jws;
+    return (await this.signed(p, id)).jws;
   }
 
   /** Contracts this principal may see, newest first; `status` filters on the effective status (expiry included). */
@@ -207,9 +319,17 @@ export class ContractService {
     p: Principal,
     filter: { status?: ContractStatus; dataset?: string; limit?: number } = {},
   ): Promise<ContractView[]> {
+    // builds first: one sealed between the two reads is in both, and its signed row wins
+    const builds = await this.deps.store.all<Record<string, string | number | null>>(
+      "SELECT * FROM snapshot_builds WHERE status <> 'sealed'",
+    );
     const rows = await this.deps.store.all<Row>('SELECT * FROM contracts ORDER BY created_at DESC, id DESC');
-    return rows
-      .map((r) => this.toView(r))
+    const signed = new Set(rows.map((r) => r.id));
+    return [
+      ...rows.map((r): ContractView => this.toView(r)),
+      ...builds.filter((r) => !signed.has(String(r.contract_id))).map((r) => this.buildView(r)),
+    ]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
       .filter((c) =>
         canSeeScenario(
           p,
@@ -220,7 +340,7 @@ export class ContractService {
       .filter((c) => !filter.status || c.status === filter.status)
       .filter((c) => !filter.dataset || c.claims.datasets.some((d) => d.dataset === filter.dataset))
       .slice(0, filter.limit ?? LIST_LIMIT)
-      .map((c) => ContractService.publicView(c));
+      .map((c) => ('jws' in c ? ContractService.publicView(c as StoredContract) : c));
   }
 
   /**
@@ -239,7 +359,7 @@ export class ContractService {
     const rule = CONTRACT_TRANSITIONS[action];
     const role = rule.roles.find((r) => hasRole(p, r));
     if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${rule.roles.join(' or ')} may ${action} a contract`);
-    this.visible(p, await this.loadContract(this.deps.store, id), id);
+    await this.signed(p, id);
     const done = await this.deps.store.write((tx) =>
       this.transition(tx, id, action, reason, actorOf(p, role), requestId),
     );
@@ -410,8 +530,7 @@ export class ContractService {
 
   /** An active contract's verified claims (signature, term, status), without re-hashing its snapshot. */
   async verifiedActive(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
-    const c = await this.loadContract(this.deps.store, id);
-    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
+    const c = (await this.loadContract(this.deps.store, id)) ?? (await this.unsigned(id));
     if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
     const claims = await verifyContract(c.jws, this.deps.keys.bureauVerifier(), this.now());
     if (claims.jti !== id) throw new PdsError('ERR_CONTRACT_INVALID', 'contract id does not match its signed jti');

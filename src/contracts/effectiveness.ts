@@ -50,7 +50,7 @@ export class EffectivenessService {
     input: AssessmentInput,
     requestId?: string,
   ): Promise<{ assessment: AssessmentView; revoked: boolean }> {
-    const contract = await this.contracts.getContract(p, contractId);
+    const contract = await this.contracts.getSignedContract(p, contractId);
     const first = Number(contract.notBefore.slice(0, 4));
     const last = Number(contract.expiresAt.slice(0, 4));
     if (input.year < first || input.year > last) {

@@ -29,9 +29,12 @@ export {
   type ContractJobs,
   type ContractServiceDeps,
   type ContractStatus,
+  type BuildView,
   type ContractView,
+  type SignedContractView,
   type Transitioned,
 } from './contracts.ts';
+export { SnapshotBuilds, type DecidedClaims, type SnapshotBuildsDeps } from './builds.ts';
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
 export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';

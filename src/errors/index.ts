@@ -56,6 +56,7 @@ export const ERRORS = {
   ERR_CONTRACT_STATE: { status: 409, title: 'Contract status does not allow this change' },
   ERR_CONTRACT_EXPIRED: { status: 403, title: 'Contract term has ended' },
   ERR_CONTRACT_NOT_YET_VALID: { status: 403, title: 'Contract term has not started' },
+  ERR_CONTRACT_NOT_READY: { status: 409, title: 'Contract snapshot is being built, or its build failed' },
   ERR_SNAPSHOT_MISMATCH: { status: 500, title: 'Snapshot does not match the contract' },
 
   // sandbox

@@ -19,6 +19,7 @@ export {
   pseudonym,
   snapshotSelect,
   TOKEN_HEX_LENGTH,
+  type BuildProgress,
   type MaskContext,
   type SnapshotInfo,
   type SnapshotTable,

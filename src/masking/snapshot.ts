@@ -12,6 +12,7 @@ import {
   quoteIdent,
   quoteLiteral,
   withConnection,
+  type DuckDBConnection,
 } from '../store/index.ts';
 import { parseRule, type Catalog, type CatalogColumn } from '../policies/index.ts';
 import { assessRisk, type RiskReport } from './risk.ts';
@@ -218,6 +219,17 @@ export function snapshotSelect(
   return `WITH ${ctes.join(',\n  ')}\nSELECT\n  ${[...parts.map((p) => p.select), `${UNIT} AS ${quoteIdent(PRIVACY_UNIT_COLUMN)}`, ...unitKey].join(',\n  ')}\nFROM src`;
 }
 
+/** How far a snapshot build is: the step, the table, and the share of the whole build done. */
+export interface BuildProgress {
+  phase: 'counting' | 'writing' | 'assessing' | 'sealing';
+  table: string | null;
+  /** 0 … 1 over the whole build. */
+  done: number;
+}
+
+/** The share of a build spent writing tables (the rest: counting, risk, the file's hash). */
+const WRITING_SHARE = 0.9;
+
 export interface SnapshotInfo {
   file: string;
   /** SHA-256 of the snapshot file, pinned in the contract and checked before every job. */
@@ -305,6 +317,24 @@ export async function previewRisk(opts: {
   return out;
 }
 
+/** Runs a statement that writes a table, telling `onShare` the share of it done every 250 ms. */
+async function writing(
+  conn: DuckDBConnection,
+  sql: string,
+  params: Record<string, string>,
+  onShare: (share: number) => void,
+): Promise<void> {
+  const timer = setInterval(() => {
+    const { percentage } = conn.progress;
+    if (percentage >= 0) onShare(Math.min(1, percentage / 100));
+  }, 250);
+  try {
+    await exec(conn, sql, params);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256');
   // large reads: a snapshot of 10 M rows is ~0.5 GB, and 64 KiB chunks cost twice the time
@@ -340,6 +370,10 @@ export async function buildSnapshot(opts: {
   asOf?: string;
   /** The k risk shares are measured against (the contract's minimum units). */
   policyK: number;
+  /** Told how far the build is, a few times a second while a table is written. */
+  onProgress?: (progress: BuildProgress) => void;
+  /** Interrupts the build (a server shutting down); nothing is kept. */
+  signal?: AbortSignal;
 }): Promise<SnapshotInfo> {
   const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
   const dir = path.join(opts.dataDir, 'snapshots');
@@ -352,8 +386,19 @@ export async function buildSnapshot(opts: {
   const keys = maskingKeys(opts.pseudonymKey, opts.noiseKey ?? opts.pseudonymKey);
   const tables: SnapshotInfo['tables'] = {};
   const instance = await openInstance(tmp, { threads: '2' });
+  // DuckDB's progress restarts with each pipeline of a statement: what is reported never goes back
+  let reached = 0;
+  const report = (p: BuildProgress) => {
+    reached = Math.max(reached, p.done);
+    opts.onProgress?.({ ...p, done: reached });
+  };
   try {
+    opts.signal?.throwIfAborted();
     await withConnection(instance, async (conn) => {
+      const onAbort = () => conn.interrupt();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      // DuckDB tracks a query's progress only with its progress bar on (never printed here)
+      await exec(conn, 'SET enable_progress_bar = true; SET enable_progress_bar_print = false');
       await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
       const hasVersions =
         (
@@ -362,7 +407,9 @@ export async function buildSnapshot(opts: {
             "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'",
           )
         ).length > 0;
-      for (const g of opts.grants) {
+      for (const [i, g] of opts.grants.entries()) {
+        const share = WRITING_SHARE / opts.grants.length;
+        report({ phase: 'counting', table: g.dataset, done: i * share });
         const exists = await queryRows(
           conn,
           "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
@@ -422,10 +469,15 @@ export async function buildSnapshot(opts: {
               : `${quoteIdent(c)} ${typed.get(c)!}`,
           );
           await exec(conn, `CREATE TABLE ${table} (${ddl.join(', ')})`);
-          await exec(conn, `INSERT INTO ${table} BY NAME ${keyed}`, params);
+          await writing(conn, `INSERT INTO ${table} BY NAME ${keyed}`, params, (f) =>
+            report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
+          );
         } else {
-          await exec(conn, `CREATE TABLE ${table} AS ${keyed}`, params);
+          await writing(conn, `CREATE TABLE ${table} AS ${keyed}`, params, (f) =>
+            report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
+          );
         }
+        report({ phase: 'assessing', table: g.dataset, done: (i + 1) * share });
         // non-null counts come from the column statistics: only rows and units are counted
         const [row] = await queryRows<Record<string, number>>(
           conn,
@@ -451,6 +503,7 @@ export async function buildSnapshot(opts: {
       }
       await exec(conn, 'DETACH domain');
       await exec(conn, 'CHECKPOINT');
+      opts.signal?.removeEventListener('abort', onAbort);
     });
   } catch (err) {
     instance.closeSync();
@@ -468,6 +521,7 @@ export async function buildSnapshot(opts: {
     throw err;
   }
   instance.closeSync();
+  report({ phase: 'sealing', table: null, done: WRITING_SHARE });
   fs.renameSync(tmp, file);
   fs.chmodSync(file, 0o400);
   return {

@@ -6,6 +6,7 @@ import type { Config } from '../config/index.ts';
 import {
   ApplicationService,
   ContractService,
+  SnapshotBuilds,
   EffectivenessService,
   FeedbackService,
   WithdrawalService,
@@ -52,6 +53,7 @@ export interface Platform {
   executor: Executor & { idle?: () => Promise<void> };
   applications: ApplicationService;
   contracts: ContractService;
+  builds: SnapshotBuilds;
   effectiveness: EffectivenessService;
   jobs: JobService;
   /** Claims, leases, outcomes and the release decision: the controller side of every run. */
@@ -132,8 +134,14 @@ export async function createPlatform(
       );
   const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
   const contracts = new ContractService(contractDeps);
+  const builds = new SnapshotBuilds({
+    ...contractDeps,
+    maxAttempts: config.snapshotBuildAttempts,
+    onError: (contractId, err) => logger.error({ contractId, err }, 'snapshot build failed'),
+  });
+  contracts.attachBuilds(builds);
   prepareDummyThread(); // the bundle exists before the first dummy-data request
-  const applications = new ApplicationService(contractDeps, contracts);
+  const applications = new ApplicationService(contractDeps, contracts, builds);
   const gaps = applications.calendarGaps();
   if (gaps.length > 0)
     logger.warn(
@@ -234,6 +242,8 @@ export async function createPlatform(
       )
       .catch((err: unknown) => logger.error({ err }, 'recording the keys in use failed'));
   await keysInUse();
+  // snapshots of approved contracts: those a stopped process left are taken up again now
+  builds.kick();
   let housekeeping: Promise<unknown> | undefined;
   const housekeepingTimer = setInterval(() => {
     housekeeping ??= expire()
@@ -272,6 +282,7 @@ export async function createPlatform(
     executor,
     applications,
     contracts,
+    builds,
     effectiveness,
     withdrawals,
     feedback,
@@ -289,6 +300,7 @@ export async function createPlatform(
     async close() {
       clearInterval(housekeepingTimer);
       await housekeeping;
+      await builds.close();
       await scheduler.stop();
       await checkpoint();
       await executor.stop();

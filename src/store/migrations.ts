@@ -365,4 +365,22 @@ export const MIGRATIONS: Migration[] = [
       signed_in_at VARCHAR NOT NULL
     );`,
   },
+  {
+    version: 20,
+    name: 'snapshot builds after the decision',
+    sql: `CREATE TABLE snapshot_builds (
+      contract_id VARCHAR PRIMARY KEY,
+      application_id VARCHAR NOT NULL UNIQUE,
+      operator_org VARCHAR NOT NULL,
+      status VARCHAR NOT NULL,     -- building | failed | sealed
+      claims VARCHAR NOT NULL,     -- the claims the bureau decided, to sign with the snapshot's once it is sealed (JSON)
+      term_months INTEGER NOT NULL,
+      decided_by VARCHAR NOT NULL, -- the deciding actor (JSON): the contract is signed in its name
+      request_id VARCHAR,
+      attempts INTEGER NOT NULL,
+      error VARCHAR,               -- the last attempt's error (code: message)
+      created_at VARCHAR NOT NULL,
+      updated_at VARCHAR NOT NULL
+    );`,
+  },
 ];

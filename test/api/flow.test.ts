@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTRACT_AUDIENCE, CONTRACT_ISSUER } from '../../src/contracts/index.ts';
+import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, type ContractClaims } from '../../src/contracts/index.ts';
 import { buildWorld, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
 
 /**
@@ -36,6 +36,18 @@ describe('end-to-end flow over HTTP', () => {
     });
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) };
+  }
+
+  /** As a client would: the contract until it leaves `building` (its build's progress never goes back). */
+  async function untilBuilt(contractId: string): Promise<Record<string, unknown>> {
+    let last = 0;
+    for (;;) {
+      const c = (await call('operator', 'GET', `/v1/contracts/${contractId}`)).json();
+      if (c.status !== 'building') return c;
+      expect(c.build.done, JSON.stringify(c.build)).toBeGreaterThanOrEqual(last);
+      last = c.build.done;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   it('runs application → review → decision → contract → job → release → audit', async () => {
@@ -136,10 +148,19 @@ describe('end-to-end flow over HTTP', () => {
       override: TEST_OVERRIDE,
       terms: { minUnits: 12 },
     });
-    expect(decision.status).toBe(201);
+    // answered at once: the contract is building its snapshot, signed and active once it is sealed
+    expect(decision.status).toBe(202);
     const contractId = decision.json().contractId as string;
-    expect(decision.json().contract.claims.disclosure.minUnits).toBe(12);
-    expect(decision.json().contract.claims.snapshot.tables.population.risk).toMatchObject({
+    expect(decision.json().contract).toMatchObject({
+      status: 'building',
+      notBefore: null,
+      build: { attempts: expect.any(Number), error: null },
+    });
+    expect(decision.json().contract.claims.snapshot).toBeUndefined();
+    const contract = await untilBuilt(contractId);
+    expect(contract).toMatchObject({ status: 'active', build: null });
+    expect(contract.claims).toMatchObject({ disclosure: { minUnits: 12 } });
+    expect((contract.claims as ContractClaims).snapshot.tables.population!.risk).toMatchObject({
       records: 3000,
       policyK: 12,
       k: app.json().risk.population.k,
@@ -273,6 +294,7 @@ describe('end-to-end flow over HTTP', () => {
         override: TEST_OVERRIDE,
       })
     ).json().contractId;
+    expect(await untilBuilt(contractId)).toMatchObject({ status: 'active' });
     const job = await call('operator', 'POST', '/v1/jobs', {
       contractId,
       sql: "SELECT * FROM read_parquet('/etc/shadow')",

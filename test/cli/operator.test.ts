@@ -97,7 +97,8 @@ describe('pds over the API', () => {
       provider,
     );
     const bureau = await world.token('bureau', 'org-bureau');
-    const decided = await json<{ contractId: string }>(
+    // --wait follows the snapshot build until the contract is signed
+    const decided = await json<{ contractId: string; contract: { status: string } }>(
       'review',
       'decision',
       app.id,
@@ -107,11 +108,13 @@ describe('pds over the API', () => {
       '合规',
       '--override',
       TEST_OVERRIDE.reason,
+      '--wait',
       '--server',
       server,
       '--token',
       bureau,
     );
+    expect(decided.contract.status).toBe('active');
     const contract = decided.contractId;
     // the bureau's worker register through a running API (pds workers --api)
     const added = await json<{ worker: { id: string }; credential: string }>(

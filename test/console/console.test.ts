@@ -105,6 +105,13 @@ describe('the web console, each role through the UI only', () => {
     await page.getByRole('button', { name: '提交决定' }).click();
     await page.waitForURL(/\/console\/contracts\/ctr_/);
     contractId = page.url().split('/').pop()!;
+    // the snapshot is built after the decision: the page shows its progress until it is signed
+    if (await page.locator('#build-meter').isVisible()) {
+      await checkPage(page, 'contract-building');
+      await page.locator('[data-build-note]', { hasText: '合约已签署生效' }).waitFor(WAIT);
+      await page.getByRole('link', { name: '查看合约' }).click();
+    }
+    await page.locator('.verified').first().waitFor(WAIT);
     expect(await page.locator('.verified').first().textContent()).toContain('签名有效');
     await checkPage(page, 'contract');
     // the yearly effectiveness assessment, recorded on the contract

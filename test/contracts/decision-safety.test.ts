@@ -60,6 +60,7 @@ describe('deciding on a risky application', () => {
     const decided = (await decide(id, { decision: 'approve', reason: '场景合规', override: { reason: why } })) as {
       contractId: string;
     };
+    await world.platform.builds.settled(decided.contractId);
     const after = await must(bureau.GET('/v1/applications/{id}', { params: { path: { id } } }));
     expect(after.decision?.override).toEqual({ reason: why, warnings: app.warnings, by: 'wang@bureau' });
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContractClaims } from '../../src/contracts/index.ts';
 import type { EmbeddedExecutor } from '../../src/jobs/index.ts';
 import {
   APPLICATION,
@@ -10,6 +11,8 @@ import {
   SLOWDOWN,
   type TestWorld,
   TEST_OVERRIDE,
+  settledContract,
+  signedContract,
 } from '../helpers.ts';
 
 /**
@@ -155,18 +158,18 @@ describe('contract workflow and lifecycle', () => {
         override: TEST_OVERRIDE,
         terms: { termMonths: 6, minUnits: 20, maxRows: 500, columns: { population: ['district', 'income'] } },
       });
-      expect(ok.statusCode).toBe(201);
-      const claims = ok.json().contract.claims;
+      const contract = await settledContract(world, await signedContract(world, ok));
+      const claims = contract.claims as ContractClaims;
       expect(claims.disclosure).toEqual({ minUnits: 20, maxRows: 500 });
-      expect(claims.datasets[0].columns.map((c: { column: string }) => c.column)).toEqual(['district', 'income']);
-      expect(Object.keys(claims.snapshot.tables.population.columns ?? {})).not.toContain('gender');
+      expect(claims.datasets[0]!.columns.map((c: { column: string }) => c.column)).toEqual(['district', 'income']);
+      expect(claims.snapshot.tables.population!.columns).not.toContain('gender');
       expect(ok.json().application.decision.terms).toMatchObject({
         termMonths: 6,
         minUnits: 20,
         maxRows: 500,
         epsilon: null,
       });
-      const months = (Date.parse(ok.json().contract.expiresAt) - Date.parse(ok.json().contract.notBefore)) / 86_400_000;
+      const months = (Date.parse(String(contract.expiresAt)) - Date.parse(String(contract.notBefore))) / 86_400_000;
       expect(months).toBeGreaterThan(180);
       expect(months).toBeLessThan(186);
     });
@@ -189,7 +192,7 @@ describe('contract workflow and lifecycle', () => {
         terms: { epsilon: 4 },
       });
       expect(ok.json().contract.claims.privacyBudget).toEqual({ epsilon: 4, epsilonPerQuery: 1 });
-      const job = await submit(ok.json().contractId);
+      const job = await submit(await signedContract(world, ok));
       // dp jobs run now (test/jobs/dp.test.ts): this one is accepted and queued
       expect(job.statusCode).toBe(202);
     });

@@ -15,6 +15,7 @@ import {
   waitForJob,
   type TestWorld,
   TEST_OVERRIDE,
+  signedContract,
 } from '../helpers.ts';
 
 describe('the ε ledger', () => {
@@ -86,8 +87,7 @@ describe('dp mode end to end', () => {
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
       payload: { decision: 'approve', reason: 'ok', terms, override: TEST_OVERRIDE },
     });
-    expect(dec.statusCode, dec.body).toBe(201);
-    return dec.json().contractId as string;
+    return signedContract(world, dec);
   }
   beforeAll(async () => {
     world = await buildWorld({ rows: 4000 });

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKeySql, unitKeySql, withholdKeys } from '../../src/digest/index.ts';
 import { verifyManifest } from '../../src/jobs/index.ts';
 import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  signedContract,
+  waitForJob,
+  type TestWorld,
+  TEST_OVERRIDE,
+} from '../helpers.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -150,13 +158,13 @@ describe('downloads and aggregate outputs over the row cap', () => {
       headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
       payload: { decision: 'approve', reason: 'ok', terms: { maxRows: 3 }, override: TEST_OVERRIDE },
     });
-    expect(dec.statusCode, dec.body).toBe(201);
+    const contractId = await signedContract(world, dec);
     const res = await world.server.inject({
       method: 'POST',
       url: '/v1/jobs',
       headers: { authorization: `Bearer ${op}` },
       payload: {
-        contractId: dec.json().contractId,
+        contractId,
         sql: 'SELECT district, count(*) AS n FROM population GROUP BY district',
       },
     });

@@ -7,7 +7,6 @@ import {
   exec,
   openInstance,
   queryRows,
-  withConnection,
   type DuckDBConnection,
   type DuckDBInstance,
   type JsonValue,

@@ -11,6 +11,7 @@ import {
   buildWorld,
   silentLogger,
   reviewedApplication,
+  settledContract,
   testConfig,
   waitForJob,
   type TestWorld,
@@ -58,7 +59,7 @@ describe('a full disk under DATA_DIR', () => {
   const unfill = () => fs.rmSync(filler, { force: true });
 
   beforeAll(async () => {
-    world = await buildWorld({ rows: 400, dataDir, config: { minFreeBytes: MIN_FREE } });
+    world = await buildWorld({ rows: 400, dataDir, config: { minFreeBytes: MIN_FREE, snapshotBuildAttempts: 2 } });
     op = await world.token('operator', 'org-a');
   }, 120_000);
   afterAll(async () => {
@@ -118,7 +119,10 @@ describe('a full disk under DATA_DIR', () => {
     // restart: a job left running is run again from the store
     await world.server.close();
     await world.platform.close();
-    const platform = await createPlatform(testConfig(dataDir, { minFreeBytes: MIN_FREE }), silentLogger);
+    const platform = await createPlatform(
+      testConfig(dataDir, { minFreeBytes: MIN_FREE, snapshotBuildAttempts: 2 }),
+      silentLogger,
+    );
     const server = await createServer(platform, silentLogger);
     Object.assign(world, { platform, server });
     const ends = [];
@@ -143,34 +147,58 @@ describe('a full disk under DATA_DIR', () => {
     expect(verify.json()).toMatchObject({ ok: true });
   }, 180_000);
 
-  it('a disk that fills while a snapshot builds: 507, nothing half-written, the decision can be taken again', async () => {
+  it('a disk that fills while a snapshot builds: retried, then failed with nothing half-written; the bureau retries it once space is back', async () => {
     const appId = await reviewedApplication(world);
-    const decide = () =>
-      world.server
-        .inject({
-          method: 'POST',
-          url: `/v1/applications/${appId}/decision`,
-          headers: { authorization: `Bearer ${bureau}` },
-          payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
-        })
-        .then(async (r) => r);
     const bureau = await world.token('bureau', 'org-bureau');
-    // a little over the margin: the snapshot build eats into it, and the build or the contract's
-    // commit after it meets the full disk
-    const before = fs.readdirSync(path.join(dataDir, 'snapshots')).sort();
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const snapshots = () => fs.readdirSync(path.join(dataDir, 'snapshots')).sort();
+    const before = snapshots();
+    // a little over the margin: the decision's own write fits, the snapshot build eats into the
+    // rest, and the build or the contract's commit after it meets the full disk — every attempt
     fill(MIN_FREE + 300 * 1024);
-    let first;
+    let contract: Record<string, unknown>;
     try {
-      first = await decide();
+      const decided = await world.server.inject({
+        method: 'POST',
+        url: `/v1/applications/${appId}/decision`,
+        headers: as(bureau),
+        payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
+      });
+      expect(decided.statusCode, decided.body).toBe(202);
+      contract = await settledContract(world, decided.json().contractId as string);
     } finally {
       unfill();
     }
-    expect(first.statusCode, first.body).toBe(507);
-    expect(first.json()).toMatchObject({ code: 'ERR_STORAGE_FULL' });
-    expect(first.json().detail).toMatch(/while the snapshot was built|not enough free space/);
-    // nothing half-written: no half-built snapshot, and no sealed one for a contract that was not made
-    expect(fs.readdirSync(path.join(dataDir, 'snapshots')).sort()).toEqual(before);
-    const again = await decide();
-    expect(again.statusCode, again.body).toBe(201);
+    const id = String(contract.id);
+    expect(contract).toMatchObject({
+      status: 'failed',
+      notBefore: null,
+      build: { phase: 'failed', attempts: 2, error: expect.stringContaining('ERR_STORAGE_FULL') },
+    });
+    // never half-active: no contract signed, no snapshot kept, no job taken
+    expect(snapshots()).toEqual(before);
+    expect(await world.platform.store.all('SELECT id FROM contracts WHERE id = $1', [id])).toEqual([]);
+    expect((await submit(id)).json()).toMatchObject({ code: 'ERR_CONTRACT_NOT_READY' });
+    const jws = await world.server.inject({ method: 'GET', url: `/v1/contracts/${id}/jws`, headers: as(bureau) });
+    expect(jws.json()).toMatchObject({ code: 'ERR_CONTRACT_NOT_READY' });
+
+    const retried = await world.server.inject({
+      method: 'POST',
+      url: `/v1/contracts/${id}/rebuild`,
+      headers: as(bureau),
+      payload: { reason: '磁盘已扩容' },
+    });
+    expect(retried.statusCode, retried.body).toBe(202);
+    expect(retried.json()).toMatchObject({ status: 'building' });
+    expect(await settledContract(world, id)).toMatchObject({ status: 'active', build: null });
+    expect((await submit(id)).statusCode).toBe(202);
+    const trail = await world.server.inject({
+      method: 'GET',
+      url: `/v1/audit?objectId=${id}`,
+      headers: as(await world.token('risk', 'org-bureau')),
+    });
+    expect((trail.json().entries as { action: string }[]).map((e) => e.action)).toEqual(
+      expect.arrayContaining(['snapshot.build_failed', 'snapshot.build_retried', 'snapshot.built', 'contract.signed']),
+    );
   });
 });

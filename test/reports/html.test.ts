@@ -4,7 +4,15 @@ import { chromium, type Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_COLORS as COLORS } from '../../src/reports/index.ts';
-import { APPLICATION, approvedContract, buildWorld, waitForJob, type TestWorld, TEST_OVERRIDE } from '../helpers.ts';
+import {
+  APPLICATION,
+  approvedContract,
+  buildWorld,
+  signedContract,
+  waitForJob,
+  type TestWorld,
+  TEST_OVERRIDE,
+} from '../helpers.ts';
 
 /** Debian's Chromium (`apt-get install chromium`); .ci/run installs it. Missing, the test fails rather than skips, as the Redis tests do. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -71,7 +79,7 @@ describe('the HTML report in headless Chromium', () => {
         override: TEST_OVERRIDE,
       },
     });
-    const dpContract = dec.json().contractId as string;
+    const dpContract = await signedContract(world, dec);
     const dpJob = await world.server.inject({
       method: 'POST',
       url: '/v1/jobs',

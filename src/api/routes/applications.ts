@@ -123,16 +123,17 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
       schema: {
         tags: ['applications'],
         operationId: 'decideApplication',
-        summary: "The bureau's decision; approval signs the contract (一场景一协议)",
+        summary:
+          "The bureau's decision (一场景一协议); an approval answers 202 with the contract `building`: it is signed, and becomes `active`, when its snapshot is sealed",
         params: IdParams,
         body: DecisionBody,
-        response: { 201: DecisionResult, 200: DecisionResult, ...errors },
+        response: { 202: DecisionResult, 200: DecisionResult, ...errors },
       },
     },
     async (req, reply) => {
       const { application, contract } = await applications.decide(req.principal, req.params.id, req.body, req.id);
       return reply
-        .code(contract ? 201 : 200)
+        .code(contract ? 202 : 200)
         .send({ application, contractId: contract?.id ?? null, contract: contract ?? null });
     },
   );

@@ -23,7 +23,7 @@ const LIFECYCLE: Record<ContractAction, string> = {
 };
 
 export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const { contracts, effectiveness } = platform;
+  const { contracts, effectiveness, builds } = platform;
 
   app.get(
     '/v1/contracts',
@@ -99,6 +99,26 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id),
     );
   }
+
+  app.post(
+    '/v1/contracts/:id/rebuild',
+    {
+      config: { roles: ['bureau'] },
+      schema: {
+        tags: ['contracts'],
+        operationId: 'rebuildContract',
+        summary: "Build a failed contract's snapshot again (the contract is signed when it is sealed)",
+        params: IdParams,
+        body: StatusChangeBody,
+        response: { 202: ContractView, ...errors },
+      },
+    },
+    async (req, reply) => {
+      await contracts.getContract(req.principal, req.params.id);
+      await builds.retry(req.principal, req.params.id, req.body.reason, req.id);
+      return reply.code(202).send(await contracts.getContract(req.principal, req.params.id));
+    },
+  );
 
   app.get(
     '/v1/contracts/:id/dummy-data',

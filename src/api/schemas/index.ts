@@ -197,7 +197,14 @@ export const ReviewListQuery = Type.Object(
 export const ContractListQuery = Type.Object(
   {
     status: Type.Optional(
-      Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('revoked'), Type.Literal('expired')]),
+      Type.Union([
+        Type.Literal('building'),
+        Type.Literal('failed'),
+        Type.Literal('active'),
+        Type.Literal('suspended'),
+        Type.Literal('revoked'),
+        Type.Literal('expired'),
+      ]),
     ),
     dataset: Type.Optional(Type.String({ maxLength: 100 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
@@ -540,19 +547,53 @@ export const ContractView = Type.Object({
   id: Type.String(),
   applicationId: Type.String(),
   operatorOrg: Type.String(),
-  status: Type.Union([
-    Type.Literal('active'),
-    Type.Literal('suspended'),
-    Type.Literal('revoked'),
-    Type.Literal('expired'),
-  ]),
+  status: Type.Union(
+    [
+      Type.Literal('building'),
+      Type.Literal('failed'),
+      Type.Literal('active'),
+      Type.Literal('suspended'),
+      Type.Literal('revoked'),
+      Type.Literal('expired'),
+    ],
+    {
+      description:
+        'building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot',
+    },
+  ),
   statusReason: Type.Union([Type.String(), Type.Null()]),
   statusChangedAt: Type.Union([Type.String(), Type.Null()]),
   statusChangedBy: Type.Union([Type.String(), Type.Null()]),
-  notBefore: Type.String(),
-  expiresAt: Type.String(),
+  notBefore: Type.Union([Type.String(), Type.Null()], { description: 'null until the contract is signed' }),
+  expiresAt: Type.Union([Type.String(), Type.Null()], { description: 'null until the contract is signed' }),
   createdAt: Type.String(),
-  claims: Type.Object({}, { additionalProperties: true, description: 'the signed contract claims' }),
+  claims: Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description: 'the signed contract claims; before signing, the decided claims without the snapshot',
+    },
+  ),
+  build: Type.Union(
+    [
+      Type.Object({
+        phase: Type.Union([
+          Type.Literal('waiting'),
+          Type.Literal('counting'),
+          Type.Literal('writing'),
+          Type.Literal('assessing'),
+          Type.Literal('sealing'),
+          Type.Literal('failed'),
+        ]),
+        table: Type.Union([Type.String(), Type.Null()]),
+        done: Type.Number({ minimum: 0, maximum: 1, description: 'share of the build done' }),
+        attempts: Type.Integer(),
+        error: Type.Union([Type.String(), Type.Null()], { description: "the last attempt's error" }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the snapshot build, while the contract is not signed yet' },
+  ),
 });
 
 export const DecisionResult = Type.Object({

@@ -55,6 +55,35 @@ async function poll() {
 }
 setTimeout(poll, 1000);
 
+// 2b. a contract's snapshot build: the meter and its words updated in place; once it is signed
+// (or failed) the note says so, with a link to the contract — nothing reloads under the reader
+const build = document.querySelector('[data-contract-build][data-live]');
+async function pollBuild() {
+  const id = build.dataset.contractBuild;
+  try {
+    const res = await fetch(`/console/contracts/${encodeURIComponent(id)}/build`, { credentials: 'same-origin' });
+    if (res.ok) {
+      const b = await res.json();
+      build.querySelector('meter').value = b.percent;
+      build.querySelector('[data-build-text]').textContent = b.text;
+      if (!b.live) {
+        build.removeAttribute('data-live');
+        const note = build.querySelector('[data-build-note]');
+        note.textContent = `${b.note} `;
+        const link = document.createElement('a');
+        link.href = `/console/contracts/${encodeURIComponent(id)}`;
+        link.textContent = '查看合约';
+        note.append(link);
+        return;
+      }
+    }
+  } catch {
+    // offline for a moment: try again on the next tick
+  }
+  setTimeout(pollBuild, 1000);
+}
+if (build) setTimeout(pollBuild, 1000);
+
 // 3. SQL highlighting: the textarea stays the control (and what screen readers read); a
 // highlighted copy is drawn beneath its transparent text
 const KEYWORDS = new Set(

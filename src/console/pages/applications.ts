@@ -459,7 +459,10 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
       }),
     );
     return d.contractId
-      ? { next: `/console/contracts/${d.contractId}`, text: `已批准，合约 ${d.contractId} 已签署。` }
+      ? {
+          next: `/console/contracts/${d.contractId}`,
+          text: `已批准，合约 ${d.contractId} 正在生成快照，封存后签署生效。`,
+        }
       : { text: '已拒绝该申请。' };
   });
 }

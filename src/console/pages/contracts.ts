@@ -78,7 +78,7 @@ function contractView(
       ['运营单位', k.operatorOrg],
       ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
       ['查询方式', claims.mode],
-      ['有效期', `${k.notBefore.slice(0, 10)} 至 ${k.expiresAt.slice(0, 10)}`],
+      ['有效期', `${k.notBefore?.slice(0, 10)} 至 ${k.expiresAt?.slice(0, 10)}`],
       ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
       ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
       ['签名', verified],
@@ -163,6 +163,65 @@ function contractView(
     }`;
 }
 
+const PHASE: Record<string, string> = {
+  waiting: '排队等待',
+  counting: '统计主体',
+  writing: '写入脱敏数据',
+  assessing: '评估重识别风险',
+  sealing: '计算快照摘要并签署',
+  failed: '失败',
+};
+
+function buildText(b: NonNullable<Contract['build']>): string {
+  return `${Math.round(b.done * 100)}%：${PHASE[b.phase] ?? b.phase}${b.table ? `（${b.table}）` : ''}；第 ${b.attempts} 次尝试${b.error ? `；上次错误：${b.error}` : ''}`;
+}
+
+/** A contract not signed yet: its snapshot build, how far it is, and (failed) the bureau's retry. */
+function unsignedView(s: Signed, k: Contract): Html {
+  const claims = k.claims as unknown as ContractClaims;
+  const b = k.build!;
+  const percent = Math.round(b.done * 100);
+  return html`${facts([
+      ['状态', html`${badge(k.status)}${k.statusReason ? `（${k.statusReason}）` : ''}`],
+      ['场景', claims.scenario.name],
+      ['运营单位', k.operatorOrg],
+      ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
+      ['查询方式', claims.mode],
+      ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
+    ])}
+    <h2>快照生成</h2>
+    <section data-contract-build="${k.id}" ${k.status === 'building' ? html`data-live` : ''}>
+      <p class="budget">
+        <label for="build-meter">进度</label>
+        <meter id="build-meter" min="0" max="100" value="${percent}">${percent}%</meter>
+        <span data-build-text>${buildText(b)}</span>
+      </p>
+      <p role="status" data-build-note>
+        ${
+          k.status === 'building'
+            ? '快照封存后，合约以其摘要签署并生效；本页自动更新进度。运营单位现在即可下载模拟数据编写查询。'
+            : '快照未能生成，合约未签署、未生效。'
+        }
+      </p>
+    </section>
+    ${
+      s.session.principal.roles.includes('operator')
+        ? html`<p class="actions">
+            <a class="button" href="/console/contracts/${k.id}/dummy?format=duckdb">下载模拟数据（DuckDB）</a>
+          </p>`
+        : ''
+    }
+    ${
+      k.status === 'failed' && s.session.principal.roles.includes('bureau')
+        ? html`<form method="post" action="/console/contracts/${k.id}/rebuild" class="stack inline-form">
+            ${csrfField(s.session)}<label for="r-rebuild">重新生成的理由</label
+            ><input id="r-rebuild" name="reason" required maxlength="2000" />
+            <button type="submit">重新生成快照</button>
+          </form>`
+        : ''
+    }`;
+}
+
 function sqlEditor(s: Signed, k: Contract, form: Form, result?: Html): Html {
   const sql = one(form, 'sql');
   return html`<p>
@@ -224,11 +283,30 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
           (k.claims as unknown as ContractClaims).scenario?.name ?? '—',
           k.operatorOrg,
           badge(k.status),
-          k.expiresAt.slice(0, 10),
+          k.expiresAt?.slice(0, 10) ?? '—',
         ]),
         { empty: '暂无合约' },
       ),
     );
+  });
+
+  // what console.js polls while a contract's snapshot is being built
+  scope.get<{ Params: { id: string } }>('/console/contracts/:id/build', async (req, reply) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path: { id: req.params.id } } }));
+    return reply.type('application/json').send({
+      status: k.status,
+      live: k.status === 'building',
+      percent: Math.round((k.build?.done ?? 1) * 100),
+      text: k.build ? buildText(k.build) : '',
+      note:
+        k.status === 'active'
+          ? '快照已封存，合约已签署生效。'
+          : k.status === 'failed'
+            ? `快照未能生成：${k.statusReason ?? ''}`
+            : '',
+    });
   });
 
   scope.get<{ Params: { id: string } }>('/console/contracts/:id', async (req, reply) => {
@@ -236,6 +314,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     if (!s) return;
     const path = { id: req.params.id };
     const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
+    if (k.build) return send(reply, s.session, `合约 ${k.id}`, unsignedView(s, k));
     const [budget, verified, jobs, assessments] = await Promise.all([
       must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
       verifyJws(s, k.id),
@@ -246,6 +325,15 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
   });
 
   const toContract = (p: Record<string, string>) => `/console/contracts/${p.id!}`;
+  formAction(scope, c, '/console/contracts/:id/rebuild', toContract, async (s, form, p) => {
+    await must(
+      s.api.POST('/v1/contracts/{id}/rebuild', {
+        params: { path: { id: p.id! } },
+        body: { reason: one(form, 'reason') },
+      }),
+    );
+    return { text: '已重新开始生成快照。' };
+  });
   const DONE = { suspend: '合约已暂停。', resume: '合约已恢复。', revoke: '合约已撤销。' } as const;
   for (const action of ['suspend', 'resume', 'revoke'] as const) {
     formAction(scope, c, `/console/contracts/:id/${action}`, toContract, async (s, form, p) => {

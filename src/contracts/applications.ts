@@ -13,9 +13,9 @@ import {
 import type { QueryMode } from '../sandbox/index.ts';
 import type { Tx } from '../store/index.ts';
 import { domainCalendar, type WorkingCalendar } from './calendar.ts';
-import { type DecisionOverride, type EmergencyPlan, type Scenario } from './contract-token.ts';
+import type { DecidedClaims, DecisionOverride, EmergencyPlan, Scenario } from './contract-token.ts';
 import { riskWarnings } from './decision-safety.ts';
-import type { DecidedClaims, SnapshotBuilds } from './builds.ts';
+import type { SnapshotBuilds } from './builds.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';

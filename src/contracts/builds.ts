@@ -5,13 +5,10 @@ import { PdsError, type ErrorCode } from '../errors/index.ts';
 import { snapshotBuildSeconds } from '../metrics/index.ts';
 import { buildSnapshot, recordKeySalt, type BuildProgress, type SnapshotInfo } from '../masking/index.ts';
 import { storedPath } from '../store/index.ts';
-import { addMonths, signContract, type ContractClaims } from './contract-token.ts';
+import { addMonths, signContract, type ContractClaims, type DecidedClaims } from './contract-token.ts';
 import type { ContractServiceDeps } from './contracts.ts';
 import { actorOf, hasRole, type Principal } from './principal.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
-
-/** The claims the bureau decided: everything a contract signs but its snapshot's, which comes after. */
-export type DecidedClaims = Omit<ContractClaims, 'snapshot'>;
 
 type BuildRow = Record<string, string | number | null>;
 

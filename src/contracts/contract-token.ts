@@ -41,6 +41,9 @@ export interface ContractClaims {
   decisionOverride?: DecisionOverride;
 }
 
+/** The claims the bureau decided: everything a contract signs but its snapshot's, which comes after. */
+export type DecidedClaims = Omit<ContractClaims, 'snapshot'>;
+
 export interface DecisionOverride {
   reason: string;
   warnings: string[];

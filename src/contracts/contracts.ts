@@ -7,8 +7,7 @@ import type { KeyRing } from '../keys/index.ts';
 import { dummyDataOffThread, dummyFile, fileSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
-import type { DecidedClaims, SnapshotBuilds } from './builds.ts';
-import { verifyContract, type ContractClaims, type VerifiedContract } from './contract-token.ts';
+import { verifyContract, type ContractClaims, type DecidedClaims, type VerifiedContract } from './contract-token.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
 
@@ -138,11 +137,11 @@ export class ContractService {
   }
 
   /** Wires the snapshot builds in, for the live progress of contracts not signed yet. */
-  attachBuilds(builds: Pick<SnapshotBuilds, 'progress'>): void {
+  attachBuilds(builds: { progress(contractId: string): BuildProgress | undefined }): void {
     this.builds = builds;
   }
 
-  private builds: Pick<SnapshotBuilds, 'progress'> | undefined;
+  private builds: { progress(contractId: string): BuildProgress | undefined } | undefined;
 
   /** A contract not signed yet: its snapshot is being built, or the build failed. */
   private async loadBuild(id: string): Promise<ContractView | undefined> {

@@ -16,6 +16,7 @@ export {
   CONTRACT_ISSUER,
   CONTRACT_TYP,
   type ContractClaims,
+  type DecidedClaims,
   type DecisionOverride,
   type EmergencyPlan,
   type Scenario,
@@ -34,7 +35,7 @@ export {
   type SignedContractView,
   type Transitioned,
 } from './contracts.ts';
-export { SnapshotBuilds, type DecidedClaims, type SnapshotBuildsDeps } from './builds.ts';
+export { SnapshotBuilds, type SnapshotBuildsDeps } from './builds.ts';
 export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
 export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';

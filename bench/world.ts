@@ -41,5 +41,13 @@ export async function contractFor(
     reason: 'bench',
     override: { reason: 'bench data: a synthetic population' },
   });
+  // the approval answers at once; the contract is active once its snapshot is sealed
+  await platform.builds.settled(dec.contractId!);
+  const contract = await platform.contracts.getContract(
+    { sub: 'bureau@org-bureau', org: 'org-bureau', roles: ['bureau'] },
+    dec.contractId!,
+  );
+  if (contract.status !== 'active')
+    throw new Error(`the bench contract is ${contract.status}: ${contract.statusReason}`);
   return { contractId: dec.contractId!, op };
 }

@@ -94,41 +94,56 @@ export function buildCli(): Command {
       positiveInt,
       30_000,
     )
-    .action(async (opts: { dataDir?: string; api?: string; concurrency?: number; token?: string; lockMs: number }) => {
-      const [{ default: pino }, { startWorker }] = await Promise.all([import('pino'), import('../worker/index.ts')]);
-      const config = configFrom(opts);
-      if (!config.redisUrl)
-        throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', {
-          extra: { variable: 'REDIS_URL' },
+    .option(
+      '--cache-mb <n>',
+      'size of the cache of snapshots fetched from the API, on a machine without its disk (default WORKER_CACHE_MB, else 20480)',
+      positiveInt,
+    )
+    .action(
+      async (opts: {
+        dataDir?: string;
+        api?: string;
+        concurrency?: number;
+        token?: string;
+        lockMs: number;
+        cacheMb?: number;
+      }) => {
+        const [{ default: pino }, { startWorker }] = await Promise.all([import('pino'), import('../worker/index.ts')]);
+        const config = configFrom(opts);
+        if (!config.redisUrl)
+          throw new PdsError('ERR_CONFIG', 'REDIS_URL: a worker takes its jobs from Redis; set REDIS_URL', {
+            extra: { variable: 'REDIS_URL' },
+          });
+        const logger = pino({ level: config.logLevel });
+        const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
+        const credential = opts.token ?? process.env.PDS_WORKER_TOKEN;
+        if (!credential)
+          throw new PdsError(
+            'ERR_CONFIG',
+            'PDS_WORKER_TOKEN: a worker needs its own credential; the bureau makes one with `pds workers add --name <name>`',
+            { extra: { variable: 'PDS_WORKER_TOKEN' } },
+          );
+        const worker = await startWorker({
+          redisUrl: config.redisUrl,
+          prefix: config.queuePrefix,
+          apiUrl,
+          credential,
+          dataDir: config.dataDir,
+          concurrency: opts.concurrency ?? config.executorConcurrency,
+          lockDurationMs: opts.lockMs,
+          cacheBytes: (opts.cacheMb ?? (Number(process.env.WORKER_CACHE_MB) || 20_480)) * 1024 * 1024,
+          logger,
+          sandboxOs: config.sandboxOs,
         });
-      const logger = pino({ level: config.logLevel });
-      const apiUrl = new URL(opts.api ?? process.env.PDS_API_URL ?? `http://127.0.0.1:${config.port}`);
-      const credential = opts.token ?? process.env.PDS_WORKER_TOKEN;
-      if (!credential)
-        throw new PdsError(
-          'ERR_CONFIG',
-          'PDS_WORKER_TOKEN: a worker needs its own credential; the bureau makes one with `pds workers add --name <name>`',
-          { extra: { variable: 'PDS_WORKER_TOKEN' } },
-        );
-      const worker = await startWorker({
-        redisUrl: config.redisUrl,
-        prefix: config.queuePrefix,
-        apiUrl,
-        credential,
-        dataDir: config.dataDir,
-        concurrency: opts.concurrency ?? config.executorConcurrency,
-        lockDurationMs: opts.lockMs,
-        logger,
-        sandboxOs: config.sandboxOs,
-      });
-      const stop = async (signal: string) => {
-        logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
-        await worker.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-    });
+        const stop = async (signal: string) => {
+          logger.info({ signal }, 'worker stopping: running jobs are interrupted and go back to the queue');
+          await worker.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', () => void stop('SIGINT'));
+        process.once('SIGTERM', () => void stop('SIGTERM'));
+      },
+    );
 
   program
     .command('serve')

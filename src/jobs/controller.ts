@@ -122,7 +122,7 @@ export class RunController {
     code: ErrorCode,
     message: string,
     jobId: string,
-    request: 'claim' | 'renewal' | 'outcome',
+    request: 'claim' | 'renewal' | 'outcome' | 'snapshot',
     extra?: PdsError['extra'],
   ): Promise<never> {
     if (by.kind === 'worker') {
@@ -305,7 +305,7 @@ export class RunController {
     jobId: string,
     attempt: number,
     by: Executant,
-    request: 'renewal' | 'outcome',
+    request: 'renewal' | 'outcome' | 'snapshot',
   ): Promise<{ job: StoredJob; run: StoredRun<RunPlan> } | undefined> {
     const job = await loadJob(this.deps.store, jobId);
     const run = job ? await loadRun<RunPlan>(this.deps.store, jobId, attempt) : undefined;
@@ -320,6 +320,38 @@ export class RunController {
       );
     }
     return { job, run };
+  }
+
+  /**
+   * The snapshot a worker needs for the run it holds, for a worker that does not share the API's
+   * disk (docs/architecture.md §17): only while it holds the run's lease, only the file whose
+   * hash the signed contract pins, and recorded.
+   */
+  async snapshotForRun(jobId: string, attempt: number, sha256: string, by: Executant): Promise<string> {
+    const held = await this.heldRun(jobId, attempt, by, 'snapshot');
+    const now = this.now().toISOString();
+    if (!held || held.job.status !== 'running' || held.job.attempts !== attempt || held.run.leaseExpiresAt <= now)
+      return this.refuse(
+        by,
+        'ERR_WORKER_NOT_LEASE_HOLDER',
+        `run ${attempt} of job ${jobId} is not one this worker holds now`,
+        jobId,
+        'snapshot',
+      );
+    const { claims, snapshotPath } = await this.deps.contracts.verifiedActive(held.job.contractId);
+    if (claims.snapshot.hash !== sha256)
+      return this.refuse(by, 'ERR_NOT_FOUND', `job ${jobId} runs on another snapshot`, jobId, 'snapshot');
+    await this.deps.store.write((tx) =>
+      appendAudit(tx, {
+        actor: this.actor(by),
+        action: 'snapshot.fetched',
+        objectType: 'contract',
+        objectId: held.job.contractId,
+        requestId: by.kind === 'worker' ? by.requestId : undefined,
+        details: { jobId, attempt, sha256 },
+      }),
+    );
+    return snapshotPath;
   }
 
   /** Extends a worker's lease on the run it holds; refused once the run is over or taken. */

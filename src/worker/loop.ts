@@ -15,6 +15,7 @@ import {
 } from '../protocol/index.ts';
 import { configureOsSandbox, disposeRunners, warmRunners, type OsSandboxSetting } from '../sandbox/index.ts';
 import { executeRun } from './run.ts';
+import { SnapshotCache } from './snapshots.ts';
 
 /**
  * `pds worker`: takes jobs from Redis (BullMQ), claims each from the API with its own credential
@@ -30,8 +31,13 @@ export interface WorkerOptions {
   apiUrl: URL;
   /** This worker's own credential (`pdsw.<id>.<secret>`), from the bureau. */
   credential: string;
-  /** Where the snapshots are: `DATA_DIR/snapshots` (the API's, mounted read-only on other machines). */
+  /**
+   * This worker's DATA_DIR: the API's snapshots are used from `snapshots/` when the disk is shared;
+   * otherwise they are fetched from the API into `cache/snapshots/` (SnapshotCache).
+   */
   dataDir: string;
+  /** The cache of fetched snapshots' size (WORKER_CACHE_MB). Default 20 GiB. */
+  cacheBytes?: number;
   concurrency: number;
   /** How long a job's queue lock lives without renewal: a worker killed mid-job is noticed after this. */
   lockDurationMs?: number;
@@ -44,6 +50,8 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   close(): Promise<void>;
+  /** The snapshots this worker runs on. */
+  snapshots: SnapshotCache;
 }
 
 /** An answer of the API that says what to do, as opposed to a fault to retry. */
@@ -92,6 +100,21 @@ class ApiClient {
     if (!checkRunSpec.Check(spec))
       throw new Error(`claim ${data.jobId}: the API answered something that is not a run spec`);
     return spec;
+  }
+
+  /** The snapshot of a run this worker holds, as a stream (SnapshotCache checks it). */
+  async snapshot(spec: RunSpec): Promise<Response> {
+    const url = new URL(`/v1/worker/snapshots/${spec.snapshot.sha256}`, this.base);
+    url.searchParams.set('jobId', spec.jobId);
+    url.searchParams.set('attempt', String(spec.attempt));
+    const res = await fetch(url, { headers: { authorization: `Bearer ${this.credential}` } });
+    if (res.ok || res.status >= 500) return res;
+    const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
+    throw new Refused(
+      res.status,
+      problem.code ?? `HTTP_${res.status}`,
+      `snapshot: ${res.status} ${problem.detail ?? ''}`,
+    );
   }
 
   async renew(jobId: string, attempt: number): Promise<void> {
@@ -154,6 +177,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     log.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
   const api = new ApiClient(opts.apiUrl, opts.credential);
   const tmpDir = workerTempDir(log);
+  const snapshots = new SnapshotCache({
+    dataDir: opts.dataDir,
+    maxBytes: opts.cacheBytes ?? 20 * 1024 ** 3,
+    fetchSnapshot: (spec) => api.snapshot(spec),
+    log,
+  });
   const running = new Map<string, AbortController>();
   await warmRunners(opts.concurrency, { slotsDir: path.join(tmpDir, 'runners') });
 
@@ -200,7 +229,25 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const lease = keepLease(spec, controller);
       try {
         log.info({ jobId, attempt: spec.attempt }, 'job started');
-        const outcome = await executeRun(spec, { dataDir: opts.dataDir, tmpDir, signal: controller.signal });
+        const held = await snapshots.hold(spec).catch((err: unknown) => {
+          log.error({ jobId, err: (err as Error).message }, 'the snapshot could not be had');
+          return undefined;
+        });
+        let outcome: RunOutcome = {
+          ok: false,
+          error: { code: 'ERR_SANDBOX_FAILURE', message: 'the worker could not get the snapshot' },
+        };
+        if (held)
+          try {
+            outcome = await executeRun(spec, {
+              dataDir: opts.dataDir,
+              snapshotFile: held.file,
+              tmpDir,
+              signal: controller.signal,
+            });
+          } finally {
+            held.release();
+          }
         clearInterval(lease);
         await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
         log.info({ jobId, ok: outcome.ok }, 'job done');
@@ -236,6 +283,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   log.info({ concurrency: opts.concurrency, queue: JOB_QUEUE }, 'worker ready');
 
   return {
+    snapshots,
     async close() {
       await worker.close();
       for (const c of running.values()) c.abort(new Error('worker stopping'));

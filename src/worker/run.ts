@@ -4,8 +4,10 @@ import { RUN_ERROR_CODES, type RunOutcome, type RunSpec } from '../protocol/inde
 import { runInSandbox, type SandboxLayer } from '../sandbox/index.ts';
 
 export interface RunOptions {
-  /** The worker's DATA_DIR: the snapshot is `snapshots/<spec.snapshot.file>` under it. */
+  /** The worker's DATA_DIR: the snapshot is `snapshots/<spec.snapshot.file>` under it … */
   dataDir: string;
+  /** … unless it was put elsewhere (a worker's cache of fetched snapshots). */
+  snapshotFile?: string;
   /** Where job-private temporary directories are made (removed after each run). */
   tmpDir: string;
   signal: AbortSignal;
@@ -23,7 +25,7 @@ export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOu
   try {
     const result = await runInSandbox(
       {
-        snapshotFile: path.join(opts.dataDir, 'snapshots', path.basename(spec.snapshot.file)),
+        snapshotFile: opts.snapshotFile ?? path.join(opts.dataDir, 'snapshots', path.basename(spec.snapshot.file)),
         tempDir: path.join(opts.tmpDir, `${spec.jobId}-${spec.attempt}`),
         sql: spec.sql,
         limits: spec.limits,

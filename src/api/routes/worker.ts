@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Platform } from '../../platform/index.ts';
-import { ClaimRequest, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
+import { ClaimRequest, JobId, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
 import { fromFastify } from '../problem.ts';
 import { ProblemRef } from '../schemas/index.ts';
 
@@ -61,9 +62,9 @@ const TtlDays = Type.Optional(
 );
 
 /**
- * The run protocol's three calls, for registered workers only (docs/architecture.md, "The run
- * protocol"): claim a job with its ticket, keep the lease, hand back the raw outcome. And the
- * bureau's register of workers.
+ * The run protocol's calls, for registered workers only (docs/architecture.md, "The run
+ * protocol"): claim a job with its ticket, fetch its snapshot (a worker without the API's disk),
+ * keep the lease, hand back the raw outcome. And the bureau's register of workers.
  */
 export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const { runs, workers } = platform;
@@ -93,6 +94,37 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         req.body.ticket,
       );
       return spec ? spec : reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/worker/snapshots/:sha256',
+    {
+      config: { roles: ['worker'] },
+      schema: {
+        tags: ['worker'],
+        operationId: 'getRunSnapshot',
+        summary:
+          'The snapshot of a run this worker holds, by its SHA-256 (a worker without the API’s disk caches it); recorded in the audit trail',
+        params: Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, closed),
+        querystring: Type.Object({ jobId: JobId, attempt: Type.Integer({ minimum: 1 }) }, closed),
+        response: {
+          200: {
+            description: 'the snapshot file; verify its SHA-256 before use',
+            content: { 'application/vnd.duckdb': { schema: Type.String({ format: 'binary' }) } },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const file = await runs.snapshotForRun(req.query.jobId, req.query.attempt, req.params.sha256, by(req));
+      const stat = await fs.promises.stat(file);
+      return reply
+        .type('application/vnd.duckdb')
+        .header('content-length', stat.size)
+        .header('cache-control', 'no-store')
+        .send(fs.createReadStream(file));
     },
   );
 

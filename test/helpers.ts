@@ -149,6 +149,11 @@ export async function runJob(
   contractId: string,
   sql: string,
 ): Promise<Record<string, unknown>> {
+  return waitForJob(world, token, await submitJob(world, token, contractId, sql));
+}
+
+/** Submits SQL on a contract over inject; returns the job id (throws unless 202). */
+export async function submitJob(world: TestWorld, token: string, contractId: string, sql: string): Promise<string> {
   const res = await world.server.inject({
     method: 'POST',
     url: '/v1/jobs',
@@ -156,7 +161,7 @@ export async function runJob(
     payload: { contractId, sql },
   });
   if (res.statusCode !== 202) throw new Error(`submit: ${res.statusCode} ${res.body}`);
-  return waitForJob(world, token, res.json().id as string);
+  return res.json().id as string;
 }
 
 /** Rows of one query over a DuckDB file opened read-only (snapshots, the domain database). */

@@ -2498,6 +2498,7 @@ export interface operations {
             query?: {
                 dataset?: string;
                 limit?: number;
+                /** @description building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot */
                 status?: "building" | "failed" | "active" | "suspended" | "revoked" | "expired";
             };
             header?: never;

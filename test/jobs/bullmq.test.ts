@@ -13,6 +13,7 @@ import {
   waitForJob,
   PDS_ENTRY,
   SLOW_SQL,
+  submitJob,
   until,
   type TestWorld,
 } from '../helpers.ts';
@@ -104,16 +105,7 @@ describe('BullMQ executor and pds worker', () => {
     );
   };
 
-  const submit = async (sql: string) => {
-    const res = await world.server.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      headers: { authorization: `Bearer ${op}` },
-      payload: { contractId, sql },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    return res.json().id as string;
-  };
+  const submit = (sql: string) => submitJob(world, op, contractId, sql);
 
   const status = async (id: string) =>
     (await world.platform.store.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]))!.status;

@@ -8,6 +8,7 @@ import {
   approvedContract,
   buildWorld,
   PDS_ENTRY,
+  submitJob,
   tmpDataDir,
   waitForJob,
   type TestWorld,
@@ -63,16 +64,7 @@ describe('workers with their own DATA_DIR', () => {
     });
   }
 
-  const submit = async (contractId: string, sql: string) => {
-    const res = await world.server.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      headers: { authorization: `Bearer ${op}` },
-      payload: { contractId, sql },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    return res.json().id as string;
-  };
+  const submit = (contractId: string, sql: string) => submitJob(world, op, contractId, sql);
   const fetches = async (contractId: string) =>
     world.platform.store.all<{ actor: string }>(
       "SELECT actor FROM audit_log WHERE action = 'snapshot.fetched' AND object_id = $1",

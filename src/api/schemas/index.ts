@@ -194,18 +194,24 @@ export const ReviewListQuery = Type.Object(
   closed,
 );
 
+export const ContractStatus = Type.Union(
+  [
+    Type.Literal('building'),
+    Type.Literal('failed'),
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('revoked'),
+    Type.Literal('expired'),
+  ],
+  {
+    description:
+      'building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot',
+  },
+);
+
 export const ContractListQuery = Type.Object(
   {
-    status: Type.Optional(
-      Type.Union([
-        Type.Literal('building'),
-        Type.Literal('failed'),
-        Type.Literal('active'),
-        Type.Literal('suspended'),
-        Type.Literal('revoked'),
-        Type.Literal('expired'),
-      ]),
-    ),
+    status: Type.Optional(ContractStatus),
     dataset: Type.Optional(Type.String({ maxLength: 100 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
@@ -547,20 +553,7 @@ export const ContractView = Type.Object({
   id: Type.String(),
   applicationId: Type.String(),
   operatorOrg: Type.String(),
-  status: Type.Union(
-    [
-      Type.Literal('building'),
-      Type.Literal('failed'),
-      Type.Literal('active'),
-      Type.Literal('suspended'),
-      Type.Literal('revoked'),
-      Type.Literal('expired'),
-    ],
-    {
-      description:
-        'building: approved, its snapshot being built (see build); failed: the build failed (statusReason), the bureau may retry it; active once signed with its sealed snapshot',
-    },
-  ),
+  status: ContractStatus,
   statusReason: Type.Union([Type.String(), Type.Null()]),
   statusChangedAt: Type.Union([Type.String(), Type.Null()]),
   statusChangedBy: Type.Union([Type.String(), Type.Null()]),

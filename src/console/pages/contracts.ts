@@ -56,6 +56,19 @@ async function verifyJws(s: Signed, id: string): Promise<Html> {
   }
 }
 
+/** What a contract is, signed or not: status, scenario, parties, mode, the disclosure terms. */
+function decidedFacts(k: Contract): [string, unknown][] {
+  const claims = k.claims as unknown as ContractClaims;
+  return [
+    ['状态', html`${badge(k.status)}${k.statusReason ? `（${k.statusReason}）` : ''}`],
+    ['场景', claims.scenario.name],
+    ['运营单位', k.operatorOrg],
+    ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
+    ['查询方式', claims.mode],
+    ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
+  ];
+}
+
 function contractView(
   s: Signed,
   k: Contract,
@@ -73,13 +86,8 @@ function contractView(
       <button type="submit" ${danger ? html` class="danger"` : ''}>${label}</button>
     </form>`;
   return html`${facts([
-      ['状态', html`${badge(k.status)}${k.statusReason ? `（${k.statusReason}）` : ''}`],
-      ['场景', claims.scenario.name],
-      ['运营单位', k.operatorOrg],
-      ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
-      ['查询方式', claims.mode],
+      ...decidedFacts(k),
       ['有效期', `${k.notBefore?.slice(0, 10)} 至 ${k.expiresAt?.slice(0, 10)}`],
-      ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
       ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
       ['签名', verified],
       [
@@ -178,17 +186,9 @@ function buildText(b: NonNullable<Contract['build']>): string {
 
 /** A contract not signed yet: its snapshot build, how far it is, and (failed) the bureau's retry. */
 function unsignedView(s: Signed, k: Contract): Html {
-  const claims = k.claims as unknown as ContractClaims;
   const b = k.build!;
   const percent = Math.round(b.done * 100);
-  return html`${facts([
-      ['状态', html`${badge(k.status)}${k.statusReason ? `（${k.statusReason}）` : ''}`],
-      ['场景', claims.scenario.name],
-      ['运营单位', k.operatorOrg],
-      ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
-      ['查询方式', claims.mode],
-      ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
-    ])}
+  return html`${facts(decidedFacts(k))}
     <h2>快照生成</h2>
     <section data-contract-build="${k.id}" ${k.status === 'building' ? html`data-live` : ''}>
       <p class="budget">

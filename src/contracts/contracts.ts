@@ -4,7 +4,7 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { forgetRunners } from '../sandbox/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import { dummyDataOffThread, dummyFile, fileSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
+import { dummyDataOffThread, dummyFile, fileHasSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type DecidedClaims, type VerifiedContract } from './contract-token.ts';
@@ -518,7 +518,7 @@ export class ContractService {
    */
   async contractForRun(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
     const { claims, snapshotPath } = await this.verifiedActive(id);
-    if (!fs.existsSync(snapshotPath) || (await fileSha256(snapshotPath)) !== claims.snapshot.hash) {
+    if (!(await fileHasSha256(snapshotPath, claims.snapshot.hash))) {
       throw new PdsError(
         'ERR_SNAPSHOT_MISMATCH',
         `the snapshot of contract ${id} does not match the hash it was signed with`,

@@ -13,7 +13,6 @@ export {
   RECORD_KEY_COLUMN,
   UNIT_KEY_COLUMN,
   recordKeySalt,
-  fileSha256,
   maskingSql,
   previewRisk,
   pseudonym,
@@ -32,3 +31,4 @@ export {
   snapshotSchema,
   type DummyTable,
 } from './dummy.ts';
+export { fileHasSha256, fileSha256 } from '../digest/index.ts';

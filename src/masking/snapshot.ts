@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { recordKeySql, unitKeySql } from '../digest/index.ts';
+import { fileSha256, recordKeySql, unitKeySql } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
 import {
   ensureFreeSpace,
@@ -333,13 +333,6 @@ async function writing(
   } finally {
     clearInterval(timer);
   }
-}
-
-export async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  // large reads: a snapshot of 10 M rows is ~0.5 GB, and 64 KiB chunks cost twice the time
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

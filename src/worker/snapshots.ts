@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { RunSpec } from '../protocol/index.ts';
-import { fileSha256 } from '../masking/index.ts';
+import { fileHasSha256 } from '../digest/index.ts';
 import { forgetRunners } from '../sandbox/index.ts';
 
 /** Fetches the snapshot of a run the worker holds (GET /v1/worker/snapshots/{sha256}). */
@@ -30,14 +30,12 @@ export interface HeldSnapshot {
  * The snapshots a worker runs on (docs/architecture.md §17). On a machine that shares the API's
  * DATA_DIR the file is there; elsewhere it is fetched from the API by its content hash, with the
  * worker's credential, while the worker holds the run's lease, and kept under its hash. Every
- * file is checked against the hash the signed contract pins before a run uses it: a file changed
- * on this disk is caught, removed and fetched again. The hash of a file is computed again whenever
- * the file's identity, size or change time differs from when it was last checked (any write moves
- * the change time).
+ * file is checked against the hash the signed contract pins before a run uses it (fileHasSha256:
+ * hashed again whenever it changed): a file changed on this disk is caught, removed and fetched
+ * again.
  */
 export class SnapshotCache {
   private readonly dir: string;
-  private readonly checked = new Map<string, string>();
   private readonly fetching = new Map<string, Promise<string>>();
   private readonly inUse = new Map<string, number>();
   private readonly lastUsed = new Map<string, number>();
@@ -72,22 +70,8 @@ export class SnapshotCache {
   }
 
   /** Whether `file` exists and is the snapshot with this hash (hashed again only when it changed). */
-  private async matches(file: string, sha256: string): Promise<boolean> {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(file);
-    } catch {
-      return false;
-    }
-    const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
-    if (this.checked.get(file) === identity) return true;
-    const actual = await fileSha256(file);
-    if (actual !== sha256) {
-      this.checked.delete(file);
-      return false;
-    }
-    this.checked.set(file, identity);
-    return true;
+  private matches(file: string, sha256: string): Promise<boolean> {
+    return fileHasSha256(file, sha256);
   }
 
   private async cached(spec: RunSpec): Promise<string> {
@@ -170,7 +154,6 @@ export class SnapshotCache {
   private remove(file: string): void {
     forgetRunners(file); // a runner kept for the next job holds a link to it
     fs.rmSync(file, { force: true });
-    this.checked.delete(file);
     this.lastUsed.delete(file);
   }
 }

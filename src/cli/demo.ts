@@ -239,34 +239,43 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     throw new StepFailed(what);
   }
 
-  async function waitForJob(jobId: string) {
-    const deadline = Date.now() + 120_000;
+  /** As a client would: asks every 100 ms until the answer has settled, for at most `seconds`. */
+  async function poll<T>(what: string, ask: () => Promise<T>, settled: (t: T) => boolean, seconds: number) {
+    const deadline = Date.now() + seconds * 1000;
     for (;;) {
-      const job = await call(
-        'operator',
-        `GET /v1/jobs/${jobId}`,
-        api.operator.GET('/v1/jobs/{id}', { params: { path: { id: jobId } } }),
-      );
-      if (!['queued', 'running'].includes(job.status)) return job;
-      if (Date.now() > deadline) throw new StepFailed(`job ${jobId} did not finish in 120 s`);
+      const answer = await ask();
+      if (settled(answer)) return answer;
+      if (Date.now() > deadline) throw new StepFailed(`${what} did not settle in ${seconds} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  /** As a client would: the contract until its snapshot is sealed (or its build failed). */
-  async function waitForContract(contractId: string) {
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const contract = await call(
-        'operator',
-        `GET /v1/contracts/${contractId}`,
-        api.operator.GET('/v1/contracts/{id}', { params: { path: { id: contractId } } }),
-      );
-      if (contract.status !== 'building') return contract;
-      if (Date.now() > deadline) throw new StepFailed(`the snapshot of ${contractId} was not built in 300 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForJob = (jobId: string) =>
+    poll(
+      `job ${jobId}`,
+      () =>
+        call(
+          'operator',
+          `GET /v1/jobs/${jobId}`,
+          api.operator.GET('/v1/jobs/{id}', { params: { path: { id: jobId } } }),
+        ),
+      (job) => !['queued', 'running'].includes(job.status),
+      120,
+    );
+
+  /** The contract until its snapshot is sealed (or its build failed). */
+  const waitForContract = (contractId: string) =>
+    poll(
+      `the snapshot build of ${contractId}`,
+      () =>
+        call(
+          'operator',
+          `GET /v1/contracts/${contractId}`,
+          api.operator.GET('/v1/contracts/{id}', { params: { path: { id: contractId } } }),
+        ),
+      (contract) => contract.status !== 'building',
+      300,
+    );
 
   let printed = false;
   const printSummary = () => {

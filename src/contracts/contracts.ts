@@ -79,6 +79,10 @@ type StoredContract = SignedContractView & {
   snapshotHash: string;
 };
 
+function isSigned(c: ContractView): c is StoredContract {
+  return 'jws' in c;
+}
+
 /** A contract whose snapshot is not sealed yet cannot serve jobs, nor change status. */
 function notReady(id: string, status: 'building' | 'failed', reason?: string | null): PdsError {
   return new PdsError(
@@ -152,13 +156,16 @@ export class ContractService {
     return r ? this.buildView(r) : undefined;
   }
 
-  /** A contract not found signed: not ready while its build stands, else (sealed meanwhile) read again. */
-  private async unsigned(id: string): Promise<StoredContract> {
-    const b = await this.loadBuild(id);
-    if (b) throw notReady(id, b.status as 'building' | 'failed', b.statusReason);
-    const c = await this.loadContract(this.deps.store, id);
-    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
-    return c;
+  /**
+   * The contract as it stands: signed, or its build while it is not (building, failed). A build
+   * sealed between the two reads is found signed by a third.
+   */
+  private async find(id: string): Promise<StoredContract | ContractView | undefined> {
+    return (
+      (await this.loadContract(this.deps.store, id)) ??
+      (await this.loadBuild(id)) ??
+      (await this.loadContract(this.deps.store, id))
+    );
   }
 
   private buildView(r: Record<string, string | number | null>): ContractView {
@@ -251,12 +258,8 @@ export class ContractService {
   }
 
   async getContract(p: Principal, id: string): Promise<ContractView> {
-    const c = await this.loadContract(this.deps.store, id);
-    if (c) return ContractService.publicView(this.visible(p, c, id));
-    const b = await this.loadBuild(id);
-    if (b) return this.visible(p, b, id);
-    // sealed between the two reads: the signed contract is there now
-    return ContractService.publicView(this.visible(p, await this.loadContract(this.deps.store, id), id));
+    const c = this.visible(p, await this.find(id), id);
+    return isSigned(c) ? ContractService.publicView(c) : c;
   }
 
   /** A signed contract this principal may see; one not signed yet answers ERR_CONTRACT_NOT_READY. */
@@ -265,11 +268,9 @@ export class ContractService {
   }
 
   private async signed(p: Principal, id: string): Promise<StoredContract> {
-    const c = await this.loadContract(this.deps.store, id);
-    if (c) return this.visible(p, c, id);
-    const b = await this.loadBuild(id);
-    if (b) throw notReady(id, this.visible(p, b, id).status as 'building' | 'failed', b.statusReason);
-    return this.visible(p, await this.loadContract(this.deps.store, id), id);
+    const c = this.visible(p, await this.find(id), id);
+    if (!isSigned(c)) throw notReady(id, c.status as 'building' | 'failed', c.statusReason);
+    return c;
   }
 
   /**
@@ -339,7 +340,7 @@ export class ContractService {
       .filter((c) => !filter.status || c.status === filter.status)
       .filter((c) => !filter.dataset || c.claims.datasets.some((d) => d.dataset === filter.dataset))
       .slice(0, filter.limit ?? LIST_LIMIT)
-      .map((c) => ('jws' in c ? ContractService.publicView(c as StoredContract) : c));
+      .map((c) => (isSigned(c) ? ContractService.publicView(c) : c));
   }
 
   /**
@@ -529,7 +530,9 @@ export class ContractService {
 
   /** An active contract's verified claims (signature, term, status), without re-hashing its snapshot. */
   async verifiedActive(id: string): Promise<{ claims: VerifiedContract; snapshotPath: string }> {
-    const c = (await this.loadContract(this.deps.store, id)) ?? (await this.unsigned(id));
+    const c = await this.find(id);
+    if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
+    if (!isSigned(c)) throw notReady(id, c.status as 'building' | 'failed', c.statusReason);
     if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);
     const claims = await verifyContract(c.jws, this.deps.keys.bureauVerifier(), this.now());
     if (claims.jti !== id) throw new PdsError('ERR_CONTRACT_INVALID', 'contract id does not match its signed jti');

@@ -53,7 +53,7 @@ export class SnapshotCache {
   async hold(spec: RunSpec): Promise<HeldSnapshot> {
     const { sha256 } = spec.snapshot;
     const shared = path.join(this.opts.dataDir, 'snapshots', path.basename(spec.snapshot.file));
-    const file = (await this.matches(shared, sha256)) ? shared : await this.cached(spec);
+    const file = (await fileHasSha256(shared, sha256)) ? shared : await this.cached(spec);
     this.inUse.set(file, (this.inUse.get(file) ?? 0) + 1);
     this.lastUsed.set(file, Date.now());
     let released = false;
@@ -69,15 +69,10 @@ export class SnapshotCache {
     };
   }
 
-  /** Whether `file` exists and is the snapshot with this hash (hashed again only when it changed). */
-  private matches(file: string, sha256: string): Promise<boolean> {
-    return fileHasSha256(file, sha256);
-  }
-
   private async cached(spec: RunSpec): Promise<string> {
     const { sha256 } = spec.snapshot;
     const file = path.join(this.dir, `${sha256}.duckdb`);
-    if (await this.matches(file, sha256)) return file;
+    if (await fileHasSha256(file, sha256)) return file;
     if (fs.existsSync(file)) {
       this.opts.log.error(
         { file, sha256, jobId: spec.jobId },

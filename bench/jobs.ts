@@ -47,7 +47,7 @@ async function burst(
       ids,
     );
     if (rows.every((r) => !['queued', 'running'].includes(r.status))) break;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
   }
   const elapsed = performance.now() - started;
   const rows = await platform.store.all<{ status: string; created_at: string; finished_at: string }>(

@@ -99,8 +99,18 @@ export async function appendAudit(tx: Tx, event: AuditEvent, now: Date = new Dat
   }
 }
 
+/** The chain's head as the store's writer knows it: kept between transactions (Tx.memo). */
+type Head = { seq: number; hash: string } | null;
+const HEAD = 'audit.head';
+/** Entries appended in one transaction, written in one statement before it commits (Tx.defer). */
+const PENDING = new WeakMap<Tx, { entries: AuditEntry[]; stored: boolean }>();
+
 async function appendEntry(tx: Tx, event: AuditEvent, now: Date): Promise<AuditEntry> {
-  const head = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
+  let head = tx.memo<Head>(HEAD, 'audit_head');
+  if (head === undefined) {
+    const row = await tx.one<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
+    head = row ? { seq: Number(row.seq), hash: row.hash } : null;
+  }
   const body: Body = {
     seq: (head?.seq ?? 0) + 1,
     at: now.toISOString(),
@@ -116,26 +126,46 @@ async function appendEntry(tx: Tx, event: AuditEvent, now: Date): Promise<AuditE
     prevHash: head?.hash ?? GENESIS_HASH,
   };
   const entry: AuditEntry = { ...body, hash: entryHash(body) };
-  await tx.run(`INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
-    entry.seq,
-    entry.at,
-    entry.actor,
-    entry.role,
-    entry.org,
-    entry.action,
-    entry.objectType,
-    entry.objectId,
-    entry.reason,
-    entry.requestId,
-    JSON.stringify(entry.details),
-    entry.prevHash,
-    entry.hash,
-  ]);
-  await tx.run(head ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)', [
-    entry.seq,
-    entry.hash,
-  ]);
+  let pending = PENDING.get(tx);
+  if (!pending) {
+    pending = { entries: [], stored: head !== null };
+    PENDING.set(tx, pending);
+  }
+  pending.entries.push(entry);
+  tx.setMemo<Head>(HEAD, 'audit_head', { seq: entry.seq, hash: entry.hash });
+  // the log and its head are written once per transaction, before it commits or before any read of them
+  tx.defer(HEAD, ['audit_log', 'audit_head'], (inner) => writePending(inner, PENDING.get(tx)!));
   return entry;
+}
+
+async function writePending(tx: Tx, pending: { entries: AuditEntry[]; stored: boolean }): Promise<void> {
+  const entries = pending.entries.splice(0);
+  if (entries.length === 0) return;
+  const marks = entries.map((_, i) => `(${Array.from({ length: 13 }, (_, j) => `$${i * 13 + j + 1}`).join(', ')})`);
+  await tx.run(
+    `INSERT INTO audit_log VALUES ${marks.join(', ')}`,
+    entries.flatMap((e) => [
+      e.seq,
+      e.at,
+      e.actor,
+      e.role,
+      e.org,
+      e.action,
+      e.objectType,
+      e.objectId,
+      e.reason,
+      e.requestId,
+      JSON.stringify(e.details),
+      e.prevHash,
+      e.hash,
+    ]),
+  );
+  const last = entries.at(-1)!;
+  await tx.run(
+    pending.stored ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)',
+    [last.seq, last.hash],
+  );
+  pending.stored = true;
 }
 
 export interface AuditQuery {

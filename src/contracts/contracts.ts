@@ -216,24 +216,27 @@ export class ContractService {
     };
   }
 
-  private async loadContract(reader: Pick<Tx, 'one'>, id: string): Promise<StoredContract | undefined> {
-    // reads outside a transaction are served from memory while no write has committed since
-    // (a point query costs DuckDB milliseconds; bench:api); the view is made fresh (expiry is by the clock)
-    const store = reader === this.deps.store ? this.deps.store : undefined;
-    const cached = store ? this.rows.get(id) : undefined;
-    if (store && cached?.generation === store.generation) return this.toView(cached.row);
-    const generation = store?.generation;
+  private async loadContract(reader: Store | Tx, id: string): Promise<StoredContract | undefined> {
+    // a row is served from memory while no statement has written `contracts` since it was read
+    // (a point query costs DuckDB milliseconds, several per job; bench:jobs) — inside a write
+    // transaction too, unless that transaction wrote contracts itself (the writer is serialized,
+    // so nothing else can have); the view is made fresh (expiry is by the clock)
+    const store = this.deps.store;
+    const inTx = reader !== store;
+    const at = store.writtenAt('contracts');
+    const cached = this.rows.get(id);
+    if (cached?.at === at && !(inTx && (reader as Tx).wrote('contracts'))) return this.toView(cached.row);
     const r = await reader.one<Row>('SELECT * FROM contracts WHERE id = $1', [id]);
     if (!r) return undefined;
-    if (store && generation === store.generation) {
+    if (!inTx && at === store.writtenAt('contracts')) {
       if (this.rows.size > 10_000) this.rows.clear();
-      this.rows.set(id, { generation, row: r });
+      this.rows.set(id, { at, row: r });
     }
     return this.toView(r);
   }
 
-  /** Contract rows read outside transactions, by id, with the store generation they were read at. */
-  private readonly rows = new Map<string, { generation: number; row: Row }>();
+  /** Contract rows by id, with the commit that last wrote `contracts` when they were read. */
+  private readonly rows = new Map<string, { at: number; row: Row }>();
 
   private visible<C extends ContractView>(p: Principal, c: C | undefined, id: string): C {
     if (
@@ -540,7 +543,7 @@ export class ContractService {
   }
 
   /** The contract's status as a transaction sees it, for a last check inside the release transaction. */
-  async assertActive(tx: Pick<Tx, 'one'>, id: string): Promise<void> {
+  async assertActive(tx: Tx, id: string): Promise<void> {
     const c = await this.loadContract(tx, id);
     if (!c) throw new PdsError('ERR_CONTRACT_INVALID', `contract ${id} does not exist`);
     if (c.status !== 'active') throw contractStatusError(id, c.status, c.statusReason);

@@ -1,4 +1,11 @@
-import { DuckDBConnection, DuckDBInstance, DuckDBTypeId, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTypeId,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 
 /**
  * The one adapter over `@duckdb/node-api`: instances opened with explicit options, values always
@@ -71,6 +78,57 @@ export async function queryRows<T extends Row = Row>(
 
 export async function exec(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<void> {
   await conn.run(sql, params);
+}
+
+/**
+ * Statements with parameters prepared once and reused, for a connection that runs one statement
+ * at a time (the store's writer: binding and running must not interleave). Preparing is a third
+ * of a small statement's cost. DDL through the connection clears it (`clear`).
+ */
+export class StatementCache {
+  private readonly statements = new Map<string, DuckDBPreparedStatement>();
+
+  constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly max = 256,
+  ) {}
+
+  private async prepared(sql: string): Promise<DuckDBPreparedStatement> {
+    let p = this.statements.get(sql);
+    if (p) {
+      // most recently used last, so the first is the one to drop
+      this.statements.delete(sql);
+    } else {
+      p = await this.conn.prepare(sql);
+      if (this.statements.size >= this.max) {
+        const [oldest, stale] = this.statements.entries().next().value!;
+        this.statements.delete(oldest);
+        stale.destroySync();
+      }
+    }
+    this.statements.set(sql, p);
+    return p;
+  }
+
+  async rows<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    if (!params) return queryRows<T>(this.conn, sql);
+    const p = await this.prepared(sql);
+    p.bind(params);
+    const { columns, rows } = readResult(await p.runAndReadAll());
+    return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<void> {
+    if (!params) return exec(this.conn, sql);
+    const p = await this.prepared(sql);
+    p.bind(params);
+    await p.run();
+  }
+
+  clear(): void {
+    for (const p of this.statements.values()) p.destroySync();
+    this.statements.clear();
+  }
 }
 
 /** Opens an instance with explicit options (DuckDB settings as strings). */

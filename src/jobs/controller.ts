@@ -29,7 +29,7 @@ import { charge, refund } from './ledger.ts';
 import { checkOutcome } from './outcome.ts';
 import type { OutputService } from './outputs.ts';
 import { RunPlanner, type RunPlan } from './plan.ts';
-import { decideRelease, releaseTerms } from './release.ts';
+import { prepareRelease, releaseTerms } from './release.ts';
 import type { WorkerRegistry } from './workers.ts';
 
 /**
@@ -74,6 +74,12 @@ const FAILED: ErrorCode[] = [
   'ERR_CONTRACT_KEY_UNKNOWN',
   'ERR_CONTRACT_ALG_NOT_ALLOWED',
 ];
+
+/** A job and the run of it an executor holds. */
+type HeldRun = { job: StoredJob; run: StoredRun<RunPlan> };
+
+/** How a run ended, when this call ended it. */
+type Finished = { status: JobStatus; at: string } | undefined;
 
 /** An embedded run's lease: it is never renewed, and a restart requeues it anyway. */
 const EMBEDDED_LEASE_GRACE_MS = 60_000;
@@ -191,6 +197,15 @@ export class RunController {
    * expired is not taken from its holder.
    */
   async claim(jobId: string, by: Executant, ticket?: string): Promise<RunSpec | undefined> {
+    return (await this.claimRun(jobId, by, ticket))?.spec;
+  }
+
+  /** The claim, with the job and run as it left them (the embedded executor keeps them for its outcome). */
+  private async claimRun(
+    jobId: string,
+    by: Executant,
+    ticket?: string,
+  ): Promise<{ spec: RunSpec; held: HeldRun } | undefined> {
     if (by.kind === 'worker') {
       if (this.deps.executor.kind === 'embedded') {
         await this.refuse(
@@ -290,13 +305,29 @@ export class RunController {
     }
     if (attempt === undefined) return undefined;
     const { maxSqlBytes: _m, ...runLimits } = limits;
-    return {
+    const spec: RunSpec = {
       jobId,
       attempt,
       sql: plan.sql,
       snapshot: { contractId: job.contractId, file: path.basename(snapshotPath), sha256: claims.snapshot.hash },
       limits: runLimits,
       lease: { expiresAt: leaseExpiresAt, renewEveryMs: Math.max(100, Math.floor(this.deps.leaseMs / 3)) },
+    };
+    const startedAt = now.toISOString();
+    return {
+      spec,
+      held: {
+        job: { ...job, status: 'running', attempts: attempt, startedAt },
+        run: {
+          jobId,
+          attempt,
+          executor: this.executorName(by),
+          plan,
+          claimedAt: startedAt,
+          leaseExpiresAt,
+          reportedAt: null,
+        },
+      },
     };
   }
 
@@ -306,7 +337,7 @@ export class RunController {
     attempt: number,
     by: Executant,
     request: 'renewal' | 'outcome' | 'snapshot',
-  ): Promise<{ job: StoredJob; run: StoredRun<RunPlan> } | undefined> {
+  ): Promise<HeldRun | undefined> {
     const job = await loadJob(this.deps.store, jobId);
     const run = job ? await loadRun<RunPlan>(this.deps.store, jobId, attempt) : undefined;
     if (!job || !run || run.executor !== this.executorName(by)) {
@@ -378,33 +409,29 @@ export class RunController {
    * accepted and changes nothing; one for a run taken over after its lease expired is refused.
    */
   async report(jobId: string, attempt: number, outcome: RunOutcome, by: Executant): Promise<void> {
-    await this.recordOutcome(jobId, attempt, outcome, by);
-    await this.observe(jobId);
-  }
-
-  /** A finished run's queue and run time in the metrics (from the store's own timestamps). */
-  private async observe(jobId: string): Promise<void> {
-    const j = await this.deps.store.one<{
-      status: string;
-      mode: string | null;
-      c: string;
-      s: string | null;
-      f: string | null;
-    }>(
-      `SELECT j.status, json_extract_string(k.claims, '$.mode') AS mode, j.created_at AS c, j.started_at AS s, j.finished_at AS f
-         FROM jobs j LEFT JOIN contracts k ON k.id = j.contract_id WHERE j.id = $1`,
-      [jobId],
-    );
-    if (!j?.s || !j.f) return;
-    const mode = j.mode ?? 'unknown';
-    queueSeconds.observe({ mode }, Math.max(0, Date.parse(j.s) - Date.parse(j.c)) / 1000);
-    runSeconds.observe({ mode, status: j.status }, Math.max(0, Date.parse(j.f) - Date.parse(j.s)) / 1000);
-  }
-
-  private async recordOutcome(jobId: string, attempt: number, outcome: RunOutcome, by: Executant): Promise<void> {
     const held = await this.heldRun(jobId, attempt, by, 'outcome');
     if (!held || held.run.reportedAt || held.job.status !== 'running') return;
+    await this.reportHeld(held, outcome, by);
+  }
+
+  /**
+   * The outcome of a run `by` holds. Every step that ends it checks the job's state again in its
+   * own transaction, so the held job and run may be as the claim left them.
+   */
+  private async reportHeld(held: HeldRun, outcome: RunOutcome, by: Executant): Promise<void> {
+    const finished = await this.recordOutcome(held, held.run.attempt, outcome, by);
+    if (!finished) return;
+    // a finished run's queue and run time in the metrics, from the times the store recorded
     const { job, run } = held;
+    const { mode } = run.plan;
+    const ms = (a: string, b: string) => Math.max(0, Date.parse(b) - Date.parse(a)) / 1000;
+    queueSeconds.observe({ mode }, ms(job.createdAt, run.claimedAt));
+    runSeconds.observe({ mode, status: finished.status }, ms(run.claimedAt, finished.at));
+  }
+
+  private async recordOutcome(held: HeldRun, attempt: number, outcome: RunOutcome, by: Executant): Promise<Finished> {
+    const { job, run } = held;
+    const jobId = job.id;
     if (job.attempts !== attempt) {
       if (by.kind === 'embedded') return;
       await this.refuse(
@@ -425,11 +452,10 @@ export class RunController {
     }
     if ('failure' in checked) {
       const e = checked.failure;
-      if (RETRIED.includes(e.code) && (await this.retry(jobId, attempt, e.message))) return;
-      await this.finish(jobId, attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
-      return;
+      if (RETRIED.includes(e.code) && (await this.retry(jobId, attempt, e.message))) return undefined;
+      return this.finish(jobId, attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
     }
-    await this.release(job, run, checked.result);
+    return this.release(job, run, checked.result);
   }
 
   /**
@@ -460,29 +486,35 @@ export class RunController {
     );
   }
 
-  /** The release decision, recorded with the output in one transaction (it sees every earlier output). */
+  /**
+   * The release decision, completed and recorded with the output in one transaction (it sees
+   * every earlier output). What does not depend on earlier outputs — disclosure control, noise,
+   * the output's files — is done before, so the store's one writer is held only for the record.
+   */
   private async release(
     job: StoredJob,
     run: StoredRun<RunPlan>,
     result: { columns: { name: string; type: string }[]; rows: import('../store/index.ts').JsonValue[][] },
-  ): Promise<void> {
+  ): Promise<Finished> {
     const at = this.now().toISOString();
     const file = this.deps.outputs.fileFor(outputIdFor(job.id));
+    let kept = false;
     try {
       const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
-      await this.deps.store.write(async (tx) => {
+      const prepared = prepareRelease({ plan: run.plan, result, terms: releaseTerms(claims, this.deps.policies) });
+      const { provisional } = prepared;
+      const forms =
+        provisional.decision === 'refused'
+          ? undefined
+          : await this.deps.outputs.keep(file, provisional.columns, provisional.rows);
+      const status = await this.deps.store.write(async (tx): Promise<JobStatus | undefined> => {
         const cur = await loadJob(tx, job.id);
-        if (cur?.status !== 'running' || cur.attempts !== run.attempt) return; // cancelled or halted meanwhile: nothing leaves
+        if (cur?.status !== 'running' || cur.attempts !== run.attempt) return undefined; // cancelled or halted meanwhile: nothing leaves
         await markReported(tx, job.id, run.attempt, at);
         // the last word on the contract is inside the release transaction: a revocation that
         // committed while the query ran stops the release
         await this.deps.contracts.assertActive(tx, job.contractId);
-        const decision = decideRelease({
-          plan: run.plan,
-          result,
-          terms: releaseTerms(claims, this.deps.policies),
-          earlier: await this.deps.outputs.fingerprints(tx, job.operatorOrg, job.contractId),
-        });
+        const decision = prepared.complete(await this.deps.outputs.fingerprints(tx, job.operatorOrg, job.contractId));
         if (decision.decision === 'refused') {
           await transition(
             tx,
@@ -503,22 +535,32 @@ export class RunController {
             { actor: SYSTEM_ACTOR, details: { reasons: ['ERR_DISCLOSURE_REFUSED'] } },
           );
           // no refund: the data was read, and whether it was refused can depend on it
-          return;
+          return 'rejected';
         }
-        await this.deps.outputs.record(tx, { job, claims, decision, at, ranBy: run.executor, file });
+        if (!forms)
+          throw new PdsError(
+            'ERR_INTERNAL',
+            `job ${job.id}: an output decided ${decision.decision} was refused before`,
+          );
+        await this.deps.outputs.record(tx, { job, claims, decision, at, ranBy: run.executor, file, forms });
+        return decision.decision;
       });
+      kept = status === 'released' || status === 'held';
+      return status && { status, at };
     } catch (err) {
-      this.deps.outputs.discard(file);
       if (!isPdsError(err)) this.deps.onError?.(job.id, err);
       const e = reasonOf(err);
-      await this.finish(job.id, run.attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
+      return this.finish(job.id, run.attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
+    } finally {
+      if (!kept) this.deps.outputs.discard(file);
     }
   }
 
   /** Runs one job here, from claim to outcome (the embedded executor's handler). */
   async runHere(jobId: string, signal: AbortSignal): Promise<void> {
-    const spec = await this.claim(jobId, EMBEDDED);
-    if (!spec) return;
+    const claimed = await this.claimRun(jobId, EMBEDDED);
+    if (!claimed) return;
+    const { spec, held } = claimed;
     let outcome: RunOutcome;
     try {
       outcome = await executeRun(spec, {
@@ -530,7 +572,7 @@ export class RunController {
       if (signal.aborted) return; // cancelled: the cancel already recorded the terminal state
       throw err;
     }
-    await this.report(jobId, spec.attempt, outcome, EMBEDDED);
+    await this.reportHeld(held, outcome, EMBEDDED);
   }
 
   /** A job that ends before it runs: its contract or its SQL was refused at the claim. */
@@ -573,18 +615,20 @@ export class RunController {
     return requeued;
   }
 
-  private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<void> {
-    await this.deps.store.write(async (tx) => {
-      await markReported(tx, jobId, attempt, this.now().toISOString());
+  private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<Finished> {
+    const at = this.now().toISOString();
+    const moved = await this.deps.store.write(async (tx) => {
+      await markReported(tx, jobId, attempt, at);
       // ε stays charged: the run read the data, and how it ended could depend on one person's row
-      await transition(
+      return transition(
         tx,
         jobId,
         ['running'],
         status,
-        { reasons, finishedAt: this.now().toISOString() },
+        { reasons, finishedAt: at },
         { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } },
       );
     });
+    return moved ? { status, at } : undefined;
   }
 }

@@ -133,10 +133,11 @@ export async function listJobs(reader: Reader, f: JobFilter): Promise<StoredJob[
   return rows.map(fromRow);
 }
 
-export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Promise<void> {
-  await tx.run(
+/** Inserts a queued job and records it; answers the job as stored. */
+export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Promise<StoredJob> {
+  const row = await tx.one<Row>(
     `INSERT INTO jobs (id, contract_id, operator_org, submitted_by, name, sql, status, reasons, created_at, idempotency_key, request_sha256, dp_params, revision_of)
-     VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10, $11)`,
+     VALUES ($1, $2, $3, $4, $5, $6, 'queued', '[]', $7, $8, $9, $10, $11) RETURNING *`,
     [
       job.id,
       job.contractId,
@@ -152,6 +153,7 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
     ],
   );
   await appendAudit(tx, { ...audit, action: audit.action ?? 'job.submitted', objectType: 'job', objectId: job.id });
+  return fromRow(row!);
 }
 
 /**
@@ -166,10 +168,10 @@ export async function transition(
   facts: TransitionFacts,
   audit: TransitionAudit,
 ): Promise<boolean> {
-  const cur = await tx.one<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [id]);
-  if (!cur || !from.includes(cur.status as JobStatus)) return false;
+  if (from.length === 0) return false;
   const sets = ['status = $2'];
-  const params: (string | number | null)[] = [id, to];
+  const params: (string | number | null)[] = [id, to, ...from];
+  const fromMarks = from.map((_, i) => `$${i + 3}`).join(', ');
   const set = (column: string, value: string | number | null) => {
     params.push(value);
     sets.push(`${column} = $${params.length}`);
@@ -179,7 +181,12 @@ export async function transition(
   if (facts.startedAt !== undefined) set('started_at', facts.startedAt);
   if (facts.startedAt) sets.push('attempts = attempts + 1');
   if (facts.finishedAt !== undefined) set('finished_at', facts.finishedAt);
-  await tx.run(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1`, params);
+  // one statement checks the state and moves it (the write transaction is serialized)
+  const moved = await tx.one(
+    `UPDATE jobs SET ${sets.join(', ')} WHERE id = $1 AND status IN (${fromMarks}) RETURNING id`,
+    params,
+  );
+  if (!moved) return false;
   const { action, ...entry } = audit;
   await appendAudit(tx, { ...entry, action: action ?? `job.${to}`, objectType: 'job', objectId: id });
   return true;

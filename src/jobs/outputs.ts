@@ -69,6 +69,12 @@ export interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes'> {
   draft: ManifestDraft | null;
 }
 
+/** An output's files as `keep` wrote them: the rows they hold and each form's SHA-256. */
+export interface OutputForms {
+  rows: JsonValue[][];
+  formats: Record<OutputFormat, string>;
+}
+
 /** How many of an operator's latest outputs each new one is compared with. */
 const FINGERPRINTS_COMPARED = 400;
 
@@ -121,33 +127,31 @@ export class OutputService {
   }
 
   /**
-   * Records a decided output inside the caller's transaction (the one that made the decision):
-   * writes its data, signs the manifest when it is released, and moves the job to released or
-   * held. The caller discards `file` if the transaction does not commit.
+   * Keeps an output's data and its Parquet form before the transaction that records it (writing
+   * them inside would hold every other store write meanwhile); answers the hashes its manifest
+   * seals. The caller discards `file` if that transaction does not record the output.
    */
-  async record(
-    tx: Tx,
-    input: {
-      job: { id: string; contractId: string; operatorOrg: string; sql: string };
-      claims: VerifiedContract;
-      decision: ReleaseDecision;
-      at: string;
-      ranBy: string;
-      file: string;
-    },
-  ): Promise<void> {
-    const { job, claims, decision: d, at, file } = input;
-    const outputId = outputIdFor(job.id);
+  async keep(file: string, columns: { name: string; type: string }[], rows: JsonValue[][]): Promise<OutputForms> {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const csv = csvOf(d.columns, d.rows);
-    const csvSha256 = sha256(csv);
-    const body = JSON.stringify({ columns: d.columns, rows: d.rows });
+    const csv = csvOf(columns, rows);
+    const body = JSON.stringify({ columns, rows });
     ensureFreeSpace(path.dirname(file), (this.deps.minFreeBytes ?? 0) + Buffer.byteLength(body), 'keep an output');
     try {
       fs.writeFileSync(`${file}.tmp`, body, { mode: 0o600 });
       fs.renameSync(`${file}.tmp`, file);
+      // the Parquet form is written once, here, so the bytes sealed are the bytes served
+      const parquetFile = this.parquetFile(file);
+      await this.parquet.write(columns, csv, parquetFile);
+      return {
+        rows,
+        formats: {
+          csv: sha256(csv),
+          json: sha256(jsonOf(columns, rows)),
+          parquet: sha256(fs.readFileSync(parquetFile)),
+        },
+      };
     } catch (err) {
-      fs.rmSync(`${file}.tmp`, { force: true });
+      this.discard(file);
       if (isDiskFull(err))
         throw new PdsError(
           'ERR_STORAGE_FULL',
@@ -159,14 +163,31 @@ export class OutputService {
         );
       throw err;
     }
-    // the Parquet form is written once, here, so the bytes sealed are the bytes served
-    const parquetFile = this.parquetFile(file);
-    await this.parquet.write(d.columns, csv, parquetFile);
-    const formats = {
-      csv: csvSha256,
-      json: sha256(jsonOf(d.columns, d.rows)),
-      parquet: sha256(fs.readFileSync(parquetFile)),
-    };
+  }
+
+  /**
+   * Records a decided output inside the caller's transaction (the one that made the decision):
+   * signs the manifest when it is released, and moves the job to released or held. Its files are
+   * the ones `keep` wrote for the same rows.
+   */
+  async record(
+    tx: Tx,
+    input: {
+      job: { id: string; contractId: string; operatorOrg: string; sql: string };
+      claims: VerifiedContract;
+      decision: ReleaseDecision;
+      at: string;
+      ranBy: string;
+      file: string;
+      forms: OutputForms;
+    },
+  ): Promise<void> {
+    const { job, claims, decision: d, at, file, forms } = input;
+    if (forms.rows !== d.rows)
+      throw new PdsError('ERR_INTERNAL', `the files kept for job ${job.id} are not of the rows decided`);
+    const outputId = outputIdFor(job.id);
+    const { formats } = forms;
+    const csvSha256 = formats.csv;
     const release = d.decision === 'released';
     const draft: ManifestDraft = {
       output: {

@@ -16,8 +16,9 @@ import type { RunPlan } from './plan.ts';
  * The one release decision (docs/architecture.md, "The release decision"): from the API's own
  * plan of a run, the raw result the engine returned, the contract's disclosure terms and the
  * contract's earlier outputs, it answers released, held or refused, with every check's
- * parameters and effect. Nothing else decides what leaves: the job path calls it inside the
- * transaction that records the output, and the red-team and privacy suites call it as it is.
+ * parameters and effect. Nothing else decides what leaves: the job path prepares it before the
+ * transaction that records the output and completes it inside (with the earlier outputs that
+ * transaction sees), and the red-team and privacy suites call it as it is.
  * It reads no store and no clock; only dp noise draws randomness.
  */
 
@@ -114,10 +115,30 @@ function refused(check: CheckReport, checks: CheckReport[] = [check]): ReleaseDe
 }
 
 export function decideRelease(input: ReleaseInput): ReleaseDecision {
+  return prepareRelease(input).complete(input.earlier);
+}
+
+/**
+ * The decision in two steps, so the output's files can be written before the release
+ * transaction: `provisional` is everything that does not depend on earlier outputs (its rows are
+ * the rows released, if any are); `complete` adds the differencing check against the earlier
+ * outputs read inside the transaction. The complete decision keeps the provisional rows or
+ * refuses; it never changes them.
+ */
+export interface PreparedRelease {
+  provisional: ReleaseDecision;
+  complete(earlier: ReleaseInput['earlier']): ReleaseDecision;
+}
+
+function settled(decision: ReleaseDecision): PreparedRelease {
+  return { provisional: decision, complete: () => decision };
+}
+
+export function prepareRelease(input: Omit<ReleaseInput, 'earlier'>): PreparedRelease {
   const { plan, result, terms } = input;
-  if (plan.mode === 'dp') return decideDp(input);
+  if (plan.mode === 'dp') return settled(decideDp(input));
   if (input.layersOff?.has('disclosure')) {
-    return {
+    return settled({
       decision: 'released',
       columns: result.columns,
       rows: result.rows,
@@ -125,13 +146,13 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
       cellsSuppressed: 0,
       reasons: [],
       epsilonSpent: 0,
-    };
+    });
   }
   if (plan.mode === 'custom') {
     // custom outputs wait for people, but an identifier in them is refused before anyone sees it
     const { report } = scanIdentifiers(result.columns, result.rows);
-    if (!report.passed) return refused(report);
-    return {
+    if (!report.passed) return settled(refused(report));
+    return settled({
       decision: 'held',
       columns: result.columns,
       rows: result.rows,
@@ -139,16 +160,19 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
       cellsSuppressed: 0,
       reasons: [HELD_FOR_REVIEW.effect],
       epsilonSpent: 0,
-    };
+    });
   }
   // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
   if (!plan.unitsColumn || !result.columns.some((c) => c.name === plan.unitsColumn)) {
-    return refused({
-      check: 'units-column',
-      params: {},
-      passed: false,
-      effect: 'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
-    });
+    return settled(
+      refused({
+        check: 'units-column',
+        params: {},
+        passed: false,
+        effect:
+          'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
+      }),
+    );
   }
   // a query that reads a column with its own minimum takes the larger one, for every row
   const minUnits = Math.max(terms.minUnits, ...(plan.readsColumns ?? []).map((c) => terms.columnMinUnits[c] ?? 0));
@@ -163,28 +187,35 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
     ...(plan.signature ? { signature: plan.signature } : {}),
   });
   const checks = [...(plan.perturbed ? [perturbationReport(plan.perturbed, dc.rows.length, terms)] : []), ...dc.checks];
-  const reasons = [...dc.reasons];
-  if (dc.fingerprint) {
-    const { pairedWith, ...diff } = checkDifferencing(dc.fingerprint, input.earlier, minUnits);
-    checks.push(pairedWith ? { ...diff, params: { ...diff.params, pairedWith } } : diff);
-    if (!diff.passed) reasons.push(`${diff.check}: ${diff.effect}`);
-  }
-  const failed = checks.filter((c) => !c.passed);
-  const refusing = failed.find((c) => (c.onFail ?? 'refuse') === 'refuse');
-  if (refusing) return { ...refused(refusing, checks), reasons };
+  const decide = (all: CheckReport[], reasons: string[]): ReleaseDecision => {
+    const failed = all.filter((c) => !c.passed);
+    const refusing = failed.find((c) => (c.onFail ?? 'refuse') === 'refuse');
+    if (refusing) return { ...refused(refusing, all), reasons };
+    return {
+      decision: failed.length > 0 ? 'held' : 'released',
+      columns: dc.columns,
+      rows: dc.rows,
+      checks: all,
+      cellsSuppressed: dc.cellsSuppressed,
+      reasons,
+      fingerprint: dc.fingerprint,
+      epsilonSpent: 0,
+    };
+  };
+  const provisional = decide(checks, [...dc.reasons]);
+  const fingerprint = dc.fingerprint;
+  if (!fingerprint) return settled(provisional);
   return {
-    decision: failed.length > 0 ? 'held' : 'released',
-    columns: dc.columns,
-    rows: dc.rows,
-    checks,
-    cellsSuppressed: dc.cellsSuppressed,
-    reasons,
-    fingerprint: dc.fingerprint,
-    epsilonSpent: 0,
+    provisional,
+    complete(earlier) {
+      const { pairedWith, ...diff } = checkDifferencing(fingerprint, earlier, minUnits);
+      const reasons = [...dc.reasons, ...(diff.passed ? [] : [`${diff.check}: ${diff.effect}`])];
+      return decide([...checks, pairedWith ? { ...diff, params: { ...diff.params, pairedWith } } : diff], reasons);
+    },
   };
 }
 
-function decideDp({ plan, result, terms }: ReleaseInput): ReleaseDecision {
+function decideDp({ plan, result, terms }: Omit<ReleaseInput, 'earlier'>): ReleaseDecision {
   if (!plan.dp || !terms.dp) {
     return refused({
       check: 'differential-privacy',

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StatementType, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
-import { exec, openInstance, quoteLiteral, readResult, withConnection } from '../duckdb/index.ts';
+import { exec, openInstance, quoteLiteral, readResult } from '../duckdb/index.ts';
 import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse, type RunnerNotice } from './protocol.ts';
 import { runtimeMessage } from './runtime-errors.ts';
 
@@ -67,8 +67,6 @@ async function lockDown(conn: DuckDBConnection, req: RunRequest): Promise<void> 
 
 async function runLocked(conn: DuckDBConnection, req: RunRequest, started: number): Promise<RunResponse> {
   const engine = req.engineLayer !== false;
-  if (engine) await lockDown(conn, req);
-  else await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY); USE snapshot`);
   const extracted = await conn.extractStatements(req.sql);
   if (engine && extracted.count !== 1) return denied(`the engine runs exactly one statement, got ${extracted.count}`);
   for (let i = 0; i < extracted.count - 1; i++) await (await extracted.prepare(i)).run();
@@ -98,9 +96,8 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
   }
 }
 
-/** Runs one job; the instance is closed by the caller after the answer is sent. */
-async function run(req: RunRequest): Promise<{ res: RunResponse; instance?: DuckDBInstance }> {
-  const started = performance.now();
+/** A fresh instance, the snapshot attached and (with the engine layer) everything locked down. */
+async function openLocked(req: RunRequest): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
   const engine = req.engineLayer !== false;
   const instance = await openInstance(
     ':memory:',
@@ -118,9 +115,52 @@ async function run(req: RunRequest): Promise<{ res: RunResponse; instance?: Duck
       : { temp_directory: req.tempDir },
   );
   try {
-    return { res: await withConnection(instance, (conn) => runLocked(conn, req, started)), instance };
+    const conn = await instance.connect();
+    if (engine) await lockDown(conn, req);
+    else await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY); USE snapshot`);
+    return { instance, conn };
   } catch (err) {
-    return { res: classify((err as Error).message ?? String(err), req.confined === true), instance };
+    instance.closeSync();
+    throw err;
+  }
+}
+
+/** Everything of a request that the instance is opened with: the same for a contract's every job. */
+const openedFor = (req: RunRequest): string => JSON.stringify({ ...req, sql: undefined });
+
+/**
+ * The next job's instance, opened while the runner waits: a runner serves one contract's jobs
+ * only, so the next is almost always opened the same way, and opening (~20 ms of CPU) leaves the
+ * job's path. It is still one fresh instance per job — never one a query has run in.
+ */
+let next: Promise<{ key: string; instance: DuckDBInstance; conn: DuckDBConnection } | undefined> =
+  Promise.resolve(undefined);
+
+function openNext(req: RunRequest): void {
+  next = openLocked(req).then(
+    (opened) => ({ key: openedFor(req), ...opened }),
+    () => undefined, // opened with the job instead, where its error is answered
+  );
+}
+
+/** Runs one job; the instance is closed by the caller after the answer is sent. */
+async function run(req: RunRequest): Promise<{ res: RunResponse; instance?: DuckDBInstance }> {
+  const started = performance.now();
+  const ready = await next;
+  next = Promise.resolve(undefined);
+  let opened: { instance: DuckDBInstance; conn: DuckDBConnection } | undefined =
+    ready?.key === openedFor(req) ? ready : undefined;
+  if (ready && !opened) ready.instance.closeSync();
+  try {
+    opened ??= await openLocked(req);
+    const { instance, conn } = opened;
+    try {
+      return { res: await runLocked(conn, req, started), instance };
+    } finally {
+      conn.closeSync();
+    }
+  } catch (err) {
+    return { res: classify((err as Error).message ?? String(err), req.confined === true), instance: opened?.instance };
   }
 }
 
@@ -134,7 +174,12 @@ process.on('message', (req: RunRequest) => {
   run(req).then(
     // the answer first: closing an instance that spilled gigabytes (an interrupted query) can take
     // long on a busy machine, and the parent's wall clock is running; the next job is read after
-    ({ res, instance }) => process.send!(res, () => instance?.closeSync()),
+    ({ res, instance }) =>
+      process.send!(res, () => {
+        instance?.closeSync();
+        // only a runner with every layer on is kept for the contract's next job
+        if (req.engineLayer !== false) openNext(req);
+      }),
     (err: unknown) =>
       process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse),
   );

@@ -5,6 +5,7 @@ import {
   exec,
   openInstance,
   queryRows,
+  StatementCache,
   type DuckDBConnection,
   type DuckDBInstance,
   type Row,
@@ -24,14 +25,98 @@ export interface Tx {
   all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]>;
   one<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T | undefined>;
   run(sql: string, params?: SqlParams): Promise<void>;
+  /**
+   * Runs `flush` before the transaction commits, or before any later statement of it that names
+   * one of `tables` (so a read inside the transaction sees what was deferred). One flush per key.
+   */
+  defer(key: string, tables: readonly string[], flush: (tx: Tx) => Promise<void>): void;
+  /**
+   * A value kept between transactions by the store's one writer (e.g. the audit chain's head),
+   * answered while no statement has written `table` since a committed transaction set it.
+   */
+  memo<T>(key: string, table: string): T | undefined;
+  /** Keeps `value` under `key` once this transaction commits (dropped if it rolls back). */
+  setMemo<T>(key: string, table: string, value: T): void;
+  /** Whether a statement of this transaction wrote `table` (or could have: DDL and the like). */
+  wrote(table: string): boolean;
 }
 
-function txOf(conn: DuckDBConnection): Tx {
-  return {
-    all: (sql, params) => queryRows(conn, sql, params),
-    one: async (sql, params) => (await queryRows(conn, sql, params))[0] as never,
-    run: (sql, params) => exec(conn, sql, params),
-  };
+/**
+ * The tables a statement may write: the target of a plain INSERT, UPDATE or DELETE; none for a
+ * SELECT; every table ('*') for anything else (DDL, CTEs, several statements) — never too few.
+ */
+export function tablesWritten(sql: string): string | '*' | undefined {
+  const text = sql.trim();
+  if (/^(SELECT|BEGIN|COMMIT|ROLLBACK)\b[^;]*;?$/i.test(text)) return undefined;
+  const m = /^(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+("?)([A-Za-z_][A-Za-z0-9_]*)\1[\s(]/i.exec(
+    `${text} `,
+  );
+  return m && !text.slice(0, -1).includes(';') ? m[2]!.toLowerCase() : '*';
+}
+
+/** One write transaction's statements, deferred work and memos (see Tx). */
+class Transaction {
+  /** Tables written by this transaction's own statements and by its deferred work. */
+  readonly written = new Set<string>();
+  /** Tables written by the caller's statements (deferred work excluded): memos of those are not trusted. */
+  private readonly touched = new Set<string>();
+  private readonly deferred = new Map<string, { names: RegExp; flush: (tx: Tx) => Promise<void> }>();
+  readonly staged = new Map<string, { table: string; value: unknown }>();
+  readonly tx: Tx;
+
+  constructor(
+    private readonly statements: StatementCache,
+    private readonly memos: Map<string, { table: string; at: number; value: unknown }>,
+    private readonly writtenAt?: (table: string) => number,
+  ) {
+    const statement = async (sql: string, own: boolean) => {
+      if (own) for (const [key, d] of [...this.deferred]) if (d.names.test(sql)) await this.flush(key);
+      const table = tablesWritten(sql);
+      if (table) {
+        this.written.add(table);
+        if (own) this.touched.add(table);
+      }
+      // a schema change may leave prepared statements stale
+      if (table === '*') statements.clear();
+    };
+    const make = (own: boolean): Tx => ({
+      all: async (sql, params) => (await statement(sql, own), statements.rows(sql, params)),
+      one: async (sql, params) => (await statement(sql, own), (await statements.rows(sql, params))[0] as never),
+      run: async (sql, params) => (await statement(sql, own), statements.run(sql, params)),
+      defer: (key, tables, flush) => {
+        if (!this.deferred.has(key))
+          this.deferred.set(key, { names: new RegExp(`\\b(${tables.join('|')})\\b`, 'i'), flush });
+      },
+      memo: <T>(key: string, table: string): T | undefined => {
+        if (this.touched.has(table) || this.touched.has('*')) return undefined;
+        if (this.staged.has(key)) return this.staged.get(key)!.value as T;
+        return this.current(key)?.value as T | undefined;
+      },
+      setMemo: (key, table, value) => void this.staged.set(key, { table, value }),
+      wrote: (table) => this.touched.has(table) || this.touched.has('*'),
+    });
+    this.tx = make(true);
+    this.inner = make(false);
+  }
+
+  /** The handle deferred work writes through: its statements do not distrust the memos. */
+  private readonly inner: Tx;
+
+  private current(key: string) {
+    const m = this.memos.get(key);
+    return m && (this.writtenAt?.(m.table) ?? Infinity) <= m.at ? m : undefined;
+  }
+
+  private async flush(key: string): Promise<void> {
+    const d = this.deferred.get(key);
+    if (!d) return;
+    this.deferred.delete(key);
+    await d.flush(this.inner);
+  }
+
+  async flushAll(): Promise<void> {
+    while (this.deferred.size > 0) await this.flush(this.deferred.keys().next().value!);
+  }
 }
 
 /**
@@ -42,6 +127,10 @@ function txOf(conn: DuckDBConnection): Tx {
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
   private commits = 0;
+  private readonly statements: StatementCache;
+  /** The commit that last wrote each table ('*': a statement that could have written any). */
+  private readonly writtenBy = new Map<string, number>();
+  private readonly memos = new Map<string, { table: string; at: number; value: unknown }>();
   /** Set when DuckDB reported a fatal error: the database is invalidated and nothing more is written. */
   private fatal: string | undefined;
   private readonly fatalListeners: ((reason: string) => void)[] = [];
@@ -52,7 +141,9 @@ export class Store {
     private readonly writer: DuckDBConnection,
     readonly file: string,
     private readonly minFreeBytes: number,
-  ) {}
+  ) {
+    this.statements = new StatementCache(writer);
+  }
 
   /**
    * Opens (creating if needed) `DATA_DIR/control.duckdb` and applies pending migrations. Every
@@ -61,7 +152,9 @@ export class Store {
   static async open(dataDir: string, opts: { minFreeBytes?: number } = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'control.duckdb');
-    const instance = await openInstance(file, { threads: '2' });
+    // one thread: the store answers many small statements, and a second thread doubles the CPU
+    // each of them costs (bench:jobs, docs/architecture.md §17)
+    const instance = await openInstance(file, { threads: '1' });
     const store = new Store(
       instance,
       await instance.connect(),
@@ -79,6 +172,14 @@ export class Store {
    */
   get generation(): number {
     return this.commits;
+  }
+
+  /**
+   * The number of the last committed transaction that wrote `table` (0 if none since this process
+   * opened the store): a read of `table` cached at one such number is current while it is unchanged.
+   */
+  writtenAt(table: string): number {
+    return Math.max(this.writtenBy.get(table) ?? 0, this.writtenBy.get('*') ?? 0);
   }
 
   /** Why the store stopped taking writes, when DuckDB reported a fatal error; undefined while healthy. */
@@ -150,10 +251,14 @@ export class Store {
       // a commit that cannot be written can invalidate the database: refuse before beginning
       ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');
+      const t = new Transaction(this.statements, this.memos, (table) => this.writtenAt(table));
       try {
-        const result = await fn(txOf(this.writer));
+        const result = await fn(t.tx);
+        await t.flushAll();
         await exec(this.writer, 'COMMIT');
-        this.commits++;
+        const at = ++this.commits;
+        for (const table of t.written) this.writtenBy.set(table, at);
+        for (const [key, m] of t.staged) this.memos.set(key, { ...m, at });
         return result;
       } catch (err) {
         await exec(this.writer, 'ROLLBACK').catch(() => undefined);
@@ -181,6 +286,7 @@ export class Store {
 
   async close(): Promise<void> {
     await this.tail;
+    this.statements.clear();
     this.reader.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();

@@ -43,6 +43,36 @@ describe('audit chain', () => {
     expect(await verifyAudit(store)).toMatchObject({ ok: true, entries: 5, headHash: entries[4]!.hash });
   });
 
+  it('writes the entries of one transaction together, seen by a read inside it, nothing of a rolled-back one', async () => {
+    const event = (i: number) => ({
+      actor: SYSTEM_ACTOR,
+      action: `batch.${i}`,
+      objectType: 'job',
+      objectId: `job_b${i}`,
+    });
+    await store.write(async (tx) => {
+      for (const i of [1, 2, 3]) await appendAudit(tx, event(i));
+      // a read of the log inside the transaction sees the entries not yet written
+      expect(await tx.all('SELECT seq FROM audit_log WHERE seq > 5 ORDER BY seq')).toEqual([
+        { seq: 6 },
+        { seq: 7 },
+        { seq: 8 },
+      ]);
+      await appendAudit(tx, event(4));
+    });
+    await expect(
+      store.write(async (tx) => {
+        await appendAudit(tx, event(5));
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    await store.write((tx) => appendAudit(tx, event(6)));
+    const entries = await listAudit(store);
+    expect(entries.map((e) => e.action).slice(5)).toEqual(['batch.1', 'batch.2', 'batch.3', 'batch.4', 'batch.6']);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, entries: 10 });
+    expect(await store.one('SELECT seq::INTEGER AS seq FROM audit_head')).toEqual({ seq: 10 });
+  });
+
   it('detects an edited entry and names it', async () => {
     await store.write((tx) => tx.run(`UPDATE audit_log SET details = '{"i":99}' WHERE seq = 3`));
     expect((await verifyAudit(store)).firstBad).toMatchObject({ seq: 3 });

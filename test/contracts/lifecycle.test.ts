@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractClaims } from '../../src/contracts/index.ts';
 import type { EmbeddedExecutor } from '../../src/jobs/index.ts';
+import { outputIdFor } from '../../src/ids/index.ts';
 import {
   APPLICATION,
   approvedContract,
@@ -327,27 +328,32 @@ describe('contract workflow and lifecycle', () => {
       );
     });
 
-    it('a revocation that commits while the query runs stops the release inside its transaction', async () => {
+    it('a revocation that commits after the output was written stops the release inside its transaction', async () => {
       const contractId = await approvedContract(world);
-      const contracts = world.platform.contracts;
-      const original = contracts.contractForRun.bind(contracts);
-      contracts.contractForRun = async (id) => {
-        const r = await original(id);
-        await world.platform.store.write((tx) => tx.run("UPDATE contracts SET status = 'revoked' WHERE id = $1", [id]));
-        return r;
+      const outputs = world.platform.outputs;
+      const keep = outputs.keep.bind(outputs);
+      // the revocation lands after the output's files are kept, before the release transaction
+      outputs.keep = async (...args) => {
+        const forms = await keep(...args);
+        await world.platform.store.write((tx) =>
+          tx.run("UPDATE contracts SET status = 'revoked' WHERE id = $1", [contractId]),
+        );
+        return forms;
       };
+      let jobId: string;
       try {
-        const jobId = (await submit(contractId)).json().id as string;
+        jobId = (await submit(contractId)).json().id as string;
         expect(await waitForJob(world, op, jobId)).toMatchObject({
           status: 'failed',
           outputId: null,
           reasons: [{ code: 'ERR_CONTRACT_REVOKED' }],
         });
       } finally {
-        contracts.contractForRun = original;
+        outputs.keep = keep;
       }
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
-      expect(fs.readdirSync(`${world.dataDir}/outputs`).filter((f) => f.includes(contractId))).toEqual([]);
+      // the files written before the transaction are gone with it
+      expect(fs.readdirSync(`${world.dataDir}/outputs`).filter((f) => f.startsWith(outputIdFor(jobId)))).toEqual([]);
     });
 
     it('suspension cancels queued and running jobs', async () => {

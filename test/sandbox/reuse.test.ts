@@ -73,6 +73,18 @@ describe('runner processes reused within a contract only', () => {
     expect(a3.rows).toEqual([[10]]);
   });
 
+  it("opens each job's instance with that job's own limits, also when the runner opened the next one ahead", async () => {
+    const settings = "SELECT current_setting('memory_limit') AS m";
+    const first = await run('a', settings, { memoryLimit: '256MB' });
+    // the runner opened the next instance the first job's way; this job asks for another
+    const second = await run('a', settings, { memoryLimit: '96MB' });
+    const third = await run('a', settings, { memoryLimit: '96MB' });
+    expect(new Set([first.runnerPid, second.runnerPid, third.runnerPid]).size).toBe(1);
+    expect(second.rows[0]![0]).not.toBe(first.rows[0]![0]);
+    expect(third.rows).toEqual(second.rows);
+    expect(String(second.rows[0]![0])).toMatch(/^9[0-9.]* MiB$/);
+  });
+
   it("leaves nothing of a job in the runner's work directory for the next", async () => {
     // a sort too big for its memory spills to the work directory
     await run('a', 'SELECT i, count(*) AS n FROM (SELECT i FROM t, range(200000) r(j)) GROUP BY i ORDER BY i', {

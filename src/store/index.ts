@@ -67,7 +67,7 @@ class Transaction {
   constructor(
     private readonly statements: StatementCache,
     private readonly memos: Map<string, { table: string; at: number; value: unknown }>,
-    private readonly writtenAt?: (table: string) => number,
+    private readonly writtenAt: (table: string) => number,
   ) {
     const statement = async (sql: string, own: boolean) => {
       if (own) for (const [key, d] of [...this.deferred]) if (d.names.test(sql)) await this.flush(key);
@@ -104,7 +104,7 @@ class Transaction {
 
   private current(key: string) {
     const m = this.memos.get(key);
-    return m && (this.writtenAt?.(m.table) ?? Infinity) <= m.at ? m : undefined;
+    return m && this.writtenAt(m.table) <= m.at ? m : undefined;
   }
 
   private async flush(key: string): Promise<void> {
@@ -164,14 +164,6 @@ export class Store {
     );
     await store.migrate(MIGRATIONS);
     return store;
-  }
-
-  /**
-   * How many write transactions have committed: a read cached at one generation is current while
-   * the generation is unchanged (this process is the store's only writer).
-   */
-  get generation(): number {
-    return this.commits;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { domainPath, seedDomain } from '../../src/domain/index.ts';
+import { domainPath, ingestDataset, seedDomain, withDomainTransaction } from '../../src/domain/index.ts';
+import { exec, openInstance, quoteLiteral, withConnection } from '../../src/store/index.ts';
 import { buildSnapshot, fileSha256, pseudonym, resolveGrants, type DatasetGrant } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
@@ -90,7 +91,7 @@ describe('buildSnapshot', () => {
     expect(snap.hash).toBe(await fileSha256(snap.file));
   });
 
-  it('pseudonyms are HMAC-SHA256 under the contract key: stable within a contract, unlinkable across', async () => {
+  it('pseudonyms are SHA-256 of the contract key and the value, truncated: stable within a contract, unlinkable across', async () => {
     const k1 = Buffer.alloc(32, 2);
     const k2 = Buffer.alloc(32, 3);
     const s1 = await buildSnapshot({
@@ -141,6 +142,38 @@ describe('buildSnapshot', () => {
     expect(rows.every((r) => /^\d{4}$/.test(String(r.birth_date)))).toBe(true);
     const tables = await readTable(snap.file, 'SELECT table_name FROM duckdb_tables()');
     expect(tables.map((r) => r.table_name)).toEqual(['population']);
+  });
+
+  it("counts a dataset's units once per version: a new version with the same rows is counted again", async () => {
+    const build = (contractId: string) =>
+      buildSnapshot({
+        dataDir: t.dir,
+        domainFile: domainPath(t.dir),
+        contractId,
+        grants,
+        catalog: policies.catalog,
+        policyK: 10,
+        pseudonymKey: Buffer.alloc(32, 6),
+      });
+    const first = await build('ctr_units_1');
+    expect(first.tables.population).toMatchObject({ rows: raw.length, units: raw.length });
+    expect((await build('ctr_units_2')).tables.population!.units).toBe(raw.length);
+    // a new version, as many rows, one person's id_number on a second row
+    const csv = path.join(t.dir, 'population-v2.csv');
+    const db = await openInstance(domainPath(t.dir), { access_mode: 'READ_ONLY' });
+    await withConnection(db, (c) =>
+      exec(
+        c,
+        `COPY (SELECT * REPLACE (CASE WHEN id_number = ${quoteLiteral(String(raw[1]!.id_number))} THEN ${quoteLiteral(String(raw[0]!.id_number))} ELSE id_number END AS id_number) FROM population) TO ${quoteLiteral(csv)} (HEADER)`,
+      ),
+    );
+    db.closeSync();
+    await withDomainTransaction(t.dir, (conn) =>
+      ingestDataset(conn, { dataset: 'population', file: csv, catalog: policies.catalog }),
+    );
+    const third = await build('ctr_units_3');
+    expect(third.tables.population).toMatchObject({ rows: raw.length, units: raw.length - 1 });
+    expect(third.tables.population!.datasetVersion).toBe(first.tables.population!.datasetVersion! + 1);
   });
 
   it('a failed build leaves no snapshot behind', async () => {

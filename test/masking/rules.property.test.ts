@@ -86,7 +86,7 @@ const money = fc
 const prop = { numRuns: 25 };
 
 describe('masking rules (property tests)', () => {
-  it('keep returns the value; pseudonymize is HMAC-SHA256 under the contract key', async () => {
+  it('keep returns the value; pseudonymize is SHA-256 of the contract key and the value, truncated', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 20 }),

@@ -128,11 +128,13 @@ export class SnapshotBuilds {
     const id = String(row.contract_id);
     const maxAttempts = this.deps.maxAttempts ?? 3;
     const delays = this.deps.retryDelaysMs ?? [2_000, 10_000];
+    const decided = JSON.parse(String(row.claims)) as DecidedClaims;
     let attempts = Number(row.attempts);
+    let error = row.error === null ? null : String(row.error);
     try {
       for (;;) {
         if (attempts >= maxAttempts) {
-          await this.fail(id, `${row.error ?? 'the build was interrupted'} (after ${attempts} attempts)`);
+          await this.fail(id, `${error ?? 'the build was interrupted'} (after ${attempts} attempts)`, attempts);
           return;
         }
         attempts += 1;
@@ -145,8 +147,8 @@ export class SnapshotBuilds {
         );
         let snapshot: SnapshotInfo | undefined;
         try {
-          snapshot = await this.build(id, JSON.parse(String(row.claims)) as DecidedClaims);
-          await this.seal(row, snapshot);
+          snapshot = await this.build(id, decided);
+          await this.seal(row, decided, snapshot, attempts);
           return;
         } catch (err) {
           if (snapshot) fs.rmSync(snapshot.file, { force: true });
@@ -154,10 +156,10 @@ export class SnapshotBuilds {
           const message = describe(err);
           this.deps.onError?.(id, err);
           if (err instanceof PdsError && PERMANENT.has(err.code)) {
-            await this.fail(id, message);
+            await this.fail(id, message, attempts);
             return;
           }
-          row = { ...row, error: message };
+          error = message;
           await this.deps.store.write((tx) =>
             tx.run('UPDATE snapshot_builds SET error = $1, updated_at = $2 WHERE contract_id = $3', [
               message,
@@ -197,9 +199,8 @@ export class SnapshotBuilds {
   }
 
   /** Signs the contract with its snapshot's hash and makes it active, in one transaction. */
-  private async seal(row: BuildRow, snapshot: SnapshotInfo): Promise<void> {
+  private async seal(row: BuildRow, decided: DecidedClaims, snapshot: SnapshotInfo, attempts: number): Promise<void> {
     const id = String(row.contract_id);
-    const decided = JSON.parse(String(row.claims)) as DecidedClaims;
     const actor = JSON.parse(String(row.decided_by)) as Actor;
     const requestId = row.request_id === null ? undefined : String(row.request_id);
     const claims: ContractClaims = {
@@ -261,7 +262,7 @@ export class SnapshotBuilds {
         details: {
           hash: snapshot.hash,
           tables: Object.fromEntries(Object.entries(snapshot.tables).map(([t, v]) => [t, v.rows])),
-          attempts: Number(row.attempts) + 1,
+          attempts,
         },
       });
       await appendAudit(tx, {
@@ -275,21 +276,20 @@ export class SnapshotBuilds {
     });
   }
 
-  private async fail(id: string, message: string): Promise<void> {
+  private async fail(id: string, message: string, attempts: number): Promise<void> {
     await this.deps.store.write(async (tx) => {
       await tx.run(`UPDATE snapshot_builds SET status = 'failed', error = $1, updated_at = $2 WHERE contract_id = $3`, [
         message,
         this.now().toISOString(),
         id,
       ]);
-      const row = await tx.one<BuildRow>('SELECT attempts FROM snapshot_builds WHERE contract_id = $1', [id]);
       await appendAudit(tx, {
         actor: SYSTEM_ACTOR,
         action: 'snapshot.build_failed',
         objectType: 'contract',
         objectId: id,
         reason: message,
-        details: { attempts: Number(row?.attempts ?? 0) },
+        details: { attempts },
       });
     });
   }

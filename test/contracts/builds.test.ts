@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/index.ts';
+import { SnapshotBuilds } from '../../src/contracts/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import {
   buildWorld,
@@ -129,6 +130,43 @@ describe('snapshot builds after the decision', () => {
       headers: await as('risk', 'org-bureau'),
     });
     expect(verify.json()).toMatchObject({ ok: true });
+  });
+
+  it('a build that fails once and then succeeds is signed once, with both attempts counted', async () => {
+    const id = await decidedWhileStopped();
+    // a file where the snapshots' folder should be: the first attempt fails, and is mended before the second
+    const folder = path.join(world.dataDir, 'snapshots');
+    expect(snapshotFiles()).toEqual([]);
+    fs.rmSync(folder, { recursive: true, force: true });
+    fs.writeFileSync(folder, 'in the way');
+    const failures: unknown[] = [];
+    const { platform } = world;
+    const builds = new SnapshotBuilds({
+      store: platform.store,
+      keys: platform.keys,
+      policies: platform.policies,
+      dataDir: world.dataDir,
+      retryDelaysMs: [0],
+      onError: (_, err) => {
+        failures.push(err);
+        fs.rmSync(folder, { force: true });
+      },
+    });
+    try {
+      builds.kick();
+      await builds.settled(id);
+    } finally {
+      await builds.close();
+    }
+    expect(failures).toHaveLength(1);
+    const built = await platform.store.all<{ action: string; details: string }>(
+      "SELECT action, details FROM audit_log WHERE object_id = $1 AND action = 'snapshot.built'",
+      [id],
+    );
+    expect(built.map((e) => JSON.parse(e.details).attempts)).toEqual([2]);
+    expect(await platform.store.all('SELECT status FROM contracts WHERE id = $1', [id])).toEqual([
+      { status: 'active' },
+    ]);
   });
 
   it('a dataset withdrawn while the snapshot builds: the contract fails, is never signed, and keeps nothing', async () => {

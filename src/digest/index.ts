@@ -45,6 +45,25 @@ export function unitKeySql(rawUnit: string, salt: bigint): string {
 /** Files found to have a hash, by path: the identity (inode, size, times) they had then, and the hash. */
 const hashed = new Map<string, { identity: string; sha256: string }>();
 
+function identityOf(file: string): string | undefined {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records that `file`, as it is now, has this SHA-256 (it was hashed as it was written, or just
+ * read whole): a later check of the same, unchanged file need not read it again.
+ */
+export function rememberSha256(file: string, sha256: string, identity = identityOf(file)): void {
+  if (identity === undefined) return;
+  if (hashed.size > 1000) hashed.clear();
+  hashed.set(file, { identity, sha256 });
+}
+
 /**
  * Whether `file` exists and has this SHA-256: hashed again only when its identity moved since it
  * was last found so — another inode, size, modification or change time (any write moves the
@@ -52,24 +71,20 @@ const hashed = new Map<string, { identity: string; sha256: string }>();
  * needs the check, not the second.
  */
 export async function fileHasSha256(file: string, sha256: string): Promise<boolean> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    return false;
-  }
-  const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+  const identity = identityOf(file);
+  if (identity === undefined) return false;
   const known = hashed.get(file);
   if (known?.identity === identity) return known.sha256 === sha256;
-  const actual = await fileSha256(file);
-  if (hashed.size > 1000) hashed.clear();
-  hashed.set(file, { identity, sha256: actual });
-  return actual === sha256;
+  return (await fileSha256(file)) === sha256;
 }
 
+/** SHA-256 of a file, remembered for fileHasSha256 when the file did not change while it was read. */
 export async function fileSha256(file: string): Promise<string> {
+  const before = identityOf(file);
   const hash = createHash('sha256');
   // large reads: a snapshot of 10 M rows is ~0.5 GB, and 64 KiB chunks cost twice the time
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  const sha256 = hash.digest('hex');
+  if (before !== undefined && before === identityOf(file)) rememberSha256(file, sha256, before);
+  return sha256;
 }

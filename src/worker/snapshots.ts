@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { RunSpec } from '../protocol/index.ts';
-import { fileHasSha256 } from '../digest/index.ts';
+import { fileHasSha256, rememberSha256 } from '../digest/index.ts';
 import { forgetRunners } from '../sandbox/index.ts';
 
 /** Fetches the snapshot of a run the worker holds (GET /v1/worker/snapshots/{sha256}). */
@@ -112,6 +112,8 @@ export class SnapshotCache {
         throw new Error(`snapshot for job ${spec.jobId}: fetched ${actual}, the contract pins ${sha256}`);
       fs.chmodSync(part, 0o400);
       fs.renameSync(part, file);
+      // hashed as it was written: the next run's check need not read it again
+      rememberSha256(file, actual);
     } catch (err) {
       fs.rmSync(part, { force: true });
       throw err;
@@ -133,7 +135,10 @@ export class SnapshotCache {
       .readdirSync(this.dir)
       .filter((f) => f.endsWith('.duckdb'))
       .map((f) => path.join(this.dir, f))
-      .map((f) => ({ f, size: fs.statSync(f).size, used: this.lastUsed.get(f) ?? fs.statSync(f).mtimeMs }));
+      .map((f) => {
+        const stat = fs.statSync(f);
+        return { f, size: stat.size, used: this.lastUsed.get(f) ?? stat.mtimeMs };
+      });
     let total = files.reduce((a, x) => a + x.size, 0);
     for (const x of files.sort((a, b) => a.used - b.used)) {
       if (total <= this.opts.maxBytes) break;

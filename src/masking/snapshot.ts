@@ -424,109 +424,116 @@ export async function buildSnapshot(opts: {
     await withConnection(instance, async (conn) => {
       const onAbort = () => conn.interrupt();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      // DuckDB tracks a query's progress only with its progress bar on (never printed here)
-      await exec(conn, 'SET enable_progress_bar = true; SET enable_progress_bar_print = false');
-      await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
-      const hasVersions =
-        (
-          await queryRows(
-            conn,
-            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'",
-          )
-        ).length > 0;
-      for (const [i, g] of opts.grants.entries()) {
-        const share = WRITING_SHARE / opts.grants.length;
-        report({ phase: 'counting', table: g.dataset, done: i * share });
-        const exists = await queryRows(
-          conn,
-          "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
-          [g.dataset],
-        );
-        if (exists.length === 0)
-          throw new PdsError(
-            'ERR_CONFLICT',
-            `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`,
-          );
-        const [v] = hasVersions
-          ? await queryRows<{ v: number; h: string }>(
+      try {
+        // DuckDB tracks a query's progress only with its progress bar on (never printed here)
+        await exec(conn, 'SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+        await exec(conn, `ATTACH ${quoteLiteral(opts.domainFile)} AS domain (READ_ONLY)`);
+        const hasVersions =
+          (
+            await queryRows(
               conn,
-              'SELECT version AS v, content_hash AS h FROM domain.pds_dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
-              [g.dataset],
+              "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND table_name = 'pds_dataset_versions'",
             )
-          : [];
-        const columns = opts.catalog.datasets[g.dataset]!.columns;
-        const table = quoteIdent(g.dataset);
-        // counted on the raw units first: when each has one row, classes and rare categories are
-        // counted as rows, ~5× cheaper than distinct units (a hash collision undercounts units,
-        // which keeps the exact path)
-        const units = await countUnits(conn, g, opts.domainFile, v);
-        const unitsAreRows = units.u === units.n;
-        // a pseudonymized unit column holds the very tokens of pds_unit: stored once, it is a
-        // virtual column of pds_unit (half the build's hashing-and-writing of random strings)
-        const alias = g.columns.some((c) => c.column === g.privacyUnit && parseRule(c.rule).kind === 'pseudonymize')
-          ? g.privacyUnit
-          : undefined;
-        const select = snapshotSelect(g, columns, asOf, {
-          unitsAreRows,
-          ...(alias ? { omit: [alias] } : {}),
-          ...(opts.unitKeySalt === undefined ? {} : { unitKeySalt: opts.unitKeySalt }),
-        });
-        // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
-        // read here once instead of hashed at every query; never a column a query may name
-        const keyed =
-          opts.recordKeySalt === undefined
-            ? select
-            : `SELECT *, ${recordKeySql(quoteIdent(PRIVACY_UNIT_COLUMN), opts.recordKeySalt)} AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
-        const params = paramsFor(select, keys);
-        const named = [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN];
-        if (alias) {
-          const shape = await conn.prepare(keyed);
-          const typed = new Map(
-            Array.from({ length: shape.columnCount }, (_, i) => [shape.columnName(i), shape.columnType(i).toString()]),
+          ).length > 0;
+        for (const [i, g] of opts.grants.entries()) {
+          const share = WRITING_SHARE / opts.grants.length;
+          report({ phase: 'counting', table: g.dataset, done: i * share });
+          const exists = await queryRows(
+            conn,
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
+            [g.dataset],
           );
-          shape.destroySync();
-          const order = [...named, ...[...typed.keys()].filter((c) => !named.includes(c))];
-          const ddl = order.map((c) =>
-            c === alias
-              ? `${quoteIdent(c)} VARCHAR AS (${quoteIdent(PRIVACY_UNIT_COLUMN)})`
-              : `${quoteIdent(c)} ${typed.get(c)!}`,
+          if (exists.length === 0)
+            throw new PdsError(
+              'ERR_CONFLICT',
+              `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`,
+            );
+          const [v] = hasVersions
+            ? await queryRows<{ v: number; h: string }>(
+                conn,
+                'SELECT version AS v, content_hash AS h FROM domain.pds_dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
+                [g.dataset],
+              )
+            : [];
+          const columns = opts.catalog.datasets[g.dataset]!.columns;
+          const table = quoteIdent(g.dataset);
+          // counted on the raw units first: when each has one row, classes and rare categories are
+          // counted as rows, ~5× cheaper than distinct units (a hash collision undercounts units,
+          // which keeps the exact path)
+          const units = await countUnits(conn, g, opts.domainFile, v);
+          const unitsAreRows = units.u === units.n;
+          // a pseudonymized unit column holds the very tokens of pds_unit: stored once, it is a
+          // virtual column of pds_unit (half the build's hashing-and-writing of random strings)
+          const alias = g.columns.some((c) => c.column === g.privacyUnit && parseRule(c.rule).kind === 'pseudonymize')
+            ? g.privacyUnit
+            : undefined;
+          const select = snapshotSelect(g, columns, asOf, {
+            unitsAreRows,
+            ...(alias ? { omit: [alias] } : {}),
+            ...(opts.unitKeySalt === undefined ? {} : { unitKeySalt: opts.unitKeySalt }),
+          });
+          // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
+          // read here once instead of hashed at every query; never a column a query may name
+          const keyed =
+            opts.recordKeySalt === undefined
+              ? select
+              : `SELECT *, ${recordKeySql(quoteIdent(PRIVACY_UNIT_COLUMN), opts.recordKeySalt)} AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
+          const params = paramsFor(select, keys);
+          const named = [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN];
+          if (alias) {
+            const shape = await conn.prepare(keyed);
+            const typed = new Map(
+              Array.from({ length: shape.columnCount }, (_, i) => [
+                shape.columnName(i),
+                shape.columnType(i).toString(),
+              ]),
+            );
+            shape.destroySync();
+            const order = [...named, ...[...typed.keys()].filter((c) => !named.includes(c))];
+            const ddl = order.map((c) =>
+              c === alias
+                ? `${quoteIdent(c)} VARCHAR AS (${quoteIdent(PRIVACY_UNIT_COLUMN)})`
+                : `${quoteIdent(c)} ${typed.get(c)!}`,
+            );
+            await exec(conn, `CREATE TABLE ${table} (${ddl.join(', ')})`);
+            await writing(conn, `INSERT INTO ${table} BY NAME ${keyed}`, params, (f) =>
+              report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
+            );
+          } else {
+            await writing(conn, `CREATE TABLE ${table} AS ${keyed}`, params, (f) =>
+              report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
+            );
+          }
+          report({ phase: 'assessing', table: g.dataset, done: (i + 1) * share });
+          // non-null counts come from the column statistics: only rows and units are counted
+          const [row] = await queryRows<Record<string, number>>(
+            conn,
+            `SELECT count(*) AS n, ${named.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`).join(', ')} FROM ${table}`,
           );
-          await exec(conn, `CREATE TABLE ${table} (${ddl.join(', ')})`);
-          await writing(conn, `INSERT INTO ${table} BY NAME ${keyed}`, params, (f) =>
-            report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
-          );
-        } else {
-          await writing(conn, `CREATE TABLE ${table} AS ${keyed}`, params, (f) =>
-            report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
-          );
+          const risk = await assessRisk(conn, {
+            source: quoteIdent(g.dataset),
+            unit: PRIVACY_UNIT_COLUMN,
+            ...riskColumns(g, columns),
+            policyK: opts.policyK,
+            unitsAreRows,
+            ...(opts.recordKeySalt === undefined ? {} : { unitKey: RECORD_KEY_COLUMN }),
+          });
+          tables[g.dataset] = {
+            rows: Number(row!.n),
+            units: units.u,
+            columns: named,
+            // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
+            nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
+            datasetVersion: v?.v ?? null,
+            risk,
+          };
         }
-        report({ phase: 'assessing', table: g.dataset, done: (i + 1) * share });
-        // non-null counts come from the column statistics: only rows and units are counted
-        const [row] = await queryRows<Record<string, number>>(
-          conn,
-          `SELECT count(*) AS n, ${named.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`).join(', ')} FROM ${table}`,
-        );
-        const risk = await assessRisk(conn, {
-          source: quoteIdent(g.dataset),
-          unit: PRIVACY_UNIT_COLUMN,
-          ...riskColumns(g, columns),
-          policyK: opts.policyK,
-          unitsAreRows,
-          ...(opts.recordKeySalt === undefined ? {} : { unitKey: RECORD_KEY_COLUMN }),
-        });
-        tables[g.dataset] = {
-          rows: Number(row!.n),
-          units: units.u,
-          columns: named,
-          // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
-          nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
-          datasetVersion: v?.v ?? null,
-          risk,
-        };
+        await exec(conn, 'DETACH domain');
+        await exec(conn, 'CHECKPOINT');
+      } finally {
+        // a failed build too: the builds' signal lives as long as the process
+        opts.signal?.removeEventListener('abort', onAbort);
       }
-      await exec(conn, 'DETACH domain');
-      await exec(conn, 'CHECKPOINT');
-      opts.signal?.removeEventListener('abort', onAbort);
     });
   } catch (err) {
     instance.closeSync();

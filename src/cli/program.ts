@@ -131,7 +131,7 @@ export function buildCli(): Command {
           dataDir: config.dataDir,
           concurrency: opts.concurrency ?? config.executorConcurrency,
           lockDurationMs: opts.lockMs,
-          cacheBytes: (opts.cacheMb ?? (Number(process.env.WORKER_CACHE_MB) || 20_480)) * 1024 * 1024,
+          cacheBytes: (opts.cacheMb ?? config.workerCacheMb) * 1024 * 1024,
           logger,
           sandboxOs: config.sandboxOs,
         });

@@ -70,6 +70,8 @@ export interface Config {
   executorConcurrency: number;
   /** Attempts a contract's snapshot build gets before it is reported failed (SNAPSHOT_BUILD_ATTEMPTS). Default 3. */
   snapshotBuildAttempts: number;
+  /** `pds worker` without the API's disk: the size of its cache of fetched snapshots, MB (WORKER_CACHE_MB). Default 20480. */
+  workerCacheMb: number;
   /** BullMQ: how often the API reconciles the queue with the store (RECONCILE_MS). Default 5000. */
   reconcileMs: number;
   /** BullMQ: key prefix in Redis (QUEUE_PREFIX), so several domains can share one Redis. Default `pds`. */
@@ -174,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bad('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const executorConcurrency = parseIntVar(env, 'EXECUTOR_CONCURRENCY', 2, 1, 64);
   const snapshotBuildAttempts = parseIntVar(env, 'SNAPSHOT_BUILD_ATTEMPTS', 3, 1, 20);
+  const workerCacheMb = parseIntVar(env, 'WORKER_CACHE_MB', 20_480, 1, 100_000_000);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
   const minFreeBytes = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000) * 1024 * 1024;
@@ -209,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     executorConcurrency,
     snapshotBuildAttempts,
+    workerCacheMb,
     sandboxOs,
     reconcileMs,
     queuePrefix,

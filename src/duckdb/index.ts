@@ -71,7 +71,11 @@ export async function queryRows<T extends Row = Row>(
   sql: string,
   params?: SqlParams,
 ): Promise<T[]> {
-  const reader = await conn.runAndReadAll(sql, params);
+  return rowObjects<T>(await conn.runAndReadAll(sql, params));
+}
+
+/** A materialized result as one object per row, keyed by column name. */
+function rowObjects<T extends Row>(reader: Parameters<typeof readResult>[0]): T[] {
   const { columns, rows } = readResult(reader);
   return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
 }
@@ -114,8 +118,7 @@ export class StatementCache {
     if (!params) return queryRows<T>(this.conn, sql);
     const p = await this.prepared(sql);
     p.bind(params);
-    const { columns, rows } = readResult(await p.runAndReadAll());
-    return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
+    return rowObjects<T>(await p.runAndReadAll());
   }
 
   async run(sql: string, params?: SqlParams): Promise<void> {

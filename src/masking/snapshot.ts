@@ -97,6 +97,23 @@ function keyedUniform(column: string): string {
   return `(('0x' || left(${token}, 13))::BIGINT / 4503599627370496.0)`;
 }
 
+/** Ages 0 … 150 have their band's label written out; any other age is formatted row by row. */
+const AGE_LABELS = 151;
+/** Ranges 0 … 1023 (of the rule's width) have their label written out; any other is formatted row by row. */
+const RANGE_LABELS = 1024;
+
+/**
+ * A generalized value's label looked up by its band number in a list written into the SQL, with
+ * the row-by-row formatting for a band outside it (negative, past the list) and for NULL (whose
+ * band is NULL, so the formatting's NULL). Formatting two numbers into a string per row cost
+ * ~2.5× the lookup; the labels are the very strings the formatting makes (tested).
+ */
+function labelOf(band: string, count: number, label: (k: number) => string, formatted: string): string {
+  const labels = Array.from({ length: count }, (_, k) => quoteLiteral(label(k)));
+  // DuckDB's lists count from 1 and from the end for a negative index: 0 (no element) for those
+  return `coalesce([${labels.join(', ')}][greatest(${band} + 1, 0)], ${formatted})`;
+}
+
 /**
  * Compiles one column grant to a SELECT expression that keeps the column's name, plus any
  * helper CTE it needs (rare-to-other counts privacy units per category over the whole table).
@@ -129,15 +146,21 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
               ? // a birthday later in the year than asOf: one year younger (month and day as one number, no string per row)
                 `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN month(${col}::DATE) * 100 + day(${col}::DATE) > ${Number(ctx.asOf.slice(5, 7)) * 100 + Number(ctx.asOf.slice(8, 10))} THEN 1 ELSE 0 END)`
               : `floor(${col})::BIGINT`;
-            const lo = `(${age} // ${rule.width} * ${rule.width})`;
-            return rule.width === 1
-              ? `${age}::VARCHAR`
-              : `${lo}::VARCHAR || '-' || (${lo} + ${rule.width - 1})::VARCHAR`;
+            const w = rule.width;
+            const lo = `(${age} // ${w} * ${w})`;
+            const formatted = w === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${w - 1})::VARCHAR`;
+            const label = (k: number) => (w === 1 ? `${k}` : `${k * w}-${k * w + w - 1}`);
+            return labelOf(`(${age} // ${w})`, Math.ceil(AGE_LABELS / w), label, formatted);
           }
           case 'range': {
-            const lo = `(floor(${col} / ${rule.width}) * ${rule.width})`;
-            const fmt = (x: string) => (Number.isInteger(rule.width) ? `${x}::BIGINT::VARCHAR` : `${x}::VARCHAR`);
-            return `'[' || ${fmt(lo)} || ',' || ${fmt(`(${lo} + ${rule.width})`)} || ')'`;
+            const w = rule.width;
+            const lo = `(floor(${col} / ${w}) * ${w})`;
+            const fmt = (x: string) => (Number.isInteger(w) ? `${x}::BIGINT::VARCHAR` : `${x}::VARCHAR`);
+            const formatted = `'[' || ${fmt(lo)} || ',' || ${fmt(`(${lo} + ${w})`)} || ')'`;
+            // labels only where Number prints exactly what DuckDB's BIGINT cast does
+            return Number.isInteger(w) && RANGE_LABELS * w < Number.MAX_SAFE_INTEGER
+              ? labelOf(`floor(${col} / ${w})::BIGINT`, RANGE_LABELS, (k) => `[${k * w},${(k + 1) * w})`, formatted)
+              : formatted;
           }
         }
         break;

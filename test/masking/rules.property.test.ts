@@ -145,6 +145,47 @@ describe('masking rules (property tests)', () => {
     );
   });
 
+  // labels are looked up in a list written into the SQL for the usual bands (ages 0–150, the
+  // first 1,024 ranges) and formatted row by row for any other: the same strings either way
+  it('generalize:range:W labels are the same inside and outside the written list', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 7, 1000, 10000),
+        fc.array(fc.oneof(fc.integer({ min: -3, max: 1100 }), fc.double({ min: -3, max: 1100, noNaN: true })), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        async (w, bands) => {
+          const xs = bands.map((b) => b * w);
+          const out = await mask('DOUBLE', `generalize:range:${w}`, xs);
+          expect(out).toEqual(xs.map((x) => `[${Math.floor(x / w) * w + 0},${Math.floor(x / w) * w + w})`));
+        },
+      ),
+      prop,
+    );
+  });
+
+  it('generalize:age-band:W of a numeric age: the same labels inside and outside the written list', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 5, 10, 25),
+        fc.array(fc.double({ min: -40, max: 400, noNaN: true }), { minLength: 1, maxLength: 30 }),
+        async (w, ages) => {
+          const out = await mask('DOUBLE', `generalize:age-band:${w}`, ages);
+          expect(out).toEqual(
+            ages.map((a) => {
+              const age = Math.floor(a);
+              // DuckDB's // truncates toward zero
+              const lo = Math.trunc(age / w) * w + 0;
+              return w === 1 ? `${age}` : `${lo}-${lo + w - 1}`;
+            }),
+          );
+        },
+      ),
+      prop,
+    );
+  });
+
   it('generalize:district keeps only the district of an address', async () => {
     const districts = ['云岩区', '南明区', '清镇市', '修文县', '观山湖区'];
     await fc.assert(
@@ -265,6 +306,9 @@ describe('masking rules (property tests)', () => {
       ['VARCHAR', 'partial'],
       ['VARCHAR', 'rare-to-other:2'],
       ['VARCHAR', 'generalize:district'],
+      ['DATE', 'generalize:age-band:10'],
+      ['DOUBLE', 'generalize:age-band:1'],
+      ['DOUBLE', 'generalize:range:1000'],
     ] as const) {
       expect(await mask(type, rule, [null]), rule).toEqual([null]);
     }

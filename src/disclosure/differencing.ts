@@ -94,7 +94,9 @@ export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
       const groups = new Map<string, typeof rows>();
       for (const r of rows) {
         const v = JSON.stringify((JSON.parse(r.key) as JsonValue[])[i] ?? null);
-        groups.set(v, [...(groups.get(v) ?? []), r]);
+        const members = groups.get(v);
+        if (members) members.push(r);
+        else groups.set(v, [r]);
       }
       for (const [v, members] of groups) add(`subtotal ${name} = ${v}`, members);
     });
@@ -133,7 +135,12 @@ export interface TrackerPair {
 /** Pairs between `current` and `pool` (and within `current`) whose sets differ by one or two units. */
 export function trackerPairs(current: Candidate[], pool: Candidate[]): TrackerPair[] {
   const byN = new Map<number, Candidate[]>();
-  for (const c of [...pool, ...current]) byN.set(c.n, [...(byN.get(c.n) ?? []), c]);
+  for (const list of [pool, current])
+    for (const c of list) {
+      const same = byN.get(c.n);
+      if (same) same.push(c);
+      else byN.set(c.n, [c]);
+    }
   const found: TrackerPair[] = [];
   for (const c of current) {
     for (const d of [1, 2]) {
@@ -152,14 +159,22 @@ export function trackerPairs(current: Candidate[], pool: Candidate[]): TrackerPa
   return found;
 }
 
+/** An earlier output as the check compares with it; `candidates` when the caller kept them (they never change). */
+export interface EarlierOutput {
+  outputId: string;
+  sameContract?: boolean;
+  fingerprint: Fingerprint;
+  candidates?: Candidate[];
+}
+
 export function checkDifferencing(
   current: Fingerprint,
-  earlier: { outputId: string; sameContract?: boolean; fingerprint: Fingerprint }[],
+  earlier: EarlierOutput[],
   k: number,
   currentId = 'this output',
 ): CheckReport & { pairedWith?: string } {
   const mine = candidates(currentId, current);
-  const pool = earlier.flatMap((e) => candidates(e.outputId, e.fingerprint));
+  const pool = earlier.flatMap((e) => e.candidates ?? candidates(e.outputId, e.fingerprint));
   const pairs = mine.length > 0 ? trackerPairs(mine, pool) : [];
   const params = { k, compared: earlier.length };
   if (pairs.length > 0) {

@@ -11,6 +11,7 @@ export {
   missingUnits,
   trackerPairs,
   type Candidate,
+  type EarlierOutput,
   type Fingerprint,
   type TrackerPair,
 } from './differencing.ts';

@@ -8,7 +8,7 @@ import {
   type Principal,
   type VerifiedContract,
 } from '../contracts/index.ts';
-import type { CheckReport, Fingerprint } from '../disclosure/index.ts';
+import { candidates, type CheckReport, type EarlierOutput, type Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import {
@@ -77,9 +77,18 @@ export interface OutputForms {
 
 /** How many of an operator's latest outputs each new one is compared with. */
 const FINGERPRINTS_COMPARED = 400;
+/** Rows of earlier outputs' fingerprints kept parsed (~300 bytes each with their candidates). */
+const EARLIER_ROWS_KEPT = 200_000;
 
 export class OutputService {
   private readonly parquet: ParquetWriter;
+  /**
+   * Earlier outputs' fingerprints and the check's candidates from them, by output id. Each release
+   * compares with up to FINGERPRINTS_COMPARED of them inside the release transaction; reading and
+   * parsing them all there every time cost more than the check itself.
+   */
+  private readonly earlier = new Map<string, { fingerprint: Fingerprint; candidates: ReturnType<typeof candidates> }>();
+  private earlierRows = 0;
 
   constructor(
     private readonly deps: {
@@ -266,22 +275,47 @@ export class OutputService {
    * Fingerprints of the operator's latest released or held outputs, under any of its contracts,
    * for the differencing check (docs/architecture.md §12): trackers may span contracts.
    */
-  async fingerprints(
-    tx: Tx,
-    operatorOrg: string,
-    contractId: string,
-  ): Promise<{ outputId: string; sameContract: boolean; fingerprint: Fingerprint }[]> {
-    const rows = await tx.all<{ id: string; contract_id: string; units_fingerprint: string }>(
-      `SELECT id, contract_id, units_fingerprint FROM outputs
+  async fingerprints(tx: Tx, operatorOrg: string, contractId: string): Promise<EarlierOutput[]> {
+    const rows = await tx.all<{ id: string; contract_id: string }>(
+      `SELECT id, contract_id FROM outputs
        WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
-       ORDER BY created_at DESC LIMIT ${FINGERPRINTS_COMPARED}`,
+       ORDER BY created_at DESC, id DESC LIMIT ${FINGERPRINTS_COMPARED}`,
       [operatorOrg],
     );
-    return rows.map((r) => ({
-      outputId: r.id,
-      sameContract: r.contract_id === contractId,
-      fingerprint: JSON.parse(r.units_fingerprint) as Fingerprint,
-    }));
+    const missing = rows.filter((r) => !this.earlier.has(r.id)).map((r) => r.id);
+    const keep = (id: string, json: string) => {
+      const fingerprint = JSON.parse(json) as Fingerprint;
+      this.earlier.set(id, { fingerprint, candidates: candidates(id, fingerprint) });
+      this.earlierRows += fingerprint.rows.length;
+    };
+    // usually one is new (the operator's previous output): read by id; after a restart, all at once
+    if (missing.length <= 4) {
+      for (const id of missing) {
+        const r = await tx.one<{ f: string }>('SELECT units_fingerprint AS f FROM outputs WHERE id = $1', [id]);
+        keep(id, r!.f);
+      }
+    } else {
+      const all = await tx.all<{ id: string; f: string }>(
+        `SELECT id, units_fingerprint AS f FROM outputs
+         WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
+         ORDER BY created_at DESC, id DESC LIMIT ${FINGERPRINTS_COMPARED}`,
+        [operatorOrg],
+      );
+      for (const r of all) if (!this.earlier.has(r.id)) keep(r.id, r.f);
+    }
+    const out = rows.map((r) => {
+      const kept = this.earlier.get(r.id)!;
+      // the most recently used last, so the first is the one to drop
+      this.earlier.delete(r.id);
+      this.earlier.set(r.id, kept);
+      return { outputId: r.id, sameContract: r.contract_id === contractId, ...kept };
+    });
+    for (const [id, kept] of this.earlier) {
+      if (this.earlierRows <= EARLIER_ROWS_KEPT) break;
+      this.earlier.delete(id);
+      this.earlierRows -= kept.fingerprint.rows.length;
+    }
+    return out;
   }
 
   /** An output's kept data: its columns and rows, as disclosure control left them. */

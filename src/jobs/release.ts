@@ -4,6 +4,7 @@ import {
   checkDifferencing,
   scanIdentifiers,
   type CheckReport,
+  type EarlierOutput,
   type Fingerprint,
 } from '../disclosure/index.ts';
 import type { VerifiedContract } from '../contracts/index.ts';
@@ -73,7 +74,7 @@ export interface ReleaseInput {
   result: ReadResult;
   terms: ReleaseTerms;
   /** The contract's latest released or held outputs, for the differencing check. */
-  earlier: { outputId: string; sameContract?: boolean; fingerprint: Fingerprint }[];
+  earlier: EarlierOutput[];
   /** Only the red-team suite switches the disclosure layer off, to show the other layers hold. */
   layersOff?: ReadonlySet<SandboxLayer>;
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKeySql, unitKeySql, withholdKeys } from '../../src/digest/index.ts';
-import { verifyManifest } from '../../src/jobs/index.ts';
+import { candidates, type Fingerprint } from '../../src/disclosure/index.ts';
+import { OutputService, verifyManifest } from '../../src/jobs/index.ts';
 import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
 import {
   APPLICATION,
@@ -128,6 +129,56 @@ describe('the release workflow', () => {
       tx.run("UPDATE contracts SET status = 'active' WHERE id = $1", [contractId]),
     );
   });
+
+  // kept parsed between releases: the check must still compare with exactly the store's outputs
+  it("the differencing check's earlier outputs are the store's own, whether kept from the last release or read after a restart", async () => {
+    const org = 'org-d';
+    const contractId = await approvedContract(world, org);
+    const op = await world.token('operator', org);
+    const release = async (district: string) => {
+      const res = await call(op, 'POST', '/v1/jobs', {
+        contractId,
+        sql: `SELECT education, count(*) AS n FROM population WHERE district = '${district}' GROUP BY education`,
+      });
+      expect(res.statusCode, res.body).toBe(202);
+      expect((await waitForJob(world, op, res.json().id as string)).outputId).toBeDefined();
+    };
+    for (const d of ['云岩区', '南明区', '观山湖区', '花溪区', '白云区', '乌当区']) await release(d);
+    const store = world.platform.store;
+    const expected = async () =>
+      (
+        await store.all<{ id: string; f: string }>(
+          `SELECT id, units_fingerprint AS f FROM outputs
+           WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
+           ORDER BY created_at DESC, id DESC`,
+          [org],
+        )
+      ).map((r) => {
+        const fingerprint = JSON.parse(r.f) as Fingerprint;
+        return { outputId: r.id, sameContract: true, fingerprint, candidates: candidates(r.id, fingerprint) };
+      });
+    const running = () => store.write((tx) => world.platform.outputs.fingerprints(tx, org, contractId));
+    const want = await expected();
+    expect(want.length).toBeGreaterThan(5);
+    expect(await running()).toEqual(want);
+    // a restart: nothing kept, every one read at once
+    const fresh = new OutputService({
+      store,
+      keys: world.platform.keys,
+      contracts: world.platform.contracts,
+      dataDir: world.dataDir,
+      now: () => new Date(),
+    });
+    expect(await store.write((tx) => fresh.fingerprints(tx, org, contractId))).toEqual(want);
+    // one leaves the held queue (rejected): the kept ones do not bring it back
+    await store.write((tx) => tx.run("UPDATE outputs SET status = 'rejected' WHERE id = $1", [want[0]!.outputId]));
+    expect(await running()).toEqual(want.slice(1));
+    expect(await store.write((tx) => fresh.fingerprints(tx, org, contractId))).toEqual(want.slice(1));
+    // a new one is read by the service that kept the rest
+    await release('清镇市');
+    expect(await running()).toEqual(await expected());
+    await fresh.close();
+  }, 120_000);
 });
 
 describe('downloads and aggregate outputs over the row cap', () => {

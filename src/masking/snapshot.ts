@@ -110,8 +110,9 @@ const RANGE_LABELS = 1024;
  */
 function labelOf(band: string, count: number, label: (k: number) => string, formatted: string): string {
   const labels = Array.from({ length: count }, (_, k) => quoteLiteral(label(k)));
-  // DuckDB's lists count from 1 and from the end for a negative index: 0 (no element) for those
-  return `coalesce([${labels.join(', ')}][greatest(${band} + 1, 0)], ${formatted})`;
+  // DuckDB's lists count from 1 and from the end for a negative index: 0 (no element) for those;
+  // clamped before adding, so the largest BIGINT age is formatted, not an overflow
+  return `coalesce([${labels.join(', ')}][greatest(least(${band}, ${count}), -1) + 1], ${formatted})`;
 }
 
 /**

@@ -186,6 +186,24 @@ describe('masking rules (property tests)', () => {
     );
   });
 
+  it('bands at the edges: the largest BIGINT age, negative ages and ranges are formatted, not an error', async () => {
+    expect(await mask('DECIMAL(38,0)', 'generalize:age-band:1', ['9223372036854775807'])).toEqual([
+      '9223372036854775807',
+    ]);
+    expect(await mask('DOUBLE', 'generalize:age-band:10', [-15, -5, 150, 151, 1e6])).toEqual([
+      '-10--1',
+      '0-9',
+      '150-159',
+      '150-159',
+      '1000000-1000009',
+    ]);
+    expect(await mask('DOUBLE', 'generalize:range:10000', [-1, 10239999, 10240000])).toEqual([
+      '[-10000,0)',
+      '[10230000,10240000)',
+      '[10240000,10250000)',
+    ]);
+  });
+
   it('generalize:district keeps only the district of an address', async () => {
     const districts = ['云岩区', '南明区', '清镇市', '修文县', '观山湖区'];
     await fc.assert(

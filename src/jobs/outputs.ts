@@ -79,6 +79,8 @@ export interface OutputForms {
 const FINGERPRINTS_COMPARED = 400;
 /** Rows of earlier outputs' fingerprints kept parsed (~300 bytes each with their candidates). */
 const EARLIER_ROWS_KEPT = 200_000;
+/** What a kept fingerprint counts against EARLIER_ROWS_KEPT: its rows, and at least one. */
+const keptRows = (f: Fingerprint): number => Math.max(1, f.rows.length);
 
 export class OutputService {
   private readonly parquet: ParquetWriter;
@@ -99,6 +101,8 @@ export class OutputService {
       now: () => Date;
       /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
       minFreeBytes?: number;
+      /** Rows of earlier outputs' fingerprints kept parsed (default EARLIER_ROWS_KEPT). */
+      earlierRowsKept?: number;
     },
   ) {
     this.parquet = new ParquetWriter(path.join(deps.dataDir, 'tmp'));
@@ -286,7 +290,7 @@ export class OutputService {
     const keep = (id: string, json: string) => {
       const fingerprint = JSON.parse(json) as Fingerprint;
       this.earlier.set(id, { fingerprint, candidates: candidates(id, fingerprint) });
-      this.earlierRows += fingerprint.rows.length;
+      this.earlierRows += keptRows(fingerprint);
     };
     // usually one is new (the operator's previous output): read by id; after a restart, all at once
     if (missing.length <= 4) {
@@ -303,17 +307,21 @@ export class OutputService {
       );
       for (const r of all) if (!this.earlier.has(r.id)) keep(r.id, r.f);
     }
-    const out = rows.map((r) => {
+    const out = rows.map((r) => ({
+      outputId: r.id,
+      sameContract: r.contract_id === contractId,
+      ...this.earlier.get(r.id)!,
+    }));
+    // the most recently used last, so the first is the one to drop: the newest output of these last
+    for (const r of [...rows].reverse()) {
       const kept = this.earlier.get(r.id)!;
-      // the most recently used last, so the first is the one to drop
       this.earlier.delete(r.id);
       this.earlier.set(r.id, kept);
-      return { outputId: r.id, sameContract: r.contract_id === contractId, ...kept };
-    });
+    }
     for (const [id, kept] of this.earlier) {
-      if (this.earlierRows <= EARLIER_ROWS_KEPT) break;
+      if (this.earlierRows <= (this.deps.earlierRowsKept ?? EARLIER_ROWS_KEPT)) break;
       this.earlier.delete(id);
-      this.earlierRows -= kept.fingerprint.rows.length;
+      this.earlierRows -= keptRows(kept.fingerprint);
     }
     return out;
   }

@@ -157,37 +157,34 @@ describe('the release workflow', () => {
         const fingerprint = JSON.parse(r.f) as Fingerprint;
         return { outputId: r.id, sameContract: true, fingerprint, candidates: candidates(r.id, fingerprint) };
       });
-    const running = () => store.write((tx) => world.platform.outputs.fingerprints(tx, org, contractId));
+    const compared = (service: OutputService) => store.write((tx) => service.fingerprints(tx, org, contractId));
+    const running = () => compared(world.platform.outputs);
+    // another service on the same store: as after a restart, nothing kept
+    const restarted = (earlierRowsKept?: number) =>
+      new OutputService({
+        store,
+        keys: world.platform.keys,
+        contracts: world.platform.contracts,
+        dataDir: world.dataDir,
+        now: () => new Date(),
+        ...(earlierRowsKept === undefined ? {} : { earlierRowsKept }),
+      });
     const want = await expected();
     expect(want.length).toBeGreaterThan(5);
     expect(await running()).toEqual(want);
-    // a restart: nothing kept, every one read at once
-    const fresh = new OutputService({
-      store,
-      keys: world.platform.keys,
-      contracts: world.platform.contracts,
-      dataDir: world.dataDir,
-      now: () => new Date(),
-    });
-    expect(await store.write((tx) => fresh.fingerprints(tx, org, contractId))).toEqual(want);
+    // a restart: every one read at once
+    const fresh = restarted();
+    expect(await compared(fresh)).toEqual(want);
     // one leaves the held queue (rejected): the kept ones do not bring it back
     await store.write((tx) => tx.run("UPDATE outputs SET status = 'rejected' WHERE id = $1", [want[0]!.outputId]));
     expect(await running()).toEqual(want.slice(1));
-    expect(await store.write((tx) => fresh.fingerprints(tx, org, contractId))).toEqual(want.slice(1));
+    expect(await compared(fresh)).toEqual(want.slice(1));
     // a new one is read by the service that kept the rest
     await release('清镇市');
     expect(await running()).toEqual(await expected());
     // a service that can keep almost nothing drops and reads again, and answers the same
-    const small = new OutputService({
-      store,
-      keys: world.platform.keys,
-      contracts: world.platform.contracts,
-      dataDir: world.dataDir,
-      now: () => new Date(),
-      earlierRowsKept: 3,
-    });
-    for (let i = 0; i < 3; i++)
-      expect(await store.write((tx) => small.fingerprints(tx, org, contractId))).toEqual(await expected());
+    const small = restarted(3);
+    for (let i = 0; i < 3; i++) expect(await compared(small)).toEqual(await expected());
     await Promise.all([fresh.close(), small.close()]);
   }, 120_000);
 });

@@ -280,14 +280,14 @@ export class OutputService {
    * for the differencing check (docs/architecture.md §12): trackers may span contracts.
    */
   async fingerprints(tx: Tx, operatorOrg: string, contractId: string): Promise<EarlierOutput[]> {
-    const rows = await tx.all<{ id: string; contract_id: string }>(
-      `SELECT id, contract_id FROM outputs
+    // the bulk read below must find every id the first found: one statement text for both
+    const latest = (columns: string) =>
+      `SELECT ${columns} FROM outputs
        WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
-       ORDER BY created_at DESC, id DESC LIMIT ${FINGERPRINTS_COMPARED}`,
-      [operatorOrg],
-    );
+       ORDER BY created_at DESC, id DESC LIMIT ${FINGERPRINTS_COMPARED}`;
+    const rows = await tx.all<{ id: string; contract_id: string }>(latest('id, contract_id'), [operatorOrg]);
     const missing = rows.filter((r) => !this.earlier.has(r.id)).map((r) => r.id);
-    const keep = (id: string, json: string) => {
+    const remember = (id: string, json: string) => {
       const fingerprint = JSON.parse(json) as Fingerprint;
       this.earlier.set(id, { fingerprint, candidates: candidates(id, fingerprint) });
       this.earlierRows += keptRows(fingerprint);
@@ -296,16 +296,11 @@ export class OutputService {
     if (missing.length <= 4) {
       for (const id of missing) {
         const r = await tx.one<{ f: string }>('SELECT units_fingerprint AS f FROM outputs WHERE id = $1', [id]);
-        keep(id, r!.f);
+        remember(id, r!.f);
       }
     } else {
-      const all = await tx.all<{ id: string; f: string }>(
-        `SELECT id, units_fingerprint AS f FROM outputs
-         WHERE operator_org = $1 AND status IN ('released', 'held') AND units_fingerprint IS NOT NULL
-         ORDER BY created_at DESC, id DESC LIMIT ${FINGERPRINTS_COMPARED}`,
-        [operatorOrg],
-      );
-      for (const r of all) if (!this.earlier.has(r.id)) keep(r.id, r.f);
+      const all = await tx.all<{ id: string; f: string }>(latest('id, units_fingerprint AS f'), [operatorOrg]);
+      for (const r of all) if (!this.earlier.has(r.id)) remember(r.id, r.f);
     }
     const out = rows.map((r) => ({
       outputId: r.id,

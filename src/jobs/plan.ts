@@ -96,6 +96,7 @@ export async function planRun(
       dominanceN: input.dominanceN,
       dp: input.dp,
       perturbation: input.perturbation,
+      columnTypes: input.schema.tables,
     });
     const expected = await tools.binder.describe(input.schema.key, input.schema.tables, analysis.sql);
     return await withoutHiddenColumns(tools, input, analysis, expected);

@@ -9,6 +9,7 @@ import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './refer
 import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn, type Signature } from './units.ts';
 import { rewriteDp, type DpPlan } from './dp.ts';
 import type { PerturbationSpec, Perturbed } from './perturb.ts';
+import type { BoundColumn } from './binder.ts';
 
 export interface AnalysisOptions {
   maxSqlBytes?: number;
@@ -20,6 +21,8 @@ export interface AnalysisOptions {
   perturbation?: PerturbationSpec;
   /** dp mode: contribution bounds per summed column, and the most groups one unit may count in. */
   dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
+  /** The snapshot's tables with their columns' types: equalities of same-typed columns join by hash, unguarded (failsafe.ts). */
+  columnTypes?: Record<string, BoundColumn[]>;
 }
 
 /**
@@ -150,7 +153,7 @@ export async function analyseQuery(
         opts.dominanceN,
         opts.perturbation,
       );
-      await guardRowErrors(root, parser, policy);
+      await guardRowErrors(root, parser, policy, opts.columnTypes);
       return {
         sql: await parser.deserialize([stmt]),
         mode,
@@ -166,7 +169,7 @@ export async function analyseQuery(
     case 'dp': {
       checkBoundedCost(root, sql, 'dp');
       checkDpPredicates(root, sql, policy);
-      await guardRowErrors(root, parser, policy);
+      await guardRowErrors(root, parser, policy, opts.columnTypes);
       const { sql: rewritten, plan } = await rewriteDp(
         parser,
         root,

@@ -238,3 +238,61 @@ describe('static analysis', () => {
     ).rejects.toMatchObject({ extra: { rule: 'sql-size' } });
   });
 });
+
+describe('join conditions in aggregate mode', () => {
+  let parser: SqlParser;
+  let instance: DuckDBInstance;
+  let conn: DuckDBConnection;
+  beforeAll(async () => {
+    parser = await SqlParser.create();
+    instance = await openInstance(':memory:');
+    conn = await instance.connect();
+    await exec(conn, DATA);
+  });
+  afterAll(() => {
+    parser.dispose();
+    conn.closeSync();
+    instance.closeSync();
+  });
+  const types = {
+    people: [
+      { name: 'pds_unit', type: 'VARCHAR' },
+      { name: 'district', type: 'VARCHAR' },
+      { name: 'income', type: 'INTEGER' },
+    ],
+    visits: [
+      { name: 'pds_unit', type: 'VARCHAR' },
+      { name: 'hospital', type: 'VARCHAR' },
+      { name: 'cost', type: 'DOUBLE' },
+    ],
+  };
+  const plan = async (sql: string) =>
+    String(
+      (
+        await queryRows(
+          conn,
+          `EXPLAIN ${(await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types })).sql}`,
+        )
+      )[0]!.explain_value,
+    );
+
+  it('keeps an equality of same-typed columns bare, so the join stays a hash join', async () => {
+    const sql =
+      "SELECT p.district, count(*) AS n FROM people p JOIN visits v ON p.pds_unit = v.pds_unit AND v.hospital = 'H1' GROUP BY 1";
+    const a = await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
+    expect(a.sql).toContain('(p.pds_unit = v.pds_unit)');
+    expect(a.sql).not.toMatch(/TRY\(\(+p\.pds_unit = v\.pds_unit/);
+    expect(a.sql).toMatch(/TRY\(\(v\.hospital = 'H1'\)\)/);
+    expect(await plan(sql)).toContain('HASH_JOIN');
+  });
+
+  it('guards an equality that needs a cast (it can fail on one row), and one whose columns it cannot type', async () => {
+    for (const sql of [
+      'SELECT p.district, count(*) AS n FROM people p JOIN visits v ON p.income = v.hospital GROUP BY 1',
+      'WITH people AS (SELECT * FROM visits) SELECT p.hospital, count(*) AS n FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
+    ]) {
+      const a = await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
+      expect(a.sql).toMatch(/ON \(?TRY\(/);
+    }
+  });
+});

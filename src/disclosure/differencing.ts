@@ -62,10 +62,13 @@ export interface Candidate {
   label: string;
   n: number;
   s1: bigint;
+  /** Σk² modulo 2^64: a cell whose people repeat over rows has it only so (sandbox/units.ts). */
   s2: bigint;
 }
 
 const MAX_KEY = 1n << 32n;
+const S2_MODULUS = 1n << 64n;
+const mod64 = (x: bigint) => ((x % S2_MODULUS) + S2_MODULUS) % S2_MODULUS;
 
 /** Every row of an output with a signature, its total, and its subtotals by each key column (when it has two or more). */
 export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
@@ -76,7 +79,7 @@ export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
     label: `row ${r.key}`,
     n: r.sig![0],
     s1: BigInt(r.sig![1]),
-    s2: BigInt(r.sig![2]),
+    s2: mod64(BigInt(r.sig![2])),
   }));
   const add = (label: string, members: typeof rows) => {
     if (members.length < 2) return;
@@ -85,7 +88,7 @@ export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
       label,
       n: members.reduce((a, r) => a + r.sig![0], 0),
       s1: members.reduce((a, r) => a + BigInt(r.sig![1]), 0n),
-      s2: members.reduce((a, r) => a + BigInt(r.sig![2]), 0n),
+      s2: mod64(members.reduce((a, r) => a + BigInt(r.sig![2]), 0n)),
     });
   };
   add('total', rows);
@@ -111,10 +114,12 @@ export function candidates(outputId: string, fp: Fingerprint): Candidate[] {
 export function missingUnits(big: Candidate, small: Candidate): bigint[] | undefined {
   const d = big.n - small.n;
   const d1 = big.s1 - small.s1;
-  const d2 = big.s2 - small.s2;
+  // Σk² is compared modulo 2^64: k² < 2^62 and (a − b)² < 2^62 are found whole; unrelated sets
+  // pass with probability ~2^-64 (one unit) and ~2^-33 (two), as before ~2^-32
+  const d2 = mod64(big.s2 - small.s2);
   if (d === 1) return d1 >= 0n && d1 < MAX_KEY && d2 === d1 * d1 ? [d1] : undefined;
   if (d === 2) {
-    const disc = 2n * d2 - d1 * d1; // (a − b)²
+    const disc = mod64(2n * d2 - d1 * d1); // (a − b)²
     if (d1 < 0n || disc <= 0n) return undefined;
     const root = isqrt(disc);
     if (root * root !== disc || (d1 + root) % 2n !== 0n) return undefined;

@@ -187,6 +187,12 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
       generalized: granted.filter((g) => /^(generalize|rare-to-other)/.test(g.rule)).map((g) => g.column),
       noised: granted.filter((g) => g.rule.startsWith('noise')).map((g) => g.column),
       nonNull: Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.nonNull ?? []])),
+      unitAliases: Object.fromEntries(
+        c.datasets.map((ds) => [
+          ds.dataset,
+          ds.columns.filter((g) => g.column === ds.privacyUnit && g.rule === 'pseudonymize').map((g) => g.column),
+        ]),
+      ),
       dpOnly:
         c.mode === 'dp'
           ? []

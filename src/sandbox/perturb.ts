@@ -55,6 +55,8 @@ export interface KeySource {
   key?: Node;
   /** The units' domain-wide keys carried up from a subquery (when the snapshot's record keys are its unit keys). */
   unitKey?: Node;
+  /** Where units repeat over rows: one number per person with its key below bit 64 (units.ts, UnitClass). */
+  personKey?: Node;
 }
 
 type Template = (text: string) => Promise<Node>;
@@ -233,6 +235,16 @@ async function keySum(
 ): Promise<Node> {
   const parts: Node[] = [];
   for (const src of sources) {
+    if (src.personKey && !src.unique) {
+      // each person once, whichever key they share with another: the sum below bit 64 is Σk
+      const text = condition
+        ? 'coalesce(sum(DISTINCT CASE WHEN (slot_c) THEN slot_p END) % 18446744073709551616, 0)'
+        : 'coalesce(sum(DISTINCT slot_p) % 18446744073709551616, 0)';
+      parts.push(
+        fill(await template(text), { p: clone(src.personKey), ...(condition ? { c: clone(condition) } : {}) }),
+      );
+      continue;
+    }
     const distinct = src.unique ? '' : 'DISTINCT ';
     // the snapshot stores the record key for direct scans; units carried up from a subquery are
     // hashed here with the same expression (masking recordKeySql): the same people, the same noise

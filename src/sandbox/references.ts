@@ -33,6 +33,11 @@ export interface SqlPolicy {
   dpOnlyColumns: Set<string>;
   /** Per snapshot table, the columns with a value on every row (measured when it was built). */
   nonNullColumns: Map<string, Set<string>>;
+  /**
+   * Per snapshot table, the columns that hold exactly its privacy unit's pseudonym (a pseudonymized
+   * unit column is a virtual column of the unit): a join on them joins the same people.
+   */
+  unitAliases: Map<string, Set<string>>;
   /** The hidden column of each snapshot table holding its units' record keys, when the snapshot has them. */
   recordKeyColumn?: string;
   /** The hidden column of each row's domain-wide unit key (the differencing signature's summand). */
@@ -301,6 +306,7 @@ export function sqlPolicy(
     noised?: Iterable<string>;
     dpOnly?: Iterable<string>;
     nonNull?: Record<string, Iterable<string>>;
+    unitAliases?: Record<string, Iterable<string>>;
     recordKey?: string;
     unitKey?: string;
   } = {},
@@ -315,6 +321,7 @@ export function sqlPolicy(
     noisedColumns: new Set(columns.noised ?? []),
     nonNullColumns: new Map(Object.entries(columns.nonNull ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
+    unitAliases: new Map(Object.entries(columns.unitAliases ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
     ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),
   };

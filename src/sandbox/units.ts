@@ -46,6 +46,28 @@ interface Source {
   unitKey?: Node;
   /** A direct scan of this snapshot table. */
   table?: string;
+  /** The name a direct scan's columns are qualified with (its alias, else its table), lower case. */
+  qualifier?: string;
+  /** Identity, for the classes of sources an inner join on their units makes one (see UnitClass). */
+  id: number;
+}
+
+/**
+ * Sources an inner join equates on their units (`p.id_number = m.id_number`, both the tables'
+ * privacy-unit pseudonyms): on every row they hold the same person, so the row's people are
+ * counted, keyed and signed once for all of them — one distinct count where there were two, and
+ * the same cell key as the same people read from one table.
+ */
+interface UnitClass extends Source {
+  /**
+   * Where each unit may be on several rows and it has a 31-bit unit key: one HUGEINT per person,
+   * a 31-bit hash of the unit above bit 64 and the key below. A DISTINCT over it counts people,
+   * not key values (two of ten million people share a 31-bit key), and its sum modulo 2^64 is the
+   * people's key sum — so the units, the cell key and the signature share one distinct table.
+   */
+  personKey?: Node;
+  /** The same with the key's square below bit 64: the signature's Σk² modulo 2^64. */
+  personSquare?: Node;
 }
 
 /** A unit column a derived query adds: its name, and whether each unit is on at most one row. */
@@ -69,6 +91,20 @@ const TEMPLATES = new WeakMap<SqlParser, Map<string, Node>>();
 
 class UnitsRewriter {
   private counter = 0;
+  private sourceIds = 0;
+  /** Union-find over source ids: the classes inner joins on units make (see UnitClass). */
+  private parent = new Map<number, number>();
+
+  private root(id: number): number {
+    let r = id;
+    while (this.parent.has(r)) r = this.parent.get(r)!;
+    return r;
+  }
+
+  private union(a: Source, b: Source): void {
+    const [ra, rb] = [this.root(a.id), this.root(b.id)];
+    if (ra !== rb) this.parent.set(rb, ra);
+  }
 
   constructor(
     private readonly sql: string,
@@ -152,13 +188,11 @@ class UnitsRewriter {
       aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i],
     );
     const targets = this.perturbation ? perturbationTargets(node) : [];
-    const sources = await this.from(node.from_table as Node, scope);
-    // one snapshot table read directly, no join: its never-NULL columns need no NULL test
-    const [only] = sources;
-    this.nonNull =
-      sources.length === 1 && only!.table && (node.from_table as Node).type === 'BASE_TABLE'
-        ? (this.policy.nonNullColumns.get(only!.table) ?? new Set())
-        : new Set();
+    this.ctesInScope = new Set(scope.keys());
+    this.scanned = await this.from(node.from_table as Node, scope);
+    const sources = await this.unitClasses(this.scanned);
+    this.nonNull = this.nonNullColumns(node.from_table as Node, sources);
+    await this.shareDistinctUnits(node, sources);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
@@ -175,6 +209,9 @@ class UnitsRewriter {
           ...(x.key ? { key: x.key } : {}),
           // carried unit keys are the record keys only when the snapshot keys cells by unit keys
           ...(x.unitKey && this.policy.recordKeyColumn === this.policy.unitKeyColumn ? { unitKey: x.unitKey } : {}),
+          ...(x.personKey && this.policy.recordKeyColumn === this.policy.unitKeyColumn
+            ? { personKey: x.personKey }
+            : {}),
         })),
         this.perturbation,
         (text) => this.template(text),
@@ -182,6 +219,103 @@ class UnitsRewriter {
       );
       this.perturbed ??= done;
     }
+  }
+
+  /**
+   * The classes of the outer SELECT's sources (UnitClass), in the order they first appear. A
+   * class is unique when one of its members is (they hold the same unit on every row), and keyed
+   * by a member with a unit key, preferably a direct scan.
+   */
+  private async unitClasses(sources: Source[]): Promise<UnitClass[]> {
+    const byRoot = new Map<number, Source[]>();
+    for (const x of sources) {
+      const r = this.root(x.id);
+      byRoot.set(r, [...(byRoot.get(r) ?? []), x]);
+    }
+    const out: UnitClass[] = [];
+    for (const members of byRoot.values()) {
+      const rep = members.find((x) => x.key && x.unitKey) ?? members.find((x) => x.unitKey) ?? members[0]!;
+      const unique = members.some((x) => x.unique);
+      const cls: UnitClass = { ...rep, unique, padded: members.some((x) => x.padded) };
+      if (!unique && rep.unitKey) {
+        const person = await this.template('(((hash(slot_u) >> 33)::HUGEINT << 64) + slot_v)');
+        const square = await this.template('slot_k::BIGINT * slot_k');
+        cls.personKey = fill(person, { u: clone(rep.ref), v: clone(rep.unitKey) });
+        cls.personSquare = fill(person, { u: clone(rep.ref), v: fill(square, { k: clone(rep.unitKey) }) });
+        this.personKeys.add(sameText(cls.personKey));
+      }
+      out.push(cls);
+    }
+    return out;
+  }
+
+  /** The direct scans and carried units of the outer SELECT being rewritten, before classes. */
+  private scanned: Source[] = [];
+  /** Person keys of this query's classes (as text): never NULL where their class has a unit. */
+  private personKeys = new Set<string>();
+
+  /**
+   * The columns of the outer SELECT never NULL on a row: a single scan's measured non-NULL
+   * columns (by name), or, over inner joins of direct scans, each scan's (qualified by its name,
+   * or by name alone where one scanned table has that column).
+   */
+  private nonNullColumns(from: Node, sources: Source[]): Set<string> {
+    const [only] = sources;
+    if (sources.length === 1 && only!.table && from.type === 'BASE_TABLE')
+      return this.policy.nonNullColumns.get(only!.table) ?? new Set();
+    const scans: Node[] = [];
+    const inner = (ref: Node): boolean => {
+      if (ref.type === 'BASE_TABLE') {
+        scans.push(ref);
+        return true;
+      }
+      return ref.type === 'JOIN' && ref.join_type === 'INNER' && inner(ref.left as Node) && inner(ref.right as Node);
+    };
+    if (!inner(from)) return new Set();
+    const out = new Set<string>();
+    const seen = new Map<string, number>();
+    for (const scan of scans) {
+      const table = String(scan.table_name).toLowerCase();
+      if (!(table in this.policy.tables) || this.ctesInScope.has(table)) return new Set();
+      for (const c of this.policy.tables[table]!) seen.set(c, (seen.get(c) ?? 0) + 1);
+    }
+    for (const scan of scans) {
+      const table = String(scan.table_name).toLowerCase();
+      const qualifier = String(scan.alias || scan.table_name).toLowerCase();
+      for (const c of this.policy.nonNullColumns.get(table) ?? []) {
+        out.add(`${qualifier}.${c}`);
+        if (seen.get(c) === 1) out.add(c);
+      }
+    }
+    return out;
+  }
+
+  /** CTE names visible at the outer SELECT being rewritten (a scan by such a name is no snapshot table). */
+  private ctesInScope = new Set<string>();
+
+  /**
+   * The query's own count(DISTINCT <a unit's pseudonym>) counts the very people the units column
+   * does: over a class keyed per person it counts that key (one distinct table instead of two,
+   * and a HUGEINT's instead of a 32-character string's); over a unique class, each person is
+   * one row already, so it counts without DISTINCT.
+   */
+  private async shareDistinctUnits(node: Node, classes: UnitClass[]): Promise<void> {
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(visit);
+      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+      if (v.class === 'FUNCTION' && !v.is_operator && functionName(v) === 'count' && v.distinct === true && !v.filter) {
+        const [arg] = (v.children as Node[]) ?? [];
+        const owner = arg?.class === 'COLUMN_REF' ? this.unitOf(arg, this.scanned) : undefined;
+        const cls = owner && classes.find((c) => this.root(c.id) === this.root(owner.id));
+        if (cls?.unique) v.distinct = false;
+        else if (cls?.personKey) v.children = [clone(cls.personKey)];
+        return;
+      }
+      Object.values(v).forEach(visit);
+    };
+    visit(node.select_list);
+    visit(node.having);
+    visit(node.modifiers);
   }
 
   private inUnion = false;
@@ -199,19 +333,29 @@ class UnitsRewriter {
    * unrelated rows exactly, whatever their columns are called and under whichever contract they
    * were made (disclosure/differencing.ts).
    */
-  private async addSignature(node: Node, sources: Source[]): Promise<void> {
+  private async addSignature(node: Node, sources: UnitClass[]): Promise<void> {
     const src = sources.find((x) => x.unitKey);
     if (!src) return;
     const once = src.unique && !src.padded && sources.length === 1;
-    const distinct = once ? '' : 'DISTINCT ';
     const names = { n: `${this.unitsColumn}_sn`, s1: `${this.unitsColumn}_s1`, s2: `${this.unitsColumn}_s2` };
-    const texts = {
-      n: once ? 'count(*)' : `count(DISTINCT slot_k)`,
-      s1: `sum(${distinct}slot_k)::VARCHAR`,
-      s2: `sum(${distinct}slot_k::BIGINT * slot_k)::VARCHAR`,
-    };
+    // each unit once: plain sums over its rows; otherwise over distinct person keys, the sums
+    // below bit 64 (Σk exact; Σk² modulo 2^64, which the differencing check compares modulo 2^64)
+    const texts = src.unique
+      ? {
+          n: once ? 'count(*)' : 'count(slot_k)',
+          s1: 'sum(slot_k)::VARCHAR',
+          s2: 'sum(slot_k::BIGINT * slot_k)::VARCHAR',
+        }
+      : {
+          n: 'count(DISTINCT slot_p)',
+          s1: '(sum(DISTINCT slot_p) % 18446744073709551616)::VARCHAR',
+          s2: '(sum(DISTINCT slot_q) % 18446744073709551616)::VARCHAR',
+        };
     for (const part of ['n', 's1', 's2'] as const) {
-      const item = fill(await this.template(texts[part]), { k: clone(src.unitKey!) });
+      const item = fill(await this.template(texts[part]), {
+        k: clone(src.unitKey!),
+        ...(src.personKey ? { p: clone(src.personKey), q: clone(src.personSquare!) } : {}),
+      });
       item.alias = names[part];
       (node.select_list as Node[]).push(item);
     }
@@ -280,7 +424,8 @@ class UnitsRewriter {
               ...(this.policy.unitKeyColumn && name in this.policy.tables
                 ? { unitKey: columnRef(qualifier, this.policy.unitKeyColumn) }
                 : {}),
-              ...(name in this.policy.tables ? { table: name } : {}),
+              ...(name in this.policy.tables ? { table: name, qualifier: qualifier.toLowerCase() } : {}),
+              id: this.sourceIds++,
             },
           ];
         // a CTE may also be used where extra columns would break it (IN, UNION): carry units through a copy
@@ -304,7 +449,7 @@ class UnitsRewriter {
         const right = await this.from(ref.right as Node, ctes);
         // a semi or anti join never repeats a left row; any other join may
         if (ref.join_type === 'SEMI' || ref.join_type === 'ANTI') return left;
-        return [...left, ...right].map((x) => ({ ...x, unique: false }));
+        return this.joined(ref, left, right);
       }
       case 'SUBQUERY': {
         const body = (ref.subquery as Node).node as Node;
@@ -325,7 +470,88 @@ class UnitsRewriter {
       unique: u.unique,
       padded: u.padded,
       ...(u.unitKey ? { unitKey: columnRef(qualifier, u.unitKey) } : {}),
+      id: this.sourceIds++,
     };
+  }
+
+  /**
+   * The sources of a join. A side's rows are repeated unless each of them meets at most one row
+   * of the other side — the other side is one scan of a table with a row per unit, joined on its
+   * unit (a visit meets one resident; a resident meets many visits). An outer join may leave a
+   * side's unit NULL. An inner join on two tables' units makes them one class (UnitClass).
+   */
+  private joined(ref: Node, left: Source[], right: Source[]): Source[] {
+    const pairs = this.equalities(ref, left, right);
+    const metOnce = (side: Source[], other: Source[]) =>
+      side.length === 1 &&
+      side[0]!.table !== undefined &&
+      this.policy.uniqueUnitTables.has(side[0]!.table) &&
+      pairs.some(
+        ([a, b]) =>
+          (this.unitOf(a, side) && !this.unitOf(b, side) && this.reads(b, other)) ||
+          (this.unitOf(b, side) && !this.unitOf(a, side) && this.reads(a, other)),
+      );
+    const type = String(ref.join_type);
+    const leftOnce = metOnce(right, left);
+    const rightOnce = metOnce(left, right);
+    if (type === 'INNER')
+      for (const [a, b] of pairs) {
+        const [sa, sb] = [this.unitOf(a, left) ?? this.unitOf(a, right), this.unitOf(b, left) ?? this.unitOf(b, right)];
+        if (sa && sb) this.union(sa, sb);
+      }
+    const padLeft = type === 'RIGHT' || type === 'OUTER';
+    const padRight = type === 'LEFT' || type === 'OUTER';
+    return [
+      ...left.map((x) => ({ ...x, unique: x.unique && leftOnce, padded: x.padded || padLeft })),
+      ...right.map((x) => ({ ...x, unique: x.unique && rightOnce, padded: x.padded || padRight })),
+    ];
+  }
+
+  /** The column equalities of a join's condition (its top-level AND), and USING's. */
+  private equalities(ref: Node, left: Source[], right: Source[]): [Node, Node][] {
+    const using = (ref.using_columns as string[] | undefined) ?? [];
+    if (using.length > 0) {
+      // USING (c) equates the one scan on each side that has c, when there is exactly one
+      const on = (side: Source[], c: string) => {
+        const has = side.filter((x) => x.table && this.policy.tables[x.table]?.includes(c));
+        return has.length === 1 ? columnRef(has[0]!.qualifier!, c) : undefined;
+      };
+      return using.flatMap((c) => {
+        const [a, b] = [on(left, c), on(right, c)];
+        return a && b ? [[a, b] as [Node, Node]] : [];
+      });
+    }
+    const cond = ref.condition as Node | undefined;
+    if (!isNode(cond)) return [];
+    const conjuncts = cond.type === 'CONJUNCTION_AND' ? (cond.children as Node[]) : [cond];
+    return conjuncts
+      .filter(
+        (c) =>
+          c.type === 'COMPARE_EQUAL' &&
+          (c.left as Node).class === 'COLUMN_REF' &&
+          (c.right as Node).class === 'COLUMN_REF',
+      )
+      .map((c) => [c.left as Node, c.right as Node]);
+  }
+
+  /** The direct scan among `sources` whose unit the qualified column `ref` holds. */
+  private unitOf(ref: Node, sources: Source[]): Source | undefined {
+    const names = (ref.column_names as string[]).map((n) => n.toLowerCase());
+    // an unqualified column names the unit of the only scan there is
+    if (names.length === 1 && sources.length === 1 && sources[0]!.qualifier) names.unshift(sources[0]!.qualifier);
+    if (names.length !== 2) return undefined;
+    const src = sources.find((x) => x.qualifier === names[0]);
+    if (!src?.table) return undefined;
+    const column = names[1]!;
+    return column === this.policy.privacyUnitColumn || this.policy.unitAliases.get(src.table)?.has(column)
+      ? src
+      : undefined;
+  }
+
+  /** Whether the qualified column `ref` is read from one of these direct scans. */
+  private reads(ref: Node, sources: Source[]): boolean {
+    const names = ref.column_names as string[];
+    return names.length === 2 && sources.some((x) => x.qualifier === names[0]!.toLowerCase());
   }
 
   private readsSnapshot(node: Node): boolean {
@@ -511,7 +737,7 @@ class UnitsRewriter {
   }
 
   /** least(count(DISTINCT …), …) over tables × (the row, each aggregate). */
-  private async unitsExpression(s: Node, sources: Source[]): Promise<Node> {
+  private async unitsExpression(s: Node, sources: UnitClass[]): Promise<Node> {
     if (sources.length === 0) return this.parser.expression('0');
     const conditions = this.contributionConditions(s);
     const parts: Node[] = [];
@@ -527,8 +753,10 @@ class UnitsRewriter {
       const plain = await this.template('count(slot_u)');
       const plainWhen = await this.template('count(CASE WHEN slot_c THEN slot_u END)');
       for (const src of sources) {
-        parts.push(fill(src.unique ? plain : distinct, { u: src.ref }));
-        for (const c of conditions) parts.push(fill(src.unique ? plainWhen : distinctWhen, { c, u: src.ref }));
+        // a class keyed per person counts its person keys: the same distinct table as its cell key
+        const u = src.personKey ?? src.ref;
+        parts.push(fill(src.unique ? plain : distinct, { u }));
+        for (const c of conditions) parts.push(fill(src.unique ? plainWhen : distinctWhen, { c, u }));
       }
     }
     if (parts.length === 1) return parts[0]!;
@@ -578,7 +806,10 @@ class UnitsRewriter {
   /** The condition under which a row contributes to an aggregate: its non-constant arguments non-NULL, and its FILTER. */
   private conditionOf(v: Node): Node | undefined {
     const args = ((v.children as Node[]) ?? []).filter(
-      (a) => !this.isConstant(a) && !(a.class === 'COLUMN_REF' && this.nonNull.has(columnName(a) ?? '')),
+      (a) =>
+        !this.isConstant(a) &&
+        !(a.class === 'COLUMN_REF' && (this.nonNull.has(columnName(a) ?? '') || this.nonNull.has(qualifiedName(a)))) &&
+        !this.personKeys.has(sameText(a)),
     );
     if (args.length === 0 && !v.filter) return undefined;
     const terms: Node[] = args.map((a) => ({
@@ -616,6 +847,17 @@ class UnitsRewriter {
     n.alias = '';
     return n;
   }
+}
+
+/** An expression's text without positions and aliases, to tell equal expressions. */
+function sameText(n: unknown): string {
+  return JSON.stringify(n, (k, x: unknown) => (k === 'query_location' || k === 'alias' ? undefined : x));
+}
+
+/** `q.c` for a qualified column, lower case; '' for anything else. */
+function qualifiedName(n: Node): string {
+  const names = (n.column_names as string[] | undefined) ?? [];
+  return names.length === 2 ? `${names[0]!.toLowerCase()}.${names[1]!.toLowerCase()}` : '';
 }
 
 const COUNTS = new Set(['count', 'count_star', 'count_if', 'countif']);

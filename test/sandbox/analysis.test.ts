@@ -118,7 +118,8 @@ describe('the units rewrite', () => {
       unique,
       AGG,
     );
-    expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(2);
+    // joined on their units, people and visits are one class of people: counted once, not per table
+    expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(1);
     const semi = await analyseQuery(
       parser,
       'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
@@ -294,5 +295,64 @@ describe('join conditions in aggregate mode', () => {
       const a = await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
       expect(a.sql).toMatch(/ON \(?TRY\(/);
     }
+  });
+});
+
+describe('joins count, key and sign each person once', () => {
+  let parser: SqlParser;
+  let instance: DuckDBInstance;
+  let conn: DuckDBConnection;
+  // p1 and p2 share the unit key 7 (31-bit keys collide among millions of people); p3 has 9
+  const keyed = sqlPolicy(
+    {
+      residents: ['pds_unit', 'district'],
+      stays: ['pds_unit', 'hospital', 'cost'],
+      firms: ['pds_unit', 'rep', 'industry'],
+    },
+    [],
+    'pds_unit',
+    functionAllowlist(policies.sqlAllowlist),
+    ['residents', 'firms'],
+    { recordKey: '__pds_uk', unitKey: '__pds_uk', nonNull: { residents: ['pds_unit', 'district'] } },
+  );
+  beforeAll(async () => {
+    parser = await SqlParser.create();
+    instance = await openInstance(':memory:');
+    conn = await instance.connect();
+    await exec(
+      conn,
+      `CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 7), ('p2', 'A', 7), ('p3', 'A', 9)) t(pds_unit, district, __pds_uk);
+       CREATE TABLE stays AS SELECT * FROM (VALUES ('p1', 'H1', 1.0, 7), ('p1', 'H1', 2.0, 7), ('p2', 'H1', 3.0, 7), ('p3', 'H1', 4.0, 9)) t(pds_unit, hospital, cost, __pds_uk);
+       CREATE TABLE firms AS SELECT * FROM (VALUES ('f1', 'p1', 'C', 3), ('f2', 'p1', 'C', 4), ('f3', 'p2', 'C', 5)) t(pds_unit, rep, industry, __pds_uk);`,
+    );
+  });
+  afterAll(() => {
+    parser.dispose();
+    conn.closeSync();
+    instance.closeSync();
+  });
+  const run = async (sql: string) => {
+    const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+    return { sql: a.sql, rows: await queryRows(conn, a.sql) };
+  };
+
+  it('two people with one key are two people: in the units, the signature and the query’s own distinct count', async () => {
+    const { rows, sql } = await run(
+      'SELECT s.hospital, count(DISTINCT r.pds_unit) AS people, count(*) AS stays FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1',
+    );
+    expect(rows).toEqual([{ hospital: 'H1', people: 3, stays: 4, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' }]);
+    // residents and stays joined on the unit are one class: one distinct count, no string's
+    expect(sql).not.toContain('count(DISTINCT r.pds_unit)');
+    expect(sql).not.toMatch(/hash\(s\.pds_unit|DISTINCT s\./);
+  });
+
+  it('a firm joined to its one legal representative is still one row a firm: counted without DISTINCT', async () => {
+    const { rows, sql } = await run(
+      'SELECT f.industry, count(*) AS firms FROM firms f JOIN residents r ON f.rep = r.pds_unit GROUP BY 1',
+    );
+    // three firms, two people behind them: the row's units are the fewer
+    expect(rows).toEqual([{ industry: 'C', firms: 3, u: 2, u_sn: 3, u_s1: '12', u_s2: '50' }]);
+    expect(sql).toContain('count(f.pds_unit)');
+    expect(sql).toMatch(/count\(DISTINCT .*hash\(r\.pds_unit\)/);
   });
 });

@@ -266,6 +266,12 @@ const rows: Record<Category, Row[]> = {
       'SELECT a.education, count(*) FROM population a JOIN population b ON a.district = b.district JOIN population c ON b.district = c.district GROUP BY 1',
       ['engine', 'process'],
     ],
+    [
+      'join-or-one-person',
+      A,
+      'SELECT p.district, count(*) FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit OR p.income > 49000 GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
   ],
   'individual-values': [
     ['bare-rows', A, 'SELECT district, income FROM population', ['analysis', 'disclosure']],
@@ -350,6 +356,18 @@ const rows: Record<Category, Row[]> = {
       'targeted-filter',
       A,
       "SELECT district, avg(income) FILTER (WHERE birth_date = '1950') AS a FROM population GROUP BY 1",
+      ['disclosure'],
+    ],
+    [
+      'join-rich-patients',
+      A,
+      'SELECT p.district, count(*) AS visits, avg(m.cost) AS c FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit WHERE p.income > 45000 AND m.cost > 3000 GROUP BY 1',
+      ['disclosure'],
+    ],
+    [
+      'join-representative-income',
+      A,
+      'SELECT e.industry, avg(p.income) AS income FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit GROUP BY 1',
       ['disclosure'],
     ],
     [
@@ -462,6 +480,42 @@ export const HONEST: HonestQuery[] = [
     id: 'monthly-visits',
     mode: A,
     sql: 'SELECT visit_date AS month, count(*) AS visits, sum(cost) AS cost FROM medical_visit GROUP BY 1 ORDER BY 1',
+  },
+  // linked analyses (issue 30): residents × visits, firms × their legal representatives, three tables
+  {
+    id: 'join-people-by-district',
+    mode: A,
+    sql: 'SELECT p.district, count(DISTINCT p.pds_unit) AS patients FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY p.district',
+  },
+  {
+    id: 'join-filters-both-sides',
+    mode: A,
+    sql: "SELECT count(DISTINCT p.pds_unit) AS patients, count(*) AS visits FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit WHERE p.district = '云岩区' AND m.cost > 100",
+  },
+  {
+    id: 'join-keys-both-sides',
+    mode: A,
+    sql: 'SELECT p.gender, m.hospital, count(*) AS visits, avg(m.cost) AS mean_cost FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY ALL',
+  },
+  {
+    id: 'join-using-filter-one-side',
+    mode: A,
+    sql: "SELECT m.hospital, count(DISTINCT m.pds_unit) AS patients FROM population p JOIN medical_visit m USING (pds_unit) WHERE p.education IN ('大学本科', '高中') GROUP BY 1",
+  },
+  {
+    id: 'join-firms-by-representative',
+    mode: A,
+    sql: 'SELECT p.gender, count(*) AS firms, avg(e.registered_capital) AS mean_capital FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit GROUP BY 1',
+  },
+  {
+    id: 'join-three-tables',
+    mode: A,
+    sql: 'SELECT count(DISTINCT p.pds_unit) AS representatives, count(DISTINCT e.pds_unit) AS firms, avg(m.cost) AS mean_cost FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit JOIN medical_visit m ON m.pds_unit = p.pds_unit',
+  },
+  {
+    id: 'join-left-sum',
+    mode: A,
+    sql: 'SELECT p.district, count(m.pds_unit) AS visits, sum(m.cost) AS cost, count(*) AS people_rows FROM population p LEFT JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY 1',
   },
   {
     id: 'custom-extract',

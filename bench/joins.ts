@@ -54,7 +54,7 @@ export const JOIN_SUITE: { name: string; what: string; sql: string }[] = [
   {
     name: 'graduates-per-hospital',
     what: 'filter on one side, count of distinct persons per key of the other',
-    sql: "SELECT m.hospital, count(DISTINCT m.id_number) AS patients FROM population p JOIN medical_visit m ON p.id_number = m.id_number WHERE p.education = '大学本科' GROUP BY m.hospital",
+    sql: "SELECT m.hospital, count(DISTINCT m.id_number) AS patients FROM population p JOIN medical_visit m ON p.id_number = m.id_number WHERE p.education = '本科' GROUP BY m.hospital",
   },
   {
     name: 'firms-by-industry-and-representative',

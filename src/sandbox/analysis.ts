@@ -3,6 +3,7 @@ import type { SqlAllowlist } from '../policies/index.ts';
 import { checkAggregateRules, columnName } from './aggregate-rules.ts';
 import { refuse, walk, type Node, type SqlParser } from './ast.ts';
 import { checkStatistics } from './statistics.ts';
+import { semiJoinFilters } from './semi-joins.ts';
 import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
 import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
@@ -144,6 +145,7 @@ export async function analyseQuery(
       checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);
       checkStatistics(root, sql, policy);
+      semiJoinFilters(root, policy);
       const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
         root,
         sql,

@@ -500,7 +500,7 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'join-using-filter-one-side',
     mode: A,
-    sql: "SELECT m.hospital, count(DISTINCT m.pds_unit) AS patients FROM population p JOIN medical_visit m USING (pds_unit) WHERE p.education IN ('大学本科', '高中') GROUP BY 1",
+    sql: "SELECT m.hospital, count(DISTINCT m.pds_unit) AS patients FROM population p JOIN medical_visit m USING (pds_unit) WHERE p.education IN ('本科', '高中') GROUP BY 1",
   },
   {
     id: 'join-firms-by-representative',

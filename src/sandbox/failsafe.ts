@@ -138,7 +138,7 @@ function cteNames(root: unknown): Set<string> {
   return names;
 }
 
-/** The snapshot tables scanned directly under a join, by the qualifier a column names them with. */
+/** The snapshot tables scanned directly under a FROM item, by the qualifier a column names them with. */
 function scansUnder(join: Node, ctes: Set<string>): Map<string, string> {
   const found = new Map<string, string | null>();
   const look = (ref: Node): void => {
@@ -167,24 +167,92 @@ function hashJoinKeys(
   ctes: Set<string>,
   types: Record<string, BoundColumn[]>,
 ): { keys: Node[]; rest: Node[] } {
-  const cond = join.condition as Node;
-  const conjuncts = cond.type === 'CONJUNCTION_AND' ? (cond.children as Node[]) : [cond];
-  const scans = scansUnder(join, ctes);
-  const typeOf = (n: Node): string | undefined => {
-    const names = n.class === 'COLUMN_REF' ? (n.column_names as string[]) : [];
-    if (names.length !== 2) return undefined;
-    const table = scans.get(names[0]!.toLowerCase());
-    const column = names[1]!.toLowerCase();
-    return table ? types[table]?.find((c) => c.name.toLowerCase() === column)?.type : undefined;
-  };
+  const typeOf = columnTypes(scansUnder(join, ctes), types);
   const keys: Node[] = [];
   const rest: Node[] = [];
-  for (const c of conjuncts) {
+  for (const c of conjuncts(join.condition as Node)) {
     const [l, r] = [c.left as Node | undefined, c.right as Node | undefined];
     const same = c.type === 'COMPARE_EQUAL' && l && r && typeOf(l) !== undefined && typeOf(l) === typeOf(r);
-    (same ? keys : rest).push(c);
+    (same || castFreeFilter(c, typeOf) ? keys : rest).push(c);
   }
   return { keys, rest };
+}
+
+function conjuncts(n: Node): Node[] {
+  return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
+}
+
+/** A column's type by the scan its qualifier names, or, unqualified, by the one scan that has it. */
+function columnTypes(
+  scans: Map<string, string>,
+  types: Record<string, BoundColumn[]>,
+): (n: Node) => string | undefined {
+  const find = (table: string | undefined, column: string) =>
+    table ? types[table]?.find((c) => c.name.toLowerCase() === column)?.type : undefined;
+  return (n) => {
+    const names = n.class === 'COLUMN_REF' ? (n.column_names as string[]).map((x) => x.toLowerCase()) : [];
+    if (names.length === 2) return find(scans.get(names[0]!), names[1]!);
+    if (names.length !== 1) return undefined;
+    const found = [...scans.values()].map((t) => find(t, names[0]!)).filter((t) => t !== undefined);
+    return found.length === 1 ? found[0] : undefined;
+  };
+}
+
+/** Digits of each integer type: a DECIMAL literal widens such a column to DECIMAL(digits + scale). */
+const INTEGER_DIGITS: Record<string, number> = { TINYINT: 3, SMALLINT: 5, INTEGER: 10, BIGINT: 19 };
+const COMPARISONS = new Set([
+  'COMPARE_EQUAL',
+  'COMPARE_NOTEQUAL',
+  'COMPARE_LESSTHAN',
+  'COMPARE_GREATERTHAN',
+  'COMPARE_LESSTHANOREQUALTO',
+  'COMPARE_GREATERTHANOREQUALTO',
+]);
+
+/**
+ * Whether comparing a column of this type with this constant casts no value of the column to a
+ * type it may not fit — such a cast fails on the rows that reach it, and whether any does is
+ * about the data (a text literal against a DATE column fails only when a row is compared;
+ * `i = 1.000…001` casts every INTEGER to DECIMAL(38,30), where 2147483647 does not fit).
+ * What never fails: text against text, any number against a DOUBLE, an integer or a double
+ * against an integer column, a DECIMAL whose scale leaves room for the column's digits.
+ */
+function castFree(columnType: string | undefined, constant: Node): boolean {
+  if (columnType === undefined || constant.class !== 'CONSTANT') return false;
+  const value = constant.value as
+    { type?: { id?: string; type_info?: { scale?: number } | null }; is_null?: boolean } | undefined;
+  if (value?.is_null) return true;
+  const id = value?.type?.id;
+  if (id === 'VARCHAR') return columnType === 'VARCHAR';
+  const numeric = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'DOUBLE', 'FLOAT', 'DECIMAL'];
+  if (id === undefined || !numeric.includes(id)) return false;
+  if (columnType === 'DOUBLE' || columnType === 'FLOAT') return true;
+  const digits = INTEGER_DIGITS[columnType];
+  if (digits === undefined) return false;
+  return id !== 'DECIMAL' || digits + (value?.type?.type_info?.scale ?? 38) <= 38;
+}
+
+/**
+ * A filter of one column by constants that can never fail (castFree): `c = 'x'`, `c > 2.5`,
+ * `c IN (…)`, `c BETWEEN 1 AND 9`. Left bare, DuckDB pushes it into the table's scan (zone maps,
+ * dictionaries) as it would for a plain query; inside TRY it is evaluated on every row read.
+ */
+function castFreeFilter(n: Node, typeOf: (n: Node) => string | undefined): boolean {
+  if (n.class === 'COMPARISON' && COMPARISONS.has(String(n.type))) {
+    const [l, r] = [n.left as Node, n.right as Node];
+    return (l.class === 'COLUMN_REF' && castFree(typeOf(l), r)) || (r.class === 'COLUMN_REF' && castFree(typeOf(r), l));
+  }
+  if (n.type === 'COMPARE_IN' || n.type === 'COMPARE_NOT_IN') {
+    const [col, ...values] = n.children as Node[];
+    return col!.class === 'COLUMN_REF' && values.length > 0 && values.every((v) => castFree(typeOf(col!), v));
+  }
+  if (n.class === 'BETWEEN') {
+    const col = n.input as Node;
+    return (
+      col.class === 'COLUMN_REF' && castFree(typeOf(col), n.lower as Node) && castFree(typeOf(col), n.upper as Node)
+    );
+  }
+  return false;
 }
 
 /**
@@ -230,7 +298,13 @@ export async function guardRowErrors(
     }
     if (!isNode(v)) return;
     if (v.type === 'SELECT_NODE') {
-      for (const key of ['where_clause', 'qualify', 'having'] as const) {
+      if (isNode(v.where_clause) && !containsAggregateOrWindow(v.where_clause, policy)) {
+        const typeOf = isNode(v.from_table) ? columnTypes(scansUnder(v.from_table, ctes), types) : () => undefined;
+        const parts = conjuncts(v.where_clause).map((c) => (castFreeFilter(c, typeOf) ? c : guard(c)));
+        v.where_clause =
+          parts.length === 1 ? parts[0] : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: parts };
+      }
+      for (const key of ['qualify', 'having'] as const) {
         if (isNode(v[key]) && !containsAggregateOrWindow(v[key], policy)) v[key] = guard(v[key] as Node);
       }
       v.select_list = (v.select_list as Node[]).map((item) =>

@@ -4,6 +4,7 @@ import { checkAggregateRules, columnName } from './aggregate-rules.ts';
 import { refuse, walk, type Node, type SqlParser } from './ast.ts';
 import { checkStatistics } from './statistics.ts';
 import { semiJoinFilters } from './semi-joins.ts';
+import { perPersonStage } from './per-person.ts';
 import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
 import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
@@ -146,6 +147,7 @@ export async function analyseQuery(
       checkAggregateRules(root, sql, policy);
       checkStatistics(root, sql, policy);
       semiJoinFilters(root, policy);
+      perPersonStage(root, policy);
       const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
         root,
         sql,

@@ -2,6 +2,7 @@ import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts
 import { functionName } from './aggregate-rules.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 import type { BoundColumn } from './binder.ts';
+import { isStageUnitEquality } from './per-person.ts';
 
 /**
  * Whether a job fails must not depend on one person's row (docs/architecture.md §12): a query that
@@ -173,7 +174,7 @@ function hashJoinKeys(
   for (const c of conjuncts(join.condition as Node)) {
     const [l, r] = [c.left as Node | undefined, c.right as Node | undefined];
     const same = c.type === 'COMPARE_EQUAL' && l && r && typeOf(l) !== undefined && typeOf(l) === typeOf(r);
-    (same || castFreeFilter(c, typeOf) ? keys : rest).push(c);
+    (same || castFreeFilter(c, typeOf) || isStageUnitEquality(c) ? keys : rest).push(c);
   }
   return { keys, rest };
 }

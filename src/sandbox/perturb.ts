@@ -1,6 +1,7 @@
 import { clone, fill, isNode, type Node } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { recordKeySql } from '../digest/index.ts';
+import { isWeightedCount } from './per-person.ts';
 
 /**
  * Perturbation where the value is made (docs/architecture.md §12): every count, sum and mean of
@@ -149,7 +150,7 @@ export async function perturbAggregates(
     const key2 = fill(await template('(((slot_s * 1000003) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     const key3 = fill(await template('(((slot_s * 999983) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     let replacement: Node;
-    if (COUNT.has(name)) {
+    if (COUNT.has(name) || isWeightedCount(f)) {
       replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: original, k: key });
       if (position !== undefined) perturbed.counts.push(position);
     } else if (QUANTILE.has(name)) {

@@ -3,6 +3,7 @@ import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts
 import { perturbAggregates, perturbationTargets, type PerturbationSpec, type Perturbed } from './perturb.ts';
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
 import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
+import { isWeightedCount } from './per-person.ts';
 
 /**
  * The units rewrite of aggregate mode: every outer row gets a column counting the distinct privacy
@@ -50,6 +51,8 @@ interface Source {
   qualifier?: string;
   /** Identity, for the classes of sources an inner join on their units makes one (see UnitClass). */
   id: number;
+  /** A derived table with a row per unit: its output columns holding the unit (a join on them joins its people). */
+  unitNames?: string[];
 }
 
 /**
@@ -77,6 +80,8 @@ interface UnitColumn {
   padded?: boolean;
   /** The column carrying the units' domain-wide keys beside it, when there is one. */
   unitKey?: string;
+  /** Where the derived query has a row per unit: its own output columns that hold the unit. */
+  unitNames?: string[];
 }
 
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
@@ -182,7 +187,9 @@ class UnitsRewriter {
       );
     }
     this.countColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
-      item.class === 'FUNCTION' && !item.is_operator && COUNTS.has(functionName(item)) ? [i] : [],
+      item.class === 'FUNCTION' && !item.is_operator && (COUNTS.has(functionName(item)) || isWeightedCount(item))
+        ? [i]
+        : [],
     );
     this.keyColumns ??= (node.select_list as Node[]).flatMap((item, i) =>
       aggregates({ select_list: [item] }, this.policy) || hasWindow(item) ? [] : [i],
@@ -376,7 +383,7 @@ class UnitsRewriter {
       JSON.stringify(n, (k, x: unknown) => (k === 'query_location' || k === 'alias' ? undefined : x));
     for (let i = 0; i < original; i++) {
       const f = list[i]!;
-      if (f.class !== 'FUNCTION' || f.is_operator || !SUMS.has(functionName(f))) continue;
+      if (f.class !== 'FUNCTION' || f.is_operator || !SUMS.has(functionName(f)) || isWeightedCount(f)) continue;
       const args = (f.children as Node[]) ?? [];
       if (args.length !== 1 || this.isConstant(args[0]!)) continue;
       const key = sameText([args[0], f.filter ?? null]);
@@ -470,6 +477,7 @@ class UnitsRewriter {
       unique: u.unique,
       padded: u.padded,
       ...(u.unitKey ? { unitKey: columnRef(qualifier, u.unitKey) } : {}),
+      ...(u.unitNames ? { unitNames: u.unitNames, qualifier: qualifier.toLowerCase() } : {}),
       id: this.sourceIds++,
     };
   }
@@ -482,10 +490,12 @@ class UnitsRewriter {
    */
   private joined(ref: Node, left: Source[], right: Source[]): Source[] {
     const pairs = this.equalities(ref, left, right);
+    const rowPerUnit = (x: Source) =>
+      (x.table !== undefined && this.policy.uniqueUnitTables.has(x.table)) ||
+      (x.unitNames !== undefined && x.unique && !x.padded);
     const metOnce = (side: Source[], other: Source[]) =>
       side.length === 1 &&
-      side[0]!.table !== undefined &&
-      this.policy.uniqueUnitTables.has(side[0]!.table) &&
+      rowPerUnit(side[0]!) &&
       pairs.some(
         ([a, b]) =>
           (this.unitOf(a, side) && !this.unitOf(b, side) && this.reads(b, other)) ||
@@ -541,8 +551,9 @@ class UnitsRewriter {
     if (names.length === 1 && sources.length === 1 && sources[0]!.qualifier) names.unshift(sources[0]!.qualifier);
     if (names.length !== 2) return undefined;
     const src = sources.find((x) => x.qualifier === names[0]);
-    if (!src?.table) return undefined;
     const column = names[1]!;
+    if (src?.unitNames) return src.unitNames.includes(column) ? src : undefined;
+    if (!src?.table) return undefined;
     return column === this.policy.privacyUnitColumn || this.policy.unitAliases.get(src.table)?.has(column)
       ? src
       : undefined;
@@ -693,11 +704,18 @@ class UnitsRewriter {
         ...(x.unitKey ? { unitKey: clone(x.unitKey) } : {}),
       }));
     }
+    // a row per unit, on every row: the subquery's own columns that are its unit join its people
+    const perUnit = aggregates(s, this.policy) && units.length === 1 && units[0]!.unique && !units[0]!.padded;
+    const unitNames = perUnit
+      ? (s.select_list as Node[])
+          .filter((item) => item.class === 'COLUMN_REF' && columnName(item) === this.policy.privacyUnitColumn)
+          .map((item) => String(item.alias || columnName(item)).toLowerCase())
+      : [];
     const out: UnitColumn[] = units.map((u) => {
       const name = this.fresh('u');
       u.ref.alias = name;
       (s.select_list as Node[]).push(u.ref);
-      return { name, unique: u.unique, padded: u.padded };
+      return { name, unique: u.unique, padded: u.padded, ...(unitNames.length ? { unitNames } : {}) };
     });
     // the keys go after every unit column: a UNION's padding counts the added columns from the end
     units.forEach((u, i) => {

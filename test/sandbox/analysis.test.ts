@@ -118,8 +118,9 @@ describe('the units rewrite', () => {
       unique,
       AGG,
     );
-    // joined on their units, people and visits are one class of people: counted once, not per table
-    expect(joined.sql.match(/count\(DISTINCT/g)).toHaveLength(1);
+    // joined on their units, people and visits are one class of people, and each person's visits
+    // are counted before the join: one row a person, no DISTINCT (the same answers: below)
+    expect(joined.sql).not.toContain('DISTINCT');
     const semi = await analyseQuery(
       parser,
       'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
@@ -431,6 +432,57 @@ describe('a joined table that only filters people', () => {
       // p1 (2.0), p2 and p3 in A; p4's one stay is 1.0
       expect(rows).toEqual([{ district: 'A', people: 3, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' }]);
     }
+  });
+
+  it('sums each person’s rows before the join when its table is read only by counts and sums: the same answers, no DISTINCT', async () => {
+    for (const [sql, expected] of [
+      [
+        'SELECT r.district, sum(s.cost) AS total, count(*) AS stays FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1 ORDER BY 1',
+        [
+          { district: 'A', total: 10, stays: 4, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' },
+          { district: 'B', total: 1, stays: 1, u: 1, u_sn: 1, u_s1: '11', u_s2: '121' },
+        ],
+      ],
+      [
+        "SELECT r.district, count(s.cost) AS stays FROM stays s JOIN residents r ON s.pds_unit = r.pds_unit WHERE s.hospital = 'H1' GROUP BY 1 ORDER BY 1",
+        [{ district: 'A', stays: 3, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' }],
+      ],
+    ] as const) {
+      const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+      expect(a.sql).toContain('GROUP BY s.pds_unit');
+      expect(a.sql).not.toContain('DISTINCT');
+      const rows = (await queryRows(conn, a.sql)).map((r) =>
+        Object.fromEntries(
+          Object.entries(r)
+            .filter(([k]) => !/^u_d[tm]/.test(k))
+            .map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v]),
+        ),
+      );
+      expect(rows).toEqual(expected);
+      // a count read as a sum of weights is rounded as a count; a sum's contributors are people
+      expect(a.countColumns).toEqual(sql.includes('count(*)') ? [2] : [1]);
+      for (const d of a.dominance ?? []) expect(d.basis).toBe('units');
+    }
+  });
+
+  it('perturbs a count read as a sum of weights with the counts’ p-table', async () => {
+    const spec = {
+      salt: '12345',
+      counts: [
+        { values: [0], thresholds: [] },
+        { values: [-1, 0, 1], thresholds: [0.25, 0.75] },
+      ],
+      magnitudes: { fraction: 0, floor: 1, topN: 2 },
+      quantiles: { iqrFraction: 0.1 },
+    };
+    const a = await analyseQuery(
+      parser,
+      'SELECT r.district, count(*) AS stays, sum(s.cost) AS total FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1',
+      'aggregate',
+      keyed,
+      { ...AGG, unitsColumn: 'u', perturbation: spec },
+    );
+    expect(a.perturbed).toMatchObject({ counts: [1], magnitudes: [2] });
   });
 
   it('stays a join when repetition counts, or the table is read elsewhere, or the join is not on units', async () => {

@@ -1,0 +1,323 @@
+import { isNode, walk, type Node } from './ast.ts';
+import { functionName } from './aggregate-rules.ts';
+import { isAggregateName, type SqlPolicy } from './references.ts';
+
+/**
+ * Each person's rows summed before the join (docs/architecture.md §17, "Joins").
+ *
+ * `SELECT p.district, sum(s.base_salary), count(*) FROM population p JOIN social_insurance s ON
+ * p.id_number = s.id_number GROUP BY 1` repeats each resident once per insurance record, and
+ * then every cell has to count each person once again (a distinct table the size of the join).
+ * When the repeated table is read only by its own WHERE conditions and by count(*), count(x) and
+ * sum(x) of its columns, and joined on its unit to a table with one row per unit, the same
+ * answer comes from one row per person: `(SELECT pds_unit, count(*) AS w, sum(base_salary) AS
+ * s, … FROM social_insurance WHERE … GROUP BY pds_unit)`, with count(*) read as sum(w) and
+ * sum(x) as sum(s). The people behind each cell are the same, each on one row, so the units,
+ * keys and signature need no DISTINCT; a sum's contributions are then each person's own total,
+ * which is what the dominance rule weighs.
+ *
+ * A count read as a sum of weights is still a count: it is perturbed with the p-table and
+ * rounded like one (`isWeightedCount`).
+ */
+
+const WEIGHTED_COUNTS = new WeakSet<Node>();
+const UNIT_EQUALITIES = new WeakSet<Node>();
+
+/**
+ * Whether a join condition is the stage's own equality of two units: both sides hold the same
+ * kind of token (the stage's column is the table's unit), so it needs no cast and cannot fail.
+ */
+export function isStageUnitEquality(n: Node): boolean {
+  return UNIT_EQUALITIES.has(n);
+}
+
+/** Whether a `sum(…)` node stands for a count the per-person stage turned into a sum of weights. */
+export function isWeightedCount(n: Node): boolean {
+  return WEIGHTED_COUNTS.has(n);
+}
+
+interface Scan {
+  node: Node;
+  table: string;
+  qualifier: string;
+}
+
+/** Rewrites at most one repeated table of the outer SELECT (or of each outer UNION branch) in place. */
+export function perPersonStage(root: Node, policy: SqlPolicy): void {
+  if (root.type === 'SET_OPERATION_NODE') {
+    perPersonStage(root.left as Node, policy);
+    perPersonStage(root.right as Node, policy);
+    return;
+  }
+  if (root.type === 'SELECT_NODE') rewrite(root, policy);
+}
+
+function conjuncts(n: unknown): Node[] {
+  if (!isNode(n)) return [];
+  return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
+}
+
+function and(list: Node[]): Node | null {
+  if (list.length === 0) return null;
+  return list.length === 1 ? list[0]! : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: list };
+}
+
+function columnRef(...names: string[]): Node {
+  return { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: names };
+}
+
+function aggregate(name: string, args: Node[], alias = ''): Node {
+  return {
+    class: 'FUNCTION',
+    type: 'FUNCTION',
+    alias,
+    function_name: name,
+    schema: '',
+    catalog: '',
+    children: args,
+    filter: null,
+    order_bys: { type: 'ORDER_MODIFIER', orders: [] },
+    distinct: false,
+    is_operator: false,
+    export_state: false,
+  };
+}
+
+function rewrite(select: Node, policy: SqlPolicy): void {
+  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN') return;
+  const ctes = new Set(
+    (((select.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []).map((e) => String(e.key).toLowerCase()),
+  );
+  const joins: Node[] = [];
+  const scans: Scan[] = [];
+  const collect = (ref: Node): boolean => {
+    if (ref.type === 'JOIN') {
+      if (ref.join_type !== 'INNER' || ref.ref_type !== 'REGULAR' || ((ref.using_columns as unknown[]) ?? []).length)
+        return false;
+      joins.push(ref);
+      return collect(ref.left as Node) && collect(ref.right as Node);
+    }
+    if (ref.type !== 'BASE_TABLE' || ref.schema_name || ref.catalog_name) return false;
+    const table = String(ref.table_name).toLowerCase();
+    if (!(table in policy.tables) || ctes.has(table)) return false;
+    scans.push({ node: ref, table, qualifier: String(ref.alias || ref.table_name).toLowerCase() });
+    return true;
+  };
+  if (!collect(select.from_table)) return;
+  if (new Set(scans.map((s) => s.qualifier)).size !== scans.length) return;
+  for (const join of joins) {
+    for (const side of ['left', 'right'] as const) {
+      const leaf = join[side] as Node;
+      if (leaf.type !== 'BASE_TABLE') continue;
+      const repeated = scans.find((s) => s.node === leaf)!;
+      if (policy.uniqueUnitTables.has(repeated.table)) continue;
+      const plan = planStage(select, join, repeated, scans, policy);
+      if (!plan) continue;
+      apply(select, join, side, repeated, plan, policy);
+      return;
+    }
+  }
+}
+
+interface StagePlan {
+  /** The join's column holding the repeated table's unit (kept by that name in the stage). */
+  joinColumn: string;
+  /** The join's equality of the two tables' units. */
+  equality: Node;
+  /** WHERE conjuncts (and the join's own) reading the repeated table alone: filter its rows first. */
+  filters: Node[];
+  /** count(*), count(x), sum(x) nodes of the outer SELECT to read from the stage. */
+  targets: { node: Node; kind: 'rows' | 'count' | 'sum'; column?: string }[];
+}
+
+function scanOf(ref: Node, scans: Scan[], policy: SqlPolicy): Scan | undefined | 'unknown' {
+  const names = (ref.column_names as string[]).map((n) => n.toLowerCase());
+  if (names.length === 2) return scans.find((s) => s.qualifier === names[0]) ?? 'unknown';
+  if (names.length !== 1) return 'unknown';
+  const having = scans.filter((s) => policy.tables[s.table]?.includes(names[0]!));
+  return having.length === 1 ? having[0] : having.length === 0 ? undefined : 'unknown';
+}
+
+const isUnitOf = (ref: Node, scan: Scan, scans: Scan[], policy: SqlPolicy) =>
+  ref.class === 'COLUMN_REF' &&
+  scanOf(ref, scans, policy) === scan &&
+  [policy.privacyUnitColumn, ...(policy.unitAliases.get(scan.table) ?? [])].includes(
+    String((ref.column_names as string[]).at(-1)).toLowerCase(),
+  );
+
+function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], policy: SqlPolicy): StagePlan | undefined {
+  const others = scans.filter((s) => s !== repeated);
+  const reads = (part: unknown): Set<Scan | 'unknown'> => {
+    const found = new Set<Scan | 'unknown'>();
+    walk(part, (n) => {
+      if (n.class === 'STAR') found.add('unknown');
+      if (n.class === 'SUBQUERY') {
+        walk(n, (m) => {
+          if (m.class === 'COLUMN_REF' && scanOf(m, scans, policy) !== undefined) found.add('unknown');
+        });
+        return false;
+      }
+      if (n.class === 'COLUMN_REF') {
+        const s = scanOf(n, scans, policy);
+        if (s) found.add(s);
+      }
+    });
+    return found;
+  };
+  const readsRepeated = (part: unknown) => {
+    const r = reads(part);
+    return r.has(repeated) || r.has('unknown');
+  };
+  // the join: its unit equated with a one-row-per-unit table's unit; its other conditions on it alone
+  let joinColumn: string | undefined;
+  let equality: Node | undefined;
+  const filters: Node[] = [];
+  for (const c of conjuncts(join.condition)) {
+    const [l, r] = [c.left as Node | undefined, c.right as Node | undefined];
+    const unitPair =
+      c.type === 'COMPARE_EQUAL' &&
+      l &&
+      r &&
+      ((isUnitOf(l, repeated, scans, policy) &&
+        others.some((o) => policy.uniqueUnitTables.has(o.table) && isUnitOf(r, o, scans, policy))) ||
+        (isUnitOf(r, repeated, scans, policy) &&
+          others.some((o) => policy.uniqueUnitTables.has(o.table) && isUnitOf(l, o, scans, policy))));
+    if (unitPair && joinColumn === undefined) {
+      const mine = isUnitOf(l!, repeated, scans, policy) ? l! : r!;
+      joinColumn = String((mine.column_names as string[]).at(-1)).toLowerCase();
+      equality = c;
+      continue;
+    }
+    const r2 = reads(c);
+    if (r2.size === 1 && r2.has(repeated)) filters.push(c);
+    else return undefined;
+  }
+  if (!joinColumn) return undefined;
+  const rest: Node[] = [];
+  for (const c of conjuncts(select.where_clause)) {
+    const r = reads(c);
+    if (r.has(repeated) && r.size === 1) filters.push(c);
+    else if (r.has(repeated) || r.has('unknown')) return undefined;
+    else rest.push(c);
+  }
+  // the statistics: count(*), and count/sum of the repeated table's columns; any other blind to repetition
+  const targets: StagePlan['targets'] = [];
+  let ok = true;
+  for (const part of [select.select_list, select.having, select.qualify, select.modifiers]) {
+    walk(part, (n) => {
+      if (!ok) return false;
+      if (n.class === 'SUBQUERY' || n.class === 'WINDOW') {
+        ok = false;
+        return false;
+      }
+      if (n.class !== 'FUNCTION' || n.is_operator || !isAggregateName(functionName(n), policy.functions)) return;
+      const name = functionName(n);
+      const args = (n.children as Node[]) ?? [];
+      if (isNode(n.filter)) ok = false;
+      else if (name === 'count_star' || (name === 'count' && args.length === 0))
+        targets.push({ node: n, kind: 'rows' });
+      else if (
+        (name === 'count' || name === 'sum') &&
+        !n.distinct &&
+        args.length === 1 &&
+        args[0]!.class === 'COLUMN_REF'
+      ) {
+        const owner = scanOf(args[0]!, scans, policy);
+        const column = String((args[0]!.column_names as string[]).at(-1)).toLowerCase();
+        if (owner === repeated) targets.push({ node: n, kind: name === 'sum' ? 'sum' : 'count', column });
+        else ok = false; // a count or sum of the other tables' columns counts repetitions
+      } else if (!((name === 'count' && n.distinct === true) || name === 'min' || name === 'max') || readsRepeated(n))
+        ok = false;
+      return false;
+    });
+  }
+  if (!ok || targets.length === 0) return undefined;
+  // nothing else may read the repeated table: keys, the rest of WHERE, other joins, outside the statistics
+  const outside = (part: unknown) => {
+    const copy = JSON.parse(JSON.stringify(part ?? null), (_k, v: unknown) =>
+      isNode(v) && targets.some((t) => sameNode(t.node, v)) ? null : v,
+    ) as unknown;
+    return readsRepeated(copy);
+  };
+  const otherJoins: Node[] = [];
+  walk(select.from_table, (n) => {
+    if (n.type === 'JOIN' && n !== join) otherJoins.push(n.condition as Node);
+  });
+  if (
+    [
+      select.select_list,
+      select.group_expressions,
+      select.group_sets,
+      select.having,
+      select.modifiers,
+      rest,
+      otherJoins,
+    ].some(outside)
+  )
+    return undefined;
+  return { joinColumn, equality: equality!, filters, targets };
+}
+
+function sameNode(a: Node, b: unknown): boolean {
+  const text = (n: unknown) => JSON.stringify(n, (k, v: unknown) => (k === 'query_location' ? undefined : v));
+  return text(a) === text(b);
+}
+
+function apply(
+  select: Node,
+  join: Node,
+  side: 'left' | 'right',
+  repeated: Scan,
+  plan: StagePlan,
+  policy: SqlPolicy,
+): void {
+  const q = repeated.qualifier;
+  const unit = policy.privacyUnitColumn;
+  const items: Node[] = [{ ...columnRef(q, unit), alias: unit }];
+  if (plan.joinColumn !== unit) items.push({ ...columnRef(q, unit), alias: plan.joinColumn });
+  items.push({ ...aggregate('count_star', []), alias: '__pds_w' });
+  const columns = new Map<string, string>();
+  const partial = (kind: 'count' | 'sum', column: string) => {
+    const key = `${kind}:${column}`;
+    let alias = columns.get(key);
+    if (!alias) {
+      alias = `__pds_${kind === 'sum' ? 's' : 'c'}${columns.size}`;
+      columns.set(key, alias);
+      items.push(aggregate(kind, [columnRef(q, column)], alias));
+    }
+    return alias;
+  };
+  for (const t of plan.targets) {
+    const column = t.kind === 'rows' ? '__pds_w' : partial(t.kind, t.column!);
+    const replacement = aggregate('sum', [columnRef(q, column)], String(t.node.alias ?? ''));
+    for (const k of Object.keys(t.node)) delete t.node[k];
+    Object.assign(t.node, replacement);
+    if (t.kind !== 'sum') WEIGHTED_COUNTS.add(t.node);
+  }
+  const stage: Node = {
+    type: 'SELECT_NODE',
+    modifiers: [],
+    cte_map: { map: [] },
+    select_list: items,
+    from_table: { ...repeated.node, alias: q },
+    where_clause: and(plan.filters),
+    group_expressions: [columnRef(q, unit)],
+    group_sets: [[0]],
+    aggregate_handling: 'STANDARD_HANDLING',
+    having: null,
+    sample: null,
+    qualify: null,
+  };
+  join[side] = {
+    type: 'SUBQUERY',
+    alias: q,
+    sample: null,
+    query_location: repeated.node.query_location,
+    subquery: { node: stage, named_param_map: [] },
+    column_name_alias: [],
+  };
+  UNIT_EQUALITIES.add(plan.equality);
+  // the join keeps its unit equality; its other conditions and the WHERE's went into the stage
+  join.condition = and(conjuncts(join.condition).filter((c) => !plan.filters.includes(c)));
+  select.where_clause = and(conjuncts(select.where_clause).filter((c) => !plan.filters.includes(c)));
+}

@@ -21,6 +21,68 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
  */
 
 const WEIGHTED_COUNTS = new WeakSet<Node>();
+/** Means over per-person sums: avg(m.<person's sum>) with the column of each person's count. */
+const MEANS = new WeakMap<Node, Node>();
+
+/**
+ * For a mean the stage rewrote, the column holding each person's count of values: its mean is
+ * sum(the persons' sums) / sum(their counts). The perturbation reads it (`settled` once done).
+ */
+export function stageMeanCount(n: Node): Node | undefined {
+  return MEANS.get(n);
+}
+
+/** The perturbation has replaced this mean with its own expression. */
+export function settled(n: Node): void {
+  MEANS.delete(n);
+}
+
+/** Means no perturbation replaced (a query analysed without it) become sum ÷ count, in place. */
+export function settleMeans(root: Node): void {
+  walk(root, (n) => {
+    const count = MEANS.get(n);
+    if (!count) return;
+    const sum = aggregate(
+      'sum',
+      (n.children as Node[]).map((c) => c),
+    );
+    const zero: Node = {
+      class: 'CONSTANT',
+      type: 'VALUE_CONSTANT',
+      alias: '',
+      value: { type: { id: 'INTEGER', type_info: null }, is_null: false, value: 0 },
+    };
+    const replacement = aggregate('nullif', [aggregate('sum', [count]), zero]);
+    const alias = n.alias;
+    for (const k of Object.keys(n)) delete n[k];
+    Object.assign(n, {
+      class: 'FUNCTION',
+      type: 'FUNCTION',
+      alias,
+      function_name: '/',
+      schema: '',
+      catalog: '',
+      children: [
+        {
+          class: 'CAST',
+          type: 'OPERATOR_CAST',
+          alias: '',
+          child: sum,
+          cast_type: { id: 'DOUBLE', type_info: null },
+          try_cast: false,
+        },
+        replacement,
+      ],
+      filter: null,
+      order_bys: { type: 'ORDER_MODIFIER', orders: [] },
+      distinct: false,
+      is_operator: true,
+      export_state: false,
+    });
+    MEANS.delete(n);
+    return false;
+  });
+}
 const UNIT_EQUALITIES = new WeakSet<Node>();
 
 /**
@@ -127,7 +189,7 @@ interface StagePlan {
   /** WHERE conjuncts (and the join's own) reading the repeated table alone: filter its rows first. */
   filters: Node[];
   /** count(*), count(x), sum(x) nodes of the outer SELECT to read from the stage. */
-  targets: { node: Node; kind: 'rows' | 'count' | 'sum'; column?: string }[];
+  targets: { node: Node; kind: 'rows' | 'count' | 'sum' | 'mean'; column?: string }[];
 }
 
 function scanOf(ref: Node, scans: Scan[], policy: SqlPolicy): Scan | undefined | 'unknown' {
@@ -217,14 +279,15 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
       else if (name === 'count_star' || (name === 'count' && args.length === 0))
         targets.push({ node: n, kind: 'rows' });
       else if (
-        (name === 'count' || name === 'sum') &&
+        ['count', 'sum', 'avg', 'mean'].includes(name) &&
         !n.distinct &&
         args.length === 1 &&
         args[0]!.class === 'COLUMN_REF'
       ) {
         const owner = scanOf(args[0]!, scans, policy);
         const column = String((args[0]!.column_names as string[]).at(-1)).toLowerCase();
-        if (owner === repeated) targets.push({ node: n, kind: name === 'sum' ? 'sum' : 'count', column });
+        const kind = name === 'count' ? 'count' : name === 'sum' ? 'sum' : 'mean';
+        if (owner === repeated) targets.push({ node: n, kind, column });
         else ok = false; // a count or sum of the other tables' columns counts repetitions
       } else if (!((name === 'count' && n.distinct === true) || name === 'min' || name === 'max') || readsRepeated(n))
         ok = false;
@@ -288,11 +351,16 @@ function apply(
     return alias;
   };
   for (const t of plan.targets) {
-    const column = t.kind === 'rows' ? '__pds_w' : partial(t.kind, t.column!);
-    const replacement = aggregate('sum', [columnRef(q, column)], String(t.node.alias ?? ''));
+    const column = t.kind === 'rows' ? '__pds_w' : partial(t.kind === 'mean' ? 'sum' : t.kind, t.column!);
+    const replacement = aggregate(
+      t.kind === 'mean' ? 'avg' : 'sum',
+      [columnRef(q, column)],
+      String(t.node.alias ?? ''),
+    );
     for (const k of Object.keys(t.node)) delete t.node[k];
     Object.assign(t.node, replacement);
-    if (t.kind !== 'sum') WEIGHTED_COUNTS.add(t.node);
+    if (t.kind === 'rows' || t.kind === 'count') WEIGHTED_COUNTS.add(t.node);
+    if (t.kind === 'mean') MEANS.set(t.node, columnRef(q, partial('count', t.column!)));
   }
   const stage: Node = {
     type: 'SELECT_NODE',

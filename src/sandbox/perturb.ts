@@ -1,7 +1,7 @@
 import { clone, fill, isNode, type Node } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { recordKeySql } from '../digest/index.ts';
-import { isWeightedCount } from './per-person.ts';
+import { isWeightedCount, settled, stageMeanCount } from './per-person.ts';
 
 /**
  * Perturbation where the value is made (docs/architecture.md §12): every count, sum and mean of
@@ -170,13 +170,15 @@ export async function perturbAggregates(
       if (SUM.has(name)) {
         replacement = fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: await noiseOf(x!, key2) });
       } else if (MEAN.has(name)) {
-        const count = clone(original);
-        count.function_name = 'count';
+        // a mean over each person's sums (per-person.ts) divides by the sum of their counts
+        const perPerson = stageMeanCount(f);
+        const count = perPerson ? sumOf(clone(perPerson)) : { ...clone(original), function_name: 'count' };
         replacement = fill(await template('((slot_t::DOUBLE + slot_n) / nullif(slot_c, 0))'), {
           t: sumOf(clone(x!)),
           n: await noiseOf(x!, key2),
           c: count,
         });
+        settled(f);
       } else {
         // a variance from perturbed moments: the count, the sum and the sum of squares, each perturbed
         const count = clone(original);

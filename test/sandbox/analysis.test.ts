@@ -444,6 +444,13 @@ describe('a joined table that only filters people', () => {
         ],
       ],
       [
+        'SELECT r.district, avg(s.cost) AS mean_cost FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1 ORDER BY 1',
+        [
+          { district: 'A', mean_cost: 2.5, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' },
+          { district: 'B', mean_cost: 1, u: 1, u_sn: 1, u_s1: '11', u_s2: '121' },
+        ],
+      ],
+      [
         "SELECT r.district, count(s.cost) AS stays FROM stays s JOIN residents r ON s.pds_unit = r.pds_unit WHERE s.hospital = 'H1' GROUP BY 1 ORDER BY 1",
         [{ district: 'A', stays: 3, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' }],
       ],
@@ -460,7 +467,7 @@ describe('a joined table that only filters people', () => {
       );
       expect(rows).toEqual(expected);
       // a count read as a sum of weights is rounded as a count; a sum's contributors are people
-      expect(a.countColumns).toEqual(sql.includes('count(*)') ? [2] : [1]);
+      expect(a.countColumns).toEqual(sql.includes('count(*)') ? [2] : sql.includes('avg') ? [] : [1]);
       for (const d of a.dominance ?? []) expect(d.basis).toBe('units');
     }
   });
@@ -477,12 +484,17 @@ describe('a joined table that only filters people', () => {
     };
     const a = await analyseQuery(
       parser,
-      'SELECT r.district, count(*) AS stays, sum(s.cost) AS total FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1',
+      'SELECT r.district, count(*) AS stays, sum(s.cost) AS total, avg(s.cost) AS mean_cost FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1 ORDER BY 1',
       'aggregate',
       keyed,
       { ...AGG, unitsColumn: 'u', perturbation: spec },
     );
-    expect(a.perturbed).toMatchObject({ counts: [1], magnitudes: [2] });
+    expect(a.sql).not.toContain('DISTINCT');
+    expect(a.perturbed).toMatchObject({ counts: [1], magnitudes: [2, 3] });
+    // the mean divides the perturbed sum of each person's sums by the sum of their counts
+    const [first] = await queryRows<Record<string, number>>(conn, a.sql);
+    expect(Math.abs(Number(first!.mean_cost) - 2.5)).toBeLessThanOrEqual(0.25 + 1e-9);
+    expect(Math.abs(Number(first!.total) - 10)).toBeLessThanOrEqual(1 + 1e-9);
   });
 
   it('stays a join when repetition counts, or the table is read elsewhere, or the join is not on units', async () => {

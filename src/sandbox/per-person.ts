@@ -1,4 +1,14 @@
 import { isNode, walk, type Node } from './ast.ts';
+import {
+  and,
+  conjuncts,
+  innerJoinScans,
+  isUnitOf,
+  otherJoinConditions,
+  readsOf,
+  scanOf,
+  type Scan,
+} from './join-scans.ts';
 import { functionName } from './aggregate-rules.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 
@@ -98,12 +108,6 @@ export function isWeightedCount(n: Node): boolean {
   return WEIGHTED_COUNTS.has(n);
 }
 
-interface Scan {
-  node: Node;
-  table: string;
-  qualifier: string;
-}
-
 /** Rewrites at most one repeated table of the outer SELECT (or of each outer UNION branch) in place. */
 export function perPersonStage(root: Node, policy: SqlPolicy): void {
   if (root.type === 'SET_OPERATION_NODE') {
@@ -112,16 +116,6 @@ export function perPersonStage(root: Node, policy: SqlPolicy): void {
     return;
   }
   if (root.type === 'SELECT_NODE') rewrite(root, policy);
-}
-
-function conjuncts(n: unknown): Node[] {
-  if (!isNode(n)) return [];
-  return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
-}
-
-function and(list: Node[]): Node | null {
-  if (list.length === 0) return null;
-  return list.length === 1 ? list[0]! : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: list };
 }
 
 function columnRef(...names: string[]): Node {
@@ -146,27 +140,9 @@ function aggregate(name: string, args: Node[], alias = ''): Node {
 }
 
 function rewrite(select: Node, policy: SqlPolicy): void {
-  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN') return;
-  const ctes = new Set(
-    (((select.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []).map((e) => String(e.key).toLowerCase()),
-  );
-  const joins: Node[] = [];
-  const scans: Scan[] = [];
-  const collect = (ref: Node): boolean => {
-    if (ref.type === 'JOIN') {
-      if (ref.join_type !== 'INNER' || ref.ref_type !== 'REGULAR' || ((ref.using_columns as unknown[]) ?? []).length)
-        return false;
-      joins.push(ref);
-      return collect(ref.left as Node) && collect(ref.right as Node);
-    }
-    if (ref.type !== 'BASE_TABLE' || ref.schema_name || ref.catalog_name) return false;
-    const table = String(ref.table_name).toLowerCase();
-    if (!(table in policy.tables) || ctes.has(table)) return false;
-    scans.push({ node: ref, table, qualifier: String(ref.alias || ref.table_name).toLowerCase() });
-    return true;
-  };
-  if (!collect(select.from_table)) return;
-  if (new Set(scans.map((s) => s.qualifier)).size !== scans.length) return;
+  const found = innerJoinScans(select, policy);
+  if (!found) return;
+  const { joins, scans } = found;
   for (const join of joins) {
     for (const side of ['left', 'right'] as const) {
       const leaf = join[side] as Node;
@@ -192,40 +168,9 @@ interface StagePlan {
   targets: { node: Node; kind: 'rows' | 'count' | 'sum' | 'mean'; column?: string }[];
 }
 
-function scanOf(ref: Node, scans: Scan[], policy: SqlPolicy): Scan | undefined | 'unknown' {
-  const names = (ref.column_names as string[]).map((n) => n.toLowerCase());
-  if (names.length === 2) return scans.find((s) => s.qualifier === names[0]) ?? 'unknown';
-  if (names.length !== 1) return 'unknown';
-  const having = scans.filter((s) => policy.tables[s.table]?.includes(names[0]!));
-  return having.length === 1 ? having[0] : having.length === 0 ? undefined : 'unknown';
-}
-
-const isUnitOf = (ref: Node, scan: Scan, scans: Scan[], policy: SqlPolicy) =>
-  ref.class === 'COLUMN_REF' &&
-  scanOf(ref, scans, policy) === scan &&
-  [policy.privacyUnitColumn, ...(policy.unitAliases.get(scan.table) ?? [])].includes(
-    String((ref.column_names as string[]).at(-1)).toLowerCase(),
-  );
-
 function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], policy: SqlPolicy): StagePlan | undefined {
   const others = scans.filter((s) => s !== repeated);
-  const reads = (part: unknown): Set<Scan | 'unknown'> => {
-    const found = new Set<Scan | 'unknown'>();
-    walk(part, (n) => {
-      if (n.class === 'STAR') found.add('unknown');
-      if (n.class === 'SUBQUERY') {
-        walk(n, (m) => {
-          if (m.class === 'COLUMN_REF' && scanOf(m, scans, policy) !== undefined) found.add('unknown');
-        });
-        return false;
-      }
-      if (n.class === 'COLUMN_REF') {
-        const s = scanOf(n, scans, policy);
-        if (s) found.add(s);
-      }
-    });
-    return found;
-  };
+  const reads = (part: unknown) => readsOf(part, scans, policy);
   const readsRepeated = (part: unknown) => {
     const r = reads(part);
     return r.has(repeated) || r.has('unknown');
@@ -302,10 +247,7 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
     ) as unknown;
     return readsRepeated(copy);
   };
-  const otherJoins: Node[] = [];
-  walk(select.from_table, (n) => {
-    if (n.type === 'JOIN' && n !== join) otherJoins.push(n.condition as Node);
-  });
+  const otherJoins = otherJoinConditions(select.from_table, join);
   if (
     [
       select.select_list,

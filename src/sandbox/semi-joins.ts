@@ -1,4 +1,5 @@
 import { isNode, walk, type Node } from './ast.ts';
+import { and, conjuncts, innerJoinScans, isUnitOf, otherJoinConditions, readsOf, type Scan } from './join-scans.ts';
 import { functionName } from './aggregate-rules.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 
@@ -20,12 +21,6 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
  * legal representative) keeps both tables' people counted, as before.
  */
 
-interface Scan {
-  node: Node;
-  table: string;
-  qualifier: string;
-}
-
 const BLIND_TO_REPETITION = new Set(['min', 'max']);
 
 /** Rewrites each qualifying join of the outer SELECT (or of each branch of an outer UNION) in place. */
@@ -41,28 +36,10 @@ export function semiJoinFilters(root: Node, policy: SqlPolicy): void {
 }
 
 function rewriteOne(select: Node, policy: SqlPolicy): boolean {
-  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN') return false;
   if (!blindToRepetition(select, policy)) return false;
-  const ctes = new Set(
-    (((select.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []).map((e) => String(e.key).toLowerCase()),
-  );
-  const joins: Node[] = [];
-  const scans: Scan[] = [];
-  const collect = (ref: Node): boolean => {
-    if (ref.type === 'JOIN') {
-      if (ref.join_type !== 'INNER' || ref.ref_type !== 'REGULAR' || ((ref.using_columns as unknown[]) ?? []).length)
-        return false;
-      joins.push(ref);
-      return collect(ref.left as Node) && collect(ref.right as Node);
-    }
-    if (ref.type !== 'BASE_TABLE' || ref.schema_name || ref.catalog_name) return false;
-    const table = String(ref.table_name).toLowerCase();
-    if (!(table in policy.tables) || ctes.has(table)) return false;
-    scans.push({ node: ref, table, qualifier: String(ref.alias || ref.table_name).toLowerCase() });
-    return true;
-  };
-  if (!collect(select.from_table as Node)) return false;
-  if (new Set(scans.map((s) => s.qualifier)).size !== scans.length) return false;
+  const found = innerJoinScans(select, policy);
+  if (!found) return false;
+  const { joins, scans } = found;
   for (const join of joins) {
     for (const side of ['right', 'left'] as const) {
       const leaf = join[side] as Node;
@@ -95,11 +72,6 @@ function rewriteOne(select: Node, policy: SqlPolicy): boolean {
   return false;
 }
 
-function conjuncts(n: Node | null | undefined): Node[] {
-  if (!isNode(n)) return [];
-  return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
-}
-
 /** Every aggregate of the SELECT counts each value once however often it repeats, and none has a FILTER. */
 function blindToRepetition(select: Node, policy: SqlPolicy): boolean {
   let blind = true;
@@ -122,40 +94,11 @@ function blindToRepetition(select: Node, policy: SqlPolicy): boolean {
   return blind && any;
 }
 
-/** Which scan a column reference reads: by its qualifier, or, unqualified, the one scan with that column. */
-function scanOf(ref: Node, scans: Scan[], policy: SqlPolicy): Scan | undefined | 'unknown' {
-  const names = (ref.column_names as string[]).map((n) => n.toLowerCase());
-  if (names.length === 2) return scans.find((s) => s.qualifier === names[0]) ?? 'unknown';
-  if (names.length !== 1) return 'unknown';
-  const having = scans.filter((s) => policy.tables[s.table]?.includes(names[0]!));
-  return having.length === 1 ? having[0] : having.length === 0 ? undefined : 'unknown';
-}
-
-/** The tables a part of the query reads columns of; 'unknown' for a reference it cannot place. */
-function readsOf(part: unknown, scans: Scan[], policy: SqlPolicy): Set<Scan | 'unknown'> {
-  const found = new Set<Scan | 'unknown'>();
-  walk(part, (n) => {
-    if (n.class === 'STAR') found.add('unknown');
-    if (n.class === 'SUBQUERY') {
-      // a correlated reference could read any table: a subquery naming one of ours is not placed
-      walk(n, (m) => {
-        if (m.class === 'COLUMN_REF' && scanOf(m, scans, policy) !== undefined) found.add('unknown');
-      });
-      return false;
-    }
-    if (n.class === 'COLUMN_REF') {
-      const s = scanOf(n, scans, policy);
-      if (s) found.add(s);
-    }
-  });
-  return found;
-}
-
 /** The WHERE conjuncts reading the filter table, when each reads it alone; undefined when one reads it with others. */
 function whereConjunctsOf(select: Node, filter: Scan, others: Scan[], policy: SqlPolicy): Node[] | undefined {
   const all = [filter, ...others];
   const moved: Node[] = [];
-  for (const c of conjuncts(select.where_clause as Node | undefined)) {
+  for (const c of conjuncts(select.where_clause)) {
     const reads = readsOf(c, all, policy);
     if (!reads.has(filter)) {
       if (reads.has('unknown')) return undefined;
@@ -169,17 +112,14 @@ function whereConjunctsOf(select: Node, filter: Scan, others: Scan[], policy: Sq
 
 /** Whether the join's condition equates the filter table's unit with another scan's unit. */
 function onUnits(join: Node, filter: Scan, others: Scan[], policy: SqlPolicy): boolean {
-  const isUnit = (ref: Node, scan: Scan) =>
-    ref.class === 'COLUMN_REF' &&
-    scanOf(ref, [filter, ...others], policy) === scan &&
-    [policy.privacyUnitColumn, ...(policy.unitAliases.get(scan.table) ?? [])].includes(
-      String((ref.column_names as string[]).at(-1)).toLowerCase(),
-    );
-  return conjuncts(join.condition as Node).some(
+  const all = [filter, ...others];
+  return conjuncts(join.condition).some(
     (c) =>
       c.type === 'COMPARE_EQUAL' &&
-      ((isUnit(c.left as Node, filter) && others.some((o) => isUnit(c.right as Node, o))) ||
-        (isUnit(c.right as Node, filter) && others.some((o) => isUnit(c.left as Node, o)))),
+      ((isUnitOf(c.left as Node, filter, all, policy) &&
+        others.some((o) => isUnitOf(c.right as Node, o, all, policy))) ||
+        (isUnitOf(c.right as Node, filter, all, policy) &&
+          others.some((o) => isUnitOf(c.left as Node, o, all, policy)))),
   );
 }
 
@@ -197,11 +137,8 @@ function usedElsewhere(
     const r = readsOf(part, all, policy);
     return r.has(filter) || r.has('unknown');
   };
-  const rest = conjuncts(select.where_clause as Node | undefined).filter((c) => !moved.includes(c));
-  const otherJoins: Node[] = [];
-  walk(select.from_table, (n) => {
-    if (n.type === 'JOIN' && n !== join) otherJoins.push(n.condition as Node);
-  });
+  const rest = conjuncts(select.where_clause).filter((c) => !moved.includes(c));
+  const otherJoins = otherJoinConditions(select.from_table, join);
   // the join's own condition may read both sides; its other conjuncts stay with it
   return [
     select.select_list,

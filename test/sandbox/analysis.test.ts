@@ -26,26 +26,30 @@ const DATA = `
   CREATE TABLE visits AS SELECT * FROM (VALUES ('p1', 'H1', 10.0), ('p1', 'H1', 20.0), ('p1', 'H1', 30.0), ('p2', 'H1', 5.0), ('p11', 'H2', 7.0)) v(pds_unit, hospital, cost);
 `;
 
-describe('the units rewrite', () => {
-  let parser: SqlParser;
-  let instance: DuckDBInstance;
-  let conn: DuckDBConnection;
+/** A fresh parser and an in-memory DuckDB holding `ddl`'s tables, for one describe block. */
+function duckWorld(ddl: string): { parser: SqlParser; conn: DuckDBConnection } {
+  const w = {} as { parser: SqlParser; conn: DuckDBConnection; instance: DuckDBInstance };
   beforeAll(async () => {
-    parser = await SqlParser.create();
-    instance = await openInstance(':memory:');
-    conn = await instance.connect();
-    await exec(conn, DATA);
+    w.parser = await SqlParser.create();
+    w.instance = await openInstance(':memory:');
+    w.conn = await w.instance.connect();
+    await exec(w.conn, ddl);
   });
   afterAll(() => {
-    parser.dispose();
-    conn.closeSync();
-    instance.closeSync();
+    w.parser.dispose();
+    w.conn.closeSync();
+    w.instance.closeSync();
   });
+  return w;
+}
+
+describe('the units rewrite', () => {
+  const w = duckWorld(DATA);
 
   /** Runs the rewritten query; returns rows as objects, units under `units`. */
   async function units(sql: string): Promise<Record<string, unknown>[]> {
-    const a = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
-    const rows = await queryRows(conn, a.sql);
+    const a = await analyseQuery(w.parser, sql, 'aggregate', policy, AGG);
+    const rows = await queryRows(w.conn, a.sql);
     return rows.map((r) => {
       const { [UNITS_COLUMN]: u, ...rest } = r;
       return { ...rest, units: Number(u) };
@@ -104,7 +108,7 @@ describe('the units rewrite', () => {
   it('counts without DISTINCT only where each person is on one row, with the same answers', async () => {
     const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
     const single = await analyseQuery(
-      parser,
+      w.parser,
       'SELECT district, sum(income) FROM people GROUP BY 1',
       'aggregate',
       unique,
@@ -112,7 +116,7 @@ describe('the units rewrite', () => {
     );
     expect(single.sql).not.toContain('DISTINCT');
     const joined = await analyseQuery(
-      parser,
+      w.parser,
       'SELECT p.district, count(*) FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
       'aggregate',
       unique,
@@ -122,7 +126,7 @@ describe('the units rewrite', () => {
     // are counted before the join: one row a person, no DISTINCT (the same answers: below)
     expect(joined.sql).not.toContain('DISTINCT');
     const semi = await analyseQuery(
-      parser,
+      w.parser,
       'SELECT district, count(*) FROM people p SEMI JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
       'aggregate',
       unique,
@@ -134,9 +138,9 @@ describe('the units rewrite', () => {
       'SELECT district, count(*) FROM (SELECT * FROM people WHERE income < 1000) GROUP BY 1 ORDER BY 1',
       'SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1 ORDER BY 1',
     ]) {
-      const a = await analyseQuery(parser, sql, 'aggregate', unique, AGG);
-      const b = await analyseQuery(parser, sql, 'aggregate', policy, AGG);
-      expect(await queryRows(conn, a.sql)).toEqual(await queryRows(conn, b.sql));
+      const a = await analyseQuery(w.parser, sql, 'aggregate', unique, AGG);
+      const b = await analyseQuery(w.parser, sql, 'aggregate', policy, AGG);
+      expect(await queryRows(w.conn, a.sql)).toEqual(await queryRows(w.conn, b.sql));
     }
   });
 
@@ -242,20 +246,7 @@ describe('static analysis', () => {
 });
 
 describe('join conditions in aggregate mode', () => {
-  let parser: SqlParser;
-  let instance: DuckDBInstance;
-  let conn: DuckDBConnection;
-  beforeAll(async () => {
-    parser = await SqlParser.create();
-    instance = await openInstance(':memory:');
-    conn = await instance.connect();
-    await exec(conn, DATA);
-  });
-  afterAll(() => {
-    parser.dispose();
-    conn.closeSync();
-    instance.closeSync();
-  });
+  const w = duckWorld(DATA);
   const types = {
     people: [
       { name: 'pds_unit', type: 'VARCHAR' },
@@ -272,8 +263,8 @@ describe('join conditions in aggregate mode', () => {
     String(
       (
         await queryRows(
-          conn,
-          `EXPLAIN ${(await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types })).sql}`,
+          w.conn,
+          `EXPLAIN ${(await analyseQuery(w.parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types })).sql}`,
         )
       )[0]!.explain_value,
     );
@@ -281,7 +272,7 @@ describe('join conditions in aggregate mode', () => {
   it('keeps an equality of same-typed columns bare, so the join stays a hash join', async () => {
     const sql =
       "SELECT p.district, count(*) AS n FROM people p JOIN visits v ON p.pds_unit = v.pds_unit AND v.hospital = 'H1' GROUP BY 1";
-    const a = await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
+    const a = await analyseQuery(w.parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
     expect(a.sql).toContain('(p.pds_unit = v.pds_unit)');
     expect(a.sql).not.toMatch(/TRY\(\(+p\.pds_unit = v\.pds_unit/);
     // a text column against a text literal casts nothing either
@@ -294,7 +285,7 @@ describe('join conditions in aggregate mode', () => {
     const rewrite = async (where: string) =>
       (
         await analyseQuery(
-          parser,
+          w.parser,
           `SELECT p.district, count(*) AS n FROM people p JOIN visits v ON p.pds_unit = v.pds_unit WHERE ${where} GROUP BY 1`,
           'aggregate',
           policy,
@@ -324,16 +315,13 @@ describe('join conditions in aggregate mode', () => {
       'SELECT p.district, count(*) AS n FROM people p JOIN visits v ON p.income = v.hospital GROUP BY 1',
       'WITH people AS (SELECT * FROM visits) SELECT p.hospital, count(*) AS n FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY 1',
     ]) {
-      const a = await analyseQuery(parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
+      const a = await analyseQuery(w.parser, sql, 'aggregate', policy, { ...AGG, columnTypes: types });
       expect(a.sql).toMatch(/ON \(?TRY\(/);
     }
   });
 });
 
 describe('joins count, key and sign each person once', () => {
-  let parser: SqlParser;
-  let instance: DuckDBInstance;
-  let conn: DuckDBConnection;
   // p1 and p2 share the unit key 7 (31-bit keys collide among millions of people); p3 has 9
   const keyed = sqlPolicy(
     {
@@ -347,25 +335,13 @@ describe('joins count, key and sign each person once', () => {
     ['residents', 'firms'],
     { recordKey: '__pds_uk', unitKey: '__pds_uk', nonNull: { residents: ['pds_unit', 'district'] } },
   );
-  beforeAll(async () => {
-    parser = await SqlParser.create();
-    instance = await openInstance(':memory:');
-    conn = await instance.connect();
-    await exec(
-      conn,
-      `CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 7), ('p2', 'A', 7), ('p3', 'A', 9)) t(pds_unit, district, __pds_uk);
+  const w =
+    duckWorld(`CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 7), ('p2', 'A', 7), ('p3', 'A', 9)) t(pds_unit, district, __pds_uk);
        CREATE TABLE stays AS SELECT * FROM (VALUES ('p1', 'H1', 1.0, 7), ('p1', 'H1', 2.0, 7), ('p2', 'H1', 3.0, 7), ('p3', 'H1', 4.0, 9)) t(pds_unit, hospital, cost, __pds_uk);
-       CREATE TABLE firms AS SELECT * FROM (VALUES ('f1', 'p1', 'C', 3), ('f2', 'p1', 'C', 4), ('f3', 'p2', 'C', 5)) t(pds_unit, rep, industry, __pds_uk);`,
-    );
-  });
-  afterAll(() => {
-    parser.dispose();
-    conn.closeSync();
-    instance.closeSync();
-  });
+       CREATE TABLE firms AS SELECT * FROM (VALUES ('f1', 'p1', 'C', 3), ('f2', 'p1', 'C', 4), ('f3', 'p2', 'C', 5)) t(pds_unit, rep, industry, __pds_uk);`);
   const run = async (sql: string) => {
-    const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
-    return { sql: a.sql, rows: await queryRows(conn, a.sql) };
+    const a = await analyseQuery(w.parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+    return { sql: a.sql, rows: await queryRows(w.conn, a.sql) };
   };
 
   it('two people with one key are two people: in the units, the signature and the query’s own distinct count', async () => {
@@ -390,9 +366,6 @@ describe('joins count, key and sign each person once', () => {
 });
 
 describe('a joined table that only filters people', () => {
-  let parser: SqlParser;
-  let instance: DuckDBInstance;
-  let conn: DuckDBConnection;
   const keyed = sqlPolicy(
     { residents: ['pds_unit', 'district'], stays: ['pds_unit', 'hospital', 'cost'] },
     [],
@@ -401,24 +374,12 @@ describe('a joined table that only filters people', () => {
     ['residents'],
     { recordKey: '__pds_uk', unitKey: '__pds_uk' },
   );
-  beforeAll(async () => {
-    parser = await SqlParser.create();
-    instance = await openInstance(':memory:');
-    conn = await instance.connect();
-    await exec(
-      conn,
-      `CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 7), ('p2', 'A', 7), ('p3', 'A', 9), ('p4', 'B', 11)) t(pds_unit, district, __pds_uk);
-       CREATE TABLE stays AS SELECT * FROM (VALUES ('p1', 'H1', 1.0, 7), ('p1', 'H2', 2.0, 7), ('p2', 'H1', 3.0, 7), ('p3', 'H1', 4.0, 9), ('p4', 'H2', 1.0, 11)) t(pds_unit, hospital, cost, __pds_uk);`,
-    );
-  });
-  afterAll(() => {
-    parser.dispose();
-    conn.closeSync();
-    instance.closeSync();
-  });
+  const w =
+    duckWorld(`CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 7), ('p2', 'A', 7), ('p3', 'A', 9), ('p4', 'B', 11)) t(pds_unit, district, __pds_uk);
+       CREATE TABLE stays AS SELECT * FROM (VALUES ('p1', 'H1', 1.0, 7), ('p1', 'H2', 2.0, 7), ('p2', 'H1', 3.0, 7), ('p3', 'H1', 4.0, 9), ('p4', 'H2', 1.0, 11)) t(pds_unit, hospital, cost, __pds_uk);`);
   const run = async (sql: string) => {
-    const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
-    return { sql: a.sql, rows: await queryRows(conn, a.sql) };
+    const a = await analyseQuery(w.parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+    return { sql: a.sql, rows: await queryRows(w.conn, a.sql) };
   };
 
   it('becomes a semi join: each person once, the same people, units and signature', async () => {
@@ -455,10 +416,10 @@ describe('a joined table that only filters people', () => {
         [{ district: 'A', stays: 3, u: 3, u_sn: 3, u_s1: '23', u_s2: '179' }],
       ],
     ] as const) {
-      const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+      const a = await analyseQuery(w.parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
       expect(a.sql).toContain('GROUP BY s.pds_unit');
       expect(a.sql).not.toContain('DISTINCT');
-      const rows = (await queryRows(conn, a.sql)).map((r) =>
+      const rows = (await queryRows(w.conn, a.sql)).map((r) =>
         Object.fromEntries(
           Object.entries(r)
             .filter(([k]) => !/^u_d[tm]/.test(k))
@@ -483,7 +444,7 @@ describe('a joined table that only filters people', () => {
       quantiles: { iqrFraction: 0.1 },
     };
     const a = await analyseQuery(
-      parser,
+      w.parser,
       'SELECT r.district, count(*) AS stays, sum(s.cost) AS total, avg(s.cost) AS mean_cost FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1 ORDER BY 1',
       'aggregate',
       keyed,
@@ -492,7 +453,7 @@ describe('a joined table that only filters people', () => {
     expect(a.sql).not.toContain('DISTINCT');
     expect(a.perturbed).toMatchObject({ counts: [1], magnitudes: [2, 3] });
     // the mean divides the perturbed sum of each person's sums by the sum of their counts
-    const [first] = await queryRows<Record<string, number>>(conn, a.sql);
+    const [first] = await queryRows<Record<string, number>>(w.conn, a.sql);
     expect(Math.abs(Number(first!.mean_cost) - 2.5)).toBeLessThanOrEqual(0.25 + 1e-9);
     expect(Math.abs(Number(first!.total) - 10)).toBeLessThanOrEqual(1 + 1e-9);
   });
@@ -505,7 +466,7 @@ describe('a joined table that only filters people', () => {
       'SELECT r.district, count(DISTINCT r.pds_unit) AS people FROM residents r JOIN stays s ON r.district = s.hospital GROUP BY 1',
       "SELECT r.district, count(DISTINCT r.pds_unit) FILTER (WHERE r.district = 'A') AS people FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1",
     ]) {
-      const a = await analyseQuery(parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' }).catch(
+      const a = await analyseQuery(w.parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' }).catch(
         (e: Error) => e,
       );
       if (a instanceof Error) continue; // refused for its own reasons: no rewrite to look at

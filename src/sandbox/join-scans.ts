@@ -1,0 +1,104 @@
+import { isNode, walk, type Node } from './ast.ts';
+import type { SqlPolicy } from './references.ts';
+
+/**
+ * What the join rewrites (semi-joins.ts, per-person.ts) read of an outer SELECT: its inner joins
+ * of direct snapshot scans, and which scan each column reference reads.
+ */
+
+export interface Scan {
+  node: Node;
+  table: string;
+  /** The name its columns are qualified with (its alias, else its table), lower case. */
+  qualifier: string;
+}
+
+/** The conjuncts of a condition's top-level AND. */
+export function conjuncts(n: unknown): Node[] {
+  if (!isNode(n)) return [];
+  return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
+}
+
+/** The AND of conditions; null for none. */
+export function and(list: Node[]): Node | null {
+  if (list.length === 0) return null;
+  return list.length === 1 ? list[0]! : { class: 'CONJUNCTION', type: 'CONJUNCTION_AND', alias: '', children: list };
+}
+
+/**
+ * The joins and scans of a SELECT whose FROM is inner joins (ON, not USING) of snapshot tables
+ * read directly, each under its own name; undefined for any other FROM.
+ */
+export function innerJoinScans(select: Node, policy: SqlPolicy): { joins: Node[]; scans: Scan[] } | undefined {
+  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN') return undefined;
+  const ctes = new Set(
+    (((select.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []).map((e) => String(e.key).toLowerCase()),
+  );
+  const joins: Node[] = [];
+  const scans: Scan[] = [];
+  const collect = (ref: Node): boolean => {
+    if (ref.type === 'JOIN') {
+      if (ref.join_type !== 'INNER' || ref.ref_type !== 'REGULAR' || ((ref.using_columns as unknown[]) ?? []).length)
+        return false;
+      joins.push(ref);
+      return collect(ref.left as Node) && collect(ref.right as Node);
+    }
+    if (ref.type !== 'BASE_TABLE' || ref.schema_name || ref.catalog_name) return false;
+    const table = String(ref.table_name).toLowerCase();
+    if (!(table in policy.tables) || ctes.has(table)) return false;
+    scans.push({ node: ref, table, qualifier: String(ref.alias || ref.table_name).toLowerCase() });
+    return true;
+  };
+  if (!collect(select.from_table)) return undefined;
+  if (new Set(scans.map((s) => s.qualifier)).size !== scans.length) return undefined;
+  return { joins, scans };
+}
+
+/** Which scan a column reference reads: by its qualifier, or, unqualified, the one scan with that column. */
+export function scanOf(ref: Node, scans: Scan[], policy: SqlPolicy): Scan | undefined | 'unknown' {
+  const names = (ref.column_names as string[]).map((n) => n.toLowerCase());
+  if (names.length === 2) return scans.find((s) => s.qualifier === names[0]) ?? 'unknown';
+  if (names.length !== 1) return 'unknown';
+  const having = scans.filter((s) => policy.tables[s.table]?.includes(names[0]!));
+  return having.length === 1 ? having[0] : having.length === 0 ? undefined : 'unknown';
+}
+
+/** The scans a part of the query reads columns of; 'unknown' for a reference it cannot place. */
+export function readsOf(part: unknown, scans: Scan[], policy: SqlPolicy): Set<Scan | 'unknown'> {
+  const found = new Set<Scan | 'unknown'>();
+  walk(part, (n) => {
+    if (n.class === 'STAR') found.add('unknown');
+    if (n.class === 'SUBQUERY') {
+      // a correlated reference could read any table: a subquery naming one of ours is not placed
+      walk(n, (m) => {
+        if (m.class === 'COLUMN_REF' && scanOf(m, scans, policy) !== undefined) found.add('unknown');
+      });
+      return false;
+    }
+    if (n.class === 'COLUMN_REF') {
+      const s = scanOf(n, scans, policy);
+      if (s) found.add(s);
+    }
+  });
+  return found;
+}
+
+/** Whether a column reference is `scan`'s unit (its pseudonym, under either name). */
+export function isUnitOf(ref: Node, scan: Scan, scans: Scan[], policy: SqlPolicy): boolean {
+  return (
+    ref.class === 'COLUMN_REF' &&
+    scanOf(ref, scans, policy) === scan &&
+    [policy.privacyUnitColumn, ...(policy.unitAliases.get(scan.table) ?? [])].includes(
+      String((ref.column_names as string[]).at(-1)).toLowerCase(),
+    )
+  );
+}
+
+/** The join conditions of a FROM other than `except`'s. */
+export function otherJoinConditions(from: unknown, except: Node): Node[] {
+  const out: Node[] = [];
+  walk(from, (n) => {
+    if (n.type === 'JOIN' && n !== except) out.push(n.condition as Node);
+  });
+  return out;
+}

@@ -358,28 +358,39 @@ describe('contract workflow and lifecycle', () => {
 
     it('suspension cancels queued and running jobs', async () => {
       const contractId = await approvedContract(world);
-      executor().pause();
-      const queued = [(await submit(contractId)).json().id as string, (await submit(contractId)).json().id as string];
-      executor().resume();
-      // catch the first one running (it takes a few hundred ms in its runner process)
-      let sawRunning = false;
-      for (let i = 0; i < 400 && !sawRunning; i++) {
-        sawRunning = (await get(op, `/v1/jobs/${queued[0]}`)).json().status === 'running';
-        if (!sawRunning) await new Promise((r) => setTimeout(r, 5));
-      }
-      const res = await post(bur, `/v1/contracts/${contractId}/suspend`, { reason: '应急预案触发' });
-      expect(res.json().status).toBe('suspended');
-      await executor().idle();
-      for (const id of queued) {
-        const job = (await get(op, `/v1/jobs/${id}`)).json();
-        if (sawRunning || id !== queued[0])
-          expect(job).toMatchObject({
+      // hold the first job between its run and its release: it is running when the suspension lands
+      // (waiting on that event, not on a poll that a fast job may outrun)
+      const outputs = world.platform.outputs;
+      const keep = outputs.keep.bind(outputs);
+      let reached!: () => void;
+      const held = new Promise<void>((r) => (reached = r));
+      let go!: () => void;
+      const gate = new Promise<void>((r) => (go = r));
+      outputs.keep = async (...args) => {
+        reached();
+        await gate;
+        return keep(...args);
+      };
+      try {
+        executor().pause();
+        const queued = [(await submit(contractId)).json().id as string, (await submit(contractId)).json().id as string];
+        executor().resume();
+        await held;
+        expect((await get(op, `/v1/jobs/${queued[0]}`)).json().status).toBe('running');
+        const res = await post(bur, `/v1/contracts/${contractId}/suspend`, { reason: '应急预案触发' });
+        expect(res.json().status).toBe('suspended');
+        go();
+        await executor().idle();
+        for (const id of queued)
+          expect((await get(op, `/v1/jobs/${id}`)).json()).toMatchObject({
             status: 'cancelled',
             outputId: null,
             reasons: [{ code: 'ERR_CONTRACT_SUSPENDED' }],
           });
+      } finally {
+        outputs.keep = keep;
+        go();
       }
-      expect(sawRunning).toBe(true);
       expect(await world.platform.store.all('SELECT id FROM outputs WHERE contract_id = $1', [contractId])).toEqual([]);
     });
 

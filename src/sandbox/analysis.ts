@@ -4,7 +4,7 @@ import { checkAggregateRules, columnName } from './aggregate-rules.ts';
 import { refuse, walk, type Node, type SqlParser } from './ast.ts';
 import { checkStatistics } from './statistics.ts';
 import { semiJoinFilters } from './semi-joins.ts';
-import { perPersonStage, settleMeans } from './per-person.ts';
+import { perPersonStage, settleStage } from './per-person.ts';
 import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
 import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
@@ -157,7 +157,7 @@ export async function analyseQuery(
         opts.dominanceN,
         opts.perturbation,
       );
-      settleMeans(root);
+      settleStage(root);
       await guardRowErrors(root, parser, policy, opts.columnTypes);
       return {
         sql: await parser.deserialize([stmt]),

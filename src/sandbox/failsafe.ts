@@ -234,6 +234,21 @@ function castFree(columnType: string | undefined, constant: Node): boolean {
 }
 
 /**
+ * Several constants against one column (IN, BETWEEN): DuckDB casts all of them and the column to
+ * one type, so a DECIMAL beside a HUGEINT makes DECIMAL(38, s) of an integer column even where
+ * each alone would not. Against an integer column, several constants are only integers or doubles.
+ */
+function castFreeAll(columnType: string | undefined, constants: Node[]): boolean {
+  if (!constants.every((c) => castFree(columnType, c))) return false;
+  if (constants.length < 2 || columnType === undefined || INTEGER_DIGITS[columnType] === undefined) return true;
+  const plain = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'FLOAT']);
+  return constants.every((c) => {
+    const value = c.value as { type?: { id?: string }; is_null?: boolean } | undefined;
+    return value?.is_null === true || plain.has(String(value?.type?.id));
+  });
+}
+
+/**
  * A filter of one column by constants that can never fail (castFree): `c = 'x'`, `c > 2.5`,
  * `c IN (…)`, `c BETWEEN 1 AND 9`. Left bare, DuckDB pushes it into the table's scan (zone maps,
  * dictionaries) as it would for a plain query; inside TRY it is evaluated on every row read.
@@ -245,13 +260,11 @@ function castFreeFilter(n: Node, typeOf: (n: Node) => string | undefined): boole
   }
   if (n.type === 'COMPARE_IN' || n.type === 'COMPARE_NOT_IN') {
     const [col, ...values] = n.children as Node[];
-    return col!.class === 'COLUMN_REF' && values.length > 0 && values.every((v) => castFree(typeOf(col!), v));
+    return col!.class === 'COLUMN_REF' && values.length > 0 && castFreeAll(typeOf(col!), values);
   }
   if (n.class === 'BETWEEN') {
     const col = n.input as Node;
-    return (
-      col.class === 'COLUMN_REF' && castFree(typeOf(col), n.lower as Node) && castFree(typeOf(col), n.upper as Node)
-    );
+    return col.class === 'COLUMN_REF' && castFreeAll(typeOf(col), [n.lower as Node, n.upper as Node]);
   }
   return false;
 }
@@ -314,6 +327,24 @@ export async function guardRowErrors(
       v.group_expressions = ((v.group_expressions as Node[] | undefined) ?? []).map((g) =>
         containsAggregateOrWindow(g, policy) ? g : wrap(g),
       );
+    }
+    const using = (v.using_columns as string[] | undefined) ?? [];
+    if (v.type === 'JOIN' && using.length > 0) {
+      // USING has no condition to guard: its equality casts when the two columns' types differ,
+      // and that cast fails on the rows that reach it — so the types must be known and equal
+      const left = columnTypes(scansUnder(v.left as Node, ctes), types);
+      const right = columnTypes(scansUnder(v.right as Node, ctes), types);
+      for (const c of using) {
+        const ref = { class: 'COLUMN_REF', column_names: [c] };
+        const [l, r] = [left(ref), right(ref)];
+        if (l === undefined || l !== r)
+          refuse(
+            'ERR_SQL_SHAPE_NOT_ALLOWED',
+            'bounded-cost',
+            `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
+            v,
+          );
+      }
     }
     if (v.type === 'JOIN' && isNode(v.condition)) {
       const { keys, rest } = hashJoinKeys(v, ctes, types);

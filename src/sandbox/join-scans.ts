@@ -27,13 +27,16 @@ export function and(list: Node[]): Node | null {
 
 /**
  * The joins and scans of a SELECT whose FROM is inner joins (ON, not USING) of snapshot tables
- * read directly, each under its own name; undefined for any other FROM.
+ * read directly, each under its own name and none by a CTE's name (`ctes`: cteNamesIn the whole
+ * statement); undefined for any other FROM.
  */
-export function innerJoinScans(select: Node, policy: SqlPolicy): { joins: Node[]; scans: Scan[] } | undefined {
-  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN') return undefined;
-  const ctes = new Set(
-    (((select.cte_map as Node | undefined)?.map as Node[] | undefined) ?? []).map((e) => String(e.key).toLowerCase()),
-  );
+export function innerJoinScans(
+  select: Node,
+  policy: SqlPolicy,
+  ctes: ReadonlySet<string>,
+): { joins: Node[]; scans: Scan[] } | undefined {
+  // a sample draws other rows from other plans: the rewrite would change the answer
+  if (!isNode(select.from_table) || select.from_table.type !== 'JOIN' || isNode(select.sample)) return undefined;
   const joins: Node[] = [];
   const scans: Scan[] = [];
   const collect = (ref: Node): boolean => {
@@ -52,6 +55,19 @@ export function innerJoinScans(select: Node, policy: SqlPolicy): { joins: Node[]
   if (!collect(select.from_table)) return undefined;
   if (new Set(scans.map((s) => s.qualifier)).size !== scans.length) return undefined;
   return { joins, scans };
+}
+
+/**
+ * Names of every CTE anywhere in a statement (on a SELECT, on an outer UNION, in a subquery): a
+ * table reference by such a name may be the CTE, not the snapshot table.
+ */
+export function cteNamesIn(root: unknown): Set<string> {
+  const names = new Set<string>();
+  walk(root, (n) => {
+    for (const entry of ((n.cte_map as Node | undefined)?.map as Node[] | undefined) ?? [])
+      names.add(String(entry.key).toLowerCase());
+  });
+  return names;
 }
 
 /** Which scan a column reference reads: by its qualifier, or, unqualified, the one scan with that column. */

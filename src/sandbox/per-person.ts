@@ -1,6 +1,7 @@
 import { isNode, walk, type Node } from './ast.ts';
 import {
   and,
+  cteNamesIn,
   conjuncts,
   innerJoinScans,
   isUnitOf,
@@ -42,27 +43,33 @@ export function stageMeanCount(n: Node): Node | undefined {
   return MEANS.get(n);
 }
 
-/** The perturbation has replaced this mean with its own expression. */
+/** The perturbation has replaced this mean or count with its own expression. */
 export function settled(n: Node): void {
   MEANS.delete(n);
+  WEIGHTED_COUNTS.delete(n);
 }
 
-/** Means no perturbation replaced (a query analysed without it) become sum ÷ count, in place. */
-export function settleMeans(root: Node): void {
+/**
+ * What no perturbation replaced (a query analysed without it), in place: a mean becomes sum ÷
+ * count; a count read as a sum of weights coalesces to 0, as a count over no rows is.
+ */
+export function settleStage(root: Node): void {
   walk(root, (n) => {
+    if (WEIGHTED_COUNTS.has(n)) {
+      const sum = { ...n, alias: '' };
+      const alias = n.alias;
+      for (const k of Object.keys(n)) delete n[k];
+      Object.assign(n, { class: 'OPERATOR', type: 'OPERATOR_COALESCE', alias, children: [sum, zero()] });
+      WEIGHTED_COUNTS.delete(n);
+      return false;
+    }
     const count = MEANS.get(n);
     if (!count) return;
     const sum = aggregate(
       'sum',
       (n.children as Node[]).map((c) => c),
     );
-    const zero: Node = {
-      class: 'CONSTANT',
-      type: 'VALUE_CONSTANT',
-      alias: '',
-      value: { type: { id: 'INTEGER', type_info: null }, is_null: false, value: 0 },
-    };
-    const replacement = aggregate('nullif', [aggregate('sum', [count]), zero]);
+    const replacement = aggregate('nullif', [aggregate('sum', [count]), zero()]);
     const alias = n.alias;
     for (const k of Object.keys(n)) delete n[k];
     Object.assign(n, {
@@ -109,13 +116,22 @@ export function isWeightedCount(n: Node): boolean {
 }
 
 /** Rewrites at most one repeated table of the outer SELECT (or of each outer UNION branch) in place. */
-export function perPersonStage(root: Node, policy: SqlPolicy): void {
+export function perPersonStage(root: Node, policy: SqlPolicy, ctes: ReadonlySet<string> = cteNamesIn(root)): void {
   if (root.type === 'SET_OPERATION_NODE') {
-    perPersonStage(root.left as Node, policy);
-    perPersonStage(root.right as Node, policy);
+    perPersonStage(root.left as Node, policy, ctes);
+    perPersonStage(root.right as Node, policy, ctes);
     return;
   }
-  if (root.type === 'SELECT_NODE') rewrite(root, policy);
+  if (root.type === 'SELECT_NODE') rewrite(root, policy, ctes);
+}
+
+function zero(): Node {
+  return {
+    class: 'CONSTANT',
+    type: 'VALUE_CONSTANT',
+    alias: '',
+    value: { type: { id: 'INTEGER', type_info: null }, is_null: false, value: 0 },
+  };
 }
 
 function columnRef(...names: string[]): Node {
@@ -139,8 +155,8 @@ function aggregate(name: string, args: Node[], alias = ''): Node {
   };
 }
 
-function rewrite(select: Node, policy: SqlPolicy): void {
-  const found = innerJoinScans(select, policy);
+function rewrite(select: Node, policy: SqlPolicy, ctes: ReadonlySet<string>): void {
+  const found = innerJoinScans(select, policy, ctes);
   if (!found) return;
   const { joins, scans } = found;
   for (const join of joins) {
@@ -288,7 +304,9 @@ function apply(
     if (!alias) {
       alias = `__pds_${kind === 'sum' ? 's' : 'c'}${columns.size}`;
       columns.set(key, alias);
-      items.push(aggregate(kind, [columnRef(q, column)], alias));
+      // a person with no value has a NULL count, as a NULL sum: no contribution, as in the row form
+      const value = aggregate(kind, [columnRef(q, column)]);
+      items.push(kind === 'count' ? aggregate('nullif', [value, zero()], alias) : { ...value, alias });
     }
     return alias;
   };

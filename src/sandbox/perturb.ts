@@ -151,7 +151,10 @@ export async function perturbAggregates(
     const key3 = fill(await template('(((slot_s * 999983) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     let replacement: Node;
     if (COUNT.has(name) || isWeightedCount(f)) {
-      replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: original, k: key });
+      // a count read as a sum of weights (per-person.ts) is 0, not NULL, over no rows
+      const counted = isWeightedCount(f) ? fill(await template('coalesce(slot_c, 0)'), { c: original }) : original;
+      settled(f);
+      replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: counted, k: key });
       if (position !== undefined) perturbed.counts.push(position);
     } else if (QUANTILE.has(name)) {
       replacement = await perturbQuantile(original, spec, template, key2);

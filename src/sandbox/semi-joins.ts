@@ -1,5 +1,14 @@
 import { isNode, walk, type Node } from './ast.ts';
-import { and, conjuncts, innerJoinScans, isUnitOf, otherJoinConditions, readsOf, type Scan } from './join-scans.ts';
+import {
+  and,
+  cteNamesIn,
+  conjuncts,
+  innerJoinScans,
+  isUnitOf,
+  otherJoinConditions,
+  readsOf,
+  type Scan,
+} from './join-scans.ts';
 import { functionName } from './aggregate-rules.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 
@@ -24,20 +33,20 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
 const BLIND_TO_REPETITION = new Set(['min', 'max']);
 
 /** Rewrites each qualifying join of the outer SELECT (or of each branch of an outer UNION) in place. */
-export function semiJoinFilters(root: Node, policy: SqlPolicy): void {
+export function semiJoinFilters(root: Node, policy: SqlPolicy, ctes: ReadonlySet<string> = cteNamesIn(root)): void {
   if (root.type === 'SET_OPERATION_NODE') {
-    semiJoinFilters(root.left as Node, policy);
-    semiJoinFilters(root.right as Node, policy);
+    semiJoinFilters(root.left as Node, policy, ctes);
+    semiJoinFilters(root.right as Node, policy, ctes);
     return;
   }
   if (root.type !== 'SELECT_NODE') return;
   // one table at a time: after one becomes a filter, the next is judged on the query as it is then
-  for (let changed = true; changed;) changed = rewriteOne(root, policy);
+  for (let changed = true; changed;) changed = rewriteOne(root, policy, ctes);
 }
 
-function rewriteOne(select: Node, policy: SqlPolicy): boolean {
+function rewriteOne(select: Node, policy: SqlPolicy, ctes: ReadonlySet<string>): boolean {
   if (!blindToRepetition(select, policy)) return false;
-  const found = innerJoinScans(select, policy);
+  const found = innerJoinScans(select, policy, ctes);
   if (!found) return false;
   const { joins, scans } = found;
   for (const join of joins) {

@@ -212,7 +212,8 @@ class UnitsRewriter {
         targets,
         sources.map((x) => ({
           ref: x.ref,
-          unique: x.unique && !x.padded,
+          // a unique class padded by an outer join sums its keys without DISTINCT too: sum skips NULLs
+          unique: x.unique,
           ...(x.key ? { key: x.key } : {}),
           // carried unit keys are the record keys only when the snapshot keys cells by unit keys
           ...(x.unitKey && this.policy.recordKeyColumn === this.policy.unitKeyColumn ? { unitKey: x.unitKey } : {}),
@@ -490,9 +491,8 @@ class UnitsRewriter {
    */
   private joined(ref: Node, left: Source[], right: Source[]): Source[] {
     const pairs = this.equalities(ref, left, right);
-    const rowPerUnit = (x: Source) =>
-      (x.table !== undefined && this.policy.uniqueUnitTables.has(x.table)) ||
-      (x.unitNames !== undefined && x.unique && !x.padded);
+    // a row per unit as the side stands now: a unique table already repeated by a join is not
+    const rowPerUnit = (x: Source) => x.unique && !x.padded && (x.table !== undefined || x.unitNames !== undefined);
     const metOnce = (side: Source[], other: Source[]) =>
       side.length === 1 &&
       rowPerUnit(side[0]!) &&

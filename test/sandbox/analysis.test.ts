@@ -296,7 +296,7 @@ describe('join conditions in aggregate mode', () => {
       "p.district = 'A'",
       "district IN ('A', 'B')",
       'v.cost > 1.000000000000000000000000000001',
-      'p.income BETWEEN 100 AND 900.5',
+      'p.income BETWEEN 100 AND 900',
       'income <> 99999999999999999999',
     ])
       expect(await rewrite(bare), bare).not.toContain('TRY((');
@@ -305,9 +305,34 @@ describe('join conditions in aggregate mode', () => {
       "p.income = 'x'",
       'p.district = 1',
       'p.income = 1.000000000000000000000000000001',
+      // each constant alone widens the column safely; together they make DECIMAL(38, 19) of it
+      'p.income IN (0.1234567890123456789, 12345678901234567890123456789)',
+      'p.income BETWEEN 0.1234567890123456789 AND 12345678901234567890123456789',
       "p.income > 1 OR p.district = 'A'",
     ])
       expect(await rewrite(cast), cast).toMatch(/WHERE \(?TRY\(/);
+  });
+
+  it('takes USING only on columns of one type read from snapshot tables (USING has no condition to guard)', async () => {
+    const opts = { ...AGG, columnTypes: types };
+    await expect(
+      analyseQuery(
+        w.parser,
+        'SELECT p.district, count(*) AS n FROM people p JOIN visits v USING (pds_unit) GROUP BY 1',
+        'aggregate',
+        policy,
+        opts,
+      ),
+    ).resolves.toBeDefined();
+    await expect(
+      analyseQuery(
+        w.parser,
+        'SELECT count(*) AS n FROM (SELECT pds_unit, income AS x FROM people) a JOIN (SELECT pds_unit AS u, cost AS x FROM visits) b USING (x)',
+        'aggregate',
+        policy,
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_SQL_SHAPE_NOT_ALLOWED' });
   });
 
   it('guards an equality that needs a cast (it can fail on one row), and one whose columns it cannot type', async () => {
@@ -472,5 +497,57 @@ describe('a joined table that only filters people', () => {
       if (a instanceof Error) continue; // refused for its own reasons: no rewrite to look at
       expect(a.sql, sql).not.toContain('SEMI JOIN');
     }
+  });
+});
+
+describe('joins the rewrites must leave as they are (review of issue 30)', () => {
+  const keyed = sqlPolicy(
+    { residents: ['pds_unit', 'district', 'income'], stays: ['pds_unit', 'hospital', 'cost'] },
+    [],
+    'pds_unit',
+    functionAllowlist(policies.sqlAllowlist),
+    ['residents'],
+    { recordKey: '__pds_uk', unitKey: '__pds_uk' },
+  );
+  // p5 has one stay, with no cost
+  const w =
+    duckWorld(`CREATE TABLE residents AS SELECT * FROM (VALUES ('p1', 'A', 100, 7), ('p2', 'A', 200, 7), ('p3', 'A', 300, 9), ('p4', 'B', 900, 11), ('p5', 'A', 50, 13)) t(pds_unit, district, income, __pds_uk);
+       CREATE TABLE stays AS SELECT * FROM (VALUES ('p1', 'H1', 1.0, 7), ('p2', 'H1', 3.0, 7), ('p3', 'H1', 4.0, 9), ('p4', 'H2', 1.0, 11), ('p5', 'H1', NULL, 13)) t(pds_unit, hospital, cost, __pds_uk);`);
+  const run = async (sql: string) => {
+    const a = await analyseQuery(w.parser, sql, 'aggregate', keyed, { ...AGG, unitsColumn: 'u' });
+    return { sql: a.sql, rows: await queryRows(w.conn, a.sql) };
+  };
+
+  it('a unique table repeated by a join on something else is not one row a person any more', async () => {
+    const { rows } = await run(
+      "SELECT q.district, count(DISTINCT q.pds_unit) AS people, sum(q.income) AS income FROM residents q JOIN (residents p JOIN (VALUES ('B'), ('B'), ('B'), ('B'), ('B')) t(d) ON p.district = t.d) ON q.pds_unit = p.pds_unit GROUP BY 1",
+    );
+    // one person in B, on five rows: one unit, not five
+    expect(rows).toMatchObject([{ district: 'B', people: 1, u: 1, u_sn: 1 }]);
+  });
+
+  it('a CTE named like a table, declared on an outer UNION, is not taken for the table', async () => {
+    const { sql } = await run(
+      "WITH stays AS (SELECT v.pds_unit FROM residents v JOIN residents x ON v.district = x.district WHERE x.income = 300) SELECT r.district, count(DISTINCT r.pds_unit) AS people FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit GROUP BY 1 UNION ALL SELECT 'z', count(DISTINCT pds_unit) FROM residents",
+    );
+    expect(sql).not.toContain('SEMI JOIN');
+    expect(sql).not.toContain('__pds_w');
+  });
+
+  it('a person with no value behind count(x) contributes nothing, staged or not', async () => {
+    const { rows, sql } = await run(
+      "SELECT r.district, count(s.cost) AS n FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit WHERE r.district = 'A' GROUP BY 1",
+    );
+    expect(sql).toContain('__pds_c');
+    // p1, p2, p3 gave a cost; p5 did not
+    expect(rows).toMatchObject([{ district: 'A', n: 3, u: 3 }]);
+  });
+
+  it('a count read as a sum of weights is 0 over no rows, as a count is', async () => {
+    const { rows, sql } = await run(
+      "SELECT count(*) AS n FROM residents r JOIN stays s ON r.pds_unit = s.pds_unit WHERE s.hospital = 'none'",
+    );
+    expect(sql).toContain('__pds_w');
+    expect(rows).toMatchObject([{ n: 0, u: 0 }]);
   });
 });

@@ -199,7 +199,7 @@ class UnitsRewriter {
     this.scanned = await this.from(node.from_table as Node, scope);
     const sources = await this.unitClasses(this.scanned);
     this.nonNull = this.nonNullColumns(node.from_table as Node, sources);
-    await this.shareDistinctUnits(node, sources);
+    this.shareDistinctUnits(node, sources);
     const item = await this.unitsExpression(node, sources);
     item.alias = this.unitsColumn;
     (node.select_list as Node[]).push(item);
@@ -307,7 +307,7 @@ class UnitsRewriter {
    * and a HUGEINT's instead of a 32-character string's); over a unique class, each person is
    * one row already, so it counts without DISTINCT.
    */
-  private async shareDistinctUnits(node: Node, classes: UnitClass[]): Promise<void> {
+  private shareDistinctUnits(node: Node, classes: UnitClass[]): void {
     const visit = (v: unknown): void => {
       if (Array.isArray(v)) return v.forEach(visit);
       if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;

@@ -1,5 +1,5 @@
 /**
- * Join bench (issue 30): linked analyses — residents × visits, residents × insurance × employers,
+ * Join bench (issue 30): linked analyses — residents × their insurance records, residents × insurance × employers,
  * firms × their legal representatives — through the sandbox's whole path against the same query
  * in a plain DuckDB connection on the same snapshot, in the same run.
  *
@@ -36,25 +36,27 @@ const TARGET_RATIO = 1.5;
 
 /** The suite: two tables and three, filters on one side and both, counts, people, a joined measure, keys from both sides. */
 export const JOIN_SUITE: { name: string; what: string; sql: string }[] = [
+  // visits are sensitive facts (catalog sensitiveFacts, issue 31): analysed only in dp mode, so the
+  // aggregate suite links residents to their insurance records and firms to their representatives
   {
-    name: 'patients-by-district',
+    name: 'insured-by-district',
     what: 'two tables, count of distinct persons, key from one side',
-    sql: 'SELECT p.district, count(DISTINCT p.id_number) AS patients FROM population p JOIN medical_visit m ON p.id_number = m.id_number GROUP BY p.district',
+    sql: 'SELECT p.district, count(DISTINCT p.id_number) AS insured FROM population p JOIN social_insurance s ON p.id_number = s.id_number GROUP BY p.district',
   },
   {
-    name: 'one-hospital-one-district',
+    name: 'one-month-one-district',
     what: 'filters on both sides, one count of persons',
-    sql: "SELECT count(DISTINCT p.id_number) AS patients FROM population p JOIN medical_visit m ON p.id_number = m.id_number WHERE p.district = '云岩区' AND m.hospital = '贵州医科大学附属医院'",
+    sql: "SELECT count(DISTINCT p.id_number) AS insured FROM population p JOIN social_insurance s ON p.id_number = s.id_number WHERE p.district = '云岩区' AND s.month = $month AND s.base_salary > 8000",
   },
   {
-    name: 'visits-by-gender-and-hospital',
+    name: 'records-by-education-and-month',
     what: 'keys from both sides, count of rows and mean of a joined measure',
-    sql: 'SELECT p.gender, m.hospital, count(*) AS visits, avg(m.cost) AS mean_cost FROM population p JOIN medical_visit m ON p.id_number = m.id_number GROUP BY p.gender, m.hospital',
+    sql: 'SELECT p.education, s.month, count(*) AS records, avg(s.base_salary) AS mean_base FROM population p JOIN social_insurance s ON p.id_number = s.id_number GROUP BY p.education, s.month',
   },
   {
-    name: 'graduates-per-hospital',
+    name: 'graduates-per-month',
     what: 'filter on one side, count of distinct persons per key of the other',
-    sql: "SELECT m.hospital, count(DISTINCT m.id_number) AS patients FROM population p JOIN medical_visit m ON p.id_number = m.id_number WHERE p.education = '本科' GROUP BY m.hospital",
+    sql: "SELECT s.month, count(DISTINCT s.id_number) AS insured FROM population p JOIN social_insurance s ON p.id_number = s.id_number WHERE p.education = '本科' GROUP BY s.month",
   },
   {
     name: 'firms-by-industry-and-representative',
@@ -92,11 +94,6 @@ try {
       {
         dataset: 'population',
         columns: ['id_number', 'district', 'gender', 'birth_date', 'education'],
-        masking: { id_number: 'pseudonymize' },
-      },
-      {
-        dataset: 'medical_visit',
-        columns: ['id_number', 'hospital', 'visit_date', 'cost'],
         masking: { id_number: 'pseudonymize' },
       },
       {

@@ -1090,6 +1090,8 @@ export interface operations {
                         }[];
                         id: string;
                         mode: string;
+                        /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                        notices: string[];
                         operatorOrg: string;
                         reviews: {
                             dataset: string;
@@ -1293,6 +1295,8 @@ export interface operations {
                         }[];
                         id: string;
                         mode: string;
+                        /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                        notices: string[];
                         operatorOrg: string;
                         reviews: {
                             dataset: string;
@@ -1468,6 +1472,8 @@ export interface operations {
                         }[];
                         id: string;
                         mode: string;
+                        /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                        notices: string[];
                         operatorOrg: string;
                         reviews: {
                             dataset: string;
@@ -1672,6 +1678,8 @@ export interface operations {
                             }[];
                             id: string;
                             mode: string;
+                            /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                            notices: string[];
                             operatorOrg: string;
                             reviews: {
                                 dataset: string;
@@ -1821,6 +1829,8 @@ export interface operations {
                             }[];
                             id: string;
                             mode: string;
+                            /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                            notices: string[];
                             operatorOrg: string;
                             reviews: {
                                 dataset: string;
@@ -2035,6 +2045,8 @@ export interface operations {
                         }[];
                         id: string;
                         mode: string;
+                        /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                        notices: string[];
                         operatorOrg: string;
                         reviews: {
                             dataset: string;
@@ -2172,6 +2184,8 @@ export interface operations {
                             provider: string;
                             providerName: string;
                         }[];
+                        /** @description what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed */
+                        notices: string[];
                         /** @description re-identification risk of the snapshot this application would get, per dataset (ARX measures; null: no data yet) */
                         risk: {
                             [key: string]: {
@@ -2467,6 +2481,8 @@ export interface operations {
                             privacyUnit: string;
                             provider: string;
                             providerName: string;
+                            /** @description every row is a sensitive fact about a person (a health event, …): granted to dp contracts only, analysed under an ε budget */
+                            sensitiveFacts: boolean;
                             title: string;
                             updateCycle: string;
                             version: {

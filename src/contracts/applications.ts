@@ -14,7 +14,7 @@ import type { QueryMode } from '../sandbox/index.ts';
 import type { Tx } from '../store/index.ts';
 import { domainCalendar, type WorkingCalendar } from './calendar.ts';
 import type { DecidedClaims, DecisionOverride, EmergencyPlan, Scenario } from './contract-token.ts';
-import { riskWarnings } from './decision-safety.ts';
+import { riskWarnings, sensitiveFactNotices } from './decision-safety.ts';
 import type { SnapshotBuilds } from './builds.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
@@ -58,6 +58,8 @@ export interface ApplicationView extends Omit<ApplicationInput, 'operatorOrg'> {
   reviews: ReviewView[];
   /** What in the risk preview breaks the policy (decision-safety.ts): approving needs an override. */
   warnings: string[];
+  /** What the policy does with these datasets that the reviewers should know (sensitive facts: only under ε). */
+  notices: string[];
   decision: {
     by: string;
     at: string;
@@ -179,9 +181,19 @@ export class ApplicationService {
   async previewApplication(
     _p: Principal,
     input: Pick<ApplicationInput, 'datasets' | 'mode'>,
-  ): Promise<{ grants: DatasetGrant[]; risk: Record<string, RiskReport | null>; warnings: string[] }> {
+  ): Promise<{
+    grants: DatasetGrant[];
+    risk: Record<string, RiskReport | null>;
+    warnings: string[];
+    notices: string[];
+  }> {
     const { grants, risk } = await this.assess(input);
-    return { grants, risk, warnings: riskWarnings(risk, this.deps.policies.workflow.decisionSafety) };
+    return {
+      grants,
+      risk,
+      warnings: riskWarnings(risk, this.deps.policies.workflow.decisionSafety),
+      notices: sensitiveFactNotices(this.deps.policies.catalog, grants),
+    };
   }
 
   private reviewView(r: Row): ReviewView {
@@ -227,6 +239,7 @@ export class ApplicationService {
       }),
       reviews: reviews.map((r) => this.reviewView(r)),
       warnings: riskWarnings(risk, this.deps.policies.workflow.decisionSafety),
+      notices: sensitiveFactNotices(this.deps.policies.catalog, JSON.parse(row.grants!) as DatasetGrant[]),
       decision: row.decided_at
         ? {
             by: row.decided_by!,

@@ -4,6 +4,7 @@
  * approval despite any of these needs an override with a reason (applications.ts).
  */
 import type { RiskReport } from '../masking/index.ts';
+import type { Catalog } from '../policies/index.ts';
 
 export function riskWarnings(
   risk: Record<string, RiskReport | null> | null,
@@ -22,4 +23,17 @@ export function riskWarnings(
       );
   }
   return warnings;
+}
+
+/**
+ * What reviewers and the risk preview say about datasets of sensitive facts (catalog
+ * `sensitiveFacts`): granted to dp contracts only, every answer about them under the ε ledger.
+ */
+export function sensitiveFactNotices(catalog: Catalog, grants: { dataset: string }[]): string[] {
+  return grants
+    .filter((g) => catalog.datasets[g.dataset]?.sensitiveFacts)
+    .map(
+      (g) =>
+        `${g.dataset} (${catalog.datasets[g.dataset]!.title}) holds sensitive facts about people: it is granted to dp contracts only, and every analysis of it is charged to the contract's ε budget`,
+    );
 }

@@ -4,6 +4,8 @@ export interface CheckReport {
   params: Record<string, number | string>;
   passed: boolean;
   /** What a failure means: `hold` for a reviewer's decision, `refuse` outright. */
+  /** The rule a refusal is recorded under, when it is not the check's name (reports categorize by it). */
+  rule?: string;
   onFail?: 'hold' | 'refuse';
   /** What the check changed, in words a reviewer reads. */
   effect: string;

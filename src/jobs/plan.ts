@@ -63,6 +63,7 @@ export function perturbationSpec(policies: Pick<Policies, 'disclosure'>, salt: b
     counts: table.rows.map((r) => ({ values: r.values, thresholds: thresholds(r) })),
     magnitudes: { fraction: perturbation.magnitudes.fraction, floor: perturbation.magnitudes.floor, topN: dominance.n },
     quantiles: { iqrFraction: perturbation.quantiles.iqrFraction },
+    roundCountsTo: policies.disclosure.roundCountsTo,
   };
 }
 
@@ -201,6 +202,10 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
                 .filter(([, col]) => col.dpOnly)
                 .map(([name]) => name),
             ),
+      dpOnlyTables:
+        c.mode === 'dp'
+          ? []
+          : c.datasets.filter((ds) => policies.catalog.datasets[ds.dataset]?.sensitiveFacts).map((ds) => ds.dataset),
       // cells are keyed by the domain-wide unit keys where the snapshot has them (one hidden column
       // serves the noise and the differencing signature); older snapshots by their record keys
       ...(c.snapshot.unitKeys

@@ -110,7 +110,7 @@ function refused(check: CheckReport, checks: CheckReport[] = [check]): ReleaseDe
     checks,
     cellsSuppressed: 0,
     reasons: [`${check.check}: ${check.effect}`],
-    refusedBy: check.check,
+    refusedBy: check.rule ?? check.check,
     epsilonSpent: 0,
   };
 }

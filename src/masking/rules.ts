@@ -126,6 +126,15 @@ export function resolveGrants(
       });
       return;
     }
+    // sensitive facts about people (a health event per row) are answered only under ε: a count of
+    // such rows among people an operator chooses is a membership test (docs/architecture.md §13)
+    if (ds.sensitiveFacts && mode !== undefined && mode !== 'dp') {
+      issues.push({
+        field: `${field}/dataset`,
+        message: `dataset ${req.dataset} (${ds.title}) holds sensitive facts about people and is granted only to dp contracts, analysed under an ε budget; apply in dp mode ("mode": "dp") for it, or leave it out of this ${mode} application`,
+      });
+      return;
+    }
     const columns: ColumnGrant[] = [];
     for (const [j, column] of req.columns.entries()) {
       const where = `${field}/columns/${j}`;

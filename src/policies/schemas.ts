@@ -50,6 +50,11 @@ export const CatalogDataset = Type.Object(
     ]),
     attributes: Type.Object({ sharing: Attr, open: Attr, operation: Attr }, { additionalProperties: false }),
     privacyUnit: Type.String({ minLength: 1 }),
+    /**
+     * Every row is a sensitive fact about a person (a visit to a hospital is a health event): the
+     * dataset is granted only to dp contracts and analysed only under an ε budget (docs/architecture.md §13).
+     */
+    sensitiveFacts: Type.Optional(Type.Boolean()),
     columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),
   },
   { additionalProperties: false },

@@ -69,8 +69,17 @@ export function functionAllowlist(a: SqlAllowlist): FunctionAllowlist {
   };
 }
 
-/** A column the policy keeps for dp mode may not appear anywhere in another mode's query. */
-function checkDpOnly(root: Node, sql: string, policy: SqlPolicy): void {
+/** A table or column the policy keeps for dp mode may not appear anywhere in another mode's query. */
+function checkDpOnly(root: Node, sql: string, policy: SqlPolicy, tables: string[]): void {
+  const sensitive = tables.find((t) => policy.dpOnlyTables.has(t));
+  if (sensitive !== undefined)
+    refuse(
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+      'dp-only',
+      `table ${sensitive} holds sensitive facts about people and may be analysed only in dp mode, under an ε budget`,
+      undefined,
+      sql,
+    );
   if (policy.dpOnlyColumns.size === 0) return;
   walk(root, (n) => {
     const name = columnName(n);
@@ -134,14 +143,14 @@ export async function analyseQuery(
   switch (mode) {
     case 'custom':
       // any read-only SELECT that passed item 1; its outputs are always held for review
-      checkDpOnly(root, sql, policy);
+      checkDpOnly(root, sql, policy, tables);
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
       if (opts.dominanceN === undefined)
         throw new TypeError(
           'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
         );
-      checkDpOnly(root, sql, policy);
+      checkDpOnly(root, sql, policy, tables);
       const readsColumns = columnsRead(root);
       checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);

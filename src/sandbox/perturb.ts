@@ -31,6 +31,11 @@ export interface PerturbationSpec {
   magnitudes: { fraction: number; floor: number; topN: number };
   /** Central quantiles: uniform noise within ± this fraction of the cell's interquartile range. */
   quantiles: { iqrFraction: number };
+  /**
+   * Counts inside an expression (`count(*) + 0`, a share) are rounded here, to this multiple, as
+   * disclosure control rounds a count released whole (policies/disclosure.yaml roundCountsTo).
+   */
+  roundCountsTo?: number;
 }
 
 /** What the rewrite perturbed, by output position (for the release decision's report). */
@@ -155,6 +160,9 @@ export async function perturbAggregates(
       const counted = isWeightedCount(f) ? fill(await template('coalesce(slot_c, 0)'), { c: original }) : original;
       settled(f);
       replacement = fill(await template(countNoise(spec, whole ? 'BIGINT' : 'DOUBLE')), { f: counted, k: key });
+      const base = spec.roundCountsTo ?? 1;
+      if (!whole && base > 1)
+        replacement = fill(await template(`(floor(slot_v / ${base} + 0.5) * ${base})`), { v: replacement });
       if (position !== undefined) perturbed.counts.push(position);
     } else if (QUANTILE.has(name)) {
       replacement = await perturbQuantile(original, spec, template, key2);

@@ -31,6 +31,8 @@ export interface SqlPolicy {
   noisedColumns: Set<string>;
   /** Columns the policy allows only in dp mode, under the ε ledger. */
   dpOnlyColumns: Set<string>;
+  /** Tables of sensitive facts (catalog `sensitiveFacts`): no query outside dp mode reads them. */
+  dpOnlyTables: Set<string>;
   /** Per snapshot table, the columns with a value on every row (measured when it was built). */
   nonNullColumns: Map<string, Set<string>>;
   /**
@@ -305,6 +307,7 @@ export function sqlPolicy(
     generalized?: Iterable<string>;
     noised?: Iterable<string>;
     dpOnly?: Iterable<string>;
+    dpOnlyTables?: Iterable<string>;
     nonNull?: Record<string, Iterable<string>>;
     unitAliases?: Record<string, Iterable<string>>;
     recordKey?: string;
@@ -321,6 +324,7 @@ export function sqlPolicy(
     noisedColumns: new Set(columns.noised ?? []),
     nonNullColumns: new Map(Object.entries(columns.nonNull ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
+    dpOnlyTables: new Set(columns.dpOnlyTables ?? []),
     unitAliases: new Map(Object.entries(columns.unitAliases ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
     ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),

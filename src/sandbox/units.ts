@@ -380,29 +380,39 @@ class UnitsRewriter {
     const original = list.length - 1;
     // a sum and a mean of the same values share their measuring columns
     const measured = new Map<string, { total: string; top: string }>();
+    // every sum or mean in the item, however wrapped (round(sum(x)), sum(x) + 0, sum(x) / count(*)):
+    // a dominated one inside an expression suppresses the item as it would alone (issue 31)
+    const inside = (v: unknown, found: Node[] = []): Node[] => {
+      if (Array.isArray(v)) for (const x of v) inside(x, found);
+      else if (isNode(v) && v.class !== 'SUBQUERY' && v.class !== 'WINDOW') {
+        if (v.class === 'FUNCTION' && !v.is_operator && SUMS.has(functionName(v)) && !isWeightedCount(v)) found.push(v);
+        else for (const x of Object.values(v)) inside(x, found);
+      }
+      return found;
+    };
     const sameText = (n: unknown) =>
       JSON.stringify(n, (k, x: unknown) => (k === 'query_location' || k === 'alias' ? undefined : x));
+    const basis = perUnit ? ('units' as const) : ('rows' as const);
     for (let i = 0; i < original; i++) {
-      const f = list[i]!;
-      if (f.class !== 'FUNCTION' || f.is_operator || !SUMS.has(functionName(f)) || isWeightedCount(f)) continue;
-      const args = (f.children as Node[]) ?? [];
-      if (args.length !== 1 || this.isConstant(args[0]!)) continue;
-      const key = sameText([args[0], f.filter ?? null]);
-      const known = measured.get(key);
-      if (known) {
-        this.dominance.push({ column: i, ...known, basis: perUnit ? 'units' : 'rows' });
-        continue;
+      for (const f of inside(list[i])) {
+        const args = (f.children as Node[]) ?? [];
+        if (args.length !== 1 || this.isConstant(args[0]!)) continue;
+        const key = sameText([args[0], f.filter ?? null]);
+        let names = measured.get(key);
+        if (!names) {
+          const arg = this.stripAlias(clone(args[0]!));
+          const total = fill(await this.template('sum(abs(slot_x))'), { x: arg });
+          const top = fill(await this.template(`max(abs(slot_x), ${this.dominanceN})`), { x: arg });
+          for (const agg of [total, top]) if (f.filter) agg.filter = clone(f.filter);
+          names = { total: `${this.unitsColumn}_dt${measured.size}`, top: `${this.unitsColumn}_dm${measured.size}` };
+          total.alias = names.total;
+          top.alias = names.top;
+          list.push(total, top);
+          measured.set(key, names);
+        }
+        if (!this.dominance.some((d) => d.column === i && d.total === names.total))
+          this.dominance.push({ column: i, ...names, basis });
       }
-      const arg = this.stripAlias(clone(args[0]!));
-      const total = fill(await this.template('sum(abs(slot_x))'), { x: arg });
-      const top = fill(await this.template(`max(abs(slot_x), ${this.dominanceN})`), { x: arg });
-      for (const agg of [total, top]) if (f.filter) agg.filter = clone(f.filter);
-      const names = { total: `${this.unitsColumn}_dt${i}`, top: `${this.unitsColumn}_dm${i}` };
-      total.alias = names.total;
-      top.alias = names.top;
-      list.push(total, top);
-      measured.set(key, names);
-      this.dominance.push({ column: i, ...names, basis: perUnit ? 'units' : 'rows' });
     }
   }
 

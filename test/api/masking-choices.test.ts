@@ -40,7 +40,7 @@ function concrete(entry: string, type: string): string[] {
 describe('masking choices over HTTP', () => {
   let world: TestWorld;
   let op: string;
-  let datasets: { name: string; columns: CatalogColumn[] }[];
+  let datasets: { name: string; sensitiveFacts: boolean; columns: CatalogColumn[] }[];
 
   beforeAll(async () => {
     world = await buildWorld({ rows: 600 });
@@ -86,7 +86,8 @@ describe('masking choices over HTTP', () => {
             if (rule && rule !== 'drop') masking[name] = rule;
           }
           if (Object.keys(masking).length === 0) continue;
-          const res = await apply(ds.name, masking, dp ? 'dp' : 'aggregate');
+          // a dataset of sensitive facts is granted to dp contracts only
+          const res = await apply(ds.name, masking, dp || ds.sensitiveFacts ? 'dp' : 'aggregate');
           expect(res.statusCode, `${ds.name} ${JSON.stringify(masking)}: ${res.body}`).toBe(201);
           expect(res.json().risk[ds.name]).toMatchObject({ records: expect.any(Number) });
           chosen += Object.keys(masking).length;

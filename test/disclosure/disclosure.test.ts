@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { applyDisclosureControl, identifiersIn, suppressSmallCells } from '../../src/disclosure/index.ts';
 import { idNumberCheckChar, usccCheckChar } from '../../src/domain/index.ts';
+import path from 'node:path';
+import { loadPolicies } from '../../src/policies/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { categorize } from '../../src/reports/index.ts';
 
 /** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
 /** A table with no sum or mean: the dominance rule has nothing to weigh. */
@@ -101,6 +105,53 @@ describe('identifier scan and rounding', () => {
 
   it('does not take a large sum for a mobile number', () => {
     expect(identifiersIn(String(13812345678), true)).toEqual([]);
+  });
+
+  it('takes no number with a fraction, nor the fraction of a decimal in text, for a card number (issue 31)', () => {
+    // 16 fraction digits that pass Luhn: an honest mean, not a card
+    const fraction = '4111111111111111';
+    expect(identifiersIn(`0.${fraction}`)).toEqual([]);
+    expect(identifiersIn(`52341.${fraction}`)).toEqual([]);
+    expect(identifiersIn(`${fraction}.5`)).toEqual([]);
+    expect(identifiersIn(String(0.4111111111111111), true)).toEqual([]);
+    expect(identifiersIn(String(4111111111111111.5), true)).toEqual([]);
+    // the same digits whole are still one, in text and as an integer
+    expect(identifiersIn(`card ${fraction} end`)).toEqual(['bank-card']);
+    expect(identifiersIn(fraction, true)).toEqual(['bank-card']);
+    // and Luhn still decides
+    expect(identifiersIn('4111111111111112', true)).toEqual([]);
+  });
+
+  it('an honest mean with long decimals is released; a card-like statistic is refused under its own rule, which is no singling-out attempt', () => {
+    const r = (v: number) => ({
+      columns: [
+        { name: 'district', type: 'VARCHAR' },
+        { name: 'mean_income', type: 'DOUBLE' },
+        { name: '__u', type: 'BIGINT' },
+      ],
+      rows: [['云岩区', v, 40]],
+    });
+    const honest = applyDisclosureControl(r(52341.4111111111111111), {
+      unitsColumn: '__u',
+      minUnits: 10,
+      maxRows: 100,
+      dominance: NO_DOMINANCE,
+    });
+    expect(honest.decision).toBe('release');
+    const cardLike = applyDisclosureControl(r(4111111111111111), {
+      unitsColumn: '__u',
+      minUnits: 10,
+      maxRows: 100,
+      dominance: NO_DOMINANCE,
+    });
+    expect(cardLike.decision).toBe('refuse');
+    const scan = cardLike.checks.find((c) => c.check === 'identifier-scan')!;
+    expect(scan.rule).toBe('identifier-scan-number');
+    const policy = loadPolicies(path.join(PACKAGE_ROOT, 'policies')).workflow.reports;
+    expect(categorize({ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure', rule: scan.rule }, policy)).toBe('other');
+    expect(categorize({ code: 'ERR_DISCLOSURE_REFUSED', layer: 'disclosure', rule: 'identifier-scan' }, policy)).toBe(
+      'singling-out',
+    );
   });
 
   it('an output with a valid ID number is refused, naming row and column but not the value', () => {

@@ -93,18 +93,36 @@ describe('privacy over the API', () => {
     expect(report.rating.findings).toContainEqual(expect.objectContaining({ rule: 'tracker-pattern', level: 'high' }));
   });
 
-  it('a diagnosis is never granted to an aggregate-mode contract: it is dp-only', async () => {
-    const res = await world.server.inject({
+  it('visits (sensitive facts about people) are never granted to an aggregate or custom contract: dp only, and reviewers are told', async () => {
+    for (const mode of ['aggregate', 'custom']) {
+      const res = await world.server.inject({
+        method: 'POST',
+        url: '/v1/applications',
+        headers: { authorization: `Bearer ${op}` },
+        payload: {
+          ...APPLICATION,
+          mode,
+          datasets: [
+            { dataset: 'population', columns: ['district'] },
+            { dataset: 'medical_visit', columns: ['hospital'] },
+          ],
+        },
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({
+        code: 'ERR_COLUMN_NOT_GRANTABLE',
+        errors: [{ field: '/body/datasets/1/dataset' }],
+      });
+      expect(res.json().detail).toMatch(/medical_visit .*sensitive facts.*dp mode/);
+    }
+    const preview = await world.server.inject({
       method: 'POST',
-      url: '/v1/applications',
+      url: '/v1/applications/preview',
       headers: { authorization: `Bearer ${op}` },
-      payload: { ...APPLICATION, datasets: [{ dataset: 'medical_visit', columns: ['hospital', 'icd10'] }] },
+      payload: { mode: 'dp', datasets: [{ dataset: 'medical_visit', columns: ['hospital', 'icd10'] }] },
     });
-    expect(res.statusCode, res.body).toBe(400);
-    expect(res.json()).toMatchObject({
-      code: 'ERR_COLUMN_NOT_GRANTABLE',
-      errors: [{ field: '/body/datasets/0/columns/1' }],
-    });
+    expect(preview.statusCode, preview.body).toBe(200);
+    expect(preview.json().notices).toEqual([expect.stringMatching(/^medical_visit .*sensitive facts.*ε budget/)]);
     const dp = await world.server.inject({
       method: 'POST',
       url: '/v1/applications',
@@ -112,6 +130,7 @@ describe('privacy over the API', () => {
       payload: { ...APPLICATION, mode: 'dp', datasets: [{ dataset: 'medical_visit', columns: ['hospital', 'icd10'] }] },
     });
     expect(dp.statusCode, dp.body).toBe(201);
+    expect(dp.json().notices).toHaveLength(1);
   });
 
   it("the risk preview states what averaging would cost: measures never within 5 %, the pairs a membership needs, the term's queries", async () => {

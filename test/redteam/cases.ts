@@ -7,8 +7,10 @@ import type { SandboxLayer } from '../../src/sandbox/index.ts';
  * first). An attack named with one layer only is held by that layer alone, by nature.
  *
  * The snapshot (see redteam.test.ts) holds population (gender, birth_date, district, education,
- * income), medical_visit (hospital, visit_date, icd10, cost) and enterprise (legal_rep_id_number
- * pseudonymized, industry, registered_capital, district), each with its pds_unit.
+ * income), medical_visit (hospital, visit_date, icd10, cost: sensitive facts, which no aggregate or
+ * custom query may read), social_insurance (employer_uscc pseudonymized, month, base_salary,
+ * contribution) and enterprise (legal_rep_id_number pseudonymized, industry, registered_capital,
+ * district), each with its pds_unit.
  */
 
 export type Category =
@@ -23,7 +25,8 @@ export type Category =
   | 'qualified-names'
   | 'resources'
   | 'individual-values'
-  | 'small-cells';
+  | 'small-cells'
+  | 'sensitive-facts';
 
 export interface Attack {
   id: string;
@@ -257,7 +260,7 @@ const rows: Record<Category, Row[]> = {
     [
       'wide-rows',
       C,
-      'SELECT p.*, m.* FROM population p JOIN medical_visit m ON true',
+      'SELECT p.*, s.* FROM population p JOIN social_insurance s ON true',
       ['engine', 'process', 'disclosure'],
     ],
     [
@@ -269,7 +272,7 @@ const rows: Record<Category, Row[]> = {
     [
       'join-or-one-person',
       A,
-      'SELECT p.district, count(*) FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit OR p.income > 49000 GROUP BY 1',
+      'SELECT p.district, count(*) FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit OR p.income > 49000 GROUP BY 1',
       ['analysis', 'disclosure'],
     ],
   ],
@@ -359,9 +362,9 @@ const rows: Record<Category, Row[]> = {
       ['disclosure'],
     ],
     [
-      'join-rich-patients',
+      'join-rich-insured',
       A,
-      'SELECT p.district, count(*) AS visits, avg(m.cost) AS c FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit WHERE p.income > 45000 AND m.cost > 3000 GROUP BY 1',
+      'SELECT p.district, count(*) AS records, avg(s.base_salary) AS b FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit WHERE p.income > 45000 AND s.base_salary > 9000 GROUP BY 1',
       ['disclosure'],
     ],
     [
@@ -376,6 +379,24 @@ const rows: Record<Category, Row[]> = {
       'SELECT hospital, icd10, count(*) FROM medical_visit GROUP BY ALL',
       ['analysis', 'disclosure'],
     ],
+  ],
+  // issue 31: a count of health events among people the operator chooses is a membership test; outside dp
+  // mode no query reads them, however it is written
+  'sensitive-facts': [
+    [
+      'visitors-among-base',
+      A,
+      "SELECT count(DISTINCT p.pds_unit) AS n FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit WHERE p.district = '云岩区' AND m.hospital LIKE '%妇幼%'",
+      ['analysis', 'disclosure'],
+    ],
+    [
+      'semi-join-visitors',
+      A,
+      'SELECT district, count(*) FROM population WHERE pds_unit IN (SELECT pds_unit FROM medical_visit) GROUP BY 1',
+      ['analysis', 'disclosure'],
+    ],
+    ['cte-visits', A, 'WITH v AS (SELECT * FROM medical_visit) SELECT count(*) FROM v', ['analysis', 'disclosure']],
+    ['custom-visits', C, 'SELECT hospital, count(*) FROM medical_visit GROUP BY 1', ['analysis', 'disclosure']],
   ],
 };
 
@@ -419,12 +440,12 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'distinct-people',
     mode: A,
-    sql: 'SELECT hospital, count(DISTINCT pds_unit) AS patients, count(*) AS visits FROM medical_visit GROUP BY hospital',
+    sql: 'SELECT month, count(DISTINCT pds_unit) AS insured, count(*) AS records FROM social_insurance GROUP BY month',
   },
   {
     id: 'join',
     mode: A,
-    sql: 'SELECT p.district, count(*) AS visits, avg(m.cost) AS mean_cost FROM medical_visit m JOIN population p ON p.pds_unit = m.pds_unit GROUP BY 1',
+    sql: 'SELECT p.district, count(*) AS records, avg(s.base_salary) AS mean_base FROM social_insurance s JOIN population p ON p.pds_unit = s.pds_unit GROUP BY 1',
   },
   {
     id: 'cte-filter',
@@ -434,22 +455,22 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'per-person-then-distribution',
     mode: A,
-    sql: 'WITH v AS (SELECT pds_unit, count(*) AS visits FROM medical_visit GROUP BY pds_unit) SELECT least(visits, 5) AS visits, count(*) AS people FROM v GROUP BY 1 ORDER BY 1',
+    sql: 'WITH v AS (SELECT pds_unit, count(*) AS records FROM social_insurance GROUP BY pds_unit) SELECT least(records, 5) AS records, count(*) AS people FROM v GROUP BY 1 ORDER BY 1',
   },
   {
     id: 'semi-join-in',
     mode: A,
-    sql: 'SELECT district, count(*) FROM population WHERE pds_unit IN (SELECT pds_unit FROM medical_visit WHERE cost > 100) GROUP BY 1',
+    sql: 'SELECT district, count(*) FROM population WHERE pds_unit IN (SELECT pds_unit FROM social_insurance WHERE base_salary > 3000) GROUP BY 1',
   },
   {
     id: 'exists',
     mode: A,
-    sql: 'SELECT education, count(*) FROM population p WHERE EXISTS (SELECT 1 FROM medical_visit m WHERE m.pds_unit = p.pds_unit) GROUP BY 1',
+    sql: 'SELECT education, count(*) FROM population p WHERE EXISTS (SELECT 1 FROM social_insurance s WHERE s.pds_unit = p.pds_unit) GROUP BY 1',
   },
   {
     id: 'union-all',
     mode: A,
-    sql: "SELECT 'population' AS source, count(*) AS n FROM population UNION ALL SELECT 'visits', count(*) FROM medical_visit",
+    sql: "SELECT 'population' AS source, count(*) AS n FROM population UNION ALL SELECT 'insurance records', count(*) FROM social_insurance",
   },
   {
     id: 'conditional-counts',
@@ -464,7 +485,7 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'first-visit-window',
     mode: A,
-    sql: 'SELECT hospital, count(*) FROM (SELECT hospital, row_number() OVER (PARTITION BY pds_unit ORDER BY visit_date) AS k FROM medical_visit) WHERE k = 1 GROUP BY hospital',
+    sql: 'SELECT month, count(*) FROM (SELECT month, row_number() OVER (PARTITION BY pds_unit ORDER BY month) AS k FROM social_insurance) WHERE k = 1 GROUP BY month',
   },
   {
     id: 'enterprise-capital',
@@ -479,28 +500,28 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'monthly-visits',
     mode: A,
-    sql: 'SELECT visit_date AS month, count(*) AS visits, sum(cost) AS cost FROM medical_visit GROUP BY 1 ORDER BY 1',
+    sql: 'SELECT month, count(*) AS records, sum(contribution) AS contributions FROM social_insurance GROUP BY 1 ORDER BY 1',
   },
-  // linked analyses (issue 30): residents × visits, firms × their legal representatives, three tables
+  // linked analyses (issue 30): residents × their insurance records (visits are sensitive facts, dp only), firms × their legal representatives, three tables
   {
     id: 'join-people-by-district',
     mode: A,
-    sql: 'SELECT p.district, count(DISTINCT p.pds_unit) AS patients FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY p.district',
+    sql: 'SELECT p.district, count(DISTINCT p.pds_unit) AS insured FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit GROUP BY p.district',
   },
   {
     id: 'join-filters-both-sides',
     mode: A,
-    sql: "SELECT count(DISTINCT p.pds_unit) AS patients, count(*) AS visits FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit WHERE p.district = '云岩区' AND m.cost > 100",
+    sql: "SELECT count(DISTINCT p.pds_unit) AS insured, count(*) AS records FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit WHERE p.district = '云岩区' AND s.base_salary > 3000",
   },
   {
     id: 'join-keys-both-sides',
     mode: A,
-    sql: 'SELECT p.gender, m.hospital, count(*) AS visits, avg(m.cost) AS mean_cost FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY ALL',
+    sql: 'SELECT p.gender, s.month, count(*) AS records, avg(s.base_salary) AS mean_base FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit GROUP BY ALL',
   },
   {
     id: 'join-using-filter-one-side',
     mode: A,
-    sql: "SELECT m.hospital, count(DISTINCT m.pds_unit) AS patients FROM population p JOIN medical_visit m USING (pds_unit) WHERE p.education IN ('本科', '高中') GROUP BY 1",
+    sql: "SELECT s.month, count(DISTINCT s.pds_unit) AS insured FROM population p JOIN social_insurance s USING (pds_unit) WHERE p.education IN ('本科', '高中') GROUP BY 1",
   },
   {
     id: 'join-firms-by-representative',
@@ -510,12 +531,12 @@ export const HONEST: HonestQuery[] = [
   {
     id: 'join-three-tables',
     mode: A,
-    sql: 'SELECT count(DISTINCT p.pds_unit) AS representatives, count(DISTINCT e.pds_unit) AS firms, avg(m.cost) AS mean_cost FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit JOIN medical_visit m ON m.pds_unit = p.pds_unit',
+    sql: 'SELECT count(DISTINCT p.pds_unit) AS representatives, count(DISTINCT e.pds_unit) AS firms, avg(s.base_salary) AS mean_base FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit JOIN social_insurance s ON s.pds_unit = p.pds_unit',
   },
   {
     id: 'join-left-sum',
     mode: A,
-    sql: 'SELECT p.district, count(m.pds_unit) AS visits, sum(m.cost) AS cost, count(*) AS people_rows FROM population p LEFT JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY 1',
+    sql: 'SELECT p.district, count(s.pds_unit) AS records, sum(s.contribution) AS contributions, count(*) AS people_rows FROM population p LEFT JOIN social_insurance s ON p.pds_unit = s.pds_unit GROUP BY 1',
   },
   {
     id: 'custom-extract',

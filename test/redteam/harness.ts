@@ -25,8 +25,9 @@ import { tmpDataDir } from '../helpers.ts';
 import { CANARY, type Attack } from './cases.ts';
 
 /**
- * The red-team world: a seeded domain, a snapshot of three datasets (population, medical_visit,
- * enterprise with a pseudonymized identifier) and the production release path over it — the
+ * The red-team world: a seeded domain, a snapshot of four datasets (population, medical_visit —
+ * sensitive facts, which the aggregate contract's policy keeps from every query —, social_insurance
+ * and enterprise with pseudonymized identifiers) and the production release path over it — the
  * API's plan, the worker's execution, the outcome check and the one release decision
  * (evaluateQuery, k = 10 as a default contract has it).
  */
@@ -65,6 +66,11 @@ export async function redTeam(): Promise<RedTeam> {
   const grants = resolveGrants(policies.catalog, policies.masking, [
     { dataset: 'population', columns: ['gender', 'birth_date', 'district', 'education', 'income'] },
     { dataset: 'medical_visit', columns: ['hospital', 'visit_date', 'icd10', 'cost'] },
+    {
+      dataset: 'social_insurance',
+      columns: ['employer_uscc', 'month', 'base_salary', 'contribution'],
+      masking: { employer_uscc: 'pseudonymize' },
+    },
     {
       dataset: 'enterprise',
       columns: ['legal_rep_id_number', 'industry', 'registered_capital', 'district'],

@@ -17,6 +17,10 @@ const CatalogDataset = Type.Object({
   updateCycle: Type.String(),
   attributes: Type.Object({ sharing: Type.String(), open: Type.String(), operation: Type.String() }),
   privacyUnit: Type.String({ description: 'the column that names one person (or household) for dp and k' }),
+  sensitiveFacts: Type.Boolean({
+    description:
+      'every row is a sensitive fact about a person (a health event, …): granted to dp contracts only, analysed under an ε budget',
+  }),
   version: Type.Union([
     Type.Object({
       version: Type.Integer(),
@@ -84,6 +88,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
           updateCycle: ds.updateCycle,
           attributes: ds.attributes,
           privacyUnit: ds.privacyUnit,
+          sensitiveFacts: ds.sensitiveFacts === true,
           version: versions[name]
             ? {
                 version: versions[name].version,

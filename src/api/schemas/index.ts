@@ -408,6 +408,7 @@ const Check = Type.Object({
   passed: Type.Boolean(),
   effect: Type.String(),
   onFail: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('refuse')])),
+  rule: Type.Optional(Type.String({ description: 'the rule a refusal is recorded under, when not the check itself' })),
   rowsSuppressed: Type.Optional(Type.Integer()),
   cellsSuppressed: Type.Optional(Type.Integer()),
 });
@@ -529,6 +530,10 @@ export const ApplicationView = Type.Object({
   warnings: Type.Array(Type.String(), {
     description:
       'what in the risk preview breaks the policy (k below the policy’s, prosecutor risk above policies/workflow.yaml decisionSafety): approving needs override.reason',
+  }),
+  notices: Type.Array(Type.String(), {
+    description:
+      'what the policy does with these datasets that reviewers should know, e.g. a dataset of sensitive facts about people (catalog sensitiveFacts) is analysed only under the ε budget; no override needed',
   }),
   decision: Type.Union([
     Type.Object({
@@ -845,4 +850,5 @@ export const ApplicationPreview = Type.Object({
   grants: ApplicationView.properties.grants,
   risk: ApplicationView.properties.risk,
   warnings: ApplicationView.properties.warnings,
+  notices: ApplicationView.properties.notices,
 });

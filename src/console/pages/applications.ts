@@ -30,6 +30,12 @@ export function catalogView(catalog: Catalog, s?: Signed): Html {
           ['更新周期', d.updateCycle],
           ['共享 / 开放 / 运营属性', `${d.attributes.sharing} / ${d.attributes.open} / ${d.attributes.operation}`],
           ['版本', d.version ? `v${d.version.version}，${d.version.rows.toLocaleString('zh-CN')} 行` : '暂无数据'],
+          ...(d.sensitiveFacts
+            ? ([['敏感事实', '每一行都是关于个人的敏感事实：仅授予差分隐私合同，在 ε 预算内分析']] as [
+                string,
+                string,
+              ][])
+            : []),
         ])}
         ${table(
           `${d.title}的字段`,
@@ -85,8 +91,17 @@ function applicationFrom(form: Form): Body<'createApplication'> {
   };
 }
 
-export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings'>): Html {
+export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' | 'notices'>): Html {
   return html`${
+    preview.notices.length
+      ? html`<div class="notice" role="note">
+          <h3>敏感事实数据集</h3>
+          <ul>
+            ${preview.notices.map((w) => html`<li>${w}</li>`)}
+          </ul>
+        </div>`
+      : ''
+  }${
     preview.warnings.length
       ? html`<div class="notice warn" role="note">
           <h3>政策提示</h3>

@@ -5069,6 +5069,8 @@ export interface operations {
                             };
                             passed: boolean;
                             rowsSuppressed?: number;
+                            /** @description the rule a refusal is recorded under, when not the check itself */
+                            rule?: string;
                         }[];
                         columns: {
                             name: string;
@@ -5175,6 +5177,8 @@ export interface operations {
                             };
                             passed: boolean;
                             rowsSuppressed?: number;
+                            /** @description the rule a refusal is recorded under, when not the check itself */
+                            rule?: string;
                         }[];
                         columns: {
                             name: string;
@@ -5461,6 +5465,8 @@ export interface operations {
                                 };
                                 passed: boolean;
                                 rowsSuppressed?: number;
+                                /** @description the rule a refusal is recorded under, when not the check itself */
+                                rule?: string;
                             }[];
                             columns: {
                                 name: string;
@@ -5592,6 +5598,8 @@ export interface operations {
                             };
                             passed: boolean;
                             rowsSuppressed?: number;
+                            /** @description the rule a refusal is recorded under, when not the check itself */
+                            rule?: string;
                         }[];
                         columns: {
                             name: string;

@@ -27,11 +27,17 @@ import { isqrt } from './samplers.ts';
 
 export interface Fingerprint {
   keyColumns: string[];
+  /** What each column measures apart from its people (earlier-answers.ts); outputs before issue 31 have none. */
+  statistics?: { ids: (string | null)[]; rowKeys: number[] };
   rows: {
     key: string;
     units: number;
     /** The unit-set signature [n, s1, s2], sums as decimal strings. */
     sig?: [number, string, string];
+    /** false: the row was suppressed (recorded since issue 31; earlier fingerprints hold shown rows only). */
+    shown?: boolean;
+    /** The row as released, when shown (since issue 31). */
+    values?: JsonValue[];
   }[];
 }
 
@@ -172,43 +178,40 @@ export interface EarlierOutput {
   candidates?: Candidate[];
 }
 
+/**
+ * The differencing check on an output whose cells were answered from earlier ones
+ * (earlier-answers.ts). Pairs of sets one or two people apart — rows, totals, subtotals, across
+ * outputs and contracts — are counted for the bureau (`pairs`, `pairedWith`: the output's audit
+ * entry and the risk reports' tracker patterns), never held: a hold only when one person differs
+ * would itself say that the person is in the cell. Outputs made before unit keys have no
+ * signatures; for their rows the earlier rule stands — rows of one contract with the same
+ * group-key names and values whose unit counts differ by fewer than k are held.
+ */
 export function checkDifferencing(
   current: Fingerprint,
   earlier: EarlierOutput[],
   k: number,
   currentId = 'this output',
-): CheckReport & { pairedWith?: string } {
+): CheckReport & { pairedWith?: string; pairs: number } {
   const mine = candidates(currentId, current);
   const pool = earlier.flatMap((e) => e.candidates ?? candidates(e.outputId, e.fingerprint));
   const pairs = mine.length > 0 ? trackerPairs(mine, pool) : [];
+  const first = pairs[0];
+  const pairedWith = first ? (first.big.outputId === currentId ? first.small : first.big).outputId : undefined;
   const params = { k, compared: earlier.length };
-  if (pairs.length > 0) {
-    const [first] = pairs;
-    const other = first!.big.outputId === currentId ? first!.small : first!.big;
-    const mineSide = first!.big.outputId === currentId ? first!.big : first!.small;
-    const people = first!.units.length === 1 ? 'one person' : 'two people';
-    return {
-      check: 'differencing',
-      params: { ...params, method: 'unit-sets', pairs: pairs.length },
-      passed: false,
-      onFail: 'hold',
-      pairedWith: other.outputId,
-      effect:
-        other.outputId === currentId
-          ? `${mineSide.label} and ${other.label} of this output differ by exactly ${people}: subtracted, they give their values; held for review`
-          : `${mineSide.label} and ${other.label} of output ${other.outputId} differ by exactly ${people}: together they give their values; held for review (${pairs.length} such pair(s))`,
-    };
-  }
-  // the earlier rule, within one contract: same group names and values, unit counts closer than k
-  // (a group smaller than k told by subtraction; outputs from before unit keys have only this)
+  // the earlier rule, within one contract, only where a side has no signature: same group names
+  // and values, unit counts closer than k (a group smaller than k told by subtraction)
   const legacy = earlier.filter(
     (e) => e.sameContract !== false && JSON.stringify(e.fingerprint.keyColumns) === JSON.stringify(current.keyColumns),
   );
+  const unsigned = current.rows.filter((r) => r.shown !== false);
   for (const e of legacy) {
-    const before = new Map(e.fingerprint.rows.map((r) => [r.key, r.units]));
-    const close = current.rows.filter((r) => {
-      const u = before.get(r.key);
-      return u !== undefined && u !== r.units && Math.abs(u - r.units) < k;
+    const before = new Map(
+      e.fingerprint.rows.filter((r) => r.shown !== false).map((r) => [r.key, { units: r.units, signed: !!r.sig }]),
+    );
+    const close = unsigned.filter((r) => {
+      const b = before.get(r.key);
+      return b !== undefined && !(b.signed && r.sig) && b.units !== r.units && Math.abs(b.units - r.units) < k;
     });
     if (close.length > 0) {
       return {
@@ -217,7 +220,8 @@ export function checkDifferencing(
         passed: false,
         onFail: 'hold',
         pairedWith: e.outputId,
-        effect: `${close.length} row(s) differ from output ${e.outputId} by fewer than ${k} units: together the two would describe fewer than ${k} people; held for review`,
+        pairs: pairs.length,
+        effect: `${close.length} row(s) differ from output ${e.outputId}, made before unit-set signatures, by fewer than ${k} units: together the two would describe fewer than ${k} people; held for review`,
       };
     }
   }
@@ -225,9 +229,10 @@ export function checkDifferencing(
     check: 'differencing',
     params: { ...params, method: mine.length > 0 ? 'unit-sets' : 'group-names' },
     passed: true,
+    pairs: pairs.length,
+    ...(pairedWith ? { pairedWith } : {}),
+    // the same words whether or not a pair was found: that is the bureau's to see, not the operator's
     effect:
-      earlier.length === 0 && mine.length === 0
-        ? 'no earlier output to compare with'
-        : `no cell, total or subtotal differs by one or two people from another cell of this output or of the ${earlier.length} earlier output(s) compared`,
+      'cells one or two people apart from another cell of yours are answered as the earlier cell was (earlier-answers); such pairs are recorded for the bureau',
   };
 }

@@ -2,6 +2,7 @@ import type { JsonValue, ReadResult } from '../store/index.ts';
 import { scanIdentifiers } from './identifiers.ts';
 import { secondarySuppression } from './secondary.ts';
 import { fingerprint, type Fingerprint } from './differencing.ts';
+import type { Cell } from './earlier-answers.ts';
 import type { CheckReport } from './report.ts';
 
 export {
@@ -17,6 +18,7 @@ export {
 } from './differencing.ts';
 export { applyDp, discreteLaplaceError, previewDp, type DpInput, type DpPreview, type DpResult } from './dp.ts';
 export { secondarySuppression } from './secondary.ts';
+export { answerFromEarlier, cellsFingerprint, type Answered, type Cell, type Statistics } from './earlier-answers.ts';
 export { attackCost, AttackCostSchema, type AttackCost } from './attack-cost.ts';
 export { buildPtable, ptableNoise, thresholds, type Ptable, type PtableRow } from './ptable.ts';
 
@@ -54,6 +56,8 @@ export interface DisclosureResult {
   reasons: string[];
   /** Aggregate mode: group keys and units per released row, for differencing; never released. */
   fingerprint?: Fingerprint;
+  /** Aggregate mode: every row the query made, suppressed ones too, for answers from earlier cells (earlier-answers.ts). */
+  cells?: Cell[];
   /** dp mode: the ε this output spent (charged to the contract's ledger before the run). */
   epsilonSpent?: number;
 }
@@ -260,6 +264,19 @@ export function applyDisclosureControl(input: ReadResult, opts: DisclosureOption
   const { report: identifiers } = scanIdentifiers(rounded.columns, rounded.rows);
   const cap = checkRowCap(rounded.rows.length, opts.maxRows);
   const checks = [minUnits, secondary, dominance, rounding, identifiers, cap];
+  // every row, suppressed or shown: a suppressed row keeps only its group keys
+  const keys = shift(opts.keyColumns);
+  const shownAt = new Map(kept.map((i, j) => [i, j]));
+  const cells: Cell[] = result.rows.map((raw, i) => {
+    const j = shownAt.get(i);
+    const stripped = raw.filter((_, c) => c !== unitsAt);
+    return {
+      units: Number(raw[unitsAt]),
+      shown: j !== undefined,
+      row: j !== undefined ? rounded.rows[j]! : stripped.map((v, c) => (keys.includes(c) ? v : null)),
+      ...(signatures[i] ? { sig: signatures[i] } : {}),
+    };
+  });
   return {
     columns: rounded.columns,
     rows: rounded.rows,
@@ -271,9 +288,10 @@ export function applyDisclosureControl(input: ReadResult, opts: DisclosureOption
       safe.columns,
       safe.rows,
       units,
-      shift(opts.keyColumns),
+      keys,
       kept.map((i) => signatures[i]),
     ),
+    cells,
   };
 }
 

@@ -83,6 +83,8 @@ type Finished = { status: JobStatus; at: string } | undefined;
 
 /** An embedded run's lease: it is never renewed, and a restart requeues it anyway. */
 const EMBEDDED_LEASE_GRACE_MS = 60_000;
+/** Rounds of a release whose answers earlier outputs recorded meanwhile changed (another of the operator's jobs). */
+const RELEASE_ROUNDS = 5;
 
 export interface RunControllerDeps {
   store: Store;
@@ -501,13 +503,50 @@ export class RunController {
     let kept = false;
     try {
       const { claims } = await this.deps.contracts.verifiedActive(job.contractId);
-      const prepared = prepareRelease({ plan: run.plan, result, terms: releaseTerms(claims, this.deps.policies) });
+      // cells are answered from the earlier outputs read here; should an output recorded meanwhile
+      // change an answer, the transaction finds the decision stale and it is prepared again
+      for (let round = 1; ; round++) {
+        const status = await this.releaseOnce(job, run, result, claims, file, at);
+        if (status !== 'stale') {
+          kept = status === 'released' || status === 'held';
+          return status && { status, at };
+        }
+        this.deps.outputs.discard(file);
+        if (round >= RELEASE_ROUNDS)
+          throw new PdsError('ERR_INTERNAL', `job ${job.id}: earlier outputs kept changing its answers`);
+      }
+    } catch (err) {
+      if (!isPdsError(err)) this.deps.onError?.(job.id, err);
+      const e = reasonOf(err);
+      return this.finish(job.id, run.attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
+    } finally {
+      if (!kept) this.deps.outputs.discard(file);
+    }
+  }
+
+  /** One round of the release: prepared against the earlier outputs as read now, completed in the transaction. */
+  private async releaseOnce(
+    job: StoredJob,
+    run: StoredRun<RunPlan>,
+    result: { columns: { name: string; type: string }[]; rows: import('../store/index.ts').JsonValue[][] },
+    claims: VerifiedContract,
+    file: string,
+    at: string,
+  ): Promise<JobStatus | 'stale' | undefined> {
+    {
+      const earlier = await this.deps.outputs.fingerprints(this.deps.store, job.operatorOrg, job.contractId);
+      const prepared = prepareRelease({
+        plan: run.plan,
+        result,
+        terms: releaseTerms(claims, this.deps.policies),
+        earlier,
+      });
       const { provisional } = prepared;
       const forms =
         provisional.decision === 'refused'
           ? undefined
           : await this.deps.outputs.keep(file, provisional.columns, provisional.rows);
-      const status = await this.deps.store.write(async (tx): Promise<JobStatus | undefined> => {
+      return await this.deps.store.write(async (tx): Promise<JobStatus | 'stale' | undefined> => {
         const cur = await loadJob(tx, job.id);
         if (cur?.status !== 'running' || cur.attempts !== run.attempt) return undefined; // cancelled or halted meanwhile: nothing leaves
         await markReported(tx, job.id, run.attempt, at);
@@ -515,6 +554,7 @@ export class RunController {
         // committed while the query ran stops the release
         await this.deps.contracts.assertActive(tx, job.contractId);
         const decision = prepared.complete(await this.deps.outputs.fingerprints(tx, job.operatorOrg, job.contractId));
+        if (decision === 'stale') return 'stale';
         if (decision.decision === 'refused') {
           await transition(
             tx,
@@ -545,14 +585,6 @@ export class RunController {
         await this.deps.outputs.record(tx, { job, claims, decision, at, ranBy: run.executor, file, forms });
         return decision.decision;
       });
-      kept = status === 'released' || status === 'held';
-      return status && { status, at };
-    } catch (err) {
-      if (!isPdsError(err)) this.deps.onError?.(job.id, err);
-      const e = reasonOf(err);
-      return this.finish(job.id, run.attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
-    } finally {
-      if (!kept) this.deps.outputs.discard(file);
     }
   }
 

@@ -271,6 +271,8 @@ export class OutputService {
         cellsSuppressed: d.cellsSuppressed,
         checks: d.checks.map((c) => c.check),
         ranBy: input.ranBy,
+        // the bureau's record of answers from earlier cells and of pairs one or two people apart
+        ...(d.record ? { earlierAnswers: d.record } : {}),
       },
     });
   }
@@ -279,7 +281,7 @@ export class OutputService {
    * Fingerprints of the operator's latest released or held outputs, under any of its contracts,
    * for the differencing check (docs/architecture.md §12): trackers may span contracts.
    */
-  async fingerprints(tx: Tx, operatorOrg: string, contractId: string): Promise<EarlierOutput[]> {
+  async fingerprints(tx: Pick<Tx, 'all' | 'one'>, operatorOrg: string, contractId: string): Promise<EarlierOutput[]> {
     // the bulk read below must find every id the first found: one statement text for both
     const latest = (columns: string) =>
       `SELECT ${columns} FROM outputs

@@ -1,8 +1,12 @@
 import {
+  answerFromEarlier,
   applyDisclosureControl,
   applyDp,
+  cellsFingerprint,
   checkDifferencing,
+  checkRowCap,
   scanIdentifiers,
+  type Cell,
   type CheckReport,
   type EarlierOutput,
   type Fingerprint,
@@ -93,6 +97,8 @@ export interface ReleaseDecision {
   fingerprint?: Fingerprint;
   /** dp mode: the ε this output spent. */
   epsilonSpent: number;
+  /** Aggregate mode, for the bureau only (the output's audit entry): cells answered from earlier ones and pairs seen. */
+  record?: { answered: number; answeredFrom: string[]; pairs: number; pairedWith?: string };
 }
 
 const HELD_FOR_REVIEW: CheckReport = {
@@ -116,7 +122,8 @@ function refused(check: CheckReport, checks: CheckReport[] = [check]): ReleaseDe
 }
 
 export function decideRelease(input: ReleaseInput): ReleaseDecision {
-  return prepareRelease(input).complete(input.earlier);
+  // prepared against the same earlier outputs it completes with: never stale
+  return prepareRelease(input).provisional;
 }
 
 /**
@@ -128,14 +135,22 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
  */
 export interface PreparedRelease {
   provisional: ReleaseDecision;
-  complete(earlier: ReleaseInput['earlier']): ReleaseDecision;
+  /** The decision against the earlier outputs the release transaction sees; 'stale' when its rows are not the provisional ones. */
+  complete(earlier: ReleaseInput['earlier']): ReleaseDecision | 'stale';
 }
 
 function settled(decision: ReleaseDecision): PreparedRelease {
   return { provisional: decision, complete: () => decision };
 }
 
-export function prepareRelease(input: Omit<ReleaseInput, 'earlier'>): PreparedRelease {
+/**
+ * `earlier`: the earlier outputs as read before the transaction (cells are answered from them,
+ * earlier-answers.ts); the transaction's own read completes the decision, and a difference in the
+ * rows (an output recorded meanwhile changed an answer) makes it 'stale', to be prepared again.
+ */
+export function prepareRelease(
+  input: Omit<ReleaseInput, 'earlier'> & { earlier?: ReleaseInput['earlier'] },
+): PreparedRelease {
   const { plan, result, terms } = input;
   if (plan.mode === 'dp') return settled(decideDp(input));
   if (input.layersOff?.has('disclosure')) {
@@ -187,33 +202,123 @@ export function prepareRelease(input: Omit<ReleaseInput, 'earlier'>): PreparedRe
     dominance: { columns: plan.dominance ?? [], ...terms.dominance },
     ...(plan.signature ? { signature: plan.signature } : {}),
   });
-  const checks = [...(plan.perturbed ? [perturbationReport(plan.perturbed, dc.rows.length, terms)] : []), ...dc.checks];
-  const decide = (all: CheckReport[], reasons: string[]): ReleaseDecision => {
-    const failed = all.filter((c) => !c.passed);
-    const refusing = failed.find((c) => (c.onFail ?? 'refuse') === 'refuse');
-    if (refusing) return { ...refused(refusing, all), reasons };
+  const perturbation = (rows: number) => (plan.perturbed ? [perturbationReport(plan.perturbed, rows, terms)] : []);
+  if (!dc.cells) return settled(decideAggregate(dc, perturbation(dc.rows.length), dc.checks, dc.rows, dc.fingerprint));
+  const unitsAt = result.columns.findIndex((c) => c.name === plan.unitsColumn);
+  const keys = (plan.keyColumns ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
+  const decideWith = (earlier: ReleaseInput['earlier']): ReleaseDecision => {
+    const answers = answerFromEarlier(dc.cells!, keys, plan.statistics, earlier);
+    const rows = answers.cells.filter((c) => c.shown).map((c) => c.row);
+    const fingerprint = cellsFingerprint(dc.columns, answers.cells, keys, plan.statistics);
+    const { pairedWith, pairs, ...diff } = checkDifferencing(fingerprint, earlier, minUnits);
+    const checks = [
+      ...recount(dc.checks, answers.cells, dc.columns, plan.dominance ?? [], keys, terms.maxRows),
+      answers.report,
+      diff,
+    ];
+    const decision = decideAggregate(dc, perturbation(rows.length), checks, rows, fingerprint);
+    // for the bureau only (the output's audit entry): which cells took earlier answers, which pairs were seen
     return {
-      decision: failed.length > 0 ? 'held' : 'released',
-      columns: dc.columns,
-      rows: dc.rows,
-      checks: all,
-      cellsSuppressed: dc.cellsSuppressed,
-      reasons,
-      fingerprint: dc.fingerprint,
-      epsilonSpent: 0,
+      ...decision,
+      record: { answered: answers.answered, answeredFrom: answers.from, pairs, ...(pairedWith ? { pairedWith } : {}) },
     };
   };
-  const provisional = decide(checks, [...dc.reasons]);
-  const fingerprint = dc.fingerprint;
-  if (!fingerprint) return settled(provisional);
+  const provisional = decideWith(input.earlier ?? []);
   return {
     provisional,
     complete(earlier) {
-      const { pairedWith, ...diff } = checkDifferencing(fingerprint, earlier, minUnits);
-      const reasons = [...dc.reasons, ...(diff.passed ? [] : [`${diff.check}: ${diff.effect}`])];
-      return decide([...checks, pairedWith ? { ...diff, params: { ...diff.params, pairedWith } } : diff], reasons);
+      const decision = decideWith(earlier);
+      const same =
+        JSON.stringify([decision.decision, decision.rows]) === JSON.stringify([provisional.decision, provisional.rows]);
+      // the rows the files were kept of, by identity (outputs.record checks it)
+      return same ? { ...decision, rows: provisional.rows } : 'stale';
     },
   };
+}
+
+function decideAggregate(
+  dc: ReturnType<typeof applyDisclosureControl>,
+  perturbation: CheckReport[],
+  checks: CheckReport[],
+  rows: JsonValue[][],
+  fingerprint: Fingerprint | undefined,
+): ReleaseDecision {
+  const all = [...perturbation, ...checks];
+  const failed = all.filter((c) => !c.passed);
+  const reasons = failed.map((c) => `${c.check}: ${c.effect}`);
+  const refusing = failed.find((c) => (c.onFail ?? 'refuse') === 'refuse');
+  if (refusing) return { ...refused(refusing, all), reasons };
+  return {
+    decision: failed.length > 0 ? 'held' : 'released',
+    columns: dc.columns,
+    rows,
+    checks: all,
+    cellsSuppressed: all.reduce((a, c) => a + (c.cellsSuppressed ?? 0), 0),
+    reasons,
+    ...(fingerprint ? { fingerprint } : {}),
+    epsilonSpent: 0,
+  };
+}
+
+/**
+ * The checks' figures as the cells finally are: a cell answered from an earlier one may be shown
+ * or suppressed otherwise than this output alone would have it, and a figure counted before the
+ * answers would tell which. The identifier scan and the row cap look at the final rows.
+ */
+function recount(
+  checks: CheckReport[],
+  cells: Cell[],
+  columns: { name: string }[],
+  dominance: { column: number }[],
+  keys: number[],
+  maxRows: number,
+): CheckReport[] {
+  const shown = cells.filter((c) => c.shown);
+  const hidden = cells.length - shown.length;
+  const measured = [...new Set(dominance.map((d) => d.column))].filter((c) => !keys.includes(c));
+  const empty = shown.reduce((a, c) => a + measured.filter((m) => c.row[m] === null).length, 0);
+  const rows = shown.map((c) => c.row);
+  return checks.map((c): CheckReport => {
+    switch (c.check) {
+      case 'min-units':
+        return {
+          ...c,
+          rowsSuppressed: hidden,
+          cellsSuppressed: hidden * columns.length,
+          effect:
+            hidden === 0
+              ? `every row describes at least ${c.params.k} distinct units`
+              : `${hidden} row(s) not shown: describing fewer than ${c.params.k} distinct units, protecting such a row's total, or as an earlier cell of the same people was`,
+        };
+      case 'secondary-suppression':
+        return { ...c, rowsSuppressed: 0, cellsSuppressed: 0, effect: `${c.effect} (counted with min-units)` };
+      case 'dominance':
+        return measured.length === 0
+          ? c
+          : {
+              ...c,
+              cellsSuppressed: empty,
+              effect:
+                empty === 0
+                  ? `in no sum or mean shown do the top ${c.params.n} contributors exceed ${c.params.k}%`
+                  : `${empty} sum/mean cell(s) empty: their top ${c.params.n} contributors exceed ${c.params.k}% of the total, or they have no value`,
+            };
+      case 'round-counts':
+        // how many values rounding moved would tell a fresh answer from an earlier one
+        return {
+          ...c,
+          effect: c.params.columns
+            ? `every count in ${c.params.columns} is rounded to a multiple of ${c.params.base}`
+            : c.effect,
+        };
+      case 'identifier-scan':
+        return scanIdentifiers(columns, rows).report;
+      case 'max-rows':
+        return checkRowCap(rows.length, maxRows);
+      default:
+        return c;
+    }
+  });
 }
 
 function decideDp({ plan, result, terms }: Omit<ReleaseInput, 'earlier'>): ReleaseDecision {

@@ -10,6 +10,7 @@ import { checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn, type Signature } from './units.ts';
 import { rewriteDp, type DpPlan } from './dp.ts';
+import { statisticIds, type StatisticIds } from './statistic-ids.ts';
 import type { PerturbationSpec, Perturbed } from './perturb.ts';
 import type { BoundColumn } from './binder.ts';
 
@@ -54,6 +55,8 @@ export interface Analysis {
   readsColumns?: string[];
   /** Aggregate mode: the output positions whose counts and sums/means the engine perturbed. */
   perturbed?: Perturbed;
+  /** Aggregate mode: what each column measures apart from its people, for answers from earlier cells (statistic-ids.ts). */
+  statistics?: StatisticIds;
   /** dp mode: what the engine returns and how the output is made from it. */
   dp?: DpPlan;
 }
@@ -155,6 +158,7 @@ export async function analyseQuery(
       checkBoundedCost(root, sql);
       checkAggregateRules(root, sql, policy);
       checkStatistics(root, sql, policy);
+      const statistics = statisticIds(root, policy);
       semiJoinFilters(root, policy);
       perPersonStage(root, policy);
       const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
@@ -178,6 +182,7 @@ export async function analyseQuery(
         dominance,
         ...(perturbed ? { perturbed } : {}),
         ...(signature ? { signature } : {}),
+        ...(statistics ? { statistics } : {}),
         readsColumns,
       };
     case 'dp': {

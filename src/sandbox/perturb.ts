@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { clone, fill, isNode, type Node } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { recordKeySql } from '../digest/index.ts';
@@ -150,7 +151,11 @@ export async function perturbAggregates(
     const original = clone(f);
     const alias = original.alias;
     original.alias = '';
-    const s = await keySum(sources, spec.salt, template, condition(original));
+    const sum = await keySum(sources, spec.salt, template, condition(original));
+    // the statistic's own offset: the same people under the same statistic always get the same
+    // noise (repeating it gains nothing), and under another statistic other noise, so that equal
+    // answers of two statistics never tell that their sets of people are equal (issue 31)
+    const s = fill(await template(`(slot_s + ${statisticOffset(original)})`), { s: sum });
     const key = fill(await template('((slot_s % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     const key2 = fill(await template('(((slot_s * 1000003) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
     const key3 = fill(await template('(((slot_s * 999983) % 4294967296)::DOUBLE / 4294967296.0)'), { s });
@@ -283,4 +288,18 @@ async function keySum(
   for (const p of parts.slice(1)) sum = fill(await template('(slot_a + slot_b)'), { a: sum, b: p });
   // hugeint arithmetic: the sum of many 64-bit hashes never overflows
   return fill(await template('(slot_s)::HUGEINT'), { s: sum });
+}
+
+/**
+ * A statistic's text as the engine reads it — no aliases, no positions, columns by their own
+ * name (`p.income` and `income` are one statistic) — hashed to an offset below 2^32 for its cell key.
+ */
+export function statisticOffset(aggregate: Node): string {
+  const text = JSON.stringify(aggregate, (k, v: unknown) => {
+    if (k === 'query_location' || k === 'alias') return undefined;
+    if (isNode(v) && v.class === 'COLUMN_REF' && Array.isArray(v.column_names))
+      return { ...v, column_names: [(v.column_names as string[]).at(-1)!.toLowerCase()] };
+    return v;
+  });
+  return String(createHash('sha256').update(text).digest().readUInt32BE(0));
 }

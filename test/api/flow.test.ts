@@ -211,6 +211,7 @@ describe('end-to-end flow over HTTP', () => {
       'round-counts',
       'identifier-scan',
       'max-rows',
+      'earlier-answers',
       'differencing',
     ]);
     expect(output.checks[0].params).toMatchObject({ countMaxNoise: 3, countVariance: 1 });

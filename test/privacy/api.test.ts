@@ -4,7 +4,7 @@ import { APPLICATION, approvedContract, buildWorld, readRows, waitForJob, type T
 
 /**
  * Attack classes that go through the API: a tracker split over two contracts of the same
- * operator, and a diagnosis (a dp-only column) asked for in an aggregate-mode application.
+ * operator, and visits (sensitive facts, dp only) asked for in an aggregate-mode application.
  */
 
 const BODY = {
@@ -43,7 +43,7 @@ describe('privacy over the API', () => {
     )!;
   }
 
-  it('a tracker split over two contracts of one operator, renamed and grouped differently, is held: the check compares sets of people', async () => {
+  it('a tracker split over two contracts of one operator, renamed and grouped differently, is found for the bureau (never held: a hold would be the oracle)', async () => {
     const [t] = await readRows<{ district: string; gender: string; education: string; income: number }>(
       domainPath(world.dataDir),
       `SELECT district, gender, education, income FROM population WHERE (district, gender, education) IN (
@@ -63,9 +63,16 @@ describe('privacy over the API', () => {
       second,
       `SELECT district AS d2, gender AS g, sum(income) AS total FROM population WHERE district = '${t!.district}' AND NOT ${target} GROUP BY ALL`,
     );
-    expect(rest.status, JSON.stringify(rest.reasons)).toBe('held');
+    expect(rest.status, JSON.stringify(rest.reasons)).toBe('released');
     const diff = await differencing(rest.outputId as string);
-    expect(diff).toMatchObject({ passed: false, params: { method: 'unit-sets', pairedWith: all.outputId } });
+    // the operator's view names no earlier output; the bureau's record does
+    expect(diff).toMatchObject({ passed: true, params: { method: 'unit-sets' } });
+    expect(JSON.stringify(diff)).not.toContain(String(all.outputId));
+    const audit = await world.platform.store.one<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'output.released' AND object_id = $1",
+      [String(rest.outputId)],
+    );
+    expect(JSON.parse(audit!.details).earlierAnswers).toMatchObject({ pairedWith: all.outputId });
     // an unrelated query of the second contract is not held
     const other = await submit(second, 'SELECT gender, count(*) AS n FROM population GROUP BY gender');
     expect(other.status, JSON.stringify(other.reasons)).toBe('released');
@@ -75,7 +82,7 @@ describe('privacy over the API', () => {
       second,
       `SELECT count(*) AS people FROM population WHERE district = '${t!.district}' AND NOT ${target}`,
     );
-    expect(again.status, JSON.stringify(again.reasons)).toBe('held');
+    expect(again.status, JSON.stringify(again.reasons)).toBe('released');
     const risk = await world.token('risk', 'org-bureau');
     const made = await world.server.inject({
       method: 'POST',

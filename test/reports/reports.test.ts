@@ -209,7 +209,7 @@ describe('risk assessment reports', () => {
     expect(audit).toEqual([{ actor: 'zhao.lei@risk', role: 'risk' }]);
   });
 
-  it('a differencing attack shows as an output held by its check, a medium finding', async () => {
+  it('a differencing attack is answered, not held (a hold would be the oracle), and shows in the report as a tracker pattern', async () => {
     const target = await approvedContract(world, 'org-c', {
       ...APPLICATION,
       scenario: { name: '差分场景', purpose: '研究' },
@@ -230,12 +230,12 @@ describe('risk assessment reports', () => {
           'org-c',
         )
       ).status,
-    ).toBe('held');
+    ).toBe('released');
     const { report: r } = await report({ contractId: target });
-    expect(r.figures.outputs).toMatchObject({ released: 1, held: 1, heldBy: [{ check: 'differencing', count: 1 }] });
-    expect(r.rating.findings.find((f) => f.rule === 'differencing')).toMatchObject({
-      level: 'medium',
-      finding: expect.stringContaining('1 output(s) held'),
+    expect(r.figures.outputs).toMatchObject({ released: 2, held: 0 });
+    expect(r.figures.trackers.isolatingPairs).toBeGreaterThanOrEqual(1);
+    expect(r.rating.findings.find((f) => f.rule === 'tracker-pattern')).toMatchObject({
+      level: expect.stringMatching(/medium|high/),
     });
   });
 

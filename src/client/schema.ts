@@ -4802,7 +4802,7 @@ export interface operations {
                                     error95: number;
                                     units: number;
                                 }[];
-                                kind: "count" | "sum" | "avg";
+                                kind: "count" | "persons" | "sum" | "avg" | "variance" | "stddev";
                                 name: string;
                                 noiseScale: number | null;
                                 variance: number | null;

@@ -1,5 +1,5 @@
 import type { JsonValue, ReadResult } from '../store/index.ts';
-import { DP_COUNT, dpSumColumn, type DpPlan } from '../sandbox/index.ts';
+import { DP_COUNT, DP_ROWS, dpSquareColumn, dpSumColumn, type DpMeasure, type DpPlan } from '../sandbox/index.ts';
 import type { CheckReport } from './report.ts';
 import { fromDecimal, laplaceNoise, type Rational } from './samplers.ts';
 
@@ -22,22 +22,38 @@ export interface DpResult {
   delta: number;
 }
 
-/** How a dp query's ε is spent: one equal share per measure, and the noise each share buys. */
+/** How a dp query's ε is spent: one equal share per noisy total, and the noise each share buys. */
 export function dpScales(plan: DpInput, params: { epsilon: number; delta: number }) {
-  const shares = 1 + plan.sumColumns.length;
+  const countsRows = plan.countsRows ?? false;
+  const squares = plan.squareColumns ?? [];
+  const rowsPerUnit = BigInt(plan.maxRowsPerUnit ?? 1);
+  // persons (always: the threshold reads them), rows (when a person has several), each sum, each sum of squares
+  const shares = 1 + (countsRows ? 1 : 0) + plan.sumColumns.length + squares.length;
   const eps = fromDecimal(params.epsilon);
   const epsEach: Rational = { n: eps.n, d: eps.d * BigInt(shares) };
   const each = params.epsilon / shares;
+  const groups = BigInt(plan.maxGroupsPerUnit);
   const countScale = plan.maxGroupsPerUnit / each;
-  const sumSensitivity = new Map(
-    plan.sumColumns.map((c) => {
-      const b = plan.measures.find((m) => m.column === c)!.bounds!;
-      return [c, BigInt(plan.maxGroupsPerUnit) * BigInt(Math.ceil(Math.max(Math.abs(b[0]), Math.abs(b[1]))))];
-    }),
-  );
+  const rowsSensitivity = groups * rowsPerUnit;
+  const top = (c: string) => {
+    const b = plan.measures.find((m) => m.column === c)!.bounds!;
+    return Math.max(Math.abs(b[0]), Math.abs(b[1]));
+  };
+  const sumSensitivity = new Map(plan.sumColumns.map((c) => [c, groups * rowsPerUnit * BigInt(Math.ceil(top(c)))]));
+  const squareSensitivity = new Map(squares.map((c) => [c, groups * rowsPerUnit * BigInt(Math.ceil(top(c) ** 2))]));
   // P(a group of one unit shows) = P(1 + noise ≥ τ) ≤ exp(−(τ − 1)/scale) ≤ δ per group it can make
   const threshold = 1 + Math.ceil(countScale * Math.log(1 / params.delta));
-  return { shares, epsEach, each, countScale, sumSensitivity, threshold };
+  return {
+    shares,
+    epsEach,
+    each,
+    countScale,
+    countsRows,
+    rowsSensitivity,
+    sumSensitivity,
+    squareSensitivity,
+    threshold,
+  };
 }
 
 /** Variance and 95 % error (the smallest k with P(|X| ≤ k) ≥ 0.95) of discrete Laplace noise of scale s. */
@@ -53,53 +69,68 @@ export function discreteLaplaceError(s: number): { variance: number; error95: nu
 export interface DpPreview {
   epsilon: number;
   delta: number;
-  /** Groups whose noisy count falls below this are not shown. */
+  /** Groups whose noisy count of persons falls below this are not shown. */
   threshold: number;
   measures: {
     name: string;
-    kind: 'count' | 'sum' | 'avg';
+    kind: DpMeasure['kind'];
     column: string | null;
-    /** The discrete Laplace scale of a count or sum; null for a mean (a ratio of two noisy values). */
+    /** The discrete Laplace scale of a count or sum; null for a ratio (mean, variance, stddev). */
     noiseScale: number | null;
     variance: number | null;
-    /** 95 % of releases are within this of the exact value; for a mean, in a group of `units` units. */
+    /** 95 % of releases are within this of the exact value; for a ratio, in a group of `units` persons. */
     error95: number | { units: number; error95: number }[];
   }[];
 }
 
 /**
  * What a dp query will cost and how exact it will be, before it is run or charged: the same
- * scales `applyDp` will use. A mean's error is bounded, for a group of n units, by the sum's plus
- * the largest bound times the count's, over n (first order; the released mean is noisy sum / noisy count).
+ * scales `applyDp` will use. A ratio's error is bounded to first order, for a group of n persons
+ * (each with at least one row): a mean's by the sum's plus the largest bound times the count's,
+ * over n; a variance's by the squares' plus twice the bound times the sum's plus twice the bound
+ * squared times the count's, over n; a standard deviation's by the square root of the variance's.
  */
 export function previewDp(plan: DpInput, params: { epsilon: number; delta: number }): DpPreview {
-  const { countScale, sumSensitivity, each, threshold } = dpScales(plan, params);
-  const count = discreteLaplaceError(countScale);
+  const { countScale, countsRows, rowsSensitivity, sumSensitivity, squareSensitivity, each, threshold } = dpScales(
+    plan,
+    params,
+  );
+  const persons = discreteLaplaceError(countScale);
+  const rows = countsRows ? discreteLaplaceError(Number(rowsSensitivity) / each) : persons;
+  const sizes = [threshold, 100, 1000, 10_000].filter((n, i, all) => all.indexOf(n) === i);
   const measures = plan.measures.map((m) => {
     const name = plan.outputColumns[m.position]!;
-    if (m.kind === 'count')
-      return {
-        name,
-        kind: m.kind,
-        column: null,
-        noiseScale: countScale,
-        variance: count.variance,
-        error95: count.error95,
-      };
+    if (m.kind === 'count' || m.kind === 'persons') {
+      const e = m.kind === 'count' ? rows : persons;
+      const scale = m.kind === 'count' && countsRows ? Number(rowsSensitivity) / each : countScale;
+      return { name, kind: m.kind, column: null, noiseScale: scale, variance: e.variance, error95: e.error95 };
+    }
     const scale = Number(sumSensitivity.get(m.column!)!) / each;
     const sum = discreteLaplaceError(scale);
     if (m.kind === 'sum')
       return { name, kind: m.kind, column: m.column!, noiseScale: scale, variance: sum.variance, error95: sum.error95 };
     const top = Math.max(Math.abs(m.bounds![0]), Math.abs(m.bounds![1]));
+    const perSize = (f: (units: number) => number) =>
+      sizes.map((units) => ({ units, error95: +f(units).toPrecision(4) }));
+    if (m.kind === 'avg')
+      return {
+        name,
+        kind: m.kind,
+        column: m.column!,
+        noiseScale: null,
+        variance: null,
+        error95: perSize((units) => (sum.error95 + top * rows.error95) / units),
+      };
+    const squares = discreteLaplaceError(Number(squareSensitivity.get(m.column!)!) / each);
+    const varianceError = (units: number) =>
+      (squares.error95 + 2 * top * sum.error95 + 2 * top * top * rows.error95) / Math.max(units - 1, 1);
     return {
       name,
       kind: m.kind,
       column: m.column!,
       noiseScale: null,
       variance: null,
-      error95: [threshold, 100, 1000, 10_000]
-        .filter((n, i, all) => all.indexOf(n) === i)
-        .map((units) => ({ units, error95: +((sum.error95 + top * count.error95) / units).toPrecision(4) })),
+      error95: perSize((units) => (m.kind === 'variance' ? varianceError(units) : Math.sqrt(varianceError(units)))),
     };
   });
   return { epsilon: params.epsilon, delta: params.delta * plan.maxGroupsPerUnit, threshold, measures };
@@ -107,43 +138,83 @@ export function previewDp(plan: DpInput, params: { epsilon: number; delta: numbe
 
 export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
   const at = (name: string) => result.columns.findIndex((c) => c.name === name);
+  const value = (row: JsonValue[], i: number) => BigInt(Number(row[i] ?? 0));
   const nAt = at(DP_COUNT);
+  const rAt = at(DP_ROWS);
   const sumAt = new Map(plan.sumColumns.map((c) => [c, at(dpSumColumn(c))]));
-  const { shares, epsEach, each, countScale, sumSensitivity, threshold } = dpScales(plan, params);
+  const squares = plan.squareColumns ?? [];
+  const squareAt = new Map(squares.map((c) => [c, at(dpSquareColumn(c))]));
+  const {
+    shares,
+    epsEach,
+    each,
+    countScale,
+    countsRows,
+    rowsSensitivity,
+    sumSensitivity,
+    squareSensitivity,
+    threshold,
+  } = dpScales(plan, params);
   const rows: JsonValue[][] = [];
   let hidden = 0;
   for (const row of result.rows) {
-    const noisyN = Number(BigInt(Number(row[nAt])) + laplaceNoise(epsEach, BigInt(plan.maxGroupsPerUnit)));
-    if (noisyN < threshold) {
+    const noisyPersons = Number(value(row, nAt) + laplaceNoise(epsEach, BigInt(plan.maxGroupsPerUnit)));
+    if (noisyPersons < threshold) {
       hidden++;
       continue;
     }
-    const noisySum = new Map(
-      plan.sumColumns.map((c) => [
-        c,
-        Number(BigInt(Number(row[sumAt.get(c)!] ?? 0)) + laplaceNoise(epsEach, sumSensitivity.get(c)!)),
-      ]),
-    );
+    const noisyRows = countsRows ? Number(value(row, rAt) + laplaceNoise(epsEach, rowsSensitivity)) : noisyPersons;
+    const noisy = (positions: Map<string, number>, sensitivity: Map<string, bigint>) =>
+      new Map([...positions].map(([c, i]) => [c, Number(value(row, i) + laplaceNoise(epsEach, sensitivity.get(c)!))]));
+    const noisySum = noisy(sumAt, sumSensitivity);
+    const noisySquares = noisy(squareAt, squareSensitivity);
     const out: JsonValue[] = new Array(plan.outputColumns.length).fill(null);
     plan.keyColumns.forEach((p, i) => {
       out[p] = row[i] ?? null;
     });
+    const n = Math.max(noisyRows, 1);
     for (const m of plan.measures) {
-      out[m.position] =
-        m.kind === 'count'
-          ? noisyN
-          : m.kind === 'sum'
-            ? noisySum.get(m.column!)!
-            : noisySum.get(m.column!)! / Math.max(noisyN, 1);
+      const s = m.column ? noisySum.get(m.column)! : 0;
+      switch (m.kind) {
+        case 'count':
+          out[m.position] = noisyRows;
+          break;
+        case 'persons':
+          out[m.position] = noisyPersons;
+          break;
+        case 'sum':
+          out[m.position] = s;
+          break;
+        case 'avg':
+          out[m.position] = s / n;
+          break;
+        default: {
+          // post-processing of the noisy moments, kept within what bounded values allow
+          const [lo, hi] = m.bounds!;
+          const spread = ((hi - lo) / 2) ** 2;
+          const denominator = m.population ? n : Math.max(n - 1, 1);
+          const variance = Math.min(Math.max((noisySquares.get(m.column!)! - (s * s) / n) / denominator, 0), spread);
+          out[m.position] = m.kind === 'variance' ? variance : Math.sqrt(variance);
+        }
+      }
     }
     rows.push(out);
   }
   const columns = plan.outputColumns.map((name, i) => {
     const m = plan.measures.find((x) => x.position === i);
     const k = plan.keyColumns.indexOf(i);
-    return { name, type: m ? (m.kind === 'avg' ? 'DOUBLE' : 'BIGINT') : (result.columns[k]?.type ?? 'VARCHAR') };
+    return {
+      name,
+      type: m
+        ? m.kind === 'count' || m.kind === 'persons' || m.kind === 'sum'
+          ? 'BIGINT'
+          : 'DOUBLE'
+        : (result.columns[k]?.type ?? 'VARCHAR'),
+    };
   });
   const delta = params.delta * plan.maxGroupsPerUnit;
+  const scaleOf = (sensitivity: Map<string, bigint>) =>
+    [...sensitivity].map(([c, v]) => `${c}:${(Number(v) / each).toFixed(4)}`).join(',') || '-';
   return {
     columns,
     rows,
@@ -158,12 +229,14 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
         delta,
         epsilonPerMeasure: +each.toFixed(6),
         countScale: +countScale.toFixed(4),
-        sumScales:
-          plan.sumColumns.map((c) => `${c}:${(Number(sumSensitivity.get(c)!) / each).toFixed(4)}`).join(',') || '-',
+        rowsScale: countsRows ? +(Number(rowsSensitivity) / each).toFixed(4) : '-',
+        sumScales: scaleOf(sumSensitivity),
+        squareScales: scaleOf(squareSensitivity),
         threshold,
         maxGroupsPerUnit: plan.maxGroupsPerUnit,
+        maxRowsPerUnit: plan.maxRowsPerUnit ?? 1,
       },
-      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} measure(s); ${hidden} group(s) below the noisy threshold ${threshold} not shown; each unit counts in at most ${plan.maxGroupsPerUnit} group(s), its sums clamped to their bounds`,
+      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} noisy total(s); ${hidden} group(s) below the noisy threshold ${threshold} of persons not shown; each person counts in at most ${plan.maxGroupsPerUnit} group(s), with at most ${plan.maxRowsPerUnit ?? 1} row(s) in each, its values clamped to their bounds`,
     },
   };
 }

@@ -49,7 +49,7 @@ export interface PlanInput {
   /** n of the (n, k) dominance rule: how many top contributors the rewrite measures. */
   dominanceN: number;
   /** dp mode: contribution bounds and the most groups a unit counts in. */
-  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
+  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number; maxRowsPerUnit?: number };
   /** Aggregate mode: how the engine perturbs each count, sum and mean (perturbationSpec). */
   perturbation?: PerturbationSpec;
 }
@@ -202,6 +202,7 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
                 .filter(([, col]) => col.dpOnly)
                 .map(([name]) => name),
             ),
+      unitKinds: Object.fromEntries(c.datasets.map((ds) => [ds.dataset, ds.privacyUnit])),
       dpOnlyTables:
         c.mode === 'dp'
           ? []
@@ -316,7 +317,13 @@ export class RunPlanner {
         maxSqlBytes: policies.sandbox.limits.maxSqlBytes,
         dominanceN: policies.disclosure.dominance.n,
         ...(claims.mode === 'dp'
-          ? { dp: { bounds: job.dp?.bounds ?? {}, maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit } }
+          ? {
+              dp: {
+                bounds: job.dp?.bounds ?? {},
+                maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit,
+                maxRowsPerUnit: policies.disclosure.dp.maxRowsPerUnit ?? 1,
+              },
+            }
           : {}),
         ...(claims.mode === 'aggregate'
           ? { perturbation: perturbationSpec(policies, this.deps.cellKeySalt(job.contractId)) }

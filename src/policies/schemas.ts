@@ -151,6 +151,8 @@ export const DisclosurePolicy = Type.Object(
         ),
         delta: Type.Number({ exclusiveMinimum: 0, maximum: 0.001 }),
         maxGroupsPerUnit: Type.Integer({ minimum: 1, maximum: 100 }),
+        /** Most joined rows of one person counted in one group (a table with several rows a person). */
+        maxRowsPerUnit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
       },
       { additionalProperties: false },
     ),

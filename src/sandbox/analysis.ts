@@ -6,7 +6,7 @@ import { checkStatistics } from './statistics.ts';
 import { semiJoinFilters } from './semi-joins.ts';
 import { perPersonStage, settleStage } from './per-person.ts';
 import { checkBoundedCost, guardRowErrors } from './failsafe.ts';
-import { checkDpPredicates } from './dp.ts';
+import { checkDpFrom, checkDpPredicates } from './dp.ts';
 import { checkReferences, type FunctionAllowlist, type SqlPolicy } from './references.ts';
 import { addUnitsColumn, UNITS_COLUMN, type DominanceColumn, type Signature } from './units.ts';
 import { rewriteDp, type DpPlan } from './dp.ts';
@@ -23,7 +23,7 @@ export interface AnalysisOptions {
   /** Aggregate mode: how counts, sums and means are perturbed where the engine computes them. */
   perturbation?: PerturbationSpec;
   /** dp mode: contribution bounds per summed column, and the most groups one unit may count in. */
-  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number };
+  dp?: { bounds: Record<string, [number, number]>; maxGroupsPerUnit: number; maxRowsPerUnit?: number };
   /** The snapshot's tables with their columns' types: equalities of same-typed columns join by hash, unguarded (failsafe.ts). */
   columnTypes?: Record<string, BoundColumn[]>;
 }
@@ -188,6 +188,7 @@ export async function analyseQuery(
     case 'dp': {
       checkBoundedCost(root, sql, 'dp');
       checkDpPredicates(root, sql, policy);
+      checkDpFrom(root, sql, policy);
       await guardRowErrors(root, parser, policy, opts.columnTypes);
       const { sql: rewritten, plan } = await rewriteDp(
         parser,
@@ -196,6 +197,7 @@ export async function analyseQuery(
         policy,
         opts.dp?.bounds ?? {},
         opts.dp?.maxGroupsPerUnit ?? 1,
+        opts.dp?.maxRowsPerUnit ?? 1,
       );
       return { sql: rewritten, mode, tables, unitsColumn: null, dp: plan };
     }

@@ -1,36 +1,53 @@
 import { quoteIdent } from '../duckdb/index.ts';
 import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
+import { conjuncts, cteNamesIn, innerJoinScans, isUnitOf, type Scan } from './join-scans.ts';
 import type { SqlPolicy } from './references.ts';
 
 /**
- * dp mode (docs/architecture.md §12–13): a GROUP BY over one snapshot table with count(*), sum(x) and avg(x),
- * rewritten so that each privacy unit contributes a bounded amount: one count and one clamped,
- * integer-rounded sum per group, in at most `maxGroupsPerUnit` groups. The engine returns these
- * exact bounded aggregates; noise is added where releases are signed (disclosure/dp.ts).
+ * dp mode (docs/architecture.md §12–13): a GROUP BY over one snapshot table, or over inner joins of
+ * the contract's tables of people on their pseudonymized person identifiers (residents × their
+ * visits), with counts of rows, counts of distinct persons, sums, means, variances and standard
+ * deviations — rewritten so that each person contributes a bounded amount to the whole query:
+ * at most `maxRowsPerUnit` joined rows in a group, values clamped to their bounds and rounded to
+ * integers, in at most `maxGroupsPerUnit` groups. The engine returns these exact bounded
+ * aggregates per group; noise is added where releases are signed (disclosure/dp.ts).
  */
+
+export type DpKind = 'count' | 'persons' | 'sum' | 'avg' | 'variance' | 'stddev';
 
 export interface DpMeasure {
   /** Output position in the operator's SELECT. */
   position: number;
-  kind: 'count' | 'sum' | 'avg';
+  kind: DpKind;
   column?: string;
   bounds?: [number, number];
+  /** variance and stddev: the sample (n − 1) or the population (n) form. */
+  population?: boolean;
 }
 
 export interface DpPlan {
   keyColumns: number[];
   measures: DpMeasure[];
   maxGroupsPerUnit: number;
-  /** Names of the engine's result columns: keys, then __dp_n, then one __dp_s_<column> per summed column. */
+  /** Most joined rows of one person counted in one group (1 when every table has one row a person). */
+  maxRowsPerUnit: number;
+  /** Whether rows are counted apart from persons (a table with several rows a person is read). */
+  countsRows: boolean;
+  /** Columns summed (sum, avg, variance, stddev): the engine returns __dp_s_<column> for each. */
   sumColumns: string[];
+  /** Columns whose squares are summed (variance, stddev): __dp_q_<column>. */
+  squareColumns: string[];
   /** The operator's output column names, in order. */
   outputColumns: string[];
 }
 
+/** Persons per group (the threshold's measure); rows per group is DP_ROWS. */
 const DP_COUNT = '__dp_n';
+const DP_ROWS = '__dp_r';
 export const dpSumColumn = (column: string) => `__dp_s_${column}`;
-export { DP_COUNT };
+export const dpSquareColumn = (column: string) => `__dp_q_${column}`;
+export { DP_COUNT, DP_ROWS };
 
 const shape = (message: string, node: Node, sql: string): never =>
   refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', message, node, sql);
@@ -82,6 +99,67 @@ export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): v
   if (isNode(root.where_clause)) visit(root.where_clause);
 }
 
+const VARIANCES: Record<string, { kind: 'variance' | 'stddev'; population: boolean }> = {
+  var_samp: { kind: 'variance', population: false },
+  variance: { kind: 'variance', population: false },
+  var_pop: { kind: 'variance', population: true },
+  stddev: { kind: 'stddev', population: false },
+  stddev_samp: { kind: 'stddev', population: false },
+  stddev_pop: { kind: 'stddev', population: true },
+};
+
+/**
+ * The scans of a dp query's FROM: one snapshot table, or inner joins whose every condition
+ * equates two tables' person identifiers (their pseudonymized units), all of one kind of person.
+ */
+function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true): Scan[] {
+  const from = root.from_table as Node;
+  const ctes = cteNamesIn(root);
+  if (from.type === 'BASE_TABLE' && !from.schema_name && !ctes.has(String(from.table_name).toLowerCase())) {
+    const table = String(from.table_name).toLowerCase();
+    return [{ node: from, table, qualifier: String(from.alias || from.table_name).toLowerCase() }];
+  }
+  const joined = innerJoinScans(root, policy, ctes);
+  if (!joined)
+    shape(
+      'dp mode reads one snapshot table, or inner joins of them written JOIN … ON a.pds_unit = b.pds_unit (no subqueries, outer joins, USING or samples)',
+      from,
+      sql,
+    );
+  const { joins, scans } = joined!;
+  if (!conditions) return scans;
+  const kinds = new Set(scans.map((s) => policy.unitKinds?.get(s.table) ?? s.table));
+  if (kinds.size > 1)
+    shape(
+      `dp mode joins tables about one kind of person only: ${scans.map((s) => `${s.table} (${policy.unitKinds?.get(s.table) ?? '?'})`).join(', ')} identify different things`,
+      from,
+      sql,
+    );
+  // union-find over the unit equalities: every scan must be linked to every other by them
+  const parent = new Map(scans.map((s) => [s, s]));
+  const find = (s: Scan): Scan => (parent.get(s) === s ? s : find(parent.get(s)!));
+  for (const join of joins) {
+    for (const c of conjuncts(join.condition)) {
+      const sides = c.class === 'COMPARISON' && c.type === 'COMPARE_EQUAL' ? [c.left as Node, c.right as Node] : [];
+      const [a, b] = sides.map((side) => scans.find((s) => isUnitOf(side, s, scans, policy)));
+      if (!a || !b || a === b)
+        shape(
+          "dp mode joins only on the tables' person identifiers (a.pds_unit = b.pds_unit); filter other columns in WHERE",
+          c,
+          sql,
+        );
+      parent.set(find(a!), find(b!));
+    }
+  }
+  if (new Set(scans.map(find)).size > 1) shape('dp mode joins every table on the person identifier', from, sql);
+  return scans;
+}
+
+/** The FROM of a dp query, checked before the failsafe guards its conditions (the rewrite trusts it then). */
+export function checkDpFrom(root: Node, sql: string, policy: SqlPolicy): void {
+  if (root.type === 'SELECT_NODE') dpScans(root, sql, policy);
+}
+
 export async function rewriteDp(
   parser: SqlParser,
   root: Node,
@@ -89,46 +167,55 @@ export async function rewriteDp(
   policy: SqlPolicy,
   bounds: Record<string, [number, number]>,
   maxGroupsPerUnit: number,
+  maxRowsPerUnit = 1,
 ): Promise<{ sql: string; plan: DpPlan }> {
   if (root.type !== 'SELECT_NODE') shape('dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
   if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0) shape('dp mode does not take WITH', root, sql);
-  const from = root.from_table as Node;
-  if (from.type !== 'BASE_TABLE')
-    shape('dp mode reads one snapshot table directly (no joins or subqueries)', from, sql);
+  const scans = dpScans(root, sql, policy, false);
   if (root.having || root.qualify || ((root.modifiers as unknown[]) ?? []).length > 0)
     shape('dp mode takes no HAVING, QUALIFY, ORDER BY or LIMIT: they would act on exact values', root, sql);
   if (((root.group_sets as unknown[]) ?? []).length > 1)
     shape('dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
-  const keys = ((root.group_expressions as Node[]) ?? []).map((g) => {
+  const isUnit = (n: Node) => scans.some((s) => isUnitOf(n, s, scans, policy));
+  const groups = (root.group_expressions as Node[]) ?? [];
+  const keyText = (n: Node) => JSON.stringify(n.column_names ?? null).toLowerCase();
+  for (const g of groups) {
     const name = columnName(g);
-    if (!name || policy.identifierColumns.has(name)) shape('dp mode groups by plain, non-identifying columns', g, sql);
-    return name!;
-  });
+    if (!name || g.class !== 'COLUMN_REF' || policy.identifierColumns.has(name))
+      shape('dp mode groups by plain, non-identifying columns', g, sql);
+  }
   const measures: DpMeasure[] = [];
   const keyColumns: number[] = [];
+  const keyRefs: Node[] = [];
   (root.select_list as Node[]).forEach((item, position) => {
-    const name = columnName(item);
-    if (name && keys.includes(name)) {
+    if (item.class === 'COLUMN_REF' && groups.some((g) => keyText(g) === keyText(item))) {
       keyColumns.push(position);
+      keyRefs.push(item);
       return;
     }
-    if (
-      item.class !== 'FUNCTION' ||
-      item.distinct ||
-      item.filter ||
-      (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0
-    ) {
-      shape('dp mode returns group keys and count(*), sum(x) or avg(x) only', item, sql);
-    }
+    if (item.class !== 'FUNCTION' || item.filter || (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0)
+      shape(
+        'dp mode returns group keys and count(*), count(DISTINCT <person>), sum, avg, variance or stddev of a column only',
+        item,
+        sql,
+      );
     const fn = functionName(item);
-    if (fn === 'count_star') {
+    const args = (item.children as Node[]) ?? [];
+    if (fn === 'count_star' && !item.distinct) {
       measures.push({ position, kind: 'count' });
       return;
     }
-    if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean')
-      shape(`dp mode supports count(*), sum and avg, not ${fn}`, item, sql);
-    const args = (item.children as Node[]) ?? [];
-    const column = args.length === 1 ? columnName(args[0]!) : undefined;
+    if (fn === 'count' && item.distinct && args.length === 1 && isUnit(args[0]!)) {
+      measures.push({ position, kind: 'persons' });
+      return;
+    }
+    if (fn === 'count')
+      shape('dp mode counts rows with count(*) and persons with count(DISTINCT <table>.pds_unit)', item, sql);
+    const variance = VARIANCES[fn];
+    if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean' && !variance)
+      shape(`dp mode supports count, sum, avg, variance and stddev, not ${fn}`, item, sql);
+    if (item.distinct) shape(`${fn}(DISTINCT …) is not a dp statistic; drop DISTINCT`, item, sql);
+    const column = args.length === 1 && args[0]!.class === 'COLUMN_REF' ? columnName(args[0]!) : undefined;
     if (!column || policy.identifierColumns.has(column)) shape(`${fn} in dp mode takes one plain column`, item, sql);
     const b = bounds[column!];
     if (!b)
@@ -137,44 +224,98 @@ export async function rewriteDp(
         item,
         sql,
       );
-    measures.push({ position, kind: fn === 'sum' ? 'sum' : 'avg', column: column!, bounds: b });
+    measures.push({
+      position,
+      kind: variance ? variance.kind : fn === 'sum' ? 'sum' : 'avg',
+      column: column!,
+      bounds: b,
+      ...(variance ? { population: variance.population } : {}),
+      // the column reference as written (qualified or not): the engine reads it from the join
+      ...({ ref: args[0] } as object),
+    });
   });
+  if (measures.length === 0)
+    shape('dp mode needs at least one of count(*), count(DISTINCT pds_unit), sum, avg, variance, stddev', root, sql);
+  if (keyColumns.length !== groups.length)
+    shape('dp mode returns every GROUP BY key as a column of its own', root, sql);
   const outputColumns = (root.select_list as Node[]).map((item) => {
     if (item.alias) return String(item.alias);
     const c = columnName(item);
-    if (c) return c;
+    if (c && item.class === 'COLUMN_REF') return c;
+    const fn = functionName(item);
     const args = ((item.children as Node[]) ?? []).map((a) => columnName(a) ?? '').join(', ');
-    return functionName(item) === 'count_star' ? 'count_star()' : `${functionName(item)}(${args})`;
+    return fn === 'count_star' ? 'count_star()' : `${fn}(${item.distinct ? 'DISTINCT ' : ''}${args})`;
   });
-  if (measures.length === 0) shape('dp mode needs at least one of count(*), sum(x), avg(x)', root, sql);
+  const names = new Set(outputColumns);
+  if (names.size !== outputColumns.length) shape('dp mode needs distinct output column names; alias them', root, sql);
 
+  // a person has several rows when any table read has several rows a person
+  const repeated = scans.some((s) => !policy.uniqueUnitTables.has(s.table));
+  const rowsPerUnit = repeated ? maxRowsPerUnit : 1;
+  const refOf = (m: DpMeasure) => (m as unknown as { ref: Node }).ref;
   const sumColumns = [...new Set(measures.filter((m) => m.column).map((m) => m.column!))];
+  const squareColumns = [
+    ...new Set(measures.filter((m) => m.kind === 'variance' || m.kind === 'stddev').map((m) => m.column!)),
+  ];
+  const countsRows = repeated && measures.some((m) => m.kind !== 'persons' && m.kind !== 'sum');
+
+  // the joined rows: keys, the person, each measured column — the operator's own FROM and WHERE
+  const inner = structuredClone(root);
+  const unitScan = scans[0]!;
+  const template = (
+    await parser.parse(`SELECT ${quoteIdent(unitScan.qualifier)}.${quoteIdent(policy.privacyUnitColumn)} AS __u FROM t`)
+  ).statements[0]!.node as Node;
+  const unitRef = (template.select_list as Node[])[0]!;
+  inner.select_list = [
+    ...keyRefs.map((k, i) => ({ ...structuredClone(k), alias: `__k${i}` })),
+    unitRef,
+    ...sumColumns.map((c) => {
+      const m = measures.find((x) => x.column === c)!;
+      return { ...structuredClone(refOf(m)), alias: `__x_${c}` };
+    }),
+  ];
+  inner.group_expressions = [];
+  inner.group_sets = [];
+  const joinedSql = await parser.deserialize([{ node: inner, named_param_map: [] }]);
+  for (const m of measures) delete (m as unknown as { ref?: Node }).ref;
+
+  const keys = keyRefs.map((_, i) => `__k${i}`);
+  const keyList = keys.join(', ');
   const clamp = (c: string) => {
     const [lo, hi] = bounds[c]!;
-    return `least(greatest(${quoteIdent(c)}, ${lo}), ${hi})`;
+    return `least(greatest(${quoteIdent(`__x_${c}`)}, ${lo}), ${hi})`;
   };
-  // per unit and group: one row, its contributions clamped and rounded to integers
-  const perUnit = structuredClone(root);
-  const unit = quoteIdent(policy.privacyUnitColumn);
-  const inner = await parser.parse(
-    `SELECT ${[...keys.map(quoteIdent), unit, 'count(*) AS __c', ...sumColumns.map((c) => `round(sum(${clamp(c)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`)].join(', ')} FROM t GROUP BY ${[...keys.map(quoteIdent), unit].join(', ')}`,
-  );
-  const template = inner.statements[0]!.node as Node;
-  perUnit.select_list = template.select_list;
-  perUnit.group_expressions = template.group_expressions;
-  perUnit.group_sets = template.group_sets;
-  const perUnitSql = await parser.deserialize([{ node: perUnit, named_param_map: [] }]);
-  const keyList = keys.map(quoteIdent).join(', ');
-  const out = `WITH per_unit AS (${perUnitSql}),
-bounded AS (SELECT *, row_number() OVER (PARTITION BY ${unit} ORDER BY hash(${keys.length ? `[${keys.map((k) => `${quoteIdent(k)}::VARCHAR`).join(', ')}]` : '0'})) AS __r FROM per_unit)
+  const perUnitGroup = [...keys, '__u'].join(', ');
+  const rowBound = rowsPerUnit > 1 || repeated;
+  const out = `WITH joined AS (${joinedSql}),
+limited AS (SELECT *${rowBound ? `, row_number() OVER (PARTITION BY ${perUnitGroup}) AS __rn` : ''} FROM joined),
+per_unit AS (SELECT ${[
+    ...keys,
+    '__u',
+    'count(*) AS __c',
+    ...sumColumns.map((c) => `round(sum(${clamp(c)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`),
+    ...squareColumns.map((c) => `round(sum(${clamp(c)} * ${clamp(c)}))::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
+  ].join(', ')} FROM limited${rowBound ? ` WHERE __rn <= ${rowsPerUnit}` : ''} GROUP BY ${perUnitGroup}),
+bounded AS (SELECT *, row_number() OVER (PARTITION BY __u ORDER BY hash(${keys.length ? `[${keys.map((k) => `${k}::VARCHAR`).join(', ')}]` : '0'})) AS __r FROM per_unit)
 SELECT ${[
-    ...keys.map(quoteIdent),
+    ...keys.map((k, i) => `${k} AS ${quoteIdent(outputColumns[keyColumns[i]!]!)}`),
     `count(*) AS ${DP_COUNT}`,
-    ...sumColumns.map((c) => {
-      const [lo, hi] = bounds[c]!;
-      return `sum(least(greatest(${quoteIdent(dpSumColumn(c))}, ${Math.round(lo)}), ${Math.round(hi)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`;
-    }),
+    `sum(__c)::BIGINT AS ${DP_ROWS}`,
+    ...sumColumns.map((c) => `sum(${quoteIdent(dpSumColumn(c))})::BIGINT AS ${quoteIdent(dpSumColumn(c))}`),
+    ...squareColumns.map((c) => `sum(${quoteIdent(dpSquareColumn(c))})::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
   ].join(', ')}
 FROM bounded WHERE __r <= ${maxGroupsPerUnit}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
-  return { sql: out, plan: { keyColumns, measures, maxGroupsPerUnit, sumColumns, outputColumns } };
+  return {
+    sql: out,
+    plan: {
+      keyColumns,
+      measures,
+      maxGroupsPerUnit,
+      maxRowsPerUnit: rowsPerUnit,
+      countsRows,
+      sumColumns,
+      squareColumns,
+      outputColumns,
+    },
+  };
 }

@@ -21,7 +21,7 @@ export {
   type SandboxLayer,
   type SandboxLimits,
 } from './protocol.ts';
-export { DP_COUNT, dpSumColumn, type DpMeasure, type DpPlan } from './dp.ts';
+export { DP_COUNT, DP_ROWS, dpSquareColumn, dpSumColumn, type DpKind, type DpMeasure, type DpPlan } from './dp.ts';
 export { SchemaBinder, type BoundColumn } from './binder.ts';
 export { describeOsSandbox, type OsSandboxSetting, type OsSandboxStatus } from './confine.ts';
 export { type PerturbationSpec, type Perturbed } from './perturb.ts';

@@ -33,6 +33,8 @@ export interface SqlPolicy {
   dpOnlyColumns: Set<string>;
   /** Tables of sensitive facts (catalog `sensitiveFacts`): no query outside dp mode reads them. */
   dpOnlyTables: Set<string>;
+  /** What each table's privacy unit is (the catalog's privacyUnit column): dp joins people with people only. */
+  unitKinds?: Map<string, string>;
   /** Per snapshot table, the columns with a value on every row (measured when it was built). */
   nonNullColumns: Map<string, Set<string>>;
   /**
@@ -308,6 +310,7 @@ export function sqlPolicy(
     noised?: Iterable<string>;
     dpOnly?: Iterable<string>;
     dpOnlyTables?: Iterable<string>;
+    unitKinds?: Record<string, string>;
     nonNull?: Record<string, Iterable<string>>;
     unitAliases?: Record<string, Iterable<string>>;
     recordKey?: string;
@@ -325,6 +328,7 @@ export function sqlPolicy(
     nonNullColumns: new Map(Object.entries(columns.nonNull ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
     dpOnlyTables: new Set(columns.dpOnlyTables ?? []),
+    ...(columns.unitKinds ? { unitKinds: new Map(Object.entries(columns.unitKinds)) } : {}),
     unitAliases: new Map(Object.entries(columns.unitAliases ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
     ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),

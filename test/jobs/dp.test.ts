@@ -242,3 +242,105 @@ describe('dp mode end to end', () => {
     expect(next.json().code).toBe('ERR_BUDGET_EXHAUSTED');
   }, 60_000);
 });
+
+describe('dp over linked data, end to end (issue 31)', () => {
+  let world: TestWorld;
+  let op: string;
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 4000 });
+    op = await world.token('operator', 'org-a');
+  }, 60_000);
+  afterAll(() => world.close());
+
+  it('residents × their visits: previewed, released with noise, each person bounded, the ε charged once', async () => {
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${op}` },
+      payload: {
+        ...APPLICATION,
+        mode: 'dp',
+        datasets: [
+          { dataset: 'population', columns: ['district', 'gender'] },
+          { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
+        ],
+      },
+    });
+    expect(app.statusCode, app.body).toBe(201);
+    expect(app.json().notices).toHaveLength(1);
+    const id = app.json().id as string;
+    for (const [org, dataset] of [
+      ['org-psb', 'population'],
+      ['org-health', 'medical_visit'],
+    ])
+      await world.server.inject({
+        method: 'POST',
+        url: `/v1/applications/${id}/reviews`,
+        headers: { authorization: `Bearer ${await world.token('provider', org!)}` },
+        payload: { dataset, decision: 'approve' },
+      });
+    const dec = await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${id}/decision`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+      payload: {
+        decision: 'approve',
+        reason: 'ok',
+        terms: { epsilon: 3, epsilonPerQuery: 1 },
+        override: TEST_OVERRIDE,
+      },
+    });
+    const contractId = await signedContract(world, dec);
+    const sql =
+      'SELECT p.district, count(*) AS visits, count(DISTINCT p.pds_unit) AS patients, avg(m.cost) AS mean_cost, stddev(m.cost) AS sd FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY p.district';
+    const dp = { bounds: { cost: [0, 5000] } };
+    const preview = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs/preview',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql, dp },
+    });
+    expect(preview.statusCode, preview.body).toBe(200);
+    expect(preview.json().dp.measures.map((m: { kind: string }) => m.kind)).toEqual([
+      'count',
+      'persons',
+      'avg',
+      'stddev',
+    ]);
+    expect(preview.json().dp.epsilon).toBe(1);
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${op}` },
+      payload: { contractId, sql, dp },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const job = await waitForJob(world, op, res.json().id as string);
+    expect(job.status, JSON.stringify(job.reasons)).toBe('released');
+    const data = (
+      await world.server.inject({
+        method: 'GET',
+        url: `/v1/outputs/${String(job.outputId)}/data?format=json`,
+        headers: { authorization: `Bearer ${op}` },
+      })
+    ).json() as { district: string; visits: number; patients: number; mean_cost: number; sd: number }[];
+    expect(Object.keys(data[0]!)).toEqual(['district', 'visits', 'patients', 'mean_cost', 'sd']);
+    expect(data.length).toBeGreaterThan(3);
+    // the truth, from the raw domain the operator never sees: visits per district within the noise's reach
+    const truth = await readRows<{ district: string; n: number }>(
+      domainPath(world.dataDir),
+      'SELECT p.district, count(*)::INTEGER AS n FROM population p JOIN medical_visit m ON p.id_number = m.id_number GROUP BY 1',
+    );
+    for (const row of data) {
+      const t = truth.find((x) => x.district === row.district)!;
+      // rows are capped at 5 a person, and carry noise of scale 5 / 0.25 = 20 (four shares of ε 1)
+      expect(Math.abs(row.visits - t.n)).toBeLessThan(250);
+      expect(row.sd).toBeGreaterThanOrEqual(0);
+    }
+    const spent = await world.platform.store.one<{ s: number }>(
+      'SELECT sum(epsilon_micro)::BIGINT AS s FROM privacy_ledger WHERE contract_id = $1',
+      [contractId],
+    );
+    expect(Number(spent!.s)).toBe(1_000_000);
+  }, 120_000);
+});

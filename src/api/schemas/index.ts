@@ -778,7 +778,14 @@ export const PreviewView = Type.Object({
       measures: Type.Array(
         Type.Object({
           name: Type.String(),
-          kind: Type.Union([Type.Literal('count'), Type.Literal('sum'), Type.Literal('avg')]),
+          kind: Type.Union([
+            Type.Literal('count'),
+            Type.Literal('persons'),
+            Type.Literal('sum'),
+            Type.Literal('avg'),
+            Type.Literal('variance'),
+            Type.Literal('stddev'),
+          ]),
           column: Type.Union([Type.String(), Type.Null()]),
           noiseScale: NumOrNull,
           variance: NumOrNull,

@@ -140,8 +140,29 @@ export function addOperatorCommands(program: Command): void {
         .requiredOption('--contract <id>', 'the contract the query runs under')
         .argument('[file]', 'the SQL file (- reads standard input)')
         .option('--sql <sql>', 'the SQL itself, instead of a file')
-        .option('--dp-bound <column=low:high>', 'dp mode: a column’s contribution bounds (repeatable)', dpBound),
+        .option('--dp-bound <column=low:high>', 'dp mode: a column’s contribution bounds (repeatable)', dpBound)
+        .option(
+          '--dp-groups <n>',
+          'dp mode: the most groups one person counts in (policy default if absent)',
+          positiveInt,
+        )
+        .option(
+          '--dp-rows <n>',
+          'dp mode: the most joined rows of one person in a group (policy default if absent)',
+          positiveInt,
+        ),
     );
+  /** The job's dp parameters from the options, or nothing when none is given. */
+  const dpOf = (opts: { dpBound?: object; dpGroups?: number; dpRows?: number }) =>
+    opts.dpBound || opts.dpGroups || opts.dpRows
+      ? {
+          dp: {
+            bounds: (opts.dpBound ?? {}) as Record<string, number[]>,
+            ...(opts.dpGroups ? { maxGroupsPerUnit: opts.dpGroups } : {}),
+            ...(opts.dpRows ? { maxRowsPerUnit: opts.dpRows } : {}),
+          },
+        }
+      : {};
   const sqlOf = (file: string | undefined, opts: { sql?: string }) => {
     if (opts.sql && file) throw new PdsError('ERR_VALIDATION', 'give the SQL as a file or with --sql, not both');
     const sql = opts.sql ?? (file ? readText(file, 'SQL') : undefined);
@@ -156,13 +177,16 @@ export function addOperatorCommands(program: Command): void {
         'check SQL against a contract without running it: the reasons a submission would get; exits 1 if any',
       ),
   ).action(
-    async (file: string | undefined, opts: ApiOptions & { contract: string; sql?: string; dpBound?: object }) => {
+    async (
+      file: string | undefined,
+      opts: ApiOptions & { contract: string; sql?: string; dpBound?: object; dpGroups?: number; dpRows?: number },
+    ) => {
       const result = await must(
         clientFrom(opts).POST('/v1/jobs/validate', {
           body: {
             contractId: opts.contract,
             sql: sqlOf(file, opts),
-            ...(opts.dpBound ? { dp: { bounds: opts.dpBound as Record<string, number[]> } } : {}),
+            ...dpOf(opts),
           },
         }),
       );
@@ -174,6 +198,45 @@ export function addOperatorCommands(program: Command): void {
           : ['refused:', ...reasonLines(result.reasons)],
       );
       process.exitCode = result.valid ? 0 : 1;
+    },
+  );
+
+  sqlCommand(
+    program
+      .command('preview')
+      .description(
+        'dp mode: what a query would cost and how exact it would be, before it runs — its ε, the budget left after it, the threshold of shown groups and each statistic’s noise and 95 % error; nothing is charged',
+      ),
+  ).action(
+    async (
+      file: string | undefined,
+      opts: ApiOptions & { contract: string; sql?: string; dpBound?: object; dpGroups?: number; dpRows?: number },
+    ) => {
+      const result = await must(
+        clientFrom(opts).POST('/v1/jobs/preview', {
+          body: { contractId: opts.contract, sql: sqlOf(file, opts), ...dpOf(opts) },
+        }),
+      );
+      const { dp } = result;
+      print(opts, result, () =>
+        !result.validation.valid
+          ? ['refused:', ...reasonLines(result.validation.reasons)]
+          : !dp
+            ? ['valid; not a dp contract: no ε is charged']
+            : [
+                `ε ${dp.epsilon} (δ ${dp.delta}); ${dp.affordable ? `${dp.remainingAfter} left after it` : 'NOT affordable: the budget left is smaller'}`,
+                `groups shown when their noisy count reaches ${dp.threshold}`,
+                ...dp.measures.map(
+                  (m) =>
+                    `  ${m.name} (${m.kind}${m.column ? ` of ${m.column}` : ''}): ${
+                      typeof m.error95 === 'number'
+                        ? `noise scale ${m.noiseScale}, 95 % within ±${m.error95}`
+                        : `95 % within ${m.error95.map((e) => `±${e.error95} at ${e.units} people`).join(', ')}`
+                    }`,
+                ),
+              ],
+      );
+      process.exitCode = result.validation.valid ? 0 : 1;
     },
   );
 
@@ -198,6 +261,8 @@ export function addOperatorCommands(program: Command): void {
         wait?: boolean;
         timeout: number;
         dpBound?: object;
+        dpGroups?: number;
+        dpRows?: number;
       },
     ) => {
       const api = clientFrom(opts);
@@ -208,7 +273,7 @@ export function addOperatorCommands(program: Command): void {
             sql: sqlOf(file, opts),
             ...(opts.name ? { name: opts.name } : {}),
             ...(opts.revisionOf ? { revisionOf: opts.revisionOf } : {}),
-            ...(opts.dpBound ? { dp: { bounds: opts.dpBound as Record<string, number[]> } } : {}),
+            ...dpOf(opts),
           },
         }),
       );

@@ -4182,6 +4182,10 @@ export interface operations {
                         bounds: {
                             [key: string]: number[];
                         };
+                        /** @description dp mode: the most groups one person counts in (default and ceiling: policies/disclosure.yaml dp); more groups, more noise */
+                        maxGroupsPerUnit?: number;
+                        /** @description dp mode: the most joined rows of one person counted in a group (a table with several rows a person); more rows, more noise */
+                        maxRowsPerUnit?: number;
                     };
                     name?: string;
                     /** @description the job the reviewers sent back (changes-requested) that this one revises */
@@ -4635,6 +4639,10 @@ export interface operations {
                         bounds: {
                             [key: string]: number[];
                         };
+                        /** @description dp mode: the most groups one person counts in (default and ceiling: policies/disclosure.yaml dp); more groups, more noise */
+                        maxGroupsPerUnit?: number;
+                        /** @description dp mode: the most joined rows of one person counted in a group (a table with several rows a person); more rows, more noise */
+                        maxRowsPerUnit?: number;
                     };
                     sql: string;
                 };
@@ -4760,6 +4768,10 @@ export interface operations {
                         bounds: {
                             [key: string]: number[];
                         };
+                        /** @description dp mode: the most groups one person counts in (default and ceiling: policies/disclosure.yaml dp); more groups, more noise */
+                        maxGroupsPerUnit?: number;
+                        /** @description dp mode: the most joined rows of one person counted in a group (a table with several rows a person); more rows, more noise */
+                        maxRowsPerUnit?: number;
                     };
                     sql: string;
                 };
@@ -4906,6 +4918,10 @@ export interface operations {
                         bounds: {
                             [key: string]: number[];
                         };
+                        /** @description dp mode: the most groups one person counts in (default and ceiling: policies/disclosure.yaml dp); more groups, more noise */
+                        maxGroupsPerUnit?: number;
+                        /** @description dp mode: the most joined rows of one person counted in a group (a table with several rows a person); more rows, more noise */
+                        maxRowsPerUnit?: number;
                     };
                     sql: string;
                 };
@@ -5444,6 +5460,8 @@ export interface operations {
                                 bounds: {
                                     [key: string]: number[];
                                 };
+                                maxGroupsPerUnit?: number;
+                                maxRowsPerUnit?: number;
                             } | null;
                             id: string;
                             name: string | null;

@@ -27,8 +27,10 @@ export function dpScales(plan: DpInput, params: { epsilon: number; delta: number
   const countsRows = plan.countsRows ?? false;
   const squares = plan.squareColumns ?? [];
   const rowsPerUnit = BigInt(plan.maxRowsPerUnit ?? 1);
-  // persons (always: the threshold reads them), rows (when a person has several), each sum, each sum of squares
-  const shares = 1 + (countsRows ? 1 : 0) + plan.sumColumns.length + squares.length;
+  // persons (when asked for, or when they are the rows), rows (when a person has several), each sum,
+  // each sum of squares; groups are selected on whichever count is noised, persons first
+  const countsPersons = !countsRows || plan.measures.some((m) => m.kind === 'persons');
+  const shares = (countsPersons ? 1 : 0) + (countsRows ? 1 : 0) + plan.sumColumns.length + squares.length;
   const eps = fromDecimal(params.epsilon);
   const epsEach: Rational = { n: eps.n, d: eps.d * BigInt(shares) };
   const each = params.epsilon / shares;
@@ -41,9 +43,13 @@ export function dpScales(plan: DpInput, params: { epsilon: number; delta: number
   };
   const sumSensitivity = new Map(plan.sumColumns.map((c) => [c, groups * rowsPerUnit * BigInt(Math.ceil(top(c)))]));
   const squareSensitivity = new Map(squares.map((c) => [c, groups * rowsPerUnit * BigInt(Math.ceil(top(c) ** 2))]));
-  // P(a group of one unit shows) = P(1 + noise ≥ τ) ≤ exp(−(τ − 1)/scale) ≤ δ per group it can make
-  const threshold = 1 + Math.ceil(countScale * Math.log(1 / params.delta));
+  // P(a group of one unit shows) = P(c + noise ≥ τ) ≤ exp(−(τ − c)/scale) ≤ δ per group it can make,
+  // where one person alone makes a count of c = 1 person, or of at most maxRowsPerUnit rows
+  const threshold = countsPersons
+    ? 1 + Math.ceil(countScale * Math.log(1 / params.delta))
+    : Number(rowsPerUnit) + Math.ceil((Number(rowsSensitivity) / each) * Math.log(1 / params.delta));
   return {
+    countsPersons,
     shares,
     epsEach,
     each,
@@ -69,7 +75,7 @@ export function discreteLaplaceError(s: number): { variance: number; error95: nu
 export interface DpPreview {
   epsilon: number;
   delta: number;
-  /** Groups whose noisy count of persons falls below this are not shown. */
+  /** Groups whose noisy count of persons (of rows, when persons are not asked for) falls below this are not shown. */
   threshold: number;
   measures: {
     name: string;
@@ -145,6 +151,7 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
   const squares = plan.squareColumns ?? [];
   const squareAt = new Map(squares.map((c) => [c, at(dpSquareColumn(c))]));
   const {
+    countsPersons,
     shares,
     epsEach,
     each,
@@ -158,12 +165,14 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
   const rows: JsonValue[][] = [];
   let hidden = 0;
   for (const row of result.rows) {
-    const noisyPersons = Number(value(row, nAt) + laplaceNoise(epsEach, BigInt(plan.maxGroupsPerUnit)));
-    if (noisyPersons < threshold) {
+    const noisyPersons = countsPersons
+      ? Number(value(row, nAt) + laplaceNoise(epsEach, BigInt(plan.maxGroupsPerUnit)))
+      : Number.NaN;
+    const noisyRows = countsRows ? Number(value(row, rAt) + laplaceNoise(epsEach, rowsSensitivity)) : noisyPersons;
+    if ((countsPersons ? noisyPersons : noisyRows) < threshold) {
       hidden++;
       continue;
     }
-    const noisyRows = countsRows ? Number(value(row, rAt) + laplaceNoise(epsEach, rowsSensitivity)) : noisyPersons;
     const noisy = (positions: Map<string, number>, sensitivity: Map<string, bigint>) =>
       new Map([...positions].map(([c, i]) => [c, Number(value(row, i) + laplaceNoise(epsEach, sensitivity.get(c)!))]));
     const noisySum = noisy(sumAt, sumSensitivity);
@@ -228,7 +237,7 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
         epsilon: params.epsilon,
         delta,
         epsilonPerMeasure: +each.toFixed(6),
-        countScale: +countScale.toFixed(4),
+        countScale: countsPersons ? +countScale.toFixed(4) : '-',
         rowsScale: countsRows ? +(Number(rowsSensitivity) / each).toFixed(4) : '-',
         sumScales: scaleOf(sumSensitivity),
         squareScales: scaleOf(squareSensitivity),
@@ -236,7 +245,7 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
         maxGroupsPerUnit: plan.maxGroupsPerUnit,
         maxRowsPerUnit: plan.maxRowsPerUnit ?? 1,
       },
-      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} noisy total(s); ${hidden} group(s) below the noisy threshold ${threshold} of persons not shown; each person counts in at most ${plan.maxGroupsPerUnit} group(s), with at most ${plan.maxRowsPerUnit ?? 1} row(s) in each, its values clamped to their bounds`,
+      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} noisy total(s); ${hidden} group(s) below the noisy threshold ${threshold} of ${countsPersons ? 'persons' : 'rows'} not shown; each person counts in at most ${plan.maxGroupsPerUnit} group(s), with at most ${plan.maxRowsPerUnit ?? 1} row(s) in each, its values clamped to their bounds`,
     },
   };
 }

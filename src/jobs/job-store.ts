@@ -36,8 +36,17 @@ export interface StoredJob {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  dp?: { bounds: Record<string, [number, number]> };
+  dp?: DpOptions;
   revisionOf: string | null;
+}
+
+/** What a dp job asks of the mechanism: clamping bounds, and (within the policy's ceilings) its contribution bounds. */
+export interface DpOptions {
+  bounds: Record<string, [number, number]>;
+  /** Most groups one person counts in (policies/disclosure.yaml dp.maxGroupsPerUnit when absent). */
+  maxGroupsPerUnit?: number;
+  /** Most joined rows of one person in a group (dp.maxRowsPerUnit when absent). */
+  maxRowsPerUnit?: number;
 }
 
 export interface NewJob {
@@ -50,7 +59,7 @@ export interface NewJob {
   createdAt: string;
   idempotencyKey: string | null;
   requestSha256: string;
-  dp: { bounds: Record<string, [number, number]> } | null;
+  dp: DpOptions | null;
   revisionOf: string | null;
 }
 

@@ -26,7 +26,7 @@ export interface ReviewPacket {
     sql: string;
     submittedBy: string;
     createdAt: string;
-    dp: { bounds: Record<string, [number, number]> } | null;
+    dp: import('./job-store.ts').DpOptions | null;
     /** The changes-requested job this one revises: its packet and thread hold the earlier round. */
     revisionOf: string | null;
   };

@@ -320,8 +320,8 @@ export class RunPlanner {
           ? {
               dp: {
                 bounds: job.dp?.bounds ?? {},
-                maxGroupsPerUnit: policies.disclosure.dp.maxGroupsPerUnit,
-                maxRowsPerUnit: policies.disclosure.dp.maxRowsPerUnit ?? 1,
+                maxGroupsPerUnit: job.dp?.maxGroupsPerUnit ?? policies.disclosure.dp.maxGroupsPerUnit,
+                maxRowsPerUnit: job.dp?.maxRowsPerUnit ?? policies.disclosure.dp.maxRowsPerUnit ?? 1,
               },
             }
           : {}),

@@ -28,6 +28,7 @@ import {
   type JobStatus,
   type StoredJob,
 } from './job-store.ts';
+import type { DpOptions } from './job-store.ts';
 import { account, assertBudget, MICRO, toMicro, type Budget } from './ledger.ts';
 import { previewDp, type DpPreview } from '../disclosure/index.ts';
 import { resultColumns, type RunPlan, type RunPlanner } from './plan.ts';
@@ -74,7 +75,7 @@ export interface SubmitInput {
   name?: string;
   /** The job whose output the reviewers sent back (changes-requested) that this one revises. */
   revisionOf?: string;
-  dp?: { bounds: Record<string, [number, number]> };
+  dp?: DpOptions;
 }
 
 export interface JobServiceDeps {
@@ -151,19 +152,7 @@ export class JobService implements ContractJobs {
     opts: { requestId?: string; idempotencyKey?: string },
   ): Promise<{ job: JobView; created: boolean }> {
     const contract = await this.deps.contracts.assertOperatorContract(p, input.contractId);
-    if (input.dp && contract.claims.mode !== 'dp') {
-      throw new PdsError(
-        'ERR_VALIDATION',
-        `dp parameters are for dp contracts; contract ${contract.id} is in ${contract.claims.mode} mode`,
-        { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] },
-      );
-    }
-    for (const [column, [lo, hi]] of Object.entries(input.dp?.bounds ?? {})) {
-      if (lo > hi)
-        throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, {
-          errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }],
-        });
-    }
+    this.checkDpParameters(input, contract.id, contract.claims.mode);
     const budget = contract.claims.privacyBudget;
     // refused early when the budget cannot take one more query; the charge itself is made at claim
     if (contract.claims.mode === 'dp' && budget)
@@ -301,6 +290,34 @@ export class JobService implements ContractJobs {
     return (await this.analyse(p, input, requestId)).validation;
   }
 
+  /** A job's dp parameters, at the edge: only for dp contracts, bounds in order, contribution bounds within the policy's ceilings. */
+  private checkDpParameters(input: Pick<SubmitInput, 'dp'>, contractId: string, mode: string): void {
+    if (input.dp && mode !== 'dp') {
+      throw new PdsError(
+        'ERR_VALIDATION',
+        `dp parameters are for dp contracts; contract ${contractId} is in ${mode} mode`,
+        { errors: [{ field: '/body/dp', message: 'only for dp contracts' }] },
+      );
+    }
+    for (const [column, [lo, hi]] of Object.entries(input.dp?.bounds ?? {})) {
+      if (lo > hi)
+        throw new PdsError('ERR_VALIDATION', `dp bounds of ${column}: low ${lo} is above high ${hi}`, {
+          errors: [{ field: `/body/dp/bounds/${column}`, message: 'low must not exceed high' }],
+        });
+    }
+    const ceilings = this.deps.policies.disclosure.dp;
+    for (const [field, ceiling] of [
+      ['maxGroupsPerUnit', ceilings.maxGroupsPerUnitCeiling ?? ceilings.maxGroupsPerUnit],
+      ['maxRowsPerUnit', ceilings.maxRowsPerUnitCeiling ?? ceilings.maxRowsPerUnit ?? 1],
+    ] as const) {
+      const asked = input.dp?.[field];
+      if (asked !== undefined && asked > ceiling)
+        throw new PdsError('ERR_VALIDATION', `dp ${field} ${asked} is above the policy's ceiling of ${ceiling}`, {
+          errors: [{ field: `/body/dp/${field}`, message: `at most ${ceiling} (policies/disclosure.yaml dp)` }],
+        });
+    }
+  }
+
   /** validate's analysis, with the plan it made when the SQL is valid (preview prices from it). */
   private async analyse(
     p: Principal,
@@ -309,6 +326,7 @@ export class JobService implements ContractJobs {
   ): Promise<{ validation: Validation; plan?: RunPlan }> {
     await this.deps.contracts.assertOperatorContract(p, input.contractId);
     const { claims } = await this.deps.contracts.verifiedActive(input.contractId);
+    this.checkDpParameters(input, input.contractId, claims.mode);
     try {
       const plan = await this.deps.planner.plan({ sql: input.sql, dp: input.dp, contractId: input.contractId }, claims);
       const validation: Validation = {

@@ -153,6 +153,9 @@ export const DisclosurePolicy = Type.Object(
         maxGroupsPerUnit: Type.Integer({ minimum: 1, maximum: 100 }),
         /** Most joined rows of one person counted in one group (a table with several rows a person). */
         maxRowsPerUnit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        /** What a job may ask for instead of the defaults above (more groups, more rows: more noise). */
+        maxGroupsPerUnitCeiling: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        maxRowsPerUnitCeiling: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
       },
       { additionalProperties: false },
     ),

@@ -286,16 +286,25 @@ export async function rewriteDp(
     return `least(greatest(${quoteIdent(`__x_${c}`)}, ${lo}), ${hi})`;
   };
   const perUnitGroup = [...keys, '__u'].join(', ');
-  const rowBound = rowsPerUnit > 1 || repeated;
+  // a person's contribution to a group is clipped as a whole — at most R rows counted, its sum
+  // within R times the bounds, its sum of squares within R times the largest square — which bounds
+  // it as keeping R of its rows would, without ordering the join's rows to pick them
+  const clip = (sum: string, lo: number, hi: number) => `least(greatest(${sum}, ${lo}), ${hi})`;
   const out = `WITH joined AS (${joinedSql}),
-limited AS (SELECT *${rowBound ? `, row_number() OVER (PARTITION BY ${perUnitGroup}) AS __rn` : ''} FROM joined),
 per_unit AS (SELECT ${[
     ...keys,
     '__u',
-    'count(*) AS __c',
-    ...sumColumns.map((c) => `round(sum(${clamp(c)}))::BIGINT AS ${quoteIdent(dpSumColumn(c))}`),
-    ...squareColumns.map((c) => `round(sum(${clamp(c)} * ${clamp(c)}))::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
-  ].join(', ')} FROM limited${rowBound ? ` WHERE __rn <= ${rowsPerUnit}` : ''} GROUP BY ${perUnitGroup}),
+    `least(count(*), ${rowsPerUnit}) AS __c`,
+    ...sumColumns.map((c) => {
+      const [lo, hi] = bounds[c]!;
+      return `round(${clip(`sum(${clamp(c)})`, rowsPerUnit * Math.min(lo, 0), rowsPerUnit * Math.max(hi, 0))})::BIGINT AS ${quoteIdent(dpSumColumn(c))}`;
+    }),
+    ...squareColumns.map((c) => {
+      const [lo, hi] = bounds[c]!;
+      const top = Math.max(lo * lo, hi * hi);
+      return `round(least(sum(${clamp(c)} * ${clamp(c)}), ${rowsPerUnit * top}))::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`;
+    }),
+  ].join(', ')} FROM joined GROUP BY ${perUnitGroup}),
 bounded AS (SELECT *, row_number() OVER (PARTITION BY __u ORDER BY hash(${keys.length ? `[${keys.map((k) => `${k}::VARCHAR`).join(', ')}]` : '0'})) AS __r FROM per_unit)
 SELECT ${[
     ...keys.map((k, i) => `${k} AS ${quoteIdent(outputColumns[keyColumns[i]!]!)}`),

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildCli } from '../../src/cli/program.ts';
-import { APPLICATION, buildWorld, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
+import { APPLICATION, buildWorld, signedContract, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
 
 /**
  * The operator's and reviewers' commands over a real HTTP server, through the typed client:
@@ -200,5 +200,56 @@ describe('pds over the API', () => {
     await expect(pds('jobs', '--server', server, '--token', 'not-a-token')).rejects.toMatchObject({
       code: 'ERR_AUTH_INVALID_TOKEN',
     });
+  });
+
+  it('pds preview shows a linked dp query’s ε and each statistic’s error before it runs, charging nothing', async () => {
+    const operator = await world.token('operator', 'org-a', 'li@org-a');
+    const app = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${operator}` },
+      payload: {
+        ...APPLICATION,
+        mode: 'dp',
+        datasets: [
+          { dataset: 'population', columns: ['district'] },
+          { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
+        ],
+      },
+    });
+    const id = app.json().id as string;
+    for (const [org, dataset] of [
+      ['org-psb', 'population'],
+      ['org-health', 'medical_visit'],
+    ])
+      await world.server.inject({
+        method: 'POST',
+        url: `/v1/applications/${id}/reviews`,
+        headers: { authorization: `Bearer ${await world.token('provider', org!)}` },
+        payload: { dataset, decision: 'approve' },
+      });
+    const contract = await signedContract(
+      world,
+      await world.server.inject({
+        method: 'POST',
+        url: `/v1/applications/${id}/decision`,
+        headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+        payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
+      }),
+    );
+    const sql =
+      'SELECT m.hospital, count(*) AS visits, avg(m.cost) AS mean_cost FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY m.hospital';
+    const args = ['--contract', contract, '--sql', sql, '--dp-bound', 'cost=0:5000', '--dp-groups', '3'];
+    await pds('login', '--server', server, '--token', operator);
+    const shown = await pds('preview', ...args);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/^ε 1 /m);
+    // three groups of five rows a person, over half of ε 1 (rows and the sum of costs share it)
+    expect(shown.out).toMatch(/visits \(count\): noise scale 30, 95 % within ±\d+/);
+    expect(shown.out).toMatch(/mean_cost \(avg of cost\): 95 % within ±[\d.]+ at \d+ people/);
+    // more groups than the policy's ceiling: refused, naming the field
+    await expect(pds('preview', ...args.slice(0, -1), '99')).rejects.toThrow(
+      /maxGroupsPerUnit 99 is above the policy's ceiling of 10/,
+    );
   });
 });

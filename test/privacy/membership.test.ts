@@ -34,21 +34,21 @@ const MATERNITY = '贵阳市妇幼保健院';
 const MAX_RIGHT = 15;
 const DISTRICTS_SQL = 'SELECT DISTINCT district FROM population ORDER BY 1';
 
-interface Target {
+type Target = {
   district: string;
   gender: string;
   education: string;
   hukou_type: string;
   year: string;
   member: boolean;
-}
+};
 
 const who = (t: Target, q = 'p') =>
   `(${q}.district = '${t.district}' AND ${q}.gender = '${t.gender}' AND ${q}.education = '${t.education}' AND ${q}.hukou_type = '${t.hukou_type}' AND ${q}.birth_date = '${t.year}')`;
 
 /** Ten members and ten others, unique on the quasi-identifiers, from the raw domain (the truth the operator never sees). */
 async function targets(world: TestWorld, member: string): Promise<Target[]> {
-  const rows = await readRows<Target & { member: boolean }>(
+  const rows = await readRows<Target>(
     domainPath(world.dataDir),
     `WITH p AS (SELECT *, year(birth_date)::VARCHAR AS year FROM population),
        unique_ones AS (SELECT district, gender, education, hukou_type, year FROM p GROUP BY ALL HAVING count(*) = 1)
@@ -116,7 +116,7 @@ describe('membership attacks over HTTP', () => {
     if (res.statusCode !== 202) return `refused ${res.statusCode} ${String(res.json().code)}`;
     const job = await waitForJob(world, op, res.json().id as string);
     if (!job.outputId)
-      return `${job.status} ${JSON.stringify((job.reasons ?? []).map((r: { code: string }) => r.code))}`;
+      return `${String(job.status)} ${JSON.stringify(((job.reasons as { code: string }[] | undefined) ?? []).map((r) => r.code))}`;
     const out = (
       await world.server.inject({
         method: 'GET',

@@ -253,6 +253,22 @@ export const JobBody = Type.Object(
               description: 'dp mode: per-unit contribution bounds [low, high] of each summed or averaged column',
             },
           ),
+          maxGroupsPerUnit: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100,
+              description:
+                'dp mode: the most groups one person counts in (default and ceiling: policies/disclosure.yaml dp); more groups, more noise',
+            }),
+          ),
+          maxRowsPerUnit: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100,
+              description:
+                'dp mode: the most joined rows of one person counted in a group (a table with several rows a person); more rows, more noise',
+            }),
+          ),
         },
         closed,
       ),
@@ -720,6 +736,8 @@ export const ReviewPacket = Type.Object({
     dp: Type.Union([
       Type.Object({
         bounds: Type.Record(Type.String(), Type.Array(Type.Number(), { minItems: 2, maxItems: 2 })),
+        maxGroupsPerUnit: Type.Optional(Type.Integer()),
+        maxRowsPerUnit: Type.Optional(Type.Integer()),
       }),
       Type.Null(),
     ]),

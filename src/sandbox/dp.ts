@@ -1,7 +1,7 @@
 import { quoteIdent } from '../duckdb/index.ts';
 import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
-import { conjuncts, cteNamesIn, innerJoinScans, isUnitOf, type Scan } from './join-scans.ts';
+import { conjuncts, cteNamesIn, innerJoinScans, isUnitOf, scanOf, type Scan } from './join-scans.ts';
 import type { SqlPolicy } from './references.ts';
 
 /**
@@ -286,6 +286,12 @@ export async function rewriteDp(
     return `least(greatest(${quoteIdent(`__x_${c}`)}, ${lo}), ${hi})`;
   };
   const perUnitGroup = [...keys, '__u'].join(', ');
+  // keys read only from tables with one row a person put each person in one group: no need to
+  // rank a person's groups to keep maxGroupsPerUnit of them (a sort of every person's groups)
+  const oneGroupEach = keyRefs.every((k) => {
+    const scan = scanOf(k, scans, policy);
+    return scan !== undefined && scan !== 'unknown' && policy.uniqueUnitTables.has(scan.table);
+  });
   // a person's contribution to a group is clipped as a whole — at most R rows counted, its sum
   // within R times the bounds, its sum of squares within R times the largest square — which bounds
   // it as keeping R of its rows would, without ordering the join's rows to pick them
@@ -305,7 +311,11 @@ per_unit AS (SELECT ${[
       return `round(least(sum(${clamp(c)} * ${clamp(c)}), ${rowsPerUnit * top}))::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`;
     }),
   ].join(', ')} FROM joined GROUP BY ${perUnitGroup}),
-bounded AS (SELECT *, row_number() OVER (PARTITION BY __u ORDER BY hash(${keys.length ? `[${keys.map((k) => `${k}::VARCHAR`).join(', ')}]` : '0'})) AS __r FROM per_unit)
+${
+  oneGroupEach
+    ? 'bounded AS (SELECT * FROM per_unit)'
+    : `bounded AS (SELECT *, row_number() OVER (PARTITION BY __u ORDER BY hash(${`[${keys.map((k) => `${k}::VARCHAR`).join(', ')}]`})) AS __r FROM per_unit)`
+}
 SELECT ${[
     ...keys.map((k, i) => `${k} AS ${quoteIdent(outputColumns[keyColumns[i]!]!)}`),
     `count(*) AS ${DP_COUNT}`,
@@ -313,7 +323,7 @@ SELECT ${[
     ...sumColumns.map((c) => `sum(${quoteIdent(dpSumColumn(c))})::BIGINT AS ${quoteIdent(dpSumColumn(c))}`),
     ...squareColumns.map((c) => `sum(${quoteIdent(dpSquareColumn(c))})::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
   ].join(', ')}
-FROM bounded WHERE __r <= ${maxGroupsPerUnit}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
+FROM bounded${oneGroupEach ? '' : ` WHERE __r <= ${maxGroupsPerUnit}`}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
   return {
     sql: out,
     plan: {

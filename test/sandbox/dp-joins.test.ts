@@ -171,4 +171,21 @@ describe('dp over joins', () => {
     for (let i = 0; i < 3000; i++) shown += applyDp(result, plan, { epsilon: 1, delta: 1e-6 }).rows.length;
     expect(shown).toBe(0);
   });
+
+  it('ranks a person’s groups only where it can be in several: keys from a table of one row a person need no ranking', async () => {
+    expect((await run(JOIN)).sql).toContain('row_number()');
+    const byDistrict = await run(
+      'SELECT p.district, count(*) AS visits FROM people p JOIN visits m ON p.pds_unit = m.pds_unit GROUP BY p.district',
+    );
+    expect(byDistrict.sql).not.toContain('row_number()');
+    // p1's 500 visits still count 5
+    const b = byDistrict.rows.find((r) => r.district === 'B')!;
+    const others = (
+      await queryRows(
+        w.conn,
+        "SELECT count(*) AS n FROM people p JOIN visits m USING (pds_unit) WHERE p.district = 'B' AND p.pds_unit <> 'p1'",
+      )
+    )[0]!.n;
+    expect(Number(b.__dp_r)).toBe(Number(others) + 5);
+  });
 });

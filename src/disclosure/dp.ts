@@ -29,7 +29,10 @@ export function dpScales(plan: DpInput, params: { epsilon: number; delta: number
   const rowsPerUnit = BigInt(plan.maxRowsPerUnit ?? 1);
   // persons (when asked for, or when they are the rows), rows (when a person has several), each sum,
   // each sum of squares; groups are selected on whichever count is noised, persons first
-  const countsPersons = !countsRows || plan.measures.some((m) => m.kind === 'persons');
+  // with public keys nothing is selected: persons are noised only when asked for (or when they are the rows)
+  const countsPersons = plan.publicKeys
+    ? plan.measures.some((m) => m.kind === 'persons' || (!countsRows && m.kind !== 'sum'))
+    : !countsRows || plan.measures.some((m) => m.kind === 'persons');
   const shares = (countsPersons ? 1 : 0) + (countsRows ? 1 : 0) + plan.sumColumns.length + squares.length;
   const eps = fromDecimal(params.epsilon);
   const epsEach: Rational = { n: eps.n, d: eps.d * BigInt(shares) };
@@ -45,9 +48,11 @@ export function dpScales(plan: DpInput, params: { epsilon: number; delta: number
   const squareSensitivity = new Map(squares.map((c) => [c, groups * rowsPerUnit * BigInt(Math.ceil(top(c) ** 2))]));
   // P(a group of one unit shows) = P(c + noise ≥ τ) ≤ exp(−(τ − c)/scale) ≤ δ per group it can make,
   // where one person alone makes a count of c = 1 person, or of at most maxRowsPerUnit rows
-  const threshold = countsPersons
-    ? 1 + Math.ceil(countScale * Math.log(1 / params.delta))
-    : Number(rowsPerUnit) + Math.ceil((Number(rowsSensitivity) / each) * Math.log(1 / params.delta));
+  const threshold = plan.publicKeys
+    ? Number.NEGATIVE_INFINITY
+    : countsPersons
+      ? 1 + Math.ceil(countScale * Math.log(1 / params.delta))
+      : Number(rowsPerUnit) + Math.ceil((Number(rowsSensitivity) / each) * Math.log(1 / params.delta));
   return {
     countsPersons,
     shares,
@@ -103,7 +108,7 @@ export function previewDp(plan: DpInput, params: { epsilon: number; delta: numbe
   );
   const persons = discreteLaplaceError(countScale);
   const rows = countsRows ? discreteLaplaceError(Number(rowsSensitivity) / each) : persons;
-  const sizes = [threshold, 100, 1000, 10_000].filter((n, i, all) => all.indexOf(n) === i);
+  const sizes = [threshold, 100, 1000, 10_000].filter((n, i, all) => n > 0 && all.indexOf(n) === i);
   const measures = plan.measures.map((m) => {
     const name = plan.outputColumns[m.position]!;
     if (m.kind === 'count' || m.kind === 'persons') {
@@ -139,7 +144,44 @@ export function previewDp(plan: DpInput, params: { epsilon: number; delta: numbe
       error95: perSize((units) => (m.kind === 'variance' ? varianceError(units) : Math.sqrt(varianceError(units)))),
     };
   });
-  return { epsilon: params.epsilon, delta: params.delta * plan.maxGroupsPerUnit, threshold, measures };
+  return {
+    epsilon: params.epsilon,
+    delta: plan.publicKeys ? 0 : params.delta * plan.maxGroupsPerUnit,
+    // 0: every combination of public codes is shown
+    threshold: plan.publicKeys ? 0 : threshold,
+    measures,
+  };
+}
+
+/**
+ * The groups a release is made of: the engine's rows, or — with public code lists — every
+ * combination of codes, each with its totals from the engine or zeros (a code no one has is shown
+ * as noise around zero; a value outside the lists is not shown at all).
+ */
+function groupsOf(
+  result: ReadResult,
+  plan: DpInput,
+  sumAt: Map<string, number>,
+  squareAt: Map<string, number>,
+  nAt: number,
+  rAt: number,
+): JsonValue[][] {
+  if (!plan.publicKeys) return result.rows;
+  const keys = plan.keyColumns.length;
+  const found = new Map(result.rows.map((r) => [JSON.stringify(r.slice(0, keys)), r]));
+  const width = result.columns.length;
+  const combos = plan.publicKeys.reduce<string[][]>(
+    (all, codes) => all.flatMap((a) => codes.map((c) => [...a, c])),
+    [[]],
+  );
+  return combos.map((combo) => {
+    const row = found.get(JSON.stringify(combo));
+    if (row) return row;
+    const zero: JsonValue[] = new Array(width).fill(0);
+    combo.forEach((c, i) => (zero[i] = c));
+    for (const i of [nAt, rAt, ...sumAt.values(), ...squareAt.values()]) if (i >= 0) zero[i] = 0;
+    return zero;
+  });
 }
 
 export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
@@ -164,7 +206,7 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
   } = dpScales(plan, params);
   const rows: JsonValue[][] = [];
   let hidden = 0;
-  for (const row of result.rows) {
+  for (const row of groupsOf(result, plan, sumAt, squareAt, nAt, rAt)) {
     const noisyPersons = countsPersons
       ? Number(value(row, nAt) + laplaceNoise(epsEach, BigInt(plan.maxGroupsPerUnit)))
       : Number.NaN;
@@ -221,7 +263,8 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
         : (result.columns[k]?.type ?? 'VARCHAR'),
     };
   });
-  const delta = params.delta * plan.maxGroupsPerUnit;
+  // public code lists select nothing by the data: pure ε
+  const delta = plan.publicKeys ? 0 : params.delta * plan.maxGroupsPerUnit;
   const scaleOf = (sensitivity: Map<string, bigint>) =>
     [...sensitivity].map(([c, v]) => `${c}:${(Number(v) / each).toFixed(4)}`).join(',') || '-';
   return {
@@ -241,11 +284,12 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
         rowsScale: countsRows ? +(Number(rowsSensitivity) / each).toFixed(4) : '-',
         sumScales: scaleOf(sumSensitivity),
         squareScales: scaleOf(squareSensitivity),
-        threshold,
+        // 0: every combination of the keys' public codes is shown
+        threshold: plan.publicKeys ? 0 : threshold,
         maxGroupsPerUnit: plan.maxGroupsPerUnit,
         maxRowsPerUnit: plan.maxRowsPerUnit ?? 1,
       },
-      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} noisy total(s); ${hidden} group(s) below the noisy threshold ${threshold} of ${countsPersons ? 'persons' : 'rows'} not shown; each person counts in at most ${plan.maxGroupsPerUnit} group(s), with at most ${plan.maxRowsPerUnit ?? 1} row(s) in each, its values clamped to their bounds`,
+      effect: `every count and sum carries discrete Laplace noise for ε ${params.epsilon} split over ${shares} noisy total(s); ${plan.publicKeys ? `every combination of the keys' public codes shown (${rows.length})` : `${hidden} group(s) below the noisy threshold ${threshold} of ${countsPersons ? 'persons' : 'rows'} not shown`}; each person counts in at most ${plan.maxGroupsPerUnit} group(s), with at most ${plan.maxRowsPerUnit ?? 1} row(s) in each, its values clamped to their bounds`,
     },
   };
 }

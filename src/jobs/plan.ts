@@ -203,6 +203,15 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
                 .map(([name]) => name),
             ),
       unitKinds: Object.fromEntries(c.datasets.map((ds) => [ds.dataset, ds.privacyUnit])),
+      // a code list is the column's values only while the contract keeps the column as it is
+      publicCodes: Object.fromEntries(
+        c.datasets.flatMap((ds) =>
+          ds.columns.flatMap((g) => {
+            const codes = policies.catalog.datasets[ds.dataset]?.columns[g.column]?.codes;
+            return codes && g.rule === 'keep' ? [[`${ds.dataset}.${g.column}`, codes]] : [];
+          }),
+        ),
+      ),
       dpOnlyTables:
         c.mode === 'dp'
           ? []

@@ -27,6 +27,12 @@ export const CatalogColumn = Type.Object(
     negativeList: Type.Optional(Type.Boolean()),
     /** Analysed only in dp mode, under the ε ledger: a non-dp contract is never granted it. */
     dpOnly: Type.Optional(Type.Boolean()),
+    /**
+     * A public code list: every value the column can take, published (districts, hospitals,
+     * education levels). dp mode shows every code of it as a group, whatever the data, with no
+     * threshold to pass (docs/architecture.md §12).
+     */
+    codes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
     /** A checkable identifier format: ingest reports values that fail its check characters. */
     format: Type.Optional(Type.Union([Type.Literal('id-number'), Type.Literal('uscc'), Type.Literal('mobile')])),
   },

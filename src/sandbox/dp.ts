@@ -40,7 +40,15 @@ export interface DpPlan {
   squareColumns: string[];
   /** The operator's output column names, in order. */
   outputColumns: string[];
+  /**
+   * Every group key's public code list (catalog `codes`), when each has one: every combination is
+   * shown, with noise, whatever the data — no threshold; a value outside the lists is not shown.
+   */
+  publicKeys?: string[][];
 }
+
+/** Most combinations of public codes one query shows (beyond, groups are selected by threshold). */
+const MAX_PUBLIC_GROUPS = 10_000;
 
 /** Persons per group (the threshold's measure); rows per group is DP_ROWS. */
 const DP_COUNT = '__dp_n';
@@ -324,9 +332,20 @@ SELECT ${[
     ...squareColumns.map((c) => `sum(${quoteIdent(dpSquareColumn(c))})::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
   ].join(', ')}
 FROM bounded${oneGroupEach ? '' : ` WHERE __r <= ${maxGroupsPerUnit}`}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
+  const codeLists = keyRefs.map((k) => {
+    const scan = scanOf(k, scans, policy);
+    return scan && scan !== 'unknown' ? policy.publicCodes?.get(`${scan.table}.${columnName(k)}`) : undefined;
+  });
+  const publicKeys =
+    keys.length > 0 &&
+    codeLists.every((c) => c !== undefined) &&
+    codeLists.reduce((n, c) => n * c!.length, 1) <= MAX_PUBLIC_GROUPS
+      ? (codeLists as string[][])
+      : undefined;
   return {
     sql: out,
     plan: {
+      ...(publicKeys ? { publicKeys } : {}),
       keyColumns,
       measures,
       maxGroupsPerUnit,

@@ -35,6 +35,8 @@ export interface SqlPolicy {
   dpOnlyTables: Set<string>;
   /** What each table's privacy unit is (the catalog's privacyUnit column): dp joins people with people only. */
   unitKinds?: Map<string, string>;
+  /** Public code lists of columns kept as they are, by `table.column` (catalog `codes`): dp shows every code. */
+  publicCodes?: Map<string, string[]>;
   /** Per snapshot table, the columns with a value on every row (measured when it was built). */
   nonNullColumns: Map<string, Set<string>>;
   /**
@@ -311,6 +313,7 @@ export function sqlPolicy(
     dpOnly?: Iterable<string>;
     dpOnlyTables?: Iterable<string>;
     unitKinds?: Record<string, string>;
+    publicCodes?: Record<string, string[]>;
     nonNull?: Record<string, Iterable<string>>;
     unitAliases?: Record<string, Iterable<string>>;
     recordKey?: string;
@@ -329,6 +332,7 @@ export function sqlPolicy(
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
     dpOnlyTables: new Set(columns.dpOnlyTables ?? []),
     ...(columns.unitKinds ? { unitKinds: new Map(Object.entries(columns.unitKinds)) } : {}),
+    ...(columns.publicCodes ? { publicCodes: new Map(Object.entries(columns.publicCodes)) } : {}),
     unitAliases: new Map(Object.entries(columns.unitAliases ?? {}).map(([t, cols]) => [t, new Set(cols)])),
     ...(columns.recordKey ? { recordKeyColumn: columns.recordKey } : {}),
     ...(columns.unitKey ? { unitKeyColumn: columns.unitKey } : {}),

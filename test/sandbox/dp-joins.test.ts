@@ -188,4 +188,32 @@ describe('dp over joins', () => {
     )[0]!.n;
     expect(Number(b.__dp_r)).toBe(Number(others) + 5);
   });
+
+  it('public code lists: every code is a group, shown whatever the data, with no threshold; values outside the list are not shown', async () => {
+    const coded = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people', 'firms'], {
+      unitKinds: { people: 'id_number', visits: 'id_number' },
+      publicCodes: { 'people.district': ['A', 'C'] },
+    });
+    const a = await analyseQuery(
+      w.parser,
+      'SELECT p.district, count(*) AS visits FROM people p JOIN visits m ON p.pds_unit = m.pds_unit GROUP BY p.district',
+      'dp',
+      coded,
+      { dp: DP },
+    );
+    expect(a.dp!.publicKeys).toEqual([['A', 'C']]);
+    const rows = await queryRows(w.conn, a.sql);
+    const result = {
+      columns: Object.keys(rows[0]!).map((name) => ({ name, type: 'BIGINT' })),
+      rows: rows.map((r) => Object.values(r) as never[]),
+    };
+    const released = applyDp(result, a.dp!, { epsilon: 1, delta: 1e-6 });
+    // A (in the list), C (no one: noise around zero); B is outside the list
+    expect(released.rows.map((r) => r[0])).toEqual(['A', 'C']);
+    expect(released.delta).toBe(0);
+    expect(previewDp(a.dp!, { epsilon: 1, delta: 1e-6 }).threshold).toBe(0);
+    // a key without a list (the hospital) is selected by threshold as before
+    const mixed = await analyseQuery(w.parser, JOIN, 'dp', coded, { dp: DP });
+    expect(mixed.dp!.publicKeys).toBeUndefined();
+  });
 });

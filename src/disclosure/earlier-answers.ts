@@ -53,6 +53,29 @@ function near(a: Candidate, b: Candidate): number | undefined {
   return missingUnits(big, small)?.length;
 }
 
+/** An earlier output's rows as anchors, by their number of people; kept per fingerprint (it never changes). */
+const anchorIndexes = new WeakMap<Fingerprint, Map<number, Anchor[]>>();
+function anchorsOf(e: EarlierOutput): Map<number, Anchor[]> {
+  const known = anchorIndexes.get(e.fingerprint);
+  if (known) return known;
+  const index = new Map<number, Anchor[]>();
+  for (const r of e.fingerprint.rows) {
+    if (!r.sig) continue;
+    const anchor: Anchor = {
+      outputId: e.outputId,
+      ...(e.fingerprint.statistics ? { statistics: e.fingerprint.statistics } : {}),
+      shown: r.shown !== false,
+      ...(r.values ? { values: r.values } : {}),
+      candidate: candidateOf(e.outputId, r.sig),
+    };
+    const list = index.get(r.sig[0]);
+    if (list) list.push(anchor);
+    else index.set(r.sig[0], [anchor]);
+  }
+  anchorIndexes.set(e.fingerprint, index);
+  return index;
+}
+
 const rowKey = (row: JsonValue[], positions: number[]) => JSON.stringify(positions.map((p) => row[p] ?? null));
 
 export interface Answered {
@@ -74,22 +97,9 @@ export function answerFromEarlier(
   statistics: Statistics | undefined,
   earlier: EarlierOutput[],
 ): Answered {
-  const byN = new Map<number, Anchor[]>();
-  for (const e of [...earlier].reverse()) {
-    for (const r of e.fingerprint.rows) {
-      if (!r.sig) continue;
-      const anchor: Anchor = {
-        outputId: e.outputId,
-        ...(e.fingerprint.statistics ? { statistics: e.fingerprint.statistics } : {}),
-        shown: r.shown !== false,
-        ...(r.values ? { values: r.values } : {}),
-        candidate: candidateOf(e.outputId, r.sig),
-      };
-      const list = byN.get(r.sig[0]);
-      if (list) list.push(anchor);
-      else byN.set(r.sig[0], [anchor]);
-    }
-  }
+  // oldest first, so that among equally near cells the oldest answers
+  const indexes = [...earlier].reverse().map((e) => anchorsOf(e));
+  const anchorsWith = (n: number) => indexes.flatMap((index) => index.get(n) ?? []);
   let answered = 0;
   const from = new Set<string>();
   const out = cells.map((cell): Cell => {
@@ -97,7 +107,7 @@ export function answerFromEarlier(
     const mine = candidateOf('this output', cell.sig);
     let best: { anchor: Anchor; d: number } | undefined;
     for (const n of [mine.n, mine.n - 1, mine.n + 1, mine.n - 2, mine.n + 2]) {
-      for (const anchor of byN.get(n) ?? []) {
+      for (const anchor of anchorsWith(n)) {
         const d = near(mine, anchor.candidate);
         if (d !== undefined && (!best || d < best.d)) best = { anchor, d };
       }

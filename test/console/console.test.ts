@@ -211,6 +211,34 @@ describe('the web console, each role through the UI only', () => {
     expect(await two.locator('table').last().textContent()).toContain('wang.fang');
   });
 
+  it('operator: previews a dp query’s ε and each statistic’s error, then runs it with its bounds', async () => {
+    const dp = await approvedContract(world, OPERATOR.org, {
+      ...APPLICATION,
+      mode: 'dp',
+      scenario: { name: '差分隐私分析', purpose: '区县收入均值' },
+    });
+    const op = people[0]!.page;
+    await op.goto(`${base}/console/contracts/${dp}/sql`);
+    await op
+      .getByLabel('SQL', { exact: true })
+      .fill('SELECT district, count(*) AS people, avg(income) AS mean_income FROM population GROUP BY district');
+    await op.getByLabel(/取值范围/).fill('income=0:100000');
+    await op.getByRole('button', { name: '预览 ε 与误差' }).click();
+    const shown = await op.locator('#sql-result').textContent();
+    expect(shown).toContain('本次查询消耗 ε 1');
+    expect(shown).toContain('公开代码表');
+    expect(shown).toContain('均值（income）');
+    await checkPage(op, 'dp-preview');
+    // a malformed bound is named, not sent
+    await op.getByLabel(/取值范围/).fill('income=zero:100000');
+    await op.getByRole('button', { name: '预览 ε 与误差' }).click();
+    expect(await op.locator('#sql-result').textContent()).toContain('应写作 列名=下限:上限');
+    await op.getByLabel(/取值范围/).fill('income=0:100000');
+    await op.getByRole('button', { name: '提交作业' }).click();
+    await op.waitForURL(/\/console\/jobs\/job_/);
+    await op.getByRole('link', { name: /^out_/ }).waitFor(WAIT);
+  });
+
   it('risk: opens a signed report inside the console and verifies the audit trail', async () => {
     const { page } = await as(RISK);
     await page.getByRole('navigation').getByRole('link', { name: '风险报告' }).click();

@@ -238,13 +238,93 @@ function sqlEditor(s: Signed, k: Contract, form: Form, result?: Html): Html {
         <textarea id="sql" name="sql" rows="10" required spellcheck="false" autocapitalize="off" data-sql>
 ${sql}</textarea>
       </div>
+      ${
+        (k.claims as unknown as ContractClaims).mode === 'dp'
+          ? html`<fieldset>
+              <legend>差分隐私参数</legend>
+              <label for="dp-bounds">取值范围（每行一列：列名=下限:上限，求和、均值、方差所需）</label>
+              <textarea id="dp-bounds" name="dpBounds" rows="2" spellcheck="false" placeholder="cost=0:5000">
+${one(form, 'dpBounds')}</textarea>
+              <label for="dp-groups">每人最多计入的分组数（留空用政策默认值）</label
+              ><input id="dp-groups" name="dpGroups" type="number" min="1" max="100" value="${one(form, 'dpGroups')}" />
+              <label for="dp-rows">每人每组最多计入的行数（留空用政策默认值）</label
+              ><input id="dp-rows" name="dpRows" type="number" min="1" max="100" value="${one(form, 'dpRows')}" />
+            </fieldset>`
+          : ''
+      }
       <div class="actions">
         <button type="submit" name="intent" value="validate">校验</button>
+        ${
+          (k.claims as unknown as ContractClaims).mode === 'dp'
+            ? html`<button type="submit" name="intent" value="preview">预览 ε 与误差</button>`
+            : ''
+        }
         <button type="submit" name="intent" value="dummy">在模拟数据上运行</button>
         <button type="submit" name="intent" value="submit" class="primary">提交作业</button>
       </div>
     </form>
     <section id="sql-result" aria-live="polite">${result ?? ''}</section>`;
+}
+
+/** The dp parameters of the SQL form: bounds one a line (`column=low:high`), groups and rows a person. */
+function dpOf(form: Form): {
+  dp?: { bounds: Record<string, number[]>; maxGroupsPerUnit?: number; maxRowsPerUnit?: number };
+} {
+  const lines = one(form, 'dpBounds')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const groups = one(form, 'dpGroups').trim();
+  const rows = one(form, 'dpRows').trim();
+  if (lines.length === 0 && !groups && !rows) return {};
+  const bounds: Record<string, number[]> = {};
+  for (const line of lines) {
+    const m = /^([a-z_][a-z0-9_]*)\s*=\s*(-?\d+)\s*:\s*(-?\d+)$/.exec(line);
+    if (!m) throw new ApiError(400, 'ERR_VALIDATION', `取值范围“${line}”应写作 列名=下限:上限，如 cost=0:5000`, {});
+    bounds[m[1]!] = [Number(m[2]), Number(m[3])];
+  }
+  return {
+    dp: {
+      bounds,
+      ...(groups ? { maxGroupsPerUnit: Number(groups) } : {}),
+      ...(rows ? { maxRowsPerUnit: Number(rows) } : {}),
+    },
+  };
+}
+
+const KIND: Record<string, string> = {
+  count: '行数',
+  persons: '人数',
+  sum: '求和',
+  avg: '均值',
+  variance: '方差',
+  stddev: '标准差',
+};
+
+/** What a dp query would cost and how exact it would be (POST /v1/jobs/preview), before it runs. */
+function previewView(p: Answer<'previewJob'>): Html {
+  if (!p.validation.valid || !p.dp) return validationView(p.validation);
+  const dp = p.dp;
+  return html`${validationView(p.validation)}
+    <div class="notice ${dp.affordable ? 'ok' : 'warn'}" role="status">
+      <p>
+        本次查询消耗 ε ${dp.epsilon}（δ
+        ${dp.delta}）；${dp.affordable ? `执行后剩余 ε ${dp.remainingAfter}` : '剩余预算不足，无法执行'}。
+        ${dp.threshold > 0 ? `带噪计数达到 ${dp.threshold} 的分组才显示。` : '分组键均为公开代码表：每个代码都显示，不按数据筛选。'}
+      </p>
+    </div>
+    ${table(
+      '各统计量的噪声与误差（95% 的发布值落在此范围内）',
+      ['输出列', '统计量', '噪声尺度', '95% 误差'],
+      dp.measures.map((m) => [
+        m.name,
+        `${KIND[m.kind] ?? m.kind}${m.column ? `（${m.column}）` : ''}`,
+        m.noiseScale === null ? '—' : String(m.noiseScale),
+        typeof m.error95 === 'number'
+          ? `±${m.error95}`
+          : m.error95.map((e) => `${e.units} 人时 ±${e.error95}`).join('；'),
+      ]),
+    )}`;
 }
 
 function validationView(v: Answer<'validateJob'>): Html {
@@ -411,14 +491,17 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     const intent = one(form, 'intent');
     let result: Html;
     try {
+      const dp = dpOf(form);
       if (intent === 'submit') {
         const name = one(form, 'name');
-        const job = await must(s.api.POST('/v1/jobs', { body: { contractId, sql, ...(name ? { name } : {}) } }));
+        const job = await must(s.api.POST('/v1/jobs', { body: { contractId, sql, ...dp, ...(name ? { name } : {}) } }));
         s.session.flash = { kind: 'ok', text: `作业 ${job.id} 已提交。` };
         return reply.redirect(`/console/jobs/${job.id}`, 303);
       }
-      if (intent === 'dummy') {
-        const run = await must(s.api.POST('/v1/jobs/dummy-run', { body: { contractId, sql } }));
+      if (intent === 'preview') {
+        result = previewView(await must(s.api.POST('/v1/jobs/preview', { body: { contractId, sql, ...dp } })));
+      } else if (intent === 'dummy') {
+        const run = await must(s.api.POST('/v1/jobs/dummy-run', { body: { contractId, sql, ...dp } }));
         result = html`${validationView(run.validation)}${
           run.dummy?.ok
             ? html`<h2>模拟数据上的结果（每表 ${run.dummy.dummyRows} 行虚构数据，非真实结果）</h2>
@@ -434,7 +517,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
               : ''
         }`;
       } else {
-        result = validationView(await must(s.api.POST('/v1/jobs/validate', { body: { contractId, sql } })));
+        result = validationView(await must(s.api.POST('/v1/jobs/validate', { body: { contractId, sql, ...dp } })));
       }
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;

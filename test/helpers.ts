@@ -94,6 +94,47 @@ export async function approvedContract(
 }
 
 /**
+ * A contract on any datasets: the application filed by `operatorOrg`, every dataset approved by its
+ * provider (as the catalog names it), the bureau's approval with `terms`; the active contract's id.
+ */
+export async function contractFor(
+  world: TestWorld,
+  body: { datasets: ({ dataset: string } & Record<string, unknown>)[] } & Record<string, unknown>,
+  opts: { operatorOrg?: string; terms?: object } = {},
+): Promise<string> {
+  const app = await world.server.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { authorization: `Bearer ${await world.token('operator', opts.operatorOrg ?? 'org-a')}` },
+    payload: body,
+  });
+  if (app.statusCode !== 201) throw new Error(`application: ${app.statusCode} ${app.body}`);
+  const id = app.json().id as string;
+  for (const { dataset } of body.datasets) {
+    const provider = world.platform.policies.catalog.datasets[dataset]!.provider;
+    const rev = await world.server.inject({
+      method: 'POST',
+      url: `/v1/applications/${id}/reviews`,
+      headers: { authorization: `Bearer ${await world.token('provider', provider)}` },
+      payload: { dataset, decision: 'approve' },
+    });
+    if (rev.statusCode !== 200) throw new Error(`review of ${dataset}: ${rev.statusCode} ${rev.body}`);
+  }
+  const dec = await world.server.inject({
+    method: 'POST',
+    url: `/v1/applications/${id}/decision`,
+    headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+    payload: {
+      decision: 'approve',
+      reason: 'ok',
+      override: TEST_OVERRIDE,
+      ...(opts.terms ? { terms: opts.terms } : {}),
+    },
+  });
+  return signedContract(world, dec);
+}
+
+/**
  * Takes an approval's answer (202, the contract `building`), waits for its snapshot build to
  * settle and returns the contract id once it is active; throws with the answer otherwise.
  */

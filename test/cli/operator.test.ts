@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildCli } from '../../src/cli/program.ts';
-import { APPLICATION, buildWorld, signedContract, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
+import { APPLICATION, buildWorld, contractFor, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
 
 /**
  * The operator's and reviewers' commands over a real HTTP server, through the typed client:
@@ -204,39 +204,14 @@ describe('pds over the API', () => {
 
   it('pds preview shows a linked dp query’s ε and each statistic’s error before it runs, charging nothing', async () => {
     const operator = await world.token('operator', 'org-a', 'li@org-a');
-    const app = await world.server.inject({
-      method: 'POST',
-      url: '/v1/applications',
-      headers: { authorization: `Bearer ${operator}` },
-      payload: {
-        ...APPLICATION,
-        mode: 'dp',
-        datasets: [
-          { dataset: 'population', columns: ['district'] },
-          { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
-        ],
-      },
+    const contract = await contractFor(world, {
+      ...APPLICATION,
+      mode: 'dp',
+      datasets: [
+        { dataset: 'population', columns: ['district'] },
+        { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
+      ],
     });
-    const id = app.json().id as string;
-    for (const [org, dataset] of [
-      ['org-psb', 'population'],
-      ['org-health', 'medical_visit'],
-    ])
-      await world.server.inject({
-        method: 'POST',
-        url: `/v1/applications/${id}/reviews`,
-        headers: { authorization: `Bearer ${await world.token('provider', org!)}` },
-        payload: { dataset, decision: 'approve' },
-      });
-    const contract = await signedContract(
-      world,
-      await world.server.inject({
-        method: 'POST',
-        url: `/v1/applications/${id}/decision`,
-        headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-        payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE },
-      }),
-    );
     const sql =
       'SELECT m.hospital, count(*) AS visits, avg(m.cost) AS mean_cost FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY m.hospital';
     const args = ['--contract', contract, '--sql', sql, '--dp-bound', 'cost=0:5000', '--dp-groups', '3'];

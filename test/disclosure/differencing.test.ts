@@ -7,6 +7,7 @@ import { loadPolicies } from '../../src/policies/index.ts';
 
 const policies = loadPolicies(path.join(PACKAGE_ROOT, 'policies'));
 import { approvedContract, buildWorld, readRows, runJob, snapshotFile, type TestWorld } from '../helpers.ts';
+import { keys, range, sig } from './unit-sets.ts';
 
 describe('checkDifferencing', () => {
   const fp = (rows: [string, number][]) => ({
@@ -104,14 +105,6 @@ describe('a differencing attack over HTTP', () => {
 });
 
 describe('the unit-set signatures', () => {
-  // a world of units with 32-bit keys; a set's signature is [n, Σk, Σk²]
-  const keys = Array.from({ length: 400 }, (_, i) => BigInt((i * 2_654_435_761) % 4_294_967_291));
-  const sig = (members: number[]): [number, string, string] => [
-    members.length,
-    members.reduce((a, i) => a + keys[i]!, 0n).toString(),
-    members.reduce((a, i) => a + keys[i]! * keys[i]!, 0n).toString(),
-  ];
-  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
   const fp = (keyColumns: string[], rows: [unknown[], number[]][]) => ({
     keyColumns,
     rows: rows.map(([key, members]) => ({ key: JSON.stringify(key), units: members.length, sig: sig(members) })),

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { answerFromEarlier, cellsFingerprint, type Cell, type Statistics } from '../../src/disclosure/index.ts';
-
-/** People with 32-bit keys; a set's signature is [n, Σk, Σk²]. */
-const keys = Array.from({ length: 400 }, (_, i) => BigInt((i * 2_654_435_761) % 4_294_967_291));
-const sig = (members: number[]): [number, string, string] => [
-  members.length,
-  members.reduce((a, i) => a + keys[i]!, 0n).toString(),
-  members.reduce((a, i) => a + keys[i]! * keys[i]!, 0n).toString(),
-];
-const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+import { range, sig } from './unit-sets.ts';
 
 // one key column (district) and one statistic (a count) of one identity
 const STATS: Statistics = { ids: [null, 'count-of-people'], rowKeys: [] };

@@ -16,6 +16,7 @@ import {
   type TestWorld,
   TEST_OVERRIDE,
   signedContract,
+  contractFor,
 } from '../helpers.ts';
 
 describe('the ε ledger', () => {
@@ -253,61 +254,40 @@ describe('dp over linked data, end to end (issue 31)', () => {
   afterAll(() => world.close());
 
   it('residents × their visits: previewed, released with noise, each person bounded, the ε charged once', async () => {
-    const app = await world.server.inject({
+    const body = {
+      ...APPLICATION,
+      mode: 'dp',
+      datasets: [
+        { dataset: 'population', columns: ['district', 'gender'] },
+        { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
+      ],
+    };
+    // reviewers are told: visits are sensitive facts
+    const preview = await world.server.inject({
       method: 'POST',
-      url: '/v1/applications',
+      url: '/v1/applications/preview',
       headers: { authorization: `Bearer ${op}` },
-      payload: {
-        ...APPLICATION,
-        mode: 'dp',
-        datasets: [
-          { dataset: 'population', columns: ['district', 'gender'] },
-          { dataset: 'medical_visit', columns: ['hospital', 'cost'] },
-        ],
-      },
+      payload: { mode: body.mode, datasets: body.datasets },
     });
-    expect(app.statusCode, app.body).toBe(201);
-    expect(app.json().notices).toHaveLength(1);
-    const id = app.json().id as string;
-    for (const [org, dataset] of [
-      ['org-psb', 'population'],
-      ['org-health', 'medical_visit'],
-    ])
-      await world.server.inject({
-        method: 'POST',
-        url: `/v1/applications/${id}/reviews`,
-        headers: { authorization: `Bearer ${await world.token('provider', org!)}` },
-        payload: { dataset, decision: 'approve' },
-      });
-    const dec = await world.server.inject({
-      method: 'POST',
-      url: `/v1/applications/${id}/decision`,
-      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: {
-        decision: 'approve',
-        reason: 'ok',
-        terms: { epsilon: 3, epsilonPerQuery: 1 },
-        override: TEST_OVERRIDE,
-      },
-    });
-    const contractId = await signedContract(world, dec);
+    expect(preview.json().notices).toHaveLength(1);
+    const contractId = await contractFor(world, body, { terms: { epsilon: 3, epsilonPerQuery: 1 } });
     const sql =
       'SELECT p.district, count(*) AS visits, count(DISTINCT p.pds_unit) AS patients, avg(m.cost) AS mean_cost, stddev(m.cost) AS sd FROM population p JOIN medical_visit m ON p.pds_unit = m.pds_unit GROUP BY p.district';
     const dp = { bounds: { cost: [0, 5000] } };
-    const preview = await world.server.inject({
+    const priced = await world.server.inject({
       method: 'POST',
       url: '/v1/jobs/preview',
       headers: { authorization: `Bearer ${op}` },
       payload: { contractId, sql, dp },
     });
-    expect(preview.statusCode, preview.body).toBe(200);
-    expect(preview.json().dp.measures.map((m: { kind: string }) => m.kind)).toEqual([
+    expect(priced.statusCode, priced.body).toBe(200);
+    expect(priced.json().dp.measures.map((m: { kind: string }) => m.kind)).toEqual([
       'count',
       'persons',
       'avg',
       'stddev',
     ]);
-    expect(preview.json().dp.epsilon).toBe(1);
+    expect(priced.json().dp.epsilon).toBe(1);
     const res = await world.server.inject({
       method: 'POST',
       url: '/v1/jobs',

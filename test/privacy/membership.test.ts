@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainPath } from '../../src/domain/index.ts';
-import {
-  APPLICATION,
-  buildWorld,
-  readRows,
-  signedContract,
-  TEST_OVERRIDE,
-  waitForJob,
-  type TestWorld,
-} from '../helpers.ts';
+import { APPLICATION, buildWorld, readRows, contractFor, waitForJob, type TestWorld } from '../helpers.ts';
 
 /**
  * Membership attacks (issue 31), through the production release path over HTTP. An operator asks
@@ -73,37 +65,12 @@ describe('membership attacks over HTTP', () => {
   }, 120_000);
   afterAll(() => world.close());
 
-  const PROVIDERS: Record<string, string> = {
-    population: 'org-psb',
-    enterprise: 'org-amr',
-    medical_visit: 'org-health',
-  };
   const QI = ['district', 'gender', 'education', 'hukou_type', 'birth_date'];
-
-  async function contract(mode: 'aggregate' | 'dp', datasets: object[], terms?: object): Promise<string> {
-    const app = await world.server.inject({
-      method: 'POST',
-      url: '/v1/applications',
-      headers: { authorization: `Bearer ${op}` },
-      payload: { ...APPLICATION, mode, datasets },
-    });
-    expect(app.statusCode, app.body).toBe(201);
-    const id = app.json().id as string;
-    for (const d of datasets as { dataset: string }[])
-      await world.server.inject({
-        method: 'POST',
-        url: `/v1/applications/${id}/reviews`,
-        headers: { authorization: `Bearer ${await world.token('provider', PROVIDERS[d.dataset]!)}` },
-        payload: { dataset: d.dataset, decision: 'approve' },
-      });
-    const dec = await world.server.inject({
-      method: 'POST',
-      url: `/v1/applications/${id}/decision`,
-      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
-      payload: { decision: 'approve', reason: 'ok', override: TEST_OVERRIDE, ...(terms ? { terms } : {}) },
-    });
-    return signedContract(world, dec);
-  }
+  const contract = (
+    mode: 'aggregate' | 'dp',
+    datasets: ({ dataset: string } & Record<string, unknown>)[],
+    terms?: object,
+  ) => contractFor(world, { ...APPLICATION, mode, datasets }, terms ? { terms } : {});
 
   /** Everything the operator sees of one query: the submission's answer, the job, the output and its data. */
   async function observe(contractId: string, sql: string): Promise<string> {

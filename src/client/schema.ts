@@ -1043,6 +1043,7 @@ export interface operations {
                             }[];
                             membership: {
                                 countNoiseVariance: number;
+                                countsRoundedTo: number;
                                 pairsToTellAt95: number;
                                 pairsWithin5PercentAt95: number;
                             } | null;
@@ -1248,6 +1249,7 @@ export interface operations {
                             }[];
                             membership: {
                                 countNoiseVariance: number;
+                                countsRoundedTo: number;
                                 pairsToTellAt95: number;
                                 pairsWithin5PercentAt95: number;
                             } | null;
@@ -1425,6 +1427,7 @@ export interface operations {
                             }[];
                             membership: {
                                 countNoiseVariance: number;
+                                countsRoundedTo: number;
                                 pairsToTellAt95: number;
                                 pairsWithin5PercentAt95: number;
                             } | null;
@@ -1631,6 +1634,7 @@ export interface operations {
                                 }[];
                                 membership: {
                                     countNoiseVariance: number;
+                                    countsRoundedTo: number;
                                     pairsToTellAt95: number;
                                     pairsWithin5PercentAt95: number;
                                 } | null;
@@ -1782,6 +1786,7 @@ export interface operations {
                                 }[];
                                 membership: {
                                     countNoiseVariance: number;
+                                    countsRoundedTo: number;
                                     pairsToTellAt95: number;
                                     pairsWithin5PercentAt95: number;
                                 } | null;
@@ -1998,6 +2003,7 @@ export interface operations {
                             }[];
                             membership: {
                                 countNoiseVariance: number;
+                                countsRoundedTo: number;
                                 pairsToTellAt95: number;
                                 pairsWithin5PercentAt95: number;
                             } | null;
@@ -5864,6 +5870,7 @@ export interface operations {
                                     }[];
                                     membership: {
                                         countNoiseVariance: number;
+                                        countsRoundedTo: number;
                                         pairsToTellAt95: number;
                                         pairsWithin5PercentAt95: number;
                                     } | null;
@@ -6267,6 +6274,7 @@ export interface operations {
                                     }[];
                                     membership: {
                                         countNoiseVariance: number;
+                                        countsRoundedTo: number;
                                         pairsToTellAt95: number;
                                         pairsWithin5PercentAt95: number;
                                     } | null;

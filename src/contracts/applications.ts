@@ -235,6 +235,7 @@ export class ApplicationService {
         termMonths: body.termMonths,
         jobsPerDay: this.deps.policies.sandbox.quotas.jobsPerDay,
         countVariance: this.deps.policies.disclosure.perturbation.counts.variance,
+        roundCountsTo: this.deps.policies.disclosure.roundCountsTo,
         grants: JSON.parse(row.grants!) as DatasetGrant[],
       }),
       reviews: reviews.map((r) => this.reviewView(r)),

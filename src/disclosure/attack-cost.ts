@@ -31,13 +31,14 @@ export const AttackCostSchema = Type.Object(
       Type.Object(
         {
           countNoiseVariance: Type.Number(),
+          countsRoundedTo: Type.Integer(),
           pairsToTellAt95: Type.Integer(),
           pairsWithin5PercentAt95: Type.Integer(),
         },
         {
           ...closed,
           description:
-            "one person's presence in a category through pairs of count trackers (aggregate mode): the pairs that tell 1 from 0 at 95 %, and that estimate it within ±5 %",
+            "one person's presence in a non-sensitive category through pairs of count trackers (aggregate mode; sensitive facts are dp-only): a set and the set less one person asked with the same statistic get the earlier answer and tell nothing, so each pair must be written as two different statistics, whose noise is independent; the pairs that tell 1 from 0 at 95 %, and that estimate it within ±5 %, with the p-table's variance and the rounding's",
         },
       ),
       Type.Null(),
@@ -59,6 +60,8 @@ export function attackCost(input: {
   termMonths: number;
   jobsPerDay: number;
   countVariance: number;
+  /** Counts are released rounded to this multiple (policies/disclosure.yaml roundCountsTo). */
+  roundCountsTo?: number;
   grants: { dataset: string; columns: { column: string; rule: string }[] }[];
 }): AttackCost {
   const measures = input.grants.flatMap((g) =>
@@ -77,13 +80,22 @@ export function attackCost(input: {
       ];
     }),
   );
-  // a tracker pair's difference is 1 (present) or 0, with variance 2V; n pairs average it down by n
-  const pairs = (halfWidth: number) => Math.ceil(2 * input.countVariance * (Z95 / halfWidth) ** 2);
+  // a tracker pair's difference is 1 (present) or 0; each side carries the p-table's variance V and
+  // the rounding's (a uniform error over the base: b²/12), independently — the pair is two
+  // different statistics (earlier-answers.ts); n pairs average the difference's variance down by n
+  const base = input.roundCountsTo ?? 1;
+  const perSide = input.countVariance + (base > 1 ? (base * base) / 12 : 0);
+  const pairs = (halfWidth: number) => Math.ceil(2 * perSide * (Z95 / halfWidth) ** 2);
   return {
     measures,
     membership:
       input.mode === 'aggregate'
-        ? { countNoiseVariance: input.countVariance, pairsToTellAt95: pairs(0.5), pairsWithin5PercentAt95: pairs(0.05) }
+        ? {
+            countNoiseVariance: input.countVariance,
+            countsRoundedTo: base,
+            pairsToTellAt95: pairs(0.5),
+            pairsWithin5PercentAt95: pairs(0.05),
+          }
         : null,
     queriesOverTerm: Math.round(input.jobsPerDay * input.termMonths * 30.44),
   };

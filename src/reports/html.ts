@@ -246,7 +246,7 @@ ${
       )}
 <p class="meta">${
         facts.attackCost.membership
-          ? `One person's presence in a category: ${facts.attackCost.membership.pairsToTellAt95} pairs of count trackers tell it at 95 %; ${facts.attackCost.membership.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${facts.attackCost.membership.countNoiseVariance}).`
+          ? `One person's presence in a non-sensitive category: the same statistic on a set and the set less one person gets the earlier answer; ${facts.attackCost.membership.pairsToTellAt95} pairs of differently written count trackers tell it at 95 %, ${facts.attackCost.membership.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${facts.attackCost.membership.countNoiseVariance}, rounded to ${facts.attackCost.membership.countsRoundedTo}). Sensitive facts are dp-only.`
           : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).'
       } The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>

@@ -213,6 +213,7 @@ export class ReportService {
       ),
       jobsPerDay: policies.sandbox.quotas.jobsPerDay,
       countVariance: policies.disclosure.perturbation.counts.variance,
+      roundCountsTo: policies.disclosure.roundCountsTo,
       grants: claims.datasets,
     });
     return {

@@ -124,6 +124,29 @@ describe('the unit-set signatures', () => {
     expect(missingUnits(sigOf(range(0, 50)), sigOf([...range(2, 50), 300]))).toBeUndefined();
   });
 
+  it('holds no honest pair of disjoint sets with close counts: two totals, and per-key counts of two populations (issue 31)', () => {
+    // one total of one insurer's people (120), then another's (118): the same (no) key names, close counts
+    const first = [{ outputId: 'out_a', fingerprint: fp([], [[[], range(0, 120)]]) }];
+    expect(checkDifferencing(fp([], [[[], range(200, 318)]]), first, 10)).toMatchObject({ passed: true, pairs: 0 });
+    // per-month counts among one district's elderly, then among another district's: close, disjoint
+    const byMonth = (offset: number, sizes: number[]) =>
+      fp(
+        ['month'],
+        sizes.map((n, i): [unknown[], number[]] => [[`2025-0${i + 1}`], range(offset + i * 60, offset + i * 60 + n)]),
+      );
+    const earlier = [{ outputId: 'out_b', fingerprint: byMonth(0, [40, 41, 42]) }];
+    expect(checkDifferencing(byMonth(200, [41, 40, 43]), earlier, 10)).toMatchObject({ passed: true, pairs: 0 });
+    // without signatures (outputs from before unit keys) the same-name rule still holds them
+    const unsigned = (f: ReturnType<typeof fp>) => ({ ...f, rows: f.rows.map(({ sig: _s, ...r }) => r) });
+    expect(
+      checkDifferencing(
+        unsigned(byMonth(200, [41, 40, 43])),
+        [{ outputId: 'out_b', fingerprint: unsigned(byMonth(0, [40, 41, 42])) }],
+        10,
+      ),
+    ).toMatchObject({ passed: false, onFail: 'hold' });
+  });
+
   it('finds a tracker whatever the key names, across groupings and without GROUP BY', () => {
     const everyone = range(0, 200);
     const allButOne = range(1, 200);

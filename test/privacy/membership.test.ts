@@ -169,7 +169,7 @@ describe('membership attacks over HTTP', () => {
     expect(right).toBeLessThanOrEqual(MAX_RIGHT);
   }, 300_000);
 
-  it('legal representatives in aggregate mode: the set less one person gets the same answer either way — direct, less three people, and another statistic', async () => {
+  it('legal representatives in aggregate mode: the set less one person gets the same answer either way — direct, less three people, the complement, and another statistic', async () => {
     const list = await targets(world, `EXISTS (SELECT 1 FROM enterprise e WHERE e.legal_rep_id_number = p.id_number)`);
     const agg = await contract('aggregate', [
       { dataset: 'population', columns: QI },
@@ -196,6 +196,13 @@ describe('membership attacks over HTTP', () => {
         (t, i) => {
           const base = `SELECT count(DISTINCT p.pds_unit) AS reps ${from} WHERE p.education <> '${i % 2 ? '小学' : '初中'}' AND p.district <> '${otherDistrict(t, i + 3)}'`;
           return [base, `${base} AND NOT ${who(t)} AND NOT ${who(known[0]!)} AND NOT ${who(known[1]!)}`];
+        },
+      ],
+      [
+        'the complement (people who are not representatives)',
+        (t, i) => {
+          const base = `SELECT count(*) AS others FROM population p WHERE p.district <> '${otherDistrict(t, i + 7)}' AND NOT EXISTS (SELECT 1 FROM enterprise e WHERE e.legal_rep_id_number = p.pds_unit)`;
+          return [base, `${base} AND NOT ${who(t)}`];
         },
       ],
       [

@@ -29,6 +29,10 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
  *
  * A count read as a sum of weights is still a count: it is perturbed with the p-table and
  * rounded like one (`isWeightedCount`).
+ *
+ * Where the outer query also groups by the repeated table's own columns (a record's month), the
+ * stage is per person *and* those columns: within each cell a person is still on one row, which
+ * the units rewrite knows from the outer GROUP BY (units.ts, `uniqueWithin`).
  */
 
 const WEIGHTED_COUNTS = new WeakSet<Node>();
@@ -182,6 +186,8 @@ interface StagePlan {
   filters: Node[];
   /** count(*), count(x), sum(x) nodes of the outer SELECT to read from the stage. */
   targets: { node: Node; kind: 'rows' | 'count' | 'sum' | 'mean'; column?: string }[];
+  /** The repeated table's columns the outer query groups by: the stage is per person and these. */
+  keys: string[];
 }
 
 function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], policy: SqlPolicy): StagePlan | undefined {
@@ -250,16 +256,37 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
         const kind = name === 'count' ? 'count' : name === 'sum' ? 'sum' : 'mean';
         if (owner === repeated) targets.push({ node: n, kind, column });
         else ok = false; // a count or sum of the other tables' columns counts repetitions
+      } else if (
+        name === 'count' &&
+        n.distinct === true &&
+        args.length === 1 &&
+        isUnitOf(args[0]!, repeated, scans, policy)
+      ) {
+        // the people themselves: the stage keeps their unit (and the join's name for it)
       } else if (!((name === 'count' && n.distinct === true) || name === 'min' || name === 'max') || readsRepeated(n))
         ok = false;
       return false;
     });
   }
-  if (!ok || targets.length === 0) return undefined;
-  // nothing else may read the repeated table: keys, the rest of WHERE, other joins, outside the statistics
+  // the repeated table's own columns as plain GROUP BY keys (a visit's hospital, a record's month):
+  // the stage is per person and key, one row for each person within each cell (units.ts)
+  const plainGrouping = ((select.group_sets as unknown[]) ?? []).length <= 1;
+  const keyRefs = ((select.group_expressions as Node[]) ?? []).filter(
+    (g) => g.class === 'COLUMN_REF' && scanOf(g, scans, policy) === repeated,
+  );
+  if (keyRefs.length > 0 && !plainGrouping) return undefined;
+  const keys = [...new Set(keyRefs.map((g) => String((g.column_names as string[]).at(-1)).toLowerCase()))];
+  if (keys.includes(policy.privacyUnitColumn)) return undefined;
+  if (!ok || (targets.length === 0 && keys.length === 0)) return undefined;
+  // nothing else may read the repeated table: the rest of WHERE, other joins, outside the statistics and keys
+  const isKey = (v: Node) =>
+    v.class === 'COLUMN_REF' &&
+    scanOf(v, scans, policy) === repeated &&
+    (keys.includes(String((v.column_names as string[]).at(-1)).toLowerCase()) ||
+      (keys.length > 0 && isUnitOf(v, repeated, scans, policy)));
   const outside = (part: unknown) => {
     const copy = JSON.parse(JSON.stringify(part ?? null), (_k, v: unknown) =>
-      isNode(v) && targets.some((t) => sameNode(t.node, v)) ? null : v,
+      isNode(v) && (targets.some((t) => sameNode(t.node, v)) || isKey(v)) ? null : v,
     ) as unknown;
     return readsRepeated(copy);
   };
@@ -276,7 +303,7 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
     ].some(outside)
   )
     return undefined;
-  return { joinColumn, equality: equality!, filters, targets };
+  return { joinColumn, equality: equality!, filters, targets, keys };
 }
 
 function sameNode(a: Node, b: unknown): boolean {
@@ -296,6 +323,7 @@ function apply(
   const unit = policy.privacyUnitColumn;
   const items: Node[] = [{ ...columnRef(q, unit), alias: unit }];
   if (plan.joinColumn !== unit) items.push({ ...columnRef(q, unit), alias: plan.joinColumn });
+  for (const key of plan.keys) items.push({ ...columnRef(q, key), alias: key });
   items.push({ ...aggregate('count_star', []), alias: '__pds_w' });
   const columns = new Map<string, string>();
   const partial = (kind: 'count' | 'sum', column: string) => {
@@ -329,8 +357,8 @@ function apply(
     select_list: items,
     from_table: { ...repeated.node, alias: q },
     where_clause: and(plan.filters),
-    group_expressions: [columnRef(q, unit)],
-    group_sets: [[0]],
+    group_expressions: [columnRef(q, unit), ...plan.keys.map((key) => columnRef(q, key))],
+    group_sets: [[0, ...plan.keys.map((_, i) => i + 1)]],
     aggregate_handling: 'STANDARD_HANDLING',
     having: null,
     sample: null,

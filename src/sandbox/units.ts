@@ -53,6 +53,11 @@ interface Source {
   id: number;
   /** A derived table with a row per unit: its output columns holding the unit (a join on them joins its people). */
   unitNames?: string[];
+  /**
+   * A derived table grouped by its unit and these output columns: a unit on one row for each of
+   * their values, so on one row within each group of an outer GROUP BY that keeps them all.
+   */
+  uniqueWithin?: string[];
 }
 
 /**
@@ -82,10 +87,18 @@ interface UnitColumn {
   unitKey?: string;
   /** Where the derived query has a row per unit: its own output columns that hold the unit. */
   unitNames?: string[];
+  /** Grouped by the unit and these output columns of its own (Source.uniqueWithin). */
+  uniqueWithin?: string[];
 }
 
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
 type Ctes = Map<string, { entry: Node; list: Node[] }>;
+
+/** Whether two column references name the same column as written (qualifier and name, any case). */
+function sameRef(a: Node, b: Node): boolean {
+  const names = (n: Node) => JSON.stringify(((n.column_names as string[]) ?? []).map((x) => x.toLowerCase()));
+  return names(a) === names(b);
+}
 
 function columnRef(...names: string[]): Node {
   return { class: 'COLUMN_REF', type: 'COLUMN_REF', alias: '', column_names: names };
@@ -197,6 +210,7 @@ class UnitsRewriter {
     const targets = this.perturbation ? perturbationTargets(node) : [];
     this.ctesInScope = new Set(scope.keys());
     this.scanned = await this.from(node.from_table as Node, scope);
+    this.uniqueInGroups(node, this.scanned);
     const sources = await this.unitClasses(this.scanned);
     this.nonNull = this.nonNullColumns(node.from_table as Node, sources);
     this.shareDistinctUnits(node, sources);
@@ -226,6 +240,39 @@ class UnitsRewriter {
         (aggregate) => this.conditionOf(aggregate),
       );
       this.perturbed ??= done;
+    }
+  }
+
+  /**
+   * A derived table grouped by its unit and columns the outer query groups by, all of them, each
+   * as that table's own column (no expression of it, no ROLLUP), joined to nothing that repeats
+   * its rows: within each outer group its units are on one row each, so it counts as a table with
+   * one row a person here.
+   */
+  private uniqueInGroups(node: Node, sources: Source[]): void {
+    if (((node.group_sets as unknown[]) ?? []).length > 1) return;
+    const groups = ((node.group_expressions as Node[]) ?? []).filter((g) => g.class === 'COLUMN_REF');
+    for (const src of sources) {
+      if (!src.uniqueWithin || src.padded || !src.qualifier) continue;
+      // nothing else may repeat its rows: every other source is a table of one row a person that
+      // an inner join equates with it on the unit (a resident beside their records, not their visits)
+      const alone = sources.every(
+        (x) =>
+          x === src ||
+          (x.table !== undefined &&
+            this.policy.uniqueUnitTables.has(x.table) &&
+            !x.padded &&
+            this.root(x.id) === this.root(src.id)),
+      );
+      if (!alone) continue;
+      const grouped = (name: string) =>
+        groups.some((g) => {
+          const names = (g.column_names as string[]).map((n) => n.toLowerCase());
+          return names.length === 2
+            ? names[0] === src.qualifier && names[1] === name
+            : sources.length === 1 && names[0] === name;
+        });
+      if (src.uniqueWithin.every(grouped)) src.unique = true;
     }
   }
 
@@ -489,6 +536,7 @@ class UnitsRewriter {
       padded: u.padded,
       ...(u.unitKey ? { unitKey: columnRef(qualifier, u.unitKey) } : {}),
       ...(u.unitNames ? { unitNames: u.unitNames, qualifier: qualifier.toLowerCase() } : {}),
+      ...(u.uniqueWithin ? { uniqueWithin: u.uniqueWithin, qualifier: qualifier.toLowerCase() } : {}),
       id: this.sourceIds++,
     };
   }
@@ -676,6 +724,7 @@ class UnitsRewriter {
     if (sources.length === 0) return [];
     this.checkWindows(s);
     let units: { ref: Node; unique: boolean; padded?: boolean; unitKey?: Node }[];
+    let withinGroups: string[] | undefined;
     if (aggregates(s, this.policy)) {
       if (!groupsByUnit(s, this.policy)) {
         refuse(
@@ -693,6 +742,21 @@ class UnitsRewriter {
       units = groups
         .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
         .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
+      // grouped by the unit and plain columns it returns as they are: a unit per row within each
+      // value of those columns (the outer query may know it is one row a person in its groups)
+      const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
+      const returned = (g: Node) =>
+        (s.select_list as Node[]).find(
+          (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
+        );
+      if (
+        units.length === 1 &&
+        !padded &&
+        others.length > 0 &&
+        ((s.group_sets as unknown[]) ?? []).length <= 1 &&
+        others.every((g) => g.class === 'COLUMN_REF' && returned(g))
+      )
+        withinGroups = others.map((g) => String(columnName(g)).toLowerCase());
       // one unit per group, one table keyed: its key is the unit's, whichever row gives it
       const keyed = sources.filter((x) => x.unitKey);
       if (units.length === 1 && sources.length === 1 && keyed.length === 1)
@@ -714,8 +778,13 @@ class UnitsRewriter {
         ...(x.unitKey ? { unitKey: clone(x.unitKey) } : {}),
       }));
     }
-    // a row per unit, on every row: the subquery's own columns that are its unit join its people
-    const perUnit = aggregates(s, this.policy) && units.length === 1 && units[0]!.unique && !units[0]!.padded;
+    // a row per unit (or per unit and key), on every row: the subquery's own columns that are its
+    // unit join its people
+    const perUnit =
+      aggregates(s, this.policy) &&
+      units.length === 1 &&
+      (units[0]!.unique || withinGroups !== undefined) &&
+      !units[0]!.padded;
     const unitNames = perUnit
       ? (s.select_list as Node[])
           .filter((item) => item.class === 'COLUMN_REF' && columnName(item) === this.policy.privacyUnitColumn)
@@ -725,7 +794,13 @@ class UnitsRewriter {
       const name = this.fresh('u');
       u.ref.alias = name;
       (s.select_list as Node[]).push(u.ref);
-      return { name, unique: u.unique, padded: u.padded, ...(unitNames.length ? { unitNames } : {}) };
+      return {
+        name,
+        unique: u.unique,
+        padded: u.padded,
+        ...(unitNames.length ? { unitNames } : {}),
+        ...(withinGroups ? { uniqueWithin: withinGroups } : {}),
+      };
     });
     // the keys go after every unit column: a UNION's padding counts the added columns from the end
     units.forEach((u, i) => {

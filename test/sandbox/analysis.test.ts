@@ -551,3 +551,111 @@ describe('joins the rewrites must leave as they are (review of issue 30)', () =>
     expect(rows).toMatchObject([{ n: 0, u: 0 }]);
   });
 });
+
+describe('a repeated table grouped by its own column: per person and key (issue 30)', () => {
+  const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
+  // p1: two visits at H1, one at H2; p2: one at H1; p3: one at H2; p4–p12: one at H1 each
+  const w = duckWorld(`
+    CREATE TABLE people AS SELECT 'p' || i AS pds_unit, CASE WHEN i <= 6 THEN 'A' ELSE 'B' END AS district,
+      100 * i AS income FROM range(1, 13) t(i);
+    CREATE TABLE visits AS SELECT * FROM (VALUES ('p1', 'H1', 10.0), ('p1', 'H1', 20.0), ('p1', 'H2', 30.0),
+      ('p2', 'H1', 5.0), ('p3', 'H2', 7.0)) v(pds_unit, hospital, cost)
+      UNION ALL SELECT 'p' || i, 'H1', 1.0 FROM range(4, 13) t(i);
+  `);
+  const run = async (sql: string) => {
+    const a = await analyseQuery(w.parser, sql, 'aggregate', unique, AGG);
+    const rows = await queryRows(w.conn, a.sql);
+    return {
+      sql: a.sql,
+      rows: rows.map((r) => {
+        const { [UNITS_COLUMN]: u, ...rest } = r;
+        return Object.fromEntries([
+          ...Object.entries(rest)
+            .filter(([k]) => !k.startsWith('__pds'))
+            .map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v]),
+          ['units', Number(u)],
+        ]);
+      }),
+    };
+  };
+
+  it('stages visits per person and hospital, and counts each person once in each cell without a distinct table', async () => {
+    const { sql, rows } = await run(
+      'SELECT p.district, v.hospital, count(*) AS visits, sum(v.cost) AS cost FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY p.district, v.hospital ORDER BY 1, 2',
+    );
+    expect(sql).toContain('__pds_w');
+    expect(sql).not.toMatch(/count\(DISTINCT/i);
+    expect(rows).toEqual([
+      { district: 'A', hospital: 'H1', visits: 6, cost: 38, units: 5 }, // p1 (2), p2, p4, p5, p6
+      { district: 'A', hospital: 'H2', visits: 2, cost: 37, units: 2 }, // p1, p3
+      { district: 'B', hospital: 'H1', visits: 6, cost: 6, units: 6 },
+    ]);
+  });
+
+  it('a person in two keys still counts once where the outer query merges them (a key of an expression, or not grouped)', async () => {
+    const merged = await run(
+      'SELECT substr(h.hospital, 1, 1) AS kind, count(*) AS n FROM (SELECT pds_unit, hospital, count(*) AS c FROM visits GROUP BY pds_unit, hospital) h GROUP BY 1',
+    );
+    expect(merged.rows).toEqual([{ kind: 'H', n: 13, units: 12 }]); // p1 on two rows, one person
+    const byDistrict = await run(
+      'SELECT p.district, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY p.district ORDER BY 1',
+    );
+    expect(byDistrict.rows).toEqual([
+      { district: 'A', visits: 8, units: 6 },
+      { district: 'B', visits: 6, units: 6 },
+    ]);
+    const rolled = await run(
+      'SELECT p.district, v.hospital, count(*) AS visits FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY ROLLUP (p.district, v.hospital) ORDER BY 1 NULLS LAST, 2 NULLS LAST',
+    );
+    // the district totals merge hospitals: p1 once in A's total
+    expect(rolled.rows.find((r) => r.district === 'A' && r.hospital === null)).toMatchObject({ visits: 8, units: 6 });
+    expect(rolled.rows.find((r) => r.district === null)).toMatchObject({ visits: 14, units: 12 });
+  });
+
+  it('an operator’s own subquery per person and key counts one row a person only within that key', async () => {
+    const own = await run(
+      'SELECT h.hospital, count(*) AS people FROM (SELECT pds_unit, hospital, count(*) AS c FROM visits GROUP BY pds_unit, hospital) h GROUP BY h.hospital ORDER BY 1',
+    );
+    expect(own.rows).toEqual([
+      { hospital: 'H1', people: 11, units: 11 },
+      { hospital: 'H2', people: 2, units: 2 },
+    ]);
+    // joined to a table that repeats its rows (a person's visits), it is not one row a person
+    const repeated = await run(
+      'SELECT h.hospital, count(*) AS n FROM (SELECT pds_unit, hospital, count(*) AS c FROM visits GROUP BY pds_unit, hospital) h JOIN visits v ON h.pds_unit = v.pds_unit GROUP BY h.hospital ORDER BY 1',
+    );
+    expect(repeated.rows.map((r) => r.units)).toEqual([11, 2]);
+    const renamed = await run(
+      'SELECT h.place, count(*) AS people FROM (SELECT pds_unit, hospital AS place FROM visits GROUP BY pds_unit, hospital) h GROUP BY h.place ORDER BY 1',
+    );
+    expect(renamed.rows.map((r) => r.units)).toEqual([11, 2]);
+  });
+});
+
+describe('count(DISTINCT person) per key of the repeated table (issue 30)', () => {
+  const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
+  const w = duckWorld(`
+    CREATE TABLE people AS SELECT 'p' || i AS pds_unit, CASE WHEN i <= 6 THEN 'A' ELSE 'B' END AS district,
+      100 * i AS income FROM range(1, 13) t(i);
+    CREATE TABLE visits AS SELECT * FROM (VALUES ('p1', 'H1', 10.0), ('p1', 'H1', 20.0), ('p1', 'H2', 30.0),
+      ('p2', 'H1', 5.0), ('p3', 'H2', 7.0)) v(pds_unit, hospital, cost)
+      UNION ALL SELECT 'p' || i, 'H1', 1.0 FROM range(4, 13) t(i);
+  `);
+  it('stages per person and key where the other table gives keys too, and counts the people of each cell without a distinct table', async () => {
+    const a = await analyseQuery(
+      w.parser,
+      'SELECT p.district, v.hospital, count(DISTINCT v.pds_unit) AS patients FROM people p JOIN visits v ON p.pds_unit = v.pds_unit GROUP BY p.district, v.hospital ORDER BY 1, 2',
+      'aggregate',
+      unique,
+      AGG,
+    );
+    expect(a.sql).toContain('GROUP BY v.pds_unit, v.hospital');
+    expect(a.sql).not.toMatch(/count\(DISTINCT/i);
+    const rows = await queryRows(w.conn, a.sql);
+    expect(rows.map((r) => [r.district, r.hospital, Number(r.patients), Number(r[UNITS_COLUMN])])).toEqual([
+      ['A', 'H1', 5, 5],
+      ['A', 'H2', 2, 2],
+      ['B', 'H1', 6, 6],
+    ]);
+  });
+});

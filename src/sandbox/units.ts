@@ -94,6 +94,21 @@ interface UnitColumn {
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
 type Ctes = Map<string, { entry: Node; list: Node[] }>;
 
+/** A unit column without the keys it is unique within (its derived table's columns were renamed). */
+function withoutKeys(u: UnitColumn): UnitColumn {
+  const { uniqueWithin: _k, ...rest } = u;
+  return rest;
+}
+
+/** The items of a FROM (tables, subqueries, VALUES …), calling `join` on each join in it. */
+function walkFrom(ref: Node, leaves: Node[], join: (j: Node) => void): void {
+  if (ref.type === 'JOIN') {
+    join(ref);
+    walkFrom(ref.left as Node, leaves, join);
+    walkFrom(ref.right as Node, leaves, join);
+  } else leaves.push(ref);
+}
+
 /** Whether two column references name the same column as written (qualifier and name, any case). */
 function sameRef(a: Node, b: Node): boolean {
   const names = (n: Node) => JSON.stringify(((n.column_names as string[]) ?? []).map((x) => x.toLowerCase()));
@@ -251,6 +266,14 @@ class UnitsRewriter {
    */
   private uniqueInGroups(node: Node, sources: Source[]): void {
     if (((node.group_sets as unknown[]) ?? []).length > 1) return;
+    // every item of the FROM is one of these sources, under inner joins: a VALUES list, a
+    // subquery or CTE of constants has no source and could repeat rows unseen
+    const leaves: Node[] = [];
+    let inner = true;
+    walkFrom(node.from_table as Node, leaves, (j) => {
+      if (j.join_type !== 'INNER' || j.ref_type !== 'REGULAR') inner = false;
+    });
+    if (!inner || leaves.length !== sources.length) return;
     const groups = ((node.group_expressions as Node[]) ?? []).filter((g) => g.class === 'COLUMN_REF');
     for (const src of sources) {
       if (!src.uniqueWithin || src.padded || !src.qualifier) continue;
@@ -507,7 +530,10 @@ class UnitsRewriter {
         });
         ref.table_name = copyName;
         ref.alias = qualifier;
-        return units.map((u) => this.carried(qualifier, u));
+        // a list of column names renames what the outer query reads: its keys are not the body's
+        const renamed =
+          ((value.aliases as unknown[]) ?? []).length > 0 || ((ref.column_name_alias as unknown[]) ?? []).length > 0;
+        return units.map((u) => this.carried(qualifier, renamed ? withoutKeys(u) : u));
       }
       case 'JOIN': {
         const left = await this.from(ref.left as Node, ctes);
@@ -521,7 +547,8 @@ class UnitsRewriter {
         const units = await this.derived(body, ctes);
         if (units.length === 0) return [];
         if (!ref.alias) ref.alias = this.fresh('sq');
-        return units.map((u) => this.carried(String(ref.alias), u));
+        const renamed = ((ref.column_name_alias as unknown[]) ?? []).length > 0;
+        return units.map((u) => this.carried(String(ref.alias), renamed ? withoutKeys(u) : u));
       }
       default:
         return []; // EMPTY and VALUES read no snapshot table
@@ -745,10 +772,14 @@ class UnitsRewriter {
       // grouped by the unit and plain columns it returns as they are: a unit per row within each
       // value of those columns (the outer query may know it is one row a person in its groups)
       const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
+      // each key returned as it is, under its own name, and no other output column of that name
+      const outputName = (item: Node) => String(item.alias || columnName(item) || '').toLowerCase();
       const returned = (g: Node) =>
-        (s.select_list as Node[]).find(
+        (s.select_list as Node[]).some(
           (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
-        );
+        ) &&
+        (s.select_list as Node[]).filter((item) => outputName(item) === String(columnName(g)).toLowerCase()).length ===
+          1;
       if (
         units.length === 1 &&
         !padded &&

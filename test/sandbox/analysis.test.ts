@@ -625,6 +625,27 @@ describe('a repeated table grouped by its own column: per person and key (issue 
       'SELECT h.hospital, count(*) AS n FROM (SELECT pds_unit, hospital, count(*) AS c FROM visits GROUP BY pds_unit, hospital) h JOIN visits v ON h.pds_unit = v.pds_unit GROUP BY h.hospital ORDER BY 1',
     );
     expect(repeated.rows.map((r) => r.units)).toEqual([11, 2]);
+    // review of issue 30: nothing the guard cannot see may repeat its rows, nor rename its keys
+    const values = await run(
+      "SELECT h.hospital, count(*) AS n FROM (SELECT pds_unit, hospital, sum(cost) AS c FROM visits GROUP BY pds_unit, hospital) h JOIN (VALUES ('H2'), ('H2'), ('H2'), ('H2'), ('H2')) t(x) ON t.x = h.hospital GROUP BY h.hospital",
+    );
+    expect(values.rows.map((r) => r.units)).toEqual([2]);
+    const constants = await run(
+      "WITH people AS (SELECT 'p1' AS pds_unit UNION ALL SELECT 'p1' UNION ALL SELECT 'p3' UNION ALL SELECT 'p3') SELECT h.hospital, count(*) AS n FROM (SELECT pds_unit, hospital, count(*) AS c FROM visits GROUP BY pds_unit, hospital) h JOIN people p ON p.pds_unit = h.pds_unit GROUP BY h.hospital ORDER BY 1",
+    );
+    expect(constants.rows.map((r) => r.units)).toEqual([1, 2]);
+    const aliased = await run(
+      "SELECT h.hospital, count(*) AS n FROM (SELECT pds_unit, hospital, 'X' AS k FROM visits GROUP BY pds_unit, hospital) h(pds_unit, x, hospital) GROUP BY h.hospital",
+    );
+    expect(aliased.rows.map((r) => r.units)).toEqual([12]);
+    const aliasedCte = await run(
+      "WITH h(pds_unit, x, hospital) AS (SELECT pds_unit, hospital, 'X' AS k FROM visits GROUP BY pds_unit, hospital) SELECT h.hospital, count(*) AS n FROM h GROUP BY h.hospital",
+    );
+    expect(aliasedCte.rows.map((r) => r.units)).toEqual([12]);
+    const twice = await run(
+      "SELECT h.cost, count(*) AS n FROM (SELECT pds_unit, 'all' AS cost, cost, count(*) AS c FROM visits WHERE pds_unit = 'p1' GROUP BY pds_unit, cost) h GROUP BY h.cost",
+    );
+    expect(twice.rows.map((r) => r.units)).toEqual([1]);
     const renamed = await run(
       'SELECT h.place, count(*) AS people FROM (SELECT pds_unit, hospital AS place FROM visits GROUP BY pds_unit, hospital) h GROUP BY h.place ORDER BY 1',
     );

@@ -48,6 +48,21 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
       }
     }
   });
+  // text that is not well-formed Unicode (a lone surrogate) cannot be stored, hashed into the audit
+  // chain or rendered: refused at the edge, naming the field (issue 32)
+  fastify.addHook('preValidation', async (req) => {
+    for (const [part, value] of [
+      ['body', req.body],
+      ['querystring', req.query],
+      ['params', req.params],
+    ] as const) {
+      const bad = illFormed(value, `/${part}`);
+      if (bad)
+        throw new PdsError('ERR_VALIDATION', `${bad}: is not well-formed Unicode (a lone surrogate)`, {
+          errors: [{ field: bad, message: 'is not well-formed Unicode (a lone surrogate)' }],
+        });
+    }
+  });
   fastify.setNotFoundHandler(notFoundHandler);
 
   await fastify.register(swagger, {
@@ -198,3 +213,18 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(feedbackRoutes, { platform });
   });
 };
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The JSON pointer of the first string (or key) in `v` that holds a lone surrogate; undefined if none. */
+export function illFormed(v: unknown, at: string, depth = 0): string | undefined {
+  if (typeof v === 'string') return LONE_SURROGATE.test(v) ? at : undefined;
+  if (v === null || typeof v !== 'object' || depth > 64) return undefined;
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const here = `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (LONE_SURROGATE.test(k)) return here;
+    const found = illFormed(x, here, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}

@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import type { Platform } from '../platform/index.ts';
 import AjvCompiler from '@fastify/ajv-compiler';
 import { app } from './app.ts';
-import { BODY_LIMIT_BYTES } from './problem.ts';
+import { PdsError } from '../errors/index.ts';
+import { BODY_LIMIT_BYTES, errorHandler } from './problem.ts';
+
+/** fastify's default: the longest path parameter its router takes. */
+const MAX_PARAM_LENGTH = 100;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -39,6 +43,21 @@ export async function createServer(platform: Platform, logger: Logger) {
     },
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // the router's own refusals (a path parameter past its length, a malformed URL) are problem+json too
+    frameworkErrors: (err, req, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      return errorHandler(
+        new PdsError(
+          tooLong ? 'ERR_URI_TOO_LONG' : 'ERR_VALIDATION',
+          tooLong
+            ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters; no identifier is that long`
+            : 'the URL is not valid: a path component cannot be decoded',
+        ),
+        req,
+        reply,
+      );
+    },
     schemaController: { compilersFactory: { buildValidator: validators() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   fastify.addHook('onSend', async (req, reply) => {

@@ -17,6 +17,7 @@ export const ERRORS = {
   // request validation
   ERR_VALIDATION: { status: 400, title: 'Request is invalid' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body is too large' },
+  ERR_URI_TOO_LONG: { status: 414, title: 'A path parameter is too long' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Request body has an unsupported media type' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   ERR_CONFLICT: { status: 409, title: 'Conflicts with the current state' },

@@ -51,6 +51,10 @@ const HOSTILE_SCALARS: unknown[] = [
   "'; DROP TABLE jobs; --",
   '<script>alert(1)</script>',
   '😀'.repeat(1000),
+  // not well-formed Unicode: a lone high surrogate, a lone low one inside text (issue 32)
+  '\ud800',
+  'a\udc00b',
+  { '\ud800': 1 },
   [],
   {},
   [[[[[[[[[[]]]]]]]]]],
@@ -190,11 +194,17 @@ describe('hostile input from the OpenAPI document', () => {
       },
       ...(payload !== undefined ? { payload: JSON.stringify(payload) ?? 'null' } : {}),
     });
-    return { status: res.statusCode, body: res.body.slice(0, 300), target: target.slice(0, 200) };
+    return {
+      status: res.statusCode,
+      body: res.body.slice(0, 300),
+      target: target.slice(0, 200),
+      type: String(res.headers['content-type'] ?? ''),
+    };
   }
 
   it('no route answers 5xx to hostile path, query or body values, under any role', async () => {
     const failures: { status: number; body: string; target: string; payload?: string }[] = [];
+    const notProblem: { status: number; body: string; target: string }[] = [];
     const seen = new Map<number, number>();
     for (const op of operations) {
       const attempts: { target: string; payload?: unknown }[] = [];
@@ -210,6 +220,8 @@ describe('hostile input from the OpenAPI document', () => {
         for (const token of op.method === 'GET' ? [tokens[0]!] : tokens) {
           const r = await send(op, a.target, a.payload, token);
           seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
+          // every refusal is problem+json, the router's own (a 414 for a path parameter past 100 characters) too
+          if (r.status >= 400 && !r.type.includes('application/problem+json')) notProblem.push(r);
           if (r.status >= 500)
             failures.push({
               ...r,
@@ -219,10 +231,31 @@ describe('hostile input from the OpenAPI document', () => {
       }
     }
     expect(failures).toEqual([]);
+    expect(notProblem).toEqual([]);
+    expect(seen.get(414) ?? 0).toBeGreaterThan(10);
     // the attack reached validation and the handlers, not only the doors
     expect([...seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(2000);
     expect(seen.get(400) ?? 0).toBeGreaterThan(1000);
   }, 600_000);
+
+  it('text that is not well-formed Unicode is refused with 400 naming the field; a long path parameter 414, as problem+json (issue 32)', async () => {
+    const lone = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${tokens[0]!}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...APPLICATION, scenario: { name: 'x\ud800', purpose: 'p' } }),
+    });
+    expect(lone.statusCode).toBe(400);
+    expect(lone.json()).toMatchObject({ code: 'ERR_VALIDATION', errors: [{ field: '/body/scenario/name' }] });
+    const long = await world.server.inject({
+      method: 'GET',
+      url: `/v1/contracts/${'c'.repeat(101)}`,
+      headers: { authorization: `Bearer ${tokens[0]!}` },
+    });
+    expect(long.statusCode).toBe(414);
+    expect(long.headers['content-type']).toContain('application/problem+json');
+    expect(long.json()).toMatchObject({ code: 'ERR_URI_TOO_LONG' });
+  });
 
   it('a body over the limit gets 413 naming the limit; a wrong media type 415', async () => {
     const op = tokens[0]!;

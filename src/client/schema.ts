@@ -7049,6 +7049,11 @@ export interface operations {
                     } | {
                         error: {
                             code: string;
+                            facts?: {
+                                column?: string;
+                                limit?: "memory" | "time" | "bytes" | "rows";
+                                type?: string;
+                            };
                             layer?: "engine" | "process" | "os";
                             message: string;
                         };

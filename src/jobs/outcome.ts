@@ -24,14 +24,38 @@ const INTEGER = new Set([
   'UHUGEINT',
 ]);
 
+const signed = (bits: number): [bigint, bigint] => [-(1n << BigInt(bits - 1)), (1n << BigInt(bits - 1)) - 1n];
+const unsigned = (bits: number): [bigint, bigint] => [0n, (1n << BigInt(bits)) - 1n];
+const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
+  TINYINT: signed(8),
+  SMALLINT: signed(16),
+  INTEGER: signed(32),
+  BIGINT: signed(64),
+  HUGEINT: signed(128),
+  UTINYINT: unsigned(8),
+  USMALLINT: unsigned(16),
+  UINTEGER: unsigned(32),
+  UBIGINT: unsigned(64),
+  UHUGEINT: unsigned(128),
+};
+
 /** Whether a JSON cell is what the engine renders for a value of DuckDB type `type`. */
 export function cellFits(type: string, v: unknown): boolean {
   if (v === null) return true;
   if (type.endsWith('[]')) return Array.isArray(v) && v.every((x) => cellFits(type.slice(0, -2), x));
   if (/^(STRUCT|MAP|UNION)\(/.test(type)) return typeof v === 'object';
   if (typeof v === 'object') return false;
-  if (INTEGER.has(type))
-    return (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v));
+  if (INTEGER.has(type)) {
+    const n =
+      typeof v === 'number' && Number.isInteger(v)
+        ? BigInt(v)
+        : typeof v === 'string' && /^-?\d{1,40}$/.test(v)
+          ? BigInt(v)
+          : undefined;
+    const [lo, hi] = INTEGER_RANGE[type]!;
+    // a value past its type's range is no value the engine renders: a refused outcome, not our fault
+    return n !== undefined && n >= lo && n <= hi;
+  }
   if (type.startsWith('DECIMAL'))
     return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v));
   if (type === 'DOUBLE' || type === 'FLOAT')
@@ -51,9 +75,16 @@ export function checkOutcome(
   outcome: RunOutcome,
 ): { result: ReadResult } | { failure: JobReason } {
   if (!outcome.ok) {
-    const { code, message, layer } = outcome.error;
+    const { code, layer, facts } = outcome.error;
     if (!(RUN_ERROR_CODES as readonly string[]).includes(code)) invalid(`a run cannot end with ${code}`);
-    return { failure: { code: code as JobReason['code'], message, ...(layer ? { layer } : {}) } };
+    // the worker's own words never reach anyone: the reason is written here, from a code and facts
+    return {
+      failure: {
+        code: code as JobReason['code'],
+        message: runReason(code as (typeof RUN_ERROR_CODES)[number], facts ?? {}, plan, limits),
+        ...(layer ? { layer } : {}),
+      },
+    };
   }
   const { columns, rows } = outcome;
   if (rows.length > limits.maxResultRows)
@@ -79,3 +110,53 @@ export function checkOutcome(
   });
   return { result: { columns, rows: rows as ReadResult['rows'] } };
 }
+
+/**
+ * What an operator reads of a run that ended without a result (issue 32): the API's own words for
+ * the code, with the facts the protocol allows — which limit, which column (only one the query
+ * reads or returns), which type. A worker's message is free text and is never shown.
+ */
+export function runReason(
+  code: (typeof RUN_ERROR_CODES)[number],
+  facts: RunFacts,
+  plan: Pick<RunPlan, 'readsColumns' | 'expected'>,
+  limits: Pick<RunLimits, 'maxResultBytes' | 'maxResultRows'>,
+): string {
+  const known = new Set([...(plan.readsColumns ?? []), ...(plan.expected ?? []).map((c) => c.name)]);
+  const column = facts.column && known.has(facts.column) ? facts.column : undefined;
+  switch (code) {
+    case 'ERR_SQL_RUNTIME': {
+      const what = facts.type
+        ? `a value could not be converted to ${facts.type}${column ? ` (casting column ${column})` : ''}`
+        : column
+          ? `a value of column ${column} could not be converted`
+          : undefined;
+      return `a runtime error while running the query${what ? `: ${what}` : ''} (the value itself is withheld: it may be data)`;
+    }
+    case 'ERR_LIMIT_EXCEEDED':
+      switch (facts.limit) {
+        case 'memory':
+          return 'the job exceeded its memory or temporary storage limit';
+        case 'time':
+          return 'the job was interrupted at its wall-clock limit';
+        case 'bytes':
+          return `the result is larger than ${limits.maxResultBytes} bytes`;
+        case 'rows':
+          return `the result has more than ${limits.maxResultRows} rows`;
+        default:
+          return 'the job went past a limit of its sandbox';
+      }
+    case 'ERR_SQL_INVALID':
+      return 'the engine could not run the query as it was bound';
+    case 'ERR_SQL_NOT_SELECT':
+      return 'the engine refused a statement that is not a read-only SELECT';
+    case 'ERR_SANDBOX_DENIED':
+      return 'the sandbox refused an access outside the contract’s snapshot';
+    case 'ERR_SANDBOX_FAILURE':
+      return 'the sandbox failed while running the job (an infrastructure fault)';
+    case 'ERR_SNAPSHOT_MISMATCH':
+      return 'the snapshot the executor holds is not the one the contract pins';
+  }
+}
+
+type RunFacts = NonNullable<Extract<RunOutcome, { ok: false }>['error']['facts']>;

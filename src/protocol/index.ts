@@ -114,8 +114,27 @@ export const RunOutcome = Type.Union([
       error: Type.Object(
         {
           code: Type.String({ pattern: '^ERR_[A-Z_]+$', maxLength: 64 }),
+          /** For the worker's own log; the API never shows it (it writes the reason from code and facts). */
           message: Type.String({ maxLength: 4000 }),
           layer: Type.Optional(RunLayer),
+          /** What the API may say of the failure: which limit, which column, which type. */
+          facts: Type.Optional(
+            Type.Object(
+              {
+                limit: Type.Optional(
+                  Type.Union([
+                    Type.Literal('memory'),
+                    Type.Literal('time'),
+                    Type.Literal('bytes'),
+                    Type.Literal('rows'),
+                  ]),
+                ),
+                column: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' })),
+                type: Type.Optional(Type.String({ pattern: '^[A-Z][A-Z0-9_]{0,31}$' })),
+              },
+              closed,
+            ),
+          ),
         },
         closed,
       ),

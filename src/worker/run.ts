@@ -42,6 +42,37 @@ export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOu
     const layer = ['engine', 'process', 'os'].includes(String(err.extra?.layer))
       ? (err.extra!.layer as 'engine' | 'process' | 'os')
       : undefined;
-    return { ok: false, error: { code: err.code, message: err.detail, ...(layer ? { layer } : {}) } };
+    const facts = runFacts(err.detail);
+    return {
+      ok: false,
+      error: {
+        code: err.code,
+        message: err.detail,
+        ...(layer ? { layer } : {}),
+        ...(Object.keys(facts).length ? { facts } : {}),
+      },
+    };
   }
+}
+
+/** The facts of a run's failure the API may show (it writes the words itself): which limit, column, type. */
+export function runFacts(detail: string): {
+  limit?: 'memory' | 'time' | 'bytes' | 'rows';
+  column?: string;
+  type?: string;
+} {
+  const limit = /memory|temporary storage/.test(detail)
+    ? 'memory'
+    : /wall-clock/.test(detail)
+      ? 'time'
+      : /larger than \d+ bytes/.test(detail)
+        ? 'bytes'
+        : /\brows\b/.test(detail) && /limit|cap|more than/.test(detail)
+          ? 'rows'
+          : undefined;
+  const type = /converted to ([A-Z][A-Z0-9_]{0,31})\b/.exec(detail)?.[1];
+  const column =
+    /casting column ([A-Za-z_][A-Za-z0-9_]{0,63})\)/.exec(detail)?.[1] ??
+    /a value of column ([A-Za-z_][A-Za-z0-9_]{0,63}) could not/.exec(detail)?.[1];
+  return { ...(limit ? { limit } : {}), ...(type ? { type } : {}), ...(column ? { column } : {}) };
 }

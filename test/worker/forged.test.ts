@@ -144,6 +144,8 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
     const cases = [
       (cols: unknown[]) => ({ ok: true, columns: cols, rows: [['x', 'not a number', 3]], elapsedMs: 1 }),
       () => ({ ok: false, error: { code: 'ERR_CONTRACT_REVOKED', message: 'the worker says so' } }),
+      // a count past BIGINT's range is no value the engine renders: refused, not our fault (issue 32)
+      (cols: unknown[]) => ({ ok: true, columns: cols, rows: [['x', '99999999999999999999', 3]], elapsedMs: 1 }),
     ];
     for (const make of cases) {
       const id = await submit();
@@ -160,6 +162,44 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
       expect(res.statusCode, res.body).toBe(422);
       expect(await waitForJob(world, op, id)).toMatchObject({ status: 'failed' });
       expect(await outputsOf(id)).toHaveLength(0);
+    }
+  });
+
+  it("a worker's error text never reaches the operator: the API writes the reason from the code and the facts it allows (issue 32)", async () => {
+    const leak = 'LEAK 王伟 110101199003074578 income 123456';
+    for (const [error, shown] of [
+      [
+        { code: 'ERR_SQL_RUNTIME', message: leak },
+        /^a runtime error while running the query \(the value itself is withheld/,
+      ],
+      [
+        { code: 'ERR_SQL_RUNTIME', message: leak, facts: { type: 'INT32', column: 'x110101199003074578' } },
+        /^a runtime error while running the query: a value could not be converted to INT32 \(the value/,
+      ],
+      [
+        { code: 'ERR_LIMIT_EXCEEDED', message: leak, facts: { limit: 'time' } },
+        /^the job was interrupted at its wall-clock limit$/,
+      ],
+    ] as const) {
+      const id = await submit();
+      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
+        attempt: number;
+      };
+      const res = await post('/v1/worker/outcomes', forged, {
+        jobId: id,
+        attempt: spec.attempt,
+        outcome: { ok: false, error },
+      });
+      expect(res.statusCode, res.body).toBe(204);
+      const job = await waitForJob(world, op, id);
+      const seen = await world.server.inject({
+        method: 'GET',
+        url: `/v1/jobs/${id}`,
+        headers: { authorization: `Bearer ${op}` },
+      });
+      expect(seen.body).not.toContain('LEAK');
+      expect(seen.body).not.toContain('110101199003074578');
+      expect((job.reasons as { message: string }[])[0]!.message).toMatch(shown);
     }
   });
 

@@ -2730,8 +2730,10 @@ export interface operations {
                         indicators: {
                             met: boolean;
                             name: string;
-                            target?: number | string;
-                            value: number | string;
+                            /** @description the target; null: none set */
+                            target?: number | null;
+                            /** @description the measured value; null: not measured */
+                            value: number | null;
                         }[];
                         notes?: string;
                         passed: boolean;
@@ -2807,8 +2809,10 @@ export interface operations {
                     indicators: {
                         met: boolean;
                         name: string;
-                        target?: number | string;
-                        value: number | string;
+                        /** @description the target; null: none set */
+                        target?: number | null;
+                        /** @description the measured value; null: not measured */
+                        value: number | null;
                     }[];
                     notes?: string;
                     passed: boolean;
@@ -2829,8 +2833,10 @@ export interface operations {
                             indicators: {
                                 met: boolean;
                                 name: string;
-                                target?: number | string;
-                                value: number | string;
+                                /** @description the target; null: none set */
+                                target?: number | null;
+                                /** @description the measured value; null: not measured */
+                                value: number | null;
                             }[];
                             notes?: string;
                             passed: boolean;
@@ -5886,8 +5892,8 @@ export interface operations {
                                     indicators: {
                                         met: boolean;
                                         name: string;
-                                        target?: number;
-                                        value: number;
+                                        target?: number | null;
+                                        value: number | null;
                                     }[];
                                     passed: boolean;
                                     year: number;
@@ -6290,8 +6296,8 @@ export interface operations {
                                     indicators: {
                                         met: boolean;
                                         name: string;
-                                        target?: number;
-                                        value: number;
+                                        target?: number | null;
+                                        value: number | null;
                                     }[];
                                     passed: boolean;
                                     year: number;

@@ -6,9 +6,26 @@ import { actorOf, type Principal } from './principal.ts';
 
 export interface Indicator {
   name: string;
-  value: number | string;
-  target?: number | string;
+  /** null: not measured. */
+  value: number | null;
+  target?: number | null;
   met: boolean;
+}
+
+/** An indicator as stored, also one from before values were numbers: text that is not a number is "not measured". */
+export function storedIndicator(i: { name: string; value: unknown; target?: unknown; met: boolean }): Indicator {
+  const num = (v: unknown) =>
+    typeof v === 'number' && Number.isFinite(v)
+      ? v
+      : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
+        ? Number(v)
+        : null;
+  return {
+    name: i.name,
+    value: num(i.value),
+    ...(i.target !== undefined ? { target: num(i.target) } : {}),
+    met: i.met,
+  };
 }
 
 export interface AssessmentInput {
@@ -132,7 +149,7 @@ export class EffectivenessService {
       contractId,
       year: Number(r.year),
       passed: Boolean(r.passed),
-      indicators: JSON.parse(String(r.indicators)) as Indicator[],
+      indicators: (JSON.parse(String(r.indicators)) as Parameters<typeof storedIndicator>[0][]).map(storedIndicator),
       assessor: String(r.assessor),
       ...(r.notes ? { notes: String(r.notes) } : {}),
       recordedBy: String(r.recorded_by),

@@ -36,7 +36,13 @@ export {
   type Transitioned,
 } from './contracts.ts';
 export { SnapshotBuilds, type SnapshotBuildsDeps } from './builds.ts';
-export { EffectivenessService, type AssessmentInput, type AssessmentView, type Indicator } from './effectiveness.ts';
+export {
+  EffectivenessService,
+  type AssessmentInput,
+  type AssessmentView,
+  type Indicator,
+  storedIndicator,
+} from './effectiveness.ts';
 export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 export { WithdrawalService, type Withdrawal } from './withdrawals.ts';

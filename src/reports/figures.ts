@@ -1,4 +1,4 @@
-import type { ContractClaims } from '../contracts/index.ts';
+import { storedIndicator, type ContractClaims } from '../contracts/index.ts';
 import type { WorkflowPolicy } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ContractFacts, Figures, Period, RefusalCategory, RefusalCount } from './schema.ts';
@@ -262,7 +262,8 @@ export async function contractFacts(
     effectiveness: assessed.map((a) => ({
       year: Number(a.year),
       passed: a.passed,
-      indicators: JSON.parse(a.indicators) as ContractFacts['effectiveness'][number]['indicators'],
+      // text from before values were numbers reads as "not measured": a stored assessment never breaks a report
+      indicators: (JSON.parse(a.indicators) as Parameters<typeof storedIndicator>[0][]).map(storedIndicator),
     })),
     decisionOverride: claims.decisionOverride ?? null,
     acknowledgements: (

@@ -271,7 +271,10 @@ ${
           e.year,
           e.passed ? 'yes' : 'no',
           e.indicators
-            .map((i) => `${i.name} ${i.value}${i.target !== undefined ? `/${i.target}` : ''} ${i.met ? '✓' : '✗'}`)
+            .map(
+              (i) =>
+                `${i.name} ${i.value ?? 'not measured'}${i.target !== undefined && i.target !== null ? `/${i.target}` : ''} ${i.met ? '✓' : '✗'}`,
+            )
             .join('; '),
         ]),
         'no assessment recorded for these years',

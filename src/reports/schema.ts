@@ -147,8 +147,8 @@ export const ContractFactsSchema = Obj({
       indicators: Type.Array(
         Type.Object({
           name: Type.String(),
-          value: Type.Number(),
-          target: Type.Optional(Type.Number()),
+          value: Type.Union([Type.Number(), Type.Null()]),
+          target: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
           met: Type.Boolean(),
         }),
       ),

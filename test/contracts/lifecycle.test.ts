@@ -442,6 +442,38 @@ describe('contract workflow and lifecycle', () => {
       ]);
     });
 
+    it('an indicator is a number or not measured (null): "n/a" is refused naming the field, and an old text value stored earlier never breaks a report (issue 32)', async () => {
+      const contractId = await approvedContract(world);
+      const year = new Date().getUTCFullYear();
+      const text = await post(bur, `/v1/contracts/${contractId}/assessments`, {
+        ...assessment(year, true),
+        indicators: [{ name: '调用量', value: 'n/a', met: true }],
+      });
+      expect(text.statusCode).toBe(400);
+      expect(text.json().errors[0].field).toMatch(/^\/body\/indicators\/0\/value/);
+      const unmeasured = await post(bur, `/v1/contracts/${contractId}/assessments`, {
+        ...assessment(year, true),
+        indicators: [{ name: '调用量', value: null, target: 100, met: false }],
+      });
+      expect(unmeasured.statusCode, unmeasured.body).toBe(201);
+      // a text value stored before the schema was strict: reports of the contract still render and read
+      await world.platform.store.write((tx) =>
+        tx.run(
+          `UPDATE effectiveness_assessments SET indicators = '[{"name":"调用量","value":"n/a","target":"100","met":false}]' WHERE contract_id = $1`,
+          [contractId],
+        ),
+      );
+      const made = await post(risk, '/v1/reports', { contractId });
+      expect(made.statusCode, made.body).toBe(201);
+      const reportId = made.json().report.id as string;
+      const read = await get(risk, `/v1/reports/${reportId}`);
+      expect(read.statusCode, read.body).toBe(200);
+      const listed = (await get(op, `/v1/contracts/${contractId}/assessments`)).json() as {
+        indicators: { value: unknown; target?: unknown }[];
+      }[];
+      expect(listed[0]!.indicators[0]).toMatchObject({ value: null, target: 100 });
+    });
+
     it('a pass between two failures does not revoke', async () => {
       const contractId = await approvedContract(world, 'org-a', { ...APPLICATION, termMonths: 36 });
       const year = new Date().getUTCFullYear();

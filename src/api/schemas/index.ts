@@ -158,8 +158,12 @@ export const AssessmentBody = Type.Object(
       Type.Object(
         {
           name: Str(1, 200),
-          value: Type.Union([Type.Number(), Str(0, 500)]),
-          target: Type.Optional(Type.Union([Type.Number(), Str(0, 500)])),
+          // what the reports render and rate: a number, or null for an indicator not measured (issue 32:
+          // a text value was stored and signed, and every later report of the contract failed)
+          value: Type.Union([Type.Number(), Type.Null()], { description: 'the measured value; null: not measured' }),
+          target: Type.Optional(
+            Type.Union([Type.Number(), Type.Null()], { description: 'the target; null: none set' }),
+          ),
           met: Type.Boolean(),
         },
         closed,

@@ -8,6 +8,7 @@ import { int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 import { jobRows } from './jobs.ts';
+import { PdsError } from '../../errors/index.ts';
 
 type Contract = Answer<'getContract'>;
 type Budget = Answer<'getContractBudget'>;
@@ -133,7 +134,8 @@ function contractView(
         a.passed ? '通过' : html`<strong class="warn">未通过</strong>`,
         a.indicators
           .map(
-            (i) => `${i.name}：${i.value}${i.target !== undefined ? ` / ${i.target}` : ''}${i.met ? '' : '（未达标）'}`,
+            (i) =>
+              `${i.name}：${i.value ?? '未测量'}${i.target !== undefined && i.target !== null ? ` / ${i.target}` : ''}${i.met ? '' : '（未达标）'}`,
           )
           .join('；'),
         a.assessor,
@@ -156,7 +158,9 @@ function contractView(
               required
               value="${new Date().getFullYear()}"
             />
-            <label for="as-ind">指标（每行一条：名称=实际值/目标值=是否达标，如 服务企业数=120/100=是）</label>
+            <label for="as-ind"
+              >指标（每行一条：名称=实际值/目标值=是否达标，如 服务企业数=120/100=是；未测量的写“未测量”）</label
+            >
             <textarea id="as-ind" name="indicators" rows="3" required></textarea>
             <fieldset>
               <legend>结论</legend>
@@ -431,7 +435,12 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     const indicators = lines(f, 'indicators').map((line) => {
       const [name, values = '', met = ''] = line.split('=').map((x) => x.trim());
       const [value = '', target] = values.split('/').map((x) => x.trim());
-      const n = (x: string) => (x !== '' && Number.isFinite(Number(x)) ? Number(x) : x);
+      // a number, or 未测量 / n/a / empty for an indicator not measured; other text is named, not stored
+      const n = (x: string) => {
+        if (x === '' || /^(未测量|不适用|n\/?a|-)$/i.test(x)) return null;
+        if (Number.isFinite(Number(x))) return Number(x);
+        throw new PdsError('ERR_VALIDATION', `指标“${name}”的值“${x}”应为数字，未测量请写“未测量”`);
+      };
       return {
         name: name!,
         value: n(value),

@@ -81,7 +81,7 @@ export function checkOutcome(
     return {
       failure: {
         code: code as JobReason['code'],
-        message: runReason(code as (typeof RUN_ERROR_CODES)[number], facts ?? {}, plan, limits),
+        message: runReason(code as (typeof RUN_ERROR_CODES)[number], facts ?? {}, plan, limits, layer),
         ...(layer ? { layer } : {}),
       },
     };
@@ -121,6 +121,7 @@ export function runReason(
   facts: RunFacts,
   plan: Pick<RunPlan, 'readsColumns' | 'expected'>,
   limits: Pick<RunLimits, 'maxResultBytes' | 'maxResultRows'>,
+  layer?: string,
 ): string {
   const known = new Set([...(plan.readsColumns ?? []), ...(plan.expected ?? []).map((c) => c.name)]);
   const column = facts.column && known.has(facts.column) ? facts.column : undefined;
@@ -151,7 +152,9 @@ export function runReason(
     case 'ERR_SQL_NOT_SELECT':
       return 'the engine refused a statement that is not a read-only SELECT';
     case 'ERR_SANDBOX_DENIED':
-      return 'the sandbox refused an access outside the contract’s snapshot';
+      return layer === 'os'
+        ? 'refused by the OS sandbox: the job reached for something outside the contract’s snapshot'
+        : 'the sandbox refused an access outside the contract’s snapshot';
     case 'ERR_SANDBOX_FAILURE':
       return 'the sandbox failed while running the job (an infrastructure fault)';
     case 'ERR_SNAPSHOT_MISMATCH':

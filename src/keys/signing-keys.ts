@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
@@ -127,12 +135,15 @@ function toSigningKey(jwk: JWK): SigningKey {
   }
   const pub = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
   const kid = thumbprint(pub);
-  return {
-    kid,
-    privateKey: createPrivateKey({ key: { ...pub, d: jwk.d }, format: 'jwk' }),
-    publicKey: createPublicKey({ key: pub, format: 'jwk' }),
-    publicJwk: { ...pub, kid, alg: 'EdDSA', use: 'sig' },
-  };
+  const privateKey = createPrivateKey({ key: { ...pub, d: jwk.d }, format: 'jwk' });
+  const publicKey = createPublicKey({ key: pub, format: 'jwk' });
+  // one changed character in d is still a well-formed key, which signs what the JWKS cannot verify:
+  // the private half must give the public half, and a probe it signs must verify (issue 32)
+  const derived = (createPublicKey(privateKey).export({ format: 'jwk' }) as JWK).x;
+  const probe = Buffer.from(`pds key check ${kid}`);
+  if (derived !== jwk.x || !verify(null, probe, publicKey, sign(null, probe, privateKey)))
+    throw new Error('its private half does not match its public half (a changed character?)');
+  return { kid, privateKey, publicKey, publicJwk: { ...pub, kid, alg: 'EdDSA', use: 'sig' } };
 }
 
 /** RFC 7638 thumbprint, computed synchronously: the required members of an OKP key in lexical order. */

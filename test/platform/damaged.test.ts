@@ -27,6 +27,31 @@ describe('damaged files', () => {
     }
   });
 
+  it('one changed character in a signing key’s private half stops start-up naming the file (issue 32)', async () => {
+    const t = tmpDataDir('pds-damaged-');
+    try {
+      await (await createPlatform(testConfig(t.dir), silentLogger)).close();
+      const keys = fs.readdirSync(path.join(t.dir, 'keys')).filter((f) => f.endsWith('-ed25519.jwk'));
+      expect(keys.length).toBeGreaterThan(0);
+      for (const name of keys) {
+        const file = path.join(t.dir, 'keys', name);
+        const good = fs.readFileSync(file, 'utf8');
+        const jwk = JSON.parse(good) as { d: string };
+        const flipped = jwk.d.slice(0, 5) + (jwk.d[5] === 'A' ? 'B' : 'A') + jwk.d.slice(6);
+        fs.writeFileSync(file, JSON.stringify({ ...jwk, d: flipped }), { mode: 0o600 });
+        await expect(createPlatform(testConfig(t.dir), silentLogger)).rejects.toMatchObject({
+          code: 'ERR_KEY_DAMAGED',
+          detail: expect.stringContaining(file),
+        });
+        fs.writeFileSync(file, good, { mode: 0o600 });
+      }
+      // restored, it starts again
+      await (await createPlatform(testConfig(t.dir), silentLogger)).close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('a truncated domain database stops start-up naming the file; damaged later, the catalog says so (503)', async () => {
     const t = tmpDataDir('pds-damaged-');
     try {

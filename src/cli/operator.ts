@@ -36,6 +36,46 @@ function jobLine(j: Job): string {
   return `${j.id}  ${j.status.padEnd(17)} ${j.contractId}  ${j.createdAt.slice(0, 19)}  ${j.name ?? ''}`;
 }
 
+/** What every SQL command takes (sqlCommand). */
+type SqlOptions = ApiOptions & { contract: string; sql?: string; dpBound?: object; dpGroups?: number; dpRows?: number };
+
+/** A command that takes SQL under a contract, with the dp parameters a job may carry. */
+const sqlCommand = (cmd: Command) =>
+  apiCommand(
+    cmd
+      .requiredOption('--contract <id>', 'the contract the query runs under')
+      .argument('[file]', 'the SQL file (- reads standard input)')
+      .option('--sql <sql>', 'the SQL itself, instead of a file')
+      .option('--dp-bound <column=low:high>', 'dp mode: a column’s contribution bounds (repeatable)', dpBound)
+      .option(
+        '--dp-groups <n>',
+        'dp mode: the most groups one person counts in (policy default if absent)',
+        positiveInt,
+      )
+      .option(
+        '--dp-rows <n>',
+        'dp mode: the most joined rows of one person in a group (policy default if absent)',
+        positiveInt,
+      ),
+  );
+/** The job's dp parameters from the options, or nothing when none is given. */
+const dpOf = (opts: SqlOptions) =>
+  opts.dpBound || opts.dpGroups || opts.dpRows
+    ? {
+        dp: {
+          bounds: (opts.dpBound ?? {}) as Record<string, number[]>,
+          ...(opts.dpGroups ? { maxGroupsPerUnit: opts.dpGroups } : {}),
+          ...(opts.dpRows ? { maxRowsPerUnit: opts.dpRows } : {}),
+        },
+      }
+    : {};
+const sqlOf = (file: string | undefined, opts: SqlOptions) => {
+  if (opts.sql && file) throw new PdsError('ERR_VALIDATION', 'give the SQL as a file or with --sql, not both');
+  const sql = opts.sql ?? (file ? readText(file, 'SQL') : undefined);
+  if (!sql?.trim()) throw new PdsError('ERR_VALIDATION', 'no SQL: name a file or pass --sql');
+  return sql;
+};
+
 export function addOperatorCommands(program: Command): void {
   apiCommand(
     program
@@ -134,72 +174,74 @@ export function addOperatorCommands(program: Command): void {
     print(opts, page, () => (page.jobs.length ? page.jobs.map(jobLine) : ['no jobs']));
   });
 
-  const sqlCommand = (cmd: Command) =>
-    apiCommand(
-      cmd
-        .requiredOption('--contract <id>', 'the contract the query runs under')
-        .argument('[file]', 'the SQL file (- reads standard input)')
-        .option('--sql <sql>', 'the SQL itself, instead of a file')
-        .option('--dp-bound <column=low:high>', 'dp mode: a column’s contribution bounds (repeatable)', dpBound)
-        .option(
-          '--dp-groups <n>',
-          'dp mode: the most groups one person counts in (policy default if absent)',
-          positiveInt,
-        )
-        .option(
-          '--dp-rows <n>',
-          'dp mode: the most joined rows of one person in a group (policy default if absent)',
-          positiveInt,
-        ),
-    );
-  /** The job's dp parameters from the options, or nothing when none is given. */
-  const dpOf = (opts: { dpBound?: object; dpGroups?: number; dpRows?: number }) =>
-    opts.dpBound || opts.dpGroups || opts.dpRows
-      ? {
-          dp: {
-            bounds: (opts.dpBound ?? {}) as Record<string, number[]>,
-            ...(opts.dpGroups ? { maxGroupsPerUnit: opts.dpGroups } : {}),
-            ...(opts.dpRows ? { maxRowsPerUnit: opts.dpRows } : {}),
-          },
-        }
-      : {};
-  const sqlOf = (file: string | undefined, opts: { sql?: string }) => {
-    if (opts.sql && file) throw new PdsError('ERR_VALIDATION', 'give the SQL as a file or with --sql, not both');
-    const sql = opts.sql ?? (file ? readText(file, 'SQL') : undefined);
-    if (!sql?.trim()) throw new PdsError('ERR_VALIDATION', 'no SQL: name a file or pass --sql');
-    return sql;
-  };
+  addSqlCommands(program);
 
+  apiCommand(
+    program
+      .command('download')
+      .description('download a released output and its signed manifest, and verify one against the other')
+      .argument('<output>', 'the output id')
+      .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json', 'parquet']).default('csv'))
+      .option('--out <file>', 'where to write the data (default: <output>.<format>; the manifest beside it, .jws)'),
+  ).action(async (id: string, opts: ApiOptions & { format: 'csv' | 'json' | 'parquet'; out?: string }) => {
+    const api = clientFrom(opts);
+    const out = path.resolve(opts.out ?? `${id}.${opts.format}`);
+    const data = await must(
+      api.GET('/v1/outputs/{id}/data', {
+        params: { path: { id }, query: { format: opts.format } },
+        parseAs: 'arrayBuffer',
+      }),
+    );
+    const manifest = await must(api.GET('/v1/outputs/{id}/manifest', { params: { path: { id } }, parseAs: 'text' }));
+    const jwks = await must(api.GET('/.well-known/jwks.json'));
+    const { verifyOutputFile } = await import('../jobs/index.ts');
+    const { createLocalJWKSet } = await import('jose');
+    const bytes = Buffer.from(data as ArrayBuffer);
+    const check = await verifyOutputFile(bytes, opts.format, manifest, createLocalJWKSet(jwks));
+    // nothing is left on disk that did not verify
+    if (!check.ok)
+      throw new PdsError(
+        'ERR_VALIDATION',
+        `the ${opts.format} download has sha256 ${check.sha256}, the manifest seals ${check.expected}: not written`,
+      );
+    fs.writeFileSync(out, bytes);
+    fs.writeFileSync(`${out}.jws`, `${manifest}\n`);
+    print(opts, { ...check, file: out, manifest: `${out}.jws` }, () => [
+      `${out}: output ${id} of contract ${check.contractId}, ${check.rows} rows, sha256 ${check.sha256.slice(0, 16)}… verified`,
+      `${out}.jws: the signed manifest (pds verify-output ${path.basename(out)} ${path.basename(out)}.jws)`,
+    ]);
+  });
+
+  addReviewCommands(program);
+}
+
+/** validate, preview and submit: SQL under a contract. */
+function addSqlCommands(program: Command): void {
   sqlCommand(
     program
       .command('validate')
       .description(
         'check SQL against a contract without running it: the reasons a submission would get; exits 1 if any',
       ),
-  ).action(
-    async (
-      file: string | undefined,
-      opts: ApiOptions & { contract: string; sql?: string; dpBound?: object; dpGroups?: number; dpRows?: number },
-    ) => {
-      const result = await must(
-        clientFrom(opts).POST('/v1/jobs/validate', {
-          body: {
-            contractId: opts.contract,
-            sql: sqlOf(file, opts),
-            ...dpOf(opts),
-          },
-        }),
-      );
-      print(opts, result, () =>
-        result.valid
-          ? [
-              `valid (${result.mode}): reads ${result.tables?.join(', ') ?? '—'}; output ${result.columns?.map((c) => `${c.name} ${c.type}`).join(', ') ?? '—'}`,
-            ]
-          : ['refused:', ...reasonLines(result.reasons)],
-      );
-      process.exitCode = result.valid ? 0 : 1;
-    },
-  );
+  ).action(async (file: string | undefined, opts: SqlOptions) => {
+    const result = await must(
+      clientFrom(opts).POST('/v1/jobs/validate', {
+        body: {
+          contractId: opts.contract,
+          sql: sqlOf(file, opts),
+          ...dpOf(opts),
+        },
+      }),
+    );
+    print(opts, result, () =>
+      result.valid
+        ? [
+            `valid (${result.mode}): reads ${result.tables?.join(', ') ?? '—'}; output ${result.columns?.map((c) => `${c.name} ${c.type}`).join(', ') ?? '—'}`,
+          ]
+        : ['refused:', ...reasonLines(result.reasons)],
+    );
+    process.exitCode = result.valid ? 0 : 1;
+  });
 
   sqlCommand(
     program
@@ -207,38 +249,33 @@ export function addOperatorCommands(program: Command): void {
       .description(
         'dp mode: what a query would cost and how exact it would be, before it runs — its ε, the budget left after it, the threshold of shown groups and each statistic’s noise and 95 % error; nothing is charged',
       ),
-  ).action(
-    async (
-      file: string | undefined,
-      opts: ApiOptions & { contract: string; sql?: string; dpBound?: object; dpGroups?: number; dpRows?: number },
-    ) => {
-      const result = await must(
-        clientFrom(opts).POST('/v1/jobs/preview', {
-          body: { contractId: opts.contract, sql: sqlOf(file, opts), ...dpOf(opts) },
-        }),
-      );
-      const { dp } = result;
-      print(opts, result, () =>
-        !result.validation.valid
-          ? ['refused:', ...reasonLines(result.validation.reasons)]
-          : !dp
-            ? ['valid; not a dp contract: no ε is charged']
-            : [
-                `ε ${dp.epsilon} (δ ${dp.delta}); ${dp.affordable ? `${dp.remainingAfter} left after it` : 'NOT affordable: the budget left is smaller'}`,
-                `groups shown when their noisy count reaches ${dp.threshold}`,
-                ...dp.measures.map(
-                  (m) =>
-                    `  ${m.name} (${m.kind}${m.column ? ` of ${m.column}` : ''}): ${
-                      typeof m.error95 === 'number'
-                        ? `noise scale ${m.noiseScale}, 95 % within ±${m.error95}`
-                        : `95 % within ${m.error95.map((e) => `±${e.error95} at ${e.units} people`).join(', ')}`
-                    }`,
-                ),
-              ],
-      );
-      process.exitCode = result.validation.valid ? 0 : 1;
-    },
-  );
+  ).action(async (file: string | undefined, opts: SqlOptions) => {
+    const result = await must(
+      clientFrom(opts).POST('/v1/jobs/preview', {
+        body: { contractId: opts.contract, sql: sqlOf(file, opts), ...dpOf(opts) },
+      }),
+    );
+    const { dp } = result;
+    print(opts, result, () =>
+      !result.validation.valid
+        ? ['refused:', ...reasonLines(result.validation.reasons)]
+        : !dp
+          ? ['valid; not a dp contract: no ε is charged']
+          : [
+              `ε ${dp.epsilon} (δ ${dp.delta}); ${dp.affordable ? `${dp.remainingAfter} left after it` : 'NOT affordable: the budget left is smaller'}`,
+              `groups shown when their noisy count reaches ${dp.threshold}`,
+              ...dp.measures.map(
+                (m) =>
+                  `  ${m.name} (${m.kind}${m.column ? ` of ${m.column}` : ''}): ${
+                    typeof m.error95 === 'number'
+                      ? `noise scale ${m.noiseScale}, 95 % within ±${m.error95}`
+                      : `95 % within ${m.error95.map((e) => `±${e.error95} at ${e.units} people`).join(', ')}`
+                  }`,
+              ),
+            ],
+    );
+    process.exitCode = result.validation.valid ? 0 : 1;
+  });
 
   sqlCommand(
     program
@@ -253,17 +290,7 @@ export function addOperatorCommands(program: Command): void {
   ).action(
     async (
       file: string | undefined,
-      opts: ApiOptions & {
-        contract: string;
-        sql?: string;
-        name?: string;
-        revisionOf?: string;
-        wait?: boolean;
-        timeout: number;
-        dpBound?: object;
-        dpGroups?: number;
-        dpRows?: number;
-      },
+      opts: SqlOptions & { name?: string; revisionOf?: string; wait?: boolean; timeout: number },
     ) => {
       const api = clientFrom(opts);
       let job = await must(
@@ -302,43 +329,10 @@ export function addOperatorCommands(program: Command): void {
       if (opts.wait && !['released', 'held'].includes(job.status)) process.exitCode = 1;
     },
   );
+}
 
-  apiCommand(
-    program
-      .command('download')
-      .description('download a released output and its signed manifest, and verify one against the other')
-      .argument('<output>', 'the output id')
-      .addOption(new Option('--format <format>', 'file format').choices(['csv', 'json', 'parquet']).default('csv'))
-      .option('--out <file>', 'where to write the data (default: <output>.<format>; the manifest beside it, .jws)'),
-  ).action(async (id: string, opts: ApiOptions & { format: 'csv' | 'json' | 'parquet'; out?: string }) => {
-    const api = clientFrom(opts);
-    const out = path.resolve(opts.out ?? `${id}.${opts.format}`);
-    const data = await must(
-      api.GET('/v1/outputs/{id}/data', {
-        params: { path: { id }, query: { format: opts.format } },
-        parseAs: 'arrayBuffer',
-      }),
-    );
-    const manifest = await must(api.GET('/v1/outputs/{id}/manifest', { params: { path: { id } }, parseAs: 'text' }));
-    const jwks = await must(api.GET('/.well-known/jwks.json'));
-    const { verifyOutputFile } = await import('../jobs/index.ts');
-    const { createLocalJWKSet } = await import('jose');
-    const bytes = Buffer.from(data as ArrayBuffer);
-    const check = await verifyOutputFile(bytes, opts.format, manifest, createLocalJWKSet(jwks));
-    // nothing is left on disk that did not verify
-    if (!check.ok)
-      throw new PdsError(
-        'ERR_VALIDATION',
-        `the ${opts.format} download has sha256 ${check.sha256}, the manifest seals ${check.expected}: not written`,
-      );
-    fs.writeFileSync(out, bytes);
-    fs.writeFileSync(`${out}.jws`, `${manifest}\n`);
-    print(opts, { ...check, file: out, manifest: `${out}.jws` }, () => [
-      `${out}: output ${id} of contract ${check.contractId}, ${check.rows} rows, sha256 ${check.sha256.slice(0, 16)}… verified`,
-      `${out}.jws: the signed manifest (pds verify-output ${path.basename(out)} ${path.basename(out)}.jws)`,
-    ]);
-  });
-
+/** Reviewers' decisions over the API. */
+function addReviewCommands(program: Command): void {
   const review = program.command('review').description("reviewers' decisions over the API");
   apiCommand(
     review

@@ -46,6 +46,21 @@ const periodDates = (p: RiskAssessmentReport['period']) =>
   `${localDate(p.start, 'start').toISOString().slice(0, 10)} – ${localDate(p.end, 'end').toISOString().slice(0, 10)}`;
 
 /** The report as one self-contained page (inline CSS and SVG; nothing fetched). */
+type Facts = NonNullable<RiskAssessmentReport['facts']>;
+
+/** What membership through count trackers would cost, in words (attackCost.membership). */
+function membershipText(m: Facts['attackCost']['membership']): string {
+  return m
+    ? `One person's presence in a non-sensitive category: the same statistic on a set and the set less one person gets the earlier answer; ${m.pairsToTellAt95} pairs of differently written count trackers tell it at 95 %, ${m.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${m.countNoiseVariance}, rounded to ${m.countsRoundedTo}). Sensitive facts are dp-only.`
+    : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).';
+}
+
+/** One effectiveness indicator: its value (or "not measured"), its target, whether it was met. */
+function indicatorText(i: Facts['effectiveness'][number]['indicators'][number]): string {
+  const target = i.target !== undefined && i.target !== null ? `/${i.target}` : '';
+  return `${i.name} ${i.value ?? 'not measured'}${target} ${i.met ? '✓' : '✗'}`;
+}
+
 export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
   const f = r.figures;
   const p = r.previousFigures;
@@ -244,11 +259,7 @@ ${
         ]),
         'no noised measure granted',
       )}
-<p class="meta">${
-        facts.attackCost.membership
-          ? `One person's presence in a non-sensitive category: the same statistic on a set and the set less one person gets the earlier answer; ${facts.attackCost.membership.pairsToTellAt95} pairs of differently written count trackers tell it at 95 %, ${facts.attackCost.membership.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${facts.attackCost.membership.countNoiseVariance}, rounded to ${facts.attackCost.membership.countsRoundedTo}). Sensitive facts are dp-only.`
-          : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).'
-      } The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
+<p class="meta">${membershipText(facts.attackCost.membership)} The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
 <section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>
 <section><h2>Decision, feedback and acknowledgements</h2><p>${
         facts.decisionOverride
@@ -267,16 +278,7 @@ ${
       )}</section>
 <section><h2>Effectiveness</h2>${table(
         ['year', 'passed', 'indicators'],
-        facts.effectiveness.map((e) => [
-          e.year,
-          e.passed ? 'yes' : 'no',
-          e.indicators
-            .map(
-              (i) =>
-                `${i.name} ${i.value ?? 'not measured'}${i.target !== undefined && i.target !== null ? `/${i.target}` : ''} ${i.met ? '✓' : '✗'}`,
-            )
-            .join('; '),
-        ]),
+        facts.effectiveness.map((e) => [e.year, e.passed ? 'yes' : 'no', e.indicators.map(indicatorText).join('; ')]),
         'no assessment recorded for these years',
       )}</section>`
     : ''

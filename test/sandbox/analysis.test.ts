@@ -651,17 +651,7 @@ describe('a repeated table grouped by its own column: per person and key (issue 
     );
     expect(renamed.rows.map((r) => r.units)).toEqual([11, 2]);
   });
-});
 
-describe('count(DISTINCT person) per key of the repeated table (issue 30)', () => {
-  const unique = sqlPolicy(policy.tables, [], 'pds_unit', policy.functions, ['people']);
-  const w = duckWorld(`
-    CREATE TABLE people AS SELECT 'p' || i AS pds_unit, CASE WHEN i <= 6 THEN 'A' ELSE 'B' END AS district,
-      100 * i AS income FROM range(1, 13) t(i);
-    CREATE TABLE visits AS SELECT * FROM (VALUES ('p1', 'H1', 10.0), ('p1', 'H1', 20.0), ('p1', 'H2', 30.0),
-      ('p2', 'H1', 5.0), ('p3', 'H2', 7.0)) v(pds_unit, hospital, cost)
-      UNION ALL SELECT 'p' || i, 'H1', 1.0 FROM range(4, 13) t(i);
-  `);
   it('stages per person and key where the other table gives keys too, and counts the people of each cell without a distinct table', async () => {
     const a = await analyseQuery(
       w.parser,

@@ -48,6 +48,14 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
         [jobId],
       )
     ).map((r) => ({ actor: r.actor, ...(JSON.parse(r.details) as object) }));
+  /** A new job, claimed by the forged worker, which reports `outcome` for it. */
+  const claimAndReport = async (outcome: unknown) => {
+    const id = await submit();
+    const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
+      attempt: number;
+    };
+    return { id, res: await post('/v1/worker/outcomes', forged, { jobId: id, attempt: spec.attempt, outcome }) };
+  };
   const outputsOf = (jobId: string) => world.platform.store.all('SELECT id FROM outputs WHERE job_id = $1', [jobId]);
   const ticket = (jobId: string) => world.platform.workers.ticket(jobId); // what the queue carries
 
@@ -120,15 +128,7 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
       { analysis: { unitsColumn: 'n', countColumns: [], keyColumns: [0] } },
       { dp: { measures: [], sumColumns: [], keyColumns: [0], outputColumns: ['district'], maxGroupsPerUnit: 1 } },
     ]) {
-      const id = await submit();
-      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
-        attempt: number;
-      };
-      const res = await post('/v1/worker/outcomes', forged, {
-        jobId: id,
-        attempt: spec.attempt,
-        outcome: { ok: true, columns: [], rows: [], elapsedMs: 1, ...extra },
-      });
+      const { id, res } = await claimAndReport({ ok: true, columns: [], rows: [], elapsedMs: 1, ...extra });
       expect(res.statusCode, res.body).toBe(422);
       expect(res.json().code).toBe('ERR_WORKER_OUTCOME_INVALID');
       expect(await waitForJob(world, op, id)).toMatchObject({
@@ -181,15 +181,7 @@ describe('a forged worker against the run protocol (BullMQ executor)', () => {
         /^the job was interrupted at its wall-clock limit$/,
       ],
     ] as const) {
-      const id = await submit();
-      const spec = (await post('/v1/worker/claims', forged, { jobId: id, ticket: ticket(id) })).json() as {
-        attempt: number;
-      };
-      const res = await post('/v1/worker/outcomes', forged, {
-        jobId: id,
-        attempt: spec.attempt,
-        outcome: { ok: false, error },
-      });
+      const { id, res } = await claimAndReport({ ok: false, error });
       expect(res.statusCode, res.body).toBe(204);
       const job = await waitForJob(world, op, id);
       const seen = await world.server.inject({

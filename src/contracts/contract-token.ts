@@ -93,6 +93,7 @@ export const ContractClaimsSchema = Type.Object({
         units: Type.Optional(Type.Integer({ minimum: 0 })),
         columns: Strings,
         nonNull: Type.Optional(Strings),
+        uniqueWith: Type.Optional(Type.Array(Strings)),
       }),
     ),
     recordKeys: Type.Optional(Type.Boolean()),

@@ -162,7 +162,10 @@ async function withoutHiddenColumns(
 /** What a contract's snapshot is, as far as planning needs it (its claims, or a test's stand-in). */
 export type SnapshotTerms = Pick<VerifiedContract, 'mode' | 'datasets'> & {
   snapshot: {
-    tables: Record<string, { columns: string[]; rows: number; units?: number; nonNull?: string[] }>;
+    tables: Record<
+      string,
+      { columns: string[]; rows: number; units?: number; nonNull?: string[]; uniqueWith?: string[][] }
+    >;
     recordKeys?: boolean;
     unitKeys?: boolean;
   };
@@ -188,6 +191,9 @@ export function contractSqlPolicy(policies: Pick<Policies, 'sqlAllowlist' | 'cat
       generalized: granted.filter((g) => /^(generalize|rare-to-other)/.test(g.rule)).map((g) => g.column),
       noised: granted.filter((g) => g.rule.startsWith('noise')).map((g) => g.column),
       nonNull: Object.fromEntries(Object.entries(tables).map(([t, v]) => [t, v.nonNull ?? []])),
+      uniqueWith: Object.fromEntries(
+        Object.entries(tables).flatMap(([t, v]) => (v.uniqueWith ? [[t, v.uniqueWith]] : [])),
+      ),
       unitAliases: Object.fromEntries(
         c.datasets.map((ds) => [
           ds.dataset,

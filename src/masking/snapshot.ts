@@ -285,6 +285,47 @@ async function countUnits(
   return counted;
 }
 
+/** Whether rows were found unique per unit and a set of columns, by dataset version (see uniqueSets). */
+const uniqueChecks = new Map<string, boolean>();
+
+/**
+ * The catalog's `uniquePerUnit` sets that hold on the data and survive the grant: each column kept
+ * as it is or pseudonymized (both keep distinct values distinct). Checked on the raw table with one
+ * 64-bit hash of the unit and the set per row — a collision undercounts, which only says "not
+ * unique" — and kept by dataset version like the unit count.
+ */
+async function uniqueSets(
+  conn: DuckDBConnection,
+  g: DatasetGrant,
+  sets: string[][],
+  rows: number,
+  domainFile: string,
+  version: { v: number; h: string } | undefined,
+): Promise<string[][]> {
+  const kept = (c: string) =>
+    g.columns.some((x) => x.column === c && ['keep', 'pseudonymize'].includes(parseRule(x.rule).kind));
+  const out: string[][] = [];
+  for (const set of sets.filter((s) => s.every(kept))) {
+    const key =
+      version && JSON.stringify([path.resolve(domainFile), g.dataset, version.v, version.h, rows, g.privacyUnit, set]);
+    let unique = key ? uniqueChecks.get(key) : undefined;
+    if (unique === undefined) {
+      const cols = [g.privacyUnit, ...set].map(quoteIdent).join(', ');
+      const [r] = await queryRows<{ d: number }>(
+        conn,
+        `SELECT count(DISTINCT hash(${cols})) AS d FROM domain.${quoteIdent(g.dataset)}`,
+      );
+      unique = Number(r!.d) === rows;
+      if (key) {
+        if (uniqueChecks.size >= 256) uniqueChecks.clear();
+        uniqueChecks.set(key, unique);
+      }
+    }
+    if (unique) out.push(set);
+  }
+  return out;
+}
+
 /** The share of a build spent writing tables (the rest: counting, risk, the file's hash). */
 const WRITING_SHARE = 0.9;
 
@@ -307,6 +348,8 @@ export interface SnapshotTable {
   columns: string[];
   /** Columns with a value on every row. */
   nonNull?: string[];
+  /** Sets of columns that, with the unit, tell the table's rows apart (catalog uniquePerUnit, checked on the data). */
+  uniqueWith?: string[][];
   datasetVersion: number | null;
   risk: RiskReport;
 }
@@ -486,6 +529,16 @@ export async function buildSnapshot(opts: {
           // which keeps the exact path)
           const units = await countUnits(conn, g, opts.domainFile, v);
           const unitsAreRows = units.u === units.n;
+          const uniqueWith = unitsAreRows
+            ? []
+            : await uniqueSets(
+                conn,
+                g,
+                opts.catalog.datasets[g.dataset]!.uniquePerUnit ?? [],
+                units.n,
+                opts.domainFile,
+                v,
+              );
           // a pseudonymized unit column holds the very tokens of pds_unit: stored once, it is a
           // virtual column of pds_unit (half the build's hashing-and-writing of random strings)
           const alias = g.columns.some((c) => c.column === g.privacyUnit && parseRule(c.rule).kind === 'pseudonymize')
@@ -548,6 +601,7 @@ export async function buildSnapshot(opts: {
             columns: named,
             // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
             nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
+            ...(uniqueWith.length > 0 ? { uniqueWith } : {}),
             datasetVersion: v?.v ?? null,
             risk,
           };

@@ -76,6 +76,14 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
         `${path.join(dir, 'catalog.yaml')}: datasets.${name}.privacyUnit: column ${ds.privacyUnit} does not exist`,
       );
     }
+    (ds.uniquePerUnit ?? []).forEach((set, i) => {
+      const missing = set.find((c) => !ds.columns[c] || c === ds.privacyUnit);
+      if (missing !== undefined)
+        throw new PdsError(
+          'ERR_POLICY_INVALID',
+          `${path.join(dir, 'catalog.yaml')}: datasets.${name}.uniquePerUnit.${i}: ${missing} is not a column of ${name} other than its privacy unit`,
+        );
+    });
   }
   const masking = path.join(dir, 'masking.yaml');
   const parse = (where: string, text: string) => {

@@ -61,6 +61,17 @@ export const CatalogDataset = Type.Object(
      * dataset is granted only to dp contracts and analysed only under an ε budget (docs/architecture.md §13).
      */
     sensitiveFacts: Type.Optional(Type.Boolean()),
+    /**
+     * Sets of columns each of which, with the privacy unit, is expected to tell a unit's rows apart
+     * (a month of insurance records): checked on the data when a snapshot is built, and where it
+     * holds a cell grouped by (or fixed to) those columns has each person on one row
+     * (docs/architecture.md §17).
+     */
+    uniquePerUnit: Type.Optional(
+      Type.Array(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), { minItems: 1, maxItems: 4 }), {
+        maxItems: 4,
+      }),
+    ),
     columns: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), CatalogColumn),
   },
   { additionalProperties: false },

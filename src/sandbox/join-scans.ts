@@ -19,6 +19,24 @@ export function conjuncts(n: unknown): Node[] {
   return n.type === 'CONJUNCTION_AND' ? (n.children as Node[]).flatMap(conjuncts) : [n];
 }
 
+/**
+ * Columns a WHERE fixes to one value: `c = '…'` among its top-level AND, with a text literal (cast
+ * to the column's type, never the column to the literal's: two values cannot meet one literal).
+ */
+export function fixedColumns(where: unknown): Node[] {
+  const text = (n: Node | undefined) => {
+    const v = n?.value as { type?: { id?: string }; is_null?: boolean } | undefined;
+    return n?.class === 'CONSTANT' && v?.type?.id === 'VARCHAR' && v.is_null === false;
+  };
+  return conjuncts(where).flatMap((c) => {
+    if (c.type !== 'COMPARE_EQUAL') return [];
+    const [l, r] = [c.left as Node | undefined, c.right as Node | undefined];
+    if (l?.class === 'COLUMN_REF' && text(r)) return [l];
+    if (r?.class === 'COLUMN_REF' && text(l)) return [r];
+    return [];
+  });
+}
+
 /** The AND of conditions; null for none. */
 export function and(list: Node[]): Node | null {
   if (list.length === 0) return null;

@@ -1,5 +1,6 @@
 import { isNode, walk, type Node } from './ast.ts';
 import {
+  fixedColumns,
   and,
   cteNamesIn,
   conjuncts,
@@ -277,6 +278,13 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
   if (keyRefs.length > 0 && !plainGrouping) return undefined;
   const keys = [...new Set(keyRefs.map((g) => String((g.column_names as string[]).at(-1)).toLowerCase()))];
   if (keys.includes(policy.privacyUnitColumn)) return undefined;
+  // rows a set of the table's columns tells apart with the unit, all grouped by or fixed by WHERE:
+  // each person is on one row a cell already (units.ts uniqueInGroups), a stage would only cost
+  const fixed = fixedColumns(select.where_clause)
+    .filter((c) => scanOf(c, scans, policy) === repeated)
+    .map((c) => String((c.column_names as string[]).at(-1)).toLowerCase());
+  const within = policy.uniqueWith.get(repeated.table) ?? [];
+  if (plainGrouping && within.some((set) => set.every((c) => keys.includes(c) || fixed.includes(c)))) return undefined;
   if (!ok || (targets.length === 0 && keys.length === 0)) return undefined;
   // nothing else may read the repeated table: the rest of WHERE, other joins, outside the statistics and keys
   const isKey = (v: Node) =>

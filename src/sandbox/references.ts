@@ -40,6 +40,11 @@ export interface SqlPolicy {
   /** Per snapshot table, the columns with a value on every row (measured when it was built). */
   nonNullColumns: Map<string, Set<string>>;
   /**
+   * Per snapshot table repeated over its units, sets of its columns that with the unit tell its
+   * rows apart (catalog uniquePerUnit, checked when the snapshot was built).
+   */
+  uniqueWith: Map<string, string[][]>;
+  /**
    * Per snapshot table, the columns that hold exactly its privacy unit's pseudonym (a pseudonymized
    * unit column is a virtual column of the unit): a join on them joins the same people.
    */
@@ -315,6 +320,7 @@ export function sqlPolicy(
     unitKinds?: Record<string, string>;
     publicCodes?: Record<string, string[]>;
     nonNull?: Record<string, Iterable<string>>;
+    uniqueWith?: Record<string, string[][]>;
     unitAliases?: Record<string, Iterable<string>>;
     recordKey?: string;
     unitKey?: string;
@@ -329,6 +335,7 @@ export function sqlPolicy(
     generalizedColumns: new Set(columns.generalized ?? []),
     noisedColumns: new Set(columns.noised ?? []),
     nonNullColumns: new Map(Object.entries(columns.nonNull ?? {}).map(([t, cols]) => [t, new Set(cols)])),
+    uniqueWith: new Map(Object.entries(columns.uniqueWith ?? {})),
     dpOnlyColumns: new Set(columns.dpOnly ?? []),
     dpOnlyTables: new Set(columns.dpOnlyTables ?? []),
     ...(columns.unitKinds ? { unitKinds: new Map(Object.entries(columns.unitKinds)) } : {}),

@@ -4,6 +4,7 @@ import { perturbAggregates, perturbationTargets, type PerturbationSpec, type Per
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
 import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
 import { isWeightedCount } from './per-person.ts';
+import { fixedColumns } from './join-scans.ts';
 
 /**
  * The units rewrite of aggregate mode: every outer row gets a column counting the distinct privacy
@@ -54,10 +55,14 @@ interface Source {
   /** A derived table with a row per unit: its output columns holding the unit (a join on them joins its people). */
   unitNames?: string[];
   /**
-   * A derived table grouped by its unit and these output columns: a unit on one row for each of
-   * their values, so on one row within each group of an outer GROUP BY that keeps them all.
+   * Sets of columns each of which tells the source's rows apart with the unit: a derived table
+   * grouped by its unit and these output columns, or a table's catalog `uniquePerUnit` sets that
+   * held when its snapshot was built. A unit is on one row within each group of an outer GROUP BY
+   * that keeps a whole set.
    */
-  uniqueWithin?: string[];
+  uniqueWithin?: string[][];
+  /** A join may have repeated this source's rows (it met a side not met once per row). */
+  repeated?: boolean;
 }
 
 /**
@@ -88,7 +93,7 @@ interface UnitColumn {
   /** Where the derived query has a row per unit: its own output columns that hold the unit. */
   unitNames?: string[];
   /** Grouped by the unit and these output columns of its own (Source.uniqueWithin). */
-  uniqueWithin?: string[];
+  uniqueWithin?: string[][];
 }
 
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
@@ -98,15 +103,6 @@ type Ctes = Map<string, { entry: Node; list: Node[] }>;
 function withoutKeys(u: UnitColumn): UnitColumn {
   const { uniqueWithin: _k, ...rest } = u;
   return rest;
-}
-
-/** The items of a FROM (tables, subqueries, VALUES …), calling `join` on each join in it. */
-function walkFrom(ref: Node, leaves: Node[], join: (j: Node) => void): void {
-  if (ref.type === 'JOIN') {
-    join(ref);
-    walkFrom(ref.left as Node, leaves, join);
-    walkFrom(ref.right as Node, leaves, join);
-  } else leaves.push(ref);
 }
 
 /** Whether two column references name the same column as written (qualifier and name, any case). */
@@ -259,43 +255,44 @@ class UnitsRewriter {
   }
 
   /**
-   * A derived table grouped by its unit and columns the outer query groups by, all of them, each
-   * as that table's own column (no expression of it, no ROLLUP), joined to nothing that repeats
-   * its rows: within each outer group its units are on one row each, so it counts as a table with
-   * one row a person here.
+   * A source whose units are on one row each within every cell of this SELECT: a derived table
+   * grouped by its unit and columns the outer query groups by, or a table whose rows a set of its
+   * columns tells apart with the unit (catalog uniquePerUnit, checked on the data) — all of them
+   * grouped by as that source's own columns (no expression of them, no ROLLUP) or fixed to one
+   * value by a WHERE equality — and no join repeating its rows. It counts as a table with one row
+   * a person here.
    */
   private uniqueInGroups(node: Node, sources: Source[]): void {
     if (((node.group_sets as unknown[]) ?? []).length > 1) return;
-    // every item of the FROM is one of these sources, under inner joins: a VALUES list, a
-    // subquery or CTE of constants has no source and could repeat rows unseen
+    // every item of the FROM is one of these sources, under inner joins (a semi or anti join's
+    // right side filters only): a VALUES list, a subquery or CTE of constants has no source and
+    // could repeat rows unseen
     const leaves: Node[] = [];
     let inner = true;
-    walkFrom(node.from_table as Node, leaves, (j) => {
-      if (j.join_type !== 'INNER' || j.ref_type !== 'REGULAR') inner = false;
-    });
+    const visit = (ref: Node): void => {
+      if (ref.type !== 'JOIN') return void leaves.push(ref);
+      if (ref.ref_type !== 'REGULAR') inner = false;
+      else if (ref.join_type === 'SEMI' || ref.join_type === 'ANTI') return visit(ref.left as Node);
+      else if (ref.join_type !== 'INNER') inner = false;
+      visit(ref.left as Node);
+      visit(ref.right as Node);
+    };
+    visit(node.from_table as Node);
     if (!inner || leaves.length !== sources.length) return;
-    const groups = ((node.group_expressions as Node[]) ?? []).filter((g) => g.class === 'COLUMN_REF');
+    const keys = [
+      ...((node.group_expressions as Node[]) ?? []).filter((g) => g.class === 'COLUMN_REF'),
+      ...fixedColumns(node.where_clause),
+    ];
     for (const src of sources) {
-      if (!src.uniqueWithin || src.padded || !src.qualifier) continue;
-      // nothing else may repeat its rows: every other source is a table of one row a person that
-      // an inner join equates with it on the unit (a resident beside their records, not their visits)
-      const alone = sources.every(
-        (x) =>
-          x === src ||
-          (x.table !== undefined &&
-            this.policy.uniqueUnitTables.has(x.table) &&
-            !x.padded &&
-            this.root(x.id) === this.root(src.id)),
-      );
-      if (!alone) continue;
-      const grouped = (name: string) =>
-        groups.some((g) => {
+      if (!src.uniqueWithin || src.padded || src.repeated || !src.qualifier) continue;
+      const kept = (name: string) =>
+        keys.some((g) => {
           const names = (g.column_names as string[]).map((n) => n.toLowerCase());
           return names.length === 2
             ? names[0] === src.qualifier && names[1] === name
             : sources.length === 1 && names[0] === name;
         });
-      if (src.uniqueWithin.every(grouped)) src.unique = true;
+      if (src.uniqueWithin.some((set) => set.every(kept))) src.unique = true;
     }
   }
 
@@ -513,6 +510,7 @@ class UnitsRewriter {
                 ? { unitKey: columnRef(qualifier, this.policy.unitKeyColumn) }
                 : {}),
               ...(name in this.policy.tables ? { table: name, qualifier: qualifier.toLowerCase() } : {}),
+              ...(this.policy.uniqueWith.has(name) ? { uniqueWithin: this.policy.uniqueWith.get(name)! } : {}),
               id: this.sourceIds++,
             },
           ];
@@ -597,8 +595,18 @@ class UnitsRewriter {
     const padLeft = type === 'RIGHT' || type === 'OUTER';
     const padRight = type === 'LEFT' || type === 'OUTER';
     return [
-      ...left.map((x) => ({ ...x, unique: x.unique && leftOnce, padded: x.padded || padLeft })),
-      ...right.map((x) => ({ ...x, unique: x.unique && rightOnce, padded: x.padded || padRight })),
+      ...left.map((x) => ({
+        ...x,
+        unique: x.unique && leftOnce,
+        padded: x.padded || padLeft,
+        repeated: x.repeated || !leftOnce,
+      })),
+      ...right.map((x) => ({
+        ...x,
+        unique: x.unique && rightOnce,
+        padded: x.padded || padRight,
+        repeated: x.repeated || !rightOnce,
+      })),
     ];
   }
 
@@ -830,7 +838,7 @@ class UnitsRewriter {
         unique: u.unique,
         padded: u.padded,
         ...(unitNames.length ? { unitNames } : {}),
-        ...(withinGroups ? { uniqueWithin: withinGroups } : {}),
+        ...(withinGroups ? { uniqueWithin: [withinGroups] } : {}),
       };
     });
     // the keys go after every unit column: a UNION's padding counts the added columns from the end

@@ -193,3 +193,40 @@ describe('buildSnapshot', () => {
     expect(fs.readdirSync(path.join(t.dir, 'snapshots')).filter((f) => f.startsWith('ctr_fail'))).toEqual([]);
   });
 });
+
+describe('rows a set of columns tells apart with the unit (catalog uniquePerUnit, issue 30)', () => {
+  const t = tmpDataDir();
+  beforeAll(() => seedDomain(t.dir, { rows: 2000, seed: 11 }));
+  afterAll(() => t.cleanup());
+  const build = (contractId: string, columns: string[], masking: Record<string, string> = {}) =>
+    buildSnapshot({
+      dataDir: t.dir,
+      domainFile: domainPath(t.dir),
+      contractId,
+      grants: resolveGrants(policies.catalog, policies.masking, [
+        { dataset: 'social_insurance', columns, masking: { id_number: 'pseudonymize', ...masking } },
+      ]),
+      catalog: policies.catalog,
+      policyK: 10,
+      pseudonymKey: Buffer.alloc(32, 9),
+    });
+
+  it('records each set that holds on the data and survives the grant (kept as it is, or pseudonymized)', async () => {
+    const both = await build('ctr_u1', ['id_number', 'employer_uscc', 'month', 'base_salary'], {
+      employer_uscc: 'pseudonymize',
+    });
+    expect(both.tables.social_insurance!.uniqueWith).toEqual([['month'], ['employer_uscc', 'month']]);
+    const monthOnly = await build('ctr_u2', ['id_number', 'month', 'base_salary']);
+    expect(monthOnly.tables.social_insurance!.uniqueWith).toEqual([['month']]);
+    const none = await build('ctr_u3', ['id_number', 'base_salary']);
+    expect(none.tables.social_insurance!.uniqueWith).toBeUndefined();
+  });
+
+  it('records none when a person has two rows of one month', async () => {
+    const db = await openInstance(domainPath(t.dir));
+    await withConnection(db, (c) => exec(c, 'INSERT INTO social_insurance SELECT * FROM social_insurance LIMIT 1'));
+    db.closeSync();
+    const snap = await build('ctr_u4', ['id_number', 'month', 'base_salary']);
+    expect(snap.tables.social_insurance!.uniqueWith).toBeUndefined();
+  });
+});

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import { analyseQuery, functionAllowlist, SqlParser, sqlPolicy, UNITS_COLUMN } from '../../src/sandbox/index.ts';
-import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../src/store/index.ts';
+import { queryRows } from '../../src/store/index.ts';
+import { duckWorld } from '../support/duck-world.ts';
 
 /** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
 const AGG = { dominanceN: 2 };
@@ -25,23 +26,6 @@ const DATA = `
     CASE WHEN i = 1 THEN 900 ELSE 100 END AS income FROM range(1, 13) t(i);
   CREATE TABLE visits AS SELECT * FROM (VALUES ('p1', 'H1', 10.0), ('p1', 'H1', 20.0), ('p1', 'H1', 30.0), ('p2', 'H1', 5.0), ('p11', 'H2', 7.0)) v(pds_unit, hospital, cost);
 `;
-
-/** A fresh parser and an in-memory DuckDB holding `ddl`'s tables, for one describe block. */
-function duckWorld(ddl: string): { parser: SqlParser; conn: DuckDBConnection } {
-  const w = {} as { parser: SqlParser; conn: DuckDBConnection; instance: DuckDBInstance };
-  beforeAll(async () => {
-    w.parser = await SqlParser.create();
-    w.instance = await openInstance(':memory:');
-    w.conn = await w.instance.connect();
-    await exec(w.conn, ddl);
-  });
-  afterAll(() => {
-    w.parser.dispose();
-    w.conn.closeSync();
-    w.instance.closeSync();
-  });
-  return w;
-}
 
 describe('the units rewrite', () => {
   const w = duckWorld(DATA);

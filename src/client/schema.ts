@@ -5968,6 +5968,12 @@ export interface operations {
                                 /** @description job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed) */
                                 runsOutsideOsSandbox: number;
                                 singlingOutAttempts: number;
+                                /** @description remote workers' results of this contract the API re-executed before release, those that differed (a forgery caught: the worker revoked), and outputs withheld because their worker was caught (docs/architecture.md §4) */
+                                spotChecks?: {
+                                    checked: number;
+                                    mismatches: number;
+                                    outputsWithheld: number;
+                                };
                                 /** @description submissions refused before a job existed, by code */
                                 submissionsRefused: {
                                     code: string;
@@ -6065,6 +6071,12 @@ export interface operations {
                                 /** @description job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed) */
                                 runsOutsideOsSandbox: number;
                                 singlingOutAttempts: number;
+                                /** @description remote workers' results of this contract the API re-executed before release, those that differed (a forgery caught: the worker revoked), and outputs withheld because their worker was caught (docs/architecture.md §4) */
+                                spotChecks?: {
+                                    checked: number;
+                                    mismatches: number;
+                                    outputsWithheld: number;
+                                };
                                 /** @description submissions refused before a job existed, by code */
                                 submissionsRefused: {
                                     code: string;
@@ -6372,6 +6384,12 @@ export interface operations {
                                 /** @description job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed) */
                                 runsOutsideOsSandbox: number;
                                 singlingOutAttempts: number;
+                                /** @description remote workers' results of this contract the API re-executed before release, those that differed (a forgery caught: the worker revoked), and outputs withheld because their worker was caught (docs/architecture.md §4) */
+                                spotChecks?: {
+                                    checked: number;
+                                    mismatches: number;
+                                    outputsWithheld: number;
+                                };
                                 /** @description submissions refused before a job existed, by code */
                                 submissionsRefused: {
                                     code: string;
@@ -6469,6 +6487,12 @@ export interface operations {
                                 /** @description job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed) */
                                 runsOutsideOsSandbox: number;
                                 singlingOutAttempts: number;
+                                /** @description remote workers' results of this contract the API re-executed before release, those that differed (a forgery caught: the worker revoked), and outputs withheld because their worker was caught (docs/architecture.md §4) */
+                                spotChecks?: {
+                                    checked: number;
+                                    mismatches: number;
+                                    outputsWithheld: number;
+                                };
                                 /** @description submissions refused before a job existed, by code */
                                 submissionsRefused: {
                                     code: string;

@@ -101,6 +101,10 @@ export const ERRORS = {
   ERR_WORKER_NOT_LEASE_HOLDER: { status: 409, title: 'This worker does not hold the lease of that run' },
   ERR_WORKER_OUTCOME_INVALID: { status: 422, title: 'Outcome does not match what the run was handed' },
   ERR_WORKER_REVOKED: { status: 401, title: 'Worker credential revoked or rotated' },
+  ERR_WORKER_OUTCOME_MISMATCH: {
+    status: 422,
+    title: "The worker's result differs from the API's own re-execution of the run (spot check)",
+  },
 
   // reports
   ERR_REPORT_SIGNATURE_INVALID: { status: 422, title: 'Report does not match its signature' },

@@ -7,7 +7,7 @@ import { outputIdFor } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
 import { osSandboxStatus, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
-import type { Store, Tx } from '../store/index.ts';
+import type { ReadResult, Store, Tx } from '../store/index.ts';
 import { executeRun } from '../worker/index.ts';
 import type { Executor } from './executor.ts';
 import {
@@ -30,6 +30,7 @@ import { checkOutcome } from './outcome.ts';
 import type { OutputService } from './outputs.ts';
 import { RunPlanner, type RunPlan } from './plan.ts';
 import { prepareRelease, releaseTerms } from './release.ts';
+import { SpotChecker } from './spot-check.ts';
 import type { WorkerRegistry } from './workers.ts';
 
 /**
@@ -105,15 +106,19 @@ export interface RunControllerDeps {
   now?: () => Date;
   /** The planner validate uses too, so a query validated and then submitted is planned once. */
   planner?: RunPlanner;
+  /** The spot checks' draw in [0, 1) (default: the CSPRNG; docs/architecture.md §4). */
+  spotCheckRandom?: () => number;
 }
 
 export class RunController {
   private readonly now: () => Date;
   private readonly planner: RunPlanner;
+  private readonly spotCheck: SpotChecker;
 
   constructor(private readonly deps: RunControllerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.planner = deps.planner ?? new RunPlanner(deps);
+    this.spotCheck = new SpotChecker({ ...deps, now: this.now, random: deps.spotCheckRandom });
   }
 
   private executorName(by: Executant): string {
@@ -452,12 +457,46 @@ export class RunController {
       await this.finish(jobId, attempt, 'failed', [reasonOf(err)]);
       return this.refuse(by, 'ERR_WORKER_OUTCOME_INVALID', (err as PdsError).detail, jobId, 'outcome');
     }
-    if ('failure' in checked) {
-      const e = checked.failure;
+    // a remote result is released only unpicked, or re-executed here and the same (docs/architecture.md §4)
+    const e =
+      'failure' in checked
+        ? checked.failure
+        : by.kind === 'worker'
+          ? await this.spotChecked(held, checked.result, by.principal.sub)
+          : undefined;
+    if (e === 'duplicate') return undefined; // another outcome of this run was taken first
+    if (e) {
       if (RETRIED.includes(e.code) && (await this.retry(jobId, attempt, e.message))) return undefined;
       return this.finish(jobId, attempt, FAILED.includes(e.code) ? 'failed' : 'rejected', [e]);
     }
-    return this.release(job, run, checked.result);
+    return this.release(job, run, (checked as { result: ReadResult }).result);
+  }
+
+  /**
+   * The spot check of a worker's result: nothing when it may be released; why not when the check
+   * could not be made (retried like a fault); `duplicate` when another outcome of the run was
+   * taken first; a caught forgery is recorded there and refused here.
+   */
+  private async spotChecked(
+    held: HeldRun,
+    result: ReadResult,
+    workerId: string,
+  ): Promise<JobReason | 'duplicate' | undefined> {
+    let verdict: Awaited<ReturnType<SpotChecker['verify']>>;
+    try {
+      verdict = await this.spotCheck.verify(held.job, held.run, result, workerId);
+    } catch (err) {
+      if (!isPdsError(err)) this.deps.onError?.(held.job.id, err);
+      return reasonOf(err);
+    }
+    if (verdict.verdict === 'duplicate') return 'duplicate';
+    if (verdict.verdict === 'inconclusive') return verdict.reason;
+    if (verdict.verdict === 'mismatched')
+      throw new PdsError(
+        'ERR_WORKER_OUTCOME_MISMATCH',
+        `your result for run ${held.run.attempt} of job ${held.job.id} differs from the API's own run of it; this credential is revoked`,
+      );
+    return undefined;
   }
 
   /**

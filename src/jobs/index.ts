@@ -22,3 +22,13 @@ export { formatOfFile, OUTPUT_FORMATS, verifyOutputFile, type OutputCheck, type 
 export { signManifest, verifyManifest, MANIFEST_TYP, type Manifest } from './manifest.ts';
 export { toCsv } from './csv.ts';
 export { BullmqExecutor, type UnfinishedJobs } from './bullmq.ts';
+export {
+  resultSha256,
+  riskFlags,
+  secureRandom,
+  spotCheckReasons,
+  SpotChecker,
+  type RiskFacts,
+  type SpotCheckReason,
+  type SpotCheckVerdict,
+} from './spot-check.ts';

@@ -262,6 +262,18 @@ export async function renewLease(tx: Tx, jobId: string, attempt: number, until: 
   await tx.run('UPDATE job_runs SET lease_expires_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, until]);
 }
 
+/**
+ * Takes a run's outcome: marks it reported unless an outcome of it was taken already. Answers
+ * false then, so of two outcomes a worker posts at once for one run only the first is judged.
+ */
+export async function takeReport(tx: Tx, jobId: string, attempt: number, at: string): Promise<boolean> {
+  const taken = await tx.one(
+    'UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2 AND reported_at IS NULL RETURNING job_id',
+    [jobId, attempt, at],
+  );
+  return taken !== undefined;
+}
+
 export async function markReported(tx: Tx, jobId: string, attempt: number, at: string): Promise<void> {
   await tx.run('UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, at]);
 }

@@ -1,11 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sameSecret, sha256 } from '../digest/index.ts';
-import { appendAudit } from '../audit/index.ts';
+import { appendAudit, type Actor } from '../audit/index.ts';
 import { actorOf, type Principal } from '../contracts/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, Tx } from '../store/index.ts';
 
 /**
  * Workers are identities, not a shared role (docs/architecture.md, "Workers"). The bureau
@@ -143,22 +143,36 @@ export class WorkerRegistry {
       const cur = await tx.one<Row>('SELECT revoked_at FROM workers WHERE id = $1', [id]);
       if (!cur) throw new PdsError('ERR_NOT_FOUND', `worker ${id} not found`);
       if (cur.revoked_at) throw new PdsError('ERR_CONFLICT', `worker ${id} is already revoked`);
-      await tx.run('UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1', [
-        id,
-        this.deps.now().toISOString(),
-        p.sub,
-        reason,
-      ]);
-      await appendAudit(tx, {
-        actor: actorOf(p, 'bureau'),
-        action: 'worker.revoked',
-        objectType: 'worker',
-        objectId: id,
-        requestId,
-        reason,
-      });
+      await this.revokeIn(tx, id, actorOf(p, 'bureau'), reason, requestId);
     });
     return this.get(id);
+  }
+
+  /**
+   * Revokes a worker inside the caller's transaction (a spot check that caught it forging revokes
+   * it with the rest of its verdict); answers false when it was revoked already.
+   */
+  async revokeIn(tx: Tx, id: string, actor: Actor, reason: string, requestId?: string): Promise<boolean> {
+    const revoked = await tx.one(
+      'UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
+      [id, this.deps.now().toISOString(), actor.sub, reason],
+    );
+    if (!revoked) return false;
+    await appendAudit(tx, {
+      actor,
+      action: 'worker.revoked',
+      objectType: 'worker',
+      objectId: id,
+      requestId,
+      reason,
+    });
+    return true;
+  }
+
+  /** When a worker's current credential was issued: its registration, or its latest rotation. */
+  async credentialIssuedAt(reader: Pick<Tx, 'one'>, id: string): Promise<string | undefined> {
+    const r = await reader.one<Row>('SELECT created_at, rotated_at FROM workers WHERE id = $1', [id]);
+    return r ? (r.rotated_at ?? r.created_at!) : undefined;
   }
 
   /** Whether a bearer token is a worker credential (rather than a user's JWT). */

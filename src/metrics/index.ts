@@ -2,9 +2,9 @@
  * Prometheus metrics (`GET /metrics`, prom-client; docs/operations.md "Metrics"). Two kinds:
  * timings observed where they happen (a run's queue and run time, a snapshot's build, an audit
  * append) in this process's histograms; and the state of the domain (jobs by status and mode,
- * the queue's depth, refusals by layer and rule, suppressed cells, ε spent) read from the control
- * store at each scrape — the store is the truth, so these survive a restart and never count a
- * rolled-back transaction.
+ * the queue's depth, refusals by layer and rule, suppressed cells, ε spent, spot checks of remote
+ * workers and the outputs a caught forgery withheld) read from the control store at each scrape —
+ * the store is the truth, so these survive a restart and never count a rolled-back transaction.
  */
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from '../store/index.ts';
@@ -63,6 +63,17 @@ const cellsSuppressed = new Gauge({
   help: 'cells suppressed by disclosure control in every output so far',
   registers: [registry],
 });
+const spotChecks = new Gauge({
+  name: 'pds_worker_spot_checks',
+  help: "remote workers' results the API re-executed before release, by result (matched, mismatched: a forgery caught, inconclusive)",
+  labelNames: ['result'],
+  registers: [registry],
+});
+const outputsWithheld = new Gauge({
+  name: 'pds_outputs_withheld',
+  help: 'outputs withheld because the worker that produced them was caught forging another run',
+  registers: [registry],
+});
 const epsilonSpent = new Gauge({
   name: 'pds_epsilon_spent',
   help: 'ε charged to dp contracts so far, by contract mode (dp)',
@@ -71,7 +82,7 @@ const epsilonSpent = new Gauge({
 
 /** The domain's state, read from the store into the gauges: called by each scrape. */
 export async function refreshFromStore(store: Store): Promise<void> {
-  const [byStatus, depth, refused, cells, eps] = await Promise.all([
+  const [byStatus, depth, refused, cells, eps, checks, withheld] = await Promise.all([
     store.all<{ status: string; mode: string | null; n: number }>(
       `SELECT j.status, json_extract_string(c.claims, '$.mode') AS mode, count(*)::INTEGER AS n
          FROM jobs j LEFT JOIN contracts c ON c.id = j.contract_id GROUP BY ALL`,
@@ -83,6 +94,8 @@ export async function refreshFromStore(store: Store): Promise<void> {
     ),
     store.one<{ n: number | null }>('SELECT sum(cells_suppressed)::BIGINT AS n FROM outputs'),
     store.one<{ n: number | null }>('SELECT sum(epsilon_micro)::BIGINT AS n FROM privacy_ledger'),
+    store.all<{ result: string; n: number }>('SELECT result, count(*)::INTEGER AS n FROM spot_checks GROUP BY ALL'),
+    store.one<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM audit_log WHERE action = 'output.withheld'`),
   ]);
   jobs.reset();
   for (const r of byStatus) jobs.set({ status: r.status, mode: r.mode ?? 'unknown' }, r.n);
@@ -91,6 +104,10 @@ export async function refreshFromStore(store: Store): Promise<void> {
   for (const r of refused) refusals.set({ layer: r.layer ?? 'unknown', rule: r.rule ?? 'none' }, r.n);
   cellsSuppressed.set(Number(cells?.n ?? 0));
   epsilonSpent.set(Number(eps?.n ?? 0) / 1e6);
+  // every result is present, so an alert on mismatched sees 0 before the first forgery
+  for (const result of ['matched', 'mismatched', 'inconclusive'])
+    spotChecks.set({ result }, checks.find((c) => c.result === result)?.n ?? 0);
+  outputsWithheld.set(withheld?.n ?? 0);
 }
 
 /** The scrape: the store's state read, then every metric in the text exposition format. */

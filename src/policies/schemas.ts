@@ -293,6 +293,15 @@ export const SandboxPolicy = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Re-execution of remote workers' results on the API's own runner (docs/architecture.md §4). */
+    spotCheck: Type.Object(
+      {
+        rate: Type.Number({ minimum: 0, maximum: 1 }),
+        firstRuns: Type.Integer({ minimum: 0, maximum: 10_000 }),
+        nearThreshold: Type.Integer({ minimum: 0, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

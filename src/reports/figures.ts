@@ -156,6 +156,16 @@ export async function contractFigures(
        AND coalesce(json_extract_string(a.details, '$.osSandbox'), 'unrecorded') <> 'bubblewrap'`,
     range,
   );
+  // spot checks of this contract's remote runs, and its outputs withheld when their worker was caught
+  const spot = await store.one<{ checked: number; mismatches: number; withheld: number }>(
+    `SELECT (SELECT count(*) FROM spot_checks s JOIN jobs j ON j.id = s.job_id
+              WHERE j.contract_id = $c AND s.checked_at >= $s AND s.checked_at < $e)::INTEGER AS checked,
+            (SELECT count(*) FROM spot_checks s JOIN jobs j ON j.id = s.job_id
+              WHERE j.contract_id = $c AND s.result = 'mismatched' AND s.checked_at >= $s AND s.checked_at < $e)::INTEGER AS mismatches,
+            (SELECT count(*) FROM audit_log a JOIN outputs o ON o.id = a.object_id
+              WHERE a.action = 'output.withheld' AND o.contract_id = $c AND a.recorded_at >= $s AND a.recorded_at < $e)::INTEGER AS withheld`,
+    range,
+  );
   const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
   const feedback = await store.one<{ filed: number; answered: number; overdue: number }>(
     `SELECT count(*)::INTEGER AS filed, count(answered_at)::INTEGER AS answered,
@@ -171,6 +181,11 @@ export async function contractFigures(
     escapeAttempts,
     singlingOutAttempts,
     runsOutsideOsSandbox: outside?.n ?? 0,
+    spotChecks: {
+      checked: spot?.checked ?? 0,
+      mismatches: spot?.mismatches ?? 0,
+      outputsWithheld: spot?.withheld ?? 0,
+    },
     outputs: {
       released: outputCount('released'),
       held: outputCount('held'),
@@ -300,6 +315,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
   let escapeAttempts = 0;
   let singlingOutAttempts = 0;
   let runsOutsideOsSandbox = 0;
+  const spotChecks = { checked: 0, mismatches: 0, outputsWithheld: 0 };
   const feedback = { filed: 0, answered: 0, overdue: 0 };
   // pairs add up (a pair across two contracts counts in each); the worst pattern is the largest
   const trackers: Figures['trackers'] = {
@@ -335,6 +351,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     escapeAttempts += f.escapeAttempts;
     singlingOutAttempts += f.singlingOutAttempts;
     runsOutsideOsSandbox += f.runsOutsideOsSandbox;
+    for (const k of ['checked', 'mismatches', 'outputsWithheld'] as const) spotChecks[k] += f.spotChecks?.[k] ?? 0;
     for (const k of ['filed', 'answered', 'overdue'] as const) feedback[k] += f.feedback?.[k] ?? 0;
   }
   outputs.heldBy = [...heldBy].map(([check, count]) => ({ check, count })).sort((a, b) => b.count - a.count);
@@ -344,6 +361,7 @@ export function sumFigures(all: Figures[], period: Period): Figures {
     escapeAttempts,
     singlingOutAttempts,
     runsOutsideOsSandbox,
+    spotChecks,
     feedback,
     timeline,
     trackers,

@@ -61,6 +61,15 @@ function indicatorText(i: Facts['effectiveness'][number]['indicators'][number]):
   return `${i.name} ${i.value ?? 'not measured'}${target} ${i.met ? '✓' : '✗'}`;
 }
 
+/** The spot checks of remote work in the header: how many, and any forgery caught (docs/architecture.md §4). */
+function spotCheckLine(f: RiskAssessmentReport['figures']): string {
+  const s = f.spotChecks;
+  if (!s || s.checked === 0) return '';
+  const caught = s.mismatches > 0;
+  const text = `${s.checked} remote result(s) re-executed, ${s.mismatches} forged${caught ? ` (worker revoked; ${s.outputsWithheld} output(s) withheld)` : ''}`;
+  return `; spot checks: ${caught ? `<strong>${esc(text)}</strong>` : esc(text)}`;
+}
+
 export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
   const f = r.figures;
   const p = r.previousFigures;
@@ -149,7 +158,7 @@ table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid 
 <p>Rating <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(r.rating.level)}</span>
 <span class="meta">${r.rating.findings.length} finding(s); generated ${esc(r.generatedAt)} (${esc(r.trigger)}, by ${esc(r.generatedBy)});
 audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.auditTrail.checkpoints} signed checkpoints)` : `<strong>BROKEN at entry ${esc(r.auditTrail.firstBad?.seq ?? '?')}</strong>`};
-OS sandbox ${r.sandbox.os.startsWith('off') ? `<strong>${esc(r.sandbox.os)}</strong>` : esc(r.sandbox.os)}${r.figures.runsOutsideOsSandbox > 0 ? `; <strong>${r.figures.runsOutsideOsSandbox} run(s) without it</strong>` : ''}</span></p>
+OS sandbox ${r.sandbox.os.startsWith('off') ? `<strong>${esc(r.sandbox.os)}</strong>` : esc(r.sandbox.os)}${r.figures.runsOutsideOsSandbox > 0 ? `; <strong>${r.figures.runsOutsideOsSandbox} run(s) without it</strong>` : ''}${spotCheckLine(r.figures)}</span></p>
 </header>
 <section><h2>Key figures</h2><div class="cards">
 ${card('jobs submitted', f.jobs.submitted, `previous ${p.jobs.submitted}`)}${card('jobs refused', f.jobs.rejected, `previous ${p.jobs.rejected}`)}

@@ -193,6 +193,21 @@ const RULES: Rule[] = [
     basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
   },
   {
+    rule: 'worker-forgery',
+    sets: 'high',
+    when: () => "a spot check found a remote worker's result different from the API's own run of it → high",
+    check: ({ f }) =>
+      f.spotChecks && f.spotChecks.mismatches > 0
+        ? {
+            level: 'high',
+            finding: `${f.spotChecks.mismatches} forged result(s) caught by re-execution (the worker revoked; ${f.spotChecks.outputsWithheld} output(s) of this contract withheld as unverified), of ${f.spotChecks.checked} remote result(s) checked`,
+          }
+        : undefined,
+    recommendation:
+      'Treat the caught worker’s host as compromised: re-image it before registering a new worker there; reject the withheld outputs or have their jobs run again; tell the operator that copies of withdrawn outputs it downloaded are void.',
+    basis: 'seed 000 第三十九条 (技术措施); seed 004 第四十九条 (可审计、可追溯)',
+  },
+  {
     rule: 'os-sandbox-off',
     sets: 'medium',
     when: () => 'any job run without the OS sandbox layer around its runner → medium',

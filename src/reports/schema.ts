@@ -74,6 +74,12 @@ export const FiguresSchema = Obj(
       description:
         'job runs started without the OS sandbox layer (SANDBOX_OS=off, a worker that did not report one, or before the layer existed)',
     }),
+    spotChecks: Type.Optional(
+      Obj(
+        { checked: Int, mismatches: Int, outputsWithheld: Int },
+        "remote workers' results of this contract the API re-executed before release, those that differed (a forgery caught: the worker revoked), and outputs withheld because their worker was caught (docs/architecture.md §4)",
+      ),
+    ),
     outputs: Obj({
       released: Int,
       held: Int,

@@ -383,4 +383,23 @@ export const MIGRATIONS: Migration[] = [
       updated_at VARCHAR NOT NULL
     );`,
   },
+  {
+    version: 21,
+    name: 'spot checks of remote work',
+    sql: `
+      -- a remote worker's run the API executed again on its own runner before releasing it
+      -- (docs/architecture.md §4): why it was checked, both results' canonical hashes, the verdict
+      CREATE TABLE spot_checks (
+        job_id VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL,
+        worker_id VARCHAR NOT NULL,
+        reasons VARCHAR NOT NULL,      -- JSON array: sampled | new-credential | near-threshold
+        result VARCHAR NOT NULL,       -- matched | mismatched | inconclusive
+        worker_sha256 VARCHAR NOT NULL,
+        api_sha256 VARCHAR,            -- NULL when the API's own run did not finish
+        checked_at VARCHAR NOT NULL,
+        PRIMARY KEY (job_id, attempt)
+      );
+    `,
+  },
 ];

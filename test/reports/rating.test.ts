@@ -42,10 +42,33 @@ describe('rating rules', () => {
     ]);
   });
 
+  it('a forgery caught by a spot check rates the period high, saying what was withheld; checks that matched rate nothing', () => {
+    const caught = rate({
+      f: figures({ spotChecks: { checked: 12, mismatches: 1, outputsWithheld: 3 } }),
+      facts: facts(),
+      prev: quiet,
+      t,
+    });
+    expect(caught.level).toBe('high');
+    expect(caught.findings).toEqual([
+      expect.objectContaining({
+        rule: 'worker-forgery',
+        finding:
+          '1 forged result(s) caught by re-execution (the worker revoked; 3 output(s) of this contract withheld as unverified), of 12 remote result(s) checked',
+      }),
+    ]);
+    const matched = rate({
+      f: figures({ spotChecks: { checked: 12, mismatches: 0, outputsWithheld: 0 } }),
+      prev: quiet,
+      t,
+    });
+    expect(matched).toMatchObject({ level: 'low', findings: [] });
+  });
+
   it('nothing fired is low, with every rule listed as applied', () => {
     const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
-    expect(r.rulesApplied).toHaveLength(13);
+    expect(r.rulesApplied).toHaveLength(14);
   });
 
   it('tracker patterns: an isolating pair or a repeated small population is medium; one person isolated again, or many outputs, high', () => {

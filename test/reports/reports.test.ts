@@ -124,6 +124,7 @@ describe('risk assessment reports', () => {
       'refusal-share',
       'report-unacknowledged',
       'decision-override',
+      'worker-forgery',
       'os-sandbox-off',
       'privacy-budget',
       'snapshot-risk',

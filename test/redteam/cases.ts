@@ -533,6 +533,17 @@ export const HONEST: HonestQuery[] = [
     mode: A,
     sql: 'SELECT count(DISTINCT p.pds_unit) AS representatives, count(DISTINCT e.pds_unit) AS firms, avg(s.base_salary) AS mean_base FROM enterprise e JOIN population p ON e.legal_rep_id_number = p.pds_unit JOIN social_insurance s ON s.pds_unit = p.pds_unit',
   },
+  // a record's month tells a person's records apart (catalog uniquePerUnit): grouped by it or fixed to one
+  {
+    id: 'join-one-month-by-employer-industry',
+    mode: A,
+    sql: "SELECT e.industry, p.gender, count(DISTINCT s.pds_unit) AS insured, avg(s.base_salary) AS mean_base FROM social_insurance s JOIN population p ON s.pds_unit = p.pds_unit JOIN enterprise e ON s.employer_uscc = e.pds_unit WHERE s.month = '2025-12' GROUP BY 1, 2",
+  },
+  {
+    id: 'join-records-by-education-and-month',
+    mode: A,
+    sql: 'SELECT p.education, s.month, count(*) AS records, avg(s.base_salary) AS mean_base FROM population p JOIN social_insurance s ON p.pds_unit = s.pds_unit GROUP BY p.education, s.month',
+  },
   {
     id: 'join-left-sum',
     mode: A,

@@ -144,6 +144,11 @@ describe('a table whose rows the month tells apart with the person', () => {
         'SELECT r.month, count(*) AS n FROM people p LEFT JOIN records r ON p.pds_unit = r.pds_unit GROUP BY r.month ORDER BY 1',
         'SELECT r.month, count(DISTINCT p.pds_unit) FROM people p LEFT JOIN records r ON p.pds_unit = r.pds_unit GROUP BY r.month ORDER BY 1',
       ],
+      // a table of people made twice as long by a UNION ALL, joined on the unit
+      [
+        'SELECT r.month, count(*) AS n FROM records r JOIN (SELECT pds_unit FROM people UNION ALL SELECT pds_unit FROM people) x ON x.pds_unit = r.pds_unit GROUP BY r.month ORDER BY 1',
+        'SELECT r.month, count(DISTINCT r.pds_unit) FROM records r JOIN (SELECT pds_unit FROM people UNION ALL SELECT pds_unit FROM people) x ON x.pds_unit = r.pds_unit GROUP BY r.month ORDER BY 1',
+      ],
       // totals of a ROLLUP merge the months
       [
         'SELECT r.month, count(*) AS n FROM records r GROUP BY ROLLUP (r.month) ORDER BY 1 NULLS LAST',

@@ -45,7 +45,7 @@ export function keysDir(dataDir: string): string {
  * Loads the domain's keys, creating any that are missing; a damaged one stops here with
  * ERR_KEY_DAMAGED naming its file. `log` hears of a check value recorded for an older master key.
  */
-export async function loadKeyRing(dataDir: string, log?: Pick<KeyLog, 'warn'>): Promise<KeyRing> {
+export async function loadKeyRing(dataDir: string, log?: KeyLog): Promise<KeyRing> {
   const dir = keysDir(dataDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const sets = { bureau: new KeySet('bureau', dir).init(), issuer: new KeySet('issuer', dir).init() };

@@ -70,7 +70,12 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
 }
 
 /** Server-side errors whose message is written for the client: what is full, what is failing. */
-const SAID_AS_IS = new Set<ErrorCode>(['ERR_STORAGE_FULL', 'ERR_STORE_UNAVAILABLE', 'ERR_DOMAIN_DAMAGED']);
+const SAID_AS_IS = new Set<ErrorCode>([
+  'ERR_STORAGE_FULL',
+  'ERR_STORE_UNAVAILABLE',
+  'ERR_DOMAIN_DAMAGED',
+  'ERR_REPORT_UNRENDERABLE',
+]);
 
 /** One error handler for the whole API: every failure answers problem+json with a stable code. */
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { KEY_NAMES, loadKeyRing, type KeyName } from '../keys/index.ts';
+import { loadKeyRing } from '../keys/index.ts';
 import { addFeedbackCommands } from './feedback.ts';
+import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
 import { addReportCommands } from './reports.ts';
 import {
@@ -467,26 +468,7 @@ export function buildCli(): Command {
       );
     });
 
-  program
-    .command('keys')
-    .description('signing key tools')
-    .command('rotate')
-    .description(
-      'make a new signing key; the old one is retired but stays in the JWKS, so what it signed keeps verifying (contracts until they expire). A running server picks the new key up on its next signature.',
-    )
-    .addOption(dataDirOption())
-    .addOption(new Option('--key <name>', 'which identity').choices(KEY_NAMES).default('bureau'))
-    .option('--json', 'print {key, retiredKid, currentKid} as JSON')
-    .action(async (opts: { dataDir?: string; key: KeyName; json?: boolean }) => {
-      const config = configFrom(opts);
-      const keys = await loadKeyRing(config.dataDir);
-      const result = keys.sets[opts.key].rotate();
-      console.log(
-        opts.json
-          ? JSON.stringify({ key: opts.key, ...result })
-          : `${opts.key}: new key ${result.currentKid}; retired ${result.retiredKid} (still published for verification)`,
-      );
-    });
+  addKeyCommands(program);
 
   return program;
 }

@@ -5829,6 +5829,8 @@ export interface operations {
                             reportId: string;
                             statement: string;
                         }[];
+                        /** @description only for a report an earlier version made in a shape the schema no longer describes: its JSON exactly as signed (the JWS's sha256 is of this). `report` is then that report read in today's shape — text indicator values as not measured, fields it did not have zero or empty */
+                        asSigned?: string;
                         /** @description where the HTML page is */
                         html: string;
                         /** @description bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json */
@@ -6245,6 +6247,8 @@ export interface operations {
                             reportId: string;
                             statement: string;
                         }[];
+                        /** @description only for a report an earlier version made in a shape the schema no longer describes: its JSON exactly as signed (the JWS's sha256 is of this). `report` is then that report read in today's shape — text indicator values as not measured, fields it did not have zero or empty */
+                        asSigned?: string;
                         /** @description where the HTML page is */
                         html: string;
                         /** @description bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json */

@@ -108,6 +108,8 @@ export const ERRORS = {
 
   // reports
   ERR_REPORT_SIGNATURE_INVALID: { status: 422, title: 'Report does not match its signature' },
+  // the request is right; what the store holds for its subject makes a report no read could show
+  ERR_REPORT_UNRENDERABLE: { status: 500, title: 'The report cannot be rendered' },
 
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },

@@ -1,12 +1,12 @@
-import { randomBytes, hkdfSync } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JWK, JWTVerifyGetKey } from 'jose';
-import { PdsError } from '../errors/index.ts';
-import { checkMode, createExclusive } from './files.ts';
+import { loadMasterKey, MASTER_FILE } from './master-key.ts';
 import { KeySet, type SigningKey } from './signing-keys.ts';
 
 export { KeySet, type RetiredJwk, type SigningKey } from './signing-keys.ts';
+export { checkKeyFiles, type KeyFileCheck } from './check.ts';
 export { BUREAU_ISSUER, openSealed, seal, SealedClaimsInvalid, type OpenOptions, type SealHeader } from './seal.ts';
 
 /**
@@ -22,33 +22,39 @@ export interface KeyRing {
   readonly sets: { bureau: KeySet; issuer: KeySet };
   /** Resolves the bureau key a contract or manifest names by `kid`, retired keys included. */
   bureauVerifier(): JWTVerifyGetKey;
-  /** Derives a per-purpose key from the domain master key (HKDF-SHA256). */
+  /**
+   * Derives a per-purpose key from the domain master key (HKDF-SHA256), on demand: no derived key
+   * is stored, so the master's check value covers them all (docs/architecture.md §8).
+   */
   derive(purpose: string, context: string, length?: number): Buffer;
+}
+
+/** The logger loadKeyRing may tell (pino's shape). */
+export interface KeyLog {
+  warn(obj: object, msg: string): void;
 }
 
 export type KeyName = keyof KeyRing['sets'];
 export const KEY_NAMES: KeyName[] = ['bureau', 'issuer'];
 
-const MASTER_FILE = 'domain-master.key';
-
-function loadMasterKey(file: string): Buffer {
-  if (!fs.existsSync(file)) createExclusive(file, randomBytes(32).toString('base64'));
-  checkMode(file);
-  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-  if (key.length !== 32) throw new PdsError('ERR_CONFIG', `${file}: the domain master key must be 32 bytes`);
-  return key;
-}
-
 export function keysDir(dataDir: string): string {
   return path.join(dataDir, 'keys');
 }
 
-/** Loads the domain's keys, creating any that are missing. */
-export async function loadKeyRing(dataDir: string): Promise<KeyRing> {
+/**
+ * Loads the domain's keys, creating any that are missing; a damaged one stops here with
+ * ERR_KEY_DAMAGED naming its file. `log` hears of a check value recorded for an older master key.
+ */
+export async function loadKeyRing(dataDir: string, log?: KeyLog): Promise<KeyRing> {
   const dir = keysDir(dataDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const sets = { bureau: new KeySet('bureau', dir).init(), issuer: new KeySet('issuer', dir).init() };
-  const master = loadMasterKey(path.join(dir, MASTER_FILE));
+  const master = loadMasterKey(path.join(dir, MASTER_FILE), (checkFile) =>
+    log?.warn(
+      { file: checkFile },
+      'recorded the check value of a domain master key made before check values: from now on a changed key stops start-up; a change before this start cannot be told',
+    ),
+  );
   return {
     sets,
     get bureau() {

@@ -67,21 +67,8 @@ export class KeySet {
   private state() {
     const stamp = this.stamp();
     if (this.loaded?.stamp === stamp) return this.loaded;
-    checkMode(this.currentFile);
-    const jwk = readKeyFile<JWK>(this.currentFile, (v) => typeof (v as JWK).kty === 'string');
-    const retired = fs.existsSync(this.retiredFile)
-      ? readKeyFile<{ keys: RetiredJwk[] }>(this.retiredFile, (v) => Array.isArray((v as { keys?: unknown }).keys)).keys
-      : [];
-    let key: SigningKey;
-    try {
-      key = toSigningKey(jwk);
-    } catch (err) {
-      throw new PdsError(
-        'ERR_KEY_DAMAGED',
-        `${this.currentFile}: not a usable signing key (${(err as Error).message}); restore it from a backup`,
-        { cause: err },
-      );
-    }
+    const key = readSigningKey(this.currentFile);
+    const retired = fs.existsSync(this.retiredFile) ? readRetired(this.retiredFile) : [];
     this.loaded = { stamp, key, retired };
     return this.loaded;
   }
@@ -122,6 +109,48 @@ export class KeySet {
       return { retiredKid: key.kid, currentKid: this.current.kid };
     });
   }
+}
+
+/**
+ * A current key file: mode 0600, an Ed25519 private JWK whose private half gives its public
+ * half — the public half is the key's check value, so no other is stored (docs/architecture.md §14).
+ */
+export function readSigningKey(file: string): SigningKey {
+  checkMode(file);
+  const jwk = readKeyFile<JWK>(file, (v) => typeof (v as JWK).kty === 'string');
+  try {
+    return toSigningKey(jwk);
+  } catch (err) {
+    throw new PdsError(
+      'ERR_KEY_DAMAGED',
+      `${file}: not a usable signing key (${(err as Error).message}); restore it from a backup`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The retired public keys, which the JWKS publishes after the current one: each must be an
+ * Ed25519 public key whose `kid` is its thumbprint — a changed character of `x` would make
+ * everything it signed fail verification, unnoticed until someone verifies.
+ */
+export function readRetired(file: string): RetiredJwk[] {
+  const keys = readKeyFile<{ keys: RetiredJwk[] }>(file, (v) => Array.isArray((v as { keys?: unknown }).keys)).keys;
+  keys.forEach((k, i) => {
+    const ok =
+      k &&
+      k.kty === 'OKP' &&
+      k.crv === 'Ed25519' &&
+      typeof k.x === 'string' &&
+      k.d === undefined &&
+      k.kid === thumbprint({ kty: k.kty, crv: k.crv, x: k.x });
+    if (!ok)
+      throw new PdsError(
+        'ERR_KEY_DAMAGED',
+        `${file}: retired key ${i + 1} is not an Ed25519 public key whose kid is its thumbprint (a changed character?); restore the file from a backup`,
+      );
+  });
+  return keys;
 }
 
 function newPrivateJwk(): JWK {

@@ -102,7 +102,7 @@ export async function createPlatform(
   if (osSandbox.mode === 'off')
     logger.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
   const policies = loadPolicies(config.policiesDir);
-  const keys = await loadKeyRing(config.dataDir);
+  const keys = await loadKeyRing(config.dataDir, logger);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
   // an index that disagrees with its table, or an audit head behind its log: refuse to serve from it
   try {

@@ -7,10 +7,10 @@ import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import { contractFacts, contractFigures, sumFigures, type ContractFacts, type Figures } from './figures.ts';
-import { renderHtml } from './html.ts';
 import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
 import { reportSha256, signReport, type AuditTrailState, type RiskAssessmentReport } from './report.ts';
+import { readStoredReport, renderOrRefuse } from './stored.ts';
 
 /** The subject of a domain-wide report. */
 export const DOMAIN_SUBJECT = 'domain';
@@ -27,6 +27,8 @@ export interface StoredReport {
   report: RiskAssessmentReport;
   html: string;
   jws: string;
+  /** A report an earlier version made, read in today's shape: its body exactly as signed. */
+  asSigned?: string;
 }
 
 export interface ReportSummary {
@@ -121,7 +123,8 @@ export class ReportService {
       basis: BASIS,
     };
     const bodySha256 = reportSha256(report);
-    const html = renderHtml(report, bodySha256);
+    // rendered and checked before anything is signed or stored: a report no read can show is refused
+    const html = renderOrRefuse(report, bodySha256);
     const jws = await signReport(this.deps.keys.bureau, report, bodySha256, html);
     const scheduleKey = trigger === 'schedule' ? `${req.kind}:${req.subject}:${period.label}` : null;
     const stored = await this.deps.store.write(async (tx) => {
@@ -480,6 +483,6 @@ export class ReportService {
     if (!row || (!staff && (row.kind === 'domain' || !canSeeOperatorWork(p!, row.operator_org)))) {
       throw new PdsError('ERR_NOT_FOUND', `report ${id} not found`);
     }
-    return { report: JSON.parse(row.body) as RiskAssessmentReport, html: row.html, jws: row.jws };
+    return { ...readStoredReport(row.body), html: row.html, jws: row.jws };
   }
 }

@@ -16,11 +16,11 @@ describe('loadKeyRing', () => {
     return t.dir;
   };
 
-  it('creates the bureau key, issuer key and master key with mode 0600 on first start', async () => {
+  it('creates the bureau key, issuer key and master key (with its check value) with mode 0600 on first start', async () => {
     const dir = fresh();
     await loadKeyRing(dir);
     const files = fs.readdirSync(path.join(dir, 'keys')).sort();
-    expect(files).toEqual(['bureau-ed25519.jwk', 'domain-master.key', 'issuer-ed25519.jwk']);
+    expect(files).toEqual(['bureau-ed25519.jwk', 'domain-master.key', 'domain-master.key.check', 'issuer-ed25519.jwk']);
     for (const f of files) expect(fs.statSync(path.join(dir, 'keys', f)).mode & 0o777).toBe(0o600);
   });
 

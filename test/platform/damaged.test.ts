@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { seedDomain } from '../../src/domain/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { APPLICATION, buildWorld, silentLogger, testConfig, tmpDataDir } from '../helpers.ts';
+import { flipCharacter } from '../support/damage.ts';
 
 /** Damaged files name themselves and what is wrong, at start-up, instead of failing requests later. */
 
@@ -46,6 +47,24 @@ describe('damaged files', () => {
         fs.writeFileSync(file, good, { mode: 0o600 });
       }
       // restored, it starts again
+      await (await createPlatform(testConfig(t.dir), silentLogger)).close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('one changed character in domain-master.key stops start-up naming the file (issue 32)', async () => {
+    const t = tmpDataDir('pds-damaged-');
+    try {
+      await (await createPlatform(testConfig(t.dir), silentLogger)).close();
+      const master = path.join(t.dir, 'keys', 'domain-master.key');
+      const good = fs.readFileSync(master, 'utf8');
+      flipCharacter(master);
+      await expect(createPlatform(testConfig(t.dir), silentLogger)).rejects.toMatchObject({
+        code: 'ERR_KEY_DAMAGED',
+        detail: expect.stringContaining(master),
+      });
+      fs.writeFileSync(master, good, { mode: 0o600 });
       await (await createPlatform(testConfig(t.dir), silentLogger)).close();
     } finally {
       t.cleanup();

@@ -29,7 +29,12 @@ const PAGE_CSP =
 
 /** Risk assessment reports (seed 002 第三十四条(四)): made by risk staff and the bureau, read by them and, its own, by an operator. */
 export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const signed = (id: string, r: StoredReport) => ({ report: r.report, jws: r.jws, html: `/v1/reports/${id}.html` });
+  const signed = (id: string, r: StoredReport) => ({
+    report: r.report,
+    jws: r.jws,
+    html: `/v1/reports/${id}.html`,
+    ...(r.asSigned !== undefined ? { asSigned: r.asSigned } : {}),
+  });
   const ackDeps = { store: platform.store, keys: platform.keys, now: () => new Date() };
 
   app.post(

@@ -703,6 +703,12 @@ export const SignedReport = Type.Object({
     description: 'bureau-signed {sha256, htmlSha256, rating, period}; verify against /.well-known/jwks.json',
   }),
   html: Type.String({ description: 'where the HTML page is' }),
+  asSigned: Type.Optional(
+    Type.String({
+      description:
+        "only for a report an earlier version made in a shape the schema no longer describes: its JSON exactly as signed (the JWS's sha256 is of this). `report` is then that report read in today's shape — text indicator values as not measured, fields it did not have zero or empty",
+    }),
+  ),
 });
 
 export const Comment = Type.Object({

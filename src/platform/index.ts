@@ -167,6 +167,7 @@ export async function createPlatform(
     dataDir: config.dataDir,
     now: () => new Date(),
     limits: runLimits,
+    minFreeBytes: config.minFreeBytes,
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
@@ -181,6 +182,7 @@ export async function createPlatform(
     onError,
     dataDir: config.dataDir,
     limits: runLimits,
+    minFreeBytes: config.minFreeBytes,
   });
   const runs = new RunController({
     store,

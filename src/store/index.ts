@@ -17,7 +17,7 @@ import { ensureFreeSpace, isDiskFull } from './space.ts';
 export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 export { resolveStored, storedPath } from './paths.ts';
-export { ensureFreeSpace, freeBytes, isDiskFull } from './space.ts';
+export { ensureFreeSpace, freeBytes, isDiskFull, storageFull } from './space.ts';
 export { assertIntact, checkIntegrity, repairStore, type IntegrityProblem } from './integrity.ts';
 
 /** A handle for statements inside one store transaction. */

@@ -104,6 +104,9 @@ export async function createPlatform(
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
+  store.onReopen((reason) =>
+    logger.warn({ reason }, 'the control store was reopened from its file after a failed commit'),
+  );
   // an index that disagrees with its table, or an audit head behind its log: refuse to serve from it
   try {
     assertIntact(store.file, await checkIntegrity(store));

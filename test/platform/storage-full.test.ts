@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { createServer } from '../../src/api/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
 import { dummyFile, type DummyTable } from '../../src/masking/index.ts';
 import { freeBytes } from '../../src/store/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import {
   approvedContract,
   buildWorld,
@@ -148,6 +149,37 @@ describe('a full disk under DATA_DIR', () => {
     const ran = await run();
     expect(ran.statusCode, ran.body).toBe(200);
     expect(ran.json().dummy).toMatchObject({ ok: true });
+  });
+
+  it('a commit that meets a full disk past the check leaves the store reopened from its file, never an aborted process (issue 32)', async () => {
+    // in a process of its own: before, DuckDB aborted it (FatalException, duplicate key on jobs)
+    const script = path.join(PACKAGE_ROOT, 'test', 'support', 'failed-commit.ts');
+    const filler = path.join(mnt, 'filler-commit');
+    const child = spawn(process.execPath, ['--import', 'tsx', script, path.join(mnt, 'failed-commit'), filler], {
+      cwd: PACKAGE_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.once('close', (c, s) => resolve([c, s])),
+    );
+    fs.rmSync(filler, { force: true });
+    expect({ code, signal }, err).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+      full: 'ERR_STORAGE_FULL',
+      reopened: 1,
+      moved: true,
+      // the failed commit's move to running is not in the store: only what committed is
+      job: { status: 'failed', attempts: 0 },
+      // one whose file is gone cannot be reopened: the store is failed (`pds serve` exits 70), not recreated
+      gone: 'ERR_STORAGE_FULL',
+      failure: 'the control store could not be reopened',
+      read: 'ERR_STORE_UNAVAILABLE',
+      recreated: false,
+    });
   });
 
   it('jobs caught by a full disk while they run end exactly once after space returns and a restart', async () => {

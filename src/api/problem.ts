@@ -69,8 +69,13 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
   return undefined;
 }
 
-/** Server-side errors whose message is written for the client: what is full, what is failing. */
-const SAID_AS_IS = new Set<ErrorCode>(['ERR_STORAGE_FULL', 'ERR_STORE_UNAVAILABLE', 'ERR_DOMAIN_DAMAGED']);
+/** Server-side errors whose message is written for the client: what is full, failing or damaged. */
+const SAID_AS_IS = new Set<ErrorCode>([
+  'ERR_STORAGE_FULL',
+  'ERR_STORE_UNAVAILABLE',
+  'ERR_DOMAIN_DAMAGED',
+  'ERR_STORE_DAMAGED',
+]);
 
 /** One error handler for the whole API: every failure answers problem+json with a stable code. */
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PdsError } from '../errors/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
 import {
   exec,
   openInstance,
@@ -11,6 +11,7 @@ import {
   type Row,
   type SqlParams,
 } from '../duckdb/index.ts';
+import { isStoreDamaged, storeDamaged } from './integrity.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 import { ensureFreeSpace, isDiskFull, storageFull } from './space.ts';
 
@@ -18,7 +19,8 @@ export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 export { resolveStored, storedPath } from './paths.ts';
 export { ensureFreeSpace, freeBytes, isDiskFull, storageFull } from './space.ts';
-export { assertIntact, checkIntegrity, repairStore, type IntegrityProblem } from './integrity.ts';
+export { assertIntact, checkIntegrity, isStoreDamaged, storeDamaged, type IntegrityProblem } from './integrity.ts';
+export { repairStore, type RepairReport } from './repair.ts';
 
 /** A handle for statements inside one store transaction. */
 export interface Tx {
@@ -175,16 +177,23 @@ export class Store {
   static async open(dataDir: string, opts: { minFreeBytes?: number } = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'control.duckdb');
-    const instance = await openInstance(file, STORE_OPTIONS);
-    const store = new Store(
-      instance,
-      await instance.connect(),
-      await instance.connect(),
-      file,
-      opts.minFreeBytes ?? 64 * 1024 * 1024,
-    );
-    await store.migrate(MIGRATIONS);
-    return store;
+    let store: Store | undefined;
+    try {
+      const instance = await openInstance(file, STORE_OPTIONS);
+      store = new Store(
+        instance,
+        await instance.connect(),
+        await instance.connect(),
+        file,
+        opts.minFreeBytes ?? 64 * 1024 * 1024,
+      );
+      await store.migrate(MIGRATIONS);
+      return store;
+    } catch (err) {
+      await store?.close().catch(() => undefined);
+      // a block of the catalog that fails its checksum: DuckDB cannot even open the file
+      throw isStoreDamaged(err) && !isPdsError(err) ? storeDamaged(file, err) : err;
+    }
   }
 
   /**
@@ -193,6 +202,24 @@ export class Store {
    */
   writtenAt(table: string): number {
     return Math.max(this.writtenBy.get(table) ?? 0, this.writtenBy.get('*') ?? 0);
+  }
+
+  /**
+   * Set when a read or write met a block that fails its checksum: the store answers what it can
+   * still read and takes no more writes (a checkpoint over the damaged block could lose more);
+   * `/healthz` names it. Start-up then stops at the same block (docs/architecture.md §14).
+   */
+  get damage(): PdsError | undefined {
+    return this.damaged;
+  }
+
+  private damaged: PdsError | undefined;
+
+  /** ERR_STORE_DAMAGED for a DuckDB error that says a block is damaged, remembered; other errors as they are. */
+  private translate(err: unknown): unknown {
+    if (!isStoreDamaged(err) || isPdsError(err)) return err;
+    this.damaged ??= storeDamaged(this.file, err);
+    return storeDamaged(this.file, err);
   }
 
   /** Why the store stopped taking writes, when DuckDB reported a fatal error; undefined while healthy. */
@@ -284,6 +311,7 @@ export class Store {
           ]);
         });
       } catch (err) {
+        if (isStoreDamaged(err)) throw this.translate(err);
         throw new PdsError(
           'ERR_STORE_MIGRATION',
           `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
@@ -308,6 +336,7 @@ export class Store {
           'ERR_STORE_UNAVAILABLE',
           'the control store failed earlier; the API takes no writes until restarted',
         );
+      if (this.damaged) throw this.damaged;
       // a commit that cannot be written can invalidate the database: refuse before beginning
       ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');
@@ -327,7 +356,7 @@ export class Store {
         this.noteFatal(err);
         if (committing && !this.fatal) await this.reopen(err);
         if (isDiskFull(err)) throw storageFull(path.dirname(this.file), 'nothing was written', err);
-        throw err;
+        throw this.translate(err);
       }
     });
     this.tail = run.catch(() => undefined);
@@ -340,6 +369,8 @@ export class Store {
     this.reads++;
     try {
       return await queryRows<T>(this.reader, sql, params);
+    } catch (err) {
+      throw this.translate(err);
     } finally {
       if (--this.reads === 0) for (const idle of this.readsIdle.splice(0)) idle();
     }

@@ -118,6 +118,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
               }),
             }),
           }),
+          500: ProblemRef,
           503: ProblemRef,
         },
       },
@@ -126,6 +127,8 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
       // a control store DuckDB invalidated is not served from: unhealthy, and the process exits (serve)
       const failure = platform.store.failure;
       if (failure) throw new PdsError('ERR_STORE_UNAVAILABLE', `the control store failed: ${failure}`);
+      // damaged mid-run: reads of what is intact go on, writes do not (src/store)
+      if (platform.store.damage) throw platform.store.damage;
       return {
         status: 'ok' as const,
         executor: platform.executor.kind,

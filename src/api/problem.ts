@@ -69,12 +69,13 @@ export function fromFastify(err: FastifyError): PdsError | undefined {
   return undefined;
 }
 
-/** Server-side errors whose message is written for the client: what is full, what is failing. */
+/** Server-side errors whose message is written for the client: what is full, failing or damaged. */
 const SAID_AS_IS = new Set<ErrorCode>([
   'ERR_STORAGE_FULL',
   'ERR_STORE_UNAVAILABLE',
   'ERR_DOMAIN_DAMAGED',
   'ERR_REPORT_UNRENDERABLE',
+  'ERR_STORE_DAMAGED',
 ]);
 
 /** One error handler for the whole API: every failure answers problem+json with a stable code. */

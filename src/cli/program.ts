@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
+import { addStoreCommands } from './store.ts';
 import { addFeedbackCommands } from './feedback.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
@@ -333,42 +334,6 @@ export function buildCli(): Command {
         process.exitCode = result.ok ? 0 : 1;
       });
     });
-  const storeCmd = program.command('store').description('control store tools');
-  storeCmd
-    .command('check')
-    .description(
-      "check the control store's integrity (index lookups against scans, the audit head); exits 1 naming each problem",
-    )
-    .addOption(dataDirOption())
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const { checkIntegrity } = await import('../store/index.ts');
-      const problems = await withStore(configFrom(opts).dataDir, checkIntegrity);
-      console.log(
-        opts.json
-          ? JSON.stringify({ ok: problems.length === 0, problems })
-          : problems.length === 0
-            ? 'control store checks out'
-            : problems.map((p) => `${p.check}: ${p.detail}`).join('\n'),
-      );
-      process.exitCode = problems.length === 0 ? 0 : 1;
-    });
-  storeCmd
-    .command('repair')
-    .description(
-      'rebuild the control store from an export (every index anew; a stale audit head set to the last entry); the API must be stopped; the damaged file is kept beside the new one',
-    )
-    .addOption(dataDirOption())
-    .action(async (opts: { dataDir?: string }) => {
-      const { checkIntegrity, repairStore } = await import('../store/index.ts');
-      const dataDir = configFrom(opts).dataDir;
-      const { kept, tables } = await repairStore(dataDir);
-      const problems = await withStore(dataDir, checkIntegrity);
-      console.log(
-        `rebuilt ${tables} table(s); the damaged file is kept as ${kept}; ${problems.length === 0 ? 'the store checks out — run pds audit verify next' : `still wrong: ${problems.map((p) => p.detail).join('; ')}`}`,
-      );
-      process.exitCode = problems.length === 0 ? 0 : 1;
-    });
   audit
     .command('export')
     .description('write the audit trail and its signed checkpoints as JSON Lines')
@@ -382,6 +347,7 @@ export function buildCli(): Command {
     });
 
   addReportCommands(program);
+  addStoreCommands(program);
   addWorkerCommands(program);
   addOperatorCommands(program);
   addFeedbackCommands(program);

@@ -83,7 +83,8 @@ export interface Config {
   workerLeaseMs: number;
   /**
    * Free space DATA_DIR must keep (MIN_FREE_MB, in MB): a write that would go below it — a store
-   * transaction, a snapshot, an output, a report — is refused with ERR_STORAGE_FULL. Default 64.
+   * transaction, a snapshot, an output, a report, dummy data — is refused with ERR_STORAGE_FULL.
+   * Default 64, at least MIN_FREE_MB_FLOOR (16).
    */
   minFreeBytes: number;
   /**
@@ -93,6 +94,12 @@ export interface Config {
    */
   sandboxOs: 'bwrap' | 'off';
 }
+
+/**
+ * The least MIN_FREE_MB takes: the check before a write is all that keeps a control-store commit
+ * from meeting a full disk, and such a commit can abort the process (docs/architecture.md §14).
+ */
+export const MIN_FREE_MB_FLOOR = 16;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -179,7 +186,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const workerCacheMb = parseIntVar(env, 'WORKER_CACHE_MB', 20_480, 1, 100_000_000);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
-  const minFreeBytes = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000) * 1024 * 1024;
+  const minFreeMb = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000);
+  if (minFreeMb < MIN_FREE_MB_FLOOR)
+    bad(
+      'MIN_FREE_MB',
+      `must be at least ${MIN_FREE_MB_FLOOR}, got ${minFreeMb}: with less, a control-store commit can meet a full disk (docs/architecture.md §14)`,
+    );
+  const minFreeBytes = minFreeMb * 1024 * 1024;
   const sandboxOs = (env.SANDBOX_OS || 'bwrap') as Config['sandboxOs'];
   if (sandboxOs !== 'bwrap' && sandboxOs !== 'off')
     bad('SANDBOX_OS', `must be bwrap or off, got ${JSON.stringify(env.SANDBOX_OS)}`);

@@ -49,7 +49,7 @@ export interface ContractServiceDeps {
   policies: Policies;
   dataDir: string;
   now?: () => Date;
-  /** Free space DATA_DIR keeps (config MIN_FREE_MB): a snapshot is not built below it. */
+  /** Free space DATA_DIR keeps (config MIN_FREE_MB): no snapshot is built, no dummy-data file written below it. */
   minFreeBytes?: number;
 }
 
@@ -301,7 +301,8 @@ export class ContractService {
     id: string,
     opts: { rows: number; seed: number; format: 'duckdb' | 'parquet'; table?: string },
   ): Promise<Buffer> {
-    const tables = JSON.parse(await this.dummyData(p, id, opts)) as Record<string, DummyTable>;
+    const json = await this.dummyData(p, id, opts);
+    const tables = JSON.parse(json) as Record<string, DummyTable>;
     const names = Object.keys(tables);
     const table = opts.format === 'parquet' ? (opts.table ?? (names.length === 1 ? names[0] : undefined)) : undefined;
     if (opts.format === 'parquet' && (!table || !names.includes(table)))
@@ -310,7 +311,11 @@ export class ContractService {
         `Parquet holds one table: name it with ?table= (contract ${id} has ${names.join(', ')})`,
         { errors: [{ field: '/querystring/table', message: `one of ${names.join(', ')}` }] },
       );
-    return dummyFile(tables, opts.format, path.join(this.deps.dataDir, 'tmp'), table);
+    // the JSON lines and the file DuckDB writes from them: about twice the JSON
+    return dummyFile(tables, opts.format, path.join(this.deps.dataDir, 'tmp'), table, {
+      minFreeBytes: this.deps.minFreeBytes ?? 0,
+      expectBytes: 2 * Buffer.byteLength(json),
+    });
   }
 
   async getContractJws(p: Principal, id: string): Promise<string> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ContractService, Principal } from '../contracts/index.ts';
 import { isPdsError } from '../errors/index.ts';
 import { runInSandbox, type SandboxLimits } from '../sandbox/index.ts';
-import type { JsonValue } from '../store/index.ts';
+import { ensureFreeSpace, isDiskFull, storageFull, type JsonValue } from '../store/index.ts';
 
 export type DummyRun =
   | { ok: true; columns: { name: string; type: string }[]; rows: JsonValue[][]; dummyRows: number }
@@ -18,16 +18,24 @@ export type DummyRun =
 /** Dummy rows per table the replay runs over. */
 const DUMMY_ROWS = 500;
 
+/**
+ * The run's outcome on the dummy rows (the SQL's own refusal is `ok: false`). A disk too full for
+ * its scratch files is no outcome of the SQL: ERR_STORAGE_FULL is thrown, like every write's
+ * (docs/architecture.md §14), and its scratch directory removed.
+ */
 export async function runOnDummyData(
-  deps: { contracts: ContractService; dataDir: string; limits: SandboxLimits },
+  deps: { contracts: ContractService; dataDir: string; limits: SandboxLimits; minFreeBytes?: number },
   p: Principal,
   contractId: string,
   sql: string,
   maxRows: number,
 ): Promise<DummyRun> {
-  fs.mkdirSync(path.join(deps.dataDir, 'tmp'), { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(deps.dataDir, 'tmp', 'review-dummy-'));
+  const tmp = path.join(deps.dataDir, 'tmp');
+  ensureFreeSpace(tmp, deps.minFreeBytes ?? 0, 'run SQL on dummy data');
+  let dir: string | undefined;
   try {
+    fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    dir = fs.mkdtempSync(path.join(tmp, 'review-dummy-'));
     const db = path.join(dir, 'dummy.duckdb');
     fs.writeFileSync(
       db,
@@ -41,9 +49,10 @@ export async function runOnDummyData(
     });
     return { ok: true, columns: result.columns, rows: result.rows.slice(0, maxRows), dummyRows: DUMMY_ROWS };
   } catch (err) {
-    if (!isPdsError(err)) throw err;
+    if (isDiskFull(err)) throw storageFull(tmp, 'the dummy run was not made', err);
+    if (!isPdsError(err) || err.code === 'ERR_STORAGE_FULL') throw err;
     return { ok: false, code: err.code, message: err.detail };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

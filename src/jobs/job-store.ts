@@ -190,12 +190,13 @@ export async function transition(
   if (facts.startedAt !== undefined) set('started_at', facts.startedAt);
   if (facts.startedAt) sets.push('attempts = attempts + 1');
   if (facts.finishedAt !== undefined) set('finished_at', facts.finishedAt);
-  // one statement checks the state and moves it (the write transaction is serialized)
-  const moved = await tx.one(
-    `UPDATE jobs SET ${sets.join(', ')} WHERE id = $1 AND status IN (${fromMarks}) RETURNING id`,
+  // one statement checks the state and moves it (the write transaction is serialized); its count,
+  // not RETURNING, which a failed commit turns into an abort (src/store, docs/architecture.md §14)
+  const moved = await tx.one<{ Count: number }>(
+    `UPDATE jobs SET ${sets.join(', ')} WHERE id = $1 AND status IN (${fromMarks})`,
     params,
   );
-  if (!moved) return false;
+  if (!moved?.Count) return false;
   const { action, ...entry } = audit;
   await appendAudit(tx, { ...entry, action: action ?? `job.${to}`, objectType: 'job', objectId: id });
   return true;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
 import { withholdKeys } from '../digest/index.ts';
-import { PdsError } from '../errors/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { runOnDummyData, type DummyRun } from './dummy-run.ts';
@@ -58,6 +58,8 @@ export class OutputReviewService {
       now: () => Date;
       /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
       limits: SandboxLimits;
+      /** Free space DATA_DIR keeps (config MIN_FREE_MB): no replay below it. */
+      minFreeBytes?: number;
     },
   ) {}
 
@@ -103,12 +105,22 @@ export class OutputReviewService {
       preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
       dummy: plan
         ? await runOnDummyData(
-            { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
+            {
+              contracts: this.deps.contracts,
+              dataDir: this.deps.dataDir,
+              limits: this.deps.limits,
+              minFreeBytes: this.deps.minFreeBytes ?? 0,
+            },
             p,
             o.contractId,
             job.sql,
             PREVIEW_ROWS,
-          )
+            // the replay is beside the packet: a full disk leaves it out, saying why, not the packet
+          ).catch((err: unknown): DummyRun => {
+            if (isPdsError(err) && err.code === 'ERR_STORAGE_FULL')
+              return { ok: false, code: err.code, message: err.detail };
+            throw err;
+          })
         : null,
       thread: await listComments(this.deps.store, job.id),
     };

@@ -91,6 +91,8 @@ export interface JobServiceDeps {
   /** Where a dummy run's scratch files go, and the sandbox's limits for it. */
   dataDir: string;
   limits: SandboxLimits;
+  /** Free space DATA_DIR keeps (config MIN_FREE_MB): no dummy run below it. */
+  minFreeBytes?: number;
 }
 
 /**
@@ -439,7 +441,12 @@ export class JobService implements ContractJobs {
     const { validation } = await this.analyse(p, input, requestId);
     if (!validation.valid) return { validation, dummy: null };
     const dummy = await runOnDummyData(
-      { contracts: this.deps.contracts, dataDir: this.deps.dataDir, limits: this.deps.limits },
+      {
+        contracts: this.deps.contracts,
+        dataDir: this.deps.dataDir,
+        limits: this.deps.limits,
+        minFreeBytes: this.deps.minFreeBytes ?? 0,
+      },
       p,
       input.contractId,
       input.sql,

@@ -21,11 +21,14 @@ import {
 } from '../domain/index.ts';
 import type { Catalog, CatalogColumn } from '../policies/index.ts';
 import {
+  ensureFreeSpace,
   exec,
+  isDiskFull,
   openInstance,
   quoteIdent,
   quoteLiteral,
   readResult,
+  storageFull,
   withConnection,
   type JsonValue,
 } from '../store/index.ts';
@@ -200,51 +203,67 @@ export async function snapshotSchema(
 /**
  * Dummy tables as a file to develop against locally: one DuckDB database holding every table, or
  * one table as Parquet. Written by DuckDB in a scratch directory under `tmpDir`, with the
- * snapshot's column types; the scratch directory is removed whatever happens.
+ * snapshot's column types; the scratch directory is removed whatever happens. Like every write,
+ * it is refused below `minFreeBytes` (plus `expectBytes`, what the files will take) and a disk
+ * that fills meanwhile is ERR_STORAGE_FULL (507), not a fault (docs/architecture.md §14).
  */
 export async function dummyFile(
   tables: Record<string, DummyTable>,
   format: 'duckdb' | 'parquet',
   tmpDir: string,
   table?: string,
+  space: { minFreeBytes?: number; expectBytes?: number } = {},
 ): Promise<Buffer> {
-  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(tmpDir, 'dummy-'));
+  ensureFreeSpace(tmpDir, (space.minFreeBytes ?? 0) + (space.expectBytes ?? 0), 'write a dummy-data file');
+  let dir: string | undefined;
   try {
-    const names = format === 'parquet' ? [table!] : Object.keys(tables);
-    const db = path.join(dir, 'dummy.duckdb');
-    const instance = await openInstance(format === 'duckdb' ? db : ':memory:', { threads: '1' });
-    try {
-      await withConnection(instance, async (conn) => {
-        for (const name of names) {
-          const t = tables[name]!;
-          const lines = path.join(dir, `${name}.jsonl`);
-          fs.writeFileSync(
-            lines,
-            t.rows.map((r) => JSON.stringify(Object.fromEntries(t.columns.map((c, i) => [c.name, r[i]!])))).join('\n'),
-          );
-          const types = `{${t.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
-          const select = `SELECT ${t.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = ${types})`;
+    fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+    dir = fs.mkdtempSync(path.join(tmpDir, 'dummy-'));
+    return await writeDummyFile(tables, format, dir, table);
+  } catch (err) {
+    throw isDiskFull(err) ? storageFull(tmpDir, 'the dummy-data file was not written', err) : err;
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function writeDummyFile(
+  tables: Record<string, DummyTable>,
+  format: 'duckdb' | 'parquet',
+  dir: string,
+  table?: string,
+): Promise<Buffer> {
+  const names = format === 'parquet' ? [table!] : Object.keys(tables);
+  const db = path.join(dir, 'dummy.duckdb');
+  const instance = await openInstance(format === 'duckdb' ? db : ':memory:', { threads: '1' });
+  try {
+    await withConnection(instance, async (conn) => {
+      for (const name of names) {
+        const t = tables[name]!;
+        const lines = path.join(dir, `${name}.jsonl`);
+        fs.writeFileSync(
+          lines,
+          t.rows.map((r) => JSON.stringify(Object.fromEntries(t.columns.map((c, i) => [c.name, r[i]!])))).join('\n'),
+        );
+        const types = `{${t.columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.type)}`).join(', ')}}`;
+        const select = `SELECT ${t.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_json(${quoteLiteral(lines)}, format = 'newline_delimited', columns = ${types})`;
+        await exec(
+          conn,
+          t.rows.length
+            ? `CREATE TABLE ${quoteIdent(name)} AS ${select}`
+            : `CREATE TABLE ${quoteIdent(name)} (${t.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`,
+        );
+        if (format === 'parquet')
           await exec(
             conn,
-            t.rows.length
-              ? `CREATE TABLE ${quoteIdent(name)} AS ${select}`
-              : `CREATE TABLE ${quoteIdent(name)} (${t.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`,
+            `COPY ${quoteIdent(name)} TO ${quoteLiteral(path.join(dir, 'dummy.parquet'))} (FORMAT parquet)`,
           );
-          if (format === 'parquet')
-            await exec(
-              conn,
-              `COPY ${quoteIdent(name)} TO ${quoteLiteral(path.join(dir, 'dummy.parquet'))} (FORMAT parquet)`,
-            );
-        }
-      });
-    } finally {
-      instance.closeSync();
-    }
-    return fs.readFileSync(path.join(dir, format === 'duckdb' ? 'dummy.duckdb' : 'dummy.parquet'));
+      }
+    });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    instance.closeSync();
   }
+  return fs.readFileSync(path.join(dir, format === 'duckdb' ? 'dummy.duckdb' : 'dummy.parquet'));
 }
 
 const THREAD = moduleBeside(import.meta.url, 'dummy-thread');

@@ -104,6 +104,9 @@ export async function createPlatform(
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir, logger);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
+  store.onReopen((reason) =>
+    logger.warn({ reason }, 'the control store was reopened from its file after a failed commit'),
+  );
   // an index that disagrees with its table, or an audit head behind its log: refuse to serve from it
   try {
     assertIntact(store.file, await checkIntegrity(store));
@@ -167,6 +170,7 @@ export async function createPlatform(
     dataDir: config.dataDir,
     now: () => new Date(),
     limits: runLimits,
+    minFreeBytes: config.minFreeBytes,
   });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
@@ -181,6 +185,7 @@ export async function createPlatform(
     onError,
     dataDir: config.dataDir,
     limits: runLimits,
+    minFreeBytes: config.minFreeBytes,
   });
   const runs = new RunController({
     store,

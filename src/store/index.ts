@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PdsError } from '../errors/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
 import {
   exec,
   openInstance,
@@ -11,14 +11,16 @@ import {
   type Row,
   type SqlParams,
 } from '../duckdb/index.ts';
+import { isStoreDamaged, storeDamaged } from './integrity.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
-import { ensureFreeSpace, isDiskFull } from './space.ts';
+import { ensureFreeSpace, isDiskFull, storageFull } from './space.ts';
 
 export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 export { resolveStored, storedPath } from './paths.ts';
-export { ensureFreeSpace, freeBytes, isDiskFull } from './space.ts';
-export { assertIntact, checkIntegrity, repairStore, type IntegrityProblem } from './integrity.ts';
+export { ensureFreeSpace, freeBytes, isDiskFull, storageFull } from './space.ts';
+export { assertIntact, checkIntegrity, isStoreDamaged, storeDamaged, type IntegrityProblem } from './integrity.ts';
+export { repairStore, type RepairReport } from './repair.ts';
 
 /** A handle for statements inside one store transaction. */
 export interface Tx {
@@ -54,6 +56,14 @@ export function tablesWritten(sql: string): string | '*' | undefined {
   return m && !text.slice(0, -1).includes(';') ? m[2]!.toLowerCase() : '*';
 }
 
+/**
+ * DuckDB makes an UPDATE … RETURNING of a keyed table a delete and an insert in its index; when
+ * the commit then fails (a full disk), undoing it re-inserts the key and aborts the process
+ * (FatalException, duplicate key). Statements read the count an UPDATE answers instead
+ * (docs/architecture.md §14).
+ */
+const UPDATE_RETURNING = /^\s*UPDATE\b[\s\S]*\bRETURNING\b/i;
+
 /** One write transaction's statements, deferred work and memos (see Tx). */
 class Transaction {
   /** Tables written by this transaction's own statements and by its deferred work. */
@@ -70,6 +80,8 @@ class Transaction {
     private readonly writtenAt: (table: string) => number,
   ) {
     const statement = async (sql: string, own: boolean) => {
+      if (UPDATE_RETURNING.test(sql))
+        throw new TypeError(`UPDATE … RETURNING in a store transaction: ${sql.slice(0, 80)}`);
       if (own) for (const [key, d] of [...this.deferred]) if (d.names.test(sql)) await this.flush(key);
       const table = tablesWritten(sql);
       if (table) {
@@ -120,6 +132,12 @@ class Transaction {
 }
 
 /**
+ * One thread: the store answers many small statements, and a second thread doubles the CPU each of
+ * them costs (bench:jobs, docs/architecture.md §17).
+ */
+const STORE_OPTIONS = { threads: '1' };
+
+/**
  * The control store: one DuckDB file owned by the API process, its only writer (docs/architecture.md §2).
  * Writes are serialized through one queue so that read-modify-write sequences (state machines,
  * the audit chain's head) never interleave; reads use their own connection and see committed data.
@@ -127,18 +145,25 @@ class Transaction {
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
   private commits = 0;
-  private readonly statements: StatementCache;
+  private statements: StatementCache;
   /** The commit that last wrote each table ('*': a statement that could have written any). */
   private readonly writtenBy = new Map<string, number>();
   private readonly memos = new Map<string, { table: string; at: number; value: unknown }>();
   /** Set when DuckDB reported a fatal error: the database is invalidated and nothing more is written. */
   private fatal: string | undefined;
   private readonly fatalListeners: ((reason: string) => void)[] = [];
+  private readonly reopenListeners: ((reason: string) => void)[] = [];
+  /** While the instance is closed and opened again: reads wait for it. */
+  private reopening: Promise<void> | undefined;
+  private reads = 0;
+  private readsIdle: (() => void)[] = [];
+  /** The instance was closed and could not be opened again: nothing is read or written. */
+  private closed = false;
 
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly reader: DuckDBConnection,
-    private readonly writer: DuckDBConnection,
+    private instance: DuckDBInstance,
+    private reader: DuckDBConnection,
+    private writer: DuckDBConnection,
     readonly file: string,
     private readonly minFreeBytes: number,
   ) {
@@ -152,18 +177,23 @@ export class Store {
   static async open(dataDir: string, opts: { minFreeBytes?: number } = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, 'control.duckdb');
-    // one thread: the store answers many small statements, and a second thread doubles the CPU
-    // each of them costs (bench:jobs, docs/architecture.md §17)
-    const instance = await openInstance(file, { threads: '1' });
-    const store = new Store(
-      instance,
-      await instance.connect(),
-      await instance.connect(),
-      file,
-      opts.minFreeBytes ?? 64 * 1024 * 1024,
-    );
-    await store.migrate(MIGRATIONS);
-    return store;
+    let store: Store | undefined;
+    try {
+      const instance = await openInstance(file, STORE_OPTIONS);
+      store = new Store(
+        instance,
+        await instance.connect(),
+        await instance.connect(),
+        file,
+        opts.minFreeBytes ?? 64 * 1024 * 1024,
+      );
+      await store.migrate(MIGRATIONS);
+      return store;
+    } catch (err) {
+      await store?.close().catch(() => undefined);
+      // a block of the catalog that fails its checksum: DuckDB cannot even open the file
+      throw isStoreDamaged(err) && !isPdsError(err) ? storeDamaged(file, err) : err;
+    }
   }
 
   /**
@@ -172,6 +202,24 @@ export class Store {
    */
   writtenAt(table: string): number {
     return Math.max(this.writtenBy.get(table) ?? 0, this.writtenBy.get('*') ?? 0);
+  }
+
+  /**
+   * Set when a read or write met a block that fails its checksum: the store answers what it can
+   * still read and takes no more writes (a checkpoint over the damaged block could lose more);
+   * `/healthz` names it. Start-up then stops at the same block (docs/architecture.md §14).
+   */
+  get damage(): PdsError | undefined {
+    return this.damaged;
+  }
+
+  private damaged: PdsError | undefined;
+
+  /** ERR_STORE_DAMAGED for a DuckDB error that says a block is damaged, remembered; other errors as they are. */
+  private translate(err: unknown): unknown {
+    if (!isStoreDamaged(err) || isPdsError(err)) return err;
+    this.damaged ??= storeDamaged(this.file, err);
+    return storeDamaged(this.file, err);
   }
 
   /** Why the store stopped taking writes, when DuckDB reported a fatal error; undefined while healthy. */
@@ -184,11 +232,58 @@ export class Store {
     this.fatalListeners.push(listener);
   }
 
+  /** Called after the store was reopened following a failed commit (for the log). */
+  onReopen(listener: (reason: string) => void): void {
+    this.reopenListeners.push(listener);
+  }
+
   private noteFatal(err: unknown): void {
     const message = (err as Error)?.message ?? String(err);
-    if (this.fatal || !/FATAL|database has been invalidated|must be restarted/i.test(message)) return;
-    this.fatal = message;
-    for (const l of this.fatalListeners) l(message);
+    if (/FATAL|database has been invalidated|must be restarted/i.test(message)) this.markFatal(message);
+  }
+
+  private markFatal(reason: string): void {
+    if (this.fatal) return;
+    this.fatal = reason;
+    for (const l of this.fatalListeners) l(reason);
+  }
+
+  /**
+   * After a commit that failed part-way (its WAL could not be written), DuckDB's tables and indexes
+   * in memory need not be what the file holds: the instance is closed without the checkpoint a
+   * close makes (which would write that memory to the file) and opened again, replaying the WAL —
+   * the store is then exactly what was committed. If it cannot be opened, the store is failed:
+   * `pds serve` exits 70 for its supervisor (docs/architecture.md §14).
+   */
+  private async reopen(cause: unknown): Promise<void> {
+    const why = `a commit failed (${(cause as Error)?.message ?? String(cause)})`;
+    let done!: () => void;
+    this.reopening = new Promise<void>((r) => (done = r));
+    try {
+      while (this.reads > 0) await new Promise<void>((r) => this.readsIdle.push(r));
+      await exec(this.writer, 'PRAGMA disable_checkpoint_on_shutdown').catch(() => undefined);
+      this.statements.clear();
+      this.closed = true;
+      this.reader.closeSync();
+      this.writer.closeSync();
+      this.instance.closeSync();
+      // opening a file that is gone would make an empty store
+      if (!fs.existsSync(this.file)) throw new Error(`${this.file} is gone`);
+      this.instance = await openInstance(this.file, STORE_OPTIONS);
+      this.reader = await this.instance.connect();
+      this.writer = await this.instance.connect();
+      this.statements = new StatementCache(this.writer);
+      this.closed = false;
+      // what was cached may hold what the failed commit did: every table counts as written
+      this.memos.clear();
+      this.writtenBy.set('*', ++this.commits);
+      for (const l of this.reopenListeners) l(why);
+    } catch (err) {
+      this.markFatal(`the control store could not be reopened after ${why}: ${(err as Error).message}`);
+    } finally {
+      this.reopening = undefined;
+      done();
+    }
   }
 
   /** Applies every migration newer than the store's version, each in its own transaction. */
@@ -216,6 +311,7 @@ export class Store {
           ]);
         });
       } catch (err) {
+        if (isStoreDamaged(err)) throw this.translate(err);
         throw new PdsError(
           'ERR_STORE_MIGRATION',
           `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
@@ -240,13 +336,16 @@ export class Store {
           'ERR_STORE_UNAVAILABLE',
           'the control store failed earlier; the API takes no writes until restarted',
         );
+      if (this.damaged) throw this.damaged;
       // a commit that cannot be written can invalidate the database: refuse before beginning
       ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');
       const t = new Transaction(this.statements, this.memos, (table) => this.writtenAt(table));
+      let committing = false;
       try {
         const result = await fn(t.tx);
         await t.flushAll();
+        committing = true;
         await exec(this.writer, 'COMMIT');
         const at = ++this.commits;
         for (const table of t.written) this.writtenBy.set(table, at);
@@ -255,21 +354,26 @@ export class Store {
       } catch (err) {
         await exec(this.writer, 'ROLLBACK').catch(() => undefined);
         this.noteFatal(err);
-        if (isDiskFull(err))
-          throw new PdsError(
-            'ERR_STORAGE_FULL',
-            `the disk holding ${path.dirname(this.file)} is full; nothing was written — free some space and retry`,
-            { cause: err, extra: { directory: path.dirname(this.file) } },
-          );
-        throw err;
+        if (committing && !this.fatal) await this.reopen(err);
+        if (isDiskFull(err)) throw storageFull(path.dirname(this.file), 'nothing was written', err);
+        throw this.translate(err);
       }
     });
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return queryRows<T>(this.reader, sql, params);
+  async all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    while (this.reopening) await this.reopening;
+    if (this.closed) throw new PdsError('ERR_STORE_UNAVAILABLE', `the control store failed: ${this.fatal}`);
+    this.reads++;
+    try {
+      return await queryRows<T>(this.reader, sql, params);
+    } catch (err) {
+      throw this.translate(err);
+    } finally {
+      if (--this.reads === 0) for (const idle of this.readsIdle.splice(0)) idle();
+    }
   }
 
   async one<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
@@ -278,6 +382,7 @@ export class Store {
 
   async close(): Promise<void> {
     await this.tail;
+    if (this.closed) return;
     this.statements.clear();
     this.reader.closeSync();
     this.writer.closeSync();

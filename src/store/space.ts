@@ -39,3 +39,11 @@ export function isDiskFull(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
   return e?.code === 'ENOSPC' || /No space left on device|ENOSPC|disk is full|Disk full/i.test(e?.message ?? '');
 }
+
+/** The refusal for a write that met a full disk in `dir` (nothing of it is kept: the caller removes it). */
+export function storageFull(dir: string, what: string, cause: unknown): PdsError {
+  return new PdsError('ERR_STORAGE_FULL', `the disk holding ${dir} is full; ${what} — free some space and retry`, {
+    cause,
+    extra: { directory: dir },
+  });
+}

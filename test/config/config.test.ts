@@ -38,6 +38,8 @@ describe('loadConfig', () => {
     [{ METRICS_TOKEN: 'too-short' }, 'METRICS_TOKEN'],
     [{ PUBLIC_URL: 'https://pds.example/console' }, 'PUBLIC_URL'],
     [{ CONSOLE_IDLE_MINUTES: '0' }, 'CONSOLE_IDLE_MINUTES'],
+    [{ MIN_FREE_MB: '0' }, 'MIN_FREE_MB'],
+    [{ MIN_FREE_MB: '15' }, 'MIN_FREE_MB'],
     [
       { AUTH_JWKS_URL: 'https://idp.example/jwks', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y', AUTH_ROLES_CLAIM: 'a b' },
       'AUTH_ROLES_CLAIM',
@@ -47,6 +49,12 @@ describe('loadConfig', () => {
     expect(err.code).toBe('ERR_CONFIG');
     expect(err.extra?.variable).toBe(variable);
     expect(err.detail.startsWith(`${variable}:`)).toBe(true);
+  });
+
+  it('MIN_FREE_MB has a floor of 16 MB (issue 32): 0 was accepted and let a commit meet a full disk', () => {
+    expect(loadConfig({}).minFreeBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ MIN_FREE_MB: '16' }).minFreeBytes).toBe(16 * 1024 * 1024);
+    expect(refusal({ MIN_FREE_MB: '0' }).detail).toContain('at least 16');
   });
 
   it('accepts an external IdP when all three variables are set', () => {

@@ -1,11 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/index.ts';
 import { createPlatform } from '../../src/platform/index.ts';
+import { dummyFile, type DummyTable } from '../../src/masking/index.ts';
 import { freeBytes } from '../../src/store/index.ts';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import {
   approvedContract,
   buildWorld,
@@ -102,6 +104,82 @@ describe('a full disk under DATA_DIR', () => {
     }
     // space is back: the same calls succeed
     expect((await submit(contractId)).statusCode).toBe(202);
+  });
+
+  it('dummy data as a file and a dummy run answer 507 under a full disk, leaving no scratch file (issue 32)', async () => {
+    const contractId = await approvedContract(world);
+    const as = { authorization: `Bearer ${op}` };
+    const dummy = (format: string) =>
+      world.server.inject({
+        method: 'GET',
+        url: `/v1/contracts/${contractId}/dummy-data?format=${format}&table=population`,
+        headers: as,
+      });
+    const run = () =>
+      world.server.inject({
+        method: 'POST',
+        url: '/v1/jobs/dummy-run',
+        headers: as,
+        payload: { contractId, sql: 'SELECT district, count(*) AS n FROM population GROUP BY district' },
+      });
+    const tmp = path.join(dataDir, 'tmp');
+    const scratch = () => (fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((f) => /^(review-)?dummy-/.test(f)) : []);
+    fill(0);
+    try {
+      for (const res of [await dummy('duckdb'), await dummy('parquet'), await run()]) {
+        expect(res.statusCode, res.body).toBe(507);
+        expect(res.json()).toMatchObject({ code: 'ERR_STORAGE_FULL' });
+        expect(res.json().detail).toContain(dataDir);
+      }
+      expect(scratch()).toEqual([]);
+      // JSON writes nothing: it is still served
+      const json = await dummy('json');
+      expect(json.statusCode, json.body).toBe(200);
+      // a disk that fills past the check (no margin asked here): the same refusal, nothing left behind
+      const tables = json.json() as Record<string, DummyTable>;
+      await expect(dummyFile(tables, 'duckdb', tmp)).rejects.toMatchObject({
+        code: 'ERR_STORAGE_FULL',
+        extra: { directory: tmp },
+      });
+      expect(scratch()).toEqual([]);
+    } finally {
+      unfill();
+    }
+    expect((await dummy('parquet')).statusCode).toBe(200);
+    const ran = await run();
+    expect(ran.statusCode, ran.body).toBe(200);
+    expect(ran.json().dummy).toMatchObject({ ok: true });
+  });
+
+  it('a commit that meets a full disk past the check leaves the store reopened from its file, never an aborted process (issue 32)', async () => {
+    // in a process of its own: before, DuckDB aborted it (FatalException, duplicate key on jobs)
+    const script = path.join(PACKAGE_ROOT, 'test', 'support', 'failed-commit.ts');
+    const filler = path.join(mnt, 'filler-commit');
+    const child = spawn(process.execPath, ['--import', 'tsx', script, path.join(mnt, 'failed-commit'), filler], {
+      cwd: PACKAGE_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.once('close', (c, s) => resolve([c, s])),
+    );
+    fs.rmSync(filler, { force: true });
+    expect({ code, signal }, err).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+      full: 'ERR_STORAGE_FULL',
+      reopened: 1,
+      moved: true,
+      // the failed commit's move to running is not in the store: only what committed is
+      job: { status: 'failed', attempts: 0 },
+      // one whose file is gone cannot be reopened: the store is failed (`pds serve` exits 70), not recreated
+      gone: 'ERR_STORAGE_FULL',
+      failure: 'the control store could not be reopened',
+      read: 'ERR_STORE_UNAVAILABLE',
+      recreated: false,
+    });
   });
 
   it('jobs caught by a full disk while they run end exactly once after space returns and a restart', async () => {

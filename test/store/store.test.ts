@@ -24,6 +24,14 @@ describe('Store', () => {
     expect(await again.migrate(MIGRATIONS)).toEqual([]);
   });
 
+  it('refuses UPDATE … RETURNING in a transaction: a failed commit of one aborts DuckDB (issue 32)', async () => {
+    const { store } = await open();
+    await expect(
+      store.write((tx) => tx.all("UPDATE schema_migrations SET name = 'x' WHERE version = 1 RETURNING version")),
+    ).rejects.toThrow(TypeError);
+    expect((await store.one('SELECT name FROM schema_migrations WHERE version = 1'))?.name).not.toBe('x');
+  });
+
   it('applies a new migration version in its own transaction', async () => {
     const { store } = await open();
     const next = { version: 999, name: 'test table', sql: 'CREATE TABLE t999 (x INTEGER)' };

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import { createServer } from '../src/api/index.ts';
 import { issueToken, type UserRole } from '../src/auth/index.ts';
 import { loadConfig, PACKAGE_ROOT, type Config } from '../src/config/index.ts';
@@ -17,6 +18,19 @@ import { openInstance, queryRows, withConnection, type Row } from '../src/store/
 export function tmpDataDir(prefix = 'pds-test-'): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh data directory for each call within a test, all removed after each test (register in a describe block). */
+export function freshDataDirs(): () => string {
+  const dirs: Array<() => void> = [];
+  afterEach(() => {
+    while (dirs.length) dirs.pop()!();
+  });
+  return () => {
+    const t = tmpDataDir();
+    dirs.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 export const silentLogger = pino({ level: 'silent' });

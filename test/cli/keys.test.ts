@@ -1,27 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { buildCli } from '../../src/cli/program.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadKeyRing } from '../../src/keys/index.ts';
+import { buildCli } from '../../src/cli/program.ts';
+import { runPds } from '../support/pds.ts';
 import { tmpDataDir } from '../helpers.ts';
 import { flipCharacter } from '../support/damage.ts';
 
-/** Runs one pds command in this process; answers what it printed and its exit code. */
-async function pds(...args: string[]): Promise<{ out: string; code: number }> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  const before = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    await buildCli()
-      .exitOverride()
-      .parseAsync(['node', 'pds', ...args]);
-    return { out: lines.join('\n'), code: Number(process.exitCode ?? 0) };
-  } finally {
-    log.mockRestore();
-    process.exitCode = before;
-  }
-}
+const pds = runPds;
 
 describe('pds keys check', () => {
   const t = tmpDataDir();

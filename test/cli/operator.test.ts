@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildCli } from '../../src/cli/program.ts';
 import { APPLICATION, buildWorld, contractFor, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
+import { runPds } from '../support/pds.ts';
 
 /**
  * The operator's and reviewers' commands over a real HTTP server, through the typed client:
@@ -36,22 +36,7 @@ describe('pds over the API', () => {
     await world.close();
   });
 
-  /** Runs one pds command in this process; answers what it printed and its exit code. */
-  async function pds(...args: string[]): Promise<{ out: string; code: number }> {
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await buildCli()
-        .exitOverride()
-        .parseAsync(['node', 'pds', ...args]);
-      return { out: lines.join('\n'), code: Number(process.exitCode ?? 0) };
-    } finally {
-      log.mockRestore();
-      process.exitCode = before;
-    }
-  }
+  const pds = runPds;
   const json = async <T = Record<string, unknown>>(...args: string[]) =>
     JSON.parse((await pds(...args, '--json')).out) as T;
 

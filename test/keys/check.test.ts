@@ -1,20 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checkKeyFiles, keysDir, loadKeyRing } from '../../src/keys/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import { freshDataDirs } from '../helpers.ts';
 import { flipCharacter } from '../support/damage.ts';
 
 describe('key check values', () => {
-  const dirs: Array<() => void> = [];
-  afterEach(() => {
-    while (dirs.length) dirs.pop()!();
-  });
-  const fresh = () => {
-    const t = tmpDataDir();
-    dirs.push(t.cleanup);
-    return t.dir;
-  };
+  const fresh = freshDataDirs();
   const masterOf = (dir: string) => path.join(keysDir(dir), 'domain-master.key');
 
   it('the master key gets its check value when it is made, and intact keys all check out', async () => {

@@ -1,20 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
-import { tmpDataDir } from '../helpers.ts';
+import { freshDataDirs, tmpDataDir } from '../helpers.ts';
 
 describe('loadKeyRing', () => {
-  const dirs: Array<() => void> = [];
-  afterEach(() => {
-    while (dirs.length) dirs.pop()!();
-  });
-  const fresh = () => {
-    const t = tmpDataDir();
-    dirs.push(t.cleanup);
-    return t.dir;
-  };
+  const fresh = freshDataDirs();
 
   it('creates the bureau key, issuer key and master key (with its check value) with mode 0600 on first start', async () => {
     const dir = fresh();

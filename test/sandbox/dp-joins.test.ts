@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { applyDp, previewDp } from '../../src/disclosure/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { analyseQuery, functionAllowlist, SqlParser, sqlPolicy, type DpPlan } from '../../src/sandbox/index.ts';
-import { exec, openInstance, queryRows, type DuckDBConnection, type DuckDBInstance } from '../../src/store/index.ts';
+import { analyseQuery, functionAllowlist, sqlPolicy, type DpPlan } from '../../src/sandbox/index.ts';
+import { exec, queryRows } from '../../src/store/index.ts';
+import { duckWorld } from '../support/duck-world.ts';
 
 /**
  * dp over linked data (issue 31): inner joins of tables of people on their person identifiers,
@@ -43,18 +44,7 @@ const DP = {
 };
 
 describe('dp over joins', () => {
-  const w = {} as { parser: SqlParser; conn: DuckDBConnection; instance: DuckDBInstance };
-  beforeAll(async () => {
-    w.parser = await SqlParser.create();
-    w.instance = await openInstance(':memory:');
-    w.conn = await w.instance.connect();
-    await exec(w.conn, DATA);
-  });
-  afterAll(() => {
-    w.parser.dispose();
-    w.conn.closeSync();
-    w.instance.closeSync();
-  });
+  const w = duckWorld(DATA);
 
   const run = async (sql: string, conn = w.conn) => {
     const a = await analyseQuery(w.parser, sql, 'dp', policy, { dp: DP });

@@ -191,14 +191,32 @@ interface StagePlan {
   keys: string[];
 }
 
+/** A scan, the scans of its SELECT and the policy: what each step of planStage reads. */
+interface Within {
+  repeated: Scan;
+  scans: Scan[];
+  policy: SqlPolicy;
+}
+
+/** A column reference's own name, lower case. */
+const nameOf = (c: Node) => String((c.column_names as string[]).at(-1)).toLowerCase();
+
 function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], policy: SqlPolicy): StagePlan | undefined {
+  const at: Within = { repeated, scans, policy };
+  const joined = stageJoin(join, at);
+  const where = joined && stageWhere(select, at);
+  const targets = where && stageTargets(select, at);
+  const keys = targets && stageKeys(select, at);
+  if (!joined || !where || !targets || !keys || (targets.length === 0 && keys.length === 0)) return undefined;
+  if (readOutside(select, join, targets, keys, where.rest, at)) return undefined;
+  return { ...joined, filters: [...joined.filters, ...where.filters], targets, keys };
+}
+
+/** The join: its unit equated with a one-row-per-unit table's unit; its other conditions on it alone. */
+function stageJoin(join: Node, { repeated, scans, policy }: Within): Omit<StagePlan, 'targets' | 'keys'> | undefined {
   const others = scans.filter((s) => s !== repeated);
-  const reads = (part: unknown) => readsOf(part, scans, policy);
-  const readsRepeated = (part: unknown) => {
-    const r = reads(part);
-    return r.has(repeated) || r.has('unknown');
-  };
-  // the join: its unit equated with a one-row-per-unit table's unit; its other conditions on it alone
+  const unitOfOther = (n: Node) =>
+    others.some((o) => policy.uniqueUnitTables.has(o.table) && isUnitOf(n, o, scans, policy));
   let joinColumn: string | undefined;
   let equality: Node | undefined;
   const filters: Node[] = [];
@@ -208,29 +226,39 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
       c.type === 'COMPARE_EQUAL' &&
       l &&
       r &&
-      ((isUnitOf(l, repeated, scans, policy) &&
-        others.some((o) => policy.uniqueUnitTables.has(o.table) && isUnitOf(r, o, scans, policy))) ||
-        (isUnitOf(r, repeated, scans, policy) &&
-          others.some((o) => policy.uniqueUnitTables.has(o.table) && isUnitOf(l, o, scans, policy))));
+      ((isUnitOf(l, repeated, scans, policy) && unitOfOther(r)) ||
+        (isUnitOf(r, repeated, scans, policy) && unitOfOther(l)));
     if (unitPair && joinColumn === undefined) {
-      const mine = isUnitOf(l!, repeated, scans, policy) ? l! : r!;
-      joinColumn = String((mine.column_names as string[]).at(-1)).toLowerCase();
+      joinColumn = nameOf(isUnitOf(l!, repeated, scans, policy) ? l! : r!);
       equality = c;
       continue;
     }
-    const r2 = reads(c);
-    if (r2.size === 1 && r2.has(repeated)) filters.push(c);
+    const read = readsOf(c, scans, policy);
+    if (read.size === 1 && read.has(repeated)) filters.push(c);
     else return undefined;
   }
-  if (!joinColumn) return undefined;
+  return joinColumn ? { joinColumn, equality: equality!, filters } : undefined;
+}
+
+/** WHERE: the repeated table's own conditions filter the stage; the rest must not read it. */
+function stageWhere(select: Node, { repeated, scans, policy }: Within): { filters: Node[]; rest: Node[] } | undefined {
+  const filters: Node[] = [];
   const rest: Node[] = [];
   for (const c of conjuncts(select.where_clause)) {
-    const r = reads(c);
+    const r = readsOf(c, scans, policy);
     if (r.has(repeated) && r.size === 1) filters.push(c);
     else if (r.has(repeated) || r.has('unknown')) return undefined;
     else rest.push(c);
   }
-  // the statistics: count(*), and count/sum of the repeated table's columns; any other blind to repetition
+  return { filters, rest };
+}
+
+/** The statistics: count(*), and count/sum/avg of the repeated table's columns; any other blind to repetition. */
+function stageTargets(select: Node, { repeated, scans, policy }: Within): StagePlan['targets'] | undefined {
+  const readsRepeated = (part: unknown) => {
+    const r = readsOf(part, scans, policy);
+    return r.has(repeated) || r.has('unknown');
+  };
   const targets: StagePlan['targets'] = [];
   let ok = true;
   for (const part of [select.select_list, select.having, select.qualify, select.modifiers]) {
@@ -252,10 +280,8 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
         args.length === 1 &&
         args[0]!.class === 'COLUMN_REF'
       ) {
-        const owner = scanOf(args[0]!, scans, policy);
-        const column = String((args[0]!.column_names as string[]).at(-1)).toLowerCase();
         const kind = name === 'count' ? 'count' : name === 'sum' ? 'sum' : 'mean';
-        if (owner === repeated) targets.push({ node: n, kind, column });
+        if (scanOf(args[0]!, scans, policy) === repeated) targets.push({ node: n, kind, column: nameOf(args[0]!) });
         else ok = false; // a count or sum of the other tables' columns counts repetitions
       } else if (
         name === 'count' &&
@@ -269,49 +295,61 @@ function planStage(select: Node, join: Node, repeated: Scan, scans: Scan[], poli
       return false;
     });
   }
-  // the repeated table's own columns as plain GROUP BY keys (a visit's hospital, a record's month):
-  // the stage is per person and key, one row for each person within each cell (units.ts)
+  return ok ? targets : undefined;
+}
+
+/**
+ * The repeated table's own columns as plain GROUP BY keys (a visit's hospital, a record's month):
+ * the stage is per person and key, one row for each person within each cell (units.ts). None
+ * where a set of the table's columns that tells its rows apart with the unit is all grouped by
+ * or fixed by WHERE: each person is on one row a cell already (units.ts uniqueInGroups), and a
+ * stage would only cost.
+ */
+function stageKeys(select: Node, { repeated, scans, policy }: Within): string[] | undefined {
   const plainGrouping = ((select.group_sets as unknown[]) ?? []).length <= 1;
   const keyRefs = ((select.group_expressions as Node[]) ?? []).filter(
     (g) => g.class === 'COLUMN_REF' && scanOf(g, scans, policy) === repeated,
   );
   if (keyRefs.length > 0 && !plainGrouping) return undefined;
-  const keys = [...new Set(keyRefs.map((g) => String((g.column_names as string[]).at(-1)).toLowerCase()))];
+  const keys = [...new Set(keyRefs.map(nameOf))];
   if (keys.includes(policy.privacyUnitColumn)) return undefined;
-  // rows a set of the table's columns tells apart with the unit, all grouped by or fixed by WHERE:
-  // each person is on one row a cell already (units.ts uniqueInGroups), a stage would only cost
   const fixed = fixedColumns(select.where_clause)
     .filter((c) => scanOf(c, scans, policy) === repeated)
-    .map((c) => String((c.column_names as string[]).at(-1)).toLowerCase());
+    .map(nameOf);
   const within = policy.uniqueWith.get(repeated.table) ?? [];
   if (plainGrouping && within.some((set) => set.every((c) => keys.includes(c) || fixed.includes(c)))) return undefined;
-  if (!ok || (targets.length === 0 && keys.length === 0)) return undefined;
-  // nothing else may read the repeated table: the rest of WHERE, other joins, outside the statistics and keys
+  return keys;
+}
+
+/** Whether anything else reads the repeated table: the rest of WHERE, other joins, outside the statistics and keys. */
+function readOutside(
+  select: Node,
+  join: Node,
+  targets: StagePlan['targets'],
+  keys: string[],
+  rest: Node[],
+  { repeated, scans, policy }: Within,
+): boolean {
   const isKey = (v: Node) =>
     v.class === 'COLUMN_REF' &&
     scanOf(v, scans, policy) === repeated &&
-    (keys.includes(String((v.column_names as string[]).at(-1)).toLowerCase()) ||
-      (keys.length > 0 && isUnitOf(v, repeated, scans, policy)));
+    (keys.includes(nameOf(v)) || (keys.length > 0 && isUnitOf(v, repeated, scans, policy)));
   const outside = (part: unknown) => {
     const copy = JSON.parse(JSON.stringify(part ?? null), (_k, v: unknown) =>
       isNode(v) && (targets.some((t) => sameNode(t.node, v)) || isKey(v)) ? null : v,
     ) as unknown;
-    return readsRepeated(copy);
+    const r = readsOf(copy, scans, policy);
+    return r.has(repeated) || r.has('unknown');
   };
-  const otherJoins = otherJoinConditions(select.from_table, join);
-  if (
-    [
-      select.select_list,
-      select.group_expressions,
-      select.group_sets,
-      select.having,
-      select.modifiers,
-      rest,
-      otherJoins,
-    ].some(outside)
-  )
-    return undefined;
-  return { joinColumn, equality: equality!, filters, targets, keys };
+  return [
+    select.select_list,
+    select.group_expressions,
+    select.group_sets,
+    select.having,
+    select.modifiers,
+    rest,
+    otherJoinConditions(select.from_table, join),
+  ].some(outside);
 }
 
 function sameNode(a: Node, b: unknown): boolean {

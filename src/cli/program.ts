@@ -9,6 +9,7 @@ import { addStoreCommands } from './store.ts';
 import { addFeedbackCommands } from './feedback.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
+import { addQueueCommands } from './queues.ts';
 import { addReportCommands } from './reports.ts';
 import {
   configFrom,
@@ -316,6 +317,7 @@ export function buildCli(): Command {
   addStoreCommands(program);
   addWorkerCommands(program);
   addOperatorCommands(program);
+  addQueueCommands(program);
   addFeedbackCommands(program);
 
   program

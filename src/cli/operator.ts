@@ -11,6 +11,8 @@ import { PdsError } from '../errors/index.ts';
 import { apiCommand, clientFrom, print, profileFile, serverUrl, writeProfile, type ApiOptions } from './api.ts';
 import { shareProgress } from './progress.ts';
 import { positiveInt } from './shared.ts';
+import { beijingTime, statusText, table } from './table.ts';
+import { applicationLines, previewLines, reasonLines, validationLines } from './views.ts';
 
 type Job = Answer<'getJob'>;
 const TERMINAL = new Set(['rejected', 'held', 'released', 'failed', 'cancelled', 'changes-requested']);
@@ -28,12 +30,12 @@ function dpBound(value: string, previous: Record<string, [number, number]> = {})
   return { ...previous, [m[1]!]: [Number(m[2]), Number(m[3])] };
 }
 
-function reasonLines(reasons: Job['reasons']): string[] {
-  return reasons.map((r) => `  ${r.code}${r.layer ? ` (${r.layer}${r.rule ? `: ${r.rule}` : ''})` : ''}: ${r.message}`);
-}
-
-function jobLine(j: Job): string {
-  return `${j.id}  ${j.status.padEnd(17)} ${j.contractId}  ${j.createdAt.slice(0, 19)}  ${j.name ?? ''}`;
+function jobRows(jobs: Job[]): string[] {
+  return table(
+    ['作业', '状态', '合约', '提交时间', '输出', '名称'],
+    jobs.map((j) => [j.id, statusText(j.status), j.contractId, beijingTime(j.createdAt), j.outputId, j.name]),
+    '没有作业',
+  );
 }
 
 /** What every SQL command takes (sqlCommand). */
@@ -132,11 +134,7 @@ export function addOperatorCommands(program: Command): void {
     const text = readText(file, 'application');
     const body = /\.ya?ml$/i.test(file) ? (await import('yaml')).parse(text) : JSON.parse(text);
     const app = await must(clientFrom(opts).POST('/v1/applications', { body }));
-    print(opts, app, () => [
-      `${app.id}: ${app.status}`,
-      ...app.grants.map((g) => `  ${g.dataset}: ${g.columns.map((c) => `${c.column}:${c.rule}`).join(' ')}`),
-      `  risk preview: ${JSON.stringify(app.risk)}`,
-    ]);
+    print(opts, app, () => applicationLines(app));
   });
 
   apiCommand(
@@ -171,7 +169,7 @@ export function addOperatorCommands(program: Command): void {
         },
       }),
     );
-    print(opts, page, () => (page.jobs.length ? page.jobs.map(jobLine) : ['no jobs']));
+    print(opts, page, () => jobRows(page.jobs));
   });
 
   addSqlCommands(program);
@@ -224,22 +222,15 @@ function addSqlCommands(program: Command): void {
         'check SQL against a contract without running it: the reasons a submission would get; exits 1 if any',
       ),
   ).action(async (file: string | undefined, opts: SqlOptions) => {
-    const result = await must(
-      clientFrom(opts).POST('/v1/jobs/validate', {
-        body: {
-          contractId: opts.contract,
-          sql: sqlOf(file, opts),
-          ...dpOf(opts),
-        },
-      }),
-    );
-    print(opts, result, () =>
-      result.valid
-        ? [
-            `valid (${result.mode}): reads ${result.tables?.join(', ') ?? '—'}; output ${result.columns?.map((c) => `${c.name} ${c.type}`).join(', ') ?? '—'}`,
-          ]
-        : ['refused:', ...reasonLines(result.reasons)],
-    );
+    const api = clientFrom(opts);
+    const body = { contractId: opts.contract, sql: sqlOf(file, opts), ...dpOf(opts) };
+    const result = await must(api.POST('/v1/jobs/validate', { body }));
+    // a dp query's price, for people: what the preview route computes (nothing is charged)
+    const preview =
+      result.valid && result.mode === 'dp' && !opts.json
+        ? await must(api.POST('/v1/jobs/preview', { body }))
+        : undefined;
+    print(opts, result, () => validationLines(result, preview));
     process.exitCode = result.valid ? 0 : 1;
   });
 
@@ -255,25 +246,7 @@ function addSqlCommands(program: Command): void {
         body: { contractId: opts.contract, sql: sqlOf(file, opts), ...dpOf(opts) },
       }),
     );
-    const { dp } = result;
-    print(opts, result, () =>
-      !result.validation.valid
-        ? ['refused:', ...reasonLines(result.validation.reasons)]
-        : !dp
-          ? ['valid; not a dp contract: no ε is charged']
-          : [
-              `ε ${dp.epsilon} (δ ${dp.delta}); ${dp.affordable ? `${dp.remainingAfter} left after it` : 'NOT affordable: the budget left is smaller'}`,
-              `groups shown when their noisy count reaches ${dp.threshold}`,
-              ...dp.measures.map(
-                (m) =>
-                  `  ${m.name} (${m.kind}${m.column ? ` of ${m.column}` : ''}): ${
-                    typeof m.error95 === 'number'
-                      ? `noise scale ${m.noiseScale}, 95 % within ±${m.error95}`
-                      : `95 % within ${m.error95.map((e) => `±${e.error95} at ${e.units} people`).join(', ')}`
-                  }`,
-              ),
-            ],
-    );
+    print(opts, result, () => previewLines(result));
     process.exitCode = result.validation.valid ? 0 : 1;
   });
 
@@ -320,11 +293,13 @@ function addSqlCommands(program: Command): void {
         if (tty) process.stderr.write('\r\x1b[K');
       }
       print(opts, job, () => [
-        `${job.id}: ${job.status}${job.outputId ? ` → output ${job.outputId}` : ''}`,
+        `${job.id}：${statusText(job.status)}${job.outputId ? ` → 输出 ${job.outputId}` : ''}`,
         ...reasonLines(job.reasons),
         ...(job.status === 'held'
-          ? ['  held for bureau review (two reviewers): pds jobs shows when it is released']
-          : []),
+          ? ['  待数据管理局两名审核人审核：pds jobs 显示何时发布']
+          : job.status === 'changes-requested'
+            ? [`  审核人要求修改：pds thread ${job.id} 查看理由，修改后用 --revision-of ${job.id} 重新提交`]
+            : []),
       ]);
       if (opts.wait && !['released', 'held'].includes(job.status)) process.exitCode = 1;
     },
@@ -350,7 +325,7 @@ function addReviewCommands(program: Command): void {
           body: { dataset: opts.dataset, decision: opts.decision, ...(opts.reason ? { reason: opts.reason } : {}) },
         }),
       );
-      print(opts, app, () => [`${app.id}: ${app.status}`]);
+      print(opts, app, () => [`${app.id}：${statusText(app.status)}`]);
     },
   );
   apiCommand(
@@ -372,7 +347,9 @@ function addReviewCommands(program: Command): void {
           body: { decision: opts.decision, ...(opts.reason ? { reason: opts.reason } : {}) },
         }),
       );
-      print(opts, output, () => [`${output.id}: ${output.status}`]);
+      print(opts, output, () => [
+        `${output.id}：${statusText(output.status)}（${output.votes.recorded}/${output.votes.needed} 票）`,
+      ]);
     },
   );
   apiCommand(

@@ -4,10 +4,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { issueToken, USER_ROLES, type UserRole } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
+import { addAuditCommands } from './audit.ts';
 import { addStoreCommands } from './store.ts';
 import { addFeedbackCommands } from './feedback.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
+import { addQueueCommands } from './queues.ts';
 import { addReportCommands } from './reports.ts';
 import {
   configFrom,
@@ -18,7 +20,6 @@ import {
   portNumber,
   positiveInt,
   readJws,
-  withStore,
 } from './shared.ts';
 import { addWorkerCommands } from './workers.ts';
 import { stepProgress } from './progress.ts';
@@ -311,45 +312,12 @@ export function buildCli(): Command {
       },
     );
 
-  const audit = program.command('audit').description('audit trail tools');
-  audit
-    .command('verify')
-    .description(
-      'verify the hash chain and the bureau-signed checkpoints of the audit log; exits 1 naming the first bad entry',
-    )
-    .addOption(dataDirOption())
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const config = configFrom(opts);
-      const { verifyAudit } = await import('../audit/index.ts');
-      await withStore(config.dataDir, async (store) => {
-        const result = await verifyAudit(store, (await loadKeyRing(config.dataDir)).bureauVerifier());
-        console.log(
-          opts.json
-            ? JSON.stringify(result)
-            : result.ok
-              ? `audit chain intact: ${result.entries} entries, ${result.checkpoints ?? 0} signed checkpoint(s), head ${result.headHash}`
-              : `audit chain BROKEN at entry ${result.firstBad!.seq}: ${result.firstBad!.reason}`,
-        );
-        process.exitCode = result.ok ? 0 : 1;
-      });
-    });
-  audit
-    .command('export')
-    .description('write the audit trail and its signed checkpoints as JSON Lines')
-    .addOption(dataDirOption())
-    .option('--out <file>', 'write here instead of stdout')
-    .action(async (opts: { dataDir?: string; out?: string }) => {
-      const { exportAudit } = await import('../audit/index.ts');
-      const lines = await withStore(configFrom(opts).dataDir, exportAudit);
-      if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 });
-      else process.stdout.write(lines);
-    });
-
+  addAuditCommands(program);
   addReportCommands(program);
   addStoreCommands(program);
   addWorkerCommands(program);
   addOperatorCommands(program);
+  addQueueCommands(program);
   addFeedbackCommands(program);
 
   program

@@ -21,6 +21,14 @@ function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jw
   return files;
 }
 
+/** The subject as the command names it: --contract C, --operator O or --domain. */
+function reportTarget(req: ReportRequest): string {
+  const period = req.period ? ` --period ${req.period}` : '';
+  if (req.kind === 'contract') return `--contract ${req.subject}${period}`;
+  if (req.kind === 'operator') return `--operator ${req.subject}${period}`;
+  return `--domain${period}`;
+}
+
 async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): Promise<StoredReport> {
   const [{ SYSTEM_ACTOR }, { loadPolicies }, { ReportService }] = await Promise.all([
     import('../audit/index.ts'),
@@ -30,15 +38,18 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const policies = loadPolicies(config.policiesDir);
-  const made = await withStore(config.dataDir, (store) =>
-    new ReportService({
-      store,
-      keys,
-      policies,
-      // made offline by the CLI: the setting the API would run with
-      osSandbox:
-        config.sandboxOs === 'off' ? 'off (SANDBOX_OS=off)' : 'bubblewrap (as configured; report made by the CLI)',
-    }).generate(req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'),
+  const made = await withStore(
+    config.dataDir,
+    (store) =>
+      new ReportService({
+        store,
+        keys,
+        policies,
+        // made offline by the CLI: the setting the API would run with
+        osSandbox:
+          config.sandboxOs === 'off' ? 'off (SANDBOX_OS=off)' : 'bubblewrap (as configured; report made by the CLI)',
+      }).generate(req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'),
+    { api: `pds report ${reportTarget(req)} --api <url> --token <风险或管理局令牌>` },
   );
   return made!;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { loadConfig } from '../config/index.ts';
-import { PdsError } from '../errors/index.ts';
+import { isPdsError, PdsError } from '../errors/index.ts';
 import { keysDir, loadKeyRing } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
 
@@ -56,10 +56,41 @@ export async function jwksFrom(opts: { jwks?: string; dataDir?: string }): Promi
   return (await loadKeyRing(config.dataDir)).bureauVerifier();
 }
 
-/** Opens the control store for one command and always closes it (its file lock blocks a server otherwise). */
-export async function withStore<T>(dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+/**
+ * What a command that opens the store can do while a server holds it: its `--api` form, or nothing
+ * (then: stop the server, or run it on a copy of DATA_DIR).
+ */
+export interface StoreRoute {
+  /** the same command through the running API, e.g. `pds audit verify --api <url> --token <令牌>` */
+  api?: string;
+  /** what to do when the command has no API form (default: stop the server, or use a copy) */
+  instead?: string;
+}
+
+/** ERR_STORE_LOCKED with what this command can do instead, in words a person reads. */
+export function storeLockedHint(err: PdsError, route: StoreRoute): PdsError {
+  const instead = route.api
+    ? `服务器运行时请改用 API：${route.api}`
+    : (route.instead ?? '此命令没有 API 方式：请先停止服务器，或在 DATA_DIR 的备份副本上运行（--data-dir <副本目录>）');
+  return new PdsError('ERR_STORE_LOCKED', `${err.detail}。${instead}`, { cause: err, extra: err.extra });
+}
+
+/**
+ * Opens the control store for one command and always closes it (its file lock blocks a server
+ * otherwise). A store a running server holds is refused with ERR_STORE_LOCKED and `route`.
+ */
+export async function withStore<T>(
+  dataDir: string,
+  fn: (store: Store) => Promise<T>,
+  route: StoreRoute = {},
+): Promise<T> {
   const { Store } = await import('../store/index.ts');
-  const store = await Store.open(dataDir);
+  let store: Store;
+  try {
+    store = await Store.open(dataDir);
+  } catch (err) {
+    throw isPdsError(err, 'ERR_STORE_LOCKED') ? storeLockedHint(err, route) : err;
+  }
   try {
     return await fn(store);
   } finally {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadKeyRing } from '../keys/index.ts';
-import { configFrom, dataDirOption, withStore } from './shared.ts';
+import { isPdsError } from '../errors/index.ts';
+import { configFrom, dataDirOption, storeLockedHint, withStore } from './shared.ts';
 
 /**
  * `pds store check` and `pds store repair`: the control store's integrity offline, and its repair
@@ -17,12 +18,13 @@ export function addStoreCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const { checkIntegrity } = await import('../store/index.ts');
+      // no API route: the server's own start-up and /healthz check what it holds
       const problems = await withStore(configFrom(opts).dataDir, checkIntegrity);
       console.log(
         opts.json
           ? JSON.stringify({ ok: problems.length === 0, problems })
           : problems.length === 0
-            ? 'control store checks out'
+            ? '控制库检查通过'
             : problems.map((p) => `${p.check}: ${p.detail}`).join('\n'),
       );
       process.exitCode = problems.length === 0 ? 0 : 1;
@@ -42,7 +44,13 @@ export function addStoreCommands(program: Command): void {
       const { checkIntegrity, repairStore } = await import('../store/index.ts');
       const { verifyAudit } = await import('../audit/index.ts');
       const dataDir = configFrom(opts).dataDir;
-      const report = await repairStore(dataDir, { acceptLoss: opts.acceptLoss === true });
+      const report = await repairStore(dataDir, { acceptLoss: opts.acceptLoss === true }).catch((err: unknown) => {
+        throw isPdsError(err, 'ERR_STORE_LOCKED')
+          ? storeLockedHint(err, {
+              instead: '修复须在服务器停止后进行：先停止 pds serve，再运行 pds store repair',
+            })
+          : err;
+      });
       const lost = report.tables.filter((t) => t.lost > 0);
       const checked = report.installed
         ? await withStore(dataDir, async (store) => ({

@@ -34,7 +34,9 @@ async function viaStore(
   const keys = await loadKeyRing(config.dataDir);
   const actor = { sub: `cli:${process.env.USER ?? 'unknown'}`, org: 'bureau', roles: ['bureau'] };
   const { WorkerRegistry } = await import('../jobs/index.ts');
-  return withStore(config.dataDir, (store) => fn(new WorkerRegistry({ store, keys, now: () => new Date() }), actor));
+  return withStore(config.dataDir, (store) => fn(new WorkerRegistry({ store, keys, now: () => new Date() }), actor), {
+    api: 'pds workers … --api <url> --token <管理局令牌>',
+  });
 }
 
 function print(answer: Answer, json: boolean | undefined): void {

@@ -12,6 +12,7 @@ export const ERRORS = {
   ERR_POLICY_INVALID: { status: 500, title: 'Policy file is invalid' },
   ERR_STORE_MIGRATION: { status: 500, title: 'Control store migration failed' },
   ERR_STORE_DAMAGED: { status: 500, title: 'Control store does not check out' },
+  ERR_STORE_LOCKED: { status: 503, title: 'Another process (a running server) holds the control store' },
   ERR_SANDBOX_OS_UNAVAILABLE: { status: 500, title: 'The OS sandbox cannot run here' },
 
   // request validation
@@ -159,6 +160,8 @@ export interface ErrorExtra {
   epsilonRequested?: number;
   /** A runner process that died: the last lines it wrote (logged, never sent). */
   stderr?: string;
+  /** ERR_STORE_LOCKED: the process that holds the store's lock, as DuckDB names it. */
+  pid?: number;
   /** ERR_WORKER_LEASE_HELD: until when. */
   leaseExpiresAt?: string;
 }

@@ -12,6 +12,7 @@ import {
   type SqlParams,
 } from '../duckdb/index.ts';
 import { isStoreDamaged, storeDamaged } from './integrity.ts';
+import { isStoreLocked, storeLocked } from './locked.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 import { ensureFreeSpace, isDiskFull, storageFull } from './space.ts';
 
@@ -21,6 +22,7 @@ export { resolveStored, storedPath } from './paths.ts';
 export { ensureFreeSpace, freeBytes, isDiskFull, storageFull } from './space.ts';
 export { assertIntact, checkIntegrity, isStoreDamaged, storeDamaged, type IntegrityProblem } from './integrity.ts';
 export { repairStore, type RepairReport } from './repair.ts';
+export { isStoreLocked, lockHolderPid, storeLocked } from './locked.ts';
 
 /** A handle for statements inside one store transaction. */
 export interface Tx {
@@ -191,8 +193,11 @@ export class Store {
       return store;
     } catch (err) {
       await store?.close().catch(() => undefined);
+      if (isPdsError(err)) throw err;
+      // another process (a running server) holds the file's lock
+      if (isStoreLocked(err)) throw storeLocked(file, err);
       // a block of the catalog that fails its checksum: DuckDB cannot even open the file
-      throw isStoreDamaged(err) && !isPdsError(err) ? storeDamaged(file, err) : err;
+      throw isStoreDamaged(err) ? storeDamaged(file, err) : err;
     }
   }
 

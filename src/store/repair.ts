@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PdsError } from '../errors/index.ts';
 import { exec, openInstance, queryRows, quoteIdent, quoteLiteral, type DuckDBConnection } from '../duckdb/index.ts';
 import { isStoreDamaged, storeDamaged } from './integrity.ts';
+import { isStoreLocked, storeLocked } from './locked.ts';
 
 /**
  * `pds store repair` (docs/architecture.md §14): a new control store made of what the damaged one
@@ -45,6 +46,7 @@ export async function repairStore(dataDir: string, opts: { acceptLoss?: boolean 
     try {
       await exec(conn, `ATTACH ${quoteLiteral(file)} AS damaged (READ_ONLY)`);
     } catch (err) {
+      if (isStoreLocked(err)) throw storeLocked(file, err);
       if (!isStoreDamaged(err)) throw err;
       throw storeDamaged(
         file,

@@ -224,6 +224,17 @@ describe('pds', () => {
 });
 
 describe('the installed command', () => {
+  it('npx pds runs the package’s own bin after npm ci, from anywhere in the tree, as the README says', async () => {
+    const { stdout } = await run('npx', ['pds', 'reviews', '--help'], {
+      cwd: path.join(PACKAGE_ROOT, 'src', 'cli'),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      timeout: 120_000,
+    });
+    expect(stdout).toMatch(/Usage: pds reviews/);
+    const readme = fs.readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
+    expect(readme).toMatch(/`npx pds …`/);
+  });
+
   it('compiles every module to JavaScript that starts without a loader, and names the sources it came from', async () => {
     // inside the package (node_modules/.cache), so the compiled config finds the package root
     const out = path.join(PACKAGE_ROOT, 'node_modules', '.cache', `pds-build-${process.pid}`);

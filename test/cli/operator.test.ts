@@ -203,10 +203,10 @@ describe('pds over the API', () => {
     await pds('login', '--server', server, '--token', operator);
     const shown = await pds('preview', ...args);
     expect(shown.code).toBe(0);
-    expect(shown.out).toMatch(/^ε 1 /m);
+    expect(shown.out).toMatch(/^本次消耗 ε\s+1（δ /m);
     // three groups of five rows a person, over half of ε 1 (rows and the sum of costs share it)
-    expect(shown.out).toMatch(/visits \(count\): noise scale 30, 95 % within ±\d+/);
-    expect(shown.out).toMatch(/mean_cost \(avg of cost\): 95 % within ±[\d.]+ at \d+ people/);
+    expect(shown.out).toMatch(/^visits\s+count\s+—\s+30\s+±\d+$/m);
+    expect(shown.out).toMatch(/^mean_cost\s+avg\s+cost\s+—\s+±[\d.]+（\d+ 人）/m);
     // more groups than the policy's ceiling: refused, naming the field
     await expect(pds('preview', ...args.slice(0, -1), '99')).rejects.toThrow(
       /maxGroupsPerUnit 99 is above the policy's ceiling of 10/,

@@ -66,7 +66,9 @@ async function manifestView(s: Signed, id: string): Promise<Html> {
       <summary>发布清单原文（JWS）</summary>
       <pre class="jws">${jws}</pre>
     </details>
-    <p>命令行校验：<code>pds verify-output --manifest ${id}.jws ${id}.csv</code></p>`;
+    <p>
+      命令行校验：<code>pds verify-output ${id}.csv ${id}.csv.jws --jwks &lt;服务器地址&gt;/.well-known/jwks.json</code>
+    </p>`;
 }
 
 function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
@@ -244,7 +246,7 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
     );
     return reply
       .type('application/jose')
-      .header('content-disposition', `attachment; filename="${req.params.id}.jws"`)
+      .header('content-disposition', `attachment; filename="${req.params.id}.csv.jws"`)
       .send(jws);
   });
 

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { createPdsClient, must, type PdsClient } from '../client/index.ts';
+import { PdsError } from '../errors/index.ts';
+import { loadKeyRing } from '../keys/index.ts';
+import { configFrom, dataDirOption, withStore } from './shared.ts';
+
+/**
+ * `pds audit verify` and `pds audit export`: against DATA_DIR's store, or — while a server holds
+ * it — through that server with `--api` and a bureau or risk token (GET /v1/audit/verify,
+ * GET /v1/audit/export; the API records the export).
+ */
+
+interface AuditOpts {
+  dataDir?: string;
+  api?: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface Verification {
+  ok: boolean;
+  entries: number;
+  headHash: string;
+  checkpoints?: number;
+  firstBad?: { seq: number; reason: string };
+}
+
+/** The typed client of the API `--api` names, with a bureau or risk token. */
+function viaApi(opts: AuditOpts): PdsClient {
+  const token = opts.token ?? process.env.PDS_TOKEN;
+  if (!token) throw new PdsError('ERR_VALIDATION', '--api 需要风险或数据管理局的令牌：--token <jwt> 或 PDS_TOKEN');
+  return createPdsClient({ baseUrl: opts.api!, token });
+}
+
+const apiOptions = (c: Command) =>
+  c
+    .addOption(dataDirOption())
+    .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
+    .option('--token <jwt>', 'with --api: a bureau or risk token (default: $PDS_TOKEN)');
+
+function verificationLine(r: Verification): string {
+  return r.ok
+    ? `审计链完整：${r.entries} 条记录，${r.checkpoints ?? 0} 个签名检查点，链头 ${r.headHash}`
+    : `审计链在第 ${r.firstBad!.seq} 条记录处断裂：${r.firstBad!.reason}`;
+}
+
+async function verifyLocally(opts: AuditOpts): Promise<Verification> {
+  const config = configFrom(opts);
+  const { verifyAudit } = await import('../audit/index.ts');
+  const verifier = (await loadKeyRing(config.dataDir)).bureauVerifier();
+  return withStore(config.dataDir, (store) => verifyAudit(store, verifier), {
+    api: 'pds audit verify --api <url> --token <风险或管理局令牌>',
+  });
+}
+
+async function exportLocally(opts: AuditOpts): Promise<string> {
+  const { exportAudit } = await import('../audit/index.ts');
+  return withStore(configFrom(opts).dataDir, exportAudit, {
+    api: 'pds audit export --api <url> --token <风险或管理局令牌> [--out 文件]',
+  });
+}
+
+/** The audit tools. */
+export function addAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('audit trail tools');
+  apiOptions(
+    audit
+      .command('verify')
+      .description(
+        'verify the hash chain and the bureau-signed checkpoints of the audit log; exits 1 naming the first bad entry',
+      ),
+  )
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: AuditOpts) => {
+      const result: Verification = opts.api
+        ? await must(viaApi(opts).GET('/v1/audit/verify'))
+        : await verifyLocally(opts);
+      console.log(opts.json ? JSON.stringify(result) : verificationLine(result));
+      process.exitCode = result.ok ? 0 : 1;
+    });
+  apiOptions(audit.command('export').description('write the audit trail and its signed checkpoints as JSON Lines'))
+    .option('--out <file>', 'write here instead of stdout')
+    .action(async (opts: AuditOpts & { out?: string }) => {
+      const lines = opts.api
+        ? await must(viaApi(opts).GET('/v1/audit/export', { parseAs: 'text' }))
+        : await exportLocally(opts);
+      if (opts.out) fs.writeFileSync(opts.out, lines, { mode: 0o600 });
+      else process.stdout.write(lines);
+    });
+}

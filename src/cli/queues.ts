@@ -1,0 +1,137 @@
+/**
+ * Each role's queue over the API: a provider's reviews (`pds reviews`), the bureau's held outputs
+ * (`pds outputs --held`) and a job's thread (`pds thread`). Tables for people, `--json` for
+ * scripts (the API's answer as it is). The decisions themselves are `pds review …`.
+ */
+import { Option, type Command } from 'commander';
+import { must, type Answer } from '../client/index.ts';
+import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
+import { positiveInt } from './shared.ts';
+import { beijingTime, statusText, table } from './table.ts';
+
+type ReviewItem = Answer<'listReviewQueue'>[number];
+type Output = Answer<'listOutputs'>[number];
+type Comment = Answer<'getJobThread'>[number];
+
+const OUTPUT_STATUSES = ['held', 'released', 'rejected', 'changes-requested'] as const;
+
+function reviewRows(items: ReviewItem[]): string[] {
+  const rows = items.map((r) => [
+    r.applicationId,
+    r.dataset,
+    r.operatorOrg,
+    r.scenario,
+    beijingTime(r.submittedAt),
+    r.dueAt ? `${beijingTime(r.dueAt)}${r.overdue ? '（已逾期）' : ''}` : '—',
+    statusText(r.status),
+  ]);
+  const lines = table(['申请', '数据集', '运营机构', '场景', '提交时间', '答复截止', '状态'], rows, '没有待处理的审核');
+  if (items.some((r) => r.status === 'pending'))
+    lines.push(
+      '',
+      '审核：pds review application <申请> --dataset <数据集> --decision approve|reject [--reason 理由]（拒绝须写理由）',
+    );
+  return lines;
+}
+
+function outputRows(outputs: Output[]): string[] {
+  const rows = outputs.map((o) => [
+    o.id,
+    o.jobId,
+    o.contractId,
+    statusText(o.status),
+    o.rowCount,
+    `${o.votes.recorded}/${o.votes.needed}`,
+    o.heldBecause.join('；'),
+    beijingTime(o.createdAt),
+  ]);
+  const lines = table(['输出', '作业', '合约', '状态', '行数', '票数', '待审原因', '生成时间'], rows, '没有输出');
+  if (outputs.some((o) => o.status === 'held'))
+    lines.push(
+      '',
+      '审核材料：GET /v1/outputs/<输出>/review；投票：pds review output <输出> --decision approve|reject|request-changes --reason 理由',
+    );
+  return lines;
+}
+
+function threadRows(comments: Comment[]): string[] {
+  return table(
+    ['#', '时间', '作者', '角色', '内容'],
+    comments.map((c) => [c.seq, beijingTime(c.createdAt), `${c.author} (${c.org})`, c.role, c.body]),
+    '此作业的讨论为空',
+  );
+}
+
+/** `pds reviews`, `pds outputs` and `pds thread`. */
+export function addQueueCommands(program: Command): void {
+  apiCommand(
+    program
+      .command('reviews')
+      .description(
+        "a provider's review queue (the bureau and risk staff: every provider's), by due date; pending by default",
+      )
+      .addOption(
+        new Option('--status <status>', 'which reviews')
+          .choices(['pending', 'approved', 'rejected', 'all'])
+          .default('pending'),
+      )
+      .option('--overdue', 'only pending reviews past their deadline')
+      .option('--limit <n>', 'at most this many', positiveInt, 100),
+  ).action(
+    async (
+      opts: ApiOptions & { status: 'pending' | 'approved' | 'rejected' | 'all'; overdue?: boolean; limit: number },
+    ) => {
+      const items = await must(
+        clientFrom(opts).GET('/v1/reviews', {
+          params: {
+            query: {
+              ...(opts.status === 'all' ? {} : { status: opts.status }),
+              ...(opts.overdue ? { overdue: true } : {}),
+              limit: opts.limit,
+            },
+          },
+        }),
+      );
+      print(opts, items, () => reviewRows(items));
+    },
+  );
+
+  apiCommand(
+    program
+      .command('outputs')
+      .description("outputs you may see, oldest first; --held is the bureau's review queue")
+      .addOption(new Option('--status <status>', 'only this status').choices(OUTPUT_STATUSES).conflicts('held'))
+      .option('--held', 'the held outputs waiting for two bureau votes (same as --status held)')
+      .option('--contract <id>', 'only this contract'),
+  ).action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
+    const status = opts.held ? 'held' : opts.status;
+    const outputs = await must(
+      clientFrom(opts).GET('/v1/outputs', {
+        params: { query: { ...(status ? { status } : {}), ...(opts.contract ? { contractId: opts.contract } : {}) } },
+      }),
+    );
+    print(opts, outputs, () => outputRows(outputs));
+  });
+
+  apiCommand(
+    program
+      .command('thread')
+      .description(
+        "a job's thread: the reviewers' reasons once their votes are consolidated, and the replies; --post adds yours",
+      )
+      .argument('<job>', 'the job id')
+      .option('--post <text>', 'reply in the thread (the job’s operator, or a bureau user)'),
+  ).action(async (job: string, opts: ApiOptions & { post?: string }) => {
+    const api = clientFrom(opts);
+    const posted = opts.post
+      ? await must(api.POST('/v1/jobs/{id}/thread', { params: { path: { id: job } }, body: { body: opts.post } }))
+      : undefined;
+    const comments = await must(api.GET('/v1/jobs/{id}/thread', { params: { path: { id: job } } }));
+    // --json: what the API answered — the new comment after a post, else the thread
+    print(opts, posted ?? comments, () => [
+      ...(posted ? [`已发表第 ${posted.seq} 条回复`, ''] : []),
+      `作业 ${job} 的讨论：`,
+      ...threadRows(comments),
+    ]);
+  });
+}

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildCli } from '../../src/cli/program.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { issueLoginLink } from '../../src/console/index.ts';
 import { APPLICATION, buildWorld, contractFor, type TestWorld } from '../helpers.ts';
+import { runPds } from '../support/pds.ts';
 
 const run = promisify(execFile);
 
@@ -42,24 +42,8 @@ describe('pds queues and tables over the API', () => {
     await world.close();
   });
 
-  /** Runs one pds command in this process; answers what it printed and its exit code. */
-  async function pdsRaw(...args: string[]): Promise<{ out: string; code: number }> {
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-    const before = process.exitCode;
-    process.exitCode = undefined;
-    try {
-      await buildCli()
-        .exitOverride()
-        .parseAsync(['node', 'pds', ...args]);
-      return { out: lines.join('\n'), code: Number(process.exitCode ?? 0) };
-    } finally {
-      log.mockRestore();
-      process.exitCode = before;
-    }
-  }
   /** One command over the API as `token`. */
-  const pds = (token: string, ...args: string[]) => pdsRaw(...args, '--server', server, '--token', token);
+  const pds = (token: string, ...args: string[]) => runPds(...args, '--server', server, '--token', token);
   const json = async <T = Record<string, unknown>>(token: string, ...args: string[]) =>
     JSON.parse((await pds(token, ...args, '--json')).out) as T;
 
@@ -255,7 +239,7 @@ describe('pds queues and tables over the API', () => {
       `${job.outputId}.csv`,
       path.basename(got.manifest),
     ]);
-    const verified = await pdsRaw(verb!, path.join(dir, file!), path.join(dir, jws!), ...rest);
+    const verified = await runPds(verb!, path.join(dir, file!), path.join(dir, jws!), ...rest);
     expect(verified.code).toBe(0);
     expect(verified.out).toContain(`is the csv form of output ${job.outputId}`);
   });
@@ -279,7 +263,7 @@ describe('pds queues and tables over the API', () => {
     expect(direct.stderr).toContain('pds audit verify --api <url>');
 
     const risk = await world.token('risk', 'org-bureau', 'risk@bureau');
-    const viaApi = (...args: string[]) => pdsRaw(...args, '--api', server, '--token', risk);
+    const viaApi = (...args: string[]) => runPds(...args, '--api', server, '--token', risk);
     const verified = await viaApi('audit', 'verify');
     expect(verified.code).toBe(0);
     expect(verified.out).toMatch(/^审计链完整：\d+ 条记录，\d+ 个签名检查点，链头 [0-9a-f]{64}$/);

@@ -8,6 +8,7 @@ import { addStoreCommands } from './store.ts';
 import { addFeedbackCommands } from './feedback.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
+import { addTemplateCommands } from './templates.ts';
 import { addReportCommands } from './reports.ts';
 import {
   configFrom,
@@ -350,6 +351,7 @@ export function buildCli(): Command {
   addStoreCommands(program);
   addWorkerCommands(program);
   addOperatorCommands(program);
+  addTemplateCommands(program);
   addFeedbackCommands(program);
 
   program

@@ -20,6 +20,7 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { workerRoutes } from './routes/worker.ts';
 import { Problem, ProblemRef } from './schemas/index.ts';
 
@@ -214,6 +215,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(auditRoutes, { platform });
     await scope.register(reportRoutes, { platform });
     await scope.register(feedbackRoutes, { platform });
+    await scope.register(templateRoutes, { platform });
   });
 };
 

@@ -10,6 +10,7 @@ import { addFeedbackCommands } from './feedback.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
 import { addQueueCommands } from './queues.ts';
+import { addTemplateCommands } from './templates.ts';
 import { addReportCommands } from './reports.ts';
 import {
   configFrom,
@@ -318,6 +319,7 @@ export function buildCli(): Command {
   addWorkerCommands(program);
   addOperatorCommands(program);
   addQueueCommands(program);
+  addTemplateCommands(program);
   addFeedbackCommands(program);
 
   program

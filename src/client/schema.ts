@@ -359,6 +359,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/contracts/{id}/templates/{templateId}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a query template under a contract
+         * @description Checks each parameter against its type (a code of its list, a whole number within its bounds, a month) and binds it as a literal, then submits the SQL as a job: the same analysis, disclosure control and release as any job. Answers 202 with the job; a parameter outside its type is ERR_TEMPLATE_PARAMETER naming it.
+         */
+        post: operations["runTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/datasets/{id}/feedback": {
         parameters: {
             query?: never;
@@ -788,6 +808,26 @@ export interface paths {
         };
         /** Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline) */
         get: operations["listReviewQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The published query templates, or those a contract can run
+         * @description Templates are published by the bureau in policies/templates.yaml. With `contractId`, only the templates whose mode and columns the contract grants.
+         */
+        get: operations["listTemplates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3566,6 +3606,127 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    runTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description makes a retried submission return the same job */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+                templateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @description each template parameter by name; a code from its list, a whole number in its bounds, a month YYYY-MM */
+                    parameters: {
+                        [key: string]: string | number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description runs so far; more than one after an infrastructure failure was retried */
+                        attempts: number;
+                        contractId: string;
+                        createdAt: string;
+                        finishedAt: string | null;
+                        id: string;
+                        name: string | null;
+                        outputId: string | null;
+                        reasons: {
+                            code: string;
+                            /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
+                            layer?: string;
+                            message: string;
+                            /** @description the named SQL rule a static-analysis refusal cites (README, "Sandbox rules") */
+                            rule?: string;
+                        }[];
+                        /** @description the changes-requested job this one revises */
+                        revisionOf: string | null;
+                        startedAt: string | null;
+                        status: "queued" | "running" | "rejected" | "held" | "released" | "failed" | "cancelled" | "changes-requested";
+                        submittedBy: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6823,6 +6984,99 @@ export interface operations {
                         scenario: string;
                         submittedAt: string;
                     })[];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTemplates: {
+        parameters: {
+            query?: {
+                contractId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        description: string;
+                        dp: {
+                            bounds: {
+                                [key: string]: number[];
+                            };
+                        } | null;
+                        id: string;
+                        modes: ("aggregate" | "dp" | "custom")[];
+                        /** @description the columns it reads, by dataset */
+                        needs: {
+                            [key: string]: string[];
+                        };
+                        parameters: {
+                            /** @description type code: the values it takes */
+                            codes?: string[];
+                            default?: number | string;
+                            label: string;
+                            max?: number | string;
+                            min?: number | string;
+                            name: string;
+                            type: "code" | "integer" | "month";
+                        }[];
+                        /** @description the SQL with its $name placeholders */
+                        sql: string;
+                        title: string;
+                    }[];
                 };
             };
             /** @description RFC 9457 problem details */

@@ -25,6 +25,7 @@ import { homePages } from './pages/home.ts';
 import { jobPages } from './pages/jobs.ts';
 import { outputPages } from './pages/outputs.ts';
 import { oversightPages } from './pages/oversight.ts';
+import { templatePages } from './pages/templates.ts';
 import { cookieName, Sessions, type Session } from './session.ts';
 
 export { issueLoginLink, LOGIN_LINK_TYP, LOGIN_LINK_TTL_SECONDS } from './login-link.ts';
@@ -280,6 +281,7 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
   jobPages(scope, c);
   outputPages(scope, c);
   oversightPages(scope, c);
+  templatePages(scope, c);
 }
 
 /** Only a path of this console is a place to go back to after sign-in (no open redirect). */

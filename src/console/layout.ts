@@ -16,6 +16,7 @@ const NAV: Record<UserRole, [string, string][]> = {
     ['/console/applications', '申请'],
     ['/console/contracts', '合约'],
     ['/console/jobs', '作业'],
+    ['/console/templates', '查询模板'],
     ['/console/feedback', '反馈'],
     ['/console/reports', '风险报告'],
   ],

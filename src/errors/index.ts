@@ -92,6 +92,11 @@ export const ERRORS = {
   ERR_QUOTA_EXCEEDED: { status: 429, title: 'Contract job quota exceeded' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_IDEMPOTENCY_MISMATCH: { status: 422, title: 'Idempotency-Key reused for a different request' },
+  ERR_TEMPLATE_PARAMETER: { status: 400, title: 'A template parameter is missing, unknown or outside its type' },
+  ERR_TEMPLATE_NOT_APPLICABLE: {
+    status: 409,
+    title: 'The template needs a mode or columns the contract does not grant',
+  },
 
   // workers (docs/architecture.md, "The run protocol")
   ERR_WORKER_CLAIM_REFUSED: {

@@ -76,6 +76,8 @@ export interface SubmitInput {
   /** The job whose output the reviewers sent back (changes-requested) that this one revises. */
   revisionOf?: string;
   dp?: DpOptions;
+  /** The published template the SQL was bound from, and its parameters (recorded in the audit entry). */
+  template?: { id: string; parameters: Record<string, string | number> };
 }
 
 export interface JobServiceDeps {
@@ -160,7 +162,14 @@ export class JobService implements ContractJobs {
     if (contract.claims.mode === 'dp' && budget)
       await assertBudget(this.deps.store, contract.id, budget.epsilonPerQuery, budget.epsilon);
     const requestSha256 = sha256(
-      JSON.stringify([input.contractId, input.sql, input.name ?? null, input.dp ?? null, input.revisionOf ?? null]),
+      JSON.stringify([
+        input.contractId,
+        input.sql,
+        input.name ?? null,
+        input.dp ?? null,
+        input.revisionOf ?? null,
+        ...(input.template ? [input.template] : []),
+      ]),
     );
     const id = newId('job', this.now());
     const { quotas } = this.deps.policies.sandbox;
@@ -249,6 +258,7 @@ export class JobService implements ContractJobs {
             contractId: contract.id,
             sqlSha256: sha256(input.sql),
             ...(input.revisionOf ? { revisionOf: input.revisionOf } : {}),
+            ...(input.template ? { template: input.template } : {}),
             ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
           },
         },

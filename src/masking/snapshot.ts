@@ -148,9 +148,13 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
                 `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN month(${col}::DATE) * 100 + day(${col}::DATE) > ${Number(ctx.asOf.slice(5, 7)) * 100 + Number(ctx.asOf.slice(8, 10))} THEN 1 ELSE 0 END)`
               : `floor(${col})::BIGINT`;
             const w = rule.width;
+            const top = rule.top;
             const lo = `(${age} // ${w} * ${w})`;
             const formatted = w === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${w - 1})::VARCHAR`;
-            const label = (k: number) => (w === 1 ? `${k}` : `${k * w}-${k * w + w - 1}`);
+            const label = (k: number) =>
+              top !== undefined && k * w >= top ? `${top}+` : w === 1 ? `${k}` : `${k * w}-${k * w + w - 1}`;
+            // top-coded: every age from top up falls in the last label (only a negative age is formatted)
+            if (top !== undefined) return labelOf(`(least(${age}, ${top}) // ${w})`, top / w + 1, label, formatted);
             return labelOf(`(${age} // ${w})`, Math.ceil(AGE_LABELS / w), label, formatted);
           }
           case 'range': {

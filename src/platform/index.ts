@@ -38,6 +38,7 @@ import {
   type OsSandboxStatus,
 } from '../sandbox/index.ts';
 import { assertIntact, checkIntegrity, Store } from '../store/index.ts';
+import { TemplateService } from '../templates/index.ts';
 
 /**
  * Everything one domain runs on, wired once at start-up: configuration, keys, policies, the
@@ -56,6 +57,8 @@ export interface Platform {
   builds: SnapshotBuilds;
   effectiveness: EffectivenessService;
   jobs: JobService;
+  /** The bureau's published query templates, run as ordinary jobs. */
+  templates: TemplateService;
   /** Claims, leases, outcomes and the release decision: the controller side of every run. */
   runs: RunController;
   /** Registered workers and their credentials. */
@@ -204,6 +207,7 @@ export async function createPlatform(
   });
   runsRef = runs;
   contracts.attachJobs(jobs);
+  const templates = new TemplateService({ store, policies, contracts, jobs });
   if (executor.kind === 'embedded') {
     await warmRunners(config.executorConcurrency, {
       limits: {
@@ -292,6 +296,7 @@ export async function createPlatform(
     withdrawals,
     feedback,
     jobs,
+    templates,
     runs,
     workers,
     outputs,

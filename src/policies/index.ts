@@ -6,23 +6,27 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { PdsError } from '../errors/index.ts';
 import { parseRule, permits, RuleSyntaxError } from './masking-rule.ts';
+import { checkTemplates } from './templates.ts';
 import {
   Catalog,
   DisclosurePolicy,
   MaskingPolicy,
   SandboxPolicy,
   SqlAllowlist,
+  TemplatesPolicy,
   WorkflowPolicy,
   type Catalog as CatalogT,
   type DisclosurePolicy as DisclosureT,
   type MaskingPolicy as MaskingT,
   type SandboxPolicy as SandboxT,
   type SqlAllowlist as SqlAllowlistT,
+  type TemplatesPolicy as TemplatesT,
   type WorkflowPolicy as WorkflowT,
 } from './schemas.ts';
 
 export * from './schemas.ts';
 export * from './masking-rule.ts';
+export { PLACEHOLDER } from './templates.ts';
 
 /** Every policy the domain runs under, validated, with the hash that contracts pin (docs/architecture.md §7). */
 export interface Policies {
@@ -32,7 +36,13 @@ export interface Policies {
   sandbox: SandboxT;
   sqlAllowlist: SqlAllowlistT;
   workflow: WorkflowT;
-  /** SHA-256 of the canonical JSON of all policies. */
+  /**
+   * The bureau's published query templates (`templates.yaml`; none when the file is absent). Not
+   * contract terms: a template's run is an ordinary job under the contract's own terms, so
+   * publishing one changes no contract and is left out of the hash.
+   */
+  templates: TemplatesT;
+  /** SHA-256 of the canonical JSON of the policies contracts are bound by (all but the templates). */
   hash: string;
 }
 
@@ -68,7 +78,7 @@ function loadFile<T>(dir: string, name: string, schema: TSchema): T {
 }
 
 /** Cross-file rules a schema cannot say. */
-function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
+function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>): void {
   for (const [name, ds] of Object.entries(p.catalog.datasets)) {
     if (!ds.columns[ds.privacyUnit]) {
       throw new PdsError(
@@ -198,7 +208,7 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash'>): void {
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml` and `workflow.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml` and `templates.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
@@ -210,5 +220,10 @@ export function loadPolicies(dir: string): Policies {
   };
   checkConsistency(dir, p);
   const hash = canonicalSha256(p);
-  return { ...p, hash };
+  const file = path.join(dir, 'templates.yaml');
+  const templates = fs.existsSync(file)
+    ? loadFile<TemplatesT>(dir, 'templates.yaml', TemplatesPolicy)
+    : { version: 1, templates: {} };
+  checkTemplates(file, templates, p.catalog);
+  return { ...p, templates, hash };
 }

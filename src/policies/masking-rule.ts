@@ -5,6 +5,7 @@
  *   keep | drop | pseudonymize                       as they say (pseudonyms: keyed HMAC-SHA256)
  *   generalize:year | quarter | month                dates → '1987' | '1987-Q3' | '1987-06'
  *   generalize:age-band:W                            date of birth (or an age) → '30-39' for W = 10
+ *   generalize:age-band:W:T                          the same, ages from T up in one band 'T+' (T a multiple of W)
  *   generalize:district                              address → its district (区/县/县级市)
  *   generalize:range:W                               number → '[20000,30000)' for W = 10000
  *   partial                                          mobile 138****5678; ID number → division code; else first 3 and last 2 kept
@@ -17,7 +18,8 @@ export type MaskingRule =
   | { kind: 'drop' }
   | { kind: 'pseudonymize' }
   | { kind: 'generalize'; to: 'year' | 'quarter' | 'month' | 'district' }
-  | { kind: 'generalize'; to: 'age-band' | 'range'; width: number }
+  | { kind: 'generalize'; to: 'age-band'; width: number; top?: number }
+  | { kind: 'generalize'; to: 'range'; width: number }
   | { kind: 'partial' }
   | { kind: 'topcode' | 'bottomcode'; value: number }
   | { kind: 'noise'; fraction: number }
@@ -34,7 +36,7 @@ const INT = '[1-9][0-9]{0,5}';
  * publishes it; parseRule still checks the values and names what is wrong).
  */
 export const RULE_PATTERN =
-  `^(?:keep|drop|pseudonymize|partial|generalize:(?:year|quarter|month|district|age-band:${INT}|range:${POS})` +
+  `^(?:keep|drop|pseudonymize|partial|generalize:(?:year|quarter|month|district|age-band:${INT}(?::${INT})?|range:${POS})` +
   `|topcode:${NUM}|bottomcode:${NUM}|noise:0?\\.[0-9]{1,6}|rare-to-other:${INT})$`;
 
 export class RuleSyntaxError extends Error {}
@@ -47,6 +49,18 @@ function positive(text: string | undefined, what: string, integer: boolean): num
     );
   }
   return n;
+}
+
+/**
+ * An age band, optionally top-coded: the oldest ages are few in any population, so statistical
+ * offices publish '90+' rather than '100-109' (a class of one in every district).
+ */
+function ageBand(width: string | undefined, top: string | undefined): MaskingRule {
+  const w = positive(width, 'the age band width', true);
+  if (top === undefined) return { kind: 'generalize', to: 'age-band', width: w };
+  const t = positive(top, 'the top age', true);
+  if (t % w !== 0) throw new RuleSyntaxError(`the top age ${t} must be a multiple of the band width ${w}`);
+  return { kind: 'generalize', to: 'age-band', width: w, top: t };
 }
 
 /** Parses a rule string; throws `RuleSyntaxError` naming what is wrong. */
@@ -63,15 +77,16 @@ export function parseRule(text: string): MaskingRule {
       if (a !== undefined) throw new RuleSyntaxError(`${kind} takes no parameter`);
       return { kind };
     case 'generalize':
+      if (a === 'age-band' && rest.length === 1) return ageBand(b, rest[0]!);
       extra();
       if (a === 'year' || a === 'quarter' || a === 'month' || a === 'district') {
         if (b !== undefined) throw new RuleSyntaxError(`generalize:${a} takes no width`);
         return { kind, to: a };
       }
-      if (a === 'age-band') return { kind, to: a, width: positive(b, 'the age band width', true) };
+      if (a === 'age-band') return ageBand(b, undefined);
       if (a === 'range') return { kind, to: a, width: positive(b, 'the range width', false) };
       throw new RuleSyntaxError(
-        `generalize:${a ?? ''}: expected year, quarter, month, age-band:W, district or range:W`,
+        `generalize:${a ?? ''}: expected year, quarter, month, age-band:W, age-band:W:T, district or range:W`,
       );
     case 'topcode':
     case 'bottomcode': {
@@ -104,6 +119,7 @@ export function parseRule(text: string): MaskingRule {
 export function ruleText(r: MaskingRule): string {
   switch (r.kind) {
     case 'generalize':
+      if (r.to === 'age-band' && r.top !== undefined) return `generalize:age-band:${r.width}:${r.top}`;
       return 'width' in r ? `generalize:${r.to}:${r.width}` : `generalize:${r.to}`;
     case 'topcode':
     case 'bottomcode':

@@ -321,3 +321,75 @@ export const SqlAllowlist = Type.Object(
   { additionalProperties: false },
 );
 export type SqlAllowlist = Static<typeof SqlAllowlist>;
+
+const Month = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$' });
+const Name = Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$' });
+
+/** A template parameter: a code from a catalog column's code list, a bounded integer, or a month. */
+export const TemplateParameter = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('code'),
+      label: Type.String({ minLength: 1 }),
+      /** `dataset.column` whose catalog `codes` are the values it takes. */
+      codes: Type.String({ pattern: '^[a-z_][a-z0-9_]*\\.[a-z_][a-z0-9_]*$' }),
+      default: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('integer'),
+      label: Type.String({ minLength: 1 }),
+      min: Type.Integer(),
+      max: Type.Integer(),
+      default: Type.Optional(Type.Integer()),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('month'),
+      label: Type.String({ minLength: 1 }),
+      min: Type.Optional(Month),
+      max: Type.Optional(Month),
+      default: Type.Optional(Month),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type TemplateParameter = Static<typeof TemplateParameter>;
+
+export const QueryTemplate = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 100 }),
+    description: Type.String({ minLength: 1, maxLength: 2000 }),
+    modes: Type.Array(Type.Union([Type.Literal('aggregate'), Type.Literal('dp'), Type.Literal('custom')]), {
+      minItems: 1,
+      uniqueItems: true,
+    }),
+    /** The columns it reads, by dataset: a contract must grant each (not dropped) to run it. */
+    needs: Type.Record(Type.String(), Type.Array(Type.String(), { minItems: 1, uniqueItems: true })),
+    /** SQL with named parameters `$name`; no other `$` (checked at load). */
+    sql: Type.String({ minLength: 1, maxLength: 20_000 }),
+    parameters: Type.Record(Name, TemplateParameter),
+    /** dp runs: the contribution bounds the bureau fixed for the template. */
+    dp: Type.Optional(
+      Type.Object(
+        { bounds: Type.Record(Type.String(), Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 })) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type QueryTemplate = Static<typeof QueryTemplate>;
+
+export const TemplatesPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    templates: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,63}$' }), QueryTemplate),
+  },
+  { additionalProperties: false },
+);
+export type TemplatesPolicy = Static<typeof TemplatesPolicy>;

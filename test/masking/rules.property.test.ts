@@ -186,6 +186,26 @@ describe('masking rules (property tests)', () => {
     );
   });
 
+  it('generalize:age-band:W:T puts every age from T up in one band T+, the rest as age-band:W', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom([5, 80], [10, 80], [10, 90], [20, 60]),
+        fc.array(fc.double({ min: -9, max: 400, noNaN: true }), { minLength: 1, maxLength: 30 }),
+        async ([w, top], ages) => {
+          const out = await mask('DOUBLE', `generalize:age-band:${w}:${top}`, ages);
+          expect(out).toEqual(
+            ages.map((a) => {
+              const age = Math.floor(a);
+              const lo = Math.trunc(age / w!) * w! + 0;
+              return age >= top! ? `${top}+` : `${lo}-${lo + w! - 1}`;
+            }),
+          );
+        },
+      ),
+      prop,
+    );
+  });
+
   it('bands at the edges: the largest BIGINT age, negative ages and ranges are formatted, not an error', async () => {
     expect(await mask('DECIMAL(38,0)', 'generalize:age-band:1', ['9223372036854775807'])).toEqual([
       '9223372036854775807',

@@ -36,7 +36,7 @@ const MaskingRule = Type.String({
   pattern: RULE_PATTERN,
   maxLength: 64,
   description:
-    "a masking rule: keep | drop | pseudonymize | partial | generalize:year|quarter|month|district | generalize:age-band:W | generalize:range:W | topcode:V | bottomcode:V | noise:F (F ≥ 0.12) | rare-to-other:K. Each column allows the rules GET /v1/catalog lists for it (masking.allowed: a kind such as 'generalize' allows every form of it); a refusal names them",
+    "a masking rule: keep | drop | pseudonymize | partial | generalize:year|quarter|month|district | generalize:age-band:W[:T] (T: ages from T up in one band T+) | generalize:range:W | topcode:V | bottomcode:V | noise:F (F ≥ 0.12) | rare-to-other:K. Each column allows the rules GET /v1/catalog lists for it (masking.allowed: a kind such as 'generalize' allows every form of it); a refusal names them",
   examples: ['generalize:age-band:10', 'noise:0.2', 'rare-to-other:20'],
 });
 

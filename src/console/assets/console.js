@@ -26,6 +26,21 @@ for (const form of document.querySelectorAll('form[data-preview]')) {
   });
 }
 
+// 1b. a masking choice shows only the chosen rule's parameters (without this file all are shown,
+// each labelled with its rule); the hidden ones are disabled so the browser neither checks nor sends them
+for (const box of document.querySelectorAll('[data-mask-choice]')) {
+  const select = box.querySelector('select');
+  const sync = () => {
+    for (const group of box.querySelectorAll('.mask-params')) {
+      const off = group.dataset.family !== select.value;
+      group.hidden = off;
+      for (const input of group.querySelectorAll('input')) input.disabled = off;
+    }
+  };
+  select.addEventListener('change', sync);
+  sync();
+}
+
 // 2. live job status
 const live = () => [...document.querySelectorAll('[data-job][data-live]')];
 const note = document.querySelector('[data-live-note]');

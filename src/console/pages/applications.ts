@@ -5,6 +5,7 @@ import { act, formAction, must, send, signedIn, type Console, type Signed } from
 import { many, one, int, lines, num, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
+import { maskField, maskingControl, ruleFromForm } from '../masking-choice.ts';
 
 type Catalog = Answer<'getCatalog'>;
 type Application = Answer<'getApplication'>;
@@ -68,12 +69,17 @@ export function catalogView(catalog: Catalog, s?: Signed): Html {
 }
 
 /** The application's body from the form: datasets ticked, their columns ticked, a rule per column. */
-function applicationFrom(form: Form): Body<'createApplication'> {
+function applicationFrom(form: Form, catalog: Catalog): Body<'createApplication'> {
   const datasets = many(form, 'ds').map((dataset) => {
     const columns = many(form, `col:${dataset}`);
-    const masking = Object.fromEntries(
-      columns.map((c) => [c, one(form, `mask:${dataset}:${c}`)] as const).filter(([, r]) => r !== ''),
-    );
+    const known = catalog.datasets.find((d) => d.name === dataset)?.columns ?? [];
+    const ruleOf = (name: string) => {
+      const c = known.find((k) => k.name === name);
+      return c?.masking
+        ? ruleFromForm(form, dataset, { ...c, masking: c.masking })
+        : one(form, maskField(dataset, name));
+    };
+    const masking = Object.fromEntries(columns.map((c) => [c, ruleOf(c)] as const).filter(([, r]) => r !== ''));
     return { dataset, columns, ...(Object.keys(masking).length ? { masking } : {}) };
   });
   const controls = lines(form, 'securityControls');
@@ -89,6 +95,19 @@ function applicationFrom(form: Form): Body<'createApplication'> {
     },
     ...(controls.length ? { securityControls: controls } : {}),
   };
+}
+
+/** Classes smaller than the policy's k, from the size distribution (its buckets: 1, 2, 3-4, 5-9, 10-19 …). */
+function classesBelowK(r: { policyK: number; classSizes: { size: string; classes: number }[] }): string {
+  let n = 0;
+  let inexact = false;
+  for (const b of r.classSizes) {
+    const lo = Number(b.size.split(/[-+]/)[0]);
+    const hi = b.size.endsWith('+') ? Infinity : Number(b.size.split('-').at(-1));
+    if (hi < r.policyK) n += b.classes;
+    else if (lo < r.policyK) inexact = true;
+  }
+  return inexact ? `至少 ${n} 个` : `${n} 个`;
 }
 
 export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' | 'notices'>): Html {
@@ -114,7 +133,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
   }
   ${table(
     '重识别风险（按数据集）',
-    ['数据集', 'k（最小等价类）', '政策 k', '检察官风险', '平均风险', '低于 k 的记录'],
+    ['数据集', 'k（最小等价类）', '政策 k', '检察官风险', '平均风险', '低于 k 的等价类', '低于 k 的记录'],
     Object.entries(preview.risk ?? {}).map(([ds, r]) =>
       r
         ? [
@@ -123,9 +142,10 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
             r.policyK,
             r.prosecutorRisk.toFixed(3),
             r.averageRisk.toFixed(4),
+            classesBelowK(r),
             `${r.recordsBelowK}（${(r.shareBelowK * 100).toFixed(1)}%）`,
           ]
-        : [ds, '—', '—', '—', '—', '暂无数据'],
+        : [ds, '—', '—', '—', '—', '—', '暂无数据'],
     ),
   )}
   ${table(
@@ -200,7 +220,6 @@ function applicationForm(s: Signed, catalog: Catalog, form: Form, preview?: Html
                       <td>${c.negativeList ? '负面清单，不可申请' : '不可授予'}</td>
                     </tr>`;
                   const cols = many(form, `col:${d.name}`);
-                  const chosen = one(form, `mask:${d.name}:${c.name}`) || c.masking.default;
                   return html`<tr>
                     <td>
                       <input
@@ -215,14 +234,7 @@ function applicationForm(s: Signed, catalog: Catalog, form: Form, preview?: Html
                     <td>
                       <label for="col-${id}"><code>${c.name}</code> ${c.title ?? ''}</label>
                     </td>
-                    <td>
-                      <select name="mask:${d.name}:${c.name}" aria-label="${c.name} 的脱敏规则">
-                        ${[...new Set([c.masking.default, ...c.masking.allowed])].map(
-                          (r) =>
-                            html`<option value="${r}" ${r === chosen ? html` selected` : ''}>${ruleLabel(r)}</option>`,
-                        )}
-                      </select>
-                    </td>
+                    <td>${maskingControl(d.name, { ...c, masking: c.masking }, form)}</td>
                   </tr>`;
                 })}
               </tbody>
@@ -398,9 +410,9 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
     const s = signedIn(c, req, reply);
     if (!s) return;
     const form = req.body ?? {};
-    const body = applicationFrom(form);
+    const catalog = await must(s.api.GET('/v1/catalog'));
+    const body = applicationFrom(form, catalog);
     if (one(form, 'intent') === 'preview') {
-      const catalog = await must(s.api.GET('/v1/catalog'));
       const preview = await previewHtml(s, body);
       return send(reply, s.session, '新建申请', applicationForm(s, catalog, form, preview));
     }
@@ -419,7 +431,8 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
   scope.post<{ Body: Form }>('/console/applications/preview', async (req, reply) => {
     const s = signedIn(c, req, reply);
     if (!s) return;
-    const fragment = await previewHtml(s, applicationFrom(req.body ?? {}));
+    const catalog = await must(s.api.GET('/v1/catalog'));
+    const fragment = await previewHtml(s, applicationFrom(req.body ?? {}, catalog));
     return reply.type('text/html; charset=utf-8').send(
       html`<h2 id="risk-h">风险预览</h2>
         ${fragment}`.value,

@@ -10,6 +10,7 @@ import { formAction, must, send, signedIn, type Console, type Signed } from '../
 import { one } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
+import { releasedData } from './output-data.ts';
 
 type Output = Answer<'getOutput'>;
 
@@ -205,7 +206,8 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
         ${checksTable(o.checks)}
         ${
           released
-            ? html`<h2>下载</h2>
+            ? html`${await releasedData(s, o)}
+                <h2>下载</h2>
                 <p class="actions">
                   ${FORMATS.map(
                     (f) =>

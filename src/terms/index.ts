@@ -17,12 +17,14 @@ export {
   MODE,
   ON_FAIL,
   RATING,
+  RATING_RULE,
   REFUSAL_CATEGORY,
   REPORT_KIND,
   REPORT_TRIGGER,
   ROLE,
   STATUS,
   term,
+  TREND_METRIC,
   UPDATE_CYCLE,
 } from './words.ts';
 export { ERROR_ZH, problemText } from './errors.ts';

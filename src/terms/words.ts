@@ -158,3 +158,102 @@ export function maskingRule(rule: string): string {
   if (kind === 'rare-to-other') return sub ? `少于 ${sub} 个主体的类别归为其他` : name;
   return name;
 }
+
+/**
+ * The report's rating rules (src/reports/rating.ts, service.ts): each rule's name, what fires it
+ * and what to do, in words. The report's signed JSON keeps the rule ids and its own sentences.
+ */
+export const RATING_RULE: Record<string, { name: string; when: string; action: string }> = {
+  'audit-integrity': {
+    name: '审计链完整性',
+    when: '审计哈希链或签名检查点校验不通过',
+    action: '按控制库已被篡改处理：保全控制库，与最近一次审计导出和签名检查点比对，查明前不依赖任何数字。',
+  },
+  'escape-attempts': {
+    name: '逃逸尝试',
+    when: '被拒绝的逃逸尝试（读取文件、其他表、设置或多条语句）达到阈值',
+    action: '与运营单位及其人员核查被拒绝的查询；属故意的，按应急预案暂停合约，并考虑限制或终止访问。',
+  },
+  'singling-out-attempts': {
+    name: '单独识别尝试',
+    when: '被拒绝的读取个体值或标识符的尝试达到阈值',
+    action: '提醒运营单位输出只能是统计结果；在被拒绝与已发布的查询中查找针对某人或某小群体的试探。',
+  },
+  differencing: {
+    name: '差分比对',
+    when: '有输出因差分比对检查转人工审核',
+    action: '审核人先将待审输出与其配对的早先输出比对再决定；拒绝能分离出小群体的组合。',
+  },
+  'tracker-pattern': {
+    name: '追踪者模式',
+    when: '运营单位的多份输出合起来可平均掉扰动',
+    action: '与运营单位核查构成该模式的输出；属故意的，按应急预案暂停合约并降低每日配额。',
+  },
+  'refusal-share': {
+    name: '拒绝比例',
+    when: '被拒绝作业的比例达到阈值',
+    action: '向运营单位说明允许的查询结构（模拟数据、SQL 白名单）；比例上升而无解释的，应约谈。',
+  },
+  'report-unacknowledged': {
+    name: '报告未确认',
+    when: '此前评级为中或高的报告未经运营单位确认',
+    action: '要求运营单位对报告作出确认并说明整改；结论长期无回应的，暂停合约。',
+  },
+  'decision-override': {
+    name: '越过政策提示批准',
+    when: '风险预览不符合政策，合约经越过政策提示的理由批准',
+    action: '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
+  },
+  'worker-forgery': {
+    name: '工作节点伪造结果',
+    when: '抽查发现远程工作节点的结果与平台自行重算的不同',
+    action:
+      '视该工作节点所在主机已被攻破：重装后再注册；拒绝被扣留的输出或重新运行其作业；告知运营单位已下载的副本作废。',
+  },
+  'os-sandbox-off': {
+    name: '未启用操作系统沙箱',
+    when: '有作业在没有操作系统沙箱的情况下运行',
+    action: '在启动运行器的主机上安装 bubblewrap，并去掉 SANDBOX_OS=off 后重启。',
+  },
+  'privacy-budget': {
+    name: '隐私预算',
+    when: '已用 ε 达到合约预算的阈值比例',
+    action: '与运营单位规划剩余查询；预算用尽后，在签订新合约前不能再运行差分隐私查询。',
+  },
+  'snapshot-risk': {
+    name: '快照重识别风险',
+    when: '快照中小于 k 的等价类所含记录比例超过阈值',
+    action: '下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。',
+  },
+  'contract-interrupted': {
+    name: '合约中断',
+    when: '本期内合约被暂停或撤销，或其使用的数据集被撤回',
+    action: '确认原因已解决后再恢复；对数据集的异议由提供单位答复后数据方可恢复。',
+  },
+  effectiveness: {
+    name: '成效评估',
+    when: '年度成效评估未通过',
+    action: '与运营单位商定改进计划；连续两年未通过的，取消授权。',
+  },
+  'contract-rating': {
+    name: '合约评级',
+    when: '运营单位的某份合约评级为中或高',
+    action: '按该合约报告的结论处理。',
+  },
+  'operator-rating': {
+    name: '运营单位评级',
+    when: '某运营单位评级为中或高',
+    action: '阅读该运营单位及其合约的报告，按其结论处理。',
+  },
+};
+
+/** The report's trend metrics (src/reports/rating.ts `trend`). */
+export const TREND_METRIC: Record<string, string> = {
+  'jobs submitted': '提交的作业',
+  'jobs refused': '被拒绝的作业',
+  'escape attempts': '逃逸尝试',
+  'singling-out attempts': '单独识别尝试',
+  'outputs released': '发布的输出',
+  'outputs held': '待审的输出',
+  'cells suppressed': '隐藏的单元格',
+};

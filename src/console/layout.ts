@@ -151,12 +151,13 @@ export function badge(status: string): Html {
  * A table from headers and rows of cells (each already Html or text). With `cards`, a narrow screen
  * shows each row as a card of label → value (console.css `.cards`) instead of a table scrolled
  * sideways, where only the first column would be seen (issue 33: the held-output queue at 390 px).
+ * With `codeHeaders`, the headers are column names of a result (machine identifiers).
  */
 export function table(
   caption: string,
   headers: string[],
   rows: unknown[][],
-  opts: { empty?: string; cards?: boolean } = {},
+  opts: { empty?: string; cards?: boolean; codeHeaders?: boolean } = {},
 ): Html {
   if (rows.length === 0) return html`<p class="empty">${opts.empty ?? '暂无记录'}</p>`;
   return html`<div class="table-wrap${opts.cards ? ' cards' : ''}" tabindex="0" role="region" aria-label="${caption}">
@@ -166,7 +167,7 @@ export function table(
       </caption>
       <thead>
         <tr>
-          ${headers.map((h) => html`<th scope="col">${h}</th>`)}
+          ${headers.map((h) => html`<th scope="col">${opts.codeHeaders ? html`<code>${h}</code>` : h}</th>`)}
         </tr>
       </thead>
       <tbody>

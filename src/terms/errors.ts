@@ -89,14 +89,16 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
 };
 
 const HAN = /\p{Script=Han}/u;
+const ENGLISH_PROSE = /[a-z]{2,}\s+[a-z]{2,}/i;
 
 /**
  * What to show for a refusal: the Chinese sentence of its code first; the API's English detail
- * kept as `secondary` (shown smaller, for support). A detail already in Chinese (the console's own
- * refusals) is the primary text itself.
+ * kept as `secondary` (shown smaller, for support). A detail all in Chinese (the console's own
+ * refusals) is the primary text itself; one that mixes English words with Chinese (the API's, with
+ * a policy warning quoted) is secondary like any other.
  */
 export function problemText(code: string, detail: string): { primary: string; secondary?: string } {
-  if (HAN.test(detail)) return { primary: detail };
+  if (HAN.test(detail) && !ENGLISH_PROSE.test(detail)) return { primary: detail };
   const zh = (ERROR_ZH as Record<string, string>)[code];
   return zh ? { primary: zh, ...(detail ? { secondary: detail } : {}) } : { primary: detail || code };
 }

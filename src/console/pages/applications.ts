@@ -26,8 +26,8 @@ type Preview = Answer<'previewApplication'>;
 
 /** The modes as the application form offers them (docs/glossary.md 模式). */
 const MODE_CHOICE: Record<string, string> = { ...MODE, custom: `${MODE.custom}（人工审核输出）` };
-/** A masking rule in words, its machine form beside it (the API's and the policy's). */
-const ruleLabel = (rule: string) => `${maskingRule(rule)}（${rule}）`;
+/** A masking rule in words (its machine form is the option's value). */
+const ruleLabel = (rule: string) => maskingRule(rule);
 /** A radio that is checked only when the form being refilled chose it (nothing is preselected). */
 const checkedIf = (form: Form, name: string, value: string) => (one(form, name) === value ? html` checked` : '');
 
@@ -127,7 +127,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
           <ul>
             ${preview.warnings.map((w) => html`<li>${w}</li>`)}
           </ul>
-          <p>批准此申请需要数据主管部门写明理由（override）。</p>
+          <p>批准此申请需要数据主管部门写明越过政策提示的理由。</p>
         </div>`
       : html`<p class="notice ok">风险预览符合政策。</p>`
   }
@@ -137,20 +137,22 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
     Object.entries(preview.risk ?? {}).map(([ds, r]) =>
       r
         ? [
-            ds,
+            html`<code>${ds}</code>`,
             r.k,
             r.policyK,
             r.prosecutorRisk.toFixed(3),
             r.averageRisk.toFixed(4),
             `${r.recordsBelowK}（${(r.shareBelowK * 100).toFixed(1)}%）`,
           ]
-        : [ds, '—', '—', '—', '—', '暂无数据'],
+        : [html`<code>${ds}</code>`, '—', '—', '—', '—', '暂无数据'],
     ),
   )}
   ${table(
     '授予的字段与脱敏规则',
     ['数据集', '字段', '规则'],
-    preview.grants.flatMap((g) => g.columns.map((c) => [g.dataset, html`<code>${c.column}</code>`, ruleLabel(c.rule)])),
+    preview.grants.flatMap((g) =>
+      g.columns.map((c) => [html`<code>${g.dataset}</code>`, html`<code>${c.column}</code>`, ruleLabel(c.rule)]),
+    ),
   )}`;
 }
 
@@ -361,7 +363,7 @@ function applicationView(s: Signed, a: Application, draft: Form = {}): Html {
       '提供单位审核',
       ['数据集', '提供单位', '状态', '截止', '审核人', '理由'],
       a.reviews.map((r) => [
-        r.dataset,
+        html`<code>${r.dataset}</code>`,
         r.provider,
         html`${badge(r.status)}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
         shanghaiDate(r.dueAt),

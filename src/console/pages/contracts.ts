@@ -110,7 +110,7 @@ function contractView(
       ['数据集', '字段', '规则'],
       claims.datasets.flatMap((g) =>
         g.columns.map((c) => [
-          g.dataset,
+          html`<code>${g.dataset}</code>`,
           html`<code>${c.column}</code>`,
           html`${maskingRule(c.rule)} <code>${c.rule}</code>`,
         ]),
@@ -579,6 +579,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
                   '模拟数据结果',
                   run.dummy.columns.map((col) => col.name),
                   run.dummy.rows.map((r) => r.map(cell)),
+                  { codeHeaders: true },
                 )}`
             : run.dummy
               ? html`<p class="notice warn" role="alert">

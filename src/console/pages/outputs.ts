@@ -55,11 +55,18 @@ export function checksTable(checks: Output['checks']): Html {
   );
 }
 
-/** Why an output waits: its failed checks that hold, and what else held it (a caught forgery). */
+/**
+ * Why an output waits, in words: its failed checks that hold (the API's `heldBecause` says the same
+ * in English), and a caught forgery (src/jobs/forgery.ts), which adds its own sentence.
+ */
 function heldReasons(o: Pick<Output, 'checks' | 'heldBecause'>): string {
-  const checks = o.checks.filter((k) => !k.passed && k.onFail === 'hold').map((k) => `${term(CHECK, k.check)}未通过`);
-  const custom = o.checks.some((k) => k.check === 'review') ? ['定制模式：每份输出人工审核'] : [];
-  return [...checks, ...custom, ...o.heldBecause.map(() => '工作节点伪造结果后被扣留')].join('；') || '—';
+  // a custom-mode output carries the `review` check, passed: it is held by its mode (src/jobs/release.ts)
+  const checks = [
+    ...(o.checks.some((k) => k.check === 'review') ? ['定制模式：每份输出人工审核'] : []),
+    ...o.checks.filter((k) => !k.passed && k.onFail === 'hold').map((k) => `${term(CHECK, k.check)}未通过`),
+  ];
+  const forged = o.heldBecause.some((b) => b.startsWith('produced by worker')) ? ['工作节点伪造结果后被扣留'] : [];
+  return [...checks, ...forged].join('；') || '—';
 }
 
 /** The manifest, its signature checked against the bureau's published keys. */
@@ -88,12 +95,12 @@ async function manifestView(s: Signed, id: string): Promise<Html> {
       ],
       ['执行者', m.ranBy],
       ['快照', `${m.snapshotHash.slice(0, 16)}…`],
-      ['数据来源', m.dataSources.map((d) => `${d.dataset}（${d.providerName}）`).join('、')],
+      ['数据来源', html`${m.dataSources.map((d) => html`<code>${d.dataset}</code>（${d.providerName}） `)}`],
     ])}
     ${table(
       '各格式的 SHA-256',
       ['格式', 'SHA-256'],
-      Object.entries(formats).map(([f, h]) => [f, html`<code class="hash">${h}</code>`]),
+      Object.entries(formats).map(([f, h]) => [html`<code>${f}</code>`, html`<code class="hash">${h}</code>`]),
     )}
     <div class="verify-file" data-hashes="${JSON.stringify(formats)}">
       <label for="verify-input">校验已下载的文件（在浏览器内计算，不上传）</label>
@@ -152,9 +159,12 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>, draft: Form = {})
             ? html`<h3>分析</h3>
                 ${facts([
                   ['方式', term(MODE, p.analysis.mode)],
-                  ['读取的表', p.analysis.tables.join('、')],
-                  ['读取的字段', p.analysis.readsColumns.join('、')],
-                  ['结果列', p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join('、')],
+                  ['读取的表', html`<code>${p.analysis.tables.join(', ')}</code>`],
+                  ['读取的字段', html`<code>${p.analysis.readsColumns.join(', ')}</code>`],
+                  [
+                    '结果列',
+                    html`<code>${p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join(', ')}</code>`,
+                  ],
                 ])}
                 <h3>沙箱实际运行的 SQL</h3>
                 <pre class="sql"><code>${p.analysis.ranSql}</code></pre>`
@@ -167,6 +177,7 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>, draft: Form = {})
           '待审输出',
           p.preview.columns.map((c) => c.name),
           p.preview.rows.map((r) => r.map(cell)),
+          { codeHeaders: true },
         )}
         <h3>同一 SQL 在模拟数据上的结果</h3>
         ${
@@ -175,6 +186,7 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>, draft: Form = {})
                 '模拟数据结果',
                 p.dummy.columns.map((c) => c.name),
                 p.dummy.rows.map((r) => r.map(cell)),
+                { codeHeaders: true },
               )
             : p.dummy
               ? html`<p>${problemText(p.dummy.code, p.dummy.message).primary}（<code>${p.dummy.code}</code>）</p>
@@ -258,7 +270,7 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
           ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
           ['行数', o.rowCount],
           ['隐藏的单元格', o.cellsSuppressed],
-          ['列', o.columns.map((col) => col.name).join('、')],
+          ['列', html`<code>${o.columns.map((col) => col.name).join(', ')}</code>`],
         ])}
         <h2>披露控制（每一项隐藏与扰动）</h2>
         ${checksTable(o.checks)}

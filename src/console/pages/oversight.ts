@@ -375,10 +375,13 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
             entries.map((e) => [
               e.seq,
               shanghaiTime(e.at, { offset: true }),
-              `${e.actor}（${term(ROLE, e.role)}，${e.org}）`,
+              html`<code>${e.actor}</code>（${term(ROLE, e.role)}，<code>${e.org}</code>）`,
               html`<code>${e.action}</code>`,
-              html`<code>${e.objectType}</code> ${e.objectId}`,
-              e.reason ?? '—',
+              html`<code>${e.objectType} ${e.objectId}</code>`,
+              // a reason as it was recorded: the system's own entries are in English, marked so
+              e.reason && !/\p{Script=Han}/u.test(e.reason)
+                ? html`<span class="en" lang="en">${e.reason}</span>`
+                : (e.reason ?? '—'),
               html`<code class="hash">${e.hash.slice(0, 12)}…</code>`,
             ]),
             { empty: '没有匹配的记录' },

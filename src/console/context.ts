@@ -6,9 +6,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, createPdsClient, injectFetch, must, type Injectable, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
+import { problemText } from '../terms/index.ts';
 import type { Form } from './forms.ts';
-import type { Html } from './html.ts';
-import { page } from './layout.ts';
+import { html, type Html } from './html.ts';
+import { csrfField, page } from './layout.ts';
 import { csrfMatches, type Session, type Sessions } from './session.ts';
 
 declare module 'fastify' {
@@ -65,30 +66,87 @@ export function send(reply: FastifyReply, session: Session | undefined, title: s
     .send(page({ title, session, path: reply.request.url, body, flash }));
 }
 
+/** A refusal as the one-time message: the code's Chinese sentence, the code, the API's detail beside. */
+export function refusalFlash(err: ApiError | PdsError): NonNullable<Session['flash']> {
+  const { primary, secondary } = problemText(err.code, err.detail);
+  return { kind: 'error', text: primary, code: err.code, ...(secondary ? { detail: secondary } : {}) };
+}
+
+/** The form a refusal sent back to `path`, once (then forgotten); undefined when there is none. */
+export function takeDraft(session: Session, path: string): Form | undefined {
+  const draft = session.draft;
+  if (!draft || draft.path !== path) return undefined;
+  delete session.draft;
+  return draft.form;
+}
+
+/** A destructive or irreversible choice, asked once more before it is made. */
+export interface Confirmation {
+  /** What will happen, in a sentence. */
+  question: string;
+  /** The confirming button's words (确认撤销 …). */
+  button: string;
+}
+
+/**
+ * The confirmation step (issue 33): the same form posted again with every field kept and
+ * `confirm=yes`, so it works with no script; "返回修改" goes back to the form, filled in as it was.
+ */
+function confirmView(session: Session, action: string, form: Form, ask: Confirmation, back: string): Html {
+  const fields = Object.entries(form).filter(([k]) => k !== '_csrf' && k !== 'confirm');
+  return html`<div class="notice warn" role="alert"><p>${ask.question}</p></div>
+    <form method="post" action="${action}" class="stack card">
+      ${csrfField(session)}
+      ${fields.flatMap(([k, v]) => [v ?? []].flat().map((x) => html`<input type="hidden" name="${k}" value="${x}" />`))}
+      <input type="hidden" name="confirm" value="yes" />
+      <div class="actions">
+        <button type="submit" class="danger">${ask.button}</button>
+        <a class="button" href="${back}">返回修改</a>
+      </div>
+    </form>`;
+}
+
+/** Whether a posted form carries the confirmation of its second step. */
+export const confirmed = (form: Form): boolean => form.confirm === 'yes';
+
 /**
  * Runs a form's action through the API and answers with a redirect (post/redirect/get): to `next`
- * with a message on success; back to the form with the API's refusal (its code and words) otherwise.
+ * with a message on success; back to the form with the refusal (its code and words) otherwise,
+ * the form's fields kept for the page to fill in again (`takeDraft`). A console refusal (PdsError:
+ * a choice missing, a confirmation not given) is answered the same way.
  */
 export async function act(
   reply: FastifyReply,
   session: Session,
-  action: () => Promise<{ next: string; text: string }>,
+  action: () => Promise<{ next: string; text: string } | { confirm: Confirmation }>,
   back: string,
+  form?: Form,
 ) {
   try {
-    const { next, text } = await action();
-    session.flash = { kind: 'ok', text };
-    return reply.redirect(next, 303);
+    const done = await action();
+    if ('confirm' in done) {
+      // kept for "返回修改" as for a refusal
+      if (form) session.draft = { path: back.split('?')[0]!, form: withoutCsrf(form) };
+      return send(reply, session, '请确认', confirmView(session, reply.request.url, form ?? {}, done.confirm, back));
+    }
+    session.flash = { kind: 'ok', text: done.text };
+    return reply.redirect(done.next, 303);
   } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    session.flash = { kind: 'error', text: `${err.detail}（${err.code}）` };
+    if (!(err instanceof ApiError) && !(err instanceof PdsError && err.status < 500)) throw err;
+    session.flash = refusalFlash(err);
+    if (form) session.draft = { path: back.split('?')[0]!, form: withoutCsrf(form) };
     return reply.redirect(back, 303);
   }
 }
 
+const withoutCsrf = (form: Form): Form =>
+  Object.fromEntries(Object.entries(form).filter(([k]) => k !== '_csrf' && k !== 'confirm'));
+
 /**
  * A form's POST route: the action through the API, then post/redirect/get — to where the action
- * says (or `back`) with its message, or back to the form with the API's refusal.
+ * says (or `back`) with its message, or back to the form with the refusal and the fields kept.
+ * `confirm` (which may refuse a missing choice by throwing) names a destructive choice: the form is
+ * then answered with a confirmation step until it comes back with `confirm=yes`.
  */
 export function formAction(
   scope: FastifyInstance,
@@ -96,6 +154,7 @@ export function formAction(
   url: string,
   back: (params: Record<string, string>) => string,
   action: (s: Signed, form: Form, params: Record<string, string>) => Promise<{ next?: string; text: string }>,
+  opts: { confirm?: (form: Form, params: Record<string, string>) => Confirmation | undefined } = {},
 ): void {
   scope.post<{ Params: Record<string, string>; Body: Form }>(url, async (req, reply) => {
     const s = signedIn(c, req, reply);
@@ -105,10 +164,14 @@ export function formAction(
       reply,
       s.session,
       async () => {
-        const done = await action(s, req.body ?? {}, req.params);
+        const form = req.body ?? {};
+        const ask = opts.confirm?.(form, req.params);
+        if (ask && !confirmed(form)) return { confirm: ask };
+        const done = await action(s, form, req.params);
         return { next: done.next ?? to, text: done.text };
       },
       to,
+      req.body ?? {},
     );
   });
 }

@@ -1,4 +1,6 @@
-/** Reading urlencoded form bodies: one value, several, numbers, lines. */
+/** Reading urlencoded form bodies: one value, several, numbers, lines, a required choice. */
+import { PdsError } from '../errors/index.ts';
+
 export type Form = Record<string, string | string[] | undefined>;
 
 export function one(form: Form, name: string): string {
@@ -31,4 +33,15 @@ export function lines(form: Form, name: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== '');
+}
+
+/**
+ * A choice among radios that start unchecked (issue 33: no decision, vote or rejection is
+ * preselected): the value chosen, or a refusal naming the field in Chinese when none (or one not
+ * offered) was sent — never a default.
+ */
+export function choice<T extends string>(form: Form, name: string, allowed: readonly T[], label: string): T {
+  const v = one(form, name);
+  if (!(allowed as readonly string[]).includes(v)) throw new PdsError('ERR_VALIDATION', `请选择“${label}”。`);
+  return v as T;
 }

@@ -14,6 +14,7 @@ import { ApiError } from '../client/index.ts';
 import { PACKAGE_ROOT } from '../config/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Platform } from '../platform/index.ts';
+import { problemText, ROLE, term } from '../terms/index.ts';
 import { assertCsrf, send, type Console } from './context.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
@@ -115,12 +116,18 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
       c.sessions.destroy(req.cookies[c.cookie.name]);
       req.consoleSession = undefined;
     }
-    const text = pds ? pds.detail : status < 500 ? err.message : '服务器内部错误，已记录。';
+    // the code's sentence in Chinese; the API's English detail as a secondary line (issue 33)
+    const text = pds
+      ? problemText(pds.code, pds.detail)
+      : status < 500
+        ? { primary: '请求无法处理。', secondary: err.message }
+        : { primary: '服务器内部错误，已记录。' };
     return send(
       reply,
       req.consoleSession,
       status === 401 ? '需要登录' : status === 403 ? '无权访问' : status === 404 ? '未找到' : '出错了',
-      html`<p class="problem">${text}</p>
+      html`<p class="problem">${text.primary}</p>
+        ${text.secondary ? html`<p class="problem-detail" lang="en">${text.secondary}</p>` : ''}
         ${pds ? html`<p>错误代码 <code>${pds.code}</code></p>` : ''}
         <p><a href="/console/">返回首页</a>${status === 401 ? html` · <a href="/console/signin">登录</a>` : ''}</p>`,
       status,
@@ -196,7 +203,7 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
           <dt>单位</dt>
           <dd>${p.org}</dd>
           <dt>角色</dt>
-          <dd>${p.roles.join(', ')}</dd>
+          <dd>${p.roles.map((r) => term(ROLE, r)).join('、')}</dd>
         </dl>
         <form method="post" action="/console/login">
           <input type="hidden" name="link" value="${req.query.link ?? ''}" />

@@ -1,13 +1,10 @@
 import type { UserRole } from '../auth/index.ts';
+import { ROLE, STATUS } from '../terms/index.ts';
 import { Html, html } from './html.ts';
 import type { Session } from './session.ts';
 
-export const ROLE_LABEL: Record<UserRole, string> = {
-  operator: '授权运营单位',
-  provider: '数据提供单位',
-  bureau: '数据主管部门',
-  risk: '风险管理',
-};
+/** The roles' names (docs/glossary.md, from src/terms). */
+export const ROLE_LABEL = ROLE as Record<UserRole, string>;
 
 /** Each role's sections, in the order of its daily work. */
 const NAV: Record<UserRole, [string, string][]> = {
@@ -104,12 +101,30 @@ export function page({ title, session, path, body, flash, refreshTo }: PageInput
         </header>
         <main id="main" tabindex="-1">
           <h1>${title}</h1>
-          ${flash ? html`<p class="flash ${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}">${flash.text}</p>` : ''}
-          ${body}
+          ${flash ? flashView(flash) : ''} ${body}
         </main>
         <footer class="foot"><p>原始数据不出域 · 数据可用不可见</p></footer>
       </body>
     </html>`.value;
+}
+
+/**
+ * The one-time message. A refusal shows its Chinese sentence and code; the API's English detail
+ * follows as a secondary line marked `lang="en"` (for support, and read by screen readers in English).
+ */
+function flashView(flash: NonNullable<Session['flash']>): Html {
+  return html`<div class="flash ${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}">
+    <p>${flash.text}${flash.code ? html`（<code>${flash.code}</code>）` : ''}</p>
+    ${flash.detail ? html`<p class="problem-detail" lang="en">${flash.detail}</p>` : ''}
+  </div>`;
+}
+
+/** A refusal shown inside a page (a preview or validation answered with an error), as the flash shows one. */
+export function problemView(primary: string, code: string, detail?: string): Html {
+  return html`<div class="notice warn" role="alert">
+    <p>${primary}（<code>${code}</code>）</p>
+    ${detail ? html`<p class="problem-detail" lang="en">${detail}</p>` : ''}
+  </div>`;
 }
 
 /** A hidden CSRF field for a form. */
@@ -130,45 +145,37 @@ export function facts(pairs: [string, unknown][]): Html {
 
 /** A status as a badge with words, never colour alone. */
 export function badge(status: string): Html {
-  return html`<span class="badge s-${status.replace(/[^a-z-]/g, '')}">${STATUS_LABEL[status] ?? status}</span>`;
+  return html`<span class="badge s-${status.replace(/[^a-z-]/g, '')}">${STATUS[status] ?? status}</span>`;
 }
 
-const STATUS_LABEL: Record<string, string> = {
-  pending: '待审核',
-  approved: '已批准',
-  rejected: '已拒绝',
-  building: '快照生成中',
-  active: '生效中',
-  suspended: '已暂停',
-  revoked: '已撤销',
-  expired: '已到期',
-  queued: '排队中',
-  running: '运行中',
-  released: '已发布',
-  held: '待人工审核',
-  failed: '失败',
-  cancelled: '已取消',
-  'changes-requested': '需修改',
-};
-
-/** A table from headers and rows of cells (each already Html or text). */
-export function table(caption: string, headers: string[], rows: unknown[][], opts: { empty?: string } = {}): Html {
+/**
+ * A table from headers and rows of cells (each already Html or text). With `cards`, a narrow screen
+ * shows each row as a card of label → value (console.css `.cards`) instead of a table scrolled
+ * sideways, where only the first column would be seen (issue 33: the held-output queue at 390 px).
+ * With `codeHeaders`, the headers are column names of a result (machine identifiers).
+ */
+export function table(
+  caption: string,
+  headers: string[],
+  rows: unknown[][],
+  opts: { empty?: string; cards?: boolean; codeHeaders?: boolean } = {},
+): Html {
   if (rows.length === 0) return html`<p class="empty">${opts.empty ?? '暂无记录'}</p>`;
-  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="${caption}">
+  return html`<div class="table-wrap${opts.cards ? ' cards' : ''}" tabindex="0" role="region" aria-label="${caption}">
     <table>
       <caption>
         ${caption}
       </caption>
       <thead>
         <tr>
-          ${headers.map((h) => html`<th scope="col">${h}</th>`)}
+          ${headers.map((h) => html`<th scope="col">${opts.codeHeaders ? html`<code>${h}</code>` : h}</th>`)}
         </tr>
       </thead>
       <tbody>
         ${rows.map(
           (r) =>
             html`<tr>
-              ${r.map((c) => html`<td>${c}</td>`)}
+              ${r.map((c, i) => html`<td data-label="${headers[i] ?? ''}">${c}</td>`)}
             </tr>`,
         )}
       </tbody>

@@ -24,7 +24,12 @@ export interface Session {
   /** The earliest of the absolute timeout and the bearer token's expiry (ms since the epoch). */
   expiresAt: number;
   /** A message for the next page (the outcome of a form), shown once. */
-  flash?: { kind: 'ok' | 'error'; text: string };
+  flash?: { kind: 'ok' | 'error'; text: string; code?: string; detail?: string };
+  /**
+   * What a refused form held, for the page it goes back to (issue 33: a refusal never loses what
+   * was entered or chosen); read once, by that page only.
+   */
+  draft?: { path: string; form: Record<string, string | string[] | undefined> };
 }
 
 export interface SessionLimits {

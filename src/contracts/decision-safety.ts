@@ -1,6 +1,7 @@
 /**
  * Decision safety (policies/workflow.yaml `decisionSafety`; seed 001 第三十一条): what in an
- * application's risk preview breaks the policy, in words the bureau reads before it decides. An
+ * application's risk preview breaks the policy, in the words (zh-CN, docs/glossary.md) the bureau
+ * reads before it decides. An
  * approval despite any of these needs an override with a reason (applications.ts).
  */
 import type { RiskReport } from '../masking/index.ts';
@@ -15,11 +16,11 @@ export function riskWarnings(
     if (!r) continue;
     if (r.k < r.policyK)
       warnings.push(
-        `${dataset}: k = ${r.k} is below the policy's k = ${r.policyK}; ${(r.shareBelowK * 100).toFixed(1)} % of ${r.records} records are in classes smaller than ${r.policyK}`,
+        `${dataset}：k = ${r.k}，低于政策要求的 k = ${r.policyK}；${r.records} 条记录中有 ${(r.shareBelowK * 100).toFixed(1)}% 所在的等价类小于 ${r.policyK}`,
       );
     if (r.prosecutorRisk > policy.maxProsecutorRisk)
       warnings.push(
-        `${dataset}: prosecutor risk ${r.prosecutorRisk.toFixed(3)} is above the policy's ${policy.maxProsecutorRisk} (the smallest class has ${r.k} record(s))`,
+        `${dataset}：检察官风险 ${r.prosecutorRisk.toFixed(3)}，高于政策上限 ${policy.maxProsecutorRisk}（最小等价类只有 ${r.k} 条记录）`,
       );
   }
   return warnings;
@@ -34,6 +35,6 @@ export function sensitiveFactNotices(catalog: Catalog, grants: { dataset: string
     .filter((g) => catalog.datasets[g.dataset]?.sensitiveFacts)
     .map(
       (g) =>
-        `${g.dataset} (${catalog.datasets[g.dataset]!.title}) holds sensitive facts about people: it is granted to dp contracts only, and every analysis of it is charged to the contract's ε budget`,
+        `${g.dataset}（${catalog.datasets[g.dataset]!.title}）记录关于个人的敏感事实：仅授予差分隐私合约，每次分析都计入合约的 ε 预算`,
     );
 }

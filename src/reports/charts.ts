@@ -158,6 +158,6 @@ export function meter(name: string, title: string, used: number, limit: number, 
       ? `<rect class="mark" x="10" y="10" width="${Math.max(2, inner * share).toFixed(1)}" height="22" fill="${COLORS.budget}"/>`
       : '') +
     `<line x1="${(10 + inner * threshold).toFixed(1)}" y1="6" x2="${(10 + inner * threshold).toFixed(1)}" y2="36" stroke="${COLORS.rejected}" stroke-width="2"/>` +
-    `<text x="10" y="54" ${FONT}>${esc(`ε ${used} of ${limit} (${(share * 100).toFixed(1)}%); the red line is the rating threshold`)}</text>`;
+    `<text x="10" y="54" ${FONT}>${esc(`ε 已用 ${used} / ${limit}（${(share * 100).toFixed(1)}%）；红线为评级阈值`)}</text>`;
   return frame(name, title, width, height, body);
 }

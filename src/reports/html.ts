@@ -1,6 +1,17 @@
 import { bars, COLORS, columns, esc, meter, stackedBars } from './charts.ts';
 import type { RefusalCategory } from './figures.ts';
 import type { RiskAssessmentReport } from './report.ts';
+import {
+  CHECK,
+  RATING,
+  RATING_RULE,
+  REFUSAL_CATEGORY,
+  REPORT_TRIGGER,
+  shanghaiTime,
+  STATUS,
+  term,
+  TREND_METRIC,
+} from '../terms/index.ts';
 
 const LEVEL_COLOR = { low: COLORS.released, medium: COLORS.held, high: COLORS.rejected } as const;
 const CATEGORY_COLOR: Record<RefusalCategory, string> = {
@@ -11,16 +22,25 @@ const CATEGORY_COLOR: Record<RefusalCategory, string> = {
   other: COLORS.failed,
 };
 const OUTCOMES = [
-  { name: 'released', color: COLORS.released },
-  { name: 'held', color: COLORS.held },
-  { name: 'refused', color: COLORS.rejected },
-  { name: 'failed', color: COLORS.failed },
-  { name: 'cancelled', color: COLORS.cancelled },
+  { name: '已发布', color: COLORS.released },
+  { name: '待人工审核', color: COLORS.held },
+  { name: '被拒绝', color: COLORS.rejected },
+  { name: '失败', color: COLORS.failed },
+  { name: '已取消', color: COLORS.cancelled },
 ];
 
-function table(head: string[], rows: (string | number)[][], empty = 'none'): string {
+/** A cell: text (escaped), or markup this module made (`code`, `en`). */
+type Cell = string | number | { html: string };
+const cellHtml = (c: Cell) => (typeof c === 'object' ? c.html : esc(c));
+/** A machine value (an id, a rule, a code) as code. */
+const code = (v: string | number): Cell => ({ html: `<code>${esc(v)}</code>` });
+/** The report's own English sentence, kept beside the Chinese words and marked as English. */
+const en = (v: string) => `<span class="en" lang="en">${esc(v)}</span>`;
+
+/** A table in a box that scrolls by itself: the page never scrolls sideways on a phone (issue 33). */
+function table(head: string[], rows: Cell[][], empty = '无'): string {
   if (rows.length === 0) return `<p class="none">${esc(empty)}</p>`;
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<div class="wrap"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${cellHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 function card(label: string, value: string | number, note = ''): string {
@@ -28,6 +48,7 @@ function card(label: string, value: string | number, note = ''): string {
 }
 
 const change = (c: number | null) => (c === null ? '—' : `${c >= 0 ? '+' : ''}${(c * 100).toFixed(0)}%`);
+const yesNo = (b: boolean) => (b ? '是' : '否');
 
 /**
  * The domain's local date of an instant at (or just before) local midnight: period and bucket
@@ -43,22 +64,21 @@ function bucketLabel(iso: string, kind: RiskAssessmentReport['period']['kind']):
 }
 
 const periodDates = (p: RiskAssessmentReport['period']) =>
-  `${localDate(p.start, 'start').toISOString().slice(0, 10)} – ${localDate(p.end, 'end').toISOString().slice(0, 10)}`;
+  `${localDate(p.start, 'start').toISOString().slice(0, 10)} 至 ${localDate(p.end, 'end').toISOString().slice(0, 10)}`;
 
-/** The report as one self-contained page (inline CSS and SVG; nothing fetched). */
 type Facts = NonNullable<RiskAssessmentReport['facts']>;
 
 /** What membership through count trackers would cost, in words (attackCost.membership). */
 function membershipText(m: Facts['attackCost']['membership']): string {
   return m
-    ? `One person's presence in a non-sensitive category: the same statistic on a set and the set less one person gets the earlier answer; ${m.pairsToTellAt95} pairs of differently written count trackers tell it at 95 %, ${m.pairsWithin5PercentAt95} estimate it within ±5 % (count noise variance ${m.countNoiseVariance}, rounded to ${m.countsRoundedTo}). Sensitive facts are dp-only.`
-    : 'Membership through count trackers: not applicable in this mode (dp: the ε budget bounds it; custom: every output is reviewed).';
+    ? `某人是否属于一个非敏感类别：对一个集合与去掉此人的集合计算同一统计量可得出答案；需要 ${m.pairsToTellAt95} 对写法不同的计数追踪查询才能以 95% 的把握判断，${m.pairsWithin5PercentAt95} 对可估计到 ±5% 以内（计数噪声方差 ${m.countNoiseVariance}，修约到 ${m.countsRoundedTo}）。敏感事实只用于差分隐私。`
+    : '通过计数追踪判断成员关系：此模式不适用（差分隐私由 ε 预算约束；定制模式每份输出都经人工审核）。';
 }
 
-/** One effectiveness indicator: its value (or "not measured"), its target, whether it was met. */
+/** One effectiveness indicator: its value (or 未测量), its target, whether it was met. */
 function indicatorText(i: Facts['effectiveness'][number]['indicators'][number]): string {
   const target = i.target !== undefined && i.target !== null ? `/${i.target}` : '';
-  return `${i.name} ${i.value ?? 'not measured'}${target} ${i.met ? '✓' : '✗'}`;
+  return `${i.name} ${i.value ?? '未测量'}${target} ${i.met ? '✓' : '✗'}`;
 }
 
 /** The spot checks of remote work in the header: how many, and any forgery caught (docs/architecture.md §4). */
@@ -66,49 +86,64 @@ function spotCheckLine(f: RiskAssessmentReport['figures']): string {
   const s = f.spotChecks;
   if (!s || s.checked === 0) return '';
   const caught = s.mismatches > 0;
-  const text = `${s.checked} remote result(s) re-executed, ${s.mismatches} forged${caught ? ` (worker revoked; ${s.outputsWithheld} output(s) withheld)` : ''}`;
-  return `; spot checks: ${caught ? `<strong>${esc(text)}</strong>` : esc(text)}`;
+  const text = `重算了 ${s.checked} 个远程结果，${s.mismatches} 个为伪造${caught ? `（工作节点已撤销；扣留 ${s.outputsWithheld} 份输出）` : ''}`;
+  return `；抽查：${caught ? `<strong>${esc(text)}</strong>` : esc(text)}`;
 }
 
-export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
+const STYLE = `body{font-family:system-ui,"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px auto;max-width:980px;color:#212121;padding:0 16px;overflow-wrap:anywhere}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#555;font-size:13px}.badge{display:inline-block;padding:4px 14px;border-radius:14px;color:#fff;font-weight:600}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:120px}
+.card .value{font-size:22px;font-weight:600}.card .label{font-size:12px;color:#555}.card .note{font-size:11px;color:#888}
+.charts{display:grid;grid-template-columns:1fr;gap:8px}figure{margin:0}figcaption{font-size:13px;font-weight:600;margin:6px 0}
+svg.chart{max-width:100%;height:auto}.wrap{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f5f5f5}
+td{overflow-wrap:anywhere}.en{display:block;color:#666;font-size:12px}
+.finding-high{border-left:4px solid ${LEVEL_COLOR.high}}.finding-medium{border-left:4px solid ${LEVEL_COLOR.medium}}
+.none{color:#888;font-size:13px}footer{margin-top:32px;font-size:11px;color:#777;overflow-wrap:anywhere}
+@media print{.charts{break-inside:avoid}}`;
+
+function reportTitle(r: RiskAssessmentReport): string {
+  return r.kind === 'contract'
+    ? `合约 ${r.subject}`
+    : r.kind === 'operator'
+      ? `运营单位 ${r.subject}`
+      : '全部运营单位（全域概览）';
+}
+
+function charts(r: RiskAssessmentReport): string[] {
   const f = r.figures;
   const p = r.previousFigures;
   const outcomeRow = (label: string, x: typeof f) => ({
     label,
     values: [x.jobs.released, x.jobs.held, x.jobs.rejected, x.jobs.failed, x.jobs.cancelled],
   });
-  const title =
-    r.kind === 'contract'
-      ? `Contract ${r.subject}`
-      : r.kind === 'operator'
-        ? `Operator ${r.subject}`
-        : 'All operators (domain overview)';
-  const charts = [
-    stackedBars('jobs-by-outcome', 'Jobs by outcome, this period and the previous one', OUTCOMES, [
+  const out = [
+    stackedBars('jobs-by-outcome', '各结果的作业数：本期与上期', OUTCOMES, [
       outcomeRow(r.period.label, f),
       outcomeRow(r.previousPeriod.label, p),
     ]),
     bars(
       'refusals-by-rule',
-      'Refused jobs by layer and rule (colour: escape, singling out, limit, error)',
+      '被拒绝的作业，按层与规则（颜色：逃逸、单独识别、资源限制、错误）',
       f.refusals.map((x) => ({ label: `${x.layer}: ${x.rule}`, value: x.count, color: CATEGORY_COLOR[x.category] })),
     ),
     columns(
       'timeline',
-      `Over the period (${r.period.kind === 'quarter' ? 'weeks' : r.period.kind === 'month' ? 'days' : 'months'})`,
+      `本期走势（按${r.period.kind === 'quarter' ? '周' : r.period.kind === 'month' ? '日' : '月'}）`,
       f.timeline.map((b) => bucketLabel(b.start, r.period.kind)),
       [
-        { name: 'submitted', color: COLORS.submitted, values: f.timeline.map((b) => b.submitted) },
-        { name: 'refused', color: COLORS.rejected, values: f.timeline.map((b) => b.refused) },
-        { name: 'escape attempts', color: COLORS.escape, values: f.timeline.map((b) => b.escapeAttempts) },
+        { name: '提交', color: COLORS.submitted, values: f.timeline.map((b) => b.submitted) },
+        { name: '被拒绝', color: COLORS.rejected, values: f.timeline.map((b) => b.refused) },
+        { name: '逃逸尝试', color: COLORS.escape, values: f.timeline.map((b) => b.escapeAttempts) },
       ],
     ),
   ];
-  if (r.contracts) {
-    charts.push(
+  if (r.contracts)
+    out.push(
       bars(
         'contracts',
-        "Refused jobs per contract (colour: the contract's rating)",
+        '各合约被拒绝的作业（颜色：合约的评级）',
         r.contracts.map((c) => ({
           label: `${c.contractId.slice(0, 16)}… ${c.scenario}`.slice(0, 40),
           value: c.jobsRefused,
@@ -116,91 +151,86 @@ export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string 
         })),
       ),
     );
-  }
-  if (r.operators) {
-    charts.push(
+  if (r.operators)
+    out.push(
       bars(
         'operators',
-        "Refused jobs per operator (colour: the operator's rating, that of its riskiest contract)",
+        '各运营单位被拒绝的作业（颜色：运营单位的评级，即其风险最高的合约的评级）',
         r.operators.map((o) => ({ label: o.operatorOrg, value: o.jobsRefused, color: LEVEL_COLOR[o.rating] })),
       ),
     );
-  }
   if (f.privacy?.budget)
-    charts.push(
+    out.push(
       meter(
         'privacy-budget',
-        'Privacy budget (ε) spent to the end of the period',
+        '截至期末已用的隐私预算（ε）',
         f.privacy.spentToDate,
         f.privacy.budget,
         r.thresholds.epsilonShareMedium,
       ),
     );
-  const facts = r.facts;
-  return `<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(`风险评估报告 Risk assessment — ${title} — ${r.period.label}`)}</title>
-<style>
-body{font-family:system-ui,"Noto Sans CJK SC","PingFang SC",sans-serif;margin:24px auto;max-width:980px;color:#212121;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.meta{color:#555;font-size:13px}.badge{display:inline-block;padding:4px 14px;border-radius:14px;color:#fff;font-weight:600;text-transform:uppercase}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:120px}
-.card .value{font-size:22px;font-weight:600}.card .label{font-size:12px;color:#555}.card .note{font-size:11px;color:#888}
-.charts{display:grid;grid-template-columns:1fr;gap:8px}figure{margin:0}figcaption{font-size:13px;font-weight:600;margin:6px 0}
-table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f5f5f5}
-.finding-high{border-left:4px solid ${LEVEL_COLOR.high}}.finding-medium{border-left:4px solid ${LEVEL_COLOR.medium}}
-.none{color:#888;font-size:13px}footer{margin-top:32px;font-size:11px;color:#777;word-break:break-all}
-@media print{.charts{break-inside:avoid}}
-</style></head><body>
-<header>
-<h1>风险评估报告 · Risk assessment report</h1>
-<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''}${r.kind === 'domain' ? '' : ` · operator ${esc(r.operatorOrg)}`} · period ${esc(r.period.label)} (${esc(periodDates(r.period))}${r.partial ? ', so far' : ''}) · compared with ${esc(r.previousPeriod.label)} (${esc(periodDates(r.previousPeriod))})</div>
-<p>Rating <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(r.rating.level)}</span>
-<span class="meta">${r.rating.findings.length} finding(s); generated ${esc(r.generatedAt)} (${esc(r.trigger)}, by ${esc(r.generatedBy)});
-audit trail ${r.auditTrail.ok ? `verified (${r.auditTrail.entries} entries, ${r.auditTrail.checkpoints} signed checkpoints)` : `<strong>BROKEN at entry ${esc(r.auditTrail.firstBad?.seq ?? '?')}</strong>`};
-OS sandbox ${r.sandbox.os.startsWith('off') ? `<strong>${esc(r.sandbox.os)}</strong>` : esc(r.sandbox.os)}${r.figures.runsOutsideOsSandbox > 0 ? `; <strong>${r.figures.runsOutsideOsSandbox} run(s) without it</strong>` : ''}${spotCheckLine(r.figures)}</span></p>
-</header>
-<section><h2>Key figures</h2><div class="cards">
-${card('jobs submitted', f.jobs.submitted, `previous ${p.jobs.submitted}`)}${card('jobs refused', f.jobs.rejected, `previous ${p.jobs.rejected}`)}
-${card('escape attempts', f.escapeAttempts, `previous ${p.escapeAttempts}`)}${card('singling-out attempts', f.singlingOutAttempts, `previous ${p.singlingOutAttempts}`)}
-${card('outputs released', f.outputs.released)}${card('outputs held', f.outputs.held)}${card('outputs rejected', f.outputs.rejected)}
-${card('cells suppressed', f.outputs.cellsSuppressed)}${card(
-    'submissions refused',
+  return out;
+}
+
+function header(r: RiskAssessmentReport): string {
+  const title = reportTitle(r);
+  const a = r.auditTrail;
+  return `<header>
+<h1>风险评估报告</h1>
+<div class="meta">${esc(title)}${r.scenario ? ` — ${esc(r.scenario.name)}` : ''}${r.kind === 'domain' ? '' : ` · 运营单位 ${esc(r.operatorOrg)}`} · 期间 ${esc(r.period.label)}（${esc(periodDates(r.period))}${r.partial ? '，截至目前' : ''}）· 对比 ${esc(r.previousPeriod.label)}（${esc(periodDates(r.previousPeriod))}）</div>
+<p>评级 <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(term(RATING, r.rating.level))}</span>
+<span class="meta">${r.rating.findings.length} 项发现；生成于 ${esc(shanghaiTime(r.generatedAt, { offset: true }))}（${esc(term(REPORT_TRIGGER, r.trigger))}，${esc(r.generatedBy)}）；
+审计链${a.ok ? `校验通过（${a.entries} 条记录，${a.checkpoints} 个签名检查点）` : `<strong>在第 ${esc(a.firstBad?.seq ?? '?')} 条断开</strong>`}；
+操作系统沙箱 ${r.sandbox.os.startsWith('off') ? `<strong><code>${esc(r.sandbox.os)}</code></strong>` : `<code>${esc(r.sandbox.os)}</code>`}${r.figures.runsOutsideOsSandbox > 0 ? `；<strong>${r.figures.runsOutsideOsSandbox} 次运行未在其中</strong>` : ''}${spotCheckLine(r.figures)}</span></p>
+</header>`;
+}
+
+function keyFigures(r: RiskAssessmentReport): string {
+  const f = r.figures;
+  const p = r.previousFigures;
+  return `<section><h2>主要数字</h2><div class="cards">
+${card('提交的作业', f.jobs.submitted, `上期 ${p.jobs.submitted}`)}${card('被拒绝的作业', f.jobs.rejected, `上期 ${p.jobs.rejected}`)}
+${card('逃逸尝试', f.escapeAttempts, `上期 ${p.escapeAttempts}`)}${card('单独识别尝试', f.singlingOutAttempts, `上期 ${p.singlingOutAttempts}`)}
+${card('发布的输出', f.outputs.released)}${card('待审的输出', f.outputs.held)}${card('被拒绝的输出', f.outputs.rejected)}
+${card('隐藏的单元格', f.outputs.cellsSuppressed)}${card(
+    '提交时被拒绝',
     f.submissionsRefused.reduce((n, s) => n + s.count, 0),
-    'before queueing',
+    '排队之前',
   )}
-${f.privacy ? card('ε spent', f.privacy.spentToDate, f.privacy.budget ? `of ${f.privacy.budget}` : '') : ''}
-</div></section>
-<section><h2>Findings and recommended actions</h2>
-${r.rating.findings.length === 0 ? '<p class="none">No rating rule fired.</p>' : `<table><thead><tr><th>level</th><th>rule</th><th>finding</th><th>recommended action</th><th>basis</th></tr></thead><tbody>${r.rating.findings.map((x) => `<tr class="finding-${x.level}"><td>${esc(x.level)}</td><td>${esc(x.rule)}</td><td>${esc(x.finding)}</td><td>${esc(x.recommendation)}</td><td>${esc(x.basis)}</td></tr>`).join('')}</tbody></table>`}
-<ul>${r.recommendations.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></section>
-<section><h2>Charts</h2><div class="charts">${charts.join('\n')}</div></section>
-<section><h2>Trend against ${esc(r.previousPeriod.label)}</h2>${table(
-    ['metric', r.period.label, r.previousPeriod.label, 'change'],
-    r.trend.map((t) => [t.metric, t.current, t.previous, change(t.change)]),
-  )}</section>
-<section><h2>Refusals</h2>${table(
-    ['layer', 'rule', 'code', 'category', 'jobs'],
-    f.refusals.map((x) => [x.layer, x.rule, x.code, x.category, x.count]),
-    'no job refused',
+${f.privacy ? card('已用 ε', f.privacy.spentToDate, f.privacy.budget ? `共 ${f.privacy.budget}` : '') : ''}
+</div></section>`;
+}
+
+function findings(r: RiskAssessmentReport): string {
+  const rows = r.rating.findings.map((x) => {
+    const rule = RATING_RULE[x.rule];
+    return `<tr class="finding-${x.level}"><td>${esc(term(RATING, x.level))}</td><td>${esc(rule?.name ?? x.rule)} <code>${esc(x.rule)}</code></td><td>${esc(rule?.when ?? '')}${en(x.finding)}</td><td>${esc(rule?.action ?? '')}${rule ? '' : en(x.recommendation)}</td><td>${esc(x.basis)}</td></tr>`;
+  });
+  const actions = [...new Set(r.rating.findings.map((x) => RATING_RULE[x.rule]?.action ?? x.recommendation))];
+  return `<section><h2>发现与建议措施</h2>
+${rows.length === 0 ? '<p class="none">没有规则触发：继续日常监测，下一份报告在下期末生成。</p>' : `<div class="wrap"><table><thead><tr><th>级别</th><th>规则</th><th>发现</th><th>建议措施</th><th>依据</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`}
+<ul>${actions.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></section>`;
+}
+
+function refusals(r: RiskAssessmentReport): string {
+  const f = r.figures;
+  return `<section><h2>拒绝</h2>${table(
+    ['层', '规则', '代码', '类别', '作业数'],
+    f.refusals.map((x) => [code(x.layer), code(x.rule), code(x.code), term(REFUSAL_CATEGORY, x.category), x.count]),
+    '没有被拒绝的作业',
   )}
 ${table(
-  ['submission refused with', 'times'],
-  f.submissionsRefused.map((s) => [s.code, s.count]),
-  'no submission refused before queueing',
+  ['提交时被拒绝的代码', '次数'],
+  f.submissionsRefused.map((s) => [code(s.code), s.count]),
+  '没有在排队前被拒绝的提交',
 )}
 ${table(
-  ['outputs held by check', 'outputs'],
-  f.outputs.heldBy.map((h) => [h.check, h.count]),
-  'no output held by a check',
+  ['转人工审核的检查', '输出数'],
+  f.outputs.heldBy.map((h) => [{ html: `${esc(term(CHECK, h.check))} <code>${esc(h.check)}</code>` }, h.count]),
+  '没有因检查转人工审核的输出',
 )}</section>
-<section><h2>Tracker patterns</h2>${table(
-    [
-      'outputs compared',
-      'pairs of cells one or two people apart',
-      'most pairs isolating one person',
-      'most outputs over one small population',
-    ],
+<section><h2>追踪者模式</h2>${table(
+    ['比对的输出', '相差一两人的单元格对', '分离同一人的最多对数', '针对同一小群体的最多输出'],
     [
       [
         f.trackers.outputsCompared,
@@ -210,32 +240,35 @@ ${table(
       ],
     ],
   )}
-<p class="meta">Compared by the sets of people behind released and held cells, across all of the operator's contracts, whatever the queries named their columns.</p></section>
-${
-  r.operators
-    ? `<section><h2>Operators</h2>${table(
-        ['operator', 'contracts', 'rating', 'jobs', 'refused', 'escape attempts', 'released'],
-        r.operators.map((o) => [
-          o.operatorOrg,
-          o.contracts,
-          o.rating,
-          o.jobsSubmitted,
-          o.jobsRefused,
-          o.escapeAttempts,
-          o.outputsReleased,
-        ]),
-      )}</section>`
-    : ''
+<p class="meta">按已发布和待审单元格背后的人群比对，覆盖该运营单位的全部合约，与查询如何命名其列无关。</p></section>`;
 }
+
+function parties(r: RiskAssessmentReport): string {
+  return `${
+    r.operators
+      ? `<section><h2>运营单位</h2>${table(
+          ['运营单位', '合约', '评级', '作业', '被拒绝', '逃逸尝试', '已发布'],
+          r.operators.map((o) => [
+            code(o.operatorOrg),
+            o.contracts,
+            term(RATING, o.rating),
+            o.jobsSubmitted,
+            o.jobsRefused,
+            o.escapeAttempts,
+            o.outputsReleased,
+          ]),
+        )}</section>`
+      : ''
+  }
 ${
   r.contracts
-    ? `<section><h2>Contracts</h2>${table(
-        ['contract', 'scenario', 'status', 'rating', 'jobs', 'refused', 'escape attempts', 'released'],
+    ? `<section><h2>合约</h2>${table(
+        ['合约', '场景', '状态', '评级', '作业', '被拒绝', '逃逸尝试', '已发布'],
         r.contracts.map((c) => [
-          c.contractId,
+          code(c.contractId),
           c.scenario,
-          c.status,
-          c.rating,
+          term(STATUS, c.status),
+          term(RATING, c.rating),
           c.jobsSubmitted,
           c.jobsRefused,
           c.escapeAttempts,
@@ -243,61 +276,106 @@ ${
         ]),
       )}</section>`
     : ''
+}`;
 }
-${
-  facts
-    ? `<section><h2>Snapshot re-identification risk (signed in the contract)</h2>${table(
-        ['table', 'rows', 'smallest class', 'policy k', 'records below k', 'prosecutor risk', 'average risk'],
-        facts.snapshot.map((s) => [
-          s.table,
-          s.rows,
-          s.k,
-          s.policyK,
-          `${(s.shareBelowK * 100).toFixed(2)}%`,
-          s.prosecutorRisk.toFixed(4),
-          s.averageRisk.toFixed(4),
-        ]),
-      )}</section>
-<section><h2>Attack cost under the perturbation in force</h2>${table(
-        ['measure', 'rule', 'distortion no number of queries removes', 'within ±5 % reachable'],
-        facts.attackCost.measures.map((m) => [
-          `${m.dataset}.${m.column}`,
-          m.rule,
-          m.persistentErrorAtLeast === null ? '—' : `≥ ${(m.persistentErrorAtLeast * 100).toFixed(1)} %`,
-          m.within5PercentReachable ? 'yes' : 'no',
-        ]),
-        'no noised measure granted',
-      )}
-<p class="meta">${membershipText(facts.attackCost.membership)} The quotas allow ${facts.attackCost.queriesOverTerm} jobs over the term.</p></section>
-<section><h2>Suspensions, revocations and withdrawals</h2>${table(['at', 'event', 'by', 'reason'], [...facts.statusEvents.map((e) => [e.at, e.action, e.actor, e.reason ?? '']), ...facts.withdrawals.map((w) => [w.at, `dataset ${w.dataset} withdrawn${w.reinstatedAt ? `; reinstated ${w.reinstatedAt}` : ' (still withdrawn)'}`, w.by, w.reason])], 'none in the period')}</section>
-<section><h2>Decision, feedback and acknowledgements</h2><p>${
-        facts.decisionOverride
-          ? `<strong>Approved by override</strong> (${esc(facts.decisionOverride.by)}: “${esc(facts.decisionOverride.reason)}”) despite: ${esc(facts.decisionOverride.warnings.join('; '))}.`
-          : 'Approved within the policy: no override.'
-      } Feedback to providers in the period: ${r.figures.feedback?.filed ?? 0} filed, ${r.figures.feedback?.answered ?? 0} answered, ${r.figures.feedback?.overdue ?? 0} overdue.</p>${table(
-        ['earlier report', 'period', 'rating', 'acknowledged', 'statement'],
-        (facts.acknowledgements ?? []).map((a) => [
-          a.reportId,
-          a.period,
-          a.rating,
-          a.acknowledgedAt ?? 'no',
-          a.statement ?? '',
-        ]),
-        'no earlier report on this contract',
-      )}</section>
-<section><h2>Effectiveness</h2>${table(
-        ['year', 'passed', 'indicators'],
-        facts.effectiveness.map((e) => [e.year, e.passed ? 'yes' : 'no', e.indicators.map(indicatorText).join('; ')]),
-        'no assessment recorded for these years',
-      )}</section>`
-    : ''
-}
-<section><h2>Rating rules</h2>${table(
-    ['rule', 'sets at most', 'when'],
-    r.rating.rulesApplied.map((x) => [x.rule, x.sets, x.when]),
+
+/** A contract's facts: its snapshot's risk, the cost of an attack, interruptions, decision, effectiveness. */
+function contractFacts(r: RiskAssessmentReport, facts: Facts): string {
+  const event = (action: string) =>
+    ({ 'contract.suspended': '合约暂停', 'contract.revoked': '合约撤销', 'contract.resumed': '合约恢复' })[action] ??
+    action;
+  return `<section><h2>快照的重识别风险（已写入合约签名）</h2>${table(
+    ['表', '行数', '最小等价类', '政策 k', '低于 k 的记录', '检察官风险', '平均风险'],
+    facts.snapshot.map((s) => [
+      code(s.table),
+      s.rows,
+      s.k,
+      s.policyK,
+      `${(s.shareBelowK * 100).toFixed(2)}%`,
+      s.prosecutorRisk.toFixed(4),
+      s.averageRisk.toFixed(4),
+    ]),
+  )}</section>
+<section><h2>现行扰动下的攻击代价</h2>${table(
+    ['度量', '规则', '任何次数的查询都无法消除的失真', '能否达到 ±5% 以内'],
+    facts.attackCost.measures.map((m) => [
+      code(`${m.dataset}.${m.column}`),
+      code(m.rule),
+      m.persistentErrorAtLeast === null ? '—' : `≥ ${(m.persistentErrorAtLeast * 100).toFixed(1)}%`,
+      yesNo(m.within5PercentReachable),
+    ]),
+    '未授予加噪的度量',
   )}
-<p class="meta">The rating is the highest level any rule sets; low when none fires. Basis: ${esc(r.basis.join('; '))}.</p></section>
-<footer>Report ${esc(r.id)} · SHA-256 of the report's canonical JSON ${esc(bodySha256)} · signed by the data bureau: verify the JWS from GET /v1/reports/${esc(r.id)} against /.well-known/jwks.json.</footer>
+<p class="meta">${esc(membershipText(facts.attackCost.membership))} 按配额，合约期内最多可运行 ${facts.attackCost.queriesOverTerm} 个作业。</p></section>
+<section><h2>暂停、撤销与撤回</h2>${table(
+    ['时间', '事件', '操作者', '理由'],
+    [
+      ...facts.statusEvents.map((e) => [
+        shanghaiTime(e.at, { offset: true }),
+        event(e.action),
+        e.actor,
+        e.reason ?? '',
+      ]),
+      ...facts.withdrawals.map((w) => [
+        shanghaiTime(w.at, { offset: true }),
+        `数据集 ${w.dataset} 撤回${w.reinstatedAt ? `；${shanghaiTime(w.reinstatedAt, { offset: true })} 恢复` : '（仍在撤回中）'}`,
+        w.by,
+        w.reason,
+      ]),
+    ],
+    '本期没有',
+  )}</section>
+<section><h2>决定、反馈与确认</h2><p>${
+    facts.decisionOverride
+      ? `<strong>经越过政策提示批准</strong>（${esc(facts.decisionOverride.by)}：“${esc(facts.decisionOverride.reason)}”），政策提示：${esc(facts.decisionOverride.warnings.join('；'))}。`
+      : '在政策范围内批准：没有越过政策提示。'
+  }本期对提供单位的反馈：提交 ${r.figures.feedback?.filed ?? 0} 条，已答复 ${r.figures.feedback?.answered ?? 0} 条，逾期 ${r.figures.feedback?.overdue ?? 0} 条。</p>${table(
+    ['此前的报告', '期间', '评级', '确认时间', '说明'],
+    (facts.acknowledgements ?? []).map((a) => [
+      code(a.reportId),
+      a.period,
+      term(RATING, a.rating),
+      a.acknowledgedAt ? shanghaiTime(a.acknowledgedAt, { offset: true }) : '未确认',
+      a.statement ?? '',
+    ]),
+    '此合约没有此前的报告',
+  )}</section>
+<section><h2>成效评估</h2>${table(
+    ['年度', '通过', '指标'],
+    facts.effectiveness.map((e) => [e.year, yesNo(e.passed), e.indicators.map(indicatorText).join('；')]),
+    '这些年度没有评估记录',
+  )}</section>`;
+}
+
+/** The report as one self-contained page (inline CSS and SVG; nothing fetched), in zh-CN (docs/glossary.md). */
+export function renderHtml(r: RiskAssessmentReport, bodySha256: string): string {
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(`风险评估报告 — ${reportTitle(r)} — ${r.period.label}`)}</title>
+<style>
+${STYLE}
+</style></head><body>
+${header(r)}
+${keyFigures(r)}
+${findings(r)}
+<section><h2>图表</h2><div class="charts">${charts(r).join('\n')}</div></section>
+<section><h2>与 ${esc(r.previousPeriod.label)} 对比</h2>${table(
+    ['指标', r.period.label, r.previousPeriod.label, '变化'],
+    r.trend.map((t) => [term(TREND_METRIC, t.metric), t.current, t.previous, change(t.change)]),
+  )}</section>
+${refusals(r)}
+${parties(r)}
+${r.facts ? contractFacts(r, r.facts) : ''}
+<section><h2>评级规则</h2>${table(
+    ['规则', '最高可定为', '条件'],
+    r.rating.rulesApplied.map((x) => [
+      { html: `${esc(RATING_RULE[x.rule]?.name ?? x.rule)} <code>${esc(x.rule)}</code>` },
+      term(RATING, x.sets),
+      { html: `${esc(RATING_RULE[x.rule]?.when ?? '')}${en(x.when)}` },
+    ]),
+  )}
+<p class="meta">评级取任一规则所定的最高级别；没有规则触发时为低。依据：${esc(r.basis.join('；'))}。</p></section>
+<footer>报告 <code>${esc(r.id)}</code> · 报告规范 JSON 的 SHA-256 <code>${esc(bodySha256)}</code> · 由数据主管部门签名：用 <code>/.well-known/jwks.json</code> 校验 <code>GET /v1/reports/${esc(r.id)}</code> 给出的 JWS。</footer>
 </body></html>
 `;
 }

@@ -233,7 +233,7 @@ const RULES: Rule[] = [
     },
     recommendation:
       'Plan the remaining queries with the operator; once the budget is spent no further dp query runs until a new contract with a new budget is signed.',
-    basis: 'contract terms (privacyBudget)',
+    basis: '合约条款（privacyBudget）',
   },
   {
     rule: 'snapshot-risk',

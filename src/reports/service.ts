@@ -64,7 +64,7 @@ interface ContractRow {
 const BASIS = [
   'seed 002 第三十四条(四): 定期开展风险评估，并向大数据部门报送风险评估报告',
   'seed 001 第三十一条: 多维度评估, 异常情况监测预警',
-  'seed 003 第三十四条 / seed 004 第四十九条: full-process records, auditable and traceable',
+  'seed 003 第三十四条 / seed 004 第四十九条: 全流程记录，可审计、可追溯',
 ];
 
 /** Risk assessment reports: made on demand or on schedule, signed by the bureau, kept in the store. */

@@ -86,6 +86,9 @@ describe('the web console, each role through the UI only', () => {
     await page.getByRole('navigation').getByRole('link', { name: '审核队列' }).click();
     await checkPage(page, 'review-queue');
     await page.getByRole('link', { name: applicationId }).click();
+    // nothing is chosen for the reviewer (issue 33)
+    expect(await page.getByRole('radio', { name: '同意' }).isChecked()).toBe(false);
+    await page.getByRole('radio', { name: '同意' }).check();
     await page.getByRole('button', { name: '提交审核' }).click();
     await page.waitForURL(`${base}/console/applications/${applicationId}`);
     expect(await page.locator('.flash').textContent()).toContain('已提交对 population 的审核意见');
@@ -96,11 +99,14 @@ describe('the web console, each role through the UI only', () => {
     await page.goto(`${base}/console/applications/${applicationId}`);
     await checkPage(page, 'decision');
     expect(await page.locator('.notice.warn').first().textContent()).toContain('政策提示');
+    await page.getByRole('radio', { name: '批准并签署合约' }).check();
     await page.getByLabel('理由', { exact: true }).fill('场景合规，风险可控');
     await page.getByRole('button', { name: '提交决定' }).click();
     await page.waitForURL(`${base}/console/applications/${applicationId}`);
     expect(await page.locator('.flash.error').textContent()).toContain('ERR_DECISION_OVERRIDE_REQUIRED');
-    await page.getByLabel('理由', { exact: true }).fill('场景合规，风险可控');
+    // the refused decision comes back as it was entered (issue 33)
+    expect(await page.getByRole('radio', { name: '批准并签署合约' }).isChecked()).toBe(true);
+    expect(await page.getByLabel('理由', { exact: true }).inputValue()).toBe('场景合规，风险可控');
     await page.getByLabel(/越过政策提示的理由/).fill('合成测试数据；仅区县级汇总，输出经披露控制');
     await page.getByRole('button', { name: '提交决定' }).click();
     await page.waitForURL(/\/console\/contracts\/ctr_/);
@@ -117,6 +123,7 @@ describe('the web console, each role through the UI only', () => {
     // the yearly effectiveness assessment, recorded on the contract
     await page.getByLabel(/指标/).fill('服务企业数=120/100=是\n投诉数=0/0=是');
     await page.getByLabel('评估人').fill('第三方评估机构');
+    await page.getByRole('radio', { name: '通过', exact: true }).check();
     await page.getByRole('button', { name: '记录评估' }).click();
     expect(await page.locator('.flash').textContent()).toContain('评估已记录');
     expect(await page.getByRole('region', { name: '成效评估' }).textContent()).toContain('服务企业数：120 / 100');
@@ -198,6 +205,7 @@ describe('the web console, each role through the UI only', () => {
     await checkPage(one, 'output-review');
     expect(await one.locator('pre.sql').first().textContent()).toContain('GROUP BY district');
     expect(await one.getByText('同一 SQL 在模拟数据上的结果').count()).toBe(1);
+    await one.getByRole('radio', { name: '同意发布' }).check();
     await one.getByRole('button', { name: '提交投票' }).click();
     expect(await one.locator('.flash').textContent()).toContain('等待第二位审核人');
     const reviewUrl = one.url();
@@ -206,6 +214,7 @@ describe('the web console, each role through the UI only', () => {
     await two.goto(reviewUrl);
     // blinded: the second reviewer does not see the first vote before casting theirs
     expect(await two.getByText('wang.fang').count()).toBe(0);
+    await two.getByRole('radio', { name: '同意发布' }).check();
     await two.getByRole('button', { name: '提交投票' }).click();
     expect(await two.locator('.flash').textContent()).toContain('已发布');
     expect(await two.locator('table').last().textContent()).toContain('wang.fang');
@@ -263,6 +272,9 @@ describe('the web console, each role through the UI only', () => {
     await page.goto(`${base}/console/contracts/${contractId}`);
     await page.getByLabel('暂停的理由').fill('应急预案触发：输出异常待核查');
     await page.getByRole('button', { name: '暂停', exact: true }).click();
+    // a suspension is asked once more (issue 33)
+    await checkPage(page, 'confirm');
+    await page.getByRole('button', { name: '确认暂停' }).click();
     expect(await page.locator('.flash').textContent()).toContain('合约已暂停');
     await page.goto(`${base}/console/audit`);
     await page.getByRole('link', { name: '合约暂停' }).click();
@@ -325,6 +337,7 @@ describe('the web console, each role through the UI only', () => {
     await page.goto(`${base}/console/catalog`);
     await page.getByLabel('撤回理由（异议）').fill('数据主体提出异议，核查中');
     await page.getByRole('button', { name: '撤回数据集 population' }).click();
+    await page.getByRole('button', { name: '确认撤回' }).click();
     expect(await page.locator('.flash').textContent()).toContain('已撤回');
   });
 

@@ -42,8 +42,8 @@ describe('deciding on a risky application', () => {
     const app = await must(bureau.GET('/v1/applications/{id}', { params: { path: { id } } }));
     expect(app.risk!.population!.k).toBeLessThan(app.risk!.population!.policyK);
     expect(app.warnings).toEqual([
-      expect.stringMatching(/^population: k = \d+ is below the policy's k = 10; [\d.]+ % of 3000 records/),
-      expect.stringMatching(/^population: prosecutor risk [\d.]+ is above the policy's 0.2/),
+      expect.stringMatching(/^population：k = \d+，低于政策要求的 k = 10；3000 条记录中有 [\d.]+%/),
+      expect.stringMatching(/^population：检察官风险 [\d.]+，高于政策上限 0.2/),
     ]);
 
     await expect(decide(id, { decision: 'approve', reason: '场景合规' })).rejects.toMatchObject({

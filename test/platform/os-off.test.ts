@@ -60,7 +60,7 @@ describe('the API with SANDBOX_OS=off', () => {
     expect(report.rating.findings.map((f) => f.rule)).toContain('os-sandbox-off');
     const page = await world.server.inject({ method: 'GET', url: html, headers: { authorization: `Bearer ${risk}` } });
     expect(page.body).toContain(
-      'OS sandbox <strong>off (SANDBOX_OS=off)</strong>; <strong>1 run(s) without it</strong>',
+      '操作系统沙箱 <strong><code>off (SANDBOX_OS=off)</code></strong>；<strong>1 次运行未在其中</strong>',
     );
   });
 });

@@ -129,7 +129,9 @@ describe('privacy over the API', () => {
       payload: { mode: 'dp', datasets: [{ dataset: 'medical_visit', columns: ['hospital', 'icd10'] }] },
     });
     expect(preview.statusCode, preview.body).toBe(200);
-    expect(preview.json().notices).toEqual([expect.stringMatching(/^medical_visit .*sensitive facts.*ε budget/)]);
+    expect(preview.json().notices).toEqual([
+      expect.stringMatching(/^medical_visit（.*）记录关于个人的敏感事实.*ε 预算/),
+    ]);
     const dp = await world.server.inject({
       method: 'POST',
       url: '/v1/applications',

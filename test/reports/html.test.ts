@@ -146,7 +146,7 @@ describe('the HTML report in headless Chromium', () => {
     });
     const res = await page.goto(url);
     expect(res?.status()).toBe(200);
-    expect(await page.title()).toContain('Risk assessment');
+    expect(await page.title()).toContain('风险评估报告');
 
     // a legend square is 100 pixels: the thresholds need the marks themselves
     const expected: Record<string, [string[], number]> = {

@@ -186,7 +186,7 @@ describe('rating rules', () => {
         rule,
       ).toEqual([rule]);
       expect(r.findings[0]!.recommendation.length, rule).toBeGreaterThan(20);
-      expect(r.findings[0]!.basis, rule).toMatch(/seed|contract/);
+      expect(r.findings[0]!.basis, rule).toMatch(/seed|合约条款/);
     }
     // a resumption alone is not an interruption; a snapshot at the threshold is not above it
     expect(

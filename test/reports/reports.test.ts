@@ -153,7 +153,7 @@ describe('risk assessment reports', () => {
       code: 'ERR_REPORT_SIGNATURE_INVALID',
     });
     await expect(
-      verifyReport(res.jws, res.report, html.replace('HIGH', 'LOW').replace('>high<', '>low<'), jwks()),
+      verifyReport(res.jws, res.report, html.replace(/(id="rating"[^>]*>)[^<]*</, '$1低<'), jwks()),
     ).rejects.toMatchObject({ code: 'ERR_REPORT_SIGNATURE_INVALID' });
   });
 

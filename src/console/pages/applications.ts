@@ -1,24 +1,36 @@
 /** Applications: the catalog, the form with its live risk preview, provider reviews, the bureau's decision. */
 import type { FastifyInstance } from 'fastify';
 import { ApiError, type Answer, type Body } from '../../client/index.ts';
-import { act, formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
-import { many, one, int, lines, num, type Form } from '../forms.ts';
+import { PdsError } from '../../errors/index.ts';
+import {
+  ATTRIBUTE,
+  CLASSIFICATION,
+  DECISION,
+  IDENTIFIER_ROLE,
+  maskingRule,
+  MODE,
+  problemText,
+  shanghaiDate,
+  shanghaiTime,
+  term,
+  UPDATE_CYCLE,
+} from '../../terms/index.ts';
+import { act, formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { choice, many, one, int, lines, num, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
-import { badge, csrfField, facts, table } from '../layout.ts';
+import { badge, csrfField, facts, problemView, table } from '../layout.ts';
 import { maskField, maskingControl, ruleFromForm } from '../masking-choice.ts';
 
 type Catalog = Answer<'getCatalog'>;
 type Application = Answer<'getApplication'>;
 type Preview = Answer<'previewApplication'>;
 
-const MODE_LABEL: Record<string, string> = { aggregate: '聚合统计', dp: '差分隐私', custom: '定制（人工审核输出）' };
-const RULE_LABEL: Record<string, string> = {
-  keep: '保留',
-  drop: '删除',
-  pseudonymize: '假名化',
-  generalize: '泛化',
-};
-const ruleLabel = (rule: string) => `${RULE_LABEL[rule.split(':')[0]!] ?? rule.split(':')[0]}（${rule}）`;
+/** The modes as the application form offers them (docs/glossary.md 模式). */
+const MODE_CHOICE: Record<string, string> = { ...MODE, custom: `${MODE.custom}（人工审核输出）` };
+/** A masking rule in words (its machine form is the option's value). */
+const ruleLabel = (rule: string) => maskingRule(rule);
+/** A radio that is checked only when the form being refilled chose it (nothing is preselected). */
+const checkedIf = (form: Form, name: string, value: string) => (one(form, name) === value ? html` checked` : '');
 
 export function catalogView(catalog: Catalog, s?: Signed): Html {
   return html`${catalog.datasets.map(
@@ -28,8 +40,13 @@ export function catalogView(catalog: Catalog, s?: Signed): Html {
         <p>${d.description ?? ''}</p>
         ${facts([
           ['提供单位', `${d.providerName}（${d.provider}）`],
-          ['更新周期', d.updateCycle],
-          ['共享 / 开放 / 运营属性', `${d.attributes.sharing} / ${d.attributes.open} / ${d.attributes.operation}`],
+          ['更新周期', term(UPDATE_CYCLE, d.updateCycle)],
+          [
+            '共享 / 开放 / 运营属性',
+            [d.attributes.sharing, d.attributes.open, d.attributes.operation]
+              .map((a) => term(ATTRIBUTE, a))
+              .join(' / '),
+          ],
           ['版本', d.version ? `v${d.version.version}，${d.version.rows.toLocaleString('zh-CN')} 行` : '暂无数据'],
           ...(d.sensitiveFacts
             ? ([['敏感事实', '每一行都是关于个人的敏感事实：仅授予差分隐私合同，在 ε 预算内分析']] as [
@@ -43,12 +60,14 @@ export function catalogView(catalog: Catalog, s?: Signed): Html {
           ['字段', '类型', '分级', '作用', '负面清单', '可选脱敏规则（默认在前）'],
           d.columns.map((c) => [
             html`<code>${c.name}</code> ${c.title ?? ''}`,
-            c.type,
-            c.classification,
-            c.role,
+            html`<code>${c.type}</code>`,
+            term(CLASSIFICATION, c.classification),
+            term(IDENTIFIER_ROLE, c.role),
             c.negativeList ? html`<strong class="warn">是，不可申请</strong>` : c.dpOnly ? '仅差分隐私' : '否',
             c.masking
-              ? [c.masking.default, ...c.masking.allowed.filter((r) => r !== c.masking!.default)].join('、')
+              ? [c.masking.default, ...c.masking.allowed.filter((r) => r !== c.masking!.default)]
+                  .map(maskingRule)
+                  .join('、')
               : '—',
           ]),
         )}
@@ -127,7 +146,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
           <ul>
             ${preview.warnings.map((w) => html`<li>${w}</li>`)}
           </ul>
-          <p>批准此申请需要数据主管部门写明理由（override）。</p>
+          <p>批准此申请需要数据主管部门写明越过政策提示的理由。</p>
         </div>`
       : html`<p class="notice ok">风险预览符合政策。</p>`
   }
@@ -137,7 +156,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
     Object.entries(preview.risk ?? {}).map(([ds, r]) =>
       r
         ? [
-            ds,
+            html`<code>${ds}</code>`,
             r.k,
             r.policyK,
             r.prosecutorRisk.toFixed(3),
@@ -145,13 +164,15 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
             classesBelowK(r),
             `${r.recordsBelowK}（${(r.shareBelowK * 100).toFixed(1)}%）`,
           ]
-        : [ds, '—', '—', '—', '—', '—', '暂无数据'],
+        : [html`<code>${ds}</code>`, '—', '—', '—', '—', '—', '暂无数据'],
     ),
   )}
   ${table(
     '授予的字段与脱敏规则',
     ['数据集', '字段', '规则'],
-    preview.grants.flatMap((g) => g.columns.map((c) => [g.dataset, html`<code>${c.column}</code>`, ruleLabel(c.rule)])),
+    preview.grants.flatMap((g) =>
+      g.columns.map((c) => [html`<code>${g.dataset}</code>`, html`<code>${c.column}</code>`, ruleLabel(c.rule)]),
+    ),
   )}`;
 }
 
@@ -176,7 +197,7 @@ function applicationForm(s: Signed, catalog: Catalog, form: Form, preview?: Html
       >
       <label for="mode">查询方式</label>
       <select id="mode" name="mode">
-        ${Object.entries(MODE_LABEL).map(
+        ${Object.entries(MODE_CHOICE).map(
           ([v, l]) => html`<option value="${v}" ${one(form, 'mode') === v ? html` selected` : ''}>${l}</option>`,
         )}
       </select>
@@ -267,7 +288,75 @@ ${fresh ? '仅在沙箱内分析\n输出经披露控制' : one(form, 'securityCo
   </form>`;
 }
 
-function applicationView(s: Signed, a: Application): Html {
+/** A provider's review of one dataset: 同意 or 拒绝, neither chosen until the provider chooses. */
+function reviewForm(s: Signed, a: Application, dataset: string, form: Form): Html {
+  const mine = one(form, 'dataset') === dataset ? form : {};
+  return html`<form method="post" action="/console/applications/${a.id}/reviews" class="stack card">
+    ${csrfField(s.session)}<input type="hidden" name="dataset" value="${dataset}" />
+    <h2>审核 ${dataset}</h2>
+    <fieldset>
+      <legend>审核意见</legend>
+      <label class="inline"
+        ><input type="radio" name="decision" value="approve" required ${checkedIf(mine, 'decision', 'approve')} />
+        ${DECISION.approve}</label
+      >
+      <label class="inline"
+        ><input type="radio" name="decision" value="reject" ${checkedIf(mine, 'decision', 'reject')} />
+        ${DECISION.reject}</label
+      >
+    </fieldset>
+    <label for="reason-${dataset}">理由（拒绝时必填）</label
+    ><textarea id="reason-${dataset}" name="reason" rows="2">${one(mine, 'reason')}</textarea>
+    <div class="actions"><button type="submit" class="primary">提交审核</button></div>
+  </form>`;
+}
+
+/** The bureau's decision: 批准 or 拒绝, neither chosen; a refused decision comes back as it was. */
+function decisionForm(s: Signed, a: Application, form: Form, reviewed: boolean): Html {
+  const field = (id: string, name: string, label: string, extra = html``) =>
+    html`<label for="${id}">${label}</label><input id="${id}" name="${name}" ${extra} value="${one(form, name)}" />`;
+  return html`<form method="post" action="/console/applications/${a.id}/decision" class="stack card">
+    ${csrfField(s.session)}
+    <h2>数据主管部门决定</h2>
+    ${reviewed ? '' : html`<p class="notice warn">尚有提供单位未同意：批准将被拒绝。</p>`}
+    <fieldset>
+      <legend>决定</legend>
+      <label class="inline"
+        ><input type="radio" name="decision" value="approve" required ${checkedIf(form, 'decision', 'approve')} />
+        批准并签署合约</label
+      >
+      <label class="inline"
+        ><input type="radio" name="decision" value="reject" ${checkedIf(form, 'decision', 'reject')} />
+        ${DECISION.reject}</label
+      >
+    </fieldset>
+    <label for="reason">理由</label
+    ><textarea id="reason" name="reason" rows="2" required>${one(form, 'reason')}</textarea>
+    ${
+      a.warnings.length
+        ? html`<label for="override">越过政策提示的理由（批准时必填，将写入合约与风险报告）</label
+            ><textarea id="override" name="override" rows="2">${one(form, 'override')}</textarea>`
+        : ''
+    }
+    <details
+      ${['termMonths', 'minUnits', 'maxRows', 'epsilon', 'epsilonPerQuery'].some((n) => one(form, n)) ? html`open` : ''}
+    >
+      <summary>收紧条款（可选）</summary>
+      ${field('t-term', 'termMonths', '期限（月）', html`type="number" min="1" max="36"`)}
+      ${field('t-k', 'minUnits', '最小单位数 k', html`type="number" min="1"`)}
+      ${field('t-rows', 'maxRows', '最多行数', html`type="number" min="1"`)}
+      ${
+        a.mode === 'dp'
+          ? html`${field('t-eps', 'epsilon', 'ε 预算', html`inputmode="decimal"`)}
+            ${field('t-epq', 'epsilonPerQuery', '每次查询 ε', html`inputmode="decimal"`)}`
+          : ''
+      }
+    </details>
+    <div class="actions"><button type="submit" class="primary">提交决定</button></div>
+  </form>`;
+}
+
+function applicationView(s: Signed, a: Application, draft: Form = {}): Html {
   const roles = s.session.principal.roles;
   const org = s.session.principal.org;
   const mine = a.reviews.filter((r) => r.provider === org && r.status === 'pending');
@@ -277,19 +366,19 @@ function applicationView(s: Signed, a: Application): Html {
       ['场景', a.scenario.name],
       ['用途', a.scenario.purpose],
       ['运营单位', a.operatorOrg],
-      ['查询方式', MODE_LABEL[a.mode] ?? a.mode],
+      ['查询方式', term(MODE, a.mode)],
       ['期限', `${a.termMonths} 个月`],
-      ['提交', `${a.createdBy}，${a.createdAt}`],
+      ['提交', `${a.createdBy}，${shanghaiTime(a.createdAt)}`],
     ])}
     <h2>提供单位审核</h2>
     ${table(
       '提供单位审核',
       ['数据集', '提供单位', '状态', '截止', '审核人', '理由'],
       a.reviews.map((r) => [
-        r.dataset,
+        html`<code>${r.dataset}</code>`,
         r.provider,
         html`${badge(r.status)}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
-        r.dueAt?.slice(0, 10) ?? '—',
+        shanghaiDate(r.dueAt),
         r.reviewer ?? '—',
         r.reason ?? '—',
       ]),
@@ -301,69 +390,14 @@ function applicationView(s: Signed, a: Application): Html {
         ? html`<h2>决定</h2>
             ${facts([
               ['决定人', a.decision.by],
-              ['时间', a.decision.at],
+              ['时间', shanghaiTime(a.decision.at, { offset: true })],
               ['理由', a.decision.reason],
               ['越过政策提示的理由', a.decision.override?.reason ?? '—'],
             ])}`
         : ''
     }
-    ${
-      roles.includes('provider') && mine.length
-        ? mine.map(
-            (r) =>
-              html`<form method="post" action="/console/applications/${a.id}/reviews" class="stack card">
-                ${csrfField(s.session)}<input type="hidden" name="dataset" value="${r.dataset}" />
-                <h2>审核 ${r.dataset}</h2>
-                <fieldset>
-                  <legend>审核意见</legend>
-                  <label class="inline"><input type="radio" name="decision" value="approve" checked /> 同意</label>
-                  <label class="inline"><input type="radio" name="decision" value="reject" /> 拒绝</label>
-                </fieldset>
-                <label for="reason-${r.dataset}">理由（拒绝时必填）</label
-                ><textarea id="reason-${r.dataset}" name="reason" rows="2"></textarea>
-                <div class="actions"><button type="submit" class="primary">提交审核</button></div>
-              </form>`,
-          )
-        : ''
-    }
-    ${
-      roles.includes('bureau') && a.status === 'pending'
-        ? html`<form method="post" action="/console/applications/${a.id}/decision" class="stack card">
-            ${csrfField(s.session)}
-            <h2>数据主管部门决定</h2>
-            ${reviewed ? '' : html`<p class="notice warn">尚有提供单位未同意：批准将被拒绝。</p>`}
-            <fieldset>
-              <legend>决定</legend>
-              <label class="inline"
-                ><input type="radio" name="decision" value="approve" checked /> 批准并签署合约</label
-              >
-              <label class="inline"><input type="radio" name="decision" value="reject" /> 拒绝</label>
-            </fieldset>
-            <label for="reason">理由</label><textarea id="reason" name="reason" rows="2" required></textarea>
-            ${
-              a.warnings.length
-                ? html`<label for="override">越过政策提示的理由（批准时必填，将写入合约与风险报告）</label
-                    ><textarea id="override" name="override" rows="2"></textarea>`
-                : ''
-            }
-            <details>
-              <summary>收紧条款（可选）</summary>
-              <label for="t-term">期限（月）</label
-              ><input id="t-term" name="termMonths" type="number" min="1" max="36" />
-              <label for="t-k">最小单位数 k</label><input id="t-k" name="minUnits" type="number" min="1" />
-              <label for="t-rows">最多行数</label><input id="t-rows" name="maxRows" type="number" min="1" />
-              ${
-                a.mode === 'dp'
-                  ? html`<label for="t-eps">ε 预算</label><input id="t-eps" name="epsilon" inputmode="decimal" />
-                      <label for="t-epq">每次查询 ε</label
-                      ><input id="t-epq" name="epsilonPerQuery" inputmode="decimal" />`
-                  : ''
-              }
-            </details>
-            <div class="actions"><button type="submit" class="primary">提交决定</button></div>
-          </form>`
-        : ''
-    }`;
+    ${roles.includes('provider') ? mine.map((r) => reviewForm(s, a, r.dataset, draft)) : ''}
+    ${roles.includes('bureau') && a.status === 'pending' ? decisionForm(s, a, draft, reviewed) : ''}`;
 }
 
 export function applicationPages(scope: FastifyInstance, c: Console): void {
@@ -389,10 +423,10 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
           html`<a href="/console/applications/${a.id}">${a.id}</a>`,
           a.scenario.name,
           a.operatorOrg,
-          MODE_LABEL[a.mode] ?? a.mode,
+          term(MODE, a.mode),
           badge(a.status),
           a.warnings.length ? html`<strong class="warn">${a.warnings.length} 条</strong>` : '无',
-          a.createdAt.slice(0, 16).replace('T', ' '),
+          shanghaiTime(a.createdAt),
         ]),
         { empty: '暂无申请' },
       )}`,
@@ -443,56 +477,86 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
     const s = signedIn(c, req, reply);
     if (!s) return;
     const a = await must(s.api.GET('/v1/applications/{id}', { params: { path: { id: req.params.id } } }));
-    return send(reply, s.session, `申请 ${a.id}`, applicationView(s, a));
+    const draft = takeDraft(s.session, `/console/applications/${req.params.id}`);
+    return send(reply, s.session, `申请 ${a.id}`, applicationView(s, a, draft));
   });
 
   const toApplication = (p: Record<string, string>) => `/console/applications/${p.id!}`;
-  formAction(scope, c, '/console/applications/:id/reviews', toApplication, async (s, form, p) => {
-    const reason = one(form, 'reason');
-    await must(
-      s.api.POST('/v1/applications/{id}/reviews', {
-        params: { path: { id: p.id! } },
-        body: {
-          dataset: one(form, 'dataset'),
-          decision: one(form, 'decision') === 'reject' ? 'reject' : 'approve',
-          ...(reason ? { reason } : {}),
-        },
-      }),
-    );
-    return { text: `已提交对 ${one(form, 'dataset')} 的审核意见。` };
-  });
+  formAction(
+    scope,
+    c,
+    '/console/applications/:id/reviews',
+    toApplication,
+    async (s, form, p) => {
+      const reason = one(form, 'reason');
+      await must(
+        s.api.POST('/v1/applications/{id}/reviews', {
+          params: { path: { id: p.id! } },
+          body: {
+            dataset: one(form, 'dataset'),
+            decision: choice(form, 'decision', ['approve', 'reject'] as const, '审核意见'),
+            ...(reason ? { reason } : {}),
+          },
+        }),
+      );
+      return { text: `已提交对 ${one(form, 'dataset')} 的审核意见。` };
+    },
+    {
+      confirm: (form, p) => {
+        if (choice(form, 'decision', ['approve', 'reject'] as const, '审核意见') !== 'reject') return undefined;
+        // the API's own refusal, asked before the confirmation rather than after it
+        if (!one(form, 'reason')) throw new PdsError('ERR_REVIEW_REASON_REQUIRED', '拒绝时必须在“理由”中写明原因。');
+        return {
+          question: `拒绝申请 ${p.id!} 使用 ${one(form, 'dataset')}：拒绝后该申请不能获批，运营单位需重新申请。`,
+          button: '确认拒绝',
+        };
+      },
+    },
+  );
 
-  formAction(scope, c, '/console/applications/:id/decision', toApplication, async (s, form, p) => {
-    const terms = Object.fromEntries(
-      (
-        [
-          ['termMonths', int(form, 'termMonths')],
-          ['minUnits', int(form, 'minUnits')],
-          ['maxRows', int(form, 'maxRows')],
-          ['epsilon', num(form, 'epsilon')],
-          ['epsilonPerQuery', num(form, 'epsilonPerQuery')],
-        ] as const
-      ).filter(([, v]) => v !== undefined),
-    );
-    const override = one(form, 'override');
-    const d = await must(
-      s.api.POST('/v1/applications/{id}/decision', {
-        params: { path: { id: p.id! } },
-        body: {
-          decision: one(form, 'decision') === 'reject' ? 'reject' : 'approve',
-          reason: one(form, 'reason'),
-          ...(override ? { override: { reason: override } } : {}),
-          ...(Object.keys(terms).length ? { terms } : {}),
-        },
-      }),
-    );
-    return d.contractId
-      ? {
-          next: `/console/contracts/${d.contractId}`,
-          text: `已批准，合约 ${d.contractId} 正在生成快照，封存后签署生效。`,
-        }
-      : { text: '已拒绝该申请。' };
-  });
+  formAction(
+    scope,
+    c,
+    '/console/applications/:id/decision',
+    toApplication,
+    async (s, form, p) => {
+      const terms = Object.fromEntries(
+        (
+          [
+            ['termMonths', int(form, 'termMonths')],
+            ['minUnits', int(form, 'minUnits')],
+            ['maxRows', int(form, 'maxRows')],
+            ['epsilon', num(form, 'epsilon')],
+            ['epsilonPerQuery', num(form, 'epsilonPerQuery')],
+          ] as const
+        ).filter(([, v]) => v !== undefined),
+      );
+      const override = one(form, 'override');
+      const d = await must(
+        s.api.POST('/v1/applications/{id}/decision', {
+          params: { path: { id: p.id! } },
+          body: {
+            decision: choice(form, 'decision', ['approve', 'reject'] as const, '决定'),
+            reason: one(form, 'reason'),
+            ...(override ? { override: { reason: override } } : {}),
+            ...(Object.keys(terms).length ? { terms } : {}),
+          },
+        }),
+      );
+      return d.contractId
+        ? {
+            next: `/console/contracts/${d.contractId}`,
+            text: `已批准，合约 ${d.contractId} 正在生成快照，封存后签署生效。`,
+          }
+        : { text: '已拒绝该申请。' };
+    },
+    {
+      confirm: (form, p) =>
+        choice(form, 'decision', ['approve', 'reject'] as const, '决定') === 'reject'
+          ? { question: `拒绝申请 ${p.id!}：决定不可撤回，运营单位需重新申请。`, button: '确认拒绝' }
+          : undefined,
+    },
+  );
 }
 
 async function previewHtml(s: Signed, body: Body<'createApplication'>): Promise<Html> {
@@ -504,6 +568,7 @@ async function previewHtml(s: Signed, body: Body<'createApplication'>): Promise<
     );
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    return html`<p class="notice warn" role="alert">${err.detail}（${err.code}）</p>`;
+    const { primary, secondary } = problemText(err.code, err.detail);
+    return problemView(primary, err.code, secondary);
   }
 }

@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { ApiError, type Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
-import { int, lines, one, type Form } from '../forms.ts';
+import { maskingRule, MODE, problemText, shanghaiDate, shanghaiTime, term } from '../../terms/index.ts';
+import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { choice, int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
-import { badge, csrfField, facts, table } from '../layout.ts';
+import { badge, csrfField, facts, problemView, table } from '../layout.ts';
 import { jobRows } from './jobs.ts';
 import { PdsError } from '../../errors/index.ts';
 
@@ -53,7 +54,8 @@ async function verifyJws(s: Signed, id: string): Promise<Html> {
       ? html`<span class="verified">签名有效（EdDSA，数据主管部门公钥）</span>`
       : html`<strong class="warn">签名有效但编号不符</strong>`;
   } catch (err) {
-    return html`<strong class="warn">签名校验失败：${(err as Error).message}</strong>`;
+    return html`<strong class="warn">签名校验失败</strong>
+      <span class="problem-detail" lang="en">${(err as Error).message}</span>`;
   }
 }
 
@@ -65,7 +67,7 @@ function decidedFacts(k: Contract): [string, unknown][] {
     ['场景', claims.scenario.name],
     ['运营单位', k.operatorOrg],
     ['申请', html`<a href="/console/applications/${k.applicationId}">${k.applicationId}</a>`],
-    ['查询方式', claims.mode],
+    ['查询方式', term(MODE, claims.mode)],
     ['最小单位数 k / 最多行数', `${claims.disclosure.minUnits} / ${claims.disclosure.maxRows}`],
   ];
 }
@@ -77,18 +79,22 @@ function contractView(
   verified: Html,
   jobs: Answer<'listJobs'>,
   assessments: Answer<'listAssessments'>,
+  draft: Form = {},
 ): Html {
   const claims = k.claims as unknown as ContractClaims;
   const roles = s.session.principal.roles;
+  // a refused form comes back filled in: the draft names the form it came from (`form`)
+  const mine = (form: string) => (one(draft, 'form') === form ? draft : {});
   const lifecycle = (action: 'suspend' | 'resume' | 'revoke', label: string, danger = false) =>
     html`<form method="post" action="/console/contracts/${k.id}/${action}" class="stack inline-form">
-      ${csrfField(s.session)}<label for="r-${action}">${label}的理由</label
-      ><input id="r-${action}" name="reason" required maxlength="2000" />
+      ${csrfField(s.session)}<input type="hidden" name="form" value="${action}" /><label for="r-${action}"
+        >${label}的理由</label
+      ><input id="r-${action}" name="reason" required maxlength="2000" value="${one(mine(action), 'reason')}" />
       <button type="submit" ${danger ? html` class="danger"` : ''}>${label}</button>
     </form>`;
   return html`${facts([
       ...decidedFacts(k),
-      ['有效期', `${k.notBefore?.slice(0, 10)} 至 ${k.expiresAt?.slice(0, 10)}`],
+      ['有效期', `${shanghaiDate(k.notBefore)} 至 ${shanghaiDate(k.expiresAt)}`],
       ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
       ['签名', verified],
       [
@@ -102,7 +108,13 @@ function contractView(
     ${table(
       '授予的字段',
       ['数据集', '字段', '规则'],
-      claims.datasets.flatMap((g) => g.columns.map((c) => [g.dataset, html`<code>${c.column}</code>`, c.rule])),
+      claims.datasets.flatMap((g) =>
+        g.columns.map((c) => [
+          html`<code>${g.dataset}</code>`,
+          html`<code>${c.column}</code>`,
+          html`${maskingRule(c.rule)} <code>${c.rule}</code>`,
+        ]),
+      ),
     )}
     ${
       roles.includes('operator') && k.status === 'active'
@@ -139,7 +151,7 @@ function contractView(
           )
           .join('；'),
         a.assessor,
-        `${a.recordedBy}，${a.recordedAt.slice(0, 10)}`,
+        `${a.recordedBy}，${shanghaiDate(a.recordedAt)}`,
       ]),
       { empty: '暂无评估' },
     )}
@@ -161,14 +173,41 @@ function contractView(
             <label for="as-ind"
               >指标（每行一条：名称=实际值/目标值=是否达标，如 服务企业数=120/100=是；未测量的写“未测量”）</label
             >
-            <textarea id="as-ind" name="indicators" rows="3" required></textarea>
+            <textarea id="as-ind" name="indicators" rows="3" required>
+${one(mine('assessment'), 'indicators')}</textarea>
+            <input type="hidden" name="form" value="assessment" />
             <fieldset>
               <legend>结论</legend>
-              <label class="inline"><input type="radio" name="passed" value="true" checked /> 通过</label>
-              <label class="inline"><input type="radio" name="passed" value="false" /> 未通过</label>
+              <label class="inline"
+                ><input
+                  type="radio"
+                  name="passed"
+                  value="true"
+                  required
+                  ${one(mine('assessment'), 'passed') === 'true' ? html` checked` : ''}
+                />
+                通过</label
+              >
+              <label class="inline"
+                ><input
+                  type="radio"
+                  name="passed"
+                  value="false"
+                  ${one(mine('assessment'), 'passed') === 'false' ? html` checked` : ''}
+                />
+                未通过</label
+              >
             </fieldset>
-            <label for="as-who">评估人</label><input id="as-who" name="assessor" required maxlength="200" />
-            <label for="as-notes">说明</label><textarea id="as-notes" name="notes" rows="2"></textarea>
+            <label for="as-who">评估人</label
+            ><input
+              id="as-who"
+              name="assessor"
+              required
+              maxlength="200"
+              value="${one(mine('assessment'), 'assessor')}"
+            />
+            <label for="as-notes">说明</label
+            ><textarea id="as-notes" name="notes" rows="2">${one(mine('assessment'), 'notes')}</textarea>
             <div class="actions"><button type="submit">记录评估</button></div>
           </form>`
         : ''
@@ -335,7 +374,7 @@ function validationView(v: Answer<'validateJob'>): Html {
   return v.valid
     ? html`<div class="notice ok" role="status">
         <p>
-          校验通过（${v.mode}）：读取 ${(v.tables ?? []).join('、')}；结果列
+          校验通过（${term(MODE, v.mode)}）：读取 ${(v.tables ?? []).join('、')}；结果列
           ${(v.columns ?? []).map((c) => c.name).join('、')}。
         </p>
       </div>`
@@ -344,7 +383,10 @@ function validationView(v: Answer<'validateJob'>): Html {
         <ul>
           ${v.reasons.map(
             (r) =>
-              html`<li><code>${r.code}</code> ${r.message}${r.rule ? html`（规则 <code>${r.rule}</code>）` : ''}</li>`,
+              html`<li>
+                ${problemText(r.code, r.message).primary}（<code>${r.code}</code>${r.rule ? html`，规则 <code>${r.rule}</code>` : ''}）
+                <span class="problem-detail" lang="en">${r.message}</span>
+              </li>`,
           )}
         </ul>
       </div>`;
@@ -367,7 +409,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
           (k.claims as unknown as ContractClaims).scenario?.name ?? '—',
           k.operatorOrg,
           badge(k.status),
-          k.expiresAt?.slice(0, 10) ?? '—',
+          shanghaiDate(k.expiresAt),
         ]),
         { empty: '暂无合约' },
       ),
@@ -405,7 +447,8 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
       must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
       must(s.api.GET('/v1/contracts/{id}/assessments', { params: { path } })),
     ]);
-    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs, assessments));
+    const draft = takeDraft(s.session, `/console/contracts/${k.id}`);
+    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, budget, verified, jobs, assessments, draft));
   });
 
   const toContract = (p: Record<string, string>) => `/console/contracts/${p.id!}`;
@@ -419,16 +462,34 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
     return { text: '已重新开始生成快照。' };
   });
   const DONE = { suspend: '合约已暂停。', resume: '合约已恢复。', revoke: '合约已撤销。' } as const;
+  // suspension stops every job of the contract at once; revocation is final (docs/architecture.md §7)
+  const ASK = {
+    suspend: (id: string) => ({
+      question: `暂停合约 ${id}：运营单位的作业将立即停止，直到数据主管部门恢复。`,
+      button: '确认暂停',
+    }),
+    revoke: (id: string) => ({
+      question: `撤销合约 ${id}：撤销不可恢复，该合约不能再用于任何作业。`,
+      button: '确认撤销',
+    }),
+  } as const;
   for (const action of ['suspend', 'resume', 'revoke'] as const) {
-    formAction(scope, c, `/console/contracts/:id/${action}`, toContract, async (s, form, p) => {
-      await must(
-        s.api.POST(`/v1/contracts/{id}/${action}`, {
-          params: { path: { id: p.id! } },
-          body: { reason: one(form, 'reason') },
-        }),
-      );
-      return { text: DONE[action] };
-    });
+    formAction(
+      scope,
+      c,
+      `/console/contracts/:id/${action}`,
+      toContract,
+      async (s, form, p) => {
+        await must(
+          s.api.POST(`/v1/contracts/{id}/${action}`, {
+            params: { path: { id: p.id! } },
+            body: { reason: one(form, 'reason') },
+          }),
+        );
+        return { text: DONE[action] };
+      },
+      action === 'resume' ? {} : { confirm: (_form, p) => ASK[action](p.id!) },
+    );
   }
 
   formAction(scope, c, '/console/contracts/:id/assessments', toContract, async (s, f, p) => {
@@ -454,7 +515,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
         params: { path: { id: p.id! } },
         body: {
           year: int(f, 'year') ?? 0,
-          passed: one(f, 'passed') === 'true',
+          passed: choice(f, 'passed', ['true', 'false'] as const, '结论') === 'true',
           indicators,
           assessor: one(f, 'assessor'),
           ...(notes ? { notes } : {}),
@@ -518,6 +579,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
                   '模拟数据结果',
                   run.dummy.columns.map((col) => col.name),
                   run.dummy.rows.map((r) => r.map(cell)),
+                  { codeHeaders: true },
                 )}`
             : run.dummy
               ? html`<p class="notice warn" role="alert">
@@ -530,7 +592,8 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
       }
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      result = html`<p class="notice warn" role="alert">${err.detail}（${err.code}）</p>`;
+      const { primary, secondary } = problemText(err.code, err.detail);
+      result = problemView(primary, err.code, secondary);
     }
     return send(reply, s.session, '分析 SQL', sqlEditor(s, k, form, result));
   });

@@ -1,6 +1,7 @@
 /** Jobs: the list with live status, one job with its reasons and thread. */
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
+import { LAYER, problemText, shanghaiTime, term } from '../../terms/index.ts';
 import { formAction, must, send, signedIn, type Console } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
@@ -18,7 +19,7 @@ export function jobRows(jobs: Answer<'listJobs'>): Html {
       j.name ?? '—',
       html`<a href="/console/contracts/${j.contractId}">${j.contractId}</a>`,
       html`<span data-job="${j.id}" ${LIVE.has(j.status) ? html` data-live` : ''}>${badge(j.status)}</span>`,
-      j.createdAt.slice(0, 19).replace('T', ' '),
+      shanghaiTime(j.createdAt),
       j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—',
     ]),
     { empty: '暂无作业' },
@@ -76,8 +77,8 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
           ],
           ['名称', j.name],
           ['合约', html`<a href="/console/contracts/${j.contractId}">${j.contractId}</a>`],
-          ['提交', `${j.submittedBy}，${j.createdAt}`],
-          ['开始 / 结束', `${j.startedAt ?? '—'} / ${j.finishedAt ?? '—'}`],
+          ['提交', `${j.submittedBy}，${shanghaiTime(j.createdAt, { offset: true })}`],
+          ['开始 / 结束', `${shanghaiTime(j.startedAt)} / ${shanghaiTime(j.finishedAt)}`],
           ['修订自', j.revisionOf ? html`<a href="/console/jobs/${j.revisionOf}">${j.revisionOf}</a>` : '—'],
           ['输出', j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—'],
         ])}
@@ -87,7 +88,13 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
                 ${table(
                   '拒绝或失败的原因',
                   ['代码', '说明', '层', '规则'],
-                  j.reasons.map((r) => [html`<code>${r.code}</code>`, r.message, r.layer ?? '—', r.rule ?? '—']),
+                  j.reasons.map((r) => [
+                    html`<code>${r.code}</code>`,
+                    html`${problemText(r.code, r.message).primary}
+                      <span class="problem-detail" lang="en">${r.message}</span>`,
+                    term(LAYER, r.layer),
+                    r.rule ? html`<code>${r.rule}</code>` : '—',
+                  ]),
                 )}`
             : ''
         }
@@ -95,7 +102,7 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
         ${table(
           '作业讨论',
           ['时间', '作者', '内容'],
-          thread.map((m) => [m.createdAt.slice(0, 16).replace('T', ' '), `${m.author}（${m.org}）`, m.body]),
+          thread.map((m) => [shanghaiTime(m.createdAt), `${m.author}（${m.org}）`, m.body]),
           { empty: '暂无讨论' },
         )}
         <form method="post" action="/console/jobs/${j.id}/thread" class="stack">

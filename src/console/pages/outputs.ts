@@ -6,8 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { verifyManifest } from '../../jobs/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
-import { one } from '../forms.ts';
+import { CHECK, DECISION, MODE, ON_FAIL, problemText, shanghaiTime, term } from '../../terms/index.ts';
+import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { choice, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 import { releasedData } from './output-data.ts';
@@ -15,20 +16,58 @@ import { releasedData } from './output-data.ts';
 type Output = Answer<'getOutput'>;
 
 const FORMATS = ['csv', 'json', 'parquet'] as const;
+const VOTES = ['approve', 'request-changes', 'reject'] as const;
 
+/** What each disclosure-control check does, in words (docs/glossary.md; policies/disclosure.yaml). */
+const CHECK_DOES: Record<string, string> = {
+  'min-units': '主体数少于下限的单元格被隐藏',
+  'max-rows': '行数超过上限的输出不予发布',
+  dominance: '少数主体占比过高的合计被隐藏',
+  'secondary-suppression': '另行隐藏单元格，使已隐藏的值无法由合计反推',
+  'round-counts': '计数修约到指定倍数',
+  differencing: '与早先输出相差的人数少于阈值时转人工审核',
+  'differential-privacy': '计数与合计加入离散拉普拉斯噪声，低于带噪阈值的分组不显示',
+  'earlier-answers': '与已发布的结果比对，防止多次查询平均掉扰动',
+  'identifier-scan': '检查输出中是否含有标识符',
+  perturbation: '计数与合计加入固定扰动',
+  review: '每一份输出由两位审核人独立审核',
+  'units-column': '按主体而非按行计数',
+};
+
+/** Every check with its parameters, result and effect in words; the API's own sentence as the title. */
 export function checksTable(checks: Output['checks']): Html {
   return table(
     '披露控制检查',
     ['检查', '参数', '结果', '影响'],
     checks.map((k) => [
-      html`<code>${k.check}</code>`,
-      Object.entries(k.params)
-        .map(([p, v]) => `${p}=${v}`)
-        .join('，') || '—',
-      k.passed ? '通过' : html`<strong class="warn">未通过${k.onFail === 'hold' ? '（转人工审核）' : ''}</strong>`,
-      `${k.effect}${k.cellsSuppressed ? `（隐藏 ${k.cellsSuppressed} 个单元格）` : ''}${k.rowsSuppressed ? `（隐藏 ${k.rowsSuppressed} 行）` : ''}`,
+      html`${term(CHECK, k.check)} <code>${k.check}</code>`,
+      Object.keys(k.params).length
+        ? html`<code
+            >${Object.entries(k.params)
+              .map(([p, v]) => `${p}=${v}`)
+              .join(', ')}</code
+          >`
+        : '—',
+      k.passed ? '通过' : html`<strong class="warn">未通过${k.onFail ? `（${term(ON_FAIL, k.onFail)}）` : ''}</strong>`,
+      html`<span title="${k.effect}"
+        >${CHECK_DOES[k.check] ?? '见检查说明'}${k.cellsSuppressed ? `；隐藏 ${k.cellsSuppressed} 个单元格` : ''}${k.rowsSuppressed ? `；隐藏 ${k.rowsSuppressed} 行` : ''}</span
+      >`,
     ]),
   );
+}
+
+/**
+ * Why an output waits, in words: its failed checks that hold (the API's `heldBecause` says the same
+ * in English), and a caught forgery (src/jobs/forgery.ts), which adds its own sentence.
+ */
+function heldReasons(o: Pick<Output, 'checks' | 'heldBecause'>): string {
+  // a custom-mode output carries the `review` check, passed: it is held by its mode (src/jobs/release.ts)
+  const checks = [
+    ...(o.checks.some((k) => k.check === 'review') ? ['定制模式：每份输出人工审核'] : []),
+    ...o.checks.filter((k) => !k.passed && k.onFail === 'hold').map((k) => `${term(CHECK, k.check)}未通过`),
+  ];
+  const forged = o.heldBecause.some((b) => b.startsWith('produced by worker')) ? ['工作节点伪造结果后被扣留'] : [];
+  return [...checks, ...forged].join('；') || '—';
 }
 
 /** The manifest, its signature checked against the bureau's published keys. */
@@ -41,22 +80,28 @@ async function manifestView(s: Signed, id: string): Promise<Html> {
   try {
     m = await verifyManifest(jws.trim(), createLocalJWKSet(jwks as never));
   } catch (err) {
-    return html`<p class="notice warn" role="alert">发布清单签名校验失败：${(err as Error).message}</p>`;
+    return html`<div class="notice warn" role="alert">
+      <p>发布清单签名校验失败。</p>
+      <p class="problem-detail" lang="en">${(err as Error).message}</p>
+    </div>`;
   }
   const formats = m.output.formats ?? { csv: m.output.sha256 };
   return html`<p class="verified" role="status">发布清单签名有效（EdDSA，数据主管部门公钥）。</p>
     ${facts([
       ['输出', m.output.id],
       ['行数', m.output.rows],
-      ['发布', `${m.releasedAt}，${m.releasedBy}${m.reviewers ? `（审核人 ${m.reviewers.join('、')}）` : ''}`],
+      [
+        '发布',
+        `${shanghaiTime(m.releasedAt, { offset: true })}，${m.releasedBy}${m.reviewers ? `（审核人 ${m.reviewers.join('、')}）` : ''}`,
+      ],
       ['执行者', m.ranBy],
       ['快照', `${m.snapshotHash.slice(0, 16)}…`],
-      ['数据来源', m.dataSources.map((d) => `${d.dataset}（${d.providerName}）`).join('、')],
+      ['数据来源', html`${m.dataSources.map((d) => html`<code>${d.dataset}</code>（${d.providerName}） `)}`],
     ])}
     ${table(
       '各格式的 SHA-256',
       ['格式', 'SHA-256'],
-      Object.entries(formats).map(([f, h]) => [f, html`<code class="hash">${h}</code>`]),
+      Object.entries(formats).map(([f, h]) => [html`<code>${f}</code>`, html`<code class="hash">${h}</code>`]),
     )}
     <div class="verify-file" data-hashes="${JSON.stringify(formats)}">
       <label for="verify-input">校验已下载的文件（在浏览器内计算，不上传）</label>
@@ -72,14 +117,40 @@ async function manifestView(s: Signed, id: string): Promise<Html> {
     </p>`;
 }
 
-function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
+/** A reviewer's vote: nothing chosen until the reviewer chooses; a refused vote comes back as it was. */
+function voteForm(s: Signed, id: string, form: Form): Html {
+  const radio = (value: string, label: string) =>
+    html`<label class="inline"
+      ><input
+        type="radio"
+        name="decision"
+        value="${value}"
+        required
+        ${one(form, 'decision') === value ? html` checked` : ''}
+      />
+      ${label}</label
+    >`;
+  return html`<form method="post" action="/console/outputs/${id}/reviews" class="stack card">
+    ${csrfField(s.session)}
+    <fieldset>
+      <legend>您的意见</legend>
+      ${radio('approve', '同意发布')} ${radio('request-changes', DECISION['request-changes']!)}
+      ${radio('reject', DECISION.reject!)}
+    </fieldset>
+    <label for="vote-reason">理由（退回或拒绝时必填，运营单位可见）</label
+    ><textarea id="vote-reason" name="reason" rows="2">${one(form, 'reason')}</textarea>
+    <div class="actions"><button type="submit" class="primary">提交投票</button></div>
+  </form>`;
+}
+
+function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>, draft: Form = {}): Html {
   const o = p.output;
   const mine = o.reviews.find((r) => r.reviewer === s.session.principal.sub);
   return html`${facts([
       ['状态', badge(o.status)],
       ['作业', html`<a href="/console/jobs/${p.job.id}">${p.job.id}</a>（${p.job.submittedBy}）`],
       ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
-      ['待审原因', o.heldBecause.join('；') || '—'],
+      ['待审原因', heldReasons(o)],
       ['票数', `${o.votes.recorded} / ${o.votes.needed}`],
     ])}
     <div class="side-by-side">
@@ -90,10 +161,13 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
           p.analysis
             ? html`<h3>分析</h3>
                 ${facts([
-                  ['方式', p.analysis.mode],
-                  ['读取的表', p.analysis.tables.join('、')],
-                  ['读取的字段', p.analysis.readsColumns.join('、')],
-                  ['结果列', p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join('、')],
+                  ['方式', term(MODE, p.analysis.mode)],
+                  ['读取的表', html`<code>${p.analysis.tables.join(', ')}</code>`],
+                  ['读取的字段', html`<code>${p.analysis.readsColumns.join(', ')}</code>`],
+                  [
+                    '结果列',
+                    html`<code>${p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join(', ')}</code>`,
+                  ],
                 ])}
                 <h3>沙箱实际运行的 SQL</h3>
                 <pre class="sql"><code>${p.analysis.ranSql}</code></pre>`
@@ -106,6 +180,7 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
           '待审输出',
           p.preview.columns.map((c) => c.name),
           p.preview.rows.map((r) => r.map(cell)),
+          { codeHeaders: true },
         )}
         <h3>同一 SQL 在模拟数据上的结果</h3>
         ${
@@ -114,8 +189,12 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
                 '模拟数据结果',
                 p.dummy.columns.map((c) => c.name),
                 p.dummy.rows.map((r) => r.map(cell)),
+                { codeHeaders: true },
               )
-            : html`<p>${p.dummy ? `${p.dummy.message}（${p.dummy.code}）` : '未运行'}</p>`
+            : p.dummy
+              ? html`<p>${problemText(p.dummy.code, p.dummy.message).primary}（<code>${p.dummy.code}</code>）</p>
+                  <p class="problem-detail" lang="en">${p.dummy.message}</p>`
+              : html`<p>未运行</p>`
         }
       </section>
     </div>
@@ -125,28 +204,17 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
     ${table(
       '作业讨论',
       ['时间', '作者', '内容'],
-      p.thread.map((m) => [m.createdAt.slice(0, 16).replace('T', ' '), m.author, m.body]),
+      p.thread.map((m) => [shanghaiTime(m.createdAt), m.author, m.body]),
       { empty: '暂无讨论' },
     )}
     <h2>投票（独立：第二票之前看不到他人意见）</h2>
     ${
       mine
         ? html`<p class="notice ok" role="status">
-            您已投票：${mine.decision}${mine.reason ? `（${mine.reason}）` : ''}
+            您已投票：${term(DECISION, mine.decision)}${mine.reason ? `（${mine.reason}）` : ''}
           </p>`
         : o.status === 'held'
-          ? html`<form method="post" action="/console/outputs/${o.id}/reviews" class="stack card">
-              ${csrfField(s.session)}
-              <fieldset>
-                <legend>您的意见</legend>
-                <label class="inline"><input type="radio" name="decision" value="approve" checked /> 同意发布</label>
-                <label class="inline"><input type="radio" name="decision" value="request-changes" /> 退回修改</label>
-                <label class="inline"><input type="radio" name="decision" value="reject" /> 拒绝</label>
-              </fieldset>
-              <label for="vote-reason">理由（退回或拒绝时必填，运营单位可见）</label
-              ><textarea id="vote-reason" name="reason" rows="2"></textarea>
-              <div class="actions"><button type="submit" class="primary">提交投票</button></div>
-            </form>`
+          ? voteForm(s, o.id, draft)
           : ''
     }
     ${
@@ -154,7 +222,12 @@ function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>): Html {
         ? table(
             '已公开的投票',
             ['审核人', '意见', '理由', '时间'],
-            o.reviews.map((r) => [r.reviewer, r.decision, r.reason ?? '—', r.reviewedAt]),
+            o.reviews.map((r) => [
+              r.reviewer,
+              term(DECISION, r.decision),
+              r.reason ?? '—',
+              shanghaiTime(r.reviewedAt, { offset: true }),
+            ]),
           )
         : ''
     }`;
@@ -177,10 +250,10 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
           o.contractId,
           o.jobId,
           o.rowCount,
-          o.heldBecause.join('；'),
+          heldReasons(o),
           `${o.votes.recorded} / ${o.votes.needed}`,
         ]),
-        { empty: '没有待审的输出' },
+        { empty: '没有待审的输出', cards: true },
       ),
     );
   });
@@ -200,7 +273,7 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
           ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
           ['行数', o.rowCount],
           ['隐藏的单元格', o.cellsSuppressed],
-          ['列', o.columns.map((col) => col.name).join('、')],
+          ['列', html`<code>${o.columns.map((col) => col.name).join(', ')}</code>`],
         ])}
         <h2>披露控制（每一项隐藏与扰动）</h2>
         ${checksTable(o.checks)}
@@ -256,7 +329,8 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
     const s = signedIn(c, req, reply);
     if (!s) return;
     const p = await must(s.api.GET('/v1/outputs/{id}/review', { params: { path: { id: req.params.id } } }));
-    return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p));
+    const draft = takeDraft(s.session, `/console/outputs/${req.params.id}/review`);
+    return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p, draft));
   });
 
   formAction(
@@ -269,14 +343,23 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
       const o = await must(
         s.api.POST('/v1/outputs/{id}/reviews', {
           params: { path: { id: p.id! } },
-          body: {
-            decision: one(form, 'decision') as 'approve' | 'reject' | 'request-changes',
-            ...(reason ? { reason } : {}),
-          },
+          body: { decision: choice(form, 'decision', VOTES, '您的意见'), ...(reason ? { reason } : {}) },
         }),
       );
       const outcome = o.status === 'released' ? '已发布' : o.status === 'rejected' ? '被拒绝' : '退回修改';
       return { text: o.status === 'held' ? '已记录您的投票，等待第二位审核人。' : `投票已汇总：输出${outcome}。` };
+    },
+    {
+      // either ends the output and deletes its data (docs/architecture.md §15): asked once more
+      confirm: (form, p) => {
+        const vote = choice(form, 'decision', VOTES, '您的意见');
+        return vote === 'approve'
+          ? undefined
+          : {
+              question: `${vote === 'reject' ? '拒绝' : '退回修改'}输出 ${p.id!}：第二票之后，该输出的数据将被删除，不可恢复。`,
+              button: vote === 'reject' ? '确认拒绝' : '确认退回修改',
+            };
+      },
     },
   );
 }

@@ -3,6 +3,16 @@
  * risk reports (the signed page framed in the console) with acknowledgement, the audit trail.
  */
 import type { FastifyInstance } from 'fastify';
+import {
+  FEEDBACK_KIND,
+  RATING,
+  REPORT_KIND,
+  REPORT_TRIGGER,
+  ROLE,
+  shanghaiDate,
+  shanghaiTime,
+  term,
+} from '../../terms/index.ts';
 import { formAction, must, send, signedIn, type Console } from '../context.ts';
 import { int, one, type Form } from '../forms.ts';
 import { html } from '../html.ts';
@@ -22,7 +32,7 @@ const AUDIT_PRESETS: [string, string][] = [
   ['console.signed_in', '控制台登录'],
 ];
 
-const RATING_LABEL: Record<string, string> = { low: '低', medium: '中', high: '高', critical: '严重' };
+const RATING_LABEL = RATING;
 
 export function oversightPages(scope: FastifyInstance, c: Console): void {
   scope.get('/console/reviews', async (req, reply) => {
@@ -42,7 +52,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           r.operatorOrg,
           r.dataset,
           badge(r.status),
-          html`${r.dueAt?.slice(0, 10) ?? '—'}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
+          html`${shanghaiDate(r.dueAt)}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
         ]),
         { empty: '没有待审核的申请' },
       ),
@@ -68,10 +78,10 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
         list.map((f) => [
           f.dataset,
           f.operatorOrg,
-          f.kind === 'usage' ? '使用情况' : '数据质量',
+          term(FEEDBACK_KIND, f.kind),
           f.subject,
           f.body,
-          html`${f.dueAt.slice(0, 10)}${f.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
+          html`${shanghaiDate(f.dueAt)}${f.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
           f.answer
             ? `${f.answer.body}（${f.answer.by}）`
             : answerable
@@ -156,6 +166,13 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
       );
       return { text: `数据集 ${p.id!} 已撤回：使用它的合约已暂停。` };
     },
+    {
+      // every contract using the dataset is suspended at once (seed 002): asked once more
+      confirm: (_f, p) => ({
+        question: `撤回数据集 ${p.id!}：使用它的所有合约将立即暂停，直到数据集恢复。`,
+        button: '确认撤回',
+      }),
+    },
   );
 
   scope.get('/console/reports', async (req, reply) => {
@@ -172,12 +189,12 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
         ['报告', '对象', '运营单位', '期间', '触发', '评级', '生成时间'],
         reports.map((r) => [
           html`<a href="/console/reports/${r.id}">${r.id}</a>`,
-          `${r.kind} ${r.subject}`,
+          `${term(REPORT_KIND, r.kind)} ${r.subject}`,
           r.operatorOrg,
           r.period,
-          r.trigger,
+          term(REPORT_TRIGGER, r.trigger),
           html`<span class="badge r-${r.rating}">${RATING_LABEL[r.rating] ?? r.rating}</span>`,
-          r.generatedAt.slice(0, 16).replace('T', ' '),
+          shanghaiTime(r.generatedAt),
         ]),
         { empty: '暂无报告' },
       )}
@@ -347,7 +364,8 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
                     <code class="hash">${verified.headHash}</code>
                   </p>`
                 : html`<p class="notice warn" role="alert">
-                    审计链在第 ${verified.firstBad?.seq} 条断开：${verified.firstBad?.reason}
+                    审计链在第 ${verified.firstBad?.seq} 条断开。
+                    <span class="problem-detail" lang="en">${verified.firstBad?.reason}</span>
                   </p>`
               : ''
           }
@@ -356,11 +374,14 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
             ['序号', '时间', '操作者', '操作', '对象', '理由', '哈希'],
             entries.map((e) => [
               e.seq,
-              e.at.slice(0, 19).replace('T', ' '),
-              `${e.actor}（${e.role}，${e.org}）`,
+              shanghaiTime(e.at, { offset: true }),
+              html`<code>${e.actor}</code>（${term(ROLE, e.role)}，<code>${e.org}</code>）`,
               html`<code>${e.action}</code>`,
-              `${e.objectType} ${e.objectId}`,
-              e.reason ?? '—',
+              html`<code>${e.objectType} ${e.objectId}</code>`,
+              // a reason as it was recorded: the system's own entries are in English, marked so
+              e.reason && !/\p{Script=Han}/u.test(e.reason)
+                ? html`<span class="en" lang="en">${e.reason}</span>`
+                : (e.reason ?? '—'),
               html`<code class="hash">${e.hash.slice(0, 12)}…</code>`,
             ]),
             { empty: '没有匹配的记录' },

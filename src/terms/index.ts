@@ -1,0 +1,31 @@
+/**
+ * The zh-CN words of the system (issue 33; docs/glossary.md): machine values → terms, error codes →
+ * sentences, instants → Asia/Shanghai times. A neutral part: it imports nothing but the error
+ * codes' type, so the console and the report page (src/reports) both take their words from here
+ * without either importing the other (test/architecture.test.ts).
+ */
+export {
+  ATTRIBUTE,
+  CHECK,
+  CLASSIFICATION,
+  DECISION,
+  FEEDBACK_KIND,
+  IDENTIFIER_ROLE,
+  LAYER,
+  MASKING,
+  maskingRule,
+  MODE,
+  ON_FAIL,
+  RATING,
+  RATING_RULE,
+  REFUSAL_CATEGORY,
+  REPORT_KIND,
+  REPORT_TRIGGER,
+  ROLE,
+  STATUS,
+  term,
+  TREND_METRIC,
+  UPDATE_CYCLE,
+} from './words.ts';
+export { ERROR_ZH, problemText } from './errors.ts';
+export { shanghaiDate, shanghaiTime } from './time.ts';

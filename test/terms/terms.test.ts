@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { ERRORS } from '../../src/errors/index.ts';
+import * as T from '../../src/terms/index.ts';
+
+const GLOSSARY = fs.readFileSync(path.join(PACKAGE_ROOT, 'docs', 'glossary.md'), 'utf8');
+const HAN = /\p{Script=Han}/u;
+
+describe('the terms (docs/glossary.md, issue 33)', () => {
+  const dictionaries = Object.entries(T).filter(
+    ([name, v]) => typeof v === 'object' && name !== 'ERROR_ZH' && name !== 'RATING_RULE',
+  ) as [string, Record<string, string>][];
+
+  it('every machine value the code maps is in the glossary with the same term', () => {
+    const missing: string[] = [];
+    for (const [name, map] of dictionaries)
+      for (const [value, word] of Object.entries(map))
+        if (!GLOSSARY.includes(`| \`${value}\` | ${word} |`)) missing.push(`${name}.${value} → ${word}`);
+    for (const [rule, { name, when }] of Object.entries(T.RATING_RULE))
+      if (!GLOSSARY.includes(`| \`${rule}\` | ${name} | ${when} |`)) missing.push(`RATING_RULE.${rule}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('every error code has a Chinese sentence; a Chinese detail is shown as it is', () => {
+    for (const code of Object.keys(ERRORS)) expect((T.ERROR_ZH as Record<string, string>)[code], code).toMatch(HAN);
+    expect(T.problemText('ERR_REVIEW_REASON_REQUIRED', 'a rejection needs a reason')).toEqual({
+      primary: '拒绝时必须填写理由。',
+      secondary: 'a rejection needs a reason',
+    });
+    expect(T.problemText('ERR_VALIDATION', '请选择“决定”。')).toEqual({ primary: '请选择“决定”。' });
+  });
+
+  it('times are Asia/Shanghai, with the offset where asked', () => {
+    expect(T.shanghaiTime('2026-12-07T15:16:56.529Z')).toBe('2026-12-07 23:16');
+    expect(T.shanghaiTime('2026-12-07T15:16:56.529Z', { offset: true })).toBe('2026-12-07 23:16:56 +08:00');
+    expect(T.shanghaiDate('2026-12-07T17:00:00Z')).toBe('2026-12-08');
+    expect(T.shanghaiTime(null)).toBe('—');
+    expect(T.shanghaiTime('not a time')).toBe('—');
+  });
+
+  it('a masking rule reads with its parameter', () => {
+    expect(T.maskingRule('generalize:age-band:5')).toBe('泛化：5 岁年龄段');
+    expect(T.maskingRule('generalize:range:10000')).toBe('泛化：宽 10000 的区间');
+    expect(T.maskingRule('rare-to-other:10')).toBe('少于 10 个主体的类别归为其他');
+    expect(T.maskingRule('noise:0.15')).toBe('乘性噪声（±15% 以内）');
+    expect(T.term(T.MODE, 'aggregate')).toBe('聚合统计');
+    expect(T.term(T.MODE, 'something-new')).toBe('something-new');
+  });
+
+  it('src/terms is neutral: it imports nothing but the error codes', () => {
+    const dir = path.join(PACKAGE_ROOT, 'src', 'terms');
+    const targets = fs
+      .readdirSync(dir)
+      .flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!));
+    expect(targets.filter((t) => t.startsWith('..'))).toEqual(['../errors/index.ts']);
+  });
+});

@@ -13,6 +13,7 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_POLICY_INVALID: '策略文件有误，请联系管理员。',
   ERR_STORE_MIGRATION: '控制库升级失败。',
   ERR_STORE_DAMAGED: '控制库校验未通过。',
+  ERR_STORE_LOCKED: '控制库正被运行中的服务器占用：请改用 --api 经接口操作，或先停止服务器。',
   ERR_SANDBOX_OS_UNAVAILABLE: '本机无法运行操作系统沙箱。',
   ERR_VALIDATION: '提交的内容不符合要求，请按下方说明修改。',
   ERR_PAYLOAD_TOO_LARGE: '提交的内容过大。',
@@ -86,6 +87,8 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_INTERNAL: '服务器内部错误，已记录。',
   ERR_STORAGE_FULL: '存储空间不足。',
   ERR_STORE_UNAVAILABLE: '控制库出错，服务正在重启，请稍后再试。',
+  ERR_TEMPLATE_PARAMETER: '查询模板的参数不符合其类型或取值范围。',
+  ERR_TEMPLATE_NOT_APPLICABLE: '本合同未授予该查询模板所需的数据集或字段。',
 };
 
 const HAN = /\p{Script=Han}/u;

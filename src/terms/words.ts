@@ -142,14 +142,15 @@ export function term(dictionary: Record<string, string>, value: string | null | 
  */
 export function maskingRule(rule: string): string {
   const [kind = '', ...rest] = rule.split(':');
-  const [sub, arg] = rest;
+  const [sub, arg, top] = rest;
   const name = MASKING[kind] ?? kind;
   if (kind === 'generalize') {
     if (sub === undefined) return name;
     if (sub === 'year' || sub === 'quarter' || sub === 'month')
       return `${name}：按${{ year: '年', quarter: '季度', month: '月' }[sub]}`;
     if (sub === 'district') return `${name}：到区县`;
-    if (sub === 'age-band') return arg ? `${name}：${arg} 岁年龄段` : `${name}：年龄段`;
+    if (sub === 'age-band')
+      return arg ? `${name}：${arg} 岁年龄段${top ? `，${top} 岁及以上合并` : ''}` : `${name}：年龄段`;
     if (sub === 'range') return arg ? `${name}：宽 ${arg} 的区间` : `${name}：数值区间`;
     return `${name}：${rest.join(':')}`;
   }

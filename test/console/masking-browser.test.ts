@@ -38,7 +38,7 @@ describe('the application form in a browser: a parameterised masking choice', ()
     await page.getByLabel('birth_date 的脱敏规则').selectOption('generalize:age-band');
     expect(await width.isVisible()).toBe(true);
     await page.getByLabel('income 的脱敏规则').selectOption('generalize:range');
-    await page.locator('#risk-preview', { hasText: 'generalize:age-band:10:80' }).waitFor(WAIT);
+    await page.locator('#risk-preview', { hasText: '泛化：10 岁年龄段，80 岁及以上合并' }).waitFor(WAIT);
     await page.locator('#risk-preview', { hasText: '风险预览符合政策' }).waitFor(WAIT);
     // clearing the top band recomputes: the oldest ages are few in some districts
     await page.getByLabel('年龄段：此年龄及以上合为一段（可空）').first().fill('');

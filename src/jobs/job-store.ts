@@ -268,11 +268,12 @@ export async function renewLease(tx: Tx, jobId: string, attempt: number, until: 
  * false then, so of two outcomes a worker posts at once for one run only the first is judged.
  */
 export async function takeReport(tx: Tx, jobId: string, attempt: number, at: string): Promise<boolean> {
-  const taken = await tx.one(
-    'UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2 AND reported_at IS NULL RETURNING job_id',
+  // the UPDATE's count, not RETURNING: the store refuses that (a failed commit of one aborts; src/store)
+  const taken = await tx.one<{ Count: number }>(
+    'UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2 AND reported_at IS NULL',
     [jobId, attempt, at],
   );
-  return taken !== undefined;
+  return Boolean(taken?.Count);
 }
 
 export async function markReported(tx: Tx, jobId: string, attempt: number, at: string): Promise<void> {

@@ -153,11 +153,12 @@ export class WorkerRegistry {
    * it with the rest of its verdict); answers false when it was revoked already.
    */
   async revokeIn(tx: Tx, id: string, actor: Actor, reason: string, requestId?: string): Promise<boolean> {
-    const revoked = await tx.one(
-      'UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
+    // the UPDATE's count, not RETURNING: the store refuses that (a failed commit of one aborts; src/store)
+    const revoked = await tx.one<{ Count: number }>(
+      'UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL',
       [id, this.deps.now().toISOString(), actor.sub, reason],
     );
-    if (!revoked) return false;
+    if (!revoked?.Count) return false;
     await appendAudit(tx, {
       actor,
       action: 'worker.revoked',

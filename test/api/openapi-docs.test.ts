@@ -1,11 +1,16 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { buildWorld, type TestWorld } from '../helpers.ts';
 
 /**
  * The API documents itself (issue 33, item 6): every operation in the OpenAPI document says who
  * may call it, what it does and what it refuses, and shows a request body (when it takes one) and a
- * success response — each example valid against the schema beside it.
+ * success response — each example valid against the schema beside it. And examples/ holds an
+ * application file per mode that the API accepts as it is.
  */
 
 interface Media {
@@ -113,5 +118,43 @@ describe('the OpenAPI document describes and exemplifies every operation', () =>
     const validate = ajv.compile({ ...media.schema, components: doc.components });
     expect(validate(media.example)).toBe(true);
     expect(validate({ ...(media.example as object), mode: 'everything' })).toBe(false);
+  });
+});
+
+describe('examples/: an application file per mode, accepted by the API', () => {
+  let world: TestWorld;
+  beforeAll(async () => {
+    world = await buildWorld({ rows: 300 });
+  });
+  afterAll(() => world.close());
+
+  const dir = path.join(PACKAGE_ROOT, 'examples');
+  const files = fs.readdirSync(dir).filter((f) => /^application-.*\.ya?ml$/.test(f));
+
+  it('there is one for each mode', () => {
+    expect(files.map((f) => YAML.parse(fs.readFileSync(path.join(dir, f), 'utf8')).mode).sort()).toEqual([
+      'aggregate',
+      'custom',
+      'dp',
+    ]);
+  });
+
+  it.each(files)('%s is filed by POST /v1/applications as it is (what `pds apply` sends)', async (file) => {
+    const body = YAML.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+    const res = await world.server.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${await world.token('operator', 'org-shuzhi')}` },
+      payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const app = res.json();
+    expect(app).toMatchObject({ status: 'pending', mode: body.mode });
+    // every masking choice the file makes is granted as it is
+    for (const d of body.datasets as { dataset: string; masking?: Record<string, string> }[]) {
+      const grant = app.grants.find((g: { dataset: string }) => g.dataset === d.dataset);
+      for (const [column, rule] of Object.entries(d.masking ?? {}))
+        expect(grant.columns).toContainEqual({ column, rule });
+    }
   });
 });

@@ -22,7 +22,8 @@ import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { workerRoutes } from './routes/worker.ts';
-import { Problem, ProblemRef } from './schemas/index.ts';
+import { example, Problem, ProblemRef } from './schemas/index.ts';
+import * as ex from './schemas/examples/meta.ts';
 
 /**
  * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
@@ -106,19 +107,24 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         tags: ['meta'],
         operationId: 'getHealth',
         summary: 'Liveness',
+        description:
+          "Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version and the OS layer around the runners. 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).",
         security: [],
         response: {
-          200: Type.Object({
-            status: Type.Literal('ok'),
-            executor: Type.String(),
-            storeVersion: Type.Integer(),
-            sandbox: Type.Object({
-              os: Type.String({
-                description:
-                  "the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim)",
+          200: example(
+            Type.Object({
+              status: Type.Literal('ok'),
+              executor: Type.String(),
+              storeVersion: Type.Integer(),
+              sandbox: Type.Object({
+                os: Type.String({
+                  description:
+                    "the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim)",
+                }),
               }),
             }),
-          }),
+            ex.getHealthResponse,
+          ),
           500: ProblemRef,
           503: ProblemRef,
         },
@@ -146,24 +152,29 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         tags: ['meta'],
         operationId: 'getJwks',
         summary: "The bureau's public keys: verify contracts and output manifests",
+        description:
+          "Anyone, without a token. The bureau's public signing keys (JWKS) that verify signed contracts, output manifests, risk reports and audit checkpoints; cached for five minutes. Retired keys stay listed so what they signed still verifies.",
         security: [],
         // only public members are listed, so the serializer could not emit a private `d` even by mistake
         response: {
-          200: Type.Object({
-            keys: Type.Array(
-              Type.Object(
-                {
-                  kty: Type.Optional(Type.String()),
-                  crv: Type.Optional(Type.String()),
-                  x: Type.Optional(Type.String()),
-                  kid: Type.Optional(Type.String()),
-                  alg: Type.Optional(Type.String()),
-                  use: Type.Optional(Type.String()),
-                },
-                { additionalProperties: false },
+          200: example(
+            Type.Object({
+              keys: Type.Array(
+                Type.Object(
+                  {
+                    kty: Type.Optional(Type.String()),
+                    crv: Type.Optional(Type.String()),
+                    x: Type.Optional(Type.String()),
+                    kid: Type.Optional(Type.String()),
+                    alg: Type.Optional(Type.String()),
+                    use: Type.Optional(Type.String()),
+                  },
+                  { additionalProperties: false },
+                ),
               ),
-            ),
-          }),
+            }),
+            ex.getJwksResponse,
+          ),
         },
       },
     },
@@ -197,8 +208,13 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
           tags: ['meta'],
           operationId: 'whoAmI',
           summary: 'Who the token is for: subject, organisation and roles (what `pds login` checks)',
+          description:
+            'Any user with a valid token (not a worker credential). Echoes the subject, organisation and roles the API read from the token. Refused: no token, or one that does not verify (401).',
           response: {
-            200: Type.Object({ sub: Type.String(), org: Type.String(), roles: Type.Array(Type.String()) }),
+            200: example(
+              Type.Object({ sub: Type.String(), org: Type.String(), roles: Type.Array(Type.String()) }),
+              ex.whoAmIResponse,
+            ),
             401: ProblemRef,
             403: ProblemRef,
           },

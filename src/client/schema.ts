@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The bureau's public keys: verify contracts and output manifests */
+        /**
+         * The bureau's public keys: verify contracts and output manifests
+         * @description Anyone, without a token. The bureau's public signing keys (JWKS) that verify signed contracts, output manifests, risk reports and audit checkpoints; cached for five minutes. Retired keys stay listed so what they signed still verifies.
+         */
         get: operations["getJwks"];
         put?: never;
         post?: never;
@@ -24,7 +27,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version and the OS layer around the runners. 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -41,10 +47,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Applications the caller may see, newest first */
+        /**
+         * Applications the caller may see, newest first
+         * @description Any user. An operator sees its organisation's applications, a provider those naming its datasets, bureau and risk staff all of them; `status` filters, `limit` caps the page (default 100).
+         */
         get: operations["listApplications"];
         put?: never;
-        /** Apply for one scenario (一场景一申请) */
+        /**
+         * Apply for one scenario (一场景一申请)
+         * @description Operators only. Files an application (申请) for one scenario: the datasets and columns it needs, each column's masking rule (default: the catalog's), the mode (aggregate, dp or custom), the term and the emergency plan. Each dataset's provider then reviews it (POST /v1/applications/{id}/reviews) and the bureau decides. The answer carries what would be granted, the snapshot's re-identification risk and the policy's `warnings` (approving past them needs an override). Refused: a column on the negative list or a masking rule the catalog does not allow for it (400 naming the field), a dataset withdrawn from operation (409), an `operatorOrg` not the caller's own (403).
+         */
         post: operations["createApplication"];
         delete?: never;
         options?: never;
@@ -59,7 +71,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An application with its reviews and decision */
+        /**
+         * An application with its reviews and decision
+         * @description Any user who may see it (as in the list): the application, its grants, risk preview, each provider's review and the bureau's decision. 404 for an application the caller may not see, as for one that does not exist.
+         */
         get: operations["getApplication"];
         put?: never;
         post?: never;
@@ -78,7 +93,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The bureau's decision (一场景一协议); an approval answers 202 with the contract `building`: it is signed, and becomes `active`, when its snapshot is sealed */
+        /**
+         * The bureau's decision (一场景一协议); an approval answers 202 with the contract `building`: it is signed, and becomes `active`, when its snapshot is sealed
+         * @description Bureau only. Approves or rejects an application whose datasets every provider has approved; the bureau may tighten its terms (term, k, row cap, ε, columns) but not loosen the policy. An approval whose risk preview breaks the policy needs `override.reason`, recorded in the signed contract (合约) and the audit trail. Answers 202 with the contract `building` (its masked snapshot is being built), 200 for a rejection. Refused: reviews still pending or rejected, no override where the preview has warnings, terms looser than policy (409, 400).
+         */
         post: operations["decideApplication"];
         delete?: never;
         options?: never;
@@ -95,7 +113,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A provider's review of its dataset (一需求一审核) */
+        /**
+         * A provider's review of its dataset (一需求一审核)
+         * @description Providers only, for their own datasets. Approves or rejects one dataset of a pending application; a rejection needs a `reason`, which the operator reads. Refused: a dataset of another provider (403), a dataset the application does not ask for (400), an application already decided or a dataset already reviewed (409).
+         */
         post: operations["reviewApplication"];
         delete?: never;
         options?: never;
@@ -112,7 +133,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** What an application would be granted, its snapshot's re-identification risk and the policy's warnings — before filing it; nothing is stored */
+        /**
+         * What an application would be granted, its snapshot's re-identification risk and the policy's warnings — before filing it; nothing is stored
+         * @description Operators only. Computes what an application with these datasets, columns, masking choices and mode would be granted, the re-identification risk of its snapshot (k, prosecutor risk, the class sizes) and the warnings an approval would have to override; nothing is stored or audited. Refused as POST /v1/applications would refuse the same choices (400, 409).
+         */
         post: operations["previewApplication"];
         delete?: never;
         options?: never;
@@ -127,7 +151,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit entries in order */
+        /**
+         * Audit entries in order
+         * @description Bureau and risk staff. Entries of the hash-chained audit trail (审计日志) in order: who did what to which object, when, why, with the request id and each entry's hash and its predecessor's. Page with `after` (the last `seq` read); filter by object or action. Operators and providers are refused (403).
+         */
         get: operations["listAuditEntries"];
         put?: never;
         post?: never;
@@ -144,7 +171,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The whole audit trail and its signed checkpoints as JSON Lines */
+        /**
+         * The whole audit trail and its signed checkpoints as JSON Lines
+         * @description Bureau and risk staff. The whole trail and its signed checkpoints as JSON Lines (application/x-ndjson), to keep outside the server; taking the copy is itself audited. The example shows one entry and one checkpoint.
+         */
         get: operations["exportAuditTrail"];
         put?: never;
         post?: never;
@@ -161,7 +191,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Verify the hash chain and the signed checkpoints; names the first bad entry */
+        /**
+         * Verify the hash chain and the signed checkpoints; names the first bad entry
+         * @description Bureau and risk staff. Recomputes every entry's hash and checks each signed checkpoint against the bureau's keys; `ok: false` names the first entry that does not verify and why.
+         */
         get: operations["verifyAuditTrail"];
         put?: never;
         post?: never;
@@ -178,7 +211,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Datasets, columns and attributes (negative list marked) */
+        /**
+         * Datasets, columns and attributes (negative list marked)
+         * @description Any user. The public data catalog (公共数据目录): each dataset's provider, update cycle, sharing / open / operation attributes and loaded version, and each column's classification, identifier role, negative-list and dp-only marks and the masking rules an application may choose for it (`masking.allowed`, default `masking.default`). The example shows one dataset and three of its columns.
+         */
         get: operations["getCatalog"];
         put?: never;
         post?: never;
@@ -195,7 +231,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Contracts the caller may see, newest first */
+        /**
+         * Contracts the caller may see, newest first
+         * @description Any user. An operator sees its organisation's contracts (合约), a provider those granting its datasets, bureau and risk staff all; filter by `status` or `dataset`.
+         */
         get: operations["listContracts"];
         put?: never;
         post?: never;
@@ -212,7 +251,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A contract, its status and its signed claims */
+        /**
+         * A contract, its status and its signed claims
+         * @description Any user who may see it (as in the list): its status, the claims the bureau signed (datasets and masking rules, disclosure terms, ε budget, the sealed snapshot) and, while it is `building`, the progress of its snapshot. 404 for a contract the caller may not see.
+         */
         get: operations["getContract"];
         put?: never;
         post?: never;
@@ -229,10 +271,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Yearly effectiveness assessments of a contract */
+        /**
+         * Yearly effectiveness assessments of a contract
+         * @description Any user who may see the contract. The bureau's yearly effectiveness assessments (成效评估) of it, oldest first.
+         */
         get: operations["listAssessments"];
         put?: never;
-        /** Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract */
+        /**
+         * Record a yearly effectiveness assessment (seed 002 第三十五条); consecutive failing years revoke the contract
+         * @description Bureau only. Records the yearly assessment of a contract: its indicators, measured values and targets, and whether it passed. Consecutive failing years (policies/workflow.yaml) revoke the contract in the same step (`revoked: true`). Refused: a year outside the contract's term (400), a year already assessed (409).
+         */
         post: operations["recordAssessment"];
         delete?: never;
         options?: never;
@@ -247,7 +295,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A dp contract's ε account: budget, spent, remaining, the charge per query, the latest charges */
+        /**
+         * A dp contract's ε account: budget, spent, remaining, the charge per query, the latest charges
+         * @description Any user who may see the contract. A dp (差分隐私) contract's privacy budget: ε for the term, spent, remaining, what one query is charged and how many are left; for an aggregate or custom contract the ε fields are null.
+         */
         get: operations["getContractBudget"];
         put?: never;
         post?: never;
@@ -264,7 +315,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data — as JSON, a DuckDB database or a Parquet table */
+        /**
+         * Dummy rows with exactly the snapshot's schema and masked formats, to write and test queries without the data — as JSON, a DuckDB database or a Parquet table
+         * @description Operators of the contract, bureau and risk staff. Synthetic rows (模拟数据) in the snapshot's tables, columns and masked formats — no real row — to write and test SQL before submitting it. `format=duckdb` answers one database file of every table, `format=parquet` one table (`table`). Refused: a contract not signed yet (409); a full disk answers 507.
+         */
         get: operations["getDummyData"];
         put?: never;
         post?: never;
@@ -281,7 +335,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed contract (compact JWS); verify it with /.well-known/jwks.json */
+        /**
+         * The signed contract (compact JWS); verify it with /.well-known/jwks.json
+         * @description Any user who may see the contract. The contract as the bureau signed it (application/jose, EdDSA), to keep and verify offline against GET /.well-known/jwks.json. Refused: a contract not signed yet (`building` or `failed`: 409).
+         */
         get: operations["getContractJws"];
         put?: never;
         post?: never;
@@ -300,7 +357,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Build a failed contract's snapshot again (the contract is signed when it is sealed) */
+        /**
+         * Build a failed contract's snapshot again (the contract is signed when it is sealed)
+         * @description Bureau only. Starts the snapshot build of a contract whose build failed (disk full, a dataset changed under it) again, with the reason recorded; answers 202 with the contract `building`, signed when the snapshot is sealed. Refused: a contract whose build has not failed (409).
+         */
         post: operations["rebuildContract"];
         delete?: never;
         options?: never;
@@ -317,7 +377,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume a suspended contract */
+        /**
+         * Resume a suspended contract
+         * @description Bureau only. Makes a suspended contract active again, within its term, with the reason recorded. Refused: a contract not suspended, or one whose dataset is still withdrawn (409).
+         */
         post: operations["resumeContract"];
         delete?: never;
         options?: never;
@@ -334,7 +397,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted */
+        /**
+         * Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted
+         * @description Bureau only. Ends an active or suspended contract for good (撤销): its unfinished jobs fail, its snapshot is deleted, and nothing more runs or is released under it; what was released stays verifiable. Refused: a contract already revoked, expired or not yet signed (409).
+         */
         post: operations["revokeContract"];
         delete?: never;
         options?: never;
@@ -351,7 +417,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled */
+        /**
+         * Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled
+         * @description Bureau and risk staff. Suspends (暂停) an active contract at once: no job may be submitted under it, its queued and running jobs are cancelled, and the reason is recorded in the audit trail and the contract's reports. Refused: a contract not active (409).
+         */
         post: operations["suspendContract"];
         delete?: never;
         options?: never;
@@ -370,7 +439,7 @@ export interface paths {
         put?: never;
         /**
          * Run a query template under a contract
-         * @description Checks each parameter against its type (a code of its list, a whole number within its bounds, a month) and binds it as a literal, then submits the SQL as a job: the same analysis, disclosure control and release as any job. Answers 202 with the job; a parameter outside its type is ERR_TEMPLATE_PARAMETER naming it.
+         * @description An operator of the contract runs a query template (运行查询模板). Checks each parameter against its type (a code of its list, a whole number within its bounds, a month) and binds it as a literal, then submits the SQL as a job: the same analysis, disclosure control and release as any job. Answers 202 with the job; a parameter outside its type is ERR_TEMPLATE_PARAMETER naming it.
          */
         post: operations["runTemplate"];
         delete?: never;
@@ -388,7 +457,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Feedback to a dataset's provider on its quality or your use of it, under a contract that grants it; the answer is due in the review deadline's working days */
+        /**
+         * Feedback to a dataset's provider on its quality or your use of it, under a contract that grants it; the answer is due in the review deadline's working days
+         * @description Operators only, under one of their contracts that grants the dataset. Sends the dataset's provider feedback (反馈) on its quality or on the operator's use of it; the provider's answer is due within the review deadline's working days and the feedback shows as overdue after. Refused: a contract of another organisation or one that does not grant the dataset (403, 409).
+         */
         post: operations["fileFeedback"];
         delete?: never;
         options?: never;
@@ -405,7 +477,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended) */
+        /**
+         * Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)
+         * @description The dataset's provider, or the bureau. Lifts a withdrawal once the objection is answered; contracts it suspended stay suspended until the bureau resumes each (`stillSuspended`). Refused: another provider's dataset (403), a dataset not withdrawn (409).
+         */
         post: operations["reinstateDataset"];
         delete?: never;
         options?: never;
@@ -422,7 +497,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条) */
+        /**
+         * Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)
+         * @description The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. Refused: another provider's dataset (403), a dataset already withdrawn (409).
+         */
         post: operations["withdrawDataset"];
         delete?: never;
         options?: never;
@@ -437,7 +515,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Withdrawals of a dataset and the contracts they suspended */
+        /**
+         * Withdrawals of a dataset and the contracts they suspended
+         * @description Providers, bureau and risk staff. Every withdrawal of the dataset, newest first, with its reasons, who withdrew and reinstated it, and the contracts it suspended. Operators are refused (403).
+         */
         get: operations["listDatasetWithdrawals"];
         put?: never;
         post?: never;
@@ -454,7 +535,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Feedback you may see, newest first: a provider's inbox, an operator's own, everything for staff */
+        /**
+         * Feedback you may see, newest first: a provider's inbox, an operator's own, everything for staff
+         * @description Any user: a provider sees the feedback on its datasets (its inbox), an operator its own, bureau and risk staff all of it. `open=true` lists what is not answered yet.
+         */
         get: operations["listFeedback"];
         put?: never;
         post?: never;
@@ -473,7 +557,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The dataset's provider answers a piece of feedback, once */
+        /**
+         * The dataset's provider answers a piece of feedback, once
+         * @description The provider of the dataset the feedback is on. Answers it, once; the operator reads the answer in the same record. Refused: feedback on another provider's dataset (403), feedback already answered (409).
+         */
         post: operations["answerFeedback"];
         delete?: never;
         options?: never;
@@ -488,12 +575,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs you may see, newest first (an operator: its organisation’s), one page at a time */
+        /**
+         * Jobs you may see, newest first (an operator: its organisation’s), one page at a time
+         * @description Operators, bureau and risk staff. An operator sees its organisation's jobs, staff every job; filter by contract, status or submission time, and page with `before` (the previous page's `next`). Providers are refused (403).
+         */
         get: operations["listJobs"];
         put?: never;
         /**
          * Submit an analysis query under a contract
-         * @description Answers 202 with the job. With an Idempotency-Key header, a retried submission answers the same job again (with Idempotent-Replayed: true).
+         * @description Operators only, under an active contract of their organisation. Queues a SQL query (作业) to run in the sandbox over the contract's masked snapshot; its output passes disclosure control and is released, held for bureau review (custom mode, or a check that holds) or refused. A dp job gives `dp.bounds` for each summed or averaged column and is charged ε. Answers 202 with the job; with an Idempotency-Key header, a retried submission answers the same job again (with Idempotent-Replayed: true). Refused: a contract not active (409), SQL the analysis refuses — a function off the allowlist, a table or column not granted, singling out (422 naming the rule) —, a dp query over the remaining budget (409), too many submissions a minute (429).
          */
         post: operations["submitJob"];
         delete?: never;
@@ -509,7 +599,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job and its status */
+        /**
+         * A job and its status
+         * @description Operators (their organisation's jobs), bureau and risk staff. The job's status, why it was refused or failed (`reasons`, each with its code and the sandbox layer that stopped it) and its output once there is one. Poll it after a submission until it leaves queued and running. 404 for a job the caller may not see.
+         */
         get: operations["getJob"];
         put?: never;
         post?: never;
@@ -528,7 +621,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a queued or running job */
+        /**
+         * Cancel a queued or running job
+         * @description The job's operator organisation, or the bureau. Stops a queued or running job (its runner is killed); nothing is released or charged. Refused: a job already finished (409).
+         */
         post: operations["cancelJob"];
         delete?: never;
         options?: never;
@@ -543,10 +639,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job's thread: the reviewers' comments (once their votes are consolidated) and the replies */
+        /**
+         * A job's thread: the reviewers' comments (once their votes are consolidated) and the replies
+         * @description Operators (their organisation's jobs), bureau and risk staff. The reviewers' comments on the job's held output, shown once both votes are in so that neither reviewer sees the other's first, and the operator's and the bureau's replies, oldest first.
+         */
         get: operations["getJobThread"];
         put?: never;
-        /** Reply in a job's thread (its operator, or a bureau user) */
+        /**
+         * Reply in a job's thread (its operator, or a bureau user)
+         * @description The job's operator organisation, or a bureau user. Adds a reply to the job's thread, e.g. to explain a revision after changes were requested. Risk staff read the thread but do not write in it (403).
+         */
         post: operations["commentOnJob"];
         delete?: never;
         options?: never;
@@ -565,7 +667,7 @@ export interface paths {
         put?: never;
         /**
          * Run SQL in the sandbox on the contract's dummy data
-         * @description The same analysis as a submission first (a refusal answers `valid: false` with its reasons, audited as validate audits); a valid query then runs in the sandbox over invented rows with the snapshot's schema. No job is made, nothing is charged, no real data is read.
+         * @description Operators only, under a contract of their organisation. The same analysis as a submission first (a refusal answers `valid: false` with its reasons, audited as validate audits); a valid query then runs in the sandbox over invented rows with the snapshot's schema. No job is made, nothing is charged, no real data is read.
          */
         post: operations["runOnDummyData"];
         delete?: never;
@@ -583,7 +685,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Validate SQL and, for a dp query, say what it will cost (ε), what is left after it, and each measure’s noise and 95 % error — without running or charging it */
+        /**
+         * Validate SQL and, for a dp query, say what it will cost (ε), what is left after it, and each measure’s noise and 95 % error — without running or charging it
+         * @description Operators only, under a contract of their organisation. Validates the SQL as POST /v1/jobs/validate does and, under a dp contract, says what it would be charged (ε), the budget left after it, whether it is affordable and each measure's noise and 95 % error for the bounds given; nothing runs and nothing is charged. `dp` is null for an aggregate or custom contract.
+         */
         post: operations["previewJob"];
         delete?: never;
         options?: never;
@@ -602,7 +707,7 @@ export interface paths {
         put?: never;
         /**
          * Check SQL against a contract without running it
-         * @description The same analysis, rewrite and binding as a submission, and the same reasons; nothing runs, no data is read, no job is made. A syntax or binder error is not counted against the operator; an escape or singling-out attempt is audited and counted in the risk reports as a refused job is.
+         * @description Operators only, under a contract of their organisation. The same analysis, rewrite and binding as a submission, and the same reasons; nothing runs, no data is read, no job is made. A syntax or binder error is not counted against the operator; an escape or singling-out attempt is audited and counted in the risk reports as a refused job is. A refusal of the SQL answers 200 with `valid: false`; a contract the caller may not use answers 403 or 404.
          */
         post: operations["validateJob"];
         delete?: never;
@@ -618,7 +723,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who the token is for: subject, organisation and roles (what `pds login` checks) */
+        /**
+         * Who the token is for: subject, organisation and roles (what `pds login` checks)
+         * @description Any user with a valid token (not a worker credential). Echoes the subject, organisation and roles the API read from the token. Refused: no token, or one that does not verify (401).
+         */
         get: operations["whoAmI"];
         put?: never;
         post?: never;
@@ -635,7 +743,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Outputs you may see; status=held is the bureau review queue */
+        /**
+         * Outputs you may see; status=held is the bureau review queue
+         * @description Operators (their organisation's outputs), bureau and risk staff. Outputs (产出) with their status and disclosure checks; `status=held` is the bureau's review queue. A reviewer sees no vote but its own until both votes are in.
+         */
         get: operations["listOutputs"];
         put?: never;
         post?: never;
@@ -652,7 +763,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Output metadata, every disclosure check applied, and its reviews */
+        /**
+         * Output metadata, every disclosure check applied, and its reviews
+         * @description Operators (their organisation's outputs), bureau and risk staff. The output's columns and row count, each disclosure check applied with its parameters and effect (cells suppressed, noise, rounding), why it is held, the votes and, once released, by whom and when. 404 for an output the caller may not see.
+         */
         get: operations["getOutput"];
         put?: never;
         post?: never;
@@ -669,7 +783,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The data: released, to its operator; held, to bureau reviewers (404 otherwise) */
+        /**
+         * The data: released, to its operator; held, to bureau reviewers (404 otherwise)
+         * @description The operator organisation of a released output, or a bureau reviewer of a held one. The rows as CSV (default), JSON or Parquet, each form sealed by the output's signed manifest; every download is audited. 404 to anyone else, and for an output rejected or withheld.
+         */
         get: operations["downloadOutput"];
         put?: never;
         post?: never;
@@ -686,7 +803,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed manifest of a released output (compact JWS) */
+        /**
+         * The signed manifest of a released output (compact JWS)
+         * @description Operators (their organisation's outputs), bureau and risk staff. The bureau-signed manifest (清单) of a released output: the sha256 of each download form, the contract, job, SQL, snapshot and policy hashes, every check and the data sources with their providers; verify a downloaded file with it and GET /.well-known/jwks.json (`pds verify-output`). Refused: an output not released (409).
+         */
         get: operations["getOutputManifest"];
         put?: never;
         post?: never;
@@ -703,7 +823,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Everything behind an output, for its reviewers: the SQL, the analysis and the SQL that ran, every check, the rows, the job's thread */
+        /**
+         * Everything behind an output, for its reviewers: the SQL, the analysis and the SQL that ran, every check, the rows, the job's thread
+         * @description Bureau and risk staff. The review packet (审核材料) of an output: the SQL as submitted and as it ran, the analysis, every check, a preview of the rows, the same SQL's run on dummy data and the job's thread. Reading it is audited. Operators are refused (403).
+         */
         get: operations["getReviewPacket"];
         put?: never;
         post?: never;
@@ -722,7 +845,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Vote on a held output (approve, reject, request-changes): two bureau users vote independently, then the votes are consolidated */
+        /**
+         * Vote on a held output (approve, reject, request-changes): two bureau users vote independently, then the votes are consolidated
+         * @description Bureau users other than the job's author. Records one vote on a held output; when the second reviewer has voted the votes are consolidated: two approvals release it (signed manifest), a rejection refuses it, a request for changes sends it back to the operator with the reasons in the job's thread. Rejecting or requesting changes needs a `reason`. Refused: an output not held, a second vote by the same user (409), the job's author (403).
+         */
         post: operations["reviewOutput"];
         delete?: never;
         options?: never;
@@ -737,10 +863,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reports, newest first (an operator: its own contracts' and its own) */
+        /**
+         * Reports, newest first (an operator: its own contracts' and its own)
+         * @description Risk and bureau staff see every report; an operator those on its own contracts and on itself. Filter by subject, period or rating. Providers are refused (403).
+         */
         get: operations["listReports"];
         put?: never;
-        /** Make a signed risk assessment report for a contract, an operator or the whole domain, for a period (default: the current one so far) */
+        /**
+         * Make a signed risk assessment report for a contract, an operator or the whole domain, for a period (default: the current one so far)
+         * @description Risk and bureau staff. Generates and signs a risk assessment report (风险评估报告) on one contract, one operator or the whole domain (`domain: true`) for a period (a quarter, month or year; without one, the current period so far, marked partial): its figures against the previous period, the rating with the findings and rules behind it, and recommendations. Refused: not exactly one subject, a subject that does not exist (400, 404), too many reports a minute (429).
+         */
         post: operations["createReport"];
         delete?: never;
         options?: never;
@@ -755,7 +887,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The report (JSON) and its bureau signature */
+        /**
+         * The report (JSON) and its bureau signature
+         * @description Risk and bureau staff, or the operator the report is on. The report as JSON, its bureau signature (`jws`, over the report's and the page's sha256) and the operator's acknowledgements. 404 for a report the caller may not read.
+         */
         get: operations["getReport"];
         put?: never;
         post?: never;
@@ -772,7 +907,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The report as a self-contained HTML page with charts */
+        /**
+         * The report as a self-contained HTML page with charts
+         * @description Risk and bureau staff, or the operator the report is on (as GET /v1/reports/{id}). The same report as one self-contained zh-CN HTML page (text/html) with its charts inline, to print or archive; the example is abridged.
+         */
         get: operations["getReportHtml"];
         put?: never;
         post?: never;
@@ -791,7 +929,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The operator a report is about acknowledges it with a statement, sealed by the bureau with the report’s signature (seed 002 第三十四条(四)) */
+        /**
+         * The operator a report is about acknowledges it with a statement, sealed by the bureau with the report’s signature (seed 002 第三十四条(四))
+         * @description Operators only, on a report about their own contracts or organisation. Records what the operator did or says about the report, sealed by the bureau with the report's signature. Refused: a report on another operator (403 or 404).
+         */
         post: operations["acknowledgeReport"];
         delete?: never;
         options?: never;
@@ -806,7 +947,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline) */
+        /**
+         * Reviews by due date: a provider's queue, or every provider's for the bureau (?overdue=true: past their deadline)
+         * @description Providers, bureau and risk staff. The reviews (审核) a provider owes on applications for its datasets, soonest due first, with the deadline policies/workflow.yaml sets in working days; the bureau and risk staff see every provider's. Operators are refused (403).
+         */
         get: operations["listReviewQueue"];
         put?: never;
         post?: never;
@@ -825,7 +969,7 @@ export interface paths {
         };
         /**
          * The published query templates, or those a contract can run
-         * @description Templates are published by the bureau in policies/templates.yaml. With `contractId`, only the templates whose mode and columns the contract grants.
+         * @description Any signed-in role (operator, provider, bureau, risk staff) may list the query templates (查询模板) the bureau publishes in policies/templates.yaml. With `contractId`, only the templates whose mode and columns that contract grants; an unknown contract is 404.
          */
         get: operations["listTemplates"];
         put?: never;
@@ -845,7 +989,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run */
+        /**
+         * Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run
+         * @description Registered workers only (a `pdsw.` credential). Claims one run of a job taken from the queue, with the ticket the queue carried: the answer is the final SQL to execute as it is, the snapshot to run it on, the limits and the lease to keep renewing. 204 when the job is no longer to be run (finished, cancelled, claimed by another worker under a live lease). Refused: a wrong ticket, a revoked or expired credential (403), a user token (403).
+         */
         post: operations["claimRun"];
         delete?: never;
         options?: never;
@@ -862,7 +1009,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Renew the lease on a run this worker holds */
+        /**
+         * Renew the lease on a run this worker holds
+         * @description Registered workers only, for a run they hold. Extends the lease on the run; a worker that stops renewing loses the job to the next claim. Refused: a run of another worker, or one already reported (409).
+         */
         post: operations["renewLease"];
         delete?: never;
         options?: never;
@@ -879,7 +1029,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Hand back the raw outcome of a run this worker holds */
+        /**
+         * Hand back the raw outcome of a run this worker holds
+         * @description Registered workers only, for a run they hold. Hands back the engine's raw result (columns and rows) or its error; the API checks it against its own plan, may re-execute it as a spot check, and only then applies disclosure control and releases or holds it. An outcome is taken once. Answers 204 with no body. Refused: a run of another worker or one already reported (409), rows that do not fit the plan (422).
+         */
         post: operations["submitOutcome"];
         delete?: never;
         options?: never;
@@ -894,7 +1047,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The snapshot of a run this worker holds, by its SHA-256 (a worker without the API’s disk caches it); recorded in the audit trail */
+        /**
+         * The snapshot of a run this worker holds, by its SHA-256 (a worker without the API’s disk caches it); recorded in the audit trail
+         * @description Registered workers only, for a run they hold (named by `jobId` and `attempt`). Streams the run's sealed snapshot as a DuckDB file (binary: no example); the worker checks its SHA-256 before running on it. Refused: a run the worker does not hold, a hash that is not the run's (403, 404).
+         */
         get: operations["getRunSnapshot"];
         put?: never;
         post?: never;
@@ -911,10 +1067,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Registered workers and the state of their credentials */
+        /**
+         * Registered workers and the state of their credentials
+         * @description Bureau and risk staff. Every registered worker (计算节点) with the state of its credential: active, revoked (by whom, why) or expired.
+         */
         get: operations["listWorkers"];
         put?: never;
-        /** Register a worker and mint its credential (shown once) */
+        /**
+         * Register a worker and mint its credential (shown once)
+         * @description Bureau only. Registers a worker and mints its credential, valid for `ttlDays` (default 30): the credential is in this answer only, never stored in the clear — give it to that worker alone (PDS_WORKER_TOKEN).
+         */
         post: operations["registerWorker"];
         delete?: never;
         options?: never;
@@ -931,7 +1093,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke a worker: its credential stops working at once and its leases are not renewed */
+        /**
+         * Revoke a worker: its credential stops working at once and its leases are not renewed
+         * @description Bureau only. Revokes a worker for good, with the reason recorded: its credential stops working at once and its leases are not renewed, so its runs go to other workers. Refused: a worker already revoked (409).
+         */
         post: operations["revokeWorker"];
         delete?: never;
         options?: never;
@@ -948,7 +1113,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new credential for a worker; the old one stops working at once */
+        /**
+         * A new credential for a worker; the old one stops working at once
+         * @description Bureau only. Mints a new credential for a worker; the old one stops working at once. Refused: a revoked worker (409).
+         */
         post: operations["rotateWorkerCredential"];
         delete?: never;
         options?: never;
@@ -1000,6 +1168,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "OKP",
+                     *           "crv": "Ed25519",
+                     *           "x": "f-e39micLIlEuqrTx-3XOpea29tJGOWbhbsBhF-wl7I",
+                     *           "kid": "9_sajffh6eeKFHc9gvRLPg7g8ppya_PIxsAXlVhXSmg",
+                     *           "alg": "EdDSA",
+                     *           "use": "sig"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         keys: {
                             alg?: string;
@@ -1029,6 +1211,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "executor": "embedded",
+                     *       "storeVersion": 21,
+                     *       "sandbox": {
+                     *         "os": "bubblewrap 0.8.0, seccomp on"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         executor: string;
                         sandbox: {
@@ -1079,6 +1271,162 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "status": "pending",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "createdBy": "zhang.wei@shuzhi",
+                     *         "createdAt": "2026-12-07T22:53:16.468Z",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "termMonths": 12,
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "columns": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education",
+                     *               "income"
+                     *             ],
+                     *             "masking": {
+                     *               "birth_date": "generalize:year"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "grants": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "risk": {
+                     *           "population": {
+                     *             "quasiIdentifiers": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education"
+                     *             ],
+                     *             "sensitive": [
+                     *               "income"
+                     *             ],
+                     *             "records": 2000,
+                     *             "classes": 1673,
+                     *             "k": 1,
+                     *             "policyK": 10,
+                     *             "recordsBelowK": 2000,
+                     *             "shareBelowK": 1,
+                     *             "prosecutorRisk": 1,
+                     *             "averageRisk": 0.8365,
+                     *             "classSizes": [
+                     *               {
+                     *                 "size": "1",
+                     *                 "classes": 1406,
+                     *                 "records": 1406
+                     *               },
+                     *               {
+                     *                 "size": "2",
+                     *                 "classes": 212,
+                     *                 "records": 424
+                     *               },
+                     *               {
+                     *                 "size": "3-4",
+                     *                 "classes": 55,
+                     *                 "records": 170
+                     *               }
+                     *             ],
+                     *             "lDiversity": {
+                     *               "income": 1
+                     *             }
+                     *           }
+                     *         },
+                     *         "attackCost": {
+                     *           "measures": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "column": "income",
+                     *               "rule": "noise:0.15",
+                     *               "persistentErrorAtLeast": 0.075,
+                     *               "within5PercentReachable": false
+                     *             }
+                     *           ],
+                     *           "membership": {
+                     *             "countNoiseVariance": 1,
+                     *             "countsRoundedTo": 5,
+                     *             "pairsToTellAt95": 95,
+                     *             "pairsWithin5PercentAt95": 9476
+                     *           },
+                     *           "queriesOverTerm": 365280
+                     *         },
+                     *         "reviews": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "status": "pending",
+                     *             "reviewer": null,
+                     *             "reason": null,
+                     *             "reviewedAt": null,
+                     *             "dueAt": "2026-12-15T16:00:00.000Z",
+                     *             "overdue": false
+                     *           }
+                     *         ],
+                     *         "warnings": [
+                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         ],
+                     *         "notices": [],
+                     *         "decision": null,
+                     *         "contractId": null,
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ]
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                         attackCost: {
@@ -1249,6 +1597,47 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "scenario": {
+                 *         "name": "区县居民收入结构分析",
+                 *         "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                 *         "paid": false
+                 *       },
+                 *       "mode": "aggregate",
+                 *       "termMonths": 12,
+                 *       "datasets": [
+                 *         {
+                 *           "dataset": "population",
+                 *           "columns": [
+                 *             "district",
+                 *             "gender",
+                 *             "birth_date",
+                 *             "education",
+                 *             "income"
+                 *           ],
+                 *           "masking": {
+                 *             "birth_date": "generalize:year"
+                 *           }
+                 *         }
+                 *       ],
+                 *       "emergencyPlan": {
+                 *         "contact": "数智科技 安全负责人 0851-00000000",
+                 *         "triggers": [
+                 *           "疑似重识别",
+                 *           "输出异常"
+                 *         ],
+                 *         "actions": [
+                 *           "立即暂停合约",
+                 *           "通知数据局"
+                 *         ]
+                 *       },
+                 *       "securityControls": [
+                 *         "仅在沙箱内分析",
+                 *         "输出经披露控制"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     datasets: {
                         columns: string[];
@@ -1285,6 +1674,160 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "status": "pending",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "createdBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:16.468Z",
+                     *       "scenario": {
+                     *         "name": "区县居民收入结构分析",
+                     *         "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *         "paid": false
+                     *       },
+                     *       "mode": "aggregate",
+                     *       "termMonths": 12,
+                     *       "datasets": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "columns": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education",
+                     *             "income"
+                     *           ],
+                     *           "masking": {
+                     *             "birth_date": "generalize:year"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "emergencyPlan": {
+                     *         "contact": "数智科技 安全负责人 0851-00000000",
+                     *         "triggers": [
+                     *           "疑似重识别",
+                     *           "输出异常"
+                     *         ],
+                     *         "actions": [
+                     *           "立即暂停合约",
+                     *           "通知数据局"
+                     *         ]
+                     *       },
+                     *       "grants": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "providerName": "市公安局",
+                     *           "privacyUnit": "id_number",
+                     *           "columns": [
+                     *             {
+                     *               "column": "district",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "gender",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "birth_date",
+                     *               "rule": "generalize:year"
+                     *             },
+                     *             {
+                     *               "column": "education",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "income",
+                     *               "rule": "noise:0.15"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "risk": {
+                     *         "population": {
+                     *           "quasiIdentifiers": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education"
+                     *           ],
+                     *           "sensitive": [
+                     *             "income"
+                     *           ],
+                     *           "records": 2000,
+                     *           "classes": 1673,
+                     *           "k": 1,
+                     *           "policyK": 10,
+                     *           "recordsBelowK": 2000,
+                     *           "shareBelowK": 1,
+                     *           "prosecutorRisk": 1,
+                     *           "averageRisk": 0.8365,
+                     *           "classSizes": [
+                     *             {
+                     *               "size": "1",
+                     *               "classes": 1406,
+                     *               "records": 1406
+                     *             },
+                     *             {
+                     *               "size": "2",
+                     *               "classes": 212,
+                     *               "records": 424
+                     *             },
+                     *             {
+                     *               "size": "3-4",
+                     *               "classes": 55,
+                     *               "records": 170
+                     *             }
+                     *           ],
+                     *           "lDiversity": {
+                     *             "income": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "attackCost": {
+                     *         "measures": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "column": "income",
+                     *             "rule": "noise:0.15",
+                     *             "persistentErrorAtLeast": 0.075,
+                     *             "within5PercentReachable": false
+                     *           }
+                     *         ],
+                     *         "membership": {
+                     *           "countNoiseVariance": 1,
+                     *           "countsRoundedTo": 5,
+                     *           "pairsToTellAt95": 95,
+                     *           "pairsWithin5PercentAt95": 9476
+                     *         },
+                     *         "queriesOverTerm": 365280
+                     *       },
+                     *       "reviews": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "status": "pending",
+                     *           "reviewer": null,
+                     *           "reason": null,
+                     *           "reviewedAt": null,
+                     *           "dueAt": "2026-12-15T16:00:00.000Z",
+                     *           "overdue": false
+                     *         }
+                     *       ],
+                     *       "warnings": [
+                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *       ],
+                     *       "notices": [],
+                     *       "decision": null,
+                     *       "contractId": null,
+                     *       "securityControls": [
+                     *         "仅在沙箱内分析",
+                     *         "输出经披露控制"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                         attackCost: {
@@ -1463,6 +2006,160 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "status": "pending",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "createdBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:16.468Z",
+                     *       "scenario": {
+                     *         "name": "区县居民收入结构分析",
+                     *         "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *         "paid": false
+                     *       },
+                     *       "mode": "aggregate",
+                     *       "termMonths": 12,
+                     *       "datasets": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "columns": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education",
+                     *             "income"
+                     *           ],
+                     *           "masking": {
+                     *             "birth_date": "generalize:year"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "emergencyPlan": {
+                     *         "contact": "数智科技 安全负责人 0851-00000000",
+                     *         "triggers": [
+                     *           "疑似重识别",
+                     *           "输出异常"
+                     *         ],
+                     *         "actions": [
+                     *           "立即暂停合约",
+                     *           "通知数据局"
+                     *         ]
+                     *       },
+                     *       "grants": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "providerName": "市公安局",
+                     *           "privacyUnit": "id_number",
+                     *           "columns": [
+                     *             {
+                     *               "column": "district",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "gender",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "birth_date",
+                     *               "rule": "generalize:year"
+                     *             },
+                     *             {
+                     *               "column": "education",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "income",
+                     *               "rule": "noise:0.15"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "risk": {
+                     *         "population": {
+                     *           "quasiIdentifiers": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education"
+                     *           ],
+                     *           "sensitive": [
+                     *             "income"
+                     *           ],
+                     *           "records": 2000,
+                     *           "classes": 1673,
+                     *           "k": 1,
+                     *           "policyK": 10,
+                     *           "recordsBelowK": 2000,
+                     *           "shareBelowK": 1,
+                     *           "prosecutorRisk": 1,
+                     *           "averageRisk": 0.8365,
+                     *           "classSizes": [
+                     *             {
+                     *               "size": "1",
+                     *               "classes": 1406,
+                     *               "records": 1406
+                     *             },
+                     *             {
+                     *               "size": "2",
+                     *               "classes": 212,
+                     *               "records": 424
+                     *             },
+                     *             {
+                     *               "size": "3-4",
+                     *               "classes": 55,
+                     *               "records": 170
+                     *             }
+                     *           ],
+                     *           "lDiversity": {
+                     *             "income": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "attackCost": {
+                     *         "measures": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "column": "income",
+                     *             "rule": "noise:0.15",
+                     *             "persistentErrorAtLeast": 0.075,
+                     *             "within5PercentReachable": false
+                     *           }
+                     *         ],
+                     *         "membership": {
+                     *           "countNoiseVariance": 1,
+                     *           "countsRoundedTo": 5,
+                     *           "pairsToTellAt95": 95,
+                     *           "pairsWithin5PercentAt95": 9476
+                     *         },
+                     *         "queriesOverTerm": 365280
+                     *       },
+                     *       "reviews": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "status": "pending",
+                     *           "reviewer": null,
+                     *           "reason": null,
+                     *           "reviewedAt": null,
+                     *           "dueAt": "2026-12-15T16:00:00.000Z",
+                     *           "overdue": false
+                     *         }
+                     *       ],
+                     *       "warnings": [
+                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *       ],
+                     *       "notices": [],
+                     *       "decision": null,
+                     *       "contractId": null,
+                     *       "securityControls": [
+                     *         "仅在沙箱内分析",
+                     *         "输出经披露控制"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                         attackCost: {
@@ -1635,6 +2332,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "decision": "approve",
+                 *       "reason": "场景明确，预案完备",
+                 *       "override": {
+                 *         "reason": "合成数据演示：个别组合人数较少，输出经披露控制"
+                 *       },
+                 *       "terms": {
+                 *         "termMonths": 12
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     decision: "approve" | "reject";
                     /** @description approve although the application's risk preview breaks the policy (its `warnings`): why; recorded in the signed contract, the audit trail and the contract's reports */
@@ -1669,6 +2378,170 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "application": {
+                     *         "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "status": "rejected",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "createdBy": "zhang.wei@shuzhi",
+                     *         "createdAt": "2026-12-07T22:53:16.468Z",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "termMonths": 12,
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "columns": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education",
+                     *               "income"
+                     *             ],
+                     *             "masking": {
+                     *               "birth_date": "generalize:year"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "grants": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "risk": {
+                     *           "population": {
+                     *             "quasiIdentifiers": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education"
+                     *             ],
+                     *             "sensitive": [
+                     *               "income"
+                     *             ],
+                     *             "records": 2000,
+                     *             "classes": 1673,
+                     *             "k": 1,
+                     *             "policyK": 10,
+                     *             "recordsBelowK": 2000,
+                     *             "shareBelowK": 1,
+                     *             "prosecutorRisk": 1,
+                     *             "averageRisk": 0.8365,
+                     *             "classSizes": [
+                     *               {
+                     *                 "size": "1",
+                     *                 "classes": 1406,
+                     *                 "records": 1406
+                     *               },
+                     *               {
+                     *                 "size": "2",
+                     *                 "classes": 212,
+                     *                 "records": 424
+                     *               },
+                     *               {
+                     *                 "size": "3-4",
+                     *                 "classes": 55,
+                     *                 "records": 170
+                     *               }
+                     *             ],
+                     *             "lDiversity": {
+                     *               "income": 1
+                     *             }
+                     *           }
+                     *         },
+                     *         "attackCost": {
+                     *           "measures": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "column": "income",
+                     *               "rule": "noise:0.15",
+                     *               "persistentErrorAtLeast": 0.075,
+                     *               "within5PercentReachable": false
+                     *             }
+                     *           ],
+                     *           "membership": {
+                     *             "countNoiseVariance": 1,
+                     *             "countsRoundedTo": 5,
+                     *             "pairsToTellAt95": 95,
+                     *             "pairsWithin5PercentAt95": 9476
+                     *           },
+                     *           "queriesOverTerm": 365280
+                     *         },
+                     *         "reviews": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "status": "approved",
+                     *             "reviewer": "li.na@psb",
+                     *             "reason": "字段已按最小必要原则脱敏，同意",
+                     *             "reviewedAt": "2026-12-07T22:53:16.945Z",
+                     *             "dueAt": "2026-12-15T16:00:00.000Z",
+                     *             "overdue": false
+                     *           }
+                     *         ],
+                     *         "warnings": [
+                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         ],
+                     *         "notices": [],
+                     *         "decision": {
+                     *           "by": "wang.fang@bureau",
+                     *           "at": "2026-12-07T22:53:17.087Z",
+                     *           "reason": "应急预案未明确数据泄露时的通知时限，请补充后重新申请",
+                     *           "terms": null,
+                     *           "override": null
+                     *         },
+                     *         "contractId": null,
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ]
+                     *       },
+                     *       "contractId": null,
+                     *       "contract": null
+                     *     }
+                     */
                     "application/json": {
                         application: {
                             /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
@@ -1821,6 +2694,270 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "application": {
+                     *         "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "status": "approved",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "createdBy": "zhang.wei@shuzhi",
+                     *         "createdAt": "2026-12-07T22:53:16.468Z",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "termMonths": 12,
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "columns": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education",
+                     *               "income"
+                     *             ],
+                     *             "masking": {
+                     *               "birth_date": "generalize:year"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "grants": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "risk": {
+                     *           "population": {
+                     *             "quasiIdentifiers": [
+                     *               "district",
+                     *               "gender",
+                     *               "birth_date",
+                     *               "education"
+                     *             ],
+                     *             "sensitive": [
+                     *               "income"
+                     *             ],
+                     *             "records": 2000,
+                     *             "classes": 1673,
+                     *             "k": 1,
+                     *             "policyK": 10,
+                     *             "recordsBelowK": 2000,
+                     *             "shareBelowK": 1,
+                     *             "prosecutorRisk": 1,
+                     *             "averageRisk": 0.8365,
+                     *             "classSizes": [
+                     *               {
+                     *                 "size": "1",
+                     *                 "classes": 1406,
+                     *                 "records": 1406
+                     *               },
+                     *               {
+                     *                 "size": "2",
+                     *                 "classes": 212,
+                     *                 "records": 424
+                     *               },
+                     *               {
+                     *                 "size": "3-4",
+                     *                 "classes": 55,
+                     *                 "records": 170
+                     *               }
+                     *             ],
+                     *             "lDiversity": {
+                     *               "income": 1
+                     *             }
+                     *           }
+                     *         },
+                     *         "attackCost": {
+                     *           "measures": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "column": "income",
+                     *               "rule": "noise:0.15",
+                     *               "persistentErrorAtLeast": 0.075,
+                     *               "within5PercentReachable": false
+                     *             }
+                     *           ],
+                     *           "membership": {
+                     *             "countNoiseVariance": 1,
+                     *             "countsRoundedTo": 5,
+                     *             "pairsToTellAt95": 95,
+                     *             "pairsWithin5PercentAt95": 9476
+                     *           },
+                     *           "queriesOverTerm": 365280
+                     *         },
+                     *         "reviews": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "status": "approved",
+                     *             "reviewer": "li.na@psb",
+                     *             "reason": "字段已按最小必要原则脱敏，同意",
+                     *             "reviewedAt": "2026-12-07T22:53:16.945Z",
+                     *             "dueAt": "2026-12-15T16:00:00.000Z",
+                     *             "overdue": false
+                     *           }
+                     *         ],
+                     *         "warnings": [
+                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         ],
+                     *         "notices": [],
+                     *         "decision": {
+                     *           "by": "wang.fang@bureau",
+                     *           "at": "2026-12-07T22:53:17.087Z",
+                     *           "reason": "场景明确，预案完备",
+                     *           "terms": {
+                     *             "termMonths": 12,
+                     *             "minUnits": 10,
+                     *             "maxRows": 10000,
+                     *             "epsilon": null,
+                     *             "epsilonPerQuery": null
+                     *           },
+                     *           "override": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           }
+                     *         },
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ]
+                     *       },
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "contract": {
+                     *         "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "status": "building",
+                     *         "statusReason": null,
+                     *         "statusChangedAt": "2026-12-07T22:53:17.107Z",
+                     *         "statusChangedBy": null,
+                     *         "notBefore": null,
+                     *         "expiresAt": null,
+                     *         "createdAt": "2026-12-07T22:53:17.085Z",
+                     *         "claims": {
+                     *           "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *           "scenario": {
+                     *             "name": "区县居民收入结构分析",
+                     *             "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *             "paid": false
+                     *           },
+                     *           "mode": "aggregate",
+                     *           "datasets": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "provider": "org-psb",
+                     *               "providerName": "市公安局",
+                     *               "privacyUnit": "id_number",
+                     *               "columns": [
+                     *                 {
+                     *                   "column": "district",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "gender",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "birth_date",
+                     *                   "rule": "generalize:year"
+                     *                 },
+                     *                 {
+                     *                   "column": "education",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "income",
+                     *                   "rule": "noise:0.15"
+                     *                 }
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "disclosure": {
+                     *             "minUnits": 10,
+                     *             "maxRows": 10000
+                     *           },
+                     *           "privacyBudget": null,
+                     *           "emergencyPlan": {
+                     *             "contact": "数智科技 安全负责人 0851-00000000",
+                     *             "triggers": [
+                     *               "疑似重识别",
+                     *               "输出异常"
+                     *             ],
+                     *             "actions": [
+                     *               "立即暂停合约",
+                     *               "通知数据局"
+                     *             ]
+                     *           },
+                     *           "securityControls": [
+                     *             "仅在沙箱内分析",
+                     *             "输出经披露控制"
+                     *           ],
+                     *           "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *           "catalogVersion": "2026.12.2",
+                     *           "decisionOverride": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           }
+                     *         },
+                     *         "build": {
+                     *           "phase": "counting",
+                     *           "table": null,
+                     *           "done": 0,
+                     *           "attempts": 1,
+                     *           "error": null
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         application: {
                             /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
@@ -2025,6 +3162,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "dataset": "population",
+                 *       "decision": "approve",
+                 *       "reason": "字段已按最小必要原则脱敏，同意"
+                 *     }
+                 */
                 "application/json": {
                     dataset: string;
                     decision: "approve" | "reject";
@@ -2039,6 +3183,160 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "status": "pending",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "createdBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:16.468Z",
+                     *       "scenario": {
+                     *         "name": "区县居民收入结构分析",
+                     *         "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *         "paid": false
+                     *       },
+                     *       "mode": "aggregate",
+                     *       "termMonths": 12,
+                     *       "datasets": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "columns": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education",
+                     *             "income"
+                     *           ],
+                     *           "masking": {
+                     *             "birth_date": "generalize:year"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "emergencyPlan": {
+                     *         "contact": "数智科技 安全负责人 0851-00000000",
+                     *         "triggers": [
+                     *           "疑似重识别",
+                     *           "输出异常"
+                     *         ],
+                     *         "actions": [
+                     *           "立即暂停合约",
+                     *           "通知数据局"
+                     *         ]
+                     *       },
+                     *       "grants": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "providerName": "市公安局",
+                     *           "privacyUnit": "id_number",
+                     *           "columns": [
+                     *             {
+                     *               "column": "district",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "gender",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "birth_date",
+                     *               "rule": "generalize:year"
+                     *             },
+                     *             {
+                     *               "column": "education",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "income",
+                     *               "rule": "noise:0.15"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "risk": {
+                     *         "population": {
+                     *           "quasiIdentifiers": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education"
+                     *           ],
+                     *           "sensitive": [
+                     *             "income"
+                     *           ],
+                     *           "records": 2000,
+                     *           "classes": 1673,
+                     *           "k": 1,
+                     *           "policyK": 10,
+                     *           "recordsBelowK": 2000,
+                     *           "shareBelowK": 1,
+                     *           "prosecutorRisk": 1,
+                     *           "averageRisk": 0.8365,
+                     *           "classSizes": [
+                     *             {
+                     *               "size": "1",
+                     *               "classes": 1406,
+                     *               "records": 1406
+                     *             },
+                     *             {
+                     *               "size": "2",
+                     *               "classes": 212,
+                     *               "records": 424
+                     *             },
+                     *             {
+                     *               "size": "3-4",
+                     *               "classes": 55,
+                     *               "records": 170
+                     *             }
+                     *           ],
+                     *           "lDiversity": {
+                     *             "income": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "attackCost": {
+                     *         "measures": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "column": "income",
+                     *             "rule": "noise:0.15",
+                     *             "persistentErrorAtLeast": 0.075,
+                     *             "within5PercentReachable": false
+                     *           }
+                     *         ],
+                     *         "membership": {
+                     *           "countNoiseVariance": 1,
+                     *           "countsRoundedTo": 5,
+                     *           "pairsToTellAt95": 95,
+                     *           "pairsWithin5PercentAt95": 9476
+                     *         },
+                     *         "queriesOverTerm": 365280
+                     *       },
+                     *       "reviews": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "status": "approved",
+                     *           "reviewer": "li.na@psb",
+                     *           "reason": "字段已按最小必要原则脱敏，同意",
+                     *           "reviewedAt": "2026-12-07T22:53:16.945Z",
+                     *           "dueAt": "2026-12-15T16:00:00.000Z",
+                     *           "overdue": false
+                     *         }
+                     *       ],
+                     *       "warnings": [
+                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *       ],
+                     *       "notices": [],
+                     *       "decision": null,
+                     *       "contractId": null,
+                     *       "securityControls": [
+                     *         "仅在沙箱内分析",
+                     *         "输出经披露控制"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description what averaging noise would cost a determined operator: each measure's persistent distortion (no number of queries removes it), the tracker pairs that would tell one person's presence in a category, and the jobs the quotas allow over the term */
                         attackCost: {
@@ -2209,6 +3507,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "mode": "aggregate",
+                 *       "datasets": [
+                 *         {
+                 *           "dataset": "population",
+                 *           "columns": [
+                 *             "district",
+                 *             "gender",
+                 *             "birth_date",
+                 *             "education",
+                 *             "income"
+                 *           ],
+                 *           "masking": {
+                 *             "birth_date": "generalize:year"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     datasets: {
                         columns: string[];
@@ -2228,6 +3546,86 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "grants": [
+                     *         {
+                     *           "dataset": "population",
+                     *           "provider": "org-psb",
+                     *           "providerName": "市公安局",
+                     *           "privacyUnit": "id_number",
+                     *           "columns": [
+                     *             {
+                     *               "column": "district",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "gender",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "birth_date",
+                     *               "rule": "generalize:year"
+                     *             },
+                     *             {
+                     *               "column": "education",
+                     *               "rule": "keep"
+                     *             },
+                     *             {
+                     *               "column": "income",
+                     *               "rule": "noise:0.15"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "risk": {
+                     *         "population": {
+                     *           "quasiIdentifiers": [
+                     *             "district",
+                     *             "gender",
+                     *             "birth_date",
+                     *             "education"
+                     *           ],
+                     *           "sensitive": [
+                     *             "income"
+                     *           ],
+                     *           "records": 2000,
+                     *           "classes": 1673,
+                     *           "k": 1,
+                     *           "policyK": 10,
+                     *           "recordsBelowK": 2000,
+                     *           "shareBelowK": 1,
+                     *           "prosecutorRisk": 1,
+                     *           "averageRisk": 0.8365,
+                     *           "classSizes": [
+                     *             {
+                     *               "size": "1",
+                     *               "classes": 1406,
+                     *               "records": 1406
+                     *             },
+                     *             {
+                     *               "size": "2",
+                     *               "classes": 212,
+                     *               "records": 424
+                     *             },
+                     *             {
+                     *               "size": "3-4",
+                     *               "classes": 55,
+                     *               "records": 170
+                     *             }
+                     *           ],
+                     *           "lDiversity": {
+                     *             "income": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "warnings": [
+                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *       ],
+                     *       "notices": []
+                     *     }
+                     */
                     "application/json": {
                         grants: {
                             columns: {
@@ -2338,6 +3736,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "seq": 1,
+                     *           "at": "2026-12-07T22:53:13.714Z",
+                     *           "actor": "system",
+                     *           "role": "system",
+                     *           "org": "domain",
+                     *           "action": "keys.current",
+                     *           "objectType": "key",
+                     *           "objectId": "bureau",
+                     *           "reason": "first recorded",
+                     *           "requestId": null,
+                     *           "details": {
+                     *             "kid": "9_sajffh6eeKFHc9gvRLPg7g8ppya_PIxsAXlVhXSmg",
+                     *             "previous": null
+                     *           },
+                     *           "prevHash": "0000000000000000000000000000000000000000000000000000000000000000",
+                     *           "hash": "47acecf432796e26d135c8d793c12070404054ec350f366edf5cf0d0863c7b6b"
+                     *         },
+                     *         {
+                     *           "seq": 2,
+                     *           "at": "2026-12-07T22:53:13.714Z",
+                     *           "actor": "system",
+                     *           "role": "system",
+                     *           "org": "domain",
+                     *           "action": "keys.current",
+                     *           "objectType": "key",
+                     *           "objectId": "issuer",
+                     *           "reason": "first recorded",
+                     *           "requestId": null,
+                     *           "details": {
+                     *             "kid": "M1jGT6qk7Gm2UXmyagkhwFtjVzcok0HVaCQEVM-he7k",
+                     *             "previous": null
+                     *           },
+                     *           "prevHash": "47acecf432796e26d135c8d793c12070404054ec350f366edf5cf0d0863c7b6b",
+                     *           "hash": "9430be7af08bfbb32c129d115236ea82b0ad7a5445c8a45c7da2d2c7b4f94459"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         entries: {
                             action: string;
@@ -2403,6 +3843,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {"type":"entry","seq":1,"at":"2026-12-07T22:53:13.714Z","actor":"system","role":"system","org":"domain","action":"keys.current","objectType":"key","objectId":"bureau","reason":"first recorded","requestId":null,"details":{"kid":"9_sajffh6eeKFHc9gvRLPg7g8ppya_PIxsAXlVhXSmg","previous":null},"prevHash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"47acecf432796e26d135c8d793c12070404054ec350f366edf5cf0d0863c7b6b"}
+                     *     {"type":"checkpoint","seq":7,"headHash":"1b1cc8f4a3ec79734fbeffb8f4acd304e8bc162557afc8f9c18fdd78c0e3a201","jws":"eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1hdWRpdC1jaGVja3BvaW50K2p3dCIsImtpZCI6Ijlfc2FqZmZoNmVlS0ZIYzlndlJMUGc3ZzhwcHlhX1BJeHNBWGxWaFhTbWcifQ.eyJzZXEiOjcsImhlYWRIYXNoIjoiMWIxY2M4ZjRhM2VjNzk3MzRmYmVmZmI4ZjRhY2QzMDRlOGJjMTYyNTU3YWZjOGY5YzE4ZmRkNzhjMGUzYTIwMSIsImlzcyI6InVybjpwZHM6YnVyZWF1IiwiaWF0IjoxNzk2NjgzOTk4fQ.0NKZTwVT4QDf-O1YVasmncg3H5BYCq75FMD2PZYeSDnT7_ZcLkrZLFJkYKYZEZ55a8xK3W5uxoA18Jkp-fBPDw","reason":"daily","createdAt":"2026-12-07T22:53:18.973Z"}
+                     */
                     "application/json": string;
                 };
             };
@@ -2450,6 +3894,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "entries": 56,
+                     *       "headHash": "48713600bcc5b4add44b3007cf0de1991443331372c776d3d69e0adc856faf6e",
+                     *       "checkpoints": 1
+                     *     }
+                     */
                     "application/json": {
                         /** @description signed checkpoints checked */
                         checkpoints?: number;
@@ -2507,6 +3959,72 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "version": "2026.12.2",
+                     *       "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *       "datasets": [
+                     *         {
+                     *           "name": "population",
+                     *           "title": "居民基础信息",
+                     *           "description": "Registered residents of the city, one row per person.",
+                     *           "provider": "org-psb",
+                     *           "providerName": "市公安局",
+                     *           "updateCycle": "daily",
+                     *           "attributes": {
+                     *             "sharing": "conditional",
+                     *             "open": "none",
+                     *             "operation": "conditional"
+                     *           },
+                     *           "privacyUnit": "id_number",
+                     *           "sensitiveFacts": false,
+                     *           "version": {
+                     *             "version": 1,
+                     *             "rows": 2000,
+                     *             "contentHash": "b1bbc8be662e57f792595c0c79642d87637913bb2f2cb55bd96504267e99fad1",
+                     *             "loadedAt": "2026-12-07T22:53:10.900Z",
+                     *             "source": "synthetic: pds seed --rows 2000 --seed 7"
+                     *           },
+                     *           "columns": [
+                     *             {
+                     *               "name": "gender",
+                     *               "type": "VARCHAR",
+                     *               "title": "性别",
+                     *               "classification": "general-L2",
+                     *               "role": "quasi",
+                     *               "format": null,
+                     *               "negativeList": false,
+                     *               "dpOnly": false,
+                     *               "masking": {
+                     *                 "default": "keep",
+                     *                 "allowed": [
+                     *                   "keep",
+                     *                   "drop"
+                     *                 ]
+                     *               }
+                     *             },
+                     *             {
+                     *               "name": "income",
+                     *               "type": "DOUBLE",
+                     *               "title": "年收入（元）",
+                     *               "classification": "general-L3",
+                     *               "role": "sensitive",
+                     *               "format": null,
+                     *               "negativeList": false,
+                     *               "dpOnly": false,
+                     *               "masking": {
+                     *                 "default": "noise:0.15",
+                     *                 "allowed": [
+                     *                   "noise",
+                     *                   "generalize:range"
+                     *                 ]
+                     *               }
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         datasets: {
                             attributes: {
@@ -2584,6 +4102,159 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "status": "active",
+                     *         "statusReason": null,
+                     *         "statusChangedAt": "2026-12-07T22:53:17.438Z",
+                     *         "statusChangedBy": "wang.fang@bureau",
+                     *         "notBefore": "2026-12-07T22:53:17.438Z",
+                     *         "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *         "createdAt": "2026-12-07T22:53:17.085Z",
+                     *         "claims": {
+                     *           "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *           "scenario": {
+                     *             "name": "区县居民收入结构分析",
+                     *             "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *             "paid": false
+                     *           },
+                     *           "mode": "aggregate",
+                     *           "datasets": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "provider": "org-psb",
+                     *               "providerName": "市公安局",
+                     *               "privacyUnit": "id_number",
+                     *               "columns": [
+                     *                 {
+                     *                   "column": "district",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "gender",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "birth_date",
+                     *                   "rule": "generalize:year"
+                     *                 },
+                     *                 {
+                     *                   "column": "education",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "income",
+                     *                   "rule": "noise:0.15"
+                     *                 }
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "disclosure": {
+                     *             "minUnits": 10,
+                     *             "maxRows": 10000
+                     *           },
+                     *           "privacyBudget": null,
+                     *           "emergencyPlan": {
+                     *             "contact": "数智科技 安全负责人 0851-00000000",
+                     *             "triggers": [
+                     *               "疑似重识别",
+                     *               "输出异常"
+                     *             ],
+                     *             "actions": [
+                     *               "立即暂停合约",
+                     *               "通知数据局"
+                     *             ]
+                     *           },
+                     *           "securityControls": [
+                     *             "仅在沙箱内分析",
+                     *             "输出经披露控制"
+                     *           ],
+                     *           "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *           "catalogVersion": "2026.12.2",
+                     *           "decisionOverride": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           },
+                     *           "snapshot": {
+                     *             "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *             "tables": {
+                     *               "population": {
+                     *                 "rows": 2000,
+                     *                 "units": 2000,
+                     *                 "columns": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education",
+                     *                   "income",
+                     *                   "pds_unit"
+                     *                 ],
+                     *                 "nonNull": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education",
+                     *                   "income",
+                     *                   "pds_unit"
+                     *                 ],
+                     *                 "datasetVersion": 1,
+                     *                 "risk": {
+                     *                   "quasiIdentifiers": [
+                     *                     "district",
+                     *                     "gender",
+                     *                     "birth_date",
+                     *                     "education"
+                     *                   ],
+                     *                   "sensitive": [
+                     *                     "income"
+                     *                   ],
+                     *                   "records": 2000,
+                     *                   "classes": 1673,
+                     *                   "k": 1,
+                     *                   "policyK": 10,
+                     *                   "recordsBelowK": 2000,
+                     *                   "shareBelowK": 1,
+                     *                   "prosecutorRisk": 1,
+                     *                   "averageRisk": 0.8365,
+                     *                   "classSizes": [
+                     *                     {
+                     *                       "size": "1",
+                     *                       "classes": 1406,
+                     *                       "records": 1406
+                     *                     },
+                     *                     {
+                     *                       "size": "2",
+                     *                       "classes": 212,
+                     *                       "records": 424
+                     *                     },
+                     *                     {
+                     *                       "size": "3-4",
+                     *                       "classes": 55,
+                     *                       "records": 170
+                     *                     }
+                     *                   ],
+                     *                   "lDiversity": {
+                     *                     "income": 1
+                     *                   }
+                     *                 }
+                     *               }
+                     *             },
+                     *             "recordKeys": false,
+                     *             "unitKeys": true
+                     *           }
+                     *         },
+                     *         "build": null
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -2679,6 +4350,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "status": "active",
+                     *       "statusReason": null,
+                     *       "statusChangedAt": "2026-12-07T22:53:17.438Z",
+                     *       "statusChangedBy": "wang.fang@bureau",
+                     *       "notBefore": "2026-12-07T22:53:17.438Z",
+                     *       "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *       "createdAt": "2026-12-07T22:53:17.085Z",
+                     *       "claims": {
+                     *         "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "disclosure": {
+                     *           "minUnits": 10,
+                     *           "maxRows": 10000
+                     *         },
+                     *         "privacyBudget": null,
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ],
+                     *         "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *         "catalogVersion": "2026.12.2",
+                     *         "decisionOverride": {
+                     *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *           "warnings": [
+                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           ],
+                     *           "by": "wang.fang@bureau"
+                     *         },
+                     *         "snapshot": {
+                     *           "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *           "tables": {
+                     *             "population": {
+                     *               "rows": 2000,
+                     *               "units": 2000,
+                     *               "columns": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "nonNull": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "datasetVersion": 1,
+                     *               "risk": {
+                     *                 "quasiIdentifiers": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education"
+                     *                 ],
+                     *                 "sensitive": [
+                     *                   "income"
+                     *                 ],
+                     *                 "records": 2000,
+                     *                 "classes": 1673,
+                     *                 "k": 1,
+                     *                 "policyK": 10,
+                     *                 "recordsBelowK": 2000,
+                     *                 "shareBelowK": 1,
+                     *                 "prosecutorRisk": 1,
+                     *                 "averageRisk": 0.8365,
+                     *                 "classSizes": [
+                     *                   {
+                     *                     "size": "1",
+                     *                     "classes": 1406,
+                     *                     "records": 1406
+                     *                   },
+                     *                   {
+                     *                     "size": "2",
+                     *                     "classes": 212,
+                     *                     "records": 424
+                     *                   },
+                     *                   {
+                     *                     "size": "3-4",
+                     *                     "classes": 55,
+                     *                     "records": 170
+                     *                   }
+                     *                 ],
+                     *                 "lDiversity": {
+                     *                   "income": 1
+                     *                 }
+                     *               }
+                     *             }
+                     *           },
+                     *           "recordKeys": false,
+                     *           "unitKeys": true
+                     *         }
+                     *       },
+                     *       "build": null
+                     *     }
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -2774,8 +4596,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": ({
+                    /**
+                     * @example [
+                     *       {
+                     *         "year": 2026,
+                     *         "passed": true,
+                     *         "indicators": [
+                     *           {
+                     *             "name": "按期提交风险报告",
+                     *             "value": 4,
+                     *             "met": true,
+                     *             "target": 4
+                     *           },
+                     *           {
+                     *             "name": "数据安全事件",
+                     *             "value": 0,
+                     *             "met": true,
+                     *             "target": 0
+                     *           }
+                     *         ],
+                     *         "assessor": "市数据局 评估组",
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "recordedBy": "wang.fang@bureau",
+                     *         "recordedAt": "2026-12-07T22:53:19.250Z",
+                     *         "notes": "年度评估通过"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
                         assessor: string;
+                        contractId: string;
                         indicators: {
                             met: boolean;
                             name: string;
@@ -2786,12 +4636,10 @@ export interface operations {
                         }[];
                         notes?: string;
                         passed: boolean;
-                        year: number;
-                    } & {
-                        contractId: string;
                         recordedAt: string;
                         recordedBy: string;
-                    })[];
+                        year: number;
+                    }[];
                 };
             };
             /** @description RFC 9457 problem details */
@@ -2853,6 +4701,28 @@ export interface operations {
         /** @description seed 002 第三十五条: yearly effectiveness assessment */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "year": 2026,
+                 *       "passed": true,
+                 *       "indicators": [
+                 *         {
+                 *           "name": "按期提交风险报告",
+                 *           "value": 4,
+                 *           "target": 4,
+                 *           "met": true
+                 *         },
+                 *         {
+                 *           "name": "数据安全事件",
+                 *           "value": 0,
+                 *           "target": 0,
+                 *           "met": true
+                 *         }
+                 *       ],
+                 *       "assessor": "市数据局 评估组",
+                 *       "notes": "年度评估通过"
+                 *     }
+                 */
                 "application/json": {
                     assessor: string;
                     indicators: {
@@ -2876,9 +4746,187 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assessment": {
+                     *         "year": 2026,
+                     *         "passed": true,
+                     *         "indicators": [
+                     *           {
+                     *             "name": "按期提交风险报告",
+                     *             "value": 4,
+                     *             "met": true,
+                     *             "target": 4
+                     *           },
+                     *           {
+                     *             "name": "数据安全事件",
+                     *             "value": 0,
+                     *             "met": true,
+                     *             "target": 0
+                     *           }
+                     *         ],
+                     *         "assessor": "市数据局 评估组",
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "recordedBy": "wang.fang@bureau",
+                     *         "recordedAt": "2026-12-07T22:53:19.250Z",
+                     *         "notes": "年度评估通过"
+                     *       },
+                     *       "revoked": false,
+                     *       "contract": {
+                     *         "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "status": "active",
+                     *         "statusReason": null,
+                     *         "statusChangedAt": "2026-12-07T22:53:17.438Z",
+                     *         "statusChangedBy": "wang.fang@bureau",
+                     *         "notBefore": "2026-12-07T22:53:17.438Z",
+                     *         "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *         "createdAt": "2026-12-07T22:53:17.085Z",
+                     *         "claims": {
+                     *           "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *           "scenario": {
+                     *             "name": "区县居民收入结构分析",
+                     *             "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *             "paid": false
+                     *           },
+                     *           "mode": "aggregate",
+                     *           "datasets": [
+                     *             {
+                     *               "dataset": "population",
+                     *               "provider": "org-psb",
+                     *               "providerName": "市公安局",
+                     *               "privacyUnit": "id_number",
+                     *               "columns": [
+                     *                 {
+                     *                   "column": "district",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "gender",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "birth_date",
+                     *                   "rule": "generalize:year"
+                     *                 },
+                     *                 {
+                     *                   "column": "education",
+                     *                   "rule": "keep"
+                     *                 },
+                     *                 {
+                     *                   "column": "income",
+                     *                   "rule": "noise:0.15"
+                     *                 }
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "disclosure": {
+                     *             "minUnits": 10,
+                     *             "maxRows": 10000
+                     *           },
+                     *           "privacyBudget": null,
+                     *           "emergencyPlan": {
+                     *             "contact": "数智科技 安全负责人 0851-00000000",
+                     *             "triggers": [
+                     *               "疑似重识别",
+                     *               "输出异常"
+                     *             ],
+                     *             "actions": [
+                     *               "立即暂停合约",
+                     *               "通知数据局"
+                     *             ]
+                     *           },
+                     *           "securityControls": [
+                     *             "仅在沙箱内分析",
+                     *             "输出经披露控制"
+                     *           ],
+                     *           "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *           "catalogVersion": "2026.12.2",
+                     *           "decisionOverride": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           },
+                     *           "snapshot": {
+                     *             "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *             "tables": {
+                     *               "population": {
+                     *                 "rows": 2000,
+                     *                 "units": 2000,
+                     *                 "columns": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education",
+                     *                   "income",
+                     *                   "pds_unit"
+                     *                 ],
+                     *                 "nonNull": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education",
+                     *                   "income",
+                     *                   "pds_unit"
+                     *                 ],
+                     *                 "datasetVersion": 1,
+                     *                 "risk": {
+                     *                   "quasiIdentifiers": [
+                     *                     "district",
+                     *                     "gender",
+                     *                     "birth_date",
+                     *                     "education"
+                     *                   ],
+                     *                   "sensitive": [
+                     *                     "income"
+                     *                   ],
+                     *                   "records": 2000,
+                     *                   "classes": 1673,
+                     *                   "k": 1,
+                     *                   "policyK": 10,
+                     *                   "recordsBelowK": 2000,
+                     *                   "shareBelowK": 1,
+                     *                   "prosecutorRisk": 1,
+                     *                   "averageRisk": 0.8365,
+                     *                   "classSizes": [
+                     *                     {
+                     *                       "size": "1",
+                     *                       "classes": 1406,
+                     *                       "records": 1406
+                     *                     },
+                     *                     {
+                     *                       "size": "2",
+                     *                       "classes": 212,
+                     *                       "records": 424
+                     *                     },
+                     *                     {
+                     *                       "size": "3-4",
+                     *                       "classes": 55,
+                     *                       "records": 170
+                     *                     }
+                     *                   ],
+                     *                   "lDiversity": {
+                     *                     "income": 1
+                     *                   }
+                     *                 }
+                     *               }
+                     *             },
+                     *             "recordKeys": false,
+                     *             "unitKeys": true
+                     *           }
+                     *         },
+                     *         "build": null
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         assessment: {
                             assessor: string;
+                            contractId: string;
                             indicators: {
                                 met: boolean;
                                 name: string;
@@ -2889,11 +4937,9 @@ export interface operations {
                             }[];
                             notes?: string;
                             passed: boolean;
-                            year: number;
-                        } & {
-                            contractId: string;
                             recordedAt: string;
                             recordedBy: string;
+                            year: number;
                         };
                         contract: {
                             applicationId: string;
@@ -2992,6 +5038,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "contractId": "ctr_mxdv9sy87dd64b803aaca375",
+                     *       "mode": "dp",
+                     *       "epsilon": 10,
+                     *       "spent": 0,
+                     *       "remaining": 10,
+                     *       "epsilonPerQuery": 1,
+                     *       "queriesLeft": 10,
+                     *       "charges": []
+                     *     }
+                     */
                     "application/json": {
                         /** @description the latest charges, newest first */
                         charges: {
@@ -3084,6 +5142,64 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "population": {
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "gender",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "birth_date",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "income",
+                     *             "type": "DOUBLE"
+                     *           },
+                     *           {
+                     *             "name": "pds_unit",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rows": [
+                     *           [
+                     *             "清镇市",
+                     *             "男",
+                     *             "1987",
+                     *             "小学",
+                     *             57734.96,
+                     *             "5516c8a27e9307fb5e628b745c0892e9"
+                     *           ],
+                     *           [
+                     *             "开阳县",
+                     *             "男",
+                     *             "1999",
+                     *             "本科",
+                     *             198914.87,
+                     *             "efc4e28fc0ce18b22f8ba4a417780b01"
+                     *           ],
+                     *           [
+                     *             "云岩区",
+                     *             "男",
+                     *             "2015",
+                     *             "小学",
+                     *             86249.48,
+                     *             "7798d9e3c8e5d0ef390d69b1b87698e7"
+                     *           ]
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         [key: string]: {
                             columns: {
@@ -3161,6 +5277,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1jb250cmFjdCtqd3QiLCJraWQiOiI5X3NhamZmaDZlZUtGSGM5Z3ZSTFBnN2c4cHB5YV9QSXhzQVhsVmhYU21nIn0.eyJhcHBsaWNhdGlvbiI6ImFwcF9teGR2OWc2czE4YTIyYzUyYWExYzk1MzAiLCJzY2VuYXJpbyI6eyJuYW1lIjoi5Yy65Y6_5bGF5rCR5pS25YWl57uT5p6E5YiG5p6QIiwicHVycG9zZSI6IuS4uuaZruaDoOmHkeiejeS6p-WTgeiuvuiuoeaPkOS-m-WMuuWOv-e6p-aUtuWFpeWIhuW4g-WPguiAgyIsInBhaWQiOmZhbHNlfSwibW9kZSI6ImFnZ3JlZ2F0ZSIsImRhdGFzZXRzIjpbeyJkYXRhc2V0IjoicG9wdWxhdGlvbiIsInByb3ZpZGVyIjoib3JnLXBzYiIsInByb3ZpZGVyTmFtZSI6IuW4guWFrOWuieWxgCIsInByaXZhY3lVbml0IjoiaWRfbnVtYmVyIiwiY29sdW1ucyI6W3siY29sdW1uIjoiZGlzdHJpY3QiLCJydWxlIjoia2VlcCJ9LHsiY29sdW1uIjoiZ2VuZGVyIiwicnVsZSI6ImtlZXAifSx7ImNvbHVtbiI6ImJpcnRoX2RhdGUiLCJydWxlIjoiZ2VuZXJhbGl6ZTp5ZWFyIn0seyJjb2x1bW4iOiJlZHVjYXRpb24iLCJydWxlIjoia2VlcCJ9LHsiY29sdW1uIjoiaW5jb21lIiwicnVsZSI6Im5vaXNlOjAuMTUifV19XSwiZGlzY2xvc3VyZSI6eyJtaW5Vbml0cyI6MTAsIm1heFJvd3MiOjEwMDAwfSwicHJpdmFjeUJ1ZGdldCI6bnVsbCwiZW1lcmdlbmN5UGxhbiI6eyJjb250YWN0Ijoi5pWw5pm656eR5oqAIOWuieWFqOi0n-i0o-S6uiAwODUxLTAwMDAwMDAwIiwidHJpZ2dlcnMiOlsi55aR5Ly86YeN6K-G5YirIiwi6L6T5Ye65byC5bi4Il0sImFjdGlvbnMiOlsi56uL5Y2z5pqC5YGc5ZCI57qmIiwi6YCa55-l5pWw5o2u5bGAIl19LCJzZWN1cml0eUNvbnRyb2xzIjpbIuS7heWcqOaymeeuseWGheWIhuaekCIsIui-k-WHuue7j-aKq-mcsuaOp-WItiJdLCJwb2xpY3lIYXNoIjoiMjY5MTFjODc1MGFkMjBmNjU2N2FmMTdhNzg3NDQzNDdlYjhiNjRlMTJkZjU1MjZkZWQ0Mzk4NTA5OGU4ODFlMiIsImNhdGFsb2dWZXJzaW9uIjoiMjAyNi4xMi4yIiwiZGVjaXNpb25PdmVycmlkZSI6eyJyZWFzb24iOiLlkIjmiJDmlbDmja7mvJTnpLrvvJrkuKrliKvnu4TlkIjkurrmlbDovoPlsJHvvIzovpPlh7rnu4_miqvpnLLmjqfliLYiLCJ3YXJuaW5ncyI6WyJwb3B1bGF0aW9uOiBrID0gMSBpcyBiZWxvdyB0aGUgcG9saWN5J3MgayA9IDEwOyAxMDAuMCAlIG9mIDIwMDAgcmVjb3JkcyBhcmUgaW4gY2xhc3NlcyBzbWFsbGVyIHRoYW4gMTAiLCJwb3B1bGF0aW9uOiBwcm9zZWN1dG9yIHJpc2sgMS4wMDAgaXMgYWJvdmUgdGhlIHBvbGljeSdzIDAuMiAodGhlIHNtYWxsZXN0IGNsYXNzIGhhcyAxIHJlY29yZChzKSkiXSwiYnkiOiJ3YW5nLmZhbmdAYnVyZWF1In0sInNuYXBzaG90Ijp7Imhhc2giOiIwNTVjYmRiNjYzZDk0YjIwZDBlNmZmZmYxNDUzY2FmZTQ2MDk5YTI5NjE5OGZhZmQ4N2JlYjcyZTkzNTUzM2U2IiwidGFibGVzIjp7InBvcHVsYXRpb24iOnsicm93cyI6MjAwMCwidW5pdHMiOjIwMDAsImNvbHVtbnMiOlsiZGlzdHJpY3QiLCJnZW5kZXIiLCJiaXJ0aF9kYXRlIiwiZWR1Y2F0aW9uIiwiaW5jb21lIiwicGRzX3VuaXQiXSwibm9uTnVsbCI6WyJkaXN0cmljdCIsImdlbmRlciIsImJpcnRoX2RhdGUiLCJlZHVjYXRpb24iLCJpbmNvbWUiLCJwZHNfdW5pdCJdLCJkYXRhc2V0VmVyc2lvbiI6MSwicmlzayI6eyJxdWFzaUlkZW50aWZpZXJzIjpbImRpc3RyaWN0IiwiZ2VuZGVyIiwiYmlydGhfZGF0ZSIsImVkdWNhdGlvbiJdLCJzZW5zaXRpdmUiOlsiaW5jb21lIl0sInJlY29yZHMiOjIwMDAsImNsYXNzZXMiOjE2NzMsImsiOjEsInBvbGljeUsiOjEwLCJyZWNvcmRzQmVsb3dLIjoyMDAwLCJzaGFyZUJlbG93SyI6MSwicHJvc2VjdXRvclJpc2siOjEsImF2ZXJhZ2VSaXNrIjowLjgzNjUsImNsYXNzU2l6ZXMiOlt7InNpemUiOiIxIiwiY2xhc3NlcyI6MTQwNiwicmVjb3JkcyI6MTQwNn0seyJzaXplIjoiMiIsImNsYXNzZXMiOjIxMiwicmVjb3JkcyI6NDI0fSx7InNpemUiOiIzLTQiLCJjbGFzc2VzIjo1NSwicmVjb3JkcyI6MTcwfV0sImxEaXZlcnNpdHkiOnsiaW5jb21lIjoxfX19fSwicmVjb3JkS2V5cyI6ZmFsc2UsInVuaXRLZXlzIjp0cnVlfSwiaXNzIjoidXJuOnBkczpidXJlYXUiLCJpYXQiOjE3OTY2ODM5OTcsInN1YiI6Im9yZy1zaHV6aGkiLCJhdWQiOiJ1cm46cGRzOnNhbmRib3giLCJqdGkiOiJjdHJfbXhkdjlnbm40M2IxYWY3NzFkNWM4YWNhIiwibmJmIjoxNzk2NjgzOTk3LCJleHAiOjE4MjgyMTk5OTd9.NoRuUhbj-fx3-pShzFYl9QKtNVx2IS9fx9RDerxnKPnMIvT9gHG4j7fhWesHsoc4f6D_fHvrCz_9-hQ-7Hr5Dw */
                     "application/json": string;
                 };
             };
@@ -3222,6 +5339,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "快照构建时磁盘已满，空间已清理，重新构建"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3234,6 +5356,96 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "status": "building",
+                     *       "statusReason": null,
+                     *       "statusChangedAt": "2026-12-07T22:53:17.107Z",
+                     *       "statusChangedBy": null,
+                     *       "notBefore": null,
+                     *       "expiresAt": null,
+                     *       "createdAt": "2026-12-07T22:53:17.085Z",
+                     *       "claims": {
+                     *         "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "disclosure": {
+                     *           "minUnits": 10,
+                     *           "maxRows": 10000
+                     *         },
+                     *         "privacyBudget": null,
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ],
+                     *         "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *         "catalogVersion": "2026.12.2",
+                     *         "decisionOverride": {
+                     *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *           "warnings": [
+                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           ],
+                     *           "by": "wang.fang@bureau"
+                     *         }
+                     *       },
+                     *       "build": {
+                     *         "phase": "waiting",
+                     *         "table": null,
+                     *         "done": 0,
+                     *         "attempts": 2,
+                     *         "error": null
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -3323,6 +5535,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "调查结束，未发现重识别"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3335,6 +5552,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "status": "active",
+                     *       "statusReason": "调查结束，未发现重识别",
+                     *       "statusChangedAt": "2026-12-07T22:53:35.798Z",
+                     *       "statusChangedBy": "wang.fang@bureau",
+                     *       "notBefore": "2026-12-07T22:53:17.438Z",
+                     *       "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *       "createdAt": "2026-12-07T22:53:17.085Z",
+                     *       "claims": {
+                     *         "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "disclosure": {
+                     *           "minUnits": 10,
+                     *           "maxRows": 10000
+                     *         },
+                     *         "privacyBudget": null,
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ],
+                     *         "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *         "catalogVersion": "2026.12.2",
+                     *         "decisionOverride": {
+                     *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *           "warnings": [
+                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           ],
+                     *           "by": "wang.fang@bureau"
+                     *         },
+                     *         "snapshot": {
+                     *           "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *           "tables": {
+                     *             "population": {
+                     *               "rows": 2000,
+                     *               "units": 2000,
+                     *               "columns": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "nonNull": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "datasetVersion": 1,
+                     *               "risk": {
+                     *                 "quasiIdentifiers": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education"
+                     *                 ],
+                     *                 "sensitive": [
+                     *                   "income"
+                     *                 ],
+                     *                 "records": 2000,
+                     *                 "classes": 1673,
+                     *                 "k": 1,
+                     *                 "policyK": 10,
+                     *                 "recordsBelowK": 2000,
+                     *                 "shareBelowK": 1,
+                     *                 "prosecutorRisk": 1,
+                     *                 "averageRisk": 0.8365,
+                     *                 "classSizes": [
+                     *                   {
+                     *                     "size": "1",
+                     *                     "classes": 1406,
+                     *                     "records": 1406
+                     *                   },
+                     *                   {
+                     *                     "size": "2",
+                     *                     "classes": 212,
+                     *                     "records": 424
+                     *                   },
+                     *                   {
+                     *                     "size": "3-4",
+                     *                     "classes": 55,
+                     *                     "records": 170
+                     *                   }
+                     *                 ],
+                     *                 "lDiversity": {
+                     *                   "income": 1
+                     *                 }
+                     *               }
+                     *             }
+                     *           },
+                     *           "recordKeys": false,
+                     *           "unitKeys": true
+                     *         }
+                     *       },
+                     *       "build": null
+                     *     }
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -3424,6 +5792,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "运营单位申请终止"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3436,6 +5809,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "status": "revoked",
+                     *       "statusReason": "运营单位申请终止",
+                     *       "statusChangedAt": "2026-12-07T22:53:36.359Z",
+                     *       "statusChangedBy": "wang.fang@bureau",
+                     *       "notBefore": "2026-12-07T22:53:17.438Z",
+                     *       "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *       "createdAt": "2026-12-07T22:53:17.085Z",
+                     *       "claims": {
+                     *         "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "disclosure": {
+                     *           "minUnits": 10,
+                     *           "maxRows": 10000
+                     *         },
+                     *         "privacyBudget": null,
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ],
+                     *         "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *         "catalogVersion": "2026.12.2",
+                     *         "decisionOverride": {
+                     *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *           "warnings": [
+                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           ],
+                     *           "by": "wang.fang@bureau"
+                     *         },
+                     *         "snapshot": {
+                     *           "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *           "tables": {
+                     *             "population": {
+                     *               "rows": 2000,
+                     *               "units": 2000,
+                     *               "columns": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "nonNull": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "datasetVersion": 1,
+                     *               "risk": {
+                     *                 "quasiIdentifiers": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education"
+                     *                 ],
+                     *                 "sensitive": [
+                     *                   "income"
+                     *                 ],
+                     *                 "records": 2000,
+                     *                 "classes": 1673,
+                     *                 "k": 1,
+                     *                 "policyK": 10,
+                     *                 "recordsBelowK": 2000,
+                     *                 "shareBelowK": 1,
+                     *                 "prosecutorRisk": 1,
+                     *                 "averageRisk": 0.8365,
+                     *                 "classSizes": [
+                     *                   {
+                     *                     "size": "1",
+                     *                     "classes": 1406,
+                     *                     "records": 1406
+                     *                   },
+                     *                   {
+                     *                     "size": "2",
+                     *                     "classes": 212,
+                     *                     "records": 424
+                     *                   },
+                     *                   {
+                     *                     "size": "3-4",
+                     *                     "classes": 55,
+                     *                     "records": 170
+                     *                   }
+                     *                 ],
+                     *                 "lDiversity": {
+                     *                   "income": 1
+                     *                 }
+                     *               }
+                     *             }
+                     *           },
+                     *           "recordKeys": false,
+                     *           "unitKeys": true
+                     *         }
+                     *       },
+                     *       "build": null
+                     *     }
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -3525,6 +6049,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "疑似重识别事件调查"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3537,6 +6066,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "status": "suspended",
+                     *       "statusReason": "疑似重识别事件调查",
+                     *       "statusChangedAt": "2026-12-07T22:53:35.623Z",
+                     *       "statusChangedBy": "wang.fang@bureau",
+                     *       "notBefore": "2026-12-07T22:53:17.438Z",
+                     *       "expiresAt": "2027-12-07T22:53:17.438Z",
+                     *       "createdAt": "2026-12-07T22:53:17.085Z",
+                     *       "claims": {
+                     *         "application": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考",
+                     *           "paid": false
+                     *         },
+                     *         "mode": "aggregate",
+                     *         "datasets": [
+                     *           {
+                     *             "dataset": "population",
+                     *             "provider": "org-psb",
+                     *             "providerName": "市公安局",
+                     *             "privacyUnit": "id_number",
+                     *             "columns": [
+                     *               {
+                     *                 "column": "district",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "gender",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "birth_date",
+                     *                 "rule": "generalize:year"
+                     *               },
+                     *               {
+                     *                 "column": "education",
+                     *                 "rule": "keep"
+                     *               },
+                     *               {
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "disclosure": {
+                     *           "minUnits": 10,
+                     *           "maxRows": 10000
+                     *         },
+                     *         "privacyBudget": null,
+                     *         "emergencyPlan": {
+                     *           "contact": "数智科技 安全负责人 0851-00000000",
+                     *           "triggers": [
+                     *             "疑似重识别",
+                     *             "输出异常"
+                     *           ],
+                     *           "actions": [
+                     *             "立即暂停合约",
+                     *             "通知数据局"
+                     *           ]
+                     *         },
+                     *         "securityControls": [
+                     *           "仅在沙箱内分析",
+                     *           "输出经披露控制"
+                     *         ],
+                     *         "policyHash": "26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2",
+                     *         "catalogVersion": "2026.12.2",
+                     *         "decisionOverride": {
+                     *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *           "warnings": [
+                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           ],
+                     *           "by": "wang.fang@bureau"
+                     *         },
+                     *         "snapshot": {
+                     *           "hash": "055cbdb663d94b20d0e6ffff1453cafe46099a296198fafd87beb72e935533e6",
+                     *           "tables": {
+                     *             "population": {
+                     *               "rows": 2000,
+                     *               "units": 2000,
+                     *               "columns": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "nonNull": [
+                     *                 "district",
+                     *                 "gender",
+                     *                 "birth_date",
+                     *                 "education",
+                     *                 "income",
+                     *                 "pds_unit"
+                     *               ],
+                     *               "datasetVersion": 1,
+                     *               "risk": {
+                     *                 "quasiIdentifiers": [
+                     *                   "district",
+                     *                   "gender",
+                     *                   "birth_date",
+                     *                   "education"
+                     *                 ],
+                     *                 "sensitive": [
+                     *                   "income"
+                     *                 ],
+                     *                 "records": 2000,
+                     *                 "classes": 1673,
+                     *                 "k": 1,
+                     *                 "policyK": 10,
+                     *                 "recordsBelowK": 2000,
+                     *                 "shareBelowK": 1,
+                     *                 "prosecutorRisk": 1,
+                     *                 "averageRisk": 0.8365,
+                     *                 "classSizes": [
+                     *                   {
+                     *                     "size": "1",
+                     *                     "classes": 1406,
+                     *                     "records": 1406
+                     *                   },
+                     *                   {
+                     *                     "size": "2",
+                     *                     "classes": 212,
+                     *                     "records": 424
+                     *                   },
+                     *                   {
+                     *                     "size": "3-4",
+                     *                     "classes": 55,
+                     *                     "records": 170
+                     *                   }
+                     *                 ],
+                     *                 "lDiversity": {
+                     *                   "income": 1
+                     *                 }
+                     *               }
+                     *             }
+                     *           },
+                     *           "recordKeys": false,
+                     *           "unitKeys": true
+                     *         }
+                     *       },
+                     *       "build": null
+                     *     }
+                     */
                     "application/json": {
                         applicationId: string;
                         /** @description the snapshot build, while the contract is not signed yet */
@@ -3630,6 +6310,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "parameters": {
+                 *         "district": "云岩区"
+                 *       },
+                 *       "name": "云岩区各学历人数与平均收入"
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                     /** @description each template parameter by name; a code from its list, a whole number in its bounds, a month YYYY-MM */
@@ -3646,6 +6334,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "job_mxdv9mfp08d2fc999b05bca7",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "name": "云岩区各学历人数与平均收入",
+                     *       "status": "queued",
+                     *       "reasons": [],
+                     *       "outputId": null,
+                     *       "attempts": 0,
+                     *       "submittedBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:24.581Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null,
+                     *       "revisionOf": null
+                     *     }
+                     */
                     "application/json": {
                         /** @description runs so far; more than one after an infrastructure failure was retried */
                         attempts: number;
@@ -3747,6 +6451,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "kind": "data-quality",
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "subject": "文化程度字段存在空值",
+                 *       "body": "2026年12月快照中约0.5%的记录文化程度为空，请核实"
+                 *     }
+                 */
                 "application/json": {
                     body: string;
                     /** @description the contract under which you used the dataset */
@@ -3763,6 +6475,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "fbk_mxdv9us0f407677dfd85316b",
+                     *       "dataset": "population",
+                     *       "provider": "org-psb",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "kind": "data-quality",
+                     *       "subject": "文化程度字段存在空值",
+                     *       "body": "2026年12月快照中约0.5%的记录文化程度为空，请核实",
+                     *       "createdBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:35.376Z",
+                     *       "dueAt": "2026-12-15T16:00:00.000Z",
+                     *       "overdue": false,
+                     *       "answer": null
+                     *     }
+                     */
                     "application/json": {
                         answer: {
                             at: string;
@@ -3843,6 +6572,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "数据质量问题已修复"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3855,6 +6589,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dataset": "population",
+                     *       "reason": "源系统数据质量问题，暂停供数",
+                     *       "withdrawnBy": "li.na@psb",
+                     *       "withdrawnAt": "2026-12-07T22:53:35.885Z",
+                     *       "suspended": [
+                     *         "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "ctr_mxdv9odd107990bd9cddacea"
+                     *       ],
+                     *       "reinstatedAt": "2026-12-07T22:53:36.107Z",
+                     *       "reinstatedBy": "li.na@psb",
+                     *       "reinstateReason": "数据质量问题已修复",
+                     *       "stillSuspended": [
+                     *         "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "ctr_mxdv9odd107990bd9cddacea"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         dataset: string;
                         reason: string;
@@ -3927,6 +6680,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "源系统数据质量问题，暂停供数"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -3939,6 +6697,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dataset": "population",
+                     *       "reason": "源系统数据质量问题，暂停供数",
+                     *       "withdrawnBy": "li.na@psb",
+                     *       "withdrawnAt": "2026-12-07T22:53:35.885Z",
+                     *       "suspended": [
+                     *         "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "ctr_mxdv9odd107990bd9cddacea"
+                     *       ],
+                     *       "reinstatedAt": null,
+                     *       "reinstatedBy": null,
+                     *       "reinstateReason": null
+                     *     }
+                     */
                     "application/json": {
                         dataset: string;
                         reason: string;
@@ -4015,6 +6788,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "dataset": "population",
+                     *         "reason": "源系统数据质量问题，暂停供数",
+                     *         "withdrawnBy": "li.na@psb",
+                     *         "withdrawnAt": "2026-12-07T22:53:35.885Z",
+                     *         "suspended": [
+                     *           "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *           "ctr_mxdv9odd107990bd9cddacea"
+                     *         ],
+                     *         "reinstatedAt": "2026-12-07T22:53:36.107Z",
+                     *         "reinstatedBy": "li.na@psb",
+                     *         "reinstateReason": "数据质量问题已修复"
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         dataset: string;
                         reason: string;
@@ -4084,6 +6874,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "fbk_mxdv9us0f407677dfd85316b",
+                     *         "dataset": "population",
+                     *         "provider": "org-psb",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "kind": "data-quality",
+                     *         "subject": "文化程度字段存在空值",
+                     *         "body": "2026年12月快照中约0.5%的记录文化程度为空，请核实",
+                     *         "createdBy": "zhang.wei@shuzhi",
+                     *         "createdAt": "2026-12-07T22:53:35.376Z",
+                     *         "dueAt": "2026-12-15T16:00:00.000Z",
+                     *         "overdue": false,
+                     *         "answer": null
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         answer: {
                             at: string;
@@ -4164,6 +6973,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "body": "已核实：空值为未登记文化程度的学龄前儿童，下一版本标注为“学龄前”"
+                 *     }
+                 */
                 "application/json": {
                     body: string;
                 };
@@ -4176,6 +6990,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "fbk_mxdv9us0f407677dfd85316b",
+                     *       "dataset": "population",
+                     *       "provider": "org-psb",
+                     *       "operatorOrg": "org-shuzhi",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "kind": "data-quality",
+                     *       "subject": "文化程度字段存在空值",
+                     *       "body": "2026年12月快照中约0.5%的记录文化程度为空，请核实",
+                     *       "createdBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:35.376Z",
+                     *       "dueAt": "2026-12-15T16:00:00.000Z",
+                     *       "overdue": false,
+                     *       "answer": {
+                     *         "body": "已核实：空值为未登记文化程度的学龄前儿童，下一版本标注为“学龄前”",
+                     *         "by": "li.na@psb",
+                     *         "at": "2026-12-07T22:53:35.548Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         answer: {
                             at: string;
@@ -4269,6 +7104,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "jobs": [
+                     *         {
+                     *           "id": "job_mxdv9mfp08d2fc999b05bca7",
+                     *           "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *           "name": "各区县按文化程度的居民人数与平均收入",
+                     *           "status": "released",
+                     *           "reasons": [],
+                     *           "outputId": "out_mxdv9mfp08d2fc999b05bca7",
+                     *           "attempts": 1,
+                     *           "submittedBy": "zhang.wei@shuzhi",
+                     *           "createdAt": "2026-12-07T22:53:24.581Z",
+                     *           "startedAt": "2026-12-07T22:53:24.724Z",
+                     *           "finishedAt": "2026-12-07T22:53:26.161Z",
+                     *           "revisionOf": null
+                     *         }
+                     *       ],
+                     *       "next": "job_mxdv9mfp08d2fc999b05bca7"
+                     *     }
+                     */
                     "application/json": {
                         jobs: {
                             /** @description runs so far; more than one after an infrastructure failure was retried */
@@ -4357,6 +7213,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "sql": "SELECT district, education, count(*) AS residents, avg(income) AS avg_income FROM population GROUP BY district, education",
+                 *       "name": "各区县按文化程度的居民人数与平均收入"
+                 *     }
+                 */
                 "application/json": {
                     contractId: string;
                     dp?: {
@@ -4383,6 +7246,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "job_mxdv9mfp08d2fc999b05bca7",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "name": "各区县按文化程度的居民人数与平均收入",
+                     *       "status": "queued",
+                     *       "reasons": [],
+                     *       "outputId": null,
+                     *       "attempts": 0,
+                     *       "submittedBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:24.581Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null,
+                     *       "revisionOf": null
+                     *     }
+                     */
                     "application/json": {
                         /** @description runs so far; more than one after an infrastructure failure was retried */
                         attempts: number;
@@ -4490,6 +7369,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "job_mxdv9mfp08d2fc999b05bca7",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "name": "各区县按文化程度的居民人数与平均收入",
+                     *       "status": "released",
+                     *       "reasons": [],
+                     *       "outputId": "out_mxdv9mfp08d2fc999b05bca7",
+                     *       "attempts": 1,
+                     *       "submittedBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:24.581Z",
+                     *       "startedAt": "2026-12-07T22:53:24.724Z",
+                     *       "finishedAt": "2026-12-07T22:53:26.161Z",
+                     *       "revisionOf": null
+                     *     }
+                     */
                     "application/json": {
                         /** @description runs so far; more than one after an infrastructure failure was retried */
                         attempts: number;
@@ -4579,6 +7474,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "job_mxdv9o5pd4997f078d6154d8",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "name": null,
+                     *       "status": "cancelled",
+                     *       "reasons": [],
+                     *       "outputId": null,
+                     *       "attempts": 0,
+                     *       "submittedBy": "zhang.wei@shuzhi",
+                     *       "createdAt": "2026-12-07T22:53:26.798Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": "2026-12-07T22:53:26.824Z",
+                     *       "revisionOf": null
+                     *     }
+                     */
                     "application/json": {
                         /** @description runs so far; more than one after an infrastructure failure was retried */
                         attempts: number;
@@ -4668,6 +7579,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "seq": 1,
+                     *         "author": "wang.fang@bureau",
+                     *         "org": "org-bureau",
+                     *         "role": "bureau",
+                     *         "body": "changes requested: 收入明细到个人：请改为按区县汇总",
+                     *         "createdAt": "2026-12-07T22:53:32.256Z"
+                     *       },
+                     *       {
+                     *         "seq": 2,
+                     *         "author": "chen.jie@bureau",
+                     *         "org": "org-bureau",
+                     *         "role": "bureau",
+                     *         "body": "changes requested: 同意前一位意见：请按区县汇总",
+                     *         "createdAt": "2026-12-07T22:53:32.256Z"
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         author: string;
                         body: string;
@@ -4736,6 +7667,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "body": "已改为按区县汇总，见修订后的作业"
+                 *     }
+                 */
                 "application/json": {
                     body: string;
                 };
@@ -4748,6 +7684,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "seq": 3,
+                     *       "author": "zhang.wei@shuzhi",
+                     *       "org": "org-shuzhi",
+                     *       "role": "operator",
+                     *       "body": "已改为按区县汇总，见修订后的作业",
+                     *       "createdAt": "2026-12-07T22:53:32.408Z"
+                     *     }
+                     */
                     "application/json": {
                         author: string;
                         body: string;
@@ -4814,6 +7760,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "sql": "SELECT district, education, count(*) AS residents, avg(income) AS avg_income FROM population GROUP BY district, education ORDER BY residents DESC LIMIT 3"
+                 *     }
+                 */
                 "application/json": {
                     contractId: string;
                     dp?: {
@@ -4837,6 +7789,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "validation": {
+                     *         "valid": true,
+                     *         "mode": "aggregate",
+                     *         "reasons": [],
+                     *         "tables": [
+                     *           "population"
+                     *         ],
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "dummy": {
+                     *         "ok": true,
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rows": [
+                     *           [
+                     *             "南明区",
+                     *             "初中"
+                     *           ],
+                     *           [
+                     *             "云岩区",
+                     *             "初中"
+                     *           ]
+                     *         ],
+                     *         "dummyRows": 500
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @description null: the SQL did not pass the analysis */
                         dummy: ({
@@ -4943,6 +7941,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9sy87dd64b803aaca375",
+                 *       "sql": "SELECT hospital, count(*) AS visits, sum(cost) AS total_cost FROM medical_visit GROUP BY hospital",
+                 *       "dp": {
+                 *         "bounds": {
+                 *           "cost": [
+                 *             0,
+                 *             5000
+                 *           ]
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     contractId: string;
                     dp?: {
@@ -4966,6 +7978,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "validation": {
+                     *         "valid": true,
+                     *         "mode": "dp",
+                     *         "reasons": [],
+                     *         "tables": [
+                     *           "medical_visit"
+                     *         ],
+                     *         "columns": [
+                     *           {
+                     *             "name": "hospital",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "__dp_n",
+                     *             "type": "BIGINT"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "budget": {
+                     *         "contractId": "ctr_mxdv9sy87dd64b803aaca375",
+                     *         "mode": "dp",
+                     *         "epsilon": 10,
+                     *         "spent": 0,
+                     *         "remaining": 10,
+                     *         "epsilonPerQuery": 1,
+                     *         "queriesLeft": 10,
+                     *         "charges": []
+                     *       },
+                     *       "dp": {
+                     *         "epsilon": 1,
+                     *         "delta": 0,
+                     *         "threshold": 0,
+                     *         "remainingAfter": 9,
+                     *         "affordable": true,
+                     *         "measures": [
+                     *           {
+                     *             "name": "visits",
+                     *             "kind": "count",
+                     *             "column": null,
+                     *             "noiseScale": 10,
+                     *             "variance": 199.8334166336092,
+                     *             "error95": 30
+                     *           },
+                     *           {
+                     *             "name": "total_cost",
+                     *             "kind": "sum",
+                     *             "column": "cost",
+                     *             "noiseScale": 50000,
+                     *             "variance": 4999999999.832136,
+                     *             "error95": 149787
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         budget: {
                             /** @description the latest charges, newest first */
@@ -5093,6 +8162,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "sql": "SELECT district, education, count(*) AS residents, avg(income) AS avg_income FROM population GROUP BY district, education"
+                 *     }
+                 */
                 "application/json": {
                     contractId: string;
                     dp?: {
@@ -5116,6 +8191,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "valid": true,
+                     *       "mode": "aggregate",
+                     *       "reasons": [],
+                     *       "tables": [
+                     *         "population"
+                     *       ],
+                     *       "columns": [
+                     *         {
+                     *           "name": "district",
+                     *           "type": "VARCHAR"
+                     *         },
+                     *         {
+                     *           "name": "education",
+                     *           "type": "VARCHAR"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description the columns the output would have */
                         columns?: {
@@ -5209,6 +8304,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sub": "zhang.wei@shuzhi",
+                     *       "org": "org-shuzhi",
+                     *       "roles": [
+                     *         "operator"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         org: string;
                         roles: string[];
@@ -5255,6 +8359,64 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "out_mxdv9mfp08d2fc999b05bca7",
+                     *         "jobId": "job_mxdv9mfp08d2fc999b05bca7",
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "status": "released",
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rowCount": 51,
+                     *         "cellsSuppressed": 72,
+                     *         "checks": [
+                     *           {
+                     *             "check": "perturbation",
+                     *             "params": {
+                     *               "countMaxNoise": 3,
+                     *               "countVariance": 1,
+                     *               "magnitudeFraction": 0,
+                     *               "magnitudeFloor": 2,
+                     *               "topN": 2,
+                     *               "quantileIqrFraction": 0.1,
+                     *               "cellKey": "sum of the contributing units' keyed hashes mod 2^32"
+                     *             },
+                     *             "passed": true,
+                     *             "effect": "51 count cell(s) carry p-table noise (unbiased, |noise| ≤ 3, variance 1); 51 sum/mean/variance cell(s) carry uniform noise within ±max(0 × the 2 largest contributions, 2) (variance: bound²/3; a mean's is its sum's over the count squared; a variance or standard deviation is computed from the perturbed count, sum and sum of squares); 0 quantile cell(s) carry uniform noise within ±0.1 × the cell's interquartile range; the same people always get the same noise"
+                     *           },
+                     *           {
+                     *             "check": "min-units",
+                     *             "params": {
+                     *               "k": 10
+                     *             },
+                     *             "passed": true,
+                     *             "effect": "18 row(s) not shown: describing fewer than 10 distinct units, protecting such a row's total, or as an earlier cell of the same people was",
+                     *             "rowsSuppressed": 18,
+                     *             "cellsSuppressed": 72
+                     *           }
+                     *         ],
+                     *         "sha256": "3964de1d2b68ed743ca4548107475dc767bef9d42f211c706192fef365696894",
+                     *         "heldBecause": [],
+                     *         "reviews": [],
+                     *         "votes": {
+                     *           "recorded": 0,
+                     *           "needed": 2
+                     *         },
+                     *         "releasedAt": "2026-12-07T22:53:26.161Z",
+                     *         "releasedBy": "auto",
+                     *         "createdAt": "2026-12-07T22:53:26.161Z"
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         cellsSuppressed: number;
                         checks: {
@@ -5363,6 +8525,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "out_mxdv9mfp08d2fc999b05bca7",
+                     *       "jobId": "job_mxdv9mfp08d2fc999b05bca7",
+                     *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *       "status": "released",
+                     *       "columns": [
+                     *         {
+                     *           "name": "district",
+                     *           "type": "VARCHAR"
+                     *         },
+                     *         {
+                     *           "name": "education",
+                     *           "type": "VARCHAR"
+                     *         }
+                     *       ],
+                     *       "rowCount": 51,
+                     *       "cellsSuppressed": 72,
+                     *       "checks": [
+                     *         {
+                     *           "check": "perturbation",
+                     *           "params": {
+                     *             "countMaxNoise": 3,
+                     *             "countVariance": 1,
+                     *             "magnitudeFraction": 0,
+                     *             "magnitudeFloor": 2,
+                     *             "topN": 2,
+                     *             "quantileIqrFraction": 0.1,
+                     *             "cellKey": "sum of the contributing units' keyed hashes mod 2^32"
+                     *           },
+                     *           "passed": true,
+                     *           "effect": "51 count cell(s) carry p-table noise (unbiased, |noise| ≤ 3, variance 1); 51 sum/mean/variance cell(s) carry uniform noise within ±max(0 × the 2 largest contributions, 2) (variance: bound²/3; a mean's is its sum's over the count squared; a variance or standard deviation is computed from the perturbed count, sum and sum of squares); 0 quantile cell(s) carry uniform noise within ±0.1 × the cell's interquartile range; the same people always get the same noise"
+                     *         },
+                     *         {
+                     *           "check": "min-units",
+                     *           "params": {
+                     *             "k": 10
+                     *           },
+                     *           "passed": true,
+                     *           "effect": "18 row(s) not shown: describing fewer than 10 distinct units, protecting such a row's total, or as an earlier cell of the same people was",
+                     *           "rowsSuppressed": 18,
+                     *           "cellsSuppressed": 72
+                     *         }
+                     *       ],
+                     *       "sha256": "3964de1d2b68ed743ca4548107475dc767bef9d42f211c706192fef365696894",
+                     *       "heldBecause": [],
+                     *       "reviews": [],
+                     *       "votes": {
+                     *         "recorded": 0,
+                     *         "needed": 2
+                     *       },
+                     *       "releasedAt": "2026-12-07T22:53:26.161Z",
+                     *       "releasedBy": "auto",
+                     *       "createdAt": "2026-12-07T22:53:26.161Z"
+                     *     }
+                     */
                     "application/json": {
                         cellsSuppressed: number;
                         checks: {
@@ -5473,6 +8691,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example district,education,residents,avg_income
+                     *     云岩区,小学,95,48579.26604042792
+                     *     云岩区,初中,105,49196.93783595106
+                     *     云岩区,大专,35,42444.759615573224
+                     */
                     "application/json": string;
                 };
             };
@@ -5540,6 +8764,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1tYW5pZmVzdCtqd3QiLCJraWQiOiI5X3NhamZmaDZlZUtGSGM5Z3ZSTFBnN2c4cHB5YV9QSXhzQVhsVmhYU21nIn0.eyJvdXRwdXQiOnsiaWQiOiJvdXRfbXhkdjltZnAwOGQyZmM5OTliMDViY2E3Iiwic2hhMjU2IjoiMzk2NGRlMWQyYjY4ZWQ3NDNjYTQ1NDgxMDc0NzVkYzc2N2JlZjlkNDJmMjExYzcwNjE5MmZlZjM2NTY5Njg5NCIsImZvcm1hdCI6InRleHQvY3N2Iiwicm93cyI6NTEsImNvbHVtbnMiOlsiZGlzdHJpY3QiLCJlZHVjYXRpb24iLCJyZXNpZGVudHMiLCJhdmdfaW5jb21lIl0sImZvcm1hdHMiOnsiY3N2IjoiMzk2NGRlMWQyYjY4ZWQ3NDNjYTQ1NDgxMDc0NzVkYzc2N2JlZjlkNDJmMjExYzcwNjE5MmZlZjM2NTY5Njg5NCIsImpzb24iOiJjNTE2ZTUxZTI0MzJkOGVhMzNhNzc5NmJlZDE3MWRjZTkwMTlkY2Q1ZGE5ZjY3MzcyODE2MjIzMmM4OWQ1MjE0IiwicGFycXVldCI6ImFmZWI5OWJjMGVmMjk2ZDkxYWRlYWIxM2EzYjNmNjZlMWVjYTBlZGMzYzMyMGVmOTllZWFjMmYxNzU4ZjMxMGIifX0sImNvbnRyYWN0SWQiOiJjdHJfbXhkdjlnbm40M2IxYWY3NzFkNWM4YWNhIiwiam9iSWQiOiJqb2JfbXhkdjltZnAwOGQyZmM5OTliMDViY2E3Iiwic3FsU2hhMjU2IjoiZWYzNjUzNTZjN2NhZTg3ZmQ5MWRkMTc1OTFiOTJkNzU3ODE4ODI0ZDdlZmQzZmE3NjRhOTEzNDk1MTE3ZWE0OCIsInNuYXBzaG90SGFzaCI6IjA1NWNiZGI2NjNkOTRiMjBkMGU2ZmZmZjE0NTNjYWZlNDYwOTlhMjk2MTk4ZmFmZDg3YmViNzJlOTM1NTMzZTYiLCJwb2xpY3lIYXNoIjoiMjY5MTFjODc1MGFkMjBmNjU2N2FmMTdhNzg3NDQzNDdlYjhiNjRlMTJkZjU1MjZkZWQ0Mzk4NTA5OGU4ODFlMiIsImNoZWNrcyI6W3siY2hlY2siOiJwZXJ0dXJiYXRpb24iLCJwYXJhbXMiOnsiY291bnRNYXhOb2lzZSI6MywiY291bnRWYXJpYW5jZSI6MSwibWFnbml0dWRlRnJhY3Rpb24iOjAsIm1hZ25pdHVkZUZsb29yIjoyLCJ0b3BOIjoyLCJxdWFudGlsZUlxckZyYWN0aW9uIjowLjEsImNlbGxLZXkiOiJzdW0gb2YgdGhlIGNvbnRyaWJ1dGluZyB1bml0cycga2V5ZWQgaGFzaGVzIG1vZCAyXjMyIn0sInBhc3NlZCI6dHJ1ZSwiZWZmZWN0IjoiNTEgY291bnQgY2VsbChzKSBjYXJyeSBwLXRhYmxlIG5vaXNlICh1bmJpYXNlZCwgfG5vaXNlfCDiiaQgMywgdmFyaWFuY2UgMSk7IDUxIHN1bS9tZWFuL3ZhcmlhbmNlIGNlbGwocykgY2FycnkgdW5pZm9ybSBub2lzZSB3aXRoaW4gwrFtYXgoMCDDlyB0aGUgMiBsYXJnZXN0IGNvbnRyaWJ1dGlvbnMsIDIpICh2YXJpYW5jZTogYm91bmTCsi8zOyBhIG1lYW4ncyBpcyBpdHMgc3VtJ3Mgb3ZlciB0aGUgY291bnQgc3F1YXJlZDsgYSB2YXJpYW5jZSBvciBzdGFuZGFyZCBkZXZpYXRpb24gaXMgY29tcHV0ZWQgZnJvbSB0aGUgcGVydHVyYmVkIGNvdW50LCBzdW0gYW5kIHN1bSBvZiBzcXVhcmVzKTsgMCBxdWFudGlsZSBjZWxsKHMpIGNhcnJ5IHVuaWZvcm0gbm9pc2Ugd2l0aGluIMKxMC4xIMOXIHRoZSBjZWxsJ3MgaW50ZXJxdWFydGlsZSByYW5nZTsgdGhlIHNhbWUgcGVvcGxlIGFsd2F5cyBnZXQgdGhlIHNhbWUgbm9pc2UifSx7ImNoZWNrIjoibWluLXVuaXRzIiwicGFyYW1zIjp7ImsiOjEwfSwicGFzc2VkIjp0cnVlLCJyb3dzU3VwcHJlc3NlZCI6MTgsImNlbGxzU3VwcHJlc3NlZCI6NzIsImVmZmVjdCI6IjE4IHJvdyhzKSBub3Qgc2hvd246IGRlc2NyaWJpbmcgZmV3ZXIgdGhhbiAxMCBkaXN0aW5jdCB1bml0cywgcHJvdGVjdGluZyBzdWNoIGEgcm93J3MgdG90YWwsIG9yIGFzIGFuIGVhcmxpZXIgY2VsbCBvZiB0aGUgc2FtZSBwZW9wbGUgd2FzIn0seyJjaGVjayI6InNlY29uZGFyeS1zdXBwcmVzc2lvbiIsInBhcmFtcyI6eyJtYXJnaW5zIjowfSwicGFzc2VkIjp0cnVlLCJyb3dzU3VwcHJlc3NlZCI6MCwiZWZmZWN0Ijoibm8gbWFyZ2lucyAodG90YWxzKSBpbiB0aGlzIG91dHB1dCAoY291bnRlZCB3aXRoIG1pbi11bml0cykiLCJjZWxsc1N1cHByZXNzZWQiOjB9LHsiY2hlY2siOiJkb21pbmFuY2UiLCJwYXJhbXMiOnsibiI6MiwiayI6ODUsImJhc2lzIjoidW5pdHMifSwicGFzc2VkIjp0cnVlLCJjZWxsc1N1cHByZXNzZWQiOjAsImVmZmVjdCI6ImluIG5vIHN1bSBvciBtZWFuIHNob3duIGRvIHRoZSB0b3AgMiBjb250cmlidXRvcnMgZXhjZWVkIDg1JSJ9LHsiY2hlY2siOiJyb3VuZC1jb3VudHMiLCJwYXJhbXMiOnsiYmFzZSI6NSwiY29sdW1ucyI6InJlc2lkZW50cyJ9LCJwYXNzZWQiOnRydWUsImVmZmVjdCI6ImV2ZXJ5IGNvdW50IGluIHJlc2lkZW50cyBpcyByb3VuZGVkIHRvIGEgbXVsdGlwbGUgb2YgNSJ9LHsiY2hlY2siOiJpZGVudGlmaWVyLXNjYW4iLCJwYXJhbXMiOnsia2luZHMiOiJpZC1udW1iZXIsdXNjYyxtb2JpbGUsYmFuay1jYXJkLGVtYWlsIn0sInBhc3NlZCI6dHJ1ZSwib25GYWlsIjoicmVmdXNlIiwiZWZmZWN0Ijoibm8gaWRlbnRpZmllciBpbiBhbnkgb2YgNTEgcm93KHMpIn0seyJjaGVjayI6Im1heC1yb3dzIiwicGFyYW1zIjp7Im1heFJvd3MiOjEwMDAwfSwicGFzc2VkIjp0cnVlLCJvbkZhaWwiOiJob2xkIiwiZWZmZWN0IjoiNTEgcm93KHMpLCB3aXRoaW4gdGhlIGNhcCJ9LHsiY2hlY2siOiJlYXJsaWVyLWFuc3dlcnMiLCJwYXJhbXMiOnsiY29tcGFyZWQiOjB9LCJwYXNzZWQiOnRydWUsImVmZmVjdCI6ImEgY2VsbCB3aG9zZSBwZW9wbGUgYXJlIHRoZSBzYW1lIGFzLCBvciB3aXRoaW4gdHdvIHBlb3BsZSBvZiwgYW4gZWFybGllciBjZWxsIG9mIHlvdXJzIGlzIGFuc3dlcmVkIGFzIHRoYXQgY2VsbCB3YXMgKHNob3duIG9yIHN1cHByZXNzZWQsIGFuZCBlYWNoIHN0YXRpc3RpYyBib3RoIGhhdmUgd2l0aCBpdHMgZWFybGllciB2YWx1ZSkifSx7ImNoZWNrIjoiZGlmZmVyZW5jaW5nIiwicGFyYW1zIjp7ImsiOjEwLCJjb21wYXJlZCI6MCwibWV0aG9kIjoidW5pdC1zZXRzIn0sInBhc3NlZCI6dHJ1ZSwiZWZmZWN0IjoiY2VsbHMgb25lIG9yIHR3byBwZW9wbGUgYXBhcnQgZnJvbSBhbm90aGVyIGNlbGwgb2YgeW91cnMgYXJlIGFuc3dlcmVkIGFzIHRoZSBlYXJsaWVyIGNlbGwgd2FzIChlYXJsaWVyLWFuc3dlcnMpOyBzdWNoIHBhaXJzIGFyZSByZWNvcmRlZCBmb3IgdGhlIGJ1cmVhdSJ9XSwiY2VsbHNTdXBwcmVzc2VkIjo3MiwiZXBzaWxvblNwZW50IjowLCJyYW5CeSI6ImVtYmVkZGVkIiwiZGF0YVNvdXJjZXMiOlt7ImRhdGFzZXQiOiJwb3B1bGF0aW9uIiwicHJvdmlkZXIiOiJvcmctcHNiIiwicHJvdmlkZXJOYW1lIjoi5biC5YWs5a6J5bGAIn1dLCJyZWxlYXNlZEF0IjoiMjAyNi0xMi0wN1QyMjo1MzoyNi4xNjFaIiwicmVsZWFzZWRCeSI6ImF1dG8iLCJpc3MiOiJ1cm46cGRzOmJ1cmVhdSIsImlhdCI6MTc5NjY4NDAwNiwic3ViIjoib3JnLXNodXpoaSIsImp0aSI6Im91dF9teGR2OW1mcDA4ZDJmYzk5OWIwNWJjYTcifQ.OQDo4-pgk92xCudCqmcOe0N9rrbfGUirb9S4Zac6k4gOn49s3lK968IAMDZI0zAhliacwGDl6SF-gohQn8BmBQ */
                     "application/json": string;
                 };
             };
@@ -5607,6 +8832,128 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "output": {
+                     *         "id": "out_mxdv9ojs457337992c9052d1",
+                     *         "jobId": "job_mxdv9ojs457337992c9052d1",
+                     *         "contractId": "ctr_mxdv9odd107990bd9cddacea",
+                     *         "status": "held",
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rowCount": 10,
+                     *         "cellsSuppressed": 0,
+                     *         "checks": [
+                     *           {
+                     *             "check": "identifier-scan",
+                     *             "params": {
+                     *               "kinds": "id-number,uscc,mobile,bank-card,email"
+                     *             },
+                     *             "passed": true,
+                     *             "effect": "no identifier in any of 10 row(s)",
+                     *             "onFail": "refuse"
+                     *           },
+                     *           {
+                     *             "check": "review",
+                     *             "params": {},
+                     *             "passed": true,
+                     *             "effect": "custom-mode outputs are held until bureau reviewers release them"
+                     *           }
+                     *         ],
+                     *         "sha256": "74fb761ac2bb18474e81561b216009cbeb47c6fb16a219039b57a66cf72599ff",
+                     *         "heldBecause": [
+                     *           "custom-mode outputs are held until bureau reviewers release them"
+                     *         ],
+                     *         "reviews": [],
+                     *         "votes": {
+                     *           "recorded": 0,
+                     *           "needed": 2
+                     *         },
+                     *         "releasedAt": null,
+                     *         "releasedBy": null,
+                     *         "createdAt": "2026-12-07T22:53:27.459Z"
+                     *       },
+                     *       "job": {
+                     *         "id": "job_mxdv9ojs457337992c9052d1",
+                     *         "name": null,
+                     *         "sql": "SELECT district, education, income FROM population WHERE income > 300000 ORDER BY income DESC LIMIT 10",
+                     *         "submittedBy": "zhang.wei@shuzhi",
+                     *         "createdAt": "2026-12-07T22:53:27.304Z",
+                     *         "dp": null,
+                     *         "revisionOf": null
+                     *       },
+                     *       "analysis": {
+                     *         "mode": "custom",
+                     *         "tables": [
+                     *           "population"
+                     *         ],
+                     *         "readsColumns": [],
+                     *         "ranSql": "SELECT district, education, income FROM population WHERE (income > 300000) ORDER BY income DESC LIMIT 10",
+                     *         "resultColumns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "preview": {
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rows": [
+                     *           [
+                     *             "清镇市",
+                     *             "初中"
+                     *           ],
+                     *           [
+                     *             "清镇市",
+                     *             "本科"
+                     *           ]
+                     *         ],
+                     *         "totalRows": 10
+                     *       },
+                     *       "dummy": {
+                     *         "ok": true,
+                     *         "columns": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "VARCHAR"
+                     *           },
+                     *           {
+                     *             "name": "education",
+                     *             "type": "VARCHAR"
+                     *           }
+                     *         ],
+                     *         "rows": [
+                     *           [
+                     *             "云岩区",
+                     *             "本科"
+                     *           ]
+                     *         ],
+                     *         "dummyRows": 500
+                     *       },
+                     *       "thread": []
+                     *     }
+                     */
                     "application/json": {
                         analysis: {
                             mode: string;
@@ -5772,6 +9119,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "decision": "request-changes",
+                 *       "reason": "收入明细到个人：请改为按区县汇总"
+                 *     }
+                 */
                 "application/json": {
                     decision: "approve" | "reject" | "request-changes";
                     /** @description required to reject or to request changes: the operator reads it in the job’s thread */
@@ -5786,6 +9139,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "out_mxdv9ojs457337992c9052d1",
+                     *       "jobId": "job_mxdv9ojs457337992c9052d1",
+                     *       "contractId": "ctr_mxdv9odd107990bd9cddacea",
+                     *       "status": "held",
+                     *       "columns": [
+                     *         {
+                     *           "name": "district",
+                     *           "type": "VARCHAR"
+                     *         },
+                     *         {
+                     *           "name": "education",
+                     *           "type": "VARCHAR"
+                     *         }
+                     *       ],
+                     *       "rowCount": 10,
+                     *       "cellsSuppressed": 0,
+                     *       "checks": [
+                     *         {
+                     *           "check": "identifier-scan",
+                     *           "params": {
+                     *             "kinds": "id-number,uscc,mobile,bank-card,email"
+                     *           },
+                     *           "passed": true,
+                     *           "effect": "no identifier in any of 10 row(s)",
+                     *           "onFail": "refuse"
+                     *         },
+                     *         {
+                     *           "check": "review",
+                     *           "params": {},
+                     *           "passed": true,
+                     *           "effect": "custom-mode outputs are held until bureau reviewers release them"
+                     *         }
+                     *       ],
+                     *       "sha256": "74fb761ac2bb18474e81561b216009cbeb47c6fb16a219039b57a66cf72599ff",
+                     *       "heldBecause": [
+                     *         "custom-mode outputs are held until bureau reviewers release them"
+                     *       ],
+                     *       "reviews": [
+                     *         {
+                     *           "reviewer": "wang.fang@bureau",
+                     *           "decision": "request-changes",
+                     *           "reason": "收入明细到个人：请改为按区县汇总",
+                     *           "reviewedAt": "2026-12-07T22:53:31.978Z"
+                     *         }
+                     *       ],
+                     *       "votes": {
+                     *         "recorded": 1,
+                     *         "needed": 2
+                     *       },
+                     *       "releasedAt": null,
+                     *       "releasedBy": null,
+                     *       "createdAt": "2026-12-07T22:53:27.459Z"
+                     *     }
+                     */
                     "application/json": {
                         cellsSuppressed: number;
                         checks: {
@@ -5898,6 +9307,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "reports": [
+                     *         {
+                     *           "id": "rpt_mxdv9tsbc025290ccb2cad44",
+                     *           "kind": "contract",
+                     *           "subject": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *           "operatorOrg": "org-shuzhi",
+                     *           "period": "2026-Q4",
+                     *           "trigger": "demand",
+                     *           "rating": "medium",
+                     *           "generatedAt": "2026-12-07T22:53:34.091Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         reports: {
                             generatedAt: string;
@@ -5969,6 +9394,12 @@ export interface operations {
         /** @description Exactly one of contractId, operatorOrg or domain. Without a period, the current one so far (the report says partial). */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "period": "2026-Q4"
+                 *     }
+                 */
                 "application/json": {
                     contractId?: string;
                     /**
@@ -5989,6 +9420,287 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "report": {
+                     *         "id": "rpt_mxdv9tsbc025290ccb2cad44",
+                     *         "kind": "contract",
+                     *         "subject": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "period": {
+                     *           "label": "2026-Q4",
+                     *           "kind": "quarter",
+                     *           "start": "2026-09-30T16:00:00.000Z",
+                     *           "end": "2026-12-31T16:00:00.000Z"
+                     *         },
+                     *         "previousPeriod": {
+                     *           "label": "2026-Q3",
+                     *           "kind": "quarter",
+                     *           "start": "2026-06-30T16:00:00.000Z",
+                     *           "end": "2026-09-30T16:00:00.000Z"
+                     *         },
+                     *         "partial": true,
+                     *         "generatedAt": "2026-12-07T22:53:34.091Z",
+                     *         "generatedBy": "zhao.lei@risk",
+                     *         "trigger": "demand",
+                     *         "auditTrail": {
+                     *           "ok": true,
+                     *           "entries": 41,
+                     *           "checkpoints": 1
+                     *         },
+                     *         "sandbox": {
+                     *           "os": "bubblewrap 0.8.0, seccomp on"
+                     *         },
+                     *         "figures": {
+                     *           "jobs": {
+                     *             "submitted": 2,
+                     *             "run": 1,
+                     *             "released": 1,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "failed": 0,
+                     *             "cancelled": 1,
+                     *             "unfinished": 0,
+                     *             "changesRequested": 0
+                     *           },
+                     *           "submissionsRefused": [],
+                     *           "refusals": [],
+                     *           "escapeAttempts": 0,
+                     *           "singlingOutAttempts": 0,
+                     *           "runsOutsideOsSandbox": 0,
+                     *           "outputs": {
+                     *             "released": 1,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "cellsSuppressed": 72,
+                     *             "heldBy": []
+                     *           },
+                     *           "privacy": null,
+                     *           "trackers": {
+                     *             "outputsCompared": 1,
+                     *             "isolatingPairs": 0,
+                     *             "mostIsolationsOfOnePerson": 0,
+                     *             "smallPopulationOutputs": 1
+                     *           },
+                     *           "timeline": [
+                     *             {
+                     *               "start": "2026-09-30T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             },
+                     *             {
+                     *               "start": "2026-10-07T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             }
+                     *           ],
+                     *           "feedback": {
+                     *             "filed": 0,
+                     *             "answered": 0,
+                     *             "overdue": 0
+                     *           },
+                     *           "spotChecks": {
+                     *             "checked": 0,
+                     *             "mismatches": 0,
+                     *             "outputsWithheld": 0
+                     *           }
+                     *         },
+                     *         "previousFigures": {
+                     *           "jobs": {
+                     *             "submitted": 0,
+                     *             "run": 0,
+                     *             "released": 0,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "failed": 0,
+                     *             "cancelled": 0,
+                     *             "unfinished": 0,
+                     *             "changesRequested": 0
+                     *           },
+                     *           "submissionsRefused": [],
+                     *           "refusals": [],
+                     *           "escapeAttempts": 0,
+                     *           "singlingOutAttempts": 0,
+                     *           "runsOutsideOsSandbox": 0,
+                     *           "outputs": {
+                     *             "released": 0,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "cellsSuppressed": 0,
+                     *             "heldBy": []
+                     *           },
+                     *           "privacy": null,
+                     *           "trackers": {
+                     *             "outputsCompared": 0,
+                     *             "isolatingPairs": 0,
+                     *             "mostIsolationsOfOnePerson": 0,
+                     *             "smallPopulationOutputs": 0
+                     *           },
+                     *           "timeline": [
+                     *             {
+                     *               "start": "2026-06-30T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             },
+                     *             {
+                     *               "start": "2026-07-07T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             }
+                     *           ],
+                     *           "feedback": {
+                     *             "filed": 0,
+                     *             "answered": 0,
+                     *             "overdue": 0
+                     *           },
+                     *           "spotChecks": {
+                     *             "checked": 0,
+                     *             "mismatches": 0,
+                     *             "outputsWithheld": 0
+                     *           }
+                     *         },
+                     *         "trend": [
+                     *           {
+                     *             "metric": "jobs submitted",
+                     *             "current": 2,
+                     *             "previous": 0,
+                     *             "change": null
+                     *           },
+                     *           {
+                     *             "metric": "jobs refused",
+                     *             "current": 0,
+                     *             "previous": 0,
+                     *             "change": null
+                     *           }
+                     *         ],
+                     *         "rating": {
+                     *           "level": "medium",
+                     *           "findings": [
+                     *             {
+                     *               "rule": "decision-override",
+                     *               "level": "medium",
+                     *               "finding": "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+                     *               "recommendation": "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *               "basis": "seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)"
+                     *             },
+                     *             {
+                     *               "rule": "snapshot-risk",
+                     *               "level": "medium",
+                     *               "finding": "population: 100.0% of records below k = 10 (smallest class 1)",
+                     *               "recommendation": "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.",
+                     *               "basis": "seed 002 第三十二条; seed 003 第三十九条 (脱敏)"
+                     *             }
+                     *           ],
+                     *           "rulesApplied": [
+                     *             {
+                     *               "rule": "audit-integrity",
+                     *               "sets": "high",
+                     *               "when": "the audit chain or its signed checkpoints do not verify → high"
+                     *             },
+                     *             {
+                     *               "rule": "escape-attempts",
+                     *               "sets": "high",
+                     *               "when": "refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "recommendations": [
+                     *           "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *           "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes."
+                     *         ],
+                     *         "thresholds": {
+                     *           "escapeAttemptsHigh": 5,
+                     *           "escapeAttemptsMedium": 1,
+                     *           "singlingOutHigh": 20,
+                     *           "singlingOutMedium": 3,
+                     *           "refusalShareMedium": 0.25,
+                     *           "refusalShareMinJobs": 8,
+                     *           "epsilonShareMedium": 0.8,
+                     *           "snapshotShareBelowKMedium": 0.05,
+                     *           "smallPopulationUnits": 50,
+                     *           "smallPopulationOutputsMedium": 10,
+                     *           "smallPopulationOutputsHigh": 25,
+                     *           "isolationsOfOnePersonHigh": 2
+                     *         },
+                     *         "basis": [
+                     *           "seed 002 第三十四条(四): 定期开展风险评估，并向大数据部门报送风险评估报告",
+                     *           "seed 001 第三十一条: 多维度评估, 异常情况监测预警"
+                     *         ],
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考"
+                     *         },
+                     *         "facts": {
+                     *           "attackCost": {
+                     *             "measures": [
+                     *               {
+                     *                 "dataset": "population",
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15",
+                     *                 "persistentErrorAtLeast": 0.075,
+                     *                 "within5PercentReachable": false
+                     *               }
+                     *             ],
+                     *             "membership": {
+                     *               "countNoiseVariance": 1,
+                     *               "countsRoundedTo": 5,
+                     *               "pairsToTellAt95": 95,
+                     *               "pairsWithin5PercentAt95": 9476
+                     *             },
+                     *             "queriesOverTerm": 365280
+                     *           },
+                     *           "snapshot": [
+                     *             {
+                     *               "table": "population",
+                     *               "rows": 2000,
+                     *               "k": 1,
+                     *               "policyK": 10,
+                     *               "shareBelowK": 1,
+                     *               "prosecutorRisk": 1,
+                     *               "averageRisk": 0.8365
+                     *             }
+                     *           ],
+                     *           "statusEvents": [],
+                     *           "withdrawals": [],
+                     *           "effectiveness": [
+                     *             {
+                     *               "year": 2026,
+                     *               "passed": true,
+                     *               "indicators": [
+                     *                 {
+                     *                   "name": "按期提交风险报告",
+                     *                   "value": 4,
+                     *                   "met": true,
+                     *                   "target": 4
+                     *                 },
+                     *                 {
+                     *                   "name": "数据安全事件",
+                     *                   "value": 0,
+                     *                   "met": true,
+                     *                   "target": 0
+                     *                 }
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "acknowledgements": [],
+                     *           "decisionOverride": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           }
+                     *         }
+                     *       },
+                     *       "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yaXNrLXJlcG9ydCtqd3QiLCJraWQiOiI5X3NhamZmaDZlZUtGSGM5Z3ZSTFBnN2c4cHB5YV9QSXhzQVhsVmhYU21nIn0.eyJraW5kIjoiY29udHJhY3QiLCJwZXJpb2QiOiIyMDI2LVE0IiwicmF0aW5nIjoibWVkaXVtIiwic2hhMjU2IjoiY2JkYWRiM2UwNTEzYjdiMWI4OTNmODVmYmM1NzFmMjZlNjFkMjc4ZDlkNWZhZmU3NTMzZTcyYmExZTc0NDYxMCIsImh0bWxTaGEyNTYiOiJkODQxMDQ1NWZmMjhjYTM2YWU1YTM2ZWQxMjMwYmUwZjRkODFkMDc1MTIzYmJkZjBhMTFjMjUxZDEyNzg4MmQwIiwiaXNzIjoidXJuOnBkczpidXJlYXUiLCJpYXQiOjE3OTY2ODQwMTQsInN1YiI6ImN0cl9teGR2OWdubjQzYjFhZjc3MWQ1YzhhY2EiLCJqdGkiOiJycHRfbXhkdjl0c2JjMDI1MjkwY2NiMmNhZDQ0In0.HymafoXhD3ACvhxV3hOCQE6DoFeOj4WliGx8F01vlDOo83ma7nqCVKUirUO0-JcZ_klvz72hMNaPSQlMkGzBDQ",
+                     *       "html": "/v1/reports/rpt_mxdv9tsbc025290ccb2cad44.html"
+                     *     }
+                     */
                     "application/json": {
                         /** @description the operator's acknowledgements of the report, each sealed with the report's signature */
                         acknowledgements?: {
@@ -6407,6 +10119,288 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "report": {
+                     *         "id": "rpt_mxdv9tsbc025290ccb2cad44",
+                     *         "kind": "contract",
+                     *         "subject": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "period": {
+                     *           "label": "2026-Q4",
+                     *           "kind": "quarter",
+                     *           "start": "2026-09-30T16:00:00.000Z",
+                     *           "end": "2026-12-31T16:00:00.000Z"
+                     *         },
+                     *         "previousPeriod": {
+                     *           "label": "2026-Q3",
+                     *           "kind": "quarter",
+                     *           "start": "2026-06-30T16:00:00.000Z",
+                     *           "end": "2026-09-30T16:00:00.000Z"
+                     *         },
+                     *         "partial": true,
+                     *         "generatedAt": "2026-12-07T22:53:34.091Z",
+                     *         "generatedBy": "zhao.lei@risk",
+                     *         "trigger": "demand",
+                     *         "auditTrail": {
+                     *           "ok": true,
+                     *           "entries": 41,
+                     *           "checkpoints": 1
+                     *         },
+                     *         "sandbox": {
+                     *           "os": "bubblewrap 0.8.0, seccomp on"
+                     *         },
+                     *         "figures": {
+                     *           "jobs": {
+                     *             "submitted": 2,
+                     *             "run": 1,
+                     *             "released": 1,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "failed": 0,
+                     *             "cancelled": 1,
+                     *             "unfinished": 0,
+                     *             "changesRequested": 0
+                     *           },
+                     *           "submissionsRefused": [],
+                     *           "refusals": [],
+                     *           "escapeAttempts": 0,
+                     *           "singlingOutAttempts": 0,
+                     *           "runsOutsideOsSandbox": 0,
+                     *           "outputs": {
+                     *             "released": 1,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "cellsSuppressed": 72,
+                     *             "heldBy": []
+                     *           },
+                     *           "privacy": null,
+                     *           "trackers": {
+                     *             "outputsCompared": 1,
+                     *             "isolatingPairs": 0,
+                     *             "mostIsolationsOfOnePerson": 0,
+                     *             "smallPopulationOutputs": 1
+                     *           },
+                     *           "timeline": [
+                     *             {
+                     *               "start": "2026-09-30T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             },
+                     *             {
+                     *               "start": "2026-10-07T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             }
+                     *           ],
+                     *           "feedback": {
+                     *             "filed": 0,
+                     *             "answered": 0,
+                     *             "overdue": 0
+                     *           },
+                     *           "spotChecks": {
+                     *             "checked": 0,
+                     *             "mismatches": 0,
+                     *             "outputsWithheld": 0
+                     *           }
+                     *         },
+                     *         "previousFigures": {
+                     *           "jobs": {
+                     *             "submitted": 0,
+                     *             "run": 0,
+                     *             "released": 0,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "failed": 0,
+                     *             "cancelled": 0,
+                     *             "unfinished": 0,
+                     *             "changesRequested": 0
+                     *           },
+                     *           "submissionsRefused": [],
+                     *           "refusals": [],
+                     *           "escapeAttempts": 0,
+                     *           "singlingOutAttempts": 0,
+                     *           "runsOutsideOsSandbox": 0,
+                     *           "outputs": {
+                     *             "released": 0,
+                     *             "held": 0,
+                     *             "rejected": 0,
+                     *             "cellsSuppressed": 0,
+                     *             "heldBy": []
+                     *           },
+                     *           "privacy": null,
+                     *           "trackers": {
+                     *             "outputsCompared": 0,
+                     *             "isolatingPairs": 0,
+                     *             "mostIsolationsOfOnePerson": 0,
+                     *             "smallPopulationOutputs": 0
+                     *           },
+                     *           "timeline": [
+                     *             {
+                     *               "start": "2026-06-30T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             },
+                     *             {
+                     *               "start": "2026-07-07T16:00:00.000Z",
+                     *               "submitted": 0,
+                     *               "refused": 0,
+                     *               "escapeAttempts": 0
+                     *             }
+                     *           ],
+                     *           "feedback": {
+                     *             "filed": 0,
+                     *             "answered": 0,
+                     *             "overdue": 0
+                     *           },
+                     *           "spotChecks": {
+                     *             "checked": 0,
+                     *             "mismatches": 0,
+                     *             "outputsWithheld": 0
+                     *           }
+                     *         },
+                     *         "trend": [
+                     *           {
+                     *             "metric": "jobs submitted",
+                     *             "current": 2,
+                     *             "previous": 0,
+                     *             "change": null
+                     *           },
+                     *           {
+                     *             "metric": "jobs refused",
+                     *             "current": 0,
+                     *             "previous": 0,
+                     *             "change": null
+                     *           }
+                     *         ],
+                     *         "rating": {
+                     *           "level": "medium",
+                     *           "findings": [
+                     *             {
+                     *               "rule": "decision-override",
+                     *               "level": "medium",
+                     *               "finding": "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+                     *               "recommendation": "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *               "basis": "seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)"
+                     *             },
+                     *             {
+                     *               "rule": "snapshot-risk",
+                     *               "level": "medium",
+                     *               "finding": "population: 100.0% of records below k = 10 (smallest class 1)",
+                     *               "recommendation": "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.",
+                     *               "basis": "seed 002 第三十二条; seed 003 第三十九条 (脱敏)"
+                     *             }
+                     *           ],
+                     *           "rulesApplied": [
+                     *             {
+                     *               "rule": "audit-integrity",
+                     *               "sets": "high",
+                     *               "when": "the audit chain or its signed checkpoints do not verify → high"
+                     *             },
+                     *             {
+                     *               "rule": "escape-attempts",
+                     *               "sets": "high",
+                     *               "when": "refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "recommendations": [
+                     *           "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *           "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes."
+                     *         ],
+                     *         "thresholds": {
+                     *           "escapeAttemptsHigh": 5,
+                     *           "escapeAttemptsMedium": 1,
+                     *           "singlingOutHigh": 20,
+                     *           "singlingOutMedium": 3,
+                     *           "refusalShareMedium": 0.25,
+                     *           "refusalShareMinJobs": 8,
+                     *           "epsilonShareMedium": 0.8,
+                     *           "snapshotShareBelowKMedium": 0.05,
+                     *           "smallPopulationUnits": 50,
+                     *           "smallPopulationOutputsMedium": 10,
+                     *           "smallPopulationOutputsHigh": 25,
+                     *           "isolationsOfOnePersonHigh": 2
+                     *         },
+                     *         "basis": [
+                     *           "seed 002 第三十四条(四): 定期开展风险评估，并向大数据部门报送风险评估报告",
+                     *           "seed 001 第三十一条: 多维度评估, 异常情况监测预警"
+                     *         ],
+                     *         "scenario": {
+                     *           "name": "区县居民收入结构分析",
+                     *           "purpose": "为普惠金融产品设计提供区县级收入分布参考"
+                     *         },
+                     *         "facts": {
+                     *           "attackCost": {
+                     *             "measures": [
+                     *               {
+                     *                 "dataset": "population",
+                     *                 "column": "income",
+                     *                 "rule": "noise:0.15",
+                     *                 "persistentErrorAtLeast": 0.075,
+                     *                 "within5PercentReachable": false
+                     *               }
+                     *             ],
+                     *             "membership": {
+                     *               "countNoiseVariance": 1,
+                     *               "countsRoundedTo": 5,
+                     *               "pairsToTellAt95": 95,
+                     *               "pairsWithin5PercentAt95": 9476
+                     *             },
+                     *             "queriesOverTerm": 365280
+                     *           },
+                     *           "snapshot": [
+                     *             {
+                     *               "table": "population",
+                     *               "rows": 2000,
+                     *               "k": 1,
+                     *               "policyK": 10,
+                     *               "shareBelowK": 1,
+                     *               "prosecutorRisk": 1,
+                     *               "averageRisk": 0.8365
+                     *             }
+                     *           ],
+                     *           "statusEvents": [],
+                     *           "withdrawals": [],
+                     *           "effectiveness": [
+                     *             {
+                     *               "year": 2026,
+                     *               "passed": true,
+                     *               "indicators": [
+                     *                 {
+                     *                   "name": "按期提交风险报告",
+                     *                   "value": 4,
+                     *                   "met": true,
+                     *                   "target": 4
+                     *                 },
+                     *                 {
+                     *                   "name": "数据安全事件",
+                     *                   "value": 0,
+                     *                   "met": true,
+                     *                   "target": 0
+                     *                 }
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "acknowledgements": [],
+                     *           "decisionOverride": {
+                     *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
+                     *             "warnings": [
+                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
+                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             ],
+                     *             "by": "wang.fang@bureau"
+                     *           }
+                     *         }
+                     *       },
+                     *       "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yaXNrLXJlcG9ydCtqd3QiLCJraWQiOiI5X3NhamZmaDZlZUtGSGM5Z3ZSTFBnN2c4cHB5YV9QSXhzQVhsVmhYU21nIn0.eyJraW5kIjoiY29udHJhY3QiLCJwZXJpb2QiOiIyMDI2LVE0IiwicmF0aW5nIjoibWVkaXVtIiwic2hhMjU2IjoiY2JkYWRiM2UwNTEzYjdiMWI4OTNmODVmYmM1NzFmMjZlNjFkMjc4ZDlkNWZhZmU3NTMzZTcyYmExZTc0NDYxMCIsImh0bWxTaGEyNTYiOiJkODQxMDQ1NWZmMjhjYTM2YWU1YTM2ZWQxMjMwYmUwZjRkODFkMDc1MTIzYmJkZjBhMTFjMjUxZDEyNzg4MmQwIiwiaXNzIjoidXJuOnBkczpidXJlYXUiLCJpYXQiOjE3OTY2ODQwMTQsInN1YiI6ImN0cl9teGR2OWdubjQzYjFhZjc3MWQ1YzhhY2EiLCJqdGkiOiJycHRfbXhkdjl0c2JjMDI1MjkwY2NiMmNhZDQ0In0.HymafoXhD3ACvhxV3hOCQE6DoFeOj4WliGx8F01vlDOo83ma7nqCVKUirUO0-JcZ_klvz72hMNaPSQlMkGzBDQ",
+                     *       "html": "/v1/reports/rpt_mxdv9tsbc025290ccb2cad44.html",
+                     *       "acknowledgements": []
+                     *     }
+                     */
                     "application/json": {
                         /** @description the operator's acknowledgements of the report, each sealed with the report's signature */
                         acknowledgements?: {
@@ -6816,6 +10810,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example <!doctype html>
+                     *     <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                     *     <title>风险评估报告 Risk assessment — Contract ctr_mxdv9gnn43b1af771d5c8aca — 2026-Q4</title>
+                     *     <style>…</style></head><body>…</body></html>
+                     */
                     "application/json": string;
                 };
             };
@@ -6878,6 +10878,11 @@ export interface operations {
         /** @description what the operator did, or says, about the report */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "statement": "已阅报告，按建议调整了输出的汇总粒度"
+                 *     }
+                 */
                 "application/json": {
                     statement: string;
                 };
@@ -6890,6 +10895,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "reportId": "rpt_mxdv9tsbc025290ccb2cad44",
+                     *       "org": "org-shuzhi",
+                     *       "by": "zhang.wei@shuzhi",
+                     *       "statement": "已阅报告，按建议调整了输出的汇总粒度",
+                     *       "at": "2026-12-07T22:53:35.355Z",
+                     *       "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yZXBvcnQtYWNrK2p3dCIsImtpZCI6Ijlfc2FqZmZoNmVlS0ZIYzlndlJMUGc3ZzhwcHlhX1BJeHNBWGxWaFhTbWcifQ.eyJyZXBvcnRKd3NTaGEyNTYiOiI2ODdiMzVhMWI2YmYyYWFiMzkxNmVhODdlN2EwNGYzYWE2NjU0NDBmN2ZkNTgxMmIzZTc5MDA2NWFiMGY4ODQ0Iiwic3RhdGVtZW50Ijoi5bey6ZiF5oql5ZGK77yM5oyJ5bu66K6u6LCD5pW05LqG6L6T5Ye655qE5rGH5oC757KS5bqmIiwiYnkiOiJ6aGFuZy53ZWlAc2h1emhpIiwib3JnIjoib3JnLXNodXpoaSIsImlzcyI6InVybjpwZHM6YnVyZWF1IiwiaWF0IjoxNzk2Njg0MDE1LCJzdWIiOiJycHRfbXhkdjl0c2JjMDI1MjkwY2NiMmNhZDQ0IiwianRpIjoicnB0X214ZHY5dHNiYzAyNTI5MGNjYjJjYWQ0NDpvcmctc2h1emhpIn0.SWjOfZFwSHX0q2T5nvCJwjS8dJhygXc8e8alN6W9HJCitCwgEgia7jExMuVmimEP42_PCs4xLgTcUjpKSFQSDA"
+                     *     }
+                     */
                     "application/json": {
                         at: string;
                         by: string;
@@ -6968,6 +10983,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "dataset": "population",
+                     *         "provider": "org-psb",
+                     *         "status": "pending",
+                     *         "reviewer": null,
+                     *         "reason": null,
+                     *         "reviewedAt": null,
+                     *         "dueAt": "2026-12-15T16:00:00.000Z",
+                     *         "overdue": false,
+                     *         "applicationId": "app_mxdv9g6s18a22c52aa1c9530",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "scenario": "区县居民收入结构分析",
+                     *         "submittedAt": "2026-12-07T22:53:16.468Z"
+                     *       }
+                     *     ]
+                     */
                     "application/json": ({
                         dataset: string;
                         /** @description when the provider must answer (policies/workflow.yaml; seed 001 第二十条) */
@@ -7050,6 +11083,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "education-in-district",
+                     *         "title": "某区县各学历人数与平均收入",
+                     *         "description": "选定一个区县，按文化程度统计居民人数与平均年收入。",
+                     *         "modes": [
+                     *           "aggregate"
+                     *         ],
+                     *         "needs": {
+                     *           "population": [
+                     *             "district",
+                     *             "education",
+                     *             "income"
+                     *           ]
+                     *         },
+                     *         "sql": "SELECT education, count(*) AS people, round(avg(income), 0) AS mean_income FROM population WHERE district = $district GROUP BY education ORDER BY education",
+                     *         "parameters": [
+                     *           {
+                     *             "name": "district",
+                     *             "type": "code",
+                     *             "label": "区县",
+                     *             "default": "云岩区",
+                     *             "codes": [
+                     *               "南明区",
+                     *               "云岩区",
+                     *               "花溪区",
+                     *               "乌当区",
+                     *               "白云区",
+                     *               "观山湖区"
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "dp": null
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         description: string;
                         dp: {
@@ -7135,6 +11205,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "jobId": "job_mxdv9ojs457337992c9052d1",
+                 *       "ticket": "q3N8vJ2kR0xY7bWm5tLc9ZpA1sHd4gFe6uKi8oTn2Vw",
+                 *       "osSandbox": "bubblewrap"
+                 *     }
+                 */
                 "application/json": {
                     jobId: string;
                     /** @description whether the worker runs the job inside its OS sandbox layer (recorded in the job's audit) */
@@ -7150,6 +11227,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "jobId": "job_mxdv9ojs457337992c9052d1",
+                     *       "attempt": 1,
+                     *       "sql": "SELECT district, education, income FROM population WHERE (income > 300000) ORDER BY income DESC LIMIT 10",
+                     *       "snapshot": {
+                     *         "contractId": "ctr_mxdv9odd107990bd9cddacea",
+                     *         "file": "ctr_mxdv9odd107990bd9cddacea.duckdb",
+                     *         "sha256": "7b0e5c3d9f1a2468ace0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3"
+                     *       },
+                     *       "limits": {
+                     *         "threads": 1,
+                     *         "memoryLimit": "1GB",
+                     *         "tempDirectorySize": "1GB",
+                     *         "timeoutMs": 60000,
+                     *         "maxResultRows": 100000,
+                     *         "maxResultBytes": 67108864
+                     *       },
+                     *       "lease": {
+                     *         "expiresAt": "2026-12-07T22:53:57.304Z",
+                     *         "renewEveryMs": 10000
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         attempt: number;
                         jobId: string;
@@ -7246,6 +11347,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "jobId": "job_mxdv9ojs457337992c9052d1",
+                 *       "attempt": 1
+                 *     }
+                 */
                 "application/json": {
                     attempt: number;
                     jobId: string;
@@ -7259,6 +11366,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "expiresAt": "2026-12-07T22:54:07.311Z"
+                     *     }
+                     */
                     "application/json": {
                         expiresAt: string;
                     };
@@ -7329,6 +11441,42 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "jobId": "job_mxdv9ojs457337992c9052d1",
+                 *       "attempt": 1,
+                 *       "outcome": {
+                 *         "ok": true,
+                 *         "columns": [
+                 *           {
+                 *             "name": "district",
+                 *             "type": "VARCHAR"
+                 *           },
+                 *           {
+                 *             "name": "education",
+                 *             "type": "VARCHAR"
+                 *           },
+                 *           {
+                 *             "name": "income",
+                 *             "type": "DOUBLE"
+                 *           }
+                 *         ],
+                 *         "rows": [
+                 *           [
+                 *             "清镇市",
+                 *             "初中",
+                 *             557956.4
+                 *           ],
+                 *           [
+                 *             "清镇市",
+                 *             "本科",
+                 *             555067.76
+                 *           ]
+                 *         ],
+                 *         "elapsedMs": 84.2
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     attempt: number;
                     jobId: string;
@@ -7518,6 +11666,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "wrk_mxdv9vq9c2e79273ed566f66",
+                     *         "name": "政务云计算节点 1",
+                     *         "status": "active",
+                     *         "createdBy": "wang.fang@bureau",
+                     *         "createdAt": "2026-12-07T22:53:36.609Z",
+                     *         "expiresAt": "2027-01-06T22:53:36.609Z",
+                     *         "rotatedAt": null,
+                     *         "revokedAt": null,
+                     *         "revokedBy": null,
+                     *         "revokeReason": null
+                     *       }
+                     *     ]
+                     */
                     "application/json": {
                         createdAt: string;
                         createdBy: string;
@@ -7597,6 +11761,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "政务云计算节点 1",
+                 *       "ttlDays": 30
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     /** @description days the credential is valid; default 30 */
@@ -7611,6 +11781,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "worker": {
+                     *         "id": "wrk_mxdv9vq9c2e79273ed566f66",
+                     *         "name": "政务云计算节点 1",
+                     *         "status": "active",
+                     *         "createdBy": "wang.fang@bureau",
+                     *         "createdAt": "2026-12-07T22:53:36.609Z",
+                     *         "expiresAt": "2027-01-06T22:53:36.609Z",
+                     *         "rotatedAt": null,
+                     *         "revokedAt": null,
+                     *         "revokedBy": null,
+                     *         "revokeReason": null
+                     *       },
+                     *       "credential": "pdsw.wrk_mxdv9vq9c2e79273ed566f66.Cuq6tjR7WpO5ZSfJuAFcG_v__i3vHywQnCGuqcrbeug"
+                     *     }
+                     */
                     "application/json": {
                         /** @description the worker's secret credential (pdsw.<id>.<secret>): shown once, give it to that worker only (PDS_WORKER_TOKEN) */
                         credential: string;
@@ -7696,6 +11883,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "节点下线"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
@@ -7708,6 +11900,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "wrk_mxdv9vq9c2e79273ed566f66",
+                     *       "name": "政务云计算节点 1",
+                     *       "status": "revoked",
+                     *       "createdBy": "wang.fang@bureau",
+                     *       "createdAt": "2026-12-07T22:53:36.609Z",
+                     *       "expiresAt": "2027-01-06T22:53:36.954Z",
+                     *       "rotatedAt": "2026-12-07T22:53:36.954Z",
+                     *       "revokedAt": "2026-12-07T22:53:37.372Z",
+                     *       "revokedBy": "wang.fang@bureau",
+                     *       "revokeReason": "节点下线"
+                     *     }
+                     */
                     "application/json": {
                         createdAt: string;
                         createdBy: string;
@@ -7789,6 +11995,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "ttlDays": 30
+                 *     }
+                 */
                 "application/json": {
                     /** @description days the credential is valid; default 30 */
                     ttlDays?: number;
@@ -7802,6 +12013,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "worker": {
+                     *         "id": "wrk_mxdv9vq9c2e79273ed566f66",
+                     *         "name": "政务云计算节点 1",
+                     *         "status": "active",
+                     *         "createdBy": "wang.fang@bureau",
+                     *         "createdAt": "2026-12-07T22:53:36.609Z",
+                     *         "expiresAt": "2027-01-06T22:53:36.954Z",
+                     *         "rotatedAt": "2026-12-07T22:53:36.954Z",
+                     *         "revokedAt": null,
+                     *         "revokedBy": null,
+                     *         "revokeReason": null
+                     *       },
+                     *       "credential": "pdsw.wrk_mxdv9vq9c2e79273ed566f66.1OvQp2zc3h1aTBEXU2CxpBuy2qmtoN4XDJ7v-O_evwU"
+                     *     }
+                     */
                     "application/json": {
                         /** @description the worker's secret credential (pdsw.<id>.<secret>): shown once, give it to that worker only (PDS_WORKER_TOKEN) */
                         credential: string;

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { appendAudit, exportAudit, listAudit, verifyAudit } from '../../audit/index.ts';
 import { actorOf } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef } from '../schemas/index.ts';
+import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef, example } from '../schemas/index.ts';
+import * as ex from '../schemas/examples/audit.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef };
 
@@ -17,8 +18,13 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
         tags: ['audit'],
         operationId: 'listAuditEntries',
         summary: 'Audit entries in order',
+        description:
+          "Bureau and risk staff. Entries of the hash-chained audit trail (审计日志) in order: who did what to which object, when, why, with the request id and each entry's hash and its predecessor's. Page with `after` (the last `seq` read); filter by object or action. Operators and providers are refused (403).",
         querystring: AuditQuery,
-        response: { 200: Type.Object({ entries: Type.Array(AuditEntryView) }), ...errors },
+        response: {
+          200: example(Type.Object({ entries: Type.Array(AuditEntryView) }), ex.listAuditEntriesResponse),
+          ...errors,
+        },
       },
     },
     async (req) => ({
@@ -39,7 +45,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
         tags: ['audit'],
         operationId: 'verifyAuditTrail',
         summary: 'Verify the hash chain and the signed checkpoints; names the first bad entry',
-        response: { 200: AuditVerification, ...errors },
+        description:
+          "Bureau and risk staff. Recomputes every entry's hash and checks each signed checkpoint against the bureau's keys; `ok: false` names the first entry that does not verify and why.",
+        response: { 200: example(AuditVerification, ex.verifyAuditTrailResponse), ...errors },
       },
     },
     async () => verifyAudit(platform.store, platform.keys.bureauVerifier()),
@@ -53,7 +61,12 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
         tags: ['audit'],
         operationId: 'exportAuditTrail',
         summary: 'The whole audit trail and its signed checkpoints as JSON Lines',
-        response: { 200: Type.String({ description: 'application/x-ndjson' }), ...errors },
+        description:
+          'Bureau and risk staff. The whole trail and its signed checkpoints as JSON Lines (application/x-ndjson), to keep outside the server; taking the copy is itself audited. The example shows one entry and one checkpoint.',
+        response: {
+          200: example(Type.String({ description: 'application/x-ndjson' }), ex.exportAuditTrailResponse),
+          ...errors,
+        },
       },
     },
     async (req, reply) => {

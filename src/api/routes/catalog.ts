@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { domainVersions } from '../../domain/index.ts';
 import { effectiveRules } from '../../masking/index.ts';
 import type { Platform } from '../../platform/index.ts';
-import { ProblemRef } from '../schemas/index.ts';
+import { example, ProblemRef } from '../schemas/index.ts';
+import * as ex from '../schemas/examples/catalog.ts';
 
 /** The catalog as operators read it: attributes, levels, the negative list and the masking each column allows. */
 const Nullable = Type.Union([Type.String(), Type.Null()]);
@@ -63,12 +64,17 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         tags: ['catalog'],
         operationId: 'getCatalog',
         summary: 'Datasets, columns and attributes (negative list marked)',
+        description:
+          "Any user. The public data catalog (公共数据目录): each dataset's provider, update cycle, sharing / open / operation attributes and loaded version, and each column's classification, identifier role, negative-list and dp-only marks and the masking rules an application may choose for it (`masking.allowed`, default `masking.default`). The example shows one dataset and three of its columns.",
         response: {
-          200: Type.Object({
-            version: Type.String(),
-            policyHash: Type.String(),
-            datasets: Type.Array(CatalogDataset),
-          }),
+          200: example(
+            Type.Object({
+              version: Type.String(),
+              policyHash: Type.String(),
+              datasets: Type.Array(CatalogDataset),
+            }),
+            ex.getCatalogResponse,
+          ),
           401: ProblemRef,
         },
       },
@@ -144,9 +150,11 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         operationId: 'withdrawDataset',
         summary:
           'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
+        description:
+          "The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. Refused: another provider's dataset (403), a dataset already withdrawn (409).",
         params: DatasetParams,
-        body: ReasonBody,
-        response: { 200: Withdrawal, ...errors, 409: ProblemRef },
+        body: example(ReasonBody, ex.withdrawDatasetRequest),
+        response: { 200: example(Withdrawal, ex.withdrawDatasetResponse), ...errors, 409: ProblemRef },
       },
     },
     async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id),
@@ -161,10 +169,15 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         operationId: 'reinstateDataset',
         summary:
           'Lift a withdrawal once the objection is answered; suspended contracts stay suspended until the bureau resumes each (listed in stillSuspended)',
+        description:
+          "The dataset's provider, or the bureau. Lifts a withdrawal once the objection is answered; contracts it suspended stay suspended until the bureau resumes each (`stillSuspended`). Refused: another provider's dataset (403), a dataset not withdrawn (409).",
         params: DatasetParams,
-        body: ReasonBody,
+        body: example(ReasonBody, ex.reinstateDatasetRequest),
         response: {
-          200: Type.Intersect([Withdrawal, Type.Object({ stillSuspended: Type.Array(Type.String()) })]),
+          200: example(
+            Type.Intersect([Withdrawal, Type.Object({ stillSuspended: Type.Array(Type.String()) })]),
+            ex.reinstateDatasetResponse,
+          ),
           ...errors,
           409: ProblemRef,
         },
@@ -182,7 +195,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         operationId: 'listDatasetWithdrawals',
         summary: 'Withdrawals of a dataset and the contracts they suspended',
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-        response: { 200: Type.Array(Withdrawal), ...errors },
+        description:
+          'Providers, bureau and risk staff. Every withdrawal of the dataset, newest first, with its reasons, who withdrew and reinstated it, and the contracts it suspended. Operators are refused (403).',
+        response: { 200: example(Type.Array(Withdrawal), ex.listDatasetWithdrawalsResponse), ...errors },
       },
     },
     async (req) => platform.withdrawals.list(req.params.id),

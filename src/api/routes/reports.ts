@@ -19,7 +19,9 @@ import {
   ReportListQuery,
   ReportSummaryView,
   SignedReport,
+  example,
 } from '../schemas/index.ts';
+import * as ex from '../schemas/examples/reports.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -49,8 +51,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'createReport',
         summary:
           'Make a signed risk assessment report for a contract, an operator or the whole domain, for a period (default: the current one so far)',
-        body: ReportBody,
-        response: { 201: SignedReport, ...errors, 429: ProblemRef },
+        description:
+          'Risk and bureau staff. Generates and signs a risk assessment report (风险评估报告) on one contract, one operator or the whole domain (`domain: true`) for a period (a quarter, month or year; without one, the current period so far, marked partial): its figures against the previous period, the rating with the findings and rules behind it, and recommendations. Refused: not exactly one subject, a subject that does not exist (400, 404), too many reports a minute (429).',
+        body: example(ReportBody, ex.createReportRequest),
+        response: { 201: example(SignedReport, ex.createReportResponse), ...errors, 429: ProblemRef },
       },
     },
     async (req, reply) => {
@@ -80,7 +84,12 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'listReports',
         summary: "Reports, newest first (an operator: its own contracts' and its own)",
         querystring: ReportListQuery,
-        response: { 200: Type.Object({ reports: Type.Array(ReportSummaryView) }), ...errors },
+        description:
+          'Risk and bureau staff see every report; an operator those on its own contracts and on itself. Filter by subject, period or rating. Providers are refused (403).',
+        response: {
+          200: example(Type.Object({ reports: Type.Array(ReportSummaryView) }), ex.listReportsResponse),
+          ...errors,
+        },
       },
     },
     async (req) => ({ reports: await platform.reports.list(req.query, req.principal) }),
@@ -94,8 +103,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['reports'],
         operationId: 'getReportHtml',
         summary: 'The report as a self-contained HTML page with charts',
+        description:
+          'Risk and bureau staff, or the operator the report is on (as GET /v1/reports/{id}). The same report as one self-contained zh-CN HTML page (text/html) with its charts inline, to print or archive; the example is abridged.',
         params: IdParams,
-        response: { 200: Type.String({ description: 'text/html' }), ...errors },
+        response: { 200: example(Type.String({ description: 'text/html' }), ex.getReportHtmlResponse), ...errors },
       },
     },
     async (req, reply) => {
@@ -116,8 +127,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['reports'],
         operationId: 'getReport',
         summary: 'The report (JSON) and its bureau signature',
+        description:
+          "Risk and bureau staff, or the operator the report is on. The report as JSON, its bureau signature (`jws`, over the report's and the page's sha256) and the operator's acknowledgements. 404 for a report the caller may not read.",
         params: IdParams,
-        response: { 200: SignedReport, ...errors },
+        response: { 200: example(SignedReport, ex.getReportResponse), ...errors },
       },
     },
     async (req) => ({
@@ -135,9 +148,11 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'acknowledgeReport',
         summary:
           'The operator a report is about acknowledges it with a statement, sealed by the bureau with the report’s signature (seed 002 第三十四条(四))',
+        description:
+          "Operators only, on a report about their own contracts or organisation. Records what the operator did or says about the report, sealed by the bureau with the report's signature. Refused: a report on another operator (403 or 404).",
         params: IdParams,
-        body: AcknowledgementBody,
-        response: { 201: AcknowledgementView, ...errors },
+        body: example(AcknowledgementBody, ex.acknowledgeReportRequest),
+        response: { 201: example(AcknowledgementView, ex.acknowledgeReportResponse), ...errors },
       },
     },
     async (req, reply) =>

@@ -5,7 +5,8 @@ import { Compile } from 'typebox/compile';
 import type { Platform } from '../../platform/index.ts';
 import { ClaimRequest, JobId, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
 import { fromFastify } from '../problem.ts';
-import { ProblemRef } from '../schemas/index.ts';
+import { example, ProblemRef } from '../schemas/index.ts';
+import * as ex from '../schemas/examples/workers.ts';
 
 /**
  * The worker protocol's bodies are checked by the protocol's own compiled TypeBox schemas, not by
@@ -83,8 +84,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['worker'],
         operationId: 'claimRun',
         summary: 'Claim a queued job (or one whose lease expired) for one run; 204 when there is nothing to run',
-        body: ClaimRequest,
-        response: { 200: RunSpec, 204: Type.Null(), ...errors },
+        description:
+          'Registered workers only (a `pdsw.` credential). Claims one run of a job taken from the queue, with the ticket the queue carried: the answer is the final SQL to execute as it is, the snapshot to run it on, the limits and the lease to keep renewing. 204 when the job is no longer to be run (finished, cancelled, claimed by another worker under a live lease). Refused: a wrong ticket, a revoked or expired credential (403), a user token (403).',
+        body: example(ClaimRequest, ex.claimRunRequest),
+        response: { 200: example(RunSpec, ex.claimRunResponse), 204: Type.Null(), ...errors },
       },
     },
     async (req, reply) => {
@@ -106,6 +109,8 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'getRunSnapshot',
         summary:
           'The snapshot of a run this worker holds, by its SHA-256 (a worker without the API’s disk caches it); recorded in the audit trail',
+        description:
+          "Registered workers only, for a run they hold (named by `jobId` and `attempt`). Streams the run's sealed snapshot as a DuckDB file (binary: no example); the worker checks its SHA-256 before running on it. Refused: a run the worker does not hold, a hash that is not the run's (403, 404).",
         params: Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, closed),
         querystring: Type.Object({ jobId: JobId, attempt: Type.Integer({ minimum: 1 }) }, closed),
         response: {
@@ -137,8 +142,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['worker'],
         operationId: 'renewLease',
         summary: 'Renew the lease on a run this worker holds',
-        body: LeaseRenewal,
-        response: { 200: LeaseView, ...errors },
+        description:
+          'Registered workers only, for a run they hold. Extends the lease on the run; a worker that stops renewing loses the job to the next claim. Refused: a run of another worker, or one already reported (409).',
+        body: example(LeaseRenewal, ex.renewLeaseRequest),
+        response: { 200: example(LeaseView, ex.renewLeaseResponse), ...errors },
       },
     },
     async (req) => runs.renew(req.body.jobId, req.body.attempt, by(req)),
@@ -156,7 +163,9 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['worker'],
         operationId: 'submitOutcome',
         summary: 'Hand back the raw outcome of a run this worker holds',
-        body: OutcomeReport,
+        description:
+          "Registered workers only, for a run they hold. Hands back the engine's raw result (columns and rows) or its error; the API checks it against its own plan, may re-execute it as a spot check, and only then applies disclosure control and releases or holds it. An outcome is taken once. Answers 204 with no body. Refused: a run of another worker or one already reported (409), rows that do not fit the plan (422).",
+        body: example(OutcomeReport, ex.submitOutcomeRequest),
         response: { 204: Type.Null(), ...errors },
       },
     },
@@ -182,7 +191,9 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['workers'],
         operationId: 'listWorkers',
         summary: 'Registered workers and the state of their credentials',
-        response: { 200: Type.Array(WorkerView), ...errors },
+        description:
+          'Bureau and risk staff. Every registered worker (计算节点) with the state of its credential: active, revoked (by whom, why) or expired.',
+        response: { 200: example(Type.Array(WorkerView), ex.listWorkersResponse), ...errors },
       },
     },
     async () => workers.list(),
@@ -196,8 +207,13 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         tags: ['workers'],
         operationId: 'registerWorker',
         summary: 'Register a worker and mint its credential (shown once)',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed),
-        response: { 201: Credential, ...errors },
+        description:
+          'Bureau only. Registers a worker and mints its credential, valid for `ttlDays` (default 30): the credential is in this answer only, never stored in the clear — give it to that worker alone (PDS_WORKER_TOKEN).',
+        body: example(
+          Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), ttlDays: TtlDays }, closed),
+          ex.registerWorkerRequest,
+        ),
+        response: { 201: example(Credential, ex.registerWorkerResponse), ...errors },
       },
     },
     async (req, reply) => reply.code(201).send(await workers.register(req.principal, req.body, req.id)),
@@ -212,8 +228,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'rotateWorkerCredential',
         summary: 'A new credential for a worker; the old one stops working at once',
         params: WorkerParams,
-        body: Type.Object({ ttlDays: TtlDays }, closed),
-        response: { 200: Credential, ...errors },
+        description:
+          'Bureau only. Mints a new credential for a worker; the old one stops working at once. Refused: a revoked worker (409).',
+        body: example(Type.Object({ ttlDays: TtlDays }, closed), ex.rotateWorkerCredentialRequest),
+        response: { 200: example(Credential, ex.rotateWorkerCredentialResponse), ...errors },
       },
     },
     async (req) => workers.rotate(req.principal, req.params.id, req.body, req.id),
@@ -228,8 +246,13 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         operationId: 'revokeWorker',
         summary: 'Revoke a worker: its credential stops working at once and its leases are not renewed',
         params: WorkerParams,
-        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed),
-        response: { 200: WorkerView, ...errors },
+        description:
+          'Bureau only. Revokes a worker for good, with the reason recorded: its credential stops working at once and its leases are not renewed, so its runs go to other workers. Refused: a worker already revoked (409).',
+        body: example(
+          Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, closed),
+          ex.revokeWorkerRequest,
+        ),
+        response: { 200: example(WorkerView, ex.revokeWorkerResponse), ...errors },
       },
     },
     async (req) => workers.revoke(req.principal, req.params.id, req.body.reason, req.id),

@@ -14,7 +14,7 @@ export const listTemplatesResponse = [
         type: 'code',
         label: '区县',
         default: '云岩区',
-        codes: ['南明区', '云岩区', '花溪区', '乌当区', '白云区', '观山湖区'],
+        codes: ['云岩区', '南明区', '观山湖区', '花溪区', '清镇市', '白云区', '乌当区', '修文县', '开阳县', '息烽县'],
       },
     ],
     dp: null,

@@ -11,7 +11,8 @@
  * decision); the plain connection has the same threads and memory limit and is opened once.
  * Runs alternate, plain first, so drift hits both alike; figures are medians.
  *
- * Usage: npm run bench:joins [-- --rows N] [-- --runs R] [-- --keep DIR] (default 10,000,000 people, 5 runs)
+ * Usage: npm run bench:joins [-- --rows N] [-- --runs R] [-- --keep DIR] [-- --only NAME,NAME]
+ * (default 10,000,000 people, 5 runs, every query)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,6 +33,7 @@ const arg = (name: string) => {
 const ROWS = Number(arg('--rows') ?? 10_000_000);
 const RUNS = Number(arg('--runs') ?? 5);
 const KEEP = arg('--keep');
+const ONLY = arg('--only')?.split(',');
 const TARGET_RATIO = 1.5;
 
 /** The suite: two tables and three, filters on one side and both, counts, people, a joined measure, keys from both sides. */
@@ -74,6 +76,14 @@ export const JOIN_SUITE: { name: string; what: string; sql: string }[] = [
     sql: "SELECT p.district, sum(s.base_salary) AS payroll, count(*) AS records FROM population p JOIN social_insurance s ON p.id_number = s.id_number WHERE p.gender = '女' GROUP BY p.district",
   },
 ];
+
+const unknownNames = (ONLY ?? []).filter((n) => !JOIN_SUITE.some((q) => q.name === n));
+if (unknownNames.length > 0) {
+  console.error(
+    `--only: no query named ${unknownNames.join(', ')} (the suite: ${JOIN_SUITE.map((q) => q.name).join(', ')})`,
+  );
+  process.exit(2);
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -150,7 +160,7 @@ try {
     const [month] = await withConnection(plain, (c) =>
       queryRows<{ month: string }>(c, 'SELECT max(month) AS month FROM social_insurance'),
     );
-    for (const q of JOIN_SUITE) {
+    for (const q of JOIN_SUITE.filter((x) => !ONLY || ONLY.includes(x.name))) {
       const sql = q.sql.replace('$month', `'${month!.month}'`);
       const plainMs: number[] = [];
       const sandboxMs: number[] = [];

@@ -330,6 +330,37 @@ async function uniqueSets(
   return out;
 }
 
+/**
+ * A written table's rows, its columns with a value on every row (from the column statistics: only
+ * rows are counted) and its re-identification risk.
+ */
+async function describeTable(
+  conn: DuckDBConnection,
+  g: DatasetGrant,
+  named: string[],
+  opts: { policyK: number; unitsAreRows: boolean; recordKeys: boolean; columns: Record<string, CatalogColumn> },
+): Promise<Pick<SnapshotTable, 'rows' | 'columns' | 'nonNull' | 'risk'>> {
+  const [row] = await queryRows<Record<string, number>>(
+    conn,
+    `SELECT count(*) AS n, ${named.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`).join(', ')} FROM ${quoteIdent(g.dataset)}`,
+  );
+  const risk = await assessRisk(conn, {
+    source: quoteIdent(g.dataset),
+    unit: PRIVACY_UNIT_COLUMN,
+    ...riskColumns(g, opts.columns),
+    policyK: opts.policyK,
+    unitsAreRows: opts.unitsAreRows,
+    ...(opts.recordKeys ? { unitKey: RECORD_KEY_COLUMN } : {}),
+  });
+  return {
+    rows: Number(row!.n),
+    columns: named,
+    // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
+    nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
+    risk,
+  };
+}
+
 /** The share of a build spent writing tables (the rest: counting, risk, the file's hash). */
 const WRITING_SHARE = 0.9;
 
@@ -586,28 +617,16 @@ export async function buildSnapshot(opts: {
             );
           }
           report({ phase: 'assessing', table: g.dataset, done: (i + 1) * share });
-          // non-null counts come from the column statistics: only rows and units are counted
-          const [row] = await queryRows<Record<string, number>>(
-            conn,
-            `SELECT count(*) AS n, ${named.map((c, i) => `count(${quoteIdent(c)}) AS c${i}`).join(', ')} FROM ${table}`,
-          );
-          const risk = await assessRisk(conn, {
-            source: quoteIdent(g.dataset),
-            unit: PRIVACY_UNIT_COLUMN,
-            ...riskColumns(g, columns),
-            policyK: opts.policyK,
-            unitsAreRows,
-            ...(opts.recordKeySalt === undefined ? {} : { unitKey: RECORD_KEY_COLUMN }),
-          });
           tables[g.dataset] = {
-            rows: Number(row!.n),
+            ...(await describeTable(conn, g, named, {
+              policyK: opts.policyK,
+              unitsAreRows,
+              recordKeys: opts.recordKeySalt !== undefined,
+              columns,
+            })),
             units: units.u,
-            columns: named,
-            // columns with a value on every row: the rewrite need not test them for NULL (signed with the contract)
-            nonNull: named.filter((_, i) => Number(row![`c${i}`]) === Number(row!.n)),
             ...(uniqueWith.length > 0 ? { uniqueWith } : {}),
             datasetVersion: v?.v ?? null,
-            risk,
           };
         }
         await exec(conn, 'DETACH domain');

@@ -78,8 +78,9 @@ function loadFile<T>(dir: string, name: string, schema: TSchema): T {
 }
 
 /** Cross-file rules a schema cannot say. */
-function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>): void {
-  for (const [name, ds] of Object.entries(p.catalog.datasets)) {
+/** The catalog's own rules: each dataset's privacy unit and uniquePerUnit sets name its columns. */
+function checkCatalog(dir: string, catalog: Policies['catalog']): void {
+  for (const [name, ds] of Object.entries(catalog.datasets)) {
     if (!ds.columns[ds.privacyUnit]) {
       throw new PdsError(
         'ERR_POLICY_INVALID',
@@ -95,6 +96,10 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>):
         );
     });
   }
+}
+
+function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>): void {
+  checkCatalog(dir, p.catalog);
   const masking = path.join(dir, 'masking.yaml');
   const parse = (where: string, text: string) => {
     try {

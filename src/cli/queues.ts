@@ -7,7 +7,8 @@ import { Option, type Command } from 'commander';
 import { must, type Answer } from '../client/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
 import { positiveInt } from './shared.ts';
-import { beijingTime, statusText, table } from './table.ts';
+import { shanghaiTime } from '../terms/index.ts';
+import { rolesText, statusText, table } from './table.ts';
 
 type ReviewItem = Answer<'listReviewQueue'>[number];
 type Output = Answer<'listOutputs'>[number];
@@ -21,8 +22,8 @@ function reviewRows(items: ReviewItem[]): string[] {
     r.dataset,
     r.operatorOrg,
     r.scenario,
-    beijingTime(r.submittedAt),
-    r.dueAt ? `${beijingTime(r.dueAt)}${r.overdue ? '（已逾期）' : ''}` : '—',
+    shanghaiTime(r.submittedAt),
+    r.dueAt ? `${shanghaiTime(r.dueAt)}${r.overdue ? '（已逾期）' : ''}` : '—',
     statusText(r.status),
   ]);
   const lines = table(['申请', '数据集', '运营机构', '场景', '提交时间', '答复截止', '状态'], rows, '没有待处理的审核');
@@ -43,7 +44,7 @@ function outputRows(outputs: Output[]): string[] {
     o.rowCount,
     `${o.votes.recorded}/${o.votes.needed}`,
     o.heldBecause.join('；'),
-    beijingTime(o.createdAt),
+    shanghaiTime(o.createdAt),
   ]);
   const lines = table(['输出', '作业', '合约', '状态', '行数', '票数', '待审原因', '生成时间'], rows, '没有输出');
   if (outputs.some((o) => o.status === 'held'))
@@ -57,7 +58,7 @@ function outputRows(outputs: Output[]): string[] {
 function threadRows(comments: Comment[]): string[] {
   return table(
     ['#', '时间', '作者', '角色', '内容'],
-    comments.map((c) => [c.seq, beijingTime(c.createdAt), `${c.author} (${c.org})`, c.role, c.body]),
+    comments.map((c) => [c.seq, shanghaiTime(c.createdAt), `${c.author} (${c.org})`, rolesText([c.role]), c.body]),
     '此作业的讨论为空',
   );
 }

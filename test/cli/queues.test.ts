@@ -131,7 +131,7 @@ describe('pds queues and tables over the API', () => {
     const read = await pds(bob, 'thread', jobId);
     expect(read.out).toMatch(
       new RegExp(
-        `^${reply.seq}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\+08\\s+zhao@org-c \\(org-c\\)\\s+operator\\s+已去掉收入列，重新提交$`,
+        `^${reply.seq}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+zhao@org-c \\(org-c\\)\\s+授权运营单位 \\(operator\\)\\s+已去掉收入列，重新提交$`,
         'm',
       ),
     );

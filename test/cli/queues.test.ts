@@ -241,7 +241,7 @@ describe('pds queues and tables over the API', () => {
     ]);
     const verified = await runPds(verb!, path.join(dir, file!), path.join(dir, jws!), ...rest);
     expect(verified.code).toBe(0);
-    expect(verified.out).toContain(`is the csv form of output ${job.outputId}`);
+    expect(verified.out).toContain(`是输出 ${job.outputId}（合约`);
   });
 
   it('while this server holds the store, audit and report commands say so and go through --api', async () => {

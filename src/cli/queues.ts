@@ -8,11 +8,11 @@ import { must, type Answer } from '../client/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
 import { positiveInt } from './shared.ts';
 import { shanghaiTime } from '../terms/index.ts';
-import { rolesText, statusText, table } from './table.ts';
+import { reviewPacketLines, threadLines } from './review-packet.ts';
+import { statusText, table } from './table.ts';
 
 type ReviewItem = Answer<'listReviewQueue'>[number];
 type Output = Answer<'listOutputs'>[number];
-type Comment = Answer<'getJobThread'>[number];
 
 const OUTPUT_STATUSES = ['held', 'released', 'rejected', 'changes-requested'] as const;
 
@@ -50,17 +50,9 @@ function outputRows(outputs: Output[]): string[] {
   if (outputs.some((o) => o.status === 'held'))
     lines.push(
       '',
-      '审核材料：GET /v1/outputs/<输出>/review；投票：pds review output <输出> --decision approve|reject|request-changes --reason 理由',
+      '审核材料：pds outputs review <输出>；投票：pds review output <输出> --decision approve|reject|request-changes --reason 理由',
     );
   return lines;
-}
-
-function threadRows(comments: Comment[]): string[] {
-  return table(
-    ['#', '时间', '作者', '角色', '内容'],
-    comments.map((c) => [c.seq, shanghaiTime(c.createdAt), `${c.author} (${c.org})`, rolesText([c.role]), c.body]),
-    '此作业的讨论为空',
-  );
 }
 
 /** `pds reviews`, `pds outputs` and `pds thread`. */
@@ -97,21 +89,35 @@ export function addQueueCommands(program: Command): void {
     },
   );
 
-  apiCommand(
+  const outputs = apiCommand(
     program
       .command('outputs')
       .description("outputs you may see, oldest first; --held is the bureau's review queue")
       .addOption(new Option('--status <status>', 'only this status').choices(OUTPUT_STATUSES).conflicts('held'))
       .option('--held', 'the held outputs waiting for two bureau votes (same as --status held)')
       .option('--contract <id>', 'only this contract'),
-  ).action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
+  );
+  outputs.action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
     const status = opts.held ? 'held' : opts.status;
-    const outputs = await must(
+    const list = await must(
       clientFrom(opts).GET('/v1/outputs', {
         params: { query: { ...(status ? { status } : {}), ...(opts.contract ? { contractId: opts.contract } : {}) } },
       }),
     );
-    print(opts, outputs, () => outputRows(outputs));
+    print(opts, list, () => outputRows(list));
+  });
+  apiCommand(
+    outputs
+      .command('review')
+      .description(
+        "an output's review packet (bureau and risk staff): the SQL, the analysis, every check, the rows, the dummy-data replay, the votes you may see and the thread",
+      )
+      .argument('<output>', 'the output id'),
+  ).action(async (id: string, _opts: ApiOptions, cmd: Command) => {
+    // `outputs` takes --server, --token and --json too, and commander gives them to it wherever they stand
+    const opts = cmd.optsWithGlobals<ApiOptions>();
+    const packet = await must(clientFrom(opts).GET('/v1/outputs/{id}/review', { params: { path: { id } } }));
+    print(opts, packet, () => reviewPacketLines(packet));
   });
 
   apiCommand(
@@ -132,7 +138,7 @@ export function addQueueCommands(program: Command): void {
     print(opts, posted ?? comments, () => [
       ...(posted ? [`已发表第 ${posted.seq} 条回复`, ''] : []),
       `作业 ${job} 的讨论：`,
-      ...threadRows(comments),
+      ...threadLines(comments),
     ]);
   });
 }

@@ -290,7 +290,7 @@ function addSqlCommands(program: Command): void {
             throw new Error(
               `作业 ${job.id} 等待 ${opts.timeout} 秒后仍为${statusText(job.status)}（作业继续运行，pds jobs 可查看）`,
             );
-          if (tty && shown !== job.status) process.stderr.write(`\r${job.id} ${(shown = job.status)}…   `);
+          if (tty && shown !== job.status) process.stderr.write(`\r${job.id} ${statusText((shown = job.status))}…   `);
           await new Promise((r) => setTimeout(r, 250));
           job = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
         }
@@ -393,7 +393,7 @@ function addReviewCommands(program: Command): void {
       let contract = decided.contract;
       if (opts.wait && contract) {
         const deadline = Date.now() + opts.timeout * 1000;
-        const bar = shareProgress(`snapshot of ${contract.id}`, opts.json === true);
+        const bar = shareProgress(`合约 ${contract.id} 的快照`, opts.json === true);
         while (contract.status === 'building') {
           if (Date.now() > deadline) {
             bar.stop();

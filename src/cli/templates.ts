@@ -35,7 +35,9 @@ async function follow(api: ReturnType<typeof clientFrom>, job: Job, timeoutSecon
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (!TERMINAL.has(job.status)) {
     if (Date.now() > deadline)
-      throw new Error(`作业 ${job.id} 在 ${timeoutSeconds} 秒后仍为 ${job.status}（它会继续运行；用 pds jobs 查看）`);
+      throw new Error(
+        `作业 ${job.id} 在 ${timeoutSeconds} 秒后仍为${statusText(job.status)}（它会继续运行；用 pds jobs 查看）`,
+      );
     await new Promise((r) => setTimeout(r, 250));
     job = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
   }

@@ -89,6 +89,33 @@ export function addQueueCommands(program: Command): void {
     },
   );
 
+  addOutputCommands(program);
+
+  apiCommand(
+    program
+      .command('thread')
+      .description(
+        "a job's thread: the reviewers' reasons once their votes are consolidated, and the replies; --post adds yours",
+      )
+      .argument('<job>', 'the job id')
+      .option('--post <text>', 'reply in the thread (the job’s operator, or a bureau user)'),
+  ).action(async (job: string, opts: ApiOptions & { post?: string }) => {
+    const api = clientFrom(opts);
+    const posted = opts.post
+      ? await must(api.POST('/v1/jobs/{id}/thread', { params: { path: { id: job } }, body: { body: opts.post } }))
+      : undefined;
+    const comments = await must(api.GET('/v1/jobs/{id}/thread', { params: { path: { id: job } } }));
+    // --json: what the API answered — the new comment after a post, else the thread
+    print(opts, posted ?? comments, () => [
+      ...(posted ? [`已发表第 ${posted.seq} 条回复`, ''] : []),
+      `作业 ${job} 的讨论：`,
+      ...threadLines(comments),
+    ]);
+  });
+}
+
+/** `pds outputs` (the list; --held is the bureau's queue) and `pds outputs review <output>`. */
+function addOutputCommands(program: Command): void {
   const outputs = apiCommand(
     program
       .command('outputs')
@@ -118,27 +145,5 @@ export function addQueueCommands(program: Command): void {
     const opts = cmd.optsWithGlobals<ApiOptions>();
     const packet = await must(clientFrom(opts).GET('/v1/outputs/{id}/review', { params: { path: { id } } }));
     print(opts, packet, () => reviewPacketLines(packet));
-  });
-
-  apiCommand(
-    program
-      .command('thread')
-      .description(
-        "a job's thread: the reviewers' reasons once their votes are consolidated, and the replies; --post adds yours",
-      )
-      .argument('<job>', 'the job id')
-      .option('--post <text>', 'reply in the thread (the job’s operator, or a bureau user)'),
-  ).action(async (job: string, opts: ApiOptions & { post?: string }) => {
-    const api = clientFrom(opts);
-    const posted = opts.post
-      ? await must(api.POST('/v1/jobs/{id}/thread', { params: { path: { id: job } }, body: { body: opts.post } }))
-      : undefined;
-    const comments = await must(api.GET('/v1/jobs/{id}/thread', { params: { path: { id: job } } }));
-    // --json: what the API answered — the new comment after a post, else the thread
-    print(opts, posted ?? comments, () => [
-      ...(posted ? [`已发表第 ${posted.seq} 条回复`, ''] : []),
-      `作业 ${job} 的讨论：`,
-      ...threadLines(comments),
-    ]);
   });
 }

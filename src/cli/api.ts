@@ -68,9 +68,10 @@ export function clientFrom(opts: ApiOptions): PdsClient {
   const profile = opts.server && opts.token ? undefined : readProfile();
   const server = opts.server ?? process.env.PDS_SERVER ?? profile?.server;
   const token = opts.token ?? process.env.PDS_TOKEN ?? profile?.token;
+  // ERR_AUTH_MISSING_TOKEN: its sentence (请重新登录) is what a person without a profile needs to read
   if (!server || !token)
     throw new PdsError(
-      'ERR_CONFIG',
+      'ERR_AUTH_MISSING_TOKEN',
       'not signed in: run `pds login --server URL --token TOKEN` (a token from your identity provider, or `pds token` on the server), or set PDS_SERVER and PDS_TOKEN',
     );
   return createPdsClient({ baseUrl: serverUrl(server), token });

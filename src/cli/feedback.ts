@@ -4,7 +4,9 @@
  */
 import { Option, type Command } from 'commander';
 import { must } from '../client/index.ts';
+import { FEEDBACK_KIND, shanghaiDate, shanghaiTime, term } from '../terms/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
+import { table } from './table.ts';
 
 /** Feedback to providers and acknowledgements of reports, over the API. */
 export function addFeedbackCommands(program: Command): void {
@@ -29,7 +31,9 @@ export function addFeedbackCommands(program: Command): void {
           body: { kind: opts.kind, contractId: opts.contract, subject: opts.subject, body: opts.body },
         }),
       );
-      print(opts, filed, () => [`${filed.id}: to ${filed.provider}, answer due ${filed.dueAt}`]);
+      print(opts, filed, () => [
+        `已提交反馈 ${filed.id}，提供单位 ${filed.provider} 应于 ${shanghaiTime(filed.dueAt)} 前答复`,
+      ]);
     },
   );
   apiCommand(
@@ -42,12 +46,17 @@ export function addFeedbackCommands(program: Command): void {
       clientFrom(opts).GET('/v1/feedback', { params: { query: opts.open ? { open: true } : {} } }),
     );
     print(opts, all, () =>
-      all.length
-        ? all.map(
-            (f) =>
-              `${f.id}  ${f.dataset.padEnd(16)} ${f.kind.padEnd(12)} ${f.answer ? 'answered' : f.overdue ? 'OVERDUE' : `due ${f.dueAt.slice(0, 10)}`}  ${f.subject}`,
-          )
-        : ['no feedback'],
+      table(
+        ['反馈', '数据集', '类型', '答复', '主题'],
+        all.map((f) => [
+          f.id,
+          f.dataset,
+          term(FEEDBACK_KIND, f.kind),
+          f.answer ? '已答复' : `${f.overdue ? '已逾期，' : ''}应于 ${shanghaiDate(f.dueAt)} 前答复`,
+          f.subject,
+        ]),
+        '没有反馈',
+      ),
     );
   });
   apiCommand(
@@ -60,7 +69,7 @@ export function addFeedbackCommands(program: Command): void {
     const answered = await must(
       clientFrom(opts).POST('/v1/feedback/{id}/answer', { params: { path: { id } }, body: { body: opts.body } }),
     );
-    print(opts, answered, () => [`${answered.id}: answered`]);
+    print(opts, answered, () => [`已答复反馈 ${answered.id}`]);
   });
 
   apiCommand(
@@ -76,6 +85,8 @@ export function addFeedbackCommands(program: Command): void {
         body: { statement: opts.statement },
       }),
     );
-    print(opts, ack, () => [`report ${ack.reportId} acknowledged by ${ack.by} (${ack.org}) at ${ack.at}`]);
+    print(opts, ack, () => [
+      `已确认报告 ${ack.reportId}：${ack.by}（${ack.org}），${shanghaiTime(ack.at, { offset: true })}`,
+    ]);
   });
 }

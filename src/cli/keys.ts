@@ -22,7 +22,7 @@ export function addKeyCommands(program: Command): void {
       console.log(
         opts.json
           ? JSON.stringify({ key: opts.key, ...result })
-          : `${opts.key}: new key ${result.currentKid}; retired ${result.retiredKid} (still published for verification)`,
+          : `${opts.key}：新密钥 ${result.currentKid}；旧密钥 ${result.retiredKid} 已停用（仍公布，供校验旧签名）`,
       );
     });
   keysCmd
@@ -40,7 +40,13 @@ export function addKeyCommands(program: Command): void {
       console.log(
         opts.json
           ? JSON.stringify(checks)
-          : checks.map((c) => `${c.file}: ${c.detail.replace(`${c.file}: `, '')}`).join('\n'),
+          : checks
+              .map((c) =>
+                c.ok
+                  ? `正常  ${c.file}`
+                  : `损坏  ${c.file}：${c.detail.replace(`${c.file}: `, '').replace(/^damaged: /, '')}`,
+              )
+              .join('\n'),
       );
       process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
     });

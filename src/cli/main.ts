@@ -1,5 +1,6 @@
-import { isPdsError, PdsError } from '../errors/index.ts';
+import { PdsError } from '../errors/index.ts';
 import { buildCli } from './program.ts';
+import { errorLines } from './shared.ts';
 
 export { buildCli } from './program.ts';
 
@@ -14,11 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (isPdsError(err)) {
-      console.error(`pds: ${err.code}: ${err.detail}`);
-    } else {
-      console.error(`pds: ${(err as Error).message}`);
-    }
+    for (const line of errorLines(err)) console.error(line);
     process.exitCode = err instanceof PdsError && err.code === 'ERR_CONFIG' ? 78 : 1;
   }
 }

@@ -11,10 +11,12 @@ import { PdsError } from '../errors/index.ts';
 import { apiCommand, clientFrom, print, profileFile, serverUrl, writeProfile, type ApiOptions } from './api.ts';
 import { shareProgress } from './progress.ts';
 import { positiveInt } from './shared.ts';
-import { beijingTime, statusText, table } from './table.ts';
-import { applicationLines, previewLines, reasonLines, validationLines } from './views.ts';
+import { shanghaiTime } from '../terms/index.ts';
+import { rolesText, statusText, table } from './table.ts';
+import { applicationLines, catalogLines, previewLines, reasonLines, validationLines } from './views.ts';
 
 type Job = Answer<'getJob'>;
+type Contract = Answer<'getContract'>;
 const TERMINAL = new Set(['rejected', 'held', 'released', 'failed', 'cancelled', 'changes-requested']);
 
 function readText(file: string, what: string): string {
@@ -33,9 +35,18 @@ function dpBound(value: string, previous: Record<string, [number, number]> = {})
 function jobRows(jobs: Job[]): string[] {
   return table(
     ['作业', '状态', '合约', '提交时间', '输出', '名称'],
-    jobs.map((j) => [j.id, statusText(j.status), j.contractId, beijingTime(j.createdAt), j.outputId, j.name]),
+    jobs.map((j) => [j.id, statusText(j.status), j.contractId, shanghaiTime(j.createdAt), j.outputId, j.name]),
     '没有作业',
   );
+}
+
+/** `pds review decision`: the contract an approval made, or the rejection. */
+function decisionLines(application: string, contract: Contract | null | undefined): string[] {
+  if (!contract) return [`${application}：已拒绝 (rejected)`];
+  return [
+    `${application}：已批准，合约 ${contract.id} ${statusText(contract.status)}${contract.statusReason ? `（${contract.statusReason}）` : ''}`,
+    ...(contract.status === 'building' ? ['  正在生成合约快照：加 --wait 跟踪，或 GET /v1/contracts/{id} 查看'] : []),
+  ];
 }
 
 /** What every SQL command takes (sqlCommand). */
@@ -92,7 +103,8 @@ export function addOperatorCommands(program: Command): void {
       const me = await must(clientFrom({ server, token }).GET('/v1/me'));
       const file = writeProfile({ server, token, ...me, savedAt: new Date().toISOString() });
       print(opts, { server, ...me, profile: file }, () => [
-        `signed in to ${server} as ${me.sub} (${me.org}; ${me.roles.join(', ')}); profile ${file}`,
+        `已登录 ${server}：${me.sub}（${me.org}；${rolesText(me.roles)}）`,
+        `登录信息保存在 ${file}（仅本人可读）`,
       ]);
     });
 
@@ -102,27 +114,19 @@ export function addOperatorCommands(program: Command): void {
     .action(() => {
       const file = profileFile();
       fs.rmSync(file, { force: true });
-      console.log(`signed out (${file} removed)`);
+      console.log(`已退出登录（已删除 ${file}）`);
     });
 
   apiCommand(program.command('whoami').description('who the current token is for')).action(async (opts: ApiOptions) => {
     const me = await must(clientFrom(opts).GET('/v1/me'));
-    print(opts, me, () => [`${me.sub} (${me.org}; ${me.roles.join(', ')})`]);
+    print(opts, me, () => [`${me.sub}（${me.org}；${rolesText(me.roles)}）`]);
   });
 
   apiCommand(
     program.command('catalog').description('datasets, their columns, levels and the masking rules each column allows'),
   ).action(async (opts: ApiOptions) => {
     const catalog = await must(clientFrom(opts).GET('/v1/catalog'));
-    print(opts, catalog, () =>
-      catalog.datasets.flatMap((d) => [
-        `${d.name} (${d.providerName ?? d.provider})`,
-        ...d.columns.map(
-          (c) =>
-            `  ${c.name.padEnd(22)} ${c.negativeList ? 'NEGATIVE LIST' : `masking: ${c.masking?.allowed.join(' | ') ?? '—'}`}`,
-        ),
-      ]),
-    );
+    print(opts, catalog, () => catalogLines(catalog));
   });
 
   apiCommand(
@@ -205,8 +209,8 @@ export function addOperatorCommands(program: Command): void {
     fs.writeFileSync(out, bytes);
     fs.writeFileSync(`${out}.jws`, `${manifest}\n`);
     print(opts, { ...check, file: out, manifest: `${out}.jws` }, () => [
-      `${out}: output ${id} of contract ${check.contractId}, ${check.rows} rows, sha256 ${check.sha256.slice(0, 16)}… verified`,
-      `${out}.jws: the signed manifest (pds verify-output ${path.basename(out)} ${path.basename(out)}.jws)`,
+      `已下载并校验：${out}（合约 ${check.contractId} 的输出 ${id}，${check.rows} 行，sha256 ${check.sha256.slice(0, 16)}…）`,
+      `签名清单：${out}.jws（离线校验：pds verify-output ${path.basename(out)} ${path.basename(out)}.jws）`,
     ]);
   });
 
@@ -284,9 +288,9 @@ function addSqlCommands(program: Command): void {
         while (!TERMINAL.has(job.status)) {
           if (Date.now() > deadline)
             throw new Error(
-              `job ${job.id} is still ${job.status} after ${opts.timeout} s (it goes on; pds jobs shows it)`,
+              `作业 ${job.id} 等待 ${opts.timeout} 秒后仍为${statusText(job.status)}（作业继续运行，pds jobs 可查看）`,
             );
-          if (tty && shown !== job.status) process.stderr.write(`\r${job.id} ${(shown = job.status)}…   `);
+          if (tty && shown !== job.status) process.stderr.write(`\r${job.id} ${statusText((shown = job.status))}…   `);
           await new Promise((r) => setTimeout(r, 250));
           job = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
         }
@@ -389,11 +393,11 @@ function addReviewCommands(program: Command): void {
       let contract = decided.contract;
       if (opts.wait && contract) {
         const deadline = Date.now() + opts.timeout * 1000;
-        const bar = shareProgress(`snapshot of ${contract.id}`, opts.json === true);
+        const bar = shareProgress(`合约 ${contract.id} 的快照`, opts.json === true);
         while (contract.status === 'building') {
           if (Date.now() > deadline) {
             bar.stop();
-            throw new Error(`contract ${contract.id} is still building after ${opts.timeout} s (it goes on)`);
+            throw new Error(`合约 ${contract.id} 等待 ${opts.timeout} 秒后仍在生成快照（生成继续进行）`);
           }
           bar.update(contract.build?.done ?? 0, `${contract.build?.phase ?? ''} ${contract.build?.table ?? ''}`.trim());
           await new Promise((r) => setTimeout(r, 250));
@@ -402,11 +406,7 @@ function addReviewCommands(program: Command): void {
         bar.stop();
         if (contract.status !== 'active') process.exitCode = 1;
       }
-      print(opts, { ...decided, contract }, () => [
-        contract
-          ? `${id}: contract ${contract.id} ${contract.status}${contract.statusReason ? ` (${contract.statusReason})` : ''}${contract.status === 'building' ? ': its snapshot is being built; pds review decision … --wait, or GET /v1/contracts/{id}, follows it' : ''}`
-          : `${id}: rejected`,
-      ]);
+      print(opts, { ...decided, contract }, () => decisionLines(id, contract));
     },
   );
 }

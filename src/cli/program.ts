@@ -23,6 +23,7 @@ import {
   readJws,
 } from './shared.ts';
 import { addWorkerCommands } from './workers.ts';
+import { contractLines, ingestLines, outputCheckLines, seedLines } from './offline-views.ts';
 import { stepProgress } from './progress.ts';
 
 // Each command loads what it runs when it runs (`await import`): `pds --help`, or a command over the
@@ -195,15 +196,11 @@ export function buildCli(): Command {
         });
         progress.stop();
         const elapsedMs = Math.round(performance.now() - started);
-        if (opts.json) {
-          console.log(JSON.stringify({ dataDir: config.dataDir, elapsedMs, datasets: versions }));
-        } else {
-          for (const v of Object.values(versions))
-            console.log(
-              `${v.dataset.padEnd(18)} v${v.version}  ${String(v.rows).padStart(11)} rows  ${v.contentHash.slice(0, 16)}…`,
-            );
-          console.log(`seeded ${config.dataDir} in ${(elapsedMs / 1000).toFixed(1)} s`);
-        }
+        console.log(
+          opts.json
+            ? JSON.stringify({ dataDir: config.dataDir, elapsedMs, datasets: versions })
+            : seedLines(config.dataDir, versions, elapsedMs).join('\n'),
+        );
       },
     );
 
@@ -232,18 +229,7 @@ export function buildCli(): Command {
         onStep: (n, i, t) => progress.step(n, i, t),
       });
       progress.stop();
-      if (opts.json) {
-        console.log(JSON.stringify(report));
-        return;
-      }
-      const v = report.version;
-      console.log(`${v.dataset} v${v.version}: ${v.rows} rows, content ${v.contentHash.slice(0, 16)}…`);
-      if (report.findings.length === 0) console.log('data quality: no findings');
-      for (const f of report.findings) {
-        console.log(
-          `data quality: ${f.column}: ${f.count} × ${f.check}${f.samples.length ? ` (e.g. ${f.samples.map((x) => `line ${x.line}: ${x.value}`).join('; ')})` : ''}`,
-        );
-      }
+      console.log(opts.json ? JSON.stringify(report) : ingestLines(report).join('\n'));
     });
 
   program
@@ -352,13 +338,7 @@ export function buildCli(): Command {
           readJws(manifestFile),
           await jwksFrom(opts),
         );
-        console.log(
-          opts.json
-            ? JSON.stringify(check)
-            : check.ok
-              ? `OK: ${file} is the ${format} form of output ${check.outputId} of contract ${check.contractId}, released ${check.releasedAt}`
-              : `MISMATCH: ${file} has sha256 ${check.sha256}, the manifest seals ${check.expected} for its ${format} form`,
-        );
+        console.log(opts.json ? JSON.stringify(check) : outputCheckLines(file, check).join('\n'));
         process.exitCode = check.ok ? 0 : 1;
       },
     );
@@ -382,26 +362,7 @@ export function buildCli(): Command {
       const jws = readJws(file);
       const claims = await verifyContract(jws, await jwksFrom(opts), opts.at ?? new Date());
       const header = decodeProtectedHeader(jws);
-      if (opts.json) {
-        console.log(JSON.stringify({ ok: true, header, claims }));
-        return;
-      }
-      const date = (s: number) => new Date(s * 1000).toISOString();
-      console.log(`OK: contract ${claims.jti} for ${claims.sub}, signed by key ${header.kid}`);
-      console.log(`  scenario   ${claims.scenario.name} — ${claims.scenario.purpose}`);
-      console.log(
-        `  mode       ${claims.mode}; k ≥ ${claims.disclosure.minUnits}, ≤ ${claims.disclosure.maxRows} rows${claims.privacyBudget ? `; ε ${claims.privacyBudget.epsilon} (≤ ${claims.privacyBudget.epsilonPerQuery} per query)` : ''}`,
-      );
-      console.log(`  term       ${date(claims.nbf)} → ${date(claims.exp)}`);
-      for (const d of claims.datasets)
-        console.log(
-          `  dataset    ${d.dataset} (${d.providerName}): ${d.columns.map((c) => `${c.column}:${c.rule}`).join(', ')}`,
-        );
-      console.log(`  snapshot   ${claims.snapshot.hash}`);
-      console.log(`  policy     ${claims.policyHash} (catalog ${claims.catalogVersion})`);
-      console.log(
-        `  emergency  ${claims.emergencyPlan.contact}: ${claims.emergencyPlan.triggers.join('; ')} → ${claims.emergencyPlan.actions.join('; ')}`,
-      );
+      console.log(opts.json ? JSON.stringify({ ok: true, header, claims }) : contractLines(claims, header).join('\n'));
     });
 
   addKeyCommands(program);

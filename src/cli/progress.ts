@@ -19,7 +19,7 @@ export function stepProgress(title: string, quiet = false): StepProgress {
         process.stderr.write(
           `${title} [${index + 1}/${total}] ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
         ),
-      stop: () => process.stderr.write(`${title} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`),
+      stop: () => process.stderr.write(`${title} 完成，用时 ${((performance.now() - started) / 1000).toFixed(1)} 秒\n`),
     };
   }
   const bar = new cliProgress.SingleBar(

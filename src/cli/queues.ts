@@ -7,11 +7,12 @@ import { Option, type Command } from 'commander';
 import { must, type Answer } from '../client/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
 import { positiveInt } from './shared.ts';
-import { beijingTime, statusText, table } from './table.ts';
+import { shanghaiTime } from '../terms/index.ts';
+import { reviewPacketLines, threadLines } from './review-packet.ts';
+import { statusText, table } from './table.ts';
 
 type ReviewItem = Answer<'listReviewQueue'>[number];
 type Output = Answer<'listOutputs'>[number];
-type Comment = Answer<'getJobThread'>[number];
 
 const OUTPUT_STATUSES = ['held', 'released', 'rejected', 'changes-requested'] as const;
 
@@ -21,8 +22,8 @@ function reviewRows(items: ReviewItem[]): string[] {
     r.dataset,
     r.operatorOrg,
     r.scenario,
-    beijingTime(r.submittedAt),
-    r.dueAt ? `${beijingTime(r.dueAt)}${r.overdue ? '（已逾期）' : ''}` : '—',
+    shanghaiTime(r.submittedAt),
+    r.dueAt ? `${shanghaiTime(r.dueAt)}${r.overdue ? '（已逾期）' : ''}` : '—',
     statusText(r.status),
   ]);
   const lines = table(['申请', '数据集', '运营机构', '场景', '提交时间', '答复截止', '状态'], rows, '没有待处理的审核');
@@ -43,23 +44,15 @@ function outputRows(outputs: Output[]): string[] {
     o.rowCount,
     `${o.votes.recorded}/${o.votes.needed}`,
     o.heldBecause.join('；'),
-    beijingTime(o.createdAt),
+    shanghaiTime(o.createdAt),
   ]);
   const lines = table(['输出', '作业', '合约', '状态', '行数', '票数', '待审原因', '生成时间'], rows, '没有输出');
   if (outputs.some((o) => o.status === 'held'))
     lines.push(
       '',
-      '审核材料：GET /v1/outputs/<输出>/review；投票：pds review output <输出> --decision approve|reject|request-changes --reason 理由',
+      '审核材料：pds outputs review <输出>；投票：pds review output <输出> --decision approve|reject|request-changes --reason 理由',
     );
   return lines;
-}
-
-function threadRows(comments: Comment[]): string[] {
-  return table(
-    ['#', '时间', '作者', '角色', '内容'],
-    comments.map((c) => [c.seq, beijingTime(c.createdAt), `${c.author} (${c.org})`, c.role, c.body]),
-    '此作业的讨论为空',
-  );
 }
 
 /** `pds reviews`, `pds outputs` and `pds thread`. */
@@ -96,22 +89,7 @@ export function addQueueCommands(program: Command): void {
     },
   );
 
-  apiCommand(
-    program
-      .command('outputs')
-      .description("outputs you may see, oldest first; --held is the bureau's review queue")
-      .addOption(new Option('--status <status>', 'only this status').choices(OUTPUT_STATUSES).conflicts('held'))
-      .option('--held', 'the held outputs waiting for two bureau votes (same as --status held)')
-      .option('--contract <id>', 'only this contract'),
-  ).action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
-    const status = opts.held ? 'held' : opts.status;
-    const outputs = await must(
-      clientFrom(opts).GET('/v1/outputs', {
-        params: { query: { ...(status ? { status } : {}), ...(opts.contract ? { contractId: opts.contract } : {}) } },
-      }),
-    );
-    print(opts, outputs, () => outputRows(outputs));
-  });
+  addOutputCommands(program);
 
   apiCommand(
     program
@@ -131,7 +109,41 @@ export function addQueueCommands(program: Command): void {
     print(opts, posted ?? comments, () => [
       ...(posted ? [`已发表第 ${posted.seq} 条回复`, ''] : []),
       `作业 ${job} 的讨论：`,
-      ...threadRows(comments),
+      ...threadLines(comments),
     ]);
+  });
+}
+
+/** `pds outputs` (the list; --held is the bureau's queue) and `pds outputs review <output>`. */
+function addOutputCommands(program: Command): void {
+  const outputs = apiCommand(
+    program
+      .command('outputs')
+      .description("outputs you may see, oldest first; --held is the bureau's review queue")
+      .addOption(new Option('--status <status>', 'only this status').choices(OUTPUT_STATUSES).conflicts('held'))
+      .option('--held', 'the held outputs waiting for two bureau votes (same as --status held)')
+      .option('--contract <id>', 'only this contract'),
+  );
+  outputs.action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
+    const status = opts.held ? 'held' : opts.status;
+    const list = await must(
+      clientFrom(opts).GET('/v1/outputs', {
+        params: { query: { ...(status ? { status } : {}), ...(opts.contract ? { contractId: opts.contract } : {}) } },
+      }),
+    );
+    print(opts, list, () => outputRows(list));
+  });
+  apiCommand(
+    outputs
+      .command('review')
+      .description(
+        "an output's review packet (bureau and risk staff): the SQL, the analysis, every check, the rows, the dummy-data replay, the votes you may see and the thread",
+      )
+      .argument('<output>', 'the output id'),
+  ).action(async (id: string, _opts: ApiOptions, cmd: Command) => {
+    // `outputs` takes --server, --token and --json too, and commander gives them to it wherever they stand
+    const opts = cmd.optsWithGlobals<ApiOptions>();
+    const packet = await must(clientFrom(opts).GET('/v1/outputs/{id}/review', { params: { path: { id } } }));
+    print(opts, packet, () => reviewPacketLines(packet));
   });
 }

@@ -5,6 +5,7 @@ import { createPdsClient, must } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../reports/index.ts';
+import { RATING, RATING_RULE, REPORT_KIND, term } from '../terms/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
@@ -19,6 +20,22 @@ function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jw
   fs.writeFileSync(files.html, r.html, { mode: 0o600 });
   fs.writeFileSync(files.jws, `${r.jws}\n`, { mode: 0o600 });
   return files;
+}
+
+/**
+ * `pds report` for a person: the rating and each finding by its rule's Chinese name (src/terms,
+ * as the report page shows them); the finding's own sentence, with its figures, is in the files.
+ */
+function reportLines(report: RiskAssessmentReport, files: Record<'json' | 'html' | 'jws', string>): string[] {
+  const subject = report.kind === 'domain' ? '全域概况' : `${term(REPORT_KIND, report.kind)} ${report.subject}`;
+  return [
+    `风险评估报告 ${report.id}：${subject}，${report.period.label}${report.partial ? '（截至目前）' : ''}，评级 ${term(RATING, report.rating.level)} (${report.rating.level})`,
+    ...report.rating.findings.map(
+      (f) =>
+        `  [${term(RATING, f.level)}] ${RATING_RULE[f.rule]?.name ?? f.rule} (${f.rule})：${RATING_RULE[f.rule]?.when ?? f.finding}`,
+    ),
+    `  已写入 ${files.json}、${files.html}、${files.jws}（各条发现的具体数字见报告页面）`,
+  ];
 }
 
 /** The subject as the command names it: --contract C, --operator O or --domain. */
@@ -129,11 +146,7 @@ export function addReportCommands(program: Command): void {
           );
           return;
         }
-        console.log(
-          `report ${report.id}: ${report.kind === 'domain' ? 'domain overview' : `${report.kind} ${report.subject}`}, ${report.period.label}${report.partial ? ' (so far)' : ''}: rated ${report.rating.level.toUpperCase()}`,
-        );
-        for (const f of report.rating.findings) console.log(`  [${f.level}] ${f.rule}: ${f.finding}`);
-        console.log(`  wrote ${files.json}, ${files.html}, ${files.jws}`);
+        console.log(reportLines(report, files).join('\n'));
       },
     );
 
@@ -162,7 +175,7 @@ export function addReportCommands(program: Command): void {
         console.log(
           opts.json
             ? JSON.stringify({ ok: true, claims })
-            : `OK: report ${claims.jti} on ${claims.kind} ${claims.sub}, ${claims.period}, rated ${claims.rating}${html !== undefined ? '; the HTML page matches too' : ''}`,
+            : `校验通过：报告 ${claims.jti}（${term(REPORT_KIND, claims.kind)} ${claims.sub}，${claims.period}），评级 ${term(RATING, claims.rating)} (${claims.rating})${html !== undefined ? '；HTML 页面也一致' : ''}`,
         );
       },
     );

@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { loadConfig } from '../config/index.ts';
+import { ApiError } from '../client/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { keysDir, loadKeyRing } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
+import { ERROR_ZH } from '../terms/index.ts';
 
 /** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
 export function configFrom(opts: { dataDir?: string }) {
@@ -96,4 +98,19 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * What the CLI prints for a failure, as the console shows a refusal (docs/glossary.md): the Chinese
+ * sentence of its code first, then the code and the English detail for support and searches. The
+ * code comes from our catalogue or from the API's problem; an error without one is shown as it is.
+ */
+export function errorLines(err: unknown): string[] {
+  const coded = isPdsError(err) || err instanceof ApiError ? err : undefined;
+  if (!coded) return [`pds: ${err instanceof Error ? err.message : String(err)}`];
+  const zh = (ERROR_ZH as Record<string, string | undefined>)[coded.code];
+  const status = coded instanceof ApiError ? ` (HTTP ${coded.status})` : '';
+  return zh
+    ? [`pds: ${zh}`, `  ${coded.code}${status}: ${coded.detail}`]
+    : [`pds: ${coded.code}${status}: ${coded.detail}`];
 }

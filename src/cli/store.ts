@@ -25,7 +25,7 @@ export function addStoreCommands(program: Command): void {
           ? JSON.stringify({ ok: problems.length === 0, problems })
           : problems.length === 0
             ? '控制库检查通过'
-            : problems.map((p) => `${p.check}: ${p.detail}`).join('\n'),
+            : ['控制库检查发现问题：', ...problems.map((p) => `  ${p.check}：${p.detail}`)].join('\n'),
       );
       process.exitCode = problems.length === 0 ? 0 : 1;
     });
@@ -61,23 +61,23 @@ export function addStoreCommands(program: Command): void {
       process.exitCode = lost.length === 0 && checked?.problems.length === 0 && checked.audit.ok ? 0 : 1;
       if (opts.json) return console.log(JSON.stringify({ ...report, ...checked }));
       const lines = [
-        `copied ${report.tables.length} table(s), ${report.tables.reduce((n, t) => n + t.rows, 0)} row(s)`,
-        ...lost.map((t) => `LOST ${t.lost} row(s) of ${t.table}: they were in blocks that fail their checksum`),
+        `已复制 ${report.tables.length} 张表，${report.tables.reduce((n, t) => n + t.rows, 0)} 行`,
+        ...lost.map((t) => `丢失 ${t.table} 的 ${t.lost} 行：它们所在的数据块校验和不符`),
       ];
       if (!report.installed)
         lines.push(
-          `the damaged store is left in place; the new one is ${report.repaired}. Restore DATA_DIR from a backup, or run again with --accept-loss to put the new one in place`,
+          `损坏的控制库保持原位；新控制库为 ${report.repaired}。请从备份恢复 DATA_DIR，或加 --accept-loss 重新运行以启用新控制库`,
         );
       else {
-        lines.push(`the damaged file is kept as ${report.kept}`);
+        lines.push(`损坏的文件保留为 ${report.kept}`);
         const { problems, audit } = checked!;
         lines.push(
           problems.length === 0
-            ? 'the new store checks out'
-            : `still wrong: ${problems.map((p) => p.detail).join('; ')}`,
+            ? '新控制库检查通过'
+            : `仍有问题：${problems.map((p) => `${p.check}：${p.detail}`).join('；')}`,
           audit.ok
-            ? `audit chain intact: ${audit.entries} entries`
-            : `audit chain BROKEN at entry ${audit.firstBad!.seq}: ${audit.firstBad!.reason}`,
+            ? `审计链完整：${audit.entries} 条记录`
+            : `审计链在第 ${audit.firstBad!.seq} 条记录处断裂：${audit.firstBad!.reason}`,
         );
       }
       console.log(lines.join('\n'));

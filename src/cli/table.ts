@@ -1,8 +1,10 @@
 /**
  * Tables for people at a terminal: columns aligned by display width, so Chinese text (two cells a
  * character in a monospace terminal, UAX #11 East Asian Wide and Fullwidth) lines up with ASCII.
- * Machines read `--json`, never these.
+ * Machines read `--json`, never these. The words themselves (statuses, modes, roles, times) come
+ * from src/terms, as the console's do, so the two cannot drift apart (docs/glossary.md).
  */
+import { MODE, ROLE, STATUS } from '../terms/index.ts';
 
 /** Code points a terminal draws two cells wide (UAX #11 W and F), in ascending ranges. */
 const WIDE: readonly [number, number][] = [
@@ -71,35 +73,17 @@ export function facts(pairs: [string, Cell][]): string[] {
   return pairs.map(([k, v]) => `${padCells(k, width)}  ${cellText(v)}`);
 }
 
-/** The words the console uses for a status (src/console/layout.ts); the code itself when unknown. */
-const STATUS: Record<string, string> = {
-  pending: '待审核',
-  approved: '已批准',
-  rejected: '已拒绝',
-  building: '快照生成中',
-  active: '生效中',
-  suspended: '已暂停',
-  revoked: '已撤销',
-  expired: '已到期',
-  queued: '排队中',
-  running: '运行中',
-  released: '已发布',
-  held: '待人工审核',
-  failed: '失败',
-  cancelled: '已取消',
-  'changes-requested': '需修改',
-};
-
-/** A status in words, with its code for scripts and searches: `已发布 (released)`. */
-export function statusText(status: string): string {
-  const words = STATUS[status];
-  return words ? `${words} (${status})` : status;
+/** `words (code)` from a src/terms dictionary; the code alone when no word is fixed for it (a new code shows as it is). */
+function withCode(dictionary: Record<string, string>, code: string): string {
+  const words = dictionary[code];
+  return words ? `${words} (${code})` : code;
 }
 
-/** An ISO instant in Beijing time (Asia/Shanghai has kept +08:00 since 1991), to the minute: `2026-12-07 23:16 +08`. */
-export function beijingTime(iso: string | null | undefined): string {
-  if (!iso) return '—';
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return iso;
-  return `${new Date(t.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')} +08`;
-}
+/** A status in words with its code, for scripts and searches: `已发布 (released)`. */
+export const statusText = (status: string): string => withCode(STATUS, status);
+
+/** A mode in words with its code: `差分隐私 (dp)`. */
+export const modeText = (mode: string): string => withCode(MODE, mode);
+
+/** Roles in words with their codes, joined by 、: `授权运营单位 (operator)`. */
+export const rolesText = (roles: readonly string[]): string => roles.map((r) => withCode(ROLE, r)).join('、');

@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { must, type Answer } from '../client/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
 import { positiveInt } from './shared.ts';
+import { modeText, statusText } from './table.ts';
 
 type Job = Answer<'getJob'>;
 type Template = Answer<'listTemplates'>[number];
@@ -34,7 +35,9 @@ async function follow(api: ReturnType<typeof clientFrom>, job: Job, timeoutSecon
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (!TERMINAL.has(job.status)) {
     if (Date.now() > deadline)
-      throw new Error(`作业 ${job.id} 在 ${timeoutSeconds} 秒后仍为 ${job.status}（它会继续运行；用 pds jobs 查看）`);
+      throw new Error(
+        `作业 ${job.id} 在 ${timeoutSeconds} 秒后仍为${statusText(job.status)}（它会继续运行；用 pds jobs 查看）`,
+      );
     await new Promise((r) => setTimeout(r, 250));
     job = await must(api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } }));
   }
@@ -57,7 +60,7 @@ export function addTemplateCommands(program: Command): void {
       list.length === 0
         ? ['没有可运行的查询模板。']
         : list.flatMap((t) => [
-            `${t.id}  ${t.title}（${t.modes.join('/')}）`,
+            `${t.id}  ${t.title}（${t.modes.map(modeText).join('、')}）`,
             `    ${t.description}`,
             ...t.parameters.map(describeParameter),
           ]),
@@ -89,7 +92,7 @@ export function addTemplateCommands(program: Command): void {
       );
       if (opts.wait) job = await follow(api, job, opts.timeout);
       print(opts, job, () => [
-        `${job.id}：${job.status}${job.outputId ? ` → 输出 ${job.outputId}` : ''}`,
+        `${job.id}：${statusText(job.status)}${job.outputId ? ` → 输出 ${job.outputId}` : ''}`,
         ...job.reasons.map((r) => `  ${r.code}：${r.message}`),
       ]);
       if (opts.wait && !['released', 'held'].includes(job.status)) process.exitCode = 1;

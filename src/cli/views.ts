@@ -1,10 +1,12 @@
 /**
- * What `pds apply`, `pds validate` and `pds preview` show a person: an application's risk preview,
- * a validation, a dp query's price — as tables in Chinese. `--json` prints the API's answer instead.
+ * What `pds catalog`, `pds apply`, `pds validate` and `pds preview` show a person: the catalog, an
+ * application's risk preview, a validation, a dp query's price — as tables in Chinese. `--json` prints the API's answer instead.
  */
 import type { Answer } from '../client/index.ts';
-import { facts, statusText, table } from './table.ts';
+import { CLASSIFICATION, IDENTIFIER_ROLE, term, UPDATE_CYCLE } from '../terms/index.ts';
+import { facts, modeText, statusText, table } from './table.ts';
 
+type Catalog = Answer<'getCatalog'>;
 type Application = Answer<'createApplication'>;
 type Risk = NonNullable<NonNullable<Application['risk']>[string]>;
 type Validation = Answer<'validateJob'>;
@@ -36,6 +38,32 @@ export function classesBelowK(r: Risk): string {
     else if (lo < r.policyK) straddles = true;
   }
   return straddles ? `≥ ${n}` : String(n);
+}
+
+/**
+ * `pds catalog`: a dataset a block, a column a row. Masking rules stay codes (`generalize:age-band:10`):
+ * they are what an application file names.
+ */
+export function catalogLines(catalog: Catalog): string[] {
+  return catalog.datasets.flatMap((d) => [
+    `${d.name}  ${d.title}（${d.providerName || d.provider}，${term(UPDATE_CYCLE, d.updateCycle)}更新）`,
+    ...table(
+      ['列', '名称', '类型', '分级', '标识符类型', '可选脱敏规则（默认在前）'],
+      d.columns.map((c) => [
+        c.name,
+        c.title,
+        c.type,
+        term(CLASSIFICATION, c.classification),
+        term(IDENTIFIER_ROLE, c.role),
+        c.negativeList
+          ? '负面清单：不可申请'
+          : c.masking
+            ? [c.masking.default, ...c.masking.allowed.filter((r) => r !== c.masking!.default)].join(' | ')
+            : '—',
+      ]),
+    ).map((line) => `  ${line}`),
+    '',
+  ]);
 }
 
 /** The risk preview of an application, a row a dataset, then its warnings and notices. */
@@ -76,7 +104,7 @@ export function applicationLines(app: Application): string[] {
     ...facts([
       ['申请', app.id],
       ['状态', statusText(app.status)],
-      ['模式', app.mode],
+      ['模式', modeText(app.mode)],
       ['场景', app.scenario.name],
     ]),
     '',
@@ -123,7 +151,7 @@ export function validationLines(v: Validation, preview?: Preview): string[] {
     ...(preview?.dp?.measures ?? []).map((m) => `${m.name}（${m.kind}，加噪）`),
   ];
   return [
-    `通过（${v.mode}）：读取 ${v.tables?.join('、') || '—'}`,
+    `通过（${modeText(v.mode)}）：读取 ${v.tables?.join('、') || '—'}`,
     `输出列：${columns.join('，') || '—'}`,
     ...(preview?.dp ? ['', ...dpLines(preview.dp)] : []),
   ];

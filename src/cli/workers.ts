@@ -3,7 +3,9 @@ import { createPdsClient, must, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { WorkerRegistry, WorkerView } from '../jobs/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
+import { shanghaiTime } from '../terms/index.ts';
 import { configFrom, dataDirOption, positiveInt, withStore } from './shared.ts';
+import { statusText, table } from './table.ts';
 
 /**
  * `pds workers`: the bureau's register of workers, each with its own credential
@@ -44,19 +46,25 @@ function print(answer: Answer, json: boolean | undefined): void {
     console.log(JSON.stringify(answer));
     return;
   }
-  const line = (w: WorkerView) =>
-    `${w.id}  ${w.status.padEnd(7)}  ${w.name}  (expires ${w.expiresAt}${w.revokedAt ? `; revoked ${w.revokedAt}: ${w.revokeReason ?? ''}` : ''})`;
-  if (Array.isArray(answer)) {
-    for (const w of answer) console.log(line(w));
-    if (answer.length === 0) console.log('no workers registered');
-    return;
-  }
+  const rows = (ws: WorkerView[]) =>
+    table(
+      ['工作节点', '状态', '名称', '凭证到期', '撤销'],
+      ws.map((w) => [
+        w.id,
+        statusText(w.status),
+        w.name,
+        shanghaiTime(w.expiresAt),
+        w.revokedAt ? `${shanghaiTime(w.revokedAt)}：${w.revokeReason ?? ''}` : '—',
+      ]),
+      '尚未注册工作节点',
+    ).join('\n');
+  if (Array.isArray(answer)) return console.log(rows(answer));
   if ('credential' in answer) {
-    console.log(line(answer.worker));
-    console.log(`credential (shown once; give it to this worker only, as PDS_WORKER_TOKEN):\n${answer.credential}`);
+    console.log(rows([answer.worker]));
+    console.log(`凭证（只显示这一次；只交给此工作节点，作为 PDS_WORKER_TOKEN）：\n${answer.credential}`);
     return;
   }
-  console.log(line(answer));
+  console.log(rows([answer]));
 }
 
 export function addWorkerCommands(program: Command): void {

@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { addMonths, signContract } from '../../src/contracts/index.ts';
 import { appendAudit, SYSTEM_ACTOR } from '../../src/audit/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { ERROR_ZH } from '../../src/terms/index.ts';
 import { bureauJwks, loadKeyRing } from '../../src/keys/index.ts';
 import { CONTRACT_CLAIMS, tmpDataDir } from '../helpers.ts';
 import { startRedis } from '../support/redis.ts';
@@ -117,12 +118,14 @@ describe('pds', () => {
     expect(keys.bureau.kid).toBe(rotated.currentKid); // this process sees the rotation too
     expect(rotated.currentKid).not.toBe(rotated.retiredKid);
     const human = (await pds(['contract', 'verify', file, '--data-dir', dir])).stdout;
-    expect(human).toContain(`OK: contract ctr_cli for org-a, signed by key ${rotated.retiredKid}`);
+    expect(human).toContain(`校验通过：合约 ctr_cli（运营单位 org-a），签名密钥 ${rotated.retiredKid}`);
+    expect(human).toMatch(/^ {2}期限 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00 至 /m);
+    expect(human).toMatch(/^ {2}模式 +聚合统计 \(aggregate\)；k ≥ /m);
     expect(human).toContain('区县收入结构');
 
     const jwksFile = path.join(dir, 'jwks.json');
     fs.writeFileSync(jwksFile, JSON.stringify(bureauJwks(await loadKeyRing(dir))));
-    expect((await pds(['contract', 'verify', file, '--jwks', jwksFile])).stdout).toMatch(/^OK/);
+    expect((await pds(['contract', 'verify', file, '--jwks', jwksFile])).stdout).toMatch(/^校验通过/);
     await expect(
       pds(['contract', 'verify', file, '--data-dir', dir, '--at', addMonths(issuedAt, 13).toISOString()]),
     ).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ERR_CONTRACT_EXPIRED/) });
@@ -142,7 +145,11 @@ describe('pds', () => {
     });
     await expect(
       pds(['token', '--role', 'risk', '--org', 'x'], { DATA_DIR: t.dir, PORT: 'abc' }),
-    ).rejects.toMatchObject({ code: 78, stderr: expect.stringMatching(/ERR_CONFIG: PORT: must be an integer/) });
+    ).rejects.toMatchObject({
+      code: 78,
+      // the Chinese sentence of the code first, then the code and the English detail
+      stderr: `pds: ${ERROR_ZH.ERR_CONFIG}\n  ERR_CONFIG: PORT: must be an integer, got "abc"\n`,
+    });
   });
 
   it('seed --json prints the new versions; ingest refuses a bad file naming the problem', async () => {
@@ -157,7 +164,11 @@ describe('pds', () => {
       pds(['ingest', '--dataset', 'population', '--file', bad, '--data-dir', dir, '--quiet']),
     ).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/ERR_INGEST_COLUMNS: .*missing column\(s\) gender, birth_date/),
+      stderr: expect.stringMatching(
+        new RegExp(
+          `^pds: ${ERROR_ZH.ERR_INGEST_COLUMNS}\n {2}ERR_INGEST_COLUMNS: .*missing column\\(s\\) gender, birth_date`,
+        ),
+      ),
     });
   });
 
@@ -193,7 +204,12 @@ describe('pds', () => {
       '--data-dir',
       dir,
     ]);
-    expect(verified.stdout).toContain(`OK: report ${made.id}`);
+    expect(verified.stdout).toMatch(
+      new RegExp(
+        `^校验通过：报告 ${made.id}（合约 ${summary.contractId}，.*评级 中 \\(medium\\)；HTML 页面也一致$`,
+        'm',
+      ),
+    );
     const doctored = JSON.parse(fs.readFileSync(made.files.json, 'utf8')) as { rating: { level: string } };
     doctored.rating.level = 'low';
     fs.writeFileSync(made.files.json, JSON.stringify(doctored));

@@ -20,14 +20,14 @@ describe('pds keys check', () => {
     const intact = await pds('keys', 'check', '--data-dir', t.dir);
     expect(intact.code).toBe(0);
     for (const f of ['domain-master.key', 'bureau-ed25519.jwk', 'issuer-ed25519.jwk'])
-      expect(intact.out).toContain(`${path.join(keys, f)}: ok`);
+      expect(intact.out).toMatch(new RegExp(`^正常  ${path.join(keys, f)}$`, 'm'));
 
     const master = path.join(keys, 'domain-master.key');
     flipCharacter(master);
     const damaged = await pds('keys', 'check', '--data-dir', t.dir);
     expect(damaged.code).toBe(1);
-    expect(damaged.out).toContain(`${master}: damaged: the key does not match its check value`);
-    expect(damaged.out).toContain(`${path.join(keys, 'bureau-ed25519.jwk')}: ok`);
+    expect(damaged.out).toContain(`损坏  ${master}：the key does not match its check value`);
+    expect(damaged.out).toMatch(new RegExp(`^正常  ${path.join(keys, 'bureau-ed25519.jwk')}$`, 'm'));
     const json = JSON.parse((await pds('keys', 'check', '--data-dir', t.dir, '--json')).out) as Array<{
       file: string;
       ok: boolean;

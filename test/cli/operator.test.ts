@@ -43,7 +43,8 @@ describe('pds over the API', () => {
   it('runs an operator’s whole task: sign in, apply, (review, decide), validate, submit --wait, list, download and verify', async () => {
     const operator = await world.token('operator', 'org-a', 'li@org-a');
     const login = await pds('login', '--server', server, '--token', operator);
-    expect(login.out).toContain(`signed in to ${server} as li@org-a (org-a; operator)`);
+    expect(login.out).toContain(`已登录 ${server}：li@org-a（org-a；授权运营单位 (operator)）`);
+    expect((await pds('whoami')).out).toBe('li@org-a（org-a；授权运营单位 (operator)）');
     const profile = path.join(configDir, 'profile.json');
     expect(fs.statSync(profile).mode & 0o777).toBe(0o600);
     expect(await json('whoami')).toEqual({ sub: 'li@org-a', org: 'org-a', roles: ['operator'] });
@@ -54,6 +55,10 @@ describe('pds over the API', () => {
     expect(
       catalog.datasets.find((d) => d.name === 'population')?.columns.find((c) => c.name === 'income')?.masking?.allowed,
     ).toContain('noise');
+    const shown = (await pds('catalog')).out;
+    expect(shown).toMatch(/^population {2}\S+（市公安局，\S+更新）$/m);
+    expect(shown).toMatch(/^ {2}列\s+名称\s+类型\s+分级\s+标识符类型\s+可选脱敏规则（默认在前）$/m);
+    expect(shown).toMatch(/^ {2}religion\s.*敏感属性\s+负面清单：不可申请$/m);
 
     const file = path.join(world.dataDir, 'application.yaml');
     fs.writeFileSync(
@@ -115,6 +120,11 @@ describe('pds over the API', () => {
     expect(added.credential.length).toBeGreaterThan(20);
     const registered = await json<{ id: string }[]>('workers', 'list', '--api', server, '--token', bureau);
     expect(registered.map((w) => w.id)).toContain(added.worker.id);
+    expect((await pds('workers', 'list', '--api', server, '--token', bureau)).out).toMatch(
+      new RegExp(
+        `^工作节点\\s+状态\\s+名称\\s+凭证到期\\s+撤销\\n[- ]+\\n${added.worker.id}\\s+生效中 \\(active\\)\\s+site-b\\s+\\d{4}-`,
+      ),
+    );
     expect(contract).toMatch(/^ctr_/);
 
     const sqlFile = path.join(world.dataDir, 'query.sql');
@@ -154,7 +164,10 @@ describe('pds over the API', () => {
       '约 3% 为空',
     );
     expect(filed.provider).toBe('org-psb');
-    expect((await pds('feedback', 'list', '--server', server, '--token', provider, '--open')).out).toContain(filed.id);
+    const inbox = (await pds('feedback', 'list', '--server', server, '--token', provider, '--open')).out;
+    expect(inbox).toMatch(
+      new RegExp(`^${filed.id}\\s+population\\s+数据质量\\s+应于 \\d{4}-\\d\\d-\\d\\d 前答复\\s+收入缺失$`, 'm'),
+    );
     expect(
       await json('feedback', 'answer', filed.id, '--body', '已补录', '--server', server, '--token', provider),
     ).toMatchObject({
@@ -167,20 +180,23 @@ describe('pds over the API', () => {
       expect(got).toMatchObject({ ok: true, file: out });
       const verified = await pds('verify-output', out, `${out}.jws`, '--jwks', `${server}/.well-known/jwks.json`);
       expect(verified, format).toMatchObject({ code: 0 });
-      expect(verified.out).toContain(`is the ${format} form of output ${job.outputId}`);
+      expect(verified.out).toContain(`是输出 ${job.outputId}（合约 ${contract}）的 ${format} 文件`);
       // one byte changed: the offline check says so and exits 1
       const bytes = fs.readFileSync(out);
       bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 1;
       fs.writeFileSync(out, bytes);
       const bad = await pds('verify-output', out, `${out}.jws`, '--jwks', `${server}/.well-known/jwks.json`);
       expect(bad.code, format).toBe(1);
-      expect(bad.out).toContain('MISMATCH');
+      expect(bad.out).toMatch(/^校验不一致：/);
     }
   });
 
   it('names what is wrong: not signed in, a bad server URL, a refusal from the API', async () => {
     fs.rmSync(path.join(configDir, 'profile.json'), { force: true });
-    await expect(pds('jobs')).rejects.toThrow(/not signed in/);
+    await expect(pds('jobs')).rejects.toMatchObject({
+      code: 'ERR_AUTH_MISSING_TOKEN',
+      detail: expect.stringMatching(/not signed in/),
+    });
     await expect(pds('login', '--server', 'ftp://x', '--token', 't')).rejects.toThrow(/http:\/\/ or https:\/\//);
     await expect(pds('jobs', '--server', server, '--token', 'not-a-token')).rejects.toMatchObject({
       code: 'ERR_AUTH_INVALID_TOKEN',

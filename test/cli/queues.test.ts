@@ -111,6 +111,26 @@ describe('pds queues and tables over the API', () => {
       new RegExp(`^${outputId}\\s+${jobId}\\s+${contract}\\s+待人工审核 \\(held\\)\\s+\\d+\\s+0/2`, 'm'),
     );
     expect(held.out).toContain('投票：pds review output <输出>');
+    expect(held.out).toContain('审核材料：pds outputs review <输出>');
+
+    // the review packet, as a reviewer reads it before voting (--server, --token, --json after the id reach it)
+    const packet = await pds(alice, 'outputs', 'review', outputId);
+    expect(packet.out).toMatch(
+      new RegExp(`^输出 ${outputId}（作业 ${jobId}，合约 ${contract}）：待人工审核 \\(held\\)，票数 0/2$`, 'm'),
+    );
+    expect(packet.out).toMatch(
+      /^提交的 SQL：\n {4}SELECT district, education, income FROM population WHERE income > 30000/m,
+    );
+    expect(packet.out).toMatch(/^ {2}模式\s+定制 \(custom\)$/m);
+    expect(packet.out).toMatch(/^ {2}检查\s+结果\s+未通过时\s+参数\s+隐藏\s+记录$/m);
+    expect(packet.out).toMatch(/^ {2}标识符扫描 \(identifier-scan\)\s+通过\s+拒绝发布\s+kinds=id-number,/m);
+    expect(packet.out).toMatch(/^ {2}人工审核 \(review\)\s+通过\s/m);
+    expect(packet.out).toMatch(/^结果（前 \d+ 行，共 \d+ 行）：\n {2}district\s+education\s+income$/m);
+    expect(packet.out).toMatch(/^模拟数据重放（同一 SQL 在 \d+ 行模拟数据上运行/m);
+    expect(packet.out).toContain('（尚无您可见的投票');
+    expect(packet.out).toContain(`投票：pds review output ${outputId} --decision`);
+    const machine = JSON.parse((await pds(alice, 'outputs', 'review', outputId, '--json')).out);
+    expect(machine).toMatchObject({ output: { id: outputId, status: 'held' }, job: { id: jobId } });
     expect((await json<{ id: string }[]>(alice, 'outputs', '--status', 'held')).map((o) => o.id)).toContain(outputId);
 
     await pds(alice, 'review', 'output', outputId, '--decision', 'request-changes', '--reason', '去掉收入列');
@@ -131,7 +151,7 @@ describe('pds queues and tables over the API', () => {
     const read = await pds(bob, 'thread', jobId);
     expect(read.out).toMatch(
       new RegExp(
-        `^${reply.seq}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\+08\\s+zhao@org-c \\(org-c\\)\\s+operator\\s+已去掉收入列，重新提交$`,
+        `^${reply.seq}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+zhao@org-c \\(org-c\\)\\s+授权运营单位 \\(operator\\)\\s+已去掉收入列，重新提交$`,
         'm',
       ),
     );
@@ -241,7 +261,7 @@ describe('pds queues and tables over the API', () => {
     ]);
     const verified = await runPds(verb!, path.join(dir, file!), path.join(dir, jws!), ...rest);
     expect(verified.code).toBe(0);
-    expect(verified.out).toContain(`is the csv form of output ${job.outputId}`);
+    expect(verified.out).toContain(`是输出 ${job.outputId}（合约`);
   });
 
   it('while this server holds the store, audit and report commands say so and go through --api', async () => {

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { beijingTime, displayWidth, statusText, table } from '../../src/cli/table.ts';
+import { MODE, ROLE, STATUS } from '../../src/terms/index.ts';
+import { displayWidth, modeText, rolesText, statusText, table } from '../../src/cli/table.ts';
 import { classesBelowK } from '../../src/cli/views.ts';
 
 describe('the CLI’s tables', () => {
@@ -29,11 +31,31 @@ describe('the CLI’s tables', () => {
     expect(table(['a'], [], '没有作业')).toEqual(['没有作业']);
   });
 
-  it('shows a status in words with its code, and a time in Beijing time', () => {
+  it('shows statuses, modes and roles in the words of src/terms, each with its code', () => {
     expect(statusText('held')).toBe('待人工审核 (held)');
     expect(statusText('something-new')).toBe('something-new');
-    expect(beijingTime('2026-12-07T15:16:56.529Z')).toBe('2026-12-07 23:16 +08');
-    expect(beijingTime(null)).toBe('—');
+    expect(modeText('dp')).toBe('差分隐私 (dp)');
+    expect(rolesText(['operator', 'bureau'])).toBe('授权运营单位 (operator)、数据主管部门 (bureau)');
+  });
+
+  it('keeps no dictionary of its own: a word changed in src/terms changes in the CLI', () => {
+    // the console and the CLI once each had a copy of the statuses (issue 33): one source now
+    const saved = STATUS.held;
+    STATUS.held = '另一个词';
+    try {
+      expect(statusText('held')).toBe('另一个词 (held)');
+    } finally {
+      STATUS.held = saved!;
+    }
+    // and no file of the CLI maps a code to a word itself (`held: '待人工审核'`)
+    const dir = new URL('../../src/cli/', import.meta.url);
+    const copies = fs.readdirSync(dir).flatMap((f) => {
+      const src = fs.readFileSync(new URL(f, dir), 'utf8');
+      return Object.entries({ ...STATUS, ...MODE, ...ROLE })
+        .filter(([code, word]) => new RegExp(`'?${code}'?:\\s*'${word}'`).test(src))
+        .map(([code]) => `${f}: ${code}`);
+    });
+    expect(copies).toEqual([]);
   });
 
   it('counts the classes below k from the size buckets, as a floor when a bucket straddles k', () => {

@@ -37,7 +37,7 @@ describe('pds run-template', () => {
 
   it('lists the templates a contract can run, with their parameters', async () => {
     const { out } = await pds('templates', '--contract', contractId);
-    expect(out).toContain('education-in-district  某区县各学历人数与平均收入');
+    expect(out).toMatch(/^education-in-district {2}某区县各学历人数与平均收入（聚合统计 \(aggregate\)[、）]/m);
     expect(out).toContain('--param district=…  区县（代码）');
     expect(out).not.toContain('insured-by-month');
   });

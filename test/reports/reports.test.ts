@@ -255,7 +255,7 @@ describe('risk assessment reports', () => {
     expect(
       (await pds(['verify-report', made.files.json, made.files.jws, '--html', made.files.html, '--jwks', jwksFile]))
         .stdout,
-    ).toContain(`OK: report ${made.id}`);
+    ).toContain(`校验通过：报告 ${made.id}`);
     // the API recorded who asked
     const audit = await world.platform.store.all<{ actor: string }>(
       `SELECT actor FROM audit_log WHERE action = 'report.generated' AND object_id = $1`,

@@ -115,6 +115,17 @@ describe('a checksum-damaged control store', () => {
         process.exitCode = undefined;
       }
     };
+    // for a person, first: in Chinese, naming the table and rows lost (table names and paths as they are)
+    const human = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await buildCli().parseAsync(['node', 'pds', 'store', 'repair', '--data-dir', world.dataDir]);
+      expect(String(human.mock.calls.at(-1)![0])).toMatch(
+        /^已复制 \d+ 张表，\d+ 行\n丢失 jobs 的 1 行：它们所在的数据块校验和不符\n损坏的控制库保持原位；新控制库为 \S+。/,
+      );
+    } finally {
+      human.mockRestore();
+      process.exitCode = undefined;
+    }
     const first = await repair();
     // the job's row was in the damaged block: lost, and said so; the damaged store stays in place
     expect(first).toMatchObject({ installed: false, kept: file });

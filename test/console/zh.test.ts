@@ -176,6 +176,32 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     ).toEqual([]);
   });
 
+  it('the report page shows its findings and rule conditions as signed, in Chinese, with no English line', async () => {
+    const res = await world.server.inject({
+      method: 'GET',
+      url: `/v1/reports/${reportId}`,
+      headers: { authorization: `Bearer ${await world.token('risk', 'org-bureau')}` },
+    });
+    const r = res.json().report as {
+      rating: {
+        findings: { rule: string; finding: string; recommendation: string }[];
+        rulesApplied: { when: string }[];
+      };
+    };
+    // the refused read of /etc/passwd is an escape attempt: the rule fires
+    expect(r.rating.findings.map((f) => f.rule)).toContain('escape-attempts');
+    const page = (await get('risk', `/console/reports/${reportId}/page`)).body;
+    const esc = (v: string) =>
+      v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+    for (const f of r.rating.findings) {
+      expect(f.finding).toMatch(/\p{Script=Han}/u);
+      expect(page).toContain(esc(f.finding));
+      expect(page).toContain(esc(f.recommendation));
+    }
+    for (const x of r.rating.rulesApplied) expect(page).toContain(esc(x.when));
+    expect(page).not.toContain('lang="en"');
+  });
+
   it('times are shown in Asia/Shanghai; the mode is 聚合统计 on every page', async () => {
     const job = (await get('operator', `/console/jobs/${releasedJob}`)).body;
     expect(job).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00/);

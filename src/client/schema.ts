@@ -8423,6 +8423,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;
@@ -8587,6 +8591,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;
@@ -9006,6 +9014,10 @@ export interface operations {
                                 cellsSuppressed?: number;
                                 check: string;
                                 effect: string;
+                                /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                                facts?: {
+                                    [key: string]: number | string;
+                                };
                                 onFail?: "hold" | "refuse";
                                 params: {
                                     [key: string]: number | string;
@@ -9201,6 +9213,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;

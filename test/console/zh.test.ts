@@ -366,4 +366,39 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
       await browser.close();
     }
   });
+
+  it("a held differencing check's paired output is named in the Chinese sentence, from the check's facts", async () => {
+    // an output held by the earlier differencing rule (outputs made before unit-set signatures):
+    // its check as release.ts stores it, with the facts the English effect names
+    const paired = releasedOutput;
+    const held = {
+      check: 'differencing',
+      params: { k: 10, compared: 1, method: 'group-names' },
+      passed: false,
+      onFail: 'hold',
+      facts: { pairedWith: paired, rows: 2 },
+      effect: `2 row(s) differ from output ${paired}, made before unit-set signatures, by fewer than 10 units: together the two would describe fewer than 10 people; held for review`,
+    };
+    const row = await world.platform.store.one<{ checks: string }>('SELECT checks FROM outputs WHERE id = $id', {
+      id: heldOutput,
+    });
+    const checks = [...(JSON.parse(row!.checks) as unknown[]), held];
+    await world.platform.store.write((tx) =>
+      tx.run('UPDATE outputs SET checks = $c WHERE id = $id', { c: JSON.stringify(checks), id: heldOutput }),
+    );
+    // the API gives the facts as they were stored
+    const api = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${heldOutput}`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+    });
+    expect(api.json().checks).toContainEqual(expect.objectContaining({ check: 'differencing', facts: held.facts }));
+    const link = `<a href="/console/outputs/${paired}"><code>${paired}</code></a>`;
+    const review = (await get('bureau', `/console/outputs/${heldOutput}/review`)).body;
+    expect(review).toContain(`差分比对未通过（与输出 ${link} 配对）`);
+    expect(review).toMatch(new RegExp(`与早先输出 ${link} 相比，有 2 行的人数相差少于 10\\s+人`));
+    expect((await get('bureau', '/console/outputs/held')).body).toContain(`与输出 ${link} 配对`);
+    expect((await get('operator', `/console/outputs/${heldOutput}`)).body).toContain(`与早先输出 ${link}`);
+    expect(englishProse(review)).toEqual([]);
+  });
 });

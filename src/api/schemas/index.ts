@@ -433,6 +433,12 @@ const Check = Type.Object({
   effect: Type.String(),
   onFail: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('refuse')])),
   rule: Type.Optional(Type.String({ description: 'the rule a refusal is recorded under, when not the check itself' })),
+  facts: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
+      description:
+        "the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`)",
+    }),
+  ),
   rowsSuppressed: Type.Optional(Type.Integer()),
   cellsSuppressed: Type.Optional(Type.Integer()),
 });

@@ -132,30 +132,38 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     await world?.close();
   });
 
+  let address: string | undefined;
+  /** The console over a real port for Chromium, opened once for the tests that need it. */
+  const listening = async () => (address ??= await world.server.listen({ port: 0, host: '127.0.0.1' }));
+  /** Every console page a role may open, the report page included (ids from beforeAll). */
+  const everyPage = () => [
+    '/console/',
+    '/console/catalog',
+    '/console/applications',
+    '/console/applications/new',
+    `/console/applications/${pending}`,
+    '/console/contracts',
+    `/console/contracts/${contractId}`,
+    `/console/contracts/${contractId}/sql`,
+    '/console/templates',
+    `/console/templates?contract=${contractId}`,
+    '/console/jobs',
+    `/console/jobs/${releasedJob}`,
+    `/console/jobs/${refusedJob}`,
+    `/console/outputs/${releasedOutput}`,
+    '/console/outputs/held',
+    `/console/outputs/${heldOutput}/review`,
+    '/console/reviews',
+    '/console/feedback',
+    '/console/reports',
+    `/console/reports/${reportId}`,
+    `/console/reports/${reportId}/page`,
+    '/console/audit?verify=1',
+    '/console/no-such-page',
+  ];
+
   it('every page of every role, and the report page, has no English prose outside code', async () => {
-    const pages = [
-      '/console/',
-      '/console/catalog',
-      '/console/applications',
-      '/console/applications/new',
-      `/console/applications/${pending}`,
-      '/console/contracts',
-      `/console/contracts/${contractId}`,
-      `/console/contracts/${contractId}/sql`,
-      '/console/jobs',
-      `/console/jobs/${releasedJob}`,
-      `/console/jobs/${refusedJob}`,
-      `/console/outputs/${releasedOutput}`,
-      '/console/outputs/held',
-      `/console/outputs/${heldOutput}/review`,
-      '/console/reviews',
-      '/console/feedback',
-      '/console/reports',
-      `/console/reports/${reportId}`,
-      `/console/reports/${reportId}/page`,
-      '/console/audit?verify=1',
-      '/console/no-such-page',
-    ];
+    const pages = everyPage();
     const found: string[] = [];
     let read = 0;
     for (const role of Object.keys(WHO) as UserRole[])
@@ -338,7 +346,7 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
   });
 
   it('at 390 px the held queue shows more than ids and the report page does not scroll sideways', async () => {
-    const base = await world.server.listen({ port: 0, host: '127.0.0.1' });
+    const base = await listening();
     const browser: Browser = await launch();
     try {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
@@ -401,4 +409,36 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     expect((await get('operator', `/console/outputs/${heldOutput}`)).body).toContain(`与早先输出 ${link}`);
     expect(englishProse(review)).toEqual([]);
   });
+
+  it('no page of any role scrolls sideways at 1280 or 390 px, the report page included', async () => {
+    const base = await listening();
+    const browser: Browser = await launch();
+    const wide: string[] = [];
+    let seen = 0;
+    try {
+      for (const width of [1280, 390])
+        for (const role of Object.keys(WHO) as UserRole[]) {
+          const context = await browser.newContext({ viewport: { width, height: 844 } });
+          const [name, value] = cookies[role]!.split('=') as [string, string];
+          await context.addCookies([{ name, value, url: base }]);
+          const page = await context.newPage();
+          for (const url of everyPage()) {
+            // goto resolves on the load event: the page's styles and script have been applied
+            const res = await page.goto(`${base}${url}`);
+            if (!res || !String(res.headers()['content-type']).startsWith('text/html')) continue;
+            seen++;
+            const [scroll, inner] = await page.evaluate(() => [
+              document.documentElement.scrollWidth,
+              window.innerWidth,
+            ]);
+            if (scroll! > inner!) wide.push(`${role} ${url} at ${width} px: ${scroll} > ${inner}`);
+          }
+          await context.close();
+        }
+    } finally {
+      await browser.close();
+    }
+    expect(seen).toBeGreaterThan(120);
+    expect(wide).toEqual([]);
+  }, 300_000);
 });

@@ -8423,7 +8423,7 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
-                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
                             facts?: {
                                 [key: string]: number | string;
                             };
@@ -8591,7 +8591,7 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
-                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
                             facts?: {
                                 [key: string]: number | string;
                             };
@@ -9014,7 +9014,7 @@ export interface operations {
                                 cellsSuppressed?: number;
                                 check: string;
                                 effect: string;
-                                /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                                /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
                                 facts?: {
                                     [key: string]: number | string;
                                 };
@@ -9213,7 +9213,7 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
-                            /** @description the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`) */
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
                             facts?: {
                                 [key: string]: number | string;
                             };

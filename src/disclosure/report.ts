@@ -12,7 +12,7 @@ export interface CheckReport {
   /**
    * The specifics `effect` names, as machine values, so a reader can say them in its own words
    * without parsing the sentence (docs/architecture.md §16): e.g. a held differencing check's
-   * `pairedWith` (the earlier output) and `rows`.
+   * `pairedWith` (the earlier output) and `rows`, a held max-rows check's `rows`.
    */
   facts?: Record<string, number | string>;
   rowsSuppressed?: number;

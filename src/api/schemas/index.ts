@@ -436,7 +436,7 @@ const Check = Type.Object({
   facts: Type.Optional(
     Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
       description:
-        "the specifics `effect` names, as machine values (a held differencing check's `pairedWith` output id and `rows`)",
+        "the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows`",
     }),
   ),
   rowsSuppressed: Type.Optional(Type.Integer()),

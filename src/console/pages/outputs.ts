@@ -21,7 +21,7 @@ const VOTES = ['approve', 'request-changes', 'reject'] as const;
 /** What each disclosure-control check does, in words (docs/glossary.md; policies/disclosure.yaml). */
 const CHECK_DOES: Record<string, string> = {
   'min-units': '主体数少于下限的单元格被隐藏',
-  'max-rows': '行数超过上限的输出不予发布',
+  'max-rows': '行数超过上限的输出转人工审核',
   dominance: '少数主体占比过高的合计被隐藏',
   'secondary-suppression': '另行隐藏单元格，使已隐藏的值无法由合计反推',
   'round-counts': '计数修约到指定倍数',
@@ -51,6 +51,8 @@ function checkEffect(k: Output['checks'][number]): Html {
     return html`与早先输出 ${paired} 相比，有 ${rows} 行的人数相差少于 ${k.params.k} 人：两者合起来描述的人少于
     ${k.params.k} 人，转人工审核`;
   }
+  if (k.check === 'max-rows' && !k.passed && k.facts?.rows !== undefined)
+    return html`共 ${k.facts.rows} 行，超过上限 ${k.params.maxRows} 行：转人工审核`;
   return html`${CHECK_DOES[k.check] ?? '见检查说明'}${k.cellsSuppressed ? `；隐藏 ${k.cellsSuppressed} 个单元格` : ''}${k.rowsSuppressed ? `；隐藏 ${k.rowsSuppressed} 行` : ''}`;
 }
 

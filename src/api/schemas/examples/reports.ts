@@ -84,7 +84,7 @@ export const createReportResponse = {
           rule: 'decision-override',
           level: 'medium',
           finding:
-            "由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10；population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+            '由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
           recommendation:
             '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
           basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
@@ -166,8 +166,8 @@ export const createReportResponse = {
       decisionOverride: {
         reason: '合成数据演示：个别组合人数较少，输出经披露控制',
         warnings: [
-          "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-          "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+          'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+          'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
         ],
         by: 'wang.fang@bureau',
       },
@@ -276,7 +276,7 @@ export const getReportResponse = {
           rule: 'decision-override',
           level: 'medium',
           finding:
-            "由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10；population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+            '由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
           recommendation:
             '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
           basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
@@ -358,8 +358,8 @@ export const getReportResponse = {
       decisionOverride: {
         reason: '合成数据演示：个别组合人数较少，输出经披露控制',
         warnings: [
-          "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-          "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+          'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+          'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
         ],
         by: 'wang.fang@bureau',
       },

@@ -8462,6 +8462,12 @@ export interface operations {
                             needed: number;
                             recorded: number;
                         };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
+                        };
                     }[];
                 };
             };
@@ -8629,6 +8635,12 @@ export interface operations {
                         votes: {
                             needed: number;
                             recorded: number;
+                        };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
                         };
                     };
                 };
@@ -9053,6 +9065,12 @@ export interface operations {
                                 needed: number;
                                 recorded: number;
                             };
+                            /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                            withheld?: {
+                                at: string;
+                                forgedJobId: string;
+                                workerId: string;
+                            };
                         };
                         preview: {
                             columns: {
@@ -9251,6 +9269,12 @@ export interface operations {
                         votes: {
                             needed: number;
                             recorded: number;
+                        };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
                         };
                     };
                 };

@@ -4,7 +4,7 @@
  * sentence — the output a held differencing check was paired with, a held output's row count.
  */
 import { describe, expect, it } from 'vitest';
-import { checksTable } from '../../src/console/pages/outputs.ts';
+import { checksTable, heldReasons } from '../../src/console/pages/outputs.ts';
 
 type Check = Parameters<typeof checksTable>[0][number];
 const text = (checks: Check[]) => String(checksTable(checks));
@@ -59,5 +59,41 @@ describe('checksTable', () => {
     ]);
     expect(page).not.toContain('/console/outputs/');
     expect(page.match(/与早先输出相差的人数少于阈值时转人工审核/g)).toHaveLength(2);
+  });
+});
+
+describe('heldReasons', () => {
+  it('names the forging worker, the forged job and when, from the withheld facts', () => {
+    const words = String(
+      heldReasons({
+        checks: [],
+        withheld: { workerId: 'wrk_liar', forgedJobId: 'job_forged', at: '2026-12-07T15:16:56.529Z' },
+      }),
+    );
+    expect(words).toMatch(
+      /^工作节点 <code>wrk_liar<\/code> 于 2026-12-07 23:16:56 \+08:00 被发现伪造作业\s+<code>job_forged<\/code> 的结果；此输出未经抽查核验，已被扣留$/,
+    );
+  });
+
+  it("joins a held check's words and the paired output; nothing held reads as a dash", () => {
+    const words = String(
+      heldReasons({
+        checks: [
+          {
+            check: 'differencing',
+            params: { k: 10 },
+            passed: false,
+            onFail: 'hold',
+            facts: { pairedWith: 'out_a', rows: 1 },
+            effect: '…',
+          },
+          { check: 'max-rows', params: { maxRows: 3 }, passed: false, onFail: 'hold', effect: '…' },
+        ],
+      }),
+    );
+    expect(words).toBe(
+      '差分比对未通过（与输出 <a href="/console/outputs/out_a"><code>out_a</code></a> 配对）；最多行数未通过',
+    );
+    expect(heldReasons({ checks: [] })).toBe('—');
   });
 });

@@ -454,6 +454,15 @@ export const OutputView = Type.Object({
   checks: Type.Array(Check),
   sha256: Type.String(),
   heldBecause: Type.Array(Type.String(), { description: 'why a held output waits for review' }),
+  withheld: Type.Optional(
+    Type.Object(
+      { workerId: Type.String(), forgedJobId: Type.String(), at: Type.String() },
+      {
+        description:
+          'a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry)',
+      },
+    ),
+  ),
   reviews: Type.Array(
     Type.Object({
       reviewer: Type.String(),

@@ -78,9 +78,10 @@ export function checksTable(checks: Output['checks']): Html {
 
 /**
  * Why an output waits, in words: its failed checks that hold (the API's `heldBecause` says the same
- * in English), and a caught forgery (src/jobs/forgery.ts), which adds its own sentence.
+ * in English), and a caught forgery (src/jobs/forgery.ts) from the output's `withheld` facts — the
+ * worker, the forged job and when — rather than from the English sentence.
  */
-function heldReasons(o: Pick<Output, 'checks' | 'heldBecause'>): Html | string {
+export function heldReasons(o: Pick<Output, 'checks' | 'withheld'>): Html | string {
   // a custom-mode output carries the `review` check, passed: it is held by its mode (src/jobs/release.ts)
   const checks: (Html | string)[] = [
     ...(o.checks.some((k) => k.check === 'review') ? ['定制模式：每份输出人工审核'] : []),
@@ -91,7 +92,13 @@ function heldReasons(o: Pick<Output, 'checks' | 'heldBecause'>): Html | string {
         return paired ? html`${term(CHECK, k.check)}未通过（与输出 ${paired} 配对）` : `${term(CHECK, k.check)}未通过`;
       }),
   ];
-  const forged = o.heldBecause.some((b) => b.startsWith('produced by worker')) ? ['工作节点伪造结果后被扣留'] : [];
+  const w = o.withheld;
+  const forged = w
+    ? [
+        html`工作节点 <code>${w.workerId}</code> 于 ${shanghaiTime(w.at, { offset: true })} 被发现伪造作业
+          <code>${w.forgedJobId}</code> 的结果；此输出未经抽查核验，已被扣留`,
+      ]
+    : [];
   const all = [...checks, ...forged];
   return all.length === 0 ? '—' : html`${all.map((x, i) => (i === 0 ? x : html`；${x}`))}`;
 }

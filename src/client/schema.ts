@@ -1414,8 +1414,8 @@ export interface operations {
                      *           }
                      *         ],
                      *         "warnings": [
-                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *         ],
                      *         "notices": [],
                      *         "decision": null,
@@ -1816,8 +1816,8 @@ export interface operations {
                      *         }
                      *       ],
                      *       "warnings": [
-                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *       ],
                      *       "notices": [],
                      *       "decision": null,
@@ -2148,8 +2148,8 @@ export interface operations {
                      *         }
                      *       ],
                      *       "warnings": [
-                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *       ],
                      *       "notices": [],
                      *       "decision": null,
@@ -2521,8 +2521,8 @@ export interface operations {
                      *           }
                      *         ],
                      *         "warnings": [
-                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *         ],
                      *         "notices": [],
                      *         "decision": {
@@ -2837,8 +2837,8 @@ export interface operations {
                      *           }
                      *         ],
                      *         "warnings": [
-                     *           "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *           "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *         ],
                      *         "notices": [],
                      *         "decision": {
@@ -2855,8 +2855,8 @@ export interface operations {
                      *           "override": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           }
@@ -2942,8 +2942,8 @@ export interface operations {
                      *           "decisionOverride": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           }
@@ -3325,8 +3325,8 @@ export interface operations {
                      *         }
                      *       ],
                      *       "warnings": [
-                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *       ],
                      *       "notices": [],
                      *       "decision": null,
@@ -3620,8 +3620,8 @@ export interface operations {
                      *         }
                      *       },
                      *       "warnings": [
-                     *         "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *         "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *       ],
                      *       "notices": []
                      *     }
@@ -4178,8 +4178,8 @@ export interface operations {
                      *           "decisionOverride": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           },
@@ -4425,8 +4425,8 @@ export interface operations {
                      *         "decisionOverride": {
                      *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *           "warnings": [
-                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *             "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *           ],
                      *           "by": "wang.fang@bureau"
                      *         },
@@ -4846,8 +4846,8 @@ export interface operations {
                      *           "decisionOverride": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           },
@@ -5431,8 +5431,8 @@ export interface operations {
                      *         "decisionOverride": {
                      *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *           "warnings": [
-                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *             "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *           ],
                      *           "by": "wang.fang@bureau"
                      *         }
@@ -5627,8 +5627,8 @@ export interface operations {
                      *         "decisionOverride": {
                      *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *           "warnings": [
-                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *             "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *           ],
                      *           "by": "wang.fang@bureau"
                      *         },
@@ -5884,8 +5884,8 @@ export interface operations {
                      *         "decisionOverride": {
                      *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *           "warnings": [
-                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *             "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *           ],
                      *           "by": "wang.fang@bureau"
                      *         },
@@ -6141,8 +6141,8 @@ export interface operations {
                      *         "decisionOverride": {
                      *           "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *           "warnings": [
-                     *             "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *             "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *             "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *             "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *           ],
                      *           "by": "wang.fang@bureau"
                      *         },
@@ -8423,6 +8423,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;
@@ -8457,6 +8461,12 @@ export interface operations {
                         votes: {
                             needed: number;
                             recorded: number;
+                        };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
                         };
                     }[];
                 };
@@ -8587,6 +8597,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;
@@ -8621,6 +8635,12 @@ export interface operations {
                         votes: {
                             needed: number;
                             recorded: number;
+                        };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
                         };
                     };
                 };
@@ -9006,6 +9026,10 @@ export interface operations {
                                 cellsSuppressed?: number;
                                 check: string;
                                 effect: string;
+                                /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
+                                facts?: {
+                                    [key: string]: number | string;
+                                };
                                 onFail?: "hold" | "refuse";
                                 params: {
                                     [key: string]: number | string;
@@ -9040,6 +9064,12 @@ export interface operations {
                             votes: {
                                 needed: number;
                                 recorded: number;
+                            };
+                            /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                            withheld?: {
+                                at: string;
+                                forgedJobId: string;
+                                workerId: string;
                             };
                         };
                         preview: {
@@ -9201,6 +9231,10 @@ export interface operations {
                             cellsSuppressed?: number;
                             check: string;
                             effect: string;
+                            /** @description the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows` */
+                            facts?: {
+                                [key: string]: number | string;
+                            };
                             onFail?: "hold" | "refuse";
                             params: {
                                 [key: string]: number | string;
@@ -9235,6 +9269,12 @@ export interface operations {
                         votes: {
                             needed: number;
                             recorded: number;
+                        };
+                        /** @description a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry) */
+                        withheld?: {
+                            at: string;
+                            forgedJobId: string;
+                            workerId: string;
                         };
                     };
                 };
@@ -9583,15 +9623,15 @@ export interface operations {
                      *             {
                      *               "rule": "decision-override",
                      *               "level": "medium",
-                     *               "finding": "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
-                     *               "recommendation": "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *               "finding": "由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）",
+                     *               "recommendation": "复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。",
                      *               "basis": "seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)"
                      *             },
                      *             {
                      *               "rule": "snapshot-risk",
                      *               "level": "medium",
-                     *               "finding": "population: 100.0% of records below k = 10 (smallest class 1)",
-                     *               "recommendation": "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.",
+                     *               "finding": "population：100.0% 的记录所在等价类小于 k = 10（最小等价类 1）",
+                     *               "recommendation": "下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。",
                      *               "basis": "seed 002 第三十二条; seed 003 第三十九条 (脱敏)"
                      *             }
                      *           ],
@@ -9599,18 +9639,18 @@ export interface operations {
                      *             {
                      *               "rule": "audit-integrity",
                      *               "sets": "high",
-                     *               "when": "the audit chain or its signed checkpoints do not verify → high"
+                     *               "when": "审计哈希链或其签名检查点校验不通过 → 高"
                      *             },
                      *             {
                      *               "rule": "escape-attempts",
                      *               "sets": "high",
-                     *               "when": "refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium"
+                     *               "when": "被拒绝的越出快照或引擎的尝试 ≥ 5 次 → 高；≥ 1 次 → 中"
                      *             }
                      *           ]
                      *         },
                      *         "recommendations": [
-                     *           "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
-                     *           "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes."
+                     *           "复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。",
+                     *           "下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。"
                      *         ],
                      *         "thresholds": {
                      *           "escapeAttemptsHigh": 5,
@@ -9690,8 +9730,8 @@ export interface operations {
                      *           "decisionOverride": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           }
@@ -10282,15 +10322,15 @@ export interface operations {
                      *             {
                      *               "rule": "decision-override",
                      *               "level": "medium",
-                     *               "finding": "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
-                     *               "recommendation": "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
+                     *               "finding": "由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）",
+                     *               "recommendation": "复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。",
                      *               "basis": "seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)"
                      *             },
                      *             {
                      *               "rule": "snapshot-risk",
                      *               "level": "medium",
-                     *               "finding": "population: 100.0% of records below k = 10 (smallest class 1)",
-                     *               "recommendation": "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.",
+                     *               "finding": "population：100.0% 的记录所在等价类小于 k = 10（最小等价类 1）",
+                     *               "recommendation": "下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。",
                      *               "basis": "seed 002 第三十二条; seed 003 第三十九条 (脱敏)"
                      *             }
                      *           ],
@@ -10298,18 +10338,18 @@ export interface operations {
                      *             {
                      *               "rule": "audit-integrity",
                      *               "sets": "high",
-                     *               "when": "the audit chain or its signed checkpoints do not verify → high"
+                     *               "when": "审计哈希链或其签名检查点校验不通过 → 高"
                      *             },
                      *             {
                      *               "rule": "escape-attempts",
                      *               "sets": "high",
-                     *               "when": "refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium"
+                     *               "when": "被拒绝的越出快照或引擎的尝试 ≥ 5 次 → 高；≥ 1 次 → 中"
                      *             }
                      *           ]
                      *         },
                      *         "recommendations": [
-                     *           "Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.",
-                     *           "Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes."
+                     *           "复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。",
+                     *           "下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。"
                      *         ],
                      *         "thresholds": {
                      *           "escapeAttemptsHigh": 5,
@@ -10389,8 +10429,8 @@ export interface operations {
                      *           "decisionOverride": {
                      *             "reason": "合成数据演示：个别组合人数较少，输出经披露控制",
                      *             "warnings": [
-                     *               "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-                     *               "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))"
+                     *               "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *               "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
                      *             ],
                      *             "by": "wang.fang@bureau"
                      *           }

@@ -221,6 +221,8 @@ export function checkDifferencing(
         onFail: 'hold',
         pairedWith: e.outputId,
         pairs: pairs.length,
+        // the paired output is named to whoever sees the hold already (effect); never on a pass
+        facts: { pairedWith: e.outputId, rows: close.length },
         effect: `${close.length} row(s) differ from output ${e.outputId}, made before unit-set signatures, by fewer than ${k} units: together the two would describe fewer than ${k} people; held for review`,
       };
     }

@@ -119,6 +119,7 @@ export function checkRowCap(rows: number, maxRows: number): CheckReport {
     params: { maxRows },
     passed: rows <= maxRows,
     onFail: 'hold',
+    ...(rows <= maxRows ? {} : { facts: { rows } }),
     effect:
       rows <= maxRows
         ? `${rows} row(s), within the cap`

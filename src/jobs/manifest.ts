@@ -67,6 +67,7 @@ export const ManifestSchema = Type.Object({
       params: Type.Record(Type.String(), Scalar),
       passed: Type.Boolean(),
       effect: Type.String(),
+      facts: Type.Optional(Type.Record(Type.String(), Scalar)),
     }),
   ),
   cellsSuppressed: Type.Integer({ minimum: 0 }),

@@ -44,6 +44,11 @@ export interface OutputView {
   checks: CheckReport[];
   /** Why a held output waits for review. */
   heldBecause: string[];
+  /**
+   * A held output withheld because the worker that ran it was caught forging (forgery.ts): the
+   * worker, the forged job and when, as facts a reader says in its own words (issue 33).
+   */
+  withheld?: Withheld;
   /** The votes this principal may read (independent until consolidated: see review.ts). */
   reviews: Ballot[];
   /** How many votes are in, and how many consolidate the review. */
@@ -62,7 +67,28 @@ export const APPROVALS_TO_RELEASE = VOTES_TO_CONSOLIDATE;
 
 type Row = Record<string, string | number | null>;
 
-export interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes'> {
+/** The forgery an output was withheld for, from its `output.withheld` audit entry. */
+export interface Withheld {
+  workerId: string;
+  forgedJobId: string;
+  at: string;
+}
+
+/** The latest `output.withheld` entry of an output, if any (forgery.ts writes its details). */
+async function withheldFor(reader: Pick<Tx, 'one'>, id: string): Promise<Withheld | undefined> {
+  const r = await reader.one<{ details: string; at: string }>(
+    `SELECT details, recorded_at AS at FROM audit_log WHERE action = 'output.withheld' AND object_id = $1
+      ORDER BY seq DESC LIMIT 1`,
+    [id],
+  );
+  if (!r) return undefined;
+  const d = JSON.parse(r.details) as { worker?: unknown; forgedJobId?: unknown };
+  return typeof d.worker === 'string' && typeof d.forgedJobId === 'string'
+    ? { workerId: d.worker, forgedJobId: d.forgedJobId, at: r.at }
+    : undefined;
+}
+
+export interface StoredOutput extends Omit<OutputView, 'reviews' | 'votes' | 'withheld'> {
   operatorOrg: string;
   file: string;
   manifestJws: string | null;
@@ -360,8 +386,10 @@ export class OutputService {
   async view(o: StoredOutput, p: Principal, tx?: Tx): Promise<OutputView> {
     const { operatorOrg: _o, file: _f, manifestJws: _m, draft: _d, ...view } = o;
     const ballots = await loadBallots(tx ?? this.deps.store, o.id);
+    const withheld = o.status === 'held' ? await withheldFor(tx ?? this.deps.store, o.id) : undefined;
     return {
       ...view,
+      ...(withheld ? { withheld } : {}),
       reviews: ballotsFor(p, ballots, o.status !== 'held'),
       votes: { recorded: ballots.length, needed: VOTES_TO_CONSOLIDATE },
     };

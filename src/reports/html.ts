@@ -1,5 +1,6 @@
 import { bars, COLORS, columns, esc, meter, stackedBars } from './charts.ts';
 import type { RefusalCategory } from './figures.ts';
+import { NONE_FIRED } from './rating.ts';
 import type { RiskAssessmentReport } from './report.ts';
 import {
   CHECK,
@@ -34,8 +35,12 @@ type Cell = string | number | { html: string };
 const cellHtml = (c: Cell) => (typeof c === 'object' ? c.html : esc(c));
 /** A machine value (an id, a rule, a code) as code. */
 const code = (v: string | number): Cell => ({ html: `<code>${esc(v)}</code>` });
-/** The report's own English sentence, kept beside the Chinese words and marked as English. */
-const en = (v: string) => `<span class="en" lang="en">${esc(v)}</span>`;
+/**
+ * A sentence of the report as it was signed: Chinese since issue 33 (rating.ts writes it), shown
+ * as the main text; a report made before then keeps its English sentence, marked as English.
+ */
+const said = (v: string) =>
+  /\p{Script=Han}/u.test(v) || !/[a-z]{2}/i.test(v) ? esc(v) : `<span class="en" lang="en">${esc(v)}</span>`;
 
 /** A table in a box that scrolls by itself: the page never scrolls sideways on a phone (issue 33). */
 function table(head: string[], rows: Cell[][], empty = '无'): string {
@@ -204,12 +209,11 @@ ${f.privacy ? card('已用 ε', f.privacy.spentToDate, f.privacy.budget ? `共 $
 function findings(r: RiskAssessmentReport): string {
   const rows = r.rating.findings.map((x) => {
     const rule = RATING_RULE[x.rule];
-    return `<tr class="finding-${x.level}"><td>${esc(term(RATING, x.level))}</td><td>${esc(rule?.name ?? x.rule)} <code>${esc(x.rule)}</code></td><td>${esc(rule?.when ?? '')}${en(x.finding)}</td><td>${esc(rule?.action ?? '')}${rule ? '' : en(x.recommendation)}</td><td>${esc(x.basis)}</td></tr>`;
+    return `<tr class="finding-${x.level}"><td>${esc(term(RATING, x.level))}</td><td>${esc(rule?.name ?? x.rule)} <code>${esc(x.rule)}</code></td><td>${said(x.finding)}</td><td>${said(x.recommendation)}</td><td>${esc(x.basis)}</td></tr>`;
   });
-  const actions = [...new Set(r.rating.findings.map((x) => RATING_RULE[x.rule]?.action ?? x.recommendation))];
   return `<section><h2>发现与建议措施</h2>
-${rows.length === 0 ? '<p class="none">没有规则触发：继续日常监测，下一份报告在下期末生成。</p>' : `<div class="wrap"><table><thead><tr><th>级别</th><th>规则</th><th>发现</th><th>建议措施</th><th>依据</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`}
-<ul>${actions.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></section>`;
+${rows.length === 0 ? `<p class="none">${esc(NONE_FIRED)}</p>` : `<div class="wrap"><table><thead><tr><th>级别</th><th>规则</th><th>发现</th><th>建议措施</th><th>依据</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`}
+${rows.length === 0 ? '' : `<ul>${r.recommendations.map((x) => `<li>${said(x)}</li>`).join('')}</ul>`}</section>`;
 }
 
 function refusals(r: RiskAssessmentReport): string {
@@ -371,7 +375,7 @@ ${r.facts ? contractFacts(r, r.facts) : ''}
     r.rating.rulesApplied.map((x) => [
       { html: `${esc(RATING_RULE[x.rule]?.name ?? x.rule)} <code>${esc(x.rule)}</code>` },
       term(RATING, x.sets),
-      { html: `${esc(RATING_RULE[x.rule]?.when ?? '')}${en(x.when)}` },
+      { html: said(x.when) },
     ]),
   )}
 <p class="meta">评级取任一规则所定的最高级别；没有规则触发时为低。依据：${esc(r.basis.join('；'))}。</p></section>

@@ -11,6 +11,7 @@ import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './
 import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
 import { reportSha256, signReport, type AuditTrailState, type RiskAssessmentReport } from './report.ts';
 import { readStoredReport, renderOrRefuse } from './stored.ts';
+import { RATING, term } from '../terms/index.ts';
 
 /** The subject of a domain-wide report. */
 export const DOMAIN_SUBJECT = 'domain';
@@ -310,8 +311,8 @@ export class ReportService {
       .map((e) => ({
         rule: 'contract-rating',
         level: e.rating.level,
-        finding: `contract ${e.row.id} (${e.claims.scenario.name}) rated ${e.rating.level}: ${e.rating.findings.map((f) => f.rule).join(', ')}`,
-        recommendation: `Act on the findings of contract ${e.row.id}'s own report.`,
+        finding: `合约 ${e.row.id}（${e.claims.scenario.name}）评级为${term(RATING, e.rating.level)}：${e.rating.findings.map((f) => f.rule).join('、')}`,
+        recommendation: `按合约 ${e.row.id} 自身报告的发现处理。`,
         basis: 'seed 002 第三十四条(四)',
       }));
     return {
@@ -359,8 +360,8 @@ export class ReportService {
       .map((o) => ({
         rule: 'operator-rating',
         level: o.rating,
-        finding: `operator ${o.operatorOrg} rated ${o.rating}: contract(s) ${o.riskyContracts.join(', ')}`,
-        recommendation: `Read operator ${o.operatorOrg}'s report and its contracts' reports; act on their findings.`,
+        finding: `运营单位 ${o.operatorOrg} 评级为${term(RATING, o.rating)}：合约 ${o.riskyContracts.join('、')}`,
+        recommendation: `阅读运营单位 ${o.operatorOrg} 的报告及其各合约的报告，按其发现处理。`,
         basis: 'seed 002 第三十四条(四)',
       }));
     return {

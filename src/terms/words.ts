@@ -162,7 +162,8 @@ export function maskingRule(rule: string): string {
 
 /**
  * The report's rating rules (src/reports/rating.ts, service.ts): each rule's name, what fires it
- * and what to do, in words. The report's signed JSON keeps the rule ids and its own sentences.
+ * and what to do, in words. `action` is the recommendation the reports sign (rating.ts takes it
+ * from here); the signed `when` adds the policy's thresholds to this one's words.
  */
 export const RATING_RULE: Record<string, { name: string; when: string; action: string }> = {
   'audit-integrity': {
@@ -188,7 +189,7 @@ export const RATING_RULE: Record<string, { name: string; when: string; action: s
   'tracker-pattern': {
     name: '追踪者模式',
     when: '运营单位的多份输出合起来可平均掉扰动',
-    action: '与运营单位核查构成该模式的输出；属故意的，按应急预案暂停合约并降低每日配额。',
+    action: '与运营单位核查构成该模式的输出（待审输出队列列出了配对）；属故意的，按应急预案暂停合约并降低每日配额。',
   },
   'refusal-share': {
     name: '拒绝比例',
@@ -198,7 +199,8 @@ export const RATING_RULE: Record<string, { name: string; when: string; action: s
   'report-unacknowledged': {
     name: '报告未确认',
     when: '此前评级为中或高的报告未经运营单位确认',
-    action: '要求运营单位对报告作出确认并说明整改；结论长期无回应的，暂停合约。',
+    action:
+      '要求运营单位确认报告并说明所做的整改（控制台的“确认并说明整改”，或 POST /v1/reports/{id}/acknowledgement）；结论长期无回应的，暂停合约。',
   },
   'decision-override': {
     name: '越过政策提示批准',
@@ -214,7 +216,8 @@ export const RATING_RULE: Record<string, { name: string; when: string; action: s
   'os-sandbox-off': {
     name: '未启用操作系统沙箱',
     when: '有作业在没有操作系统沙箱的情况下运行',
-    action: '在启动运行器的主机上安装 bubblewrap，并去掉 SANDBOX_OS=off 后重启。',
+    action:
+      '在启动运行器的主机（API 与每个工作节点）上安装 bubblewrap，并去掉 SANDBOX_OS=off 后重启：在此之前，越过引擎的查询不会遇到任何文件、网络或进程边界。',
   },
   'privacy-budget': {
     name: '隐私预算',

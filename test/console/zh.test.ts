@@ -132,30 +132,38 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     await world?.close();
   });
 
+  let address: string | undefined;
+  /** The console over a real port for Chromium, opened once for the tests that need it. */
+  const listening = async () => (address ??= await world.server.listen({ port: 0, host: '127.0.0.1' }));
+  /** Every console page a role may open, the report page included (ids from beforeAll). */
+  const everyPage = () => [
+    '/console/',
+    '/console/catalog',
+    '/console/applications',
+    '/console/applications/new',
+    `/console/applications/${pending}`,
+    '/console/contracts',
+    `/console/contracts/${contractId}`,
+    `/console/contracts/${contractId}/sql`,
+    '/console/templates',
+    `/console/templates?contract=${contractId}`,
+    '/console/jobs',
+    `/console/jobs/${releasedJob}`,
+    `/console/jobs/${refusedJob}`,
+    `/console/outputs/${releasedOutput}`,
+    '/console/outputs/held',
+    `/console/outputs/${heldOutput}/review`,
+    '/console/reviews',
+    '/console/feedback',
+    '/console/reports',
+    `/console/reports/${reportId}`,
+    `/console/reports/${reportId}/page`,
+    '/console/audit?verify=1',
+    '/console/no-such-page',
+  ];
+
   it('every page of every role, and the report page, has no English prose outside code', async () => {
-    const pages = [
-      '/console/',
-      '/console/catalog',
-      '/console/applications',
-      '/console/applications/new',
-      `/console/applications/${pending}`,
-      '/console/contracts',
-      `/console/contracts/${contractId}`,
-      `/console/contracts/${contractId}/sql`,
-      '/console/jobs',
-      `/console/jobs/${releasedJob}`,
-      `/console/jobs/${refusedJob}`,
-      `/console/outputs/${releasedOutput}`,
-      '/console/outputs/held',
-      `/console/outputs/${heldOutput}/review`,
-      '/console/reviews',
-      '/console/feedback',
-      '/console/reports',
-      `/console/reports/${reportId}`,
-      `/console/reports/${reportId}/page`,
-      '/console/audit?verify=1',
-      '/console/no-such-page',
-    ];
+    const pages = everyPage();
     const found: string[] = [];
     let read = 0;
     for (const role of Object.keys(WHO) as UserRole[])
@@ -174,6 +182,32 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     expect(
       englishProse('<p class="problem-detail" lang="en">a rejection needs a reason</p><p>同意 ctr_abc</p>'),
     ).toEqual([]);
+  });
+
+  it('the report page shows its findings and rule conditions as signed, in Chinese, with no English line', async () => {
+    const res = await world.server.inject({
+      method: 'GET',
+      url: `/v1/reports/${reportId}`,
+      headers: { authorization: `Bearer ${await world.token('risk', 'org-bureau')}` },
+    });
+    const r = res.json().report as {
+      rating: {
+        findings: { rule: string; finding: string; recommendation: string }[];
+        rulesApplied: { when: string }[];
+      };
+    };
+    // the refused read of /etc/passwd is an escape attempt: the rule fires
+    expect(r.rating.findings.map((f) => f.rule)).toContain('escape-attempts');
+    const page = (await get('risk', `/console/reports/${reportId}/page`)).body;
+    const esc = (v: string) =>
+      v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+    for (const f of r.rating.findings) {
+      expect(f.finding).toMatch(/\p{Script=Han}/u);
+      expect(page).toContain(esc(f.finding));
+      expect(page).toContain(esc(f.recommendation));
+    }
+    for (const x of r.rating.rulesApplied) expect(page).toContain(esc(x.when));
+    expect(page).not.toContain('lang="en"');
   });
 
   it('times are shown in Asia/Shanghai; the mode is 聚合统计 on every page', async () => {
@@ -312,7 +346,7 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
   });
 
   it('at 390 px the held queue shows more than ids and the report page does not scroll sideways', async () => {
-    const base = await world.server.listen({ port: 0, host: '127.0.0.1' });
+    const base = await listening();
     const browser: Browser = await launch();
     try {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
@@ -340,4 +374,71 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
       await browser.close();
     }
   });
+
+  it("a held differencing check's paired output is named in the Chinese sentence, from the check's facts", async () => {
+    // an output held by the earlier differencing rule (outputs made before unit-set signatures):
+    // its check as release.ts stores it, with the facts the English effect names
+    const paired = releasedOutput;
+    const held = {
+      check: 'differencing',
+      params: { k: 10, compared: 1, method: 'group-names' },
+      passed: false,
+      onFail: 'hold',
+      facts: { pairedWith: paired, rows: 2 },
+      effect: `2 row(s) differ from output ${paired}, made before unit-set signatures, by fewer than 10 units: together the two would describe fewer than 10 people; held for review`,
+    };
+    const row = await world.platform.store.one<{ checks: string }>('SELECT checks FROM outputs WHERE id = $id', {
+      id: heldOutput,
+    });
+    const checks = [...(JSON.parse(row!.checks) as unknown[]), held];
+    await world.platform.store.write((tx) =>
+      tx.run('UPDATE outputs SET checks = $c WHERE id = $id', { c: JSON.stringify(checks), id: heldOutput }),
+    );
+    // the API gives the facts as they were stored
+    const api = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${heldOutput}`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+    });
+    expect(api.json().checks).toContainEqual(expect.objectContaining({ check: 'differencing', facts: held.facts }));
+    const link = `<a href="/console/outputs/${paired}"><code>${paired}</code></a>`;
+    const review = (await get('bureau', `/console/outputs/${heldOutput}/review`)).body;
+    expect(review).toContain(`差分比对未通过（与输出 ${link} 配对）`);
+    expect(review).toMatch(new RegExp(`与早先输出 ${link} 相比，有 2 行的人数相差少于 10\\s+人`));
+    expect((await get('bureau', '/console/outputs/held')).body).toContain(`与输出 ${link} 配对`);
+    expect((await get('operator', `/console/outputs/${heldOutput}`)).body).toContain(`与早先输出 ${link}`);
+    expect(englishProse(review)).toEqual([]);
+  });
+
+  it('no page of any role scrolls sideways at 1280 or 390 px, the report page included', async () => {
+    const base = await listening();
+    const browser: Browser = await launch();
+    const wide: string[] = [];
+    let seen = 0;
+    try {
+      for (const width of [1280, 390])
+        for (const role of Object.keys(WHO) as UserRole[]) {
+          const context = await browser.newContext({ viewport: { width, height: 844 } });
+          const [name, value] = cookies[role]!.split('=') as [string, string];
+          await context.addCookies([{ name, value, url: base }]);
+          const page = await context.newPage();
+          for (const url of everyPage()) {
+            // goto resolves on the load event: the page's styles and script have been applied
+            const res = await page.goto(`${base}${url}`);
+            if (!res || !String(res.headers()['content-type']).startsWith('text/html')) continue;
+            seen++;
+            const [scroll, inner] = await page.evaluate(() => [
+              document.documentElement.scrollWidth,
+              window.innerWidth,
+            ]);
+            if (scroll! > inner!) wide.push(`${role} ${url} at ${width} px: ${scroll} > ${inner}`);
+          }
+          await context.close();
+        }
+    } finally {
+      await browser.close();
+    }
+    expect(seen).toBeGreaterThan(120);
+    expect(wide).toEqual([]);
+  }, 300_000);
 });

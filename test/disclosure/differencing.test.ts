@@ -32,9 +32,15 @@ describe('checkDifferencing', () => {
       10,
     );
     expect(r).toMatchObject({ passed: false, onFail: 'hold', pairedWith: 'out_1' });
+    // the specifics the English effect names, as machine values a reader can say in its own words
+    expect(r.facts).toEqual({ pairedWith: 'out_1', rows: 1 });
   });
   it('passes identical outputs, differences of k or more, and outputs with other groups', () => {
     expect(checkDifferencing(fp([['a', 40]]), [{ outputId: 'o', fingerprint: fp([['a', 40]]) }], 10).passed).toBe(true);
+    // a pass names no earlier output to whoever reads the check: the pair is the bureau's to see
+    expect(checkDifferencing(fp([['a', 40]]), [{ outputId: 'o', fingerprint: fp([['a', 50]]) }], 10).facts).toBe(
+      undefined,
+    );
     expect(checkDifferencing(fp([['a', 40]]), [{ outputId: 'o', fingerprint: fp([['a', 50]]) }], 10).passed).toBe(true);
     expect(
       checkDifferencing(

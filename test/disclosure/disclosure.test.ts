@@ -52,7 +52,11 @@ describe('applyDisclosureControl', () => {
     });
     expect(dc.decision).toBe('hold');
     expect(dc.reasons[0]).toMatch(/^max-rows: .* held for review/);
-    expect(dc.checks.find((c) => c.check === 'max-rows')).toMatchObject({ passed: false });
+    const cap = dc.checks.find((c) => c.check === 'max-rows');
+    expect(cap).toMatchObject({ passed: false, params: { maxRows: 2 } });
+    // the rows the English effect names, as a fact a reader says in its own words (issue 33)
+    expect(cap!.facts!.rows).toBeGreaterThan(2);
+    expect(cap!.effect).toContain(`${cap!.facts!.rows} rows exceed the cap of 2`);
   });
 
   it('explains every check it applied', () => {

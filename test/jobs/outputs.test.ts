@@ -235,6 +235,10 @@ describe('downloads and aggregate outputs over the row cap', () => {
       headers: { authorization: `Bearer ${op}` },
     });
     expect(out.json().heldBecause[0]).toMatch(/^max-rows: \d+ rows exceed the cap of 3/);
+    const cap = (out.json().checks as { check: string; facts?: { rows: number } }[]).find(
+      (c) => c.check === 'max-rows',
+    );
+    expect(cap!.facts!.rows).toBeGreaterThan(3);
     // the review packet shows the SQL that ran, the contract's perturbation key withheld
     const packet = await world.server.inject({
       method: 'GET',

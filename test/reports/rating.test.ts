@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadPolicies } from '../../src/policies/index.ts';
-import { categorize, rate, type ContractFacts, type Figures } from '../../src/reports/index.ts';
+import {
+  categorize,
+  NONE_FIRED,
+  rate,
+  recommendations,
+  type ContractFacts,
+  type Figures,
+} from '../../src/reports/index.ts';
+import { RATING_RULE } from '../../src/terms/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import path from 'node:path';
 
@@ -38,7 +46,7 @@ describe('rating rules', () => {
     const r = rate({ f: figures({ runsOutsideOsSandbox: 3 }), facts: facts(), prev: quiet, t });
     expect(r.level).toBe('medium');
     expect(r.findings).toEqual([
-      expect.objectContaining({ rule: 'os-sandbox-off', finding: '3 job run(s) started without the OS sandbox layer' }),
+      expect.objectContaining({ rule: 'os-sandbox-off', finding: '3 次作业运行未启用操作系统沙箱层' }),
     ]);
   });
 
@@ -53,8 +61,7 @@ describe('rating rules', () => {
     expect(caught.findings).toEqual([
       expect.objectContaining({
         rule: 'worker-forgery',
-        finding:
-          '1 forged result(s) caught by re-execution (the worker revoked; 3 output(s) of this contract withheld as unverified), of 12 remote result(s) checked',
+        finding: '重算抽查的 12 个远程结果中有 1 个为伪造（该工作节点已撤销；此合约 3 份输出因未经核验被扣留）',
       }),
     ]);
     const matched = rate({
@@ -69,6 +76,21 @@ describe('rating rules', () => {
     const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
     expect(r).toMatchObject({ level: 'low', findings: [] });
     expect(r.rulesApplied).toHaveLength(14);
+  });
+
+  it("each rule's condition is a Chinese sentence with the policy's thresholds, and the rule is in the glossary (issue 33)", () => {
+    const r = rate({ f: quiet, facts: facts(), prev: quiet, t });
+    for (const x of r.rulesApplied) {
+      expect(RATING_RULE[x.rule], x.rule).toBeDefined();
+      expect(x.when, x.rule).toMatch(/\p{Script=Han}.*→ [高中]$/u);
+      expect(x.when, x.rule).not.toMatch(/[a-z]{3,} [a-z]{3,}/);
+    }
+    const when = Object.fromEntries(r.rulesApplied.map((x) => [x.rule, x.when]));
+    expect(when['escape-attempts']).toBe(
+      `被拒绝的越出快照或引擎的尝试 ≥ ${t.escapeAttemptsHigh} 次 → 高；≥ ${t.escapeAttemptsMedium} 次 → 中`,
+    );
+    expect(when['privacy-budget']).toContain(`${(t.epsilonShareMedium * 100).toFixed(1)}%`);
+    expect(recommendations(r)).toEqual([NONE_FIRED]);
   });
 
   it('tracker patterns: an isolating pair or a repeated small population is medium; one person isolated again, or many outputs, high', () => {
@@ -186,6 +208,10 @@ describe('rating rules', () => {
         rule,
       ).toEqual([rule]);
       expect(r.findings[0]!.recommendation.length, rule).toBeGreaterThan(20);
+      // written in Chinese where it is made (issue 33): the finding, and the action docs/glossary.md's rule has
+      expect(r.findings[0]!.finding, rule).toMatch(/\p{Script=Han}/u);
+      expect(r.findings[0]!.finding, rule).not.toMatch(/[a-z]{3,} [a-z]{3,}/);
+      expect(r.findings[0]!.recommendation, rule).toBe(RATING_RULE[rule]!.action);
       expect(r.findings[0]!.basis, rule).toMatch(/seed|合约条款/);
     }
     // a resumption alone is not an interruption; a snapshot at the threshold is not above it
@@ -230,7 +256,7 @@ describe('rating rules', () => {
     expect(r.level).toBe('high');
     expect(r.findings[0]).toMatchObject({
       rule: 'audit-integrity',
-      finding: expect.stringContaining('entry 17: hash does not match'),
+      finding: expect.stringContaining('第 17 条：hash does not match'),
     });
     expect(rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: true, entries: 40 } }).level).toBe('low');
   });

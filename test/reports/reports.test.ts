@@ -99,9 +99,9 @@ describe('risk assessment reports', () => {
     expect(r.rating.findings[0]).toMatchObject({
       rule: 'escape-attempts',
       level: 'high',
-      finding: expect.stringContaining(`${ESCAPES.length} refused escape attempt`),
+      finding: expect.stringContaining(`${ESCAPES.length} 次逃逸尝试被拒绝`),
     });
-    expect(r.recommendations.join(' ')).toContain('suspend the contract under its emergency plan');
+    expect(r.recommendations.join(' ')).toContain('按应急预案暂停合约');
     expect(r.facts!.snapshot[0]).toMatchObject({ table: 'population', policyK: 10 });
     expect(r.partial).toBe(true);
     expect(r.period.label).toBe(periodAt(new Date(), 'quarter', '+08:00').label);
@@ -414,7 +414,9 @@ describe('risk assessment reports', () => {
     expect(r.facts!.withdrawals).toEqual([expect.objectContaining({ dataset: 'population', reason: '数据主体异议' })]);
     expect(r.rating.findings.find((f) => f.rule === 'contract-interrupted')).toMatchObject({
       level: 'medium',
-      finding: expect.stringContaining('dataset population withdrawn'),
+      finding: expect.stringMatching(
+        /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00 合约暂停.*数据集 population 撤回：数据主体异议/,
+      ),
     });
     expect(r.rating.level).not.toBe('low');
   });
@@ -496,7 +498,7 @@ describe('risk assessment reports', () => {
     expect(r.rating.findings[0]).toMatchObject({
       rule: 'audit-integrity',
       level: 'high',
-      finding: expect.stringContaining('entry 5'),
+      finding: expect.stringContaining('第 5 条'),
     });
   });
 });

@@ -156,6 +156,14 @@ describe('spot checks of remote workers (BullMQ executor)', () => {
       worker: liar.id,
       forgedJobId: caught.id,
     });
+    // the output says so as facts (the console's Chinese sentence is made from them, issue 33)
+    const held = await world.server.inject({
+      method: 'GET',
+      url: `/v1/outputs/${slipped.job.outputId as string}`,
+      headers: { authorization: `Bearer ${await world.token('bureau', 'org-bureau')}` },
+    });
+    expect(held.json().withheld).toEqual({ workerId: liar.id, forgedJobId: caught.id, at: expect.any(String) });
+    expect(Date.parse(held.json().withheld.at)).not.toBeNaN();
 
     // the audit trail names the worker, the run and both hashes
     const [entry] = await audit('worker.spot_check.mismatched', liar.id);

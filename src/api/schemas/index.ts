@@ -433,6 +433,12 @@ const Check = Type.Object({
   effect: Type.String(),
   onFail: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('refuse')])),
   rule: Type.Optional(Type.String({ description: 'the rule a refusal is recorded under, when not the check itself' })),
+  facts: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
+      description:
+        "the specifics `effect` names, as machine values: a held differencing check's `pairedWith` output id and `rows`, a held max-rows check's `rows`",
+    }),
+  ),
   rowsSuppressed: Type.Optional(Type.Integer()),
   cellsSuppressed: Type.Optional(Type.Integer()),
 });
@@ -448,6 +454,15 @@ export const OutputView = Type.Object({
   checks: Type.Array(Check),
   sha256: Type.String(),
   heldBecause: Type.Array(Type.String(), { description: 'why a held output waits for review' }),
+  withheld: Type.Optional(
+    Type.Object(
+      { workerId: Type.String(), forgedJobId: Type.String(), at: Type.String() },
+      {
+        description:
+          'a held output withheld because the worker that ran it was caught forging: the worker, the forged job and when (its output.withheld audit entry)',
+      },
+    ),
+  ),
   reviews: Type.Array(
     Type.Object({
       reviewer: Type.String(),

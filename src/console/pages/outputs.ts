@@ -21,7 +21,7 @@ const VOTES = ['approve', 'request-changes', 'reject'] as const;
 /** What each disclosure-control check does, in words (docs/glossary.md; policies/disclosure.yaml). */
 const CHECK_DOES: Record<string, string> = {
   'min-units': '主体数少于下限的单元格被隐藏',
-  'max-rows': '行数超过上限的输出不予发布',
+  'max-rows': '行数超过上限的输出转人工审核',
   dominance: '少数主体占比过高的合计被隐藏',
   'secondary-suppression': '另行隐藏单元格，使已隐藏的值无法由合计反推',
   'round-counts': '计数修约到指定倍数',
@@ -33,6 +33,28 @@ const CHECK_DOES: Record<string, string> = {
   review: '每一份输出由两位审核人独立审核',
   'units-column': '按主体而非按行计数',
 };
+
+/** The earlier output a held differencing check paired this one with (the check's `facts`), as a link. */
+function pairedOutput(k: Output['checks'][number]): Html | undefined {
+  const id = k.check === 'differencing' && !k.passed ? k.facts?.pairedWith : undefined;
+  return typeof id === 'string' ? html`<a href="/console/outputs/${id}"><code>${id}</code></a>` : undefined;
+}
+
+/**
+ * A check's effect in words: what the check does, and the specifics the API gives as `facts`
+ * (issue 33: the English `effect` names them; the console says them in Chinese, parsing nothing).
+ */
+function checkEffect(k: Output['checks'][number]): Html {
+  const paired = pairedOutput(k);
+  if (paired) {
+    const rows = k.facts?.rows ?? '若干';
+    return html`与早先输出 ${paired} 相比，有 ${rows} 行的人数相差少于 ${k.params.k} 人：两者合起来描述的人少于
+    ${k.params.k} 人，转人工审核`;
+  }
+  if (k.check === 'max-rows' && !k.passed && k.facts?.rows !== undefined)
+    return html`共 ${k.facts.rows} 行，超过上限 ${k.params.maxRows} 行：转人工审核`;
+  return html`${CHECK_DOES[k.check] ?? '见检查说明'}${k.cellsSuppressed ? `；隐藏 ${k.cellsSuppressed} 个单元格` : ''}${k.rowsSuppressed ? `；隐藏 ${k.rowsSuppressed} 行` : ''}`;
+}
 
 /** Every check with its parameters, result and effect in words; the API's own sentence as the title. */
 export function checksTable(checks: Output['checks']): Html {
@@ -49,25 +71,36 @@ export function checksTable(checks: Output['checks']): Html {
           >`
         : '—',
       k.passed ? '通过' : html`<strong class="warn">未通过${k.onFail ? `（${term(ON_FAIL, k.onFail)}）` : ''}</strong>`,
-      html`<span title="${k.effect}"
-        >${CHECK_DOES[k.check] ?? '见检查说明'}${k.cellsSuppressed ? `；隐藏 ${k.cellsSuppressed} 个单元格` : ''}${k.rowsSuppressed ? `；隐藏 ${k.rowsSuppressed} 行` : ''}</span
-      >`,
+      html`<span title="${k.effect}">${checkEffect(k)}</span>`,
     ]),
   );
 }
 
 /**
  * Why an output waits, in words: its failed checks that hold (the API's `heldBecause` says the same
- * in English), and a caught forgery (src/jobs/forgery.ts), which adds its own sentence.
+ * in English), and a caught forgery (src/jobs/forgery.ts) from the output's `withheld` facts — the
+ * worker, the forged job and when — rather than from the English sentence.
  */
-function heldReasons(o: Pick<Output, 'checks' | 'heldBecause'>): string {
+export function heldReasons(o: Pick<Output, 'checks' | 'withheld'>): Html | string {
   // a custom-mode output carries the `review` check, passed: it is held by its mode (src/jobs/release.ts)
-  const checks = [
+  const checks: (Html | string)[] = [
     ...(o.checks.some((k) => k.check === 'review') ? ['定制模式：每份输出人工审核'] : []),
-    ...o.checks.filter((k) => !k.passed && k.onFail === 'hold').map((k) => `${term(CHECK, k.check)}未通过`),
+    ...o.checks
+      .filter((k) => !k.passed && k.onFail === 'hold')
+      .map((k) => {
+        const paired = pairedOutput(k);
+        return paired ? html`${term(CHECK, k.check)}未通过（与输出 ${paired} 配对）` : `${term(CHECK, k.check)}未通过`;
+      }),
   ];
-  const forged = o.heldBecause.some((b) => b.startsWith('produced by worker')) ? ['工作节点伪造结果后被扣留'] : [];
-  return [...checks, ...forged].join('；') || '—';
+  const w = o.withheld;
+  const forged = w
+    ? [
+        html`工作节点 <code>${w.workerId}</code> 于 ${shanghaiTime(w.at, { offset: true })} 被发现伪造作业
+          <code>${w.forgedJobId}</code> 的结果；此输出未经抽查核验，已被扣留`,
+      ]
+    : [];
+  const all = [...checks, ...forged];
+  return all.length === 0 ? '—' : html`${all.map((x, i) => (i === 0 ? x : html`；${x}`))}`;
 }
 
 /** The manifest, its signature checked against the bureau's published keys. */

@@ -47,8 +47,8 @@ export const previewApplicationResponse = {
     },
   },
   warnings: [
-    "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-    "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+    'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+    'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
   ],
   notices: [],
 };
@@ -154,8 +154,8 @@ export const createApplicationResponse = {
     },
   ],
   warnings: [
-    "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-    "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+    'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+    'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
   ],
   notices: [],
   decision: null,
@@ -222,8 +222,8 @@ export const decideApplicationResponse = {
       override: {
         reason: '合成数据演示：个别组合人数较少，输出经披露控制',
         warnings: [
-          "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-          "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+          'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+          'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
         ],
         by: 'wang.fang@bureau',
       },

@@ -84,17 +84,16 @@ export const createReportResponse = {
           rule: 'decision-override',
           level: 'medium',
           finding:
-            "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+            '由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
           recommendation:
-            'Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.',
+            '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
           basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
         },
         {
           rule: 'snapshot-risk',
           level: 'medium',
-          finding: 'population: 100.0% of records below k = 10 (smallest class 1)',
-          recommendation:
-            'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+          finding: 'population：100.0% 的记录所在等价类小于 k = 10（最小等价类 1）',
+          recommendation: '下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。',
           basis: 'seed 002 第三十二条; seed 003 第三十九条 (脱敏)',
         },
       ],
@@ -102,18 +101,18 @@ export const createReportResponse = {
         {
           rule: 'audit-integrity',
           sets: 'high',
-          when: 'the audit chain or its signed checkpoints do not verify → high',
+          when: '审计哈希链或其签名检查点校验不通过 → 高',
         },
         {
           rule: 'escape-attempts',
           sets: 'high',
-          when: 'refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium',
+          when: '被拒绝的越出快照或引擎的尝试 ≥ 5 次 → 高；≥ 1 次 → 中',
         },
       ],
     },
     recommendations: [
-      'Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.',
-      'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+      '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
+      '下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。',
     ],
     thresholds: {
       escapeAttemptsHigh: 5,
@@ -167,8 +166,8 @@ export const createReportResponse = {
       decisionOverride: {
         reason: '合成数据演示：个别组合人数较少，输出经披露控制',
         warnings: [
-          "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-          "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+          'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+          'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
         ],
         by: 'wang.fang@bureau',
       },
@@ -277,17 +276,16 @@ export const getReportResponse = {
           rule: 'decision-override',
           level: 'medium',
           finding:
-            "approved by wang.fang@bureau by override (“合成数据演示：个别组合人数较少，输出经披露控制”) despite: population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10; population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+            '由 wang.fang@bureau 越过政策提示批准（理由：“合成数据演示：个别组合人数较少，输出经披露控制”），当时的政策提示：population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10；population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
           recommendation:
-            'Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.',
+            '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
           basis: 'seed 001 第三十一条 (风险评估); seed 002 第三十四条(四)',
         },
         {
           rule: 'snapshot-risk',
           level: 'medium',
-          finding: 'population: 100.0% of records below k = 10 (smallest class 1)',
-          recommendation:
-            'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+          finding: 'population：100.0% 的记录所在等价类小于 k = 10（最小等价类 1）',
+          recommendation: '下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。',
           basis: 'seed 002 第三十二条; seed 003 第三十九条 (脱敏)',
         },
       ],
@@ -295,18 +293,18 @@ export const getReportResponse = {
         {
           rule: 'audit-integrity',
           sets: 'high',
-          when: 'the audit chain or its signed checkpoints do not verify → high',
+          when: '审计哈希链或其签名检查点校验不通过 → 高',
         },
         {
           rule: 'escape-attempts',
           sets: 'high',
-          when: 'refused attempts to reach beyond the snapshot or the engine ≥ 5 → high; ≥ 1 → medium',
+          when: '被拒绝的越出快照或引擎的尝试 ≥ 5 次 → 高；≥ 1 次 → 中',
         },
       ],
     },
     recommendations: [
-      'Re-examine the masking of this contract’s snapshot (coarser generalization, fewer quasi-identifiers) and whether the reason for the override still holds; tighten the terms or revoke if it does not.',
-      'Coarsen the masking of the quasi-identifiers at the next snapshot (wider age bands, shorter postcodes) so fewer records sit in small classes.',
+      '复核该合约快照的脱敏（更粗的泛化、更少的准标识符），以及越过理由是否仍成立；不成立则收紧条款或撤销。',
+      '下次生成快照时加粗准标识符的脱敏（更宽的年龄段、更短的邮编），减少小等价类中的记录。',
     ],
     thresholds: {
       escapeAttemptsHigh: 5,
@@ -360,8 +358,8 @@ export const getReportResponse = {
       decisionOverride: {
         reason: '合成数据演示：个别组合人数较少，输出经披露控制',
         warnings: [
-          "population: k = 1 is below the policy's k = 10; 100.0 % of 2000 records are in classes smaller than 10",
-          "population: prosecutor risk 1.000 is above the policy's 0.2 (the smallest class has 1 record(s))",
+          'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
+          'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
         ],
         by: 'wang.fang@bureau',
       },

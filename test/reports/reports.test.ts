@@ -427,6 +427,7 @@ describe('risk assessment reports', () => {
       keys: world.platform.keys,
       policies: world.platform.policies,
       osSandbox: 'bubblewrap (test)',
+      dataDirEncryption: world.platform.dataDirEncryption,
       now: () => later,
     });
     const made = await scheduler.runSchedule();
@@ -473,6 +474,7 @@ describe('risk assessment reports', () => {
       keys: world.platform.keys,
       policies: world.platform.policies,
       osSandbox: 'bubblewrap (test)',
+      dataDirEncryption: world.platform.dataDirEncryption,
       now: () => much,
     });
     expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators + 1));

@@ -8,6 +8,7 @@ import { consoleRoutes } from '../console/index.ts';
 import { sameSecret } from '../digest/index.ts';
 import { scrape } from '../metrics/index.ts';
 import { describeOsSandbox } from '../sandbox/index.ts';
+import { DataDirEncryptionSchema } from '../store/index.ts';
 import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { requireAuth } from './auth.ts';
@@ -96,7 +97,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     if (!presented) throw new PdsError('ERR_AUTH_MISSING_TOKEN', 'send Authorization: Bearer <METRICS_TOKEN>');
     if (!sameSecret(token, presented))
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'this is not the metrics credential');
-    const { body, contentType } = await scrape(platform.store);
+    const { body, contentType } = await scrape(platform.store, platform.dataDirEncryption);
     return reply.type(contentType).header('cache-control', 'no-store').send(body);
   });
 
@@ -108,7 +109,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         operationId: 'getHealth',
         summary: 'Liveness',
         description:
-          "Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version and the OS layer around the runners. 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).",
+          "Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version, the OS layer around the runners and whether DATA_DIR is encrypted at rest (`dataDirEncryption`, checked at start-up). 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).",
         security: [],
         response: {
           200: example(
@@ -122,6 +123,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
                     "the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim)",
                 }),
               }),
+              dataDirEncryption: DataDirEncryptionSchema,
             }),
             ex.getHealthResponse,
           ),
@@ -141,6 +143,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
         executor: platform.executor.kind,
         storeVersion: await platform.store.version(),
         sandbox: { os: describeOsSandbox(platform.osSandbox) },
+        dataDirEncryption: platform.dataDirEncryption,
       };
     },
   );

@@ -5,6 +5,7 @@ import { createPdsClient, must } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { loadKeyRing } from '../keys/index.ts';
 import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../reports/index.ts';
+import { checkDataDirEncryption } from '../store/index.ts';
 import { RATING, RATING_RULE, REPORT_KIND, term } from '../terms/index.ts';
 import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
 
@@ -65,6 +66,7 @@ async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): 
         // made offline by the CLI: the setting the API would run with
         osSandbox:
           config.sandboxOs === 'off' ? 'off (SANDBOX_OS=off)' : 'bubblewrap (as configured; report made by the CLI)',
+        dataDirEncryption: checkDataDirEncryption(config.dataDir),
       }).generate(req, { ...SYSTEM_ACTOR, sub: `cli:${process.env.USER ?? 'unknown'}`, role: 'risk' }, 'demand'),
     { api: `pds report ${reportTarget(req)} --api <url> --token <风险或管理局令牌>` },
   );

@@ -29,7 +29,7 @@ export interface paths {
         };
         /**
          * Liveness
-         * @description Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version and the OS layer around the runners. 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).
+         * @description Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version, the OS layer around the runners and whether DATA_DIR is encrypted at rest (`dataDirEncryption`, checked at start-up). 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).
          */
         get: operations["getHealth"];
         put?: never;
@@ -1218,10 +1218,22 @@ export interface operations {
                      *       "storeVersion": 21,
                      *       "sandbox": {
                      *         "os": "bubblewrap 0.8.0, seccomp on"
+                     *       },
+                     *       "dataDirEncryption": {
+                     *         "state": "encrypted",
+                     *         "how": "dm-crypt"
                      *       }
                      *     }
                      */
                     "application/json": {
+                        /** @description whether DATA_DIR is on an encrypted device or directory, as checked at start-up */
+                        dataDirEncryption: {
+                            /** @description encrypted: the layer that encrypts it */
+                            how?: "dm-crypt" | "fscrypt" | "ecryptfs";
+                            state: "encrypted" | "not-encrypted" | "unknown";
+                            /** @description not-encrypted or unknown: what was found */
+                            why?: string;
+                        };
                         executor: string;
                         sandbox: {
                             /** @description the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim) */
@@ -9780,6 +9792,14 @@ export interface operations {
                                 scenario: string;
                                 status: string;
                             }[];
+                            /** @description whether DATA_DIR is on an encrypted device or directory, as checked at start-up */
+                            dataDirEncryption?: {
+                                /** @description encrypted: the layer that encrypts it */
+                                how?: "dm-crypt" | "fscrypt" | "ecryptfs";
+                                state: "encrypted" | "not-encrypted" | "unknown";
+                                /** @description not-encrypted or unknown: what was found */
+                                why?: string;
+                            };
                             facts?: {
                                 acknowledgements?: {
                                     acknowledgedAt: string | null;
@@ -10480,6 +10500,14 @@ export interface operations {
                                 scenario: string;
                                 status: string;
                             }[];
+                            /** @description whether DATA_DIR is on an encrypted device or directory, as checked at start-up */
+                            dataDirEncryption?: {
+                                /** @description encrypted: the layer that encrypts it */
+                                how?: "dm-crypt" | "fscrypt" | "ecryptfs";
+                                state: "encrypted" | "not-encrypted" | "unknown";
+                                /** @description not-encrypted or unknown: what was found */
+                                why?: string;
+                            };
                             facts?: {
                                 acknowledgements?: {
                                     acknowledgedAt: string | null;

@@ -93,6 +93,12 @@ export interface Config {
    * /healthz and every risk report. BWRAP names a bubblewrap binary outside the usual places.
    */
   sandboxOs: 'bwrap' | 'off';
+  /**
+   * Refuse to start unless DATA_DIR is on an encrypted device or directory (REQUIRE_ENCRYPTED_DATA_DIR,
+   * `true` or `false`). Default false: the state is logged as a warning, shown in /healthz, the
+   * metrics and every risk report (docs/operations.md "Encryption at rest").
+   */
+  requireEncryptedDataDir: boolean;
 }
 
 /**
@@ -114,6 +120,14 @@ function parseIntVar(env: NodeJS.ProcessEnv, name: string, def: number, min: num
   const n = Number(raw);
   if (n < min || n > max) bad(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** `true` or `false` exactly; unset or empty is the default (no `1`, `yes` or `TRUE`: a typo must not read as false). */
+function parseBoolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (raw !== 'true' && raw !== 'false') bad(name, `must be true or false, got ${JSON.stringify(raw)}`);
+  return raw === 'true';
 }
 
 function parseUrlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): URL | undefined {
@@ -196,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const sandboxOs = (env.SANDBOX_OS || 'bwrap') as Config['sandboxOs'];
   if (sandboxOs !== 'bwrap' && sandboxOs !== 'off')
     bad('SANDBOX_OS', `must be bwrap or off, got ${JSON.stringify(env.SANDBOX_OS)}`);
+  const requireEncryptedDataDir = parseBoolVar(env, 'REQUIRE_ENCRYPTED_DATA_DIR', false);
   const queuePrefix = env.QUEUE_PREFIX || 'pds';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
     bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
@@ -231,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     queuePrefix,
     workerLeaseMs,
     minFreeBytes,
+    requireEncryptedDataDir,
     ...overrides,
   };
 }

@@ -14,6 +14,7 @@ export const ERRORS = {
   ERR_STORE_DAMAGED: { status: 500, title: 'Control store does not check out' },
   ERR_STORE_LOCKED: { status: 503, title: 'Another process (a running server) holds the control store' },
   ERR_SANDBOX_OS_UNAVAILABLE: { status: 500, title: 'The OS sandbox cannot run here' },
+  ERR_DATA_DIR_NOT_ENCRYPTED: { status: 500, title: 'DATA_DIR is not on an encrypted device' },
 
   // request validation
   ERR_VALIDATION: { status: 400, title: 'Request is invalid' },

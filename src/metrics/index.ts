@@ -7,7 +7,7 @@
  * the store is the truth, so these survive a restart and never count a rolled-back transaction.
  */
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Store } from '../store/index.ts';
+import type { DataDirEncryption, Store } from '../store/index.ts';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'pds_' });
@@ -80,6 +80,13 @@ const epsilonSpent = new Gauge({
   registers: [registry],
 });
 
+const dataDirEncrypted = new Gauge({
+  name: 'pds_data_dir_encrypted',
+  help: '1 when DATA_DIR is on an encrypted device or directory (how: dm-crypt, fscrypt, ecryptfs), else 0; state tells not-encrypted from unknown (checked at start-up)',
+  labelNames: ['state', 'how'],
+  registers: [registry],
+});
+
 /** The domain's state, read from the store into the gauges: called by each scrape. */
 export async function refreshFromStore(store: Store): Promise<void> {
   const [byStatus, depth, refused, cells, eps, checks, withheld] = await Promise.all([
@@ -111,7 +118,16 @@ export async function refreshFromStore(store: Store): Promise<void> {
 }
 
 /** The scrape: the store's state read, then every metric in the text exposition format. */
-export async function scrape(store: Store): Promise<{ body: string; contentType: string }> {
+export async function scrape(
+  store: Store,
+  dataDirEncryption: DataDirEncryption,
+): Promise<{ body: string; contentType: string }> {
   await refreshFromStore(store);
+  // one series, of this process's DATA_DIR: an alert on `== 0` catches not-encrypted and unknown alike
+  dataDirEncrypted.reset();
+  dataDirEncrypted.set(
+    { state: dataDirEncryption.state, how: dataDirEncryption.how ?? 'none' },
+    dataDirEncryption.state === 'encrypted' ? 1 : 0,
+  );
   return { body: await registry.metrics(), contentType: registry.contentType };
 }

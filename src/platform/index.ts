@@ -37,7 +37,14 @@ import {
   warmRunners,
   type OsSandboxStatus,
 } from '../sandbox/index.ts';
-import { assertIntact, checkIntegrity, Store } from '../store/index.ts';
+import {
+  assertIntact,
+  checkDataDirEncryption,
+  checkIntegrity,
+  dataDirNotEncrypted,
+  Store,
+  type DataDirEncryption,
+} from '../store/index.ts';
 import { TemplateService } from '../templates/index.ts';
 
 /**
@@ -70,6 +77,8 @@ export interface Platform {
   reports: ReportService;
   /** The OS layer around this process's runners; `workers` when jobs run in `pds worker`s (each reports its own). */
   osSandbox: OsSandboxStatus | { mode: 'workers' };
+  /** Whether DATA_DIR is encrypted at rest, checked at start-up (src/store/encryption.ts). */
+  dataDirEncryption: DataDirEncryption;
   verifyToken: TokenVerifier;
   close(): Promise<void>;
 }
@@ -100,6 +109,15 @@ export async function createPlatform(
   logger: Pick<Logger, 'error' | 'warn' | 'info'>,
 ): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // seed 000 第三十九条 asks for encryption: refused when required, otherwise said (issue 35)
+  const dataDirEncryption = checkDataDirEncryption(config.dataDir);
+  if (dataDirEncryption.state !== 'encrypted') {
+    if (config.requireEncryptedDataDir) throw dataDirNotEncrypted(config.dataDir, dataDirEncryption);
+    logger.warn(
+      { dataDir: config.dataDir, dataDirEncryption },
+      'DATA_DIR is not known to be encrypted at rest: see docs/operations.md "Encryption at rest" (REQUIRE_ENCRYPTED_DATA_DIR=true refuses to start)',
+    );
+  }
   // where runners cannot be confined, stop here, naming why — unless SANDBOX_OS=off says so
   const osSandbox = config.redisUrl ? { mode: 'workers' as const } : await configureOsSandbox(config.sandboxOs);
   if (osSandbox.mode === 'off')
@@ -264,7 +282,13 @@ export async function createPlatform(
   }, 5000);
   housekeepingTimer.unref();
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
-  const reports = new ReportService({ store, keys, policies, osSandbox: describeOsSandbox(osSandbox) });
+  const reports = new ReportService({
+    store,
+    keys,
+    policies,
+    osSandbox: describeOsSandbox(osSandbox),
+    dataDirEncryption,
+  });
   const turn = () =>
     reports
       .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
@@ -303,6 +327,7 @@ export async function createPlatform(
     outputReviews,
     reports,
     osSandbox,
+    dataDirEncryption,
     verifyToken: (() => {
       const users = createTokenVerifier(keys, config.auth);
       return (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token));

@@ -186,7 +186,7 @@ function header(r: RiskAssessmentReport): string {
 <p>评级 <span class="badge" id="rating" style="background:${LEVEL_COLOR[r.rating.level]}">${esc(term(RATING, r.rating.level))}</span>
 <span class="meta">${r.rating.findings.length} 项发现；生成于 ${esc(shanghaiTime(r.generatedAt, { offset: true }))}（${esc(term(REPORT_TRIGGER, r.trigger))}，${esc(r.generatedBy)}）；
 审计链${a.ok ? `校验通过（${a.entries} 条记录，${a.checkpoints} 个签名检查点）` : `<strong>在第 ${esc(a.firstBad?.seq ?? '?')} 条断开</strong>`}；
-操作系统沙箱 ${r.sandbox.os.startsWith('off') ? `<strong><code>${esc(r.sandbox.os)}</code></strong>` : `<code>${esc(r.sandbox.os)}</code>`}${r.figures.runsOutsideOsSandbox > 0 ? `；<strong>${r.figures.runsOutsideOsSandbox} 次运行未在其中</strong>` : ''}${spotCheckLine(r.figures)}</span></p>
+操作系统沙箱 ${r.sandbox.os.startsWith('off') ? `<strong><code>${esc(r.sandbox.os)}</code></strong>` : `<code>${esc(r.sandbox.os)}</code>`}${r.figures.runsOutsideOsSandbox > 0 ? `；<strong>${r.figures.runsOutsideOsSandbox} 次运行未在其中</strong>` : ''}${spotCheckLine(r.figures)}${r.dataDirEncryption ? `；数据目录加密：${r.dataDirEncryption.state === 'encrypted' ? `已加密（${esc(r.dataDirEncryption.how ?? '')}）` : `<strong>${r.dataDirEncryption.state === 'unknown' ? '无法确定' : '未加密'}</strong>`}` : ''}</span></p>
 </header>`;
 }
 

@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { WorkflowPolicy } from '../policies/index.ts';
 import { AttackCostSchema } from '../disclosure/index.ts';
+import { DataDirEncryptionSchema } from '../store/index.ts';
 
 /**
  * The report's shape, once: the TypeScript types derive from it, the API publishes it in OpenAPI
@@ -240,6 +241,8 @@ export const RiskAssessmentReportSchema = Obj(
       { os: Type.String({ description: "the OS layer around the API's runners when the report was made" }) },
       'how jobs are confined',
     ),
+    // optional: reports made before issue 35 do not have it and still read as signed
+    dataDirEncryption: Type.Optional(DataDirEncryptionSchema),
     figures: FiguresSchema,
     previousFigures: FiguresSchema,
     facts: Type.Optional(ContractFactsSchema),

@@ -5,7 +5,7 @@ import { attackCost } from '../disclosure/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
-import type { Store } from '../store/index.ts';
+import type { DataDirEncryption, Store } from '../store/index.ts';
 import { contractFacts, contractFigures, sumFigures, type ContractFacts, type Figures } from './figures.ts';
 import { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 import { maxLevel, rate, recommendations, trend, type Finding } from './rating.ts';
@@ -49,6 +49,8 @@ export interface ReportServiceDeps {
   policies: Policies;
   /** What confines this API's runners (describeOsSandbox), stated in every report. */
   osSandbox: string;
+  /** Whether DATA_DIR is encrypted at rest (checkDataDirEncryption at start-up), stated in every report. */
+  dataDirEncryption: DataDirEncryption;
   now?: () => Date;
 }
 
@@ -119,6 +121,7 @@ export class ReportService {
       trigger,
       auditTrail,
       sandbox: { os: this.deps.osSandbox },
+      dataDirEncryption: this.deps.dataDirEncryption,
       ...content,
       thresholds: this.policy.rating,
       basis: BASIS,

@@ -20,6 +20,20 @@ export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
 export { resolveStored, storedPath } from './paths.ts';
 export { ensureFreeSpace, freeBytes, isDiskFull, storageFull } from './space.ts';
+export {
+  checkDataDirEncryption,
+  cryptBacked,
+  dataDirNotEncrypted,
+  DataDirEncryptionSchema,
+  fscryptStatusEncrypted,
+  isCryptUuid,
+  lsattrEncrypted,
+  mountOf,
+  parseMountinfo,
+  type DataDirEncryption,
+  type EncryptionProbe,
+  type MountEntry,
+} from './encryption.ts';
 export { assertIntact, checkIntegrity, isStoreDamaged, storeDamaged, type IntegrityProblem } from './integrity.ts';
 export { repairStore, type RepairReport } from './repair.ts';
 export { isStoreLocked, lockHolderPid, storeLocked } from './locked.ts';

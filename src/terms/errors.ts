@@ -15,6 +15,7 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_STORE_DAMAGED: '控制库校验未通过。',
   ERR_STORE_LOCKED: '控制库正被运行中的服务器占用：请改用 --api 经接口操作，或先停止服务器。',
   ERR_SANDBOX_OS_UNAVAILABLE: '本机无法运行操作系统沙箱。',
+  ERR_DATA_DIR_NOT_ENCRYPTED: '数据目录不在加密的设备上，按设置拒绝启动。',
   ERR_VALIDATION: '提交的内容不符合要求，请按下方说明修改。',
   ERR_PAYLOAD_TOO_LARGE: '提交的内容过大。',
   ERR_URI_TOO_LONG: '地址中的编号过长。',

@@ -40,6 +40,9 @@ describe('loadConfig', () => {
     [{ CONSOLE_IDLE_MINUTES: '0' }, 'CONSOLE_IDLE_MINUTES'],
     [{ MIN_FREE_MB: '0' }, 'MIN_FREE_MB'],
     [{ MIN_FREE_MB: '15' }, 'MIN_FREE_MB'],
+    [{ REQUIRE_ENCRYPTED_DATA_DIR: 'yes' }, 'REQUIRE_ENCRYPTED_DATA_DIR'],
+    [{ REQUIRE_ENCRYPTED_DATA_DIR: 'TRUE' }, 'REQUIRE_ENCRYPTED_DATA_DIR'],
+    [{ REQUIRE_ENCRYPTED_DATA_DIR: '1' }, 'REQUIRE_ENCRYPTED_DATA_DIR'],
     [
       { AUTH_JWKS_URL: 'https://idp.example/jwks', AUTH_ISSUER: 'x', AUTH_AUDIENCE: 'y', AUTH_ROLES_CLAIM: 'a b' },
       'AUTH_ROLES_CLAIM',
@@ -55,6 +58,13 @@ describe('loadConfig', () => {
     expect(loadConfig({}).minFreeBytes).toBe(64 * 1024 * 1024);
     expect(loadConfig({ MIN_FREE_MB: '16' }).minFreeBytes).toBe(16 * 1024 * 1024);
     expect(refusal({ MIN_FREE_MB: '0' }).detail).toContain('at least 16');
+  });
+
+  it('REQUIRE_ENCRYPTED_DATA_DIR is true or false exactly, false by default', () => {
+    expect(loadConfig({}).requireEncryptedDataDir).toBe(false);
+    expect(loadConfig({ REQUIRE_ENCRYPTED_DATA_DIR: '' }).requireEncryptedDataDir).toBe(false);
+    expect(loadConfig({ REQUIRE_ENCRYPTED_DATA_DIR: 'true' }).requireEncryptedDataDir).toBe(true);
+    expect(loadConfig({ REQUIRE_ENCRYPTED_DATA_DIR: 'false' }).requireEncryptedDataDir).toBe(false);
   });
 
   it('accepts an external IdP when all three variables are set', () => {

@@ -81,6 +81,7 @@ describe('deciding on a risky application', () => {
       keys: world.platform.keys,
       policies: world.platform.policies,
       osSandbox: 'bubblewrap',
+      dataDirEncryption: world.platform.dataDirEncryption,
     }).generate(
       { kind: 'contract', subject: decided.contractId },
       { sub: 'rui@risk', org: 'org-bureau', role: 'risk' },

@@ -429,6 +429,7 @@ describe('risk assessment reports', () => {
       keys: world.platform.keys,
       policies: world.platform.policies,
       osSandbox: 'bubblewrap (test)',
+      dataDirEncryption: world.platform.dataDirEncryption,
       now: () => later,
     });
     const made = await scheduler.runSchedule();
@@ -475,6 +476,7 @@ describe('risk assessment reports', () => {
       keys: world.platform.keys,
       policies: world.platform.policies,
       osSandbox: 'bubblewrap (test)',
+      dataDirEncryption: world.platform.dataDirEncryption,
       now: () => much,
     });
     expect(await catchUp.runSchedule()).toBe(2 * (contracts + operators + 1));

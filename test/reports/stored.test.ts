@@ -66,6 +66,7 @@ describe('stored reports', () => {
     const old = structuredClone(made.report) as unknown as Record<string, Record<string, unknown>>;
     old.id = `${made.report.id}old` as never;
     delete old.sandbox;
+    delete old.dataDirEncryption; // before issue 35
     delete old.figures!.feedback;
     delete old.figures!.trackers;
     delete old.facts!.acknowledgements;
@@ -88,6 +89,8 @@ describe('stored reports', () => {
     expect(body.report.facts!.effectiveness[0]!.indicators[0]).toMatchObject({ value: null });
     expect(Value.Check(RiskAssessmentReportSchema, body.report)).toBe(true);
     expect(body.report.sandbox).toEqual({ os: '' });
+    // what the report did not state is not made up: no encryption state
+    expect(body.report.dataDirEncryption).toBeUndefined();
     expect(body.report.figures.trackers).toMatchObject({ isolatingPairs: 0 });
     await expect(verifyReport(body.jws, JSON.parse(body.asSigned), html, jwks())).resolves.toMatchObject({
       jti: report.id,

@@ -178,7 +178,7 @@ describe('spot checks of remote workers (BullMQ executor)', () => {
     expect(await audit('worker.revoked', liar.id)).toHaveLength(1);
 
     // the metrics and the contract's risk report say so
-    const metrics = (await scrape(world.platform.store)).body;
+    const metrics = (await scrape(world.platform.store, world.platform.dataDirEncryption)).body;
     expect(metrics).toMatch(/^pds_worker_spot_checks\{result="mismatched"\} 1$/m);
     expect(metrics).toMatch(/^pds_outputs_withheld 2$/m);
     const res = await world.server.inject({

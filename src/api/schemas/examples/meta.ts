@@ -3,6 +3,7 @@ export const getHealthResponse = {
   executor: 'embedded',
   storeVersion: 21,
   sandbox: { os: 'bubblewrap 0.8.0, seccomp on' },
+  dataDirEncryption: { state: 'encrypted', how: 'dm-crypt' },
 };
 
 export const getJwksResponse = {

@@ -1395,6 +1395,11 @@ export interface operations {
                      *             }
                      *           }
                      *         },
+                     *         "warnings": [
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *         ],
+                     *         "notices": [],
                      *         "attackCost": {
                      *           "measures": [
                      *             {
@@ -1425,11 +1430,6 @@ export interface operations {
                      *             "overdue": false
                      *           }
                      *         ],
-                     *         "warnings": [
-                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *         ],
-                     *         "notices": [],
                      *         "decision": null,
                      *         "contractId": null,
                      *         "securityControls": [
@@ -1797,6 +1797,11 @@ export interface operations {
                      *           }
                      *         }
                      *       },
+                     *       "warnings": [
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *       ],
+                     *       "notices": [],
                      *       "attackCost": {
                      *         "measures": [
                      *           {
@@ -1827,11 +1832,6 @@ export interface operations {
                      *           "overdue": false
                      *         }
                      *       ],
-                     *       "warnings": [
-                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *       ],
-                     *       "notices": [],
                      *       "decision": null,
                      *       "contractId": null,
                      *       "securityControls": [
@@ -2129,6 +2129,11 @@ export interface operations {
                      *           }
                      *         }
                      *       },
+                     *       "warnings": [
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *       ],
+                     *       "notices": [],
                      *       "attackCost": {
                      *         "measures": [
                      *           {
@@ -2159,11 +2164,6 @@ export interface operations {
                      *           "overdue": false
                      *         }
                      *       ],
-                     *       "warnings": [
-                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *       ],
-                     *       "notices": [],
                      *       "decision": null,
                      *       "contractId": null,
                      *       "securityControls": [
@@ -2502,6 +2502,11 @@ export interface operations {
                      *             }
                      *           }
                      *         },
+                     *         "warnings": [
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *         ],
+                     *         "notices": [],
                      *         "attackCost": {
                      *           "measures": [
                      *             {
@@ -2532,11 +2537,6 @@ export interface operations {
                      *             "overdue": false
                      *           }
                      *         ],
-                     *         "warnings": [
-                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *         ],
-                     *         "notices": [],
                      *         "decision": {
                      *           "by": "wang.fang@bureau",
                      *           "at": "2026-12-07T22:53:17.087Z",
@@ -2818,6 +2818,11 @@ export interface operations {
                      *             }
                      *           }
                      *         },
+                     *         "warnings": [
+                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *         ],
+                     *         "notices": [],
                      *         "attackCost": {
                      *           "measures": [
                      *             {
@@ -2848,11 +2853,6 @@ export interface operations {
                      *             "overdue": false
                      *           }
                      *         ],
-                     *         "warnings": [
-                     *           "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *           "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *         ],
-                     *         "notices": [],
                      *         "decision": {
                      *           "by": "wang.fang@bureau",
                      *           "at": "2026-12-07T22:53:17.087Z",
@@ -3306,6 +3306,11 @@ export interface operations {
                      *           }
                      *         }
                      *       },
+                     *       "warnings": [
+                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
+                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
+                     *       ],
+                     *       "notices": [],
                      *       "attackCost": {
                      *         "measures": [
                      *           {
@@ -3336,11 +3341,6 @@ export interface operations {
                      *           "overdue": false
                      *         }
                      *       ],
-                     *       "warnings": [
-                     *         "population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10",
-                     *         "population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）"
-                     *       ],
-                     *       "notices": [],
                      *       "decision": null,
                      *       "contractId": null,
                      *       "securityControls": [

@@ -93,41 +93,7 @@ export const createApplicationResponse = {
     triggers: ['疑似重识别', '输出异常'],
     actions: ['立即暂停合约', '通知数据局'],
   },
-  grants: [
-    {
-      dataset: 'population',
-      provider: 'org-psb',
-      providerName: '市公安局',
-      privacyUnit: 'id_number',
-      columns: [
-        { column: 'district', rule: 'keep' },
-        { column: 'gender', rule: 'keep' },
-        { column: 'birth_date', rule: 'generalize:year' },
-        { column: 'education', rule: 'keep' },
-        { column: 'income', rule: 'noise:0.15' },
-      ],
-    },
-  ],
-  risk: {
-    population: {
-      quasiIdentifiers: ['district', 'gender', 'birth_date', 'education'],
-      sensitive: ['income'],
-      records: 2000,
-      classes: 1673,
-      k: 1,
-      policyK: 10,
-      recordsBelowK: 2000,
-      shareBelowK: 1,
-      prosecutorRisk: 1,
-      averageRisk: 0.8365,
-      classSizes: [
-        { size: '1', classes: 1406, records: 1406 },
-        { size: '2', classes: 212, records: 424 },
-        { size: '3-4', classes: 55, records: 170 },
-      ],
-      lDiversity: { income: 1 },
-    },
-  },
+  ...previewApplicationResponse,
   attackCost: {
     measures: [
       {
@@ -153,11 +119,6 @@ export const createApplicationResponse = {
       overdue: false,
     },
   ],
-  warnings: [
-    'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
-    'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
-  ],
-  notices: [],
   decision: null,
   contractId: null,
   securityControls: ['仅在沙箱内分析', '输出经披露控制'],

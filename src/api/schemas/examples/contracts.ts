@@ -85,6 +85,9 @@ export const getContractResponse = {
 
 export const listContractsResponse = [getContractResponse];
 
+// the claims before the snapshot is built: all but the snapshot's
+const { snapshot: _snapshot, ...unsignedClaims } = getContractResponse.claims;
+
 /** The same contract just approved: its snapshot being built, nothing signed yet. */
 export const buildingContract = {
   ...getContractResponse,
@@ -93,44 +96,7 @@ export const buildingContract = {
   statusChangedBy: null,
   notBefore: null,
   expiresAt: null,
-  claims: {
-    application: 'app_mxdv9g6s18a22c52aa1c9530',
-    scenario: { name: '区县居民收入结构分析', purpose: '为普惠金融产品设计提供区县级收入分布参考', paid: false },
-    mode: 'aggregate',
-    datasets: [
-      {
-        dataset: 'population',
-        provider: 'org-psb',
-        providerName: '市公安局',
-        privacyUnit: 'id_number',
-        columns: [
-          { column: 'district', rule: 'keep' },
-          { column: 'gender', rule: 'keep' },
-          { column: 'birth_date', rule: 'generalize:year' },
-          { column: 'education', rule: 'keep' },
-          { column: 'income', rule: 'noise:0.15' },
-        ],
-      },
-    ],
-    disclosure: { minUnits: 10, maxRows: 10000 },
-    privacyBudget: null,
-    emergencyPlan: {
-      contact: '数智科技 安全负责人 0851-00000000',
-      triggers: ['疑似重识别', '输出异常'],
-      actions: ['立即暂停合约', '通知数据局'],
-    },
-    securityControls: ['仅在沙箱内分析', '输出经披露控制'],
-    policyHash: '26911c8750ad20f6567af17a78744347eb8b64e12df5526ded43985098e881e2',
-    catalogVersion: '2026.12.2',
-    decisionOverride: {
-      reason: '合成数据演示：个别组合人数较少，输出经披露控制',
-      warnings: [
-        'population：k = 1，低于政策要求的 k = 10；2000 条记录中有 100.0% 所在的等价类小于 10',
-        'population：检察官风险 1.000，高于政策上限 0.2（最小等价类只有 1 条记录）',
-      ],
-      by: 'wang.fang@bureau',
-    },
-  },
+  claims: unsignedClaims,
   build: { phase: 'counting', table: null, done: 0, attempts: 1, error: null },
 };
 

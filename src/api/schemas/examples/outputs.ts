@@ -44,53 +44,7 @@ export const getOutputResponse = {
   createdAt: '2026-12-07T22:53:26.161Z',
 };
 
-export const listOutputsResponse = [
-  {
-    id: 'out_mxdv9mfp08d2fc999b05bca7',
-    jobId: 'job_mxdv9mfp08d2fc999b05bca7',
-    contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
-    status: 'released',
-    columns: [
-      { name: 'district', type: 'VARCHAR' },
-      { name: 'education', type: 'VARCHAR' },
-    ],
-    rowCount: 51,
-    cellsSuppressed: 72,
-    checks: [
-      {
-        check: 'perturbation',
-        params: {
-          countMaxNoise: 3,
-          countVariance: 1,
-          magnitudeFraction: 0,
-          magnitudeFloor: 2,
-          topN: 2,
-          quantileIqrFraction: 0.1,
-          cellKey: "sum of the contributing units' keyed hashes mod 2^32",
-        },
-        passed: true,
-        effect:
-          "51 count cell(s) carry p-table noise (unbiased, |noise| ≤ 3, variance 1); 51 sum/mean/variance cell(s) carry uniform noise within ±max(0 × the 2 largest contributions, 2) (variance: bound²/3; a mean's is its sum's over the count squared; a variance or standard deviation is computed from the perturbed count, sum and sum of squares); 0 quantile cell(s) carry uniform noise within ±0.1 × the cell's interquartile range; the same people always get the same noise",
-      },
-      {
-        check: 'min-units',
-        params: { k: 10 },
-        passed: true,
-        effect:
-          "18 row(s) not shown: describing fewer than 10 distinct units, protecting such a row's total, or as an earlier cell of the same people was",
-        rowsSuppressed: 18,
-        cellsSuppressed: 72,
-      },
-    ],
-    sha256: '3964de1d2b68ed743ca4548107475dc767bef9d42f211c706192fef365696894',
-    heldBecause: [],
-    reviews: [],
-    votes: { recorded: 0, needed: 2 },
-    releasedAt: '2026-12-07T22:53:26.161Z',
-    releasedBy: 'auto',
-    createdAt: '2026-12-07T22:53:26.161Z',
-  },
-];
+export const listOutputsResponse = [getOutputResponse];
 
 export const getReviewPacketResponse = {
   output: {

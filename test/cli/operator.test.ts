@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { APPLICATION, buildWorld, contractFor, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
-import { runPds } from '../support/pds.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { APPLICATION, contractFor, TEST_OVERRIDE, type TestWorld } from '../helpers.ts';
+import { cliWorld, runPds } from '../support/pds.ts';
 
 /**
  * The operator's and reviewers' commands over a real HTTP server, through the typed client:
@@ -13,27 +13,9 @@ describe('pds over the API', () => {
   let world: TestWorld;
   let server: string;
   let configDir: string;
-  const saved = { dir: process.env.PDS_CONFIG_DIR, server: process.env.PDS_SERVER, token: process.env.PDS_TOKEN };
-
-  beforeAll(async () => {
-    world = await buildWorld({ rows: 3000 });
-    await world.server.listen({ port: 0, host: '127.0.0.1' });
-    const address = world.server.server.address();
-    server = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    configDir = path.join(world.dataDir, 'cli-config');
-    process.env.PDS_CONFIG_DIR = configDir;
-    delete process.env.PDS_SERVER;
-    delete process.env.PDS_TOKEN;
-  }, 60_000);
-  afterAll(async () => {
-    for (const [k, v] of [
-      ['PDS_CONFIG_DIR', saved.dir],
-      ['PDS_SERVER', saved.server],
-      ['PDS_TOKEN', saved.token],
-    ] as const)
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    await world.close();
+  const cli = cliWorld();
+  beforeAll(() => {
+    ({ world, server, configDir } = cli);
   });
 
   const pds = runPds;

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { issueLoginLink } from '../../src/console/index.ts';
-import { APPLICATION, buildWorld, contractFor, type TestWorld } from '../helpers.ts';
-import { runPds } from '../support/pds.ts';
+import { APPLICATION, contractFor, type TestWorld } from '../helpers.ts';
+import { cliWorld, runPds } from '../support/pds.ts';
 
 const run = promisify(execFile);
 
@@ -19,27 +19,9 @@ const run = promisify(execFile);
 describe('pds queues and tables over the API', () => {
   let world: TestWorld;
   let server: string;
-  const saved = { dir: process.env.PDS_CONFIG_DIR, server: process.env.PDS_SERVER, token: process.env.PDS_TOKEN };
-
-  beforeAll(async () => {
-    world = await buildWorld({ rows: 3000 });
-    await world.server.listen({ port: 0, host: '127.0.0.1' });
-    const address = world.server.server.address();
-    server = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    // no profile: every command names its server and token
-    process.env.PDS_CONFIG_DIR = path.join(world.dataDir, 'cli-config');
-    delete process.env.PDS_SERVER;
-    delete process.env.PDS_TOKEN;
-  }, 60_000);
-  afterAll(async () => {
-    for (const [k, v] of [
-      ['PDS_CONFIG_DIR', saved.dir],
-      ['PDS_SERVER', saved.server],
-      ['PDS_TOKEN', saved.token],
-    ] as const)
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    await world.close();
+  const cli = cliWorld();
+  beforeAll(() => {
+    ({ world, server } = cli);
   });
 
   /** One command over the API as `token`. */

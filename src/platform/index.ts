@@ -104,12 +104,15 @@ function clearLeftovers(dataDir: string, logger: Pick<Logger, 'info'>): void {
   if (removed.length > 0) logger.info({ removed }, 'cleared what an earlier process left behind');
 }
 
-export async function createPlatform(
+/**
+ * What start-up asks of the host before anything opens: DATA_DIR encrypted at rest (seed 000
+ * 第三十九条: refused when required, otherwise said; issue 35), and runners confined by the OS
+ * layer (stop here, naming why — unless SANDBOX_OS=off says so).
+ */
+async function checkHost(
   config: Config,
-  logger: Pick<Logger, 'error' | 'warn' | 'info'>,
-): Promise<Platform> {
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  // seed 000 第三十九条 asks for encryption: refused when required, otherwise said (issue 35)
+  logger: Pick<Logger, 'warn'>,
+): Promise<{ dataDirEncryption: DataDirEncryption; osSandbox: OsSandboxStatus | { mode: 'workers' } }> {
   const dataDirEncryption = checkDataDirEncryption(config.dataDir);
   if (dataDirEncryption.state !== 'encrypted') {
     if (config.requireEncryptedDataDir) throw dataDirNotEncrypted(config.dataDir, dataDirEncryption);
@@ -118,10 +121,44 @@ export async function createPlatform(
       'DATA_DIR is not known to be encrypted at rest: see docs/operations.md "Encryption at rest" (REQUIRE_ENCRYPTED_DATA_DIR=true refuses to start)',
     );
   }
-  // where runners cannot be confined, stop here, naming why — unless SANDBOX_OS=off says so
   const osSandbox = config.redisUrl ? { mode: 'workers' as const } : await configureOsSandbox(config.sandboxOs);
   if (osSandbox.mode === 'off')
     logger.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
+  return { dataDirEncryption, osSandbox };
+}
+
+/** Risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis. */
+async function startReportSchedule(
+  config: Config,
+  reports: ReportService,
+  policies: Policies,
+  logger: Pick<Logger, 'error' | 'info'>,
+): Promise<ReportScheduler> {
+  const turn = () =>
+    reports
+      .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
+      .then((made) => {
+        if (made > 0) logger.info({ made }, 'scheduled risk reports made');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
+  const everyMs = policies.workflow.reports.scheduleEveryMinutes * 60_000;
+  return config.redisUrl
+    ? await startBullmqScheduler({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        everyMs,
+        turn,
+        onError: (err) => logger.error({ err }, 'report scheduler'),
+      })
+    : startEmbeddedScheduler(turn, everyMs);
+}
+
+export async function createPlatform(
+  config: Config,
+  logger: Pick<Logger, 'error' | 'warn' | 'info'>,
+): Promise<Platform> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { dataDirEncryption, osSandbox } = await checkHost(config, logger);
   const policies = loadPolicies(config.policiesDir);
   const keys = await loadKeyRing(config.dataDir, logger);
   const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
@@ -289,23 +326,7 @@ export async function createPlatform(
     osSandbox: describeOsSandbox(osSandbox),
     dataDirEncryption,
   });
-  const turn = () =>
-    reports
-      .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
-      .then((made) => {
-        if (made > 0) logger.info({ made }, 'scheduled risk reports made');
-      })
-      .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
-  const everyMs = policies.workflow.reports.scheduleEveryMinutes * 60_000;
-  const scheduler: ReportScheduler = config.redisUrl
-    ? await startBullmqScheduler({
-        redisUrl: config.redisUrl,
-        prefix: config.queuePrefix,
-        everyMs,
-        turn,
-        onError: (err) => logger.error({ err }, 'report scheduler'),
-      })
-    : startEmbeddedScheduler(turn, everyMs);
+  const scheduler = await startReportSchedule(config, reports, policies, logger);
   return {
     config,
     keys,

@@ -16,7 +16,7 @@ import { PdsError } from '../errors/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { problemText, ROLE, term } from '../terms/index.ts';
 import { assertCsrf, send, type Console } from './context.ts';
-import { html } from './html.ts';
+import { html, type Html } from './html.ts';
 import { page } from './layout.ts';
 import { openLoginLink, recordSignIn } from './login-link.ts';
 import { OidcSignIn } from './oidc.ts';
@@ -116,22 +116,8 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
       c.sessions.destroy(req.cookies[c.cookie.name]);
       req.consoleSession = undefined;
     }
-    // the code's sentence in Chinese; the API's English detail as a secondary line (issue 33)
-    const text = pds
-      ? problemText(pds.code, pds.detail)
-      : status < 500
-        ? { primary: '请求无法处理。', secondary: err.message }
-        : { primary: '服务器内部错误，已记录。' };
-    return send(
-      reply,
-      req.consoleSession,
-      status === 401 ? '需要登录' : status === 403 ? '无权访问' : status === 404 ? '未找到' : '出错了',
-      html`<p class="problem">${text.primary}</p>
-        ${text.secondary ? html`<p class="problem-detail" lang="en">${text.secondary}</p>` : ''}
-        ${pds ? html`<p>错误代码 <code>${pds.code}</code></p>` : ''}
-        <p><a href="/console/">返回首页</a>${status === 401 ? html` · <a href="/console/signin">登录</a>` : ''}</p>`,
-      status,
-    );
+    const [title, body] = errorPage(err, pds, status);
+    return send(reply, req.consoleSession, title, body, status);
   });
   // for paths under /console only (the API keeps its problem+json 404)
   await scope.register(
@@ -289,6 +275,25 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
   outputPages(scope, c);
   oversightPages(scope, c);
   templatePages(scope, c);
+}
+
+/**
+ * An error page's title and body: the code's sentence in Chinese, the English detail as a
+ * secondary line (issue 33), the code, and the way back.
+ */
+function errorPage(err: Error, pds: PdsError | ApiError | undefined, status: number): [string, Html] {
+  const text = pds
+    ? problemText(pds.code, pds.detail)
+    : status < 500
+      ? { primary: '请求无法处理。', secondary: err.message }
+      : { primary: '服务器内部错误，已记录。' };
+  return [
+    status === 401 ? '需要登录' : status === 403 ? '无权访问' : status === 404 ? '未找到' : '出错了',
+    html`<p class="problem">${text.primary}</p>
+      ${text.secondary ? html`<p class="problem-detail" lang="en">${text.secondary}</p>` : ''}
+      ${pds ? html`<p>错误代码 <code>${pds.code}</code></p>` : ''}
+      <p><a href="/console/">返回首页</a>${status === 401 ? html` · <a href="/console/signin">登录</a>` : ''}</p>`,
+  ];
 }
 
 /** Only a path of this console is a place to go back to after sign-in (no open redirect). */

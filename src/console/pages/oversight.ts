@@ -14,8 +14,9 @@ import {
   term,
 } from '../../terms/index.ts';
 import { formAction, must, send, signedIn, type Console } from '../context.ts';
+import type { Session } from '../session.ts';
 import { int, one, type Form } from '../forms.ts';
-import { html } from '../html.ts';
+import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
 
 /** The report page as the API serves it, framed by the console only: no script may run in it. */
@@ -33,6 +34,25 @@ const AUDIT_PRESETS: [string, string][] = [
 ];
 
 const RATING_LABEL = RATING;
+
+/** The form risk staff and the bureau make a report with: its subject and period. */
+function reportForm(session: Session): Html {
+  return html`<form method="post" action="/console/reports" class="stack card">
+    <h2>生成报告</h2>
+    ${csrfField(session)}
+    <fieldset>
+      <legend>对象</legend>
+      <label class="inline"><input type="radio" name="scope" value="domain" checked /> 全域概览</label>
+      <label class="inline"><input type="radio" name="scope" value="contract" /> 合约</label>
+      <label class="inline"><input type="radio" name="scope" value="operator" /> 运营单位</label>
+    </fieldset>
+    <label for="rep-subject">合约编号或运营单位（按对象填写）</label
+    ><input id="rep-subject" name="subject" maxlength="64" />
+    <label for="rep-period">期间（如 2026-Q4、2026-11、2026；留空为当前期间）</label
+    ><input id="rep-period" name="period" maxlength="8" />
+    <div class="actions"><button type="submit" class="primary">生成</button></div>
+  </form>`;
+}
 
 export function oversightPages(scope: FastifyInstance, c: Console): void {
   scope.get('/console/reviews', async (req, reply) => {
@@ -198,25 +218,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
         ]),
         { empty: '暂无报告' },
       )}
-      ${
-        maker
-          ? html`<form method="post" action="/console/reports" class="stack card">
-              <h2>生成报告</h2>
-              ${csrfField(s.session)}
-              <fieldset>
-                <legend>对象</legend>
-                <label class="inline"><input type="radio" name="scope" value="domain" checked /> 全域概览</label>
-                <label class="inline"><input type="radio" name="scope" value="contract" /> 合约</label>
-                <label class="inline"><input type="radio" name="scope" value="operator" /> 运营单位</label>
-              </fieldset>
-              <label for="rep-subject">合约编号或运营单位（按对象填写）</label
-              ><input id="rep-subject" name="subject" maxlength="64" />
-              <label for="rep-period">期间（如 2026-Q4、2026-11、2026；留空为当前期间）</label
-              ><input id="rep-period" name="period" maxlength="8" />
-              <div class="actions"><button type="submit" class="primary">生成</button></div>
-            </form>`
-          : ''
-      }`,
+      ${maker ? reportForm(s.session) : ''}`,
     );
   });
 

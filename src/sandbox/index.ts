@@ -9,6 +9,7 @@ export {
   forgetRunners,
   loaderArgs,
   runInSandbox,
+  runnerEvents,
   warmRunners,
   type ProcessLimits,
   type RunOptions,

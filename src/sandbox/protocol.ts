@@ -51,10 +51,12 @@ export interface RunRequest {
 /**
  * What a runner says besides its answer: `ready` once started, `started` on receiving a job — the
  * moment both the runner's own interrupt and the parent's kill count the job's wall clock from, so
- * a slow start on a busy machine is never mistaken for a slow query.
+ * a slow start on a busy machine is never mistaken for a slow query; `warmed` once it has read the
+ * last job's tables into the next instance (warm-up.ts).
  */
-export type RunnerNotice = { ready: true } | { started: true };
+export type RunnerNotice = { ready: true } | { started: true } | { warmed: string[] };
 
 export type RunResponse =
-  | { ok: true; elapsedMs: number; resultFile: string; bytes: number }
+  /** `warm`: the tables read into the instance before the job came (warm-up.ts). */
+  | { ok: true; elapsedMs: number; resultFile: string; bytes: number; warm?: string[] }
   | { ok: false; code: ErrorCode; message: string; layer?: 'engine' | 'os' };

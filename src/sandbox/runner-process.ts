@@ -12,6 +12,7 @@ import { StatementType, type DuckDBConnection, type DuckDBInstance } from '@duck
 import { exec, openInstance, quoteLiteral, readResult } from '../duckdb/index.ts';
 import { INSIDE, RESULT_FILE, type RunRequest, type RunResponse, type RunnerNotice } from './protocol.ts';
 import { runtimeMessage } from './runtime-errors.ts';
+import { planScans, startWarmUp, type WarmUp } from './warm-up.ts';
 
 /**
  * Maps a DuckDB error to our codes. Binder, parser and catalog errors name only tables, columns
@@ -56,9 +57,12 @@ function classify(message: string, confined: boolean): RunResponse {
 const denied = (message: string): RunResponse => ({ ok: false, code: 'ERR_SANDBOX_DENIED', message });
 const tooBig = (message: string): RunResponse => ({ ok: false, code: 'ERR_LIMIT_EXCEEDED', message });
 
+/** The name the snapshot is attached under. */
+const SNAPSHOT_DATABASE = 'snapshot';
+
 async function lockDown(conn: DuckDBConnection, req: RunRequest): Promise<void> {
-  await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY)`);
-  await exec(conn, 'USE snapshot');
+  await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS ${SNAPSHOT_DATABASE} (READ_ONLY)`);
+  await exec(conn, `USE ${SNAPSHOT_DATABASE}`);
   await exec(conn, 'SET allow_persistent_secrets = false');
   await exec(conn, 'SET max_expression_depth = 250');
   await exec(conn, 'SET enable_external_access = false');
@@ -96,8 +100,13 @@ async function runLocked(conn: DuckDBConnection, req: RunRequest, started: numbe
   }
 }
 
+interface Opened {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+}
+
 /** A fresh instance, the snapshot attached and (with the engine layer) everything locked down. */
-async function openLocked(req: RunRequest): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
+async function openLocked(req: RunRequest): Promise<Opened> {
   const engine = req.engineLayer !== false;
   const instance = await openInstance(
     ':memory:',
@@ -117,7 +126,11 @@ async function openLocked(req: RunRequest): Promise<{ instance: DuckDBInstance; 
   try {
     const conn = await instance.connect();
     if (engine) await lockDown(conn, req);
-    else await exec(conn, `ATTACH ${quoteLiteral(req.snapshotFile)} AS snapshot (READ_ONLY); USE snapshot`);
+    else
+      await exec(
+        conn,
+        `ATTACH ${quoteLiteral(req.snapshotFile)} AS ${SNAPSHOT_DATABASE} (READ_ONLY); USE ${SNAPSHOT_DATABASE}`,
+      );
     return { instance, conn };
   } catch (err) {
     instance.closeSync();
@@ -131,36 +144,51 @@ const openedFor = (req: RunRequest): string => JSON.stringify({ ...req, sql: und
 /**
  * The next job's instance, opened while the runner waits: a runner serves one contract's jobs
  * only, so the next is almost always opened the same way, and opening (~20 ms of CPU) leaves the
- * job's path. It is still one fresh instance per job — never one a query has run in.
+ * job's path. It is still one fresh instance per job — never one a query has run in; the columns
+ * the last job scanned are read into it meanwhile (warm-up.ts), and a job that comes stops that.
  */
-let next: Promise<{ key: string; instance: DuckDBInstance; conn: DuckDBConnection } | undefined> =
-  Promise.resolve(undefined);
+interface Ready {
+  key: string;
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+  warmUp?: WarmUp;
+}
+let next: Promise<Ready | undefined> = Promise.resolve(undefined);
 
-function openNext(req: RunRequest): void {
-  next = openLocked(req).then(
-    (opened) => ({ key: openedFor(req), ...opened }),
-    () => undefined, // opened with the job instead, where its error is answered
-  );
+/** After an answer: the scans of the job that ran, its instance closed, the next one opened and warmed. */
+async function prepareNext(req: RunRequest, res: RunResponse, used: Opened | undefined): Promise<Ready | undefined> {
+  const reusable = req.engineLayer !== false;
+  const scans = used && res.ok && reusable ? await planScans(used.conn, req.sql).catch(() => []) : [];
+  used?.conn.closeSync();
+  used?.instance.closeSync();
+  if (!reusable) return undefined;
+  const opened = await openLocked(req).catch(() => undefined); // opened with the job instead, where its error is answered
+  if (!opened) return undefined;
+  const warmUp =
+    scans.length > 0
+      ? startWarmUp(opened.instance, SNAPSHOT_DATABASE, scans, (warmed) => process.send?.({ warmed }))
+      : undefined;
+  return { key: openedFor(req), ...opened, ...(warmUp ? { warmUp } : {}) };
 }
 
-/** Runs one job; the instance is closed by the caller after the answer is sent. */
-async function run(req: RunRequest): Promise<{ res: RunResponse; instance?: DuckDBInstance }> {
+/** Runs one job; its instance and connection are closed by the caller after the answer is sent. */
+async function run(req: RunRequest): Promise<{ res: RunResponse; used?: Opened }> {
   const started = performance.now();
   const ready = await next;
   next = Promise.resolve(undefined);
-  let opened: { instance: DuckDBInstance; conn: DuckDBConnection } | undefined =
-    ready?.key === openedFor(req) ? ready : undefined;
-  if (ready && !opened) ready.instance.closeSync();
+  await ready?.warmUp?.stop();
+  let opened: Opened | undefined = ready?.key === openedFor(req) ? ready : undefined;
+  if (ready && !opened) {
+    ready.conn.closeSync();
+    ready.instance.closeSync();
+  }
+  const warm = opened && ready?.warmUp ? [...ready.warmUp.warmed] : [];
   try {
     opened ??= await openLocked(req);
-    const { instance, conn } = opened;
-    try {
-      return { res: await runLocked(conn, req, started), instance };
-    } finally {
-      conn.closeSync();
-    }
+    const res = await runLocked(opened.conn, req, started);
+    return { res: res.ok ? { ...res, warm } : res, used: opened };
   } catch (err) {
-    return { res: classify((err as Error).message ?? String(err), req.confined === true), instance: opened?.instance };
+    return { res: classify((err as Error).message ?? String(err), req.confined === true), used: opened };
   }
 }
 
@@ -173,12 +201,11 @@ process.on('message', (req: RunRequest) => {
   process.send!({ started: true } satisfies RunnerNotice);
   run(req).then(
     // the answer first: closing an instance that spilled gigabytes (an interrupted query) can take
-    // long on a busy machine, and the parent's wall clock is running; the next job is read after
-    ({ res, instance }) =>
+    // long on a busy machine, and the parent's wall clock is running; the next job is read after.
+    // Only a runner with every layer on is kept for the contract's next job.
+    ({ res, used }) =>
       process.send!(res, () => {
-        instance?.closeSync();
-        // only a runner with every layer on is kept for the contract's next job
-        if (req.engineLayer !== false) openNext(req);
+        next = prepareNext(req, res, used);
       }),
     (err: unknown) =>
       process.send!({ ok: false, code: 'ERR_SANDBOX_FAILURE', message: String(err) } satisfies RunResponse),

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -27,8 +28,14 @@ export function loaderArgs(): string[] {
   return ['--import', pathToFileURL(path.join(tsxDir, 'dist', 'loader.mjs')).href];
 }
 
-/** A run's rows, its time in the engine, and the runner process that ran it (for the logs and the tests of reuse). */
-export type SandboxResult = ReadResult & { elapsedMs: number; runnerPid: number | undefined };
+/**
+ * A run's rows, its time in the engine, the runner process that ran it (for the logs and the tests
+ * of reuse) and the tables its instance had read before the job came (warm-up.ts).
+ */
+export type SandboxResult = ReadResult & { elapsedMs: number; runnerPid: number | undefined; warm: string[] };
+
+/** `warmed` (pid, tables): a parked runner read the last job's tables into its next instance. */
+export const runnerEvents = new EventEmitter();
 
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
 
@@ -203,6 +210,9 @@ class SparePool {
     if (!spare.watched) {
       spare.watched = true;
       spare.child.once('exit', () => this.evict((s) => s === spare));
+      spare.child.on('message', (m: RunnerNotice) => {
+        if ('warmed' in m) runnerEvents.emit('warmed', spare.child.pid, m.warmed);
+      });
     }
     this.parked.push(spare);
     while (this.parked.length > MAX_PARKED) this.evict((s) => s === this.parked[0]);
@@ -439,7 +449,7 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const onMessage = (m: RunResponse | RunnerNotice) => {
-        if ('ready' in m) return;
+        if ('ready' in m || 'warmed' in m) return;
         if ('started' in m) {
           clearTimeout(timer);
           timer = setTimeout(
@@ -488,7 +498,7 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
       });
     }
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as ReadResult;
-    return { ...result, elapsedMs: res.elapsedMs, runnerPid: started.child.pid };
+    return { ...result, elapsedMs: res.elapsedMs, runnerPid: started.child.pid, warm: res.warm ?? [] };
   } finally {
     fs.rmSync(req.tempDir, { recursive: true, force: true });
     if (started?.spare && pool && reusable && answered) pool.park(started.spare, req.snapshotFile);

@@ -158,11 +158,13 @@ let next: Promise<Ready | undefined> = Promise.resolve(undefined);
 /** After an answer: the scans of the job that ran, its instance closed, the next one opened and warmed. */
 async function prepareNext(req: RunRequest, res: RunResponse, used: Opened | undefined): Promise<Ready | undefined> {
   const reusable = req.engineLayer !== false;
-  const scans = used && res.ok && reusable ? await planScans(used.conn, req.sql).catch(() => []) : [];
+  // planned on the job's own instance while the next one opens (both off this thread)
+  const [scans, opened] = await Promise.all([
+    used && res.ok && reusable ? planScans(used.conn, req.sql).catch(() => []) : [],
+    reusable ? openLocked(req).catch(() => undefined) : undefined, // else opened with the job, where its error is answered
+  ]);
   used?.conn.closeSync();
   used?.instance.closeSync();
-  if (!reusable) return undefined;
-  const opened = await openLocked(req).catch(() => undefined); // opened with the job instead, where its error is answered
   if (!opened) return undefined;
   const warmUp =
     scans.length > 0

@@ -2,14 +2,8 @@ import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { PdsError } from '../errors/index.ts';
 import { consoleRoutes } from '../console/index.ts';
-import { sameSecret } from '../digest/index.ts';
-import { scrape } from '../metrics/index.ts';
-import { describeOsSandbox } from '../sandbox/index.ts';
-import { DataDirEncryptionSchema } from '../store/index.ts';
-import { bureauJwks } from '../keys/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { requireAuth } from './auth.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
@@ -19,12 +13,13 @@ import { catalogRoutes } from './routes/catalog.ts';
 import { contractRoutes } from './routes/contracts.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { publicRoutes, whoAmI } from './routes/meta.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
+import type { Routes } from './routes/scope.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { workerRoutes } from './routes/worker.ts';
-import { example, Problem, ProblemRef } from './schemas/index.ts';
-import * as ex from './schemas/examples/meta.ts';
+import { Problem } from './schemas/index.ts';
 
 /**
  * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
@@ -33,6 +28,16 @@ import * as ex from './schemas/examples/meta.ts';
  */
 export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fastify, { platform }) => {
   fastify.addSchema(Problem);
+  edgeChecks(fastify);
+  await description(fastify);
+  publicRoutes(fastify, platform);
+  // the web console: its own scope, cookies and forms there only; it calls the API as its users
+  await fastify.register(consoleRoutes, { platform });
+  await fastify.register(authenticated, { platform });
+};
+
+/** What every request meets before a handler: problem+json errors, and input refused at the edge. */
+function edgeChecks(fastify: Routes): void {
   fastify.setErrorHandler(errorHandler);
   // the API speaks JSON only: a text body is refused (415), not parsed into a string
   fastify.removeContentTypeParser('text/plain');
@@ -67,7 +72,10 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     }
   });
   fastify.setNotFoundHandler(notFoundHandler);
+}
 
+/** The OpenAPI document (GET /openapi.json) and its viewer (/docs). */
+async function description(fastify: Routes): Promise<void> {
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -88,154 +96,37 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
 
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
+}
 
-  // Prometheus, with its own credential (METRICS_TOKEN): a scraper is neither a person nor a worker
-  fastify.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    const token = platform.config.metricsToken;
-    if (!token) throw new PdsError('ERR_NOT_FOUND', 'metrics are off on this server: set METRICS_TOKEN');
-    const presented = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!presented) throw new PdsError('ERR_AUTH_MISSING_TOKEN', 'send Authorization: Bearer <METRICS_TOKEN>');
-    if (!sameSecret(token, presented))
-      throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'this is not the metrics credential');
-    const { body, contentType } = await scrape(platform.store, platform.dataDirEncryption);
-    return reply.type(contentType).header('cache-control', 'no-store').send(body);
+/** Every route here needs a bearer token, and a role from its `config.roles` (src/api/auth.ts). */
+const authenticated: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (scope, { platform }) => {
+  requireAuth(scope, platform);
+  // per-user limits on the routes that write the store even when they refuse (each refused
+  // submission is audited) or that cost much (a report verifies the whole trail); routes opt in
+  await scope.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    keyGenerator: (req) => `${req.principal.org}/${req.principal.sub}`,
+    errorResponseBuilder: (_req, ctx) =>
+      new PdsError(
+        'ERR_RATE_LIMITED',
+        `at most ${ctx.max} of these requests a minute per user; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+        {
+          extra: { retryAfterSeconds: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
+        },
+      ),
   });
-
-  fastify.get(
-    '/healthz',
-    {
-      schema: {
-        tags: ['meta'],
-        operationId: 'getHealth',
-        summary: 'Liveness',
-        description:
-          "Anyone, without a token. `ok` while the control store answers: the executor in use, the store's schema version, the OS layer around the runners and whether DATA_DIR is encrypted at rest (`dataDirEncryption`, checked at start-up). 500 when the store failed (the process exits), 503 while it is damaged (reads of what is intact go on, writes do not).",
-        security: [],
-        response: {
-          200: example(
-            Type.Object({
-              status: Type.Literal('ok'),
-              executor: Type.String(),
-              storeVersion: Type.Integer(),
-              sandbox: Type.Object({
-                os: Type.String({
-                  description:
-                    "the OS layer around this API's runners: 'bubblewrap …', 'off (SANDBOX_OS=off)', or 'in workers' (each reports its own with every claim)",
-                }),
-              }),
-              dataDirEncryption: DataDirEncryptionSchema,
-            }),
-            ex.getHealthResponse,
-          ),
-          500: ProblemRef,
-          503: ProblemRef,
-        },
-      },
-    },
-    async () => {
-      // a control store DuckDB invalidated is not served from: unhealthy, and the process exits (serve)
-      const failure = platform.store.failure;
-      if (failure) throw new PdsError('ERR_STORE_UNAVAILABLE', `the control store failed: ${failure}`);
-      // damaged mid-run: reads of what is intact go on, writes do not (src/store)
-      if (platform.store.damage) throw platform.store.damage;
-      return {
-        status: 'ok' as const,
-        executor: platform.executor.kind,
-        storeVersion: await platform.store.version(),
-        sandbox: { os: describeOsSandbox(platform.osSandbox) },
-        dataDirEncryption: platform.dataDirEncryption,
-      };
-    },
-  );
-
-  fastify.get(
-    '/.well-known/jwks.json',
-    {
-      schema: {
-        tags: ['meta'],
-        operationId: 'getJwks',
-        summary: "The bureau's public keys: verify contracts and output manifests",
-        description:
-          "Anyone, without a token. The bureau's public signing keys (JWKS) that verify signed contracts, output manifests, risk reports and audit checkpoints; cached for five minutes. Retired keys stay listed so what they signed still verifies.",
-        security: [],
-        // only public members are listed, so the serializer could not emit a private `d` even by mistake
-        response: {
-          200: example(
-            Type.Object({
-              keys: Type.Array(
-                Type.Object(
-                  {
-                    kty: Type.Optional(Type.String()),
-                    crv: Type.Optional(Type.String()),
-                    x: Type.Optional(Type.String()),
-                    kid: Type.Optional(Type.String()),
-                    alg: Type.Optional(Type.String()),
-                    use: Type.Optional(Type.String()),
-                  },
-                  { additionalProperties: false },
-                ),
-              ),
-            }),
-            ex.getJwksResponse,
-          ),
-        },
-      },
-    },
-    async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)),
-  );
-
-  // the web console: its own scope, cookies and forms there only; it calls the API as its users
-  await fastify.register(consoleRoutes, { platform });
-
-  await fastify.register(async (scope) => {
-    requireAuth(scope, platform);
-    // per-user limits on the routes that write the store even when they refuse (each refused
-    // submission is audited) or that cost much (a report verifies the whole trail); routes opt in
-    await scope.register(rateLimit, {
-      global: false,
-      hook: 'preHandler',
-      keyGenerator: (req) => `${req.principal.org}/${req.principal.sub}`,
-      errorResponseBuilder: (_req, ctx) =>
-        new PdsError(
-          'ERR_RATE_LIMITED',
-          `at most ${ctx.max} of these requests a minute per user; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
-          {
-            extra: { retryAfterSeconds: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
-          },
-        ),
-    });
-    scope.get(
-      '/v1/me',
-      {
-        schema: {
-          tags: ['meta'],
-          operationId: 'whoAmI',
-          summary: 'Who the token is for: subject, organisation and roles (what `pds login` checks)',
-          description:
-            'Any user with a valid token (not a worker credential). Echoes the subject, organisation and roles the API read from the token. Refused: no token, or one that does not verify (401).',
-          response: {
-            200: example(
-              Type.Object({ sub: Type.String(), org: Type.String(), roles: Type.Array(Type.String()) }),
-              ex.whoAmIResponse,
-            ),
-            401: ProblemRef,
-            403: ProblemRef,
-          },
-        },
-      },
-      async (req) => ({ sub: req.principal.sub, org: req.principal.org, roles: req.principal.roles }),
-    );
-    await scope.register(catalogRoutes, { platform });
-    await scope.register(applicationRoutes, { platform });
-    await scope.register(contractRoutes, { platform });
-    await scope.register(jobRoutes, { platform });
-    await scope.register(outputRoutes, { platform });
-    await scope.register(workerRoutes, { platform });
-    await scope.register(auditRoutes, { platform });
-    await scope.register(reportRoutes, { platform });
-    await scope.register(feedbackRoutes, { platform });
-    await scope.register(templateRoutes, { platform });
-  });
+  whoAmI(scope);
+  await scope.register(catalogRoutes, { platform });
+  await scope.register(applicationRoutes, { platform });
+  await scope.register(contractRoutes, { platform });
+  await scope.register(jobRoutes, { platform });
+  await scope.register(outputRoutes, { platform });
+  await scope.register(workerRoutes, { platform });
+  await scope.register(auditRoutes, { platform });
+  await scope.register(reportRoutes, { platform });
+  await scope.register(feedbackRoutes, { platform });
+  await scope.register(templateRoutes, { platform });
 };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -157,40 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const host = env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1';
   const redisUrl = parseUrlVar(env, 'REDIS_URL', ['redis:', 'rediss:']);
 
-  const jwksUrl = parseUrlVar(env, 'AUTH_JWKS_URL', ['https:', 'http:']);
-  const issuer = env.AUTH_ISSUER || undefined;
-  const audience = env.AUTH_AUDIENCE || undefined;
-  const authSet = [jwksUrl, issuer, audience].filter((v) => v !== undefined).length;
-  let auth: ExternalAuthConfig | undefined;
-  if (authSet === 3) {
-    const claim = (name: string, def: string) => {
-      const v = env[name] || def;
-      if (!/^[A-Za-z0-9_:/.-]{1,128}$/.test(v))
-        bad(name, `must be a claim name or dotted path, got ${JSON.stringify(v)}`);
-      return v;
-    };
-    auth = {
-      jwksUrl: jwksUrl!,
-      issuer: issuer!,
-      audience: audience!,
-      rolesClaim: claim('AUTH_ROLES_CLAIM', 'roles'),
-      orgClaim: claim('AUTH_ORG_CLAIM', 'org'),
-      client: env.AUTH_CLIENT_ID ? { id: env.AUTH_CLIENT_ID, secret: env.AUTH_CLIENT_SECRET || undefined } : undefined,
-    };
-  } else if (authSet > 0) {
-    const missing = [
-      jwksUrl ? null : 'AUTH_JWKS_URL',
-      issuer ? null : 'AUTH_ISSUER',
-      audience ? null : 'AUTH_AUDIENCE',
-    ].filter((v): v is string => v !== null);
-    bad(
-      missing[0]!,
-      `AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together; missing ${missing.join(', ')}`,
-    );
-  }
-  if (jwksUrl && jwksUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(jwksUrl.hostname)) {
-    bad('AUTH_JWKS_URL', 'must use https unless it points at localhost');
-  }
+  const auth = loadExternalAuth(env);
 
   const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel))
@@ -200,13 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const workerCacheMb = parseIntVar(env, 'WORKER_CACHE_MB', 20_480, 1, 100_000_000);
   const reconcileMs = parseIntVar(env, 'RECONCILE_MS', 5000, 200, 600_000);
   const workerLeaseMs = parseIntVar(env, 'WORKER_LEASE_MS', 20_000, 1000, 3_600_000);
-  const minFreeMb = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000);
-  if (minFreeMb < MIN_FREE_MB_FLOOR)
-    bad(
-      'MIN_FREE_MB',
-      `must be at least ${MIN_FREE_MB_FLOOR}, got ${minFreeMb}: with less, a control-store commit can meet a full disk (docs/architecture.md §14)`,
-    );
-  const minFreeBytes = minFreeMb * 1024 * 1024;
+  const minFreeBytes = loadMinFreeBytes(env);
   const sandboxOs = (env.SANDBOX_OS || 'bwrap') as Config['sandboxOs'];
   if (sandboxOs !== 'bwrap' && sandboxOs !== 'off')
     bad('SANDBOX_OS', `must be bwrap or off, got ${JSON.stringify(env.SANDBOX_OS)}`);
@@ -215,18 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix))
     bad('QUEUE_PREFIX', `must be 1–64 letters, digits, '_', '.' or '-', got ${JSON.stringify(queuePrefix)}`);
 
-  const publicUrl = parseUrlVar(env, 'PUBLIC_URL', ['https:', 'http:']);
-  if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash))
-    bad('PUBLIC_URL', `must be an origin only (scheme, host, port), got ${JSON.stringify(env.PUBLIC_URL)}`);
-  const consoleConfig: ConsoleConfig = {
-    publicUrl,
-    idleMinutes: parseIntVar(env, 'CONSOLE_IDLE_MINUTES', 30, 1, 24 * 60),
-    absoluteHours: parseIntVar(env, 'CONSOLE_SESSION_HOURS', 8, 1, 24 * 7),
-  };
-
-  const metricsToken = env.METRICS_TOKEN || undefined;
-  if (metricsToken !== undefined && (metricsToken.length < 32 || /\s/.test(metricsToken)))
-    bad('METRICS_TOKEN', 'must be at least 32 characters without spaces (e.g. openssl rand -hex 32)');
+  const consoleConfig = loadConsoleConfig(env);
+  const metricsToken = loadMetricsToken(env);
 
   return {
     dataDir,
@@ -249,4 +200,72 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requireEncryptedDataDir,
     ...overrides,
   };
+}
+
+/** AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE, all three or none (none: the embedded issuer). */
+function loadExternalAuth(env: NodeJS.ProcessEnv): ExternalAuthConfig | undefined {
+  const jwksUrl = parseUrlVar(env, 'AUTH_JWKS_URL', ['https:', 'http:']);
+  const issuer = env.AUTH_ISSUER || undefined;
+  const audience = env.AUTH_AUDIENCE || undefined;
+  const authSet = [jwksUrl, issuer, audience].filter((v) => v !== undefined).length;
+  if (authSet === 0) return undefined;
+  if (authSet < 3) {
+    const missing = [
+      jwksUrl ? null : 'AUTH_JWKS_URL',
+      issuer ? null : 'AUTH_ISSUER',
+      audience ? null : 'AUTH_AUDIENCE',
+    ].filter((v): v is string => v !== null);
+    bad(
+      missing[0]!,
+      `AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together; missing ${missing.join(', ')}`,
+    );
+  }
+  const claim = (name: string, def: string) => {
+    const v = env[name] || def;
+    if (!/^[A-Za-z0-9_:/.-]{1,128}$/.test(v))
+      bad(name, `must be a claim name or dotted path, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const auth: ExternalAuthConfig = {
+    jwksUrl: jwksUrl!,
+    issuer: issuer!,
+    audience: audience!,
+    rolesClaim: claim('AUTH_ROLES_CLAIM', 'roles'),
+    orgClaim: claim('AUTH_ORG_CLAIM', 'org'),
+    client: env.AUTH_CLIENT_ID ? { id: env.AUTH_CLIENT_ID, secret: env.AUTH_CLIENT_SECRET || undefined } : undefined,
+  };
+  if (auth.jwksUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(auth.jwksUrl.hostname))
+    bad('AUTH_JWKS_URL', 'must use https unless it points at localhost');
+  return auth;
+}
+
+/** MIN_FREE_MB, in bytes: never below MIN_FREE_MB_FLOOR. */
+function loadMinFreeBytes(env: NodeJS.ProcessEnv): number {
+  const minFreeMb = parseIntVar(env, 'MIN_FREE_MB', 64, 0, 1_000_000);
+  if (minFreeMb < MIN_FREE_MB_FLOOR)
+    bad(
+      'MIN_FREE_MB',
+      `must be at least ${MIN_FREE_MB_FLOOR}, got ${minFreeMb}: with less, a control-store commit can meet a full disk (docs/architecture.md §14)`,
+    );
+  return minFreeMb * 1024 * 1024;
+}
+
+/** PUBLIC_URL and the console's session lengths. */
+function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
+  const publicUrl = parseUrlVar(env, 'PUBLIC_URL', ['https:', 'http:']);
+  if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash))
+    bad('PUBLIC_URL', `must be an origin only (scheme, host, port), got ${JSON.stringify(env.PUBLIC_URL)}`);
+  return {
+    publicUrl,
+    idleMinutes: parseIntVar(env, 'CONSOLE_IDLE_MINUTES', 30, 1, 24 * 60),
+    absoluteHours: parseIntVar(env, 'CONSOLE_SESSION_HOURS', 8, 1, 24 * 7),
+  };
+}
+
+/** METRICS_TOKEN: unset, /metrics is off. */
+function loadMetricsToken(env: NodeJS.ProcessEnv): string | undefined {
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 32 || /\s/.test(metricsToken)))
+    bad('METRICS_TOKEN', 'must be at least 32 characters without spaces (e.g. openssl rand -hex 32)');
+  return metricsToken;
 }

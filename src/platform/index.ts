@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
-import {
+import type {
   ApplicationService,
   ContractService,
   SnapshotBuilds,
@@ -12,40 +11,23 @@ import {
   WithdrawalService,
 } from '../contracts/index.ts';
 import {
-  BullmqExecutor,
-  EmbeddedExecutor,
-  JobService,
-  OutputReviewService,
-  OutputService,
-  RunController,
-  RunPlanner,
   WorkerRegistry,
   type Executor,
+  type JobService,
+  type OutputReviewService,
+  type OutputService,
+  type RunController,
 } from '../jobs/index.ts';
-import { loadKeyRing, type KeyRing } from '../keys/index.ts';
-import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
-import { domainVersions } from '../domain/index.ts';
-import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
-import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
-import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
-import {
-  configureOsSandbox,
-  describeOsSandbox,
-  disposeRunners,
-  SchemaBinder,
-  SqlParser,
-  warmRunners,
-  type OsSandboxStatus,
-} from '../sandbox/index.ts';
-import {
-  assertIntact,
-  checkDataDirEncryption,
-  checkIntegrity,
-  dataDirNotEncrypted,
-  Store,
-  type DataDirEncryption,
-} from '../store/index.ts';
-import { TemplateService } from '../templates/index.ts';
+import type { KeyRing } from '../keys/index.ts';
+import type { Policies } from '../policies/index.ts';
+import { ReportService } from '../reports/index.ts';
+import { describeOsSandbox, disposeRunners, SchemaBinder, SqlParser, type OsSandboxStatus } from '../sandbox/index.ts';
+import type { DataDirEncryption, Store } from '../store/index.ts';
+import type { TemplateService } from '../templates/index.ts';
+import { createExecutor, startExecutor } from './executor.ts';
+import { checkHost, openState } from './host.ts';
+import { housekeepingChores, startHousekeeping, startReportSchedule } from './schedules.ts';
+import { contractServices, jobServices } from './services.ts';
 
 /**
  * Everything one domain runs on, wired once at start-up: configuration, keys, policies, the
@@ -84,240 +66,37 @@ export interface Platform {
 }
 
 /**
- * What a killed process leaves behind: job temp folders (results, spills) and half-built
- * snapshots. Nothing in them is a record: a job left running is run again from the store, and a
- * decision whose snapshot was not sealed never committed.
+ * The platform composed, in start-up order: the host checked; policies, keys and the control
+ * store opened; the SQL tools, the workers' register and the executor; the contract services, then
+ * the job services over them; the executor started; housekeeping; the report schedule. `close`
+ * stops them in the order that lets each finish what it is doing (fault-injection tests in
+ * test/platform and test/store depend on both orders).
  */
-function clearLeftovers(dataDir: string, logger: Pick<Logger, 'info'>): void {
-  const removed: string[] = [];
-  const tmp = path.join(dataDir, 'tmp');
-  for (const entry of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
-    fs.rmSync(path.join(tmp, entry), { recursive: true, force: true });
-    removed.push(`tmp/${entry}`);
-  }
-  const snapshots = path.join(dataDir, 'snapshots');
-  for (const entry of fs.existsSync(snapshots) ? fs.readdirSync(snapshots) : []) {
-    if (!/\.building(\.wal)?$/.test(entry)) continue;
-    fs.rmSync(path.join(snapshots, entry), { force: true });
-    removed.push(`snapshots/${entry}`);
-  }
-  if (removed.length > 0) logger.info({ removed }, 'cleared what an earlier process left behind');
-}
-
-/**
- * What start-up asks of the host before anything opens: DATA_DIR encrypted at rest (seed 000
- * 第三十九条: refused when required, otherwise said; issue 35), and runners confined by the OS
- * layer (stop here, naming why — unless SANDBOX_OS=off says so).
- */
-async function checkHost(
-  config: Config,
-  logger: Pick<Logger, 'warn'>,
-): Promise<{ dataDirEncryption: DataDirEncryption; osSandbox: OsSandboxStatus | { mode: 'workers' } }> {
-  const dataDirEncryption = checkDataDirEncryption(config.dataDir);
-  if (dataDirEncryption.state !== 'encrypted') {
-    if (config.requireEncryptedDataDir) throw dataDirNotEncrypted(config.dataDir, dataDirEncryption);
-    logger.warn(
-      { dataDir: config.dataDir, dataDirEncryption },
-      'DATA_DIR is not known to be encrypted at rest: see docs/operations.md "Encryption at rest" (REQUIRE_ENCRYPTED_DATA_DIR=true refuses to start)',
-    );
-  }
-  const osSandbox = config.redisUrl ? { mode: 'workers' as const } : await configureOsSandbox(config.sandboxOs);
-  if (osSandbox.mode === 'off')
-    logger.warn({ sandboxOs: 'off' }, 'the OS sandbox layer is OFF (SANDBOX_OS=off): runners start without bubblewrap');
-  return { dataDirEncryption, osSandbox };
-}
-
-/** Risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis. */
-async function startReportSchedule(
-  config: Config,
-  reports: ReportService,
-  policies: Policies,
-  logger: Pick<Logger, 'error' | 'info'>,
-): Promise<ReportScheduler> {
-  const turn = () =>
-    reports
-      .runSchedule((subject, err) => logger.error({ err, subject }, 'scheduled report failed'))
-      .then((made) => {
-        if (made > 0) logger.info({ made }, 'scheduled risk reports made');
-      })
-      .catch((err: unknown) => logger.error({ err }, 'report schedule failed'));
-  const everyMs = policies.workflow.reports.scheduleEveryMinutes * 60_000;
-  return config.redisUrl
-    ? await startBullmqScheduler({
-        redisUrl: config.redisUrl,
-        prefix: config.queuePrefix,
-        everyMs,
-        turn,
-        onError: (err) => logger.error({ err }, 'report scheduler'),
-      })
-    : startEmbeddedScheduler(turn, everyMs);
-}
-
 export async function createPlatform(
   config: Config,
   logger: Pick<Logger, 'error' | 'warn' | 'info'>,
 ): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { dataDirEncryption, osSandbox } = await checkHost(config, logger);
-  const policies = loadPolicies(config.policiesDir);
-  const keys = await loadKeyRing(config.dataDir, logger);
-  const store = await Store.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
-  store.onReopen((reason) =>
-    logger.warn({ reason }, 'the control store was reopened from its file after a failed commit'),
-  );
-  // an index that disagrees with its table, or an audit head behind its log: refuse to serve from it
-  try {
-    assertIntact(store.file, await checkIntegrity(store));
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  // the store's file lock makes this the only API on this DATA_DIR: what a crash left is ours to clear
-  clearLeftovers(config.dataDir, logger);
-  // a damaged domain database stops start-up with its name, not every catalog request later
-  await domainVersions(config.dataDir);
+  const state = await openState(config, logger);
+  const { keys, policies, store } = state;
   const parser = await SqlParser.create();
   const binder = await SchemaBinder.create();
   const workers = new WorkerRegistry({ store, keys, now: () => new Date() });
-  // the store is read lazily: the controller that answers it is made below, with this executor
-  let runsRef: RunController | undefined;
-  const executor: Executor = config.redisUrl
-    ? new BullmqExecutor({
-        redisUrl: config.redisUrl,
-        prefix: config.queuePrefix,
-        reconcileMs: config.reconcileMs,
-        jobs: { unfinished: () => runsRef!.unfinished() },
-        ticketFor: (jobId) => workers.ticket(jobId),
-        onError: (err) => logger.error({ err }, 'bullmq executor'),
-      })
-    : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) =>
-        logger.error({ jobId, err }, 'job handler failed'),
-      );
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
-  const contracts = new ContractService(contractDeps);
-  const builds = new SnapshotBuilds({
-    ...contractDeps,
-    maxAttempts: config.snapshotBuildAttempts,
-    onError: (contractId, err) => logger.error({ contractId, err }, 'snapshot build failed'),
-  });
-  contracts.attachBuilds(builds);
-  prepareDummyThread(); // the bundle exists before the first dummy-data request
-  const applications = new ApplicationService(contractDeps, contracts, builds);
-  const gaps = applications.calendarGaps();
-  if (gaps.length > 0)
-    logger.warn(
-      { years: gaps },
-      'the working-day calendar has no holidays for these years: review deadlines count every weekday; update chinese-days or fill calendar.holidays and calendar.makeupWorkdays in policies/workflow.yaml from the State Council notice',
-    );
-  const effectiveness = new EffectivenessService(contractDeps, contracts);
-  const withdrawals = new WithdrawalService(contractDeps, contracts);
-  const feedback = new FeedbackService(contractDeps);
-  const outputs = new OutputService({
-    store,
-    keys,
-    contracts,
-    dataDir: config.dataDir,
-    now: () => new Date(),
-    minFreeBytes: config.minFreeBytes,
-  });
-  const runLimits = (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits);
-  const outputReviews = new OutputReviewService({
-    store,
-    contracts,
-    outputs,
-    dataDir: config.dataDir,
-    now: () => new Date(),
-    limits: runLimits,
-    minFreeBytes: config.minFreeBytes,
-  });
-  const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
-  const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
-  // validation analyses as a claim does: the same planner, over the same policies and keys
-  const planner = new RunPlanner({ parser, binder, policies, cellKeySalt });
-  const jobs = new JobService({
-    store,
-    policies,
-    contracts,
-    executor,
-    planner,
-    onError,
-    dataDir: config.dataDir,
-    limits: runLimits,
-    minFreeBytes: config.minFreeBytes,
-  });
-  const runs = new RunController({
-    store,
-    policies,
-    contracts,
-    executor,
-    outputs,
-    workers,
-    parser,
-    binder,
-    dataDir: config.dataDir,
-    leaseMs: config.workerLeaseMs,
-    cellKeySalt,
-    onError,
-    planner,
-  });
-  runsRef = runs;
-  contracts.attachJobs(jobs);
-  const templates = new TemplateService({ store, policies, contracts, jobs });
-  if (executor.kind === 'embedded') {
-    await warmRunners(config.executorConcurrency, {
-      limits: {
-        dataBytes: sizeBytes(policies.sandbox.process.memory),
-        fileSizeBytes: sizeBytes(policies.sandbox.process.fileSize),
-      },
-      // on the snapshots' filesystem, so a spare's slot can hold a hard link of the job's snapshot
-      slotsDir: path.join(config.dataDir, 'tmp', 'runners'),
-    });
-    await executor.start((jobId, signal) => runs.runHere(jobId, signal));
-    const requeued = await runs.recover();
-    if (requeued > 0) logger.info({ requeued }, 'requeued jobs left running by a previous process');
-  } else {
-    // jobs left running may still run in a worker: the executor's reconciliation decides, not a blanket requeue
-    await executor.start(() => Promise.resolve());
-  }
-  // housekeeping every few seconds: contracts whose term has ended closed for good, a key
-  // rotated by `pds keys rotate` recorded, signed checkpoints of the audit chain (every N entries
-  // and daily)
-  const { checkpointEveryEntries, checkpointEveryHours } = policies.workflow.audit;
-  const checkpoint = () =>
-    Promise.resolve()
-      .then(() =>
-        maybeCheckpoint(store, keys.bureau, {
-          everyEntries: checkpointEveryEntries,
-          everyMs: checkpointEveryHours * 3_600_000,
-        }),
-      )
-      .catch((err: unknown) => logger.error({ err }, 'audit checkpoint failed'));
-  const expire = () =>
-    Promise.resolve()
-      .then(() => contracts.expireDue())
-      .then((ids) => {
-        if (ids.length > 0) logger.info({ contracts: ids }, 'contracts expired');
-      })
-      .catch((err: unknown) => logger.error({ err }, 'contract expiry failed'));
-  const keysInUse = () =>
-    Promise.resolve()
-      .then(() =>
-        recordKeysInUse(store, { bureau: keys.sets.bureau.current.kid, issuer: keys.sets.issuer.current.kid }),
-      )
-      .catch((err: unknown) => logger.error({ err }, 'recording the keys in use failed'));
-  await keysInUse();
+  // the executor asks the store lazily: the controller that answers it is made below, with this executor
+  let runs: RunController | undefined;
+  const executor = createExecutor(config, workers, () => runs!.unfinished(), logger);
+  const agreements = contractServices(config, state, logger);
+  const { contracts, builds } = agreements;
+  const work = jobServices(config, state, { parser, binder, workers, executor, contracts }, logger);
+  runs = work.runs;
+  await startExecutor(config, policies, executor, work.runs, logger);
+  const chores = housekeepingChores(state, contracts, logger);
+  await chores.keysInUse();
   // snapshots of approved contracts: those a stopped process left are taken up again now
   builds.kick();
-  let housekeeping: Promise<unknown> | undefined;
-  const housekeepingTimer = setInterval(() => {
-    housekeeping ??= expire()
-      .then(keysInUse)
-      .then(checkpoint)
-      .finally(() => {
-        housekeeping = undefined;
-      });
-  }, 5000);
-  housekeepingTimer.unref();
+  // housekeeping every few seconds, one chore after the other
+  const housekeeping = startHousekeeping([chores.expire, chores.keysInUse, chores.checkpoint], 5000);
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
   const reports = new ReportService({
     store,
@@ -327,6 +106,7 @@ export async function createPlatform(
     dataDirEncryption,
   });
   const scheduler = await startReportSchedule(config, reports, policies, logger);
+  const users = createTokenVerifier(keys, config.auth);
   return {
     config,
     keys,
@@ -334,36 +114,23 @@ export async function createPlatform(
     store,
     parser,
     executor,
-    applications,
-    contracts,
-    builds,
-    effectiveness,
-    withdrawals,
-    feedback,
-    jobs,
-    templates,
-    runs,
+    ...agreements,
+    ...work,
     workers,
-    outputs,
-    outputReviews,
     reports,
     osSandbox,
     dataDirEncryption,
-    verifyToken: (() => {
-      const users = createTokenVerifier(keys, config.auth);
-      return (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token));
-    })(),
+    verifyToken: (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token)),
     async close() {
-      clearInterval(housekeepingTimer);
-      await housekeeping;
+      await housekeeping.stop();
       await builds.close();
       await scheduler.stop();
-      await checkpoint();
+      await chores.checkpoint();
       await executor.stop();
       disposeRunners();
       parser.dispose();
       binder.dispose();
-      await outputs.close();
+      await work.outputs.close();
       await store.close();
     },
   };

@@ -17,13 +17,19 @@ import {
   example,
 } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/applications.ts';
+import type { Routes } from './scope.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
 /** Applications, provider reviews and the bureau's decision (seed 002 第三十四条). */
 export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const { applications } = platform;
+  filing(app, platform);
+  applicationReads(app, platform);
+  decisions(app, platform);
+};
 
+/** An operator files an application, or first sees what it would be granted. */
+function filing(app: Routes, { applications }: Platform): void {
   app.post(
     '/v1/applications',
     {
@@ -61,7 +67,10 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
     },
     async (req) => applications.previewApplication(req.principal, req.body),
   );
+}
 
+/** Applications listed and read, and the reviews owed on them. */
+function applicationReads(app: Routes, { applications }: Platform): void {
   app.get(
     '/v1/applications',
     {
@@ -111,7 +120,10 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
     },
     async (req) => applications.listReviews(req.principal, req.query),
   );
+}
 
+/** Each provider's review of its dataset, then the bureau's decision. */
+function decisions(app: Routes, { applications }: Platform): void {
   app.post(
     '/v1/applications/:id/reviews',
     {
@@ -157,4 +169,4 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }
         .send({ application, contractId: contract?.id ?? null, contract: contract ?? null });
     },
   );
-};
+}

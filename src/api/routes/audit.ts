@@ -5,11 +5,18 @@ import { actorOf } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef, example } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/audit.ts';
+import type { Routes } from './scope.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef };
 
 /** The audit trail, read by the bureau and risk staff (seed 004 第四十九条). */
 export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  auditReads(app, platform);
+  auditExport(app, platform);
+};
+
+/** The trail read in order, and verified. */
+function auditReads(app: Routes, { store, keys }: Platform): void {
   app.get(
     '/v1/audit',
     {
@@ -28,7 +35,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
       },
     },
     async (req) => ({
-      entries: await listAudit(platform.store, {
+      entries: await listAudit(store, {
         afterSeq: req.query.after,
         limit: req.query.limit,
         objectId: req.query.objectId,
@@ -50,9 +57,12 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
         response: { 200: example(AuditVerification, ex.verifyAuditTrailResponse), ...errors },
       },
     },
-    async () => verifyAudit(platform.store, platform.keys.bureauVerifier()),
+    async () => verifyAudit(store, keys.bureauVerifier()),
   );
+}
 
+/** The whole trail taken away as JSON Lines; taking it is itself audited. */
+function auditExport(app: Routes, { store }: Platform): void {
   app.get(
     '/v1/audit/export',
     {
@@ -70,10 +80,10 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
       },
     },
     async (req, reply) => {
-      const lines = await exportAudit(platform.store);
+      const lines = await exportAudit(store);
       // taking a copy of the trail is itself recorded: who, and up to which entry
       const upTo = lines.split('\n').filter((l) => l.startsWith('{"type":"entry"')).length;
-      await platform.store.write((tx) =>
+      await store.write((tx) =>
         appendAudit(tx, {
           actor: actorOf(req.principal, req.principal.roles.includes('bureau') ? 'bureau' : 'risk'),
           action: 'audit.exported',
@@ -89,4 +99,4 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = as
         .send(lines);
     },
   );
-};
+}

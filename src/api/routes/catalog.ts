@@ -3,8 +3,10 @@ import { Type } from 'typebox';
 import { domainVersions } from '../../domain/index.ts';
 import { effectiveRules } from '../../masking/index.ts';
 import type { Platform } from '../../platform/index.ts';
+import type { Policies } from '../../policies/index.ts';
 import { example, ProblemRef } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/catalog.ts';
+import type { Routes } from './scope.ts';
 
 /** The catalog as operators read it: attributes, levels, the negative list and the masking each column allows. */
 const Nullable = Type.Union([Type.String(), Type.Null()]);
@@ -56,7 +58,30 @@ const CatalogDataset = Type.Object({
   ),
 });
 
+const Withdrawal = Type.Object({
+  dataset: Type.String(),
+  reason: Type.String(),
+  withdrawnBy: Type.String(),
+  withdrawnAt: Type.String(),
+  suspended: Type.Array(Type.String()),
+  reinstatedAt: Nullable,
+  reinstatedBy: Nullable,
+  reinstateReason: Nullable,
+});
+const DatasetParams = Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) });
+const ReasonBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
+  { additionalProperties: false },
+);
+const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
+
+/** The catalog, and datasets withdrawn from operation on an objection and reinstated. */
 export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  catalog(app, platform);
+  withdrawals(app, platform);
+};
+
+function catalog(app: Routes, { policies, config }: Platform): void {
   app.get(
     '/v1/catalog',
     {
@@ -79,68 +104,12 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         },
       },
     },
-    async () => {
-      const { catalog, masking, hash } = platform.policies;
-      const versions = await domainVersions(platform.config.dataDir);
-      return {
-        version: catalog.version,
-        policyHash: hash,
-        datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
-          name,
-          title: ds.title,
-          description: ds.description ?? null,
-          provider: ds.provider,
-          providerName: ds.providerName,
-          updateCycle: ds.updateCycle,
-          attributes: ds.attributes,
-          privacyUnit: ds.privacyUnit,
-          sensitiveFacts: ds.sensitiveFacts === true,
-          version: versions[name]
-            ? {
-                version: versions[name].version,
-                rows: versions[name].rows,
-                contentHash: versions[name].contentHash,
-                loadedAt: versions[name].loadedAt,
-                source: versions[name].source,
-              }
-            : null,
-          columns: Object.entries(ds.columns).map(([col, c]) => {
-            const rules = effectiveRules(masking, catalog, name, col);
-            return {
-              name: col,
-              type: c.type,
-              title: c.title ?? null,
-              classification: c.classification,
-              role: c.role,
-              format: c.format ?? null,
-              negativeList: c.negativeList === true,
-              // analysed only in dp mode, under an ε budget (docs/architecture.md §12)
-              dpOnly: c.dpOnly === true,
-              masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
-            };
-          }),
-        })),
-      };
-    },
+    async () => catalogView(policies, await domainVersions(config.dataDir)),
   );
+}
 
-  const Withdrawal = Type.Object({
-    dataset: Type.String(),
-    reason: Type.String(),
-    withdrawnBy: Type.String(),
-    withdrawnAt: Type.String(),
-    suspended: Type.Array(Type.String()),
-    reinstatedAt: Nullable,
-    reinstatedBy: Nullable,
-    reinstateReason: Nullable,
-  });
-  const DatasetParams = Type.Object({ id: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', maxLength: 64 }) });
-  const ReasonBody = Type.Object(
-    { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
-    { additionalProperties: false },
-  );
-  const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
-
+/** Withdrawals on an objection (seed 001 第二十二条): the dataset's provider or the bureau. */
+function withdrawals(app: Routes, { withdrawals }: Platform): void {
   app.post(
     '/v1/datasets/:id/withdraw',
     {
@@ -157,7 +126,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         response: { 200: example(Withdrawal, ex.withdrawDatasetResponse), ...errors, 409: ProblemRef },
       },
     },
-    async (req) => platform.withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id),
+    async (req) => withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id),
   );
 
   app.post(
@@ -183,7 +152,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         },
       },
     },
-    async (req) => platform.withdrawals.reinstate(req.principal, req.params.id, req.body.reason, req.id),
+    async (req) => withdrawals.reinstate(req.principal, req.params.id, req.body.reason, req.id),
   );
 
   app.get(
@@ -200,6 +169,50 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = 
         response: { 200: example(Type.Array(Withdrawal), ex.listDatasetWithdrawalsResponse), ...errors },
       },
     },
-    async (req) => platform.withdrawals.list(req.params.id),
+    async (req) => withdrawals.list(req.params.id),
   );
-};
+}
+
+/** The catalog as GET /v1/catalog answers it: each dataset with its loaded version and each column's masking choices. */
+function catalogView(policies: Policies, versions: Awaited<ReturnType<typeof domainVersions>>) {
+  const { catalog, masking, hash } = policies;
+  return {
+    version: catalog.version,
+    policyHash: hash,
+    datasets: Object.entries(catalog.datasets).map(([name, ds]) => ({
+      name,
+      title: ds.title,
+      description: ds.description ?? null,
+      provider: ds.provider,
+      providerName: ds.providerName,
+      updateCycle: ds.updateCycle,
+      attributes: ds.attributes,
+      privacyUnit: ds.privacyUnit,
+      sensitiveFacts: ds.sensitiveFacts === true,
+      version: versions[name]
+        ? {
+            version: versions[name].version,
+            rows: versions[name].rows,
+            contentHash: versions[name].contentHash,
+            loadedAt: versions[name].loadedAt,
+            source: versions[name].source,
+          }
+        : null,
+      columns: Object.entries(ds.columns).map(([col, c]) => {
+        const rules = effectiveRules(masking, catalog, name, col);
+        return {
+          name: col,
+          type: c.type,
+          title: c.title ?? null,
+          classification: c.classification,
+          role: c.role,
+          format: c.format ?? null,
+          negativeList: c.negativeList === true,
+          // analysed only in dp mode, under an ε budget (docs/architecture.md §12)
+          dpOnly: c.dpOnly === true,
+          masking: c.negativeList ? null : { default: rules.default, allowed: rules.allowed },
+        };
+      }),
+    })),
+  };
+}

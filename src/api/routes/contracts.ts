@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CONTRACT_TRANSITIONS, type ContractAction } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
+import type { Routes } from './scope.ts';
 import {
   AssessmentBody,
   AssessmentView,
@@ -41,9 +42,16 @@ const LIFECYCLE_EXAMPLES = {
   revoke: [ex.revokeContractRequest, ex.revokeContractResponse],
 } as const;
 
+/** Contracts: read by whoever may see them; suspended, resumed or revoked by the bureau (suspended by risk staff too). */
 export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const { contracts, effectiveness, builds } = platform;
+  contractReads(app, platform);
+  contractLifecycle(app, platform);
+  dummyData(app, platform);
+  assessments(app, platform);
+};
 
+/** A contract, its ε account and its signed form. */
+function contractReads(app: Routes, { contracts, jobs }: Platform): void {
   app.get(
     '/v1/contracts',
     {
@@ -89,7 +97,7 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         response: { 200: example(BudgetView, ex.getContractBudgetDpResponse), ...errors },
       },
     },
-    async (req) => platform.jobs.budget(req.principal, req.params.id),
+    async (req) => jobs.budget(req.principal, req.params.id),
   );
 
   app.get(
@@ -111,7 +119,10 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
     async (req, reply) =>
       reply.type('application/jose').send(await contracts.getContractJws(req.principal, req.params.id)),
   );
+}
 
+/** Suspend, resume, revoke; and a failed snapshot built again. */
+function contractLifecycle(app: Routes, { contracts, builds }: Platform): void {
   for (const action of Object.keys(LIFECYCLE) as ContractAction[]) {
     app.post(
       `/v1/contracts/:id/${action}`,
@@ -151,7 +162,10 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       return reply.code(202).send(await contracts.getContract(req.principal, req.params.id));
     },
   );
+}
 
+/** Synthetic rows in the snapshot's schema, to write queries without the data. */
+function dummyData(app: Routes, { contracts }: Platform): void {
   app.get(
     '/v1/contracts/:id/dummy-data',
     {
@@ -194,8 +208,8 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
       if (format === 'json')
         return reply
           .type('application/json; charset=utf-8')
-          .send(await platform.contracts.dummyData(req.principal, req.params.id, opts));
-      const file = await platform.contracts.dummyDataFile(req.principal, req.params.id, {
+          .send(await contracts.dummyData(req.principal, req.params.id, opts));
+      const file = await contracts.dummyDataFile(req.principal, req.params.id, {
         ...opts,
         format,
         ...(req.query.table ? { table: req.query.table } : {}),
@@ -207,7 +221,10 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         .send(file);
     },
   );
+}
 
+/** The bureau's yearly effectiveness assessments (seed 002 第三十五条). */
+function assessments(app: Routes, { contracts, effectiveness }: Platform): void {
   app.get(
     '/v1/contracts/:id/assessments',
     {
@@ -253,4 +270,4 @@ export const contractRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> =
         .send({ assessment, revoked, contract: await contracts.getContract(req.principal, req.params.id) });
     },
   );
-};
+}

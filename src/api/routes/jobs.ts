@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Platform } from '../../platform/index.ts';
+import type { Routes } from './scope.ts';
 import {
   Comment,
   CommentBody,
@@ -21,15 +22,23 @@ import * as ex from '../schemas/examples/jobs.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
+/** Operators only, at most `max` requests a minute each (a refused submission is audited too). */
+const operatorsAtMost = (max: number) => ({ roles: ['operator'] as const, rateLimit: { max, timeWindow: 60_000 } });
+
 /** Jobs: operators submit SQL under a contract; the bureau may cancel. */
 export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  submission(app, platform);
+  trials(app, platform);
+  jobReads(app, platform);
+  jobFollowUp(app, platform);
+};
+
+/** A query submitted to run under a contract. */
+function submission(app: Routes, { jobs, policies }: Platform): void {
   app.post(
     '/v1/jobs',
     {
-      config: {
-        roles: ['operator'],
-        rateLimit: { max: platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
-      },
+      config: operatorsAtMost(policies.sandbox.quotas.submissionsPerMinute),
       schema: {
         tags: ['jobs'],
         operationId: 'submitJob',
@@ -42,7 +51,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       },
     },
     async (req, reply) => {
-      const { job, created } = await platform.jobs.submit(req.principal, req.body, {
+      const { job, created } = await jobs.submit(req.principal, req.body, {
         requestId: req.id,
         idempotencyKey: req.headers['idempotency-key'],
       });
@@ -50,14 +59,16 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
     },
   );
+}
+
+/** SQL tried without a job: validated, priced (ε) or run on dummy data. */
+function trials(app: Routes, { jobs, policies }: Platform): void {
+  const { submissionsPerMinute } = policies.sandbox.quotas;
 
   app.post(
     '/v1/jobs/validate',
     {
-      config: {
-        roles: ['operator'],
-        rateLimit: { max: 4 * platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
-      },
+      config: operatorsAtMost(4 * submissionsPerMinute),
       schema: {
         tags: ['jobs'],
         operationId: 'validateJob',
@@ -68,16 +79,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 200: example(Validation, ex.validateJobResponse), ...errors, 429: ProblemRef },
       },
     },
-    async (req) => platform.jobs.validate(req.principal, req.body, req.id),
+    async (req) => jobs.validate(req.principal, req.body, req.id),
   );
 
   app.post(
     '/v1/jobs/preview',
     {
-      config: {
-        roles: ['operator'],
-        rateLimit: { max: 4 * platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
-      },
+      config: operatorsAtMost(4 * submissionsPerMinute),
       schema: {
         tags: ['jobs'],
         operationId: 'previewJob',
@@ -89,16 +97,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 200: example(PreviewView, ex.previewJobDpResponse), ...errors, 429: ProblemRef },
       },
     },
-    async (req) => platform.jobs.preview(req.principal, req.body, req.id),
+    async (req) => jobs.preview(req.principal, req.body, req.id),
   );
 
   app.post(
     '/v1/jobs/dummy-run',
     {
-      config: {
-        roles: ['operator'],
-        rateLimit: { max: platform.policies.sandbox.quotas.submissionsPerMinute, timeWindow: 60_000 },
-      },
+      config: operatorsAtMost(submissionsPerMinute),
       schema: {
         tags: ['jobs'],
         operationId: 'runOnDummyData',
@@ -121,9 +126,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         },
       },
     },
-    async (req) => platform.jobs.dummyRun(req.principal, req.body, req.id),
+    async (req) => jobs.dummyRun(req.principal, req.body, req.id),
   );
+}
 
+/** Jobs listed and read. */
+function jobReads(app: Routes, { jobs }: Platform): void {
   app.get(
     '/v1/jobs',
     {
@@ -140,7 +148,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
     },
     async (req) => {
       const { since, limit, ...rest } = req.query;
-      return platform.jobs.listJobs(req.principal, {
+      return jobs.listJobs(req.principal, {
         ...rest,
         ...(since ? { since: new Date(since).toISOString() } : {}),
         limit: limit ?? 100,
@@ -162,9 +170,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 200: example(JobView, ex.getJobResponse), ...errors },
       },
     },
-    async (req) => platform.jobs.getJob(req.principal, req.params.id),
+    async (req) => jobs.getJob(req.principal, req.params.id),
   );
+}
 
+/** What follows a submission: a cancellation, the thread of comments and replies. */
+function jobFollowUp(app: Routes, { jobs }: Platform): void {
   app.post(
     '/v1/jobs/:id/cancel',
     {
@@ -179,7 +190,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 200: example(JobView, ex.cancelJobResponse), ...errors },
       },
     },
-    async (req) => platform.jobs.cancel(req.principal, req.params.id, req.id),
+    async (req) => jobs.cancel(req.principal, req.params.id, req.id),
   );
 
   app.get(
@@ -196,7 +207,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 200: example(Type.Array(Comment), ex.getJobThreadResponse), ...errors },
       },
     },
-    async (req) => platform.jobs.thread(req.principal, req.params.id),
+    async (req) => jobs.thread(req.principal, req.params.id),
   );
 
   app.post(
@@ -214,7 +225,6 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = asyn
         response: { 201: example(Comment, ex.commentOnJobResponse), ...errors },
       },
     },
-    async (req, reply) =>
-      reply.code(201).send(await platform.jobs.comment(req.principal, req.params.id, req.body.body, req.id)),
+    async (req, reply) => reply.code(201).send(await jobs.comment(req.principal, req.params.id, req.body.body, req.id)),
   );
-};
+}

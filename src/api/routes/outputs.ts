@@ -12,11 +12,19 @@ import {
   example,
 } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/outputs.ts';
+import type { Routes } from './scope.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
 /** Outputs: the bureau's review queue, two-reviewer release, signed manifests, downloads. */
 export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
+  outputReads(app, platform);
+  outputReview(app, platform);
+  outputDownloads(app, platform);
+};
+
+/** Outputs listed and read. */
+function outputReads(app: Routes, { outputs }: Platform): void {
   app.get(
     '/v1/outputs',
     {
@@ -31,7 +39,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: example(Type.Array(OutputView), ex.listOutputsResponse), ...errors },
       },
     },
-    async (req) => platform.outputs.list(req.principal, req.query),
+    async (req) => outputs.list(req.principal, req.query),
   );
 
   app.get(
@@ -48,9 +56,12 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: example(OutputView, ex.getOutputResponse), ...errors },
       },
     },
-    async (req) => platform.outputs.get(req.principal, req.params.id),
+    async (req) => outputs.get(req.principal, req.params.id),
   );
+}
 
+/** A held output's review packet and the bureau's votes on it. */
+function outputReview(app: Routes, { outputReviews }: Platform): void {
   app.get(
     '/v1/outputs/:id/review',
     {
@@ -66,7 +77,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: example(ReviewPacket, ex.getReviewPacketResponse), ...errors },
       },
     },
-    async (req) => platform.outputReviews.packet(req.principal, req.params.id, req.id),
+    async (req) => outputReviews.packet(req.principal, req.params.id, req.id),
   );
 
   app.post(
@@ -85,9 +96,12 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         response: { 200: example(OutputView, ex.reviewOutputResponse), ...errors },
       },
     },
-    async (req) => platform.outputReviews.vote(req.principal, req.params.id, req.body, req.id),
+    async (req) => outputReviews.vote(req.principal, req.params.id, req.body, req.id),
   );
+}
 
+/** The data and its signed manifest. */
+function outputDownloads(app: Routes, { outputs }: Platform): void {
   app.get(
     '/v1/outputs/:id/data',
     {
@@ -111,7 +125,7 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     },
     async (req, reply) => {
       const format = req.query.format ?? 'csv';
-      const { body, contentType } = await platform.outputs.data(req.principal, req.params.id, format, req.id);
+      const { body, contentType } = await outputs.data(req.principal, req.params.id, format, req.id);
       return reply
         .type(contentType)
         .header('content-disposition', `attachment; filename="${req.params.id}.${format}"`)
@@ -136,7 +150,6 @@ export const outputRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         },
       },
     },
-    async (req, reply) =>
-      reply.type('application/jose').send(await platform.outputs.manifest(req.principal, req.params.id)),
+    async (req, reply) => reply.type('application/jose').send(await outputs.manifest(req.principal, req.params.id)),
   );
-};
+}

@@ -22,6 +22,7 @@ import {
   example,
 } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/reports.ts';
+import type { Routes } from './scope.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
 
@@ -31,20 +32,27 @@ const PAGE_CSP =
 
 /** Risk assessment reports (seed 002 第三十四条(四)): made by risk staff and the bureau, read by them and, its own, by an operator. */
 export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const signed = (id: string, r: StoredReport) => ({
-    report: r.report,
-    jws: r.jws,
-    html: `/v1/reports/${id}.html`,
-    ...(r.asSigned !== undefined ? { asSigned: r.asSigned } : {}),
-  });
-  const ackDeps = { store: platform.store, keys: platform.keys, now: () => new Date() };
+  reportMaking(app, platform);
+  reportReads(app, platform);
+  acknowledgement(app, platform);
+};
 
+/** A stored report as the API answers it: the report, its signature and where its page is. */
+const signed = (id: string, r: StoredReport) => ({
+  report: r.report,
+  jws: r.jws,
+  html: `/v1/reports/${id}.html`,
+  ...(r.asSigned !== undefined ? { asSigned: r.asSigned } : {}),
+});
+
+/** A report made on demand, on one contract, one operator or the whole domain. */
+function reportMaking(app: Routes, { reports, policies }: Platform): void {
   app.post(
     '/v1/reports',
     {
       config: {
         roles: ['risk', 'bureau'],
-        rateLimit: { max: platform.policies.sandbox.quotas.reportsPerMinute, timeWindow: 60_000 },
+        rateLimit: { max: policies.sandbox.quotas.reportsPerMinute, timeWindow: 60_000 },
       },
       schema: {
         tags: ['reports'],
@@ -70,11 +78,14 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         : operatorOrg
           ? { kind: 'operator', subject: operatorOrg, period }
           : { kind: 'domain', subject: DOMAIN_SUBJECT, period };
-      const made = (await platform.reports.generate(subject, actor, 'demand', req.id))!;
+      const made = (await reports.generate(subject, actor, 'demand', req.id))!;
       return reply.code(201).header('location', `/v1/reports/${made.report.id}`).send(signed(made.report.id, made));
     },
   );
+}
 
+/** Reports listed, and one read as JSON or as its page. */
+function reportReads(app: Routes, { reports, store }: Platform): void {
   app.get(
     '/v1/reports',
     {
@@ -92,7 +103,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         },
       },
     },
-    async (req) => ({ reports: await platform.reports.list(req.query, req.principal) }),
+    async (req) => ({ reports: await reports.list(req.query, req.principal) }),
   );
 
   app.get(
@@ -110,7 +121,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       },
     },
     async (req, reply) => {
-      const { html } = await platform.reports.get(req.params.id, req.principal);
+      const { html } = await reports.get(req.params.id, req.principal);
       return reply
         .type('text/html; charset=utf-8')
         .header('content-security-policy', PAGE_CSP)
@@ -134,10 +145,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       },
     },
     async (req) => ({
-      ...signed(req.params.id, await platform.reports.get(req.params.id, req.principal)),
-      acknowledgements: await listAcknowledgements(platform.store, req.params.id),
+      ...signed(req.params.id, await reports.get(req.params.id, req.principal)),
+      acknowledgements: await listAcknowledgements(store, req.params.id),
     }),
   );
+}
+
+/** The operator a report is on acknowledges it (seed 002 第三十四条(四)). */
+function acknowledgement(app: Routes, { store, keys }: Platform): void {
+  const ackDeps = { store, keys, now: () => new Date() };
 
   app.post(
     '/v1/reports/:id/acknowledgement',
@@ -158,4 +174,4 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     async (req, reply) =>
       reply.code(201).send(await acknowledgeReport(ackDeps, req.principal, req.params.id, req.body.statement, req.id)),
   );
-};
+}

@@ -2,11 +2,13 @@ import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import type { Principal } from '../../contracts/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { ClaimRequest, JobId, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
 import { fromFastify } from '../problem.ts';
 import { example, ProblemRef } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/workers.ts';
+import type { Routes } from './scope.ts';
 
 /**
  * The worker protocol's bodies are checked by the protocol's own compiled TypeBox schemas, not by
@@ -68,13 +70,20 @@ const TtlDays = Type.Optional(
  * keep the lease, hand back the raw outcome. And the bureau's register of workers.
  */
 export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
-  const { runs, workers } = platform;
-  const by = (req: { principal: import('../../contracts/index.ts').Principal; id: string }) => ({
-    kind: 'worker' as const,
-    principal: req.principal,
-    requestId: req.id,
-  });
+  runStart(app, platform);
+  runEnd(app, platform);
+  workerRegister(app, platform);
+};
 
+/** The worker a run-protocol call comes from, as the run controller records it. */
+const by = (req: { principal: Principal; id: string }) => ({
+  kind: 'worker' as const,
+  principal: req.principal,
+  requestId: req.id,
+});
+
+/** A run begins: the job claimed with its ticket, its snapshot fetched. */
+function runStart(app: Routes, { runs }: Platform): void {
   app.post(
     '/v1/worker/claims',
     {
@@ -132,7 +141,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
         .send(fs.createReadStream(file));
     },
   );
+}
 
+/** A run held and ended: its lease renewed, its raw outcome handed back. */
+function runEnd(app: Routes, { runs, policies }: Platform): void {
   app.post(
     '/v1/worker/leases',
     {
@@ -156,7 +168,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     {
       config: { roles: ['worker'] },
       validatorCompiler: ({ schema }) => exactly(schema as TSchema),
-      bodyLimit: platform.policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
+      bodyLimit: policies.sandbox.limits.maxResultBytes * 2 + 1024 * 1024,
       // an outcome off the protocol (an invented analysis, dp plan or field) is evidence: recorded, and its run fails
       attachValidation: true,
       schema: {
@@ -182,7 +194,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
       return reply.code(204).send(null);
     },
   );
+}
 
+/** The bureau's register of workers and their credentials. */
+function workerRegister(app: Routes, { workers }: Platform): void {
   app.get(
     '/v1/workers',
     {
@@ -257,4 +272,4 @@ export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = a
     },
     async (req) => workers.revoke(req.principal, req.params.id, req.body.reason, req.id),
   );
-};
+}

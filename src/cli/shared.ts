@@ -21,19 +21,19 @@ export const jwksOption = () =>
   );
 
 export function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('须为正整数');
   return Number(value);
 }
 
 /** A TCP port; 0 lets the system choose. */
 export function portNumber(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a port, 0 to 65535');
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('须为端口号（0 到 65535）');
   return Number(value);
 }
 
 export function isoTime(value: string): Date {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('须为 ISO 8601 时间，例如 2027-01-01T00:00:00Z');
   return d;
 }
 

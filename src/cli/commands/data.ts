@@ -5,7 +5,7 @@ import { stepProgress } from '../progress.ts';
 import { configFrom, dataDirOption, positiveInt } from '../shared.ts';
 
 function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer');
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('须为非负整数');
   return Number(value);
 }
 

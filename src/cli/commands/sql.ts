@@ -13,7 +13,7 @@ const TERMINAL = new Set(['rejected', 'held', 'released', 'failed', 'cancelled',
 /** col=lo:hi, repeatable: a dp query's contribution bounds. */
 function dpBound(value: string, previous: Record<string, [number, number]> = {}): Record<string, [number, number]> {
   const m = /^([a-z_][a-z0-9_]*)=(-?\d+):(-?\d+)$/.exec(value);
-  if (!m) throw new InvalidArgumentError('must be column=low:high, e.g. income=0:500000');
+  if (!m) throw new InvalidArgumentError('须写作 字段=下界:上界，例如 income=0:500000');
   return { ...previous, [m[1]!]: [Number(m[2]), Number(m[3])] };
 }
 

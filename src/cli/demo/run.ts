@@ -43,7 +43,7 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
  * Runs the steps that apply, in order, each under its title `[i/n] 名称` and with its time; the
  * first that fails ends the run, and the summary names it.
  */
-async function runSteps(ctx: DemoContext, steps: DemoStep[]): Promise<void> {
+export async function runSteps(ctx: DemoContext, steps: DemoStep[]): Promise<void> {
   const todo = steps.filter((s) => s.when?.(ctx) ?? true);
   const width = String(todo.length).length;
   for (const [i, step] of todo.entries()) {

@@ -8,7 +8,7 @@ import type { DemoStep } from './steps.ts';
 
 /** A refusal's code and its sentence (src/terms), as the CLI shows errors. */
 const reasonText = (r: { code: string; message: string }) =>
-  `${r.code}：${(ERROR_ZH as Record<string, string | undefined>)[r.code] ?? r.message}`;
+  `${r.code}：${((ERROR_ZH as Record<string, string | undefined>)[r.code] ?? r.message).replace(/。$/, '')}`;
 
 export const validateStep: DemoStep = {
   name: '校验分析查询',

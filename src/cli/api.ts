@@ -80,9 +80,9 @@ export function clientFrom(opts: ApiOptions): PdsClient {
 /** --server, --token and --json on an API command. */
 export function apiCommand(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--server <url>', 'the API (default: PDS_SERVER, else the signed-in profile)'))
-    .addOption(new Option('--token <token>', 'a bearer token (default: PDS_TOKEN, else the signed-in profile)'))
-    .option('--json', 'print the answer as JSON');
+    .addOption(new Option('--server <url>', 'API 地址（默认 PDS_SERVER，否则取已登录的配置）'))
+    .addOption(new Option('--token <token>', 'Bearer 令牌（默认 PDS_TOKEN，否则取已登录的配置）'))
+    .option('--json', '以 JSON 打印 API 的回答');
 }
 
 /** Prints JSON, or the lines a person reads. */

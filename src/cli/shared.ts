@@ -13,28 +13,35 @@ export function configFrom(opts: { dataDir?: string }) {
   return loadConfig(opts.dataDir ? { ...process.env, DATA_DIR: opts.dataDir } : process.env);
 }
 
-export const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (default: $DATA_DIR or ./data)');
+export const dataDirOption = () => new Option('--data-dir <dir>', '状态目录（默认：$DATA_DIR 或 ./data）');
 export const jwksOption = () =>
   new Option(
     '--jwks <urlOrFile>',
-    "the bureau's JWKS: a URL (…/.well-known/jwks.json) or a local file (default: the keys of DATA_DIR)",
+    '数据主管部门的 JWKS：地址（…/.well-known/jwks.json）或本地文件（默认：DATA_DIR 中的密钥）',
   );
 
 export function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('须为正整数');
   return Number(value);
 }
 
 /** A TCP port; 0 lets the system choose. */
 export function portNumber(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a port, 0 to 65535');
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('须为端口号（0 到 65535）');
   return Number(value);
 }
 
 export function isoTime(value: string): Date {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z');
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('须为 ISO 8601 时间，例如 2027-01-01T00:00:00Z');
   return d;
+}
+
+/** A file's text, or standard input for `-`. */
+export function readText(file: string, what: string): string {
+  if (file === '-') return fs.readFileSync(0, 'utf8');
+  if (!fs.existsSync(file)) throw new PdsError('ERR_VALIDATION', `${what}: ${file} does not exist`);
+  return fs.readFileSync(file, 'utf8');
 }
 
 export function readJws(file: string): string {

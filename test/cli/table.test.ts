@@ -49,7 +49,8 @@ describe('the CLI’s tables', () => {
     }
     // and no file of the CLI maps a code to a word itself (`held: '待人工审核'`)
     const dir = new URL('../../src/cli/', import.meta.url);
-    const copies = fs.readdirSync(dir).flatMap((f) => {
+    const files = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const copies = files.flatMap((f) => {
       const src = fs.readFileSync(new URL(f, dir), 'utf8');
       return Object.entries({ ...STATUS, ...MODE, ...ROLE })
         .filter(([code, word]) => new RegExp(`'?${code}'?:\\s*'${word}'`).test(src))

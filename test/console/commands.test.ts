@@ -84,7 +84,7 @@ describe('console sign-in commands', () => {
         const timer = setTimeout(() => reject(new Error(`no links in time: ${out.slice(-800)}`)), 120_000 * SLOWDOWN);
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
-          if (!out.includes('Ctrl-C stops the server')) return;
+          if (!out.includes('按 Ctrl-C 停止服务器')) return;
           clearTimeout(timer);
           resolve(
             Object.fromEntries(

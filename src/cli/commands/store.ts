@@ -1,23 +1,21 @@
 import type { Command } from 'commander';
-import { loadKeyRing } from '../keys/index.ts';
-import { isPdsError } from '../errors/index.ts';
-import { configFrom, dataDirOption, storeLockedHint, withStore } from './shared.ts';
+import { loadKeyRing } from '../../keys/index.ts';
+import { isPdsError } from '../../errors/index.ts';
+import { configFrom, dataDirOption, storeLockedHint, withStore } from '../shared.ts';
 
 /**
  * `pds store check` and `pds store repair`: the control store's integrity offline, and its repair
  * (src/store/integrity.ts, src/store/repair.ts; docs/architecture.md §14).
  */
 export function addStoreCommands(program: Command): void {
-  const storeCmd = program.command('store').description('control store tools');
+  const storeCmd = program.command('store').description('控制库工具');
   storeCmd
     .command('check')
-    .description(
-      "check the control store's integrity (index lookups against scans, the audit head); exits 1 naming each problem",
-    )
+    .description('检查控制库的完整性（索引查找与全表扫描比对、审计链头）；有问题时退出码 1，并逐一列出')
     .addOption(dataDirOption())
-    .option('--json', 'print the result as JSON')
+    .option('--json', '以 JSON 打印结果')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const { checkIntegrity } = await import('../store/index.ts');
+      const { checkIntegrity } = await import('../../store/index.ts');
       // no API route: the server's own start-up and /healthz check what it holds
       const problems = await withStore(configFrom(opts).dataDir, checkIntegrity);
       console.log(
@@ -32,17 +30,14 @@ export function addStoreCommands(program: Command): void {
   storeCmd
     .command('repair')
     .description(
-      'make a new control store of what the damaged one still reads (every table and index anew, the audit head set to the log’s last entry) and check it; the API must be stopped; the damaged file is kept. Rows in blocks that fail their checksum are lost and named: then the new file is left beside the old unless --accept-loss',
+      '用损坏的控制库中仍可读取的内容生成新控制库（重建每张表与索引，审计链头设为日志的最后一条）并检查；须先停止 API；损坏的文件保留。校验和不符的数据块中的行会丢失并被列出：此时新文件放在旧文件旁边，除非加 --accept-loss',
     )
     .addOption(dataDirOption())
-    .option(
-      '--accept-loss',
-      'put the new store in place even though rows could not be read (else: restore from a backup)',
-    )
-    .option('--json', 'print the report as JSON')
+    .option('--accept-loss', '即使有行无法读取，也启用新控制库（否则：从备份恢复）')
+    .option('--json', '以 JSON 打印修复报告')
     .action(async (opts: { dataDir?: string; acceptLoss?: boolean; json?: boolean }) => {
-      const { checkIntegrity, repairStore } = await import('../store/index.ts');
-      const { verifyAudit } = await import('../audit/index.ts');
+      const { checkIntegrity, repairStore } = await import('../../store/index.ts');
+      const { verifyAudit } = await import('../../audit/index.ts');
       const dataDir = configFrom(opts).dataDir;
       const report = await repairStore(dataDir, { acceptLoss: opts.acceptLoss === true }).catch((err: unknown) => {
         throw isPdsError(err, 'ERR_STORE_LOCKED')

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { createPdsClient, must } from '../client/index.ts';
-import { PdsError } from '../errors/index.ts';
-import { loadKeyRing } from '../keys/index.ts';
-import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../reports/index.ts';
-import { checkDataDirEncryption } from '../store/index.ts';
-import { RATING, RATING_RULE, REPORT_KIND, term } from '../terms/index.ts';
-import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from './shared.ts';
+import { createPdsClient, must } from '../../client/index.ts';
+import { PdsError } from '../../errors/index.ts';
+import { loadKeyRing } from '../../keys/index.ts';
+import type { ReportRequest, RiskAssessmentReport, StoredReport } from '../../reports/index.ts';
+import { checkDataDirEncryption } from '../../store/index.ts';
+import { RATING, RATING_RULE, REPORT_KIND, term } from '../../terms/index.ts';
+import { configFrom, dataDirOption, jwksFrom, jwksOption, readJws, withStore } from '../shared.ts';
 
 /** Writes <id>.json, <id>.html and <id>.jws into `dir`; answers the paths. */
 function writeReport(dir: string, r: StoredReport): Record<'json' | 'html' | 'jws', string> {
@@ -49,9 +49,9 @@ function reportTarget(req: ReportRequest): string {
 
 async function reportFromStore(opts: { dataDir?: string }, req: ReportRequest): Promise<StoredReport> {
   const [{ SYSTEM_ACTOR }, { loadPolicies }, { ReportService }] = await Promise.all([
-    import('../audit/index.ts'),
-    import('../policies/index.ts'),
-    import('../reports/index.ts'),
+    import('../../audit/index.ts'),
+    import('../../policies/index.ts'),
+    import('../../reports/index.ts'),
   ]);
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
@@ -91,78 +91,72 @@ async function reportFromApi(url: string, token: string | undefined, req: Report
   return { report, jws: made.jws, html };
 }
 
+interface ReportOpts {
+  dataDir?: string;
+  contract?: string;
+  operator?: string;
+  domain?: boolean;
+  period?: string;
+  out: string;
+  api?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** `pds report`: made from DATA_DIR, or by a running API with --api; written as JSON, HTML and JWS. */
+async function makeReport(opts: ReportOpts): Promise<void> {
+  if (!opts.contract && !opts.operator && !opts.domain)
+    throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id>, --operator <org> or --domain');
+  const req: ReportRequest = opts.contract
+    ? { kind: 'contract', subject: opts.contract, period: opts.period }
+    : opts.operator
+      ? { kind: 'operator', subject: opts.operator, period: opts.period }
+      : { kind: 'domain', subject: (await import('../../reports/index.ts')).DOMAIN_SUBJECT, period: opts.period };
+  const made = opts.api
+    ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req)
+    : await reportFromStore(opts, req);
+  const files = writeReport(opts.out, made);
+  const { report } = made;
+  if (opts.json) {
+    console.log(
+      JSON.stringify({
+        id: report.id,
+        rating: report.rating.level,
+        period: report.period.label,
+        partial: report.partial,
+        files,
+      }),
+    );
+    return;
+  }
+  console.log(reportLines(report, files).join('\n'));
+}
+
 /** `pds report` (make one, as the scheduler would but on demand) and `pds verify-report`. */
 export function addReportCommands(program: Command): void {
   program
     .command('report')
-    .description(
-      'make a signed risk assessment report for a contract, an operator or the whole domain over a period, and write it as JSON, HTML (with charts) and JWS',
-    )
+    .description('为合约、运营单位或全域生成某一期间的签名风险评估报告，并写出 JSON、HTML（含图表）与 JWS')
     .addOption(dataDirOption())
-    .addOption(new Option('--contract <id>', 'report on this contract').conflicts(['operator', 'domain']))
-    .addOption(
-      new Option('--operator <org>', 'report on this operator organisation, all its contracts').conflicts('domain'),
-    )
-    .option('--domain', 'the overview of every operator')
-    .option(
-      '--period <period>',
-      'a quarter (2026-Q3), month (2026-07) or year (2026); default: the current period so far',
-    )
-    .option('--out <dir>', 'write the files here', '.')
-    .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
-    .option('--token <jwt>', 'with --api: a risk or bureau token (default: $PDS_TOKEN)')
-    .option('--json', 'print {id, rating, files} as JSON')
-    .action(
-      async (opts: {
-        dataDir?: string;
-        contract?: string;
-        operator?: string;
-        domain?: boolean;
-        period?: string;
-        out: string;
-        api?: string;
-        token?: string;
-        json?: boolean;
-      }) => {
-        if (!opts.contract && !opts.operator && !opts.domain)
-          throw new PdsError('ERR_VALIDATION', 'name the subject: --contract <id>, --operator <org> or --domain');
-        const req: ReportRequest = opts.contract
-          ? { kind: 'contract', subject: opts.contract, period: opts.period }
-          : opts.operator
-            ? { kind: 'operator', subject: opts.operator, period: opts.period }
-            : { kind: 'domain', subject: (await import('../reports/index.ts')).DOMAIN_SUBJECT, period: opts.period };
-        const made = opts.api
-          ? await reportFromApi(opts.api, opts.token ?? process.env.PDS_TOKEN, req)
-          : await reportFromStore(opts, req);
-        const files = writeReport(opts.out, made);
-        const { report } = made;
-        if (opts.json) {
-          console.log(
-            JSON.stringify({
-              id: report.id,
-              rating: report.rating.level,
-              period: report.period.label,
-              partial: report.partial,
-              files,
-            }),
-          );
-          return;
-        }
-        console.log(reportLines(report, files).join('\n'));
-      },
-    );
+    .addOption(new Option('--contract <id>', '报告此合约').conflicts(['operator', 'domain']))
+    .addOption(new Option('--operator <org>', '报告此运营单位及其全部合约').conflicts('domain'))
+    .option('--domain', '全部运营单位的概况')
+    .option('--period <period>', '季度（2026-Q3）、月份（2026-07）或年份（2026）；默认：本期截至目前')
+    .option('--out <dir>', '文件写入此目录', '.')
+    .option('--api <url>', '询问运行中的 API，而不打开 DATA_DIR（服务器运行时持有其控制库）')
+    .option('--token <jwt>', '与 --api 同用：风险管理或数据主管部门的令牌（默认 $PDS_TOKEN）')
+    .option('--json', '以 JSON 打印 {id, rating, files}')
+    .action(makeReport);
 
   program
     .command('verify-report')
-    .description(
-      "verify a report's JSON (and its HTML page) against the bureau's signature, offline or against a JWKS URL",
-    )
-    .argument('<report>', 'the report JSON')
-    .argument('<jws>', 'the report JWS file')
-    .option('--html <file>', 'also check the HTML page')
+    .description('按数据主管部门的签名校验报告的 JSON（及其 HTML 页面），可离线或对照 JWKS 地址')
+    .argument('<report>', '报告 JSON 文件')
+    .argument('<jws>', '报告 JWS 文件')
+    .option('--html <file>', '同时检查此 HTML 页面')
     .addOption(jwksOption())
     .addOption(dataDirOption())
-    .option('--json', 'print the verified claims as JSON')
+    .option('--json', '以 JSON 打印校验通过的声明')
     .action(
       async (
         reportFile: string,
@@ -172,7 +166,7 @@ export function addReportCommands(program: Command): void {
         if (!fs.existsSync(reportFile)) throw new PdsError('ERR_VALIDATION', `${reportFile} does not exist`);
         const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as RiskAssessmentReport;
         const html = opts.html ? fs.readFileSync(opts.html, 'utf8') : undefined;
-        const { verifyReport } = await import('../reports/index.ts');
+        const { verifyReport } = await import('../../reports/index.ts');
         const claims = await verifyReport(readJws(jwsFile), report, html, await jwksFrom(opts));
         console.log(
           opts.json

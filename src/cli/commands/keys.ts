@@ -1,20 +1,20 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { PdsError } from '../errors/index.ts';
-import { checkKeyFiles, KEY_NAMES, keysDir, loadKeyRing, type KeyName } from '../keys/index.ts';
-import { configFrom, dataDirOption } from './shared.ts';
+import { PdsError } from '../../errors/index.ts';
+import { checkKeyFiles, KEY_NAMES, keysDir, loadKeyRing, type KeyName } from '../../keys/index.ts';
+import { configFrom, dataDirOption } from '../shared.ts';
 
 /** `pds keys rotate` and `pds keys check` (docs/operations.md, *Key rotation* and *Backup and restore*). */
 export function addKeyCommands(program: Command): void {
-  const keysCmd = program.command('keys').description('key tools: rotate a signing key, check every key file');
+  const keysCmd = program.command('keys').description('密钥工具：轮换签名密钥，检查每个密钥文件');
   keysCmd
     .command('rotate')
     .description(
-      'make a new signing key; the old one is retired but stays in the JWKS, so what it signed keeps verifying (contracts until they expire). A running server picks the new key up on its next signature.',
+      '生成新的签名密钥；旧密钥停用但仍在 JWKS 中公布，它签过的内容仍可校验（合约直到到期）。运行中的服务器在下一次签名时启用新密钥。',
     )
     .addOption(dataDirOption())
-    .addOption(new Option('--key <name>', 'which identity').choices(KEY_NAMES).default('bureau'))
-    .option('--json', 'print {key, retiredKid, currentKid} as JSON')
+    .addOption(new Option('--key <name>', '哪个身份的密钥').choices(KEY_NAMES).default('bureau'))
+    .option('--json', '以 JSON 打印 {key, retiredKid, currentKid}')
     .action(async (opts: { dataDir?: string; key: KeyName; json?: boolean }) => {
       const config = configFrom(opts);
       const keys = await loadKeyRing(config.dataDir);
@@ -28,10 +28,10 @@ export function addKeyCommands(program: Command): void {
   keysCmd
     .command('check')
     .description(
-      "check DATA_DIR's key files offline, as start-up does (the master key against its check value, each signing key's private half against its public half, retired keys against their kids); writes nothing; exits 1 naming each damaged file",
+      '像启动时一样离线检查 DATA_DIR 的密钥文件（主密钥对照其校验值，每个签名密钥的私钥对照公钥，已停用的密钥对照其 kid）；不写入任何内容；有损坏时退出码 1，并逐一列出',
     )
     .addOption(dataDirOption())
-    .option('--json', 'print [{file, ok, detail}] as JSON')
+    .option('--json', '以 JSON 打印 [{file, ok, detail}]')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       // reads only: loadKeyRing would make missing keys and record check values
       const dir = keysDir(configFrom(opts).dataDir);

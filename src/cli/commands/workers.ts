@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { createPdsClient, must, type PdsClient } from '../client/index.ts';
-import { PdsError } from '../errors/index.ts';
-import type { WorkerRegistry, WorkerView } from '../jobs/index.ts';
-import { loadKeyRing } from '../keys/index.ts';
-import { shanghaiTime } from '../terms/index.ts';
-import { configFrom, dataDirOption, positiveInt, withStore } from './shared.ts';
-import { statusText, table } from './table.ts';
+import { createPdsClient, must, type PdsClient } from '../../client/index.ts';
+import { PdsError } from '../../errors/index.ts';
+import type { WorkerRegistry, WorkerView } from '../../jobs/index.ts';
+import { loadKeyRing } from '../../keys/index.ts';
+import { shanghaiTime } from '../../terms/index.ts';
+import { configFrom, dataDirOption, positiveInt, withStore } from '../shared.ts';
+import { statusText, table } from '../table.ts';
 
 /**
  * `pds workers`: the bureau's register of workers, each with its own credential
@@ -35,7 +35,7 @@ async function viaStore(
   const config = configFrom(opts);
   const keys = await loadKeyRing(config.dataDir);
   const actor = { sub: `cli:${process.env.USER ?? 'unknown'}`, org: 'bureau', roles: ['bureau'] };
-  const { WorkerRegistry } = await import('../jobs/index.ts');
+  const { WorkerRegistry } = await import('../../jobs/index.ts');
   return withStore(config.dataDir, (store) => fn(new WorkerRegistry({ store, keys, now: () => new Date() }), actor), {
     api: 'pds workers … --api <url> --token <管理局令牌>',
   });
@@ -68,19 +68,17 @@ function print(answer: Answer, json: boolean | undefined): void {
 }
 
 export function addWorkerCommands(program: Command): void {
-  const workers = program
-    .command('workers')
-    .description("the bureau's register of workers: each pds worker has its own credential");
+  const workers = program.command('workers').description('数据主管部门的工作节点登记：每个 pds worker 有自己的凭据');
   const common = (c: Command) =>
     c
       .addOption(dataDirOption())
-      .option('--api <url>', 'go through a running API (whose store it holds) instead of opening DATA_DIR')
-      .option('--token <jwt>', 'with --api: a bureau token (default: $PDS_TOKEN)')
-      .option('--json', 'print the answer as JSON');
+      .option('--api <url>', '经运行中的 API（它持有控制库）操作，而不打开 DATA_DIR')
+      .option('--token <jwt>', '与 --api 同用：数据主管部门的令牌（默认 $PDS_TOKEN）')
+      .option('--json', '以 JSON 打印结果');
 
-  common(workers.command('add').description('register a worker and print its credential (shown once)'))
-    .requiredOption('--name <name>', 'what the worker is (host, site)')
-    .option('--ttl-days <days>', 'days the credential is valid', positiveInt, 30)
+  common(workers.command('add').description('登记一个工作节点并打印其凭据（只显示一次）'))
+    .requiredOption('--name <name>', '工作节点是什么（主机、站点）')
+    .option('--ttl-days <days>', '凭据的有效天数', positiveInt, 30)
     .action(async (opts: ApiOpts & { name: string; ttlDays: number; json?: boolean }) => {
       print(
         opts.api
@@ -90,7 +88,7 @@ export function addWorkerCommands(program: Command): void {
       );
     });
 
-  common(workers.command('list').description('registered workers and the state of their credentials')).action(
+  common(workers.command('list').description('已登记的工作节点及其凭据状态')).action(
     async (opts: ApiOpts & { json?: boolean }) => {
       print(opts.api ? await must(viaApi(opts).GET('/v1/workers')) : await viaStore(opts, (r) => r.list()), opts.json);
     },
@@ -99,10 +97,10 @@ export function addWorkerCommands(program: Command): void {
   common(
     workers
       .command('rotate')
-      .description('a new credential for a worker; the old one stops working at once')
-      .argument('<id>', 'the worker id (wrk_…)'),
+      .description('为工作节点换发新凭据；旧凭据立即失效')
+      .argument('<id>', '工作节点编号（wrk_…）'),
   )
-    .option('--ttl-days <days>', 'days the new credential is valid', positiveInt, 30)
+    .option('--ttl-days <days>', '新凭据的有效天数', positiveInt, 30)
     .action(async (id: string, opts: ApiOpts & { ttlDays: number; json?: boolean }) => {
       print(
         opts.api
@@ -118,12 +116,9 @@ export function addWorkerCommands(program: Command): void {
     });
 
   common(
-    workers
-      .command('revoke')
-      .description('revoke a worker: its credential stops working at once')
-      .argument('<id>', 'the worker id (wrk_…)'),
+    workers.command('revoke').description('撤销工作节点：其凭据立即失效').argument('<id>', '工作节点编号（wrk_…）'),
   )
-    .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
+    .requiredOption('--reason <text>', '理由（记入审计日志）')
     .action(async (id: string, opts: ApiOpts & { reason: string; json?: boolean }) => {
       print(
         opts.api

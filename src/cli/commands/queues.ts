@@ -4,12 +4,12 @@
  * scripts (the API's answer as it is). The decisions themselves are `pds review …`.
  */
 import { Option, type Command } from 'commander';
-import { must, type Answer } from '../client/index.ts';
-import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
-import { positiveInt } from './shared.ts';
-import { shanghaiTime } from '../terms/index.ts';
-import { reviewPacketLines, threadLines } from './review-packet.ts';
-import { statusText, table } from './table.ts';
+import { must, type Answer } from '../../client/index.ts';
+import { apiCommand, clientFrom, print, type ApiOptions } from '../api.ts';
+import { positiveInt } from '../shared.ts';
+import { shanghaiTime } from '../../terms/index.ts';
+import { reviewPacketLines, threadLines } from '../review-packet.ts';
+import { statusText, table } from '../table.ts';
 
 type ReviewItem = Answer<'listReviewQueue'>[number];
 type Output = Answer<'listOutputs'>[number];
@@ -61,15 +61,15 @@ export function addQueueCommands(program: Command): void {
     program
       .command('reviews')
       .description(
-        "a provider's review queue (the bureau and risk staff: every provider's), by due date; pending by default",
+        '数据提供单位的审核队列（数据主管部门与风险管理人员看到所有提供单位的），按答复截止时间排序；默认只列待审核的',
       )
       .addOption(
-        new Option('--status <status>', 'which reviews')
+        new Option('--status <status>', '哪些审核')
           .choices(['pending', 'approved', 'rejected', 'all'])
           .default('pending'),
       )
-      .option('--overdue', 'only pending reviews past their deadline')
-      .option('--limit <n>', 'at most this many', positiveInt, 100),
+      .option('--overdue', '只列已过答复截止时间的待审核项')
+      .option('--limit <n>', '最多列出的条数', positiveInt, 100),
   ).action(
     async (
       opts: ApiOptions & { status: 'pending' | 'approved' | 'rejected' | 'all'; overdue?: boolean; limit: number },
@@ -94,11 +94,9 @@ export function addQueueCommands(program: Command): void {
   apiCommand(
     program
       .command('thread')
-      .description(
-        "a job's thread: the reviewers' reasons once their votes are consolidated, and the replies; --post adds yours",
-      )
-      .argument('<job>', 'the job id')
-      .option('--post <text>', 'reply in the thread (the job’s operator, or a bureau user)'),
+      .description('作业的讨论：投票汇总后审核人的理由，以及各方回复；--post 发表你的回复')
+      .argument('<job>', '作业编号')
+      .option('--post <text>', '在讨论中回复（作业所属的运营单位，或数据主管部门用户）'),
   ).action(async (job: string, opts: ApiOptions & { post?: string }) => {
     const api = clientFrom(opts);
     const posted = opts.post
@@ -119,10 +117,10 @@ function addOutputCommands(program: Command): void {
   const outputs = apiCommand(
     program
       .command('outputs')
-      .description("outputs you may see, oldest first; --held is the bureau's review queue")
-      .addOption(new Option('--status <status>', 'only this status').choices(OUTPUT_STATUSES).conflicts('held'))
-      .option('--held', 'the held outputs waiting for two bureau votes (same as --status held)')
-      .option('--contract <id>', 'only this contract'),
+      .description('你可查看的输出，最早的在前；--held 即数据主管部门的审核队列')
+      .addOption(new Option('--status <status>', '只列此状态的输出').choices(OUTPUT_STATUSES).conflicts('held'))
+      .option('--held', '等待数据主管部门两票的待人工审核输出（同 --status held）')
+      .option('--contract <id>', '只列此合约的输出'),
   );
   outputs.action(async (opts: ApiOptions & { status?: Output['status']; held?: boolean; contract?: string }) => {
     const status = opts.held ? 'held' : opts.status;
@@ -137,9 +135,9 @@ function addOutputCommands(program: Command): void {
     outputs
       .command('review')
       .description(
-        "an output's review packet (bureau and risk staff): the SQL, the analysis, every check, the rows, the dummy-data replay, the votes you may see and the thread",
+        '输出的审核材料（数据主管部门与风险管理人员）：SQL、分析、每项检查、结果行、在虚拟数据上的重放、你可查看的投票与讨论',
       )
-      .argument('<output>', 'the output id'),
+      .argument('<output>', '输出编号'),
   ).action(async (id: string, _opts: ApiOptions, cmd: Command) => {
     // `outputs` takes --server, --token and --json too, and commander gives them to it wherever they stand
     const opts = cmd.optsWithGlobals<ApiOptions>();

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { createPdsClient, must, type PdsClient } from '../client/index.ts';
-import { PdsError } from '../errors/index.ts';
-import { loadKeyRing } from '../keys/index.ts';
-import { configFrom, dataDirOption, withStore } from './shared.ts';
+import { createPdsClient, must, type PdsClient } from '../../client/index.ts';
+import { PdsError } from '../../errors/index.ts';
+import { loadKeyRing } from '../../keys/index.ts';
+import { configFrom, dataDirOption, withStore } from '../shared.ts';
 
 /**
  * `pds audit verify` and `pds audit export`: against DATA_DIR's store, or — while a server holds
@@ -36,8 +36,8 @@ function viaApi(opts: AuditOpts): PdsClient {
 const apiOptions = (c: Command) =>
   c
     .addOption(dataDirOption())
-    .option('--api <url>', 'ask a running API instead of opening DATA_DIR (whose store a running server holds)')
-    .option('--token <jwt>', 'with --api: a bureau or risk token (default: $PDS_TOKEN)');
+    .option('--api <url>', '询问运行中的 API，而不打开 DATA_DIR（服务器运行时持有其控制库）')
+    .option('--token <jwt>', '与 --api 同用：数据主管部门或风险管理的令牌（默认 $PDS_TOKEN）');
 
 function verificationLine(r: Verification): string {
   return r.ok
@@ -47,7 +47,7 @@ function verificationLine(r: Verification): string {
 
 async function verifyLocally(opts: AuditOpts): Promise<Verification> {
   const config = configFrom(opts);
-  const { verifyAudit } = await import('../audit/index.ts');
+  const { verifyAudit } = await import('../../audit/index.ts');
   const verifier = (await loadKeyRing(config.dataDir)).bureauVerifier();
   return withStore(config.dataDir, (store) => verifyAudit(store, verifier), {
     api: 'pds audit verify --api <url> --token <风险或管理局令牌>',
@@ -55,7 +55,7 @@ async function verifyLocally(opts: AuditOpts): Promise<Verification> {
 }
 
 async function exportLocally(opts: AuditOpts): Promise<string> {
-  const { exportAudit } = await import('../audit/index.ts');
+  const { exportAudit } = await import('../../audit/index.ts');
   return withStore(configFrom(opts).dataDir, exportAudit, {
     api: 'pds audit export --api <url> --token <风险或管理局令牌> [--out 文件]',
   });
@@ -63,15 +63,13 @@ async function exportLocally(opts: AuditOpts): Promise<string> {
 
 /** The audit tools. */
 export function addAuditCommands(program: Command): void {
-  const audit = program.command('audit').description('audit trail tools');
+  const audit = program.command('audit').description('审计日志工具');
   apiOptions(
     audit
       .command('verify')
-      .description(
-        'verify the hash chain and the bureau-signed checkpoints of the audit log; exits 1 naming the first bad entry',
-      ),
+      .description('校验审计日志的哈希链与数据主管部门签名的检查点；不通过时退出码 1，并指出第一条有问题的记录'),
   )
-    .option('--json', 'print the result as JSON')
+    .option('--json', '以 JSON 打印结果')
     .action(async (opts: AuditOpts) => {
       const result: Verification = opts.api
         ? await must(viaApi(opts).GET('/v1/audit/verify'))
@@ -79,8 +77,8 @@ export function addAuditCommands(program: Command): void {
       console.log(opts.json ? JSON.stringify(result) : verificationLine(result));
       process.exitCode = result.ok ? 0 : 1;
     });
-  apiOptions(audit.command('export').description('write the audit trail and its signed checkpoints as JSON Lines'))
-    .option('--out <file>', 'write here instead of stdout')
+  apiOptions(audit.command('export').description('以 JSON Lines 写出审计日志及其签名检查点'))
+    .option('--out <file>', '写入此文件而非标准输出')
     .action(async (opts: AuditOpts & { out?: string }) => {
       const lines = opts.api
         ? await must(viaApi(opts).GET('/v1/audit/export', { parseAs: 'text' }))

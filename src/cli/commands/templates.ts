@@ -3,10 +3,10 @@
  * the ones it can run), `pds run-template` fills the parameters and submits the job (issue 33).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { must, type Answer } from '../client/index.ts';
-import { apiCommand, clientFrom, print, type ApiOptions } from './api.ts';
-import { positiveInt } from './shared.ts';
-import { modeText, statusText } from './table.ts';
+import { must, type Answer } from '../../client/index.ts';
+import { apiCommand, clientFrom, print, type ApiOptions } from '../api.ts';
+import { positiveInt } from '../shared.ts';
+import { modeText, statusText } from '../table.ts';
 
 type Job = Answer<'getJob'>;
 type Template = Answer<'listTemplates'>[number];

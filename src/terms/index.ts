@@ -27,5 +27,6 @@ export {
   TREND_METRIC,
   UPDATE_CYCLE,
 } from './words.ts';
-export { ERROR_ZH, problemText } from './errors.ts';
+export { ERROR_ZH, errorText, problemText } from './errors.ts';
+export { refusalZh, SQL_RULE } from './refusals.ts';
 export { shanghaiDate, shanghaiTime } from './time.ts';

@@ -9,7 +9,7 @@ import {
   IDENTIFIER_ROLE,
   maskingRule,
   MODE,
-  problemText,
+  errorText,
   shanghaiDate,
   shanghaiTime,
   term,
@@ -568,7 +568,7 @@ async function previewHtml(s: Signed, body: Body<'createApplication'>): Promise<
     );
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    const { primary, secondary } = problemText(err.code, err.detail);
+    const { primary, secondary } = errorText(err);
     return problemView(primary, err.code, secondary);
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadKeyRing } from '../keys/index.ts';
 import { isPdsError } from '../errors/index.ts';
+import { auditBreakText } from '../terms/index.ts';
 import { configFrom, dataDirOption, storeLockedHint, withStore } from './shared.ts';
 
 /**
@@ -77,7 +78,7 @@ export function addStoreCommands(program: Command): void {
             : `仍有问题：${problems.map((p) => `${p.check}：${p.detail}`).join('；')}`,
           audit.ok
             ? `审计链完整：${audit.entries} 条记录`
-            : `审计链在第 ${audit.firstBad!.seq} 条记录处断裂：${audit.firstBad!.reason}`,
+            : `审计链断裂：${auditBreakText(audit.firstBad!)}（${audit.firstBad!.reason}）`,
         );
       }
       console.log(lines.join('\n'));

@@ -3934,6 +3934,9 @@ export interface operations {
                         checkpoints?: number;
                         entries: number;
                         firstBad?: {
+                            /** @description how the trail broke: seq-gap, prev-hash, entry-hash, checkpoint-…, entry-… */
+                            code: string;
+                            expectedSeq?: number;
                             reason: string;
                             seq: number;
                         };
@@ -9911,6 +9914,9 @@ export interface operations {
                                 checkpoints: number;
                                 entries: number;
                                 firstBad?: {
+                                    /** @description how the trail broke (src/audit AUDIT_BREAKS) */
+                                    code?: string;
+                                    expectedSeq?: number;
                                     reason: string;
                                     seq: number;
                                 };
@@ -10619,6 +10625,9 @@ export interface operations {
                                 checkpoints: number;
                                 entries: number;
                                 firstBad?: {
+                                    /** @description how the trail broke (src/audit AUDIT_BREAKS) */
+                                    code?: string;
+                                    expectedSeq?: number;
                                     reason: string;
                                     seq: number;
                                 };

@@ -29,4 +29,5 @@ export {
 } from './words.ts';
 export { ERROR_ZH, errorText, problemText } from './errors.ts';
 export { refusalZh, SQL_RULE } from './refusals.ts';
+export { auditBreakText } from './audit.ts';
 export { shanghaiDate, shanghaiTime } from './time.ts';

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { AUDIT_BREAKS } from '../../src/audit/index.ts';
 import { ERRORS } from '../../src/errors/index.ts';
 import * as T from '../../src/terms/index.ts';
 
@@ -30,6 +31,18 @@ describe('the terms (docs/glossary.md, issue 33)', () => {
       secondary: 'a rejection needs a reason',
     });
     expect(T.problemText('ERR_VALIDATION', '请选择“决定”。')).toEqual({ primary: '请选择“决定”。' });
+  });
+
+  it('every way the audit trail can break reads in Chinese, by its entry (issue 33)', () => {
+    for (const code of AUDIT_BREAKS) {
+      const text = T.auditBreakText({ seq: 7, code, expectedSeq: 6 });
+      expect(text, code).toMatch(HAN);
+      expect(text, code).toContain('第 7 条');
+      expect(text, code).not.toMatch(/[a-z]{3,} [a-z]{3,}/i);
+    }
+    expect(T.auditBreakText({ seq: 7, code: 'seq-gap', expectedSeq: 6 })).toContain('应为第 6 条');
+    // a break recorded before breaks had codes is still named by its entry, in Chinese
+    expect(T.auditBreakText({ seq: 3 })).toBe('第 3 条记录校验不通过（原因见英文说明）');
   });
 
   it('times are Asia/Shanghai, with the offset where asked', () => {

@@ -673,7 +673,14 @@ export const AuditVerification = Type.Object({
   entries: Type.Integer(),
   headHash: Type.String(),
   checkpoints: Type.Optional(Type.Integer({ description: 'signed checkpoints checked' })),
-  firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
+  firstBad: Type.Optional(
+    Type.Object({
+      seq: Type.Integer(),
+      code: Type.String({ description: 'how the trail broke: seq-gap, prev-hash, entry-hash, checkpoint-…, entry-…' }),
+      reason: Type.String(),
+      expectedSeq: Type.Optional(Type.Integer()),
+    }),
+  ),
 });
 
 const PeriodLabel = Type.String({

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
+  auditBreakText,
   FEEDBACK_KIND,
   RATING,
   REPORT_KIND,
@@ -366,7 +367,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
                     <code class="hash">${verified.headHash}</code>
                   </p>`
                 : html`<p class="notice warn" role="alert">
-                    审计链在第 ${verified.firstBad?.seq} 条断开。
+                    审计链断裂：${verified.firstBad ? auditBreakText(verified.firstBad) : ''}。
                     <span class="problem-detail" lang="en">${verified.firstBad?.reason}</span>
                   </p>`
               : ''

@@ -1,5 +1,5 @@
 import type { WorkflowPolicy } from '../policies/index.ts';
-import { auditBreakText, RATING, RATING_RULE, shanghaiTime, term } from '../terms/index.ts';
+import { auditBreakText, policyWarningText, RATING, RATING_RULE, shanghaiTime, term } from '../terms/index.ts';
 import type { ContractFacts, Figures, Finding, Rating, RiskLevel, Trend } from './schema.ts';
 
 export type { Finding, Rating, RiskLevel, Trend } from './schema.ts';
@@ -184,7 +184,7 @@ const RULES: Rule[] = [
       facts?.decisionOverride
         ? {
             level: 'medium',
-            finding: `由 ${facts.decisionOverride.by} 越过政策提示批准（理由：“${facts.decisionOverride.reason}”），当时的政策提示：${facts.decisionOverride.warnings.join('；')}`,
+            finding: `由 ${facts.decisionOverride.by} 越过政策提示批准（理由：“${facts.decisionOverride.reason}”），当时的政策提示：${facts.decisionOverride.warnings.map(policyWarningText).join('；')}`,
           }
         : undefined,
     recommendation: action('decision-override'),

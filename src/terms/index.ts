@@ -30,4 +30,11 @@ export {
 export { ERROR_ZH, errorText, problemText } from './errors.ts';
 export { refusalZh, SQL_RULE } from './refusals.ts';
 export { auditBreakText } from './audit.ts';
+export {
+  kBelowPolicyText,
+  overrideText,
+  policyWarningText,
+  prosecutorRiskText,
+  sensitiveFactsText,
+} from './warnings.ts';
 export { shanghaiDate, shanghaiTime } from './time.ts';

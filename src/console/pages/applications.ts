@@ -10,6 +10,7 @@ import {
   maskingRule,
   MODE,
   errorText,
+  policyWarningText,
   shanghaiDate,
   shanghaiTime,
   term,
@@ -144,7 +145,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
       ? html`<div class="notice warn" role="note">
           <h3>政策提示</h3>
           <ul>
-            ${preview.warnings.map((w) => html`<li>${w}</li>`)}
+            ${preview.warnings.map((w) => html`<li>${policyWarningText(w)}</li>`)}
           </ul>
           <p>批准此申请需要数据主管部门写明越过政策提示的理由。</p>
         </div>`

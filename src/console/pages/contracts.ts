@@ -3,7 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { ApiError, type Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
-import { maskingRule, MODE, errorText, problemText, shanghaiDate, shanghaiTime, term } from '../../terms/index.ts';
+import {
+  errorText,
+  maskingRule,
+  MODE,
+  overrideText,
+  problemText,
+  shanghaiDate,
+  shanghaiTime,
+  term,
+} from '../../terms/index.ts';
 import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
 import { choice, int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
@@ -97,10 +106,7 @@ function contractView(
       ['有效期', `${shanghaiDate(k.notBefore)} 至 ${shanghaiDate(k.expiresAt)}`],
       ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
       ['签名', verified],
-      [
-        '越过政策提示',
-        claims.decisionOverride ? `${claims.decisionOverride.reason}（${claims.decisionOverride.by}）` : '无',
-      ],
+      ['越过政策提示', claims.decisionOverride ? overrideText(claims.decisionOverride) : '无'],
     ])}
     <h2>ε 预算</h2>
     ${budgetMeter(budget)}

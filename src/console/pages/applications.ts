@@ -429,7 +429,7 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
           a.warnings.length ? html`<strong class="warn">${a.warnings.length} 条</strong>` : '无',
           shanghaiTime(a.createdAt),
         ]),
-        { empty: '暂无申请' },
+        { empty: '暂无申请', cards: true },
       )}`,
     );
   });

@@ -22,7 +22,7 @@ export function jobRows(jobs: Answer<'listJobs'>): Html {
       shanghaiTime(j.createdAt),
       j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—',
     ]),
-    { empty: '暂无作业' },
+    { empty: '暂无作业', cards: true },
   );
 }
 

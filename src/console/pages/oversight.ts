@@ -75,7 +75,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           badge(r.status),
           html`${shanghaiDate(r.dueAt)}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
         ]),
-        { empty: '没有待审核的申请' },
+        { empty: '没有待审核的申请', cards: true },
       ),
     );
   });
@@ -217,7 +217,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           html`<span class="badge r-${r.rating}">${RATING_LABEL[r.rating] ?? r.rating}</span>`,
           shanghaiTime(r.generatedAt),
         ]),
-        { empty: '暂无报告' },
+        { empty: '暂无报告', cards: true },
       )}
       ${maker ? reportForm(s.session) : ''}`,
     );

@@ -1,6 +1,6 @@
 import { quoteIdent } from '../duckdb/index.ts';
 import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
-import type { RefusalFacts } from '../errors/index.ts';
+import type { RefusalFacts, SqlReason } from '../errors/index.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import { conjuncts, cteNamesIn, innerJoinScans, isUnitOf, scanOf, type Scan } from './join-scans.ts';
 import type { SqlPolicy } from './references.ts';
@@ -58,8 +58,15 @@ export const dpSumColumn = (column: string) => `__dp_s_${column}`;
 export const dpSquareColumn = (column: string) => `__dp_q_${column}`;
 export { DP_COUNT, DP_ROWS };
 
-const shape = (facts: RefusalFacts, message: string, node: Node, sql: string): never =>
-  refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', facts, message, node, sql);
+const shape = (facts: SqlReason | RefusalFacts, message: string, node: Node, sql: string): never =>
+  refuse(
+    'ERR_SQL_SHAPE_NOT_ALLOWED',
+    'dp-shape',
+    typeof facts === 'string' ? { reason: facts } : facts,
+    message,
+    node,
+    sql,
+  );
 
 /**
  * dp mode admits only predicates whose cost does not depend on the data: comparisons, ranges
@@ -88,13 +95,7 @@ export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): v
           for (const c of n.children as Node[])
             n.type === 'OPERATOR_NOT'
               ? visit(c)
-              : plain(c) ||
-                shape(
-                  { reason: 'dp-null-test', clause: 'IS NULL' },
-                  'dp mode tests NULL on plain columns only',
-                  c,
-                  sql,
-                );
+              : plain(c) || shape('dp-null-test', 'dp mode tests NULL on plain columns only', c, sql);
           return;
         }
         if (['COMPARE_IN', 'COMPARE_NOT_IN'].includes(String(n.type)) && (n.children as Node[]).every((c) => plain(c)))
@@ -106,7 +107,7 @@ export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): v
         break;
     }
     shape(
-      { reason: 'dp-filter', clause: 'WHERE' },
+      'dp-filter',
       "dp mode filters with comparisons, BETWEEN, IN lists and NULL tests of plain columns against constants only: the cost of any other expression can depend on one person's row",
       n,
       sql,
@@ -138,7 +139,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
   const joined = innerJoinScans(root, policy, ctes);
   if (!joined)
     shape(
-      { reason: 'dp-from', clause: 'FROM' },
+      'dp-from',
       'dp mode reads one snapshot table, or inner joins of them written JOIN … ON a.pds_unit = b.pds_unit (no subqueries, outer joins, USING or samples)',
       from,
       sql,
@@ -162,7 +163,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
       const [a, b] = sides.map((side) => scans.find((s) => isUnitOf(side, s, scans, policy)));
       if (!a || !b || a === b)
         shape(
-          { reason: 'dp-join-condition', clause: 'JOIN … ON' },
+          'dp-join-condition',
           "dp mode joins only on the tables' person identifiers (a.pds_unit = b.pds_unit); filter other columns in WHERE",
           c,
           sql,
@@ -171,12 +172,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
     }
   }
   if (new Set(scans.map(find)).size > 1)
-    shape(
-      { reason: 'dp-join-all', clause: 'JOIN … ON' },
-      'dp mode joins every table on the person identifier',
-      from,
-      sql,
-    );
+    shape('dp-join-all', 'dp mode joins every table on the person identifier', from, sql);
   return scans;
 }
 
@@ -194,15 +190,9 @@ export async function rewriteDp(
   maxGroupsPerUnit: number,
   maxRowsPerUnit = 1,
 ): Promise<{ sql: string; plan: DpPlan }> {
-  if (root.type !== 'SELECT_NODE')
-    shape(
-      { reason: 'dp-union', clause: String(root.type) },
-      'dp mode needs one SELECT … GROUP BY (no UNION)',
-      root,
-      sql,
-    );
+  if (root.type !== 'SELECT_NODE') shape('dp-union', 'dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
   if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0)
-    shape({ reason: 'dp-with', clause: 'WITH' }, 'dp mode does not take WITH', root, sql);
+    shape('dp-with', 'dp mode does not take WITH', root, sql);
   const scans = dpScans(root, sql, policy, false);
   if (root.having || root.qualify || ((root.modifiers as unknown[]) ?? []).length > 0)
     shape(
@@ -212,12 +202,7 @@ export async function rewriteDp(
       sql,
     );
   if (((root.group_sets as unknown[]) ?? []).length > 1)
-    shape(
-      { reason: 'dp-grouping-sets', clause: 'GROUP BY' },
-      'dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)',
-      root,
-      sql,
-    );
+    shape('dp-grouping-sets', 'dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
   const isUnit = (n: Node) => scans.some((s) => isUnitOf(n, s, scans, policy));
   const groups = (root.group_expressions as Node[]) ?? [];
   const keyText = (n: Node) => JSON.stringify(n.column_names ?? null).toLowerCase();
@@ -307,18 +292,13 @@ export async function rewriteDp(
   });
   if (measures.length === 0)
     shape(
-      { reason: 'dp-no-statistic' },
+      'dp-no-statistic',
       'dp mode needs at least one of count(*), count(DISTINCT pds_unit), sum, avg, variance, stddev',
       root,
       sql,
     );
   if (keyColumns.length !== groups.length)
-    shape(
-      { reason: 'dp-keys', clause: 'GROUP BY' },
-      'dp mode returns every GROUP BY key as a column of its own',
-      root,
-      sql,
-    );
+    shape('dp-keys', 'dp mode returns every GROUP BY key as a column of its own', root, sql);
   const outputColumns = (root.select_list as Node[]).map((item) => {
     if (item.alias) return String(item.alias);
     const c = columnName(item);
@@ -329,7 +309,7 @@ export async function rewriteDp(
   });
   const names = new Set(outputColumns);
   if (names.size !== outputColumns.length)
-    shape({ reason: 'dp-duplicate-names' }, 'dp mode needs distinct output column names; alias them', root, sql);
+    shape('dp-duplicate-names', 'dp mode needs distinct output column names; alias them', root, sql);
 
   // a person has several rows when any table read has several rows a person
   const repeated = scans.some((s) => !policy.uniqueUnitTables.has(s.table));

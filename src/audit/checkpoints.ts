@@ -76,6 +76,18 @@ const CheckpointClaims = Type.Object({
   headHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
 });
 
+/** The ways the audit trail can fail verification: the chain's rules, then the signed checkpoints'. */
+export const AUDIT_BREAKS = [
+  'seq-gap',
+  'prev-hash',
+  'entry-hash',
+  'checkpoint-signature',
+  'checkpoint-mismatch',
+  'entry-missing',
+  'entry-rewritten',
+] as const;
+export type AuditBreak = (typeof AUDIT_BREAKS)[number];
+
 /**
  * Checks each checkpoint's signature and that the chain still holds the entry it signed, with the
  * same hash. Answers the first problem, naming the entry.
@@ -84,7 +96,7 @@ export async function verifyCheckpoints(
   entries: { seq: number; hash: string }[],
   checkpoints: Checkpoint[],
   verifier: JWTVerifyGetKey,
-): Promise<{ seq: number; reason: string } | undefined> {
+): Promise<{ seq: number; code: AuditBreak; reason: string } | undefined> {
   const bySeq = new Map(entries.map((e) => [e.seq, e.hash]));
   for (const cp of checkpoints) {
     let claims: { seq: number; headHash: string };
@@ -94,15 +106,31 @@ export async function verifyCheckpoints(
         typ: CHECKPOINT_TYP,
       });
     } catch {
-      return { seq: cp.seq, reason: `checkpoint at entry ${cp.seq} has no valid bureau signature` };
+      return {
+        seq: cp.seq,
+        code: 'checkpoint-signature',
+        reason: `checkpoint at entry ${cp.seq} has no valid bureau signature`,
+      };
     }
     if (claims.seq !== cp.seq || claims.headHash !== cp.headHash)
-      return { seq: cp.seq, reason: `checkpoint at entry ${cp.seq} does not match what was signed` };
+      return {
+        seq: cp.seq,
+        code: 'checkpoint-mismatch',
+        reason: `checkpoint at entry ${cp.seq} does not match what was signed`,
+      };
     const hash = bySeq.get(cp.seq);
     if (hash === undefined)
-      return { seq: cp.seq, reason: `entry ${cp.seq}, signed by a checkpoint, is missing: the log was cut` };
+      return {
+        seq: cp.seq,
+        code: 'entry-missing',
+        reason: `entry ${cp.seq}, signed by a checkpoint, is missing: the log was cut`,
+      };
     if (hash !== cp.headHash)
-      return { seq: cp.seq, reason: `entry ${cp.seq} is not the one its checkpoint signed: the log was rewritten` };
+      return {
+        seq: cp.seq,
+        code: 'entry-rewritten',
+        reason: `entry ${cp.seq} is not the one its checkpoint signed: the log was rewritten`,
+      };
   }
   return undefined;
 }

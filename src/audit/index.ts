@@ -1,6 +1,6 @@
 import { auditAppendSeconds } from '../metrics/index.ts';
 import type { JWTVerifyGetKey } from 'jose';
-import { listCheckpoints, verifyCheckpoints } from './checkpoints.ts';
+import { listCheckpoints, verifyCheckpoints, type AuditBreak } from './checkpoints.ts';
 import { canonicalSha256 } from '../digest/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 
@@ -200,29 +200,40 @@ export interface AuditVerification {
   /** Signed checkpoints checked (when the bureau's keys were given). */
   checkpoints?: number;
   /** The first entry that does not verify, and why. */
-  firstBad?: { seq: number; reason: string };
+  firstBad?: ChainBreak;
+}
+
+/**
+ * How the chain or a checkpoint broke, as a code (AUDIT_BREAKS) people read in Chinese
+ * (src/terms) and the English `reason` for support; `expectedSeq` when a sequence number is missing.
+ */
+export interface ChainBreak {
+  seq: number;
+  code: AuditBreak;
+  reason: string;
+  expectedSeq?: number;
 }
 
 /** The chain rules, fed entries in order: seq without gaps, each naming the previous hash, each hashing to itself. */
 class ChainCheck {
   private prev = GENESIS_HASH;
   private expectSeq = 1;
-  firstBad: { seq: number; reason: string } | undefined;
+  firstBad: ChainBreak | undefined;
 
   /** Answers false once an entry breaks the chain; later entries are not judged. */
   feed(e: AuditEntry): boolean {
     if (this.firstBad) return false;
     const { hash, ...body } = e;
-    const reason =
+    const broken: Omit<ChainBreak, 'seq'> | undefined =
       e.seq !== this.expectSeq
-        ? `expected seq ${this.expectSeq}`
+        ? { code: 'seq-gap', reason: `expected seq ${this.expectSeq}`, expectedSeq: this.expectSeq }
         : e.prevHash !== this.prev
-          ? 'prevHash does not match the previous entry'
+          ? { code: 'prev-hash', reason: 'prevHash does not match the previous entry' }
           : entryHash(body) !== hash
-            ? 'hash does not match the entry content'
+            ? { code: 'entry-hash', reason: 'hash does not match the entry content' }
             : undefined;
-    if (reason) {
-      this.firstBad = { seq: e.seq, reason };
+    if (broken) {
+      this.firstBad = { seq: e.seq, ...broken };
       return false;
     }
     this.prev = hash;
@@ -330,4 +341,12 @@ export async function recordKeysInUse(
   });
 }
 
-export { CHECKPOINT_TYP, listCheckpoints, maybeCheckpoint, verifyCheckpoints, type Checkpoint } from './checkpoints.ts';
+export {
+  AUDIT_BREAKS,
+  CHECKPOINT_TYP,
+  listCheckpoints,
+  maybeCheckpoint,
+  verifyCheckpoints,
+  type AuditBreak,
+  type Checkpoint,
+} from './checkpoints.ts';

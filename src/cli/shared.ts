@@ -6,7 +6,7 @@ import { ApiError } from '../client/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import { keysDir, loadKeyRing } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';
-import { ERROR_ZH } from '../terms/index.ts';
+import { errorText } from '../terms/index.ts';
 
 /** Applies `--data-dir` over DATA_DIR and validates the whole configuration once. */
 export function configFrom(opts: { dataDir?: string }) {
@@ -115,9 +115,9 @@ export async function withStore<T>(
 export function errorLines(err: unknown): string[] {
   const coded = isPdsError(err) || err instanceof ApiError ? err : undefined;
   if (!coded) return [`pds: ${err instanceof Error ? err.message : String(err)}`];
-  const zh = (ERROR_ZH as Record<string, string | undefined>)[coded.code];
+  const { primary, secondary } = errorText(coded);
   const status = coded instanceof ApiError ? ` (HTTP ${coded.status})` : '';
-  return zh
-    ? [`pds: ${zh}`, `  ${coded.code}${status}: ${coded.detail}`]
+  return secondary !== undefined || primary !== coded.detail
+    ? [`pds: ${primary}`, `  ${coded.code}${status}: ${coded.detail}`]
     : [`pds: ${coded.code}${status}: ${coded.detail}`];
 }

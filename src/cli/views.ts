@@ -3,7 +3,7 @@
  * application's risk preview, a validation, a dp query's price — as tables in Chinese. `--json` prints the API's answer instead.
  */
 import type { Answer } from '../client/index.ts';
-import { CLASSIFICATION, IDENTIFIER_ROLE, term, UPDATE_CYCLE } from '../terms/index.ts';
+import { CLASSIFICATION, IDENTIFIER_ROLE, policyWarningText, problemText, term, UPDATE_CYCLE } from '../terms/index.ts';
 import { facts, modeText, statusText, table } from './table.ts';
 
 type Catalog = Answer<'getCatalog'>;
@@ -92,7 +92,7 @@ export function riskLines(app: Application): string[] {
       '（无风险预览）',
     ),
     ...(app.warnings.length
-      ? ['', '警告（批准时须说明理由）：', ...app.warnings.map((w) => `  - ${w}`)]
+      ? ['', '警告（批准时须说明理由）：', ...app.warnings.map((w) => `  - ${policyWarningText(w)}`)]
       : ['', '无警告']),
     ...(app.notices.length ? ['', '提示：', ...app.notices.map((n) => `  - ${n}`)] : []),
   ];
@@ -117,10 +117,12 @@ export function applicationLines(app: Application): string[] {
   ];
 }
 
-export function reasonLines(reasons: Reason[]): string[] {
-  return reasons.map(
-    (r) => `  ${r.code}${r.layer ? `（${r.layer}${r.rule ? `：${r.rule}` : ''}）` : ''}：${r.message}`,
-  );
+/** Each reason in Chinese (an SQL refusal from its facts), then its code, layer, rule and the English. */
+export function reasonLines(reasons: Pick<Reason, 'code' | 'message' | 'layer' | 'rule'>[]): string[] {
+  return reasons.flatMap((r) => [
+    `  ${problemText(r.code, r.message, r).primary}`,
+    `    ${r.code}${r.layer ? `（${r.layer}${r.rule ? `：${r.rule}` : ''}）` : ''}：${r.message}`,
+  ]);
 }
 
 /** A dp query's price: ε, what is left, the threshold, each measure's noise and 95 % error. */

@@ -1136,6 +1136,21 @@ export interface components {
                 field: string;
                 message: string;
             }[];
+            facts?: {
+                /** @description the columns the rule allows here */
+                allowed?: string[];
+                /** @description the clause or construct at fault, as SQL writes it */
+                clause?: string;
+                /** @description a column the query names */
+                columnName?: string;
+                /** @description a function or operator the query calls */
+                function?: string;
+                /** @description a limit the query passed */
+                limit?: string;
+                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                reason: string;
+                table?: string;
+            };
             instance?: string;
             requestId?: string;
             status: number;
@@ -3919,6 +3934,9 @@ export interface operations {
                         checkpoints?: number;
                         entries: number;
                         firstBad?: {
+                            /** @description how the trail broke: seq-gap, prev-hash, entry-hash, checkpoint-…, entry-… */
+                            code: string;
+                            expectedSeq?: number;
                             reason: string;
                             seq: number;
                         };
@@ -6373,6 +6391,21 @@ export interface operations {
                         outputId: string | null;
                         reasons: {
                             code: string;
+                            facts?: {
+                                /** @description the columns the rule allows here */
+                                allowed?: string[];
+                                /** @description the clause or construct at fault, as SQL writes it */
+                                clause?: string;
+                                /** @description a column the query names */
+                                columnName?: string;
+                                /** @description a function or operator the query calls */
+                                function?: string;
+                                /** @description a limit the query passed */
+                                limit?: string;
+                                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                reason: string;
+                                table?: string;
+                            };
                             /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                             layer?: string;
                             message: string;
@@ -7149,6 +7182,21 @@ export interface operations {
                             outputId: string | null;
                             reasons: {
                                 code: string;
+                                facts?: {
+                                    /** @description the columns the rule allows here */
+                                    allowed?: string[];
+                                    /** @description the clause or construct at fault, as SQL writes it */
+                                    clause?: string;
+                                    /** @description a column the query names */
+                                    columnName?: string;
+                                    /** @description a function or operator the query calls */
+                                    function?: string;
+                                    /** @description a limit the query passed */
+                                    limit?: string;
+                                    /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                    reason: string;
+                                    table?: string;
+                                };
                                 /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                                 layer?: string;
                                 message: string;
@@ -7285,6 +7333,21 @@ export interface operations {
                         outputId: string | null;
                         reasons: {
                             code: string;
+                            facts?: {
+                                /** @description the columns the rule allows here */
+                                allowed?: string[];
+                                /** @description the clause or construct at fault, as SQL writes it */
+                                clause?: string;
+                                /** @description a column the query names */
+                                columnName?: string;
+                                /** @description a function or operator the query calls */
+                                function?: string;
+                                /** @description a limit the query passed */
+                                limit?: string;
+                                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                reason: string;
+                                table?: string;
+                            };
                             /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                             layer?: string;
                             message: string;
@@ -7408,6 +7471,21 @@ export interface operations {
                         outputId: string | null;
                         reasons: {
                             code: string;
+                            facts?: {
+                                /** @description the columns the rule allows here */
+                                allowed?: string[];
+                                /** @description the clause or construct at fault, as SQL writes it */
+                                clause?: string;
+                                /** @description a column the query names */
+                                columnName?: string;
+                                /** @description a function or operator the query calls */
+                                function?: string;
+                                /** @description a limit the query passed */
+                                limit?: string;
+                                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                reason: string;
+                                table?: string;
+                            };
                             /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                             layer?: string;
                             message: string;
@@ -7513,6 +7591,21 @@ export interface operations {
                         outputId: string | null;
                         reasons: {
                             code: string;
+                            facts?: {
+                                /** @description the columns the rule allows here */
+                                allowed?: string[];
+                                /** @description the clause or construct at fault, as SQL writes it */
+                                clause?: string;
+                                /** @description a column the query names */
+                                columnName?: string;
+                                /** @description a function or operator the query calls */
+                                function?: string;
+                                /** @description a limit the query passed */
+                                limit?: string;
+                                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                reason: string;
+                                table?: string;
+                            };
                             /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                             layer?: string;
                             message: string;
@@ -7875,6 +7968,21 @@ export interface operations {
                             /** @description what a submission of this SQL would be refused with (empty when valid) */
                             reasons: {
                                 code: string;
+                                facts?: {
+                                    /** @description the columns the rule allows here */
+                                    allowed?: string[];
+                                    /** @description the clause or construct at fault, as SQL writes it */
+                                    clause?: string;
+                                    /** @description a column the query names */
+                                    columnName?: string;
+                                    /** @description a function or operator the query calls */
+                                    function?: string;
+                                    /** @description a limit the query passed */
+                                    limit?: string;
+                                    /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                    reason: string;
+                                    table?: string;
+                                };
                                 /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                                 layer?: string;
                                 message: string;
@@ -8096,6 +8204,21 @@ export interface operations {
                             /** @description what a submission of this SQL would be refused with (empty when valid) */
                             reasons: {
                                 code: string;
+                                facts?: {
+                                    /** @description the columns the rule allows here */
+                                    allowed?: string[];
+                                    /** @description the clause or construct at fault, as SQL writes it */
+                                    clause?: string;
+                                    /** @description a column the query names */
+                                    columnName?: string;
+                                    /** @description a function or operator the query calls */
+                                    function?: string;
+                                    /** @description a limit the query passed */
+                                    limit?: string;
+                                    /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                    reason: string;
+                                    table?: string;
+                                };
                                 /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                                 layer?: string;
                                 message: string;
@@ -8233,6 +8356,21 @@ export interface operations {
                         /** @description what a submission of this SQL would be refused with (empty when valid) */
                         reasons: {
                             code: string;
+                            facts?: {
+                                /** @description the columns the rule allows here */
+                                allowed?: string[];
+                                /** @description the clause or construct at fault, as SQL writes it */
+                                clause?: string;
+                                /** @description a column the query names */
+                                columnName?: string;
+                                /** @description a function or operator the query calls */
+                                function?: string;
+                                /** @description a limit the query passed */
+                                limit?: string;
+                                /** @description which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts) */
+                                reason: string;
+                                table?: string;
+                            };
                             /** @description the sandbox layer that stopped the job: analysis, engine, process or disclosure */
                             layer?: string;
                             message: string;
@@ -9776,6 +9914,9 @@ export interface operations {
                                 checkpoints: number;
                                 entries: number;
                                 firstBad?: {
+                                    /** @description how the trail broke (src/audit AUDIT_BREAKS) */
+                                    code?: string;
+                                    expectedSeq?: number;
                                     reason: string;
                                     seq: number;
                                 };
@@ -10484,6 +10625,9 @@ export interface operations {
                                 checkpoints: number;
                                 entries: number;
                                 firstBad?: {
+                                    /** @description how the trail broke (src/audit AUDIT_BREAKS) */
+                                    code?: string;
+                                    expectedSeq?: number;
                                     reason: string;
                                     seq: number;
                                 };

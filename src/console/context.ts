@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, createPdsClient, injectFetch, must, type Injectable, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
-import { problemText } from '../terms/index.ts';
+import { errorText } from '../terms/index.ts';
 import type { Form } from './forms.ts';
 import { html, type Html } from './html.ts';
 import { csrfField, page } from './layout.ts';
@@ -68,7 +68,7 @@ export function send(reply: FastifyReply, session: Session | undefined, title: s
 
 /** A refusal as the one-time message: the code's Chinese sentence, the code, the API's detail beside. */
 export function refusalFlash(err: ApiError | PdsError): NonNullable<Session['flash']> {
-  const { primary, secondary } = problemText(err.code, err.detail);
+  const { primary, secondary } = errorText(err);
   return { kind: 'error', text: primary, code: err.code, ...(secondary ? { detail: secondary } : {}) };
 }
 

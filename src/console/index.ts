@@ -14,7 +14,7 @@ import { ApiError } from '../client/index.ts';
 import { PACKAGE_ROOT } from '../config/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Platform } from '../platform/index.ts';
-import { problemText, ROLE, term } from '../terms/index.ts';
+import { errorText, ROLE, term } from '../terms/index.ts';
 import { assertCsrf, send, type Console } from './context.ts';
 import { html, type Html } from './html.ts';
 import { page } from './layout.ts';
@@ -283,7 +283,7 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
  */
 function errorPage(err: Error, pds: PdsError | ApiError | undefined, status: number): [string, Html] {
   const text = pds
-    ? problemText(pds.code, pds.detail)
+    ? errorText(pds)
     : status < 500
       ? { primary: '请求无法处理。', secondary: err.message }
       : { primary: '服务器内部错误，已记录。' };

@@ -6,6 +6,7 @@
  */
 import type { RiskReport } from '../masking/index.ts';
 import type { Catalog } from '../policies/index.ts';
+import { kBelowPolicyText, prosecutorRiskText, sensitiveFactsText } from '../terms/index.ts';
 
 export function riskWarnings(
   risk: Record<string, RiskReport | null> | null,
@@ -16,11 +17,17 @@ export function riskWarnings(
     if (!r) continue;
     if (r.k < r.policyK)
       warnings.push(
-        `${dataset}：k = ${r.k}，低于政策要求的 k = ${r.policyK}；${r.records} 条记录中有 ${(r.shareBelowK * 100).toFixed(1)}% 所在的等价类小于 ${r.policyK}`,
+        kBelowPolicyText({
+          dataset,
+          k: r.k,
+          policyK: r.policyK,
+          records: r.records,
+          percent: (r.shareBelowK * 100).toFixed(1),
+        }),
       );
     if (r.prosecutorRisk > policy.maxProsecutorRisk)
       warnings.push(
-        `${dataset}：检察官风险 ${r.prosecutorRisk.toFixed(3)}，高于政策上限 ${policy.maxProsecutorRisk}（最小等价类只有 ${r.k} 条记录）`,
+        prosecutorRiskText({ dataset, risk: r.prosecutorRisk.toFixed(3), ceiling: policy.maxProsecutorRisk, k: r.k }),
       );
   }
   return warnings;
@@ -33,8 +40,5 @@ export function riskWarnings(
 export function sensitiveFactNotices(catalog: Catalog, grants: { dataset: string }[]): string[] {
   return grants
     .filter((g) => catalog.datasets[g.dataset]?.sensitiveFacts)
-    .map(
-      (g) =>
-        `${g.dataset}（${catalog.datasets[g.dataset]!.title}）记录关于个人的敏感事实：仅授予差分隐私合约，每次分析都计入合约的 ε 预算`,
-    );
+    .map((g) => sensitiveFactsText({ dataset: g.dataset, title: catalog.datasets[g.dataset]!.title }));
 }

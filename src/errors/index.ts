@@ -3,6 +3,10 @@
  * an HTTP status and a title; the API turns them into RFC 9457 problem+json. Codes never change
  * meaning once published: clients and auditors match on them, never on message text.
  */
+import type { RefusalFacts } from './refusals.ts';
+
+export { SQL_REASONS, type RefusalFacts, type SqlReason, type SqlRule } from './refusals.ts';
+
 export const ERRORS = {
   // configuration and start-up
   ERR_CONFIG: { status: 500, title: 'Invalid configuration' },
@@ -141,6 +145,8 @@ export interface ErrorExtra {
   layer?: string;
   /** The named rule a refusal cites (an SQL rule, a disclosure check). */
   rule?: string;
+  /** An SQL refusal: which one, and what the query named (src/errors/refusals.ts). */
+  facts?: RefusalFacts;
   /** Where in the SQL text a refusal points. */
   position?: number;
   line?: number;

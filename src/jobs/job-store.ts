@@ -1,5 +1,5 @@
 import { appendAudit, type Actor } from '../audit/index.ts';
-import { isPdsError, type ErrorCode } from '../errors/index.ts';
+import { isPdsError, type ErrorCode, type RefusalFacts } from '../errors/index.ts';
 import type { Tx } from '../store/index.ts';
 
 /**
@@ -20,6 +20,8 @@ export interface JobReason {
   layer?: string;
   /** The named rule a refusal cites. */
   rule?: string;
+  /** An SQL refusal's facts, for its explanation in Chinese (src/terms). */
+  facts?: RefusalFacts;
 }
 
 export interface StoredJob {
@@ -288,5 +290,6 @@ export function reasonOf(err: unknown): JobReason {
     message: err.detail,
     ...(err.extra?.layer ? { layer: err.extra.layer } : {}),
     ...(err.extra?.rule ? { rule: err.extra.rule } : {}),
+    ...(err.extra?.facts ? { facts: err.extra.facts } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { NONE_FIRED } from './rating.ts';
 import type { RiskAssessmentReport } from './report.ts';
 import {
   CHECK,
+  policyWarningText,
   RATING,
   RATING_RULE,
   REFUSAL_CATEGORY,
@@ -331,7 +332,7 @@ function contractFacts(r: RiskAssessmentReport, facts: Facts): string {
   )}</section>
 <section><h2>决定、反馈与确认</h2><p>${
     facts.decisionOverride
-      ? `<strong>经越过政策提示批准</strong>（${esc(facts.decisionOverride.by)}：“${esc(facts.decisionOverride.reason)}”），政策提示：${esc(facts.decisionOverride.warnings.join('；'))}。`
+      ? `<strong>经越过政策提示批准</strong>（${esc(facts.decisionOverride.by)}：“${esc(facts.decisionOverride.reason)}”），政策提示：${esc(facts.decisionOverride.warnings.map(policyWarningText).join('；'))}。`
       : '在政策范围内批准：没有越过政策提示。'
   }本期对提供单位的反馈：提交 ${r.figures.feedback?.filed ?? 0} 条，已答复 ${r.figures.feedback?.answered ?? 0} 条，逾期 ${r.figures.feedback?.overdue ?? 0} 条。</p>${table(
     ['此前的报告', '期间', '评级', '确认时间', '说明'],

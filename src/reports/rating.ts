@@ -1,5 +1,5 @@
 import type { WorkflowPolicy } from '../policies/index.ts';
-import { RATING, RATING_RULE, shanghaiTime, term } from '../terms/index.ts';
+import { auditBreakText, policyWarningText, RATING, RATING_RULE, shanghaiTime, term } from '../terms/index.ts';
 import type { ContractFacts, Figures, Finding, Rating, RiskLevel, Trend } from './schema.ts';
 
 export type { Finding, Rating, RiskLevel, Trend } from './schema.ts';
@@ -32,7 +32,11 @@ export interface RatingInput {
   prev: Figures;
   t: Thresholds;
   /** The audit chain verified when the report was made. */
-  audit?: { ok: boolean; entries: number; firstBad?: { seq: number; reason: string } };
+  audit?: {
+    ok: boolean;
+    entries: number;
+    firstBad?: { seq: number; code?: string; reason: string; expectedSeq?: number };
+  };
 }
 
 interface Rule {
@@ -69,7 +73,7 @@ const RULES: Rule[] = [
       audit && !audit.ok
         ? {
             level: 'high',
-            finding: `审计记录校验不通过：第 ${audit.firstBad?.seq ?? '?'} 条：${audit.firstBad?.reason ?? '原因不明'}；本报告的数字来自可能已被改动的控制库`,
+            finding: `审计记录校验不通过：${audit.firstBad ? auditBreakText(audit.firstBad) : '原因不明'}；本报告的数字来自可能已被改动的控制库`,
           }
         : undefined,
     recommendation: action('audit-integrity'),
@@ -180,7 +184,7 @@ const RULES: Rule[] = [
       facts?.decisionOverride
         ? {
             level: 'medium',
-            finding: `由 ${facts.decisionOverride.by} 越过政策提示批准（理由：“${facts.decisionOverride.reason}”），当时的政策提示：${facts.decisionOverride.warnings.join('；')}`,
+            finding: `由 ${facts.decisionOverride.by} 越过政策提示批准（理由：“${facts.decisionOverride.reason}”），当时的政策提示：${facts.decisionOverride.warnings.map(policyWarningText).join('；')}`,
           }
         : undefined,
     recommendation: action('decision-override'),

@@ -217,7 +217,14 @@ export const AuditTrailStateSchema = Obj(
     ok: Type.Boolean(),
     entries: Int,
     checkpoints: Int,
-    firstBad: Type.Optional(Obj({ seq: Type.Integer(), reason: Type.String() })),
+    firstBad: Type.Optional(
+      Obj({
+        seq: Type.Integer(),
+        code: Type.Optional(Type.String({ description: 'how the trail broke (src/audit AUDIT_BREAKS)' })),
+        reason: Type.String(),
+        expectedSeq: Type.Optional(Type.Integer()),
+      }),
+    ),
   },
   'the audit chain and its signed checkpoints, verified when the report was made',
 );

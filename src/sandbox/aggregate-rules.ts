@@ -99,6 +99,7 @@ class AggregateRules {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'identifier-only-counted',
+        { reason: 'alias-list', table: String(ref.table_name) },
         'column alias lists on snapshot tables are not allowed in aggregate mode (they could rename an identifier); rename columns in the SELECT list',
         ref,
         this.sql,
@@ -135,6 +136,7 @@ class AggregateRules {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'identifier-only-counted',
+          { reason: ctx.startsWith('outer') ? 'identifier-outer' : 'identifier-inner', columnName: name },
           ctx.startsWith('outer')
             ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
             : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`,
@@ -148,6 +150,7 @@ class AggregateRules {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'no-scalar-subquery-projection',
+            { reason: 'scalar-subquery' },
             'a scalar subquery in a SELECT list or GROUP BY is not allowed in aggregate mode: its value would not be counted by privacy units; join the table instead',
             n,
             this.sql,
@@ -162,6 +165,7 @@ class AggregateRules {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'aggregate-outer',
+            { reason: 'star-outer', clause: '*' },
             'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns',
             n,
             this.sql,
@@ -173,6 +177,7 @@ class AggregateRules {
             refuse(
               'ERR_SQL_SHAPE_NOT_ALLOWED',
               'identifier-only-counted',
+              { reason: 'identifier-renamed', columnName: col },
               `identifier column ${col} cannot be renamed`,
               n,
               this.sql,
@@ -187,6 +192,7 @@ class AggregateRules {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'identifier-only-counted',
+            { reason: 'star-alias', clause: '*' },
             '* and COLUMNS(...) cannot be aliased in aggregate mode',
             n,
             this.sql,
@@ -200,6 +206,7 @@ class AggregateRules {
           refuse(
             'ERR_SQL_FUNCTION_NOT_ALLOWED',
             'individual-values',
+            { reason: 'individual-values', function: name, columnName: this.policy.privacyUnitColumn },
             `${name} returns individual values; aggregate mode releases statistics only (allowed inside a subquery grouped by ${this.policy.privacyUnitColumn}, or in custom mode with review)`,
             n,
             this.sql,

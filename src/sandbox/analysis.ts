@@ -79,6 +79,7 @@ function checkDpOnly(root: Node, sql: string, policy: SqlPolicy, tables: string[
     refuse(
       'ERR_SQL_SHAPE_NOT_ALLOWED',
       'dp-only',
+      { reason: 'dp-only-table', table: sensitive },
       `table ${sensitive} holds sensitive facts about people and may be analysed only in dp mode, under an ε budget`,
       undefined,
       sql,
@@ -90,6 +91,7 @@ function checkDpOnly(root: Node, sql: string, policy: SqlPolicy, tables: string[
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'dp-only',
+        { reason: 'dp-only-column', columnName: name },
         `column ${name} may be analysed only in dp mode, under the contract's ε budget`,
         n,
         sql,
@@ -99,6 +101,7 @@ function checkDpOnly(root: Node, sql: string, policy: SqlPolicy, tables: string[
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'dp-only',
+        { reason: 'dp-only-columns-star', clause: 'COLUMNS(…)' },
         'COLUMNS(…) could reach a dp-only column; name the columns',
         n,
         sql,
@@ -127,17 +130,29 @@ export async function analyseQuery(
 ): Promise<Analysis> {
   const maxSqlBytes = opts.maxSqlBytes ?? 65_536;
   const unitsColumn = opts.unitsColumn ?? UNITS_COLUMN;
-  if (sql.trim() === '') throw new PdsError('ERR_SQL_SYNTAX', 'the query is empty');
+  if (sql.trim() === '')
+    throw new PdsError('ERR_SQL_SYNTAX', 'the query is empty', { extra: { facts: { reason: 'empty' } } });
   if (Buffer.byteLength(sql) > maxSqlBytes)
-    refuse('ERR_SQL_SYNTAX', 'sql-size', `the query is longer than ${maxSqlBytes} bytes`);
+    refuse(
+      'ERR_SQL_SYNTAX',
+      'sql-size',
+      { reason: 'too-long', limit: String(maxSqlBytes) },
+      `the query is longer than ${maxSqlBytes} bytes`,
+    );
   const { statements } = await parser.parse(sql);
   if (statements.length !== 1)
-    refuse('ERR_SQL_NOT_SELECT', 'one-select', `exactly one statement is allowed, got ${statements.length}`);
+    refuse(
+      'ERR_SQL_NOT_SELECT',
+      'one-select',
+      { reason: 'statement-count', limit: String(statements.length) },
+      `exactly one statement is allowed, got ${statements.length}`,
+    );
   const stmt = statements[0]!;
   if (Object.keys((stmt.named_param_map as unknown[] | undefined) ?? []).length > 0) {
     refuse(
       'ERR_SQL_SHAPE_NOT_ALLOWED',
       'expression-kind',
+      { reason: 'parameters', clause: '$1, ?' },
       'prepared-statement parameters ($1, ?) are not allowed; write the values into the query',
     );
   }
@@ -202,6 +217,8 @@ export async function analyseQuery(
       return { sql: rewritten, mode, tables, unitsColumn: null, dp: plan };
     }
     default:
-      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${String(mode)} is not a query mode`);
+      throw new PdsError('ERR_MODE_NOT_AVAILABLE', `mode ${String(mode)} is not a query mode`, {
+        extra: { facts: { reason: 'mode-unknown', clause: String(mode) } },
+      });
   }
 }

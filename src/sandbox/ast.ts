@@ -1,4 +1,4 @@
-import { PdsError, type ErrorCode } from '../errors/index.ts';
+import { PdsError, type ErrorCode, type RefusalFacts, type SqlRule } from '../errors/index.ts';
 import { openInstance, queryRows, type DuckDBConnection } from '../duckdb/index.ts';
 
 /**
@@ -22,43 +22,34 @@ export function walk(v: unknown, visit: (n: Node) => boolean | void): void {
   for (const child of Object.values(v)) walk(child, visit);
 }
 
-/** The named rules a refusal cites, so operators can look them up (README, "Sandbox rules"). */
-export type SqlRule =
-  | 'one-select'
-  | 'table-in-snapshot'
-  | 'unqualified-names'
-  | 'no-table-functions'
-  | 'function-allowlist'
-  | 'expression-kind'
-  | 'reserved-names'
-  | 'aggregate-outer'
-  | 'identifier-only-counted'
-  | 'individual-values'
-  | 'no-scalar-subquery-projection'
-  | 'units-traceable'
-  | 'sql-size'
-  | 'dp-shape'
-  | 'closed-statistics'
-  | 'contributors-by-filter'
-  | 'dp-only'
-  | 'bounded-cost';
+export type { SqlRule } from '../errors/index.ts';
 
 export function lineAndColumn(sql: string, position: number): { line: number; column: number } {
   const before = sql.slice(0, position).split('\n');
   return { line: before.length, column: before[before.length - 1]!.length + 1 };
 }
 
-/** Refuses a query, naming the rule and, when DuckDB recorded it, the position in the SQL. */
-export function refuse(code: ErrorCode, rule: SqlRule, message: string, node?: Node, sql?: string): never {
+/**
+ * Refuses a query, naming the rule, the refusal's facts (for its Chinese explanation, src/terms)
+ * and, when DuckDB recorded it, the position in the SQL.
+ */
+export function refuse(
+  code: ErrorCode,
+  rule: SqlRule,
+  facts: RefusalFacts,
+  message: string,
+  node?: Node,
+  sql?: string,
+): never {
   const loc = node?.query_location;
   const position = typeof loc === 'number' ? loc : undefined;
   if (position !== undefined && sql !== undefined) {
     const { line, column } = lineAndColumn(sql, position);
     throw new PdsError(code, `${message} [rule ${rule}, line ${line} column ${column}]`, {
-      extra: { rule, position, line, column },
+      extra: { rule, facts, position, line, column },
     });
   }
-  throw new PdsError(code, `${message} [rule ${rule}]`, { extra: { rule } });
+  throw new PdsError(code, `${message} [rule ${rule}]`, { extra: { rule, facts } });
 }
 
 /** A parser: an empty in-memory DuckDB with no access to anything, used only for (de)serializing. */
@@ -94,14 +85,25 @@ export class SqlParser {
     if (doc.error) {
       const msg = doc.error_message ?? 'unknown parser error';
       if (/only SELECT statements/i.test(msg) || doc.error_type === 'not implemented') {
-        refuse('ERR_SQL_NOT_SELECT', 'one-select', 'only one read-only SELECT statement is allowed');
+        refuse(
+          'ERR_SQL_NOT_SELECT',
+          'one-select',
+          { reason: 'not-select' },
+          'only one read-only SELECT statement is allowed',
+        );
       }
       const position = doc.position !== undefined ? Number(doc.position) : undefined;
       const where =
         position !== undefined && Number.isFinite(position)
           ? (({ line, column }) => ` (line ${line} column ${column})`)(lineAndColumn(sql, position))
           : '';
-      throw new PdsError('ERR_SQL_SYNTAX', `${msg}${where}`, { extra: position !== undefined ? { position } : {} });
+      const facts = { reason: 'syntax' } as const;
+      throw new PdsError('ERR_SQL_SYNTAX', `${msg}${where}`, {
+        extra:
+          position !== undefined && Number.isFinite(position)
+            ? { facts, position, ...lineAndColumn(sql, position) }
+            : { facts },
+      });
     }
     return { statements: doc.statements ?? [] };
   }

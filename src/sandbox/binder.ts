@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PdsError } from '../errors/index.ts';
+import { PdsError, type RefusalFacts } from '../errors/index.ts';
 import {
   exec,
   openInstance,
@@ -75,7 +75,7 @@ export class SchemaBinder {
       }));
     } catch (err) {
       const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
-      throw new PdsError('ERR_SQL_INVALID', first, { cause: err });
+      throw new PdsError('ERR_SQL_INVALID', first, { cause: err, extra: { facts: bindingFacts(first) } });
     } finally {
       clearTimeout(timer);
     }
@@ -107,4 +107,18 @@ export class SchemaBinder {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/**
+ * What DuckDB's binder named when it refused: a column, a table or a function the snapshot does
+ * not have, read from its message (names from the operator's own query, never data).
+ */
+export function bindingFacts(message: string): RefusalFacts {
+  const column = /Referenced column "?([^"\s]+)"? not found/i.exec(message);
+  if (column) return { reason: 'binding', columnName: column[1]! };
+  const table = /Table with name "?([^"\s!]+)"? does not exist/i.exec(message);
+  if (table) return { reason: 'binding', table: table[1]! };
+  const fn = /Function with name "?([^"\s!]+)"? does not exist/i.exec(message);
+  if (fn) return { reason: 'binding', function: fn[1]! };
+  return { reason: 'binding' };
 }

@@ -1,5 +1,6 @@
 import { quoteIdent } from '../duckdb/index.ts';
 import { isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import type { RefusalFacts, SqlReason } from '../errors/index.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import { conjuncts, cteNamesIn, innerJoinScans, isUnitOf, scanOf, type Scan } from './join-scans.ts';
 import type { SqlPolicy } from './references.ts';
@@ -57,8 +58,15 @@ export const dpSumColumn = (column: string) => `__dp_s_${column}`;
 export const dpSquareColumn = (column: string) => `__dp_q_${column}`;
 export { DP_COUNT, DP_ROWS };
 
-const shape = (message: string, node: Node, sql: string): never =>
-  refuse('ERR_SQL_SHAPE_NOT_ALLOWED', 'dp-shape', message, node, sql);
+const shape = (facts: SqlReason | RefusalFacts, message: string, node: Node, sql: string): never =>
+  refuse(
+    'ERR_SQL_SHAPE_NOT_ALLOWED',
+    'dp-shape',
+    typeof facts === 'string' ? { reason: facts } : facts,
+    message,
+    node,
+    sql,
+  );
 
 /**
  * dp mode admits only predicates whose cost does not depend on the data: comparisons, ranges
@@ -87,7 +95,7 @@ export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): v
           for (const c of n.children as Node[])
             n.type === 'OPERATOR_NOT'
               ? visit(c)
-              : plain(c) || shape('dp mode tests NULL on plain columns only', c, sql);
+              : plain(c) || shape('dp-null-test', 'dp mode tests NULL on plain columns only', c, sql);
           return;
         }
         if (['COMPARE_IN', 'COMPARE_NOT_IN'].includes(String(n.type)) && (n.children as Node[]).every((c) => plain(c)))
@@ -99,6 +107,7 @@ export function checkDpPredicates(root: Node, sql: string, policy: SqlPolicy): v
         break;
     }
     shape(
+      'dp-filter',
       "dp mode filters with comparisons, BETWEEN, IN lists and NULL tests of plain columns against constants only: the cost of any other expression can depend on one person's row",
       n,
       sql,
@@ -130,6 +139,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
   const joined = innerJoinScans(root, policy, ctes);
   if (!joined)
     shape(
+      'dp-from',
       'dp mode reads one snapshot table, or inner joins of them written JOIN … ON a.pds_unit = b.pds_unit (no subqueries, outer joins, USING or samples)',
       from,
       sql,
@@ -139,6 +149,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
   const kinds = new Set(scans.map((s) => policy.unitKinds?.get(s.table) ?? s.table));
   if (kinds.size > 1)
     shape(
+      { reason: 'dp-unit-kinds', table: scans.map((s) => s.table).join(', ') },
       `dp mode joins tables about one kind of person only: ${scans.map((s) => `${s.table} (${policy.unitKinds?.get(s.table) ?? '?'})`).join(', ')} identify different things`,
       from,
       sql,
@@ -152,6 +163,7 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
       const [a, b] = sides.map((side) => scans.find((s) => isUnitOf(side, s, scans, policy)));
       if (!a || !b || a === b)
         shape(
+          'dp-join-condition',
           "dp mode joins only on the tables' person identifiers (a.pds_unit = b.pds_unit); filter other columns in WHERE",
           c,
           sql,
@@ -159,7 +171,8 @@ function dpScans(root: Node, sql: string, policy: SqlPolicy, conditions = true):
       parent.set(find(a!), find(b!));
     }
   }
-  if (new Set(scans.map(find)).size > 1) shape('dp mode joins every table on the person identifier', from, sql);
+  if (new Set(scans.map(find)).size > 1)
+    shape('dp-join-all', 'dp mode joins every table on the person identifier', from, sql);
   return scans;
 }
 
@@ -177,20 +190,31 @@ export async function rewriteDp(
   maxGroupsPerUnit: number,
   maxRowsPerUnit = 1,
 ): Promise<{ sql: string; plan: DpPlan }> {
-  if (root.type !== 'SELECT_NODE') shape('dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
-  if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0) shape('dp mode does not take WITH', root, sql);
+  if (root.type !== 'SELECT_NODE') shape('dp-union', 'dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
+  if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0)
+    shape('dp-with', 'dp mode does not take WITH', root, sql);
   const scans = dpScans(root, sql, policy, false);
   if (root.having || root.qualify || ((root.modifiers as unknown[]) ?? []).length > 0)
-    shape('dp mode takes no HAVING, QUALIFY, ORDER BY or LIMIT: they would act on exact values', root, sql);
+    shape(
+      { reason: 'dp-modifiers', clause: root.having ? 'HAVING' : root.qualify ? 'QUALIFY' : 'ORDER BY / LIMIT' },
+      'dp mode takes no HAVING, QUALIFY, ORDER BY or LIMIT: they would act on exact values',
+      root,
+      sql,
+    );
   if (((root.group_sets as unknown[]) ?? []).length > 1)
-    shape('dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
+    shape('dp-grouping-sets', 'dp mode takes a plain GROUP BY (no ROLLUP, CUBE or GROUPING SETS)', root, sql);
   const isUnit = (n: Node) => scans.some((s) => isUnitOf(n, s, scans, policy));
   const groups = (root.group_expressions as Node[]) ?? [];
   const keyText = (n: Node) => JSON.stringify(n.column_names ?? null).toLowerCase();
   for (const g of groups) {
     const name = columnName(g);
     if (!name || g.class !== 'COLUMN_REF' || policy.identifierColumns.has(name))
-      shape('dp mode groups by plain, non-identifying columns', g, sql);
+      shape(
+        { reason: 'dp-group-column', ...(name ? { columnName: name } : {}) },
+        'dp mode groups by plain, non-identifying columns',
+        g,
+        sql,
+      );
   }
   const measures: DpMeasure[] = [];
   const keyColumns: number[] = [];
@@ -203,6 +227,7 @@ export async function rewriteDp(
     }
     if (item.class !== 'FUNCTION' || item.filter || (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0)
       shape(
+        { reason: 'dp-select-item', ...(item.class === 'FUNCTION' ? { function: functionName(item) } : {}) },
         'dp mode returns group keys and count(*), count(DISTINCT <person>), sum, avg, variance or stddev of a column only',
         item,
         sql,
@@ -218,16 +243,39 @@ export async function rewriteDp(
       return;
     }
     if (fn === 'count')
-      shape('dp mode counts rows with count(*) and persons with count(DISTINCT <table>.pds_unit)', item, sql);
+      shape(
+        { reason: 'dp-count', function: fn },
+        'dp mode counts rows with count(*) and persons with count(DISTINCT <table>.pds_unit)',
+        item,
+        sql,
+      );
     const variance = VARIANCES[fn];
     if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean' && !variance)
-      shape(`dp mode supports count, sum, avg, variance and stddev, not ${fn}`, item, sql);
-    if (item.distinct) shape(`${fn}(DISTINCT …) is not a dp statistic; drop DISTINCT`, item, sql);
+      shape(
+        { reason: 'dp-function', function: fn },
+        `dp mode supports count, sum, avg, variance and stddev, not ${fn}`,
+        item,
+        sql,
+      );
+    if (item.distinct)
+      shape(
+        { reason: 'dp-distinct', function: fn },
+        `${fn}(DISTINCT …) is not a dp statistic; drop DISTINCT`,
+        item,
+        sql,
+      );
     const column = args.length === 1 && args[0]!.class === 'COLUMN_REF' ? columnName(args[0]!) : undefined;
-    if (!column || policy.identifierColumns.has(column)) shape(`${fn} in dp mode takes one plain column`, item, sql);
+    if (!column || policy.identifierColumns.has(column))
+      shape(
+        { reason: 'dp-plain-column', function: fn, ...(column ? { columnName: column } : {}) },
+        `${fn} in dp mode takes one plain column`,
+        item,
+        sql,
+      );
     const b = bounds[column!];
     if (!b)
       shape(
+        { reason: 'dp-bounds', function: fn, columnName: column! },
         `${fn}(${column}) needs contribution bounds: send "dp": {"bounds": {"${column}": [low, high]}} with the job`,
         item,
         sql,
@@ -243,9 +291,14 @@ export async function rewriteDp(
     });
   });
   if (measures.length === 0)
-    shape('dp mode needs at least one of count(*), count(DISTINCT pds_unit), sum, avg, variance, stddev', root, sql);
+    shape(
+      'dp-no-statistic',
+      'dp mode needs at least one of count(*), count(DISTINCT pds_unit), sum, avg, variance, stddev',
+      root,
+      sql,
+    );
   if (keyColumns.length !== groups.length)
-    shape('dp mode returns every GROUP BY key as a column of its own', root, sql);
+    shape('dp-keys', 'dp mode returns every GROUP BY key as a column of its own', root, sql);
   const outputColumns = (root.select_list as Node[]).map((item) => {
     if (item.alias) return String(item.alias);
     const c = columnName(item);
@@ -255,7 +308,8 @@ export async function rewriteDp(
     return fn === 'count_star' ? 'count_star()' : `${fn}(${item.distinct ? 'DISTINCT ' : ''}${args})`;
   });
   const names = new Set(outputColumns);
-  if (names.size !== outputColumns.length) shape('dp mode needs distinct output column names; alias them', root, sql);
+  if (names.size !== outputColumns.length)
+    shape('dp-duplicate-names', 'dp mode needs distinct output column names; alias them', root, sql);
 
   // a person has several rows when any table read has several rows a person
   const repeated = scans.some((s) => !policy.uniqueUnitTables.has(s.table));

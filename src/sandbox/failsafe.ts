@@ -101,6 +101,7 @@ export function checkBoundedCost(root: Node, sql: string, mode: 'aggregate' | 'd
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'bounded-cost',
+          { reason: 'join-not-equal', clause: String(v.ref_type) },
           "aggregate mode joins tables on equal columns (JOIN … ON a.x = b.x [AND …], or USING): a cross, natural or conditional join could multiply the work for one person's row alone",
           v,
           sql,
@@ -114,6 +115,7 @@ export function checkBoundedCost(root: Node, sql: string, mode: 'aggregate' | 'd
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'bounded-cost',
+          { reason: 'pad-length', function: functionName(v), limit: String(MAX_PAD) },
           `${functionName(v)} pads to a constant length of at most ${MAX_PAD} here: a size the data chooses could make the job fail for one person's row`,
           v,
           sql,
@@ -341,6 +343,7 @@ export async function guardRowErrors(
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'bounded-cost',
+            { reason: 'join-using-type', columnName: c },
             `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
             v,
           );

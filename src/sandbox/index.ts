@@ -23,7 +23,7 @@ export {
   type SandboxLimits,
 } from './protocol.ts';
 export { DP_COUNT, DP_ROWS, dpSquareColumn, dpSumColumn, type DpKind, type DpMeasure, type DpPlan } from './dp.ts';
-export { SchemaBinder, type BoundColumn } from './binder.ts';
+export { bindingFacts, SchemaBinder, type BoundColumn } from './binder.ts';
 export { describeOsSandbox, type OsSandboxSetting, type OsSandboxStatus } from './confine.ts';
 export { type PerturbationSpec, type Perturbed } from './perturb.ts';
 export { runtimeMessage } from './runtime-errors.ts';

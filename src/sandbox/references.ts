@@ -94,6 +94,7 @@ function checkName(name: unknown, what: string, node: Node, sql: string): void {
     refuse(
       'ERR_SQL_SHAPE_NOT_ALLOWED',
       'reserved-names',
+      { reason: 'reserved-name', columnName: name },
       `${what} ${name} uses the reserved prefix ${RESERVED_PREFIX}`,
       node,
       sql,
@@ -140,6 +141,7 @@ class ReferenceChecker {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'expression-kind',
+          { reason: 'query-kind', clause: String(node.type) },
           `query node ${String(node.type)} is not allowed`,
           node,
           this.sql,
@@ -158,6 +160,7 @@ class ReferenceChecker {
           refuse(
             'ERR_SQL_TABLE_NOT_ALLOWED',
             'unqualified-names',
+            { reason: 'table-qualified', table: full },
             `table ${full} is qualified; name snapshot tables without catalog or schema`,
             ref,
             this.sql,
@@ -168,6 +171,7 @@ class ReferenceChecker {
           refuse(
             'ERR_SQL_TABLE_NOT_ALLOWED',
             'table-in-snapshot',
+            { reason: 'table-not-in-snapshot', table: String(ref.table_name) },
             `table ${String(ref.table_name)} is not in this contract's snapshot`,
             ref,
             this.sql,
@@ -177,6 +181,7 @@ class ReferenceChecker {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'expression-kind',
+            { reason: 'time-travel', clause: 'AT' },
             'AT (time travel) clauses are not allowed',
             ref,
             this.sql,
@@ -201,6 +206,7 @@ class ReferenceChecker {
         refuse(
           'ERR_SQL_FUNCTION_NOT_ALLOWED',
           'no-table-functions',
+          { reason: 'table-function', function: fn },
           `table function ${fn} is not allowed; read snapshot tables by name`,
           ref,
           this.sql,
@@ -211,6 +217,7 @@ class ReferenceChecker {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'expression-kind',
+          { reason: 'from-kind', clause: String(ref.type) },
           `${String(ref.type)} in FROM is not allowed (PIVOT, SHOW, DESCRIBE and SUMMARIZE are not analyses)`,
           ref,
           this.sql,
@@ -240,6 +247,7 @@ class ReferenceChecker {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'expression-kind',
+        { reason: 'expression-kind', clause: kind },
         `${kind.toLowerCase()} expressions are not allowed`,
         n,
         this.sql,
@@ -275,6 +283,7 @@ class ReferenceChecker {
       refuse(
         'ERR_SQL_FUNCTION_NOT_ALLOWED',
         'unqualified-names',
+        { reason: 'function-qualified', function: [n.catalog, n.schema, name].filter(Boolean).join('.') },
         `function ${[n.catalog, n.schema, name].filter(Boolean).join('.')} is qualified`,
         n,
         this.sql,
@@ -284,6 +293,7 @@ class ReferenceChecker {
       refuse(
         'ERR_SQL_FUNCTION_NOT_ALLOWED',
         'function-allowlist',
+        { reason: 'export-state', function: name, clause: 'EXPORT_STATE' },
         `EXPORT_STATE of ${name} is not allowed`,
         n,
         this.sql,
@@ -297,6 +307,7 @@ class ReferenceChecker {
       refuse(
         'ERR_SQL_FUNCTION_NOT_ALLOWED',
         'function-allowlist',
+        { reason: n.is_operator ? 'operator-not-allowed' : 'function-not-allowed', function: name },
         `${n.is_operator ? 'operator' : 'function'} ${name} is not on the allowlist (policies/sql-allowlist.yaml)`,
         n,
         this.sql,

@@ -99,6 +99,7 @@ class Statistics {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'closed-statistics',
+        { reason: 'window-over-aggregate', clause: 'OVER' },
         'a window function over aggregated rows moves values between cells; aggregate mode releases each cell on its own (compute shares from the released counts)',
         v,
         this.sql,
@@ -114,6 +115,9 @@ class Statistics {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'bounded-cost',
+          v.class === 'CAST'
+            ? { reason: 'over-statistic', clause: 'CAST' }
+            : { reason: 'over-statistic', function: functionName(v) },
           `${v.class === 'CAST' ? 'a cast' : `${functionName(v)}(…)`} over a statistic could fail for one person's row; combine statistics with arithmetic, round, abs, greatest, least, coalesce, CASE and comparisons (TRY_CAST for casts)`,
           v,
           this.sql,
@@ -131,6 +135,7 @@ class Statistics {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'closed-statistics',
+        { reason: 'having-filter', function: name, clause: 'HAVING' },
         `HAVING compares a row's own statistics; ${name}(…) FILTER (…) there would test rows the output does not count`,
         f,
         this.sql,
@@ -145,6 +150,7 @@ class Statistics {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'closed-statistics',
+          { reason: 'one-argument', function: name },
           `${name} takes one argument in aggregate mode`,
           f,
           this.sql,
@@ -153,6 +159,7 @@ class Statistics {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'closed-statistics',
+          { reason: 'magnitude-distinct', function: name },
           `${name}(DISTINCT …) weighs values, not people; use ${name}(…) or count(DISTINCT …)`,
           f,
           this.sql,
@@ -165,6 +172,7 @@ class Statistics {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'closed-statistics',
+          { reason: 'variance-shape', function: name },
           `${name} takes one argument, without DISTINCT, in aggregate mode`,
           f,
           this.sql,
@@ -182,6 +190,7 @@ class Statistics {
       refuse(
         'ERR_SQL_FUNCTION_NOT_ALLOWED',
         'closed-statistics',
+        { reason: 'extreme-not-generalized', function: name, allowed: [...this.policy.generalizedColumns] },
         `${name}(…) of a measure is one person's exact value; aggregate mode allows it only over a column the contract generalizes (${[...this.policy.generalizedColumns].join(', ') || 'none here'}); use dp or custom mode`,
         f,
         this.sql,
@@ -190,6 +199,7 @@ class Statistics {
     refuse(
       'ERR_SQL_FUNCTION_NOT_ALLOWED',
       'closed-statistics',
+      { reason: 'statistic-not-released', function: name },
       `aggregate mode releases count, count(DISTINCT …), sum, avg, variances, standard deviations and central quantiles, each perturbed; ${name} is for dp or custom mode`,
       f,
       this.sql,
@@ -208,6 +218,7 @@ class Statistics {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'closed-statistics',
+        { reason: 'quantile-shape', function: name },
         `${name} takes a column${name === 'median' ? '' : ' and one constant fraction'}, without DISTINCT, in aggregate mode`,
         f,
         this.sql,
@@ -217,6 +228,7 @@ class Statistics {
       refuse(
         'ERR_SQL_FUNCTION_NOT_ALLOWED',
         'closed-statistics',
+        { reason: 'quantile-not-noised', function: name, columnName: col, allowed: [...this.policy.noisedColumns] },
         `${name}(${col}) would be one person's exact value: aggregate mode allows quantiles only of measures distorted per person by the noise rule (${[...this.policy.noisedColumns].join(', ') || 'none here'}); of a generalized column use min/max`,
         f,
         this.sql,
@@ -228,6 +240,11 @@ class Statistics {
         refuse(
           'ERR_SQL_FUNCTION_NOT_ALLOWED',
           'closed-statistics',
+          {
+            reason: 'quantile-not-central',
+            function: name,
+            limit: `${CENTRAL_QUANTILES.low}–${CENTRAL_QUANTILES.high}`,
+          },
           `${name}(…, p) needs a constant p between ${CENTRAL_QUANTILES.low} and ${CENTRAL_QUANTILES.high}: quantiles outside the central band are extreme values`,
           p,
           this.sql,
@@ -278,6 +295,7 @@ class Statistics {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'contributors-by-filter',
+          { reason: 'condition-with-else', function: name, clause: 'ELSE' },
           `a condition inside ${name}(…) with an ELSE value makes everyone a contributor; write ${name}(value) FILTER (WHERE condition)`,
           arg,
           this.sql,
@@ -324,6 +342,7 @@ class Statistics {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'contributors-by-filter',
+        { reason: 'argument-hides-contributors', function: aggregate },
         `the argument of ${aggregate}(…) may be a column or arithmetic on columns; a condition, cast or function there hides who contributes — filter rows with ${aggregate}(…) FILTER (WHERE …) or WHERE`,
         v,
         this.sql,

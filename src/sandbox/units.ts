@@ -183,6 +183,10 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'aggregate-outer',
+          {
+            reason: 'outer-set-operation',
+            clause: `${String(node.setop_type)}${node.setop_all === false ? '' : ' ALL'}`,
+          },
           `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
           node,
           this.sql,
@@ -192,6 +196,7 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'aggregate-outer',
+          { reason: 'outer-union-by-name', clause: 'UNION BY NAME' },
           'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
           node,
           this.sql,
@@ -205,6 +210,7 @@ class UnitsRewriter {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
         'aggregate-outer',
+        { reason: 'outer-not-aggregate' },
         'aggregate mode needs the outer query to aggregate: GROUP BY, or an aggregate function such as count(*) or avg(x)',
         node,
         this.sql,
@@ -688,6 +694,7 @@ class UnitsRewriter {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
             'units-traceable',
+            { reason: 'subquery-set-operation', clause: String(node.setop_type) },
             `${String(node.setop_type)} in a FROM subquery cannot be traced to privacy units in aggregate mode; use UNION ALL`,
             node,
             this.sql,
@@ -711,6 +718,7 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'units-traceable',
+          { reason: 'recursive-cte', clause: 'WITH RECURSIVE' },
           'a recursive CTE over snapshot tables cannot be traced to privacy units in aggregate mode',
           node,
           this.sql,
@@ -765,6 +773,7 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'units-traceable',
+          { reason: 'subquery-aggregate', columnName: this.policy.privacyUnitColumn },
           `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
           s,
           this.sql,
@@ -805,6 +814,7 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'units-traceable',
+          { reason: 'subquery-distinct', clause: 'SELECT DISTINCT' },
           'SELECT DISTINCT in a FROM subquery cannot be traced to privacy units in aggregate mode; use count(DISTINCT …) in the outer query',
           s,
           this.sql,
@@ -867,6 +877,7 @@ class UnitsRewriter {
         refuse(
           'ERR_SQL_SHAPE_NOT_ALLOWED',
           'units-traceable',
+          { reason: 'subquery-window', columnName: this.policy.privacyUnitColumn },
           `a window function in a FROM subquery must PARTITION BY ${this.policy.privacyUnitColumn} in aggregate mode (otherwise it copies one unit's value onto other rows)`,
           v,
           this.sql,

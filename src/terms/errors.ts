@@ -4,6 +4,7 @@
  * the console shows this sentence first and the detail only as a secondary line (issue 33).
  */
 import type { ErrorCode } from '../errors/index.ts';
+import { refusalZh } from './refusals.ts';
 
 export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_CONFIG: '服务器配置有误，请联系管理员。',
@@ -97,12 +98,25 @@ const ENGLISH_PROSE = /[a-z]{2,}\s+[a-z]{2,}/i;
 
 /**
  * What to show for a refusal: the Chinese sentence of its code first; the API's English detail
- * kept as `secondary` (shown smaller, for support). A detail all in Chinese (the console's own
- * refusals) is the primary text itself; one that mixes English words with Chinese (the API's, with
- * a policy warning quoted) is secondary like any other.
+ * kept as `secondary` (shown smaller, for support). An SQL refusal with facts (`facts`: a
+ * problem's body, an error's `extra`, a job reason) is explained from them instead of the code's
+ * generic sentence (src/terms/refusals.ts). A detail all in Chinese (the console's own refusals)
+ * is the primary text itself; one that mixes English words with Chinese (the API's, with a policy
+ * warning quoted) is secondary like any other.
  */
-export function problemText(code: string, detail: string): { primary: string; secondary?: string } {
+export function problemText(code: string, detail: string, facts?: unknown): { primary: string; secondary?: string } {
   if (HAN.test(detail) && !ENGLISH_PROSE.test(detail)) return { primary: detail };
-  const zh = (ERROR_ZH as Record<string, string>)[code];
+  const zh = refusalZh(facts) ?? (ERROR_ZH as Record<string, string>)[code];
   return zh ? { primary: zh, ...(detail ? { secondary: detail } : {}) } : { primary: detail || code };
+}
+
+/**
+ * `problemText` of a thrown refusal: our own PdsError (its `extra`) or the API client's ApiError
+ * (the problem body), for the console's error display and the CLI's error lines alike.
+ */
+export function errorText(err: { code: string; detail: string; extra?: unknown; problem?: unknown }): {
+  primary: string;
+  secondary?: string;
+} {
+  return problemText(err.code, err.detail, err.problem ?? err.extra);
 }

@@ -27,5 +27,14 @@ export {
   TREND_METRIC,
   UPDATE_CYCLE,
 } from './words.ts';
-export { ERROR_ZH, problemText } from './errors.ts';
+export { ERROR_ZH, errorText, problemText } from './errors.ts';
+export { refusalZh, SQL_RULE } from './refusals.ts';
+export { auditBreakText } from './audit.ts';
+export {
+  kBelowPolicyText,
+  overrideText,
+  policyWarningText,
+  prosecutorRiskText,
+  sensitiveFactsText,
+} from './warnings.ts';
 export { shanghaiDate, shanghaiTime } from './time.ts';

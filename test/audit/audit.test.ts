@@ -145,7 +145,7 @@ describe('signed checkpoints', () => {
     expect((await verifyAudit(store)).ok).toBe(true); // the chain of what is left is intact
     expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({
       ok: false,
-      firstBad: { seq: 6, reason: expect.stringMatching(/missing: the log was cut/) },
+      firstBad: { seq: 6, code: 'entry-missing', reason: expect.stringMatching(/missing: the log was cut/) },
     });
   });
 
@@ -154,7 +154,10 @@ describe('signed checkpoints', () => {
     await store.write((tx) => tx.run('DELETE FROM audit_log WHERE seq >= 5'));
     await add(1);
     // the head kept with the chain still names entry 6: the next entry follows it, not entry 4
-    expect(await verifyAudit(store)).toMatchObject({ ok: false, firstBad: { seq: 7, reason: 'expected seq 5' } });
+    expect(await verifyAudit(store)).toMatchObject({
+      ok: false,
+      firstBad: { seq: 7, code: 'seq-gap', expectedSeq: 5, reason: 'expected seq 5' },
+    });
   });
 
   it('reads the log in pages and judges it the same as whole', async () => {
@@ -206,7 +209,7 @@ describe('signed checkpoints', () => {
     expect((await verifyAudit(store)).ok).toBe(true);
     expect(await verifyAudit(store, keys.bureauVerifier())).toMatchObject({
       ok: false,
-      firstBad: { seq: 4, reason: expect.stringMatching(/rewritten/) },
+      firstBad: { seq: 4, code: 'entry-rewritten', reason: expect.stringMatching(/rewritten/) },
     });
     await store.write((tx) => tx.run("UPDATE audit_checkpoints SET head_hash = 'x'"));
     expect((await verifyAudit(store, keys.bureauVerifier())).firstBad?.reason).toMatch(

@@ -20,6 +20,24 @@ describe('the CLI’s error lines', () => {
     ]);
   });
 
+  it('explain an SQL refusal in Chinese from its facts, the API’s or our own, naming what the query named', () => {
+    const detail = 'table function read_csv is not allowed; read snapshot tables by name [rule no-table-functions]';
+    const problem = {
+      code: 'ERR_SQL_FUNCTION_NOT_ALLOWED',
+      detail,
+      rule: 'no-table-functions',
+      facts: { reason: 'table-function', function: 'read_csv' },
+    };
+    expect(errorLines(new ApiError(400, 'ERR_SQL_FUNCTION_NOT_ALLOWED', detail, problem))).toEqual([
+      'pds: 不允许表函数 read_csv，请按表名读取快照中的表。规则：不用表函数。',
+      `  ERR_SQL_FUNCTION_NOT_ALLOWED (HTTP 400): ${detail}`,
+    ]);
+    const own = new PdsError('ERR_SQL_INVALID', 'Binder Error: Referenced column "incme" not found', {
+      extra: { facts: { reason: 'binding', columnName: 'incme' } },
+    });
+    expect(errorLines(own)[0]).toBe('pds: 快照中没有字段 incme，请核对字段名。');
+  });
+
   it('show a code they have no sentence for, and an uncoded error, as they are', () => {
     expect(errorLines(new ApiError(502, 'HTTP_502', 'Bad Gateway', {}))).toEqual([
       'pds: HTTP_502 (HTTP 502): Bad Gateway',

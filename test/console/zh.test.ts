@@ -210,6 +210,18 @@ describe('the console in zh-CN, forms that keep choices, confirmations (issue 33
     expect(page).not.toContain('lang="en"');
   });
 
+  it('a refused job and a refused validation explain the SQL refusal in Chinese, naming what the query named', async () => {
+    const job = (await get('operator', `/console/jobs/${refusedJob}`)).body;
+    expect(job).toContain('不允许表函数 read_csv，请按表名读取快照中的表。');
+    expect(job).toContain('ERR_SQL_FUNCTION_NOT_ALLOWED');
+    const checked = await post('operator', `/console/contracts/${contractId}/sql`, {
+      sql: "SELECT district, getenv('HOME') FROM population GROUP BY 1",
+      intent: 'validate',
+    });
+    expect(checked.body).toContain('函数 getenv 不在函数允许清单上');
+    expect(englishProse(checked.body)).toEqual([]);
+  });
+
   it('times are shown in Asia/Shanghai; the mode is 聚合统计 on every page', async () => {
     const job = (await get('operator', `/console/jobs/${releasedJob}`)).body;
     expect(job).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00/);

@@ -251,12 +251,16 @@ describe('rating rules', () => {
       facts: facts(),
       prev: quiet,
       t,
-      audit: { ok: false, entries: 40, firstBad: { seq: 17, reason: 'hash does not match the entry content' } },
+      audit: {
+        ok: false,
+        entries: 40,
+        firstBad: { seq: 17, code: 'entry-hash', reason: 'hash does not match the entry content' },
+      },
     });
     expect(r.level).toBe('high');
     expect(r.findings[0]).toMatchObject({
       rule: 'audit-integrity',
-      finding: expect.stringContaining('第 17 条：hash does not match'),
+      finding: '审计记录校验不通过：第 17 条记录的内容与其哈希不符：记录被改动；本报告的数字来自可能已被改动的控制库',
     });
     expect(rate({ f: quiet, facts: facts(), prev: quiet, t, audit: { ok: true, entries: 40 } }).level).toBe('low');
   });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
+import { AUDIT_BREAKS } from '../../src/audit/index.ts';
 import { ERRORS } from '../../src/errors/index.ts';
 import * as T from '../../src/terms/index.ts';
 
@@ -32,6 +33,40 @@ describe('the terms (docs/glossary.md, issue 33)', () => {
     expect(T.problemText('ERR_VALIDATION', '请选择“决定”。')).toEqual({ primary: '请选择“决定”。' });
   });
 
+  it('every way the audit trail can break reads in Chinese, by its entry (issue 33)', () => {
+    for (const code of AUDIT_BREAKS) {
+      const text = T.auditBreakText({ seq: 7, code, expectedSeq: 6 });
+      expect(text, code).toMatch(HAN);
+      expect(text, code).toContain('第 7 条');
+      expect(text, code).not.toMatch(/[a-z]{3,} [a-z]{3,}/i);
+    }
+    expect(T.auditBreakText({ seq: 7, code: 'seq-gap', expectedSeq: 6 })).toContain('应为第 6 条');
+    // a break recorded before breaks had codes is still named by its entry, in Chinese
+    expect(T.auditBreakText({ seq: 3 })).toBe('第 3 条记录校验不通过（原因见英文说明）');
+  });
+
+  it('policy warnings signed in English into older contracts read in the Chinese new ones are written in', () => {
+    const signed = [
+      "population: k = 3 is below the policy's k = 5; 12.5 % of 400 records are in classes smaller than 5",
+      "population: prosecutor risk 0.333 is above the policy's 0.2 (the smallest class has 3 record(s))",
+      "health (门诊记录) holds sensitive facts about people: it is granted to dp contracts only, and every analysis of it is charged to the contract's ε budget",
+    ];
+    expect(signed.map(T.policyWarningText)).toEqual([
+      T.kBelowPolicyText({ dataset: 'population', k: 3, policyK: 5, records: 400, percent: '12.5' }),
+      T.prosecutorRiskText({ dataset: 'population', risk: '0.333', ceiling: '0.2', k: 3 }),
+      T.sensitiveFactsText({ dataset: 'health', title: '门诊记录' }),
+    ]);
+    expect(T.policyWarningText(signed[0]!)).toBe(
+      'population：k = 3，低于政策要求的 k = 5；400 条记录中有 12.5% 所在的等价类小于 5',
+    );
+    const zh = T.kBelowPolicyText({ dataset: 'a', k: 1, policyK: 2, records: 3, percent: '4.0' });
+    expect(T.policyWarningText(zh)).toBe(zh);
+    expect(T.policyWarningText('something new')).toBe('政策提示（签署时的原文）：something new');
+    expect(T.overrideText({ reason: '仅区县级汇总', by: 'bureau-1', warnings: [signed[1]!] })).toBe(
+      '仅区县级汇总（bureau-1）；政策提示：population：检察官风险 0.333，高于政策上限 0.2（最小等价类只有 3 条记录）',
+    );
+  });
+
   it('times are Asia/Shanghai, with the offset where asked', () => {
     expect(T.shanghaiTime('2026-12-07T15:16:56.529Z')).toBe('2026-12-07 23:16');
     expect(T.shanghaiTime('2026-12-07T15:16:56.529Z', { offset: true })).toBe('2026-12-07 23:16:56 +08:00');
@@ -54,6 +89,6 @@ describe('the terms (docs/glossary.md, issue 33)', () => {
     const targets = fs
       .readdirSync(dir)
       .flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!));
-    expect(targets.filter((t) => t.startsWith('..'))).toEqual(['../errors/index.ts']);
+    expect([...new Set(targets.filter((t) => t.startsWith('..')))]).toEqual(['../errors/index.ts']);
   });
 });

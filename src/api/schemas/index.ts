@@ -15,6 +15,17 @@ const Str = (min = 1, max = 2000) => Type.String({ minLength: min, maxLength: ma
 export const Id = Type.String({ pattern: '^[a-z]{2,4}_[a-z0-9]{8,40}$', maxLength: 64 });
 export const IdParams = Type.Object({ id: Id }, closed);
 
+/** An SQL refusal's machine facts (src/errors/refusals.ts): clients render their own words from them. */
+const RefusalFacts = Type.Object({
+  reason: Type.String({ description: 'which refusal of the sandbox: one of a fixed list (src/errors/refusals.ts)' }),
+  function: Type.Optional(Type.String({ description: 'a function or operator the query calls' })),
+  columnName: Type.Optional(Type.String({ description: 'a column the query names' })),
+  table: Type.Optional(Type.String()),
+  clause: Type.Optional(Type.String({ description: 'the clause or construct at fault, as SQL writes it' })),
+  limit: Type.Optional(Type.String({ description: 'a limit the query passed' })),
+  allowed: Type.Optional(Type.Array(Type.String(), { description: 'the columns the rule allows here' })),
+});
+
 export const Problem = Type.Object(
   {
     type: Type.String(),
@@ -25,6 +36,7 @@ export const Problem = Type.Object(
     instance: Type.Optional(Type.String()),
     requestId: Type.Optional(Type.String()),
     errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    facts: Type.Optional(RefusalFacts),
   },
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
 );
@@ -360,6 +372,7 @@ const Reason = Type.Object({
   rule: Type.Optional(
     Type.String({ description: 'the named SQL rule a static-analysis refusal cites (README, "Sandbox rules")' }),
   ),
+  facts: Type.Optional(RefusalFacts),
 });
 
 const JobStatus = Type.Union([
@@ -660,7 +673,14 @@ export const AuditVerification = Type.Object({
   entries: Type.Integer(),
   headHash: Type.String(),
   checkpoints: Type.Optional(Type.Integer({ description: 'signed checkpoints checked' })),
-  firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
+  firstBad: Type.Optional(
+    Type.Object({
+      seq: Type.Integer(),
+      code: Type.String({ description: 'how the trail broke: seq-gap, prev-hash, entry-hash, checkpoint-…, entry-…' }),
+      reason: Type.String(),
+      expectedSeq: Type.Optional(Type.Integer()),
+    }),
+  ),
 });
 
 const PeriodLabel = Type.String({

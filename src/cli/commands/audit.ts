@@ -4,6 +4,7 @@ import { createPdsClient, must, type PdsClient } from '../../client/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import { loadKeyRing } from '../../keys/index.ts';
 import { configFrom, dataDirOption, withStore } from '../shared.ts';
+import { auditBreakText } from '../../terms/index.ts';
 
 /**
  * `pds audit verify` and `pds audit export`: against DATA_DIR's store, or — while a server holds
@@ -23,7 +24,7 @@ interface Verification {
   entries: number;
   headHash: string;
   checkpoints?: number;
-  firstBad?: { seq: number; reason: string };
+  firstBad?: { seq: number; code?: string; reason: string; expectedSeq?: number };
 }
 
 /** The typed client of the API `--api` names, with a bureau or risk token. */
@@ -42,7 +43,7 @@ const apiOptions = (c: Command) =>
 function verificationLine(r: Verification): string {
   return r.ok
     ? `审计链完整：${r.entries} 条记录，${r.checkpoints ?? 0} 个签名检查点，链头 ${r.headHash}`
-    : `审计链在第 ${r.firstBad!.seq} 条记录处断裂：${r.firstBad!.reason}`;
+    : `审计链断裂：${auditBreakText(r.firstBad!)}（${r.firstBad!.reason}）`;
 }
 
 async function verifyLocally(opts: AuditOpts): Promise<Verification> {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadKeyRing } from '../../keys/index.ts';
 import { isPdsError } from '../../errors/index.ts';
 import { configFrom, dataDirOption, storeLockedHint, withStore } from '../shared.ts';
+import { auditBreakText } from '../../terms/index.ts';
 
 /**
  * `pds store check` and `pds store repair`: the control store's integrity offline, and its repair
@@ -72,7 +73,7 @@ export function addStoreCommands(program: Command): void {
             : `仍有问题：${problems.map((p) => `${p.check}：${p.detail}`).join('；')}`,
           audit.ok
             ? `审计链完整：${audit.entries} 条记录`
-            : `审计链在第 ${audit.firstBad!.seq} 条记录处断裂：${audit.firstBad!.reason}`,
+            : `审计链断裂：${auditBreakText(audit.firstBad!)}（${audit.firstBad!.reason}）`,
         );
       }
       console.log(lines.join('\n'));

@@ -7,6 +7,7 @@ import { must, type Answer } from '../../client/index.ts';
 import { apiCommand, clientFrom, print, type ApiOptions } from '../api.ts';
 import { positiveInt } from '../shared.ts';
 import { modeText, statusText } from '../table.ts';
+import { reasonLines } from '../views.ts';
 
 type Job = Answer<'getJob'>;
 type Template = Answer<'listTemplates'>[number];
@@ -93,7 +94,7 @@ export function addTemplateCommands(program: Command): void {
       if (opts.wait) job = await follow(api, job, opts.timeout);
       print(opts, job, () => [
         `${job.id}：${statusText(job.status)}${job.outputId ? ` → 输出 ${job.outputId}` : ''}`,
-        ...job.reasons.map((r) => `  ${r.code}：${r.message}`),
+        ...reasonLines(job.reasons),
       ]);
       if (opts.wait && !['released', 'held'].includes(job.status)) process.exitCode = 1;
     },

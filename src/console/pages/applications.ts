@@ -9,7 +9,8 @@ import {
   IDENTIFIER_ROLE,
   maskingRule,
   MODE,
-  problemText,
+  errorText,
+  policyWarningText,
   shanghaiDate,
   shanghaiTime,
   term,
@@ -144,7 +145,7 @@ export function riskView(preview: Pick<Preview, 'grants' | 'risk' | 'warnings' |
       ? html`<div class="notice warn" role="note">
           <h3>政策提示</h3>
           <ul>
-            ${preview.warnings.map((w) => html`<li>${w}</li>`)}
+            ${preview.warnings.map((w) => html`<li>${policyWarningText(w)}</li>`)}
           </ul>
           <p>批准此申请需要数据主管部门写明越过政策提示的理由。</p>
         </div>`
@@ -428,7 +429,7 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
           a.warnings.length ? html`<strong class="warn">${a.warnings.length} 条</strong>` : '无',
           shanghaiTime(a.createdAt),
         ]),
-        { empty: '暂无申请' },
+        { empty: '暂无申请', cards: true },
       )}`,
     );
   });
@@ -568,7 +569,7 @@ async function previewHtml(s: Signed, body: Body<'createApplication'>): Promise<
     );
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    const { primary, secondary } = problemText(err.code, err.detail);
+    const { primary, secondary } = errorText(err);
     return problemView(primary, err.code, secondary);
   }
 }

@@ -3,7 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { ApiError, type Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
-import { maskingRule, MODE, problemText, shanghaiDate, shanghaiTime, term } from '../../terms/index.ts';
+import {
+  errorText,
+  maskingRule,
+  MODE,
+  overrideText,
+  problemText,
+  shanghaiDate,
+  shanghaiTime,
+  term,
+} from '../../terms/index.ts';
 import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
 import { choice, int, lines, one, type Form } from '../forms.ts';
 import { cell, html, type Html } from '../html.ts';
@@ -97,10 +106,7 @@ function contractView(
       ['有效期', `${shanghaiDate(k.notBefore)} 至 ${shanghaiDate(k.expiresAt)}`],
       ['快照', `${claims.snapshot.hash.slice(0, 16)}…`],
       ['签名', verified],
-      [
-        '越过政策提示',
-        claims.decisionOverride ? `${claims.decisionOverride.reason}（${claims.decisionOverride.by}）` : '无',
-      ],
+      ['越过政策提示', claims.decisionOverride ? overrideText(claims.decisionOverride) : '无'],
     ])}
     <h2>ε 预算</h2>
     ${budgetMeter(budget)}
@@ -384,7 +390,7 @@ function validationView(v: Answer<'validateJob'>): Html {
           ${v.reasons.map(
             (r) =>
               html`<li>
-                ${problemText(r.code, r.message).primary}（<code>${r.code}</code>${r.rule ? html`，规则 <code>${r.rule}</code>` : ''}）
+                ${problemText(r.code, r.message, r).primary}（<code>${r.code}</code>${r.rule ? html`，规则 <code>${r.rule}</code>` : ''}）
                 <span class="problem-detail" lang="en">${r.message}</span>
               </li>`,
           )}
@@ -592,7 +598,7 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
       }
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const { primary, secondary } = problemText(err.code, err.detail);
+      const { primary, secondary } = errorText(err);
       result = problemView(primary, err.code, secondary);
     }
     return send(reply, s.session, '分析 SQL', sqlEditor(s, k, form, result));

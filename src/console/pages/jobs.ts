@@ -22,7 +22,7 @@ export function jobRows(jobs: Answer<'listJobs'>): Html {
       shanghaiTime(j.createdAt),
       j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—',
     ]),
-    { empty: '暂无作业' },
+    { empty: '暂无作业', cards: true },
   );
 }
 
@@ -90,7 +90,7 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
                   ['代码', '说明', '层', '规则'],
                   j.reasons.map((r) => [
                     html`<code>${r.code}</code>`,
-                    html`${problemText(r.code, r.message).primary}
+                    html`${problemText(r.code, r.message, r).primary}
                       <span class="problem-detail" lang="en">${r.message}</span>`,
                     term(LAYER, r.layer),
                     r.rule ? html`<code>${r.rule}</code>` : '—',

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
+  auditBreakText,
   FEEDBACK_KIND,
   RATING,
   REPORT_KIND,
@@ -74,7 +75,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           badge(r.status),
           html`${shanghaiDate(r.dueAt)}${r.overdue ? html` <strong class="warn">已逾期</strong>` : ''}`,
         ]),
-        { empty: '没有待审核的申请' },
+        { empty: '没有待审核的申请', cards: true },
       ),
     );
   });
@@ -216,7 +217,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
           html`<span class="badge r-${r.rating}">${RATING_LABEL[r.rating] ?? r.rating}</span>`,
           shanghaiTime(r.generatedAt),
         ]),
-        { empty: '暂无报告' },
+        { empty: '暂无报告', cards: true },
       )}
       ${maker ? reportForm(s.session) : ''}`,
     );
@@ -366,7 +367,7 @@ export function oversightPages(scope: FastifyInstance, c: Console): void {
                     <code class="hash">${verified.headHash}</code>
                   </p>`
                 : html`<p class="notice warn" role="alert">
-                    审计链在第 ${verified.firstBad?.seq} 条断开。
+                    审计链断裂：${verified.firstBad ? auditBreakText(verified.firstBad) : ''}。
                     <span class="problem-detail" lang="en">${verified.firstBad?.reason}</span>
                   </p>`
               : ''

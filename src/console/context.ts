@@ -25,6 +25,9 @@ export interface Console {
   server: Injectable;
 }
 
+/** A group of console pages: registers its routes on the console's scope (src/console/pages, one file a resource). */
+export type Pages = (scope: FastifyInstance, c: Console) => void;
+
 export interface Signed {
   session: Session;
   api: PdsClient;

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { LAYER, problemText, shanghaiTime, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, type Console } from '../context.ts';
+import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -26,7 +26,26 @@ export function jobRows(jobs: Answer<'listJobs'>): Html {
   );
 }
 
+/** A job's discussion, oldest first; `author` says who wrote each message. */
+export function threadTable<M extends { createdAt: string; body: string }>(
+  thread: M[],
+  author: (m: M) => string,
+): Html {
+  return table(
+    '作业讨论',
+    ['时间', '作者', '内容'],
+    thread.map((m) => [shanghaiTime(m.createdAt), author(m), m.body]),
+    { empty: '暂无讨论' },
+  );
+}
+
 export function jobPages(scope: FastifyInstance, c: Console): void {
+  jobList(scope, c);
+  jobPage(scope, c);
+  threadAction(scope, c);
+}
+
+function jobList(scope: FastifyInstance, c: Console): void {
   scope.get('/console/jobs', async (req, reply) => {
     const s = signedIn(c, req, reply);
     if (!s) return;
@@ -55,7 +74,9 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
     }
     return reply.type('application/json').send(out);
   });
+}
 
+function jobPage(scope: FastifyInstance, c: Console): void {
   scope.get<{ Params: { id: string } }>('/console/jobs/:id', async (req, reply) => {
     const s = signedIn(c, req, reply);
     if (!s) return;
@@ -64,55 +85,51 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
       must(s.api.GET('/v1/jobs/{id}', { params: { path } })),
       must(s.api.GET('/v1/jobs/{id}/thread', { params: { path } })),
     ]);
-    return send(
-      reply,
-      s.session,
-      `作业 ${j.id}`,
-      html`${facts([
-          [
-            '状态',
-            html`<span data-job="${j.id}" ${LIVE.has(j.status) ? html` data-live data-reload` : ''}
-              >${badge(j.status)}</span
-            >`,
-          ],
-          ['名称', j.name],
-          ['合约', html`<a href="/console/contracts/${j.contractId}">${j.contractId}</a>`],
-          ['提交', `${j.submittedBy}，${shanghaiTime(j.createdAt, { offset: true })}`],
-          ['开始 / 结束', `${shanghaiTime(j.startedAt)} / ${shanghaiTime(j.finishedAt)}`],
-          ['修订自', j.revisionOf ? html`<a href="/console/jobs/${j.revisionOf}">${j.revisionOf}</a>` : '—'],
-          ['输出', j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—'],
-        ])}
-        ${
-          j.reasons.length
-            ? html`<h2>原因</h2>
-                ${table(
-                  '拒绝或失败的原因',
-                  ['代码', '说明', '层', '规则'],
-                  j.reasons.map((r) => [
-                    html`<code>${r.code}</code>`,
-                    html`${problemText(r.code, r.message).primary}
-                      <span class="problem-detail" lang="en">${r.message}</span>`,
-                    term(LAYER, r.layer),
-                    r.rule ? html`<code>${r.rule}</code>` : '—',
-                  ]),
-                )}`
-            : ''
-        }
-        <h2>讨论</h2>
-        ${table(
-          '作业讨论',
-          ['时间', '作者', '内容'],
-          thread.map((m) => [shanghaiTime(m.createdAt), `${m.author}（${m.org}）`, m.body]),
-          { empty: '暂无讨论' },
-        )}
-        <form method="post" action="/console/jobs/${j.id}/thread" class="stack">
-          ${csrfField(s.session)}<label for="comment">回复</label
-          ><textarea id="comment" name="body" rows="2" required maxlength="4000"></textarea>
-          <div class="actions"><button type="submit">发送</button></div>
-        </form>`,
-    );
+    return send(reply, s.session, `作业 ${j.id}`, jobView(s, j, thread));
   });
+}
 
+/** A job: its facts (the status live while it moves), why it was refused or failed, its discussion. */
+function jobView(s: Signed, j: Answer<'getJob'>, thread: Answer<'getJobThread'>): Html {
+  return html`${facts([
+      [
+        '状态',
+        html`<span data-job="${j.id}" ${LIVE.has(j.status) ? html` data-live data-reload` : ''}
+          >${badge(j.status)}</span
+        >`,
+      ],
+      ['名称', j.name],
+      ['合约', html`<a href="/console/contracts/${j.contractId}">${j.contractId}</a>`],
+      ['提交', `${j.submittedBy}，${shanghaiTime(j.createdAt, { offset: true })}`],
+      ['开始 / 结束', `${shanghaiTime(j.startedAt)} / ${shanghaiTime(j.finishedAt)}`],
+      ['修订自', j.revisionOf ? html`<a href="/console/jobs/${j.revisionOf}">${j.revisionOf}</a>` : '—'],
+      ['输出', j.outputId ? html`<a href="/console/outputs/${j.outputId}">${j.outputId}</a>` : '—'],
+    ])}
+    ${j.reasons.length ? reasonsTable(j.reasons) : ''}
+    <h2>讨论</h2>
+    ${threadTable(thread, (m) => `${m.author}（${m.org}）`)}
+    <form method="post" action="/console/jobs/${j.id}/thread" class="stack">
+      ${csrfField(s.session)}<label for="comment">回复</label
+      ><textarea id="comment" name="body" rows="2" required maxlength="4000"></textarea>
+      <div class="actions"><button type="submit">发送</button></div>
+    </form>`;
+}
+
+function reasonsTable(reasons: Answer<'getJob'>['reasons']): Html {
+  return html`<h2>原因</h2>
+    ${table(
+      '拒绝或失败的原因',
+      ['代码', '说明', '层', '规则'],
+      reasons.map((r) => [
+        html`<code>${r.code}</code>`,
+        html`${problemText(r.code, r.message).primary} <span class="problem-detail" lang="en">${r.message}</span>`,
+        term(LAYER, r.layer),
+        r.rule ? html`<code>${r.rule}</code>` : '—',
+      ]),
+    )}`;
+}
+
+function threadAction(scope: FastifyInstance, c: Console): void {
   formAction(
     scope,
     c,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import { DECISION, MODE, shanghaiDate, shanghaiTime, term } from '../../terms/index.ts';
-import { act, formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { act, formAction, must, send, signedIn, signedPage, takeDraft, type Console, type Signed } from '../context.ts';
 import { choice, int, num, one, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, overdueMark, table } from '../layout.ts';
@@ -23,40 +23,38 @@ export function applicationPages(scope: FastifyInstance, c: Console): void {
 }
 
 function applicationList(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/applications', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const apps = await must(s.api.GET('/v1/applications'));
-    return send(
-      reply,
-      s.session,
-      '申请',
-      html`${s.session.principal.roles.includes('operator') ? html`<p><a class="button primary" href="/console/applications/new">新建申请</a></p>` : ''}
-      ${table(
-        '申请列表',
-        ['编号', '场景', '运营单位', '方式', '状态', '政策提示', '提交时间'],
-        apps.map((a) => [
-          html`<a href="/console/applications/${a.id}">${a.id}</a>`,
-          a.scenario.name,
-          a.operatorOrg,
-          term(MODE, a.mode),
-          badge(a.status),
-          a.warnings.length ? html`<strong class="warn">${a.warnings.length} 条</strong>` : '无',
-          shanghaiTime(a.createdAt),
-        ]),
-        { empty: '暂无申请' },
-      )}`,
-    );
-  });
+  scope.get(
+    '/console/applications',
+    signedPage(c, async (s) => {
+      const apps = await must(s.api.GET('/v1/applications'));
+      return [
+        '申请',
+        html`${s.session.principal.roles.includes('operator') ? html`<p><a class="button primary" href="/console/applications/new">新建申请</a></p>` : ''}
+        ${table(
+          '申请列表',
+          ['编号', '场景', '运营单位', '方式', '状态', '政策提示', '提交时间'],
+          apps.map((a) => [
+            html`<a href="/console/applications/${a.id}">${a.id}</a>`,
+            a.scenario.name,
+            a.operatorOrg,
+            term(MODE, a.mode),
+            badge(a.status),
+            a.warnings.length ? html`<strong class="warn">${a.warnings.length} 条</strong>` : '无',
+            shanghaiTime(a.createdAt),
+          ]),
+          { empty: '暂无申请' },
+        )}`,
+      ];
+    }),
+  );
 }
 
 /** The operator's form: shown, previewed (whole, or its fragment for the script), filed. */
 function newApplication(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/applications/new', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    return send(reply, s.session, '新建申请', applicationForm(s, await must(s.api.GET('/v1/catalog')), {}));
-  });
+  scope.get(
+    '/console/applications/new',
+    signedPage(c, async (s) => ['新建申请', applicationForm(s, await must(s.api.GET('/v1/catalog')), {})]),
+  );
 
   // the form's own POST: preview (re-rendered with the risk), or file it
   scope.post<{ Body: Form }>('/console/applications', async (req, reply) => {
@@ -94,13 +92,14 @@ function newApplication(scope: FastifyInstance, c: Console): void {
 }
 
 function applicationPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/applications/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const a = await must(s.api.GET('/v1/applications/{id}', { params: { path: { id: req.params.id } } }));
-    const draft = takeDraft(s.session, `/console/applications/${req.params.id}`);
-    return send(reply, s.session, `申请 ${a.id}`, applicationView(s, a, draft));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/applications/:id',
+    signedPage(c, async (s, req) => {
+      const a = await must(s.api.GET('/v1/applications/{id}', { params: { path: { id: req.params.id } } }));
+      const draft = takeDraft(s.session, `/console/applications/${req.params.id}`);
+      return [`申请 ${a.id}`, applicationView(s, a, draft)];
+    }),
+  );
 }
 
 /** A provider's review of one dataset: 同意 or 拒绝, neither chosen until the provider chooses. */

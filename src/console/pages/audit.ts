@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { ROLE, shanghaiTime, term } from '../../terms/index.ts';
-import { must, send, signedIn, type Console } from '../context.ts';
+import { must, signedPage, type Console } from '../context.ts';
 import { int, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { table } from '../layout.ts';
@@ -20,27 +20,23 @@ const AUDIT_PRESETS: [string, string][] = [
 ];
 
 export function auditPages(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Querystring: AuditQuery }>('/console/audit', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const q = req.query;
-    const query = {
-      limit: 100,
-      ...(q.action ? { action: q.action } : {}),
-      ...(q.objectId ? { objectId: q.objectId } : {}),
-      ...(int(q as Form, 'after') !== undefined ? { after: int(q as Form, 'after') } : {}),
-    };
-    const [{ entries }, verified] = await Promise.all([
-      must(s.api.GET('/v1/audit', { params: { query } })),
-      q.verify === '1' ? must(s.api.GET('/v1/audit/verify')) : Promise.resolve(undefined),
-    ]);
-    return send(
-      reply,
-      s.session,
-      '审计日志',
-      html`${auditFilters(q)} ${verified ? verifiedNotice(verified) : ''} ${auditTable(entries)}`,
-    );
-  });
+  scope.get<{ Querystring: AuditQuery }>(
+    '/console/audit',
+    signedPage(c, async (s, req) => {
+      const q = req.query;
+      const query = {
+        limit: 100,
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.objectId ? { objectId: q.objectId } : {}),
+        ...(int(q as Form, 'after') !== undefined ? { after: int(q as Form, 'after') } : {}),
+      };
+      const [{ entries }, verified] = await Promise.all([
+        must(s.api.GET('/v1/audit', { params: { query } })),
+        q.verify === '1' ? must(s.api.GET('/v1/audit/verify')) : Promise.resolve(undefined),
+      ]);
+      return ['审计日志', html`${auditFilters(q)} ${verified ? verifiedNotice(verified) : ''} ${auditTable(entries)}`];
+    }),
+  );
 }
 
 /** The presets, the filter form (kept as it was sent) and the button that verifies the chain. */

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { ATTRIBUTE, CLASSIFICATION, IDENTIFIER_ROLE, maskingRule, term, UPDATE_CYCLE } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { formAction, must, signedPage, type Console, type Signed } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { csrfField, facts, table } from '../layout.ts';
@@ -10,11 +10,10 @@ import { csrfField, facts, table } from '../layout.ts';
 type Dataset = Answer<'getCatalog'>['datasets'][number];
 
 export function catalogPages(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/catalog', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    return send(reply, s.session, '数据目录', catalogView(await must(s.api.GET('/v1/catalog')), s));
-  });
+  scope.get(
+    '/console/catalog',
+    signedPage(c, async (s) => ['数据目录', catalogView(await must(s.api.GET('/v1/catalog')), s)]),
+  );
 
   formAction(
     scope,

@@ -7,7 +7,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
 import { maskingRule, MODE, shanghaiDate, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { formAction, must, send, signedIn, signedPage, takeDraft, type Console, type Signed } from '../context.ts';
 import { one, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -215,48 +215,48 @@ export function contractPages(scope: FastifyInstance, c: Console): void {
 }
 
 function contractList(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/contracts', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const list = await must(s.api.GET('/v1/contracts'));
-    return send(
-      reply,
-      s.session,
-      '合约',
-      table(
-        '合约列表',
-        ['编号', '场景', '运营单位', '状态', '到期'],
-        list.map((k) => [
-          html`<a href="/console/contracts/${k.id}">${k.id}</a>`,
-          (k.claims as unknown as ContractClaims).scenario?.name ?? '—',
-          k.operatorOrg,
-          badge(k.status),
-          shanghaiDate(k.expiresAt),
-        ]),
-        { empty: '暂无合约' },
-      ),
-    );
-  });
+  scope.get(
+    '/console/contracts',
+    signedPage(c, async (s) => {
+      const list = await must(s.api.GET('/v1/contracts'));
+      return [
+        '合约',
+        table(
+          '合约列表',
+          ['编号', '场景', '运营单位', '状态', '到期'],
+          list.map((k) => [
+            html`<a href="/console/contracts/${k.id}">${k.id}</a>`,
+            (k.claims as unknown as ContractClaims).scenario?.name ?? '—',
+            k.operatorOrg,
+            badge(k.status),
+            shanghaiDate(k.expiresAt),
+          ]),
+          { empty: '暂无合约' },
+        ),
+      ];
+    }),
+  );
 }
 
 /** One contract: signed (contractView) or its snapshot still being built (unsignedView, and its progress). */
 function contractPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/contracts/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const path = { id: req.params.id };
-    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
-    if (k.build) return send(reply, s.session, `合约 ${k.id}`, unsignedView(s, k));
-    const [budget, verified, jobs, assessments] = await Promise.all([
-      must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
-      verifyJws(s, k.id),
-      must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
-      must(s.api.GET('/v1/contracts/{id}/assessments', { params: { path } })),
-    ]);
-    const draft = takeDraft(s.session, `/console/contracts/${k.id}`);
-    const reads = { budget, verified, jobs, assessments };
-    return send(reply, s.session, `合约 ${k.id}`, contractView(s, k, reads, draft));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/contracts/:id',
+    signedPage(c, async (s, req) => {
+      const path = { id: req.params.id };
+      const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
+      if (k.build) return [`合约 ${k.id}`, unsignedView(s, k)];
+      const [budget, verified, jobs, assessments] = await Promise.all([
+        must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
+        verifyJws(s, k.id),
+        must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
+        must(s.api.GET('/v1/contracts/{id}/assessments', { params: { path } })),
+      ]);
+      const draft = takeDraft(s.session, `/console/contracts/${k.id}`);
+      const reads = { budget, verified, jobs, assessments };
+      return [`合约 ${k.id}`, contractView(s, k, reads, draft)];
+    }),
+  );
 
   // what console.js polls while a contract's snapshot is being built
   scope.get<{ Params: { id: string } }>('/console/contracts/:id/build', async (req, reply) => {

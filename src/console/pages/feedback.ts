@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { FEEDBACK_KIND, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { formAction, must, signedPage, type Console, type Signed } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { csrfField, dueDate, table } from '../layout.ts';
@@ -15,36 +15,35 @@ export function feedbackPages(scope: FastifyInstance, c: Console): void {
 }
 
 function feedbackPage(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/feedback', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const roles = s.session.principal.roles;
-    const [list, contracts] = await Promise.all([
-      must(s.api.GET('/v1/feedback')),
-      roles.includes('operator') ? must(s.api.GET('/v1/contracts')) : Promise.resolve([]),
-    ]);
-    const answerable = roles.includes('provider');
-    return send(
-      reply,
-      s.session,
-      '反馈',
-      html`${table(
+  scope.get(
+    '/console/feedback',
+    signedPage(c, async (s) => {
+      const roles = s.session.principal.roles;
+      const [list, contracts] = await Promise.all([
+        must(s.api.GET('/v1/feedback')),
+        roles.includes('operator') ? must(s.api.GET('/v1/contracts')) : Promise.resolve([]),
+      ]);
+      const answerable = roles.includes('provider');
+      return [
         '反馈',
-        ['数据集', '运营单位', '类型', '主题', '内容', '截止', '答复'],
-        list.map((f) => [
-          f.dataset,
-          f.operatorOrg,
-          term(FEEDBACK_KIND, f.kind),
-          f.subject,
-          f.body,
-          dueDate(f.dueAt, f.overdue),
-          answerCell(s, f, answerable),
-        ]),
-        { empty: '暂无反馈' },
-      )}
-      ${contracts.length ? feedbackForm(s, contracts) : ''}`,
-    );
-  });
+        html`${table(
+          '反馈',
+          ['数据集', '运营单位', '类型', '主题', '内容', '截止', '答复'],
+          list.map((f) => [
+            f.dataset,
+            f.operatorOrg,
+            term(FEEDBACK_KIND, f.kind),
+            f.subject,
+            f.body,
+            dueDate(f.dueAt, f.overdue),
+            answerCell(s, f, answerable),
+          ]),
+          { empty: '暂无反馈' },
+        )}
+        ${contracts.length ? feedbackForm(s, contracts) : ''}`,
+      ];
+    }),
+  );
 }
 
 /** The answer given, or for a provider the form to give it. */

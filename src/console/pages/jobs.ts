@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { LAYER, problemText, shanghaiTime, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { formAction, must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, table } from '../layout.ts';
@@ -46,18 +46,17 @@ export function jobPages(scope: FastifyInstance, c: Console): void {
 }
 
 function jobList(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/jobs', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const jobs = await must(s.api.GET('/v1/jobs'));
-    return send(
-      reply,
-      s.session,
-      '作业',
-      html`<p role="status" class="live-note" data-live-note></p>
-        ${jobRows(jobs)}`,
-    );
-  });
+  scope.get(
+    '/console/jobs',
+    signedPage(c, async (s) => {
+      const jobs = await must(s.api.GET('/v1/jobs'));
+      return [
+        '作业',
+        html`<p role="status" class="live-note" data-live-note></p>
+          ${jobRows(jobs)}`,
+      ];
+    }),
+  );
 
   // what console.js polls while a job is queued or running: the statuses, as badges
   scope.get<{ Querystring: { ids?: string } }>('/console/jobs/status', async (req, reply) => {
@@ -77,16 +76,17 @@ function jobList(scope: FastifyInstance, c: Console): void {
 }
 
 function jobPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/jobs/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const path = { id: req.params.id };
-    const [j, thread] = await Promise.all([
-      must(s.api.GET('/v1/jobs/{id}', { params: { path } })),
-      must(s.api.GET('/v1/jobs/{id}/thread', { params: { path } })),
-    ]);
-    return send(reply, s.session, `作业 ${j.id}`, jobView(s, j, thread));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/jobs/:id',
+    signedPage(c, async (s, req) => {
+      const path = { id: req.params.id };
+      const [j, thread] = await Promise.all([
+        must(s.api.GET('/v1/jobs/{id}', { params: { path } })),
+        must(s.api.GET('/v1/jobs/{id}/thread', { params: { path } })),
+      ]);
+      return [`作业 ${j.id}`, jobView(s, j, thread)];
+    }),
+  );
 }
 
 /** A job: its facts (the status live while it moves), why it was refused or failed, its discussion. */

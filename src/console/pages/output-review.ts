@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { DECISION, MODE, problemText, shanghaiTime, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
+import { formAction, must, signedPage, takeDraft, type Console, type Signed } from '../context.ts';
 import { choice, one, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { badge, csrfField, facts, resultTable, table } from '../layout.ts';
@@ -23,39 +23,39 @@ export function outputReviewPages(scope: FastifyInstance, c: Console): void {
 }
 
 function heldQueue(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/outputs/held', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const held = await must(s.api.GET('/v1/outputs', { params: { query: { status: 'held' } } }));
-    return send(
-      reply,
-      s.session,
-      '待审输出',
-      table(
-        '待人工审核的输出',
-        ['输出', '合约', '作业', '行数', '待审原因', '票数'],
-        held.map((o) => [
-          html`<a href="/console/outputs/${o.id}/review">${o.id}</a>`,
-          o.contractId,
-          o.jobId,
-          o.rowCount,
-          heldReasons(o),
-          `${o.votes.recorded} / ${o.votes.needed}`,
-        ]),
-        { empty: '没有待审的输出', cards: true },
-      ),
-    );
-  });
+  scope.get(
+    '/console/outputs/held',
+    signedPage(c, async (s) => {
+      const held = await must(s.api.GET('/v1/outputs', { params: { query: { status: 'held' } } }));
+      return [
+        '待审输出',
+        table(
+          '待人工审核的输出',
+          ['输出', '合约', '作业', '行数', '待审原因', '票数'],
+          held.map((o) => [
+            html`<a href="/console/outputs/${o.id}/review">${o.id}</a>`,
+            o.contractId,
+            o.jobId,
+            o.rowCount,
+            heldReasons(o),
+            `${o.votes.recorded} / ${o.votes.needed}`,
+          ]),
+          { empty: '没有待审的输出', cards: true },
+        ),
+      ];
+    }),
+  );
 }
 
 function reviewPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/outputs/:id/review', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const p = await must(s.api.GET('/v1/outputs/{id}/review', { params: { path: { id: req.params.id } } }));
-    const draft = takeDraft(s.session, `/console/outputs/${req.params.id}/review`);
-    return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p, draft));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/outputs/:id/review',
+    signedPage(c, async (s, req) => {
+      const p = await must(s.api.GET('/v1/outputs/{id}/review', { params: { path: { id: req.params.id } } }));
+      const draft = takeDraft(s.session, `/console/outputs/${req.params.id}/review`);
+      return [`审核输出 ${p.output.id}`, reviewPacket(s, p, draft)];
+    }),
+  );
 }
 
 function reviewPacket(s: Signed, p: Packet, draft: Form = {}): Html {

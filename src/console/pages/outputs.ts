@@ -7,7 +7,7 @@ import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { verifyManifest } from '../../jobs/index.ts';
 import { CHECK, ON_FAIL, shanghaiTime, term } from '../../terms/index.ts';
-import { must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
 import { html, type Html } from '../html.ts';
 import { badge, facts, table } from '../layout.ts';
 import { releasedData } from './output-data.ts';
@@ -154,12 +154,13 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
 }
 
 function outputPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/outputs/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const o = await must(s.api.GET('/v1/outputs/{id}', { params: { path: { id: req.params.id } } }));
-    return send(reply, s.session, `输出 ${o.id}`, await outputView(s, o));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/outputs/:id',
+    signedPage(c, async (s, req) => {
+      const o = await must(s.api.GET('/v1/outputs/{id}', { params: { path: { id: req.params.id } } }));
+      return [`输出 ${o.id}`, await outputView(s, o)];
+    }),
+  );
 }
 
 /** An output: its facts and every check; released, its data, downloads and manifest; held, the way to review it. */

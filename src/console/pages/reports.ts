@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Answer } from '../../client/index.ts';
 import { RATING, REPORT_KIND, REPORT_TRIGGER, shanghaiTime, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { formAction, must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
 import { one } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { csrfField, facts, table } from '../layout.ts';
@@ -25,32 +25,31 @@ export function reportPages(scope: FastifyInstance, c: Console): void {
 const ratingBadge = (level: string) => html`<span class="badge r-${level}">${RATING[level] ?? level}</span>`;
 
 function reportList(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/reports', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const { reports } = await must(s.api.GET('/v1/reports'));
-    const maker = s.session.principal.roles.some((r) => r === 'risk' || r === 'bureau');
-    return send(
-      reply,
-      s.session,
-      '风险评估报告',
-      html`${table(
+  scope.get(
+    '/console/reports',
+    signedPage(c, async (s) => {
+      const { reports } = await must(s.api.GET('/v1/reports'));
+      const maker = s.session.principal.roles.some((r) => r === 'risk' || r === 'bureau');
+      return [
         '风险评估报告',
-        ['报告', '对象', '运营单位', '期间', '触发', '评级', '生成时间'],
-        reports.map((r) => [
-          html`<a href="/console/reports/${r.id}">${r.id}</a>`,
-          `${term(REPORT_KIND, r.kind)} ${r.subject}`,
-          r.operatorOrg,
-          r.period,
-          term(REPORT_TRIGGER, r.trigger),
-          ratingBadge(r.rating),
-          shanghaiTime(r.generatedAt),
-        ]),
-        { empty: '暂无报告' },
-      )}
-      ${maker ? reportForm(s.session) : ''}`,
-    );
-  });
+        html`${table(
+          '风险评估报告',
+          ['报告', '对象', '运营单位', '期间', '触发', '评级', '生成时间'],
+          reports.map((r) => [
+            html`<a href="/console/reports/${r.id}">${r.id}</a>`,
+            `${term(REPORT_KIND, r.kind)} ${r.subject}`,
+            r.operatorOrg,
+            r.period,
+            term(REPORT_TRIGGER, r.trigger),
+            ratingBadge(r.rating),
+            shanghaiTime(r.generatedAt),
+          ]),
+          { empty: '暂无报告' },
+        )}
+        ${maker ? reportForm(s.session) : ''}`,
+      ];
+    }),
+  );
 }
 
 /** The form risk staff and the bureau make a report with: its subject and period. */
@@ -74,12 +73,13 @@ function reportForm(session: Session): Html {
 
 /** One report: its rating, period and signature, its signed page framed, and the operator's acknowledgement. */
 function reportPage(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/reports/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const r = await must(s.api.GET('/v1/reports/{id}', { params: { path: { id: req.params.id } } }));
-    return send(reply, s.session, `风险评估报告 ${r.report.id}`, reportView(s, r));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/reports/:id',
+    signedPage(c, async (s, req) => {
+      const r = await must(s.api.GET('/v1/reports/{id}', { params: { path: { id: req.params.id } } }));
+      return [`风险评估报告 ${r.report.id}`, reportView(s, r)];
+    }),
+  );
 
   scope.get<{ Params: { id: string } }>('/console/reports/:id/page', async (req, reply) => {
     const s = signedIn(c, req, reply);

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, type Answer } from '../../client/index.ts';
 import type { ContractClaims } from '../../contracts/index.ts';
 import { MODE, problemText, term } from '../../terms/index.ts';
-import { must, send, signedIn, type Console, type Signed } from '../context.ts';
+import { must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
 import { one, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
 import { apiProblemView, csrfField, resultTable, table } from '../layout.ts';
@@ -14,12 +14,13 @@ import { apiProblemView, csrfField, resultTable, table } from '../layout.ts';
 type Contract = Answer<'getContract'>;
 
 export function sqlPages(scope: FastifyInstance, c: Console): void {
-  scope.get<{ Params: { id: string } }>('/console/contracts/:id/sql', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path: { id: req.params.id } } }));
-    return send(reply, s.session, '分析 SQL', sqlEditor(s, k, {}));
-  });
+  scope.get<{ Params: { id: string } }>(
+    '/console/contracts/:id/sql',
+    signedPage(c, async (s, req) => {
+      const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path: { id: req.params.id } } }));
+      return ['分析 SQL', sqlEditor(s, k, {})];
+    }),
+  );
 
   scope.post<{ Params: { id: string }; Body: Form }>('/console/contracts/:id/sql', async (req, reply) => {
     const s = signedIn(c, req, reply);

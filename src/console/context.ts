@@ -53,10 +53,10 @@ export function signedPage<R extends RouteGenericInterface = RouteGenericInterfa
   render: (s: Signed, req: FastifyRequest<R>) => Promise<[title: string, body: Html]>,
 ) {
   return async (req: FastifyRequest<R>, reply: FastifyReply<R>) => {
-    const s = signedIn(c, req as FastifyRequest, reply as FastifyReply);
+    const s = signedIn(c, req, reply);
     if (!s) return;
     const [title, body] = await render(s, req);
-    return send(reply as FastifyReply, s.session, title, body);
+    return send(reply, s.session, title, body);
   };
 }
 

@@ -3,7 +3,7 @@
  * with that session's bearer token in this process (`injectFetch`): the console holds no rights
  * of its own — every read and every action is the API's, checked as for any client.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import { ApiError, createPdsClient, injectFetch, must, type Injectable, type PdsClient } from '../client/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { errorText } from '../terms/index.ts';
@@ -25,6 +25,9 @@ export interface Console {
   server: Injectable;
 }
 
+/** A group of console pages: registers its routes on the console's scope (src/console/pages, one file a resource). */
+export type Pages = (scope: FastifyInstance, c: Console) => void;
+
 export interface Signed {
   session: Session;
   api: PdsClient;
@@ -39,6 +42,22 @@ export function signedIn(c: Console, req: FastifyRequest, reply: FastifyReply): 
     return undefined;
   }
   return { session, api: apiFor(c, session) };
+}
+
+/**
+ * A page's handler: the signed-in caller (or the way to sign in), then what `render` makes of the
+ * API's answers — the page's title and body — in the layout.
+ */
+export function signedPage<R extends RouteGenericInterface = RouteGenericInterface>(
+  c: Console,
+  render: (s: Signed, req: FastifyRequest<R>) => Promise<[title: string, body: Html]>,
+) {
+  return async (req: FastifyRequest<R>, reply: FastifyReply<R>) => {
+    const s = signedIn(c, req, reply);
+    if (!s) return;
+    const [title, body] = await render(s, req);
+    return send(reply, s.session, title, body);
+  };
 }
 
 export function apiFor(c: Console, session: Session): PdsClient {

@@ -1,6 +1,6 @@
 import type { UserRole } from '../auth/index.ts';
-import { ROLE, STATUS } from '../terms/index.ts';
-import { Html, html } from './html.ts';
+import { errorText, ROLE, shanghaiDate, STATUS } from '../terms/index.ts';
+import { cell, Html, html } from './html.ts';
 import type { Session } from './session.ts';
 
 /** The roles' names (docs/glossary.md, from src/terms). */
@@ -127,6 +127,12 @@ export function problemView(primary: string, code: string, detail?: string): Htm
   </div>`;
 }
 
+/** An API's refusal inside a page: its code's Chinese sentence, the code, the English detail beside. */
+export function apiProblemView(err: { code: string; detail: string }): Html {
+  const { primary, secondary } = errorText(err);
+  return problemView(primary, err.code, secondary);
+}
+
 /** A hidden CSRF field for a form. */
 export function csrfField(session: Session): Html {
   return html`<input type="hidden" name="_csrf" value="${session.csrf}" />`;
@@ -146,6 +152,16 @@ export function facts(pairs: [string, unknown][]): Html {
 /** A status as a badge with words, never colour alone. */
 export function badge(status: string): Html {
   return html`<span class="badge s-${status.replace(/[^a-z-]/g, '')}">${STATUS[status] ?? status}</span>`;
+}
+
+/** 已逾期 in words beside a date or status whose time has passed (never colour alone). */
+export function overdueMark(overdue: boolean): Html | '' {
+  return overdue ? html` <strong class="warn">已逾期</strong>` : '';
+}
+
+/** A date something is due by, marked when it has passed. */
+export function dueDate(dueAt: string | null, overdue: boolean): Html {
+  return html`${shanghaiDate(dueAt)}${overdueMark(overdue)}`;
 }
 
 /**
@@ -181,4 +197,14 @@ export function table(
       </tbody>
     </table>
   </div>`;
+}
+
+/** Rows of a query's result: its column names as the headers (machine identifiers), each value as a cell. */
+export function resultTable(caption: string, columns: { name: string }[], rows: unknown[][]): Html {
+  return table(
+    caption,
+    columns.map((c) => c.name),
+    rows.map((r) => r.map(cell)),
+    { codeHeaders: true },
+  );
 }

@@ -1,22 +1,20 @@
 /**
  * Outputs: every check with its effect, the downloads, the signed manifest checked here and a file
- * checked in the browser against it; the bureau's held queue and its review packet, side by side.
+ * checked in the browser against it. The bureau's held queue and review packet are output-review.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { verifyManifest } from '../../jobs/index.ts';
-import { CHECK, DECISION, MODE, ON_FAIL, problemText, shanghaiTime, term } from '../../terms/index.ts';
-import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
-import { choice, one, type Form } from '../forms.ts';
-import { cell, html, type Html } from '../html.ts';
-import { badge, csrfField, facts, table } from '../layout.ts';
+import { CHECK, ON_FAIL, shanghaiTime, term } from '../../terms/index.ts';
+import { must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
+import { html, type Html } from '../html.ts';
+import { badge, facts, table } from '../layout.ts';
 import { releasedData } from './output-data.ts';
 
 type Output = Answer<'getOutput'>;
 
 const FORMATS = ['csv', 'json', 'parquet'] as const;
-const VOTES = ['approve', 'request-changes', 'reject'] as const;
 
 /** What each disclosure-control check does, in words (docs/glossary.md; policies/disclosure.yaml). */
 const CHECK_DOES: Record<string, string> = {
@@ -150,187 +148,55 @@ async function manifestView(s: Signed, id: string): Promise<Html> {
     </p>`;
 }
 
-/** A reviewer's vote: nothing chosen until the reviewer chooses; a refused vote comes back as it was. */
-function voteForm(s: Signed, id: string, form: Form): Html {
-  const radio = (value: string, label: string) =>
-    html`<label class="inline"
-      ><input
-        type="radio"
-        name="decision"
-        value="${value}"
-        required
-        ${one(form, 'decision') === value ? html` checked` : ''}
-      />
-      ${label}</label
-    >`;
-  return html`<form method="post" action="/console/outputs/${id}/reviews" class="stack card">
-    ${csrfField(s.session)}
-    <fieldset>
-      <legend>您的意见</legend>
-      ${radio('approve', '同意发布')} ${radio('request-changes', DECISION['request-changes']!)}
-      ${radio('reject', DECISION.reject!)}
-    </fieldset>
-    <label for="vote-reason">理由（退回或拒绝时必填，运营单位可见）</label
-    ><textarea id="vote-reason" name="reason" rows="2">${one(form, 'reason')}</textarea>
-    <div class="actions"><button type="submit" class="primary">提交投票</button></div>
-  </form>`;
+export function outputPages(scope: FastifyInstance, c: Console): void {
+  outputPage(scope, c);
+  downloads(scope, c);
 }
 
-function reviewPacket(s: Signed, p: Answer<'getReviewPacket'>, draft: Form = {}): Html {
-  const o = p.output;
-  const mine = o.reviews.find((r) => r.reviewer === s.session.principal.sub);
+function outputPage(scope: FastifyInstance, c: Console): void {
+  scope.get<{ Params: { id: string } }>(
+    '/console/outputs/:id',
+    signedPage(c, async (s, req) => {
+      const o = await must(s.api.GET('/v1/outputs/{id}', { params: { path: { id: req.params.id } } }));
+      return [`输出 ${o.id}`, await outputView(s, o)];
+    }),
+  );
+}
+
+/** An output: its facts and every check; released, its data, downloads and manifest; held, the way to review it. */
+async function outputView(s: Signed, o: Output): Promise<Html> {
   return html`${facts([
       ['状态', badge(o.status)],
-      ['作业', html`<a href="/console/jobs/${p.job.id}">${p.job.id}</a>（${p.job.submittedBy}）`],
+      ['作业', html`<a href="/console/jobs/${o.jobId}">${o.jobId}</a>`],
       ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
-      ['待审原因', heldReasons(o)],
-      ['票数', `${o.votes.recorded} / ${o.votes.needed}`],
+      ['行数', o.rowCount],
+      ['隐藏的单元格', o.cellsSuppressed],
+      ['列', html`<code>${o.columns.map((col) => col.name).join(', ')}</code>`],
     ])}
-    <div class="side-by-side">
-      <section aria-labelledby="h-sql">
-        <h2 id="h-sql">提交的 SQL</h2>
-        <pre class="sql"><code>${p.job.sql}</code></pre>
-        ${
-          p.analysis
-            ? html`<h3>分析</h3>
-                ${facts([
-                  ['方式', term(MODE, p.analysis.mode)],
-                  ['读取的表', html`<code>${p.analysis.tables.join(', ')}</code>`],
-                  ['读取的字段', html`<code>${p.analysis.readsColumns.join(', ')}</code>`],
-                  [
-                    '结果列',
-                    html`<code>${p.analysis.resultColumns.map((c) => `${c.name} ${c.type}`).join(', ')}</code>`,
-                  ],
-                ])}
-                <h3>沙箱实际运行的 SQL</h3>
-                <pre class="sql"><code>${p.analysis.ranSql}</code></pre>`
-            : ''
-        }
-      </section>
-      <section aria-labelledby="h-out">
-        <h2 id="h-out">输出（前 ${p.preview.rows.length} 行，共 ${p.preview.totalRows} 行）</h2>
-        ${table(
-          '待审输出',
-          p.preview.columns.map((c) => c.name),
-          p.preview.rows.map((r) => r.map(cell)),
-          { codeHeaders: true },
-        )}
-        <h3>同一 SQL 在模拟数据上的结果</h3>
-        ${
-          p.dummy?.ok
-            ? table(
-                '模拟数据结果',
-                p.dummy.columns.map((c) => c.name),
-                p.dummy.rows.map((r) => r.map(cell)),
-                { codeHeaders: true },
-              )
-            : p.dummy
-              ? html`<p>${problemText(p.dummy.code, p.dummy.message).primary}（<code>${p.dummy.code}</code>）</p>
-                  <p class="problem-detail" lang="en">${p.dummy.message}</p>`
-              : html`<p>未运行</p>`
-        }
-      </section>
-    </div>
-    <h2>检查</h2>
+    <h2>披露控制（每一项隐藏与扰动）</h2>
     ${checksTable(o.checks)}
-    <h2>讨论</h2>
-    ${table(
-      '作业讨论',
-      ['时间', '作者', '内容'],
-      p.thread.map((m) => [shanghaiTime(m.createdAt), m.author, m.body]),
-      { empty: '暂无讨论' },
-    )}
-    <h2>投票（独立：第二票之前看不到他人意见）</h2>
     ${
-      mine
-        ? html`<p class="notice ok" role="status">
-            您已投票：${term(DECISION, mine.decision)}${mine.reason ? `（${mine.reason}）` : ''}
-          </p>`
-        : o.status === 'held'
-          ? voteForm(s, o.id, draft)
+      o.status === 'released'
+        ? html`${await releasedData(s, o)}
+            <h2>下载</h2>
+            <p class="actions">
+              ${FORMATS.map(
+                (f) =>
+                  html`<a class="button" href="/console/outputs/${o.id}/data.${f}" download
+                    >下载 ${f.toUpperCase()}</a
+                  > `,
+              )}<a class="button" href="/console/outputs/${o.id}/manifest.jws" download>下载发布清单</a>
+            </p>
+            <h2>发布清单与校验</h2>
+            ${await manifestView(s, o.id)}`
+        : s.session.principal.roles.includes('bureau') && o.status === 'held'
+          ? html`<p><a class="button primary" href="/console/outputs/${o.id}/review">审核此输出</a></p>`
           : ''
-    }
-    ${
-      o.reviews.length
-        ? table(
-            '已公开的投票',
-            ['审核人', '意见', '理由', '时间'],
-            o.reviews.map((r) => [
-              r.reviewer,
-              term(DECISION, r.decision),
-              r.reason ?? '—',
-              shanghaiTime(r.reviewedAt, { offset: true }),
-            ]),
-          )
-        : ''
     }`;
 }
 
-export function outputPages(scope: FastifyInstance, c: Console): void {
-  scope.get('/console/outputs/held', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const held = await must(s.api.GET('/v1/outputs', { params: { query: { status: 'held' } } }));
-    return send(
-      reply,
-      s.session,
-      '待审输出',
-      table(
-        '待人工审核的输出',
-        ['输出', '合约', '作业', '行数', '待审原因', '票数'],
-        held.map((o) => [
-          html`<a href="/console/outputs/${o.id}/review">${o.id}</a>`,
-          o.contractId,
-          o.jobId,
-          o.rowCount,
-          heldReasons(o),
-          `${o.votes.recorded} / ${o.votes.needed}`,
-        ]),
-        { empty: '没有待审的输出', cards: true },
-      ),
-    );
-  });
-
-  scope.get<{ Params: { id: string } }>('/console/outputs/:id', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const o = await must(s.api.GET('/v1/outputs/{id}', { params: { path: { id: req.params.id } } }));
-    const released = o.status === 'released';
-    return send(
-      reply,
-      s.session,
-      `输出 ${o.id}`,
-      html`${facts([
-          ['状态', badge(o.status)],
-          ['作业', html`<a href="/console/jobs/${o.jobId}">${o.jobId}</a>`],
-          ['合约', html`<a href="/console/contracts/${o.contractId}">${o.contractId}</a>`],
-          ['行数', o.rowCount],
-          ['隐藏的单元格', o.cellsSuppressed],
-          ['列', html`<code>${o.columns.map((col) => col.name).join(', ')}</code>`],
-        ])}
-        <h2>披露控制（每一项隐藏与扰动）</h2>
-        ${checksTable(o.checks)}
-        ${
-          released
-            ? html`${await releasedData(s, o)}
-                <h2>下载</h2>
-                <p class="actions">
-                  ${FORMATS.map(
-                    (f) =>
-                      html`<a class="button" href="/console/outputs/${o.id}/data.${f}" download
-                        >下载 ${f.toUpperCase()}</a
-                      > `,
-                  )}<a class="button" href="/console/outputs/${o.id}/manifest.jws" download>下载发布清单</a>
-                </p>
-                <h2>发布清单与校验</h2>
-                ${await manifestView(s, o.id)}`
-            : s.session.principal.roles.includes('bureau') && o.status === 'held'
-              ? html`<p><a class="button primary" href="/console/outputs/${o.id}/review">审核此输出</a></p>`
-              : ''
-        }`,
-    );
-  });
-
+/** A released output's data in each format, and its signed manifest, as files. */
+function downloads(scope: FastifyInstance, c: Console): void {
   scope.get<{ Params: { id: string; format: string } }>('/console/outputs/:id/data.:format', async (req, reply) => {
     const s = signedIn(c, req, reply);
     if (!s) return;
@@ -357,42 +223,4 @@ export function outputPages(scope: FastifyInstance, c: Console): void {
       .header('content-disposition', `attachment; filename="${req.params.id}.csv.jws"`)
       .send(jws);
   });
-
-  scope.get<{ Params: { id: string } }>('/console/outputs/:id/review', async (req, reply) => {
-    const s = signedIn(c, req, reply);
-    if (!s) return;
-    const p = await must(s.api.GET('/v1/outputs/{id}/review', { params: { path: { id: req.params.id } } }));
-    const draft = takeDraft(s.session, `/console/outputs/${req.params.id}/review`);
-    return send(reply, s.session, `审核输出 ${p.output.id}`, reviewPacket(s, p, draft));
-  });
-
-  formAction(
-    scope,
-    c,
-    '/console/outputs/:id/reviews',
-    (p) => `/console/outputs/${p.id!}/review`,
-    async (s, form, p) => {
-      const reason = one(form, 'reason');
-      const o = await must(
-        s.api.POST('/v1/outputs/{id}/reviews', {
-          params: { path: { id: p.id! } },
-          body: { decision: choice(form, 'decision', VOTES, '您的意见'), ...(reason ? { reason } : {}) },
-        }),
-      );
-      const outcome = o.status === 'released' ? '已发布' : o.status === 'rejected' ? '被拒绝' : '退回修改';
-      return { text: o.status === 'held' ? '已记录您的投票，等待第二位审核人。' : `投票已汇总：输出${outcome}。` };
-    },
-    {
-      // either ends the output and deletes its data (docs/architecture.md §15): asked once more
-      confirm: (form, p) => {
-        const vote = choice(form, 'decision', VOTES, '您的意见');
-        return vote === 'approve'
-          ? undefined
-          : {
-              question: `${vote === 'reject' ? '拒绝' : '退回修改'}输出 ${p.id!}：第二票之后，该输出的数据将被删除，不可恢复。`,
-              button: vote === 'reject' ? '确认拒绝' : '确认退回修改',
-            };
-      },
-    },
-  );
 }

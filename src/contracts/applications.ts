@@ -129,11 +129,13 @@ export class ApplicationService {
       await tx.run(
         `INSERT INTO applications (id, operator_org, created_by, created_at, status, body, grants, risk) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)`,
         [id, p.org, p.sub, at.toISOString(), JSON.stringify(body), JSON.stringify(grants), JSON.stringify(risk)],
+        'applications',
       );
       for (const g of grants) {
         await tx.run(
           `INSERT INTO application_reviews (application_id, dataset, provider_org, status, due_at) VALUES ($1, $2, $3, 'pending', $4)`,
           [id, g.dataset, g.provider, dueAt],
+          'application_reviews',
         );
       }
       await appendAudit(tx, {
@@ -372,6 +374,7 @@ export class ApplicationService {
       await tx.run(
         `UPDATE application_reviews SET status = $1, reviewer = $2, reason = $3, reviewed_at = $4 WHERE application_id = $5 AND dataset = $6`,
         [status, p.sub, input.reason ?? null, at, id, input.dataset],
+        'application_reviews',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'provider'),
@@ -474,6 +477,7 @@ export class ApplicationService {
           requestId ?? null,
           at,
         ],
+        'snapshot_builds',
       );
       await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms, override);
       await appendAudit(tx, {
@@ -512,6 +516,7 @@ export class ApplicationService {
         override ? JSON.stringify(override) : null,
         id,
       ],
+      'applications',
     );
   }
 }

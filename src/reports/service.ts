@@ -151,6 +151,7 @@ export class ReportService {
           report.generatedAt,
           scheduleKey,
         ],
+        'reports',
       );
       await appendAudit(tx, {
         actor,

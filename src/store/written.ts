@@ -16,7 +16,8 @@ const ROW_WRITES = new Set<StatementType>([StatementType.INSERT, StatementType.U
 
 /**
  * Each distinct statement text's kind, asked of DuckDB once (a parse and a bind: about what
- * running the statement once costs) and kept. Texts come from code, so few are distinct; past `max` the map starts over.
+ * running the statement once costs) and kept. Texts come from code, so few are distinct; past
+ * `max` the map starts over.
  */
 export class StatementKinds {
   private readonly kinds = new Map<string, StatementKind>();

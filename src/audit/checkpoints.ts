@@ -66,6 +66,7 @@ export async function maybeCheckpoint(
     await tx.run(
       'INSERT INTO audit_checkpoints (seq, head_hash, jws, reason, created_at) VALUES ($1, $2, $3, $4, $5)',
       [cp.seq, cp.headHash, cp.jws, cp.reason, cp.createdAt],
+      'audit_checkpoints',
     );
     return cp;
   });

@@ -159,11 +159,13 @@ async function writePending(tx: Tx, pending: { entries: AuditEntry[]; stored: bo
       e.prevHash,
       e.hash,
     ]),
+    'audit_log',
   );
   const last = entries.at(-1)!;
   await tx.run(
     pending.stored ? 'UPDATE audit_head SET seq = $1, hash = $2' : 'INSERT INTO audit_head VALUES ($1, $2)',
     [last.seq, last.hash],
+    'audit_head',
   );
   pending.stored = true;
 }

@@ -92,14 +92,11 @@ export async function recordSignIn(
         `this sign-in link was used at ${String(used.signed_in_at)}; ask for a new one`,
       );
     const at = new Date().toISOString();
-    await tx.run('INSERT INTO console_sign_ins VALUES ($1, $2, $3, $4, $5, $6)', [
-      s.jti,
-      s.via,
-      s.principal.sub,
-      s.principal.org,
-      JSON.stringify(s.principal.roles),
-      at,
-    ]);
+    await tx.run(
+      'INSERT INTO console_sign_ins VALUES ($1, $2, $3, $4, $5, $6)',
+      [s.jti, s.via, s.principal.sub, s.principal.org, JSON.stringify(s.principal.roles), at],
+      'console_sign_ins',
+    );
     await appendAudit(tx, {
       actor: { sub: s.principal.sub, org: s.principal.org, role: s.principal.roles[0]! },
       action: 'console.signed_in',

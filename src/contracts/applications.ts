@@ -90,6 +90,20 @@ type Row = Record<string, string | null>;
 
 const LIST_LIMIT = 200;
 
+/** The override an approval against the measured risk needs (its reason, the warnings, who); none without warnings. */
+function overrideOf(app: ApplicationView, input: DecisionInput, p: Principal): DecisionOverride | undefined {
+  // seed 001 第三十一条: an approval against the measured risk is a decision someone signs for
+  if (app.warnings.length > 0 && !input.override?.reason.trim())
+    throw new PdsError(
+      'ERR_DECISION_OVERRIDE_REQUIRED',
+      `the risk preview of application ${app.id} breaks the policy — ${app.warnings.join('; ')}; approve with override.reason saying why, or reject`,
+      { extra: { warnings: app.warnings } },
+    );
+  return app.warnings.length > 0
+    ? { reason: input.override!.reason.trim(), warnings: app.warnings, by: p.sub }
+    : undefined;
+}
+
 /** Applications, provider reviews and the bureau's decision (seed 002 第三十四条). */
 export class ApplicationService {
   private readonly now: () => Date;
@@ -129,11 +143,13 @@ export class ApplicationService {
       await tx.run(
         `INSERT INTO applications (id, operator_org, created_by, created_at, status, body, grants, risk) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)`,
         [id, p.org, p.sub, at.toISOString(), JSON.stringify(body), JSON.stringify(grants), JSON.stringify(risk)],
+        'applications',
       );
       for (const g of grants) {
         await tx.run(
           `INSERT INTO application_reviews (application_id, dataset, provider_org, status, due_at) VALUES ($1, $2, $3, 'pending', $4)`,
           [id, g.dataset, g.provider, dueAt],
+          'application_reviews',
         );
       }
       await appendAudit(tx, {
@@ -372,6 +388,7 @@ export class ApplicationService {
       await tx.run(
         `UPDATE application_reviews SET status = $1, reviewer = $2, reason = $3, reviewed_at = $4 WHERE application_id = $5 AND dataset = $6`,
         [status, p.sub, input.reason ?? null, at, id, input.dataset],
+        'application_reviews',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'provider'),
@@ -400,20 +417,7 @@ export class ApplicationService {
     const app = await this.getApplication(p, id);
     if (app.status !== 'pending')
       throw new PdsError('ERR_APPLICATION_NOT_PENDING', `application ${id} is already ${app.status}`);
-    if (input.decision === 'reject') {
-      await this.deps.store.write(async (tx) => {
-        await this.markDecided(tx, id, 'rejected', p, input.reason, null, null);
-        await appendAudit(tx, {
-          actor: actorOf(p, 'bureau'),
-          action: 'application.rejected',
-          objectType: 'application',
-          objectId: id,
-          reason: input.reason,
-          requestId,
-        });
-      });
-      return { application: await this.getApplication(p, id) };
-    }
+    if (input.decision === 'reject') return this.reject(p, id, input.reason, requestId);
     const notApproved = app.reviews.filter((r) => r.status !== 'approved');
     if (notApproved.length > 0) {
       throw new PdsError(
@@ -422,17 +426,7 @@ export class ApplicationService {
       );
     }
     const { terms, grants } = tightenTerms(this.deps.policies.disclosure, app, input.terms);
-    // seed 001 第三十一条: an approval against the measured risk is a decision someone signs for
-    if (app.warnings.length > 0 && !input.override?.reason.trim())
-      throw new PdsError(
-        'ERR_DECISION_OVERRIDE_REQUIRED',
-        `the risk preview of application ${id} breaks the policy — ${app.warnings.join('; ')}; approve with override.reason saying why, or reject`,
-        { extra: { warnings: app.warnings } },
-      );
-    const override: DecisionOverride | undefined =
-      app.warnings.length > 0
-        ? { reason: input.override!.reason.trim(), warnings: app.warnings, by: p.sub }
-        : undefined;
+    const override = overrideOf(app, input, p);
 
     const contractId = newId('ctr', this.now());
     const claims: DecidedClaims = {
@@ -474,6 +468,7 @@ export class ApplicationService {
           requestId ?? null,
           at,
         ],
+        'snapshot_builds',
       );
       await this.markDecided(tx, id, 'approved', p, input.reason, contractId, terms, override);
       await appendAudit(tx, {
@@ -488,6 +483,27 @@ export class ApplicationService {
     });
     this.builds?.kick();
     return { application: await this.getApplication(p, id), contract: await this.contracts.getContract(p, contractId) };
+  }
+
+  /** The bureau's rejection: recorded with its reason. */
+  private async reject(
+    p: Principal,
+    id: string,
+    reason: string,
+    requestId: string | undefined,
+  ): Promise<{ application: ApplicationView }> {
+    await this.deps.store.write(async (tx) => {
+      await this.markDecided(tx, id, 'rejected', p, reason, null, null);
+      await appendAudit(tx, {
+        actor: actorOf(p, 'bureau'),
+        action: 'application.rejected',
+        objectType: 'application',
+        objectId: id,
+        reason: reason,
+        requestId,
+      });
+    });
+    return { application: await this.getApplication(p, id) };
   }
 
   private async markDecided(
@@ -512,6 +528,7 @@ export class ApplicationService {
         override ? JSON.stringify(override) : null,
         id,
       ],
+      'applications',
     );
   }
 }

@@ -89,6 +89,7 @@ export class SnapshotBuilds {
       await tx.run(
         `UPDATE snapshot_builds SET status = 'building', attempts = 0, error = NULL, updated_at = $1 WHERE contract_id = $2`,
         [this.now().toISOString(), contractId],
+        'snapshot_builds',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'bureau'),
@@ -139,11 +140,11 @@ export class SnapshotBuilds {
         }
         attempts += 1;
         await this.deps.store.write((tx) =>
-          tx.run('UPDATE snapshot_builds SET attempts = $1, updated_at = $2 WHERE contract_id = $3', [
-            attempts,
-            this.now().toISOString(),
-            id,
-          ]),
+          tx.run(
+            'UPDATE snapshot_builds SET attempts = $1, updated_at = $2 WHERE contract_id = $3',
+            [attempts, this.now().toISOString(), id],
+            'snapshot_builds',
+          ),
         );
         let snapshot: SnapshotInfo | undefined;
         try {
@@ -161,11 +162,11 @@ export class SnapshotBuilds {
           }
           error = message;
           await this.deps.store.write((tx) =>
-            tx.run('UPDATE snapshot_builds SET error = $1, updated_at = $2 WHERE contract_id = $3', [
-              message,
-              this.now().toISOString(),
-              id,
-            ]),
+            tx.run(
+              'UPDATE snapshot_builds SET error = $1, updated_at = $2 WHERE contract_id = $3',
+              [message, this.now().toISOString(), id],
+              'snapshot_builds',
+            ),
           );
           await sleep(delays[Math.min(attempts - 1, delays.length - 1)] ?? 0, this.abort.signal);
         }
@@ -248,10 +249,12 @@ export class SnapshotBuilds {
           String(row.created_at),
           actor.sub,
         ],
+        'contracts',
       );
       await tx.run(
         `UPDATE snapshot_builds SET status = 'sealed', error = NULL, updated_at = $1 WHERE contract_id = $2`,
         [issuedAt.toISOString(), id],
+        'snapshot_builds',
       );
       await appendAudit(tx, {
         actor,
@@ -278,11 +281,11 @@ export class SnapshotBuilds {
 
   private async fail(id: string, message: string, attempts: number): Promise<void> {
     await this.deps.store.write(async (tx) => {
-      await tx.run(`UPDATE snapshot_builds SET status = 'failed', error = $1, updated_at = $2 WHERE contract_id = $3`, [
-        message,
-        this.now().toISOString(),
-        id,
-      ]);
+      await tx.run(
+        `UPDATE snapshot_builds SET status = 'failed', error = $1, updated_at = $2 WHERE contract_id = $3`,
+        [message, this.now().toISOString(), id],
+        'snapshot_builds',
+      );
       await appendAudit(tx, {
         actor: SYSTEM_ACTOR,
         action: 'snapshot.build_failed',

@@ -403,6 +403,7 @@ export class ContractService {
     await tx.run(
       `UPDATE contracts SET status = $1, status_reason = $2, status_changed_at = $3, status_changed_by = $4 WHERE id = $5`,
       [rule.to, reason, at, actor.sub, id],
+      'contracts',
     );
     await appendAudit(tx, {
       actor,
@@ -484,6 +485,7 @@ export class ContractService {
         await tx.run(
           `UPDATE contracts SET status = 'expired', status_reason = 'the contract term has ended', status_changed_at = $1, status_changed_by = 'system' WHERE id = $2`,
           [now, id],
+          'contracts',
         );
         await appendAudit(tx, {
           actor: SYSTEM_ACTOR,

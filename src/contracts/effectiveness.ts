@@ -97,6 +97,7 @@ export class EffectivenessService {
           p.sub,
           at,
         ],
+        'effectiveness_assessments',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'bureau'),

@@ -100,6 +100,7 @@ export class FeedbackService {
           now.toISOString(),
           dueAt,
         ],
+        'dataset_feedback',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'operator'),
@@ -157,12 +158,11 @@ export class FeedbackService {
         throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${r.dataset}'s provider (${r.provider!}) answers its feedback`);
       if (r.answered_at) throw new PdsError('ERR_FEEDBACK_ANSWERED', `feedback ${id} was answered on ${r.answered_at}`);
       const at = this.now().toISOString();
-      await tx.run('UPDATE dataset_feedback SET answer = $1, answered_by = $2, answered_at = $3 WHERE id = $4', [
-        body,
-        p.sub,
-        at,
-        id,
-      ]);
+      await tx.run(
+        'UPDATE dataset_feedback SET answer = $1, answered_by = $2, answered_at = $3 WHERE id = $4',
+        [body, p.sub, at, id],
+        'dataset_feedback',
+      );
       await appendAudit(tx, {
         actor: actorOf(p, 'provider'),
         action: 'feedback.answered',

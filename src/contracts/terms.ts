@@ -18,19 +18,9 @@ export interface AskedTerms extends Partial<Record<keyof Terms, number>> {
   columns?: Record<string, string[]>;
 }
 
-/**
- * The terms of a new contract: the application's request and the policy defaults, tightened by
- * the bureau. The bureau may shorten the term, drop columns, raise k, lower the row cap and ε —
- * within the policy's floors and ceilings (docs/architecture.md §13) — but never give more than was applied for
- * or than policy allows. Every violation is named with its field.
- */
-export function tightenTerms(
-  policy: DisclosurePolicy,
-  app: { mode: QueryMode; termMonths: number; grants: DatasetGrant[] },
-  asked: AskedTerms = {},
-): { terms: Terms; grants: DatasetGrant[] } {
-  const issues: FieldIssue[] = [];
-  const bound = (
+/** A bound term's checker: a value past its limit is named in `issues`; no value is the base. */
+function bounder(issues: FieldIssue[]) {
+  return (
     field: keyof Terms,
     value: number | undefined,
     base: number,
@@ -46,6 +36,43 @@ export function tightenTerms(
     }
     return value;
   };
+}
+
+/** The grants with only the columns `asked` keeps of each dataset it names. */
+function keptColumns(grants: DatasetGrant[], asked: Record<string, string[]>, issues: FieldIssue[]): DatasetGrant[] {
+  for (const ds of Object.keys(asked)) {
+    if (!grants.some((g) => g.dataset === ds))
+      issues.push({ field: `/body/terms/columns/${ds}`, message: 'dataset is not in the application' });
+  }
+  return grants.map((g) => {
+    const keep = asked[g.dataset];
+    if (!keep) return g;
+    const granted = new Set(g.columns.map((c) => c.column));
+    for (const c of keep)
+      if (!granted.has(c))
+        issues.push({ field: `/body/terms/columns/${g.dataset}`, message: `column ${c} was not applied for` });
+    if (keep.length === 0)
+      issues.push({
+        field: `/body/terms/columns/${g.dataset}`,
+        message: 'keep at least one column, or reject the application',
+      });
+    return { ...g, columns: g.columns.filter((c) => keep.includes(c.column)) };
+  });
+}
+
+/**
+ * The terms of a new contract: the application's request and the policy defaults, tightened by
+ * the bureau. The bureau may shorten the term, drop columns, raise k, lower the row cap and ε —
+ * within the policy's floors and ceilings (docs/architecture.md §13) — but never give more than was applied for
+ * or than policy allows. Every violation is named with its field.
+ */
+export function tightenTerms(
+  policy: DisclosurePolicy,
+  app: { mode: QueryMode; termMonths: number; grants: DatasetGrant[] },
+  asked: AskedTerms = {},
+): { terms: Terms; grants: DatasetGrant[] } {
+  const issues: FieldIssue[] = [];
+  const bound = bounder(issues);
   const dp = app.mode === 'dp';
   if (!dp && (asked.epsilon !== undefined || asked.epsilonPerQuery !== undefined)) {
     issues.push({
@@ -95,27 +122,7 @@ export function tightenTerms(
     );
   }
 
-  let grants = app.grants;
-  if (asked.columns) {
-    for (const ds of Object.keys(asked.columns)) {
-      if (!app.grants.some((g) => g.dataset === ds))
-        issues.push({ field: `/body/terms/columns/${ds}`, message: 'dataset is not in the application' });
-    }
-    grants = app.grants.map((g) => {
-      const keep = asked.columns![g.dataset];
-      if (!keep) return g;
-      const granted = new Set(g.columns.map((c) => c.column));
-      for (const c of keep)
-        if (!granted.has(c))
-          issues.push({ field: `/body/terms/columns/${g.dataset}`, message: `column ${c} was not applied for` });
-      if (keep.length === 0)
-        issues.push({
-          field: `/body/terms/columns/${g.dataset}`,
-          message: 'keep at least one column, or reject the application',
-        });
-      return { ...g, columns: g.columns.filter((c) => keep.includes(c.column)) };
-    });
-  }
+  const grants = asked.columns ? keptColumns(app.grants, asked.columns, issues) : app.grants;
   if (issues.length > 0) {
     throw new PdsError(
       'ERR_VALIDATION',

@@ -75,6 +75,7 @@ export class WithdrawalService {
       await tx.run(
         'INSERT INTO dataset_withdrawals (dataset, reason, withdrawn_by, withdrawn_at, suspended) VALUES ($1, $2, $3, $4, $5)',
         [dataset, reason, p.sub, at, JSON.stringify(using.map((c) => c.id))],
+        'dataset_withdrawals',
       );
       await appendAudit(tx, {
         actor,
@@ -119,6 +120,7 @@ export class WithdrawalService {
       await tx.run(
         'UPDATE dataset_withdrawals SET reinstated_at = $1, reinstated_by = $2, reinstate_reason = $3 WHERE dataset = $4 AND reinstated_at IS NULL',
         [at, p.sub, reason, dataset],
+        'dataset_withdrawals',
       );
       await appendAudit(tx, {
         actor,

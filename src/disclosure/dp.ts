@@ -184,6 +184,55 @@ function groupsOf(
   });
 }
 
+/** One measure's released value, from the group's noisy totals. */
+function measured(
+  m: DpInput['measures'][number],
+  t: {
+    noisyRows: number;
+    noisyPersons: number;
+    noisySum: Map<string, number>;
+    noisySquares: Map<string, number>;
+    n: number;
+  },
+): number {
+  const { noisyRows, noisyPersons, noisySum, noisySquares, n } = t;
+  const s = m.column ? noisySum.get(m.column)! : 0;
+  switch (m.kind) {
+    case 'count':
+      return noisyRows;
+    case 'persons':
+      return noisyPersons;
+    case 'sum':
+      return s;
+    case 'avg':
+      return s / n;
+    default: {
+      // post-processing of the noisy moments, kept within what bounded values allow
+      const [lo, hi] = m.bounds!;
+      const spread = ((hi - lo) / 2) ** 2;
+      const denominator = m.population ? n : Math.max(n - 1, 1);
+      const variance = Math.min(Math.max((noisySquares.get(m.column!)! - (s * s) / n) / denominator, 0), spread);
+      return m.kind === 'variance' ? variance : Math.sqrt(variance);
+    }
+  }
+}
+
+/** The released columns: counts and sums BIGINT, other measures DOUBLE, keys as the query typed them. */
+function dpColumns(result: ReadResult, plan: DpInput): ReadResult['columns'] {
+  return plan.outputColumns.map((name, i) => {
+    const m = plan.measures.find((x) => x.position === i);
+    const k = plan.keyColumns.indexOf(i);
+    return {
+      name,
+      type: m
+        ? m.kind === 'count' || m.kind === 'persons' || m.kind === 'sum'
+          ? 'BIGINT'
+          : 'DOUBLE'
+        : (result.columns[k]?.type ?? 'VARCHAR'),
+    };
+  });
+}
+
 export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: number; delta: number }): DpResult {
   const at = (name: string) => result.columns.findIndex((c) => c.name === name);
   const value = (row: JsonValue[], i: number) => BigInt(Number(row[i] ?? 0));
@@ -224,45 +273,11 @@ export function applyDp(result: ReadResult, plan: DpInput, params: { epsilon: nu
       out[p] = row[i] ?? null;
     });
     const n = Math.max(noisyRows, 1);
-    for (const m of plan.measures) {
-      const s = m.column ? noisySum.get(m.column)! : 0;
-      switch (m.kind) {
-        case 'count':
-          out[m.position] = noisyRows;
-          break;
-        case 'persons':
-          out[m.position] = noisyPersons;
-          break;
-        case 'sum':
-          out[m.position] = s;
-          break;
-        case 'avg':
-          out[m.position] = s / n;
-          break;
-        default: {
-          // post-processing of the noisy moments, kept within what bounded values allow
-          const [lo, hi] = m.bounds!;
-          const spread = ((hi - lo) / 2) ** 2;
-          const denominator = m.population ? n : Math.max(n - 1, 1);
-          const variance = Math.min(Math.max((noisySquares.get(m.column!)! - (s * s) / n) / denominator, 0), spread);
-          out[m.position] = m.kind === 'variance' ? variance : Math.sqrt(variance);
-        }
-      }
-    }
+    for (const m of plan.measures)
+      out[m.position] = measured(m, { noisyRows, noisyPersons, noisySum, noisySquares, n });
     rows.push(out);
   }
-  const columns = plan.outputColumns.map((name, i) => {
-    const m = plan.measures.find((x) => x.position === i);
-    const k = plan.keyColumns.indexOf(i);
-    return {
-      name,
-      type: m
-        ? m.kind === 'count' || m.kind === 'persons' || m.kind === 'sum'
-          ? 'BIGINT'
-          : 'DOUBLE'
-        : (result.columns[k]?.type ?? 'VARCHAR'),
-    };
-  });
+  const columns = dpColumns(result, plan);
   // public code lists select nothing by the data: pure ε
   const delta = plan.publicKeys ? 0 : params.delta * plan.maxGroupsPerUnit;
   const scaleOf = (sensitivity: Map<string, bigint>) =>

@@ -146,20 +146,8 @@ async function qualityFindings(
  * transaction: a failure at any step rolls back and leaves the previous version intact.
  * Checks columns and types against the catalog (fatal) and data quality (reported).
  */
-export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions): Promise<IngestReport> {
-  const { dataset, file, catalog } = opts;
-  const ds = catalog.datasets[dataset];
-  if (!ds)
-    throw new PdsError(
-      'ERR_VALIDATION',
-      `unknown dataset ${JSON.stringify(dataset)}; the catalog has ${Object.keys(catalog.datasets).join(', ')}`,
-    );
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile())
-    throw new PdsError('ERR_INGEST_FILE', `${file}: no such file`);
-  if (fs.statSync(file).size === 0) throw new PdsError('ERR_INGEST_FILE', `${file}: the file is empty`);
-  const step = (i: number) => opts.onStep?.(STEPS[i]!, i, STEPS.length);
-
-  step(0);
+/** Reads `file` into the staging table, each row with its line number; a file DuckDB cannot read is a typed error. */
+async function stage(conn: DuckDBConnection, file: string): Promise<void> {
   try {
     await exec(
       conn,
@@ -177,15 +165,16 @@ export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions)
   }
   const [count] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${STAGING}`);
   if (Number(count!.n) === 0) throw new PdsError('ERR_INGEST_FILE', `${file}: the file has no data rows`);
+}
 
-  step(1);
+/** The staged file has exactly the catalog's columns (ERR_INGEST_COLUMNS names each one missing or extra). */
+async function checkColumns(conn: DuckDBConnection, file: string, dataset: string, expected: string[]): Promise<void> {
   const present = (
     await queryRows<{ name: string }>(
       conn,
       `SELECT column_name AS name FROM duckdb_columns() WHERE table_name = '${STAGING}' AND column_name <> '${LINE}' ORDER BY column_index`,
     )
   ).map((r) => r.name);
-  const expected = Object.keys(ds.columns);
   const missing = expected.filter((c) => !present.includes(c));
   const extra = present.filter((c) => !expected.includes(c));
   if (missing.length || extra.length) {
@@ -199,6 +188,26 @@ export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions)
       { errors },
     );
   }
+}
+
+export async function ingestDataset(conn: DuckDBConnection, opts: IngestOptions): Promise<IngestReport> {
+  const { dataset, file, catalog } = opts;
+  const ds = catalog.datasets[dataset];
+  if (!ds)
+    throw new PdsError(
+      'ERR_VALIDATION',
+      `unknown dataset ${JSON.stringify(dataset)}; the catalog has ${Object.keys(catalog.datasets).join(', ')}`,
+    );
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile())
+    throw new PdsError('ERR_INGEST_FILE', `${file}: no such file`);
+  if (fs.statSync(file).size === 0) throw new PdsError('ERR_INGEST_FILE', `${file}: the file is empty`);
+  const step = (i: number) => opts.onStep?.(STEPS[i]!, i, STEPS.length);
+
+  step(0);
+  await stage(conn, file);
+
+  step(1);
+  await checkColumns(conn, file, dataset, Object.keys(ds.columns));
 
   step(2);
   await checkTypes(conn, dataset, ds.columns);

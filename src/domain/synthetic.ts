@@ -131,6 +131,20 @@ function planCells(rows: number): Cell[] {
 /** Age in whole years on the reference date, from a birth date column. */
 const ageSql = (col: string, refYear: number) => `(${refYear - 1} - year(${col}))`;
 
+/** What every table of one generation draws on: the seed, the reference year, the names and the plan. */
+interface Generation {
+  seed: number;
+  refYear: number;
+  /** The months of the monthly tables, as a SQL list. */
+  monthList: string;
+  surnames: string[];
+  given: string[];
+  streets: string[];
+  company: { category: string[]; legal_entity_type: string[] };
+  cells: Cell[];
+  enterprises: number;
+}
+
 /** Creates (or replaces) the five linked domain tables in the connected database. */
 export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptions): Promise<void> {
   const { rows, seed, months = 3, asOf = '2026-01-01', onStep } = opts;
@@ -146,18 +160,40 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
     last_name: { generic: string[] };
     first_name: { generic: string[] };
   };
-  const company = fakerZH_CN.definitions.company as unknown as { category: string[]; legal_entity_type: string[] };
   const surnames = person.last_name.generic.filter((x) => x.length === 1);
-  const given = person.first_name.generic;
-  const streets = surnames.slice(0, 40).flatMap((x) => STREET_SUFFIXES.map((y) => `${x}${y}`));
-  const cells = planCells(rows);
-  const enterprises = Math.max(20, Math.round(rows / 40));
-  const monthList = sqlList(
-    Array.from({ length: months }, (_, m) =>
-      new Date(Date.UTC(refYear, Number(asOf.slice(5, 7)) - 1 - months + m, 1)).toISOString().slice(0, 7),
+  const g: Generation = {
+    seed,
+    refYear,
+    monthList: sqlList(
+      Array.from({ length: months }, (_, m) =>
+        new Date(Date.UTC(refYear, Number(asOf.slice(5, 7)) - 1 - months + m, 1)).toISOString().slice(0, 7),
+      ),
     ),
-  );
+    surnames,
+    given: person.first_name.generic,
+    streets: surnames.slice(0, 40).flatMap((x) => STREET_SUFFIXES.map((y) => `${x}${y}`)),
+    company: fakerZH_CN.definitions.company as unknown as Generation['company'],
+    cells: planCells(rows),
+    enterprises: Math.max(20, Math.round(rows / 40)),
+  };
+  await createMacros(conn, g);
+  next();
+  await createPopulation(conn, g);
+  next();
+  await createEnterprise(conn, g);
+  next();
+  await createSocialInsurance(conn, g);
+  next();
+  await createMedicalVisit(conn, g);
+  next();
+  await createUtilityUsage(conn, g);
+  for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms'])
+    await exec(conn, `DROP TABLE IF EXISTS ${t}`);
+}
 
+/** The macros that make a person's identity and a household's address, and the plan's cells as a table. */
+async function createMacros(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, refYear, streets, cells } = g;
   // the address of household `hh` of a district: street, number and building encode hh, so it is unique
   await exec(
     conn,
@@ -191,8 +227,10 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       .join(', ')})
     t(division, district, age, n, off, div_weight, households)`,
   );
+}
 
-  next();
+async function createPopulation(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, surnames, given } = g;
   // expanding 1,000 cells is one vector, hence one thread: materialize it so the heavy SELECT scans in parallel
   await exec(
     conn,
@@ -222,8 +260,11 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       ${pickWeighted(RELIGION, 'i', seed, 'religion')} AS religion
     FROM dated`,
   );
+}
 
-  next();
+/** `enterprise`, and `firms` (with each firm's number `j`) for `social_insurance` to join. */
+async function createEnterprise(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, refYear, cells, enterprises, given, company } = g;
   const orgNumber = `((j * 48271 + ${seed % 100000} * 7919) % 100000000)`;
   const orgWeighted = `(${digitSum(orgNumber, ORG_WEIGHTS)}) % 11`;
   const districtCode = `CASE ${DISTRICTS.map((d) => `WHEN d = '${d.name}' THEN '${d.code}'`).join(' ')} END`;
@@ -277,8 +318,10 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
     FROM coded`,
   );
   await exec(conn, `CREATE OR REPLACE TABLE enterprise AS SELECT * EXCLUDE (j) FROM firms`);
+}
 
-  next();
+async function createSocialInsurance(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, refYear, enterprises, monthList } = g;
   await exec(
     conn,
     `CREATE OR REPLACE TABLE social_insurance AS
@@ -293,8 +336,10 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
     SELECT id_number, uscc AS employer_uscc, unnest(${monthList}) AS month, base AS base_salary, round(base * ${SALARY_BASE.contributionRate}, 2) AS contribution
     FROM salaried`,
   );
+}
 
-  next();
+async function createMedicalVisit(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, refYear } = g;
   const common = DIAGNOSES.filter((d) => d.weight >= 1);
   const rare = DIAGNOSES.filter((d) => d.weight < 1);
   const pRare = rare.reduce((x, d) => x + d.weight, 0) / DIAGNOSES.reduce((x, d) => x + d.weight, 0);
@@ -329,8 +374,10 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       round(exp(CASE icd10 ${DIAGNOSES.map((d) => `WHEN '${d.code}' THEN ${d.cost}`).join(' ')} END + 0.6 * ${normal('key', seed, 'cost')}), 2) AS cost
     FROM coded`,
   );
+}
 
-  next();
+async function createUtilityUsage(conn: DuckDBConnection, g: Generation): Promise<void> {
+  const { seed, monthList } = g;
   await exec(
     conn,
     `CREATE OR REPLACE TEMP TABLE homes_expanded AS
@@ -353,6 +400,4 @@ export async function generateDomain(conn: DuckDBConnection, opts: GenerateOptio
       CASE WHEN has_gas THEN round(exp(${LOG_NORMAL.gas_m3!.mu} + ${LOG_NORMAL.gas_m3!.sigma} * ${normal('key', seed, 'gas-use')}), ${LOG_NORMAL.gas_m3!.digits}) ELSE 0.0 END AS gas_m3
     FROM drawn`,
   );
-  for (const t of ['cells', 'expanded', 'homes_expanded', 'adult_cells', 'firms'])
-    await exec(conn, `DROP TABLE IF EXISTS ${t}`);
 }

@@ -2,6 +2,7 @@ import {
   DuckDBConnection,
   DuckDBInstance,
   DuckDBTypeId,
+  StatementType,
   type DuckDBPreparedStatement,
   type DuckDBType,
   type DuckDBValue,
@@ -80,6 +81,21 @@ function rowObjects<T extends Row>(reader: Parameters<typeof readResult>[0]): T[
   return rows.map((r) => Object.fromEntries(columns.map((c, i) => [c.name, r[i]!])) as T);
 }
 
+/**
+ * DuckDB's own kind of a statement text (its parser and binder, not a pattern): several statements
+ * in one text answer `'several'`. Nothing runs; a text that does not prepare throws DuckDB's error.
+ */
+export async function statementType(conn: DuckDBConnection, sql: string): Promise<StatementType | 'several'> {
+  const extracted = await conn.extractStatements(sql);
+  if (extracted.count !== 1) return 'several';
+  const prepared = await extracted.prepare(0);
+  try {
+    return prepared.statementType;
+  } finally {
+    prepared.destroySync();
+  }
+}
+
 export async function exec(conn: DuckDBConnection, sql: string, params?: SqlParams): Promise<void> {
   await conn.run(sql, params);
 }
@@ -152,4 +168,4 @@ export async function withConnection<T>(
   }
 }
 
-export { DuckDBConnection, DuckDBInstance };
+export { DuckDBConnection, DuckDBInstance, StatementType };

@@ -4,7 +4,7 @@ import { CANCEL_CHANNEL, JOB_QUEUE, type QueueJobData } from '../protocol/index.
 import type { Executor, JobHandler } from './executor.ts';
 
 /**
- * The BullMQ executor, API side (docs/architecture.md, "Executors"). The API only puts jobs on the
+ * The BullMQ executor, API side (docs/architecture.md §2, §4). The API only puts jobs on the
  * `pds-jobs` queue, each with its claim ticket; `pds worker` processes on any machine take them,
  * claim each from the API (the contract is checked and the SQL analysed then), execute what they
  * are handed where the snapshot is, and post the raw result back. The control store is

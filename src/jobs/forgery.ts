@@ -52,11 +52,12 @@ async function withhold(
     `UPDATE outputs SET status = 'held', held_because = $2, manifest_jws = NULL, released_at = NULL, released_by = NULL
       WHERE id = $1`,
     [o.id, JSON.stringify(heldBecause)],
+    'outputs',
   );
   const votes = await tx.one<{ n: number }>('SELECT count(*)::INTEGER AS n FROM output_reviews WHERE output_id = $1', [
     o.id,
   ]);
-  await tx.run('DELETE FROM output_reviews WHERE output_id = $1', [o.id]);
+  await tx.run('DELETE FROM output_reviews WHERE output_id = $1', [o.id], 'output_reviews');
   if (o.status === 'released')
     await transition(
       tx,

@@ -1,6 +1,6 @@
 /**
  * The three forms an output is downloaded in, and the seal on each: the manifest lists a sha256
- * per form (docs/architecture.md §12, "Every form sealed"), so the hand-off to a data exchange
+ * per form (docs/architecture.md §15, "Every form sealed"), so the hand-off to a data exchange
  * (seed 002 第三十四条(四)) can be checked whichever form travels.
  *
  * - csv: RFC 4180, the canonical form (`toCsv`), also `output.sha256` for older readers;

@@ -162,6 +162,7 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
       job.dp ? JSON.stringify(job.dp) : null,
       job.revisionOf,
     ],
+    'jobs',
   );
   await appendAudit(tx, { ...audit, action: audit.action ?? 'job.submitted', objectType: 'job', objectId: job.id });
   return fromRow(row!);
@@ -197,6 +198,7 @@ export async function transition(
   const moved = await tx.one<{ Count: number }>(
     `UPDATE jobs SET ${sets.join(', ')} WHERE id = $1 AND status IN (${fromMarks})`,
     params,
+    'jobs',
   );
   if (!moved?.Count) return false;
   const { action, ...entry } = audit;
@@ -244,6 +246,7 @@ export async function openRun<P>(tx: Tx, run: Omit<StoredRun<P>, 'reportedAt'>):
   await tx.run(
     'INSERT INTO job_runs (job_id, attempt, executor, plan, claimed_at, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
     [run.jobId, run.attempt, run.executor, JSON.stringify(run.plan), run.claimedAt, run.leaseExpiresAt],
+    'job_runs',
   );
 }
 
@@ -262,7 +265,11 @@ export async function loadRun<P>(reader: Reader, jobId: string, attempt: number)
 }
 
 export async function renewLease(tx: Tx, jobId: string, attempt: number, until: string): Promise<void> {
-  await tx.run('UPDATE job_runs SET lease_expires_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, until]);
+  await tx.run(
+    'UPDATE job_runs SET lease_expires_at = $3 WHERE job_id = $1 AND attempt = $2',
+    [jobId, attempt, until],
+    'job_runs',
+  );
 }
 
 /**
@@ -274,12 +281,17 @@ export async function takeReport(tx: Tx, jobId: string, attempt: number, at: str
   const taken = await tx.one<{ Count: number }>(
     'UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2 AND reported_at IS NULL',
     [jobId, attempt, at],
+    'job_runs',
   );
   return Boolean(taken?.Count);
 }
 
 export async function markReported(tx: Tx, jobId: string, attempt: number, at: string): Promise<void> {
-  await tx.run('UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2', [jobId, attempt, at]);
+  await tx.run(
+    'UPDATE job_runs SET reported_at = $3 WHERE job_id = $1 AND attempt = $2',
+    [jobId, attempt, at],
+    'job_runs',
+  );
 }
 
 /** A refusal or fault as a job's reason: its code, message, and the layer and rule that made it. */

@@ -106,6 +106,7 @@ export async function charge(
   await tx.run(
     'INSERT INTO privacy_ledger (job_id, contract_id, epsilon_micro, delta, charged_at) VALUES ($1, $2, $3, $4, $5)',
     [input.jobId, input.contractId, want, input.delta, input.at],
+    'privacy_ledger',
   );
   await appendAudit(tx, {
     actor: SYSTEM_ACTOR,
@@ -127,7 +128,7 @@ export async function refund(tx: Tx, jobId: string, why: string): Promise<void> 
     [jobId],
   );
   if (!row) return;
-  await tx.run('DELETE FROM privacy_ledger WHERE job_id = $1', [jobId]);
+  await tx.run('DELETE FROM privacy_ledger WHERE job_id = $1', [jobId], 'privacy_ledger');
   await appendAudit(tx, {
     actor: SYSTEM_ACTOR,
     action: 'privacy.refunded',

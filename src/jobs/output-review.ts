@@ -168,6 +168,7 @@ export class OutputReviewService {
       await tx.run(
         'INSERT INTO output_reviews (output_id, reviewer, decision, reason, reviewed_at) VALUES ($1, $2, $3, $4, $5)',
         [id, p.sub, input.decision, input.reason ?? null, at],
+        'output_reviews',
       );
       // the vote itself stays out of the trail until consolidation: bureau users read the trail too
       await appendAudit(tx, {
@@ -214,6 +215,7 @@ export class OutputReviewService {
       await tx.run(
         `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
         [jws, at, approvals.join(', '), o.id],
+        'outputs',
       );
       await this.finishJob(tx, o.jobId, 'released', [], at);
       await appendAudit(tx, {
@@ -236,7 +238,7 @@ export class OutputReviewService {
         createdAt: at,
       });
     const message = said.map((b) => b.reason).join(' / ');
-    await tx.run('UPDATE outputs SET status = $1 WHERE id = $2', [outcome, o.id]);
+    await tx.run('UPDATE outputs SET status = $1 WHERE id = $2', [outcome, o.id], 'outputs');
     await this.finishJob(
       tx,
       o.jobId,

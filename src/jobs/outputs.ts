@@ -277,6 +277,7 @@ export class OutputService {
         JSON.stringify(draft),
         d.fingerprint ? JSON.stringify(d.fingerprint) : null,
       ],
+      'outputs',
     );
     await transition(
       tx,

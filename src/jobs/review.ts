@@ -1,5 +1,5 @@
 /**
- * How a held output is reviewed (docs/architecture.md §12, "Review without blindness"): two bureau
+ * How a held output is reviewed (docs/architecture.md §15, "Reviews without blindness"): two bureau
  * users vote independently — neither sees the other's vote until both have voted — and the two
  * votes are then consolidated. Release needs both to approve; otherwise the more cautious vote
  * decides (reject over request-changes), so no single reviewer can release and none is overruled

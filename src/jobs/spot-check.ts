@@ -247,6 +247,7 @@ export class SpotChecker {
         `INSERT INTO spot_checks (job_id, attempt, worker_id, reasons, result, worker_sha256, api_sha256, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [job.id, run.attempt, workerId, JSON.stringify(reasons), v.verdict, workerSha256, apiSha256, at],
+        'spot_checks',
       );
       const facts = { jobId: job.id, attempt: run.attempt, reasons, workerSha256, apiSha256 };
       if (v.verdict === 'mismatched') {

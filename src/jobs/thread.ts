@@ -39,6 +39,7 @@ export async function addComment(tx: Tx, jobId: string, c: Omit<Comment, 'seq'>)
   await tx.run(
     'INSERT INTO job_comments (job_id, seq, author, org, role, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
     [jobId, seq, c.author, c.org, c.role, c.body, c.createdAt],
+    'job_comments',
   );
   return { seq, ...c };
 }

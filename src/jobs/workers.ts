@@ -93,6 +93,7 @@ export class WorkerRegistry {
       await tx.run(
         'INSERT INTO workers (id, name, secret_sha256, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
         [id, input.name, sha256(secret), p.sub, now.toISOString(), expiresAt],
+        'workers',
       );
       await appendAudit(tx, {
         actor: actorOf(p, 'bureau'),
@@ -120,12 +121,11 @@ export class WorkerRegistry {
       const cur = await tx.one<Row>('SELECT revoked_at FROM workers WHERE id = $1', [id]);
       if (!cur) throw new PdsError('ERR_NOT_FOUND', `worker ${id} not found`);
       if (cur.revoked_at) throw new PdsError('ERR_CONFLICT', `worker ${id} is revoked; register a new one`);
-      await tx.run('UPDATE workers SET secret_sha256 = $2, expires_at = $3, rotated_at = $4 WHERE id = $1', [
-        id,
-        sha256(secret),
-        expiresAt,
-        now.toISOString(),
-      ]);
+      await tx.run(
+        'UPDATE workers SET secret_sha256 = $2, expires_at = $3, rotated_at = $4 WHERE id = $1',
+        [id, sha256(secret), expiresAt, now.toISOString()],
+        'workers',
+      );
       await appendAudit(tx, {
         actor: actorOf(p, 'bureau'),
         action: 'worker.rotated',
@@ -157,6 +157,7 @@ export class WorkerRegistry {
     const revoked = await tx.one<{ Count: number }>(
       'UPDATE workers SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL',
       [id, this.deps.now().toISOString(), actor.sub, reason],
+      'workers',
     );
     if (!revoked?.Count) return false;
     await appendAudit(tx, {

@@ -93,6 +93,54 @@ function checkRule(
   return incompatibility(rule, col.type) ?? rule;
 }
 
+/** One requested column's grant under its rule, or why it cannot be granted. */
+function grantColumn(
+  catalog: Catalog,
+  policy: MaskingPolicy,
+  at: { req: DatasetRequest; field: string; mode: 'aggregate' | 'dp' | 'custom' | undefined },
+  column: string,
+  j: number,
+  granted: readonly ColumnGrant[],
+): ColumnGrant | FieldIssue {
+  const { req, field, mode } = at;
+  const ds = catalog.datasets[req.dataset]!;
+  const where = `${field}/columns/${j}`;
+  const col = ds.columns[column];
+  if (!col) {
+    return { field: where, message: `unknown column ${req.dataset}.${column}` };
+  }
+  // seed 002 第十二条: the negative list is never granted, whatever an application asks
+  if (col.negativeList) {
+    return { field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` };
+  }
+  // a dp-only measure is never in a snapshot another mode could query (docs/architecture.md §12)
+  if (col.dpOnly && mode !== undefined && mode !== 'dp') {
+    return {
+      field: where,
+      message: `${req.dataset}.${column} may be analysed only in dp mode, under an ε budget; apply in dp mode`,
+    };
+  }
+  if (granted.some((c) => c.column === column)) {
+    return { field: where, message: `column ${column} is requested twice` };
+  }
+  const asked = req.masking?.[column];
+  const rules = effectiveRules(policy, catalog, req.dataset, column);
+  const checked = checkRule(policy, catalog, req.dataset, column, asked ?? rules.default);
+  if (typeof checked === 'string') {
+    return { field: asked !== undefined ? `${field}/masking/${column}` : where, message: checked };
+  }
+  if (checked.kind === 'drop') {
+    const usable = rules.allowed.filter((r) => r !== 'drop');
+    return {
+      field: where,
+      message:
+        `${req.dataset}.${column} (${col.role}, ${col.classification}) may only be granted masked` +
+        (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed'),
+    };
+  }
+  return { column, rule: ruleText(checked) };
+}
+
 /**
  * Resolves an application's requests into grants, refusing what the policy forbids. Every problem
  * is collected so that one answer names every offending field.
@@ -137,47 +185,9 @@ export function resolveGrants(
     }
     const columns: ColumnGrant[] = [];
     for (const [j, column] of req.columns.entries()) {
-      const where = `${field}/columns/${j}`;
-      const col = ds.columns[column];
-      if (!col) {
-        issues.push({ field: where, message: `unknown column ${req.dataset}.${column}` });
-        continue;
-      }
-      // seed 002 第十二条: the negative list is never granted, whatever an application asks
-      if (col.negativeList) {
-        issues.push({ field: where, message: `${req.dataset}.${column} is on the negative list and is never granted` });
-        continue;
-      }
-      // a dp-only measure is never in a snapshot another mode could query (docs/architecture.md §12)
-      if (col.dpOnly && mode !== undefined && mode !== 'dp') {
-        issues.push({
-          field: where,
-          message: `${req.dataset}.${column} may be analysed only in dp mode, under an ε budget; apply in dp mode`,
-        });
-        continue;
-      }
-      if (columns.some((c) => c.column === column)) {
-        issues.push({ field: where, message: `column ${column} is requested twice` });
-        continue;
-      }
-      const asked = req.masking?.[column];
-      const rules = effectiveRules(policy, catalog, req.dataset, column);
-      const checked = checkRule(policy, catalog, req.dataset, column, asked ?? rules.default);
-      if (typeof checked === 'string') {
-        issues.push({ field: asked !== undefined ? `${field}/masking/${column}` : where, message: checked });
-        continue;
-      }
-      if (checked.kind === 'drop') {
-        const usable = rules.allowed.filter((r) => r !== 'drop');
-        issues.push({
-          field: where,
-          message:
-            `${req.dataset}.${column} (${col.role}, ${col.classification}) may only be granted masked` +
-            (usable.length ? `; ask for one of: ${usable.join(', ')}` : '; no masked form is allowed'),
-        });
-        continue;
-      }
-      columns.push({ column, rule: ruleText(checked) });
+      const granted = grantColumn(catalog, policy, { req, field, mode }, column, j, columns);
+      if ('rule' in granted) columns.push(granted);
+      else issues.push(granted);
     }
     for (const column of Object.keys(req.masking ?? {})) {
       if (!req.columns.includes(column))

@@ -115,6 +115,47 @@ function labelOf(band: string, count: number, label: (k: number) => string, form
   return `coalesce([${labels.join(', ')}][greatest(least(${band}, ${count}), -1) + 1], ${formatted})`;
 }
 
+type Generalize = Extract<ReturnType<typeof parseRule>, { kind: 'generalize' }>;
+
+/** A generalized column's expression: a date to its year, quarter or month; an address to its district; a number to its band. */
+function generalizeSql(rule: Generalize, col: string, ctx: MaskContext): string {
+  switch (rule.to) {
+    case 'year':
+      return `strftime(${col}::DATE, '%Y')`;
+    case 'quarter':
+      return `strftime(${col}::DATE, '%Y') || '-Q' || quarter(${col}::DATE)::VARCHAR`;
+    case 'month':
+      return `strftime(${col}::DATE, '%Y-%m')`;
+    case 'district':
+      return `NULLIF(regexp_extract(${col}, '^(?:[^省]+省)?(?:[^市]+市)?([^区县市]+?(?:区|县|市))', 1), '')`;
+    case 'age-band': {
+      const age = /^(DATE|TIMESTAMP)/i.test(ctx.column.type)
+        ? // a birthday later in the year than asOf: one year younger (month and day as one number, no string per row)
+          `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN month(${col}::DATE) * 100 + day(${col}::DATE) > ${Number(ctx.asOf.slice(5, 7)) * 100 + Number(ctx.asOf.slice(8, 10))} THEN 1 ELSE 0 END)`
+        : `floor(${col})::BIGINT`;
+      const w = rule.width;
+      const top = rule.top;
+      const lo = `(${age} // ${w} * ${w})`;
+      const formatted = w === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${w - 1})::VARCHAR`;
+      const label = (k: number) =>
+        top !== undefined && k * w >= top ? `${top}+` : w === 1 ? `${k}` : `${k * w}-${k * w + w - 1}`;
+      // top-coded: every age from top up falls in the last label (only a negative age is formatted)
+      if (top !== undefined) return labelOf(`(least(${age}, ${top}) // ${w})`, top / w + 1, label, formatted);
+      return labelOf(`(${age} // ${w})`, Math.ceil(AGE_LABELS / w), label, formatted);
+    }
+    case 'range': {
+      const w = rule.width;
+      const lo = `(floor(${col} / ${w}) * ${w})`;
+      const fmt = (x: string) => (Number.isInteger(w) ? `${x}::BIGINT::VARCHAR` : `${x}::VARCHAR`);
+      const formatted = `'[' || ${fmt(lo)} || ',' || ${fmt(`(${lo} + ${w})`)} || ')'`;
+      // labels only where Number prints exactly what DuckDB's BIGINT cast does
+      return Number.isInteger(w) && RANGE_LABELS * w < Number.MAX_SAFE_INTEGER
+        ? labelOf(`floor(${col} / ${w})::BIGINT`, RANGE_LABELS, (k) => `[${k * w},${(k + 1) * w})`, formatted)
+        : formatted;
+    }
+  }
+}
+
 /**
  * Compiles one column grant to a SELECT expression that keeps the column's name, plus any
  * helper CTE it needs (rare-to-other counts privacy units per category over the whole table).
@@ -133,42 +174,7 @@ export function maskingSql(grant: ColumnGrant, ctx: MaskContext): { select: stri
       case 'pseudonymize':
         return ctx.isUnit ? UNIT : tokenSql(col);
       case 'generalize':
-        switch (rule.to) {
-          case 'year':
-            return `strftime(${col}::DATE, '%Y')`;
-          case 'quarter':
-            return `strftime(${col}::DATE, '%Y') || '-Q' || quarter(${col}::DATE)::VARCHAR`;
-          case 'month':
-            return `strftime(${col}::DATE, '%Y-%m')`;
-          case 'district':
-            return `NULLIF(regexp_extract(${col}, '^(?:[^省]+省)?(?:[^市]+市)?([^区县市]+?(?:区|县|市))', 1), '')`;
-          case 'age-band': {
-            const age = /^(DATE|TIMESTAMP)/i.test(ctx.column.type)
-              ? // a birthday later in the year than asOf: one year younger (month and day as one number, no string per row)
-                `(year(DATE '${ctx.asOf}') - year(${col}::DATE) - CASE WHEN month(${col}::DATE) * 100 + day(${col}::DATE) > ${Number(ctx.asOf.slice(5, 7)) * 100 + Number(ctx.asOf.slice(8, 10))} THEN 1 ELSE 0 END)`
-              : `floor(${col})::BIGINT`;
-            const w = rule.width;
-            const top = rule.top;
-            const lo = `(${age} // ${w} * ${w})`;
-            const formatted = w === 1 ? `${age}::VARCHAR` : `${lo}::VARCHAR || '-' || (${lo} + ${w - 1})::VARCHAR`;
-            const label = (k: number) =>
-              top !== undefined && k * w >= top ? `${top}+` : w === 1 ? `${k}` : `${k * w}-${k * w + w - 1}`;
-            // top-coded: every age from top up falls in the last label (only a negative age is formatted)
-            if (top !== undefined) return labelOf(`(least(${age}, ${top}) // ${w})`, top / w + 1, label, formatted);
-            return labelOf(`(${age} // ${w})`, Math.ceil(AGE_LABELS / w), label, formatted);
-          }
-          case 'range': {
-            const w = rule.width;
-            const lo = `(floor(${col} / ${w}) * ${w})`;
-            const fmt = (x: string) => (Number.isInteger(w) ? `${x}::BIGINT::VARCHAR` : `${x}::VARCHAR`);
-            const formatted = `'[' || ${fmt(lo)} || ',' || ${fmt(`(${lo} + ${w})`)} || ')'`;
-            // labels only where Number prints exactly what DuckDB's BIGINT cast does
-            return Number.isInteger(w) && RANGE_LABELS * w < Number.MAX_SAFE_INTEGER
-              ? labelOf(`floor(${col} / ${w})::BIGINT`, RANGE_LABELS, (k) => `[${k * w},${(k + 1) * w})`, formatted)
-              : formatted;
-          }
-        }
-        break;
+        return generalizeSql(rule, col, ctx);
       case 'partial':
         switch (ctx.column.format) {
           case 'mobile':
@@ -472,11 +478,109 @@ async function writing(
 }
 
 /**
- * Materializes `DATA_DIR/snapshots/<contractId>.duckdb` holding only the granted columns, masked,
- * plus each table's pseudonymized privacy unit. Built under a temporary name and renamed, so a
- * failure never leaves a half-written snapshot behind.
+ * Writes a table whose pseudonymized unit column `alias` is a virtual column of the unit's own
+ * tokens: created with the SELECT's types, then filled by name.
  */
-export async function buildSnapshot(opts: {
+async function writeAliased(
+  conn: DuckDBConnection,
+  t: { table: string; keyed: string; params: Record<string, string>; named: string[]; alias: string },
+  onShare: (share: number) => void,
+): Promise<void> {
+  const shape = await conn.prepare(t.keyed);
+  const typed = new Map(
+    Array.from({ length: shape.columnCount }, (_, i) => [shape.columnName(i), shape.columnType(i).toString()]),
+  );
+  shape.destroySync();
+  const order = [...t.named, ...[...typed.keys()].filter((c) => !t.named.includes(c))];
+  const ddl = order.map((c) =>
+    c === t.alias
+      ? `${quoteIdent(c)} VARCHAR AS (${quoteIdent(PRIVACY_UNIT_COLUMN)})`
+      : `${quoteIdent(c)} ${typed.get(c)!}`,
+  );
+  await exec(conn, `CREATE TABLE ${t.table} (${ddl.join(', ')})`);
+  await writing(conn, `INSERT INTO ${t.table} BY NAME ${t.keyed}`, t.params, onShare);
+}
+
+/** What each table of one build shares. */
+interface TableBuild {
+  opts: BuildSnapshotOptions;
+  asOf: string;
+  keys: Record<string, string>;
+  /** The domain records its datasets' versions. */
+  hasVersions: boolean;
+  report: (p: BuildProgress) => void;
+  /** How far the build is when the share `f` (0 … 1) of this table is written. */
+  at: (f: number) => number;
+}
+
+/** Writes one dataset's masked table into the snapshot being built, and describes it. */
+async function snapshotTable(conn: DuckDBConnection, g: DatasetGrant, b: TableBuild): Promise<SnapshotTable> {
+  const { opts, asOf, keys, hasVersions, report, at } = b;
+  report({ phase: 'counting', table: g.dataset, done: at(0) });
+  const exists = await queryRows(
+    conn,
+    "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
+    [g.dataset],
+  );
+  if (exists.length === 0)
+    throw new PdsError(
+      'ERR_CONFLICT',
+      `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`,
+    );
+  const [v] = hasVersions
+    ? await queryRows<{ v: number; h: string }>(
+        conn,
+        'SELECT version AS v, content_hash AS h FROM domain.pds_dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
+        [g.dataset],
+      )
+    : [];
+  const columns = opts.catalog.datasets[g.dataset]!.columns;
+  const table = quoteIdent(g.dataset);
+  // counted on the raw units first: when each has one row, classes and rare categories are
+  // counted as rows, ~5× cheaper than distinct units (a hash collision undercounts units,
+  // which keeps the exact path)
+  const units = await countUnits(conn, g, opts.domainFile, v);
+  const unitsAreRows = units.u === units.n;
+  const uniqueWith = unitsAreRows
+    ? []
+    : await uniqueSets(conn, g, opts.catalog.datasets[g.dataset]!.uniquePerUnit ?? [], units.n, opts.domainFile, v);
+  // a pseudonymized unit column holds the very tokens of pds_unit: stored once, it is a
+  // virtual column of pds_unit (half the build's hashing-and-writing of random strings)
+  const alias = g.columns.some((c) => c.column === g.privacyUnit && parseRule(c.rule).kind === 'pseudonymize')
+    ? g.privacyUnit
+    : undefined;
+  const select = snapshotSelect(g, columns, asOf, {
+    unitsAreRows,
+    ...(alias ? { omit: [alias] } : {}),
+    ...(opts.unitKeySalt === undefined ? {} : { unitKeySalt: opts.unitKeySalt }),
+  });
+  // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
+  // read here once instead of hashed at every query; never a column a query may name
+  const keyed =
+    opts.recordKeySalt === undefined
+      ? select
+      : `SELECT *, ${recordKeySql(quoteIdent(PRIVACY_UNIT_COLUMN), opts.recordKeySalt)} AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
+  const params = paramsFor(select, keys);
+  const named = [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN];
+  const onShare = (f: number) => report({ phase: 'writing', table: g.dataset, done: at(f) });
+  if (alias) await writeAliased(conn, { table, keyed, params, named, alias }, onShare);
+  else await writing(conn, `CREATE TABLE ${table} AS ${keyed}`, params, onShare);
+  report({ phase: 'assessing', table: g.dataset, done: at(1) });
+  return {
+    ...(await describeTable(conn, g, named, {
+      policyK: opts.policyK,
+      unitsAreRows,
+      recordKeys: opts.recordKeySalt !== undefined,
+      columns,
+    })),
+    units: units.u,
+    ...(uniqueWith.length > 0 ? { uniqueWith } : {}),
+    datasetVersion: v?.v ?? null,
+  };
+}
+
+/** What buildSnapshot builds from, and what it tells while it does. */
+export interface BuildSnapshotOptions {
   dataDir: string;
   domainFile: string;
   contractId: string;
@@ -503,7 +607,14 @@ export async function buildSnapshot(opts: {
   onProgress?: (progress: BuildProgress) => void;
   /** Interrupts the build (a server shutting down); nothing is kept. */
   signal?: AbortSignal;
-}): Promise<SnapshotInfo> {
+}
+
+/**
+ * Materializes `DATA_DIR/snapshots/<contractId>.duckdb` holding only the granted columns, masked,
+ * plus each table's pseudonymized privacy unit. Built under a temporary name and renamed, so a
+ * failure never leaves a half-written snapshot behind.
+ */
+export async function buildSnapshot(opts: BuildSnapshotOptions): Promise<SnapshotInfo> {
   const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
   const dir = path.join(opts.dataDir, 'snapshots');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -539,95 +650,8 @@ export async function buildSnapshot(opts: {
           ).length > 0;
         for (const [i, g] of opts.grants.entries()) {
           const share = WRITING_SHARE / opts.grants.length;
-          report({ phase: 'counting', table: g.dataset, done: i * share });
-          const exists = await queryRows(
-            conn,
-            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'domain' AND schema_name = 'main' AND table_name = $1",
-            [g.dataset],
-          );
-          if (exists.length === 0)
-            throw new PdsError(
-              'ERR_CONFLICT',
-              `the domain has no data for dataset ${g.dataset} yet; load it with pds ingest (or pds seed)`,
-            );
-          const [v] = hasVersions
-            ? await queryRows<{ v: number; h: string }>(
-                conn,
-                'SELECT version AS v, content_hash AS h FROM domain.pds_dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
-                [g.dataset],
-              )
-            : [];
-          const columns = opts.catalog.datasets[g.dataset]!.columns;
-          const table = quoteIdent(g.dataset);
-          // counted on the raw units first: when each has one row, classes and rare categories are
-          // counted as rows, ~5× cheaper than distinct units (a hash collision undercounts units,
-          // which keeps the exact path)
-          const units = await countUnits(conn, g, opts.domainFile, v);
-          const unitsAreRows = units.u === units.n;
-          const uniqueWith = unitsAreRows
-            ? []
-            : await uniqueSets(
-                conn,
-                g,
-                opts.catalog.datasets[g.dataset]!.uniquePerUnit ?? [],
-                units.n,
-                opts.domainFile,
-                v,
-              );
-          // a pseudonymized unit column holds the very tokens of pds_unit: stored once, it is a
-          // virtual column of pds_unit (half the build's hashing-and-writing of random strings)
-          const alias = g.columns.some((c) => c.column === g.privacyUnit && parseRule(c.rule).kind === 'pseudonymize')
-            ? g.privacyUnit
-            : undefined;
-          const select = snapshotSelect(g, columns, asOf, {
-            unitsAreRows,
-            ...(alias ? { omit: [alias] } : {}),
-            ...(opts.unitKeySalt === undefined ? {} : { unitKeySalt: opts.unitKeySalt }),
-          });
-          // the record key of each row's unit, as the engine's cell keys hash it (sandbox/perturb.ts):
-          // read here once instead of hashed at every query; never a column a query may name
-          const keyed =
-            opts.recordKeySalt === undefined
-              ? select
-              : `SELECT *, ${recordKeySql(quoteIdent(PRIVACY_UNIT_COLUMN), opts.recordKeySalt)} AS ${quoteIdent(RECORD_KEY_COLUMN)} FROM (${select})`;
-          const params = paramsFor(select, keys);
-          const named = [...g.columns.map((c) => c.column), PRIVACY_UNIT_COLUMN];
-          if (alias) {
-            const shape = await conn.prepare(keyed);
-            const typed = new Map(
-              Array.from({ length: shape.columnCount }, (_, i) => [
-                shape.columnName(i),
-                shape.columnType(i).toString(),
-              ]),
-            );
-            shape.destroySync();
-            const order = [...named, ...[...typed.keys()].filter((c) => !named.includes(c))];
-            const ddl = order.map((c) =>
-              c === alias
-                ? `${quoteIdent(c)} VARCHAR AS (${quoteIdent(PRIVACY_UNIT_COLUMN)})`
-                : `${quoteIdent(c)} ${typed.get(c)!}`,
-            );
-            await exec(conn, `CREATE TABLE ${table} (${ddl.join(', ')})`);
-            await writing(conn, `INSERT INTO ${table} BY NAME ${keyed}`, params, (f) =>
-              report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
-            );
-          } else {
-            await writing(conn, `CREATE TABLE ${table} AS ${keyed}`, params, (f) =>
-              report({ phase: 'writing', table: g.dataset, done: (i + f) * share }),
-            );
-          }
-          report({ phase: 'assessing', table: g.dataset, done: (i + 1) * share });
-          tables[g.dataset] = {
-            ...(await describeTable(conn, g, named, {
-              policyK: opts.policyK,
-              unitsAreRows,
-              recordKeys: opts.recordKeySalt !== undefined,
-              columns,
-            })),
-            units: units.u,
-            ...(uniqueWith.length > 0 ? { uniqueWith } : {}),
-            datasetVersion: v?.v ?? null,
-          };
+          const at = (f: number) => (i + f) * share;
+          tables[g.dataset] = await snapshotTable(conn, g, { opts, asOf, keys, hasVersions, report, at });
         }
         await exec(conn, 'DETACH domain');
         await exec(conn, 'CHECKPOINT');

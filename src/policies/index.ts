@@ -98,8 +98,24 @@ function checkCatalog(dir: string, catalog: Policies['catalog']): void {
   }
 }
 
-function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>): void {
+type Checked = Omit<Policies, 'hash' | 'templates'>;
+
+function checkConsistency(dir: string, p: Checked): void {
   checkCatalog(dir, p.catalog);
+  checkMasking(dir, p);
+  checkLimits(dir, p);
+  checkAllowlist(dir, p);
+  const disclosure = path.join(dir, 'disclosure.yaml');
+  if (p.disclosure.dp.epsilonPerQuery.default > p.disclosure.dp.epsilonPerTerm.default) {
+    throw new PdsError(
+      'ERR_POLICY_INVALID',
+      `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`,
+    );
+  }
+}
+
+/** masking.yaml: every rule parses, every default is allowed, nothing raw at the top levels or for direct identifiers. */
+function checkMasking(dir: string, p: Checked): void {
   const masking = path.join(dir, 'masking.yaml');
   const parse = (where: string, text: string) => {
     try {
@@ -156,6 +172,10 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>):
       `${masking}: byRole.direct.allowed: a direct identifier may never be kept raw`,
     );
   }
+}
+
+/** disclosure.yaml's defaults within their floors and ceilings; sandbox.yaml's OS limits above DuckDB's. */
+function checkLimits(dir: string, p: Checked): void {
   const disclosure = path.join(dir, 'disclosure.yaml');
   if (p.disclosure.minUnits.default < p.disclosure.minUnits.floor) {
     throw new PdsError('ERR_POLICY_INVALID', `${disclosure}: minUnits.default is below its floor`);
@@ -179,6 +199,10 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>):
   if (sizeBytes(proc.fileSize) < limits.maxResultBytes) {
     throw new PdsError('ERR_POLICY_INVALID', `${sandbox}: process.fileSize must be at least limits.maxResultBytes`);
   }
+}
+
+/** sql-allowlist.yaml: a function in one list only; an identifier aggregate is an aggregate. */
+function checkAllowlist(dir: string, p: Checked): void {
   const allow = p.sqlAllowlist;
   const lists = {
     aggregates: allow.aggregates,
@@ -204,12 +228,6 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>):
         'ERR_POLICY_INVALID',
         `${path.join(dir, 'sql-allowlist.yaml')}: identifierAggregates: ${n} is not in aggregates`,
       );
-  }
-  if (p.disclosure.dp.epsilonPerQuery.default > p.disclosure.dp.epsilonPerTerm.default) {
-    throw new PdsError(
-      'ERR_POLICY_INVALID',
-      `${disclosure}: dp.epsilonPerQuery.default is above dp.epsilonPerTerm.default`,
-    );
   }
 }
 

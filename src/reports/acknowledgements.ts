@@ -89,6 +89,7 @@ export async function acknowledgeReport(
     await tx.run(
       'INSERT INTO report_acknowledgements (report_id, org, acknowledged_by, statement, acknowledged_at, jws) VALUES ($1, $2, $3, $4, $5, $6)',
       [reportId, p.org, p.sub, statement, at.toISOString(), jws],
+      'report_acknowledgements',
     );
     await appendAudit(tx, {
       actor: { sub: p.sub, org: p.org, role: 'operator' },

@@ -63,20 +63,10 @@ interface JobGroup {
   n: number;
 }
 
-/**
- * Counts one contract's activity in `period`. The store aggregates (a few hundred groups come back
- * however many jobs there were); the store's timestamps are ISO UTC, so ranges compare as strings.
- */
-export async function contractFigures(
-  store: Store,
-  contract: { id: string; operatorOrg: string },
-  claims: ContractClaims,
-  period: Period,
-  policy: Classifier,
-): Promise<Figures> {
-  const contractId = contract.id;
-  const starts = buckets(period);
-  const range = { c: contractId, s: period.start, e: period.end };
+type Range = { c: string; s: string; e: string };
+
+/** The contract's jobs by status and period bucket, and its refusals by layer and rule (validation refusals too). */
+async function jobFigures(store: Store, range: Range, starts: string[], policy: Classifier) {
   // a job is refused once, by its first reason: one attempt, one count
   const groups = await store.all<JobGroup>(
     `SELECT status, attempts > 0 AS ran, len(list_filter(string_split($starts, ','), b -> b <= created_at))::INTEGER - 1 AS bucket,
@@ -133,22 +123,11 @@ export async function contractFigures(
     { ...range, starts: starts.join(',') },
   );
   for (const g of validations) tally(g);
-  const refused = await store.all<{ code: string | null; n: number }>(
-    `SELECT json_extract_string(details, '$.code') AS code, count(*)::INTEGER AS n FROM audit_log
-     WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`,
-    range,
-  );
-  const outputs = await store.all<{ status: string; n: number; cells: number }>(
-    `SELECT status, count(*)::INTEGER AS n, sum(cells_suppressed)::INTEGER AS cells FROM outputs
-     WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`,
-    range,
-  );
-  const heldBy = await store.all<{ check: string; n: number }>(
-    `SELECT json_extract_string(c, '$.check') AS "check", count(*)::INTEGER AS n
-     FROM (SELECT unnest(from_json(checks, '["JSON"]')) AS c FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e)
-     WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`,
-    range,
-  );
+  return { jobs, refusals, escapeAttempts, singlingOutAttempts, timeline };
+}
+
+/** Runs started outside the OS layer, and the spot checks of remote runs with the outputs they withheld. */
+async function runChecks(store: Store, range: Range) {
   // every start of a run says whether the OS layer confined it (job.started, details.osSandbox)
   const outside = await store.one<{ n: number }>(
     `SELECT count(*)::INTEGER AS n FROM audit_log a JOIN jobs j ON j.id = a.object_id
@@ -166,6 +145,46 @@ export async function contractFigures(
               WHERE a.action = 'output.withheld' AND o.contract_id = $c AND a.recorded_at >= $s AND a.recorded_at < $e)::INTEGER AS withheld`,
     range,
   );
+  return { outside, spot };
+}
+
+/**
+ * Counts one contract's activity in `period`. The store aggregates (a few hundred groups come back
+ * however many jobs there were); the store's timestamps are ISO UTC, so ranges compare as strings.
+ */
+export async function contractFigures(
+  store: Store,
+  contract: { id: string; operatorOrg: string },
+  claims: ContractClaims,
+  period: Period,
+  policy: Classifier,
+): Promise<Figures> {
+  const contractId = contract.id;
+  const starts = buckets(period);
+  const range = { c: contractId, s: period.start, e: period.end };
+  const { jobs, refusals, escapeAttempts, singlingOutAttempts, timeline } = await jobFigures(
+    store,
+    range,
+    starts,
+    policy,
+  );
+  const refused = await store.all<{ code: string | null; n: number }>(
+    `SELECT json_extract_string(details, '$.code') AS code, count(*)::INTEGER AS n FROM audit_log
+     WHERE action = 'job.submission_refused' AND object_id = $c AND recorded_at >= $s AND recorded_at < $e GROUP BY ALL ORDER BY n DESC, code`,
+    range,
+  );
+  const outputs = await store.all<{ status: string; n: number; cells: number }>(
+    `SELECT status, count(*)::INTEGER AS n, sum(cells_suppressed)::INTEGER AS cells FROM outputs
+     WHERE contract_id = $c AND created_at >= $s AND created_at < $e GROUP BY ALL`,
+    range,
+  );
+  const heldBy = await store.all<{ check: string; n: number }>(
+    `SELECT json_extract_string(c, '$.check') AS "check", count(*)::INTEGER AS n
+     FROM (SELECT unnest(from_json(checks, '["JSON"]')) AS c FROM outputs WHERE contract_id = $c AND created_at >= $s AND created_at < $e)
+     WHERE json_extract_string(c, '$.passed') = 'false' AND json_extract_string(c, '$.onFail') = 'hold' GROUP BY ALL ORDER BY n DESC, "check"`,
+    range,
+  );
+  const { outside, spot } = await runChecks(store, range);
   const outputCount = (st: string) => outputs.find((o) => o.status === st)?.n ?? 0;
   const feedback = await store.one<{ filed: number; answered: number; overdue: number }>(
     `SELECT count(*)::INTEGER AS filed, count(answered_at)::INTEGER AS answered,
@@ -218,6 +237,34 @@ async function privacy(
     spentToDate,
     share: budget ? spentToDate / budget : null,
   };
+}
+
+/** The contract's last eight reports before the period ends, each with its operator's acknowledgement. */
+async function acknowledgementsOf(
+  store: Store,
+  contractId: string,
+  period: Period,
+): Promise<ContractFacts['acknowledgements']> {
+  return (
+    await store.all<{
+      id: string;
+      period: string;
+      rating: string;
+      acknowledged_at: string | null;
+      statement: string | null;
+    }>(
+      `SELECT r.id, r.period, r.rating, a.acknowledged_at, a.statement FROM reports r
+       LEFT JOIN report_acknowledgements a ON a.report_id = r.id AND a.org = r.operator_org
+       WHERE r.kind = 'contract' AND r.subject = $c AND r.generated_at < $e ORDER BY r.generated_at DESC LIMIT 8`,
+      { c: contractId, e: period.end },
+    )
+  ).map((r) => ({
+    reportId: r.id,
+    period: r.period,
+    rating: r.rating,
+    acknowledgedAt: r.acknowledged_at,
+    statement: r.statement,
+  }));
 }
 
 /** What does not change with activity: the signed snapshot's risk, and the contract's history in the period. */
@@ -281,26 +328,7 @@ export async function contractFacts(
       indicators: (JSON.parse(a.indicators) as Parameters<typeof storedIndicator>[0][]).map(storedIndicator),
     })),
     decisionOverride: claims.decisionOverride ?? null,
-    acknowledgements: (
-      await store.all<{
-        id: string;
-        period: string;
-        rating: string;
-        acknowledged_at: string | null;
-        statement: string | null;
-      }>(
-        `SELECT r.id, r.period, r.rating, a.acknowledged_at, a.statement FROM reports r
-         LEFT JOIN report_acknowledgements a ON a.report_id = r.id AND a.org = r.operator_org
-         WHERE r.kind = 'contract' AND r.subject = $c AND r.generated_at < $e ORDER BY r.generated_at DESC LIMIT 8`,
-        { c: contractId, e: period.end },
-      )
-    ).map((r) => ({
-      reportId: r.id,
-      period: r.period,
-      rating: r.rating,
-      acknowledgedAt: r.acknowledged_at,
-      statement: r.statement,
-    })),
+    acknowledgements: await acknowledgementsOf(store, contractId, period),
   };
 }
 

@@ -86,6 +86,17 @@ export class ReportService {
     return this.deps.policies.workflow.calendar.utcOffset;
   }
 
+  /** The period a report asks for, or the one `now` is in; one that has not begun is refused. */
+  private periodOf(req: ReportRequest, now: Date): Period {
+    const period = req.period ? parsePeriod(req.period, this.offset) : periodAt(now, this.policy.period, this.offset);
+    if (Date.parse(period.start) > now.getTime()) {
+      throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, {
+        errors: [{ field: '/body/period', message: 'a period that has begun' }],
+      });
+    }
+    return period;
+  }
+
   /** Makes, signs and stores a report; a scheduled one at most once per subject and period. */
   async generate(
     req: ReportRequest,
@@ -95,12 +106,7 @@ export class ReportService {
     trail?: AuditTrailState,
   ): Promise<StoredReport | undefined> {
     const now = this.now();
-    const period = req.period ? parsePeriod(req.period, this.offset) : periodAt(now, this.policy.period, this.offset);
-    if (Date.parse(period.start) > now.getTime()) {
-      throw new PdsError('ERR_VALIDATION', `period ${period.label} has not started`, {
-        errors: [{ field: '/body/period', message: 'a period that has begun' }],
-      });
-    }
+    const period = this.periodOf(req, now);
     const id = newId('rpt', now);
     const auditTrail = trail ?? (await this.auditTrail());
     const content =
@@ -151,6 +157,7 @@ export class ReportService {
           report.generatedAt,
           scheduleKey,
         ],
+        'reports',
       );
       await appendAudit(tx, {
         actor,

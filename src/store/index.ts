@@ -15,6 +15,7 @@ import { isStoreDamaged, storeDamaged } from './integrity.ts';
 import { isStoreLocked, storeLocked } from './locked.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';
 import { ensureFreeSpace, isDiskFull, storageFull } from './space.ts';
+import { StatementKinds, tablesWritten } from './written.ts';
 
 export * from '../duckdb/index.ts';
 export { MIGRATIONS, type Migration } from './migrations.ts';
@@ -37,12 +38,17 @@ export {
 export { assertIntact, checkIntegrity, isStoreDamaged, storeDamaged, type IntegrityProblem } from './integrity.ts';
 export { repairStore, type RepairReport } from './repair.ts';
 export { isStoreLocked, lockHolderPid, storeLocked } from './locked.ts';
+export { StatementKinds, tablesWritten, type StatementKind } from './written.ts';
 
-/** A handle for statements inside one store transaction. */
+/**
+ * A handle for statements inside one store transaction. A statement that writes rows (INSERT,
+ * UPDATE, DELETE) names its table in `writes`; one that does not counts as writing every table
+ * (which drops every memo; see src/store/written.ts).
+ */
 export interface Tx {
-  all<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]>;
-  one<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T | undefined>;
-  run(sql: string, params?: SqlParams): Promise<void>;
+  all<T extends Row = Row>(sql: string, params?: SqlParams, writes?: string): Promise<T[]>;
+  one<T extends Row = Row>(sql: string, params?: SqlParams, writes?: string): Promise<T | undefined>;
+  run(sql: string, params?: SqlParams, writes?: string): Promise<void>;
   /**
    * Runs `flush` before the transaction commits, or before any later statement of it that names
    * one of `tables` (so a read inside the transaction sees what was deferred). One flush per key.
@@ -57,19 +63,6 @@ export interface Tx {
   setMemo<T>(key: string, table: string, value: T): void;
   /** Whether a statement of this transaction wrote `table` (or could have: DDL and the like). */
   wrote(table: string): boolean;
-}
-
-/**
- * The tables a statement may write: the target of a plain INSERT, UPDATE or DELETE; none for a
- * SELECT; every table ('*') for anything else (DDL, CTEs, several statements) — never too few.
- */
-export function tablesWritten(sql: string): string | '*' | undefined {
-  const text = sql.trim();
-  if (/^(SELECT|BEGIN|COMMIT|ROLLBACK)\b[^;]*;?$/i.test(text)) return undefined;
-  const m = /^(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+("?)([A-Za-z_][A-Za-z0-9_]*)\1[\s(]/i.exec(
-    `${text} `,
-  );
-  return m && !text.slice(0, -1).includes(';') ? m[2]!.toLowerCase() : '*';
 }
 
 /**
@@ -92,25 +85,31 @@ class Transaction {
 
   constructor(
     private readonly statements: StatementCache,
+    kinds: StatementKinds,
+    conn: DuckDBConnection,
     private readonly memos: Map<string, { table: string; at: number; value: unknown }>,
     private readonly writtenAt: (table: string) => number,
   ) {
-    const statement = async (sql: string, own: boolean) => {
+    const statement = async (sql: string, own: boolean, writes: string | undefined) => {
       if (UPDATE_RETURNING.test(sql))
         throw new TypeError(`UPDATE … RETURNING in a store transaction: ${sql.slice(0, 80)}`);
       if (own) for (const [key, d] of [...this.deferred]) if (d.names.test(sql)) await this.flush(key);
-      const table = tablesWritten(sql);
+      const kind = await kinds.of(conn, sql);
+      const table = tablesWritten(kind, writes);
       if (table) {
         this.written.add(table);
         if (own) this.touched.add(table);
       }
       // a schema change may leave prepared statements stale
-      if (table === '*') statements.clear();
+      if (kind === 'schema') statements.clear();
     };
     const make = (own: boolean): Tx => ({
-      all: async (sql, params) => (await statement(sql, own), statements.rows(sql, params)),
-      one: async (sql, params) => (await statement(sql, own), (await statements.rows(sql, params))[0] as never),
-      run: async (sql, params) => (await statement(sql, own), statements.run(sql, params)),
+      all: async (sql, params, writes) => (await statement(sql, own, writes), statements.rows(sql, params)),
+      one: async (sql, params, writes) => (
+        await statement(sql, own, writes),
+        (await statements.rows(sql, params))[0] as never
+      ),
+      run: async (sql, params, writes) => (await statement(sql, own, writes), statements.run(sql, params)),
       defer: (key, tables, flush) => {
         if (!this.deferred.has(key))
           this.deferred.set(key, { names: new RegExp(`\\b(${tables.join('|')})\\b`, 'i'), flush });
@@ -162,6 +161,8 @@ export class Store {
   private tail: Promise<unknown> = Promise.resolve();
   private commits = 0;
   private statements: StatementCache;
+  /** Each statement text's kind, as DuckDB parses it (src/store/written.ts). */
+  private readonly kinds = new StatementKinds();
   /** The commit that last wrote each table ('*': a statement that could have written any). */
   private readonly writtenBy = new Map<string, number>();
   private readonly memos = new Map<string, { table: string; at: number; value: unknown }>();
@@ -323,11 +324,11 @@ export class Store {
       try {
         await this.write(async (tx) => {
           await tx.run(m.sql);
-          await tx.run('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [
-            m.version,
-            m.name,
-            new Date().toISOString(),
-          ]);
+          await tx.run(
+            'INSERT INTO schema_migrations VALUES ($1, $2, $3)',
+            [m.version, m.name, new Date().toISOString()],
+            'schema_migrations',
+          );
         });
       } catch (err) {
         if (isStoreDamaged(err)) throw this.translate(err);
@@ -359,7 +360,7 @@ export class Store {
       // a commit that cannot be written can invalidate the database: refuse before beginning
       ensureFreeSpace(path.dirname(this.file), this.minFreeBytes, 'write to the control store');
       await exec(this.writer, 'BEGIN TRANSACTION');
-      const t = new Transaction(this.statements, this.memos, (table) => this.writtenAt(table));
+      const t = new Transaction(this.statements, this.kinds, this.writer, this.memos, (table) => this.writtenAt(table));
       let committing = false;
       try {
         const result = await fn(t.tx);

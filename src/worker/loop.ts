@@ -169,6 +169,94 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** What one worker's jobs share. */
+interface WorkerContext {
+  opts: WorkerOptions;
+  log: Logger;
+  api: ApiClient;
+  osMode: Awaited<ReturnType<typeof configureOsSandbox>>['mode'];
+  snapshots: SnapshotCache;
+  /** The runs in progress, by job id: a cancellation aborts one. */
+  running: Map<string, AbortController>;
+  tmpDir: string;
+}
+
+/** Keeps the lease while the query runs; a refused renewal (cancelled, taken over) stops the run. */
+function keepLease(w: WorkerContext, spec: RunSpec, controller: AbortController): NodeJS.Timeout {
+  const { api, log } = w;
+  return setInterval(() => {
+    api.renew(spec.jobId, spec.attempt).catch((err: unknown) => {
+      if (err instanceof Refused) {
+        log.warn({ jobId: spec.jobId, code: err.code }, 'lease refused; stopping the run');
+        controller.abort(err);
+      } else log.warn({ jobId: spec.jobId, err: (err as Error).message }, 'lease renewal failed; will try again');
+    });
+  }, spec.lease.renewEveryMs);
+}
+
+/** One queue entry: claimed from the API, run over its snapshot under a kept lease, its outcome posted. */
+async function handleJob(job: Job<QueueJobData>, w: WorkerContext): Promise<void> {
+  const { opts, log, api, osMode, snapshots, running, tmpDir } = w;
+  if (!checkQueueJobData.Check(job.data)) {
+    log.error({ queueJob: job.id }, 'a queue entry that is not a job; skipped');
+    return;
+  }
+  const { jobId } = job.data;
+  let spec: RunSpec | undefined;
+  try {
+    spec = await api.claim(job.data, osMode);
+  } catch (err) {
+    // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
+    if (err instanceof Refused) {
+      log.info({ jobId, code: err.code }, 'claim refused');
+      return;
+    }
+    throw err;
+  }
+  if (!spec) return;
+  const controller = new AbortController();
+  running.set(jobId, controller);
+  const lease = keepLease(w, spec, controller);
+  try {
+    log.info({ jobId, attempt: spec.attempt }, 'job started');
+    const held = await snapshots.hold(spec).catch((err: unknown) => {
+      log.error({ jobId, err: (err as Error).message }, 'the snapshot could not be had');
+      return undefined;
+    });
+    let outcome: RunOutcome = {
+      ok: false,
+      error: { code: 'ERR_SANDBOX_FAILURE', message: 'the worker could not get the snapshot' },
+    };
+    if (held)
+      try {
+        outcome = await executeRun(spec, {
+          dataDir: opts.dataDir,
+          snapshotFile: held.file,
+          tmpDir,
+          signal: controller.signal,
+        });
+      } finally {
+        held.release();
+      }
+    clearInterval(lease);
+    await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
+    log.info({ jobId, ok: outcome.ok }, 'job done');
+  } catch (err) {
+    if (controller.signal.aborted) {
+      log.info({ jobId }, 'job stopped');
+      return;
+    }
+    if (err instanceof Refused) {
+      log.error({ jobId, code: err.code }, 'outcome refused');
+      return;
+    }
+    throw err;
+  } finally {
+    clearInterval(lease);
+    running.delete(jobId);
+  }
+}
+
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const log = opts.logger;
   // a worker that cannot confine its runners stops here, naming why — unless SANDBOX_OS=off says so
@@ -191,90 +279,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   await subscriber.subscribe(`${opts.prefix}:${CANCEL_CHANNEL}`);
   subscriber.on('message', (_channel, jobId: string) => running.get(jobId)?.abort(new Error('cancelled')));
 
-  /** Keeps the lease while the query runs; a refused renewal (cancelled, taken over) stops the run. */
-  const keepLease = (spec: RunSpec, controller: AbortController): NodeJS.Timeout =>
-    setInterval(() => {
-      api.renew(spec.jobId, spec.attempt).catch((err: unknown) => {
-        if (err instanceof Refused) {
-          log.warn({ jobId: spec.jobId, code: err.code }, 'lease refused; stopping the run');
-          controller.abort(err);
-        } else log.warn({ jobId: spec.jobId, err: (err as Error).message }, 'lease renewal failed; will try again');
-      });
-    }, spec.lease.renewEveryMs);
-
+  const w: WorkerContext = { opts, log, api, osMode: osLayer.mode, snapshots, running, tmpDir };
   const connection = redisConnection(opts.redisUrl);
   connection.on('error', (err) => log.warn({ err }, 'redis (queue)'));
-  const worker = new Worker<QueueJobData>(
-    JOB_QUEUE,
-    async (job: Job<QueueJobData>) => {
-      if (!checkQueueJobData.Check(job.data)) {
-        log.error({ queueJob: job.id }, 'a queue entry that is not a job; skipped');
-        return;
-      }
-      const { jobId } = job.data;
-      let spec: RunSpec | undefined;
-      try {
-        spec = await api.claim(job.data, osLayer.mode);
-      } catch (err) {
-        // a run leased to someone else, or a claim refused: nothing to run here now (the API requeues when a lease expires)
-        if (err instanceof Refused) {
-          log.info({ jobId, code: err.code }, 'claim refused');
-          return;
-        }
-        throw err;
-      }
-      if (!spec) return;
-      const controller = new AbortController();
-      running.set(jobId, controller);
-      const lease = keepLease(spec, controller);
-      try {
-        log.info({ jobId, attempt: spec.attempt }, 'job started');
-        const held = await snapshots.hold(spec).catch((err: unknown) => {
-          log.error({ jobId, err: (err as Error).message }, 'the snapshot could not be had');
-          return undefined;
-        });
-        let outcome: RunOutcome = {
-          ok: false,
-          error: { code: 'ERR_SANDBOX_FAILURE', message: 'the worker could not get the snapshot' },
-        };
-        if (held)
-          try {
-            outcome = await executeRun(spec, {
-              dataDir: opts.dataDir,
-              snapshotFile: held.file,
-              tmpDir,
-              signal: controller.signal,
-            });
-          } finally {
-            held.release();
-          }
-        clearInterval(lease);
-        await api.outcome(jobId, spec.attempt, outcome, opts.outcomeRetryMs ?? 120_000, log);
-        log.info({ jobId, ok: outcome.ok }, 'job done');
-      } catch (err) {
-        if (controller.signal.aborted) {
-          log.info({ jobId }, 'job stopped');
-          return;
-        }
-        if (err instanceof Refused) {
-          log.error({ jobId, code: err.code }, 'outcome refused');
-          return;
-        }
-        throw err;
-      } finally {
-        clearInterval(lease);
-        running.delete(jobId);
-      }
-    },
-    {
-      connection,
-      prefix: opts.prefix,
-      concurrency: opts.concurrency,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
-      maxStalledCount: 10,
-    },
-  );
+  const worker = new Worker<QueueJobData>(JOB_QUEUE, (job: Job<QueueJobData>) => handleJob(job, w), {
+    connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    lockDuration: opts.lockDurationMs ?? 30_000,
+    stalledInterval: Math.max(1000, Math.floor((opts.lockDurationMs ?? 30_000) / 2)),
+    maxStalledCount: 10,
+  });
   worker.on('error', (err) => log.warn({ err }, 'worker'));
   worker.on('failed', (job, err) =>
     log.error({ jobId: job?.data.jobId, err: err.message }, 'job failed in the worker'),

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, Store, tablesWritten } from '../../src/store/index.ts';
+import {
+  MIGRATIONS,
+  StatementKinds,
+  Store,
+  tablesWritten,
+  type DuckDBConnection,
+  type Tx,
+} from '../../src/store/index.ts';
 import { tmpDataDir } from '../helpers.ts';
 
 describe('Store', () => {
@@ -75,18 +82,104 @@ describe('Store', () => {
     expect((await store.one<{ n: number }>('SELECT n FROM counter'))!.n).toBe(20);
   });
 
-  it('names the table a statement writes, and every table when it cannot tell', () => {
-    expect(tablesWritten('SELECT * FROM jobs WHERE id = $1')).toBeUndefined();
-    expect(tablesWritten('  BEGIN TRANSACTION')).toBeUndefined();
-    expect(tablesWritten('INSERT INTO audit_log VALUES ($1)')).toBe('audit_log');
-    expect(tablesWritten('INSERT OR REPLACE INTO "Contracts" (id) VALUES (1)')).toBe('contracts');
-    expect(tablesWritten('UPDATE jobs SET status = $2 WHERE id = $1 RETURNING id')).toBe('jobs');
-    expect(tablesWritten('DELETE FROM audit_head')).toBe('audit_head');
-    // anything else could write anything: DDL, CTEs, several statements
-    expect(tablesWritten('CREATE TABLE x (a INTEGER)')).toBe('*');
-    expect(tablesWritten('WITH d AS (SELECT 1) UPDATE jobs SET status = 1')).toBe('*');
-    expect(tablesWritten('SELECT 1; DELETE FROM contracts')).toBe('*');
-    expect(tablesWritten('UPDATE jobs SET a = 1; DELETE FROM contracts')).toBe('*');
+  it("learns a statement's kind from DuckDB: a read writes nothing, a row write its declared table, anything else every table", () => {
+    expect(tablesWritten('read', undefined)).toBeUndefined();
+    expect(tablesWritten('row', 'Audit_Log')).toBe('audit_log');
+    expect(tablesWritten('row', undefined)).toBe('*'); // an undeclared write could be any table
+    expect(tablesWritten('schema', 'jobs')).toBe('*');
+    expect(() => tablesWritten('read', 'jobs')).toThrow(TypeError);
+  });
+
+  it('asks DuckDB once per statement text, and keeps no answer for a text that does not prepare', async () => {
+    const { store } = await open();
+    const kinds = new StatementKinds();
+    const kindsOf = (sql: string) =>
+      store.write(async (tx) => {
+        void tx;
+        return kinds.of((store as unknown as { writer: DuckDBConnection }).writer, sql);
+      });
+    expect(await kindsOf('SELECT * FROM jobs WHERE id = $1')).toBe('read');
+    expect(await kindsOf("SELECT * FROM jobs WHERE id = ';'")).toBe('read');
+    expect(await kindsOf('WITH d AS (SELECT 1) SELECT * FROM d')).toBe('read');
+    expect(await kindsOf('INSERT INTO jobs (id) VALUES ($1)')).toBe('row');
+    expect(await kindsOf('-- a note\nDELETE FROM audit_head')).toBe('row');
+    expect(await kindsOf('CREATE TABLE x (a INTEGER)')).toBe('schema');
+    expect(await kindsOf('SELECT 1; DELETE FROM contracts')).toBe('schema');
+    expect(await kindsOf('SELECT * FROM not_yet_a_table')).toBe('schema');
+  });
+
+  describe('every kind of write statement in src drops the memos of the table it wrote, and only those', () => {
+    async function world() {
+      const { store } = await open();
+      await store.write((tx) =>
+        tx.run('CREATE TABLE t (k INTEGER PRIMARY KEY, a INTEGER); CREATE TABLE u (a INTEGER)'),
+      );
+      await store.write(async (tx) => {
+        await tx.run('INSERT INTO t VALUES (1, 1)', undefined, 't');
+        tx.setMemo('t', 't', 'of t');
+        tx.setMemo('u', 'u', 'of u');
+      });
+      const memos = () => store.write(async (tx) => [tx.memo('t', 't'), tx.memo('u', 'u')]);
+      expect(await memos()).toEqual(['of t', 'of u']);
+      return { store, memos };
+    }
+    const cases: [string, string, (tx: Tx) => Promise<unknown>][] = [
+      ['INSERT', 't', (tx) => tx.run('INSERT INTO t VALUES ($1, 2)', [2], 't')],
+      ['INSERT … RETURNING (tx.one)', 't', (tx) => tx.one('INSERT INTO t VALUES ($1, 2) RETURNING *', [2], 't')],
+      ['UPDATE (its count read)', 't', (tx) => tx.one('UPDATE t SET a = $1 WHERE k = 1', [5], 't')],
+      ['DELETE', 't', (tx) => tx.run('DELETE FROM t WHERE k = $1', [1], 't')],
+      [
+        'INSERT … ON CONFLICT',
+        't',
+        (tx) => tx.run('INSERT INTO t VALUES ($1, 3) ON CONFLICT (k) DO UPDATE SET a = excluded.a', [1], 't'),
+      ],
+      ['INSERT OR REPLACE', 't', (tx) => tx.run('INSERT OR REPLACE INTO t VALUES ($1, 4)', [1], 't')],
+      // the regex took any statement that did not start with the verb for "every table"
+      [
+        'a CTE-prefixed UPDATE',
+        't',
+        (tx) => tx.run('WITH d AS (SELECT 9 AS v) UPDATE t SET a = (SELECT v FROM d)', [], 't'),
+      ],
+      ['a write to the other table', 'u', (tx) => tx.run('INSERT INTO u VALUES ($1)', [1], 'u')],
+      ["the audit head's own write", 't', (tx) => tx.run('UPDATE t SET k = $1, a = $2', [7, 7], 't')],
+    ];
+    for (const [what, table, write] of cases)
+      it(what, async () => {
+        const { store, memos } = await world();
+        await store.write(async (tx) => {
+          await write(tx);
+          expect(tx.wrote(table)).toBe(true);
+          expect(tx.wrote(table === 't' ? 'u' : 't')).toBe(false);
+        });
+        expect(await memos()).toEqual(table === 't' ? [undefined, 'of u'] : ['of t', undefined]);
+      });
+
+    it("a write that declares no table, a migration's CREATE and ALTER, several statements in one: every memo", async () => {
+      for (const write of [
+        (tx: Tx) => tx.run('INSERT INTO u VALUES ($1)', [1]),
+        (tx: Tx) => tx.run('CREATE TABLE IF NOT EXISTS v (a INTEGER)'),
+        (tx: Tx) => tx.run('ALTER TABLE u ADD COLUMN b INTEGER'),
+        (tx: Tx) => tx.run('INSERT INTO u (a) VALUES (1); INSERT INTO t VALUES (5, 5)'),
+      ]) {
+        const { store, memos } = await world();
+        await store.write(async (tx) => {
+          await write(tx);
+          expect(tx.wrote('t') && tx.wrote('u')).toBe(true);
+        });
+        expect(await memos()).toEqual([undefined, undefined]);
+      }
+    });
+
+    it('reads keep every memo, even one with a semicolon in a literal (the regex dropped them all)', async () => {
+      const { store, memos } = await world();
+      await store.write(async (tx) => {
+        expect(await tx.all("SELECT * FROM t WHERE a::VARCHAR <> ';'")).toHaveLength(1);
+        expect(await tx.one('WITH d AS (SELECT a FROM u) SELECT count(*) AS c FROM d')).toBeDefined();
+        expect(tx.wrote('t') || tx.wrote('u')).toBe(false);
+      });
+      expect(await memos()).toEqual(['of t', 'of u']);
+      await expect(store.write((tx) => tx.all('SELECT * FROM t', [], 't'))).rejects.toThrow(TypeError);
+    });
   });
 
   it('runs deferred work once, before commit or before a statement that names its table; never after a rollback', async () => {
@@ -130,12 +223,12 @@ describe('Store', () => {
     await store.write((tx) => tx.run('CREATE TABLE IF NOT EXISTS u (a INTEGER)'));
     expect(await store.write(async (tx) => tx.memo('k', 't'))).toBeUndefined(); // DDL: every table
     await store.write(async (tx) => tx.setMemo('k', 't', 'two'));
-    await store.write((tx) => tx.run('INSERT INTO u VALUES (1)'));
+    await store.write((tx) => tx.run('INSERT INTO u VALUES (1)', undefined, 'u'));
     expect(await store.write(async (tx) => tx.memo('k', 't'))).toBe('two');
     expect(store.writtenAt('t')).toBeGreaterThan(at);
     // a write to its table: not trusted in that transaction, nor after it
     await store.write(async (tx) => {
-      await tx.run('INSERT INTO t VALUES (1)');
+      await tx.run('INSERT INTO t VALUES (1)', undefined, 't');
       expect(tx.wrote('t')).toBe(true);
       expect(tx.memo('k', 't')).toBeUndefined();
     });

@@ -69,7 +69,7 @@ const TtlDays = Type.Optional(
  */
 export const workerRoutes: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (app, { platform }) => {
   const { runs, workers } = platform;
-  const by = (req: { principal: import('../../contracts/index.ts').Principal; id: string }) => ({
+  const by = (req: { principal: import('../../auth/index.ts').Principal; id: string }) => ({
     kind: 'worker' as const,
     principal: req.principal,
     requestId: req.id,

@@ -1,4 +1,4 @@
-import { isNode, refuse, type Node } from './ast.ts';
+import { isNode, refuse, someNode, type Node } from './ast.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 
 /**
@@ -34,23 +34,11 @@ export function groupsByUnit(select: Node, policy: SqlPolicy): boolean {
 /** True when a SELECT aggregates: GROUP BY, or an aggregate function of its own (not of a subquery). */
 export function aggregates(select: Node, policy: SqlPolicy): boolean {
   if (((select.group_expressions as Node[] | undefined) ?? []).length > 0) return true;
-  let found = false;
-  const look = (v: unknown): void => {
-    if (found) return;
-    if (Array.isArray(v)) {
-      v.forEach(look);
-      return;
-    }
-    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) {
-      found = true;
-      return;
-    }
-    Object.values(v).forEach(look);
-  };
-  look(select.select_list);
-  look(select.having);
-  return found;
+  return someNode(
+    [select.select_list, select.having],
+    (n) => n.class === 'FUNCTION' && !n.is_operator && isAggregateName(functionName(n), policy.functions),
+    (n) => n.class === 'SUBQUERY' || n.class === 'WINDOW',
+  );
 }
 
 class AggregateRules {

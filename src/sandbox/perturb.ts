@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { clone, fill, isNode, type Node } from './ast.ts';
+import { clone, fill, isNode, SKIP, visitAst, type Node, type Visitor } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { recordKeySql } from '../digest/index.ts';
 import { isWeightedCount, settled, stageMeanCount } from './per-person.ts';
@@ -78,22 +78,18 @@ export interface Target {
 /** The aggregates to perturb, found before the rewrite adds its own (units, dominance). */
 export function perturbationTargets(select: Node): Target[] {
   const found: Target[] = [];
-  const visit = (v: unknown, position: number | undefined): void => {
-    if (Array.isArray(v)) {
-      for (const x of v) visit(x, position);
-      return;
-    }
-    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator) {
-      const name = functionName(v);
-      if (PERTURBED.has(name)) {
-        const item = position === undefined ? undefined : (select.select_list as Node[])[position];
-        found.push({ node: v, position, whole: item === v });
-        return;
+  // the scope is the select item's position (none in HAVING, QUALIFY, ORDER BY)
+  const visitor: Visitor<number | undefined> = {
+    enter: (v, at) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return SKIP;
+      if (v.class === 'FUNCTION' && !v.is_operator && PERTURBED.has(functionName(v))) {
+        const item = at.scope === undefined ? undefined : (select.select_list as Node[])[at.scope];
+        found.push({ node: v, position: at.scope, whole: item === v });
+        return SKIP;
       }
-    }
-    for (const x of Object.values(v)) visit(x, position);
+    },
   };
+  const visit = (v: unknown, position: number | undefined) => visitAst(v, visitor, position);
   (select.select_list as Node[]).forEach((item, i) => visit(item, i));
   visit(select.having, undefined);
   visit(select.qualify, undefined);

@@ -1,4 +1,4 @@
-import { isNode, refuse, type Node } from './ast.ts';
+import { isNode, refuse, someNode, type Node } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import { TOTAL_FUNCTIONS } from './failsafe.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
@@ -237,22 +237,12 @@ class Statistics {
   }
 
   private overAggregate(v: Node): boolean {
-    let found = false;
-    const look = (x: unknown): void => {
-      if (found) return;
-      if (Array.isArray(x)) {
-        x.forEach(look);
-        return;
-      }
-      if (!isNode(x) || x.class === 'SUBQUERY') return;
-      if (x.class === 'FUNCTION' && !x.is_operator && isAggregateName(functionName(x), this.policy.functions)) {
-        found = true;
-        return;
-      }
-      Object.values(x).forEach(look);
-    };
-    for (const child of Object.values(v)) look(child);
-    return found;
+    // below v, not v itself
+    return someNode(
+      Object.values(v),
+      (x) => x.class === 'FUNCTION' && !x.is_operator && isAggregateName(functionName(x), this.policy.functions),
+      (x) => x.class === 'SUBQUERY',
+    );
   }
 
   /** Rewrites the honest conditional forms to FILTER, in place (see the file comment). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { clone, fill, isNode, refuse, someNode, walk, type Node, type SqlParser } from './ast.ts';
 import { perturbAggregates, perturbationTargets, type PerturbationSpec, type Perturbed } from './perturb.ts';
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
 import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
@@ -375,22 +375,17 @@ class UnitsRewriter {
    * one row already, so it counts without DISTINCT.
    */
   private shareDistinctUnits(node: Node, classes: UnitClass[]): void {
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(visit);
-      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    walk([node.select_list, node.having, node.modifiers], (v) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return false;
       if (v.class === 'FUNCTION' && !v.is_operator && functionName(v) === 'count' && v.distinct === true && !v.filter) {
         const [arg] = (v.children as Node[]) ?? [];
         const owner = arg?.class === 'COLUMN_REF' ? this.unitOf(arg, this.scanned) : undefined;
         const cls = owner && classes.find((c) => this.root(c.id) === this.root(owner.id));
         if (cls?.unique) v.distinct = false;
         else if (cls?.personKey) v.children = [clone(cls.personKey)];
-        return;
+        return false;
       }
-      Object.values(v).forEach(visit);
-    };
-    visit(node.select_list);
-    visit(node.having);
-    visit(node.modifiers);
+    });
   }
 
   private inUnion = false;
@@ -449,12 +444,15 @@ class UnitsRewriter {
     const measured = new Map<string, { total: string; top: string }>();
     // every sum or mean in the item, however wrapped (round(sum(x)), sum(x) + 0, sum(x) / count(*)):
     // a dominated one inside an expression suppresses the item as it would alone (issue 31)
-    const inside = (v: unknown, found: Node[] = []): Node[] => {
-      if (Array.isArray(v)) for (const x of v) inside(x, found);
-      else if (isNode(v) && v.class !== 'SUBQUERY' && v.class !== 'WINDOW') {
-        if (v.class === 'FUNCTION' && !v.is_operator && SUMS.has(functionName(v)) && !isWeightedCount(v)) found.push(v);
-        else for (const x of Object.values(v)) inside(x, found);
-      }
+    const inside = (v: unknown): Node[] => {
+      const found: Node[] = [];
+      walk(v, (n) => {
+        if (n.class === 'SUBQUERY' || n.class === 'WINDOW') return false;
+        if (n.class === 'FUNCTION' && !n.is_operator && SUMS.has(functionName(n)) && !isWeightedCount(n)) {
+          found.push(n);
+          return false;
+        }
+      });
       return found;
     };
     const sameText = (n: unknown) =>
@@ -659,22 +657,7 @@ class UnitsRewriter {
   }
 
   private readsSnapshot(node: Node): boolean {
-    let reads = false;
-    const look = (v: unknown): void => {
-      if (reads) return;
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v)) return;
-      if (v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables) {
-        reads = true;
-        return;
-      }
-      Object.values(v).forEach(look);
-    };
-    look(node);
-    return reads;
+    return someNode(node, (v) => v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables);
   }
 
   /** Adds unit columns to a query below the outer one; returns them. */
@@ -854,12 +837,8 @@ class UnitsRewriter {
 
   /** Windows below the outer query must partition by the unit (see the class comment). */
   private checkWindows(s: Node): void {
-    const look = (v: unknown): void => {
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v) || v.class === 'SUBQUERY') return;
+    walk([s.select_list, s.qualify], (v) => {
+      if (v.class === 'SUBQUERY') return false;
       if (
         v.class === 'WINDOW' &&
         !((v.partitions as Node[]) ?? []).some((p) => columnName(p) === this.policy.privacyUnitColumn)
@@ -872,10 +851,7 @@ class UnitsRewriter {
           this.sql,
         );
       }
-      Object.values(v).forEach(look);
-    };
-    look(s.select_list);
-    look(s.qualify);
+    });
   }
 
   /** least(count(DISTINCT …), …) over tables × (the row, each aggregate). */
@@ -921,12 +897,8 @@ class UnitsRewriter {
    */
   private contributionConditions(s: Node): Node[] {
     const found = new Map<string, Node>();
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) {
-        v.forEach(visit);
-        return;
-      }
-      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    walk([s.select_list, s.having, s.qualify, s.modifiers], (v) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return false;
       if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
         const cond = this.conditionOf(v);
         if (cond)
@@ -934,14 +906,9 @@ class UnitsRewriter {
             JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)),
             cond,
           );
-        return; // aggregates do not nest
+        return false; // aggregates do not nest
       }
-      Object.values(v).forEach(visit);
-    };
-    visit(s.select_list);
-    visit(s.having);
-    visit(s.qualify);
-    visit(s.modifiers);
+    });
     return [...found.values()];
   }
 
@@ -967,22 +934,7 @@ class UnitsRewriter {
   }
 
   private isConstant(n: Node): boolean {
-    let constant = true;
-    const look = (v: unknown): void => {
-      if (!constant) return;
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v)) return;
-      if (v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR') {
-        constant = false;
-        return;
-      }
-      Object.values(v).forEach(look);
-    };
-    look(n);
-    return constant;
+    return !someNode(n, (v) => v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR');
   }
 
   private stripAlias(n: Node): Node {
@@ -1021,9 +973,7 @@ export interface DominanceColumn {
 }
 
 function hasWindow(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(hasWindow);
-  if (!isNode(v)) return false;
-  return v.class === 'WINDOW' || Object.values(v).some(hasWindow);
+  return someNode(v, (n) => n.class === 'WINDOW');
 }
 
 /**

@@ -259,6 +259,29 @@ function castFreeFilter(n: Node, typeOf: (n: Node) => string | undefined): boole
 }
 
 /**
+ * USING has no condition to guard: its equality casts when the two columns' types differ, and
+ * that cast fails on the rows that reach it — so the types must be known and equal.
+ */
+function checkUsingTypes(v: Node, ctes: Set<string>, types: Record<string, BoundColumn[]>): void {
+  const using = (v.using_columns as string[] | undefined) ?? [];
+  if (using.length > 0) {
+    const left = columnTypes(scansUnder(v.left as Node, ctes), types);
+    const right = columnTypes(scansUnder(v.right as Node, ctes), types);
+    for (const c of using) {
+      const ref = { class: 'COLUMN_REF', column_names: [c] };
+      const [l, r] = [left(ref), right(ref)];
+      if (l === undefined || l !== r)
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'bounded-cost',
+          `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
+          v,
+        );
+    }
+  }
+}
+
+/**
  * Wraps every row-level expression of every SELECT in TRY(…), in place. `types` (the snapshot's
  * columns and their types) lets equalities of same-typed columns in a join condition stay bare.
  */
@@ -313,24 +336,7 @@ export async function guardRowErrors(
         containsAggregateOrWindow(g, policy) ? g : wrap(g),
       );
     }
-    const using = (v.using_columns as string[] | undefined) ?? [];
-    if (v.type === 'JOIN' && using.length > 0) {
-      // USING has no condition to guard: its equality casts when the two columns' types differ,
-      // and that cast fails on the rows that reach it — so the types must be known and equal
-      const left = columnTypes(scansUnder(v.left as Node, ctes), types);
-      const right = columnTypes(scansUnder(v.right as Node, ctes), types);
-      for (const c of using) {
-        const ref = { class: 'COLUMN_REF', column_names: [c] };
-        const [l, r] = [left(ref), right(ref)];
-        if (l === undefined || l !== r)
-          refuse(
-            'ERR_SQL_SHAPE_NOT_ALLOWED',
-            'bounded-cost',
-            `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
-            v,
-          );
-      }
-    }
+    if (v.type === 'JOIN') checkUsingTypes(v, ctes, types);
     if (v.type === 'JOIN' && isNode(v.condition)) {
       const { keys, rest } = hashJoinKeys(v, ctes, types);
       const guarded = [...keys, ...rest.map(wrap)];

@@ -96,6 +96,14 @@ interface UnitColumn {
   uniqueWithin?: string[][];
 }
 
+/** A unit a FROM subquery carries, before its column is added: the reference, and its key when it has one. */
+interface DerivedUnit {
+  ref: Node;
+  unique: boolean;
+  padded?: boolean;
+  unitKey?: Node;
+}
+
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
 type Ctes = Map<string, { entry: Node; list: Node[] }>;
 
@@ -171,32 +179,37 @@ class UnitsRewriter {
   /** Sums and means of the outer query and the hidden columns that measure their dominance. */
   dominance: DominanceColumn[] = [];
 
+  /** At the outer level, only UNION ALL (BY NAME or not) of aggregates. */
+  private checkOuterUnion(node: Node): void {
+    if (
+      !String(node.setop_type).startsWith('UNION') ||
+      (node.setop_all === false && node.setop_type !== 'UNION_BY_NAME')
+    ) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
+        node,
+        this.sql,
+      );
+    }
+    if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
+        node,
+        this.sql,
+      );
+    }
+  }
+
   /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
   async outer(node: Node, ctes: Ctes): Promise<void> {
     const scope = this.withCtes(node, ctes);
     if (node.type === 'SET_OPERATION_NODE') {
       this.inUnion = true; // hidden dominance columns would not line up across branches
-      if (
-        !String(node.setop_type).startsWith('UNION') ||
-        (node.setop_all === false && node.setop_type !== 'UNION_BY_NAME')
-      ) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'aggregate-outer',
-          `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
-          node,
-          this.sql,
-        );
-      }
-      if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'aggregate-outer',
-          'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
-          node,
-          this.sql,
-        );
-      }
+      this.checkOuterUnion(node);
       await this.outer(node.left as Node, scope);
       await this.outer(node.right as Node, scope);
       return;
@@ -737,52 +750,58 @@ class UnitsRewriter {
     };
   }
 
+  /** The units of a FROM subquery that aggregates (per unit only), and the keys it is one row a unit within. */
+  private async groupedUnits(s: Node, sources: Source[]): Promise<{ units: DerivedUnit[]; withinGroups?: string[] }> {
+    let withinGroups: string[] | undefined;
+    if (!groupsByUnit(s, this.policy)) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'units-traceable',
+        `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
+        s,
+        this.sql,
+      );
+    }
+    const groups = (s.group_expressions as Node[]) ?? [];
+    // grouped by the unit alone, each row is one unit
+    // (over a join, an outer side may group its missing unit as NULL: count values then, not rows)
+    const padded = sources.length > 1 || sources.some((x) => x.padded);
+    const units: DerivedUnit[] = groups
+      .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
+      .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
+    // grouped by the unit and plain columns it returns as they are: a unit per row within each
+    // value of those columns (the outer query may know it is one row a person in its groups)
+    const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
+    // each key returned as it is, under its own name, and no other output column of that name
+    const outputName = (item: Node) => String(item.alias || columnName(item) || '').toLowerCase();
+    const returned = (g: Node) =>
+      (s.select_list as Node[]).some(
+        (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
+      ) &&
+      (s.select_list as Node[]).filter((item) => outputName(item) === String(columnName(g)).toLowerCase()).length === 1;
+    if (
+      units.length === 1 &&
+      !padded &&
+      others.length > 0 &&
+      ((s.group_sets as unknown[]) ?? []).length <= 1 &&
+      others.every((g) => g.class === 'COLUMN_REF' && returned(g))
+    )
+      withinGroups = others.map((g) => String(columnName(g)).toLowerCase());
+    // one unit per group, one table keyed: its key is the unit's, whichever row gives it
+    const keyed = sources.filter((x) => x.unitKey);
+    if (units.length === 1 && sources.length === 1 && keyed.length === 1)
+      units[0]!.unitKey = fill(await this.template('min(slot_k)'), { k: clone(keyed[0]!.unitKey!) });
+    return { units, ...(withinGroups ? { withinGroups } : {}) };
+  }
+
   private async derivedSelect(s: Node, ctes: Ctes): Promise<UnitColumn[]> {
     const sources = await this.from(s.from_table as Node, ctes);
     if (sources.length === 0) return [];
     this.checkWindows(s);
-    let units: { ref: Node; unique: boolean; padded?: boolean; unitKey?: Node }[];
+    let units: DerivedUnit[];
     let withinGroups: string[] | undefined;
     if (aggregates(s, this.policy)) {
-      if (!groupsByUnit(s, this.policy)) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'units-traceable',
-          `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
-          s,
-          this.sql,
-        );
-      }
-      const groups = (s.group_expressions as Node[]) ?? [];
-      // grouped by the unit alone, each row is one unit
-      // (over a join, an outer side may group its missing unit as NULL: count values then, not rows)
-      const padded = sources.length > 1 || sources.some((x) => x.padded);
-      units = groups
-        .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
-        .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
-      // grouped by the unit and plain columns it returns as they are: a unit per row within each
-      // value of those columns (the outer query may know it is one row a person in its groups)
-      const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
-      // each key returned as it is, under its own name, and no other output column of that name
-      const outputName = (item: Node) => String(item.alias || columnName(item) || '').toLowerCase();
-      const returned = (g: Node) =>
-        (s.select_list as Node[]).some(
-          (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
-        ) &&
-        (s.select_list as Node[]).filter((item) => outputName(item) === String(columnName(g)).toLowerCase()).length ===
-          1;
-      if (
-        units.length === 1 &&
-        !padded &&
-        others.length > 0 &&
-        ((s.group_sets as unknown[]) ?? []).length <= 1 &&
-        others.every((g) => g.class === 'COLUMN_REF' && returned(g))
-      )
-        withinGroups = others.map((g) => String(columnName(g)).toLowerCase());
-      // one unit per group, one table keyed: its key is the unit's, whichever row gives it
-      const keyed = sources.filter((x) => x.unitKey);
-      if (units.length === 1 && sources.length === 1 && keyed.length === 1)
-        units[0]!.unitKey = fill(await this.template('min(slot_k)'), { k: clone(keyed[0]!.unitKey!) });
+      ({ units, withinGroups } = await this.groupedUnits(s, sources));
     } else {
       if ((s.modifiers as Node[]).some((m) => m.type === 'DISTINCT_MODIFIER')) {
         refuse(

@@ -71,10 +71,16 @@ export interface Visitor<S> {
 }
 
 function handlerFor<S>(visitor: Visitor<S>, n: Node, kind: NodeKind): Handler<S> | undefined {
-  if (kind === 'expression') return visitor.expression?.[n.class as string];
-  if (kind === 'query') return visitor.query?.[n.type as string];
-  if (kind === 'table') return visitor.table?.[n.type as string];
-  return undefined;
+  const [handlers, name] =
+    kind === 'expression'
+      ? [visitor.expression, n.class as string]
+      : kind === 'query'
+        ? [visitor.query, n.type as string]
+        : kind === 'table'
+          ? [visitor.table, n.type as string]
+          : [undefined, ''];
+  // own keys only: a node's class is data, and must never reach a prototype's method
+  return handlers && Object.hasOwn(handlers, name) ? handlers[name] : undefined;
 }
 
 export function visitAst<S>(root: unknown, visitor: Visitor<S>, scope: S): void {

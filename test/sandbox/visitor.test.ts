@@ -93,6 +93,14 @@ describe('the AST visitor', () => {
     expect([...kinds.get('table')!].every((t) => !t.includes('_NODE'))).toBe(true);
   });
 
+  it('finds a handler by the node’s own class only, never on the prototype', () => {
+    const seen: string[] = [];
+    const tree = { class: 'constructor', children: [{ class: 'toString' }, { class: 'COLUMN_REF' }] };
+    // were Object or Object.prototype.toString taken as handlers, the scope would be lost on the way down
+    visitAst(tree, { expression: { COLUMN_REF: (_n, at) => void seen.push(at.scope) } }, 'kept');
+    expect(seen).toEqual(['kept']);
+  });
+
   it('knows each node’s parent and key, skips children on SKIP and carries a scope down', () => {
     const tree = trees[0]!;
     visitAst(

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { evaluateQuery, releaseTerms } from '../src/jobs/index.ts';
+import { releaseTerms } from '../src/jobs/index.ts';
+import { evaluateQuery } from '../test/support/evaluate.ts';
 import { PRIVACY_UNIT_COLUMN } from '../src/masking/index.ts';
 import type { Policies } from '../src/policies/index.ts';
 import {

@@ -74,6 +74,30 @@ describe('architecture', () => {
     expect(parts.has('protocol') && parts.has('sandbox')).toBe(true);
   });
 
+  it('parts that must not lean on each other do not import each other', () => {
+    // jobs and worker both call the sandbox's executeRun; auth owns the Principal; policies own categorize
+    const fences: [string, string][] = [
+      ['jobs', 'worker'],
+      ['auth', 'contracts'],
+      ['jobs', 'reports'],
+    ];
+    const crossings: string[] = [];
+    for (const file of files(SRC)) {
+      for (const target of imports(file)) {
+        for (const [from, to] of fences)
+          if (part(file) === from && part(target) === to) crossings.push(`${path.relative(SRC, file)} → ${to}`);
+      }
+    }
+    expect(crossings).toEqual([]);
+    expect(reach(path.join(SRC, 'jobs', 'index.ts')).has('worker')).toBe(false);
+  });
+
+  it('evaluateQuery lives with the tests, not in src', () => {
+    expect(files(SRC).filter((f) => /export async function evaluateQuery/.test(fs.readFileSync(f, 'utf8')))).toEqual(
+      [],
+    );
+  });
+
   it('only the job store writes the jobs and job_runs tables', () => {
     const writers = files(SRC).filter((f) =>
       /\b(UPDATE|INSERT INTO|DELETE FROM)\s+(jobs|job_runs)\b/i.test(fs.readFileSync(f, 'utf8')),

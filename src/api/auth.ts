@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { USER_ROLES, type Role } from '../auth/index.ts';
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Platform } from '../platform/index.ts';
 

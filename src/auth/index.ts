@@ -1,8 +1,10 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { ExternalAuthConfig } from '../config/index.ts';
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from './principal.ts';
 import { PdsError } from '../errors/index.ts';
 import { seal, type KeyRing } from '../keys/index.ts';
+
+export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 
 /** The roles a person's token may carry. */
 export const USER_ROLES = ['operator', 'provider', 'bureau', 'risk'] as const;

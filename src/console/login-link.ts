@@ -11,7 +11,7 @@ import { errors as joseErrors } from 'jose';
 import { Type } from 'typebox';
 import { appendAudit } from '../audit/index.ts';
 import { EMBEDDED_ISSUER, USER_ROLES, type UserRole } from '../auth/index.ts';
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { openSealed, seal, type KeyRing } from '../keys/index.ts';
 import type { Store } from '../store/index.ts';

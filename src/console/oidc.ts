@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { ExternalAuthConfig } from '../config/index.ts';
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 
 /** One sign-in under way: what the callback must match (kept server side, keyed by a cookie). */

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { sameSecret } from '../digest/index.ts';
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 
 export interface Session {
   id: string;

@@ -18,7 +18,7 @@ import { riskWarnings, sensitiveFactNotices } from './decision-safety.ts';
 import type { SnapshotBuilds } from './builds.ts';
 import type { ContractService, ContractServiceDeps, ContractView } from './contracts.ts';
 import { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
-import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+import { actorOf, canSeeScenario, hasRole, type Principal } from '../auth/index.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
 
 export interface ApplicationInput {

@@ -7,7 +7,7 @@ import { buildSnapshot, recordKeySalt, type BuildProgress, type SnapshotInfo } f
 import { storedPath } from '../store/index.ts';
 import { addMonths, signContract, type ContractClaims, type DecidedClaims } from './contract-token.ts';
 import type { ContractServiceDeps } from './contracts.ts';
-import { actorOf, hasRole, type Principal } from './principal.ts';
+import { actorOf, hasRole, type Principal } from '../auth/index.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
 
 type BuildRow = Record<string, string | number | null>;

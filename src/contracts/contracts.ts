@@ -8,7 +8,7 @@ import { dummyDataOffThread, dummyFile, fileHasSha256, type BuildProgress, type 
 import type { Policies } from '../policies/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type DecidedClaims, type VerifiedContract } from './contract-token.ts';
-import { actorOf, canSeeScenario, hasRole, type Principal } from './principal.ts';
+import { actorOf, canSeeScenario, hasRole, type Principal } from '../auth/index.ts';
 import { assertNotWithdrawn } from './withdrawn.ts';
 
 /** `building` and `failed` come before a contract is signed: its snapshot is being built, or could not be. */

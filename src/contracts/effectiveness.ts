@@ -2,7 +2,7 @@ import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Tx } from '../store/index.ts';
 import type { ContractService, ContractServiceDeps, Transitioned } from './contracts.ts';
-import { actorOf, type Principal } from './principal.ts';
+import { actorOf, type Principal } from '../auth/index.ts';
 
 export interface Indicator {
   name: string;

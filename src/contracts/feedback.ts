@@ -9,7 +9,7 @@ import { newId } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import { domainCalendar, type WorkingCalendar } from './calendar.ts';
-import { actorOf, hasRole, type Principal } from './principal.ts';
+import { actorOf, hasRole, type Principal } from '../auth/index.ts';
 
 export type FeedbackKind = 'data-quality' | 'usage';
 

@@ -43,7 +43,6 @@ export {
   type Indicator,
   storedIndicator,
 } from './effectiveness.ts';
-export { actorOf, canSeeOperatorWork, canSeeScenario, hasRole, type Principal } from './principal.ts';
 export { tightenTerms, type AskedTerms, type Terms } from './terms.ts';
 export { WithdrawalService, type Withdrawal } from './withdrawals.ts';
 export { FeedbackService, type FeedbackInput, type FeedbackKind, type FeedbackView } from './feedback.ts';

@@ -5,7 +5,7 @@ import type { Policies } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ContractClaims } from './contract-token.ts';
 import type { ContractService, Transitioned } from './contracts.ts';
-import { actorOf, hasRole, type Principal } from './principal.ts';
+import { actorOf, hasRole, type Principal } from '../auth/index.ts';
 import { assertNotWithdrawn, withdrawnDatasets } from './withdrawn.ts';
 
 /**

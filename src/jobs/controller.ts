@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { queueSeconds, runSeconds } from '../metrics/index.ts';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal, type VerifiedContract } from '../contracts/index.ts';
+import { type ContractService, type VerifiedContract } from '../contracts/index.ts';
+import { actorOf, type Principal } from '../auth/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
 import { outputIdFor } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
-import { osSandboxStatus, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
+import { executeRun, osSandboxStatus, type SchemaBinder, type SqlParser } from '../sandbox/index.ts';
 import type { ReadResult, Store, Tx } from '../store/index.ts';
-import { executeRun } from '../worker/index.ts';
 import type { Executor } from './executor.ts';
 import {
   loadJob,

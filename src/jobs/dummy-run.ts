@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ContractService, Principal } from '../contracts/index.ts';
+import type { ContractService } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 import { isPdsError } from '../errors/index.ts';
 import { runInSandbox, type SandboxLimits } from '../sandbox/index.ts';
 import { ensureFreeSpace, isDiskFull, storageFull, type JsonValue } from '../store/index.ts';

@@ -12,7 +12,6 @@ export {
   type RunPlan,
   type SnapshotTerms,
 } from './plan.ts';
-export { evaluateQuery, type Evaluation, type EvaluationInput } from './evaluate.ts';
 export { checkOutcome } from './outcome.ts';
 export { decideRelease, releaseTerms, type ReleaseDecision, type ReleaseInput, type ReleaseTerms } from './release.ts';
 export { WorkerRegistry, WORKER_ORG, type WorkerView } from './workers.ts';

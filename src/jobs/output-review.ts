@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
+import { type ContractService } from '../contracts/index.ts';
+import { actorOf, type Principal } from '../auth/index.ts';
 import { withholdKeys } from '../digest/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';

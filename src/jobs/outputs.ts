@@ -1,13 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
-import {
-  actorOf,
-  canSeeOperatorWork,
-  type ContractService,
-  type Principal,
-  type VerifiedContract,
-} from '../contracts/index.ts';
+import { type ContractService, type VerifiedContract } from '../contracts/index.ts';
+import { actorOf, canSeeOperatorWork, type Principal } from '../auth/index.ts';
 import { candidates, type CheckReport, type EarlierOutput, type Fingerprint } from '../disclosure/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';

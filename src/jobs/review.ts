@@ -5,7 +5,7 @@
  * decides (reject over request-changes), so no single reviewer can release and none is overruled
  * towards disclosure. Modelled on OpenSAFELY Airlock's independent review then consolidation.
  */
-import type { Principal } from '../contracts/index.ts';
+import type { Principal } from '../auth/index.ts';
 import type { Tx } from '../store/index.ts';
 
 export type Vote = 'approve' | 'reject' | 'request-changes';

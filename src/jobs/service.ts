@@ -1,11 +1,6 @@
 import { appendAudit } from '../audit/index.ts';
-import {
-  actorOf,
-  canSeeOperatorWork,
-  type ContractJobs,
-  type ContractService,
-  type Principal,
-} from '../contracts/index.ts';
+import { type ContractJobs, type ContractService } from '../contracts/index.ts';
+import { actorOf, canSeeOperatorWork, type Principal } from '../auth/index.ts';
 import type { Actor } from '../audit/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { isPdsError, PdsError, type ErrorCode } from '../errors/index.ts';
@@ -32,7 +27,7 @@ import type { DpOptions } from './job-store.ts';
 import { account, assertBudget, MICRO, toMicro, type Budget } from './ledger.ts';
 import { previewDp, type DpPreview } from '../disclosure/index.ts';
 import { resultColumns, type RunPlan, type RunPlanner } from './plan.ts';
-import { categorize } from '../reports/index.ts';
+import { categorize } from '../policies/index.ts';
 import { addComment, listComments, type Comment } from './thread.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';

@@ -6,7 +6,7 @@ import { canonicalSha256 } from '../digest/index.ts';
 import type { Policies, SandboxPolicy } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
 import type { ReadResult, Store } from '../store/index.ts';
-import { executeRun } from '../worker/index.ts';
+import { executeRun } from '../sandbox/index.ts';
 import { recordForgery } from './forgery.ts';
 import {
   loadJob,

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sameSecret, sha256 } from '../digest/index.ts';
 import { appendAudit, type Actor } from '../audit/index.ts';
-import { actorOf, type Principal } from '../contracts/index.ts';
+import { actorOf, type Principal } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
 import type { KeyRing } from '../keys/index.ts';

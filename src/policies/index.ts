@@ -27,6 +27,7 @@ import {
 export * from './schemas.ts';
 export * from './masking-rule.ts';
 export { PLACEHOLDER } from './templates.ts';
+export { categorize, type RefusalCategory } from './refusals.ts';
 
 /** Every policy the domain runs under, validated, with the hash that contracts pin (docs/architecture.md §7). */
 export interface Policies {

@@ -8,7 +8,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import { Type } from 'typebox';
 import { appendAudit } from '../audit/index.ts';
-import { canSeeOperatorWork, type Principal } from '../contracts/index.ts';
+import { canSeeOperatorWork, type Principal } from '../auth/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { BUREAU_ISSUER, openSealed, seal, type KeyRing } from '../keys/index.ts';

@@ -1,7 +1,7 @@
 import { storedIndicator, type ContractClaims } from '../contracts/index.ts';
-import type { WorkflowPolicy } from '../policies/index.ts';
+import { categorize, type WorkflowPolicy } from '../policies/index.ts';
 import type { Store } from '../store/index.ts';
-import type { ContractFacts, Figures, Period, RefusalCategory, RefusalCount } from './schema.ts';
+import type { ContractFacts, Figures, Period, RefusalCount } from './schema.ts';
 import { trackerFigures } from './trackers.ts';
 import type { AttackCost } from '../disclosure/index.ts';
 
@@ -20,21 +20,6 @@ const noJobs = (): Figures['jobs'] => ({
   changesRequested: 0,
   unfinished: 0,
 });
-
-export function categorize(
-  reason: { code: string; layer?: string; rule?: string },
-  policy: Classifier,
-): RefusalCategory {
-  if (
-    policy.escapeAttempts.codes.includes(reason.code) ||
-    (reason.rule && policy.escapeAttempts.rules.includes(reason.rule))
-  )
-    return 'escape';
-  if (reason.rule && policy.singlingOut.rules.includes(reason.rule)) return 'singling-out';
-  if (reason.code === 'ERR_LIMIT_EXCEEDED') return 'limit';
-  if (['ERR_SQL_SYNTAX', 'ERR_SQL_INVALID', 'ERR_SQL_RUNTIME'].includes(reason.code)) return 'error';
-  return 'other';
-}
 
 /** Bucket starts over the period: ISO weeks for a quarter (from its first day), days for a month, months for a year. */
 export function buckets(p: Period): string[] {

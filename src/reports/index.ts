@@ -1,5 +1,5 @@
 /** Periodic risk assessment reports: figures from the store, rating rules, signed JSON and an HTML page with charts. */
-export { buckets, categorize, type ContractFacts, type Figures, type RefusalCategory } from './figures.ts';
+export { buckets, type ContractFacts, type Figures, type RefusalCategory } from './figures.ts';
 export { hasEnded, parsePeriod, periodAt, previousPeriod, type Period } from './period.ts';
 export { NONE_FIRED, rate, recommendations, type Finding, type Rating, type RiskLevel } from './rating.ts';
 export { REPORT_TYP, reportSha256, verifyReport, type ReportClaims, type RiskAssessmentReport } from './report.ts';

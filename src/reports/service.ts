@@ -1,5 +1,6 @@
 import { appendAudit, SYSTEM_ACTOR, verifyAudit, type Actor } from '../audit/index.ts';
-import { canSeeOperatorWork, hasRole, type ContractClaims, type Principal } from '../contracts/index.ts';
+import { type ContractClaims } from '../contracts/index.ts';
+import { canSeeOperatorWork, hasRole, type Principal } from '../auth/index.ts';
 import { PdsError } from '../errors/index.ts';
 import { attackCost } from '../disclosure/index.ts';
 import { newId } from '../ids/index.ts';

@@ -1,4 +1,4 @@
-import { isNode, refuse, type Node } from './ast.ts';
+import { refuse, SKIP, someNode, visitAst, type Node, type Visit, type Visitor } from './ast.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 
 /**
@@ -14,6 +14,14 @@ import { isAggregateName, type SqlPolicy } from './references.ts';
  */
 
 type Context = 'outer-projection' | 'outer-group' | 'projection' | 'group' | 'filter' | 'order';
+
+/** Where the rules stand in an expression: the clause, whether rows are one unit's own, bare, counted. */
+interface Where {
+  ctx: Context;
+  perUnit: boolean;
+  bare: boolean;
+  counted: boolean;
+}
 
 export function columnName(n: Node): string | undefined {
   if (n.class !== 'COLUMN_REF' || !Array.isArray(n.column_names)) return undefined;
@@ -34,23 +42,11 @@ export function groupsByUnit(select: Node, policy: SqlPolicy): boolean {
 /** True when a SELECT aggregates: GROUP BY, or an aggregate function of its own (not of a subquery). */
 export function aggregates(select: Node, policy: SqlPolicy): boolean {
   if (((select.group_expressions as Node[] | undefined) ?? []).length > 0) return true;
-  let found = false;
-  const look = (v: unknown): void => {
-    if (found) return;
-    if (Array.isArray(v)) {
-      v.forEach(look);
-      return;
-    }
-    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) {
-      found = true;
-      return;
-    }
-    Object.values(v).forEach(look);
-  };
-  look(select.select_list);
-  look(select.having);
-  return found;
+  return someNode(
+    [select.select_list, select.having],
+    (n) => n.class === 'FUNCTION' && !n.is_operator && isAggregateName(functionName(n), policy.functions),
+    (n) => n.class === 'SUBQUERY' || n.class === 'WINDOW',
+  );
 }
 
 class AggregateRules {
@@ -117,35 +113,19 @@ class AggregateRules {
    * `counted` is true inside an identifier aggregate (count).
    */
   private expr(v: unknown, ctx: Context, perUnit: boolean, bare: boolean, counted = false): void {
-    if (Array.isArray(v)) {
-      for (const x of v) this.expr(x, ctx, perUnit, false, counted);
-      return;
-    }
-    if (!isNode(v)) return;
-    if (typeof v.class !== 'string') {
-      for (const x of Object.values(v)) this.expr(x, ctx, perUnit, false, counted);
-      return;
-    }
-    const n = v;
-    switch (n.class) {
-      case 'COLUMN_REF': {
-        if (!this.isIdentifier(n) || counted || ctx === 'filter' || ctx === 'order') return;
-        const name = columnName(n)!;
-        const ownName = !n.alias || String(n.alias).toLowerCase() === name;
-        if (bare && ownName && (ctx === 'projection' || ctx === 'group')) return;
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'identifier-only-counted',
-          { reason: ctx.startsWith('outer') ? 'identifier-outer' : 'identifier-inner', columnName: name },
-          ctx.startsWith('outer')
-            ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
-            : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`,
-          n,
-          this.sql,
-        );
-      }
-      // falls through: refuse never returns
-      case 'SUBQUERY': {
+    visitAst(v, this.visitor, { ctx, perUnit, bare, counted });
+  }
+
+  /** Below any node, nothing is bare; the handlers that skip visit the children they check themselves. */
+  private readonly visitor: Visitor<Where> = {
+    enter: (_n, at) => ({ scope: { ...at.scope, bare: false } }),
+    expression: {
+      COLUMN_REF: (n, at) => {
+        this.columnRef(n, at.scope);
+        return SKIP;
+      },
+      SUBQUERY: (n, at) => {
+        const { ctx } = at.scope;
         if (n.subquery_type === 'SCALAR' && ctx !== 'filter' && ctx !== 'order') {
           refuse(
             'ERR_SQL_SHAPE_NOT_ALLOWED',
@@ -157,49 +137,15 @@ class AggregateRules {
           );
         }
         this.query((n.subquery as Node).node as Node, false);
-        this.expr(n.child, ctx, perUnit, false, counted);
-        return;
-      }
-      case 'STAR': {
-        if (ctx === 'outer-projection' || ctx === 'outer-group') {
-          refuse(
-            'ERR_SQL_SHAPE_NOT_ALLOWED',
-            'aggregate-outer',
-            { reason: 'star-outer', clause: '*' },
-            'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns',
-            n,
-            this.sql,
-          );
-        }
-        for (const r of (n.rename_list as Node[] | undefined) ?? []) {
-          const col = String((r.key as Node).column).toLowerCase();
-          if (this.policy.identifierColumns.has(col))
-            refuse(
-              'ERR_SQL_SHAPE_NOT_ALLOWED',
-              'identifier-only-counted',
-              { reason: 'identifier-renamed', columnName: col },
-              `identifier column ${col} cannot be renamed`,
-              n,
-              this.sql,
-            );
-        }
-        for (const r of (n.replace_list as Node[] | undefined) ?? []) {
-          const value = r.value as Node;
-          const ownName = String(r.key).toLowerCase() === columnName(value);
-          this.expr(value, ctx, perUnit, ownName, counted);
-        }
-        if (n.alias && ctx !== 'filter')
-          refuse(
-            'ERR_SQL_SHAPE_NOT_ALLOWED',
-            'identifier-only-counted',
-            { reason: 'star-alias', clause: '*' },
-            '* and COLUMNS(...) cannot be aliased in aggregate mode',
-            n,
-            this.sql,
-          );
-        return;
-      }
-      case 'FUNCTION': {
+        at.visit(n.child, { ...at.scope, bare: false });
+        return SKIP;
+      },
+      STAR: (n, at) => {
+        this.star(n, at);
+        return SKIP;
+      },
+      FUNCTION: (n, at) => {
+        const { counted, perUnit } = at.scope;
         const name = functionName(n);
         const f = this.policy.functions;
         if (f.individualValue.has(name) && !perUnit) {
@@ -213,28 +159,80 @@ class AggregateRules {
           );
         }
         const inCount = counted || (!n.is_operator && f.identifierAggregates.has(name));
-        this.expr(n.children, ctx, perUnit, false, inCount);
-        this.expr(n.filter, 'filter', perUnit, false, false);
-        this.expr(n.order_bys, 'order', perUnit, false, false);
-        return;
-      }
-      case 'WINDOW': {
-        this.expr(
-          n.children,
-          ctx,
-          perUnit,
-          false,
-          counted || this.policy.functions.identifierAggregates.has(functionName(n)),
-        );
-        this.expr(n.partitions, 'order', perUnit, false);
-        this.expr(n.orders, 'order', perUnit, false);
-        this.expr(n.filter_expr, 'filter', perUnit, false);
+        at.visit(n.children, { ...at.scope, bare: false, counted: inCount });
+        at.visit(n.filter, { ctx: 'filter', perUnit, bare: false, counted: false });
+        at.visit(n.order_bys, { ctx: 'order', perUnit, bare: false, counted: false });
+        return SKIP;
+      },
+      WINDOW: (n, at) => {
+        const { counted, perUnit } = at.scope;
+        const inCount = counted || this.policy.functions.identifierAggregates.has(functionName(n));
+        at.visit(n.children, { ...at.scope, bare: false, counted: inCount });
+        at.visit(n.partitions, { ctx: 'order', perUnit, bare: false, counted: false });
+        at.visit(n.orders, { ctx: 'order', perUnit, bare: false, counted: false });
+        at.visit(n.filter_expr, { ctx: 'filter', perUnit, bare: false, counted: false });
         for (const k of ['start_expr', 'end_expr', 'offset_expr', 'default_expr'])
-          this.expr(n[k], ctx, perUnit, false, counted);
-        return;
-      }
+          at.visit(n[k], { ...at.scope, bare: false });
+        return SKIP;
+      },
+    },
+  };
+
+  private columnRef(n: Node, { ctx, bare, counted }: Where): void {
+    if (!this.isIdentifier(n) || counted || ctx === 'filter' || ctx === 'order') return;
+    const name = columnName(n)!;
+    const ownName = !n.alias || String(n.alias).toLowerCase() === name;
+    if (bare && ownName && (ctx === 'projection' || ctx === 'group')) return;
+    refuse(
+      'ERR_SQL_SHAPE_NOT_ALLOWED',
+      'identifier-only-counted',
+      { reason: ctx.startsWith('outer') ? 'identifier-outer' : 'identifier-inner', columnName: name },
+      ctx.startsWith('outer')
+        ? `identifier column ${name} may only be counted in the outer query (count(DISTINCT ${name})); grouping on it or returning it releases one row per person`
+        : `identifier column ${name} may only be counted, compared in a filter, or passed on under its own name`,
+      n,
+      this.sql,
+    );
+  }
+
+  private star(n: Node, at: Visit<Where>): void {
+    const { ctx } = at.scope;
+    if (ctx === 'outer-projection' || ctx === 'outer-group') {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        { reason: 'star-outer', clause: '*' },
+        'aggregate mode cannot use * or COLUMNS(...) in the outer query (it would reach identifier columns unseen); name the columns',
+        n,
+        this.sql,
+      );
     }
-    for (const [k, x] of Object.entries(n)) if (k !== 'class') this.expr(x, ctx, perUnit, false, counted);
+    for (const r of (n.rename_list as Node[] | undefined) ?? []) {
+      const col = String((r.key as Node).column).toLowerCase();
+      if (this.policy.identifierColumns.has(col))
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'identifier-only-counted',
+          { reason: 'identifier-renamed', columnName: col },
+          `identifier column ${col} cannot be renamed`,
+          n,
+          this.sql,
+        );
+    }
+    for (const r of (n.replace_list as Node[] | undefined) ?? []) {
+      const value = r.value as Node;
+      const ownName = String(r.key).toLowerCase() === columnName(value);
+      at.visit(value, { ...at.scope, bare: ownName });
+    }
+    if (n.alias && ctx !== 'filter')
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'identifier-only-counted',
+        { reason: 'star-alias', clause: '*' },
+        '* and COLUMNS(...) cannot be aliased in aggregate mode',
+        n,
+        this.sql,
+      );
   }
 }
 

@@ -120,6 +120,55 @@ function columnsRead(root: Node): string[] {
   return [...names].sort();
 }
 
+/** Aggregate mode, once the references are checked: the rules, then the rewrites (units, dominance, guards). */
+async function analyseAggregate(
+  parser: SqlParser,
+  sql: string,
+  stmt: Node,
+  policy: SqlPolicy,
+  tables: string[],
+  unitsColumn: string,
+  opts: AnalysisOptions,
+): Promise<Analysis> {
+  if (opts.dominanceN === undefined)
+    throw new TypeError(
+      'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
+    );
+  const root = stmt.node as Node;
+  checkDpOnly(root, sql, policy, tables);
+  const readsColumns = columnsRead(root);
+  checkBoundedCost(root, sql);
+  checkAggregateRules(root, sql, policy);
+  checkStatistics(root, sql, policy);
+  const statistics = statisticIds(root, policy);
+  semiJoinFilters(root, policy);
+  perPersonStage(root, policy);
+  const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
+    root,
+    sql,
+    policy,
+    parser,
+    unitsColumn,
+    opts.dominanceN,
+    opts.perturbation,
+  );
+  settleStage(root);
+  await guardRowErrors(root, parser, policy, opts.columnTypes);
+  return {
+    sql: await parser.deserialize([stmt]),
+    mode: 'aggregate',
+    tables,
+    unitsColumn,
+    countColumns,
+    keyColumns,
+    dominance,
+    ...(perturbed ? { perturbed } : {}),
+    ...(signature ? { signature } : {}),
+    ...(statistics ? { statistics } : {}),
+    readsColumns,
+  };
+}
+
 /** Parses, checks and rewrites one job query. */
 export async function analyseQuery(
   parser: SqlParser,
@@ -164,42 +213,7 @@ export async function analyseQuery(
       checkDpOnly(root, sql, policy, tables);
       return { sql: await parser.deserialize([stmt]), mode, tables, unitsColumn: null };
     case 'aggregate':
-      if (opts.dominanceN === undefined)
-        throw new TypeError(
-          'analyseQuery: dominanceN is required in aggregate mode (policies/disclosure.yaml dominance.n)',
-        );
-      checkDpOnly(root, sql, policy, tables);
-      const readsColumns = columnsRead(root);
-      checkBoundedCost(root, sql);
-      checkAggregateRules(root, sql, policy);
-      checkStatistics(root, sql, policy);
-      const statistics = statisticIds(root, policy);
-      semiJoinFilters(root, policy);
-      perPersonStage(root, policy);
-      const { countColumns, keyColumns, dominance, perturbed, signature } = await addUnitsColumn(
-        root,
-        sql,
-        policy,
-        parser,
-        unitsColumn,
-        opts.dominanceN,
-        opts.perturbation,
-      );
-      settleStage(root);
-      await guardRowErrors(root, parser, policy, opts.columnTypes);
-      return {
-        sql: await parser.deserialize([stmt]),
-        mode,
-        tables,
-        unitsColumn,
-        countColumns,
-        keyColumns,
-        dominance,
-        ...(perturbed ? { perturbed } : {}),
-        ...(signature ? { signature } : {}),
-        ...(statistics ? { statistics } : {}),
-        readsColumns,
-      };
+      return analyseAggregate(parser, sql, stmt, policy, tables, unitsColumn, opts);
     case 'dp': {
       checkBoundedCost(root, sql, 'dp');
       checkDpPredicates(root, sql, policy);

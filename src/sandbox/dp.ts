@@ -181,15 +181,85 @@ export function checkDpFrom(root: Node, sql: string, policy: SqlPolicy): void {
   if (root.type === 'SELECT_NODE') dpScans(root, sql, policy);
 }
 
-export async function rewriteDp(
-  parser: SqlParser,
-  root: Node,
+/** What a dp query returns, checked: its group keys (positions and references) and its measures. */
+interface DpShape {
+  scans: Scan[];
+  keyColumns: number[];
+  keyRefs: Node[];
+  /** Each carries `ref`, the column reference as written, until the joined rows are written. */
+  measures: DpMeasure[];
+  outputColumns: string[];
+}
+
+/** One select item that is not a group key: a count, sum, mean, variance or standard deviation. */
+function dpMeasure(
+  item: Node,
+  position: number,
+  isUnit: (n: Node) => boolean,
   sql: string,
   policy: SqlPolicy,
   bounds: Record<string, [number, number]>,
-  maxGroupsPerUnit: number,
-  maxRowsPerUnit = 1,
-): Promise<{ sql: string; plan: DpPlan }> {
+): DpMeasure {
+  if (item.class !== 'FUNCTION' || item.filter || (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0)
+    shape(
+      { reason: 'dp-select-item', ...(item.class === 'FUNCTION' ? { function: functionName(item) } : {}) },
+      'dp mode returns group keys and count(*), count(DISTINCT <person>), sum, avg, variance or stddev of a column only',
+      item,
+      sql,
+    );
+  const fn = functionName(item);
+  const args = (item.children as Node[]) ?? [];
+  if (fn === 'count_star' && !item.distinct) {
+    return { position, kind: 'count' };
+  }
+  if (fn === 'count' && item.distinct && args.length === 1 && isUnit(args[0]!)) {
+    return { position, kind: 'persons' };
+  }
+  if (fn === 'count')
+    shape(
+      { reason: 'dp-count', function: fn },
+      'dp mode counts rows with count(*) and persons with count(DISTINCT <table>.pds_unit)',
+      item,
+      sql,
+    );
+  const variance = VARIANCES[fn];
+  if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean' && !variance)
+    shape(
+      { reason: 'dp-function', function: fn },
+      `dp mode supports count, sum, avg, variance and stddev, not ${fn}`,
+      item,
+      sql,
+    );
+  if (item.distinct)
+    shape({ reason: 'dp-distinct', function: fn }, `${fn}(DISTINCT …) is not a dp statistic; drop DISTINCT`, item, sql);
+  const column = args.length === 1 && args[0]!.class === 'COLUMN_REF' ? columnName(args[0]!) : undefined;
+  if (!column || policy.identifierColumns.has(column))
+    shape(
+      { reason: 'dp-plain-column', function: fn, ...(column ? { columnName: column } : {}) },
+      `${fn} in dp mode takes one plain column`,
+      item,
+      sql,
+    );
+  const b = bounds[column!];
+  if (!b)
+    shape(
+      { reason: 'dp-bounds', function: fn, columnName: column! },
+      `${fn}(${column}) needs contribution bounds: send "dp": {"bounds": {"${column}": [low, high]}} with the job`,
+      item,
+      sql,
+    );
+  return {
+    position,
+    kind: variance ? variance.kind : fn === 'sum' ? 'sum' : 'avg',
+    column: column!,
+    bounds: b,
+    ...(variance ? { population: variance.population } : {}),
+    // the column reference as written (qualified or not): the engine reads it from the join
+    ...({ ref: args[0] } as object),
+  };
+}
+
+function dpShape(root: Node, sql: string, policy: SqlPolicy, bounds: Record<string, [number, number]>): DpShape {
   if (root.type !== 'SELECT_NODE') shape('dp-union', 'dp mode needs one SELECT … GROUP BY (no UNION)', root, sql);
   if ((((root.cte_map as Node).map as unknown[]) ?? []).length > 0)
     shape('dp-with', 'dp mode does not take WITH', root, sql);
@@ -225,70 +295,7 @@ export async function rewriteDp(
       keyRefs.push(item);
       return;
     }
-    if (item.class !== 'FUNCTION' || item.filter || (((item.order_bys as Node)?.orders as unknown[]) ?? []).length > 0)
-      shape(
-        { reason: 'dp-select-item', ...(item.class === 'FUNCTION' ? { function: functionName(item) } : {}) },
-        'dp mode returns group keys and count(*), count(DISTINCT <person>), sum, avg, variance or stddev of a column only',
-        item,
-        sql,
-      );
-    const fn = functionName(item);
-    const args = (item.children as Node[]) ?? [];
-    if (fn === 'count_star' && !item.distinct) {
-      measures.push({ position, kind: 'count' });
-      return;
-    }
-    if (fn === 'count' && item.distinct && args.length === 1 && isUnit(args[0]!)) {
-      measures.push({ position, kind: 'persons' });
-      return;
-    }
-    if (fn === 'count')
-      shape(
-        { reason: 'dp-count', function: fn },
-        'dp mode counts rows with count(*) and persons with count(DISTINCT <table>.pds_unit)',
-        item,
-        sql,
-      );
-    const variance = VARIANCES[fn];
-    if (fn !== 'sum' && fn !== 'avg' && fn !== 'mean' && !variance)
-      shape(
-        { reason: 'dp-function', function: fn },
-        `dp mode supports count, sum, avg, variance and stddev, not ${fn}`,
-        item,
-        sql,
-      );
-    if (item.distinct)
-      shape(
-        { reason: 'dp-distinct', function: fn },
-        `${fn}(DISTINCT …) is not a dp statistic; drop DISTINCT`,
-        item,
-        sql,
-      );
-    const column = args.length === 1 && args[0]!.class === 'COLUMN_REF' ? columnName(args[0]!) : undefined;
-    if (!column || policy.identifierColumns.has(column))
-      shape(
-        { reason: 'dp-plain-column', function: fn, ...(column ? { columnName: column } : {}) },
-        `${fn} in dp mode takes one plain column`,
-        item,
-        sql,
-      );
-    const b = bounds[column!];
-    if (!b)
-      shape(
-        { reason: 'dp-bounds', function: fn, columnName: column! },
-        `${fn}(${column}) needs contribution bounds: send "dp": {"bounds": {"${column}": [low, high]}} with the job`,
-        item,
-        sql,
-      );
-    measures.push({
-      position,
-      kind: variance ? variance.kind : fn === 'sum' ? 'sum' : 'avg',
-      column: column!,
-      bounds: b,
-      ...(variance ? { population: variance.population } : {}),
-      // the column reference as written (qualified or not): the engine reads it from the join
-      ...({ ref: args[0] } as object),
-    });
+    measures.push(dpMeasure(item, position, isUnit, sql, policy, bounds));
   });
   if (measures.length === 0)
     shape(
@@ -310,18 +317,36 @@ export async function rewriteDp(
   const names = new Set(outputColumns);
   if (names.size !== outputColumns.length)
     shape('dp-duplicate-names', 'dp mode needs distinct output column names; alias them', root, sql);
+  return { scans, keyColumns, keyRefs, measures, outputColumns };
+}
 
-  // a person has several rows when any table read has several rows a person
-  const repeated = scans.some((s) => !policy.uniqueUnitTables.has(s.table));
-  const rowsPerUnit = repeated ? maxRowsPerUnit : 1;
+function readFromUniqueTable(k: Node, scans: Scan[], policy: SqlPolicy): boolean {
+  const scan = scanOf(k, scans, policy);
+  return scan !== undefined && scan !== 'unknown' && policy.uniqueUnitTables.has(scan.table);
+}
+
+/** The codes each group key can take, when every key is a public code list and their product is small. */
+function publicKeysOf(keyRefs: Node[], scans: Scan[], policy: SqlPolicy): string[][] | undefined {
+  const codeLists = keyRefs.map((k) => {
+    const scan = scanOf(k, scans, policy);
+    return scan && scan !== 'unknown' ? policy.publicCodes?.get(`${scan.table}.${columnName(k)}`) : undefined;
+  });
+  return keyRefs.length > 0 &&
+    codeLists.every((c) => c !== undefined) &&
+    codeLists.reduce((n, c) => n * c!.length, 1) <= MAX_PUBLIC_GROUPS
+    ? (codeLists as string[][])
+    : undefined;
+}
+
+/** The joined rows: keys, the person, each measured column — the operator's own FROM and WHERE. */
+async function joinedRows(
+  parser: SqlParser,
+  root: Node,
+  { scans, keyRefs, measures }: DpShape,
+  sumColumns: string[],
+  policy: SqlPolicy,
+): Promise<string> {
   const refOf = (m: DpMeasure) => (m as unknown as { ref: Node }).ref;
-  const sumColumns = [...new Set(measures.filter((m) => m.column).map((m) => m.column!))];
-  const squareColumns = [
-    ...new Set(measures.filter((m) => m.kind === 'variance' || m.kind === 'stddev').map((m) => m.column!)),
-  ];
-  const countsRows = repeated && measures.some((m) => m.kind !== 'persons' && m.kind !== 'sum');
-
-  // the joined rows: keys, the person, each measured column — the operator's own FROM and WHERE
   const inner = structuredClone(root);
   const unitScan = scans[0]!;
   const template = (
@@ -340,6 +365,30 @@ export async function rewriteDp(
   inner.group_sets = [];
   const joinedSql = await parser.deserialize([{ node: inner, named_param_map: [] }]);
   for (const m of measures) delete (m as unknown as { ref?: Node }).ref;
+  return joinedSql;
+}
+
+export async function rewriteDp(
+  parser: SqlParser,
+  root: Node,
+  sql: string,
+  policy: SqlPolicy,
+  bounds: Record<string, [number, number]>,
+  maxGroupsPerUnit: number,
+  maxRowsPerUnit = 1,
+): Promise<{ sql: string; plan: DpPlan }> {
+  const dp = dpShape(root, sql, policy, bounds);
+  const { scans, keyColumns, keyRefs, measures, outputColumns } = dp;
+  // a person has several rows when any table read has several rows a person
+  const repeated = scans.some((s) => !policy.uniqueUnitTables.has(s.table));
+  const rowsPerUnit = repeated ? maxRowsPerUnit : 1;
+  const sumColumns = [...new Set(measures.filter((m) => m.column).map((m) => m.column!))];
+  const squareColumns = [
+    ...new Set(measures.filter((m) => m.kind === 'variance' || m.kind === 'stddev').map((m) => m.column!)),
+  ];
+  const countsRows = repeated && measures.some((m) => m.kind !== 'persons' && m.kind !== 'sum');
+
+  const joinedSql = await joinedRows(parser, root, dp, sumColumns, policy);
 
   const keys = keyRefs.map((_, i) => `__k${i}`);
   const keyList = keys.join(', ');
@@ -350,10 +399,7 @@ export async function rewriteDp(
   const perUnitGroup = [...keys, '__u'].join(', ');
   // keys read only from tables with one row a person put each person in one group: no need to
   // rank a person's groups to keep maxGroupsPerUnit of them (a sort of every person's groups)
-  const oneGroupEach = keyRefs.every((k) => {
-    const scan = scanOf(k, scans, policy);
-    return scan !== undefined && scan !== 'unknown' && policy.uniqueUnitTables.has(scan.table);
-  });
+  const oneGroupEach = keyRefs.every((k) => readFromUniqueTable(k, scans, policy));
   // a person's contribution to a group is clipped as a whole — at most R rows counted, its sum
   // within R times the bounds, its sum of squares within R times the largest square — which bounds
   // it as keeping R of its rows would, without ordering the join's rows to pick them
@@ -386,16 +432,7 @@ SELECT ${[
     ...squareColumns.map((c) => `sum(${quoteIdent(dpSquareColumn(c))})::BIGINT AS ${quoteIdent(dpSquareColumn(c))}`),
   ].join(', ')}
 FROM bounded${oneGroupEach ? '' : ` WHERE __r <= ${maxGroupsPerUnit}`}${keys.length ? ` GROUP BY ${keyList}` : ''}`;
-  const codeLists = keyRefs.map((k) => {
-    const scan = scanOf(k, scans, policy);
-    return scan && scan !== 'unknown' ? policy.publicCodes?.get(`${scan.table}.${columnName(k)}`) : undefined;
-  });
-  const publicKeys =
-    keys.length > 0 &&
-    codeLists.every((c) => c !== undefined) &&
-    codeLists.reduce((n, c) => n * c!.length, 1) <= MAX_PUBLIC_GROUPS
-      ? (codeLists as string[][])
-      : undefined;
+  const publicKeys = publicKeysOf(keyRefs, scans, policy);
   return {
     sql: out,
     plan: {

@@ -1,4 +1,4 @@
-import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { clone, fill, isNode, refuse, someNode, walk, type Node, type SqlParser } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
 import type { BoundColumn } from './binder.ts';
@@ -60,17 +60,17 @@ function cannotFail(n: Node): boolean {
 }
 
 function containsAggregateOrWindow(v: unknown, policy: SqlPolicy): boolean {
-  if (Array.isArray(v)) return v.some((x) => containsAggregateOrWindow(x, policy));
-  if (!isNode(v) || v.class === 'SUBQUERY') return false;
-  if (v.class === 'WINDOW') return true;
-  if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), policy.functions)) return true;
-  return Object.values(v).some((x) => containsAggregateOrWindow(x, policy));
+  return someNode(
+    v,
+    (n) =>
+      n.class === 'WINDOW' ||
+      (n.class === 'FUNCTION' && !n.is_operator && isAggregateName(functionName(n), policy.functions)),
+    (n) => n.class === 'SUBQUERY',
+  );
 }
 
 function containsSubquery(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(containsSubquery);
-  if (!isNode(v)) return false;
-  return v.class === 'SUBQUERY' || Object.values(v).some(containsSubquery);
+  return someNode(v, (n) => n.class === 'SUBQUERY');
 }
 
 /** A join condition whose output size no single row can choose: equalities of columns, and column–constant tests. */
@@ -88,12 +88,7 @@ function equiJoin(n: Node): boolean {
  * cross product filtered to one person would multiply work for that person's row alone.
  */
 export function checkBoundedCost(root: Node, sql: string, mode: 'aggregate' | 'dp' = 'aggregate'): void {
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      v.forEach(visit);
-      return;
-    }
-    if (!isNode(v)) return;
+  walk(root, (v) => {
     if (mode === 'aggregate' && v.type === 'JOIN') {
       const using = ((v.using_columns as unknown[] | undefined) ?? []).length > 0;
       const cond = v.condition as Node | null | undefined;
@@ -122,22 +117,16 @@ export function checkBoundedCost(root: Node, sql: string, mode: 'aggregate' | 'd
         );
       }
     }
-    Object.values(v).forEach(visit);
-  };
-  visit(root);
+  });
 }
 
 /** Names of every CTE anywhere in the query: a table reference by such a name may not be a snapshot table. */
 function cteNames(root: unknown): Set<string> {
   const names = new Set<string>();
-  const look = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(look);
-    if (!isNode(v)) return;
+  walk(root, (v) => {
     const list = (v.cte_map as Node | undefined)?.map as Node[] | undefined;
     for (const entry of list ?? []) names.add(String(entry.key).toLowerCase());
-    Object.values(v).forEach(look);
-  };
-  look(root);
+  });
   return names;
 }
 
@@ -272,6 +261,30 @@ function castFreeFilter(n: Node, typeOf: (n: Node) => string | undefined): boole
 }
 
 /**
+ * USING has no condition to guard: its equality casts when the two columns' types differ, and
+ * that cast fails on the rows that reach it — so the types must be known and equal.
+ */
+function checkUsingTypes(v: Node, ctes: Set<string>, types: Record<string, BoundColumn[]>): void {
+  const using = (v.using_columns as string[] | undefined) ?? [];
+  if (using.length > 0) {
+    const left = columnTypes(scansUnder(v.left as Node, ctes), types);
+    const right = columnTypes(scansUnder(v.right as Node, ctes), types);
+    for (const c of using) {
+      const ref = { class: 'COLUMN_REF', column_names: [c] };
+      const [l, r] = [left(ref), right(ref)];
+      if (l === undefined || l !== r)
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'bounded-cost',
+          { reason: 'join-using-type', columnName: c },
+          `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
+          v,
+        );
+    }
+  }
+}
+
+/**
  * Wraps every row-level expression of every SELECT in TRY(…), in place. `types` (the snapshot's
  * columns and their types) lets equalities of same-typed columns in a join condition stay bare.
  */
@@ -307,12 +320,8 @@ export async function guardRowErrors(
     }
     return n;
   };
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      v.forEach(visit);
-      return;
-    }
-    if (!isNode(v)) return;
+  // the guards replace a node's children before the walk goes down: it then walks the new ones
+  walk(root, (v) => {
     if (v.type === 'SELECT_NODE') {
       if (isNode(v.where_clause) && !containsAggregateOrWindow(v.where_clause, policy)) {
         const typeOf = isNode(v.from_table) ? columnTypes(scansUnder(v.from_table, ctes), types) : () => undefined;
@@ -330,25 +339,7 @@ export async function guardRowErrors(
         containsAggregateOrWindow(g, policy) ? g : wrap(g),
       );
     }
-    const using = (v.using_columns as string[] | undefined) ?? [];
-    if (v.type === 'JOIN' && using.length > 0) {
-      // USING has no condition to guard: its equality casts when the two columns' types differ,
-      // and that cast fails on the rows that reach it — so the types must be known and equal
-      const left = columnTypes(scansUnder(v.left as Node, ctes), types);
-      const right = columnTypes(scansUnder(v.right as Node, ctes), types);
-      for (const c of using) {
-        const ref = { class: 'COLUMN_REF', column_names: [c] };
-        const [l, r] = [left(ref), right(ref)];
-        if (l === undefined || l !== r)
-          refuse(
-            'ERR_SQL_SHAPE_NOT_ALLOWED',
-            'bounded-cost',
-            { reason: 'join-using-type', columnName: c },
-            `JOIN … USING (${c}) needs ${c} of one type read straight from a snapshot table on both sides; write ON a.${c} = b.${c} instead`,
-            v,
-          );
-      }
-    }
+    if (v.type === 'JOIN') checkUsingTypes(v, ctes, types);
     if (v.type === 'JOIN' && isNode(v.condition)) {
       const { keys, rest } = hashJoinKeys(v, ctes, types);
       const guarded = [...keys, ...rest.map(wrap)];
@@ -361,7 +352,5 @@ export async function guardRowErrors(
       if (isNode(v.filter)) v.filter = wrap(v.filter);
       v.children = ((v.children as Node[]) ?? []).map((c) => wrap(c));
     }
-    Object.values(v).forEach(visit);
-  };
-  visit(root);
+  });
 }

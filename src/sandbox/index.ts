@@ -27,3 +27,4 @@ export { bindingFacts, SchemaBinder, type BoundColumn } from './binder.ts';
 export { describeOsSandbox, type OsSandboxSetting, type OsSandboxStatus } from './confine.ts';
 export { type PerturbationSpec, type Perturbed } from './perturb.ts';
 export { runtimeMessage } from './runtime-errors.ts';
+export { executeRun, runFacts, type ExecuteOptions } from './execute.ts';

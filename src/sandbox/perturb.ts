@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { clone, fill, isNode, type Node } from './ast.ts';
+import { clone, fill, isNode, SKIP, visitAst, type Node, type Visitor } from './ast.ts';
 import { functionName } from './aggregate-rules.ts';
 import { recordKeySql } from '../digest/index.ts';
 import { isWeightedCount, settled, stageMeanCount } from './per-person.ts';
@@ -78,22 +78,18 @@ export interface Target {
 /** The aggregates to perturb, found before the rewrite adds its own (units, dominance). */
 export function perturbationTargets(select: Node): Target[] {
   const found: Target[] = [];
-  const visit = (v: unknown, position: number | undefined): void => {
-    if (Array.isArray(v)) {
-      for (const x of v) visit(x, position);
-      return;
-    }
-    if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
-    if (v.class === 'FUNCTION' && !v.is_operator) {
-      const name = functionName(v);
-      if (PERTURBED.has(name)) {
-        const item = position === undefined ? undefined : (select.select_list as Node[])[position];
-        found.push({ node: v, position, whole: item === v });
-        return;
+  // the scope is the select item's position (none in HAVING, QUALIFY, ORDER BY)
+  const visitor: Visitor<number | undefined> = {
+    enter: (v, at) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return SKIP;
+      if (v.class === 'FUNCTION' && !v.is_operator && PERTURBED.has(functionName(v))) {
+        const item = at.scope === undefined ? undefined : (select.select_list as Node[])[at.scope];
+        found.push({ node: v, position: at.scope, whole: item === v });
+        return SKIP;
       }
-    }
-    for (const x of Object.values(v)) visit(x, position);
+    },
   };
+  const visit = (v: unknown, position: number | undefined) => visitAst(v, visitor, position);
   (select.select_list as Node[]).forEach((item, i) => visit(item, i));
   visit(select.having, undefined);
   visit(select.qualify, undefined);
@@ -130,6 +126,60 @@ function magnitudeNoise(spec: PerturbationSpec, filtered: boolean): string {
   if (fraction === 0) return `(${literal(floor)} * (2 * slot_k - 1))`;
   const filter = filtered ? ' FILTER (WHERE slot_w)' : '';
   return `(greatest(${literal(fraction)} * coalesce(list_sum(max(abs(slot_x), ${topN})${filter}), 0), ${literal(floor)}) * (2 * slot_k - 1))`;
+}
+
+/** A sum, mean, variance or standard deviation with noise of its magnitude (`keys`: the cell's three keys). */
+async function perturbMagnitude(
+  f: Node,
+  original: Node,
+  spec: PerturbationSpec,
+  template: Template,
+  [key, key2, key3]: [Node, Node, Node],
+): Promise<Node> {
+  const name = functionName(f);
+  const [x] = original.children as Node[];
+  const filter = original.filter as Node | undefined;
+  const filtered = filter !== undefined && filter !== null;
+  const noiseOf = async (value: Node, k: Node) =>
+    fill(await template(magnitudeNoise(spec, filtered)), {
+      x: clone(value),
+      k,
+      ...(filtered ? { w: clone(filter) } : {}),
+    });
+  const sumOf = (value: Node) => ({ ...clone(original), function_name: 'sum', children: [value] });
+  if (SUM.has(name)) {
+    return fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: await noiseOf(x!, key2) });
+  } else if (MEAN.has(name)) {
+    // a mean over each person's sums (per-person.ts) divides by the sum of their counts
+    const perPerson = stageMeanCount(f);
+    const count = perPerson ? sumOf(clone(perPerson)) : { ...clone(original), function_name: 'count' };
+    const mean = fill(await template('((slot_t::DOUBLE + slot_n) / nullif(slot_c, 0))'), {
+      t: sumOf(clone(x!)),
+      n: await noiseOf(x!, key2),
+      c: count,
+    });
+    settled(f);
+    return mean;
+  } else {
+    // a variance from perturbed moments: the count, the sum and the sum of squares, each perturbed
+    const count = clone(original);
+    count.function_name = 'count';
+    const n = fill(await template(countNoise(spec, 'DOUBLE')), { f: count, k: key });
+    const square = fill(await template('(slot_x::DOUBLE * slot_x)'), { x: clone(x!) });
+    const s1 = fill(await template('(slot_f::DOUBLE + slot_n)'), {
+      f: sumOf(fill(await template('slot_x::DOUBLE'), { x: clone(x!) })),
+      n: await noiseOf(x!, key2),
+    });
+    const s2 = fill(await template('(slot_f + slot_n)'), { f: sumOf(square), n: await noiseOf(square, key3) });
+    const pop = VARIANCE_POP.has(name);
+    const variance = fill(
+      await template(
+        `CASE WHEN slot_n > ${pop ? 0 : 1} THEN greatest((slot_b - slot_a * slot_a / slot_n) / (slot_n${pop ? '' : ' - 1'}), 0) END`,
+      ),
+      { n, a: s1, b: s2 },
+    );
+    return name.startsWith('stddev') ? fill(await template('sqrt(slot_v)'), { v: variance }) : variance;
+  }
 }
 
 /**
@@ -173,48 +223,7 @@ export async function perturbAggregates(
       replacement = await perturbQuantile(original, spec, template, key2);
       if (position !== undefined) (perturbed.quantiles ??= []).push(position);
     } else {
-      const [x] = original.children as Node[];
-      const filter = original.filter as Node | undefined;
-      const filtered = filter !== undefined && filter !== null;
-      const noiseOf = async (value: Node, k: Node) =>
-        fill(await template(magnitudeNoise(spec, filtered)), {
-          x: clone(value),
-          k,
-          ...(filtered ? { w: clone(filter) } : {}),
-        });
-      const sumOf = (value: Node) => ({ ...clone(original), function_name: 'sum', children: [value] });
-      if (SUM.has(name)) {
-        replacement = fill(await template('(slot_f::DOUBLE + slot_n)'), { f: original, n: await noiseOf(x!, key2) });
-      } else if (MEAN.has(name)) {
-        // a mean over each person's sums (per-person.ts) divides by the sum of their counts
-        const perPerson = stageMeanCount(f);
-        const count = perPerson ? sumOf(clone(perPerson)) : { ...clone(original), function_name: 'count' };
-        replacement = fill(await template('((slot_t::DOUBLE + slot_n) / nullif(slot_c, 0))'), {
-          t: sumOf(clone(x!)),
-          n: await noiseOf(x!, key2),
-          c: count,
-        });
-        settled(f);
-      } else {
-        // a variance from perturbed moments: the count, the sum and the sum of squares, each perturbed
-        const count = clone(original);
-        count.function_name = 'count';
-        const n = fill(await template(countNoise(spec, 'DOUBLE')), { f: count, k: key });
-        const square = fill(await template('(slot_x::DOUBLE * slot_x)'), { x: clone(x!) });
-        const s1 = fill(await template('(slot_f::DOUBLE + slot_n)'), {
-          f: sumOf(fill(await template('slot_x::DOUBLE'), { x: clone(x!) })),
-          n: await noiseOf(x!, key2),
-        });
-        const s2 = fill(await template('(slot_f + slot_n)'), { f: sumOf(square), n: await noiseOf(square, key3) });
-        const pop = VARIANCE_POP.has(name);
-        const variance = fill(
-          await template(
-            `CASE WHEN slot_n > ${pop ? 0 : 1} THEN greatest((slot_b - slot_a * slot_a / slot_n) / (slot_n${pop ? '' : ' - 1'}), 0) END`,
-          ),
-          { n, a: s1, b: s2 },
-        );
-        replacement = name.startsWith('stddev') ? fill(await template('sqrt(slot_v)'), { v: variance }) : variance;
-      }
+      replacement = await perturbMagnitude(f, original, spec, template, [key, key2, key3]);
       if (position !== undefined) perturbed.magnitudes.push(position);
     }
     replacement.alias = alias;

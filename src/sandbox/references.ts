@@ -1,4 +1,4 @@
-import { isNode, refuse, type Node } from './ast.ts';
+import { isNode, refuse, SKIP, visitAst, type Node, type Visitor } from './ast.ts';
 
 /**
  * Item 1 of the sandbox rules (docs/architecture.md §11): what any query may reference, in any mode. Table
@@ -227,54 +227,51 @@ class ReferenceChecker {
 
   /** Checks every expression inside `v`; nested queries are checked in their scope. */
   private expressions(v: unknown, scope: Scope, underStar = false): void {
-    if (Array.isArray(v)) {
-      for (const x of v) this.expressions(x, scope, underStar);
-      return;
-    }
-    if (!isNode(v)) return;
-    if (typeof v.class !== 'string') {
-      for (const x of Object.values(v)) this.expressions(x, scope, underStar);
-      return;
-    }
-    const n = v;
-    const kind = v.class;
-    checkName(n.alias, 'alias', n, this.sql);
-    if (kind === 'LAMBDA' && underStar) {
-      this.expressions(n.expr, scope);
-      return;
-    }
-    if (!EXPRESSION_CLASSES.has(kind)) {
-      refuse(
-        'ERR_SQL_SHAPE_NOT_ALLOWED',
-        'expression-kind',
-        { reason: 'expression-kind', clause: kind },
-        `${kind.toLowerCase()} expressions are not allowed`,
-        n,
-        this.sql,
-      );
-    }
-    switch (kind) {
-      case 'COLUMN_REF':
-        for (const c of n.column_names as string[]) checkName(c, 'column', n, this.sql);
-        return;
-      case 'FUNCTION':
-        this.function(n, false);
-        break;
-      case 'WINDOW':
-        this.function(n, true);
-        break;
-      case 'SUBQUERY':
-        this.query((n.subquery as Node).node as Node, scope);
-        this.expressions(n.child, scope);
-        return;
-      case 'STAR':
-        for (const r of (n.rename_list as Node[] | undefined) ?? []) checkName(r.value, 'column alias', n, this.sql);
-        this.expressions(n.replace_list, scope);
-        this.expressions(n.expr, scope, true);
-        return;
-    }
-    for (const [k, x] of Object.entries(n)) if (k !== 'class') this.expressions(x, scope);
+    visitAst(v, this.visitor, { scope, underStar });
   }
+
+  /** `underStar`: the expression is a COLUMNS(…) argument, where a lambda may stand. */
+  private readonly visitor: Visitor<{ scope: Scope; underStar: boolean }> = {
+    enter: (n, at) => {
+      if (typeof n.class !== 'string') return;
+      const kind = n.class;
+      checkName(n.alias, 'alias', n, this.sql);
+      if (kind === 'LAMBDA' && at.scope.underStar) {
+        at.visit(n.expr, { scope: at.scope.scope, underStar: false });
+        return SKIP;
+      }
+      if (!EXPRESSION_CLASSES.has(kind)) {
+        refuse(
+          'ERR_SQL_SHAPE_NOT_ALLOWED',
+          'expression-kind',
+          { reason: 'expression-kind', clause: kind },
+          `${kind.toLowerCase()} expressions are not allowed`,
+          n,
+          this.sql,
+        );
+      }
+      return { scope: { scope: at.scope.scope, underStar: false } };
+    },
+    expression: {
+      COLUMN_REF: (n) => {
+        for (const c of n.column_names as string[]) checkName(c, 'column', n, this.sql);
+        return SKIP;
+      },
+      FUNCTION: (n) => this.function(n, false),
+      WINDOW: (n) => this.function(n, true),
+      SUBQUERY: (n, at) => {
+        this.query((n.subquery as Node).node as Node, at.scope.scope);
+        at.visit(n.child, { scope: at.scope.scope, underStar: false });
+        return SKIP;
+      },
+      STAR: (n, at) => {
+        for (const r of (n.rename_list as Node[] | undefined) ?? []) checkName(r.value, 'column alias', n, this.sql);
+        at.visit(n.replace_list, { scope: at.scope.scope, underStar: false });
+        at.visit(n.expr, { scope: at.scope.scope, underStar: true });
+        return SKIP;
+      },
+    },
+  };
 
   private function(n: Node, window: boolean): void {
     const name = String(n.function_name).toLowerCase();

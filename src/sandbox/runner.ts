@@ -386,108 +386,8 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
   const reusable = isolated && req.engineLayer !== false;
   try {
     started = await start(req, isolated, opts.osLayer !== false);
-    const { child, request } = started;
-    const res = await new Promise<RunResponse>((resolve, reject) => {
-      let stderr = '';
-      let settled = false;
-      const onStderr = (d: Buffer) => {
-        stderr = (stderr + d.toString()).slice(-2000);
-      };
-      child.stderr?.on('data', onStderr);
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        // a parked runner carries no listener of a past run
-        child.stderr?.off('data', onStderr);
-        child.stderr?.resume();
-        child.off('message', onMessage);
-        child.off('error', onError);
-        child.off('exit', onExit);
-        fn();
-      };
-      // the wall clock runs from the runner's receipt of the job (as the runner's own interrupt
-      // does); until then only a start-up backstop, so a slow spawn on a busy machine is not
-      // charged to the query. Without the process layer only a harness backstop remains,
-      // reported as a failure.
-      const wallClock = () => {
-        child.kill('SIGKILL');
-        finish(() =>
-          reject(
-            isolated
-              ? new PdsError(
-                  'ERR_LIMIT_EXCEEDED',
-                  `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`,
-                  { extra: { layer: 'process' } },
-                )
-              : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', {
-                  extra: { layer: 'none' },
-                }),
-          ),
-        );
-      };
-      let timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        finish(() =>
-          reject(
-            new PdsError('ERR_SANDBOX_FAILURE', `the runner did not take the job within ${START_TIMEOUT_MS} ms`, {
-              extra: { layer: 'process' },
-            }),
-          ),
-        );
-      }, START_TIMEOUT_MS);
-      const onAbort = () => {
-        child.kill('SIGKILL');
-        finish(() =>
-          reject(
-            signal!.reason instanceof Error
-              ? signal!.reason
-              : new PdsError('ERR_SANDBOX_FAILURE', 'the run was cancelled'),
-          ),
-        );
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const onMessage = (m: RunResponse | RunnerNotice) => {
-        if ('ready' in m || 'warmed' in m) return;
-        if ('started' in m) {
-          clearTimeout(timer);
-          timer = setTimeout(
-            wallClock,
-            isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000,
-          );
-          return;
-        }
-        answered = true;
-        finish(() => resolve(m));
-      };
-      const onError = (err: Error) =>
-        finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err })));
-      const onExit = (code: number | null, sig: NodeJS.Signals | null) =>
-        finish(() =>
-          reject(
-            new PdsError(
-              sig === 'SIGKILL' ||
-                sig === 'SIGXFSZ' ||
-                sig === 'SIGSEGV' ||
-                sig === 'SIGABRT' ||
-                // bubblewrap answers 128 + the signal that ended the runner
-                code === 134 ||
-                code === 137 ||
-                code === 139 ||
-                code === 153
-                ? 'ERR_LIMIT_EXCEEDED'
-                : 'ERR_SANDBOX_FAILURE',
-              `the runner process ended (${sig ?? `exit ${code}`}) without an answer`,
-              { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
-            ),
-          ),
-        );
-      child.on('message', onMessage);
-      child.once('error', onError);
-      child.once('exit', onExit);
-      child.send(request);
-    });
+    const res = await awaitAnswer(started, req, isolated, signal);
+    answered = true;
     if (!res.ok) throw new PdsError(res.code, res.message, { extra: { layer: res.layer ?? 'engine' } });
     // the result is read where this side put the job's directory, never at a path the runner names
     const resultFile = path.join(started.hostWorkDir, RESULT_FILE);
@@ -507,4 +407,114 @@ export async function runInSandbox(req: RunRequest, opts: RunOptions = {}): Prom
       started.child.kill('SIGKILL');
     if (isolated) pool?.fill();
   }
+}
+
+/** Why a runner that ended without an answer did: a limit when a signal (or bubblewrap's 128 + signal) says so. */
+function exitError(code: number | null, sig: NodeJS.Signals | null, stderr: string): PdsError {
+  return new PdsError(
+    sig === 'SIGKILL' ||
+      sig === 'SIGXFSZ' ||
+      sig === 'SIGSEGV' ||
+      sig === 'SIGABRT' ||
+      // bubblewrap answers 128 + the signal that ended the runner
+      code === 134 ||
+      code === 137 ||
+      code === 139 ||
+      code === 153
+      ? 'ERR_LIMIT_EXCEEDED'
+      : 'ERR_SANDBOX_FAILURE',
+    `the runner process ended (${sig ?? `exit ${code}`}) without an answer`,
+    { extra: { layer: 'process', stderr: stderr.split('\n').slice(-3).join('\n') } },
+  );
+}
+
+/** The wall clock ran out: the process layer's limit, or without it only the harness backstop (a failure). */
+function wallClockError(req: RunRequest, isolated: boolean): PdsError {
+  return isolated
+    ? new PdsError('ERR_LIMIT_EXCEEDED', `the job ran longer than its ${req.limits.timeoutMs} ms wall-clock limit`, {
+        extra: { layer: 'process' },
+      })
+    : new PdsError('ERR_SANDBOX_FAILURE', 'harness backstop: nothing stopped the job', {
+        extra: { layer: 'none' },
+      });
+}
+
+/** Sends the job to the runner and waits for its answer, its end, the wall clock or the caller's abort. */
+function awaitAnswer(
+  started: Started,
+  req: RunRequest,
+  isolated: boolean,
+  signal: AbortSignal | undefined,
+): Promise<RunResponse> {
+  const { child, request } = started;
+  return new Promise<RunResponse>((resolve, reject) => {
+    let stderr = '';
+    let settled = false;
+    const onStderr = (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    };
+    child.stderr?.on('data', onStderr);
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      // a parked runner carries no listener of a past run
+      child.stderr?.off('data', onStderr);
+      child.stderr?.resume();
+      child.off('message', onMessage);
+      child.off('error', onError);
+      child.off('exit', onExit);
+      fn();
+    };
+    // the wall clock runs from the runner's receipt of the job (as the runner's own interrupt
+    // does); until then only a start-up backstop, so a slow spawn on a busy machine is not
+    // charged to the query. Without the process layer only a harness backstop remains,
+    // reported as a failure.
+    const wallClock = () => {
+      child.kill('SIGKILL');
+      finish(() => reject(wallClockError(req, isolated)));
+    };
+    let timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(() =>
+        reject(
+          new PdsError('ERR_SANDBOX_FAILURE', `the runner did not take the job within ${START_TIMEOUT_MS} ms`, {
+            extra: { layer: 'process' },
+          }),
+        ),
+      );
+    }, START_TIMEOUT_MS);
+    const onAbort = () => {
+      child.kill('SIGKILL');
+      finish(() =>
+        reject(
+          signal!.reason instanceof Error
+            ? signal!.reason
+            : new PdsError('ERR_SANDBOX_FAILURE', 'the run was cancelled'),
+        ),
+      );
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const onMessage = (m: RunResponse | RunnerNotice) => {
+      if ('ready' in m || 'warmed' in m) return;
+      if ('started' in m) {
+        clearTimeout(timer);
+        timer = setTimeout(
+          wallClock,
+          isolated ? req.limits.timeoutMs + KILL_GRACE_MS : req.limits.timeoutMs * 5 + 5000,
+        );
+        return;
+      }
+      finish(() => resolve(m));
+    };
+    const onError = (err: Error) =>
+      finish(() => reject(new PdsError('ERR_SANDBOX_FAILURE', 'the runner process could not start', { cause: err })));
+    const onExit = (code: number | null, sig: NodeJS.Signals | null) =>
+      finish(() => reject(exitError(code, sig, stderr)));
+    child.on('message', onMessage);
+    child.once('error', onError);
+    child.once('exit', onExit);
+    child.send(request);
+  });
 }

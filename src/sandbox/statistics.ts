@@ -1,4 +1,4 @@
-import { isNode, refuse, type Node } from './ast.ts';
+import { isNode, refuse, SKIP, someNode, visitAst, type Node, type Step } from './ast.ts';
 import { columnName, functionName } from './aggregate-rules.ts';
 import { TOTAL_FUNCTIONS } from './failsafe.ts';
 import { isAggregateName, type SqlPolicy } from './references.ts';
@@ -90,11 +90,12 @@ class Statistics {
   }
 
   private expr(v: unknown, clause: Clause): void {
-    if (Array.isArray(v)) {
-      for (const x of v) this.expr(x, clause);
-      return;
-    }
-    if (!isNode(v) || v.class === 'SUBQUERY') return;
+    visitAst(v, { enter: (n, at) => this.statistic(n, at.scope) }, clause);
+  }
+
+  /** One node of an outer clause: an aggregate is checked whole, what is over aggregates may not fail. */
+  private statistic(v: Node, clause: Clause): Step<Clause> {
+    if (v.class === 'SUBQUERY') return SKIP;
     if (v.class === 'WINDOW') {
       refuse(
         'ERR_SQL_SHAPE_NOT_ALLOWED',
@@ -107,7 +108,7 @@ class Statistics {
     }
     if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
       this.aggregate(v, clause);
-      return; // aggregates do not nest
+      return SKIP; // aggregates do not nest
     }
     // over aggregates nothing may fail (TRY cannot hold an aggregate): only total functions, no cast
     if (this.overAggregate(v)) {
@@ -124,7 +125,6 @@ class Statistics {
         );
       }
     }
-    for (const x of Object.values(v)) this.expr(x, clause);
   }
 
   private aggregate(f: Node, clause: Clause): void {
@@ -254,22 +254,12 @@ class Statistics {
   }
 
   private overAggregate(v: Node): boolean {
-    let found = false;
-    const look = (x: unknown): void => {
-      if (found) return;
-      if (Array.isArray(x)) {
-        x.forEach(look);
-        return;
-      }
-      if (!isNode(x) || x.class === 'SUBQUERY') return;
-      if (x.class === 'FUNCTION' && !x.is_operator && isAggregateName(functionName(x), this.policy.functions)) {
-        found = true;
-        return;
-      }
-      Object.values(x).forEach(look);
-    };
-    for (const child of Object.values(v)) look(child);
-    return found;
+    // below v, not v itself
+    return someNode(
+      Object.values(v),
+      (x) => x.class === 'FUNCTION' && !x.is_operator && isAggregateName(functionName(x), this.policy.functions),
+      (x) => x.class === 'SUBQUERY',
+    );
   }
 
   /** Rewrites the honest conditional forms to FILTER, in place (see the file comment). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { clone, fill, isNode, refuse, type Node, type SqlParser } from './ast.ts';
+import { clone, fill, isNode, refuse, someNode, walk, type Node, type SqlParser } from './ast.ts';
 import { perturbAggregates, perturbationTargets, type PerturbationSpec, type Perturbed } from './perturb.ts';
 import { aggregates, columnName, functionName, groupsByUnit } from './aggregate-rules.ts';
 import { isAggregateName, RESERVED_PREFIX, type SqlPolicy } from './references.ts';
@@ -96,6 +96,14 @@ interface UnitColumn {
   uniqueWithin?: string[][];
 }
 
+/** A unit a FROM subquery carries, before its column is added: the reference, and its key when it has one. */
+interface DerivedUnit {
+  ref: Node;
+  unique: boolean;
+  padded?: boolean;
+  unitKey?: Node;
+}
+
 /** CTEs in scope: the WITH entry and the list it sits in (copies are inserted next to it). */
 type Ctes = Map<string, { entry: Node; list: Node[] }>;
 
@@ -171,37 +179,42 @@ class UnitsRewriter {
   /** Sums and means of the outer query and the hidden columns that measure their dominance. */
   dominance: DominanceColumn[] = [];
 
+  /** At the outer level, only UNION ALL (BY NAME or not) of aggregates. */
+  private checkOuterUnion(node: Node): void {
+    if (
+      !String(node.setop_type).startsWith('UNION') ||
+      (node.setop_all === false && node.setop_type !== 'UNION_BY_NAME')
+    ) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        {
+          reason: 'outer-set-operation',
+          clause: `${String(node.setop_type)}${node.setop_all === false ? '' : ' ALL'}`,
+        },
+        `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
+        node,
+        this.sql,
+      );
+    }
+    if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'aggregate-outer',
+        { reason: 'outer-union-by-name', clause: 'UNION BY NAME' },
+        'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
+        node,
+        this.sql,
+      );
+    }
+  }
+
   /** The outer query: each SELECT (or branch of an outer UNION ALL) gets the units column. */
   async outer(node: Node, ctes: Ctes): Promise<void> {
     const scope = this.withCtes(node, ctes);
     if (node.type === 'SET_OPERATION_NODE') {
       this.inUnion = true; // hidden dominance columns would not line up across branches
-      if (
-        !String(node.setop_type).startsWith('UNION') ||
-        (node.setop_all === false && node.setop_type !== 'UNION_BY_NAME')
-      ) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'aggregate-outer',
-          {
-            reason: 'outer-set-operation',
-            clause: `${String(node.setop_type)}${node.setop_all === false ? '' : ' ALL'}`,
-          },
-          `aggregate mode allows UNION ALL of aggregates at the outer level, not ${String(node.setop_type)}${node.setop_all === false ? ' (without ALL)' : ''}`,
-          node,
-          this.sql,
-        );
-      }
-      if (node.setop_type === 'UNION_BY_NAME' && node.setop_all === false) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'aggregate-outer',
-          { reason: 'outer-union-by-name', clause: 'UNION BY NAME' },
-          'aggregate mode allows UNION ALL BY NAME at the outer level, not UNION BY NAME',
-          node,
-          this.sql,
-        );
-      }
+      this.checkOuterUnion(node);
       await this.outer(node.left as Node, scope);
       await this.outer(node.right as Node, scope);
       return;
@@ -381,22 +394,17 @@ class UnitsRewriter {
    * one row already, so it counts without DISTINCT.
    */
   private shareDistinctUnits(node: Node, classes: UnitClass[]): void {
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(visit);
-      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    walk([node.select_list, node.having, node.modifiers], (v) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return false;
       if (v.class === 'FUNCTION' && !v.is_operator && functionName(v) === 'count' && v.distinct === true && !v.filter) {
         const [arg] = (v.children as Node[]) ?? [];
         const owner = arg?.class === 'COLUMN_REF' ? this.unitOf(arg, this.scanned) : undefined;
         const cls = owner && classes.find((c) => this.root(c.id) === this.root(owner.id));
         if (cls?.unique) v.distinct = false;
         else if (cls?.personKey) v.children = [clone(cls.personKey)];
-        return;
+        return false;
       }
-      Object.values(v).forEach(visit);
-    };
-    visit(node.select_list);
-    visit(node.having);
-    visit(node.modifiers);
+    });
   }
 
   private inUnion = false;
@@ -455,12 +463,15 @@ class UnitsRewriter {
     const measured = new Map<string, { total: string; top: string }>();
     // every sum or mean in the item, however wrapped (round(sum(x)), sum(x) + 0, sum(x) / count(*)):
     // a dominated one inside an expression suppresses the item as it would alone (issue 31)
-    const inside = (v: unknown, found: Node[] = []): Node[] => {
-      if (Array.isArray(v)) for (const x of v) inside(x, found);
-      else if (isNode(v) && v.class !== 'SUBQUERY' && v.class !== 'WINDOW') {
-        if (v.class === 'FUNCTION' && !v.is_operator && SUMS.has(functionName(v)) && !isWeightedCount(v)) found.push(v);
-        else for (const x of Object.values(v)) inside(x, found);
-      }
+    const inside = (v: unknown): Node[] => {
+      const found: Node[] = [];
+      walk(v, (n) => {
+        if (n.class === 'SUBQUERY' || n.class === 'WINDOW') return false;
+        if (n.class === 'FUNCTION' && !n.is_operator && SUMS.has(functionName(n)) && !isWeightedCount(n)) {
+          found.push(n);
+          return false;
+        }
+      });
       return found;
     };
     const sameText = (n: unknown) =>
@@ -665,22 +676,7 @@ class UnitsRewriter {
   }
 
   private readsSnapshot(node: Node): boolean {
-    let reads = false;
-    const look = (v: unknown): void => {
-      if (reads) return;
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v)) return;
-      if (v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables) {
-        reads = true;
-        return;
-      }
-      Object.values(v).forEach(look);
-    };
-    look(node);
-    return reads;
+    return someNode(node, (v) => v.type === 'BASE_TABLE' && String(v.table_name).toLowerCase() in this.policy.tables);
   }
 
   /** Adds unit columns to a query below the outer one; returns them. */
@@ -762,53 +758,59 @@ class UnitsRewriter {
     };
   }
 
+  /** The units of a FROM subquery that aggregates (per unit only), and the keys it is one row a unit within. */
+  private async groupedUnits(s: Node, sources: Source[]): Promise<{ units: DerivedUnit[]; withinGroups?: string[] }> {
+    let withinGroups: string[] | undefined;
+    if (!groupsByUnit(s, this.policy)) {
+      refuse(
+        'ERR_SQL_SHAPE_NOT_ALLOWED',
+        'units-traceable',
+        { reason: 'subquery-aggregate', columnName: this.policy.privacyUnitColumn },
+        `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
+        s,
+        this.sql,
+      );
+    }
+    const groups = (s.group_expressions as Node[]) ?? [];
+    // grouped by the unit alone, each row is one unit
+    // (over a join, an outer side may group its missing unit as NULL: count values then, not rows)
+    const padded = sources.length > 1 || sources.some((x) => x.padded);
+    const units: DerivedUnit[] = groups
+      .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
+      .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
+    // grouped by the unit and plain columns it returns as they are: a unit per row within each
+    // value of those columns (the outer query may know it is one row a person in its groups)
+    const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
+    // each key returned as it is, under its own name, and no other output column of that name
+    const outputName = (item: Node) => String(item.alias || columnName(item) || '').toLowerCase();
+    const returned = (g: Node) =>
+      (s.select_list as Node[]).some(
+        (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
+      ) &&
+      (s.select_list as Node[]).filter((item) => outputName(item) === String(columnName(g)).toLowerCase()).length === 1;
+    if (
+      units.length === 1 &&
+      !padded &&
+      others.length > 0 &&
+      ((s.group_sets as unknown[]) ?? []).length <= 1 &&
+      others.every((g) => g.class === 'COLUMN_REF' && returned(g))
+    )
+      withinGroups = others.map((g) => String(columnName(g)).toLowerCase());
+    // one unit per group, one table keyed: its key is the unit's, whichever row gives it
+    const keyed = sources.filter((x) => x.unitKey);
+    if (units.length === 1 && sources.length === 1 && keyed.length === 1)
+      units[0]!.unitKey = fill(await this.template('min(slot_k)'), { k: clone(keyed[0]!.unitKey!) });
+    return { units, ...(withinGroups ? { withinGroups } : {}) };
+  }
+
   private async derivedSelect(s: Node, ctes: Ctes): Promise<UnitColumn[]> {
     const sources = await this.from(s.from_table as Node, ctes);
     if (sources.length === 0) return [];
     this.checkWindows(s);
-    let units: { ref: Node; unique: boolean; padded?: boolean; unitKey?: Node }[];
+    let units: DerivedUnit[];
     let withinGroups: string[] | undefined;
     if (aggregates(s, this.policy)) {
-      if (!groupsByUnit(s, this.policy)) {
-        refuse(
-          'ERR_SQL_SHAPE_NOT_ALLOWED',
-          'units-traceable',
-          { reason: 'subquery-aggregate', columnName: this.policy.privacyUnitColumn },
-          `a subquery in FROM may aggregate only per privacy unit (GROUP BY ${this.policy.privacyUnitColumn}); put other aggregation in the outer query`,
-          s,
-          this.sql,
-        );
-      }
-      const groups = (s.group_expressions as Node[]) ?? [];
-      // grouped by the unit alone, each row is one unit
-      // (over a join, an outer side may group its missing unit as NULL: count values then, not rows)
-      const padded = sources.length > 1 || sources.some((x) => x.padded);
-      units = groups
-        .filter((g) => columnName(g) === this.policy.privacyUnitColumn)
-        .map((g) => ({ ref: clone(g), unique: groups.length === 1, padded }));
-      // grouped by the unit and plain columns it returns as they are: a unit per row within each
-      // value of those columns (the outer query may know it is one row a person in its groups)
-      const others = groups.filter((g) => columnName(g) !== this.policy.privacyUnitColumn);
-      // each key returned as it is, under its own name, and no other output column of that name
-      const outputName = (item: Node) => String(item.alias || columnName(item) || '').toLowerCase();
-      const returned = (g: Node) =>
-        (s.select_list as Node[]).some(
-          (item) => item.class === 'COLUMN_REF' && sameRef(item, g) && (!item.alias || item.alias === columnName(item)),
-        ) &&
-        (s.select_list as Node[]).filter((item) => outputName(item) === String(columnName(g)).toLowerCase()).length ===
-          1;
-      if (
-        units.length === 1 &&
-        !padded &&
-        others.length > 0 &&
-        ((s.group_sets as unknown[]) ?? []).length <= 1 &&
-        others.every((g) => g.class === 'COLUMN_REF' && returned(g))
-      )
-        withinGroups = others.map((g) => String(columnName(g)).toLowerCase());
-      // one unit per group, one table keyed: its key is the unit's, whichever row gives it
-      const keyed = sources.filter((x) => x.unitKey);
-      if (units.length === 1 && sources.length === 1 && keyed.length === 1)
-        units[0]!.unitKey = fill(await this.template('min(slot_k)'), { k: clone(keyed[0]!.unitKey!) });
+      ({ units, withinGroups } = await this.groupedUnits(s, sources));
     } else {
       if ((s.modifiers as Node[]).some((m) => m.type === 'DISTINCT_MODIFIER')) {
         refuse(
@@ -864,12 +866,8 @@ class UnitsRewriter {
 
   /** Windows below the outer query must partition by the unit (see the class comment). */
   private checkWindows(s: Node): void {
-    const look = (v: unknown): void => {
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v) || v.class === 'SUBQUERY') return;
+    walk([s.select_list, s.qualify], (v) => {
+      if (v.class === 'SUBQUERY') return false;
       if (
         v.class === 'WINDOW' &&
         !((v.partitions as Node[]) ?? []).some((p) => columnName(p) === this.policy.privacyUnitColumn)
@@ -883,10 +881,7 @@ class UnitsRewriter {
           this.sql,
         );
       }
-      Object.values(v).forEach(look);
-    };
-    look(s.select_list);
-    look(s.qualify);
+    });
   }
 
   /** least(count(DISTINCT …), …) over tables × (the row, each aggregate). */
@@ -932,12 +927,8 @@ class UnitsRewriter {
    */
   private contributionConditions(s: Node): Node[] {
     const found = new Map<string, Node>();
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) {
-        v.forEach(visit);
-        return;
-      }
-      if (!isNode(v) || v.class === 'SUBQUERY' || v.class === 'WINDOW') return;
+    walk([s.select_list, s.having, s.qualify, s.modifiers], (v) => {
+      if (v.class === 'SUBQUERY' || v.class === 'WINDOW') return false;
       if (v.class === 'FUNCTION' && !v.is_operator && isAggregateName(functionName(v), this.policy.functions)) {
         const cond = this.conditionOf(v);
         if (cond)
@@ -945,14 +936,9 @@ class UnitsRewriter {
             JSON.stringify(cond, (k, x: unknown) => (k === 'query_location' ? undefined : x)),
             cond,
           );
-        return; // aggregates do not nest
+        return false; // aggregates do not nest
       }
-      Object.values(v).forEach(visit);
-    };
-    visit(s.select_list);
-    visit(s.having);
-    visit(s.qualify);
-    visit(s.modifiers);
+    });
     return [...found.values()];
   }
 
@@ -978,22 +964,7 @@ class UnitsRewriter {
   }
 
   private isConstant(n: Node): boolean {
-    let constant = true;
-    const look = (v: unknown): void => {
-      if (!constant) return;
-      if (Array.isArray(v)) {
-        v.forEach(look);
-        return;
-      }
-      if (!isNode(v)) return;
-      if (v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR') {
-        constant = false;
-        return;
-      }
-      Object.values(v).forEach(look);
-    };
-    look(n);
-    return constant;
+    return !someNode(n, (v) => v.class === 'COLUMN_REF' || v.class === 'SUBQUERY' || v.class === 'STAR');
   }
 
   private stripAlias(n: Node): Node {
@@ -1032,9 +1003,7 @@ export interface DominanceColumn {
 }
 
 function hasWindow(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(hasWindow);
-  if (!isNode(v)) return false;
-  return v.class === 'WINDOW' || Object.values(v).some(hasWindow);
+  return someNode(v, (n) => n.class === 'WINDOW');
 }
 
 /**

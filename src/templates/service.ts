@@ -1,5 +1,6 @@
 import { appendAudit } from '../audit/index.ts';
-import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
+import { type ContractService } from '../contracts/index.ts';
+import { actorOf, type Principal } from '../auth/index.ts';
 import { sha256 } from '../digest/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { JobService, JobView } from '../jobs/index.ts';

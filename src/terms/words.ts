@@ -107,7 +107,7 @@ export const RATING: Record<string, string> = { low: '低', medium: '中', high:
 export const REPORT_KIND: Record<string, string> = { contract: '合约', operator: '运营单位', domain: '全域' };
 export const REPORT_TRIGGER: Record<string, string> = { schedule: '定期', demand: '按需' };
 
-/** Why a job was refused, by kind (src/reports/figures.ts `categorize`). */
+/** Why a job was refused, by kind (src/policies/refusals.ts `categorize`). */
 export const REFUSAL_CATEGORY: Record<string, string> = {
   escape: '逃逸尝试',
   'singling-out': '单独识别',

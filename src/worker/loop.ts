@@ -13,8 +13,13 @@ import {
   type RunOutcome,
   type RunSpec,
 } from '../protocol/index.ts';
-import { configureOsSandbox, disposeRunners, warmRunners, type OsSandboxSetting } from '../sandbox/index.ts';
-import { executeRun } from './run.ts';
+import {
+  configureOsSandbox,
+  disposeRunners,
+  executeRun,
+  warmRunners,
+  type OsSandboxSetting,
+} from '../sandbox/index.ts';
 import { SnapshotCache } from './snapshots.ts';
 
 /**

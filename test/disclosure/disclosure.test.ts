@@ -4,7 +4,7 @@ import { idNumberCheckChar, usccCheckChar } from '../../src/domain/index.ts';
 import path from 'node:path';
 import { loadPolicies } from '../../src/policies/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
-import { categorize } from '../../src/reports/index.ts';
+import { categorize } from '../../src/policies/index.ts';
 
 /** n of the (n, k) dominance rule, as policies/disclosure.yaml sets it. */
 /** A table with no sum or mean: the dominance rule has nothing to weigh. */

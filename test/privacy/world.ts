@@ -5,11 +5,11 @@ import { isPdsError } from '../../src/errors/index.ts';
 import {
   contractSchema,
   contractSqlPolicy,
-  evaluateQuery,
   perturbationSpec,
   releaseTerms,
   type ReleaseDecision,
 } from '../../src/jobs/index.ts';
+import { evaluateQuery } from '../support/evaluate.ts';
 import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import type { JsonValue } from '../../src/store/index.ts';

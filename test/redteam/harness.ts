@@ -3,14 +3,8 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import { domainPath, seedDomain } from '../../src/domain/index.ts';
 import { isPdsError } from '../../src/errors/index.ts';
-import {
-  contractSchema,
-  contractSqlPolicy,
-  evaluateQuery,
-  perturbationSpec,
-  releaseTerms,
-  type Evaluation,
-} from '../../src/jobs/index.ts';
+import { contractSchema, contractSqlPolicy, perturbationSpec, releaseTerms } from '../../src/jobs/index.ts';
+import { evaluateQuery, type Evaluation } from '../support/evaluate.ts';
 import { buildSnapshot, resolveGrants } from '../../src/masking/index.ts';
 import { loadPolicies } from '../../src/policies/index.ts';
 import {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadPolicies } from '../../src/policies/index.ts';
-import {
-  categorize,
-  NONE_FIRED,
-  rate,
-  recommendations,
-  type ContractFacts,
-  type Figures,
-} from '../../src/reports/index.ts';
+import { categorize, loadPolicies } from '../../src/policies/index.ts';
+import { NONE_FIRED, rate, recommendations, type ContractFacts, type Figures } from '../../src/reports/index.ts';
 import { RATING_RULE } from '../../src/terms/index.ts';
 import { PACKAGE_ROOT } from '../../src/config/index.ts';
 import path from 'node:path';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape } from '../../src/metrics/index.ts';
 import type { RunOutcome, RunSpec } from '../../src/protocol/index.ts';
 import type { RiskAssessmentReport } from '../../src/reports/index.ts';
-import { executeRun } from '../../src/worker/index.ts';
+import { executeRun } from '../../src/sandbox/index.ts';
 import { approvedContract, buildWorld, submitJob, waitForJob, type TestWorld } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 

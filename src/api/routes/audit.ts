@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { appendAudit, exportAudit, listAudit, verifyAudit } from '../../audit/index.ts';
-import { actorOf } from '../../contracts/index.ts';
+import { actorOf } from '../../auth/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { AuditEntryView, AuditQuery, AuditVerification, ProblemRef, example } from '../schemas/index.ts';
 import * as ex from '../schemas/examples/audit.ts';

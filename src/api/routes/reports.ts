@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { actorOf } from '../../contracts/index.ts';
+import { actorOf } from '../../auth/index.ts';
 import { PdsError } from '../../errors/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { Principal } from '../../contracts/index.ts';
+import type { Principal } from '../../auth/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import { ClaimRequest, JobId, LeaseRenewal, LeaseView, OutcomeReport, RunSpec } from '../../protocol/index.ts';
 import { fromFastify } from '../problem.ts';

@@ -1,10 +1,15 @@
-import { PdsError, type ErrorCode } from '../errors/index.ts';
-import type { RunLimits } from '../protocol/index.ts';
-import type { SandboxLayer, SchemaBinder, SqlParser } from '../sandbox/index.ts';
-import { executeRun } from '../worker/index.ts';
-import { checkOutcome } from './outcome.ts';
-import { planRun, type PlanInput, type RunPlan } from './plan.ts';
-import { decideRelease, type ReleaseDecision, type ReleaseInput } from './release.ts';
+import { PdsError, type ErrorCode } from '../../src/errors/index.ts';
+import {
+  checkOutcome,
+  decideRelease,
+  planRun,
+  type PlanInput,
+  type ReleaseDecision,
+  type ReleaseInput,
+  type RunPlan,
+} from '../../src/jobs/index.ts';
+import type { RunLimits } from '../../src/protocol/index.ts';
+import { executeRun, type SandboxLayer, type SchemaBinder, type SqlParser } from '../../src/sandbox/index.ts';
 
 /**
  * One query through the same four steps a job goes through — the API's plan, the worker's

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { isPdsError } from '../errors/index.ts';
 import { RUN_ERROR_CODES, type RunOutcome, type RunSpec } from '../protocol/index.ts';
-import { runInSandbox, type SandboxLayer } from '../sandbox/index.ts';
+import { runInSandbox } from './runner.ts';
+import type { SandboxLayer } from './protocol.ts';
 
-export interface RunOptions {
+export interface ExecuteOptions {
   /** The worker's DATA_DIR: the snapshot is `snapshots/<spec.snapshot.file>` under it … */
   dataDir: string;
   /** … unless it was put elsewhere (a worker's cache of fetched snapshots). */
@@ -20,7 +21,7 @@ export interface RunOptions {
  * Answers the engine's raw columns and rows, or why there are none; never throws for the query's
  * own failures (only when `signal` aborts). It decides nothing about release.
  */
-export async function executeRun(spec: RunSpec, opts: RunOptions): Promise<RunOutcome> {
+export async function executeRun(spec: RunSpec, opts: ExecuteOptions): Promise<RunOutcome> {
   const off = opts.layersOff ?? new Set<SandboxLayer>();
   try {
     const result = await runInSandbox(

@@ -12,7 +12,7 @@ import { issueToken, type UserRole } from '../auth/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../contracts/index.ts';
 import { domainPath, seedDomain } from '../domain/index.ts';
-import { MANIFEST_TYP, verifyOutputFile } from '../jobs/index.ts';
+import { MANIFEST_TYP, verifyOutputFile } from '../outputs/index.ts';
 import { createPlatform } from '../platform/index.ts';
 import { issueLoginLink } from '../console/index.ts';
 import type { KeyRing } from '../keys/index.ts';

@@ -325,7 +325,7 @@ export function buildCli(): Command {
         manifestFile: string,
         opts: { jwks?: string; dataDir?: string; json?: boolean; format?: 'csv' | 'json' | 'parquet' },
       ) => {
-        const { formatOfFile, verifyOutputFile } = await import('../jobs/index.ts');
+        const { formatOfFile, verifyOutputFile } = await import('../outputs/index.ts');
         const format = opts.format ?? formatOfFile(file);
         if (!format)
           throw new PdsError(

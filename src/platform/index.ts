@@ -15,13 +15,13 @@ import {
   BullmqExecutor,
   EmbeddedExecutor,
   JobService,
-  OutputReviewService,
-  OutputService,
+  outputJobs,
   RunController,
   RunPlanner,
   WorkerRegistry,
   type Executor,
 } from '../jobs/index.ts';
+import { OutputReviewService, OutputService } from '../outputs/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { domainVersions } from '../domain/index.ts';
@@ -216,6 +216,7 @@ export async function createPlatform(
     store,
     keys,
     contracts,
+    jobs: outputJobs,
     dataDir: config.dataDir,
     now: () => new Date(),
     minFreeBytes: config.minFreeBytes,
@@ -225,6 +226,7 @@ export async function createPlatform(
     store,
     contracts,
     outputs,
+    jobs: outputJobs,
     dataDir: config.dataDir,
     now: () => new Date(),
     limits: runLimits,

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
-import { verifyManifest } from '../../jobs/index.ts';
+import { verifyManifest } from '../../outputs/index.ts';
 import { CHECK, DECISION, MODE, ON_FAIL, problemText, shanghaiTime, term } from '../../terms/index.ts';
 import { formAction, must, send, signedIn, takeDraft, type Console, type Signed } from '../context.ts';
 import { choice, one, type Form } from '../forms.ts';

@@ -104,4 +104,22 @@ describe('architecture', () => {
     );
     expect(writers.map((f) => path.relative(SRC, f))).toEqual([path.join('jobs', 'job-store.ts')]);
   });
+
+  it('only the outputs part writes the outputs and output_reviews tables, and it never imports jobs', () => {
+    // the store's migrations reshape every table once, at start-up, before any part runs
+    const migrations = path.join(SRC, 'store', 'migrations.ts');
+    const writers = files(SRC).filter(
+      (f) =>
+        f !== migrations &&
+        /\b(UPDATE|INSERT INTO|DELETE FROM)\s+(outputs|output_reviews)\b/i.test(fs.readFileSync(f, 'utf8')),
+    );
+    expect(writers.length).toBeGreaterThan(0);
+    for (const f of writers) expect(path.relative(SRC, f).split(path.sep)[0], f).toBe('outputs');
+    // a status change of an output is one move of its state machine (states.ts), or its recording
+    const statusWriters = files(path.join(SRC, 'outputs')).filter((f) =>
+      /UPDATE\s+outputs\s+SET\s+status/i.test(fs.readFileSync(f, 'utf8')),
+    );
+    expect(statusWriters.map((f) => path.basename(f))).toEqual(['states.ts']);
+    expect(reach(path.join(SRC, 'outputs', 'index.ts')).has('jobs')).toBe(false);
+  });
 });

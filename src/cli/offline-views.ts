@@ -6,7 +6,7 @@
 import type { ProtectedHeaderParameters } from 'jose';
 import type { VerifiedContract } from '../contracts/index.ts';
 import type { DatasetVersion, IngestReport } from '../domain/index.ts';
-import type { OutputCheck } from '../jobs/index.ts';
+import type { OutputCheck } from '../outputs/index.ts';
 import { shanghaiTime } from '../terms/index.ts';
 import { facts, modeText, table } from './table.ts';
 

@@ -27,7 +27,7 @@ import {
 } from './job-store.ts';
 import { charge, refund } from './ledger.ts';
 import { checkOutcome } from './outcome.ts';
-import type { OutputService } from './outputs.ts';
+import type { OutputService } from '../outputs/index.ts';
 import { RunPlanner, type RunPlan } from './plan.ts';
 import { prepareRelease, releaseTerms } from './release.ts';
 import { SpotChecker } from './spot-check.ts';
@@ -168,8 +168,7 @@ export class RunController {
           await transition(
             tx,
             id,
-            ['running'],
-            'queued',
+            'requeue',
             { startedAt: null },
             { actor: SYSTEM_ACTOR, action: 'job.requeued', reason: 'found running at start-up' },
           )
@@ -278,8 +277,7 @@ export class RunController {
         await transition(
           tx,
           jobId,
-          [cur.status],
-          'running',
+          'claim',
           { startedAt: now.toISOString() },
           {
             actor: this.actor(by),
@@ -598,8 +596,7 @@ export class RunController {
           await transition(
             tx,
             job.id,
-            ['running'],
-            'rejected',
+            'refuseRun',
             {
               reasons: [
                 {
@@ -656,8 +653,7 @@ export class RunController {
         await transition(
           tx,
           job.id,
-          ['queued', 'running'],
-          status,
+          status === 'failed' ? 'fail' : 'reject',
           { reasons: [e], finishedAt: this.now().toISOString() },
           { actor: SYSTEM_ACTOR, details: { reasons: [e.code] } },
         )
@@ -676,8 +672,7 @@ export class RunController {
       return transition(
         tx,
         jobId,
-        ['running'],
-        'queued',
+        'requeue',
         { startedAt: null },
         { actor: SYSTEM_ACTOR, action: 'job.retrying', reason: why, details: { attempt } },
       );
@@ -686,7 +681,12 @@ export class RunController {
     return requeued;
   }
 
-  private async finish(jobId: string, attempt: number, status: JobStatus, reasons: JobReason[]): Promise<Finished> {
+  private async finish(
+    jobId: string,
+    attempt: number,
+    status: 'failed' | 'rejected',
+    reasons: JobReason[],
+  ): Promise<Finished> {
     const at = this.now().toISOString();
     const moved = await this.deps.store.write(async (tx) => {
       await markReported(tx, jobId, attempt, at);
@@ -694,8 +694,7 @@ export class RunController {
       return transition(
         tx,
         jobId,
-        ['running'],
-        status,
+        status === 'failed' ? 'failRun' : 'refuseRun',
         { reasons, finishedAt: at },
         { actor: SYSTEM_ACTOR, details: { reasons: reasons.map((r) => r.code) } },
       );

@@ -1,5 +1,6 @@
 import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
 import type { Tx } from '../store/index.ts';
+import type { OutputService } from '../outputs/index.ts';
 import { markReported, transition } from './job-store.ts';
 import type { WorkerRegistry } from './workers.ts';
 
@@ -24,61 +25,12 @@ export interface Forgery {
   current: boolean;
 }
 
-/** Released or held outputs whose run `workerId` executed and no spot check verified. */
-async function unverifiedOutputs(
-  tx: Tx,
-  workerId: string,
-): Promise<{ id: string; job_id: string; status: 'released' | 'held'; held_because: string | null }[]> {
-  return tx.all(
-    `SELECT o.id, o.job_id, o.status, o.held_because FROM outputs o
-       JOIN jobs j ON j.id = o.job_id
-       JOIN job_runs r ON r.job_id = j.id AND r.attempt = j.attempts
-       LEFT JOIN spot_checks s ON s.job_id = r.job_id AND s.attempt = r.attempt AND s.result = 'matched'
-      WHERE r.executor = $1 AND s.job_id IS NULL AND o.status IN ('released', 'held')
-      ORDER BY o.created_at`,
-    [workerId],
-  );
-}
-
-/** Withholds one output: held for two reviewers again, earlier votes void (they were cast on trust). */
-async function withhold(
-  tx: Tx,
-  o: Awaited<ReturnType<typeof unverifiedOutputs>>[number],
-  why: string,
-  f: Forgery,
-): Promise<void> {
-  const heldBecause = [...(o.held_because ? (JSON.parse(o.held_because) as string[]) : []), why];
-  await tx.run(
-    `UPDATE outputs SET status = 'held', held_because = $2, manifest_jws = NULL, released_at = NULL, released_by = NULL
-      WHERE id = $1`,
-    [o.id, JSON.stringify(heldBecause)],
-    'outputs',
-  );
-  const votes = await tx.one<{ n: number }>('SELECT count(*)::INTEGER AS n FROM output_reviews WHERE output_id = $1', [
-    o.id,
-  ]);
-  await tx.run('DELETE FROM output_reviews WHERE output_id = $1', [o.id], 'output_reviews');
-  if (o.status === 'released')
-    await transition(
-      tx,
-      o.job_id,
-      ['released'],
-      'held',
-      {},
-      { actor: SYSTEM_ACTOR, action: 'job.withheld', reason: why },
-    );
-  await appendAudit(tx, {
-    actor: SYSTEM_ACTOR,
-    action: 'output.withheld',
-    objectType: 'output',
-    objectId: o.id,
-    reason: why,
-    details: { was: o.status, worker: f.workerId, forgedJobId: f.jobId, votesVoided: votes?.n ?? 0 },
-  });
-}
-
 /** Records a forgery caught by a spot check; answers the outputs withheld. */
-export async function recordForgery(tx: Tx, f: Forgery, deps: { workers: WorkerRegistry }): Promise<string[]> {
+export async function recordForgery(
+  tx: Tx,
+  f: Forgery,
+  deps: { workers: WorkerRegistry; outputs: Pick<OutputService, 'withholdUnverified'> },
+): Promise<string[]> {
   const caught = `spot check: worker ${f.workerId}'s result for run ${f.attempt} of job ${f.jobId} differs from the API's own re-execution`;
   await deps.workers.revokeIn(tx, f.workerId, SYSTEM_ACTOR, caught);
   if (f.current) {
@@ -86,8 +38,7 @@ export async function recordForgery(tx: Tx, f: Forgery, deps: { workers: WorkerR
     await transition(
       tx,
       f.jobId,
-      ['running'],
-      'failed',
+      'failRun',
       {
         reasons: [
           {
@@ -103,8 +54,7 @@ export async function recordForgery(tx: Tx, f: Forgery, deps: { workers: WorkerR
     );
   }
   const why = `produced by worker ${f.workerId}, caught forging job ${f.jobId} at ${f.at}; no spot check verified this output — reject it, or approve it only once the job has been run again and agrees`;
-  const outputs = await unverifiedOutputs(tx, f.workerId);
-  for (const o of outputs) await withhold(tx, o, why, f);
+  const outputs = await deps.outputs.withholdUnverified(tx, f.workerId, why, { forgedJobId: f.jobId });
   await appendAudit(tx, {
     actor: SYSTEM_ACTOR,
     action: 'worker.spot_check.mismatched',
@@ -117,8 +67,8 @@ export async function recordForgery(tx: Tx, f: Forgery, deps: { workers: WorkerR
       reasons: f.reasons,
       workerSha256: f.workerSha256,
       apiSha256: f.apiSha256,
-      outputsWithheld: outputs.map((o) => o.id),
+      outputsWithheld: outputs,
     },
   });
-  return outputs.map((o) => o.id);
+  return outputs;
 }

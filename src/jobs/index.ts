@@ -14,12 +14,8 @@ export {
 } from './plan.ts';
 export { checkOutcome } from './outcome.ts';
 export { decideRelease, releaseTerms, type ReleaseDecision, type ReleaseInput, type ReleaseTerms } from './release.ts';
+export { outputJobs } from './output-jobs.ts';
 export { WorkerRegistry, WORKER_ORG, type WorkerView } from './workers.ts';
-export { APPROVALS_TO_RELEASE, OutputService, type ManifestDraft, type OutputView } from './outputs.ts';
-export { OutputReviewService, type ReviewPacket } from './output-review.ts';
-export { formatOfFile, OUTPUT_FORMATS, verifyOutputFile, type OutputCheck, type OutputFormat } from './formats.ts';
-export { signManifest, verifyManifest, MANIFEST_TYP, type Manifest } from './manifest.ts';
-export { toCsv } from './csv.ts';
 export { BullmqExecutor, type UnfinishedJobs } from './bullmq.ts';
 export {
   resultSha256,

@@ -169,18 +169,52 @@ export async function insertJob(tx: Tx, job: NewJob, audit: TransitionAudit): Pr
 }
 
 /**
- * Moves a job from one of `from` to `to`, setting `facts`, and records it; answers false (and
- * changes nothing) when the job is in none of `from`.
+ * The job state machine (docs/architecture.md §6, whose diagram test/jobs/states.test.ts checks
+ * against this table): each move names the states it leaves, the one it enters and who makes it.
+ * `transition` is the only way a job's status changes.
+ */
+export const JOB_MOVES = {
+  /** A claim: a queued job, or a running one whose lease expired (a new attempt). */
+  claim: { from: ['queued', 'running'], to: 'running', by: 'controller' },
+  /** Found running at start-up (embedded), or an infrastructure failure retried with backoff. */
+  requeue: { from: ['running'], to: 'queued', by: 'controller' },
+  /** Refused at the claim or in the run (analysis, binding, ε budget, an engine refusal). */
+  reject: { from: ['queued', 'running'], to: 'rejected', by: 'controller' },
+  /** The contract is no longer valid at the claim, or a fault out of retries. */
+  fail: { from: ['queued', 'running'], to: 'failed', by: 'controller' },
+  /** A run's outcome refused (the engine, or disclosure control in the release decision). */
+  refuseRun: { from: ['running'], to: 'rejected', by: 'controller' },
+  /** A run's outcome a failure (invalid, out of retries, a forgery caught, the contract ended meanwhile). */
+  failRun: { from: ['running'], to: 'failed', by: 'controller' },
+  /** By its operator or the bureau, or when its contract is suspended. */
+  cancel: { from: ['queued', 'running'], to: 'cancelled', by: 'operator, bureau, contract lifecycle' },
+  /** The release decision released it: its output signed. */
+  release: { from: ['running'], to: 'released', by: 'outputs' },
+  /** The release decision held it for two bureau reviewers. */
+  hold: { from: ['running'], to: 'held', by: 'outputs' },
+  /** Two bureau reviewers approved its held output. */
+  approve: { from: ['held'], to: 'released', by: 'outputs (bureau reviewers)' },
+  /** A reviewer rejected its held output. */
+  rejectHeld: { from: ['held'], to: 'rejected', by: 'outputs (bureau reviewers)' },
+  /** Reviewers asked the operator for changes: a revised job may follow. */
+  returnForChanges: { from: ['held'], to: 'changes-requested', by: 'outputs (bureau reviewers)' },
+  /** Its released output withheld: its worker was caught forging another run (§4). */
+  withhold: { from: ['released'], to: 'held', by: 'outputs (a spot check)' },
+} as const satisfies Record<string, { from: readonly JobStatus[]; to: JobStatus; by: string }>;
+export type JobMove = keyof typeof JOB_MOVES;
+
+/**
+ * Makes `move` on a job, setting `facts`, and records it in the same transaction; answers false
+ * (and changes nothing) when the job is in none of the states the move leaves.
  */
 export async function transition(
   tx: Tx,
   id: string,
-  from: readonly JobStatus[],
-  to: JobStatus,
+  move: JobMove,
   facts: TransitionFacts,
   audit: TransitionAudit,
 ): Promise<boolean> {
-  if (from.length === 0) return false;
+  const { from, to } = JOB_MOVES[move];
   const sets = ['status = $2'];
   const params: (string | number | null)[] = [id, to, ...from];
   const fromMarks = from.map((_, i) => `$${i + 3}`).join(', ');

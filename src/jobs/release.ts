@@ -13,6 +13,7 @@ import {
 } from '../disclosure/index.ts';
 import type { VerifiedContract } from '../contracts/index.ts';
 import type { JsonValue, ReadResult } from '../store/index.ts';
+import type { ReleaseDecision } from '../outputs/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { SandboxLayer } from '../sandbox/index.ts';
 import type { RunPlan } from './plan.ts';
@@ -83,23 +84,8 @@ export interface ReleaseInput {
   layersOff?: ReadonlySet<SandboxLayer>;
 }
 
-export interface ReleaseDecision {
-  decision: 'released' | 'held' | 'refused';
-  columns: ReadResult['columns'];
-  rows: JsonValue[][];
-  checks: CheckReport[];
-  cellsSuppressed: number;
-  /** Why a held output waits, or why a refused one may not leave. */
-  reasons: string[];
-  /** The rule that refused it. */
-  refusedBy?: string;
-  /** Aggregate mode: group keys and units per row, kept in the store for differencing; never released. */
-  fingerprint?: Fingerprint;
-  /** dp mode: the ε this output spent. */
-  epsilonSpent: number;
-  /** Aggregate mode, for the bureau only (the output's audit entry): cells answered from earlier ones and pairs seen. */
-  record?: { answered: number; answeredFrom: string[]; pairs: number; pairedWith?: string };
-}
+/** The decision's shape is the outputs part's: it records it (outputs/jobs.ts). */
+export type { ReleaseDecision };
 
 const HELD_FOR_REVIEW: CheckReport = {
   check: 'review',

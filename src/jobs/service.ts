@@ -8,7 +8,7 @@ import { newId } from '../ids/index.ts';
 import type { Policies } from '../policies/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';
-import { runOnDummyData, type DummyRun } from './dummy-run.ts';
+import { addComment, listComments, runOnDummyData, type Comment, type DummyRun } from '../outputs/index.ts';
 import type { Executor } from './executor.ts';
 import {
   insertJob,
@@ -28,7 +28,6 @@ import { account, assertBudget, MICRO, toMicro, type Budget } from './ledger.ts'
 import { previewDp, type DpPreview } from '../disclosure/index.ts';
 import { resultColumns, type RunPlan, type RunPlanner } from './plan.ts';
 import { categorize } from '../policies/index.ts';
-import { addComment, listComments, type Comment } from './thread.ts';
 
 export type { JobReason, JobStatus } from './job-store.ts';
 
@@ -381,16 +380,7 @@ export class JobService implements ContractJobs {
       throw new PdsError('ERR_AUTH_FORBIDDEN', 'only the operator or the bureau may cancel a job');
     const cancelled = await this.deps.store.write(async (tx) => {
       const actor = actorOf(p, p.roles.includes('bureau') ? 'bureau' : 'operator');
-      if (
-        !(await transition(
-          tx,
-          id,
-          UNFINISHED,
-          'cancelled',
-          { finishedAt: this.now().toISOString() },
-          { actor, requestId },
-        ))
-      )
+      if (!(await transition(tx, id, 'cancel', { finishedAt: this.now().toISOString() }, { actor, requestId })))
         return false;
       // a queued job holds no ε charge (it is charged at the claim); a running one keeps it: it read data
       return true;
@@ -505,8 +495,7 @@ export class JobService implements ContractJobs {
         !(await transition(
           tx,
           id,
-          UNFINISHED,
-          outcome.status,
+          outcome.status === 'failed' ? 'fail' : 'cancel',
           { reasons, finishedAt: this.now().toISOString() },
           { actor, reason: outcome.message, details: { reasons: [outcome.code], contractId } },
         ))

@@ -7,6 +7,7 @@ import type { Policies, SandboxPolicy } from '../policies/index.ts';
 import type { RunOutcome, RunSpec } from '../protocol/index.ts';
 import type { ReadResult, Store } from '../store/index.ts';
 import { executeRun } from '../sandbox/index.ts';
+import type { OutputService } from '../outputs/index.ts';
 import { recordForgery } from './forgery.ts';
 import {
   loadJob,
@@ -94,6 +95,8 @@ export interface SpotCheckDeps {
   policies: Policies;
   contracts: ContractService;
   workers: WorkerRegistry;
+  /** Withholds a caught worker's unverified outputs. */
+  outputs: Pick<OutputService, 'withholdUnverified'>;
   dataDir: string;
   now: () => Date;
   /** The draw (default: the CSPRNG). */

@@ -10,14 +10,8 @@ import type {
   FeedbackService,
   WithdrawalService,
 } from '../contracts/index.ts';
-import {
-  WorkerRegistry,
-  type Executor,
-  type JobService,
-  type OutputReviewService,
-  type OutputService,
-  type RunController,
-} from '../jobs/index.ts';
+import { WorkerRegistry, type Executor, type JobService, type RunController } from '../jobs/index.ts';
+import type { OutputReviewService, OutputService } from '../outputs/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { ReportService } from '../reports/index.ts';

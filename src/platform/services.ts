@@ -10,13 +10,13 @@ import {
 } from '../contracts/index.ts';
 import {
   JobService,
-  OutputReviewService,
-  OutputService,
+  outputJobs,
   RunController,
   RunPlanner,
   type Executor,
   type WorkerRegistry,
 } from '../jobs/index.ts';
+import { OutputReviewService, OutputService } from '../outputs/index.ts';
 import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
 import type { SchemaBinder, SqlParser } from '../sandbox/index.ts';
 import { TemplateService } from '../templates/index.ts';
@@ -91,9 +91,18 @@ export function jobServices(
 ): JobServices {
   const { dataDir, minFreeBytes } = config;
   const now = () => new Date();
-  const outputs = new OutputService({ store, keys, contracts, dataDir, now, minFreeBytes });
+  const outputs = new OutputService({ store, keys, contracts, jobs: outputJobs, dataDir, now, minFreeBytes });
   const limits = (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits);
-  const outputReviews = new OutputReviewService({ store, contracts, outputs, dataDir, now, limits, minFreeBytes });
+  const outputReviews = new OutputReviewService({
+    store,
+    contracts,
+    outputs,
+    jobs: outputJobs,
+    dataDir,
+    now,
+    limits,
+    minFreeBytes,
+  });
   const onError = (jobId: string, err: unknown) => logger.error({ jobId, err }, 'job outcome failed');
   const cellKeySalt = (contractId: string) => recordKeySalt(keys.derive('cell-key', contractId, 8));
   // validation analyses as a claim does: the same planner, over the same policies and keys

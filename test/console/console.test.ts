@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet } from 'jose';
 import { bureauJwks } from '../../src/keys/index.ts';
-import { verifyOutputFile } from '../../src/jobs/index.ts';
+import { verifyOutputFile } from '../../src/outputs/index.ts';
 import { APPLICATION, approvedContract, buildWorld, SLOWDOWN, type TestWorld } from '../helpers.ts';
 import { checkPage, launch, signIn, type Person } from './browser.ts';
 

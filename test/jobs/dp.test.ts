@@ -3,7 +3,7 @@ import { isPdsError } from '../../src/errors/index.ts';
 import { createPdsClient, must } from '../../src/client/index.ts';
 import { injectFetch } from '../../src/client/inject.ts';
 import { discreteLaplaceError } from '../../src/disclosure/index.ts';
-import { verifyManifest } from '../../src/jobs/index.ts';
+import { verifyManifest } from '../../src/outputs/index.ts';
 import { charge, spentMicro } from '../../src/jobs/ledger.ts';
 import { Store } from '../../src/store/index.ts';
 import { domainPath } from '../../src/domain/index.ts';

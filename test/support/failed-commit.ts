@@ -45,7 +45,7 @@ await store.all('CHECKPOINT');
 const failOnce = () =>
   store
     .write(async (tx) => {
-      await transition(tx, 'job_1', ['queued'], 'running', { startedAt: at() }, system);
+      await transition(tx, 'job_1', 'claim', { startedAt: at() }, system);
       fill();
     })
     .then(
@@ -55,9 +55,7 @@ const failOnce = () =>
     .finally(() => fs.rmSync(filler));
 const full = await failOnce();
 // the same job's next transition: where the abort was
-const moved = await store.write((tx) =>
-  transition(tx, 'job_1', ['queued', 'running'], 'failed', { finishedAt: at(), reasons: [] }, system),
-);
+const moved = await store.write((tx) => transition(tx, 'job_1', 'fail', { finishedAt: at(), reasons: [] }, system));
 const job = await store.one('SELECT status, attempts FROM jobs WHERE id = $1', ['job_1']);
 const reopenedOnce = reopened.length;
 // a store that cannot be opened again (its file gone) is failed, never served from or recreated empty

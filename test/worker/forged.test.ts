@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../../src/auth/index.ts';
-import { verifyManifest } from '../../src/jobs/index.ts';
+import { verifyManifest } from '../../src/outputs/index.ts';
 import { approvedContract, buildWorld, PDS_ENTRY, waitForJob, type TestWorld } from '../helpers.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 

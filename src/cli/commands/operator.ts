@@ -64,7 +64,7 @@ async function download(id: string, opts: ApiOptions & { format: OutputFormat; o
   );
   const manifest = await must(api.GET('/v1/outputs/{id}/manifest', { params: { path: { id } }, parseAs: 'text' }));
   const jwks = await must(api.GET('/.well-known/jwks.json'));
-  const { verifyOutputFile } = await import('../../jobs/index.ts');
+  const { verifyOutputFile } = await import('../../outputs/index.ts');
   const { createLocalJWKSet } = await import('jose');
   const bytes = Buffer.from(data as ArrayBuffer);
   const check = await verifyOutputFile(bytes, opts.format, manifest, createLocalJWKSet(jwks));

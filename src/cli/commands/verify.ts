@@ -12,7 +12,7 @@ async function verifyOutput(
   manifestFile: string,
   opts: { jwks?: string; dataDir?: string; json?: boolean; format?: OutputFormat },
 ): Promise<void> {
-  const { formatOfFile, verifyOutputFile } = await import('../../jobs/index.ts');
+  const { formatOfFile, verifyOutputFile } = await import('../../outputs/index.ts');
   const format = opts.format ?? formatOfFile(file);
   if (!format)
     throw new PdsError(

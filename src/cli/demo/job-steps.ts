@@ -1,6 +1,6 @@
 /** The operator's analysis: validation, the sandboxed job, the released output and its manifest. */
 import { jwtVerify } from 'jose';
-import { MANIFEST_TYP, verifyOutputFile } from '../../jobs/index.ts';
+import { MANIFEST_TYP, verifyOutputFile } from '../../outputs/index.ts';
 import { CONTRACT_ISSUER } from '../../contracts/index.ts';
 import { CHECK, ERROR_ZH, STATUS, term } from '../../terms/index.ts';
 import { call, got, say, StepFailed, waitForJob, worldOf } from './context.ts';

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet } from 'jose';
 import type { Answer } from '../../client/index.ts';
-import { verifyManifest } from '../../jobs/index.ts';
+import { verifyManifest } from '../../outputs/index.ts';
 import { CHECK, ON_FAIL, shanghaiTime, term } from '../../terms/index.ts';
 import { must, send, signedIn, signedPage, type Console, type Signed } from '../context.ts';
 import { html, type Html } from '../html.ts';

@@ -12,9 +12,9 @@ import { isPdsError, PdsError } from '../errors/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
 import { runOnDummyData, type DummyRun } from './dummy-run.ts';
-import { loadJob, loadRun, transition, type JobReason } from './job-store.ts';
+import type { OutputJobs } from './jobs.ts';
+import { moveOutput } from './states.ts';
 import type { OutputService, OutputView, StoredOutput } from './outputs.ts';
-import { resultColumns, type RunPlan } from './plan.ts';
 import { consolidate, loadBallots, type Ballot, type ReviewOutcome, type Vote } from './review.ts';
 import { addComment, listComments, type Comment } from './thread.ts';
 
@@ -27,7 +27,7 @@ export interface ReviewPacket {
     sql: string;
     submittedBy: string;
     createdAt: string;
-    dp: import('./job-store.ts').DpOptions | null;
+    dp: NonNullable<import('./jobs.ts').JobOfOutput['dp']> | null;
     /** The changes-requested job this one revises: its packet and thread hold the earlier round. */
     revisionOf: string | null;
   };
@@ -55,6 +55,8 @@ export class OutputReviewService {
       store: Store;
       contracts: ContractService;
       outputs: OutputService;
+      /** The job part's moves and reads (jobs.ts). */
+      jobs: OutputJobs;
       dataDir: string;
       now: () => Date;
       /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
@@ -67,9 +69,8 @@ export class OutputReviewService {
   /** A held (or reviewed) output with everything behind it, for bureau reviewers and risk staff; audited. */
   async packet(p: Principal, id: string, requestId?: string): Promise<ReviewPacket> {
     const o = await this.deps.outputs.visible(p, id);
-    const job = (await loadJob(this.deps.store, o.jobId))!;
-    const run = job.attempts > 0 ? await loadRun<RunPlan>(this.deps.store, job.id, job.attempts) : undefined;
-    const plan = run?.plan;
+    const job = (await this.deps.jobs.job(this.deps.store, o.jobId))!;
+    const plan = await this.deps.jobs.lastRun(this.deps.store, job);
     // a consolidated output that was not released has no data left
     const data = fs.existsSync(o.file) ? this.deps.outputs.stored(o) : { columns: o.columns, rows: [] };
     await this.deps.store.write((tx) =>
@@ -97,10 +98,10 @@ export class OutputReviewService {
         ? {
             mode: plan.mode,
             tables: plan.tables,
-            readsColumns: plan.readsColumns ?? [],
+            readsColumns: plan.readsColumns,
             // the contract's perturbation key is in the rewritten SQL: withheld, even from the bureau
             ranSql: withholdKeys(plan.sql),
-            resultColumns: resultColumns(plan),
+            resultColumns: plan.resultColumns,
           }
         : null,
       preview: { columns: data.columns, rows: data.rows.slice(0, PREVIEW_ROWS), totalRows: data.rows.length },
@@ -150,7 +151,7 @@ export class OutputReviewService {
       const o = await this.deps.outputs.load(id, tx);
       if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
       if (o.status !== 'held') throw new PdsError('ERR_OUTPUT_NOT_HELD', `output ${id} is ${o.status}`);
-      const job = await loadJob(tx, o.jobId);
+      const job = await this.deps.jobs.job(tx, o.jobId);
       if (job?.submittedBy === p.sub)
         throw new PdsError(
           'ERR_REVIEW_OWN_WORK',
@@ -213,19 +214,12 @@ export class OutputReviewService {
       const approvals = ballots.map((b) => b.reviewer);
       await this.deps.contracts.assertActive(tx, o.contractId);
       const jws = await this.deps.outputs.sign(o.draft!, at, approvals.join(', '), o.operatorOrg, approvals);
-      await tx.run(
-        `UPDATE outputs SET status = 'released', manifest_jws = $1, released_at = $2, released_by = $3 WHERE id = $4`,
-        [jws, at, approvals.join(', '), o.id],
-        'outputs',
-      );
-      await this.finishJob(tx, o.jobId, 'released', [], at);
-      await appendAudit(tx, {
-        actor,
-        action: 'output.released',
-        objectType: 'output',
-        objectId: o.id,
-        requestId,
-        details: { sha256: o.sha256, reviewers: approvals },
+      await moveOutput(tx, this.deps.jobs, 'approve', {
+        outputId: o.id,
+        jobId: o.jobId,
+        sets: { manifest_jws: jws, released_at: at, released_by: approvals.join(', ') },
+        job: { reasons: [], finishedAt: at },
+        audit: { actor, requestId, details: { sha256: o.sha256, reviewers: approvals } },
       });
       return undefined;
     }
@@ -239,39 +233,22 @@ export class OutputReviewService {
         createdAt: at,
       });
     const message = said.map((b) => b.reason).join(' / ');
-    await tx.run('UPDATE outputs SET status = $1 WHERE id = $2', [outcome, o.id], 'outputs');
-    await this.finishJob(
-      tx,
-      o.jobId,
-      outcome,
-      [
-        outcome === 'rejected'
-          ? { code: 'ERR_OUTPUT_REJECTED', message: `rejected by the reviewers: ${message}` }
-          : {
-              code: 'ERR_CHANGES_REQUESTED',
-              message: `the reviewers ask for changes: ${message} (see the job's thread)`,
-            },
-      ],
-      at,
-    );
-    await appendAudit(tx, {
-      actor,
-      action: outcome === 'rejected' ? 'output.rejected' : 'output.changes_requested',
-      objectType: 'output',
-      objectId: o.id,
-      requestId,
-      reason: message,
+    await moveOutput(tx, this.deps.jobs, outcome === 'rejected' ? 'reject' : 'requestChanges', {
+      outputId: o.id,
+      jobId: o.jobId,
+      job: {
+        reasons: [
+          outcome === 'rejected'
+            ? { code: 'ERR_OUTPUT_REJECTED', message: `rejected by the reviewers: ${message}` }
+            : {
+                code: 'ERR_CHANGES_REQUESTED',
+                message: `the reviewers ask for changes: ${message} (see the job's thread)`,
+              },
+        ],
+        finishedAt: at,
+      },
+      audit: { actor, requestId, reason: message },
     });
     return o.file;
-  }
-
-  private async finishJob(
-    tx: Tx,
-    jobId: string,
-    status: 'released' | 'rejected' | 'changes-requested',
-    reasons: JobReason[],
-    at: string,
-  ): Promise<void> {
-    await transition(tx, jobId, ['held'], status, { reasons, finishedAt: at }, { actor: SYSTEM_ACTOR });
   }
 }

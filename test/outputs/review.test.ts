@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken, type UserRole } from '../../src/auth/index.ts';
 import { ApiError, createPdsClient, must, type PdsClient } from '../../src/client/index.ts';
 import { injectFetch } from '../../src/client/inject.ts';
-import { verifyOutputFile } from '../../src/jobs/index.ts';
+import { verifyOutputFile } from '../../src/outputs/index.ts';
 import { APPLICATION, approvedContract, buildWorld, type TestWorld } from '../helpers.ts';
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKeySql, unitKeySql, withholdKeys } from '../../src/digest/index.ts';
 import { candidates, type Fingerprint } from '../../src/disclosure/index.ts';
-import { OutputService, verifyManifest } from '../../src/jobs/index.ts';
+import { outputJobs } from '../../src/jobs/index.ts';
+import { OutputService, verifyManifest } from '../../src/outputs/index.ts';
 import { openInstance, queryRows, withConnection } from '../../src/store/index.ts';
 import {
   APPLICATION,
@@ -165,6 +166,7 @@ describe('the release workflow', () => {
         store,
         keys: world.platform.keys,
         contracts: world.platform.contracts,
+        jobs: outputJobs,
         dataDir: world.dataDir,
         now: () => new Date(),
         ...(earlierRowsKept === undefined ? {} : { earlierRowsKept }),

@@ -18,9 +18,9 @@ import {
 import { sha256 } from '../digest/index.ts';
 import { csvOf, jsonOf, ParquetWriter, type OutputFormat } from './formats.ts';
 import { signManifest, type Manifest } from './manifest.ts';
-import { transition } from './job-store.ts';
 import { ballotsFor, loadBallots, VOTES_TO_CONSOLIDATE, type Ballot } from './review.ts';
-import type { ReleaseDecision } from './release.ts';
+import type { OutputJobs, ReleaseDecision } from './jobs.ts';
+import { withholdUnverified } from './withhold.ts';
 import { outputIdFor } from '../ids/index.ts';
 
 /**
@@ -118,6 +118,8 @@ export class OutputService {
       store: Store;
       keys: KeyRing;
       contracts: ContractService;
+      /** The job part's moves and reads (jobs.ts): the only way an output moves its job. */
+      jobs: OutputJobs;
       dataDir: string;
       now: () => Date;
       /** Free space DATA_DIR keeps beyond an output's own size (config MIN_FREE_MB). */
@@ -131,6 +133,11 @@ export class OutputService {
 
   async close(): Promise<void> {
     await this.parquet.close();
+  }
+
+  /** A caught forgery's consequence for outputs (withhold.ts), in the caller's transaction. */
+  withholdUnverified(tx: Tx, workerId: string, why: string, context: { forgedJobId: string }): Promise<string[]> {
+    return withholdUnverified(tx, this.deps.jobs, workerId, why, context);
   }
 
   /** Where an output's Parquet form is kept, beside its data. */
@@ -274,11 +281,10 @@ export class OutputService {
       ],
       'outputs',
     );
-    await transition(
+    await this.deps.jobs.move(
       tx,
       job.id,
-      ['running'],
-      status,
+      status === 'released' ? 'release' : 'hold',
       { outputId, finishedAt: at },
       { actor: SYSTEM_ACTOR, details: { outputId, ranBy: input.ranBy } },
     );

@@ -1,5 +1,5 @@
 /**
- * Warming a contract's next instance while its runner waits (docs/architecture.md §17, "The next
+ * Warming a contract's next instance while its runner waits (docs/architecture.md §11, "The next
  * instance, warmed"). Every job gets a fresh DuckDB instance, and a fresh instance starts with an
  * empty buffer pool: its first reads of a 10 M-row table cost ~0.3 s that a long-lived plain
  * connection does not pay. An operator's jobs on one contract read the same tables again and again,

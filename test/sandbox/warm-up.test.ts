@@ -25,7 +25,7 @@ const JOIN =
 
 /**
  * A contract's next instance is warmed with the columns its last job scanned, by a query of the
- * runner's own, and a job that comes stops the warm-up (docs/architecture.md §17).
+ * runner's own, and a job that comes stops the warm-up (docs/architecture.md §11).
  */
 describe('the next instance, warmed while the runner waits', () => {
   const tmp = tmpDataDir('pds-warm-');

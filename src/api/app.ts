@@ -20,6 +20,7 @@ import { contractRoutes } from './routes/contracts.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
+import { publicRegisterRoutes, registerRoutes } from './routes/register.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { workerRoutes } from './routes/worker.ts';
@@ -29,7 +30,7 @@ import * as ex from './schemas/examples/meta.ts';
 /**
  * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
  * one encapsulated scope where every route needs a bearer token. Public routes are the visible
- * exceptions: health, the bureau's JWKS and the API description.
+ * exceptions: health, the bureau's JWKS, the public register and the API description.
  */
 export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fastify, { platform }) => {
   fastify.addSchema(Problem);
@@ -184,6 +185,9 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(bureauJwks(platform.keys)),
   );
 
+  // the public register: read without a token (seed 003 第三十五条: published)
+  await fastify.register(publicRegisterRoutes, { platform });
+
   // the web console: its own scope, cookies and forms there only; it calls the API as its users
   await fastify.register(consoleRoutes, { platform });
 
@@ -235,6 +239,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(reportRoutes, { platform });
     await scope.register(feedbackRoutes, { platform });
     await scope.register(templateRoutes, { platform });
+    await scope.register(registerRoutes, { platform });
   });
 };
 

@@ -7,6 +7,7 @@ import { loadKeyRing } from '../keys/index.ts';
 import { addAuditCommands } from './audit.ts';
 import { addStoreCommands } from './store.ts';
 import { addFeedbackCommands } from './feedback.ts';
+import { addRegisterCommands } from './register.ts';
 import { addKeyCommands } from './keys.ts';
 import { addOperatorCommands } from './operator.ts';
 import { addQueueCommands } from './queues.ts';
@@ -307,6 +308,7 @@ export function buildCli(): Command {
   addQueueCommands(program);
   addTemplateCommands(program);
   addFeedbackCommands(program);
+  addRegisterCommands(program);
 
   program
     .command('verify-output')

@@ -26,6 +26,7 @@ import { homePages } from './pages/home.ts';
 import { jobPages } from './pages/jobs.ts';
 import { outputPages } from './pages/outputs.ts';
 import { oversightPages } from './pages/oversight.ts';
+import { registerPages } from './pages/register.ts';
 import { templatePages } from './pages/templates.ts';
 import { cookieName, Sessions, type Session } from './session.ts';
 
@@ -275,6 +276,7 @@ export async function consoleRoutes(scope: FastifyInstance, { platform }: { plat
   outputPages(scope, c);
   oversightPages(scope, c);
   templatePages(scope, c);
+  registerPages(scope, c);
 }
 
 /**

@@ -28,6 +28,7 @@ import { domainVersions } from '../domain/index.ts';
 import { maybeCheckpoint, recordKeysInUse } from '../audit/index.ts';
 import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
 import { ReportService, startBullmqScheduler, startEmbeddedScheduler, type ReportScheduler } from '../reports/index.ts';
+import { RegisterService } from '../register/index.ts';
 import {
   configureOsSandbox,
   describeOsSandbox,
@@ -71,6 +72,8 @@ export interface Platform {
   /** Registered workers and their credentials. */
   workers: WorkerRegistry;
   withdrawals: WithdrawalService;
+  /** The public register of the bureau's measures (seed 003 第三十五条). */
+  register: RegisterService;
   feedback: FeedbackService;
   outputs: OutputService;
   outputReviews: OutputReviewService;
@@ -193,7 +196,8 @@ export async function createPlatform(
     : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) =>
         logger.error({ jobId, err }, 'job handler failed'),
       );
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
+  const register = new RegisterService({ store, keys, policies });
+  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes, register };
   const contracts = new ContractService(contractDeps);
   const builds = new SnapshotBuilds({
     ...contractDeps,
@@ -339,6 +343,7 @@ export async function createPlatform(
     builds,
     effectiveness,
     withdrawals,
+    register,
     feedback,
     jobs,
     templates,

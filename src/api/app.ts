@@ -14,6 +14,7 @@ import { contractRoutes } from './routes/contracts.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { publicRoutes, whoAmI } from './routes/meta.ts';
+import { publicRegisterRoutes, registerRoutes } from './routes/register.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
 import type { Routes } from './routes/scope.ts';
@@ -24,13 +25,15 @@ import { Problem } from './schemas/index.ts';
 /**
  * The API as a fastify plugin: external plugins first (OpenAPI), then the public routes, then
  * one encapsulated scope where every route needs a bearer token. Public routes are the visible
- * exceptions: health, the bureau's JWKS and the API description.
+ * exceptions: health, the bureau's JWKS, the public register and the API description.
  */
 export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fastify, { platform }) => {
   fastify.addSchema(Problem);
   edgeChecks(fastify);
   await description(fastify);
   publicRoutes(fastify, platform);
+  // the public register: read without a token (seed 003 第三十五条: published)
+  await fastify.register(publicRegisterRoutes, { platform });
   // the web console: its own scope, cookies and forms there only; it calls the API as its users
   await fastify.register(consoleRoutes, { platform });
   await fastify.register(authenticated, { platform });
@@ -127,6 +130,7 @@ const authenticated: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (
   await scope.register(reportRoutes, { platform });
   await scope.register(feedbackRoutes, { platform });
   await scope.register(templateRoutes, { platform });
+  await scope.register(registerRoutes, { platform });
 };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

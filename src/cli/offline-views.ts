@@ -1,12 +1,13 @@
 /**
- * What the commands that work without a server show a person — seed, ingest, contract verify and
- * verify-output — in Chinese (issue 33). Codes, ids, hashes and file paths stay as they are;
+ * What the commands that work without a server show a person — seed, ingest, contract verify,
+ * verify-output and verify-register — in Chinese (issue 33). Codes, ids, hashes and file paths stay as they are;
  * `--json` prints the machine answer instead.
  */
 import type { ProtectedHeaderParameters } from 'jose';
 import type { VerifiedContract } from '../contracts/index.ts';
 import type { DatasetVersion, IngestReport } from '../domain/index.ts';
 import type { OutputCheck } from '../outputs/index.ts';
+import type { RegisterCheck, RegisterProblem } from '../register/index.ts';
 import { shanghaiTime } from '../terms/index.ts';
 import { facts, modeText, table } from './table.ts';
 
@@ -72,4 +73,25 @@ export function outputCheckLines(file: string, check: OutputCheck): string[] {
         `校验通过：${file} 是输出 ${check.outputId}（合约 ${check.contractId}）的 ${check.format} 文件，${check.rows} 行，发布于 ${shanghaiTime(check.releasedAt, { offset: true })}`,
       ]
     : [`校验不一致：${file} 的 sha256 为 ${check.sha256}，签名清单为其 ${check.format} 文件封存的是 ${check.expected}`];
+}
+
+/** What is wrong with a register entry, in words (docs/glossary.md, 公示名录). */
+const REGISTER_PROBLEM: Record<RegisterProblem, string> = {
+  sequence: '条目缺失或次序错乱',
+  chain: '与前一条目的链接（prev）不符',
+  hash: '内容与其哈希不符，条目已被改动',
+  signature: '签名无法用数据主管部门的公钥验证',
+  'signed-content': '签名封存的内容与所示内容不符',
+  head: '签名链头与副本不符',
+};
+
+/** `pds verify-register`: the register checks out, or its first bad entry and what is wrong there. */
+export function registerCheckLines(file: string, check: RegisterCheck): string[] {
+  if (check.ok) return [`校验通过：${file} 是完整的公示名录，${check.entries} 条公示条目，链头 ${check.headHash}`];
+  const bad = check.firstBad!;
+  return [
+    `校验未通过：${file} 第 ${bad.seq} 条公示条目处${REGISTER_PROBLEM[bad.problem]}（${bad.problem}）`,
+    `  ${bad.detail}`,
+    `  此前 ${check.entries} 条校验通过`,
+  ];
 }

@@ -6,6 +6,7 @@ import { addFeedbackCommands } from './commands/feedback.ts';
 import { addKeyCommands } from './commands/keys.ts';
 import { addOperatorCommands } from './commands/operator.ts';
 import { addQueueCommands } from './commands/queues.ts';
+import { addRegisterCommands } from './commands/register.ts';
 import { addReportCommands } from './commands/reports.ts';
 import { addReviewCommands } from './commands/reviews.ts';
 import { addServeCommands } from './commands/serve.ts';
@@ -40,6 +41,7 @@ const GROUPS: CommandGroup[] = [
   addFeedbackCommands, // feedback file|list|answer, acknowledge
   addVerifyCommands, // verify-output, contract verify
   addKeyCommands, // keys rotate|check
+  addRegisterCommands, // register export, verify-register
 ];
 
 export function buildCli(): Command {

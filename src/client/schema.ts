@@ -379,7 +379,7 @@ export interface paths {
         put?: never;
         /**
          * Resume a suspended contract
-         * @description Bureau only. Makes a suspended contract active again, within its term, with the reason recorded. Refused: a contract not suspended, or one whose dataset is still withdrawn (409).
+         * @description Bureau only. Makes a suspended contract active again, within its term, with the reason recorded, and published in the register as policies/register.yaml says. Refused: a contract not suspended, or one whose dataset is still withdrawn (409).
          */
         post: operations["resumeContract"];
         delete?: never;
@@ -399,7 +399,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted
-         * @description Bureau only. Ends an active or suspended contract for good (撤销): its unfinished jobs fail, its snapshot is deleted, and nothing more runs or is released under it; what was released stays verifiable. Refused: a contract already revoked, expired or not yet signed (409).
+         * @description Bureau only. Ends an active or suspended contract for good (撤销): its unfinished jobs fail, its snapshot is deleted, and nothing more runs or is released under it; what was released stays verifiable; the public register shows the revocation with `reasonCategory` and `statement`. Refused: a contract already revoked, expired or not yet signed (409).
          */
         post: operations["revokeContract"];
         delete?: never;
@@ -419,7 +419,7 @@ export interface paths {
         put?: never;
         /**
          * Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled
-         * @description Bureau and risk staff. Suspends (暂停) an active contract at once: no job may be submitted under it, its queued and running jobs are cancelled, and the reason is recorded in the audit trail and the contract's reports. Refused: a contract not active (409).
+         * @description Bureau and risk staff. Suspends (暂停) an active contract at once: no job may be submitted under it, its queued and running jobs are cancelled, and the reason is recorded in the audit trail and the contract's reports; the public register shows the suspension with `reasonCategory` and `statement` (never `reason`). Refused: a contract not active (409), a statement carrying a person's identifier (400).
          */
         post: operations["suspendContract"];
         delete?: never;
@@ -499,7 +499,7 @@ export interface paths {
         put?: never;
         /**
          * Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)
-         * @description The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. Refused: another provider's dataset (403), a dataset already withdrawn (409).
+         * @description The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. The withdrawal and each suspension are published in the public register with `reasonCategory` (default: objection) and `statement`, never `reason`. Refused: a statement carrying a person's identifier (400), another provider's dataset (403), a dataset already withdrawn (409).
          */
         post: operations["withdrawDataset"];
         delete?: never;
@@ -850,6 +850,66 @@ export interface paths {
          * @description Bureau users other than the job's author. Records one vote on a held output; when the second reviewer has voted the votes are consolidated: two approvals release it (signed manifest), a rejection refuses it, a request for changes sends it back to the operator with the reasons in the job's thread. Rejecting or requesting changes needs a `reason`. Refused: an output not held, a second vote by the same user (409), the job's author (403).
          */
         post: operations["reviewOutput"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public register of the bureau's measures: entries sealed and chained, with the signed head
+         * @description Anyone, without a token. The public register (公示名录): suspensions, resumptions and revocations of contracts, dataset withdrawals, restrictions and recorded violations, as policies/register.yaml publishes them — the operating company, scenario, datasets, action, date, a reason category and the bureau's public statement; never a person, an internal reason or a query. Paged by `after` (a seq) and `limit` (≤ 500); every page carries the head the bureau sealed just now. Pages put together ({format, head, entries}) are the copy `pds verify-register` checks offline against /.well-known/jwks.json. Refused: a bad `after` or `limit` (400).
+         */
+        get: operations["getRegister"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/register/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed head of the public register: how many entries, and the last one’s hash
+         * @description Anyone, without a token. The register's head as the bureau seals it now: the number of public entries and the last entry's hash (64 zeros while there is none). A copy that ends before it, or elsewhere, was cut or rewritten.
+         */
+        get: operations["getRegisterHead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/register/violations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a violation (or a restriction imposed) under a contract, for the public register
+         * @description Bureau only. Records a violation by an operator under one of its contracts, or a restriction of access the bureau imposed, with a reason category from the closed list and a public statement written for publication; the internal `reason` goes to the audit trail only. Answers 201 with the register entry (null when policies/register.yaml publishes none of this kind). With an Idempotency-Key header a retry answers the same entry. Refused: a statement carrying an ID number, a mobile number, an e-mail address or a query (400, ERR_REGISTER_STATEMENT_PERSONAL), a contract that does not exist or is not signed (404, 409), the key reused for another record (422).
+         */
+        post: operations["recordViolation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5571,7 +5631,11 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description the internal reason: never published */
                     reason: string;
+                    reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                    /** @description the public statement (公示说明), written for publication; refused (ERR_REGISTER_STATEMENT_PERSONAL) if it carries an ID number, a mobile number, an e-mail address or a query */
+                    statement?: string;
                 };
             };
         };
@@ -5828,7 +5892,11 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description the internal reason: never published */
                     reason: string;
+                    reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                    /** @description the public statement (公示说明), written for publication; refused (ERR_REGISTER_STATEMENT_PERSONAL) if it carries an ID number, a mobile number, an e-mail address or a query */
+                    statement?: string;
                 };
             };
         };
@@ -6085,7 +6153,11 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description the internal reason: never published */
                     reason: string;
+                    reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                    /** @description the public statement (公示说明), written for publication; refused (ERR_REGISTER_STATEMENT_PERSONAL) if it carries an ID number, a mobile number, an e-mail address or a query */
+                    statement?: string;
                 };
             };
         };
@@ -6731,7 +6803,11 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description the internal reason: never published */
                     reason: string;
+                    reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                    /** @description the public statement (公示说明), written for publication; refused (ERR_REGISTER_STATEMENT_PERSONAL) if it carries an ID number, a mobile number, an e-mail address or a query */
+                    statement?: string;
                 };
             };
         };
@@ -9467,6 +9543,292 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRegister: {
+        parameters: {
+            query?: {
+                /** @description entries after this seq (default 0) */
+                after?: number;
+                /** @description at most this many (default 100) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "format": "pds-register/1",
+                     *       "head": {
+                     *         "seq": 1,
+                     *         "hash": "6f1c0a1f1d4b2f6a3c9e0b7d8e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f",
+                     *         "signedAt": "2026-12-07T23:00:00.000Z",
+                     *         "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yZWdpc3Rlci1oZWFkK2p3dCIsImtpZCI6ImJ1cmVhdS0xIn0.eyJzZXEiOjF9.c2lnbmF0dXJl"
+                     *       },
+                     *       "entries": [
+                     *         {
+                     *           "seq": 1,
+                     *           "prev": "0000000000000000000000000000000000000000000000000000000000000000",
+                     *           "kind": "suspension",
+                     *           "recordedAt": "2026-12-07T22:53:35.623Z",
+                     *           "publishedAt": "2026-12-07T22:53:35.623Z",
+                     *           "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *           "operatorOrg": "org-shuzhi",
+                     *           "scenarioTitle": "区县收入结构",
+                     *           "datasets": [
+                     *             "population"
+                     *           ],
+                     *           "action": "suspend",
+                     *           "effectiveAt": "2026-12-07T22:53:35.623Z",
+                     *           "reasonCategory": "under-investigation",
+                     *           "statement": "该合约涉嫌超出授权范围使用数据，已暂停授权，调查核实中。",
+                     *           "hash": "6f1c0a1f1d4b2f6a3c9e0b7d8e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f",
+                     *           "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yZWdpc3Rlci1lbnRyeStqd3QiLCJraWQiOiJidXJlYXUtMSJ9.eyJzZXEiOjF9.c2lnbmF0dXJl"
+                     *         }
+                     *       ],
+                     *       "next": null
+                     *     }
+                     */
+                    "application/json": {
+                        entries: {
+                            action?: "suspend" | "resume" | "revoke" | "withdraw-dataset" | "restrict" | "record-violation";
+                            contractId?: string;
+                            datasets?: string[];
+                            /** @description RFC 3339, UTC */
+                            effectiveAt?: string;
+                            /** @description SHA-256 of the entry's canonical JSON (RFC 8785) without hash and jws */
+                            hash: string;
+                            /** @description the bureau seal over the same body (typ pds-register-entry+jwt) */
+                            jws: string;
+                            kind: "restriction" | "suspension" | "resumption" | "revocation" | "dataset-withdrawal" | "violation";
+                            /** @description the licensed operating company, never a person */
+                            operatorOrg?: string;
+                            /** @description the previous entry's hash; 64 zeros for the first */
+                            prev: string;
+                            /** @description RFC 3339, UTC */
+                            publishedAt: string;
+                            reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                            /** @description RFC 3339, UTC */
+                            recordedAt: string;
+                            scenarioTitle?: string;
+                            seq: number;
+                            statement?: string;
+                        }[];
+                        /** @enum {string} */
+                        format: "pds-register/1";
+                        head: {
+                            hash: string;
+                            /** @description the bureau seal over {seq, hash} (typ pds-register-head+jwt) */
+                            jws: string;
+                            /** @description how many entries are public */
+                            seq: number;
+                            /** @description RFC 3339, UTC */
+                            signedAt: string;
+                        };
+                        /** @description the `after` of the next page; null on the last */
+                        next: number | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRegisterHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "seq": 1,
+                     *       "hash": "6f1c0a1f1d4b2f6a3c9e0b7d8e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f",
+                     *       "signedAt": "2026-12-07T23:00:00.000Z",
+                     *       "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yZWdpc3Rlci1oZWFkK2p3dCIsImtpZCI6ImJ1cmVhdS0xIn0.eyJzZXEiOjF9.c2lnbmF0dXJl"
+                     *     }
+                     */
+                    "application/json": {
+                        hash: string;
+                        /** @description the bureau seal over {seq, hash} (typ pds-register-head+jwt) */
+                        jws: string;
+                        /** @description how many entries are public */
+                        seq: number;
+                        /** @description RFC 3339, UTC */
+                        signedAt: string;
+                    };
+                };
+            };
+        };
+    };
+    recordViolation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                 *       "kind": "violation",
+                 *       "reasonCategory": "unauthorised-use",
+                 *       "statement": "该运营单位将输出结果用于授权场景之外，已责令整改。",
+                 *       "reason": "output shared with a third party, see case 2026-114"
+                 *     }
+                 */
+                "application/json": {
+                    contractId: string;
+                    /** @description violation (default), or a restriction of access the bureau imposed */
+                    kind?: "violation" | "restriction";
+                    /** @description the internal reason: kept in the audit trail, never published */
+                    reason: string;
+                    reasonCategory: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                    /** @description the public statement (公示说明), written for publication; refused (ERR_REGISTER_STATEMENT_PERSONAL) if it carries an ID number, a mobile number, an e-mail address or a query */
+                    statement: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "seq": 2,
+                     *         "prev": "6f1c0a1f1d4b2f6a3c9e0b7d8e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f",
+                     *         "kind": "violation",
+                     *         "recordedAt": "2026-12-07T22:53:35.623Z",
+                     *         "publishedAt": "2026-12-07T22:53:35.623Z",
+                     *         "contractId": "ctr_mxdv9gnn43b1af771d5c8aca",
+                     *         "operatorOrg": "org-shuzhi",
+                     *         "scenarioTitle": "区县收入结构",
+                     *         "datasets": [
+                     *           "population"
+                     *         ],
+                     *         "action": "record-violation",
+                     *         "effectiveAt": "2026-12-07T22:53:35.623Z",
+                     *         "reasonCategory": "unauthorised-use",
+                     *         "statement": "该运营单位将输出结果用于授权场景之外，已责令整改。",
+                     *         "hash": "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+                     *         "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1yZWdpc3Rlci1lbnRyeStqd3QiLCJraWQiOiJidXJlYXUtMSJ9.eyJzZXEiOjF9.c2lnbmF0dXJl"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description the published entry; null when policies/register.yaml publishes no entry of this kind */
+                        entry: {
+                            action?: "suspend" | "resume" | "revoke" | "withdraw-dataset" | "restrict" | "record-violation";
+                            contractId?: string;
+                            datasets?: string[];
+                            /** @description RFC 3339, UTC */
+                            effectiveAt?: string;
+                            /** @description SHA-256 of the entry's canonical JSON (RFC 8785) without hash and jws */
+                            hash: string;
+                            /** @description the bureau seal over the same body (typ pds-register-entry+jwt) */
+                            jws: string;
+                            kind: "restriction" | "suspension" | "resumption" | "revocation" | "dataset-withdrawal" | "violation";
+                            /** @description the licensed operating company, never a person */
+                            operatorOrg?: string;
+                            /** @description the previous entry's hash; 64 zeros for the first */
+                            prev: string;
+                            /** @description RFC 3339, UTC */
+                            publishedAt: string;
+                            reasonCategory?: "breach-of-agreement" | "unauthorised-use" | "re-identification" | "data-leak" | "security-incident" | "objection" | "under-investigation" | "effectiveness" | "measures-lifted";
+                            /** @description RFC 3339, UTC */
+                            recordedAt: string;
+                            scenarioTitle?: string;
+                            seq: number;
+                            statement?: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

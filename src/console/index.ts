@@ -29,6 +29,7 @@ import { outputPages } from './pages/outputs.ts';
 import { reportPages } from './pages/reports.ts';
 import { reviewPages } from './pages/reviews.ts';
 import { sqlPages } from './pages/sql.ts';
+import { registerPages } from './pages/register.ts';
 import { templatePages } from './pages/templates.ts';
 import { cookieName, Sessions } from './session.ts';
 import { signInRoutes } from './sign-in.ts';
@@ -76,6 +77,7 @@ const PAGES: Pages[] = [
   reportPages,
   auditPages,
   templatePages,
+  registerPages,
 ];
 
 export async function consoleRoutes(scope: FastifyInstance, { platform }: { platform: Platform }): Promise<void> {

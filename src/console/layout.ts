@@ -103,7 +103,9 @@ export function page({ title, session, path, body, flash, refreshTo }: PageInput
           <h1>${title}</h1>
           ${flash ? flashView(flash) : ''} ${body}
         </main>
-        <footer class="foot"><p>原始数据不出域 · 数据可用不可见</p></footer>
+        <footer class="foot">
+          <p>原始数据不出域 · 数据可用不可见 · <a href="/console/register">公示名录</a></p>
+        </footer>
       </body>
     </html>`.value;
 }

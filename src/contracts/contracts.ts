@@ -5,7 +5,8 @@ import { forgetRunners } from '../sandbox/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyDataOffThread, dummyFile, fileHasSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
-import type { Policies } from '../policies/index.ts';
+import type { Policies, RegisterKind } from '../policies/index.ts';
+import type { Notice, RegisterService } from '../register/index.ts';
 import { resolveStored, type Store, type Tx } from '../store/index.ts';
 import { verifyContract, type ContractClaims, type DecidedClaims, type VerifiedContract } from './contract-token.ts';
 import { actorOf, canSeeScenario, hasRole, type Principal } from '../auth/index.ts';
@@ -51,6 +52,8 @@ export interface ContractServiceDeps {
   now?: () => Date;
   /** Free space DATA_DIR keeps (config MIN_FREE_MB): no snapshot is built, no dummy-data file written below it. */
   minFreeBytes?: number;
+  /** The public register: each suspension, resumption and revocation is published in its own transaction. */
+  register: RegisterService;
 }
 
 /**
@@ -122,6 +125,13 @@ export const CONTRACT_TRANSITIONS: Record<
   suspend: { from: ['active'], to: 'suspended', roles: ['bureau', 'risk'] },
   resume: { from: ['suspended'], to: 'active', roles: ['bureau'] },
   revoke: { from: ['active', 'suspended'], to: 'revoked', roles: ['bureau'] },
+};
+
+/** The register's kind for each lifecycle action (seed 003 第三十五条). */
+const REGISTER_KIND: Record<ContractAction, RegisterKind> = {
+  suspend: 'suspension',
+  resume: 'resumption',
+  revoke: 'revocation',
 };
 
 const LIST_LIMIT = 200;
@@ -355,7 +365,8 @@ export class ContractService {
    * Suspends, resumes or revokes a contract, with actor and reason (seed 002 第三十九条: the
    * emergency plan's kill switch; seed 001 第二十七条 and seed 004 第四十三条: restrict, close
    * supply, terminate). Suspension cancels the contract's queued and running jobs; revocation
-   * fails them with `ERR_CONTRACT_REVOKED` and deletes the snapshot.
+   * fails them with `ERR_CONTRACT_REVOKED` and deletes the snapshot. The change is published in
+   * the register with `notice`'s reason category and statement (seed 003 第三十五条), never `reason`.
    */
   async changeStatus(
     p: Principal,
@@ -363,13 +374,15 @@ export class ContractService {
     action: ContractAction,
     reason: string,
     requestId?: string,
+    notice: Notice = {},
   ): Promise<ContractView> {
     const rule = CONTRACT_TRANSITIONS[action];
     const role = rule.roles.find((r) => hasRole(p, r));
     if (!role) throw new PdsError('ERR_AUTH_FORBIDDEN', `only ${rule.roles.join(' or ')} may ${action} a contract`);
     await this.signed(p, id);
+    this.deps.register.checkStatement(notice.statement);
     const done = await this.deps.store.write((tx) =>
-      this.transition(tx, id, action, reason, actorOf(p, role), requestId),
+      this.transition(tx, id, action, reason, actorOf(p, role), requestId, notice),
     );
     this.afterTransition(done);
     return this.getContract(p, id);
@@ -383,6 +396,7 @@ export class ContractService {
     reason: string,
     actor: Actor,
     requestId?: string,
+    notice: Notice = {},
   ): Promise<Transitioned> {
     const rule = CONTRACT_TRANSITIONS[action];
     const c = await this.loadContract(tx, id);
@@ -414,6 +428,20 @@ export class ContractService {
       requestId,
       details: { from: c.status },
     });
+    await this.deps.register.publish(
+      tx,
+      {
+        kind: REGISTER_KIND[action],
+        action,
+        effectiveAt: at,
+        contractId: id,
+        operatorOrg: c.operatorOrg,
+        scenarioTitle: c.claims.scenario.name,
+        datasets: c.claims.datasets.map((d) => d.dataset),
+        ...notice,
+      },
+      { actor, requestId },
+    );
     if (action === 'resume') return { halted: [] };
     if (action === 'suspend') {
       const halted = this.jobs

@@ -118,7 +118,9 @@ export class EffectivenessService {
         .status;
       if (failing && (status === 'active' || status === 'suspended')) {
         const reason = `effectiveness assessment failed ${window} consecutive years (${failing.join(', ')}); seed 002 第三十五条`;
-        done = await this.contracts.transition(tx, contractId, 'revoke', reason, SYSTEM_ACTOR, requestId);
+        done = await this.contracts.transition(tx, contractId, 'revoke', reason, SYSTEM_ACTOR, requestId, {
+          reasonCategory: 'effectiveness',
+        });
       }
     });
     if (done) this.contracts.afterTransition(done);

@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import { appendAudit } from '../audit/index.ts';
 import { PdsError } from '../errors/index.ts';
 import type { Policies } from '../policies/index.ts';
+import type { Notice, RegisterService } from '../register/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ContractClaims } from './contract-token.ts';
 import type { ContractService, Transitioned } from './contracts.ts';
@@ -28,7 +29,7 @@ export interface Withdrawal {
 
 export class WithdrawalService {
   constructor(
-    private readonly deps: { store: Store; policies: Policies; now?: () => Date },
+    private readonly deps: { store: Store; policies: Policies; register: RegisterService; now?: () => Date },
     private readonly contracts: ContractService,
   ) {}
 
@@ -49,9 +50,21 @@ export class WithdrawalService {
     return actorOf(p, role);
   }
 
-  async withdraw(p: Principal, dataset: string, reason: string, requestId?: string): Promise<Withdrawal> {
+  /**
+   * Withdraws a dataset; the withdrawal and each suspension it causes are published in the register
+   * in the same transaction, with `notice`'s reason category (default: an objection) and statement.
+   */
+  async withdraw(
+    p: Principal,
+    dataset: string,
+    reason: string,
+    requestId?: string,
+    notice: Notice = {},
+  ): Promise<Withdrawal> {
     const actor = this.actorFor(p, dataset, 'withdraw');
+    this.deps.register.checkStatement(notice.statement);
     const at = (this.deps.now?.() ?? new Date()).toISOString();
+    const published: Notice = { reasonCategory: notice.reasonCategory ?? 'objection', statement: notice.statement };
     const done: Transitioned[] = [];
     const suspended = await this.deps.store.write(async (tx) => {
       await assertNotWithdrawn(tx, [dataset], `dataset ${dataset} is already withdrawn`);
@@ -70,6 +83,7 @@ export class WithdrawalService {
             `dataset ${dataset} withdrawn: ${reason}`,
             actor,
             requestId,
+            published,
           ),
         );
       await tx.run(
@@ -86,6 +100,11 @@ export class WithdrawalService {
         requestId,
         details: { suspended: using.map((c) => c.id) },
       });
+      await this.deps.register.publish(
+        tx,
+        { kind: 'dataset-withdrawal', action: 'withdraw-dataset', effectiveAt: at, datasets: [dataset], ...published },
+        { actor, requestId },
+      );
       return using.map((c) => c.id);
     });
     for (const d of done) this.contracts.afterTransition(d);

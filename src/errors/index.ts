@@ -122,6 +122,13 @@ export const ERRORS = {
   // the request is right; what the store holds for its subject makes a report no read could show
   ERR_REPORT_UNRENDERABLE: { status: 500, title: 'The report cannot be rendered' },
 
+  // the public register (seed 003 第三十五条)
+  ERR_REGISTER_STATEMENT_PERSONAL: {
+    status: 400,
+    title: "The public statement carries a person's identifier or a query",
+  },
+  ERR_REGISTER_INVALID: { status: 422, title: 'The register copy does not verify' },
+
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
   ERR_STORAGE_FULL: { status: 507, title: 'Not enough storage' },

@@ -12,6 +12,7 @@ import type {
 } from '../contracts/index.ts';
 import { WorkerRegistry, type Executor, type JobService, type RunController } from '../jobs/index.ts';
 import type { OutputReviewService, OutputService } from '../outputs/index.ts';
+import type { RegisterService } from '../register/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { ReportService } from '../reports/index.ts';
@@ -48,6 +49,8 @@ export interface Platform {
   workers: WorkerRegistry;
   withdrawals: WithdrawalService;
   feedback: FeedbackService;
+  /** The public register of the bureau's measures (seed 003 第三十五条). */
+  register: RegisterService;
   outputs: OutputService;
   outputReviews: OutputReviewService;
   reports: ReportService;

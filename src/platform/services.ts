@@ -17,6 +17,7 @@ import {
   type WorkerRegistry,
 } from '../jobs/index.ts';
 import { OutputReviewService, OutputService } from '../outputs/index.ts';
+import { RegisterService } from '../register/index.ts';
 import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
 import type { SchemaBinder, SqlParser } from '../sandbox/index.ts';
 import { TemplateService } from '../templates/index.ts';
@@ -30,6 +31,8 @@ export interface ContractServices {
   effectiveness: EffectivenessService;
   withdrawals: WithdrawalService;
   feedback: FeedbackService;
+  /** The public register of the bureau's measures (seed 003 第三十五条). */
+  register: RegisterService;
 }
 
 /** From application to contract: the services that share the contract store and its snapshots. */
@@ -38,7 +41,8 @@ export function contractServices(
   { store, keys, policies }: State,
   logger: Pick<Logger, 'error' | 'warn'>,
 ): ContractServices {
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
+  const register = new RegisterService({ store, keys, policies });
+  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes, register };
   const contracts = new ContractService(contractDeps);
   const builds = new SnapshotBuilds({
     ...contractDeps,
@@ -61,6 +65,7 @@ export function contractServices(
     effectiveness: new EffectivenessService(contractDeps, contracts),
     withdrawals: new WithdrawalService(contractDeps, contracts),
     feedback: new FeedbackService(contractDeps),
+    register,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   Catalog,
   DisclosurePolicy,
   MaskingPolicy,
+  RegisterPolicy,
   SandboxPolicy,
   SqlAllowlist,
   TemplatesPolicy,
@@ -18,6 +19,7 @@ import {
   type Catalog as CatalogT,
   type DisclosurePolicy as DisclosureT,
   type MaskingPolicy as MaskingT,
+  type RegisterPolicy as RegisterT,
   type SandboxPolicy as SandboxT,
   type SqlAllowlist as SqlAllowlistT,
   type TemplatesPolicy as TemplatesT,
@@ -37,6 +39,8 @@ export interface Policies {
   sandbox: SandboxT;
   sqlAllowlist: SqlAllowlistT;
   workflow: WorkflowT;
+  /** What the public register publishes, and when (`register.yaml`, seed 003 第三十五条). */
+  register: RegisterT;
   /**
    * The bureau's published query templates (`templates.yaml`; none when the file is absent). Not
    * contract terms: a template's run is an ordinary job under the contract's own terms, so
@@ -232,7 +236,7 @@ function checkAllowlist(dir: string, p: Checked): void {
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml` and `templates.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml`, `register.yaml` and `templates.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
@@ -241,6 +245,7 @@ export function loadPolicies(dir: string): Policies {
     sandbox: loadFile<SandboxT>(dir, 'sandbox.yaml', SandboxPolicy),
     sqlAllowlist: loadFile<SqlAllowlistT>(dir, 'sql-allowlist.yaml', SqlAllowlist),
     workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
+    register: loadFile<RegisterT>(dir, 'register.yaml', RegisterPolicy),
   };
   checkConsistency(dir, p);
   const hash = canonicalSha256(p);

@@ -393,3 +393,72 @@ export const TemplatesPolicy = Type.Object(
   { additionalProperties: false },
 );
 export type TemplatesPolicy = Static<typeof TemplatesPolicy>;
+
+/** Kinds of entry in the public register (seed 003 第三十五条). */
+export const RegisterKind = Type.Union([
+  Type.Literal('restriction'),
+  Type.Literal('suspension'),
+  Type.Literal('resumption'),
+  Type.Literal('revocation'),
+  Type.Literal('dataset-withdrawal'),
+  Type.Literal('violation'),
+]);
+export type RegisterKind = Static<typeof RegisterKind>;
+
+/** The closed list of reasons the register gives: the internal free-text reason is never published. */
+export const ReasonCategory = Type.Union([
+  Type.Literal('breach-of-agreement'),
+  Type.Literal('unauthorised-use'),
+  Type.Literal('re-identification'),
+  Type.Literal('data-leak'),
+  Type.Literal('security-incident'),
+  Type.Literal('objection'),
+  Type.Literal('under-investigation'),
+  Type.Literal('effectiveness'),
+  Type.Literal('measures-lifted'),
+]);
+export type ReasonCategory = Static<typeof ReasonCategory>;
+
+/** The fields a register entry may carry publicly; none of them names a person or holds a query. */
+export const RegisterField = Type.Union([
+  Type.Literal('contractId'),
+  Type.Literal('operatorOrg'),
+  Type.Literal('scenarioTitle'),
+  Type.Literal('datasets'),
+  Type.Literal('action'),
+  Type.Literal('effectiveAt'),
+  Type.Literal('reasonCategory'),
+  Type.Literal('statement'),
+]);
+export type RegisterField = Static<typeof RegisterField>;
+
+const RegisterKindRule = Type.Object(
+  {
+    publish: Type.Boolean(),
+    /** Hours between the measure taking effect and its entry becoming public. */
+    delayHours: Type.Number({ minimum: 0, maximum: 24 * 90 }),
+    /** The reason given when the action names none. */
+    defaultReason: ReasonCategory,
+  },
+  { additionalProperties: false },
+);
+
+export const RegisterPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    kinds: Type.Object(
+      {
+        restriction: RegisterKindRule,
+        suspension: RegisterKindRule,
+        resumption: RegisterKindRule,
+        revocation: RegisterKindRule,
+        'dataset-withdrawal': RegisterKindRule,
+        violation: RegisterKindRule,
+      },
+      { additionalProperties: false },
+    ),
+    fields: Type.Array(RegisterField, { uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+export type RegisterPolicy = Static<typeof RegisterPolicy>;

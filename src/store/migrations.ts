@@ -402,4 +402,35 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // 22 is left for another branch's migration; 24 and 25 are taken too
+    version: 23,
+    name: 'the public register',
+    sql: `
+      -- seed 003 第三十五条: the measures the bureau publishes, each entry chained to the one before
+      -- (prev_hash; genesis 64 zeros), hashed (entry_hash: SHA-256 of the canonical body) and sealed
+      -- by the bureau (jws). body is the canonical JSON that was hashed and signed; the columns beside
+      -- it are the same public fields, for reading. Nothing here names a person.
+      CREATE TABLE register_entries (
+        seq INTEGER PRIMARY KEY,
+        kind VARCHAR NOT NULL,            -- restriction | suspension | resumption | revocation | dataset-withdrawal | violation
+        recorded_at VARCHAR NOT NULL,
+        published_at VARCHAR NOT NULL,    -- recorded_at + the policy's delay: public from then on
+        contract_id VARCHAR,
+        operator_org VARCHAR,
+        scenario_title VARCHAR,
+        datasets VARCHAR,                 -- JSON array
+        action VARCHAR,
+        effective_at VARCHAR,
+        reason_category VARCHAR,
+        statement VARCHAR,
+        body VARCHAR NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        entry_hash VARCHAR NOT NULL UNIQUE,
+        jws VARCHAR NOT NULL,
+        idempotency_key VARCHAR UNIQUE,   -- a recorded violation's Idempotency-Key: a retry answers the same entry
+        request_sha256 VARCHAR
+      );
+    `,
+  },
 ];

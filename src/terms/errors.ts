@@ -88,6 +88,9 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_REPORT_UNRENDERABLE: '报告无法生成页面。',
   ERR_INTERNAL: '服务器内部错误，已记录。',
   ERR_STORAGE_FULL: '存储空间不足。',
+  ERR_REGISTER_STATEMENT_PERSONAL:
+    '公示说明不得包含个人身份信息（身份证号码、手机号码、电子邮箱）或查询语句，请改写后再提交。',
+  ERR_REGISTER_INVALID: '公示名录副本校验未通过。',
   ERR_STORE_UNAVAILABLE: '控制库出错，服务正在重启，请稍后再试。',
   ERR_TEMPLATE_PARAMETER: '查询模板的参数不符合其类型或取值范围。',
   ERR_TEMPLATE_NOT_APPLICABLE: '本合同未授予该查询模板所需的数据集或字段。',

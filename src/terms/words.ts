@@ -130,6 +130,29 @@ export const LAYER: Record<string, string> = {
 /** Feedback kinds (seed 002 第二十二条). */
 export const FEEDBACK_KIND: Record<string, string> = { 'data-quality': '数据质量', usage: '使用情况与成效' };
 
+/** Kinds of entry in the public register (seed 003 第三十五条; policies/register.yaml). */
+export const REGISTER_KIND: Record<string, string> = {
+  restriction: '限制访问',
+  suspension: '暂停授权',
+  resumption: '恢复授权',
+  revocation: '撤销授权',
+  'dataset-withdrawal': '数据集撤回',
+  violation: '违规行为',
+};
+
+/** The closed list of reasons a register entry may give (the internal reason is never published). */
+export const REGISTER_REASON: Record<string, string> = {
+  'breach-of-agreement': '违反授权运营协议',
+  'unauthorised-use': '超出授权范围使用数据',
+  're-identification': '试图识别特定个人',
+  'data-leak': '数据泄露或扩散',
+  'security-incident': '数据安全事件',
+  objection: '数据权利异议',
+  'under-investigation': '调查核实中',
+  effectiveness: '成效评估不达标',
+  'measures-lifted': '核查完毕，恢复授权',
+};
+
 /** The word for `value` in `dictionary`, or the value itself when none is fixed (a new code shows as it is). */
 export function term(dictionary: Record<string, string>, value: string | null | undefined): string {
   if (value === null || value === undefined || value === '') return '—';

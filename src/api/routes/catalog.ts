@@ -5,6 +5,7 @@ import { effectiveRules } from '../../masking/index.ts';
 import type { Platform } from '../../platform/index.ts';
 import type { Policies } from '../../policies/index.ts';
 import { example, ProblemRef } from '../schemas/index.ts';
+import { PublishedChangeBody } from '../schemas/register.ts';
 import * as ex from '../schemas/examples/catalog.ts';
 import type { Routes } from './scope.ts';
 
@@ -120,13 +121,16 @@ function withdrawals(app: Routes, { withdrawals }: Platform): void {
         summary:
           'Withdraw a dataset on an objection: every active contract using it is suspended and its jobs cancelled (seed 001 第二十二条)',
         description:
-          "The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. Refused: another provider's dataset (403), a dataset already withdrawn (409).",
+          "The dataset's provider, or the bureau. Withdraws a dataset from operation on an objection (异议): every active contract using it is suspended and its queued and running jobs cancelled, and no application may ask for it until it is reinstated. The withdrawal and each suspension are published in the public register with `reasonCategory` (default: objection) and `statement`, never `reason`. Refused: a statement carrying a person's identifier (400), another provider's dataset (403), a dataset already withdrawn (409).",
         params: DatasetParams,
-        body: example(ReasonBody, ex.withdrawDatasetRequest),
+        body: example(PublishedChangeBody, ex.withdrawDatasetRequest),
         response: { 200: example(Withdrawal, ex.withdrawDatasetResponse), ...errors, 409: ProblemRef },
       },
     },
-    async (req) => withdrawals.withdraw(req.principal, req.params.id, req.body.reason, req.id),
+    async (req) => {
+      const { reason, reasonCategory, statement } = req.body;
+      return withdrawals.withdraw(req.principal, req.params.id, reason, req.id, { reasonCategory, statement });
+    },
   );
 
   app.post(

@@ -15,6 +15,7 @@ import {
   StatusChangeBody,
   example,
 } from '../schemas/index.ts';
+import { PublishedChangeBody } from '../schemas/register.ts';
 import * as ex from '../schemas/examples/contracts.ts';
 
 const errors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef, 409: ProblemRef };
@@ -23,17 +24,17 @@ const LIFECYCLE: Record<ContractAction, { summary: string; description: string }
   suspend: {
     summary: "Suspend a contract (the emergency plan's kill switch): its queued and running jobs are cancelled",
     description:
-      "Bureau and risk staff. Suspends (暂停) an active contract at once: no job may be submitted under it, its queued and running jobs are cancelled, and the reason is recorded in the audit trail and the contract's reports. Refused: a contract not active (409).",
+      "Bureau and risk staff. Suspends (暂停) an active contract at once: no job may be submitted under it, its queued and running jobs are cancelled, and the reason is recorded in the audit trail and the contract's reports; the public register shows the suspension with `reasonCategory` and `statement` (never `reason`). Refused: a contract not active (409), a statement carrying a person's identifier (400).",
   },
   resume: {
     summary: 'Resume a suspended contract',
     description:
-      'Bureau only. Makes a suspended contract active again, within its term, with the reason recorded. Refused: a contract not suspended, or one whose dataset is still withdrawn (409).',
+      'Bureau only. Makes a suspended contract active again, within its term, with the reason recorded, and published in the register as policies/register.yaml says. Refused: a contract not suspended, or one whose dataset is still withdrawn (409).',
   },
   revoke: {
     summary: 'Revoke a contract for good: its unfinished jobs fail and its snapshot is deleted',
     description:
-      'Bureau only. Ends an active or suspended contract for good (撤销): its unfinished jobs fail, its snapshot is deleted, and nothing more runs or is released under it; what was released stays verifiable. Refused: a contract already revoked, expired or not yet signed (409).',
+      'Bureau only. Ends an active or suspended contract for good (撤销): its unfinished jobs fail, its snapshot is deleted, and nothing more runs or is released under it; what was released stays verifiable; the public register shows the revocation with `reasonCategory` and `statement`. Refused: a contract already revoked, expired or not yet signed (409).',
   },
 };
 const LIFECYCLE_EXAMPLES = {
@@ -133,11 +134,17 @@ function contractLifecycle(app: Routes, { contracts, builds }: Platform): void {
           operationId: `${action}Contract`,
           ...LIFECYCLE[action],
           params: IdParams,
-          body: example(StatusChangeBody, LIFECYCLE_EXAMPLES[action][0]),
+          body: example(PublishedChangeBody, LIFECYCLE_EXAMPLES[action][0]),
           response: { 200: example(ContractView, LIFECYCLE_EXAMPLES[action][1]), ...errors },
         },
       },
-      async (req) => contracts.changeStatus(req.principal, req.params.id, action, req.body.reason, req.id),
+      async (req) => {
+        const { reason, reasonCategory, statement } = req.body;
+        return contracts.changeStatus(req.principal, req.params.id, action, reason, req.id, {
+          reasonCategory,
+          statement,
+        });
+      },
     );
   }
 

@@ -17,6 +17,7 @@ import { applicationRoutes } from './routes/applications.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { contractRoutes } from './routes/contracts.ts';
+import { destructionRoutes } from './routes/destruction.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { outputRoutes } from './routes/outputs.ts';
@@ -97,7 +98,11 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     if (!presented) throw new PdsError('ERR_AUTH_MISSING_TOKEN', 'send Authorization: Bearer <METRICS_TOKEN>');
     if (!sameSecret(token, presented))
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'this is not the metrics credential');
-    const { body, contentType } = await scrape(platform.store, platform.dataDirEncryption);
+    const { body, contentType } = await scrape(
+      platform.store,
+      platform.dataDirEncryption,
+      await platform.housekeeping.dueCounts(),
+    );
     return reply.type(contentType).header('cache-control', 'no-store').send(body);
   });
 
@@ -235,6 +240,7 @@ export const app: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (fas
     await scope.register(reportRoutes, { platform });
     await scope.register(feedbackRoutes, { platform });
     await scope.register(templateRoutes, { platform });
+    await scope.register(destructionRoutes, { platform });
   });
 };
 

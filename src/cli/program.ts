@@ -1,3 +1,4 @@
+import { addDestructionCommands } from './destruction.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -307,6 +308,7 @@ export function buildCli(): Command {
   addQueueCommands(program);
   addTemplateCommands(program);
   addFeedbackCommands(program);
+  addDestructionCommands(program);
 
   program
     .command('verify-output')

@@ -120,7 +120,7 @@ export class EffectivenessService {
         done = await this.contracts.transition(tx, contractId, 'revoke', reason, SYSTEM_ACTOR, requestId);
       }
     });
-    if (done) this.contracts.afterTransition(done);
+    if (done) await this.contracts.afterTransition(done);
     const assessment = (await this.list(p, contractId)).find((a) => a.year === input.year)!;
     return { assessment, revoked: done !== undefined };
   }

@@ -87,7 +87,7 @@ export class WithdrawalService {
       });
       return using.map((c) => c.id);
     });
-    for (const d of done) this.contracts.afterTransition(d);
+    for (const d of done) await this.contracts.afterTransition(d);
     return {
       dataset,
       reason,

@@ -118,6 +118,10 @@ export const ERRORS = {
   // the request is right; what the store holds for its subject makes a report no read could show
   ERR_REPORT_UNRENDERABLE: { status: 500, title: 'The report cannot be rendered' },
 
+  // destruction records (docs/architecture.md §18)
+  ERR_DATA_DESTROYED: { status: 410, title: 'The data was destroyed; its destruction record says when and why' },
+  ERR_DESTRUCTION_RECORD_INVALID: { status: 422, title: 'Destruction record does not match its signature' },
+
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
   ERR_STORAGE_FULL: { status: 507, title: 'Not enough storage' },

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { actorOf, type ContractService, type Principal } from '../contracts/index.ts';
 import { withholdKeys } from '../digest/index.ts';
+import type { DestructionService } from '../destruction/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
@@ -54,6 +55,8 @@ export class OutputReviewService {
       store: Store;
       contracts: ContractService;
       outputs: OutputService;
+      /** Completes the destruction of the data of an output not released (recorded by `conclude`). */
+      destruction: DestructionService;
       dataDir: string;
       now: () => Date;
       /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
@@ -144,7 +147,7 @@ export class OutputReviewService {
       });
     }
     const actor: Actor = actorOf(p, 'bureau');
-    let removeFile: string | undefined;
+    let destroy: string | undefined;
     const view = await this.deps.store.write(async (tx) => {
       const o = await this.deps.outputs.load(id, tx);
       if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
@@ -179,14 +182,17 @@ export class OutputReviewService {
       });
       const ballots = await loadBallots(tx, id);
       const outcome = consolidate(ballots);
-      if (outcome) removeFile = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
+      if (outcome) destroy = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
       return this.deps.outputs.view((await this.deps.outputs.load(id, tx))!, p, tx);
     });
-    if (removeFile) this.deps.outputs.discard(removeFile); // an output not released is not kept
+    if (destroy) await this.deps.destruction.complete(destroy); // an output not released is not kept
     return view;
   }
 
-  /** Records a consolidated review; answers the data file to remove when the output is not released. */
+  /**
+   * Records a consolidated review; when the output is not released, records the destruction of its
+   * data (why `request`: the reviewers') and answers the record, to complete after the commit.
+   */
   private async conclude(
     tx: Tx,
     o: StoredOutput,
@@ -259,7 +265,7 @@ export class OutputReviewService {
       requestId,
       reason: message,
     });
-    return o.file;
+    return this.deps.outputs.planDestruction(tx, o, 'request', actor, requestId);
   }
 
   private async finishJob(

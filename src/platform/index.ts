@@ -22,6 +22,7 @@ import {
   WorkerRegistry,
   type Executor,
 } from '../jobs/index.ts';
+import { DestructionService, Housekeeping } from '../destruction/index.ts';
 import { loadKeyRing, type KeyRing } from '../keys/index.ts';
 import { loadPolicies, sizeBytes, type Policies } from '../policies/index.ts';
 import { domainVersions } from '../domain/index.ts';
@@ -75,6 +76,10 @@ export interface Platform {
   outputs: OutputService;
   outputReviews: OutputReviewService;
   reports: ReportService;
+  /** Signed destruction records of every deletion of snapshots and outputs (docs/architecture.md §18). */
+  destruction: DestructionService;
+  /** Retention (policies/retention.yaml): what is due, and its deletion with records. */
+  housekeeping: Housekeeping;
   /** The OS layer around this process's runners; `workers` when jobs run in `pds worker`s (each reports its own). */
   osSandbox: OsSandboxStatus | { mode: 'workers' };
   /** Whether DATA_DIR is encrypted at rest, checked at start-up (src/store/encryption.ts). */
@@ -153,6 +158,32 @@ async function startReportSchedule(
     : startEmbeddedScheduler(turn, everyMs);
 }
 
+/**
+ * Retention's schedule (policies/retention.yaml): a turn at start, then every
+ * `housekeeping.everyMinutes`, in this process — the only one on this DATA_DIR (the store's file
+ * lock), so no queue is needed to keep two from deleting at once.
+ */
+function startRetention(housekeeping: Housekeeping, policies: Policies, logger: Pick<Logger, 'error' | 'info'>) {
+  const turn = () =>
+    housekeeping
+      .run(undefined, (item, err) =>
+        logger.error({ err, kind: item.kind, id: item.subjectId }, 'retention deletion failed'),
+      )
+      .then((done) => {
+        if (done.length > 0) logger.info({ records: done.map((d) => d.id) }, 'retention: data destroyed');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'retention turn failed'));
+  return startEmbeddedScheduler(turn, policies.retention.housekeeping.everyMinutes * 60_000);
+}
+
+/** Deletions a stopped process recorded but did not finish: their files go now, their records are sealed. */
+async function completeDestructions(destruction: DestructionService, logger: Pick<Logger, 'error' | 'info'>) {
+  const done = await destruction.completePending((id, err) =>
+    logger.error({ err, record: id }, 'a pending destruction could not be completed; it is retried at the next start'),
+  );
+  if (done.length > 0) logger.info({ records: done }, 'completed destructions left pending by a previous process');
+}
+
 export async function createPlatform(
   config: Config,
   logger: Pick<Logger, 'error' | 'warn' | 'info'>,
@@ -193,7 +224,15 @@ export async function createPlatform(
     : new EmbeddedExecutor(config.executorConcurrency, (jobId, err) =>
         logger.error({ jobId, err }, 'job handler failed'),
       );
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes };
+  const destruction = new DestructionService({ store, keys, dataDir: config.dataDir });
+  const contractDeps = {
+    store,
+    keys,
+    policies,
+    dataDir: config.dataDir,
+    minFreeBytes: config.minFreeBytes,
+    destruction,
+  };
   const contracts = new ContractService(contractDeps);
   const builds = new SnapshotBuilds({
     ...contractDeps,
@@ -219,12 +258,14 @@ export async function createPlatform(
     dataDir: config.dataDir,
     now: () => new Date(),
     minFreeBytes: config.minFreeBytes,
+    destruction,
   });
   const runLimits = (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits);
   const outputReviews = new OutputReviewService({
     store,
     contracts,
     outputs,
+    destruction,
     dataDir: config.dataDir,
     now: () => new Date(),
     limits: runLimits,
@@ -327,6 +368,15 @@ export async function createPlatform(
     dataDirEncryption,
   });
   const scheduler = await startReportSchedule(config, reports, policies, logger);
+  await completeDestructions(destruction, logger);
+  const retained = new Housekeeping({
+    store,
+    destruction,
+    retention: policies.retention,
+    dataDir: config.dataDir,
+    outputFiles: (file) => outputs.dataFiles(file),
+  });
+  const retention = startRetention(retained, policies, logger);
   return {
     config,
     keys,
@@ -347,6 +397,8 @@ export async function createPlatform(
     outputs,
     outputReviews,
     reports,
+    destruction,
+    housekeeping: retained,
     osSandbox,
     dataDirEncryption,
     verifyToken: (() => {
@@ -358,6 +410,7 @@ export async function createPlatform(
       await housekeeping;
       await builds.close();
       await scheduler.stop();
+      await retention.stop();
       await checkpoint();
       await executor.stop();
       disposeRunners();

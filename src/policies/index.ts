@@ -15,6 +15,7 @@ import {
   SqlAllowlist,
   TemplatesPolicy,
   WorkflowPolicy,
+  RetentionPolicy,
   type Catalog as CatalogT,
   type DisclosurePolicy as DisclosureT,
   type MaskingPolicy as MaskingT,
@@ -22,6 +23,7 @@ import {
   type SqlAllowlist as SqlAllowlistT,
   type TemplatesPolicy as TemplatesT,
   type WorkflowPolicy as WorkflowT,
+  type RetentionPolicy as RetentionT,
 } from './schemas.ts';
 
 export * from './schemas.ts';
@@ -36,6 +38,8 @@ export interface Policies {
   sandbox: SandboxT;
   sqlAllowlist: SqlAllowlistT;
   workflow: WorkflowT;
+  /** How long snapshots and outputs are kept once unused (`retention.yaml`). */
+  retention: RetentionT;
   /**
    * The bureau's published query templates (`templates.yaml`; none when the file is absent). Not
    * contract terms: a template's run is an ordinary job under the contract's own terms, so
@@ -213,7 +217,7 @@ function checkConsistency(dir: string, p: Omit<Policies, 'hash' | 'templates'>):
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml` and `templates.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml`, `retention.yaml` and `templates.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
@@ -222,6 +226,7 @@ export function loadPolicies(dir: string): Policies {
     sandbox: loadFile<SandboxT>(dir, 'sandbox.yaml', SandboxPolicy),
     sqlAllowlist: loadFile<SqlAllowlistT>(dir, 'sql-allowlist.yaml', SqlAllowlist),
     workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
+    retention: loadFile<RetentionT>(dir, 'retention.yaml', RetentionPolicy),
   };
   checkConsistency(dir, p);
   const hash = canonicalSha256(p);

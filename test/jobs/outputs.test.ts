@@ -166,6 +166,7 @@ describe('the release workflow', () => {
         keys: world.platform.keys,
         contracts: world.platform.contracts,
         dataDir: world.dataDir,
+        destruction: world.platform.destruction,
         now: () => new Date(),
         ...(earlierRowsKept === undefined ? {} : { earlierRowsKept }),
       });

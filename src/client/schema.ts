@@ -10122,6 +10122,15 @@ export interface operations {
                                     reason: string;
                                     warnings: string[];
                                 } | null;
+                                destructions?: {
+                                    by: string;
+                                    destroyedAt: string;
+                                    kind: string;
+                                    record: string;
+                                    recordSha256: string;
+                                    subjectId: string;
+                                    why: string;
+                                }[];
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;
@@ -10830,6 +10839,15 @@ export interface operations {
                                     reason: string;
                                     warnings: string[];
                                 } | null;
+                                destructions?: {
+                                    by: string;
+                                    destroyedAt: string;
+                                    kind: string;
+                                    record: string;
+                                    recordSha256: string;
+                                    subjectId: string;
+                                    why: string;
+                                }[];
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;

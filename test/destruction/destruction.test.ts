@@ -18,6 +18,7 @@ import {
 } from '../helpers.ts';
 import { runPds } from '../support/pds.ts';
 
+const bureauActor = { sub: 'chen@bureau', role: 'bureau', org: 'org-bureau' };
 const AGG = 'SELECT district, count(*) AS people FROM population GROUP BY district';
 
 /** Writes the bureau's JWKS beside the test's data, for offline checks. */
@@ -105,6 +106,13 @@ describe('destruction records', () => {
       headers: { authorization: `Bearer ${await world.token('operator', 'org-b')}` },
     });
     expect(other.json().code).toBe('ERR_NOT_FOUND');
+    // the contract's risk report lists it, in Chinese on its page
+    const made = await world.platform.reports.generate({ kind: 'contract', subject: contractId }, bureauActor);
+    expect(made!.report.facts?.destructions).toEqual([
+      expect.objectContaining({ record: r!.id, kind: 'snapshot', why: 'revoked', recordSha256: r!.jwsSha256 }),
+    ]);
+    expect(made!.html).toContain('<h2>数据销毁</h2>');
+    expect(made!.html).toContain('合约撤销');
   });
 
   it('a tampered record fails, naming what is wrong, exit 1', async () => {

@@ -16,6 +16,7 @@ import {
   tmpDataDir,
   type TestWorld,
 } from '../helpers.ts';
+import { consoleAs } from '../console/console-http.ts';
 import { runPds } from '../support/pds.ts';
 
 const bureauActor = { sub: 'chen@bureau', role: 'bureau', org: 'org-bureau' };
@@ -113,6 +114,12 @@ describe('destruction records', () => {
     ]);
     expect(made!.html).toContain('<h2>数据销毁</h2>');
     expect(made!.html).toContain('合约撤销');
+    // and the console's contract page, to its operator
+    const page = await (
+      await consoleAs(world, { role: 'operator', org: 'org-a', sub: 'ana@org-a' })
+    ).get(`/console/contracts/${contractId}`);
+    expect(page.body).toContain('数据销毁记录');
+    expect(page.body).toContain(r!.id);
   });
 
   it('a tampered record fails, naming what is wrong, exit 1', async () => {

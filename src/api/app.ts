@@ -15,6 +15,7 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { publicRoutes, whoAmI } from './routes/meta.ts';
 import { publicRegisterRoutes, registerRoutes } from './routes/register.ts';
+import { destructionRoutes } from './routes/destruction.ts';
 import { outputRoutes } from './routes/outputs.ts';
 import { reportRoutes } from './routes/reports.ts';
 import type { Routes } from './routes/scope.ts';
@@ -131,6 +132,7 @@ const authenticated: FastifyPluginAsyncTypebox<{ platform: Platform }> = async (
   await scope.register(feedbackRoutes, { platform });
   await scope.register(templateRoutes, { platform });
   await scope.register(registerRoutes, { platform });
+  await scope.register(destructionRoutes, { platform });
 };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { addAuditCommands } from './commands/audit.ts';
 import { addDataCommands } from './commands/data.ts';
 import { addDemoCommands } from './commands/demo.ts';
+import { addDestructionCommands } from './commands/destruction.ts';
 import { addFeedbackCommands } from './commands/feedback.ts';
 import { addKeyCommands } from './commands/keys.ts';
 import { addOperatorCommands } from './commands/operator.ts';
@@ -42,6 +43,7 @@ const GROUPS: CommandGroup[] = [
   addVerifyCommands, // verify-output, contract verify
   addKeyCommands, // keys rotate|check
   addRegisterCommands, // register export, verify-register
+  addDestructionCommands, // verify-destruction
 ];
 
 export function buildCli(): Command {

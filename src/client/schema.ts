@@ -528,6 +528,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/destruction-records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Destruction records: every deletion of a snapshot or of an output’s data, sealed by the bureau
+         * @description Bureau and risk staff see every record; an operator those of its own contracts. Each record (销毁记录) says what was deleted (the files and their SHA-256 taken before deletion), why (term-ended, revoked, retention, request), who asked, when, and how (unlinked: not overwritten); once done it carries the bureau's seal to check offline with `pds verify-destruction`. Filter by `contract`; oldest first, at most 500.
+         */
+        get: operations["listDestructionRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/destruction-records/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One destruction record, with its seal
+         * @description Bureau and risk staff; the operator of the record's contract. The record as `GET /v1/destruction-records` lists it; save the answer (or its `jws`) and check it offline with `pds verify-destruction <file>`. Another operator's record, or none, answers 404.
+         */
+        get: operations["getDestructionRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feedback": {
         parameters: {
             query?: never;
@@ -6976,6 +7016,256 @@ export interface operations {
             };
         };
     };
+    listDestructionRecords: {
+        parameters: {
+            query?: {
+                contract?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "records": [
+                     *         {
+                     *           "id": "dst_mig2k3x4a1b2c3d4e5f6a7b8",
+                     *           "kind": "snapshot",
+                     *           "subjectId": "ctr_mif9q2k81c2d3e4f5a6b7c8d",
+                     *           "contractId": "ctr_mif9q2k81c2d3e4f5a6b7c8d",
+                     *           "why": "revoked",
+                     *           "by": {
+                     *             "sub": "chen@bureau",
+                     *             "role": "bureau",
+                     *             "org": "org-bureau"
+                     *           },
+                     *           "status": "done",
+                     *           "requestedAt": "2026-12-07T08:15:02.114Z",
+                     *           "destroyedAt": "2026-12-07T08:15:02.187Z",
+                     *           "files": [
+                     *             {
+                     *               "path": "snapshots/ctr_mif9q2k81c2d3e4f5a6b7c8d.duckdb",
+                     *               "sha256": "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+                     *               "bytes": 1323008,
+                     *               "removal": "unlinked"
+                     *             }
+                     *           ],
+                     *           "method": "unlinked",
+                     *           "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1kZXN0cnVjdGlvbitqd3QiLCJraWQiOiJiLTFhMmIzYyJ9.eyJraW5kIjoic25hcHNob3QifQ.c2lnbmF0dXJl",
+                     *           "jwsSha256": "3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        records: {
+                            /** @description who asked for it; sub `housekeeping` for retention */
+                            by: {
+                                org: string;
+                                role: string;
+                                sub: string;
+                            };
+                            contractId: string;
+                            destroyedAt: string | null;
+                            files: {
+                                bytes: number;
+                                /** @description relative to DATA_DIR */
+                                path: string;
+                                /** @description unlinked: the deletion removed it; gone-before: it was already gone when the deletion step ran */
+                                removal?: "unlinked" | "gone-before";
+                                sha256: string;
+                            }[];
+                            id: string;
+                            /** @description the record sealed by the bureau key (typ pds-destruction+jwt) once done; check it offline with `pds verify-destruction` */
+                            jws: string | null;
+                            /** @description SHA-256 of the seal, as the audit entry data.destroyed names it */
+                            jwsSha256: string | null;
+                            /** @description snapshot: a contract's masked snapshot; output: an output's data in every form */
+                            kind: "snapshot" | "output";
+                            /**
+                             * @description directory entries removed, blocks not overwritten (docs/operations.md, "Retention and destruction records")
+                             * @enum {string}
+                             */
+                            method: "unlinked";
+                            requestedAt: string;
+                            /** @description pending: recorded, files not yet deleted (completed at the next start if the process stopped); done: deleted and sealed */
+                            status: "pending" | "done";
+                            /** @description the contract (snapshot) or the output */
+                            subjectId: string;
+                            /** @description closed list: the term ended, revoked, retention ran out (policies/retention.yaml), or asked for (a review that did not release the output) */
+                            why: "term-ended" | "revoked" | "retention" | "request";
+                        }[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDestructionRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "dst_mig2k3x4a1b2c3d4e5f6a7b8",
+                     *       "kind": "snapshot",
+                     *       "subjectId": "ctr_mif9q2k81c2d3e4f5a6b7c8d",
+                     *       "contractId": "ctr_mif9q2k81c2d3e4f5a6b7c8d",
+                     *       "why": "revoked",
+                     *       "by": {
+                     *         "sub": "chen@bureau",
+                     *         "role": "bureau",
+                     *         "org": "org-bureau"
+                     *       },
+                     *       "status": "done",
+                     *       "requestedAt": "2026-12-07T08:15:02.114Z",
+                     *       "destroyedAt": "2026-12-07T08:15:02.187Z",
+                     *       "files": [
+                     *         {
+                     *           "path": "snapshots/ctr_mif9q2k81c2d3e4f5a6b7c8d.duckdb",
+                     *           "sha256": "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+                     *           "bytes": 1323008,
+                     *           "removal": "unlinked"
+                     *         }
+                     *       ],
+                     *       "method": "unlinked",
+                     *       "jws": "eyJhbGciOiJFZERTQSIsInR5cCI6InBkcy1kZXN0cnVjdGlvbitqd3QiLCJraWQiOiJiLTFhMmIzYyJ9.eyJraW5kIjoic25hcHNob3QifQ.c2lnbmF0dXJl",
+                     *       "jwsSha256": "3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description who asked for it; sub `housekeeping` for retention */
+                        by: {
+                            org: string;
+                            role: string;
+                            sub: string;
+                        };
+                        contractId: string;
+                        destroyedAt: string | null;
+                        files: {
+                            bytes: number;
+                            /** @description relative to DATA_DIR */
+                            path: string;
+                            /** @description unlinked: the deletion removed it; gone-before: it was already gone when the deletion step ran */
+                            removal?: "unlinked" | "gone-before";
+                            sha256: string;
+                        }[];
+                        id: string;
+                        /** @description the record sealed by the bureau key (typ pds-destruction+jwt) once done; check it offline with `pds verify-destruction` */
+                        jws: string | null;
+                        /** @description SHA-256 of the seal, as the audit entry data.destroyed names it */
+                        jwsSha256: string | null;
+                        /** @description snapshot: a contract's masked snapshot; output: an output's data in every form */
+                        kind: "snapshot" | "output";
+                        /**
+                         * @description directory entries removed, blocks not overwritten (docs/operations.md, "Retention and destruction records")
+                         * @enum {string}
+                         */
+                        method: "unlinked";
+                        requestedAt: string;
+                        /** @description pending: recorded, files not yet deleted (completed at the next start if the process stopped); done: deleted and sealed */
+                        status: "pending" | "done";
+                        /** @description the contract (snapshot) or the output */
+                        subjectId: string;
+                        /** @description closed list: the term ended, revoked, retention ran out (policies/retention.yaml), or asked for (a review that did not release the output) */
+                        why: "term-ended" | "revoked" | "retention" | "request";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listFeedback: {
         parameters: {
             query?: {
@@ -10335,6 +10625,15 @@ export interface operations {
                                     reason: string;
                                     warnings: string[];
                                 } | null;
+                                destructions?: {
+                                    by: string;
+                                    destroyedAt: string;
+                                    kind: string;
+                                    record: string;
+                                    recordSha256: string;
+                                    subjectId: string;
+                                    why: string;
+                                }[];
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;
@@ -11046,6 +11345,15 @@ export interface operations {
                                     reason: string;
                                     warnings: string[];
                                 } | null;
+                                destructions?: {
+                                    by: string;
+                                    destroyedAt: string;
+                                    kind: string;
+                                    record: string;
+                                    recordSha256: string;
+                                    subjectId: string;
+                                    why: string;
+                                }[];
                                 effectiveness: {
                                     indicators: {
                                         met: boolean;

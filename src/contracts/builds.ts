@@ -15,7 +15,7 @@ type BuildRow = Record<string, string | number | null>;
 /** Errors no retry can mend: the build is reported failed at once. */
 const PERMANENT: ReadonlySet<ErrorCode> = new Set(['ERR_CONFLICT', 'ERR_DATASET_WITHDRAWN', 'ERR_VALIDATION']);
 
-export interface SnapshotBuildsDeps extends Omit<ContractServiceDeps, 'register'> {
+export interface SnapshotBuildsDeps extends Omit<ContractServiceDeps, 'register' | 'destruction'> {
   /** Attempts a build gets before it is reported failed (a crash mid-build counts as one). */
   maxAttempts?: number;
   /** Waits before the second, third … attempt. */

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
-import { forgetRunners } from '../sandbox/index.ts';
+import type { DestructionService } from '../destruction/index.ts';
 import { PdsError, type ErrorCode } from '../errors/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import { dummyDataOffThread, dummyFile, fileHasSha256, type BuildProgress, type DummyTable } from '../masking/index.ts';
@@ -54,6 +53,8 @@ export interface ContractServiceDeps {
   minFreeBytes?: number;
   /** The public register: each suspension, resumption and revocation is published in its own transaction. */
   register: RegisterService;
+  /** Records every deletion of a snapshot (docs/architecture.md §19). */
+  destruction: DestructionService;
 }
 
 /**
@@ -99,7 +100,8 @@ function notReady(id: string, status: 'building' | 'failed', reason?: string | n
 /** What a status change left to do after its transaction commits. */
 export interface Transitioned {
   halted: string[];
-  deleteSnapshot?: string;
+  /** The destruction record of the snapshot, pending until `afterTransition` deletes it. */
+  destruction?: string;
 }
 
 /** The error a job or submission gets from a contract in `status`. */
@@ -384,7 +386,7 @@ export class ContractService {
     const done = await this.deps.store.write((tx) =>
       this.transition(tx, id, action, reason, actorOf(p, role), requestId, notice),
     );
-    this.afterTransition(done);
+    await this.afterTransition(done);
     return this.getContract(p, id);
   }
 
@@ -456,38 +458,51 @@ export class ContractService {
     }
     return this.closeSupply(
       tx,
-      id,
-      c.snapshotHash,
-      c.snapshotPath,
-      { code: 'ERR_CONTRACT_REVOKED', message: `contract revoked: ${reason}`, why: 'contract revoked' },
+      { id, operatorOrg: c.operatorOrg, snapshotHash: c.snapshotHash, snapshotPath: c.snapshotPath },
+      { code: 'ERR_CONTRACT_REVOKED', message: `contract revoked: ${reason}`, why: 'revoked' },
       actor,
       requestId,
     );
   }
 
-  /** A contract that ended (revoked, expired): its unfinished jobs fail, and its snapshot goes after the commit. */
+  /**
+   * A contract that ended (revoked, expired): its unfinished jobs fail, and its snapshot is
+   * recorded for destruction after the commit — unless policies/retention.yaml keeps it a while,
+   * when housekeeping deletes it later (docs/architecture.md §19).
+   */
   private async closeSupply(
     tx: Tx,
-    id: string,
-    snapshotHash: string,
-    snapshotPath: string,
-    end: { code: ErrorCode; message: string; why: string },
+    c: { id: string; operatorOrg: string; snapshotHash: string; snapshotPath: string },
+    end: { code: ErrorCode; message: string; why: 'revoked' | 'term-ended' },
     actor: Actor,
     requestId?: string,
   ): Promise<Transitioned> {
     const halted = this.jobs
-      ? await this.jobs.haltUnfinished(tx, id, { status: 'failed', code: end.code, message: end.message }, actor)
+      ? await this.jobs.haltUnfinished(tx, c.id, { status: 'failed', code: end.code, message: end.message }, actor)
       : [];
+    const { afterRevokedDays, afterExpiredDays } = this.deps.policies.retention.snapshot;
+    const keepDays = end.why === 'revoked' ? afterRevokedDays : afterExpiredDays;
+    if (keepDays > 0) return { halted };
+    const destruction = await this.deps.destruction.plan(tx, {
+      kind: 'snapshot',
+      subjectId: c.id,
+      contractId: c.id,
+      operatorOrg: c.operatorOrg,
+      why: end.why,
+      actor,
+      requestId,
+      files: [{ file: c.snapshotPath, sha256: c.snapshotHash }, { file: `${c.snapshotPath}.wal` }],
+    });
     await appendAudit(tx, {
       actor,
       action: 'snapshot.deleted',
       objectType: 'contract',
-      objectId: id,
+      objectId: c.id,
       reason: `${end.why}: supply closed`,
       requestId,
-      details: { hash: snapshotHash },
+      details: { hash: c.snapshotHash, ...(destruction ? { record: destruction } : {}) },
     });
-    return { halted, deleteSnapshot: snapshotPath };
+    return { halted, ...(destruction ? { destruction } : {}) };
   }
 
   /**
@@ -506,7 +521,7 @@ export class ContractService {
     for (const { id } of due) {
       const done = await this.deps.store.write(async (tx) => {
         const c = await tx.one<Row>(
-          `SELECT status, snapshot_path, snapshot_hash, expires_at FROM contracts WHERE id = $1 AND status IN ('active', 'suspended') AND expires_at <= $2`,
+          `SELECT status, operator_org, snapshot_path, snapshot_hash, expires_at FROM contracts WHERE id = $1 AND status IN ('active', 'suspended') AND expires_at <= $2`,
           [id, now],
         );
         if (!c) return undefined;
@@ -525,29 +540,31 @@ export class ContractService {
         });
         return this.closeSupply(
           tx,
-          id,
-          c.snapshot_hash!,
-          resolveStored(this.deps.dataDir, c.snapshot_path!),
-          { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'contract expired' },
+          {
+            id,
+            operatorOrg: c.operator_org!,
+            snapshotHash: c.snapshot_hash!,
+            snapshotPath: resolveStored(this.deps.dataDir, c.snapshot_path!),
+          },
+          { code: 'ERR_CONTRACT_EXPIRED', message: 'contract term ended', why: 'term-ended' },
           SYSTEM_ACTOR,
         );
       });
       if (!done) continue;
-      this.afterTransition(done);
+      await this.afterTransition(done);
       expired.push(id);
     }
     return expired;
   }
 
-  /** After the commit: interrupt running jobs, and close supply by deleting a revoked contract's snapshot. */
-  afterTransition(done: Transitioned): void {
+  /**
+   * After the commit: interrupt running jobs, and close supply by deleting an ended contract's
+   * snapshot as its destruction record says (the record seals once the files are gone; a process
+   * that stops before completes it at its next start).
+   */
+  async afterTransition(done: Transitioned): Promise<void> {
     this.jobs?.interrupt(done.halted);
-    if (done.deleteSnapshot) {
-      // a runner kept for the contract's next job holds a link to the snapshot: it goes first
-      forgetRunners(done.deleteSnapshot);
-      fs.rmSync(done.deleteSnapshot, { force: true });
-      fs.rmSync(`${done.deleteSnapshot}.wal`, { force: true });
-    }
+    if (done.destruction) await this.deps.destruction.complete(done.destruction);
   }
 
   /**

@@ -123,7 +123,7 @@ export class EffectivenessService {
         });
       }
     });
-    if (done) this.contracts.afterTransition(done);
+    if (done) await this.contracts.afterTransition(done);
     const assessment = (await this.list(p, contractId)).find((a) => a.year === input.year)!;
     return { assessment, revoked: done !== undefined };
   }

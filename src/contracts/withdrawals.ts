@@ -107,7 +107,7 @@ export class WithdrawalService {
       );
       return using.map((c) => c.id);
     });
-    for (const d of done) this.contracts.afterTransition(d);
+    for (const d of done) await this.contracts.afterTransition(d);
     return {
       dataset,
       reason,

@@ -128,6 +128,9 @@ export const ERRORS = {
     title: "The public statement carries a person's identifier or a query",
   },
   ERR_REGISTER_INVALID: { status: 422, title: 'The register copy does not verify' },
+  // destruction records (docs/architecture.md §19)
+  ERR_DATA_DESTROYED: { status: 410, title: 'The data was destroyed; its destruction record says when and why' },
+  ERR_DESTRUCTION_RECORD_INVALID: { status: 422, title: 'Destruction record does not match its signature' },
 
   // catch-all for faults that must not leak details
   ERR_INTERNAL: { status: 500, title: 'Internal error' },

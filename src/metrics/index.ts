@@ -74,6 +74,19 @@ const outputsWithheld = new Gauge({
   help: 'outputs withheld because the worker that produced them was caught forging another run',
   registers: [registry],
 });
+const retentionDue = new Gauge({
+  name: 'pds_retention_due',
+  help: 'data whose retention has run out (policies/retention.yaml) and that housekeeping has not deleted yet, by kind (snapshot, output)',
+  labelNames: ['kind'],
+  registers: [registry],
+});
+// a count read from the store, so it survives restarts as a counter would not (records are never deleted)
+const destructionRecords = new Gauge({
+  name: 'pds_destruction_records_total',
+  help: 'destruction records sealed (data deleted), by kind and why (term-ended, revoked, retention, request)',
+  labelNames: ['kind', 'why'],
+  registers: [registry],
+});
 const epsilonSpent = new Gauge({
   name: 'pds_epsilon_spent',
   help: 'ε charged to dp contracts so far, by contract mode (dp)',
@@ -89,7 +102,7 @@ const dataDirEncrypted = new Gauge({
 
 /** The domain's state, read from the store into the gauges: called by each scrape. */
 export async function refreshFromStore(store: Store): Promise<void> {
-  const [byStatus, depth, refused, cells, eps, checks, withheld] = await Promise.all([
+  const [byStatus, depth, refused, cells, eps, checks, withheld, destroyed] = await Promise.all([
     store.all<{ status: string; mode: string | null; n: number }>(
       `SELECT j.status, json_extract_string(c.claims, '$.mode') AS mode, count(*)::INTEGER AS n
          FROM jobs j LEFT JOIN contracts c ON c.id = j.contract_id GROUP BY ALL`,
@@ -103,6 +116,9 @@ export async function refreshFromStore(store: Store): Promise<void> {
     store.one<{ n: number | null }>('SELECT sum(epsilon_micro)::BIGINT AS n FROM privacy_ledger'),
     store.all<{ result: string; n: number }>('SELECT result, count(*)::INTEGER AS n FROM spot_checks GROUP BY ALL'),
     store.one<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM audit_log WHERE action = 'output.withheld'`),
+    store.all<{ kind: string; why: string; n: number }>(
+      `SELECT kind, why, count(*)::INTEGER AS n FROM destruction_records WHERE status = 'done' GROUP BY ALL`,
+    ),
   ]);
   jobs.reset();
   for (const r of byStatus) jobs.set({ status: r.status, mode: r.mode ?? 'unknown' }, r.n);
@@ -115,14 +131,20 @@ export async function refreshFromStore(store: Store): Promise<void> {
   for (const result of ['matched', 'mismatched', 'inconclusive'])
     spotChecks.set({ result }, checks.find((c) => c.result === result)?.n ?? 0);
   outputsWithheld.set(withheld?.n ?? 0);
+  destructionRecords.reset();
+  for (const r of destroyed) destructionRecords.set({ kind: r.kind, why: r.why }, r.n);
 }
 
 /** The scrape: the store's state read, then every metric in the text exposition format. */
 export async function scrape(
   store: Store,
   dataDirEncryption: DataDirEncryption,
+  /** What retention says is due now, by kind (Housekeeping.dueCounts). */
+  due: Record<string, number> = {},
 ): Promise<{ body: string; contentType: string }> {
   await refreshFromStore(store);
+  retentionDue.reset();
+  for (const [kind, n] of Object.entries(due)) retentionDue.set({ kind }, n);
   // one series, of this process's DATA_DIR: an alert on `== 0` catches not-encrypted and unknown alike
   dataDirEncrypted.reset();
   dataDirEncrypted.set(

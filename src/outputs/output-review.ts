@@ -8,6 +8,7 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
 import { type ContractService } from '../contracts/index.ts';
 import { actorOf, type Principal } from '../auth/index.ts';
 import { withholdKeys } from '../digest/index.ts';
+import type { DestructionService } from '../destruction/index.ts';
 import { isPdsError, PdsError } from '../errors/index.ts';
 import type { SandboxLimits } from '../sandbox/index.ts';
 import type { JsonValue, Store, Tx } from '../store/index.ts';
@@ -57,6 +58,8 @@ export class OutputReviewService {
       outputs: OutputService;
       /** The job part's moves and reads (jobs.ts). */
       jobs: OutputJobs;
+      /** Completes the destruction of the data of an output not released (recorded by `conclude`). */
+      destruction: DestructionService;
       dataDir: string;
       now: () => Date;
       /** The sandbox's limits, for the replay of a reviewed query on dummy data. */
@@ -146,7 +149,7 @@ export class OutputReviewService {
       });
     }
     const actor: Actor = actorOf(p, 'bureau');
-    let removeFile: string | undefined;
+    let destroy: string | undefined;
     const view = await this.deps.store.write(async (tx) => {
       const o = await this.deps.outputs.load(id, tx);
       if (!o) throw new PdsError('ERR_NOT_FOUND', `output ${id} not found`);
@@ -182,14 +185,17 @@ export class OutputReviewService {
       });
       const ballots = await loadBallots(tx, id);
       const outcome = consolidate(ballots);
-      if (outcome) removeFile = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
+      if (outcome) destroy = await this.conclude(tx, o, ballots, outcome, actor, at, requestId);
       return this.deps.outputs.view((await this.deps.outputs.load(id, tx))!, p, tx);
     });
-    if (removeFile) this.deps.outputs.discard(removeFile); // an output not released is not kept
+    if (destroy) await this.deps.destruction.complete(destroy); // an output not released is not kept
     return view;
   }
 
-  /** Records a consolidated review; answers the data file to remove when the output is not released. */
+  /**
+   * Records a consolidated review; when the output is not released, records the destruction of its
+   * data (why `request`: the reviewers') and answers the record, to complete after the commit.
+   */
   private async conclude(
     tx: Tx,
     o: StoredOutput,
@@ -249,6 +255,6 @@ export class OutputReviewService {
       },
       audit: { actor, requestId, reason: message },
     });
-    return o.file;
+    return this.deps.outputs.planDestruction(tx, o, 'request', actor, requestId);
   }
 }

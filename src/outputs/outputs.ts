@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { appendAudit, SYSTEM_ACTOR } from '../audit/index.ts';
+import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.ts';
+import type { DestructionService, DestructionWhy } from '../destruction/index.ts';
 import { type ContractService, type VerifiedContract } from '../contracts/index.ts';
 import { actorOf, canSeeOperatorWork, type Principal } from '../auth/index.ts';
 import { candidates, type CheckReport, type EarlierOutput, type Fingerprint } from '../disclosure/index.ts';
@@ -126,6 +127,8 @@ export class OutputService {
       minFreeBytes?: number;
       /** Rows of earlier outputs' fingerprints kept parsed (default EARLIER_ROWS_KEPT). */
       earlierRowsKept?: number;
+      /** Records every deletion of an output's data (docs/architecture.md §19). */
+      destruction: DestructionService;
     },
   ) {
     this.parquet = new ParquetWriter(path.join(deps.dataDir, 'tmp'));
@@ -162,7 +165,32 @@ export class OutputService {
     return path.join(this.deps.dataDir, 'outputs', `${outputId}.json`);
   }
 
-  /** Removes an output's data written by a transaction that did not commit. */
+  /** Every file holding an output's data: its rows and its Parquet form (csv and json are rendered from the rows). */
+  dataFiles(file: string): string[] {
+    return [file, this.parquetFile(file)];
+  }
+
+  /** Records the deletion of an output's data, every form, inside `tx`; complete it after the commit (src/destruction). */
+  planDestruction(
+    tx: Tx,
+    o: StoredOutput,
+    why: DestructionWhy,
+    actor: Actor,
+    requestId?: string,
+  ): Promise<string | undefined> {
+    return this.deps.destruction.plan(tx, {
+      kind: 'output',
+      subjectId: o.id,
+      contractId: o.contractId,
+      operatorOrg: o.operatorOrg,
+      why,
+      actor,
+      requestId,
+      files: this.dataFiles(o.file).map((file) => ({ file })),
+    });
+  }
+
+  /** Removes an output's data written by a transaction that did not commit: never recorded, so no destruction record. */
   discard(file: string): void {
     for (const f of [file, `${file}.tmp`, this.parquetFile(file)]) fs.rmSync(f, { force: true });
   }
@@ -455,6 +483,7 @@ export class OutputService {
     const reviewer = p.roles.includes('bureau') && o.status === 'held';
     if (!(owner && o.status === 'released') && !reviewer)
       throw new PdsError('ERR_NOT_FOUND', `output ${id} has no data for you`);
+    await this.deps.destruction.assertKept('output', id);
     const data = this.stored(o);
     const csv = csvOf(data.columns, data.rows);
     if (sha256(csv) !== o.sha256)

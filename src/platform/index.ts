@@ -13,6 +13,7 @@ import type {
 import { WorkerRegistry, type Executor, type JobService, type RunController } from '../jobs/index.ts';
 import type { OutputReviewService, OutputService } from '../outputs/index.ts';
 import type { RegisterService } from '../register/index.ts';
+import { Housekeeping, type DestructionService } from '../destruction/index.ts';
 import type { KeyRing } from '../keys/index.ts';
 import type { Policies } from '../policies/index.ts';
 import { ReportService } from '../reports/index.ts';
@@ -21,7 +22,13 @@ import type { DataDirEncryption, Store } from '../store/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { createExecutor, startExecutor } from './executor.ts';
 import { checkHost, openState } from './host.ts';
-import { housekeepingChores, startHousekeeping, startReportSchedule } from './schedules.ts';
+import {
+  completeDestructions,
+  housekeepingChores,
+  startHousekeeping,
+  startReportSchedule,
+  startRetention,
+} from './schedules.ts';
 import { contractServices, jobServices } from './services.ts';
 
 /**
@@ -51,6 +58,10 @@ export interface Platform {
   feedback: FeedbackService;
   /** The public register of the bureau's measures (seed 003 第三十五条). */
   register: RegisterService;
+  /** Signed destruction records of every deletion of snapshots and outputs (docs/architecture.md §19). */
+  destruction: DestructionService;
+  /** Retention (policies/retention.yaml): what is due, and its deletion with records. */
+  housekeeping: Housekeeping;
   outputs: OutputService;
   outputReviews: OutputReviewService;
   reports: ReportService;
@@ -84,8 +95,8 @@ export async function createPlatform(
   let runs: RunController | undefined;
   const executor = createExecutor(config, workers, () => runs!.unfinished(), logger);
   const agreements = contractServices(config, state, logger);
-  const { contracts, builds } = agreements;
-  const work = jobServices(config, state, { parser, binder, workers, executor, contracts }, logger);
+  const { contracts, builds, destruction } = agreements;
+  const work = jobServices(config, state, { parser, binder, workers, executor, contracts, destruction }, logger);
   runs = work.runs;
   await startExecutor(config, policies, executor, work.runs, logger);
   const chores = housekeepingChores(state, contracts, logger);
@@ -93,7 +104,7 @@ export async function createPlatform(
   // snapshots of approved contracts: those a stopped process left are taken up again now
   builds.kick();
   // housekeeping every few seconds, one chore after the other
-  const housekeeping = startHousekeeping([chores.expire, chores.keysInUse, chores.checkpoint], 5000);
+  const choreTimer = startHousekeeping([chores.expire, chores.keysInUse, chores.checkpoint], 5000);
   // risk assessment reports for each ended period: by BullMQ's job scheduler when there is Redis
   const reports = new ReportService({
     store,
@@ -103,6 +114,15 @@ export async function createPlatform(
     dataDirEncryption,
   });
   const scheduler = await startReportSchedule(config, reports, policies, logger);
+  await completeDestructions(destruction, logger);
+  const housekeeping = new Housekeeping({
+    store,
+    destruction,
+    retention: policies.retention,
+    dataDir: config.dataDir,
+    outputFiles: (file) => work.outputs.dataFiles(file),
+  });
+  const retention = startRetention(housekeeping, policies, logger);
   const users = createTokenVerifier(keys, config.auth);
   return {
     config,
@@ -115,13 +135,15 @@ export async function createPlatform(
     ...work,
     workers,
     reports,
+    housekeeping,
     osSandbox,
     dataDirEncryption,
     verifyToken: (token: string) => (WorkerRegistry.isCredential(token) ? workers.authenticate(token) : users(token)),
     async close() {
-      await housekeeping.stop();
+      await choreTimer.stop();
       await builds.close();
       await scheduler.stop();
+      await retention.stop();
       await chores.checkpoint();
       await executor.stop();
       disposeRunners();

@@ -9,6 +9,7 @@ import {
   type ReportScheduler,
   type ReportService,
 } from '../reports/index.ts';
+import type { DestructionService, Housekeeping } from '../destruction/index.ts';
 import type { State } from './host.ts';
 
 /** One piece of housekeeping; it logs its own failure, so the next one still runs. */
@@ -95,4 +96,37 @@ export async function startReportSchedule(
         onError: (err) => logger.error({ err }, 'report scheduler'),
       })
     : startEmbeddedScheduler(turn, everyMs);
+}
+
+/**
+ * Retention's schedule (policies/retention.yaml): a turn at start, then every
+ * `housekeeping.everyMinutes`, in this process — the only one on this DATA_DIR (the store's file
+ * lock), so no queue is needed to keep two from deleting at once.
+ */
+export function startRetention(
+  housekeeping: Housekeeping,
+  policies: Policies,
+  logger: Pick<Logger, 'error' | 'info'>,
+): ReportScheduler {
+  const turn = () =>
+    housekeeping
+      .run(undefined, (item, err) =>
+        logger.error({ err, kind: item.kind, id: item.subjectId }, 'retention deletion failed'),
+      )
+      .then((done) => {
+        if (done.length > 0) logger.info({ records: done.map((d) => d.id) }, 'retention: data destroyed');
+      })
+      .catch((err: unknown) => logger.error({ err }, 'retention turn failed'));
+  return startEmbeddedScheduler(turn, policies.retention.housekeeping.everyMinutes * 60_000);
+}
+
+/** Deletions a stopped process recorded but did not finish: their files go now, their records are sealed. */
+export async function completeDestructions(
+  destruction: DestructionService,
+  logger: Pick<Logger, 'error' | 'info'>,
+): Promise<void> {
+  const done = await destruction.completePending((id, err) =>
+    logger.error({ err, record: id }, 'a pending destruction could not be completed; it is retried at the next start'),
+  );
+  if (done.length > 0) logger.info({ records: done }, 'completed destructions left pending by a previous process');
 }

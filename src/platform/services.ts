@@ -18,6 +18,7 @@ import {
 } from '../jobs/index.ts';
 import { OutputReviewService, OutputService } from '../outputs/index.ts';
 import { RegisterService } from '../register/index.ts';
+import { DestructionService } from '../destruction/index.ts';
 import { prepareDummyThread, recordKeySalt } from '../masking/index.ts';
 import type { SchemaBinder, SqlParser } from '../sandbox/index.ts';
 import { TemplateService } from '../templates/index.ts';
@@ -33,6 +34,8 @@ export interface ContractServices {
   feedback: FeedbackService;
   /** The public register of the bureau's measures (seed 003 第三十五条). */
   register: RegisterService;
+  /** Signed destruction records of every deletion of snapshots and outputs (docs/architecture.md §19). */
+  destruction: DestructionService;
 }
 
 /** From application to contract: the services that share the contract store and its snapshots. */
@@ -42,7 +45,16 @@ export function contractServices(
   logger: Pick<Logger, 'error' | 'warn'>,
 ): ContractServices {
   const register = new RegisterService({ store, keys, policies });
-  const contractDeps = { store, keys, policies, dataDir: config.dataDir, minFreeBytes: config.minFreeBytes, register };
+  const destruction = new DestructionService({ store, keys, dataDir: config.dataDir });
+  const contractDeps = {
+    store,
+    keys,
+    policies,
+    dataDir: config.dataDir,
+    minFreeBytes: config.minFreeBytes,
+    register,
+    destruction,
+  };
   const contracts = new ContractService(contractDeps);
   const builds = new SnapshotBuilds({
     ...contractDeps,
@@ -66,6 +78,7 @@ export function contractServices(
     withdrawals: new WithdrawalService(contractDeps, contracts),
     feedback: new FeedbackService(contractDeps),
     register,
+    destruction,
   };
 }
 
@@ -85,24 +98,35 @@ export interface JobMachinery {
   workers: WorkerRegistry;
   executor: Executor;
   contracts: ContractService;
+  destruction: DestructionService;
 }
 
 /** From submission to release; the contracts learn of the jobs here (a suspension cancels them). */
 export function jobServices(
   config: Config,
   { store, keys, policies }: State,
-  { parser, binder, workers, executor, contracts }: JobMachinery,
+  { parser, binder, workers, executor, contracts, destruction }: JobMachinery,
   logger: Pick<Logger, 'error'>,
 ): JobServices {
   const { dataDir, minFreeBytes } = config;
   const now = () => new Date();
-  const outputs = new OutputService({ store, keys, contracts, jobs: outputJobs, dataDir, now, minFreeBytes });
+  const outputs = new OutputService({
+    store,
+    keys,
+    contracts,
+    jobs: outputJobs,
+    destruction,
+    dataDir,
+    now,
+    minFreeBytes,
+  });
   const limits = (({ maxSqlBytes: _m, ...run }) => run)(policies.sandbox.limits);
   const outputReviews = new OutputReviewService({
     store,
     contracts,
     outputs,
     jobs: outputJobs,
+    destruction,
     dataDir,
     now,
     limits,

@@ -16,6 +16,7 @@ import {
   SqlAllowlist,
   TemplatesPolicy,
   WorkflowPolicy,
+  RetentionPolicy,
   type Catalog as CatalogT,
   type DisclosurePolicy as DisclosureT,
   type MaskingPolicy as MaskingT,
@@ -24,6 +25,7 @@ import {
   type SqlAllowlist as SqlAllowlistT,
   type TemplatesPolicy as TemplatesT,
   type WorkflowPolicy as WorkflowT,
+  type RetentionPolicy as RetentionT,
 } from './schemas.ts';
 
 export * from './schemas.ts';
@@ -41,6 +43,8 @@ export interface Policies {
   workflow: WorkflowT;
   /** What the public register publishes, and when (`register.yaml`, seed 003 第三十五条). */
   register: RegisterT;
+  /** How long snapshots and outputs are kept once unused (`retention.yaml`). */
+  retention: RetentionT;
   /**
    * The bureau's published query templates (`templates.yaml`; none when the file is absent). Not
    * contract terms: a template's run is an ordinary job under the contract's own terms, so
@@ -236,7 +240,7 @@ function checkAllowlist(dir: string, p: Checked): void {
   }
 }
 
-/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml`, `register.yaml` and `templates.yaml`. */
+/** Loads and validates `catalog.yaml`, `masking.yaml`, `disclosure.yaml`, `sandbox.yaml`, `sql-allowlist.yaml`, `workflow.yaml`, `register.yaml`, `retention.yaml` and `templates.yaml`. */
 export function loadPolicies(dir: string): Policies {
   const p = {
     catalog: loadFile<CatalogT>(dir, 'catalog.yaml', Catalog),
@@ -246,6 +250,7 @@ export function loadPolicies(dir: string): Policies {
     sqlAllowlist: loadFile<SqlAllowlistT>(dir, 'sql-allowlist.yaml', SqlAllowlist),
     workflow: loadFile<WorkflowT>(dir, 'workflow.yaml', WorkflowPolicy),
     register: loadFile<RegisterT>(dir, 'register.yaml', RegisterPolicy),
+    retention: loadFile<RetentionT>(dir, 'retention.yaml', RetentionPolicy),
   };
   checkConsistency(dir, p);
   const hash = canonicalSha256(p);

@@ -385,6 +385,23 @@ export const QueryTemplate = Type.Object(
 );
 export type QueryTemplate = Static<typeof QueryTemplate>;
 
+const Days = Type.Number({ minimum: 0, maximum: 36_500 });
+
+/** retention.yaml: how long data is kept once unused (docs/architecture.md §19). */
+export const RetentionPolicy = Type.Object(
+  {
+    version: Type.Integer(),
+    snapshot: Type.Object({ afterRevokedDays: Days, afterExpiredDays: Days }, { additionalProperties: false }),
+    outputs: Type.Object({ afterReleaseDays: Days }, { additionalProperties: false }),
+    housekeeping: Type.Object(
+      { everyMinutes: Type.Number({ minimum: 0.01, maximum: 10_080 }) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RetentionPolicy = Static<typeof RetentionPolicy>;
+
 export const TemplatesPolicy = Type.Object(
   {
     version: Type.Integer(),

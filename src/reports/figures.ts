@@ -313,11 +313,30 @@ export async function contractFacts(
       indicators: (JSON.parse(a.indicators) as Parameters<typeof storedIndicator>[0][]).map(storedIndicator),
     })),
     decisionOverride: claims.decisionOverride ?? null,
+    destructions: await destructionsOf(store, contractId, period.end),
     acknowledgements: await acknowledgementsOf(store, contractId, period),
   };
 }
 
 /** Adds figures up (an operator's contracts); refusals and timelines merge by key and bucket. */
+/** The contract's sealed destruction records up to `end`: its snapshot, its outputs' data. */
+async function destructionsOf(store: Store, contractId: string, end: string): Promise<ContractFacts['destructions']> {
+  const rows = await store.all<Record<string, string>>(
+    `SELECT id, kind, subject_id, why, json_extract_string(actor, '$.sub') AS by, destroyed_at, jws_sha256
+       FROM destruction_records WHERE contract_id = $c AND status = 'done' AND destroyed_at < $e ORDER BY destroyed_at, id`,
+    { c: contractId, e: end },
+  );
+  return rows.map((r) => ({
+    record: r.id!,
+    kind: r.kind!,
+    subjectId: r.subject_id!,
+    why: r.why!,
+    by: r.by!,
+    destroyedAt: r.destroyed_at!,
+    recordSha256: r.jws_sha256!,
+  }));
+}
+
 export function sumFigures(all: Figures[], period: Period): Figures {
   const refusals = new Map<string, RefusalCount>();
   const refused = new Map<string, number>();

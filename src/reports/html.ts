@@ -5,6 +5,8 @@ import type { RiskAssessmentReport } from './report.ts';
 import {
   CHECK,
   policyWarningText,
+  DESTRUCTION_KIND,
+  DESTRUCTION_WHY,
   RATING,
   RATING_RULE,
   REFUSAL_CATEGORY,
@@ -344,6 +346,17 @@ function contractFacts(r: RiskAssessmentReport, facts: Facts): string {
       a.statement ?? '',
     ]),
     '此合约没有此前的报告',
+  )}</section>
+<section><h2>数据销毁</h2>${table(
+    ['销毁时间', '对象', '原因', '执行人', '销毁记录'],
+    (facts.destructions ?? []).map((d) => [
+      shanghaiTime(d.destroyedAt, { offset: true }),
+      { html: `${esc(term(DESTRUCTION_KIND, d.kind))} <code>${esc(d.subjectId)}</code>` },
+      term(DESTRUCTION_WHY, d.why),
+      d.by === 'housekeeping' ? '定期清理' : d.by,
+      { html: `<code>${esc(d.record)}</code>（签名 sha256 <code>${esc(d.recordSha256.slice(0, 16))}…</code>）` },
+    ]),
+    '此合约的数据尚未销毁',
   )}</section>
 <section><h2>成效评估</h2>${table(
     ['年度', '通过', '指标'],

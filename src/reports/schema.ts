@@ -175,6 +175,22 @@ export const ContractFactsSchema = Obj({
       ),
     ),
   ),
+  destructions: Type.Optional(
+    Type.Array(
+      Obj(
+        {
+          record: Type.String(),
+          kind: Type.String(),
+          subjectId: Type.String(),
+          why: Type.String(),
+          by: Type.String(),
+          destroyedAt: Type.String(),
+          recordSha256: Type.String(),
+        },
+        "the contract's data destroyed up to the period's end, each with its sealed destruction record (seed 003 第三十九条（四）; docs/architecture.md §19)",
+      ),
+    ),
+  ),
   decisionOverride: Type.Optional(
     Nullable(
       Obj(

@@ -403,8 +403,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // 22 is left for another branch's migration; 24 and 25 are taken too
-    version: 23,
+    version: 22,
     name: 'the public register',
     sql: `
       -- seed 003 第三十五条: the measures the bureau publishes, each entry chained to the one before
@@ -430,6 +429,31 @@ export const MIGRATIONS: Migration[] = [
         jws VARCHAR NOT NULL,
         idempotency_key VARCHAR UNIQUE,   -- a recorded violation's Idempotency-Key: a retry answers the same entry
         request_sha256 VARCHAR
+      );
+    `,
+  },
+  {
+    version: 23,
+    name: 'destruction records',
+    sql: `
+      -- one row for every deletion of durable data (docs/architecture.md §19; seed 003 第三十九条):
+      -- written pending, with the files' hashes, in a transaction before any file is unlinked;
+      -- sealed by the bureau key and marked done after; start-up completes the pending ones
+      CREATE TABLE destruction_records (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,          -- snapshot | output
+        subject_id VARCHAR NOT NULL,    -- the contract (snapshot) or the output; one record per kind and subject
+        contract_id VARCHAR NOT NULL,
+        operator_org VARCHAR NOT NULL,
+        why VARCHAR NOT NULL,           -- term-ended | revoked | retention | request
+        actor VARCHAR NOT NULL,         -- JSON {sub, role, org}; housekeeping for retention
+        request_id VARCHAR,
+        files VARCHAR NOT NULL,         -- JSON [{path, sha256, bytes}], path relative to DATA_DIR, hashed before deletion
+        status VARCHAR NOT NULL,        -- pending | done
+        requested_at VARCHAR NOT NULL,
+        destroyed_at VARCHAR,
+        jws VARCHAR,                    -- the sealed record (typ pds-destruction+jwt), once done
+        jws_sha256 VARCHAR
       );
     `,
   },

@@ -86,6 +86,8 @@ export const ERROR_ZH: Record<ErrorCode, string> = {
   ERR_WORKER_OUTCOME_MISMATCH: '抽查发现工作节点的结果与平台自行重算的不同。',
   ERR_REPORT_SIGNATURE_INVALID: '报告与其签名不符。',
   ERR_REPORT_UNRENDERABLE: '报告无法生成页面。',
+  ERR_DATA_DESTROYED: '该数据已销毁，销毁记录载明了时间和原因。',
+  ERR_DESTRUCTION_RECORD_INVALID: '销毁记录与其签名不符。',
   ERR_INTERNAL: '服务器内部错误，已记录。',
   ERR_STORAGE_FULL: '存储空间不足。',
   ERR_REGISTER_STATEMENT_PERSONAL:

@@ -153,6 +153,19 @@ export const REGISTER_REASON: Record<string, string> = {
   'measures-lifted': '核查完毕，恢复授权',
 };
 
+/** What a destruction record destroyed, why, and what the deletion step found (docs/architecture.md §19). */
+export const DESTRUCTION_KIND: Record<string, string> = { snapshot: '快照', output: '输出数据' };
+export const DESTRUCTION_WHY: Record<string, string> = {
+  'term-ended': '合约到期',
+  revoked: '合约撤销',
+  retention: '留存期满',
+  request: '审核决定',
+};
+export const FILE_REMOVAL: Record<string, string> = {
+  unlinked: '已解除链接（未覆写）',
+  'gone-before': '删除时已不存在',
+};
+
 /** The word for `value` in `dictionary`, or the value itself when none is fixed (a new code shows as it is). */
 export function term(dictionary: Record<string, string>, value: string | null | undefined): string {
   if (value === null || value === undefined || value === '') return '—';

@@ -317,7 +317,8 @@ describe('contract workflow and lifecycle', () => {
         'SELECT action, actor FROM audit_log WHERE object_id = $1 ORDER BY seq',
         [contractId],
       );
-      expect(audit.map((a) => a.action).slice(-2)).toEqual(['contract.expired', 'snapshot.deleted']);
+      // the deletion's destruction record is sealed after the files are gone (docs/architecture.md §19)
+      expect(audit.map((a) => a.action).slice(-3)).toEqual(['contract.expired', 'snapshot.deleted', 'data.destroyed']);
       expect(audit.filter((a) => a.action === 'contract.expired')).toEqual([
         { action: 'contract.expired', actor: 'system' },
       ]);

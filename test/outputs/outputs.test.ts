@@ -168,6 +168,7 @@ describe('the release workflow', () => {
         contracts: world.platform.contracts,
         jobs: outputJobs,
         dataDir: world.dataDir,
+        destruction: world.platform.destruction,
         now: () => new Date(),
         ...(earlierRowsKept === undefined ? {} : { earlierRowsKept }),
       });

@@ -18,7 +18,7 @@ export function publicRoutes(app: Routes, platform: Platform): void {
 }
 
 /** Prometheus, with its own credential (METRICS_TOKEN): a scraper is neither a person nor a worker. */
-function metrics(app: Routes, { config, store, dataDirEncryption }: Platform): void {
+function metrics(app: Routes, { config, store, dataDirEncryption, housekeeping }: Platform): void {
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     const token = config.metricsToken;
     if (!token) throw new PdsError('ERR_NOT_FOUND', 'metrics are off on this server: set METRICS_TOKEN');
@@ -26,7 +26,7 @@ function metrics(app: Routes, { config, store, dataDirEncryption }: Platform): v
     if (!presented) throw new PdsError('ERR_AUTH_MISSING_TOKEN', 'send Authorization: Bearer <METRICS_TOKEN>');
     if (!sameSecret(token, presented))
       throw new PdsError('ERR_AUTH_INVALID_TOKEN', 'this is not the metrics credential');
-    const { body, contentType } = await scrape(store, dataDirEncryption);
+    const { body, contentType } = await scrape(store, dataDirEncryption, await housekeeping.dueCounts());
     return reply.type(contentType).header('cache-control', 'no-store').send(body);
   });
 }

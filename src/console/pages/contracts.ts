@@ -6,7 +6,16 @@ import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Answer } from '../../client/index.ts';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
-import { maskingRule, MODE, overrideText, shanghaiDate, term } from '../../terms/index.ts';
+import {
+  DESTRUCTION_KIND,
+  DESTRUCTION_WHY,
+  maskingRule,
+  MODE,
+  overrideText,
+  shanghaiDate,
+  shanghaiTime,
+  term,
+} from '../../terms/index.ts';
 import { formAction, must, send, signedIn, signedPage, takeDraft, type Console, type Signed } from '../context.ts';
 import { one, type Form } from '../forms.ts';
 import { html, type Html } from '../html.ts';
@@ -76,6 +85,31 @@ function decidedFacts(k: Contract): [string, unknown][] {
 }
 
 /** What the page of a signed contract shows beside the contract itself, read at once. */
+/**
+ * The contract's destruction records (its snapshot, its outputs' data; docs/architecture.md §19),
+ * for those who may read them: bureau and risk staff, the contract's operator.
+ */
+async function destructionSection(s: Signed, contractId: string): Promise<Html> {
+  if (!['bureau', 'risk', 'operator'].some((r) => s.session.principal.roles.includes(r))) return html``;
+  const { records } = await must(s.api.GET('/v1/destruction-records', { params: { query: { contract: contractId } } }));
+  return html`<h2>数据销毁记录</h2>
+    ${table(
+      '销毁记录',
+      ['销毁时间', '对象', '原因', '执行人', '记录'],
+      records.map((r) => [
+        r.destroyedAt ? shanghaiTime(r.destroyedAt) : '进行中',
+        html`${term(DESTRUCTION_KIND, r.kind)} <code>${r.subjectId}</code>`,
+        term(DESTRUCTION_WHY, r.why),
+        r.by.sub === 'housekeeping' ? '定期清理' : r.by.sub,
+        html`<code>${r.id}</code>（文件 ${r.files.length} 个，仅解除链接，未覆写）`,
+      ]),
+      { empty: '此合约的数据尚未销毁' },
+    )}
+    <p class="meta">
+      离线校验：保存 GET /v1/destruction-records/{id} 的应答，运行 <code>pds verify-destruction</code>。
+    </p>`;
+}
+
 interface ContractReads {
   budget: Budget;
   /** The signature checked (verifyJws). */
@@ -243,15 +277,16 @@ function contractPage(scope: FastifyInstance, c: Console): void {
       const path = { id: req.params.id };
       const k = await must(s.api.GET('/v1/contracts/{id}', { params: { path } }));
       if (k.build) return [`合约 ${k.id}`, unsignedView(s, k)];
-      const [budget, verified, jobs, assessments] = await Promise.all([
+      const [budget, verified, jobs, assessments, destroyed] = await Promise.all([
         must(s.api.GET('/v1/contracts/{id}/budget', { params: { path } })),
         verifyJws(s, k.id),
         must(s.api.GET('/v1/jobs', { params: { query: { contractId: k.id } } })),
         must(s.api.GET('/v1/contracts/{id}/assessments', { params: { path } })),
+        destructionSection(s, k.id),
       ]);
       const draft = takeDraft(s.session, `/console/contracts/${k.id}`);
       const reads = { budget, verified, jobs, assessments };
-      return [`合约 ${k.id}`, contractView(s, k, reads, draft)];
+      return [`合约 ${k.id}`, html`${contractView(s, k, reads, draft)}${destroyed}`];
     }),
   );
 

@@ -69,7 +69,9 @@ export const RegisterPageSchema = Type.Object(
 
 export const RegisterQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'entries after this seq (default 0)' })),
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 2147483647, description: 'entries after this seq (default 0)' }),
+    ),
     limit: Type.Optional(
       Type.Integer({ minimum: 1, maximum: REGISTER_PAGE_MAX, description: `at most this many (default 100)` }),
     ),

@@ -54,12 +54,12 @@ export function addDestructionCommands(program: Command): void {
   program
     .command('verify-destruction')
     .description(
-      "verify a destruction record (its JWS, or the JSON GET /v1/destruction-records/{id} answers) against the bureau's signature, offline or against a JWKS URL; exit 1 naming what is wrong",
+      '校验一份销毁记录（其 JWS，或 GET /v1/destruction-records/{id} 返回的 JSON）的数据主管部门签名，可离线或对照 JWKS 地址；不通过时以退出码 1 说明原因',
     )
-    .argument('<file>', 'the record: its JWS, or its JSON from the API')
+    .argument('<file>', '销毁记录：其 JWS，或 API 返回的 JSON')
     .addOption(jwksOption())
     .addOption(dataDirOption())
-    .option('--json', 'print {ok, claims} or {ok: false, code, problem} as JSON')
+    .option('--json', '以 JSON 输出 {ok, claims} 或 {ok: false, code, problem}')
     .action(async (file: string, opts: { jwks?: string; dataDir?: string; json?: boolean }) => {
       const { verifyDestruction } = await import('../../destruction/index.ts');
       try {

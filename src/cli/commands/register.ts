@@ -45,13 +45,13 @@ async function exportLocally(dataDir?: string): Promise<RegisterCopy> {
 }
 
 export function addRegisterCommands(program: Command): void {
-  const register = program.command('register').description('the public register of the bureau’s measures');
+  const register = program.command('register').description('公示名录：数据主管部门公开的管理措施');
   register
     .command('export')
-    .description('write the public register (every entry and the signed head) as one JSON copy for pds verify-register')
+    .description('导出公示名录（全部条目与签名链头）为一份 JSON 副本，供 pds verify-register 校验')
     .addOption(dataDirOption())
-    .option('--api <url>', 'read a running API’s public pages (GET /v1/register, no token) instead of DATA_DIR')
-    .option('--out <file>', 'write here instead of stdout')
+    .option('--api <url>', '从运行中的 API 公开页面读取（GET /v1/register，无需令牌），而非 DATA_DIR')
+    .option('--out <file>', '写入此文件，而非标准输出')
     .action(async (opts: { dataDir?: string; api?: string; out?: string }) => {
       const copy = opts.api ? await exportViaApi(opts.api) : await exportLocally(opts.dataDir);
       const text = `${JSON.stringify(copy, null, 2)}\n`;
@@ -62,12 +62,12 @@ export function addRegisterCommands(program: Command): void {
   program
     .command('verify-register')
     .description(
-      "verify a copy of the public register offline: each entry's seal, its hash, the chain and the signed head; exits 1 naming the first bad entry",
+      '离线校验公示名录副本：每条目的签名、哈希、链接关系与签名链头；发现问题时以退出码 1 指出第一条错误条目',
     )
-    .argument('<file>', 'the copy: pds register export, or GET /v1/register pages put together')
+    .argument('<file>', '名录副本：pds register export 的输出，或 GET /v1/register 各页合并')
     .addOption(jwksOption())
     .addOption(dataDirOption())
-    .option('--json', 'print the result as JSON')
+    .option('--json', '以 JSON 输出结果')
     .action(async (file: string, opts: { jwks?: string; dataDir?: string; json?: boolean }) => {
       if (!fs.existsSync(file)) throw new PdsError('ERR_VALIDATION', `${file} does not exist`);
       let copy: unknown;

@@ -212,19 +212,7 @@ export class RunController {
     by: Executant,
     ticket?: string,
   ): Promise<{ spec: RunSpec; held: HeldRun } | undefined> {
-    if (by.kind === 'worker') {
-      if (this.deps.executor.kind === 'embedded') {
-        await this.refuse(
-          by,
-          'ERR_WORKER_CLAIM_REFUSED',
-          'this API runs its jobs itself (embedded executor) and takes no remote claims',
-          jobId,
-          'claim',
-        );
-      }
-      if (!ticket || !this.deps.workers.ticketValid(jobId, ticket))
-        await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', `no valid claim ticket for job ${jobId}`, jobId, 'claim');
-    }
+    await this.checkClaimant(jobId, by, ticket);
     const job = await loadJob(this.deps.store, jobId);
     if (!job) return undefined;
     const free = await this.claimable(this.deps.store, job, this.now());
@@ -257,52 +245,9 @@ export class RunController {
     ).toISOString();
     let attempt: number | undefined;
     try {
-      attempt = await this.deps.store.write(async (tx) => {
-        const cur = await loadJob(tx, jobId);
-        if (!cur || (await this.claimable(tx, cur, now)) !== true) return undefined;
-        if (claims.mode === 'dp') {
-          const budget = claims.privacyBudget!;
-          const dp = this.deps.policies.disclosure.dp;
-          await charge(tx, {
-            contractId: job.contractId,
-            jobId,
-            epsilon: budget.epsilonPerQuery,
-            delta: dp.delta * dp.maxGroupsPerUnit,
-            budget: budget.epsilon,
-            at: now.toISOString(),
-          });
-        }
-        const next = cur.attempts + 1;
-        // who took the snapshot into a run: this process, or the named worker
-        await transition(
-          tx,
-          jobId,
-          'claim',
-          { startedAt: now.toISOString() },
-          {
-            actor: this.actor(by),
-            action: 'job.started',
-            requestId: by.kind === 'worker' ? by.requestId : undefined,
-            details: {
-              executor: this.deps.executor.kind,
-              attempt: next,
-              ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}),
-              // whether the run is confined by the OS layer: the risk reports count those that were not
-              osSandbox:
-                by.kind === 'worker' ? (by.osSandbox ?? 'unreported') : (osSandboxStatus()?.mode ?? 'unconfigured'),
-            },
-          },
-        );
-        await openRun<RunPlan>(tx, {
-          jobId,
-          attempt: next,
-          executor: this.executorName(by),
-          plan,
-          claimedAt: now.toISOString(),
-          leaseExpiresAt,
-        });
-        return next;
-      });
+      attempt = await this.deps.store.write((tx) =>
+        this.openAttempt(tx, { job, by, claims, plan, now, leaseExpiresAt }),
+      );
     } catch (err) {
       if (!isPdsError(err)) throw err;
       await this.endBeforeRun(job, err); // the ε budget could not take it
@@ -334,6 +279,79 @@ export class RunController {
         },
       },
     };
+  }
+
+  /** A worker's claim needs a remote executor and a valid ticket for the job; refused and recorded otherwise. */
+  private async checkClaimant(jobId: string, by: Executant, ticket?: string): Promise<void> {
+    if (by.kind === 'worker') {
+      if (this.deps.executor.kind === 'embedded') {
+        await this.refuse(
+          by,
+          'ERR_WORKER_CLAIM_REFUSED',
+          'this API runs its jobs itself (embedded executor) and takes no remote claims',
+          jobId,
+          'claim',
+        );
+      }
+      if (!ticket || !this.deps.workers.ticketValid(jobId, ticket))
+        await this.refuse(by, 'ERR_WORKER_CLAIM_REFUSED', `no valid claim ticket for job ${jobId}`, jobId, 'claim');
+    }
+  }
+
+  /**
+   * The claim's one transaction: the job still free, ε charged (dp), the job moved to running and
+   * its run opened with its plan and lease; answers the attempt, or undefined when another took it.
+   */
+  private async openAttempt(
+    tx: Tx,
+    c: { job: StoredJob; by: Executant; claims: VerifiedContract; plan: RunPlan; now: Date; leaseExpiresAt: string },
+  ): Promise<number | undefined> {
+    const { job, by, claims, plan, now, leaseExpiresAt } = c;
+    const jobId = job.id;
+    const cur = await loadJob(tx, jobId);
+    if (!cur || (await this.claimable(tx, cur, now)) !== true) return undefined;
+    if (claims.mode === 'dp') {
+      const budget = claims.privacyBudget!;
+      const dp = this.deps.policies.disclosure.dp;
+      await charge(tx, {
+        contractId: job.contractId,
+        jobId,
+        epsilon: budget.epsilonPerQuery,
+        delta: dp.delta * dp.maxGroupsPerUnit,
+        budget: budget.epsilon,
+        at: now.toISOString(),
+      });
+    }
+    const next = cur.attempts + 1;
+    // who took the snapshot into a run: this process, or the named worker
+    await transition(
+      tx,
+      jobId,
+      'claim',
+      { startedAt: now.toISOString() },
+      {
+        actor: this.actor(by),
+        action: 'job.started',
+        requestId: by.kind === 'worker' ? by.requestId : undefined,
+        details: {
+          executor: this.deps.executor.kind,
+          attempt: next,
+          ...(by.kind === 'worker' ? { worker: by.principal.sub } : {}),
+          // whether the run is confined by the OS layer: the risk reports count those that were not
+          osSandbox:
+            by.kind === 'worker' ? (by.osSandbox ?? 'unreported') : (osSandboxStatus()?.mode ?? 'unconfigured'),
+        },
+      },
+    );
+    await openRun<RunPlan>(tx, {
+      jobId,
+      attempt: next,
+      executor: this.executorName(by),
+      plan,
+      claimedAt: now.toISOString(),
+      leaseExpiresAt,
+    });
+    return next;
   }
 
   /** The current run of a job, if `by` holds it; otherwise the refusal, recorded. */

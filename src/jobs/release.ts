@@ -130,6 +130,53 @@ function settled(decision: ReleaseDecision): PreparedRelease {
 }
 
 /**
+ * The decisions made before any cell is counted: dp mode's, the red team's with disclosure control
+ * switched off, custom mode's (held, unless an identifier shows), and an aggregate result without
+ * its units column (refused: fail closed).
+ */
+function decidedWithoutCells(
+  input: Omit<ReleaseInput, 'earlier'> & { earlier?: ReleaseInput['earlier'] },
+): ReleaseDecision | undefined {
+  const { plan, result } = input;
+  if (plan.mode === 'dp') return decideDp(input);
+  if (input.layersOff?.has('disclosure')) {
+    return {
+      decision: 'released',
+      columns: result.columns,
+      rows: result.rows,
+      checks: [],
+      cellsSuppressed: 0,
+      reasons: [],
+      epsilonSpent: 0,
+    };
+  }
+  if (plan.mode === 'custom') {
+    // custom outputs wait for people, but an identifier in them is refused before anyone sees it
+    const { report } = scanIdentifiers(result.columns, result.rows);
+    if (!report.passed) return refused(report);
+    return {
+      decision: 'held',
+      columns: result.columns,
+      rows: result.rows,
+      checks: [report, HELD_FOR_REVIEW],
+      cellsSuppressed: 0,
+      reasons: [HELD_FOR_REVIEW.effect],
+      epsilonSpent: 0,
+    };
+  }
+  // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
+  if (!plan.unitsColumn || !result.columns.some((c) => c.name === plan.unitsColumn)) {
+    return refused({
+      check: 'units-column',
+      params: {},
+      passed: false,
+      effect: 'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
+    });
+  }
+  return undefined;
+}
+
+/**
  * `earlier`: the earlier outputs as read before the transaction (cells are answered from them,
  * earlier-answers.ts); the transaction's own read completes the decision, and a difference in the
  * rows (an output recorded meanwhile changed an answer) makes it 'stale', to be prepared again.
@@ -138,48 +185,14 @@ export function prepareRelease(
   input: Omit<ReleaseInput, 'earlier'> & { earlier?: ReleaseInput['earlier'] },
 ): PreparedRelease {
   const { plan, result, terms } = input;
-  if (plan.mode === 'dp') return settled(decideDp(input));
-  if (input.layersOff?.has('disclosure')) {
-    return settled({
-      decision: 'released',
-      columns: result.columns,
-      rows: result.rows,
-      checks: [],
-      cellsSuppressed: 0,
-      reasons: [],
-      epsilonSpent: 0,
-    });
-  }
-  if (plan.mode === 'custom') {
-    // custom outputs wait for people, but an identifier in them is refused before anyone sees it
-    const { report } = scanIdentifiers(result.columns, result.rows);
-    if (!report.passed) return settled(refused(report));
-    return settled({
-      decision: 'held',
-      columns: result.columns,
-      rows: result.rows,
-      checks: [report, HELD_FOR_REVIEW],
-      cellsSuppressed: 0,
-      reasons: [HELD_FOR_REVIEW.effect],
-      epsilonSpent: 0,
-    });
-  }
-  // fail closed: an aggregate output that cannot show how many units stand behind each row never leaves
-  if (!plan.unitsColumn || !result.columns.some((c) => c.name === plan.unitsColumn)) {
-    return settled(
-      refused({
-        check: 'units-column',
-        params: {},
-        passed: false,
-        effect:
-          'the result carries no count of privacy units per row, so no row can be shown to describe enough people',
-      }),
-    );
-  }
+  const early = decidedWithoutCells(input);
+  if (early) return settled(early);
+  // an aggregate result from here on, whose units column decidedWithoutCells found
+  const unitsColumn = plan.unitsColumn!;
   // a query that reads a column with its own minimum takes the larger one, for every row
   const minUnits = Math.max(terms.minUnits, ...(plan.readsColumns ?? []).map((c) => terms.columnMinUnits[c] ?? 0));
   const dc = applyDisclosureControl(result, {
-    unitsColumn: plan.unitsColumn,
+    unitsColumn,
     countColumns: plan.countColumns,
     keyColumns: plan.keyColumns,
     minUnits,
@@ -190,7 +203,7 @@ export function prepareRelease(
   });
   const perturbation = (rows: number) => (plan.perturbed ? [perturbationReport(plan.perturbed, rows, terms)] : []);
   if (!dc.cells) return settled(decideAggregate(dc, perturbation(dc.rows.length), dc.checks, dc.rows, dc.fingerprint));
-  const unitsAt = result.columns.findIndex((c) => c.name === plan.unitsColumn);
+  const unitsAt = result.columns.findIndex((c) => c.name === unitsColumn);
   const keys = (plan.keyColumns ?? []).filter((p) => p !== unitsAt).map((p) => (p > unitsAt ? p - 1 : p));
   const decideWith = (earlier: ReleaseInput['earlier']): ReleaseDecision => {
     const answers = answerFromEarlier(dc.cells!, keys, plan.statistics, earlier);

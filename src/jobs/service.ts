@@ -169,67 +169,12 @@ export class JobService implements ContractJobs {
     const { quotas } = this.deps.policies.sandbox;
     const stored = await this.deps.store.write(async (tx) => {
       if (opts.idempotencyKey) {
-        const prior = await tx.one<{ id: string; request_sha256: string }>(
-          'SELECT id, request_sha256 FROM jobs WHERE operator_org = $1 AND idempotency_key = $2',
-          [p.org, opts.idempotencyKey],
-        );
-        if (prior && prior.request_sha256 !== requestSha256) {
-          throw new PdsError(
-            'ERR_IDEMPOTENCY_MISMATCH',
-            `Idempotency-Key ${opts.idempotencyKey} was first used for a different request (job ${prior.id})`,
-          );
-        }
-        if (prior) return { existing: prior.id };
+        const existing = await priorRequest(tx, p.org, opts.idempotencyKey, requestSha256);
+        if (existing) return { existing };
       }
-      if (input.revisionOf) {
-        const revised = await loadJob(tx, input.revisionOf);
-        if (!revised || revised.operatorOrg !== p.org || revised.contractId !== contract.id)
-          throw new PdsError(
-            'ERR_VALIDATION',
-            `revisionOf: job ${input.revisionOf} is not a job of contract ${contract.id}`,
-            {
-              errors: [{ field: '/body/revisionOf', message: 'a job of the same contract' }],
-            },
-          );
-        if (revised.status !== 'changes-requested')
-          throw new PdsError(
-            'ERR_VALIDATION',
-            `revisionOf: job ${input.revisionOf} is ${revised.status}; only a job the reviewers sent back (changes-requested) is revised`,
-            { errors: [{ field: '/body/revisionOf', message: 'a changes-requested job' }] },
-          );
-      }
+      if (input.revisionOf) await assertRevisable(tx, p, contract.id, input.revisionOf);
       const now = this.now();
-      const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
-      // both quotas in one statement (each costs the store a millisecond or two, on every submission)
-      const [use] = await tx.all<{ open: number; day: number }>(
-        `SELECT count(*) FILTER (WHERE status IN ('queued', 'running'))::INTEGER AS open,
-                count(*) FILTER (WHERE created_at > $2)::INTEGER AS day
-           FROM jobs WHERE contract_id = $1`,
-        [contract.id, dayAgo],
-      );
-      if (use!.open >= quotas.concurrentJobs) {
-        throw new PdsError(
-          'ERR_QUOTA_EXCEEDED',
-          `contract ${contract.id} already has ${quotas.concurrentJobs} jobs queued or running; wait for one to finish`,
-          { extra: { retryAfterSeconds: 5 } },
-        );
-      }
-      if (use!.day >= quotas.jobsPerDay) {
-        // a place frees when the oldest of the last jobsPerDay submissions is a day old
-        const oldest = await tx.one<{ created_at: string }>(
-          `SELECT created_at FROM jobs WHERE contract_id = $1 AND created_at > $2
-            ORDER BY created_at DESC LIMIT 1 OFFSET ${quotas.jobsPerDay - 1}`,
-          [contract.id, dayAgo],
-        );
-        const freeAt = new Date(oldest!.created_at).getTime() + 86_400_000;
-        throw new PdsError(
-          'ERR_QUOTA_EXCEEDED',
-          `contract ${contract.id} has submitted ${quotas.jobsPerDay} jobs in the last 24 hours`,
-          {
-            extra: { retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) },
-          },
-        );
-      }
+      await assertQuotas(tx, contract.id, quotas, now);
       return insertJob(
         tx,
         {
@@ -509,5 +454,75 @@ export class JobService implements ContractJobs {
   /** Interrupts jobs of a halted contract that run on this machine (ContractJobs). */
   interrupt(jobIds: string[]): void {
     for (const id of jobIds) this.deps.executor.cancel(id);
+  }
+}
+
+/** The job an Idempotency-Key was first used for, when the request is the same; refused when it is not. */
+async function priorRequest(tx: Tx, org: string, key: string, requestSha256: string): Promise<string | undefined> {
+  const prior = await tx.one<{ id: string; request_sha256: string }>(
+    'SELECT id, request_sha256 FROM jobs WHERE operator_org = $1 AND idempotency_key = $2',
+    [org, key],
+  );
+  if (prior && prior.request_sha256 !== requestSha256) {
+    throw new PdsError(
+      'ERR_IDEMPOTENCY_MISMATCH',
+      `Idempotency-Key ${key} was first used for a different request (job ${prior.id})`,
+    );
+  }
+  return prior?.id;
+}
+
+/** A revision names a job of the same operator and contract that the reviewers sent back. */
+async function assertRevisable(tx: Tx, p: Principal, contractId: string, revisionOf: string): Promise<void> {
+  const revised = await loadJob(tx, revisionOf);
+  if (!revised || revised.operatorOrg !== p.org || revised.contractId !== contractId)
+    throw new PdsError('ERR_VALIDATION', `revisionOf: job ${revisionOf} is not a job of contract ${contractId}`, {
+      errors: [{ field: '/body/revisionOf', message: 'a job of the same contract' }],
+    });
+  if (revised.status !== 'changes-requested')
+    throw new PdsError(
+      'ERR_VALIDATION',
+      `revisionOf: job ${revisionOf} is ${revised.status}; only a job the reviewers sent back (changes-requested) is revised`,
+      { errors: [{ field: '/body/revisionOf', message: 'a changes-requested job' }] },
+    );
+}
+
+/** The contract's quotas: jobs open at once, and submissions in any 24 hours (with when a place frees). */
+async function assertQuotas(
+  tx: Tx,
+  contractId: string,
+  quotas: { concurrentJobs: number; jobsPerDay: number },
+  now: Date,
+): Promise<void> {
+  const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
+  // both quotas in one statement (each costs the store a millisecond or two, on every submission)
+  const [use] = await tx.all<{ open: number; day: number }>(
+    `SELECT count(*) FILTER (WHERE status IN ('queued', 'running'))::INTEGER AS open,
+            count(*) FILTER (WHERE created_at > $2)::INTEGER AS day
+       FROM jobs WHERE contract_id = $1`,
+    [contractId, dayAgo],
+  );
+  if (use!.open >= quotas.concurrentJobs) {
+    throw new PdsError(
+      'ERR_QUOTA_EXCEEDED',
+      `contract ${contractId} already has ${quotas.concurrentJobs} jobs queued or running; wait for one to finish`,
+      { extra: { retryAfterSeconds: 5 } },
+    );
+  }
+  if (use!.day >= quotas.jobsPerDay) {
+    // a place frees when the oldest of the last jobsPerDay submissions is a day old
+    const oldest = await tx.one<{ created_at: string }>(
+      `SELECT created_at FROM jobs WHERE contract_id = $1 AND created_at > $2
+        ORDER BY created_at DESC LIMIT 1 OFFSET ${quotas.jobsPerDay - 1}`,
+      [contractId, dayAgo],
+    );
+    const freeAt = new Date(oldest!.created_at).getTime() + 86_400_000;
+    throw new PdsError(
+      'ERR_QUOTA_EXCEEDED',
+      `contract ${contractId} has submitted ${quotas.jobsPerDay} jobs in the last 24 hours`,
+      {
+        extra: { retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) },
+      },
+    );
   }
 }

@@ -104,6 +104,44 @@ const EARLIER_ROWS_KEPT = 200_000;
 /** What a kept fingerprint counts against EARLIER_ROWS_KEPT: its rows, and at least one. */
 const keptRows = (f: Fingerprint): number => Math.max(1, f.rows.length);
 
+/** What the manifest of a decided output says (signed now when released, on approval when held). */
+function manifestDraftOf(
+  input: {
+    job: { id: string; contractId: string; sql: string };
+    claims: VerifiedContract;
+    decision: ReleaseDecision;
+    ranBy: string;
+    forms: OutputForms;
+  },
+  outputId: string,
+): ManifestDraft {
+  const { job, claims, decision: d, forms } = input;
+  return {
+    output: {
+      id: outputId,
+      sha256: forms.formats.csv,
+      format: 'text/csv',
+      rows: d.rows.length,
+      columns: d.columns.map((c) => c.name),
+      formats: forms.formats,
+    },
+    contractId: job.contractId,
+    jobId: job.id,
+    sqlSha256: sha256(job.sql),
+    snapshotHash: claims.snapshot.hash,
+    policyHash: claims.policyHash,
+    checks: d.checks,
+    cellsSuppressed: d.cellsSuppressed,
+    epsilonSpent: d.epsilonSpent,
+    ranBy: input.ranBy,
+    dataSources: claims.datasets.map((ds) => ({
+      dataset: ds.dataset,
+      provider: ds.provider,
+      providerName: ds.providerName,
+    })),
+  };
+}
+
 export class OutputService {
   private readonly parquet: ParquetWriter;
   /**
@@ -251,37 +289,12 @@ export class OutputService {
       forms: OutputForms;
     },
   ): Promise<void> {
-    const { job, claims, decision: d, at, file, forms } = input;
+    const { job, decision: d, at, file, forms } = input;
     if (forms.rows !== d.rows)
       throw new PdsError('ERR_INTERNAL', `the files kept for job ${job.id} are not of the rows decided`);
     const outputId = outputIdFor(job.id);
-    const { formats } = forms;
-    const csvSha256 = formats.csv;
+    const draft = manifestDraftOf(input, outputId);
     const release = d.decision === 'released';
-    const draft: ManifestDraft = {
-      output: {
-        id: outputId,
-        sha256: csvSha256,
-        format: 'text/csv',
-        rows: d.rows.length,
-        columns: d.columns.map((c) => c.name),
-        formats,
-      },
-      contractId: job.contractId,
-      jobId: job.id,
-      sqlSha256: sha256(job.sql),
-      snapshotHash: claims.snapshot.hash,
-      policyHash: claims.policyHash,
-      checks: d.checks,
-      cellsSuppressed: d.cellsSuppressed,
-      epsilonSpent: d.epsilonSpent,
-      ranBy: input.ranBy,
-      dataSources: claims.datasets.map((ds) => ({
-        dataset: ds.dataset,
-        provider: ds.provider,
-        providerName: ds.providerName,
-      })),
-    };
     const jws = release ? await this.sign(draft, at, 'auto', job.operatorOrg) : null;
     const status = release ? 'released' : 'held';
     await tx.run(
@@ -297,7 +310,7 @@ export class OutputService {
         d.rows.length,
         d.cellsSuppressed,
         JSON.stringify(d.checks),
-        csvSha256,
+        draft.output.sha256,
         storedPath(this.deps.dataDir, file),
         jws,
         release ? at : null,
@@ -322,7 +335,7 @@ export class OutputService {
       objectType: 'output',
       objectId: outputId,
       details: {
-        sha256: csvSha256,
+        sha256: draft.output.sha256,
         rows: d.rows.length,
         cellsSuppressed: d.cellsSuppressed,
         checks: d.checks.map((c) => c.check),

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { commanderErrorZh, HELP_ZH } from './help-zh.ts';
 import { addAuditCommands } from './commands/audit.ts';
 import { addDataCommands } from './commands/data.ts';
 import { addDemoCommands } from './commands/demo.ts';
@@ -53,7 +54,9 @@ export function buildCli(): Command {
     .version('0.1.0', '-V, --version', '显示版本号')
     .helpOption('-h, --help', '显示帮助')
     .helpCommand('help [command]', '显示某个命令的帮助')
-    .showHelpAfterError();
+    .configureHelp(HELP_ZH)
+    .configureOutput({ outputError: (text, write) => write(commanderErrorZh(text)) })
+    .showHelpAfterError('（运行 pds help 查看用法）');
   for (const add of GROUPS) add(program);
   return program;
 }

@@ -29,7 +29,7 @@ describe('pds', () => {
     // the installed command answers --help (one process each for the top and a nested command) …
     for (const cmd of [[], ['audit', 'verify']]) {
       const { stdout } = await pds([...cmd, '--help']);
-      expect(stdout).toMatch(/Usage: pds/);
+      expect(stdout).toMatch(/用法： pds/);
     }
     // … and every command of the program, walked in-process, has a description and its usage
     const walk = (c: Command, trail: string[]): string[][] =>
@@ -41,7 +41,7 @@ describe('pds', () => {
       let cmd: Command = program;
       for (const name of trail) cmd = cmd.commands.find((c) => c.name() === name)!;
       expect(cmd.description(), trail.join(' ')).not.toBe('');
-      expect(cmd.helpInformation(), trail.join(' ')).toMatch(new RegExp(`Usage: pds ${trail.join(' ')}`));
+      expect(cmd.helpInformation(), trail.join(' ')).toMatch(new RegExp(`用法： pds ${trail.join(' ')}`));
     }
   });
 
@@ -246,7 +246,7 @@ describe('the installed command', () => {
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       timeout: 120_000,
     });
-    expect(stdout).toMatch(/Usage: pds reviews/);
+    expect(stdout).toMatch(/用法： pds reviews/);
     const readme = fs.readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
     expect(readme).toMatch(/`npx pds …`/);
   });
@@ -268,7 +268,7 @@ describe('the installed command', () => {
       const { stdout } = await run(process.execPath, [path.join(out, 'cli', 'main.js'), 'submit', '--help'], {
         env: { PATH: process.env.PATH },
       });
-      expect(stdout).toMatch(/Usage: pds submit/);
+      expect(stdout).toMatch(/用法： pds submit/);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

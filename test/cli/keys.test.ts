@@ -43,6 +43,6 @@ describe('pds keys check', () => {
     const check = buildCli()
       .commands.find((c) => c.name() === 'keys')!
       .commands.find((c) => c.name() === 'check')!;
-    expect(check.helpInformation()).toMatch(/Usage: pds keys check .*--data-dir/s);
+    expect(check.helpInformation()).toMatch(/用法： pds keys check .*--data-dir/s);
   });
 });

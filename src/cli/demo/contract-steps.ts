@@ -3,7 +3,7 @@ import { jwtVerify } from 'jose';
 import { CONTRACT_AUDIENCE, CONTRACT_ISSUER, CONTRACT_TYP, type ContractClaims } from '../../contracts/index.ts';
 import { STATUS, term } from '../../terms/index.ts';
 import { call, got, refused, say, StepFailed, waitForContract, worldOf } from './context.ts';
-import type { DemoStep } from './steps.ts';
+import type { DemoStep } from './step.ts';
 
 export const catalogStep: DemoStep = {
   name: '查看数据目录',

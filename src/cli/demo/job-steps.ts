@@ -4,7 +4,7 @@ import { MANIFEST_TYP, verifyOutputFile } from '../../outputs/index.ts';
 import { CONTRACT_ISSUER } from '../../contracts/index.ts';
 import { CHECK, ERROR_ZH, STATUS, term } from '../../terms/index.ts';
 import { call, got, say, StepFailed, waitForJob, worldOf } from './context.ts';
-import type { DemoStep } from './steps.ts';
+import type { DemoStep } from './step.ts';
 
 /** A refusal's code and its sentence (src/terms), as the CLI shows errors. */
 const reasonText = (r: { code: string; message: string }) =>

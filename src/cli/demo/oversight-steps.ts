@@ -4,7 +4,7 @@ import path from 'node:path';
 import { RATING, STATUS, term } from '../../terms/index.ts';
 import { verifyReport, type RiskAssessmentReport } from '../../reports/index.ts';
 import { call, got, refused, say, worldOf } from './context.ts';
-import type { DemoStep } from './steps.ts';
+import type { DemoStep } from './step.ts';
 
 // seed 002 第三十九条: the emergency plan's kill switch, and the bureau lifting it
 export const suspendStep: DemoStep = {

@@ -12,7 +12,7 @@ import { createPlatform, type Platform } from '../../platform/index.ts';
 import { configureOsSandbox, loaderArgs } from '../../sandbox/index.ts';
 import { ERROR_ZH } from '../../terms/index.ts';
 import { ORGS, say, worldOf, type DemoContext, type DemoWorld, type Who } from './context.ts';
-import type { DemoStep } from './steps.ts';
+import type { DemoStep } from './step.ts';
 
 export const seedStep: DemoStep = {
   name: '生成合成公共数据',

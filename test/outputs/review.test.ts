@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken, type UserRole } from '../../src/auth/index.ts';
 import { ApiError, createPdsClient, must, type PdsClient } from '../../src/client/index.ts';
 import { injectFetch } from '../../src/client/inject.ts';
+import { verifyDestruction } from '../../src/destruction/index.ts';
 import { verifyOutputFile } from '../../src/outputs/index.ts';
 import { APPLICATION, approvedContract, buildWorld, type TestWorld } from '../helpers.ts';
 
@@ -145,6 +146,23 @@ describe('reviewing a held output', () => {
     await expect(vote(alice, outputId, 'request-changes')).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     await vote(alice, outputId, 'reject', 'a table of ten named incomes');
     expect((await vote(bob, outputId, 'request-changes', 'aggregate it')).status).toBe('rejected');
+    // its data goes with a sealed destruction record (why: request), verified against the bureau's keys
+    const sealed = async () => {
+      for (;;) {
+        const { records } = await must(
+          risk.GET('/v1/destruction-records', { params: { query: { contract: contractId } } }),
+        );
+        const r = records.find((x) => x.subjectId === outputId);
+        if (r?.jws) return r;
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+    };
+    const record = await sealed();
+    expect(record).toMatchObject({ kind: 'output', why: 'request', status: 'done' });
+    const jwks = createLocalJWKSet((await must(risk.GET('/.well-known/jwks.json'))) as never);
+    const claims = await verifyDestruction(record.jws!, jwks);
+    expect(claims).toMatchObject({ kind: 'output', why: 'request' });
+    expect(claims.files.length).toBeGreaterThan(0);
   });
 
   it('the author of a job never reviews its output, even holding the bureau role', async () => {

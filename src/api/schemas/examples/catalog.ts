@@ -110,41 +110,14 @@ export const fileFeedbackResponse = {
   answer: null,
 };
 
-export const listFeedbackResponse = [
-  {
-    id: 'fbk_mxdv9us0f407677dfd85316b',
-    dataset: 'population',
-    provider: 'org-psb',
-    operatorOrg: 'org-shuzhi',
-    contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
-    kind: 'data-quality',
-    subject: '文化程度字段存在空值',
-    body: '2026年12月快照中约0.5%的记录文化程度为空，请核实',
-    createdBy: 'zhang.wei@shuzhi',
-    createdAt: '2026-12-07T22:53:35.376Z',
-    dueAt: '2026-12-15T16:00:00.000Z',
-    overdue: false,
-    answer: null,
-  },
-];
+export const listFeedbackResponse = [fileFeedbackResponse];
 
 export const answerFeedbackRequest = { body: '已核实：空值为未登记文化程度的学龄前儿童，下一版本标注为“学龄前”' };
 
 export const answerFeedbackResponse = {
-  id: 'fbk_mxdv9us0f407677dfd85316b',
-  dataset: 'population',
-  provider: 'org-psb',
-  operatorOrg: 'org-shuzhi',
-  contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
-  kind: 'data-quality',
-  subject: '文化程度字段存在空值',
-  body: '2026年12月快照中约0.5%的记录文化程度为空，请核实',
-  createdBy: 'zhang.wei@shuzhi',
-  createdAt: '2026-12-07T22:53:35.376Z',
-  dueAt: '2026-12-15T16:00:00.000Z',
-  overdue: false,
+  ...fileFeedbackResponse,
   answer: {
-    body: '已核实：空值为未登记文化程度的学龄前儿童，下一版本标注为“学龄前”',
+    body: answerFeedbackRequest.body,
     by: 'li.na@psb',
     at: '2026-12-07T22:53:35.548Z',
   },

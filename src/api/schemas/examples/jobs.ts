@@ -14,22 +14,10 @@ export const validateJobResponse = {
   ],
 };
 
-export const previewJobRequest = {
-  contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
-  sql: 'SELECT district, education, count(*) AS residents, avg(income) AS avg_income FROM population GROUP BY district, education',
-};
+export const previewJobRequest = validateJobRequest;
 
 export const previewJobResponse = {
-  validation: {
-    valid: true,
-    mode: 'aggregate',
-    reasons: [],
-    tables: ['population'],
-    columns: [
-      { name: 'district', type: 'VARCHAR' },
-      { name: 'education', type: 'VARCHAR' },
-    ],
-  },
+  validation: validateJobResponse,
   budget: {
     contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
     mode: 'aggregate',
@@ -96,16 +84,7 @@ export const runOnDummyDataRequest = {
 };
 
 export const runOnDummyDataResponse = {
-  validation: {
-    valid: true,
-    mode: 'aggregate',
-    reasons: [],
-    tables: ['population'],
-    columns: [
-      { name: 'district', type: 'VARCHAR' },
-      { name: 'education', type: 'VARCHAR' },
-    ],
-  },
+  validation: validateJobResponse,
   dummy: {
     ok: true,
     columns: [
@@ -179,22 +158,7 @@ export const getJobResponse = {
 };
 
 export const listJobsResponse = {
-  jobs: [
-    {
-      id: 'job_mxdv9mfp08d2fc999b05bca7',
-      contractId: 'ctr_mxdv9gnn43b1af771d5c8aca',
-      name: '各区县按文化程度的居民人数与平均收入',
-      status: 'released',
-      reasons: [],
-      outputId: 'out_mxdv9mfp08d2fc999b05bca7',
-      attempts: 1,
-      submittedBy: 'zhang.wei@shuzhi',
-      createdAt: '2026-12-07T22:53:24.581Z',
-      startedAt: '2026-12-07T22:53:24.724Z',
-      finishedAt: '2026-12-07T22:53:26.161Z',
-      revisionOf: null,
-    },
-  ],
+  jobs: [getJobResponse],
   next: 'job_mxdv9mfp08d2fc999b05bca7',
 };
 

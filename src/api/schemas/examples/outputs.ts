@@ -46,41 +46,44 @@ export const getOutputResponse = {
 
 export const listOutputsResponse = [getOutputResponse];
 
+/** A held output before any vote (custom mode: every output waits for two reviewers). */
+const heldOutput = {
+  id: 'out_mxdv9ojs457337992c9052d1',
+  jobId: 'job_mxdv9ojs457337992c9052d1',
+  contractId: 'ctr_mxdv9odd107990bd9cddacea',
+  status: 'held',
+  columns: [
+    { name: 'district', type: 'VARCHAR' },
+    { name: 'education', type: 'VARCHAR' },
+  ],
+  rowCount: 10,
+  cellsSuppressed: 0,
+  checks: [
+    {
+      check: 'identifier-scan',
+      params: { kinds: 'id-number,uscc,mobile,bank-card,email' },
+      passed: true,
+      effect: 'no identifier in any of 10 row(s)',
+      onFail: 'refuse',
+    },
+    {
+      check: 'review',
+      params: {},
+      passed: true,
+      effect: 'custom-mode outputs are held until bureau reviewers release them',
+    },
+  ],
+  sha256: '74fb761ac2bb18474e81561b216009cbeb47c6fb16a219039b57a66cf72599ff',
+  heldBecause: ['custom-mode outputs are held until bureau reviewers release them'],
+  reviews: [],
+  votes: { recorded: 0, needed: 2 },
+  releasedAt: null,
+  releasedBy: null,
+  createdAt: '2026-12-07T22:53:27.459Z',
+};
+
 export const getReviewPacketResponse = {
-  output: {
-    id: 'out_mxdv9ojs457337992c9052d1',
-    jobId: 'job_mxdv9ojs457337992c9052d1',
-    contractId: 'ctr_mxdv9odd107990bd9cddacea',
-    status: 'held',
-    columns: [
-      { name: 'district', type: 'VARCHAR' },
-      { name: 'education', type: 'VARCHAR' },
-    ],
-    rowCount: 10,
-    cellsSuppressed: 0,
-    checks: [
-      {
-        check: 'identifier-scan',
-        params: { kinds: 'id-number,uscc,mobile,bank-card,email' },
-        passed: true,
-        effect: 'no identifier in any of 10 row(s)',
-        onFail: 'refuse',
-      },
-      {
-        check: 'review',
-        params: {},
-        passed: true,
-        effect: 'custom-mode outputs are held until bureau reviewers release them',
-      },
-    ],
-    sha256: '74fb761ac2bb18474e81561b216009cbeb47c6fb16a219039b57a66cf72599ff',
-    heldBecause: ['custom-mode outputs are held until bureau reviewers release them'],
-    reviews: [],
-    votes: { recorded: 0, needed: 2 },
-    releasedAt: null,
-    releasedBy: null,
-    createdAt: '2026-12-07T22:53:27.459Z',
-  },
+  output: heldOutput,
   job: {
     id: 'job_mxdv9ojs457337992c9052d1',
     name: null,
@@ -126,45 +129,16 @@ export const getReviewPacketResponse = {
 export const reviewOutputRequest = { decision: 'request-changes', reason: '收入明细到个人：请改为按区县汇总' };
 
 export const reviewOutputResponse = {
-  id: 'out_mxdv9ojs457337992c9052d1',
-  jobId: 'job_mxdv9ojs457337992c9052d1',
-  contractId: 'ctr_mxdv9odd107990bd9cddacea',
-  status: 'held',
-  columns: [
-    { name: 'district', type: 'VARCHAR' },
-    { name: 'education', type: 'VARCHAR' },
-  ],
-  rowCount: 10,
-  cellsSuppressed: 0,
-  checks: [
-    {
-      check: 'identifier-scan',
-      params: { kinds: 'id-number,uscc,mobile,bank-card,email' },
-      passed: true,
-      effect: 'no identifier in any of 10 row(s)',
-      onFail: 'refuse',
-    },
-    {
-      check: 'review',
-      params: {},
-      passed: true,
-      effect: 'custom-mode outputs are held until bureau reviewers release them',
-    },
-  ],
-  sha256: '74fb761ac2bb18474e81561b216009cbeb47c6fb16a219039b57a66cf72599ff',
-  heldBecause: ['custom-mode outputs are held until bureau reviewers release them'],
+  ...heldOutput,
   reviews: [
     {
       reviewer: 'wang.fang@bureau',
       decision: 'request-changes',
-      reason: '收入明细到个人：请改为按区县汇总',
+      reason: reviewOutputRequest.reason,
       reviewedAt: '2026-12-07T22:53:31.978Z',
     },
   ],
   votes: { recorded: 1, needed: 2 },
-  releasedAt: null,
-  releasedBy: null,
-  createdAt: '2026-12-07T22:53:27.459Z',
 };
 
 /** The default format, CSV (?format=json answers the same rows as an array of objects). */

@@ -25,11 +25,15 @@ function extraInfoZh(text: string): string {
     .replace(/\)$/, '）');
 }
 
+// configureHelp copies these onto commander's Help: `this` is that Help, whose own English text is translated
 export const HELP_ZH = {
   styleTitle: (title: string) => TITLES[title] ?? title,
-  optionDescription: (option: Option) => extraInfoZh(Help.prototype.optionDescription.call(new Help(), option)),
-  argumentDescription: (argument: Argument) =>
-    extraInfoZh(Help.prototype.argumentDescription.call(new Help(), argument)),
+  optionDescription(this: Help, option: Option): string {
+    return extraInfoZh(Help.prototype.optionDescription.call(this, option));
+  },
+  argumentDescription(this: Help, argument: Argument): string {
+    return extraInfoZh(Help.prototype.argumentDescription.call(this, argument));
+  },
 };
 
 /** commander's argument errors (`error: unknown option '--x'` …) in Chinese; others as they are. */

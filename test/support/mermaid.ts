@@ -16,7 +16,7 @@ export function diagramEdges(heading: string): Set<string> {
   for (const block of section.matchAll(/```mermaid\n([\s\S]*?)```/g))
     for (const m of block[1]!.matchAll(/^\s*([\w*]+)\s*-->\s*([\w*]+)/gm)) {
       if (m[1] === '[*]' || m[1] === '*') continue;
-      edges.add(`${m[1]!.replace('_', '-')} → ${m[2]!.replace('_', '-')}`);
+      edges.add(`${m[1]!.replaceAll('_', '-')} → ${m[2]!.replaceAll('_', '-')}`);
     }
   return edges;
 }

@@ -44,10 +44,10 @@ FROM population WHERE income > 0 GROUP BY district, education ORDER BY district,
  * first that fails ends the run, and the summary names it.
  */
 export async function runSteps(ctx: DemoContext, steps: DemoStep[]): Promise<void> {
-  const todo = steps.filter((s) => s.when?.(ctx) ?? true);
-  const width = String(todo.length).length;
-  for (const [i, step] of todo.entries()) {
-    const title = `[${String(i + 1).padStart(width)}/${todo.length}] ${step.name}`;
+  const due = steps.filter((s) => s.when?.(ctx) ?? true);
+  const width = String(due.length).length;
+  for (const [i, step] of due.entries()) {
+    const title = `[${String(i + 1).padStart(width)}/${due.length}] ${step.name}`;
     if (!ctx.opts.json) ctx.print(`${title}…`);
     const started = performance.now();
     try {
